@@ -1,0 +1,332 @@
+"""The canonical OSC address space of chronus, defined once, as data.
+
+Every other part reads this table: the shell's mapper emits these messages, the engine's
+dispatcher validates incoming packets against it, and the docs and tests enumerate it.
+
+>>> msg = validate("/mod/bass/cutoff", (800,))
+>>> msg.address, msg.args, msg.fields["id"], msg.fields["param"]
+('/mod/bass/cutoff', (800.0,), 'bass', 'cutoff')
+>>> decode(encode(msg)) == [msg]
+True
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.parsing.osc_types import ParseError
+
+__all__ = [
+    "ADDRESS_ALIASES",
+    "ADDRESS_SPACE",
+    "ID_PATTERN",
+    "MASTER",
+    "PARAM_ALIASES",
+    "AddressSpec",
+    "ArgSpec",
+    "Arg",
+    "Message",
+    "ProtocolError",
+    "canonical_param",
+    "decode",
+    "encode",
+    "find_spec",
+    "validate",
+]
+
+Arg = float | int | str
+ArgKind = Literal["f", "i", "s"]
+
+MASTER = "master"
+"""The id of the output bus; `/patch/connect <src> master` routes a module to the speakers."""
+
+ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
+"""Module ids and parameter names: lower-case identifiers of at most 32 characters."""
+
+PARAM_ALIASES: dict[str, str] = {
+    "frequency": "freq",
+    "resonance": "res",
+    "q": "res",
+    "volume_db": "volume",
+    "gain": "volume",
+    "atk": "attack",
+    "rel": "release",
+    "dec": "decay",
+    "sus": "sustain",
+    "amplitude": "amp",
+}
+"""Compatibility names of parameters → canonical names (resolved in one place)."""
+
+ADDRESS_ALIASES: dict[str, str] = {
+    "/note_on": "/note",
+    "/noteon": "/note",
+    "/bpm": "/tempo",
+    "/status": "/engine/status",
+    "/quit": "/engine/quit",
+}
+"""Compatibility addresses → canonical addresses (the `/<id>` part is kept)."""
+
+
+class ProtocolError(ValueError):
+    """A message that is not part of the address space, or whose arguments are wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArgSpec:
+    """One argument of an address: its OSC type tag, range and meaning."""
+
+    name: str
+    kind: ArgKind
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    optional: bool = False
+
+    def coerce(self, value: object) -> Arg:
+        """Return `value` converted to this argument's type, or raise `ProtocolError`."""
+        if self.kind == "s":
+            if not isinstance(value, str):
+                raise ProtocolError(f"{self.name} must be a string, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProtocolError(f"{self.name} must be a number, got {value!r}")
+        number = float(value)
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ProtocolError(f"{self.name} must be finite, got {value!r}")
+        if self.minimum is not None and number < self.minimum:
+            raise ProtocolError(f"{self.name} must be ≥ {self.minimum:g}, got {number:g}")
+        if self.maximum is not None and number > self.maximum:
+            raise ProtocolError(f"{self.name} must be ≤ {self.maximum:g}, got {number:g}")
+        if self.kind == "i":
+            if number != int(number):
+                raise ProtocolError(f"{self.name} must be a whole number, got {number:g}")
+            return int(number)
+        return number
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSpec:
+    """One address pattern. `{id}` and `{param}` segments match identifiers."""
+
+    pattern: str
+    args: tuple[ArgSpec, ...]
+    doc: str
+    reply: str | None = None
+    _segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_segments", tuple(self.pattern.strip("/").split("/")))
+
+    def match(self, address: str) -> dict[str, str] | None:
+        """The path fields (`id`, `param`) if `address` fits this pattern, else None."""
+        parts = address.strip("/").split("/")
+        if len(parts) != len(self._segments):
+            return None
+        fields: dict[str, str] = {}
+        for want, got in zip(self._segments, parts, strict=True):
+            if want.startswith("{"):
+                if not ID_PATTERN.fullmatch(got):
+                    return None
+                fields[want[1:-1]] = got
+            elif want != got:
+                return None
+        return fields
+
+    @property
+    def signature(self) -> str:
+        """A human-readable form such as `/note/<id> <midi> <velocity> [<seconds>]`."""
+        path = re.sub(r"\{(\w+)\}", r"<\1>", self.pattern)
+        args = [f"[<{a.name}>]" if a.optional else f"<{a.name}>" for a in self.args]
+        return " ".join([path, *args])
+
+
+def _id(name: str, doc: str) -> ArgSpec:
+    return ArgSpec(name, "s", doc)
+
+
+ADDRESS_SPACE: tuple[AddressSpec, ...] = (
+    AddressSpec(
+        "/patch/create",
+        (_id("id", "new module id"), _id("type", "module type, e.g. saw, sine, kick")),
+        "Create a module. It makes no sound until connected (usually to `master`).",
+    ),
+    AddressSpec(
+        "/patch/connect",
+        (_id("src", "source module id"), _id("dst", "destination id; `master` is the output")),
+        "Route the output of `src` into `dst`.",
+    ),
+    AddressSpec(
+        "/patch/disconnect",
+        (_id("src", "source module id"), _id("dst", "destination id")),
+        "Remove a route.",
+    ),
+    AddressSpec("/patch/remove", (_id("id", "module id"),), "Remove a module and its routes."),
+    AddressSpec(
+        "/mod/{id}/{param}",
+        (ArgSpec("value", "f", "new value, in the parameter's unit"),),
+        "Set one parameter of one module (smoothed where the parameter is continuous).",
+    ),
+    AddressSpec(
+        "/gate/{id}",
+        (ArgSpec("gate", "i", "1 opens, 0 closes", 0, 1),),
+        "Open or close a module's gate (note held at its last pitch).",
+    ),
+    AddressSpec(
+        "/note/{id}",
+        (
+            ArgSpec("midi", "f", "MIDI note number (60 = middle C)", 0, 127),
+            ArgSpec("velocity", "f", "MIDI velocity", 0, 127),
+            ArgSpec("seconds", "f", "length; held until /gate 0 when omitted", 0, 3600, True),
+        ),
+        "Play a note on a module.",
+    ),
+    AddressSpec("/tempo", (ArgSpec("bpm", "f", "beats per minute", 20, 400),), "Set the tempo."),
+    AddressSpec("/seq/stop", (), "Stop the transport and release every sounding note."),
+    AddressSpec("/panic", (), "Silence everything at once: all notes off, no release."),
+    AddressSpec(
+        "/engine/status", (), "Health as one JSON string.", reply="/engine/status"
+    ),
+    AddressSpec(
+        "/engine/dump",
+        (),
+        "The whole engine state (modules, connections, parameters, tempo) as one JSON string.",
+        reply="/engine/dump",
+    ),
+    AddressSpec(
+        "/engine/sync",
+        (ArgSpec("token", "i", "echoed back"),),
+        "Reply once every earlier message from this sender has been handled; the reply "
+        "carries the sample at which those messages apply.",
+        reply="/engine/synced",
+    ),
+    AddressSpec("/engine/quit", (), "Stop the engine and all its processes.", reply="/engine/quit"),
+)
+"""Every canonical address. Replies to anything go to the sender; errors come as `/error`."""
+
+ENGINE_ONLY = frozenset({"/engine/status", "/engine/dump", "/engine/sync", "/engine/quit"})
+"""Addresses the supervisor answers itself; everything else is a command for the slots."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A validated canonical message: its address, typed arguments and path fields."""
+
+    address: str
+    args: tuple[Arg, ...]
+    fields: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def pattern(self) -> str:
+        """The address pattern this message matched, e.g. `/mod/{id}/{param}`."""
+        return find_spec(self.address)[0].pattern
+
+    def to_list(self) -> list[Arg]:
+        """`[address, arg, ...]`, the form `chronus parse --json` prints."""
+        return [self.address, *self.args]
+
+
+def _resolve_alias(address: str) -> str:
+    for old, new in ADDRESS_ALIASES.items():
+        if address == old or address.startswith(old + "/"):
+            return new + address[len(old) :]
+    return address
+
+
+def canonical_param(name: str) -> str:
+    """The canonical name of a parameter (`frequency` → `freq`)."""
+    lowered = name.lower()
+    return PARAM_ALIASES.get(lowered, lowered)
+
+
+def find_spec(address: str) -> tuple[AddressSpec, dict[str, str]]:
+    """The spec an address matches and its path fields; `ProtocolError` if none."""
+    for spec in ADDRESS_SPACE:
+        fields = spec.match(address)
+        if fields is not None:
+            return spec, fields
+    raise ProtocolError(f"unknown address {address}")
+
+
+def validate(address: str, args: tuple[object, ...] | list[object]) -> Message:
+    """Check an address and its arguments against the address space.
+
+    Aliases are resolved first (`/mod/x/frequency` → `/mod/x/freq`). Returns the canonical
+    `Message`; raises `ProtocolError` with a message a user can act on.
+    """
+    if not isinstance(address, str) or not address.startswith("/"):
+        raise ProtocolError(f"an OSC address starts with '/', got {address!r}")
+    address = _resolve_alias(address)
+    if address.startswith("/mod/"):
+        parts = address.split("/")
+        if len(parts) == 4:
+            parts[3] = canonical_param(parts[3])
+            address = "/".join(parts)
+    spec, fields = find_spec(address)
+    required = sum(1 for a in spec.args if not a.optional)
+    if not required <= len(args) <= len(spec.args):
+        want = " ".join(f"<{a.name}>" for a in spec.args) or "no arguments"
+        raise ProtocolError(f"{address} takes {want}, got {len(args)} argument(s)")
+    typed = tuple(a.coerce(v) for a, v in zip(spec.args, args, strict=False))
+    for a, v in zip(spec.args, typed, strict=False):
+        if a.kind == "s" and a.name in ("id", "src", "dst", "type") and not ID_PATTERN.fullmatch(
+            str(v)
+        ):
+            raise ProtocolError(f"{a.name} must be a lower-case identifier, got {v!r}")
+    return Message(address, typed, fields)
+
+
+def encode(message: Message) -> bytes:
+    """The OSC datagram of a message (floats as `f`, ints as `i`, strings as `s`)."""
+    builder = OscMessageBuilder(address=message.address)
+    for value in message.args:
+        if isinstance(value, str):
+            builder.add_arg(value, "s")
+        elif isinstance(value, int):
+            builder.add_arg(value, "i")
+        else:
+            builder.add_arg(float(value), "f")
+    return builder.build().dgram
+
+
+def encode_raw(address: str, *args: Arg) -> bytes:
+    """An OSC datagram for any address (replies such as `/error` are not commands)."""
+    builder = OscMessageBuilder(address=address)
+    for value in args:
+        builder.add_arg(value)
+    return builder.build().dgram
+
+
+def parse_packet(data: bytes) -> list[tuple[str, tuple[Arg, ...]]]:
+    """The raw (address, args) pairs in an OSC packet, bundles flattened in order.
+
+    Raises `ProtocolError` if the bytes are not OSC.
+    """
+    try:
+        if OscBundle.dgram_is_bundle(data):
+            out: list[tuple[str, tuple[Arg, ...]]] = []
+            for content in OscBundle(data):
+                if isinstance(content, OscBundle):
+                    out.extend(parse_packet(content.dgram))
+                else:
+                    out.append((content.address, tuple(content.params)))
+            return out
+        if not data.startswith(b"/"):
+            raise ProtocolError("not an OSC packet (it must start with '/' or '#bundle')")
+        msg = OscMessage(data)
+        return [(msg.address, tuple(msg.params))]
+    except ParseError as exc:
+        raise ProtocolError(f"malformed OSC packet: {exc}") from exc
+    except (IndexError, ValueError, TypeError, UnicodeDecodeError) as exc:
+        if isinstance(exc, ProtocolError):
+            raise
+        raise ProtocolError(f"malformed OSC packet: {exc}") from exc
+
+
+def decode(data: bytes) -> list[Message]:
+    """Decode and validate an OSC packet into canonical messages."""
+    return [validate(address, args) for address, args in parse_packet(data)]
