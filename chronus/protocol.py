@@ -16,26 +16,30 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pythonosc import osc_bundle, osc_message
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.parsing.osc_types import ParseError
+from pythonosc.parsing import osc_types
 
 __all__ = [
     "ADDRESS_ALIASES",
     "ADDRESS_SPACE",
+    "ENGINE_ONLY",
     "ID_PATTERN",
     "MASTER",
     "PARAM_ALIASES",
     "AddressSpec",
-    "ArgSpec",
     "Arg",
+    "ArgSpec",
     "Message",
     "ProtocolError",
     "canonical_param",
     "decode",
     "encode",
+    "encode_raw",
     "find_spec",
+    "parse_packet",
     "validate",
 ]
 
@@ -188,9 +192,7 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     AddressSpec("/tempo", (ArgSpec("bpm", "f", "beats per minute", 20, 400),), "Set the tempo."),
     AddressSpec("/seq/stop", (), "Stop the transport and release every sounding note."),
     AddressSpec("/panic", (), "Silence everything at once: all notes off, no release."),
-    AddressSpec(
-        "/engine/status", (), "Health as one JSON string.", reply="/engine/status"
-    ),
+    AddressSpec("/engine/status", (), "Health as one JSON string.", reply="/engine/status"),
     AddressSpec(
         "/engine/dump",
         (),
@@ -273,8 +275,10 @@ def validate(address: str, args: tuple[object, ...] | list[object]) -> Message:
         raise ProtocolError(f"{address} takes {want}, got {len(args)} argument(s)")
     typed = tuple(a.coerce(v) for a, v in zip(spec.args, args, strict=False))
     for a, v in zip(spec.args, typed, strict=False):
-        if a.kind == "s" and a.name in ("id", "src", "dst", "type") and not ID_PATTERN.fullmatch(
-            str(v)
+        if (
+            a.kind == "s"
+            and a.name in ("id", "src", "dst", "type")
+            and not ID_PATTERN.fullmatch(str(v))
         ):
             raise ProtocolError(f"{a.name} must be a lower-case identifier, got {v!r}")
     return Message(address, typed, fields)
@@ -301,6 +305,17 @@ def encode_raw(address: str, *args: Arg) -> bytes:
     return builder.build().dgram
 
 
+_PARSE_ERRORS = (
+    osc_types.ParseError,
+    osc_message.ParseError,
+    osc_bundle.ParseError,
+    IndexError,
+    ValueError,
+    TypeError,
+    UnicodeDecodeError,
+)
+
+
 def parse_packet(data: bytes) -> list[tuple[str, tuple[Arg, ...]]]:
     """The raw (address, args) pairs in an OSC packet, bundles flattened in order.
 
@@ -319,11 +334,9 @@ def parse_packet(data: bytes) -> list[tuple[str, tuple[Arg, ...]]]:
             raise ProtocolError("not an OSC packet (it must start with '/' or '#bundle')")
         msg = OscMessage(data)
         return [(msg.address, tuple(msg.params))]
-    except ParseError as exc:
-        raise ProtocolError(f"malformed OSC packet: {exc}") from exc
-    except (IndexError, ValueError, TypeError, UnicodeDecodeError) as exc:
-        if isinstance(exc, ProtocolError):
-            raise
+    except ProtocolError:
+        raise
+    except _PARSE_ERRORS as exc:
         raise ProtocolError(f"malformed OSC packet: {exc}") from exc
 
 

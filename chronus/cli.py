@@ -1,0 +1,348 @@
+"""The `chronus` command and its subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from chronus import __version__
+
+__all__ = ["main"]
+
+
+def _example(name: str) -> Path:
+    """An example script: shipped inside the wheel, or next to the package in a checkout."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "examples", here.parent / "examples"):
+        if (folder / name).is_file():
+            return folder / name
+    return here.parent / "examples" / name
+
+
+EXAMPLE = _example("acid_groove.chr")
+
+
+def _endpoint(text: str) -> tuple[str, int]:
+    from chronus.engine.client import parse_endpoint
+
+    try:
+        return parse_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_engine_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--engine", type=_endpoint, metavar="HOST:PORT", help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="chronus",
+        description="An instrument played by typing. With no subcommand: the interactive shell.",
+    )
+    parser.add_argument("--version", action="version", version=f"chronus {__version__}")
+    _add_engine_option(parser, "attach the shell to a running engine instead of starting one")
+    parser.add_argument(
+        "--backend", choices=("auto", "device", "null"), default="auto",
+        help="audio backend of the engine the shell starts (default: auto)",
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("engine", help="run the audio engine in the foreground")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=57120, help="UDP port for OSC (0 = any free)")
+    p.add_argument("--backend", choices=("auto", "device", "null"), default="auto",
+                   help="device: PortAudio; null: real-time clock, no device; auto: device if "
+                   "one can be opened")  # fmt: skip
+    p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
+    p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
+    p.add_argument("--lead", type=int, default=2, help="blocks rendered ahead (default 2)")
+    p.add_argument("--device", default=None, help="output device name or index (PortAudio)")
+
+    p = sub.add_parser("parse", help="show what commands would do; sends nothing")
+    p.add_argument("--json", action="store_true", help="one JSON object per command")
+    p.add_argument(
+        "commands",
+        nargs="*",
+        metavar="COMMAND",
+        help="commands, sharing one context (default: one per line from stdin)",
+    )
+
+    p = sub.add_parser("send", help="parse commands and send them to a running engine")
+    _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
+    p.add_argument("commands", nargs="+", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="play a script in real time through an engine")
+    _add_engine_option(p, "engine address (default: start one for this run)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "device", "null"),
+        default="auto",
+        help="backend of the engine started for this run",
+    )
+    p.add_argument("script", type=Path, metavar="SCRIPT")
+
+    p = sub.add_parser("render", help="render a script offline to a WAV file")
+    p.add_argument("script", type=Path, metavar="SCRIPT")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="length (default: the script's length plus the tail)",
+    )
+    p.add_argument("--rate", type=int, default=48000, help="sample rate (default 48000)")
+    p.add_argument(
+        "--tail",
+        type=float,
+        default=2.0,
+        help="seconds after the script's end, for releases (default 2)",
+    )
+    p.add_argument("--pcm16", action="store_true", help="16-bit PCM instead of 32-bit float")
+
+    p = sub.add_parser("health", help="the engine's health: processes, xruns, underruns")
+    p.add_argument("--json", action="store_true", help="the raw status as JSON")
+    _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
+
+    p = sub.add_parser(
+        "demo", help="render the example song to a WAV, and play it if a sound device is present"
+    )
+    p.add_argument("-o", "--output", type=Path, default=Path("chronus-demo.wav"))
+    p.add_argument("--no-play", action="store_true", help="only render")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `chronus` console script."""
+    args = build_parser().parse_args(argv)
+    handlers = {
+        None: _cmd_shell,
+        "engine": _cmd_engine,
+        "parse": _cmd_parse,
+        "send": _cmd_send,
+        "run": _cmd_run,
+        "render": _cmd_render,
+        "health": _cmd_health,
+        "demo": _cmd_demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(text: str) -> int:
+    print(f"chronus: error: {text}", file=sys.stderr)
+    return 1
+
+
+def _cmd_engine(args: argparse.Namespace) -> int:
+    from chronus.engine.supervisor import EngineConfig, EngineStartError, Supervisor
+
+    logging.basicConfig(level=logging.INFO, format="chronus engine: %(levelname)s: %(message)s")
+    config = EngineConfig(
+        host=args.host, port=args.port, backend=args.backend, rate=args.rate,
+        block=args.block, lead=args.lead, device=args.device,
+    )  # fmt: skip
+    supervisor = Supervisor(config)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        supervisor.request_quit()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        ready = supervisor.start()
+    except EngineStartError as exc:
+        supervisor.shutdown()
+        return _fail(str(exc))
+    except BaseException:
+        supervisor.shutdown()
+        raise
+    if supervisor.notice:
+        print(f"chronus engine: notice: {supervisor.notice}", file=sys.stderr, flush=True)
+    print(ready, flush=True)
+    try:
+        supervisor.serve_forever()
+    finally:
+        supervisor.shutdown()
+    return 0
+
+
+def _read_commands(given: list[str]) -> list[str]:
+    return given if given else [line.rstrip("\n") for line in sys.stdin]
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
+    from chronus.lang.interpreter import Interpreter
+
+    interpreter = Interpreter()
+    failed = False
+    for line in _read_commands(args.commands):
+        result = interpreter.interpret(line)
+        failed |= not result.ok
+        if args.json:
+            print(json.dumps(result.to_json_dict()))
+        elif result.error is not None:
+            print(result.error.render())
+        else:
+            print(f"> {line}")
+            for message in result.messages:
+                print("  " + " ".join(str(part) for part in message.to_list()))
+    return 1 if failed else 0
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
+    from chronus.lang.context import Context
+    from chronus.lang.interpreter import Interpreter
+
+    host, port = args.engine or DEFAULT_ENGINE
+    with EngineClient(host, port) as client:
+        try:
+            interpreter = Interpreter(Context.from_dump(client.dump()))
+        except EngineError as exc:
+            return _fail(str(exc))
+        results = [interpreter.interpret(command) for command in args.commands]
+        bad = [r for r in results if not r.ok]
+        if bad:
+            for result in bad:
+                assert result.error is not None
+                print(result.error.render(), file=sys.stderr)
+            print("chronus: nothing sent", file=sys.stderr)
+            return 2
+        for result in results:
+            client.send(result.messages)
+        try:
+            stamp, notes = client.sync()
+        except EngineError as exc:
+            return _fail(str(exc))
+    for address, reply_args in notes:
+        print(f"chronus: {address[1:]}: {' '.join(str(a) for a in reply_args)}", file=sys.stderr)
+    sent = sum(len(r.messages) for r in results)
+    print(f"sent {sent} message(s); they apply at sample {stamp}")
+    return 1 if any(address == "/error" for address, _ in notes) else 0
+
+
+def _load_script(path: Path) -> object:
+    from chronus.session.script import ScriptError, load_script_file
+
+    try:
+        return load_script_file(path)
+    except OSError as exc:
+        raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}")) from None
+    except ScriptError as exc:
+        raise SystemExit(_fail(str(exc))) from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from chronus.engine.client import EngineClient, EngineError, EngineProcess
+    from chronus.session.player import play_script
+    from chronus.session.script import Script
+
+    script = _load_script(args.script)
+    assert isinstance(script, Script)
+    engine: EngineProcess | None = None
+    if args.engine:
+        host, port = args.engine
+    else:
+        print("starting an engine…", file=sys.stderr)
+        try:
+            engine = EngineProcess(port=0, backend=args.backend).boot()
+        except EngineError as exc:
+            return _fail(str(exc))
+        for notice in engine.notices:
+            print(notice.rstrip(), file=sys.stderr)
+        host, port = engine.host, engine.port
+    try:
+        with EngineClient(host, port) as client:
+            print(f"playing {args.script} ({float(script.duration):.1f} s)…", file=sys.stderr)
+            play_script(client, script, on_reply=_print_reply)
+            status = client.status()
+    except EngineError as exc:
+        return _fail(str(exc))
+    finally:
+        if engine is not None:
+            engine.quit()
+    io = status.get("io", {})
+    print(f"done: {io.get('blocks_played', 0)} blocks played, "
+          f"{io.get('underruns', 0)} underruns, {io.get('xruns', 0)} xruns")  # fmt: skip
+    return 0
+
+
+def _print_reply(reply: tuple[str, tuple[object, ...]]) -> None:
+    address, args = reply
+    if address in ("/error", "/warning"):
+        print(f"chronus: {address[1:]}: {' '.join(str(a) for a in args)}", file=sys.stderr)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from chronus.session.offline import render_script
+    from chronus.session.script import Script
+    from chronus.session.wav import write_wav
+
+    script = _load_script(args.script)
+    assert isinstance(script, Script)
+    if (args.seconds is not None and args.seconds < 0) or args.tail < 0:
+        return _fail("--seconds and --tail must not be negative")
+    if not 8000 <= args.rate <= 192000:
+        return _fail("--rate must be 8000–192000")
+    started = time.perf_counter()
+    audio = render_script(script, rate=args.rate, seconds=args.seconds, tail=args.tail)
+    elapsed = time.perf_counter() - started
+    try:
+        write_wav(args.output, audio, args.rate, "pcm16" if args.pcm16 else "float32")
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror}")
+    seconds = len(audio) / args.rate
+    peak = float(abs(audio).max()) if len(audio) else 0.0
+    print(f"wrote {args.output} ({seconds:.2f} s, {args.rate} Hz stereo, peak {peak:.2f}) "
+          f"in {elapsed:.2f} s")  # fmt: skip
+    return 0
+
+
+def _cmd_health(args: argparse.Namespace) -> int:
+    from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
+    from chronus.shell.views import format_health
+
+    host, port = args.engine or DEFAULT_ENGINE
+    try:
+        with EngineClient(host, port) as client:
+            status = client.status()
+    except EngineError as exc:
+        return _fail(str(exc))
+    print(json.dumps(status, indent=2) if args.json else format_health(status))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from chronus.engine.audio_io import probe_device
+
+    code = _cmd_render(argparse.Namespace(
+        script=EXAMPLE, output=args.output, seconds=None, rate=48000, tail=2.0, pcm16=True,
+    ))  # fmt: skip
+    if code:
+        return code
+    print(f"the demo song is in {args.output.resolve()} — open it with any audio player")
+    has_device, detail = probe_device(None)
+    if args.no_play:
+        return 0
+    if not has_device:
+        print(f"not playing it live: {detail}")
+        return 0
+    print(f"playing it live on {detail} (Ctrl-C stops)…")
+    return _cmd_run(argparse.Namespace(script=EXAMPLE, engine=None, backend="device"))
+
+
+def _cmd_shell(args: argparse.Namespace) -> int:
+    from chronus.shell.app import run_shell
+
+    return run_shell(engine=args.engine, backend=args.backend)

@@ -1,0 +1,29 @@
+"""Module type names → DSP classes. The parameter table itself lives in `specs` (no numba)."""
+
+from __future__ import annotations
+
+from chronus.dsp.drums import Hat, Kick, Snare
+from chronus.dsp.module import Module
+from chronus.dsp.specs import TYPE_SPECS, module_types, param_specs
+from chronus.dsp.synth import SawSynth, SineSynth, SquareSynth, TriangleSynth
+
+__all__ = ["MODULE_TYPES", "create_module", "module_types", "param_specs", "register"]
+
+MODULE_TYPES: dict[str, type[Module]] = {
+    cls.TYPE: cls for cls in (SawSynth, SineSynth, SquareSynth, TriangleSynth, Kick, Snare, Hat)
+}
+"""Every built-in module type by name; each class's `PARAMS` is `param_specs(name)`."""
+
+
+def create_module(module_type: str, sample_rate: int, max_block: int) -> Module:
+    """A new module of a type; `PatchError` (with a suggestion) if the type is unknown."""
+    param_specs(module_type)
+    return MODULE_TYPES[module_type](sample_rate, max_block)
+
+
+def register(cls: type[Module]) -> None:
+    """Add a module class to the catalogue (and its parameters to the validation table)."""
+    if not cls.TYPE:
+        raise ValueError(f"{cls.__name__} has no TYPE")
+    MODULE_TYPES[cls.TYPE] = cls
+    TYPE_SPECS[cls.TYPE] = cls.PARAMS

@@ -1,0 +1,149 @@
+"""The module API: parameters as data, a block `process`, state as arrays and scalars."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.dsp.errors import PatchError
+from chronus.dsp.params import ParamSpec
+from chronus.dsp.specs import suggest
+
+__all__ = ["Module", "StateValue", "velocity_gain"]
+
+StateValue = npt.NDArray[Any] | float | int
+"""What a module's state is made of: arrays (copied) and plain numbers."""
+
+PARAM_PREFIX = "param."
+
+
+def velocity_gain(velocity: float) -> float:
+    """Amplitude of a MIDI velocity (0–127): a square law, so 64 is about −12 dB."""
+    v = min(max(velocity, 0.0), 127.0) / 127.0
+    return v * v
+
+
+class Module:
+    """Base of every sound-making module.
+
+    A subclass sets `TYPE` and `PARAMS`, allocates its buffers in `__init__` (sized
+    `max_block`) and then calls `_init_params()`. Its `process` must not allocate: the
+    per-sample work lives in numba kernels that write into the given array.
+
+    `volume` and `pan` are stored here like any other parameter, but the graph applies them.
+    """
+
+    TYPE: ClassVar[str] = ""
+    PARAMS: ClassVar[tuple[ParamSpec, ...]] = ()
+
+    def __init__(self, sample_rate: int, max_block: int) -> None:
+        self.sample_rate = int(sample_rate)
+        self.max_block = int(max_block)
+        self._specs = {spec.name: spec for spec in self.PARAMS}
+        self._values = {spec.name: float(spec.default) for spec in self.PARAMS}
+
+    def _init_params(self) -> None:
+        """Derive every coefficient from the defaults; call once buffers exist."""
+        for name, value in self._values.items():
+            self._param_changed(name, value)
+
+    # -- parameters ---------------------------------------------------------------------
+
+    def param(self, name: str) -> float:
+        """The current (target) value of a parameter."""
+        return self._values[name]
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Every parameter's current value, in declaration order."""
+        return dict(self._values)
+
+    def set_param(self, name: str, value: float) -> float:
+        """Set a parameter; returns the applied value, clamped to the parameter's range.
+
+        Raises `PatchError` for an unknown name or a non-finite value.
+        """
+        spec = self._specs.get(name)
+        if spec is None:
+            hint = suggest(name, list(self._specs))
+            raise PatchError(f"{self.TYPE} has no parameter {name!r}{hint}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise PatchError(f"{name} must be a finite number, got {value!r}")
+        applied, _ = spec.clamp(value)
+        self._values[name] = applied
+        self._param_changed(name, applied)
+        return applied
+
+    def _param_changed(self, name: str, value: float) -> None:
+        """Hook: update derived coefficients after `name` changed to `value`."""
+
+    # -- events -------------------------------------------------------------------------
+
+    def note_on(self, midi: float, velocity: float, length: int) -> None:
+        """Start a note at the next sample rendered.
+
+        `midi` is a (fractional) MIDI note number, `velocity` MIDI velocity 0–127 (0 plays
+        nothing), `length` the gate in samples; -1 holds it until `gate(False)`.
+        """
+
+    def gate(self, on: bool) -> None:
+        """Open the gate (a held note at the last pitch) or close it (release it)."""
+
+    def release_all(self) -> None:
+        """Let every sounding note go into its release."""
+
+    def silence(self) -> None:
+        """Stop every sound at once (panic), keeping parameters."""
+
+    # -- audio --------------------------------------------------------------------------
+
+    def process(self, out: npt.NDArray[np.float64], n: int) -> None:
+        """WRITE (not add) `n` ≤ `max_block` mono samples into `out[:n]`; allocate nothing."""
+        raise NotImplementedError
+
+    # -- state --------------------------------------------------------------------------
+
+    def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Hook: the arrays that carry this module's state between blocks."""
+        return {}
+
+    def _state_scalars(self) -> dict[str, float | int]:
+        """Hook: plain numbers that carry state (not parameters)."""
+        return {}
+
+    def _load_scalars(self, state: dict[str, StateValue]) -> None:
+        """Hook: restore what `_state_scalars` returned."""
+
+    def state(self) -> dict[str, StateValue]:
+        """A copy of everything needed to continue rendering bit-identically elsewhere."""
+        out: dict[str, StateValue] = {PARAM_PREFIX + k: v for k, v in self._values.items()}
+        out.update(self._state_scalars())
+        out.update({k: v.copy() for k, v in self._state_arrays().items()})
+        return out
+
+    def load_state(self, state: dict[str, StateValue]) -> None:
+        """Continue from a `state()` of a module of the same type and block size.
+
+        Raises `ValueError` if an entry is missing or has the wrong shape; then nothing
+        has changed.
+        """
+        arrays = self._state_arrays()
+        for name, array in arrays.items():
+            got = state.get(name)
+            if not isinstance(got, np.ndarray) or got.shape != array.shape:
+                raise ValueError(f"{self.TYPE} state: {name} missing or of the wrong shape")
+        for name in self._values:
+            value = state.get(PARAM_PREFIX + name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{self.TYPE} state: parameter {name} missing")
+        for name in self._values:
+            value = float(state[PARAM_PREFIX + name])
+            self._values[name] = value
+            self._param_changed(name, value)
+        self._load_scalars(state)
+        for name, array in arrays.items():
+            np.copyto(array, state[name], casting="same_kind")

@@ -1,0 +1,55 @@
+"""Parameters declared as data: name, range, unit, smoothing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["ParamSpec", "smoothing_coef"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter of a module type.
+
+    >>> ParamSpec("cutoff", 2000.0, 20.0, 20000.0, "hz").clamp(30000.0)
+    (20000.0, True)
+    """
+
+    name: str
+    default: float
+    minimum: float
+    maximum: float
+    unit: str = ""
+    smoothing_ms: float = 0.0
+    """Time to cover 99 % of a change; 0 means the value applies at once."""
+    doc: str = ""
+
+    def clamp(self, value: float) -> tuple[float, bool]:
+        """The value limited to `[minimum, maximum]`, and whether it had to be limited.
+
+        `value` must be finite; callers reject NaN and infinities first.
+        """
+        value = float(value)
+        if value < self.minimum:
+            return self.minimum, True
+        if value > self.maximum:
+            return self.maximum, True
+        return value, False
+
+    @property
+    def range_text(self) -> str:
+        """The range with its unit, for messages and help: ``20–20000 hz``."""
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.minimum:g}–{self.maximum:g}{unit}"
+
+
+def smoothing_coef(smoothing_ms: float, sample_rate: int) -> float:
+    """The per-sample coefficient of a one-pole smoother that covers 99 % in `smoothing_ms`.
+
+    Returns 1.0 (jump at once) for a smoothing time of zero.
+    """
+    samples = smoothing_ms * 1e-3 * sample_rate
+    if samples <= 1.0:
+        return 1.0
+    return 1.0 - math.exp(math.log(0.01) / samples)

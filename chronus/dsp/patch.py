@@ -1,0 +1,250 @@
+"""The patch as pure data: modules, connections, tempo — validated and applied in one step.
+
+Both the supervisor (which renders nothing) and the DSP graph keep a `Patch` and feed it the
+same messages, so they agree on what is valid. `apply` either applies a message completely
+or raises `PatchError` and changes nothing. This module imports no numba.
+
+>>> from chronus.protocol import validate
+>>> patch = Patch()
+>>> patch.apply(validate("/patch/create", ("bass", "saw")))
+[]
+>>> patch.apply(validate("/mod/bass/cutoff", (30000,)))
+['bass.cutoff clamped to 20000 (range 20–20000 hz)']
+>>> patch.apply(validate("/mod/bass/cutof", (800,)))
+Traceback (most recent call last):
+...
+chronus.dsp.errors.PatchError: saw 'bass' has no parameter 'cutof'; did you mean 'cutoff'?
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, TypedDict
+
+from chronus import protocol
+from chronus.dsp.errors import PatchError
+from chronus.dsp.specs import param_specs, suggest
+from chronus.protocol import MASTER, Arg, Message
+
+__all__ = ["DEFAULT_TEMPO", "ModuleEntry", "Patch", "PatchError"]
+
+DEFAULT_TEMPO = 120.0
+TEMPO_RANGE = (20.0, 400.0)
+
+
+class ModuleEntry(TypedDict):
+    """One module of the patch: its type and every parameter's value."""
+
+    type: str
+    params: dict[str, float]
+
+
+def _arg(message: Message, index: int, name: str) -> Arg:
+    if index >= len(message.args):
+        raise PatchError(f"{message.address} needs <{name}>")
+    return message.args[index]
+
+
+def _text(message: Message, index: int, name: str) -> str:
+    value = _arg(message, index, name)
+    if not isinstance(value, str) or not protocol.ID_PATTERN.fullmatch(value):
+        raise PatchError(f"{name} must be a lower-case identifier, got {value!r}")
+    return value
+
+
+def _number(
+    message: Message, index: int, name: str, low: float | None = None, high: float | None = None
+) -> float:
+    value = _arg(message, index, name)
+    if isinstance(value, str | bool):
+        raise PatchError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise PatchError(f"{name} must be a finite number, got {value!r}")
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise PatchError(f"{name} must be within {low:g}–{high:g}, got {number:g}")
+    return number
+
+
+class Patch:
+    """Modules `{id: {"type", "params"}}`, connections `[(src, dst)]` and the tempo."""
+
+    def __init__(self) -> None:
+        self.modules: dict[str, ModuleEntry] = {}
+        self.connections: list[tuple[str, str]] = []
+        self.tempo: float = DEFAULT_TEMPO
+
+    # -- queries --------------------------------------------------------------------------
+
+    def module(self, module_id: str) -> ModuleEntry:
+        """The entry of a module; `PatchError` with a suggestion if there is none."""
+        entry = self.modules.get(module_id)
+        if entry is None:
+            hint = suggest(module_id, list(self.modules))
+            raise PatchError(f"no module named {module_id!r}{hint}")
+        return entry
+
+    def reaches(self, src: str, dst: str) -> bool:
+        """Whether a chain of connections leads from `src` to `dst` (or `src == dst`)."""
+        seen = {src}
+        todo = [src]
+        while todo:
+            node = todo.pop()
+            if node == dst:
+                return True
+            for a, b in self.connections:
+                if a == node and b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return False
+
+    def audible(self) -> list[str]:
+        """The modules whose output reaches `master`, in creation order."""
+        return [m for m in self.modules if self.reaches(m, MASTER)]
+
+    # -- changes --------------------------------------------------------------------------
+
+    def apply(self, message: Message) -> list[str]:
+        """Validate `message` against the patch and apply it; returns warnings.
+
+        Raises `PatchError` (and changes nothing) if the message makes no sense here:
+        unknown module, parameter or type, duplicate id or connection, a cycle, or an
+        engine-only address.
+        """
+        address = message.address
+        parts = address.strip("/").split("/")
+        head = parts[0]
+        if head == "engine":
+            raise PatchError(f"{address} is answered by the engine; it does not change the patch")
+        if head == "patch" and len(parts) == 2:
+            action = parts[1]
+            if action == "create":
+                return self._create(_text(message, 0, "id"), _text(message, 1, "type"))
+            if action == "connect":
+                return self._connect(_text(message, 0, "src"), _text(message, 1, "dst"))
+            if action == "disconnect":
+                return self._disconnect(_text(message, 0, "src"), _text(message, 1, "dst"))
+            if action == "remove":
+                return self._remove(_text(message, 0, "id"))
+        elif head == "mod" and len(parts) == 3:
+            return self._set(parts[1], protocol.canonical_param(parts[2]), message)
+        elif head in ("gate", "note") and len(parts) == 2:
+            self.module(parts[1])
+            if head == "gate":
+                _number(message, 0, "gate", 0, 1)
+            else:
+                _number(message, 0, "midi", 0, 127)
+                _number(message, 1, "velocity", 0, 127)
+                if len(message.args) > 2:
+                    _number(message, 2, "seconds", 0, 3600)
+            return []
+        elif address == "/tempo":
+            self.tempo = _number(message, 0, "bpm", *TEMPO_RANGE)
+            return []
+        elif address in ("/seq/stop", "/panic"):
+            return []
+        raise PatchError(f"{address} is not a patch message")
+
+    def _create(self, module_id: str, module_type: str) -> list[str]:
+        if module_id == MASTER:
+            raise PatchError(f"{MASTER!r} is the output; choose another id")
+        if module_id in self.modules:
+            existing = self.modules[module_id]["type"]
+            raise PatchError(f"a module named {module_id!r} already exists (a {existing})")
+        specs = param_specs(module_type)
+        self.modules[module_id] = {
+            "type": module_type,
+            "params": {spec.name: float(spec.default) for spec in specs},
+        }
+        return []
+
+    def _endpoints(self, src: str, dst: str) -> None:
+        if src == MASTER:
+            raise PatchError(f"{MASTER!r} is the output; it cannot be a source")
+        self.module(src)
+        if dst != MASTER:
+            self.module(dst)
+
+    def _connect(self, src: str, dst: str) -> list[str]:
+        self._endpoints(src, dst)
+        if src == dst:
+            raise PatchError(f"cannot connect {src!r} to itself")
+        if (src, dst) in self.connections:
+            raise PatchError(f"{src!r} is already connected to {dst!r}")
+        if dst != MASTER and self.reaches(dst, src):
+            raise PatchError(f"connecting {src!r} to {dst!r} would make a loop")
+        self.connections.append((src, dst))
+        return []
+
+    def _disconnect(self, src: str, dst: str) -> list[str]:
+        self._endpoints(src, dst)
+        if (src, dst) not in self.connections:
+            raise PatchError(f"{src!r} is not connected to {dst!r}")
+        self.connections.remove((src, dst))
+        return []
+
+    def _remove(self, module_id: str) -> list[str]:
+        self.module(module_id)
+        del self.modules[module_id]
+        self.connections = [c for c in self.connections if module_id not in c]
+        return []
+
+    def _set(self, module_id: str, name: str, message: Message) -> list[str]:
+        entry = self.module(module_id)
+        specs = {spec.name: spec for spec in param_specs(entry["type"])}
+        spec = specs.get(name)
+        if spec is None:
+            hint = suggest(name, list(specs))
+            raise PatchError(f"{entry['type']} {module_id!r} has no parameter {name!r}{hint}")
+        value, clamped = spec.clamp(_number(message, 0, "value"))
+        entry["params"][name] = value
+        if clamped:
+            return [f"{module_id}.{name} clamped to {value:g} (range {spec.range_text})"]
+        return []
+
+    # -- serialisation --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able copy: ``{"modules": ..., "connections": [[src, dst]], "tempo": ...}``."""
+        return {
+            "modules": copy.deepcopy(self.modules),
+            "connections": [[a, b] for a, b in self.connections],
+            "tempo": self.tempo,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Patch:
+        """Rebuild a patch from `to_dict()` output, validating it as messages would be.
+
+        Raises `PatchError` if anything in it is invalid.
+        """
+        patch = cls()
+        try:
+            for module_id, entry in dict(data.get("modules", {})).items():
+                patch.apply(protocol.validate("/patch/create", (module_id, entry["type"])))
+                for name, value in dict(entry.get("params", {})).items():
+                    patch.apply(protocol.validate(f"/mod/{module_id}/{name}", (value,)))
+            for src, dst in data.get("connections", []):
+                patch.apply(protocol.validate("/patch/connect", (src, dst)))
+            patch.apply(protocol.validate("/tempo", (data.get("tempo", DEFAULT_TEMPO),)))
+        except (protocol.ProtocolError, KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, PatchError):
+                raise
+            raise PatchError(f"invalid patch data: {exc}") from exc
+        return patch
+
+    def copy(self) -> Patch:
+        """An independent copy."""
+        other = Patch()
+        other.modules = copy.deepcopy(self.modules)
+        other.connections = list(self.connections)
+        other.tempo = self.tempo
+        return other
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Patch):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]

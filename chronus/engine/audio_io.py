@@ -1,0 +1,187 @@
+"""The audio I/O process: the device callback (or its null twin) and nothing else.
+
+The callback copies block *k* from the active slot's ring into the device buffer, advances the
+consumed-block counter (the engine's master clock) and wakes the slot with one semaphore post.
+It allocates no arrays, takes no lock another process can hold for long, and never raises: a
+missing block becomes silence and a counted underrun.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event, Semaphore
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.engine.lifecycle import die_with_parent
+from chronus.engine.rings import AudioRing, SharedCounters
+from chronus.engine.stats import IoField, ProcessState, record_timing
+
+__all__ = ["BlockPump", "IoConfig", "io_main", "probe_device"]
+
+
+@dataclass(frozen=True, slots=True)
+class IoConfig:
+    """What the I/O process needs to know; plain data so it crosses a spawn."""
+
+    ring: str
+    counters: str
+    backend: str
+    rate: int
+    block: int
+    device: str | None = None
+
+
+class BlockPump:
+    """The body of the audio callback, shared by the device and null backends."""
+
+    def __init__(self, ring: AudioRing, counters: SharedCounters, demand: Semaphore) -> None:
+        self._ring = ring
+        self._v = counters.values
+        self._demand = demand
+        self._was_sounding = False
+        self._silence = np.zeros((ring.block, ring.channels), dtype=np.float32)
+
+    def pump(self, out: npt.NDArray[np.float32]) -> None:
+        """Fill `out` (one block) with the next block of the active slot, or silence."""
+        start = time.perf_counter_ns()
+        v = self._v
+        ring = self._ring
+        k = int(v[IoField.CONSUMED])
+        if ring.has_block(k):
+            np.copyto(out, ring.blocks[k % ring.capacity])
+            sounding = ring.sounding[k % ring.capacity] != 0
+            if sounding and not self._was_sounding:
+                v[IoField.LAST_ONSET_NS] = time.monotonic_ns()
+                v[IoField.LAST_ONSET_BLOCK] = k
+            self._was_sounding = bool(sounding)
+        else:
+            np.copyto(out, self._silence)
+            v[IoField.UNDERRUNS] += 1
+            self._was_sounding = False
+        v[IoField.CONSUMED] = k + 1
+        ring.header[AudioRing.READ] = k + 1
+        self._demand.release()
+        v[IoField.LAST_BLOCK_NS] = time.monotonic_ns()
+        record_timing(v, IoField.TIMING_COUNT, time.perf_counter_ns() - start)
+
+    def device_callback(
+        self, outdata: npt.NDArray[np.float32], frames: int, _time: Any, status: Any
+    ) -> None:
+        """sounddevice's callback signature around `pump`."""
+        if status:
+            self._v[IoField.XRUNS] += 1
+        if frames != self._ring.block:
+            outdata.fill(0.0)
+            self._v[IoField.WRONG_SIZE] += 1
+            return
+        self.pump(outdata)
+
+
+def probe_device(device: str | None) -> tuple[bool, str]:
+    """Whether an output device can be opened, and a one-line reason if not."""
+    try:
+        import sounddevice as sd
+    except OSError as exc:
+        return False, f"PortAudio library not found ({exc})"
+    try:
+        info = sd.query_devices(device, kind="output")
+    except (ValueError, sd.PortAudioError) as exc:
+        return False, f"no audio output device ({exc})"
+    host_api = sd.query_hostapis(int(info["hostapi"]))["name"]
+    return True, f"{info['name']} ({host_api})"
+
+
+def _run_null(pump: BlockPump, config: IoConfig, stop: Event) -> None:
+    """Pump blocks on a real-time clock, as a device would, with nobody listening."""
+    out = np.zeros((config.block, 2), dtype=np.float32)
+    period = config.block * 1_000_000_000 // config.rate
+    remainder = config.block * 1_000_000_000 % config.rate
+    error = 0
+    deadline = time.monotonic_ns()
+    while not stop.is_set():
+        deadline += period
+        error += remainder
+        if error >= config.rate:  # keep the average period exact over long runs
+            deadline += 1
+            error -= config.rate
+        delay = deadline - time.monotonic_ns()
+        if delay > 0:
+            time.sleep(delay / 1e9)
+        elif delay < -period:
+            pump._v[IoField.XRUNS] += 1
+            deadline = time.monotonic_ns()
+        pump.pump(out)
+
+
+def _run_device(pump: BlockPump, config: IoConfig, stop: Event) -> None:
+    import sounddevice as sd
+
+    with sd.OutputStream(
+        samplerate=config.rate,
+        blocksize=config.block,
+        channels=2,
+        dtype="float32",
+        latency="low",
+        device=config.device,
+        callback=pump.device_callback,
+    ) as stream:
+        pump._v[IoField.DEVICE_LATENCY_US] = int(float(stream.latency) * 1e6)
+        while not stop.wait(0.5):
+            if not stream.active:
+                raise RuntimeError("the audio device stopped")
+
+
+def io_main(config: IoConfig, demand: Semaphore, stop: Event, conn: Connection) -> None:
+    """Entry point of the audio I/O process. Reports its backend (or failure) on `conn`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+    ring = AudioRing.attach(config.ring)
+    counters = SharedCounters.attach(config.counters, IoField.SIZE)
+    v = counters.values
+    v[IoField.PID] = os.getpid()
+    v[IoField.STARTED_NS] = time.monotonic_ns()
+    backend = config.backend
+    notice = ""
+    description = "null (real-time clock, no device)"
+    if backend in ("auto", "device"):
+        ok, detail = probe_device(config.device)
+        if ok:
+            backend = "device"
+            description = f"device: {detail}"
+        elif backend == "device":
+            v[IoField.STATE] = ProcessState.FAILED
+            conn.send(("error", f"cannot open the audio device: {detail}"))
+            return
+        else:
+            backend = "null"
+            notice = (
+                f"{detail}; playing on the null backend (silent). "
+                "Use `chronus render` to hear a script."
+            )
+    v[IoField.DEVICE] = 1 if backend == "device" else 0
+    pump = BlockPump(ring, counters, demand)
+    gc.collect()
+    gc.freeze()  # nothing allocated so far needs scanning again; keeps collections short
+    v[IoField.STATE] = ProcessState.RUNNING
+    conn.send(("ready", description, notice))
+    try:
+        if backend == "device":
+            _run_device(pump, config, stop)
+        else:
+            _run_null(pump, config, stop)
+        v[IoField.STATE] = ProcessState.STOPPED
+    except Exception as exc:  # reported to the supervisor, which decides what follows
+        v[IoField.STATE] = ProcessState.FAILED
+        conn.send(("error", f"audio I/O stopped: {exc}"))
+    finally:
+        del pump
+        ring.close()
+        counters.close()

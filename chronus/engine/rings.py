@@ -1,0 +1,284 @@
+"""Shared-memory rings between the engine's processes.
+
+Both rings have one writer and one reader (SPSC). Positions are 64-bit counters that only grow,
+stored in an aligned int64 header; on x86-64 and arm64 an aligned 8-byte store is atomic, and the
+writer stores the payload before it bumps its position, so the reader never sees a half-written
+record. Nothing here allocates after construction: the audio path uses preallocated views.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from multiprocessing import resource_tracker, shared_memory
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["AudioRing", "CommandRing", "SharedCounters", "unique_name"]
+
+_HEADER_SLOTS: Final = 16
+_HEADER_BYTES: Final = _HEADER_SLOTS * 8
+
+
+def unique_name(kind: str) -> str:
+    """A shared-memory name that no other engine on this machine will pick."""
+    return f"chronus-{os.getpid()}-{kind}-{secrets.token_hex(3)}"
+
+
+def _open(name: str, size: int, create: bool) -> shared_memory.SharedMemory:
+    shm = shared_memory.SharedMemory(name=name, create=create, size=size if create else 0)
+    if not create:
+        # Only the creator may unlink; without this, Python's resource tracker in an attaching
+        # process would unlink the segment when that process exits (bpo-39959).
+        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+    return shm
+
+
+class AudioRing:
+    """Blocks of float32 audio from one slot (writer) to the audio I/O (reader).
+
+    Header (int64): write position (blocks published), read position (blocks consumed),
+    drop count, active flag, block size in frames, sample rate, capacity in blocks, channels.
+    Block *k* lives at index ``k % capacity``. A per-block flag says whether the block is
+    non-silent, so the I/O can time onsets without looking at samples.
+    """
+
+    WRITE: Final = 0
+    READ: Final = 1
+    DROPS: Final = 2
+    ACTIVE: Final = 3
+    BLOCK: Final = 4
+    RATE: Final = 5
+    CAPACITY: Final = 6
+    CHANNELS: Final = 7
+
+    def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
+        self._shm = shm
+        self._owner = owner
+        self.header: npt.NDArray[np.int64] = np.ndarray(
+            (_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf
+        )
+        self.capacity = int(self.header[self.CAPACITY])
+        self.block = int(self.header[self.BLOCK])
+        self.channels = int(self.header[self.CHANNELS])
+        self.rate = int(self.header[self.RATE])
+        self.sounding: npt.NDArray[np.int64] = np.ndarray(
+            (self.capacity,), dtype=np.int64, buffer=shm.buf, offset=_HEADER_BYTES
+        )
+        data_offset = _HEADER_BYTES + 8 * self.capacity
+        self.data: npt.NDArray[np.float32] = np.ndarray(
+            (self.capacity, self.block, self.channels),
+            dtype=np.float32,
+            buffer=shm.buf,
+            offset=data_offset,
+        )
+        self.blocks: list[npt.NDArray[np.float32]] = [self.data[i] for i in range(self.capacity)]
+
+    @classmethod
+    def create(
+        cls, name: str, capacity: int, block: int, rate: int, channels: int = 2
+    ) -> AudioRing:
+        """Create and zero a ring (the supervisor does this; it also unlinks it)."""
+        size = _HEADER_BYTES + 8 * capacity + capacity * block * channels * 4
+        shm = _open(name, size, create=True)
+        header = np.ndarray((_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf)
+        header[:] = 0
+        header[cls.BLOCK] = block
+        header[cls.RATE] = rate
+        header[cls.CAPACITY] = capacity
+        header[cls.CHANNELS] = channels
+        ring = cls(shm, owner=True)
+        ring.data.fill(0.0)  # touch every page now, not in the audio callback
+        ring.sounding.fill(0)
+        return ring
+
+    @classmethod
+    def attach(cls, name: str) -> AudioRing:
+        """Attach to a ring created by another process."""
+        return cls(_open(name, 0, create=False), owner=False)
+
+    @property
+    def name(self) -> str:
+        """The shared-memory name to attach with."""
+        return self._shm.name
+
+    @property
+    def write_pos(self) -> int:
+        """Blocks published so far; the next block the writer fills has this index."""
+        return int(self.header[self.WRITE])
+
+    @property
+    def read_pos(self) -> int:
+        """Blocks consumed so far; the next block the reader wants has this index."""
+        return int(self.header[self.READ])
+
+    def space(self) -> int:
+        """How many blocks the writer may publish before the ring is full."""
+        return self.capacity - (int(self.header[self.WRITE]) - int(self.header[self.READ]))
+
+    def next_block(self) -> npt.NDArray[np.float32]:
+        """The (block, channels) view the writer fills next. Check `space()` first."""
+        return self.blocks[int(self.header[self.WRITE]) % self.capacity]
+
+    def publish(self, sounding: bool) -> None:
+        """Make the block from `next_block()` visible to the reader."""
+        k = int(self.header[self.WRITE])
+        self.sounding[k % self.capacity] = 1 if sounding else 0
+        self.header[self.WRITE] = k + 1
+
+    def has_block(self, k: int) -> bool:
+        """Whether block *k* is published and not yet overwritten."""
+        w = int(self.header[self.WRITE])
+        return w - self.capacity <= k < w
+
+    def block_at(self, k: int) -> npt.NDArray[np.float32]:
+        """The stored view of block *k* (valid while `has_block(k)`)."""
+        return self.blocks[k % self.capacity]
+
+    def close(self) -> None:
+        """Detach; the creator also removes the segment."""
+        del self.blocks
+        del self.data, self.header, self.sounding
+        self._shm.close()
+        if self._owner:
+            self._shm.unlink()
+
+
+class CommandRing:
+    """Stamped commands from the supervisor (writer) to one slot (reader).
+
+    Each record is a sample stamp (int64), a payload length (int64) and the payload: the
+    canonical OSC bytes of one message. Records have a fixed size, so a push is one copy.
+    """
+
+    _WRITE: Final = 0
+    _READ: Final = 1
+    _CAPACITY: Final = 2
+    _RECORD: Final = 3
+    _DROPS: Final = 4
+
+    def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
+        self._shm = shm
+        self._owner = owner
+        self.header: npt.NDArray[np.int64] = np.ndarray(
+            (_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf
+        )
+        self.capacity = int(self.header[self._CAPACITY])
+        self.record = int(self.header[self._RECORD])
+        self.records: npt.NDArray[np.uint8] = np.ndarray(
+            (self.capacity, self.record), dtype=np.uint8, buffer=shm.buf, offset=_HEADER_BYTES
+        )
+        self.meta: npt.NDArray[np.int64] = np.ndarray(
+            (self.capacity, self.record // 8),
+            dtype=np.int64,
+            buffer=shm.buf,
+            offset=_HEADER_BYTES,
+        )
+
+    @classmethod
+    def create(cls, name: str, capacity: int = 4096, record: int = 1024) -> CommandRing:
+        """Create an empty ring of `capacity` records of `record` bytes each."""
+        if record % 8:
+            raise ValueError("record size must be a multiple of 8")
+        shm = _open(name, _HEADER_BYTES + capacity * record, create=True)
+        header = np.ndarray((_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf)
+        header[:] = 0
+        header[cls._CAPACITY] = capacity
+        header[cls._RECORD] = record
+        return cls(shm, owner=True)
+
+    @classmethod
+    def attach(cls, name: str) -> CommandRing:
+        """Attach to a ring created by another process."""
+        return cls(_open(name, 0, create=False), owner=False)
+
+    @property
+    def name(self) -> str:
+        """The shared-memory name to attach with."""
+        return self._shm.name
+
+    @property
+    def max_payload(self) -> int:
+        """The largest payload a record holds."""
+        return self.record - 16
+
+    @property
+    def drops(self) -> int:
+        """Pushes refused because the ring was full."""
+        return int(self.header[self._DROPS])
+
+    def __len__(self) -> int:
+        return int(self.header[self._WRITE]) - int(self.header[self._READ])
+
+    def push(self, stamp: int, payload: bytes) -> bool:
+        """Append a record; False (and a counted drop) if the ring is full."""
+        if len(payload) > self.max_payload:
+            raise ValueError(f"command of {len(payload)} bytes exceeds {self.max_payload}")
+        w = int(self.header[self._WRITE])
+        if w - int(self.header[self._READ]) >= self.capacity:
+            self.header[self._DROPS] += 1
+            return False
+        i = w % self.capacity
+        self.meta[i, 0] = stamp
+        self.meta[i, 1] = len(payload)
+        self.records[i, 16 : 16 + len(payload)] = np.frombuffer(payload, dtype=np.uint8)
+        self.header[self._WRITE] = w + 1
+        return True
+
+    def pop(self) -> tuple[int, bytes] | None:
+        """The oldest record as (stamp, payload), or None if the ring is empty."""
+        r = int(self.header[self._READ])
+        if r >= int(self.header[self._WRITE]):
+            return None
+        i = r % self.capacity
+        stamp = int(self.meta[i, 0])
+        length = int(self.meta[i, 1])
+        payload = self.records[i, 16 : 16 + length].tobytes()
+        self.header[self._READ] = r + 1
+        return stamp, payload
+
+    def close(self) -> None:
+        """Detach; the creator also removes the segment."""
+        del self.records, self.meta, self.header
+        self._shm.close()
+        if self._owner:
+            self._shm.unlink()
+
+
+class SharedCounters:
+    """A named block of int64 counters, written by one process and read by others.
+
+    Used for health: each process owns its own block and is its only writer.
+    """
+
+    def __init__(self, shm: shared_memory.SharedMemory, owner: bool, size: int) -> None:
+        self._shm = shm
+        self._owner = owner
+        self.values: npt.NDArray[np.int64] = np.ndarray((size,), dtype=np.int64, buffer=shm.buf)
+
+    @classmethod
+    def create(cls, name: str, size: int) -> SharedCounters:
+        """Create a zeroed block of `size` counters."""
+        shm = _open(name, size * 8, create=True)
+        counters = cls(shm, owner=True, size=size)
+        counters.values[:] = 0
+        return counters
+
+    @classmethod
+    def attach(cls, name: str, size: int) -> SharedCounters:
+        """Attach to a block created by another process."""
+        return cls(_open(name, 0, create=False), owner=False, size=size)
+
+    @property
+    def name(self) -> str:
+        """The shared-memory name to attach with."""
+        return self._shm.name
+
+    def close(self) -> None:
+        """Detach; the creator also removes the segment."""
+        del self.values
+        self._shm.close()
+        if self._owner:
+            self._shm.unlink()

@@ -1,0 +1,110 @@
+"""Health counters that the slot and the audio I/O keep in shared memory.
+
+Each process writes only its own block; the supervisor reads them to answer `/engine/status`.
+Timings go into a small circular window so percentiles cost the writer one store.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import IntEnum
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.engine.rings import SharedCounters
+
+__all__ = [
+    "TIMING_WINDOW",
+    "IoField",
+    "ProcessState",
+    "SlotField",
+    "record_timing",
+    "summary",
+    "timing_percentiles",
+]
+
+TIMING_WINDOW: Final = 1024
+_TIMINGS: Final = 16
+
+
+class ProcessState(IntEnum):
+    """Lifecycle of an engine child process, as stored in its `STATE` counter."""
+
+    STARTING = 0
+    WARMING = 1
+    RUNNING = 2
+    STOPPED = 3
+    FAILED = 4
+    DEAD = 5
+
+
+class SlotField(IntEnum):
+    """Counter indices of a slot."""
+
+    STATE = 0
+    PID = 1
+    BLOCKS = 2
+    HEARTBEAT_NS = 3
+    LATE = 4
+    ERRORS = 5
+    NONFINITE = 6
+    STARTED_NS = 7
+    COMMANDS = 8
+    TIMING_COUNT = 9
+    TIMINGS = 16
+    SIZE = 16 + TIMING_WINDOW
+
+
+class IoField(IntEnum):
+    """Counter indices of the audio I/O."""
+
+    STATE = 0
+    PID = 1
+    DEVICE = 2
+    CONSUMED = 3
+    UNDERRUNS = 4
+    XRUNS = 5
+    LAST_ONSET_NS = 6
+    LAST_ONSET_BLOCK = 7
+    DEVICE_LATENCY_US = 8
+    STARTED_NS = 9
+    WRONG_SIZE = 10
+    LAST_BLOCK_NS = 11
+    TIMING_COUNT = 12
+    TIMINGS = 16
+    SIZE = 16 + TIMING_WINDOW
+
+
+def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: int) -> None:
+    """Store one duration in the circular window that follows `count_index`."""
+    n = values[count_index]
+    values[_TIMINGS + n % TIMING_WINDOW] = nanoseconds
+    values[count_index] = n + 1
+
+
+def timing_percentiles(values: npt.NDArray[np.int64], count_index: int) -> dict[str, float]:
+    """p50, p99 and max in microseconds over the timing window (empty → zeros)."""
+    n = int(values[count_index])
+    filled = min(n, TIMING_WINDOW)
+    if filled == 0:
+        return {"p50_us": 0.0, "p99_us": 0.0, "max_us": 0.0}
+    window = values[_TIMINGS : _TIMINGS + filled].astype(np.float64) / 1000.0
+    p50, p99 = np.percentile(window, [50, 99])
+    return {
+        "p50_us": round(float(p50), 1),
+        "p99_us": round(float(p99), 1),
+        "max_us": round(float(window.max()), 1),
+    }
+
+
+def summary(counters: SharedCounters, fields: type[SlotField] | type[IoField]) -> dict[str, Any]:
+    """The common part of a process's health: state, pid, uptime."""
+    v = counters.values
+    started = int(v[fields.STARTED_NS])
+    return {
+        "state": ProcessState(int(v[fields.STATE])).name.lower(),
+        "pid": int(v[fields.PID]),
+        "uptime_s": round((time.monotonic_ns() - started) / 1e9, 3) if started else 0.0,
+    }

@@ -1,0 +1,122 @@
+"""WAV files that stay readable if the writer dies.
+
+`WavWriter` writes a complete header first and rewrites the two size fields after every
+`write`, so a file cut off by a crash is still a valid WAV of everything written so far.
+Formats: 32-bit float (exact; the default) and 16-bit PCM.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["WavFormat", "WavWriter", "read_wav", "write_wav"]
+
+WavFormat = Literal["float32", "pcm16"]
+
+_FORMAT_TAGS = {"float32": (3, 4), "pcm16": (1, 2)}
+
+
+class WavWriter:
+    """Append frames to a WAV file, keeping its header valid after each write."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], rate: int, channels: int = 2,
+        fmt: WavFormat = "float32",
+    ) -> None:  # fmt: skip
+        self.path = Path(path)
+        self.rate = rate
+        self.channels = channels
+        self.format = fmt
+        self.tag, self.sample_bytes = _FORMAT_TAGS[fmt]
+        self.frames = 0
+        self._file: BinaryIO = open(self.path, "wb")
+        self._write_header()
+
+    def _write_header(self) -> None:
+        data_bytes = self.frames * self.channels * self.sample_bytes
+        block_align = self.channels * self.sample_bytes
+        fact = self.tag == 3
+        header_rest = 4 + (8 + 16) + (12 if fact else 0) + 8
+        header = b"RIFF" + struct.pack("<I", header_rest + data_bytes) + b"WAVE"
+        header += b"fmt " + struct.pack(
+            "<IHHIIHH", 16, self.tag, self.channels, self.rate,
+            self.rate * block_align, block_align, 8 * self.sample_bytes,
+        )  # fmt: skip
+        if fact:
+            header += b"fact" + struct.pack("<II", 4, self.frames)
+        header += b"data" + struct.pack("<I", data_bytes)
+        self._file.seek(0)
+        self._file.write(header)
+        self._file.seek(0, os.SEEK_END)
+
+    def write(self, frames: npt.NDArray[np.floating]) -> None:
+        """Append (n, channels) samples in −1..1, then make the header match."""
+        if frames.ndim != 2 or frames.shape[1] != self.channels:
+            raise ValueError(f"expected shape (n, {self.channels}), got {frames.shape}")
+        if self.format == "float32":
+            data = np.ascontiguousarray(frames, dtype="<f4")
+        else:
+            clipped = np.clip(frames, -1.0, 1.0) * 32767.0
+            data = np.ascontiguousarray(np.round(clipped), dtype="<i2")
+        self._file.write(data.tobytes())
+        self.frames += len(frames)
+        self._write_header()
+        self._file.flush()
+
+    def close(self) -> None:
+        """Flush to disk and close."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+    def __enter__(self) -> WavWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_wav(
+    path: str | os.PathLike[str], frames: npt.NDArray[np.floating], rate: int,
+    fmt: WavFormat = "float32",
+) -> None:  # fmt: skip
+    """Write a whole file atomically: a temporary file, then a rename."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        with WavWriter(tmp, rate, frames.shape[1], fmt) as writer:
+            writer.write(frames)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_wav(path: str | os.PathLike[str]) -> tuple[npt.NDArray[np.float32], int]:
+    """Read a float32 or 16-bit PCM WAV as float32 (n, channels) and its sample rate."""
+    raw = Path(path).read_bytes()
+    if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        raise ValueError(f"{path}: not a WAV file")
+    pos = 12
+    tag = channels = rate = bits = 0
+    while pos + 8 <= len(raw):
+        chunk, size = raw[pos : pos + 4], struct.unpack("<I", raw[pos + 4 : pos + 8])[0]
+        body = raw[pos + 8 : pos + 8 + size]
+        if chunk == b"fmt ":
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+        elif chunk == b"data":
+            if tag == 3 and bits == 32:
+                samples = np.frombuffer(body, dtype="<f4").astype(np.float32)
+            elif tag == 1 and bits == 16:
+                samples = np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0
+            else:
+                raise ValueError(f"{path}: unsupported WAV format (tag {tag}, {bits} bits)")
+            return samples.reshape(-1, channels), rate
+        pos += 8 + size + (size & 1)
+    raise ValueError(f"{path}: no data chunk")

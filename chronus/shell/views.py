@@ -1,0 +1,88 @@
+"""Text views of engine data for the terminal: health, patch."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["format_health", "format_patch"]
+
+
+def _render(*items: Any) -> str:
+    buffer = StringIO()
+    console = Console(file=buffer, width=100, color_system=None, highlight=False)
+    for item in items:
+        console.print(item)
+    return buffer.getvalue().rstrip()
+
+
+def _timing(t: dict[str, Any]) -> str:
+    return f"{t.get('p50_us', 0):.0f} / {t.get('p99_us', 0):.0f} µs"
+
+
+def format_health(status: dict[str, Any]) -> str:
+    """A readable summary of `/engine/status`."""
+    engine = status.get("engine", {})
+    io = status.get("io", {})
+    head = (
+        f"chronus {engine.get('version', '?')} · up {engine.get('uptime_s', 0):.0f} s · "
+        f"{engine.get('rate', 0)} Hz · block {engine.get('block', 0)} · "
+        f"lead {engine.get('lead', 0)} ({engine.get('lead_ms', 0):.2f} ms)"
+    )
+    osc = engine.get("osc", {})
+    head += (
+        f"\nOSC: {osc.get('received', 0)} received, {osc.get('commands', 0)} commands, "
+        f"{osc.get('errors', 0)} errors"
+    )
+    if engine.get("notice"):
+        head += f"\nnotice: {engine['notice']}"
+    table = Table(title=None, show_edge=False)
+    for column in ("process", "pid", "state", "up (s)", "blocks", "time p50/p99", "problems"):
+        table.add_column(column)
+    if io:
+        problems = f"{io.get('xruns', 0)} xruns, {io.get('underruns', 0)} underruns"
+        table.add_row(
+            f"audio I/O ({io.get('device', io.get('backend', '?'))})",
+            str(io.get("pid", "")),
+            str(io.get("state", "")),
+            f"{io.get('uptime_s', 0):.0f}",
+            str(io.get("blocks_played", 0)),
+            _timing(io.get("callback", {})),
+            problems,
+        )
+    for slot in status.get("slots", []):
+        problems = (
+            f"{slot.get('errors', 0)} errors, {slot.get('late_commands', 0)} late, "
+            f"{slot.get('nonfinite_samples', 0)} non-finite"
+        )
+        table.add_row(
+            f"slot {slot.get('name', '?')} ({slot.get('role', '?')})",
+            str(slot.get("pid", "")),
+            str(slot.get("state", "")),
+            f"{slot.get('uptime_s', 0):.0f}",
+            str(slot.get("blocks_rendered", 0)),
+            _timing(slot.get("render", {})),
+            problems,
+        )
+    latency = io.get("device_latency_ms", 0)
+    foot = f"output latency: lead {engine.get('lead_ms', 0):.2f} ms + device {latency:.2f} ms"
+    return _render(head, table, foot)
+
+
+def format_patch(dump: dict[str, Any]) -> str:
+    """A readable summary of `/engine/dump`: modules, their routes and parameters."""
+    modules = dump.get("modules", {})
+    routes: dict[str, list[str]] = {}
+    for src, dst in dump.get("connections", []):
+        routes.setdefault(src, []).append(dst)
+    lines = [f"tempo {dump.get('tempo', 120):g} bpm"]
+    if not modules:
+        lines.append("no modules yet — try `add a saw called bass`")
+    for name, module in modules.items():
+        params = " ".join(f"{k}={v:g}" for k, v in module.get("params", {}).items())
+        target = ", ".join(routes.get(name, [])) or "(not connected)"
+        lines.append(f"{name} ({module.get('type', '?')}) → {target}  {params}".rstrip())
+    return "\n".join(lines)

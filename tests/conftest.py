@@ -1,0 +1,39 @@
+"""Shared fixtures: real engine processes on real UDP ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from chronus.engine.client import EngineProcess
+
+
+def jack_running() -> bool:
+    """Whether a JACK server answers (the realtime tests need one)."""
+    if shutil.which("jack_lsp") is None:
+        return False
+    try:
+        return subprocess.run(["jack_lsp"], capture_output=True, timeout=5).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def require_jack() -> None:
+    """Skip without JACK, except in CI (CHRONUS_REQUIRE_JACK=1), where that is a failure."""
+    if jack_running():
+        return
+    if os.environ.get("CHRONUS_REQUIRE_JACK") == "1":
+        pytest.fail("CHRONUS_REQUIRE_JACK=1 but no JACK server is running")
+    pytest.skip("no JACK server running (start `jackd -d dummy -r 48000 -p 128`)")
+
+
+@pytest.fixture(scope="module")
+def null_engine() -> Iterator[EngineProcess]:
+    """`chronus engine --backend null` on a free port, for the whole test module."""
+    engine = EngineProcess(port=0, backend="null").boot()
+    yield engine
+    engine.quit()

@@ -1,0 +1,153 @@
+"""The `chronus` command as a user runs it: real subprocesses, real files, real UDP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chronus.engine.client import EngineProcess
+from chronus.session.wav import read_wav
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def chronus(
+    *args: str, stdin: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chronus", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def fundamental(signal: np.ndarray, rate: int) -> float:
+    """Frequency of the strongest spectral peak, refined by parabolic interpolation."""
+    window = np.hanning(len(signal))
+    spectrum = np.abs(np.fft.rfft(signal * window, n=8 * len(signal)))
+    k = int(np.argmax(spectrum[1:])) + 1
+    a, b, c = np.log(spectrum[k - 1 : k + 2])
+    offset = 0.5 * (a - c) / (a - 2 * b + c)
+    return (k + offset) * rate / (8 * len(signal))
+
+
+def cents(f: float, reference: float) -> float:
+    return float(1200 * np.log2(f / reference))
+
+
+def test_version_and_help_of_every_subcommand() -> None:
+    out = chronus("--version")
+    assert out.returncode == 0 and out.stdout.startswith("chronus ")
+    for sub in ("engine", "parse", "send", "run", "render", "health", "demo"):
+        result = chronus(sub, "--help")
+        assert result.returncode == 0, sub
+        assert "usage: chronus " + sub in result.stdout
+
+
+def test_parse_json_shares_one_context() -> None:
+    out = chronus("parse", "--json", "add a saw called bass", "play c3", "cutoff 800")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["ok"] for r in rows] == [True, True, True]
+    assert rows[0]["osc"] == [
+        ["/patch/create", "bass", "saw"],
+        ["/patch/connect", "bass", "master"],
+    ]
+    assert rows[1]["osc"] == [["/note/bass", 48.0, 100.0]]
+    assert rows[2]["osc"] == [["/mod/bass/cutoff", 800.0]]
+    assert all(set(r) == {"input", "ok", "intents", "osc", "error"} for r in rows)
+
+
+def test_parse_reads_stdin_and_reports_errors_as_json() -> None:
+    out = chronus("parse", "--json", stdin="tempo 128\nplya c3 on bass\n")
+    assert out.returncode == 1
+    good, bad = (json.loads(line) for line in out.stdout.splitlines())
+    assert good["osc"] == [["/tempo", 128.0]]
+    assert bad["ok"] is False and bad["osc"] == []
+    assert set(bad["error"]) == {"message", "column", "expected", "hint"}
+    assert bad["error"]["column"] == 1
+
+
+def test_send_plays_on_a_running_engine_and_refuses_bad_input(null_engine: EngineProcess) -> None:
+    where = f"127.0.0.1:{null_engine.port}"
+    out = chronus("send", "--engine", where, "add a saw called bass", "set bass cutoff 800")
+    assert out.returncode == 0, out.stderr
+    assert "sent 3 message(s)" in out.stdout
+    bad = chronus("send", "--engine", where, "play c3 on bass", "set bass cutof 900")
+    assert bad.returncode != 0
+    assert "nothing sent" in bad.stderr
+    with null_engine.client() as client:
+        dump = client.dump()
+        status = client.status()
+    assert dump["modules"]["bass"]["params"]["cutoff"] == 800
+    assert status["engine"]["osc"]["commands"] == 3
+    health = chronus("health", "--engine", where)
+    assert health.returncode == 0 and "slot A" in health.stdout
+    raw = json.loads(chronus("health", "--json", "--engine", where).stdout)
+    assert raw["io"]["underruns"] == 0
+
+
+def test_health_without_engine_says_so() -> None:
+    out = chronus("health", "--engine", "127.0.0.1:9", timeout=30)
+    assert out.returncode == 1
+    assert "no answer from the engine" in out.stderr
+
+
+def test_run_plays_a_script_through_a_fresh_engine(tmp_path: Path) -> None:
+    script = tmp_path / "short.chr"
+    script.write_text("add a saw called bass\nplay c3 on bass for 0.2 s\nwait 0.5 s\n")
+    out = chronus("run", "--backend", "null", str(script))
+    assert out.returncode == 0, out.stderr
+    assert "0 underruns" in out.stdout
+
+
+def test_render_hello_is_in_tune_and_bit_identical(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.wav", tmp_path / "b.wav"
+    for path in (first, second):
+        out = chronus("render", str(EXAMPLES / "hello.chr"), "-o", str(path))
+        assert out.returncode == 0, out.stderr
+    assert first.read_bytes() == second.read_bytes()
+    audio, rate = read_wav(first)
+    assert rate == 48000 and audio.shape[1] == 2
+    assert np.abs(audio).max() > 0.05
+    # hello.chr holds a4 (440 Hz) on a sine from 0.5 s to 2.5 s
+    steady = audio[int(1.0 * rate) : int(2.0 * rate), 0].astype(np.float64)
+    assert abs(cents(fundamental(steady, rate), 440.0)) < 1.0
+
+
+def test_render_of_the_groove_makes_music(tmp_path: Path) -> None:
+    out_path = tmp_path / "groove.wav"
+    out = chronus("render", str(EXAMPLES / "acid_groove.chr"), "-o", str(out_path))
+    assert out.returncode == 0, out.stderr
+    audio, rate = read_wav(out_path)
+    assert len(audio) / rate > 8
+    rms = np.sqrt(np.mean(audio.astype(np.float64) ** 2))
+    assert rms > 0.02
+    assert np.abs(audio).max() <= 1.0
+    assert np.isfinite(audio).all()
+
+
+def test_render_reports_a_bad_script_line(tmp_path: Path) -> None:
+    script = tmp_path / "bad.chr"
+    script.write_text("tempo 120\nadd a saw called bass\nplya c3 on bass\n")
+    out = chronus("render", str(script), "-o", str(tmp_path / "x.wav"))
+    assert out.returncode == 1
+    assert "bad.chr:3" in out.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("seconds", ["1.5", "0.25"])
+def test_render_length_follows_seconds(tmp_path: Path, seconds: str) -> None:
+    path = tmp_path / "len.wav"
+    out = chronus("render", str(EXAMPLES / "hello.chr"), "-o", str(path), "--seconds", seconds)
+    assert out.returncode == 0, out.stderr
+    audio, rate = read_wav(path)
+    assert len(audio) == round(float(seconds) * rate)

@@ -1,0 +1,119 @@
+"""The canonical address space: validation, aliases, encode/decode round trips."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chronus.protocol import (
+    ADDRESS_SPACE,
+    Message,
+    ProtocolError,
+    decode,
+    encode,
+    encode_raw,
+    parse_packet,
+    validate,
+)
+
+
+@pytest.mark.parametrize(
+    ("address", "args", "expected"),
+    [
+        ("/patch/create", ("bass", "saw"), ("/patch/create", ("bass", "saw"))),
+        ("/patch/connect", ("bass", "master"), ("/patch/connect", ("bass", "master"))),
+        ("/mod/bass/cutoff", (800,), ("/mod/bass/cutoff", (800.0,))),
+        ("/mod/bass/frequency", (220.5,), ("/mod/bass/freq", (220.5,))),
+        ("/mod/bass/resonance", (0.5,), ("/mod/bass/res", (0.5,))),
+        ("/gate/bass", (1,), ("/gate/bass", (1,))),
+        ("/note/bass", (48, 100), ("/note/bass", (48.0, 100.0))),
+        ("/note/bass", (48, 100, 0.5), ("/note/bass", (48.0, 100.0, 0.5))),
+        ("/note_on/bass", (48, 100), ("/note/bass", (48.0, 100.0))),
+        ("/tempo", (128,), ("/tempo", (128.0,))),
+        ("/engine/status", (), ("/engine/status", ())),
+        ("/engine/dump", (), ("/engine/dump", ())),
+        ("/engine/quit", (), ("/engine/quit", ())),
+    ],
+)
+def test_valid_messages_become_canonical(address, args, expected) -> None:
+    message = validate(address, args)
+    assert (message.address, message.args) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "args", "needle"),
+    [
+        ("/nope", (), "unknown address"),
+        ("mod/bass/cutoff", (1,), "starts with '/'"),
+        ("/mod/Bass/cutoff", (1,), "unknown address"),
+        ("/mod/bass/cutoff", (), "takes <value>"),
+        ("/mod/bass/cutoff", ("loud",), "must be a number"),
+        ("/mod/bass/cutoff", (math.nan,), "finite"),
+        ("/gate/bass", (2,), "≤ 1"),
+        ("/gate/bass", (0.5,), "whole number"),
+        ("/tempo", (1000,), "≤ 400"),
+        ("/note/bass", (200, 100), "≤ 127"),
+        ("/patch/create", ("bass", 3), "must be a string"),
+        ("/patch/create", ("Bass Line", "saw"), "identifier"),
+        ("/engine/status", (1,), "takes no arguments"),
+    ],
+)
+def test_invalid_messages_say_why(address, args, needle) -> None:
+    with pytest.raises(ProtocolError, match=needle):
+        validate(address, args)
+
+
+def test_every_spec_documents_its_arguments() -> None:
+    for spec in ADDRESS_SPACE:
+        assert spec.doc
+        assert spec.signature.startswith(spec.pattern.split("{")[0])
+        assert all(arg.doc for arg in spec.args)
+
+
+def test_encode_decode_round_trip() -> None:
+    for message in (
+        validate("/note/bass", (48, 100, 0.25)),
+        validate("/patch/create", ("bass", "saw")),
+        validate("/gate/bass", (1,)),
+        validate("/engine/sync", (7,)),
+    ):
+        assert decode(encode(message)) == [message]
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"garbage", b"/mod\x00", b"#bundle\x00\x00", b"/a\x00\x00,f\x00\x00\x01"]
+)
+def test_malformed_packets_raise_protocol_error(data: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode(data)
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_decode_or_raise_protocol_error(data: bytes) -> None:
+    try:
+        messages = decode(data)
+    except ProtocolError:
+        return
+    assert all(isinstance(m, Message) for m in messages)
+
+
+def test_bundles_are_flattened_in_order() -> None:
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    bundle = OscBundleBuilder(IMMEDIATELY)
+    for value in (1.0, 2.0):
+        m = OscMessageBuilder("/mod/bass/cutoff")
+        m.add_arg(value)
+        bundle.add_content(m.build())
+    assert parse_packet(bundle.build().dgram) == [
+        ("/mod/bass/cutoff", (1.0,)),
+        ("/mod/bass/cutoff", (2.0,)),
+    ]
+
+
+def test_encode_raw_carries_strings_and_numbers() -> None:
+    assert parse_packet(encode_raw("/error", "/x", "bad")) == [("/error", ("/x", "bad"))]
