@@ -14,17 +14,20 @@ import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event, Semaphore
+from multiprocessing.synchronize import Semaphore
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from chronus.engine.lifecycle import die_with_parent
+from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.rings import AudioRing, SharedCounters
-from chronus.engine.stats import IoField, ProcessState, record_timing
+from chronus.engine.stats import ControlField, IoField, ProcessState, record_timing
 
-__all__ = ["BlockPump", "IoConfig", "io_main", "probe_device"]
+__all__ = ["NULL_PRIORITY", "BlockPump", "IoConfig", "io_main", "probe_device"]
+
+NULL_PRIORITY = 65
+"""SCHED_FIFO priority of the null backend's clock loop (JACK gives its clients 65 too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class IoConfig:
 
     ring: str
     counters: str
+    control: str
     backend: str
     rate: int
     block: int
@@ -47,6 +51,7 @@ class BlockPump:
         self._v = counters.values
         self._demand = demand
         self._was_sounding = False
+        self._thread_checked = False
         self._silence = np.zeros((ring.block, ring.channels), dtype=np.float32)
 
     def pump(self, out: npt.NDArray[np.float32]) -> None:
@@ -65,6 +70,7 @@ class BlockPump:
         else:
             np.copyto(out, self._silence)
             v[IoField.UNDERRUNS] += 1
+            v[IoField.LAST_UNDERRUN_BLOCK] = k
             self._was_sounding = False
         v[IoField.CONSUMED] = k + 1
         ring.header[AudioRing.READ] = k + 1
@@ -78,11 +84,19 @@ class BlockPump:
         """sounddevice's callback signature around `pump`."""
         if status:
             self._v[IoField.XRUNS] += 1
+        if not self._thread_checked:
+            self._v[IoField.REALTIME] = _thread_is_realtime()
+            self._thread_checked = True
         if frames != self._ring.block:
             outdata.fill(0.0)
             self._v[IoField.WRONG_SIZE] += 1
             return
         self.pump(outdata)
+
+
+def _thread_is_realtime() -> bool:
+    policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else 0
+    return policy in (getattr(os, "SCHED_FIFO", -1), getattr(os, "SCHED_RR", -1))
 
 
 def probe_device(device: str | None) -> tuple[bool, str]:
@@ -99,14 +113,15 @@ def probe_device(device: str | None) -> tuple[bool, str]:
     return True, f"{info['name']} ({host_api})"
 
 
-def _run_null(pump: BlockPump, config: IoConfig, stop: Event) -> None:
+def _run_null(pump: BlockPump, config: IoConfig, control: npt.NDArray[np.int64]) -> None:
     """Pump blocks on a real-time clock, as a device would, with nobody listening."""
+    pump._v[IoField.REALTIME] = try_realtime(NULL_PRIORITY)
     out = np.zeros((config.block, 2), dtype=np.float32)
     period = config.block * 1_000_000_000 // config.rate
     remainder = config.block * 1_000_000_000 % config.rate
     error = 0
     deadline = time.monotonic_ns()
-    while not stop.is_set():
+    while control[ControlField.RUN]:
         deadline += period
         error += remainder
         if error >= config.rate:  # keep the average period exact over long runs
@@ -121,7 +136,7 @@ def _run_null(pump: BlockPump, config: IoConfig, stop: Event) -> None:
         pump.pump(out)
 
 
-def _run_device(pump: BlockPump, config: IoConfig, stop: Event) -> None:
+def _run_device(pump: BlockPump, config: IoConfig, halt: Semaphore) -> None:
     import sounddevice as sd
 
     with sd.OutputStream(
@@ -134,17 +149,21 @@ def _run_device(pump: BlockPump, config: IoConfig, stop: Event) -> None:
         callback=pump.device_callback,
     ) as stream:
         pump._v[IoField.DEVICE_LATENCY_US] = int(float(stream.latency) * 1e6)
-        while not stop.wait(0.5):
-            if not stream.active:
-                raise RuntimeError("the audio device stopped")
+        # Block without a timeout: a main thread that wakes up to run Python can hold the GIL
+        # when the device thread needs it, and on a busy machine that costs an xrun.
+        halt.acquire()
 
 
-def io_main(config: IoConfig, demand: Semaphore, stop: Event, conn: Connection) -> None:
-    """Entry point of the audio I/O process. Reports its backend (or failure) on `conn`."""
+def io_main(config: IoConfig, demand: Semaphore, halt: Semaphore, conn: Connection) -> None:
+    """Entry point of the audio I/O process. Reports its backend (or failure) on `conn`.
+
+    It runs until the supervisor clears the RUN flag of the control block and posts `halt`.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
     ring = AudioRing.attach(config.ring)
     counters = SharedCounters.attach(config.counters, IoField.SIZE)
+    control = SharedCounters.attach(config.control, ControlField.SIZE)
     v = counters.values
     v[IoField.PID] = os.getpid()
     v[IoField.STARTED_NS] = time.monotonic_ns()
@@ -169,14 +188,15 @@ def io_main(config: IoConfig, demand: Semaphore, stop: Event, conn: Connection) 
     v[IoField.DEVICE] = 1 if backend == "device" else 0
     pump = BlockPump(ring, counters, demand)
     gc.collect()
-    gc.freeze()  # nothing allocated so far needs scanning again; keeps collections short
+    gc.freeze()
+    gc.disable()  # the callback makes no reference cycles; a collection there is a glitch
     v[IoField.STATE] = ProcessState.RUNNING
     conn.send(("ready", description, notice))
     try:
         if backend == "device":
-            _run_device(pump, config, stop)
+            _run_device(pump, config, halt)
         else:
-            _run_null(pump, config, stop)
+            _run_null(pump, config, control.values)
         v[IoField.STATE] = ProcessState.STOPPED
     except Exception as exc:  # reported to the supervisor, which decides what follows
         v[IoField.STATE] = ProcessState.FAILED
@@ -185,3 +205,4 @@ def io_main(config: IoConfig, demand: Semaphore, stop: Event, conn: Connection) 
         del pump
         ring.close()
         counters.close()
+        control.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from multiprocessing import resource_tracker, shared_memory
+from multiprocessing import shared_memory
 from typing import Final
 
 import numpy as np
@@ -28,12 +28,9 @@ def unique_name(kind: str) -> str:
 
 
 def _open(name: str, size: int, create: bool) -> shared_memory.SharedMemory:
-    shm = shared_memory.SharedMemory(name=name, create=create, size=size if create else 0)
-    if not create:
-        # Only the creator may unlink; without this, Python's resource tracker in an attaching
-        # process would unlink the segment when that process exits (bpo-39959).
-        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
-    return shm
+    # The engine's children are spawned by the creator and share its resource tracker, so an
+    # attach registers nothing new, and only the creator unlinks (bpo-39959 for strangers).
+    return shared_memory.SharedMemory(name=name, create=create, size=size if create else 0)
 
 
 class AudioRing:

@@ -13,15 +13,18 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from multiprocessing.synchronize import Event, Semaphore
+from multiprocessing.synchronize import Semaphore
 
 from chronus.dsp.render import Renderer
-from chronus.engine.lifecycle import die_with_parent
+from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
-from chronus.engine.stats import IoField, ProcessState, SlotField, record_timing
+from chronus.engine.stats import ControlField, IoField, ProcessState, SlotField, record_timing
 from chronus.protocol import ProtocolError, decode
 
-__all__ = ["SlotConfig", "slot_main"]
+__all__ = ["SLOT_PRIORITY", "SlotConfig", "slot_main"]
+
+SLOT_PRIORITY = 60
+"""SCHED_FIFO priority of a slot: below JACK's clients (server priority − 5) and the null I/O."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class SlotConfig:
     commands: str
     counters: str
     io_counters: str
+    control: str
     rate: int
     block: int
     lead: int
@@ -48,7 +52,7 @@ def _drain(commands: CommandRing, renderer: Renderer) -> None:
             renderer.error_count += 1
 
 
-def slot_main(config: SlotConfig, demand: Semaphore, stop: Event) -> None:
+def slot_main(config: SlotConfig, demand: Semaphore) -> None:
     """Entry point of a slot process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
@@ -56,29 +60,35 @@ def slot_main(config: SlotConfig, demand: Semaphore, stop: Event) -> None:
     commands = CommandRing.attach(config.commands)
     counters = SharedCounters.attach(config.counters, SlotField.SIZE)
     io = SharedCounters.attach(config.io_counters, IoField.SIZE)
+    control = SharedCounters.attach(config.control, ControlField.SIZE)
+    running = control.values
     v = counters.values
     v[SlotField.PID] = os.getpid()
     v[SlotField.STARTED_NS] = time.monotonic_ns()
     v[SlotField.STATE] = ProcessState.WARMING
     renderer = Renderer(config.rate, config.block)
     renderer.warm_up()
+    v[SlotField.REALTIME] = try_realtime(SLOT_PRIORITY)
     gc.collect()
     gc.freeze()
     v[SlotField.STATE] = ProcessState.RUNNING
     block = config.block
     try:
-        while not stop.is_set():
+        while running[ControlField.RUN]:
             demand.acquire(timeout=0.05)
             v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
             target = int(io.values[IoField.CONSUMED]) + config.lead
             while ring.write_pos < target and ring.space() > 0:
+                cycle = time.perf_counter_ns()
                 _drain(commands, renderer)
                 out = ring.next_block()
                 start = time.perf_counter_ns()
                 renderer.render(out, block)
-                sounding = bool(out.any())
-                ring.publish(sounding)
-                record_timing(v, SlotField.TIMING_COUNT, time.perf_counter_ns() - start)
+                ring.publish(bool(out.any()))
+                end = time.perf_counter_ns()
+                record_timing(v, SlotField.TIMING_COUNT, end - start)
+                v[SlotField.MAX_DRAIN_NS] = max(int(v[SlotField.MAX_DRAIN_NS]), start - cycle)
+                v[SlotField.MAX_CYCLE_NS] = max(int(v[SlotField.MAX_CYCLE_NS]), end - cycle)
                 v[SlotField.BLOCKS] = ring.write_pos
             v[SlotField.LATE] = renderer.late_count
             v[SlotField.ERRORS] = renderer.error_count
@@ -89,3 +99,5 @@ def slot_main(config: SlotConfig, demand: Semaphore, stop: Event) -> None:
         commands.close()
         counters.close()
         io.close()
+        del running
+        control.close()

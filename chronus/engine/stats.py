@@ -17,6 +17,7 @@ from chronus.engine.rings import SharedCounters
 
 __all__ = [
     "TIMING_WINDOW",
+    "ControlField",
     "IoField",
     "ProcessState",
     "SlotField",
@@ -40,6 +41,13 @@ class ProcessState(IntEnum):
     DEAD = 5
 
 
+class ControlField(IntEnum):
+    """Indices of the supervisor's control block, read by every child without a lock."""
+
+    RUN = 0
+    SIZE = 8
+
+
 class SlotField(IntEnum):
     """Counter indices of a slot."""
 
@@ -53,6 +61,9 @@ class SlotField(IntEnum):
     STARTED_NS = 7
     COMMANDS = 8
     TIMING_COUNT = 9
+    REALTIME = 10
+    MAX_DRAIN_NS = 11
+    MAX_CYCLE_NS = 12
     TIMINGS = 16
     SIZE = 16 + TIMING_WINDOW
 
@@ -73,6 +84,8 @@ class IoField(IntEnum):
     WRONG_SIZE = 10
     LAST_BLOCK_NS = 11
     TIMING_COUNT = 12
+    REALTIME = 13
+    LAST_UNDERRUN_BLOCK = 14
     TIMINGS = 16
     SIZE = 16 + TIMING_WINDOW
 

@@ -24,6 +24,7 @@ from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters, unique_name
 from chronus.engine.slot import SlotConfig, slot_main
 from chronus.engine.stats import (
+    ControlField,
     IoField,
     ProcessState,
     SlotField,
@@ -91,7 +92,8 @@ class Supervisor:
         self._slot: BaseProcess | None = None
         self._io: BaseProcess | None = None
         self._io_conn: Any = None
-        self._stop = self._ctx.Event()
+        self._control: SharedCounters | None = None
+        self._halt = self._ctx.Semaphore(0)
         self._demand = self._ctx.Semaphore(0)
 
     # lifecycle -------------------------------------------------------------------------------
@@ -110,6 +112,8 @@ class Supervisor:
         self._cmd = CommandRing.create(unique_name("cmd-a"))
         self._slot_counters = SharedCounters.create(unique_name("slot-a"), SlotField.SIZE)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
+        self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
+        self._control.values[ControlField.RUN] = 1
         self._start_slot()
         self._wait_for_slot()
         self._start_io()
@@ -133,6 +137,7 @@ class Supervisor:
     def _start_slot(self) -> None:
         assert self._ring is not None and self._cmd is not None
         assert self._slot_counters is not None and self._io_counters is not None
+        assert self._control is not None
         c = self.config
         slot_config = SlotConfig(
             name="A",
@@ -140,6 +145,7 @@ class Supervisor:
             commands=self._cmd.name,
             counters=self._slot_counters.name,
             io_counters=self._io_counters.name,
+            control=self._control.name,
             rate=c.rate,
             block=c.block,
             lead=c.lead,
@@ -147,7 +153,7 @@ class Supervisor:
         for _ in range(c.lead):
             self._demand.release()
         self._slot = self._ctx.Process(
-            target=slot_main, args=(slot_config, self._demand, self._stop), name="chronus-slot-A"
+            target=slot_main, args=(slot_config, self._demand), name="chronus-slot-A"
         )
         self._slot.start()
 
@@ -163,10 +169,12 @@ class Supervisor:
 
     def _start_io(self) -> None:
         assert self._ring is not None and self._io_counters is not None
+        assert self._control is not None
         c = self.config
         io_config = IoConfig(
             ring=self._ring.name,
             counters=self._io_counters.name,
+            control=self._control.name,
             backend=c.backend,
             rate=c.rate,
             block=c.block,
@@ -175,7 +183,7 @@ class Supervisor:
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
         self._io = self._ctx.Process(
             target=io_main,
-            args=(io_config, self._demand, self._stop, child_conn),
+            args=(io_config, self._demand, self._halt, child_conn),
             name="chronus-audio-io",
         )
         self._io.start()
@@ -194,7 +202,9 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """Stop the children, wait for them, and free the shared memory."""
-        self._stop.set()
+        if self._control is not None:
+            self._control.values[ControlField.RUN] = 0
+        self._halt.release()
         for _ in range(4):
             self._demand.release()
         for proc in (self._io, self._slot):
@@ -204,10 +214,10 @@ class Supervisor:
             if proc.is_alive():
                 proc.kill()
                 proc.join(3.0)
-        for shm in (self._ring, self._cmd, self._slot_counters, self._io_counters):
+        for shm in (self._ring, self._cmd, self._slot_counters, self._io_counters, self._control):
             if shm is not None:
                 shm.close()
-        self._ring = self._cmd = self._slot_counters = self._io_counters = None
+        self._ring = self._cmd = self._slot_counters = self._io_counters = self._control = None
         if self._io_conn is not None:
             self._io_conn.close()
         if self._sock is not None:
@@ -338,6 +348,9 @@ class Supervisor:
                 restarts=0,
                 blocks_rendered=int(v[SlotField.BLOCKS]),
                 render=timing_percentiles(v, SlotField.TIMING_COUNT),
+                max_command_us=round(int(v[SlotField.MAX_DRAIN_NS]) / 1000, 1),
+                max_cycle_us=round(int(v[SlotField.MAX_CYCLE_NS]) / 1000, 1),
+                realtime=bool(v[SlotField.REALTIME]),
                 late_commands=int(v[SlotField.LATE]),
                 errors=int(v[SlotField.ERRORS]),
                 nonfinite_samples=int(v[SlotField.NONFINITE]),
@@ -350,9 +363,11 @@ class Supervisor:
             io.update(
                 backend=self.backend_kind,
                 device=self.backend_description,
+                realtime=bool(v[IoField.REALTIME]),
                 blocks_played=int(v[IoField.CONSUMED]),
                 xruns=int(v[IoField.XRUNS]),
                 underruns=int(v[IoField.UNDERRUNS]),
+                last_underrun_block=int(v[IoField.LAST_UNDERRUN_BLOCK]),
                 wrong_size_callbacks=int(v[IoField.WRONG_SIZE]),
                 callback=timing_percentiles(v, IoField.TIMING_COUNT),
                 device_latency_ms=round(int(v[IoField.DEVICE_LATENCY_US]) / 1000.0, 3),

@@ -63,8 +63,8 @@ GRAMMAR_FILE = "chronus.lark"
 ERRORS_FILE = "chronus_errors.toml"
 
 COMMAND_KEYWORDS: tuple[str, ...] = (
-    "add", "create", "exit", "health", "help", "panic", "play", "quit", "set", "status",
-    "stop", "tempo", "wait",
+    "add", "create", "exit", "health", "help", "panic", "play", "quit", "set", "show",
+    "status", "stop", "tempo", "wait",
 )  # fmt: skip
 """Words that can open a command; the candidates for "did you mean" on a first word."""
 
@@ -301,6 +301,10 @@ class _Builder(Transformer[Token, Any]):
 
     def quit(self, items: list[Token]) -> ShellCommand:
         return ShellCommand("quit", at=(("name", _col(items[0])),))
+
+    def show(self, items: list[Token]) -> ShellCommand:
+        what = _name(items[1]) if len(items) > 1 else "patch"
+        return ShellCommand("show", what, at=(("name", _col(items[0])),))
 
 
 def _unquote(text: str) -> str:

@@ -84,7 +84,8 @@ class Shell:
             if name in ("health", "status"):
                 self.write(format_health(self.client.status()))
             elif name == "show":
-                self.write(format_patch(self.client.dump()))
+                only = None if intent.arg in (None, "patch") else intent.arg
+                self.write(format_patch(self.client.dump(), only))
             else:
                 self.write(HELP)
         except EngineError as exc:

@@ -72,13 +72,20 @@ def format_health(status: dict[str, Any]) -> str:
     return _render(head, table, foot)
 
 
-def format_patch(dump: dict[str, Any]) -> str:
-    """A readable summary of `/engine/dump`: modules, their routes and parameters."""
+def format_patch(dump: dict[str, Any], only: str | None = None) -> str:
+    """A readable summary of `/engine/dump`: modules, their routes and parameters.
+
+    With `only`, just that module (or a line saying there is none).
+    """
     modules = dump.get("modules", {})
+    if only is not None:
+        if only not in modules:
+            return f'there is no module called "{only}"'
+        modules = {only: modules[only]}
     routes: dict[str, list[str]] = {}
     for src, dst in dump.get("connections", []):
         routes.setdefault(src, []).append(dst)
-    lines = [f"tempo {dump.get('tempo', 120):g} bpm"]
+    lines = [] if only else [f"tempo {dump.get('tempo', 120):g} bpm"]
     if not modules:
         lines.append("no modules yet — try `add a saw called bass`")
     for name, module in modules.items():
