@@ -63,9 +63,11 @@ class BlockPump:
         if ring.has_block(k):
             np.copyto(out, ring.blocks[k % ring.capacity])
             sounding = ring.sounding[k % ring.capacity] != 0
-            if sounding and not self._was_sounding:
-                v[IoField.LAST_ONSET_NS] = time.monotonic_ns()
-                v[IoField.LAST_ONSET_BLOCK] = k
+            if sounding:
+                v[IoField.SOUNDING_BLOCKS] += 1
+                if not self._was_sounding:
+                    v[IoField.LAST_ONSET_NS] = time.monotonic_ns()
+                    v[IoField.LAST_ONSET_BLOCK] = k
             self._was_sounding = bool(sounding)
         else:
             np.copyto(out, self._silence)
@@ -108,7 +110,9 @@ def probe_device(device: str | None) -> tuple[bool, str]:
     try:
         info = sd.query_devices(device, kind="output")
     except (ValueError, sd.PortAudioError) as exc:
-        return False, f"no audio output device ({exc})"
+        if device is None:
+            return False, "no audio output device found"
+        return False, f"cannot use output device {device!r} ({exc})"
     host_api = sd.query_hostapis(int(info["hostapi"]))["name"]
     return True, f"{info['name']} ({host_api})"
 

@@ -62,6 +62,7 @@ def slot_main(config: SlotConfig, demand: Semaphore) -> None:
     io = SharedCounters.attach(config.io_counters, IoField.SIZE)
     control = SharedCounters.attach(config.control, ControlField.SIZE)
     running = control.values
+    io_values = io.values
     v = counters.values
     v[SlotField.PID] = os.getpid()
     v[SlotField.STARTED_NS] = time.monotonic_ns()
@@ -77,7 +78,7 @@ def slot_main(config: SlotConfig, demand: Semaphore) -> None:
         while running[ControlField.RUN]:
             demand.acquire(timeout=0.05)
             v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
-            target = int(io.values[IoField.CONSUMED]) + config.lead
+            target = int(io_values[IoField.CONSUMED]) + config.lead
             while ring.write_pos < target and ring.space() > 0:
                 cycle = time.perf_counter_ns()
                 _drain(commands, renderer)
@@ -85,6 +86,8 @@ def slot_main(config: SlotConfig, demand: Semaphore) -> None:
                 start = time.perf_counter_ns()
                 renderer.render(out, block)
                 ring.publish(bool(out.any()))
+                if io_values[IoField.CONSUMED] >= ring.write_pos:
+                    ring.header[AudioRing.DROPS] += 1  # rendered after the device wanted it
                 end = time.perf_counter_ns()
                 record_timing(v, SlotField.TIMING_COUNT, end - start)
                 v[SlotField.MAX_DRAIN_NS] = max(int(v[SlotField.MAX_DRAIN_NS]), start - cycle)
@@ -99,5 +102,5 @@ def slot_main(config: SlotConfig, demand: Semaphore) -> None:
         commands.close()
         counters.close()
         io.close()
-        del running
+        del running, io_values
         control.close()

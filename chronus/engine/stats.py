@@ -86,6 +86,7 @@ class IoField(IntEnum):
     TIMING_COUNT = 12
     REALTIME = 13
     LAST_UNDERRUN_BLOCK = 14
+    SOUNDING_BLOCKS = 15
     TIMINGS = 16
     SIZE = 16 + TIMING_WINDOW
 

@@ -109,6 +109,7 @@ class Supervisor:
         self._sock.setblocking(False)
         capacity = max(8, 4 * c.lead)
         self._ring = AudioRing.create(unique_name("audio-a"), capacity, c.block, c.rate)
+        self._ring.header[AudioRing.ACTIVE] = 1
         self._cmd = CommandRing.create(unique_name("cmd-a"))
         self._slot_counters = SharedCounters.create(unique_name("slot-a"), SlotField.SIZE)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
@@ -352,6 +353,7 @@ class Supervisor:
                 max_cycle_us=round(int(v[SlotField.MAX_CYCLE_NS]) / 1000, 1),
                 realtime=bool(v[SlotField.REALTIME]),
                 late_commands=int(v[SlotField.LATE]),
+                late_blocks=int(self._ring.header[AudioRing.DROPS]) if self._ring else 0,
                 errors=int(v[SlotField.ERRORS]),
                 nonfinite_samples=int(v[SlotField.NONFINITE]),
             )
@@ -365,6 +367,12 @@ class Supervisor:
                 device=self.backend_description,
                 realtime=bool(v[IoField.REALTIME]),
                 blocks_played=int(v[IoField.CONSUMED]),
+                sounding_blocks=int(v[IoField.SOUNDING_BLOCKS]),
+                last_onset_age_s=(
+                    round((time.monotonic_ns() - int(v[IoField.LAST_ONSET_NS])) / 1e9, 3)
+                    if v[IoField.LAST_ONSET_NS]
+                    else None
+                ),
                 xruns=int(v[IoField.XRUNS]),
                 underruns=int(v[IoField.UNDERRUNS]),
                 last_underrun_block=int(v[IoField.LAST_UNDERRUN_BLOCK]),

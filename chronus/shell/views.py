@@ -37,6 +37,16 @@ def format_health(status: dict[str, Any]) -> str:
         f"\nOSC: {osc.get('received', 0)} received, {osc.get('commands', 0)} commands, "
         f"{osc.get('errors', 0)} errors"
     )
+    if io:
+        device = str(io.get("device", io.get("backend", "?"))).removeprefix("device: ")
+        head += f"\noutput: {device}"
+        age = io.get("last_onset_age_s")
+        sounding = io.get("sounding_blocks", 0)
+        if age is None:
+            head += " · silent so far"
+        else:
+            seconds = sounding * engine.get("block", 0) / max(1, engine.get("rate", 1))
+            head += f" · {seconds:.1f} s of sound so far, last onset {age:.1f} s ago"
     if engine.get("notice"):
         head += f"\nnotice: {engine['notice']}"
     table = Table(title=None, show_edge=False)
@@ -45,7 +55,7 @@ def format_health(status: dict[str, Any]) -> str:
     if io:
         problems = f"{io.get('xruns', 0)} xruns, {io.get('underruns', 0)} underruns"
         table.add_row(
-            f"audio I/O ({io.get('device', io.get('backend', '?'))})",
+            "audio I/O",
             str(io.get("pid", "")),
             str(io.get("state", "")),
             f"{io.get('uptime_s', 0):.0f}",
@@ -56,7 +66,7 @@ def format_health(status: dict[str, Any]) -> str:
     for slot in status.get("slots", []):
         problems = (
             f"{slot.get('errors', 0)} errors, {slot.get('late_commands', 0)} late, "
-            f"{slot.get('nonfinite_samples', 0)} non-finite"
+            f"{slot.get('nonfinite_samples', 0)} NaN"
         )
         table.add_row(
             f"slot {slot.get('name', '?')} ({slot.get('role', '?')})",
