@@ -12,7 +12,7 @@ from chronus.dsp.errors import PatchError
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.specs import suggest
 
-__all__ = ["Module", "StateValue", "velocity_gain"]
+__all__ = ["Module", "Processor", "StateValue", "velocity_gain"]
 
 StateValue = npt.NDArray[Any] | float | int
 """What a module's state is made of: arrays (copied) and plain numbers."""
@@ -147,3 +147,31 @@ class Module:
         self._load_scalars(state)
         for name, array in arrays.items():
             np.copyto(array, state[name], casting="same_kind")
+
+
+class Processor(Module):
+    """A module with an audio input: filters and effects.
+
+    Stereo in, stereo out: the graph sums everything routed into the processor (each source
+    already through its own volume and pan) into `inp`, calls `process_stereo`, and treats the
+    result like any module's output (its own volume and pan, then onward). Notes played on a
+    source also reach every processor downstream of it through `note_on` (an acid filter's
+    envelope retriggers on them); the default ignores them.
+    """
+
+    def process(self, out: npt.NDArray[np.float64], n: int) -> None:
+        """Processors are driven through `process_stereo`."""
+        raise TypeError(f"{self.TYPE} is a processor: call process_stereo")
+
+    def process_stereo(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """WRITE `n` ≤ `max_block` frames into `out[:n, :2]` from `inp[:n, :2]`.
+
+        Both are C-contiguous float64 arrays of shape (max_block, 2), never the same array.
+        Allocate nothing.
+        """
+        raise NotImplementedError
+
+    def tempo_changed(self, bpm: float) -> None:
+        """Hook: the tempo changed (tempo-synced times such as a delay of 1/8 follow it)."""
