@@ -171,6 +171,15 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     ),
     AddressSpec("/patch/remove", (_id("id", "module id"),), "Remove a module and its routes."),
     AddressSpec(
+        "/patch/modulate",
+        (
+            _id("src", "modulation source id (an lfo)"),
+            _id("dst", "module id whose parameter is modulated"),
+            _id("param", "parameter name"),
+        ),
+        "Patch a modulation source to one parameter of one module (depth set on the source).",
+    ),
+    AddressSpec(
         "/mod/{id}/{param}",
         (ArgSpec("value", "f", "new value, in the parameter's unit"),),
         "Set one parameter of one module (smoothed where the parameter is continuous).",
@@ -277,7 +286,7 @@ def validate(address: str, args: tuple[object, ...] | list[object]) -> Message:
     for a, v in zip(spec.args, typed, strict=False):
         if (
             a.kind == "s"
-            and a.name in ("id", "src", "dst", "type")
+            and a.name in ("id", "src", "dst", "type", "param")
             and not ID_PATTERN.fullmatch(str(v))
         ):
             raise ProtocolError(f"{a.name} must be a lower-case identifier, got {v!r}")
