@@ -286,7 +286,7 @@ def _print_reply(reply: tuple[str, tuple[object, ...]]) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from chronus.session.offline import render_script
-    from chronus.session.script import Script
+    from chronus.session.script import Script, ScriptError
     from chronus.session.wav import write_wav
 
     script = _load_script(args.script)
@@ -296,7 +296,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if not 8000 <= args.rate <= 192000:
         return _fail("--rate must be 8000–192000")
     started = time.perf_counter()
-    audio = render_script(script, rate=args.rate, seconds=args.seconds, tail=args.tail)
+    try:
+        audio = render_script(script, rate=args.rate, seconds=args.seconds, tail=args.tail)
+    except ScriptError as exc:
+        return _fail(str(exc))
     elapsed = time.perf_counter() - started
     try:
         write_wav(args.output, audio, args.rate, "pcm16" if args.pcm16 else "float32")

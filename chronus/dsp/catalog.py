@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from chronus.dsp.drums import Hat, Kick, Snare
-from chronus.dsp.module import Module
-from chronus.dsp.specs import TYPE_SPECS, module_types, param_specs
+from chronus.dsp.effects import Delay, Distortion, Reverb
+from chronus.dsp.filters import Acid, Bandpass, Highpass, Lowpass
+from chronus.dsp.lfo import Lfo
+from chronus.dsp.module import Module, Processor
+from chronus.dsp.specs import PROCESSOR_TYPES, TYPE_SPECS, module_types, param_specs
 from chronus.dsp.synth import SawSynth, SineSynth, SquareSynth, TriangleSynth
 
 __all__ = ["MODULE_TYPES", "create_module", "module_types", "param_specs", "register"]
 
 MODULE_TYPES: dict[str, type[Module]] = {
-    cls.TYPE: cls for cls in (SawSynth, SineSynth, SquareSynth, TriangleSynth, Kick, Snare, Hat)
-}
+    cls.TYPE: cls
+    for cls in (
+        SawSynth, SineSynth, SquareSynth, TriangleSynth, Kick, Snare, Hat,
+        Lowpass, Highpass, Bandpass, Acid, Distortion, Delay, Reverb, Lfo,
+    )
+}  # fmt: skip
 """Every built-in module type by name; each class's `PARAMS` is `param_specs(name)`."""
 
 
@@ -22,8 +29,13 @@ def create_module(module_type: str, sample_rate: int, max_block: int) -> Module:
 
 
 def register(cls: type[Module]) -> None:
-    """Add a module class to the catalogue (and its parameters to the validation table)."""
+    """Add a module class to the catalogue (and its parameters to the validation table).
+
+    A `Processor` subclass also becomes a valid connection destination.
+    """
     if not cls.TYPE:
         raise ValueError(f"{cls.__name__} has no TYPE")
     MODULE_TYPES[cls.TYPE] = cls
     TYPE_SPECS[cls.TYPE] = cls.PARAMS
+    if issubclass(cls, Processor):
+        PROCESSOR_TYPES.add(cls.TYPE)

@@ -44,6 +44,7 @@ class Module:
         self.max_block = int(max_block)
         self._specs = {spec.name: spec for spec in self.PARAMS}
         self._values = {spec.name: float(spec.default) for spec in self.PARAMS}
+        self._modulated: dict[str, float] = {}
 
     def _init_params(self) -> None:
         """Derive every coefficient from the defaults; call once buffers exist."""
@@ -80,6 +81,31 @@ class Module:
 
     def _param_changed(self, name: str, value: float) -> None:
         """Hook: update derived coefficients after `name` changed to `value`."""
+
+    def modulate(self, name: str, value: float) -> float:
+        """Drive `name` towards `value` (clamped) without changing its set value.
+
+        The value goes through the parameter's normal smoothing; `param()` (and so a dump)
+        still shows the set value. Returns the applied value. For modulation sources only:
+        `name` must exist and `value` be finite.
+        """
+        spec = self._specs[name]
+        applied = min(max(value, spec.minimum), spec.maximum)
+        self._modulated[name] = applied
+        self._param_changed(name, applied)
+        return applied
+
+    def unmodulate(self, name: str) -> None:
+        """Stop modulating `name`: it returns (smoothed) to its set value."""
+        if self._modulated.pop(name, None) is not None:
+            self._param_changed(name, self._values[name])
+
+    def current(self, name: str) -> float:
+        """The value in effect: the modulated value if `name` is modulated, else the set one."""
+        return self._modulated.get(name, self._values[name])
+
+    def tempo_changed(self, bpm: float) -> None:
+        """Hook: the tempo changed (tempo-synced times follow it)."""
 
     # -- events -------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["ParamSpec", "smoothing_coef"]
+__all__ = ["MIX_SMOOTHING_MS", "ParamSpec", "mix_specs", "smoothing_coef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +53,27 @@ def smoothing_coef(smoothing_ms: float, sample_rate: int) -> float:
     if samples <= 1.0:
         return 1.0
     return 1.0 - math.exp(math.log(0.01) / samples)
+
+
+MIX_SMOOTHING_MS = 20.0
+
+
+def mix_specs(volume_db: float) -> tuple[ParamSpec, ...]:
+    """`volume`, `pan`, `mute` and `solo`, which every sound module has; the graph applies them.
+
+    Mute and solo switch at once (values ≥ 0.5 are on); the strip's gain smoothing fades.
+    """
+    return (
+        ParamSpec(
+            "volume",
+            volume_db,
+            -60.0,
+            12.0,
+            "db",
+            MIX_SMOOTHING_MS,
+            "level of the module in the mix; -60 dB is silent",
+        ),
+        ParamSpec("pan", 0.0, -1.0, 1.0, "", MIX_SMOOTHING_MS, "-1 left, 0 centre, 1 right"),
+        ParamSpec("mute", 0.0, 0.0, 1.0, "", 0.0, "1 silences the module (with a short fade)"),
+        ParamSpec("solo", 0.0, 0.0, 1.0, "", 0.0, "1 plays only soloed modules and their chains"),
+    )

@@ -24,7 +24,13 @@ from typing import Any, TypedDict
 
 from chronus import protocol
 from chronus.dsp.errors import PatchError
-from chronus.dsp.specs import param_specs, suggest
+from chronus.dsp.specs import (
+    MODULATOR_TYPES,
+    PROCESSOR_TYPES,
+    modulatable,
+    param_specs,
+    suggest,
+)
 from chronus.protocol import MASTER, Arg, Message
 
 __all__ = ["DEFAULT_TEMPO", "ModuleEntry", "Patch", "PatchError"]
@@ -68,11 +74,17 @@ def _number(
 
 
 class Patch:
-    """Modules `{id: {"type", "params"}}`, connections `[(src, dst)]` and the tempo."""
+    """Modules `{id: {"type", "params"}}`, connections `[(src, dst)]`, modulations and tempo.
+
+    A connection leads from a sound module to a processor (filter, effect) or to `master`.
+    A modulation `(src, dst, param)` drives a continuous parameter of `dst` from the lfo
+    `src`; removing either end removes it.
+    """
 
     def __init__(self) -> None:
         self.modules: dict[str, ModuleEntry] = {}
         self.connections: list[tuple[str, str]] = []
+        self.modulations: list[tuple[str, str, str]] = []
         self.tempo: float = DEFAULT_TEMPO
 
     # -- queries --------------------------------------------------------------------------
@@ -127,6 +139,10 @@ class Patch:
                 return self._disconnect(_text(message, 0, "src"), _text(message, 1, "dst"))
             if action == "remove":
                 return self._remove(_text(message, 0, "id"))
+            if action == "modulate":
+                return self._modulate(
+                    _text(message, 0, "src"), _text(message, 1, "dst"), _text(message, 2, "param")
+                )
         elif head == "mod" and len(parts) == 3:
             return self._set(parts[1], protocol.canonical_param(parts[2]), message)
         elif head in ("gate", "note") and len(parts) == 2:
@@ -170,6 +186,17 @@ class Patch:
         self._endpoints(src, dst)
         if src == dst:
             raise PatchError(f"cannot connect {src!r} to itself")
+        src_type = self.modules[src]["type"]
+        if src_type in MODULATOR_TYPES:
+            raise PatchError(
+                f"{src!r} is an {src_type}: it makes no sound; patch it to a parameter "
+                f"with /patch/modulate {src} <module> <param>"
+            )
+        if dst != MASTER and self.modules[dst]["type"] not in PROCESSOR_TYPES:
+            raise PatchError(
+                f"{dst!r} is a {self.modules[dst]['type']}: it has no input; connect "
+                f"{src!r} to master or to a filter or effect"
+            )
         if (src, dst) in self.connections:
             raise PatchError(f"{src!r} is already connected to {dst!r}")
         if dst != MASTER and self.reaches(dst, src):
@@ -188,6 +215,25 @@ class Patch:
         self.module(module_id)
         del self.modules[module_id]
         self.connections = [c for c in self.connections if module_id not in c]
+        self.modulations = [m for m in self.modulations if module_id not in m[:2]]
+        return []
+
+    def _modulate(self, src: str, dst: str, name: str) -> list[str]:
+        src_type = self.module(src)["type"]
+        if src_type not in MODULATOR_TYPES:
+            raise PatchError(f"{src!r} is a {src_type}, not a modulation source (an lfo)")
+        entry = self.module(dst)
+        name = protocol.canonical_param(name)
+        specs = {spec.name: spec for spec in param_specs(entry["type"])}
+        spec = specs.get(name)
+        if spec is None:
+            hint = suggest(name, [s.name for s in specs.values() if modulatable(s)])
+            raise PatchError(f"{entry['type']} {dst!r} has no parameter {name!r}{hint}")
+        if not modulatable(spec):
+            raise PatchError(f"{dst}.{name} is not continuous; it cannot be modulated")
+        if (src, dst, name) in self.modulations:
+            raise PatchError(f"{src!r} already modulates {dst}.{name}")
+        self.modulations.append((src, dst, name))
         return []
 
     def _set(self, module_id: str, name: str, message: Message) -> list[str]:
@@ -206,10 +252,11 @@ class Patch:
     # -- serialisation --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able copy: ``{"modules": ..., "connections": [[src, dst]], "tempo": ...}``."""
+        """A JSON-able copy: modules, ``connections: [[src, dst]]``, ``modulations``, tempo."""
         return {
             "modules": copy.deepcopy(self.modules),
             "connections": [[a, b] for a, b in self.connections],
+            "modulations": [list(mod) for mod in self.modulations],
             "tempo": self.tempo,
         }
 
@@ -227,6 +274,8 @@ class Patch:
                     patch.apply(protocol.validate(f"/mod/{module_id}/{name}", (value,)))
             for src, dst in data.get("connections", []):
                 patch.apply(protocol.validate("/patch/connect", (src, dst)))
+            for src, dst, name in data.get("modulations", []):
+                patch.apply(protocol.validate("/patch/modulate", (src, dst, name)))
             patch.apply(protocol.validate("/tempo", (data.get("tempo", DEFAULT_TEMPO),)))
         except (protocol.ProtocolError, KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, PatchError):
@@ -239,6 +288,7 @@ class Patch:
         other = Patch()
         other.modules = copy.deepcopy(self.modules)
         other.connections = list(self.connections)
+        other.modulations = list(self.modulations)
         other.tempo = self.tempo
         return other
 

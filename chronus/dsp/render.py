@@ -24,8 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp.graph import Graph
-from chronus.dsp.specs import module_types
-from chronus.protocol import Message, validate
+from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES, module_types
+from chronus.protocol import Arg, Message, validate
 
 __all__ = ["Renderer", "render_offline"]
 
@@ -96,25 +96,47 @@ class Renderer:
             self.error_count += 1
             self.errors.append(f"{message.address}: {exc}")
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> list[str]:
         """Compile and exercise every kernel on a throwaway graph of every module type.
 
         Numba compiles on first call (or loads its on-disk cache); doing it here keeps that
-        out of the first real block. Block sizes 1 and `max_block` are both exercised.
+        out of the first real block. Block sizes 1 and `max_block` are both exercised, and
+        so are chains through every processor, fan-out, an lfo, mute, solo and removal.
+        Returns the errors of the throwaway graph (none when every module behaved).
         """
         scratch = Renderer(self.sample_rate, self.max_block)
+
+        def at(sample: int, address: str, *args: Arg) -> None:
+            scratch.schedule(sample, validate(address, args))
+
+        sources: list[str] = []
         for i, module_type in enumerate(module_types()):
             module_id = f"warm{i}"
-            scratch.schedule(0, validate("/patch/create", (module_id, module_type)))
-            scratch.schedule(0, validate("/patch/connect", (module_id, "master")))
-            scratch.schedule(0, validate(f"/mod/{module_id}/volume", (-6.0,)))
-            scratch.schedule(1, validate(f"/note/{module_id}", (60, 100, 0.01)))
-            scratch.schedule(2, validate(f"/gate/{module_id}", (1,)))
-            scratch.schedule(3, validate(f"/gate/{module_id}", (0,)))
+            at(0, "/patch/create", module_id, module_type)
+            if module_type in MODULATOR_TYPES:
+                at(0, "/patch/modulate", module_id, "warm0", "volume")
+                continue
+            if module_type not in PROCESSOR_TYPES:
+                sources.append(module_id)
+                at(3, f"/note/{module_id}", 60, 100, 0.01)
+                at(5, f"/gate/{module_id}", 1)
+                at(7, f"/gate/{module_id}", 0)
+            elif sources:
+                at(0, "/patch/connect", sources[0], module_id)
+            at(0, "/patch/connect", module_id, "master")
+            at(0, f"/mod/{module_id}/volume", -6.0)
+        if sources:
+            at(9, f"/mod/{sources[0]}/solo", 1)
+            at(11, f"/mod/{sources[0]}/mute", 1)
+            at(13, "/patch/remove", sources[0])
         out = np.zeros((self.max_block, 2), dtype=np.float32)
         scratch.render(out, 1)
-        for _ in range(4):
+        while scratch.position < 4 * self.max_block + 2 * self.sample_rate // 1000 * 30:
             scratch.render(out, self.max_block)
+        errors = list(scratch.errors)
+        if scratch.graph.module_error_count:
+            errors.append(scratch.graph.last_module_error)
+        return errors
 
     # -- state ----------------------------------------------------------------------------
 

@@ -9,13 +9,18 @@ from __future__ import annotations
 import difflib
 
 from chronus.dsp.errors import PatchError
-from chronus.dsp.params import ParamSpec
+from chronus.dsp.params import ParamSpec, mix_specs
+from chronus.dsp.specs_effects import EFFECT_SPECS
 
 __all__ = [
     "DRUM_TYPES",
+    "FILTER_TYPES",
+    "MODULATOR_TYPES",
+    "PROCESSOR_TYPES",
     "SYNTH_TYPES",
     "TYPE_SPECS",
     "mix_specs",
+    "modulatable",
     "module_types",
     "param_specs",
     "suggest",
@@ -27,25 +32,6 @@ SYNTH_TYPES: tuple[str, ...] = ("saw", "sine", "square", "triangle")
 DRUM_TYPES: tuple[str, ...] = ("kick", "snare", "hat")
 """One-shot drum voices; they ignore pitch and note length."""
 
-MIX_SMOOTHING_MS = 20.0
-
-
-def mix_specs(volume_db: float) -> tuple[ParamSpec, ...]:
-    """`volume` and `pan`, which every module has; the graph applies them."""
-    return (
-        ParamSpec(
-            "volume",
-            volume_db,
-            -60.0,
-            12.0,
-            "db",
-            MIX_SMOOTHING_MS,
-            "level of the module in the mix; -60 dB is silent",
-        ),
-        ParamSpec("pan", 0.0, -1.0, 1.0, "", MIX_SMOOTHING_MS, "-1 left, 0 centre, 1 right"),
-    )
-
-
 SYNTH_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("amp", 0.5, 0.0, 1.0, "", 20.0, "level of each voice before the mix"),
     ParamSpec("cutoff", 2000.0, 20.0, 20000.0, "hz", 30.0, "low-pass filter cutoff"),
@@ -56,8 +42,21 @@ SYNTH_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("release", 0.25, 0.001, 20.0, "s", 0.0, "time to fade out after the note"),
     ParamSpec("detune", 0.0, 0.0, 100.0, "cents", 0.0, "spread between two oscillators"),
     ParamSpec("glide", 0.0, 0.0, 5.0, "s", 0.0, "time to slide from the previous note"),
+    ParamSpec(
+        "env_amount", 0.0, 0.0, 16.0, "", 20.0,
+        "filter envelope depth: a note opens the cutoff to cutoff × (1 + env_amount)",
+    ),
+    ParamSpec(
+        "env_decay", 0.2, 0.001, 10.0, "s", 0.0,
+        "time for the filter envelope to fall back to the cutoff (SC curve −4)",
+    ),
+    ParamSpec(
+        "drive", 0.0, 0.0, 20.0, "", 20.0,
+        "tanh saturation after the filter: 0 clean, 1 warm, 3 and up growl",
+    ),
+    ParamSpec("voices", 8.0, 1.0, 256.0, "", 0.0, "polyphony: notes that can sound at once"),
     *mix_specs(-6.0),
-)
+)  # fmt: skip
 
 
 def _drum_specs(decay: float, decay_max: float, tone_doc: str) -> tuple[ParamSpec, ...]:
@@ -70,13 +69,67 @@ def _drum_specs(decay: float, decay_max: float, tone_doc: str) -> tuple[ParamSpe
     )
 
 
+FILTER_SMOOTHING_MS = 10.0
+
+
+def _svf_specs(cutoff: float, what: str) -> tuple[ParamSpec, ...]:
+    return (
+        ParamSpec("cutoff", cutoff, 20.0, 20000.0, "hz", FILTER_SMOOTHING_MS, what),
+        ParamSpec(
+            "res", 0.0, 0.0, 1.0, "", FILTER_SMOOTHING_MS, "resonance: 0 is flat, near 1 it rings"
+        ),
+        *mix_specs(0.0),
+    )
+
+
+ACID_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("cutoff", 400.0, 20.0, 20000.0, "hz", FILTER_SMOOTHING_MS, "base cutoff"),
+    ParamSpec("res", 0.6, 0.0, 1.0, "", FILTER_SMOOTHING_MS, "resonance: squelch; 1 whistles"),
+    ParamSpec(
+        "env_amount", 0.5, 0.0, 1.0, "", FILTER_SMOOTHING_MS, "envelope sweep: 1 = +5 octaves"
+    ),
+    ParamSpec("env_decay", 0.3, 0.01, 3.0, "s", 0.0, "time for the sweep to fall by 60 dB"),
+    ParamSpec("accent", 0.5, 0.0, 1.0, "", 0.0, "extra sweep of notes of velocity ≥ 100"),
+    ParamSpec("drive", 0.2, 0.0, 1.0, "", FILTER_SMOOTHING_MS, "input gain into the saturation"),
+    *mix_specs(0.0),
+)
+
+LFO_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec("rate", 1.0, 0.01, 50.0, "hz", 0.0, "speed, used when sync is 0"),
+    ParamSpec("sync", 0.0, 0.0, 16.0, "beats", 0.0, "cycle length in beats (0.5 = 1/8); 0 = rate"),
+    ParamSpec("depth", 0.5, 0.0, 1.0, "", 0.0, "swing as a fraction of the target's range"),
+    ParamSpec("shape", 0.0, 0.0, 4.0, "", 0.0, "0 sine, 1 triangle, 2 saw, 3 square, 4 random"),
+    ParamSpec("phase", 0.0, 0.0, 1.0, "", 0.0, "offset within the cycle"),
+    ParamSpec("mute", 0.0, 0.0, 1.0, "", 0.0, "1 stops modulating (targets return to their value)"),
+)
+
+FILTER_TYPES: tuple[str, ...] = ("lowpass", "highpass", "bandpass", "acid")
+"""Filters: processors with an audio input."""
+
+MODULATOR_TYPES: tuple[str, ...] = ("lfo",)
+"""Modulation sources: no audio; patched to parameters with `/patch/modulate`."""
+
 TYPE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     **{name: SYNTH_SPECS for name in SYNTH_TYPES},
     "kick": _drum_specs(0.45, 3.0, "click and depth of the pitch sweep"),
     "snare": _drum_specs(0.22, 2.0, "brightness: centre of the noise band"),
     "hat": _drum_specs(0.08, 2.0, "brightness: height of the high-pass"),
+    "lowpass": _svf_specs(1000.0, "frequency above which the sound is cut (−3 dB point)"),
+    "highpass": _svf_specs(200.0, "frequency below which the sound is cut (−3 dB point)"),
+    "bandpass": _svf_specs(1000.0, "centre of the band that passes"),
+    "acid": ACID_SPECS,
+    **EFFECT_SPECS,
+    "lfo": LFO_SPECS,
 }
 """Module type → its parameters, in a stable order."""
+
+PROCESSOR_TYPES: set[str] = set(FILTER_TYPES) | set(EFFECT_SPECS)
+"""Types with an audio input (filters, effects): the only valid destinations besides master."""
+
+
+def modulatable(spec: ParamSpec) -> bool:
+    """Whether an lfo may drive the parameter: it is continuous, i.e. smoothed."""
+    return spec.smoothing_ms > 0.0
 
 
 def suggest(name: str, candidates: tuple[str, ...] | list[str]) -> str:

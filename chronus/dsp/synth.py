@@ -1,4 +1,4 @@
-"""Polyphonic subtractive synths: two oscillators, low-pass SVF and ADSR per voice."""
+"""Polyphonic acid synths: per voice two oscillators → enveloped low-pass → drive → ADSR."""
 
 from __future__ import annotations
 
@@ -9,19 +9,20 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp import kernels
-from chronus.dsp.module import Module, StateValue, velocity_gain
+from chronus.dsp.module import PARAM_PREFIX, Module, StateValue, velocity_gain
 from chronus.dsp.params import smoothing_coef
 from chronus.dsp.specs import TYPE_SPECS
 
 __all__ = ["VOICES", "SawSynth", "SineSynth", "SquareSynth", "Synth", "TriangleSynth", "midi_hz"]
 
 VOICES = 8
+"""The default polyphony (the `voices` parameter)."""
 LOG_10E3 = math.log(1e-3)
 """Decay and release times are the time to fall by 60 dB."""
 
 IDLE, ATTACK, DECAY, RELEASE = 0, 1, 2, 3
-SMOOTHED = ("cutoff", "res", "amp")
-"""Parameters smoothed per sample inside the kernel, in `smooth_*` slot order."""
+SMOOTHED = ("cutoff", "res", "amp", "env_amount", "drive")
+"""Parameters smoothed per sample inside the kernel, in the column order of `_smooth`."""
 
 
 def midi_hz(midi: float) -> float:
@@ -30,90 +31,116 @@ def midi_hz(midi: float) -> float:
 
 
 class Synth(Module):
-    """A polyphonic synth of `VOICES` voices with oldest-voice stealing.
+    """A polyphonic synth of `voices` voices (default `VOICES`) with oldest-voice stealing.
+
+    Each voice is the acid chain of the DSP issue's reference workload: oscillator(s) →
+    resonant low-pass whose cutoff a per-note envelope opens to cutoff × (1 + `env_amount`)
+    and lets fall in `env_decay` → tanh `drive` → ADSR. All voices render in one kernel call.
+    With the defaults (`env_amount` 0, `drive` 0) it is a plain subtractive synth.
 
     Subclasses only choose the waveform. A stolen voice keeps its phase, level and filter
-    memory and attacks from where it was, so stealing does not click.
+    memory and attacks from where it was, so stealing does not click. Changing `voices`
+    reallocates the voice arrays (a control-path operation, never inside `process`).
     """
 
     WAVE: ClassVar[int] = kernels.WAVE_SAW
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
-        v = VOICES
-        self._phase = np.zeros(2 * v)
-        self._cur_inc = np.zeros(v)
-        self._base_inc = np.zeros(v)
-        self._ratio = np.ones(2)
-        self._level = np.zeros(v)
-        self._stage = np.zeros(v, dtype=np.int64)
-        self._remaining = np.full(v, -1, dtype=np.int64)
-        self._vgain = np.zeros(v)
-        self._serial = np.zeros(v, dtype=np.int64)
-        self._ic = np.zeros(2 * v)
-        self._smooth_cur = np.zeros(3)
-        self._smooth_tgt = np.zeros(3)
-        self._smooth_coef = np.ones(3)
-        self._env = np.zeros(4)
-        self._glide_coef = 1.0
+        self._voices = 0
+        self._fv = np.zeros((0, kernels.VOICE_FLOATS))
+        self._iv = np.zeros((0, kernels.VOICE_INTS), dtype=np.int64)
+        self._smooth = np.zeros((3, kernels.SMOOTH_PARAMS))
+        """Rows: current, target, per-sample coefficient of the `SMOOTHED` parameters."""
+        self._settings = np.zeros(kernels.SYNTH_SETTINGS)
+        self._settings[6] = float(sample_rate)
+        self._controls = np.zeros((kernels.CONTROL_ROWS, self.max_block))
+        self._clock = np.zeros(1, dtype=np.int64)
         self._next_serial = 1
         self._last_inc = 0.0
         self._last_midi = 60.0
         self._last_velocity = 100.0
         self._gate_open = False
+        self._allocate(round(self._values["voices"]))
         for slot, name in enumerate(SMOOTHED):
-            self._smooth_coef[slot] = smoothing_coef(self._specs[name].smoothing_ms, sample_rate)
+            self._smooth[2, slot] = smoothing_coef(self._specs[name].smoothing_ms, sample_rate)
         self._init_params()
-        np.copyto(self._smooth_cur, self._smooth_tgt)
+        np.copyto(self._smooth[0], self._smooth[1])
+
+    @property
+    def voices(self) -> int:
+        """How many notes can sound at once (the `voices` parameter)."""
+        return self._voices
+
+    def _allocate(self, voices: int) -> None:
+        """(Re)size the per-voice state to `voices`, keeping the voices that still fit."""
+        if voices == self._voices:
+            return
+        keep = min(self._voices, voices)
+        fv = np.zeros((voices, kernels.VOICE_FLOATS))
+        fv[:, kernels.F_STALE] = -1.0
+        iv = np.zeros((voices, kernels.VOICE_INTS), dtype=np.int64)
+        iv[:, kernels.I_REMAINING] = -1
+        fv[:keep] = self._fv[:keep]
+        iv[:keep] = self._iv[:keep]
+        self._fv, self._iv, self._voices = fv, iv, voices
+        # Column views: the Python side (voice picking, state) works on named arrays.
+        self._phase = fv[:, kernels.F_PHASE0 : kernels.F_PHASE1 + 1]
+        self._cur_inc = fv[:, kernels.F_CUR_INC]
+        self._base_inc = fv[:, kernels.F_BASE_INC]
+        self._level = fv[:, kernels.F_LEVEL]
+        self._vgain = fv[:, kernels.F_VGAIN]
+        self._ic = fv[:, kernels.F_IC1 : kernels.F_IC2 + 1]
+        self._fenv = fv[:, kernels.F_FENV]
+        self._coefs = fv[:, kernels.F_STALE : kernels.F_C2S + 1]
+        self._stage = iv[:, kernels.I_STAGE]
+        self._remaining = iv[:, kernels.I_REMAINING]
+        self._serial = iv[:, kernels.I_SERIAL]
 
     def _param_changed(self, name: str, value: float) -> None:
         sr = self.sample_rate
+        settings = self._settings
         if name == "cutoff":
-            self._smooth_tgt[0] = math.log2(value)
+            self._smooth[1, 0] = math.log2(value)
         elif name == "res":
-            self._smooth_tgt[1] = value
+            self._smooth[1, 1] = value
         elif name == "amp":
-            self._smooth_tgt[2] = value
+            self._smooth[1, 2] = value
         elif name == "attack":
-            self._env[0] = 1.0 if value * sr <= 1.0 else 1.0 / (value * sr)
+            settings[0] = 1.0 if value * sr <= 1.0 else 1.0 / (value * sr)
         elif name == "decay":
-            self._env[1] = math.exp(LOG_10E3 / max(value * sr, 1.0))
+            settings[1] = math.exp(LOG_10E3 / max(value * sr, 1.0))
         elif name == "sustain":
-            self._env[2] = value
+            settings[2] = value
         elif name == "release":
-            self._env[3] = math.exp(LOG_10E3 / max(value * sr, 1.0))
+            settings[3] = math.exp(LOG_10E3 / max(value * sr, 1.0))
+        elif name == "env_amount":
+            self._smooth[1, 3] = value
+        elif name == "env_decay":
+            settings[4] = math.exp(-4.0 / max(value * sr, 1.0))
+        elif name == "drive":
+            self._smooth[1, 4] = value
         elif name == "detune":
-            self._ratio[0] = 2.0 ** (-value / 2400.0)
-            self._ratio[1] = 2.0 ** (value / 2400.0)
+            settings[7] = 2.0 ** (-value / 2400.0)
+            settings[8] = 2.0 ** (value / 2400.0)
         elif name == "glide":
-            self._glide_coef = smoothing_coef(value * 1000.0, sr)
-
-    def _pick_voice(self) -> int:
-        """An idle voice, else the oldest releasing one, else the oldest of all."""
-        idle = np.flatnonzero(self._stage == IDLE)
-        if idle.size:
-            return int(idle[0])
-        releasing = np.flatnonzero(self._stage == RELEASE)
-        pool = releasing if releasing.size else np.arange(VOICES)
-        return int(pool[np.argmin(self._serial[pool])])
+            settings[5] = smoothing_coef(value * 1000.0, sr)
+        elif name == "voices":
+            self._allocate(round(value))
 
     def note_on(self, midi: float, velocity: float, length: int) -> None:
-        """Start a note; see `Module.note_on`. The pitch is exact: 440·2^((midi−69)/12)."""
+        """Start a note; see `Module.note_on`. The pitch is exact: 440·2^((midi−69)/12).
+
+        The voice is an idle one, else the oldest releasing one, else the oldest of all.
+        """
         if velocity <= 0.0:
             return
-        v = self._pick_voice()
         inc = midi_hz(midi) / self.sample_rate
-        if self._stage[v] == IDLE:
-            self._phase[2 * v : 2 * v + 2] = 0.0
-            self._level[v] = 0.0
-            self._ic[2 * v : 2 * v + 2] = 0.0
         glide = self._values["glide"] > 0.0 and self._last_inc > 0.0
-        self._cur_inc[v] = self._last_inc if glide else inc
-        self._base_inc[v] = inc
-        self._stage[v] = ATTACK
-        self._remaining[v] = length
-        self._vgain[v] = velocity_gain(velocity)
-        self._serial[v] = self._next_serial
+        kernels.synth_note_on(
+            self._fv, self._iv, inc, self._last_inc if glide else inc, int(length),
+            velocity_gain(velocity), self._next_serial,
+        )  # fmt: skip
         self._next_serial += 1
         self._last_inc = inc
         self._last_midi = midi
@@ -138,24 +165,36 @@ class Synth(Module):
         self._stage[:] = IDLE
         self._level[:] = 0.0
         self._ic[:] = 0.0
+        self._fenv[:] = 0.0
         self._remaining[:] = -1
         self._gate_open = False
 
     def process(self, out: npt.NDArray[np.float64], n: int) -> None:
         """WRITE `n` samples into `out[:n]`."""
         kernels.synth_block(
-            out, n, self.WAVE, self._phase, self._cur_inc, self._base_inc, self._ratio,
-            self._glide_coef, self._level, self._stage, self._remaining, self._vgain, self._ic,
-            self._smooth_cur, self._smooth_tgt, self._smooth_coef, self._env,
-            float(self.sample_rate),
+            out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls, self._settings,
+            self._clock,
         )  # fmt: skip
+
+    def load_state(self, state: dict[str, StateValue]) -> None:
+        """See `Module.load_state`; the voice count comes from the state."""
+        voices = state.get(PARAM_PREFIX + "voices")
+        if not isinstance(voices, int | float) or not math.isfinite(voices):
+            raise ValueError(f"{self.TYPE} state: parameter voices missing")
+        previous = self._voices
+        self._allocate(round(voices))
+        try:
+            super().load_state(state)
+        except ValueError:
+            self._allocate(previous)
+            raise
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {
             "phase": self._phase, "cur_inc": self._cur_inc, "base_inc": self._base_inc,
             "level": self._level, "stage": self._stage, "remaining": self._remaining,
-            "vgain": self._vgain, "serial": self._serial, "ic": self._ic,
-            "smooth_cur": self._smooth_cur,
+            "vgain": self._vgain, "serial": self._serial, "ic": self._ic, "fenv": self._fenv,
+            "coefs": self._coefs, "clock": self._clock, "smooth_cur": self._smooth[0],
         }  # fmt: skip
 
     def _state_scalars(self) -> dict[str, float | int]:

@@ -53,6 +53,7 @@ class EngineClient:
     def __init__(self, host: str = DEFAULT_ENGINE[0], port: int = DEFAULT_ENGINE[1]) -> None:
         self.address = (host, port)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self._sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "", 0))
         self._tokens = itertools.count(1)
         self.pending: deque[Reply] = deque(maxlen=1000)

@@ -102,6 +102,8 @@ class Supervisor:
         """Bind the socket, start the slot and the audio I/O; return the READY line."""
         c = self.config
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps it.
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         try:
             self._sock.bind((c.host, c.port))
         except OSError as exc:
@@ -298,10 +300,14 @@ class Supervisor:
             except ProtocolError as exc:
                 self._error(addr, address if isinstance(address, str) else "", str(exc))
                 continue
-            if message.address in ENGINE_ONLY:
-                self._engine_request(message, addr)
-            else:
-                self._command(message, addr)
+            try:
+                if message.address in ENGINE_ONLY:
+                    self._engine_request(message, addr)
+                else:
+                    self._command(message, addr)
+            except Exception as exc:  # a bug in one handler must not take the engine down
+                log.exception("internal error handling %s", message.address)
+                self._error(addr, message.address, f"internal error: {exc!r}")
 
     def next_stamp(self) -> int:
         """The first sample that no slot can have started rendering."""
@@ -313,12 +319,16 @@ class Supervisor:
         if len(self._cmd) >= self._cmd.capacity:
             self._error(addr, message.address, "engine busy: command queue full, nothing changed")
             return
+        payload = encode(message)
+        if len(payload) > self._cmd.max_payload:
+            self._error(addr, message.address, "message too large, nothing changed")
+            return
         try:
             warnings = self.patch.apply(message)
         except PatchError as exc:
             self._error(addr, message.address, str(exc))
             return
-        self._cmd.push(self.next_stamp(), encode(message))
+        self._cmd.push(self.next_stamp(), payload)
         self._commands += 1
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)

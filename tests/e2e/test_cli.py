@@ -152,3 +152,21 @@ def test_render_length_follows_seconds(tmp_path: Path, seconds: str) -> None:
     assert out.returncode == 0, out.stderr
     audio, rate = read_wav(path)
     assert len(audio) == round(float(seconds) * rate)
+
+
+def test_render_refuses_what_the_engine_would_refuse(tmp_path: Path) -> None:
+    script = tmp_path / "route.chr"
+    script.write_text("add kick\nadd a saw called bass\n/patch/connect kick bass\nwait 1 s\n")
+    out = chronus("render", str(script), "-o", str(tmp_path / "r.wav"))
+    assert out.returncode == 1
+    assert "route.chr:3" in out.stderr and "refuses /patch/connect kick bass" in out.stderr
+    assert not (tmp_path / "r.wav").exists()
+
+
+def test_render_of_every_module_family(tmp_path: Path) -> None:
+    path = tmp_path / "every.wav"
+    out = chronus("render", str(EXAMPLES / "every_module.chr"), "-o", str(path))
+    assert out.returncode == 0, out.stderr
+    audio, _ = read_wav(path)
+    assert np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
+    assert np.sqrt(np.mean(audio.astype(np.float64) ** 2)) > 0.02

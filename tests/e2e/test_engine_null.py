@@ -159,3 +159,33 @@ def test_status_is_json_with_the_documented_fields(null_engine: EngineProcess) -
     assert set(status) == {"engine", "io", "slots"}
     assert {"xruns", "underruns", "blocks_played", "callback"} <= set(status["io"])
     assert {"pid", "role", "state", "blocks_rendered", "render"} <= set(status["slots"][0])
+
+
+def test_engine_survives_a_storm_of_junk_datagrams(null_engine: EngineProcess) -> None:
+    import random
+
+    from chronus.protocol import encode
+
+    rng = random.Random(1234)
+    valid = encode(validate("/mod/nobody/cutoff", (100,)))
+    with null_engine.client() as client:
+        before = client.status()["engine"]["osc"]
+        for i in range(400):
+            if i % 2:
+                data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+            else:
+                mutated = bytearray(valid)
+                for _ in range(rng.randrange(1, 4)):
+                    mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+                data = bytes(mutated)
+            client.send_bytes(data)
+            if i % 20 == 19:
+                time.sleep(0.005)  # UDP drops what a full socket buffer cannot hold
+        errors = 0
+        while (reply := client.receive(0.3)) is not None:  # every junk packet is answered
+            errors += reply[0] == "/error"
+        after = client.status()
+    assert after["slots"][0]["state"] == "running"
+    assert after["engine"]["osc"]["received"] - before["received"] >= 400
+    assert after["engine"]["osc"]["errors"] - before["errors"] >= 390
+    assert errors == after["engine"]["osc"]["errors"] - before["errors"]

@@ -191,3 +191,15 @@ def test_from_dump_resumes_a_session() -> None:
     assert interpreter.interpret("set bass cutoff 900").intents == [
         SetParam("bass", "cutoff", 900.0)
     ]
+
+
+@pytest.mark.parametrize("kind", ["lowpass", "acid", "distortion", "delay", "reverb"])
+def test_add_a_processor_routes_it_to_master(kind: str) -> None:
+    assert osc(Interpreter(), f"add {kind} called fx") == [
+        ["/patch/create", "fx", kind],
+        ["/patch/connect", "fx", "master"],
+    ]
+
+
+def test_add_an_lfo_creates_it_without_routing_audio() -> None:
+    assert osc(Interpreter(), "add lfo called wob") == [["/patch/create", "wob", "lfo"]]

@@ -1,0 +1,204 @@
+"""Effects: `distortion`, `delay` and `reverb`, stereo processors on numba kernels."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.dsp import effect_kernels as ek
+from chronus.dsp.module import Processor, StateValue
+from chronus.dsp.params import smoothing_coef
+from chronus.dsp.specs_effects import EFFECT_SPECS, MAX_DELAY_MS
+
+__all__ = ["Delay", "Distortion", "Reverb"]
+
+FREEVERB_COMBS = (1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617)
+FREEVERB_ALLPASSES = (556, 441, 341, 225)
+FREEVERB_SPREAD = 23
+FREEVERB_RATE = 44100.0
+"""Freeverb's tunings are in samples at 44.1 kHz; they are scaled to the sample rate."""
+
+
+class _Smoothed(Processor):
+    """A processor whose smoothed parameters live in (cur, tgt, coef) arrays for a kernel."""
+
+    SMOOTHED: tuple[str, ...] = ()
+
+    def _setup_smoothing(self) -> None:
+        count = len(self.SMOOTHED)
+        self._cur = np.zeros(count)
+        self._tgt = np.zeros(count)
+        self._coef = np.ones(count)
+        for slot, name in enumerate(self.SMOOTHED):
+            self._coef[slot] = smoothing_coef(self._specs[name].smoothing_ms, self.sample_rate)
+
+    def _start(self) -> None:
+        """Derive everything from the defaults and start the smoothers at their targets."""
+        self._init_params()
+        np.copyto(self._cur, self._tgt)
+
+
+class Distortion(_Smoothed):
+    """Drive into a waveshaper (tanh, hard clip, sine fold or bitcrush), then a tone low-pass.
+
+    The shapers are anti-aliased with first-order antiderivatives (ADAA) rather than
+    oversampling: it costs two curve evaluations per sample instead of a filter bank.
+    """
+
+    TYPE = "distortion"
+    PARAMS = EFFECT_SPECS["distortion"]
+    SMOOTHED = ("drive", "tone", "mix")
+
+    def __init__(self, sample_rate: int, max_block: int) -> None:
+        super().__init__(sample_rate, max_block)
+        self._setup_smoothing()
+        self._state = np.zeros(6)
+        self._mode = ek.DIST_TANH
+        self._start()
+        self._state[4] = -1.0  # forces the tone coefficient to be derived on the first sample
+
+    def _param_changed(self, name: str, value: float) -> None:
+        if name == "drive":
+            self._tgt[0] = 10.0 ** (value / 20.0)
+        elif name == "tone":
+            self._tgt[1] = math.log2(value)
+        elif name == "mix":
+            self._tgt[2] = value
+        elif name == "mode":
+            self._mode = round(value)
+
+    def silence(self) -> None:
+        """Clear the shaper's and the low-pass's memories."""
+        self._state[:4] = 0.0
+
+    def process_stereo(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """See `Processor.process_stereo`."""
+        ek.distortion_block(
+            inp, out, n, self._mode, self._cur, self._tgt, self._coef, self._state,
+            float(self.sample_rate),
+        )  # fmt: skip
+
+    def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {"cur": self._cur, "state": self._state}
+
+
+class Delay(_Smoothed):
+    """A stereo echo: `time` in ms or `sync` in beats, damped feedback, click-free changes."""
+
+    TYPE = "delay"
+    PARAMS = EFFECT_SPECS["delay"]
+    SMOOTHED = ("time", "feedback", "damp", "mix")
+
+    def __init__(self, sample_rate: int, max_block: int) -> None:
+        super().__init__(sample_rate, max_block)
+        self._setup_smoothing()
+        self._max_delay = MAX_DELAY_MS * 1e-3 * self.sample_rate
+        self._buf = np.zeros((int(self._max_delay) + 2, 2))
+        self._pos = np.zeros(1, dtype=np.int64)
+        self._lp = np.zeros(2)
+        self._bpm = 120.0
+        self._start()
+
+    def _delay_samples(self) -> float:
+        sync = self._values["sync"]
+        if sync > 0.0:
+            samples = sync * 60.0 / self._bpm * self.sample_rate
+        else:
+            samples = self._values["time"] * 1e-3 * self.sample_rate
+        return min(max(samples, 1.0), self._max_delay)
+
+    def _param_changed(self, name: str, value: float) -> None:
+        if name in ("time", "sync"):
+            self._tgt[0] = self._delay_samples()
+        elif name == "feedback":
+            self._tgt[1] = value
+        elif name == "damp":
+            self._tgt[2] = 1.0 - 0.9 * value
+        elif name == "mix":
+            self._tgt[3] = value
+
+    @property
+    def delay_samples(self) -> float:
+        """The delay the time is heading for, in samples (after tempo sync and limits)."""
+        return float(self._tgt[0])
+
+    def tempo_changed(self, bpm: float) -> None:
+        """A synced delay follows the new tempo (gliding, like any time change)."""
+        self._bpm = float(bpm)
+        self._tgt[0] = self._delay_samples()
+
+    def silence(self) -> None:
+        """Drop every echo."""
+        self._buf[:] = 0.0
+        self._lp[:] = 0.0
+
+    def process_stereo(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """See `Processor.process_stereo`."""
+        ek.delay_block(
+            inp, out, n, self._buf, self._pos, self._cur, self._tgt, self._coef, self._lp
+        )
+
+    def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {"buf": self._buf, "pos": self._pos, "lp": self._lp, "cur": self._cur}
+
+    def _state_scalars(self) -> dict[str, float | int]:
+        return {"bpm": self._bpm}
+
+    def _load_scalars(self, state: dict[str, StateValue]) -> None:
+        self._bpm = float(state["bpm"])
+        self._tgt[0] = self._delay_samples()
+
+
+class Reverb(_Smoothed):
+    """Freeverb: 8 damped combs and 4 allpasses per channel, the right channel spread apart."""
+
+    TYPE = "reverb"
+    PARAMS = EFFECT_SPECS["reverb"]
+    SMOOTHED = ("room", "damp", "mix")
+
+    def __init__(self, sample_rate: int, max_block: int) -> None:
+        super().__init__(sample_rate, max_block)
+        self._setup_smoothing()
+        scale = self.sample_rate / FREEVERB_RATE
+        lengths: list[int] = []
+        for spread in (0, FREEVERB_SPREAD):
+            lengths += [max(1, round((t + spread) * scale)) for t in FREEVERB_COMBS]
+            lengths += [max(1, round((t + spread) * scale)) for t in FREEVERB_ALLPASSES]
+        self._lengths = np.array(lengths, dtype=np.int64)
+        self._offsets = np.concatenate(([0], np.cumsum(self._lengths)[:-1])).astype(np.int64)
+        self._lines = np.zeros(int(self._lengths.sum()))
+        self._index = np.zeros(len(lengths), dtype=np.int64)
+        self._store = np.zeros(16)
+        self._start()
+
+    def _param_changed(self, name: str, value: float) -> None:
+        if name == "room":
+            self._tgt[0] = 0.7 + 0.28 * value
+        elif name == "damp":
+            self._tgt[1] = 0.4 * value
+        elif name == "mix":
+            self._tgt[2] = value
+
+    def silence(self) -> None:
+        """Cut the tail."""
+        self._lines[:] = 0.0
+        self._store[:] = 0.0
+
+    def process_stereo(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """See `Processor.process_stereo`."""
+        ek.reverb_block(
+            inp, out, n, self._lines, self._offsets, self._lengths, self._index, self._store,
+            self._cur, self._tgt, self._coef,
+        )  # fmt: skip
+
+    def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {"lines": self._lines, "index": self._index, "store": self._store, "cur": self._cur}

@@ -1,0 +1,155 @@
+"""Filters: stereo processors. State-variable low/high/band-pass and the acid ladder."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.dsp import filter_kernels as fk
+from chronus.dsp.module import Processor
+from chronus.dsp.params import smoothing_coef
+from chronus.dsp.specs import TYPE_SPECS
+
+__all__ = ["ACCENT_VELOCITY", "Acid", "Bandpass", "Highpass", "Lowpass", "StateVariable"]
+
+ACCENT_VELOCITY = 100.0
+"""Notes at or above this velocity are accented on the acid filter."""
+LOG_10E3 = math.log(1e-3)
+
+
+class StateVariable(Processor):
+    """A TPT (Zavalishin) state-variable filter on both channels; subclasses pick the output.
+
+    `cutoff` is smoothed per sample in the log domain, `res` linearly. At `res` 0 the
+    response is Butterworth, so the −3 dB point is the cutoff.
+    """
+
+    MODE: ClassVar[int] = fk.MODE_LOWPASS
+    SMOOTHED: ClassVar[tuple[str, ...]] = ("cutoff", "res")
+
+    def __init__(self, sample_rate: int, max_block: int) -> None:
+        super().__init__(sample_rate, max_block)
+        self._ic = np.zeros(4)
+        self._cur = np.zeros(2)
+        self._tgt = np.zeros(2)
+        self._coef = np.array(
+            [smoothing_coef(self._specs[p].smoothing_ms, sample_rate) for p in self.SMOOTHED]
+        )
+        self._init_params()
+        np.copyto(self._cur, self._tgt)
+
+    def _param_changed(self, name: str, value: float) -> None:
+        if name == "cutoff":
+            self._tgt[0] = math.log2(value)
+        elif name == "res":
+            self._tgt[1] = value
+
+    def silence(self) -> None:
+        """Clear the filter memories."""
+        self._ic[:] = 0.0
+
+    def process_stereo(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """WRITE `n` filtered frames into `out`."""
+        fk.svf_block(
+            inp, out, n, self.MODE, self._ic, self._cur, self._tgt, self._coef,
+            float(self.sample_rate),
+        )  # fmt: skip
+
+    def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {"ic": self._ic, "cur": self._cur}
+
+
+class Lowpass(StateVariable):
+    """12 dB/octave low-pass."""
+
+    TYPE = "lowpass"
+    PARAMS = TYPE_SPECS["lowpass"]
+    MODE = fk.MODE_LOWPASS
+
+
+class Highpass(StateVariable):
+    """12 dB/octave high-pass."""
+
+    TYPE = "highpass"
+    PARAMS = TYPE_SPECS["highpass"]
+    MODE = fk.MODE_HIGHPASS
+
+
+class Bandpass(StateVariable):
+    """Band-pass of peak gain 1; `res` narrows the band."""
+
+    TYPE = "bandpass"
+    PARAMS = TYPE_SPECS["bandpass"]
+    MODE = fk.MODE_BANDPASS
+
+
+class Acid(Processor):
+    """A TB-303-style resonant 4-pole ladder with saturation and a decaying cutoff envelope.
+
+    Every note on a source upstream retriggers the envelope: it jumps to 1 (to 1 + `accent`
+    for velocities ≥ `ACCENT_VELOCITY`) and falls by 60 dB over `env_decay`, lifting the
+    cutoff by `env_amount` × 5 octaves at its peak.
+    """
+
+    TYPE = "acid"
+    PARAMS = TYPE_SPECS["acid"]
+    SMOOTHED: ClassVar[tuple[str, ...]] = ("cutoff", "res", "env_amount", "drive")
+
+    def __init__(self, sample_rate: int, max_block: int) -> None:
+        super().__init__(sample_rate, max_block)
+        self._st = np.zeros(8)
+        self._cur = np.zeros(4)
+        self._tgt = np.zeros(4)
+        self._env = np.zeros(1)
+        self._coef = np.array(
+            [smoothing_coef(self._specs[p].smoothing_ms, sample_rate) for p in self.SMOOTHED]
+        )
+        self._decay_coef = 0.0
+        self._init_params()
+        np.copyto(self._cur, self._tgt)
+
+    def _param_changed(self, name: str, value: float) -> None:
+        if name == "cutoff":
+            self._tgt[0] = math.log2(value)
+        elif name == "res":
+            self._tgt[1] = value
+        elif name == "env_amount":
+            self._tgt[2] = value
+        elif name == "drive":
+            self._tgt[3] = value
+        elif name == "env_decay":
+            self._decay_coef = math.exp(LOG_10E3 / max(value * self.sample_rate, 1.0))
+
+    def note_on(self, midi: float, velocity: float, length: int) -> None:
+        """Retrigger the envelope (accented at velocity ≥ `ACCENT_VELOCITY`)."""
+        if velocity <= 0.0:
+            return
+        accent = self._values["accent"] if velocity >= ACCENT_VELOCITY else 0.0
+        self._env[0] = 1.0 + accent
+
+    def gate(self, on: bool) -> None:
+        """An opening gate retriggers the envelope like a note."""
+        if on:
+            self._env[0] = 1.0
+
+    def silence(self) -> None:
+        """Clear the ladder memories and the envelope."""
+        self._st[:] = 0.0
+        self._env[0] = 0.0
+
+    def process_stereo(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """WRITE `n` filtered frames into `out`."""
+        fk.acid_block(
+            inp, out, n, self._st, self._cur, self._tgt, self._coef, self._env,
+            self._decay_coef, float(self.sample_rate),
+        )  # fmt: skip
+
+    def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        return {"st": self._st, "cur": self._cur, "env": self._env}
