@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -256,10 +257,18 @@ def canonical_param(name: str) -> str:
 
 def find_spec(address: str) -> tuple[AddressSpec, dict[str, str]]:
     """The spec an address matches and its path fields; `ProtocolError` if none."""
+    spec, fields = _find_spec_cached(address)
+    return spec, dict(fields)
+
+
+@functools.lru_cache(maxsize=4096)
+def _find_spec_cached(address: str) -> tuple[AddressSpec, tuple[tuple[str, str], ...]]:
+    # A session uses few distinct addresses many times (every note of a bass line is
+    # /note/bass); matching each against the whole space costs more than the rest of validate.
     for spec in ADDRESS_SPACE:
         fields = spec.match(address)
         if fields is not None:
-            return spec, fields
+            return spec, tuple(fields.items())
     raise ProtocolError(f"unknown address {address}")
 
 
