@@ -8,14 +8,21 @@ from chronus.dsp.filters import Acid, Bandpass, Highpass, Lowpass
 from chronus.dsp.lfo import Lfo
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.specs import PROCESSOR_TYPES, TYPE_SPECS, module_types, param_specs
-from chronus.dsp.synth import SawSynth, SineSynth, SquareSynth, TriangleSynth
+from chronus.dsp.synth import (
+    NoiseSynth,
+    PinkSynth,
+    SawSynth,
+    SineSynth,
+    SquareSynth,
+    TriangleSynth,
+)
 
 __all__ = ["MODULE_TYPES", "create_module", "module_types", "param_specs", "register"]
 
 MODULE_TYPES: dict[str, type[Module]] = {
     cls.TYPE: cls
     for cls in (
-        SawSynth, SineSynth, SquareSynth, TriangleSynth, Kick, Snare, Hat,
+        SawSynth, SineSynth, SquareSynth, TriangleSynth, NoiseSynth, PinkSynth, Kick, Snare, Hat,
         Lowpass, Highpass, Bandpass, Acid, Distortion, Delay, Reverb, Lfo,
     )
 }  # fmt: skip

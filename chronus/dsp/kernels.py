@@ -23,10 +23,13 @@ __all__ = [
     "SYNTH_SETTINGS",
     "VOICE_FLOATS",
     "VOICE_INTS",
+    "WAVE_NOISE",
+    "WAVE_PINK",
     "WAVE_SAW",
     "WAVE_SINE",
     "WAVE_SQUARE",
     "WAVE_TRIANGLE",
+    "blamp",
     "blep",
     "drive_gains",
     "fast_tan",
@@ -37,6 +40,7 @@ __all__ = [
     "master_block",
     "mix_block",
     "noise",
+    "noise_seed",
     "oscillator",
     "snare_block",
     "svf_coefs",
@@ -54,6 +58,10 @@ WAVE_SAW = 0
 WAVE_SINE = 1
 WAVE_SQUARE = 2
 WAVE_TRIANGLE = 3
+WAVE_NOISE = 4
+"""White noise: uniform in [-1, 1] from a per-voice xorshift; the note's pitch is unused."""
+WAVE_PINK = 5
+"""Pink noise (−3 dB/octave): the white noise through Paul Kellet's refined filter."""
 
 TWO_PI = 2.0 * math.pi
 SILENT = 1e-5
@@ -67,6 +75,19 @@ def jit(fn: F) -> F:
     divides by a value that can be zero.
     """
     return cast(F, numba.njit(cache=True, error_model="numpy")(fn))
+
+
+def noise_seed(stream: int, index: int) -> int:
+    """A non-zero 32-bit xorshift seed for voice `index` of noise stream `stream`.
+
+    Distinct streams (white, pink, drums) and voices get unrelated seeds (a golden-ratio
+    Weyl step, then a 32-bit mix), so voices and modules never share a sequence start.
+    """
+    x = (0x2545F491 + 0x9E3779B9 * (1 + index + 0x10001 * stream)) & 0xFFFFFFFF
+    x = ((x ^ (x >> 16)) * 0x7FEB352D) & 0xFFFFFFFF
+    x = ((x ^ (x >> 15)) * 0x846CA68B) & 0xFFFFFFFF
+    x ^= x >> 16
+    return x if x != 0 else 0x2545F491
 
 
 @jit
@@ -111,6 +132,24 @@ def _blep_table() -> FloatArray:
 BLEP_TABLE = _blep_table()
 
 
+def _blamp_table(step: FloatArray) -> FloatArray:
+    """The residual of a band-limited unit ramp (slope change 1 per sample) `u` samples from
+    its corner, u in [0, W]: the integral of the step residual, A(u) = ∫_u^W R.
+
+    The band-limited ramp is the running integral of the band-limited step, and the step's
+    residual is odd in time, so the ramp's residual is even: the same A(|t|) before and
+    after the corner (positive: a convex corner is rounded from above). Exact for the
+    linearly interpolated step table; the last entry is 0.
+    """
+    segments = 0.5 * (step[1:] + step[:-1]) / BLEP_OS
+    table = np.zeros_like(step)
+    table[:-1] = np.cumsum(segments[::-1])[::-1]
+    return table
+
+
+BLAMP_TABLE = _blamp_table(BLEP_TABLE)
+
+
 @jit
 def blep(phase: float, dt: float) -> float:
     """The band-limited residual of unit steps at every wrap of `phase` (in [0, 1)).
@@ -139,8 +178,38 @@ def blep(phase: float, dt: float) -> float:
 
 
 @jit
+def _blamp_sum(u: float, inv: float) -> float:
+    """Sum of the ramp residual at `u`, `u` + `inv`, … samples while within `BLEP_HALF`."""
+    acc = 0.0
+    while u < BLEP_HALF:
+        x = u * BLEP_OS
+        k = int(x)
+        acc += BLAMP_TABLE[k] + (x - k) * (BLAMP_TABLE[k + 1] - BLAMP_TABLE[k])
+        u += inv
+    return acc
+
+
+@jit
+def blamp(phase: float, dt: float) -> float:
+    """The band-limited residual of unit slope changes at every wrap of `phase` (in [0, 1)).
+
+    Like `blep`, for corners instead of steps: a slope change of s per sample at the wrap is
+    corrected by adding s × this. The residual is even, so corners behind and ahead add up
+    with the same sign. With `dt` = 0 the result is 0.
+    """
+    if dt <= 0.0:
+        return 0.0
+    inv = 1.0 / dt
+    return _blamp_sum(phase * inv, inv) + _blamp_sum((1.0 - phase) * inv, inv)
+
+
+@jit
 def oscillator(wave: int, phase: float, dt: float) -> float:
-    """One sample of a waveform at `phase` in [0, 1); saw and square are band-limited steps."""
+    """One sample of a waveform at `phase` in [0, 1), band-limited.
+
+    Saw and square correct their steps with `blep`, the triangle its corners with `blamp`.
+    Noise waves need state and are generated in `synth_block`; here they give 0.
+    """
     if wave == WAVE_SAW:
         return 2.0 * phase - 1.0 + 2.0 * blep(phase, dt)
     if wave == WAVE_SINE:
@@ -151,12 +220,21 @@ def oscillator(wave: int, phase: float, dt: float) -> float:
             half -= 1.0
         square = 1.0 if phase < 0.5 else -1.0
         return square - 2.0 * blep(phase, dt) + 2.0 * blep(half, dt)
-    # Triangle starts at 0 like the sine; its harmonics fall at 12 dB/octave, so the
-    # aliasing of the naive form stays low.
-    quarter = phase + 0.25
-    if quarter >= 1.0:
-        quarter -= 1.0
-    return 1.0 - 4.0 * abs(quarter - 0.5)
+    if wave == WAVE_TRIANGLE:
+        # Starts at 0 like the sine, peaks at phase ¼ and bottoms at ¾. Its slope is ±4·dt per
+        # sample, so the peak is a slope change of −8·dt and the trough one of +8·dt.
+        quarter = phase + 0.25
+        if quarter >= 1.0:
+            quarter -= 1.0
+        since_peak = phase - 0.25
+        if since_peak < 0.0:
+            since_peak += 1.0
+        since_trough = phase - 0.75
+        if since_trough < 0.0:
+            since_trough += 1.0
+        corners = blamp(since_trough, dt) - blamp(since_peak, dt)
+        return 1.0 - 4.0 * abs(quarter - 0.5) + 8.0 * dt * corners
+    return 0.0
 
 
 TANH_EDGE = 4.971786858528273
@@ -225,12 +303,39 @@ CURVE_NORM = 1.0 / (1.0 - CURVE_END)
 # Columns of a synth's per-voice float state (one row per voice).
 F_PHASE0, F_PHASE1, F_CUR_INC, F_BASE_INC, F_LEVEL, F_VGAIN = 0, 1, 2, 3, 4, 5
 F_IC1, F_IC2, F_FENV, F_STALE, F_C11, F_C1S, F_C2S = 6, 7, 8, 9, 10, 11, 12
-VOICE_FLOATS = 13
+F_PINK0 = 13
+"""F_PINK0 … F_PINK0 + 6: the memories b0–b6 of the pink-noise filter."""
+VOICE_FLOATS = 20
 """F_STALE < 0 asks for the filter coefficients (c11 = 2a1 − 1, c1s = 2a2, c2s = 2a3 of the
 TPT SVF) to be derived on the next sample."""
 # Columns of a synth's per-voice int state.
-I_STAGE, I_REMAINING, I_SERIAL = 0, 1, 2
-VOICE_INTS = 3
+I_STAGE, I_REMAINING, I_SERIAL, I_RNG = 0, 1, 2, 3
+VOICE_INTS = 4
+"""I_RNG: the voice's 32-bit xorshift state (noise waves), never 0."""
+
+# Paul Kellet's refined pink filter (six one-poles and a one-sample delay, summed with the
+# white input): within ±0.05 dB of −3 dB/octave from 9.2 Hz × (sample rate / 44.1 kHz) to
+# Nyquist. Poles, input gains, direct and delayed gains.
+PINK_POLES = (0.99886, 0.99332, 0.96900, 0.86650, 0.55000, -0.7616)
+PINK_GAINS = (0.0555179, 0.0750759, 0.1538520, 0.3104856, 0.5329522, -0.0168980)
+PINK_DIRECT = 0.5362
+PINK_DELAYED = 0.115926
+
+
+def _pink_norm() -> float:
+    """The gain that gives the pink output the RMS of its white input (that of a saw)."""
+    poles, gains = np.array(PINK_POLES), np.array(PINK_GAINS)
+    energy = float(np.sum(np.outer(gains, gains) / (1.0 - np.outer(poles, poles))))
+    energy += PINK_DIRECT**2 + PINK_DELAYED**2
+    energy += 2.0 * PINK_DIRECT * float(gains.sum()) + 2.0 * PINK_DELAYED * float(gains @ poles)
+    return 1.0 / math.sqrt(energy)
+
+
+PINK_NORM = _pink_norm()
+P0, P1, P2, P3, P4, P5 = PINK_POLES
+G0, G1, G2, G3, G4, G5 = (g * PINK_NORM for g in PINK_GAINS)
+G_DIRECT = PINK_DIRECT * PINK_NORM
+G_DELAYED = PINK_DELAYED * PINK_NORM
 SYNTH_SETTINGS = 9
 """attack step, decay coef, sustain, release coef, filter env coef, glide coef, sample rate,
 oscillator ratios (2)."""
@@ -308,15 +413,15 @@ def synth_block(
 ) -> None:
     """Write `n` samples of a polyphonic acid synth into `out[:n]`: all voices in one call.
 
-    Per voice (row of `fv`, `iv`; see the F_ and I_ columns): two oscillators (phases,
-    increments `cur_inc × ratio[o]` gliding towards `base_inc`; one when the ratios are
-    equal) → low-pass TPT SVF whose cutoff is the smoothed cutoff × (1 + env amount ×
-    filter envelope), the envelope a curve −4 decay retriggered per note → drive (tanh) →
-    ADSR (`level`; stage 0 idle, 1 attack, 2 decay/sustain, 3 release; `remaining` gate
-    samples, −1 = held) × velocity gain, then × amp. A voice's filter coefficients are
-    derived every `CTRL_PERIOD` samples of the absolute clock (`clock[0]` counts modulo it),
-    so chunking changes nothing. `settings`: see `SYNTH_SETTINGS`; `smooth`: see
-    `synth_controls`.
+    Per voice (row of `fv`, `iv`; see the F_ and I_ columns): two oscillators (phases, increments
+    `cur_inc × ratio[o]` gliding towards `base_inc`; one when the ratios are equal), or for the
+    noise waves one noise source from the voice's own xorshift state (and, for pink, filter
+    memories) → low-pass TPT SVF whose cutoff is the smoothed cutoff × (1 + env amount × filter
+    envelope), the envelope a curve −4 decay retriggered per note → drive (tanh) → ADSR (`level`;
+    stage 0 idle, 1 attack, 2 decay/sustain, 3 release; `remaining` gate samples, −1 = held) ×
+    velocity gain, then × amp. A voice's filter coefficients are derived every `CTRL_PERIOD` samples
+    of the absolute clock (`clock[0]` counts modulo it), so chunking changes nothing. `settings`:
+    see `SYNTH_SETTINGS`; `smooth`: see `synth_controls`.
 
     The voice loop is outside the sample loop so that a voice's state stays in registers;
     few arguments keep numba's per-call dispatch cheap.
@@ -330,7 +435,8 @@ def synth_block(
     sample_rate = settings[6]
     r0 = settings[7]
     r1 = settings[8]
-    two = r0 != r1
+    two = r0 != r1 and wave < WAVE_NOISE
+    noisy = wave >= WAVE_NOISE
     top = 0.45 * sample_rate
     w_scale = math.pi / sample_rate
     cutoff = 2.0 ** smooth[0, 0]
@@ -362,6 +468,14 @@ def synth_block(
         c1s = fv[v, F_C1S]
         c2s = fv[v, F_C2S]
         gain = fv[v, F_VGAIN]
+        seed = iv[v, I_RNG]
+        b0 = fv[v, F_PINK0]
+        b1 = fv[v, F_PINK0 + 1]
+        b2 = fv[v, F_PINK0 + 2]
+        b3 = fv[v, F_PINK0 + 3]
+        b4 = fv[v, F_PINK0 + 4]
+        b5 = fv[v, F_PINK0 + 5]
+        b6 = fv[v, F_PINK0 + 6]
         ck = start_clock
         for i in range(n):
             if rem == 0 and st != 3:
@@ -415,6 +529,21 @@ def synth_block(
                 p0 -= 1.0
             if wave == WAVE_SAW:  # the common case
                 x = 2.0 * p0 - 1.0 + 2.0 * blep(p0, dt)
+            elif noisy:
+                seed ^= (seed << 13) & 0xFFFFFFFF
+                seed ^= seed >> 17
+                seed ^= (seed << 5) & 0xFFFFFFFF
+                x = float(seed) * (2.0 / 4294967295.0) - 1.0
+                if wave == WAVE_PINK:
+                    b0 = P0 * b0 + G0 * x
+                    b1 = P1 * b1 + G1 * x
+                    b2 = P2 * b2 + G2 * x
+                    b3 = P3 * b3 + G3 * x
+                    b4 = P4 * b4 + G4 * x
+                    b5 = P5 * b5 + G5 * x
+                    pink = b0 + b1 + b2 + b3 + b4 + b5 + b6 + G_DIRECT * x
+                    b6 = G_DELAYED * x
+                    x = pink
             else:
                 x = oscillator(wave, p0, dt)
             if two:
@@ -450,6 +579,15 @@ def synth_block(
         fv[v, F_C11] = c11
         fv[v, F_C1S] = c1s
         fv[v, F_C2S] = c2s
+        if noisy:
+            iv[v, I_RNG] = seed
+            fv[v, F_PINK0] = b0
+            fv[v, F_PINK0 + 1] = b1
+            fv[v, F_PINK0 + 2] = b2
+            fv[v, F_PINK0 + 3] = b3
+            fv[v, F_PINK0 + 4] = b4
+            fv[v, F_PINK0 + 5] = b5
+            fv[v, F_PINK0 + 6] = b6
     if active:
         if moving:
             for i in range(n):

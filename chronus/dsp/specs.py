@@ -16,6 +16,7 @@ __all__ = [
     "DRUM_TYPES",
     "FILTER_TYPES",
     "MODULATOR_TYPES",
+    "PITCHED_TYPES",
     "PROCESSOR_TYPES",
     "SYNTH_TYPES",
     "TYPE_SPECS",
@@ -26,8 +27,12 @@ __all__ = [
     "suggest",
 ]
 
-SYNTH_TYPES: tuple[str, ...] = ("saw", "sine", "square", "triangle")
-"""Polyphonic synths; they differ only in their oscillator's waveform."""
+PITCHED_TYPES: tuple[str, ...] = ("saw", "sine", "square", "triangle")
+"""Synths whose notes set a pitch (oscillators)."""
+
+SYNTH_TYPES: tuple[str, ...] = (*PITCHED_TYPES, "noise", "pink")
+"""Polyphonic synths; they differ only in their source: an oscillator's waveform, or white
+or pink noise (which ignore the note's pitch, `detune` and `glide`)."""
 
 DRUM_TYPES: tuple[str, ...] = ("kick", "snare", "hat")
 """One-shot drum voices; they ignore pitch and note length."""

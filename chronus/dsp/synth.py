@@ -1,4 +1,5 @@
-"""Polyphonic acid synths: per voice two oscillators → enveloped low-pass → drive → ADSR."""
+"""Polyphonic acid synths: per voice two oscillators or a noise source → enveloped low-pass →
+drive → ADSR."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from chronus.dsp.module import PARAM_PREFIX, Module, StateValue, velocity_gain
 from chronus.dsp.params import smoothing_coef
 from chronus.dsp.specs import TYPE_SPECS
 
-__all__ = ["VOICES", "SawSynth", "SineSynth", "SquareSynth", "Synth", "TriangleSynth", "midi_hz"]
+__all__ = [
+    "VOICES",
+    "NoiseSynth",
+    "PinkSynth",
+    "SawSynth",
+    "SineSynth",
+    "SquareSynth",
+    "Synth",
+    "TriangleSynth",
+    "midi_hz",
+]
 
 VOICES = 8
 """The default polyphony (the `voices` parameter)."""
@@ -38,9 +49,13 @@ class Synth(Module):
     and lets fall in `env_decay` → tanh `drive` → ADSR. All voices render in one kernel call.
     With the defaults (`env_amount` 0, `drive` 0) it is a plain subtractive synth.
 
-    Subclasses only choose the waveform. A stolen voice keeps its phase, level and filter
-    memory and attacks from where it was, so stealing does not click. Changing `voices`
-    reallocates the voice arrays (a control-path operation, never inside `process`).
+    Subclasses only choose the waveform. The noise waves (`noise`, `pink`) have no pitch: a
+    note's number, `detune` and `glide` change nothing (the note still chooses a voice and its
+    velocity sets the level); each voice draws from its own seeded xorshift held in the
+    voice state, so renders, chunkings and state hand-overs give identical samples. A stolen
+    voice keeps its phase, level and filter memory and attacks from where it was, so stealing
+    does not click. Changing `voices` reallocates the voice arrays (a control-path operation,
+    never inside `process`).
     """
 
     WAVE: ClassVar[int] = kernels.WAVE_SAW
@@ -81,6 +96,7 @@ class Synth(Module):
         fv[:, kernels.F_STALE] = -1.0
         iv = np.zeros((voices, kernels.VOICE_INTS), dtype=np.int64)
         iv[:, kernels.I_REMAINING] = -1
+        iv[:, kernels.I_RNG] = [kernels.noise_seed(self.WAVE, v) for v in range(voices)]
         fv[:keep] = self._fv[:keep]
         iv[:keep] = self._iv[:keep]
         self._fv, self._iv, self._voices = fv, iv, voices
@@ -96,6 +112,8 @@ class Synth(Module):
         self._stage = iv[:, kernels.I_STAGE]
         self._remaining = iv[:, kernels.I_REMAINING]
         self._serial = iv[:, kernels.I_SERIAL]
+        self._rng = iv[:, kernels.I_RNG]
+        self._pink = fv[:, kernels.F_PINK0 : kernels.F_PINK0 + 7]
 
     def _param_changed(self, name: str, value: float) -> None:
         sr = self.sample_rate
@@ -195,6 +213,7 @@ class Synth(Module):
             "level": self._level, "stage": self._stage, "remaining": self._remaining,
             "vgain": self._vgain, "serial": self._serial, "ic": self._ic, "fenv": self._fenv,
             "coefs": self._coefs, "clock": self._clock, "smooth_cur": self._smooth[0],
+            "rng": self._rng, "pink": self._pink,
         }  # fmt: skip
 
     def _state_scalars(self) -> dict[str, float | int]:
@@ -242,3 +261,19 @@ class TriangleSynth(Synth):
     TYPE = "triangle"
     PARAMS = TYPE_SPECS["triangle"]
     WAVE = kernels.WAVE_TRIANGLE
+
+
+class NoiseSynth(Synth):
+    """Polyphonic white noise (flat spectrum); pitch is ignored."""
+
+    TYPE = "noise"
+    PARAMS = TYPE_SPECS["noise"]
+    WAVE = kernels.WAVE_NOISE
+
+
+class PinkSynth(Synth):
+    """Polyphonic pink noise (−3 dB/octave, Kellet's filter); pitch is ignored."""
+
+    TYPE = "pink"
+    PARAMS = TYPE_SPECS["pink"]
+    WAVE = kernels.WAVE_PINK

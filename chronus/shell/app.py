@@ -19,9 +19,11 @@ from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError, Eng
 from chronus.lang.context import Context
 from chronus.lang.intents import ShellCommand
 from chronus.lang.interpreter import Interpreter
+from chronus.lang.modules import module_types, param_names
+from chronus.lang.parser import UNIT_WORDS, keywords
 from chronus.shell.views import format_health, format_patch
 
-__all__ = ["HELP", "Shell", "run_shell"]
+__all__ = ["HELP", "Shell", "completion_words", "run_shell"]
 
 HELP = """\
 Type commands, one per line (or several separated by `;`). For example:
@@ -35,12 +37,13 @@ Type commands, one per line (or several separated by `;`). For example:
   health · show patch · help · quit
 """
 
-WORDS = [
-    "tempo", "add", "called", "set", "to", "play", "on", "for", "stop", "panic", "help",
-    "health", "status", "quit", "show", "patch", "saw", "sine", "square", "triangle", "kick",
-    "snare", "hat", "cutoff", "res", "attack", "decay", "sustain", "release", "volume", "pan",
-    "amp", "beats", "bars", "hz", "khz", "ms", "db",
-]  # fmt: skip
+
+def completion_words() -> list[str]:
+    """What the prompt completes: the grammar's keywords, module types, parameters, units."""
+    words = set(keywords()) | set(UNIT_WORDS) | set(module_types())
+    for module_type in module_types():
+        words.update(param_names(module_type))
+    return sorted(word for word in words if word.replace("_", "").isalpha())
 
 
 class Shell:
@@ -147,7 +150,7 @@ def run_shell(
     session: PromptSession[str] = PromptSession(
         history=history,
         auto_suggest=AutoSuggestFromHistory(),
-        completer=WordCompleter(WORDS, ignore_case=True),
+        completer=WordCompleter(completion_words(), ignore_case=True),
         bottom_toolbar=shell.toolbar,
         input=input,
         output=output,

@@ -82,7 +82,7 @@ def test_alias_detector_sees_a_naive_saw() -> None:
     assert level > -40.0
 
 
-@pytest.mark.parametrize("module_type", ["saw", "square"])
+@pytest.mark.parametrize("module_type", ["saw", "square", "triangle"])
 @pytest.mark.parametrize(("sample_rate", "hz"), ALIAS_CASES)
 def test_aliasing_below_60_db(module_type: str, sample_rate: int, hz: float) -> None:
     synth = create_module(module_type, sample_rate, BLOCK)

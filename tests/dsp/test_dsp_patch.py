@@ -39,7 +39,7 @@ def test_param_spec_clamp() -> None:
 
 def test_catalog_matches_spec_table() -> None:
     assert set(module_types()) == set(MODULE_TYPES) == {
-        "saw", "sine", "square", "triangle", "kick", "snare", "hat",
+        "saw", "sine", "square", "triangle", "noise", "pink", "kick", "snare", "hat",
         "lowpass", "highpass", "bandpass", "acid", "lfo",
     } | EFFECT_TYPES  # fmt: skip
     for name, cls in MODULE_TYPES.items():

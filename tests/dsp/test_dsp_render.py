@@ -18,7 +18,7 @@ from chronus.dsp.specs import TYPE_SPECS, mix_specs
 from chronus.protocol import Message, validate
 
 SR = 48000
-TYPES = ("saw", "sine", "square", "triangle", "kick", "snare", "hat")
+TYPES = ("saw", "sine", "square", "triangle", "kick", "snare", "hat", "noise", "pink")
 
 
 def m(address: str, *args: object) -> Message:

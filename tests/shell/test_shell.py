@@ -87,3 +87,11 @@ def test_prompt_session_with_real_keystrokes(null_engine: EngineProcess) -> None
     assert result == [0]
     with null_engine.client() as client:
         assert client.dump()["modules"]["keys"]["type"] == "sine"
+
+
+def test_completion_is_fed_from_the_grammar_and_the_catalogue() -> None:
+    from chronus.shell.app import completion_words
+
+    words = completion_words()
+    for word in ("play", "tempo", "acid", "reverb", "env_amount", "cutoff", "khz", "pink"):
+        assert word in words
