@@ -2,8 +2,9 @@
 
 Routing: every sound module renders (a source mono, a processor stereo from its input
 buffer), goes through its strip (volume in dB, equal-power pan, mute/solo, all smoothed) and
-is added into each destination: a processor's input buffer or the master bus. Modules run
-in a topological order computed when the patch changes, never per block.
+is added into each destination: a processor's input buffer or the master bus. Each route
+has its own gain, so a new connection fades in and a cut one fades out. Modules run in a
+topological order computed when the patch changes, never per block.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ LIMITER_RELEASE_MS = 250.0
 SILENT_DB = -60.0
 SQRT2 = math.sqrt(2.0)
 FADE_OUT_MS = 30.0
-"""A removed module keeps playing this long while its strip fades (−40 dB at 20 ms, −60 dB
-at 30 ms), then it is dropped."""
+"""A removed module (or a cut route) keeps playing this long while its strip (or route gain)
+fades (−40 dB at 20 ms, −60 dB at 30 ms), then it is dropped."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -117,11 +118,25 @@ def strip_stereo(
 
 
 @jit
-def add_block(dst: FloatArray, src: FloatArray, n: int) -> None:
-    """`dst[:n] += src[:n]` for stereo blocks, without slicing."""
+def add_faded(
+    dst: FloatArray, src: FloatArray, n: int, gain: FloatArray, target: float, coef: float
+) -> None:
+    """`dst[:n] += src[:n] × g` for stereo blocks, `g = gain[0]` moving towards `target`.
+
+    The route gain moves by `coef` per sample before each sample, like a strip's gain, and
+    lands exactly on `target` once within 1e-9 of it.
+    """
+    g = gain[0]
     for i in range(n):
-        dst[i, 0] += src[i, 0]
-        dst[i, 1] += src[i, 1]
+        d = target - g
+        if d != 0.0:
+            if abs(d) < 1e-9:
+                g = target
+            else:
+                g += d * coef
+        dst[i, 0] += src[i, 0] * g
+        dst[i, 1] += src[i, 1] * g
+    gain[0] = g
 
 
 @jit
@@ -143,12 +158,11 @@ class _Node:
     target: FloatArray = field(default_factory=lambda: np.zeros(2))
     level: float = 1.0
     """0 when muted, not soloed while something is, or being removed."""
-    dests: list[FloatArray] = field(default_factory=list)
+    routes: list[_Route] = field(default_factory=list)
+    """The routes leading out of this module, in the patch or still fading out."""
     downstream: list[Processor] = field(default_factory=list)
     fade_left: int = -1
     """Samples left of the fade-out of a removed module; -1 while it is in the patch."""
-    ghost: list[tuple[_Node, _Node | None]] = field(default_factory=list)
-    """The routes a removed module had, kept while it fades."""
     processor: bool = False
     src: FloatArray = field(init=False)
     inp: FloatArray = field(init=False)
@@ -166,6 +180,52 @@ class _Node:
         left, right = pan_gains(module.current("volume"), module.current("pan"), self.processor)
         self.target[0] = left * self.level
         self.target[1] = right * self.level
+        for route in self.routes:
+            if route.gain[0] != 0.0:
+                return
+        # Nothing hears it (no route, or only routes about to fade in): jump.
+        self.gain[0] = self.target[0]
+        self.gain[1] = self.target[1]
+
+
+@dataclass(eq=False, slots=True)
+class _Route:
+    """One route out of a module's strip, with its own gain: 1 in the patch, 0 once cut.
+
+    The gain moves by the mix smoothing coefficient per sample, so a new route fades in; a
+    cut route (`fade_left` ≥ 0) fades out for `FADE_OUT_MS`, then is dropped.
+    """
+
+    src: _Node
+    dst: _Node | None
+    """None for the master bus."""
+    buf: FloatArray
+    gain: FloatArray
+    """The route gain, one element (0 → 1 fading in, → 0 fading out)."""
+    target: float = 1.0
+    fade_left: int = -1
+    """Samples left of the fade-out of a cut route; -1 while it is in the patch."""
+    span: int = 0
+    """Samples of the current block the route still plays (its fade may end mid-block)."""
+
+    @property
+    def steady(self) -> bool:
+        return self.fade_left < 0 and self.gain[0] == 1.0
+
+
+def _reaches(routes: dict[tuple[_Node, _Node | None], _Route], a: _Node, b: _Node) -> bool:
+    """Whether `routes` lead from `a` to `b` (or `a is b`)."""
+    seen = {a}
+    stack = [a]
+    while stack:
+        node = stack.pop()
+        if node is b:
+            return True
+        for src, dst in routes:
+            if src is node and dst is not None and dst not in seen:
+                seen.add(dst)
+                stack.append(dst)
+    return False
 
 
 @dataclass(eq=False, slots=True)
@@ -184,11 +244,12 @@ class Graph:
     """Modules by id, routed through processors to the master stage, every block.
 
     Every module renders every block, connected or not, so its time always advances; only
-    what reaches `master` is heard. A module that gets a route fades in over the mix
-    smoothing time; a removed one fades out over `FADE_OUT_MS`. Lfos tick every `GRID`
-    samples of the absolute clock (`clock`, the frame of the next frame rendered), so
-    modulation is the same in blocks of any size. The master stage zeroes non-finite
-    samples (counted in `nonfinite_count`) and limits the output to ±`LIMITER_THRESHOLD`.
+    what reaches `master` is heard. A new route fades in over the mix smoothing time; a cut
+    route and a removed module fade out over `FADE_OUT_MS` (the patch forgets them at once,
+    only the sound fades). Lfos tick every `GRID` samples of the absolute clock (`clock`,
+    the frame of the next frame rendered), so modulation is the same in blocks of any size.
+    The master stage zeroes non-finite samples (counted in `nonfinite_count`) and limits the
+    output to ±`LIMITER_THRESHOLD`.
     """
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
@@ -204,7 +265,7 @@ class Graph:
         self._lfos: dict[str, Lfo] = {}
         self._removing: list[_Node] = []
         self._order: list[_Node] = []
-        self._edges: list[tuple[_Node, _Node | None]] = []
+        self._routes: dict[tuple[_Node, _Node | None], _Route] = {}
         self._targets: list[_Target] = []
         self._target_index: dict[tuple[str, str], _Target] = {}
         self._acc = np.zeros((self.max_block, 2))
@@ -270,8 +331,7 @@ class Graph:
         if self._lfos.pop(module_id, None) is not None:
             return
         node = self._nodes.pop(module_id)
-        node.ghost = [e for e in self._edges if node in e]
-        if any(src is node for src, _ in node.ghost):
+        if node.routes:  # heard somewhere: fade out, its routes (both ways) kept meanwhile
             node.fade_left = self._fade_samples
             node.level = 0.0
             node.retarget()
@@ -290,26 +350,45 @@ class Graph:
             self._nodes[module_id].retarget()
 
     def _rebuild(self, fade: bool = True) -> None:
-        """Recompute routes, order, note forwarding, levels and modulation targets."""
+        """Recompute routes, order, note forwarding, levels and modulation targets.
+
+        Routes of the patch come first, in its order; a route the patch no longer has starts
+        to fade out if both its ends are still in the patch, keeps going if one is being
+        removed (its strip fades), and is dropped once its fade is over, when an end is gone
+        or when it would close a loop with the patch's routes. A new route starts at gain 0
+        (at 1 when not `fade`).
+        """
         nodes = self._nodes
-        edges: list[tuple[_Node, _Node | None]] = [
-            (nodes[a], None if b == MASTER else nodes[b]) for a, b in self.patch.connections
-        ]
-        alive = set(nodes.values()) | set(self._removing)
-        for ghost in self._removing:
-            edges += [e for e in ghost.ghost if e[0] in alive and (e[1] is None or e[1] in alive)]
-        self._edges = edges
+        live = set(nodes.values())
+        alive = live | set(self._removing)
+        old = self._routes
+        routes: dict[tuple[_Node, _Node | None], _Route] = {}
+        for a, b in self.patch.connections:
+            key = (nodes[a], None if b == MASTER else nodes[b])
+            route = old.get(key)
+            if route is None:
+                buf = self._acc if key[1] is None else key[1].inp
+                route = _Route(key[0], key[1], buf, np.full(1, 0.0 if fade else 1.0))
+            route.target = 1.0
+            route.fade_left = -1
+            routes[key] = route
+        for key, route in old.items():
+            src, dst = key
+            if key in routes or route.fade_left == 0 or src not in alive:
+                continue
+            if dst is not None and (dst not in alive or _reaches(routes, dst, src)):
+                continue
+            if route.fade_left < 0 and src in live and (dst is None or dst in live):
+                route.fade_left = self._fade_samples  # disconnected: fade out
+                route.target = 0.0
+            routes[key] = route
+        self._routes = routes
         everyone = [*nodes.values(), *self._removing]
         for node in everyone:
-            had_route = bool(node.dests)
-            node.dests = [
-                self._acc if dst is None else dst.inp for src, dst in edges if src is node
-            ]
-            if fade and node.dests and not had_route:
-                node.gain[:] = 0.0
-        # Kahn's algorithm, ties in creation order; a (ghost-made) cycle is appended as is.
+            node.routes = [route for (src, _), route in routes.items() if src is node]
+        # Kahn's algorithm, ties in creation order (there is no cycle: see above).
         indegree = {node: 0 for node in everyone}
-        for _, dst in edges:
+        for _, dst in routes:
             if dst is not None:
                 indegree[dst] += 1
         order: list[_Node] = []
@@ -317,12 +396,12 @@ class Graph:
         while ready:
             node = ready.pop(0)
             order.append(node)
-            for src, dst in edges:
+            for src, dst in routes:
                 if src is node and dst is not None:
                     indegree[dst] -= 1
                     if indegree[dst] == 0:
                         ready.append(dst)
-        order += [node for node in everyone if node not in order]
+        order += [node for node in everyone if node not in order]  # never: no cycle
         self._order = order
         for node in nodes.values():
             node.downstream = [
@@ -425,6 +504,14 @@ class Graph:
                 m = min(n, node.fade_left)
                 node.fade_left -= m
                 finished = finished or node.fade_left == 0
+            routes = node.routes
+            for route in routes:
+                if route.fade_left >= 0:
+                    route.span = min(m, route.fade_left)
+                    route.fade_left -= min(n, route.fade_left)
+                    finished = finished or route.fade_left == 0
+                else:
+                    route.span = m
             try:
                 if node.processor:
                     cast(Processor, module).process_stereo(node.inp, node.src, n)
@@ -438,16 +525,16 @@ class Graph:
                 continue
             if node.processor:
                 zero_block(node.inp, n)
-            dests = node.dests
-            if not dests:
+            if not routes:
                 continue
             strip = strip_stereo if node.processor else strip_mono
-            if len(dests) == 1:
-                bad = strip(dests[0], node.src, True, m, node.gain, node.target, self._mix_coef)
+            coef = self._mix_coef
+            if len(routes) == 1 and routes[0].steady:
+                bad = strip(routes[0].buf, node.src, True, m, node.gain, node.target, coef)
             else:
-                bad = strip(node.post, node.src, False, m, node.gain, node.target, self._mix_coef)
-                for dst in dests:
-                    add_block(dst, node.post, m)
+                bad = strip(node.post, node.src, False, m, node.gain, node.target, coef)
+                for route in routes:  # a steady route adds × 1.0: bit-exact
+                    add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
             if bad:
                 self.nonfinite_count += bad
                 module.silence()
@@ -463,12 +550,25 @@ class Graph:
     def state(self) -> dict[str, Any]:
         """Everything needed to continue rendering bit-identically in another graph.
 
-        Modules still fading out after removal are not included.
+        Routes fading in or out between modules of the patch are included, with their gain
+        and the samples left of their fade; modules still fading out after removal are not
+        (nor the routes to and from them).
         """
+        live = set(self._nodes.values())
         return {
             "patch": self.patch.to_dict(),
             "modules": {mid: m.state() for mid, m in self.modules.items()},
             "mix": {mid: node.gain.copy() for mid, node in self._nodes.items()},
+            "routes": [
+                [
+                    src.module_id,
+                    MASTER if dst is None else dst.module_id,
+                    float(r.gain[0]),
+                    r.fade_left,
+                ]
+                for (src, dst), r in self._routes.items()
+                if src in live and (dst is None or dst in live)
+            ],
             "modulated": {
                 f"{t.module_id}/{t.name}": t.module.current(t.name) for t in self._targets
             },
@@ -494,13 +594,15 @@ class Graph:
                     gains[module_id] = gains[module_id].reshape(2)
             modulated = {str(k): float(v) for k, v in dict(state.get("modulated", {})).items()}
             clock = int(state.get("clock", 0))
-        except (KeyError, TypeError) as exc:
+            routes = self._route_state(patch, modules, state)
+        except (KeyError, TypeError, ValueError) as exc:
             raise PatchError(f"invalid graph state: {exc}") from exc
         self.patch = patch
         self.modules = {}
         self._nodes = {}
         self._lfos = {}
         self._removing = []
+        self._routes = {}
         self._target_index = {}
         for module_id, module in modules.items():
             self.modules[module_id] = module
@@ -511,6 +613,12 @@ class Graph:
                 node.gain[:] = gains[module_id]
                 self._nodes[module_id] = node
             module.tempo_changed(patch.tempo)
+        for src_id, dst_id, gain, fade_left in routes:
+            src = self._nodes[src_id]
+            dst = None if dst_id == MASTER else self._nodes[dst_id]
+            buf = self._acc if dst is None else dst.inp
+            target = 1.0 if fade_left < 0 else 0.0
+            self._routes[(src, dst)] = _Route(src, dst, buf, np.full(1, gain), target, fade_left)
         self._limiter[0] = float(state["limiter"])
         self._acc[:] = 0.0
         self.clock = clock
@@ -520,3 +628,31 @@ class Graph:
             self.modules[module_id].modulate(name, value)
         for node in self._nodes.values():
             node.retarget()
+
+    @staticmethod
+    def _route_state(
+        patch: Patch, modules: dict[str, Module], state: dict[str, Any]
+    ) -> list[tuple[str, str, float, int]]:
+        """The routes of a `state()`, checked: `[src, dst, gain, fade_left]` each.
+
+        A route of the patch has `fade_left` -1; any other is between two sound modules of
+        the patch, fading out (`fade_left` > 0). Raises `ValueError`, `TypeError` or
+        `KeyError` on anything else. Without routes (an older state) the patch's routes
+        play at full gain.
+        """
+        routes: list[tuple[str, str, float, int]] = []
+        seen: set[tuple[str, str]] = set()
+        for entry in state.get("routes", []):
+            src, dst, gain, fade_left = entry
+            src, dst, gain, fade_left = str(src), str(dst), float(gain), int(fade_left)
+            sound = src != MASTER and not isinstance(modules[src], Lfo)
+            into = dst == MASTER or isinstance(modules[dst], Processor)
+            if not (sound and into) or src == dst or (src, dst) in seen:
+                raise ValueError(f"invalid route {src!r} → {dst!r}")
+            if not math.isfinite(gain):
+                raise ValueError(f"route {src!r} → {dst!r}: gain {gain!r}")
+            if ((src, dst) in patch.connections) != (fade_left < 0) or fade_left == 0:
+                raise ValueError(f"route {src!r} → {dst!r}: fade does not match the patch")
+            seen.add((src, dst))
+            routes.append((src, dst, gain, fade_left))
+        return routes

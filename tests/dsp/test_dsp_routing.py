@@ -57,6 +57,12 @@ def acid_song() -> Commands:
         (9009, m("/patch/create", "hat", "hat")),
         (9009, m("/patch/connect", "hat", "lp")),
         (9100, m("/note/hat", 60, 110)),
+        (9300, m("/patch/connect", "hat", "master")),  # fan-out: the new route fades in
+        (10150, m("/note/hat", 60, 110)),
+        (10173, m("/patch/disconnect", "hat", "lp")),  # mid-block: fades out
+        (10211, m("/patch/disconnect", "bass", "squelch")),  # mid-block, one route: fades out
+        (10519, m("/patch/connect", "bass", "squelch")),  # mid-fade: fades back in
+        (10777, m("/patch/disconnect", "hat", "master")),
         (11111, m("/mod/bass/mute", 1)),
         (12345, m("/mod/bass/mute", 0)),
         (14001, m("/patch/remove", "wob")),
@@ -221,6 +227,146 @@ def test_removed_module_fades_out() -> None:
             assert not out[at + fade :].any()
 
 
+FADE = round(FADE_OUT_MS * SR / 1000)
+
+
+def held(kind: str) -> Commands:
+    return [*chain(("s", kind)), (0, m("/note/s", 57, 127))]
+
+
+Floats = npt.NDArray[np.float64]
+
+
+def route_gain(out: npt.NDArray[np.float32], ref: npt.NDArray[np.float32], start: int,
+               stop: int) -> tuple[Floats, Floats]:  # fmt: skip
+    """The gain `out / ref` over `[start, stop)` where `ref` is loud enough, and its change
+    per sample between those samples."""
+    x, y = out[start:stop, 0].astype(np.float64), ref[start:stop, 0].astype(np.float64)
+    loud = np.abs(y) > 0.05
+    assert loud.sum() > (stop - start) // 2
+    gain: Floats = x[loud] / y[loud]
+    return gain, np.diff(gain) / np.diff(np.flatnonzero(loud))
+
+
+@pytest.mark.parametrize("kind", ["saw", "sine"])
+def test_disconnected_route_fades_out(kind: str) -> None:
+    ref = render_offline(held(kind), 20000, block=128)
+    assert np.abs(ref).max() < 0.9  # below the limiter: out / ref is the route gain
+    threshold = max_step(ref[2000:10000]) * 1.01  # as test_removed_module_fades_out
+    for at in (10000, 10037):
+        out = render_offline([*held(kind), (at, m("/patch/disconnect", "s", "master"))], 20000,
+                             block=128)  # fmt: skip
+        np.testing.assert_array_equal(out[:at], ref[:at])
+        assert max_step(out[2000:]) <= threshold
+        gain, change = route_gain(out, ref, at, at + FADE)
+        assert 0.8 < gain[0] < 1.0  # it starts at once, from (near) full level …
+        assert np.all(change < 1e-6)  # … falls steadily …
+        assert np.all(change > -0.006)  # … never by more than 0.6 % a sample …
+        assert gain[-1] < 2e-3  # … to −54 dB or below
+        assert np.abs(out[at + FADE - 100 : at + FADE]).max() < 2e-3
+        assert np.abs(out[at + FADE - 100 : at + FADE]).max() > 0.0
+        assert not out[at + FADE :].any()
+
+
+def test_disconnect_forgets_the_connection_at_once() -> None:
+    renderer = Renderer(SR, 128)
+    for sample, msg in held("saw"):
+        renderer.schedule(sample, msg)
+    out = np.zeros((128, 2), dtype=np.float32)
+    for _ in range(10):
+        renderer.render(out, 128)
+    renderer.schedule(renderer.position, m("/patch/disconnect", "s", "master"))
+    renderer.render(out, 128)
+    assert renderer.graph.patch.connections == []
+    assert renderer.graph.patch.audible() == []
+    assert np.abs(out).max() > 0.1  # still fading
+    with pytest.raises(PatchError, match="not connected"):
+        renderer.graph.apply(m("/patch/disconnect", "s", "master"))
+
+
+@pytest.mark.parametrize("gap", [FADE + 3000, 500])  # after the fade, and in the middle of it
+def test_reconnected_route_fades_in(gap: int) -> None:
+    ref = render_offline(held("saw"), 30000, block=128)
+    threshold = max_step(ref[2000:10000]) * 1.01
+    at = 10000 + gap
+    out = render_offline([*held("saw"), (10000, m("/patch/disconnect", "s", "master")),
+                          (at, m("/patch/connect", "s", "master"))], 30000, block=128)  # fmt: skip
+    assert max_step(out[2000:]) <= threshold
+    gain, change = route_gain(out, ref, at, at + 4800)
+    assert np.all(change > -1e-6)  # rises steadily from where it was …
+    assert np.all(change < 0.006)
+    if gap > FADE:
+        assert not out[10000 + FADE : at].any()
+        assert gain[0] < 0.01  # … from silence
+    else:
+        assert 0.05 < gain[0] < 0.2  # … from the middle of the fade-out, without a jump
+    assert gain[-1] > 0.99
+    np.testing.assert_array_equal(out[at + 9600 :], ref[at + 9600 :])  # exactly back
+
+
+def test_added_route_of_a_sounding_module_fades_in() -> None:
+    base = [*held("sine"), (0, m("/patch/create", "f", "highpass")), (0, m("/mod/f/cutoff", 20)),
+            (0, m("/patch/connect", "f", "master"))]  # fmt: skip
+    twice = render_offline([*base, (0, m("/patch/connect", "s", "f"))], 20000)
+    out = render_offline([*base, (10011, m("/patch/connect", "s", "f"))], 20000)
+    assert max_step(out[2000:]) <= max_step(twice[5000:]) * 1.01
+    assert max_step(out[10000:10100]) < 0.6 * max_step(twice[5000:])  # not at once
+
+
+def test_route_fades_hand_over_bit_identically() -> None:
+    cmds = [*held("saw"), (0, m("/patch/create", "f", "lowpass")), (0, m("/mod/f/cutoff", 900)),
+            (0, m("/patch/connect", "f", "master")), (0, m("/patch/connect", "s", "f")),
+            (5000, m("/patch/disconnect", "s", "f")), (5001, m("/patch/create", "t", "sine")),
+            (5001, m("/note/t", 64, 100)), (5003, m("/patch/connect", "t", "f")),
+            (5003, m("/patch/connect", "t", "master")),
+            (5005, m("/patch/disconnect", "s", "master")),
+            (5600, m("/patch/connect", "s", "master"))]  # fmt: skip
+    a = Renderer(SR, 128)
+    for sample, msg in cmds:
+        a.schedule(sample, msg)
+    out_a = np.zeros((128, 2), dtype=np.float32)
+    out_b = np.zeros((128, 2), dtype=np.float32)
+    for _ in range(52):  # to 5200: two routes fading out, two fading in
+        a.render(out_a, 100)
+    state = a.state()
+    routes = {(r[0], r[1]): r for r in state["graph"]["routes"]}
+    assert routes[("s", "f")][3] > 0 and routes[("s", "master")][3] > 0
+    assert 0.0 < routes[("t", "f")][2] < 1.0 and routes[("s", "f")][2] < 1.0
+    assert routes[("f", "master")] == ["f", "master", 1.0, -1]
+    b = Renderer(SR, 128)
+    b.load_state(state)
+    for sample, msg in cmds:
+        if sample >= a.position:
+            b.schedule(sample, msg)
+    for _ in range(60):
+        a.render(out_a, 128)
+        b.render(out_b, 128)
+        np.testing.assert_array_equal(out_a, out_b)
+    assert np.abs(out_a).max() > 0.05
+
+
+@pytest.mark.parametrize(
+    "route",
+    [["s", "s", 1.0, -1], ["s", "x", 1.0, 5], ["x", "master", 1.0, -1], ["s", "f", 1.0, 5],
+     ["s", "master", float("nan"), -1], ["s", "master", 1.0, 0], ["s", "nobody", 1.0, 5],
+     ["s", "master"]],
+)  # fmt: skip
+def test_bad_route_state_raises_and_changes_nothing(route: list[object]) -> None:
+    renderer = Renderer(SR, 128)
+    for sample, msg in [*held("saw"), (0, m("/patch/create", "x", "saw")),
+                        (0, m("/patch/create", "f", "lowpass")),
+                        (0, m("/patch/connect", "s", "f"))]:  # fmt: skip
+        renderer.schedule(sample, msg)
+    renderer.render(np.zeros((128, 2), dtype=np.float32), 128)
+    state = renderer.graph.state()
+    state["routes"] = [*state["routes"], route]
+    before = renderer.graph.state()
+    with pytest.raises(PatchError, match="invalid graph state"):
+        renderer.graph.load_state(state)
+    after = renderer.graph.state()
+    assert after["routes"] == before["routes"] and after["patch"] == before["patch"]
+
+
 # -- modulation -----------------------------------------------------------------------------
 
 
@@ -333,13 +479,42 @@ def test_render_with_chain_and_lfo_allocates_nothing_after_warm_up() -> None:
     assert peak - before < 16384
 
 
+def test_route_fades_allocate_nothing() -> None:
+    renderer = Renderer(SR, 128)
+    assert renderer.warm_up() == []
+    for sample, msg in acid_song()[:6]:
+        renderer.schedule(sample, msg)
+    renderer.schedule(0, m("/note/bass", 40, 100))
+    renderer.schedule(0, m("/patch/connect", "bass", "master"))
+    out = np.zeros((128, 2), dtype=np.float32)
+    for _ in range(40):
+        renderer.render(out, 128)
+    renderer.schedule(renderer.position + 5, m("/patch/disconnect", "bass", "master"))
+    renderer.schedule(renderer.position + 5, m("/patch/disconnect", "lp", "master"))
+    renderer.schedule(renderer.position + 5, m("/patch/connect", "squelch", "master"))
+    renderer.render(out, 128)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for i in range(10):  # within the fades: 1280 samples < FADE
+            renderer.render(out, 128 if i % 2 else 100)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert renderer.error_count == 0
+    routes = renderer.graph.state()["routes"]
+    assert sum(0 < r[2] < 1 for r in routes) == 3  # all three still fading
+    assert after - before < 2048
+    assert peak - before < 16384
+
+
 def test_warm_up_compiles_the_filter_and_routing_kernels() -> None:
     code = (
         "from chronus.dsp import filter_kernels as fk, graph\n"
         "from chronus.dsp.render import Renderer\n"
         "assert Renderer(48000, 128).warm_up() == []\n"
         "for k in (fk.svf_block, fk.acid_block, graph.strip_mono, graph.strip_stereo,\n"
-        "          graph.add_block, graph.zero_block):\n"
+        "          graph.add_faded, graph.zero_block):\n"
         "    assert k.signatures, k\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
