@@ -11,9 +11,10 @@ import pytest
 
 from chronus.dsp.catalog import create_module
 from chronus.dsp.module import Module
-from chronus.dsp.render import Renderer, render_offline
+from chronus.dsp.render import render_offline
 from chronus.dsp.specs import PITCHED_TYPES, SYNTH_TYPES
 from chronus.protocol import Message, validate
+from tests.dsp.chunks import render_in_chunks
 
 SR = 48000
 NOISES = ("noise", "pink")
@@ -160,15 +161,7 @@ FRAMES = 10000
 
 
 def render_chunks(chunk: int, max_block: int) -> npt.NDArray[np.float32]:
-    renderer = Renderer(SR, max_block)
-    for sample, msg in song():
-        renderer.schedule(sample, msg)
-    out = np.zeros((FRAMES, 2), dtype=np.float32)
-    for start in range(0, FRAMES, chunk):
-        n = min(chunk, FRAMES - start)
-        renderer.render(out[start : start + n], n)
-    assert renderer.error_count == 0, list(renderer.errors)
-    return out
+    return render_in_chunks(song(), FRAMES, chunk, max_block, SR)
 
 
 def test_block_size_invariance() -> None:

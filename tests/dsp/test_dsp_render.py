@@ -16,6 +16,7 @@ from chronus.dsp.params import ParamSpec
 from chronus.dsp.render import Renderer, render_offline
 from chronus.dsp.specs import TYPE_SPECS, mix_specs
 from chronus.protocol import Message, validate
+from tests.dsp.chunks import render_in_chunks
 
 SR = 48000
 TYPES = ("saw", "sine", "square", "triangle", "kick", "snare", "hat", "noise", "pink")
@@ -64,15 +65,7 @@ FRAMES = 12000
 def render_chunks(
     cmds: list[tuple[int, Message]], chunk: int, max_block: int
 ) -> npt.NDArray[np.float32]:
-    renderer = Renderer(SR, max_block)
-    for sample, msg in cmds:
-        renderer.schedule(sample, msg)
-    out = np.zeros((FRAMES, 2), dtype=np.float32)
-    for start in range(0, FRAMES, chunk):
-        n = min(chunk, FRAMES - start)
-        renderer.render(out[start : start + n], n)
-    assert renderer.error_count == 0, list(renderer.errors)
-    return out
+    return render_in_chunks(cmds, FRAMES, chunk, max_block, SR)
 
 
 def test_block_size_invariance() -> None:

@@ -17,6 +17,7 @@ from chronus.dsp.lfo import GRID, Lfo
 from chronus.dsp.patch import Patch, PatchError
 from chronus.dsp.render import Renderer, render_offline
 from chronus.protocol import Message, validate
+from tests.dsp.chunks import render_in_chunks
 
 SR = 48000
 Commands = list[tuple[int, Message]]
@@ -75,15 +76,7 @@ FRAMES = 20000
 
 
 def render_chunks(cmds: Commands, chunk: int, max_block: int) -> npt.NDArray[np.float32]:
-    renderer = Renderer(SR, max_block)
-    for sample, msg in cmds:
-        renderer.schedule(sample, msg)
-    out = np.zeros((FRAMES, 2), dtype=np.float32)
-    for start in range(0, FRAMES, chunk):
-        n = min(chunk, FRAMES - start)
-        renderer.render(out[start : start + n], n)
-    assert renderer.error_count == 0, list(renderer.errors)
-    return out
+    return render_in_chunks(cmds, FRAMES, chunk, max_block, SR)
 
 
 def test_chain_with_lfo_is_block_size_invariant() -> None:
