@@ -13,7 +13,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from chronus.dsp.kernels import jit, svf_coefs, svf_tick
+from chronus.dsp.kernels import approach, jit, svf_coefs, svf_tick
 
 __all__ = [
     "ACID_ENV_OCTAVES",
@@ -47,12 +47,7 @@ def res_to_k(res: float) -> float:
 @jit
 def _smooth(cur: FloatArray, tgt: FloatArray, coef: FloatArray, count: int) -> None:
     for p in range(count):
-        d = tgt[p] - cur[p]
-        if d != 0.0:
-            if abs(d) < 1e-9:
-                cur[p] = tgt[p]
-            else:
-                cur[p] += d * coef[p]
+        cur[p] = approach(cur[p], tgt[p], coef[p])
 
 
 @jit

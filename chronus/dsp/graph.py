@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from chronus.dsp import kernels
 from chronus.dsp.catalog import create_module
-from chronus.dsp.kernels import jit
+from chronus.dsp.kernels import approach, jit
 from chronus.dsp.lfo import GRID, Lfo, modulated_value
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import MIX_SMOOTHING_MS, ParamSpec, smoothing_coef
@@ -57,12 +57,7 @@ def pan_gains(volume_db: float, pan: float, stereo: bool = False) -> tuple[float
 @jit
 def _gains(gain: FloatArray, target: FloatArray, coef: float) -> None:
     for c in range(2):
-        d = target[c] - gain[c]
-        if d != 0.0:
-            if abs(d) < 1e-9:
-                gain[c] = target[c]
-            else:
-                gain[c] += d * coef
+        gain[c] = approach(gain[c], target[c], coef)
 
 
 @jit
@@ -128,12 +123,7 @@ def add_faded(
     """
     g = gain[0]
     for i in range(n):
-        d = target - g
-        if d != 0.0:
-            if abs(d) < 1e-9:
-                g = target
-            else:
-                g += d * coef
+        g = approach(g, target, coef)
         dst[i, 0] += src[i, 0] * g
         dst[i, 1] += src[i, 1] * g
     gain[0] = g

@@ -77,6 +77,24 @@ def jit(fn: F) -> F:
     return cast(F, numba.njit(cache=True, error_model="numpy")(fn))
 
 
+def _approach(current: float, target: float, coef: float) -> float:
+    """One step of one-pole smoothing: `coef` of the way to `target`, exactly on it once
+    within 1e-9 (so a settled value stops moving and compares equal)."""
+    d = target - current
+    if d == 0.0:
+        return current
+    if abs(d) < 1e-9:
+        return target
+    return current + d * coef
+
+
+approach = cast(
+    Callable[[float, float, float], float],
+    numba.njit(cache=True, error_model="numpy", inline="always")(_approach),
+)
+"""`_approach` compiled and inlined into every kernel that smooths (strips, routes, params)."""
+
+
 def noise_seed(stream: int, index: int) -> int:
     """A non-zero 32-bit xorshift seed for voice `index` of noise stream `stream`.
 
@@ -382,12 +400,7 @@ def synth_controls(n: int, smooth: FloatArray, controls: FloatArray) -> bool:
     cutoff = 2.0**fc_log
     for i in range(n):
         for p in range(SMOOTH_PARAMS):
-            d = tgt[p] - cur[p]
-            if d != 0.0:
-                if abs(d) < 1e-9:
-                    cur[p] = tgt[p]
-                else:
-                    cur[p] += d * coef[p]
+            cur[p] = approach(cur[p], tgt[p], coef[p])
         if cur[0] != fc_log:
             fc_log = cur[0]
             cutoff = 2.0**fc_log
@@ -752,12 +765,7 @@ def mix_block(
     bad = 0
     for i in range(n):
         for c in range(2):
-            d = target[c] - gain[c]
-            if d != 0.0:
-                if abs(d) < 1e-9:
-                    gain[c] = target[c]
-                else:
-                    gain[c] += d * coef
+            gain[c] = approach(gain[c], target[c], coef)
         x = src[i]
         if not math.isfinite(x):
             x = 0.0
