@@ -254,6 +254,7 @@ class Graph:
         self._nodes: dict[str, _Node] = {}
         self._lfos: dict[str, Lfo] = {}
         self._removing: list[_Node] = []
+        self._stale = False
         self._order: list[_Node] = []
         self._routes: dict[tuple[_Node, _Node | None], _Route] = {}
         self._targets: list[_Target] = []
@@ -272,6 +273,7 @@ class Graph:
         The patch is checked first, so a rejected message changes nothing.
         """
         warnings = self.patch.apply(message)
+        self._drop_finished()
         parts = message.address.strip("/").split("/")
         head = parts[0]
         if head == "patch":
@@ -488,6 +490,8 @@ class Graph:
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
         for node in self._order:
+            if node.fade_left == 0:
+                continue  # faded out after removal; dropped at the next patch change
             module = node.module
             m = n
             if node.fade_left >= 0:
@@ -532,6 +536,13 @@ class Graph:
             self._acc, out, offset, n, self._limiter, LIMITER_THRESHOLD, self._release
         )
         if finished:
+            # What has faded out now contributes nothing; dropping it rebuilds lists, which
+            # allocates, so it waits until the next command or state() (never in render).
+            self._stale = True
+
+    def _drop_finished(self) -> None:
+        if self._stale:
+            self._stale = False
             self._removing = [node for node in self._removing if node.fade_left > 0]
             self._rebuild()
 
@@ -544,6 +555,7 @@ class Graph:
         and the samples left of their fade; modules still fading out after removal are not
         (nor the routes to and from them).
         """
+        self._drop_finished()
         live = set(self._nodes.values())
         return {
             "patch": self.patch.to_dict(),

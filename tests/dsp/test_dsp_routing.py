@@ -511,3 +511,41 @@ def test_warm_up_compiles_the_filter_and_routing_kernels() -> None:
         "    assert k.signatures, k\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_end_of_a_fade_allocates_nothing_in_render() -> None:
+    renderer = Renderer(SR, 128)
+    assert renderer.warm_up() == []
+    for msg in (
+        m("/patch/create", "bass", "saw"),
+        m("/patch/connect", "bass", "master"),
+        m("/patch/create", "lp", "lowpass"),
+        m("/patch/connect", "lp", "master"),
+        m("/patch/create", "pad", "sine"),
+        m("/patch/connect", "pad", "lp"),
+        m("/note/bass", 40, 100),
+        m("/note/pad", 52, 100),
+    ):
+        renderer.schedule(0, msg)
+    out = np.zeros((128, 2), dtype=np.float32)
+    for _ in range(40):
+        renderer.render(out, 128)
+    renderer.schedule(renderer.position + 5, m("/patch/remove", "bass"))
+    renderer.schedule(renderer.position + 5, m("/patch/disconnect", "pad", "lp"))
+    renderer.render(out, 128)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for _ in range(40):  # 5120 samples: well past both fades
+            renderer.render(out, 128)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Rebuilding the routing when the fades ended used to allocate ~2.2 KB here.
+    assert after - before < 256
+    assert peak - before < 1200
+    assert not out.any()  # both routes faded to nothing
+    renderer.schedule(renderer.position, m("/patch/connect", "pad", "master"))
+    renderer.render(out, 128)  # the next command drops what had faded out
+    routes = renderer.graph.state()["routes"]
+    assert [r[:2] for r in routes] == [["lp", "master"], ["pad", "master"]]
