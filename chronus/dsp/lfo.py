@@ -30,7 +30,7 @@ __all__ = [
     "modulated_value",
 ]
 
-GRID = 32
+GRID = 64
 """Samples between two control ticks: lfo values change only at multiples of this."""
 
 SHAPE_SINE, SHAPE_TRIANGLE, SHAPE_SAW, SHAPE_SQUARE, SHAPE_RANDOM = range(5)
