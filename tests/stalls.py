@@ -17,10 +17,13 @@ import time
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
+from chronus.engine.lifecycle import die_with_parent
+
 MAX_STALLS = 256
 
 
 def _sleeper(cpu: int, threshold_ns: int, stop: Any, count: Any, log: Any, rt: Any) -> None:
+    die_with_parent()  # a SCHED_FIFO 99 loop must not outlive a killed test run
     os.sched_setaffinity(0, {cpu})
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(99))
