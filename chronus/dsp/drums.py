@@ -21,6 +21,8 @@ __all__ = ["Drum", "Hat", "Kick", "Snare"]
 
 LOG_10E3 = math.log(1e-3)
 NOISE_SEED = 0x2545F491
+DRUM_NOISE_STREAM = 16
+"""Noise stream of the drums for `kernels.noise_seed` (the synths use their waveform number)."""
 
 
 def decay_coef(seconds: float, sample_rate: int) -> float:
@@ -46,6 +48,10 @@ class Drum(Module):
     def _param_changed(self, name: str, value: float) -> None:
         if name in ("tune", "decay", "tone"):
             self._update_settings()
+
+    def reseed(self, salt: int) -> None:
+        """Draw the noise from a seed derived from `salt` (see `Module.reseed`)."""
+        self._rng[0] = kernels.noise_seed(DRUM_NOISE_STREAM, salt & 0xFFFFFFFF)
 
     def _update_settings(self) -> None:
         """Hook: recompute `_settings` from the parameters."""

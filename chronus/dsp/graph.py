@@ -10,6 +10,7 @@ topological order computed when the patch changes, never per block.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -311,6 +312,7 @@ class Graph:
 
     def _create(self, module_id: str, module_type: str) -> None:
         module = create_module(module_type, self.sample_rate, self.max_block)
+        module.reseed(zlib.crc32(module_id.encode()))
         module.tempo_changed(self.patch.tempo)
         self.modules[module_id] = module
         if isinstance(module, Lfo):

@@ -35,6 +35,7 @@ GRID = 64
 
 SHAPE_SINE, SHAPE_TRIANGLE, SHAPE_SAW, SHAPE_SQUARE, SHAPE_RANDOM = range(5)
 SEED = 0x2545F491
+LFO_NOISE_STREAM = 17
 MASK = 0xFFFFFFFF
 
 
@@ -70,6 +71,11 @@ class Lfo(Module):
         self.value = 0.0
         """The value of the last tick, in [-1, 1] (0 while muted)."""
         self._init_params()
+
+    def reseed(self, salt: int) -> None:
+        """Start the sample-and-hold sequence from a seed derived from `salt`."""
+        self._rng = kernels.noise_seed(LFO_NOISE_STREAM, salt & 0xFFFFFFFF)
+        self._held = self._draw()
 
     def _draw(self) -> float:
         x = self._rng

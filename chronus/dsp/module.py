@@ -125,6 +125,13 @@ class Module:
     def silence(self) -> None:
         """Stop every sound at once (panic), keeping parameters."""
 
+    def reseed(self, salt: int) -> None:
+        """Hook: derive this module's noise seeds from `salt` (call before it sounds).
+
+        The graph passes a stable hash of the module id, so two modules of one type draw
+        different noise while every render of the same script draws the same.
+        """
+
     # -- audio --------------------------------------------------------------------------
 
     def process(self, out: npt.NDArray[np.float64], n: int) -> None:

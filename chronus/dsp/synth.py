@@ -63,6 +63,7 @@ class Synth(Module):
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
         self._voices = 0
+        self._salt = 0
         self._fv = np.zeros((0, kernels.VOICE_FLOATS))
         self._iv = np.zeros((0, kernels.VOICE_INTS), dtype=np.int64)
         self._smooth = np.zeros((3, kernels.SMOOTH_PARAMS))
@@ -87,6 +88,14 @@ class Synth(Module):
         """How many notes can sound at once (the `voices` parameter)."""
         return self._voices
 
+    def _seed(self, voice: int) -> int:
+        return kernels.noise_seed(self.WAVE + (self._salt << 4), voice)
+
+    def reseed(self, salt: int) -> None:
+        """Give every voice a noise seed derived from `salt` (see `Module.reseed`)."""
+        self._salt = salt & 0xFFFFFFFF
+        self._iv[:, kernels.I_RNG] = [self._seed(v) for v in range(self._voices)]
+
     def _allocate(self, voices: int) -> None:
         """(Re)size the per-voice state to `voices`, keeping the voices that still fit."""
         if voices == self._voices:
@@ -96,7 +105,7 @@ class Synth(Module):
         fv[:, kernels.F_STALE] = -1.0
         iv = np.zeros((voices, kernels.VOICE_INTS), dtype=np.int64)
         iv[:, kernels.I_REMAINING] = -1
-        iv[:, kernels.I_RNG] = [kernels.noise_seed(self.WAVE, v) for v in range(voices)]
+        iv[:, kernels.I_RNG] = [self._seed(v) for v in range(voices)]
         fv[:keep] = self._fv[:keep]
         iv[:keep] = self._iv[:keep]
         self._fv, self._iv, self._voices = fv, iv, voices
