@@ -24,3 +24,15 @@ def render_in_chunks(
         renderer.render(out[start : start + n], n)
     assert renderer.error_count == 0, list(renderer.errors)
     return out
+
+
+def assert_block_size_invariant(
+    cmds: list[tuple[int, Message]], frames: int, rate: int = 48000
+) -> None:
+    """Rendering at once and in chunks of 1, 17, 64, 128 and 512 gives identical samples."""
+    whole = render_in_chunks(cmds, frames, frames, frames, rate)
+    assert np.abs(whole).max() > 0.05, "the probe must make sound"
+    for chunk in (1, 17, 64, 128, 512):
+        np.testing.assert_array_equal(
+            render_in_chunks(cmds, frames, chunk, 512, rate), whole, err_msg=str(chunk)
+        )

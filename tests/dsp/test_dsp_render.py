@@ -16,7 +16,7 @@ from chronus.dsp.params import ParamSpec
 from chronus.dsp.render import Renderer, render_offline
 from chronus.dsp.specs import TYPE_SPECS, mix_specs
 from chronus.protocol import Message, validate
-from tests.dsp.chunks import render_in_chunks
+from tests.dsp.chunks import assert_block_size_invariant
 
 SR = 48000
 TYPES = ("saw", "sine", "square", "triangle", "kick", "snare", "hat", "noise", "pink")
@@ -62,18 +62,9 @@ def song() -> list[tuple[int, Message]]:
 FRAMES = 12000
 
 
-def render_chunks(
-    cmds: list[tuple[int, Message]], chunk: int, max_block: int
-) -> npt.NDArray[np.float32]:
-    return render_in_chunks(cmds, FRAMES, chunk, max_block, SR)
-
-
 def test_block_size_invariance() -> None:
     cmds = song()
-    whole = render_chunks(cmds, FRAMES, FRAMES)
-    assert np.abs(whole).max() > 0.05
-    for chunk in (1, 17, 64, 128, 512):
-        np.testing.assert_array_equal(render_chunks(cmds, chunk, 512), whole, err_msg=str(chunk))
+    assert_block_size_invariant(cmds, FRAMES, SR)
 
 
 def test_renders_are_bit_identical() -> None:
