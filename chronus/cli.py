@@ -11,8 +11,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from chronus import __version__
+
+if TYPE_CHECKING:
+    from chronus.session.script import Script
 
 __all__ = ["main"]
 
@@ -232,7 +236,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
     return 1 if any(address == "/error" for address, _ in notes) else 0
 
 
-def _load_script(path: Path) -> object:
+def _load_script(path: Path) -> Script:
     from chronus.session.script import ScriptError, load_script_file
 
     try:
@@ -246,10 +250,8 @@ def _load_script(path: Path) -> object:
 def _cmd_run(args: argparse.Namespace) -> int:
     from chronus.engine.client import EngineClient, EngineError, EngineProcess
     from chronus.session.player import play_script
-    from chronus.session.script import Script
 
     script = _load_script(args.script)
-    assert isinstance(script, Script)
     engine: EngineProcess | None = None
     if args.engine:
         host, port = args.engine
@@ -286,11 +288,10 @@ def _print_reply(reply: tuple[str, tuple[object, ...]]) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from chronus.session.offline import render_script
-    from chronus.session.script import Script, ScriptError
+    from chronus.session.script import ScriptError
     from chronus.session.wav import write_wav
 
     script = _load_script(args.script)
-    assert isinstance(script, Script)
     if (args.seconds is not None and args.seconds < 0) or args.tail < 0:
         return _fail("--seconds and --tail must not be negative")
     if not 8000 <= args.rate <= 192000:

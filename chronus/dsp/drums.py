@@ -8,6 +8,7 @@ renders of the same commands are identical.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +31,18 @@ def decay_coef(seconds: float, sample_rate: int) -> float:
     return math.exp(LOG_10E3 / max(seconds * sample_rate, 1.0))
 
 
+DrumKernel = Callable[
+    [
+        npt.NDArray[np.float64],
+        int,
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+    ],
+    None,
+]
+
+
 class Drum(Module):
     """Shared plumbing of the drum voices: a state vector, settings vector and noise seed."""
 
@@ -37,9 +50,12 @@ class Drum(Module):
     SETTINGS_SIZE: ClassVar[int] = 0
     GAIN: ClassVar[int] = 0
     """Index of the hit's gain in the state vector."""
+    KERNEL: ClassVar[DrumKernel]
+    """The voice's numba kernel: (out, n, state, rng, settings)."""
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
+        self._kernel = type(self).KERNEL
         self._s = np.zeros(self.STATE_SIZE)
         self._settings = np.zeros(self.SETTINGS_SIZE)
         self._rng = np.array([NOISE_SEED], dtype=np.int64)
@@ -55,6 +71,10 @@ class Drum(Module):
 
     def _update_settings(self) -> None:
         """Hook: recompute `_settings` from the parameters."""
+
+    def process(self, out: npt.NDArray[np.float64], n: int) -> None:
+        """WRITE `n` samples into `out[:n]`."""
+        self._kernel(out, n, self._s, self._rng, self._settings)
 
     def _trigger(self) -> None:
         """Hook: reset the state vector for a new hit (the gain is set afterwards)."""
@@ -91,6 +111,7 @@ class Kick(Drum):
     TYPE = "kick"
     PARAMS = TYPE_SPECS["kick"]
     STATE_SIZE = kernels.KICK_STATE
+    KERNEL = kernels.kick_block
     SETTINGS_SIZE = 6
     GAIN = 4
 
@@ -109,10 +130,6 @@ class Kick(Drum):
     def _trigger(self) -> None:
         self._s[:] = (0.0, 1.0, 1.0, 1.0, 0.0, 1.0)
 
-    def process(self, out: npt.NDArray[np.float64], n: int) -> None:
-        """WRITE `n` samples into `out[:n]`."""
-        kernels.kick_block(out, n, self._s, self._rng, self._settings)
-
 
 class Snare(Drum):
     """Two sines (185 Hz and 1.78× that) for the body, band-passed noise for the snap."""
@@ -120,6 +137,7 @@ class Snare(Drum):
     TYPE = "snare"
     PARAMS = TYPE_SPECS["snare"]
     STATE_SIZE = kernels.SNARE_STATE
+    KERNEL = kernels.snare_block
     SETTINGS_SIZE = 9
     GAIN = 4
     K = 1.0
@@ -145,10 +163,6 @@ class Snare(Drum):
     def _trigger(self) -> None:
         self._s[:6] = (0.0, 0.0, 1.0, 1.0, 0.0, 1.0)
 
-    def process(self, out: npt.NDArray[np.float64], n: int) -> None:
-        """WRITE `n` samples into `out[:n]`."""
-        kernels.snare_block(out, n, self._s, self._rng, self._settings)
-
 
 class Hat(Drum):
     """Noise through a high-pass between 4 and 12 kHz, with a short decay."""
@@ -156,6 +170,7 @@ class Hat(Drum):
     TYPE = "hat"
     PARAMS = TYPE_SPECS["hat"]
     STATE_SIZE = kernels.HAT_STATE
+    KERNEL = kernels.hat_block
     SETTINGS_SIZE = 5
     GAIN = 1
     K = 1.0
@@ -169,7 +184,3 @@ class Hat(Drum):
 
     def _trigger(self) -> None:
         self._s[:3] = (1.0, 0.0, 1.0)
-
-    def process(self, out: npt.NDArray[np.float64], n: int) -> None:
-        """WRITE `n` samples into `out[:n]`."""
-        kernels.hat_block(out, n, self._s, self._rng, self._settings)

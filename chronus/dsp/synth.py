@@ -241,7 +241,7 @@ class Synth(Module):
 
 
 class SawSynth(Synth):
-    """Polyphonic saw (PolyBLEP)."""
+    """Polyphonic saw, band-limited (a ±12-sample band-limited step at each wrap)."""
 
     TYPE = "saw"
     PARAMS = TYPE_SPECS["saw"]
@@ -257,7 +257,7 @@ class SineSynth(Synth):
 
 
 class SquareSynth(Synth):
-    """Polyphonic square (PolyBLEP)."""
+    """Polyphonic square, band-limited like the saw."""
 
     TYPE = "square"
     PARAMS = TYPE_SPECS["square"]
@@ -265,7 +265,7 @@ class SquareSynth(Synth):
 
 
 class TriangleSynth(Synth):
-    """Polyphonic triangle."""
+    """Polyphonic triangle, its corners band-limited (the step's integral)."""
 
     TYPE = "triangle"
     PARAMS = TYPE_SPECS["triangle"]

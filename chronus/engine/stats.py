@@ -59,7 +59,6 @@ class SlotField(IntEnum):
     ERRORS = 5
     NONFINITE = 6
     STARTED_NS = 7
-    COMMANDS = 8
     TIMING_COUNT = 9
     REALTIME = 10
     MAX_DRAIN_NS = 11
@@ -78,7 +77,6 @@ class IoField(IntEnum):
     UNDERRUNS = 4
     XRUNS = 5
     LAST_ONSET_NS = 6
-    LAST_ONSET_BLOCK = 7
     DEVICE_LATENCY_US = 8
     STARTED_NS = 9
     WRONG_SIZE = 10
