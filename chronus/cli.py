@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
     p.add_argument("--lead", type=int, default=2, help="blocks rendered ahead (default 2)")
     p.add_argument("--device", default=None, help="output device name or index (PortAudio)")
+    p.add_argument("--log", default=None, metavar="SESSION.log",
+                   help="append each command and the sample it applied at")  # fmt: skip
+    p.add_argument("--record", default=None, metavar="OUT.wav",
+                   help="record all that plays, from block 0, to a WAV")  # fmt: skip
 
     p = sub.add_parser("parse", help="show what commands would do; sends nothing")
     p.add_argument("--json", action="store_true", help="one JSON object per command")
@@ -154,7 +158,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="chronus engine: %(levelname)s: %(message)s")
     config = EngineConfig(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
-        block=args.block, lead=args.lead, device=args.device,
+        block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
     )  # fmt: skip
     supervisor = Supervisor(config)
 

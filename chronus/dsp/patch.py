@@ -268,20 +268,31 @@ class Patch:
         """
         patch = cls()
         try:
-            for module_id, entry in dict(data.get("modules", {})).items():
-                patch.apply(protocol.validate("/patch/create", (module_id, entry["type"])))
-                for name, value in dict(entry.get("params", {})).items():
-                    patch.apply(protocol.validate(f"/mod/{module_id}/{name}", (value,)))
-            for src, dst in data.get("connections", []):
-                patch.apply(protocol.validate("/patch/connect", (src, dst)))
-            for src, dst, name in data.get("modulations", []):
-                patch.apply(protocol.validate("/patch/modulate", (src, dst, name)))
-            patch.apply(protocol.validate("/tempo", (data.get("tempo", DEFAULT_TEMPO),)))
+            for message in cls.messages_of(data):
+                patch.apply(message)
         except (protocol.ProtocolError, KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, PatchError):
                 raise
             raise PatchError(f"invalid patch data: {exc}") from exc
         return patch
+
+    @staticmethod
+    def messages_of(data: dict[str, Any]) -> list[Message]:
+        """The commands that build the patch of `to_dict()` output from an empty one.
+
+        Raises `ProtocolError`, `KeyError`, `TypeError` or `ValueError` on malformed data.
+        """
+        messages: list[Message] = []
+        for module_id, entry in dict(data.get("modules", {})).items():
+            messages.append(protocol.validate("/patch/create", (module_id, entry["type"])))
+            for name, value in dict(entry.get("params", {})).items():
+                messages.append(protocol.validate(f"/mod/{module_id}/{name}", (value,)))
+        for src, dst in data.get("connections", []):
+            messages.append(protocol.validate("/patch/connect", (src, dst)))
+        for src, dst, name in data.get("modulations", []):
+            messages.append(protocol.validate("/patch/modulate", (src, dst, name)))
+        messages.append(protocol.validate("/tempo", (data.get("tempo", DEFAULT_TEMPO),)))
+        return messages
 
     def copy(self) -> Patch:
         """An independent copy."""

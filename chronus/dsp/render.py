@@ -141,14 +141,18 @@ class Renderer:
     # -- state ----------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """`position` and the graph's state (pending commands are not included)."""
-        return {"position": self.position, "graph": self.graph.state()}
+        """`position`, the graph's state and the commands scheduled but not yet applied."""
+        pending = [(sample, message) for sample, _, message in sorted(self._queue)]
+        return {"position": self.position, "graph": self.graph.state(), "pending": pending}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Continue from another renderer's `state()`; pending commands are dropped."""
+        """Continue from another renderer's `state()`, its pending commands included."""
         self.graph.load_state(state["graph"])
         self.position = int(state["position"])
         self._queue.clear()
+        self._arrivals = 0
+        for sample, message in state.get("pending", []):
+            self.schedule(int(sample), message)
 
 
 def render_offline(

@@ -1,9 +1,11 @@
 """The audio I/O process: the device callback (or its null twin) and nothing else.
 
-The callback copies block *k* from the active slot's ring into the device buffer, advances the
-consumed-block counter (the engine's master clock) and wakes the slot with one semaphore post.
-It allocates no arrays, takes no lock another process can hold for long, and never raises: a
-missing block becomes silence and a counted underrun.
+The callback copies block *k* from the active slot's ring into the device buffer; if the
+active has not published it, block *k* of the standby (the same samples, rendered in
+lockstep); if neither has, a short fade to silence and a counted underrun. Then it advances
+the consumed-block counter (the engine's master clock), wakes both slots with one semaphore
+post each and copies the block to the record tap. It allocates no arrays, takes no lock
+another process can hold for long, and never raises.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.engine.lifecycle import die_with_parent, try_realtime
+from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters
 from chronus.engine.stats import ControlField, IoField, ProcessState, record_timing
 
@@ -34,7 +37,8 @@ NULL_PRIORITY = 65
 class IoConfig:
     """What the I/O process needs to know; plain data so it crosses a spawn."""
 
-    ring: str
+    rings: tuple[str, str]
+    tap: str
     counters: str
     control: str
     backend: str
@@ -46,35 +50,66 @@ class IoConfig:
 class BlockPump:
     """The body of the audio callback, shared by the device and null backends."""
 
-    def __init__(self, ring: AudioRing, counters: SharedCounters, demand: Semaphore) -> None:
-        self._ring = ring
+    def __init__(
+        self,
+        rings: tuple[AudioRing, AudioRing],
+        tap: RecordTap,
+        counters: SharedCounters,
+        control: SharedCounters,
+        wakes: tuple[Semaphore, Semaphore],
+    ) -> None:
+        self._rings = rings
+        self._tap = tap
         self._v = counters.values
-        self._demand = demand
+        self._flags = control.values
+        self._wakes = wakes
+        self._block = rings[0].block
         self._was_sounding = False
+        self._silent = False
         self._thread_checked = False
+        ramp = (np.arange(self._block, dtype=np.float32) + 1) / self._block
+        self._fade_in = ramp.reshape(-1, 1)
+        self._fade_out = (1.0 - ramp).reshape(-1, 1)
+        self._last = np.zeros((1, rings[0].channels), dtype=np.float32)
 
     def pump(self, out: npt.NDArray[np.float32]) -> None:
-        """Fill `out` (one block) with the next block of the active slot, or silence."""
+        """Fill `out` (one block) with block *k* of the active slot, the standby, or silence."""
         start = time.monotonic_ns()
         v = self._v
-        ring = self._ring
         k = int(v[IoField.CONSUMED])
+        active = int(self._flags[ControlField.ACTIVE])
+        ring = self._rings[active]
+        if not ring.has_block(k):
+            ring = self._rings[1 - active]
+            if ring.has_block(k):
+                v[IoField.COVERED] += 1
         if ring.has_block(k):
-            np.copyto(out, ring.blocks[k % ring.capacity])
-            sounding = ring.sounding[k % ring.capacity] != 0
+            index = k % ring.capacity
+            if self._silent:
+                np.multiply(ring.blocks[index], self._fade_in, out=out)
+                self._silent = False
+            else:
+                np.copyto(out, ring.blocks[index])
+            sounding = ring.sounding[index] != 0
             if sounding:
                 v[IoField.SOUNDING_BLOCKS] += 1
                 if not self._was_sounding:
                     v[IoField.LAST_ONSET_NS] = start
             self._was_sounding = bool(sounding)
         else:
-            out.fill(0.0)
+            # Fade from the last sample played, so that the gap is a dip and not a click.
+            np.multiply(self._fade_out, self._last, out=out)
+            self._silent = True
             v[IoField.UNDERRUNS] += 1
             v[IoField.LAST_UNDERRUN_BLOCK] = k
             self._was_sounding = False
+        self._last[0] = out[self._block - 1]
         v[IoField.CONSUMED] = k + 1
-        ring.header[AudioRing.READ] = k + 1
-        self._demand.release()
+        for each in self._rings:
+            each.header[AudioRing.READ] = k + 1
+        for wake in self._wakes:
+            wake.release()
+        self._tap.put(k, out)
         v[IoField.LAST_BLOCK_NS] = start
         record_timing(v, IoField.TIMING_COUNT, time.monotonic_ns() - start)
 
@@ -87,7 +122,7 @@ class BlockPump:
         if not self._thread_checked:
             self._v[IoField.REALTIME] = _thread_is_realtime()
             self._thread_checked = True
-        if frames != self._ring.block:
+        if frames != self._block:
             outdata.fill(0.0)
             self._v[IoField.WRONG_SIZE] += 1
             return
@@ -156,14 +191,17 @@ def _run_device(pump: BlockPump, config: IoConfig, halt: Semaphore) -> None:
         halt.acquire()
 
 
-def io_main(config: IoConfig, demand: Semaphore, halt: Semaphore, conn: Connection) -> None:
+def io_main(
+    config: IoConfig, wakes: tuple[Semaphore, Semaphore], halt: Semaphore, conn: Connection
+) -> None:
     """Entry point of the audio I/O process. Reports its backend (or failure) on `conn`.
 
     It runs until the supervisor clears the RUN flag of the control block and posts `halt`.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
-    ring = AudioRing.attach(config.ring)
+    rings = (AudioRing.attach(config.rings[0]), AudioRing.attach(config.rings[1]))
+    tap = RecordTap.attach(config.tap)
     counters = SharedCounters.attach(config.counters, IoField.SIZE)
     control = SharedCounters.attach(config.control, ControlField.SIZE)
     v = counters.values
@@ -188,7 +226,7 @@ def io_main(config: IoConfig, demand: Semaphore, halt: Semaphore, conn: Connecti
                 "Use `chronus render` to hear a script."
             )
     v[IoField.DEVICE] = 1 if backend == "device" else 0
-    pump = BlockPump(ring, counters, demand)
+    pump = BlockPump(rings, tap, counters, control, wakes)
     gc.collect()
     gc.freeze()
     gc.disable()  # the callback makes no reference cycles; a collection there is a glitch
@@ -205,6 +243,8 @@ def io_main(config: IoConfig, demand: Semaphore, halt: Semaphore, conn: Connecti
         conn.send(("error", f"audio I/O stopped: {exc}"))
     finally:
         del pump
-        ring.close()
+        for ring in rings:
+            ring.close()
+        tap.close()
         counters.close()
         control.close()

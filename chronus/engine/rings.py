@@ -37,8 +37,10 @@ class AudioRing:
     """Blocks of float32 audio from one slot (writer) to the audio I/O (reader).
 
     Header (int64): write position (blocks published), read position (blocks consumed),
-    drop count, active flag, block size in frames, sample rate, capacity in blocks, channels.
-    Block *k* lives at index ``k % capacity``. A per-block flag says whether the block is
+    drop count, active flag, block size in frames, sample rate, capacity in blocks, channels,
+    and the first valid block (a worker that joins mid-play starts its ring there, so the
+    blocks of its dead predecessor are never taken for its own). Block *k* lives at index
+    ``k % capacity``. A per-block flag says whether the block is
     non-silent, so the I/O can time onsets without looking at samples.
     """
 
@@ -50,6 +52,7 @@ class AudioRing:
     RATE: Final = 5
     CAPACITY: Final = 6
     CHANNELS: Final = 7
+    START: Final = 8
 
     def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
         self._shm = shm
@@ -128,7 +131,12 @@ class AudioRing:
     def has_block(self, k: int) -> bool:
         """Whether block *k* is published and not yet overwritten."""
         w = int(self.header[self.WRITE])
-        return w - self.capacity <= k < w
+        return w - self.capacity <= k < w and k >= self.header[self.START]
+
+    def restart_at(self, k: int) -> None:
+        """Make the writer's next block *k* and hide every block before it (a new writer)."""
+        self.header[self.START] = k
+        self.header[self.WRITE] = k
 
     def block_at(self, k: int) -> npt.NDArray[np.float32]:
         """The stored view of block *k* (valid while `has_block(k)`)."""
@@ -208,6 +216,24 @@ class CommandRing:
 
     def __len__(self) -> int:
         return int(self.header[self._WRITE]) - int(self.header[self._READ])
+
+    @property
+    def write_pos(self) -> int:
+        """Records pushed so far (the engine keeps it equal to its command sequence number)."""
+        return int(self.header[self._WRITE])
+
+    @property
+    def read_pos(self) -> int:
+        """Records popped so far."""
+        return int(self.header[self._READ])
+
+    def reset_to(self, position: int) -> None:
+        """Empty the ring and number the next record `position`.
+
+        Only while no reader is attached: the engine does it for a worker that has not started.
+        """
+        self.header[self._READ] = position
+        self.header[self._WRITE] = position
 
     def push(self, stamp: int, payload: bytes) -> bool:
         """Append a record; False (and a counted drop) if the ring is full."""

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 TIMING_WINDOW: Final = 1024
-_TIMINGS: Final = 16
+_TIMINGS: Final = 32
 
 
 class ProcessState(IntEnum):
@@ -39,12 +39,15 @@ class ProcessState(IntEnum):
     STOPPED = 3
     FAILED = 4
     DEAD = 5
+    JOINING = 6
 
 
 class ControlField(IntEnum):
     """Indices of the supervisor's control block, read by every child without a lock."""
 
     RUN = 0
+    ACTIVE = 1
+    """Index of the seat (0 = A, 1 = B) whose blocks the audio I/O plays first."""
     SIZE = 8
 
 
@@ -59,12 +62,24 @@ class SlotField(IntEnum):
     ERRORS = 5
     NONFINITE = 6
     STARTED_NS = 7
+    JOINED_BLOCK = 8
     TIMING_COUNT = 9
     REALTIME = 10
     MAX_DRAIN_NS = 11
     MAX_CYCLE_NS = 12
-    TIMINGS = 16
-    SIZE = 16 + TIMING_WINDOW
+    SNAPSHOT_REQUEST = 13
+    """The supervisor bumps it to ask the active slot for its state at the next block boundary."""
+    SNAPSHOT_DONE = 14
+    """The slot copies the request number here once the snapshot is in its handover area."""
+    SNAPSHOT_BLOCK = 15
+    SNAPSHOT_SEQ = 16
+    SNAPSHOT_BYTES = 17
+    SNAPSHOT_NS = 18
+    AHEAD = 19
+    """Blocks a standby rendered before the active had published them (it covered a late one)."""
+    PUBLISHED_NS = 20
+    TIMINGS = 32
+    SIZE = 32 + TIMING_WINDOW
 
 
 class IoField(IntEnum):
@@ -77,6 +92,8 @@ class IoField(IntEnum):
     UNDERRUNS = 4
     XRUNS = 5
     LAST_ONSET_NS = 6
+    COVERED = 7
+    """Blocks taken from the standby because the active's was missing."""
     DEVICE_LATENCY_US = 8
     STARTED_NS = 9
     WRONG_SIZE = 10
@@ -85,8 +102,8 @@ class IoField(IntEnum):
     REALTIME = 13
     LAST_UNDERRUN_BLOCK = 14
     SOUNDING_BLOCKS = 15
-    TIMINGS = 16
-    SIZE = 16 + TIMING_WINDOW
+    TIMINGS = 32
+    SIZE = 32 + TIMING_WINDOW
 
 
 def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: int) -> None:

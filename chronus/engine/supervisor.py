@@ -1,16 +1,16 @@
 """The supervisor: the engine's control plane.
 
 It receives OSC over UDP, validates it against the address space and the patch, keeps the
-authoritative patch state, stamps each command with the sample at which it applies, writes it to
-the slot's command ring, watches its child processes and answers health queries. It owns no audio:
-the slot renders and the audio I/O plays, and neither needs the supervisor to keep going.
+authoritative patch state, stamps each command with the sample at which it applies, hands it to
+the slot keeper (which writes it to both slots), logs it, drains the record tap and answers
+health queries. It owns no audio: the slots render and the audio I/O plays, and neither needs
+the supervisor to keep going.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import selectors
 import socket
 import time
@@ -21,16 +21,12 @@ from typing import Any
 from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
 from chronus.engine.audio_io import IoConfig, io_main
-from chronus.engine.rings import AudioRing, CommandRing, SharedCounters, unique_name
-from chronus.engine.slot import SlotConfig, slot_main
-from chronus.engine.stats import (
-    ControlField,
-    IoField,
-    ProcessState,
-    SlotField,
-    summary,
-    timing_percentiles,
-)
+from chronus.engine.keeper import SlotKeeper, spawn_context
+from chronus.engine.recorder import Recorder, RecordTap
+from chronus.engine.rings import SharedCounters, unique_name
+from chronus.engine.seats import Worker
+from chronus.engine.slot import WorkerConfig
+from chronus.engine.stats import ControlField, IoField, ProcessState, summary, timing_percentiles
 from chronus.protocol import (
     ENGINE_ONLY,
     Arg,
@@ -41,10 +37,14 @@ from chronus.protocol import (
     parse_packet,
     validate,
 )
+from chronus.session.stamped_log import StampedLog
 
 __all__ = ["EngineConfig", "EngineStartError", "Supervisor"]
 
 _BOOT_TIMEOUT_S = 120.0
+_TICK_S = 0.01
+_TAP_BLOCKS = 4096
+"""The record tap holds 11 s at 128 frames: the supervisor may stall that long unheard."""
 log = logging.getLogger("chronus.engine")
 
 
@@ -63,6 +63,10 @@ class EngineConfig:
     block: int = 128
     lead: int = 2
     device: str | None = None
+    log: str | None = None
+    """Append every command, with the sample it applied at, to this session log."""
+    record: str | None = None
+    """Record everything played, from the first block, to this WAV file."""
 
     @property
     def lead_ms(self) -> float:
@@ -78,28 +82,27 @@ class Supervisor:
         self.patch = Patch()
         self.backend_description = ""
         self.notice = ""
-        self._ctx = mp.get_context("spawn")
+        self._ctx = spawn_context()
         self._quit = False
         self._started_ns = time.monotonic_ns()
         self._received = 0
         self._errors = 0
         self._commands = 0
         self._sock: socket.socket | None = None
-        self._ring: AudioRing | None = None
-        self._cmd: CommandRing | None = None
-        self._slot_counters: SharedCounters | None = None
         self._io_counters: SharedCounters | None = None
-        self._slot: BaseProcess | None = None
+        self._control: SharedCounters | None = None
+        self._tap: RecordTap | None = None
+        self._keeper: SlotKeeper | None = None
+        self._recorder: Recorder | None = None
+        self._session_log: StampedLog | None = None
         self._io: BaseProcess | None = None
         self._io_conn: Any = None
-        self._control: SharedCounters | None = None
         self._halt = self._ctx.Semaphore(0)
-        self._demand = self._ctx.Semaphore(0)
 
     # lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
-        """Bind the socket, start the slot and the audio I/O; return the READY line."""
+        """Bind the socket, start the slots and the audio I/O; return the READY line."""
         c = self.config
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps it.
@@ -109,16 +112,26 @@ class Supervisor:
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
         self._sock.setblocking(False)
-        capacity = max(8, 4 * c.lead)
-        self._ring = AudioRing.create(unique_name("audio-a"), capacity, c.block, c.rate)
-        self._ring.header[AudioRing.ACTIVE] = 1
-        self._cmd = CommandRing.create(unique_name("cmd-a"))
-        self._slot_counters = SharedCounters.create(unique_name("slot-a"), SlotField.SIZE)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
-        self._start_slot()
-        self._wait_for_slot()
+        self._tap = RecordTap.create(unique_name("tap"), _TAP_BLOCKS, c.block)
+        self._recorder = Recorder(self._tap)
+        worker = WorkerConfig(self._io_counters.name, self._control.name, c.rate, c.block, c.lead)
+        self._keeper = SlotKeeper(
+            self._ctx, worker, self._io_counters, self._control, lambda: self.patch
+        )
+        try:
+            self._keeper.boot(_BOOT_TIMEOUT_S)
+        except RuntimeError as exc:
+            raise EngineStartError(str(exc)) from exc
+        try:
+            if c.log:
+                self._session_log = StampedLog(c.log, c.rate, c.block)
+            if c.record:
+                self._recorder.start(c.record, c.rate, from_block=0)
+        except OSError as exc:
+            raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
         self._start_io()
         port = self._sock.getsockname()[1]
         return (
@@ -137,45 +150,14 @@ class Supervisor:
         """`device` or `null`."""
         return "device" if self.backend_description.startswith("device") else "null"
 
-    def _start_slot(self) -> None:
-        assert self._ring is not None and self._cmd is not None
-        assert self._slot_counters is not None and self._io_counters is not None
-        assert self._control is not None
-        c = self.config
-        slot_config = SlotConfig(
-            name="A",
-            ring=self._ring.name,
-            commands=self._cmd.name,
-            counters=self._slot_counters.name,
-            io_counters=self._io_counters.name,
-            control=self._control.name,
-            rate=c.rate,
-            block=c.block,
-            lead=c.lead,
-        )
-        for _ in range(c.lead):
-            self._demand.release()
-        self._slot = self._ctx.Process(
-            target=slot_main, args=(slot_config, self._demand), name="chronus-slot-A"
-        )
-        self._slot.start()
-
-    def _wait_for_slot(self) -> None:
-        assert self._slot is not None and self._ring is not None
-        deadline = time.monotonic() + _BOOT_TIMEOUT_S
-        while self._ring.write_pos < self.config.lead:
-            if not self._slot.is_alive():
-                raise EngineStartError(f"the slot exited during start-up ({self._slot.exitcode})")
-            if time.monotonic() > deadline:
-                raise EngineStartError("the slot did not become ready in time")
-            time.sleep(0.01)
-
     def _start_io(self) -> None:
-        assert self._ring is not None and self._io_counters is not None
-        assert self._control is not None
+        assert self._keeper is not None and self._io_counters is not None
+        assert self._control is not None and self._tap is not None
         c = self.config
+        seats = self._keeper.seats
         io_config = IoConfig(
-            ring=self._ring.name,
+            rings=(seats[0].ring.name, seats[1].ring.name),
+            tap=self._tap.name,
             counters=self._io_counters.name,
             control=self._control.name,
             backend=c.backend,
@@ -186,7 +168,7 @@ class Supervisor:
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
         self._io = self._ctx.Process(
             target=io_main,
-            args=(io_config, self._demand, self._halt, child_conn),
+            args=(io_config, self._keeper.wakes, self._halt, child_conn),
             name="chronus-audio-io",
         )
         self._io.start()
@@ -208,19 +190,22 @@ class Supervisor:
         if self._control is not None:
             self._control.values[ControlField.RUN] = 0
         self._halt.release()
-        for _ in range(4):
-            self._demand.release()
-        for proc in (self._io, self._slot):
-            if proc is None:
-                continue
-            proc.join(3.0)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(3.0)
-        for shm in (self._ring, self._cmd, self._slot_counters, self._io_counters, self._control):
+        if self._io is not None:
+            self._io.join(3.0)
+            if self._io.is_alive():
+                self._io.kill()
+                self._io.join(3.0)
+        if self._keeper is not None:
+            self._keeper.shutdown()
+        if self._recorder is not None and self._recorder.recording:
+            self._recorder.stop()
+        if self._session_log is not None:
+            self._session_log.close()
+        for shm in (self._tap, self._io_counters, self._control):
             if shm is not None:
                 shm.close()
-        self._ring = self._cmd = self._slot_counters = self._io_counters = self._control = None
+        self._keeper = None
+        self._tap = self._io_counters = self._control = None
         if self._io_conn is not None:
             self._io_conn.close()
         if self._sock is not None:
@@ -230,21 +215,37 @@ class Supervisor:
 
     def serve_forever(self) -> None:
         """Serve OSC until quit is requested; watch the children meanwhile."""
-        assert self._sock is not None and self._slot is not None and self._io is not None
+        assert self._sock is not None and self._keeper is not None and self._io is not None
+        keeper = self._keeper
         selector = selectors.DefaultSelector()
         selector.register(self._sock, selectors.EVENT_READ, "osc")
-        selector.register(self._slot.sentinel, selectors.EVENT_READ, "slot")
         selector.register(self._io.sentinel, selectors.EVENT_READ, "io")
         selector.register(self._io_conn, selectors.EVENT_READ, "io-report")
+        watched: set[Worker] = set()
         while not self._quit:
-            for key, _ in selector.select(timeout=0.1):
+            for worker in keeper.workers():
+                if worker not in watched:
+                    watched.add(worker)
+                    selector.register(worker.process.sentinel, selectors.EVENT_READ, worker)
+                    selector.register(worker.conn, selectors.EVENT_READ, ("pipe", worker))
+            for key, _ in selector.select(timeout=_TICK_S):
                 if key.data == "osc":
                     self._read_socket()
                 elif key.data == "io-report":
                     self._io_report(selector)
-                else:
+                elif key.data == "io":
                     selector.unregister(key.fileobj)
-                    self._child_died(str(key.data))
+                    self._io_died()
+                elif isinstance(key.data, Worker):
+                    selector.unregister(key.fileobj)
+                    selector.unregister(key.data.conn)
+                    watched.discard(key.data)
+                    keeper.on_death(key.data)
+                elif key.data[1] in watched:
+                    keeper.on_message(key.data[1])
+            keeper.tick()
+            if self._recorder is not None:
+                self._recorder.drain()
         selector.close()
 
     def _read_socket(self) -> None:
@@ -267,14 +268,12 @@ class Supervisor:
             return
         log.warning("audio I/O %s: %s", kind, text)
 
-    def _child_died(self, which: str) -> None:
-        proc = self._slot if which == "slot" else self._io
-        assert proc is not None
-        proc.join(0.1)
-        counters = self._slot_counters if which == "slot" else self._io_counters
-        if counters is not None:
-            counters.values[0] = ProcessState.DEAD
-        log.error("the %s process exited (code %s)", which, proc.exitcode)
+    def _io_died(self) -> None:
+        assert self._io is not None
+        self._io.join(0.1)
+        if self._io_counters is not None:
+            self._io_counters.values[IoField.STATE] = ProcessState.DEAD
+        log.error("the audio I/O process exited (code %s)", self._io.exitcode)
 
     def _reply(self, addr: Any, address: str, *args: Arg) -> None:
         assert self._sock is not None
@@ -311,16 +310,17 @@ class Supervisor:
 
     def next_stamp(self) -> int:
         """The first sample that no slot can have started rendering."""
-        assert self._ring is not None
-        return (self._ring.write_pos + 1) * self.config.block
+        assert self._keeper is not None
+        return self._keeper.next_stamp()
 
     def _command(self, message: Message, addr: Any) -> None:
-        assert self._cmd is not None
-        if len(self._cmd) >= self._cmd.capacity:
+        keeper = self._keeper
+        assert keeper is not None
+        if not keeper.room():
             self._error(addr, message.address, "engine busy: command queue full, nothing changed")
             return
         payload = encode(message)
-        if len(payload) > self._cmd.max_payload:
+        if len(payload) > keeper.max_payload:
             self._error(addr, message.address, "message too large, nothing changed")
             return
         try:
@@ -328,7 +328,10 @@ class Supervisor:
         except PatchError as exc:
             self._error(addr, message.address, str(exc))
             return
-        self._cmd.push(self.next_stamp(), payload)
+        stamp = keeper.next_stamp()
+        keeper.push(stamp, payload)
+        if self._session_log is not None:
+            self._session_log.write(stamp, message)
         self._commands += 1
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)
@@ -347,27 +350,8 @@ class Supervisor:
     # health ----------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Health of the engine, its slot and its audio I/O, as plain data."""
+        """Health of the engine, its slots and its audio I/O, as plain data."""
         c = self.config
-        slots = []
-        if self._slot_counters is not None:
-            v = self._slot_counters.values
-            slot = summary(self._slot_counters, SlotField)
-            slot.update(
-                name="A",
-                role="active",
-                restarts=0,
-                blocks_rendered=int(v[SlotField.BLOCKS]),
-                render=timing_percentiles(v, SlotField.TIMING_COUNT),
-                max_command_us=round(int(v[SlotField.MAX_DRAIN_NS]) / 1000, 1),
-                max_cycle_us=round(int(v[SlotField.MAX_CYCLE_NS]) / 1000, 1),
-                realtime=bool(v[SlotField.REALTIME]),
-                late_commands=int(v[SlotField.LATE]),
-                late_blocks=int(self._ring.header[AudioRing.DROPS]) if self._ring else 0,
-                errors=int(v[SlotField.ERRORS]),
-                nonfinite_samples=int(v[SlotField.NONFINITE]),
-            )
-            slots.append(slot)
         io: dict[str, Any] = {}
         if self._io_counters is not None:
             v = self._io_counters.values
@@ -385,6 +369,7 @@ class Supervisor:
                 ),
                 xruns=int(v[IoField.XRUNS]),
                 underruns=int(v[IoField.UNDERRUNS]),
+                covered_by_standby=int(v[IoField.COVERED]),
                 last_underrun_block=int(v[IoField.LAST_UNDERRUN_BLOCK]),
                 wrong_size_callbacks=int(v[IoField.WRONG_SIZE]),
                 callback=timing_percentiles(v, IoField.TIMING_COUNT),
@@ -392,6 +377,11 @@ class Supervisor:
                 last_onset_ns=int(v[IoField.LAST_ONSET_NS]),
                 last_block_ns=int(v[IoField.LAST_BLOCK_NS]),
             )
+        keeper = self._keeper
+        slots = keeper.status() if keeper is not None else []
+        period_us = 1e6 * c.block / c.rate
+        active = [slot for slot in slots if slot["role"] == "active"]
+        dsp_load = active[0]["render"]["p50_us"] / period_us if active else 0.0
         return {
             "engine": {
                 "version": __version__,
@@ -400,11 +390,17 @@ class Supervisor:
                 "block": c.block,
                 "lead": c.lead,
                 "lead_ms": round(c.lead_ms, 3),
+                "dsp_load": round(dsp_load, 4),
+                "failovers": keeper.failovers if keeper else 0,
+                "respawns": keeper.respawns if keeper else 0,
+                "commits": 0,
+                "events": list(keeper.events) if keeper else [],
                 "osc": {
                     "received": self._received,
                     "errors": self._errors,
                     "commands": self._commands,
                 },
+                "recording": self._recorder.status() if self._recorder else {},
                 "notice": self.notice,
             },
             "io": io,

@@ -1,0 +1,385 @@
+"""The slot keeper: two lockstep slots, a warm spare, failover, the watchdog and respawns.
+
+Seat A starts active and seat B as its hot standby; both get every stamped command. The keeper
+watches the workers through their process sentinels (death) and the heartbeats they write in
+shared memory (hangs: `HANG_S` without one is death). When the active dies, the audio I/O has
+already taken the standby's copy of the missing block; the keeper makes the standby active,
+gives the empty seat the pre-warmed spare, asks the active for its state at a block boundary,
+replays to the newcomer the commands stamped after it, and the newcomer rejoins lockstep.
+Respawns follow `RespawnPolicy`. If both seats die, a worker is built fresh from the patch.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import time
+from collections import deque
+from collections.abc import Callable
+from multiprocessing.context import SpawnContext
+from multiprocessing.synchronize import Semaphore
+from typing import Any
+
+from chronus.dsp.patch import Patch
+from chronus.engine.backoff import RespawnPolicy
+from chronus.engine.rings import AudioRing, SharedCounters
+from chronus.engine.seats import Seat, SeatState, Worker
+from chronus.engine.slot import HEARTBEAT_S, FreshStart, JoinStart, WorkerConfig, worker_main
+from chronus.engine.stats import (
+    ControlField,
+    IoField,
+    ProcessState,
+    SlotField,
+    summary,
+    timing_percentiles,
+)
+
+__all__ = ["HANG_S", "LOG_LENGTH", "SlotKeeper"]
+
+HANG_S = 3 * HEARTBEAT_S
+"""A running slot with no heartbeat for this long is killed and treated as dead."""
+
+LOG_LENGTH = 1 << 16
+"""Stamped commands kept for replay to a joining worker (it needs those after its snapshot)."""
+
+log = logging.getLogger("chronus.engine")
+
+
+class SlotKeeper:
+    """Owns the seats, the workers and the spare; decides failover and respawns."""
+
+    def __init__(
+        self,
+        ctx: SpawnContext,
+        config: WorkerConfig,
+        io: SharedCounters,
+        control: SharedCounters,
+        patch: Callable[[], Patch],
+    ) -> None:
+        self._ctx = ctx
+        self._config = config
+        self._io = io
+        self._control = control
+        self._patch = patch
+        capacity = max(8, 4 * config.lead)
+        self.seats = (
+            Seat.create(0, capacity, config.block, config.rate),
+            Seat.create(1, capacity, config.block, config.rate),
+        )
+        self.wakes: tuple[Semaphore, Semaphore] = (ctx.Semaphore(0), ctx.Semaphore(0))
+        self.policy = RespawnPolicy()
+        self.failovers = 0
+        self.respawns = 0
+        self.events: deque[str] = deque(maxlen=32)
+        self._spare: Worker | None = None
+        self._spare_due = 0.0
+        self._due: dict[int, float] = {}
+        self._join: tuple[Seat, Seat, int] | None = None
+        self._log: deque[tuple[int, int, bytes]] = deque(maxlen=LOG_LENGTH)
+        self._seq = 0
+        self._workers: list[Worker] = []
+
+    # -- workers -------------------------------------------------------------------------------
+
+    def _spawn(self) -> Worker:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=worker_main, args=(self._config, self.wakes, child), name="chronus-slot"
+        )
+        process.start()
+        child.close()
+        worker = Worker(process, parent, time.monotonic_ns(), pid=process.pid or 0)
+        self._workers.append(worker)
+        return worker
+
+    def workers(self) -> list[Worker]:
+        """Every live worker process (spare included), for the serve loop to watch."""
+        return list(self._workers)
+
+    def boot(self, timeout: float) -> None:
+        """Start A and B from an empty patch at block 0 and wait until A is `lead` ahead.
+
+        Raises `RuntimeError` if a worker dies or the slots are not ready in time.
+        """
+        booting = [self._spawn(), self._spawn()]
+        deadline = time.monotonic() + timeout
+        for worker in booting:
+            self._await_message(worker, "warm", deadline)
+        self._control.values[ControlField.ACTIVE] = 0
+        for seat, worker in zip(self.seats, booting, strict=True):
+            seat.commands.reset_to(0)
+            self._start(seat, worker, FreshStart(seat.config(self._peer(seat)), 0))
+        for seat in self.seats:
+            assert seat.worker is not None
+            self._await_message(seat.worker, "running", deadline)
+        while self.seats[0].ring.write_pos < self._config.lead:
+            if not all(seat.worker and seat.worker.process.is_alive() for seat in self.seats):
+                raise RuntimeError("a slot exited during start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the slots did not become ready in time")
+            time.sleep(0.005)
+        self._spare = self._spawn()
+
+    def _await_message(self, worker: Worker, kind: str, deadline: float) -> None:
+        while not worker.conn.poll(0.05):
+            if not worker.process.is_alive():
+                raise RuntimeError(
+                    f"a slot worker exited during start-up ({worker.process.exitcode})"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError("a slot worker did not become ready in time")
+        self.on_message(worker)
+        if kind == "warm" and not worker.warm:
+            raise RuntimeError("a slot worker sent an unexpected message")
+
+    def _peer(self, seat: Seat) -> Seat:
+        return self.seats[1 - seat.index]
+
+    def _start(self, seat: Seat, worker: Worker, start: FreshStart | JoinStart) -> None:
+        seat.worker = worker
+        seat.state = SeatState.JOINING
+        seat.accepting = True
+        worker.conn.send(start)
+        self.wakes[seat.index].release()
+
+    # -- events from the serve loop ------------------------------------------------------------
+
+    def on_message(self, worker: Worker) -> None:
+        """A worker wrote to its pipe: `warm` (ready for a seat) or `running` (in its seat)."""
+        try:
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] == "warm":
+            worker.warm = True
+            worker.pid = int(message[1])
+            worker.warm_errors = list(message[2])
+            if worker.warm_errors:
+                log.warning("slot worker %d warm-up errors: %s", worker.pid, worker.warm_errors)
+        elif message[0] == "running":
+            for seat in self.seats:
+                if seat.worker is worker:
+                    seat.state = SeatState.RUNNING
+                    seat.serving_since_ns = time.monotonic_ns()
+                    if self._join is not None and self._join[0] is seat:
+                        self._join = None
+                        self._event(f"slot {seat.name} rejoined in lockstep at block {message[1]}")
+
+    def on_death(self, worker: Worker) -> None:
+        """A worker's process sentinel fired."""
+        worker.process.join(0.1)
+        if worker in self._workers:
+            self._workers.remove(worker)
+        worker.conn.close()
+        now = time.monotonic()
+        if worker is self._spare:
+            self._spare = None
+            self._spare_due = now + 2.0
+            self._event(f"the spare worker exited (code {worker.process.exitcode})")
+            return
+        for seat in self.seats:
+            if seat.worker is worker:
+                self._seat_lost(seat, now, worker.process.exitcode)
+
+    def _seat_lost(self, seat: Seat, now: float, exitcode: int | None) -> None:
+        seat.worker = None
+        seat.accepting = False
+        seat.counters.values[SlotField.STATE] = ProcessState.DEAD
+        served = (time.monotonic_ns() - seat.serving_since_ns) / 1e9 if seat.serving_since_ns else 0
+        was = "active" if self.active is seat else "standby"
+        seat.state = SeatState.DEAD
+        if self._join is not None and seat in self._join[:2]:
+            self._join = None
+        peer = self._peer(seat)
+        if was == "active" and peer.state in (SeatState.RUNNING, SeatState.JOINING):
+            self._control.values[ControlField.ACTIVE] = peer.index
+            self.failovers += 1
+            self._event(
+                f"slot {seat.name} (active) died (code {exitcode}{seat.note}); "
+                f"slot {peer.name} took over at block {int(self._io.values[IoField.CONSUMED])}"
+            )
+        else:
+            self._event(f"slot {seat.name} ({was}) died (code {exitcode}{seat.note})")
+        seat.note = ""
+        decision = self.policy.on_death(now, served)
+        if decision.suspended:
+            seat.state = SeatState.SUSPENDED
+            seat.note = decision.reason
+        else:
+            self._due[seat.index] = now + decision.delay_s
+        self._event(f"slot {seat.name}: {decision.describe()}")
+
+    def tick(self) -> None:
+        """Periodic work: hang detection, spare upkeep, respawns and joins."""
+        now = time.monotonic()
+        now_ns = time.monotonic_ns()
+        for seat in self.seats:
+            worker = seat.worker
+            if worker is None or seat.state is not SeatState.RUNNING:
+                continue
+            silent_ns = now_ns - int(seat.counters.values[SlotField.HEARTBEAT_NS])
+            if silent_ns > HANG_S * 1e9 and worker.process.is_alive():
+                seat.note = f", hung: no heartbeat for {silent_ns / 1e6:.0f} ms"
+                worker.kill()
+        if self._spare is None and now >= self._spare_due:
+            self._spare = self._spawn()
+        if self._join is not None:
+            self._finish_join()
+        spare_ready = self._spare is not None and self._spare.warm and self._join is None
+        for index, due in sorted(self._due.items()):
+            copying = self._peer(self.seats[index]).state is SeatState.JOINING
+            if now >= due and spare_ready and not copying:
+                del self._due[index]
+                self._fill(self.seats[index])
+                break
+
+    def _fill(self, seat: Seat) -> None:
+        peer = self._peer(seat)
+        seat.restarts += 1
+        self.respawns += 1
+        if peer.state is SeatState.RUNNING:
+            counters = peer.counters.values
+            request = int(counters[SlotField.SNAPSHOT_REQUEST]) + 1
+            counters[SlotField.SNAPSHOT_REQUEST] = request
+            self._join = (seat, peer, request)
+            return
+        # No slot to copy: build from the patch, the supervisor's source of truth.
+        assert self._spare is not None
+        spare, self._spare = self._spare, None
+        setup = tuple(Patch.messages_of(self._patch().to_dict()))
+        seat.commands.reset_to(self._seq)
+        consumed = int(self._io.values[IoField.CONSUMED])
+        self._control.values[ControlField.ACTIVE] = seat.index
+        self._start(seat, spare, FreshStart(seat.config(peer), consumed + 1, setup))
+        self._event(f"slot {seat.name} rebuilt from the patch (no slot left to copy)")
+
+    def _finish_join(self) -> None:
+        assert self._join is not None
+        seat, source, request = self._join
+        counters = source.counters.values
+        if seat.worker is not None or int(counters[SlotField.SNAPSHOT_DONE]) != request:
+            return
+        nbytes = int(counters[SlotField.SNAPSHOT_BYTES])
+        first_seq = int(counters[SlotField.SNAPSHOT_SEQ])
+        replay = [entry for entry in self._log if entry[0] >= first_seq]
+        if (
+            nbytes <= 0
+            or (replay and replay[0][0] != first_seq)
+            or len(replay) > seat.commands.capacity
+        ):
+            self._join = None
+            seat.state = SeatState.SUSPENDED
+            seat.note = f"state transfer failed ({nbytes} bytes, {len(replay)} commands to replay)"
+            self._event(f"slot {seat.name}: {seat.note}")
+            return
+        assert self._spare is not None
+        spare, self._spare = self._spare, None
+        seat.commands.reset_to(first_seq)
+        for _, stamp, payload in replay:
+            seat.commands.push(stamp, payload)
+        self._start(seat, spare, JoinStart(seat.config(source), source.handover.name, nbytes))
+        self._event(
+            f"slot {seat.name} joining from slot {source.name}'s state at block "
+            f"{int(counters[SlotField.SNAPSHOT_BLOCK])} ({nbytes} bytes, "
+            f"{int(counters[SlotField.SNAPSHOT_NS]) / 1e6:.2f} ms to capture)"
+        )
+
+    def _event(self, text: str) -> None:
+        log.warning("%s", text)
+        self.events.append(text)
+
+    # -- commands ------------------------------------------------------------------------------
+
+    @property
+    def active(self) -> Seat:
+        """The seat whose blocks the audio I/O plays first."""
+        return self.seats[int(self._control.values[ControlField.ACTIVE])]
+
+    def room(self) -> bool:
+        """Whether every seat that takes commands has room for one more."""
+        return all(
+            len(seat.commands) < seat.commands.capacity for seat in self.seats if seat.accepting
+        )
+
+    @property
+    def max_payload(self) -> int:
+        """The largest command a ring record holds."""
+        return self.seats[0].commands.max_payload
+
+    def next_stamp(self) -> int:
+        """The first sample that no slot can have started rendering."""
+        written = max(seat.ring.write_pos for seat in self.seats)
+        return (written + 1) * self._config.block
+
+    def push(self, stamp: int, payload: bytes) -> None:
+        """Send a stamped command to every seat in step, and keep it for joiners."""
+        for seat in self.seats:
+            if seat.accepting:
+                seat.commands.push(stamp, payload)
+        self._log.append((self._seq, stamp, payload))
+        self._seq += 1
+
+    # -- health --------------------------------------------------------------------------------
+
+    def status(self) -> list[dict[str, Any]]:
+        """Health of each seat."""
+        slots = []
+        active = self.active
+        for seat in self.seats:
+            v = seat.counters.values
+            alive = seat.worker is not None
+            entry: dict[str, Any] = (
+                summary(seat.counters, SlotField) if alive else {"state": seat.state.value}
+            )
+            if alive and seat.serving_since_ns:
+                entry["uptime_s"] = round((time.monotonic_ns() - seat.serving_since_ns) / 1e9, 3)
+            entry.update(
+                name=seat.name,
+                role="active" if seat is active else "standby",
+                seat=seat.state.value,
+                restarts=seat.restarts,
+                blocks_rendered=int(v[SlotField.BLOCKS]),
+                joined_at_block=int(v[SlotField.JOINED_BLOCK]),
+                render=timing_percentiles(v, SlotField.TIMING_COUNT),
+                max_command_us=round(int(v[SlotField.MAX_DRAIN_NS]) / 1000, 1),
+                max_cycle_us=round(int(v[SlotField.MAX_CYCLE_NS]) / 1000, 1),
+                realtime=bool(v[SlotField.REALTIME]),
+                late_commands=int(v[SlotField.LATE]),
+                late_blocks=int(seat.ring.header[AudioRing.DROPS]),
+                rendered_ahead=int(v[SlotField.AHEAD]),
+                errors=int(v[SlotField.ERRORS]),
+                nonfinite_samples=int(v[SlotField.NONFINITE]),
+                note=seat.note,
+            )
+            if not alive:
+                entry["pid"] = 0
+            slots.append(entry)
+        return slots
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop every worker and free the seats (the control block's RUN is already 0)."""
+        for wake in self.wakes:
+            for _ in range(4):
+                wake.release()
+        for worker in self._workers:
+            if not any(seat.worker is worker for seat in self.seats):
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+        for worker in self._workers:
+            worker.process.join(3.0)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(3.0)
+            worker.conn.close()
+        self._workers.clear()
+        for seat in self.seats:
+            seat.close()
+
+
+def spawn_context() -> SpawnContext:
+    """The multiprocessing context every engine process is made in (fresh interpreters)."""
+    return mp.get_context("spawn")

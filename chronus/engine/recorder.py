@@ -1,0 +1,251 @@
+"""Recording what the engine plays: a tap in shared memory and the recorder that drains it.
+
+The audio I/O (writer) copies every block it outputs into a `RecordTap`, a ring in shared
+memory; the supervisor (reader) runs a `Recorder` that drains the ring into a WAV file. The
+writer never waits: if the reader falls a whole ring behind, old blocks are overwritten, and
+the recorder counts them as lost and writes silence in their place, so the file stays aligned
+with the engine's sample clock.
+"""
+
+from __future__ import annotations
+
+import os
+from multiprocessing import shared_memory
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.engine.rings import _open
+from chronus.session.wav import WavWriter
+
+__all__ = ["RecordTap", "Recorder"]
+
+_HEADER_SLOTS: Final = 16
+_HEADER_BYTES: Final = _HEADER_SLOTS * 8
+
+
+class RecordTap:
+    """Blocks of float32 audio from the audio I/O (writer) to the recorder (reader), SPSC.
+
+    Header (int64): write position (blocks put so far), read position (blocks drained),
+    capacity in blocks, block size in frames, channels. Two int64 arrays follow, one entry per
+    slot: `index`, the absolute block index the writer gave with the block, and `seq`, the
+    write position the slot holds (−1 while the writer is filling it). `seq` is what lets the
+    reader tell an intact block from one the writer lapped or is overwriting right now.
+    Position *p* lives in slot ``p % capacity``.
+    """
+
+    WRITE: Final = 0
+    READ: Final = 1
+    CAPACITY: Final = 2
+    BLOCK: Final = 3
+    CHANNELS: Final = 4
+
+    def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
+        self._shm = shm
+        self._owner = owner
+        self.header: npt.NDArray[np.int64] = np.ndarray(
+            (_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf
+        )
+        self.capacity = int(self.header[self.CAPACITY])
+        self.block = int(self.header[self.BLOCK])
+        self.channels = int(self.header[self.CHANNELS])
+        self.index: npt.NDArray[np.int64] = np.ndarray(
+            (self.capacity,), dtype=np.int64, buffer=shm.buf, offset=_HEADER_BYTES
+        )
+        self.seq: npt.NDArray[np.int64] = np.ndarray(
+            (self.capacity,),
+            dtype=np.int64,
+            buffer=shm.buf,
+            offset=_HEADER_BYTES + 8 * self.capacity,
+        )
+        self.data: npt.NDArray[np.float32] = np.ndarray(
+            (self.capacity, self.block, self.channels),
+            dtype=np.float32,
+            buffer=shm.buf,
+            offset=_HEADER_BYTES + 16 * self.capacity,
+        )
+        self.blocks: list[npt.NDArray[np.float32]] = [self.data[i] for i in range(self.capacity)]
+
+    @classmethod
+    def create(cls, name: str, capacity: int, block: int, channels: int = 2) -> RecordTap:
+        """Create and zero a tap (the supervisor does this; it also unlinks it)."""
+        if capacity < 1 or block < 1 or channels < 1:
+            raise ValueError("capacity, block and channels must be at least 1")
+        size = _HEADER_BYTES + 16 * capacity + capacity * block * channels * 4
+        shm = _open(name, size, create=True)
+        header = np.ndarray((_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf)
+        header[:] = 0
+        header[cls.CAPACITY] = capacity
+        header[cls.BLOCK] = block
+        header[cls.CHANNELS] = channels
+        tap = cls(shm, owner=True)
+        tap.data.fill(0.0)  # touch every page now, not in the audio callback
+        tap.index.fill(0)
+        tap.seq.fill(-1)  # no slot holds a block yet
+        return tap
+
+    @classmethod
+    def attach(cls, name: str) -> RecordTap:
+        """Attach to a tap created by another process."""
+        return cls(_open(name, 0, create=False), owner=False)
+
+    @property
+    def name(self) -> str:
+        """The shared-memory name to attach with."""
+        return self._shm.name
+
+    @property
+    def write_pos(self) -> int:
+        """Blocks put so far (the position of the next block)."""
+        return int(self.header[self.WRITE])
+
+    @property
+    def read_pos(self) -> int:
+        """Blocks the reader has drained or discarded so far."""
+        return int(self.header[self.READ])
+
+    def put(self, k: int, out: npt.NDArray[np.float32]) -> None:
+        """Copy one output block (block, channels) stamped with its absolute index *k*.
+
+        For the audio callback: never blocks, allocates nothing, overwrites the oldest block
+        when the reader is a whole ring behind. *k* must grow from call to call.
+        """
+        w = int(self.header[self.WRITE])
+        i = w % self.capacity
+        self.seq[i] = -1  # the reader must not trust this slot until it says `w`
+        np.copyto(self.blocks[i], out)
+        self.index[i] = k
+        self.seq[i] = w
+        self.header[self.WRITE] = w + 1
+
+    def close(self) -> None:
+        """Detach; the creator also removes the segment."""
+        del self.blocks
+        del self.data, self.header, self.index, self.seq
+        self._shm.close()
+        if self._owner:
+            self._shm.unlink()
+
+
+class Recorder:
+    """The reader of a `RecordTap`: drains it into a WAV file while recording, else discards.
+
+    The supervisor calls `drain()` regularly (often enough that the writer never laps it) and
+    `start()`/`stop()` on command. Not thread-safe: one owner calls every method.
+    """
+
+    def __init__(self, tap: RecordTap) -> None:
+        self.tap = tap
+        self._writer: WavWriter | None = None
+        self._next_k: int | None = None
+        self._first_block: int | None = None
+        self._lost = 0
+
+    @property
+    def recording(self) -> bool:
+        """Whether a file is open."""
+        return self._writer is not None
+
+    @property
+    def path(self) -> Path | None:
+        """The file being recorded, or None."""
+        return None if self._writer is None else self._writer.path
+
+    def start(self, path: str | os.PathLike[str], rate: int, from_block: int | None = None) -> None:
+        """Open `path` and record every block with absolute index ≥ `from_block`.
+
+        With `from_block` None, recording begins with the next block the writer puts. A
+        `from_block` in the past takes the blocks still in the ring; blocks older than those
+        are counted lost and written as silence, so sample 0 of the file is block
+        `from_block`. Raises ValueError if already recording and OSError if `path` cannot
+        be created.
+        """
+        if self._writer is not None:
+            raise ValueError(f"already recording to {self._writer.path}; stop first")
+        if from_block is not None and from_block < 0:
+            raise ValueError(f"from_block must be ≥ 0, got {from_block}")
+        writer = WavWriter(path, rate, self.tap.channels)
+        w = self.tap.write_pos
+        if from_block is None:
+            self.tap.header[RecordTap.READ] = w
+        else:
+            # The blocks already drained (and discarded) are still in their slots until lapped.
+            self.tap.header[RecordTap.READ] = max(0, w - self.tap.capacity)
+        self._writer = writer
+        self._next_k = from_block
+        self._first_block = from_block
+        self._lost = 0
+
+    def drain(self) -> int:
+        """Move every available block into the file; the number of blocks from the ring.
+
+        One `WavWriter.write` per call. Lost blocks (lapped by the writer, or missing from the
+        index sequence) are written as silence and counted, not included in the result. When
+        not recording, the available blocks are discarded and 0 is returned.
+        """
+        tap = self.tap
+        w = tap.write_pos
+        r = tap.read_pos
+        if self._writer is None or w <= r:
+            tap.header[RecordTap.READ] = w
+            return 0
+        positions = np.arange(max(r, w - tap.capacity), w, dtype=np.int64)
+        slots = positions % tap.capacity
+        # A seqlock per slot: the copy is good only if the slot held this position before
+        # and after it was read, so a block the writer lapped or is filling is never taken.
+        before = tap.seq[slots]
+        blocks = tap.data[slots]
+        indices = tap.index[slots]
+        after = tap.seq[slots]
+        tap.header[RecordTap.READ] = w
+        intact = (before == positions) & (after == positions)
+
+        parts: list[npt.NDArray[np.float32]] = []
+        taken = 0
+        for j in np.flatnonzero(intact):
+            k = int(indices[j])
+            if self._next_k is None:
+                self._next_k = self._first_block = k
+            if k < self._next_k:
+                continue  # before from_block (or a writer that went back in time)
+            if k > self._next_k:
+                gap = k - self._next_k
+                self._lost += gap
+                parts.append(np.zeros((gap * tap.block, tap.channels), dtype=np.float32))
+            parts.append(blocks[j])
+            taken += 1
+            self._next_k = k + 1
+        if parts:
+            self._writer.write(np.concatenate(parts))
+        return taken
+
+    def stop(self) -> dict[str, Any]:
+        """Drain, close the file and describe it: path, frames, first_block, lost_blocks.
+
+        `first_block` is None if no block arrived. Raises ValueError if not recording.
+        """
+        if self._writer is None:
+            raise ValueError("not recording")
+        self.drain()
+        writer = self._writer
+        writer.close()
+        self._writer = None
+        return {
+            "path": str(writer.path),
+            "frames": writer.frames,
+            "first_block": self._first_block,
+            "lost_blocks": self._lost,
+        }
+
+    def status(self) -> dict[str, Any]:
+        """recording, path, frames and lost_blocks of the current recording (idle: None/0)."""
+        writer = self._writer
+        return {
+            "recording": writer is not None,
+            "path": None if writer is None else str(writer.path),
+            "frames": 0 if writer is None else writer.frames,
+            "lost_blocks": self._lost if writer is not None else 0,
+        }

@@ -1,0 +1,108 @@
+"""The supervisor's side of the two slot seats and of the worker processes that fill them.
+
+A seat (A or B) is fixed: its audio ring, command ring, counters and handover area live as long
+as the engine. Workers are disposable: a pre-warmed worker is given a seat, renders in it, and
+when it dies the seat gets the next warm worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from chronus.engine.rings import AudioRing, CommandRing, SharedCounters, unique_name
+from chronus.engine.slot import SeatConfig
+from chronus.engine.stats import SlotField
+
+__all__ = ["HANDOVER_BYTES", "SEAT_NAMES", "Seat", "SeatState", "Worker"]
+
+SEAT_NAMES = ("A", "B")
+
+HANDOVER_BYTES = 64 << 20
+"""Room for one slot's pickled state; shared memory is sparse, so unused room costs nothing."""
+
+
+class SeatState(Enum):
+    """What a seat is doing."""
+
+    EMPTY = "empty"
+    JOINING = "joining"
+    RUNNING = "running"
+    DEAD = "dead"
+    SUSPENDED = "suspended"
+
+
+@dataclass(eq=False)
+class Worker:
+    """A slot worker process and the pipe the supervisor talks to it through."""
+
+    process: BaseProcess
+    conn: Connection
+    spawned_ns: int
+    pid: int = 0
+    warm: bool = False
+    warm_errors: list[str] = field(default_factory=list)
+
+    def kill(self) -> None:
+        """SIGKILL the process (a hung or surplus worker)."""
+        if self.process.is_alive():
+            self.process.kill()
+
+
+@dataclass(eq=False)
+class Seat:
+    """One seat's shared memory and its bookkeeping."""
+
+    index: int
+    ring: AudioRing
+    commands: CommandRing
+    counters: SharedCounters
+    handover: shared_memory.SharedMemory
+    state: SeatState = SeatState.EMPTY
+    worker: Worker | None = None
+    accepting: bool = False
+    """Whether new commands are pushed to this seat's ring (its worker is, or will be, in step)."""
+    restarts: int = 0
+    serving_since_ns: int = 0
+    note: str = ""
+
+    @classmethod
+    def create(cls, index: int, capacity: int, block: int, rate: int) -> Seat:
+        """Allocate the seat's shared memory."""
+        name = SEAT_NAMES[index].lower()
+        return cls(
+            index=index,
+            ring=AudioRing.create(unique_name(f"audio-{name}"), capacity, block, rate),
+            commands=CommandRing.create(unique_name(f"cmd-{name}")),
+            counters=SharedCounters.create(unique_name(f"slot-{name}"), SlotField.SIZE),
+            handover=shared_memory.SharedMemory(
+                name=unique_name(f"handover-{name}"), create=True, size=HANDOVER_BYTES
+            ),
+        )
+
+    @property
+    def name(self) -> str:
+        """`A` or `B`."""
+        return SEAT_NAMES[self.index]
+
+    def config(self, peer: Seat) -> SeatConfig:
+        """The names a worker attaches to in this seat."""
+        return SeatConfig(
+            seat=self.index,
+            ring=self.ring.name,
+            peer_ring=peer.ring.name,
+            commands=self.commands.name,
+            counters=self.counters.name,
+            handover=self.handover.name,
+        )
+
+    def close(self) -> None:
+        """Free the shared memory (the supervisor created it)."""
+        self.ring.close()
+        self.commands.close()
+        self.counters.close()
+        self.handover.close()
+        self.handover.unlink()

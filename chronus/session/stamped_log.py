@@ -1,0 +1,167 @@
+"""The live session log: every command the engine applied, stamped with its sample.
+
+Rendering the log offline reproduces a live session sample-exactly. The format is UTF-8
+text, one command per line, after a header line::
+
+    # chronus session log v1 rate=48000 block=128
+    48128\t/note/bass\t[36.0, 100.0, 0.25]
+
+Arguments are a JSON array; JSON writes floats with `repr`, so they read back bit-exact.
+Each line is flushed as it is written, so a crash loses at most a torn last line, which the
+reader skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TextIO
+
+from chronus.protocol import Message, validate
+
+__all__ = ["StampedLog", "StampedSession", "read_stamped_log"]
+
+_HEADER = re.compile(r"# chronus session log v1 rate=([0-9]+) block=([0-9]+)")
+_SAMPLE = re.compile(r"[0-9]+")
+
+
+def _header(rate: int, block: int) -> str:
+    return f"# chronus session log v1 rate={rate} block={block}\n"
+
+
+def _parse_header(line: str, path: Path) -> tuple[int, int]:
+    match = _HEADER.fullmatch(line.rstrip("\n"))
+    if match is None:
+        raise ValueError(f"{path}:1: not a chronus session log header: {line[:60]!r}")
+    return int(match[1]), int(match[2])
+
+
+def _parse_command(line: str) -> tuple[int, Message]:
+    parts = line.split("\t", 2)
+    if len(parts) != 3:
+        raise ValueError(f"expected <sample>\\t<address>\\t<json args>, got {line[:60]!r}")
+    sample_text, address, args_text = parts
+    if not _SAMPLE.fullmatch(sample_text):
+        raise ValueError(f"sample must be a non-negative integer, got {sample_text!r}")
+    args = json.loads(args_text)
+    if not isinstance(args, list):
+        raise ValueError(f"arguments must be a JSON array, got {args_text!r}")
+    return int(sample_text), validate(address, args)
+
+
+def _complete(raw: bytes) -> bool:
+    try:
+        _parse_command(raw.decode("utf-8"))
+    except ValueError:
+        return False
+    return True
+
+
+class StampedLog:
+    """Append stamped commands to a session log, one flushed line each.
+
+    A new or empty file gets the header; an existing log is appended to if its header has the
+    same rate and block (ValueError otherwise). An unterminated last line left by a crash is
+    cut off first if unparsable (as the reader skips it), else given its newline, so the next
+    line does not run into it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], rate: int, block: int) -> None:
+        self.path = Path(path)
+        self.rate = rate
+        self.block = block
+        self._file: TextIO = open(self.path, "a+", encoding="utf-8", newline="\n")
+        try:
+            self._prepare()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _prepare(self) -> None:
+        # Bytes, not text: the torn tail may end inside a multi-byte character.
+        raw = self.path.read_bytes()
+        if not raw:
+            self._file.write(_header(self.rate, self.block))
+            self._file.flush()
+            return
+        first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        rate, block = _parse_header(first, self.path)
+        if (rate, block) != (self.rate, self.block):
+            raise ValueError(
+                f"{self.path} was logged at rate={rate} block={block}, "
+                f"not rate={self.rate} block={self.block}"
+            )
+        if not raw.endswith(b"\n"):
+            cut = raw.rfind(b"\n") + 1
+            if _complete(raw[cut:]):
+                self._file.write("\n")  # the reader keeps it, so keep it whole
+            else:
+                self._file.truncate(cut)
+                self._file.seek(0, os.SEEK_END)
+            self._file.flush()
+
+    def write(self, sample: int, message: Message) -> None:
+        """Append one command applied at `sample` and flush it to the OS."""
+        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+            raise ValueError(f"sample must be a non-negative integer, got {sample!r}")
+        args = json.dumps(list(message.args), ensure_ascii=False, allow_nan=False)
+        self._file.write(f"{sample}\t{message.address}\t{args}\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Flush to disk and close."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+    def __enter__(self) -> StampedLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class StampedSession:
+    """A session log read back: its rate, block size and (sample, message) in file order."""
+
+    rate: int
+    block: int
+    commands: list[tuple[int, Message]]
+
+
+def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
+    """Read a session log, rebuilding each message through `validate`.
+
+    Blank lines and `#` comments are skipped, and so is an unparsable last line without a
+    newline (torn by a crash). Any other bad line raises ValueError naming its line number.
+    """
+    source = Path(path)
+    lines = source.read_bytes().split(b"\n")
+    # After a final newline, split leaves an empty string; otherwise the last line is torn.
+    torn = lines.pop()
+    if not lines:
+        raise ValueError(f"{source}:1: no complete header line")
+    rate, block = _parse_header(lines[0].decode("utf-8", errors="replace"), source)
+    commands: list[tuple[int, Message]] = []
+    for number, raw in enumerate(lines[1:], start=2):
+        try:
+            text = raw.decode("utf-8")
+            if not text.strip() or text.startswith("#"):
+                continue
+            commands.append(_parse_command(text))
+        except ValueError as exc:  # includes UnicodeDecodeError, JSON and protocol errors
+            raise ValueError(f"{source}:{number}: {exc}") from exc
+    if torn and _complete(torn):
+        commands.append(_parse_command(torn.decode("utf-8")))
+    return StampedSession(rate, block, commands)

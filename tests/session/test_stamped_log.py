@@ -1,0 +1,173 @@
+"""The live session log: exact round trip, appending, torn last lines, bad lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chronus.protocol import Message, validate
+from chronus.session.stamped_log import StampedLog, StampedSession, read_stamped_log
+
+NOTE = validate("/note/bass", (36, 100, 0.25))
+CREATE = validate("/patch/create", ("bass", "saw"))
+CUTOFF = validate("/mod/bass/cutoff", (800.0,))
+TEMPO = validate("/tempo", (128.0,))
+GATE = validate("/gate/bass", (1,))
+HEADER = "# chronus session log v1 rate=48000 block=128\n"
+
+
+def typed(commands: list[tuple[int, Message]]) -> list[tuple[int, str, list[tuple[type, object]]]]:
+    """Commands with the type of every argument, since 1 == 1.0 would hide a lost float."""
+    return [(s, m.address, [(type(a), a) for a in m.args]) for s, m in commands]
+
+
+def test_round_trip_is_exact(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    commands = [
+        (0, CREATE),
+        (0, TEMPO),
+        (48128, NOTE),
+        (48128, validate("/mod/bass/cutoff", (0.1,))),
+        (48256, validate("/mod/bass/amp", (1e-7,))),
+        (48384, validate("/mod/bass/cutoff", (1 / 3,))),
+        (96000, GATE),
+        (2**40, CUTOFF),
+    ]
+    with StampedLog(path, 48000, 128) as log:
+        for sample, message in commands:
+            log.write(sample, message)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(HEADER)
+    assert "48128\t/note/bass\t[36.0, 100.0, 0.25]\n" in text
+    session = read_stamped_log(path)
+    assert (session.rate, session.block) == (48000, 128)
+    assert session.commands == commands
+    assert typed(session.commands) == typed(commands)
+    assert session.commands[4][1].args == (1e-7,)
+    assert session.commands[5][1].args[0] == 1 / 3
+    assert session.commands[0][1].args == ("bass", "saw")
+    assert session.commands[6][1].args == (1,) and type(session.commands[6][1].args[0]) is int
+
+
+def test_every_line_is_readable_before_close(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    log = StampedLog(path, 48000, 128)
+    log.write(128, TEMPO)
+    # no close: what a crashed engine leaves behind
+    assert read_stamped_log(path).commands == [(128, TEMPO)]
+    log.close()
+
+
+def test_appending_to_an_existing_log(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(0, CREATE)
+    with StampedLog(path, 48000, 128) as log:
+        log.write(256, NOTE)
+    assert path.read_text(encoding="utf-8").count("# chronus") == 1
+    assert read_stamped_log(path).commands == [(0, CREATE), (256, NOTE)]
+
+
+def test_an_empty_file_gets_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    path.touch()
+    with StampedLog(path, 44100, 64) as log:
+        log.write(64, TEMPO)
+    assert read_stamped_log(path) == StampedSession(44100, 64, [(64, TEMPO)])
+
+
+def test_appending_with_another_rate_or_block_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    StampedLog(path, 48000, 128).close()
+    with pytest.raises(ValueError, match="rate=48000 block=128"):
+        StampedLog(path, 44100, 128)
+    with pytest.raises(ValueError, match="rate=48000 block=128"):
+        StampedLog(path, 48000, 256)
+    assert path.read_text(encoding="utf-8") == HEADER
+
+
+def test_appending_to_something_else_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a chronus session log header"):
+        StampedLog(path, 48000, 128)
+    assert path.read_text(encoding="utf-8") == "hello\n"
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(0, CREATE)
+        log.write(128, NOTE)
+    with path.open("a", encoding="utf-8") as f:
+        f.write("256\t/note/bass\t[36.0, 10")  # the crash came mid-write
+    assert read_stamped_log(path).commands == [(0, CREATE), (128, NOTE)]
+
+
+def test_appending_after_a_torn_line_cuts_it_off(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(0, CREATE)
+    with path.open("ab") as f:
+        f.write(b'256\t/patch/create\t["caf\xc3')  # torn inside a two-byte character
+    with StampedLog(path, 48000, 128) as log:
+        log.write(512, TEMPO)
+    assert read_stamped_log(path).commands == [(0, CREATE), (512, TEMPO)]
+    assert path.read_text(encoding="utf-8") == HEADER + "0\t/patch/create\t" + (
+        '["bass", "saw"]\n512\t/tempo\t[128.0]\n'
+    )
+
+
+def test_a_whole_last_line_without_newline_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    path.write_text(HEADER + "128\t/tempo\t[128.0]", encoding="utf-8")
+    assert read_stamped_log(path).commands == [(128, TEMPO)]
+    with StampedLog(path, 48000, 128) as log:
+        log.write(256, CUTOFF)
+    assert read_stamped_log(path).commands == [(128, TEMPO), (256, CUTOFF)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "256\t/note/bass\t[36.0, 10",  # torn, but not last
+        "256\t/nope\t[]",  # unknown address
+        "256\t/tempo\t[1000.0]",  # out of range
+        "-5\t/tempo\t[128.0]",  # negative sample
+        "x\t/tempo\t[128.0]",
+        "256 /tempo [128.0]",  # spaces, not tabs
+        '256\t/tempo\t{"bpm": 128}',  # not an array
+    ],
+)
+def test_a_bad_middle_line_names_its_number(tmp_path: Path, bad: str) -> None:
+    path = tmp_path / "session.log"
+    path.write_text(HEADER + "0\t/tempo\t[120.0]\n" + bad + "\n128\t/tempo\t[128.0]\n", "utf-8")
+    with pytest.raises(ValueError, match=r"session\.log:3: "):
+        read_stamped_log(path)
+
+
+def test_a_bad_last_line_with_its_newline_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    path.write_text(HEADER + "0\t/tempo\t[120.0]\n256\t/tempo\t[12\n", "utf-8")
+    with pytest.raises(ValueError, match=r":3: "):
+        read_stamped_log(path)
+
+
+def test_a_missing_header_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    path.write_text("0\t/tempo\t[120.0]\n", "utf-8")
+    with pytest.raises(ValueError, match=r":1: not a chronus session log header"):
+        read_stamped_log(path)
+    path.write_text("", "utf-8")
+    with pytest.raises(ValueError, match=r":1: no complete header"):
+        read_stamped_log(path)
+
+
+def test_write_refuses_a_bad_sample(tmp_path: Path) -> None:
+    with StampedLog(tmp_path / "session.log", 48000, 128) as log:
+        with pytest.raises(ValueError, match="sample"):
+            log.write(-1, TEMPO)
+        with pytest.raises(ValueError, match="sample"):
+            log.write(1.5, TEMPO)  # type: ignore[arg-type]
+    assert read_stamped_log(tmp_path / "session.log").commands == []
