@@ -40,6 +40,15 @@ fades (−40 dB at 20 ms, −60 dB at 30 ms), then it is dropped."""
 FloatArray = npt.NDArray[np.float64]
 
 
+QUARANTINE_AFTER_ERRORS = 16
+"""A module that raises in this many blocks in a row is quarantined."""
+
+
+def crumb_of(module_id: str) -> int:
+    """The nonzero number a slot leaves in shared memory while it runs this module."""
+    return zlib.crc32(module_id.encode()) + 1
+
+
 def pan_gains(volume_db: float, pan: float, stereo: bool = False) -> tuple[float, float]:
     """Left and right gains: the volume in dB with equal-power pan; -60 dB is silence.
 
@@ -138,6 +147,21 @@ def zero_block(buf: FloatArray, n: int) -> None:
         buf[i, 1] = 0.0
 
 
+@jit
+def zero_mono(buf: FloatArray, n: int) -> None:
+    """Zero mono `buf[:n]`."""
+    for i in range(n):
+        buf[i] = 0.0
+
+
+@jit
+def pass_through(inp: FloatArray, out: FloatArray, n: int) -> None:
+    """Copy stereo `inp[:n]` to `out[:n]` (a quarantined processor)."""
+    for i in range(n):
+        out[i, 0] = inp[i, 0]
+        out[i, 1] = inp[i, 1]
+
+
 @dataclass(eq=False, slots=True)
 class _Node:
     """A sound module with its buffers and channel strip (smoothed stereo gain)."""
@@ -154,12 +178,18 @@ class _Node:
     downstream: list[Processor] = field(default_factory=list)
     fade_left: int = -1
     """Samples left of the fade-out of a removed module; -1 while it is in the patch."""
+    quarantined: bool = False
+    """Bypassed for good: a source is silent, a processor passes its input through."""
+    errors: int = 0
+    """Blocks in a row in which the module raised."""
+    crumb: int = 0
     processor: bool = False
     src: FloatArray = field(init=False)
     inp: FloatArray = field(init=False)
     post: FloatArray = field(init=False)
 
     def __post_init__(self) -> None:
+        self.crumb = crumb_of(self.module_id)
         self.processor = isinstance(self.module, Processor)
         shape = (self.max_block, 2) if self.processor else (self.max_block,)
         self.src = np.zeros(shape)
@@ -252,6 +282,9 @@ class Graph:
         self.nonfinite_count = 0
         self.module_error_count = 0
         self.last_module_error = ""
+        self.crumb = np.zeros(1, dtype=np.int64)
+        """`crumb_of` the module being run, 0 between modules; a slot puts it in shared memory."""
+        self.quarantined: list[str] = []
         self._nodes: dict[str, _Node] = {}
         self._lfos: dict[str, Lfo] = {}
         self._removing: list[_Node] = []
@@ -491,6 +524,7 @@ class Graph:
 
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
+        crumb = self.crumb
         for node in self._order:
             if node.fade_left == 0:
                 continue  # faded out after removal; dropped at the next patch change
@@ -508,17 +542,23 @@ class Graph:
                     finished = finished or route.fade_left == 0
                 else:
                     route.span = m
-            try:
+            if node.quarantined:
                 if node.processor:
-                    cast(Processor, module).process_stereo(node.inp, node.src, n)
+                    pass_through(node.inp, node.src, n)
                 else:
-                    module.process(node.src, n)
-            except Exception as exc:  # one bad module must not stop the sound
-                self.module_error_count += 1
-                self.last_module_error = f"{module.TYPE}: {exc!r}"
-                if node.processor:
-                    zero_block(node.inp, n)
-                continue
+                    zero_mono(node.src, n)
+            else:
+                crumb[0] = node.crumb
+                try:
+                    if node.processor:
+                        cast(Processor, module).process_stereo(node.inp, node.src, n)
+                    else:
+                        module.process(node.src, n)
+                except Exception as exc:  # one bad module must not stop the sound
+                    self._module_failed(node, exc)
+                    if node.processor:
+                        zero_block(node.inp, n)
+                    continue
             if node.processor:
                 zero_block(node.inp, n)
             if not routes:
@@ -534,6 +574,10 @@ class Graph:
             if bad:
                 self.nonfinite_count += bad
                 module.silence()
+                self._module_failed(node, FloatingPointError(f"{bad} non-finite samples"))
+            else:
+                node.errors = 0
+        crumb[0] = 0
         self.nonfinite_count += kernels.master_block(
             self._acc, out, offset, n, self._limiter, LIMITER_THRESHOLD, self._release
         )
@@ -541,6 +585,26 @@ class Graph:
             # What has faded out now contributes nothing; dropping it rebuilds lists, which
             # allocates, so it waits until the next command or state() (never in render).
             self._stale = True
+
+    def _module_failed(self, node: _Node, exc: Exception) -> None:
+        self.module_error_count += 1
+        self.last_module_error = f"{node.module_id} ({node.module.TYPE}): {exc!r}"
+        node.errors += 1  # reset by a block that succeeds
+        if node.errors >= QUARANTINE_AFTER_ERRORS:
+            node.quarantined = True
+            self.quarantined.append(node.module_id)
+
+    def quarantine(self, crumb: int) -> str | None:
+        """Bypass for good the module whose `crumb_of` is `crumb`; its id, or None if unknown.
+
+        A slot calls it before rendering the block in which its peer died inside that module.
+        """
+        for node in self._nodes.values():
+            if node.crumb == crumb and not node.quarantined:
+                node.quarantined = True
+                self.quarantined.append(node.module_id)
+                return node.module_id
+        return None
 
     def _drop_finished(self) -> None:
         if self._stale:
@@ -578,6 +642,7 @@ class Graph:
             },
             "limiter": float(self._limiter[0]),
             "clock": self.clock,
+            "quarantined": [mid for mid, node in self._nodes.items() if node.quarantined],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -626,6 +691,10 @@ class Graph:
         self._limiter[0] = float(state["limiter"])
         self._acc[:] = 0.0
         self.clock = clock
+        self.quarantined = [str(mid) for mid in state.get("quarantined", [])]
+        for module_id in self.quarantined:
+            if module_id in self._nodes:
+                self._nodes[module_id].quarantined = True
         self._rebuild(fade=False)
         for key, value in modulated.items():
             module_id, name = key.split("/")

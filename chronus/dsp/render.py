@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from chronus.dsp.graph import Graph
+from chronus.dsp.graph import Graph, crumb_of
 from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES, module_types
 from chronus.protocol import Arg, Message, validate
 
@@ -134,6 +134,9 @@ class Renderer:
         while scratch.position < 4 * self.max_block + 2 * self.sample_rate // 1000 * 30:
             scratch.render(out, self.max_block)
         errors = list(scratch.errors)
+        for module_id in list(scratch.graph.modules):  # the bypass of a quarantined module
+            scratch.graph.quarantine(crumb_of(module_id))
+        scratch.render(out, self.max_block)
         if scratch.graph.module_error_count:
             errors.append(scratch.graph.last_module_error)
         return errors

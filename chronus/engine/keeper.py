@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,11 +21,19 @@ from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Semaphore
 from typing import Any
 
+from chronus.dsp.graph import crumb_of
 from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.rings import AudioRing, SharedCounters
 from chronus.engine.seats import Seat, SeatState, Worker
-from chronus.engine.slot import HEARTBEAT_S, FreshStart, JoinStart, WorkerConfig, worker_main
+from chronus.engine.slot import (
+    CRASH_SIGNALS,
+    HEARTBEAT_S,
+    FreshStart,
+    JoinStart,
+    WorkerConfig,
+    worker_main,
+)
 from chronus.engine.stats import (
     ControlField,
     IoField,
@@ -78,6 +87,9 @@ class SlotKeeper:
         self._log: deque[tuple[int, int, bytes]] = deque(maxlen=LOG_LENGTH)
         self._seq = 0
         self._workers: list[Worker] = []
+        self.quarantined: dict[str, str] = {}
+        """Modules that took a slot down with them, and what happened; never run again."""
+        self._to_remove: list[str] = []
 
     # -- workers -------------------------------------------------------------------------------
 
@@ -167,6 +179,10 @@ class SlotKeeper:
 
     def on_death(self, worker: Worker) -> None:
         """A worker's process sentinel fired."""
+        for seat in self.seats:
+            if seat.worker is worker:
+                # A standby that finds the process already reaped reads the signal here.
+                seat.counters.values[SlotField.DEATH_SIGNAL] = _death_signal_of(worker.pid)
         worker.process.join(0.1)
         if worker in self._workers:
             self._workers.remove(worker)
@@ -188,6 +204,7 @@ class SlotKeeper:
         served = (time.monotonic_ns() - seat.serving_since_ns) / 1e9 if seat.serving_since_ns else 0
         was = "active" if self.active is seat else "standby"
         seat.state = SeatState.DEAD
+        self._attribute(seat, exitcode)
         if self._join is not None and seat in self._join[:2]:
             self._join = None
         peer = self._peer(seat)
@@ -209,6 +226,31 @@ class SlotKeeper:
             self._due[seat.index] = now + decision.delay_s
         self._event(f"slot {seat.name}: {decision.describe()}")
 
+    def _attribute(self, seat: Seat, exitcode: int | None) -> None:
+        """Blame the module a slot died inside, if it crashed or hung there: quarantine it.
+
+        A slot killed from outside (SIGKILL without the hang mark) blames nobody.
+        """
+        v = seat.counters.values
+        crumb = int(v[SlotField.CRUMB_MODULE])
+        hung = bool(v[SlotField.HUNG])
+        crashed = exitcode is not None and -exitcode in CRASH_SIGNALS
+        if crumb == 0 or not (hung or crashed):
+            return
+        culprit = next((mid for mid in self._patch().modules if crumb_of(mid) == crumb), None)
+        if culprit is None or culprit in self.quarantined:
+            return
+        how = "hung" if hung else f"crashed (signal {-(exitcode or 0)})"
+        block = int(v[SlotField.CRUMB_BLOCK])
+        self.quarantined[culprit] = f"{how} in slot {seat.name} at block {block}"
+        self._to_remove.append(culprit)
+        self._event(f"module {culprit} {how} in slot {seat.name} at block {block}: quarantined")
+
+    def take_quarantined(self) -> list[str]:
+        """Modules newly quarantined, for the supervisor to remove from the patch."""
+        taken, self._to_remove = self._to_remove, []
+        return taken
+
     def tick(self) -> None:
         """Periodic work: hang detection, spare upkeep, respawns and joins."""
         now = time.monotonic()
@@ -220,6 +262,7 @@ class SlotKeeper:
             silent_ns = now_ns - int(seat.counters.values[SlotField.HEARTBEAT_NS])
             if silent_ns > HANG_S * 1e9 and worker.process.is_alive():
                 seat.note = f", hung: no heartbeat for {silent_ns / 1e6:.0f} ms"
+                seat.counters.values[SlotField.HUNG] = 1
                 worker.kill()
         if self._spare is None and now >= self._spare_due:
             self._spare = self._spawn()
@@ -347,6 +390,8 @@ class SlotKeeper:
                 late_commands=int(v[SlotField.LATE]),
                 late_blocks=int(seat.ring.header[AudioRing.DROPS]),
                 rendered_ahead=int(v[SlotField.AHEAD]),
+                max_wake_us=round(int(v[SlotField.MAX_WAKE_NS]) / 1000, 1),
+                slow_wakes=int(v[SlotField.SLOW_WAKES]),
                 errors=int(v[SlotField.ERRORS]),
                 nonfinite_samples=int(v[SlotField.NONFINITE]),
                 note=seat.note,
@@ -378,6 +423,17 @@ class SlotKeeper:
         self._workers.clear()
         for seat in self.seats:
             seat.close()
+
+
+def _death_signal_of(pid: int) -> int:
+    """The signal a dead, unreaped child died of (0 if it exited), without reaping it."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:
+        return 0
+    if info is None or info.si_code not in (os.CLD_KILLED, os.CLD_DUMPED):
+        return 0
+    return int(info.si_status)
 
 
 def spawn_context() -> SpawnContext:

@@ -94,6 +94,7 @@ class Seat:
             seat=self.index,
             ring=self.ring.name,
             peer_ring=peer.ring.name,
+            peer_counters=peer.counters.name,
             commands=self.commands.name,
             counters=self.counters.name,
             handover=self.handover.name,

@@ -31,9 +31,11 @@ from chronus.dsp.render import Renderer
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
 from chronus.engine.stats import ControlField, IoField, ProcessState, SlotField, record_timing
+from chronus.plugins.loader import load_user_modules
 from chronus.protocol import Message, ProtocolError, decode
 
 __all__ = [
+    "CRASH_SIGNALS",
     "HEARTBEAT_S",
     "SLOT_PRIORITY",
     "FreshStart",
@@ -68,6 +70,7 @@ class SeatConfig:
     seat: int
     ring: str
     peer_ring: str
+    peer_counters: str
     commands: str
     counters: str
     handover: str
@@ -110,11 +113,14 @@ class _Seat:
         self.peer = AudioRing.attach(config.peer_ring)
         self.commands = CommandRing.attach(config.commands)
         self.counters = SharedCounters.attach(config.counters, SlotField.SIZE)
+        self.peer_counters = SharedCounters.attach(config.peer_counters, SlotField.SIZE)
         self.handover = shared_memory.SharedMemory(name=config.handover)
 
     def close(self) -> None:
-        for part in (self.ring, self.peer, self.commands, self.counters, self.handover):
+        parts = (self.ring, self.peer, self.commands, self.counters, self.peer_counters)
+        for part in parts:
             part.close()
+        self.handover.close()
 
 
 def _load_start(start: FreshStart | JoinStart, renderer: Renderer, seat: _Seat, io: Any) -> int:
@@ -154,10 +160,65 @@ def _snapshot(seat: _Seat, renderer: Renderer) -> None:
     v[SlotField.SNAPSHOT_DONE] = v[SlotField.SNAPSHOT_REQUEST]
 
 
+_PF_EXITING = 0x4
+CRASH_SIGNALS = frozenset({4, 5, 6, 7, 8, 11, 31})
+"""SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS: what a faulty module raises."""
+
+
+def _death_signal(pid: int) -> int | None:
+    """None while `pid` lives; once it is exiting, the signal it dies of (0: none, -1: unknown).
+
+    /proc/PID/stat gives the kernel's `PF_EXITING` flag as soon as a process starts to die
+    (tearing down a large address space takes a while before it is a zombie) and, from then
+    on, its exit code (wait status: the low 7 bits are the signal).
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return -1  # already reaped
+    try:
+        exiting = fields[0] in (b"Z", b"X") or int(fields[6]) & _PF_EXITING
+        return int(fields[49]) & 0x7F if exiting else None
+    except (IndexError, ValueError):
+        return -1
+
+
+def _peer_died_here(seat: _Seat, k: int, active: bool) -> int:
+    """The crumb of the module the peer died in on block *k*, if it must be bypassed.
+
+    Returns 0 to render normally, -1 to wait (the peer is alive inside block *k* and, this
+    slot being the standby, the block is the active's to finish), or the crumb to quarantine:
+    the peer died of a crash signal, or was killed by the supervisor for hanging there. A
+    peer killed from outside (SIGKILL without the hang mark) blames no module.
+    """
+    peer = seat.peer_counters.values
+    crumb = int(peer[SlotField.CRUMB_MODULE])
+    if crumb == 0 or peer[SlotField.CRUMB_BLOCK] != k or seat.peer.has_block(k):
+        return 0
+    pid = int(peer[SlotField.PID])
+    died_of = _death_signal(pid) if pid > 0 else -1
+    if died_of == -1:
+        died_of = int(peer[SlotField.DEATH_SIGNAL])  # the supervisor reaped it first
+    if died_of is None:
+        return 0 if active else -1
+    if died_of in CRASH_SIGNALS or peer[SlotField.HUNG]:
+        return crumb
+    return 0
+
+
+def _pin(seat: int) -> None:
+    """Keep the two seats on different CPUs, so that one CPU held up cannot stall both."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) > 1:
+        os.sched_setaffinity(0, {cpus[seat % len(cpus)]})
+
+
 def worker_main(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
     """Entry point of a slot worker: warm up, report, wait for a seat, render until stopped."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
+    load_user_modules()
     renderer = Renderer(config.rate, config.block)
     errors = renderer.warm_up()
     gc.collect()
@@ -182,6 +243,7 @@ def worker_main(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: 
         seat.ring.restart_at(first)
         v[SlotField.JOINED_BLOCK] = first
         v[SlotField.REALTIME] = try_realtime(SLOT_PRIORITY)
+        _pin(start.seat.seat)
         wake = wakes[start.seat.seat]
         while wake.acquire(False):
             pass  # posts made for a dead predecessor
@@ -208,15 +270,25 @@ def _render_loop(
 ) -> None:
     ring, peer, commands = seat.ring, seat.peer, seat.commands
     v = seat.counters.values
+    peer_counters = seat.peer_counters.values
+    renderer.graph.crumb = v[SlotField.CRUMB_MODULE : SlotField.CRUMB_MODULE + 1]
     io_values = io.values
     flags = control.values
     me = seat.config.seat
     block = config.block
     lead = config.lead
     caught_up = False
+    period_ns = 1_000_000_000 * block // config.rate
     while flags[ControlField.RUN]:
-        wake.acquire(timeout=HEARTBEAT_S)
-        v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
+        woken = wake.acquire(timeout=HEARTBEAT_S)
+        now = time.monotonic_ns()
+        v[SlotField.HEARTBEAT_NS] = now
+        if woken:
+            delay = now - int(io_values[IoField.LAST_BLOCK_NS])
+            if delay > v[SlotField.MAX_WAKE_NS]:
+                v[SlotField.MAX_WAKE_NS] = delay
+            if delay > period_ns:
+                v[SlotField.SLOW_WAKES] += 1
         active = flags[ControlField.ACTIVE] == me
         consumed = int(io_values[IoField.CONSUMED])
         target = consumed + lead
@@ -227,6 +299,14 @@ def _render_loop(
             cycle = time.perf_counter_ns()
             _drain(commands, renderer)
             k = ring.write_pos
+            if k == peer_counters[SlotField.CRUMB_BLOCK] and peer_counters[SlotField.CRUMB_MODULE]:
+                crumb = _peer_died_here(seat, k, active)
+                if crumb < 0:
+                    break
+                if crumb and renderer.graph.quarantine(crumb) is not None:
+                    v[SlotField.QUARANTINED] = crumb
+                    v[SlotField.QUARANTINE_BLOCK] = k
+            v[SlotField.CRUMB_BLOCK] = k
             out = ring.next_block()
             start = time.perf_counter_ns()
             renderer.render(out, block)
@@ -249,5 +329,5 @@ def _render_loop(
         if v[SlotField.SNAPSHOT_REQUEST] != v[SlotField.SNAPSHOT_DONE]:
             _snapshot(seat, renderer)
         v[SlotField.LATE] = renderer.late_count
-        v[SlotField.ERRORS] = renderer.error_count
+        v[SlotField.ERRORS] = renderer.error_count + renderer.graph.module_error_count
         v[SlotField.NONFINITE] = renderer.graph.nonfinite_count

@@ -78,6 +78,21 @@ class SlotField(IntEnum):
     AHEAD = 19
     """Blocks a standby rendered before the active had published them (it covered a late one)."""
     PUBLISHED_NS = 20
+    CRUMB_MODULE = 21
+    """The breadcrumb: `crumb_of` the module this slot is running, 0 between modules."""
+    CRUMB_BLOCK = 22
+    """The block this slot is rendering (or last rendered)."""
+    QUARANTINED = 23
+    """The crumb of the last module this slot bypassed because its peer died inside it."""
+    QUARANTINE_BLOCK = 24
+    HUNG = 25
+    DEATH_SIGNAL = 26
+    MAX_WAKE_NS = 27
+    """Longest time from the audio I/O's block to this slot waking for it (scheduling delay)."""
+    SLOW_WAKES = 28
+    """Wakes later than one block period after the audio I/O's block."""
+    """The signal the slot died of, written by the supervisor before it reaps the process."""
+    """Set by the supervisor just before it kills this slot for missing its heartbeat."""
     TIMINGS = 32
     SIZE = 32 + TIMING_WINDOW
 

@@ -27,6 +27,7 @@ from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Worker
 from chronus.engine.slot import WorkerConfig
 from chronus.engine.stats import ControlField, IoField, ProcessState, summary, timing_percentiles
+from chronus.plugins.loader import load_user_modules
 from chronus.protocol import (
     ENGINE_ONLY,
     Arg,
@@ -104,6 +105,10 @@ class Supervisor:
     def start(self) -> str:
         """Bind the socket, start the slots and the audio I/O; return the READY line."""
         c = self.config
+        try:
+            load_user_modules()
+        except ImportError as exc:
+            raise EngineStartError(str(exc)) from exc
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps it.
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
@@ -244,9 +249,40 @@ class Supervisor:
                 elif key.data[1] in watched:
                     keeper.on_message(key.data[1])
             keeper.tick()
+            for module_id in keeper.take_quarantined():
+                self._remove_quarantined(module_id)
             if self._recorder is not None:
                 self._recorder.drain()
         selector.close()
+
+    def _remove_quarantined(self, module_id: str) -> None:
+        """Take a module that killed a slot out of the patch, in every slot, at one stamp.
+
+        What fed it is connected to where it led, so a chain loses the module, not its sound
+        (the slots already pass it through since they quarantined it).
+        """
+        if module_id not in self.patch.modules:
+            return
+        connections = self.patch.connections
+        inputs = [src for src, dst in connections if dst == module_id]
+        outputs = [dst for src, dst in connections if src == module_id]
+        messages = [
+            validate("/patch/connect", (src, dst))
+            for src in inputs
+            for dst in outputs
+            if (src, dst) not in connections
+        ]
+        messages.append(validate("/patch/remove", (module_id,)))
+        assert self._keeper is not None
+        for message in messages:
+            try:
+                self.patch.apply(message)
+            except PatchError:
+                continue
+            stamp = self._keeper.next_stamp()
+            self._keeper.push(stamp, encode(message))
+            if self._session_log is not None:
+                self._session_log.write(stamp, message)
 
     def _read_socket(self) -> None:
         assert self._sock is not None
@@ -394,6 +430,7 @@ class Supervisor:
                 "failovers": keeper.failovers if keeper else 0,
                 "respawns": keeper.respawns if keeper else 0,
                 "commits": 0,
+                "quarantined": dict(keeper.quarantined) if keeper else {},
                 "events": list(keeper.events) if keeper else [],
                 "osc": {
                     "received": self._received,

@@ -49,8 +49,29 @@ def format_health(status: dict[str, Any]) -> str:
             head += f" · {seconds:.1f} s of sound so far, last onset {age:.1f} s ago"
     if engine.get("notice"):
         head += f"\nnotice: {engine['notice']}"
+    if "failovers" in engine:
+        head += (
+            f"\nfailover: {engine.get('failovers', 0)} failovers, "
+            f"{io.get('covered_by_standby', 0)} blocks covered by the standby, "
+            f"{engine.get('respawns', 0)} respawns · "
+            f"DSP load {100 * engine.get('dsp_load', 0):.1f} %"
+        )
+    for module_id, why in engine.get("quarantined", {}).items():
+        head += f"\nquarantined: {module_id} ({why})"
+    for event in engine.get("events", [])[-3:]:
+        head += f"\n  {event}"
     table = Table(title=None, show_edge=False)
-    for column in ("process", "pid", "state", "up (s)", "blocks", "time p50/p99", "problems"):
+    columns = (
+        "process",
+        "pid",
+        "state",
+        "up (s)",
+        "restarts",
+        "blocks",
+        "time p50/p99",
+        "problems",
+    )
+    for column in columns:
         table.add_column(column)
     if io:
         problems = f"{io.get('xruns', 0)} xruns, {io.get('underruns', 0)} underruns"
@@ -59,6 +80,7 @@ def format_health(status: dict[str, Any]) -> str:
             str(io.get("pid", "")),
             str(io.get("state", "")),
             f"{io.get('uptime_s', 0):.0f}",
+            "",
             str(io.get("blocks_played", 0)),
             _timing(io.get("callback", {})),
             problems,
@@ -68,11 +90,14 @@ def format_health(status: dict[str, Any]) -> str:
             f"{slot.get('errors', 0)} errors, {slot.get('late_commands', 0)} late, "
             f"{slot.get('nonfinite_samples', 0)} NaN"
         )
+        if slot.get("note"):
+            problems += f"; {slot['note']}"
         table.add_row(
             f"slot {slot.get('name', '?')} ({slot.get('role', '?')})",
             str(slot.get("pid", "")),
-            str(slot.get("state", "")),
+            str(slot.get("seat", slot.get("state", ""))),
             f"{slot.get('uptime_s', 0):.0f}",
+            str(slot.get("restarts", 0)),
             str(slot.get("blocks_rendered", 0)),
             _timing(slot.get("render", {})),
             problems,

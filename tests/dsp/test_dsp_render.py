@@ -11,8 +11,8 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp import catalog, kernels
-from chronus.dsp.graph import LIMITER_THRESHOLD
-from chronus.dsp.module import Module
+from chronus.dsp.graph import LIMITER_THRESHOLD, QUARANTINE_AFTER_ERRORS
+from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.render import Renderer, render_offline
 from chronus.dsp.specs import TYPE_SPECS, mix_specs
@@ -173,8 +173,48 @@ def test_nonfinite_and_failing_modules_are_contained() -> None:
         assert np.all(np.isfinite(out))
     graph = renderer.graph
     assert graph.nonfinite_count == 3 * 64
-    assert graph.module_error_count == 1 and "boom" in graph.last_module_error
+    # Three blocks of NaN and one exception, each a module error; none in a row long enough
+    # to quarantine the module.
+    assert graph.module_error_count == 4 and "non-finite" in graph.last_module_error
+    assert graph.quarantined == []
     assert np.abs(out).max() > 0.0
+
+
+class RaisingFilter(Processor):
+    """A processor that always raises: the guard must bypass it for good, in state too."""
+
+    TYPE = "raise_test"
+    PARAMS = mix_specs(0.0)
+
+    def process_stereo(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        raise RuntimeError("always")
+
+
+def test_a_module_failing_block_after_block_is_quarantined_and_passes_through() -> None:
+    catalog.register(RaisingFilter)
+    try:
+        renderer = Renderer(SR, 64)
+        for sample, msg in [*setup("src", "sine"), *setup("fx", "raise_test")]:
+            renderer.schedule(sample, msg)
+        renderer.schedule(0, m("/patch/disconnect", "src", "master"))
+        renderer.schedule(0, m("/patch/connect", "src", "fx"))
+        renderer.schedule(0, m("/note/src", 69, 100))
+        out = np.zeros((64, 2), dtype=np.float32)
+        for _ in range(QUARANTINE_AFTER_ERRORS):
+            renderer.render(out, 64)
+        assert renderer.graph.quarantined == ["fx"]
+        for _ in range(20):
+            renderer.render(out, 64)
+        assert np.abs(out).max() > 0.05, "a quarantined processor passes its input through"
+        clone = Renderer(SR, 64)
+        clone.load_state(renderer.state())
+        assert clone.graph.quarantined == ["fx"]
+    finally:
+        del catalog.MODULE_TYPES["raise_test"]
+        del TYPE_SPECS["raise_test"]
+        catalog.PROCESSOR_TYPES.discard("raise_test")
 
 
 def test_master_guard_and_limiter_kernel() -> None:

@@ -1,0 +1,101 @@
+"""Modules that raise, return NaN, segfault or hang, in a real engine: the music goes on.
+
+The engine loads tests/faults.py through CHRONUS_MODULES. A saw plays through a fault module
+that is armed mid-note. A module that raises or returns NaN runs under the graph's guards (the
+same in both slots, so no slot dies); one that segfaults or hangs takes the active slot down,
+the standby bypasses it before rendering the fatal block, and the module is quarantined and
+removed from the patch. In every case the saw keeps sounding and both seats end up running.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chronus.engine.client import EngineClient, EngineProcess
+from chronus.protocol import validate
+from tests.stalls import StallMonitor
+
+pytestmark = [pytest.mark.slow]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def fault_engine() -> Iterator[EngineProcess]:
+    """A null-backend engine that knows the fault_* module types."""
+    saved = {k: os.environ.get(k) for k in ("CHRONUS_MODULES", "PYTHONPATH")}
+    os.environ["CHRONUS_MODULES"] = "tests.faults"
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, saved["PYTHONPATH"]]))
+    try:
+        engine = EngineProcess(port=0, backend="null").boot()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    yield engine
+    assert engine.quit() == 0
+
+
+def _wait(client: EngineClient, ok: Any, timeout: float = 8.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.status()
+        if ok(status) or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("kind", ["raise", "nan", "segfault", "hang"])
+def test_the_music_goes_on(fault_engine: EngineProcess, kind: str) -> None:
+    fx, voice = f"fx_{kind}", f"voice_{kind}"
+    with fault_engine.client() as client, StallMonitor() as host:
+        client.send([
+            validate("/patch/create", (voice, "saw")),
+            validate("/patch/create", (fx, f"fault_{kind}")),
+            validate("/patch/connect", (voice, fx)),
+            validate("/patch/connect", (fx, "master")),
+            validate(f"/note/{voice}", (48, 100, 6.0)),
+        ])  # fmt: skip
+        client.sync()
+        time.sleep(0.3)
+        before = client.status()
+        client.send([validate(f"/mod/{fx}/armed", (1.0,))])
+        time.sleep(1.5)
+        after = _wait(client, lambda s: all(x["seat"] == "running" for x in s["slots"]))
+        time.sleep(0.5)
+        end = client.status()
+        client.send([validate("/patch/remove", (voice,))])
+    io0, io1 = before["io"], end["io"]
+    sounded = io1["sounding_blocks"] - io0["sounding_blocks"]
+    played = io1["blocks_played"] - io0["blocks_played"]
+    underruns = io1["underruns"] - io0["underruns"]
+    print(
+        f"\nfault_{kind}: {played} blocks played, {sounded} sounding, {underruns} underruns, "
+        f"failovers {end['engine']['failovers'] - before['engine']['failovers']}, "
+        f"quarantined {end['engine']['quarantined']}, host stalls {host.stalls_ms}"
+    )
+    assert all(x["seat"] == "running" for x in after["slots"]), after["slots"]
+    assert sounded >= 0.9 * played, "the saw stopped sounding"
+    if kind in ("segfault", "hang"):
+        assert fx in end["engine"]["quarantined"]
+        assert end["engine"]["failovers"] == before["engine"]["failovers"] + 1
+        assert any(fx in event for event in end["engine"]["events"])
+        # A crash is covered at once; a hang costs the heartbeat deadline (3 × 50 ms).
+        allowed = 2 if kind == "segfault" else 80
+        assert underruns <= allowed + host.blocks_bound(128 / 48), end["io"]
+    else:
+        assert fx not in end["engine"]["quarantined"]
+        assert end["engine"]["failovers"] == before["engine"]["failovers"]
+        assert underruns <= host.blocks_bound(128 / 48), end["io"]
+        slot = next(x for x in end["slots"] if x["role"] == "active")
+        if kind == "nan":
+            assert slot["nonfinite_samples"] > 0
+        else:
+            assert slot["errors"] > 0

@@ -1,0 +1,357 @@
+"""BlockPump in-process, on real shared memory and real semaphores.
+
+Two rings stand for seats A and B; the test publishes blocks into them as the slots would and
+calls `pump()` as the audio callback would, then checks what came out, what was counted, which
+positions moved and who was woken.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.synchronize import Semaphore
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from chronus.engine import audio_io as audio_io_module
+from chronus.engine.audio_io import BlockPump
+from chronus.engine.recorder import RecordTap
+from chronus.engine.rings import AudioRing, SharedCounters, unique_name
+from chronus.engine.stats import ControlField, IoField
+
+BLOCK = 16
+CHANNELS = 2
+RATE = 48000
+CAPACITY = 8
+TAP_CAPACITY = 64
+
+
+def block_of(k: int, seat: int) -> npt.NDArray[np.float32]:
+    """A block whose samples say which seat and block they are (never zero)."""
+    frames = np.arange(BLOCK, dtype=np.float32)[:, None]
+    channel = np.arange(CHANNELS, dtype=np.float32)[None, :]
+    return ((1 + seat) * 0.1 + k * 0.001 + frames * 1e-5 + channel * 1e-6).astype(np.float32)
+
+
+@dataclass
+class Rig:
+    rings: tuple[AudioRing, AudioRing]
+    tap: RecordTap
+    io: SharedCounters
+    control: SharedCounters
+    wakes: tuple[Semaphore, Semaphore]
+    pump: BlockPump
+    out: npt.NDArray[np.float32]
+
+    @property
+    def v(self) -> npt.NDArray[np.int64]:
+        return self.io.values
+
+    def publish(self, seat: int, k: int, sounding: bool = True) -> None:
+        """Seat `seat` renders block k (its ring must be at k)."""
+        ring = self.rings[seat]
+        assert ring.write_pos == k, (seat, ring.write_pos, k)
+        np.copyto(ring.next_block(), block_of(k, seat))
+        ring.publish(sounding)
+
+    def skip(self, seat: int, k: int) -> None:
+        """Seat `seat` will never render block k (as a slot that starts later would)."""
+        self.rings[seat].restart_at(k + 1)
+
+    def run(self) -> npt.NDArray[np.float32]:
+        self.pump.pump(self.out)
+        return self.out.copy()
+
+    def wakes_posted(self) -> list[int]:
+        """How many times each semaphore was posted since the last call (drains them)."""
+        counts = []
+        for wake in self.wakes:
+            n = 0
+            while wake.acquire(block=False):
+                n += 1
+            counts.append(n)
+        return counts
+
+    def tapped(self, k: int) -> npt.NDArray[np.float32]:
+        """The tap's copy of block k (the pump puts one block per call, in order)."""
+        position = k  # CONSUMED starts at 0, one put per pump
+        slot = position % self.tap.capacity
+        assert int(self.tap.seq[slot]) == position
+        assert int(self.tap.index[slot]) == k
+        return self.tap.blocks[slot].copy()
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    rings = (
+        AudioRing.create(unique_name("test-pump-a"), CAPACITY, BLOCK, RATE),
+        AudioRing.create(unique_name("test-pump-b"), CAPACITY, BLOCK, RATE),
+    )
+    tap = RecordTap.create(unique_name("test-pump-tap"), TAP_CAPACITY, BLOCK)
+    io = SharedCounters.create(unique_name("test-pump-io"), IoField.SIZE)
+    control = SharedCounters.create(unique_name("test-pump-ctl"), ControlField.SIZE)
+    control.values[ControlField.RUN] = 1
+    ctx = mp.get_context("spawn")
+    wakes = (ctx.Semaphore(0), ctx.Semaphore(0))
+    pump = BlockPump(rings, tap, io, control, wakes)
+    out = np.zeros((BLOCK, CHANNELS), dtype=np.float32)
+    yield Rig(rings, tap, io, control, wakes, pump, out)
+    del pump
+    for ring in rings:
+        ring.close()
+    tap.close()
+    io.close()
+    control.close()
+
+
+def test_the_active_block_is_played_when_present(rig: Rig) -> None:
+    rig.publish(0, 0)
+    rig.publish(1, 0)
+    out = rig.run()
+    np.testing.assert_array_equal(out, block_of(0, 0))
+    assert int(rig.v[IoField.CONSUMED]) == 1
+    assert int(rig.v[IoField.COVERED]) == 0
+    assert int(rig.v[IoField.UNDERRUNS]) == 0
+    assert int(rig.v[IoField.SOUNDING_BLOCKS]) == 1
+    assert int(rig.v[IoField.TIMING_COUNT]) == 1
+    assert int(rig.v[IoField.LAST_BLOCK_NS]) > 0
+    assert rig.wakes_posted() == [1, 1]
+    np.testing.assert_array_equal(rig.tapped(0), out)
+
+
+def test_the_standby_covers_a_missing_active_block(rig: Rig) -> None:
+    rig.skip(0, 0)  # A never renders block 0
+    rig.publish(1, 0)
+    out = rig.run()
+    np.testing.assert_array_equal(out, block_of(0, 1))
+    assert int(rig.v[IoField.COVERED]) == 1
+    assert int(rig.v[IoField.UNDERRUNS]) == 0
+    # the next block is A's again once A has it
+    rig.publish(0, 1)
+    rig.publish(1, 1)
+    np.testing.assert_array_equal(rig.run(), block_of(1, 0))
+    assert int(rig.v[IoField.COVERED]) == 1
+    # an active that is merely late (not yet published) is covered too
+    rig.publish(1, 2)
+    np.testing.assert_array_equal(rig.run(), block_of(2, 1))
+    assert int(rig.v[IoField.COVERED]) == 2
+    assert rig.wakes_posted() == [3, 3]
+    np.testing.assert_array_equal(rig.tapped(0), block_of(0, 1))
+    np.testing.assert_array_equal(rig.tapped(2), block_of(2, 1))
+
+
+def test_the_active_flag_chooses_the_preferred_ring(rig: Rig) -> None:
+    for k in range(4):
+        rig.publish(0, k)
+        rig.publish(1, k)
+    np.testing.assert_array_equal(rig.run(), block_of(0, 0))
+    rig.control.values[ControlField.ACTIVE] = 1
+    np.testing.assert_array_equal(rig.run(), block_of(1, 1))
+    np.testing.assert_array_equal(rig.run(), block_of(2, 1))
+    rig.control.values[ControlField.ACTIVE] = 0
+    np.testing.assert_array_equal(rig.run(), block_of(3, 0))
+    assert int(rig.v[IoField.COVERED]) == 0
+    # with B active, A covers a block B lacks
+    rig.control.values[ControlField.ACTIVE] = 1
+    rig.publish(0, 4)
+    np.testing.assert_array_equal(rig.run(), block_of(4, 0))
+    assert int(rig.v[IoField.COVERED]) == 1
+
+
+def test_neither_ring_has_the_block_fades_out_then_in(rig: Rig) -> None:
+    rig.publish(0, 0)
+    played = rig.run()
+    last = played[-1].copy()
+    assert np.all(last != 0)
+    # block 1: nobody has it
+    gap = rig.run()
+    assert int(rig.v[IoField.UNDERRUNS]) == 1
+    assert int(rig.v[IoField.LAST_UNDERRUN_BLOCK]) == 1
+    assert int(rig.v[IoField.COVERED]) == 0
+    np.testing.assert_allclose(gap[0], last, rtol=1.5 / BLOCK)  # starts ≈ the last sample
+    assert np.all(np.abs(gap[0]) <= np.abs(last))
+    np.testing.assert_array_equal(gap[-1], np.zeros(CHANNELS, dtype=np.float32))
+    steps = np.diff(np.abs(gap), axis=0)
+    assert np.all(steps < 0)  # strictly falling to silence: a dip, not a click
+    np.testing.assert_array_equal(rig.tapped(1), gap)
+    # block 2 is back: faded in from nearly zero to the source's own value
+    for seat in (0, 1):
+        rig.rings[seat].restart_at(2)
+    rig.publish(0, 2)
+    back = rig.run()
+    source = block_of(2, 0)
+    assert int(rig.v[IoField.UNDERRUNS]) == 1
+    np.testing.assert_allclose(back[0], source[0] / BLOCK, rtol=1e-6)
+    assert np.all(np.abs(back[0]) < np.abs(source[0]) / 2)
+    np.testing.assert_array_equal(back[-1], source[-1])
+    assert np.all(np.diff(np.abs(back), axis=0) > 0)
+    # and the block after is played as it is
+    rig.publish(0, 3)
+    np.testing.assert_array_equal(rig.run(), block_of(3, 0))
+    assert rig.wakes_posted() == [4, 4]
+
+
+def test_an_underrun_after_silence_is_silent(rig: Rig) -> None:
+    out = rig.run()  # nothing ever played: the fade starts from zero
+    np.testing.assert_array_equal(out, np.zeros((BLOCK, CHANNELS), dtype=np.float32))
+    out = rig.run()
+    np.testing.assert_array_equal(out, np.zeros((BLOCK, CHANNELS), dtype=np.float32))
+    assert int(rig.v[IoField.UNDERRUNS]) == 2
+    assert int(rig.v[IoField.LAST_UNDERRUN_BLOCK]) == 1
+
+
+def test_read_positions_of_both_rings_follow_the_clock(rig: Rig) -> None:
+    for k in range(3):
+        rig.publish(0, k)
+        rig.run()
+        assert rig.rings[0].read_pos == rig.rings[1].read_pos == k + 1
+    assert rig.rings[1].write_pos == 0  # B rendered nothing, yet its read position moved
+    rig.run()  # an underrun advances them too
+    assert rig.rings[0].read_pos == rig.rings[1].read_pos == 4
+    assert int(rig.v[IoField.CONSUMED]) == 4
+
+
+def test_each_pump_posts_each_wake_once(rig: Rig) -> None:
+    assert rig.wakes_posted() == [0, 0]
+    rig.publish(0, 0)
+    rig.run()
+    assert rig.wakes_posted() == [1, 1]
+    rig.run()  # underrun
+    assert rig.wakes_posted() == [1, 1]
+    for _ in range(5):
+        rig.run()
+    assert rig.wakes_posted() == [5, 5]
+
+
+def test_restart_at_hides_older_blocks(rig: Rig) -> None:
+    ring = rig.rings[0]
+    for k in range(4):
+        rig.publish(0, k)
+    assert all(ring.has_block(k) for k in range(4))
+    ring.restart_at(2)
+    assert ring.write_pos == 2
+    assert not any(ring.has_block(k) for k in range(4))
+    rig.publish(0, 2)
+    assert ring.has_block(2) and not ring.has_block(1) and not ring.has_block(3)
+    # a block the old writer published before START is not played: block 0 → B or underrun
+    rig.publish(1, 0)
+    np.testing.assert_array_equal(rig.run(), block_of(0, 1))
+    assert int(rig.v[IoField.COVERED]) == 1
+
+
+def test_restart_hides_a_dead_writers_blocks_in_the_pump(rig: Rig) -> None:
+    # A published 0..3, then died; its successor starts at block 3 and has not rendered yet
+    for k in range(4):
+        rig.publish(0, k)
+    rig.rings[0].restart_at(3)
+    for k in range(3):
+        rig.publish(1, k)
+    for k in range(3):
+        np.testing.assert_array_equal(rig.run(), block_of(k, 1))
+    assert int(rig.v[IoField.COVERED]) == 3
+    rig.run()  # block 3: the stale copy in A's ring must not be played
+    assert int(rig.v[IoField.UNDERRUNS]) == 1
+
+
+def test_capacity_limits_what_has_block_keeps(rig: Rig) -> None:
+    ring = rig.rings[0]
+    for k in range(CAPACITY + 2):
+        ring.header[AudioRing.READ] = k  # a reader that keeps up
+        rig.publish(0, k)
+    assert not ring.has_block(0) and not ring.has_block(1)
+    assert ring.has_block(2) and ring.has_block(CAPACITY + 1)
+    assert not ring.has_block(CAPACITY + 2)
+
+
+def test_sounding_flags_count_and_time_onsets(rig: Rig) -> None:
+    rig.publish(0, 0, sounding=False)
+    rig.run()
+    assert int(rig.v[IoField.SOUNDING_BLOCKS]) == 0
+    assert int(rig.v[IoField.LAST_ONSET_NS]) == 0
+    rig.publish(0, 1, sounding=True)
+    rig.run()
+    onset = int(rig.v[IoField.LAST_ONSET_NS])
+    assert onset > 0
+    rig.publish(0, 2, sounding=True)
+    rig.run()
+    assert int(rig.v[IoField.LAST_ONSET_NS]) == onset  # still sounding: no new onset
+    assert int(rig.v[IoField.SOUNDING_BLOCKS]) == 2
+
+
+def test_the_tap_gets_every_block_in_order(rig: Rig) -> None:
+    outs = []
+    for k in range(6):
+        if k != 3:
+            rig.publish(0, k)
+        else:
+            rig.skip(0, 3)
+        outs.append(rig.run())
+    assert rig.tap.write_pos == 6
+    for k, out in enumerate(outs):
+        np.testing.assert_array_equal(rig.tapped(k), out)
+
+
+def test_device_callback_checks_the_size(rig: Rig) -> None:
+    rig.publish(0, 0)
+    wrong = np.ones((BLOCK // 2, CHANNELS), dtype=np.float32)
+    rig.pump.device_callback(wrong, BLOCK // 2, None, None)
+    np.testing.assert_array_equal(wrong, 0.0)
+    assert int(rig.v[IoField.WRONG_SIZE]) == 1
+    assert int(rig.v[IoField.CONSUMED]) == 0
+    out = np.zeros((BLOCK, CHANNELS), dtype=np.float32)
+    rig.pump.device_callback(out, BLOCK, None, "output underflow")
+    np.testing.assert_array_equal(out, block_of(0, 0))
+    assert int(rig.v[IoField.XRUNS]) == 1
+    assert int(rig.v[IoField.CONSUMED]) == 1
+
+
+def test_pump_allocates_nothing(rig: Rig) -> None:
+    def feed(k: int) -> None:
+        # every third block from B, every seventh from nobody: all three paths run
+        if k % 7 == 6:
+            for seat in (0, 1):
+                rig.rings[seat].restart_at(k + 1)
+            return
+        if k % 3 != 2:
+            rig.publish(0, k)
+        else:
+            rig.rings[0].restart_at(k + 1)
+        rig.publish(1, k)
+
+    for k in range(50):  # warm-up: caches, first fade
+        feed(k)
+        rig.pump.pump(rig.out)
+    here = tracemalloc.Filter(True, audio_io_module.__file__)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot().filter_traces([here])
+        for k in range(50, 1050):
+            feed(k)
+            rig.pump.pump(rig.out)
+        after = tracemalloc.take_snapshot().filter_traces([here])
+    finally:
+        tracemalloc.stop()
+    diff = after.compare_to(before, "filename")
+    assert sum(d.size_diff for d in diff) == 0
+    assert sum(d.count_diff for d in diff) == 0
+    assert int(rig.v[IoField.CONSUMED]) == 1050
+    assert int(rig.v[IoField.UNDERRUNS]) == 1050 // 7
+    assert int(rig.v[IoField.COVERED]) > 250
+
+
+def test_the_allocation_check_can_fail(rig: Rig) -> None:
+    """The filter above sees allocations made in audio_io.py (or it would prove nothing)."""
+    here = tracemalloc.Filter(True, audio_io_module.__file__)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot().filter_traces([here])
+        kept = BlockPump(rig.rings, rig.tap, rig.io, rig.control, rig.wakes)
+        after = tracemalloc.take_snapshot().filter_traces([here])
+    finally:
+        tracemalloc.stop()
+    assert sum(d.size_diff for d in after.compare_to(before, "filename")) > 0
+    del kept

@@ -1,0 +1,48 @@
+"""Modules that misbehave on purpose, loaded into a test engine through CHRONUS_MODULES.
+
+Each is a processor that passes its input through until its `armed` parameter is set, and
+then raises, returns NaN, crashes the process (a NULL dereference through ctypes) or loops
+forever. Unarmed, they survive a slot's warm-up like any module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.dsp.catalog import register
+from chronus.dsp.module import Processor
+from chronus.dsp.params import ParamSpec, mix_specs
+
+FAULTS = ("raise", "nan", "segfault", "hang")
+
+
+class _Fault(Processor):
+    PARAMS: ClassVar[tuple[ParamSpec, ...]] = (
+        *mix_specs(0.0),
+        ParamSpec("armed", 0.0, 0.0, 1.0, "", 0.0, "misbehave from now on"),
+    )
+    KIND: ClassVar[str] = ""
+
+    def process_stereo(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        out[:n] = inp[:n]
+        if self.param("armed") < 0.5:
+            return
+        if self.KIND == "raise":
+            raise RuntimeError("fault_raise misbehaves as asked")
+        if self.KIND == "nan":
+            out[:n] = np.nan
+        elif self.KIND == "segfault":
+            ctypes.string_at(0)
+        elif self.KIND == "hang":
+            while True:
+                pass
+
+
+for _kind in FAULTS:
+    register(type(f"Fault{_kind.title()}", (_Fault,), {"TYPE": f"fault_{_kind}", "KIND": _kind}))
