@@ -199,6 +199,21 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
         ),
         "Play a note on a module.",
     ),
+    AddressSpec(
+        "/patch/begin",
+        (),
+        "Stage a change: until `/patch/commit` or `/patch/abort`, `/patch/*` and `/mod/*` "
+        "commands are checked and held, not played.",
+    ),
+    AddressSpec(
+        "/patch/commit",
+        (ArgSpec("crossfade_ms", "f", "equal-power crossfade (default 50)", 1, 2000, True),),
+        "Build the staged change in the standby slot, warm it, test it (finite, within the "
+        "CPU budget, not silent where the old sound was not) and crossfade to it at a block "
+        "boundary. A failed test changes nothing and says why.",
+        reply="/patch/committed",
+    ),
+    AddressSpec("/patch/abort", (), "Drop the staged change.", reply="/patch/aborted"),
     AddressSpec("/tempo", (ArgSpec("bpm", "f", "beats per minute", 20, 400),), "Set the tempo."),
     AddressSpec("/seq/stop", (), "Stop the transport and release every sounding note."),
     AddressSpec("/panic", (), "Silence everything at once: all notes off, no release."),
@@ -217,10 +232,25 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
         reply="/engine/synced",
     ),
     AddressSpec("/engine/quit", (), "Stop the engine and all its processes.", reply="/engine/quit"),
+    AddressSpec(
+        "/record/start",
+        (ArgSpec("path", "s", "WAV file to write (32-bit float), on the engine's machine"),),
+        "Record what the device plays, from the next block; the reply gives the first sample.",
+        reply="/record/started",
+    ),
+    AddressSpec(
+        "/record/stop",
+        (),
+        "Stop recording; the reply gives the path and the frames written.",
+        reply="/record/stopped",
+    ),
 )
 """Every canonical address. Replies to anything go to the sender; errors come as `/error`."""
 
-ENGINE_ONLY = frozenset({"/engine/status", "/engine/dump", "/engine/sync", "/engine/quit"})
+ENGINE_ONLY = frozenset({
+    "/engine/status", "/engine/dump", "/engine/sync", "/engine/quit",
+    "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
+})  # fmt: skip
 """Addresses the supervisor answers itself; everything else is a command for the slots."""
 
 

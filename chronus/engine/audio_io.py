@@ -71,13 +71,46 @@ class BlockPump:
         self._fade_in = ramp.reshape(-1, 1)
         self._fade_out = (1.0 - ramp).reshape(-1, 1)
         self._last = np.zeros((1, rings[0].channels), dtype=np.float32)
+        self._offsets = np.arange(self._block, dtype=np.float64).reshape(-1, 1)
+        self._theta = np.zeros((self._block, 1))
+        self._gain_old = np.zeros((self._block, 1), dtype=np.float32)
+        self._gain_new = np.zeros((self._block, 1), dtype=np.float32)
+        self._mix = np.zeros((self._block, rings[0].channels), dtype=np.float32)
+
+    def _crossfade(
+        self, out: npt.NDArray[np.float32], old: AudioRing, new: AudioRing, j: int
+    ) -> None:
+        """Block *j* of an equal-power crossfade of `XFADE_BLOCKS` blocks from old to new."""
+        flags = self._flags
+        total = int(flags[ControlField.XFADE_BLOCKS]) * self._block
+        k = int(self._v[IoField.CONSUMED])
+        np.add(self._offsets, j * self._block + 0.5, out=self._theta)
+        np.multiply(self._theta, 0.5 * np.pi / total, out=self._theta)
+        np.cos(self._theta, out=self._gain_old)
+        np.sin(self._theta, out=self._gain_new)
+        np.multiply(old.blocks[k % old.capacity], self._gain_old, out=out)
+        np.multiply(new.blocks[k % new.capacity], self._gain_new, out=self._mix)
+        np.add(out, self._mix, out=out)
 
     def pump(self, out: npt.NDArray[np.float32]) -> None:
         """Fill `out` (one block) with block *k* of the active slot, the standby, or silence."""
         start = time.monotonic_ns()
         v = self._v
         k = int(v[IoField.CONSUMED])
-        active = int(self._flags[ControlField.ACTIVE])
+        flags = self._flags
+        active = int(flags[ControlField.ACTIVE])
+        fading = int(flags[ControlField.XFADE_BLOCKS])
+        if fading:
+            j = k - int(flags[ControlField.XFADE_START])
+            old = self._rings[int(flags[ControlField.XFADE_FROM])]
+            if j < 0:
+                active = int(flags[ControlField.XFADE_FROM])  # the switch is still to come
+            elif j < fading and old.has_block(k) and self._rings[active].has_block(k):
+                new = self._rings[active]
+                self._crossfade(out, old, new, j)
+                either = old.sounding[k % old.capacity] or new.sounding[k % new.capacity]
+                self._finish(out, k, start, bool(either))
+                return
         ring = self._rings[active]
         if not ring.has_block(k):
             ring = self._rings[1 - active]
@@ -87,15 +120,9 @@ class BlockPump:
             index = k % ring.capacity
             if self._silent:
                 np.multiply(ring.blocks[index], self._fade_in, out=out)
-                self._silent = False
             else:
                 np.copyto(out, ring.blocks[index])
-            sounding = ring.sounding[index] != 0
-            if sounding:
-                v[IoField.SOUNDING_BLOCKS] += 1
-                if not self._was_sounding:
-                    v[IoField.LAST_ONSET_NS] = start
-            self._was_sounding = bool(sounding)
+            self._finish(out, k, start, ring.sounding[index] != 0)
         else:
             # Fade from the last sample played, so that the gap is a dip and not a click.
             np.multiply(self._fade_out, self._last, out=out)
@@ -103,6 +130,22 @@ class BlockPump:
             v[IoField.UNDERRUNS] += 1
             v[IoField.LAST_UNDERRUN_BLOCK] = k
             self._was_sounding = False
+            self._after(k, start, out)
+
+    def _finish(self, out: npt.NDArray[np.float32], k: int, start: int, sounding: bool) -> None:
+        """Count a block played from a ring, then `_after`."""
+        v = self._v
+        if sounding:
+            v[IoField.SOUNDING_BLOCKS] += 1
+            if not self._was_sounding:
+                v[IoField.LAST_ONSET_NS] = start
+        self._was_sounding = sounding
+        self._silent = False
+        self._after(k, start, out)
+
+    def _after(self, k: int, start: int, out: npt.NDArray[np.float32]) -> None:
+        """Advance the clock, free the rings, wake the slots, feed the tap, time the pump."""
+        v = self._v
         self._last[0] = out[self._block - 1]
         v[IoField.CONSUMED] = k + 1
         for each in self._rings:

@@ -21,6 +21,8 @@ from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Semaphore
 from typing import Any
 
+import numpy as np
+
 from chronus.dsp.graph import crumb_of
 from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
@@ -79,12 +81,16 @@ class SlotKeeper:
         self.policy = RespawnPolicy()
         self.failovers = 0
         self.respawns = 0
+        self.divergences = 0
+        self.diverging = False
+        """Set by a commit in flight: the standby differs from the active on purpose."""
         self.events: deque[str] = deque(maxlen=32)
         self._spare: Worker | None = None
         self._spare_due = 0.0
         self._due: dict[int, float] = {}
         self._join: tuple[Seat, Seat, int] | None = None
-        self._log: deque[tuple[int, int, bytes]] = deque(maxlen=LOG_LENGTH)
+        self._log: deque[tuple[int, int, bytes, int]] = deque(maxlen=LOG_LENGTH)
+        """(seq, stamp, payload, seat index or -1 for both) of recent commands."""
         self._seq = 0
         self._workers: list[Worker] = []
         self.quarantined: dict[str, str] = {}
@@ -119,7 +125,7 @@ class SlotKeeper:
             self._await_message(worker, "warm", deadline)
         self._control.values[ControlField.ACTIVE] = 0
         for seat, worker in zip(self.seats, booting, strict=True):
-            seat.commands.reset_to(0)
+            seat.commands.reset(0)
             self._start(seat, worker, FreshStart(seat.config(self._peer(seat)), 0))
         for seat in self.seats:
             assert seat.worker is not None
@@ -197,9 +203,26 @@ class SlotKeeper:
             if seat.worker is worker:
                 self._seat_lost(seat, now, worker.process.exitcode)
 
+    def retire(self, seat: Seat, why: str) -> None:
+        """Replace a healthy seat's worker by a copy of the other seat (it diverged on purpose)."""
+        if seat.worker is None or self.active is seat:
+            return
+        seat.retiring = why
+        seat.accepting = False
+        seat.worker.kill()
+
     def _seat_lost(self, seat: Seat, now: float, exitcode: int | None) -> None:
         seat.worker = None
         seat.accepting = False
+        if seat.retiring:
+            seat.state = SeatState.DEAD
+            seat.counters.values[SlotField.STATE] = ProcessState.DEAD
+            self._event(f"slot {seat.name} replaced: {seat.retiring}")
+            seat.retiring = ""
+            if self._join is not None and seat in self._join[:2]:
+                self._join = None
+            self._due[seat.index] = now
+            return
         seat.counters.values[SlotField.STATE] = ProcessState.DEAD
         served = (time.monotonic_ns() - seat.serving_since_ns) / 1e9 if seat.serving_since_ns else 0
         was = "active" if self.active is seat else "standby"
@@ -264,6 +287,7 @@ class SlotKeeper:
                 seat.note = f", hung: no heartbeat for {silent_ns / 1e6:.0f} ms"
                 seat.counters.values[SlotField.HUNG] = 1
                 worker.kill()
+        self._check_lockstep()
         if self._spare is None and now >= self._spare_due:
             self._spare = self._spawn()
         if self._join is not None:
@@ -275,6 +299,27 @@ class SlotKeeper:
                 del self._due[index]
                 self._fill(self.seats[index])
                 break
+
+    def _check_lockstep(self) -> None:
+        """Compare the newest block both seats hold; a standby that differs is replaced.
+
+        Both slots render the same samples by construction, so a difference means the standby
+        no longer matches the active (a bug, or memory gone bad): covering for the active with
+        it would play a wrong block.
+        """
+        a, b = self.seats
+        if self.diverging or a.state is not SeatState.RUNNING or b.state is not SeatState.RUNNING:
+            return
+        k = min(a.ring.write_pos, b.ring.write_pos) - 1
+        if not (a.ring.has_block(k) and b.ring.has_block(k)):
+            return
+        if np.array_equal(a.ring.block_at(k), b.ring.block_at(k)):
+            return
+        if min(a.ring.write_pos, b.ring.write_pos) - 1 != k:
+            return  # a writer wrapped around while we compared
+        standby = self.seats[1 - self.active.index]
+        self.divergences += 1
+        self.retire(standby, f"its block {k} differed from the active's")
 
     def _fill(self, seat: Seat) -> None:
         peer = self._peer(seat)
@@ -290,7 +335,7 @@ class SlotKeeper:
         assert self._spare is not None
         spare, self._spare = self._spare, None
         setup = tuple(Patch.messages_of(self._patch().to_dict()))
-        seat.commands.reset_to(self._seq)
+        seat.commands.reset(self._seq)
         consumed = int(self._io.values[IoField.CONSUMED])
         self._control.values[ControlField.ACTIVE] = seat.index
         self._start(seat, spare, FreshStart(seat.config(peer), consumed + 1, setup))
@@ -304,12 +349,10 @@ class SlotKeeper:
             return
         nbytes = int(counters[SlotField.SNAPSHOT_BYTES])
         first_seq = int(counters[SlotField.SNAPSHOT_SEQ])
-        replay = [entry for entry in self._log if entry[0] >= first_seq]
-        if (
-            nbytes <= 0
-            or (replay and replay[0][0] != first_seq)
-            or len(replay) > seat.commands.capacity
-        ):
+        mine = (-1, source.index)
+        replay = [e for e in self._log if e[0] >= first_seq and e[3] in mine]
+        kept = not self._log or self._log[0][0] <= first_seq
+        if nbytes <= 0 or not kept or len(replay) > seat.commands.capacity:
             self._join = None
             seat.state = SeatState.SUSPENDED
             seat.note = f"state transfer failed ({nbytes} bytes, {len(replay)} commands to replay)"
@@ -317,9 +360,9 @@ class SlotKeeper:
             return
         assert self._spare is not None
         spare, self._spare = self._spare, None
-        seat.commands.reset_to(first_seq)
-        for _, stamp, payload in replay:
-            seat.commands.push(stamp, payload)
+        seat.commands.reset(first_seq)
+        for seq, stamp, payload, _ in replay:
+            seat.commands.push(stamp, payload, seq)
         self._start(seat, spare, JoinStart(seat.config(source), source.handover.name, nbytes))
         self._event(
             f"slot {seat.name} joining from slot {source.name}'s state at block "
@@ -358,8 +401,14 @@ class SlotKeeper:
         """Send a stamped command to every seat in step, and keep it for joiners."""
         for seat in self.seats:
             if seat.accepting:
-                seat.commands.push(stamp, payload)
-        self._log.append((self._seq, stamp, payload))
+                seat.commands.push(stamp, payload, self._seq)
+        self._log.append((self._seq, stamp, payload, -1))
+        self._seq += 1
+
+    def push_to(self, seat: Seat, stamp: int, payload: bytes) -> None:
+        """Send a stamped command to one seat only (a commit builds in the standby)."""
+        seat.commands.push(stamp, payload, self._seq)
+        self._log.append((self._seq, stamp, payload, seat.index))
         self._seq += 1
 
     # -- health --------------------------------------------------------------------------------

@@ -154,8 +154,11 @@ class AudioRing:
 class CommandRing:
     """Stamped commands from the supervisor (writer) to one slot (reader).
 
-    Each record is a sample stamp (int64), a payload length (int64) and the payload: the
-    canonical OSC bytes of one message. Records have a fixed size, so a push is one copy.
+    Each record is a sample stamp (int64), a payload length (int64), the command's sequence
+    number in the engine (int64) and the payload: the canonical OSC bytes of one message.
+    Records have a fixed size, so a push is one copy. The reader keeps the sequence number of
+    the last record it popped in the header, so a snapshot of the reader's state says which
+    commands it already holds.
     """
 
     _WRITE: Final = 0
@@ -163,6 +166,8 @@ class CommandRing:
     _CAPACITY: Final = 2
     _RECORD: Final = 3
     _DROPS: Final = 4
+    _LAST_SEQ: Final = 5
+    _PAYLOAD: Final = 24
 
     def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
         self._shm = shm
@@ -192,6 +197,7 @@ class CommandRing:
         header[:] = 0
         header[cls._CAPACITY] = capacity
         header[cls._RECORD] = record
+        header[cls._LAST_SEQ] = -1
         return cls(shm, owner=True)
 
     @classmethod
@@ -207,7 +213,7 @@ class CommandRing:
     @property
     def max_payload(self) -> int:
         """The largest payload a record holds."""
-        return self.record - 16
+        return self.record - self._PAYLOAD
 
     @property
     def drops(self) -> int:
@@ -218,24 +224,19 @@ class CommandRing:
         return int(self.header[self._WRITE]) - int(self.header[self._READ])
 
     @property
-    def write_pos(self) -> int:
-        """Records pushed so far (the engine keeps it equal to its command sequence number)."""
-        return int(self.header[self._WRITE])
+    def last_seq(self) -> int:
+        """The sequence number of the last record popped (-1 before any)."""
+        return int(self.header[self._LAST_SEQ])
 
-    @property
-    def read_pos(self) -> int:
-        """Records popped so far."""
-        return int(self.header[self._READ])
-
-    def reset_to(self, position: int) -> None:
-        """Empty the ring and number the next record `position`.
+    def reset(self, next_seq: int) -> None:
+        """Empty the ring for a new reader that already holds every command before `next_seq`.
 
         Only while no reader is attached: the engine does it for a worker that has not started.
         """
-        self.header[self._READ] = position
-        self.header[self._WRITE] = position
+        self.header[self._READ] = self.header[self._WRITE]
+        self.header[self._LAST_SEQ] = next_seq - 1
 
-    def push(self, stamp: int, payload: bytes) -> bool:
+    def push(self, stamp: int, payload: bytes, seq: int = -1) -> bool:
         """Append a record; False (and a counted drop) if the ring is full."""
         if len(payload) > self.max_payload:
             raise ValueError(f"command of {len(payload)} bytes exceeds {self.max_payload}")
@@ -246,7 +247,9 @@ class CommandRing:
         i = w % self.capacity
         self.meta[i, 0] = stamp
         self.meta[i, 1] = len(payload)
-        self.records[i, 16 : 16 + len(payload)] = np.frombuffer(payload, dtype=np.uint8)
+        self.meta[i, 2] = seq
+        end = self._PAYLOAD + len(payload)
+        self.records[i, self._PAYLOAD : end] = np.frombuffer(payload, dtype=np.uint8)
         self.header[self._WRITE] = w + 1
         return True
 
@@ -258,7 +261,8 @@ class CommandRing:
         i = r % self.capacity
         stamp = int(self.meta[i, 0])
         length = int(self.meta[i, 1])
-        payload = self.records[i, 16 : 16 + length].tobytes()
+        payload = self.records[i, self._PAYLOAD : self._PAYLOAD + length].tobytes()
+        self.header[self._LAST_SEQ] = self.meta[i, 2]
         self.header[self._READ] = r + 1
         return stamp, payload
 

@@ -68,6 +68,8 @@ class Seat:
     restarts: int = 0
     serving_since_ns: int = 0
     note: str = ""
+    retiring: str = ""
+    """Why the supervisor is replacing this seat's healthy worker (after a commit), if it is."""
 
     @classmethod
     def create(cls, index: int, capacity: int, block: int, rate: int) -> Seat:

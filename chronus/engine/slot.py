@@ -37,6 +37,7 @@ from chronus.protocol import Message, ProtocolError, decode
 __all__ = [
     "CRASH_SIGNALS",
     "HEARTBEAT_S",
+    "SILENCE",
     "SLOT_PRIORITY",
     "FreshStart",
     "JoinStart",
@@ -47,6 +48,10 @@ __all__ = [
 
 SLOT_PRIORITY = 60
 """SCHED_FIFO priority of a slot: below JACK's clients (server priority − 5) and the null I/O."""
+
+SILENCE = 1e-4
+"""A block whose samples all stay within ±SILENCE (−80 dBFS) counts as silent: a fade-out
+decays exponentially and never reaches exact zero."""
 
 HEARTBEAT_S = 0.05
 """A running slot writes its heartbeat at least this often, even with no demand."""
@@ -155,7 +160,7 @@ def _snapshot(seat: _Seat, renderer: Renderer) -> None:
     else:
         v[SlotField.SNAPSHOT_BYTES] = -len(data)
     v[SlotField.SNAPSHOT_BLOCK] = seat.ring.write_pos
-    v[SlotField.SNAPSHOT_SEQ] = seat.commands.read_pos
+    v[SlotField.SNAPSHOT_SEQ] = seat.commands.last_seq + 1
     v[SlotField.SNAPSHOT_NS] = time.perf_counter_ns() - began
     v[SlotField.SNAPSHOT_DONE] = v[SlotField.SNAPSHOT_REQUEST]
 
@@ -310,7 +315,7 @@ def _render_loop(
             out = ring.next_block()
             start = time.perf_counter_ns()
             renderer.render(out, block)
-            ring.publish(bool(out.any()))
+            ring.publish(bool(out.max() > SILENCE or out.min() < -SILENCE))
             if io_values[IoField.CONSUMED] > k:
                 if caught_up:
                     ring.header[AudioRing.DROPS] += 1  # rendered after the device wanted it

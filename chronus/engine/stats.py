@@ -48,6 +48,12 @@ class ControlField(IntEnum):
     RUN = 0
     ACTIVE = 1
     """Index of the seat (0 = A, 1 = B) whose blocks the audio I/O plays first."""
+    XFADE_FROM = 2
+    """During a commit: the seat that played before the switch."""
+    XFADE_START = 3
+    """During a commit: the block at which the crossfade to `ACTIVE` starts."""
+    XFADE_BLOCKS = 4
+    """During a commit: the crossfade's length in blocks (0: no crossfade)."""
     SIZE = 8
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
 from chronus.engine.audio_io import IoConfig, io_main
+from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.keeper import SlotKeeper, spawn_context
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
@@ -44,6 +45,8 @@ __all__ = ["EngineConfig", "EngineStartError", "Supervisor"]
 
 _BOOT_TIMEOUT_S = 120.0
 _TICK_S = 0.01
+_STAGED = ("/patch/", "/mod/")
+"""Commands that a staged change holds until it is committed."""
 _TAP_BLOCKS = 4096
 """The record tap holds 11 s at 128 frames: the supervisor may stall that long unheard."""
 log = logging.getLogger("chronus.engine")
@@ -94,6 +97,7 @@ class Supervisor:
         self._control: SharedCounters | None = None
         self._tap: RecordTap | None = None
         self._keeper: SlotKeeper | None = None
+        self._commits: CommitFlow | None = None
         self._recorder: Recorder | None = None
         self._session_log: StampedLog | None = None
         self._io: BaseProcess | None = None
@@ -130,6 +134,7 @@ class Supervisor:
             self._keeper.boot(_BOOT_TIMEOUT_S)
         except RuntimeError as exc:
             raise EngineStartError(str(exc)) from exc
+        self._commits = CommitFlow(self._keeper, self._control, self._io_counters, c.block, c.rate)
         try:
             if c.log:
                 self._session_log = StampedLog(c.log, c.rate, c.block)
@@ -249,6 +254,8 @@ class Supervisor:
                 elif key.data[1] in watched:
                     keeper.on_message(key.data[1])
             keeper.tick()
+            if self._commits is not None and (result := self._commits.tick()) is not None:
+                self._commit_ended(result)
             for module_id in keeper.take_quarantined():
                 self._remove_quarantined(module_id)
             if self._recorder is not None:
@@ -283,6 +290,21 @@ class Supervisor:
             self._keeper.push(stamp, encode(message))
             if self._session_log is not None:
                 self._session_log.write(stamp, message)
+
+    def _commit_ended(self, result: CommitResult) -> None:
+        if not result.ok:
+            self._error(
+                result.addr, "/patch/commit", f"commit failed: {result.text}; nothing changed"
+            )
+            return
+        for message in result.messages:
+            try:
+                self.patch.apply(message)
+            except PatchError as exc:
+                log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
+            if self._session_log is not None:
+                self._session_log.write(result.stamp, message)
+        self._reply(result.addr, "/patch/committed", result.stamp, result.text)
 
     def _read_socket(self) -> None:
         assert self._sock is not None
@@ -352,6 +374,16 @@ class Supervisor:
     def _command(self, message: Message, addr: Any) -> None:
         keeper = self._keeper
         assert keeper is not None
+        commits = self._commits
+        if commits is not None and commits.staging and message.address.startswith(_STAGED):
+            try:
+                warnings = commits.stage(message)
+            except PatchError as exc:
+                self._error(addr, message.address, str(exc))
+                return
+            for warning in warnings:
+                self._reply(addr, "/warning", message.address, warning)
+            return
         if not keeper.room():
             self._error(addr, message.address, "engine busy: command queue full, nothing changed")
             return
@@ -382,6 +414,44 @@ class Supervisor:
         elif message.address == "/engine/quit":
             self._reply(addr, "/engine/quit", "bye")
             self.request_quit()
+        elif message.address.startswith("/patch/"):
+            self._commit_request(message, addr)
+        elif message.address.startswith("/record/"):
+            self._record_request(message, addr)
+
+    def _commit_request(self, message: Message, addr: Any) -> None:
+        commits = self._commits
+        assert commits is not None
+        try:
+            if message.address == "/patch/begin":
+                commits.begin(self.patch)
+            elif message.address == "/patch/abort":
+                held = commits.abort()
+                self._reply(addr, "/patch/aborted", held)
+            else:
+                fade = float(message.args[0]) if message.args else DEFAULT_CROSSFADE_MS
+                commits.commit(fade, addr)
+        except CommitError as exc:
+            self._error(addr, message.address, str(exc))
+
+    def _record_request(self, message: Message, addr: Any) -> None:
+        recorder = self._recorder
+        assert recorder is not None and self._io_counters is not None
+        if message.address == "/record/stop":
+            if not recorder.recording:
+                self._error(addr, message.address, "not recording")
+                return
+            done = recorder.stop()
+            self._reply(addr, "/record/stopped", str(done["path"]), int(done["frames"]))
+            return
+        path = str(message.args[0])
+        first = int(self._io_counters.values[IoField.CONSUMED]) + 1
+        try:
+            recorder.start(path, self.config.rate, from_block=first)
+        except (OSError, ValueError) as exc:
+            self._error(addr, message.address, f"cannot record to {path}: {exc}")
+            return
+        self._reply(addr, "/record/started", path, first * self.config.block)
 
     # health ----------------------------------------------------------------------------------
 
@@ -429,7 +499,10 @@ class Supervisor:
                 "dsp_load": round(dsp_load, 4),
                 "failovers": keeper.failovers if keeper else 0,
                 "respawns": keeper.respawns if keeper else 0,
-                "commits": 0,
+                "divergences": keeper.divergences if keeper else 0,
+                "commits": self._commits.commits if self._commits else 0,
+                "failed_commits": self._commits.failed if self._commits else 0,
+                "staging": bool(self._commits and self._commits.staging),
                 "quarantined": dict(keeper.quarantined) if keeper else {},
                 "events": list(keeper.events) if keeper else [],
                 "osc": {

@@ -131,6 +131,7 @@ def _check(run: dict[str, Any], label: str) -> None:
         f"host stalls {run['stalls']}"
     )
     assert np.abs(run["recorded"]).max() > 0.05, "the pattern did not sound"
+    assert engine["divergences"] == 0, "the two slots rendered different samples"
     assert np.all(np.isfinite(run["recorded"]))
     if run["monitored"] and run["stalls"]:
         assert underruns <= run["stall_blocks"], run["end"]
