@@ -617,25 +617,29 @@ class Graph:
     def state(self) -> dict[str, Any]:
         """Everything needed to continue rendering bit-identically in another graph.
 
-        Routes fading in or out between modules of the patch are included, with their gain
-        and the samples left of their fade; modules still fading out after removal are not
-        (nor the routes to and from them).
+        Routes fading in or out are included, with their gain and the samples left of their
+        fade, and so are modules still fading out after their removal (under `removing`,
+        named `~0`, `~1`… in `routes`, as their ids may already be taken again).
         """
         self._drop_finished()
-        live = set(self._nodes.values())
+        removing = {node: f"~{i}" for i, node in enumerate(self._removing)}
+        alive = set(self._nodes.values()) | set(removing)
+
+        def name(node: _Node | None) -> str:
+            return MASTER if node is None else removing.get(node, node.module_id)
+
         return {
             "patch": self.patch.to_dict(),
             "modules": {mid: m.state() for mid, m in self.modules.items()},
             "mix": {mid: node.gain.copy() for mid, node in self._nodes.items()},
             "routes": [
-                [
-                    src.module_id,
-                    MASTER if dst is None else dst.module_id,
-                    float(r.gain[0]),
-                    r.fade_left,
-                ]
+                [name(src), name(dst), float(r.gain[0]), r.fade_left]
                 for (src, dst), r in self._routes.items()
-                if src in live and (dst is None or dst in live)
+                if src in alive and (dst is None or dst in alive)
+            ],
+            "removing": [
+                [n.module_id, n.module.TYPE, n.module.state(), n.gain.copy(), n.fade_left]
+                for n in removing
             ],
             "modulated": {
                 f"{t.module_id}/{t.name}": t.module.current(t.name) for t in self._targets
@@ -663,14 +667,15 @@ class Graph:
                     gains[module_id] = gains[module_id].reshape(2)
             modulated = {str(k): float(v) for k, v in dict(state.get("modulated", {})).items()}
             clock = int(state.get("clock", 0))
-            routes = self._route_state(patch, modules, state)
+            fading = self._removing_state(state)
+            routes = self._route_state(patch, modules, fading, state)
         except (KeyError, TypeError, ValueError) as exc:
             raise PatchError(f"invalid graph state: {exc}") from exc
         self.patch = patch
         self.modules = {}
         self._nodes = {}
         self._lfos = {}
-        self._removing = []
+        self._removing = list(fading.values())
         self._routes = {}
         self._target_index = {}
         for module_id, module in modules.items():
@@ -682,9 +687,10 @@ class Graph:
                 node.gain[:] = gains[module_id]
                 self._nodes[module_id] = node
             module.tempo_changed(patch.tempo)
+        known = {**self._nodes, **fading}
         for src_id, dst_id, gain, fade_left in routes:
-            src = self._nodes[src_id]
-            dst = None if dst_id == MASTER else self._nodes[dst_id]
+            src = known[src_id]
+            dst = None if dst_id == MASTER else known[dst_id]
             buf = self._acc if dst is None else dst.inp
             target = 1.0 if fade_left < 0 else 0.0
             self._routes[(src, dst)] = _Route(src, dst, buf, np.full(1, gain), target, fade_left)
@@ -699,32 +705,54 @@ class Graph:
         for key, value in modulated.items():
             module_id, name = key.split("/")
             self.modules[module_id].modulate(name, value)
-        for node in self._nodes.values():
+        for node in [*self._nodes.values(), *self._removing]:
             node.retarget()
+
+    def _removing_state(self, state: dict[str, Any]) -> dict[str, _Node]:
+        """The modules of a `state()` still fading out after removal, by their `~i` names."""
+        fading: dict[str, _Node] = {}
+        for i, (module_id, module_type, module_state, gain, fade_left) in enumerate(
+            state.get("removing", [])
+        ):
+            module = create_module(str(module_type), self.sample_rate, self.max_block)
+            module.load_state(module_state)
+            if isinstance(module, Lfo) or int(fade_left) <= 0:
+                raise ValueError(f"removed module {module_id!r} cannot be fading out")
+            node = _Node(str(module_id), module, self.max_block)
+            node.gain[:] = np.array(gain, dtype=np.float64).reshape(2)
+            node.fade_left = int(fade_left)
+            node.level = 0.0
+            fading[f"~{i}"] = node
+        return fading
 
     @staticmethod
     def _route_state(
-        patch: Patch, modules: dict[str, Module], state: dict[str, Any]
+        patch: Patch, modules: dict[str, Module], fading: dict[str, _Node], state: dict[str, Any]
     ) -> list[tuple[str, str, float, int]]:
         """The routes of a `state()`, checked: `[src, dst, gain, fade_left]` each.
 
         A route of the patch has `fade_left` -1; any other is between two sound modules of
-        the patch, fading out (`fade_left` > 0). Raises `ValueError`, `TypeError` or
+        the patch, fading out (`fade_left` > 0). Routes to or from a module being removed
+        (`~i`) are kept as they were while it fades. Raises `ValueError`, `TypeError` or
         `KeyError` on anything else. Without routes (an older state) the patch's routes
         play at full gain.
         """
         routes: list[tuple[str, str, float, int]] = []
         seen: set[tuple[str, str]] = set()
+        everyone = {**modules, **{key: node.module for key, node in fading.items()}}
         for entry in state.get("routes", []):
             src, dst, gain, fade_left = entry
             src, dst, gain, fade_left = str(src), str(dst), float(gain), int(fade_left)
-            sound = src != MASTER and not isinstance(modules[src], Lfo)
-            into = dst == MASTER or isinstance(modules[dst], Processor)
+            sound = src != MASTER and not isinstance(everyone[src], Lfo)
+            into = dst == MASTER or isinstance(everyone[dst], Processor)
             if not (sound and into) or src == dst or (src, dst) in seen:
                 raise ValueError(f"invalid route {src!r} → {dst!r}")
             if not math.isfinite(gain):
                 raise ValueError(f"route {src!r} → {dst!r}: gain {gain!r}")
-            if ((src, dst) in patch.connections) != (fade_left < 0) or fade_left == 0:
+            in_patch = (src, dst) in patch.connections
+            if src in fading or dst in fading:
+                in_patch = fade_left < 0  # kept as they were while their module fades
+            if in_patch != (fade_left < 0) or fade_left == 0:
                 raise ValueError(f"route {src!r} → {dst!r}: fade does not match the patch")
             seen.add((src, dst))
             routes.append((src, dst, gain, fade_left))
