@@ -316,11 +316,20 @@ def main() -> None:
         work = Path(tmp)
         score_files = scores(work, args.voices) if have_sc and args.seconds == 60.0 else {}
         rows = []
+        paired: dict[int, tuple[float, float]] = {}
         for n in args.voices:
             whole = [whole_process(n, args.seconds, work / "c.wav") for _ in range(args.runs)]
-            inproc = in_process(n, args.seconds, args.runs)
-            sc = [scsynth_time(score_files[n], work / "s.wav") for _ in range(args.runs)] if (
-                n in score_files) else []  # fmt: skip
+            # Alternate the two renderers run by run, so that a slow spell of this shared
+            # machine slows both and not just whichever happened to run then.
+            inproc: list[float] = []
+            sc: list[float] = []
+            for _ in range(args.runs):
+                inproc += in_process(n, args.seconds, 1)
+                if n in score_files:
+                    sc.append(scsynth_time(score_files[n], work / "s.wav"))
+            if sc:
+                pairs = [c / s for c, s in zip(inproc, sc, strict=True)]
+                paired[n] = (statistics.median(pairs), min(inproc) / min(sc))
             phases = {k: statistics.median(w[1][k] for w in whole) for k in whole[0][1]}
             rows.append((n, statistics.median(w[0] for w in whole), statistics.median(inproc),
                          statistics.median(sc) if sc else None, phases))  # fmt: skip
@@ -333,6 +342,9 @@ def main() -> None:
             sc_text = f"{sc_s:8.3f} s" if sc_s else "       - "
             print(f"{n:<5} {sc_text}   {whole_s:8.3f} s   {ratio_w}  {render_s:8.3f} s   "
                   f"{ratio_r}  {args.seconds / render_s:4.0f}x")  # fmt: skip
+        for n, (median_ratio, best_ratio) in paired.items():
+            print(f"N = {n}: render ratio, median of run-by-run pairs {median_ratio:.2f}x, "
+                  f"best against best {best_ratio:.2f}x")  # fmt: skip
         print("\nwhole process by phase (s): import / jit load / build commands / render / write")
         phase_names = ("import", "jit", "build", "render", "write")
         for n, *_, ph in rows:
