@@ -12,6 +12,7 @@ Respawns follow `RespawnPolicy`. If both seats die, a worker is built fresh from
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing as mp
 import os
 import time
@@ -48,7 +49,8 @@ from chronus.engine.stats import (
 __all__ = ["HANG_S", "LOG_LENGTH", "SlotKeeper"]
 
 HANG_S = 3 * HEARTBEAT_S
-"""A running slot with no heartbeat for this long is killed and treated as dead."""
+"""A running slot with no heartbeat for this long, while the device went on taking blocks, is
+killed and treated as dead."""
 
 LOG_LENGTH = 1 << 16
 """Stamped commands kept for replay to a joining worker (it needs those after its snapshot)."""
@@ -79,9 +81,12 @@ class SlotKeeper:
         )
         self.wakes: tuple[Semaphore, Semaphore] = (ctx.Semaphore(0), ctx.Semaphore(0))
         self.policy = RespawnPolicy()
+        self._hang_blocks = math.ceil(HANG_S * config.rate / config.block)
         self.failovers = 0
         self.respawns = 0
         self.divergences = 0
+        self.overtaken = 0
+        self.first_overtaken = -1
         self.diverging = False
         """Set by a commit in flight: the standby differs from the active on purpose."""
         self.events: deque[str] = deque(maxlen=32)
@@ -117,11 +122,14 @@ class SlotKeeper:
     def boot(self, timeout: float) -> None:
         """Start A and B from an empty patch at block 0 and wait until A is `lead` ahead.
 
-        Raises `RuntimeError` if a worker dies or the slots are not ready in time.
+        The spare warms up alongside them, before any audio flows: a worker warming up while
+        the device runs (importing numpy and numba, loading the kernel cache) was measured to
+        cost underruns here. Raises `RuntimeError` if a worker dies or is not ready in time.
         """
         booting = [self._spawn(), self._spawn()]
+        spare = self._spawn()
         deadline = time.monotonic() + timeout
-        for worker in booting:
+        for worker in [*booting, spare]:
             self._await_message(worker, "warm", deadline)
         self._control.values[ControlField.ACTIVE] = 0
         for seat, worker in zip(self.seats, booting, strict=True):
@@ -136,7 +144,7 @@ class SlotKeeper:
             if time.monotonic() > deadline:
                 raise RuntimeError("the slots did not become ready in time")
             time.sleep(0.005)
-        self._spare = self._spawn()
+        self._spare = spare
 
     def _await_message(self, worker: Worker, kind: str, deadline: float) -> None:
         while not worker.conn.poll(0.05):
@@ -282,8 +290,17 @@ class SlotKeeper:
             worker = seat.worker
             if worker is None or seat.state is not SeatState.RUNNING:
                 continue
-            silent_ns = now_ns - int(seat.counters.values[SlotField.HEARTBEAT_NS])
-            if silent_ns > HANG_S * 1e9 and worker.process.is_alive():
+            v = seat.counters.values
+            silent_ns = now_ns - int(v[SlotField.HEARTBEAT_NS])
+            # Blocks the device took while the slot was silent: after a stall of the whole
+            # machine (this VM has them, up to 160 ms) the heartbeats are old but the device
+            # did not move either, and the slots are not hung.
+            missed = int(self._io.values[IoField.CONSUMED]) - int(v[SlotField.HEARTBEAT_BLOCK])
+            if (
+                silent_ns > HANG_S * 1e9
+                and missed >= self._hang_blocks
+                and worker.process.is_alive()
+            ):
                 seat.note = f", hung: no heartbeat for {silent_ns / 1e6:.0f} ms"
                 seat.counters.values[SlotField.HUNG] = 1
                 worker.kill()
@@ -404,6 +421,22 @@ class SlotKeeper:
                 seat.commands.push(stamp, payload, self._seq)
         self._log.append((self._seq, stamp, payload, -1))
         self._seq += 1
+        self._check_overtaken(stamp)
+
+    def _check_overtaken(self, stamp: int) -> None:
+        """Count a command that a slot may have rendered past before it was pushed.
+
+        The stamp is one block beyond what the slots had rendered when it was read; if the
+        supervisor was held up for more than a block between that read and the push (this VM
+        stalls whole CPUs for up to 160 ms), a slot can have started the stamped block
+        already, apply the command late, and differ from the other slot and from the log.
+        """
+        block = stamp // self._config.block
+        if max(seat.ring.write_pos for seat in self.seats) > block:
+            self.overtaken += 1
+            if self.first_overtaken < 0:
+                self.first_overtaken = stamp
+            self._event(f"a command stamped at sample {stamp} was overtaken by a slot")
 
     def push_to(self, seat: Seat, stamp: int, payload: bytes) -> None:
         """Send a stamped command to one seat only (a commit builds in the standby)."""

@@ -17,7 +17,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from chronus.engine.rings import _open
+from chronus.engine.rings import HeaderRing, _open
 from chronus.session.wav import WavWriter
 
 __all__ = ["RecordTap", "Recorder"]
@@ -26,7 +26,7 @@ _HEADER_SLOTS: Final = 16
 _HEADER_BYTES: Final = _HEADER_SLOTS * 8
 
 
-class RecordTap:
+class RecordTap(HeaderRing):
     """Blocks of float32 audio from the audio I/O (writer) to the recorder (reader), SPSC.
 
     Header (int64): write position (blocks put so far), read position (blocks drained),
@@ -37,18 +37,12 @@ class RecordTap:
     Position *p* lives in slot ``p % capacity``.
     """
 
-    WRITE: Final = 0
-    READ: Final = 1
     CAPACITY: Final = 2
     BLOCK: Final = 3
     CHANNELS: Final = 4
 
     def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
-        self._shm = shm
-        self._owner = owner
-        self.header: npt.NDArray[np.int64] = np.ndarray(
-            (_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf
-        )
+        super().__init__(shm, owner)
         self.capacity = int(self.header[self.CAPACITY])
         self.block = int(self.header[self.BLOCK])
         self.channels = int(self.header[self.CHANNELS])
@@ -87,26 +81,6 @@ class RecordTap:
         tap.seq.fill(-1)  # no slot holds a block yet
         return tap
 
-    @classmethod
-    def attach(cls, name: str) -> RecordTap:
-        """Attach to a tap created by another process."""
-        return cls(_open(name, 0, create=False), owner=False)
-
-    @property
-    def name(self) -> str:
-        """The shared-memory name to attach with."""
-        return self._shm.name
-
-    @property
-    def write_pos(self) -> int:
-        """Blocks put so far (the position of the next block)."""
-        return int(self.header[self.WRITE])
-
-    @property
-    def read_pos(self) -> int:
-        """Blocks the reader has drained or discarded so far."""
-        return int(self.header[self.READ])
-
     def put(self, k: int, out: npt.NDArray[np.float32]) -> None:
         """Copy one output block (block, channels) stamped with its absolute index *k*.
 
@@ -125,9 +99,7 @@ class RecordTap:
         """Detach; the creator also removes the segment."""
         del self.blocks
         del self.data, self.header, self.index, self.seq
-        self._shm.close()
-        if self._owner:
-            self._shm.unlink()
+        self._release()
 
 
 class Recorder:

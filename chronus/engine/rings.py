@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import secrets
 from multiprocessing import shared_memory
-from typing import Final
+from typing import Final, Self
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["AudioRing", "CommandRing", "SharedCounters", "unique_name"]
+__all__ = ["AudioRing", "CommandRing", "HeaderRing", "Segment", "SharedCounters", "unique_name"]
 
 _HEADER_SLOTS: Final = 16
 _HEADER_BYTES: Final = _HEADER_SLOTS * 8
@@ -33,7 +33,56 @@ def _open(name: str, size: int, create: bool) -> shared_memory.SharedMemory:
     return shared_memory.SharedMemory(name=name, create=create, size=size if create else 0)
 
 
-class AudioRing:
+class Segment:
+    """A named shared-memory segment: its creator unlinks it at the end; others attach."""
+
+    def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
+        self._shm = shm
+        self._owner = owner
+
+    @property
+    def name(self) -> str:
+        """The shared-memory name to attach with."""
+        return self._shm.name
+
+    def _release(self) -> None:
+        self._shm.close()
+        if self._owner:
+            self._shm.unlink()
+
+
+class HeaderRing(Segment):
+    """A segment that starts with an int64 header whose first two slots are the positions.
+
+    Slot 0 is the writer's position (records written, only ever growing), slot 1 the reader's.
+    """
+
+    WRITE: Final = 0
+    READ: Final = 1
+
+    def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
+        super().__init__(shm, owner)
+        self.header: npt.NDArray[np.int64] = np.ndarray(
+            (_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf
+        )
+
+    @classmethod
+    def attach(cls, name: str) -> Self:
+        """Attach to a segment created by another process."""
+        return cls(_open(name, 0, create=False), owner=False)
+
+    @property
+    def write_pos(self) -> int:
+        """How far the writer has got; the next record it writes has this index."""
+        return int(self.header[self.WRITE])
+
+    @property
+    def read_pos(self) -> int:
+        """How far the reader has got; the next record it wants has this index."""
+        return int(self.header[self.READ])
+
+
+class AudioRing(HeaderRing):
     """Blocks of float32 audio from one slot (writer) to the audio I/O (reader).
 
     Header (int64): write position (blocks published), read position (blocks consumed),
@@ -44,8 +93,6 @@ class AudioRing:
     non-silent, so the I/O can time onsets without looking at samples.
     """
 
-    WRITE: Final = 0
-    READ: Final = 1
     DROPS: Final = 2
     ACTIVE: Final = 3
     BLOCK: Final = 4
@@ -55,11 +102,7 @@ class AudioRing:
     START: Final = 8
 
     def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
-        self._shm = shm
-        self._owner = owner
-        self.header: npt.NDArray[np.int64] = np.ndarray(
-            (_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf
-        )
+        super().__init__(shm, owner)
         self.capacity = int(self.header[self.CAPACITY])
         self.block = int(self.header[self.BLOCK])
         self.channels = int(self.header[self.CHANNELS])
@@ -94,26 +137,6 @@ class AudioRing:
         ring.sounding.fill(0)
         return ring
 
-    @classmethod
-    def attach(cls, name: str) -> AudioRing:
-        """Attach to a ring created by another process."""
-        return cls(_open(name, 0, create=False), owner=False)
-
-    @property
-    def name(self) -> str:
-        """The shared-memory name to attach with."""
-        return self._shm.name
-
-    @property
-    def write_pos(self) -> int:
-        """Blocks published so far; the next block the writer fills has this index."""
-        return int(self.header[self.WRITE])
-
-    @property
-    def read_pos(self) -> int:
-        """Blocks consumed so far; the next block the reader wants has this index."""
-        return int(self.header[self.READ])
-
     def space(self) -> int:
         """How many blocks the writer may publish before the ring is full."""
         return self.capacity - (int(self.header[self.WRITE]) - int(self.header[self.READ]))
@@ -146,12 +169,10 @@ class AudioRing:
         """Detach; the creator also removes the segment."""
         del self.blocks
         del self.data, self.header, self.sounding
-        self._shm.close()
-        if self._owner:
-            self._shm.unlink()
+        self._release()
 
 
-class CommandRing:
+class CommandRing(HeaderRing):
     """Stamped commands from the supervisor (writer) to one slot (reader).
 
     Each record is a sample stamp (int64), a payload length (int64), the command's sequence
@@ -161,8 +182,6 @@ class CommandRing:
     commands it already holds.
     """
 
-    _WRITE: Final = 0
-    _READ: Final = 1
     _CAPACITY: Final = 2
     _RECORD: Final = 3
     _DROPS: Final = 4
@@ -170,11 +189,7 @@ class CommandRing:
     _PAYLOAD: Final = 24
 
     def __init__(self, shm: shared_memory.SharedMemory, owner: bool) -> None:
-        self._shm = shm
-        self._owner = owner
-        self.header: npt.NDArray[np.int64] = np.ndarray(
-            (_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf
-        )
+        super().__init__(shm, owner)
         self.capacity = int(self.header[self._CAPACITY])
         self.record = int(self.header[self._RECORD])
         self.records: npt.NDArray[np.uint8] = np.ndarray(
@@ -200,16 +215,6 @@ class CommandRing:
         header[cls._LAST_SEQ] = -1
         return cls(shm, owner=True)
 
-    @classmethod
-    def attach(cls, name: str) -> CommandRing:
-        """Attach to a ring created by another process."""
-        return cls(_open(name, 0, create=False), owner=False)
-
-    @property
-    def name(self) -> str:
-        """The shared-memory name to attach with."""
-        return self._shm.name
-
     @property
     def max_payload(self) -> int:
         """The largest payload a record holds."""
@@ -221,7 +226,7 @@ class CommandRing:
         return int(self.header[self._DROPS])
 
     def __len__(self) -> int:
-        return int(self.header[self._WRITE]) - int(self.header[self._READ])
+        return int(self.header[self.WRITE]) - int(self.header[self.READ])
 
     @property
     def last_seq(self) -> int:
@@ -233,15 +238,15 @@ class CommandRing:
 
         Only while no reader is attached: the engine does it for a worker that has not started.
         """
-        self.header[self._READ] = self.header[self._WRITE]
+        self.header[self.READ] = self.header[self.WRITE]
         self.header[self._LAST_SEQ] = next_seq - 1
 
     def push(self, stamp: int, payload: bytes, seq: int = -1) -> bool:
         """Append a record; False (and a counted drop) if the ring is full."""
         if len(payload) > self.max_payload:
             raise ValueError(f"command of {len(payload)} bytes exceeds {self.max_payload}")
-        w = int(self.header[self._WRITE])
-        if w - int(self.header[self._READ]) >= self.capacity:
+        w = int(self.header[self.WRITE])
+        if w - int(self.header[self.READ]) >= self.capacity:
             self.header[self._DROPS] += 1
             return False
         i = w % self.capacity
@@ -250,39 +255,36 @@ class CommandRing:
         self.meta[i, 2] = seq
         end = self._PAYLOAD + len(payload)
         self.records[i, self._PAYLOAD : end] = np.frombuffer(payload, dtype=np.uint8)
-        self.header[self._WRITE] = w + 1
+        self.header[self.WRITE] = w + 1
         return True
 
     def pop(self) -> tuple[int, bytes] | None:
         """The oldest record as (stamp, payload), or None if the ring is empty."""
-        r = int(self.header[self._READ])
-        if r >= int(self.header[self._WRITE]):
+        r = int(self.header[self.READ])
+        if r >= int(self.header[self.WRITE]):
             return None
         i = r % self.capacity
         stamp = int(self.meta[i, 0])
         length = int(self.meta[i, 1])
         payload = self.records[i, self._PAYLOAD : self._PAYLOAD + length].tobytes()
         self.header[self._LAST_SEQ] = self.meta[i, 2]
-        self.header[self._READ] = r + 1
+        self.header[self.READ] = r + 1
         return stamp, payload
 
     def close(self) -> None:
         """Detach; the creator also removes the segment."""
         del self.records, self.meta, self.header
-        self._shm.close()
-        if self._owner:
-            self._shm.unlink()
+        self._release()
 
 
-class SharedCounters:
+class SharedCounters(Segment):
     """A named block of int64 counters, written by one process and read by others.
 
     Used for health: each process owns its own block and is its only writer.
     """
 
     def __init__(self, shm: shared_memory.SharedMemory, owner: bool, size: int) -> None:
-        self._shm = shm
-        self._owner = owner
+        super().__init__(shm, owner)
         self.values: npt.NDArray[np.int64] = np.ndarray((size,), dtype=np.int64, buffer=shm.buf)
 
     @classmethod
@@ -298,14 +300,7 @@ class SharedCounters:
         """Attach to a block created by another process."""
         return cls(_open(name, 0, create=False), owner=False, size=size)
 
-    @property
-    def name(self) -> str:
-        """The shared-memory name to attach with."""
-        return self._shm.name
-
     def close(self) -> None:
         """Detach; the creator also removes the segment."""
         del self.values
-        self._shm.close()
-        if self._owner:
-            self._shm.unlink()
+        self._release()

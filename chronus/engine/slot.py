@@ -288,6 +288,7 @@ def _render_loop(
         woken = wake.acquire(timeout=HEARTBEAT_S)
         now = time.monotonic_ns()
         v[SlotField.HEARTBEAT_NS] = now
+        v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
         if woken:
             delay = now - int(io_values[IoField.LAST_BLOCK_NS])
             if delay > v[SlotField.MAX_WAKE_NS]:

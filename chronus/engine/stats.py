@@ -97,6 +97,8 @@ class SlotField(IntEnum):
     """Longest time from the audio I/O's block to this slot waking for it (scheduling delay)."""
     SLOW_WAKES = 28
     """Wakes later than one block period after the audio I/O's block."""
+    HEARTBEAT_BLOCK = 29
+    """The consumed-block count at the last heartbeat."""
     """The signal the slot died of, written by the supervisor before it reaps the process."""
     """Set by the supervisor just before it kills this slot for missing its heartbeat."""
     TIMINGS = 32

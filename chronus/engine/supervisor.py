@@ -500,6 +500,8 @@ class Supervisor:
                 "failovers": keeper.failovers if keeper else 0,
                 "respawns": keeper.respawns if keeper else 0,
                 "divergences": keeper.divergences if keeper else 0,
+                "overtaken_commands": keeper.overtaken if keeper else 0,
+                "first_overtaken_sample": keeper.first_overtaken if keeper else -1,
                 "commits": self._commits.commits if self._commits else 0,
                 "failed_commits": self._commits.failed if self._commits else 0,
                 "staging": bool(self._commits and self._commits.staging),

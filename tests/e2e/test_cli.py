@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from chronus.engine.client import EngineProcess
 from chronus.session.wav import read_wav
+from tests.stalls import StallMonitor
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -105,9 +107,12 @@ def test_health_without_engine_says_so() -> None:
 def test_run_plays_a_script_through_a_fresh_engine(tmp_path: Path) -> None:
     script = tmp_path / "short.chr"
     script.write_text("add a saw called bass\nplay c3 on bass for 0.2 s\nwait 0.5 s\n")
-    out = chronus("run", "--backend", "null", str(script))
+    with StallMonitor() as host:
+        out = chronus("run", "--backend", "null", str(script))
     assert out.returncode == 0, out.stderr
-    assert "0 underruns" in out.stdout
+    underruns = int(re.search(r"(\d+) underruns", out.stdout).group(1))  # type: ignore[union-attr]
+    # None of ours; a stall of the whole VM (measured) can still starve the slots.
+    assert underruns <= host.blocks_bound(128 / 48), (out.stdout, host.stalls_ms)
 
 
 def test_render_hello_is_in_tune_and_bit_identical(tmp_path: Path) -> None:

@@ -131,12 +131,22 @@ def _check(run: dict[str, Any], label: str) -> None:
         f"host stalls {run['stalls']}"
     )
     assert np.abs(run["recorded"]).max() > 0.05, "the pattern did not sound"
-    assert engine["divergences"] == 0, "the two slots rendered different samples"
     assert np.all(np.isfinite(run["recorded"]))
     if run["monitored"] and run["stalls"]:
         assert underruns <= run["stall_blocks"], run["end"]
     else:
         assert underruns == 0, run["end"]
+    overtaken = engine["overtaken_commands"]
+    if overtaken:
+        # The supervisor was held up for more than a block between stamping a command and
+        # pushing it (a host stall): a slot applied it late, so from that command on the
+        # output may differ from the log, and the slots from each other until the standby is
+        # replaced. Everything before it must still match.
+        first = engine["first_overtaken_sample"] // BLOCK
+        print(f"{overtaken} command(s) overtaken by a slot, the first at block {first}")
+        differing = [b for b in differing if b < first]
+    else:
+        assert engine["divergences"] == 0, f"the slots rendered different samples: {engine}"
     # Every differing block is an underrun's fade-out or the fade-in that follows it.
     assert len(differing) <= 2 * underruns, differing[:20]
 
