@@ -776,6 +776,16 @@ def mix_block(
 
 
 @jit
+def exceeds(buf: npt.NDArray[np.float32], threshold: float) -> bool:
+    """Whether any sample of `buf` (frames, channels) lies outside ±`threshold`; one pass."""
+    for i in range(buf.shape[0]):
+        for c in range(buf.shape[1]):
+            if abs(buf[i, c]) > threshold:
+                return True
+    return False
+
+
+@jit
 def master_block(
     acc: FloatArray,
     out: npt.NDArray[np.float32],

@@ -78,12 +78,10 @@ class BlockPump:
         self._mix = np.zeros((self._block, rings[0].channels), dtype=np.float32)
 
     def _crossfade(
-        self, out: npt.NDArray[np.float32], old: AudioRing, new: AudioRing, j: int
+        self, out: npt.NDArray[np.float32], old: AudioRing, new: AudioRing, k: int, j: int
     ) -> None:
-        """Block *j* of an equal-power crossfade of `XFADE_BLOCKS` blocks from old to new."""
-        flags = self._flags
-        total = int(flags[ControlField.XFADE_BLOCKS]) * self._block
-        k = int(self._v[IoField.CONSUMED])
+        """Block *k*, the *j*-th of an equal-power crossfade of `XFADE_BLOCKS` blocks."""
+        total = int(self._flags[ControlField.XFADE_BLOCKS]) * self._block
         np.add(self._offsets, j * self._block + 0.5, out=self._theta)
         np.multiply(self._theta, 0.5 * np.pi / total, out=self._theta)
         np.cos(self._theta, out=self._gain_old)
@@ -103,34 +101,33 @@ class BlockPump:
         if fading:
             j = k - int(flags[ControlField.XFADE_START])
             old = self._rings[int(flags[ControlField.XFADE_FROM])]
+            new = self._rings[active]
             if j < 0:
                 active = int(flags[ControlField.XFADE_FROM])  # the switch is still to come
-            elif j < fading and old.has_block(k) and self._rings[active].has_block(k):
-                new = self._rings[active]
-                self._crossfade(out, old, new, j)
+            elif j < fading and old.has_block(k) and new.has_block(k):
+                self._crossfade(out, old, new, k, j)
                 either = old.sounding[k % old.capacity] or new.sounding[k % new.capacity]
                 self._finish(out, k, start, bool(either))
                 return
         ring = self._rings[active]
         if not ring.has_block(k):
             ring = self._rings[1 - active]
-            if ring.has_block(k):
-                v[IoField.COVERED] += 1
-        if ring.has_block(k):
-            index = k % ring.capacity
-            if self._silent:
-                np.multiply(ring.blocks[index], self._fade_in, out=out)
-            else:
-                np.copyto(out, ring.blocks[index])
-            self._finish(out, k, start, ring.sounding[index] != 0)
+            if not ring.has_block(k):
+                # Fade from the last sample played, so that the gap is a dip and not a click.
+                np.multiply(self._fade_out, self._last, out=out)
+                self._silent = True
+                v[IoField.UNDERRUNS] += 1
+                v[IoField.LAST_UNDERRUN_BLOCK] = k
+                self._was_sounding = False
+                self._after(k, start, out)
+                return
+            v[IoField.COVERED] += 1
+        index = k % ring.capacity
+        if self._silent:
+            np.multiply(ring.blocks[index], self._fade_in, out=out)
         else:
-            # Fade from the last sample played, so that the gap is a dip and not a click.
-            np.multiply(self._fade_out, self._last, out=out)
-            self._silent = True
-            v[IoField.UNDERRUNS] += 1
-            v[IoField.LAST_UNDERRUN_BLOCK] = k
-            self._was_sounding = False
-            self._after(k, start, out)
+            np.copyto(out, ring.blocks[index])
+        self._finish(out, k, start, ring.sounding[index] != 0)
 
     def _finish(self, out: npt.NDArray[np.float32], k: int, start: int, sounding: bool) -> None:
         """Count a block played from a ring, then `_after`."""

@@ -23,7 +23,7 @@ from chronus.dsp.patch import Patch
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.rings import SharedCounters
 from chronus.engine.seats import Seat, SeatState
-from chronus.engine.stats import TIMING_WINDOW, ControlField, IoField, SlotField
+from chronus.engine.stats import ControlField, IoField, SlotField, recent_timings
 from chronus.protocol import Message, encode
 
 __all__ = [
@@ -198,10 +198,8 @@ class CommitFlow:
             return "a module of it had to be quarantined"
         if int(v[SlotField.ERRORS]) != c.errors:
             return f"{int(v[SlotField.ERRORS]) - c.errors} errors while rendering it"
-        n = int(v[SlotField.TIMING_COUNT])
-        recent = [
-            int(v[SlotField.TIMINGS + (n - 1 - i) % TIMING_WINDOW]) for i in range(WARM_BLOCKS)
-        ]
+        recent = recent_timings(v, SlotField.TIMING_COUNT, WARM_BLOCKS)
+
         period_ns = 1e9 * self._block / self._rate
         load = float(np.percentile(recent, 90)) / period_ns
         if load > CPU_BUDGET:

@@ -409,10 +409,13 @@ class SlotKeeper:
         """The largest command a ring record holds."""
         return self.seats[0].commands.max_payload
 
+    def _rendered(self) -> int:
+        """Blocks published by the slot furthest ahead."""
+        return max(seat.ring.write_pos for seat in self.seats)
+
     def next_stamp(self) -> int:
         """The first sample that no slot can have started rendering."""
-        written = max(seat.ring.write_pos for seat in self.seats)
-        return (written + 1) * self._config.block
+        return (self._rendered() + 1) * self._config.block
 
     def push(self, stamp: int, payload: bytes) -> None:
         """Send a stamped command to every seat in step, and keep it for joiners."""
@@ -431,8 +434,7 @@ class SlotKeeper:
         stalls whole CPUs for up to 160 ms), a slot can have started the stamped block
         already, apply the command late, and differ from the other slot and from the log.
         """
-        block = stamp // self._config.block
-        if max(seat.ring.write_pos for seat in self.seats) > block:
+        if self._rendered() > stamp // self._config.block:
             self.overtaken += 1
             if self.first_overtaken < 0:
                 self.first_overtaken = stamp
@@ -463,7 +465,7 @@ class SlotKeeper:
                 role="active" if seat is active else "standby",
                 seat=seat.state.value,
                 restarts=seat.restarts,
-                blocks_rendered=int(v[SlotField.BLOCKS]),
+                blocks_rendered=seat.ring.write_pos,
                 joined_at_block=int(v[SlotField.JOINED_BLOCK]),
                 render=timing_percentiles(v, SlotField.TIMING_COUNT),
                 max_command_us=round(int(v[SlotField.MAX_DRAIN_NS]) / 1000, 1),

@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Semaphore
 from typing import Any
 
+from chronus.dsp.kernels import exceeds
 from chronus.dsp.render import Renderer
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
@@ -284,6 +285,7 @@ def _render_loop(
     lead = config.lead
     caught_up = False
     period_ns = 1_000_000_000 * block // config.rate
+    exceeds(ring.next_block(), SILENCE)  # load the kernel now, not on the first block
     while flags[ControlField.RUN]:
         woken = wake.acquire(timeout=HEARTBEAT_S)
         now = time.monotonic_ns()
@@ -316,7 +318,7 @@ def _render_loop(
             out = ring.next_block()
             start = time.perf_counter_ns()
             renderer.render(out, block)
-            ring.publish(bool(out.max() > SILENCE or out.min() < -SILENCE))
+            ring.publish(exceeds(out, SILENCE))
             if io_values[IoField.CONSUMED] > k:
                 if caught_up:
                     ring.header[AudioRing.DROPS] += 1  # rendered after the device wanted it
@@ -328,7 +330,6 @@ def _render_loop(
             record_timing(v, SlotField.TIMING_COUNT, end - start)
             v[SlotField.MAX_DRAIN_NS] = max(int(v[SlotField.MAX_DRAIN_NS]), start - cycle)
             v[SlotField.MAX_CYCLE_NS] = max(int(v[SlotField.MAX_CYCLE_NS]), end - cycle)
-            v[SlotField.BLOCKS] = ring.write_pos
             rendered = True
         if rendered and active:
             peer_wake.release()

@@ -21,6 +21,7 @@ __all__ = [
     "IoField",
     "ProcessState",
     "SlotField",
+    "recent_timings",
     "record_timing",
     "summary",
     "timing_percentiles",
@@ -62,7 +63,6 @@ class SlotField(IntEnum):
 
     STATE = 0
     PID = 1
-    BLOCKS = 2
     HEARTBEAT_NS = 3
     LATE = 4
     ERRORS = 5
@@ -134,6 +134,15 @@ def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: 
     n = values[count_index]
     values[_TIMINGS + n % TIMING_WINDOW] = nanoseconds
     values[count_index] = n + 1
+
+
+def recent_timings(values: npt.NDArray[np.int64], count_index: int, n: int) -> list[int]:
+    """The last `n` durations (ns) stored after `count_index`, newest first (fewer if fewer)."""
+    count = int(values[count_index])
+    return [
+        int(values[_TIMINGS + (count - 1 - i) % TIMING_WINDOW])
+        for i in range(min(n, count, TIMING_WINDOW))
+    ]
 
 
 def timing_percentiles(values: npt.NDArray[np.int64], count_index: int) -> dict[str, float]:

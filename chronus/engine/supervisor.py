@@ -280,16 +280,20 @@ class Supervisor:
             if (src, dst) not in connections
         ]
         messages.append(validate("/patch/remove", (module_id,)))
-        assert self._keeper is not None
         for message in messages:
             try:
                 self.patch.apply(message)
             except PatchError:
                 continue
-            stamp = self._keeper.next_stamp()
-            self._keeper.push(stamp, encode(message))
-            if self._session_log is not None:
-                self._session_log.write(stamp, message)
+            self._play(message, encode(message))
+
+    def _play(self, message: Message, payload: bytes) -> None:
+        """Stamp a command the patch has accepted, send it to the slots and log it."""
+        assert self._keeper is not None
+        stamp = self._keeper.next_stamp()
+        self._keeper.push(stamp, payload)
+        if self._session_log is not None:
+            self._session_log.write(stamp, message)
 
     def _commit_ended(self, result: CommitResult) -> None:
         if not result.ok:
@@ -396,10 +400,7 @@ class Supervisor:
         except PatchError as exc:
             self._error(addr, message.address, str(exc))
             return
-        stamp = keeper.next_stamp()
-        keeper.push(stamp, payload)
-        if self._session_log is not None:
-            self._session_log.write(stamp, message)
+        self._play(message, payload)
         self._commands += 1
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)

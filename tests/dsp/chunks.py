@@ -1,8 +1,10 @@
-"""Rendering stamped commands in chunks of a given size: the block-size invariance probe."""
+"""Probes of the render path: rendering in chunks (block-size invariance), state hand-over."""
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,3 +38,34 @@ def assert_block_size_invariant(
         np.testing.assert_array_equal(
             render_in_chunks(cmds, frames, chunk, 512, rate), whole, err_msg=str(chunk)
         )
+
+
+def rendered(
+    cmds: Iterable[tuple[int, Message]], chunks: int, chunk: int, rate: int = 48000
+) -> Renderer:
+    """A renderer (128-frame max block) that has rendered `chunks` chunks of `chunk` frames."""
+    renderer = Renderer(rate, 128)
+    for sample, msg in cmds:
+        renderer.schedule(sample, msg)
+    out = np.zeros((128, 2), dtype=np.float32)
+    for _ in range(chunks):
+        renderer.render(out, chunk)
+    return renderer
+
+
+def assert_hand_over_bit_identical(
+    a: Renderer, state: dict[str, Any], blocks: int = 60
+) -> npt.NDArray[np.float32]:
+    """A fresh renderer loaded with `state` (pickled, as between slots) continues exactly as
+    `a` does, block after block; returns what `a` rendered meanwhile."""
+    b = Renderer(a.sample_rate, a.max_block)
+    b.load_state(pickle.loads(pickle.dumps(state)))
+    assert b.position == a.position and b.pending == a.pending
+    played = np.zeros((blocks * 128, 2), dtype=np.float32)
+    out_b = np.zeros((128, 2), dtype=np.float32)
+    for i in range(blocks):
+        out_a = played[i * 128 : (i + 1) * 128]
+        a.render(out_a, 128)
+        b.render(out_b, 128)
+        np.testing.assert_array_equal(out_a, out_b)
+    return played

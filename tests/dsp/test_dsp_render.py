@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import tracemalloc
 from collections.abc import Iterator
 
@@ -17,7 +16,11 @@ from chronus.dsp.params import ParamSpec
 from chronus.dsp.render import Renderer, render_offline
 from chronus.dsp.specs import TYPE_SPECS, mix_specs
 from chronus.protocol import Message, validate
-from tests.dsp.chunks import assert_block_size_invariant
+from tests.dsp.chunks import (
+    assert_block_size_invariant,
+    assert_hand_over_bit_identical,
+    rendered,
+)
 
 SR = 48000
 TYPES = ("saw", "sine", "square", "triangle", "kick", "snare", "hat", "noise", "pink")
@@ -118,22 +121,9 @@ def test_bad_commands_never_raise() -> None:
 
 
 def test_state_hand_over_is_bit_identical() -> None:
-    cmds = song()
-    a = Renderer(SR, 128)
-    for sample, msg in cmds:
-        a.schedule(sample, msg)
-    out_a = np.zeros((128, 2), dtype=np.float32)
-    out_b = np.zeros((128, 2), dtype=np.float32)
-    for _ in range(30):
-        a.render(out_a, 128)
+    a = rendered(song(), 30, 128)
     assert a.pending > 0, "the hand-over must carry commands not yet applied"
-    b = Renderer(SR, 128)
-    b.load_state(pickle.loads(pickle.dumps(a.state())))
-    assert b.position == a.position and b.pending == a.pending
-    for _ in range(60):
-        a.render(out_a, 128)
-        b.render(out_b, 128)
-        np.testing.assert_array_equal(out_a, out_b)
+    assert_hand_over_bit_identical(a, a.state())
 
 
 class NaNModule(Module):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import pickle
 import subprocess
 import sys
 import tracemalloc
@@ -18,7 +17,11 @@ from chronus.dsp.lfo import GRID, Lfo
 from chronus.dsp.patch import Patch, PatchError
 from chronus.dsp.render import Renderer, render_offline
 from chronus.protocol import Message, validate
-from tests.dsp.chunks import assert_block_size_invariant
+from tests.dsp.chunks import (
+    assert_block_size_invariant,
+    assert_hand_over_bit_identical,
+    rendered,
+)
 
 SR = 48000
 Commands = list[tuple[int, Message]]
@@ -82,20 +85,8 @@ def test_chain_with_lfo_is_block_size_invariant() -> None:
 
 
 def test_chain_state_hand_over_is_bit_identical() -> None:
-    cmds = acid_song()
-    a = Renderer(SR, 128)
-    for sample, msg in cmds:
-        a.schedule(sample, msg)
-    out_a = np.zeros((128, 2), dtype=np.float32)
-    out_b = np.zeros((128, 2), dtype=np.float32)
-    for _ in range(43):  # mid-way: both lfos and a smoothing ramp in flight
-        a.render(out_a, 100)
-    b = Renderer(SR, 128)
-    b.load_state(a.state())  # pending commands travel with the state
-    for _ in range(60):
-        a.render(out_a, 128)
-        b.render(out_b, 128)
-        np.testing.assert_array_equal(out_a, out_b)
+    a = rendered(acid_song(), 43, 100)  # mid-way: both lfos and a smoothing ramp in flight
+    assert_hand_over_bit_identical(a, a.state())
 
 
 def test_processor_output_goes_through_the_chain() -> None:
@@ -305,28 +296,14 @@ def test_route_fades_hand_over_bit_identically() -> None:
             (5003, m("/patch/connect", "t", "master")),
             (5005, m("/patch/disconnect", "s", "master")),
             (5600, m("/patch/connect", "s", "master"))]  # fmt: skip
-    a = Renderer(SR, 128)
-    for sample, msg in cmds:
-        a.schedule(sample, msg)
-    out_a = np.zeros((128, 2), dtype=np.float32)
-    out_b = np.zeros((128, 2), dtype=np.float32)
-    for _ in range(52):  # to 5200: two routes fading out, two fading in
-        a.render(out_a, 100)
+    a = rendered(cmds, 52, 100)  # to 5200: two routes fading out, two fading in
     state = a.state()
     routes = {(r[0], r[1]): r for r in state["graph"]["routes"]}
     assert routes[("s", "f")][3] > 0 and routes[("s", "master")][3] > 0
     assert 0.0 < routes[("t", "f")][2] < 1.0 and routes[("s", "f")][2] < 1.0
     assert routes[("f", "master")] == ["f", "master", 1.0, -1]
-    b = Renderer(SR, 128)
-    b.load_state(state)
-    for sample, msg in cmds:
-        if sample >= a.position:
-            b.schedule(sample, msg)
-    for _ in range(60):
-        a.render(out_a, 128)
-        b.render(out_b, 128)
-        np.testing.assert_array_equal(out_a, out_b)
-    assert np.abs(out_a).max() > 0.05
+    played = assert_hand_over_bit_identical(a, state)
+    assert np.abs(played[-128:]).max() > 0.05
 
 
 @pytest.mark.parametrize(
@@ -551,20 +528,9 @@ def test_hand_over_mid_fade_of_a_removed_module_is_bit_identical() -> None:
         (3000, m("/patch/connect", "f", "master")),
         (3000, m("/note/f", 64, 100)),
     ]
-    a = Renderer(SR, 128)
-    for sample, msg in cmds:
-        a.schedule(sample, msg)
-    out_a = np.zeros((128, 2), dtype=np.float32)
-    out_b = np.zeros((128, 2), dtype=np.float32)
-    for _ in range(31):  # to 3100: the removed filter is 100 samples into its fade
-        a.render(out_a, 100)
+    a = rendered(cmds, 31, 100)  # to 3100: the removed filter is 100 samples into its fade
     state = a.state()
     assert [entry[0] for entry in state["graph"]["removing"]] == ["f"]
     assert any(route[0] == "~0" for route in state["graph"]["routes"])
-    b = Renderer(SR, 128)
-    b.load_state(pickle.loads(pickle.dumps(state)))
-    for _ in range(30):
-        a.render(out_a, 128)
-        b.render(out_b, 128)
-        np.testing.assert_array_equal(out_a, out_b)
-    assert np.abs(out_a).max() > 0.05
+    played = assert_hand_over_bit_identical(a, state, blocks=30)
+    assert np.abs(played[-128:]).max() > 0.05
