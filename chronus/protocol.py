@@ -214,8 +214,63 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
         reply="/patch/committed",
     ),
     AddressSpec("/patch/abort", (), "Drop the staged change.", reply="/patch/aborted"),
-    AddressSpec("/tempo", (ArgSpec("bpm", "f", "beats per minute", 20, 400),), "Set the tempo."),
+    AddressSpec(
+        "/tempo",
+        (
+            ArgSpec("bpm", "f", "beats per minute", 20, 400),
+            ArgSpec("now", "i", "1: change at once, not at the next bar", 0, 1, True),
+        ),
+        "Set the tempo. While the transport runs it changes on the next bar line.",
+    ),
+    AddressSpec("/seq/start", (), "Start the transport: beat 0 is this sample."),
     AddressSpec("/seq/stop", (), "Stop the transport and release every sounding note."),
+    AddressSpec(
+        "/seq/{id}/pattern",
+        (
+            ArgSpec("pattern", "s", "mini-notation, e.g. `c2 eb2 g2 c3` or `x . x(3,8) [x x]`"),
+            ArgSpec("now", "i", "1: switch at once, not at the next bar", 0, 1, True),
+        ),
+        "Give module `id` a pattern and start its track (and the transport if it is stopped).",
+    ),
+    AddressSpec(
+        "/seq/{id}/step",
+        (
+            ArgSpec(
+                "division", "i", "steps per whole note: 4, 8, 16, 32; 12 or 24 for triplets", 1, 64
+            ),
+        ),
+        "The length of one step of the track (default 16: a 16th note).",
+    ),
+    AddressSpec(
+        "/seq/{id}/gate",
+        (ArgSpec("fraction", "f", "note length as a fraction of its step", 0.01, 1),),
+        "How long each note of the track sounds (default 0.5).",
+    ),
+    AddressSpec(
+        "/seq/{id}/swing",
+        (ArgSpec("amount", "f", "delay of every off-beat step, as a fraction of a step", 0, 0.75),),
+        "Swing: off-beat steps come later; every beat and bar stays where it was.",
+    ),
+    AddressSpec(
+        "/seq/{id}/transpose",
+        (ArgSpec("semitones", "i", "added to every note of the track", -48, 48),),
+        "Transpose the track's notes.",
+    ),
+    AddressSpec(
+        "/seq/{id}/lane",
+        (
+            _id("param", "parameter of the module set on each step"),
+            ArgSpec(
+                "values",
+                "s",
+                "one value per step, `.` or `~` keeps the last, e.g. `400 800 . 1600`",
+            ),
+        ),
+        "A parameter lane: on each step, set `param` of module `id` to the step's value.",
+    ),
+    AddressSpec("/seq/{id}/start", (), "Start the track again (on the next bar)."),
+    AddressSpec("/seq/{id}/stop", (), "Stop the track (on the next bar) and release its note."),
+    AddressSpec("/seq/{id}/clear", (), "Remove the track: its pattern, lanes and settings."),
     AddressSpec("/panic", (), "Silence everything at once: all notes off, no release."),
     AddressSpec("/engine/status", (), "Health as one JSON string.", reply="/engine/status"),
     AddressSpec(

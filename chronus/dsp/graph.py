@@ -277,6 +277,8 @@ class Graph:
         self.sample_rate = int(sample_rate)
         self.max_block = int(max_block)
         self.patch = Patch()
+        self.tempo = self.patch.tempo
+        """The tempo the modules hear; the patch's may be newer, waiting for a bar line."""
         self.modules: dict[str, Module] = {}
         self.clock = 0
         self.nonfinite_count = 0
@@ -327,14 +329,9 @@ class Graph:
         elif head == "note":
             seconds = message.args[2] if len(message.args) > 2 else None
             length = -1 if seconds is None else round(float(seconds) * self.sample_rate)
-            midi, velocity = float(message.args[0]), float(message.args[1])
-            self.modules[parts[1]].note_on(midi, velocity, length)
-            node = self._nodes.get(parts[1])
-            for proc in node.downstream if node is not None else ():
-                proc.note_on(midi, velocity, length)
+            self.note(parts[1], float(message.args[0]), float(message.args[1]), length)
         elif message.address == "/tempo":
-            for module in self.modules.values():
-                module.tempo_changed(self.patch.tempo)
+            self.set_tempo(self.patch.tempo)
         elif message.address == "/seq/stop":
             for module in self.modules.values():
                 module.release_all()
@@ -343,10 +340,38 @@ class Graph:
                 module.silence()
         return warnings
 
+    # -- what the sequencer plays on (no message objects: it runs inside the render loop) --
+
+    def note(self, module_id: str, midi: float, velocity: float, length: int) -> None:
+        """Start a note of `length` samples (-1: held) on a module and its processors."""
+        self.modules[module_id].note_on(midi, velocity, length)
+        node = self._nodes.get(module_id)
+        for proc in node.downstream if node is not None else ():
+            proc.note_on(midi, velocity, length)
+
+    def release(self, module_id: str) -> None:
+        """Let a module's sounding notes go into their release."""
+        module = self.modules.get(module_id)
+        if module is not None:
+            module.release_all()
+
+    def set_param(self, module_id: str, param: str, value: float) -> None:
+        """Set a parameter already checked to be in range (a sequencer lane's value)."""
+        params = self.patch.modules[module_id]["params"]
+        if param in params:
+            params[param] = value
+            self._set(module_id, param)
+
+    def set_tempo(self, bpm: float) -> None:
+        """The tempo the modules hear (tempo-synced times follow it)."""
+        self.tempo = float(bpm)
+        for module in self.modules.values():
+            module.tempo_changed(self.tempo)
+
     def _create(self, module_id: str, module_type: str) -> None:
         module = create_module(module_type, self.sample_rate, self.max_block)
         module.reseed(zlib.crc32(module_id.encode()))
-        module.tempo_changed(self.patch.tempo)
+        module.tempo_changed(self.tempo)
         self.modules[module_id] = module
         if isinstance(module, Lfo):
             self._lfos[module_id] = module
@@ -646,6 +671,7 @@ class Graph:
             },
             "limiter": float(self._limiter[0]),
             "clock": self.clock,
+            "tempo": self.tempo,
             "quarantined": [mid for mid, node in self._nodes.items() if node.quarantined],
         }
 
@@ -686,7 +712,9 @@ class Graph:
                 node = _Node(module_id, module, self.max_block)
                 node.gain[:] = gains[module_id]
                 self._nodes[module_id] = node
-            module.tempo_changed(patch.tempo)
+        self.tempo = float(state.get("tempo", patch.tempo))
+        for module in self.modules.values():
+            module.tempo_changed(self.tempo)
         known = {**self._nodes, **fading}
         for src_id, dst_id, gain, fade_left in routes:
             src = known[src_id]

@@ -1,4 +1,4 @@
-"""The patch as pure data: modules, connections, tempo — validated and applied in one step.
+"""The patch as pure data: modules, connections, tempo, tracks — validated and applied in one step.
 
 Both the supervisor (which renders nothing) and the DSP graph keep a `Patch` and feed it the
 same messages, so they agree on what is valid. `apply` either applies a message completely
@@ -32,8 +32,11 @@ from chronus.dsp.specs import (
     suggest,
 )
 from chronus.protocol import MASTER, Arg, Message
+from chronus.seq.lanes import parse_lane
+from chronus.seq.notation import PatternError
+from chronus.seq.notation import parse_cached as parse_pattern
 
-__all__ = ["DEFAULT_TEMPO", "ModuleEntry", "Patch", "PatchError"]
+__all__ = ["DEFAULT_TEMPO", "ModuleEntry", "Patch", "PatchError", "TrackEntry", "new_track"]
 
 DEFAULT_TEMPO = 120.0
 TEMPO_RANGE = (20.0, 400.0)
@@ -44,6 +47,26 @@ class ModuleEntry(TypedDict):
 
     type: str
     params: dict[str, float]
+
+
+class TrackEntry(TypedDict):
+    """The sequencer track of one module, as data (the sequencer keeps the timing)."""
+
+    pattern: str | None
+    division: int
+    gate: float
+    swing: float
+    transpose: int
+    lanes: dict[str, str]
+    running: bool
+
+
+def new_track() -> TrackEntry:
+    """A track with no pattern and every setting at its default (16ths, gate ½, no swing)."""
+    return {
+        "pattern": None, "division": 16, "gate": 0.5, "swing": 0.0, "transpose": 0,
+        "lanes": {}, "running": True,
+    }  # fmt: skip
 
 
 def _arg(message: Message, index: int, name: str) -> Arg:
@@ -86,6 +109,8 @@ class Patch:
         self.connections: list[tuple[str, str]] = []
         self.modulations: list[tuple[str, str, str]] = []
         self.tempo: float = DEFAULT_TEMPO
+        self.tracks: dict[str, TrackEntry] = {}
+        self.transport = False
 
     # -- queries --------------------------------------------------------------------------
 
@@ -158,7 +183,15 @@ class Patch:
         elif address == "/tempo":
             self.tempo = _number(message, 0, "bpm", *TEMPO_RANGE)
             return []
-        elif address in ("/seq/stop", "/panic"):
+        elif address == "/seq/start":
+            self.transport = True
+            return []
+        elif address == "/seq/stop":
+            self.transport = False
+            return []
+        elif head == "seq" and len(parts) == 3:
+            return self._sequence(parts[1], parts[2], message)
+        elif address == "/panic":
             return []
         raise PatchError(f"{address} is not a patch message")
 
@@ -214,6 +247,7 @@ class Patch:
     def _remove(self, module_id: str) -> list[str]:
         self.module(module_id)
         del self.modules[module_id]
+        self.tracks.pop(module_id, None)
         self.connections = [c for c in self.connections if module_id not in c]
         self.modulations = [m for m in self.modulations if module_id not in m[:2]]
         return []
@@ -249,6 +283,66 @@ class Patch:
             return [f"{module_id}.{name} clamped to {value:g} (range {spec.range_text})"]
         return []
 
+    def _sequence(self, module_id: str, action: str, message: Message) -> list[str]:
+        module_type = self.module(module_id)["type"]
+        if module_type in MODULATOR_TYPES:
+            raise PatchError(f"{module_id!r} is an {module_type}: it plays no notes, so no pattern")
+        track = self.tracks.get(module_id)
+        if action == "clear":
+            if track is None:
+                raise PatchError(f"{module_id!r} has no track to clear")
+            del self.tracks[module_id]
+            return []
+        if action in ("start", "stop"):
+            if track is None or track["pattern"] is None:
+                raise PatchError(f"{module_id!r} has no pattern; give it one first")
+            track["running"] = action == "start"
+            self.transport = self.transport or action == "start"
+            return []
+        changed = copy.deepcopy(track) if track is not None else new_track()
+        if action == "pattern":
+            text = str(_arg(message, 0, "pattern"))
+            try:
+                parse_pattern(text)
+            except PatternError as exc:
+                raise PatchError(str(exc)) from None
+            changed["pattern"] = text
+            changed["running"] = True
+            self.transport = True
+        elif action == "step":
+            changed["division"] = int(_number(message, 0, "division", 1, 64))
+        elif action == "gate":
+            changed["gate"] = _number(message, 0, "fraction", 0.01, 1)
+        elif action == "swing":
+            changed["swing"] = _number(message, 0, "amount", 0, 0.75)
+        elif action == "transpose":
+            changed["transpose"] = int(_number(message, 0, "semitones", -48, 48))
+        elif action == "lane":
+            changed["lanes"][self._lane_param(module_id, message)] = str(message.args[1])
+        else:
+            raise PatchError(f"{message.address} is not a sequencer message")
+        self.tracks[module_id] = changed
+        return []
+
+    def _lane_param(self, module_id: str, message: Message) -> str:
+        entry = self.modules[module_id]
+        name = protocol.canonical_param(_text(message, 0, "param"))
+        specs = {spec.name: spec for spec in param_specs(entry["type"])}
+        spec = specs.get(name)
+        if spec is None:
+            hint = suggest(name, list(specs))
+            raise PatchError(f"{entry['type']} {module_id!r} has no parameter {name!r}{hint}")
+        try:
+            values = parse_lane(str(_arg(message, 1, "values")))
+        except ValueError as exc:
+            raise PatchError(f"{module_id}.{name} lane: {exc}") from None
+        for value in values:
+            if value is not None and spec.clamp(value)[1]:
+                raise PatchError(
+                    f"{module_id}.{name} lane value {value:g} is outside {spec.range_text}"
+                )
+        return name
+
     # -- serialisation --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -258,6 +352,8 @@ class Patch:
             "connections": [[a, b] for a, b in self.connections],
             "modulations": [list(mod) for mod in self.modulations],
             "tempo": self.tempo,
+            "tracks": copy.deepcopy(self.tracks),
+            "transport": self.transport,
         }
 
     @classmethod
@@ -292,6 +388,20 @@ class Patch:
         for src, dst, name in data.get("modulations", []):
             messages.append(protocol.validate("/patch/modulate", (src, dst, name)))
         messages.append(protocol.validate("/tempo", (data.get("tempo", DEFAULT_TEMPO),)))
+        for module_id, track in dict(data.get("tracks", {})).items():
+            seq = f"/seq/{module_id}"
+            messages.append(protocol.validate(f"{seq}/step", (track["division"],)))
+            messages.append(protocol.validate(f"{seq}/gate", (track["gate"],)))
+            messages.append(protocol.validate(f"{seq}/swing", (track["swing"],)))
+            messages.append(protocol.validate(f"{seq}/transpose", (track["transpose"],)))
+            for name, values in dict(track.get("lanes", {})).items():
+                messages.append(protocol.validate(f"{seq}/lane", (name, values)))
+            if track.get("pattern") is not None:
+                messages.append(protocol.validate(f"{seq}/pattern", (track["pattern"],)))
+                if not track.get("running", True):
+                    messages.append(protocol.validate(f"{seq}/stop", ()))
+        if not data.get("transport", False):
+            messages.append(protocol.validate("/seq/stop", ()))
         return messages
 
     def copy(self) -> Patch:
@@ -301,6 +411,8 @@ class Patch:
         other.connections = list(self.connections)
         other.modulations = list(self.modulations)
         other.tempo = self.tempo
+        other.tracks = copy.deepcopy(self.tracks)
+        other.transport = self.transport
         return other
 
     def __eq__(self, other: object) -> bool:

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from chronus.dsp.graph import Graph, crumb_of
 from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES, module_types
 from chronus.protocol import Arg, Message, validate
+from chronus.seq.sequencer import Sequencer
 
 __all__ = ["Renderer", "render_offline"]
 
@@ -46,6 +47,7 @@ class Renderer:
         self.sample_rate = int(sample_rate)
         self.max_block = int(max_block)
         self.graph = Graph(self.sample_rate, self.max_block)
+        self.sequencer = Sequencer(self.sample_rate)
         self.position = 0
         self.late_count = 0
         self.error_count = 0
@@ -75,13 +77,17 @@ class Renderer:
         if n > self.max_block:
             raise ValueError(f"block of {n} frames exceeds max_block {self.max_block}")
         queue = self._queue
+        sequencer = self.sequencer
         start = self.position
         end = start + n
         done = start
         while True:
             while queue and queue[0][0] <= done:
-                self._apply(heapq.heappop(queue)[2])
+                self._apply(heapq.heappop(queue)[2], done)
+            if sequencer.next_sample <= done:
+                self._fire(done)
             stop = min(queue[0][0], end) if queue else end
+            stop = min(stop, max(sequencer.next_sample, done + 1))
             if stop > done:
                 self.graph.render(out, stop - done, done - start)
                 done = stop
@@ -89,12 +95,42 @@ class Renderer:
                 break
         self.position = end
 
-    def _apply(self, message: Message) -> None:
+    def _apply(self, message: Message, sample: int) -> None:
         try:
-            self.graph.apply(message)
+            address = message.address
+            if address.startswith("/seq/") or address == "/tempo":
+                self._sequence(message, sample)
+            else:
+                self.graph.apply(message)
+                if address == "/patch/remove":
+                    self.sequencer.forget(str(message.args[0]))
         except Exception as exc:  # a bad command is reported, never fatal to the sound
             self.error_count += 1
             self.errors.append(f"{message.address}: {exc}")
+
+    def _sequence(self, message: Message, sample: int) -> None:
+        """Tempo and sequencer commands: the patch checks them, the sequencer times them."""
+        graph, sequencer = self.graph, self.sequencer
+        graph.patch.apply(message)
+        args = message.args
+        if message.address == "/tempo":
+            sequencer.tempo(float(args[0]), len(args) > 1 and int(args[1]) == 1, sample, graph)
+        elif message.address == "/seq/start":
+            sequencer.start(sample)
+        elif message.address == "/seq/stop":
+            sequencer.stop(graph)
+            graph.apply(message)
+        else:
+            _, _, module_id, action = message.address.split("/")
+            sequencer.track_message(module_id, action, args, sample, graph)
+
+    def _fire(self, sample: int) -> None:
+        try:
+            self.sequencer.fire(sample, self.graph)
+        except Exception as exc:  # a module that refuses a note must not stop the others
+            self.error_count += 1
+            self.errors.append(f"sequencer: {exc}")
+            self.sequencer.replan()
 
     def warm_up(self) -> list[str]:
         """Compile and exercise every kernel on a throwaway graph of every module type.
@@ -146,11 +182,18 @@ class Renderer:
     def state(self) -> dict[str, Any]:
         """`position`, the graph's state and the commands scheduled but not yet applied."""
         pending = [(sample, message) for sample, _, message in sorted(self._queue)]
-        return {"position": self.position, "graph": self.graph.state(), "pending": pending}
+        return {
+            "position": self.position,
+            "graph": self.graph.state(),
+            "sequencer": self.sequencer.state(),
+            "pending": pending,
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Continue from another renderer's `state()`, its pending commands included."""
         self.graph.load_state(state["graph"])
+        if "sequencer" in state:
+            self.sequencer.load_state(state["sequencer"])
         self.position = int(state["position"])
         self._queue.clear()
         self._arrivals = 0

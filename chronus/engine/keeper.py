@@ -38,6 +38,7 @@ from chronus.engine.slot import (
     worker_main,
 )
 from chronus.engine.stats import (
+    DECISION_SLOTS,
     ControlField,
     IoField,
     ProcessState,
@@ -378,8 +379,8 @@ class SlotKeeper:
         assert self._spare is not None
         spare, self._spare = self._spare, None
         seat.commands.reset(first_seq)
-        for seq, stamp, payload, _ in replay:
-            seat.commands.push(stamp, payload, seq)
+        for seq, stamp, payload, only in replay:
+            seat.commands.push(stamp, payload, seq, solo=only != -1)
         self._start(seat, spare, JoinStart(seat.config(source), source.handover.name, nbytes))
         self._event(
             f"slot {seat.name} joining from slot {source.name}'s state at block "
@@ -417,14 +418,31 @@ class SlotKeeper:
         """The first sample that no slot can have started rendering."""
         return (self._rendered() + 1) * self._config.block
 
-    def push(self, stamp: int, payload: bytes) -> None:
-        """Send a stamped command to every seat in step, and keep it for joiners."""
+    def push(self, stamp: int, payload: bytes) -> int:
+        """Send a stamped command to every seat in step, and keep it for joiners.
+
+        Returns its sequence number (see `applied_at`).
+        """
+        seq = self._seq
         for seat in self.seats:
             if seat.accepting:
-                seat.commands.push(stamp, payload, self._seq)
-        self._log.append((self._seq, stamp, payload, -1))
+                seat.commands.push(stamp, payload, seq)
+        self._log.append((seq, stamp, payload, -1))
         self._seq += 1
         self._check_overtaken(stamp)
+        return seq
+
+    def applied_at(self, seq: int) -> int | None:
+        """The sample command `seq` was applied at, once a slot has taken it (else None).
+
+        Normally its stamp; later if the slots had passed the stamp when it arrived.
+        """
+        for seat in (self.active, self.seats[1 - self.active.index]):
+            table = seat.counters.values[SlotField.DECISIONS :]
+            i = 2 * (seq % DECISION_SLOTS)
+            if table[i] == seq:
+                return int(table[i + 1])
+        return None
 
     def _check_overtaken(self, stamp: int) -> None:
         """Count a command that a slot may have rendered past before it was pushed.
@@ -432,7 +450,8 @@ class SlotKeeper:
         The stamp is one block beyond what the slots had rendered when it was read; if the
         supervisor was held up for more than a block between that read and the push (this VM
         stalls whole CPUs for up to 160 ms), a slot can have started the stamped block
-        already, apply the command late, and differ from the other slot and from the log.
+        already. The slots then apply it where the first of them took it (`slot.Decisions`)
+        and the session log records that sample; this count says how often it happened.
         """
         if self._rendered() > stamp // self._config.block:
             self.overtaken += 1
@@ -442,7 +461,7 @@ class SlotKeeper:
 
     def push_to(self, seat: Seat, stamp: int, payload: bytes) -> None:
         """Send a stamped command to one seat only (a commit builds in the standby)."""
-        seat.commands.push(stamp, payload, self._seq)
+        seat.commands.push(stamp, payload, self._seq, solo=True)
         self._log.append((self._seq, stamp, payload, seat.index))
         self._seq += 1
 

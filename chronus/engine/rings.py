@@ -172,6 +172,9 @@ class AudioRing(HeaderRing):
         self._release()
 
 
+_SOLO: Final = 1 << 32
+
+
 class CommandRing(HeaderRing):
     """Stamped commands from the supervisor (writer) to one slot (reader).
 
@@ -192,6 +195,7 @@ class CommandRing(HeaderRing):
         super().__init__(shm, owner)
         self.capacity = int(self.header[self._CAPACITY])
         self.record = int(self.header[self._RECORD])
+        self.last_solo = False
         self.records: npt.NDArray[np.uint8] = np.ndarray(
             (self.capacity, self.record), dtype=np.uint8, buffer=shm.buf, offset=_HEADER_BYTES
         )
@@ -241,8 +245,12 @@ class CommandRing(HeaderRing):
         self.header[self.READ] = self.header[self.WRITE]
         self.header[self._LAST_SEQ] = next_seq - 1
 
-    def push(self, stamp: int, payload: bytes, seq: int = -1) -> bool:
-        """Append a record; False (and a counted drop) if the ring is full."""
+    def push(self, stamp: int, payload: bytes, seq: int = -1, solo: bool = False) -> bool:
+        """Append a record; False (and a counted drop) if the ring is full.
+
+        `solo` marks a command sent to this ring only (a commit being built in the standby):
+        no peer applies it, so the reader decides its sample alone.
+        """
         if len(payload) > self.max_payload:
             raise ValueError(f"command of {len(payload)} bytes exceeds {self.max_payload}")
         w = int(self.header[self.WRITE])
@@ -251,7 +259,7 @@ class CommandRing(HeaderRing):
             return False
         i = w % self.capacity
         self.meta[i, 0] = stamp
-        self.meta[i, 1] = len(payload)
+        self.meta[i, 1] = len(payload) | (_SOLO if solo else 0)
         self.meta[i, 2] = seq
         end = self._PAYLOAD + len(payload)
         self.records[i, self._PAYLOAD : end] = np.frombuffer(payload, dtype=np.uint8)
@@ -259,13 +267,18 @@ class CommandRing(HeaderRing):
         return True
 
     def pop(self) -> tuple[int, bytes] | None:
-        """The oldest record as (stamp, payload), or None if the ring is empty."""
+        """The oldest record as (stamp, payload), or None if the ring is empty.
+
+        Its sequence number is `last_seq` after the pop, and whether it is solo `last_solo`.
+        """
         r = int(self.header[self.READ])
         if r >= int(self.header[self.WRITE]):
             return None
         i = r % self.capacity
         stamp = int(self.meta[i, 0])
         length = int(self.meta[i, 1])
+        self.last_solo = bool(length & _SOLO)
+        length &= _SOLO - 1
         payload = self.records[i, self._PAYLOAD : self._PAYLOAD + length].tobytes()
         self.header[self._LAST_SEQ] = self.meta[i, 2]
         self.header[self.READ] = r + 1

@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters, unique_name
-from chronus.engine.slot import SeatConfig
+from chronus.engine.slot import SeatConfig, clear_decisions
 from chronus.engine.stats import SlotField
 
 __all__ = ["HANDOVER_BYTES", "SEAT_NAMES", "Seat", "SeatState", "Worker"]
@@ -75,7 +75,7 @@ class Seat:
     def create(cls, index: int, capacity: int, block: int, rate: int) -> Seat:
         """Allocate the seat's shared memory."""
         name = SEAT_NAMES[index].lower()
-        return cls(
+        seat = cls(
             index=index,
             ring=AudioRing.create(unique_name(f"audio-{name}"), capacity, block, rate),
             commands=CommandRing.create(unique_name(f"cmd-{name}")),
@@ -84,6 +84,8 @@ class Seat:
                 name=unique_name(f"handover-{name}"), create=True, size=HANDOVER_BYTES
             ),
         )
+        clear_decisions(seat.counters.values)
+        return seat
 
     @property
     def name(self) -> str:

@@ -21,17 +21,28 @@ import os
 import pickle
 import signal
 import time
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Semaphore
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from chronus.dsp.kernels import exceeds
 from chronus.dsp.render import Renderer
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
-from chronus.engine.stats import ControlField, IoField, ProcessState, SlotField, record_timing
+from chronus.engine.stats import (
+    DECISION_SLOTS,
+    ControlField,
+    IoField,
+    ProcessState,
+    SlotField,
+    record_timing,
+)
 from chronus.plugins.loader import load_user_modules
 from chronus.protocol import Message, ProtocolError, decode
 
@@ -100,12 +111,64 @@ class JoinStart:
     nbytes: int
 
 
-def _drain(commands: CommandRing, renderer: Renderer) -> None:
+class Decisions:
+    """Where each command was applied: this slot's table and its peer's, in shared memory.
+
+    A command is stamped with the sample it applies at, but a supervisor held up between
+    stamping and pushing it can find a slot already past that sample. The first slot to take
+    such a command applies it at the start of its next block and writes that sample here;
+    the other slot follows it. A standby in step never decides alone: a command its active
+    has not decided yet will be applied by the active after the blocks both hold already,
+    so the standby waits for the decision instead of guessing.
+    """
+
+    def __init__(self, mine: npt.NDArray[np.int64], peer: npt.NDArray[np.int64]) -> None:
+        self.mine = mine.reshape(DECISION_SLOTS, 2)
+        self.peer = peer.reshape(DECISION_SLOTS, 2)
+        self.waiting: deque[tuple[int, int, bytes, bool]] = deque()
+        """Commands popped but not yet scheduled: (seq, stamp, payload, solo), in order."""
+
+    def lookup(self, seq: int) -> int | None:
+        """The sample the peer applied command `seq` at, if it has decided."""
+        row = self.peer[seq % DECISION_SLOTS]
+        return int(row[1]) if row[0] == seq else None
+
+    def record(self, seq: int, sample: int) -> None:
+        row = self.mine[seq % DECISION_SLOTS]
+        row[1] = sample  # the sample before the seq: a reader that sees the seq sees both
+        row[0] = seq
+
+
+def clear_decisions(values: npt.NDArray[np.int64]) -> None:
+    """Mark every entry of a slot's decision table empty (a new seat)."""
+    table = values[SlotField.DECISIONS : SlotField.DECISIONS + 2 * DECISION_SLOTS]
+    table.reshape(DECISION_SLOTS, 2)[:, 0] = -1
+
+
+def _drain(commands: CommandRing, renderer: Renderer, decisions: Decisions, may_wait: bool) -> None:
+    """Schedule every command in the ring at its decided sample.
+
+    `may_wait`: this slot is a standby in step (its active holds the next block already);
+    a command the active has not decided then waits, and so does every command after it, so
+    that both slots schedule them in the same order.
+    """
+    waiting = decisions.waiting
     while (record := commands.pop()) is not None:
-        stamp, payload = record
+        waiting.append((commands.last_seq, record[0], record[1], commands.last_solo))
+    while waiting:
+        seq, stamp, payload, solo = waiting[0]
+        sample = None if solo else decisions.lookup(seq)
+        if sample is None:
+            if may_wait and not solo:
+                return
+            sample = max(stamp, renderer.position)
+        waiting.popleft()
+        decisions.record(seq, sample)
+        if sample > stamp:
+            renderer.late_count += 1
         try:
             for message in decode(payload):
-                renderer.schedule(stamp, message)
+                renderer.schedule(sample, message)
         except ProtocolError:
             renderer.error_count += 1
 
@@ -120,6 +183,8 @@ class _Seat:
         self.commands = CommandRing.attach(config.commands)
         self.counters = SharedCounters.attach(config.counters, SlotField.SIZE)
         self.peer_counters = SharedCounters.attach(config.peer_counters, SlotField.SIZE)
+        table = slice(SlotField.DECISIONS, SlotField.DECISIONS + 2 * DECISION_SLOTS)
+        self.decisions = Decisions(self.counters.values[table], self.peer_counters.values[table])
         self.handover = shared_memory.SharedMemory(name=config.handover)
 
     def close(self) -> None:
@@ -151,7 +216,7 @@ def _snapshot(seat: _Seat, renderer: Renderer) -> None:
     """Write this slot's state at the current block boundary into its handover area."""
     v = seat.counters.values
     began = time.perf_counter_ns()
-    _drain(seat.commands, renderer)
+    _drain(seat.commands, renderer, seat.decisions, may_wait=False)
     snapshot = {"block": seat.ring.write_pos, "renderer": renderer.state()}
     data = pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
     area = seat.handover.buf
@@ -240,7 +305,7 @@ def worker_main(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: 
     seat = _Seat(start.seat)
     try:
         v = seat.counters.values
-        v[:] = 0
+        v[: SlotField.DECISIONS] = 0  # decisions stay: the peer may still need the last ones
         v[SlotField.PID] = os.getpid()
         v[SlotField.STARTED_NS] = time.monotonic_ns()
         v[SlotField.STATE] = ProcessState.JOINING
@@ -274,7 +339,7 @@ def _render_loop(
     io: SharedCounters,
     control: SharedCounters,
 ) -> None:
-    ring, peer, commands = seat.ring, seat.peer, seat.commands
+    ring, peer, commands, decisions = seat.ring, seat.peer, seat.commands, seat.decisions
     v = seat.counters.values
     peer_counters = seat.peer_counters.values
     renderer.graph.crumb = v[SlotField.CRUMB_MODULE : SlotField.CRUMB_MODULE + 1]
@@ -305,8 +370,8 @@ def _render_loop(
         rendered = False
         while ring.write_pos < target and ring.space() > 0:
             cycle = time.perf_counter_ns()
-            _drain(commands, renderer)
             k = ring.write_pos
+            _drain(commands, renderer, decisions, not active and peer.write_pos > k)
             if k == peer_counters[SlotField.CRUMB_BLOCK] and peer_counters[SlotField.CRUMB_MODULE]:
                 crumb = _peer_died_here(seat, k, active)
                 if crumb < 0:

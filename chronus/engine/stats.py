@@ -16,6 +16,7 @@ import numpy.typing as npt
 from chronus.engine.rings import SharedCounters
 
 __all__ = [
+    "DECISION_SLOTS",
     "TIMING_WINDOW",
     "ControlField",
     "IoField",
@@ -29,6 +30,8 @@ __all__ = [
 
 TIMING_WINDOW: Final = 1024
 _TIMINGS: Final = 32
+DECISION_SLOTS: Final = 1024
+"""Commands whose applied sample a slot remembers (see `SlotField.DECISIONS`)."""
 
 
 class ProcessState(IntEnum):
@@ -92,17 +95,20 @@ class SlotField(IntEnum):
     """The crumb of the last module this slot bypassed because its peer died inside it."""
     QUARANTINE_BLOCK = 24
     HUNG = 25
+    """Set by the supervisor just before it kills this slot for missing its heartbeat."""
     DEATH_SIGNAL = 26
+    """The signal the slot died of, written by the supervisor before it reaps the process."""
     MAX_WAKE_NS = 27
     """Longest time from the audio I/O's block to this slot waking for it (scheduling delay)."""
     SLOW_WAKES = 28
     """Wakes later than one block period after the audio I/O's block."""
     HEARTBEAT_BLOCK = 29
     """The consumed-block count at the last heartbeat."""
-    """The signal the slot died of, written by the supervisor before it reaps the process."""
-    """Set by the supervisor just before it kills this slot for missing its heartbeat."""
     TIMINGS = 32
-    SIZE = 32 + TIMING_WINDOW
+    DECISIONS = 32 + TIMING_WINDOW
+    """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
+    applied each recent command, so that its peer applies a late one at the same sample."""
+    SIZE = 32 + TIMING_WINDOW + 2 * DECISION_SLOTS
 
 
 class IoField(IntEnum):

@@ -14,6 +14,7 @@ import logging
 import selectors
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -45,6 +46,8 @@ __all__ = ["EngineConfig", "EngineStartError", "Supervisor"]
 
 _BOOT_TIMEOUT_S = 120.0
 _TICK_S = 0.01
+_LOG_WAIT_S = 1.0
+"""How long a logged command waits for a slot to report the sample it applied at."""
 _STAGED = ("/patch/", "/mod/")
 """Commands that a staged change holds until it is committed."""
 _TAP_BLOCKS = 4096
@@ -100,6 +103,8 @@ class Supervisor:
         self._commits: CommitFlow | None = None
         self._recorder: Recorder | None = None
         self._session_log: StampedLog | None = None
+        self._unlogged: deque[tuple[int, int, Message, float]] = deque()
+        """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
         self._io: BaseProcess | None = None
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
@@ -206,6 +211,8 @@ class Supervisor:
                 self._io.kill()
                 self._io.join(3.0)
         if self._keeper is not None:
+            if self._session_log is not None:
+                self._write_log(final=True)
             self._keeper.shutdown()
         if self._recorder is not None and self._recorder.recording:
             self._recorder.stop()
@@ -254,6 +261,8 @@ class Supervisor:
                 elif key.data[1] in watched:
                     keeper.on_message(key.data[1])
             keeper.tick()
+            if self._unlogged:
+                self._write_log()
             if self._commits is not None and (result := self._commits.tick()) is not None:
                 self._commit_ended(result)
             for module_id in keeper.take_quarantined():
@@ -291,9 +300,28 @@ class Supervisor:
         """Stamp a command the patch has accepted, send it to the slots and log it."""
         assert self._keeper is not None
         stamp = self._keeper.next_stamp()
-        self._keeper.push(stamp, payload)
+        seq = self._keeper.push(stamp, payload)
         if self._session_log is not None:
-            self._session_log.write(stamp, message)
+            self._unlogged.append((seq, stamp, message, time.monotonic()))
+            self._write_log()
+
+    def _write_log(self, final: bool = False) -> None:
+        """Log sent commands, in order, at the sample a slot applied each at.
+
+        That is the stamp unless the slots had passed it when the command arrived (the
+        supervisor was held up between stamping and pushing); then the first slot to take it
+        chose the sample and the other followed, and the log must say the same.
+        """
+        assert self._keeper is not None and self._session_log is not None
+        while self._unlogged:
+            seq, stamp, message, sent = self._unlogged[0]
+            sample = self._keeper.applied_at(seq)
+            if sample is None:
+                if not final and time.monotonic() - sent < _LOG_WAIT_S:
+                    return
+                sample = stamp
+            self._unlogged.popleft()
+            self._session_log.write(sample, message)
 
     def _commit_ended(self, result: CommitResult) -> None:
         if not result.ok:
