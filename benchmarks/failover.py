@@ -1,11 +1,15 @@
 """Failover, measured: SIGKILL the active slot while an 8-voice acid pattern plays.
 
+The pattern runs in the engine's sequencer (eight 16ths at 120 bpm, each an 8-note chord);
+the benchmark only watches and kills.
+
 For each kill: blocks the standby covered, underruns, the time until a new standby is back in
 lockstep (spare promoted into the empty seat, state captured at a block boundary, commands
 replayed), and the state snapshot's size and capture time. At the end the engine's recording
 is compared with an offline render of its session log.
 
     python benchmarks/failover.py --backend device --kills 10 --every 3
+    python benchmarks/failover.py --backend device --kills 60 --every 10   # the 10-minute soak
 """
 
 from __future__ import annotations
@@ -41,14 +45,17 @@ def _patch(client: EngineClient) -> None:
         validate("/mod/bass/volume", (-12.0,)), validate("/patch/create", ("f", "acid")),
         validate("/patch/create", ("d", "distortion")), validate("/patch/connect", ("bass", "f")),
         validate("/patch/connect", ("f", "d")), validate("/patch/connect", ("d", "master")),
+        validate("/seq/bass/pattern", (_pattern(),)),
     ])  # fmt: skip
     client.sync()
 
 
-def _step(client: EngineClient, step: int) -> None:
-    client.send([
-        validate("/note/bass", (ROOTS[(step + v) % 8] + 12 * (v % 3), 90, 0.0625)) for v in range(8)
-    ])  # fmt: skip
+def _pattern() -> str:
+    chords = (
+        "[" + ",".join(str(ROOTS[(step + v) % 8] + 12 * (v % 3)) for v in range(8)) + "]:90"
+        for step in range(8)
+    )
+    return " ".join(chords)
 
 
 def _active(status: dict[str, Any]) -> dict[str, Any]:
@@ -71,14 +78,18 @@ def main() -> None:
         with engine.client() as client:
             _patch(client)
             started = time.monotonic()
-            step = 0
             next_kill = started + args.every
             pending: dict[str, Any] | None = None
+            last_kill = -1e9
+            underruns_seen = 0
+            underrun_times: list[tuple[float, int]] = []  # (seconds after the last kill, count)
             while len(rows) < args.kills or pending is not None:
-                _step(client, step)
-                step += 1
                 now = time.monotonic()
                 status = client.status()
+                if status["io"]["underruns"] > underruns_seen:
+                    fresh = status["io"]["underruns"] - underruns_seen
+                    underrun_times.append((now - last_kill, fresh))
+                    underruns_seen = status["io"]["underruns"]
                 both = all(s["seat"] == "running" for s in status["slots"])
                 if pending is not None and both:
                     snap = [SNAPSHOT.search(e) for e in status["engine"]["events"]]
@@ -99,8 +110,9 @@ def main() -> None:
                         "underruns": status["io"]["underruns"],
                     }
                     os.kill(int(_active(status)["pid"]), signal.SIGKILL)
+                    last_kill = now
                     next_kill = now + args.every
-                time.sleep(max(0.0, started + step * 0.125 - time.monotonic()))
+                time.sleep(0.05)
             end = client.status()
         engine.quit()
     finally:
@@ -120,6 +132,11 @@ def main() -> None:
           f"failovers {engine_status['failovers']}, underruns {io['underruns']}, "
           f"xruns {io['xruns']}, covered {io['covered_by_standby']}, "
           f"tap blocks lost {engine_status['recording']['lost_blocks']}")  # fmt: skip
+    windows = ((0.0, 0.5, "within 0.5 s of a kill"), (0.5, 4.0, "0.5-4 s after (spare warming)"),
+               (4.0, 1e9, "later"))  # fmt: skip
+    for low, high, label in windows:
+        count = sum(n for t, n in underrun_times if low <= t < high)
+        print(f"  underruns {label}: {count}")
     blocks = sorted({int(i) // session.block for i in differing})
     print(f"  recording vs offline render of the session log: {len(differing)} samples differ "
           f"in {len(blocks)} blocks {blocks[:10]}; underrun blocks {io['underruns']}")  # fmt: skip

@@ -75,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", default=None, metavar="OUT.wav",
                    help="record all that plays, from block 0, to a WAV")  # fmt: skip
 
-    p = sub.add_parser("parse", help="show what commands would do; sends nothing")
+    p = sub.add_parser(
+        "parse",
+        help="show what commands would do (the OSC they become, or the error); sends nothing",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per command")
     p.add_argument(
         "commands",
@@ -205,6 +208,8 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             print(f"> {line}")
             for message in result.messages:
                 print("  " + " ".join(str(part) for part in message.to_list()))
+            for note in result.notes:
+                print(f"  ({note})")
     return 1 if failed else 0
 
 

@@ -359,10 +359,11 @@ SYNTH_SETTINGS = 9
 oscillator ratios (2)."""
 
 
-SMOOTH_PARAMS = 5
-"""Columns of a synth's `smooth`: log2 cutoff, res, amp, env amount, drive."""
-CONTROL_ROWS = 6
-"""Rows of a synth's `controls`: cutoff (Hz), SVF damping k, amp, env amount, drive in, out."""
+SMOOTH_PARAMS = 6
+"""Columns of a synth's `smooth`: log2 cutoff, res, amp, env amount, drive, bend (octaves)."""
+CONTROL_ROWS = 7
+"""Rows of a synth's `controls`: cutoff (Hz), SVF damping k, amp, env amount, drive in, out,
+pitch ratio of the bend."""
 
 
 @jit
@@ -409,6 +410,7 @@ def synth_controls(n: int, smooth: FloatArray, controls: FloatArray) -> bool:
         controls[2, i] = cur[2]
         controls[3, i] = cur[3]
         controls[4, i], controls[5, i] = drive_gains(cur[4])
+        controls[6, i] = 2.0 ** cur[5]
     return True
 
 
@@ -457,6 +459,7 @@ def synth_block(
     amp = smooth[0, 2]
     env_amount = smooth[0, 3]
     drive_in, drive_out = drive_gains(smooth[0, 4])
+    bend = 2.0 ** smooth[0, 5]
     moving = synth_controls(n, smooth, controls)
     for i in range(n):
         out[i] = 0.0
@@ -536,7 +539,9 @@ def synth_block(
             if ck == CTRL_PERIOD:
                 ck = 0
             fe *= env_coef
-            dt = inc * r0
+            if moving:
+                bend = controls[6, i]
+            dt = inc * r0 * bend
             p0 += dt
             if p0 >= 1.0:
                 p0 -= 1.0
@@ -560,7 +565,7 @@ def synth_block(
             else:
                 x = oscillator(wave, p0, dt)
             if two:
-                dt = inc * r1
+                dt = inc * r1 * bend
                 p1 += dt
                 if p1 >= 1.0:
                     p1 -= 1.0

@@ -48,6 +48,10 @@ SYNTH_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("detune", 0.0, 0.0, 100.0, "cents", 0.0, "spread between two oscillators"),
     ParamSpec("glide", 0.0, 0.0, 5.0, "s", 0.0, "time to slide from the previous note"),
     ParamSpec(
+        "bend", 0.0, -1200.0, 1200.0, "cents", 5.0,
+        "pitch bend of every voice, smoothed; an lfo on it is vibrato",
+    ),
+    ParamSpec(
         "env_amount", 0.0, 0.0, 16.0, "", 20.0,
         "filter envelope depth: a note opens the cutoff to cutoff × (1 + env_amount)",
     ),

@@ -32,7 +32,7 @@ LOG_10E3 = math.log(1e-3)
 """Decay and release times are the time to fall by 60 dB."""
 
 IDLE, ATTACK, DECAY, RELEASE = 0, 1, 2, 3
-SMOOTHED = ("cutoff", "res", "amp", "env_amount", "drive")
+SMOOTHED = ("cutoff", "res", "amp", "env_amount", "drive", "bend")
 """Parameters smoothed per sample inside the kernel, in the column order of `_smooth`."""
 
 
@@ -147,6 +147,8 @@ class Synth(Module):
             settings[4] = math.exp(-4.0 / max(value * sr, 1.0))
         elif name == "drive":
             self._smooth[1, 4] = value
+        elif name == "bend":
+            self._smooth[1, 5] = value / 1200.0
         elif name == "detune":
             settings[7] = 2.0 ** (-value / 2400.0)
             settings[8] = 2.0 ** (value / 2400.0)

@@ -1,17 +1,18 @@
 """The context cache: the shell's mirror of the patch, used to resolve what a line means.
 
-It knows the modules (id → type), their last known parameter values, the connections, the
-tempo and the focus (the module last named or created, what `cutoff 800` applies to). It is
-kept up to date by observing the very OSC messages the shell sends, so a raw
-`/patch/create bass saw` updates it just like `add saw bass`. A new shell rebuilds it from the
-engine's state dump with `Context.from_dump`.
+It knows the modules (id → type), their last known parameter values, the connections and
+modulations, the tracks of the sequencer, the tempo, the focus (the module last named or
+created, what `cutoff 800` applies to), the last note played on each module, the key, and
+an undo/redo history. It is kept up to date by observing the very OSC messages the shell
+sends, so a raw `/patch/create bass saw` updates it just like `add saw bass`. A new shell
+rebuilds it from the engine's state dump with `Context.from_dump`.
 
 >>> from chronus.protocol import validate
 >>> ctx = Context()
->>> ctx.free_id("kick")
-'kick'
+>>> ctx.new_id("kick"), ctx.new_id("acid")
+('kick', 'acid1')
 >>> ctx.observe(validate("/patch/create", ("kick", "kick")))
->>> ctx.free_id("kick"), ctx.modules
+>>> ctx.new_id("kick"), ctx.modules
 ('kick2', {'kick': 'kick'})
 """
 
@@ -19,19 +20,60 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
+from chronus.dsp.specs import DRUM_TYPES
 from chronus.lang.modules import param_specs
-from chronus.protocol import ID_PATTERN, Message
+from chronus.protocol import ID_PATTERN, MASTER, Message
 
-__all__ = ["DEFAULT_TEMPO", "PRONOUNS", "Context"]
+__all__ = ["DEFAULT_TEMPO", "PRONOUNS", "Context", "PatchState", "Track"]
 
 DEFAULT_TEMPO = 120.0
 """The engine's tempo before anyone sets one."""
 
-PRONOUNS: frozenset[str] = frozenset({"it"})
-"""Words that stand for the module in focus (`play c3 on it`)."""
+PRONOUNS: frozenset[str] = frozenset({"it", "that", "this", "them", "those", "these"})
+"""Words that stand for the module in focus (`play c3 on it`); `them` for the last group."""
+
+_GROUP_PRONOUNS = frozenset({"them", "those", "these"})
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """The sequencer track of one module, as the engine's dump describes it."""
+
+    pattern: str | None = None
+    division: int = 16
+    gate: float = 0.5
+    swing: float = 0.0
+    transpose: int = 0
+    lanes: tuple[tuple[str, str], ...] = ()
+    running: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dump's shape: `{"pattern", "division", "gate", "swing", "transpose", ...}`."""
+        return {
+            "pattern": self.pattern,
+            "division": self.division,
+            "gate": self.gate,
+            "swing": self.swing,
+            "transpose": self.transpose,
+            "lanes": dict(self.lanes),
+            "running": self.running,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PatchState:
+    """What the engine holds, frozen: the unit of undo and redo."""
+
+    modules: tuple[tuple[str, str], ...]
+    params: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]
+    connections: tuple[tuple[str, str], ...]
+    modulations: tuple[tuple[str, str, str], ...]
+    tempo: float
+    tracks: tuple[tuple[str, Track], ...]
+    transport: bool
 
 
 @dataclass
@@ -48,14 +90,39 @@ class Context:
     """Beats per minute, used to turn beats, bars and steps into seconds."""
     focus: str | None = None
     """The module last named or created: the target of `cutoff 800` or `play c3`."""
+    modulations: list[tuple[str, str, str]] = field(default_factory=list)
+    """(lfo, module, parameter) patches."""
+    tracks: dict[str, Track] = field(default_factory=dict)
+    """Module id → its sequencer track."""
+    transport: bool = False
+    """Whether the sequencer's transport runs."""
+    group: tuple[str, ...] = ()
+    """The modules the last line named together (a chain): what `them` means."""
+    last_notes: dict[str, tuple[tuple[float, ...], float, float | None]] = field(
+        default_factory=dict
+    )
+    """Module id → (notes, velocity, seconds) of the last note or chord played on it."""
+    key: int | None = None
+    """The tonic (0 = c … 11 = b) of `key c minor`, None until one is set."""
+    scale: str | None = None
+    """"major" or "minor"."""
+    recording: str | None = None
+    """The file being recorded to, if a recording was started."""
+    takes: int = 0
+    """Recordings started without a file name (take1.wav, take2.wav, …)."""
+    history: list[PatchState] = field(default_factory=list)
+    """The state before each line that changed it, oldest first: what `undo` goes back to."""
+    future: list[PatchState] = field(default_factory=list)
+    """States undone, most recent last: what `redo` goes forward to."""
 
     @classmethod
     def from_dump(cls, dump: Mapping[str, Any]) -> Context:
         """Build from the engine's state dump.
 
         The dump is `{"modules": {id: {"type": t, "params": {p: v}}}, "connections":
-        [[src, dst], ...], "tempo": bpm}`; missing keys and malformed entries are skipped,
-        because a partial mirror is more use to a musician than no shell.
+        [[src, dst], ...], "modulations": [[lfo, dst, param]], "tempo": bpm, "tracks":
+        {id: {...}}, "transport": bool}`; missing or unknown keys and malformed entries are
+        skipped, because a partial mirror is more use to a musician than no shell.
         """
         ctx = cls()
         modules = dump.get("modules")
@@ -69,27 +136,44 @@ class Context:
                     for name, value in values.items():
                         if _is_number(value):
                             ctx.params[str(module_id)][str(name)] = float(value)
-        connections = dump.get("connections")
-        if isinstance(connections, list):
-            for pair in connections:
-                if isinstance(pair, list | tuple) and len(pair) == 2:
-                    route = (str(pair[0]), str(pair[1]))
-                    if route not in ctx.connections:
-                        ctx.connections.append(route)
+        for pair in _list(dump.get("connections")):
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                route = (str(pair[0]), str(pair[1]))
+                if route not in ctx.connections:
+                    ctx.connections.append(route)
+        for triple in _list(dump.get("modulations")):
+            if isinstance(triple, list | tuple) and len(triple) == 3:
+                mod = (str(triple[0]), str(triple[1]), str(triple[2]))
+                if mod not in ctx.modulations:
+                    ctx.modulations.append(mod)
         tempo = dump.get("tempo")
         if _is_number(tempo) and float(tempo) > 0:
             ctx.tempo = float(tempo)
+        tracks = dump.get("tracks")
+        if isinstance(tracks, Mapping):
+            for module_id, entry in tracks.items():
+                track = _track(entry)
+                if track is not None:
+                    ctx.tracks[str(module_id)] = track
+        transport = dump.get("transport")
+        if isinstance(transport, bool):
+            ctx.transport = transport
+        elif isinstance(transport, Mapping) and isinstance(transport.get("running"), bool):
+            ctx.transport = bool(transport["running"])
         return ctx
 
     def to_dump(self) -> dict[str, Any]:
-        """The same shape `from_dump` reads."""
+        """The same shape `from_dump` reads (and the engine's `/engine/dump` gives)."""
         return {
             "modules": {
                 module_id: {"type": kind, "params": dict(self.params.get(module_id, {}))}
                 for module_id, kind in self.modules.items()
             },
             "connections": [list(route) for route in self.connections],
+            "modulations": [list(mod) for mod in self.modulations],
             "tempo": self.tempo,
+            "tracks": {module_id: track.to_dict() for module_id, track in self.tracks.items()},
+            "transport": self.transport,
         }
 
     def copy(self) -> Context:
@@ -100,31 +184,82 @@ class Context:
             list(self.connections),
             self.tempo,
             self.focus,
+            list(self.modulations),
+            dict(self.tracks),
+            self.transport,
+            self.group,
+            dict(self.last_notes),
+            self.key,
+            self.scale,
+            self.recording,
+            self.takes,
+            list(self.history),
+            list(self.future),
         )
 
     def assign(self, other: Context) -> None:
         """Take every field of `other` (commit a line in place, so holders of self see it)."""
-        self.modules = other.modules
-        self.params = other.params
-        self.connections = other.connections
-        self.tempo = other.tempo
-        self.focus = other.focus
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(other, name))
 
+    # ---- the state undo works on ----------------------------------------------------------
+    def state(self) -> PatchState:
+        """The engine-side state, frozen and in a canonical order (what undo restores; two
+        states are equal when the engine would sound the same)."""
+        return PatchState(
+            tuple(sorted(self.modules.items())),
+            tuple(
+                (module_id, tuple(sorted(values.items())))
+                for module_id, values in sorted(self.params.items())
+            ),
+            tuple(sorted(self.connections)),
+            tuple(sorted(self.modulations)),
+            self.tempo,
+            tuple(sorted(self.tracks.items())),
+            self.transport,
+        )
+
+    # ---- lookups --------------------------------------------------------------------------
     def resolve(self, name: str | None) -> str | None:
-        """The module id a word refers to: None or a pronoun means the focus.
-
-        This is the seam where "it", "them" or "the bass" grow smarter later.
-        """
+        """The module id a word refers to: None or a pronoun means the focus."""
         if name is None or name in PRONOUNS:
+            if name in _GROUP_PRONOUNS and self.group:
+                return self.group[-1]
             return self.focus
         return name
+
+    def targets(self, name: str | None) -> list[str | None]:
+        """The modules a word stands for: `them` is the last group, anything else one."""
+        if name in _GROUP_PRONOUNS and self.group:
+            return list(self.group)
+        return [self.resolve(name)]
 
     def type_of(self, module_id: str) -> str | None:
         """The type of a module, or None if the patch has no such module."""
         return self.modules.get(module_id)
 
+    def outputs(self, module_id: str) -> list[str]:
+        """Where a module's sound goes, in the order the routes were made."""
+        return [dst for src, dst in self.connections if src == module_id]
+
+    def inputs(self, module_id: str) -> list[str]:
+        """What feeds a module."""
+        return [src for src, dst in self.connections if dst == module_id]
+
+    def downstream(self, module_id: str) -> list[str]:
+        """Every module the sound of `module_id` reaches, nearest first (breadth-first)."""
+        seen: list[str] = []
+        todo = [module_id]
+        while todo:
+            node = todo.pop(0)
+            for dst in self.outputs(node):
+                if dst != MASTER and dst not in seen and dst != module_id:
+                    seen.append(dst)
+                    todo.append(dst)
+        return seen
+
     def free_id(self, base: str, taken: frozenset[str] = frozenset()) -> str:
-        """`base` if no module has it, else `base2`, `base3`, … (names the unnamed)."""
+        """`base` if no module has it, else `base2`, `base3`, …"""
         candidates = (base if i == 1 else f"{base}{i}" for i in range(1, 10_000))
         for candidate in candidates:
             if candidate not in self.modules and candidate not in taken:
@@ -132,6 +267,20 @@ class Context:
                     return candidate
         raise ValueError(f"no free id for {base!r}")
 
+    def new_id(self, kind: str) -> str:
+        """The id of an unnamed new module: a drum by its name (`kick`, then `kick2`),
+        anything else numbered from 1 (`acid1`, `acid2`, `lfo1`), so that `acid` stays the
+        type and `acid1` the module.
+        """
+        if kind in DRUM_TYPES:
+            return self.free_id(kind)
+        for i in range(1, 10_000):
+            candidate = f"{kind}{i}"
+            if candidate not in self.modules and ID_PATTERN.fullmatch(candidate):
+                return candidate
+        raise ValueError(f"no free id for {kind!r}")
+
+    # ---- keeping the mirror -----------------------------------------------------------------
     def observe(self, message: Message) -> None:
         """Update the mirror with a message the shell is about to send."""
         address, args = message.address, message.args
@@ -147,6 +296,10 @@ class Context:
             route = (str(args[0]), str(args[1]))
             if route in self.connections:
                 self.connections.remove(route)
+        elif address == "/patch/modulate":
+            mod = (str(args[0]), str(args[1]), str(args[2]))
+            if mod not in self.modulations:
+                self.modulations.append(mod)
         elif address == "/tempo":
             self.tempo = float(args[0])
         elif address.startswith("/mod/"):
@@ -155,6 +308,44 @@ class Context:
             # Only parameters the type has: a raw message the engine will refuse is not state.
             if known is not None and param is not None and (param in known or not known):
                 known[param] = float(args[0])
+        elif address == "/seq/start":
+            self.transport = True
+        elif address == "/seq/stop":
+            self.transport = False
+        elif address.startswith("/seq/"):
+            self._sequence(address.split("/")[2], address.split("/")[3], args)
+        elif address == "/record/start":
+            self.recording = str(args[0])
+        elif address == "/record/stop":
+            self.recording = None
+
+    def _sequence(self, module_id: str, action: str, args: tuple[Any, ...]) -> None:
+        track = self.tracks.get(module_id)
+        if action == "clear":
+            self.tracks.pop(module_id, None)
+            return
+        if action in ("start", "stop"):
+            if track is not None:
+                self.tracks[module_id] = replace(track, running=action == "start")
+                self.transport = self.transport or action == "start"
+            return
+        track = track if track is not None else Track()
+        if action == "pattern":
+            track = replace(track, pattern=str(args[0]), running=True)
+            self.transport = True
+        elif action == "step":
+            track = replace(track, division=int(args[0]))
+        elif action == "gate":
+            track = replace(track, gate=float(args[0]))
+        elif action == "swing":
+            track = replace(track, swing=float(args[0]))
+        elif action == "transpose":
+            track = replace(track, transpose=int(args[0]))
+        elif action == "lane":
+            lanes = dict(track.lanes)
+            lanes[str(args[0])] = str(args[1])
+            track = replace(track, lanes=tuple(lanes.items()))
+        self.tracks[module_id] = track
 
     def _create(self, module_id: str, kind: str) -> None:
         self.modules[module_id] = kind
@@ -163,9 +354,37 @@ class Context:
     def _remove(self, module_id: str) -> None:
         self.modules.pop(module_id, None)
         self.params.pop(module_id, None)
+        self.tracks.pop(module_id, None)
+        self.last_notes.pop(module_id, None)
         self.connections = [r for r in self.connections if module_id not in r]
+        self.modulations = [m for m in self.modulations if module_id not in m[:2]]
+        self.group = tuple(m for m in self.group if m != module_id)
         if self.focus == module_id:
             self.focus = None
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _track(entry: object) -> Track | None:
+    if not isinstance(entry, Mapping):
+        return None
+    pattern = entry.get("pattern")
+    lanes = entry.get("lanes")
+    numbers = {name: entry.get(name) for name in ("division", "gate", "swing", "transpose")}
+    track = Track(
+        pattern=pattern if isinstance(pattern, str) else None,
+        division=int(numbers["division"]) if _is_number(numbers["division"]) else 16,
+        gate=float(numbers["gate"]) if _is_number(numbers["gate"]) else 0.5,
+        swing=float(numbers["swing"]) if _is_number(numbers["swing"]) else 0.0,
+        transpose=int(numbers["transpose"]) if _is_number(numbers["transpose"]) else 0,
+    )
+    if isinstance(lanes, Mapping):
+        track = replace(track, lanes=tuple((str(k), str(v)) for k, v in lanes.items()))
+    if isinstance(entry.get("running"), bool):
+        track = replace(track, running=bool(entry["running"]))
+    return track
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

@@ -20,15 +20,37 @@ from typing import Any, ClassVar
 __all__ = [
     "TIME_UNITS",
     "AddModule",
+    "Adjust",
+    "ChangeTempo",
+    "Clear",
+    "Connect",
+    "Disconnect",
     "Duration",
     "Intent",
+    "Link",
+    "Modulate",
     "Panic",
+    "PlayChord",
     "PlayNote",
     "RawOsc",
+    "Record",
+    "Redo",
+    "Remove",
+    "Replay",
+    "Route",
+    "SetKey",
+    "SetLane",
     "SetParam",
+    "SetPattern",
+    "SetStep",
     "SetTempo",
     "ShellCommand",
+    "Snapshot",
+    "Start",
     "Stop",
+    "StopRecording",
+    "Transpose",
+    "Undo",
     "Wait",
     "exact",
 ]
@@ -66,10 +88,10 @@ class _IntentBase:
             if f.name == "at":
                 continue
             value = getattr(self, f.name)
-            if isinstance(value, Duration):
+            if isinstance(value, Duration | Link):
                 value = value.to_dict()
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [v.to_dict() if isinstance(v, Link) else v for v in value]
             out[f.name] = value
         return out
 
@@ -110,16 +132,23 @@ class SetTempo(_IntentBase):
 
     kind: ClassVar[str] = "set_tempo"
     bpm: float
+    now: bool = False
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
 class AddModule(_IntentBase):
-    """`add a saw called bass`: create a module; `name` None means "name it after its type"."""
+    """`add a saw called bass`: create a module; `name` None means "name it after its type".
+
+    `through` chains processors after it (`add a saw bass through an acid filter`); `after`
+    inserts it behind an existing module (`add a reverb after lead`).
+    """
 
     kind: ClassVar[str] = "add_module"
     type: str
     name: str | None = None
+    through: tuple[Link, ...] = ()
+    after: str | None = None
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 
@@ -149,9 +178,10 @@ class PlayNote(_IntentBase):
 
 @dataclass(frozen=True, slots=True)
 class Stop(_IntentBase):
-    """`stop`: stop the transport and release every note."""
+    """`stop`: stop the transport and release every note; `stop bass`: stop one track."""
 
     kind: ClassVar[str] = "stop"
+    module: str | None = None
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 
@@ -198,5 +228,251 @@ class ShellCommand(_IntentBase):
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 
-Intent = SetTempo | AddModule | SetParam | PlayNote | Stop | Panic | RawOsc | Wait | ShellCommand
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One module of a `through` chain: an existing module, or a type to create (`called`)."""
+
+    name: str
+    called: str | None = None
+    column: int = field(default=1, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"name": "acid", "called": None}`."""
+        return {"name": self.name, "called": self.called}
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeTempo(_IntentBase):
+    """`faster`, `a bit slower`, `twice as fast`: multiply the tempo by `factor`."""
+
+    kind: ClassVar[str] = "change_tempo"
+    factor: float
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Route(_IntentBase):
+    """`bass through distortion then delay`: insert a chain right after `source`."""
+
+    kind: ClassVar[str] = "route"
+    source: str
+    through: tuple[Link, ...]
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Connect(_IntentBase):
+    """`connect bass to f1`: add one route (nothing else changes)."""
+
+    kind: ClassVar[str] = "connect"
+    source: str
+    destination: str
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect(_IntentBase):
+    """`disconnect bass from f1`; without `from`, every route out of `source`."""
+
+    kind: ClassVar[str] = "disconnect"
+    source: str
+    destination: str | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Remove(_IntentBase):
+    """`remove f1`: remove a module; what fed it is linked to where it went."""
+
+    kind: ClassVar[str] = "remove"
+    module: str | None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjust(_IntentBase):
+    """`make it darker`, `much brighter`, `more resonance`, `longer release`: a relative change.
+
+    `word` is the comparative (darker, louder, more, longer…), `param` the parameter named
+    after more/less/longer/shorter, `degree` "bit" or "much" (None: the normal step).
+    """
+
+    kind: ClassVar[str] = "adjust"
+    module: str | None
+    word: str
+    param: str | None = None
+    degree: str | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PlayChord(_IntentBase):
+    """`play c minor chord on pad`: one note per chord tone, together."""
+
+    kind: ClassVar[str] = "play_chord"
+    module: str | None
+    notes: tuple[float, ...]
+    velocity: float = 100.0
+    duration: Duration | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SetPattern(_IntentBase):
+    """`kick x . . . x . . .`, `play c2 eb2 every 16th on bass`: give a module's track a pattern.
+
+    `text` is the mini-notation exactly as typed; `division` the step (None keeps it).
+    """
+
+    kind: ClassVar[str] = "set_pattern"
+    module: str | None
+    text: str
+    division: int | None = None
+    now: bool = False
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SetStep(_IntentBase):
+    """`bass every 8th`: the step length of a track (steps per whole note; 12, 24 triplets)."""
+
+    kind: ClassVar[str] = "set_step"
+    module: str | None
+    division: int
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SetLane(_IntentBase):
+    """`lane bass cutoff 400 800 . 1600`: one parameter value per step of the track."""
+
+    kind: ClassVar[str] = "set_lane"
+    module: str | None
+    param: str
+    values: str
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Start(_IntentBase):
+    """`start`: start the transport; `start bass`: start one track again."""
+
+    kind: ClassVar[str] = "start"
+    module: str | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Clear(_IntentBase):
+    """`clear bass`: remove a module's track (pattern, lanes and settings)."""
+
+    kind: ClassVar[str] = "clear"
+    module: str | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Modulate(_IntentBase):
+    """`lfo on bass cutoff at 1/8 depth 50%`, `wobble the bass`, `vibrato on lead`.
+
+    `param` None means the style's default target (cutoff for lfo and wobble, pitch for
+    vibrato); `sync` is a cycle in beats, `rate` in hz (one of them, or neither for the
+    style's default); `depth` a fraction of the target's range.
+    """
+
+    kind: ClassVar[str] = "modulate"
+    module: str | None
+    param: str | None = None
+    style: str = "lfo"
+    rate: float | None = None
+    sync: float | None = None
+    depth: float | None = None
+    shape: str | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Transpose(_IntentBase):
+    """`up an octave`, `down 3 semitones`, `transpose bass +5`: shift by `semitones`."""
+
+    kind: ClassVar[str] = "transpose"
+    module: str | None
+    semitones: int
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Undo(_IntentBase):
+    """`undo`, `undo 3`: go back `steps` lines that changed something."""
+
+    kind: ClassVar[str] = "undo"
+    steps: int = 1
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Redo(_IntentBase):
+    """`redo`, `redo 2`: take back `steps` undos."""
+
+    kind: ClassVar[str] = "redo"
+    steps: int = 1
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(_IntentBase):
+    """`snapshot save intro`, `load snapshot intro`, `snapshots`: for the shell (no OSC)."""
+
+    kind: ClassVar[str] = "snapshot"
+    action: str
+    name: str | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Record(_IntentBase):
+    """`record 30 seconds to take1.wav`, `record 8 bars`: record what plays.
+
+    The mapper sends `/record/start`; the shell sends `/record/stop` after `length`.
+    """
+
+    kind: ClassVar[str] = "record"
+    length: Duration | None = None
+    path: str | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording(_IntentBase):
+    """`stop recording`."""
+
+    kind: ClassVar[str] = "stop_recording"
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Replay(_IntentBase):
+    """`replay song.chr`: play a script through the engine (the shell does it)."""
+
+    kind: ClassVar[str] = "replay"
+    path: str
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class SetKey(_IntentBase):
+    """`key c minor`: the key and scale the context remembers; sends nothing."""
+
+    kind: ClassVar[str] = "set_key"
+    root: int
+    scale: str = "major"
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+Intent = (
+    SetTempo | ChangeTempo | AddModule | Route | Connect | Disconnect | Remove | SetParam
+    | Adjust | PlayNote | PlayChord | SetPattern | SetStep | SetLane | Start | Stop | Clear
+    | Panic | Modulate | Transpose | Undo | Redo | Snapshot | Record | StopRecording
+    | Replay | SetKey | RawOsc | Wait | ShellCommand
+)  # fmt: skip
 """Any intent."""

@@ -18,8 +18,8 @@ from typing import Any
 
 from chronus.lang.context import Context
 from chronus.lang.errors import ChronusSyntaxError
-from chronus.lang.intents import Intent
-from chronus.lang.mapper import Mapped, map_intents
+from chronus.lang.intents import Intent, Redo, Undo
+from chronus.lang.mapper import HISTORY_LIMIT, Mapped, map_intents
 from chronus.lang.modules import param_names
 from chronus.lang.parser import parse
 from chronus.protocol import Message
@@ -39,15 +39,24 @@ class Interpretation:
     mapped: list[Mapped] = field(default_factory=list)
     """Each intent with its own messages and, for a wait, the time it spans."""
 
+    @property
+    def notes(self) -> list[str]:
+        """What the musician should be told (what a transposition or an undo did)."""
+        return [m.note for m in self.mapped if m.note]
+
     def to_json_dict(self) -> dict[str, Any]:
-        """`{"input", "ok", "intents", "osc": [[address, arg, ...]], "error"}` for `--json`."""
-        return {
+        """`{"input", "ok", "intents", "osc": [[address, arg, ...]], "error"}` for `--json`,
+        plus `"notes"` when there is something to tell."""
+        out = {
             "input": self.input,
             "ok": self.ok,
             "intents": [intent.to_dict() for intent in self.intents],
             "osc": [message.to_list() for message in self.messages],
             "error": None if self.error is None else self.error.to_dict(),
         }
+        if self.notes:
+            out["notes"] = self.notes
+        return out
 
 
 class Interpreter:
@@ -63,7 +72,12 @@ class Interpreter:
         try:
             intents = parse(line, self._known_names())
             scratch = self.context.copy()
+            before = scratch.state()
             mapped = map_intents(intents, scratch)
+            if not any(isinstance(i, Undo | Redo) for i in intents) and scratch.state() != before:
+                # A line that changed the patch can be undone; it forgets what was undone.
+                scratch.history = [*scratch.history, before][-HISTORY_LIMIT:]
+                scratch.future = []
         except ChronusSyntaxError as exc:
             return Interpretation(line, False, error=exc.with_line(line))
         except Exception as exc:

@@ -1,9 +1,12 @@
-"""Intents + context → canonical OSC messages. The only place besides `chronus.protocol`
-that knows addresses, and the one place where units are converted.
+"""Intents + context → canonical OSC messages. The mapper (this module and its parts:
+`patching`, `playing`, `relative`, `undo`, with `resolve` shared by them) is the only place
+besides `chronus.protocol` that knows addresses, and the one place where units are converted.
 
 Every message is built with `protocol.validate`, so what leaves here is canonical. Anything
-that cannot be mapped (an unknown module or parameter, a value in the wrong unit, nothing in
-focus) raises a `ChronusSyntaxError` subclass pointing at the word at fault.
+that cannot be mapped (an unknown module or parameter, a value out of range or in the wrong
+unit, nothing in focus) raises a `ChronusSyntaxError` subclass pointing at the word at fault.
+Here: tempo, parameters (and the track settings that read like them), undo and redo,
+recording, the key, raw OSC; the table of which part maps which intent.
 
 >>> from chronus.lang.context import Context
 >>> from chronus.lang.intents import AddModule, SetParam
@@ -17,45 +20,72 @@ focus) raises a `ChronusSyntaxError` subclass pointing at the word at fault.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from fractions import Fraction
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from chronus.lang.context import PRONOUNS, Context
+from chronus.lang import relative
+from chronus.lang.context import Context
 from chronus.lang.errors import (
     BadValueError,
     ChronusSyntaxError,
-    NoFocusError,
-    UnknownModuleError,
     UnknownParamError,
     did_you_mean,
 )
 from chronus.lang.intents import (
     AddModule,
-    Duration,
+    Adjust,
+    ChangeTempo,
+    Clear,
+    Connect,
+    Disconnect,
     Intent,
+    Modulate,
     Panic,
+    PlayChord,
     PlayNote,
     RawOsc,
+    Record,
+    Redo,
+    Remove,
+    Replay,
+    Route,
+    SetKey,
+    SetLane,
     SetParam,
+    SetPattern,
+    SetStep,
     SetTempo,
     ShellCommand,
+    Snapshot,
+    Start,
     Stop,
+    StopRecording,
+    Transpose,
+    Undo,
     Wait,
     exact,
 )
 from chronus.lang.modules import (
-    ParamSpec,
     find_param,
     is_modulator,
-    module_types,
     param_names,
 )
-from chronus.lang.parser import COMMAND_KEYWORDS, keywords
+from chronus.lang.parser import COMMAND_KEYWORDS
+from chronus.lang.patching import add_module, connect, disconnect, remove, route
+from chronus.lang.playing import (
+    clear,
+    play_chord,
+    play_note,
+    set_lane,
+    set_pattern,
+    set_step,
+    start,
+    stop,
+)
+from chronus.lang.resolve import Mapped, checked, convert_value, module_of
+from chronus.lang.undo import diff_messages
 from chronus.protocol import (
     ADDRESS_SPACE,
-    ID_PATTERN,
-    MASTER,
     Message,
     ProtocolError,
     canonical_param,
@@ -63,42 +93,27 @@ from chronus.protocol import (
     validate,
 )
 
-__all__ = ["DEFAULT_VELOCITY", "Mapped", "convert_value", "map_intent", "map_intents"]
+__all__ = [
+    "DEFAULT_VELOCITY",
+    "HISTORY_LIMIT",
+    "TRACK_SETTINGS",
+    "Mapped",
+    "convert_value",
+    "map_intent",
+    "map_intents",
+    "module_of",
+]
 
 DEFAULT_VELOCITY = 100.0
 """Velocity of a note when the line names none."""
 
-# Unit → (dimension, scale to the dimension's base unit). Beat-based units are times whose
-# scale depends on the tempo, so they are handled apart.
-_UNITS: dict[str, tuple[str, Fraction]] = {
-    "hz": ("frequency", Fraction(1)),
-    "khz": ("frequency", Fraction(1000)),
-    "s": ("time", Fraction(1)),
-    "ms": ("time", Fraction(1, 1000)),
-    "db": ("level", Fraction(1)),
-    "%": ("amount", Fraction(1, 100)),
-    "": ("amount", Fraction(1)),
-}
-_BEAT_UNITS = frozenset({"beats", "bars", "steps"})
-_SPELLINGS = {
-    "frequency": "hz, khz",
-    "time": "ms, s, beats, bars, steps",
-    "level": "db",
-    "amount": "a plain number or %",
-}
-_NOTE_LIKE = re.compile(r"[a-z](#|b|s)?-?[0-9]+")
+HISTORY_LIMIT = 100
+"""How many lines `undo` can go back."""
 
+TRACK_SETTINGS: dict[str, tuple[float, float]] = {"swing": (0.0, 0.75), "gate": (0.01, 1.0)}
+"""Settings of a module's track that read like parameters (`swing 20%`, `bass gate 0.3`)."""
 
-@dataclass(frozen=True, slots=True)
-class Mapped:
-    """One intent, the messages it became, the module it put in focus and the time it spans."""
-
-    intent: Intent
-    messages: tuple[Message, ...] = ()
-    focus: str | None = None
-    """The module this intent named or created (None leaves the focus where it was)."""
-    advance: Fraction = Fraction(0)
-    """Seconds a `Wait` advances script time, exact, at the tempo then in force."""
+_TAKE = re.compile(r"take([0-9]{1,6})\.wav")
 
 
 def map_intents(intents: Iterable[Intent], context: Context) -> list[Mapped]:
@@ -110,110 +125,33 @@ def map_intents(intents: Iterable[Intent], context: Context) -> list[Mapped]:
         mapped = map_intent(intent, context)
         for message in mapped.messages:
             context.observe(message)
-        if mapped.focus is not None:
+        if mapped.focus is not None and mapped.focus in context.modules:
             context.focus = mapped.focus
         out.append(mapped)
     return out
 
 
 def map_intent(intent: Intent, context: Context) -> Mapped:
-    """Map one intent against the context, which is only read."""
-    if isinstance(intent, SetTempo):
-        message = _validate("/tempo", (intent.bpm,), intent.column("bpm"), "tempo")
-        return Mapped(intent, (message,))
-    if isinstance(intent, AddModule):
-        return _add_module(intent, context)
-    if isinstance(intent, SetParam):
-        return _set_param(intent, context)
-    if isinstance(intent, PlayNote):
-        return _play_note(intent, context)
-    if isinstance(intent, Stop):
-        return Mapped(intent, (validate("/seq/stop", ()),))
-    if isinstance(intent, Panic):
-        return Mapped(intent, (validate("/panic", ()),))
-    if isinstance(intent, RawOsc):
-        return _raw_osc(intent)
-    if isinstance(intent, Wait):
-        return Mapped(intent, advance=intent.duration.seconds(context.tempo))
-    if isinstance(intent, ShellCommand):
-        return Mapped(intent)
-    raise TypeError(f"not an intent: {intent!r}")
+    """Map one intent against the context.
+
+    The patch mirror is only read here (`map_intents` applies the messages); the memory that
+    is not the engine's — last notes, key, the group `them` means, undo stacks — is updated.
+    """
+    handler = _HANDLERS.get(type(intent))
+    if handler is None:
+        raise TypeError(f"not an intent: {intent!r}")
+    return handler(intent, context)
 
 
-def _validate(address: str, args: tuple[object, ...], column: int, what: str) -> Message:
-    try:
-        return validate(address, args)
-    except ProtocolError as exc:
-        raise BadValueError(f"{what}: {exc}", column=column) from None
+def _set_tempo(intent: SetTempo, context: Context) -> Mapped:
+    args: tuple[object, ...] = (intent.bpm, 1) if intent.now else (intent.bpm,)
+    return Mapped(intent, (checked("/tempo", args, intent.column("bpm"), "tempo"),))
 
 
-def _reserved(name: str) -> bool:
-    return name in keywords() or name in PRONOUNS or name == MASTER
-
-
-def _add_module(intent: AddModule, context: Context) -> Mapped:
-    types = module_types()
-    if intent.type not in types:
-        raise UnknownModuleError(
-            f'there is no module type "{intent.type}"',
-            column=intent.column("type"),
-            expected=list(types),
-            hint=did_you_mean(intent.type, types) or "types: " + " ".join(types),
-        )
-    if intent.name is None:
-        module_id = context.free_id(intent.type)
-    else:
-        module_id = intent.name
-        column = intent.column("name")
-        if not ID_PATTERN.fullmatch(module_id):
-            raise BadValueError(
-                f'"{module_id}" cannot be a module name',
-                column=column,
-                hint="a name is lower-case letters, digits and _, at most 32, starting "
-                "with a letter",
-            )
-        if _reserved(module_id):
-            raise BadValueError(
-                f'"{module_id}" is a word of the language, not a module name',
-                column=column,
-                hint=f"pick another name, e.g. {intent.type}_{module_id}",
-            )
-        if module_id in context.modules:
-            raise BadValueError(
-                f'there is already a module called "{module_id}" ({context.modules[module_id]})',
-                column=column,
-                hint=f"pick another name, e.g. {context.free_id(module_id)}",
-            )
-    messages: tuple[Message, ...] = (validate("/patch/create", (module_id, intent.type)),)
-    if not is_modulator(intent.type):
-        messages += (validate("/patch/connect", (module_id, MASTER)),)
-    return Mapped(intent, messages, focus=module_id)
-
-
-def _module(name: str | None, context: Context, column: int, what: str) -> tuple[str, str]:
-    """Resolve a module word (None = focus) to (id, type), or raise a pointed error."""
-    module_id = context.resolve(name)
-    if module_id is None:
-        raise NoFocusError(
-            f"which module? {what} needs one, and none is in focus yet",
-            column=column,
-            hint="name it (set bass cutoff 800, play c3 on bass) or add one first (add saw bass)",
-        )
-    kind = context.type_of(module_id)
-    if kind is None:
-        known = list(context.modules)
-        hint = did_you_mean(module_id, known)
-        if not hint and module_id in module_types():
-            hint = f"add one first: add {module_id}"
-        if not hint:
-            hint = ("modules: " + " ".join(known)) if known else "add one first: add saw bass"
-        raise UnknownModuleError(
-            f'there is no module called "{module_id}"',
-            column=column,
-            expected=known,
-            hint=hint,
-        )
-    return module_id, kind
+def _change_tempo(intent: ChangeTempo, context: Context) -> Mapped:
+    bpm = float(exact(context.tempo) * exact(intent.factor))
+    bpm = min(400.0, max(20.0, round(bpm, 3)))
+    return Mapped(intent, (validate("/tempo", (bpm,)),))
 
 
 def _set_param(intent: SetParam, context: Context) -> Mapped:
@@ -224,14 +162,26 @@ def _set_param(intent: SetParam, context: Context) -> Mapped:
             raise ChronusSyntaxError(
                 f'"{intent.param}" is not a command', column=param_column, hint=hint
             )
-    module_id, kind = _module(
-        intent.module, context, intent.column("module", param_column), f'"{intent.param}"'
-    )
+    messages: list[Message] = []
+    focus = None
+    for target in context.targets(intent.module):
+        module_id, kind = module_of(
+            target, context, intent.column("module", param_column), f'"{intent.param}"'
+        )
+        messages.append(_param_message(intent, module_id, kind, context))
+        focus = focus or module_id
+    return Mapped(intent, tuple(messages), focus=focus)
+
+
+def _param_message(intent: SetParam, module_id: str, kind: str, context: Context) -> Message:
+    param_column = intent.column("param")
     canonical = canonical_param(intent.param)
     spec = find_param(kind, canonical)
+    if spec is None and canonical in (*TRACK_SETTINGS, "transpose") and not is_modulator(kind):
+        return _track_setting(intent, module_id, canonical)
     if spec is None:
         names = param_names(kind)
-        hint = did_you_mean(intent.param, names)
+        hint = did_you_mean(intent.param, [*names, *TRACK_SETTINGS])
         if not hint and intent.module is None:
             hint = did_you_mean(intent.param, COMMAND_KEYWORDS)
         raise UnknownParamError(
@@ -249,60 +199,81 @@ def _set_param(intent: SetParam, context: Context) -> Mapped:
             column=intent.column("value", param_column),
             hint=f"default: {spec.default:g}{' ' + spec.unit if spec.unit else ''}",
         )
-    message = _validate(
-        f"/mod/{module_id}/{spec.name}", (value,), intent.column("value", 1), spec.name
-    )
-    return Mapped(intent, (message,), focus=module_id)
+    return checked(f"/mod/{module_id}/{spec.name}", (value,), intent.column("value", 1), spec.name)
 
 
-def convert_value(
-    value: float, unit: str | None, spec: ParamSpec, tempo: float, column: int = 1
-) -> float:
-    """`value` given in `unit` (None = already in the parameter's unit), in `spec.unit`.
-
-    Exact decimal arithmetic, so `1.2 khz` is 1200.0, not 1200.0000000000002.
-    """
-    if unit is None or unit == spec.unit.lower():
-        return value
-    target = _UNITS.get(spec.unit.lower())
-    if unit in _BEAT_UNITS:
-        given: tuple[str, Fraction] | None = ("time", Duration(1, unit).seconds(tempo))
-    else:
-        given = _UNITS.get(unit)
-    if target is None or given is None or target[0] != given[0]:
-        kind = target[0] if target is not None else spec.unit
-        allowed = _SPELLINGS.get(kind, spec.unit or "a plain number")
+def _track_setting(intent: SetParam, module_id: str, name: str) -> Message:
+    column = intent.column("value", 1)
+    if intent.unit not in (None, "%"):
         raise BadValueError(
-            f'{spec.name} is set in {spec.unit or "plain numbers"}, not "{unit}"',
-            column=column,
-            expected=[part.strip() for part in allowed.split(",")],
-            hint=f"{spec.name} takes {allowed}",
+            f'{name} is a plain number or a percentage, not "{intent.unit}"',
+            column=intent.column("unit", column),
         )
-    return float(exact(value) * given[1] / target[1])
+    value = float(exact(intent.value) / 100) if intent.unit == "%" else intent.value
+    if name == "transpose":
+        if value != int(value) or not -48 <= value <= 48:
+            raise BadValueError("transpose takes whole semitones, -48 to 48", column=column)
+        return validate(f"/seq/{module_id}/transpose", (int(value),))
+    low, high = TRACK_SETTINGS[name]
+    if not low <= value <= high:
+        raise BadValueError(
+            f"{name} must be within {low:g}–{high:g}, got {value:g}",
+            column=column,
+            hint="swing 20%, gate 0.5",
+        )
+    return validate(f"/seq/{module_id}/{name}", (value,))
 
 
-def _play_note(intent: PlayNote, context: Context) -> Mapped:
-    note_column = intent.column("note")
-    column = intent.column("module", note_column)
-    try:
-        module_id, _ = _module(intent.module, context, column, "play")
-    except UnknownModuleError as exc:
-        if intent.module is not None and _NOTE_LIKE.fullmatch(intent.module):
-            raise BadValueError(
-                f'"{intent.module}" is neither a note nor a module',
-                column=column,
-                hint="notes run from c-1 to g9: c4 is middle C, eb2, f#3",
-            ) from None
-        raise exc from None
-    args: tuple[object, ...] = (intent.note, intent.velocity)
-    if intent.duration is not None:
-        args += (float(intent.duration.seconds(context.tempo)),)
-    column = intent.column("duration", note_column) if intent.duration else note_column
-    message = _validate(f"/note/{module_id}", args, column, "note")
-    return Mapped(intent, (message,), focus=module_id)
+def _undo(intent: Undo, context: Context) -> Mapped:
+    if not context.history:
+        raise BadValueError("nothing to undo", hint="undo goes back lines that changed the patch")
+    steps = min(intent.steps, len(context.history))
+    current = context.state()
+    target = context.history[-steps]
+    context.future.append(current)
+    context.future.extend(reversed(context.history[-steps + 1 :] if steps > 1 else []))
+    del context.history[-steps:]
+    note = f"undid {steps} line{'s' if steps > 1 else ''}"
+    if steps < intent.steps:
+        note += f" (all there were; asked for {intent.steps})"
+    return Mapped(intent, tuple(diff_messages(current, target)), note=note)
 
 
-def _raw_osc(intent: RawOsc) -> Mapped:
+def _redo(intent: Redo, context: Context) -> Mapped:
+    if not context.future:
+        raise BadValueError("nothing to redo", hint="redo takes back an undo")
+    steps = min(intent.steps, len(context.future))
+    current = context.state()
+    context.history.append(current)
+    for _ in range(steps - 1):
+        context.history.append(context.future.pop())
+    target = context.future.pop()
+    return Mapped(intent, tuple(diff_messages(current, target)), note=f"redid {steps}")
+
+
+def _record(intent: Record, context: Context) -> Mapped:
+    path = intent.path
+    if path is None:
+        context.takes += 1
+        path = f"take{context.takes}.wav"
+    else:
+        # A take named by hand is not overwritten by the next unnamed one.
+        numbered = _TAKE.fullmatch(path)
+        if numbered is not None:
+            context.takes = max(context.takes, int(numbered.group(1)))
+    return Mapped(intent, (validate("/record/start", (path,)),))
+
+
+def _stop_recording(intent: StopRecording, context: Context) -> Mapped:
+    return Mapped(intent, (validate("/record/stop", ()),))
+
+
+def _set_key(intent: SetKey, context: Context) -> Mapped:
+    context.key, context.scale = intent.root, intent.scale
+    return Mapped(intent)
+
+
+def _raw_osc(intent: RawOsc, context: Context) -> Mapped:
     try:
         message = validate(intent.address, intent.args)
     except ProtocolError as exc:
@@ -313,4 +284,72 @@ def _raw_osc(intent: RawOsc) -> Mapped:
         except ProtocolError:
             hint = did_you_mean(intent.address, [spec.pattern for spec in ADDRESS_SPACE])
         raise ChronusSyntaxError(str(exc), column=intent.column("address"), hint=hint) from None
+    module_id, param = message.fields.get("id"), message.fields.get("param")
+    kind = context.type_of(module_id or "")
+    if message.address.startswith("/mod/") and kind is not None and param is not None:
+        # A module the mirror knows: its parameters are known too. (An unknown module may be
+        # another client's; the engine answers for it.)
+        if find_param(kind, param) is None:
+            names = [n for n in param_names(kind) if n == canonical_param(n)]
+            raise UnknownParamError(
+                f'{module_id} ({kind}) has no parameter "{param}"',
+                column=intent.column("address"),
+                expected=names,
+                hint=did_you_mean(param, names) or "parameters: " + " ".join(names),
+            )
     return Mapped(intent, (message,))
+
+
+def _nothing(intent: Intent, context: Context) -> Mapped:
+    return Mapped(intent)
+
+
+def _wait(intent: Wait, context: Context) -> Mapped:
+    return Mapped(intent, advance=intent.duration.seconds(context.tempo))
+
+
+def _panic(intent: Panic, context: Context) -> Mapped:
+    return Mapped(intent, (validate("/panic", ()),))
+
+
+def _relative(intent: Intent, context: Context) -> Mapped:
+    if isinstance(intent, Adjust):
+        return relative.adjust(intent, context)
+    if isinstance(intent, Modulate):
+        return relative.modulate(intent, context)
+    assert isinstance(intent, Transpose)
+    return relative.transpose(intent, context)
+
+
+_HANDLERS: dict[type, Callable[[Any, Context], Mapped]] = {
+    SetTempo: _set_tempo,
+    ChangeTempo: _change_tempo,
+    AddModule: add_module,
+    Route: route,
+    Connect: connect,
+    Disconnect: disconnect,
+    Remove: remove,
+    SetParam: _set_param,
+    Adjust: _relative,
+    PlayNote: play_note,
+    PlayChord: play_chord,
+    SetPattern: set_pattern,
+    SetStep: set_step,
+    SetLane: set_lane,
+    Start: start,
+    Stop: stop,
+    Clear: clear,
+    Panic: _panic,
+    Modulate: _relative,
+    Transpose: _relative,
+    Undo: _undo,
+    Redo: _redo,
+    Snapshot: _nothing,
+    Record: _record,
+    StopRecording: _stop_recording,
+    Replay: _nothing,
+    SetKey: _set_key,
+    RawOsc: _raw_osc,
+    Wait: _wait,
+    ShellCommand: _nothing,
+}

@@ -1,4 +1,4 @@
-"""Text → intents: the grammar, loaded once, and a stateless transformer.
+"""Text → intents: the grammar, loaded once, with the stateless transformer of `builder`.
 
 The grammar lives in `grammar/chronus.lark` (shipped in the wheel as `chronus/grammar/`).
 It is parsed with LALR(1) and the transformer runs inline, so no parse tree is built.
@@ -14,16 +14,17 @@ and a hint: a "did you mean" for a near-miss keyword, or the label of the bad ex
 
 from __future__ import annotations
 
-import math
+import hashlib
+import os
 import re
 import tomllib
 from collections.abc import Collection
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-from lark import Lark, Token, Transformer
+import lark
+from lark import Lark, Token
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedInput,
@@ -32,21 +33,11 @@ from lark.exceptions import (
 )
 
 import chronus
-from chronus.lang.errors import BadValueError, ChronusSyntaxError, did_you_mean
-from chronus.lang.intents import (
-    TIME_UNITS,
-    AddModule,
-    Duration,
-    Intent,
-    Panic,
-    PlayNote,
-    RawOsc,
-    SetParam,
-    SetTempo,
-    ShellCommand,
-    Stop,
-    Wait,
-)
+from chronus.lang.builder import Builder
+from chronus.lang.errors import ChronusSyntaxError, did_you_mean
+from chronus.lang.intents import Intent
+from chronus.lang.modules import module_types
+from chronus.lang.music import UNIT_WORDS, note_to_midi
 
 __all__ = [
     "COMMAND_KEYWORDS",
@@ -63,24 +54,20 @@ GRAMMAR_FILE = "chronus.lark"
 ERRORS_FILE = "chronus_errors.toml"
 
 COMMAND_KEYWORDS: tuple[str, ...] = (
-    "add", "create", "exit", "health", "help", "panic", "play", "quit", "set", "show",
-    "status", "stop", "tempo", "wait",
+    "add", "brighter", "clear", "connect", "create", "darker", "delete", "disconnect",
+    "exit", "faster", "health", "help", "key", "lane", "lfo", "load", "louder", "make",
+    "more", "less", "mute", "panic", "pattern", "play", "quieter", "quit", "record", "redo",
+    "remove", "replay", "save", "set", "show", "slower", "snapshot", "snapshots", "solo",
+    "start", "status", "stop", "tempo", "transpose", "undo", "unmute", "unsolo",
+    "vibrato", "wait", "what", "wobble",
 )  # fmt: skip
 """Words that can open a command; the candidates for "did you mean" on a first word."""
 
-UNIT_WORDS: dict[str, str] = {
-    "hz": "hz", "khz": "khz",
-    "ms": "ms", "msec": "ms", "msecs": "ms", "millisecond": "ms", "milliseconds": "ms",
-    "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
-    "db": "db", "%": "%",
-    "beat": "beats", "beats": "beats", "bar": "bars", "bars": "bars",
-    "step": "steps", "steps": "steps", "16th": "steps", "16ths": "steps",
-}  # fmt: skip
-"""Every unit spelling the grammar accepts → its canonical name."""
-
-_PITCH_CLASS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
-_NOTE_RE = re.compile(r"([a-g])(#|b|s)?(-?[0-9]{1,2})", re.IGNORECASE)
-_INT_RE = re.compile(r"[+-]?[0-9]{1,18}")
+# Regex terminals that are keywords (lark only folds plain strings into NAME): their words
+# are reserved too, and offered by "did you mean".
+_WORD_TERMINALS = (
+    "BIT", "MUCH", "COMPARATIVE", "AMOUNT", "DIRECTION", "INTERVAL", "TRIPLET", "_SEP",
+)  # fmt: skip
 
 # Terminal names → how an error message names them.
 _TERMINAL_WORDS = {
@@ -93,7 +80,19 @@ _TERMINAL_WORDS = {
     "OSC_WORD": "a word",
     "ESCAPED_STRING": 'a "quoted string"',
     "$END": "end of line",
-    "_SEMI": '";"',
+    "_SEP": '";", "then" or "and"',
+    "PATTERN": "a pattern (x . x ., c2 eb2 g2)",
+    "PITCH": "a note name (c, eb, f#)",
+    "QUALITY": "a chord quality (major, minor, 7…)",
+    "DIVISION": "a note value (16th, 8th, 1/4)",
+    "FRACTION": "a note value (1/8)",
+    "LANE": "lane values (400 800 . 1600)",
+    "PATH": "a file name",
+    "COMPARATIVE": "darker, brighter, louder, quieter, wetter, drier, faster, slower",
+    "AMOUNT": "more, less, longer, shorter",
+    "DIRECTION": "up or down",
+    "INTERVAL": "octave or semitones",
+    "_LINK": '"then", "through" or ","',
 }
 
 
@@ -106,222 +105,38 @@ def grammar_dir() -> Path:
     return package.parent / "grammar"
 
 
-@dataclass(frozen=True, slots=True)
-class _Value:
-    number: float
-    unit: str | None
-    column: int
-    unit_column: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Timed:
-    duration: Duration
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Note:
-    midi: float
-    column: int
-
-
-def note_to_midi(text: str) -> int:
-    """MIDI number of a note name, c4 = 60 (`eb2` → 39, `f#3` → 54); may fall outside 0–127.
-
-    >>> note_to_midi("C#4"), note_to_midi("bb1"), note_to_midi("c-1")
-    (61, 34, 0)
-    """
-    match = _NOTE_RE.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"not a note: {text!r}")
-    letter, accidental, octave = match.groups()
-    shift = {"#": 1, "s": 1, "b": -1}.get((accidental or "").lower(), 0)
-    return 12 * (int(octave) + 1) + _PITCH_CLASS[letter.lower()] + shift
-
-
-def _number(token: Token) -> float:
-    value = float(token)
-    if not math.isfinite(value):
-        raise BadValueError(f"{token} is too large a number", column=_col(token))
-    return value
-
-
-def _col(token: Token) -> int:
-    return token.column if isinstance(token.column, int) else 1
-
-
-def _name(token: Token) -> str:
-    return str(token).lower()
-
-
-class _Builder(Transformer[Token, Any]):
-    """Parse tree → intents. Stateless: resolving the focus or "it" is the context's job."""
-
-    def start(self, items: list[Intent | None]) -> list[Intent]:
-        return [item for item in items if item is not None]
-
-    def set_tempo(self, items: list[Token]) -> SetTempo:
-        (bpm,) = items
-        return SetTempo(_number(bpm), at=(("bpm", _col(bpm)),))
-
-    def add_module(self, items: list[Token]) -> AddModule:
-        kind = items[0]
-        name = items[1] if len(items) > 1 else None
-        at = [("type", _col(kind))]
-        if name is not None:
-            at.append(("name", _col(name)))
-        return AddModule(_name(kind), None if name is None else _name(name), at=tuple(at))
-
-    def value(self, items: list[Token]) -> _Value:
-        number = items[0]
-        unit = items[1] if len(items) > 1 else None
-        return _Value(
-            _number(number),
-            None if unit is None else UNIT_WORDS[unit.lower()],
-            _col(number),
-            _col(unit) if unit is not None else _col(number),
-        )
-
-    def set_module_param(self, items: list[Any]) -> SetParam:
-        module, param, value = items
-        return self._set_param(module, param, value)
-
-    def set_focus_param(self, items: list[Any]) -> SetParam:
-        param, value = items
-        return self._set_param(None, param, value)
-
-    @staticmethod
-    def _set_param(module: Token | None, param: Token, value: _Value) -> SetParam:
-        at = [("param", _col(param)), ("value", value.column), ("unit", value.unit_column)]
-        if module is not None:
-            at.append(("module", _col(module)))
-        return SetParam(
-            None if module is None else _name(module),
-            _name(param),
-            value.number,
-            value.unit,
-            at=tuple(at),
-        )
-
-    def note(self, items: list[Token]) -> _Note:
-        (token,) = items
-        if token.type == "MIDDLE_C":
-            return _Note(60.0, _col(token))
-        midi = note_to_midi(token)
-        if not 0 <= midi <= 127:
-            raise BadValueError(
-                f'note "{token}" is outside MIDI (c-1 to g9)',
-                column=_col(token),
-                hint="c4 is middle C (MIDI 60); octaves run from -1 to 9",
-            )
-        return _Note(float(midi), _col(token))
-
-    def duration(self, items: list[Token]) -> _Timed:
-        amount, unit = items
-        return _Timed(Duration(*self._time(amount, unit, "a duration")), _col(amount))
-
-    @staticmethod
-    def _time(amount: Token, unit: Token, what: str) -> tuple[float, str]:
-        canonical = UNIT_WORDS[unit.lower()]
-        if canonical not in TIME_UNITS:
-            raise BadValueError(
-                f'{what} is a time, not "{unit}"',
-                column=_col(unit),
-                expected=list(TIME_UNITS),
-                hint=f"e.g. {amount} ms, {amount} s, {amount} beats",
-            )
-        value = _number(amount)
-        if value < 0:
-            raise BadValueError(f"{what} cannot be negative", column=_col(amount))
-        return value, canonical
-
-    def play_note(self, items: list[Any]) -> PlayNote:
-        note: _Note = items[0]
-        module = next((i for i in items[1:] if isinstance(i, Token)), None)
-        duration = next((i for i in items[1:] if isinstance(i, _Timed)), None)
-        return self._play(module, note, duration)
-
-    def play_module(self, items: list[Any]) -> PlayNote:
-        module: Token = items[0]
-        duration = items[1] if len(items) > 1 else None
-        return self._play(module, _Note(60.0, _col(module)), duration)
-
-    def module_plays(self, items: list[Any]) -> PlayNote:
-        module, note = items[0], items[1]
-        duration = items[2] if len(items) > 2 else None
-        return self._play(module, note, duration)
-
-    @staticmethod
-    def _play(module: Token | None, note: _Note, duration: _Timed | None) -> PlayNote:
-        at = [("note", note.column)]
-        if module is not None:
-            at.append(("module", _col(module)))
-        if duration is not None:
-            at.append(("duration", duration.column))
-        return PlayNote(
-            None if module is None else _name(module),
-            note.midi,
-            duration=None if duration is None else duration.duration,
-            at=tuple(at),
-        )
-
-    def stop(self, items: list[Any]) -> Stop:
-        return Stop()
-
-    def panic(self, items: list[Any]) -> Panic:
-        return Panic()
-
-    def wait(self, items: list[Token]) -> Wait:
-        amount, unit = items
-        value, canonical = self._time(amount, unit, "a wait")
-        return Wait(value, canonical, at=(("amount", _col(amount)), ("unit", _col(unit))))
-
-    def raw_osc(self, items: list[Token]) -> RawOsc:
-        address, *args = items
-        values: list[float | int | str] = []
-        for arg in args:
-            if arg.type == "NUMBER":
-                values.append(int(arg) if _INT_RE.fullmatch(arg) else _number(arg))
-            elif arg.type == "ESCAPED_STRING":
-                values.append(_unquote(arg))
-            else:
-                values.append(str(arg))
-        return RawOsc(str(address), tuple(values), at=(("address", _col(address)),))
-
-    def help(self, items: list[Token]) -> ShellCommand:
-        topic = _name(items[1]) if len(items) > 1 else None
-        return ShellCommand("help", topic, at=(("name", _col(items[0])),))
-
-    def health(self, items: list[Token]) -> ShellCommand:
-        return ShellCommand("health", at=(("name", _col(items[0])),))
-
-    def status(self, items: list[Token]) -> ShellCommand:
-        return ShellCommand("status", at=(("name", _col(items[0])),))
-
-    def quit(self, items: list[Token]) -> ShellCommand:
-        return ShellCommand("quit", at=(("name", _col(items[0])),))
-
-    def show(self, items: list[Token]) -> ShellCommand:
-        what = _name(items[1]) if len(items) > 1 else "patch"
-        return ShellCommand("show", what, at=(("name", _col(items[0])),))
-
-
-def _unquote(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text[1:-1])
-
-
 @cache
 def load_parser() -> Lark:
     """The LALR parser with the transformer inlined; built once per process."""
     text = (grammar_dir() / GRAMMAR_FILE).read_text(encoding="utf-8")
+    types = "|".join(sorted(module_types(), key=len, reverse=True))
+    text = text.replace("@TYPES@", types)
     return Lark(
         text,
         parser="lalr",
         lexer="contextual",
-        transformer=_Builder(),
+        transformer=Builder(),
         maybe_placeholders=True,
+        cache=_cache_file(text),
     )
+
+
+def _cache_file(text: str) -> str | bool:
+    """Where lark keeps the built tables (loading them is ~8× faster than building).
+
+    One file per grammar text and lark version, under the user's cache folder; no cache if
+    that folder cannot be written.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "chronus"
+    digest = hashlib.sha256(f"{lark.__version__}\0{text}".encode()).hexdigest()[:16]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(folder, os.W_OK):
+        return False
+    return str(folder / f"grammar-{digest}.lark-cache")
 
 
 @cache
@@ -332,7 +147,16 @@ def keywords() -> frozenset[str]:
         value = terminal.pattern.value
         if terminal.pattern.type == "str" and value.isalpha():
             words.add(value.lower())
+        elif terminal.name in _WORD_TERMINALS:
+            words.update(_regex_words(value))
     return frozenset(words)
+
+
+def _regex_words(pattern: str) -> list[str]:
+    """The words of a keyword regex such as `(?:up|down)(?![A-Za-z0-9_])`: up, down."""
+    body = pattern.split("(?!")[0].split("(?=")[0]
+    body = re.sub(r"\\[a-z]|\[[^\]]*\]|\(\?:|[()?*+]", " ", body)
+    return [w.lower() for w in re.split(r"[|\s;]+", body) if w.isalpha() and len(w) > 1]
 
 
 def parse(text: str, names: Collection[str] = ()) -> list[Intent]:
@@ -359,6 +183,10 @@ def parse(text: str, names: Collection[str] = ()) -> list[Intent]:
     return result
 
 
+def _col(token: Token) -> int:
+    return token.column if isinstance(token.column, int) else 1
+
+
 def _internal(exc: BaseException, text: str) -> ChronusSyntaxError:
     return ChronusSyntaxError(
         f"internal error: {type(exc).__name__}: {exc}",
@@ -380,7 +208,7 @@ def _describe(terminal: str) -> str:
 
 
 def _expected_words(terminals: set[str]) -> list[str]:
-    if "_SEMI" in terminals:
+    if "_SEP" in terminals:
         # The lexer's "allowed" set never names the end of input, though it fits wherever ";" does.
         terminals = terminals | {"$END"}
     described = {_describe(t) for t in terminals if t not in ("FILLER", "WS", "COMMENT")}
@@ -400,6 +228,8 @@ def _keyword_candidates(terminals: set[str]) -> list[str]:
             continue
         if pattern.type == "str" and pattern.value.isalpha():
             words.append(pattern.value)
+        elif terminal in _WORD_TERMINALS and terminal != "_SEP":
+            words.extend(_regex_words(pattern.value))
     return words
 
 
@@ -448,14 +278,18 @@ def _from_lark(exc: UnexpectedInput, text: str, names: Collection[str]) -> Chron
 
 
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_FILLERS = frozenset({"a", "an", "the", "please", "now"})
+_SEP_RE = re.compile(r";|\b(?:then|and)\b", re.IGNORECASE)
+_FILLERS = frozenset({
+    "a", "an", "the", "please", "now", "just", "could", "would", "you", "let", "lets",
+})  # fmt: skip
 
 
 def _misspelt_command(
     text: str, column: int, names: Collection[str]
 ) -> tuple[str, int, str] | None:
     """(word, column, hint) if the failing command opens with a near-miss of a command word."""
-    start = text.rfind(";", 0, max(0, column - 1)) + 1
+    starts = [m.end() for m in _SEP_RE.finditer(text, 0, max(0, column - 1))]
+    start = starts[-1] if starts else 0
     for match in _WORD_RE.finditer(text, start, max(start, column - 1)):
         word = match.group().lower()
         if word in _FILLERS:

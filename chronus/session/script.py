@@ -21,7 +21,14 @@ from fractions import Fraction
 
 from chronus.lang.context import Context
 from chronus.lang.errors import ChronusSyntaxError
-from chronus.lang.intents import ShellCommand, Wait
+from chronus.lang.intents import (
+    Record,
+    Replay,
+    ShellCommand,
+    Snapshot,
+    StopRecording,
+    Wait,
+)
 from chronus.lang.interpreter import Interpreter
 from chronus.protocol import Message
 
@@ -75,6 +82,10 @@ def sample_of(time: Fraction, sample_rate: int) -> int:
     return math.floor(Fraction(time) * sample_rate + Fraction(1, 2))
 
 
+SHELL_ONLY = (ShellCommand, Snapshot, Record, StopRecording, Replay)
+"""Intents that act on the shell's session, not on the music; a script refuses them."""
+
+
 def load_script(text: str, source: str = "<script>", context: Context | None = None) -> Script:
     """Interpret every line of a script; `ScriptError` on the first line that fails.
 
@@ -91,12 +102,14 @@ def load_script(text: str, source: str = "<script>", context: Context | None = N
         if result.error is not None:
             raise ScriptError(source, number, result.error.message, result.error)
         for mapped in result.mapped:
-            if isinstance(mapped.intent, ShellCommand):
-                name = mapped.intent.name
+            if isinstance(mapped.intent, SHELL_ONLY):
+                intent = mapped.intent
+                name = intent.name if isinstance(intent, ShellCommand) else intent.kind
                 error = ChronusSyntaxError(
-                    f'"{name}" is a shell command; a script cannot use it',
-                    column=mapped.intent.column("name"),
-                    hint="remove the line; scripts hold music only",
+                    f'"{name.replace("_", " ")}" is a shell command; a script cannot use it',
+                    column=intent.column("name"),
+                    hint="remove the line; scripts hold music only (record a script with "
+                    "`chronus render` or `chronus engine --record`)",
                     line=line,
                 )
                 raise ScriptError(source, number, error.message, error)

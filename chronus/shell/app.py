@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
@@ -17,25 +17,16 @@ from prompt_toolkit.patch_stdout import patch_stdout
 
 from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError, EngineProcess
 from chronus.lang.context import Context
-from chronus.lang.intents import ShellCommand
-from chronus.lang.interpreter import Interpreter
+from chronus.lang.intents import Record, Replay, ShellCommand, Snapshot, StopRecording
+from chronus.lang.interpreter import Interpretation, Interpreter
 from chronus.lang.modules import module_types, param_names
 from chronus.lang.parser import UNIT_WORDS, keywords
-from chronus.shell.views import format_health, format_patch
+from chronus.protocol import Message
+from chronus.shell.help import HELP, help_text
+from chronus.shell.session import Recorder, Replayer, SnapshotStore, load_messages
+from chronus.shell.views import format_health, format_module, format_patch
 
 __all__ = ["HELP", "Shell", "completion_words", "run_shell"]
-
-HELP = """\
-Type commands, one per line (or several separated by `;`). For example:
-  tempo 128                     set the tempo
-  add a saw called bass         a synth voice, routed to the speakers
-  add kick                      a drum
-  set bass cutoff 800 hz        change a parameter (`cutoff 800` uses the last module named)
-  play c3 on bass               play a note (`play eb2 for 2 beats`, `play kick`)
-  stop                          release every note;  panic: silence at once
-  /mod/bass/cutoff 800          raw OSC, validated
-  health · show patch · help · quit
-"""
 
 
 def completion_words() -> list[str]:
@@ -49,59 +40,179 @@ def completion_words() -> list[str]:
 class Shell:
     """What the shell does with one line, apart from the terminal.
 
-    `write` receives everything meant for the user. Returns False from `handle` on quit.
+    `write` receives everything meant for the user (from background timers too). Returns
+    False from `handle` on quit. Snapshots live in `snapshot_dir`.
     """
 
     def __init__(
-        self, client: EngineClient, interpreter: Interpreter, write: Callable[[str], None]
+        self,
+        client: EngineClient,
+        interpreter: Interpreter,
+        write: Callable[[str], None],
+        snapshot_dir: Path | None = None,
+        local: bool = True,
     ) -> None:
         self.client = client
         self.interpreter = interpreter
         self.write = write
+        self.snapshots = SnapshotStore(snapshot_dir or Path("snapshots"))
+        self.recorder = Recorder(client, write, on_stop=self._recording_stopped)
+        self.replayer = Replayer(client.address, write)
+        self.local = local
+        """Whether the engine runs on this machine (relative record paths are made absolute)."""
+        self._words: list[str] | None = None
 
     def handle(self, line: str) -> bool:
         """Interpret one line and act on it; False when the user asked to quit."""
+        if self.replayer.finished.is_set():
+            self.replayer.finished.clear()
+            self._resync()
         result = self.interpreter.interpret(line)
         if result.error is not None:
             self.write(result.error.render())
             return True
         for intent in result.intents:
-            if isinstance(intent, ShellCommand) and not self._shell_command(intent):
+            if isinstance(intent, ShellCommand) and intent.name in ("quit", "exit"):
+                self.recorder.finish()
                 return False
-        if result.messages:
-            self.client.send(result.messages)
-            try:
-                _, notes = self.client.sync(timeout=2.0)
-            except EngineError as exc:
-                self.write(f"error: {exc}")
-                return True
-            for address, args in notes:
-                self.write(f"{address[1:]}: {' '.join(str(a) for a in args)}")
+        if result.messages and not self._send(self._localised(result)):
+            return True
+        for note in result.notes:
+            self.write(note)
+        for mapped in result.mapped:
+            intent = mapped.intent
+            if isinstance(intent, ShellCommand):
+                self._shell_command(intent)
+            elif isinstance(intent, Snapshot):
+                self._snapshot(intent)
+            elif isinstance(intent, Record):
+                seconds = None
+                if intent.length is not None:
+                    seconds = float(intent.length.seconds(self.interpreter.context.tempo))
+                self.recorder.started(str(mapped.messages[0].args[0]), seconds)
+            elif isinstance(intent, StopRecording):
+                self.recorder.cancel()
+            elif isinstance(intent, Replay):
+                self._replay(intent)
         return True
 
-    def _shell_command(self, intent: ShellCommand) -> bool:
-        name = intent.name
-        if name in ("quit", "exit"):
+    def _recording_stopped(self) -> None:
+        self.interpreter.context.recording = None
+
+    def _send(self, messages: list[Message]) -> bool:
+        self.client.send(messages)
+        try:
+            _, notes = self.client.sync(timeout=2.0)
+        except EngineError as exc:
+            self.write(f"error: {exc}")
             return False
+        for address, args in notes:
+            self.write(f"{address[1:]}: {' '.join(str(a) for a in args)}")
+        if any(address == "/error" for address, _ in notes):
+            # The engine refused something: believe the engine, not the mirror.
+            self._resync(undoable=False)
+        return True
+
+    def _localised(self, result: Interpretation) -> list[Message]:
+        """The line's messages; a recording's file made absolute when the engine is local
+        (it writes relative to its own folder, which need not be ours)."""
+        out = []
+        for mapped in result.mapped:
+            for message in mapped.messages:
+                if self.local and isinstance(mapped.intent, Record):
+                    path = Path(str(message.args[0]))
+                    if not path.is_absolute():
+                        message = replace(message, args=(str(path.resolve()),))
+                out.append(message)
+        return out
+
+    def _resync(self, undoable: bool = True) -> None:
+        """Rebuild the context from the engine (after a snapshot load, a replay, an error).
+
+        The undo history is kept; if `undoable`, the state before is one more step back.
+        """
+        old = self.interpreter.context
+        try:
+            fresh = Context.from_dump(self.client.dump())
+        except EngineError as exc:
+            self.write(f"error: {exc}")
+            return
+        fresh.history = [*old.history, old.state()] if undoable else list(old.history)
+        fresh.future = [] if undoable else list(old.future)
+        fresh.focus = old.focus if old.focus in fresh.modules else None
+        fresh.takes, fresh.key, fresh.scale = old.takes, old.key, old.scale
+        fresh.recording = old.recording
+        fresh.last_notes = {m: n for m, n in old.last_notes.items() if m in fresh.modules}
+        fresh.group = tuple(m for m in old.group if m in fresh.modules)
+        old.assign(fresh)
+
+    def _shell_command(self, intent: ShellCommand) -> None:
+        name = intent.name
         try:
             if name in ("health", "status"):
                 self.write(format_health(self.client.status()))
             elif name == "show":
                 only = None if intent.arg in (None, "patch") else intent.arg
                 self.write(format_patch(self.client.dump(), only))
+            elif name == "what":
+                self.write(format_module(self.interpreter.context, intent.arg or ""))
             else:
-                self.write(HELP)
+                self.write(help_text(intent.arg))
         except EngineError as exc:
             self.write(f"error: {exc}")
-        return True
+
+    def _snapshot(self, intent: Snapshot) -> None:
+        name = intent.name or ""
+        try:
+            if intent.action == "list":
+                names = self.snapshots.names()
+                self.write("snapshots: " + (" ".join(names) if names else "none yet"))
+            elif intent.action == "save":
+                path = self.snapshots.save(name, self.client.dump())
+                self.write(f"saved snapshot {name} ({path})")
+            else:
+                try:
+                    data = self.snapshots.load(name)
+                except FileNotFoundError:
+                    known = " ".join(self.snapshots.names()) or "none yet"
+                    self.write(f'there is no snapshot "{name}" (snapshots: {known})')
+                    return
+                messages = load_messages(self.client.dump(), data)
+                if self._send(messages):
+                    self._resync()
+                    self.write(f"loaded snapshot {name} (undo goes back)")
+        except (OSError, ValueError) as exc:
+            self.write(f"error: snapshot {name}: {exc}")
+        except EngineError as exc:
+            self.write(f"error: {exc}")
+
+    def _replay(self, intent: Replay) -> None:
+        from chronus.session.script import ScriptError
+
+        try:
+            self.replayer.start(Path(intent.path))
+        except OSError as exc:
+            self.write(f"error: cannot read {intent.path}: {exc.strerror or exc}")
+        except ScriptError as exc:
+            self.write(f"error: {exc}")
+        except RuntimeError as exc:
+            self.write(f"error: {exc}")
+
+    def completions(self) -> list[str]:
+        """The words the prompt completes: the language's, then this patch's module ids."""
+        if self._words is None:
+            self._words = completion_words()
+        return self._words + sorted(self.interpreter.context.modules)
 
     def toolbar(self) -> str:
-        """The bottom line: engine, tempo and focus."""
-        context: Any = self.interpreter.context
+        """The bottom line: engine, tempo, focus and whether a recording runs."""
+        context = self.interpreter.context
         host, port = self.client.address
-        focus = getattr(context, "focus", None) or "—"
+        focus = context.focus or "—"
+        recording = f" · ● rec {Path(context.recording).name}" if context.recording else ""
         return (
-            f" engine {host}:{port} · tempo {context.tempo:g} · focus {focus} · help · Ctrl-D quits"
+            f" engine {host}:{port} · tempo {context.tempo:g} · focus {focus}{recording}"
+            " · help · Ctrl-D quits"
         )
 
 
@@ -143,14 +254,15 @@ def run_shell(
         if process is not None:
             process.quit()
         return 1
-    shell = Shell(client, Interpreter(context), write)
+    local = engine[0] in ("127.0.0.1", "localhost", "::1")
+    shell = Shell(client, Interpreter(context), write, local=local)
     write(f"chronus on {engine[0]}:{engine[1]} — type `help`, or `add a saw called bass`")
     if history is None:
         history = _history()
     session: PromptSession[str] = PromptSession(
         history=history,
         auto_suggest=AutoSuggestFromHistory(),
-        completer=WordCompleter(completion_words(), ignore_case=True),
+        completer=WordCompleter(shell.completions, ignore_case=True),
         bottom_toolbar=shell.toolbar,
         input=input,
         output=output,
@@ -167,6 +279,7 @@ def run_shell(
                 if not shell.handle(line):
                     break
     finally:
+        shell.recorder.finish()
         client.close()
         if process is not None:
             write("stopping the engine…")

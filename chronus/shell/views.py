@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["format_health", "format_patch"]
+__all__ = ["format_health", "format_module", "format_patch"]
 
 
 def _render(*items: Any) -> str:
@@ -127,4 +127,41 @@ def format_patch(dump: dict[str, Any], only: str | None = None) -> str:
         params = " ".join(f"{k}={v:g}" for k, v in module.get("params", {}).items())
         target = ", ".join(routes.get(name, [])) or "(not connected)"
         lines.append(f"{name} ({module.get('type', '?')}) → {target}  {params}".rstrip())
+    return "\n".join(lines)
+
+
+def format_module(context: Any, module_id: str) -> str:
+    """`what is acid1`: a module's type, routes, changed parameters, modulation and track."""
+    kind = context.modules.get(module_id)
+    if kind is None:
+        known = " ".join(context.modules) or "none yet"
+        return f'there is no module called "{module_id}" (modules: {known})'
+    from chronus.lang.modules import param_specs
+
+    specs = {spec.name: spec for spec in param_specs(kind)}
+    values = context.params.get(module_id, {})
+    inputs = [src for src, dst in context.connections if dst == module_id]
+    outputs = [dst for src, dst in context.connections if src == module_id]
+    lines = [f"{module_id} is a {kind}" + (" (in focus)" if context.focus == module_id else "")]
+    if inputs:
+        lines.append("  fed by: " + ", ".join(inputs))
+    lines.append("  goes to: " + (", ".join(outputs) or "nothing (not connected)"))
+    changed = [
+        f"{name}={value:g}{' ' + specs[name].unit if name in specs and specs[name].unit else ''}"
+        for name, value in values.items()
+        if name in specs and value != specs[name].default
+    ]
+    lines.append("  set: " + (" ".join(changed) or "all at their defaults"))
+    for lfo, dst, param in context.modulations:
+        if dst == module_id:
+            lines.append(f"  {param} is modulated by {lfo}")
+        if lfo == module_id:
+            lines.append(f"  modulates {dst} {param}")
+    track = context.tracks.get(module_id)
+    if track is not None and track.pattern is not None:
+        state = "playing" if track.running and context.transport else "stopped"
+        lines.append(
+            f"  pattern: {track.pattern}  (1/{track.division}, swing {track.swing:g}, "
+            f"transpose {track.transpose:+d}, {state})"
+        )
     return "\n".join(lines)

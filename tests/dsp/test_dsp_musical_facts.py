@@ -189,3 +189,47 @@ def test_adsr_stage_times_within_one_sample(
     expected = release * sr * math.log(1e-5 / sustain) / math.log(1e-3)
     assert abs(silent - expected) <= 1.0, ("silent after", silent, expected)
     assert not np.any(env[release_start - 1 + silent :])
+
+
+# -- pitch bend -----------------------------------------------------------------------------
+
+
+def _pitch_hz(signal: FloatArray, rate: int) -> float:
+    """The frequency of the strongest bin (zero-padded FFT, Hann window)."""
+    spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal)), 8 * len(signal)))
+    return float(np.argmax(spectrum) * rate / (8 * len(signal)))
+
+
+@pytest.mark.parametrize("cents", [-700.0, 100.0, 1200.0])
+def test_bend_moves_every_voice_by_its_cents(cents: float) -> None:
+    module = create_module("sine", 48000, BLOCK)
+    wide_open(module)
+    module.set_param("bend", cents)
+    run(module, 4800)  # the bend is smoothed over a few ms: let it settle
+    module.note_on(57.0, 100.0, -1)
+    audio = run(module, 48000)[4800:]
+    expected = 220.0 * 2.0 ** (cents / 1200.0)
+    assert _pitch_hz(audio, 48000) == pytest.approx(expected, rel=2e-3)
+
+
+def test_vibrato_is_an_lfo_on_the_bend() -> None:
+    from chronus.dsp.render import render_offline
+    from chronus.protocol import validate
+
+    commands = [
+        (0, validate(address, args))
+        for address, args in (
+            ("/patch/create", ("lead", "sine")), ("/patch/connect", ("lead", "master")),
+            ("/mod/lead/sustain", (1.0,)), ("/patch/create", ("lfo1", "lfo")),
+            ("/mod/lfo1/rate", (5.0,)), ("/mod/lfo1/depth", (0.02,)),
+            ("/patch/modulate", ("lfo1", "lead", "bend")), ("/note/lead", (69, 100)),
+        )
+    ]  # fmt: skip
+    audio = render_offline(commands, 48000, block=BLOCK)[4800:, 0].astype(np.float64)
+    # Upward zero crossings, interpolated: one period per cycle of the 440 Hz sine.
+    rising = np.flatnonzero((audio[:-1] < 0.0) & (audio[1:] >= 0.0))
+    crossings = rising + audio[rising] / (audio[rising] - audio[rising + 1])
+    hz = 48000.0 / np.diff(crossings)
+    cents = 1200.0 * np.log2(hz / 440.0)
+    assert cents.max() == pytest.approx(24.0, abs=2.0)  # depth 0.02 of the 2400-cent range
+    assert cents.min() == pytest.approx(-24.0, abs=2.0)

@@ -150,7 +150,7 @@ def test_intents_to_dict_is_json_ready() -> None:
         "address": "/patch/create",
         "args": ["bass", "saw"],
     }
-    assert Stop().to_dict() == {"kind": "stop"}
+    assert Stop().to_dict() == {"kind": "stop", "module": None}
 
 
 def test_grammar_is_found_and_keywords_come_from_it() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chronus.lang.context import DEFAULT_TEMPO, Context
+from chronus.lang.interpreter import Interpreter
 from chronus.protocol import validate
 
 DUMP = {
@@ -90,3 +91,88 @@ def test_resolve_is_the_seam_for_it() -> None:
     assert context.resolve(None) == "bass"
     assert context.resolve("it") == "bass"
     assert context.resolve("kick") == "kick"
+
+
+def test_from_dump_reads_tracks_transport_modulations_and_ignores_the_unknown() -> None:
+    context = Context.from_dump(
+        {
+            "modules": {
+                "bass": {"type": "saw", "params": {"cutoff": 640.0}},
+                "lfo1": {"type": "lfo", "params": {}},
+                "bad": "not a module",
+            },
+            "connections": [["bass", "master"], "junk"],
+            "modulations": [["lfo1", "bass", "cutoff"], [1, 2]],
+            "tempo": 100,
+            "tracks": {
+                "bass": {"pattern": "c2 eb2", "division": 8, "swing": 0.2, "transpose": 5,
+                         "lanes": {"cutoff": "400 800"}, "running": False, "future": 1},
+                "junk": 3,
+            },
+            "transport": True,
+            "something": {"new": True},
+        }
+    )  # fmt: skip
+    assert context.modules == {"bass": "saw", "lfo1": "lfo"}
+    assert context.modulations == [("lfo1", "bass", "cutoff")]
+    track = context.tracks["bass"]
+    assert (track.pattern, track.division, track.swing, track.transpose) == ("c2 eb2", 8, 0.2, 5)
+    assert track.lanes == (("cutoff", "400 800"),) and track.running is False
+    assert context.transport is True
+    assert Context.from_dump(context.to_dump()).to_dump() == context.to_dump()
+
+
+def test_new_ids_number_all_but_drums() -> None:
+    context = Context()
+    assert [context.new_id(kind) for kind in ("kick", "acid", "lfo", "saw")] == [
+        "kick", "acid1", "lfo1", "saw1",
+    ]  # fmt: skip
+    context.observe(validate("/patch/create", ("acid1", "acid")))
+    assert context.new_id("acid") == "acid2"
+
+
+def test_pronouns_and_groups() -> None:
+    interpreter = Interpreter()
+    assert interpreter.interpret("add saw bass through acid then reverb; add sine pad").ok
+    context = interpreter.context
+    assert context.resolve("it") == context.resolve("that") == context.resolve("this") == "pad"
+    assert context.targets("them") == ["pad"]
+    assert interpreter.interpret("bass through delay").ok
+    assert context.targets("them") == ["bass", "delay1"]
+    assert context.downstream("bass") == ["delay1", "acid1", "reverb1"]
+
+
+def test_undo_of_remove_recreates_params_routes_modulation_and_track() -> None:
+    interpreter = Interpreter()
+    for line in (
+        "add saw bass through acid called f1",
+        "set bass cutoff 700 hz; lfo on bass res at 1/4",
+        "play c2 eb2 every 8th on bass; swing 10%",
+        "remove bass",
+    ):
+        assert interpreter.interpret(line).ok, line
+    before_remove = interpreter.context.history[-1]
+    result = interpreter.interpret("undo")
+    assert [m.to_list() for m in result.messages] == [
+        ["/patch/create", "bass", "saw"],
+        ["/mod/bass/cutoff", 700.0],
+        ["/patch/connect", "bass", "f1"],
+        ["/patch/modulate", "lfo1", "bass", "res"],
+        ["/seq/bass/step", 8],
+        ["/seq/bass/swing", 0.1],
+        ["/seq/bass/pattern", "c2 eb2"],
+    ]
+    assert interpreter.context.state() == before_remove
+    assert [m.to_list() for m in interpreter.interpret("redo").messages] == [
+        ["/patch/remove", "bass"],
+    ]
+
+
+def test_a_failed_line_leaves_history_alone() -> None:
+    interpreter = Interpreter()
+    assert interpreter.interpret("add saw bass").ok
+    assert not interpreter.interpret("cutoff 800; cutoff 99999").ok
+    assert len(interpreter.context.history) == 1
+    assert [m.to_list() for m in interpreter.interpret("undo").messages] == [
+        ["/patch/remove", "bass"],
+    ]

@@ -14,6 +14,9 @@ MODULES = [
     "chronus.lang.context",
     "chronus.lang.mapper",
     "chronus.lang.interpreter",
+    "chronus.lang.music",
+    "chronus.lang.undo",
+    "chronus.lang.relative",
     "chronus.session.script",
 ]
 

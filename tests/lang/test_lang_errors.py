@@ -85,7 +85,9 @@ def test_unexpected_character(band: Interpreter) -> None:
     err = error_of(band, "play c3 on bass @")
     assert err.column == 17
     assert err.message == "unexpected character '@'"
-    assert err.expected == ['";"', '"for"', "end of line"]
+    assert err.expected == [
+        '";", "then" or "and"', '"every"', '"for"', '"now"', '"on"', '"velocity"', "end of line",
+    ]  # fmt: skip
 
 
 def test_unknown_module(band: Interpreter) -> None:
@@ -156,7 +158,7 @@ def test_value_with_wrong_unit(
 def test_tempo_takes_bpm_only(band: Interpreter) -> None:
     err = error_of(band, "tempo 128 hz")
     assert err.column == 11
-    assert err.expected == ['";"', '"bpm"', "end of line"]
+    assert err.expected == ['";", "then" or "and"', '"bpm"', '"now"', "end of line"]
 
 
 @pytest.mark.parametrize(

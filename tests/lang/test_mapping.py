@@ -135,7 +135,8 @@ def test_several_commands_on_one_line(band: Interpreter) -> None:
     ("line", "expected"),
     [
         ("/mod/bass/cutoff 800", ["/mod/bass/cutoff", 800.0]),
-        ("/mod/bass/frequency 440", ["/mod/bass/freq", 440.0]),
+        ("/mod/bass/resonance 0.5", ["/mod/bass/res", 0.5]),
+        ("/mod/other/frequency 440", ["/mod/other/freq", 440.0]),
         ("/note/bass 48 100 0.5", ["/note/bass", 48.0, 100.0, 0.5]),
         ("/patch/create pad sine", ["/patch/create", "pad", "sine"]),
         ("/bpm 100", ["/tempo", 100.0]),
@@ -187,7 +188,7 @@ def test_from_dump_resumes_a_session() -> None:
     )
     interpreter = Interpreter(context)
     assert osc(interpreter, "play c3 on bass for 1 beat") == [["/note/bass", 48.0, 100.0, 0.6]]
-    assert osc(interpreter, "add saw")[0] == ["/patch/create", "saw", "saw"]
+    assert osc(interpreter, "add saw")[0] == ["/patch/create", "saw1", "saw"]
     assert interpreter.interpret("set bass cutoff 900").intents == [
         SetParam("bass", "cutoff", 900.0)
     ]

@@ -150,3 +150,11 @@ def test_sample_of_rounds_half_up_exactly() -> None:
     assert sample_of(Fraction(1, 96001), 48000) == 0
     assert sample_of(Fraction(3, 28), 44100) == 4725
     assert sample_of(Fraction(1, 10), 44100) == 4410
+
+
+@pytest.mark.parametrize(
+    "line", ["snapshot save intro", "record 8 bars", "stop recording", "replay song.chr"]
+)
+def test_session_commands_are_refused_in_a_script(line: str) -> None:
+    with pytest.raises(ScriptError, match="is a shell command; a script cannot use it"):
+        load_script(f"add saw bass\n{line}\n")

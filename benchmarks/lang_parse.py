@@ -1,0 +1,140 @@
+"""The command language's speed: grammar load at start-up, and parse + resolve + map per line.
+
+    python benchmarks/lang_parse.py [--loads 15] [--rounds 20]
+
+Load: a fresh `python` process imports `chronus.lang` and gets the LALR parser (lark reads
+`grammar/chronus.lark` and loads its tables from the cache in ~/.cache/chronus, or builds
+them the first time); the time is taken inside the child from before the import to after
+the parser is ready, so interpreter start-up is left out. "First line" adds interpreting
+one line. Median of `--loads` runs after one cold run (cache removed), shown apart.
+
+Per line: every line of `tests/lang/corpus.txt`, replayed block by block with its shared
+context as the test does, `--rounds` times after one warm-up pass; each `interpret()` call
+(parse → intents → resolve against the context → canonical OSC, or a friendly error) is
+timed with `perf_counter_ns`. Targets (issue 5): p99 < 1 ms per line, load < 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from chronus.lang.interpreter import Interpreter
+from chronus.lang.modules import module_types
+from chronus.lang.parser import GRAMMAR_FILE, _cache_file, grammar_dir
+
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "lang" / "corpus.txt"
+
+CHILD = """
+import json, time
+t0 = time.perf_counter()
+from chronus.lang.parser import load_parser
+load_parser()
+t1 = time.perf_counter()
+from chronus.lang.interpreter import Interpreter
+from chronus.lang.modules import module_types
+from chronus.lang.parser import GRAMMAR_FILE, _cache_file, grammar_dir
+Interpreter().interpret("add a saw bass through an acid filter; play c3 for 1 beat")
+t2 = time.perf_counter()
+print(json.dumps({"load": t1 - t0, "first": t2 - t0}))
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def blocks() -> list[list[str]]:
+    """The corpus as blocks of input lines (setups and cases alike), in order."""
+    out: list[list[str]] = [[]]
+    for line in CORPUS.read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            if out[-1]:
+                out.append([])
+            continue
+        if line.startswith("#"):
+            continue
+        text = line[2:] if line.startswith("> ") else line.split(" => ")[0].split(" !! ")[0]
+        out[-1].append(text)
+    return [block for block in out if block]
+
+
+def time_lines(rounds: int) -> tuple[list[float], list[float]]:
+    """Microseconds per line: (lines that map to OSC, lines that fail)."""
+    ok: list[float] = []
+    failed: list[float] = []
+    corpus = blocks()
+    for round_ in range(rounds + 1):
+        for block in corpus:
+            interpreter = Interpreter()
+            for text in block:
+                start = time.perf_counter_ns()
+                result = interpreter.interpret(text)
+                elapsed = (time.perf_counter_ns() - start) / 1000
+                if round_:  # round 0 warms up (example table, caches)
+                    (ok if result.ok else failed).append(elapsed)
+    return ok, failed
+
+
+def time_loads(runs: int) -> tuple[list[float], list[float], dict[str, float]]:
+    """Milliseconds: (grammar load, load + first line) of `runs` fresh processes, after one
+    cold run (no lark cache), which is returned apart.
+
+    The children may write bytecode (as an installed package has it) even where this
+    process was told not to.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    text = (grammar_dir() / GRAMMAR_FILE).read_text(encoding="utf-8")
+    types = "|".join(sorted(module_types(), key=len, reverse=True))
+    cache = _cache_file(text.replace("@TYPES@", types))
+    if isinstance(cache, str):
+        Path(cache).unlink(missing_ok=True)
+    loads: list[float] = []
+    firsts: list[float] = []
+    cold: dict[str, float] = {}
+    for run in range(runs + 1):
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD], capture_output=True, text=True, check=True, env=env
+        )
+        data = json.loads(out.stdout)
+        if run == 0:
+            cold = {key: value * 1000 for key, value in data.items()}
+            continue
+        loads.append(data["load"] * 1000)
+        firsts.append(data["first"] * 1000)
+    return loads, firsts, cold
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loads", type=int, default=15, help="fresh processes (default 15)")
+    parser.add_argument("--rounds", type=int, default=20, help="passes over the corpus")
+    args = parser.parse_args()
+
+    loads, firsts, cold = time_loads(args.loads)
+    ok, failed = time_lines(args.rounds)
+    every = ok + failed
+    print(f"grammar load, fresh process (median of {args.loads}):")
+    print(f"  import + parser ready        {statistics.median(loads):7.1f} ms   (target < 200 ms)")
+    print(f"  + first line interpreted     {statistics.median(firsts):7.1f} ms")
+    print(f"  cold: tables built, no cache {cold['load']:7.1f} ms")
+    print(f"parse + resolve + map per line ({args.rounds} rounds of {CORPUS.name}):")
+    print(f"  {'lines':<14}{'count':>7}{'p50 µs':>9}{'p99 µs':>9}{'max µs':>9}")
+    for name, values in (("mapped to OSC", ok), ("errors", failed), ("all", every)):
+        print(
+            f"  {name:<14}{len(values):>7}{percentile(values, 50):>9.0f}"
+            f"{percentile(values, 99):>9.0f}{max(values):>9.0f}"
+        )
+    verdict = "met" if percentile(every, 99) < 1000 else "MISSED"
+    print(f"target p99 < 1000 µs per line: {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,855 @@
+"""Parse tree → intents: the stateless transformer behind `chronus.lang.parser`.
+
+One small method per named alternative of `grammar/chronus.lark`. It only builds intents
+(converting numbers, notes, note values and the fixed vocabulary of comparatives); what
+"it" is, or how dark "darker" is on this module, is the context's and the mapper's job.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from lark import Token, Transformer, Tree
+
+from chronus.lang.errors import BadValueError, ChronusSyntaxError
+from chronus.lang.intents import (
+    TIME_UNITS,
+    AddModule,
+    Adjust,
+    ChangeTempo,
+    Clear,
+    Connect,
+    Disconnect,
+    Duration,
+    Intent,
+    Link,
+    Modulate,
+    Panic,
+    PlayChord,
+    PlayNote,
+    RawOsc,
+    Record,
+    Redo,
+    Remove,
+    Replay,
+    Route,
+    SetKey,
+    SetLane,
+    SetParam,
+    SetPattern,
+    SetStep,
+    SetTempo,
+    ShellCommand,
+    Snapshot,
+    Start,
+    Stop,
+    StopRecording,
+    Transpose,
+    Undo,
+    Wait,
+)
+from chronus.lang.music import (
+    CHORDS,
+    QUALITY_WORDS,
+    SCALES,
+    TEMPO_FACTORS,
+    UNIT_WORDS,
+    division_of,
+    is_note,
+    note_name,
+    note_to_midi,
+    pitch_class,
+)
+
+__all__ = ["Builder"]
+
+
+_INT_RE = re.compile(r"[+-]?[0-9]{1,18}")
+_SEVENTH_RE = re.compile(r"([a-g](?:#|b)?)7", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    number: float
+    unit: str | None
+    column: int
+    unit_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Timed:
+    duration: Duration
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Note:
+    midi: float
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Every:
+    division: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Velocity:
+    value: float
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Chord:
+    notes: tuple[float, ...]
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Rate:
+    rate: float | None
+    sync: float | None
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    text: str
+    column: int
+
+
+def _number(token: Token) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise BadValueError(f"{token} is too large a number", column=_col(token))
+    return value
+
+
+def _count(token: Token | None, what: str, low: int = 1, high: int = 1000) -> int:
+    if token is None:
+        return 1
+    value = _number(token)
+    if value != int(value) or not low <= value <= high:
+        raise BadValueError(f"{what} takes a whole number from {low} to {high}", _col(token))
+    return int(value)
+
+
+def _col(token: Token) -> int:
+    return token.column if isinstance(token.column, int) else 1
+
+
+def _name(token: Token) -> str:
+    return str(token).lower()
+
+
+def _midi(token: Token) -> float:
+    if token.type == "MIDDLE_C":
+        return 60.0
+    midi = note_to_midi(token)
+    if not 0 <= midi <= 127:
+        raise BadValueError(
+            f'note "{token}" is outside MIDI (c-1 to g9)',
+            column=_col(token),
+            hint="c4 is middle C (MIDI 60); octaves run from -1 to 9",
+        )
+    return float(midi)
+
+
+def _tokens(items: list[Any], *types: str) -> list[Token]:
+    return [i for i in items if isinstance(i, Token) and i.type in types]
+
+
+def _first(items: list[Any], kind: type[Any]) -> Any:
+    return next((i for i in items if isinstance(i, kind)), None)
+
+
+def _at(**columns: int | None) -> tuple[tuple[str, int], ...]:
+    return tuple((name, col) for name, col in columns.items() if col is not None)
+
+
+class Builder(Transformer[Token, Any]):
+    """Parse tree → intents. Stateless: resolving the focus or "it" is the context's job."""
+
+    def start(self, items: list[Intent | None]) -> list[Intent]:
+        return [item for item in items if item is not None]
+
+    # ---- tempo ------------------------------------------------------------------------
+    def set_tempo(self, items: list[Token]) -> SetTempo:
+        bpm = items[0]
+        return SetTempo(_number(bpm), len(items) > 1, at=(("bpm", _col(bpm)),))
+
+    def tempo_twice(self, items: list[Token]) -> ChangeTempo:
+        return ChangeTempo(2.0 if items[0].lower() == "fast" else 0.5)
+
+    def tempo_double(self, items: list[Token]) -> ChangeTempo:
+        return ChangeTempo(2.0)
+
+    def tempo_half(self, items: list[Token]) -> ChangeTempo:
+        return ChangeTempo(0.5)
+
+    # ---- patch ------------------------------------------------------------------------
+    def new_module(self, items: list[Token]) -> tuple[Token, Token | None]:
+        kind, *names = items
+        return kind, (names[-1] if names else None)
+
+    def link(self, items: list[Token]) -> Link:
+        name = items[0]
+        called = _name(items[1]) if len(items) > 1 else None
+        return Link(_name(name), called, _col(name))
+
+    def chain(self, items: list[Link]) -> tuple[Link, ...]:
+        return tuple(items)
+
+    def add_module(self, items: list[Any]) -> AddModule:
+        kind, name = items[0]
+        through = _first(items[1:], tuple) or ()
+        after = next((i for i in items[1:] if isinstance(i, Token)), None)
+        return AddModule(
+            _name(kind),
+            None if name is None else _name(name),
+            through,
+            None if after is None else _name(after),
+            at=_at(
+                type=_col(kind),
+                name=None if name is None else _col(name),
+                after=None if after is None else _col(after),
+            ),
+        )
+
+    def through(self, items: list[Any]) -> Route:
+        source, chain = items
+        return Route(_name(source), chain, at=_at(module=_col(source)))
+
+    def connect(self, items: list[Token]) -> Connect:
+        src, dst = items
+        return Connect(_name(src), _name(dst), at=_at(module=_col(src), destination=_col(dst)))
+
+    def disconnect(self, items: list[Token]) -> Disconnect:
+        src = items[0]
+        dst = items[1] if len(items) > 1 else None
+        return Disconnect(
+            _name(src),
+            None if dst is None else _name(dst),
+            at=_at(module=_col(src), destination=None if dst is None else _col(dst)),
+        )
+
+    def remove(self, items: list[Token]) -> Remove:
+        (module,) = items
+        return Remove(_name(module), at=_at(module=_col(module)))
+
+    # ---- parameters -------------------------------------------------------------------
+    def value(self, items: list[Token]) -> _Value:
+        number = items[0]
+        unit = items[1] if len(items) > 1 else None
+        return _Value(
+            _number(number),
+            None if unit is None else UNIT_WORDS[unit.lower()],
+            _col(number),
+            _col(unit) if unit is not None else _col(number),
+        )
+
+    def set_module_param(self, items: list[Any]) -> SetParam:
+        module, param, value = items
+        return self._set_param(module, param, value)
+
+    def set_focus_param(self, items: list[Any]) -> SetParam:
+        param, value = items[0], items[1]
+        module = items[2] if len(items) > 2 else None
+        return self._set_param(module, param, value)
+
+    def set_param_of(self, items: list[Any]) -> SetParam:
+        param, module, value = items
+        return self._set_param(module, param, value)
+
+    def side(self, items: list[Token]) -> _Word:
+        return _Word(items[0].lower(), _col(items[0]))
+
+    def pan(self, items: list[Any]) -> SetParam:
+        module = _first(items, Token)
+        value: _Value | None = _first(items, _Value)
+        side: _Word | None = _first(items, _Word)
+        sign = {"left": -1.0, "right": 1.0}.get(side.text if side else "", 0.0)
+        if value is None:
+            assert side is not None
+            number, unit, column = sign, None, side.column
+        else:
+            number = abs(value.number) * sign if side is not None else value.number
+            unit, column = value.unit, value.column
+            if side is not None and side.text not in ("left", "right"):
+                raise BadValueError(
+                    f"the centre is 0; a value with {side.text} makes no sense",
+                    column=side.column,
+                    hint="pan 30% left, pan 0.5 right, pan center",
+                )
+        at = _at(
+            param=column,
+            value=column,
+            unit=value.unit_column if value else column,
+            module=None if module is None else _col(module),
+        )
+        return SetParam(None if module is None else _name(module), "pan", number, unit, at=at)
+
+    @staticmethod
+    def _set_param(module: Token | None, param: Token, value: _Value) -> SetParam:
+        at = _at(
+            param=_col(param),
+            value=value.column,
+            unit=value.unit_column,
+            module=None if module is None else _col(module),
+        )
+        return SetParam(
+            None if module is None else _name(module),
+            _name(param),
+            value.number,
+            value.unit,
+            at=at,
+        )
+
+    # ---- relative changes ---------------------------------------------------------------
+    def degree(self, items: list[Token]) -> _Word:
+        token = items[0]
+        return _Word("bit" if token.type == "BIT" else "much", _col(token))
+
+    def make(self, items: list[Any]) -> Intent:
+        module = next((i for i in items if isinstance(i, Token) and i.type == "NAME"), None)
+        return self._compare(items, module)
+
+    def compare(self, items: list[Any]) -> Intent:
+        module = next((i for i in items if isinstance(i, Token) and i.type == "NAME"), None)
+        return self._compare(items, module)
+
+    @staticmethod
+    def _compare(items: list[Any], module: Token | None) -> Intent:
+        (word,) = _tokens(items, "COMPARATIVE")
+        degree: _Word | None = _first(items, _Word)
+        text = word.lower()
+        if text in ("faster", "slower"):
+            factor = TEMPO_FACTORS[(text, degree.text if degree else None)]
+            return ChangeTempo(factor, at=_at(word=_col(word)))
+        text = {"dryer": "drier", "softer": "quieter"}.get(text, text)
+        return Adjust(
+            None if module is None else _name(module),
+            text,
+            None,
+            degree.text if degree else None,
+            at=_at(word=_col(word), module=None if module is None else _col(module)),
+        )
+
+    def amount(self, items: list[Any]) -> Adjust:
+        (word,) = _tokens(items, "AMOUNT")
+        names = _tokens(items, "NAME")
+        param = names[0]
+        module = names[1] if len(names) > 1 else None
+        degree: _Word | None = _first(items, _Word)
+        text = {"increase": "more", "decrease": "less"}.get(word.lower(), word.lower())
+        return Adjust(
+            None if module is None else _name(module),
+            text,
+            _name(param),
+            degree.text if degree else None,
+            at=_at(
+                word=_col(word),
+                param=_col(param),
+                module=None if module is None else _col(module),
+            ),
+        )
+
+    # ---- notes --------------------------------------------------------------------------
+    def note(self, items: list[Token]) -> _Note:
+        (token,) = items
+        return _Note(_midi(token), _col(token))
+
+    def duration(self, items: list[Token]) -> _Timed:
+        amount, unit = items
+        return _Timed(Duration(*self._time(amount, unit, "a duration")), _col(amount))
+
+    def velocity(self, items: list[Token]) -> _Velocity:
+        (token,) = items
+        value = _number(token)
+        if not 0 <= value <= 127:
+            raise BadValueError("velocity runs from 0 to 127", column=_col(token))
+        return _Velocity(value, _col(token))
+
+    def every(self, items: list[Token]) -> _Every:
+        division = next((t for t in items if t.type == "DIVISION"), None)
+        triplet = any(t.type == "TRIPLET" for t in items)
+        text = "8th" if division is None else str(division)
+        column = _col(division if division is not None else items[0])
+        return _Every(division_of(text, triplet), column)
+
+    @staticmethod
+    def _time(amount: Token, unit: Token, what: str) -> tuple[float, str]:
+        canonical = UNIT_WORDS[unit.lower()]
+        if canonical not in TIME_UNITS:
+            raise BadValueError(
+                f'{what} is a time, not "{unit}"',
+                column=_col(unit),
+                expected=list(TIME_UNITS),
+                hint=f"e.g. {amount} ms, {amount} s, {amount} beats",
+            )
+        value = _number(amount)
+        if value < 0:
+            raise BadValueError(f"{what} cannot be negative", column=_col(amount))
+        return value, canonical
+
+    def play_notes(self, items: list[Any]) -> Intent:
+        head: Token = items[0]
+        options = _Options(items[1:])
+        text = str(head)
+        if head.type == "PATTERN" and (len(text.split()) > 1 or options.every is not None
+                                       or not is_note(text)):  # fmt: skip
+            if options.duration is not None or options.velocity is not None:
+                column = (options.duration or options.velocity).column  # type: ignore[union-attr]
+                raise ChronusSyntaxError(
+                    "a pattern takes no duration or velocity of its own",
+                    column=column,
+                    hint="play c3 on bass for 2 beats plays one note; a pattern loops; "
+                    "accents go in the pattern (c3:120)",
+                )
+            return SetPattern(
+                options.module_name,
+                text,
+                None if options.every is None else options.every.division,
+                options.now,
+                at=_at(pattern=_col(head), module=options.module_column),
+            )
+        note = _Note(_midi(head), _col(head))
+        return options.play(note)
+
+    def play_module(self, items: list[Any]) -> PlayNote:
+        module: Token = items[0]
+        options = _Options(items[1:])
+        if options.module is not None:
+            raise ChronusSyntaxError(
+                f'play {module} on {options.module}: "{module}" is neither a note nor a pattern',
+                column=_col(module),
+                hint="notes look like c4, eb2, f#3 or middle c",
+            )
+        options.module = module
+        return options.play(_Note(60.0, _col(module)))
+
+    def module_plays(self, items: list[Any]) -> PlayNote:
+        module, note = items[0], items[1]
+        options = _Options(items[2:])
+        if options.module is not None:
+            raise ChronusSyntaxError(
+                f'"{module} plays" already says which module plays',
+                column=_col(options.module),
+                hint=f"{module} plays {note_name(note.midi)}, or play … on {options.module}",
+            )
+        options.module = module
+        return options.play(note)
+
+    def chord(self, items: list[Token]) -> _Chord:
+        root = items[0]
+        quality = items[1] if len(items) > 1 else None
+        seventh = _SEVENTH_RE.fullmatch(str(root))
+        if root.type == "PATTERN" and seventh is not None and quality is None:
+            # "g7 chord" is G dominant seventh (around middle C), not a G in octave 7.
+            base = 60 + pitch_class(seventh.group(1))
+            quality = Token("QUALITY", "dom7")
+        elif root.type == "PATTERN":
+            if not is_note(str(root)):
+                raise ChronusSyntaxError(
+                    f'a chord has one root note, not "{root}"',
+                    column=_col(root),
+                    hint="play c minor chord, play eb3 major chord",
+                )
+            base = int(_midi(root))
+        else:
+            base = 60 + pitch_class(root)
+        name = "major" if quality is None else quality.lower()
+        name = QUALITY_WORDS.get(name, name)
+        notes = tuple(float(base + step) for step in CHORDS[name])
+        if notes[-1] > 127:
+            raise BadValueError("that chord goes above MIDI 127", column=_col(root))
+        return _Chord(notes, _col(root))
+
+    def play_chord(self, items: list[Any]) -> PlayChord:
+        chord: _Chord = items[0]
+        options = _Options(items[1:])
+        if options.every is not None:
+            raise ChronusSyntaxError(
+                "a chord is played once; patterns are notes in a row",
+                column=options.every.column,
+                hint="play c3 eb3 g3 every 8th on pad",
+            )
+        return PlayChord(
+            options.module_name,
+            chord.notes,
+            100.0 if options.velocity is None else options.velocity.value,
+            None if options.duration is None else options.duration.duration,
+            at=_at(
+                note=chord.column,
+                module=options.module_column,
+                duration=None if options.duration is None else options.duration.column,
+            ),
+        )
+
+    # ---- sequencer ----------------------------------------------------------------------
+    def pattern(self, items: list[Any]) -> SetPattern:
+        module, text = items[0], items[1]
+        every: _Every | None = _first(items[2:], _Every)
+        now = any(isinstance(i, Token) and i.type == "NOW" for i in items[2:])
+        return SetPattern(
+            _name(module),
+            str(text),
+            None if every is None else every.division,
+            now,
+            at=_at(module=_col(module), pattern=_col(text)),
+        )
+
+    def step(self, items: list[Any]) -> SetStep:
+        module, every = items
+        return SetStep(_name(module), every.division, at=_at(module=_col(module)))
+
+    def focus_step(self, items: list[Any]) -> SetStep:
+        every: _Every = items[0]
+        module = items[1] if len(items) > 1 else None
+        return SetStep(
+            None if module is None else _name(module),
+            every.division,
+            at=_at(module=None if module is None else _col(module), value=every.column),
+        )
+
+    def lane(self, items: list[Token]) -> SetLane:
+        *names, values = items
+        module = names[0] if len(names) > 1 else None
+        param = names[-1]
+        return SetLane(
+            None if module is None else _name(module),
+            _name(param),
+            str(values),
+            at=_at(
+                module=None if module is None else _col(module),
+                param=_col(param),
+                values=_col(values),
+            ),
+        )
+
+    def start_track(self, items: list[Token]) -> Start:
+        module = items[0] if items else None
+        return Start(
+            None if module is None else _name(module),
+            at=_at(module=None if module is None else _col(module)),
+        )
+
+    def stop(self, items: list[Token]) -> Stop:
+        module = items[0] if items else None
+        return Stop(
+            None if module is None else _name(module),
+            at=_at(module=None if module is None else _col(module)),
+        )
+
+    def clear(self, items: list[Token]) -> Clear:
+        module = items[0] if items else None
+        return Clear(
+            None if module is None else _name(module),
+            at=_at(module=None if module is None else _col(module)),
+        )
+
+    # ---- mix ----------------------------------------------------------------------------
+    def mute_word(self, items: list[Token]) -> Token:
+        return items[0]
+
+    def mute(self, items: list[Token]) -> SetParam:
+        word = items[0].lower()
+        module = items[1] if len(items) > 1 else None
+        param = "solo" if "solo" in word else "mute"
+        value = 0.0 if word.startswith("un") else 1.0
+        col = _col(items[0])
+        return SetParam(
+            None if module is None else _name(module),
+            param,
+            value,
+            at=_at(param=col, value=col, module=None if module is None else _col(module)),
+        )
+
+    def panic(self, items: list[Any]) -> Panic:
+        return Panic()
+
+    # ---- lfo ----------------------------------------------------------------------------
+    def rate(self, items: list[Token]) -> _Rate:
+        token = items[0]
+        if token.type == "FRACTION":
+            top, bottom = (int(part) for part in str(token).split("/"))
+            if top == 0 or bottom == 0:
+                raise BadValueError(f"{token} is not a note value", column=_col(token))
+            return _Rate(None, float(Fraction(4 * top, bottom)), _col(token))
+        unit = UNIT_WORDS[items[1].lower()] if len(items) > 1 else "hz"
+        value = _number(token)
+        if unit == "hz":
+            return _Rate(value, None, _col(token))
+        if unit in ("khz",):
+            return _Rate(value * 1000, None, _col(token))
+        if unit in ("beats", "bars", "steps"):
+            beats = {"beats": 1.0, "bars": 4.0, "steps": 0.25}[unit]
+            return _Rate(None, value * beats, _col(token))
+        if unit in ("s", "ms"):
+            seconds = value / 1000 if unit == "ms" else value
+            if seconds <= 0:
+                raise BadValueError("an lfo cycle must be longer than 0", column=_col(token))
+            return _Rate(1 / seconds, None, _col(token))
+        raise BadValueError(
+            f'an lfo runs at a rate (hz) or a note value (1/8, 2 beats), not "{items[1]}"',
+            column=_col(items[1]),
+        )
+
+    def shape(self, items: list[Token]) -> _Word:
+        return _Word(items[0].lower(), _col(items[0]))
+
+    def lfo(self, items: list[Any]) -> Modulate:
+        names = _tokens(items, "NAME")
+        return self._modulate("lfo", names, items)
+
+    def wobble(self, items: list[Any]) -> Modulate:
+        return self._modulate("wobble", _tokens(items, "NAME"), items)
+
+    def vibrato(self, items: list[Any]) -> Modulate:
+        return self._modulate("vibrato", _tokens(items, "NAME"), items)
+
+    @staticmethod
+    def _modulate(style: str, names: list[Token], items: list[Any]) -> Modulate:
+        module = names[0] if names else None
+        param = names[1] if len(names) > 1 else None
+        rate: _Rate | None = _first(items, _Rate)
+        depth: _Value | None = _first(items, _Value)
+        shape: _Word | None = _first(items, _Word)
+        depth_value = None
+        if depth is not None:
+            if depth.unit not in (None, "%"):
+                raise BadValueError(
+                    f'depth is a fraction or a percentage, not "{depth.unit}"',
+                    column=depth.unit_column,
+                )
+            depth_value = depth.number / 100 if depth.unit == "%" else depth.number
+        return Modulate(
+            None if module is None else _name(module),
+            None if param is None else _name(param),
+            style,
+            None if rate is None else rate.rate,
+            None if rate is None else rate.sync,
+            depth_value,
+            None if shape is None else shape.text,
+            at=_at(
+                module=None if module is None else _col(module),
+                param=None if param is None else _col(param),
+                rate=None if rate is None else rate.column,
+                depth=None if depth is None else depth.column,
+            ),
+        )
+
+    # ---- transpose ----------------------------------------------------------------------
+    def shift(self, items: list[Token]) -> Transpose:
+        return self._shift(items)
+
+    def shift_named(self, items: list[Token]) -> Transpose:
+        return self._shift(items)
+
+    @staticmethod
+    def _shift(items: list[Token]) -> Transpose:
+        names = _tokens(items, "NAME")
+        (direction,) = _tokens(items, "DIRECTION")
+        numbers = _tokens(items, "NUMBER")
+        (interval,) = _tokens(items, "INTERVAL")
+        count = 1.0 if not numbers else _number(numbers[0])
+        if count != int(count) or count < 0:
+            raise BadValueError("transpose by whole steps", column=_col(numbers[0]))
+        size = 12 if interval.lower().startswith("octave") else 1
+        semitones = int(count) * size * (1 if direction.lower() == "up" else -1)
+        module = names[0] if names else None
+        return Transpose(
+            None if module is None else _name(module),
+            semitones,
+            at=_at(
+                module=None if module is None else _col(module),
+                value=_col(numbers[0]) if numbers else _col(direction),
+            ),
+        )
+
+    def transpose_by(self, items: list[Token]) -> Transpose:
+        names = _tokens(items, "NAME")
+        (number,) = _tokens(items, "NUMBER")
+        intervals = _tokens(items, "INTERVAL")
+        value = _number(number)
+        if value != int(value):
+            raise BadValueError("transpose by whole semitones", column=_col(number))
+        size = 12 if intervals and intervals[0].lower().startswith("octave") else 1
+        module = names[0] if names else None
+        return Transpose(
+            None if module is None else _name(module),
+            int(value) * size,
+            at=_at(module=None if module is None else _col(module), value=_col(number)),
+        )
+
+    # ---- history, session, key ----------------------------------------------------------
+    def undo(self, items: list[Token]) -> Undo:
+        return Undo(_count(items[0] if items else None, "undo"))
+
+    def redo(self, items: list[Token]) -> Redo:
+        return Redo(_count(items[0] if items else None, "redo"))
+
+    def snapshot_save(self, items: list[Token]) -> Snapshot:
+        return Snapshot("save", _name(items[0]), at=_at(name=_col(items[0])))
+
+    def snapshot_load(self, items: list[Token]) -> Snapshot:
+        return Snapshot("load", _name(items[0]), at=_at(name=_col(items[0])))
+
+    def snapshot_list(self, items: list[Token]) -> Snapshot:
+        return Snapshot("list")
+
+    def record(self, items: list[Token]) -> Record:
+        numbers = _tokens(items, "NUMBER")
+        units = _tokens(items, "UNIT")
+        paths = _tokens(items, "PATH")
+        length = None
+        if numbers:
+            amount, unit = self._time(numbers[0], units[0], "a recording's length")
+            if amount <= 0:
+                raise BadValueError("record for more than 0", column=_col(numbers[0]))
+            length = Duration(amount, unit)
+        path = _unquote(paths[0]) if paths else None
+        if path is not None and not path.strip():
+            raise BadValueError("the file name is empty", column=_col(paths[0]))
+        return Record(
+            length,
+            path,
+            at=_at(
+                length=_col(numbers[0]) if numbers else None,
+                path=_col(paths[0]) if paths else None,
+            ),
+        )
+
+    def record_stop(self, items: list[Token]) -> StopRecording:
+        return StopRecording()
+
+    def replay(self, items: list[Token]) -> Replay:
+        return Replay(_unquote(items[0]), at=_at(path=_col(items[0])))
+
+    def key(self, items: list[Token]) -> SetKey:
+        root = items[0]
+        if root.type == "PATTERN":
+            if not is_note(str(root)):
+                raise ChronusSyntaxError(f'a key is one note name, not "{root}"', column=_col(root))
+            tonic = note_to_midi(root) % 12
+        else:
+            tonic = pitch_class(root)
+        quality = items[1].lower() if len(items) > 1 else "major"
+        scale = SCALES.get(QUALITY_WORDS.get(quality, quality))
+        if scale is None:
+            raise BadValueError(
+                f'a key is major or minor, not "{items[1]}"',
+                column=_col(items[1]),
+                hint="key c minor, key eb major",
+            )
+        return SetKey(tonic, scale, at=_at(root=_col(root)))
+
+    # ---- wait, raw OSC, shell -----------------------------------------------------------
+    def wait(self, items: list[Token]) -> Wait:
+        amount, unit = items
+        value, canonical = self._time(amount, unit, "a wait")
+        return Wait(value, canonical, at=(("amount", _col(amount)), ("unit", _col(unit))))
+
+    def raw_osc(self, items: list[Token]) -> RawOsc:
+        address, *args = items
+        values: list[float | int | str] = []
+        for arg in args:
+            if arg.type == "NUMBER":
+                values.append(int(arg) if _INT_RE.fullmatch(arg) else _number(arg))
+            elif arg.type == "ESCAPED_STRING":
+                values.append(_unquote(arg))
+            else:
+                values.append(str(arg))
+        return RawOsc(str(address), tuple(values), at=(("address", _col(address)),))
+
+    def help(self, items: list[Token]) -> ShellCommand:
+        topic = _name(items[1]) if len(items) > 1 else None
+        return ShellCommand("help", topic, at=(("name", _col(items[0])),))
+
+    def health(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand("health", at=(("name", _col(items[0])),))
+
+    def status(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand("status", at=(("name", _col(items[0])),))
+
+    def quit(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand("quit", at=(("name", _col(items[0])),))
+
+    def show(self, items: list[Token]) -> ShellCommand:
+        what = _name(items[1]) if len(items) > 1 else "patch"
+        return ShellCommand("show", what, at=(("name", _col(items[0])),))
+
+    def what(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand("what", _name(items[1]), at=(("name", _col(items[0])),))
+
+    def __default__(self, data: Any, children: list[Any], meta: Any) -> Any:
+        # Inlined rules with one child (?command) never get here; anything else is a bug.
+        return Tree(data, children, meta)
+
+
+class _Options:
+    """The options after `play …` in any order: on <module>, every, for, velocity, now."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.module: Token | None = None
+        self.every: _Every | None = None
+        self.duration: _Timed | None = None
+        self.velocity: _Velocity | None = None
+        self.now = False
+        for item in items:
+            if isinstance(item, Token) and item.type == "NAME":
+                self._once("on", self.module, _col(item))
+                self.module = item
+            elif isinstance(item, Token) and item.type == "NOW":
+                self.now = True
+            elif isinstance(item, _Every):
+                self._once("every", self.every, item.column)
+                self.every = item
+            elif isinstance(item, _Timed):
+                self._once("for", self.duration, item.column)
+                self.duration = item
+            elif isinstance(item, _Velocity):
+                self._once("velocity", self.velocity, item.column)
+                self.velocity = item
+
+    @staticmethod
+    def _once(word: str, seen: object, column: int) -> None:
+        if seen is not None:
+            raise ChronusSyntaxError(f'"{word}" is given twice', column=column)
+
+    @property
+    def module_name(self) -> str | None:
+        return None if self.module is None else _name(self.module)
+
+    @property
+    def module_column(self) -> int | None:
+        return None if self.module is None else _col(self.module)
+
+    def play(self, note: _Note) -> PlayNote:
+        if self.every is not None:
+            raise ChronusSyntaxError(
+                "a note played with every is a pattern: give it as notes",
+                column=self.every.column,
+            )
+        return PlayNote(
+            self.module_name,
+            note.midi,
+            100.0 if self.velocity is None else self.velocity.value,
+            None if self.duration is None else self.duration.duration,
+            at=_at(
+                note=note.column,
+                module=self.module_column,
+                duration=None if self.duration is None else self.duration.column,
+            ),
+        )
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", text[1:-1])
+    return str(text)

@@ -1,0 +1,245 @@
+"""Mapping the patch intents: add (with `through` chains and `after`), route, connect,
+disconnect and remove (which re-links the chain around the removed module).
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from chronus.dsp.specs import PROCESSOR_TYPES
+from chronus.lang.context import PRONOUNS, Context
+from chronus.lang.errors import (
+    BadValueError,
+    UnknownModuleError,
+    did_you_mean,
+)
+from chronus.lang.intents import (
+    AddModule,
+    Connect,
+    Disconnect,
+    Link,
+    Remove,
+    Route,
+)
+from chronus.lang.modules import is_modulator, module_types
+from chronus.lang.resolve import Mapped, check_name, check_type, module_of
+from chronus.protocol import (
+    MASTER,
+    Message,
+    validate,
+)
+
+__all__ = [
+    "add_module",
+    "connect",
+    "disconnect",
+    "remove",
+    "route",
+]
+
+
+def add_module(intent: AddModule, context: Context) -> Mapped:
+    check_type(intent.type, intent.column("type"))
+    if intent.name is None:
+        module_id = context.new_id(intent.type)
+    else:
+        module_id = intent.name
+        check_name(module_id, intent.type, intent.column("name"), context, set())
+    messages = [validate("/patch/create", (module_id, intent.type))]
+    group: tuple[str, ...]
+    if is_modulator(intent.type):
+        if intent.through or intent.after:
+            raise BadValueError(
+                f"an {intent.type} makes no sound to route; patch it to a parameter",
+                column=intent.column("type"),
+                hint="lfo on bass cutoff at 1/8",
+            )
+        return Mapped(intent, tuple(messages), focus=module_id)
+    if intent.after is not None:
+        after_id, _ = module_of(
+            intent.after, context, intent.column("after"), f"add {intent.type} after"
+        )
+        _need_input(module_id, intent.type, intent.column("type"))
+        messages += _insert(after_id, [module_id], context)
+        group = (after_id, module_id)
+    elif intent.through:
+        links, created = _links(intent.through, context, {module_id})
+        messages += created
+        messages += _chain_messages([module_id, *links], [MASTER])
+        group = (module_id, *links)
+    else:
+        messages.append(validate("/patch/connect", (module_id, MASTER)))
+        group = (module_id,)
+    context.group = group
+    return Mapped(intent, tuple(messages), focus=module_id)
+
+
+def _need_input(module_id: str, kind: str, column: int) -> None:
+    if kind not in PROCESSOR_TYPES:
+        raise BadValueError(
+            f"{module_id} is a {kind}: it has no input, so nothing can go through it",
+            column=column,
+            hint="route through filters and effects: "
+            + " ".join(t for t in module_types() if t in PROCESSOR_TYPES),
+        )
+
+
+def _links(
+    chain: tuple[Link, ...], context: Context, taken: set[str]
+) -> tuple[list[str], list[Message]]:
+    """The ids of a chain's links (existing modules, or new ones of a type) and the creates."""
+    ids: list[str] = []
+    created: list[Message] = []
+    scratch = context.copy()
+    for link in chain:
+        if link.called is None and link.name in context.modules:
+            module_id, kind = link.name, context.modules[link.name]
+        elif link.called is None and link.name in PRONOUNS:
+            module_id, kind = module_of(link.name, context, link.column, "through")
+        else:
+            if link.name not in module_types() and link.called is None:
+                known = list(context.modules)
+                hint = did_you_mean(link.name, [*known, *module_types()])
+                raise UnknownModuleError(
+                    f'"{link.name}" is neither a module nor a module type',
+                    column=link.column,
+                    expected=known,
+                    hint=hint or "types: " + " ".join(t for t in module_types()
+                                                      if t in PROCESSOR_TYPES),
+                )  # fmt: skip
+            check_type(link.name, link.column)
+            kind = link.name
+            if link.called is not None:
+                module_id = link.called
+                check_name(module_id, kind, link.column, context, taken | set(ids))
+            else:
+                module_id = scratch.new_id(kind)
+            scratch.modules[module_id] = kind
+            created.append(validate("/patch/create", (module_id, kind)))
+        _need_input(module_id, kind, link.column)
+        if module_id in ids or module_id in taken:
+            raise BadValueError(f"{module_id} is in the chain twice", column=link.column)
+        ids.append(module_id)
+    return ids, created
+
+
+def _chain_messages(chain: list[str], ends: list[str]) -> list[Message]:
+    out = [validate("/patch/connect", (a, b)) for a, b in pairwise(chain)]
+    out += [validate("/patch/connect", (chain[-1], end)) for end in ends]
+    return out
+
+
+def _insert(source: str, chain: list[str], context: Context, column: int = 1) -> list[Message]:
+    """Put `chain` right after `source`: what `source` fed now comes after the chain."""
+    ends = context.outputs(source) or [MASTER]
+    for module_id in chain:
+        if module_id in context.modules and source in [module_id, *context.downstream(module_id)]:
+            raise BadValueError(
+                f"routing {source} through {module_id} would make a loop", column=column
+            )
+    out = [validate("/patch/disconnect", (source, end)) for end in context.outputs(source)]
+    out.append(validate("/patch/connect", (source, chain[0])))
+    out += [validate("/patch/connect", (a, b)) for a, b in pairwise(chain)]
+    last = chain[-1]
+    for end in ends:
+        if end != last and (last, end) not in context.connections:
+            if end == MASTER or last not in [end, *context.downstream(end)]:
+                out.append(validate("/patch/connect", (last, end)))
+    # A chain link that was already patched elsewhere keeps its other routes.
+    return _dedupe(out, context)
+
+
+def _dedupe(messages: list[Message], context: Context) -> list[Message]:
+    """Only the routes that really change: removals first, then additions, in order."""
+    before = set(context.connections)
+    after = set(before)
+    for message in messages:
+        route = (str(message.args[0]), str(message.args[1]))
+        if message.address == "/patch/disconnect":
+            after.discard(route)
+        else:
+            after.add(route)
+    gone = [r for r in context.connections if r not in after]
+    new: list[tuple[str, str]] = []
+    for message in messages:
+        route = (str(message.args[0]), str(message.args[1]))
+        if message.address == "/patch/connect" and route not in before and route not in new:
+            new.append(route)
+    return [validate("/patch/disconnect", r) for r in gone] + [
+        validate("/patch/connect", r) for r in new if r in after
+    ]
+
+
+def route(intent: Route, context: Context) -> Mapped:
+    source, kind = module_of(intent.source, context, intent.column("module"), "through")
+    if is_modulator(kind):
+        raise BadValueError(
+            f"{source} is an {kind}: it makes no sound to route",
+            column=intent.column("module"),
+        )
+    links, created = _links(intent.through, context, {source})
+    scratch = context.copy()
+    for message in created:
+        scratch.observe(message)
+    messages = created + _insert(source, links, scratch, intent.column("module"))
+    context.group = (source, *links)
+    return Mapped(intent, tuple(messages), focus=source)
+
+
+def connect(intent: Connect, context: Context) -> Mapped:
+    src, kind = module_of(intent.source, context, intent.column("module"), "connect")
+    if is_modulator(kind):
+        raise BadValueError(
+            f"{src} is an {kind}: it makes no sound; patch it to a parameter",
+            column=intent.column("module"),
+            hint=f"lfo on {next(iter(context.modules), 'bass')} cutoff",
+        )
+    if intent.destination == MASTER:
+        dst = MASTER
+    else:
+        dst, dst_kind = module_of(
+            intent.destination, context, intent.column("destination"), "connect"
+        )
+        _need_input(dst, dst_kind, intent.column("destination"))
+        if src == dst or src in context.downstream(dst):
+            raise BadValueError(
+                f"connecting {src} to {dst} would make a loop",
+                column=intent.column("destination"),
+            )
+    if (src, dst) in context.connections:
+        raise BadValueError(
+            f"{src} is already connected to {dst}", column=intent.column("destination")
+        )
+    return Mapped(intent, (validate("/patch/connect", (src, dst)),), focus=src)
+
+
+def disconnect(intent: Disconnect, context: Context) -> Mapped:
+    src, _ = module_of(intent.source, context, intent.column("module"), "disconnect")
+    if intent.destination is None:
+        ends = context.outputs(src)
+        if not ends:
+            raise BadValueError(f"{src} is not connected", column=intent.column("module"))
+    else:
+        dst = context.resolve(intent.destination) or intent.destination
+        if (src, dst) not in context.connections:
+            raise BadValueError(
+                f"{src} is not connected to {dst}",
+                column=intent.column("destination"),
+                hint=("it goes to: " + " ".join(context.outputs(src)))
+                if context.outputs(src)
+                else "",
+            )
+        ends = [dst]
+    messages = tuple(validate("/patch/disconnect", (src, end)) for end in ends)
+    return Mapped(intent, messages, focus=src)
+
+
+def remove(intent: Remove, context: Context) -> Mapped:
+    module_id, _ = module_of(intent.module, context, intent.column("module"), "remove")
+    messages: list[Message] = []
+    for src in context.inputs(module_id):
+        for dst in context.outputs(module_id):
+            if src != dst and (src, dst) not in context.connections:
+                messages.append(validate("/patch/connect", (src, dst)))
+    messages.append(validate("/patch/remove", (module_id,)))
+    return Mapped(intent, tuple(messages))

@@ -1,0 +1,279 @@
+"""Relative changes, modulation and transposition: the intents that read known values.
+
+Amounts (a musician's ear, written down):
+
+| change | normal | "a bit" | "much" |
+|---|---|---|---|
+| darker / brighter (a cutoff in hz) | ×0.7 / ×1.4 | ×0.85 / ×1.18 | ×0.5 / ×2 |
+| more / less of a frequency (hz) | ×1.4 / ×0.7 | ×1.18 / ×0.85 | ×2 / ×0.5 |
+| louder / quieter (volume), any dB parameter | ±3 dB | ±1.5 dB | ±6 dB |
+| more / less resonance, wetter / drier (mix) | ±0.1 | ±0.05 | ±0.25 |
+| longer / shorter, more / less of a time | ×1.5 / ÷1.5 | ×1.25 / ÷1.25 | ×2.25 / ÷2.25 |
+| anything else (drive, tone, damp, …) | ±10 % of its range | ±5 % | ±25 % |
+
+Every result is clamped to the parameter's range. On a synth, darker and brighter reach
+the first filter after it in its chain (its own cutoff if it has none); a parameter the
+module lacks (`wetter` on a synth) is looked for along its chain. Drums get darker through
+`tone`, reverbs and delays through `damp`.
+
+Transposing a module with a pattern sets its track's transpose (the running total); a module
+without a pattern replays its last note or chord shifted, so the musician hears the result.
+
+>>> from chronus.lang.interpreter import Interpreter
+>>> interpreter = Interpreter()
+>>> def osc(line):
+...     return [m.to_list() for m in interpreter.interpret(line).messages]
+>>> osc("add a saw bass through an acid filter; make it darker")[-1]
+['/mod/acid1/cutoff', 280.0]
+>>> osc("a bit quieter"), osc("longer release")
+([['/mod/bass/volume', -7.5]], [['/mod/bass/release', 0.375]])
+>>> osc("play c3 for 1 beat; up an octave")[-1]
+['/note/bass', 60.0, 100.0, 0.5]
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, SYNTH_TYPES, modulatable
+from chronus.lang.context import Context
+from chronus.lang.errors import BadValueError, UnknownParamError, did_you_mean
+from chronus.lang.intents import Adjust, Modulate, Transpose, exact
+from chronus.lang.modules import ParamSpec, find_param, is_modulator, param_names
+from chronus.lang.music import note_name
+from chronus.lang.resolve import Mapped, module_of, note_messages
+from chronus.protocol import Message, canonical_param, validate
+
+__all__ = ["adjust", "modulate", "transpose"]
+
+_FREQUENCY = {None: Fraction(14, 10), "bit": Fraction(118, 100), "much": Fraction(2)}
+_DARKER = {None: Fraction(7, 10), "bit": Fraction(85, 100), "much": Fraction(1, 2)}
+_TIME = {None: Fraction(3, 2), "bit": Fraction(5, 4), "much": Fraction(9, 4)}
+_SCALE = {None: Fraction(1), "bit": Fraction(1, 2), "much": Fraction(5, 2)}
+_DECIBELS = Fraction(3)
+_STEPS = {"res": Fraction(1, 10), "mix": Fraction(1, 10)}
+_SHAPES = {"sine": 0.0, "triangle": 1.0, "saw": 2.0, "square": 3.0, "random": 4.0}
+_PITCH_PARAMS = ("pitch", "bend", "vibrato", "fine")
+_NEEDS_PARAM = {"more", "less", "higher", "lower", "longer", "shorter"}
+_WORD_PARAM = {"louder": "volume", "quieter": "volume", "wetter": "mix", "drier": "mix"}
+_UP = {"brighter", "louder", "wetter", "more", "higher", "longer"}
+
+
+def adjust(intent: Adjust, context: Context) -> Mapped:
+    """`make it darker`, `a bit quieter`, `more resonance on acid1`, `longer release`."""
+    column = intent.column("module", intent.column("word"))
+    messages: list[Message] = []
+    focus = None
+    for target in context.targets(intent.module):
+        module_id, kind = module_of(target, context, column, intent.word)
+        messages.append(_adjust_one(intent, module_id, kind, context))
+        focus = focus or module_id
+    return Mapped(intent, tuple(messages), focus=focus)
+
+
+def _adjust_one(intent: Adjust, module_id: str, kind: str, context: Context) -> Message:
+    up = intent.word in _UP
+    if intent.word in ("darker", "brighter"):
+        owner, spec = _brightness(module_id, kind, context, intent.column("word"))
+        if spec.name == "damp":
+            up = not up  # darker = more damping
+    else:
+        name = _WORD_PARAM.get(intent.word) or canonical_param(intent.param or "")
+        column = intent.column("param", intent.column("word"))
+        owner, spec = _find_along_chain(module_id, kind, name, context, column, intent.word)
+        if intent.word in ("longer", "shorter") and spec.unit not in ("s", "ms", "beats"):
+            raise BadValueError(
+                f"{spec.name} is not a time; {intent.word} works on attack, decay, release…",
+                column=column,
+                hint=f"more {spec.name}, less {spec.name}",
+            )
+    current = context.params.get(owner, {}).get(spec.name, spec.default)
+    value = _changed(spec, current, up, intent.degree)
+    value = min(spec.maximum, max(spec.minimum, value))
+    return validate(f"/mod/{owner}/{spec.name}", (value,))
+
+
+def _changed(spec: ParamSpec, current: float, up: bool, degree: str | None) -> float:
+    value = exact(current)
+    if spec.unit == "hz":
+        factor = _FREQUENCY[degree] if up else _DARKER[degree]
+        return float(value * factor)
+    if spec.unit in ("s", "ms", "beats"):
+        if value <= 0 and up:
+            floor = {"s": Fraction(1, 100), "ms": Fraction(10), "beats": Fraction(1, 4)}
+            return float(floor[spec.unit])
+        factor = _TIME[degree]
+        return float(value * factor if up else value / factor)
+    if spec.unit == "db":
+        step = _DECIBELS * _SCALE[degree]
+    elif spec.name in _STEPS:
+        step = _STEPS[spec.name] * _SCALE[degree]
+    else:
+        step = (exact(spec.maximum) - exact(spec.minimum)) / 10 * _SCALE[degree]
+    return float(value + step if up else value - step)
+
+
+def _brightness(module_id: str, kind: str, context: Context, column: int) -> tuple[str, ParamSpec]:
+    """Where darker/brighter acts: (module, parameter)."""
+    if kind in SYNTH_TYPES:
+        for node in context.downstream(module_id):
+            if context.modules.get(node) in FILTER_TYPES:
+                spec = find_param(context.modules[node], "cutoff")
+                if spec is not None:
+                    return node, spec
+    for name in ("cutoff", "tone", "damp"):
+        spec = find_param(kind, name)
+        if spec is not None:
+            return module_id, spec
+    raise BadValueError(
+        f"{module_id} ({kind}) has nothing that makes it darker or brighter",
+        column=column,
+        hint=f"route it through a filter: {module_id} through acid",
+    )
+
+
+def _find_along_chain(
+    module_id: str, kind: str, name: str, context: Context, column: int, word: str
+) -> tuple[str, ParamSpec]:
+    spec = find_param(kind, name)
+    if spec is not None:
+        return module_id, spec
+    for node in context.downstream(module_id):
+        spec = find_param(context.modules.get(node, ""), name)
+        if spec is not None:
+            return node, spec
+    if name == "mix":
+        raise BadValueError(
+            f"{module_id} goes through no effect to make {word}",
+            column=column,
+            hint=f"add one: {module_id} through reverb",
+        )
+    names = param_names(kind)
+    raise UnknownParamError(
+        f'{module_id} ({kind}) has no parameter "{name}"',
+        column=column,
+        expected=[n for n in names if n == canonical_param(n)],
+        hint=did_you_mean(name, names),
+    )
+
+
+# ---- modulation ---------------------------------------------------------------------------
+def modulate(intent: Modulate, context: Context) -> Mapped:
+    """`lfo on bass cutoff at 1/8 depth 50%`, `wobble the bass`, `vibrato on lead`."""
+    column = intent.column("module", 1)
+    module_id, kind = module_of(intent.module, context, column, intent.style)
+    if is_modulator(kind):
+        raise BadValueError(f"{module_id} is an {kind} itself", column=column)
+    owner, spec = _modulation_target(intent, module_id, kind, context)
+    if (owner, spec.name) in {(dst, param) for _, dst, param in context.modulations}:
+        raise BadValueError(
+            f"{owner} {spec.name} is already modulated",
+            column=intent.column("param", column),
+            hint="remove its lfo first (remove lfo1)",
+        )
+    lfo = context.new_id("lfo")
+    settings: dict[str, tuple[float, int]] = {}
+    rate, sync, depth = intent.rate, intent.sync, intent.depth
+    if intent.style == "wobble" and rate is None and sync is None:
+        sync = 0.5
+    if intent.style == "vibrato":
+        rate = 5.5 if rate is None and sync is None else rate
+        depth = 0.02 if depth is None else depth
+    if rate is not None:
+        settings["rate"] = (rate, intent.column("rate", column))
+    if sync is not None:
+        settings["sync"] = (sync, intent.column("rate", column))
+    if depth is not None:
+        settings["depth"] = (depth, intent.column("depth", column))
+    if intent.shape is not None:
+        settings["shape"] = (_SHAPES[intent.shape], column)
+    messages = [validate("/patch/create", (lfo, "lfo"))]
+    for name, (value, at) in settings.items():
+        lfo_spec = find_param("lfo", name)
+        assert lfo_spec is not None
+        if not lfo_spec.minimum <= value <= lfo_spec.maximum:
+            shown = {"sync": f"{value:g} beats", "depth": f"{value * 100:g}%"}
+            raise BadValueError(
+                f"lfo {name} must be within {lfo_spec.range_text}, "
+                f"got {shown.get(name, f'{value:g}')}",
+                column=at,
+            )
+        messages.append(validate(f"/mod/{lfo}/{name}", (value,)))
+    messages.append(validate("/patch/modulate", (lfo, owner, spec.name)))
+    context.group = (module_id, lfo)
+    return Mapped(intent, tuple(messages), focus=module_id, note=f"{lfo} → {owner} {spec.name}")
+
+
+def _modulation_target(
+    intent: Modulate, module_id: str, kind: str, context: Context
+) -> tuple[str, ParamSpec]:
+    column = intent.column("param", intent.column("module", 1))
+    if intent.style == "vibrato":
+        for name in _PITCH_PARAMS:
+            spec = find_param(kind, name)
+            if spec is not None and modulatable(spec):
+                return module_id, spec
+        raise BadValueError(
+            f"vibrato needs a pitch the engine can glide, and a {kind} has none",
+            column=column,
+            hint=f"lfo on {module_id} cutoff (a wobble), or lfo on {module_id} amp (tremolo)",
+        )
+    if intent.param is None:
+        owner, spec = _brightness(module_id, kind, context, column)
+    else:
+        owner, spec = _find_along_chain(
+            module_id, kind, canonical_param(intent.param), context, column, "lfo"
+        )
+    if not modulatable(spec):
+        choices = [s.name for s in _specs(context.modules[owner]) if modulatable(s)]
+        raise BadValueError(
+            f"{owner} {spec.name} switches, it does not glide: an lfo cannot drive it",
+            column=column,
+            expected=choices,
+            hint=did_you_mean(spec.name, choices) or "e.g. " + ", ".join(choices[:4]),
+        )
+    return owner, spec
+
+
+def _specs(kind: str) -> tuple[ParamSpec, ...]:
+    from chronus.lang.modules import param_specs
+
+    return param_specs(kind)
+
+
+# ---- transposition ------------------------------------------------------------------------
+def transpose(intent: Transpose, context: Context) -> Mapped:
+    """Shift a module's pattern (track transpose), or replay its last notes shifted."""
+    column = intent.column("module", intent.column("value"))
+    module_id, kind = module_of(intent.module, context, column, "transpose")
+    track = context.tracks.get(module_id)
+    if track is not None and track.pattern is not None:
+        total = track.transpose + intent.semitones
+        if not -48 <= total <= 48:
+            raise BadValueError(
+                f"{module_id} would be transposed by {total:+d}; the limit is ±48 semitones",
+                column=intent.column("value"),
+                hint=f"it is at {track.transpose:+d} now",
+            )
+        message = validate(f"/seq/{module_id}/transpose", (total,))
+        return Mapped(
+            intent, (message,), focus=module_id, note=f"{module_id} pattern at {total:+d}"
+        )
+    last = context.last_notes.get(module_id)
+    if last is None or kind in DRUM_TYPES:
+        raise BadValueError(
+            f"{module_id} has no pattern and has played no note: nothing to transpose",
+            column=column,
+            hint=f"play c3 on {module_id}, or give it a pattern: {module_id} c2 eb2 g2",
+        )
+    notes, velocity, seconds = last
+    shifted = tuple(note + intent.semitones for note in notes)
+    if not all(0 <= note <= 127 for note in shifted):
+        raise BadValueError("that would go outside MIDI (c-1 to g9)", column=intent.column("value"))
+    messages = note_messages(module_id, shifted, velocity, seconds, column)
+    context.last_notes[module_id] = (shifted, velocity, seconds)
+    return Mapped(intent, messages, focus=module_id, note=f"{module_id} plays {_names(shifted)}")
+
+
+def _names(notes: tuple[float, ...]) -> str:
+    return " ".join(note_name(note) for note in notes)

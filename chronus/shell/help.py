@@ -1,0 +1,98 @@
+"""What `help` and `help <topic>` print: the language by example, and the catalogue as data."""
+
+from __future__ import annotations
+
+from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
+from chronus.dsp.specs_effects import EFFECT_SPECS
+from chronus.lang.modules import param_specs
+
+__all__ = ["HELP", "TOPICS", "help_text"]
+
+HELP = """\
+Type commands, one per line (or several, split by `;`, `then` or `and`). For example:
+  tempo 128 · faster · a bit slower · twice as fast · half time
+  add a saw bass through an acid filter      a synth, a filter after it, to the speakers
+  bass through distortion then delay         put effects after a module
+  add a reverb after lead · connect bass to f1 · remove f1
+  set bass cutoff to 800 hz · cutoff 1.2 khz (the module in focus) · pan 30% right
+  make it darker · much brighter · more resonance · louder · wetter · longer release
+  play c3 on bass · play c minor chord on pad · play a4 for 2 beats · bass plays eb2
+  play c2 eb2 g2 c3 every 16th on bass · kick x . . . x . . . · hat x x x x every 8th
+  swing 20% · stop bass · start · stop · mute bass · solo lead · panic
+  lfo on bass cutoff at 1/8 depth 50% · wobble the bass
+  up an octave · down 3 semitones · transpose bass +5
+  undo · undo 3 · redo
+  snapshot save intro · load snapshot intro · snapshots
+  record 30 seconds to take1.wav · record 8 bars · stop recording · replay song.chr
+  /mod/bass/cutoff 800                       raw OSC, validated
+  help synths|drums|filters|effects|lfo|patterns|session · show patch · what is bass
+  health · status · quit
+"""
+
+
+def _types_table(types: tuple[str, ...] | list[str], intro: str) -> str:
+    lines = [intro]
+    for kind in types:
+        specs = param_specs(kind)
+        lines.append(f"  {kind}")
+        for spec in specs:
+            unit = f" {spec.unit}" if spec.unit else ""
+            lines.append(
+                f"    {spec.name:<11} {spec.default:g}{unit}  ({spec.range_text})  {spec.doc}"
+            )
+    return "\n".join(lines)
+
+
+_PATTERNS = """\
+Patterns loop on a module's track (one step = a 16th unless `every` says otherwise):
+  kick x . . . x . . .               x hit, X accent, . or ~ rest
+  play c2 eb2 g2 c3 every 16th on bass
+  hat x x x x every 8th · every 8th triplet · every 1/4
+  bass c2 [eb2 g2] <c3 bb2> c2:80    [a b] split a step, <a b> alternate per cycle,
+                                     c2:80 velocity, x*2 repeat, x(3,8) Euclid
+  swing 20% · bass gate 0.3 · lane bass cutoff 400 800 . 1600
+  stop bass · start bass · clear bass · start · stop
+  up an octave · transpose bass +5   (a pattern's transpose; no pattern: replays the last note)
+"""
+
+_SESSION = """\
+Session:
+  snapshot save intro (save snapshot as intro)   the whole patch to snapshots/intro.json
+  load snapshot intro                            replace the patch with it (undo goes back)
+  snapshots                                      list them
+  record 30 seconds to take1.wav · record 8 bars · record · stop recording
+  replay song.chr                                play a script in the background
+  undo · undo 3 · redo                           lines that changed the patch
+"""
+
+_LFO = """\
+Modulation (an lfo module patched to one parameter):
+  lfo on bass cutoff at 1/8 depth 50%    synced: 1/8 note per cycle
+  lfo on pad amp at 2 hz square          free-running; shapes: sine triangle saw square random
+  wobble the bass                        an lfo at 1/8 on the first filter after it
+"""
+
+
+def help_text(topic: str | None) -> str:
+    """The text for `help` or `help <topic>`; unknown topics list the known ones."""
+    if topic is None:
+        return HELP
+    key = topic.rstrip("s") if topic.rstrip("s") in TOPICS else topic
+    if key in TOPICS:
+        return TOPICS[key]()
+    if topic in tuple(SYNTH_TYPES) + DRUM_TYPES + FILTER_TYPES + tuple(EFFECT_SPECS):
+        return _types_table([topic], f"{topic}:")
+    return f'no help on "{topic}"; topics: ' + " ".join(sorted(TOPICS))
+
+
+TOPICS = {
+    "synth": lambda: _types_table(SYNTH_TYPES[:1], "Synths (" + " ".join(SYNTH_TYPES)
+                                  + ") share these parameters:"),
+    "drum": lambda: _types_table(DRUM_TYPES, "Drums:"),
+    "filter": lambda: _types_table(FILTER_TYPES, "Filters (darker/brighter move their cutoff):"),
+    "effect": lambda: _types_table(list(EFFECT_SPECS), "Effects (wetter/drier move mix):"),
+    "lfo": lambda: _LFO + "\n" + _types_table(MODULATOR_TYPES, "Parameters:"),
+    "pattern": lambda: _PATTERNS,
+    "session": lambda: _SESSION,
+}  # fmt: skip
+"""`help <topic>`: a plural works too (`help filters`)."""

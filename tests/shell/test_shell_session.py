@@ -1,0 +1,214 @@
+"""The shell's session words against a real engine: snapshots, recording, replay, undo,
+patterns, `what is` and `help <topic>`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from chronus.engine.client import EngineProcess
+from chronus.lang.context import Context
+from chronus.lang.interpreter import Interpreter
+from chronus.protocol import validate
+from chronus.shell.app import Shell
+
+
+def _shell(engine: EngineProcess, tmp_path: Path) -> tuple[Shell, list[str]]:
+    client = engine.client()
+    written: list[str] = []
+    interpreter = Interpreter(Context.from_dump(client.dump()))
+    return Shell(client, interpreter, written.append, snapshot_dir=tmp_path / "snaps"), written
+
+
+def _dump(engine: EngineProcess) -> dict[str, object]:
+    with engine.client() as client:
+        return client.dump()
+
+
+def test_snapshot_save_list_and_load(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("add a saw snapbass through an acid filter called snapf")
+    assert shell.handle("set snapbass cutoff 700 hz")
+    assert shell.handle("snapshot save intro")
+    assert written[-1].startswith("saved snapshot intro")
+    saved = json.loads((tmp_path / "snaps" / "intro.json").read_text())
+    assert saved["modules"]["snapbass"]["params"]["cutoff"] == 700
+    assert ["snapbass", "snapf"] in saved["connections"]
+    assert shell.handle("save snapshot as verse")
+    assert shell.handle("snapshots")
+    assert written[-1] == "snapshots: intro verse"
+
+    assert shell.handle("remove snapf; set snapbass cutoff 300 hz; add sine snappad")
+    assert shell.handle("load snapshot intro")
+    assert written[-1] == "loaded snapshot intro (undo goes back)", written
+    dump = _dump(null_engine)
+    modules = dump["modules"]
+    assert isinstance(modules, dict)
+    assert "snappad" not in modules and modules["snapbass"]["params"]["cutoff"] == 700
+    assert set(shell.interpreter.context.modules) == set(modules)
+    # Undo goes back to the patch before the load.
+    assert shell.handle("undo")
+    modules = _dump(null_engine)["modules"]
+    assert isinstance(modules, dict)
+    assert "snappad" in modules and "snapf" not in modules
+    assert shell.handle("load snapshot nothing")
+    assert written[-1].startswith('there is no snapshot "nothing"')
+
+
+def test_record_for_a_time_stops_by_itself(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    target = tmp_path / "take.wav"
+    assert shell.handle(f"record 0.3 seconds to {target}")
+    assert written[-1] == f"recording 0.3 s to {target}"
+    assert shell.interpreter.context.recording == str(target)
+    deadline = time.monotonic() + 5
+    while not any(line.startswith("recorded") for line in written):
+        assert time.monotonic() < deadline, written
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert target.is_file() and target.stat().st_size > 44
+    assert shell.interpreter.context.recording is None
+
+
+def test_record_in_bars_uses_the_tempo_and_stop_recording(
+    null_engine: EngineProcess, tmp_path: Path
+) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("tempo 240")
+    assert shell.handle(f"record 8 bars to {tmp_path / 'bars.wav'}")
+    assert written[-1] == f"recording 8 s to {tmp_path / 'bars.wav'}"
+    assert shell.recorder.pending
+    assert shell.handle("stop recording")
+    assert not shell.recorder.pending
+    assert shell.handle("tempo 120")
+
+
+def test_replay_plays_a_script_in_the_background(
+    null_engine: EngineProcess, tmp_path: Path
+) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    script = tmp_path / "song.chr"
+    script.write_text("add sine called replayed\nplay c4 on replayed for 0.1 s\nwait 0.2 s\n")
+    assert shell.handle(f"replay {script}")
+    assert written[-1].startswith(f"replaying {script}")
+    assert shell.replayer.finished.wait(5)
+    assert shell.handle("play e4 on replayed for 0.1 s")  # the context learnt the module
+    assert "replayed" in shell.interpreter.context.modules
+    assert shell.handle(f"replay {tmp_path / 'missing.chr'}")
+    assert written[-1].startswith("error: cannot read")
+
+
+def test_patterns_undo_and_what_is(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("add kick called seqkick")
+    assert shell.handle("seqkick x . . . x . . .")
+    assert shell.handle("swing 20%")
+    tracks = _dump(null_engine)["tracks"]
+    assert isinstance(tracks, dict)
+    assert tracks["seqkick"]["pattern"] == "x . . . x . . ."
+    assert tracks["seqkick"]["swing"] == pytest.approx(0.2)
+    assert shell.handle("what is seqkick")
+    assert written[-1].startswith("seqkick is a kick (in focus)")
+    assert "pattern: x . . . x . . ." in written[-1]
+    assert shell.handle("undo 2")
+    tracks = _dump(null_engine)["tracks"]
+    assert isinstance(tracks, dict) and "seqkick" not in tracks
+    assert shell.handle("stop")
+    errors = [line for line in written if line.startswith("error")]
+    assert errors == []
+
+
+def test_help_topics_and_notes(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("help filters")
+    assert "acid" in written[-1] and "cutoff" in written[-1]
+    assert shell.handle("help patterns")
+    assert "x(3,8)" in written[-1]
+    assert shell.handle("help nonsense")
+    assert written[-1].startswith('no help on "nonsense"')
+    assert shell.handle("add sine called notepad; play c3 on notepad for 0.1 s; up an octave")
+    assert written[-1] == "notepad plays c4"
+    assert shell.handle("what is nothing")
+    assert written[-1].startswith('there is no module called "nothing"')
+
+
+def test_completion_knows_the_modules_of_the_patch(
+    null_engine: EngineProcess, tmp_path: Path
+) -> None:
+    shell, _ = _shell(null_engine, tmp_path)
+    assert shell.handle("add a saw called completeme")
+    words = shell.completions()
+    assert "completeme" in words and "darker" in words and "wobble" in words
+
+
+def test_a_refused_message_resyncs_the_mirror(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("/patch/create ghost saw")  # the mirror learns it …
+    with null_engine.client() as client:  # … but another client removes it
+        client.send([validate("/patch/remove", ("ghost",))])
+        client.sync()
+    assert "ghost" in shell.interpreter.context.modules
+    assert shell.handle("/patch/connect ghost master")
+    assert any(line.startswith("error:") for line in written), written
+    assert "ghost" not in shell.interpreter.context.modules
+
+
+def test_a_relative_record_path_lands_next_to_the_shell(
+    null_engine: EngineProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("record 0.2 seconds to relative.wav")
+    deadline = time.monotonic() + 5
+    while not (tmp_path / "relative.wav").is_file():
+        assert time.monotonic() < deadline, written
+        time.sleep(0.05)
+
+
+def test_loading_a_snapshot_sends_only_the_differences() -> None:
+    from chronus.shell.session import load_messages
+
+    now = {
+        "modules": {
+            "bass": {"type": "saw", "params": {"cutoff": 300.0}},
+            "pad": {"type": "sine", "params": {}},
+        },
+        "connections": [["bass", "master"], ["pad", "master"]],
+        "tempo": 120.0,
+    }
+    snapshot = {
+        "modules": {
+            "bass": {"type": "saw", "params": {"cutoff": 700.0}},
+            "f1": {"type": "acid", "params": {}},
+        },
+        "connections": [["bass", "f1"], ["f1", "master"]],
+        "tempo": 100.0,
+        "tracks": {"bass": {"pattern": "c2 eb2", "division": 16, "gate": 0.5, "swing": 0.0,
+                            "transpose": 0, "lanes": {}, "running": True}},
+        "transport": True,
+    }  # fmt: skip
+    assert [m.to_list() for m in load_messages(now, snapshot)] == [
+        ["/patch/disconnect", "bass", "master"],
+        ["/patch/remove", "pad"],
+        ["/patch/create", "f1", "acid"],
+        ["/mod/bass/cutoff", 700.0],
+        ["/patch/connect", "bass", "f1"],
+        ["/patch/connect", "f1", "master"],
+        ["/tempo", 100.0],
+        ["/seq/bass/pattern", "c2 eb2"],
+        ["/seq/start"],
+    ]
+    with pytest.raises(ValueError):
+        load_messages(now, {"modules": {"x": {"type": "nonsense"}}})
+
+
+def test_quitting_stops_a_timed_recording(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle(f"record 30 seconds to {tmp_path / 'long.wav'}")
+    assert shell.recorder.pending
+    assert shell.handle("quit") is False
+    assert not shell.recorder.pending
+    assert written[-1] == f"recorded {tmp_path / 'long.wav'}"
