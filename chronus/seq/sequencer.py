@@ -30,6 +30,7 @@ HIT_NOTE = 60
 """The MIDI note a hit (`x`) plays: drums ignore it, a synth plays middle C (plus transpose)."""
 NEVER = 1 << 62
 """`next_sample` when nothing is due."""
+HALF = Fraction(1, 2)
 
 
 def exact(value: float) -> Fraction:
@@ -122,13 +123,18 @@ class _Transport:
         self.samples_per_beat = Fraction(self.sample_rate * 60) / exact(bpm)
 
     def sample_of(self, beat: Fraction) -> int:
-        return self.sample + math.floor((beat - self.beat) * self.samples_per_beat)
+        """Rounded half up, as a script rounds its times: `wait 4 bars` meets the bar line."""
+        return self.sample + math.floor((beat - self.beat) * self.samples_per_beat + HALF)
 
     def beat_at(self, sample: int) -> Fraction:
         return self.beat + (sample - self.sample) / self.samples_per_beat
 
     def next_bar(self, sample: int) -> Fraction:
-        return Fraction(math.ceil(self.beat_at(sample) / BEATS_PER_BAR) * BEATS_PER_BAR)
+        """The first bar line whose sample is `sample` or later."""
+        bar = Fraction(math.ceil(self.beat_at(sample) / BEATS_PER_BAR) * BEATS_PER_BAR)
+        if self.sample_of(bar - BEATS_PER_BAR) >= sample:  # rounding put it one bar late
+            bar -= BEATS_PER_BAR
+        return bar
 
     def rebase(self, sample: int, beat: Fraction) -> None:
         self.sample, self.beat = sample, beat
@@ -390,8 +396,10 @@ class Sequencer:
             * grain.denominator
             // math.gcd(offset.denominator, grain.denominator)
         )
-        base = offset.numerator * (den // offset.denominator)
-        unit = grain.numerator * (den // grain.denominator)
+        # sample = origin + ⌊offset + position × grain + ½⌋, all in integers over 2·den
+        base = 2 * offset.numerator * (den // offset.denominator) + den
+        unit = 2 * grain.numerator * (den // grain.denominator)
+        den *= 2
         origin = transport.sample
         lengths = cycle.lengths.get(per_step * track.gate)
         if lengths is None:

@@ -13,6 +13,10 @@ from chronus.seq.sequencer import NEVER, Sequencer
 SR = 48000
 
 
+def round_half_up(x: Fraction) -> int:
+    return math.floor(x + Fraction(1, 2))
+
+
 class Played:
     """A performer that writes down what the sequencer asked for, with the sample it was at."""
 
@@ -92,8 +96,21 @@ def test_a_tempo_with_no_whole_sample_step_does_not_drift() -> None:
     rig.run_to(minutes * 60 * SR)
     onsets = rig.onsets()
     step = Fraction(SR * 60, 133) / 4
-    assert onsets == [math.floor(k * step) for k in range(len(onsets))]
-    assert len(onsets) == math.ceil(minutes * 60 * SR / step)
+    assert onsets == [math.floor(k * step + Fraction(1, 2)) for k in range(len(onsets))]
+    assert len(onsets) == math.ceil((minutes * 60 * SR - Fraction(1, 2)) / step)
+
+
+def test_a_change_sent_on_a_bar_line_sample_takes_that_bar_line() -> None:
+    rig = Rig()
+    rig.send(0, "/tempo", 126)  # a beat is 22857.14… samples
+    rig.send(0, "/seq/bass/pattern", "c2")
+    for bar in range(1, 40):
+        at = round_half_up(Fraction(4 * bar * SR * 60, 126))  # where a script's wait lands
+        rig.send(at, "/seq/bass/transpose", bar)  # (acts at once: marks the bar)
+        rig.send(at, "/seq/bass/pattern", "c3" if bar % 2 else "c2")
+        rig.run_to(at + 1)
+        sample, _, midi, _, _ = rig.played.notes[-1]
+        assert sample == at and midi == 36 + 12 * (bar % 2) + bar
 
 
 def test_a_new_pattern_waits_for_the_next_bar_unless_sent_now() -> None:
@@ -211,7 +228,7 @@ def test_a_waiting_change_taken_when_the_transport_restarts_is_timed_anew() -> N
 
 
 @pytest.mark.parametrize("bpm", [20, 61.5, 120, 127, 400])
-def test_every_onset_is_the_floor_of_its_exact_time(bpm: float) -> None:
+def test_every_onset_is_its_exact_time_rounded_half_up(bpm: float) -> None:
     rig = Rig()
     rig.send(0, "/tempo", bpm)
     rig.send(0, "/seq/bass/pattern", "x [x x] x*3 .")
@@ -219,9 +236,9 @@ def test_every_onset_is_the_floor_of_its_exact_time(bpm: float) -> None:
     step = Fraction(SR * 60) / Fraction(repr(float(bpm))) / 4
     times = [Fraction(0), Fraction(1), Fraction(3, 2), Fraction(2), Fraction(7, 3), Fraction(8, 3)]
     expected = sorted(
-        math.floor((4 * cycle + t) * step)
+        round_half_up((4 * cycle + t) * step)
         for cycle in range(400)
         for t in times
-        if math.floor((4 * cycle + t) * step) < 20 * SR
+        if round_half_up((4 * cycle + t) * step) < 20 * SR
     )
     assert rig.onsets() == expected
