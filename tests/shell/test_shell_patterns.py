@@ -1,0 +1,53 @@
+"""Patterns typed in the shell play in time: every onset of a recording lands on its sample."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from chronus.engine.client import EngineProcess
+from chronus.lang.context import Context
+from chronus.lang.interpreter import Interpreter
+from chronus.session.wav import read_wav
+from chronus.shell.app import Shell
+
+
+def _onsets(audio: np.ndarray, quiet: int = 2000) -> list[int]:
+    loud = np.flatnonzero(np.abs(audio[:, 0]) > 1e-6)
+    found: list[int] = []
+    last = -quiet - 1
+    for i in loud:
+        if i - last > quiet:
+            found.append(int(i))
+        last = int(i)
+    return found
+
+
+def test_typed_patterns_play_on_their_exact_samples(
+    null_engine: EngineProcess, tmp_path: Path
+) -> None:
+    client = null_engine.client()
+    written: list[str] = []
+    shell = Shell(client, Interpreter(Context.from_dump(client.dump())), written.append)
+    take = tmp_path / "take.wav"
+    for line in (
+        "tempo 120",
+        "add kick called pkick",
+        "pkick decay 20 ms",
+        f"record 4 seconds to {take}",
+        "pkick x . . . x . . .",
+    ):
+        assert shell.handle(line), written
+    deadline = time.monotonic() + 10
+    while not any(line.startswith("recorded") for line in written):
+        assert time.monotonic() < deadline, written
+        time.sleep(0.05)
+    assert shell.handle("clear pkick") and shell.handle("remove pkick")
+    audio, _ = read_wav(take)
+    onsets = _onsets(audio)
+    assert len(onsets) >= 6, onsets  # a kick every 8th at 120 bpm: 24000 samples apart
+    assert np.diff(onsets).tolist() == [24000] * (len(onsets) - 1)
+    errors = [line for line in written if line.startswith("error")]
+    assert errors == []
