@@ -30,7 +30,7 @@ def _example(name: str) -> Path:
     return here.parent / "examples" / name
 
 
-EXAMPLE = _example("acid_groove.chr")
+EXAMPLE = _example("pattern_song.chr")
 
 
 def _endpoint(text: str) -> tuple[str, int]:
