@@ -87,6 +87,8 @@ class SlotKeeper:
         self.respawns = 0
         self.divergences = 0
         self.overtaken = 0
+        self.last_death_ns = 0
+        """CLOCK_MONOTONIC time at which the last worker's death was seen (its sentinel)."""
         self.first_overtaken = -1
         self.diverging = False
         """Set by a commit in flight: the standby differs from the active on purpose."""
@@ -194,6 +196,7 @@ class SlotKeeper:
 
     def on_death(self, worker: Worker) -> None:
         """A worker's process sentinel fired."""
+        self.last_death_ns = time.monotonic_ns()
         for seat in self.seats:
             if seat.worker is worker:
                 # A standby that finds the process already reaped reads the signal here.

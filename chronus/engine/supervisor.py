@@ -527,6 +527,7 @@ class Supervisor:
                 "lead_ms": round(c.lead_ms, 3),
                 "dsp_load": round(dsp_load, 4),
                 "failovers": keeper.failovers if keeper else 0,
+                "last_death_seen_ns": keeper.last_death_ns if keeper else 0,
                 "respawns": keeper.respawns if keeper else 0,
                 "divergences": keeper.divergences if keeper else 0,
                 "overtaken_commands": keeper.overtaken if keeper else 0,
