@@ -26,6 +26,7 @@ from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.conftest import require_jack
+from tests.onsets import onsets
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
@@ -163,18 +164,6 @@ def test_sigkill_of_the_active_slot_every_five_seconds(tmp_path: Path) -> None:
     assert all(s["seat"] == "running" for s in run["end"]["slots"])
 
 
-def _onsets(audio: npt.NDArray[np.float32], quiet: int = 2000) -> list[int]:
-    """Samples where the output leaves silence (|x| > 1e-6 after `quiet` samples below)."""
-    loud = np.flatnonzero(np.abs(audio[:, 0]) > 1e-6)
-    found: list[int] = []
-    last = -quiet - 1
-    for i in loud:
-        if i - last > quiet:
-            found.append(int(i))
-        last = int(i)
-    return found
-
-
 def test_a_pattern_keeps_every_onset_on_its_sample_through_a_sigkill(tmp_path: Path) -> None:
     require_jack()
     patch = [
@@ -189,6 +178,6 @@ def test_a_pattern_keeps_every_onset_on_its_sample_through_a_sigkill(tmp_path: P
     start = next(s for s, m in run["session"].commands if m.address == "/seq/kick/pattern")
     recorded = run["recorded"]
     expected = list(range(start, len(recorded) - 2000, 24000))
-    assert [o for o in _onsets(run["offline"]) if o < len(recorded) - 2000] == expected
+    assert [o for o in onsets(run["offline"]) if o < len(recorded) - 2000] == expected
     if run["end"]["io"]["underruns"] == 0:  # else _check bounded the blocks that differ
-        assert [o for o in _onsets(recorded) if o < len(recorded) - 2000] == expected
+        assert [o for o in onsets(recorded) if o < len(recorded) - 2000] == expected

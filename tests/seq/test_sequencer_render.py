@@ -8,6 +8,7 @@ import pytest
 from chronus.dsp.render import Renderer, render_offline
 from chronus.protocol import Message, validate
 from tests.dsp.chunks import assert_block_size_invariant, assert_hand_over_bit_identical, rendered
+from tests.onsets import onsets
 
 SR = 48000
 
@@ -18,18 +19,6 @@ def at(sample: int, address: str, *args: object) -> tuple[int, Message]:
 
 def kick_patch() -> list[tuple[int, Message]]:
     return [at(0, "/patch/create", "kick", "kick"), at(0, "/patch/connect", "kick", "master")]
-
-
-def onsets(audio: np.ndarray, threshold: float = 1e-6, quiet: int = 2000) -> list[int]:
-    """Samples where the output rises above `threshold` after `quiet` samples below it."""
-    loud = np.abs(audio[:, 0]) > threshold
-    found: list[int] = []
-    last = -quiet - 1
-    for i in np.flatnonzero(loud):
-        if i - last > quiet:
-            found.append(int(i))
-        last = int(i)
-    return found
 
 
 def test_a_sequenced_pattern_is_bit_identical_to_hand_stamped_notes() -> None:

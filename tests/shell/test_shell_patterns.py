@@ -12,17 +12,7 @@ from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.session.wav import read_wav
 from chronus.shell.app import Shell
-
-
-def _onsets(audio: np.ndarray, quiet: int = 2000) -> list[int]:
-    loud = np.flatnonzero(np.abs(audio[:, 0]) > 1e-6)
-    found: list[int] = []
-    last = -quiet - 1
-    for i in loud:
-        if i - last > quiet:
-            found.append(int(i))
-        last = int(i)
-    return found
+from tests.onsets import onsets
 
 
 def test_typed_patterns_play_on_their_exact_samples(
@@ -45,8 +35,8 @@ def test_typed_patterns_play_on_their_exact_samples(
         time.sleep(0.05)
     assert shell.handle("clear pkick") and shell.handle("remove pkick")
     audio, _ = read_wav(take)
-    onsets = _onsets(audio)
-    assert len(onsets) >= 6, onsets  # a kick every 8th at 120 bpm: 24000 samples apart
-    assert np.diff(onsets).tolist() == [24000] * (len(onsets) - 1)
+    found = onsets(audio)
+    assert len(found) >= 6, found  # a kick every 8th at 120 bpm: 24000 samples apart
+    assert np.diff(found).tolist() == [24000] * (len(found) - 1)
     errors = [line for line in written if line.startswith("error")]
     assert errors == []
