@@ -111,15 +111,16 @@ class Renderer:
     def _sequence(self, message: Message, sample: int) -> None:
         """Tempo and sequencer commands: the patch checks them, the sequencer times them."""
         graph, sequencer = self.graph, self.sequencer
+        if message.address == "/seq/stop":  # the graph checks it and releases every note
+            graph.apply(message)
+            sequencer.stop(graph)
+            return
         graph.patch.apply(message)
         args = message.args
         if message.address == "/tempo":
             sequencer.tempo(float(args[0]), len(args) > 1 and int(args[1]) == 1, sample, graph)
         elif message.address == "/seq/start":
             sequencer.start(sample)
-        elif message.address == "/seq/stop":
-            sequencer.stop(graph)
-            graph.apply(message)
         else:
             _, _, module_id, action = message.address.split("/")
             sequencer.track_message(module_id, action, args, sample, graph)

@@ -43,6 +43,7 @@ from chronus.engine.stats import (
     IoField,
     ProcessState,
     SlotField,
+    decision_table,
     summary,
     timing_percentiles,
 )
@@ -441,10 +442,9 @@ class SlotKeeper:
         Normally its stamp; later if the slots had passed the stamp when it arrived.
         """
         for seat in (self.active, self.seats[1 - self.active.index]):
-            table = seat.counters.values[SlotField.DECISIONS :]
-            i = 2 * (seq % DECISION_SLOTS)
-            if table[i] == seq:
-                return int(table[i + 1])
+            row = decision_table(seat.counters.values)[seq % DECISION_SLOTS]
+            if row[0] == seq:
+                return int(row[1])
         return None
 
     def _check_overtaken(self, stamp: int) -> None:

@@ -14,8 +14,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters, unique_name
-from chronus.engine.slot import SeatConfig, clear_decisions
-from chronus.engine.stats import SlotField
+from chronus.engine.slot import SeatConfig
+from chronus.engine.stats import SlotField, decision_table
 
 __all__ = ["HANDOVER_BYTES", "SEAT_NAMES", "Seat", "SeatState", "Worker"]
 
@@ -84,7 +84,7 @@ class Seat:
                 name=unique_name(f"handover-{name}"), create=True, size=HANDOVER_BYTES
             ),
         )
-        clear_decisions(seat.counters.values)
+        decision_table(seat.counters.values)[:, 0] = -1  # no command decided yet
         return seat
 
     @property

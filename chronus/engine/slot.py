@@ -41,6 +41,7 @@ from chronus.engine.stats import (
     IoField,
     ProcessState,
     SlotField,
+    decision_table,
     record_timing,
 )
 from chronus.plugins.loader import load_user_modules
@@ -123,8 +124,8 @@ class Decisions:
     """
 
     def __init__(self, mine: npt.NDArray[np.int64], peer: npt.NDArray[np.int64]) -> None:
-        self.mine = mine.reshape(DECISION_SLOTS, 2)
-        self.peer = peer.reshape(DECISION_SLOTS, 2)
+        self.mine = decision_table(mine)
+        self.peer = decision_table(peer)
         self.waiting: deque[tuple[int, int, bytes, bool]] = deque()
         """Commands popped but not yet scheduled: (seq, stamp, payload, solo), in order."""
 
@@ -134,15 +135,10 @@ class Decisions:
         return int(row[1]) if row[0] == seq else None
 
     def record(self, seq: int, sample: int) -> None:
+        """Say where this slot applied command `seq`."""
         row = self.mine[seq % DECISION_SLOTS]
         row[1] = sample  # the sample before the seq: a reader that sees the seq sees both
         row[0] = seq
-
-
-def clear_decisions(values: npt.NDArray[np.int64]) -> None:
-    """Mark every entry of a slot's decision table empty (a new seat)."""
-    table = values[SlotField.DECISIONS : SlotField.DECISIONS + 2 * DECISION_SLOTS]
-    table.reshape(DECISION_SLOTS, 2)[:, 0] = -1
 
 
 def _drain(commands: CommandRing, renderer: Renderer, decisions: Decisions, may_wait: bool) -> None:
@@ -183,8 +179,7 @@ class _Seat:
         self.commands = CommandRing.attach(config.commands)
         self.counters = SharedCounters.attach(config.counters, SlotField.SIZE)
         self.peer_counters = SharedCounters.attach(config.peer_counters, SlotField.SIZE)
-        table = slice(SlotField.DECISIONS, SlotField.DECISIONS + 2 * DECISION_SLOTS)
-        self.decisions = Decisions(self.counters.values[table], self.peer_counters.values[table])
+        self.decisions = Decisions(self.counters.values, self.peer_counters.values)
         self.handover = shared_memory.SharedMemory(name=config.handover)
 
     def close(self) -> None:

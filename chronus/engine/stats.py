@@ -22,6 +22,7 @@ __all__ = [
     "IoField",
     "ProcessState",
     "SlotField",
+    "decision_table",
     "recent_timings",
     "record_timing",
     "summary",
@@ -109,6 +110,13 @@ class SlotField(IntEnum):
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
     applied each recent command, so that its peer applies a late one at the same sample."""
     SIZE = 32 + TIMING_WINDOW + 2 * DECISION_SLOTS
+
+
+def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A slot's `SlotField.DECISIONS` as a view of `DECISION_SLOTS` rows (seq, sample);
+    command `seq` sits in row `seq % DECISION_SLOTS`, and a row whose seq is −1 is empty."""
+    end = SlotField.DECISIONS + 2 * DECISION_SLOTS
+    return values[SlotField.DECISIONS : end].reshape(DECISION_SLOTS, 2)
 
 
 class IoField(IntEnum):

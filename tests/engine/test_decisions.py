@@ -9,8 +9,8 @@ import pytest
 
 from chronus.dsp.render import Renderer
 from chronus.engine.rings import CommandRing, unique_name
-from chronus.engine.slot import Decisions, _drain, clear_decisions
-from chronus.engine.stats import DECISION_SLOTS, SlotField
+from chronus.engine.slot import Decisions, _drain
+from chronus.engine.stats import DECISION_SLOTS, SlotField, decision_table
 from chronus.protocol import encode, validate
 
 BLOCK = 128
@@ -22,14 +22,11 @@ class Slot:
     def __init__(self) -> None:
         self.ring = CommandRing.create(unique_name("test-cmd"), capacity=64, record=256)
         self.values = np.zeros(SlotField.SIZE, dtype=np.int64)
-        clear_decisions(self.values)
+        decision_table(self.values)[:, 0] = -1
         self.renderer = Renderer(48000, BLOCK)
         self.renderer.schedule(0, validate("/patch/create", ("bass", "saw")))
         self.out = np.zeros((BLOCK, 2), dtype=np.float32)
         self.decisions: Decisions
-
-    def table(self) -> np.ndarray:
-        return self.values[SlotField.DECISIONS : SlotField.DECISIONS + 2 * DECISION_SLOTS]
 
     def render_to(self, block: int) -> None:
         while self.renderer.position < block * BLOCK:
@@ -45,8 +42,8 @@ class Slot:
 @pytest.fixture
 def pair() -> Iterator[tuple[Slot, Slot]]:
     active, standby = Slot(), Slot()
-    active.decisions = Decisions(active.table(), standby.table())
-    standby.decisions = Decisions(standby.table(), active.table())
+    active.decisions = Decisions(active.values, standby.values)
+    standby.decisions = Decisions(standby.values, active.values)
     yield active, standby
     for slot in (active, standby):
         slot.ring.close()
