@@ -4,7 +4,7 @@ The pattern runs in the engine's sequencer (eight 16ths at 120 bpm, each an 8-no
 the benchmark only watches and kills.
 
 For each kill: how long the kernel took to end the process (`exit_ms`, a pidfd becoming
-readable) and when the supervisor saw the death (`detect_ms`, from its process sentinel),
+readable) and when the supervisor saw the death (`detect_ms`, from the worker's lifeline),
 blocks the standby covered, underruns, the time until a new standby is back in
 lockstep (spare promoted into the empty seat, state captured at a block boundary, commands
 replayed), and the state snapshot's size and capture time. At the end the engine's recording

@@ -1,8 +1,9 @@
 """The slot keeper: two lockstep slots, a warm spare, failover, the watchdog and respawns.
 
 Seat A starts active and seat B as its hot standby; both get every stamped command. The keeper
-watches the workers through their process sentinels (death) and the heartbeats they write in
-shared memory (hangs: `HANG_S` without one is death). When the active dies, the audio I/O has
+watches the workers through their lifelines (a death is known before the process is reaped),
+their process sentinels (exit codes) and the heartbeats they write in shared memory (hangs:
+`HANG_S` without one is death). When the active dies, the audio I/O has
 already taken the standby's copy of the missing block; the keeper makes the standby active,
 gives the empty seat the pre-warmed spare, asks the active for its state at a block boundary,
 replays to the newcomer the commands stamped after it, and the newcomer rejoins lockstep.
@@ -18,6 +19,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Semaphore
 from typing import Any
@@ -27,7 +29,8 @@ import numpy as np
 from chronus.dsp.graph import crumb_of
 from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
-from chronus.engine.rings import AudioRing, SharedCounters
+from chronus.engine.lifelines import DeathWatch, Lifelines
+from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState, Worker
 from chronus.engine.slot import (
     CRASH_SIGNALS,
@@ -54,6 +57,9 @@ HANG_S = 3 * HEARTBEAT_S
 """A running slot with no heartbeat for this long, while the device went on taking blocks, is
 killed and treated as dead."""
 
+LIFELINES = 16
+"""Lifelines in the table: a worker holds one from spawn until it is reaped (3 live at once)."""
+
 LOG_LENGTH = 1 << 16
 """Stamped commands kept for replay to a joining worker (it needs those after its snapshot)."""
 
@@ -72,7 +78,10 @@ class SlotKeeper:
         patch: Callable[[], Patch],
     ) -> None:
         self._ctx = ctx
-        self._config = config
+        lifelines = Lifelines.create(unique_name("lifelines"), LIFELINES)
+        self.deaths: DeathWatch[Worker] | None = DeathWatch(lifelines) if lifelines else None
+        """Tells of a worker's death before it is reaped; None where there are no lifelines."""
+        self._config = replace(config, lifelines=lifelines.name if lifelines else "")
         self._io = io
         self._control = control
         self._patch = patch
@@ -89,7 +98,8 @@ class SlotKeeper:
         self.divergences = 0
         self.overtaken = 0
         self.last_death_ns = 0
-        """CLOCK_MONOTONIC time at which the last worker's death was seen (its sentinel)."""
+        """CLOCK_MONOTONIC time at which the last worker's death was seen (its lifeline, or
+        its sentinel where it had none)."""
         self.first_overtaken = -1
         self.diverging = False
         """Set by a commit in flight: the standby differs from the active on purpose."""
@@ -110,12 +120,16 @@ class SlotKeeper:
 
     def _spawn(self) -> Worker:
         parent, child = self._ctx.Pipe(duplex=True)
+        lifeline = self.deaths.lease() if self.deaths else -1
         process = self._ctx.Process(
-            target=worker_main, args=(self._config, self.wakes, child), name="chronus-slot"
+            target=worker_main,
+            args=(self._config, self.wakes, child, lifeline),
+            name="chronus-slot",
         )
         process.start()
         child.close()
         worker = Worker(process, parent, time.monotonic_ns(), pid=process.pid or 0)
+        worker.lifeline = lifeline
         self._workers.append(worker)
         return worker
 
@@ -181,6 +195,8 @@ class SlotKeeper:
         except (EOFError, OSError):
             return
         if message[0] == "warm":
+            if self.deaths is not None and not worker.warm:
+                self.deaths.watch(worker.lifeline, worker)  # it holds its line by now
             worker.warm = True
             worker.pid = int(message[1])
             worker.warm_errors = list(message[2])
@@ -195,9 +211,29 @@ class SlotKeeper:
                         self._join = None
                         self._event(f"slot {seat.name} rejoined in lockstep at block {message[1]}")
 
+    def on_exiting(self, worker: Worker, seen_ns: int) -> None:
+        """A worker's lifeline ended: it is dying, and the kernel is tearing it down.
+
+        If it was the active, the standby is made active now instead of once the process is
+        reaped (4-9 ms later); the rest waits for `on_death`, which knows the exit code.
+        """
+        if worker.exit_seen_ns or worker not in self._workers:
+            return
+        worker.exit_seen_ns = seen_ns
+        self.last_death_ns = seen_ns
+        seat = self.active
+        peer = self._peer(seat)
+        if seat.worker is worker and peer.state in (SeatState.RUNNING, SeatState.JOINING):
+            self._control.values[ControlField.ACTIVE] = peer.index
+            worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
+            self.failovers += 1
+
     def on_death(self, worker: Worker) -> None:
         """A worker's process sentinel fired."""
-        self.last_death_ns = time.monotonic_ns()
+        if not worker.exit_seen_ns:
+            self.last_death_ns = time.monotonic_ns()
+        if self.deaths is not None:
+            self.deaths.release(worker.lifeline)
         for seat in self.seats:
             if seat.worker is worker:
                 # A standby that finds the process already reaped reads the signal here.
@@ -214,7 +250,7 @@ class SlotKeeper:
             return
         for seat in self.seats:
             if seat.worker is worker:
-                self._seat_lost(seat, now, worker.process.exitcode)
+                self._seat_lost(seat, now, worker)
 
     def retire(self, seat: Seat, why: str) -> None:
         """Replace a healthy seat's worker by a copy of the other seat (it diverged on purpose)."""
@@ -224,7 +260,8 @@ class SlotKeeper:
         seat.accepting = False
         seat.worker.kill()
 
-    def _seat_lost(self, seat: Seat, now: float, exitcode: int | None) -> None:
+    def _seat_lost(self, seat: Seat, now: float, worker: Worker) -> None:
+        exitcode = worker.process.exitcode
         seat.worker = None
         seat.accepting = False
         if seat.retiring:
@@ -238,18 +275,28 @@ class SlotKeeper:
             return
         seat.counters.values[SlotField.STATE] = ProcessState.DEAD
         served = (time.monotonic_ns() - seat.serving_since_ns) / 1e9 if seat.serving_since_ns else 0
-        was = "active" if self.active is seat else "standby"
+        was = "active" if self.active is seat or worker.failed_over_at >= 0 else "standby"
         seat.state = SeatState.DEAD
         self._attribute(seat, exitcode)
         if self._join is not None and seat in self._join[:2]:
             self._join = None
         peer = self._peer(seat)
-        if was == "active" and peer.state in (SeatState.RUNNING, SeatState.JOINING):
+        if (
+            worker.failed_over_at < 0
+            and self.active is seat
+            and peer.state
+            in (
+                SeatState.RUNNING,
+                SeatState.JOINING,
+            )
+        ):
             self._control.values[ControlField.ACTIVE] = peer.index
             self.failovers += 1
+            worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
+        if worker.failed_over_at >= 0:
             self._event(
                 f"slot {seat.name} (active) died (code {exitcode}{seat.note}); "
-                f"slot {peer.name} took over at block {int(self._io.values[IoField.CONSUMED])}"
+                f"slot {peer.name} took over at block {worker.failed_over_at}"
             )
         else:
             self._event(f"slot {seat.name} ({was}) died (code {exitcode}{seat.note})")
@@ -527,6 +574,11 @@ class SlotKeeper:
                 worker.process.join(3.0)
             worker.conn.close()
         self._workers.clear()
+        if self.deaths is not None:
+            deadline = time.monotonic() + 0.5
+            while self.deaths.watching and time.monotonic() < deadline:
+                time.sleep(0.005)  # the watchers of the workers just ended are waking
+            self.deaths.close()
         for seat in self.seats:
             seat.close()
 

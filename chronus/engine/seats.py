@@ -45,6 +45,12 @@ class Worker:
     pid: int = 0
     warm: bool = False
     warm_errors: list[str] = field(default_factory=list)
+    lifeline: int = -1
+    """Its lifeline in the keeper's table, -1 if it has none."""
+    exit_seen_ns: int = 0
+    """When its lifeline ended (it is dying), 0 while it lives or if it has no lifeline."""
+    failed_over_at: int = -1
+    """The block at which the standby took over when this active worker's lifeline ended."""
 
     def kill(self) -> None:
         """SIGKILL the process (a hung or surplus worker)."""

@@ -34,6 +34,7 @@ import numpy.typing as npt
 from chronus.dsp.kernels import exceeds
 from chronus.dsp.render import Renderer
 from chronus.engine.lifecycle import die_with_parent, try_realtime
+from chronus.engine.lifelines import Lifelines
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
 from chronus.engine.stats import (
     DECISION_SLOTS,
@@ -79,6 +80,8 @@ class WorkerConfig:
     rate: int
     block: int
     lead: int
+    lifelines: str = ""
+    """The supervisor's table of lifelines (see `lifelines.py`); empty where there is none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,10 +283,37 @@ def _pin(seat: int) -> None:
         os.sched_setaffinity(0, {cpus[seat % len(cpus)]})
 
 
-def worker_main(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
-    """Entry point of a slot worker: warm up, report, wait for a seat, render until stopped."""
+def _hold(table: str, index: int) -> Lifelines | None:
+    """Take this worker's lifeline; None if there is none to take."""
+    if not table or index < 0:
+        return None
+    lifelines = Lifelines.attach(table)
+    lifelines.hold(index)
+    return lifelines
+
+
+def worker_main(
+    config: WorkerConfig,
+    wakes: tuple[Semaphore, Semaphore],
+    conn: Connection,
+    lifeline: int = -1,
+) -> None:
+    """Entry point of a slot worker: warm up, report, wait for a seat, render until stopped.
+
+    The worker holds its `lifeline` from birth to its end, so that the supervisor hears of
+    its death as soon as its thread ends (or of its return, which lets go of the line).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
+    held = _hold(config.lifelines, lifeline)
+    try:
+        _serve(config, wakes, conn)
+    finally:
+        if held is not None:
+            held.let_go(lifeline)  # before the table is unmapped at exit
+
+
+def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
     load_user_modules()
     renderer = Renderer(config.rate, config.block)
     errors = renderer.warm_up()

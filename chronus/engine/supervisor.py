@@ -238,6 +238,8 @@ class Supervisor:
         selector.register(self._sock, selectors.EVENT_READ, "osc")
         selector.register(self._io.sentinel, selectors.EVENT_READ, "io")
         selector.register(self._io_conn, selectors.EVENT_READ, "io-report")
+        if keeper.deaths is not None:
+            selector.register(keeper.deaths.fileno(), selectors.EVENT_READ, "lifeline")
         watched: set[Worker] = set()
         while not self._quit:
             for worker in keeper.workers():
@@ -245,8 +247,13 @@ class Supervisor:
                     watched.add(worker)
                     selector.register(worker.process.sentinel, selectors.EVENT_READ, worker)
                     selector.register(worker.conn, selectors.EVENT_READ, ("pipe", worker))
-            for key, _ in selector.select(timeout=_TICK_S):
-                if key.data == "osc":
+            ready = selector.select(timeout=_TICK_S)
+            ready.sort(key=lambda event: event[0].data != "lifeline")  # before any sentinel
+            for key, _ in ready:
+                if key.data == "lifeline" and keeper.deaths is not None:
+                    for worker, seen_ns in keeper.deaths.take():
+                        keeper.on_exiting(worker, seen_ns)
+                elif key.data == "osc":
                     self._read_socket()
                 elif key.data == "io-report":
                     self._io_report(selector)
@@ -528,6 +535,7 @@ class Supervisor:
                 "dsp_load": round(dsp_load, 4),
                 "failovers": keeper.failovers if keeper else 0,
                 "last_death_seen_ns": keeper.last_death_ns if keeper else 0,
+                "deaths_seen_by": "lifelines" if keeper and keeper.deaths else "sentinels",
                 "respawns": keeper.respawns if keeper else 0,
                 "divergences": keeper.divergences if keeper else 0,
                 "overtaken_commands": keeper.overtaken if keeper else 0,

@@ -352,6 +352,7 @@ def test_three_sigkills_of_the_active_slot(tmp_path: Path) -> None:
         underruns = io["underruns"]
         assert engine["failovers"] == 3, engine["events"]
         assert engine["respawns"] == 3, engine["events"]
+        assert engine["deaths_seen_by"] == "lifelines"
         assert both_running(final), final["slots"]
         assert sum(slot["restarts"] for slot in final["slots"]) == 3
         # the seats take turns: A dies, B takes over, A rejoins and takes over from B, ...
