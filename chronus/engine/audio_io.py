@@ -2,7 +2,8 @@
 
 The callback copies block *k* from the active slot's ring into the device buffer; if the
 active has not published it, block *k* of the standby (the same samples, rendered in
-lockstep); if neither has, a short fade to silence and a counted underrun. Then it advances
+lockstep, except during a commit); if neither has, a short fade to silence and a counted
+underrun. Then it advances
 the consumed-block counter (the engine's master clock), wakes both slots with one semaphore
 post each and copies the block to the record tap. It allocates no arrays, takes no lock
 another process can hold for long, and never raises.
@@ -112,7 +113,7 @@ class BlockPump:
         ring = self._rings[active]
         if not ring.has_block(k):
             ring = self._rings[1 - active]
-            if not ring.has_block(k):
+            if flags[ControlField.APART] or not ring.has_block(k):
                 # Fade from the last sample played, so that the gap is a dip and not a click.
                 np.multiply(self._fade_out, self._last, out=out)
                 self._silent = True

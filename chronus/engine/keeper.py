@@ -101,8 +101,6 @@ class SlotKeeper:
         """CLOCK_MONOTONIC time at which the last worker's death was seen (its lifeline, or
         its sentinel where it had none)."""
         self.first_overtaken = -1
-        self.diverging = False
-        """Set by a commit in flight: the standby differs from the active on purpose."""
         self.events: deque[str] = deque(maxlen=32)
         self._spare: Worker | None = None
         self._spare_due = 0.0
@@ -444,6 +442,18 @@ class SlotKeeper:
         self.events.append(text)
 
     # -- commands ------------------------------------------------------------------------------
+
+    @property
+    def diverging(self) -> bool:
+        """Set by a commit in flight: the standby differs from the active on purpose.
+
+        Then neither the lockstep check nor the audio I/O treats one seat as a copy of the other.
+        """
+        return bool(self._control.values[ControlField.APART])
+
+    @diverging.setter
+    def diverging(self, value: bool) -> None:
+        self._control.values[ControlField.APART] = int(value)
 
     @property
     def active(self) -> Seat:

@@ -59,6 +59,9 @@ class ControlField(IntEnum):
     """During a commit: the block at which the crossfade to `ACTIVE` starts."""
     XFADE_BLOCKS = 4
     """During a commit: the crossfade's length in blocks (0: no crossfade)."""
+    APART = 5
+    """Non-zero while the seats render different sounds (a commit in flight): a block missing
+    from one is then not taken from the other, which would play the wrong sound."""
     SIZE = 8
 
 

@@ -144,6 +144,27 @@ def test_the_standby_covers_a_missing_active_block(rig: Rig) -> None:
     np.testing.assert_array_equal(rig.tapped(2), block_of(2, 1))
 
 
+def test_seats_apart_in_a_commit_do_not_cover_for_each_other(rig: Rig) -> None:
+    rig.publish(0, 0)
+    rig.publish(1, 0)
+    rig.run()
+    rig.control.values[ControlField.APART] = 1  # B renders a staged change: another sound
+    rig.publish(1, 1)  # A is late with block 1
+    gap = rig.run()
+    assert int(rig.v[IoField.UNDERRUNS]) == 1
+    assert int(rig.v[IoField.COVERED]) == 0
+    assert not np.any(np.isclose(gap, block_of(1, 1))), "played the other sound"
+    rig.publish(0, 1)
+    rig.publish(0, 2)
+    rig.publish(1, 2)
+    np.testing.assert_array_equal(rig.run()[-1], block_of(2, 0)[-1])  # back, faded in
+    # once the commit is over, the seats are copies again and cover as before
+    rig.control.values[ControlField.APART] = 0
+    rig.publish(1, 3)
+    np.testing.assert_array_equal(rig.run(), block_of(3, 1))
+    assert int(rig.v[IoField.COVERED]) == 1
+
+
 def test_the_active_flag_chooses_the_preferred_ring(rig: Rig) -> None:
     for k in range(4):
         rig.publish(0, k)
