@@ -108,12 +108,26 @@ class Pattern:
     text: str
     steps: int
     period: int
-    _cycles: tuple[tuple[Event, ...], ...] = field(repr=False, compare=False)
+    unit: int
+    """Onsets and lengths in `timed` are in units of 1/`unit` step."""
+    _timed: tuple[tuple[_Raw, ...], ...] = field(repr=False, compare=False)
     _root: _Seq = field(repr=False, compare=False)
+    _events: dict[int, tuple[Event, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def timed(self, cycle: int) -> tuple[_Raw, ...]:
+        """The events of one cycle (any int) as integers: (onset, length, notes, velocity),
+        onset and length in 1/`unit` steps. What the sequencer places; made at parse time."""
+        return self._timed[cycle % self.period]
 
     def events(self, cycle: int) -> tuple[Event, ...]:
-        """The events of one cycle (any int), sorted by onset then notes."""
-        return self._cycles[cycle % self.period]
+        """The events of one cycle (any int), sorted by onset then notes, with exact fractions."""
+        index = cycle % self.period
+        found = self._events.get(index)
+        if found is None:
+            found = self._events[index] = _events(self._timed[index], self.unit)
+        return found
 
 
 # The syntax tree. `emit` appends (onset, length, notes, velocity) for one visit in integer units
@@ -497,7 +511,7 @@ def parse(text: str) -> Pattern:
         for d in range(1, bound + 1)
         if bound % d == 0 and all(cycles[c] == cycles[c % d] for c in range(bound))
     )
-    return Pattern(text, len(steps), period, tuple(_events(c, unit) for c in cycles[:period]), root)
+    return Pattern(text, len(steps), period, unit, tuple(cycles[:period]), root)
 
 
 @functools.lru_cache(maxsize=128)

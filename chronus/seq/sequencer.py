@@ -104,7 +104,9 @@ class _Cycle:
 
     grain: int
     items: list[tuple[int, int, Any]]
-    """(position in 1/grain steps, 0 lane | 1 note, step index | (notes, velocity, steps))."""
+    """(position in 1/grain steps, 0 lane | 1 note, step index | (notes, velocity, length)),
+    the length in 1/`length_unit` steps."""
+    length_unit: int
     lengths: dict[Fraction, list[int]] = field(default_factory=dict)
     """Note lengths in samples, by samples per step × gate."""
 
@@ -401,13 +403,15 @@ class Sequencer:
         unit = 2 * grain.numerator * (den // grain.denominator)
         den *= 2
         origin = transport.sample
-        lengths = cycle.lengths.get(per_step * track.gate)
+        scale = per_step * track.gate
+        lengths = cycle.lengths.get(scale)
         if lengths is None:
-            scale = per_step * track.gate
+            over = scale.denominator * cycle.length_unit
             lengths = [
-                max(1, math.floor(item[2][2] * scale)) if item[1] else 0 for item in cycle.items
+                max(1, item[2][2] * scale.numerator // over) if item[1] else 0
+                for item in cycle.items
             ]
-            cycle.lengths[per_step * track.gate] = lengths
+            cycle.lengths[scale] = lengths
         actions: list[tuple[int, int, Any]] = []
         for (position, kind, payload), length in zip(cycle.items, lengths, strict=True):
             sample = origin + (base + position * unit) // den
@@ -429,20 +433,21 @@ class Sequencer:
         if found is not None:
             return found
         swing = track.config.swing
-
-        def position(step: Fraction) -> Fraction:  # from the start of the pair of steps
-            return _swung(parity + step, swing)
-
-        items: list[tuple[Fraction, int, Any]] = []
+        unit = pattern.unit
+        items: list[tuple[Any, int, Any]] = []
         if track.lanes:
-            items += [(position(Fraction(i)), 0, i) for i in range(pattern.steps)]
-        for event in pattern.events(cycle):
-            payload = (event.notes or (HIT_NOTE,), float(event.velocity), event.length)
-            items.append((position(event.onset), 1, payload))
+            items += [((parity + i) * unit, 0, i) for i in range(pattern.steps)]
+        for onset, length, notes, velocity in pattern.timed(cycle):
+            payload = (notes or (HIT_NOTE,), float(velocity), length)
+            items.append((parity * unit + onset, 1, payload))
+        if swing:
+            # positions in steps from the start of the pair, swung, then on a common grain
+            for i, (position, kind, payload) in enumerate(items):
+                items[i] = (_swung(Fraction(position, unit), swing), kind, payload)
+            unit = math.lcm(*(item[0].denominator for item in items)) if items else 1
+            items = [(int(pos * unit), kind, payload) for pos, kind, payload in items]
         items.sort(key=lambda item: (item[0], item[1]))
-        grain = math.lcm(*(item[0].denominator for item in items)) if items else 1
-        timed = [(int(pos * grain), kind, payload) for pos, kind, payload in items]
-        found = track.cycles[key] = _Cycle(grain, timed)
+        found = track.cycles[key] = _Cycle(unit, items, pattern.unit)
         return found
 
     # -- state ----------------------------------------------------------------------------
