@@ -198,6 +198,7 @@ class SlotKeeper:
             worker.warm = True
             worker.pid = int(message[1])
             worker.warm_errors = list(message[2])
+            worker.code = str(message[3])
             if worker.warm_errors:
                 log.warning("slot worker %d warm-up errors: %s", worker.pid, worker.warm_errors)
         elif message[0] == "running":
@@ -390,6 +391,15 @@ class SlotKeeper:
 
     def _fill(self, seat: Seat) -> None:
         peer = self._peer(seat)
+        source = peer.worker if peer.state is SeatState.RUNNING else None
+        if source is not None and self._spare is not None and self._spare.code != source.code:
+            seat.state = SeatState.SUSPENDED
+            seat.note = (
+                f"the code on disk (chronus or a user module) changed after slot {peer.name} "
+                "started, so a new slot cannot copy its state; restart the engine to use it"
+            )
+            self._event(f"slot {seat.name}: {seat.note}")
+            return
         seat.restarts += 1
         self.respawns += 1
         if peer.state is SeatState.RUNNING:

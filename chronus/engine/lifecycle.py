@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import signal
 import sys
+from pathlib import Path
 
-__all__ = ["die_with_parent", "try_realtime"]
+__all__ = ["code_fingerprint", "die_with_parent", "try_realtime"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -39,3 +41,26 @@ def try_realtime(priority: int) -> bool:
     except (PermissionError, OSError):
         return False
     return True
+
+
+def code_fingerprint(user_modules: list[str]) -> str:
+    """A digest of the code a worker renders with: chronus's sources and the user modules'.
+
+    Workers with different code may not render the same samples from the same state, or even
+    read each other's state, so a worker is only made a copy of one with the same fingerprint.
+    It is taken from the files on disk, which is what a new worker imports.
+    """
+    digest = hashlib.blake2b(digest_size=12)
+    package = Path(__file__).resolve().parent.parent
+    files = sorted(package.rglob("*.py"))
+    for name in user_modules:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            files.append(Path(str(module.__file__)))
+    for path in files:
+        digest.update(str(path).encode())
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"\0unreadable")
+    return digest.hexdigest()

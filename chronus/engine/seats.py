@@ -45,6 +45,8 @@ class Worker:
     pid: int = 0
     warm: bool = False
     warm_errors: list[str] = field(default_factory=list)
+    code: str = ""
+    """The fingerprint of the code it imported (`code_fingerprint`), known once it is warm."""
     lifeline: int = -1
     """Its lifeline in the keeper's table, -1 if it has none."""
     exit_seen_ns: int = 0

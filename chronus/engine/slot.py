@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from chronus.dsp.kernels import exceeds
 from chronus.dsp.render import Renderer
-from chronus.engine.lifecycle import die_with_parent, try_realtime
+from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
 from chronus.engine.stats import (
@@ -314,11 +314,12 @@ def worker_main(
 
 
 def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
-    load_user_modules()
+    user_modules = load_user_modules()
     renderer = Renderer(config.rate, config.block)
     errors = renderer.warm_up()
+    code = code_fingerprint(user_modules)
     gc.collect()
-    conn.send(("warm", os.getpid(), errors))
+    conn.send(("warm", os.getpid(), errors, code))
     try:
         start = conn.recv()
     except EOFError:
