@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 from chronus import __version__
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from chronus.session.script import Script
 
 __all__ = ["main"]
@@ -101,8 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("script", type=Path, metavar="SCRIPT")
 
-    p = sub.add_parser("render", help="render a script offline to a WAV file")
-    p.add_argument("script", type=Path, metavar="SCRIPT")
+    p = sub.add_parser(
+        "render",
+        help="render a script, or the log of a live session (--log), offline to a WAV file",
+    )
+    p.add_argument("script", type=Path, metavar="SCRIPT|SESSION.log")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
     p.add_argument(
         "--seconds",
@@ -110,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="length (default: the script's length plus the tail)",
     )
-    p.add_argument("--rate", type=int, default=48000, help="sample rate (default 48000)")
+    p.add_argument(
+        "--rate", type=int, default=None,
+        help="sample rate of a script's render (default 48000; a session renders at its own)",
+    )  # fmt: skip
     p.add_argument(
         "--tail",
         type=float,
@@ -298,11 +307,13 @@ def _print_reply(reply: tuple[str, tuple[object, ...]]) -> None:
 def _cmd_render(args: argparse.Namespace) -> int:
     from chronus.session.offline import render_script
     from chronus.session.script import ScriptError
-    from chronus.session.wav import write_wav
 
-    script = _load_script(args.script)
     if (args.seconds is not None and args.seconds < 0) or args.tail < 0:
         return _fail("--seconds and --tail must not be negative")
+    if _is_session_log(args.script):
+        return _render_session_log(args)
+    script = _load_script(args.script)
+    args.rate = 48000 if args.rate is None else args.rate
     if not 8000 <= args.rate <= 192000:
         return _fail("--rate must be 8000–192000")
     started = time.perf_counter()
@@ -311,6 +322,42 @@ def _cmd_render(args: argparse.Namespace) -> int:
     except ScriptError as exc:
         return _fail(str(exc))
     elapsed = time.perf_counter() - started
+    return _write_render(args, audio, elapsed)
+
+
+def _is_session_log(path: Path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(_LOG_MAGIC)) == _LOG_MAGIC
+    except OSError:
+        return False  # the script loader says what is wrong with it
+
+
+_LOG_MAGIC = b"# chronus session log "
+
+
+def _render_session_log(args: argparse.Namespace) -> int:
+    from chronus.session.offline import render_session
+    from chronus.session.stamped_log import read_stamped_log
+
+    try:
+        session = read_stamped_log(args.script)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot read the session log: {exc}")
+    if args.rate is not None and args.rate != session.rate:
+        return _fail(f"{args.script} was played at {session.rate} Hz; it renders at that rate")
+    args.rate = session.rate
+    seconds = args.seconds if args.seconds is not None else session.end / session.rate + args.tail
+    started = time.perf_counter()
+    audio = render_session(session, max(0, round(seconds * session.rate)))
+    elapsed = time.perf_counter() - started
+    print(f"{args.script}: {len(session.commands)} commands, {len(session.commits)} commits")
+    return _write_render(args, audio, elapsed)
+
+
+def _write_render(args: argparse.Namespace, audio: npt.NDArray[np.float32], elapsed: float) -> int:
+    from chronus.session.wav import write_wav
+
     try:
         write_wav(args.output, audio, args.rate, "pcm16" if args.pcm16 else "float32")
     except OSError as exc:

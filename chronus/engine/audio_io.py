@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from chronus.dsp.crossfade import crossfade_into
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters
@@ -72,24 +73,21 @@ class BlockPump:
         self._fade_in = ramp.reshape(-1, 1)
         self._fade_out = (1.0 - ramp).reshape(-1, 1)
         self._last = np.zeros((1, rings[0].channels), dtype=np.float32)
-        self._offsets = np.arange(self._block, dtype=np.float64).reshape(-1, 1)
-        self._theta = np.zeros((self._block, 1))
-        self._gain_old = np.zeros((self._block, 1), dtype=np.float32)
-        self._gain_new = np.zeros((self._block, 1), dtype=np.float32)
-        self._mix = np.zeros((self._block, rings[0].channels), dtype=np.float32)
+        self._scratch = (
+            np.zeros((self._block, 1)),
+            np.zeros((self._block, 1), dtype=np.float32),
+            np.zeros((self._block, 1), dtype=np.float32),
+            np.zeros((self._block, rings[0].channels), dtype=np.float32),
+            np.arange(self._block, dtype=np.float64).reshape(-1, 1),
+        )
 
     def _crossfade(
         self, out: npt.NDArray[np.float32], old: AudioRing, new: AudioRing, k: int, j: int
     ) -> None:
         """Block *k*, the *j*-th of an equal-power crossfade of `XFADE_BLOCKS` blocks."""
         total = int(self._flags[ControlField.XFADE_BLOCKS]) * self._block
-        np.add(self._offsets, j * self._block + 0.5, out=self._theta)
-        np.multiply(self._theta, 0.5 * np.pi / total, out=self._theta)
-        np.cos(self._theta, out=self._gain_old)
-        np.sin(self._theta, out=self._gain_new)
-        np.multiply(old.blocks[k % old.capacity], self._gain_old, out=out)
-        np.multiply(new.blocks[k % new.capacity], self._gain_new, out=self._mix)
-        np.add(out, self._mix, out=out)
+        old_block, new_block = old.blocks[k % old.capacity], new.blocks[k % new.capacity]
+        crossfade_into(out, old_block, new_block, j * self._block, total, self._scratch)
 
     def pump(self, out: npt.NDArray[np.float32]) -> None:
         """Fill `out` (one block) with block *k* of the active slot, the standby, or silence."""

@@ -65,6 +65,10 @@ class CommitResult:
     messages: list[Message]
     stamp: int
     """The sample at which the standby applied the change."""
+    switch: int = 0
+    """The sample at which the crossfade to it began (or the switch, without one)."""
+    crossfade: int = 0
+    """The crossfade's length in samples."""
 
 
 @dataclass
@@ -161,6 +165,7 @@ class CommitFlow:
             return self._end(c, False, "the standby slot died while building the change")
         if self._keeper.active is c.green and c.switch_block < 0:
             # The active died mid-commit and the standby, which holds the change, took over.
+            c.switch_block, c.crossfade_blocks = self._keeper.last_failover_block, 0
             return self._end(c, True, "switched at once: the active slot died during the commit")
         if c.switch_block < 0:
             return self._test(c)
@@ -222,4 +227,7 @@ class CommitFlow:
         else:
             self.failed += 1
         messages = c.staged.messages if ok else []
-        return CommitResult(c.addr, ok, text, messages, c.first_block * self._block)
+        return CommitResult(
+            c.addr, ok, text, messages, c.first_block * self._block,
+            max(c.first_block, c.switch_block) * self._block, c.crossfade_blocks * self._block,
+        )  # fmt: skip

@@ -94,6 +94,8 @@ class SlotKeeper:
         self.policy = RespawnPolicy()
         self._hang_blocks = math.ceil(HANG_S * config.rate / config.block)
         self.failovers = 0
+        self.last_failover_block = 0
+        """The block from which the audio I/O played the new active, at the last failover."""
         self.respawns = 0
         self.divergences = 0
         self.overtaken = 0
@@ -225,6 +227,7 @@ class SlotKeeper:
         if seat.worker is worker and peer.state in (SeatState.RUNNING, SeatState.JOINING):
             self._control.values[ControlField.ACTIVE] = peer.index
             worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
+            self.last_failover_block = worker.failed_over_at
             self.failovers += 1
 
     def on_death(self, worker: Worker) -> None:
@@ -292,6 +295,7 @@ class SlotKeeper:
             self._control.values[ControlField.ACTIVE] = peer.index
             self.failovers += 1
             worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
+            self.last_failover_block = worker.failed_over_at
         if worker.failed_over_at >= 0:
             self._event(
                 f"slot {seat.name} (active) died (code {exitcode}{seat.note}); "

@@ -341,8 +341,10 @@ class Supervisor:
                 self.patch.apply(message)
             except PatchError as exc:
                 log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
-            if self._session_log is not None:
-                self._session_log.write(result.stamp, message)
+        if self._session_log is not None:
+            self._session_log.write_commit(
+                result.stamp, result.switch, result.crossfade, result.messages
+            )
         self._reply(result.addr, "/patch/committed", result.stamp, result.text)
 
     def _read_socket(self) -> None:

@@ -9,6 +9,17 @@ text, one command per line, after a header line::
 Arguments are a JSON array; JSON writes floats with `repr`, so they read back bit-exact.
 Each line is flushed as it is written, so a crash loses at most a torn last line, which the
 reader skips.
+
+A commit (blue/green, see `chronus.engine.commit`) is one line for the commit followed by the
+commands it applied, all at the sample the new slot applied them::
+
+    96000\t/patch/commit\t[107520, 2432, 2]
+    96000\t/patch/create\t["d", "distortion"]
+    96000\t/patch/connect\t["d", "master"]
+
+The arguments say where the crossfade from the old sound to the new began (a sample), how
+long it was (samples; 0 for a switch without one) and how many command lines follow. Until
+that sample the old sound played; a replay renders both, as the engine did.
 """
 
 from __future__ import annotations
@@ -16,14 +27,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
 from chronus.protocol import Message, validate
 
-__all__ = ["StampedLog", "StampedSession", "read_stamped_log"]
+__all__ = ["Commit", "StampedLog", "StampedSession", "read_stamped_log"]
 
 _HEADER = re.compile(r"# chronus session log v1 rate=([0-9]+) block=([0-9]+)")
 _SAMPLE = re.compile(r"[0-9]+")
@@ -55,10 +66,47 @@ def _parse_command(line: str) -> tuple[int, Message]:
 
 def _complete(raw: bytes) -> bool:
     try:
-        _parse_command(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        if text.split("\t", 2)[1:2] == [COMMIT]:
+            _parse_commit(text)
+        else:
+            _parse_command(text)
     except ValueError:
         return False
     return True
+
+
+COMMIT = "/patch/commit"
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A committed change: applied at `stamp` by the new slot, heard from `switch` on, through
+    an equal-power crossfade `crossfade` samples long."""
+
+    stamp: int
+    switch: int
+    crossfade: int
+    messages: tuple[Message, ...]
+
+
+def _parse_commit(line: str) -> tuple[int, int, int, int]:
+    """(stamp, switch, crossfade, number of commands) of a commit line."""
+    sample_text, _, args_text = line.split("\t", 2)
+    if not _SAMPLE.fullmatch(sample_text):
+        raise ValueError(f"sample must be a non-negative integer, got {sample_text!r}")
+    args = json.loads(args_text)
+    if (
+        not isinstance(args, list)
+        or len(args) != 3
+        or not all(isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in args)
+        or args[0] < int(sample_text)
+    ):
+        raise ValueError(
+            f"a commit line needs [switch sample ≥ its own, crossfade samples, commands], "
+            f"got {args_text!r}"
+        )
+    return int(sample_text), int(args[0]), int(args[1]), int(args[2])
 
 
 class StampedLog:
@@ -112,6 +160,21 @@ class StampedLog:
         self._file.write(f"{sample}\t{message.address}\t{args}\n")
         self._file.flush()
 
+    def write_commit(
+        self, stamp: int, switch: int, crossfade: int, messages: list[Message]
+    ) -> None:
+        """Append a commit: its line, then its commands at `stamp`; flushed once, at the end.
+
+        A crash in the middle leaves a commit with too few commands, which the reader drops.
+        """
+        if not 0 <= stamp <= switch or crossfade < 0:
+            raise ValueError(f"bad commit: stamp {stamp}, switch {switch}, crossfade {crossfade}")
+        self._file.write(f"{stamp}\t{COMMIT}\t{json.dumps([switch, crossfade, len(messages)])}\n")
+        for message in messages:
+            args = json.dumps(list(message.args), ensure_ascii=False, allow_nan=False)
+            self._file.write(f"{stamp}\t{message.address}\t{args}\n")
+        self._file.flush()
+
     def close(self) -> None:
         """Flush to disk and close."""
         if not self._file.closed:
@@ -133,11 +196,20 @@ class StampedLog:
 
 @dataclass(frozen=True, slots=True)
 class StampedSession:
-    """A session log read back: its rate, block size and (sample, message) in file order."""
+    """A session log read back: its rate, block size, (sample, message) in file order, and
+    the commits (whose commands are not in `commands`: only the new sound had them)."""
 
     rate: int
     block: int
     commands: list[tuple[int, Message]]
+    commits: list[Commit] = field(default_factory=list)
+
+    @property
+    def end(self) -> int:
+        """The last sample any command or crossfade of the session names."""
+        ends = [sample for sample, _ in self.commands]
+        ends += [commit.switch + commit.crossfade for commit in self.commits]
+        return max(ends, default=0)
 
 
 def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
@@ -153,15 +225,31 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
     if not lines:
         raise ValueError(f"{source}:1: no complete header line")
     rate, block = _parse_header(lines[0].decode("utf-8", errors="replace"), source)
+    if torn and _complete(torn):
+        lines.append(torn)
     commands: list[tuple[int, Message]] = []
+    commits: list[Commit] = []
+    open_commit: tuple[int, int, int, int] | None = None
+    staged: list[Message] = []
     for number, raw in enumerate(lines[1:], start=2):
         try:
             text = raw.decode("utf-8")
             if not text.strip() or text.startswith("#"):
                 continue
-            commands.append(_parse_command(text))
+            if text.split("\t", 2)[1:2] == [COMMIT]:
+                open_commit, staged = _parse_commit(text), []
+            else:
+                sample, message = _parse_command(text)
+                if open_commit is not None and sample != open_commit[0]:
+                    open_commit = None  # cut short by a crash; the log went on after it
+                if open_commit is None:
+                    commands.append((sample, message))
+                else:
+                    staged.append(message)
         except ValueError as exc:  # includes UnicodeDecodeError, JSON and protocol errors
             raise ValueError(f"{source}:{number}: {exc}") from exc
-    if torn and _complete(torn):
-        commands.append(_parse_command(torn.decode("utf-8")))
-    return StampedSession(rate, block, commands)
+        if open_commit is not None and len(staged) == open_commit[3]:
+            stamp, switch, crossfade, _ = open_commit
+            commits.append(Commit(stamp, switch, crossfade, tuple(staged)))
+            open_commit = None
+    return StampedSession(rate, block, commands, commits)

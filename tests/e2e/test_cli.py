@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +176,43 @@ def test_render_of_every_module_family(tmp_path: Path) -> None:
     audio, _ = read_wav(path)
     assert np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
     assert np.sqrt(np.mean(audio.astype(np.float64) ** 2)) > 0.02
+
+
+def test_render_of_a_live_session_log_sounds_as_it_was_played(tmp_path: Path) -> None:
+    """A live session with a commit, logged and recorded, then rendered by `chronus render`."""
+    from chronus.protocol import validate
+
+    log, recording, replay = tmp_path / "s.log", tmp_path / "live.wav", tmp_path / "replay.wav"
+    engine = EngineProcess(
+        port=0, backend="null", extra_args=["--log", str(log), "--record", str(recording)]
+    ).boot()
+    try:
+        with engine.client() as client:
+            client.send([
+                validate("/patch/create", ("bass", "saw")),
+                validate("/patch/connect", ("bass", "master")),
+                validate("/seq/bass/pattern", ("c2 eb2 g2 c3",)),
+                validate("/seq/start", ()),
+            ])  # fmt: skip
+            client.sync()
+            time.sleep(0.5)
+            client.send([validate("/patch/begin", ()), validate("/mod/bass/cutoff", (300.0,))])
+            client.send([validate("/patch/commit", (40.0,))])
+            client.wait_for("/patch/committed", timeout=5.0)
+            time.sleep(0.5)
+            underruns = client.status()["io"]["underruns"]
+        assert engine.quit() == 0
+    finally:
+        engine.kill()
+    out = chronus("render", str(log), "-o", str(replay))
+    assert out.returncode == 0, out.stderr
+    assert "1 commits" in out.stdout and "wrote" in out.stdout
+    live, rate = read_wav(recording)
+    rendered, replay_rate = read_wav(replay)
+    assert replay_rate == rate == 48000 and len(rendered) > len(live) - rate  # + the tail
+    running = len(live) - rate // 2  # the engine stops its slots before its recorder
+    rows = np.nonzero(np.any(live[:running] != rendered[:running], axis=1))[0]
+    blocks = sorted({int(r) // 128 for r in rows})
+    assert len(blocks) <= 2 * underruns, blocks[:10]
+    wrong = chronus("render", str(log), "-o", str(replay), "--rate", "44100")
+    assert wrong.returncode != 0 and "48000 Hz" in wrong.stderr

@@ -19,6 +19,7 @@ import pytest
 from chronus.dsp.render import render_offline
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
+from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.stalls import StallMonitor
@@ -114,10 +115,22 @@ def test_a_commit_crossfades_to_the_change_without_a_click(
     print(f"\ncommit: steps before {before:.4f}, during {during:.4f}, after {after:.4f}")
     assert after > 1.5 * before, "the distortion was not heard after the commit"
     assert during <= 1.1 * max(before, after) + 1e-3, "the crossfade clicked"
-    # The session log has the committed commands at the sample the standby applied them.
-    assert any(
-        m.address == "/patch/create" and m.args == ("d", "distortion") for _, m in session.commands
-    )
+    # The session log has the commit: its commands at the sample the standby applied them,
+    # and the crossfade; rendered offline, it sounds as the engine played it.
+    [commit] = session.commits
+    assert ("d", "distortion") in [m.args for m in commit.messages if m.address == "/patch/create"]
+    assert (commit.switch, commit.crossfade) == (switch * BLOCK, fade * BLOCK)
+    assert not any(m.args == ("d", "distortion") for _, m in session.commands)
+    offline = render_session(session, len(recorded))
+    rows = np.nonzero(np.any(recorded != offline, axis=1))[0]
+    differing = sorted({int(r) // BLOCK for r in rows})
+    underruns = status["io"]["underruns"]
+    shutdown = (len(recorded) - RATE // 2) // BLOCK  # the engine stops its slots first
+    running = [b for b in differing if b < shutdown]
+    print(f"commit replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
+    assert len(running) <= 2 * underruns, running[:10]
+    switch_blocks = range(switch, switch + fade)
+    assert not any(b in switch_blocks for b in running) or underruns, "the crossfade differs"
 
 
 def test_a_failing_commit_changes_nothing(engine: tuple[EngineProcess, Path]) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from chronus.dsp import crossfade as crossfade_module
 from chronus.engine import audio_io as audio_io_module
 from chronus.engine.audio_io import BlockPump
 from chronus.engine.recorder import RecordTap
@@ -362,6 +363,42 @@ def test_pump_allocates_nothing(rig: Rig) -> None:
     assert int(rig.v[IoField.CONSUMED]) == 1050
     assert int(rig.v[IoField.UNDERRUNS]) == 1050 // 7
     assert int(rig.v[IoField.COVERED]) > 250
+
+
+def test_a_commit_crossfades_with_equal_power_and_allocates_nothing(rig: Rig) -> None:
+    blocks = 3
+    for k in range(40 + blocks + 2):
+        rig.publish(0, k)
+        rig.publish(1, k)
+        if k < 40:
+            rig.run()
+    control = rig.control.values
+    control[ControlField.XFADE_FROM] = 0
+    control[ControlField.XFADE_START] = 41
+    control[ControlField.XFADE_BLOCKS] = blocks
+    control[ControlField.ACTIVE] = 1
+    np.testing.assert_array_equal(rig.run(), block_of(40, 0))  # before the switch: the old
+    total = blocks * BLOCK
+    here = [tracemalloc.Filter(True, audio_io_module.__file__),
+            tracemalloc.Filter(True, crossfade_module.__file__)]  # fmt: skip
+    faded = [rig.run()]  # the first block warms numpy's casting caches
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot().filter_traces(here)
+        faded += [rig.run() for _ in range(blocks - 1)]
+        after = tracemalloc.take_snapshot().filter_traces(here)
+    finally:
+        tracemalloc.stop()
+    diff = after.compare_to(before, "filename")
+    assert sum(d.size_diff for d in diff) == 0 and sum(d.count_diff for d in diff) == 0
+    theta = (np.arange(total) + 0.5) * np.pi / (2 * total)
+    old = np.concatenate([block_of(41 + j, 0) for j in range(blocks)]).astype(np.float64)
+    new = np.concatenate([block_of(41 + j, 1) for j in range(blocks)]).astype(np.float64)
+    expected = old * np.cos(theta)[:, None] + new * np.sin(theta)[:, None]
+    np.testing.assert_allclose(np.concatenate(faded), expected, rtol=1e-6)
+    assert np.cos(theta[0]) > 0.999 and np.sin(theta[-1]) > 0.999
+    np.testing.assert_array_equal(rig.run(), block_of(41 + blocks, 1))  # after: the new
+    assert int(rig.v[IoField.UNDERRUNS]) == 0 and int(rig.v[IoField.COVERED]) == 0
 
 
 def test_the_allocation_check_can_fail(rig: Rig) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chronus.protocol import Message, validate
-from chronus.session.stamped_log import StampedLog, StampedSession, read_stamped_log
+from chronus.session.stamped_log import Commit, StampedLog, StampedSession, read_stamped_log
 
 NOTE = validate("/note/bass", (36, 100, 0.25))
 CREATE = validate("/patch/create", ("bass", "saw"))
@@ -171,3 +171,39 @@ def test_write_refuses_a_bad_sample(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="sample"):
             log.write(1.5, TEMPO)  # type: ignore[arg-type]
     assert read_stamped_log(tmp_path / "session.log").commands == []
+
+
+def test_a_commit_reads_back_apart_from_the_commands(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(0, CREATE)
+        log.write(1280, NOTE)
+        log.write_commit(1024, 2048, 6400, [CUTOFF, GATE])
+        log.write(2048, TEMPO)
+    text = path.read_text(encoding="utf-8")
+    assert "1024\t/patch/commit\t[2048, 6400, 2]\n1024\t/mod/bass/cutoff\t[800.0]\n" in text
+    session = read_stamped_log(path)
+    assert session.commands == [(0, CREATE), (1280, NOTE), (2048, TEMPO)]
+    assert session.commits == [Commit(1024, 2048, 6400, (CUTOFF, GATE))]
+    assert session.end == 2048 + 6400
+
+
+def test_a_commit_cut_short_by_a_crash_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    path.write_text(
+        HEADER + '0\t/patch/create\t["bass", "saw"]\n'
+        "1024\t/patch/commit\t[2048, 6400, 2]\n1024\t/mod/bass/cutoff\t[800.0]\n"
+        "3000\t/tempo\t[128.0]\n",  # the engine was restarted onto the same log
+        encoding="utf-8",
+    )
+    session = read_stamped_log(path)
+    assert session.commits == []
+    assert session.commands == [(0, CREATE), (3000, TEMPO)]
+
+
+@pytest.mark.parametrize("args", ["[10, 6400, 1]", "[2048, -1, 1]", "[2048, 1.5, 1]", "[2048]"])
+def test_a_malformed_commit_line_names_its_line(tmp_path: Path, args: str) -> None:
+    path = tmp_path / "session.log"
+    path.write_text(f"{HEADER}1024\t/patch/commit\t{args}\n1024\t/tempo\t[128.0]\n")
+    with pytest.raises(ValueError, match=r"session.log:2: a commit line"):
+        read_stamped_log(path)
