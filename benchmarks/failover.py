@@ -5,10 +5,11 @@ the benchmark only watches and kills.
 
 For each kill: how long the kernel took to end the process (`exit_ms`, a pidfd becoming
 readable) and when the supervisor saw the death (`detect_ms`, from the worker's lifeline),
-blocks the standby covered, underruns, the time until a new standby is back in
-lockstep (spare promoted into the empty seat, state captured at a block boundary, commands
-replayed), and the state snapshot's size and capture time. At the end the engine's recording
-is compared with an offline render of its session log.
+blocks the standby covered, underruns, the time from the death seen until a new standby
+is back in lockstep (`rejoin_ms`, timed by the supervisor: spare promoted into the empty seat,
+state captured at a block boundary — `ask_to_send_ms` from asking for it to sending it on —
+commands replayed, state loaded — `join_load_ms`), and the snapshot's size and capture time.
+At the end the engine's recording is compared with an offline render of its session log.
 
     python benchmarks/failover.py --backend device --kills 10 --every 3
     python benchmarks/failover.py --backend device --kills 60 --every 10   # the 10-minute soak
@@ -103,8 +104,11 @@ def main() -> None:
                 if pending is not None and both:
                     snap = [SNAPSHOT.search(e) for e in status["engine"]["events"]]
                     found = [m for m in snap if m]
+                    rejoin = status["engine"]["last_rejoin"]
                     rows.append({
-                        "rejoin_ms": 1000 * (now - pending["at"]),
+                        "rejoin_ms": rejoin["after_death_ms"],
+                        "ask_to_send_ms": rejoin["state_capture_ms"],
+                        "join_load_ms": rejoin["load_ms"],
                         "covered": status["io"]["covered_by_standby"] - pending["covered"],
                         "underruns": status["io"]["underruns"] - pending["underruns"],
                         "bytes": float(found[-1].group(1)) if found else 0.0,
@@ -119,7 +123,6 @@ def main() -> None:
                     gone = os.pidfd_open(pid)  # readable once the kernel has ended it
                     pending = {
                         "ns": time.monotonic_ns(),
-                        "at": time.monotonic(),
                         "covered": status["io"]["covered_by_standby"],
                         "underruns": status["io"]["underruns"],
                     }
@@ -142,7 +145,8 @@ def main() -> None:
     print(f"backend {args.backend}: {len(rows)} SIGKILLs of the active slot, "
           f"{len(recorded) / rate:.1f} s recorded")  # fmt: skip
     per_kill = (
-        "exit_ms", "detect_ms", "rejoin_ms", "covered", "underruns", "bytes", "capture_ms", "late"
+        "exit_ms", "detect_ms", "rejoin_ms", "ask_to_send_ms", "join_load_ms", "covered",
+        "underruns", "bytes", "capture_ms", "late",
     )  # fmt: skip
     for key in per_kill:
         values = [r[key] for r in rows] or [0.0]

@@ -108,6 +108,12 @@ class SlotKeeper:
         self._spare_due = 0.0
         self._due: dict[int, float] = {}
         self._join: tuple[Seat, Seat, int] | None = None
+        self._join_ns = [0, 0]
+        """When the state of the seat being joined was asked for, and sent to the joiner."""
+        self.last_rejoin: dict[str, float] = {}
+        """The last join's times: from the death seen to the joiner running in lockstep, how
+        long the active took to capture its state (as the supervisor saw it), and how long the
+        joiner took to load it and start."""
         self._log: deque[tuple[int, int, bytes, int]] = deque(maxlen=LOG_LENGTH)
         """(seq, stamp, payload, seat index or -1 for both) of recent commands."""
         self._seq = 0
@@ -189,7 +195,8 @@ class SlotKeeper:
     # -- events from the serve loop ------------------------------------------------------------
 
     def on_message(self, worker: Worker) -> None:
-        """A worker wrote to its pipe: `warm` (ready for a seat) or `running` (in its seat)."""
+        """A worker wrote to its pipe: `warm` (ready for a seat), `running` (in its seat) or
+        `snapshot` (it captured its state for a joiner)."""
         try:
             message = worker.conn.recv()
         except (EOFError, OSError):
@@ -203,6 +210,9 @@ class SlotKeeper:
             worker.code = str(message[3])
             if worker.warm_errors:
                 log.warning("slot worker %d warm-up errors: %s", worker.pid, worker.warm_errors)
+        elif message[0] == "snapshot":
+            if self._join is not None:
+                self._finish_join()  # now, not at the next tick
         elif message[0] == "running":
             for seat in self.seats:
                 if seat.worker is worker:
@@ -210,6 +220,7 @@ class SlotKeeper:
                     seat.serving_since_ns = time.monotonic_ns()
                     if self._join is not None and self._join[0] is seat:
                         self._join = None
+                        self._timed_rejoin(time.monotonic_ns())
                         self._event(f"slot {seat.name} rejoined in lockstep at block {message[1]}")
 
     def on_exiting(self, worker: Worker, seen_ns: int) -> None:
@@ -411,6 +422,7 @@ class SlotKeeper:
             request = int(counters[SlotField.SNAPSHOT_REQUEST]) + 1
             counters[SlotField.SNAPSHOT_REQUEST] = request
             self._join = (seat, peer, request)
+            self._join_ns = [time.monotonic_ns(), 0]
             return
         # No slot to copy: build from the patch, the supervisor's source of truth.
         assert self._spare is not None
@@ -445,11 +457,20 @@ class SlotKeeper:
         for seq, stamp, payload, only in replay:
             seat.commands.push(stamp, payload, seq, solo=only != -1)
         self._start(seat, spare, JoinStart(seat.config(source), source.handover.name, nbytes))
+        self._join_ns[1] = time.monotonic_ns()
         self._event(
             f"slot {seat.name} joining from slot {source.name}'s state at block "
             f"{int(counters[SlotField.SNAPSHOT_BLOCK])} ({nbytes} bytes, "
             f"{int(counters[SlotField.SNAPSHOT_NS]) / 1e6:.2f} ms to capture)"
         )
+
+    def _timed_rejoin(self, now_ns: int) -> None:
+        asked, sent = self._join_ns
+        self.last_rejoin = {
+            "after_death_ms": round((now_ns - self.last_death_ns) / 1e6, 3),
+            "state_capture_ms": round((sent - asked) / 1e6, 3),
+            "load_ms": round((now_ns - sent) / 1e6, 3),
+        }
 
     def _event(self, text: str) -> None:
         log.warning("%s", text)

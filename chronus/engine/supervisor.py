@@ -538,6 +538,7 @@ class Supervisor:
                 "failovers": keeper.failovers if keeper else 0,
                 "last_death_seen_ns": keeper.last_death_ns if keeper else 0,
                 "deaths_seen_by": "lifelines" if keeper and keeper.deaths else "sentinels",
+                "last_rejoin": dict(keeper.last_rejoin) if keeper else {},
                 "respawns": keeper.respawns if keeper else 0,
                 "divergences": keeper.divergences if keeper else 0,
                 "overtaken_commands": keeper.overtaken if keeper else 0,
