@@ -38,6 +38,7 @@ from chronus.engine.slot import (
     FreshStart,
     JoinStart,
     WorkerConfig,
+    checkpoint_region,
     worker_main,
 )
 from chronus.engine.stats import (
@@ -46,6 +47,7 @@ from chronus.engine.stats import (
     IoField,
     ProcessState,
     SlotField,
+    checkpoint_table,
     decision_table,
     summary,
     timing_percentiles,
@@ -235,11 +237,18 @@ class SlotKeeper:
         self.last_death_ns = seen_ns
         seat = self.active
         peer = self._peer(seat)
-        if seat.worker is worker and peer.state in (SeatState.RUNNING, SeatState.JOINING):
+        if seat.worker is worker and self._can_take_over(peer):
             self._control.values[ControlField.ACTIVE] = peer.index
             worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
             self.last_failover_block = worker.failed_over_at
             self.failovers += 1
+
+    @staticmethod
+    def _can_take_over(seat: Seat) -> bool:
+        """Whether `seat` has a worker that is neither dead nor dying, to make active."""
+        worker = seat.worker
+        running = seat.state in (SeatState.RUNNING, SeatState.JOINING)
+        return running and worker is not None and not worker.exit_seen_ns
 
     def on_death(self, worker: Worker) -> None:
         """A worker's process sentinel fired."""
@@ -282,8 +291,7 @@ class SlotKeeper:
             seat.counters.values[SlotField.STATE] = ProcessState.DEAD
             self._event(f"slot {seat.name} replaced: {seat.retiring}")
             seat.retiring = ""
-            if self._join is not None and seat in self._join[:2]:
-                self._join = None
+            self._drop_join_with(seat, now)
             self._due[seat.index] = now
             return
         seat.counters.values[SlotField.STATE] = ProcessState.DEAD
@@ -291,18 +299,9 @@ class SlotKeeper:
         was = "active" if self.active is seat or worker.failed_over_at >= 0 else "standby"
         seat.state = SeatState.DEAD
         self._attribute(seat, exitcode)
-        if self._join is not None and seat in self._join[:2]:
-            self._join = None
+        self._drop_join_with(seat, now)
         peer = self._peer(seat)
-        if (
-            worker.failed_over_at < 0
-            and self.active is seat
-            and peer.state
-            in (
-                SeatState.RUNNING,
-                SeatState.JOINING,
-            )
-        ):
+        if worker.failed_over_at < 0 and self.active is seat and self._can_take_over(peer):
             self._control.values[ControlField.ACTIVE] = peer.index
             self.failovers += 1
             worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
@@ -322,6 +321,15 @@ class SlotKeeper:
         else:
             self._due[seat.index] = now + decision.delay_s
         self._event(f"slot {seat.name}: {decision.describe()}")
+
+    def _drop_join_with(self, seat: Seat, now: float) -> None:
+        """A join that `seat` took part in is off; the other seat waits for a new one."""
+        if self._join is None or seat not in self._join[:2]:
+            return
+        joining = self._join[0]
+        self._join = None
+        if joining is not seat and joining.worker is None:
+            self._due[joining.index] = now
 
     def _attribute(self, seat: Seat, exitcode: int | None) -> None:
         """Blame the module a slot died inside, if it crashed or hung there: quarantine it.
@@ -406,7 +414,8 @@ class SlotKeeper:
 
     def _fill(self, seat: Seat) -> None:
         peer = self._peer(seat)
-        source = peer.worker if peer.state is SeatState.RUNNING else None
+        copyable = peer.state is SeatState.RUNNING and self._can_take_over(peer)
+        source = peer.worker if copyable else None
         if source is not None and self._spare is not None and self._spare.code != source.code:
             seat.state = SeatState.SUSPENDED
             seat.note = (
@@ -417,15 +426,17 @@ class SlotKeeper:
             return
         seat.restarts += 1
         self.respawns += 1
-        if peer.state is SeatState.RUNNING:
+        if copyable:
             counters = peer.counters.values
             request = int(counters[SlotField.SNAPSHOT_REQUEST]) + 1
             counters[SlotField.SNAPSHOT_REQUEST] = request
             self._join = (seat, peer, request)
             self._join_ns = [time.monotonic_ns(), 0]
             return
-        # No slot to copy: build from the patch, the supervisor's source of truth.
         assert self._spare is not None
+        if self._restart_from_checkpoint(seat):
+            return
+        # No slot to copy and no checkpoint to go on from: build from the patch.
         spare, self._spare = self._spare, None
         setup = tuple(Patch.messages_of(self._patch().to_dict()))
         seat.commands.reset(self._seq)
@@ -433,6 +444,42 @@ class SlotKeeper:
         self._control.values[ControlField.ACTIVE] = seat.index
         self._start(seat, spare, FreshStart(seat.config(peer), consumed + 1, setup))
         self._event(f"slot {seat.name} rebuilt from the patch (no slot left to copy)")
+
+    def _restart_from_checkpoint(self, seat: Seat) -> bool:
+        """With no slot left, start the spare from the newest checkpoint either slot wrote.
+
+        It gets the commands stamped after the checkpoint and renders its way to the present,
+        so the session goes on as if no slot had died (but for the silence meanwhile).
+        False if there is no checkpoint, or the commands after it are no longer kept.
+        """
+        newest: tuple[Seat, int, int, int, int] | None = None
+        for source in self.seats:
+            for region, (generation, block, seq, nbytes) in enumerate(
+                checkpoint_table(source.counters.values).tolist()
+            ):
+                if generation > 0 and nbytes > 0 and (newest is None or block > newest[1]):
+                    offset = checkpoint_region(region, source.handover.size)[0]
+                    newest = (source, int(block), int(seq), int(nbytes), offset)
+        if newest is None:
+            return False
+        source, block, first_seq, nbytes, offset = newest
+        replay = [e for e in self._log if e[0] >= first_seq and e[3] in (-1, source.index)]
+        kept = not self._log or self._log[0][0] <= first_seq
+        if not kept or len(replay) > seat.commands.capacity:
+            return False
+        assert self._spare is not None
+        spare, self._spare = self._spare, None
+        seat.commands.reset(first_seq)
+        for seq, stamp, payload, only in replay:
+            seat.commands.push(stamp, payload, seq, solo=only != -1)
+        self._control.values[ControlField.ACTIVE] = seat.index
+        start = JoinStart(seat.config(self._peer(seat)), source.handover.name, nbytes, offset)
+        self._start(seat, spare, start)
+        self._event(
+            f"slot {seat.name} restarted from the checkpoint at block {block} "
+            f"({nbytes} bytes, {len(replay)} commands after it): no slot was left to copy"
+        )
+        return True
 
     def _finish_join(self) -> None:
         assert self._join is not None

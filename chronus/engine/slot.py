@@ -42,6 +42,7 @@ from chronus.engine.stats import (
     IoField,
     ProcessState,
     SlotField,
+    checkpoint_table,
     decision_table,
     record_timing,
 )
@@ -108,11 +109,37 @@ class FreshStart:
 
 @dataclass(frozen=True, slots=True)
 class JoinStart:
-    """Load the snapshot of `nbytes` bytes in shared memory `handover` and continue from it."""
+    """Load the snapshot of `nbytes` bytes at `offset` in shared memory `handover` and go on
+    from it (a join: the active's state just captured; a restart: a checkpoint)."""
 
     seat: SeatConfig
     handover: str
     nbytes: int
+    offset: int = 0
+
+
+CHECKPOINT_S = 1.0
+"""How often the active slot writes a checkpoint of its state (at most: see `_render_loop`)."""
+
+CHECKPOINT_SHARE = 0.005
+"""Checkpoints may take at most this share of the active slot's time; a bigger state is
+checkpointed less often."""
+
+
+CHECKPOINT_MAX_BLOCKS = 3
+"""A state that takes longer than this many block periods to capture is not checkpointed at
+all (the standby covers for the active meanwhile, but not for ever): with no slot left, a new
+one is then built from the patch instead."""
+
+
+def checkpoint_region(index: int, area: int) -> tuple[int, int]:
+    """(offset, size) of checkpoint region `index` (0 or 1) in a handover area of `area` bytes.
+
+    The first half of the area is for a join's snapshot, the two quarters after it for the
+    checkpoints, so that neither overwrites a state another process is reading.
+    """
+    quarter = area // 4
+    return (2 + index) * quarter, quarter
 
 
 class Decisions:
@@ -198,7 +225,7 @@ def _load_start(start: FreshStart | JoinStart, renderer: Renderer, seat: _Seat, 
         source = shared_memory.SharedMemory(name=start.handover)
         try:
             assert source.buf is not None
-            snapshot = pickle.loads(bytes(source.buf[: start.nbytes]))
+            snapshot = pickle.loads(bytes(source.buf[start.offset : start.offset + start.nbytes]))
         finally:
             source.close()
         renderer.load_state(snapshot["renderer"])
@@ -227,6 +254,31 @@ def _snapshot(seat: _Seat, renderer: Renderer) -> None:
     v[SlotField.SNAPSHOT_SEQ] = seat.commands.last_seq + 1
     v[SlotField.SNAPSHOT_NS] = time.perf_counter_ns() - began
     v[SlotField.SNAPSHOT_DONE] = v[SlotField.SNAPSHOT_REQUEST]
+
+
+def _checkpoint(seat: _Seat, renderer: Renderer) -> int:
+    """Write this slot's state into its older checkpoint region; ns taken, -1 if too big.
+
+    Only the active slot calls this: it drains its commands as the one that decides.
+    """
+    began = time.perf_counter_ns()
+    _drain(seat.commands, renderer, seat.decisions, may_wait=False)
+    table = checkpoint_table(seat.counters.values)
+    generation = int(table[:, 0].max()) + 1
+    snapshot = {"block": seat.ring.write_pos, "renderer": renderer.state()}
+    data = pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
+    area = seat.handover.buf
+    offset, size = checkpoint_region(generation % 2, seat.handover.size)
+    if area is None or len(data) > size:
+        return -1
+    row = table[generation % 2]
+    row[0] = 0  # being rewritten: no reader may take it meanwhile
+    area[offset : offset + len(data)] = data
+    row[1] = seat.ring.write_pos
+    row[2] = seat.commands.last_seq + 1
+    row[3] = len(data)
+    row[0] = generation
+    return time.perf_counter_ns() - began
 
 
 _PF_EXITING = 0x4
@@ -379,6 +431,8 @@ def _render_loop(
     lead = config.lead
     caught_up = False
     period_ns = 1_000_000_000 * block // config.rate
+    checkpoint_blocks = max(1, round(CHECKPOINT_S * config.rate / block))
+    next_checkpoint = ring.write_pos + 1
     exceeds(ring.next_block(), SILENCE)  # load the kernel now, not on the first block
     while flags[ControlField.RUN]:
         woken = wake.acquire(timeout=HEARTBEAT_S)
@@ -418,6 +472,9 @@ def _render_loop(
                     ring.header[AudioRing.DROPS] += 1  # rendered after the device wanted it
             else:
                 caught_up = True  # a joiner's catch-up blocks are late by design
+            if not caught_up:  # catching up from a checkpoint can take a while: not hung
+                v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
+                v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
             if not active and not peer.has_block(k):
                 v[SlotField.AHEAD] += 1
             end = time.perf_counter_ns()
@@ -430,6 +487,11 @@ def _render_loop(
         if v[SlotField.SNAPSHOT_REQUEST] != v[SlotField.SNAPSHOT_DONE]:
             _snapshot(seat, renderer)
             conn.send(("snapshot", int(v[SlotField.SNAPSHOT_DONE])))  # rare: a join waits
+        elif rendered and active and caught_up and 0 < next_checkpoint <= ring.write_pos:
+            took = _checkpoint(seat, renderer)
+            spacing = max(checkpoint_blocks, round(took / CHECKPOINT_SHARE / period_ns))
+            affordable = 0 <= took <= CHECKPOINT_MAX_BLOCKS * period_ns
+            next_checkpoint = ring.write_pos + spacing if affordable else 0
         v[SlotField.LATE] = renderer.late_count
         v[SlotField.ERRORS] = renderer.error_count + renderer.graph.module_error_count
         v[SlotField.NONFINITE] = renderer.graph.nonfinite_count

@@ -22,6 +22,7 @@ __all__ = [
     "IoField",
     "ProcessState",
     "SlotField",
+    "checkpoint_table",
     "decision_table",
     "recent_timings",
     "record_timing",
@@ -112,7 +113,10 @@ class SlotField(IntEnum):
     DECISIONS = 32 + TIMING_WINDOW
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
     applied each recent command, so that its peer applies a late one at the same sample."""
-    SIZE = 32 + TIMING_WINDOW + 2 * DECISION_SLOTS
+    CHECKPOINTS = 32 + TIMING_WINDOW + 2 * DECISION_SLOTS
+    """Two checkpoint records (generation, block, first command seq after it, bytes), one per
+    checkpoint region of the handover area: see `checkpoint_table`."""
+    SIZE = 32 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8
 
 
 def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -186,3 +190,14 @@ def summary(counters: SharedCounters, fields: type[SlotField] | type[IoField]) -
         "pid": int(v[fields.PID]),
         "uptime_s": round((time.monotonic_ns() - started) / 1e9, 3) if started else 0.0,
     }
+
+
+def checkpoint_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A slot's two checkpoint records, a (2, 4) view: generation (0 while being written),
+    the block the state is at, the first command seq not in it, and its size in bytes.
+
+    The active slot writes a checkpoint of its whole state about once a second, into the
+    region of the older record, and sets the generation last; so the newest record always
+    describes a whole checkpoint, even if the slot dies while writing the next one.
+    """
+    return values[SlotField.CHECKPOINTS : SlotField.CHECKPOINTS + 8].reshape(2, 4)
