@@ -7,7 +7,8 @@ their process sentinels (exit codes) and the heartbeats they write in shared mem
 already taken the standby's copy of the missing block; the keeper makes the standby active,
 gives the empty seat the pre-warmed spare, asks the active for its state at a block boundary,
 replays to the newcomer the commands stamped after it, and the newcomer rejoins lockstep.
-Respawns follow `RespawnPolicy`. If both seats die, a worker is built fresh from the patch.
+Respawns follow `RespawnPolicy`. If both seats die, a worker starts from the newest checkpoint
+the active wrote (about once a second) and catches up; without one, from the patch.
 """
 
 from __future__ import annotations
@@ -189,6 +190,7 @@ class SlotKeeper:
 
     def _start(self, seat: Seat, worker: Worker, start: FreshStart | JoinStart) -> None:
         seat.worker = worker
+        seat.code = worker.code
         seat.state = SeatState.JOINING
         seat.accepting = True
         worker.conn.send(start)
@@ -450,10 +452,14 @@ class SlotKeeper:
 
         It gets the commands stamped after the checkpoint and renders its way to the present,
         so the session goes on as if no slot had died (but for the silence meanwhile).
-        False if there is no checkpoint, or the commands after it are no longer kept.
+        False if there is no checkpoint, the commands after it are no longer kept, or the code
+        on disk changed since it was written (the spare might not read it).
         """
+        assert self._spare is not None
         newest: tuple[Seat, int, int, int, int] | None = None
         for source in self.seats:
+            if source.code != self._spare.code:
+                continue
             for region, (generation, block, seq, nbytes) in enumerate(
                 checkpoint_table(source.counters.values).tolist()
             ):

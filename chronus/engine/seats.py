@@ -77,6 +77,8 @@ class Seat:
     serving_since_ns: int = 0
     note: str = ""
     retiring: str = ""
+    code: str = ""
+    """The code fingerprint of the last worker given this seat (its checkpoints are in it)."""
     """Why the supervisor is replacing this seat's healthy worker (after a commit), if it is."""
 
     @classmethod
