@@ -217,6 +217,9 @@ class Supervisor:
         if self._recorder is not None and self._recorder.recording:
             self._recorder.stop()
         if self._session_log is not None:
+            if self._io_counters is not None:
+                consumed = int(self._io_counters.values[IoField.CONSUMED])
+                self._session_log.mark_end(consumed * self.config.block)
             self._session_log.close()
         for shm in (self._tap, self._io_counters, self._control):
             if shm is not None:

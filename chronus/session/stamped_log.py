@@ -20,6 +20,8 @@ commands it applied, all at the sample the new slot applied them::
 The arguments say where the crossfade from the old sound to the new began (a sample), how
 long it was (samples; 0 for a switch without one) and how many command lines follow. Until
 that sample the old sound played; a replay renders both, as the engine did.
+
+An engine that stops cleanly ends its log with ``# end of session at sample 576000``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = ["Commit", "StampedLog", "StampedSession", "read_stamped_log"]
 
 _HEADER = re.compile(r"# chronus session log v1 rate=([0-9]+) block=([0-9]+)")
 _SAMPLE = re.compile(r"[0-9]+")
+_END = "# end of session at sample"
 
 
 def _header(rate: int, block: int) -> str:
@@ -175,6 +178,11 @@ class StampedLog:
             self._file.write(f"{stamp}\t{message.address}\t{args}\n")
         self._file.flush()
 
+    def mark_end(self, sample: int) -> None:
+        """Note where the session stopped (a comment line: older readers skip it)."""
+        self._file.write(f"{_END} {int(sample)}\n")
+        self._file.flush()
+
     def close(self) -> None:
         """Flush to disk and close."""
         if not self._file.closed:
@@ -203,13 +211,16 @@ class StampedSession:
     block: int
     commands: list[tuple[int, Message]]
     commits: list[Commit] = field(default_factory=list)
+    stopped: int = 0
+    """The sample at which the engine stopped, if it said (0 if not)."""
 
     @property
     def end(self) -> int:
-        """The last sample any command or crossfade of the session names."""
+        """Where the session ends: where the engine stopped, or else the last sample any
+        command or crossfade names."""
         ends = [sample for sample, _ in self.commands]
         ends += [commit.switch + commit.crossfade for commit in self.commits]
-        return max(ends, default=0)
+        return max([*ends, self.stopped], default=0)
 
 
 def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
@@ -231,9 +242,12 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
     commits: list[Commit] = []
     open_commit: tuple[int, int, int, int] | None = None
     staged: list[Message] = []
+    stopped = 0
     for number, raw in enumerate(lines[1:], start=2):
         try:
             text = raw.decode("utf-8")
+            if text.startswith(_END) and _SAMPLE.fullmatch(text[len(_END) + 1 :]):
+                stopped = max(stopped, int(text[len(_END) + 1 :]))
             if not text.strip() or text.startswith("#"):
                 continue
             if text.split("\t", 2)[1:2] == [COMMIT]:
@@ -252,4 +266,4 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
             stamp, switch, crossfade, _ = open_commit
             commits.append(Commit(stamp, switch, crossfade, tuple(staged)))
             open_commit = None
-    return StampedSession(rate, block, commands, commits)
+    return StampedSession(rate, block, commands, commits, stopped)

@@ -207,3 +207,14 @@ def test_a_malformed_commit_line_names_its_line(tmp_path: Path, args: str) -> No
     path.write_text(f"{HEADER}1024\t/patch/commit\t{args}\n1024\t/tempo\t[128.0]\n")
     with pytest.raises(ValueError, match=r"session.log:2: a commit line"):
         read_stamped_log(path)
+
+
+def test_the_end_of_a_session_is_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(1280, NOTE)
+        log.mark_end(576000)
+    assert path.read_text(encoding="utf-8").endswith("# end of session at sample 576000\n")
+    session = read_stamped_log(path)
+    assert session.commands == [(1280, NOTE)] and session.stopped == 576000
+    assert session.end == 576000
