@@ -9,7 +9,10 @@ blocks the standby covered, underruns, the time from the death seen until a new 
 is back in lockstep (`rejoin_ms`, timed by the supervisor: spare promoted into the empty seat,
 state captured at a block boundary — `ask_to_send_ms` from asking for it to sending it on —
 commands replayed, state loaded — `join_load_ms`), and the snapshot's size and capture time.
-At the end the engine's recording is compared with an offline render of its session log.
+At the end the engine's recording is compared with an offline render of its session log, and
+each underrun is set against the host stalls a SCHED_FIFO 99 sleeper on each CPU recorded
+(`tests/stalls.py`): how many fell in a ~50 ms poll window that saw one, against how many of
+all windows saw one.
 
     python benchmarks/failover.py --backend device --kills 10 --every 3
     python benchmarks/failover.py --backend device --kills 60 --every 10   # the 10-minute soak
@@ -34,13 +37,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chronus.dsp.render import render_offline
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import validate
+from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
+from tests.stalls import StallMonitor
 
 ROOTS = (36, 39, 43, 46, 48, 51, 41, 44)
+STALL_MS = 4.0
+"""Host stalls at least this long are recorded (a SCHED_FIFO 99 sleeper on each CPU)."""
 SNAPSHOT = re.compile(r"\((\d+) bytes, ([\d.]+) ms to capture\)")
 
 
@@ -67,6 +73,24 @@ def _active(status: dict[str, Any]) -> dict[str, Any]:
     return next(s for s in status["slots"] if s["role"] == "active")
 
 
+def _attribute(polls: list[tuple[int, int, int]], stalls: list[tuple[int, int, int]]) -> None:
+    """How many underruns fell in a poll window (~50 ms) that saw a host stall, against how
+    many windows saw one at all (the chance a window has a stall by coincidence)."""
+    slack = 10_000_000  # a stall that ended just before the window can still be paid for in it
+
+    def stalled(start: int, end: int) -> bool:
+        return any(s < end and s + d > start - slack for _, s, d in stalls)
+
+    hit = [stalled(start, end) for start, end, _ in polls]
+    underruns = sum(n for _, _, n in polls)
+    explained = sum(n for (_, _, n), h in zip(polls, hit, strict=True) if h)
+    longest = max((d for _, _, d in stalls), default=0) / 1e6
+    share = 100 * sum(hit) / max(1, len(polls))
+    print(f"  host stalls ≥ {STALL_MS:g} ms: {len(stalls)} (longest {longest:.0f} ms); "
+          f"underruns in a window with one: {explained} of {underruns}; "
+          f"windows with one: {sum(hit)} of {len(polls)} ({share:.0f} %)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="null", choices=("null", "device"))
@@ -81,7 +105,7 @@ def main() -> None:
     ).boot()
     rows: list[dict[str, float]] = []
     try:
-        with engine.client() as client:
+        with engine.client() as client, StallMonitor(STALL_MS, capacity=1 << 15) as host:
             _patch(client)
             started = time.monotonic()
             next_kill = started + args.every
@@ -89,6 +113,8 @@ def main() -> None:
             last_kill = -1e9
             underruns_seen = 0
             underrun_times: list[tuple[float, int]] = []  # (seconds after the last kill, count)
+            polls: list[tuple[int, int, int]] = []  # (from ns, to ns, underruns in between)
+            polled_ns = time.monotonic_ns()
             while (
                 len(rows) < args.kills
                 or pending is not None
@@ -96,8 +122,11 @@ def main() -> None:
             ):
                 now = time.monotonic()
                 status = client.status()
-                if status["io"]["underruns"] > underruns_seen:
-                    fresh = status["io"]["underruns"] - underruns_seen
+                now_ns = time.monotonic_ns()
+                fresh = status["io"]["underruns"] - underruns_seen
+                polls.append((polled_ns, now_ns, fresh))
+                polled_ns = now_ns
+                if fresh > 0:
                     underrun_times.append((now - last_kill, fresh))
                     underruns_seen = status["io"]["underruns"]
                 both = all(s["seat"] == "running" for s in status["slots"])
@@ -139,7 +168,7 @@ def main() -> None:
         engine.kill()
     session = read_stamped_log(log)
     recorded, rate = read_wav(wav)
-    offline = render_offline(session.commands, len(recorded), rate, session.block)
+    offline = render_session(session, len(recorded))
     differing = np.nonzero(np.any(recorded != offline, axis=1))[0]
     io = end["io"]
     print(f"backend {args.backend}: {len(rows)} SIGKILLs of the active slot, "
@@ -161,6 +190,7 @@ def main() -> None:
     for low, high, label in windows:
         count = sum(n for t, n in underrun_times if low <= t < high)
         print(f"  underruns {label}: {count}")
+    _attribute(polls, host.stalls)
     blocks = sorted({int(i) // session.block for i in differing})
     # The engine stops its slots before its recorder, so the recording ends in a fade.
     shutdown = (len(recorded) - rate // 2) // session.block

@@ -22,7 +22,9 @@ from chronus.engine.lifecycle import die_with_parent
 MAX_STALLS = 256
 
 
-def _sleeper(cpu: int, threshold_ns: int, stop: Any, count: Any, log: Any, rt: Any) -> None:
+def _sleeper(
+    cpu: int, threshold_ns: int, stop: Any, count: Any, log: Any, rt: Any, capacity: int
+) -> None:
     die_with_parent()  # a SCHED_FIFO 99 loop must not outlive a killed test run
     os.sched_setaffinity(0, {cpu})
     try:
@@ -37,7 +39,7 @@ def _sleeper(cpu: int, threshold_ns: int, stop: Any, count: Any, log: Any, rt: A
         if now - last > threshold_ns:
             with count.get_lock():
                 i = count.value
-                if i < MAX_STALLS:
+                if i < capacity:
                     log[3 * i : 3 * i + 3] = [cpu, last, now - last]
                 count.value = i + 1
         last = now
@@ -46,16 +48,25 @@ def _sleeper(cpu: int, threshold_ns: int, stop: Any, count: Any, log: Any, rt: A
 class StallMonitor:
     """Context manager: record host stalls on every CPU while the block runs."""
 
-    def __init__(self, threshold_ms: float = 3.0) -> None:
+    def __init__(self, threshold_ms: float = 3.0, capacity: int = MAX_STALLS) -> None:
         ctx = mp.get_context("fork")
+        self._capacity = capacity
         self._stop = ctx.Value("b", 0, lock=False)
         self._count: Synchronized[int] = ctx.Value("i", 0)
-        self._log = ctx.Array("q", 3 * MAX_STALLS, lock=False)
+        self._log = ctx.Array("q", 3 * capacity, lock=False)
         self._realtime = [ctx.Value("b", 0, lock=False) for _ in sorted(os.sched_getaffinity(0))]
         self._procs = [
             ctx.Process(
                 target=_sleeper,
-                args=(cpu, int(threshold_ms * 1e6), self._stop, self._count, self._log, rt),
+                args=(
+                    cpu,
+                    int(threshold_ms * 1e6),
+                    self._stop,
+                    self._count,
+                    self._log,
+                    rt,
+                    capacity,
+                ),
                 daemon=True,
             )
             for cpu, rt in zip(sorted(os.sched_getaffinity(0)), self._realtime, strict=True)
@@ -80,8 +91,13 @@ class StallMonitor:
     @property
     def stalls_ms(self) -> list[tuple[int, float]]:
         """(cpu, duration in ms) of each recorded stall."""
-        n = min(self._count.value, MAX_STALLS)
-        return [(self._log[3 * i], self._log[3 * i + 2] / 1e6) for i in range(n)]
+        return [(cpu, duration / 1e6) for cpu, _, duration in self.stalls]
+
+    @property
+    def stalls(self) -> list[tuple[int, int, int]]:
+        """(cpu, CLOCK_MONOTONIC start in ns, duration in ns) of each recorded stall."""
+        n = min(self._count.value, self._capacity)
+        return [(self._log[3 * i], self._log[3 * i + 1], self._log[3 * i + 2]) for i in range(n)]
 
     def blocks_bound(self, block_ms: float) -> int:
         """The most blocks the recorded stalls can have cost a renderer."""
