@@ -3,7 +3,7 @@
 Each slot worker holds a process-shared robust mutex (its lifeline) for as long as it lives.
 When its thread dies, the kernel releases the robust futexes it held (`EOWNERDEAD` to a waiter)
 before it unmaps the address space; a process sentinel (or a pidfd) only becomes readable after
-that teardown, which takes 4-9 ms for a worker with numpy and numba mapped. The supervisor
+that teardown, which takes 4-13 ms for a worker with numpy and numba mapped. The supervisor
 waits on each worker's lifeline in a thread of its own and wakes its select loop through a pipe.
 
 Robust mutexes are POSIX but not everywhere (macOS has none); where they are missing,
@@ -21,7 +21,7 @@ from collections import deque
 from multiprocessing import shared_memory
 from typing import Final, Generic, TypeVar
 
-from chronus.engine.rings import Segment, _open
+from chronus.engine.rings import Segment, open_segment
 
 __all__ = ["DeathWatch", "Lifelines"]
 
@@ -37,7 +37,7 @@ _MAP_FAILED: Final = ctypes.c_void_p(-1).value
 
 
 def _libc() -> ctypes.CDLL | None:
-    """The C library, if it has robust process-shared mutexes (glibc and musl on Linux)."""
+    """glibc, if this is Linux with glibc (robust process-shared mutexes); else None."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -86,7 +86,7 @@ class Lifelines(Segment):
         libc = _libc()
         if libc is None:
             return None
-        return cls(_open(name, capacity * _MUTEX_BYTES, create=True), True, libc)
+        return cls(open_segment(name, capacity * _MUTEX_BYTES, create=True), True, libc)
 
     @classmethod
     def attach(cls, name: str) -> Lifelines:
@@ -94,7 +94,7 @@ class Lifelines(Segment):
         libc = _libc()
         if libc is None:
             raise OSError("this C library has no robust mutexes")
-        return cls(_open(name, 0, create=False), False, libc)
+        return cls(open_segment(name, 0, create=False), False, libc)
 
     def _address(self, index: int) -> int:
         if not 0 <= index < self.capacity:

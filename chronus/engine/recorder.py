@@ -17,7 +17,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from chronus.engine.rings import HeaderRing, _open
+from chronus.engine.rings import HeaderRing, open_segment
 from chronus.session.wav import WavWriter
 
 __all__ = ["RecordTap", "Recorder"]
@@ -69,7 +69,7 @@ class RecordTap(HeaderRing):
         if capacity < 1 or block < 1 or channels < 1:
             raise ValueError("capacity, block and channels must be at least 1")
         size = _HEADER_BYTES + 16 * capacity + capacity * block * channels * 4
-        shm = _open(name, size, create=True)
+        shm = open_segment(name, size, create=True)
         header = np.ndarray((_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf)
         header[:] = 0
         header[cls.CAPACITY] = capacity

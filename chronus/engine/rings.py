@@ -16,7 +16,15 @@ from typing import Final, Self
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["AudioRing", "CommandRing", "HeaderRing", "Segment", "SharedCounters", "unique_name"]
+__all__ = [
+    "AudioRing",
+    "CommandRing",
+    "HeaderRing",
+    "Segment",
+    "SharedCounters",
+    "open_segment",
+    "unique_name",
+]
 
 _HEADER_SLOTS: Final = 16
 _HEADER_BYTES: Final = _HEADER_SLOTS * 8
@@ -27,7 +35,8 @@ def unique_name(kind: str) -> str:
     return f"chronus-{os.getpid()}-{kind}-{secrets.token_hex(3)}"
 
 
-def _open(name: str, size: int, create: bool) -> shared_memory.SharedMemory:
+def open_segment(name: str, size: int, create: bool) -> shared_memory.SharedMemory:
+    """Create a named segment of `size` bytes, or attach to one (`create` False, size unused)."""
     # The engine's children are spawned by the creator and share its resource tracker, so an
     # attach registers nothing new, and only the creator unlinks (bpo-39959 for strangers).
     return shared_memory.SharedMemory(name=name, create=create, size=size if create else 0)
@@ -69,7 +78,7 @@ class HeaderRing(Segment):
     @classmethod
     def attach(cls, name: str) -> Self:
         """Attach to a segment created by another process."""
-        return cls(_open(name, 0, create=False), owner=False)
+        return cls(open_segment(name, 0, create=False), owner=False)
 
     @property
     def write_pos(self) -> int:
@@ -125,7 +134,7 @@ class AudioRing(HeaderRing):
     ) -> AudioRing:
         """Create and zero a ring (the supervisor does this; it also unlinks it)."""
         size = _HEADER_BYTES + 8 * capacity + capacity * block * channels * 4
-        shm = _open(name, size, create=True)
+        shm = open_segment(name, size, create=True)
         header = np.ndarray((_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf)
         header[:] = 0
         header[cls.BLOCK] = block
@@ -211,7 +220,7 @@ class CommandRing(HeaderRing):
         """Create an empty ring of `capacity` records of `record` bytes each."""
         if record % 8:
             raise ValueError("record size must be a multiple of 8")
-        shm = _open(name, _HEADER_BYTES + capacity * record, create=True)
+        shm = open_segment(name, _HEADER_BYTES + capacity * record, create=True)
         header = np.ndarray((_HEADER_SLOTS,), dtype=np.int64, buffer=shm.buf)
         header[:] = 0
         header[cls._CAPACITY] = capacity
@@ -303,7 +312,7 @@ class SharedCounters(Segment):
     @classmethod
     def create(cls, name: str, size: int) -> SharedCounters:
         """Create a zeroed block of `size` counters."""
-        shm = _open(name, size * 8, create=True)
+        shm = open_segment(name, size * 8, create=True)
         counters = cls(shm, owner=True, size=size)
         counters.values[:] = 0
         return counters
@@ -311,7 +320,7 @@ class SharedCounters(Segment):
     @classmethod
     def attach(cls, name: str, size: int) -> SharedCounters:
         """Attach to a block created by another process."""
-        return cls(_open(name, 0, create=False), owner=False, size=size)
+        return cls(open_segment(name, 0, create=False), owner=False, size=size)
 
     def close(self) -> None:
         """Detach; the creator also removes the segment."""
