@@ -244,6 +244,10 @@ class SlotKeeper:
             worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
             self.last_failover_block = worker.failed_over_at
             self.failovers += 1
+            self._event(
+                f"slot {seat.name} (active) is dying; slot {peer.name} took over at block "
+                f"{worker.failed_over_at}"
+            )
 
     @staticmethod
     def _can_take_over(seat: Seat) -> bool:
@@ -308,11 +312,12 @@ class SlotKeeper:
             self.failovers += 1
             worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
             self.last_failover_block = worker.failed_over_at
-        if worker.failed_over_at >= 0:
             self._event(
                 f"slot {seat.name} (active) died (code {exitcode}{seat.note}); "
                 f"slot {peer.name} took over at block {worker.failed_over_at}"
             )
+        elif worker.failed_over_at >= 0:  # the takeover was told when its lifeline ended
+            self._event(f"slot {seat.name} (active) died (code {exitcode}{seat.note})")
         else:
             self._event(f"slot {seat.name} ({was}) died (code {exitcode}{seat.note})")
         seat.note = ""
