@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from chronus.protocol import Arg, Message, ProtocolError, encode, encode_raw, parse_packet
@@ -154,8 +154,11 @@ class EngineProcess:
         rate: int = 48000,
         block: int = 128,
         extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
+        self.env = dict(env or {})
+        """Environment variables set for the engine on top of this process's own."""
         self.port = port
         self.args = [
             sys.executable, "-m", "chronus", "engine",
@@ -174,7 +177,7 @@ class EngineProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
         )
         assert self.process.stdout and self.process.stderr
         self._stderr_thread = threading.Thread(

@@ -28,19 +28,9 @@ MODULE = "chronus_user_module_under_edit"
 
 
 def _boot(module_dir: Path) -> EngineProcess:
-    saved = {k: os.environ.get(k) for k in ("CHRONUS_MODULES", "PYTHONPATH")}
-    os.environ["CHRONUS_MODULES"] = MODULE
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(module_dir), str(ROOT), saved["PYTHONPATH"]])
-    )
-    try:
-        return EngineProcess(port=0, backend="null").boot()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    path = [str(module_dir), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {"CHRONUS_MODULES": MODULE, "PYTHONPATH": os.pathsep.join(filter(None, path))}
+    return EngineProcess(port=0, backend="null", env=env).boot()
 
 
 def _wait(

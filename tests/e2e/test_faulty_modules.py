@@ -28,17 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 @pytest.fixture(scope="module")
 def fault_engine() -> Iterator[EngineProcess]:
     """A null-backend engine that knows the fault_* module types."""
-    saved = {k: os.environ.get(k) for k in ("CHRONUS_MODULES", "PYTHONPATH")}
-    os.environ["CHRONUS_MODULES"] = "tests.faults"
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, saved["PYTHONPATH"]]))
-    try:
-        engine = EngineProcess(port=0, backend="null").boot()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = {"CHRONUS_MODULES": "tests.faults", "PYTHONPATH": path}
+    engine = EngineProcess(port=0, backend="null", env=env).boot()
     yield engine
     assert engine.quit() == 0
 
