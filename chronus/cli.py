@@ -310,7 +310,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     if (args.seconds is not None and args.seconds < 0) or args.tail < 0:
         return _fail("--seconds and --tail must not be negative")
-    if _is_session_log(args.script):
+    from chronus.session.stamped_log import is_session_log
+
+    if is_session_log(args.script):
         return _render_session_log(args)
     script = _load_script(args.script)
     args.rate = 48000 if args.rate is None else args.rate
@@ -323,17 +325,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     elapsed = time.perf_counter() - started
     return _write_render(args, audio, elapsed)
-
-
-def _is_session_log(path: Path) -> bool:
-    try:
-        with open(path, "rb") as file:
-            return file.read(len(_LOG_MAGIC)) == _LOG_MAGIC
-    except OSError:
-        return False  # the script loader says what is wrong with it
-
-
-_LOG_MAGIC = b"# chronus session log "
 
 
 def _render_session_log(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ already taken the standby's copy of the missing block; the keeper makes the stan
 gives the empty seat the pre-warmed spare, asks the active for its state at a block boundary,
 replays to the newcomer the commands stamped after it, and the newcomer rejoins lockstep.
 Respawns follow `RespawnPolicy`. If both seats die, a worker starts from the newest checkpoint
-the active wrote (about once a second) and catches up; without one, from the patch.
+a slot wrote (about once a second) and catches up; without one, from the patch.
 """
 
 from __future__ import annotations
@@ -240,14 +240,18 @@ class SlotKeeper:
         seat = self.active
         peer = self._peer(seat)
         if seat.worker is worker and self._can_take_over(peer):
-            self._control.values[ControlField.ACTIVE] = peer.index
-            worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
-            self.last_failover_block = worker.failed_over_at
-            self.failovers += 1
+            self._promote(peer, worker)
             self._event(
                 f"slot {seat.name} (active) is dying; slot {peer.name} took over at block "
                 f"{worker.failed_over_at}"
             )
+
+    def _promote(self, peer: Seat, dying: Worker) -> None:
+        """Make `peer` active in place of the active seat's `dying` worker."""
+        self._control.values[ControlField.ACTIVE] = peer.index
+        dying.failed_over_at = int(self._io.values[IoField.CONSUMED])
+        self.last_failover_block = dying.failed_over_at
+        self.failovers += 1
 
     @staticmethod
     def _can_take_over(seat: Seat) -> bool:
@@ -308,10 +312,7 @@ class SlotKeeper:
         self._drop_join_with(seat, now)
         peer = self._peer(seat)
         if worker.failed_over_at < 0 and self.active is seat and self._can_take_over(peer):
-            self._control.values[ControlField.ACTIVE] = peer.index
-            self.failovers += 1
-            worker.failed_over_at = int(self._io.values[IoField.CONSUMED])
-            self.last_failover_block = worker.failed_over_at
+            self._promote(peer, worker)
             self._event(
                 f"slot {seat.name} (active) died (code {exitcode}{seat.note}); "
                 f"slot {peer.name} took over at block {worker.failed_over_at}"
@@ -474,23 +475,32 @@ class SlotKeeper:
         if newest is None:
             return False
         source, block, first_seq, nbytes, offset = newest
-        replay = [e for e in self._log if e[0] >= first_seq and e[3] in (-1, source.index)]
-        kept = not self._log or self._log[0][0] <= first_seq
-        if not kept or len(replay) > seat.commands.capacity:
+        replayed = self._replay(seat, source, first_seq)
+        if replayed < 0:
             return False
         assert self._spare is not None
         spare, self._spare = self._spare, None
-        seat.commands.reset(first_seq)
-        for seq, stamp, payload, only in replay:
-            seat.commands.push(stamp, payload, seq, solo=only != -1)
         self._control.values[ControlField.ACTIVE] = seat.index
         start = JoinStart(seat.config(self._peer(seat)), source.handover.name, nbytes, offset)
         self._start(seat, spare, start)
         self._event(
             f"slot {seat.name} restarted from the checkpoint at block {block} "
-            f"({nbytes} bytes, {len(replay)} commands after it): no slot was left to copy"
+            f"({nbytes} bytes, {replayed} commands after it): no slot was left to copy"
         )
         return True
+
+    def _replay(self, seat: Seat, source: Seat, first_seq: int) -> int:
+        """Fill `seat`'s command ring with the commands from `first_seq` on that `source` got
+        (sent to both seats, or to it alone); how many, or -1 if the log no longer holds them
+        all or the ring cannot (then the ring is left as it was)."""
+        replay = [e for e in self._log if e[0] >= first_seq and e[3] in (-1, source.index)]
+        kept = not self._log or self._log[0][0] <= first_seq
+        if not kept or len(replay) > seat.commands.capacity:
+            return -1
+        seat.commands.reset(first_seq)
+        for seq, stamp, payload, only in replay:
+            seat.commands.push(stamp, payload, seq, solo=only != -1)
+        return len(replay)
 
     def _finish_join(self) -> None:
         assert self._join is not None
@@ -500,20 +510,14 @@ class SlotKeeper:
             return
         nbytes = int(counters[SlotField.SNAPSHOT_BYTES])
         first_seq = int(counters[SlotField.SNAPSHOT_SEQ])
-        mine = (-1, source.index)
-        replay = [e for e in self._log if e[0] >= first_seq and e[3] in mine]
-        kept = not self._log or self._log[0][0] <= first_seq
-        if nbytes <= 0 or not kept or len(replay) > seat.commands.capacity:
+        if nbytes <= 0 or self._replay(seat, source, first_seq) < 0:
             self._join = None
             seat.state = SeatState.SUSPENDED
-            seat.note = f"state transfer failed ({nbytes} bytes, {len(replay)} commands to replay)"
+            seat.note = f"state transfer failed ({nbytes} bytes, or too many commands to replay)"
             self._event(f"slot {seat.name}: {seat.note}")
             return
         assert self._spare is not None
         spare, self._spare = self._spare, None
-        seat.commands.reset(first_seq)
-        for seq, stamp, payload, only in replay:
-            seat.commands.push(stamp, payload, seq, solo=only != -1)
         self._start(seat, spare, JoinStart(seat.config(source), source.handover.name, nbytes))
         self._join_ns[1] = time.monotonic_ns()
         self._event(

@@ -119,7 +119,8 @@ class JoinStart:
 
 
 CHECKPOINT_S = 1.0
-"""How often the active slot writes a checkpoint of its state (at most: see `_render_loop`)."""
+"""How often the standby (the active, when it has none) writes a checkpoint of its state; at
+most, see `CHECKPOINT_SHARE`. Not the active: the device plays its blocks."""
 
 CHECKPOINT_SHARE = 0.005
 """Checkpoints may take at most this share of the active slot's time; a bigger state is
@@ -128,8 +129,8 @@ checkpointed less often."""
 
 CHECKPOINT_MAX_BLOCKS = 3
 """A state that takes longer than this many block periods to capture is not checkpointed at
-all (the standby covers for the active meanwhile, but not for ever): with no slot left, a new
-one is then built from the patch instead."""
+all (a slot that long late could not cover for the other): with no slot left, a new one is
+then built from the patch instead."""
 
 
 def checkpoint_region(index: int, area: int) -> tuple[int, int]:
@@ -237,36 +238,40 @@ def _load_start(start: FreshStart | JoinStart, renderer: Renderer, seat: _Seat, 
     return block
 
 
+def _capture(seat: _Seat, renderer: Renderer) -> tuple[bytes, int, int]:
+    """This slot's state at the current block boundary: (pickle, block, first command seq
+    not in it). Nothing is drained: commands still in the ring or waiting for a decision
+    are not in the state, and whoever loads it gets them from the supervisor's log."""
+    waiting = seat.decisions.waiting
+    first_seq = waiting[0][0] if waiting else seat.commands.last_seq + 1
+    block = seat.ring.write_pos
+    snapshot = {"block": block, "renderer": renderer.state()}
+    return pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL), block, first_seq
+
+
 def _snapshot(seat: _Seat, renderer: Renderer) -> None:
-    """Write this slot's state at the current block boundary into its handover area."""
+    """Write this slot's state into the join part of its handover area (asked for a join)."""
     v = seat.counters.values
     began = time.perf_counter_ns()
-    _drain(seat.commands, renderer, seat.decisions, may_wait=False)
-    snapshot = {"block": seat.ring.write_pos, "renderer": renderer.state()}
-    data = pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
+    data, block, first_seq = _capture(seat, renderer)
     area = seat.handover.buf
-    if area is not None and len(data) <= seat.handover.size:
+    if area is not None and len(data) <= checkpoint_region(0, seat.handover.size)[0]:
         area[: len(data)] = data
         v[SlotField.SNAPSHOT_BYTES] = len(data)
     else:
         v[SlotField.SNAPSHOT_BYTES] = -len(data)
-    v[SlotField.SNAPSHOT_BLOCK] = seat.ring.write_pos
-    v[SlotField.SNAPSHOT_SEQ] = seat.commands.last_seq + 1
+    v[SlotField.SNAPSHOT_BLOCK] = block
+    v[SlotField.SNAPSHOT_SEQ] = first_seq
     v[SlotField.SNAPSHOT_NS] = time.perf_counter_ns() - began
     v[SlotField.SNAPSHOT_DONE] = v[SlotField.SNAPSHOT_REQUEST]
 
 
 def _checkpoint(seat: _Seat, renderer: Renderer) -> int:
-    """Write this slot's state into its older checkpoint region; ns taken, -1 if too big.
-
-    Only the active slot calls this: it drains its commands as the one that decides.
-    """
+    """Write this slot's state into its older checkpoint region; ns taken, -1 if too big."""
     began = time.perf_counter_ns()
-    _drain(seat.commands, renderer, seat.decisions, may_wait=False)
     table = checkpoint_table(seat.counters.values)
     generation = int(table[:, 0].max()) + 1
-    snapshot = {"block": seat.ring.write_pos, "renderer": renderer.state()}
-    data = pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
+    data, block, first_seq = _capture(seat, renderer)
     area = seat.handover.buf
     offset, size = checkpoint_region(generation % 2, seat.handover.size)
     if area is None or len(data) > size:
@@ -274,9 +279,7 @@ def _checkpoint(seat: _Seat, renderer: Renderer) -> int:
     row = table[generation % 2]
     row[0] = 0  # being rewritten: no reader may take it meanwhile
     area[offset : offset + len(data)] = data
-    row[1] = seat.ring.write_pos
-    row[2] = seat.commands.last_seq + 1
-    row[3] = len(data)
+    row[1:4] = (block, first_seq, len(data))
     row[0] = generation
     return time.perf_counter_ns() - began
 
@@ -487,7 +490,12 @@ def _render_loop(
         if v[SlotField.SNAPSHOT_REQUEST] != v[SlotField.SNAPSHOT_DONE]:
             _snapshot(seat, renderer)
             conn.send(("snapshot", int(v[SlotField.SNAPSHOT_DONE])))  # rare: a join waits
-        elif rendered and active and caught_up and 0 < next_checkpoint <= ring.write_pos:
+        elif (
+            rendered
+            and caught_up
+            and 0 < next_checkpoint <= ring.write_pos
+            and (not active or peer_counters[SlotField.STATE] != ProcessState.RUNNING)
+        ):  # the standby checkpoints, so that the slot the device plays is not held up
             took = _checkpoint(seat, renderer)
             spacing = max(checkpoint_blocks, round(took / CHECKPOINT_SHARE / period_ns))
             affordable = 0 <= took <= CHECKPOINT_MAX_BLOCKS * period_ns

@@ -196,7 +196,7 @@ def checkpoint_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """A slot's two checkpoint records, a (2, 4) view: generation (0 while being written),
     the block the state is at, the first command seq not in it, and its size in bytes.
 
-    The active slot writes a checkpoint of its whole state about once a second, into the
+    The standby writes a checkpoint of its whole state about once a second, into the
     region of the older record, and sets the generation last; so the newest record always
     describes a whole checkpoint, even if the slot dies while writing the next one.
     """

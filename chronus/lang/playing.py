@@ -184,24 +184,22 @@ def _has_pattern(module_id: str, context: Context, column: int, verb: str) -> No
 
 
 def start(intent: Start, context: Context) -> Mapped:
-    if intent.module is None:
-        return Mapped(intent, (validate("/seq/start", ()),))
-    messages = []
-    for target in context.targets(intent.module):
-        module_id = _track_module(target, context, intent.column("module"), "start")
-        _has_pattern(module_id, context, intent.column("module"), "start")
-        messages.append(validate(f"/seq/{module_id}/start", ()))
-    return Mapped(intent, tuple(messages))
+    return _transport(intent, context, "start")
 
 
 def stop(intent: Stop, context: Context) -> Mapped:
+    return _transport(intent, context, "stop")
+
+
+def _transport(intent: Start | Stop, context: Context, action: str) -> Mapped:
+    """`start`/`stop` the transport, or the tracks of the named modules."""
     if intent.module is None:
-        return Mapped(intent, (validate("/seq/stop", ()),))
+        return Mapped(intent, (validate(f"/seq/{action}", ()),))
     messages = []
     for target in context.targets(intent.module):
-        module_id = _track_module(target, context, intent.column("module"), "stop")
-        _has_pattern(module_id, context, intent.column("module"), "stop")
-        messages.append(validate(f"/seq/{module_id}/stop", ()))
+        module_id = _track_module(target, context, intent.column("module"), action)
+        _has_pattern(module_id, context, intent.column("module"), action)
+        messages.append(validate(f"/seq/{module_id}/{action}", ()))
     return Mapped(intent, tuple(messages))
 
 

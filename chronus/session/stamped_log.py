@@ -36,11 +36,21 @@ from typing import TextIO
 
 from chronus.protocol import Message, validate
 
-__all__ = ["Commit", "StampedLog", "StampedSession", "read_stamped_log"]
+__all__ = ["Commit", "StampedLog", "StampedSession", "is_session_log", "read_stamped_log"]
 
 _HEADER = re.compile(r"# chronus session log v1 rate=([0-9]+) block=([0-9]+)")
 _SAMPLE = re.compile(r"[0-9]+")
 _END = "# end of session at sample"
+
+
+def is_session_log(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` starts like a session log (False if it cannot be read)."""
+    try:
+        with open(path, "rb") as file:
+            first = file.readline(200).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return _HEADER.fullmatch(first.rstrip("\n")) is not None
 
 
 def _header(rate: int, block: int) -> str:
