@@ -22,6 +22,7 @@ from chronus.protocol import Message, validate
 from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
+from tests.blocks import differing_blocks
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.slow]
@@ -122,11 +123,8 @@ def test_a_commit_crossfades_to_the_change_without_a_click(
     assert (commit.switch, commit.crossfade) == (switch * BLOCK, fade * BLOCK)
     assert not any(m.args == ("d", "distortion") for _, m in session.commands)
     offline = render_session(session, len(recorded))
-    rows = np.nonzero(np.any(recorded != offline, axis=1))[0]
-    differing = sorted({int(r) // BLOCK for r in rows})
+    running = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
     underruns = status["io"]["underruns"]
-    shutdown = (len(recorded) - RATE // 2) // BLOCK  # the engine stops its slots first
-    running = [b for b in differing if b < shutdown]
     print(f"commit replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
     assert len(running) <= 2 * underruns, running[:10]
     switch_blocks = range(switch, switch + fade)
@@ -150,8 +148,8 @@ def test_a_failing_commit_changes_nothing(engine: tuple[EngineProcess, Path]) ->
     underruns = status["io"]["underruns"]
     assert underruns <= host.blocks_bound(1000 * BLOCK / RATE)
     offline = render_offline(session.commands, len(recorded), RATE, BLOCK)
-    differing = {int(r) // BLOCK for r in np.nonzero(np.any(recorded != offline, axis=1))[0]}
-    assert len(differing) <= 2 * underruns, sorted(differing)[:10]
+    differing = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
+    assert len(differing) <= 2 * underruns, differing[:10]
 
 
 def test_abort_drops_the_staged_change(engine: tuple[EngineProcess, Path]) -> None:
