@@ -12,7 +12,8 @@ commands replayed, state loaded — `join_load_ms`), and the snapshot's size and
 At the end the engine's recording is compared with an offline render of its session log, and
 each underrun is set against the host stalls a SCHED_FIFO 99 sleeper on each CPU recorded
 (`tests/stalls.py`): how many fell in a ~50 ms poll window that saw one, against how many of
-all windows saw one.
+all windows saw one; and what the audio I/O logged at each underrun (`recent_underruns`: how
+late the callback came, how many blocks each seat was short).
 
     python benchmarks/failover.py --backend device --kills 10 --every 3
     python benchmarks/failover.py --backend device --kills 60 --every 10   # the 10-minute soak
@@ -22,6 +23,7 @@ all windows saw one.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import re
 import select
@@ -91,6 +93,24 @@ def _attribute(polls: list[tuple[int, int, int]], stalls: list[tuple[int, int, i
           f"windows with one: {sum(hit)} of {len(polls)} ({share:.0f} %)")  # fmt: skip
 
 
+def _causes(rows: list[dict[str, Any]], underruns: int) -> None:
+    """What the audio I/O saw at each underrun: a late callback, and which seats were short."""
+    late = [r for r in rows if r["after_ms"] > 1.5 * r["period_ms"]]
+    on_time = [r for r in rows if r not in late]
+    print(f"  underruns logged by the I/O: {len(rows)} of {underruns}; after a late "
+          f"callback (> 1.5 periods): {len(late)}, on time: {len(on_time)}")  # fmt: skip
+    for label, group in (("late", late), ("on time", on_time)):
+        if group:
+            shapes = collections.Counter(
+                (r["behind"]["A"] if r["active"] == "A" else r["behind"]["B"],
+                 r["behind"]["B"] if r["active"] == "A" else r["behind"]["A"])
+                for r in group
+            )  # fmt: skip
+            gaps = sorted(r["after_ms"] for r in group)
+            print(f"    {label}: (active, standby) blocks short {dict(shapes)}; callback "
+                  f"gap median {statistics.median(gaps):.2f} ms, max {gaps[-1]:.2f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="null", choices=("null", "device"))
@@ -113,6 +133,7 @@ def main() -> None:
             last_kill = -1e9
             underruns_seen = 0
             underrun_times: list[tuple[float, int]] = []  # (seconds after the last kill, count)
+            underrun_rows: list[dict[str, Any]] = []  # as the audio I/O logged them
             polls: list[tuple[int, int, int]] = []  # (from ns, to ns, underruns in between)
             polled_ns = time.monotonic_ns()
             while (
@@ -129,6 +150,10 @@ def main() -> None:
                 if fresh > 0:
                     underrun_times.append((now - last_kill, fresh))
                     underruns_seen = status["io"]["underruns"]
+                    seen_block = underrun_rows[-1]["block"] if underrun_rows else -1
+                    underrun_rows += [
+                        r for r in status["io"]["recent_underruns"] if r["block"] > seen_block
+                    ]
                 both = all(s["seat"] == "running" for s in status["slots"])
                 if pending is not None and both:
                     snap = [SNAPSHOT.search(e) for e in status["engine"]["events"]]
@@ -185,12 +210,18 @@ def main() -> None:
           f"failovers {engine_status['failovers']}, underruns {io['underruns']}, "
           f"xruns {io['xruns']}, covered {io['covered_by_standby']}, "
           f"tap blocks lost {engine_status['recording']['lost_blocks']}")  # fmt: skip
+    slots = end["slots"]
+    print(f"  standby found the active held up: "
+          f"{sum(s.get('found_active_held_up', 0) for s in slots)} times; most blocks rendered "
+          f"beyond the lead while the device was late: "
+          f"{max(s.get('most_extra_blocks', 0) for s in slots)}")  # fmt: skip
     windows = ((0.0, 0.5, "within 0.5 s of a kill"), (0.5, 4.0, "0.5-4 s after (spare warming)"),
                (4.0, float("inf"), "later, or with no kill before"))  # fmt: skip
     for low, high, label in windows:
         count = sum(n for t, n in underrun_times if low <= t < high)
         print(f"  underruns {label}: {count}")
     _attribute(polls, host.stalls)
+    _causes(underrun_rows, io["underruns"])
     blocks = sorted({int(i) // session.block for i in differing})
     # The engine stops its slots before its recorder, so the recording ends in a fade.
     shutdown = (len(recorded) - rate // 2) // session.block

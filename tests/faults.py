@@ -1,13 +1,19 @@
 """Modules that misbehave on purpose, loaded into a test engine through CHRONUS_MODULES.
 
 Each is a processor that passes its input through until its `armed` parameter is set, and
-then raises, returns NaN, crashes the process (a NULL dereference through ctypes) or loops
-forever. Unarmed, they survive a slot's warm-up like any module.
+then raises, returns NaN, crashes the process (a NULL dereference through ctypes), loops
+forever, or stops its process (SIGSTOP, as a host holds a slot up). Unarmed, they survive a
+slot's warm-up like any module.
+
+`fault_stop` stops only the first process to get there: it takes a token, a file created at
+the path in CHRONUS_FAULT_TOKEN, and any process that finds the token passes its input on.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
+import signal
 from typing import ClassVar
 
 import numpy as np
@@ -17,7 +23,7 @@ from chronus.dsp.catalog import register
 from chronus.dsp.module import Processor
 from chronus.dsp.params import ParamSpec, mix_specs
 
-FAULTS = ("raise", "nan", "segfault", "hang")
+FAULTS = ("raise", "nan", "segfault", "hang", "stop")
 
 
 class _Fault(Processor):
@@ -42,6 +48,17 @@ class _Fault(Processor):
         elif self.KIND == "hang":
             while True:
                 pass
+        elif self.KIND == "stop" and _take_token():
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def _take_token() -> bool:
+    """Whether this process is the first to get here (see the module's docstring)."""
+    try:
+        os.close(os.open(os.environ["CHRONUS_FAULT_TOKEN"], os.O_CREAT | os.O_EXCL))
+    except (KeyError, OSError):
+        return False
+    return True
 
 
 for _kind in FAULTS:

@@ -27,7 +27,13 @@ from chronus.dsp.crossfade import crossfade_into
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters
-from chronus.engine.stats import ControlField, IoField, ProcessState, record_timing
+from chronus.engine.stats import (
+    ControlField,
+    IoField,
+    ProcessState,
+    record_timing,
+    underrun_row,
+)
 
 __all__ = ["NULL_PRIORITY", "BlockPump", "IoConfig", "io_main", "probe_device"]
 
@@ -115,8 +121,7 @@ class BlockPump:
                 # Fade from the last sample played, so that the gap is a dip and not a click.
                 np.multiply(self._fade_out, self._last, out=out)
                 self._silent = True
-                v[IoField.UNDERRUNS] += 1
-                v[IoField.LAST_UNDERRUN_BLOCK] = k
+                self._log_underrun(k, start, active)
                 self._was_sounding = False
                 self._after(k, start, out)
                 return
@@ -127,6 +132,19 @@ class BlockPump:
         else:
             np.copyto(out, ring.blocks[index])
         self._finish(out, k, start, ring.sounding[index] != 0)
+
+    def _log_underrun(self, k: int, start: int, active: int) -> None:
+        """Count the underrun of block *k* and keep what each seat held when it was due."""
+        v = self._v
+        n = int(v[IoField.UNDERRUNS]) + 1
+        row = underrun_row(n)
+        v[row] = k
+        v[row + 1] = start - int(v[IoField.LAST_BLOCK_NS])
+        v[row + 2] = active
+        v[row + 3] = self._rings[0].write_pos
+        v[row + 4] = self._rings[1].write_pos
+        v[IoField.LAST_UNDERRUN_BLOCK] = k
+        v[IoField.UNDERRUNS] = n  # last, so that a reader that sees the count sees its row
 
     def _finish(self, out: npt.NDArray[np.float32], k: int, start: int, sounding: bool) -> None:
         """Count a block played from a ring, then `_after`."""

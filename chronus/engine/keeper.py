@@ -31,6 +31,7 @@ from chronus.dsp.graph import crumb_of
 from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.lifelines import DeathWatch, Lifelines
+from chronus.engine.peer import process_state
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState, Worker
 from chronus.engine.slot import (
@@ -381,10 +382,14 @@ class SlotKeeper:
             if (
                 silent_ns > HANG_S * 1e9
                 and missed >= self._hang_blocks
+                and not worker.killed
                 and worker.process.is_alive()
             ):
-                seat.note = f", hung: no heartbeat for {silent_ns / 1e6:.0f} ms"
-                seat.counters.values[SlotField.HUNG] = 1
+                if process_state(worker.pid) in (b"T", b"t"):  # stopped from outside
+                    seat.note = f", stopped: no heartbeat for {silent_ns / 1e6:.0f} ms"
+                else:  # hung where it is: the module in its crumb gets the blame
+                    seat.note = f", hung: no heartbeat for {silent_ns / 1e6:.0f} ms"
+                    seat.counters.values[SlotField.HUNG] = 1
                 worker.kill()
         self._check_lockstep()
         if self._spare is None and now >= self._spare_due:
@@ -650,6 +655,8 @@ class SlotKeeper:
                 late_commands=int(v[SlotField.LATE]),
                 late_blocks=int(seat.ring.header[AudioRing.DROPS]),
                 rendered_ahead=int(v[SlotField.AHEAD]),
+                found_active_held_up=int(v[SlotField.HELD_UP]),
+                most_extra_blocks=int(v[SlotField.EXTRA_BLOCKS]),
                 max_wake_us=round(int(v[SlotField.MAX_WAKE_NS]) / 1000, 1),
                 slow_wakes=int(v[SlotField.SLOW_WAKES]),
                 errors=int(v[SlotField.ERRORS]),

@@ -53,11 +53,14 @@ class Worker:
     """When its lifeline ended (it is dying), 0 while it lives or if it has no lifeline."""
     failed_over_at: int = -1
     """The block at which the standby took over when this active worker's lifeline ended."""
+    killed: bool = False
+    """Whether the keeper has sent it SIGKILL (it may take a while to die)."""
 
     def kill(self) -> None:
         """SIGKILL the process (a hung or surplus worker)."""
         if self.process.is_alive():
             self.process.kill()
+            self.killed = True
 
 
 @dataclass(eq=False)

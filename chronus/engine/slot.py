@@ -33,8 +33,10 @@ import numpy.typing as npt
 
 from chronus.dsp.kernels import exceeds
 from chronus.dsp.render import Renderer
+from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
+from chronus.engine.peer import PeerWatch, death_signal
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
 from chronus.engine.stats import (
     DECISION_SLOTS,
@@ -71,6 +73,9 @@ decays exponentially and never reaches exact zero."""
 HEARTBEAT_S = 0.05
 """A running slot writes its heartbeat at least this often, even with no demand."""
 
+PEER_POLL_S = STAMP_EVERY_S
+"""How often a standby looks at an active that owes blocks (it is woken when they come)."""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
@@ -83,6 +88,8 @@ class WorkerConfig:
     lead: int
     lifelines: str = ""
     """The supervisor's table of lifelines (see `lifelines.py`); empty where there is none."""
+    cpu_stamps: str = ""
+    """The supervisor's `CpuStamps`; empty where there are none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,35 +291,16 @@ def _checkpoint(seat: _Seat, renderer: Renderer) -> int:
     return time.perf_counter_ns() - began
 
 
-_PF_EXITING = 0x4
 CRASH_SIGNALS = frozenset({4, 5, 6, 7, 8, 11, 31})
 """SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS: what a faulty module raises."""
-
-
-def _death_signal(pid: int) -> int | None:
-    """None while `pid` lives; once it is exiting, the signal it dies of (0: none, -1: unknown).
-
-    /proc/PID/stat gives the kernel's `PF_EXITING` flag as soon as a process starts to die
-    (tearing down a large address space takes a while before it is a zombie) and, from then
-    on, its exit code (wait status: the low 7 bits are the signal).
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return -1  # already reaped
-    try:
-        exiting = fields[0] in (b"Z", b"X") or int(fields[6]) & _PF_EXITING
-        return int(fields[49]) & 0x7F if exiting else None
-    except (IndexError, ValueError):
-        return -1
 
 
 def _peer_died_here(seat: _Seat, k: int, active: bool) -> int:
     """The crumb of the module the peer died in on block *k*, if it must be bypassed.
 
     Returns 0 to render normally, -1 to wait (the peer is alive inside block *k* and, this
-    slot being the standby, the block is the active's to finish), or the crumb to quarantine:
+    slot being the standby, the block is the active's to finish; `active` is also true for
+    a standby whose active the host holds up), or the crumb to quarantine:
     the peer died of a crash signal, or was killed by the supervisor for hanging there. A
     peer killed from outside (SIGKILL without the hang mark) blames no module.
     """
@@ -321,7 +309,7 @@ def _peer_died_here(seat: _Seat, k: int, active: bool) -> int:
     if crumb == 0 or peer[SlotField.CRUMB_BLOCK] != k or seat.peer.has_block(k):
         return 0
     pid = int(peer[SlotField.PID])
-    died_of = _death_signal(pid) if pid > 0 else -1
+    died_of = death_signal(pid) if pid > 0 else -1
     if died_of == -1:
         died_of = int(peer[SlotField.DEATH_SIGNAL])  # the supervisor reaped it first
     if died_of is None:
@@ -333,9 +321,9 @@ def _peer_died_here(seat: _Seat, k: int, active: bool) -> int:
 
 def _pin(seat: int) -> None:
     """Keep the two seats on different CPUs, so that one CPU held up cannot stall both."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) > 1:
-        os.sched_setaffinity(0, {cpus[seat % len(cpus)]})
+    cpu = seat_cpu(seat)
+    if cpu >= 0:
+        os.sched_setaffinity(0, {cpu})
 
 
 def _hold(table: str, index: int) -> Lifelines | None:
@@ -384,6 +372,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         return
     io = SharedCounters.attach(config.io_counters, IoField.SIZE)
     control = SharedCounters.attach(config.control, ControlField.SIZE)
+    stamps = CpuStamps.attach(config.cpu_stamps) if config.cpu_stamps else None
     seat = _Seat(start.seat)
     try:
         v = seat.counters.values
@@ -396,6 +385,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         seat.ring.restart_at(first)
         v[SlotField.JOINED_BLOCK] = first
         v[SlotField.REALTIME] = try_realtime(SLOT_PRIORITY)
+        watch = PeerWatch(stamps, seat_cpu(1 - start.seat.seat))  # before pinning narrows it
         _pin(start.seat.seat)
         wake = wakes[start.seat.seat]
         while wake.acquire(False):
@@ -405,12 +395,14 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         v[SlotField.STATE] = ProcessState.RUNNING
         conn.send(("running", first))
         peer_wake = wakes[1 - start.seat.seat]
-        _render_loop(config, seat, renderer, wake, peer_wake, io, control, conn)
+        _render_loop(config, seat, renderer, wake, peer_wake, io, control, conn, watch)
         v[SlotField.STATE] = ProcessState.STOPPED
     finally:
         seat.close()
         io.close()
         control.close()
+        if stamps is not None:
+            stamps.close()
 
 
 def _render_loop(
@@ -422,6 +414,7 @@ def _render_loop(
     io: SharedCounters,
     control: SharedCounters,
     conn: Connection,
+    watch: PeerWatch,
 ) -> None:
     ring, peer, commands, decisions = seat.ring, seat.peer, seat.commands, seat.decisions
     v = seat.counters.values
@@ -436,9 +429,13 @@ def _render_loop(
     period_ns = 1_000_000_000 * block // config.rate
     checkpoint_blocks = max(1, round(CHECKPOINT_S * config.rate / block))
     next_checkpoint = ring.write_pos + 1
+    period_s = period_ns / 1e9  # woken every block; a device that does not come is late
+    spare_blocks = ring.capacity - lead - 1
+    wait_s = period_s
+    held_up = False
     exceeds(ring.next_block(), SILENCE)  # load the kernel now, not on the first block
     while flags[ControlField.RUN]:
-        woken = wake.acquire(timeout=HEARTBEAT_S)
+        woken = wake.acquire(timeout=wait_s)
         now = time.monotonic_ns()
         v[SlotField.HEARTBEAT_NS] = now
         v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
@@ -450,16 +447,33 @@ def _render_loop(
                 v[SlotField.SLOW_WAKES] += 1
         active = flags[ControlField.ACTIVE] == me
         consumed = int(io_values[IoField.CONSUMED])
-        target = consumed + lead
+        # A device that is late will ask for the blocks it missed all at once when it comes
+        # back: one more block ready for each period it is late (stamps follow what is
+        # rendered, so commands meanwhile just apply that much later).
+        last_block_ns = int(io_values[IoField.LAST_BLOCK_NS])
+        late_ns = now - last_block_ns if last_block_ns else 0
+        extra = min(late_ns // period_ns, spare_blocks) if 2 * late_ns > 3 * period_ns else 0
+        target = consumed + lead + extra
+        was_held_up, held_up = held_up, False
+        wait_s = period_s
         if not active:
-            target = min(target, max(peer.write_pos, consumed + lead - 1))
+            if peer.write_pos < target:  # the active owes blocks: watch it until it pays
+                wait_s = PEER_POLL_S
+                held_up = watch.held_up(int(peer_counters[SlotField.PID]), peer.write_pos, now)
+            if held_up:  # render what it owes: a host stall must not take both slots' lead
+                if not was_held_up:
+                    v[SlotField.HELD_UP] += 1
+            else:
+                target = min(target, max(peer.write_pos, consumed + lead - 1 + extra))
+        if extra:
+            v[SlotField.EXTRA_BLOCKS] = max(int(v[SlotField.EXTRA_BLOCKS]), extra)
         rendered = False
         while ring.write_pos < target and ring.space() > 0:
             cycle = time.perf_counter_ns()
             k = ring.write_pos
             _drain(commands, renderer, decisions, not active and peer.write_pos > k)
             if k == peer_counters[SlotField.CRUMB_BLOCK] and peer_counters[SlotField.CRUMB_MODULE]:
-                crumb = _peer_died_here(seat, k, active)
+                crumb = _peer_died_here(seat, k, active or held_up)
                 if crumb < 0:
                     break
                 if crumb and renderer.graph.quarantine(crumb) is not None:

@@ -28,11 +28,15 @@ __all__ = [
     "record_timing",
     "summary",
     "timing_percentiles",
+    "underrun_log",
+    "underrun_row",
 ]
 
 TIMING_WINDOW: Final = 1024
 _TIMINGS: Final = 32
 DECISION_SLOTS: Final = 1024
+UNDERRUN_LOG_ENTRIES: Final = 8
+UNDERRUN_FIELDS: Final = 5
 """Commands whose applied sample a slot remembers (see `SlotField.DECISIONS`)."""
 
 
@@ -71,6 +75,9 @@ class SlotField(IntEnum):
 
     STATE = 0
     PID = 1
+    HELD_UP = 2
+    """Times this standby found its active held up (see `peer.PeerWatch`) and rendered the
+    blocks the active owed; a stretch of it counts once."""
     HEARTBEAT_NS = 3
     LATE = 4
     ERRORS = 5
@@ -109,6 +116,8 @@ class SlotField(IntEnum):
     """Wakes later than one block period after the audio I/O's block."""
     HEARTBEAT_BLOCK = 29
     """The consumed-block count at the last heartbeat."""
+    EXTRA_BLOCKS = 30
+    """The most blocks this slot rendered beyond its lead while the device was late."""
     TIMINGS = 32
     DECISIONS = 32 + TIMING_WINDOW
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
@@ -147,7 +156,9 @@ class IoField(IntEnum):
     LAST_UNDERRUN_BLOCK = 14
     SOUNDING_BLOCKS = 15
     TIMINGS = 32
-    SIZE = 32 + TIMING_WINDOW
+    UNDERRUN_LOG = 32 + TIMING_WINDOW
+    """The last `UNDERRUN_LOG_ENTRIES` underruns, as the I/O saw them: see `underrun_log`."""
+    SIZE = 32 + TIMING_WINDOW + UNDERRUN_LOG_ENTRIES * UNDERRUN_FIELDS
 
 
 def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: int) -> None:
@@ -201,3 +212,33 @@ def checkpoint_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     describes a whole checkpoint, even if the slot dies while writing the next one.
     """
     return values[SlotField.CHECKPOINTS : SlotField.CHECKPOINTS + 8].reshape(2, 4)
+
+
+def underrun_row(n: int) -> int:
+    """Where the audio I/O's `n`-th underrun (1-based) starts in its `IoField.UNDERRUN_LOG`:
+    `UNDERRUN_FIELDS` values, the block, ns since the previous callback began, the active
+    seat, and each seat's ring write position when the block was due."""
+    return IoField.UNDERRUN_LOG + ((n - 1) % UNDERRUN_LOG_ENTRIES) * UNDERRUN_FIELDS
+
+
+def underrun_log(values: npt.NDArray[np.int64], block: int, rate: int) -> list[dict[str, Any]]:
+    """The recent underruns, oldest first, each with what was missing when it was due.
+
+    `behind` is how many blocks each seat still had to render to have the one due (1: only
+    that block); `after_ms` is how long after the previous callback the device asked for it.
+    A callback far later than one block period means the device itself was held up; both
+    seats behind after a callback on time means neither slot got the CPU in time.
+    """
+    count = int(values[IoField.UNDERRUNS])
+    rows = []
+    for n in range(max(1, count - UNDERRUN_LOG_ENTRIES + 1), count + 1):
+        row = underrun_row(n)
+        k, gap_ns, active, written_a, written_b = map(int, values[row : row + UNDERRUN_FIELDS])
+        rows.append({
+            "block": k,
+            "after_ms": round(gap_ns / 1e6, 3),
+            "period_ms": round(1000 * block / rate, 3),
+            "active": "AB"[active],
+            "behind": {"A": k + 1 - written_a, "B": k + 1 - written_b},
+        })  # fmt: skip
+    return rows

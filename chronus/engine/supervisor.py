@@ -23,12 +23,20 @@ from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
 from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
+from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.keeper import SlotKeeper, spawn_context
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Worker
 from chronus.engine.slot import WorkerConfig
-from chronus.engine.stats import ControlField, IoField, ProcessState, summary, timing_percentiles
+from chronus.engine.stats import (
+    ControlField,
+    IoField,
+    ProcessState,
+    summary,
+    timing_percentiles,
+    underrun_log,
+)
 from chronus.plugins.loader import load_user_modules
 from chronus.protocol import (
     ENGINE_ONLY,
@@ -106,6 +114,7 @@ class Supervisor:
         self._unlogged: deque[tuple[int, int, Message, float]] = deque()
         """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
         self._io: BaseProcess | None = None
+        self._cpu_watch: CpuWatch | None = None
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
 
@@ -131,7 +140,15 @@ class Supervisor:
         self._control.values[ControlField.RUN] = 1
         self._tap = RecordTap.create(unique_name("tap"), _TAP_BLOCKS, c.block)
         self._recorder = Recorder(self._tap)
-        worker = WorkerConfig(self._io_counters.name, self._control.name, c.rate, c.block, c.lead)
+        self._cpu_watch = CpuWatch(self._ctx)
+        worker = WorkerConfig(
+            self._io_counters.name,
+            self._control.name,
+            c.rate,
+            c.block,
+            c.lead,
+            cpu_stamps=self._cpu_watch.stamps.name,
+        )
         self._keeper = SlotKeeper(
             self._ctx, worker, self._io_counters, self._control, lambda: self.patch
         )
@@ -221,11 +238,11 @@ class Supervisor:
                 consumed = int(self._io_counters.values[IoField.CONSUMED])
                 self._session_log.mark_end(consumed * self.config.block)
             self._session_log.close()
-        for shm in (self._tap, self._io_counters, self._control):
+        for shm in (self._tap, self._io_counters, self._control, self._cpu_watch):
             if shm is not None:
                 shm.close()
         self._keeper = None
-        self._tap = self._io_counters = self._control = None
+        self._tap = self._io_counters = self._control = self._cpu_watch = None
         if self._io_conn is not None:
             self._io_conn.close()
         if self._sock is not None:
@@ -518,6 +535,7 @@ class Supervisor:
                 underruns=int(v[IoField.UNDERRUNS]),
                 covered_by_standby=int(v[IoField.COVERED]),
                 last_underrun_block=int(v[IoField.LAST_UNDERRUN_BLOCK]),
+                recent_underruns=underrun_log(v, c.block, c.rate),
                 wrong_size_callbacks=int(v[IoField.WRONG_SIZE]),
                 callback=timing_percentiles(v, IoField.TIMING_COUNT),
                 device_latency_ms=round(int(v[IoField.DEVICE_LATENCY_US]) / 1000.0, 3),

@@ -23,6 +23,23 @@ def _timing(t: dict[str, Any]) -> str:
     return f"{t.get('p50_us', 0):.0f} / {t.get('p99_us', 0):.0f} µs"
 
 
+def _underrun_line(row: dict[str, Any]) -> str:
+    """The last underrun, and what its numbers say about the cause."""
+    behind = row.get("behind", {})
+    after, period = row.get("after_ms", 0.0), row.get("period_ms", 0.0)
+    if after < 0.5 * period:
+        cause = "the device asked for two blocks at once (it had lost time: an xrun)"
+    elif after > 1.5 * period:
+        cause = "the device itself was held up"
+    else:
+        cause = "neither slot had it in time (held up, or the patch is too heavy)"
+    return (
+        f"last underrun: block {row.get('block', 0)}, asked for {after:.1f} ms "
+        f"after the one before (period {period:.2f} ms)\n  "
+        f"slot A {behind.get('A', 0)}, slot B {behind.get('B', 0)} block(s) short — {cause}"
+    )
+
+
 def format_health(status: dict[str, Any]) -> str:
     """A readable summary of `/engine/status`."""
     engine = status.get("engine", {})
@@ -50,12 +67,17 @@ def format_health(status: dict[str, Any]) -> str:
     if engine.get("notice"):
         head += f"\nnotice: {engine['notice']}"
     if "failovers" in engine:
+        held_up = sum(slot.get("found_active_held_up", 0) for slot in status.get("slots", []))
         head += (
             f"\nfailover: {engine.get('failovers', 0)} failovers, "
-            f"{io.get('covered_by_standby', 0)} blocks covered by the standby, "
+            f"{io.get('covered_by_standby', 0)} blocks covered by the standby "
+            f"(the active held up {held_up}×),\n  "
             f"{engine.get('respawns', 0)} respawns · "
             f"DSP load {100 * engine.get('dsp_load', 0):.1f} %"
         )
+    recent = io.get("recent_underruns") or []
+    if recent:
+        head += "\n" + _underrun_line(recent[-1])
     for module_id, why in engine.get("quarantined", {}).items():
         head += f"\nquarantined: {module_id} ({why})"
     for event in engine.get("events", [])[-3:]:

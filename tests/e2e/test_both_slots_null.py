@@ -2,9 +2,10 @@
 
 A slot (the standby, while there is one) writes a checkpoint of its whole state about once
 a second. With no slot left to copy, a new one starts from the newest checkpoint, is given
-the commands stamped after it, and renders its way to the present: after the silence while no slot lived, the session goes
-on exactly as if nothing had happened — the recording equals the offline render of the
-session log sample for sample again, the kick still on its grid.
+the commands stamped after it, and renders its way to the present: after the silence while
+no slot lived, the session goes on exactly as if nothing had happened — the recording
+equals the offline render of the session log sample for sample again, the kick still on
+its grid.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from chronus.engine.client import EngineProcess
 from chronus.protocol import validate
 from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.blocks import differing_blocks
+from tests.sessions import logged_engine
 
 pytestmark = [pytest.mark.slow]
 
@@ -31,9 +32,7 @@ BLOCK = 128
 
 def test_both_slots_killed_the_music_resumes_on_the_beat(tmp_path: Path) -> None:
     log, wav = tmp_path / "s.log", tmp_path / "out.wav"
-    engine = EngineProcess(
-        port=0, backend="null", extra_args=["--log", str(log), "--record", str(wav)]
-    ).boot()
+    engine = logged_engine(tmp_path)
     try:
         with engine.client() as client:
             client.send([

@@ -15,6 +15,7 @@ import pytest
 from chronus.engine.client import EngineProcess
 from chronus.session.wav import read_wav
 from tests.blocks import differing_blocks
+from tests.sessions import bass_line, logged_engine
 from tests.stalls import StallMonitor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,17 +185,10 @@ def test_render_of_a_live_session_log_sounds_as_it_was_played(tmp_path: Path) ->
     from chronus.protocol import validate
 
     log, recording, replay = tmp_path / "s.log", tmp_path / "live.wav", tmp_path / "replay.wav"
-    engine = EngineProcess(
-        port=0, backend="null", extra_args=["--log", str(log), "--record", str(recording)]
-    ).boot()
+    engine = logged_engine(tmp_path, wav="live.wav")
     try:
         with engine.client() as client:
-            client.send([
-                validate("/patch/create", ("bass", "saw")),
-                validate("/patch/connect", ("bass", "master")),
-                validate("/seq/bass/pattern", ("c2 eb2 g2 c3",)),
-                validate("/seq/start", ()),
-            ])  # fmt: skip
+            client.send(bass_line())
             client.sync()
             time.sleep(0.5)
             client.send([validate("/patch/begin", ()), validate("/mod/bass/cutoff", (300.0,))])

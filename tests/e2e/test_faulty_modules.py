@@ -5,11 +5,17 @@ that is armed mid-note. A module that raises or returns NaN runs under the graph
 same in both slots, so no slot dies); one that segfaults or hangs takes the active slot down,
 the standby bypasses it before rendering the fatal block, and the module is quarantined and
 removed from the patch. In every case the saw keeps sounding and both seats end up running.
+
+`fault_stop` stops the active slot inside a block (SIGSTOP), as a host holding the slot up
+would: the standby sees an active that is late and uses no CPU, renders the blocks itself,
+and the stopped slot is replaced without blaming the module.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +23,7 @@ from typing import Any
 import pytest
 
 from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.peer import KEPT_OFF_AFTER_NS
 from chronus.protocol import validate
 from tests.stalls import StallMonitor
 
@@ -29,10 +36,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def fault_engine() -> Iterator[EngineProcess]:
     """A null-backend engine that knows the fault_* module types."""
     path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-    env = {"CHRONUS_MODULES": "tests.faults", "PYTHONPATH": path}
-    engine = EngineProcess(port=0, backend="null", env=env).boot()
-    yield engine
-    assert engine.quit() == 0
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            "CHRONUS_MODULES": "tests.faults",
+            "PYTHONPATH": path,
+            "CHRONUS_FAULT_TOKEN": os.path.join(tmp, "stop-token"),
+        }
+        engine = EngineProcess(port=0, backend="null", env=env).boot()
+        yield engine
+        assert engine.quit() == 0
 
 
 def _wait(client: EngineClient, ok: Any, timeout: float = 8.0) -> dict[str, Any]:
@@ -44,7 +56,7 @@ def _wait(client: EngineClient, ok: Any, timeout: float = 8.0) -> dict[str, Any]
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("kind", ["raise", "nan", "segfault", "hang"])
+@pytest.mark.parametrize("kind", ["raise", "nan", "segfault", "hang", "stop"])
 def test_the_music_goes_on(fault_engine: EngineProcess, kind: str) -> None:
     fx, voice = f"fx_{kind}", f"voice_{kind}"
     with fault_engine.client() as client, StallMonitor() as host:
@@ -81,6 +93,16 @@ def test_the_music_goes_on(fault_engine: EngineProcess, kind: str) -> None:
         assert any(fx in event for event in end["engine"]["events"])
         # A crash is covered at once; a hang costs the heartbeat deadline (3 × 50 ms).
         allowed = 2 if kind == "segfault" else 80
+        assert underruns <= allowed + host.blocks_bound(128 / 48), end["io"]
+    elif kind == "stop":
+        # Not the module's fault: nothing quarantined. The stopped slot is killed at the
+        # heartbeat deadline, but the standby renders its blocks once it has seen it use no
+        # CPU for KEPT_OFF_AFTER_NS (12 ms: the kernel counts another's CPU time in ticks).
+        assert fx not in end["engine"]["quarantined"]
+        assert end["engine"]["failovers"] == before["engine"]["failovers"] + 1
+        assert any("stopped" in event for event in end["engine"]["events"]), end["engine"]
+        assert sum(x["found_active_held_up"] for x in end["slots"]) > 0, end["slots"]
+        allowed = math.ceil(KEPT_OFF_AFTER_NS / 1e6 / (128 / 48))
         assert underruns <= allowed + host.blocks_bound(128 / 48), end["io"]
     else:
         assert fx not in end["engine"]["quarantined"]

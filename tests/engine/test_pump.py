@@ -22,7 +22,7 @@ from chronus.engine import audio_io as audio_io_module
 from chronus.engine.audio_io import BlockPump
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
-from chronus.engine.stats import ControlField, IoField
+from chronus.engine.stats import UNDERRUN_LOG_ENTRIES, ControlField, IoField, underrun_log
 
 BLOCK = 16
 CHANNELS = 2
@@ -224,6 +224,27 @@ def test_an_underrun_after_silence_is_silent(rig: Rig) -> None:
     np.testing.assert_array_equal(out, np.zeros((BLOCK, CHANNELS), dtype=np.float32))
     assert int(rig.v[IoField.UNDERRUNS]) == 2
     assert int(rig.v[IoField.LAST_UNDERRUN_BLOCK]) == 1
+    first, second = underrun_log(rig.v, BLOCK, RATE)
+    assert (first["block"], second["block"]) == (0, 1)
+    assert first["active"] == "A" and first["behind"] == {"A": 1, "B": 1}
+    assert second["behind"] == {"A": 2, "B": 2}
+    assert second["after_ms"] > 0
+
+
+def test_the_underrun_log_keeps_the_newest(rig: Rig) -> None:
+    rig.publish(0, 0)
+    rig.publish(1, 0)
+    rig.publish(1, 1)
+    rig.run()
+    rig.control.values[ControlField.ACTIVE] = 1
+    rig.run()  # B has block 1
+    for _ in range(UNDERRUN_LOG_ENTRIES + 3):
+        rig.run()
+    log = underrun_log(rig.v, BLOCK, RATE)
+    assert int(rig.v[IoField.UNDERRUNS]) == UNDERRUN_LOG_ENTRIES + 3
+    assert [row["block"] for row in log] == list(range(5, 5 + UNDERRUN_LOG_ENTRIES))
+    assert {row["active"] for row in log} == {"B"}
+    assert log[0]["behind"] == {"A": 5 + 1 - 1, "B": 5 + 1 - 2}
 
 
 def test_read_positions_of_both_rings_follow_the_clock(rig: Rig) -> None:

@@ -1,0 +1,28 @@
+"""A live session for end-to-end tests: a null-backend engine that logs and records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chronus.engine.client import EngineProcess
+from chronus.protocol import Message, validate
+
+
+def logged_engine(tmp_path: Path, log: str = "s.log", wav: str = "out.wav") -> EngineProcess:
+    """Boot a null-backend engine that writes its session log and its recording in
+    `tmp_path` (as `log` and `wav`)."""
+    return EngineProcess(
+        port=0,
+        backend="null",
+        extra_args=["--log", str(tmp_path / log), "--record", str(tmp_path / wav)],
+    ).boot()
+
+
+def bass_line(notes: str = "c2 eb2 g2 c3") -> list[Message]:
+    """A saw to the master playing `notes` as a pattern, started."""
+    return [
+        validate("/patch/create", ("bass", "saw")),
+        validate("/patch/connect", ("bass", "master")),
+        validate("/seq/bass/pattern", (notes,)),
+        validate("/seq/start", ()),
+    ]

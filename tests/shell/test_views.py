@@ -1,0 +1,39 @@
+"""The health view tells the last underrun and what its numbers say about the cause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chronus.shell.views import format_health
+
+
+def _status(after_ms: float, behind: dict[str, int]) -> dict[str, Any]:
+    row = {"block": 812, "after_ms": after_ms, "period_ms": 2.667, "active": "A", "behind": behind}
+    return {
+        "engine": {"block": 128, "rate": 48000},
+        "io": {"underruns": 1, "xruns": 0, "recent_underruns": [row]},
+        "slots": [],
+    }
+
+
+def test_a_late_callback_is_told_as_the_device_held_up() -> None:
+    text = format_health(_status(41.2, {"A": 1, "B": 1}))
+    assert "last underrun: block 812" in text
+    assert "41.2 ms" in text and "device itself was held up" in text
+
+
+def test_an_on_time_callback_with_both_slots_short_blames_the_slots() -> None:
+    text = format_health(_status(2.7, {"A": 1, "B": 2}))
+    assert "slot A 1, slot B 2 block(s) short" in text
+    assert "neither slot had it in time" in text
+
+
+def test_no_underrun_no_line() -> None:
+    status = _status(2.7, {"A": 1, "B": 1})
+    status["io"]["recent_underruns"] = []
+    assert "last underrun" not in format_health(status)
+
+
+def test_a_callback_right_after_the_last_is_told_as_the_device_losing_time() -> None:
+    text = format_health(_status(0.06, {"A": 1, "B": 1}))
+    assert "two blocks at once" in text
