@@ -97,12 +97,13 @@ def test_the_music_goes_on(fault_engine: EngineProcess, kind: str) -> None:
     elif kind == "stop":
         # Not the module's fault: nothing quarantined. The stopped slot is killed at the
         # heartbeat deadline, but the standby renders its blocks once it has seen it use no
-        # CPU for KEPT_OFF_AFTER_NS (12 ms: the kernel counts another's CPU time in ticks).
+        # CPU for KEPT_OFF_AFTER_NS (12 ms: the kernel counts another's CPU time in ticks),
+        # give or take a look every 0.5 ms and a render: one block more than 12 ms holds.
         assert fx not in end["engine"]["quarantined"]
         assert end["engine"]["failovers"] == before["engine"]["failovers"] + 1
         assert any("stopped" in event for event in end["engine"]["events"]), end["engine"]
         assert sum(x["found_active_held_up"] for x in end["slots"]) > 0, end["slots"]
-        allowed = math.ceil(KEPT_OFF_AFTER_NS / 1e6 / (128 / 48))
+        allowed = math.ceil(KEPT_OFF_AFTER_NS / 1e6 / (128 / 48)) + 1
         assert underruns <= allowed + host.blocks_bound(128 / 48), end["io"]
     else:
         assert fx not in end["engine"]["quarantined"]
