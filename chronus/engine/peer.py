@@ -89,18 +89,24 @@ class PeerWatch:
         """Whether the peer `pid`, at `position`, is held up as of `now_ns` (see the class)."""
         if pid <= 0:
             return False
-        if pid != self._pid or position != self._position:
-            self._restart(pid, position, now_ns)
+        first_look = pid != self._pid or position != self._position
+        if first_look:
+            self._pid, self._position, self._since_ns = pid, position, now_ns
+            self._cpu_at, self._state = -1, b""
         if self._stamps is not None and self._stamps.held_up(self._cpu, now_ns):
             return self._off_cpu(pid)
+        if first_look:
+            return False
+        if self._cpu_at < 0:  # a system call, so only at the second look: most blocks are
+            self._cpu_at = _cpu_ns(pid)  # paid before it
         waited = now_ns - self._since_ns
         if waited < KEPT_OFF_AFTER_NS:
             return False
-        used = _cpu_ns(pid) - self._cpu_at
-        if used < 0:
+        cpu = _cpu_ns(pid)
+        if cpu < 0 or self._cpu_at < 0:
             return False  # gone: its death is told elsewhere
-        if 2 * used >= waited:
-            self._restart(pid, position, now_ns)  # it is running: watch afresh
+        if 2 * (cpu - self._cpu_at) >= waited:  # it is running: watch afresh
+            self._since_ns, self._cpu_at, self._state = now_ns, cpu, b""
             return False
         return self._off_cpu(pid)
 
@@ -108,8 +114,3 @@ class PeerWatch:
         if not self._state:  # read once per stretch: /proc is a file read
             self._state = process_state(pid)
         return self._state in _NOT_RUNNING
-
-    def _restart(self, pid: int, position: int, now_ns: int) -> None:
-        self._pid, self._position, self._since_ns = pid, position, now_ns
-        self._cpu_at = _cpu_ns(pid)
-        self._state = b""
