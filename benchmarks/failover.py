@@ -40,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.stats import UNDERRUN_CAUSES
 from chronus.protocol import validate
 from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
@@ -94,21 +95,20 @@ def _attribute(polls: list[tuple[int, int, int]], stalls: list[tuple[int, int, i
 
 
 def _causes(rows: list[dict[str, Any]], underruns: int) -> None:
-    """What the audio I/O saw at each underrun: a late callback, and which seats were short."""
-    late = [r for r in rows if r["after_ms"] > 1.5 * r["period_ms"]]
-    on_time = [r for r in rows if r not in late]
-    print(f"  underruns logged by the I/O: {len(rows)} of {underruns}; after a late "
-          f"callback (> 1.5 periods): {len(late)}, on time: {len(on_time)}")  # fmt: skip
-    for label, group in (("late", late), ("on time", on_time)):
-        if group:
-            shapes = collections.Counter(
-                (r["behind"]["A"] if r["active"] == "A" else r["behind"]["B"],
-                 r["behind"]["B"] if r["active"] == "A" else r["behind"]["A"])
-                for r in group
-            )  # fmt: skip
-            gaps = sorted(r["after_ms"] for r in group)
-            print(f"    {label}: (active, standby) blocks short {dict(shapes)}; callback "
-                  f"gap median {statistics.median(gaps):.2f} ms, max {gaps[-1]:.2f}")  # fmt: skip
+    """What the audio I/O saw at each underrun: its cause, and which seats were short."""
+    counts = collections.Counter(r["cause"] for r in rows)
+    print(f"  underruns logged by the I/O: {len(rows)} of {underruns}: {dict(counts)}")
+    for cause in counts:
+        group = [r for r in rows if r["cause"] == cause]
+        shapes = collections.Counter(
+            (r["behind"]["A"] if r["active"] == "A" else r["behind"]["B"],
+             r["behind"]["B"] if r["active"] == "A" else r["behind"]["A"])
+            for r in group
+        )  # fmt: skip
+        gaps = sorted(r["after_ms"] for r in group)
+        print(f"    {cause} ({UNDERRUN_CAUSES[cause]}): (active, standby) blocks short "
+              f"{dict(shapes)}; callback gap median {statistics.median(gaps):.2f} ms, "
+              f"max {gaps[-1]:.2f}")  # fmt: skip
 
 
 def main() -> None:

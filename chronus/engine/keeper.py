@@ -31,7 +31,7 @@ from chronus.dsp.graph import crumb_of
 from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.lifelines import DeathWatch, Lifelines
-from chronus.engine.peer import process_state
+from chronus.engine.peer import STOPPED, process_state
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState, Worker
 from chronus.engine.slot import (
@@ -385,7 +385,7 @@ class SlotKeeper:
                 and not worker.killed
                 and worker.process.is_alive()
             ):
-                if process_state(worker.pid) in (b"T", b"t"):  # stopped from outside
+                if process_state(worker.pid) in STOPPED:
                     seat.note = f", stopped: no heartbeat for {silent_ns / 1e6:.0f} ms"
                 else:  # hung where it is: the module in its crumb gets the blame
                     seat.note = f", hung: no heartbeat for {silent_ns / 1e6:.0f} ms"

@@ -13,7 +13,7 @@ from typing import Final
 
 from chronus.engine.cpu_watch import CpuStamps
 
-__all__ = ["KEPT_OFF_AFTER_NS", "PeerWatch", "death_signal", "process_state"]
+__all__ = ["KEPT_OFF_AFTER_NS", "STOPPED", "PeerWatch", "death_signal", "process_state"]
 
 KEPT_OFF_AFTER_NS: Final = 12_000_000
 """A peer stuck this long at one position that got less than half of it on a CPU is kept
@@ -22,7 +22,9 @@ only at its scheduler ticks (4 ms apart here), so a shorter window could not tel
 
 _PF_EXITING: Final = 0x4
 _CPUCLOCK_SCHED: Final = 2
-_NOT_RUNNING: Final = frozenset({b"R", b"T", b"t"})
+STOPPED: Final = frozenset({b"T", b"t"})
+"""The kernel's states of a process stopped from outside (SIGSTOP, a tracer)."""
+_NOT_RUNNING: Final = STOPPED | {b"R"}
 """Runnable but kept off a CPU, or stopped: held up from outside, not by its own code."""
 
 

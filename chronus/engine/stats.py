@@ -18,6 +18,7 @@ from chronus.engine.rings import SharedCounters
 __all__ = [
     "DECISION_SLOTS",
     "TIMING_WINDOW",
+    "UNDERRUN_CAUSES",
     "ControlField",
     "IoField",
     "ProcessState",
@@ -28,6 +29,7 @@ __all__ = [
     "record_timing",
     "summary",
     "timing_percentiles",
+    "underrun_cause",
     "underrun_log",
     "underrun_row",
 ]
@@ -225,11 +227,11 @@ def underrun_log(values: npt.NDArray[np.int64], block: int, rate: int) -> list[d
     """The recent underruns, oldest first, each with what was missing when it was due.
 
     `behind` is how many blocks each seat still had to render to have the one due (1: only
-    that block); `after_ms` is how long after the previous callback the device asked for it.
-    A callback far later than one block period means the device itself was held up; both
-    seats behind after a callback on time means neither slot got the CPU in time.
+    that block); `after_ms` is how long after the previous callback the device asked for it;
+    `cause` is what those say (`UNDERRUN_CAUSES`).
     """
     count = int(values[IoField.UNDERRUNS])
+    period_ms = 1000 * block / rate
     rows = []
     for n in range(max(1, count - UNDERRUN_LOG_ENTRIES + 1), count + 1):
         row = underrun_row(n)
@@ -237,8 +239,25 @@ def underrun_log(values: npt.NDArray[np.int64], block: int, rate: int) -> list[d
         rows.append({
             "block": k,
             "after_ms": round(gap_ns / 1e6, 3),
-            "period_ms": round(1000 * block / rate, 3),
+            "period_ms": round(period_ms, 3),
             "active": "AB"[active],
             "behind": {"A": k + 1 - written_a, "B": k + 1 - written_b},
+            "cause": underrun_cause(gap_ns / 1e6, period_ms),
         })  # fmt: skip
     return rows
+
+
+UNDERRUN_CAUSES: Final = {
+    "burst": "the device asked for two blocks at once (it had lost time: an xrun)",
+    "late": "the device itself was held up",
+    "slots": "neither slot had it in time (held up, or the patch is too heavy)",
+}
+"""What an underrun's callback gap says: under half a period, the device is catching up on
+cycles it missed; over 1.5 periods, it was late itself; else the slots were."""
+
+
+def underrun_cause(after_ms: float, period_ms: float) -> str:
+    """The key in `UNDERRUN_CAUSES` for a callback `after_ms` after the one before."""
+    if after_ms < 0.5 * period_ms:
+        return "burst"
+    return "late" if after_ms > 1.5 * period_ms else "slots"

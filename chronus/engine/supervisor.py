@@ -238,9 +238,9 @@ class Supervisor:
                 consumed = int(self._io_counters.values[IoField.CONSUMED])
                 self._session_log.mark_end(consumed * self.config.block)
             self._session_log.close()
-        for shm in (self._tap, self._io_counters, self._control, self._cpu_watch):
-            if shm is not None:
-                shm.close()
+        for owned in (self._tap, self._io_counters, self._control, self._cpu_watch):
+            if owned is not None:
+                owned.close()
         self._keeper = None
         self._tap = self._io_counters = self._control = self._cpu_watch = None
         if self._io_conn is not None:

@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from chronus.engine.stats import UNDERRUN_CAUSES
+
 __all__ = ["format_health", "format_module", "format_patch"]
 
 
@@ -26,16 +28,10 @@ def _timing(t: dict[str, Any]) -> str:
 def _underrun_line(row: dict[str, Any]) -> str:
     """The last underrun, and what its numbers say about the cause."""
     behind = row.get("behind", {})
-    after, period = row.get("after_ms", 0.0), row.get("period_ms", 0.0)
-    if after < 0.5 * period:
-        cause = "the device asked for two blocks at once (it had lost time: an xrun)"
-    elif after > 1.5 * period:
-        cause = "the device itself was held up"
-    else:
-        cause = "neither slot had it in time (held up, or the patch is too heavy)"
+    cause = UNDERRUN_CAUSES.get(row.get("cause", ""), "")
     return (
-        f"last underrun: block {row.get('block', 0)}, asked for {after:.1f} ms "
-        f"after the one before (period {period:.2f} ms)\n  "
+        f"last underrun: block {row.get('block', 0)}, asked for {row.get('after_ms', 0.0):.1f} ms "
+        f"after the one before (period {row.get('period_ms', 0.0):.2f} ms)\n  "
         f"slot A {behind.get('A', 0)}, slot B {behind.get('B', 0)} block(s) short — {cause}"
     )
 

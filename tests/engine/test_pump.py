@@ -22,7 +22,13 @@ from chronus.engine import audio_io as audio_io_module
 from chronus.engine.audio_io import BlockPump
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
-from chronus.engine.stats import UNDERRUN_LOG_ENTRIES, ControlField, IoField, underrun_log
+from chronus.engine.stats import (
+    UNDERRUN_LOG_ENTRIES,
+    ControlField,
+    IoField,
+    underrun_cause,
+    underrun_log,
+)
 
 BLOCK = 16
 CHANNELS = 2
@@ -229,6 +235,7 @@ def test_an_underrun_after_silence_is_silent(rig: Rig) -> None:
     assert first["active"] == "A" and first["behind"] == {"A": 1, "B": 1}
     assert second["behind"] == {"A": 2, "B": 2}
     assert second["after_ms"] > 0
+    assert second["cause"] == underrun_cause(second["after_ms"], 1000 * BLOCK / RATE)
 
 
 def test_the_underrun_log_keeps_the_newest(rig: Rig) -> None:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from chronus.engine.stats import underrun_cause
 from chronus.shell.views import format_health
 
 
 def _status(after_ms: float, behind: dict[str, int]) -> dict[str, Any]:
-    row = {"block": 812, "after_ms": after_ms, "period_ms": 2.667, "active": "A", "behind": behind}
+    row = {
+        "block": 812,
+        "after_ms": after_ms,
+        "period_ms": 2.667,
+        "active": "A",
+        "behind": behind,
+        "cause": underrun_cause(after_ms, 2.667),
+    }
     return {
         "engine": {"block": 128, "rate": 48000},
         "io": {"underruns": 1, "xruns": 0, "recent_underruns": [row]},
