@@ -13,12 +13,25 @@ from typing import Final
 
 from chronus.engine.cpu_watch import CpuStamps
 
-__all__ = ["KEPT_OFF_AFTER_NS", "STOPPED", "PeerWatch", "death_signal", "process_state"]
+__all__ = [
+    "KEPT_OFF_AFTER_NS",
+    "RAN_AT_MOST_NS",
+    "STOPPED",
+    "PeerWatch",
+    "death_signal",
+    "process_state",
+]
 
 KEPT_OFF_AFTER_NS: Final = 12_000_000
 """A peer stuck this long at one position that got less than half of it on a CPU is kept
 off the CPU (stopped, or preempted). The kernel brings another process's CPU time up to date
 only at its scheduler ticks (4 ms apart here), so a shorter window could not tell."""
+
+RAN_AT_MOST_NS: Final = 1_000_000
+"""A peer whose CPU the host holds up is only followed into its block if it can have run at
+most this long at that position first: longer than a block's render here (p99 0.3 ms; 1.2
+ms at most for the heaviest patch measured), shorter than a module that hangs has spun
+before a stall happens to catch it. Following that one would hang the standby too."""
 
 _PF_EXITING: Final = 0x4
 _CPUCLOCK_SCHED: Final = 2
@@ -73,7 +86,8 @@ class PeerWatch:
 
     `held_up` is asked with the peer's published position while the peer is behind its
     target. Yes if the kernel has the peer runnable or stopped (not asleep in a call) and
-    either its CPU is held up right now (`CpuStamps`), or it has been stuck at that position
+    either its CPU is held up right now (`CpuStamps`) after it can have run at most
+    `RAN_AT_MOST_NS` at that position, or it is stopped and has been stuck at that position
     for `KEPT_OFF_AFTER_NS` while using less than half of that on a CPU. A peer that burns
     CPU (a slow render, a module in an endless loop) is not held up.
     """
@@ -95,8 +109,10 @@ class PeerWatch:
         if first_look:
             self._pid, self._position, self._since_ns = pid, position, now_ns
             self._cpu_at, self._state = -1, b""
-        if self._stamps is not None and self._stamps.held_up(self._cpu, now_ns):
-            return self._off_cpu(pid)
+        stamps = self._stamps
+        if stamps is not None and stamps.held_up(self._cpu, now_ns):
+            ran_for = int(stamps.values[self._cpu]) - self._since_ns  # the CPU ran until then
+            return ran_for <= RAN_AT_MOST_NS and self._state_of(pid) in _NOT_RUNNING
         if first_look:
             return False
         if self._cpu_at < 0:  # a system call, so only at the second look: most blocks are
@@ -110,9 +126,10 @@ class PeerWatch:
         if 2 * (cpu - self._cpu_at) >= waited:  # it is running: watch afresh
             self._since_ns, self._cpu_at, self._state = now_ns, cpu, b""
             return False
-        return self._off_cpu(pid)
+        # Only a stopped one: a runnable one may have spun in a module before a host stall.
+        return self._state_of(pid) in STOPPED
 
-    def _off_cpu(self, pid: int) -> bool:
+    def _state_of(self, pid: int) -> bytes:
         if not self._state:  # read once per stretch: /proc is a file read
             self._state = process_state(pid)
-        return self._state in _NOT_RUNNING
+        return self._state

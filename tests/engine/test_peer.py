@@ -14,7 +14,13 @@ from collections.abc import Iterator
 import pytest
 
 from chronus.engine.cpu_watch import STALE_NS, CpuWatch
-from chronus.engine.peer import KEPT_OFF_AFTER_NS, PeerWatch, death_signal, process_state
+from chronus.engine.peer import (
+    KEPT_OFF_AFTER_NS,
+    RAN_AT_MOST_NS,
+    PeerWatch,
+    death_signal,
+    process_state,
+)
 
 SPIN = "while True: pass"
 SLEEP = "import time; time.sleep(60)"
@@ -131,5 +137,16 @@ def test_a_peer_whose_cpu_is_held_up_is_held_up_at_once(
         finally:
             os.kill(stamper, signal.SIGCONT)
         assert _soon_not_held_up(watch, child.pid, 9)
+        # A peer that had the CPU well past a render at one position (a module spinning)
+        # is not followed when the host then holds its CPU up: that could hang us too.
+        assert _soon_not_held_up(watch, child.pid, 10)
+        time.sleep(3 * RAN_AT_MOST_NS / 1e9)
+        os.kill(stamper, signal.SIGSTOP)
+        try:
+            time.sleep(2 * STALE_NS / 1e9)
+            assert cpu_watch.stamps.held_up(cpu, time.monotonic_ns())
+            assert not watch.held_up(child.pid, 10, time.monotonic_ns())
+        finally:
+            os.kill(stamper, signal.SIGCONT)
     finally:
         cpu_watch.close()
