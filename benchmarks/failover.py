@@ -208,8 +208,13 @@ def main() -> None:
     engine_status = end["engine"]
     print(f"  engine: divergences {engine_status['divergences']}, "
           f"failovers {engine_status['failovers']}, underruns {io['underruns']}, "
-          f"xruns {io['xruns']}, covered {io['covered_by_standby']}, "
+          f"xruns {io['xruns']} ({io['xruns_in_host_stalls']} right after a host stall), "
+          f"covered {io['covered_by_standby']}, "
           f"tap blocks lost {engine_status['recording']['lost_blocks']}")  # fmt: skip
+    host = end["host"]
+    if host["watched"]:
+        print(f"  host stalls of a CPU seen by the engine's stampers: {host['stalls']} "
+              f"(longest {host['longest_stall_ms']:.1f} ms)")  # fmt: skip
     slots = end["slots"]
     print(f"  standby found the active held up: "
           f"{sum(s.get('found_active_held_up', 0) for s in slots)} times; most blocks rendered "

@@ -3,7 +3,8 @@
 The callback copies block *k* from the active slot's ring into the device buffer; if the
 active has not published it, block *k* of the standby (the same samples, rendered in
 lockstep, except during a commit); if neither has, a short fade to silence and a counted
-underrun. Then it advances
+underrun. An xrun the device reports is counted, and counted again as the host's if a CPU
+was stalled by the host (`CpuStamps`) within `XRUN_AFTER_STALL_PERIODS` of it. Then it advances
 the consumed-block counter (the engine's master clock), wakes both slots with one semaphore
 post each and copies the block to the record tap. It allocates no arrays, takes no lock
 another process can hold for long, and never raises.
@@ -24,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp.crossfade import crossfade_into
+from chronus.engine.cpu_watch import STALE_NS, CpuStamps
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters
@@ -35,10 +37,20 @@ from chronus.engine.stats import (
     underrun_row,
 )
 
-__all__ = ["NULL_PRIORITY", "BlockPump", "IoConfig", "io_main", "probe_device"]
+__all__ = [
+    "NULL_PRIORITY",
+    "XRUN_AFTER_STALL_PERIODS",
+    "BlockPump",
+    "IoConfig",
+    "io_main",
+    "probe_device",
+]
 
 NULL_PRIORITY = 65
 """SCHED_FIFO priority of the null backend's clock loop (JACK gives its clients 65 too)."""
+XRUN_AFTER_STALL_PERIODS = 2
+"""A device flags an xrun on the callback after the cycle it missed: within a period of the
+stall's end (3.1 ms seen at 2.67 ms), so two periods, plus a stamp's staleness, cover it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,8 @@ class IoConfig:
     rate: int
     block: int
     device: str | None = None
+    cpu_stamps: str = ""
+    """The supervisor's `CpuStamps`; empty where there are none."""
 
 
 class BlockPump:
@@ -65,8 +79,14 @@ class BlockPump:
         counters: SharedCounters,
         control: SharedCounters,
         wakes: tuple[Semaphore, Semaphore],
+        stamps: CpuStamps | None = None,
+        period_ns: int = 0,
     ) -> None:
         self._rings = rings
+        self._stamps = stamps
+        self._stall_window_ns = XRUN_AFTER_STALL_PERIODS * period_ns + STALE_NS
+        self._last_host_xrun_ns = -(1 << 62)
+        self._period_ns = period_ns
         self._tap = tap
         self._v = counters.values
         self._flags = control.values
@@ -168,14 +188,38 @@ class BlockPump:
             wake.release()
         self._tap.put(k, out)
         v[IoField.LAST_BLOCK_NS] = start
-        record_timing(v, IoField.TIMING_COUNT, time.monotonic_ns() - start)
+        end = time.monotonic_ns()
+        record_timing(v, IoField.TIMING_COUNT, end - start)
+        if end - start > self._period_ns > 0:
+            v[IoField.LONG_CALLBACKS] += 1
+            stamps = self._stamps
+            if stamps is not None and stamps.stalled_within(end, end - start):
+                v[IoField.LONG_CALLBACKS_IN_HOST_STALLS] += 1
+
+    def count_xrun(self) -> None:
+        """Count an xrun of the device, and whether a host stall came just before it.
+
+        An xrun within the window after one put on the host is put on it too: JACK's timed
+        driver, catching up after a stall, can run late again periods on (seen: an xrun
+        6.9 ms after the stall's end, its callback 5.5 ms after the one before).
+        """
+        v = self._v
+        v[IoField.XRUNS] += 1
+        stamps = self._stamps
+        now = time.monotonic_ns()
+        if stamps is not None and (
+            now - self._last_host_xrun_ns <= self._stall_window_ns
+            or stamps.stalled_within(now, self._stall_window_ns)
+        ):
+            v[IoField.XRUNS_IN_HOST_STALLS] += 1
+            self._last_host_xrun_ns = now
 
     def device_callback(
         self, outdata: npt.NDArray[np.float32], frames: int, _time: Any, status: Any
     ) -> None:
         """sounddevice's callback signature around `pump`."""
         if status:
-            self._v[IoField.XRUNS] += 1
+            self.count_xrun()
         if not self._thread_checked:
             self._v[IoField.REALTIME] = _thread_is_realtime()
             self._thread_checked = True
@@ -225,7 +269,7 @@ def _run_null(pump: BlockPump, config: IoConfig, control: npt.NDArray[np.int64])
         if delay > 0:
             time.sleep(delay / 1e9)
         elif delay < -period:
-            pump._v[IoField.XRUNS] += 1
+            pump.count_xrun()
             deadline = time.monotonic_ns()
         pump.pump(out)
 
@@ -283,7 +327,9 @@ def io_main(
                 "Use `chronus render` to hear a script."
             )
     v[IoField.DEVICE] = 1 if backend == "device" else 0
-    pump = BlockPump(rings, tap, counters, control, wakes)
+    stamps = CpuStamps.attach(config.cpu_stamps) if config.cpu_stamps else None
+    period_ns = config.block * 1_000_000_000 // config.rate
+    pump = BlockPump(rings, tap, counters, control, wakes, stamps, period_ns)
     gc.collect()
     gc.freeze()
     gc.disable()  # the callback makes no reference cycles; a collection there is a glitch
@@ -305,3 +351,5 @@ def io_main(
         tap.close()
         counters.close()
         control.close()
+        if stamps is not None:
+            stamps.close()

@@ -111,7 +111,7 @@ class PeerWatch:
             self._cpu_at, self._state = -1, b""
         stamps = self._stamps
         if stamps is not None and stamps.held_up(self._cpu, now_ns):
-            ran_for = int(stamps.values[self._cpu]) - self._since_ns  # the CPU ran until then
+            ran_for = stamps.stamp(self._cpu) - self._since_ns  # the CPU ran until then
             return ran_for <= RAN_AT_MOST_NS and self._state_of(pid) in _NOT_RUNNING
         if first_look:
             return False

@@ -157,6 +157,12 @@ class IoField(IntEnum):
     REALTIME = 13
     LAST_UNDERRUN_BLOCK = 14
     SOUNDING_BLOCKS = 15
+    XRUNS_IN_HOST_STALLS = 16
+    """xruns the device reported within `XRUN_AFTER_STALL_PERIODS` of a host stall."""
+    LONG_CALLBACKS = 17
+    """Callbacks that took longer than a period: the one way the I/O itself misses a cycle."""
+    LONG_CALLBACKS_IN_HOST_STALLS = 18
+    """Of those, the ones during which the host stalled a CPU."""
     TIMINGS = 32
     UNDERRUN_LOG = 32 + TIMING_WINDOW
     """The last `UNDERRUN_LOG_ENTRIES` underruns, as the I/O saw them: see `underrun_log`."""

@@ -196,6 +196,7 @@ class Supervisor:
             rate=c.rate,
             block=c.block,
             device=c.device,
+            cpu_stamps=self._cpu_watch.stamps.name if self._cpu_watch else "",
         )
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
         self._io = self._ctx.Process(
@@ -532,6 +533,9 @@ class Supervisor:
                     else None
                 ),
                 xruns=int(v[IoField.XRUNS]),
+                xruns_in_host_stalls=int(v[IoField.XRUNS_IN_HOST_STALLS]),
+                long_callbacks=int(v[IoField.LONG_CALLBACKS]),
+                long_callbacks_in_host_stalls=int(v[IoField.LONG_CALLBACKS_IN_HOST_STALLS]),
                 underruns=int(v[IoField.UNDERRUNS]),
                 covered_by_standby=int(v[IoField.COVERED]),
                 last_underrun_block=int(v[IoField.LAST_UNDERRUN_BLOCK]),
@@ -579,4 +583,17 @@ class Supervisor:
             },
             "io": io,
             "slots": slots,
+            "host": self._host_status(),
+        }
+
+    def _host_status(self) -> dict[str, Any]:
+        """The host stalls the CPU stampers saw; `watched` is false where none can run."""
+        stamps = self._cpu_watch.stamps if self._cpu_watch else None
+        if stamps is None or not stamps.realtime:
+            return {"watched": False, "stalls": 0, "longest_stall_ms": 0.0}
+        seen = stamps.stalls()
+        return {
+            "watched": True,
+            "stalls": int(seen["count"]),
+            "longest_stall_ms": seen["longest_ms"],
         }

@@ -71,6 +71,17 @@ def format_health(status: dict[str, Any]) -> str:
             f"{engine.get('respawns', 0)} respawns · "
             f"DSP load {100 * engine.get('dsp_load', 0):.1f} %"
         )
+    host = status.get("host", {})
+    if host.get("watched"):
+        head += (
+            f"\nhost: {host.get('stalls', 0)} stalls of a CPU by the host "
+            f"(longest {host.get('longest_stall_ms', 0.0):.1f} ms)"
+        )
+        if io.get("xruns"):
+            head += (
+                f"; {io.get('xruns_in_host_stalls', 0)} of the {io['xruns']} xruns "
+                "came right after one"
+            )
     recent = io.get("recent_underruns") or []
     if recent:
         head += "\n" + _underrun_line(recent[-1])

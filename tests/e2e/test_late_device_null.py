@@ -37,7 +37,8 @@ def test_the_slots_render_ahead_while_the_device_is_late(tmp_path: Path) -> None
             client.send(bass_line())
             client.sync()
             time.sleep(0.5)
-            io_pid = client.status()["io"]["pid"]
+            before = client.status()
+            io_pid = before["io"]["pid"]
             os.kill(io_pid, signal.SIGSTOP)
             try:
                 time.sleep(0.03)
@@ -46,6 +47,8 @@ def test_the_slots_render_ahead_while_the_device_is_late(tmp_path: Path) -> None
                 late = client.status()
             finally:
                 os.kill(io_pid, signal.SIGCONT)
+            time.sleep(0.01)
+            resumed = client.status()
             time.sleep(0.5)
             end = client.status()
         assert engine.quit() == 0
@@ -63,3 +66,8 @@ def test_the_slots_render_ahead_while_the_device_is_late(tmp_path: Path) -> None
     offline = render_session(session, len(recorded))
     differing = differing_blocks(recorded, offline, BLOCK, end["io"]["blocks_played"])
     assert len(differing) <= 2 * end["io"]["underruns"], differing[:10]
+    xruns = resumed["io"]["xruns"] - before["io"]["xruns"]
+    put_on_host = resumed["io"]["xruns_in_host_stalls"] - before["io"]["xruns_in_host_stalls"]
+    assert xruns >= 1, "a device 30 ms late is an xrun"
+    if resumed["host"]["watched"] and resumed["host"]["stalls"] == before["host"]["stalls"]:
+        assert put_on_host == 0, "no CPU stalled: this xrun was the I/O's own"

@@ -121,7 +121,7 @@ def test_a_peer_whose_cpu_is_held_up_is_held_up_at_once(
     cpu_watch = CpuWatch(mp.get_context("spawn"))
     try:
         deadline = time.monotonic() + 10
-        while not cpu_watch.stamps.values[cpu] and time.monotonic() < deadline:
+        while not cpu_watch.stamps.stamp(cpu) and time.monotonic() < deadline:
             time.sleep(0.01)  # the stampers start like any spawned process
         child = _child(SPIN, cpu)
         children.append(child)

@@ -8,6 +8,7 @@ positions moved and who was woken.
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pytest
 from chronus.dsp import crossfade as crossfade_module
 from chronus.engine import audio_io as audio_io_module
 from chronus.engine.audio_io import BlockPump
+from chronus.engine.cpu_watch import STALE_NS, CpuField, CpuStamps
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.stats import (
@@ -119,6 +121,7 @@ def test_the_active_block_is_played_when_present(rig: Rig) -> None:
     rig.publish(0, 0)
     rig.publish(1, 0)
     out = rig.run()
+    assert int(rig.v[IoField.LONG_CALLBACKS]) == 0  # the rig's pump has no period to exceed
     np.testing.assert_array_equal(out, block_of(0, 0))
     assert int(rig.v[IoField.CONSUMED]) == 1
     assert int(rig.v[IoField.COVERED]) == 0
@@ -357,6 +360,66 @@ def test_device_callback_checks_the_size(rig: Rig) -> None:
     np.testing.assert_array_equal(out, block_of(0, 0))
     assert int(rig.v[IoField.XRUNS]) == 1
     assert int(rig.v[IoField.CONSUMED]) == 1
+
+
+@pytest.fixture
+def stamps() -> Iterator[CpuStamps]:
+    """CPU stamps with a stamper on CPU 0 whose stamp stays fresh however long a test takes."""
+    block = CpuStamps(SharedCounters.create(unique_name("test-pump-cpus"), CpuStamps.size()))
+    block.values[CpuField.STAMP] = time.monotonic_ns() + 10**9
+    yield block
+    block.close()
+
+
+def _stamped_pump(rig: Rig, stamps: CpuStamps, period_ns: int) -> BlockPump:
+    return BlockPump(rig.rings, rig.tap, rig.io, rig.control, rig.wakes, stamps, period_ns)
+
+
+def test_an_xrun_right_after_a_host_stall_is_counted_as_the_hosts(
+    rig: Rig, stamps: CpuStamps
+) -> None:
+    pump = _stamped_pump(rig, stamps, 1)
+    stamps.values[CpuField.LAST_STALL_END_NS] = time.monotonic_ns() + 10**9  # just now
+    pump.count_xrun()
+    assert int(rig.v[IoField.XRUNS]) == 1
+    assert int(rig.v[IoField.XRUNS_IN_HOST_STALLS]) == 1
+    stamps.values[CpuField.LAST_STALL_END_NS] = 0
+    time.sleep(3 * STALE_NS / 1e9)  # past the window (2 periods of 1 ns + STALE_NS)
+    pump.count_xrun()
+    assert int(rig.v[IoField.XRUNS]) == 2
+    assert int(rig.v[IoField.XRUNS_IN_HOST_STALLS]) == 1
+
+
+def test_an_xrun_soon_after_one_put_on_the_host_is_the_hosts_too(
+    rig: Rig, stamps: CpuStamps
+) -> None:
+    pump = _stamped_pump(rig, stamps, 10**8)
+    stamps.values[CpuField.LAST_STALL_END_NS] = time.monotonic_ns()
+    pump.count_xrun()
+    stamps.values[CpuField.LAST_STALL_END_NS] = 0  # as if that stall were long ago
+    pump.count_xrun()  # within XRUN_AFTER_STALL_PERIODS (of 100 ms here) of the first
+    assert int(rig.v[IoField.XRUNS_IN_HOST_STALLS]) == 2
+
+
+def test_a_callback_longer_than_a_period_is_counted_and_told_apart(
+    rig: Rig, stamps: CpuStamps
+) -> None:
+    pump = _stamped_pump(rig, stamps, 1)
+    rig.publish(0, 0)
+    pump.pump(rig.out)  # longer than 1 ns, with no CPU stalled
+    assert int(rig.v[IoField.LONG_CALLBACKS]) == 1
+    assert int(rig.v[IoField.LONG_CALLBACKS_IN_HOST_STALLS]) == 0
+    stamps.values[CpuField.STAMP] = 1  # CPU 0 held up right now
+    rig.publish(0, 1)
+    pump.pump(rig.out)
+    assert int(rig.v[IoField.LONG_CALLBACKS]) == 2
+    assert int(rig.v[IoField.LONG_CALLBACKS_IN_HOST_STALLS]) == 1
+
+
+def test_without_stamps_no_xrun_is_put_on_the_host(rig: Rig) -> None:
+    rig.pump.count_xrun()
+    assert int(rig.v[IoField.XRUNS]) == 1
+    assert int(rig.v[IoField.XRUNS_IN_HOST_STALLS]) == 0
 
 
 def test_pump_allocates_nothing(rig: Rig) -> None:

@@ -45,3 +45,15 @@ def test_no_underrun_no_line() -> None:
 def test_a_callback_right_after_the_last_is_told_as_the_device_losing_time() -> None:
     text = format_health(_status(0.06, {"A": 1, "B": 1}))
     assert "two blocks at once" in text
+
+
+def test_host_stalls_and_the_xruns_after_them_are_shown_when_watched() -> None:
+    status = _status(2.7, {"A": 1, "B": 1})
+    status["io"].update(xruns=46, xruns_in_host_stalls=45)
+    status["host"] = {"watched": True, "stalls": 514, "longest_stall_ms": 98.5}
+    text = format_health(status)
+    assert "host: 514 stalls of a CPU by the host (longest 98.5 ms)" in text
+    assert "45 of the 46 xruns came right after one" in text
+    status["host"]["watched"] = False
+    text = format_health(status)
+    assert "host:" not in text and "came right after" not in text
