@@ -156,8 +156,10 @@ def test_status_is_json_with_the_documented_fields(null_engine: EngineProcess) -
     with null_engine.client() as client:
         raw = client.request("/engine/status")[0]
     status = json.loads(str(raw))
-    assert set(status) == {"engine", "io", "slots"}
-    assert {"xruns", "underruns", "blocks_played", "callback"} <= set(status["io"])
+    assert set(status) == {"engine", "io", "slots", "host"}
+    assert {"xruns", "xruns_in_host_stalls", "long_callbacks"} <= set(status["io"])
+    assert {"underruns", "blocks_played", "callback"} <= set(status["io"])
+    assert {"watched", "stalls", "longest_stall_ms"} <= set(status["host"])
     assert {"pid", "role", "state", "blocks_rendered", "render"} <= set(status["slots"][0])
 
 
