@@ -211,10 +211,12 @@ def main() -> None:
           f"xruns {io['xruns']} ({io['xruns_in_host_stalls']} right after a host stall), "
           f"covered {io['covered_by_standby']}, "
           f"tap blocks lost {engine_status['recording']['lost_blocks']}")  # fmt: skip
-    host = end["host"]
-    if host["watched"]:
-        print(f"  host stalls of a CPU seen by the engine's stampers: {host['stalls']} "
-              f"(longest {host['longest_stall_ms']:.1f} ms)")  # fmt: skip
+    print(f"  callbacks in a burst that waited for a block: {io['burst_waits']}, "
+          f"and got it in time: {io['burst_saves']}")  # fmt: skip
+    stampers = end["host"]
+    if stampers["watched"]:
+        print(f"  host stalls of a CPU seen by the engine's stampers: {stampers['stalls']} "
+              f"(longest {stampers['longest_stall_ms']:.1f} ms)")  # fmt: skip
     slots = end["slots"]
     print(f"  standby found the active held up: "
           f"{sum(s.get('found_active_held_up', 0) for s in slots)} times; most blocks rendered "

@@ -3,11 +3,13 @@
 The callback copies block *k* from the active slot's ring into the device buffer; if the
 active has not published it, block *k* of the standby (the same samples, rendered in
 lockstep, except during a commit); if neither has, a short fade to silence and a counted
-underrun. An xrun the device reports is counted, and counted again as the host's if a CPU
-was stalled by the host (`CpuStamps`) within `XRUN_AFTER_STALL_PERIODS` of it. Then it advances
-the consumed-block counter (the engine's master clock), wakes both slots with one semaphore
-post each and copies the block to the record tap. It allocates no arrays, takes no lock
-another process can hold for long, and never raises.
+underrun — unless the device is catching up after a stall (a burst), when it waits a
+fraction of a millisecond for a slot to finish the block. Then it advances the
+consumed-block counter (the engine's master clock), wakes both slots with one semaphore
+post each and copies the block to the record tap. An xrun the device reports is counted,
+and counted again as the host's if a CPU was stalled by the host (`CpuStamps`) within
+`XRUN_AFTER_STALL_PERIODS` of it. It allocates no arrays, takes no lock another process
+can hold for long, and never raises.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from chronus.engine.stats import (
 )
 
 __all__ = [
+    "BURST_WAIT_NS",
     "NULL_PRIORITY",
     "XRUN_AFTER_STALL_PERIODS",
     "BlockPump",
@@ -48,6 +51,10 @@ __all__ = [
 
 NULL_PRIORITY = 65
 """SCHED_FIFO priority of the null backend's clock loop (JACK gives its clients 65 too)."""
+BURST_WAIT_NS = 500_000
+"""How long a callback in a burst waits for a block a slot is finishing (a slot's render:
+p99 ~0.25 ms); the device is already late then, and a dip is what waiting avoids."""
+BURST_POLL_S = 25e-6
 XRUN_AFTER_STALL_PERIODS = 2
 """A device flags an xrun on the callback after the cycle it missed: within a period of the
 stall's end (3.1 ms seen at 2.67 ms), so two periods, plus a stamp's staleness, cover it."""
@@ -87,6 +94,7 @@ class BlockPump:
         self._stall_window_ns = XRUN_AFTER_STALL_PERIODS * period_ns + STALE_NS
         self._last_host_xrun_ns = -(1 << 62)
         self._period_ns = period_ns
+        self._burst_ns = period_ns // 2
         self._tap = tap
         self._v = counters.values
         self._flags = control.values
@@ -138,20 +146,45 @@ class BlockPump:
         if not ring.has_block(k):
             ring = self._rings[1 - active]
             if flags[ControlField.APART] or not ring.has_block(k):
-                # Fade from the last sample played, so that the gap is a dip and not a click.
-                np.multiply(self._fade_out, self._last, out=out)
-                self._silent = True
-                self._log_underrun(k, start, active)
-                self._was_sounding = False
-                self._after(k, start, out)
-                return
-            v[IoField.COVERED] += 1
+                waited = self._wait_in_burst(k, start, active)
+                if waited is None:
+                    # Fade from the last sample played, so the gap is a dip and not a click.
+                    np.multiply(self._fade_out, self._last, out=out)
+                    self._silent = True
+                    self._log_underrun(k, start, active)
+                    self._was_sounding = False
+                    self._after(k, start, out)
+                    return
+                ring = waited
+            if ring is not self._rings[active]:
+                v[IoField.COVERED] += 1
         index = k % ring.capacity
         if self._silent:
             np.multiply(ring.blocks[index], self._fade_in, out=out)
         else:
             np.copyto(out, ring.blocks[index])
         self._finish(out, k, start, ring.sounding[index] != 0)
+
+    def _wait_in_burst(self, k: int, start: int, active: int) -> AudioRing | None:
+        """In a burst, give the slots up to `BURST_WAIT_NS` to publish block *k*.
+
+        A burst is the device asking again under half a period after the last block: it is
+        catching up on cycles a stall took, so it is late already, and a block a slot is
+        finishing is better than a dip. Returns the ring that has it (the active's first).
+        """
+        v = self._v
+        if start - int(v[IoField.LAST_BLOCK_NS]) >= self._burst_ns:
+            return None
+        v[IoField.BURST_WAITS] += 1
+        mine, other = self._rings[active], self._rings[1 - active]
+        either = not self._flags[ControlField.APART]
+        deadline = start + BURST_WAIT_NS
+        while time.monotonic_ns() < deadline:
+            time.sleep(BURST_POLL_S)  # not a spin: the slot may be on this CPU, below us
+            if mine.has_block(k) or (either and other.has_block(k)):
+                v[IoField.BURST_SAVES] += 1
+                return mine if mine.has_block(k) else other
+        return None
 
     def _log_underrun(self, k: int, start: int, active: int) -> None:
         """Count the underrun of block *k* and keep what each seat held when it was due."""

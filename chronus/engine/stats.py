@@ -163,6 +163,10 @@ class IoField(IntEnum):
     """Callbacks that took longer than a period: the one way the I/O itself misses a cycle."""
     LONG_CALLBACKS_IN_HOST_STALLS = 18
     """Of those, the ones during which the host stalled a CPU."""
+    BURST_WAITS = 19
+    """Callbacks in a burst that found block *k* in neither ring and waited for it."""
+    BURST_SAVES = 20
+    """Of those, the ones where a slot published it in time: underruns avoided."""
     TIMINGS = 32
     UNDERRUN_LOG = 32 + TIMING_WINDOW
     """The last `UNDERRUN_LOG_ENTRIES` underruns, as the I/O saw them: see `underrun_log`."""

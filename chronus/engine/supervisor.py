@@ -536,6 +536,8 @@ class Supervisor:
                 xruns_in_host_stalls=int(v[IoField.XRUNS_IN_HOST_STALLS]),
                 long_callbacks=int(v[IoField.LONG_CALLBACKS]),
                 long_callbacks_in_host_stalls=int(v[IoField.LONG_CALLBACKS_IN_HOST_STALLS]),
+                burst_waits=int(v[IoField.BURST_WAITS]),
+                burst_saves=int(v[IoField.BURST_SAVES]),
                 underruns=int(v[IoField.UNDERRUNS]),
                 covered_by_standby=int(v[IoField.COVERED]),
                 last_underrun_block=int(v[IoField.LAST_UNDERRUN_BLOCK]),

@@ -8,6 +8,7 @@ positions moved and who was woken.
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pytest
 
 from chronus.dsp import crossfade as crossfade_module
 from chronus.engine import audio_io as audio_io_module
-from chronus.engine.audio_io import BlockPump
+from chronus.engine.audio_io import BURST_WAIT_NS, BlockPump
 from chronus.engine.cpu_watch import STALE_NS, CpuField, CpuStamps
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
@@ -414,6 +415,54 @@ def test_a_callback_longer_than_a_period_is_counted_and_told_apart(
     pump.pump(rig.out)
     assert int(rig.v[IoField.LONG_CALLBACKS]) == 2
     assert int(rig.v[IoField.LONG_CALLBACKS_IN_HOST_STALLS]) == 1
+
+
+def _burst_pump(rig: Rig) -> BlockPump:
+    """A pump whose period (1 s) makes any callback right after the last one a burst."""
+    pump = BlockPump(rig.rings, rig.tap, rig.io, rig.control, rig.wakes, None, 10**9)
+    rig.v[IoField.LAST_BLOCK_NS] = time.monotonic_ns()
+    return pump
+
+
+def test_in_a_burst_the_callback_waits_for_the_block_a_slot_is_finishing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audio_io_module, "BURST_WAIT_NS", 10**9)  # however slow this host is
+    pump = _burst_pump(rig)
+    late = threading.Timer(0.001, rig.publish, (1, 0))  # the standby, 1 ms on
+    late.start()
+    pump.pump(rig.out)
+    late.join()
+    np.testing.assert_array_equal(rig.out, block_of(0, 1))
+    assert int(rig.v[IoField.UNDERRUNS]) == 0
+    assert int(rig.v[IoField.COVERED]) == 1
+    assert (int(rig.v[IoField.BURST_WAITS]), int(rig.v[IoField.BURST_SAVES])) == (1, 1)
+
+
+def test_in_a_burst_the_wait_is_bounded_and_then_it_is_an_underrun(rig: Rig) -> None:
+    pump = _burst_pump(rig)
+    started = time.monotonic_ns()
+    pump.pump(rig.out)
+    assert time.monotonic_ns() - started >= BURST_WAIT_NS
+    assert int(rig.v[IoField.UNDERRUNS]) == 1
+    assert (int(rig.v[IoField.BURST_WAITS]), int(rig.v[IoField.BURST_SAVES])) == (1, 0)
+
+
+def test_a_callback_on_time_does_not_wait(rig: Rig) -> None:
+    pump = BlockPump(rig.rings, rig.tap, rig.io, rig.control, rig.wakes, None, 10**6)
+    rig.v[IoField.LAST_BLOCK_NS] = time.monotonic_ns() - 10**6  # a period ago
+    pump.pump(rig.out)
+    assert int(rig.v[IoField.UNDERRUNS]) == 1
+    assert int(rig.v[IoField.BURST_WAITS]) == 0
+
+
+def test_in_a_burst_during_a_commit_only_the_active_counts(rig: Rig) -> None:
+    rig.control.values[ControlField.APART] = 1
+    pump = _burst_pump(rig)
+    rig.publish(1, 0)  # the standby has it, but it renders another patch
+    pump.pump(rig.out)
+    assert int(rig.v[IoField.UNDERRUNS]) == 1
+    assert (int(rig.v[IoField.BURST_WAITS]), int(rig.v[IoField.BURST_SAVES])) == (1, 0)
 
 
 def test_without_stamps_no_xrun_is_put_on_the_host(rig: Rig) -> None:
