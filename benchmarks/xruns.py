@@ -30,15 +30,14 @@ BARE = """
 import multiprocessing as mp
 import sys, time
 import sounddevice as sd
-from chronus.engine.audio_io import XRUN_AFTER_STALL_PERIODS
-from chronus.engine.cpu_watch import STALE_NS, CpuWatch
+from chronus.engine.cpu_watch import CpuWatch, XrunTagger
 watch = CpuWatch(mp.get_context("spawn"))
-window = XRUN_AFTER_STALL_PERIODS * 128 * 10**9 // 48000 + STALE_NS
+tagger = XrunTagger(watch.stamps, 128 * 10**9 // 48000)
 flagged = [0, 0]
 def callback(out, frames, when, status):
     if status:
         flagged[0] += 1
-        flagged[1] += watch.stamps.stalled_within(time.monotonic_ns(), window)
+        flagged[1] += tagger.is_hosts(time.monotonic_ns())
     out.fill(0)
 with sd.OutputStream(samplerate=48000, blocksize=128, channels=2, dtype="float32",
                      callback=callback):

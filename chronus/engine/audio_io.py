@@ -7,9 +7,8 @@ underrun — unless the device is catching up after a stall (a burst), when it w
 fraction of a millisecond for a slot to finish the block. Then it advances the
 consumed-block counter (the engine's master clock), wakes both slots with one semaphore
 post each and copies the block to the record tap. An xrun the device reports is counted,
-and counted again as the host's if a CPU was stalled by the host (`CpuStamps`) within
-`XRUN_AFTER_STALL_PERIODS` of it. It allocates no arrays, takes no lock another process
-can hold for long, and never raises.
+and counted again if it is the host's: right after a host stall (`XrunTagger`). It
+allocates no arrays, takes no lock another process can hold for long, and never raises.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp.crossfade import crossfade_into
-from chronus.engine.cpu_watch import STALE_NS, CpuStamps
+from chronus.engine.cpu_watch import CpuStamps, XrunTagger
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters
@@ -42,7 +41,6 @@ from chronus.engine.stats import (
 __all__ = [
     "BURST_WAIT_NS",
     "NULL_PRIORITY",
-    "XRUN_AFTER_STALL_PERIODS",
     "BlockPump",
     "IoConfig",
     "io_main",
@@ -55,9 +53,6 @@ BURST_WAIT_NS = 500_000
 """How long a callback in a burst waits for a block a slot is finishing (a slot's render:
 p99 ~0.25 ms); the device is already late then, and a dip is what waiting avoids."""
 BURST_POLL_S = 25e-6
-XRUN_AFTER_STALL_PERIODS = 2
-"""A device flags an xrun on the callback after the cycle it missed: within a period of the
-stall's end (3.1 ms seen at 2.67 ms), so two periods, plus a stamp's staleness, cover it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +86,7 @@ class BlockPump:
     ) -> None:
         self._rings = rings
         self._stamps = stamps
-        self._stall_window_ns = XRUN_AFTER_STALL_PERIODS * period_ns + STALE_NS
-        self._last_host_xrun_ns = -(1 << 62)
+        self._tagger = XrunTagger(stamps, period_ns) if stamps is not None else None
         self._period_ns = period_ns
         self._burst_ns = period_ns // 2
         self._tap = tap
@@ -230,22 +224,11 @@ class BlockPump:
                 v[IoField.LONG_CALLBACKS_IN_HOST_STALLS] += 1
 
     def count_xrun(self) -> None:
-        """Count an xrun of the device, and whether a host stall came just before it.
-
-        An xrun within the window after one put on the host is put on it too: JACK's timed
-        driver, catching up after a stall, can run late again periods on (seen: an xrun
-        6.9 ms after the stall's end, its callback 5.5 ms after the one before).
-        """
+        """Count an xrun of the device, and again if it is the host's (`XrunTagger`)."""
         v = self._v
         v[IoField.XRUNS] += 1
-        stamps = self._stamps
-        now = time.monotonic_ns()
-        if stamps is not None and (
-            now - self._last_host_xrun_ns <= self._stall_window_ns
-            or stamps.stalled_within(now, self._stall_window_ns)
-        ):
+        if self._tagger is not None and self._tagger.is_hosts(time.monotonic_ns()):
             v[IoField.XRUNS_IN_HOST_STALLS] += 1
-            self._last_host_xrun_ns = now
 
     def device_callback(
         self, outdata: npt.NDArray[np.float32], frames: int, _time: Any, status: Any

@@ -28,12 +28,24 @@ from typing import Final
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.rings import SharedCounters, unique_name
 
-__all__ = ["STALE_NS", "STAMP_EVERY_S", "CpuField", "CpuStamps", "CpuWatch", "seat_cpu"]
+__all__ = [
+    "STALE_NS",
+    "STAMP_EVERY_S",
+    "XRUN_AFTER_STALL_PERIODS",
+    "CpuField",
+    "CpuStamps",
+    "CpuWatch",
+    "XrunTagger",
+    "seat_cpu",
+]
 
 STAMP_EVERY_S: Final = 0.0005
 STALE_NS: Final = 1_500_000
 """Three missed stamps: more than the wake-up delay of an idle virtual CPU (0.6 ms seen)."""
 STAMPER_PRIORITY: Final = 99
+XRUN_AFTER_STALL_PERIODS: Final = 2
+"""A device flags an xrun on the callback after the cycle it missed: within a period of the
+stall's end (3.1 ms seen at 2.67 ms), so two periods, plus a stamp's staleness, cover it."""
 _NOT_REALTIME: Final = 0
 
 
@@ -119,6 +131,30 @@ class CpuStamps:
         """Detach (and free, for the owner)."""
         del self.values  # a view of the segment would keep it from closing
         self._counters.close()
+
+
+class XrunTagger:
+    """Tells an xrun the host caused from one it did not, as the device reports each.
+
+    The host's: a CPU stalled now, or a host stall ended within `XRUN_AFTER_STALL_PERIODS`
+    periods plus `STALE_NS`, or another xrun put on the host came within that window (JACK's
+    timed driver, catching up after a stall, can run late again periods on: seen, an xrun
+    6.9 ms after the stall's end, its callback 5.5 ms after the one before).
+    """
+
+    def __init__(self, stamps: CpuStamps, period_ns: int) -> None:
+        self._stamps = stamps
+        self._window_ns = XRUN_AFTER_STALL_PERIODS * period_ns + STALE_NS
+        self._last_hosts_ns = -(1 << 62)
+
+    def is_hosts(self, now_ns: int) -> bool:
+        """Whether an xrun flagged at `now_ns` is the host's (and remember it if so)."""
+        if now_ns - self._last_hosts_ns <= self._window_ns or self._stamps.stalled_within(
+            now_ns, self._window_ns
+        ):
+            self._last_hosts_ns = now_ns
+            return True
+        return False
 
 
 def _stamp(name: str, cpu: int) -> None:

@@ -158,7 +158,7 @@ class IoField(IntEnum):
     LAST_UNDERRUN_BLOCK = 14
     SOUNDING_BLOCKS = 15
     XRUNS_IN_HOST_STALLS = 16
-    """xruns the device reported within `XRUN_AFTER_STALL_PERIODS` of a host stall."""
+    """xruns the device reported right after a host stall (see `cpu_watch.XrunTagger`)."""
     LONG_CALLBACKS = 17
     """Callbacks that took longer than a period: the one way the I/O itself misses a cycle."""
     LONG_CALLBACKS_IN_HOST_STALLS = 18

@@ -36,6 +36,31 @@ def _underrun_line(row: dict[str, Any]) -> str:
     )
 
 
+def _host_lines(host: dict[str, Any], io: dict[str, Any]) -> str:
+    """What the host's stalls cost: the xruns right after one, long callbacks, bursts."""
+    lines = []
+    if host.get("watched"):
+        stalls = (
+            f"host: {host.get('stalls', 0)} stalls of a CPU by the host "
+            f"(longest {host.get('longest_stall_ms', 0.0):.1f} ms)"
+        )
+        if io.get("xruns"):
+            stalls += f"; {io.get('xruns_in_host_stalls', 0)} of the {io['xruns']} xruns "
+            stalls += "came right after one"
+        lines.append(stalls)
+        if io.get("long_callbacks"):
+            lines.append(
+                f"  callbacks longer than a period: {io['long_callbacks']} "
+                f"({io.get('long_callbacks_in_host_stalls', 0)} during a host stall)"
+            )
+    if io.get("burst_waits"):
+        lines.append(
+            f"bursts: the device caught up {io['burst_waits']}× on a block not yet there; "
+            f"{io.get('burst_saves', 0)}× a slot finished it in time"
+        )
+    return "".join("\n" + line for line in lines)
+
+
 def format_health(status: dict[str, Any]) -> str:
     """A readable summary of `/engine/status`."""
     engine = status.get("engine", {})
@@ -71,17 +96,7 @@ def format_health(status: dict[str, Any]) -> str:
             f"{engine.get('respawns', 0)} respawns · "
             f"DSP load {100 * engine.get('dsp_load', 0):.1f} %"
         )
-    host = status.get("host", {})
-    if host.get("watched"):
-        head += (
-            f"\nhost: {host.get('stalls', 0)} stalls of a CPU by the host "
-            f"(longest {host.get('longest_stall_ms', 0.0):.1f} ms)"
-        )
-        if io.get("xruns"):
-            head += (
-                f"; {io.get('xruns_in_host_stalls', 0)} of the {io['xruns']} xruns "
-                "came right after one"
-            )
+    head += _host_lines(status.get("host", {}), io)
     recent = io.get("recent_underruns") or []
     if recent:
         head += "\n" + _underrun_line(recent[-1])

@@ -10,7 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from chronus.engine.cpu_watch import STALE_NS, CpuField, CpuStamps, CpuWatch
+from chronus.engine.cpu_watch import (
+    STALE_NS,
+    XRUN_AFTER_STALL_PERIODS,
+    CpuField,
+    CpuStamps,
+    CpuWatch,
+    XrunTagger,
+)
 from chronus.engine.rings import SharedCounters, unique_name
 
 WINDOW_NS = 6_000_000
@@ -95,3 +102,18 @@ def test_a_stamper_kept_off_its_cpu_records_the_stall() -> None:
         assert stamps.stalls()["longest_ms"] >= 20.0
     finally:
         watch.close()
+
+
+def test_the_tagger_puts_an_xrun_on_the_host_after_a_stall_and_follows_the_catch_up(
+    stamps: CpuStamps,
+) -> None:
+    period = 10**8
+    window = XRUN_AFTER_STALL_PERIODS * period + STALE_NS
+    now = time.monotonic_ns()
+    _row(stamps, 0, stamp=now + 10 * window, last_stall_end_ns=now)
+    tagger = XrunTagger(stamps, period)
+    assert tagger.is_hosts(now + window)  # right at the window's end
+    _row(stamps, 0, last_stall_end_ns=0)
+    assert tagger.is_hosts(now + 2 * window)  # within the window of the last one
+    assert not tagger.is_hosts(now + 3 * window + 1)
+    assert not XrunTagger(stamps, period).is_hosts(now)

@@ -398,7 +398,7 @@ def test_an_xrun_soon_after_one_put_on_the_host_is_the_hosts_too(
     stamps.values[CpuField.LAST_STALL_END_NS] = time.monotonic_ns()
     pump.count_xrun()
     stamps.values[CpuField.LAST_STALL_END_NS] = 0  # as if that stall were long ago
-    pump.count_xrun()  # within XRUN_AFTER_STALL_PERIODS (of 100 ms here) of the first
+    pump.count_xrun()  # within XRUN_AFTER_STALL_PERIODS periods (of 100 ms here)
     assert int(rig.v[IoField.XRUNS_IN_HOST_STALLS]) == 2
 
 

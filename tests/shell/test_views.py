@@ -54,6 +54,12 @@ def test_host_stalls_and_the_xruns_after_them_are_shown_when_watched() -> None:
     text = format_health(status)
     assert "host: 514 stalls of a CPU by the host (longest 98.5 ms)" in text
     assert "45 of the 46 xruns came right after one" in text
+    assert "callbacks longer than a period" not in text and "bursts:" not in text
+    status["io"].update(long_callbacks=2, long_callbacks_in_host_stalls=1)
+    status["io"].update(burst_waits=4, burst_saves=3)
+    text = format_health(status)
+    assert "callbacks longer than a period: 2 (1 during a host stall)" in text
+    assert "caught up 4× on a block not yet there; 3× a slot finished it in time" in text
     status["host"]["watched"] = False
     text = format_health(status)
     assert "host:" not in text and "came right after" not in text
