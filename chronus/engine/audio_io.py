@@ -31,6 +31,7 @@ from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters
 from chronus.engine.stats import (
+    BURST_BELOW_PERIODS,
     ControlField,
     IoField,
     ProcessState,
@@ -88,7 +89,7 @@ class BlockPump:
         self._stamps = stamps
         self._tagger = XrunTagger(stamps, period_ns) if stamps is not None else None
         self._period_ns = period_ns
-        self._burst_ns = period_ns // 2
+        self._burst_ns = int(period_ns * BURST_BELOW_PERIODS)
         self._tap = tap
         self._v = counters.values
         self._flags = control.values

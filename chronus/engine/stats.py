@@ -16,6 +16,7 @@ import numpy.typing as npt
 from chronus.engine.rings import SharedCounters
 
 __all__ = [
+    "BURST_BELOW_PERIODS",
     "DECISION_SLOTS",
     "TIMING_WINDOW",
     "UNDERRUN_CAUSES",
@@ -37,9 +38,11 @@ __all__ = [
 TIMING_WINDOW: Final = 1024
 _TIMINGS: Final = 32
 DECISION_SLOTS: Final = 1024
-UNDERRUN_LOG_ENTRIES: Final = 8
-UNDERRUN_FIELDS: Final = 5
 """Commands whose applied sample a slot remembers (see `SlotField.DECISIONS`)."""
+UNDERRUN_LOG_ENTRIES: Final = 8
+"""Underruns the audio I/O keeps (see `IoField.UNDERRUN_LOG`)."""
+UNDERRUN_FIELDS: Final = 5
+"""Per underrun: block, gap since the callback before, active seat, each ring's position."""
 
 
 class ProcessState(IntEnum):
@@ -266,8 +269,13 @@ UNDERRUN_CAUSES: Final = {
 cycles it missed; over 1.5 periods, it was late itself; else the slots were."""
 
 
+BURST_BELOW_PERIODS: Final = 0.5
+"""A callback sooner than this many periods after the one before is a burst: the device
+catching up on cycles it missed (the audio I/O waits for a block then; see `audio_io`)."""
+
+
 def underrun_cause(after_ms: float, period_ms: float) -> str:
     """The key in `UNDERRUN_CAUSES` for a callback `after_ms` after the one before."""
-    if after_ms < 0.5 * period_ms:
+    if after_ms < BURST_BELOW_PERIODS * period_ms:
         return "burst"
     return "late" if after_ms > 1.5 * period_ms else "slots"
