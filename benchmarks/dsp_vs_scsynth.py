@@ -227,7 +227,9 @@ def scsynth_time(score: Path, out: Path) -> float:
 
 
 def per_module_costs(reps: int = 200) -> dict[str, float]:
-    """µs per voice (synths) or per instance (others) per 128-frame block, while sounding."""
+    """µs per voice (synths) or per instance (others) per 128-frame block, while sounding.
+
+    Processors are timed stereo, and the dual-mono ones also mono (`name (mono)`)."""
     import numpy as np
 
     from chronus.dsp.catalog import MODULE_TYPES
@@ -238,6 +240,7 @@ def per_module_costs(reps: int = 200) -> dict[str, float]:
     mono = np.zeros(block)
     stereo_in = np.random.default_rng(0).standard_normal((block, 2)) * 0.3
     stereo_out = np.zeros((block, 2))
+    mono_in = np.ascontiguousarray(stereo_in[:, 0])
     kinds: dict[str, type[Module]] = dict(MODULE_TYPES)
     try:  # effects may not be in the catalogue yet
         from chronus.dsp.effects import Delay, Distortion, Reverb
@@ -247,14 +250,20 @@ def per_module_costs(reps: int = 200) -> dict[str, float]:
     except ImportError:
         pass
 
-    def one_block(module: Module) -> None:
+    def one_block(module: Module, dual_mono: bool = False) -> None:
         if isinstance(module, Processor):
-            module.process_stereo(stereo_in, stereo_out, block)
+            if dual_mono:
+                module.process_mono(mono_in, mono, block)
+            else:
+                module.process_stereo(stereo_in, stereo_out, block)
         else:
             module.process(mono, block)
 
+    runs = [(name, cls, False) for name, cls in sorted(kinds.items())]
+    runs += [(f"{name} (mono)", cls, True) for name, cls in sorted(kinds.items())
+             if issubclass(cls, Processor) and cls.DUAL_MONO]  # fmt: skip
     results: dict[str, float] = {}
-    for name, cls in sorted(kinds.items()):
+    for name, cls, dual_mono in runs:
         module = cls(RATE, block)
         per = 1
         if isinstance(module, Synth):
@@ -266,14 +275,14 @@ def per_module_costs(reps: int = 200) -> dict[str, float]:
         elif "decay" in module.params:
             module.set_param("decay", 2.0)
         for _ in range(20):
-            one_block(module)
+            one_block(module, dual_mono)
         best = float("inf")
         for _ in range(5):
             if not isinstance(module, Processor | Synth):
                 module.note_on(60, 127, -1)
             start = time.perf_counter()
             for _ in range(reps):
-                one_block(module)
+                one_block(module, dual_mono)
             best = min(best, (time.perf_counter() - start) / reps)
         results[name] = best * 1e6 / per
     return results
@@ -351,7 +360,7 @@ def main() -> None:
             print(f"{n:<5} " + " / ".join(f"{ph[k]:.3f}" for k in phase_names))
     print("\nµs per 128-frame block (synths: per voice, 32 voices sounding; others: per module)")
     for name, us in per_module_costs().items():
-        print(f"  {name:<12} {us:7.2f} µs")
+        print(f"  {name:<19} {us:7.2f} µs")
     if args.profile:
         profile(args.profile, args.seconds)
 
