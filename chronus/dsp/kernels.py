@@ -494,6 +494,7 @@ def synth_block(
         b5 = fv[v, F_PINK0 + 5]
         b6 = fv[v, F_PINK0 + 6]
         ck = start_clock
+        last_fc = last_k = -1.0
         for i in range(n):
             if rem == 0 and st != 3:
                 st = 3
@@ -531,11 +532,14 @@ def synth_block(
                     fc = top
                 elif fc < 20.0:
                     fc = 20.0
-                g = fast_tan(w_scale * fc)
-                a1 = 1.0 / (1.0 + g * (g + k))
-                c11 = 2.0 * a1 - 1.0
-                c1s = 2.0 * g * a1
-                c2s = g * c1s
+                if fc != last_fc or k != last_k:  # a still filter (no envelope) costs nothing
+                    last_fc = fc
+                    last_k = k
+                    g = fast_tan(w_scale * fc)
+                    a1 = 1.0 / (1.0 + g * (g + k))
+                    c11 = 2.0 * a1 - 1.0
+                    c1s = 2.0 * g * a1
+                    c2s = g * c1s
             ck += 1
             if ck == CTRL_PERIOD:
                 ck = 0
