@@ -16,8 +16,9 @@ offline replay produce the same samples.
 from __future__ import annotations
 
 import heapq
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ from chronus.seq.sequencer import Sequencer
 __all__ = ["Renderer", "render_offline"]
 
 MAX_ERRORS = 64
+PROGRESS_EVERY = 16
+"""Commands applied between two calls of `Renderer.progress`."""
 
 
 class Renderer:
@@ -52,6 +55,13 @@ class Renderer:
         self.late_count = 0
         self.error_count = 0
         self.errors: deque[str] = deque(maxlen=MAX_ERRORS)
+        self.max_apply_ns = 0
+        """The longest any one command took to apply (its checks and its change)."""
+        self.slowest_command = ""
+        """The address of that command."""
+        self.progress: Callable[[], None] | None = None
+        """Called every `PROGRESS_EVERY` commands applied in one go: a slot beats its heart
+        there, so a long batch is not taken for a hang."""
         self._queue: list[tuple[int, int, Message]] = []
         self._arrivals = 0
 
@@ -82,8 +92,12 @@ class Renderer:
         end = start + n
         done = start
         while True:
+            applied = 0
             while queue and queue[0][0] <= done:
                 self._apply(heapq.heappop(queue)[2], done)
+                applied += 1
+                if applied % PROGRESS_EVERY == 0 and self.progress is not None:
+                    self.progress()
             if sequencer.next_sample <= done:
                 self._fire(done)
             stop = min(queue[0][0], end) if queue else end
@@ -96,6 +110,14 @@ class Renderer:
         self.position = end
 
     def _apply(self, message: Message, sample: int) -> None:
+        began = time.perf_counter_ns()
+        self._change(message, sample)
+        took = time.perf_counter_ns() - began
+        if took > self.max_apply_ns:
+            self.max_apply_ns = took
+            self.slowest_command = message.address
+
+    def _change(self, message: Message, sample: int) -> None:
         try:
             address = message.address
             if address.startswith("/seq/") or address == "/tempo":

@@ -434,6 +434,12 @@ def _render_loop(
     wait_s = period_s
     held_up = False
     exceeds(ring.next_block(), SILENCE)  # load the kernel now, not on the first block
+
+    def beat() -> None:  # a long batch of commands is progress, not a hang
+        v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
+        v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
+
+    renderer.progress = beat
     while flags[ControlField.RUN]:
         woken = wake.acquire(timeout=wait_s)
         now = time.monotonic_ns()
@@ -489,9 +495,7 @@ def _render_loop(
                     ring.header[AudioRing.DROPS] += 1  # rendered after the device wanted it
             else:
                 caught_up = True  # a joiner's catch-up blocks are late by design
-            if not caught_up:  # catching up from a checkpoint can take a while: not hung
-                v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
-                v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
+            beat()  # every block: a slot that is slow (catching up, overloaded) is not hung
             if not active and not peer.has_block(k):
                 v[SlotField.AHEAD] += 1
             end = time.perf_counter_ns()
@@ -515,5 +519,6 @@ def _render_loop(
             affordable = 0 <= took <= CHECKPOINT_MAX_BLOCKS * period_ns
             next_checkpoint = ring.write_pos + spacing if affordable else 0
         v[SlotField.LATE] = renderer.late_count
+        v[SlotField.MAX_APPLY_NS] = renderer.max_apply_ns
         v[SlotField.ERRORS] = renderer.error_count + renderer.graph.module_error_count
         v[SlotField.NONFINITE] = renderer.graph.nonfinite_count

@@ -123,6 +123,8 @@ class SlotField(IntEnum):
     """The consumed-block count at the last heartbeat."""
     EXTRA_BLOCKS = 30
     """The most blocks this slot rendered beyond its lead while the device was late."""
+    MAX_APPLY_NS = 31
+    """The longest one command took to apply in this slot (its checks and its change)."""
     TIMINGS = 32
     DECISIONS = 32 + TIMING_WINDOW
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot

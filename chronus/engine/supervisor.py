@@ -25,6 +25,7 @@ from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.keeper import SlotKeeper, spawn_context
+from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Worker
@@ -117,6 +118,7 @@ class Supervisor:
         self._cpu_watch: CpuWatch | None = None
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
+        self._pacer = Pacer(config.block, config.rate)
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -325,9 +327,17 @@ class Supervisor:
             self._play(message, encode(message))
 
     def _play(self, message: Message, payload: bytes) -> None:
-        """Stamp a command the patch has accepted, send it to the slots and log it."""
+        """Stamp a command the patch has accepted, send it to the slots and log it.
+
+        It applies at the first block with room for it in the pacer's budget (the next one
+        unless a burst is being applied); `/panic` applies at once, ahead of any burst.
+        """
         assert self._keeper is not None
-        stamp = self._keeper.next_stamp()
+        earliest = self._keeper.next_stamp()
+        if message.address == "/panic":
+            stamp = earliest
+        else:
+            stamp = self._pacer.stamp(earliest, cost_us(message), force=True)
         seq = self._keeper.push(stamp, payload)
         if self._session_log is not None:
             self._unlogged.append((seq, stamp, message, time.monotonic()))
@@ -429,9 +439,10 @@ class Supervisor:
                 self._error(addr, message.address, f"internal error: {exc!r}")
 
     def next_stamp(self) -> int:
-        """The first sample that no slot can have started rendering."""
+        """The first sample a command sent now could apply at: beyond what any slot can have
+        started rendering, and after the commands already paced into later blocks."""
         assert self._keeper is not None
-        return self._keeper.next_stamp()
+        return self._pacer.backlog(self._keeper.next_stamp())
 
     def _command(self, message: Message, addr: Any) -> None:
         keeper = self._keeper
@@ -453,6 +464,12 @@ class Supervisor:
         if len(payload) > keeper.max_payload:
             self._error(addr, message.address, "message too large, nothing changed")
             return
+        if not self._pacer.has_room(keeper.next_stamp(), cost_us(message)):
+            self._error(
+                addr, message.address,
+                f"engine busy: over {MAX_BACKLOG_S:g} s of changes are queued; nothing changed",
+            )  # fmt: skip
+            return
         try:
             warnings = self.patch.apply(message)
         except PatchError as exc:
@@ -460,6 +477,8 @@ class Supervisor:
             return
         self._play(message, payload)
         self._commands += 1
+        if message.address == "/patch/remove":
+            keeper.load_dropped()
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)
 
