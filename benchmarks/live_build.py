@@ -102,8 +102,7 @@ class Watch:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    extra = [] if args.backend == "device" else []
-    engine = EngineProcess(port=0, backend=args.backend, extra_args=extra).boot()
+    engine = EngineProcess(port=0, backend=args.backend).boot()
     report: dict[str, Any] = {"backend": engine.ready_line}
     try:
         with engine.client() as client:
