@@ -121,7 +121,7 @@ class Graph:
         costs what it touches, whatever the size of the patch.
         """
         warnings = self.patch.apply(message)
-        self._drop_finished()
+        self.drop_finished()
         parts = message.address.strip("/").split("/")
         head = parts[0]
         args = message.args
@@ -473,8 +473,10 @@ class Graph:
                 return node.module_id
         return None
 
-    def _drop_finished(self) -> None:
-        """Drop the routes and removed modules whose fades have ended (what they touch)."""
+    def drop_finished(self) -> None:
+        """Drop the routes and removed modules whose fades have ended (what they touch).
+
+        Each command and each `state()` does it first; never the render, as it allocates."""
         if not self._stale:
             return
         self._stale = False
@@ -499,7 +501,7 @@ class Graph:
         named `~0`, `~1`… in `routes` and `order`, as their ids may already be taken again).
         `order` is the render order, which decides how sums round.
         """
-        self._drop_finished()
+        self.drop_finished()
         removing = {node: f"~{i}" for i, node in enumerate(self._removing)}
 
         def name(node: Node | None) -> str:
