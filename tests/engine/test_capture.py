@@ -30,24 +30,27 @@ def test_a_small_capture_is_made_in_place() -> None:
 def test_a_slow_capture_goes_to_a_child_that_sees_the_state_as_it_was() -> None:
     area = shared_memory.SharedMemory(create=True, size=8 * 1000)
     try:
-        out = np.ndarray((1000,), dtype=np.float64, buffer=area.buf)
-        state = np.arange(1000, dtype=np.float64)
-        capturer = Capturer()
-        capturer.in_place_ns = FORK_ABOVE_NS + 1  # as if the last one had been slow
-
-        def job() -> None:
-            time.sleep(0.05)  # the parent changes its state meanwhile
-            out[:] = state
-
-        stall, forked = capturer.run(job)
-        assert forked and capturer.busy
-        state[:] = -1.0  # after the fork: the child must not see this
-        assert not capturer.poll()  # still sleeping
-        _wait(capturer)
-        assert not capturer.busy
-        np.testing.assert_array_equal(out, np.arange(1000, dtype=np.float64))
-        assert stall < 50_000_000  # the parent was held up for the fork, not the job
+        _child_sees_the_fork_time_state(area)
     finally:
-        del out
         area.close()
         area.unlink()
+
+
+def _child_sees_the_fork_time_state(area: shared_memory.SharedMemory) -> None:
+    out = np.ndarray((1000,), dtype=np.float64, buffer=area.buf)
+    state = np.arange(1000, dtype=np.float64)
+    capturer = Capturer()
+    capturer.in_place_ns = FORK_ABOVE_NS + 1  # as if the last one had been slow
+
+    def job() -> None:
+        time.sleep(0.05)  # the parent changes its state meanwhile
+        out[:] = state
+
+    stall, forked = capturer.run(job)
+    assert forked and capturer.busy
+    state[:] = -1.0  # after the fork: the child must not see this
+    assert not capturer.poll()  # still sleeping
+    _wait(capturer)
+    assert not capturer.busy
+    np.testing.assert_array_equal(out, np.arange(1000, dtype=np.float64))
+    assert stall < 50_000_000  # the parent was held up for the fork, not the job
