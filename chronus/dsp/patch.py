@@ -36,10 +36,21 @@ from chronus.seq.lanes import parse_lane
 from chronus.seq.notation import PatternError
 from chronus.seq.notation import parse_cached as parse_pattern
 
-__all__ = ["DEFAULT_TEMPO", "ModuleEntry", "Patch", "PatchError", "TrackEntry", "new_track"]
+__all__ = [
+    "DEFAULT_TEMPO",
+    "MAX_MODULES",
+    "ModuleEntry",
+    "Patch",
+    "PatchError",
+    "TrackEntry",
+    "new_track",
+]
 
 DEFAULT_TEMPO = 120.0
 TEMPO_RANGE = (20.0, 400.0)
+MAX_MODULES = 2048
+"""The most modules a patch holds: a stated ceiling (a create beyond it is refused), well
+above the 1,000 the engine is tested with."""
 
 
 class ModuleEntry(TypedDict):
@@ -224,6 +235,10 @@ class Patch:
         if module_id in self.modules:
             existing = self.modules[module_id]["type"]
             raise PatchError(f"a module named {module_id!r} already exists (a {existing})")
+        if len(self.modules) >= MAX_MODULES:
+            raise PatchError(
+                f"the patch already holds {MAX_MODULES} modules, the most it can; remove one first"
+            )
         specs = param_specs(module_type)
         self.modules[module_id] = {
             "type": module_type,

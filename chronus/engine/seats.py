@@ -21,7 +21,7 @@ __all__ = ["HANDOVER_BYTES", "SEAT_NAMES", "Seat", "SeatState", "Worker"]
 
 SEAT_NAMES = ("A", "B")
 
-HANDOVER_BYTES = 64 << 20
+HANDOVER_BYTES = 256 << 20
 """Room for one slot's pickled state; shared memory is sparse, so unused room costs nothing."""
 
 

@@ -34,6 +34,8 @@ from chronus.engine.stats import (
     ControlField,
     IoField,
     ProcessState,
+    SlotField,
+    recent_timings,
     summary,
     timing_percentiles,
     underrun_log,
@@ -59,6 +61,10 @@ _LOG_WAIT_S = 1.0
 """How long a logged command waits for a slot to report the sample it applied at."""
 _STAGED = ("/patch/", "/mod/")
 """Commands that a staged change holds until it is committed."""
+CREATE_LOAD_LIMIT = 0.8
+"""A new module is refused while the active slot's render takes more than this share of a
+block (90th percentile of the last 256 blocks): a stated limit instead of a dropout."""
+_LOAD_BLOCKS = 256
 _TAP_BLOCKS = 4096
 """The record tap holds 11 s at 128 frames: the supervisor may stall that long unheard."""
 log = logging.getLogger("chronus.engine")
@@ -464,6 +470,14 @@ class Supervisor:
         if len(payload) > keeper.max_payload:
             self._error(addr, message.address, "message too large, nothing changed")
             return
+        if message.address == "/patch/create" and (load := self._dsp_load()) > CREATE_LOAD_LIMIT:
+            self._error(
+                addr, message.address,
+                f"the engine renders at {100 * load:.0f} % of its time (the limit for adding "
+                f"modules is {100 * CREATE_LOAD_LIMIT:.0f} %); nothing changed — remove or "
+                "stop something first",
+            )  # fmt: skip
+            return
         if not self._pacer.has_room(keeper.next_stamp(), cost_us(message)):
             self._error(
                 addr, message.address,
@@ -481,6 +495,18 @@ class Supervisor:
             keeper.load_dropped()
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)
+
+    def _dsp_load(self) -> float:
+        """The active slot's render time over the last blocks (90th percentile), as a share
+        of a block's period."""
+        assert self._keeper is not None
+        recent = recent_timings(
+            self._keeper.active.counters.values, SlotField.TIMING_COUNT, _LOAD_BLOCKS
+        )
+        if not recent:
+            return 0.0
+        period_ns = 1e9 * self.config.block / self.config.rate
+        return float(sorted(recent)[int(0.9 * (len(recent) - 1))]) / period_ns
 
     def _engine_request(self, message: Message, addr: Any) -> None:
         if message.address == "/engine/status":
