@@ -58,6 +58,12 @@ def crumb_of(module_id: str) -> int:
     return zlib.crc32(module_id.encode()) + 1
 
 
+def _hears_tempo(module: Module) -> bool:
+    """Whether a module does something when the tempo changes (a synced delay or lfo)."""
+    hook = type(module).tempo_changed
+    return hook is not Module.tempo_changed and hook is not Processor.tempo_changed
+
+
 @dataclass(eq=False, slots=True)
 class _Target:
     """One modulated parameter and the lfos driving it."""
@@ -98,6 +104,7 @@ class Graph:
         self.quarantined: list[str] = []
         self._nodes: dict[str, Node] = {}
         self._lfos: dict[str, Lfo] = {}
+        self._tempo_listeners: dict[str, Module] = {}
         self._removing: list[Node] = []
         self._stale = False
         self._acc = np.zeros((self.max_block, 2))
@@ -182,9 +189,10 @@ class Graph:
             self._set(module_id, param)
 
     def set_tempo(self, bpm: float) -> None:
-        """The tempo the modules hear (tempo-synced times follow it)."""
+        """The tempo the modules hear (tempo-synced times follow it): only the modules that
+        listen to it are told, so a tempo change costs what it touches."""
         self.tempo = float(bpm)
-        for module in self.modules.values():
+        for module in self._tempo_listeners.values():
             module.tempo_changed(self.tempo)
 
     # -- structural changes, each for what it touches ---------------------------------------
@@ -199,6 +207,8 @@ class Graph:
         module.reseed(zlib.crc32(module_id.encode()))
         module.tempo_changed(self.tempo)
         self.modules[module_id] = module
+        if _hears_tempo(module):
+            self._tempo_listeners[module_id] = module
         if isinstance(module, Lfo):
             self._lfos[module_id] = module
             return
@@ -223,6 +233,7 @@ class Graph:
 
     def _remove(self, module_id: str) -> None:
         module = self.modules.pop(module_id)
+        self._tempo_listeners.pop(module_id, None)
         if module_id in self._lfos:
             del self._lfos[module_id]
             self._drop_modulations(module_id, cast(Lfo, module))
@@ -569,6 +580,7 @@ class Graph:
         self.modules = modules
         self._nodes = nodes
         self._lfos = {mid: m for mid, m in modules.items() if isinstance(m, Lfo)}
+        self._tempo_listeners = {mid: m for mid, m in modules.items() if _hears_tempo(m)}
         self._removing = list(fading.values())
         self._routing = routing
         self._stale = False
