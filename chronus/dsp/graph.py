@@ -58,6 +58,15 @@ def crumb_of(module_id: str) -> int:
     return zlib.crc32(module_id.encode()) + 1
 
 
+def _settled(node: Node) -> bool:
+    """Whether the node's strip and routes have reached their gains: rendering silence
+    through them would change nothing (a route whose fade has ended plays no more)."""
+    gain, target = node.gain, node.target
+    if gain[0] != target[0] or gain[1] != target[1]:
+        return False
+    return all(r.fade_left == 0 or r.gain[0] == r.target for r in node.routes)
+
+
 def _hears_tempo(module: Module) -> bool:
     """Whether a module does something when the tempo changes (a synced delay or lfo)."""
     hook = type(module).tempo_changed
@@ -150,8 +159,11 @@ class Graph:
             on = float(args[0]) >= 0.5
             self.modules[parts[1]].gate(on)
             node = self._nodes.get(parts[1])
-            for proc in node.downstream if node is not None else ():
-                proc.gate(on)
+            if node is not None:
+                node.asleep = False
+                for other in node.downstream:
+                    cast(Processor, other.module).gate(on)
+                    other.asleep = False
         elif head == "note":
             seconds = args[2] if len(args) > 2 else None
             length = -1 if seconds is None else round(float(seconds) * self.sample_rate)
@@ -159,11 +171,14 @@ class Graph:
         elif message.address == "/tempo":
             self.set_tempo(self.patch.tempo)
         elif message.address == "/seq/stop":
-            for module in self.modules.values():
-                module.release_all()
+            for node in self._routing.order:  # a quiet module has no note to release
+                if not node.asleep:
+                    node.module.release_all()
         elif message.address == "/panic":
             for module in self.modules.values():
                 module.silence()
+            for node in self._routing.order:
+                node.asleep = False
         return warnings
 
     # -- what the sequencer plays on (no message objects: it runs inside the render loop) --
@@ -172,14 +187,18 @@ class Graph:
         """Start a note of `length` samples (-1: held) on a module and its processors."""
         self.modules[module_id].note_on(midi, velocity, length)
         node = self._nodes.get(module_id)
-        for proc in node.downstream if node is not None else ():
-            proc.note_on(midi, velocity, length)
+        if node is not None:
+            node.asleep = False
+            for other in node.downstream:
+                other.module.note_on(midi, velocity, length)
+                other.asleep = False
 
     def release(self, module_id: str) -> None:
         """Let a module's sounding notes go into their release."""
         module = self.modules.get(module_id)
         if module is not None:
             module.release_all()
+            self._wake(module_id)
 
     def set_param(self, module_id: str, param: str, value: float) -> None:
         """Set a parameter already checked to be in range (a sequencer lane's value)."""
@@ -192,8 +211,14 @@ class Graph:
         """The tempo the modules hear (tempo-synced times follow it): only the modules that
         listen to it are told, so a tempo change costs what it touches."""
         self.tempo = float(bpm)
-        for module in self._tempo_listeners.values():
+        for module_id, module in self._tempo_listeners.items():
             module.tempo_changed(self.tempo)
+            self._wake(module_id)
+
+    def _wake(self, module_id: str) -> None:
+        node = self._nodes.get(module_id)
+        if node is not None:
+            node.asleep = False
 
     # -- structural changes, each for what it touches ---------------------------------------
 
@@ -229,6 +254,7 @@ class Graph:
         src = self._nodes[src_id]
         dst = None if dst_id == MASTER else self._nodes[dst_id]
         self._routing.cut(self._routing.routes[(src, dst)], self._fade_samples)
+        src.asleep = False  # the route fades out
         self._paths_changed(src)
 
     def _remove(self, module_id: str) -> None:
@@ -267,9 +293,7 @@ class Graph:
     @staticmethod
     def _refresh_downstream(node: Node) -> None:
         node.downstream = [
-            cast(Processor, other.module)
-            for other in Routing.downstream(node)
-            if other is not node and other.processor
+            other for other in Routing.downstream(node) if other is not node and other.processor
         ]
 
     def _set(self, module_id: str, name: str) -> None:
@@ -282,6 +306,7 @@ class Graph:
         node = self._nodes.get(module_id)
         if node is None:
             return
+        node.asleep = False
         if name == "solo":
             soloed = value >= 0.5
             if soloed != (node in self._soloed):
@@ -357,8 +382,10 @@ class Graph:
         module = target.module
         center = module.param(target.name)
         module.modulate(target.name, modulated_value(target.spec, center, amount))
-        if target.node is not None and target.name in ("volume", "pan"):
-            target.node.retarget()
+        if target.node is not None:
+            target.node.asleep = False
+            if target.name in ("volume", "pan"):
+                target.node.retarget()
 
     def _tick(self) -> None:
         """One control tick: every lfo takes its value and advances `GRID` samples."""
@@ -403,10 +430,10 @@ class Graph:
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
         crumb = self.crumb
+        coef = self._mix_coef
         for node in self._routing.order:
             if node.fade_left == 0:
                 continue  # faded out after removal; dropped at the next patch change
-            module = node.module
             m = n
             if node.fade_left >= 0:
                 m = min(n, node.fade_left)
@@ -420,6 +447,10 @@ class Graph:
                     finished = finished or route.fade_left == 0
                 else:
                     route.span = m
+            module = node.module
+            if node.asleep and not node.fed:
+                module.skip(n)  # rendering would write silence and change nothing else
+                continue
             if node.quarantined:
                 if node.processor:
                     pass_through(node.inp, node.src, n)
@@ -434,27 +465,32 @@ class Graph:
                         module.process(node.src, n)
                 except Exception as exc:  # one bad module must not stop the sound
                     self._module_failed(node, exc)
-                    if node.processor:
+                    if node.fed:
                         zero_block(node.inp, n)
+                        node.fed = False
                     continue
-            if node.processor:
+            if node.fed:
                 zero_block(node.inp, n)
-            if not routes:
-                continue
-            strip = strip_stereo if node.processor else strip_mono
-            coef = self._mix_coef
-            if len(routes) == 1 and routes[0].steady:
-                bad = strip(routes[0].buf, node.src, True, m, node.gain, node.target, coef)
-            else:
-                bad = strip(node.post, node.src, False, m, node.gain, node.target, coef)
-                for route in routes:  # a steady route adds × 1.0: bit-exact
-                    add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
-            if bad:
-                self.nonfinite_count += bad
-                module.silence()
-                self._module_failed(node, FloatingPointError(f"{bad} non-finite samples"))
-            else:
-                node.errors = 0
+                node.fed = False
+            if routes:
+                strip = strip_stereo if node.processor else strip_mono
+                if len(routes) == 1 and routes[0].steady:
+                    bad = strip(routes[0].buf, node.src, True, m, node.gain, node.target, coef)
+                else:
+                    bad = strip(node.post, node.src, False, m, node.gain, node.target, coef)
+                    for route in routes:  # a steady route adds × 1.0: bit-exact
+                        add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
+                for route in routes:
+                    if route.dst is not None:
+                        route.dst.fed = True
+                if bad:
+                    self.nonfinite_count += bad
+                    module.silence()
+                    self._module_failed(node, FloatingPointError(f"{bad} non-finite samples"))
+                    continue
+            node.errors = 0
+            if (node.quarantined or module.quiet()) and _settled(node):
+                node.asleep = True
         crumb[0] = 0
         self.nonfinite_count += kernels.master_block(
             self._acc, out, offset, n, self._limiter, LIMITER_THRESHOLD, self._release
@@ -480,6 +516,7 @@ class Graph:
         for node in self._nodes.values():
             if node.crumb == crumb and not node.quarantined:
                 node.quarantined = True
+                node.asleep = False
                 self.quarantined.append(node.module_id)
                 return node.module_id
         return None

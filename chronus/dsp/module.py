@@ -142,6 +142,17 @@ class Module:
     def silence(self) -> None:
         """Stop every sound at once (panic), keeping parameters."""
 
+    def quiet(self) -> bool:
+        """Whether rendering now would only write silence and change no state but what
+        `skip` advances: the graph then skips the module until something reaches it (a
+        note, a parameter, an input). False (the default) renders it every block. Asked
+        once a block at most, after it rendered: keep it cheap."""
+        return False
+
+    def skip(self, n: int) -> None:
+        """Advance what moves with time in a quiet module (a clock) by `n` samples, instead
+        of rendering them; the rest of a quiet module's state stays as it is."""
+
     def reseed(self, salt: int) -> None:
         """Hook: derive this module's noise seeds from `salt` (call before it sounds).
 

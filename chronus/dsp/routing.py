@@ -46,7 +46,7 @@ class Node:
     """The routes leading out of this module, in the patch or still fading out."""
     inputs: list[Route] = field(default_factory=list)
     """The routes leading into this module (a processor)."""
-    downstream: list[Processor] = field(default_factory=list)
+    downstream: list[Node] = field(default_factory=list)
     """The processors this module's notes reach: those it is connected to, directly or not."""
     fade_left: int = -1
     """Samples left of the fade-out of a removed module; -1 while it is in the patch."""
@@ -58,6 +58,11 @@ class Node:
     processor: bool = False
     rank: int = 0
     """The node's place in the render order: larger comes later (not contiguous)."""
+    asleep: bool = False
+    """Skipped until something reaches it: its module was quiet, its strip and routes
+    settled (see `Graph`). Whatever changes any of them wakes it."""
+    fed: bool = False
+    """Something was added into this processor's input since it last rendered."""
     src: FloatArray = field(init=False)
     inp: FloatArray = field(init=False)
     post: FloatArray = field(init=False)
@@ -75,10 +80,11 @@ class Node:
         return self.fade_left < 0
 
     def retarget(self) -> None:
-        """Aim the strip at the module's volume and pan times `level`.
+        """Aim the strip at the module's volume and pan times `level` (and wake the node).
 
         A strip that nothing hears (no route, or only routes about to fade in) jumps there.
         """
+        self.asleep = False
         module = self.module
         left, right = pan_gains(module.current("volume"), module.current("pan"), self.processor)
         self.target[0] = left * self.level

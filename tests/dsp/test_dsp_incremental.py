@@ -82,7 +82,7 @@ def _check(graph: Graph) -> None:
     soloed = [mid for mid in nodes if patch.modules[mid]["params"]["solo"] >= 0.5]
     for mid, node in nodes.items():
         reached = [
-            other.module
+            other
             for oid, other in nodes.items()
             if oid != mid and other.processor and _patch_reaches(patch, mid, oid)
         ]
