@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from chronus.dsp import effect_kernels as ek
 from chronus.dsp.module import Processor, StateValue
-from chronus.dsp.params import smoothing_coef
+from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs_effects import EFFECT_SPECS, MAX_DELAY_MS
 
 __all__ = ["Delay", "Distortion", "Reverb"]
@@ -23,17 +23,17 @@ FREEVERB_RATE = 44100.0
 
 
 class _Smoothed(Processor):
-    """A processor whose smoothed parameters live in (cur, tgt, coef) arrays for a kernel."""
+    """A processor whose kernel takes one float array `p`; its smoothed parameters sit in it
+    as (current, target, per-sample coefficient) runs of `len(SMOOTHED)` from `CUR`."""
 
     SMOOTHED: tuple[str, ...] = ()
+    CUR: int = 0
+    SIZE: int = 0
 
-    def _setup_smoothing(self) -> None:
-        count = len(self.SMOOTHED)
-        self._cur = np.zeros(count)
-        self._tgt = np.zeros(count)
-        self._coef = np.ones(count)
-        for slot, name in enumerate(self.SMOOTHED):
-            self._coef[slot] = smoothing_coef(self._specs[name].smoothing_ms, self.sample_rate)
+    def _setup(self) -> None:
+        self._p = np.zeros(self.SIZE)
+        times = [self._specs[name].smoothing_ms for name in self.SMOOTHED]
+        self._cur, self._tgt = smoothers(self._p, self.CUR, times, self.sample_rate)
 
     def _start(self) -> None:
         """Derive everything from the defaults and start the smoothers at their targets."""
@@ -45,20 +45,30 @@ class Distortion(_Smoothed):
     """Drive into a waveshaper (tanh, hard clip, sine fold or bitcrush), then a tone low-pass.
 
     The shapers are anti-aliased with first-order antiderivatives (ADAA) rather than
-    oversampling: it costs two curve evaluations per sample instead of a filter bank.
+    oversampling: it costs one curve evaluation per sample (the last one's is kept) instead
+    of a filter bank.
     """
 
     TYPE = "distortion"
     PARAMS = EFFECT_SPECS["distortion"]
     SMOOTHED = ("drive", "tone", "mix")
+    CUR = ek.DIST_CUR
+    SIZE = ek.DIST_SIZE
+    DUAL_MONO = True
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
-        self._setup_smoothing()
-        self._state = np.zeros(6)
+        self._setup()
+        p = self._p
+        p[ek.DIST_RATE] = float(sample_rate)
+        self._state = p[ek.DIST_X : ek.DIST_RATE]
+        self._channels = tuple(
+            (p[at : at + 1], p[at + 1 : at + 2]) for at in (ek.DIST_X, ek.DIST_F, ek.DIST_LP)
+        )
         self._mode = ek.DIST_TANH
         self._start()
-        self._state[4] = -1.0  # forces the tone coefficient to be derived on the first sample
+        p[ek.DIST_TONE] = -1.0  # forces the tone coefficient to be derived on the first sample
+        p[ek.DIST_FMODE] = -1.0  # and the antiderivatives
 
     def _param_changed(self, name: str, value: float) -> None:
         if name == "drive":
@@ -72,16 +82,25 @@ class Distortion(_Smoothed):
 
     def silence(self) -> None:
         """Clear the shaper's and the low-pass's memories."""
-        self._state[:4] = 0.0
+        p = self._p
+        p[ek.DIST_X : ek.DIST_X + 2] = 0.0
+        p[ek.DIST_LP : ek.DIST_LP + 2] = 0.0
+        p[ek.DIST_FMODE] = -1.0
 
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.distortion_block(
-            inp, out, n, self._mode, self._cur, self._tgt, self._coef, self._state,
-            float(self.sample_rate),
-        )  # fmt: skip
+        ek.distortion_block(inp, out, n, self._mode, self._p)
+
+    def process_mono(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """See `Processor.process_mono`."""
+        ek.distortion_mono(inp, out, n, self._mode, self._p)
+
+    def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
+        return self._channels
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {"cur": self._cur, "state": self._state}
@@ -93,14 +112,18 @@ class Delay(_Smoothed):
     TYPE = "delay"
     PARAMS = EFFECT_SPECS["delay"]
     SMOOTHED = ("time", "feedback", "damp", "mix")
+    CUR = ek.DELAY_CUR
+    SIZE = ek.DELAY_SIZE
+    DUAL_MONO = True
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
-        self._setup_smoothing()
+        self._setup()
         self._max_delay = MAX_DELAY_MS * 1e-3 * self.sample_rate
         self._buf = np.zeros((int(self._max_delay) + 2, 2))
-        self._pos = np.zeros(1, dtype=np.int64)
-        self._lp = np.zeros(2)
+        self._pos = self._p[ek.DELAY_POS : ek.DELAY_POS + 1]
+        self._lp = self._p[ek.DELAY_LP : ek.DELAY_LP + 2]
+        self._channels = ((self._buf[:, 0], self._buf[:, 1]), (self._lp[:1], self._lp[1:]))
         self._bpm = 120.0
         self._start()
 
@@ -141,9 +164,16 @@ class Delay(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.delay_block(
-            inp, out, n, self._buf, self._pos, self._cur, self._tgt, self._coef, self._lp
-        )
+        ek.delay_block(inp, out, n, self._buf, self._p)
+
+    def process_mono(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """See `Processor.process_mono`."""
+        ek.delay_mono(inp, out, n, self._buf, self._p)
+
+    def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
+        return self._channels
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {"buf": self._buf, "pos": self._pos, "lp": self._lp, "cur": self._cur}
@@ -162,20 +192,24 @@ class Reverb(_Smoothed):
     TYPE = "reverb"
     PARAMS = EFFECT_SPECS["reverb"]
     SMOOTHED = ("room", "damp", "mix")
+    CUR = ek.REVERB_CUR
+    SIZE = ek.REVERB_SIZE
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
-        self._setup_smoothing()
+        self._setup()
         scale = self.sample_rate / FREEVERB_RATE
         lengths: list[int] = []
         for spread in (0, FREEVERB_SPREAD):
             lengths += [max(1, round((t + spread) * scale)) for t in FREEVERB_COMBS]
             lengths += [max(1, round((t + spread) * scale)) for t in FREEVERB_ALLPASSES]
-        self._lengths = np.array(lengths, dtype=np.int64)
-        self._offsets = np.concatenate(([0], np.cumsum(self._lengths)[:-1])).astype(np.int64)
-        self._lines = np.zeros(int(self._lengths.sum()))
-        self._index = np.zeros(len(lengths), dtype=np.int64)
-        self._store = np.zeros(16)
+        lines = len(lengths)
+        iv = self._iv = np.zeros(3 * lines, dtype=np.int64)
+        iv[ek.REVERB_LENGTHS : ek.REVERB_LENGTHS + lines] = lengths
+        iv[ek.REVERB_OFFSETS + 1 : ek.REVERB_OFFSETS + lines] = np.cumsum(lengths)[:-1]
+        self._index = iv[ek.REVERB_INDEX : ek.REVERB_INDEX + lines]
+        self._lines = np.zeros(sum(lengths))
+        self._store = self._p[ek.REVERB_STORE : ek.REVERB_STORE + 16]
         self._start()
 
     def _param_changed(self, name: str, value: float) -> None:
@@ -195,10 +229,7 @@ class Reverb(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.reverb_block(
-            inp, out, n, self._lines, self._offsets, self._lengths, self._index, self._store,
-            self._cur, self._tgt, self._coef,
-        )  # fmt: skip
+        ek.reverb_block(inp, out, n, self._lines, self._iv, self._p)
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {"lines": self._lines, "index": self._index, "store": self._store, "cur": self._cur}

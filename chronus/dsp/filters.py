@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from chronus.dsp import filter_kernels as fk
 from chronus.dsp.module import Processor
-from chronus.dsp.params import smoothing_coef
+from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs import TYPE_SPECS
 
 __all__ = ["ACCENT_VELOCITY", "Acid", "Bandpass", "Highpass", "Lowpass", "StateVariable"]
@@ -29,15 +29,16 @@ class StateVariable(Processor):
 
     MODE: ClassVar[int] = fk.MODE_LOWPASS
     SMOOTHED: ClassVar[tuple[str, ...]] = ("cutoff", "res")
+    DUAL_MONO = True
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
-        self._ic = np.zeros(4)
-        self._cur = np.zeros(2)
-        self._tgt = np.zeros(2)
-        self._coef = np.array(
-            [smoothing_coef(self._specs[p].smoothing_ms, sample_rate) for p in self.SMOOTHED]
-        )
+        p = self._p = np.zeros(fk.SVF_SIZE)
+        self._ic = p[fk.SVF_IC : fk.SVF_IC + 4]
+        times = [self._specs[name].smoothing_ms for name in self.SMOOTHED]
+        self._cur, self._tgt = smoothers(p, fk.SVF_CUR, times, sample_rate)
+        p[fk.SVF_RATE] = float(sample_rate)
+        self._channels = ((self._ic[:2], self._ic[2:]),)
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -55,10 +56,16 @@ class StateVariable(Processor):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """WRITE `n` filtered frames into `out`."""
-        fk.svf_block(
-            inp, out, n, self.MODE, self._ic, self._cur, self._tgt, self._coef,
-            float(self.sample_rate),
-        )  # fmt: skip
+        fk.svf_block(inp, out, n, self.MODE, self._p)
+
+    def process_mono(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """WRITE `n` filtered samples of a dual-mono input into `out`."""
+        fk.svf_mono(inp, out, n, self.MODE, self._p)
+
+    def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
+        return self._channels
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {"ic": self._ic, "cur": self._cur}
@@ -99,17 +106,17 @@ class Acid(Processor):
     TYPE = "acid"
     PARAMS = TYPE_SPECS["acid"]
     SMOOTHED: ClassVar[tuple[str, ...]] = ("cutoff", "res", "env_amount", "drive")
+    DUAL_MONO = True
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
-        self._st = np.zeros(8)
-        self._cur = np.zeros(4)
-        self._tgt = np.zeros(4)
-        self._env = np.zeros(1)
-        self._coef = np.array(
-            [smoothing_coef(self._specs[p].smoothing_ms, sample_rate) for p in self.SMOOTHED]
-        )
-        self._decay_coef = 0.0
+        p = self._p = np.zeros(fk.ACID_SIZE)
+        self._st = p[fk.ACID_ST : fk.ACID_ST + 8]
+        self._env = p[fk.ACID_ENV : fk.ACID_ENV + 1]
+        times = [self._specs[name].smoothing_ms for name in self.SMOOTHED]
+        self._cur, self._tgt = smoothers(p, fk.ACID_CUR, times, sample_rate)
+        p[fk.ACID_RATE] = float(sample_rate)
+        self._channels = ((self._st[:4], self._st[4:]),)
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -123,7 +130,7 @@ class Acid(Processor):
         elif name == "drive":
             self._tgt[3] = value
         elif name == "env_decay":
-            self._decay_coef = math.exp(LOG_10E3 / max(value * self.sample_rate, 1.0))
+            self._p[fk.ACID_DECAY] = math.exp(LOG_10E3 / max(value * self.sample_rate, 1.0))
 
     def note_on(self, midi: float, velocity: float, length: int) -> None:
         """Retrigger the envelope (accented at velocity ≥ `ACCENT_VELOCITY`)."""
@@ -146,10 +153,16 @@ class Acid(Processor):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """WRITE `n` filtered frames into `out`."""
-        fk.acid_block(
-            inp, out, n, self._st, self._cur, self._tgt, self._coef, self._env,
-            self._decay_coef, float(self.sample_rate),
-        )  # fmt: skip
+        fk.acid_block(inp, out, n, self._p)
+
+    def process_mono(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """WRITE `n` filtered samples of a dual-mono input into `out`."""
+        fk.acid_mono(inp, out, n, self._p)
+
+    def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
+        return self._channels
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {"st": self._st, "cur": self._cur, "env": self._env}

@@ -42,6 +42,7 @@ __all__ = [
     "noise",
     "noise_seed",
     "oscillator",
+    "same_values",
     "snare_block",
     "svf_coefs",
     "svf_tick",
@@ -778,6 +779,15 @@ def mix_block(
         acc[i, 0] += x * gain[0]
         acc[i, 1] += x * gain[1]
     return bad
+
+
+@jit
+def same_values(a: FloatArray, b: FloatArray) -> bool:
+    """Whether the 1-D arrays `a` and `b` (views of any stride) hold equal values."""
+    for i in range(a.shape[0]):
+        if a[i] != b[i]:
+            return False
+    return True
 
 
 @jit

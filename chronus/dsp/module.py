@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp.errors import PatchError
+from chronus.dsp.kernels import same_values
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.specs import suggest
 
@@ -220,7 +221,26 @@ class Processor(Module):
     result like any module's output (its own volume and pan, then onward). Notes played on a
     source also reach every processor downstream of it through `note_on` (an acid filter's
     envelope retriggers on them); the default ignores them.
+
+    Dual mono. A processor with `DUAL_MONO` set also implements `process_mono`, for an input
+    whose two channels are the same (a mono source panned to the centre, or a chain of such
+    processors): the graph may then pass one channel and get one back, for half the work.
+    The contract, which lets the graph switch between mono and stereo blocks at any sample:
+
+    - **Output**: if both channels' state is equal (`channels_equal()`), `process_mono(x)`
+      writes, bit for bit, what `process_stereo` writes into each channel given x on both.
+    - **State**: afterwards both channels' state is equal: what a stereo block on the
+      dual-mono input would have left. So a stereo block may follow at once, exactly.
+    - **After a really stereo input** the channels' state differs; a mono block then
+      continues from the left channel's and the right one jumps to it (deterministic, but
+      not what a stereo block would give; a delay's older echoes stay as they were until
+      the mono input overwrites them). `channels_equal()` tells when a switch to mono is
+      exact; a processor's channels stay equal as long as its input stays dual-mono.
     """
+
+    DUAL_MONO: ClassVar[bool] = False
+    """Whether `process_mono` is implemented (the graph may feed a dual-mono input as one
+    channel)."""
 
     def process(self, out: npt.NDArray[np.float64], n: int) -> None:
         """Processors are driven through `process_stereo`."""
@@ -235,6 +255,28 @@ class Processor(Module):
         Allocate nothing.
         """
         raise NotImplementedError
+
+    def process_mono(
+        self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
+    ) -> None:
+        """WRITE `n` ≤ `max_block` samples into `out[:n]` from the dual-mono input `inp[:n]`.
+
+        Both are C-contiguous float64 arrays of shape (max_block,), never the same array.
+        Allocate nothing. Only for `DUAL_MONO` processors; see the class's contract.
+        """
+        raise TypeError(f"{self.TYPE} has no dual-mono path: call process_stereo")
+
+    def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
+        """Hook: (left, right) views of every array of per-channel state, made once."""
+        return ()
+
+    def channels_equal(self) -> bool:
+        """Whether both channels' state is bit for bit the same (a mono block is then exact).
+
+        Allocates nothing, but its cost grows with the state (a delay compares its whole
+        buffer): ask at a change of routing, not every block.
+        """
+        return all(same_values(left, right) for left, right in self._channel_state())
 
     def tempo_changed(self, bpm: float) -> None:
         """Hook: the tempo changed (tempo-synced times such as a delay of 1/8 follow it)."""

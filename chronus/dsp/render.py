@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp.graph import Graph, crumb_of
+from chronus.dsp.module import Processor
 from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES, module_types
 from chronus.protocol import Arg, Message, validate
 from chronus.seq.sequencer import Sequencer
@@ -160,7 +161,8 @@ class Renderer:
 
         Numba compiles on first call (or loads its on-disk cache); doing it here keeps that
         out of the first real block. Block sizes 1 and `max_block` are both exercised, and
-        so are chains through every processor, fan-out, an lfo, mute, solo and removal.
+        so are chains through every processor, fan-out, an lfo, mute, solo and removal, and
+        every processor's dual-mono path.
         Returns the errors of the throwaway graph (none when every module behaved).
         """
         scratch = Renderer(self.sample_rate, self.max_block)
@@ -198,6 +200,13 @@ class Renderer:
         scratch.render(out, self.max_block)
         if scratch.graph.module_error_count:
             errors.append(scratch.graph.last_module_error)
+        mono_in = np.zeros(self.max_block)
+        mono_out = np.zeros(self.max_block)
+        for module in scratch.graph.modules.values():  # the dual-mono kernels
+            if isinstance(module, Processor) and module.DUAL_MONO:
+                for n in (1, self.max_block):
+                    module.process_mono(mono_in, mono_out, n)
+                module.channels_equal()
         return errors
 
     # -- state ----------------------------------------------------------------------------

@@ -45,30 +45,6 @@ def pan_gains(volume_db: float, pan: float, stereo: bool = False) -> tuple[float
 
 
 @jit
-def _gains(gain: FloatArray, target: FloatArray, coef: float) -> None:
-    for c in range(2):
-        gain[c] = approach(gain[c], target[c], coef)
-
-
-@jit
-def _put(dst: FloatArray, i: int, left: float, right: float, gain: FloatArray, add: bool) -> int:
-    bad = 0
-    if not math.isfinite(left):
-        left = 0.0
-        bad += 1
-    if not math.isfinite(right):
-        right = 0.0
-        bad += 1
-    if add:
-        dst[i, 0] += left * gain[0]
-        dst[i, 1] += right * gain[1]
-    else:
-        dst[i, 0] = left * gain[0]
-        dst[i, 1] = right * gain[1]
-    return bad
-
-
-@jit
 def strip_mono(
     dst: FloatArray, src: FloatArray, add: bool, n: int, gain: FloatArray, target: FloatArray,
     coef: float,
@@ -76,16 +52,26 @@ def strip_mono(
     """Put mono `src[:n]` × smoothed gains (L, R) into stereo `dst` (added when `add`).
 
     Gains move towards `target` by `coef` per sample. Non-finite input samples become 0;
-    returns how many there were.
+    returns how many there were. The gains stay in registers through the block (passing the
+    arrays to a helper inside the loop made numba count references at every sample).
     """
     bad = 0
+    g0, g1 = gain[0], gain[1]
+    t0, t1 = target[0], target[1]
     for i in range(n):
-        _gains(gain, target, coef)
+        g0 = approach(g0, t0, coef)
+        g1 = approach(g1, t1, coef)
         x = src[i]
         if not math.isfinite(x):
             x = 0.0
             bad += 1
-        _put(dst, i, x, x, gain, add)
+        if add:
+            dst[i, 0] += x * g0
+            dst[i, 1] += x * g1
+        else:
+            dst[i, 0] = x * g0
+            dst[i, 1] = x * g1
+    gain[0], gain[1] = g0, g1
     return bad
 
 
@@ -96,9 +82,26 @@ def strip_stereo(
 ) -> int:  # fmt: skip
     """Like `strip_mono` for a stereo `src`."""
     bad = 0
+    g0, g1 = gain[0], gain[1]
+    t0, t1 = target[0], target[1]
     for i in range(n):
-        _gains(gain, target, coef)
-        bad += _put(dst, i, src[i, 0], src[i, 1], gain, add)
+        g0 = approach(g0, t0, coef)
+        g1 = approach(g1, t1, coef)
+        left = src[i, 0]
+        right = src[i, 1]
+        if not math.isfinite(left):
+            left = 0.0
+            bad += 1
+        if not math.isfinite(right):
+            right = 0.0
+            bad += 1
+        if add:
+            dst[i, 0] += left * g0
+            dst[i, 1] += right * g1
+        else:
+            dst[i, 0] = left * g0
+            dst[i, 1] = right * g1
+    gain[0], gain[1] = g0, g1
     return bad
 
 

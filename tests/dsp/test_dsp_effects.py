@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import tracemalloc
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +14,7 @@ from chronus.dsp.module import Processor
 from chronus.dsp.specs import mix_specs
 from chronus.dsp.specs_effects import EFFECT_SPECS
 from chronus.dsp.synth import Synth
+from tests.dsp.allocation import assert_allocates_nothing
 
 SR = 48000
 MAX_BLOCK = 512
@@ -179,18 +179,7 @@ def test_process_allocates_nothing_after_warm_up(kind: str) -> None:
     out = np.zeros((MAX_BLOCK, 2))
     inp_full = np.zeros((MAX_BLOCK, 2))
     inp_full[:128] = inp
-    for _ in range(20):
-        fx.process_stereo(inp_full, out, 128)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        for _ in range(1000):
-            fx.process_stereo(inp_full, out, 128)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert after - before < 2048
-    assert peak - before < 16384
+    assert_allocates_nothing(lambda: fx.process_stereo(inp_full, out, 128))
 
 
 # -- the acid voice of the synths (saw → enveloped low-pass → drive → ADSR) -----------------

@@ -1,0 +1,163 @@
+"""Idle is free: a module with nothing to do is skipped, and skipping it changes no sample.
+
+A quiet module (no sounding voice, a silent input and state, smoothing arrived) is not
+rendered until something reaches it. The same song rendered with skipping and with every
+module rendered every block must give the same samples, in any block size, and across a
+hand-over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from chronus.dsp.module import Module
+from chronus.dsp.render import Renderer
+from chronus.protocol import Message, validate
+from tests.dsp.chunks import assert_block_size_invariant, render_in_chunks, rendered
+
+SR = 48000
+
+
+def m(address: str, *args: object) -> Message:
+    return validate(address, args)
+
+
+def sparse_song() -> list[tuple[int, Message]]:
+    """Sounds with long silences between them, so that modules fall asleep and are woken by
+    notes, parameter changes while asleep, routes, mute and solo, and fed inputs."""
+    cmds = [
+        (0, m("/patch/create", "bass", "saw")),
+        (0, m("/patch/create", "d", "distortion")),
+        (0, m("/patch/create", "f", "acid")),
+        (0, m("/patch/create", "lp", "lowpass")),
+        (0, m("/patch/create", "k", "kick")),
+        (0, m("/patch/create", "h", "hat")),
+        (0, m("/patch/create", "s", "snare")),
+        (0, m("/patch/create", "pad", "sine")),
+        (0, m("/patch/connect", "bass", "d")),
+        (0, m("/patch/connect", "d", "f")),
+        (0, m("/patch/connect", "f", "master")),
+        (0, m("/patch/connect", "k", "master")),
+        (0, m("/patch/connect", "h", "lp")),
+        (0, m("/patch/connect", "s", "lp")),
+        (0, m("/patch/connect", "lp", "master")),
+        (0, m("/patch/connect", "pad", "master")),
+        (0, m("/mod/bass/release", 0.01)),
+        (0, m("/mod/pad/release", 0.02)),
+    ]
+    t = 100
+    for j in range(6):
+        cmds += [
+            (t + 7, m("/note/bass", 36 + 5 * j, 100, 0.01)),
+            (t + 501, m("/note/k", 60, 110)),
+            (t + 900, m("/note/h", 60, 90)),
+            (t + 1333, m("/note/s", 60, 100)),
+            (t + 1700, m("/note/pad", 60 + j, 80, 0.005)),
+            (t + 9000, m("/mod/f/cutoff", 300 + 200 * j)),  # while asleep: smooths later
+            (t + 9100, m("/mod/bass/cutoff", 800 + 100 * j)),
+        ]
+        t += 24000
+    cmds += [
+        (30000, m("/mod/pad/volume", -12)),
+        (55000, m("/mod/k/mute", 1)),
+        (70000, m("/mod/k/mute", 0)),
+        (80000, m("/mod/pad/solo", 1)),
+        (100000, m("/mod/pad/solo", 0)),
+        (110000, m("/patch/disconnect", "h", "lp")),
+        (110001, m("/patch/connect", "h", "master")),
+        (130000, m("/tempo", 140)),
+    ]
+    return cmds
+
+
+FRAMES = 150000
+
+
+@pytest.fixture
+def never_quiet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every module renders every block, as before idle modules were skipped."""
+    monkeypatch.setattr(Module, "quiet", lambda self: False)
+    for cls in _subclasses(Module):
+        if "quiet" in vars(cls):
+            monkeypatch.setattr(cls, "quiet", lambda self: False)
+    yield
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
+def test_skipping_quiet_modules_changes_no_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    skipping = render_in_chunks(sparse_song(), FRAMES, 128, 128)
+    assert np.abs(skipping).max() > 0.05
+    for cls in [Module, *_subclasses(Module)]:
+        if "quiet" in vars(cls):
+            monkeypatch.setattr(cls, "quiet", lambda self: False)
+    everything = render_in_chunks(sparse_song(), FRAMES, 128, 128)
+    np.testing.assert_array_equal(skipping, everything)
+
+
+def test_skipping_is_block_size_invariant() -> None:
+    assert_block_size_invariant(sparse_song()[:40], 60000)
+
+
+def _count_renders(renderer: Renderer) -> dict[str, int]:
+    """Wrap every module's render method to count its calls."""
+    calls: dict[str, int] = {}
+    for module_id, module in renderer.graph.modules.items():
+        calls[module_id] = 0
+        name = "process_stereo" if hasattr(module, "process_stereo") else "process"
+        real = getattr(module, name)
+
+        def spy(*args: object, _real: object = real, _id: str = module_id) -> None:
+            calls[_id] += 1
+            _real(*args)  # type: ignore[operator]
+
+        setattr(module, name, spy)
+    return calls
+
+
+def test_quiet_modules_are_not_rendered() -> None:
+    cmds = [
+        (0, m("/patch/create", "bass", "saw")),
+        (0, m("/patch/create", "d", "distortion")),
+        (0, m("/patch/create", "f", "acid")),
+        (0, m("/patch/create", "k", "kick")),
+        (0, m("/patch/create", "idle", "square")),
+        (0, m("/patch/connect", "bass", "d")),
+        (0, m("/patch/connect", "d", "f")),
+        (0, m("/patch/connect", "f", "master")),
+        (0, m("/patch/connect", "k", "master")),
+        (0, m("/mod/bass/release", 0.01)),
+        (300, m("/note/bass", 40, 100, 0.01)),
+        (300, m("/note/k", 60, 100)),
+    ]
+    renderer = rendered(cmds, 1, 128)
+    calls = _count_renders(renderer)
+    out = np.zeros((128, 2), dtype=np.float32)
+    nodes = renderer.graph._routing.order
+    for _ in range(2000):
+        renderer.render(out, 128)
+        if all(node.asleep for node in nodes):
+            break
+    assert all(node.asleep for node in nodes), [n.module_id for n in nodes if not n.asleep]
+    assert calls["idle"] <= 1  # never played: asleep after its first block
+    assert calls["bass"] > 10 and calls["f"] > 10
+    asleep = dict(calls)
+    for _ in range(50):
+        renderer.render(out, 128)
+    assert not out.any()
+    assert calls == asleep, "quiet modules were rendered"
+    renderer.schedule(renderer.position + 5, m("/note/bass", 40, 100, 0.01))
+    renderer.render(out, 128)
+    assert calls["bass"] == asleep["bass"] + 2  # woken mid-block: the block splits there
+    assert calls["d"] == asleep["d"] + 1  # fed: it wakes
+    assert calls["f"] == asleep["f"] + 2  # the note reaches it too (its envelope)
+    assert calls["k"] == asleep["k"] and calls["idle"] == asleep["idle"]
+    assert out.any()
