@@ -17,7 +17,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from chronus.engine import slip
-from chronus.protocol import Arg, Message, ProtocolError, encode, encode_raw, parse_packet
+from chronus.protocol import (
+    Arg,
+    Message,
+    ProtocolError,
+    encode,
+    encode_raw,
+    find_spec,
+    parse_packet,
+    validate,
+)
 
 __all__ = [
     "DEFAULT_ENGINE",
@@ -164,7 +173,8 @@ class EngineClient:
         return self.wait_for(address, timeout)
 
     def ask(self, address: str, *args: Arg, timeout: float = 2.0) -> tuple[Arg, ...]:
-        """Send a request over TCP and wait there for the reply of the same address.
+        """Send a request over TCP and wait there for its reply (the address the address
+        space names for it, e.g. `/engine/synced` for `/engine/sync`; else the same address).
 
         A reply of any size arrives whole. What this client sent over UDP before is handled
         first (a sync goes ahead). An `/error` for the request raises `EngineError`; other
@@ -174,13 +184,18 @@ class EngineClient:
         if self._unsynced:
             self._synced(timeout)
         packet = encode_raw(address, *args)
+        try:
+            canonical = validate(address, args).address
+            answer = find_spec(canonical)[0].reply or canonical
+        except ProtocolError:
+            answer = address  # the engine will say what is wrong with it
         while True:
             fresh = self._stream is None
             try:
                 if self._stream is None:
                     self._stream = _Stream(self.address, deadline - time.monotonic())
                 self._stream.send(packet, deadline - time.monotonic())
-                return self._stream_reply(address, deadline)
+                return self._stream_reply(address, answer, deadline)
             except TimeoutError:
                 self._drop_stream()  # a late reply must not answer the next request
                 raise self._no_answer(f"waited {timeout:g} s for {address} over TCP") from None
@@ -190,11 +205,11 @@ class EngineClient:
                     raise self._no_answer(f"TCP: {exc.strerror or exc}") from None
                 # The connection had worked: the engine restarted, or dropped it; once more.
 
-    def _stream_reply(self, address: str, deadline: float) -> tuple[Arg, ...]:
+    def _stream_reply(self, address: str, answer: str, deadline: float) -> tuple[Arg, ...]:
         assert self._stream is not None
         while True:
             reply_address, args = self._stream.receive(deadline - time.monotonic())
-            if reply_address == address:
+            if reply_address == answer:
                 return args
             if reply_address == "/error" and args and args[0] in (address, ""):
                 raise EngineError(f"the engine refused {address}: {args[-1]}")

@@ -19,7 +19,7 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.engine.slip import SlipDecoder, encode
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
@@ -190,12 +190,23 @@ def test_garbage_on_the_tcp_port_gets_errors_and_changes_nothing(big: EngineProc
     assert status["slots"][0]["state"] == "running"
 
 
+def test_every_address_works_over_tcp_and_errors_raise(big: EngineProcess) -> None:
+    with big.client() as client:
+        assert client.ask("/engine/sync", 5)[0] == 5
+        with pytest.raises(EngineError, match="refused /no/such/thing: unknown address"):
+            client.ask("/no/such/thing")
+        with pytest.raises(EngineError, match="ghost"):
+            client.ask("/mod/ghost/cutoff", 100.0)
+        assert json.loads(str(client.ask("/status")[0]))["engine"]["osc"]["tcp"]["open"] >= 1
+
+
 def test_a_restarted_engine_gets_its_port_back_and_clients_reconnect(tmp_path: Path) -> None:
     first = EngineProcess(port=0, backend="null").boot()
     port = first.port
     client = EngineClient("127.0.0.1", port)
     try:
-        assert client.dump()["modules"] == {}  # a TCP connection is open as the engine quits
+        assert client.dump()["modules"] == {}
+        assert client.ask("/engine/quit") == ("bye",)  # the engine closes this connection
         assert first.quit() == 0
         second = EngineProcess(port=port, backend="null").boot()
         try:
