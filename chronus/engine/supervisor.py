@@ -1,6 +1,6 @@
 """The supervisor: the engine's control plane.
 
-It receives OSC over UDP, validates it against the address space and the patch, keeps the
+It receives OSC over UDP and TCP, validates it against the address space and the patch, keeps the
 authoritative patch state, stamps each command with the sample at which it applies, hands it to
 the slot keeper (which writes it to both slots), logs it, drains the record tap and answers
 health queries. It owns no audio: the slots render and the audio I/O plays, and neither needs
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import selectors
-import socket
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -24,11 +23,13 @@ from chronus.dsp.patch import Patch, PatchError
 from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
+from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.keeper import SlotKeeper, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Worker
+from chronus.engine.slip import BadFrame
 from chronus.engine.slot import WorkerConfig
 from chronus.engine.stats import (
     ControlField,
@@ -47,7 +48,6 @@ from chronus.protocol import (
     Message,
     ProtocolError,
     encode,
-    encode_raw,
     parse_packet,
     validate,
 )
@@ -110,7 +110,7 @@ class Supervisor:
         self._received = 0
         self._errors = 0
         self._commands = 0
-        self._sock: socket.socket | None = None
+        self._osc: OscEndpoints | None = None
         self._io_counters: SharedCounters | None = None
         self._control: SharedCounters | None = None
         self._tap: RecordTap | None = None
@@ -129,20 +129,16 @@ class Supervisor:
     # lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
-        """Bind the socket, start the slots and the audio I/O; return the READY line."""
+        """Bind the sockets, start the slots and the audio I/O; return the READY line."""
         c = self.config
         try:
             load_user_modules()
         except ImportError as exc:
             raise EngineStartError(str(exc)) from exc
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps it.
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         try:
-            self._sock.bind((c.host, c.port))
+            self._osc = OscEndpoints.open(c.host, c.port)
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
-        self._sock.setblocking(False)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
@@ -173,17 +169,16 @@ class Supervisor:
         except OSError as exc:
             raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
         self._start_io()
-        port = self._sock.getsockname()[1]
         return (
-            f"READY chronus {__version__} osc={c.host}:{port} backend={self.backend_kind} "
+            f"READY chronus {__version__} osc={c.host}:{self.port} backend={self.backend_kind} "
             f"rate={c.rate} block={c.block} lead={c.lead}"
         )
 
     @property
     def port(self) -> int:
-        """The UDP port actually bound (useful with `--port 0`)."""
-        assert self._sock is not None
-        return int(self._sock.getsockname()[1])
+        """The port actually bound, for UDP and TCP (useful with `--port 0`)."""
+        assert self._osc is not None
+        return self._osc.port
 
     @property
     def backend_kind(self) -> str:
@@ -254,17 +249,17 @@ class Supervisor:
         self._tap = self._io_counters = self._control = self._cpu_watch = None
         if self._io_conn is not None:
             self._io_conn.close()
-        if self._sock is not None:
-            self._sock.close()
+        if self._osc is not None:
+            self._osc.close()
 
     # serving ---------------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
         """Serve OSC until quit is requested; watch the children meanwhile."""
-        assert self._sock is not None and self._keeper is not None and self._io is not None
-        keeper = self._keeper
+        assert self._osc is not None and self._keeper is not None and self._io is not None
+        keeper, osc = self._keeper, self._osc
         selector = selectors.DefaultSelector()
-        selector.register(self._sock, selectors.EVENT_READ, "osc")
+        osc.attach(selector)
         selector.register(self._io.sentinel, selectors.EVENT_READ, "io")
         selector.register(self._io_conn, selectors.EVENT_READ, "io-report")
         if keeper.deaths is not None:
@@ -278,12 +273,12 @@ class Supervisor:
                     selector.register(worker.conn, selectors.EVENT_READ, ("pipe", worker))
             ready = selector.select(timeout=_TICK_S)
             ready.sort(key=lambda event: event[0].data != "lifeline")  # before any sentinel
-            for key, _ in ready:
-                if key.data == "lifeline" and keeper.deaths is not None:
+            for key, mask in ready:
+                if osc.owns(key):
+                    self._read_osc(key, mask)
+                elif key.data == "lifeline" and keeper.deaths is not None:
                     for worker, seen_ns in keeper.deaths.take():
                         keeper.on_exiting(worker, seen_ns)
-                elif key.data == "osc":
-                    self._read_socket()
                 elif key.data == "io-report":
                     self._io_report(selector)
                 elif key.data == "io":
@@ -305,6 +300,7 @@ class Supervisor:
                 self._remove_quarantined(module_id)
             if self._recorder is not None:
                 self._recorder.drain()
+        osc.detach(selector)
         selector.close()
 
     def _remove_quarantined(self, module_id: str) -> None:
@@ -384,17 +380,14 @@ class Supervisor:
             )
         self._reply(result.addr, "/patch/committed", result.stamp, result.text)
 
-    def _read_socket(self) -> None:
-        assert self._sock is not None
-        while True:
-            try:
-                data, addr = self._sock.recvfrom(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except ConnectionError:
-                continue
+    def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
+        assert self._osc is not None
+        for addr, data in self._osc.ready(key, mask):
             self._received += 1
-            self.handle_packet(data, addr)
+            if isinstance(data, BadFrame):
+                self._error(addr, "", data.reason)
+            else:
+                self.handle_packet(data, addr)
 
     def _io_report(self, selector: selectors.BaseSelector) -> None:
         try:
@@ -412,18 +405,18 @@ class Supervisor:
         log.error("the audio I/O process exited (code %s)", self._io.exitcode)
 
     def _reply(self, addr: Any, address: str, *args: Arg) -> None:
-        assert self._sock is not None
-        try:
-            self._sock.sendto(encode_raw(address, *args), addr)
-        except OSError:
-            pass  # the sender is gone; UDP replies are best effort
+        assert self._osc is not None
+        self._osc.reply(addr, address, *args)
 
     def _error(self, addr: Any, address: str, text: str) -> None:
         self._errors += 1
         self._reply(addr, "/error", address, text)
 
     def handle_packet(self, data: bytes, addr: Any) -> None:
-        """Validate and act on one datagram; never raises."""
+        """Validate and act on one packet (a datagram, or a frame from TCP); never raises.
+
+        Replies go to `addr`: a UDP `(host, port)` or a TCP peer.
+        """
         try:
             raw = parse_packet(data)
         except ProtocolError as exc:
@@ -624,6 +617,7 @@ class Supervisor:
                     "received": self._received,
                     "errors": self._errors,
                     "commands": self._commands,
+                    **(self._osc.status() if self._osc else {}),
                 },
                 "recording": self._recorder.status() if self._recorder else {},
                 "notice": self.notice,
