@@ -11,6 +11,7 @@ recomputed over the whole patch.
 
 from __future__ import annotations
 
+import bisect
 import math
 import zlib
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from chronus.dsp.lfo import GRID, Lfo, modulated_value
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import MIX_SMOOTHING_MS, ParamSpec, smoothing_coef
 from chronus.dsp.patch import Patch, PatchError
-from chronus.dsp.routing import Node, Route, Routing
+from chronus.dsp.routing import Node, Route, Routing, rank_of
 from chronus.dsp.strips import (
     add_faded,
     pan_gains,
@@ -118,6 +119,8 @@ class Graph:
         self._stale = False
         self._acc = np.zeros((self.max_block, 2))
         self._routing = Routing(self._acc)
+        self._awake: list[Node] = []
+        """The nodes that are not asleep, in render order: the only ones a block visits."""
         self._soloed: list[Node] = []
         self._heard_with_solo: set[Node] = set()
         """While something is soloed: the nodes on a path through a soloed one."""
@@ -160,10 +163,10 @@ class Graph:
             self.modules[parts[1]].gate(on)
             node = self._nodes.get(parts[1])
             if node is not None:
-                node.asleep = False
+                self._wake(node)
                 for other in node.downstream:
                     cast(Processor, other.module).gate(on)
-                    other.asleep = False
+                    self._wake(other)
         elif head == "note":
             seconds = args[2] if len(args) > 2 else None
             length = -1 if seconds is None else round(float(seconds) * self.sample_rate)
@@ -171,14 +174,13 @@ class Graph:
         elif message.address == "/tempo":
             self.set_tempo(self.patch.tempo)
         elif message.address == "/seq/stop":
-            for node in self._routing.order:  # a quiet module has no note to release
-                if not node.asleep:
-                    node.module.release_all()
+            for node in self._awake:  # a quiet module has no note to release
+                node.module.release_all()
         elif message.address == "/panic":
             for module in self.modules.values():
                 module.silence()
             for node in self._routing.order:
-                node.asleep = False
+                self._wake(node)
         return warnings
 
     # -- what the sequencer plays on (no message objects: it runs inside the render loop) --
@@ -188,17 +190,17 @@ class Graph:
         self.modules[module_id].note_on(midi, velocity, length)
         node = self._nodes.get(module_id)
         if node is not None:
-            node.asleep = False
+            self._wake(node)
             for other in node.downstream:
                 other.module.note_on(midi, velocity, length)
-                other.asleep = False
+                self._wake(other)
 
     def release(self, module_id: str) -> None:
         """Let a module's sounding notes go into their release."""
         module = self.modules.get(module_id)
         if module is not None:
             module.release_all()
-            self._wake(module_id)
+            self._wake_id(module_id)
 
     def set_param(self, module_id: str, param: str, value: float) -> None:
         """Set a parameter already checked to be in range (a sequencer lane's value)."""
@@ -213,12 +215,32 @@ class Graph:
         self.tempo = float(bpm)
         for module_id, module in self._tempo_listeners.items():
             module.tempo_changed(self.tempo)
-            self._wake(module_id)
+            self._wake_id(module_id)
 
-    def _wake(self, module_id: str) -> None:
+    # -- sleeping and waking ----------------------------------------------------------------
+
+    def _wake_id(self, module_id: str) -> None:
         node = self._nodes.get(module_id)
         if node is not None:
-            node.asleep = False
+            self._wake(node)
+
+    def _wake(self, node: Node) -> None:
+        """Render `node` again from the next sample on (something reached it)."""
+        if not node.asleep:
+            return
+        node.asleep = False
+        self._catch_up(node)
+        bisect.insort(self._awake, node, key=rank_of)
+
+    def _catch_up(self, node: Node) -> None:
+        """Move a sleeping module's clocks to the present: its skipped samples at once."""
+        if self.clock > node.slept_at:
+            node.module.skip(self.clock - node.slept_at)
+        node.slept_at = self.clock
+
+    def _retarget(self, node: Node) -> None:
+        node.retarget()
+        self._wake(node)
 
     # -- structural changes, each for what it touches ---------------------------------------
 
@@ -238,23 +260,26 @@ class Graph:
             self._lfos[module_id] = module
             return
         node = self._new_node(module_id, module)
+        node.slept_at = self.clock
         self._nodes[module_id] = node
         self._routing.add(node)
+        self._awake.append(node)  # the last in the order
         self._level(node)
 
     def _connect(self, src_id: str, dst_id: str) -> None:
         src = self._nodes[src_id]
         dst = None if dst_id == MASTER else self._nodes[dst_id]
         for node in self._routing.connect(src, dst, 0.0):
-            node.retarget()
-        src.retarget()
+            self._retarget(node)
+        self._retarget(src)
+        self._sort_awake()
         self._paths_changed(src)
 
     def _disconnect(self, src_id: str, dst_id: str) -> None:
         src = self._nodes[src_id]
         dst = None if dst_id == MASTER else self._nodes[dst_id]
         self._routing.cut(self._routing.routes[(src, dst)], self._fade_samples)
-        src.asleep = False  # the route fades out
+        self._wake(src)  # the route fades out
         self._paths_changed(src)
 
     def _remove(self, module_id: str) -> None:
@@ -270,11 +295,10 @@ class Graph:
         node.fade_left = self._fade_samples
         node.level = 0.0
         if node.routes:  # heard somewhere: fade out, its routes (both ways) kept meanwhile
-            node.retarget()
+            self._retarget(node)
             self._removing.append(node)
         else:
-            for other in self._routing.drop(node):
-                other.retarget()
+            self._drop_node(node)
         for other in feeding:
             self._refresh_downstream(other)
         if node in self._soloed:
@@ -306,7 +330,7 @@ class Graph:
         node = self._nodes.get(module_id)
         if node is None:
             return
-        node.asleep = False
+        self._wake(node)
         if name == "solo":
             soloed = value >= 0.5
             if soloed != (node in self._soloed):
@@ -318,7 +342,7 @@ class Graph:
         elif name == "mute":
             self._level(node)
         elif name in ("volume", "pan"):
-            node.retarget()
+            self._retarget(node)
 
     # -- mute and solo ----------------------------------------------------------------------
 
@@ -330,7 +354,7 @@ class Graph:
 
     def _level(self, node: Node) -> None:
         node.level = 1.0 if self._heard(node) else 0.0
-        node.retarget()
+        self._retarget(node)
 
     def _relevel_all(self) -> None:
         """Solo came or went: every module may change (it touches them all)."""
@@ -383,9 +407,9 @@ class Graph:
         center = module.param(target.name)
         module.modulate(target.name, modulated_value(target.spec, center, amount))
         if target.node is not None:
-            target.node.asleep = False
+            self._wake(target.node)
             if target.name in ("volume", "pan"):
-                target.node.retarget()
+                self._retarget(target.node)
 
     def _tick(self) -> None:
         """One control tick: every lfo takes its value and advances `GRID` samples."""
@@ -431,7 +455,11 @@ class Graph:
         finished = False
         crumb = self.crumb
         coef = self._mix_coef
-        for node in self._routing.order:
+        awake = self._awake
+        i = 0
+        while i < len(awake):  # grows while it runs: a node fed here wakes after this one
+            node = awake[i]
+            i += 1
             if node.fade_left == 0:
                 continue  # faded out after removal; dropped at the next patch change
             m = n
@@ -448,9 +476,6 @@ class Graph:
                 else:
                     route.span = m
             module = node.module
-            if node.asleep and not node.fed:
-                module.skip(n)  # rendering would write silence and change nothing else
-                continue
             if node.quarantined:
                 if node.processor:
                     pass_through(node.inp, node.src, n)
@@ -481,8 +506,11 @@ class Graph:
                     for route in routes:  # a steady route adds × 1.0: bit-exact
                         add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
                 for route in routes:
-                    if route.dst is not None:
-                        route.dst.fed = True
+                    dst = route.dst
+                    if dst is not None:
+                        dst.fed = True
+                        if dst.asleep:
+                            self._wake(dst)
                 if bad:
                     self.nonfinite_count += bad
                     module.silence()
@@ -490,7 +518,19 @@ class Graph:
                     continue
             node.errors = 0
             if (node.quarantined or module.quiet()) and _settled(node):
+                # Nothing it does would change a sample until something reaches it. What it
+                # still counted down (a removal's fade, a cut route's) plays no more: over.
+                if node.fade_left > 0:
+                    node.fade_left = 0
+                    finished = True
+                for route in routes:
+                    if route.fade_left > 0:
+                        route.fade_left = 0
+                        finished = True
                 node.asleep = True
+                node.slept_at = self.clock + n
+                i -= 1
+                del awake[i]
         crumb[0] = 0
         self.nonfinite_count += kernels.master_block(
             self._acc, out, offset, n, self._limiter, LIMITER_THRESHOLD, self._release
@@ -516,7 +556,7 @@ class Graph:
         for node in self._nodes.values():
             if node.crumb == crumb and not node.quarantined:
                 node.quarantined = True
-                node.asleep = False
+                self._wake(node)
                 self.quarantined.append(node.module_id)
                 return node.module_id
         return None
@@ -532,12 +572,24 @@ class Graph:
         for route in [route for route in routing.fading if route.fade_left == 0]:
             routing.unlink(route)
             if route.src.live:
-                route.src.retarget()
+                self._retarget(route.src)
         if any(node.fade_left == 0 for node in self._removing):
             for node in [node for node in self._removing if node.fade_left == 0]:
                 self._removing.remove(node)
-                for other in routing.drop(node):
-                    other.retarget()
+                self._drop_node(node)
+
+    def _drop_node(self, node: Node) -> None:
+        """Take a node out of the render order with its routes (it is gone or faded out)."""
+        if not node.asleep:
+            del self._awake[bisect.bisect_left(self._awake, node.rank, key=rank_of)]
+        for other in self._routing.drop(node):
+            self._retarget(other)
+
+    def _sort_awake(self) -> None:
+        """After a route moved nodes in the render order, the awake ones follow."""
+        if self._routing.reordered:
+            self._routing.reordered = False
+            self._awake.sort(key=rank_of)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -550,6 +602,9 @@ class Graph:
         `order` is the render order, which decides how sums round.
         """
         self.drop_finished()
+        for node in self._routing.order:
+            if node.asleep:
+                self._catch_up(node)
         removing = {node: f"~{i}" for i, node in enumerate(self._removing)}
 
         def name(node: Node | None) -> str:
@@ -620,6 +675,8 @@ class Graph:
         self._tempo_listeners = {mid: m for mid, m in modules.items() if _hears_tempo(m)}
         self._removing = list(fading.values())
         self._routing = routing
+        routing.reordered = False
+        self._awake = list(routing.order)
         self._stale = False
         self.tempo = float(state.get("tempo", patch.tempo))
         for module in self.modules.values():
@@ -627,6 +684,8 @@ class Graph:
         self._limiter[0] = float(state["limiter"])
         self._acc[:] = 0.0
         self.clock = clock
+        for node in self._awake:
+            node.slept_at = clock
         self.quarantined = [str(mid) for mid in state.get("quarantined", [])]
         for module_id in self.quarantined:
             if module_id in self._nodes:
@@ -645,7 +704,7 @@ class Graph:
             module_id, name = key.split("/")
             self.modules[module_id].modulate(name, value)
         for node in [*self._nodes.values(), *self._removing]:
-            node.retarget()
+            node.retarget()  # all awake already
 
     @staticmethod
     def _order_state(

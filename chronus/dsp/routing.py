@@ -26,7 +26,7 @@ import numpy.typing as npt
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.strips import pan_gains
 
-__all__ = ["Node", "Route", "Routing"]
+__all__ = ["Node", "Route", "Routing", "rank_of"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -61,6 +61,8 @@ class Node:
     asleep: bool = False
     """Skipped until something reaches it: its module was quiet, its strip and routes
     settled (see `Graph`). Whatever changes any of them wakes it."""
+    slept_at: int = 0
+    """The sample up to which its module has been rendered or skipped, while asleep."""
     fed: bool = False
     """Something was added into this processor's input since it last rendered."""
     src: FloatArray = field(init=False)
@@ -80,11 +82,11 @@ class Node:
         return self.fade_left < 0
 
     def retarget(self) -> None:
-        """Aim the strip at the module's volume and pan times `level` (and wake the node).
+        """Aim the strip at the module's volume and pan times `level` (the graph wakes the
+        node: its strip may move).
 
         A strip that nothing hears (no route, or only routes about to fade in) jumps there.
         """
-        self.asleep = False
         module = self.module
         left, right = pan_gains(module.current("volume"), module.current("pan"), self.processor)
         self.target[0] = left * self.level
@@ -127,7 +129,8 @@ class Route:
         return self.fade_left < 0 and self.src.live and (self.dst is None or self.dst.live)
 
 
-def _rank(node: Node) -> int:
+def rank_of(node: Node) -> int:
+    """A node's place in the render order (a sort key)."""
     return node.rank
 
 
@@ -159,6 +162,9 @@ class Routing:
         self.routes: dict[tuple[Node, Node | None], Route] = {}
         self.order: list[Node] = []
         self.fading: dict[Route, None] = {}
+        self.reordered = False
+        """Set when a route moved nodes in the order (whoever keeps a list of nodes sorted by
+        rank sorts it again and clears this)."""
         self._next_rank = 0
 
     # -- nodes ----------------------------------------------------------------------------
@@ -182,7 +188,7 @@ class Routing:
         return touched
 
     def _index(self, node: Node) -> int:
-        index = bisect.bisect_left(self.order, node.rank, key=_rank)
+        index = bisect.bisect_left(self.order, node.rank, key=rank_of)
         if index >= len(self.order) or self.order[index] is not node:
             raise KeyError(f"node {node.module_id!r} is not in the render order")
         return index
@@ -213,7 +219,8 @@ class Routing:
         return dropped
 
     def link(self, route: Route) -> None:
-        """Add a route as it is (a new one, or one of a hand-over), moving what must move."""
+        """Add a route as it is (a new one, or one of a hand-over), moving what must move
+        (then `reordered` is set)."""
         src, dst = route.src, route.dst
         self.routes[(src, dst)] = route
         src.routes.append(route)
@@ -221,6 +228,7 @@ class Routing:
             dst.inputs.append(route)
             if dst.rank < src.rank:
                 self._reorder(src, dst)
+                self.reordered = True
         if route.fade_left >= 0:
             self.fading[route] = None
 
@@ -284,7 +292,7 @@ class Routing:
         if src in forward:
             raise ValueError(f"a route {src.module_id!r} → {dst.module_id!r} would close a loop")
         backward = self._reach(src, lambda n: (r.src for r in n.inputs), lambda n: n.rank >= low)
-        moved = sorted(backward, key=_rank) + sorted(forward, key=_rank)
+        moved = sorted(backward, key=rank_of) + sorted(forward, key=rank_of)
         places = sorted(self._index(node) for node in moved)
         ranks = sorted(node.rank for node in moved)
         for node, place, rank in zip(moved, places, ranks, strict=True):

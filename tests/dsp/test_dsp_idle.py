@@ -8,8 +8,6 @@ hand-over.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
@@ -76,14 +74,11 @@ def sparse_song() -> list[tuple[int, Message]]:
 FRAMES = 150000
 
 
-@pytest.fixture
-def never_quiet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every module renders every block, as before idle modules were skipped."""
-    monkeypatch.setattr(Module, "quiet", lambda self: False)
-    for cls in _subclasses(Module):
+def _never_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every module renders every block from now on, as before idle modules were skipped."""
+    for cls in [Module, *_subclasses(Module)]:
         if "quiet" in vars(cls):
             monkeypatch.setattr(cls, "quiet", lambda self: False)
-    yield
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -96,9 +91,7 @@ def _subclasses(cls: type) -> list[type]:
 def test_skipping_quiet_modules_changes_no_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     skipping = render_in_chunks(sparse_song(), FRAMES, 128, 128)
     assert np.abs(skipping).max() > 0.05
-    for cls in [Module, *_subclasses(Module)]:
-        if "quiet" in vars(cls):
-            monkeypatch.setattr(cls, "quiet", lambda self: False)
+    _never_quiet(monkeypatch)
     everything = render_in_chunks(sparse_song(), FRAMES, 128, 128)
     np.testing.assert_array_equal(skipping, everything)
 
@@ -156,8 +149,45 @@ def test_quiet_modules_are_not_rendered() -> None:
     assert calls == asleep, "quiet modules were rendered"
     renderer.schedule(renderer.position + 5, m("/note/bass", 40, 100, 0.01))
     renderer.render(out, 128)
-    assert calls["bass"] == asleep["bass"] + 2  # woken mid-block: the block splits there
-    assert calls["d"] == asleep["d"] + 1  # fed: it wakes
-    assert calls["f"] == asleep["f"] + 2  # the note reaches it too (its envelope)
+    # The block splits at the note: before it all sleep; after it the saw plays, the note
+    # wakes the filter (its envelope) and the distortion wakes because it is fed.
+    assert calls["bass"] == asleep["bass"] + 1
+    assert calls["d"] == asleep["d"] + 1
+    assert calls["f"] == asleep["f"] + 1
     assert calls["k"] == asleep["k"] and calls["idle"] == asleep["idle"]
     assert out.any()
+
+
+def test_delay_and_reverb_sleep_once_their_lines_are_silent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cmds = [
+        (0, m("/patch/create", "pluck", "square")),
+        (0, m("/patch/create", "echo", "delay")),
+        (0, m("/patch/create", "room", "reverb")),
+        (0, m("/patch/connect", "pluck", "echo")),
+        (0, m("/patch/connect", "echo", "room")),
+        (0, m("/patch/connect", "room", "master")),
+        (0, m("/mod/echo/time", 40)),
+        (0, m("/mod/echo/feedback", 0.3)),
+        (0, m("/mod/pluck/release", 0.01)),
+        (100, m("/note/pluck", 64, 110, 0.02)),
+        (300000, m("/note/pluck", 67, 110, 0.02)),  # after the sleep: wakes them again
+    ]
+    frames = 2580 * 128
+    renderer = Renderer(SR, 128)
+    for sample, message in cmds:
+        renderer.schedule(sample, message)
+    slept = np.zeros((frames, 2), dtype=np.float32)
+    asleep_at: dict[str, int] = {}
+    for start in range(0, frames, 128):
+        renderer.render(slept[start : start + 128], 128)
+        for node in renderer.graph._routing.order:
+            if node.asleep and node.module_id not in asleep_at:
+                asleep_at[node.module_id] = start
+    assert asleep_at.keys() == {"pluck", "echo", "room"}
+    assert max(asleep_at.values()) < 300000
+    assert np.abs(slept[300000:]).max() > 0.01  # and they wake for the next note
+    _never_quiet(monkeypatch)
+    everything = render_in_chunks(cmds, frames, 128, 128)
+    np.testing.assert_array_equal(slept, everything)
