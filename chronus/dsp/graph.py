@@ -26,13 +26,26 @@ from chronus.dsp.lfo import GRID, Lfo, modulated_value
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import MIX_SMOOTHING_MS, ParamSpec, smoothing_coef
 from chronus.dsp.patch import Patch, PatchError
-from chronus.dsp.routing import Node, Route, Routing, rank_of
+from chronus.dsp.routing import (
+    MONO_FEED,
+    NO_FEED,
+    STEREO_FEED,
+    Node,
+    Route,
+    Routing,
+    rank_of,
+)
 from chronus.dsp.strips import (
     add_faded,
+    add_faded_both,
+    add_faded_mono,
     pan_gains,
     pass_through,
+    spread,
     strip_mono,
+    strip_mono_post,
     strip_stereo,
+    strip_to_mono,
     zero_block,
     zero_mono,
 )
@@ -454,7 +467,6 @@ class Graph:
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
         crumb = self.crumb
-        coef = self._mix_coef
         awake = self._awake
         i = 0
         while i < len(awake):  # grows while it runs: a node fed here wakes after this one
@@ -476,41 +488,29 @@ class Graph:
                 else:
                     route.span = m
             module = node.module
-            if node.quarantined:
-                if node.processor:
-                    pass_through(node.inp, node.src, n)
-                else:
-                    zero_mono(node.src, n)
+            mono: FloatArray | None = node.src  # the output, if it is mono
+            if node.processor:
+                ok, mono = self._process(node, cast(Processor, module), n)
+                if not ok:
+                    continue
             else:
                 crumb[0] = node.crumb
                 try:
-                    if node.processor:
-                        cast(Processor, module).process_stereo(node.inp, node.src, n)
+                    if node.quarantined:
+                        zero_mono(node.src, n)
                     else:
                         module.process(node.src, n)
                 except Exception as exc:  # one bad module must not stop the sound
                     self._module_failed(node, exc)
-                    if node.fed:
-                        zero_block(node.inp, n)
-                        node.fed = False
                     continue
-            if node.fed:
-                zero_block(node.inp, n)
-                node.fed = False
             if routes:
-                strip = strip_stereo if node.processor else strip_mono
-                if len(routes) == 1 and routes[0].steady:
-                    bad = strip(routes[0].buf, node.src, True, m, node.gain, node.target, coef)
+                if mono is not None and not node.balanced:
+                    target, gain = node.target, node.gain
+                    node.balanced = target[0] == target[1] and gain[0] == gain[1]
+                if mono is not None and node.balanced:
+                    bad = self._strip_dual_mono(node, mono, routes, m, n)
                 else:
-                    bad = strip(node.post, node.src, False, m, node.gain, node.target, coef)
-                    for route in routes:  # a steady route adds × 1.0: bit-exact
-                        add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
-                for route in routes:
-                    dst = route.dst
-                    if dst is not None:
-                        dst.fed = True
-                        if dst.asleep:
-                            self._wake(dst)
+                    bad = self._strip_stereo(node, mono, routes, m, n)
                 if bad:
                     self.nonfinite_count += bad
                     module.silence()
@@ -527,6 +527,7 @@ class Graph:
                     if route.fade_left > 0:
                         route.fade_left = 0
                         finished = True
+                node.state_mono = True  # a quiet processor's state is all at rest
                 node.asleep = True
                 node.slept_at = self.clock + n
                 i -= 1
@@ -539,6 +540,97 @@ class Graph:
             # What has faded out now contributes nothing; dropping it rebuilds lists, which
             # allocates, so it waits until the next command or state() (never in render).
             self._stale = True
+
+    def _process(self, node: Node, module: Processor, n: int) -> tuple[bool, FloatArray | None]:
+        """Run a processor on what its input holds: (whether it ran without raising, its
+        mono output or None if stereo).
+
+        A dual-mono input (or none) goes through the mono kernel when the module has one
+        and its channels' state is the same: the same samples for half the work."""
+        feed = node.feed
+        node.feed = NO_FEED
+        mono = module.DUAL_MONO and node.state_mono and feed != STEREO_FEED and not node.quarantined
+        self.crumb[0] = node.crumb
+        ok = True
+        try:
+            if mono:
+                module.process_mono(node.inp_mono, node.mono_out, n)
+            else:
+                if feed == MONO_FEED:
+                    spread(node.inp, node.inp_mono, n)
+                if node.quarantined:
+                    pass_through(node.inp, node.src, n)
+                else:
+                    module.process_stereo(node.inp, node.src, n)
+        except Exception as exc:  # one bad module must not stop the sound
+            self._module_failed(node, exc)
+            ok = False
+        if mono:
+            if feed == MONO_FEED:
+                zero_mono(node.inp_mono, n)
+            return ok, node.mono_out
+        if feed != NO_FEED:
+            zero_block(node.inp, n)
+            zero_mono(node.inp_mono, n)  # `spread` zeroed it unless it raised first
+        if feed == STEREO_FEED:
+            node.state_mono = False  # its channels heard different things
+        return ok, None
+
+    def _strip_dual_mono(
+        self, node: Node, mono: FloatArray, routes: list[Route], m: int, n: int
+    ) -> int:
+        """Through a balanced strip, a mono output stays dual-mono: into a processor whose
+        input is dual-mono so far it goes as one channel, elsewhere into both."""
+        coef = self._mix_coef
+        gain, target = node.gain, node.target
+        if len(routes) == 1 and routes[0].steady:
+            route = routes[0]
+            dst = route.dst
+            if dst is None or dst.feed == STEREO_FEED:
+                bad = strip_mono(route.buf, mono, True, m, gain, target, coef)
+            else:
+                bad = strip_to_mono(dst.inp_mono, mono, m, gain, target, coef)
+                dst.feed = MONO_FEED
+            if dst is not None and dst.asleep:
+                self._wake(dst)
+            return int(bad)
+        bad = strip_mono_post(node.post_mono, mono, m, gain, target, coef)
+        for route in routes:  # a steady route adds × 1.0: bit-exact
+            dst = route.dst
+            if dst is None or dst.feed == STEREO_FEED:
+                add_faded_both(
+                    route.buf, node.post_mono, route.span, route.gain, route.target, coef
+                )
+            else:
+                add_faded_mono(
+                    dst.inp_mono, node.post_mono, route.span, route.gain, route.target, coef
+                )
+                dst.feed = MONO_FEED
+            if dst is not None and dst.asleep:
+                self._wake(dst)
+        return int(bad)
+
+    def _strip_stereo(
+        self, node: Node, mono: FloatArray | None, routes: list[Route], m: int, n: int
+    ) -> int:
+        """A stereo output, or a mono one panned: its destinations' inputs become stereo."""
+        coef = self._mix_coef
+        for route in routes:
+            dst = route.dst
+            if dst is not None:
+                if dst.feed == MONO_FEED:
+                    spread(dst.inp, dst.inp_mono, n)
+                dst.feed = STEREO_FEED
+                if dst.asleep:
+                    self._wake(dst)
+        strip = strip_stereo if mono is None else strip_mono
+        src = node.src if mono is None else mono
+        if len(routes) == 1 and routes[0].steady:
+            return int(strip(routes[0].buf, src, True, m, node.gain, node.target, coef))
+        bad = strip(node.post, src, False, m, node.gain, node.target, coef)
+        for route in routes:  # a steady route adds × 1.0: bit-exact
+            add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
+        return int(bad)
 
     def _module_failed(self, node: Node, exc: Exception) -> None:
         self.module_error_count += 1

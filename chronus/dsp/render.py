@@ -27,6 +27,7 @@ import numpy.typing as npt
 from chronus.dsp.graph import Graph, crumb_of
 from chronus.dsp.module import Processor
 from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES, module_types
+from chronus.dsp.strips import warm_strips
 from chronus.protocol import Arg, Message, validate
 from chronus.seq.sequencer import Sequencer
 
@@ -202,11 +203,17 @@ class Renderer:
             errors.append(scratch.graph.last_module_error)
         mono_in = np.zeros(self.max_block)
         mono_out = np.zeros(self.max_block)
-        for module in scratch.graph.modules.values():  # the dual-mono kernels
-            if isinstance(module, Processor) and module.DUAL_MONO:
+        stereo_in = np.zeros((self.max_block, 2))
+        stereo_out = np.zeros((self.max_block, 2))
+        for module in scratch.graph.modules.values():  # both paths of every processor
+            if isinstance(module, Processor):
                 for n in (1, self.max_block):
-                    module.process_mono(mono_in, mono_out, n)
-                module.channels_equal()
+                    module.process_stereo(stereo_in, stereo_out, n)
+                    if module.DUAL_MONO:
+                        module.process_mono(mono_in, mono_out, n)
+                if module.DUAL_MONO:
+                    module.channels_equal()
+        warm_strips(self.max_block)
         return errors
 
     # -- state ----------------------------------------------------------------------------

@@ -26,7 +26,10 @@ import numpy.typing as npt
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.strips import pan_gains
 
-__all__ = ["Node", "Route", "Routing", "rank_of"]
+__all__ = ["MONO_FEED", "NO_FEED", "STEREO_FEED", "Node", "Route", "Routing", "rank_of"]
+
+NO_FEED, MONO_FEED, STEREO_FEED = 0, 1, 2
+"""What a processor's input holds so far in a block: nothing, dual-mono only, stereo."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -63,18 +66,34 @@ class Node:
     settled (see `Graph`). Whatever changes any of them wakes it."""
     slept_at: int = 0
     """The sample up to which its module has been rendered or skipped, while asleep."""
-    fed: bool = False
-    """Something was added into this processor's input since it last rendered."""
+    feed: int = 0
+    """What was added into this processor's input since it last rendered: `NO_FEED`,
+    `MONO_FEED` (only dual-mono contributions, summed in `inp_mono`) or `STEREO_FEED` (in
+    `inp`)."""
+    state_mono: bool = True
+    """A dual-mono processor whose two channels' state is known to be the same: a dual-mono
+    input may then go through its mono kernel (see `Processor.process_mono`)."""
+    balanced: bool = True
+    """The strip's gains and targets are the same on both sides: a mono output stays
+    dual-mono through it."""
     src: FloatArray = field(init=False)
+    """The module's output: mono for a source, stereo for a processor."""
     inp: FloatArray = field(init=False)
+    inp_mono: FloatArray = field(init=False)
+    mono_out: FloatArray = field(init=False)
+    """A processor's output when it ran on a dual-mono input."""
     post: FloatArray = field(init=False)
+    post_mono: FloatArray = field(init=False)
 
     def __post_init__(self) -> None:
         self.processor = isinstance(self.module, Processor)
-        shape = (self.max_block, 2) if self.processor else (self.max_block,)
-        self.src = np.zeros(shape)
-        self.inp = np.zeros((self.max_block, 2) if self.processor else (1, 2))
-        self.post = np.zeros((self.max_block, 2))
+        block = self.max_block
+        self.src = np.zeros((block, 2) if self.processor else (block,))
+        self.inp = np.zeros((block, 2) if self.processor else (1, 2))
+        self.inp_mono = np.zeros(block if self.processor else 1)
+        self.mono_out = np.zeros(block if self.processor else 1)
+        self.post = np.zeros((block, 2))
+        self.post_mono = np.zeros(block)
 
     @property
     def live(self) -> bool:
@@ -91,11 +110,13 @@ class Node:
         left, right = pan_gains(module.current("volume"), module.current("pan"), self.processor)
         self.target[0] = left * self.level
         self.target[1] = right * self.level
+        self.balanced = left == right and self.gain[0] == self.gain[1]
         for route in self.routes:
             if route.gain[0] != 0.0:
                 return
         self.gain[0] = self.target[0]
         self.gain[1] = self.target[1]
+        self.balanced = left == right
 
 
 @dataclass(eq=False, slots=True)

@@ -101,18 +101,19 @@ def test_skipping_is_block_size_invariant() -> None:
 
 
 def _count_renders(renderer: Renderer) -> dict[str, int]:
-    """Wrap every module's render method to count its calls."""
+    """Wrap every module's render methods (stereo, or dual-mono) to count their calls."""
     calls: dict[str, int] = {}
     for module_id, module in renderer.graph.modules.items():
         calls[module_id] = 0
-        name = "process_stereo" if hasattr(module, "process_stereo") else "process"
-        real = getattr(module, name)
+        names = ("process_stereo", "process_mono") if hasattr(module, "DUAL_MONO") else ()
+        for name in names or ("process",):
+            real = getattr(module, name)
 
-        def spy(*args: object, _real: object = real, _id: str = module_id) -> None:
-            calls[_id] += 1
-            _real(*args)  # type: ignore[operator]
+            def spy(*args: object, _real: object = real, _id: str = module_id) -> None:
+                calls[_id] += 1
+                _real(*args)  # type: ignore[operator]
 
-        setattr(module, name, spy)
+            setattr(module, name, spy)
     return calls
 
 
