@@ -480,6 +480,8 @@ class Graph:
                 node.fade_left -= m
                 finished = finished or node.fade_left == 0
             routes = node.routes
+            playing = 0  # routes that play some of this block; a cut one whose fade has
+            only = None  # ended stays listed (and silent) until the next command drops it
             for route in routes:
                 if route.fade_left >= 0:
                     route.span = min(m, route.fade_left)
@@ -487,6 +489,11 @@ class Graph:
                     finished = finished or route.fade_left == 0
                 else:
                     route.span = m
+                if route.span > 0:
+                    playing += 1
+                    only = route
+            if playing != 1:
+                only = None
             module = node.module
             mono: FloatArray | None = node.src  # the output, if it is mono
             if node.processor:
@@ -503,14 +510,14 @@ class Graph:
                 except Exception as exc:  # one bad module must not stop the sound
                     self._module_failed(node, exc)
                     continue
-            if routes:
+            if playing:
                 if mono is not None and not node.balanced:
                     target, gain = node.target, node.gain
                     node.balanced = target[0] == target[1] and gain[0] == gain[1]
                 if mono is not None and node.balanced:
-                    bad = self._strip_dual_mono(node, mono, routes, m, n)
+                    bad = self._strip_dual_mono(node, mono, only, m, n)
                 else:
-                    bad = self._strip_stereo(node, mono, routes, m, n)
+                    bad = self._strip_stereo(node, mono, only, m, n)
                 if bad:
                     self.nonfinite_count += bad
                     module.silence()
@@ -577,17 +584,17 @@ class Graph:
         return ok, None
 
     def _strip_dual_mono(
-        self, node: Node, mono: FloatArray, routes: list[Route], m: int, n: int
+        self, node: Node, mono: FloatArray, only: Route | None, m: int, n: int
     ) -> int:
         """Through a balanced strip, a mono output stays dual-mono: into a processor whose
-        input is dual-mono so far it goes as one channel, elsewhere into both."""
+        input is dual-mono so far it goes as one channel, elsewhere into both. `only`: the
+        one route that plays, if one alone does."""
         coef = self._mix_coef
         gain, target = node.gain, node.target
-        if len(routes) == 1 and routes[0].steady:
-            route = routes[0]
-            dst = route.dst
+        if only is not None and only.steady and only.span == m:
+            dst = only.dst
             if dst is None or dst.feed == STEREO_FEED:
-                bad = strip_mono(route.buf, mono, True, m, gain, target, coef)
+                bad = strip_mono(only.buf, mono, True, m, gain, target, coef)
             else:
                 bad = strip_to_mono(dst.inp_mono, mono, m, gain, target, coef)
                 dst.feed = MONO_FEED
@@ -595,29 +602,28 @@ class Graph:
                 self._wake(dst)
             return int(bad)
         bad = strip_mono_post(node.post_mono, mono, m, gain, target, coef)
-        for route in routes:  # a steady route adds × 1.0: bit-exact
+        post = node.post_mono
+        for route in node.routes:  # a steady route adds × 1.0: bit-exact
+            if route.span == 0:
+                continue
             dst = route.dst
             if dst is None or dst.feed == STEREO_FEED:
-                add_faded_both(
-                    route.buf, node.post_mono, route.span, route.gain, route.target, coef
-                )
+                add_faded_both(route.buf, post, route.span, route.gain, route.target, coef)
             else:
-                add_faded_mono(
-                    dst.inp_mono, node.post_mono, route.span, route.gain, route.target, coef
-                )
+                add_faded_mono(dst.inp_mono, post, route.span, route.gain, route.target, coef)
                 dst.feed = MONO_FEED
             if dst is not None and dst.asleep:
                 self._wake(dst)
         return int(bad)
 
     def _strip_stereo(
-        self, node: Node, mono: FloatArray | None, routes: list[Route], m: int, n: int
+        self, node: Node, mono: FloatArray | None, only: Route | None, m: int, n: int
     ) -> int:
         """A stereo output, or a mono one panned: its destinations' inputs become stereo."""
         coef = self._mix_coef
-        for route in routes:
+        for route in node.routes:
             dst = route.dst
-            if dst is not None:
+            if dst is not None and route.span > 0:
                 if dst.feed == MONO_FEED:
                     spread(dst.inp, dst.inp_mono, n)
                 dst.feed = STEREO_FEED
@@ -625,11 +631,12 @@ class Graph:
                     self._wake(dst)
         strip = strip_stereo if mono is None else strip_mono
         src = node.src if mono is None else mono
-        if len(routes) == 1 and routes[0].steady:
-            return int(strip(routes[0].buf, src, True, m, node.gain, node.target, coef))
+        if only is not None and only.steady and only.span == m:
+            return int(strip(only.buf, src, True, m, node.gain, node.target, coef))
         bad = strip(node.post, src, False, m, node.gain, node.target, coef)
-        for route in routes:  # a steady route adds × 1.0: bit-exact
-            add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
+        for route in node.routes:  # a steady route adds × 1.0: bit-exact
+            if route.span > 0:
+                add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
         return int(bad)
 
     def _module_failed(self, node: Node, exc: Exception) -> None:
