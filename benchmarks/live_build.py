@@ -6,7 +6,9 @@ turned into OSC by the language (as the shell does) and sent over UDP to a real 
 the next line goes as soon as the engine has taken the last one (`/engine/sync`). `--bare N`
 sends N bare `/patch/create` of every type in turn instead, none connected, and then removes
 them all again. After the build the engine idles for `--settle` seconds (nothing sounding),
-then with `--play` every chain plays a 16-step pattern of 16ths for `--seconds`.
+then with `--play` every chain plays a 16-step pattern of 16ths for `--seconds`; with
+`--kills K` the active slot is killed (SIGKILL) K times, evenly over that time, and the
+rejoins are timed (at this size a slot's state is captured by a forked child).
 
 Printed: underruns and xruns while building, idling and playing; slot deaths, kills as hung
 and respawns; the longest one command took to apply in a slot; the slots' render time per
@@ -15,12 +17,15 @@ block (p50 / p99 / max) while idle and while playing; the build's length.
     python benchmarks/live_build.py --backend device --chains 32
     python benchmarks/live_build.py --backend device --chains 128 --play --seconds 60
     python benchmarks/live_build.py --backend device --bare 1000
+    python benchmarks/live_build.py --backend device --chains 64 --play --kills 6
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -101,6 +106,36 @@ class Watch:
         }
 
 
+def _play_and_kill(client: EngineClient, seconds: float, kills: int) -> list[dict[str, Any]]:
+    """Let it play `seconds`, killing the active slot `kills` times on the way."""
+    done: list[dict[str, Any]] = []
+    every = seconds / (kills + 1)
+    end = time.monotonic() + seconds
+    for _ in range(kills):
+        time.sleep(every)
+        status = client.status(timeout=10.0)
+        active = next(slot for slot in status["slots"] if slot["role"] == "active")
+        os.kill(int(active["pid"]), signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            after = client.status(timeout=10.0)
+            rejoin = after["engine"]["last_rejoin"]
+            if after["engine"]["respawns"] > status["engine"]["respawns"] and all(
+                slot["seat"] == "running" for slot in after["slots"]
+            ):
+                break
+        survivor = next(slot for slot in after["slots"] if slot["role"] == "active")
+        done.append({
+            "rejoin": rejoin,
+            "capture_stall_us": survivor["capture_stall_us"],
+            "captures_forked": survivor["captures_forked"],
+            "underruns_so_far": after["io"]["underruns"],
+        })  # fmt: skip
+    time.sleep(max(0.0, end - time.monotonic()))
+    return done
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     engine = EngineProcess(port=0, backend=args.backend).boot()
     report: dict[str, Any] = {"backend": engine.ready_line}
@@ -136,7 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     errors += _send_line(client, interpreter, pattern_line(v))
                 time.sleep(1.0)
                 watch.delta()
-                time.sleep(args.seconds)
+                report["kills"] = _play_and_kill(client, args.seconds, args.kills)
                 report["playing"] = watch.delta()
             report["status"] = {
                 "slots": [
@@ -159,6 +194,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=2.0)
     parser.add_argument("--play", action="store_true")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--kills", type=int, default=0, help="SIGKILLs of the active slot")
     args = parser.parse_args()
     print(json.dumps(run(args), indent=1))
 

@@ -685,6 +685,8 @@ class SlotKeeper:
                 render=timing_percentiles(v, SlotField.TIMING_COUNT),
                 max_drain_us=round(int(v[SlotField.MAX_DRAIN_NS]) / 1000, 1),
                 max_apply_us=round(int(v[SlotField.MAX_APPLY_NS]) / 1000, 1),
+                capture_stall_us=round(int(v[SlotField.CAPTURE_STALL_NS]) / 1000, 1),
+                captures_forked=int(v[SlotField.CAPTURES_FORKED]),
                 max_cycle_us=round(int(v[SlotField.MAX_CYCLE_NS]) / 1000, 1),
                 realtime=bool(v[SlotField.REALTIME]),
                 late_commands=int(v[SlotField.LATE]),
