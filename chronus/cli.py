@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("engine", help="run the audio engine in the foreground")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=57120, help="UDP port for OSC (0 = any free)")
+    p.add_argument("--port", type=int, default=57120, help="OSC port, UDP and TCP (0 = any free)")
     p.add_argument("--backend", choices=("auto", "device", "null"), default="auto",
                    help="device: PortAudio; null: real-time clock, no device; auto: device if "
                    "one can be opened")  # fmt: skip

@@ -3,7 +3,8 @@
 Each is a processor that passes its input through until its `armed` parameter is set, and
 then raises, returns NaN, crashes the process (a NULL dereference through ctypes), loops
 forever, or stops its process (SIGSTOP, as a host holds a slot up). Unarmed, they survive a
-slot's warm-up like any module.
+slot's warm-up like any module. `fault_heavy`, armed, is honest but slow: it spins for
+`HEAVY_SHARE` of each block's period, as a patch too big for the machine would.
 
 `fault_stop` stops only the first process to get there: it takes a token, a file created at
 the path in CHRONUS_FAULT_TOKEN, and any process that finds the token passes its input on.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import time
 from typing import ClassVar
 
 import numpy as np
@@ -23,7 +25,8 @@ from chronus.dsp.catalog import register
 from chronus.dsp.module import Processor
 from chronus.dsp.params import ParamSpec, mix_specs
 
-FAULTS = ("raise", "nan", "segfault", "hang", "stop")
+FAULTS = ("raise", "nan", "segfault", "hang", "stop", "heavy")
+HEAVY_SHARE = 0.9
 
 
 class _Fault(Processor):
@@ -50,6 +53,10 @@ class _Fault(Processor):
                 pass
         elif self.KIND == "stop" and _take_token():
             os.kill(os.getpid(), signal.SIGSTOP)
+        elif self.KIND == "heavy":
+            until = time.perf_counter() + HEAVY_SHARE * n / self.sample_rate
+            while time.perf_counter() < until:
+                pass
 
 
 def _take_token() -> bool:

@@ -26,3 +26,29 @@ def bass_line(notes: str = "c2 eb2 g2 c3") -> list[Message]:
         validate("/seq/bass/pattern", (notes,)),
         validate("/seq/start", ()),
     ]
+
+
+LANED = ("amp", "res", "attack", "sustain", "detune", "glide", "bend", "env_amount", "drive",
+         "volume", "pan", "mute", "solo")  # fmt: skip
+"""Every saw parameter whose range takes values 0–1."""
+
+
+def lane_values(saw: int, param: int) -> str:
+    """The 128-step lane saw number `saw` gets on `LANED[param]` in `wide_patch`."""
+    return " ".join(f"0.{(step * 37 + saw + param) % 1000:03d}" for step in range(128))
+
+
+def wide_patch(saws: int) -> list[list[Message]]:
+    """A patch whose dump is large but whose slots do little: `big00`, `big01`, … saws, none
+    connected, the transport stopped, each with 13 lanes of 128 steps (about 10.5 KB of
+    dump a saw). One batch of commands a saw, so the sender can pace them."""
+    batches = []
+    for saw in range(saws):
+        name = f"big{saw:02d}"
+        batch = [validate("/patch/create", (name, "saw"))]
+        batch += [
+            validate(f"/seq/{name}/lane", (param, lane_values(saw, k)))
+            for k, param in enumerate(LANED)
+        ]
+        batches.append(batch)
+    return batches

@@ -50,6 +50,8 @@ class Drum(Module):
     SETTINGS_SIZE: ClassVar[int] = 0
     GAIN: ClassVar[int] = 0
     """Index of the hit's gain in the state vector."""
+    ACTIVE: ClassVar[int] = 0
+    """Index of the flag in the state vector that is 0 once a hit has died away."""
     KERNEL: ClassVar[DrumKernel]
     """The voice's numba kernel: (out, n, state, rng, settings)."""
 
@@ -94,6 +96,10 @@ class Drum(Module):
     def release_all(self) -> None:
         """Drums fade by themselves; nothing to release."""
 
+    def quiet(self) -> bool:
+        """No hit sounds: the kernel would write zeros and change nothing."""
+        return bool(self._s[self.ACTIVE] == 0.0)
+
     def silence(self) -> None:
         """Stop the hit now."""
         self._s[:] = 0.0
@@ -114,6 +120,7 @@ class Kick(Drum):
     KERNEL = kernels.kick_block
     SETTINGS_SIZE = 6
     GAIN = 4
+    ACTIVE = 5
 
     def _update_settings(self) -> None:
         sr = self.sample_rate
@@ -140,6 +147,7 @@ class Snare(Drum):
     KERNEL = kernels.snare_block
     SETTINGS_SIZE = 9
     GAIN = 4
+    ACTIVE = 5
     K = 1.0
 
     def _update_settings(self) -> None:
@@ -173,6 +181,7 @@ class Hat(Drum):
     KERNEL = kernels.hat_block
     SETTINGS_SIZE = 5
     GAIN = 1
+    ACTIVE = 2
     K = 1.0
 
     def _update_settings(self) -> None:

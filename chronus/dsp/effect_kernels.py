@@ -60,6 +60,10 @@ ADAA_EPS = 1e-6
 """Below this input step the antiderivative quotient is replaced by the midpoint value."""
 TINY = 1e-30
 """Recirculating values below this are flushed to 0 (no denormal slowdown in long tails)."""
+TAIL_FLOOR = 1e-8
+"""An echo or a reverb's recirculation below this (−160 dB) is flushed to 0: far below what
+a 24-bit output can hold, and it lets a tail end in seconds (its module then sleeps: see
+`Module.quiet`), where the 1e-30 of the filters would take a reverb half a minute."""
 HALF_PI = 0.5 * math.pi
 
 # The distortion's `p`: the smoothed (drive gain, log2 tone Hz, mix) as a run of
@@ -213,7 +217,7 @@ def _delay_taps(p: FloatArray, w: int, length: int) -> tuple[int, int, float]:
 @inline
 def _delay_damp(p: FloatArray, c: int, y: float) -> float:
     m = p[DELAY_LP + c] + p[DELAY_CUR + 2] * (y - p[DELAY_LP + c])
-    if abs(m) < TINY:
+    if abs(m) < TAIL_FLOOR:
         m = 0.0
     p[DELAY_LP + c] = m
     return float(m)
@@ -293,7 +297,7 @@ def reverb_block(
                 y = lines[at]
                 store = REVERB_STORE + 8 * c + k
                 s = y * damp2 + p[store] * damp1
-                if abs(s) < TINY:
+                if abs(s) < TAIL_FLOOR:
                     s = 0.0
                 p[store] = s
                 lines[at] = x + s * feedback
@@ -305,7 +309,7 @@ def reverb_block(
                 j = 12 * c + k
                 at = iv[REVERB_OFFSETS + j] + iv[REVERB_INDEX + j]
                 b = lines[at]
-                if abs(b) < TINY:
+                if abs(b) < TAIL_FLOOR:
                     b = 0.0
                 lines[at] = acc + b * 0.5
                 acc = b - acc

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp import effect_kernels as ek
+from chronus.dsp import idle
 from chronus.dsp.module import Processor, StateValue
 from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs_effects import EFFECT_SPECS, MAX_DELAY_MS
@@ -87,6 +88,18 @@ class Distortion(_Smoothed):
         p[ek.DIST_LP : ek.DIST_LP + 2] = 0.0
         p[ek.DIST_FMODE] = -1.0
 
+    def quiet(self) -> bool:
+        """Last input and low-pass at zero, the caches those of the current tone and mode,
+        smoothing arrived: silence in gives silence out and changes nothing."""
+        p = self._p
+        return (
+            p[ek.DIST_TONE] == p[ek.DIST_CUR + 1]
+            and (p[ek.DIST_FMODE] == self._mode or self._mode == ek.DIST_CRUSH)
+            and p[ek.DIST_LP] == 0.0
+            and p[ek.DIST_LP + 1] == 0.0
+            and idle.run_quiet(p, ek.DIST_X, 2, ek.DIST_CUR, 3)
+        )
+
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
@@ -124,6 +137,7 @@ class Delay(_Smoothed):
         self._pos = self._p[ek.DELAY_POS : ek.DELAY_POS + 1]
         self._lp = self._p[ek.DELAY_LP : ek.DELAY_LP + 2]
         self._channels = ((self._buf[:, 0], self._buf[:, 1]), (self._lp[:1], self._lp[1:]))
+        self._watch = idle.LineWatch()
         self._bpm = 120.0
         self._start()
 
@@ -159,6 +173,17 @@ class Delay(_Smoothed):
         """Drop every echo."""
         self._buf[:] = 0.0
         self._lp[:] = 0.0
+
+    def quiet(self) -> bool:
+        """Feedback memories at zero, smoothing arrived, and (looked at now and then) the
+        whole line silent: only the write position moves."""
+        return idle.run_quiet(self._p, ek.DELAY_LP, 2, ek.DELAY_CUR, 4) and self._watch.silent(
+            self._buf
+        )
+
+    def skip(self, n: int) -> None:
+        """The write position moves on through the silent line."""
+        self._pos[0] = (int(self._pos[0]) + n) % self._buf.shape[0]
 
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
@@ -208,7 +233,9 @@ class Reverb(_Smoothed):
         iv[ek.REVERB_LENGTHS : ek.REVERB_LENGTHS + lines] = lengths
         iv[ek.REVERB_OFFSETS + 1 : ek.REVERB_OFFSETS + lines] = np.cumsum(lengths)[:-1]
         self._index = iv[ek.REVERB_INDEX : ek.REVERB_INDEX + lines]
+        self._lengths = iv[ek.REVERB_LENGTHS : ek.REVERB_LENGTHS + lines]
         self._lines = np.zeros(sum(lengths))
+        self._watch = idle.LineWatch()
         self._store = self._p[ek.REVERB_STORE : ek.REVERB_STORE + 16]
         self._start()
 
@@ -224,6 +251,17 @@ class Reverb(_Smoothed):
         """Cut the tail."""
         self._lines[:] = 0.0
         self._store[:] = 0.0
+
+    def quiet(self) -> bool:
+        """Comb memories at zero, smoothing arrived, and (looked at now and then) every line
+        silent: only the lines' positions move."""
+        return idle.run_quiet(self._p, ek.REVERB_STORE, 16, ek.REVERB_CUR, 3) and (
+            self._watch.silent(self._lines)
+        )
+
+    def skip(self, n: int) -> None:
+        """Each line's position moves on through its silence."""
+        idle.advance(self._index, self._lengths, n)
 
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int

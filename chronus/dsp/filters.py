@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp import filter_kernels as fk
+from chronus.dsp import idle
 from chronus.dsp.module import Processor
 from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs import TYPE_SPECS
@@ -51,6 +52,10 @@ class StateVariable(Processor):
     def silence(self) -> None:
         """Clear the filter memories."""
         self._ic[:] = 0.0
+
+    def quiet(self) -> bool:
+        """Memories at zero and smoothing arrived: silence in gives silence out."""
+        return idle.run_quiet(self._p, fk.SVF_IC, 4, fk.SVF_CUR, 2)
 
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
@@ -148,6 +153,10 @@ class Acid(Processor):
         """Clear the ladder memories and the envelope."""
         self._st[:] = 0.0
         self._env[0] = 0.0
+
+    def quiet(self) -> bool:
+        """Ladder at rest, envelope run out, smoothing arrived: silence in, silence out."""
+        return self._env[0] == 0.0 and idle.run_quiet(self._p, fk.ACID_ST, 8, fk.ACID_CUR, 4)
 
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int

@@ -3,15 +3,18 @@
 Routing: every sound module renders (a source mono, a processor stereo from its input
 buffer), goes through its strip (volume in dB, equal-power pan, mute/solo, all smoothed) and
 is added into each destination: a processor's input buffer or the master bus. Each route
-has its own gain, so a new connection fades in and a cut one fades out. Modules run in a
-topological order computed when the patch changes, never per block.
+has its own gain, so a new connection fades in and a cut one fades out. The render order,
+the routes, the processors each module's notes reach, mute and solo and the modulation
+targets are kept up to date by each command for what it touches (`routing.Routing`), never
+recomputed over the whole patch.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -19,20 +22,40 @@ import numpy.typing as npt
 
 from chronus.dsp import kernels
 from chronus.dsp.catalog import create_module
-from chronus.dsp.kernels import approach, jit
 from chronus.dsp.lfo import GRID, Lfo, modulated_value
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import MIX_SMOOTHING_MS, ParamSpec, smoothing_coef
 from chronus.dsp.patch import Patch, PatchError
+from chronus.dsp.routing import (
+    MONO_FEED,
+    NO_FEED,
+    STEREO_FEED,
+    Node,
+    Route,
+    Routing,
+    rank_of,
+)
+from chronus.dsp.strips import (
+    add_faded,
+    add_faded_both,
+    add_faded_mono,
+    pan_gains,
+    pass_through,
+    spread,
+    strip_mono,
+    strip_mono_post,
+    strip_stereo,
+    strip_to_mono,
+    zero_block,
+    zero_mono,
+)
 from chronus.protocol import MASTER, Message, canonical_param
 
-__all__ = ["FADE_OUT_MS", "LIMITER_THRESHOLD", "Graph", "pan_gains"]
+__all__ = ["FADE_OUT_MS", "LIMITER_THRESHOLD", "Graph", "crumb_of", "pan_gains"]
 
 LIMITER_THRESHOLD = 0.98
 """About −0.2 dBFS: the master never goes beyond this (nor, by a final clip, beyond 1)."""
 LIMITER_RELEASE_MS = 250.0
-SILENT_DB = -60.0
-SQRT2 = math.sqrt(2.0)
 FADE_OUT_MS = 30.0
 """A removed module (or a cut route) keeps playing this long while its strip (or route gain)
 fades (−40 dB at 20 ms, −60 dB at 30 ms), then it is dropped."""
@@ -49,219 +72,19 @@ def crumb_of(module_id: str) -> int:
     return zlib.crc32(module_id.encode()) + 1
 
 
-def pan_gains(volume_db: float, pan: float, stereo: bool = False) -> tuple[float, float]:
-    """Left and right gains: the volume in dB with equal-power pan; -60 dB is silence.
-
-    A mono source is panned (−3 dB per side at the centre); a `stereo` one (a processor's
-    output) is balanced: both sides at full level in the centre, one side fading away
-    (equal-power) as the other is favoured, so a chain of processors keeps its level.
-    """
-    level = 0.0 if volume_db <= SILENT_DB else 10.0 ** (volume_db / 20.0)
-    angle = (pan + 1.0) * math.pi / 4.0
-    left, right = math.cos(angle), math.sin(angle)
-    if stereo:
-        left, right = min(1.0, SQRT2 * left), min(1.0, SQRT2 * right)
-    return level * left, level * right
+def _settled(node: Node) -> bool:
+    """Whether the node's strip and routes have reached their gains: rendering silence
+    through them would change nothing (a route whose fade has ended plays no more)."""
+    gain, target = node.gain, node.target
+    if gain[0] != target[0] or gain[1] != target[1]:
+        return False
+    return all(r.fade_left == 0 or r.gain[0] == r.target for r in node.routes)
 
 
-@jit
-def _gains(gain: FloatArray, target: FloatArray, coef: float) -> None:
-    for c in range(2):
-        gain[c] = approach(gain[c], target[c], coef)
-
-
-@jit
-def _put(dst: FloatArray, i: int, left: float, right: float, gain: FloatArray, add: bool) -> int:
-    bad = 0
-    if not math.isfinite(left):
-        left = 0.0
-        bad += 1
-    if not math.isfinite(right):
-        right = 0.0
-        bad += 1
-    if add:
-        dst[i, 0] += left * gain[0]
-        dst[i, 1] += right * gain[1]
-    else:
-        dst[i, 0] = left * gain[0]
-        dst[i, 1] = right * gain[1]
-    return bad
-
-
-@jit
-def strip_mono(
-    dst: FloatArray, src: FloatArray, add: bool, n: int, gain: FloatArray, target: FloatArray,
-    coef: float,
-) -> int:  # fmt: skip
-    """Put mono `src[:n]` × smoothed gains (L, R) into stereo `dst` (added when `add`).
-
-    Gains move towards `target` by `coef` per sample. Non-finite input samples become 0;
-    returns how many there were.
-    """
-    bad = 0
-    for i in range(n):
-        _gains(gain, target, coef)
-        x = src[i]
-        if not math.isfinite(x):
-            x = 0.0
-            bad += 1
-        _put(dst, i, x, x, gain, add)
-    return bad
-
-
-@jit
-def strip_stereo(
-    dst: FloatArray, src: FloatArray, add: bool, n: int, gain: FloatArray, target: FloatArray,
-    coef: float,
-) -> int:  # fmt: skip
-    """Like `strip_mono` for a stereo `src`."""
-    bad = 0
-    for i in range(n):
-        _gains(gain, target, coef)
-        left = src[i, 0]
-        right = src[i, 1]
-        if not math.isfinite(left):
-            left = 0.0
-            bad += 1
-        if not math.isfinite(right):
-            right = 0.0
-            bad += 1
-        # Not through `_put`: that call kept numba's reference counting of `dst` and `gain`
-        # (atomic increments and decrements) inside this loop, 10× slower.
-        if add:
-            dst[i, 0] += left * gain[0]
-            dst[i, 1] += right * gain[1]
-        else:
-            dst[i, 0] = left * gain[0]
-            dst[i, 1] = right * gain[1]
-    return bad
-
-
-@jit
-def add_faded(
-    dst: FloatArray, src: FloatArray, n: int, gain: FloatArray, target: float, coef: float
-) -> None:
-    """`dst[:n] += src[:n] × g` for stereo blocks, `g = gain[0]` moving towards `target`.
-
-    The route gain moves by `coef` per sample before each sample, like a strip's gain, and
-    lands exactly on `target` once within 1e-9 of it.
-    """
-    g = gain[0]
-    for i in range(n):
-        g = approach(g, target, coef)
-        dst[i, 0] += src[i, 0] * g
-        dst[i, 1] += src[i, 1] * g
-    gain[0] = g
-
-
-@jit
-def zero_block(buf: FloatArray, n: int) -> None:
-    """Zero stereo `buf[:n]`."""
-    for i in range(n):
-        buf[i, 0] = 0.0
-        buf[i, 1] = 0.0
-
-
-@jit
-def zero_mono(buf: FloatArray, n: int) -> None:
-    """Zero mono `buf[:n]`."""
-    for i in range(n):
-        buf[i] = 0.0
-
-
-@jit
-def pass_through(inp: FloatArray, out: FloatArray, n: int) -> None:
-    """Copy stereo `inp[:n]` to `out[:n]` (a quarantined processor)."""
-    for i in range(n):
-        out[i, 0] = inp[i, 0]
-        out[i, 1] = inp[i, 1]
-
-
-@dataclass(eq=False, slots=True)
-class _Node:
-    """A sound module with its buffers and channel strip (smoothed stereo gain)."""
-
-    module_id: str
-    module: Module
-    max_block: int
-    gain: FloatArray = field(default_factory=lambda: np.zeros(2))
-    target: FloatArray = field(default_factory=lambda: np.zeros(2))
-    level: float = 1.0
-    """0 when muted, not soloed while something is, or being removed."""
-    routes: list[_Route] = field(default_factory=list)
-    """The routes leading out of this module, in the patch or still fading out."""
-    downstream: list[Processor] = field(default_factory=list)
-    fade_left: int = -1
-    """Samples left of the fade-out of a removed module; -1 while it is in the patch."""
-    quarantined: bool = False
-    """Bypassed for good: a source is silent, a processor passes its input through."""
-    errors: int = 0
-    """Blocks in a row in which the module raised."""
-    crumb: int = 0
-    processor: bool = False
-    src: FloatArray = field(init=False)
-    inp: FloatArray = field(init=False)
-    post: FloatArray = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.crumb = crumb_of(self.module_id)
-        self.processor = isinstance(self.module, Processor)
-        shape = (self.max_block, 2) if self.processor else (self.max_block,)
-        self.src = np.zeros(shape)
-        self.inp = np.zeros((self.max_block, 2) if self.processor else (1, 2))
-        self.post = np.zeros((self.max_block, 2))
-
-    def retarget(self) -> None:
-        module = self.module
-        left, right = pan_gains(module.current("volume"), module.current("pan"), self.processor)
-        self.target[0] = left * self.level
-        self.target[1] = right * self.level
-        for route in self.routes:
-            if route.gain[0] != 0.0:
-                return
-        # Nothing hears it (no route, or only routes about to fade in): jump.
-        self.gain[0] = self.target[0]
-        self.gain[1] = self.target[1]
-
-
-@dataclass(eq=False, slots=True)
-class _Route:
-    """One route out of a module's strip, with its own gain: 1 in the patch, 0 once cut.
-
-    The gain moves by the mix smoothing coefficient per sample, so a new route fades in; a
-    cut route (`fade_left` ≥ 0) fades out for `FADE_OUT_MS`, then is dropped.
-    """
-
-    src: _Node
-    dst: _Node | None
-    """None for the master bus."""
-    buf: FloatArray
-    gain: FloatArray
-    """The route gain, one element (0 → 1 fading in, → 0 fading out)."""
-    target: float = 1.0
-    fade_left: int = -1
-    """Samples left of the fade-out of a cut route; -1 while it is in the patch."""
-    span: int = 0
-    """Samples of the current block the route still plays (its fade may end mid-block)."""
-
-    @property
-    def steady(self) -> bool:
-        return self.fade_left < 0 and self.gain[0] == 1.0
-
-
-def _reaches(routes: dict[tuple[_Node, _Node | None], _Route], a: _Node, b: _Node) -> bool:
-    """Whether `routes` lead from `a` to `b` (or `a is b`)."""
-    seen = {a}
-    stack = [a]
-    while stack:
-        node = stack.pop()
-        if node is b:
-            return True
-        for src, dst in routes:
-            if src is node and dst is not None and dst not in seen:
-                seen.add(dst)
-                stack.append(dst)
-    return False
+def _hears_tempo(module: Module) -> bool:
+    """Whether a module does something when the tempo changes (a synced delay or lfo)."""
+    hook = type(module).tempo_changed
+    return hook is not Module.tempo_changed and hook is not Processor.tempo_changed
 
 
 @dataclass(eq=False, slots=True)
@@ -273,7 +96,7 @@ class _Target:
     name: str
     spec: ParamSpec
     sources: list[Lfo]
-    node: _Node | None
+    node: Node | None
 
 
 class Graph:
@@ -302,15 +125,20 @@ class Graph:
         self.crumb = np.zeros(1, dtype=np.int64)
         """`crumb_of` the module being run, 0 between modules; a slot puts it in shared memory."""
         self.quarantined: list[str] = []
-        self._nodes: dict[str, _Node] = {}
+        self._nodes: dict[str, Node] = {}
         self._lfos: dict[str, Lfo] = {}
-        self._removing: list[_Node] = []
+        self._tempo_listeners: dict[str, Module] = {}
+        self._removing: list[Node] = []
         self._stale = False
-        self._order: list[_Node] = []
-        self._routes: dict[tuple[_Node, _Node | None], _Route] = {}
+        self._acc = np.zeros((self.max_block, 2))
+        self._routing = Routing(self._acc)
+        self._awake: list[Node] = []
+        """The nodes that are not asleep, in render order: the only ones a block visits."""
+        self._soloed: list[Node] = []
+        self._heard_with_solo: set[Node] = set()
+        """While something is soloed: the nodes on a path through a soloed one."""
         self._targets: list[_Target] = []
         self._target_index: dict[tuple[str, str], _Target] = {}
-        self._acc = np.zeros((self.max_block, 2))
         self._limiter = np.ones(1)
         self._mix_coef = smoothing_coef(MIX_SMOOTHING_MS, self.sample_rate)
         self._release = smoothing_coef(LIMITER_RELEASE_MS, self.sample_rate)
@@ -321,38 +149,51 @@ class Graph:
     def apply(self, message: Message) -> list[str]:
         """Validate and apply a message; returns warnings, raises `PatchError` on bad input.
 
-        The patch is checked first, so a rejected message changes nothing.
+        The patch is checked first, so a rejected message changes nothing. Each message
+        costs what it touches, whatever the size of the patch.
         """
         warnings = self.patch.apply(message)
-        self._drop_finished()
+        self.drop_finished()
         parts = message.address.strip("/").split("/")
         head = parts[0]
+        args = message.args
         if head == "patch":
-            if parts[1] == "create":
-                self._create(str(message.args[0]), str(message.args[1]))
-            elif parts[1] == "remove":
-                self._remove(str(message.args[0]))
-            self._rebuild()
+            action = parts[1]
+            if action == "create":
+                self._create(str(args[0]), str(args[1]))
+            elif action == "connect":
+                self._connect(str(args[0]), str(args[1]))
+            elif action == "disconnect":
+                self._disconnect(str(args[0]), str(args[1]))
+            elif action == "remove":
+                self._remove(str(args[0]))
+            elif action == "modulate":
+                self._add_modulation(str(args[0]), str(args[1]), canonical_param(str(args[2])))
         elif head == "mod":
             self._set(parts[1], canonical_param(parts[2]))
         elif head == "gate":
-            on = float(message.args[0]) >= 0.5
+            on = float(args[0]) >= 0.5
             self.modules[parts[1]].gate(on)
             node = self._nodes.get(parts[1])
-            for proc in node.downstream if node is not None else ():
-                proc.gate(on)
+            if node is not None:
+                self._wake(node)
+                for other in node.downstream:
+                    cast(Processor, other.module).gate(on)
+                    self._wake(other)
         elif head == "note":
-            seconds = message.args[2] if len(message.args) > 2 else None
+            seconds = args[2] if len(args) > 2 else None
             length = -1 if seconds is None else round(float(seconds) * self.sample_rate)
-            self.note(parts[1], float(message.args[0]), float(message.args[1]), length)
+            self.note(parts[1], float(args[0]), float(args[1]), length)
         elif message.address == "/tempo":
             self.set_tempo(self.patch.tempo)
         elif message.address == "/seq/stop":
-            for module in self.modules.values():
-                module.release_all()
+            for node in self._awake:  # a quiet module has no note to release
+                node.module.release_all()
         elif message.address == "/panic":
             for module in self.modules.values():
                 module.silence()
+            for node in self._routing.order:
+                self._wake(node)
         return warnings
 
     # -- what the sequencer plays on (no message objects: it runs inside the render loop) --
@@ -361,14 +202,18 @@ class Graph:
         """Start a note of `length` samples (-1: held) on a module and its processors."""
         self.modules[module_id].note_on(midi, velocity, length)
         node = self._nodes.get(module_id)
-        for proc in node.downstream if node is not None else ():
-            proc.note_on(midi, velocity, length)
+        if node is not None:
+            self._wake(node)
+            for other in node.downstream:
+                other.module.note_on(midi, velocity, length)
+                self._wake(other)
 
     def release(self, module_id: str) -> None:
         """Let a module's sounding notes go into their release."""
         module = self.modules.get(module_id)
         if module is not None:
             module.release_all()
+            self._wake_id(module_id)
 
     def set_param(self, module_id: str, param: str, value: float) -> None:
         """Set a parameter already checked to be in range (a sequencer lane's value)."""
@@ -378,31 +223,115 @@ class Graph:
             self._set(module_id, param)
 
     def set_tempo(self, bpm: float) -> None:
-        """The tempo the modules hear (tempo-synced times follow it)."""
+        """The tempo the modules hear (tempo-synced times follow it): only the modules that
+        listen to it are told, so a tempo change costs what it touches."""
         self.tempo = float(bpm)
-        for module in self.modules.values():
+        for module_id, module in self._tempo_listeners.items():
             module.tempo_changed(self.tempo)
+            self._wake_id(module_id)
+
+    # -- sleeping and waking ----------------------------------------------------------------
+
+    def _wake_id(self, module_id: str) -> None:
+        node = self._nodes.get(module_id)
+        if node is not None:
+            self._wake(node)
+
+    def _wake(self, node: Node) -> None:
+        """Render `node` again from the next sample on (something reached it)."""
+        if not node.asleep:
+            return
+        node.asleep = False
+        self._catch_up(node)
+        bisect.insort(self._awake, node, key=rank_of)
+
+    def _catch_up(self, node: Node) -> None:
+        """Move a sleeping module's clocks to the present: its skipped samples at once."""
+        if self.clock > node.slept_at:
+            node.module.skip(self.clock - node.slept_at)
+        node.slept_at = self.clock
+
+    def _retarget(self, node: Node) -> None:
+        node.retarget()
+        self._wake(node)
+
+    # -- structural changes, each for what it touches ---------------------------------------
+
+    def _new_node(self, module_id: str, module: Module) -> Node:
+        node = Node(module_id, module, self.max_block)
+        node.crumb = crumb_of(module_id)
+        return node
 
     def _create(self, module_id: str, module_type: str) -> None:
         module = create_module(module_type, self.sample_rate, self.max_block)
         module.reseed(zlib.crc32(module_id.encode()))
         module.tempo_changed(self.tempo)
         self.modules[module_id] = module
+        if _hears_tempo(module):
+            self._tempo_listeners[module_id] = module
         if isinstance(module, Lfo):
             self._lfos[module_id] = module
-        else:
-            self._nodes[module_id] = _Node(module_id, module, self.max_block)
+            return
+        node = self._new_node(module_id, module)
+        node.slept_at = self.clock
+        self._nodes[module_id] = node
+        self._routing.add(node)
+        self._awake.append(node)  # the last in the order
+        self._level(node)
+
+    def _connect(self, src_id: str, dst_id: str) -> None:
+        src = self._nodes[src_id]
+        dst = None if dst_id == MASTER else self._nodes[dst_id]
+        for node in self._routing.connect(src, dst, 0.0):
+            self._retarget(node)
+        self._retarget(src)
+        self._sort_awake()
+        self._paths_changed(src)
+
+    def _disconnect(self, src_id: str, dst_id: str) -> None:
+        src = self._nodes[src_id]
+        dst = None if dst_id == MASTER else self._nodes[dst_id]
+        self._routing.cut(self._routing.routes[(src, dst)], self._fade_samples)
+        self._wake(src)  # the route fades out
+        self._paths_changed(src)
 
     def _remove(self, module_id: str) -> None:
-        del self.modules[module_id]
-        if self._lfos.pop(module_id, None) is not None:
+        module = self.modules.pop(module_id)
+        self._tempo_listeners.pop(module_id, None)
+        if module_id in self._lfos:
+            del self._lfos[module_id]
+            self._drop_modulations(module_id, cast(Lfo, module))
             return
         node = self._nodes.pop(module_id)
+        self._drop_modulations(module_id)
+        feeding = list(Routing.upstream(node))[1:]
+        node.fade_left = self._fade_samples
+        node.level = 0.0
         if node.routes:  # heard somewhere: fade out, its routes (both ways) kept meanwhile
-            node.fade_left = self._fade_samples
-            node.level = 0.0
-            node.retarget()
+            self._retarget(node)
             self._removing.append(node)
+        else:
+            self._drop_node(node)
+        for other in feeding:
+            self._refresh_downstream(other)
+        if node in self._soloed:
+            self._soloed.remove(node)
+            self._relevel_all()
+        elif self._soloed:
+            self._resolo()
+
+    def _paths_changed(self, src: Node) -> None:
+        """After a route from `src` came or went: what notes reach, and who solo lets through."""
+        for node in Routing.upstream(src):
+            self._refresh_downstream(node)
+        if self._soloed:
+            self._resolo()
+
+    @staticmethod
+    def _refresh_downstream(node: Node) -> None:
+        node.downstream = [
+            other for other in Routing.downstream(node) if other is not node and other.processor
+        ]
 
     def _set(self, module_id: str, name: str) -> None:
         value = self.patch.modules[module_id]["params"][name]
@@ -411,105 +340,76 @@ class Graph:
         target = self._target_index.get((module_id, name))
         if target is not None:
             self._modulate(target)
-        if name in ("mute", "solo"):
-            self._relevel()
-        elif name in ("volume", "pan") and module_id in self._nodes:
-            self._nodes[module_id].retarget()
+        node = self._nodes.get(module_id)
+        if node is None:
+            return
+        self._wake(node)
+        if name == "solo":
+            soloed = value >= 0.5
+            if soloed != (node in self._soloed):
+                if soloed:
+                    self._soloed.append(node)
+                else:
+                    self._soloed.remove(node)
+                self._relevel_all()
+        elif name == "mute":
+            self._level(node)
+        elif name in ("volume", "pan"):
+            self._retarget(node)
 
-    def _rebuild(self, fade: bool = True) -> None:
-        """Recompute routes, order, note forwarding, levels and modulation targets.
+    # -- mute and solo ----------------------------------------------------------------------
 
-        Routes of the patch come first, in its order; a route the patch no longer has starts
-        to fade out if both its ends are still in the patch, keeps going if one is being
-        removed (its strip fades), and is dropped once its fade is over, when an end is gone
-        or when it would close a loop with the patch's routes. A new route starts at gain 0
-        (at 1 when not `fade`).
-        """
-        nodes = self._nodes
-        live = set(nodes.values())
-        alive = live | set(self._removing)
-        old = self._routes
-        routes: dict[tuple[_Node, _Node | None], _Route] = {}
-        for a, b in self.patch.connections:
-            key = (nodes[a], None if b == MASTER else nodes[b])
-            route = old.get(key)
-            if route is None:
-                buf = self._acc if key[1] is None else key[1].inp
-                route = _Route(key[0], key[1], buf, np.full(1, 0.0 if fade else 1.0))
-            route.target = 1.0
-            route.fade_left = -1
-            routes[key] = route
-        for key, route in old.items():
-            src, dst = key
-            if key in routes or route.fade_left == 0 or src not in alive:
-                continue
-            if dst is not None and (dst not in alive or _reaches(routes, dst, src)):
-                continue
-            if route.fade_left < 0 and src in live and (dst is None or dst in live):
-                route.fade_left = self._fade_samples  # disconnected: fade out
-                route.target = 0.0
-            routes[key] = route
-        self._routes = routes
-        everyone = [*nodes.values(), *self._removing]
-        for node in everyone:
-            node.routes = [route for (src, _), route in routes.items() if src is node]
-        # Kahn's algorithm, ties in creation order (there is no cycle: see above).
-        indegree = {node: 0 for node in everyone}
-        for _, dst in routes:
-            if dst is not None:
-                indegree[dst] += 1
-        order: list[_Node] = []
-        ready = [node for node in everyone if indegree[node] == 0]
-        while ready:
-            node = ready.pop(0)
-            order.append(node)
-            for src, dst in routes:
-                if src is node and dst is not None:
-                    indegree[dst] -= 1
-                    if indegree[dst] == 0:
-                        ready.append(dst)
-        order += [node for node in everyone if node not in order]  # never: no cycle
-        self._order = order
-        for node in nodes.values():
-            node.downstream = [
-                other.module
-                for other in nodes.values()
-                if isinstance(other.module, Processor)
-                and other is not node
-                and self.patch.reaches(node.module_id, other.module_id)
-            ]
-        self._relevel()
-        self._retarget_modulations()
-
-    def _relevel(self) -> None:
-        """Apply mute and solo: with any module soloed, only paths through one are heard."""
-        patch = self.patch
+    def _heard(self, node: Node) -> bool:
         # .get: a user module may declare only volume and pan.
-        values = {mid: node.module.params for mid, node in self._nodes.items()}
-        soloed = [mid for mid, v in values.items() if v.get("solo", 0.0) >= 0.5]
-        for mid, node in self._nodes.items():
-            heard = values[mid].get("mute", 0.0) < 0.5
-            if heard and soloed:
-                heard = any(patch.reaches(mid, s) or patch.reaches(s, mid) for s in soloed)
-            node.level = 1.0 if heard else 0.0
-            node.retarget()
+        if node.module.params.get("mute", 0.0) >= 0.5:
+            return False
+        return not self._soloed or node in self._heard_with_solo
 
-    def _retarget_modulations(self) -> None:
-        wanted: dict[tuple[str, str], list[Lfo]] = {}
-        for src, dst, name in self.patch.modulations:
-            wanted.setdefault((dst, name), []).append(self._lfos[src])
-        for key, old in self._target_index.items():
-            if key not in wanted and key[0] in self.modules:
-                old.module.unmodulate(key[1])
-        targets: dict[tuple[str, str], _Target] = {}
-        for (dst, name), sources in wanted.items():
+    def _level(self, node: Node) -> None:
+        node.level = 1.0 if self._heard(node) else 0.0
+        self._retarget(node)
+
+    def _relevel_all(self) -> None:
+        """Solo came or went: every module may change (it touches them all)."""
+        self._heard_with_solo = Routing.related(self._soloed) if self._soloed else set()
+        for node in self._nodes.values():
+            self._level(node)
+
+    def _resolo(self) -> None:
+        """The paths changed while something is soloed: relevel the modules they moved."""
+        before = self._heard_with_solo
+        self._heard_with_solo = Routing.related(self._soloed)
+        for node in before ^ self._heard_with_solo:
+            if node.live:
+                self._level(node)
+
+    # -- modulation -------------------------------------------------------------------------
+
+    def _add_modulation(self, src: str, dst: str, name: str) -> None:
+        target = self._target_index.get((dst, name))
+        if target is None:
             module = self.modules[dst]
             spec = next(s for s in module.PARAMS if s.name == name)
-            targets[(dst, name)] = _Target(dst, module, name, spec, sources, self._nodes.get(dst))
-        self._target_index = targets
-        self._targets = list(targets.values())
-        for target in self._targets:
-            self._modulate(target)
+            target = _Target(dst, module, name, spec, [], self._nodes.get(dst))
+            self._target_index[(dst, name)] = target
+            self._targets.append(target)
+        target.sources.append(self._lfos[src])
+        self._modulate(target)
+
+    def _drop_modulations(self, module_id: str, lfo: Lfo | None = None) -> None:
+        """Forget the modulations of a removed module: those `lfo` made, or those of the
+        module `module_id`. A target left without an lfo returns to its set value."""
+        for key, target in list(self._target_index.items()):
+            if lfo is not None and lfo in target.sources:
+                target.sources.remove(lfo)
+                if target.sources:
+                    self._modulate(target)
+                    continue
+                target.module.unmodulate(target.name)
+            elif target.module_id != module_id:
+                continue
+            del self._target_index[key]
+            self._targets.remove(target)
 
     def _modulate(self, target: _Target) -> None:
         """Drive one target from the last values of its lfos."""
@@ -519,8 +419,10 @@ class Graph:
         module = target.module
         center = module.param(target.name)
         module.modulate(target.name, modulated_value(target.spec, center, amount))
-        if target.node is not None and target.name in ("volume", "pan"):
-            target.node.retarget()
+        if target.node is not None:
+            self._wake(target.node)
+            if target.name in ("volume", "pan"):
+                self._retarget(target.node)
 
     def _tick(self) -> None:
         """One control tick: every lfo takes its value and advances `GRID` samples."""
@@ -565,16 +467,21 @@ class Graph:
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
         crumb = self.crumb
-        for node in self._order:
+        awake = self._awake
+        i = 0
+        while i < len(awake):  # grows while it runs: a node fed here wakes after this one
+            node = awake[i]
+            i += 1
             if node.fade_left == 0:
                 continue  # faded out after removal; dropped at the next patch change
-            module = node.module
             m = n
             if node.fade_left >= 0:
                 m = min(n, node.fade_left)
                 node.fade_left -= m
                 finished = finished or node.fade_left == 0
             routes = node.routes
+            playing = 0  # routes that play some of this block; a cut one whose fade has
+            only = None  # ended stays listed (and silent) until the next command drops it
             for route in routes:
                 if route.fade_left >= 0:
                     route.span = min(m, route.fade_left)
@@ -582,41 +489,56 @@ class Graph:
                     finished = finished or route.fade_left == 0
                 else:
                     route.span = m
-            if node.quarantined:
-                if node.processor:
-                    pass_through(node.inp, node.src, n)
-                else:
-                    zero_mono(node.src, n)
+                if route.span > 0:
+                    playing += 1
+                    only = route
+            if playing != 1:
+                only = None
+            module = node.module
+            mono: FloatArray | None = node.src  # the output, if it is mono
+            if node.processor:
+                ok, mono = self._process(node, cast(Processor, module), n)
+                if not ok:
+                    continue
             else:
                 crumb[0] = node.crumb
                 try:
-                    if node.processor:
-                        cast(Processor, module).process_stereo(node.inp, node.src, n)
+                    if node.quarantined:
+                        zero_mono(node.src, n)
                     else:
                         module.process(node.src, n)
                 except Exception as exc:  # one bad module must not stop the sound
                     self._module_failed(node, exc)
-                    if node.processor:
-                        zero_block(node.inp, n)
                     continue
-            if node.processor:
-                zero_block(node.inp, n)
-            if not routes:
-                continue
-            strip = strip_stereo if node.processor else strip_mono
-            coef = self._mix_coef
-            if len(routes) == 1 and routes[0].steady:
-                bad = strip(routes[0].buf, node.src, True, m, node.gain, node.target, coef)
-            else:
-                bad = strip(node.post, node.src, False, m, node.gain, node.target, coef)
-                for route in routes:  # a steady route adds × 1.0: bit-exact
-                    add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
-            if bad:
-                self.nonfinite_count += bad
-                module.silence()
-                self._module_failed(node, FloatingPointError(f"{bad} non-finite samples"))
-            else:
-                node.errors = 0
+            if playing:
+                if mono is not None and not node.balanced:
+                    target, gain = node.target, node.gain
+                    node.balanced = target[0] == target[1] and gain[0] == gain[1]
+                if mono is not None and node.balanced:
+                    bad = self._strip_dual_mono(node, mono, only, m, n)
+                else:
+                    bad = self._strip_stereo(node, mono, only, m, n)
+                if bad:
+                    self.nonfinite_count += bad
+                    module.silence()
+                    self._module_failed(node, FloatingPointError(f"{bad} non-finite samples"))
+                    continue
+            node.errors = 0
+            if (node.quarantined or module.quiet()) and _settled(node):
+                # Nothing it does would change a sample until something reaches it. What it
+                # still counted down (a removal's fade, a cut route's) plays no more: over.
+                if node.fade_left > 0:
+                    node.fade_left = 0
+                    finished = True
+                for route in routes:
+                    if route.fade_left > 0:
+                        route.fade_left = 0
+                        finished = True
+                node.state_mono = True  # a quiet processor's state is all at rest
+                node.asleep = True
+                node.slept_at = self.clock + n
+                i -= 1
+                del awake[i]
         crumb[0] = 0
         self.nonfinite_count += kernels.master_block(
             self._acc, out, offset, n, self._limiter, LIMITER_THRESHOLD, self._release
@@ -626,7 +548,98 @@ class Graph:
             # allocates, so it waits until the next command or state() (never in render).
             self._stale = True
 
-    def _module_failed(self, node: _Node, exc: Exception) -> None:
+    def _process(self, node: Node, module: Processor, n: int) -> tuple[bool, FloatArray | None]:
+        """Run a processor on what its input holds: (whether it ran without raising, its
+        mono output or None if stereo).
+
+        A dual-mono input (or none) goes through the mono kernel when the module has one
+        and its channels' state is the same: the same samples for half the work."""
+        feed = node.feed
+        node.feed = NO_FEED
+        mono = module.DUAL_MONO and node.state_mono and feed != STEREO_FEED and not node.quarantined
+        self.crumb[0] = node.crumb
+        ok = True
+        try:
+            if mono:
+                module.process_mono(node.inp_mono, node.mono_out, n)
+            else:
+                if feed == MONO_FEED:
+                    spread(node.inp, node.inp_mono, n)
+                if node.quarantined:
+                    pass_through(node.inp, node.src, n)
+                else:
+                    module.process_stereo(node.inp, node.src, n)
+        except Exception as exc:  # one bad module must not stop the sound
+            self._module_failed(node, exc)
+            ok = False
+        if mono:
+            if feed == MONO_FEED:
+                zero_mono(node.inp_mono, n)
+            return ok, node.mono_out
+        if feed != NO_FEED:
+            zero_block(node.inp, n)
+            zero_mono(node.inp_mono, n)  # `spread` zeroed it unless it raised first
+        if feed == STEREO_FEED:
+            node.state_mono = False  # its channels heard different things
+        return ok, None
+
+    def _strip_dual_mono(
+        self, node: Node, mono: FloatArray, only: Route | None, m: int, n: int
+    ) -> int:
+        """Through a balanced strip, a mono output stays dual-mono: into a processor whose
+        input is dual-mono so far it goes as one channel, elsewhere into both. `only`: the
+        one route that plays, if one alone does."""
+        coef = self._mix_coef
+        gain, target = node.gain, node.target
+        if only is not None and only.steady and only.span == m:
+            dst = only.dst
+            if dst is None or dst.feed == STEREO_FEED:
+                bad = strip_mono(only.buf, mono, True, m, gain, target, coef)
+            else:
+                bad = strip_to_mono(dst.inp_mono, mono, m, gain, target, coef)
+                dst.feed = MONO_FEED
+            if dst is not None and dst.asleep:
+                self._wake(dst)
+            return int(bad)
+        bad = strip_mono_post(node.post_mono, mono, m, gain, target, coef)
+        post = node.post_mono
+        for route in node.routes:  # a steady route adds × 1.0: bit-exact
+            if route.span == 0:
+                continue
+            dst = route.dst
+            if dst is None or dst.feed == STEREO_FEED:
+                add_faded_both(route.buf, post, route.span, route.gain, route.target, coef)
+            else:
+                add_faded_mono(dst.inp_mono, post, route.span, route.gain, route.target, coef)
+                dst.feed = MONO_FEED
+            if dst is not None and dst.asleep:
+                self._wake(dst)
+        return int(bad)
+
+    def _strip_stereo(
+        self, node: Node, mono: FloatArray | None, only: Route | None, m: int, n: int
+    ) -> int:
+        """A stereo output, or a mono one panned: its destinations' inputs become stereo."""
+        coef = self._mix_coef
+        for route in node.routes:
+            dst = route.dst
+            if dst is not None and route.span > 0:
+                if dst.feed == MONO_FEED:
+                    spread(dst.inp, dst.inp_mono, n)
+                dst.feed = STEREO_FEED
+                if dst.asleep:
+                    self._wake(dst)
+        strip = strip_stereo if mono is None else strip_mono
+        src = node.src if mono is None else mono
+        if only is not None and only.steady and only.span == m:
+            return int(strip(only.buf, src, True, m, node.gain, node.target, coef))
+        bad = strip(node.post, src, False, m, node.gain, node.target, coef)
+        for route in node.routes:  # a steady route adds × 1.0: bit-exact
+            if route.span > 0:
+                add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
+        return int(bad)
+
+    def _module_failed(self, node: Node, exc: Exception) -> None:
         self.module_error_count += 1
         self.last_module_error = f"{node.module_id} ({node.module.TYPE}): {exc!r}"
         node.errors += 1  # reset by a block that succeeds
@@ -642,15 +655,40 @@ class Graph:
         for node in self._nodes.values():
             if node.crumb == crumb and not node.quarantined:
                 node.quarantined = True
+                self._wake(node)
                 self.quarantined.append(node.module_id)
                 return node.module_id
         return None
 
-    def _drop_finished(self) -> None:
-        if self._stale:
-            self._stale = False
-            self._removing = [node for node in self._removing if node.fade_left > 0]
-            self._rebuild()
+    def drop_finished(self) -> None:
+        """Drop the routes and removed modules whose fades have ended (what they touch).
+
+        Each command and each `state()` does it first; never the render, as it allocates."""
+        if not self._stale:
+            return
+        self._stale = False
+        routing = self._routing
+        for route in [route for route in routing.fading if route.fade_left == 0]:
+            routing.unlink(route)
+            if route.src.live:
+                self._retarget(route.src)
+        if any(node.fade_left == 0 for node in self._removing):
+            for node in [node for node in self._removing if node.fade_left == 0]:
+                self._removing.remove(node)
+                self._drop_node(node)
+
+    def _drop_node(self, node: Node) -> None:
+        """Take a node out of the render order with its routes (it is gone or faded out)."""
+        if not node.asleep:
+            del self._awake[bisect.bisect_left(self._awake, node.rank, key=rank_of)]
+        for other in self._routing.drop(node):
+            self._retarget(other)
+
+    def _sort_awake(self) -> None:
+        """After a route moved nodes in the render order, the awake ones follow."""
+        if self._routing.reordered:
+            self._routing.reordered = False
+            self._awake.sort(key=rank_of)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -659,13 +697,16 @@ class Graph:
 
         Routes fading in or out are included, with their gain and the samples left of their
         fade, and so are modules still fading out after their removal (under `removing`,
-        named `~0`, `~1`… in `routes`, as their ids may already be taken again).
+        named `~0`, `~1`… in `routes` and `order`, as their ids may already be taken again).
+        `order` is the render order, which decides how sums round.
         """
-        self._drop_finished()
+        self.drop_finished()
+        for node in self._routing.order:
+            if node.asleep:
+                self._catch_up(node)
         removing = {node: f"~{i}" for i, node in enumerate(self._removing)}
-        alive = set(self._nodes.values()) | set(removing)
 
-        def name(node: _Node | None) -> str:
+        def name(node: Node | None) -> str:
             return MASTER if node is None else removing.get(node, node.module_id)
 
         return {
@@ -674,9 +715,9 @@ class Graph:
             "mix": {mid: node.gain.copy() for mid, node in self._nodes.items()},
             "routes": [
                 [name(src), name(dst), float(r.gain[0]), r.fade_left]
-                for (src, dst), r in self._routes.items()
-                if src in alive and (dst is None or dst in alive)
+                for (src, dst), r in self._routing.routes.items()
             ],
+            "order": [name(node) for node in self._routing.order],
             "removing": [
                 [n.module_id, n.module.TYPE, n.module.state(), n.gain.copy(), n.fade_left]
                 for n in removing
@@ -697,63 +738,105 @@ class Graph:
         """
         patch = Patch.from_dict(state["patch"])
         modules: dict[str, Module] = {}
-        gains: dict[str, FloatArray] = {}
+        nodes: dict[str, Node] = {}
         try:
             for module_id, entry in patch.modules.items():
                 module = create_module(entry["type"], self.sample_rate, self.max_block)
                 module.load_state(state["modules"][module_id])
                 modules[module_id] = module
                 if not isinstance(module, Lfo):
-                    gains[module_id] = np.array(state["mix"][module_id], dtype=np.float64)
-                    gains[module_id] = gains[module_id].reshape(2)
+                    node = self._new_node(module_id, module)
+                    node.gain[:] = np.array(state["mix"][module_id], dtype=np.float64).reshape(2)
+                    nodes[module_id] = node
             modulated = {str(k): float(v) for k, v in dict(state.get("modulated", {})).items()}
             clock = int(state.get("clock", 0))
             fading = self._removing_state(state)
+            known = {**nodes, **fading}
             routes = self._route_state(patch, modules, fading, state)
+            routing = Routing(self._acc)
+            routing.set_order(self._order_state(state, known, routes))
+            for src_id, dst_id, gain, fade_left in routes:
+                dst = None if dst_id == MASTER else known[dst_id]
+                buf = self._acc if dst is None else dst.inp
+                target = 1.0 if fade_left < 0 else 0.0
+                route = Route(known[src_id], dst, buf, np.full(1, gain), target, fade_left)
+                routing.link(route)
+            for src_id, dst_id in patch.connections:  # an older state without routes
+                dst = None if dst_id == MASTER else nodes[dst_id]
+                if (nodes[src_id], dst) not in routing.routes:
+                    routing.connect(nodes[src_id], dst, 1.0)
         except (KeyError, TypeError, ValueError) as exc:
             raise PatchError(f"invalid graph state: {exc}") from exc
         self.patch = patch
-        self.modules = {}
-        self._nodes = {}
-        self._lfos = {}
+        self.modules = modules
+        self._nodes = nodes
+        self._lfos = {mid: m for mid, m in modules.items() if isinstance(m, Lfo)}
+        self._tempo_listeners = {mid: m for mid, m in modules.items() if _hears_tempo(m)}
         self._removing = list(fading.values())
-        self._routes = {}
-        self._target_index = {}
-        for module_id, module in modules.items():
-            self.modules[module_id] = module
-            if isinstance(module, Lfo):
-                self._lfos[module_id] = module
-            else:
-                node = _Node(module_id, module, self.max_block)
-                node.gain[:] = gains[module_id]
-                self._nodes[module_id] = node
+        self._routing = routing
+        routing.reordered = False
+        self._awake = list(routing.order)
+        self._stale = False
         self.tempo = float(state.get("tempo", patch.tempo))
         for module in self.modules.values():
             module.tempo_changed(self.tempo)
-        known = {**self._nodes, **fading}
-        for src_id, dst_id, gain, fade_left in routes:
-            src = known[src_id]
-            dst = None if dst_id == MASTER else known[dst_id]
-            buf = self._acc if dst is None else dst.inp
-            target = 1.0 if fade_left < 0 else 0.0
-            self._routes[(src, dst)] = _Route(src, dst, buf, np.full(1, gain), target, fade_left)
         self._limiter[0] = float(state["limiter"])
         self._acc[:] = 0.0
         self.clock = clock
+        for node in self._awake:
+            node.slept_at = clock
         self.quarantined = [str(mid) for mid in state.get("quarantined", [])]
         for module_id in self.quarantined:
             if module_id in self._nodes:
                 self._nodes[module_id].quarantined = True
-        self._rebuild(fade=False)
+        for node in self._nodes.values():
+            self._refresh_downstream(node)
+        self._soloed = [
+            node for node in nodes.values() if node.module.params.get("solo", 0.0) >= 0.5
+        ]
+        self._relevel_all()
+        self._target_index = {}
+        self._targets = []
+        for lfo_id, dst_id, param in patch.modulations:
+            self._add_modulation(lfo_id, dst_id, param)
         for key, value in modulated.items():
             module_id, name = key.split("/")
             self.modules[module_id].modulate(name, value)
         for node in [*self._nodes.values(), *self._removing]:
-            node.retarget()
+            node.retarget()  # all awake already
 
-    def _removing_state(self, state: dict[str, Any]) -> dict[str, _Node]:
+    @staticmethod
+    def _order_state(
+        state: dict[str, Any], known: dict[str, Node], routes: list[tuple[str, str, float, int]]
+    ) -> list[Node]:
+        """The render order of a `state()`; for an older state without one, an order in which
+        every node follows those it hears (ties in creation order)."""
+        names = state.get("order")
+        if names is not None:
+            if sorted(map(str, names)) != sorted(known):
+                raise ValueError("the render order does not list every module once")
+            return [known[str(name)] for name in names]
+        indegree = dict.fromkeys(known, 0)
+        for _, dst, _, _ in routes:
+            if dst != MASTER:
+                indegree[dst] += 1
+        ready = [name for name, count in indegree.items() if count == 0]
+        order: list[str] = []
+        while ready:
+            name = ready.pop(0)
+            order.append(name)
+            for src, dst, _, _ in routes:
+                if src == name and dst != MASTER:
+                    indegree[dst] -= 1
+                    if indegree[dst] == 0:
+                        ready.append(dst)
+        if len(order) != len(known):
+            raise ValueError("the routes make a loop")
+        return [known[name] for name in order]
+
+    def _removing_state(self, state: dict[str, Any]) -> dict[str, Node]:
         """The modules of a `state()` still fading out after removal, by their `~i` names."""
-        fading: dict[str, _Node] = {}
+        fading: dict[str, Node] = {}
         for i, (module_id, module_type, module_state, gain, fade_left) in enumerate(
             state.get("removing", [])
         ):
@@ -761,7 +844,7 @@ class Graph:
             module.load_state(module_state)
             if isinstance(module, Lfo) or int(fade_left) <= 0:
                 raise ValueError(f"removed module {module_id!r} cannot be fading out")
-            node = _Node(str(module_id), module, self.max_block)
+            node = self._new_node(str(module_id), module)
             node.gain[:] = np.array(gain, dtype=np.float64).reshape(2)
             node.fade_left = int(fade_left)
             node.level = 0.0
@@ -770,7 +853,7 @@ class Graph:
 
     @staticmethod
     def _route_state(
-        patch: Patch, modules: dict[str, Module], fading: dict[str, _Node], state: dict[str, Any]
+        patch: Patch, modules: dict[str, Module], fading: dict[str, Node], state: dict[str, Any]
     ) -> list[tuple[str, str, float, int]]:
         """The routes of a `state()`, checked: `[src, dst, gain, fade_left]` each.
 
@@ -792,7 +875,7 @@ class Graph:
                 raise ValueError(f"invalid route {src!r} → {dst!r}")
             if not math.isfinite(gain):
                 raise ValueError(f"route {src!r} → {dst!r}: gain {gain!r}")
-            in_patch = (src, dst) in patch.connections
+            in_patch = patch.connected(src, dst)
             if src in fading or dst in fading:
                 in_patch = fade_left < 0  # kept as they were while their module fades
             if in_patch != (fade_left < 0) or fade_left == 0:

@@ -13,10 +13,27 @@ from chronus.dsp.kernels import same_values
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.specs import suggest
 
-__all__ = ["Module", "Processor", "StateValue", "velocity_gain"]
+__all__ = ["Module", "Processor", "StateValue", "Zeros", "velocity_gain"]
+
+
+class Zeros(np.ndarray):
+    """A state array that is all zeros, as a view that holds no data and pickles as its
+    shape: a silent delay line is 1.5 MB of zeros, which a hand-over need not copy."""
+
+    @classmethod
+    def like(cls, array: npt.NDArray[Any]) -> Zeros:
+        """Zeros of `array`'s shape and type."""
+        return np.broadcast_to(np.zeros(1, dtype=array.dtype), array.shape).view(cls)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (np.zeros, (self.shape, self.dtype))
+
 
 StateValue = npt.NDArray[Any] | float | int
-"""What a module's state is made of: arrays (copied) and plain numbers."""
+"""What a module's state is made of: arrays (copied, or `Zeros`) and plain numbers."""
+
+ZEROS_FROM = 4096
+"""State arrays of at least this many elements are checked for silence and kept as `Zeros`."""
 
 PARAM_PREFIX = "param."
 
@@ -126,6 +143,17 @@ class Module:
     def silence(self) -> None:
         """Stop every sound at once (panic), keeping parameters."""
 
+    def quiet(self) -> bool:
+        """Whether rendering now would only write silence and change no state but what
+        `skip` advances: the graph then skips the module until something reaches it (a
+        note, a parameter, an input). False (the default) renders it every block. Asked
+        once a block at most, after it rendered: keep it cheap."""
+        return False
+
+    def skip(self, n: int) -> None:
+        """Advance what moves with time in a quiet module (a clock) by `n` samples, instead
+        of rendering them; the rest of a quiet module's state stays as it is."""
+
     def reseed(self, salt: int) -> None:
         """Hook: derive this module's noise seeds from `salt` (call before it sounds).
 
@@ -156,7 +184,9 @@ class Module:
         """A copy of everything needed to continue rendering bit-identically elsewhere."""
         out: dict[str, StateValue] = {PARAM_PREFIX + k: v for k, v in self._values.items()}
         out.update(self._state_scalars())
-        out.update({k: v.copy() for k, v in self._state_arrays().items()})
+        for name, array in self._state_arrays().items():
+            silent = array.size >= ZEROS_FROM and not array.any()
+            out[name] = Zeros.like(array) if silent else array.copy()
         return out
 
     def load_state(self, state: dict[str, StateValue]) -> None:

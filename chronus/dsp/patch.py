@@ -36,10 +36,21 @@ from chronus.seq.lanes import parse_lane
 from chronus.seq.notation import PatternError
 from chronus.seq.notation import parse_cached as parse_pattern
 
-__all__ = ["DEFAULT_TEMPO", "ModuleEntry", "Patch", "PatchError", "TrackEntry", "new_track"]
+__all__ = [
+    "DEFAULT_TEMPO",
+    "MAX_MODULES",
+    "ModuleEntry",
+    "Patch",
+    "PatchError",
+    "TrackEntry",
+    "new_track",
+]
 
 DEFAULT_TEMPO = 120.0
 TEMPO_RANGE = (20.0, 400.0)
+MAX_MODULES = 2048
+"""The most modules a patch holds: a stated ceiling (a create beyond it is refused), well
+above the 1,000 the engine is tested with."""
 
 
 class ModuleEntry(TypedDict):
@@ -106,7 +117,9 @@ class Patch:
 
     def __init__(self) -> None:
         self.modules: dict[str, ModuleEntry] = {}
-        self.connections: list[tuple[str, str]] = []
+        self._connections: dict[tuple[str, str], None] = {}
+        self._outputs: dict[str, list[str]] = {}
+        self._inputs: dict[str, list[str]] = {}
         self.modulations: list[tuple[str, str, str]] = []
         self.tempo: float = DEFAULT_TEMPO
         self.tracks: dict[str, TrackEntry] = {}
@@ -122,16 +135,37 @@ class Patch:
             raise PatchError(f"no module named {module_id!r}{hint}")
         return entry
 
+    @property
+    def connections(self) -> list[tuple[str, str]]:
+        """Every connection `(src, dst)`, in the order they were made (a copy)."""
+        return list(self._connections)
+
+    def connected(self, src: str, dst: str) -> bool:
+        """Whether `src` is connected straight to `dst`."""
+        return (src, dst) in self._connections
+
+    def outputs(self, module_id: str) -> list[str]:
+        """Where `module_id` is connected to, in the order the connections were made."""
+        return list(self._outputs.get(module_id, ()))
+
+    def inputs(self, module_id: str) -> list[str]:
+        """What is connected to `module_id`, in the order the connections were made."""
+        return list(self._inputs.get(module_id, ()))
+
     def reaches(self, src: str, dst: str) -> bool:
-        """Whether a chain of connections leads from `src` to `dst` (or `src == dst`)."""
+        """Whether a chain of connections leads from `src` to `dst` (or `src == dst`).
+
+        Walks only what `src` leads to, so it costs the size of that part of the patch.
+        """
         seen = {src}
         todo = [src]
+        outputs = self._outputs
         while todo:
             node = todo.pop()
             if node == dst:
                 return True
-            for a, b in self.connections:
-                if a == node and b not in seen:
+            for b in outputs.get(node, ()):
+                if b not in seen:
                     seen.add(b)
                     todo.append(b)
         return False
@@ -201,6 +235,10 @@ class Patch:
         if module_id in self.modules:
             existing = self.modules[module_id]["type"]
             raise PatchError(f"a module named {module_id!r} already exists (a {existing})")
+        if len(self.modules) >= MAX_MODULES:
+            raise PatchError(
+                f"the patch already holds {MAX_MODULES} modules, the most it can; remove one first"
+            )
         specs = param_specs(module_type)
         self.modules[module_id] = {
             "type": module_type,
@@ -230,26 +268,42 @@ class Patch:
                 f"{dst!r} is a {self.modules[dst]['type']}: it has no input; connect "
                 f"{src!r} to master or to a filter or effect"
             )
-        if (src, dst) in self.connections:
+        if (src, dst) in self._connections:
             raise PatchError(f"{src!r} is already connected to {dst!r}")
         if dst != MASTER and self.reaches(dst, src):
             raise PatchError(f"connecting {src!r} to {dst!r} would make a loop")
-        self.connections.append((src, dst))
+        self._link(src, dst)
         return []
+
+    def _link(self, src: str, dst: str) -> None:
+        self._connections[(src, dst)] = None
+        self._outputs.setdefault(src, []).append(dst)
+        self._inputs.setdefault(dst, []).append(src)
+
+    def _unlink(self, src: str, dst: str) -> None:
+        del self._connections[(src, dst)]
+        self._outputs[src].remove(dst)
+        self._inputs[dst].remove(src)
 
     def _disconnect(self, src: str, dst: str) -> list[str]:
         self._endpoints(src, dst)
-        if (src, dst) not in self.connections:
+        if (src, dst) not in self._connections:
             raise PatchError(f"{src!r} is not connected to {dst!r}")
-        self.connections.remove((src, dst))
+        self._unlink(src, dst)
         return []
 
     def _remove(self, module_id: str) -> list[str]:
         self.module(module_id)
         del self.modules[module_id]
         self.tracks.pop(module_id, None)
-        self.connections = [c for c in self.connections if module_id not in c]
-        self.modulations = [m for m in self.modulations if module_id not in m[:2]]
+        for dst in self.outputs(module_id):
+            self._unlink(module_id, dst)
+        for src in self.inputs(module_id):
+            self._unlink(src, module_id)
+        self._outputs.pop(module_id, None)
+        self._inputs.pop(module_id, None)
+        if any(module_id in m[:2] for m in self.modulations):
+            self.modulations = [m for m in self.modulations if module_id not in m[:2]]
         return []
 
     def _modulate(self, src: str, dst: str, name: str) -> list[str]:
@@ -349,7 +403,7 @@ class Patch:
         """A JSON-able copy: modules, ``connections: [[src, dst]]``, ``modulations``, tempo."""
         return {
             "modules": copy.deepcopy(self.modules),
-            "connections": [[a, b] for a, b in self.connections],
+            "connections": [[a, b] for a, b in self._connections],
             "modulations": [list(mod) for mod in self.modulations],
             "tempo": self.tempo,
             "tracks": copy.deepcopy(self.tracks),
@@ -408,7 +462,8 @@ class Patch:
         """An independent copy."""
         other = Patch()
         other.modules = copy.deepcopy(self.modules)
-        other.connections = list(self.connections)
+        for src, dst in self._connections:
+            other._link(src, dst)
         other.modulations = list(self.modulations)
         other.tempo = self.tempo
         other.tracks = copy.deepcopy(self.tracks)

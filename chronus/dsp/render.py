@@ -16,8 +16,9 @@ offline replay produce the same samples.
 from __future__ import annotations
 
 import heapq
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -26,12 +27,15 @@ import numpy.typing as npt
 from chronus.dsp.graph import Graph, crumb_of
 from chronus.dsp.module import Processor
 from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES, module_types
+from chronus.dsp.strips import warm_strips
 from chronus.protocol import Arg, Message, validate
 from chronus.seq.sequencer import Sequencer
 
 __all__ = ["Renderer", "render_offline"]
 
 MAX_ERRORS = 64
+PROGRESS_EVERY = 16
+"""Commands applied between two calls of `Renderer.progress`."""
 
 
 class Renderer:
@@ -53,6 +57,13 @@ class Renderer:
         self.late_count = 0
         self.error_count = 0
         self.errors: deque[str] = deque(maxlen=MAX_ERRORS)
+        self.max_apply_ns = 0
+        """The longest any one command took to apply (its checks and its change)."""
+        self.slowest_command = ""
+        """The address of that command."""
+        self.progress: Callable[[], None] | None = None
+        """Called every `PROGRESS_EVERY` commands applied in one go: a slot beats its heart
+        there, so a long batch is not taken for a hang."""
         self._queue: list[tuple[int, int, Message]] = []
         self._arrivals = 0
 
@@ -83,8 +94,12 @@ class Renderer:
         end = start + n
         done = start
         while True:
+            applied = 0
             while queue and queue[0][0] <= done:
                 self._apply(heapq.heappop(queue)[2], done)
+                applied += 1
+                if applied % PROGRESS_EVERY == 0 and self.progress is not None:
+                    self.progress()
             if sequencer.next_sample <= done:
                 self._fire(done)
             stop = min(queue[0][0], end) if queue else end
@@ -97,6 +112,14 @@ class Renderer:
         self.position = end
 
     def _apply(self, message: Message, sample: int) -> None:
+        began = time.perf_counter_ns()
+        self._change(message, sample)
+        took = time.perf_counter_ns() - began
+        if took > self.max_apply_ns:
+            self.max_apply_ns = took
+            self.slowest_command = message.address
+
+    def _change(self, message: Message, sample: int) -> None:
         try:
             address = message.address
             if address.startswith("/seq/") or address == "/tempo":
@@ -180,11 +203,17 @@ class Renderer:
             errors.append(scratch.graph.last_module_error)
         mono_in = np.zeros(self.max_block)
         mono_out = np.zeros(self.max_block)
-        for module in scratch.graph.modules.values():  # the dual-mono kernels
-            if isinstance(module, Processor) and module.DUAL_MONO:
+        stereo_in = np.zeros((self.max_block, 2))
+        stereo_out = np.zeros((self.max_block, 2))
+        for module in scratch.graph.modules.values():  # both paths of every processor
+            if isinstance(module, Processor):
                 for n in (1, self.max_block):
-                    module.process_mono(mono_in, mono_out, n)
-                module.channels_equal()
+                    module.process_stereo(stereo_in, stereo_out, n)
+                    if module.DUAL_MONO:
+                        module.process_mono(mono_in, mono_out, n)
+                if module.DUAL_MONO:
+                    module.channels_equal()
+        warm_strips(self.max_block)
         return errors
 
     # -- state ----------------------------------------------------------------------------

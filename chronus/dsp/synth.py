@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from chronus.dsp import kernels
+from chronus.dsp import idle, kernels
 from chronus.dsp.module import PARAM_PREFIX, Module, StateValue, velocity_gain
 from chronus.dsp.params import smoothing_coef
 from chronus.dsp.specs import TYPE_SPECS
@@ -197,6 +197,14 @@ class Synth(Module):
         self._fenv[:] = 0.0
         self._remaining[:] = -1
         self._gate_open = False
+
+    def quiet(self) -> bool:
+        """No voice sounds and no smoothed parameter moves: a block would write zeros."""
+        return idle.voices_quiet(self._iv, self._smooth)
+
+    def skip(self, n: int) -> None:
+        """Only the control clock (on the absolute sample grid) moves while quiet."""
+        self._clock[0] = (self._clock[0] + n) % kernels.CTRL_PERIOD
 
     def process(self, out: npt.NDArray[np.float64], n: int) -> None:
         """WRITE `n` samples into `out[:n]`."""

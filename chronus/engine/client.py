@@ -1,4 +1,5 @@
-"""Talking to an engine: an OSC client over UDP, and the engine subprocess as one object."""
+"""Talking to an engine: an OSC client (UDP, and TCP for replies of any size), and the engine
+subprocess as one object."""
 
 from __future__ import annotations
 
@@ -15,7 +16,17 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
-from chronus.protocol import Arg, Message, ProtocolError, encode, encode_raw, parse_packet
+from chronus.engine import slip
+from chronus.protocol import (
+    Arg,
+    Message,
+    ProtocolError,
+    encode,
+    encode_raw,
+    find_spec,
+    parse_packet,
+    validate,
+)
 
 __all__ = [
     "DEFAULT_ENGINE",
@@ -29,6 +40,8 @@ __all__ = [
 DEFAULT_ENGINE = ("127.0.0.1", 57120)
 
 Reply = tuple[str, tuple[Arg, ...]]
+_MAX_REPLY = 1 << 26
+"""The largest reply read over TCP (a dump of tens of thousands of modules)."""
 
 
 class EngineError(RuntimeError):
@@ -47,8 +60,43 @@ def parse_endpoint(text: str) -> tuple[str, int]:
     return host or "127.0.0.1", number
 
 
+def _reply_of(packet: bytes) -> Reply:
+    try:
+        return parse_packet(packet)[0]
+    except (ProtocolError, IndexError):
+        return ("/error", ("", "unreadable reply from the engine"))
+
+
+class _Stream:
+    """One TCP connection to the engine, carrying SLIP-framed OSC (OSC 1.1)."""
+
+    def __init__(self, address: tuple[str, int], timeout: float) -> None:
+        self.sock = socket.create_connection(address, timeout=max(timeout, 0.001))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.decoder = slip.SlipDecoder(_MAX_REPLY)
+        self.frames: deque[bytes | slip.BadFrame] = deque()
+
+    def send(self, packet: bytes, timeout: float) -> None:
+        self.sock.settimeout(max(timeout, 0.001))
+        self.sock.sendall(slip.encode(packet))
+
+    def receive(self, timeout: float) -> Reply:
+        """The next reply; TimeoutError, or ConnectionError if the engine closed it."""
+        while not self.frames:
+            self.sock.settimeout(max(timeout, 0.001))
+            data = self.sock.recv(1 << 20)
+            if not data:
+                raise ConnectionResetError("the engine closed the connection")
+            self.frames.extend(self.decoder.feed(data))
+        frame = self.frames.popleft()
+        if isinstance(frame, slip.BadFrame):
+            return ("/error", ("", f"unreadable reply from the engine: {frame.reason}"))
+        return _reply_of(frame)
+
+
 class EngineClient:
-    """A UDP client of one engine. Replies come back to this client's own port."""
+    """A client of one engine: commands over UDP, replies to this client's own port; requests
+    whose replies can be large (`dump`, `status`, `ask`) over TCP on the engine's same port."""
 
     def __init__(self, host: str = DEFAULT_ENGINE[0], port: int = DEFAULT_ENGINE[1]) -> None:
         self.address = (host, port)
@@ -56,12 +104,21 @@ class EngineClient:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self._sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "", 0))
         self._tokens = itertools.count(1)
+        self._stream: _Stream | None = None
+        self._unsynced = False
+        """Whether something went over UDP since the last sync (TCP requests wait for it)."""
         self.pending: deque[Reply] = deque(maxlen=1000)
         """Replies that arrived while waiting for something else (errors, warnings)."""
 
     def close(self) -> None:
-        """Close the socket."""
+        """Close the sockets."""
         self._sock.close()
+        self._drop_stream()
+
+    def _drop_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.sock.close()
+            self._stream = None
 
     def __enter__(self) -> EngineClient:
         return self
@@ -72,14 +129,16 @@ class EngineClient:
     def send(self, messages: Iterable[Message]) -> None:
         """Send canonical messages, one datagram each, in order."""
         for message in messages:
+            self._unsynced = True
             self._sock.sendto(encode(message), self.address)
 
     def send_raw(self, address: str, *args: Arg) -> None:
         """Send any address (used for tests of the engine's error handling)."""
-        self._sock.sendto(encode_raw(address, *args), self.address)
+        self.send_bytes(encode_raw(address, *args))
 
     def send_bytes(self, data: bytes) -> None:
         """Send a datagram as it is."""
+        self._unsynced = True
         self._sock.sendto(data, self.address)
 
     def receive(self, timeout: float) -> Reply | None:
@@ -87,11 +146,7 @@ class EngineClient:
         ready, _, _ = select.select([self._sock], [], [], timeout)
         if not ready:
             return None
-        data = self._sock.recv(65536)
-        try:
-            return parse_packet(data)[0]
-        except (ProtocolError, IndexError):
-            return ("/error", ("", "unreadable reply from the engine"))
+        return _reply_of(self._sock.recv(65536))
 
     def wait_for(self, address: str, timeout: float = 2.0) -> tuple[Arg, ...]:
         """Wait for a reply at `address`; others are kept in `pending`."""
@@ -103,23 +158,70 @@ class EngineClient:
             if reply[0] == address:
                 return reply[1]
             self.pending.append(reply)
-        raise EngineError(
+        raise self._no_answer(f"waited {timeout:g} s for {address}")
+
+    def _no_answer(self, why: str) -> EngineError:
+        return EngineError(
             f"no answer from the engine at {self.address[0]}:{self.address[1]} "
-            f"(waited {timeout:g} s for {address}); is `chronus engine` running?"
+            f"({why}); is `chronus engine` running?"
         )
 
     def request(self, address: str, timeout: float = 2.0) -> tuple[Arg, ...]:
-        """Send an argument-less request and wait for the reply of the same address."""
+        """Send an argument-less request over UDP and wait for the reply of the same address
+        (a reply too large for a datagram comes as `/error`: use `ask`)."""
         self.send_raw(address)
         return self.wait_for(address, timeout)
 
+    def ask(self, address: str, *args: Arg, timeout: float = 2.0) -> tuple[Arg, ...]:
+        """Send a request over TCP and wait there for its reply (the address the address
+        space names for it, e.g. `/engine/synced` for `/engine/sync`; else the same address).
+
+        A reply of any size arrives whole. What this client sent over UDP before is handled
+        first (a sync goes ahead). An `/error` for the request raises `EngineError`; other
+        replies on the way are kept in `pending`.
+        """
+        deadline = time.monotonic() + timeout
+        if self._unsynced:
+            self._synced(timeout)
+        packet = encode_raw(address, *args)
+        try:
+            canonical = validate(address, args).address
+            answer = find_spec(canonical)[0].reply or canonical
+        except ProtocolError:
+            answer = address  # the engine will say what is wrong with it
+        while True:
+            fresh = self._stream is None
+            try:
+                if self._stream is None:
+                    self._stream = _Stream(self.address, deadline - time.monotonic())
+                self._stream.send(packet, deadline - time.monotonic())
+                return self._stream_reply(address, answer, deadline)
+            except TimeoutError:
+                self._drop_stream()  # a late reply must not answer the next request
+                raise self._no_answer(f"waited {timeout:g} s for {address} over TCP") from None
+            except OSError as exc:
+                self._drop_stream()
+                if fresh:
+                    raise self._no_answer(f"TCP: {exc.strerror or exc}") from None
+                # The connection had worked: the engine restarted, or dropped it; once more.
+
+    def _stream_reply(self, address: str, answer: str, deadline: float) -> tuple[Arg, ...]:
+        assert self._stream is not None
+        while True:
+            reply_address, args = self._stream.receive(deadline - time.monotonic())
+            if reply_address == answer:
+                return args
+            if reply_address == "/error" and args and args[0] in (address, ""):
+                raise EngineError(f"the engine refused {address}: {args[-1]}")
+            self.pending.append((reply_address, args))
+
     def status(self, timeout: float = 2.0) -> dict[str, Any]:
-        """The engine's health (`/engine/status`)."""
-        return dict(json.loads(str(self.request("/engine/status", timeout)[0])))
+        """The engine's health (`/engine/status`, over TCP)."""
+        return dict(json.loads(str(self.ask("/engine/status", timeout=timeout)[0])))
 
     def dump(self, timeout: float = 2.0) -> dict[str, Any]:
-        """The engine's whole state (`/engine/dump`)."""
-        return dict(json.loads(str(self.request("/engine/dump", timeout)[0])))
+        """The engine's whole state (`/engine/dump`, over TCP: it outgrows a datagram)."""
+        return dict(json.loads(str(self.ask("/engine/dump", timeout=timeout)[0])))
 
     def sync(self, timeout: float = 2.0) -> tuple[int, list[Reply]]:
         """Wait until the engine has handled everything sent before.
@@ -127,6 +229,13 @@ class EngineClient:
         Returns the sample at which those messages apply and the errors and warnings that
         came back for them.
         """
+        stamp = self._synced(timeout)
+        notes = [r for r in self.pending if r[0] in ("/error", "/warning")]
+        self.pending.clear()
+        return stamp, notes
+
+    def _synced(self, timeout: float) -> int:
+        """Sync over UDP, leaving `pending` as it is; the sample the messages apply at."""
         token = next(self._tokens)
         self.send_raw("/engine/sync", token)
         deadline = time.monotonic() + timeout
@@ -134,9 +243,8 @@ class EngineClient:
             args = self.wait_for("/engine/synced", max(0.0, deadline - time.monotonic()))
             if args and args[0] == token:
                 break
-        notes = [r for r in self.pending if r[0] in ("/error", "/warning")]
-        self.pending.clear()
-        return int(args[1]), notes
+        self._unsynced = False
+        return int(args[1])
 
     def quit(self, timeout: float = 2.0) -> None:
         """Ask the engine to stop."""

@@ -31,7 +31,7 @@ from chronus.dsp.graph import crumb_of
 from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.lifelines import DeathWatch, Lifelines
-from chronus.engine.peer import STOPPED, process_state
+from chronus.engine.peer import STOPPED, cpu_ns, process_state
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState, Worker
 from chronus.engine.slot import (
@@ -55,11 +55,20 @@ from chronus.engine.stats import (
     timing_percentiles,
 )
 
-__all__ = ["HANG_S", "LOG_LENGTH", "SlotKeeper"]
+__all__ = ["HANG_S", "LOG_LENGTH", "RETRY_SUSPENDED_S", "STARVED_S", "SlotKeeper", "judge_silence"]
 
 HANG_S = 3 * HEARTBEAT_S
-"""A running slot with no heartbeat for this long, while the device went on taking blocks, is
-killed and treated as dead."""
+"""A running slot with no heartbeat for this long, while the device went on taking blocks and
+it kept a CPU busy, is hung: it is killed and treated as dead. (A slot beats its heart at
+every block it renders and every few commands it applies, so a slow one is not hung.)"""
+
+STARVED_S = 2.0
+"""A slot with no heartbeat that has not been given a CPU (less than half the time since its
+last heartbeat) is left alone this long before it is replaced: a new one would starve too."""
+
+RETRY_SUSPENDED_S = 30.0
+"""A seat suspended for a crash loop tries again after this long, or as soon as a module is
+removed (the load that killed its workers may be gone)."""
 
 LIFELINES = 16
 """Lifelines in the table: a worker holds one from spawn until it is reaped (3 live at once)."""
@@ -327,6 +336,7 @@ class SlotKeeper:
         if decision.suspended:
             seat.state = SeatState.SUSPENDED
             seat.note = decision.reason
+            seat.retry_at = now + RETRY_SUSPENDED_S
         else:
             self._due[seat.index] = now + decision.delay_s
         self._event(f"slot {seat.name}: {decision.describe()}")
@@ -371,26 +381,10 @@ class SlotKeeper:
         now_ns = time.monotonic_ns()
         for seat in self.seats:
             worker = seat.worker
-            if worker is None or seat.state is not SeatState.RUNNING:
-                continue
-            v = seat.counters.values
-            silent_ns = now_ns - int(v[SlotField.HEARTBEAT_NS])
-            # Blocks the device took while the slot was silent: after a stall of the whole
-            # machine (this VM has them, up to 160 ms) the heartbeats are old but the device
-            # did not move either, and the slots are not hung.
-            missed = int(self._io.values[IoField.CONSUMED]) - int(v[SlotField.HEARTBEAT_BLOCK])
-            if (
-                silent_ns > HANG_S * 1e9
-                and missed >= self._hang_blocks
-                and not worker.killed
-                and worker.process.is_alive()
-            ):
-                if process_state(worker.pid) in STOPPED:
-                    seat.note = f", stopped: no heartbeat for {silent_ns / 1e6:.0f} ms"
-                else:  # hung where it is: the module in its crumb gets the blame
-                    seat.note = f", hung: no heartbeat for {silent_ns / 1e6:.0f} ms"
-                    seat.counters.values[SlotField.HUNG] = 1
-                worker.kill()
+            if worker is not None and seat.state is SeatState.RUNNING:
+                self._watch_heartbeat(seat, worker, now_ns)
+            elif seat.state is SeatState.SUSPENDED and 0 < seat.retry_at <= now:
+                self._retry(seat, now)
         self._check_lockstep()
         if self._spare is None and now >= self._spare_due:
             self._spare = self._spawn()
@@ -403,6 +397,46 @@ class SlotKeeper:
                 del self._due[index]
                 self._fill(self.seats[index])
                 break
+
+    def _watch_heartbeat(self, seat: Seat, worker: Worker, now_ns: int) -> None:
+        """Kill a worker that `judge_silence` finds hung, stuck, stopped or long starved."""
+        v = seat.counters.values
+        beat = int(v[SlotField.HEARTBEAT_NS])
+        if beat != seat.beat_ns:
+            seat.beat_ns, seat.beat_cpu_ns = beat, cpu_ns(worker.pid)
+            return
+        silent_ns = now_ns - beat
+        missed = int(self._io.values[IoField.CONSUMED]) - int(v[SlotField.HEARTBEAT_BLOCK])
+        if silent_ns <= HANG_S * 1e9 or missed < self._hang_blocks or worker.killed:
+            return
+        if not worker.process.is_alive():
+            return
+        stopped = process_state(worker.pid) in STOPPED
+        ran_ns = cpu_ns(worker.pid) - seat.beat_cpu_ns if seat.beat_cpu_ns >= 0 else -1
+        verdict = judge_silence(silent_ns, stopped, ran_ns, int(v[SlotField.CRUMB_MODULE]))
+        if verdict is None:
+            return
+        seat.note = f", {verdict}: no heartbeat for {silent_ns / 1e6:.0f} ms"
+        if verdict == "starved":
+            seat.note += f", of which it ran {ran_ns / 1e6:.0f} ms"
+        if verdict == "hung":  # in a module: that module gets the blame
+            v[SlotField.HUNG] = 1
+        worker.kill()
+
+    def _retry(self, seat: Seat, now: float) -> None:
+        """Give a seat suspended for a crash loop another worker."""
+        seat.retry_at = 0.0
+        seat.state = SeatState.DEAD
+        seat.note = ""
+        self.policy.reset()
+        self._due[seat.index] = now
+        self._event(f"slot {seat.name}: trying again after its suspension")
+
+    def load_dropped(self) -> None:
+        """A module was removed: a seat suspended for a crash loop tries again at once."""
+        for seat in self.seats:
+            if seat.state is SeatState.SUSPENDED and seat.retry_at > 0:
+                seat.retry_at = time.monotonic()
 
     def _check_lockstep(self) -> None:
         """Compare the newest block both seats hold; a standby that differs is replaced.
@@ -649,7 +683,10 @@ class SlotKeeper:
                 blocks_rendered=seat.ring.write_pos,
                 joined_at_block=int(v[SlotField.JOINED_BLOCK]),
                 render=timing_percentiles(v, SlotField.TIMING_COUNT),
-                max_command_us=round(int(v[SlotField.MAX_DRAIN_NS]) / 1000, 1),
+                max_drain_us=round(int(v[SlotField.MAX_DRAIN_NS]) / 1000, 1),
+                max_apply_us=round(int(v[SlotField.MAX_APPLY_NS]) / 1000, 1),
+                capture_stall_us=round(int(v[SlotField.CAPTURE_STALL_NS]) / 1000, 1),
+                captures_forked=int(v[SlotField.CAPTURES_FORKED]),
                 max_cycle_us=round(int(v[SlotField.MAX_CYCLE_NS]) / 1000, 1),
                 realtime=bool(v[SlotField.REALTIME]),
                 late_commands=int(v[SlotField.LATE]),
@@ -695,6 +732,23 @@ class SlotKeeper:
             self.deaths.close()
         for seat in self.seats:
             seat.close()
+
+
+def judge_silence(silent_ns: int, stopped: bool, ran_ns: int, crumb: int) -> str | None:
+    """What a worker silent for `silent_ns` (over `HANG_S`, while the device moved on) is.
+
+    `stopped`: stopped from outside (SIGSTOP). `ran_ns`: the CPU time it used meanwhile (-1
+    unknown). `crumb`: the module it is in (0: none). Returns None to leave it alone (kept
+    off the CPU by the host or another process, less than `STARVED_S`: it has not had the
+    time to beat, and a new worker would starve too), else why it is to be replaced:
+    `stopped`, `starved` (kept off the CPU for `STARVED_S`), `hung` (busy in a module, which
+    is to blame) or `stuck` (busy outside any module).
+    """
+    if stopped:
+        return "stopped"
+    if ran_ns >= 0 and 2 * ran_ns < silent_ns:
+        return "starved" if silent_ns >= STARVED_S * 1e9 else None
+    return "hung" if crumb else "stuck"
 
 
 def _death_signal_of(pid: int) -> int:

@@ -18,6 +18,7 @@ __all__ = [
     "RAN_AT_MOST_NS",
     "STOPPED",
     "PeerWatch",
+    "cpu_ns",
     "death_signal",
     "process_state",
 ]
@@ -73,7 +74,7 @@ def death_signal(pid: int) -> int | None:
         return -1
 
 
-def _cpu_ns(pid: int) -> int:
+def cpu_ns(pid: int) -> int:
     """CPU time `pid` has used (all its threads), from its process CPU clock; −1 if gone."""
     try:
         return time.clock_gettime_ns(((~pid) << 3) | _CPUCLOCK_SCHED)
@@ -116,11 +117,11 @@ class PeerWatch:
         if first_look:
             return False
         if self._cpu_at < 0:  # a system call, so only at the second look: most blocks are
-            self._cpu_at = _cpu_ns(pid)  # paid before it
+            self._cpu_at = cpu_ns(pid)  # paid before it
         waited = now_ns - self._since_ns
         if waited < KEPT_OFF_AFTER_NS:
             return False
-        cpu = _cpu_ns(pid)
+        cpu = cpu_ns(pid)
         if cpu < 0 or self._cpu_at < 0:
             return False  # gone: its death is told elsewhere
         if 2 * (cpu - self._cpu_at) >= waited:  # it is running: watch afresh

@@ -21,7 +21,7 @@ __all__ = ["HANDOVER_BYTES", "SEAT_NAMES", "Seat", "SeatState", "Worker"]
 
 SEAT_NAMES = ("A", "B")
 
-HANDOVER_BYTES = 64 << 20
+HANDOVER_BYTES = 256 << 20
 """Room for one slot's pickled state; shared memory is sparse, so unused room costs nothing."""
 
 
@@ -80,9 +80,15 @@ class Seat:
     serving_since_ns: int = 0
     note: str = ""
     retiring: str = ""
+    """Why the supervisor is replacing this seat's healthy worker (after a commit), if it is."""
     code: str = ""
     """The code fingerprint of the last worker given this seat (its checkpoints are in it)."""
-    """Why the supervisor is replacing this seat's healthy worker (after a commit), if it is."""
+    beat_ns: int = 0
+    """The worker's last heartbeat the keeper has seen."""
+    beat_cpu_ns: int = -1
+    """The worker's CPU time when the keeper saw that heartbeat (-1: not read)."""
+    retry_at: float = 0.0
+    """When a seat suspended for a crash loop tries again (monotonic s; 0: never)."""
 
     @classmethod
     def create(cls, index: int, capacity: int, block: int, rate: int) -> Seat:

@@ -22,6 +22,7 @@ import pickle
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
@@ -33,6 +34,7 @@ import numpy.typing as npt
 
 from chronus.dsp.kernels import exceeds
 from chronus.dsp.render import Renderer
+from chronus.engine.capture import Capturer
 from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
@@ -126,18 +128,9 @@ class JoinStart:
 
 
 CHECKPOINT_S = 1.0
-"""How often the standby (the active, when it has none) writes a checkpoint of its state; at
-most, see `CHECKPOINT_SHARE`. Not the active: the device plays its blocks."""
-
-CHECKPOINT_SHARE = 0.005
-"""Checkpoints may take at most this share of the active slot's time; a bigger state is
-checkpointed less often."""
-
-
-CHECKPOINT_MAX_BLOCKS = 3
-"""A state that takes longer than this many block periods to capture is not checkpointed at
-all (a slot that long late could not cover for the other): with no slot left, a new one is
-then built from the patch instead."""
+"""How often the standby (the active, when it has none) writes a checkpoint of its state.
+Not the active: the device plays its blocks. A state that takes long to capture is captured
+by a forked child while the slot renders on (`capture.Capturer`)."""
 
 
 def checkpoint_region(index: int, area: int) -> tuple[int, int]:
@@ -245,50 +238,77 @@ def _load_start(start: FreshStart | JoinStart, renderer: Renderer, seat: _Seat, 
     return block
 
 
-def _capture(seat: _Seat, renderer: Renderer) -> tuple[bytes, int, int]:
-    """This slot's state at the current block boundary: (pickle, block, first command seq
-    not in it). Nothing is drained: commands still in the ring or waiting for a decision
-    are not in the state, and whoever loads it gets them from the supervisor's log."""
+def _boundary(seat: _Seat) -> tuple[int, int]:
+    """Where this slot is: (the next block it renders, the first command seq not applied
+    or scheduled yet). Commands still in the ring or waiting for a decision are not in its
+    state, and whoever loads that gets them from the supervisor's log."""
     waiting = seat.decisions.waiting
     first_seq = waiting[0][0] if waiting else seat.commands.last_seq + 1
-    block = seat.ring.write_pos
+    return seat.ring.write_pos, first_seq
+
+
+def _pickled(renderer: Renderer, block: int) -> bytes:
     snapshot = {"block": block, "renderer": renderer.state()}
-    return pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL), block, first_seq
+    return pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _snapshot(seat: _Seat, renderer: Renderer) -> None:
-    """Write this slot's state into the join part of its handover area (asked for a join)."""
+def _snapshot(seat: _Seat, renderer: Renderer) -> Callable[[], None]:
+    """The capture asked for a join: the state at this block boundary, into the join part of
+    the handover area; the request is marked done last, once everything else is written.
+
+    Where this slot is, is read now; the state itself may be read later, in a forked child,
+    which sees it as it is now."""
     v = seat.counters.values
-    began = time.perf_counter_ns()
-    data, block, first_seq = _capture(seat, renderer)
-    area = seat.handover.buf
-    if area is not None and len(data) <= checkpoint_region(0, seat.handover.size)[0]:
-        area[: len(data)] = data
-        v[SlotField.SNAPSHOT_BYTES] = len(data)
-    else:
-        v[SlotField.SNAPSHOT_BYTES] = -len(data)
-    v[SlotField.SNAPSHOT_BLOCK] = block
-    v[SlotField.SNAPSHOT_SEQ] = first_seq
-    v[SlotField.SNAPSHOT_NS] = time.perf_counter_ns() - began
-    v[SlotField.SNAPSHOT_DONE] = v[SlotField.SNAPSHOT_REQUEST]
+    request = int(v[SlotField.SNAPSHOT_REQUEST])
+    block, first_seq = _boundary(seat)
+    renderer.graph.drop_finished()  # as the state will have it, in place or not
+
+    def job() -> None:
+        began = time.perf_counter_ns()
+        data = _pickled(renderer, block)
+        area = seat.handover.buf
+        if area is not None and len(data) <= checkpoint_region(0, seat.handover.size)[0]:
+            area[: len(data)] = data
+            v[SlotField.SNAPSHOT_BYTES] = len(data)
+        else:
+            v[SlotField.SNAPSHOT_BYTES] = -len(data)
+        v[SlotField.SNAPSHOT_BLOCK] = block
+        v[SlotField.SNAPSHOT_SEQ] = first_seq
+        v[SlotField.SNAPSHOT_NS] = time.perf_counter_ns() - began
+        v[SlotField.SNAPSHOT_DONE] = request
+
+    return job
 
 
-def _checkpoint(seat: _Seat, renderer: Renderer) -> int:
-    """Write this slot's state into its older checkpoint region; ns taken, -1 if too big."""
-    began = time.perf_counter_ns()
+def _checkpoint(seat: _Seat, renderer: Renderer) -> Callable[[], None]:
+    """A checkpoint: the state at this block boundary, into the older checkpoint region (if
+    it fits there); see `_snapshot`."""
     table = checkpoint_table(seat.counters.values)
     generation = int(table[:, 0].max()) + 1
-    data, block, first_seq = _capture(seat, renderer)
-    area = seat.handover.buf
-    offset, size = checkpoint_region(generation % 2, seat.handover.size)
-    if area is None or len(data) > size:
-        return -1
-    row = table[generation % 2]
-    row[0] = 0  # being rewritten: no reader may take it meanwhile
-    area[offset : offset + len(data)] = data
-    row[1:4] = (block, first_seq, len(data))
-    row[0] = generation
-    return time.perf_counter_ns() - began
+    block, first_seq = _boundary(seat)
+    renderer.graph.drop_finished()  # as the state will have it, in place or not
+
+    def job() -> None:
+        data = _pickled(renderer, block)
+        area = seat.handover.buf
+        offset, size = checkpoint_region(generation % 2, seat.handover.size)
+        if area is None or len(data) > size:
+            return
+        row = table[generation % 2]
+        row[0] = 0  # being rewritten: no reader may take it meanwhile
+        area[offset : offset + len(data)] = data
+        row[1:4] = (block, first_seq, len(data))
+        row[0] = generation
+
+    return job
+
+
+def _capture_with(capturer: Capturer, v: npt.NDArray[np.int64], job: Callable[[], None]) -> bool:
+    """Run a capture; True if a child runs it (and it is not written yet)."""
+    stall_ns, forked = capturer.run(job)
+    v[SlotField.CAPTURE_STALL_NS] = stall_ns
+    v[SlotField.CAPTURES_FORKED] += forked
+    return forked
 
 
 CRASH_SIGNALS = frozenset({4, 5, 6, 7, 8, 11, 31})
@@ -434,6 +454,14 @@ def _render_loop(
     wait_s = period_s
     held_up = False
     exceeds(ring.next_block(), SILENCE)  # load the kernel now, not on the first block
+
+    def beat() -> None:  # a long batch of commands is progress, not a hang
+        v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
+        v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
+
+    renderer.progress = beat
+    capturer = Capturer()
+    asked_for_join = False
     while flags[ControlField.RUN]:
         woken = wake.acquire(timeout=wait_s)
         now = time.monotonic_ns()
@@ -489,9 +517,7 @@ def _render_loop(
                     ring.header[AudioRing.DROPS] += 1  # rendered after the device wanted it
             else:
                 caught_up = True  # a joiner's catch-up blocks are late by design
-            if not caught_up:  # catching up from a checkpoint can take a while: not hung
-                v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
-                v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
+            beat()  # every block: a slot that is slow (catching up, overloaded) is not hung
             if not active and not peer.has_block(k):
                 v[SlotField.AHEAD] += 1
             end = time.perf_counter_ns()
@@ -501,19 +527,24 @@ def _render_loop(
             rendered = True
         if rendered and active:
             peer_wake.release()
-        if v[SlotField.SNAPSHOT_REQUEST] != v[SlotField.SNAPSHOT_DONE]:
-            _snapshot(seat, renderer)
+        if capturer.busy and capturer.poll() and asked_for_join:
+            asked_for_join = False
             conn.send(("snapshot", int(v[SlotField.SNAPSHOT_DONE])))  # rare: a join waits
+        if capturer.busy:
+            pass
+        elif v[SlotField.SNAPSHOT_REQUEST] != v[SlotField.SNAPSHOT_DONE]:
+            asked_for_join = _capture_with(capturer, v, _snapshot(seat, renderer))
+            if not asked_for_join:
+                conn.send(("snapshot", int(v[SlotField.SNAPSHOT_DONE])))
         elif (
             rendered
             and caught_up
             and 0 < next_checkpoint <= ring.write_pos
             and (not active or peer_counters[SlotField.STATE] != ProcessState.RUNNING)
         ):  # the standby checkpoints, so that the slot the device plays is not held up
-            took = _checkpoint(seat, renderer)
-            spacing = max(checkpoint_blocks, round(took / CHECKPOINT_SHARE / period_ns))
-            affordable = 0 <= took <= CHECKPOINT_MAX_BLOCKS * period_ns
-            next_checkpoint = ring.write_pos + spacing if affordable else 0
+            _capture_with(capturer, v, _checkpoint(seat, renderer))
+            next_checkpoint = ring.write_pos + checkpoint_blocks
         v[SlotField.LATE] = renderer.late_count
+        v[SlotField.MAX_APPLY_NS] = renderer.max_apply_ns
         v[SlotField.ERRORS] = renderer.error_count + renderer.graph.module_error_count
         v[SlotField.NONFINITE] = renderer.graph.nonfinite_count

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 TIMING_WINDOW: Final = 1024
-_TIMINGS: Final = 32
+_TIMINGS: Final = 40
 DECISION_SLOTS: Final = 1024
 """Commands whose applied sample a slot remembers (see `SlotField.DECISIONS`)."""
 UNDERRUN_LOG_ENTRIES: Final = 8
@@ -123,14 +123,21 @@ class SlotField(IntEnum):
     """The consumed-block count at the last heartbeat."""
     EXTRA_BLOCKS = 30
     """The most blocks this slot rendered beyond its lead while the device was late."""
-    TIMINGS = 32
-    DECISIONS = 32 + TIMING_WINDOW
+    MAX_APPLY_NS = 31
+    """The longest one command took to apply in this slot (its checks and its change)."""
+    CAPTURE_STALL_NS = 32
+    """How long the last state capture held this slot up: all of it when captured in place,
+    the fork when a child captured it."""
+    CAPTURES_FORKED = 33
+    """State captures written by a forked child while the slot rendered on."""
+    TIMINGS = 40
+    DECISIONS = 40 + TIMING_WINDOW
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
     applied each recent command, so that its peer applies a late one at the same sample."""
-    CHECKPOINTS = 32 + TIMING_WINDOW + 2 * DECISION_SLOTS
+    CHECKPOINTS = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS
     """Two checkpoint records (generation, block, first command seq after it, bytes), one per
     checkpoint region of the handover area: see `checkpoint_table`."""
-    SIZE = 32 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8
+    SIZE = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8
 
 
 def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -170,10 +177,10 @@ class IoField(IntEnum):
     """Callbacks in a burst that found block *k* in neither ring and waited for it."""
     BURST_SAVES = 20
     """Of those, the ones where a slot published it in time: underruns avoided."""
-    TIMINGS = 32
-    UNDERRUN_LOG = 32 + TIMING_WINDOW
+    TIMINGS = 40
+    UNDERRUN_LOG = 40 + TIMING_WINDOW
     """The last `UNDERRUN_LOG_ENTRIES` underruns, as the I/O saw them: see `underrun_log`."""
-    SIZE = 32 + TIMING_WINDOW + UNDERRUN_LOG_ENTRIES * UNDERRUN_FIELDS
+    SIZE = 40 + TIMING_WINDOW + UNDERRUN_LOG_ENTRIES * UNDERRUN_FIELDS
 
 
 def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: int) -> None:

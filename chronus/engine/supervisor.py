@@ -1,6 +1,6 @@
 """The supervisor: the engine's control plane.
 
-It receives OSC over UDP, validates it against the address space and the patch, keeps the
+It receives OSC over UDP and TCP, validates it against the address space and the patch, keeps the
 authoritative patch state, stamps each command with the sample at which it applies, hands it to
 the slot keeper (which writes it to both slots), logs it, drains the record tap and answers
 health queries. It owns no audio: the slots render and the audio I/O plays, and neither needs
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import selectors
-import socket
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -24,15 +23,20 @@ from chronus.dsp.patch import Patch, PatchError
 from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
+from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.keeper import SlotKeeper, spawn_context
+from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Worker
+from chronus.engine.slip import BadFrame
 from chronus.engine.slot import WorkerConfig
 from chronus.engine.stats import (
     ControlField,
     IoField,
     ProcessState,
+    SlotField,
+    recent_timings,
     summary,
     timing_percentiles,
     underrun_log,
@@ -44,7 +48,6 @@ from chronus.protocol import (
     Message,
     ProtocolError,
     encode,
-    encode_raw,
     parse_packet,
     validate,
 )
@@ -58,6 +61,10 @@ _LOG_WAIT_S = 1.0
 """How long a logged command waits for a slot to report the sample it applied at."""
 _STAGED = ("/patch/", "/mod/")
 """Commands that a staged change holds until it is committed."""
+CREATE_LOAD_LIMIT = 0.8
+"""A new module is refused while the active slot's render takes more than this share of a
+block (90th percentile of the last 256 blocks): a stated limit instead of a dropout."""
+_LOAD_BLOCKS = 256
 _TAP_BLOCKS = 4096
 """The record tap holds 11 s at 128 frames: the supervisor may stall that long unheard."""
 log = logging.getLogger("chronus.engine")
@@ -103,7 +110,7 @@ class Supervisor:
         self._received = 0
         self._errors = 0
         self._commands = 0
-        self._sock: socket.socket | None = None
+        self._osc: OscEndpoints | None = None
         self._io_counters: SharedCounters | None = None
         self._control: SharedCounters | None = None
         self._tap: RecordTap | None = None
@@ -117,24 +124,21 @@ class Supervisor:
         self._cpu_watch: CpuWatch | None = None
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
+        self._pacer = Pacer(config.block, config.rate)
 
     # lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
-        """Bind the socket, start the slots and the audio I/O; return the READY line."""
+        """Bind the sockets, start the slots and the audio I/O; return the READY line."""
         c = self.config
         try:
             load_user_modules()
         except ImportError as exc:
             raise EngineStartError(str(exc)) from exc
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps it.
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         try:
-            self._sock.bind((c.host, c.port))
+            self._osc = OscEndpoints.open(c.host, c.port)
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
-        self._sock.setblocking(False)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
@@ -165,17 +169,16 @@ class Supervisor:
         except OSError as exc:
             raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
         self._start_io()
-        port = self._sock.getsockname()[1]
         return (
-            f"READY chronus {__version__} osc={c.host}:{port} backend={self.backend_kind} "
+            f"READY chronus {__version__} osc={c.host}:{self.port} backend={self.backend_kind} "
             f"rate={c.rate} block={c.block} lead={c.lead}"
         )
 
     @property
     def port(self) -> int:
-        """The UDP port actually bound (useful with `--port 0`)."""
-        assert self._sock is not None
-        return int(self._sock.getsockname()[1])
+        """The port actually bound, for UDP and TCP (useful with `--port 0`)."""
+        assert self._osc is not None
+        return self._osc.port
 
     @property
     def backend_kind(self) -> str:
@@ -246,17 +249,17 @@ class Supervisor:
         self._tap = self._io_counters = self._control = self._cpu_watch = None
         if self._io_conn is not None:
             self._io_conn.close()
-        if self._sock is not None:
-            self._sock.close()
+        if self._osc is not None:
+            self._osc.close()
 
     # serving ---------------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
         """Serve OSC until quit is requested; watch the children meanwhile."""
-        assert self._sock is not None and self._keeper is not None and self._io is not None
-        keeper = self._keeper
+        assert self._osc is not None and self._keeper is not None and self._io is not None
+        keeper, osc = self._keeper, self._osc
         selector = selectors.DefaultSelector()
-        selector.register(self._sock, selectors.EVENT_READ, "osc")
+        osc.attach(selector)
         selector.register(self._io.sentinel, selectors.EVENT_READ, "io")
         selector.register(self._io_conn, selectors.EVENT_READ, "io-report")
         if keeper.deaths is not None:
@@ -270,12 +273,12 @@ class Supervisor:
                     selector.register(worker.conn, selectors.EVENT_READ, ("pipe", worker))
             ready = selector.select(timeout=_TICK_S)
             ready.sort(key=lambda event: event[0].data != "lifeline")  # before any sentinel
-            for key, _ in ready:
-                if key.data == "lifeline" and keeper.deaths is not None:
+            for key, mask in ready:
+                if osc.owns(key):
+                    self._read_osc(key, mask)
+                elif key.data == "lifeline" and keeper.deaths is not None:
                     for worker, seen_ns in keeper.deaths.take():
                         keeper.on_exiting(worker, seen_ns)
-                elif key.data == "osc":
-                    self._read_socket()
                 elif key.data == "io-report":
                     self._io_report(selector)
                 elif key.data == "io":
@@ -297,6 +300,7 @@ class Supervisor:
                 self._remove_quarantined(module_id)
             if self._recorder is not None:
                 self._recorder.drain()
+        osc.detach(selector)
         selector.close()
 
     def _remove_quarantined(self, module_id: str) -> None:
@@ -325,9 +329,17 @@ class Supervisor:
             self._play(message, encode(message))
 
     def _play(self, message: Message, payload: bytes) -> None:
-        """Stamp a command the patch has accepted, send it to the slots and log it."""
+        """Stamp a command the patch has accepted, send it to the slots and log it.
+
+        It applies at the first block with room for it in the pacer's budget (the next one
+        unless a burst is being applied); `/panic` applies at once, ahead of any burst.
+        """
         assert self._keeper is not None
-        stamp = self._keeper.next_stamp()
+        earliest = self._keeper.next_stamp()
+        if message.address == "/panic":
+            stamp = earliest
+        else:
+            stamp = self._pacer.stamp(earliest, cost_us(message), force=True)
         seq = self._keeper.push(stamp, payload)
         if self._session_log is not None:
             self._unlogged.append((seq, stamp, message, time.monotonic()))
@@ -368,17 +380,14 @@ class Supervisor:
             )
         self._reply(result.addr, "/patch/committed", result.stamp, result.text)
 
-    def _read_socket(self) -> None:
-        assert self._sock is not None
-        while True:
-            try:
-                data, addr = self._sock.recvfrom(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except ConnectionError:
-                continue
+    def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
+        assert self._osc is not None
+        for addr, data in self._osc.ready(key, mask):
             self._received += 1
-            self.handle_packet(data, addr)
+            if isinstance(data, BadFrame):
+                self._error(addr, "", data.reason)
+            else:
+                self.handle_packet(data, addr)
 
     def _io_report(self, selector: selectors.BaseSelector) -> None:
         try:
@@ -396,18 +405,18 @@ class Supervisor:
         log.error("the audio I/O process exited (code %s)", self._io.exitcode)
 
     def _reply(self, addr: Any, address: str, *args: Arg) -> None:
-        assert self._sock is not None
-        try:
-            self._sock.sendto(encode_raw(address, *args), addr)
-        except OSError:
-            pass  # the sender is gone; UDP replies are best effort
+        assert self._osc is not None
+        self._osc.reply(addr, address, *args)
 
     def _error(self, addr: Any, address: str, text: str) -> None:
         self._errors += 1
         self._reply(addr, "/error", address, text)
 
     def handle_packet(self, data: bytes, addr: Any) -> None:
-        """Validate and act on one datagram; never raises."""
+        """Validate and act on one packet (a datagram, or a frame from TCP); never raises.
+
+        Replies go to `addr`: a UDP `(host, port)` or a TCP peer.
+        """
         try:
             raw = parse_packet(data)
         except ProtocolError as exc:
@@ -429,9 +438,10 @@ class Supervisor:
                 self._error(addr, message.address, f"internal error: {exc!r}")
 
     def next_stamp(self) -> int:
-        """The first sample that no slot can have started rendering."""
+        """The first sample a command sent now could apply at: beyond what any slot can have
+        started rendering, and after the commands already paced into later blocks."""
         assert self._keeper is not None
-        return self._keeper.next_stamp()
+        return self._pacer.backlog(self._keeper.next_stamp())
 
     def _command(self, message: Message, addr: Any) -> None:
         keeper = self._keeper
@@ -453,6 +463,20 @@ class Supervisor:
         if len(payload) > keeper.max_payload:
             self._error(addr, message.address, "message too large, nothing changed")
             return
+        if message.address == "/patch/create" and (load := self._dsp_load()) > CREATE_LOAD_LIMIT:
+            self._error(
+                addr, message.address,
+                f"the engine renders at {100 * load:.0f} % of its time (the limit for adding "
+                f"modules is {100 * CREATE_LOAD_LIMIT:.0f} %); nothing changed — remove or "
+                "stop something first",
+            )  # fmt: skip
+            return
+        if not self._pacer.has_room(keeper.next_stamp(), cost_us(message)):
+            self._error(
+                addr, message.address,
+                f"engine busy: over {MAX_BACKLOG_S:g} s of changes are queued; nothing changed",
+            )  # fmt: skip
+            return
         try:
             warnings = self.patch.apply(message)
         except PatchError as exc:
@@ -460,8 +484,22 @@ class Supervisor:
             return
         self._play(message, payload)
         self._commands += 1
+        if message.address == "/patch/remove":
+            keeper.load_dropped()
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)
+
+    def _dsp_load(self) -> float:
+        """The active slot's render time over the last blocks (90th percentile), as a share
+        of a block's period."""
+        assert self._keeper is not None
+        recent = recent_timings(
+            self._keeper.active.counters.values, SlotField.TIMING_COUNT, _LOAD_BLOCKS
+        )
+        if not recent:
+            return 0.0
+        period_ns = 1e9 * self.config.block / self.config.rate
+        return float(sorted(recent)[int(0.9 * (len(recent) - 1))]) / period_ns
 
     def _engine_request(self, message: Message, addr: Any) -> None:
         if message.address == "/engine/status":
@@ -579,6 +617,7 @@ class Supervisor:
                     "received": self._received,
                     "errors": self._errors,
                     "commands": self._commands,
+                    **(self._osc.status() if self._osc else {}),
                 },
                 "recording": self._recorder.status() if self._recorder else {},
                 "notice": self.notice,

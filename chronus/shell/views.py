@@ -75,6 +75,11 @@ def format_health(status: dict[str, Any]) -> str:
         f"\nOSC: {osc.get('received', 0)} received, {osc.get('commands', 0)} commands, "
         f"{osc.get('errors', 0)} errors"
     )
+    if osc.get("reply_errors"):
+        head += f", {osc['reply_errors']} replies not sent"
+    dropped = osc.get("tcp", {}).get("dropped", 0)
+    if dropped:
+        head += f", {dropped} TCP clients dropped (left replies unread)"
     if io:
         device = str(io.get("device", io.get("backend", "?"))).removeprefix("device: ")
         head += f"\noutput: {device}"

@@ -155,8 +155,9 @@ def test_reverb_tail_decays() -> None:
     out = run(fx, impulse(SR * 8), 512)
     rms = [float(np.sqrt(np.mean(out[k * SR // 2 : (k + 1) * SR // 2] ** 2))) for k in range(16)]
     assert rms[0] > 1e-4
-    assert all(b < a for a, b in itertools.pairwise(rms[1:]))
-    assert rms[-1] < 1e-3 * rms[0]
+    assert all(b < a or b == 0.0 for a, b in itertools.pairwise(rms[1:]))
+    assert rms[3] > 0.0  # a long tail (−60 dB needs more than 1.5 s) ...
+    assert rms[-1] == 0.0  # ... that ends: below −160 dB the recirculation is flushed
     assert np.any(out[:, 0] != out[:, 1])  # the stereo spread
 
 

@@ -153,3 +153,17 @@ def test_from_dict_rejects_bad_data() -> None:
 def test_patch_does_not_import_numba() -> None:
     code = "import sys, chronus.dsp.patch; assert 'numba' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_module_ceiling_refuses_a_create_and_changes_nothing() -> None:
+    from chronus.dsp.patch import MAX_MODULES
+
+    patch = Patch()
+    for i in range(MAX_MODULES):
+        patch.apply(m("/patch/create", f"m{i}", "lowpass"))
+    before = patch.to_dict()
+    with pytest.raises(PatchError, match=f"{MAX_MODULES} modules"):
+        patch.apply(m("/patch/create", "one_more", "saw"))
+    assert patch.to_dict() == before
+    patch.apply(m("/patch/remove", "m0"))
+    patch.apply(m("/patch/create", "one_more", "saw"))  # room again

@@ -471,11 +471,11 @@ def test_route_fades_allocate_nothing() -> None:
 
 def test_warm_up_compiles_the_filter_and_routing_kernels() -> None:
     code = (
-        "from chronus.dsp import effect_kernels as ek, filter_kernels as fk, graph, kernels\n"
+        "from chronus.dsp import effect_kernels as ek, filter_kernels as fk, kernels, strips\n"
         "from chronus.dsp.render import Renderer\n"
         "assert Renderer(48000, 128).warm_up() == []\n"
-        "for k in (fk.svf_block, fk.acid_block, graph.strip_mono, graph.strip_stereo,\n"
-        "          graph.add_faded, graph.zero_block, fk.svf_mono, fk.acid_mono,\n"
+        "for k in (fk.svf_block, fk.acid_block, strips.strip_mono, strips.strip_stereo,\n"
+        "          strips.add_faded, strips.zero_block, fk.svf_mono, fk.acid_mono,\n"
         "          ek.distortion_mono, ek.delay_mono, kernels.same_values):\n"
         "    assert k.signatures, k\n"
     )

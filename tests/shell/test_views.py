@@ -63,3 +63,13 @@ def test_host_stalls_and_the_xruns_after_them_are_shown_when_watched() -> None:
     status["host"]["watched"] = False
     text = format_health(status)
     assert "host:" not in text and "came right after" not in text
+
+
+def test_replies_not_sent_and_dropped_tcp_clients_are_shown_when_there_are_some() -> None:
+    status = _status(2.7, {"A": 1, "B": 1})
+    status["engine"]["osc"] = {"received": 9, "commands": 3, "errors": 0, "reply_errors": 0}
+    assert "not sent" not in format_health(status) and "dropped" not in format_health(status)
+    status["engine"]["osc"].update(reply_errors=2, tcp={"dropped": 1})
+    text = format_health(status)
+    line = "OSC: 9 received, 3 commands, 0 errors, 2 replies not sent, 1 TCP clients dropped"
+    assert line in text

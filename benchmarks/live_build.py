@@ -1,0 +1,203 @@
+"""A big patch built live, command by command, as a player would: does the sound hold?
+
+Each chain is what a player types: `add a saw called vN through an acid filter`, then
+`vN through distortion` (the distortion goes between the saw and the filter). Each line is
+turned into OSC by the language (as the shell does) and sent over UDP to a real engine, and
+the next line goes as soon as the engine has taken the last one (`/engine/sync`). `--bare N`
+sends N bare `/patch/create` of every type in turn instead, none connected, and then removes
+them all again. After the build the engine idles for `--settle` seconds (nothing sounding),
+then with `--play` every chain plays a 16-step pattern of 16ths for `--seconds`; with
+`--kills K` the active slot is killed (SIGKILL) K times, evenly over that time, and the
+rejoins are timed (at this size a slot's state is captured by a forked child).
+
+Printed: underruns and xruns while building, idling and playing; slot deaths, kills as hung
+and respawns; the longest one command took to apply in a slot; the slots' render time per
+block (p50 / p99 / max) while idle and while playing; the build's length.
+
+    python benchmarks/live_build.py --backend device --chains 32
+    python benchmarks/live_build.py --backend device --chains 128 --play --seconds 60
+    python benchmarks/live_build.py --backend device --bare 1000
+    python benchmarks/live_build.py --backend device --chains 64 --play --kills 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chronus.dsp.specs import module_types
+from chronus.engine.client import EngineClient, EngineProcess
+from chronus.lang.interpreter import Interpreter
+from chronus.protocol import Message, validate
+
+NOTES = (0, 0, 12, 0, 3, 0, 15, 7, 0, 10, 0, 12, 5, 0, 17, 3)
+ROOTS = (36, 43, 48, 39, 44, 46, 31, 51)
+NAMES = ("c", "c#", "d", "eb", "e", "f", "f#", "g", "ab", "a", "bb", "b")
+
+
+def chain_lines(chains: int) -> list[str]:
+    """The lines a player types to build `chains` saw → distortion → acid chains."""
+    lines: list[str] = []
+    for v in range(1, chains + 1):
+        lines.append(f"add a saw called v{v} through an acid filter")
+        lines.append(f"v{v} through distortion")
+    return lines
+
+
+def pattern_line(v: int) -> str:
+    """A 16-step line of 16ths for chain `v`, as the chain anchor's scripts play it."""
+    steps = []
+    for s in range(16):
+        midi = ROOTS[v % len(ROOTS)] + NOTES[(s + v) % 16]
+        steps.append(f"{NAMES[midi % 12]}{midi // 12 - 1}")
+    return f"play {' '.join(steps)} every 16th on v{v}"
+
+
+def _send_line(client: EngineClient, interpreter: Interpreter, line: str) -> list[str]:
+    result = interpreter.interpret(line)
+    if not result.ok:
+        raise SystemExit(f"the language refused {line!r}: {result.error}")
+    client.send(result.messages)
+    _, notes = client.sync(timeout=30.0)
+    return [f"{line}: {note[1]}" for note in notes if note[0] == "/error"]
+
+
+def _send_messages(client: EngineClient, messages: list[Message], per_sync: int) -> list[str]:
+    errors: list[str] = []
+    for start in range(0, len(messages), per_sync):
+        client.send(messages[start : start + per_sync])
+        _, notes = client.sync(timeout=30.0)
+        errors += [str(note[1]) for note in notes if note[0] == "/error"]
+    return errors
+
+
+class Watch:
+    """Counters of the engine between two looks."""
+
+    def __init__(self, client: EngineClient) -> None:
+        self.client = client
+        self.last = client.status(timeout=10.0)
+
+    def delta(self) -> dict[str, Any]:
+        now = self.client.status(timeout=10.0)
+        before, self.last = self.last, now
+        io0, io1 = before["io"], now["io"]
+        e0, e1 = before["engine"], now["engine"]
+        slots = now["slots"]
+        return {
+            "underruns": io1["underruns"] - io0["underruns"],
+            "xruns": io1["xruns"] - io0["xruns"],
+            "xruns_after_host_stall": io1["xruns_in_host_stalls"] - io0["xruns_in_host_stalls"],
+            "failovers": e1["failovers"] - e0["failovers"],
+            "respawns": e1["respawns"] - e0["respawns"],
+            "events": [ev for ev in e1["events"] if ev not in e0["events"]],
+            "max_apply_us": max(slot.get("max_apply_us", 0.0) for slot in slots),
+            "render": {slot["name"]: slot["render"] for slot in slots},
+            "seats": {slot["name"]: slot["seat"] for slot in slots},
+            "dsp_load": e1["dsp_load"],
+        }
+
+
+def _play_and_kill(client: EngineClient, seconds: float, kills: int) -> list[dict[str, Any]]:
+    """Let it play `seconds`, killing the active slot `kills` times on the way."""
+    done: list[dict[str, Any]] = []
+    every = seconds / (kills + 1)
+    end = time.monotonic() + seconds
+    for _ in range(kills):
+        time.sleep(every)
+        status = client.status(timeout=10.0)
+        active = next(slot for slot in status["slots"] if slot["role"] == "active")
+        os.kill(int(active["pid"]), signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            after = client.status(timeout=10.0)
+            rejoin = after["engine"]["last_rejoin"]
+            if after["engine"]["respawns"] > status["engine"]["respawns"] and all(
+                slot["seat"] == "running" for slot in after["slots"]
+            ):
+                break
+        survivor = next(slot for slot in after["slots"] if slot["role"] == "active")
+        done.append({
+            "rejoin": rejoin,
+            "capture_stall_us": survivor["capture_stall_us"],
+            "captures_forked": survivor["captures_forked"],
+            "underruns_so_far": after["io"]["underruns"],
+        })  # fmt: skip
+    time.sleep(max(0.0, end - time.monotonic()))
+    return done
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    engine = EngineProcess(port=0, backend=args.backend).boot()
+    report: dict[str, Any] = {"backend": engine.ready_line}
+    try:
+        with engine.client() as client:
+            interpreter = Interpreter()
+            watch = Watch(client)
+            began = time.monotonic()
+            if args.bare:
+                types = module_types()
+                creates = [
+                    validate("/patch/create", (f"m{i}", types[i % len(types)]))
+                    for i in range(args.bare)
+                ]
+                errors = _send_messages(client, creates, args.per_sync)
+            else:
+                errors = []
+                for line in chain_lines(args.chains):
+                    errors += _send_line(client, interpreter, line)
+            report["build_s"] = round(time.monotonic() - began, 3)
+            report["build_errors"] = errors[:10]
+            report["building"] = watch.delta()
+            time.sleep(args.settle)
+            watch.delta()
+            time.sleep(args.settle)
+            report["idle"] = watch.delta()
+            if args.bare:
+                removes = [validate("/patch/remove", (f"m{i}",)) for i in range(args.bare)]
+                report["remove_errors"] = _send_messages(client, removes, args.per_sync)[:10]
+                report["removing"] = watch.delta()
+            elif args.play:
+                for v in range(1, args.chains + 1):
+                    errors += _send_line(client, interpreter, pattern_line(v))
+                time.sleep(1.0)
+                watch.delta()
+                report["kills"] = _play_and_kill(client, args.seconds, args.kills)
+                report["playing"] = watch.delta()
+            report["status"] = {
+                "slots": [
+                    {k: s.get(k) for k in ("name", "role", "seat", "note", "restarts", "errors")}
+                    for s in watch.last["slots"]
+                ],
+                "events": watch.last["engine"]["events"],
+            }
+    finally:
+        report["exit_code"] = engine.quit()
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=("device", "null"), default="device")
+    parser.add_argument("--chains", type=int, default=32)
+    parser.add_argument("--bare", type=int, default=0, help="bare creates instead of chains")
+    parser.add_argument("--per-sync", type=int, default=20, help="bare creates per sync")
+    parser.add_argument("--settle", type=float, default=2.0)
+    parser.add_argument("--play", action="store_true")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--kills", type=int, default=0, help="SIGKILLs of the active slot")
+    args = parser.parse_args()
+    print(json.dumps(run(args), indent=1))
+
+
+if __name__ == "__main__":
+    main()

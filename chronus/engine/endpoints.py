@@ -1,0 +1,151 @@
+"""The engine's OSC sockets: UDP and TCP (OSC 1.1, SLIP-framed) on one host and port.
+
+A request's sender is its reply address: a `(host, port)` pair for UDP, a `Peer` for TCP, so
+a reply goes back the way its request came. A UDP reply too large for a datagram becomes an
+`/error` that says to ask over TCP; every reply that cannot be sent is counted.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+from chronus.engine.osc_tcp import MAX_CONNECTIONS, Peer, StreamServer
+from chronus.engine.slip import BadFrame
+from chronus.protocol import Arg, encode_raw
+
+__all__ = ["UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
+
+UDP_REPLY_LIMIT = 60_000
+"""The largest reply sent as one datagram (the UDP limit is 65,507 bytes of payload)."""
+_BIND_TRIES = 20
+"""Free UDP ports tried (with port 0) until the same TCP port is free too."""
+
+
+def too_large_text(size: int) -> str:
+    """The `/error` text of a UDP reply that does not fit in a datagram."""
+    return (
+        f"reply of {size} bytes is too large for UDP; ask over TCP (OSC 1.1, SLIP) on the same port"
+    )
+
+
+class OscEndpoints:
+    """Both sockets, driven by the supervisor's selector; see the module's doc."""
+
+    def __init__(self, udp: socket.socket, streams: StreamServer) -> None:
+        self.udp = udp
+        self.streams = streams
+        self.reply_errors = 0
+        """Replies not sent: too large for UDP, the sender gone, or a TCP peer dropped."""
+        udp.setblocking(False)
+
+    @classmethod
+    def open(cls, host: str, port: int) -> OscEndpoints:
+        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both).
+
+        OSError (with the port in its message) if either is taken.
+        """
+        refusal = encode_raw(
+            "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
+        )
+        for _ in range(_BIND_TRIES if port == 0 else 1):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps.
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+            try:
+                udp.bind((host, port))
+                bound = int(udp.getsockname()[1])
+                streams = StreamServer.listen(host, bound, refusal)
+            except OSError as exc:
+                udp.close()
+                if port == 0 and exc.errno == errno.EADDRINUSE:
+                    continue  # the free UDP port is taken for TCP: try another
+                raise
+            return cls(udp, streams)
+        raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
+
+    @property
+    def port(self) -> int:
+        """The port both sockets listen on."""
+        return int(self.udp.getsockname()[1])
+
+    def attach(self, selector: selectors.BaseSelector) -> None:
+        """Serve from `selector`; its events for these sockets go to `ready`."""
+        selector.register(self.udp, selectors.EVENT_READ, self)
+        self.streams.attach(selector)
+
+    def detach(self, selector: selectors.BaseSelector) -> None:
+        """Stop serving from `selector` (before it is closed)."""
+        selector.unregister(self.udp)
+        self.streams.detach()
+
+    def owns(self, key: selectors.SelectorKey) -> bool:
+        """Whether a selector event is for these sockets."""
+        return key.data is self or self.streams.owns(key)
+
+    def ready(
+        self, key: selectors.SelectorKey, mask: int
+    ) -> Iterator[tuple[Any, bytes | BadFrame]]:
+        """The packets (or bad frames) one event brings, each with its reply address.
+
+        A TCP peer that is dropped while its packets are handled gets no more of them.
+        """
+        if key.data is not self:
+            for peer, frame in self.streams.ready(key, mask):
+                if peer.open:
+                    yield peer, frame
+            return
+        while True:
+            try:
+                data, addr = self.udp.recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionError:
+                continue  # an earlier reply's sender was gone (ICMP), not this read's fault
+            yield addr, data
+
+    def reply(self, addr: Any, address: str, *args: Arg) -> None:
+        """Send a reply to whoever sent the request; count it if it cannot be sent."""
+        packet = encode_raw(address, *args)
+        if isinstance(addr, Peer):
+            if not self.streams.send(addr, packet):
+                self.reply_errors += 1
+            return
+        if len(packet) > UDP_REPLY_LIMIT:
+            self._too_large(addr, address, len(packet))
+            return
+        try:
+            self.udp.sendto(packet, addr)
+        except OSError as exc:
+            if exc.errno == errno.EMSGSIZE:
+                self._too_large(addr, address, len(packet))
+            else:
+                self.reply_errors += 1  # the sender is gone
+
+    def _too_large(self, addr: Any, address: str, size: int) -> None:
+        self.reply_errors += 1
+        try:
+            self.udp.sendto(encode_raw("/error", address, too_large_text(size)), addr)
+        except OSError:
+            pass  # already counted
+
+    def status(self) -> dict[str, Any]:
+        """Reply errors and TCP connections, for `/engine/status`."""
+        stats = self.streams.stats
+        return {
+            "reply_errors": self.reply_errors,
+            "tcp": {
+                "open": len(self.streams.peers),
+                "accepted": stats.accepted,
+                "refused": stats.refused,
+                "dropped": stats.dropped,
+            },
+        }
+
+    def close(self) -> None:
+        """Close every socket (TCP peers get what their sockets take at once)."""
+        self.streams.close()
+        self.udp.close()

@@ -1,0 +1,61 @@
+"""Stated limits instead of collapse: a patch that takes most of the machine refuses new
+modules with a clear /error and changes nothing; once the load is gone, it takes them again."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.supervisor import CREATE_LOAD_LIMIT
+from chronus.protocol import validate
+
+pytestmark = [pytest.mark.slow]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProcess]:
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = {"CHRONUS_MODULES": "tests.faults", "PYTHONPATH": path}
+    process = EngineProcess(port=0, backend="null", env=env).boot()
+    yield process
+    assert process.quit() == 0
+
+
+def _create(client: EngineClient, module_id: str) -> list[tuple[str, tuple[object, ...]]]:
+    client.send([validate("/patch/create", (module_id, "saw"))])
+    return client.sync()[1]
+
+
+def _load(client: EngineClient) -> float:
+    slots = client.status()["slots"]
+    active = next(slot for slot in slots if slot["role"] == "active")
+    return float(active["render"]["p50_us"]) / (1e6 * 128 / 48000)
+
+
+def test_a_patch_past_the_load_limit_refuses_new_modules(engine: EngineProcess) -> None:
+    with engine.client() as client:
+        assert _create(client, "before") == []
+        client.send([
+            validate("/patch/create", ("heavy", "fault_heavy")),
+            validate("/patch/connect", ("heavy", "master")),
+            validate("/mod/heavy/armed", (1,)),
+        ])  # fmt: skip
+        client.sync()
+        deadline = time.monotonic() + 5
+        while _load(client) < CREATE_LOAD_LIMIT and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.8)  # the whole window of recent blocks is heavy now
+        errors = _create(client, "refused")
+        assert len(errors) == 1 and "nothing changed" in str(errors[0][1]), errors
+        assert "refused" not in client.dump()["modules"]
+        client.send([validate("/mod/heavy/armed", (0,))])
+        client.sync()
+        time.sleep(1.0)  # the window of recent blocks is light again
+        assert _create(client, "after") == []
+        assert {"before", "heavy", "after"} <= set(client.dump()["modules"])

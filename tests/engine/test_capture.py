@@ -1,0 +1,56 @@
+"""Captures in place for small states, in a forked child for big ones: the child sees the
+state as it was when it was forked, writes shared memory, and is reaped."""
+
+from __future__ import annotations
+
+import time
+from multiprocessing import shared_memory
+
+import numpy as np
+
+from chronus.engine.capture import FORK_ABOVE_NS, Capturer
+
+
+def _wait(capturer: Capturer) -> None:
+    deadline = time.monotonic() + 10
+    while not capturer.poll():
+        assert time.monotonic() < deadline, "the capturing child never finished"
+        time.sleep(0.001)
+
+
+def test_a_small_capture_is_made_in_place() -> None:
+    capturer = Capturer()
+    seen: list[int] = []
+    stall, forked = capturer.run(lambda: seen.append(1))
+    assert seen == [1] and not forked and not capturer.busy
+    assert 0 < stall <= FORK_ABOVE_NS
+    assert capturer.in_place_ns == stall
+
+
+def test_a_slow_capture_goes_to_a_child_that_sees_the_state_as_it_was() -> None:
+    area = shared_memory.SharedMemory(create=True, size=8 * 1000)
+    try:
+        _child_sees_the_fork_time_state(area)
+    finally:
+        area.close()
+        area.unlink()
+
+
+def _child_sees_the_fork_time_state(area: shared_memory.SharedMemory) -> None:
+    out = np.ndarray((1000,), dtype=np.float64, buffer=area.buf)
+    state = np.arange(1000, dtype=np.float64)
+    capturer = Capturer()
+    capturer.in_place_ns = FORK_ABOVE_NS + 1  # as if the last one had been slow
+
+    def job() -> None:
+        time.sleep(0.05)  # the parent changes its state meanwhile
+        out[:] = state
+
+    stall, forked = capturer.run(job)
+    assert forked and capturer.busy
+    state[:] = -1.0  # after the fork: the child must not see this
+    assert not capturer.poll()  # still sleeping
+    _wait(capturer)
+    assert not capturer.busy
+    np.testing.assert_array_equal(out, np.arange(1000, dtype=np.float64))
+    assert stall < 50_000_000  # the parent was held up for the fork, not the job
