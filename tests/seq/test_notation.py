@@ -22,6 +22,7 @@ from chronus.seq.notation import (
     bjorklund,
     parse,
 )
+from tests.seq.strategies import PATTERNS
 
 
 def ev(text: str, cycle: int = 0) -> list[tuple[F, F, tuple[int, ...], int]]:
@@ -416,37 +417,6 @@ def test_near_miss_text_parses_or_raises_pattern_error(text: str) -> None:
     parses_or_pattern_error(text)
 
 
-NOTE_NAMES = st.builds(
-    lambda letter, accidental, octave: f"{letter}{accidental}{octave}",
-    st.sampled_from("abcdefgABCDEFG"),
-    st.sampled_from(["", "#", "b"]),
-    st.integers(0, 8),
-)
-ATOMS = st.sampled_from(["x", "X", ".", "~"]) | NOTE_NAMES | st.integers(0, 127).map(str)
-
-
-def postfixed(element: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    return st.tuples(
-        element,
-        st.sampled_from(["", "", ":1", ":64", ":127"]),
-        st.sampled_from(["", "", "*2", "*3"]),
-        st.sampled_from(["", "", "", "(3,8)", "(2,5,1)", "(0,3)", "(4,4)", "(1,2,-1)"]),
-    ).map("".join)
-
-
-def groups(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    layers = st.lists(
-        st.lists(children, min_size=1, max_size=3).map(" ".join), min_size=1, max_size=3
-    )
-    brackets = st.sampled_from(["[]", "<>"])
-    return postfixed(st.tuples(brackets, layers).map(lambda t: t[0][0] + ",".join(t[1]) + t[0][1]))
-
-
-PATTERNS = st.lists(
-    st.recursive(postfixed(ATOMS), groups, max_leaves=8), min_size=1, max_size=5
-).map(" ".join)
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(PATTERNS)
 def test_valid_patterns_keep_their_events_in_the_cycle_and_repeat(text: str) -> None:
@@ -455,10 +425,11 @@ def test_valid_patterns_keep_their_events_in_the_cycle_and_repeat(text: str) -> 
     except PatternError as err:
         assume("too busy" not in err.message and "repeats only" not in err.message)
         raise
+    root = notation._tree(text)
     for cycle in range(min(pattern.period, 4) + 1):
         events = pattern.events(cycle)
-        assert events == notation._evaluate(pattern._root, cycle)
-        assert events == notation._evaluate(pattern._root, cycle + pattern.period)
+        assert events == notation._evaluate(root, cycle)
+        assert events == notation._evaluate(root, cycle + pattern.period)
         assert list(events) == sorted(
             events, key=lambda e: (e.onset, e.notes, e.length, e.velocity)
         )
