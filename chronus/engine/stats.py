@@ -123,6 +123,9 @@ class SlotField(IntEnum):
     """The consumed-block count at the last heartbeat."""
     EXTRA_BLOCKS = 30
     """The most blocks this slot rendered beyond its lead while the device was late."""
+    PATTERNS_PARSED = 31
+    """Pattern commands this slot parsed in the block that applied them: the supervisor had
+    not prepared them (see `prepared.py`), or they were written over before the slot came."""
     TIMINGS = 32
     DECISIONS = 32 + TIMING_WINDOW
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
