@@ -29,7 +29,7 @@ PER_SECOND = 25
 
 
 def test_busy_pattern_changes_are_loaded_not_parsed_and_sound_as_logged(tmp_path: Path) -> None:
-    patterns = busy_patterns(20, seed=29)
+    patterns = busy_patterns(3 * PER_SECOND + 1, seed=29)  # each change a pattern not seen yet
     engine = logged_engine(tmp_path)
     try:
         with engine.client() as client:
@@ -49,7 +49,7 @@ def test_busy_pattern_changes_are_loaded_not_parsed_and_sound_as_logged(tmp_path
                 time.sleep(max(0.0, began + i / PER_SECOND - time.monotonic()))
                 track = ("lead", "kick")[i % 2]
                 now = int(i % 4 == 3)  # some at once, the others on the next bar line
-                client.send([validate(f"/seq/{track}/pattern", (patterns[i % 20], now))])
+                client.send([validate(f"/seq/{track}/pattern", (patterns[i + 1], now))])
             _, replies = client.sync()
             time.sleep(2.3)  # the last changes take their bar line (2 s at 120 bpm)
             status = client.status()
