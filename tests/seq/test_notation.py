@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import math
 import pickle
 from fractions import Fraction as F
 
@@ -357,6 +358,29 @@ def test_errors_point_at_the_mistake(text: str, column: int, message: str) -> No
     assert message in err.message
     assert err.column == column and err.text == text
     assert err.message in str(err) and "^" in str(err)
+
+
+def nested_groups(sizes: list[int]) -> str:
+    """Groups of `sizes` items nested in each other (each the last item of the one before):
+    a cycle timed in the product of the sizes."""
+    text = f"[x(1,{sizes[-1]})]"
+    for n in reversed(sizes[:-1]):
+        text = f"[x(1,{n - 1}) {text}]"
+    return text
+
+
+def test_a_cycle_timed_in_more_than_2_62_parts_is_refused() -> None:
+    sizes = [64, 63, 61, 59, 53, 47, 43, 41, 37, 31, 29]  # coprime: 2.1e18 parts
+    finest = parse(nested_groups(sizes))
+    assert finest.steps * finest.unit == math.prod(sizes) < notation.MAX_GRID
+    assert Pattern.from_bytes(finest.to_bytes()).timed(0) == finest.timed(0)
+    last = finest.events(0)[-1]  # the innermost group's hit
+    assert last.onset == 1 - F(sizes[-1], math.prod(sizes))
+    assert last.length == F(1, math.prod(sizes))
+    with pytest.raises(PatternError) as info:
+        parse(nested_groups([*sizes, 23]))  # 4.9e19 parts
+    assert "subdivided too finely" in info.value.message and "2^62" in info.value.message
+    assert info.value.hint and info.value.column == 1
 
 
 def test_a_period_over_1024_cycles_points_where_it_crosses() -> None:
