@@ -39,6 +39,7 @@ from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
 from chronus.engine.peer import PeerWatch, death_signal
+from chronus.engine.prepared import PreparedPatterns, load_prepared
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
 from chronus.engine.stats import (
     DECISION_SLOTS,
@@ -92,6 +93,8 @@ class WorkerConfig:
     """The supervisor's table of lifelines (see `lifelines.py`); empty where there is none."""
     cpu_stamps: str = ""
     """The supervisor's `CpuStamps`; empty where there are none."""
+    prepared: str = ""
+    """The supervisor's `PreparedPatterns`; empty where there are none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,12 +175,20 @@ class Decisions:
         row[0] = seq
 
 
-def _drain(commands: CommandRing, renderer: Renderer, decisions: Decisions, may_wait: bool) -> None:
+def _drain(
+    commands: CommandRing,
+    renderer: Renderer,
+    decisions: Decisions,
+    may_wait: bool,
+    prepared: PreparedPatterns | None = None,
+    counters: npt.NDArray[np.int64] | None = None,
+) -> None:
     """Schedule every command in the ring at its decided sample.
 
     `may_wait`: this slot is a standby in step (its active holds the next block already);
     a command the active has not decided then waits, and so does every command after it, so
-    that both slots schedule them in the same order.
+    that both slots schedule them in the same order. A new pattern is taken from the
+    supervisor's `prepared` ones; one that is not there counts in `counters`.
     """
     waiting = decisions.waiting
     while (record := commands.pop()) is not None:
@@ -195,6 +206,8 @@ def _drain(commands: CommandRing, renderer: Renderer, decisions: Decisions, may_
             renderer.late_count += 1
         try:
             for message in decode(payload):
+                if not load_prepared(prepared, message) and counters is not None:
+                    counters[SlotField.PATTERNS_PARSED] += 1
                 renderer.schedule(sample, message)
         except ProtocolError:
             renderer.error_count += 1
@@ -413,6 +426,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     io = SharedCounters.attach(config.io_counters, IoField.SIZE)
     control = SharedCounters.attach(config.control, ControlField.SIZE)
     stamps = CpuStamps.attach(config.cpu_stamps) if config.cpu_stamps else None
+    prepared = PreparedPatterns.attach(config.prepared) if config.prepared else None
     seat = _Seat(start.seat)
     try:
         v = seat.counters.values
@@ -436,14 +450,15 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         v[SlotField.STATE] = ProcessState.RUNNING
         conn.send(("running", first))
         peer_wake = wakes[1 - start.seat.seat]
-        _render_loop(config, seat, renderer, wake, peer_wake, io, control, conn, watch)
+        _render_loop(config, seat, renderer, wake, peer_wake, io, control, conn, watch, prepared)
         v[SlotField.STATE] = ProcessState.STOPPED
     finally:
         seat.close()
         io.close()
         control.close()
-        if stamps is not None:
-            stamps.close()
+        for part in (stamps, prepared):
+            if part is not None:
+                part.close()
 
 
 def _render_loop(
@@ -456,6 +471,7 @@ def _render_loop(
     control: SharedCounters,
     conn: Connection,
     watch: PeerWatch,
+    prepared: PreparedPatterns | None = None,
 ) -> None:
     ring, peer, commands, decisions = seat.ring, seat.peer, seat.commands, seat.decisions
     v = seat.counters.values
@@ -522,7 +538,7 @@ def _render_loop(
         while ring.write_pos < target and ring.space() > 0:
             cycle = time.perf_counter_ns()
             k = ring.write_pos
-            _drain(commands, renderer, decisions, not active and peer.write_pos > k)
+            _drain(commands, renderer, decisions, not active and peer.write_pos > k, prepared, v)
             if k == peer_counters[SlotField.CRUMB_BLOCK] and peer_counters[SlotField.CRUMB_MODULE]:
                 crumb = _peer_died_here(seat, k, active or held_up)
                 if crumb < 0:
