@@ -42,6 +42,7 @@ __all__ = [
     "encode_raw",
     "find_spec",
     "parse_packet",
+    "spec_index",
     "validate",
 ]
 
@@ -326,6 +327,14 @@ class Message:
     def to_list(self) -> list[Arg]:
         """`[address, arg, ...]`, the form `chronus parse --json` prints."""
         return [self.address, *self.args]
+
+
+def spec_index(address: str) -> int:
+    """The index in `ADDRESS_SPACE` of the pattern `address` matches (-1 if none)."""
+    try:
+        return ADDRESS_SPACE.index(find_spec(address)[0])
+    except ProtocolError:
+        return -1
 
 
 def _resolve_alias(address: str) -> str:

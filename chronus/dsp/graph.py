@@ -56,6 +56,8 @@ __all__ = ["FADE_OUT_MS", "LIMITER_THRESHOLD", "Graph", "crumb_of", "pan_gains"]
 LIMITER_THRESHOLD = 0.98
 """About −0.2 dBFS: the master never goes beyond this (nor, by a final clip, beyond 1)."""
 LIMITER_RELEASE_MS = 250.0
+QUIET_EVERY = 4
+"""An awake module is asked whether it is quiet once in this many blocks."""
 FADE_OUT_MS = 30.0
 """A removed module (or a cut route) keeps playing this long while its strip (or route gain)
 fades (−40 dB at 20 ms, −60 dB at 30 ms), then it is dropped."""
@@ -467,41 +469,49 @@ class Graph:
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
         crumb = self.crumb
+        coef = self._mix_coef
         awake = self._awake
         i = 0
         while i < len(awake):  # grows while it runs: a node fed here wakes after this one
             node = awake[i]
             i += 1
-            if node.fade_left == 0:
-                continue  # faded out after removal; dropped at the next patch change
             m = n
-            if node.fade_left >= 0:
-                m = min(n, node.fade_left)
-                node.fade_left -= m
-                finished = finished or node.fade_left == 0
             routes = node.routes
-            playing = 0  # routes that play some of this block; a cut one whose fade has
-            only = None  # ended stays listed (and silent) until the next command drops it
-            for route in routes:
-                if route.fade_left >= 0:
-                    route.span = min(m, route.fade_left)
-                    route.fade_left -= min(n, route.fade_left)
-                    finished = finished or route.fade_left == 0
-                else:
-                    route.span = m
-                if route.span > 0:
-                    playing += 1
-                    only = route
-            if playing != 1:
-                only = None
+            if node.fade_left < 0 and len(routes) == 1 and routes[0].fade_left < 0:
+                only: Route | None = routes[0]  # the common case: one route, in the patch
+                only.span = n  # type: ignore[union-attr]
+                playing = 1
+            else:
+                if node.fade_left == 0:
+                    continue  # faded out after removal; dropped at the next patch change
+                m, playing, only = self._spans(node, n)
+                finished = finished or self._stale
             module = node.module
             mono: FloatArray | None = node.src  # the output, if it is mono
+            crumb[0] = node.crumb
             if node.processor:
-                ok, mono = self._process(node, cast(Processor, module), n)
-                if not ok:
-                    continue
+                feed = node.feed
+                if (
+                    node.dual_mono
+                    and node.state_mono
+                    and feed != STEREO_FEED
+                    and not node.quarantined
+                ):
+                    node.feed = NO_FEED
+                    try:
+                        module.process_mono(node.inp_mono, node.mono_out, n)  # type: ignore[attr-defined]
+                    except Exception as exc:  # one bad module must not stop the sound
+                        self._module_failed(node, exc)
+                        zero_mono(node.inp_mono, n)
+                        continue
+                    if feed == MONO_FEED:
+                        zero_mono(node.inp_mono, n)
+                    mono = node.mono_out
+                else:
+                    ok, mono = self._process(node, cast(Processor, module), n)
+                    if not ok:
+                        continue
             else:
-                crumb[0] = node.crumb
                 try:
                     if node.quarantined:
                         zero_mono(node.src, n)
@@ -515,7 +525,17 @@ class Graph:
                     target, gain = node.target, node.gain
                     node.balanced = target[0] == target[1] and gain[0] == gain[1]
                 if mono is not None and node.balanced:
-                    bad = self._strip_dual_mono(node, mono, only, m, n)
+                    if only is not None and only.span == m and only.steady:
+                        dst = only.dst  # one steady route: straight into where it goes
+                        if dst is None or dst.feed == STEREO_FEED:
+                            bad = strip_mono(only.buf, mono, True, m, node.gain, node.target, coef)
+                        else:
+                            bad = strip_to_mono(dst.inp_mono, mono, m, node.gain, node.target, coef)
+                            dst.feed = MONO_FEED
+                        if dst is not None and dst.asleep:
+                            self._wake(dst)
+                    else:
+                        bad = self._strip_dual_mono(node, mono, m)
                 else:
                     bad = self._strip_stereo(node, mono, only, m, n)
                 if bad:
@@ -524,6 +544,10 @@ class Graph:
                     self._module_failed(node, FloatingPointError(f"{bad} non-finite samples"))
                     continue
             node.errors = 0
+            node.quiet_in -= 1
+            if node.quiet_in > 0:
+                continue  # asked now and then: it only decides when the node may sleep
+            node.quiet_in = QUIET_EVERY
             if (node.quarantined or module.quiet()) and _settled(node):
                 # Nothing it does would change a sample until something reaches it. What it
                 # still counted down (a removal's fade, a cut route's) plays no more: over.
@@ -547,6 +571,32 @@ class Graph:
             # What has faded out now contributes nothing; dropping it rebuilds lists, which
             # allocates, so it waits until the next command or state() (never in render).
             self._stale = True
+
+    def _spans(self, node: Node, n: int) -> tuple[int, int, Route | None]:
+        """Count down a node's fades for a block of `n`: (samples its strip plays, how many
+        routes play, the one route that plays if one alone does). A fade that ends marks
+        the graph stale. A cut route whose fade has ended stays listed (and silent) until
+        the next command drops it."""
+        m = n
+        if node.fade_left >= 0:
+            m = min(n, node.fade_left)
+            node.fade_left -= m
+            if node.fade_left == 0:
+                self._stale = True
+        playing = 0
+        only = None
+        for route in node.routes:
+            if route.fade_left >= 0:
+                route.span = min(m, route.fade_left)
+                route.fade_left -= min(n, route.fade_left)
+                if route.fade_left == 0:
+                    self._stale = True
+            else:
+                route.span = m
+            if route.span > 0:
+                playing += 1
+                only = route
+        return m, playing, only if playing == 1 else None
 
     def _process(self, node: Node, module: Processor, n: int) -> tuple[bool, FloatArray | None]:
         """Run a processor on what its input holds: (whether it ran without raising, its
@@ -583,25 +633,12 @@ class Graph:
             node.state_mono = False  # its channels heard different things
         return ok, None
 
-    def _strip_dual_mono(
-        self, node: Node, mono: FloatArray, only: Route | None, m: int, n: int
-    ) -> int:
+    def _strip_dual_mono(self, node: Node, mono: FloatArray, m: int) -> int:
         """Through a balanced strip, a mono output stays dual-mono: into a processor whose
-        input is dual-mono so far it goes as one channel, elsewhere into both. `only`: the
-        one route that plays, if one alone does."""
+        input is dual-mono so far it goes as one channel, elsewhere into both (the routes
+        fading, or more than one: the one-route case is in `_render`)."""
         coef = self._mix_coef
-        gain, target = node.gain, node.target
-        if only is not None and only.steady and only.span == m:
-            dst = only.dst
-            if dst is None or dst.feed == STEREO_FEED:
-                bad = strip_mono(only.buf, mono, True, m, gain, target, coef)
-            else:
-                bad = strip_to_mono(dst.inp_mono, mono, m, gain, target, coef)
-                dst.feed = MONO_FEED
-            if dst is not None and dst.asleep:
-                self._wake(dst)
-            return int(bad)
-        bad = strip_mono_post(node.post_mono, mono, m, gain, target, coef)
+        bad: int = strip_mono_post(node.post_mono, mono, m, node.gain, node.target, coef)
         post = node.post_mono
         for route in node.routes:  # a steady route adds × 1.0: bit-exact
             if route.span == 0:
@@ -614,7 +651,7 @@ class Graph:
                 dst.feed = MONO_FEED
             if dst is not None and dst.asleep:
                 self._wake(dst)
-        return int(bad)
+        return bad
 
     def _strip_stereo(
         self, node: Node, mono: FloatArray | None, only: Route | None, m: int, n: int

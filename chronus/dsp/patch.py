@@ -353,7 +353,8 @@ class Patch:
             track["running"] = action == "start"
             self.transport = self.transport or action == "start"
             return []
-        changed = copy.deepcopy(track) if track is not None else new_track()
+        # every value but the lanes is immutable: no deep copy in the block a change comes in
+        changed = {**track, "lanes": dict(track["lanes"])} if track is not None else new_track()
         if action == "pattern":
             text = str(_arg(message, 0, "pattern"))
             try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -76,6 +77,10 @@ class Node:
     balanced: bool = True
     """The strip's gains and targets are the same on both sides: a mono output stays
     dual-mono through it."""
+    dual_mono: bool = False
+    """The module is a processor with a dual-mono path (`Processor.DUAL_MONO`)."""
+    quiet_in: int = 1
+    """Blocks until the graph asks the module whether it is quiet."""
     src: FloatArray = field(init=False)
     """The module's output: mono for a source, stereo for a processor."""
     inp: FloatArray = field(init=False)
@@ -87,6 +92,7 @@ class Node:
 
     def __post_init__(self) -> None:
         self.processor = isinstance(self.module, Processor)
+        self.dual_mono = self.processor and cast(Processor, self.module).DUAL_MONO
         block = self.max_block
         self.src = np.zeros((block, 2) if self.processor else (block,))
         self.inp = np.zeros((block, 2) if self.processor else (1, 2))

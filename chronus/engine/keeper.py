@@ -54,6 +54,7 @@ from chronus.engine.stats import (
     summary,
     timing_percentiles,
 )
+from chronus.protocol import ADDRESS_SPACE
 
 __all__ = ["HANG_S", "LOG_LENGTH", "RETRY_SUSPENDED_S", "STARVED_S", "SlotKeeper", "judge_silence"]
 
@@ -687,6 +688,10 @@ class SlotKeeper:
                 max_apply_us=round(int(v[SlotField.MAX_APPLY_NS]) / 1000, 1),
                 capture_stall_us=round(int(v[SlotField.CAPTURE_STALL_NS]) / 1000, 1),
                 captures_forked=int(v[SlotField.CAPTURES_FORKED]),
+                max_gc_us=round(int(v[SlotField.MAX_GC_NS]) / 1000, 1),
+                slowest_command=(
+                    _pattern(int(v[SlotField.SLOWEST_COMMAND])) if v[SlotField.MAX_APPLY_NS] else ""
+                ),
                 max_cycle_us=round(int(v[SlotField.MAX_CYCLE_NS]) / 1000, 1),
                 realtime=bool(v[SlotField.REALTIME]),
                 late_commands=int(v[SlotField.LATE]),
@@ -694,6 +699,7 @@ class SlotKeeper:
                 rendered_ahead=int(v[SlotField.AHEAD]),
                 found_active_held_up=int(v[SlotField.HELD_UP]),
                 most_extra_blocks=int(v[SlotField.EXTRA_BLOCKS]),
+                patterns_parsed=int(v[SlotField.PATTERNS_PARSED]),
                 max_wake_us=round(int(v[SlotField.MAX_WAKE_NS]) / 1000, 1),
                 slow_wakes=int(v[SlotField.SLOW_WAKES]),
                 errors=int(v[SlotField.ERRORS]),
@@ -732,6 +738,11 @@ class SlotKeeper:
             self.deaths.close()
         for seat in self.seats:
             seat.close()
+
+
+def _pattern(index: int) -> str:
+    """The address pattern at `index` in the address space, or "" if there is none."""
+    return ADDRESS_SPACE[index].pattern if 0 <= index < len(ADDRESS_SPACE) else ""
 
 
 def judge_silence(silent_ns: int, stopped: bool, ran_ns: int, crumb: int) -> str | None:

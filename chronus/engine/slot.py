@@ -39,6 +39,7 @@ from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
 from chronus.engine.peer import PeerWatch, death_signal
+from chronus.engine.prepared import PreparedPatterns, load_prepared
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
 from chronus.engine.stats import (
     DECISION_SLOTS,
@@ -51,7 +52,7 @@ from chronus.engine.stats import (
     record_timing,
 )
 from chronus.plugins.loader import load_user_modules
-from chronus.protocol import Message, ProtocolError, decode
+from chronus.protocol import Message, ProtocolError, decode, spec_index
 
 __all__ = [
     "CRASH_SIGNALS",
@@ -92,6 +93,8 @@ class WorkerConfig:
     """The supervisor's table of lifelines (see `lifelines.py`); empty where there is none."""
     cpu_stamps: str = ""
     """The supervisor's `CpuStamps`; empty where there are none."""
+    prepared: str = ""
+    """The supervisor's `PreparedPatterns`; empty where there are none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,12 +175,20 @@ class Decisions:
         row[0] = seq
 
 
-def _drain(commands: CommandRing, renderer: Renderer, decisions: Decisions, may_wait: bool) -> None:
+def _drain(
+    commands: CommandRing,
+    renderer: Renderer,
+    decisions: Decisions,
+    may_wait: bool,
+    prepared: PreparedPatterns | None = None,
+    counters: npt.NDArray[np.int64] | None = None,
+) -> None:
     """Schedule every command in the ring at its decided sample.
 
     `may_wait`: this slot is a standby in step (its active holds the next block already);
     a command the active has not decided then waits, and so does every command after it, so
-    that both slots schedule them in the same order.
+    that both slots schedule them in the same order. A new pattern is taken from the
+    supervisor's `prepared` ones; one that is not there counts in `counters`.
     """
     waiting = decisions.waiting
     while (record := commands.pop()) is not None:
@@ -195,6 +206,8 @@ def _drain(commands: CommandRing, renderer: Renderer, decisions: Decisions, may_
             renderer.late_count += 1
         try:
             for message in decode(payload):
+                if not load_prepared(prepared, message) and counters is not None:
+                    counters[SlotField.PATTERNS_PARSED] += 1
                 renderer.schedule(sample, message)
         except ProtocolError:
             renderer.error_count += 1
@@ -303,6 +316,26 @@ def _checkpoint(seat: _Seat, renderer: Renderer) -> Callable[[], None]:
     return job
 
 
+GC_EVERY_S = 1.0
+"""How often a slot collects its young garbage (reference cycles), in its spare time."""
+
+FULL_GC_EVERY = 30
+"""Every this many collections, a standby collects every generation (an active never
+does: a full collection of a big patch's objects takes milliseconds)."""
+
+
+def _collect(count: int, active: bool, v: npt.NDArray[np.int64]) -> None:
+    """One garbage collection, in the slot's spare time (it has rendered up to its lead):
+    the young generations, or all of them now and then in a standby. Automatic collections
+    are off in a slot, since one can start at any allocation, in a block, and a full one
+    over a thousand modules takes several milliseconds. Nothing in a block makes reference
+    cycles; commands (a removed module's routes) are unlinked so that they need none."""
+    began = time.perf_counter_ns()
+    gc.collect(2 if not active and count % FULL_GC_EVERY == 0 else 1)
+    took = time.perf_counter_ns() - began
+    v[SlotField.MAX_GC_NS] = max(int(v[SlotField.MAX_GC_NS]), took)
+
+
 def _capture_with(capturer: Capturer, v: npt.NDArray[np.int64], job: Callable[[], None]) -> bool:
     """Run a capture; True if a child runs it (and it is not written yet)."""
     stall_ns, forked = capturer.run(job)
@@ -393,6 +426,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     io = SharedCounters.attach(config.io_counters, IoField.SIZE)
     control = SharedCounters.attach(config.control, ControlField.SIZE)
     stamps = CpuStamps.attach(config.cpu_stamps) if config.cpu_stamps else None
+    prepared = PreparedPatterns.attach(config.prepared) if config.prepared else None
     seat = _Seat(start.seat)
     try:
         v = seat.counters.values
@@ -412,17 +446,19 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
             pass  # posts made for a dead predecessor
         gc.collect()  # what loading the start left behind: the rest is frozen already
         gc.freeze()
+        gc.disable()  # collections come in the slot's spare time (`_collect`), not mid-block
         v[SlotField.STATE] = ProcessState.RUNNING
         conn.send(("running", first))
         peer_wake = wakes[1 - start.seat.seat]
-        _render_loop(config, seat, renderer, wake, peer_wake, io, control, conn, watch)
+        _render_loop(config, seat, renderer, wake, peer_wake, io, control, conn, watch, prepared)
         v[SlotField.STATE] = ProcessState.STOPPED
     finally:
         seat.close()
         io.close()
         control.close()
-        if stamps is not None:
-            stamps.close()
+        for part in (stamps, prepared):
+            if part is not None:
+                part.close()
 
 
 def _render_loop(
@@ -435,6 +471,7 @@ def _render_loop(
     control: SharedCounters,
     conn: Connection,
     watch: PeerWatch,
+    prepared: PreparedPatterns | None = None,
 ) -> None:
     ring, peer, commands, decisions = seat.ring, seat.peer, seat.commands, seat.decisions
     v = seat.counters.values
@@ -462,6 +499,8 @@ def _render_loop(
     renderer.progress = beat
     capturer = Capturer()
     asked_for_join = False
+    collect_at = time.monotonic() + GC_EVERY_S
+    collections = 0
     while flags[ControlField.RUN]:
         woken = wake.acquire(timeout=wait_s)
         now = time.monotonic_ns()
@@ -499,7 +538,7 @@ def _render_loop(
         while ring.write_pos < target and ring.space() > 0:
             cycle = time.perf_counter_ns()
             k = ring.write_pos
-            _drain(commands, renderer, decisions, not active and peer.write_pos > k)
+            _drain(commands, renderer, decisions, not active and peer.write_pos > k, prepared, v)
             if k == peer_counters[SlotField.CRUMB_BLOCK] and peer_counters[SlotField.CRUMB_MODULE]:
                 crumb = _peer_died_here(seat, k, active or held_up)
                 if crumb < 0:
@@ -544,7 +583,13 @@ def _render_loop(
         ):  # the standby checkpoints, so that the slot the device plays is not held up
             _capture_with(capturer, v, _checkpoint(seat, renderer))
             next_checkpoint = ring.write_pos + checkpoint_blocks
+        if rendered and time.monotonic() >= collect_at:
+            collections += 1
+            _collect(collections, active, v)
+            collect_at = time.monotonic() + GC_EVERY_S
         v[SlotField.LATE] = renderer.late_count
-        v[SlotField.MAX_APPLY_NS] = renderer.max_apply_ns
+        if renderer.max_apply_ns != v[SlotField.MAX_APPLY_NS]:  # rare: a new longest
+            v[SlotField.MAX_APPLY_NS] = renderer.max_apply_ns
+            v[SlotField.SLOWEST_COMMAND] = spec_index(renderer.slowest_command)
         v[SlotField.ERRORS] = renderer.error_count + renderer.graph.module_error_count
         v[SlotField.NONFINITE] = renderer.graph.nonfinite_count

@@ -130,6 +130,14 @@ class SlotField(IntEnum):
     the fork when a child captured it."""
     CAPTURES_FORKED = 33
     """State captures written by a forked child while the slot rendered on."""
+    MAX_GC_NS = 34
+    """The longest garbage collection the slot made (in its spare time)."""
+    SLOWEST_COMMAND = 35
+    """Which kind of command took `MAX_APPLY_NS`: its index in `protocol.ADDRESS_SPACE`
+    (-1 for none yet)."""
+    PATTERNS_PARSED = 36
+    """Pattern commands this slot parsed in the block that applied them: the supervisor had
+    not prepared them (see `prepared.py`), or they were written over before the slot came."""
     TIMINGS = 40
     DECISIONS = 40 + TIMING_WINDOW
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot

@@ -26,6 +26,7 @@ from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.keeper import SlotKeeper, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
+from chronus.engine.prepared import PreparedPatterns, pattern_text
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Worker
@@ -51,6 +52,7 @@ from chronus.protocol import (
     parse_packet,
     validate,
 )
+from chronus.seq.notation import parse_cached
 from chronus.session.stamped_log import StampedLog
 
 __all__ = ["EngineConfig", "EngineStartError", "Supervisor"]
@@ -122,6 +124,7 @@ class Supervisor:
         """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
         self._io: BaseProcess | None = None
         self._cpu_watch: CpuWatch | None = None
+        self._prepared: PreparedPatterns | None = None
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
         self._pacer = Pacer(config.block, config.rate)
@@ -145,6 +148,7 @@ class Supervisor:
         self._tap = RecordTap.create(unique_name("tap"), _TAP_BLOCKS, c.block)
         self._recorder = Recorder(self._tap)
         self._cpu_watch = CpuWatch(self._ctx)
+        self._prepared = PreparedPatterns.create(unique_name("patterns"))
         worker = WorkerConfig(
             self._io_counters.name,
             self._control.name,
@@ -152,6 +156,7 @@ class Supervisor:
             c.block,
             c.lead,
             cpu_stamps=self._cpu_watch.stamps.name,
+            prepared=self._prepared.name,
         )
         self._keeper = SlotKeeper(
             self._ctx, worker, self._io_counters, self._control, lambda: self.patch
@@ -242,11 +247,13 @@ class Supervisor:
                 consumed = int(self._io_counters.values[IoField.CONSUMED])
                 self._session_log.mark_end(consumed * self.config.block)
             self._session_log.close()
-        for owned in (self._tap, self._io_counters, self._control, self._cpu_watch):
+        owned_parts = (self._tap, self._io_counters, self._control, self._cpu_watch, self._prepared)
+        for owned in owned_parts:
             if owned is not None:
                 owned.close()
         self._keeper = None
         self._tap = self._io_counters = self._control = self._cpu_watch = None
+        self._prepared = None
         if self._io_conn is not None:
             self._io_conn.close()
         if self._osc is not None:
@@ -482,6 +489,9 @@ class Supervisor:
         except PatchError as exc:
             self._error(addr, message.address, str(exc))
             return
+        text = pattern_text(message)
+        if text is not None and self._prepared is not None:
+            self._prepared.put(parse_cached(text))  # parsed by the patch's check: the slots load it
         self._play(message, payload)
         self._commands += 1
         if message.address == "/patch/remove":

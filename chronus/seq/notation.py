@@ -24,22 +24,28 @@ hint: notes are a–g with an optional # or b and an octave, e.g. c3, eb2, f#3
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple
+
+from chronus.seq.pattern import Event, Pattern, Raw
 
 __all__ = [
     "ACCENT_VELOCITY",
     "HIT_VELOCITY",
+    "MAX_GRID",
     "MAX_PATTERN_CHARS",
     "NOTE_VELOCITY",
     "Event",
     "Pattern",
     "PatternError",
+    "cached",
+    "clear_cache",
     "parse",
     "parse_cached",
+    "remember",
 ]
 
 HIT_VELOCITY = 100
@@ -49,6 +55,9 @@ MAX_PATTERN_CHARS = 512
 MAX_PERIOD = 1024
 MAX_WORK = 4096  # element visits over a whole period: bounds the work `parse` does
 MAX_DEPTH = 32
+MAX_GRID = 1 << 62
+"""A cycle is timed in at most this many parts (onsets are int64 in `Pattern`'s tables)."""
+CACHE_SIZE = 128
 
 NOTE_HINT = "notes are a–g with an optional # or b and an octave, e.g. c3, eb2, f#3"
 STEP_HINT = "steps are x or X (hits), . or ~ (rests), notes like c3 or MIDI numbers like 36"
@@ -91,50 +100,10 @@ class PatternError(ValueError):
         return f"{self.message}\n  {line}\n  {caret}{hint}"
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One onset within a cycle: a hit (`notes == ()`) or notes sounding together."""
-
-    onset: Fraction  # in steps from the start of the cycle, 0 <= onset < pattern.steps
-    length: Fraction  # in steps: the span this event occupies
-    notes: tuple[int, ...]  # MIDI notes, ascending; () for a hit
-    velocity: int  # 1..127
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """A parsed pattern: `steps` per cycle, repeating exactly every `period` cycles."""
-
-    text: str
-    steps: int
-    period: int
-    unit: int
-    """Onsets and lengths in `timed` are in units of 1/`unit` step."""
-    _timed: tuple[tuple[_Raw, ...], ...] = field(repr=False, compare=False)
-    _root: _Seq = field(repr=False, compare=False)
-    _events: dict[int, tuple[Event, ...]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-
-    def timed(self, cycle: int) -> tuple[_Raw, ...]:
-        """The events of one cycle (any int) as integers: (onset, length, notes, velocity),
-        onset and length in 1/`unit` steps. What the sequencer places; made at parse time."""
-        return self._timed[cycle % self.period]
-
-    def events(self, cycle: int) -> tuple[Event, ...]:
-        """The events of one cycle (any int), sorted by onset then notes, with exact fractions."""
-        index = cycle % self.period
-        found = self._events.get(index)
-        if found is None:
-            found = self._events[index] = _events(self._timed[index], self.unit)
-        return found
-
-
 # The syntax tree. `emit` appends (onset, length, notes, velocity) for one visit in integer units
 # of a grid fine enough for every onset (see `_measure`), so evaluation needs no Fractions.
 
-_Raw = tuple[int, int, tuple[int, ...], int]
-_Out = list[_Raw]
+_Out = list[Raw]
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,7 +424,7 @@ def _culprit(node: _Node) -> int:
     return node.column
 
 
-def _raw_cycle(root: _Seq, unit: int, cycle: int) -> tuple[_Raw, ...]:
+def _raw_cycle(root: _Seq, unit: int, cycle: int) -> tuple[Raw, ...]:
     """One cycle in `unit`ths of a step: notes sharing onset, length and velocity merge."""
     raw: _Out = []
     root.emit(cycle, 0, len(root.items) * unit, None, raw)
@@ -466,14 +435,18 @@ def _raw_cycle(root: _Seq, unit: int, cycle: int) -> tuple[_Raw, ...]:
     return tuple(sorted(events, key=lambda e: (e[0], e[2], e[1], e[3])))
 
 
-def _events(raw: tuple[_Raw, ...], unit: int) -> tuple[Event, ...]:
-    return tuple(Event(Fraction(on, unit), Fraction(ln, unit), ns, vel) for on, ln, ns, vel in raw)
+def _tree(text: str) -> _Seq:
+    """The syntax tree of a pattern that parses."""
+    return _Seq(1, tuple(_Parser(text).top()))
 
 
 def _evaluate(root: _Seq, cycle: int) -> tuple[Event, ...]:
-    """Evaluate one cycle from scratch (no cache)."""
+    """Evaluate one cycle from scratch (no table): what `Pattern.events` must agree with."""
     unit = _measure(root).grid // len(root.items)
-    return _events(_raw_cycle(root, unit, cycle), unit)
+    return tuple(
+        Event(Fraction(on, unit), Fraction(ln, unit), ns, vel)
+        for on, ln, ns, vel in _raw_cycle(root, unit, cycle)
+    )
 
 
 def parse(text: str) -> Pattern:
@@ -504,6 +477,13 @@ def parse(text: str) -> Pattern:
             1,
             "use fewer repeats, subdivisions or alternations",
         )
+    if grid > MAX_GRID:
+        raise PatternError(
+            f"subdivided too finely: a cycle in {grid} parts (at most 2^62)",
+            text,
+            1,
+            "nest fewer groups of different sizes inside each other",
+        )
     unit = grid // len(steps)
     cycles = [_raw_cycle(root, unit, c) for c in range(bound)]
     period = next(
@@ -511,14 +491,38 @@ def parse(text: str) -> Pattern:
         for d in range(1, bound + 1)
         if bound % d == 0 and all(cycles[c] == cycles[c % d] for c in range(bound))
     )
-    return Pattern(text, len(steps), period, unit, tuple(cycles[:period]), root)
+    return Pattern.build(text, len(steps), unit, cycles[:period])
 
 
-@functools.lru_cache(maxsize=128)
+_cache: OrderedDict[str, Pattern] = OrderedDict()
+
+
 def parse_cached(text: str) -> Pattern:
-    """`parse`, remembering recent patterns (a `Pattern` never changes once made).
+    """`parse`, remembering the last `CACHE_SIZE` patterns (a `Pattern` never changes).
 
-    In a slot the patch's check and the sequencer both need the pattern of one command;
-    parsing it once keeps a pattern change cheap in the block it arrives in.
+    In a slot the patch's check and the sequencer both need the pattern of one command; a
+    pattern prepared elsewhere and handed over with `remember` is never parsed here at all.
     """
-    return parse(text)
+    found = _cache.get(text)
+    if found is None:
+        found = parse(text)
+    remember(found)
+    return found
+
+
+def cached(text: str) -> Pattern | None:
+    """The remembered pattern of `text`, if there is one (never parses)."""
+    return _cache.get(text)
+
+
+def remember(pattern: Pattern) -> None:
+    """Make `parse_cached(pattern.text)` return `pattern` (one parsed elsewhere, or loaded)."""
+    _cache[pattern.text] = pattern
+    _cache.move_to_end(pattern.text)
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+
+
+def clear_cache() -> None:
+    """Forget every remembered pattern (benchmarks time fresh parses with it)."""
+    _cache.clear()

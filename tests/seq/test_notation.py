@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import math
 import pickle
 from fractions import Fraction as F
 
@@ -22,6 +23,7 @@ from chronus.seq.notation import (
     bjorklund,
     parse,
 )
+from tests.seq.strategies import PATTERNS
 
 
 def ev(text: str, cycle: int = 0) -> list[tuple[F, F, tuple[int, ...], int]]:
@@ -358,6 +360,29 @@ def test_errors_point_at_the_mistake(text: str, column: int, message: str) -> No
     assert err.message in str(err) and "^" in str(err)
 
 
+def nested_groups(sizes: list[int]) -> str:
+    """Groups of `sizes` items nested in each other (each the last item of the one before):
+    a cycle timed in the product of the sizes."""
+    text = f"[x(1,{sizes[-1]})]"
+    for n in reversed(sizes[:-1]):
+        text = f"[x(1,{n - 1}) {text}]"
+    return text
+
+
+def test_a_cycle_timed_in_more_than_2_62_parts_is_refused() -> None:
+    sizes = [64, 63, 61, 59, 53, 47, 43, 41, 37, 31, 29]  # coprime: 2.1e18 parts
+    finest = parse(nested_groups(sizes))
+    assert finest.steps * finest.unit == math.prod(sizes) < notation.MAX_GRID
+    assert Pattern.from_bytes(finest.to_bytes()).timed(0) == finest.timed(0)
+    last = finest.events(0)[-1]  # the innermost group's hit
+    assert last.onset == 1 - F(sizes[-1], math.prod(sizes))
+    assert last.length == F(1, math.prod(sizes))
+    with pytest.raises(PatternError) as info:
+        parse(nested_groups([*sizes, 23]))  # 4.9e19 parts
+    assert "subdivided too finely" in info.value.message and "2^62" in info.value.message
+    assert info.value.hint and info.value.column == 1
+
+
 def test_a_period_over_1024_cycles_points_where_it_crosses() -> None:
     seven, eleven, thirteen = (" ".join(str(n) for n in range(k)) for k in (7, 11, 13))
     text = f"<{seven}> <{eleven}> <{thirteen}> <1 2>"
@@ -416,37 +441,6 @@ def test_near_miss_text_parses_or_raises_pattern_error(text: str) -> None:
     parses_or_pattern_error(text)
 
 
-NOTE_NAMES = st.builds(
-    lambda letter, accidental, octave: f"{letter}{accidental}{octave}",
-    st.sampled_from("abcdefgABCDEFG"),
-    st.sampled_from(["", "#", "b"]),
-    st.integers(0, 8),
-)
-ATOMS = st.sampled_from(["x", "X", ".", "~"]) | NOTE_NAMES | st.integers(0, 127).map(str)
-
-
-def postfixed(element: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    return st.tuples(
-        element,
-        st.sampled_from(["", "", ":1", ":64", ":127"]),
-        st.sampled_from(["", "", "*2", "*3"]),
-        st.sampled_from(["", "", "", "(3,8)", "(2,5,1)", "(0,3)", "(4,4)", "(1,2,-1)"]),
-    ).map("".join)
-
-
-def groups(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    layers = st.lists(
-        st.lists(children, min_size=1, max_size=3).map(" ".join), min_size=1, max_size=3
-    )
-    brackets = st.sampled_from(["[]", "<>"])
-    return postfixed(st.tuples(brackets, layers).map(lambda t: t[0][0] + ",".join(t[1]) + t[0][1]))
-
-
-PATTERNS = st.lists(
-    st.recursive(postfixed(ATOMS), groups, max_leaves=8), min_size=1, max_size=5
-).map(" ".join)
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(PATTERNS)
 def test_valid_patterns_keep_their_events_in_the_cycle_and_repeat(text: str) -> None:
@@ -455,10 +449,11 @@ def test_valid_patterns_keep_their_events_in_the_cycle_and_repeat(text: str) -> 
     except PatternError as err:
         assume("too busy" not in err.message and "repeats only" not in err.message)
         raise
+    root = notation._tree(text)
     for cycle in range(min(pattern.period, 4) + 1):
         events = pattern.events(cycle)
-        assert events == notation._evaluate(pattern._root, cycle)
-        assert events == notation._evaluate(pattern._root, cycle + pattern.period)
+        assert events == notation._evaluate(root, cycle)
+        assert events == notation._evaluate(root, cycle + pattern.period)
         assert list(events) == sorted(
             events, key=lambda e: (e.onset, e.notes, e.length, e.velocity)
         )
