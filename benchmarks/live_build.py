@@ -100,9 +100,7 @@ class Watch:
             "respawns": e1["respawns"] - e0["respawns"],
             "events": [ev for ev in e1["events"] if ev not in e0["events"]],
             "max_apply_us": max(slot.get("max_apply_us", 0.0) for slot in slots),
-            "slowest_command": max(slots, key=lambda slot: slot["max_apply_us"])[
-                "slowest_command"
-            ],
+            "slowest_command": max(slots, key=lambda slot: slot["max_apply_us"])["slowest_command"],
             "max_gc_us": max(slot["max_gc_us"] for slot in slots),
             "render": {slot["name"]: slot["render"] for slot in slots},
             "seats": {slot["name"]: slot["seat"] for slot in slots},
