@@ -438,12 +438,16 @@ class Graph:
     def render(self, out: npt.NDArray[np.float32], n: int, offset: int = 0) -> None:
         """Render `n` ≤ `max_block` stereo frames into `out[offset:offset+n, :2]`.
 
-        `out` is a C-contiguous float32 array of at least 2 columns. Allocates nothing. A
-        module that raises is skipped for the block (counted in `module_error_count`); one
-        that outputs non-finite samples is silenced. Advances `clock` by `n`.
+        `out` is a C-contiguous float32 array of at least 2 columns. A module that raises is
+        skipped for the block (counted in `module_error_count`); one that outputs non-finite
+        samples is silenced. Advances `clock` by `n`. Allocates nothing, but for the few
+        bytes of dropping what faded out in the block before (a route or module each time),
+        so that a cut route costs nothing while no command comes.
         """
         if n > self.max_block:
             raise ValueError(f"block of {n} frames exceeds max_block {self.max_block}")
+        if self._stale:
+            self.drop_finished()
         if not self._lfos:
             self._render(out, n, offset)
             self.clock += n
@@ -568,9 +572,7 @@ class Graph:
             self._acc, out, offset, n, self._limiter, LIMITER_THRESHOLD, self._release
         )
         if finished:
-            # What has faded out now contributes nothing; dropping it rebuilds lists, which
-            # allocates, so it waits until the next command or state() (never in render).
-            self._stale = True
+            self._stale = True  # what has faded out goes before the next block
 
     def _spans(self, node: Node, n: int) -> tuple[int, int, Route | None]:
         """Count down a node's fades for a block of `n`: (samples its strip plays, how many
