@@ -165,14 +165,19 @@ def _fail(text: str) -> int:
 
 
 def _cmd_engine(args: argparse.Namespace) -> int:
+    from chronus.engine.launcher import Launcher, spawn_context
+    from chronus.engine.lifecycle import LOG_FORMAT
+
+    # First, so that the template imports and warms the DSP while the supervisor loads.
+    launcher = Launcher(spawn_context(), args.rate, args.block)
     from chronus.engine.supervisor import EngineConfig, EngineStartError, Supervisor
 
-    logging.basicConfig(level=logging.INFO, format="chronus engine: %(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     config = EngineConfig(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
     )  # fmt: skip
-    supervisor = Supervisor(config)
+    supervisor = Supervisor(config, launcher)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         supervisor.request_quit()

@@ -1,8 +1,10 @@
 """Code changed on disk under a running engine: a new slot is not made a copy of an old one.
 
-A user module (loaded through CHRONUS_MODULES) is edited while the engine plays. The spare
-warmed at boot still has the old code and may replace a killed slot; the spare made after
-the edit has the new code, so the next killed slot's seat is suspended with a note saying
+A user module (loaded through CHRONUS_MODULES) is edited while the engine plays. Workers are
+forks of the process template, and run the code it imported at boot: the edit alone changes
+nothing. Once the template dies and a new one has imported the new code, the spare made
+before still has the old code and may replace a killed slot; the spare made from the new
+template has the new code, so the next killed slot's seat is suspended with a note saying
 why, instead of being filled by a worker that cannot render (or even read) the old state.
 The music goes on in the other slot.
 """
@@ -68,8 +70,16 @@ def test_a_slot_is_not_copied_into_a_worker_with_other_code(tmp_path: Path) -> N
             client.sync()
             _wait(client, _both_running)
             source.write_text('"""A user module that registers nothing."""\nVERSION = 2\n')
+            os.kill(int(client.status()["engine"]["template"]["pid"]), signal.SIGKILL)
+            _wait(
+                client,
+                lambda s: (
+                    s["engine"]["template"]["restarts"] == 1
+                    and s["engine"]["template"]["state"] == "warm"
+                ),
+            )
             first = _kill_active(client.status())
-            # the spare warmed at boot has the old code: it may take the seat
+            # the spare forked from the first template has the old code: it may take the seat
             status = _wait(
                 client,
                 lambda s: (
