@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from chronus.engine.client import EngineProcess
     from chronus.session.script import Script
 
 __all__ = ["main"]
@@ -137,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", type=Path, default=Path("chronus-demo.wav"))
     p.add_argument("--no-play", action="store_true", help="only render")
+    p.add_argument(
+        "--backend", choices=("device", "null"), default="device",
+        help="play on the sound device (default), or on the null backend (silent, for timing)",
+    )  # fmt: skip
     return parser
 
 
@@ -271,25 +276,35 @@ def _load_script(path: Path) -> Script:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from chronus.engine.client import EngineClient, EngineError, EngineProcess
-    from chronus.session.player import play_script
+    from chronus.engine.client import EngineError, EngineProcess
 
     script = _load_script(args.script)
-    engine: EngineProcess | None = None
     if args.engine:
-        host, port = args.engine
-    else:
-        print("starting an engine…", file=sys.stderr)
-        try:
-            engine = EngineProcess(port=0, backend=args.backend).boot()
-        except EngineError as exc:
-            return _fail(str(exc))
+        return _play(args.script, script, *args.engine)
+    print("starting an engine…", file=sys.stderr)
+    try:
+        engine = EngineProcess(port=0, backend=args.backend).boot()
+    except EngineError as exc:
+        return _fail(str(exc))
+    return _play(args.script, script, engine.host, engine.port, engine)
+
+
+def _play(
+    path: Path, script: Script, host: str, port: int, engine: EngineProcess | None = None
+) -> int:
+    """Play `script` in real time through the engine at host:port (quit `engine` after)."""
+    from chronus.engine.client import EngineClient, EngineError
+    from chronus.session.player import play_script
+
+    if engine is not None:
         for notice in engine.notices:
             print(notice.rstrip(), file=sys.stderr)
-        host, port = engine.host, engine.port
     try:
         with EngineClient(host, port) as client:
-            print(f"playing {args.script} ({float(script.duration):.1f} s)…", file=sys.stderr)
+            print(
+                f"playing {path} ({float(script.duration):.1f} s) on the engine at {host}:{port}…",
+                file=sys.stderr,
+            )
             play_script(client, script, on_reply=_print_reply)
             status = client.status()
     except EngineError as exc:
@@ -380,22 +395,28 @@ def _cmd_health(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from chronus.engine.audio_io import probe_device
+    from chronus.engine.client import EngineError, EngineProcess
 
+    # The engine boots while the song renders: the first sound comes sooner.
+    engine = None if args.no_play else EngineProcess(port=0, backend=args.backend).start()
     code = _cmd_render(argparse.Namespace(
         script=EXAMPLE, output=args.output, seconds=None, rate=48000, tail=2.0, pcm16=True,
     ))  # fmt: skip
-    if code:
+    if code or engine is None:
+        if engine is not None:
+            engine.quit()
         return code
     print(f"the demo song is in {args.output.resolve()} — open it with any audio player")
-    has_device, detail = probe_device(None)
-    if args.no_play:
+    try:
+        engine.wait_ready()
+    except EngineError as exc:
+        said = [line for line in engine.notices if "error: " in line]
+        print(f"not playing it live: {said[-1].split('error: ')[-1].strip() if said else exc}")
         return 0
-    if not has_device:
-        print(f"not playing it live: {detail}")
-        return 0
-    print(f"playing it live on {detail} (Ctrl-C stops)…")
-    return _cmd_run(argparse.Namespace(script=EXAMPLE, engine=None, backend="device"))
+    with engine.client() as client:
+        device = str(client.status().get("io", {}).get("device", args.backend))
+    print(f"playing it live on {device.removeprefix('device: ')} (Ctrl-C stops)…")
+    return _play(EXAMPLE, _load_script(EXAMPLE), engine.host, engine.port, engine)
 
 
 def _cmd_shell(args: argparse.Namespace) -> int:
