@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from chronus.engine.client import EngineProcess
+from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
 
 
@@ -26,3 +29,15 @@ def bass_line(notes: str = "c2 eb2 g2 c3") -> list[Message]:
         validate("/seq/bass/pattern", (notes,)),
         validate("/seq/start", ()),
     ]
+
+
+def wait_status(
+    client: EngineClient, ok: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+) -> dict[str, Any]:
+    """Poll `/engine/status` until `ok` says yes; fail with the engine's events if it never
+    does within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ok(status := client.status()):
+        assert time.monotonic() < deadline, status["engine"]["events"]
+        time.sleep(0.05)
+    return status

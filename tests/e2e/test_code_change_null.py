@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.client import EngineProcess
 from chronus.protocol import validate
+from tests.sessions import wait_status
 
 pytestmark = [pytest.mark.slow]
 
@@ -33,16 +33,6 @@ def _boot(module_dir: Path) -> EngineProcess:
     path = [str(module_dir), str(ROOT), os.environ.get("PYTHONPATH", "")]
     env = {"CHRONUS_MODULES": MODULE, "PYTHONPATH": os.pathsep.join(filter(None, path))}
     return EngineProcess(port=0, backend="null", env=env).boot()
-
-
-def _wait(
-    client: EngineClient, ok: Callable[[dict[str, Any]], bool], timeout: float = 10.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while not ok(status := client.status()):
-        assert time.monotonic() < deadline, status["engine"]["events"]
-        time.sleep(0.05)
-    return status
 
 
 def _both_running(status: dict[str, Any]) -> bool:
@@ -68,10 +58,10 @@ def test_a_slot_is_not_copied_into_a_worker_with_other_code(tmp_path: Path) -> N
                 validate("/seq/start", ()),
             ])  # fmt: skip
             client.sync()
-            _wait(client, _both_running)
+            wait_status(client, _both_running)
             source.write_text('"""A user module that registers nothing."""\nVERSION = 2\n')
             os.kill(int(client.status()["engine"]["template"]["pid"]), signal.SIGKILL)
-            _wait(
+            wait_status(
                 client,
                 lambda s: (
                     s["engine"]["template"]["restarts"] == 1
@@ -80,7 +70,7 @@ def test_a_slot_is_not_copied_into_a_worker_with_other_code(tmp_path: Path) -> N
             )
             first = _kill_active(client.status())
             # the spare forked from the first template has the old code: it may take the seat
-            status = _wait(
+            status = wait_status(
                 client,
                 lambda s: (
                     _both_running(s)
@@ -89,7 +79,7 @@ def test_a_slot_is_not_copied_into_a_worker_with_other_code(tmp_path: Path) -> N
             )
             second = _kill_active(status)
             assert second != first
-            status = _wait(
+            status = wait_status(
                 client,
                 lambda s: (
                     any(slot["seat"] == "suspended" for slot in s["slots"])
