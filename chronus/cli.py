@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -174,7 +175,8 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     from chronus.engine.lifecycle import LOG_FORMAT
 
     # First, so that the template imports and warms the DSP while the supervisor loads.
-    launcher = Launcher(spawn_context(), args.rate, args.block)
+    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
+    launcher = Launcher(spawn_context(), args.rate, args.block, template=forks)
     from chronus.engine.supervisor import EngineConfig, EngineStartError, Supervisor
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

@@ -202,6 +202,8 @@ class Template:
     def close(self) -> None:
         """Let it go (it exits when its socket closes), and make sure it has."""
         self._sock.close()
+        if self.state == "starting":
+            self.process.kill()  # nothing of it is needed, and it would warm up first
         self.process.join(2.0)
         if self.process.is_alive():
             self.process.kill()

@@ -124,12 +124,13 @@ def template_main(sock: socket.socket, supervisor: int, rate: int, block: int) -
     try:
         code, errors, compiled = _warm(rate, block)
     except Exception as exc:  # told to the supervisor, which cannot start without us
-        send_message(sock, pickle.dumps(("error", f"{type(exc).__name__}: {exc}")))
+        _tell(sock, ("error", f"{type(exc).__name__}: {exc}"))
         return
     warm_ms = (time.perf_counter() - began) * 1000.0
     gc.collect()
     gc.freeze()  # the forks share these pages; a collection would copy them all
-    send_message(sock, pickle.dumps(("ready", code, errors, compiled, warm_ms)))
+    if not _tell(sock, ("ready", code, errors, compiled, warm_ms)):
+        return
     while True:
         try:
             data, fds = receive_message(sock)
@@ -145,7 +146,17 @@ def template_main(sock: socket.socket, supervisor: int, rate: int, block: int) -
         finally:
             for fd in fds:
                 os.close(fd)
-        send_message(sock, pickle.dumps(reply))
+        if not _tell(sock, reply):
+            return
+
+
+def _tell(sock: socket.socket, word: tuple[object, ...]) -> bool:
+    """Send the supervisor a word; False if it no longer listens (then the template ends)."""
+    try:
+        send_message(sock, pickle.dumps(word))
+    except OSError:
+        return False
+    return True
 
 
 def _warm(rate: int, block: int) -> tuple[str, list[str], int]:

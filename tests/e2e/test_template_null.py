@@ -2,7 +2,8 @@
 
 The slots, the spare, the audio I/O and the CPU stampers are forks of one warm template, handed
 to the supervisor as its own children: they die with it, and a template that dies takes none
-of them along. A new template is started and the next spare comes from it.
+of them along. A new template is started and the next spare comes from it. With
+CHRONUS_TEMPLATE=0 every process is spawned instead, as where there can be no template.
 """
 
 from __future__ import annotations
@@ -135,3 +136,25 @@ def test_a_killed_template_stops_no_sound_and_leaves_nothing_behind() -> None:
         code = engine.quit()
     assert code == 0
     assert _gone(seen), "a process outlived the engine"
+
+
+def test_without_the_template_every_process_is_spawned_and_replaced_the_same() -> None:
+    engine = EngineProcess(port=0, backend="null", env={"CHRONUS_TEMPLATE": "0"}).boot()
+    try:
+        with engine.client() as client:
+            client.send(bass_line())
+            client.sync()
+            status = client.status()
+            assert status["engine"]["template"]["state"] == "spawn"
+            assert all(slot["seat"] == "running" for slot in status["slots"])
+            active = next(s for s in status["slots"] if s["role"] == "active")
+            os.kill(int(active["pid"]), signal.SIGKILL)
+            status = wait_status(
+                client,
+                lambda s: any("rejoined in lockstep" in e for e in s["engine"]["events"]),
+                timeout=30.0,
+            )
+            assert status["engine"]["failovers"] == 1
+    finally:
+        code = engine.quit()
+    assert code == 0
