@@ -120,6 +120,7 @@ def time_demo(tree: Path, cwd: Path) -> float:
     demo = subprocess.Popen(
         chronus_cmd("demo", "--backend", "null", "-o", str(cwd / "demo.wav")),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=run_env(tree), cwd=cwd,
+        start_new_session=True,
     )  # fmt: skip
     assert demo.stderr is not None
     try:
@@ -128,8 +129,12 @@ def time_demo(tree: Path, cwd: Path) -> float:
                 return first_onset(int(found.group(1)), since)
         raise SystemExit(f"{tree}: the demo never played")
     finally:
-        demo.send_signal(signal.SIGINT)
-        demo.wait(30)
+        demo.send_signal(signal.SIGINT)  # Ctrl-C: it quits its engine and exits
+        try:
+            demo.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.communicate()
 
 
 def time_demo_steps(tree: Path, cwd: Path) -> float:

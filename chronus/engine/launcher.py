@@ -135,9 +135,6 @@ class Template:
         self.state = "starting"
         """`starting` (warming up), `warm`, `failed` (it said why in `error`) or `dead`."""
         self.error = ""
-        self.code = ""
-        """The fingerprint of the code it imported (`code_fingerprint`)."""
-        self.warm_errors: list[str] = []
         self.compiled = 0
         """Kernels it compiled (0 when all came from numba's cache)."""
         self.warm_ms = 0.0
@@ -176,7 +173,7 @@ class Template:
         word = pickle.loads(data)
         if word[0] == "ready":
             self.state, self.warmed = "warm", True
-            self.code, self.warm_errors, self.compiled, self.warm_ms = word[1:5]
+            self.compiled, self.warm_ms = word[1:3]
         else:
             self.state, self.error = "failed", str(word[1])
 

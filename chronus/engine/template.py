@@ -122,14 +122,14 @@ def template_main(sock: socket.socket, supervisor: int, rate: int, block: int) -
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     began = time.perf_counter()
     try:
-        code, errors, compiled = _warm(rate, block)
+        compiled = _warm(rate, block)
     except Exception as exc:  # told to the supervisor, which cannot start without us
         _tell(sock, ("error", f"{type(exc).__name__}: {exc}"))
         return
     warm_ms = (time.perf_counter() - began) * 1000.0
     gc.collect()
     gc.freeze()  # the forks share these pages; a collection would copy them all
-    if not _tell(sock, ("ready", code, errors, compiled, warm_ms)):
+    if not _tell(sock, ("ready", compiled, warm_ms)):
         return
     while True:
         try:
@@ -159,8 +159,11 @@ def _tell(sock: socket.socket, word: tuple[object, ...]) -> bool:
     return True
 
 
-def _warm(rate: int, block: int) -> tuple[str, list[str], int]:
-    """Import what every engine process runs and load every kernel: (code, errors, compiled)."""
+def _warm(rate: int, block: int) -> int:
+    """Import what every engine process runs and load every kernel; how many compiled.
+
+    The code fingerprint is taken here, once: the forks report it as theirs.
+    """
     import numpy as np
 
     from chronus.dsp.compiling import watch_compiles
@@ -181,7 +184,7 @@ def _warm(rate: int, block: int) -> tuple[str, list[str], int]:
             log.info("compiling DSP kernels (first run) … %d/%d (%s)", done, total, name)
 
     with watch_compiles(progress) as watch:
-        errors = Renderer(rate, block).warm_up()
+        Renderer(rate, block).warm_up()  # a fork's own warm-up reports any errors
         exceeds(np.zeros((block, 2), dtype=np.float32), slot.SILENCE)
     if watch.compiled:
         log.info(
@@ -189,7 +192,8 @@ def _warm(rate: int, block: int) -> tuple[str, list[str], int]:
             watch.compiled,
             time.perf_counter() - started,
         )
-    return code_fingerprint(names), errors, watch.compiled
+    code_fingerprint(names)
+    return int(watch.compiled)
 
 
 def _fork(sock: socket.socket, data: bytes, fds: list[int], supervisor: int) -> int:
