@@ -280,14 +280,18 @@ def _load_script(path: Path) -> Script:
 def _cmd_run(args: argparse.Namespace) -> int:
     from chronus.engine.client import EngineError, EngineProcess
 
-    script = _load_script(args.script)
     if args.engine:
-        return _play(args.script, script, *args.engine)
+        return _play(args.script, _load_script(args.script), *args.engine)
     print("starting an engine…", file=sys.stderr)
+    engine = EngineProcess(port=0, backend=args.backend).start()  # it boots while we read
     try:
-        engine = EngineProcess(port=0, backend=args.backend).boot()
+        script = _load_script(args.script)
+        engine.wait_ready()
     except EngineError as exc:
         return _fail(str(exc))
+    except BaseException:
+        engine.quit()
+        raise
     return _play(args.script, script, engine.host, engine.port, engine)
 
 
