@@ -204,10 +204,11 @@ def _fork(sock: socket.socket, data: bytes, fds: list[int], supervisor: int) -> 
         code = 1
         try:
             os.close(read)
+            me = os.getpid()
             child = os.fork()
             if child == 0:
                 os.close(write)
-                _run(sock, data, fds, supervisor)
+                _run(sock, data, fds, supervisor, me)
             os.write(write, struct.pack("q", child))
             code = 0
         finally:
@@ -223,15 +224,15 @@ def _fork(sock: socket.socket, data: bytes, fds: list[int], supervisor: int) -> 
     return int(struct.unpack("q", raw)[0])
 
 
-def _run(sock: socket.socket, data: bytes, fds: list[int], supervisor: int) -> None:
+def _run(sock: socket.socket, data: bytes, fds: list[int], supervisor: int, middle: int) -> None:
     """A new process: wait to be the supervisor's, unpickle the job, run it, exit."""
     code = 1
     try:
         sock.close()
         deadline = time.monotonic() + ADOPTION_TIMEOUT_S
-        while os.getppid() != supervisor:
-            if time.monotonic() > deadline:
-                return  # the supervisor is gone (or never became a subreaper)
+        while (parent := os.getppid()) != supervisor:
+            if parent != middle or time.monotonic() > deadline:
+                return  # adopted by another: the supervisor is gone (or no subreaper)
             time.sleep(0.0002)
         die_with_parent()
         if os.getppid() != supervisor:
