@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from chronus.dsp.graph import crumb_of
+from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.launcher import Launcher, LaunchError
