@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
     p = sub.add_parser(
-        "demo", help="render the example song to a WAV, and play it if a sound device is present"
+        "demo", help="play the example song if a sound device is present, and render it to a WAV"
     )
     p.add_argument("-o", "--output", type=Path, default=Path("chronus-demo.wav"))
     p.add_argument("--no-play", action="store_true", help="only render")
@@ -403,26 +404,44 @@ def _cmd_health(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from chronus.engine.client import EngineError, EngineProcess
 
-    # The engine boots while the song renders: the first sound comes sooner.
-    engine = None if args.no_play else EngineProcess(port=0, backend=args.backend).start()
-    code = _cmd_render(argparse.Namespace(
-        script=EXAMPLE, output=args.output, seconds=None, rate=48000, tail=2.0, pcm16=True,
-    ))  # fmt: skip
-    if code or engine is None:
-        if engine is not None:
-            engine.quit()
-        return code
-    print(f"the demo song is in {args.output.resolve()} — open it with any audio player")
+    if args.no_play:
+        return _render_demo(args.output)
+    engine = EngineProcess(port=0, backend=args.backend).start()
     try:
+        script = _load_script(EXAMPLE)  # while the engine boots
         engine.wait_ready()
     except EngineError as exc:
         said = [line for line in engine.notices if "error: " in line]
-        print(f"not playing it live: {said[-1].split('error: ')[-1].strip() if said else exc}")
-        return 0
+        code = _render_demo(args.output)
+        if not code:
+            print(f"not playing it live: {said[-1].split('error: ')[-1].strip() if said else exc}")
+        return code
+    except BaseException:
+        engine.quit()
+        raise
+    # The song plays at once; its WAV is rendered meanwhile, in a process of its own.
+    writer = subprocess.Popen([sys.executable, "-m", "chronus", "render", str(EXAMPLE),
+                               "-o", str(args.output), "--pcm16"])  # fmt: skip
     with engine.client() as client:
         device = str(client.status().get("io", {}).get("device", args.backend))
     print(f"playing it live on {device.removeprefix('device: ')} (Ctrl-C stops)…")
-    return _play(EXAMPLE, _load_script(EXAMPLE), engine.host, engine.port, engine)
+    try:
+        code = _play(EXAMPLE, script, engine.host, engine.port, engine)
+    finally:
+        writer.wait()
+    if writer.returncode:
+        return _fail(f"the demo song was not written to {args.output}")
+    print(f"the demo song is in {args.output.resolve()} — open it with any audio player")
+    return code
+
+
+def _render_demo(output: Path) -> int:
+    code = _cmd_render(argparse.Namespace(
+        script=EXAMPLE, output=output, seconds=None, rate=48000, tail=2.0, pcm16=True,
+    ))  # fmt: skip
+    if not code:
+        print(f"the demo song is in {output.resolve()} — open it with any audio player")
+    return code
 
 
 def _cmd_shell(args: argparse.Namespace) -> int:
