@@ -31,7 +31,8 @@ import multiprocessing as mp
 import sys, time
 import sounddevice as sd
 from chronus.engine.cpu_watch import CpuWatch, XrunTagger
-watch = CpuWatch(mp.get_context("spawn"))
+from chronus.engine.launcher import Launcher
+watch = CpuWatch(Launcher(mp.get_context("spawn"), template=False))
 tagger = XrunTagger(watch.stamps, 128 * 10**9 // 48000)
 flagged = [0, 0]
 def callback(out, frames, when, status):

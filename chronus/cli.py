@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from chronus.engine.client import EngineProcess
     from chronus.session.script import Script
 
 __all__ = ["main"]
@@ -133,10 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
     p = sub.add_parser(
-        "demo", help="render the example song to a WAV, and play it if a sound device is present"
+        "demo", help="play the example song if a sound device is present, and render it to a WAV"
     )
     p.add_argument("-o", "--output", type=Path, default=Path("chronus-demo.wav"))
     p.add_argument("--no-play", action="store_true", help="only render")
+    p.add_argument(
+        "--backend", choices=("device", "null"), default="device",
+        help="play on the sound device (default), or on the null backend (silent, for timing)",
+    )  # fmt: skip
     return parser
 
 
@@ -165,14 +172,20 @@ def _fail(text: str) -> int:
 
 
 def _cmd_engine(args: argparse.Namespace) -> int:
+    from chronus.engine.launcher import Launcher, spawn_context
+    from chronus.engine.lifecycle import LOG_FORMAT
+
+    # First, so that the template imports and warms the DSP while the supervisor loads.
+    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
+    launcher = Launcher(spawn_context(), args.rate, args.block, template=forks)
     from chronus.engine.supervisor import EngineConfig, EngineStartError, Supervisor
 
-    logging.basicConfig(level=logging.INFO, format="chronus engine: %(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     config = EngineConfig(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
     )  # fmt: skip
-    supervisor = Supervisor(config)
+    supervisor = Supervisor(config, launcher)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         supervisor.request_quit()
@@ -266,25 +279,39 @@ def _load_script(path: Path) -> Script:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from chronus.engine.client import EngineClient, EngineError, EngineProcess
+    from chronus.engine.client import EngineError, EngineProcess
+
+    if args.engine:
+        return _play(args.script, _load_script(args.script), *args.engine)
+    print("starting an engine…", file=sys.stderr)
+    engine = EngineProcess(port=0, backend=args.backend).start()  # it boots while we read
+    try:
+        script = _load_script(args.script)
+        engine.wait_ready()
+    except EngineError as exc:
+        return _fail(str(exc))
+    except BaseException:
+        engine.quit()
+        raise
+    return _play(args.script, script, engine.host, engine.port, engine)
+
+
+def _play(
+    path: Path, script: Script, host: str, port: int, engine: EngineProcess | None = None
+) -> int:
+    """Play `script` in real time through the engine at host:port (quit `engine` after)."""
+    from chronus.engine.client import EngineClient, EngineError
     from chronus.session.player import play_script
 
-    script = _load_script(args.script)
-    engine: EngineProcess | None = None
-    if args.engine:
-        host, port = args.engine
-    else:
-        print("starting an engine…", file=sys.stderr)
-        try:
-            engine = EngineProcess(port=0, backend=args.backend).boot()
-        except EngineError as exc:
-            return _fail(str(exc))
+    if engine is not None:
         for notice in engine.notices:
             print(notice.rstrip(), file=sys.stderr)
-        host, port = engine.host, engine.port
     try:
         with EngineClient(host, port) as client:
-            print(f"playing {args.script} ({float(script.duration):.1f} s)…", file=sys.stderr)
+            print(
+                f"playing {path} ({float(script.duration):.1f} s) on the engine at {host}:{port}…",
+                file=sys.stderr,
+            )
             play_script(client, script, on_reply=_print_reply)
             status = client.status()
     except EngineError as exc:
@@ -375,22 +402,46 @@ def _cmd_health(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from chronus.engine.audio_io import probe_device
+    from chronus.engine.client import EngineError, EngineProcess
 
-    code = _cmd_render(argparse.Namespace(
-        script=EXAMPLE, output=args.output, seconds=None, rate=48000, tail=2.0, pcm16=True,
-    ))  # fmt: skip
-    if code:
-        return code
-    print(f"the demo song is in {args.output.resolve()} — open it with any audio player")
-    has_device, detail = probe_device(None)
     if args.no_play:
-        return 0
-    if not has_device:
-        print(f"not playing it live: {detail}")
-        return 0
-    print(f"playing it live on {detail} (Ctrl-C stops)…")
-    return _cmd_run(argparse.Namespace(script=EXAMPLE, engine=None, backend="device"))
+        return _render_demo(args.output)
+    engine = EngineProcess(port=0, backend=args.backend).start()
+    try:
+        script = _load_script(EXAMPLE)  # while the engine boots
+        engine.wait_ready()
+    except EngineError as exc:
+        said = [line for line in engine.notices if "error: " in line]
+        code = _render_demo(args.output)
+        if not code:
+            print(f"not playing it live: {said[-1].split('error: ')[-1].strip() if said else exc}")
+        return code
+    except BaseException:
+        engine.quit()
+        raise
+    # The song plays at once; its WAV is rendered meanwhile, in a process of its own.
+    writer = subprocess.Popen([sys.executable, "-m", "chronus", "render", str(EXAMPLE),
+                               "-o", str(args.output), "--pcm16"])  # fmt: skip
+    with engine.client() as client:
+        device = str(client.status().get("io", {}).get("device", args.backend))
+    print(f"playing it live on {device.removeprefix('device: ')} (Ctrl-C stops)…")
+    try:
+        code = _play(EXAMPLE, script, engine.host, engine.port, engine)
+    finally:
+        writer.wait()
+    if writer.returncode:
+        return _fail(f"the demo song was not written to {args.output}")
+    print(f"the demo song is in {args.output.resolve()} — open it with any audio player")
+    return code
+
+
+def _render_demo(output: Path) -> int:
+    code = _cmd_render(argparse.Namespace(
+        script=EXAMPLE, output=output, seconds=None, rate=48000, tail=2.0, pcm16=True,
+    ))  # fmt: skip
+    if not code:
+        print(f"the demo song is in {output.resolve()} — open it with any audio player")
+    return code
 
 
 def _cmd_shell(args: argparse.Namespace) -> int:

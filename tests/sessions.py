@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from chronus.engine.client import EngineProcess
+from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
 
 
@@ -52,3 +55,15 @@ def wide_patch(saws: int) -> list[list[Message]]:
         ]
         batches.append(batch)
     return batches
+
+
+def wait_status(
+    client: EngineClient, ok: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+) -> dict[str, Any]:
+    """Poll `/engine/status` until `ok` says yes; fail with the engine's events if it never
+    does within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ok(status := client.status()):
+        assert time.monotonic() < deadline, status["engine"]["events"]
+        time.sleep(0.05)
+    return status

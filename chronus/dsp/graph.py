@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from chronus.dsp import kernels
 from chronus.dsp.catalog import create_module
+from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.lfo import GRID, Lfo, modulated_value
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import MIX_SMOOTHING_MS, ParamSpec, smoothing_coef
@@ -67,11 +68,6 @@ FloatArray = npt.NDArray[np.float64]
 
 QUARANTINE_AFTER_ERRORS = 16
 """A module that raises in this many blocks in a row is quarantined."""
-
-
-def crumb_of(module_id: str) -> int:
-    """The nonzero number a slot leaves in shared memory while it runs this module."""
-    return zlib.crc32(module_id.encode()) + 1
 
 
 def _settled(node: Node) -> bool:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from chronus.dsp.graph import Graph, crumb_of
+from chronus.dsp.crumbs import crumb_of
+from chronus.dsp.graph import Graph
 from chronus.dsp.module import Processor
 from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES, module_types
 from chronus.dsp.strips import warm_strips

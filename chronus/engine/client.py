@@ -280,6 +280,10 @@ class EngineProcess:
 
     def boot(self, timeout: float = 120.0) -> EngineProcess:
         """Start the engine and wait for its READY line; raise EngineError with its stderr."""
+        return self.start().wait_ready(timeout)
+
+    def start(self) -> EngineProcess:
+        """Start the engine without waiting for it (see `wait_ready`)."""
         self.process = subprocess.Popen(
             self.args,
             stdout=subprocess.PIPE,
@@ -292,6 +296,11 @@ class EngineProcess:
             target=self._drain, args=(self.process.stderr,), daemon=True
         )
         self._stderr_thread.start()
+        return self
+
+    def wait_ready(self, timeout: float = 120.0) -> EngineProcess:
+        """Wait for the started engine's READY line; raise EngineError with its stderr."""
+        assert self.process is not None and self.process.stdout is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self.process.stdout], [], [], 0.2)
@@ -329,6 +338,8 @@ class EngineProcess:
             return 0
         if self.process.poll() is None:
             try:
+                if not self.ready_line:
+                    raise EngineError("not ready: no address to ask yet")
                 with self.client() as client:
                     client.quit(timeout=2.0)
             except EngineError:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import os
 import time
 from enum import IntEnum
-from multiprocessing.context import SpawnContext
-from multiprocessing.process import BaseProcess
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.rings import SharedCounters, unique_name
+
+if TYPE_CHECKING:
+    from chronus.engine.launcher import ChildProcess, Launcher
 
 __all__ = [
     "STALE_NS",
@@ -184,17 +185,16 @@ def _stamp(name: str, cpu: int) -> None:
 class CpuWatch:
     """The stamps and their stampers, owned by the supervisor."""
 
-    def __init__(self, ctx: SpawnContext) -> None:
+    def __init__(self, launcher: Launcher) -> None:
         self.stamps = CpuStamps(SharedCounters.create(unique_name("cpus"), CpuStamps.size()))
-        self._stampers: list[BaseProcess] = []
+        self._stampers: list[ChildProcess] = []
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2:
             return  # one CPU: both slots share it, and there is no other to cover from
         for cpu in cpus:
-            stamper = ctx.Process(
-                target=_stamp, args=(self.stamps.name, cpu), name=f"chronus-cpu{cpu}", daemon=True
+            stamper = launcher.start(
+                _stamp, (self.stamps.name, cpu), f"chronus-cpu{cpu}", daemon=True
             )
-            stamper.start()
             self._stampers.append(stamper)
 
     @property

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing as mp
 import os
 import time
 from collections import deque
@@ -27,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from chronus.dsp.graph import crumb_of
+from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
+from chronus.engine.launcher import Launcher, LaunchError
 from chronus.engine.lifelines import DeathWatch, Lifelines
 from chronus.engine.peer import STOPPED, cpu_ns, process_state
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
@@ -85,12 +85,14 @@ class SlotKeeper:
 
     def __init__(
         self,
+        launcher: Launcher,
         ctx: SpawnContext,
         config: WorkerConfig,
         io: SharedCounters,
         control: SharedCounters,
         patch: Callable[[], Patch],
     ) -> None:
+        self._launcher = launcher
         self._ctx = ctx
         lifelines = Lifelines.create(unique_name("lifelines"), LIFELINES)
         self.deaths: DeathWatch[Worker] | None = DeathWatch(lifelines) if lifelines else None
@@ -139,15 +141,20 @@ class SlotKeeper:
     # -- workers -------------------------------------------------------------------------------
 
     def _spawn(self) -> Worker:
+        """Start a worker (`LaunchError` if none can be started now)."""
         parent, child = self._ctx.Pipe(duplex=True)
         lifeline = self.deaths.lease() if self.deaths else -1
-        process = self._ctx.Process(
-            target=worker_main,
-            args=(self._config, self.wakes, child, lifeline),
-            name="chronus-slot",
-        )
-        process.start()
-        child.close()
+        try:
+            process = self._launcher.start(
+                worker_main, (self._config, self.wakes, child, lifeline), "chronus-slot"
+            )
+        except LaunchError:
+            parent.close()
+            if self.deaths is not None:
+                self.deaths.release(lifeline)
+            raise
+        finally:
+            child.close()
         worker = Worker(process, parent, time.monotonic_ns(), pid=process.pid or 0)
         worker.lifeline = lifeline
         self._workers.append(worker)
@@ -160,14 +167,19 @@ class SlotKeeper:
     def boot(self, timeout: float) -> None:
         """Start A and B from an empty patch at block 0 and wait until A is `lead` ahead.
 
-        The spare warms up alongside them, before any audio flows: a worker warming up while
-        the device runs (importing numpy and numba, loading the kernel cache) was measured to
-        cost underruns here. Raises `RuntimeError` if a worker dies or is not ready in time.
+        A spare forked from the template is warm at birth: it is made by the first `tick`,
+        while the audio flows. A spawned spare warms up alongside A and B instead, before any
+        audio flows: a worker warming up while the device runs (importing numpy and numba,
+        loading the kernel cache) was measured to cost underruns here. Raises `RuntimeError`
+        if a worker cannot start, dies or is not ready in time.
         """
-        booting = [self._spawn(), self._spawn()]
-        spare = self._spawn()
+        try:
+            booting = [self._spawn(), self._spawn()]
+            spare = None if self._launcher.warm_forks else self._spawn()
+        except LaunchError as exc:
+            raise RuntimeError(str(exc)) from exc
         deadline = time.monotonic() + timeout
-        for worker in [*booting, spare]:
+        for worker in [*booting, *([spare] if spare else [])]:
             self._await_message(worker, "warm", deadline)
         self._control.values[ControlField.ACTIVE] = 0
         for seat, worker in zip(self.seats, booting, strict=True):
@@ -387,8 +399,12 @@ class SlotKeeper:
             elif seat.state is SeatState.SUSPENDED and 0 < seat.retry_at <= now:
                 self._retry(seat, now)
         self._check_lockstep()
-        if self._spare is None and now >= self._spare_due:
-            self._spare = self._spawn()
+        if self._spare is None and now >= self._spare_due and self._launcher.ready():
+            try:
+                self._spare = self._spawn()
+            except LaunchError as exc:
+                self._spare_due = now + 2.0
+                self._event(f"no spare worker could be started: {exc}")
         if self._join is not None:
             self._finish_join()
         spare_ready = self._spare is not None and self._spare.warm and self._join is None
@@ -577,6 +593,10 @@ class SlotKeeper:
     def _event(self, text: str) -> None:
         log.warning("%s", text)
         self.events.append(text)
+
+    def report(self, text: str) -> None:
+        """Tell an engine event that is not the keeper's own (logged, and in `events`)."""
+        self._event(text)
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -771,8 +791,3 @@ def _death_signal_of(pid: int) -> int:
     if info is None or info.si_code not in (os.CLD_KILLED, os.CLD_DUMPED):
         return 0
     return int(info.si_status)
-
-
-def spawn_context() -> SpawnContext:
-    """The multiprocessing context every engine process is made in (fresh interpreters)."""
-    return mp.get_context("spawn")

@@ -10,9 +10,25 @@ import signal
 import sys
 from pathlib import Path
 
-__all__ = ["code_fingerprint", "die_with_parent", "try_realtime"]
+__all__ = [
+    "LOG_FORMAT",
+    "become_subreaper",
+    "code_fingerprint",
+    "die_with_parent",
+    "try_realtime",
+]
+
+LOG_FORMAT = "chronus engine: %(levelname)s: %(message)s"
+"""How every engine process writes its log lines to stderr."""
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_fingerprints: dict[tuple[str, ...], str] = {}
+
+
+def _prctl(option: int, value: int) -> bool:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    return bool(libc.prctl(option, value, 0, 0, 0) == 0)
 
 
 def die_with_parent() -> bool:
@@ -23,8 +39,18 @@ def die_with_parent() -> bool:
     """
     if not sys.platform.startswith("linux"):
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    return bool(libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0)
+    return _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+
+
+def become_subreaper() -> bool:
+    """Adopt this process's orphaned descendants (Linux): they become its children.
+
+    The supervisor does, so that the processes the template forks become its own. Returns
+    False where the platform has no such facility.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
 def try_realtime(priority: int) -> bool:
@@ -48,8 +74,13 @@ def code_fingerprint(user_modules: list[str]) -> str:
 
     Workers with different code may not render the same samples from the same state, or even
     read each other's state, so a worker is only made a copy of one with the same fingerprint.
-    It is taken from the files on disk, which is what a new worker imports.
+    It is taken from the files on disk once per process, at its first call, just after the
+    process imported them: a process forked from the template has the template's code, and
+    reports the template's fingerprint.
     """
+    key = tuple(user_modules)
+    if key in _fingerprints:
+        return _fingerprints[key]
     digest = hashlib.blake2b(digest_size=12)
     package = Path(__file__).resolve().parent.parent
     files = sorted(package.rglob("*.py"))
@@ -63,4 +94,5 @@ def code_fingerprint(user_modules: list[str]) -> str:
             digest.update(path.read_bytes())
         except OSError:
             digest.update(b"\0unreadable")
-    return digest.hexdigest()
+    _fingerprints[key] = digest.hexdigest()
+    return _fingerprints[key]

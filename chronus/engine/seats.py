@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 
+from chronus.engine.launcher import ChildProcess
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters, unique_name
 from chronus.engine.slot import SeatConfig
 from chronus.engine.stats import SlotField, decision_table
@@ -39,7 +39,7 @@ class SeatState(Enum):
 class Worker:
     """A slot worker process and the pipe the supervisor talks to it through."""
 
-    process: BaseProcess
+    process: ChildProcess
     conn: Connection
     spawned_ns: int
     pid: int = 0

@@ -27,13 +27,11 @@ from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Semaphore
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from chronus.dsp.kernels import exceeds
-from chronus.dsp.render import Renderer
 from chronus.engine.capture import Capturer
 from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
@@ -53,6 +51,9 @@ from chronus.engine.stats import (
 )
 from chronus.plugins.loader import load_user_modules
 from chronus.protocol import Message, ProtocolError, decode, spec_index
+
+if TYPE_CHECKING:
+    from chronus.dsp.render import Renderer
 
 __all__ = [
     "CRASH_SIGNALS",
@@ -410,6 +411,8 @@ def worker_main(
 
 
 def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
+    from chronus.dsp.render import Renderer  # here: the supervisor imports this module too
+
     user_modules = load_user_modules()
     renderer = Renderer(config.rate, config.block)
     errors = renderer.warm_up()
@@ -473,6 +476,8 @@ def _render_loop(
     watch: PeerWatch,
     prepared: PreparedPatterns | None = None,
 ) -> None:
+    from chronus.dsp.kernels import exceeds
+
     ring, peer, commands, decisions = seat.ring, seat.peer, seat.commands, seat.decisions
     v = seat.counters.values
     peer_counters = seat.peer_counters.values

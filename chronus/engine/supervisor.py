@@ -15,7 +15,6 @@ import selectors
 import time
 from collections import deque
 from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 from chronus import __version__
@@ -24,7 +23,8 @@ from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.endpoints import OscEndpoints
-from chronus.engine.keeper import SlotKeeper, spawn_context
+from chronus.engine.keeper import SlotKeeper
+from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.prepared import PreparedPatterns, pattern_text
 from chronus.engine.recorder import Recorder, RecordTap
@@ -99,14 +99,19 @@ class EngineConfig:
 
 
 class Supervisor:
-    """Owns the engine's processes and shared memory, and serves OSC."""
+    """Owns the engine's processes and shared memory, and serves OSC.
 
-    def __init__(self, config: EngineConfig) -> None:
+    Its processes are started by `launcher` (made here if not given; give one made early,
+    so that its template warms up while the rest of the engine loads).
+    """
+
+    def __init__(self, config: EngineConfig, launcher: Launcher | None = None) -> None:
         self.config = config
         self.patch = Patch()
         self.backend_description = ""
         self.notice = ""
         self._ctx = spawn_context()
+        self._launcher = launcher or Launcher(self._ctx, config.rate, config.block)
         self._quit = False
         self._started_ns = time.monotonic_ns()
         self._received = 0
@@ -122,7 +127,7 @@ class Supervisor:
         self._session_log: StampedLog | None = None
         self._unlogged: deque[tuple[int, int, Message, float]] = deque()
         """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
-        self._io: BaseProcess | None = None
+        self._io: ChildProcess | None = None
         self._cpu_watch: CpuWatch | None = None
         self._prepared: PreparedPatterns | None = None
         self._io_conn: Any = None
@@ -147,7 +152,10 @@ class Supervisor:
         self._control.values[ControlField.RUN] = 1
         self._tap = RecordTap.create(unique_name("tap"), _TAP_BLOCKS, c.block)
         self._recorder = Recorder(self._tap)
-        self._cpu_watch = CpuWatch(self._ctx)
+        try:
+            self._cpu_watch = CpuWatch(self._launcher)
+        except LaunchError as exc:
+            raise EngineStartError(str(exc)) from exc
         self._prepared = PreparedPatterns.create(unique_name("patterns"))
         worker = WorkerConfig(
             self._io_counters.name,
@@ -159,7 +167,7 @@ class Supervisor:
             prepared=self._prepared.name,
         )
         self._keeper = SlotKeeper(
-            self._ctx, worker, self._io_counters, self._control, lambda: self.patch
+            self._launcher, self._ctx, worker, self._io_counters, self._control, lambda: self.patch
         )
         try:
             self._keeper.boot(_BOOT_TIMEOUT_S)
@@ -207,14 +215,15 @@ class Supervisor:
             cpu_stamps=self._cpu_watch.stamps.name if self._cpu_watch else "",
         )
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
-        self._io = self._ctx.Process(
-            target=io_main,
-            args=(io_config, self._keeper.wakes, self._halt, child_conn),
-            name="chronus-audio-io",
-        )
-        self._io.start()
-        child_conn.close()
         self._io_conn = parent_conn
+        try:
+            self._io = self._launcher.start(
+                io_main, (io_config, self._keeper.wakes, self._halt, child_conn), "chronus-audio-io"
+            )
+        except LaunchError as exc:
+            raise EngineStartError(str(exc)) from exc
+        finally:
+            child_conn.close()
         if not parent_conn.poll(_BOOT_TIMEOUT_S):
             raise EngineStartError("the audio I/O did not start in time")
         reply = parent_conn.recv()
@@ -258,6 +267,7 @@ class Supervisor:
             self._io_conn.close()
         if self._osc is not None:
             self._osc.close()
+        self._launcher.close()
 
     # serving ---------------------------------------------------------------------------------
 
@@ -299,6 +309,8 @@ class Supervisor:
                 elif key.data[1] in watched:
                     keeper.on_message(key.data[1])
             keeper.tick()
+            if (news := self._launcher.tick()) is not None:
+                keeper.report(news)
             if self._unlogged:
                 self._write_log()
             if self._commits is not None and (result := self._commits.tick()) is not None:
@@ -622,6 +634,7 @@ class Supervisor:
                 "failed_commits": self._commits.failed if self._commits else 0,
                 "staging": bool(self._commits and self._commits.staging),
                 "quarantined": dict(keeper.quarantined) if keeper else {},
+                "template": self._launcher.status(),
                 "events": list(keeper.events) if keeper else [],
                 "osc": {
                     "received": self._received,

@@ -2,10 +2,10 @@
 
 Each named module (an importable dotted name, e.g. `mystudio.filters`) registers its classes
 with `chronus.dsp.catalog.register` when imported. The supervisor imports them to validate
-commands and every slot worker imports them before it warms up, so all processes know the
-same module types. A user module runs inline in the slots, under the same guards as the
-built-in ones: an exception bypasses it for the block, repeated exceptions and crashes
-quarantine it.
+commands and the process template (or a spawned slot worker) before it warms up, so all
+processes know the same module types. A user module runs inline in the slots, under the same
+guards as the built-in ones: an exception bypasses it for the block, repeated exceptions and
+crashes quarantine it.
 """
 
 from __future__ import annotations

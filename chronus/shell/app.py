@@ -15,16 +15,17 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
-from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError, EngineProcess
+from chronus.engine.client import EngineClient, EngineError
 from chronus.lang.context import Context
 from chronus.lang.intents import Record, Replay, ShellCommand, Snapshot, StopRecording
 from chronus.lang.interpreter import Interpretation, Interpreter
 from chronus.lang.modules import module_types, param_names
 from chronus.lang.parser import UNIT_WORDS, keywords
 from chronus.protocol import Message
-from chronus.shell.help import HELP, help_text
+from chronus.shell.help import HELP
 from chronus.shell.session import Recorder, Replayer, SnapshotStore, load_messages
-from chronus.shell.views import format_health, format_module, format_patch
+from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
+from chronus.shell.views import format_health, format_patch
 
 __all__ = ["HELP", "Shell", "completion_words", "run_shell"]
 
@@ -71,10 +72,13 @@ class Shell:
         if result.error is not None:
             self.write(result.error.render())
             return True
-        for intent in result.intents:
-            if isinstance(intent, ShellCommand) and intent.name in ("quit", "exit"):
-                self.recorder.finish()
-                return False
+        return self.act(result)
+
+    def act(self, result: Interpretation) -> bool:
+        """Act on a line interpreted without error; False when it asks to quit."""
+        if asks_to_quit(result):
+            self.recorder.finish()
+            return False
         if result.messages and not self._send(self._localised(result)):
             return True
         for note in result.notes:
@@ -154,10 +158,8 @@ class Shell:
             elif name == "show":
                 only = None if intent.arg in (None, "patch") else intent.arg
                 self.write(format_patch(self.client.dump(), only))
-            elif name == "what":
-                self.write(format_module(self.interpreter.context, intent.arg or ""))
             else:
-                self.write(help_text(intent.arg))
+                self.write(local_answer(intent, self.interpreter.context))
         except EngineError as exc:
             self.write(f"error: {exc}")
 
@@ -216,75 +218,105 @@ class Shell:
         )
 
 
-def _start_engine(backend: str, write: Callable[[str], None]) -> EngineProcess:
-    try:
-        return EngineProcess(port=DEFAULT_ENGINE[1], backend=backend).boot()
-    except EngineError as exc:
-        if "cannot listen" not in str(exc):
-            raise
-    write(f"port {DEFAULT_ENGINE[1]} is taken (another engine? attach with "
-          f"`chronus --engine 127.0.0.1:{DEFAULT_ENGINE[1]}`); using a free port")  # fmt: skip
-    return EngineProcess(port=0, backend=backend).boot()
-
-
 def run_shell(
     engine: tuple[str, int] | None = None,
     backend: str = "auto",
     input: Input | None = None,
     output: Output | None = None,
     history: History | None = None,
+    write: Callable[[str], None] | None = None,
 ) -> int:
-    """The interactive shell; starts an engine unless `engine` names one to attach to."""
+    """The interactive shell; starts an engine unless `engine` names one to attach to.
 
-    def write(text: str) -> None:
-        print(text, flush=True)
-
-    process: EngineProcess | None = None
-    try:
-        if engine is None:
-            write("starting the engine…")
-            process = _start_engine(backend, write)
-            for notice in process.notices:
-                write(notice.rstrip())
-            engine = (process.host, process.port)
-        client = EngineClient(*engine)
-        context = Context.from_dump(client.dump())
-    except EngineError as exc:
-        print(f"chronus: error: {exc}", file=sys.stderr)
-        if process is not None:
-            process.quit()
-        return 1
-    local = engine[0] in ("127.0.0.1", "localhost", "::1")
-    shell = Shell(client, Interpreter(context), write, local=local)
-    write(f"chronus on {engine[0]}:{engine[1]} — type `help`, or `add a saw called bass`")
-    if history is None:
-        history = _history()
+    The prompt comes at once: an engine the shell starts boots in the background, and what
+    is typed meanwhile plays as soon as it is up (`Gate`). `write` shows a line to the
+    musician (default: print it).
+    """
+    write = write or _print
+    starting: EngineStart | None = None
+    if engine is None:
+        # A fresh engine's patch is empty: the mirror starts empty, no dump needed.
+        gate = Gate(Interpreter(Context()), write)
+        starting = EngineStart(backend, write)
+        write("starting the engine… type away: what you play sounds as soon as it is up")
+    else:
+        try:
+            client = EngineClient(*engine)
+            context = Context.from_dump(client.dump())
+        except EngineError as exc:
+            print(f"chronus: error: {exc}", file=sys.stderr)
+            return 1
+        gate = Gate(Interpreter(context), write)
+        gate.open(_attached(client, gate, write))
+    words = completion_words()
     session: PromptSession[str] = PromptSession(
-        history=history,
+        history=history if history is not None else _history(),
         auto_suggest=AutoSuggestFromHistory(),
-        completer=WordCompleter(shell.completions, ignore_case=True),
-        bottom_toolbar=shell.toolbar,
+        completer=WordCompleter(
+            lambda: words + sorted(gate.interpreter.context.modules), ignore_case=True
+        ),
+        bottom_toolbar=lambda: _toolbar(gate, starting),
         input=input,
         output=output,
     )
+    if starting is not None:
+        starting.begin(lambda start: _started(start, gate, session))
     try:
         with patch_stdout():
-            while True:
+            while not gate.failed:
                 try:
                     line = session.prompt("chronus> ")
                 except KeyboardInterrupt:
                     continue
                 except EOFError:
                     break
-                if not shell.handle(line):
+                if not gate.handle(line):
                     break
     finally:
-        shell.recorder.finish()
-        client.close()
-        if process is not None:
+        if gate.shell is not None:
+            gate.shell.recorder.finish()
+            gate.shell.client.close()
+        if starting is not None:
             write("stopping the engine…")
-            process.quit()
-    return 0
+            starting.stop()
+    return 1 if gate.failed else 0
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def _attached(client: EngineClient, gate: Gate, write: Callable[[str], None]) -> Shell:
+    """The shell on an engine that answers at `client`'s address."""
+    host, port = client.address
+    local = host in ("127.0.0.1", "localhost", "::1")
+    shell = Shell(client, gate.interpreter, write, local=local)
+    write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
+    return shell
+
+
+def _started(start: EngineStart, gate: Gate, session: PromptSession[str]) -> None:
+    """The engine is up (or failed): open the gate, or end the prompt."""
+    if start.engine is None:
+        print(f"chronus: error: {start.error}", file=sys.stderr, flush=True)
+        gate.fail(start.error)
+        app = session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
+        return
+    for notice in start.engine.notices:
+        gate.write(notice.rstrip())
+    gate.open(_attached(start.engine.client(), gate, gate.write))
+
+
+def _toolbar(gate: Gate, starting: EngineStart | None) -> str:
+    if gate.shell is not None:
+        return gate.shell.toolbar()
+    if gate.failed:
+        return " the engine did not start · Ctrl-D quits"
+    progress = starting.progress if starting is not None else ""
+    waiting = f" · {gate.waiting} line(s) waiting" if gate.waiting else ""
+    return f" engine starting… {progress}{waiting} · help · Ctrl-D quits"
 
 
 def _history() -> History:

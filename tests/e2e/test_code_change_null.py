@@ -1,8 +1,10 @@
 """Code changed on disk under a running engine: a new slot is not made a copy of an old one.
 
-A user module (loaded through CHRONUS_MODULES) is edited while the engine plays. The spare
-warmed at boot still has the old code and may replace a killed slot; the spare made after
-the edit has the new code, so the next killed slot's seat is suspended with a note saying
+A user module (loaded through CHRONUS_MODULES) is edited while the engine plays. Workers are
+forks of the process template, and run the code it imported at boot: the edit alone changes
+nothing. Once the template dies and a new one has imported the new code, the spare made
+before still has the old code and may replace a killed slot; the spare made from the new
+template has the new code, so the next killed slot's seat is suspended with a note saying
 why, instead of being filled by a worker that cannot render (or even read) the old state.
 The music goes on in the other slot.
 """
@@ -12,14 +14,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.client import EngineProcess
 from chronus.protocol import validate
+from tests.sessions import wait_status
 
 pytestmark = [pytest.mark.slow]
 
@@ -31,16 +33,6 @@ def _boot(module_dir: Path) -> EngineProcess:
     path = [str(module_dir), str(ROOT), os.environ.get("PYTHONPATH", "")]
     env = {"CHRONUS_MODULES": MODULE, "PYTHONPATH": os.pathsep.join(filter(None, path))}
     return EngineProcess(port=0, backend="null", env=env).boot()
-
-
-def _wait(
-    client: EngineClient, ok: Callable[[dict[str, Any]], bool], timeout: float = 10.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while not ok(status := client.status()):
-        assert time.monotonic() < deadline, status["engine"]["events"]
-        time.sleep(0.05)
-    return status
 
 
 def _both_running(status: dict[str, Any]) -> bool:
@@ -66,11 +58,19 @@ def test_a_slot_is_not_copied_into_a_worker_with_other_code(tmp_path: Path) -> N
                 validate("/seq/start", ()),
             ])  # fmt: skip
             client.sync()
-            _wait(client, _both_running)
+            wait_status(client, _both_running)
             source.write_text('"""A user module that registers nothing."""\nVERSION = 2\n')
+            os.kill(int(client.status()["engine"]["template"]["pid"]), signal.SIGKILL)
+            wait_status(
+                client,
+                lambda s: (
+                    s["engine"]["template"]["restarts"] == 1
+                    and s["engine"]["template"]["state"] == "warm"
+                ),
+            )
             first = _kill_active(client.status())
-            # the spare warmed at boot has the old code: it may take the seat
-            status = _wait(
+            # the spare forked from the first template has the old code: it may take the seat
+            status = wait_status(
                 client,
                 lambda s: (
                     _both_running(s)
@@ -79,7 +79,7 @@ def test_a_slot_is_not_copied_into_a_worker_with_other_code(tmp_path: Path) -> N
             )
             second = _kill_active(status)
             assert second != first
-            status = _wait(
+            status = wait_status(
                 client,
                 lambda s: (
                     any(slot["seat"] == "suspended" for slot in s["slots"])

@@ -18,6 +18,7 @@ from chronus.engine.cpu_watch import (
     CpuWatch,
     XrunTagger,
 )
+from chronus.engine.launcher import Launcher
 from chronus.engine.rings import SharedCounters, unique_name
 
 WINDOW_NS = 6_000_000
@@ -77,7 +78,7 @@ def test_stalls_add_up_over_the_cpus(stamps: CpuStamps) -> None:
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="stampers need two CPUs")
 def test_a_stamper_kept_off_its_cpu_records_the_stall() -> None:
-    watch = CpuWatch(mp.get_context("spawn"))
+    watch = CpuWatch(Launcher(mp.get_context("spawn"), template=False))
     try:
         cpu = sorted(os.sched_getaffinity(0))[0]
         deadline = time.monotonic() + 10

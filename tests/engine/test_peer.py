@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from chronus.engine.cpu_watch import STALE_NS, CpuWatch
+from chronus.engine.launcher import Launcher
 from chronus.engine.peer import (
     KEPT_OFF_AFTER_NS,
     RAN_AT_MOST_NS,
@@ -118,7 +119,7 @@ def test_a_peer_whose_cpu_is_held_up_is_held_up_at_once(
     children: list[subprocess.Popen[bytes]],
 ) -> None:
     cpu = sorted(os.sched_getaffinity(0))[0]
-    cpu_watch = CpuWatch(mp.get_context("spawn"))
+    cpu_watch = CpuWatch(Launcher(mp.get_context("spawn"), template=False))
     try:
         deadline = time.monotonic() + 10
         while not cpu_watch.stamps.stamp(cpu) and time.monotonic() < deadline:

@@ -1,0 +1,160 @@
+"""The process template under a running engine: every process it forks is the supervisor's.
+
+The slots, the spare, the audio I/O and the CPU stampers are forks of one warm template, handed
+to the supervisor as its own children: they die with it, and a template that dies takes none
+of them along. A new template is started and the next spare comes from it. With
+CHRONUS_TEMPLATE=0 every process is spawned instead, as where there can be no template.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chronus.engine.client import EngineProcess
+from tests.sessions import bass_line, wait_status
+from tests.stalls import StallMonitor
+
+pytestmark = [pytest.mark.slow]
+
+BLOCK_MS = 128 / 48
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {
+        int(e.name): _parent(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()
+    }
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _gone(pids: set[int], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = set()
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.add(pid)
+        if not alive:
+            return True
+        pids = alive
+        time.sleep(0.05)
+    return False
+
+
+def _spare_made(status: dict[str, Any]) -> bool:
+    # two stampers (on two CPUs), A, B, the audio I/O, the spare
+    forks = status["engine"]["template"]["forks"]
+    return bool(forks >= 4 + min(2, len(os.sched_getaffinity(0))))
+
+
+def test_every_engine_process_is_the_supervisors_child_and_dies_with_it() -> None:
+    engine = EngineProcess(port=0, backend="null").boot()
+    assert engine.process is not None
+    supervisor = engine.process.pid
+    try:
+        with engine.client() as client:
+            status = wait_status(client, _spare_made)
+        template = status["engine"]["template"]
+        assert template["state"] == "warm"
+        forked = [int(slot["pid"]) for slot in status["slots"]] + [int(status["io"]["pid"])]
+        assert all(_parent(pid) == supervisor for pid in [*forked, template["pid"]])
+        everyone = _descendants(supervisor)
+        assert set(forked) | {template["pid"]} <= everyone
+        # forked twice, each is a child of the supervisor, none of the template
+        assert not {pid for pid in everyone if _parent(pid) == template["pid"]}
+    except BaseException:
+        engine.kill()
+        raise
+    os.kill(supervisor, signal.SIGKILL)
+    engine.process.wait(5)
+    assert _gone(everyone), "a process outlived the SIGKILLed supervisor"
+
+
+def test_a_killed_template_stops_no_sound_and_leaves_nothing_behind() -> None:
+    engine = EngineProcess(port=0, backend="null").boot()
+    assert engine.process is not None
+    seen: set[int] = set()
+    try:
+        with StallMonitor() as host, engine.client() as client:
+            client.send(bass_line())
+            client.sync()
+            before = wait_status(client, _spare_made)
+            seen |= _descendants(engine.process.pid)
+            first = before["engine"]["template"]["pid"]
+            os.kill(first, signal.SIGKILL)
+            status = wait_status(
+                client,
+                lambda s: (
+                    s["engine"]["template"]["restarts"] == 1
+                    and s["engine"]["template"]["state"] == "warm"
+                ),
+                timeout=30.0,
+            )
+            assert any("template exited (code -9)" in e for e in status["engine"]["events"])
+            assert status["engine"]["template"]["pid"] != first
+            seen |= _descendants(engine.process.pid)
+            # nothing it forked went with it: the same slots play on, nobody respawned
+            assert [s["pid"] for s in status["slots"]] == [s["pid"] for s in before["slots"]]
+            assert status["engine"]["respawns"] == 0 and status["engine"]["failovers"] == 0
+            played = status["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
+            assert played > 0
+            underruns = status["io"]["underruns"] - before["io"]["underruns"]
+            assert underruns <= host.blocks_bound(BLOCK_MS), (underruns, host.stalls_ms)
+            # a slot killed now is replaced, and the next spare comes from the new template
+            active = next(s for s in status["slots"] if s["role"] == "active")
+            os.kill(int(active["pid"]), signal.SIGKILL)
+            status = wait_status(
+                client,
+                lambda s: (
+                    any("rejoined in lockstep" in e for e in s["engine"]["events"])
+                    and s["engine"]["template"]["forks"] >= 1
+                ),
+            )
+            seen |= _descendants(engine.process.pid)
+    finally:
+        code = engine.quit()
+    assert code == 0
+    assert _gone(seen), "a process outlived the engine"
+
+
+def test_without_the_template_every_process_is_spawned_and_replaced_the_same() -> None:
+    engine = EngineProcess(port=0, backend="null", env={"CHRONUS_TEMPLATE": "0"}).boot()
+    try:
+        with engine.client() as client:
+            client.send(bass_line())
+            client.sync()
+            status = client.status()
+            assert status["engine"]["template"]["state"] == "spawn"
+            assert all(slot["seat"] == "running" for slot in status["slots"])
+            active = next(s for s in status["slots"] if s["role"] == "active")
+            os.kill(int(active["pid"]), signal.SIGKILL)
+            status = wait_status(
+                client,
+                lambda s: any("rejoined in lockstep" in e for e in s["engine"]["events"]),
+                timeout=30.0,
+            )
+            assert status["engine"]["failovers"] == 1
+    finally:
+        code = engine.quit()
+    assert code == 0
