@@ -3,7 +3,8 @@
 Each time the standby slot is back in its seat it is SIGKILLed at once, like a worker that a
 broken machine or module keeps taking down. The engine must step through its ladder —
 immediately, after 2 s, after 10 s — and then stop respawning (Suspended), saying so at each
-step, while the active slot plays on.
+step, while the active slot plays on. A suspension is not for ever: when a module is removed
+(the load that kept killing workers may be gone) the seat tries again, and comes back.
 """
 
 from __future__ import annotations
@@ -51,6 +52,19 @@ def test_a_crash_loop_walks_the_ladder_then_suspends() -> None:
                     time.sleep(0.1)
                 time.sleep(0.02)
             end = client.status()
+            assert _seat(end, "B")["seat"] == "suspended", end["engine"]["events"]
+            client.send([
+                validate("/patch/create", ("spare_part", "saw")),
+                validate("/patch/remove", ("spare_part",)),
+            ])  # fmt: skip
+            client.sync()
+            back = client.status()
+            deadline = time.monotonic() + 15.0
+            while _seat(back, "B")["seat"] != "running" and time.monotonic() < deadline:
+                time.sleep(0.1)
+                back = client.status()
+        assert _seat(back, "B")["seat"] == "running", back["engine"]["events"]
+        assert any("trying again" in e for e in back["engine"]["events"])
         events = end["engine"]["events"]
         decisions = [e.split(": ", 1)[1] for e in events if e.startswith("slot B: ")]
         print(f"\nbackoff: {len(kills)} kills, decisions {decisions}")
