@@ -4,7 +4,8 @@ Each is a processor that passes its input through until its `armed` parameter is
 then raises, returns NaN, crashes the process (a NULL dereference through ctypes), loops
 forever, or stops its process (SIGSTOP, as a host holds a slot up). Unarmed, they survive a
 slot's warm-up like any module. `fault_heavy`, armed, is honest but slow: it spins for
-`HEAVY_SHARE` of each block's period, as a patch too big for the machine would.
+`HEAVY_SHARE` of each block's period, as a patch near the machine's limit would;
+`fault_overload` spins for `OVERLOAD_SHARE` of it, as a patch too big for the machine.
 
 `fault_stop` stops only the first process to get there: it takes a token, a file created at
 the path in CHRONUS_FAULT_TOKEN, and any process that finds the token passes its input on.
@@ -25,8 +26,9 @@ from chronus.dsp.catalog import register
 from chronus.dsp.module import Processor
 from chronus.dsp.params import ParamSpec, mix_specs
 
-FAULTS = ("raise", "nan", "segfault", "hang", "stop", "heavy")
+FAULTS = ("raise", "nan", "segfault", "hang", "stop", "heavy", "overload")
 HEAVY_SHARE = 0.9
+OVERLOAD_SHARE = 2.0
 
 
 class _Fault(Processor):
@@ -53,8 +55,9 @@ class _Fault(Processor):
                 pass
         elif self.KIND == "stop" and _take_token():
             os.kill(os.getpid(), signal.SIGSTOP)
-        elif self.KIND == "heavy":
-            until = time.perf_counter() + HEAVY_SHARE * n / self.sample_rate
+        elif self.KIND in ("heavy", "overload"):
+            share = HEAVY_SHARE if self.KIND == "heavy" else OVERLOAD_SHARE
+            until = time.perf_counter() + share * n / self.sample_rate
             while time.perf_counter() < until:
                 pass
 

@@ -249,3 +249,20 @@ def test_render_allocates_nothing_after_warm_up() -> None:
         tracemalloc.stop()
     assert after - before < 2048
     assert peak - before < 16384
+
+
+def test_a_long_batch_of_commands_reports_progress() -> None:
+    """A slot beats its heart from `Renderer.progress`: a batch applied in one block must
+    call it as it goes, so that the watchdog sees progress, not a hang."""
+    from chronus.dsp.render import PROGRESS_EVERY
+
+    renderer = Renderer(SR, 128)
+    beats: list[int] = []
+    renderer.progress = lambda: beats.append(renderer.pending)
+    for i in range(10 * PROGRESS_EVERY):
+        renderer.schedule(0, m("/patch/create", f"m{i}", "lowpass"))
+    out = np.zeros((128, 2), dtype=np.float32)
+    renderer.render(out, 128)
+    assert len(beats) == 10
+    assert beats == sorted(beats, reverse=True) and beats[-1] == 0  # during the batch
+    assert renderer.max_apply_ns > 0 and renderer.slowest_command == "/patch/create"
