@@ -14,6 +14,7 @@ fails, the standby is replaced the same way and the old sound never changed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,9 +91,17 @@ class CommitFlow:
     """The staging area and at most one commit in flight, driven by the serve loop's ticks."""
 
     def __init__(
-        self, keeper: SlotKeeper, control: SharedCounters, io: SharedCounters, block: int, rate: int
+        self,
+        keeper: SlotKeeper,
+        control: SharedCounters,
+        io: SharedCounters,
+        block: int,
+        rate: int,
+        next_stamp: Callable[[], int] | None = None,
     ) -> None:
         self._keeper = keeper
+        self._next_stamp = next_stamp or keeper.next_stamp
+        """Where a staged change may apply at the soonest: after what is already paced."""
         self._control = control.values
         self._io = io.values
         self._block = block
@@ -146,7 +155,7 @@ class CommitFlow:
             raise CommitError("no standby slot in step to build on (one is being replaced)")
         staged, self._staging = self._staging, None
         keeper.diverging = True
-        stamp = keeper.next_stamp()
+        stamp = self._next_stamp()
         for message in staged.messages:
             keeper.push_to(green, stamp, encode(message))
         v = green.counters.values

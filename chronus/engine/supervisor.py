@@ -173,7 +173,9 @@ class Supervisor:
             self._keeper.boot(_BOOT_TIMEOUT_S)
         except RuntimeError as exc:
             raise EngineStartError(str(exc)) from exc
-        self._commits = CommitFlow(self._keeper, self._control, self._io_counters, c.block, c.rate)
+        self._commits = CommitFlow(
+            self._keeper, self._control, self._io_counters, c.block, c.rate, self.next_stamp
+        )
         try:
             if c.log:
                 self._session_log = StampedLog(c.log, c.rate, c.block)
