@@ -44,7 +44,6 @@ from chronus.dsp.strips import (
     pass_through,
     spread,
     strip_mono,
-    strip_mono_post,
     strip_stereo,
     strip_to_mono,
     zero_block,
@@ -530,7 +529,9 @@ class Graph:
                         if dst is None or dst.feed == STEREO_FEED:
                             bad = strip_mono(only.buf, mono, True, m, node.gain, node.target, coef)
                         else:
-                            bad = strip_to_mono(dst.inp_mono, mono, m, node.gain, node.target, coef)
+                            bad = strip_to_mono(
+                                dst.inp_mono, mono, True, m, node.gain, node.target, coef
+                            )
                             dst.feed = MONO_FEED
                         if dst is not None and dst.asleep:
                             self._wake(dst)
@@ -636,7 +637,7 @@ class Graph:
         input is dual-mono so far it goes as one channel, elsewhere into both (the routes
         fading, or more than one: the one-route case is in `_render`)."""
         coef = self._mix_coef
-        bad: int = strip_mono_post(node.post_mono, mono, m, node.gain, node.target, coef)
+        bad: int = strip_to_mono(node.post_mono, mono, False, m, node.gain, node.target, coef)
         post = node.post_mono
         for route in node.routes:  # a steady route adds × 1.0: bit-exact
             if route.span == 0:

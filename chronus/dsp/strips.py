@@ -21,7 +21,6 @@ __all__ = [
     "pass_through",
     "spread",
     "strip_mono",
-    "strip_mono_post",
     "strip_stereo",
     "strip_to_mono",
     "warm_strips",
@@ -132,11 +131,14 @@ def add_faded(
 
 @jit
 def strip_to_mono(
-    dst: FloatArray, src: FloatArray, n: int, gain: FloatArray, target: FloatArray, coef: float
-) -> int:
-    """`dst[:n] += src[:n] × g` for mono blocks through a balanced strip (`gain` and `target`
-    the same on both sides, so both sides move alike): what `strip_mono` adds into either
-    channel of a dual-mono destination. Non-finite input samples become 0 (counted)."""
+    dst: FloatArray, src: FloatArray, add: bool, n: int, gain: FloatArray, target: FloatArray,
+    coef: float,
+) -> int:  # fmt: skip
+    """Put mono `src[:n]` × a balanced strip's gain into mono `dst` (added when `add`).
+
+    `gain` and `target` are the same on both sides, so both sides move alike: this is what
+    `strip_mono` puts into either channel of a dual-mono destination. Non-finite input
+    samples become 0 (counted)."""
     bad = 0
     g0, g1 = gain[0], gain[1]
     t0, t1 = target[0], target[1]
@@ -147,28 +149,10 @@ def strip_to_mono(
         if not math.isfinite(x):
             x = 0.0
             bad += 1
-        dst[i] += x * g0
-    gain[0], gain[1] = g0, g1
-    return bad
-
-
-@jit
-def strip_mono_post(
-    dst: FloatArray, src: FloatArray, n: int, gain: FloatArray, target: FloatArray, coef: float
-) -> int:
-    """Like `strip_to_mono`, writing instead of adding (the strip's output, for routes that
-    fade)."""
-    bad = 0
-    g0, g1 = gain[0], gain[1]
-    t0, t1 = target[0], target[1]
-    for i in range(n):
-        g0 = approach(g0, t0, coef)
-        g1 = approach(g1, t1, coef)
-        x = src[i]
-        if not math.isfinite(x):
-            x = 0.0
-            bad += 1
-        dst[i] = x * g0
+        if add:
+            dst[i] += x * g0
+        else:
+            dst[i] = x * g0
     gain[0], gain[1] = g0, g1
     return bad
 
@@ -244,8 +228,7 @@ def warm_strips(max_block: int) -> None:
         for add in (False, True):
             strip_mono(stereo, mono, add, n, gain, target, 0.5)
             strip_stereo(stereo, stereo.copy(), add, n, gain, target, 0.5)
-        strip_to_mono(mono, mono.copy(), n, gain, target, 0.5)
-        strip_mono_post(mono, mono.copy(), n, gain, target, 0.5)
+            strip_to_mono(mono, mono.copy(), add, n, gain, target, 0.5)
         add_faded(stereo, stereo.copy(), n, route, 1.0, 0.5)
         add_faded_mono(mono, mono.copy(), n, route, 1.0, 0.5)
         add_faded_both(stereo, mono, n, route, 1.0, 0.5)
