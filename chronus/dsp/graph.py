@@ -99,10 +99,14 @@ class _Target:
 class Graph:
     """Modules by id, routed through processors to the master stage, every block.
 
-    Every module renders every block, connected or not, so its time always advances; only
-    what reaches `master` is heard. A new route fades in over the mix smoothing time; a cut
-    route and a removed module fade out over `FADE_OUT_MS` (the patch forgets them at once,
-    only the sound fades). Lfos tick every `GRID` samples of the absolute clock (`clock`,
+    Every module renders every block, connected or not, while it has something to do; one
+    that is quiet (see `Module.quiet`), with its strip and routes at rest, sleeps until a
+    note, a parameter, a route, the tempo or an input reaches it, and skipping it changes no
+    sample. Only what reaches `master` is heard. A centred mono output stays one channel
+    into processors with a dual-mono kernel (see `Processor.process_mono`), bit for bit what
+    the stereo path gives. A new route fades in over the mix smoothing time; a cut route and
+    a removed module fade out over `FADE_OUT_MS` (the patch forgets them at once, only the
+    sound fades). Lfos tick every `GRID` samples of the absolute clock (`clock`,
     the frame of the next frame rendered), so modulation is the same in blocks of any size.
     The master stage zeroes non-finite samples (counted in `nonfinite_count`) and limits the
     output to ±`LIMITER_THRESHOLD`.
