@@ -17,12 +17,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from chronus.engine.client import EngineProcess
-from tests.sessions import bass_line, wait_status
+from tests.sessions import bass_line, spare_made, wait_status
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.slow]
@@ -68,19 +67,13 @@ def _gone(pids: set[int], timeout: float = 5.0) -> bool:
     return False
 
 
-def _spare_made(status: dict[str, Any]) -> bool:
-    # two stampers (on two CPUs), A, B, the audio I/O, the spare
-    forks = status["engine"]["template"]["forks"]
-    return bool(forks >= 4 + min(2, len(os.sched_getaffinity(0))))
-
-
 def test_every_engine_process_is_the_supervisors_child_and_dies_with_it() -> None:
     engine = EngineProcess(port=0, backend="null").boot()
     assert engine.process is not None
     supervisor = engine.process.pid
     try:
         with engine.client() as client:
-            status = wait_status(client, _spare_made)
+            status = wait_status(client, spare_made)
         template = status["engine"]["template"]
         assert template["state"] == "warm"
         forked = [int(slot["pid"]) for slot in status["slots"]] + [int(status["io"]["pid"])]
@@ -105,7 +98,7 @@ def test_a_killed_template_stops_no_sound_and_leaves_nothing_behind() -> None:
         with StallMonitor() as host, engine.client() as client:
             client.send(bass_line())
             client.sync()
-            before = wait_status(client, _spare_made)
+            before = wait_status(client, spare_made)
             seen |= _descendants(engine.process.pid)
             first = before["engine"]["template"]["pid"]
             os.kill(first, signal.SIGKILL)
