@@ -240,6 +240,9 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=2)
     parser.add_argument("--only", default="ready,cold,shell,demo")
     args = parser.parse_args()
+    # Run in the background by a shell, this process ignores SIGINT, and so would every
+    # `chronus` it starts: the demo could not be stopped with Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     trees = {"this tree": HERE}
     if args.baseline:
         trees["baseline"] = args.baseline.resolve()

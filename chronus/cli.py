@@ -186,14 +186,18 @@ def _cmd_engine(args: argparse.Namespace) -> int:
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
     )  # fmt: skip
     supervisor = Supervisor(config, launcher)
+    starting = [True]
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        if starting[0]:  # a first run can take seconds: stop now, what started is shut down
+            raise KeyboardInterrupt
         supervisor.request_quit()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         ready = supervisor.start()
+        starting[0] = False
     except EngineStartError as exc:
         supervisor.shutdown()
         return _fail(str(exc))

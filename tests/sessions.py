@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,3 +68,10 @@ def wait_status(
         assert time.monotonic() < deadline, status["engine"]["events"]
         time.sleep(0.05)
     return status
+
+
+def spare_made(status: dict[str, Any]) -> bool:
+    """Whether the process template has forked the spare (after both CPU stampers, A, B and
+    the audio I/O)."""
+    forks = status["engine"]["template"]["forks"]
+    return bool(forks >= 4 + min(2, len(os.sched_getaffinity(0))))

@@ -191,11 +191,15 @@ class CpuWatch:
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2:
             return  # one CPU: both slots share it, and there is no other to cover from
-        for cpu in cpus:
-            stamper = launcher.start(
-                _stamp, (self.stamps.name, cpu), f"chronus-cpu{cpu}", daemon=True
-            )
-            self._stampers.append(stamper)
+        try:
+            for cpu in cpus:
+                stamper = launcher.start(
+                    _stamp, (self.stamps.name, cpu), f"chronus-cpu{cpu}", daemon=True
+                )
+                self._stampers.append(stamper)
+        except BaseException:  # no launch, or a start interrupted: nothing is left behind
+            self.close()
+            raise
 
     @property
     def pids(self) -> list[int]:

@@ -21,7 +21,7 @@ import pytest
 
 from chronus.engine.client import EngineProcess
 from chronus.protocol import validate
-from tests.sessions import wait_status
+from tests.sessions import spare_made, wait_status
 
 pytestmark = [pytest.mark.slow]
 
@@ -58,7 +58,7 @@ def test_a_slot_is_not_copied_into_a_worker_with_other_code(tmp_path: Path) -> N
                 validate("/seq/start", ()),
             ])  # fmt: skip
             client.sync()
-            wait_status(client, _both_running)
+            wait_status(client, lambda s: _both_running(s) and spare_made(s))
             source.write_text('"""A user module that registers nothing."""\nVERSION = 2\n')
             os.kill(int(client.status()["engine"]["template"]["pid"]), signal.SIGKILL)
             wait_status(

@@ -2,27 +2,32 @@
 
 The slots, the spare, the audio I/O and the CPU stampers are forks of one warm template, handed
 to the supervisor as its own children: they die with it, and a template that dies takes none
-of them along. A new template is started and the next spare comes from it. With
+of them along. A new template is started and the next spare comes from it. An engine
+stopped while its template compiles the kernels (a first run) stops at once. With
 CHRONUS_TEMPLATE=0 every process is spawned instead, as where there can be no template.
 """
 
 from __future__ import annotations
 
 import os
+import select
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from chronus.engine.client import EngineProcess
-from tests.sessions import bass_line, wait_status
+from tests.sessions import bass_line, spare_made, wait_status
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.slow]
 
 BLOCK_MS = 128 / 48
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _parent(pid: int) -> int:
@@ -62,19 +67,13 @@ def _gone(pids: set[int], timeout: float = 5.0) -> bool:
     return False
 
 
-def _spare_made(status: dict[str, Any]) -> bool:
-    # two stampers (on two CPUs), A, B, the audio I/O, the spare
-    forks = status["engine"]["template"]["forks"]
-    return bool(forks >= 4 + min(2, len(os.sched_getaffinity(0))))
-
-
 def test_every_engine_process_is_the_supervisors_child_and_dies_with_it() -> None:
     engine = EngineProcess(port=0, backend="null").boot()
     assert engine.process is not None
     supervisor = engine.process.pid
     try:
         with engine.client() as client:
-            status = wait_status(client, _spare_made)
+            status = wait_status(client, spare_made)
         template = status["engine"]["template"]
         assert template["state"] == "warm"
         forked = [int(slot["pid"]) for slot in status["slots"]] + [int(status["io"]["pid"])]
@@ -99,7 +98,7 @@ def test_a_killed_template_stops_no_sound_and_leaves_nothing_behind() -> None:
         with StallMonitor() as host, engine.client() as client:
             client.send(bass_line())
             client.sync()
-            before = wait_status(client, _spare_made)
+            before = wait_status(client, spare_made)
             seen |= _descendants(engine.process.pid)
             first = before["engine"]["template"]["pid"]
             os.kill(first, signal.SIGKILL)
@@ -158,3 +157,32 @@ def test_without_the_template_every_process_is_spawned_and_replaced_the_same() -
     finally:
         code = engine.quit()
     assert code == 0
+
+
+def test_an_engine_stopped_while_its_kernels_compile_stops_at_once(tmp_path: Path) -> None:
+    # a copy of the code without any cache: a first run, its kernels compiling
+    shutil.copytree(
+        ROOT / "chronus", tmp_path / "chronus", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "chronus", "engine", "--backend", "null", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path,
+    )  # fmt: skip
+    assert engine.stderr is not None
+    try:
+        deadline = time.monotonic() + 120
+        line = ""
+        while "compiling DSP kernels (first run)" not in line:
+            assert time.monotonic() < deadline and engine.poll() is None, "no kernel compiled"
+            ready = select.select([engine.stderr], [], [], 0.5)[0]
+            line = engine.stderr.readline() if ready else ""
+        everyone = _descendants(engine.pid)
+        assert everyone, "no template"
+        engine.terminate()
+        assert engine.wait(10) == 130
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait(10)
+    assert _gone(everyone), "a process outlived the engine"
