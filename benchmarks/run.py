@@ -745,9 +745,9 @@ def cpu_model() -> str:
 
 
 def machine() -> dict[str, Any]:
-    """Where and when: commit (and whether the code differs from it; docs aside), CPUs, load
-    average now."""
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs"))
+    """Where and when: commit (and whether the code differs from it; Markdown aside), CPUs,
+    load average now."""
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md"))
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "commit": _git("rev-parse", "--short", "HEAD")
@@ -770,6 +770,9 @@ def header(record: Figures) -> list[str]:
     )
     load = " / ".join(map(str, where["load"]))
     load_after = " / ".join(map(str, record["load_after"]))
+    scsynth = record["scsynth_version"] or "scsynth: not installed"
+    if record["scsynth_version"] and record["scsynth"]:
+        scsynth += f" (no realtime server: {record['scsynth']})"
     only = f" Only: {', '.join(record['only'])}." if record["only"] else ""
     took = record["seconds"]
     length = f"{took / 60:.0f} min" if took >= 90 else f"{took:.0f} s"
@@ -778,9 +781,7 @@ def header(record: Figures) -> list[str]:
         f"{where['date']}, a {mode} of {length}, at commit "
         f"`{where['commit']}`.{only} Machine: {where['nproc']} × {where['cpu']}, Python "
         f"{where['python']}; load average (1 / 5 / 15 min) {load} before, {load_after} after. "
-        f"JACK server: {'running' if record['jack'] else 'none'}; scsynth: "
-        f"{record['scsynth_version'] or 'not installed'}"
-        f"{' (realtime: ' + record['scsynth'] + ')' if record['scsynth'] else ''}.",
+        f"JACK server: {'running' if record['jack'] else 'none'}; {scsynth}.",
     ]
 
 
