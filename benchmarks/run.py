@@ -232,7 +232,8 @@ def pattern_underruns(figures: Figures) -> Reading:
     longest = max(r["render_max_us"] for r in runs)
     parsed = sum(r["parsed_in_block"] for r in runs)
     text = (
-        f"{sum(counts)} ({', '.join(map(str, counts))} in {len(runs)} runs of "
+        f"{sum(counts)} ({', '.join(map(str, counts))} in {len(runs)} "
+        f"run{'s' if len(runs) > 1 else ''} of "
         f"{setup['seconds']:g} s; longest block {us(longest)}; patterns parsed in a slot "
         f"{parsed})"
     )
