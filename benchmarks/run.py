@@ -15,8 +15,9 @@ end -->` in docs/PERFORMANCE.md (made before the first section if absent); the r
 file is left as it is.
 
 `--quick` runs each benchmark with fewer runs and shorter durations, to check that all of it
-works (a few minutes; the table says "quick"); the full run is the one for the record (about
-half an hour; nothing else heavy should run meanwhile). `--only` runs the named benchmarks
+works (3–4 minutes here; the table says "quick"); the full run is the one for the record
+(some 15 minutes by an estimate from the quick run's parts; nothing else heavy should run
+meanwhile). `--only` runs the named benchmarks
 (see `--list`); the other rows then say "not run", so use `--print` to look at a partial run
 without replacing the table. A benchmark whose prerequisite is missing (a JACK server,
 scsynth) or that fails gives rows that say "not measured" and why.
