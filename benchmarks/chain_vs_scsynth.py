@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,7 @@ from typing import Any
 import numba
 import numpy as np
 import numpy.typing as npt
+from figures import add_json_flag, figures_out
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHOR = ROOT.parent / "shared" / "anchors" / "scsynth-chain"
@@ -269,10 +271,20 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, nargs="*", default=[], metavar="CHECKOUT")
     parser.add_argument("--no-scsynth", action="store_true")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    add_json_flag(parser)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
+    with figures_out(args.json) as figures:
+        measure(args, figures)
+
+
+def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    """Run and print the comparison; each track count's medians go into `figures`."""
+    if not args.no_scsynth and shutil.which("scsynth") is None:
+        print("scsynth is not installed (Debian: supercollider-server): chronus alone")
+        args.no_scsynth = True
     from chronus.dsp.render import Renderer
 
     Renderer(RATE, args.block).warm_up()
@@ -304,12 +316,13 @@ def main() -> None:
                 add(f"by hand, dual-mono, block {args.block}", seconds)
                 if not np.array_equal(stereo, mono):
                     raise SystemExit("the dual-mono chains do not render the stereo samples")
-            report(tracks, args.runs, rows)
+            figures[str(tracks)] = report(tracks, args.runs, rows)
 
 
-def report(tracks: int, runs: int, rows: dict[str, list[float]]) -> None:
-    """Medians, and ratios to scsynth: a whole process to its whole process, a render to its
-    render work (the 60 s run minus the 1 s run)."""
+def report(tracks: int, runs: int, rows: dict[str, list[float]]) -> dict[str, Any]:
+    """Print the medians, and ratios to scsynth: a whole process to its whole process, a render
+    to its render work (the 60 s run minus the 1 s run). Returns the medians by name, with
+    scsynth's render work as `scsynth render work` (0 without scsynth)."""
     sc = median(rows.get("scsynth -N 60 s, whole process", [0.0]))
     sc_work = sc - median(rows.get("scsynth -N 1 s, whole process", [0.0]))
     print(f"\n{tracks} tracks, 60 s at {RATE} Hz, median of {runs}; scsynth's render work "
@@ -319,6 +332,8 @@ def report(tracks: int, runs: int, rows: dict[str, list[float]]) -> None:
         if sc > 0 and not name.startswith("scsynth"):
             ratio = f"  {median(values) / (sc if 'whole' in name else sc_work):5.2f}×"
         print(f"  {name:<52} {median(values):7.3f} s{ratio}")
+    return {"runs": runs, "scsynth render work": sc_work,
+            **{name: median(values) for name, values in rows.items()}}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from figures import add_json_flag, figures_out
+
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORS = ROOT.parent / "shared" / "anchors" / "scsynth"
 RATE = 48000
@@ -316,10 +318,17 @@ def main() -> None:
     parser.add_argument("--profile", type=int, metavar="N", help="also profile a render of N")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    add_json_flag(parser)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.seconds, args.out)
         return
+    with figures_out(args.json) as figures:
+        measure(args, figures)
+
+
+def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    """Time and print the workload for each N; its medians go into `figures` by N."""
     have_sc = shutil.which("scsynth") is not None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -342,6 +351,11 @@ def main() -> None:
             phases = {k: statistics.median(w[1][k] for w in whole) for k in whole[0][1]}
             rows.append((n, statistics.median(w[0] for w in whole), statistics.median(inproc),
                          statistics.median(sc) if sc else None, phases))  # fmt: skip
+            figures[str(n)] = {
+                "runs": args.runs, "scsynth_s": statistics.median(sc) if sc else None,
+                "render_s": statistics.median(inproc), "whole_s": rows[-1][1],
+                "paired_ratio": paired[n][0] if sc else None, "phases": phases,
+            }  # fmt: skip
             os.sync()
         print(f"workload: {args.seconds:g} s at {RATE} Hz stereo, median of {args.runs}")
         print("N     scsynth -N   chronus whole   (ratio)  chronus render   (ratio)  RTF")

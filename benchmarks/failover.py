@@ -39,6 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from figures import add_json_flag, figures_out
+
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.stats import UNDERRUN_CAUSES
 from chronus.protocol import validate
@@ -117,7 +119,14 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--every", type=float, default=3.0, help="seconds between kills")
     parser.add_argument("--seconds", type=float, default=0.0, help="play at least this long")
+    add_json_flag(parser)
     args = parser.parse_args()
+    with figures_out(args.json) as figures:
+        measure(args, figures)
+
+
+def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    """Play, kill, compare and print; the headline figures go into `figures`."""
     work = Path(tempfile.mkdtemp(prefix="chronus-failover-"))
     log, wav = work / "session.log", work / "out.wav"
     engine = EngineProcess(
@@ -202,9 +211,16 @@ def main() -> None:
         "exit_ms", "detect_ms", "rejoin_ms", "ask_to_send_ms", "join_load_ms", "covered",
         "underruns", "bytes", "capture_ms", "late",
     )  # fmt: skip
+    figures.update(kills=len(rows), seconds=len(recorded) / rate)
     for key in per_kill:
         values = [r[key] for r in rows] or [0.0]
         print(f"  {key:11s} median {statistics.median(values):9.2f}  max {max(values):9.2f}")
+        figures[key] = {"median": statistics.median(values), "max": max(values)}
+    figures.update(
+        underruns=io["underruns"], xruns=io["xruns"],
+        xruns_after_host_stall=io["xruns_in_host_stalls"],
+        divergences=end["engine"]["divergences"], failovers=end["engine"]["failovers"],
+    )  # fmt: skip
     engine_status = end["engine"]
     print(f"  engine: divergences {engine_status['divergences']}, "
           f"failovers {engine_status['failovers']}, underruns {io['underruns']}, "
@@ -227,12 +243,14 @@ def main() -> None:
     for low, high, label in windows:
         count = sum(n for t, n in underrun_times if low <= t < high)
         print(f"  underruns {label}: {count}")
+        figures[f"underruns {label}"] = count
     _attribute(polls, host.stalls)
     _causes(underrun_rows, io["underruns"])
     blocks = sorted({int(i) // session.block for i in differing})
     # The engine stops its slots before its recorder, so the recording ends in a fade.
     shutdown = (len(recorded) - rate // 2) // session.block
     running = [b for b in blocks if b < shutdown]
+    figures["blocks_differing"] = len(running)
     print(f"  recording vs offline render of the session log: {len(running)} blocks differ "
           f"{running[:10]} (+{len(blocks) - len(running)} in the last 0.5 s, at shutdown); "
           f"underruns {io['underruns']}")  # fmt: skip

@@ -15,6 +15,8 @@ import argparse
 import statistics
 import time
 
+from figures import add_json_flag, figures_out
+
 from chronus.engine.client import EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
@@ -29,8 +31,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="device", choices=("device", "null"))
     parser.add_argument("--trials", type=int, default=200)
+    add_json_flag(parser)
     args = parser.parse_args()
-    engine = EngineProcess(port=0, backend=args.backend).boot()
+    with figures_out(args.json) as figures:
+        figures.update(measure(args.backend, args.trials))
+
+
+def measure(backend: str, trials: int) -> dict[str, float | str]:
+    """Time `trials` typed lines to their first sounding block; print and return the figures
+    (ms, the device's latency not included in `min`/`p50`/`p99`/`max`)."""
+    engine = EngineProcess(port=0, backend=backend).boot()
     try:
         with engine.client() as client:
             interpreter = Interpreter(Context.from_dump(client.dump()))
@@ -42,7 +52,7 @@ def main() -> None:
             device_ms = status["io"]["device_latency_ms"]
             block_ms = 1000 * status["engine"]["block"] / status["engine"]["rate"]
             latencies: list[float] = []
-            for _ in range(args.trials):
+            for _ in range(trials):
                 time.sleep(0.05 + (len(latencies) % 7) * block_ms / 7000)  # vary the phase
                 before = client.status()["io"]["last_onset_ns"]
                 started = time.monotonic_ns()
@@ -66,6 +76,11 @@ def main() -> None:
         f"trials: {len(latencies)}; underruns {final['io']['underruns']}, "
         f"xruns {final['io']['xruns']}"
     )
+    figures: dict[str, float | str] = {
+        "device": final["io"]["device"], "block_ms": block_ms, "device_ms": device_ms,
+        "lead_ms": final["engine"]["lead_ms"], "trials": len(latencies),
+        "underruns": final["io"]["underruns"], "xruns": final["io"]["xruns"],
+    }  # fmt: skip
     for name, value in (
         ("min", min(latencies)),
         ("p50", statistics.median(latencies)),
@@ -74,6 +89,8 @@ def main() -> None:
     ):
         print(f"  {name}: line → block at device {value:6.2f} ms; "
               f"+ device = {value + device_ms:6.2f} ms to the output")  # fmt: skip
+        figures[name] = value
+    return figures
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ then with `--play` every chain plays a 16-step pattern of 16ths for `--seconds`;
 `--kills K` the active slot is killed (SIGKILL) K times, evenly over that time, and the
 rejoins are timed (at this size a slot's state is captured by a forked child).
 
-Printed: underruns and xruns while building, idling and playing; slot deaths, kills as hung
-and respawns; the longest one command took to apply in a slot; the slots' render time per
-block (p50 / p99 / max) while idle and while playing; the build's length.
+Printed (one JSON object): underruns and xruns while building, idling and playing; slot
+deaths (`deaths`: how many "died" events), kills as hung and respawns; the longest one command
+took to apply in a slot; the slots' render time per block (p50 / p99 / max) while idle and
+while playing; the build's length and the commands the engine refused.
 
     python benchmarks/live_build.py --backend device --chains 32
     python benchmarks/live_build.py --backend device --chains 128 --play --seconds 60
@@ -99,6 +100,7 @@ class Watch:
             "failovers": e1["failovers"] - e0["failovers"],
             "respawns": e1["respawns"] - e0["respawns"],
             "events": [ev for ev in e1["events"] if ev not in e0["events"]],
+            "deaths": sum(" died " in ev for ev in e1["events"] if ev not in e0["events"]),
             "max_apply_us": max(slot.get("max_apply_us", 0.0) for slot in slots),
             "slowest_command": max(slots, key=lambda slot: slot["max_apply_us"])["slowest_command"],
             "max_gc_us": max(slot["max_gc_us"] for slot in slots),
@@ -159,6 +161,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     errors += _send_line(client, interpreter, line)
             report["build_s"] = round(time.monotonic() - began, 3)
             report["build_errors"] = errors[:10]
+            report["build_error_count"] = len(errors)
             report["building"] = watch.delta()
             time.sleep(args.settle)
             watch.delta()

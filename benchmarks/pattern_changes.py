@@ -9,7 +9,8 @@ rest on the next bar line) in `patterns` mode, or parameter sets (`/mod/<id>/cut
 patterns play in both modes until the changes begin).
 Reads `/engine/status` every half second: the slots' render times (each block's, commands
 applied in it included; the window holds the last 1,024 blocks), `max_cycle_us` /
-`max_command_us` (since the slot started), the patterns a slot had to parse in a block for
+`max_command_us` (the status's `max_drain_us`, `max_command_us` in older trees; since the slot
+started), the patterns a slot had to parse in a block for
 want of a prepared one (-1 each where the status has no such field), and underruns.
 
 `--code DIR` runs another source tree (e.g. an export of the commit before this change) in
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from figures import add_json_flag, figures_out
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
@@ -107,7 +110,9 @@ def one_run(code: str, mode: str, args: argparse.Namespace) -> dict[str, Any]:
         "render_max_us": render_max,
         "render_p99_us": max(float(s["render"]["p99_us"]) for s in slots),
         "max_cycle_us": max(float(s["max_cycle_us"]) for s in slots),
-        "max_command_us": max(float(s["max_command_us"]) for s in slots),
+        "max_command_us": max(
+            float(s.get("max_drain_us", s.get("max_command_us", -1))) for s in slots
+        ),
         "parsed_in_block": sum(int(s.get("patterns_parsed", -1)) for s in slots),
         "errors": sum(1 for reply in notes if reply[0] == "/error"),
     }
@@ -126,27 +131,34 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--code", default="", help="another source tree, in alternated runs")
+    add_json_flag(parser)
     args = parser.parse_args()
     trees = [HERE] + ([os.path.abspath(args.code)] if args.code else [])
     modes = ["patterns", "params"] if args.mode == "both" else [args.mode]
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    print(
-        f"{args.per_second:g} changes/s for {args.seconds:g} s over {args.tracks} tracks "
-        f"({args.backend} backend), {args.runs} run(s) each, alternated"
-    )
-    for _ in range(args.runs):
-        for mode in modes:
-            for tree in trees:
-                result = one_run(tree, mode, args)
-                results.setdefault((tree, mode), []).append(result)
-                label = "this tree" if tree == HERE else tree
-                print(f"  {mode:8s} {label}: {result}", flush=True)
-    print("medians:")
-    for (tree, mode), runs in results.items():
-        label = "this tree" if tree == HERE else tree
-        keys = runs[0].keys()
-        medians = {k: statistics.median(float(r[k]) for r in runs) for k in keys}
-        print(f"  {mode:8s} {label}: " + ", ".join(f"{k} {v:g}" for k, v in medians.items()))
+    with figures_out(args.json) as figures:
+        print(
+            f"{args.per_second:g} changes/s for {args.seconds:g} s over {args.tracks} tracks "
+            f"({args.backend} backend), {args.runs} run(s) each, alternated"
+        )
+        for _ in range(args.runs):
+            for mode in modes:
+                for tree in trees:
+                    result = one_run(tree, mode, args)
+                    results.setdefault((tree, mode), []).append(result)
+                    label = "this tree" if tree == HERE else tree
+                    print(f"  {mode:8s} {label}: {result}", flush=True)
+        print("medians:")
+        for (tree, mode), runs in results.items():
+            label = "this tree" if tree == HERE else tree
+            keys = runs[0].keys()
+            medians = {k: statistics.median(float(r[k]) for r in runs) for k in keys}
+            print(f"  {mode:8s} {label}: " + ", ".join(f"{k} {v:g}" for k, v in medians.items()))
+            figures[f"{mode} {label}"] = runs
+        figures["setup"] = {
+            "backend": args.backend, "seconds": args.seconds, "per_second": args.per_second,
+            "tracks": args.tracks, "runs": args.runs,
+        }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ import numpy as np
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # after PYTHONPATH: see --code
 
+from figures import add_json_flag, figures_out
+
 from chronus.dsp.render import Renderer
 from chronus.protocol import Message, validate
 from chronus.seq import notation
@@ -268,10 +270,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="alternations with --code")
     parser.add_argument("--code", default="", help="another source tree to time --busy in")
     parser.add_argument("--busy-json", action="store_true", help=argparse.SUPPRESS)
+    add_json_flag(parser)
     args = parser.parse_args()
     if args.busy_json:
         print(json.dumps(busy_change_cost(json.loads(sys.stdin.read()), args.seed)))
         return
+    with figures_out(args.json) as figures:
+        measure(args, figures)
+
+
+def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    """Print what `args` asks for; the per-block cost goes into `figures` (µs and %)."""
     if args.busy:
         busy_report(args.busy, args.seed, args.code, args.rounds)
     if not args.seconds:
@@ -298,6 +307,12 @@ def main() -> None:
         f"  blocks with an event: {len(busy)}; their mean {busy.mean() if len(busy) else 0:.1f} µs "
         f"= {100 * (busy.mean() if len(busy) else 0) / budget_us:.2f} % of a block"
     )
+    figures.update(
+        tracks=args.tracks, seconds=args.seconds, events=events, budget_us=budget_us,
+        mean_us=float(times.mean()), p99_us=float(np.percentile(times, 99)),
+        max_us=float(times.max()), event_blocks=len(busy),
+        event_block_mean_us=float(busy.mean()) if len(busy) else 0.0,
+    )  # fmt: skip
     if args.patterns:
         costs, worst = new_pattern_cost(args.patterns)
         for mode, c in costs.items():

@@ -2,7 +2,7 @@
 first sound. Optionally against an older tree, the runs alternated.
 
     python benchmarks/startup.py [--baseline OLD_TREE] [--runs 7] [--cold-runs 2]
-                                 [--only ready,cold,shell,demo]
+                                 [--only ready,cold,shell,demo,scsynth] [--json]
 
 Each figure runs the `chronus` of a source tree (this checkout, and `--baseline`, e.g. a
 `git archive` of an older commit) in a fresh subprocess with that tree on PYTHONPATH, the
@@ -18,6 +18,9 @@ null backend, and times it from just before the subprocess starts:
 - demo: `chronus demo --backend null` to its first sounding block. A tree whose demo has no
   `--backend` is timed by doing what its demo did, in order: render the song (a
   subprocess), start an engine, play the script (in this process).
+- scsynth (the anchor, with ready): after each READY of this checkout, SuperCollider's
+  `scsynth -u PORT` on the running JACK server, to its "SuperCollider 3 server ready" line
+  (`benchmarks/scsynth.py`); not measured, and why, without scsynth or a JACK server.
 
 A first sound is the `io.last_onset_ns` the engine reports in `/engine/status`: the
 CLOCK_MONOTONIC time the audio I/O handed the first sounding block on (the null backend has
@@ -42,6 +45,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from figures import add_json_flag, figures_out
+from scsynth import Server, why_not
 
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 
@@ -238,16 +244,26 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="an older source tree to compare with")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--cold-runs", type=int, default=2)
-    parser.add_argument("--only", default="ready,cold,shell,demo")
+    parser.add_argument("--only", default="ready,cold,shell,demo,scsynth")
+    add_json_flag(parser)
     args = parser.parse_args()
     # Run in the background by a shell, this process ignores SIGINT, and so would every
     # `chronus` it starts: the demo could not be stopped with Ctrl-C.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    with figures_out(args.json) as figures:
+        measure(args, figures)
+
+
+def measure(args: argparse.Namespace, figures: dict[str, object]) -> None:
+    """Time what `args.only` asks for; print a table and put each row's runs in `figures`,
+    by key (`ready`, `cold`, ...) and tree (`this tree`, `baseline`)."""
     trees = {"this tree": HERE}
     if args.baseline:
         trees["baseline"] = args.baseline.resolve()
     wanted = set(args.only.split(","))
-    rows: list[tuple[str, str, dict[str, list[float]]]] = []
+    rows: list[tuple[str, str, str, dict[str, list[float]]]] = []
+    no_scsynth = why_not() if "scsynth" in wanted and "ready" in wanted else "not asked for"
+    boots: list[float] = []
     with tempfile.TemporaryDirectory(prefix="chronus-startup-") as temp:
         cwd = Path(temp)
         for tree in trees.values():
@@ -259,12 +275,19 @@ def main() -> None:
             def ready(tree: Path) -> float:
                 took, _, used = time_ready(tree, cwd)
                 cpu[tree].append(used)
+                if tree == HERE and not no_scsynth:
+                    with Server() as scsynth:
+                        boots.append(scsynth.boot())
                 return took
 
-            rows.append(("`chronus engine` to READY", "warm caches",
+            rows.append(("ready", "`chronus engine` to READY", "warm caches",
                          alternate(trees, args.runs, ready)))  # fmt: skip
-            rows.append(("CPU time of the engine's processes, start to exit", "warm caches",
-                         {name: cpu[tree] for name, tree in trees.items()}))  # fmt: skip
+            used = {name: cpu[tree] for name, tree in trees.items()}
+            rows.append(("ready_cpu", "CPU time of the engine's processes, start to exit",
+                         "warm caches", used))  # fmt: skip
+            if boots:
+                rows.append(("scsynth", "`scsynth -u PORT` (JACK) to its ready line", "—",
+                             {"this tree": boots}))  # fmt: skip
         if "cold" in wanted:
             print("READY, first run", file=sys.stderr)
             progress: dict[Path, list[int]] = {tree: [] for tree in trees.values()}
@@ -274,10 +297,11 @@ def main() -> None:
                 progress[tree].append(lines)
                 return took
 
-            rows.append(("`chronus engine` to READY", "first run (no caches)",
+            rows.append(("cold", "`chronus engine` to READY", "first run (no caches)",
                          alternate(trees, args.cold_runs, cold)))  # fmt: skip
             for name, tree in trees.items():
                 print(f"  {name}: progress lines on a first run: {progress[tree]}")
+            figures["cold_progress_lines"] = {name: progress[t] for name, t in trees.items()}
         if "shell" in wanted:
             print("shell", file=sys.stderr)
             shell: dict[Path, list[tuple[float, float]]] = {tree: [] for tree in trees.values()}
@@ -286,19 +310,25 @@ def main() -> None:
                 shell[tree].append(time_shell(tree, cwd))
                 return shell[tree][-1][0]
 
-            rows.append(("`chronus` to its prompt", "warm caches",
+            rows.append(("prompt", "`chronus` to its prompt", "warm caches",
                          alternate(trees, args.runs, prompt)))  # fmt: skip
             sounds = {name: [s for _, s in shell[tree]] for name, tree in trees.items()}
-            rows.append(("`chronus` to the sound of a line typed at once", "warm caches", sounds))
+            rows.append(("typed_sound", "`chronus` to the sound of a line typed at once",
+                         "warm caches", sounds))  # fmt: skip
         if "demo" in wanted:
             print("demo", file=sys.stderr)
             demo = alternate(trees, args.runs, lambda tree: time_demo(tree, cwd))
-            rows.append(("`chronus demo` to its first sound", "warm caches", demo))
+            rows.append(("demo", "`chronus demo` to its first sound", "warm caches", demo))
     names = list(trees)
     print("\n| figure | caches | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
-    for figure, caches, results in rows:
-        print(f"| {figure} | {caches} | " + " | ".join(summary(results[n]) for n in names) + " |")
+    for key, figure, caches, results in rows:
+        print(f"| {figure} | {caches} | "
+              + " | ".join(summary(results.get(n, [])) for n in names) + " |")  # fmt: skip
+        figures[key] = results
+    if no_scsynth and no_scsynth != "not asked for":
+        print(f"scsynth not measured: {no_scsynth}")
+        figures["scsynth"] = {"not_measured": no_scsynth}
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from failover import _patch  # the same workload as the failover benchmark
+from figures import add_json_flag, figures_out
 
 from chronus.engine.client import EngineProcess
 
@@ -83,7 +84,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0)
+    add_json_flag(parser)
     args = parser.parse_args()
+    with figures_out(args.json) as figures:
+        figures.update(seconds=args.seconds, rounds=measure(args))
+
+
+def measure(args: argparse.Namespace) -> list[dict[str, int]]:
+    """Alternate the bare callback and chronus; print each round and the medians; the
+    rounds' counts."""
     rows = []
     for round_ in range(args.rounds):
         empty, empty_host = bare(args.seconds)
@@ -99,6 +108,8 @@ def main() -> None:
         f"them in all rounds: bare {sum(r[0] - r[1] for r in rows)}, "
         f"chronus {sum(r[2] - r[3] for r in rows)}"
     )
+    keys = ("bare_xruns", "bare_after_host_stall", "xruns", "after_host_stall", "underruns")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 if __name__ == "__main__":
