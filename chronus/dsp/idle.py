@@ -16,6 +16,7 @@ __all__ = [
     "run_quiet",
     "settled",
     "voices_quiet",
+    "warm_idle",
 ]
 
 LINE_CHECK_BLOCKS = 64
@@ -101,3 +102,21 @@ def advance(index: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64], n: int
     """Move each line's read/write index on by `n` samples (a skipped block of a reverb)."""
     for j in range(index.shape[0]):
         index[j] = (index[j] + n) % lengths[j]
+
+
+def warm_idle() -> None:
+    """Compile (or load) every kernel here with every argument type a module passes it, so
+    that no module's first sleep waits for numba in the middle of a block."""
+    floats = np.zeros(4)
+    stereo = np.zeros((4, 2))
+    ints = np.zeros(4, dtype=np.int64)
+    lengths = np.ones(4, dtype=np.int64)
+    voices = np.zeros((2, 4), dtype=np.int64)
+    smooth = np.zeros((3, 4))
+    settled(floats, floats)
+    all_zero(floats)
+    lines_quiet(floats)
+    lines_quiet(stereo)
+    run_quiet(floats, 0, 1, 0, 1)
+    voices_quiet(voices, smooth)
+    advance(ints, lengths, 1)

@@ -26,6 +26,8 @@ import numpy.typing as npt
 
 from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.graph import Graph
+from chronus.dsp.idle import warm_idle
+from chronus.dsp.lfo import Lfo
 from chronus.dsp.module import Processor
 from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES, module_types
 from chronus.dsp.strips import warm_strips
@@ -215,6 +217,12 @@ class Renderer:
                 if module.DUAL_MONO:
                     module.channels_equal()
         warm_strips(self.max_block)
+        warm_idle()
+        for module in scratch.graph.modules.values():  # their idle tests, and the lfo's
+            module.quiet()
+            module.skip(1)
+            if isinstance(module, Lfo):
+                module.process(mono_in, self.max_block)
         return errors
 
     # -- state ----------------------------------------------------------------------------
