@@ -132,6 +132,12 @@ class Graph:
         self._removing: list[Node] = []
         self._stale = False
         self._acc = np.zeros((self.max_block, 2))
+        self._out_mono = np.zeros(self.max_block)
+        self._out_stereo = np.zeros((self.max_block, 2))
+        """What the node being rendered wrote (one buffer for all: it stays in the cache)."""
+        self._post = np.zeros((self.max_block, 2))
+        self._post_mono = np.zeros(self.max_block)
+        """A node's output after its strip, for routes that fade (one for all, likewise)."""
         self._routing = Routing(self._acc)
         self._awake: list[Node] = []
         """The nodes that are not asleep, in render order: the only ones a block visits."""
@@ -490,7 +496,7 @@ class Graph:
                 m, playing, only = self._spans(node, n)
                 finished = finished or self._stale
             module = node.module
-            mono: FloatArray | None = node.src  # the output, if it is mono
+            mono: FloatArray | None = self._out_mono  # the output, if it is mono
             crumb[0] = node.crumb
             if node.processor:
                 feed = node.feed
@@ -502,14 +508,13 @@ class Graph:
                 ):
                     node.feed = NO_FEED
                     try:
-                        module.process_mono(node.inp_mono, node.mono_out, n)  # type: ignore[attr-defined]
+                        module.process_mono(node.inp_mono, self._out_mono, n)  # type: ignore[attr-defined]
                     except Exception as exc:  # one bad module must not stop the sound
                         self._module_failed(node, exc)
                         zero_mono(node.inp_mono, n)
                         continue
                     if feed == MONO_FEED:
                         zero_mono(node.inp_mono, n)
-                    mono = node.mono_out
                 else:
                     ok, mono = self._process(node, cast(Processor, module), n)
                     if not ok:
@@ -517,9 +522,9 @@ class Graph:
             else:
                 try:
                     if node.quarantined:
-                        zero_mono(node.src, n)
+                        zero_mono(self._out_mono, n)
                     else:
-                        module.process(node.src, n)
+                        module.process(self._out_mono, n)
                 except Exception as exc:  # one bad module must not stop the sound
                     self._module_failed(node, exc)
                     continue
@@ -614,21 +619,21 @@ class Graph:
         ok = True
         try:
             if mono:
-                module.process_mono(node.inp_mono, node.mono_out, n)
+                module.process_mono(node.inp_mono, self._out_mono, n)
             else:
                 if feed == MONO_FEED:
                     spread(node.inp, node.inp_mono, n)
                 if node.quarantined:
-                    pass_through(node.inp, node.src, n)
+                    pass_through(node.inp, self._out_stereo, n)
                 else:
-                    module.process_stereo(node.inp, node.src, n)
+                    module.process_stereo(node.inp, self._out_stereo, n)
         except Exception as exc:  # one bad module must not stop the sound
             self._module_failed(node, exc)
             ok = False
         if mono:
             if feed == MONO_FEED:
                 zero_mono(node.inp_mono, n)
-            return ok, node.mono_out
+            return ok, self._out_mono
         if feed != NO_FEED:
             zero_block(node.inp, n)
             zero_mono(node.inp_mono, n)  # `spread` zeroed it unless it raised first
@@ -641,8 +646,8 @@ class Graph:
         input is dual-mono so far it goes as one channel, elsewhere into both (the routes
         fading, or more than one: the one-route case is in `_render`)."""
         coef = self._mix_coef
-        bad: int = strip_to_mono(node.post_mono, mono, False, m, node.gain, node.target, coef)
-        post = node.post_mono
+        post = self._post_mono
+        bad: int = strip_to_mono(post, mono, False, m, node.gain, node.target, coef)
         for route in node.routes:  # a steady route adds × 1.0: bit-exact
             if route.span == 0:
                 continue
@@ -670,13 +675,13 @@ class Graph:
                 if dst.asleep:
                     self._wake(dst)
         strip = strip_stereo if mono is None else strip_mono
-        src = node.src if mono is None else mono
+        src = self._out_stereo if mono is None else mono
         if only is not None and only.steady and only.span == m:
             return int(strip(only.buf, src, True, m, node.gain, node.target, coef))
-        bad = strip(node.post, src, False, m, node.gain, node.target, coef)
+        bad = strip(self._post, src, False, m, node.gain, node.target, coef)
         for route in node.routes:  # a steady route adds × 1.0: bit-exact
             if route.span > 0:
-                add_faded(route.buf, node.post, route.span, route.gain, route.target, coef)
+                add_faded(route.buf, self._post, route.span, route.gain, route.target, coef)
         return int(bad)
 
     def _module_failed(self, node: Node, exc: Exception) -> None:

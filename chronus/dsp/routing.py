@@ -37,7 +37,11 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(eq=False, slots=True)
 class Node:
-    """A sound module with its buffers and channel strip (smoothed stereo gain)."""
+    """A sound module with its input buffers and channel strip (smoothed stereo gain).
+
+    Its output needs no buffer of its own: it goes through the strip into its destinations
+    as soon as it is rendered, so every node writes into the graph's one scratch buffer,
+    which stays in the CPU's cache however big the patch."""
 
     module_id: str
     module: Module
@@ -81,25 +85,17 @@ class Node:
     """The module is a processor with a dual-mono path (`Processor.DUAL_MONO`)."""
     quiet_in: int = 1
     """Blocks until the graph asks the module whether it is quiet."""
-    src: FloatArray = field(init=False)
-    """The module's output: mono for a source, stereo for a processor."""
     inp: FloatArray = field(init=False)
+    """What the routes into this processor add up to in a block (stereo)."""
     inp_mono: FloatArray = field(init=False)
-    mono_out: FloatArray = field(init=False)
-    """A processor's output when it ran on a dual-mono input."""
-    post: FloatArray = field(init=False)
-    post_mono: FloatArray = field(init=False)
+    """The same while only dual-mono contributions came (one channel)."""
 
     def __post_init__(self) -> None:
         self.processor = isinstance(self.module, Processor)
         self.dual_mono = self.processor and cast(Processor, self.module).DUAL_MONO
         block = self.max_block
-        self.src = np.zeros((block, 2) if self.processor else (block,))
         self.inp = np.zeros((block, 2) if self.processor else (1, 2))
         self.inp_mono = np.zeros(block if self.processor else 1)
-        self.mono_out = np.zeros(block if self.processor else 1)
-        self.post = np.zeros((block, 2))
-        self.post_mono = np.zeros(block)
 
     @property
     def live(self) -> bool:
