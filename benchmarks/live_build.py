@@ -38,6 +38,7 @@ from chronus.dsp.specs import module_types
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.lang.interpreter import Interpreter
 from chronus.protocol import Message, validate
+from tests.stalls import StallMonitor
 
 NOTES = (0, 0, 12, 0, 3, 0, 15, 7, 0, 10, 0, 12, 5, 0, 17, 3)
 ROOTS = (36, 43, 48, 39, 44, 46, 31, 51)
@@ -106,6 +107,13 @@ class Watch:
             "max_gc_us": max(slot["max_gc_us"] for slot in slots),
             "render": {slot["name"]: slot["render"] for slot in slots},
             "seats": {slot["name"]: slot["seat"] for slot in slots},
+            "recent_underruns": [
+                {k: u[k] for k in ("block", "after_ms", "behind", "cause")}
+                for u in io1["recent_underruns"]
+                if u["block"] > io0["last_underrun_block"] or not io0["underruns"]
+            ][-8:],
+            "host_stalls": now["host"]["stalls"] - before["host"]["stalls"],
+            "host_longest_stall_ms": now["host"]["longest_stall_ms"],
             "dsp_load": e1["dsp_load"],
         }
 
@@ -138,6 +146,40 @@ def _play_and_kill(client: EngineClient, seconds: float, kills: int) -> list[dic
         })  # fmt: skip
     time.sleep(max(0.0, end - time.monotonic()))
     return done
+
+
+def _watch_host(client: EngineClient, seconds: float) -> dict[str, Any]:
+    """Poll the engine every ~50 ms for `seconds` while a SCHED_FIFO 99 sleeper per CPU
+    records the host's stalls (`tests/stalls.py`): how many underruns fell in a window that
+    saw a stall of 4 ms or more (the host stopped the VM: no lead covers that), against how
+    many windows saw one at all (the chance of a coincidence)."""
+    slack = 10_000_000  # a stall that ended just before the window is paid for in it
+    polls: list[tuple[int, int, int]] = []
+    with StallMonitor(4.0, capacity=1 << 14) as host:
+        seen = client.status()["io"]["underruns"]
+        since = time.monotonic_ns()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            time.sleep(0.05)
+            now_underruns = client.status()["io"]["underruns"]
+            now = time.monotonic_ns()
+            polls.append((since, now, now_underruns - seen))
+            seen, since = now_underruns, now
+        stalls = host.stalls
+
+    def stalled(start: int, stop: int) -> bool:
+        return any(s < stop and s + d > start - slack for _, s, d in stalls)
+
+    hit = [stalled(start, stop) for start, stop, _ in polls]
+    return {
+        "underruns": sum(n for _, _, n in polls),
+        "underruns_in_host_stall_windows": sum(
+            n for (_, _, n), h in zip(polls, hit, strict=True) if h
+        ),
+        "host_stalls": len(stalls),
+        "longest_host_stall_ms": round(max((d for _, _, d in stalls), default=0) / 1e6, 1),
+        "windows_with_a_stall": f"{sum(hit)} of {len(polls)}",
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -176,7 +218,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     errors += _send_line(client, interpreter, pattern_line(v))
                 time.sleep(1.0)
                 watch.delta()
-                report["kills"] = _play_and_kill(client, args.seconds, args.kills)
+                if args.kills:
+                    report["kills"] = _play_and_kill(client, args.seconds, args.kills)
+                else:
+                    report["host"] = _watch_host(client, args.seconds)
                 report["playing"] = watch.delta()
             report["status"] = {
                 "slots": [
