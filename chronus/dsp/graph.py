@@ -657,6 +657,8 @@ class Graph:
             else:
                 add_faded_mono(dst.inp_mono, post, route.span, route.gain, route.target, coef)
                 dst.feed = MONO_FEED
+            if not route.steady:
+                route.settle()
             if dst is not None and dst.asleep:
                 self._wake(dst)
         return bad
@@ -682,6 +684,8 @@ class Graph:
         for route in node.routes:  # a steady route adds × 1.0: bit-exact
             if route.span > 0:
                 add_faded(route.buf, self._post, route.span, route.gain, route.target, coef)
+                if not route.steady:
+                    route.settle()
         return int(bad)
 
     def _module_failed(self, node: Node, exc: Exception) -> None:

@@ -140,11 +140,16 @@ class Route:
     """Samples left of the fade-out of a cut route; -1 while it is in the patch."""
     span: int = 0
     """Samples of the current block the route still plays (its fade may end mid-block)."""
+    steady: bool = False
+    """In the patch at full gain: adding through it is a plain sum. Kept by `settle` (the
+    render path reads it every block; the gain array is slower to ask)."""
 
-    @property
-    def steady(self) -> bool:
-        """In the patch at full gain: adding through it is a plain sum."""
-        return self.fade_left < 0 and self.gain[0] == 1.0
+    def __post_init__(self) -> None:
+        self.settle()
+
+    def settle(self) -> None:
+        """Bring `steady` up to date after the gain or the fade changed."""
+        self.steady = self.fade_left < 0 and self.gain[0] == 1.0
 
     @property
     def in_patch(self) -> bool:
@@ -235,6 +240,7 @@ class Routing:
             self.fading.pop(route, None)
             route.target = 1.0
             route.fade_left = -1
+            route.settle()
             return []
         dropped = self._break_loops(src, dst) if dst is not None else []
         buf = self.master if dst is None else dst.inp
@@ -259,6 +265,7 @@ class Routing:
         """Start a route's fade-out; it is dropped once `fade_samples` have played."""
         route.fade_left = fade_samples
         route.target = 0.0
+        route.steady = False
         self.fading[route] = None
 
     def unlink(self, route: Route) -> None:
