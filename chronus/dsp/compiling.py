@@ -9,14 +9,24 @@ the musician why the engine is not ready yet.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from numba.core import event
 from numba.core.registry import CPUDispatcher
 
-__all__ = ["CompileWatch", "kernel_count", "watch_compiles"]
+__all__ = [
+    "SHARES",
+    "CompileWatch",
+    "cache_is_cold",
+    "compile_in_two",
+    "kernel_count",
+    "watch_compiles",
+]
 
 Report = Callable[[int, int, str], None]
 """(kernels compiled so far, kernels in all, the name of the one starting)."""
@@ -59,3 +69,52 @@ def watch_compiles(report: Report) -> Iterator[CompileWatch]:
     watch = CompileWatch(report, kernel_count())
     with event.install_listener("numba:compile", watch):
         yield watch
+
+
+SHARES = (
+    ("saw", "sine", "square", "triangle", "noise", "pink", "lowpass", "highpass", "bandpass",
+     "acid"),
+    ("kick", "snare", "hat", "distortion", "delay", "reverb", "lfo"),
+)  # fmt: skip
+"""The module types a first run compiles in two processes at once, about half the work each
+(the synths' and filters' kernels, the drums' and effects'); each share starts with a source,
+which feeds its processors in the warm-up."""
+
+
+def cache_is_cold() -> bool:
+    """Whether the biggest kernel has no on-disk cache younger than its source: a first run,
+    or its code changed. (Numba's cache index; on any doubt, False.)"""
+    from chronus.dsp import kernels
+
+    biggest: Any = kernels.synth_block
+    try:
+        index = Path(biggest._cache._cache_file._index_path)
+        source = Path(biggest.py_func.__code__.co_filename)
+        return not index.exists() or index.stat().st_mtime < source.stat().st_mtime
+    except (AttributeError, OSError):
+        return False
+
+
+def compile_in_two(rate: int, block: int) -> bool:
+    """On a cold cache, compile the kernels in two processes at once: a forked child warms
+    up one share of the module types while this process warms up the other, so that the
+    cache holds all of them about twice as soon (numba compiles in one thread). True if it
+    did; the caller's own full warm-up then loads them from the cache. Call it only from a
+    process with no other thread."""
+    from chronus.dsp.render import Renderer
+
+    if not cache_is_cold() or (os.cpu_count() or 1) < 2:
+        return False
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            Renderer(rate, block).warm_up(SHARES[1])
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        Renderer(rate, block).warm_up(SHARES[0])
+    finally:
+        os.waitpid(child, 0)
+    return True

@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -160,8 +160,9 @@ class Renderer:
             self.errors.append(f"sequencer: {exc}")
             self.sequencer.replan()
 
-    def warm_up(self) -> list[str]:
-        """Compile and exercise every kernel on a throwaway graph of every module type.
+    def warm_up(self, types: Sequence[str] | None = None) -> list[str]:
+        """Compile and exercise every kernel on a throwaway graph of every module type (or of
+        `types`, the first of them a source: a share of the work, see `warm_up_cold`).
 
         Numba compiles on first call (or loads its on-disk cache); doing it here keeps that
         out of the first real block. Block sizes 1 and `max_block` are both exercised, and
@@ -175,7 +176,7 @@ class Renderer:
             scratch.schedule(sample, validate(address, args))
 
         sources: list[str] = []
-        for i, module_type in enumerate(module_types()):
+        for i, module_type in enumerate(types or module_types()):
             module_id = f"warm{i}"
             at(0, "/patch/create", module_id, module_type)
             if module_type in MODULATOR_TYPES:

@@ -166,7 +166,7 @@ def _warm(rate: int, block: int) -> int:
     """
     import numpy as np
 
-    from chronus.dsp.compiling import watch_compiles
+    from chronus.dsp.compiling import compile_in_two, watch_compiles
     from chronus.dsp.kernels import exceeds
     from chronus.dsp.render import Renderer
     from chronus.engine import audio_io, cpu_watch, slot  # noqa: F401 (the forks' code)
@@ -184,6 +184,7 @@ def _warm(rate: int, block: int) -> int:
             log.info("compiling DSP kernels (first run) … %d/%d (%s)", done, total, name)
 
     with watch_compiles(progress) as watch:
+        compile_in_two(rate, block)  # a first run: two processes compile at once
         Renderer(rate, block).warm_up()  # a fork's own warm-up reports any errors
         exceeds(np.zeros((block, 2), dtype=np.float32), slot.SILENCE)
     if watch.compiled:
