@@ -106,6 +106,16 @@ class Watch:
             "slowest_command": max(slots, key=lambda slot: slot["max_apply_us"])["slowest_command"],
             "max_gc_us": max(slot["max_gc_us"] for slot in slots),
             "render": {slot["name"]: slot["render"] for slot in slots},
+            "slots": {  # what may make a slot late other than its render (maxima: ever)
+                slot["name"]: {
+                    "slow_wakes": slot["slow_wakes"] - old.get("slow_wakes", 0),
+                    "late_blocks": slot["late_blocks"] - old.get("late_blocks", 0),
+                    "captures_forked": slot["captures_forked"] - old.get("captures_forked", 0),
+                    **{k: slot[k] for k in ("max_wake_us", "max_cycle_us", "capture_stall_us")},
+                }
+                for slot in slots
+                for old in [next((o for o in before["slots"] if o["name"] == slot["name"]), {})]
+            },
             "seats": {slot["name"]: slot["seat"] for slot in slots},
             "recent_underruns": [
                 {k: u[k] for k in ("block", "after_ms", "behind", "cause")}
@@ -148,23 +158,42 @@ def _play_and_kill(client: EngineClient, seconds: float, kills: int) -> list[dic
     return done
 
 
+def _steal_ms() -> tuple[float, ...]:
+    """Per CPU, the time the hypervisor ran something else while this VM's CPU wanted to
+    run (the `steal` column of /proc/stat, in ms; its resolution is a clock tick, 10 ms):
+    a CPU slowed rather than stopped leaves no gap the sleepers see, but counts here."""
+    tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
+    rows = []
+    with open("/proc/stat") as stat:
+        for line in stat:
+            fields = line.split()
+            if fields[0].startswith("cpu") and fields[0] != "cpu":
+                rows.append(int(fields[8]) * tick_ms if len(fields) > 8 else 0.0)
+    return tuple(rows)
+
+
 def _watch_host(client: EngineClient, seconds: float) -> dict[str, Any]:
     """Poll the engine every ~50 ms for `seconds` while a SCHED_FIFO 99 sleeper per CPU
     records the host's stalls (`tests/stalls.py`): how many underruns fell in a window that
     saw a stall of 4 ms or more (the host stopped the VM: no lead covers that), against how
-    many windows saw one at all (the chance of a coincidence)."""
+    many windows saw one at all (the chance of a coincidence); and the CPU time the
+    hypervisor stole (`_steal_ms`) in all of them and in those with an underrun."""
     slack = 10_000_000  # a stall that ended just before the window is paid for in it
     polls: list[tuple[int, int, int]] = []
+    steals: list[float] = []
     with StallMonitor(4.0, capacity=1 << 14) as host:
         seen = client.status()["io"]["underruns"]
         since = time.monotonic_ns()
+        stolen = _steal_ms()
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             time.sleep(0.05)
             now_underruns = client.status()["io"]["underruns"]
             now = time.monotonic_ns()
+            now_stolen = _steal_ms()
             polls.append((since, now, now_underruns - seen))
-            seen, since = now_underruns, now
+            steals.append(max(b - a for a, b in zip(stolen, now_stolen, strict=True)))
+            seen, since, stolen = now_underruns, now, now_stolen
         stalls = host.stalls
 
     def stalled(start: int, stop: int) -> bool:
@@ -179,6 +208,11 @@ def _watch_host(client: EngineClient, seconds: float) -> dict[str, Any]:
         "host_stalls": len(stalls),
         "longest_host_stall_ms": round(max((d for _, _, d in stalls), default=0) / 1e6, 1),
         "windows_with_a_stall": f"{sum(hit)} of {len(polls)}",
+        "stolen_ms_most_of_a_cpu": round(sum(steals), 1),
+        "windows_with_stolen_time": f"{sum(1 for t in steals if t > 0)} of {len(polls)}",
+        "stolen_ms_in_windows_with_an_underrun": [
+            round(t, 1) for (_, _, n), t in zip(polls, steals, strict=True) if n
+        ][:20],
     }
 
 
