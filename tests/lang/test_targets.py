@@ -187,3 +187,10 @@ def test_a_clamped_change_says_where_it_stopped() -> None:
 
 def test_notes_go_to_json(chain: Interpreter) -> None:
     assert run(chain, "darker").to_json_dict()["notes"] == ["acid1 cutoff 400 → 280 Hz"]
+
+
+def test_a_lane_plays_its_own_module_and_says_so_behind_a_filter(chain: Interpreter) -> None:
+    result = run(chain, "lane bass cutoff 400 800")
+    assert [m.to_list() for m in result.messages] == [["/seq/bass/lane", "cutoff", "400 800"]]
+    assert result.notes == ["the lane moves bass's own cutoff, behind acid1"]
+    assert run(chain, "lane bass drive 1 2").notes == []
