@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, SYNTH_TYPES
+from chronus.dsp.specs_effects import EFFECT_SPECS
 from chronus.lang.interpreter import Interpretation, Interpreter
 from chronus.protocol import Arg
 
@@ -194,3 +198,40 @@ def test_a_lane_plays_its_own_module_and_says_so_behind_a_filter(chain: Interpre
     assert [m.to_list() for m in result.messages] == [["/seq/bass/lane", "cutoff", "400 800"]]
     assert result.notes == ["the lane moves bass's own cutoff, behind acid1"]
     assert run(chain, "lane bass drive 1 2").notes == []
+
+
+PROCESSORS = [*FILTER_TYPES, *EFFECT_SPECS]
+WORDS = ["cutoff", "resonance", "q", "mix", "room", "damp", "tone", "drive", "time", "decay"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    source=st.sampled_from([*SYNTH_TYPES, *DRUM_TYPES]),
+    chain=st.lists(st.sampled_from(PROCESSORS), max_size=3),
+    word=st.sampled_from(WORDS),
+)
+def test_absolute_and_relative_forms_reach_the_same_knob(
+    source: str, chain: list[str], word: str
+) -> None:
+    """On any chain, `more <word> on src` and `set src <word> <v>` move the same parameter
+    (or both fail), and darker moves the knob that `cutoff` sets whenever a filter follows."""
+    setup = f"add {source} src" + (" through " + " then ".join(chain) if chain else "")
+
+    def fresh() -> Interpreter:
+        interpreter = Interpreter()
+        run(interpreter, setup)
+        return interpreter
+
+    relative = fresh().interpret(f"more {word} on src")
+    if not relative.ok:
+        assert not fresh().interpret(f"set src {word} 1").ok
+    else:
+        [message] = relative.messages
+        absolute = fresh().interpret(f"set src {word} {message.args[0]!r}")
+        assert [m.to_list() for m in absolute.messages] == [message.to_list()]
+    interpreter = fresh()
+    if interpreter.context.sound_filter("src") is not None:
+        darker = interpreter.interpret("darker on src").messages
+        assert [m.address for m in darker] == [
+            m.address for m in fresh().interpret("set src cutoff 500").messages
+        ]
