@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
-from chronus.dsp.specs import DRUM_TYPES
+from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES
 from chronus.lang.modules import param_specs
 from chronus.protocol import ID_PATTERN, MASTER, Message
 
-__all__ = ["DEFAULT_TEMPO", "PRONOUNS", "Context", "PatchState", "Track"]
+__all__ = ["DEFAULT_TEMPO", "FILTER_WORD", "PRONOUNS", "Context", "PatchState", "Track"]
 
 DEFAULT_TEMPO = 120.0
 """The engine's tempo before anyone sets one."""
@@ -36,6 +36,9 @@ PRONOUNS: frozenset[str] = frozenset({"it", "that", "this", "them", "those", "th
 """Words that stand for the module in focus (`play c3 on it`); `them` for the last group."""
 
 _GROUP_PRONOUNS = frozenset({"them", "those", "these"})
+
+FILTER_WORD = "filter"
+"""A word of the language, never a module's name: `the filter` is the filter of the focus."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,11 +224,14 @@ class Context:
 
     # ---- lookups --------------------------------------------------------------------------
     def resolve(self, name: str | None) -> str | None:
-        """The module id a word refers to: None or a pronoun means the focus."""
+        """The module id a word refers to: None or a pronoun means the focus, `filter` the
+        filter of the focus (`filter` itself when it has none)."""
         if name is None or name in PRONOUNS:
             if name in _GROUP_PRONOUNS and self.group:
                 return self.group[-1]
             return self.focus
+        if name == FILTER_WORD and name not in self.modules:
+            return self.filter_near(self.focus) or name
         return name
 
     def targets(self, name: str | None) -> list[str | None]:
@@ -257,6 +263,34 @@ class Context:
                     seen.append(dst)
                     todo.append(dst)
         return seen
+
+    def sound_filter(self, module_id: str) -> str | None:
+        """The filter the sound of `module_id` goes through: itself if it is a filter, else
+        the nearest one after it (the first routed when two are as near), else None."""
+        if self.modules.get(module_id) in FILTER_TYPES:
+            return module_id
+        for node in self.downstream(module_id):
+            if self.modules.get(node) in FILTER_TYPES:
+                return node
+        return None
+
+    def filter_near(self, module_id: str | None) -> str | None:
+        """What `the filter` means next to `module_id`: the filter its sound goes through,
+        else the nearest one before it, else the patch's only filter, else None."""
+        found = None if module_id is None else self.sound_filter(module_id)
+        if found is not None:
+            return found
+        seen: list[str] = []
+        todo = [] if module_id is None else [module_id]
+        while todo:
+            for src in self.inputs(todo.pop(0)):
+                if src not in seen and src != module_id:
+                    if self.modules.get(src) in FILTER_TYPES:
+                        return src
+                    seen.append(src)
+                    todo.append(src)
+        filters = [m for m, kind in self.modules.items() if kind in FILTER_TYPES]
+        return filters[0] if len(filters) == 1 else None
 
     def free_id(self, base: str, taken: frozenset[str] = frozenset()) -> str:
         """`base` if no module has it, else `base2`, `base3`, …"""

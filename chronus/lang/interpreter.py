@@ -41,7 +41,7 @@ class Interpretation:
 
     @property
     def notes(self) -> list[str]:
-        """What the musician should be told (what a transposition or an undo did)."""
+        """What the musician should be told (what a change, a transposition or an undo did)."""
         return [m.note for m in self.mapped if m.note]
 
     def to_json_dict(self) -> dict[str, Any]:

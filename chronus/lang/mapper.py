@@ -1,6 +1,7 @@
 """Intents + context → canonical OSC messages. The mapper (this module and its parts:
-`patching`, `playing`, `relative`, `undo`, with `resolve` shared by them) is the only place
-besides `chronus.protocol` that knows addresses, and the one place where units are converted.
+`patching`, `playing`, `relative`, `undo`, with `resolve` and `targets` shared by them) is
+the only place besides `chronus.protocol` that knows addresses, and the one place where units
+are converted. Which module a parameter word reaches is `targets`' rule.
 
 Every message is built with `protocol.validate`, so what leaves here is canonical. Anything
 that cannot be mapped (an unknown module or parameter, a value out of range or in the wrong
@@ -83,6 +84,7 @@ from chronus.lang.playing import (
     stop,
 )
 from chronus.lang.resolve import Mapped, checked, convert_value, module_of
+from chronus.lang.targets import change_note, reach
 from chronus.lang.undo import diff_messages
 from chronus.protocol import (
     ADDRESS_SPACE,
@@ -163,23 +165,32 @@ def _set_param(intent: SetParam, context: Context) -> Mapped:
                 f'"{intent.param}" is not a command', column=param_column, hint=hint
             )
     messages: list[Message] = []
+    notes: list[str] = []
     focus = None
     for target in context.targets(intent.module):
         module_id, kind = module_of(
             target, context, intent.column("module", param_column), f'"{intent.param}"'
         )
-        messages.append(_param_message(intent, module_id, kind, context))
+        message, note = _param_message(intent, module_id, kind, context)
+        if message not in messages:  # `them` may name a synth and the filter it goes through
+            messages.append(message)
+            notes.append(note)
         focus = focus or module_id
-    return Mapped(intent, tuple(messages), focus=focus)
+    return Mapped(intent, tuple(messages), focus=focus, note="; ".join(n for n in notes if n))
 
 
-def _param_message(intent: SetParam, module_id: str, kind: str, context: Context) -> Message:
+def _param_message(
+    intent: SetParam, module_id: str, kind: str, context: Context
+) -> tuple[Message, str]:
+    """The message, and a note when the parameter is another module's (the rule of
+    `chronus.lang.targets` sent it along the chain)."""
     param_column = intent.column("param")
     canonical = canonical_param(intent.param)
-    spec = find_param(kind, canonical)
-    if spec is None and canonical in (*TRACK_SETTINGS, "transpose") and not is_modulator(kind):
-        return _track_setting(intent, module_id, canonical)
-    if spec is None:
+    own = find_param(kind, canonical)
+    if own is None and canonical in (*TRACK_SETTINGS, "transpose") and not is_modulator(kind):
+        return _track_setting(intent, module_id, canonical), ""
+    found = reach(module_id, kind, canonical, context)
+    if found is None:
         names = param_names(kind)
         hint = did_you_mean(intent.param, [*names, *TRACK_SETTINGS])
         if not hint and intent.module is None:
@@ -190,6 +201,7 @@ def _param_message(intent: SetParam, module_id: str, kind: str, context: Context
             expected=[s for s in names if s == canonical_param(s)],
             hint=hint or "parameters: " + " ".join(n for n in names if n == canonical_param(n)),
         )
+    owner, spec = found
     value = convert_value(
         intent.value, intent.unit, spec, context.tempo, intent.column("unit", param_column)
     )
@@ -199,7 +211,11 @@ def _param_message(intent: SetParam, module_id: str, kind: str, context: Context
             column=intent.column("value", param_column),
             hint=f"default: {spec.default:g}{' ' + spec.unit if spec.unit else ''}",
         )
-    return checked(f"/mod/{module_id}/{spec.name}", (value,), intent.column("value", 1), spec.name)
+    message = checked(f"/mod/{owner}/{spec.name}", (value,), intent.column("value", 1), spec.name)
+    if owner == module_id:
+        return message, ""
+    current = context.params.get(owner, {}).get(spec.name, spec.default)
+    return message, change_note(owner, spec, current, value)
 
 
 def _track_setting(intent: SetParam, module_id: str, name: str) -> Message:

@@ -28,6 +28,7 @@ from chronus.lang.intents import (
 from chronus.lang.modules import find_param, is_modulator, module_types, param_names
 from chronus.lang.parser import COMMAND_KEYWORDS
 from chronus.lang.resolve import Mapped, checked, module_of, note_messages
+from chronus.lang.targets import reach
 from chronus.protocol import (
     Message,
     canonical_param,
@@ -169,7 +170,12 @@ def set_lane(intent: SetLane, context: Context) -> Mapped:
                 column=intent.column("values"),
             )
     message = validate(f"/seq/{module_id}/lane", (spec.name, intent.values))
-    return Mapped(intent, (message,), focus=module_id)
+    # A lane plays its track's own module; say so where the rule of `targets` would not.
+    found = reach(module_id, kind, spec.name, context)
+    note = ""
+    if found is not None and found[0] != module_id:
+        note = f"the lane moves {module_id}'s own {spec.name}, behind {found[0]}"
+    return Mapped(intent, (message,), focus=module_id, note=note)
 
 
 def _has_pattern(module_id: str, context: Context, column: int, verb: str) -> None:

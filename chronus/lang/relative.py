@@ -11,10 +11,11 @@ Amounts (a musician's ear, written down):
 | longer / shorter, more / less of a time | ×1.5 / ÷1.5 | ×1.25 / ÷1.25 | ×2.25 / ÷2.25 |
 | anything else (drive, tone, damp, …) | ±10 % of its range | ±5 % | ±25 % |
 
-Every result is clamped to the parameter's range. On a synth, darker and brighter reach
-the first filter after it in its chain (its own cutoff if it has none); a parameter the
-module lacks (`wetter` on a synth) is looked for along its chain. Drums get darker through
-`tone`, reverbs and delays through `damp`.
+Every result is clamped to the parameter's range, and the shell is told what changed
+(`acid1 cutoff 400 → 280 Hz`). Which module and parameter a word reaches is
+`chronus.lang.targets`' rule, the same as for `cutoff 800`: darker, brighter, cutoff and
+resonance reach the filter a sound goes through; a parameter the module lacks (`wetter` on
+a synth) is looked for along its chain.
 
 Transposing a module with a pattern sets its track's transpose (the running total); a module
 without a pattern replays its last note or chord shifted, so the musician hears the result.
@@ -35,13 +36,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, SYNTH_TYPES, modulatable
+from chronus.dsp.specs import DRUM_TYPES, modulatable
 from chronus.lang.context import Context
 from chronus.lang.errors import BadValueError, UnknownParamError, did_you_mean
 from chronus.lang.intents import Adjust, Modulate, Transpose, exact
 from chronus.lang.modules import ParamSpec, find_param, is_modulator, param_names
 from chronus.lang.music import note_name
 from chronus.lang.resolve import Mapped, module_of, note_messages
+from chronus.lang.targets import brightness, change_note, reach
 from chronus.protocol import Message, canonical_param, validate
 
 __all__ = ["adjust", "modulate", "transpose"]
@@ -63,15 +65,19 @@ def adjust(intent: Adjust, context: Context) -> Mapped:
     """`make it darker`, `a bit quieter`, `more resonance on acid1`, `longer release`."""
     column = intent.column("module", intent.column("word"))
     messages: list[Message] = []
+    notes: list[str] = []
     focus = None
     for target in context.targets(intent.module):
         module_id, kind = module_of(target, context, column, intent.word)
-        messages.append(_adjust_one(intent, module_id, kind, context))
+        message, note = _adjust_one(intent, module_id, kind, context)
+        if message not in messages:  # `them` may name a synth and the filter it goes through
+            messages.append(message)
+            notes.append(note)
         focus = focus or module_id
-    return Mapped(intent, tuple(messages), focus=focus)
+    return Mapped(intent, tuple(messages), focus=focus, note="; ".join(notes))
 
 
-def _adjust_one(intent: Adjust, module_id: str, kind: str, context: Context) -> Message:
+def _adjust_one(intent: Adjust, module_id: str, kind: str, context: Context) -> tuple[Message, str]:
     up = intent.word in _UP
     if intent.word in ("darker", "brighter"):
         owner, spec = _brightness(module_id, kind, context, intent.column("word"))
@@ -90,7 +96,8 @@ def _adjust_one(intent: Adjust, module_id: str, kind: str, context: Context) -> 
     current = context.params.get(owner, {}).get(spec.name, spec.default)
     value = _changed(spec, current, up, intent.degree)
     value = min(spec.maximum, max(spec.minimum, value))
-    return validate(f"/mod/{owner}/{spec.name}", (value,))
+    message = validate(f"/mod/{owner}/{spec.name}", (value,))
+    return message, change_note(owner, spec, current, value)
 
 
 def _changed(spec: ParamSpec, current: float, up: bool, degree: str | None) -> float:
@@ -115,33 +122,22 @@ def _changed(spec: ParamSpec, current: float, up: bool, degree: str | None) -> f
 
 def _brightness(module_id: str, kind: str, context: Context, column: int) -> tuple[str, ParamSpec]:
     """Where darker/brighter acts: (module, parameter)."""
-    if kind in SYNTH_TYPES:
-        for node in context.downstream(module_id):
-            if context.modules.get(node) in FILTER_TYPES:
-                spec = find_param(context.modules[node], "cutoff")
-                if spec is not None:
-                    return node, spec
-    for name in ("cutoff", "tone", "damp"):
-        spec = find_param(kind, name)
-        if spec is not None:
-            return module_id, spec
-    raise BadValueError(
-        f"{module_id} ({kind}) has nothing that makes it darker or brighter",
-        column=column,
-        hint=f"route it through a filter: {module_id} through acid",
-    )
+    found = brightness(module_id, kind, context)
+    if found is None:
+        raise BadValueError(
+            f"{module_id} ({kind}) has nothing that makes it darker or brighter",
+            column=column,
+            hint=f"route it through a filter: {module_id} through acid",
+        )
+    return found
 
 
 def _find_along_chain(
     module_id: str, kind: str, name: str, context: Context, column: int, word: str
 ) -> tuple[str, ParamSpec]:
-    spec = find_param(kind, name)
-    if spec is not None:
-        return module_id, spec
-    for node in context.downstream(module_id):
-        spec = find_param(context.modules.get(node, ""), name)
-        if spec is not None:
-            return node, spec
+    found = reach(module_id, kind, name, context)
+    if found is not None:
+        return found
     if name == "mix":
         raise BadValueError(
             f"{module_id} goes through no effect to make {word}",

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from chronus.lang.context import PRONOUNS, Context
+from chronus.dsp.specs import FILTER_TYPES
+from chronus.lang.context import FILTER_WORD, PRONOUNS, Context
 from chronus.lang.errors import (
     BadValueError,
     NoFocusError,
@@ -71,7 +72,7 @@ class Mapped:
     advance: Fraction = Fraction(0)
     """Seconds a `Wait` advances script time, exact, at the tempo then in force."""
     note: str = ""
-    """What the shell should tell the musician (e.g. what a transposition did)."""
+    """What the shell should tell the musician (e.g. `acid1 cutoff 400 → 280 Hz`)."""
 
 
 def checked(address: str, args: tuple[object, ...], column: int, what: str) -> Message:
@@ -96,6 +97,14 @@ def module_of(name: str | None, context: Context, column: int, what: str) -> tup
             hint="name it (set bass cutoff 800, play c3 on bass) or add one first (add saw bass)",
         )
     kind = context.type_of(module_id)
+    if kind is None and module_id == FILTER_WORD:
+        where = f"{context.focus} goes through none" if context.focus else "none is in focus"
+        raise UnknownModuleError(
+            f"which filter? {where}",
+            column=column,
+            expected=[m for m, t in context.modules.items() if t in FILTER_TYPES],
+            hint="name it (cutoff 800 on acid1) or add one (bass through lowpass)",
+        )
     if kind is None:
         known = list(context.modules)
         hint = did_you_mean(module_id, known)

@@ -146,7 +146,7 @@ def test_undo_of_remove_recreates_params_routes_modulation_and_track() -> None:
     interpreter = Interpreter()
     for line in (
         "add saw bass through acid called f1",
-        "set bass cutoff 700 hz; lfo on bass res at 1/4",
+        "set bass drive 2; lfo on bass env_amount at 1/4",
         "play c2 eb2 every 8th on bass; swing 10%",
         "remove bass",
     ):
@@ -155,9 +155,9 @@ def test_undo_of_remove_recreates_params_routes_modulation_and_track() -> None:
     result = interpreter.interpret("undo")
     assert [m.to_list() for m in result.messages] == [
         ["/patch/create", "bass", "saw"],
-        ["/mod/bass/cutoff", 700.0],
+        ["/mod/bass/drive", 2.0],
         ["/patch/connect", "bass", "f1"],
-        ["/patch/modulate", "lfo1", "bass", "res"],
+        ["/patch/modulate", "lfo1", "bass", "env_amount"],
         ["/seq/bass/step", 8],
         ["/seq/bass/swing", 0.1],
         ["/seq/bass/pattern", "c2 eb2"],

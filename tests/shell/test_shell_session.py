@@ -31,23 +31,27 @@ def _dump(engine: EngineProcess) -> dict[str, object]:
 def test_snapshot_save_list_and_load(null_engine: EngineProcess, tmp_path: Path) -> None:
     shell, written = _shell(null_engine, tmp_path)
     assert shell.handle("add a saw snapbass through an acid filter called snapf")
-    assert shell.handle("set snapbass cutoff 700 hz")
+    assert shell.handle("set snapbass cutoff 700 hz")  # the filter it goes through
+    assert written[-1] == "snapf cutoff 400 → 700 Hz"
+    assert shell.handle("set snapbass release 0.5 s")
     assert shell.handle("snapshot save intro")
     assert written[-1].startswith("saved snapshot intro")
     saved = json.loads((tmp_path / "snaps" / "intro.json").read_text())
-    assert saved["modules"]["snapbass"]["params"]["cutoff"] == 700
+    assert saved["modules"]["snapf"]["params"]["cutoff"] == 700
+    assert saved["modules"]["snapbass"]["params"]["release"] == 0.5
     assert ["snapbass", "snapf"] in saved["connections"]
     assert shell.handle("save snapshot as verse")
     assert shell.handle("snapshots")
     assert written[-1] == "snapshots: intro verse"
 
-    assert shell.handle("remove snapf; set snapbass cutoff 300 hz; add sine snappad")
+    assert shell.handle("remove snapf; set snapbass release 2 s; add sine snappad")
     assert shell.handle("load snapshot intro")
     assert written[-1] == "loaded snapshot intro (undo goes back)", written
     dump = _dump(null_engine)
     modules = dump["modules"]
     assert isinstance(modules, dict)
-    assert "snappad" not in modules and modules["snapbass"]["params"]["cutoff"] == 700
+    assert "snappad" not in modules and modules["snapbass"]["params"]["release"] == 0.5
+    assert modules["snapf"]["params"]["cutoff"] == 700
     assert set(shell.interpreter.context.modules) == set(modules)
     # Undo goes back to the patch before the load.
     assert shell.handle("undo")

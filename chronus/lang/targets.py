@@ -1,0 +1,85 @@
+"""Which module and parameter a word reaches: one rule for the absolute and the relative forms.
+
+A module word (a name, `it`, or nothing: the focus) stands for the sound that module makes,
+as an engineer hears it at the end of its chain. So the words that shape a sound's tone —
+`cutoff`, `res` (resonance, q), darker and brighter, a wobble — reach the filter the sound
+goes through:
+
+1. on a filter, its own;
+2. on anything else (a synth, a drum, an effect), the nearest filter after it in its chain
+   (the first one routed when two are as near);
+3. with no filter after it, its own: a synth's built-in low-pass, and for darker and
+   brighter a drum's `tone`, a reverb's or a delay's `damp`, a distortion's `tone`.
+
+Every other parameter is the module's own; one it lacks is looked for along its chain,
+nearest first (`wetter` or `room 0.8` on a synth reach the reverb after it). `cutoff 1000`,
+`more cutoff`, `darker` and `lfo on bass cutoff` therefore all move the same knob. A synth's
+built-in filter behind another filter is still there for raw OSC: `/mod/bass/cutoff 800`.
+And `the filter` (`resonance 0.8 on the filter`) names the filter the focus goes through, or
+the nearest one before it, or the patch's only one (`Context.filter_near`).
+
+>>> from chronus.lang.interpreter import Interpreter
+>>> interpreter = Interpreter()
+>>> def osc(line):
+...     result = interpreter.interpret(line)
+...     return [m.to_list() for m in result.messages], result.notes
+>>> osc("add a saw bass through an acid filter")[1]
+[]
+>>> osc("cutoff 1000")
+([['/mod/acid1/cutoff', 1000.0]], ['acid1 cutoff 400 → 1000 Hz'])
+>>> osc("darker")
+([['/mod/acid1/cutoff', 700.0]], ['acid1 cutoff 1000 → 700 Hz'])
+"""
+
+from __future__ import annotations
+
+from chronus.lang.context import Context
+from chronus.lang.modules import ParamSpec, find_param
+
+__all__ = ["TONE_PARAMS", "brightness", "change_note", "reach"]
+
+TONE_PARAMS = frozenset({"cutoff", "res"})
+"""Canonical parameters that belong to the filter a sound goes through."""
+
+_BRIGHTNESS = ("cutoff", "tone", "damp")
+"""What darker and brighter move on a module with no filter after it, in this order."""
+
+_UNITS = {"hz": "Hz", "khz": "kHz", "db": "dB"}
+
+
+def reach(module_id: str, kind: str, param: str, context: Context) -> tuple[str, ParamSpec] | None:
+    """The (module, parameter) that the canonical `param` said about `module_id` moves, or
+    None if neither it nor anything along its chain has one."""
+    if param in TONE_PARAMS:
+        node = context.sound_filter(module_id)
+        spec = None if node is None else find_param(context.modules[node], param)
+        if node is not None and spec is not None:
+            return node, spec
+    spec = find_param(kind, param)
+    if spec is not None:
+        return module_id, spec
+    for node in context.downstream(module_id):
+        spec = find_param(context.modules.get(node, ""), param)
+        if spec is not None:
+            return node, spec
+    return None
+
+
+def brightness(module_id: str, kind: str, context: Context) -> tuple[str, ParamSpec] | None:
+    """Where darker and brighter act on `module_id`: (module, parameter), or None."""
+    node = context.sound_filter(module_id)
+    if node is not None:
+        spec = find_param(context.modules[node], "cutoff")
+        if spec is not None:
+            return node, spec
+    for name in _BRIGHTNESS:
+        spec = find_param(kind, name)
+        if spec is not None:
+            return module_id, spec
+    return None
+
+
+def change_note(module_id: str, spec: ParamSpec, old: float, new: float) -> str:
+    """What a change did, for the musician: `acid1 cutoff 400 → 280 Hz`."""
+    unit = _UNITS.get(spec.unit, spec.unit)
+    return f"{module_id} {spec.name} {old:g} → {new:g}{' ' + unit if unit else ''}"
