@@ -3,6 +3,10 @@ OSC over UDP and TCP, `chronus send` as a user runs it, and the WAV files read b
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import signal
 import socket
 import subprocess
 import sys
@@ -139,3 +143,37 @@ def test_a_bad_length_gets_an_error_and_changes_nothing(
         assert client.wait_for("/error") == ("/record/start", text)
         assert client.status()["engine"]["recording"] == before
     assert not target.exists()
+
+
+def test_a_shell_killed_mid_take_leaves_a_whole_file(engine: EngineProcess, tmp_path: Path) -> None:
+    """The real shell, in a terminal of its own, is killed one way a terminal can die."""
+    target = tmp_path / "killed.wav"
+    leader, follower = pty.openpty()
+    shell = subprocess.Popen(
+        [sys.executable, "-m", "chronus", "--engine", f"{engine.host}:{engine.port}"],
+        stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path, start_new_session=True,
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+    try:
+        for line, wait_for in (("", b"chronus on"), (f"record 1 second to {target}", b"1 s to")):
+            if line:
+                os.write(leader, line.encode() + b"\r")
+            deadline = time.monotonic() + 60
+            while wait_for not in seen:
+                assert time.monotonic() < deadline, seen
+                if select.select([leader], [], [], 0.2)[0]:
+                    seen += os.read(leader, 65536)
+        with engine.client() as client:
+            recording = client.status()["engine"]["recording"]
+        assert recording["recording"] and recording["path"] == str(target)  # mid-take
+        shell.send_signal(signal.SIGKILL)
+        shell.wait(10)
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait(10)
+        os.close(leader)
+    assert target.exists()
+    assert ended(engine, target)["frames"] == RATE
+    assert read_wav(target)[0].shape == (RATE, 2)
