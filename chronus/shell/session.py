@@ -135,7 +135,7 @@ def load_messages(current: dict[str, Any], snapshot: dict[str, Any]) -> list[Mes
 class Recorder:
     """Follows a timed recording, which the engine stops by itself, and says how it ended.
 
-    The engine owns the length (`/record/start <path> <frames>`), so a shell that quits or
+    The engine owns the length (the mapper sends it in frames), so a shell that quits or
     dies mid-take leaves a whole file behind. When the length has passed, this asks the
     engine, with a client of its own (the prompt's is not shared between threads), what it
     wrote, and says so: `recorded 30.0 s to take1.wav`. One recording at a time.
@@ -188,13 +188,17 @@ class Recorder:
             text = f"recorded {path}"
             if last.get("path") == path:
                 text = f"recorded {last['seconds']:.1f} s to {path}"
+        going = bool(recording.get("recording")) and recording.get("path") == path
         with self._lock:
             if self._timer is not threading.current_thread():
                 return  # cancelled meanwhile: another recording, or `stop recording`
-            if recording.get("recording") and recording.get("path") == path and checks > 1:
+            if going and checks > 1:
                 self._follow(_RECHECK_S, checks - 1)  # the engine is a little behind
                 return
             self._timer = None
+        if going:
+            self.write(f"the engine has not yet ended the recording to {path} (see `health`)")
+            return
         self.on_stop()
         self.write(text)
 
