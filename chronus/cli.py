@@ -242,7 +242,10 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 def _cmd_send(args: argparse.Namespace) -> int:
     from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
     from chronus.lang.context import Context
+    from chronus.lang.intents import Record
     from chronus.lang.interpreter import Interpreter
+    from chronus.protocol import Message
+    from chronus.shell.session import is_local, localised, recording_of
 
     host, port = args.engine or DEFAULT_ENGINE
     with EngineClient(host, port) as client:
@@ -258,17 +261,30 @@ def _cmd_send(args: argparse.Namespace) -> int:
                 print(result.error.render(), file=sys.stderr)
             print("chronus: nothing sent", file=sys.stderr)
             return 2
-        for result in results:
-            client.send(result.messages)
+        local = is_local(host)
+        rate = interpreter.context.rate
+        messages: list[Message] = []
+        recordings: list[tuple[str, float | None]] = []
+        for mapped in (mapped for result in results for mapped in result.mapped):
+            out = localised(mapped) if local else mapped.messages
+            messages.extend(out)
+            if isinstance(mapped.intent, Record):
+                recordings.append(recording_of(out[0], rate))
+        client.send(messages)
         try:
             stamp, notes = client.sync()
         except EngineError as exc:
             return _fail(str(exc))
     for address, reply_args in notes:
         print(f"chronus: {address[1:]}: {' '.join(str(a) for a in reply_args)}", file=sys.stderr)
-    sent = sum(len(r.messages) for r in results)
-    print(f"sent {sent} message(s); they apply at sample {stamp}")
-    return 1 if any(address == "/error" for address, _ in notes) else 0
+    print(f"sent {len(messages)} message(s); they apply at sample {stamp}")
+    refused = any(address == "/error" for address, _ in notes)
+    for path, seconds in [] if refused else recordings:
+        if seconds is None:
+            print(f"recording to {path} until `stop recording`")
+        else:
+            print(f"recording {seconds:g} s to {path}; the engine stops it by itself")
+    return 1 if refused else 0
 
 
 def _load_script(path: Path) -> Script:

@@ -30,6 +30,7 @@ __all__ = [
     "ENGINE_ONLY",
     "ID_PATTERN",
     "MASTER",
+    "MAX_RECORD_FRAMES",
     "PARAM_ALIASES",
     "AddressSpec",
     "Arg",
@@ -51,6 +52,9 @@ ArgKind = Literal["f", "i", "s"]
 
 MASTER = "master"
 """The id of the output bus; `/patch/connect <src> master` routes a module to the speakers."""
+
+MAX_RECORD_FRAMES = 2**31 - 1
+"""The longest recording a length can ask for: OSC's int32 (12.4 hours at 48 kHz)."""
 
 ID_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 """Module ids and parameter names: lower-case identifiers of at most 32 characters."""
@@ -278,7 +282,8 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     AddressSpec(
         "/engine/dump",
         (),
-        "The whole engine state (modules, connections, parameters, tempo) as one JSON string.",
+        "The whole engine state (modules, connections, parameters, tempo, sample rate) as one "
+        "JSON string.",
         reply="/engine/dump",
     ),
     AddressSpec(
@@ -291,8 +296,21 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     AddressSpec("/engine/quit", (), "Stop the engine and all its processes.", reply="/engine/quit"),
     AddressSpec(
         "/record/start",
-        (ArgSpec("path", "s", "WAV file to write (32-bit float), on the engine's machine"),),
-        "Record what the device plays, from the next block; the reply gives the first sample.",
+        (
+            ArgSpec("path", "s", "WAV file to write (32-bit float), on the engine's machine"),
+            ArgSpec(
+                "frames",
+                "i",
+                "length: the engine stops by itself after exactly this many "
+                "frames; until /record/stop when omitted",
+                1,
+                MAX_RECORD_FRAMES,
+                True,
+            ),
+        ),
+        "Record what the device plays, from the next block; the reply gives the first sample "
+        "(and the length). A recording with a length ends by itself and then sends its "
+        "starter `/record/stopped`.",
         reply="/record/started",
     ),
     AddressSpec(

@@ -37,6 +37,10 @@ from chronus.protocol import (
         ("/engine/status", (), ("/engine/status", ())),
         ("/engine/dump", (), ("/engine/dump", ())),
         ("/engine/quit", (), ("/engine/quit", ())),
+        ("/record/start", ("x.wav",), ("/record/start", ("x.wav",))),
+        ("/record/start", ("x.wav", 1440000), ("/record/start", ("x.wav", 1440000))),
+        ("/record/start", ("x.wav", 480.0), ("/record/start", ("x.wav", 480))),
+        ("/record/start", ("x.wav", 2**31 - 1), ("/record/start", ("x.wav", 2**31 - 1))),
     ],
 )
 def test_valid_messages_become_canonical(address, args, expected) -> None:
@@ -60,6 +64,13 @@ def test_valid_messages_become_canonical(address, args, expected) -> None:
         ("/patch/create", ("bass", 3), "must be a string"),
         ("/patch/create", ("Bass Line", "saw"), "identifier"),
         ("/engine/status", (1,), "takes no arguments"),
+        ("/record/start", ("x.wav", 0), "frames must be ≥ 1, got 0"),
+        ("/record/start", ("x.wav", -48000), "frames must be ≥ 1, got -48000"),
+        ("/record/start", ("x.wav", 1.5), "frames must be a whole number"),
+        ("/record/start", ("x.wav", "30 s"), "frames must be a number"),
+        ("/record/start", ("x.wav", math.inf), "frames must be finite"),
+        ("/record/start", ("x.wav", 2**31), "frames must be ≤"),
+        ("/record/start", ("x.wav", 10, 1), "takes <path> <frames>"),
     ],
 )
 def test_invalid_messages_say_why(address, args, needle) -> None:

@@ -4,7 +4,8 @@ The audio I/O (writer) copies every block it outputs into a `RecordTap`, a ring 
 memory; the supervisor (reader) runs a `Recorder` that drains the ring into a WAV file. The
 writer never waits: if the reader falls a whole ring behind, old blocks are overwritten, and
 the recorder counts them as lost and writes silence in their place, so the file stays aligned
-with the engine's sample clock.
+with the engine's sample clock. A recording given a length ends by itself on its exact frame:
+the engine, not a client's timer, owns it.
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ class RecordTap(HeaderRing):
 class Recorder:
     """The reader of a `RecordTap`: drains it into a WAV file while recording, else discards.
 
-    The supervisor calls `drain()` regularly (often enough that the writer never laps it) and
-    `start()`/`stop()` on command. Not thread-safe: one owner calls every method.
+    The supervisor calls `drain()` regularly (often enough that the writer never laps it),
+    `start()`/`stop()` on command, and `take_finished()` after each drain to learn that a
+    recording with a length has ended. Not thread-safe: one owner calls every method.
     """
 
     def __init__(self, tap: RecordTap) -> None:
@@ -115,6 +117,10 @@ class Recorder:
         self._next_k: int | None = None
         self._first_block: int | None = None
         self._lost = 0
+        self._limit: int | None = None
+        self._finished: dict[str, Any] | None = None
+        self.last: dict[str, Any] | None = None
+        """What `stop()` said of the last recording that ended (by a stop or its length)."""
 
     @property
     def recording(self) -> bool:
@@ -126,19 +132,28 @@ class Recorder:
         """The file being recorded, or None."""
         return None if self._writer is None else self._writer.path
 
-    def start(self, path: str | os.PathLike[str], rate: int, from_block: int | None = None) -> None:
+    def start(
+        self,
+        path: str | os.PathLike[str],
+        rate: int,
+        from_block: int | None = None,
+        frames: int | None = None,
+    ) -> None:
         """Open `path` and record every block with absolute index ≥ `from_block`.
 
         With `from_block` None, recording begins with the next block the writer puts. A
         `from_block` in the past takes the blocks still in the ring; blocks older than those
         are counted lost and written as silence, so sample 0 of the file is block
-        `from_block`. Raises ValueError if already recording and OSError if `path` cannot
-        be created.
+        `from_block`. With `frames`, the recording ends by itself once the file holds exactly
+        that many frames (see `take_finished`). Raises ValueError if already recording or
+        `frames` is below 1, and OSError if `path` cannot be created.
         """
         if self._writer is not None:
             raise ValueError(f"already recording to {self._writer.path}; stop first")
         if from_block is not None and from_block < 0:
             raise ValueError(f"from_block must be ≥ 0, got {from_block}")
+        if frames is not None and frames < 1:
+            raise ValueError(f"a recording lasts at least 1 frame, got {frames}")
         writer = WavWriter(path, rate, self.tap.channels)
         w = self.tap.write_pos
         if from_block is None:
@@ -150,13 +165,15 @@ class Recorder:
         self._next_k = from_block
         self._first_block = from_block
         self._lost = 0
+        self._limit = frames
 
     def drain(self) -> int:
         """Move every available block into the file; the number of blocks from the ring.
 
         One `WavWriter.write` per call. Lost blocks (lapped by the writer, or missing from the
         index sequence) are written as silence and counted, not included in the result. When
-        not recording, the available blocks are discarded and 0 is returned.
+        not recording, the available blocks are discarded and 0 is returned. A recording
+        that reaches its length is cut on its last frame and closed here.
         """
         tap = self.tap
         w = tap.write_pos
@@ -191,33 +208,60 @@ class Recorder:
             taken += 1
             self._next_k = k + 1
         if parts:
-            self._writer.write(np.concatenate(parts))
+            audio = np.concatenate(parts)
+            if self._limit is not None:
+                audio = audio[: self._limit - self._writer.frames]
+            self._writer.write(audio)
+            if self._limit is not None and self._writer.frames >= self._limit:
+                self._finished = self._close()
         return taken
 
-    def stop(self) -> dict[str, Any]:
-        """Drain, close the file and describe it: path, frames, first_block, lost_blocks.
+    def take_finished(self) -> dict[str, Any] | None:
+        """What `stop()` would have said of a recording that reached its length since the
+        last call, once; else None."""
+        finished, self._finished = self._finished, None
+        return finished
 
-        `first_block` is None if no block arrived. Raises ValueError if not recording.
+    def stop(self) -> dict[str, Any]:
+        """Drain, close the file and describe it: path, frames, seconds, first_block,
+        lost_blocks.
+
+        `first_block` is None if no block arrived. Raises ValueError if not recording (also
+        when a recording with a length has just ended: `take_finished` describes it).
         """
         if self._writer is None:
             raise ValueError("not recording")
         self.drain()
+        if self._writer is None:  # the drain took it to its length
+            finished = self.take_finished()
+            assert finished is not None
+            return finished
+        return self._close()
+
+    def _close(self) -> dict[str, Any]:
         writer = self._writer
+        assert writer is not None
         writer.close()
         self._writer = None
-        return {
+        self._limit = None
+        self.last = {
             "path": str(writer.path),
             "frames": writer.frames,
+            "seconds": writer.frames / writer.rate,
             "first_block": self._first_block,
             "lost_blocks": self._lost,
         }
+        return dict(self.last)
 
     def status(self) -> dict[str, Any]:
-        """recording, path, frames and lost_blocks of the current recording (idle: None/0)."""
+        """recording, path, frames, length (frames; None: until stopped) and lost_blocks of
+        the current recording (idle: None/0), and `last`, the one that ended last."""
         writer = self._writer
         return {
             "recording": writer is not None,
             "path": None if writer is None else str(writer.path),
             "frames": 0 if writer is None else writer.frames,
+            "length": self._limit,
             "lost_blocks": self._lost if writer is not None else 0,
+            "last": None if self.last is None else dict(self.last),
         }

@@ -124,6 +124,8 @@ class Supervisor:
         self._keeper: SlotKeeper | None = None
         self._commits: CommitFlow | None = None
         self._recorder: Recorder | None = None
+        self._record_starter: Any = None
+        """The reply address of the client that started the recording."""
         self._session_log: StampedLog | None = None
         self._unlogged: deque[tuple[int, int, Message, float]] = deque()
         """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
@@ -321,6 +323,8 @@ class Supervisor:
                 self._remove_quarantined(module_id)
             if self._recorder is not None:
                 self._recorder.drain()
+                if (done := self._recorder.take_finished()) is not None:
+                    self._recording_ended(done)
         osc.detach(selector)
         selector.close()
 
@@ -529,7 +533,9 @@ class Supervisor:
         if message.address == "/engine/status":
             self._reply(addr, "/engine/status", json.dumps(self.status()))
         elif message.address == "/engine/dump":
-            self._reply(addr, "/engine/dump", json.dumps(self.patch.to_dict()))
+            # The rate too: a client turns lengths in seconds into frames with it.
+            dump = {**self.patch.to_dict(), "rate": self.config.rate}
+            self._reply(addr, "/engine/dump", json.dumps(dump))
         elif message.address == "/engine/sync":
             self._reply(addr, "/engine/synced", message.args[0], self.next_stamp())
         elif message.address == "/engine/quit":
@@ -566,13 +572,21 @@ class Supervisor:
             self._reply(addr, "/record/stopped", str(done["path"]), int(done["frames"]))
             return
         path = str(message.args[0])
+        frames = int(message.args[1]) if len(message.args) > 1 else None
         first = int(self._io_counters.values[IoField.CONSUMED]) + 1
         try:
-            recorder.start(path, self.config.rate, from_block=first)
+            recorder.start(path, self.config.rate, from_block=first, frames=frames)
         except (OSError, ValueError) as exc:
             self._error(addr, message.address, f"cannot record to {path}: {exc}")
             return
-        self._reply(addr, "/record/started", path, first * self.config.block)
+        self._record_starter = addr
+        length = () if frames is None else (frames,)
+        self._reply(addr, "/record/started", path, first * self.config.block, *length)
+
+    def _recording_ended(self, done: dict[str, Any]) -> None:
+        """A recording reached its length: say so to whoever started it (if still there)."""
+        log.info("recorded %d frames (%.3f s) to %s", done["frames"], done["seconds"], done["path"])
+        self._reply(self._record_starter, "/record/stopped", str(done["path"]), int(done["frames"]))
 
     # health ----------------------------------------------------------------------------------
 

@@ -27,10 +27,20 @@ from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES
 from chronus.lang.modules import param_specs
 from chronus.protocol import ID_PATTERN, MASTER, Message
 
-__all__ = ["DEFAULT_TEMPO", "FILTER_WORD", "PRONOUNS", "Context", "PatchState", "Track"]
+__all__ = [
+    "DEFAULT_RATE",
+    "DEFAULT_TEMPO",
+    "FILTER_WORD",
+    "PRONOUNS",
+    "Context",
+    "PatchState",
+    "Track",
+]
 
 DEFAULT_TEMPO = 120.0
 """The engine's tempo before anyone sets one."""
+DEFAULT_RATE = 48000
+"""The engine's sample rate unless its dump says another."""
 
 PRONOUNS: frozenset[str] = frozenset({"it", "that", "this", "them", "those", "these"})
 """Words that stand for the module in focus (`play c3 on it`); `them` for the last group."""
@@ -117,6 +127,8 @@ class Context:
     """The state before each line that changed it, oldest first: what `undo` goes back to."""
     future: list[PatchState] = field(default_factory=list)
     """States undone, most recent last: what `redo` goes forward to."""
+    rate: int = DEFAULT_RATE
+    """The engine's sample rate: a recording's length is sent in frames."""
 
     @classmethod
     def from_dump(cls, dump: Mapping[str, Any]) -> Context:
@@ -124,8 +136,8 @@ class Context:
 
         The dump is `{"modules": {id: {"type": t, "params": {p: v}}}, "connections":
         [[src, dst], ...], "modulations": [[lfo, dst, param]], "tempo": bpm, "tracks":
-        {id: {...}}, "transport": bool}`; missing or unknown keys and malformed entries are
-        skipped, because a partial mirror is more use to a musician than no shell.
+        {id: {...}}, "transport": bool, "rate": Hz}`; missing or unknown keys and malformed
+        entries are skipped, because a partial mirror is more use to a musician than no shell.
         """
         ctx = cls()
         modules = dump.get("modules")
@@ -158,6 +170,9 @@ class Context:
                 track = _track(entry)
                 if track is not None:
                     ctx.tracks[str(module_id)] = track
+        rate = dump.get("rate")
+        if isinstance(rate, int) and not isinstance(rate, bool) and rate > 0:
+            ctx.rate = rate
         transport = dump.get("transport")
         if isinstance(transport, bool):
             ctx.transport = transport
@@ -198,6 +213,7 @@ class Context:
             self.takes,
             list(self.history),
             list(self.future),
+            self.rate,
         )
 
     def assign(self, other: Context) -> None:

@@ -433,7 +433,8 @@ class Snapshot(_IntentBase):
 class Record(_IntentBase):
     """`record 30 seconds to take1.wav`, `record 8 bars`: record what plays.
 
-    The mapper sends `/record/start`; the shell sends `/record/stop` after `length`.
+    The mapper sends `/record/start` with `length` in frames at the tempo of the moment;
+    the engine stops the recording by itself after it.
     """
 
     kind: ClassVar[str] = "record"

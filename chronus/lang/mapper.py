@@ -88,6 +88,7 @@ from chronus.lang.targets import change_note, reach
 from chronus.lang.undo import diff_messages
 from chronus.protocol import (
     ADDRESS_SPACE,
+    MAX_RECORD_FRAMES,
     Message,
     ProtocolError,
     canonical_param,
@@ -268,6 +269,17 @@ def _redo(intent: Redo, context: Context) -> Mapped:
 
 
 def _record(intent: Record, context: Context) -> Mapped:
+    length: tuple[int, ...] = ()
+    if intent.length is not None:
+        # In frames: the engine stops the recording by itself, on that exact frame.
+        frames = round(intent.length.seconds(context.tempo) * context.rate)
+        if not 1 <= frames <= MAX_RECORD_FRAMES:
+            hours = MAX_RECORD_FRAMES / context.rate / 3600
+            raise BadValueError(
+                f"a recording lasts from 1 sample to {hours:.1f} hours",
+                column=intent.column("length"),
+            )
+        length = (frames,)
     path = intent.path
     if path is None:
         context.takes += 1
@@ -277,7 +289,7 @@ def _record(intent: Record, context: Context) -> Mapped:
         numbered = _TAKE.fullmatch(path)
         if numbered is not None:
             context.takes = max(context.takes, int(numbered.group(1)))
-    return Mapped(intent, (validate("/record/start", (path,)),))
+    return Mapped(intent, (validate("/record/start", (path, *length)),))
 
 
 def _stop_recording(intent: StopRecording, context: Context) -> Mapped:

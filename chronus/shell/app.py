@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -23,7 +22,15 @@ from chronus.lang.modules import module_types, param_names
 from chronus.lang.parser import UNIT_WORDS, keywords
 from chronus.protocol import Message
 from chronus.shell.help import HELP
-from chronus.shell.session import Recorder, Replayer, SnapshotStore, load_messages
+from chronus.shell.session import (
+    Recorder,
+    Replayer,
+    SnapshotStore,
+    is_local,
+    load_messages,
+    localised,
+    recording_of,
+)
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
 from chronus.shell.views import format_health, format_patch
 
@@ -52,6 +59,7 @@ class Shell:
         write: Callable[[str], None],
         snapshot_dir: Path | None = None,
         local: bool = True,
+        owns_engine: bool = False,
     ) -> None:
         self.client = client
         self.interpreter = interpreter
@@ -61,6 +69,8 @@ class Shell:
         self.replayer = Replayer(client.address, write)
         self.local = local
         """Whether the engine runs on this machine (relative record paths are made absolute)."""
+        self.owns_engine = owns_engine
+        """Whether the engine stops when the shell quits (it started it)."""
         self._words: list[str] | None = None
 
     def handle(self, line: str) -> bool:
@@ -77,7 +87,7 @@ class Shell:
     def act(self, result: Interpretation) -> bool:
         """Act on a line interpreted without error; False when it asks to quit."""
         if asks_to_quit(result):
-            self.recorder.finish()
+            self.recorder.finish(engine_stops=self.owns_engine)
             return False
         if result.messages and not self._send(self._localised(result)):
             return True
@@ -90,10 +100,9 @@ class Shell:
             elif isinstance(intent, Snapshot):
                 self._snapshot(intent)
             elif isinstance(intent, Record):
-                seconds = None
-                if intent.length is not None:
-                    seconds = float(intent.length.seconds(self.interpreter.context.tempo))
-                self.recorder.started(str(mapped.messages[0].args[0]), seconds)
+                sent = localised(mapped) if self.local else mapped.messages
+                path, seconds = recording_of(sent[0], self.interpreter.context.rate)
+                self.recorder.started(path, seconds)
             elif isinstance(intent, StopRecording):
                 self.recorder.cancel()
             elif isinstance(intent, Replay):
@@ -118,17 +127,10 @@ class Shell:
         return True
 
     def _localised(self, result: Interpretation) -> list[Message]:
-        """The line's messages; a recording's file made absolute when the engine is local
-        (it writes relative to its own folder, which need not be ours)."""
-        out = []
-        for mapped in result.mapped:
-            for message in mapped.messages:
-                if self.local and isinstance(mapped.intent, Record):
-                    path = Path(str(message.args[0]))
-                    if not path.is_absolute():
-                        message = replace(message, args=(str(path.resolve()),))
-                out.append(message)
-        return out
+        """The line's messages; a recording's file made absolute when the engine is local."""
+        if not self.local:
+            return result.messages
+        return [message for mapped in result.mapped for message in localised(mapped)]
 
     def _resync(self, undoable: bool = True) -> None:
         """Rebuild the context from the engine (after a snapshot load, a replay, an error).
@@ -211,7 +213,11 @@ class Shell:
         context = self.interpreter.context
         host, port = self.client.address
         focus = context.focus or "—"
-        recording = f" · ● rec {Path(context.recording).name}" if context.recording else ""
+        recording = ""
+        if context.recording:
+            left = self.recorder.left
+            ends = "" if left is None else f" {left:.0f} s left"
+            recording = f" · ● rec {Path(context.recording).name}{ends}"
         return (
             f" engine {host}:{port} · tempo {context.tempo:g} · focus {focus}{recording}"
             " · help · Ctrl-D quits"
@@ -274,7 +280,7 @@ def run_shell(
                     break
     finally:
         if gate.shell is not None:
-            gate.shell.recorder.finish()
+            gate.shell.recorder.finish(engine_stops=starting is not None)
             gate.shell.client.close()
         if starting is not None:
             write("stopping the engine…")
@@ -286,11 +292,12 @@ def _print(text: str) -> None:
     print(text, flush=True)
 
 
-def _attached(client: EngineClient, gate: Gate, write: Callable[[str], None]) -> Shell:
+def _attached(
+    client: EngineClient, gate: Gate, write: Callable[[str], None], owns_engine: bool = False
+) -> Shell:
     """The shell on an engine that answers at `client`'s address."""
     host, port = client.address
-    local = host in ("127.0.0.1", "localhost", "::1")
-    shell = Shell(client, gate.interpreter, write, local=local)
+    shell = Shell(client, gate.interpreter, write, local=is_local(host), owns_engine=owns_engine)
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
     return shell
 
@@ -306,7 +313,7 @@ def _started(start: EngineStart, gate: Gate, session: PromptSession[str]) -> Non
         return
     for notice in start.engine.notices:
         gate.write(notice.rstrip())
-    gate.open(_attached(start.engine.client(), gate, gate.write))
+    gate.open(_attached(start.engine.client(), gate, gate.write, owns_engine=True))
 
 
 def _toolbar(gate: Gate, starting: EngineStart | None) -> str:

@@ -64,7 +64,9 @@ Session:
   snapshot save intro (save snapshot as intro)   the whole patch to snapshots/intro.json
   load snapshot intro                            replace the patch with it (undo goes back)
   snapshots                                      list them
-  record 30 seconds to take1.wav · record 8 bars · record · stop recording
+  record 30 seconds to take1.wav                 the engine stops it on the exact sample
+  record 8 bars                                  (beats and bars: at the tempo of the moment)
+  record · stop recording                        until told
   replay song.chr                                play a script in the background
   undo · undo 3 · redo                           lines that changed the patch
 """

@@ -1,8 +1,8 @@
 """The shell's session commands: snapshots on disk, timed recordings, replaying scripts.
 
 The language maps `record …` and `stop recording` to OSC, and works out what loading a
-snapshot changes; what needs a clock or a file (the stop after 30 seconds, a snapshot's
-JSON, a script played in the background) happens here. No OSC address is spelt here.
+snapshot changes; what needs a clock or a file (saying that a 30-second take has ended, a
+snapshot's JSON, a script played in the background) happens here. No OSC address is spelt here.
 """
 
 from __future__ import annotations
@@ -11,18 +11,59 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chronus.engine.client import EngineClient
+from chronus.engine.client import EngineClient, EngineError
 from chronus.lang.context import Context
-from chronus.lang.intents import StopRecording
-from chronus.lang.mapper import map_intent
+from chronus.lang.intents import Record
+from chronus.lang.resolve import Mapped
 from chronus.lang.undo import diff_messages
 from chronus.protocol import Message
 
-__all__ = ["Recorder", "Replayer", "SnapshotStore", "load_messages"]
+__all__ = [
+    "Recorder",
+    "Replayer",
+    "SnapshotStore",
+    "is_local",
+    "load_messages",
+    "localised",
+    "recording_of",
+]
+
+_REPORT_DELAY_S = 0.2
+"""How long after a recording's length the engine is asked how it ended."""
+_RECHECK_S = 0.25
+_CHECKS = 20
+"""How often it is asked while the engine has not yet written the last frame."""
+
+
+def is_local(host: str) -> bool:
+    """Whether an engine at `host` runs on this machine (and writes files into ours)."""
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def localised(mapped: Mapped) -> tuple[Message, ...]:
+    """An intent's messages, a recording's file made absolute: for an engine on this
+    machine, which writes relative to its own folder, not ours."""
+    if not isinstance(mapped.intent, Record):
+        return mapped.messages
+    out = []
+    for message in mapped.messages:
+        path = Path(str(message.args[0]))
+        if not path.is_absolute():
+            message = replace(message, args=(str(path.resolve()), *message.args[1:]))
+        out.append(message)
+    return tuple(out)
+
+
+def recording_of(message: Message, rate: int) -> tuple[str, float | None]:
+    """The file and the length in seconds (None: until stopped) of a `record` line's message."""
+    frames = message.args[1] if len(message.args) > 1 else None
+    return str(message.args[0]), None if frames is None else float(frames) / rate
 
 
 class SnapshotStore:
@@ -92,7 +133,13 @@ def load_messages(current: dict[str, Any], snapshot: dict[str, Any]) -> list[Mes
 
 
 class Recorder:
-    """Stops a recording after its length, on a timer (one at a time)."""
+    """Follows a timed recording, which the engine stops by itself, and says how it ended.
+
+    The engine owns the length (the mapper sends it in frames), so a shell that quits or
+    dies mid-take leaves a whole file behind. When the length has passed, this asks the
+    engine, with a client of its own (the prompt's is not shared between threads), what it
+    wrote, and says so: `recorded 30.0 s to take1.wav`. One recording at a time.
+    """
 
     def __init__(
         self,
@@ -100,47 +147,93 @@ class Recorder:
         write: Callable[[str], None],
         on_stop: Callable[[], None] = lambda: None,
     ) -> None:
-        self.client = client
+        self.address = client.address
         self.write = write
         self.on_stop = on_stop
-        """Called after the timer stopped a recording (the shell forgets it is recording)."""
+        """Called once a timed recording has ended (the shell forgets it is recording)."""
+        self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._path = ""
+        self._ends = 0.0
+        """When (monotonic) the engine ends the recording followed."""
 
     def started(self, path: str, seconds: float | None) -> None:
-        """A recording to `path` was started; stop it after `seconds` (None: when told)."""
+        """A recording to `path` was started; the engine ends it after `seconds` (None: when
+        told)."""
         self.cancel()
         if seconds is None:
             self.write(f"recording to {path} — `stop recording` ends it")
             return
         self.write(f"recording {seconds:g} s to {path}")
-        self._path = path
-        self._timer = threading.Timer(seconds, self._stop, args=(path,))
-        self._timer.daemon = True
-        self._timer.start()
+        with self._lock:
+            self._path = path
+            self._ends = time.monotonic() + seconds
+            self._follow(seconds + _REPORT_DELAY_S, _CHECKS)
 
-    def _stop(self, path: str) -> None:
-        self._timer = None
-        self.client.send(map_intent(StopRecording(), Context()).messages)
+    def _follow(self, delay: float, checks: int) -> None:
+        timer = threading.Timer(delay, self._check, args=(checks,))
+        timer.daemon = True
+        self._timer = timer
+        timer.start()
+
+    def _check(self, checks: int) -> None:
+        path = self._path
+        try:
+            with EngineClient(*self.address) as client:
+                recording = client.status()["engine"]["recording"]
+        except (EngineError, KeyError, TypeError) as exc:
+            recording, text = {}, f"error: the end of recording {path} is unknown: {exc}"
+        else:
+            last = recording.get("last") or {}
+            text = f"recorded {path}"
+            if last.get("path") == path:
+                text = f"recorded {last['seconds']:.1f} s to {path}"
+        going = bool(recording.get("recording")) and recording.get("path") == path
+        with self._lock:
+            if self._timer is not threading.current_thread():
+                return  # cancelled meanwhile: another recording, or `stop recording`
+            if going and checks > 1:
+                self._follow(_RECHECK_S, checks - 1)  # the engine is a little behind
+                return
+            self._timer = None
+        if going:
+            self.write(f"the engine has not yet ended the recording to {path} (see `health`)")
+            return
         self.on_stop()
-        self.write(f"recorded {path}")
+        self.write(text)
 
-    def finish(self) -> None:
-        """Stop a timed recording now (the shell is quitting): the file is kept, shorter."""
-        if self._timer is not None:
-            self.cancel()
-            self._stop(self._path)
-
-    def cancel(self) -> None:
-        """Forget the pending stop (the musician stopped it, or started another)."""
-        if self._timer is not None:
+    def finish(self, engine_stops: bool = False) -> None:
+        """The shell is quitting: stop following. The engine still ends a timed recording at
+        its length, unless it stops too (`engine_stops`), which ends it at once."""
+        with self._lock:
+            if self._timer is None:
+                return
             self._timer.cancel()
             self._timer = None
+            left = max(0.0, self._ends - time.monotonic())
+        if engine_stops:
+            self.write(f"the recording to {self._path} ends with the engine")
+        else:
+            self.write(f"the engine goes on recording {self._path}: it ends in {left:.1f} s")
+
+    def cancel(self) -> None:
+        """Stop following (the musician stopped the recording, or started another)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
     @property
     def pending(self) -> bool:
-        """Whether a timed stop is still to come."""
+        """Whether a timed recording is being followed."""
         return self._timer is not None
+
+    @property
+    def left(self) -> float | None:
+        """Seconds until the engine ends the recording followed (None: none is)."""
+        if self._timer is None:
+            return None
+        return max(0.0, self._ends - time.monotonic())
 
 
 class Replayer:

@@ -76,9 +76,11 @@ def test_blocks_are_recorded_exactly(tap: RecordTap, writer: RecordTap, tmp_path
     assert info == {
         "path": str(tmp_path / "take.wav"),
         "frames": 10 * BLOCK,
+        "seconds": 10 * BLOCK / RATE,
         "first_block": 100,
         "lost_blocks": 0,
     }
+    assert rec.last == info and rec.take_finished() is None  # stopped, not ended by a length
     frames, rate = read_wav(tmp_path / "take.wav")
     assert rate == RATE
     np.testing.assert_array_equal(frames, expected(list(range(100, 110))))
@@ -166,7 +168,9 @@ def test_lapping_is_counted_and_filled_with_silence(
         "recording": True,
         "path": str(tmp_path / "take.wav"),
         "frames": 9 * BLOCK,
+        "length": None,
         "lost_blocks": 3,
+        "last": None,
     }
     info = rec.stop()
     assert info["lost_blocks"] == 3 and info["frames"] == 9 * BLOCK
@@ -207,7 +211,10 @@ def test_a_slot_being_overwritten_is_not_taken(
 
 def test_status_and_errors(tap: RecordTap, tmp_path: Path) -> None:
     rec = Recorder(tap)
-    assert rec.status() == {"recording": False, "path": None, "frames": 0, "lost_blocks": 0}
+    assert rec.status() == {
+        "recording": False, "path": None, "frames": 0, "length": None, "lost_blocks": 0,
+        "last": None,
+    }  # fmt: skip
     with pytest.raises(ValueError, match="not recording"):
         rec.stop()
     with pytest.raises(OSError):
@@ -218,6 +225,80 @@ def test_status_and_errors(tap: RecordTap, tmp_path: Path) -> None:
         rec.start(tmp_path / "b.wav", RATE)
     assert rec.stop()["frames"] == 0
     assert not (tmp_path / "b.wav").exists()
+
+
+def test_a_length_ends_the_recording_on_its_exact_frame(
+    tap: RecordTap, writer: RecordTap, tmp_path: Path
+) -> None:
+    rec = Recorder(tap)
+    length = 2 * BLOCK + 3  # mid-block: the third block is cut after 3 frames
+    rec.start(tmp_path / "take.wav", RATE, from_block=5, frames=length)
+    assert rec.status()["length"] == length
+    writer.put(5, block_of(5))
+    rec.drain()
+    assert rec.recording and rec.take_finished() is None
+    for k in range(6, 9):
+        writer.put(k, block_of(k))
+    rec.drain()
+    assert not rec.recording
+    done = rec.take_finished()
+    assert done == {
+        "path": str(tmp_path / "take.wav"),
+        "frames": length,
+        "seconds": length / RATE,
+        "first_block": 5,
+        "lost_blocks": 0,
+    }
+    assert rec.take_finished() is None  # said once
+    assert rec.status()["last"] == done and rec.status()["length"] is None
+    np.testing.assert_array_equal(read_wav(tmp_path / "take.wav")[0], expected([5, 6, 7])[:length])
+    writer.put(9, block_of(9))
+    assert rec.drain() == 0  # after its end, blocks are discarded again
+    with pytest.raises(ValueError, match="not recording"):
+        rec.stop()
+
+
+def test_a_length_of_whole_blocks_and_silence_for_lost_blocks_count(
+    tap: RecordTap, writer: RecordTap, tmp_path: Path
+) -> None:
+    rec = Recorder(tap)
+    rec.start(tmp_path / "take.wav", RATE, from_block=0, frames=4 * BLOCK)
+    for k in (0, 2, 3, 4):  # block 1 never comes: silence, and it counts toward the length
+        writer.put(k, block_of(k))
+    rec.drain()
+    done = rec.take_finished()
+    assert done is not None and (done["frames"], done["lost_blocks"]) == (4 * BLOCK, 1)
+    frames, _ = read_wav(tmp_path / "take.wav")
+    np.testing.assert_array_equal(frames, expected([0, None, 2, 3]))
+
+
+def test_stop_before_the_length_keeps_what_was_recorded(
+    tap: RecordTap, writer: RecordTap, tmp_path: Path
+) -> None:
+    rec = Recorder(tap)
+    rec.start(tmp_path / "take.wav", RATE, from_block=0, frames=100 * BLOCK)
+    for k in range(3):
+        writer.put(k, block_of(k))
+    info = rec.stop()
+    assert info["frames"] == 3 * BLOCK and rec.take_finished() is None
+    np.testing.assert_array_equal(read_wav(tmp_path / "take.wav")[0], expected([0, 1, 2]))
+    # A stop whose own drain reaches the length says what the length made.
+    rec.start(tmp_path / "b.wav", RATE, frames=BLOCK + 1)
+    for k in range(3, 6):
+        writer.put(k, block_of(k))
+    info = rec.stop()
+    assert info["frames"] == BLOCK + 1 and rec.take_finished() is None
+    assert not rec.recording
+
+
+def test_a_length_below_one_frame_is_refused_and_creates_nothing(
+    tap: RecordTap, tmp_path: Path
+) -> None:
+    rec = Recorder(tap)
+    for frames in (0, -BLOCK):
+        with pytest.raises(ValueError, match="at least 1 frame"):
+            rec.start(tmp_path / "take.wav", RATE, frames=frames)
+    assert not rec.recording and not (tmp_path / "take.wav").exists()
 
 
 def test_put_allocates_nothing(tap: RecordTap, writer: RecordTap) -> None:

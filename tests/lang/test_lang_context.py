@@ -176,3 +176,12 @@ def test_a_failed_line_leaves_history_alone() -> None:
     assert [m.to_list() for m in interpreter.interpret("undo").messages] == [
         ["/patch/remove", "bass"],
     ]
+
+
+def test_the_rate_comes_from_the_dump_when_it_is_a_rate() -> None:
+    assert Context().rate == 48000
+    assert Context.from_dump({"rate": 44100}).rate == 44100
+    for odd in (0, -48000, 44100.5, True, "96000", None):
+        assert Context.from_dump({"rate": odd}).rate == 48000
+    context = Context.from_dump({"rate": 96000})
+    assert context.copy().rate == 96000

@@ -204,3 +204,31 @@ def test_add_a_processor_routes_it_to_master(kind: str) -> None:
 
 def test_add_an_lfo_creates_it_without_routing_audio() -> None:
     assert osc(Interpreter(), "add lfo called wob") == [["/patch/create", "wob", "lfo"]]
+
+
+@pytest.mark.parametrize(
+    ("setup", "line", "expected"),
+    [
+        ({}, "record 30 seconds to x.wav", ["/record/start", "x.wav", 30 * 48000]),
+        ({"rate": 44100}, "record 30 seconds to x.wav", ["/record/start", "x.wav", 30 * 44100]),
+        ({"tempo": 124.0}, "record 8 bars to x.wav", ["/record/start", "x.wav", 743226]),
+        ({"tempo": 90.0}, "record 3 beats to x.wav", ["/record/start", "x.wav", 96000]),
+        ({}, "record 250 ms to x.wav", ["/record/start", "x.wav", 12000]),
+        ({}, "record to x.wav", ["/record/start", "x.wav"]),
+    ],
+)
+def test_a_recording_length_is_sent_in_frames_at_the_engines_rate_and_tempo(
+    setup: dict[str, float], line: str, expected: list[Arg]
+) -> None:
+    # 8 bars at 124 bpm: 32 × 60 / 124 s = 15.4838… s = 743225.8 frames at 48 kHz.
+    assert osc(Interpreter(Context.from_dump(setup)), line) == [expected]
+
+
+def test_a_recording_length_the_engine_cannot_take_is_refused_at_the_length() -> None:
+    interpreter = Interpreter(Context.from_dump({"rate": 48000}))
+    for line in ("record 0.001 ms to x.wav", "record 50000 seconds to x.wav"):
+        result = interpreter.interpret(line)
+        assert not result.ok and result.messages == []
+        assert result.error is not None and result.error.column == 8
+        assert "a recording lasts from 1 sample to 12.4 hours" in str(result.error)
+    assert interpreter.context.recording is None

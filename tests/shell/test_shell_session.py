@@ -13,6 +13,7 @@ from chronus.engine.client import EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.protocol import validate
+from chronus.session.wav import read_wav
 from chronus.shell.app import Shell
 
 
@@ -72,8 +73,8 @@ def test_record_for_a_time_stops_by_itself(null_engine: EngineProcess, tmp_path:
     while not any(line.startswith("recorded") for line in written):
         assert time.monotonic() < deadline, written
         time.sleep(0.05)
-    time.sleep(0.3)
-    assert target.is_file() and target.stat().st_size > 44
+    assert written[-1] == f"recorded 0.3 s to {target}"
+    assert read_wav(target)[0].shape == (14400, 2)  # the engine stopped it on that frame
     assert shell.interpreter.context.recording is None
 
 
@@ -167,9 +168,12 @@ def test_a_relative_record_path_lands_next_to_the_shell(
     shell, written = _shell(null_engine, tmp_path)
     assert shell.handle("record 0.2 seconds to relative.wav")
     deadline = time.monotonic() + 5
-    while not (tmp_path / "relative.wav").is_file():
+    while not any(line.startswith("recorded") for line in written):
         assert time.monotonic() < deadline, written
         time.sleep(0.05)
+    # The engine's own account of the take names the file where the shell is.
+    assert written[-1] == f"recorded 0.2 s to {(tmp_path / 'relative.wav').resolve()}"
+    assert read_wav(tmp_path / "relative.wav")[0].shape == (9600, 2)
 
 
 def test_loading_a_snapshot_sends_only_the_differences() -> None:
@@ -209,10 +213,20 @@ def test_loading_a_snapshot_sends_only_the_differences() -> None:
         load_messages(now, {"modules": {"x": {"type": "nonsense"}}})
 
 
-def test_quitting_stops_a_timed_recording(null_engine: EngineProcess, tmp_path: Path) -> None:
+def test_quitting_leaves_a_timed_recording_to_the_engine(
+    null_engine: EngineProcess, tmp_path: Path
+) -> None:
     shell, written = _shell(null_engine, tmp_path)
-    assert shell.handle(f"record 30 seconds to {tmp_path / 'long.wav'}")
+    target = tmp_path / "long.wav"
+    assert shell.handle(f"record 0.75 seconds to {target}")
     assert shell.recorder.pending
     assert shell.handle("quit") is False
+    shell.client.close()
     assert not shell.recorder.pending
-    assert written[-1] == f"recorded {tmp_path / 'long.wav'}"
+    assert written[-1].startswith(f"the engine goes on recording {target}: it ends in ")
+    deadline = time.monotonic() + 5
+    with null_engine.client() as client:
+        while client.status()["engine"]["recording"]["recording"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert read_wav(target)[0].shape == (36000, 2)
