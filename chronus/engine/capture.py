@@ -77,8 +77,8 @@ class Capturer:
 
 
 def _step_aside() -> None:
-    """In the child: let the slot keep its CPU, and die with it."""
-    die_with_parent()
+    """In the child: let the slot keep its CPU (first of all: until then the child has the
+    slot's real-time priority on the slot's CPU), and die with it."""
     try:
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     except (AttributeError, OSError):
@@ -88,3 +88,4 @@ def _step_aside() -> None:
         os.nice(_CHILD_NICE)
     except (AttributeError, OSError):
         pass
+    die_with_parent()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import os
 import signal
@@ -26,9 +27,15 @@ _PR_SET_CHILD_SUBREAPER = 36
 _fingerprints: dict[tuple[str, ...], str] = {}
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library, loaded once per process (and inherited by forks): `find_library` runs
+    `ldconfig` in a subprocess, which a slot's capture child must not do on the slot's CPU."""
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def _prctl(option: int, value: int) -> bool:
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    return bool(libc.prctl(option, value, 0, 0, 0) == 0)
+    return bool(_libc().prctl(option, value, 0, 0, 0) == 0)
 
 
 def die_with_parent() -> bool:

@@ -3,8 +3,10 @@ state as it was when it was forked, writes shared memory, and is reaped."""
 
 from __future__ import annotations
 
+import os
 import time
 from multiprocessing import shared_memory
+from typing import Any
 
 import numpy as np
 
@@ -54,3 +56,53 @@ def _child_sees_the_fork_time_state(area: shared_memory.SharedMemory) -> None:
     assert not capturer.busy
     np.testing.assert_array_equal(out, np.arange(1000, dtype=np.float64))
     assert stall < 50_000_000  # the parent was held up for the fork, not the job
+
+
+def test_the_capturing_child_leaves_the_slots_cpu_and_priority_and_spawns_nothing(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """The child starts with the slot's SCHED_FIFO priority and CPU: it must give both up
+    and must not fork a helper such as `ldconfig` (which `find_library` runs) meanwhile."""
+    import ctypes.util
+
+    from chronus.engine import lifecycle
+
+    lifecycle._libc()  # the process loaded its C library once already, as the template does
+    marker = tmp_path / "find_library"
+
+    def spy(name: str) -> str | None:
+        marker.write_text(name)
+        return None
+
+    monkeypatch.setattr(ctypes.util, "find_library", spy)
+    area = shared_memory.SharedMemory(create=True, size=16)
+    try:
+        seen = np.ndarray((2,), dtype=np.int64, buffer=area.buf)
+        seen[:] = -1
+        capturer = Capturer()
+        capturer.in_place_ns = FORK_ABOVE_NS + 1  # as after a slow capture: fork
+
+        def job() -> None:
+            seen[0] = os.sched_getscheduler(0)
+            seen[1] = len(os.sched_getaffinity(0))
+
+        cpus = os.sched_getaffinity(0)
+        policy = os.sched_getscheduler(0)
+        os.sched_setaffinity(0, {min(cpus)})  # pinned, as a slot is
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        except PermissionError:
+            pass  # where real-time is refused, the child's policy is SCHED_OTHER anyway
+        try:
+            _, forked = capturer.run(job)
+        finally:
+            os.sched_setscheduler(0, policy, os.sched_param(0))
+            os.sched_setaffinity(0, cpus)
+        assert forked
+        _wait(capturer)
+        assert seen[0] == os.SCHED_OTHER
+        assert seen[1] == (os.cpu_count() or 1)
+        assert not marker.exists(), "the child looked up the C library again"
+    finally:
+        area.close()
+        area.unlink()
