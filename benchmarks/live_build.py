@@ -111,7 +111,10 @@ class Watch:
                     "slow_wakes": slot["slow_wakes"] - old.get("slow_wakes", 0),
                     "late_blocks": slot["late_blocks"] - old.get("late_blocks", 0),
                     "captures_forked": slot["captures_forked"] - old.get("captures_forked", 0),
-                    **{k: slot[k] for k in ("max_wake_us", "max_cycle_us", "capture_stall_us")},
+                    **{
+                        k: slot[k]
+                        for k in ("lead", "max_wake_us", "max_cycle_us", "capture_stall_us")
+                    },
                 }
                 for slot in slots
                 for old in [next((o for o in before["slots"] if o["name"] == slot["name"]), {})]

@@ -720,6 +720,7 @@ class SlotKeeper:
                 found_active_held_up=int(v[SlotField.HELD_UP]),
                 most_extra_blocks=int(v[SlotField.EXTRA_BLOCKS]),
                 patterns_parsed=int(v[SlotField.PATTERNS_PARSED]),
+                lead=int(v[SlotField.LEAD]),
                 max_wake_us=round(int(v[SlotField.MAX_WAKE_NS]) / 1000, 1),
                 slow_wakes=int(v[SlotField.SLOW_WAKES]),
                 errors=int(v[SlotField.ERRORS]),

@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from chronus.engine.capture import Capturer
 from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
+from chronus.engine.depth import RenderDepth
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
 from chronus.engine.peer import PeerWatch, death_signal
@@ -486,13 +487,13 @@ def _render_loop(
     flags = control.values
     me = seat.config.seat
     block = config.block
-    lead = config.lead
     caught_up = False
     period_ns = 1_000_000_000 * block // config.rate
+    depth = RenderDepth(config.lead, period_ns, config.rate // block)
     checkpoint_blocks = max(1, round(CHECKPOINT_S * config.rate / block))
     next_checkpoint = ring.write_pos + 1
     period_s = period_ns / 1e9  # woken every block; a device that does not come is late
-    spare_blocks = ring.capacity - lead - 1
+    spare_blocks = ring.capacity - depth.deepest - 1
     wait_s = period_s
     held_up = False
     exceeds(ring.next_block(), SILENCE)  # load the kernel now, not on the first block
@@ -525,6 +526,7 @@ def _render_loop(
         last_block_ns = int(io_values[IoField.LAST_BLOCK_NS])
         late_ns = now - last_block_ns if last_block_ns else 0
         extra = min(late_ns // period_ns, spare_blocks) if 2 * late_ns > 3 * period_ns else 0
+        lead = depth.lead
         target = consumed + lead + extra
         was_held_up, held_up = held_up, False
         wait_s = period_s
@@ -566,6 +568,8 @@ def _render_loop(
                 v[SlotField.AHEAD] += 1
             end = time.perf_counter_ns()
             record_timing(v, SlotField.TIMING_COUNT, end - start)
+            depth.rendered(end - start)
+            v[SlotField.LEAD] = depth.lead
             v[SlotField.MAX_DRAIN_NS] = max(int(v[SlotField.MAX_DRAIN_NS]), start - cycle)
             v[SlotField.MAX_CYCLE_NS] = max(int(v[SlotField.MAX_CYCLE_NS]), end - cycle)
             rendered = True

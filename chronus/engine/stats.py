@@ -138,6 +138,9 @@ class SlotField(IntEnum):
     PATTERNS_PARSED = 36
     """Pattern commands this slot parsed in the block that applied them: the supervisor had
     not prepared them (see `prepared.py`), or they were written over before the slot came."""
+    LEAD = 37
+    """Blocks this slot renders ahead of the device now: the lead, one more while its
+    renders run heavy (`depth.RenderDepth`)."""
     TIMINGS = 40
     DECISIONS = 40 + TIMING_WINDOW
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
