@@ -180,7 +180,8 @@ def _watch_host(client: EngineClient, seconds: float) -> dict[str, Any]:
     records the host's stalls (`tests/stalls.py`): how many underruns fell in a window that
     saw a stall of 4 ms or more (the host stopped the VM: no lead covers that), against how
     many windows saw one at all (the chance of a coincidence); and the CPU time the
-    hypervisor stole (`_steal_ms`) in all of them and in those with an underrun."""
+    hypervisor stole (`_steal_ms`). The windows with an underrun are listed in
+    CLOCK_MONOTONIC, to find them in a scheduler trace (`perf sched record -k CLOCK_MONOTONIC`)."""
     slack = 10_000_000  # a stall that ended just before the window is paid for in it
     polls: list[tuple[int, int, int]] = []
     steals: list[float] = []
@@ -213,6 +214,9 @@ def _watch_host(client: EngineClient, seconds: float) -> dict[str, Any]:
         "windows_with_a_stall": f"{sum(hit)} of {len(polls)}",
         "stolen_ms_most_of_a_cpu": round(sum(steals), 1),
         "windows_with_stolen_time": f"{sum(1 for t in steals if t > 0)} of {len(polls)}",
+        "windows_with_an_underrun_monotonic_ns": [
+            (start, stop, n) for start, stop, n in polls if n
+        ][:20],
         "stolen_ms_in_windows_with_an_underrun": [
             round(t, 1) for (_, _, n), t in zip(polls, steals, strict=True) if n
         ][:20],
