@@ -97,12 +97,12 @@ def add_sound(intent: AddSound, context: Context) -> Mapped:
         messages += [_value(module_id, part.type, name, value) for name, value in part.values]
     messages += _chain_messages([*ids, *links], [MASTER])
     note = f"{sound.name}: {' → '.join([*ids, *links])} → master"
-    if sound.lfo is not None:
-        lfo = sound.lfo.id_for(head)
-        target = ids[[part.type for part in sound.parts].index(sound.lfo.target)]
+    modulation = sound.modulation(head)
+    if sound.lfo is not None and modulation is not None:
+        lfo, target, param = modulation
         messages += [_value(lfo, "lfo", name, value) for name, value in sound.lfo.values]
-        messages.append(validate("/patch/modulate", (lfo, target, sound.lfo.param)))
-        note += f"; {lfo} → {target} {sound.lfo.param}"
+        messages.append(validate("/patch/modulate", modulation))
+        note += f"; {lfo} → {target} {param}"
     context.group = (*ids, *links)
     return Mapped(intent, tuple(messages), focus=head, note=note)
 

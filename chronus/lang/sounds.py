@@ -108,6 +108,13 @@ class Sound:
             out.append((self.lfo.id_for(head), "lfo"))
         return tuple(out)
 
+    def modulation(self, head: str) -> tuple[str, str, str] | None:
+        """(lfo, module, parameter) of the sound's lfo when its head is called `head`."""
+        if self.lfo is None:
+            return None
+        target = next(p.id_for(head) for p in self.parts if p.type == self.lfo.target)
+        return self.lfo.id_for(head), target, self.lfo.param
+
 
 def _head(kind: str, **values: float) -> Part:
     return Part(kind, _values(**values), head=True)

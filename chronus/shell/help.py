@@ -88,9 +88,9 @@ def _sounds() -> str:
         words = " / ".join((sound.name, *sound.aliases))
         members = sound.members(sound.id)
         chain = " → ".join(f"{module_id} ({kind})" for module_id, kind in members if kind != "lfo")
-        if sound.lfo is not None:
-            target = next(module_id for module_id, kind in members if kind == sound.lfo.target)
-            chain += f"; {members[-1][0]} → {target} {sound.lfo.param}"
+        modulation = sound.modulation(sound.id)
+        if modulation is not None:
+            chain += "; {} → {} {}".format(*modulation)
         lines.append(f"  {words:<24}{sound.about}")
         lines.append(f"  {'':<24}{chain}")
     return "\n".join(lines)

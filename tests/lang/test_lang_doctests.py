@@ -17,6 +17,7 @@ MODULES = [
     "chronus.lang.music",
     "chronus.lang.undo",
     "chronus.lang.relative",
+    "chronus.lang.sounds",
     "chronus.session.script",
 ]
 

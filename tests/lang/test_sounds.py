@@ -37,6 +37,8 @@ def test_every_recipe_is_valid_data(sound: Sound) -> None:
             assert spec is not None, (part.type, name)
             assert spec.minimum <= value <= spec.maximum, (part.type, name, value)
             assert value != spec.default, f"{part.type} {name} {value} is the default already"
+    ids = [module_id for module_id, _ in sound.members("x")]
+    assert len(ids) == len(set(ids)), ids
     if sound.lfo is not None:
         target = [part.type for part in sound.parts].count(sound.lfo.target)
         assert target == 1
@@ -73,10 +75,10 @@ def test_one_line_builds_the_whole_sound(sound: Sound) -> None:
     context = interpreter.context
     assert context.focus == "snd" and context.group == tuple(ids)
     if sound.lfo is not None:
-        assert context.modulations == [
-            ("snd_lfo", ids[[p.type for p in sound.parts].index(sound.lfo.target)],
-             sound.lfo.param)
-        ]  # fmt: skip
+        assert context.modulations == [sound.modulation("snd")]
+        assert [m for m in osc if m[0] == "/patch/modulate"] == [
+            ["/patch/modulate", "snd_lfo", "snd_f", sound.lfo.param]
+        ]
     # The head is what plain lines reach.
     if sound.head.type not in DRUM_TYPES:
         assert _osc(interpreter, "play c2") == [["/note/snd", 36.0, 100.0]]
