@@ -83,10 +83,10 @@ def add_sound(intent: AddSound, context: Context) -> Mapped:
     sound = SOUNDS[intent.sound]
     if intent.after is not None:
         raise BadValueError(
-            f"a {sound.name} makes its own sound: nothing goes into it, so it cannot go after "
+            f"{sound.spoken} makes its own sound: nothing goes into it, so it cannot go after "
             f"{intent.after}",
             column=intent.column("after"),
-            hint=f"add a {sound.name} on its own, or an effect: add a reverb after {intent.after}",
+            hint=f"add {sound.spoken} on its own, or an effect: add a reverb after {intent.after}",
         )
     head = _sound_head(sound, intent, context)
     members = sound.members(head)
@@ -118,7 +118,7 @@ def _sound_head(sound: Sound, intent: AddSound, context: Context) -> str:
             except BadValueError as exc:
                 if module_id != intent.name:
                     made = " ".join(m for m, _ in members)
-                    exc.hint = f"a {sound.name} called {intent.name} makes {made}"
+                    exc.hint = f"{sound.spoken} called {intent.name} makes {made}"
                 raise
             taken.add(module_id)
         return intent.name
@@ -127,7 +127,7 @@ def _sound_head(sound: Sound, intent: AddSound, context: Context) -> str:
         head = sound.id if n == 1 else f"{sound.id}{numbered}{n}"
         if not any(module_id in context.modules for module_id, _ in sound.members(head)):
             return head
-    raise BadValueError(f"no free name for another {sound.name}", column=intent.column("type"))
+    raise BadValueError(f"no free name for {sound.spoken}", column=intent.column("type"))
 
 
 def _value(module_id: str, kind: str, name: str, value: float) -> Message:

@@ -96,6 +96,11 @@ class Sound:
     aliases: tuple[str, ...] = ()
 
     @property
+    def spoken(self) -> str:
+        """The name with its article: "a 303", "an 808", "an acid bass"."""
+        return f"{'an' if self.name[0] in 'aeiou8' else 'a'} {self.name}"
+
+    @property
     def head(self) -> Part:
         """The part that plays the notes."""
         return self.parts[0]

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
 from chronus.dsp.specs_effects import EFFECT_SPECS
-from chronus.lang.modules import param_specs
-from chronus.lang.sounds import SOUNDS
+from chronus.lang.modules import find_param, param_specs
+from chronus.lang.sounds import SOUNDS, Sound, find_sound
 
 __all__ = ["HELP", "TOPICS", "help_text"]
 
@@ -96,6 +96,25 @@ def _sounds() -> str:
     return "\n".join(lines)
 
 
+def _recipe(sound: Sound) -> str:
+    """`help pad`: what `add a pad` makes, module by module, with the values it sets."""
+    rows = [(part.id_for(sound.id), part.type, part.values) for part in sound.parts]
+    modulation = sound.modulation(sound.id)
+    if sound.lfo is not None and modulation is not None:
+        rows.append((modulation[0], "lfo", sound.lfo.values))
+    lines = [f"{sound.spoken}: {sound.about}"]
+    for module_id, kind, values in rows:
+        shown = []
+        for name, value in values:
+            spec = find_param(kind, name)
+            unit = f" {spec.unit}" if spec is not None and spec.unit else ""
+            shown.append(f"{name} {value:g}{unit}")
+        lines.append(f"  {module_id:<16} {kind:<11} " + ", ".join(shown))
+    if modulation is not None:
+        lines.append("  {} → {} {}".format(*modulation))
+    return "\n".join(lines)
+
+
 def help_text(topic: str | None) -> str:
     """The text for `help` or `help <topic>`; unknown topics list the known ones."""
     if topic is None:
@@ -105,6 +124,9 @@ def help_text(topic: str | None) -> str:
         return TOPICS[key]()
     if topic in tuple(SYNTH_TYPES) + DRUM_TYPES + FILTER_TYPES + tuple(EFFECT_SPECS):
         return _types_table([topic], f"{topic}:")
+    found = find_sound((topic,))
+    if found is not None:
+        return _recipe(SOUNDS[found[0]])
     return f'no help on "{topic}"; topics: ' + " ".join(sorted(TOPICS))
 
 

@@ -58,8 +58,7 @@ def test_every_recipe_is_valid_data(sound: Sound) -> None:
 @pytest.mark.parametrize("sound", SOUNDS.values(), ids=NAMES)
 def test_one_line_builds_the_whole_sound(sound: Sound) -> None:
     interpreter = Interpreter()
-    article = "an" if sound.name[0] in "aeiou8" else "a"
-    osc = _osc(interpreter, f"add {article} {sound.name} called snd")
+    osc = _osc(interpreter, f"add {sound.spoken} called snd")
     ids = [part.id_for("snd") for part in sound.parts]
     creates = [m for m in osc if m[0] == "/patch/create"]
     expected = [["/patch/create", i, part.type] for i, part in zip(ids, sound.parts, strict=True)]

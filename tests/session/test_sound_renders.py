@@ -16,7 +16,6 @@ _CHORDS = {"pad", "supersaw"}
 
 
 def _script(sound: Sound) -> str:
-    article = "an" if sound.name[0] in "aeiou8" else "a"
     if sound.head.type in DRUM_TYPES:
         notes = "snd x . . . x . x . every 8th"
     elif sound.name in _CHORDS:
@@ -25,7 +24,7 @@ def _script(sound: Sound) -> str:
         notes = "snd c4 eb4 g4 c5 . . . . every 16th"
     else:
         notes = "snd c2 c2 eb2 g2 c3 c2 bb1 c2 every 16th"
-    return f"tempo 120\nadd {article} {sound.name} called snd\n{notes}\nwait 2 bars\n"
+    return f"tempo 120\nadd {sound.spoken} called snd\n{notes}\nwait 2 bars\n"
 
 
 @pytest.mark.parametrize("sound", SOUNDS.values(), ids=list(SOUNDS))

@@ -131,6 +131,9 @@ def test_help_topics_and_notes(null_engine: EngineProcess, tmp_path: Path) -> No
     assert written[-1].startswith('no help on "nonsense"')
     assert shell.handle("help sounds")
     assert all(word in written[-1] for word in ("303", "tb303", "wobble bass", "_verb", "clap"))
+    assert shell.handle("help wobble")
+    assert "wobble_bass_lfo → wobble_bass_f cutoff" in written[-1]
+    assert "cutoff 500 hz" in written[-1]
     assert shell.handle("add a 303 called helpacid")
     assert written[-1] == "303: helpacid → helpacid_f → master"
     modules = _dump(null_engine)["modules"]
