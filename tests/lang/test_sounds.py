@@ -8,9 +8,10 @@ import pytest
 
 from chronus.dsp.specs import DRUM_TYPES, SYNTH_TYPES, modulatable
 from chronus.lang.context import Context
+from chronus.lang.intents import AddModule, AddSound
 from chronus.lang.interpreter import Interpreter
 from chronus.lang.modules import find_param, module_types
-from chronus.lang.parser import keywords
+from chronus.lang.parser import keywords, parse
 from chronus.lang.resolve import check_name
 from chronus.lang.sounds import ROLES, SOUNDS, Sound, find_sound
 
@@ -160,3 +161,21 @@ def test_undo_takes_the_whole_sound_back() -> None:
     _osc(interpreter, "undo")
     assert interpreter.context.modules == {"bass": "saw"}
     assert interpreter.context.modulations == []
+
+
+@pytest.mark.parametrize(
+    ("line", "intent"),
+    [
+        ("add a 303", AddSound("303")),
+        ("add a 303 called acid", AddSound("303", "acid")),
+        ("ADD AN ACID BASS NAMED B", AddSound("acid bass", "b")),
+        ("create a pad keys", AddSound("pad", "keys")),
+        ("add an 808 kick", AddSound("808", "kick")),
+        ("add a super saw", AddSound("supersaw")),
+        ("add an acid filter called bass", AddModule("acid", "bass")),
+        ("add an acid bass2", AddModule("acid", "bass2")),
+        ("add a sine sub", AddModule("sine", "sub")),
+    ],
+)
+def test_the_words_after_add_name_a_sound_or_a_type(line: str, intent: object) -> None:
+    assert parse(line) == [intent]
