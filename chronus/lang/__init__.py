@@ -17,6 +17,7 @@ from chronus.lang.errors import (
 )
 from chronus.lang.intents import (
     AddModule,
+    AddSound,
     Adjust,
     ChangeTempo,
     Clear,
@@ -56,6 +57,7 @@ from chronus.lang.parser import parse
 
 __all__ = [
     "AddModule",
+    "AddSound",
     "Adjust",
     "BadValueError",
     "ChangeTempo",

@@ -15,10 +15,11 @@ from typing import Any
 
 from lark import Token, Transformer, Tree
 
-from chronus.lang.errors import BadValueError, ChronusSyntaxError
+from chronus.lang.errors import BadValueError, ChronusSyntaxError, UnknownModuleError
 from chronus.lang.intents import (
     TIME_UNITS,
     AddModule,
+    AddSound,
     Adjust,
     ChangeTempo,
     Clear,
@@ -64,6 +65,7 @@ from chronus.lang.music import (
     note_to_midi,
     pitch_class,
 )
+from chronus.lang.sounds import SOUNDS, find_sound
 
 __all__ = ["Builder"]
 
@@ -114,6 +116,13 @@ class _Chord:
 class _Rate:
     rate: float | None
     sync: float | None
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Sound:
+    name: str
+    called: Token | None
     column: int
 
 
@@ -193,9 +202,21 @@ class Builder(Transformer[Token, Any]):
         return ChangeTempo(0.5)
 
     # ---- patch ------------------------------------------------------------------------
-    def new_module(self, items: list[Token]) -> tuple[Token, Token | None]:
-        kind, *names = items
-        return kind, (names[-1] if names else None)
+    def new_module(self, items: list[Token | None]) -> tuple[Token, Token | None] | _Sound:
+        kind, word, called = items
+        assert kind is not None
+        found = find_sound(tuple(_name(t) for t in (kind, word) if t is not None))
+        if found is not None:
+            sound, used = found
+            return _Sound(sound, called or (word if used == 1 else None), _col(kind))
+        if kind.type == "NUMBER":
+            raise UnknownModuleError(
+                f'there is no sound called "{kind}"',
+                column=_col(kind),
+                expected=list(SOUNDS),
+                hint="sounds: " + ", ".join(SOUNDS) + " (help sounds)",
+            )
+        return kind, called or word
 
     def link(self, items: list[Token]) -> Link:
         name = items[0]
@@ -205,10 +226,23 @@ class Builder(Transformer[Token, Any]):
     def chain(self, items: list[Link]) -> tuple[Link, ...]:
         return tuple(items)
 
-    def add_module(self, items: list[Any]) -> AddModule:
-        kind, name = items[0]
+    def add_module(self, items: list[Any]) -> AddModule | AddSound:
         through = _first(items[1:], tuple) or ()
         after = next((i for i in items[1:] if isinstance(i, Token)), None)
+        if isinstance(items[0], _Sound):
+            sound = items[0]
+            return AddSound(
+                sound.name,
+                None if sound.called is None else _name(sound.called),
+                through,
+                None if after is None else _name(after),
+                at=_at(
+                    type=sound.column,
+                    name=None if sound.called is None else _col(sound.called),
+                    after=None if after is None else _col(after),
+                ),
+            )
+        kind, name = items[0]
         return AddModule(
             _name(kind),
             None if name is None else _name(name),

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 __all__ = [
     "TIME_UNITS",
     "AddModule",
+    "AddSound",
     "Adjust",
     "ChangeTempo",
     "Clear",
@@ -146,6 +147,20 @@ class AddModule(_IntentBase):
 
     kind: ClassVar[str] = "add_module"
     type: str
+    name: str | None = None
+    through: tuple[Link, ...] = ()
+    after: str | None = None
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AddSound(_IntentBase):
+    """`add a 303 called acid`: build a named sound (`chronus.lang.sounds`), its head called
+    `name` (None: the sound's own id), then `through` a chain as `AddModule` does.
+    """
+
+    kind: ClassVar[str] = "add_sound"
+    sound: str
     name: str | None = None
     through: tuple[Link, ...] = ()
     after: str | None = None
@@ -471,9 +486,9 @@ class SetKey(_IntentBase):
 
 
 Intent = (
-    SetTempo | ChangeTempo | AddModule | Route | Connect | Disconnect | Remove | SetParam
-    | Adjust | PlayNote | PlayChord | SetPattern | SetStep | SetLane | Start | Stop | Clear
-    | Panic | Modulate | Transpose | Undo | Redo | Snapshot | Record | StopRecording
+    SetTempo | ChangeTempo | AddModule | AddSound | Route | Connect | Disconnect | Remove
+    | SetParam | Adjust | PlayNote | PlayChord | SetPattern | SetStep | SetLane | Start | Stop
+    | Clear | Panic | Modulate | Transpose | Undo | Redo | Snapshot | Record | StopRecording
     | Replay | SetKey | RawOsc | Wait | ShellCommand
 )  # fmt: skip
 """Any intent."""

@@ -34,6 +34,7 @@ from chronus.lang.errors import (
 )
 from chronus.lang.intents import (
     AddModule,
+    AddSound,
     Adjust,
     ChangeTempo,
     Clear,
@@ -72,7 +73,7 @@ from chronus.lang.modules import (
     param_names,
 )
 from chronus.lang.parser import COMMAND_KEYWORDS
-from chronus.lang.patching import add_module, connect, disconnect, remove, route
+from chronus.lang.patching import add_module, add_sound, connect, disconnect, remove, route
 from chronus.lang.playing import (
     clear,
     play_chord,
@@ -353,6 +354,7 @@ _HANDLERS: dict[type, Callable[[Any, Context], Mapped]] = {
     SetTempo: _set_tempo,
     ChangeTempo: _change_tempo,
     AddModule: add_module,
+    AddSound: add_sound,
     Route: route,
     Connect: connect,
     Disconnect: disconnect,

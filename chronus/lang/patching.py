@@ -1,5 +1,5 @@
-"""Mapping the patch intents: add (with `through` chains and `after`), route, connect,
-disconnect and remove (which re-links the chain around the removed module).
+"""Mapping the patch intents: add (with `through` chains and `after`), add a named sound,
+route, connect, disconnect and remove (which re-links the chain around the removed module).
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from chronus.lang.errors import (
 )
 from chronus.lang.intents import (
     AddModule,
+    AddSound,
     Connect,
     Disconnect,
     Link,
     Remove,
     Route,
 )
-from chronus.lang.modules import is_modulator, module_types
+from chronus.lang.modules import find_param, is_modulator, module_types
 from chronus.lang.resolve import Mapped, check_name, check_type, module_of
+from chronus.lang.sounds import SOUNDS, Sound
 from chronus.protocol import (
     MASTER,
     Message,
@@ -31,6 +33,7 @@ from chronus.protocol import (
 
 __all__ = [
     "add_module",
+    "add_sound",
     "connect",
     "disconnect",
     "remove",
@@ -39,7 +42,8 @@ __all__ = [
 
 
 def add_module(intent: AddModule, context: Context) -> Mapped:
-    check_type(intent.type, intent.column("type"))
+    # `add a supersw`: the nearest word may be a named sound.
+    check_type(intent.type, intent.column("type"), tuple(SOUNDS))
     if intent.name is None:
         module_id = context.new_id(intent.type)
     else:
@@ -72,6 +76,64 @@ def add_module(intent: AddModule, context: Context) -> Mapped:
         group = (module_id,)
     context.group = group
     return Mapped(intent, tuple(messages), focus=module_id)
+
+
+def add_sound(intent: AddSound, context: Context) -> Mapped:
+    """Every module of the sound, its values, its chain (then `through`) to master, its lfo."""
+    sound = SOUNDS[intent.sound]
+    if intent.after is not None:
+        raise BadValueError(
+            f"{sound.spoken} makes its own sound: nothing goes into it, so it cannot go after "
+            f"{intent.after}",
+            column=intent.column("after"),
+            hint=f"add {sound.spoken} on its own, or an effect: add a reverb after {intent.after}",
+        )
+    head = _sound_head(sound, intent, context)
+    members = sound.members(head)
+    ids = [module_id for module_id, kind in members if kind != "lfo"]
+    links, linked = _links(intent.through, context, {module_id for module_id, _ in members})
+    messages = [validate("/patch/create", member) for member in members] + linked
+    for module_id, part in zip(ids, sound.parts, strict=True):
+        messages += [_value(module_id, part.type, name, value) for name, value in part.values]
+    messages += _chain_messages([*ids, *links], [MASTER])
+    note = f"{sound.name}: {' → '.join([*ids, *links])} → master"
+    modulation = sound.modulation(head)
+    if sound.lfo is not None and modulation is not None:
+        lfo, target, param = modulation
+        messages += [_value(lfo, "lfo", name, value) for name, value in sound.lfo.values]
+        messages.append(validate("/patch/modulate", modulation))
+        note += f"; {lfo} → {target} {param}"
+    context.group = (*ids, *links)
+    return Mapped(intent, tuple(messages), focus=head, note=note)
+
+
+def _sound_head(sound: Sound, intent: AddSound, context: Context) -> str:
+    """The head's id: the name given (every part's id checked), else the first free one."""
+    if intent.name is not None:
+        taken: set[str] = set()
+        members = sound.members(intent.name)
+        for module_id, kind in members:
+            try:
+                check_name(module_id, kind, intent.column("name"), context, taken)
+            except BadValueError as exc:
+                if module_id != intent.name:
+                    made = " ".join(m for m, _ in members)
+                    exc.hint = f"{sound.spoken} called {intent.name} makes {made}"
+                raise
+            taken.add(module_id)
+        return intent.name
+    numbered = "_" if sound.id[-1].isdigit() else ""
+    for n in range(1, 10_000):
+        head = sound.id if n == 1 else f"{sound.id}{numbered}{n}"
+        if not any(module_id in context.modules for module_id, _ in sound.members(head)):
+            return head
+    raise BadValueError(f"no free name for {sound.spoken}", column=intent.column("type"))
+
+
+def _value(module_id: str, kind: str, name: str, value: float) -> Message:
+    spec = find_param(kind, name)
+    assert spec is not None and spec.minimum <= value <= spec.maximum, (kind, name, value)
+    return validate(f"/mod/{module_id}/{name}", (value,))
 
 
 def _need_input(module_id: str, kind: str, column: int) -> None:

@@ -146,14 +146,15 @@ def check_name(name: str, kind: str, column: int, context: Context, taken: set[s
         )
 
 
-def check_type(kind: str, column: int) -> None:
+def check_type(kind: str, column: int, also: tuple[str, ...] = ()) -> None:
+    """Raise unless `kind` is a module type; `also` are other words the hint may offer."""
     types = module_types()
     if kind not in types:
         raise UnknownModuleError(
             f'there is no module type "{kind}"',
             column=column,
-            expected=list(types),
-            hint=did_you_mean(kind, types) or "types: " + " ".join(types),
+            expected=[*types, *also],
+            hint=did_you_mean(kind, [*types, *also]) or "types: " + " ".join(types),
         )
 
 

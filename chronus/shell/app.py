@@ -20,6 +20,7 @@ from chronus.lang.intents import Record, Replay, ShellCommand, Snapshot, StopRec
 from chronus.lang.interpreter import Interpretation, Interpreter
 from chronus.lang.modules import module_types, param_names
 from chronus.lang.parser import UNIT_WORDS, keywords
+from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
 from chronus.shell.help import HELP
 from chronus.shell.session import (
@@ -38,8 +39,9 @@ __all__ = ["HELP", "Shell", "completion_words", "run_shell"]
 
 
 def completion_words() -> list[str]:
-    """What the prompt completes: the grammar's keywords, module types, parameters, units."""
-    words = set(keywords()) | set(UNIT_WORDS) | set(module_types())
+    """What the prompt completes: the grammar's keywords, module types, named sounds,
+    parameters, units."""
+    words = set(keywords()) | set(UNIT_WORDS) | set(module_types()) | set(sound_words())
     for module_type in module_types():
         words.update(param_names(module_type))
     return sorted(word for word in words if word.replace("_", "").isalpha())

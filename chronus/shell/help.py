@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
 from chronus.dsp.specs_effects import EFFECT_SPECS
-from chronus.lang.modules import param_specs
+from chronus.lang.modules import find_param, param_specs
+from chronus.lang.sounds import SOUNDS, Sound, find_sound
 
 __all__ = ["HELP", "TOPICS", "help_text"]
 
@@ -14,6 +17,7 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   add a saw bass through an acid filter      a synth, a filter after it, to the speakers
   bass through distortion then delay         put effects after a module
   add a reverb after lead · connect bass to f1 · remove f1
+  add a 303 · add an acid bass called b · add a pad called keys   named sounds (help sounds)
   set bass cutoff to 800 hz · cutoff 1.2 khz (the module in focus) · pan 30% right
   make it darker · much brighter · more resonance · louder · wetter · longer release
     cutoff, resonance, darker, brighter reach the filter the sound goes through (a synth's
@@ -29,7 +33,7 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   snapshot save intro · load snapshot intro · snapshots
   record 30 seconds to take1.wav · record 8 bars · stop recording · replay song.chr
   /mod/bass/cutoff 800                       raw OSC, validated
-  help synths|drums|filters|effects|lfo|patterns|session · show patch · what is bass
+  help sounds|synths|drums|filters|effects|lfo|patterns|session · show patch · what is bass
   health · status · quit
 """
 
@@ -79,6 +83,44 @@ Modulation (an lfo module patched to one parameter):
 """
 
 
+def _sounds() -> str:
+    lines = [
+        "Named sounds, built by one line: add a 303 · add an acid bass called b · add a pad",
+        "The first module is called by the name given (else as below) and takes the focus;",
+        "the others by that name and their role: _f filter, _drive distortion, _verb reverb,",
+        "_echo delay, _lfo (add a 303 called acid → acid → acid_f).",
+    ]
+    for sound in SOUNDS.values():
+        words = " / ".join((sound.name, *sound.aliases))
+        members = sound.members(sound.id)
+        chain = " → ".join(f"{module_id} ({kind})" for module_id, kind in members if kind != "lfo")
+        modulation = sound.modulation(sound.id)
+        if modulation is not None:
+            chain += "; {} → {} {}".format(*modulation)
+        lines.append(f"  {words:<24}{sound.about}")
+        lines.append(f"  {'':<24}{chain}")
+    return "\n".join(lines)
+
+
+def _recipe(sound: Sound) -> str:
+    """`help pad`: what `add a pad` makes, module by module, with the values it sets."""
+    rows = [(part.id_for(sound.id), part.type, part.values) for part in sound.parts]
+    modulation = sound.modulation(sound.id)
+    if sound.lfo is not None and modulation is not None:
+        rows.append((modulation[0], "lfo", sound.lfo.values))
+    lines = [f"{sound.spoken}: {sound.about}"]
+    for module_id, kind, values in rows:
+        shown = []
+        for name, value in values:
+            spec = find_param(kind, name)
+            unit = f" {spec.unit}" if spec is not None and spec.unit else ""
+            shown.append(f"{name} {value:g}{unit}")
+        lines.append(f"  {module_id:<16} {kind:<11} " + ", ".join(shown))
+    if modulation is not None:
+        lines.append("  {} → {} {}".format(*modulation))
+    return "\n".join(lines)
+
+
 def help_text(topic: str | None) -> str:
     """The text for `help` or `help <topic>`; unknown topics list the known ones."""
     if topic is None:
@@ -88,16 +130,20 @@ def help_text(topic: str | None) -> str:
         return TOPICS[key]()
     if topic in tuple(SYNTH_TYPES) + DRUM_TYPES + FILTER_TYPES + tuple(EFFECT_SPECS):
         return _types_table([topic], f"{topic}:")
+    found = find_sound((topic,))
+    if found is not None:
+        return _recipe(SOUNDS[found[0]])
     return f'no help on "{topic}"; topics: ' + " ".join(sorted(TOPICS))
 
 
-TOPICS = {
+TOPICS: dict[str, Callable[[], str]] = {
     "synth": lambda: _types_table(SYNTH_TYPES[:1], "Synths (" + " ".join(SYNTH_TYPES)
                                   + ") share these parameters:"),
     "drum": lambda: _types_table(DRUM_TYPES, "Drums:"),
     "filter": lambda: _types_table(FILTER_TYPES, "Filters (darker/brighter move their cutoff):"),
     "effect": lambda: _types_table(list(EFFECT_SPECS), "Effects (wetter/drier move mix):"),
     "lfo": lambda: _LFO + "\n" + _types_table(MODULATOR_TYPES, "Parameters:"),
+    "sound": _sounds,
     "pattern": lambda: _PATTERNS,
     "session": lambda: _SESSION,
 }  # fmt: skip

@@ -18,6 +18,7 @@ MODULES = [
     "chronus.lang.undo",
     "chronus.lang.relative",
     "chronus.lang.targets",
+    "chronus.lang.sounds",
     "chronus.session.script",
 ]
 

@@ -30,6 +30,7 @@ WORDS = [
     "x", ".", "~", "[c3 e3]", "x(3,8)", "<a b>", "800", "-6", "1.2", "50%", "hz", "khz",
     "ms", "s", "db", "beats", "bars", "16th", "8th", "1/8", "triplet", ";", "then", "and",
     "/mod/bass/cutoff", '"x"', "#", "a", "the", "please", "take1.wav", "+5", "octave",
+    "303", "808", "supersaw", "wobble", "sub", "clap", "tb303_f", "called",
 ]  # fmt: skip
 
 sentences = st.lists(st.sampled_from(WORDS), min_size=0, max_size=12).map(" ".join)

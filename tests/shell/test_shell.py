@@ -95,3 +95,5 @@ def test_completion_is_fed_from_the_grammar_and_the_catalogue() -> None:
     words = completion_words()
     for word in ("play", "tempo", "acid", "reverb", "env_amount", "cutoff", "khz", "pink"):
         assert word in words
+    for word in ("supersaw", "pluck", "wobble", "clap"):  # named sounds
+        assert word in words

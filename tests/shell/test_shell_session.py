@@ -134,6 +134,17 @@ def test_help_topics_and_notes(null_engine: EngineProcess, tmp_path: Path) -> No
     assert "x(3,8)" in written[-1]
     assert shell.handle("help nonsense")
     assert written[-1].startswith('no help on "nonsense"')
+    assert shell.handle("help sounds")
+    assert all(word in written[-1] for word in ("303", "tb303", "wobble bass", "_verb", "clap"))
+    assert shell.handle("help wobble")
+    assert "wobble_bass_lfo → wobble_bass_f cutoff" in written[-1]
+    assert "cutoff 500 hz" in written[-1]
+    assert shell.handle("add a 303 called helpacid")
+    assert written[-1] == "303: helpacid → helpacid_f → master"
+    modules = _dump(null_engine)["modules"]
+    assert isinstance(modules, dict)
+    assert modules["helpacid"]["type"] == "saw" and modules["helpacid_f"]["type"] == "acid"
+    assert modules["helpacid_f"]["params"]["cutoff"] == 320.0
     assert shell.handle("add sine called notepad; play c3 on notepad for 0.1 s; up an octave")
     assert written[-1] == "notepad plays c4"
     assert shell.handle("what is nothing")
