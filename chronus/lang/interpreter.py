@@ -1,14 +1,16 @@
 """One line in, one `Interpretation` out: parse, resolve against the context, map to OSC.
 
 A line is all or nothing: if any of its `;`-separated commands fails, nothing is sent and the
-context is left exactly as it was. `Interpreter.interpret` never raises.
+context is left exactly as it was. `Interpreter.interpret` never raises. A line that fails is
+handed to the frame reader (`chronus.lang.frames`): if it reads the line one way only, that
+command runs and the result says how the line was read; else the error offers what would work.
 
 >>> interpreter = Interpreter()
 >>> result = interpreter.interpret("add saw bass; cutoff 1.2 khz")
 >>> result.ok, [m.to_list() for m in result.messages][-1]
 (True, ['/mod/bass/cutoff', 1200.0])
 >>> interpreter.interpret("set bass cutof 800").error.hint
-'did you mean "cutoff"?'
+'did you mean: set bass cutoff to 800?'
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chronus.lang.context import Context
-from chronus.lang.errors import ChronusSyntaxError
+from chronus.lang.errors import BadValueError, ChronusSyntaxError
+from chronus.lang.frames import Reading, read_frame
 from chronus.lang.intents import Intent, Redo, Undo
 from chronus.lang.mapper import HISTORY_LIMIT, Mapped, map_intents
 from chronus.lang.modules import param_names
@@ -38,11 +41,15 @@ class Interpretation:
     error: ChronusSyntaxError | None = None
     mapped: list[Mapped] = field(default_factory=list)
     """Each intent with its own messages and, for a wait, the time it spans."""
+    read_as: str = ""
+    """The command the frame reader read the line as ("" when the grammar took it)."""
 
     @property
     def notes(self) -> list[str]:
-        """What the musician should be told (what a transposition or an undo did)."""
-        return [m.note for m in self.mapped if m.note]
+        """What the musician should be told (how the line was read, what a transposition or
+        an undo did)."""
+        heard = [f"read as: {self.read_as}"] if self.read_as else []
+        return heard + [m.note for m in self.mapped if m.note]
 
     def to_json_dict(self) -> dict[str, Any]:
         """`{"input", "ok", "intents", "osc": [[address, arg, ...]], "error"}` for `--json`,
@@ -67,6 +74,25 @@ class Interpreter:
 
     def interpret(self, line: str) -> Interpretation:
         """Parse, resolve and map one line; errors go into the result, never raised."""
+        result = self._interpret(line, commit=True)
+        if result.error is None:
+            return result
+        try:
+            reading = read_frame(line, self.context, self._works)
+        except Exception:  # a bug in the reader must not hide the grammar's own answer
+            return result
+        if reading.command is not None:
+            again = self._interpret(reading.command, commit=True)
+            if again.ok:
+                again.input, again.read_as = line, reading.command
+                return again
+        result.error = _advise(result.error, reading)
+        return result
+
+    def _works(self, command: str) -> bool:
+        return self._interpret(command, commit=False).ok
+
+    def _interpret(self, line: str, commit: bool) -> Interpretation:
         if not line.strip() or line.lstrip().startswith("#"):
             return Interpretation(line, True)
         try:
@@ -87,7 +113,8 @@ class Interpreter:
                 line=line,
             )
             return Interpretation(line, False, error=error)
-        self.context.assign(scratch)
+        if commit:
+            self.context.assign(scratch)
         messages = [message for m in mapped for message in m.messages]
         return Interpretation(line, True, intents, messages, None, mapped)
 
@@ -97,3 +124,19 @@ class Interpreter:
         for kind in set(self.context.modules.values()):
             names.update(param_names(kind))
         return frozenset(names)
+
+
+def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
+    """The error with what the frame reader offers: commands that would work (except after a
+    bad value, whose own hint is precise), or the words it does not know (when the grammar
+    had nothing better to say)."""
+    if reading.suggestions and not isinstance(error, BadValueError):
+        *first, last = reading.suggestions
+        offer = f"{', '.join(first)} or {last}" if first else last
+        error.hint = f"did you mean: {offer}?"
+    elif reading.unknown and not error.hint:
+        unknown = list(dict.fromkeys(reading.unknown))
+        words = ", ".join(f'"{word}"' for word in unknown)
+        noun = "words" if len(unknown) > 1 else "word"
+        error.hint = f"I do not know the {noun} {words}; `help` shows what I know"
+    return error

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
 from chronus.dsp.specs_effects import EFFECT_SPECS
+from chronus.lang import vocabulary as words
 from chronus.lang.modules import param_specs
 
 __all__ = ["HELP", "TOPICS", "help_text"]
@@ -25,8 +28,15 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   snapshot save intro · load snapshot intro · snapshots
   record 30 seconds to take1.wav · record 8 bars · stop recording · replay song.chr
   /mod/bass/cutoff 800                       raw OSC, validated
-  help synths|drums|filters|effects|lfo|patterns|session · show patch · what is bass
+  help synths|drums|filters|effects|lfo|patterns|session|words · show patch · what is bass
   health · status · quit
+Plain speech works too (`help words` lists the words): give me an 808 kick · four on the floor
+  bring in a saw bass · bass: c2 c2 eb2 g2 · run it through some distortion · turn the hats up
+  open the filter a little · take out the kick · bring the kick back · speed up a bit
+  go to 124 bpm · play an f minor chord on the pad · up a fifth
+A line the grammar does not take is read from the words it knows ("read as: louder on hat");
+if it can be read more than one way, or has a word chronus does not know, nothing is sent and
+a full command that would work is offered.
 """
 
 
@@ -73,6 +83,41 @@ Modulation (an lfo module patched to one parameter):
 """
 
 
+def _words() -> str:
+    def listed(table: Iterable[str]) -> str:
+        return ", ".join(table)
+
+    def mapped(table: dict[str, str]) -> str:
+        groups: dict[str, list[str]] = {}
+        for word, meaning in table.items():
+            groups.setdefault(meaning, []).append(word)
+        return "; ".join(f"{', '.join(ws)} → {meaning}" for meaning, ws in groups.items())
+
+    directions = {p: f"{way} ({kind})" for p, (way, kind) in words.DIRECTIONS.items()}
+    mix = {p: ("un" if value == 0 else "") + param for p, (param, value) in words.MIX_WORDS.items()}
+    intervals = {w: f"{n} st" for w, n in words.INTERVALS.items()}
+    return "\n".join(
+        [
+            "The words chronus understands besides its commands (chronus/lang/vocabulary.py):",
+            "making: "
+            + listed(words.MAKING_VERBS)
+            + "; bring in (adds a type, or unmutes a module)",
+            "module words: " + mapped(words.MODULE_WORDS),
+            "how much: " + mapped(words.DEGREES),
+            "directions: " + mapped(directions),
+            "mute words: " + mapped(mix) + "; everything: " + listed(words.EVERYTHING),
+            "tempo: "
+            + listed(words.TEMPO_WORDS)
+            + ", N bpm, go to N; "
+            + mapped(words.TEMPO_CHANGES),
+            "intervals: " + mapped(intervals),
+            "chords: " + mapped(words.CHORD_QUALITIES),
+            "rhythms: " + listed(words.RHYTHMS) + "; bass: c2 c2 eb2 g2 (a pattern)",
+            "route: " + listed(words.ROUTE_VERBS) + " … through …",
+        ]
+    )
+
+
 def help_text(topic: str | None) -> str:
     """The text for `help` or `help <topic>`; unknown topics list the known ones."""
     if topic is None:
@@ -94,5 +139,6 @@ TOPICS = {
     "lfo": lambda: _LFO + "\n" + _types_table(MODULATOR_TYPES, "Parameters:"),
     "pattern": lambda: _PATTERNS,
     "session": lambda: _SESSION,
+    "word": _words,
 }  # fmt: skip
 """`help <topic>`: a plural works too (`help filters`)."""
