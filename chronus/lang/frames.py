@@ -42,6 +42,7 @@ from chronus.lang.vocabulary import (
     MODULE_WORDS,
     PARTICLES,
     RHYTHMS,
+    ROUTE_VERBS,
     TEMPO_CHANGES,
     TEMPO_WORDS,
 )
@@ -154,6 +155,8 @@ def _phrases() -> dict[tuple[str, ...], tuple[str, object]]:
         put(word, "called", None)
     for word in ("through", "into"):
         put(word, "through", None)
+    for word in ROUTE_VERBS:
+        put(word, "route", None)
     put("set", "set", None)
     return table
 
@@ -249,6 +252,9 @@ def _settle(frame: _Frame) -> None:
         if len(ways) == 1 and len(sizes) == 1:
             sign = 1 if ways == {"up"} else -1
             frame.actions.append(("interval", sign * sizes[0]))
+    if "through" in families:
+        drop("route")  # run it through: the verb only leads to "through"
+        drop("add", "put in")
     if len(families) > 1:
         drop("set")
 
@@ -350,6 +356,8 @@ def _take(
             modules = _modules_of_type(word, kind, context)
         frame.types.append(kind)
         frame.modules.extend(m for m in modules if m not in frame.modules)
+        if word in _param_words():
+            frame.params.append(canonical_param(word))  # drive: the parameter, or fuzz
         if after < len(tokens) and not used[after] and _free_name(tokens[after], context):
             frame.names.append(tokens[after])
             used[after] = True
@@ -450,6 +458,8 @@ def _reading(family: str, value: object, frame: _Frame, context: Context) -> lis
     if family == "bring":
         if frame.types and not frame.modules:
             return _add(frame)
+        if frame.named and frame.types:
+            return []  # bring in the bass and a saw: one of each
         return _each(frame, context, "unmute {m}", "unmute")
     if family == "mix":
         param, on = cast(tuple[str, float], value)
@@ -521,12 +531,16 @@ def _adjust_one(
     param = frame.params[0] if len(frame.params) == 1 else None
     if len(frame.params) > 1:
         return []
+    module_type = context.modules.get(target or context.focus or "", "")
     effects = [t for t in frame.types if t in _EFFECTS_WITH_MIX]
-    if effects and not frame.modules:
+    if param is None and effects and not frame.modules:
         return []  # more reverb, and there is none
     if param is None and effects:
         param = "mix"  # more reverb: more of the effect, not a louder effect
-    if param is None and kind == "level" and any(t in FILTER_TYPES for t in frame.types):
+    filters = [t for t in frame.types if t in FILTER_TYPES]
+    if filters and not frame.modules and module_type not in SYNTH_TYPES:
+        return []  # the filter, and there is none: a synth's own filter is the only one
+    if param is None and kind == "level" and filters:
         kind = "tone"  # turn up the filter: open it
     on = f" on {target}" if target else ""
     if frame.numbers:
@@ -593,11 +607,10 @@ def _transpose(semitones: int, frame: _Frame, context: Context) -> list[str]:
 
 
 def _through(frame: _Frame) -> list[str]:
-    if len(frame.modules) < 1 or not frame.types:
+    source = frame.named[0] if frame.named else ("it" if frame.focus_word else None)
+    if source is None or not frame.types or len(frame.named) > 1:
         return []
-    source = frame.modules[0]
-    links = [t for t in frame.types]
-    return [f"{source} through " + " then ".join(links)]
+    return [f"{source} through " + " then ".join(frame.types)]
 
 
 def _set(frame: _Frame, context: Context) -> list[str]:
@@ -615,7 +628,7 @@ def _templates(frame: _Frame, context: Context) -> list[str]:
     """Complete commands for an action whose target is missing: one per module of the patch,
     or a first module to add."""
     families = [f for f, _ in frame.actions]
-    if frame.numbers or frame.params:
+    if frame.numbers:
         return []
     if families and families[0] in ("add", "bring"):
         if len(frame.types) == 1:
@@ -625,7 +638,7 @@ def _templates(frame: _Frame, context: Context) -> list[str]:
             return [f"add {_article(kind)} {kind}{called}"]
         return ["add a saw called bass", "add kick", "add a reverb"]
     effects = [t for t in frame.types if t in _EFFECTS_WITH_MIX]
-    if effects and not frame.modules:
+    if effects and not frame.modules and not frame.params:
         # more reverb, with none: put one after the module in focus
         return [f"{context.focus} through {effects[0]}"] if context.focus else []
     modules = [m for m, t in context.modules.items() if not is_modulator(t)][:_MAX_SUGGESTIONS]

@@ -15,6 +15,7 @@ command runs and the result says how the line was read; else the error offers wh
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +25,13 @@ from chronus.lang.frames import Reading, read_frame
 from chronus.lang.intents import Intent, Redo, Undo
 from chronus.lang.mapper import HISTORY_LIMIT, Mapped, map_intents
 from chronus.lang.modules import param_names
-from chronus.lang.parser import parse
+from chronus.lang.parser import keywords, parse
 from chronus.protocol import Message
 
 __all__ = ["Interpretation", "Interpreter"]
+
+_NOTE = re.compile(r"[a-g](?:#|b)?(?:-?[0-9]{1,2})?")
+"""A note or a pitch: a word the grammar knows though the frame reader does not."""
 
 
 @dataclass
@@ -128,14 +132,19 @@ class Interpreter:
 
 def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
     """The error with what the frame reader offers: commands that would work (except after a
-    bad value, whose own hint is precise), or the words it does not know (when the grammar
-    had nothing better to say)."""
+    bad value, whose own hint is precise), or the words nobody knows — when the grammar had
+    no hint, or when several such words show the line is outside the language."""
     if reading.suggestions and not isinstance(error, BadValueError):
         *first, last = reading.suggestions
         offer = f"{', '.join(first)} or {last}" if first else last
         error.hint = f"did you mean: {offer}?"
-    elif reading.unknown and not error.hint:
-        unknown = list(dict.fromkeys(reading.unknown))
+        return error
+    unknown = [
+        word
+        for word in dict.fromkeys(reading.unknown)
+        if word not in keywords() and not _NOTE.fullmatch(word)
+    ]
+    if unknown and (not error.hint or len(unknown) > 1):
         words = ", ".join(f'"{word}"' for word in unknown)
         noun = "words" if len(unknown) > 1 else "word"
         error.hint = f"I do not know the {noun} {words}; `help` shows what I know"

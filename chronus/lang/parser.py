@@ -217,7 +217,13 @@ def keywords() -> frozenset[str]:
         if terminal.pattern.type == "str" and value.isalpha():
             words.add(value.lower())
         elif terminal.name in _WORD_TERMINALS:
-            words.update(_regex_words(value))
+            found = _regex_words(value)
+            if terminal.name == "INTERVAL":
+                # "tone" is a kick's parameter and a fine module name: the lexer only
+                # reads it as an interval after "up" or "down".
+                params = {name for kind in module_types() for name in param_names(kind)}
+                found = [word for word in found if word not in params]
+            words.update(found)
     return frozenset(words)
 
 
@@ -349,7 +355,7 @@ def _from_lark(exc: UnexpectedInput, text: str, names: Collection[str]) -> Chron
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEP_RE = re.compile(r";|\b(?:then|and)\b", re.IGNORECASE)
 _FILLERS = frozenset({
-    "a", "an", "the", "please", "now", "just", "could", "would", "you", "let", "lets",
+    "a", "an", "the", "please", "now", "just", "could", "would", "you", "let", "lets", "some",
 })  # fmt: skip
 
 

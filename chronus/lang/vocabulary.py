@@ -81,7 +81,7 @@ MODULE_WORDS: dict[str, str] = {
     "filter": "lowpass", "lpf": "lowpass", "low pass": "lowpass", "low-pass": "lowpass",
     "hpf": "highpass", "high pass": "highpass", "high-pass": "highpass",
     "bpf": "bandpass", "band pass": "bandpass", "band-pass": "bandpass",
-    "acid filter": "acid", "303 filter": "acid",
+    "acid filter": "acid",
     "bass drum": "kick", "bd": "kick", "808 kick": "kick", "kick drum": "kick",
     "kicks": "kick",
     "hats": "hat", "hi-hat": "hat", "hi-hats": "hat", "hihat": "hat", "hihats": "hat",
