@@ -183,10 +183,14 @@ def _param_words() -> frozenset[str]:
 
 
 @cache
-def _known_words() -> tuple[str, ...]:
-    """Single words the reader knows, for "did you mean" on a typo."""
+def _known_words() -> dict[str, tuple[str, ...]]:
+    """Single words the reader knows, by first letter, for "did you mean" on a typo (a typo
+    rarely hits the first letter, and looking at one letter's words keeps it fast)."""
     words = {word for phrase in _phrases() for word in phrase}
-    return tuple(sorted(words | _param_words() | FILLERS | set(_UNITS)))
+    by_letter: dict[str, list[str]] = {}
+    for word in sorted(words | _param_words() | FILLERS | set(_UNITS)):
+        by_letter.setdefault(word[:1], []).append(word)
+    return {letter: tuple(group) for letter, group in by_letter.items()}
 
 
 def read_frame(line: str, context: Context, works: Works) -> Reading:
@@ -206,7 +210,9 @@ def read_frame(line: str, context: Context, works: Works) -> Reading:
     families = {family for family, _ in frame.actions}
     if len(families) == 1 and len(set(working)) == 1:
         return Reading(command=working[0])
-    if not working and len(families) <= 1:
+    if not working and families <= {"add", "bring"} and families:
+        working = _add_templates(frame, context)
+    elif not working and len(families) == 1:
         working = [c for c in _templates(frame, context) if works(c)]
     return Reading(suggestions=tuple(dict.fromkeys(working))[:_MAX_SUGGESTIONS])
 
@@ -616,6 +622,8 @@ def _through(frame: _Frame) -> list[str]:
 def _set(frame: _Frame, context: Context) -> list[str]:
     if len(frame.params) != 1 or len(frame.numbers) != 1 or frame.numbers[0][2] == "by":
         return []
+    if len(set(frame.modules)) > 1 or (frame.types and not frame.modules):
+        return []  # `lfo on bass drive at 2 hz` is no setting of a value
     amount, unit, _ = frame.numbers[0]
     shown = "%" if unit == "%" else (f" {unit}" if unit else "")
     param = frame.params[0]
@@ -624,19 +632,23 @@ def _set(frame: _Frame, context: Context) -> list[str]:
 
 
 # ---- when nothing fits ---------------------------------------------------------------------------
+def _add_templates(frame: _Frame, context: Context) -> list[str]:
+    """What to add, when the line does not say it right: commands that work by construction
+    (a known type, a free name), so nothing needs trying."""
+    if len(frame.types) == 1:
+        kind = frame.types[0]
+        taken = [*frame.names, *frame.named]
+        called = f" called {context.free_id(taken[0])}" if taken else ""
+        return [f"add {_article(kind)} {kind}{called}"]
+    if frame.types or frame.numbers:
+        return []
+    return [f"add a saw called {context.free_id('bass')}", "add kick", "add a reverb"]
+
+
 def _templates(frame: _Frame, context: Context) -> list[str]:
-    """Complete commands for an action whose target is missing: one per module of the patch,
-    or a first module to add."""
-    families = [f for f, _ in frame.actions]
+    """Complete commands for an action whose target is missing: one per module of the patch."""
     if frame.numbers:
         return []
-    if families and families[0] in ("add", "bring"):
-        if len(frame.types) == 1:
-            kind = frame.types[0]
-            taken = [*frame.names, *frame.named]
-            called = f" called {context.free_id(taken[0])}" if taken else ""
-            return [f"add {_article(kind)} {kind}{called}"]
-        return ["add a saw called bass", "add kick", "add a reverb"]
     effects = [t for t in frame.types if t in _EFFECTS_WITH_MIX]
     if effects and not frame.modules and not frame.params:
         # more reverb, with none: put one after the module in focus
@@ -657,9 +669,9 @@ def _typo_suggestions(
     run: a typo is a guess)."""
     if len(frame.unknown) > 2:
         return ()
-    known = (*_known_words(), *context.modules)
     fixed = list(tokens)
     for word in frame.unknown:
+        known = (*_known_words().get(word[:1], ()), *context.modules)
         near = [k for k in known if abs(len(k) - len(word)) <= 2 and k[:1] == word[:1]]
         matches = difflib.get_close_matches(word, near, n=1, cutoff=0.75)
         if not matches:

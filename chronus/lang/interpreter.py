@@ -78,29 +78,39 @@ class Interpreter:
 
     def interpret(self, line: str) -> Interpretation:
         """Parse, resolve and map one line; errors go into the result, never raised."""
-        result = self._interpret(line, commit=True)
+        names = self._known_names()
+        result, scratch = self._interpret(line, names)
         if result.error is None:
+            if scratch is not None:
+                self.context.assign(scratch)
             return result
+        tried: dict[str, tuple[Interpretation, Context | None]] = {}
+
+        def works(command: str) -> bool:
+            tried[command] = self._interpret(command, names)
+            return tried[command][0].ok
+
         try:
-            reading = read_frame(line, self.context, self._works)
+            reading = read_frame(line, self.context, works)
         except Exception:  # a bug in the reader must not hide the grammar's own answer
             return result
         if reading.command is not None:
-            again = self._interpret(reading.command, commit=True)
+            again, scratch = tried.get(reading.command) or self._interpret(reading.command, names)
             if again.ok:
+                if scratch is not None:
+                    self.context.assign(scratch)  # the very reading that was tried
                 again.input, again.read_as = line, reading.command
                 return again
         result.error = _advise(result.error, reading)
         return result
 
-    def _works(self, command: str) -> bool:
-        return self._interpret(command, commit=False).ok
-
-    def _interpret(self, line: str, commit: bool) -> Interpretation:
+    def _interpret(self, line: str, names: frozenset[str]) -> tuple[Interpretation, Context | None]:
+        """The line mapped on a copy of the context, and that copy (None if nothing to keep).
+        `names` are the words of the patch an error must not call misspelt."""
         if not line.strip() or line.lstrip().startswith("#"):
-            return Interpretation(line, True)
+            return Interpretation(line, True), None
         try:
-            intents = parse(line, self._known_names())
+            intents = parse(line, names)
             scratch = self.context.copy()
             before = scratch.state()
             mapped = map_intents(intents, scratch)
@@ -109,18 +119,16 @@ class Interpreter:
                 scratch.history = [*scratch.history, before][-HISTORY_LIMIT:]
                 scratch.future = []
         except ChronusSyntaxError as exc:
-            return Interpretation(line, False, error=exc.with_line(line))
+            return Interpretation(line, False, error=exc.with_line(line)), None
         except Exception as exc:
             error = ChronusSyntaxError(
                 f"internal error: {type(exc).__name__}: {exc}",
                 hint="this is a bug in chronus; please report the line",
                 line=line,
             )
-            return Interpretation(line, False, error=error)
-        if commit:
-            self.context.assign(scratch)
+            return Interpretation(line, False, error=error), None
         messages = [message for m in mapped for message in m.messages]
-        return Interpretation(line, True, intents, messages, None, mapped)
+        return Interpretation(line, True, intents, messages, None, mapped), scratch
 
     def _known_names(self) -> frozenset[str]:
         """Module ids and their parameter names: words an error must not call misspelt."""

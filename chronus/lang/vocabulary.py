@@ -222,13 +222,19 @@ FILLERS: frozenset[str] = frozenset({
 def _find(table: dict[str, _T], text: str) -> _T:
     """The entry of a phrase as the grammar matched it: any case and blanks, "-" or not,
     an article left out."""
-    key = " ".join(text.lower().split())
-    if key in table:
-        return table[key]
-    for phrase, value in table.items():
-        if re.fullmatch(phrase_regex([phrase]), key):
-            return value
-    raise KeyError(text)
+    index = _INDEXES.get(id(table))
+    if index is None:
+        index = _INDEXES[id(table)] = {_squash(phrase): value for phrase, value in table.items()}
+    return index[_squash(text)]  # type: ignore[return-value]
+
+
+_INDEXES: dict[int, dict[str, object]] = {}
+_ARTICLES = re.compile(r"\b(?:the|an?)\b|[^a-z0-9'#%]")
+
+
+def _squash(text: str) -> str:
+    """A phrase as one key: lower case, without articles, blanks or hyphens."""
+    return _ARTICLES.sub("", text.lower())
 
 
 @cache
