@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
@@ -96,26 +97,21 @@ def _words() -> str:
     directions = {p: f"{way} ({kind})" for p, (way, kind) in words.DIRECTIONS.items()}
     mix = {p: ("un" if value == 0 else "") + param for p, (param, value) in words.MIX_WORDS.items()}
     intervals = {w: f"{n} st" for w, n in words.INTERVALS.items()}
-    return "\n".join(
-        [
-            "The words chronus understands besides its commands (chronus/lang/vocabulary.py):",
-            "making: "
-            + listed(words.MAKING_VERBS)
-            + "; bring in (adds a type, or unmutes a module)",
-            "module words: " + mapped(words.MODULE_WORDS),
-            "how much: " + mapped(words.DEGREES),
-            "directions: " + mapped(directions),
-            "mute words: " + mapped(mix) + "; everything: " + listed(words.EVERYTHING),
-            "tempo: "
-            + listed(words.TEMPO_WORDS)
-            + ", N bpm, go to N; "
-            + mapped(words.TEMPO_CHANGES),
-            "intervals: " + mapped(intervals),
-            "chords: " + mapped(words.CHORD_QUALITIES),
-            "rhythms: " + listed(words.RHYTHMS) + "; bass: c2 c2 eb2 g2 (a pattern)",
-            "route: " + listed(words.ROUTE_VERBS) + " … through …",
-        ]
-    )
+    lines = [
+        "making: " + listed(words.MAKING_VERBS) + "; bring in (adds a type, or unmutes a module)",
+        "module words: " + mapped(words.MODULE_WORDS),
+        "how much: " + mapped(words.DEGREES),
+        "directions: " + mapped(directions),
+        "mute words: " + mapped(mix) + "; everything: " + listed(words.EVERYTHING),
+        "tempo: " + listed(words.TEMPO_WORDS) + ", N bpm, go to N; " + mapped(words.TEMPO_CHANGES),
+        "intervals: " + mapped(intervals),
+        "chords: " + mapped(words.CHORD_QUALITIES),
+        "rhythms: " + listed(words.RHYTHMS) + "; bass: c2 c2 eb2 g2 (a pattern)",
+        "route: " + listed(words.ROUTE_VERBS) + " … through …",
+    ]
+    intro = "The words chronus understands besides its commands (chronus/lang/vocabulary.py):"
+    wrapped = (textwrap.fill(line, width=96, subsequent_indent="    ") for line in lines)
+    return "\n".join([intro, *wrapped])
 
 
 def help_text(topic: str | None) -> str:

@@ -254,3 +254,14 @@ def test_parse_gives_canonical_intents() -> None:
     assert intent.to_dict()["type"] == "kick"
     (intent,) = parse("add some hi-hats")
     assert intent.to_dict()["type"] == "hat"
+
+
+def test_help_words_lists_every_table() -> None:
+    from chronus.shell.help import help_text
+
+    text = " ".join(help_text("words").split())
+    for table in (MAKING_VERBS, MODULE_WORDS, DEGREES, MIX_WORDS, TEMPO_WORDS, RHYTHMS,
+                  INTERVALS, ROUTE_VERBS, EVERYTHING):  # fmt: skip
+        for word in table:
+            assert word in text, word
+    assert "words" in help_text(None) and "read as:" in help_text(None)
