@@ -107,6 +107,8 @@ class _Frame:
     numbers: list[tuple[float, str | None, str | None]] = field(default_factory=list)
     degree: str | None = None
     names: list[str] = field(default_factory=list)
+    type_params: list[str] = field(default_factory=list)
+    """Parameters that are also type words (`drive`, `room`): for an add, types."""
     incomplete: bool = False
     """A part is missing (`called` with no name after it): no reading."""
     focus_word: bool = False
@@ -364,6 +366,7 @@ def _take(
         frame.modules.extend(m for m in modules if m not in frame.modules)
         if word in _param_words():
             frame.params.append(canonical_param(word))  # drive: the parameter, or fuzz
+            frame.type_params.append(canonical_param(word))
         if after < len(tokens) and not used[after] and _free_name(tokens[after], context):
             frame.names.append(tokens[after])
             used[after] = True
@@ -493,6 +496,8 @@ def _article(word: str) -> str:
 def _add(frame: _Frame) -> list[str]:
     if len(frame.types) != 1 or len(frame.names) > 1 or frame.named or frame.focus_word:
         return []
+    if frame.numbers or set(frame.params) - set(frame.type_params):
+        return []  # add 2 kicks, add a saw cutoff: more than an add says
     kind = frame.types[0]
     called = f" called {frame.names[0]}" if frame.names else ""
     return [f"add {_article(kind)} {kind}{called}"]
@@ -614,7 +619,7 @@ def _transpose(semitones: int, frame: _Frame, context: Context) -> list[str]:
 
 def _through(frame: _Frame) -> list[str]:
     source = frame.named[0] if frame.named else ("it" if frame.focus_word else None)
-    if source is None or not frame.types or len(frame.named) > 1:
+    if source is None or not frame.types or len(frame.named) > 1 or frame.numbers:
         return []
     return [f"{source} through " + " then ".join(frame.types)]
 
@@ -635,12 +640,14 @@ def _set(frame: _Frame, context: Context) -> list[str]:
 def _add_templates(frame: _Frame, context: Context) -> list[str]:
     """What to add, when the line does not say it right: commands that work by construction
     (a known type, a free name), so nothing needs trying."""
+    if frame.numbers:
+        return []
     if len(frame.types) == 1:
         kind = frame.types[0]
         taken = [*frame.names, *frame.named]
         called = f" called {context.free_id(taken[0])}" if taken else ""
         return [f"add {_article(kind)} {kind}{called}"]
-    if frame.types or frame.numbers:
+    if frame.types:
         return []
     return [f"add a saw called {context.free_id('bass')}", "add kick", "add a reverb"]
 

@@ -140,3 +140,13 @@ def test_lines_it_cannot_read_get_no_reading() -> None:
     context = Context()
     for line in ("x . x .", "/mod/bass/cutoff 800", "mute bass; unmute bass", ""):
         assert read_frame(line, context, lambda command: True).command is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["add 2 kicks", "run the bass through 2 delays", "mute the kick in 2 bars",
+     "turn the bass up in 4 bars", "cut the bass by 3 db", "lfo on bass drive at 100 hz"],
+)  # fmt: skip
+def test_a_reading_never_drops_a_number(line: str) -> None:
+    hint = refused(band(), line)
+    assert "did you mean" not in hint, hint
