@@ -41,6 +41,7 @@ from chronus.lang.vocabulary import (
     MIX_WORDS,
     MODULE_WORDS,
     PARTICLES,
+    REMOVE_WORDS,
     RHYTHMS,
     ROUTE_VERBS,
     TEMPO_CHANGES,
@@ -147,6 +148,8 @@ def _phrases() -> dict[tuple[str, ...], tuple[str, object]]:
         put(phrase, "rhythm", phrase)
     for phrase in EVERYTHING:
         put(phrase, "everything", None)
+    for phrase in REMOVE_WORDS:
+        put(phrase, "remove", None)
     for phrase in (*TEMPO_WORDS, "bpm"):
         put(phrase, "tempo", None)
     for phrase, kind in MODULE_WORDS.items():
@@ -474,6 +477,13 @@ def _reading(family: str, value: object, frame: _Frame, context: Context) -> lis
         param, on = cast(tuple[str, float], value)
         verb = ("" if on else "un") + param
         return _each(frame, context, verb + " {m}", verb)
+    if family == "remove":
+        targets = _targets(frame, context)
+        if len(targets) != 1 or frame.everything or frame.numbers or frame.params:
+            return []  # one module at a time, named: a removal is never a guess
+        if targets == [None]:
+            return ["remove it"] if frame.focus_word else []
+        return [f"remove {targets[0]}"]
     if family == "rhythm":
         return _each(frame, context, "{m} " + str(value), str(value))
     if family == "direction":
@@ -654,7 +664,7 @@ def _add_templates(frame: _Frame, context: Context) -> list[str]:
 
 def _templates(frame: _Frame, context: Context) -> list[str]:
     """Complete commands for an action whose target is missing: one per module of the patch."""
-    if frame.numbers:
+    if frame.numbers or frame.everything:
         return []
     effects = [t for t in frame.types if t in _EFFECTS_WITH_MIX]
     if effects and not frame.modules and not frame.params:

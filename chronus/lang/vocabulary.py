@@ -34,6 +34,7 @@ __all__ = [
     "MIX_WORDS",
     "MODULE_WORDS",
     "PARTICLES",
+    "REMOVE_WORDS",
     "RHYTHMS",
     "ROUTE_VERBS",
     "TEMPO_CHANGES",
@@ -126,19 +127,24 @@ DIRECTIONS: dict[str, tuple[str, str]] = {
     "brighter": ("up", "tone"), "darker": ("down", "tone"), "warmer": ("down", "tone"),
     "duller": ("down", "tone"), "mellower": ("down", "tone"), "sharper": ("up", "tone"),
     "crisper": ("up", "tone"),
+    "too loud": ("down", "level"), "too quiet": ("up", "level"), "too soft": ("up", "level"),
+    "too bright": ("down", "tone"), "too harsh": ("down", "tone"), "too dark": ("up", "tone"),
+    "too dull": ("up", "tone"), "too muddy": ("up", "tone"), "too wet": ("down", "wet"),
+    "too dry": ("up", "wet"), "too fast": ("down", "tempo"), "too slow": ("up", "tempo"),
     "wetter": ("up", "wet"), "drier": ("down", "wet"), "dryer": ("down", "wet"),
     "speed up": ("up", "tempo"), "slow down": ("down", "tempo"),
     "faster": ("up", "tempo"), "slower": ("down", "tempo"), "quicker": ("up", "tempo"),
 }  # fmt: skip
 """Phrasal verbs and comparatives → (up or down, what they move when no parameter is named:
 the level, the tone (a cutoff), the wet mix, or the tempo). The frame reader reads them,
-in either order: `turn up the hats`, `turn the hats up`."""
+in either order: `turn up the hats`, `turn the hats up`; "too …" says which way to go back
+(`the hats are too loud` is quieter)."""
 
 PARTICLES: dict[str, tuple[str, ...]] = {
-    "turn": ("up", "down"), "bring": ("up", "down", "back", "in"), "push": ("up",),
+    "turn": ("up", "down", "off", "on"), "bring": ("up", "down", "back", "in"), "push": ("up",),
     "pull": ("back", "down"), "crank": ("up",), "open": ("up",), "close": ("down",),
     "speed": ("up",), "slow": ("down",), "take": ("out",), "put": ("back", "in"),
-    "cut": ("out",), "knock": ("out",),
+    "cut": ("out",), "knock": ("out",), "switch": ("off", "on"),
 }  # fmt: skip
 """Phrasal verbs that may be split by their object: `bring the kick back` is `bring back`."""
 
@@ -147,10 +153,16 @@ MIX_WORDS: dict[str, tuple[str, float]] = {
     "mute": ("mute", 1.0), "drop": ("mute", 1.0), "kill": ("mute", 1.0),
     "cut": ("mute", 1.0), "lose": ("mute", 1.0), "silence": ("mute", 1.0),
     "take out": ("mute", 1.0), "cut out": ("mute", 1.0), "knock out": ("mute", 1.0),
+    "turn off": ("mute", 1.0), "switch off": ("mute", 1.0),
     "unmute": ("mute", 0.0), "bring back": ("mute", 0.0), "put back": ("mute", 0.0),
+    "turn on": ("mute", 0.0), "switch on": ("mute", 0.0),
     "solo": ("solo", 1.0), "unsolo": ("solo", 0.0),
 }  # fmt: skip
 """Words that mute, unmute or solo a module → (parameter, value)."""
+
+REMOVE_WORDS: tuple[str, ...] = ("remove", "delete", "get rid of", "throw out", "ditch")
+"""Words that take a module out of the patch (`get rid of the reverb`); the frame reader
+reads them when the module is named by a type word or a plural."""
 
 EVERYTHING: tuple[str, ...] = ("everything", "all", "whole thing", "the whole thing", "the lot")
 """Words for every module at once (`mute everything`)."""
@@ -213,7 +225,8 @@ FILLERS: frozenset[str] = frozenset({
     "a", "an", "the", "please", "now", "just", "some", "could", "would", "you", "can",
     "lets", "let's", "pls", "plz", "ok", "okay", "yeah", "hey", "maybe", "of",
     "me", "us", "we", "i", "to", "on", "in", "with", "for", "by", "at", "my", "our", "its",
-    "it's", "sound", "again", "too", "also", "there", "really", "go", "get", "and",
+    "it's", "sound", "sounds", "again", "too", "also", "there", "really", "go", "get", "and",
+    "is", "are", "kinda",
 })  # fmt: skip
 """Words the frame reader may skip: they carry no meaning of their own in a command."""
 
@@ -243,6 +256,7 @@ def known_words() -> frozenset[str]:
     tables: tuple[Iterable[str], ...] = (
         MAKING_VERBS, ADD_OR_UNMUTE, ROUTE_VERBS, MODULE_WORDS, DEGREES, COMPARATIVES,
         DIRECTIONS, MIX_WORDS, EVERYTHING, TEMPO_WORDS, TEMPO_CHANGES, INTERVALS, RHYTHMS,
+        REMOVE_WORDS,
     )  # fmt: skip
     return frozenset(word for table in tables for phrase in table for word in phrase.split())
 

@@ -47,6 +47,10 @@ def refused(interpreter: Interpreter, line: str) -> str:
         ("bring in a sine pad", "add a sine called pad"),
         ("kill the drums", "mute kick; mute hat"),
         ("make it loud", "louder"),
+        ("the hats are way too loud", "much quieter on hat"),
+        ("the bass sounds too muddy", "brighter on bass"),
+        ("switch the hats off", "mute hat"),
+        ("get rid of the hats", "remove hat"),
     ],
 )
 def test_one_reading_runs_and_says_how_it_was_read(line: str, read_as: str) -> None:
@@ -145,7 +149,8 @@ def test_lines_it_cannot_read_get_no_reading() -> None:
 @pytest.mark.parametrize(
     "line",
     ["add 2 kicks", "run the bass through 2 delays", "mute the kick in 2 bars",
-     "turn the bass up in 4 bars", "cut the bass by 3 db", "lfo on bass drive at 100 hz"],
+     "turn the bass up in 4 bars", "cut the bass by 3 db", "lfo on bass drive at 100 hz",
+     "remove everything"],
 )  # fmt: skip
 def test_a_reading_never_drops_a_number(line: str) -> None:
     hint = refused(band(), line)

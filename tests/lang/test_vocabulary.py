@@ -125,7 +125,9 @@ def test_directions_read_as_changes(phrase: str, meaning: tuple[str, str]) -> No
         ("up", "tempo"): "faster", ("down", "tempo"): "slower",
     }[(way, kind)]  # fmt: skip
     target = "" if kind == "tempo" else " the bass"
-    if phrase in ("up", "down"):
+    if phrase.startswith("too "):
+        line = f"{'it' if kind == 'tempo' else 'the bass'} is {phrase}"
+    elif phrase in ("up", "down"):
         line = f"bass {phrase}"
     elif len(phrase.split()) == 2:
         verb, particle = phrase.split()
