@@ -63,6 +63,8 @@ class Reading:
     suggestions: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
     """Words it does not know (then it never acts)."""
+    absent: tuple[str, ...] = ()
+    """Module types the line names that the patch has none of (`take the kick out`)."""
 
 
 _TOKEN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|[a-z][a-z0-9_'#-]*|%|\S", re.I)
@@ -219,7 +221,10 @@ def read_frame(line: str, context: Context, works: Works) -> Reading:
         working = _add_templates(frame, context)
     elif not working and len(families) == 1:
         working = [c for c in _templates(frame, context) if works(c)]
-    return Reading(suggestions=tuple(dict.fromkeys(working))[:_MAX_SUGGESTIONS])
+    absent: tuple[str, ...] = ()
+    if not working and frame.types and not frame.modules and not families & {"add", "bring"}:
+        absent = tuple(dict.fromkeys(t for t in frame.types if t not in FILTER_TYPES))
+    return Reading(suggestions=tuple(dict.fromkeys(working))[:_MAX_SUGGESTIONS], absent=absent)
 
 
 def _settle(frame: _Frame) -> None:
@@ -513,11 +518,16 @@ def _add(frame: _Frame) -> list[str]:
     return [f"add {_article(kind)} {kind}{called}"]
 
 
-def _targets(frame: _Frame, context: Context) -> list[str | None]:
+def _targets(frame: _Frame, context: Context, own_filter: bool = False) -> list[str | None]:
+    """The modules a frame acts on; [None] for the focus; [] when a type word names no module
+    of the patch (`take the kick out` with no kick is no command for the focus). With
+    `own_filter`, "the filter" of a synth without one is its own (open the filter)."""
     if frame.everything:
         return [m for m, t in context.modules.items() if not is_modulator(t)]
     if frame.modules:
         return list(dict.fromkeys(frame.modules))
+    if frame.types and not (own_filter and all(t in FILTER_TYPES for t in frame.types)):
+        return []
     return [None]
 
 
@@ -539,9 +549,10 @@ def _direction(value: tuple[str, str], frame: _Frame, context: Context) -> list[
     if kind == "tempo" or (frame.actions and any(f == "tempo" for f, _ in frame.actions)):
         return _tempo(frame, context, way)
     out = []
-    for target in _targets(frame, context):
+    targets = _targets(frame, context, own_filter=True)
+    for target in targets:
         out += _adjust_one(way, kind, target, frame, context)
-    if len(out) > 1 and len(_targets(frame, context)) > 1:
+    if len(out) > 1 and len(targets) > 1:
         return ["; ".join(out)]
     return out
 
@@ -667,9 +678,12 @@ def _templates(frame: _Frame, context: Context) -> list[str]:
     if frame.numbers or frame.everything:
         return []
     effects = [t for t in frame.types if t in _EFFECTS_WITH_MIX]
-    if effects and not frame.modules and not frame.params:
+    directions = any(family == "direction" for family, _ in frame.actions)
+    if effects and directions and not frame.modules and not frame.params:
         # more reverb, with none: put one after the module in focus
         return [f"{context.focus} through {effects[0]}"] if context.focus else []
+    if frame.types and not frame.type_params:
+        return []  # a module named by its type and not there: no other module is meant
     modules = [m for m, t in context.modules.items() if not is_modulator(t)][:_MAX_SUGGESTIONS]
     out = []
     for module in modules:

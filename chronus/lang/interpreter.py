@@ -30,6 +30,10 @@ from chronus.protocol import Message
 
 __all__ = ["Interpretation", "Interpreter"]
 
+_PIECES = re.compile(r"\s*;\s*|\s+(?:then|and)\s+", re.IGNORECASE)
+"""Where a line splits into commands, for reading its pieces one by one."""
+_MAX_PIECES = 8
+
 _NOTE = re.compile(r"[a-g](?:#|b)?(?:-?[0-9]{1,2})?")
 """A note or a pitch: a word the grammar knows though the frame reader does not."""
 
@@ -101,8 +105,44 @@ class Interpreter:
                     self.context.assign(scratch)  # the very reading that was tried
                 again.input, again.read_as = line, reading.command
                 return again
+        pieces = self._read_in_pieces(line)
+        if pieces is not None:
+            return pieces
         result.error = _advise(result.error, reading)
         return result
+
+    def _read_in_pieces(self, line: str) -> Interpretation | None:
+        """`add some hats and turn them up`: each command of the line on its own (the grammar's
+        or the frame reader's), all or nothing, undone as one line. None unless every piece
+        works and one of them needed the frame reader."""
+        pieces = [piece for piece in _PIECES.split(line) if piece.strip()]
+        if not 2 <= len(pieces) <= _MAX_PIECES:
+            return None
+        trial = Interpreter(self.context.copy())
+        results = []
+        for piece in pieces:
+            result = trial.interpret(piece)
+            if not result.ok or any(isinstance(i, Undo | Redo) for i in result.intents):
+                return None
+            results.append(result)
+        if not any(result.read_as for result in results):
+            return None  # the grammar takes every piece alone, not the line: leave it so
+        before = self.context.state()
+        trial.context.history = list(self.context.history)
+        trial.context.future = list(self.context.future)
+        if trial.context.state() != before:
+            trial.context.history = [*self.context.history, before][-HISTORY_LIMIT:]
+            trial.context.future = []
+        self.context.assign(trial.context)
+        return Interpretation(
+            line,
+            True,
+            [intent for result in results for intent in result.intents],
+            [message for result in results for message in result.messages],
+            None,
+            [mapped for result in results for mapped in result.mapped],
+            "; ".join(result.read_as or result.input.strip() for result in results),
+        )
 
     def _interpret(self, line: str, names: frozenset[str]) -> tuple[Interpretation, Context | None]:
         """The line mapped on a copy of the context, and that copy (None if nothing to keep).
@@ -146,6 +186,11 @@ def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
         *first, last = reading.suggestions
         offer = f"{', '.join(first)} or {last}" if first else last
         error.hint = f"did you mean: {offer}?"
+        return error
+    if reading.absent and not isinstance(error, BadValueError):
+        kind = reading.absent[0]
+        article = "an" if kind[0] in "aeiou" else "a"
+        error.hint = f"there is no {kind} in the patch: add one first (add {article} {kind})"
         return error
     unknown = [
         word

@@ -155,3 +155,34 @@ def test_lines_it_cannot_read_get_no_reading() -> None:
 def test_a_reading_never_drops_a_number(line: str) -> None:
     hint = refused(band(), line)
     assert "did you mean" not in hint, hint
+
+
+def test_a_type_word_that_names_no_module_is_no_command_for_the_focus() -> None:
+    interpreter = Interpreter()
+    assert interpreter.interpret("add a saw bass; add hat").ok
+    for line, kind in (("take the kick out", "kick"), ("clap on the backbeat", "snare"),
+                       ("kill the reverb", "reverb")):  # fmt: skip
+        hint = refused(interpreter, line)
+        assert hint == f"there is no {kind} in the patch: add one first (add a {kind})", hint
+    assert not refused(interpreter, "mute the filter").startswith("did you mean:")
+
+
+def test_a_line_of_several_commands_is_read_piece_by_piece_and_undone_as_one() -> None:
+    interpreter = band()
+    result = interpreter.interpret(
+        "add a square lead and turn it down a bit then take the hats out"
+    )
+    assert result.read_as == "add a square lead; a bit quieter; mute hat"
+    assert [m.to_list() for m in result.messages][-2:] == [
+        ["/mod/lead/volume", -7.5],
+        ["/mod/hat/mute", 1.0],
+    ]
+    undone = [m.to_list() for m in interpreter.interpret("undo").messages]
+    assert ["/patch/remove", "lead"] in undone and ["/mod/hat/mute", 0.0] in undone
+    assert "lead" not in interpreter.context.modules
+
+
+def test_pieces_are_all_or_nothing() -> None:
+    interpreter = band()
+    refused(interpreter, "turn the hats up and make it sound like a cathedral")
+    refused(interpreter, "take the hats out and undo")
