@@ -110,6 +110,8 @@ class _Frame:
     numbers: list[tuple[float, str | None, str | None]] = field(default_factory=list)
     degree: str | None = None
     names: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    """Types named by a word of which the patch has no module (fine for an add only)."""
     type_params: list[str] = field(default_factory=list)
     """Parameters that are also type words (`drive`, `room`): for an add, types."""
     incomplete: bool = False
@@ -222,8 +224,8 @@ def read_frame(line: str, context: Context, works: Works) -> Reading:
     elif not working and len(families) == 1:
         working = [c for c in _templates(frame, context) if works(c)]
     absent: tuple[str, ...] = ()
-    if not working and frame.types and not frame.modules and not families & {"add", "bring"}:
-        absent = tuple(dict.fromkeys(t for t in frame.types if t not in FILTER_TYPES))
+    if not working and frame.missing and not families & {"add", "bring"}:
+        absent = tuple(dict.fromkeys(t for t in frame.missing if t not in FILTER_TYPES))
     return Reading(suggestions=tuple(dict.fromkeys(working))[:_MAX_SUGGESTIONS], absent=absent)
 
 
@@ -372,6 +374,8 @@ def _take(
             modules = _modules_of_type(word, kind, context)
         frame.types.append(kind)
         frame.modules.extend(m for m in modules if m not in frame.modules)
+        if not modules:
+            frame.missing.append(kind)
         if word in _param_words():
             frame.params.append(canonical_param(word))  # drive: the parameter, or fuzz
             frame.type_params.append(canonical_param(word))
@@ -522,12 +526,12 @@ def _targets(frame: _Frame, context: Context, own_filter: bool = False) -> list[
     """The modules a frame acts on; [None] for the focus; [] when a type word names no module
     of the patch (`take the kick out` with no kick is no command for the focus). With
     `own_filter`, "the filter" of a synth without one is its own (open the filter)."""
+    if frame.missing and not (own_filter and all(t in FILTER_TYPES for t in frame.missing)):
+        return []
     if frame.everything:
         return [m for m, t in context.modules.items() if not is_modulator(t)]
     if frame.modules:
         return list(dict.fromkeys(frame.modules))
-    if frame.types and not (own_filter and all(t in FILTER_TYPES for t in frame.types)):
-        return []
     return [None]
 
 
