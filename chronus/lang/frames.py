@@ -30,11 +30,14 @@ from typing import cast
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, SYNTH_TYPES
 from chronus.lang.context import PRONOUNS, Context
 from chronus.lang.modules import find_param, is_modulator, module_types, param_names
+from chronus.lang.music import UNIT_WORDS
 from chronus.lang.vocabulary import (
     ADD_OR_UNMUTE,
+    ADJECTIVES,
     DEGREES,
     DIRECTIONS,
     EVERYTHING,
+    FAMILIES,
     FILLERS,
     INTERVALS,
     MAKING_VERBS,
@@ -46,6 +49,7 @@ from chronus.lang.vocabulary import (
     ROUTE_VERBS,
     TEMPO_CHANGES,
     TEMPO_WORDS,
+    VAGUE,
 )
 from chronus.protocol import canonical_param
 
@@ -69,15 +73,11 @@ class Reading:
 
 _TOKEN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)|[a-z][a-z0-9_'#-]*|%|\S", re.I)
 _PUNCTUATION = frozenset(".,!?")
-_UNITS = {
-    "hz": "hz", "khz": "khz", "ms": "ms", "s": "s", "sec": "s", "secs": "s", "seconds": "s",
-    "db": "db", "decibels": "db", "%": "%", "percent": "%", "bpm": "bpm", "beats": "beats",
-    "bars": "bars", "semitones": "semitones",
-}  # fmt: skip
+_UNITS = {**UNIT_WORDS, "decibels": "db", "percent": "%", "bpm": "bpm"}
 _FAMILY_TYPES = {
-    "filter": FILTER_TYPES, "filters": FILTER_TYPES, "drums": DRUM_TYPES, "drum": DRUM_TYPES,
-    "beat": DRUM_TYPES, "synth": SYNTH_TYPES, "synths": SYNTH_TYPES,
-}  # fmt: skip
+    word: {"filter": FILTER_TYPES, "drum": DRUM_TYPES, "synth": SYNTH_TYPES}[family]
+    for word, family in FAMILIES.items()
+}
 _KIND_PARAM = {"level": "volume", "tone": "cutoff", "wet": "mix"}
 _WORDS = {
     ("up", "level"): "louder", ("down", "level"): "quieter", ("up", "tone"): "brighter",
@@ -85,15 +85,6 @@ _WORDS = {
     ("up", "tempo"): "faster", ("down", "tempo"): "slower",
 }  # fmt: skip
 _EFFECTS_WITH_MIX = ("reverb", "delay", "distortion")
-_ADJECTIVES = {
-    "loud": ("up", "level"), "quiet": ("down", "level"), "soft": ("down", "level"),
-    "bright": ("up", "tone"), "dark": ("down", "tone"), "warm": ("down", "tone"),
-    "wet": ("up", "wet"), "dry": ("down", "wet"),
-}  # fmt: skip
-"""Adjectives after "make" (`make it loud`); alone they are no command."""
-_VAGUE = frozenset({"more", "less", "up", "down", "increase", "decrease", "raise", "lower",
-                    "boost", "reduce", "push", "crank"})  # fmt: skip
-"""Directions that need something to move: a bare `more` or `up` is no reading."""
 _MAX_SUGGESTIONS = 3
 
 
@@ -138,11 +129,11 @@ def _phrases() -> dict[tuple[str, ...], tuple[str, object]]:
         put(phrase, "mix", value)
     for phrase, change in TEMPO_CHANGES.items():
         put(phrase, "direction", ("up" if change == "faster" else "down", "tempo"))
-    for phrase in _VAGUE:
+    for phrase in VAGUE:
         put(phrase, "vague", DIRECTIONS[phrase])
     for phrase, direction in DIRECTIONS.items():
         put(phrase, "direction", direction)
-    for phrase, direction in _ADJECTIVES.items():
+    for phrase, direction in ADJECTIVES.items():
         put(phrase, "adjective", direction)
     for phrase, degree in DEGREES.items():
         put(phrase, "degree", degree)

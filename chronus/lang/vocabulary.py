@@ -23,11 +23,13 @@ _T = TypeVar("_T")
 
 __all__ = [
     "ADD_OR_UNMUTE",
+    "ADJECTIVES",
     "CHORD_QUALITIES",
     "COMPARATIVES",
     "DEGREES",
     "DIRECTIONS",
     "EVERYTHING",
+    "FAMILIES",
     "FILLERS",
     "INTERVALS",
     "MAKING_VERBS",
@@ -39,6 +41,7 @@ __all__ = [
     "ROUTE_VERBS",
     "TEMPO_CHANGES",
     "TEMPO_WORDS",
+    "VAGUE",
     "chord_quality",
     "comparative",
     "degree",
@@ -139,6 +142,25 @@ DIRECTIONS: dict[str, tuple[str, str]] = {
 the level, the tone (a cutoff), the wet mix, or the tempo). The frame reader reads them,
 in either order: `turn up the hats`, `turn the hats up`; "too …" says which way to go back
 (`the hats are too loud` is quieter)."""
+
+ADJECTIVES: dict[str, tuple[str, str]] = {
+    "loud": ("up", "level"), "quiet": ("down", "level"), "soft": ("down", "level"),
+    "bright": ("up", "tone"), "dark": ("down", "tone"), "warm": ("down", "tone"),
+    "wet": ("up", "wet"), "dry": ("down", "wet"),
+}  # fmt: skip
+"""Adjectives after "make" (`make it loud` is louder); alone they are no command."""
+
+VAGUE: frozenset[str] = frozenset({
+    "more", "less", "up", "down", "increase", "decrease", "raise", "lower", "boost", "reduce",
+    "push", "crank",
+})  # fmt: skip
+"""Directions that need something to move: a bare `more` or `up` is no command."""
+
+FAMILIES: dict[str, str] = {
+    "filter": "filter", "filters": "filter", "drums": "drum", "drum": "drum", "beat": "drum",
+    "synth": "synth", "synths": "synth",
+}  # fmt: skip
+"""Words for every module of a kind (`kill the drums`, `open the filter`)."""
 
 PARTICLES: dict[str, tuple[str, ...]] = {
     "turn": ("up", "down", "off", "on"), "bring": ("up", "down", "back", "in"), "push": ("up",),
@@ -256,7 +278,7 @@ def known_words() -> frozenset[str]:
     tables: tuple[Iterable[str], ...] = (
         MAKING_VERBS, ADD_OR_UNMUTE, ROUTE_VERBS, MODULE_WORDS, DEGREES, COMPARATIVES,
         DIRECTIONS, MIX_WORDS, EVERYTHING, TEMPO_WORDS, TEMPO_CHANGES, INTERVALS, RHYTHMS,
-        REMOVE_WORDS,
+        REMOVE_WORDS, ADJECTIVES, FAMILIES,
     )  # fmt: skip
     return frozenset(word for table in tables for phrase in table for word in phrase.split())
 
