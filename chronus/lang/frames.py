@@ -153,7 +153,7 @@ def _phrases() -> dict[tuple[str, ...], tuple[str, object]]:
         put(kind, "type", kind)
     for word in ("called", "named"):
         put(word, "called", None)
-    for word in ("through", "into"):
+    for word in ("through", "thru", "into"):
         put(word, "through", None)
     for word in ROUTE_VERBS:
         put(word, "route", None)
@@ -208,7 +208,7 @@ def read_frame(line: str, context: Context, works: Works) -> Reading:
     readings = _readings(frame, context)
     working = [command for command in readings if works(command)]
     families = {family for family, _ in frame.actions}
-    if len(families) == 1 and len(set(working)) == 1:
+    if len(frame.actions) == 1 and len(set(working)) == 1:
         return Reading(command=working[0])
     if not working and families <= {"add", "bring"} and families:
         working = _add_templates(frame, context)

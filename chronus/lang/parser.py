@@ -71,7 +71,7 @@ COMMAND_KEYWORDS: tuple[str, ...] = (
 # are reserved too, and offered by "did you mean".
 _WORD_TERMINALS = (
     "BIT", "MUCH", "COMPARATIVE", "AMOUNT", "DIRECTION", "INTERVAL", "TRIPLET", "_SEP",
-    "MIX_WORD", "_ROUTE", "_TEMPO",
+    "MIX_WORD", "_ROUTE", "_TEMPO", "_THROUGH",
 )  # fmt: skip
 
 # Terminal names → how an error message names them.
