@@ -1,8 +1,9 @@
 """Parse tree → intents: the stateless transformer behind `chronus.lang.parser`.
 
 One small method per named alternative of `grammar/chronus.lark`. It only builds intents
-(converting numbers, notes, note values and the fixed vocabulary of comparatives); what
-"it" is, or how dark "darker" is on this module, is the context's and the mapper's job.
+(converting numbers, notes and note values, and the words of `chronus.lang.vocabulary` to
+their canonical ones); what "it" is, or how dark "darker" is on this module, is the context's
+and the mapper's job.
 """
 
 from __future__ import annotations
