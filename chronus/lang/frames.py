@@ -107,6 +107,9 @@ class _Frame:
     """Parameters that are also type words (`drive`, `room`): for an add, types."""
     incomplete: bool = False
     """A part is missing (`called` with no name after it): no reading."""
+    stray: bool = False
+    """A known word that fits no part of the frame (a unit with no number, an interval with
+    no direction): no reading, since acting would drop it."""
     focus_word: bool = False
     everything: bool = False
     unknown: list[str] = field(default_factory=list)
@@ -254,13 +257,19 @@ def _settle(frame: _Frame) -> None:
                 if f != "tempo"
             ]
     if "interval" in families:
-        ways = {str(v[0]) for f, v in frame.actions if f == "direction"}  # type: ignore[index]
+        # Only up and down move a pitch: `slower a semitone` is no transposition.
+        moves = [v for f, v in frame.actions if f == "direction"]
+        ways = {str(v[0]) for v in moves if v[1] == "level"}  # type: ignore[index]
+        if len(ways) != len(moves):
+            ways = set()
         sizes = [int(v) for f, v in frame.actions if f == "interval"]  # type: ignore[call-overload]
         drop("direction")
         drop("interval")
         if len(ways) == 1 and len(sizes) == 1:
             sign = 1 if ways == {"up"} else -1
             frame.actions.append(("interval", sign * sizes[0]))
+        else:
+            frame.stray = True
     if "through" in families:
         drop("route")  # run it through: the verb only leads to "through"
         drop("add", "put in")
@@ -414,8 +423,10 @@ def _word(frame: _Frame, token: str, context: Context) -> None:
         frame.params.append(canonical_param(token))
     elif token in PRONOUNS:
         frame.focus_word = True
-    elif token in FILLERS or token in _UNITS:
+    elif token in FILLERS:
         pass
+    elif token in _UNITS:
+        frame.stray = True  # a unit with no number before it
     else:
         frame.unknown.append(token)
 
@@ -464,7 +475,37 @@ def _readings(frame: _Frame, context: Context) -> list[str]:
     return out
 
 
+_ALLOWED: dict[str, frozenset[str]] = {
+    "add": frozenset({"types", "names", "degree"}),
+    "bring": frozenset({"types", "names", "modules", "focus", "everything"}),
+    "mix": frozenset({"modules", "types", "focus", "everything"}),
+    "remove": frozenset({"modules", "types", "focus"}),
+    "rhythm": frozenset({"modules", "types", "focus"}),
+    "direction": frozenset(
+        {"modules", "types", "params", "numbers", "degree", "focus", "everything"}
+    ),
+    "tempo": frozenset({"numbers", "degree", "focus"}),
+    "interval": frozenset({"modules", "types", "numbers", "focus"}),
+    "through": frozenset({"modules", "types", "focus", "degree"}),
+    "set": frozenset({"modules", "types", "params", "numbers", "focus"}),
+}
+"""The parts of a frame each action can use: a reading never drops a word, so a frame with
+a part its action has no use for (`cut the bass by 3 db`, `add 2 kicks`) has no reading."""
+
+
+def _parts(frame: _Frame) -> set[str]:
+    parts = {
+        "modules": bool(frame.named), "types": bool(frame.types),
+        "params": bool(set(frame.params) - set(frame.type_params)),
+        "numbers": bool(frame.numbers), "degree": frame.degree is not None,
+        "names": bool(frame.names), "focus": frame.focus_word, "everything": frame.everything,
+    }  # fmt: skip
+    return {part for part, present in parts.items() if present}
+
+
 def _reading(family: str, value: object, frame: _Frame, context: Context) -> list[str]:
+    if frame.stray or not _parts(frame) <= _ALLOWED.get(family, frozenset()):
+        return []
     if family == "add" or (family == "bring" and frame.types and frame.names):
         return _add(frame)
     if family == "bring":
@@ -581,8 +622,8 @@ def _adjust_one(
 def _by_or_to(
     way: str, kind: str, param: str | None, target: str | None, frame: _Frame, context: Context
 ) -> list[str]:
-    if len(frame.numbers) != 1:
-        return []
+    if len(frame.numbers) != 1 or frame.degree is not None:
+        return []  # "a bit" and "by 3 db" say the amount twice
     amount, unit, marker = frame.numbers[0]
     module = target or context.focus
     if module is None or module not in context.modules:
@@ -606,7 +647,7 @@ def _by_or_to(
 
 
 def _tempo(frame: _Frame, context: Context, way: str | None = None) -> list[str]:
-    if frame.modules or frame.params:
+    if frame.modules or frame.params or frame.types or frame.names:
         return []
     if not frame.numbers:
         if way is None:

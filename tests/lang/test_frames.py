@@ -186,3 +186,15 @@ def test_pieces_are_all_or_nothing() -> None:
     interpreter = band()
     refused(interpreter, "turn the hats up and make it sound like a cathedral")
     refused(interpreter, "take the hats out and undo")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["bpm echo pace brighter", "% unsolo semitones", "filter hz cut", "cut named triplets",
+     "remove fourth hh tons", "slower band-pass", "bit 2 let's set up", "fourth lose",
+     "reverbs muddy hat silence", "drums make semi slower", "close hz", "unsolo step",
+     "turn the bass up a bit by 3 db"],
+)  # fmt: skip
+def test_a_known_word_the_reading_has_no_use_for_blocks_it(line: str) -> None:
+    """Word soup of known words: acting on it would drop a word, so nothing runs."""
+    refused(band(), line)
