@@ -12,7 +12,11 @@ building the tables from the grammar is timed apart.
 Per line: every line of `tests/lang/corpus.txt`, replayed block by block with its shared
 context as the test does, `--rounds` times after one warm-up pass; each `interpret()` call
 (parse → intents → resolve against the context → canonical OSC, or a friendly error) is
-timed with `perf_counter_ns`. Targets (issue 5): p99 < 1 ms per line, load < 200 ms.
+timed with `perf_counter_ns`. A line the grammar rejects goes on to the frame reader, which
+reads it from known words and tries its readings on a copy of the patch: such lines are
+counted apart, as "read by the frame reader" when a reading ran and among the errors when
+it offered commands or refused. Targets (issues 5 and 14): p99 < 1 ms per line over the
+whole corpus, the frame reader included; load < 200 ms (issue 14: parser ready < 100 ms).
 """
 
 from __future__ import annotations
@@ -75,9 +79,11 @@ def blocks() -> list[list[str]]:
     return [block for block in out if block]
 
 
-def time_lines(rounds: int) -> tuple[list[float], list[float]]:
-    """Microseconds per line: (lines that map to OSC, lines that fail)."""
+def time_lines(rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """Microseconds per line: (lines the grammar maps to OSC, lines the frame reader read,
+    lines that fail)."""
     ok: list[float] = []
+    read: list[float] = []
     failed: list[float] = []
     corpus = blocks()
     for round_ in range(rounds + 1):
@@ -88,8 +94,9 @@ def time_lines(rounds: int) -> tuple[list[float], list[float]]:
                 result = interpreter.interpret(text)
                 elapsed = (time.perf_counter_ns() - start) / 1000
                 if round_:  # round 0 warms up (example table, caches)
-                    (ok if result.ok else failed).append(elapsed)
-    return ok, failed
+                    kind = (read if result.read_as else ok) if result.ok else failed
+                    kind.append(elapsed)
+    return ok, read, failed
 
 
 def time_loads(runs: int) -> tuple[list[float], list[float], float]:
@@ -131,15 +138,16 @@ def measure(args: argparse.Namespace, figures: dict[str, float]) -> None:
     """Time and print; the medians of the loads (ms) and the per-line percentiles (µs) of all
     lines go into `figures`."""
     loads, firsts, build = time_loads(args.loads)
-    ok, failed = time_lines(args.rounds)
-    every = ok + failed
+    ok, read, failed = time_lines(args.rounds)
+    every = ok + read + failed
     print(f"grammar load, fresh process (median of {args.loads}):")
-    print(f"  import + parser ready        {statistics.median(loads):7.1f} ms   (target < 200 ms)")
+    print(f"  import + parser ready        {statistics.median(loads):7.1f} ms   (target < 100 ms)")
     print(f"  + first line interpreted     {statistics.median(firsts):7.1f} ms")
     print(f"  building the tables instead  {build:7.1f} ms   (a grammar or lark not shipped)")
     print(f"parse + resolve + map per line ({args.rounds} rounds of {CORPUS.name}):")
     print(f"  {'lines':<14}{'count':>7}{'p50 µs':>9}{'p99 µs':>9}{'max µs':>9}")
-    for name, values in (("mapped to OSC", ok), ("errors", failed), ("all", every)):
+    groups = (("mapped to OSC", ok), ("frame reader", read), ("errors", failed), ("all", every))
+    for name, values in groups:
         print(
             f"  {name:<14}{len(values):>7}{percentile(values, 50):>9.0f}"
             f"{percentile(values, 99):>9.0f}{max(values):>9.0f}"
@@ -148,6 +156,7 @@ def measure(args: argparse.Namespace, figures: dict[str, float]) -> None:
         load_ms=statistics.median(loads), first_line_ms=statistics.median(firsts),
         build_ms=build, lines=len(every), p50_us=percentile(every, 50),
         p99_us=percentile(every, 99), max_us=max(every),
+        read_p99_us=percentile(read, 99), errors_p99_us=percentile(failed, 99),
     )  # fmt: skip
     verdict = "met" if percentile(every, 99) < 1000 else "MISSED"
     print(f"target p99 < 1000 µs per line: {verdict}")

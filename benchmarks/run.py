@@ -610,13 +610,13 @@ BENCHES: tuple[Bench, ...] = (
             Figure(
                 "—",
                 "language: grammar loaded in a fresh process",
-                below(200.0, "< 200 ms (issue 5)"),
+                below(100.0, "< 100 ms (issue 14)"),
                 grammar_load,
             ),
             Figure(
                 "—",
-                "language: parse + resolve + map per line",
-                below(1.0, "p99 < 1 ms (issue 5)"),
+                "language: parse + resolve + map per line, frame reader included",
+                below(1.0, "p99 < 1 ms (issues 5, 14)"),
                 per_line,
             ),
         ),

@@ -1,8 +1,9 @@
 """Parse tree → intents: the stateless transformer behind `chronus.lang.parser`.
 
 One small method per named alternative of `grammar/chronus.lark`. It only builds intents
-(converting numbers, notes, note values and the fixed vocabulary of comparatives); what
-"it" is, or how dark "darker" is on this module, is the context's and the mapper's job.
+(converting numbers, notes and note values, and the words of `chronus.lang.vocabulary` to
+their canonical ones); what "it" is, or how dark "darker" is on this module, is the context's
+and the mapper's job.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ from chronus.lang.intents import (
 )
 from chronus.lang.music import (
     CHORDS,
-    QUALITY_WORDS,
     SCALES,
     TEMPO_FACTORS,
     UNIT_WORDS,
@@ -66,6 +66,15 @@ from chronus.lang.music import (
     pitch_class,
 )
 from chronus.lang.sounds import SOUNDS, find_sound
+from chronus.lang.vocabulary import (
+    chord_quality,
+    comparative,
+    interval,
+    module_type,
+    mute_word,
+    rhythm,
+    tempo_change,
+)
 
 __all__ = ["Builder"]
 
@@ -201,14 +210,25 @@ class Builder(Transformer[Token, Any]):
     def tempo_half(self, items: list[Token]) -> ChangeTempo:
         return ChangeTempo(0.5)
 
+    def tempo_change(self, items: list[Any]) -> ChangeTempo:
+        (phrase,) = _tokens(items, "TEMPO_CHANGE")
+        degree: _Word | None = _first(items, _Word)
+        key = (tempo_change(phrase), degree.text if degree else None)
+        return ChangeTempo(TEMPO_FACTORS[key], at=_at(word=_col(phrase)))
+
     # ---- patch ------------------------------------------------------------------------
     def new_module(self, items: list[Token | None]) -> tuple[Token, Token | None] | _Sound:
         kind, word, called = items
         assert kind is not None
-        found = find_sound(tuple(_name(t) for t in (kind, word) if t is not None))
+        words = tuple(_name(kind).split()) + (() if word is None else (_name(word),))
+        found = find_sound(words)
         if found is not None:
             sound, used = found
-            return _Sound(sound, called or (word if used == 1 else None), _col(kind))
+            if called is None and used < len(words):  # add an 808 kick: the 808, called kick
+                called = (
+                    word if word is not None else Token.new_borrow_pos("NAME", words[used], kind)
+                )
+            return _Sound(sound, called, _col(kind))
         if kind.type == "NUMBER":
             raise UnknownModuleError(
                 f'there is no sound called "{kind}"',
@@ -221,7 +241,9 @@ class Builder(Transformer[Token, Any]):
     def link(self, items: list[Token]) -> Link:
         name = items[0]
         called = _name(items[1]) if len(items) > 1 else None
-        return Link(_name(name), called, _col(name))
+        # A one-word module word may also be a module's name: the mapper decides those.
+        word = _type_word(name) if name.type == "TYPE_PHRASE" else _name(name)
+        return Link(word, called, _col(name))
 
     def chain(self, items: list[Link]) -> tuple[Link, ...]:
         return tuple(items)
@@ -244,7 +266,7 @@ class Builder(Transformer[Token, Any]):
             )
         kind, name = items[0]
         return AddModule(
-            _name(kind),
+            _type_word(kind),
             None if name is None else _name(name),
             through,
             None if after is None else _name(after),
@@ -361,11 +383,10 @@ class Builder(Transformer[Token, Any]):
     def _compare(items: list[Any], module: Token | None) -> Intent:
         (word,) = _tokens(items, "COMPARATIVE")
         degree: _Word | None = _first(items, _Word)
-        text = word.lower()
+        text = comparative(word)
         if text in ("faster", "slower"):
             factor = TEMPO_FACTORS[(text, degree.text if degree else None)]
             return ChangeTempo(factor, at=_at(word=_col(word)))
-        text = {"dryer": "drier", "softer": "quieter"}.get(text, text)
         return Adjust(
             None if module is None else _name(module),
             text,
@@ -480,6 +501,14 @@ class Builder(Transformer[Token, Any]):
         return options.play(note)
 
     def chord(self, items: list[Token]) -> _Chord:
+        if len(items) > 1 and items[1].type in ("PATTERN", "PITCH"):
+            article, *items = items
+            if article.lower() != "a":
+                raise ChronusSyntaxError(
+                    f'a chord has one root note, not "{article} {items[0]}"',
+                    column=_col(article),
+                    hint="play c minor chord, play a g major chord",
+                )
         root = items[0]
         quality = items[1] if len(items) > 1 else None
         seventh = _SEVENTH_RE.fullmatch(str(root))
@@ -497,8 +526,7 @@ class Builder(Transformer[Token, Any]):
             base = int(_midi(root))
         else:
             base = 60 + pitch_class(root)
-        name = "major" if quality is None else quality.lower()
-        name = QUALITY_WORDS.get(name, name)
+        name = "major" if quality is None else chord_quality(quality)
         notes = tuple(float(base + step) for step in CHORDS[name])
         if notes[-1] > 127:
             raise BadValueError("that chord goes above MIDI 127", column=_col(root))
@@ -536,6 +564,18 @@ class Builder(Transformer[Token, Any]):
             None if every is None else every.division,
             now,
             at=_at(module=_col(module), pattern=_col(text)),
+        )
+
+    def rhythm(self, items: list[Token]) -> SetPattern:
+        (idiom,) = _tokens(items, "RHYTHM")
+        names = _tokens(items, "NAME")
+        module = names[0] if names else None
+        return SetPattern(
+            None if module is None else _name(module),
+            rhythm(idiom),
+            16,
+            bool(_tokens(items, "NOW")),
+            at=_at(module=None if module is None else _col(module), pattern=_col(idiom)),
         )
 
     def step(self, items: list[Any]) -> SetStep:
@@ -588,14 +628,9 @@ class Builder(Transformer[Token, Any]):
         )
 
     # ---- mix ----------------------------------------------------------------------------
-    def mute_word(self, items: list[Token]) -> Token:
-        return items[0]
-
     def mute(self, items: list[Token]) -> SetParam:
-        word = items[0].lower()
+        param, value = mute_word(items[0])
         module = items[1] if len(items) > 1 else None
-        param = "solo" if "solo" in word else "mute"
-        value = 0.0 if word.startswith("un") else 1.0
         col = _col(items[0])
         return SetParam(
             None if module is None else _name(module),
@@ -690,12 +725,11 @@ class Builder(Transformer[Token, Any]):
         names = _tokens(items, "NAME")
         (direction,) = _tokens(items, "DIRECTION")
         numbers = _tokens(items, "NUMBER")
-        (interval,) = _tokens(items, "INTERVAL")
+        (word,) = _tokens(items, "INTERVAL")
         count = 1.0 if not numbers else _number(numbers[0])
         if count != int(count) or count < 0:
             raise BadValueError("transpose by whole steps", column=_col(numbers[0]))
-        size = 12 if interval.lower().startswith("octave") else 1
-        semitones = int(count) * size * (1 if direction.lower() == "up" else -1)
+        semitones = int(count) * interval(word) * (1 if direction.lower() == "up" else -1)
         module = names[0] if names else None
         return Transpose(
             None if module is None else _name(module),
@@ -713,7 +747,7 @@ class Builder(Transformer[Token, Any]):
         value = _number(number)
         if value != int(value):
             raise BadValueError("transpose by whole semitones", column=_col(number))
-        size = 12 if intervals and intervals[0].lower().startswith("octave") else 1
+        size = interval(intervals[0]) if intervals else 1
         module = names[0] if names else None
         return Transpose(
             None if module is None else _name(module),
@@ -773,8 +807,8 @@ class Builder(Transformer[Token, Any]):
             tonic = note_to_midi(root) % 12
         else:
             tonic = pitch_class(root)
-        quality = items[1].lower() if len(items) > 1 else "major"
-        scale = SCALES.get(QUALITY_WORDS.get(quality, quality))
+        quality = chord_quality(items[1]) if len(items) > 1 else "major"
+        scale = SCALES.get(quality)
         if scale is None:
             raise BadValueError(
                 f'a key is major or minor, not "{items[1]}"',
@@ -881,6 +915,11 @@ class _Options:
                 duration=None if self.duration is None else self.duration.column,
             ),
         )
+
+
+def _type_word(token: Token) -> str:
+    """The module type a module word names (`echo` → delay, `hi-hat` → hat), else the word."""
+    return module_type(token) or _name(token)
 
 
 def _unquote(text: str) -> str:

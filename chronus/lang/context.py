@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
-from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES
+from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, SYNTH_TYPES
 from chronus.lang.modules import param_specs
 from chronus.protocol import ID_PATTERN, MASTER, Message
 
@@ -292,7 +292,8 @@ class Context:
 
     def filter_near(self, module_id: str | None) -> str | None:
         """What `the filter` means next to `module_id`: the filter its sound goes through,
-        else the nearest one before it, else the patch's only filter, else None."""
+        else the nearest one before it, else none for a synth (its own filter is meant),
+        else the patch's only filter, else None."""
         found = None if module_id is None else self.sound_filter(module_id)
         if found is not None:
             return found
@@ -305,6 +306,8 @@ class Context:
                         return src
                     seen.append(src)
                     todo.append(src)
+        if module_id is not None and self.modules.get(module_id) in SYNTH_TYPES:
+            return None
         filters = [m for m, kind in self.modules.items() if kind in FILTER_TYPES]
         return filters[0] if len(filters) == 1 else None
 

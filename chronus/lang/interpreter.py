@@ -1,30 +1,41 @@
 """One line in, one `Interpretation` out: parse, resolve against the context, map to OSC.
 
 A line is all or nothing: if any of its `;`-separated commands fails, nothing is sent and the
-context is left exactly as it was. `Interpreter.interpret` never raises.
+context is left exactly as it was. `Interpreter.interpret` never raises. A line that fails is
+handed to the frame reader (`chronus.lang.frames`): if it reads the line one way only, that
+command runs and the result says how the line was read; else the error offers what would work.
 
 >>> interpreter = Interpreter()
 >>> result = interpreter.interpret("add saw bass; cutoff 1.2 khz")
 >>> result.ok, [m.to_list() for m in result.messages][-1]
 (True, ['/mod/bass/cutoff', 1200.0])
 >>> interpreter.interpret("set bass cutof 800").error.hint
-'did you mean "cutoff"?'
+'did you mean: set bass cutoff to 800?'
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from chronus.lang.context import Context
-from chronus.lang.errors import ChronusSyntaxError
+from chronus.lang.errors import BadValueError, ChronusSyntaxError
+from chronus.lang.frames import Reading, read_frame
 from chronus.lang.intents import Intent, Redo, Undo
 from chronus.lang.mapper import HISTORY_LIMIT, Mapped, map_intents
 from chronus.lang.modules import param_names
-from chronus.lang.parser import parse
+from chronus.lang.parser import keywords, parse
 from chronus.protocol import Message
 
 __all__ = ["Interpretation", "Interpreter"]
+
+_PIECES = re.compile(r"\s*;\s*|\s+(?:then|and)\s+", re.IGNORECASE)
+"""Where a line splits into commands, for reading its pieces one by one."""
+_MAX_PIECES = 8
+
+_NOTE = re.compile(r"[a-g](?:#|b)?(?:-?[0-9]{1,2})?")
+"""A note or a pitch: a word the grammar knows though the frame reader does not."""
 
 
 @dataclass
@@ -38,11 +49,15 @@ class Interpretation:
     error: ChronusSyntaxError | None = None
     mapped: list[Mapped] = field(default_factory=list)
     """Each intent with its own messages and, for a wait, the time it spans."""
+    read_as: str = ""
+    """The command the frame reader read the line as ("" when the grammar took it)."""
 
     @property
     def notes(self) -> list[str]:
-        """What the musician should be told (what a change, a transposition or an undo did)."""
-        return [m.note for m in self.mapped if m.note]
+        """What the musician should be told (how the line was read, what a change, a
+        transposition or an undo did)."""
+        heard = [f"read as: {self.read_as}"] if self.read_as else []
+        return heard + [m.note for m in self.mapped if m.note]
 
     def to_json_dict(self) -> dict[str, Any]:
         """`{"input", "ok", "intents", "osc": [[address, arg, ...]], "error"}` for `--json`,
@@ -67,10 +82,75 @@ class Interpreter:
 
     def interpret(self, line: str) -> Interpretation:
         """Parse, resolve and map one line; errors go into the result, never raised."""
-        if not line.strip() or line.lstrip().startswith("#"):
-            return Interpretation(line, True)
+        names = self._known_names()
+        result, scratch = self._interpret(line, names)
+        if result.error is None:
+            if scratch is not None:
+                self.context.assign(scratch)
+            return result
+        tried: dict[str, tuple[Interpretation, Context | None]] = {}
+
+        def works(command: str) -> bool:
+            tried[command] = self._interpret(command, names)
+            return tried[command][0].ok
+
         try:
-            intents = parse(line, self._known_names())
+            reading = read_frame(line, self.context, works)
+        except Exception:  # a bug in the reader must not hide the grammar's own answer
+            return result
+        if reading.command is not None:
+            again, scratch = tried.get(reading.command) or self._interpret(reading.command, names)
+            if again.ok:
+                if scratch is not None:
+                    self.context.assign(scratch)  # the very reading that was tried
+                again.input, again.read_as = line, reading.command
+                return again
+        pieces = self._read_in_pieces(line)
+        if pieces is not None:
+            return pieces
+        result.error = _advise(result.error, reading)
+        return result
+
+    def _read_in_pieces(self, line: str) -> Interpretation | None:
+        """`add some hats and turn them up`: each command of the line on its own (the grammar's
+        or the frame reader's), all or nothing, undone as one line. None unless every piece
+        works and one of them needed the frame reader."""
+        pieces = [piece for piece in _PIECES.split(line) if piece.strip()]
+        if not 2 <= len(pieces) <= _MAX_PIECES:
+            return None
+        trial = Interpreter(self.context.copy())
+        results = []
+        for piece in pieces:
+            result = trial.interpret(piece)
+            if not result.ok or any(isinstance(i, Undo | Redo) for i in result.intents):
+                return None
+            results.append(result)
+        if not any(result.read_as for result in results):
+            return None  # the grammar takes every piece alone, not the line: leave it so
+        before = self.context.state()
+        trial.context.history = list(self.context.history)
+        trial.context.future = list(self.context.future)
+        if trial.context.state() != before:
+            trial.context.history = [*self.context.history, before][-HISTORY_LIMIT:]
+            trial.context.future = []
+        self.context.assign(trial.context)
+        return Interpretation(
+            line,
+            True,
+            [intent for result in results for intent in result.intents],
+            [message for result in results for message in result.messages],
+            None,
+            [mapped for result in results for mapped in result.mapped],
+            "; ".join(result.read_as or result.input.strip() for result in results),
+        )
+
+    def _interpret(self, line: str, names: frozenset[str]) -> tuple[Interpretation, Context | None]:
+        """The line mapped on a copy of the context, and that copy (None if nothing to keep).
+        `names` are the words of the patch an error must not call misspelt."""
+        if not line.strip() or line.lstrip().startswith("#"):
+            return Interpretation(line, True), None
+        try:
+            intents = parse(line, names)
             scratch = self.context.copy()
             before = scratch.state()
             mapped = map_intents(intents, scratch)
@@ -79,17 +159,16 @@ class Interpreter:
                 scratch.history = [*scratch.history, before][-HISTORY_LIMIT:]
                 scratch.future = []
         except ChronusSyntaxError as exc:
-            return Interpretation(line, False, error=exc.with_line(line))
+            return Interpretation(line, False, error=exc.with_line(line)), None
         except Exception as exc:
             error = ChronusSyntaxError(
                 f"internal error: {type(exc).__name__}: {exc}",
                 hint="this is a bug in chronus; please report the line",
                 line=line,
             )
-            return Interpretation(line, False, error=error)
-        self.context.assign(scratch)
+            return Interpretation(line, False, error=error), None
         messages = [message for m in mapped for message in m.messages]
-        return Interpretation(line, True, intents, messages, None, mapped)
+        return Interpretation(line, True, intents, messages, None, mapped), scratch
 
     def _known_names(self) -> frozenset[str]:
         """Module ids and their parameter names: words an error must not call misspelt."""
@@ -97,3 +176,29 @@ class Interpreter:
         for kind in set(self.context.modules.values()):
             names.update(param_names(kind))
         return frozenset(names)
+
+
+def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
+    """The error with what the frame reader offers: commands that would work (except after a
+    bad value, whose own hint is precise), or the words nobody knows — when the grammar had
+    no hint, or when several such words show the line is outside the language."""
+    if reading.suggestions and not isinstance(error, BadValueError):
+        *first, last = reading.suggestions
+        offer = f"{', '.join(first)} or {last}" if first else last
+        error.hint = f"did you mean: {offer}?"
+        return error
+    if reading.absent and not isinstance(error, BadValueError):
+        kind = reading.absent[0]
+        article = "an" if kind[0] in "aeiou" else "a"
+        error.hint = f"there is no {kind} in the patch: add one first (add {article} {kind})"
+        return error
+    unknown = [
+        word
+        for word in dict.fromkeys(reading.unknown)
+        if word not in keywords() and not _NOTE.fullmatch(word)
+    ]
+    if unknown and (not error.hint or len(unknown) > 1):
+        words = ", ".join(f'"{word}"' for word in unknown)
+        noun = "words" if len(unknown) > 1 else "word"
+        error.hint = f"I do not know the {noun} {words}; `help` shows what I know"
+    return error

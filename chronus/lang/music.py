@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from chronus.lang.vocabulary import CHORD_QUALITIES
+
 __all__ = [
     "CHORDS",
     "QUALITY_WORDS",
@@ -42,10 +44,8 @@ CHORDS: dict[str, tuple[int, ...]] = {
 }  # fmt: skip
 """Chord qualities → semitones above the root."""
 
-QUALITY_WORDS = {
-    "maj": "major", "min": "minor", "m": "minor", "diminished": "dim", "augmented": "aug",
-    "m7": "min7", "7": "dom7", "7th": "dom7", "seventh": "dom7",
-}  # fmt: skip
+QUALITY_WORDS = {word: name for word, name in CHORD_QUALITIES.items() if word != name}
+"""Other spellings of chord qualities (the table is `vocabulary.CHORD_QUALITIES`)."""
 
 SCALES = {"major": "major", "minor": "minor"}
 
@@ -53,7 +53,7 @@ _PITCH_CLASS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 
 _NOTE_RE = re.compile(r"([a-g])(#|b|s)?(-?[0-9]{1,2})", re.IGNORECASE)
 
-_PITCH_RE = re.compile(r"([a-g])(#|b)?", re.IGNORECASE)
+_PITCH_RE = re.compile(r"([a-g])(#|b|[ \t]*-?sharp|[ \t]*-?flat)?", re.IGNORECASE)
 
 _DIVISIONS = {
     "quarter": 4, "quarters": 4, "eighth": 8, "eighths": 8, "sixteenth": 16,
@@ -86,12 +86,17 @@ def note_name(midi: float) -> str:
 
 
 def pitch_class(text: str) -> int:
-    """0–11 for a pitch without octave (`c` → 0, `eb` → 3, `f#` → 6)."""
+    """0–11 for a pitch without octave (`c` → 0, `eb` → 3, `f#` → 6, `f sharp` → 6).
+
+    >>> pitch_class("B flat"), pitch_class("c-sharp")
+    (10, 1)
+    """
     match = _PITCH_RE.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"not a pitch: {text!r}")
     letter, accidental = match.groups()
-    shift = {"#": 1, "b": -1}.get((accidental or "").lower(), 0)
+    sign = (accidental or "").lower().lstrip(" \t-")
+    shift = {"#": 1, "sharp": 1, "b": -1, "flat": -1}.get(sign, 0)
     return (_PITCH_CLASS[letter.lower()] + shift) % 12
 
 

@@ -35,11 +35,13 @@ from lark.exceptions import (
 )
 
 import chronus
+from chronus.dsp.specs import PROCESSOR_TYPES
 from chronus.lang.builder import Builder
 from chronus.lang.errors import ChronusSyntaxError, did_you_mean
 from chronus.lang.intents import Intent
-from chronus.lang.modules import module_types
+from chronus.lang.modules import module_types, param_names
 from chronus.lang.music import UNIT_WORDS, note_to_midi
+from chronus.lang.vocabulary import MODULE_WORDS, grammar_terminals, known_words
 
 __all__ = [
     "COMMAND_KEYWORDS",
@@ -56,12 +58,12 @@ GRAMMAR_FILE = "chronus.lark"
 ERRORS_FILE = "chronus_errors.toml"
 
 COMMAND_KEYWORDS: tuple[str, ...] = (
-    "add", "brighter", "clear", "connect", "create", "darker", "delete", "disconnect",
-    "exit", "faster", "health", "help", "key", "lane", "lfo", "load", "louder", "make",
-    "more", "less", "mute", "panic", "pattern", "play", "quieter", "quit", "record", "redo",
-    "remove", "replay", "save", "set", "show", "slower", "snapshot", "snapshots", "solo",
-    "start", "status", "stop", "tempo", "transpose", "undo", "unmute", "unsolo",
-    "vibrato", "wait", "what", "wobble",
+    "add", "brighter", "clear", "connect", "create", "darker", "delete",
+    "disconnect", "drop", "exit", "faster", "health", "help", "key", "kill", "lane", "lfo",
+    "load", "louder", "make", "more", "less", "mute", "panic", "pattern", "play", "quieter",
+    "quit", "record", "redo", "remove", "replay", "run", "save", "send", "set", "show",
+    "slower", "snapshot", "snapshots", "solo", "speed", "start", "status", "stop", "tempo",
+    "transpose", "undo", "unmute", "unsolo", "vibrato", "wait", "what", "wobble",
 )  # fmt: skip
 """Words that can open a command; the candidates for "did you mean" on a first word."""
 
@@ -69,6 +71,7 @@ COMMAND_KEYWORDS: tuple[str, ...] = (
 # are reserved too, and offered by "did you mean".
 _WORD_TERMINALS = (
     "BIT", "MUCH", "COMPARATIVE", "AMOUNT", "DIRECTION", "INTERVAL", "TRIPLET", "_SEP",
+    "MIX_WORD", "_ROUTE", "_TEMPO", "_THROUGH",
 )  # fmt: skip
 
 # Terminal names → how an error message names them.
@@ -113,10 +116,20 @@ start of a fresh install loads tables instead of building them."""
 
 
 def grammar_text() -> str:
-    """The grammar as lark reads it (the module types filled in)."""
+    """The grammar as lark reads it: the module types and the word tables of
+    `chronus.lang.vocabulary` filled into its `@NAME@` slots."""
     text = (grammar_dir() / GRAMMAR_FILE).read_text(encoding="utf-8")
-    types = "|".join(sorted(module_types(), key=len, reverse=True))
-    return text.replace("@TYPES@", types)
+    # Words for effects and filters continue a chain after "then" like their types do,
+    # unless they are also parameter names (`then room 0.8` sets a parameter).
+    params = {name for kind in module_types() for name in param_names(kind)}
+    synonyms = (w for w, kind in MODULE_WORDS.items()
+                if w.isalpha() and kind in PROCESSOR_TYPES and w not in params)  # fmt: skip
+    words = [*module_types(), *synonyms]
+    types = "|".join(sorted(words, key=lambda w: (-len(w), w)))
+    text = text.replace("@TYPES@", types)
+    for slot, regex in grammar_terminals().items():
+        text = text.replace(f"@{slot}@", regex)
+    return text
 
 
 def tables_name(text: str) -> str:
@@ -204,7 +217,13 @@ def keywords() -> frozenset[str]:
         if terminal.pattern.type == "str" and value.isalpha():
             words.add(value.lower())
         elif terminal.name in _WORD_TERMINALS:
-            words.update(_regex_words(value))
+            found = _regex_words(value)
+            if terminal.name == "INTERVAL":
+                # "tone" is a kick's parameter and a fine module name: the lexer only
+                # reads it as an interval after "up" or "down".
+                params = {name for kind in module_types() for name in param_names(kind)}
+                found = [word for word in found if word not in params]
+            words.update(found)
     return frozenset(words)
 
 
@@ -336,7 +355,7 @@ def _from_lark(exc: UnexpectedInput, text: str, names: Collection[str]) -> Chron
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEP_RE = re.compile(r";|\b(?:then|and)\b", re.IGNORECASE)
 _FILLERS = frozenset({
-    "a", "an", "the", "please", "now", "just", "could", "would", "you", "let", "lets",
+    "a", "an", "the", "please", "now", "just", "could", "would", "you", "let", "lets", "some",
 })  # fmt: skip
 
 
@@ -350,7 +369,7 @@ def _misspelt_command(
         word = match.group().lower()
         if word in _FILLERS:
             continue
-        if word in keywords() or word in names:
+        if word in keywords() or word in names or word in known_words():
             return None
         hint = did_you_mean(word, COMMAND_KEYWORDS)
         return (match.group(), match.start() + 1, hint) if hint else None

@@ -25,6 +25,7 @@ from chronus.lang.intents import (
 from chronus.lang.modules import find_param, is_modulator, module_types
 from chronus.lang.resolve import Mapped, check_name, check_type, module_of
 from chronus.lang.sounds import SOUNDS, Sound
+from chronus.lang.vocabulary import module_type
 from chronus.protocol import (
     MASTER,
     Message,
@@ -159,7 +160,8 @@ def _links(
         elif link.called is None and link.name in PRONOUNS:
             module_id, kind = module_of(link.name, context, link.column, "through")
         else:
-            if link.name not in module_types() and link.called is None:
+            kind = module_type(link.name) or link.name  # echo → delay, unless a module
+            if kind not in module_types() and link.called is None:
                 known = list(context.modules)
                 hint = did_you_mean(link.name, [*known, *module_types()])
                 raise UnknownModuleError(
@@ -169,8 +171,7 @@ def _links(
                     hint=hint or "types: " + " ".join(t for t in module_types()
                                                       if t in PROCESSOR_TYPES),
                 )  # fmt: skip
-            check_type(link.name, link.column)
-            kind = link.name
+            check_type(kind, link.column)
             if link.called is not None:
                 module_id = link.called
                 check_name(module_id, kind, link.column, context, taken | set(ids))

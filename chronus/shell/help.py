@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterable
 
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
 from chronus.dsp.specs_effects import EFFECT_SPECS
+from chronus.lang import vocabulary as words
 from chronus.lang.modules import find_param, param_specs
 from chronus.lang.sounds import SOUNDS, Sound, find_sound
 
@@ -33,8 +35,15 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   snapshot save intro · load snapshot intro · snapshots
   record 30 seconds to take1.wav · record 8 bars · stop recording · replay song.chr
   /mod/bass/cutoff 800                       raw OSC, validated
-  help sounds|synths|drums|filters|effects|lfo|patterns|session · show patch · what is bass
+  help sounds|synths|drums|filters|effects|lfo|patterns|session|words · show patch · what is bass
   health · status · quit
+Plain speech works too (`help words` lists the words): give me an 808 kick · four on the floor
+  bring in a saw bass · bass: c2 c2 eb2 g2 · run it through some distortion · turn the hats up
+  open the filter a little · take out the kick · bring the kick back · speed up a bit
+  go to 124 bpm · play an f minor chord on the pad · up a fifth
+A line the grammar does not take is read from the words it knows ("read as: louder on hat");
+if it can be read more than one way, or has a word chronus does not know, nothing is sent and
+a full command that would work is offered.
 """
 
 
@@ -91,13 +100,13 @@ def _sounds() -> str:
         "_echo delay, _lfo (add a 303 called acid → acid → acid_f).",
     ]
     for sound in SOUNDS.values():
-        words = " / ".join((sound.name, *sound.aliases))
+        names = " / ".join((sound.name, *sound.aliases))
         members = sound.members(sound.id)
         chain = " → ".join(f"{module_id} ({kind})" for module_id, kind in members if kind != "lfo")
         modulation = sound.modulation(sound.id)
         if modulation is not None:
             chain += "; {} → {} {}".format(*modulation)
-        lines.append(f"  {words:<24}{sound.about}")
+        lines.append(f"  {names:<24}{sound.about}")
         lines.append(f"  {'':<24}{chain}")
     return "\n".join(lines)
 
@@ -119,6 +128,36 @@ def _recipe(sound: Sound) -> str:
     if modulation is not None:
         lines.append("  {} → {} {}".format(*modulation))
     return "\n".join(lines)
+
+
+def _words() -> str:
+    def listed(table: Iterable[str]) -> str:
+        return ", ".join(table)
+
+    def mapped(table: dict[str, str]) -> str:
+        groups: dict[str, list[str]] = {}
+        for word, meaning in table.items():
+            groups.setdefault(meaning, []).append(word)
+        return "; ".join(f"{', '.join(ws)} → {meaning}" for meaning, ws in groups.items())
+
+    directions = {p: f"{way} ({kind})" for p, (way, kind) in words.DIRECTIONS.items()}
+    mix = {p: ("un" if value == 0 else "") + param for p, (param, value) in words.MIX_WORDS.items()}
+    intervals = {w: f"{n} st" for w, n in words.INTERVALS.items()}
+    lines = [
+        "making: " + listed(words.MAKING_VERBS) + "; bring in (adds a type, or unmutes a module)",
+        "module words: " + mapped(words.MODULE_WORDS),
+        "how much: " + mapped(words.DEGREES),
+        "directions: " + mapped(directions),
+        "mute words: " + mapped(mix) + "; everything: " + listed(words.EVERYTHING),
+        "tempo: " + listed(words.TEMPO_WORDS) + ", N bpm, go to N; " + mapped(words.TEMPO_CHANGES),
+        "intervals: " + mapped(intervals),
+        "chords: " + mapped(words.CHORD_QUALITIES),
+        "rhythms: " + listed(words.RHYTHMS) + "; bass: c2 c2 eb2 g2 (a pattern)",
+        "route: " + listed(words.ROUTE_VERBS) + " … through …",
+    ]
+    intro = "The words chronus understands besides its commands (chronus/lang/vocabulary.py):"
+    wrapped = (textwrap.fill(line, width=96, subsequent_indent="    ") for line in lines)
+    return "\n".join([intro, *wrapped])
 
 
 def help_text(topic: str | None) -> str:
@@ -146,5 +185,6 @@ TOPICS: dict[str, Callable[[], str]] = {
     "sound": _sounds,
     "pattern": lambda: _PATTERNS,
     "session": lambda: _SESSION,
+    "word": _words,
 }  # fmt: skip
 """`help <topic>`: a plural works too (`help filters`)."""

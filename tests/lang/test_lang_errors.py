@@ -51,11 +51,11 @@ def test_misspelt_command_that_parses_as_a_parameter(band: Interpreter) -> None:
     assert (err.column, err.message, err.hint) == (
         1,
         '"tmepo" is not a command',
-        'did you mean "tempo"?',
+        "did you mean: tempo 128?",
     )
     err = error_of(band, "tmepo 128")
     assert isinstance(err, UnknownParamError)
-    assert (err.column, err.hint) == (1, 'did you mean "tempo"?')
+    assert (err.column, err.hint) == (1, "did you mean: tempo 128?")
 
 
 def test_a_known_module_is_not_taken_for_a_misspelt_keyword() -> None:
@@ -93,7 +93,7 @@ def test_unexpected_character(band: Interpreter) -> None:
 def test_unknown_module(band: Interpreter) -> None:
     err = error_of(band, "set bas cutoff 800")
     assert isinstance(err, UnknownModuleError)
-    assert (err.column, err.hint) == (5, 'did you mean "bass"?')
+    assert (err.column, err.hint) == (5, "did you mean: set bass cutoff to 800?")
     assert err.expected == ["kick", "bass"]
     err = error_of(band, "play c3 on lead")
     assert (err.column, err.message) == (12, 'there is no module called "lead"')
@@ -102,7 +102,7 @@ def test_unknown_module(band: Interpreter) -> None:
 
 
 def test_unknown_module_type(band: Interpreter) -> None:
-    err = error_of(band, "add a sawtooth lead")
+    err = error_of(band, "add a sawtoth lead")
     assert isinstance(err, UnknownModuleError)
     assert err.column == 7
     assert "saw" in err.expected and "kick" in err.expected
@@ -111,7 +111,7 @@ def test_unknown_module_type(band: Interpreter) -> None:
 def test_unknown_param_suggests(band: Interpreter) -> None:
     err = error_of(band, "set bass cutof 800")
     assert isinstance(err, UnknownParamError)
-    assert (err.column, err.hint) == (10, 'did you mean "cutoff"?')
+    assert (err.column, err.hint) == (10, "did you mean: set bass cutoff to 800?")
     assert err.message == 'bass (saw) has no parameter "cutof"'
     assert "cutoff" in err.expected and "release" in err.expected
     # A parameter of another type: kicks have no cutoff.
@@ -210,7 +210,7 @@ def test_render_shows_line_caret_expected_and_hint(band: Interpreter) -> None:
             "         ^",
             'bass (saw) has no parameter "cutof"',
             "expected: " + ", ".join(SAW_PARAMS),
-            'hint: did you mean "cutoff"?',
+            "hint: did you mean: set bass cutoff to 800?",
         ]
     )
 
@@ -222,7 +222,7 @@ def test_error_json_shape(band: Interpreter) -> None:
         "message": 'bass (saw) has no parameter "cutof"',
         "column": 10,
         "expected": list(SAW_PARAMS),
-        "hint": 'did you mean "cutoff"?',
+        "hint": "did you mean: set bass cutoff to 800?",
     }
 
 

@@ -235,3 +235,16 @@ def test_absolute_and_relative_forms_reach_the_same_knob(
         assert [m.address for m in darker] == [
             m.address for m in fresh().interpret("set src cutoff 500").messages
         ]
+
+
+def test_the_filter_in_plain_speech_is_the_one_rules_filter() -> None:
+    """With another sound's filter in the patch, `open the filter` on a chain is its own
+    filter, and on a synth through none the synth's own, never every filter of the patch."""
+    interpreter = Interpreter()
+    for line in ("add a clap", "add a saw bass through an acid filter"):
+        assert interpreter.interpret(line).ok, line
+    result = interpreter.interpret("open the filter a little")
+    assert [m.address for m in result.messages] == ["/mod/acid1/cutoff"], result.notes
+    assert interpreter.interpret("add a saw called lead").ok
+    result = interpreter.interpret("open the filter a bit")
+    assert [m.address for m in result.messages] == ["/mod/lead/cutoff"], result.notes

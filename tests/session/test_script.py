@@ -102,7 +102,7 @@ def test_mapping_errors_carry_line_numbers_too() -> None:
     with pytest.raises(ScriptError) as info:
         load_script("add saw bass\n\n# x\nset bass cutof 800")
     assert info.value.line == 4
-    assert 'did you mean "cutoff"?' in str(info.value)
+    assert "did you mean: set bass cutoff to 800?" in str(info.value)
 
 
 @pytest.mark.parametrize("word", ["help", "health", "status", "quit", "exit"])

@@ -44,7 +44,7 @@ def test_a_mistyped_line_sends_nothing_and_says_what_was_expected(
     with null_engine.client() as client:
         after = client.status()["engine"]["osc"]["received"]
     assert after == before + 1  # only the status request itself
-    assert 'did you mean "cutoff"?' in written[0]
+    assert "did you mean: set shellbass cutoff to 300?" in written[0]
     assert "^" in written[0]
     assert 'did you mean "play"?' in written[1]
 
