@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chronus.lang.context import Context
 from chronus.lang.errors import BadValueError, ChronusSyntaxError
-from chronus.lang.frames import Reading, read_frame
 from chronus.lang.intents import Intent, Redo, Undo
 from chronus.lang.mapper import HISTORY_LIMIT, Mapped, map_intents
 from chronus.lang.modules import param_names
 from chronus.lang.parser import keywords, parse
 from chronus.protocol import Message
+
+if TYPE_CHECKING:
+    from chronus.lang.frames import Reading
 
 __all__ = ["Interpretation", "Interpreter"]
 
@@ -93,6 +95,8 @@ class Interpreter:
         def works(command: str) -> bool:
             tried[command] = self._interpret(command, names)
             return tried[command][0].ok
+
+        from chronus.lang.frames import read_frame  # only for a line the grammar refused
 
         try:
             reading = read_frame(line, self.context, works)
