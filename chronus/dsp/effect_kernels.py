@@ -78,9 +78,9 @@ DIST_FMODE, DIST_RATE, DIST_SIZE = 17, 18, 19
 # The delay's `p`: the smoothed (delay in samples, feedback, damp coefficient, mix) as a
 # run; the feedback low-pass memories; the write position.
 DELAY_CUR, DELAY_LP, DELAY_POS, DELAY_SIZE = 0, 12, 14, 15
-# The reverb's `p`: the smoothed (room feedback, damping, mix) as a run; the 16 comb damping
-# memories. Its int array: the lines' offsets, lengths, read/write indices.
-REVERB_CUR, REVERB_STORE, REVERB_SIZE = 0, 9, 25
+# The reverb's `p`: the smoothed (room feedback, damping, mix, width) as a run; the 16 comb
+# damping memories. Its int array: the lines' offsets, lengths, read/write indices.
+REVERB_CUR, REVERB_STORE, REVERB_SIZE = 0, 12, 28
 REVERB_OFFSETS, REVERB_LENGTHS, REVERB_INDEX = 0, 24, 48
 
 
@@ -288,15 +288,18 @@ def reverb_block(
     Delay line j lives in `lines` at offset `iv[REVERB_OFFSETS + j]`, of length
     `iv[REVERB_LENGTHS + j]`, read and written at `iv[REVERB_INDEX + j]`: channel c's combs
     are lines 12c … 12c+7, its allpasses 12c+8 … 12c+11. The smoothed values are (room
-    feedback, damping, mix).
+    feedback, damping, mix, width). Width scales the tail's side (L − R) against its mid:
+    0 folds it to mono, 1 leaves it as the two channels' lines make it, 2 doubles the side.
     """
     for i in range(n):
-        smooth_step(p, REVERB_CUR, 3)
+        smooth_step(p, REVERB_CUR, 4)
         feedback = p[REVERB_CUR]
         damp1 = p[REVERB_CUR + 1]
         damp2 = 1.0 - damp1
         mix = p[REVERB_CUR + 2]
+        width = p[REVERB_CUR + 3]
         x = (inp[i, 0] + inp[i, 1]) * 0.015
+        wet_l = 0.0
         for c in range(2):
             acc = 0.0
             for k in range(8):
@@ -324,5 +327,14 @@ def reverb_block(
                 iv[REVERB_INDEX + j] += 1
                 if iv[REVERB_INDEX + j] == iv[REVERB_LENGTHS + j]:
                     iv[REVERB_INDEX + j] = 0
-            dry = inp[i, c]
-            out[i, c] = dry + mix * (acc - dry)
+            if c == 0:
+                wet_l = acc
+        wet_r = acc
+        if width != 1.0:  # at 1 the tail stays exactly as made
+            mid = 0.5 * (wet_l + wet_r)
+            side = 0.5 * width * (wet_l - wet_r)
+            wet_l, wet_r = mid + side, mid - side
+        dry = inp[i, 0]
+        out[i, 0] = dry + mix * (wet_l - dry)
+        dry = inp[i, 1]
+        out[i, 1] = dry + mix * (wet_r - dry)

@@ -216,7 +216,7 @@ class Reverb(_Smoothed):
 
     TYPE = "reverb"
     PARAMS = EFFECT_SPECS["reverb"]
-    SMOOTHED = ("room", "damp", "mix")
+    SMOOTHED = ("room", "damp", "mix", "width")
     CUR = ek.REVERB_CUR
     SIZE = ek.REVERB_SIZE
 
@@ -246,6 +246,8 @@ class Reverb(_Smoothed):
             self._tgt[1] = 0.4 * value
         elif name == "mix":
             self._tgt[2] = value
+        elif name == "width":
+            self._tgt[3] = value
 
     def silence(self) -> None:
         """Cut the tail."""
@@ -255,7 +257,7 @@ class Reverb(_Smoothed):
     def quiet(self) -> bool:
         """Comb memories at zero, smoothing arrived, and (looked at now and then) every line
         silent: only the lines' positions move."""
-        return idle.run_quiet(self._p, ek.REVERB_STORE, 16, ek.REVERB_CUR, 3) and (
+        return idle.run_quiet(self._p, ek.REVERB_STORE, 16, ek.REVERB_CUR, 4) and (
             self._watch.silent(self._lines)
         )
 

@@ -39,6 +39,7 @@ REVERB_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("room", 0.6, 0.0, 1.0, "", 50.0, "room size: length of the tail"),
     ParamSpec("damp", 0.5, 0.0, 1.0, "", 50.0, "high-frequency damping of the tail"),
     ParamSpec("mix", 0.3, 0.0, 1.0, "", 20.0, "0 dry, 1 only the reverb"),
+    ParamSpec("width", 1.0, 0.0, 2.0, "", 50.0, "stereo width of the tail: 0 mono, 2 wide"),
     *mix_specs(0.0),
 )
 

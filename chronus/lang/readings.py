@@ -18,10 +18,11 @@ from chronus.lang.modules import find_param, is_modulator
 
 __all__ = ["MAX_SUGGESTIONS", "Frame", "add_templates", "readings", "templates"]
 
-_KIND_PARAM = {"level": "volume", "tone": "cutoff", "wet": "mix"}
+_KIND_PARAM = {"level": "volume", "tone": "cutoff", "wet": "mix", "width": "width"}
 _WORDS = {
     ("up", "level"): "louder", ("down", "level"): "quieter", ("up", "tone"): "brighter",
     ("down", "tone"): "darker", ("up", "wet"): "wetter", ("down", "wet"): "drier",
+    ("up", "width"): "wider", ("down", "width"): "narrower",
     ("up", "tempo"): "faster", ("down", "tempo"): "slower",
 }  # fmt: skip
 _EFFECTS_WITH_MIX = ("reverb", "delay", "distortion")

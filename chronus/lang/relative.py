@@ -8,6 +8,7 @@ Amounts (a musician's ear, written down):
 | more / less of a frequency (hz) | ×1.4 / ×0.7 | ×1.18 / ×0.85 | ×2 / ×0.5 |
 | louder / quieter (volume), any dB parameter | ±3 dB | ±1.5 dB | ±6 dB |
 | more / less resonance, wetter / drier (mix) | ±0.1 | ±0.05 | ±0.25 |
+| wider / narrower (a reverb's width, 0–2) | ±0.25 | ±0.125 | ±0.625 |
 | longer / shorter, more / less of a time | ×1.5 / ÷1.5 | ×1.25 / ÷1.25 | ×2.25 / ÷2.25 |
 | anything else (drive, tone, damp, …) | ±10 % of its range | ±5 % | ±25 % |
 
@@ -53,12 +54,15 @@ _DARKER = {None: Fraction(7, 10), "bit": Fraction(85, 100), "much": Fraction(1, 
 _TIME = {None: Fraction(3, 2), "bit": Fraction(5, 4), "much": Fraction(9, 4)}
 _SCALE = {None: Fraction(1), "bit": Fraction(1, 2), "much": Fraction(5, 2)}
 _DECIBELS = Fraction(3)
-_STEPS = {"res": Fraction(1, 10), "mix": Fraction(1, 10)}
+_STEPS = {"res": Fraction(1, 10), "mix": Fraction(1, 10), "width": Fraction(1, 4)}
 _SHAPES = {"sine": 0.0, "triangle": 1.0, "saw": 2.0, "square": 3.0, "random": 4.0}
 _PITCH_PARAMS = ("pitch", "bend", "vibrato", "fine")
 _NEEDS_PARAM = {"more", "less", "higher", "lower", "longer", "shorter"}
-_WORD_PARAM = {"louder": "volume", "quieter": "volume", "wetter": "mix", "drier": "mix"}
-_UP = {"brighter", "louder", "wetter", "more", "higher", "longer"}
+_WORD_PARAM = {
+    "louder": "volume", "quieter": "volume", "wetter": "mix", "drier": "mix",
+    "wider": "width", "narrower": "width",
+}  # fmt: skip
+_UP = {"brighter", "louder", "wetter", "wider", "more", "higher", "longer"}
 
 
 def adjust(intent: Adjust, context: Context) -> Mapped:
@@ -138,9 +142,10 @@ def _find_along_chain(
     found = reach(module_id, kind, name, context)
     if found is not None:
         return found
-    if name == "mix":
+    if name in ("mix", "width"):
         raise BadValueError(
-            f"{module_id} goes through no effect to make {word}",
+            f"{module_id} goes through no effect to make {word}"
+            + (" (width is a reverb's)" if name == "width" else ""),
             column=column,
             hint=f"add one: {module_id} through reverb",
         )

@@ -111,6 +111,7 @@ COMPARATIVES: dict[str, str] = {
     "louder": "louder", "quieter": "quieter", "softer": "quieter",
     "wetter": "wetter", "drier": "drier", "dryer": "drier",
     "faster": "faster", "slower": "slower", "quicker": "faster",
+    "wider": "wider", "broader": "wider", "narrower": "narrower",
 }  # fmt: skip
 """One-word changes → the relative change they make (see `chronus.lang.relative`)."""
 
@@ -137,16 +138,19 @@ DIRECTIONS: dict[str, tuple[str, str]] = {
     "wetter": ("up", "wet"), "drier": ("down", "wet"), "dryer": ("down", "wet"),
     "speed up": ("up", "tempo"), "slow down": ("down", "tempo"),
     "faster": ("up", "tempo"), "slower": ("down", "tempo"), "quicker": ("up", "tempo"),
+    "wider": ("up", "width"), "broader": ("up", "width"), "narrower": ("down", "width"),
+    "too wide": ("down", "width"), "too narrow": ("up", "width"),
 }  # fmt: skip
 """Phrasal verbs and comparatives → (up or down, what they move when no parameter is named:
-the level, the tone (a cutoff), the wet mix, or the tempo). The frame reader reads them,
-in either order: `turn up the hats`, `turn the hats up`; "too …" says which way to go back
-(`the hats are too loud` is quieter)."""
+the level, the tone (a cutoff), the wet mix, the stereo width, or the tempo). The frame
+reader reads them, in either order: `turn up the hats`, `turn the hats up`; "too …" says
+which way to go back (`the hats are too loud` is quieter)."""
 
 ADJECTIVES: dict[str, tuple[str, str]] = {
     "loud": ("up", "level"), "quiet": ("down", "level"), "soft": ("down", "level"),
     "bright": ("up", "tone"), "dark": ("down", "tone"), "warm": ("down", "tone"),
     "wet": ("up", "wet"), "dry": ("down", "wet"),
+    "wide": ("up", "width"), "narrow": ("down", "width"),
 }  # fmt: skip
 """Adjectives after "make" (`make it loud` is louder); alone they are no command."""
 

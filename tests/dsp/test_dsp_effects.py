@@ -279,3 +279,22 @@ def test_voices_sets_polyphony_and_survives_state_hand_over() -> None:
     np.testing.assert_array_equal(play(synth, 3000, 128, {}), play(fresh, 3000, 128, {}))
     synth.set_param("voices", 4)  # shrinking keeps the first voices
     assert np.count_nonzero(synth.state()["stage"]) == 4
+
+
+def test_reverb_width_scales_the_tails_side_and_keeps_its_mid() -> None:
+    """Width 0 folds the tail to mono, 2 doubles its side (L − R); the mid (L + R) and width 1
+    are as the lines make them."""
+    tails = {}
+    for width in (0.0, 1.0, 2.0):
+        fx = make("reverb")
+        for name, value in (("mix", 1.0), ("width", width)):
+            fx.set_param(name, value)
+        run(fx, np.zeros((SR, 2)), 512)  # the smoothed width arrives
+        tails[width] = run(fx, impulse(SR // 2, at=10), 128)
+    one, two, none = tails[1.0], tails[2.0], tails[0.0]
+    side = one[:, 0] - one[:, 1]
+    assert np.abs(side).max() > 1e-3  # the two channels' lines differ: there is a side
+    np.testing.assert_allclose(none[:, 0], none[:, 1], atol=1e-15)
+    np.testing.assert_allclose(two[:, 0] - two[:, 1], 2 * side, atol=1e-12)
+    np.testing.assert_allclose(two.sum(axis=1), one.sum(axis=1), atol=1e-12)
+    np.testing.assert_allclose(none.sum(axis=1), one.sum(axis=1), atol=1e-12)

@@ -122,6 +122,7 @@ def test_directions_read_as_changes(phrase: str, meaning: tuple[str, str]) -> No
         ("up", "level"): "louder", ("down", "level"): "quieter",
         ("up", "tone"): "brighter", ("down", "tone"): "darker",
         ("up", "wet"): "wetter", ("down", "wet"): "drier",
+        ("up", "width"): "wider", ("down", "width"): "narrower",
         ("up", "tempo"): "faster", ("down", "tempo"): "slower",
     }[(way, kind)]  # fmt: skip
     target = "" if kind == "tempo" else " the bass"
