@@ -48,8 +48,14 @@ def _endpoint(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_engine_option(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--engine", type=_endpoint, metavar="HOST:PORT", help=help_text)
+def _add_engine_option(
+    parser: argparse.ArgumentParser, help_text: str, subcommand: bool = True
+) -> None:
+    # A subcommand's own default would overwrite `chronus --engine H:P send …`'s value.
+    default = argparse.SUPPRESS if subcommand else None
+    parser.add_argument(
+        "--engine", type=_endpoint, metavar="HOST:PORT", default=default, help=help_text
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="An instrument played by typing. With no subcommand: the interactive shell.",
     )
     parser.add_argument("--version", action="version", version=f"chronus {__version__}")
-    _add_engine_option(parser, "attach the shell to a running engine instead of starting one")
+    _add_engine_option(
+        parser, "attach the shell to a running engine instead of starting one", subcommand=False
+    )
     parser.add_argument(
         "--backend", choices=("auto", "device", "null"), default="auto",
         help="audio backend of the engine the shell starts (default: auto)",
@@ -69,9 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("engine", help="run the audio engine in the foreground")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=57120, help="OSC port, UDP and TCP (0 = any free)")
-    p.add_argument("--backend", choices=("auto", "device", "null"), default="auto",
-                   help="device: PortAudio; null: real-time clock, no device; auto: device if "
-                   "one can be opened")  # fmt: skip
+    p.add_argument("--backend", choices=("auto", "device", "null"), default=argparse.SUPPRESS,
+                   help="device: PortAudio; null: real-time clock, no device; auto (default): "
+                   "device if one can be opened")  # fmt: skip
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
     p.add_argument("--lead", type=int, default=2, help="blocks rendered ahead (default 2)")
@@ -102,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend",
         choices=("auto", "device", "null"),
-        default="auto",
-        help="backend of the engine started for this run",
+        default=argparse.SUPPRESS,  # else it would overwrite `chronus --backend null run …`
+        help="backend of the engine started for this run (default: auto)",
     )
     p.add_argument("script", type=Path, metavar="SCRIPT")
 

@@ -1,0 +1,24 @@
+"""The CLI's options: one given before the subcommand is not overwritten by the subcommand's
+own default (argparse sets a subparser's defaults over the parent's values)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chronus.cli import build_parser
+
+
+@pytest.mark.parametrize("command", [["send", "tempo 120"], ["run", "x.chr"], ["health"]])
+def test_engine_before_the_subcommand_is_kept(command: list[str]) -> None:
+    args = build_parser().parse_args(["--engine", "127.0.0.1:57333", *command])
+    assert args.engine == ("127.0.0.1", 57333)
+    args = build_parser().parse_args([*command[:1], "--engine", "127.0.0.1:57334", *command[1:]])
+    assert args.engine == ("127.0.0.1", 57334)
+    assert build_parser().parse_args(command).engine is None  # the subcommand's default
+
+
+@pytest.mark.parametrize("command", [["run", "x.chr"], ["engine"]])
+def test_backend_before_the_subcommand_is_kept(command: list[str]) -> None:
+    assert build_parser().parse_args(["--backend", "null", *command]).backend == "null"
+    assert build_parser().parse_args(command).backend == "auto"
+    assert build_parser().parse_args([*command, "--backend", "device"]).backend == "device"
