@@ -42,16 +42,17 @@ class RenderDepth:
         """The most blocks ahead it will ever ask for."""
         return self.base + 1
 
-    def rendered(self, render_ns: int) -> None:
-        """Count one block's render; at the end of a window, decide the lead."""
+    def rendered(self, render_ns: int) -> bool:
+        """Count one block's render; at the end of a window, decide the lead (True then)."""
         if render_ns > self._heavy_ns:
             self._heavy += 1
         self._blocks += 1
         if self._blocks < self._window:
-            return
+            return False
         if self._heavy >= HEAVY_PER_WINDOW:
             self._hold = HOLD_WINDOWS
         elif self._hold > 0:
             self._hold -= 1
         self.lead = self.base + 1 if self._hold > 0 else self.base
         self._blocks = self._heavy = 0
+        return True

@@ -16,6 +16,7 @@ __all__ = [
     "become_subreaper",
     "code_fingerprint",
     "die_with_parent",
+    "libc",
     "try_realtime",
 ]
 
@@ -28,14 +29,18 @@ _fingerprints: dict[tuple[str, ...], str] = {}
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL:
-    """The C library, loaded once per process (and inherited by forks): `find_library` runs
-    `ldconfig` in a subprocess, which a slot's capture child must not do on the slot's CPU."""
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+def libc() -> ctypes.CDLL:
+    """The C library (Linux), loaded once per process and inherited by forks. By its glibc
+    name first: `find_library` runs `ldconfig` in a subprocess, which a slot's capture child
+    must not do on the slot's CPU. Raises OSError where there is none."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def _prctl(option: int, value: int) -> bool:
-    return bool(_libc().prctl(option, value, 0, 0, 0) == 0)
+    return bool(libc().prctl(option, value, 0, 0, 0) == 0)
 
 
 def die_with_parent() -> bool:

@@ -21,6 +21,7 @@ from collections import deque
 from multiprocessing import shared_memory
 from typing import Final, Generic, TypeVar
 
+from chronus.engine import lifecycle
 from chronus.engine.rings import Segment, open_segment
 
 __all__ = ["DeathWatch", "Lifelines"]
@@ -41,7 +42,7 @@ def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc = lifecycle.libc()
     except OSError:
         return None
     if not hasattr(libc, "pthread_mutexattr_setrobust"):

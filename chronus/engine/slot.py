@@ -490,6 +490,7 @@ def _render_loop(
     caught_up = False
     period_ns = 1_000_000_000 * block // config.rate
     depth = RenderDepth(config.lead, period_ns, config.rate // block)
+    v[SlotField.LEAD] = depth.lead
     checkpoint_blocks = max(1, round(CHECKPOINT_S * config.rate / block))
     next_checkpoint = ring.write_pos + 1
     period_s = period_ns / 1e9  # woken every block; a device that does not come is late
@@ -568,8 +569,8 @@ def _render_loop(
                 v[SlotField.AHEAD] += 1
             end = time.perf_counter_ns()
             record_timing(v, SlotField.TIMING_COUNT, end - start)
-            depth.rendered(end - start)
-            v[SlotField.LEAD] = depth.lead
+            if depth.rendered(end - start):
+                v[SlotField.LEAD] = depth.lead
             v[SlotField.MAX_DRAIN_NS] = max(int(v[SlotField.MAX_DRAIN_NS]), start - cycle)
             v[SlotField.MAX_CYCLE_NS] = max(int(v[SlotField.MAX_CYCLE_NS]), end - cycle)
             rendered = True

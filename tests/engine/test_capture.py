@@ -67,7 +67,7 @@ def test_the_capturing_child_leaves_the_slots_cpu_and_priority_and_spawns_nothin
 
     from chronus.engine import lifecycle
 
-    lifecycle._libc()  # the process loaded its C library once already, as the template does
+    lifecycle.libc()  # the process loaded its C library once already, as the template does
     marker = tmp_path / "find_library"
 
     def spy(name: str) -> str | None:
