@@ -17,7 +17,14 @@ from chronus.dsp.synth import (
     TriangleSynth,
 )
 
-__all__ = ["MODULE_TYPES", "create_module", "module_types", "param_specs", "register"]
+__all__ = [
+    "BUILTIN_TYPES",
+    "MODULE_TYPES",
+    "create_module",
+    "module_types",
+    "param_specs",
+    "register",
+]
 
 MODULE_TYPES: dict[str, type[Module]] = {
     cls.TYPE: cls
@@ -27,6 +34,8 @@ MODULE_TYPES: dict[str, type[Module]] = {
     )
 }  # fmt: skip
 """Every built-in module type by name; each class's `PARAMS` is `param_specs(name)`."""
+BUILTIN_TYPES: frozenset[str] = frozenset(MODULE_TYPES)
+"""The built-in types, before any `register`: every other type is a user plugin's."""
 
 
 def create_module(module_type: str, sample_rate: int, max_block: int) -> Module:

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from chronus.dsp import kernels
 from chronus.dsp.catalog import create_module
 from chronus.dsp.crumbs import crumb_of
+from chronus.dsp.guard import SUSPEND_AFTER_ERRORS, Guard
 from chronus.dsp.lfo import GRID, Lfo, modulated_value
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import MIX_SMOOTHING_MS, ParamSpec, smoothing_coef
@@ -41,7 +42,6 @@ from chronus.dsp.strips import (
     add_faded_both,
     add_faded_mono,
     pan_gains,
-    pass_through,
     spread,
     strip_mono,
     strip_stereo,
@@ -51,7 +51,14 @@ from chronus.dsp.strips import (
 )
 from chronus.protocol import MASTER, Message, canonical_param
 
-__all__ = ["FADE_OUT_MS", "LIMITER_THRESHOLD", "Graph", "crumb_of", "pan_gains"]
+__all__ = [
+    "FADE_OUT_MS",
+    "LIMITER_THRESHOLD",
+    "SUSPEND_AFTER_ERRORS",
+    "Graph",
+    "crumb_of",
+    "pan_gains",
+]
 
 LIMITER_THRESHOLD = 0.98
 """About −0.2 dBFS: the master never goes beyond this (nor, by a final clip, beyond 1)."""
@@ -63,10 +70,6 @@ FADE_OUT_MS = 30.0
 fades (−40 dB at 20 ms, −60 dB at 30 ms), then it is dropped."""
 
 FloatArray = npt.NDArray[np.float64]
-
-
-QUARANTINE_AFTER_ERRORS = 16
-"""A module that raises in this many blocks in a row is quarantined."""
 
 
 def _settled(node: Node) -> bool:
@@ -121,11 +124,12 @@ class Graph:
         self.modules: dict[str, Module] = {}
         self.clock = 0
         self.nonfinite_count = 0
-        self.module_error_count = 0
-        self.last_module_error = ""
+        self.guard = Guard()
+        """The one door through which every module's `process` is called."""
         self.crumb = np.zeros(1, dtype=np.int64)
         """`crumb_of` the module being run, 0 between modules; a slot puts it in shared memory."""
         self.quarantined: list[str] = []
+        """Ids of the modules bypassed because the keeper blamed them for a crash or hang."""
         self._nodes: dict[str, Node] = {}
         self._lfos: dict[str, Lfo] = {}
         self._tempo_listeners: dict[str, Module] = {}
@@ -150,6 +154,21 @@ class Graph:
         self._mix_coef = smoothing_coef(MIX_SMOOTHING_MS, self.sample_rate)
         self._release = smoothing_coef(LIMITER_RELEASE_MS, self.sample_rate)
         self._fade_samples = max(1, round(FADE_OUT_MS * 1e-3 * self.sample_rate))
+
+    @property
+    def module_error_count(self) -> int:
+        """Blocks in which a module raised or output non-finite samples."""
+        return self.guard.error_count
+
+    @property
+    def last_module_error(self) -> str:
+        """The last of those errors, naming the module."""
+        return self.guard.last_error
+
+    @property
+    def suspended(self) -> list[str]:
+        """Ids of the modules bypassed after failing block after block."""
+        return self.guard.suspended
 
     # -- control --------------------------------------------------------------------------
 
@@ -267,6 +286,7 @@ class Graph:
     def _new_node(self, module_id: str, module: Module) -> Node:
         node = Node(module_id, module, self.max_block)
         node.crumb = crumb_of(module_id)
+        node.plugin = self.guard.row_of(module.TYPE)
         return node
 
     def _create(self, module_id: str, module_type: str) -> None:
@@ -478,6 +498,7 @@ class Graph:
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
         crumb = self.crumb
+        guard = self.guard
         coef = self._mix_coef
         awake = self._awake
         i = 0
@@ -500,17 +521,9 @@ class Graph:
             crumb[0] = node.crumb
             if node.processor:
                 feed = node.feed
-                if (
-                    node.dual_mono
-                    and node.state_mono
-                    and feed != STEREO_FEED
-                    and not node.quarantined
-                ):
+                if node.dual_mono and node.state_mono and feed != STEREO_FEED and not node.bypassed:
                     node.feed = NO_FEED
-                    try:
-                        module.process_mono(node.inp_mono, self._out_mono, n)  # type: ignore[attr-defined]
-                    except Exception as exc:  # one bad module must not stop the sound
-                        self._module_failed(node, exc)
+                    if not guard.mono(node, module, node.inp_mono, self._out_mono, n):  # type: ignore[arg-type]
                         zero_mono(node.inp_mono, n)
                         continue
                     if feed == MONO_FEED:
@@ -519,15 +532,8 @@ class Graph:
                     ok, mono = self._process(node, cast(Processor, module), n)
                     if not ok:
                         continue
-            else:
-                try:
-                    if node.quarantined:
-                        zero_mono(self._out_mono, n)
-                    else:
-                        module.process(self._out_mono, n)
-                except Exception as exc:  # one bad module must not stop the sound
-                    self._module_failed(node, exc)
-                    continue
+            elif not guard.source(node, module, self._out_mono, n):
+                continue
             if playing:
                 if mono is not None and not node.balanced:
                     target, gain = node.target, node.gain
@@ -551,14 +557,16 @@ class Graph:
                 if bad:
                     self.nonfinite_count += bad
                     module.silence()
-                    self._module_failed(node, FloatingPointError(f"{bad} non-finite samples"))
+                    guard.failed(node, FloatingPointError(f"{bad} non-finite samples"))
                     continue
             node.errors = 0
+            if node.plugin >= 0:
+                guard.passed(node)
             node.quiet_in -= 1
             if node.quiet_in > 0:
                 continue  # asked now and then: it only decides when the node may sleep
             node.quiet_in = QUIET_EVERY
-            if (node.quarantined or module.quiet()) and _settled(node):
+            if (node.bypassed or module.quiet()) and _settled(node):
                 # Nothing it does would change a sample until something reaches it. What it
                 # still counted down (a removal's fade, a cut route's) plays no more: over.
                 if node.fade_left > 0:
@@ -614,22 +622,14 @@ class Graph:
         and its channels' state is the same: the same samples for half the work."""
         feed = node.feed
         node.feed = NO_FEED
-        mono = module.DUAL_MONO and node.state_mono and feed != STEREO_FEED and not node.quarantined
+        mono = module.DUAL_MONO and node.state_mono and feed != STEREO_FEED and not node.bypassed
         self.crumb[0] = node.crumb
-        ok = True
-        try:
-            if mono:
-                module.process_mono(node.inp_mono, self._out_mono, n)
-            else:
-                if feed == MONO_FEED:
-                    spread(node.inp, node.inp_mono, n)
-                if node.quarantined:
-                    pass_through(node.inp, self._out_stereo, n)
-                else:
-                    module.process_stereo(node.inp, self._out_stereo, n)
-        except Exception as exc:  # one bad module must not stop the sound
-            self._module_failed(node, exc)
-            ok = False
+        if mono:
+            ok = self.guard.mono(node, module, node.inp_mono, self._out_mono, n)
+        else:
+            if feed == MONO_FEED:
+                spread(node.inp, node.inp_mono, n)
+            ok = self.guard.stereo(node, module, node.inp, self._out_stereo, n)
         if mono:
             if feed == MONO_FEED:
                 zero_mono(node.inp_mono, n)
@@ -688,14 +688,6 @@ class Graph:
                     route.settle()
         return int(bad)
 
-    def _module_failed(self, node: Node, exc: Exception) -> None:
-        self.module_error_count += 1
-        self.last_module_error = f"{node.module_id} ({node.module.TYPE}): {exc!r}"
-        node.errors += 1  # reset by a block that succeeds
-        if node.errors >= QUARANTINE_AFTER_ERRORS:
-            node.quarantined = True
-            self.quarantined.append(node.module_id)
-
     def quarantine(self, crumb: int) -> str | None:
         """Bypass for good the module whose `crumb_of` is `crumb`; its id, or None if unknown.
 
@@ -703,7 +695,7 @@ class Graph:
         """
         for node in self._nodes.values():
             if node.crumb == crumb and not node.quarantined:
-                node.quarantined = True
+                self.guard.quarantined(node)
                 self._wake(node)
                 self.quarantined.append(node.module_id)
                 return node.module_id
@@ -778,6 +770,10 @@ class Graph:
             "clock": self.clock,
             "tempo": self.tempo,
             "quarantined": [mid for mid, node in self._nodes.items() if node.quarantined],
+            "suspended": [mid for mid, node in self._nodes.items() if node.suspended],
+            "errors_in_a_row": {
+                mid: node.errors for mid, node in self._nodes.items() if node.errors
+            },
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -835,9 +831,18 @@ class Graph:
         for node in self._awake:
             node.slept_at = clock
         self.quarantined = [str(mid) for mid in state.get("quarantined", [])]
+        self.guard.suspended[:] = [str(mid) for mid in state.get("suspended", [])]
         for module_id in self.quarantined:
             if module_id in self._nodes:
                 self._nodes[module_id].quarantined = True
+                self._nodes[module_id].bypassed = True
+        for module_id in self.guard.suspended:
+            if module_id in self._nodes:
+                self._nodes[module_id].suspended = True
+                self._nodes[module_id].bypassed = True
+        for module_id, errors in dict(state.get("errors_in_a_row", {})).items():
+            if module_id in self._nodes:
+                self._nodes[module_id].errors = int(errors)
         for node in self._nodes.values():
             self._refresh_downstream(node)
         self._soloed = [

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.graph import Graph
+from chronus.dsp.guard import call_mono, call_source, call_stereo
 from chronus.dsp.idle import warm_idle
 from chronus.dsp.lfo import Lfo
 from chronus.dsp.module import Processor
@@ -212,9 +213,9 @@ class Renderer:
         for module in scratch.graph.modules.values():  # both paths of every processor
             if isinstance(module, Processor):
                 for n in (1, self.max_block):
-                    module.process_stereo(stereo_in, stereo_out, n)
+                    call_stereo(module, stereo_in, stereo_out, n)
                     if module.DUAL_MONO:
-                        module.process_mono(mono_in, mono_out, n)
+                        call_mono(module, mono_in, mono_out, n)
                 if module.DUAL_MONO:
                     module.channels_equal()
         warm_strips(self.max_block)
@@ -223,7 +224,7 @@ class Renderer:
             module.quiet()
             module.skip(1)
             if isinstance(module, Lfo):
-                module.process(mono_in, self.max_block)
+                call_source(module, mono_in, self.max_block)
         return errors
 
     # -- state ----------------------------------------------------------------------------

@@ -59,9 +59,16 @@ class Node:
     fade_left: int = -1
     """Samples left of the fade-out of a removed module; -1 while it is in the patch."""
     quarantined: bool = False
-    """Bypassed for good: a source is silent, a processor passes its input through."""
+    """Blamed by the keeper for a crash or a hang (see `guard.Guard.quarantined`)."""
+    suspended: bool = False
+    """Failed in too many blocks in a row (see `guard.SUSPEND_AFTER_ERRORS`)."""
+    bypassed: bool = False
+    """Quarantined or suspended: a source is silent, a processor passes its input through,
+    until the module is reloaded."""
     errors: int = 0
-    """Blocks in a row in which the module raised."""
+    """Blocks in a row in which the module raised or output non-finite samples."""
+    plugin: int = -1
+    """The guard's table row of its plugin type; -1 for a built-in (not measured)."""
     crumb: int = 0
     processor: bool = False
     rank: int = 0

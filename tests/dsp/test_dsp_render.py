@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp import catalog, kernels
-from chronus.dsp.graph import LIMITER_THRESHOLD, QUARANTINE_AFTER_ERRORS
+from chronus.dsp.graph import LIMITER_THRESHOLD, SUSPEND_AFTER_ERRORS
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.render import Renderer, render_offline
@@ -164,9 +164,9 @@ def test_nonfinite_and_failing_modules_are_contained() -> None:
     graph = renderer.graph
     assert graph.nonfinite_count == 3 * 64
     # Three blocks of NaN and one exception, each a module error; none in a row long enough
-    # to quarantine the module.
+    # to suspend the module.
     assert graph.module_error_count == 4 and "non-finite" in graph.last_module_error
-    assert graph.quarantined == []
+    assert graph.quarantined == [] and graph.suspended == []
     assert np.abs(out).max() > 0.0
 
 
@@ -182,7 +182,7 @@ class RaisingFilter(Processor):
         raise RuntimeError("always")
 
 
-def test_a_module_failing_block_after_block_is_quarantined_and_passes_through() -> None:
+def test_a_module_failing_block_after_block_is_suspended_and_passes_through() -> None:
     catalog.register(RaisingFilter)
     try:
         renderer = Renderer(SR, 64)
@@ -192,15 +192,15 @@ def test_a_module_failing_block_after_block_is_quarantined_and_passes_through() 
         renderer.schedule(0, m("/patch/connect", "src", "fx"))
         renderer.schedule(0, m("/note/src", 69, 100))
         out = np.zeros((64, 2), dtype=np.float32)
-        for _ in range(QUARANTINE_AFTER_ERRORS):
+        for _ in range(SUSPEND_AFTER_ERRORS):
             renderer.render(out, 64)
-        assert renderer.graph.quarantined == ["fx"]
+        assert renderer.graph.suspended == ["fx"] and renderer.graph.quarantined == []
         for _ in range(20):
             renderer.render(out, 64)
-        assert np.abs(out).max() > 0.05, "a quarantined processor passes its input through"
+        assert np.abs(out).max() > 0.05, "a suspended processor passes its input through"
         clone = Renderer(SR, 64)
         clone.load_state(renderer.state())
-        assert clone.graph.quarantined == ["fx"]
+        assert clone.graph.suspended == ["fx"] and clone.graph.quarantined == []
     finally:
         del catalog.MODULE_TYPES["raise_test"]
         del TYPE_SPECS["raise_test"]

@@ -1,0 +1,275 @@
+"""The one door through which every module's `process` is called.
+
+A module that raises, or whose output is not finite, is bypassed for that block and the
+error is counted; `SUSPEND_AFTER_ERRORS` blocks in a row with an error suspend it. A module
+the keeper blames for a crash or a hang is quarantined (`Graph.quarantine`). Either way it
+stays bypassed (a source silent, a processor passing its input through) until it is
+reloaded. Both slots render the same samples, so they make the same decisions.
+
+For modules of a user plugin type (not one of `catalog.BUILTIN_TYPES`), the guard also
+counts, per type, the blocks processed without error, the errors, the suspensions and
+quarantines, and the CPU time of each call, in a fixed table of int64 (`PluginField`) that
+a slot maps onto shared memory for the supervisor. Built-in modules pay nothing for it. The
+last error's text is written into the table by `publish`, after the block, not while
+rendering.
+
+The raw `call_*` functions are for code that wants the exception (a warm-up, a validation
+in the sandbox): no other code in `chronus/` calls a module's `process` (a contract test
+holds it to that).
+"""
+
+from __future__ import annotations
+
+import time
+from enum import IntEnum
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.dsp.catalog import BUILTIN_TYPES
+from chronus.dsp.module import Module, Processor
+from chronus.dsp.strips import pass_through, zero_mono
+
+if TYPE_CHECKING:
+    from chronus.dsp.routing import Node
+
+__all__ = [
+    "CPU_WINDOW",
+    "ERROR_TEXT_BYTES",
+    "NAME_BYTES",
+    "PLUGIN_ROWS",
+    "SUSPEND_AFTER_ERRORS",
+    "Guard",
+    "PluginField",
+    "call_mono",
+    "call_source",
+    "call_stereo",
+    "plugin_rows",
+]
+
+SUSPEND_AFTER_ERRORS: Final = 16
+"""A module with an error in this many blocks in a row is suspended."""
+PLUGIN_ROWS: Final = 16
+"""Plugin types the table has room for; more are bypassed by nothing, only not measured."""
+CPU_WINDOW: Final = 128
+"""CPU times kept per plugin type (the most recent calls), for its percentiles."""
+NAME_BYTES: Final = 64
+ERROR_TEXT_BYTES: Final = 256
+
+FloatArray = npt.NDArray[np.float64]
+perf_counter_ns = time.perf_counter_ns
+
+
+class PluginField(IntEnum):
+    """Column offsets of one plugin type's row in the guard's table (all int64)."""
+
+    NAME = 0
+    """`NAME_BYTES` of UTF-8, zero-padded: the type; all zero for a free row."""
+    SUCCESS = 8
+    """Blocks its modules processed without an error."""
+    ERRORS = 9
+    SUSPENDED = 10
+    """Modules of this type suspended (a count that only grows)."""
+    QUARANTINED = 11
+    ERROR_SEQ = 12
+    """Bumped each time `LAST_ERROR` is written."""
+    CPU_COUNT = 13
+    """Calls timed so far; the last `CPU_WINDOW` are in `CPU` (ns), circularly."""
+    LAST_ERROR = 16
+    """`ERROR_TEXT_BYTES` of UTF-8, zero-padded, the last error's text."""
+    CPU = 16 + ERROR_TEXT_BYTES // 8
+    SIZE = 16 + ERROR_TEXT_BYTES // 8 + CPU_WINDOW
+
+
+def plugin_rows(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A flat int64 area of `PLUGIN_ROWS * PluginField.SIZE` as the guard's 2-D table."""
+    return values[: PLUGIN_ROWS * PluginField.SIZE].reshape(PLUGIN_ROWS, PluginField.SIZE)
+
+
+def _put_text(row: npt.NDArray[np.int64], at: int, size: int, text: str) -> None:
+    raw = text.encode("utf-8", "replace")[:size]
+    padded = np.zeros(size, dtype=np.uint8)
+    padded[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    row[at : at + size // 8] = padded.view(np.int64)
+
+
+def _get_text(row: npt.NDArray[np.int64], at: int, size: int) -> str:
+    raw = np.ascontiguousarray(row[at : at + size // 8]).view(np.uint8).tobytes()
+    return raw.rstrip(b"\0").decode("utf-8", "replace")
+
+
+def row_name(row: npt.NDArray[np.int64]) -> str:
+    """The plugin type a table row is about ("" for a free row)."""
+    return _get_text(row, PluginField.NAME, NAME_BYTES)
+
+
+def row_error(row: npt.NDArray[np.int64]) -> str:
+    """The last error text a row holds."""
+    return _get_text(row, PluginField.LAST_ERROR, ERROR_TEXT_BYTES)
+
+
+def row_cpu_us(row: npt.NDArray[np.int64]) -> tuple[float, float]:
+    """p50 and p99 of a row's recent CPU times per call, in µs (zeros before any)."""
+    filled = min(int(row[PluginField.CPU_COUNT]), CPU_WINDOW)
+    if filled == 0:
+        return 0.0, 0.0
+    window = row[PluginField.CPU : PluginField.CPU + filled].astype(np.float64) / 1000.0
+    p50, p99 = np.percentile(window, [50, 99])
+    return round(float(p50), 1), round(float(p99), 1)
+
+
+def call_source(module: Module, out: FloatArray, n: int) -> None:
+    """Run a source's `process`, unguarded: exceptions propagate."""
+    module.process(out, n)
+
+
+def call_stereo(module: Processor, inp: FloatArray, out: FloatArray, n: int) -> None:
+    """Run a processor's `process_stereo`, unguarded: exceptions propagate."""
+    module.process_stereo(inp, out, n)
+
+
+def call_mono(module: Processor, inp: FloatArray, out: FloatArray, n: int) -> None:
+    """Run a dual-mono processor's `process_mono`, unguarded: exceptions propagate."""
+    module.process_mono(inp, out, n)
+
+
+class Guard:
+    """The guard of one graph: its error counts, its suspended modules, its plugin table."""
+
+    def __init__(self) -> None:
+        self.error_count = 0
+        self.last_error = ""
+        self.suspended: list[str] = []
+        """Ids of the modules suspended, in the order it happened."""
+        self.table: npt.NDArray[np.int64] = np.zeros((PLUGIN_ROWS, PluginField.SIZE), np.int64)
+        self._rows: dict[str, int] = {}
+        self._unpublished: list[BaseException | None] = [None] * PLUGIN_ROWS
+        """Per row, the error not yet written into the table (`publish` does it)."""
+        self.dirty = False
+
+    def attach(self, table: npt.NDArray[np.int64]) -> None:
+        """Keep the plugin table in `table` (shared memory) from now on, with what it holds."""
+        table[:] = self.table
+        self.table = table
+
+    def row_of(self, module_type: str) -> int:
+        """The table row of a plugin type (taken now if new); -1 for a built-in type, or
+        when the table is full. Not for the render path (a new type allocates)."""
+        row = self._rows.get(module_type)
+        if row is not None:
+            return row
+        if module_type in BUILTIN_TYPES or len(self._rows) >= PLUGIN_ROWS:
+            return -1
+        row = len(self._rows)
+        self._rows[module_type] = row
+        _put_text(self.table[row], PluginField.NAME, NAME_BYTES, module_type)
+        return row
+
+    # -- the door ---------------------------------------------------------------------------
+
+    def source(self, node: Node, module: Module, out: FloatArray, n: int) -> bool:
+        """Render a source into `out[:n]`; False if it raised (the block is then skipped)."""
+        if node.bypassed:
+            zero_mono(out, n)
+            return True
+        row = node.plugin
+        try:
+            if row < 0:
+                module.process(out, n)
+                return True
+            start = perf_counter_ns()
+            module.process(out, n)
+            self._timed(row, perf_counter_ns() - start)
+        except Exception as exc:  # one bad module must not stop the sound
+            self.failed(node, exc)
+            return False
+        return True
+
+    def stereo(
+        self, node: Node, module: Processor, inp: FloatArray, out: FloatArray, n: int
+    ) -> bool:
+        """Run a processor on stereo `inp`; a bypassed one passes it through. False if it
+        raised."""
+        if node.bypassed:
+            pass_through(inp, out, n)
+            return True
+        row = node.plugin
+        try:
+            if row < 0:
+                module.process_stereo(inp, out, n)
+                return True
+            start = perf_counter_ns()
+            module.process_stereo(inp, out, n)
+            self._timed(row, perf_counter_ns() - start)
+        except Exception as exc:  # one bad module must not stop the sound
+            self.failed(node, exc)
+            return False
+        return True
+
+    def mono(self, node: Node, module: Processor, inp: FloatArray, out: FloatArray, n: int) -> bool:
+        """Run a dual-mono processor on mono `inp` (never a bypassed one: the graph sends
+        those the stereo way). False if it raised."""
+        row = node.plugin
+        try:
+            if row < 0:
+                module.process_mono(inp, out, n)
+                return True
+            start = perf_counter_ns()
+            module.process_mono(inp, out, n)
+            self._timed(row, perf_counter_ns() - start)
+        except Exception as exc:  # one bad module must not stop the sound
+            self.failed(node, exc)
+            return False
+        return True
+
+    def _timed(self, row: int, ns: int) -> None:
+        table = self.table
+        count = table[row, PluginField.CPU_COUNT]
+        table[row, PluginField.CPU + count % CPU_WINDOW] = ns
+        table[row, PluginField.CPU_COUNT] = count + 1
+
+    # -- what the graph tells it ------------------------------------------------------------
+
+    def passed(self, node: Node) -> None:
+        """A plugin module's block went through without an error (its strip found its output
+        finite): counted. The graph calls it for plugin modules only (`node.plugin >= 0`)."""
+        if not node.bypassed:
+            self.table[node.plugin, PluginField.SUCCESS] += 1
+
+    def failed(self, node: Node, exc: BaseException) -> None:
+        """A module raised, or output non-finite samples: count it; suspend it after
+        `SUSPEND_AFTER_ERRORS` blocks in a row."""
+        self.error_count += 1
+        self.last_error = f"{node.module_id} ({node.module.TYPE}): {exc!r}"
+        node.errors += 1  # reset by a block that succeeds
+        row = node.plugin
+        if row >= 0:
+            self.table[row, PluginField.ERRORS] += 1
+            self._unpublished[row] = exc
+            self.dirty = True
+        if node.errors >= SUSPEND_AFTER_ERRORS and not node.suspended:
+            node.suspended = True
+            node.bypassed = True
+            self.suspended.append(node.module_id)
+            if row >= 0:
+                self.table[row, PluginField.SUSPENDED] += 1
+
+    def quarantined(self, node: Node) -> None:
+        """The keeper blamed this module for a crash or a hang: bypass it for good."""
+        node.quarantined = True
+        node.bypassed = True
+        if node.plugin >= 0:
+            self.table[node.plugin, PluginField.QUARANTINED] += 1
+
+    def publish(self) -> None:
+        """Write the plugin errors of the last blocks into the table (after the render: the
+        text allocates)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        for row, exc in enumerate(self._unpublished):
+            if exc is not None:
+                self._unpublished[row] = None
+                _put_text(self.table[row], PluginField.LAST_ERROR, ERROR_TEXT_BYTES, repr(exc))
+                self.table[row, PluginField.ERROR_SEQ] += 1
