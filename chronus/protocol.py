@@ -295,6 +295,19 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     ),
     AddressSpec("/engine/quit", (), "Stop the engine and all its processes.", reply="/engine/quit"),
     AddressSpec(
+        "/plugins",
+        (),
+        "Every user plugin the engine knows (state, version, counts, CPU) as one JSON string.",
+        reply="/plugins",
+    ),
+    AddressSpec(
+        "/plugins/{name}/health",
+        (),
+        "One plugin in detail (its metrics, last validation and every transition) as one "
+        "JSON string; an unknown name is an error.",
+        reply="/plugins/health",
+    ),
+    AddressSpec(
         "/record/start",
         (
             ArgSpec("path", "s", "WAV file to write (32-bit float), on the engine's machine"),
@@ -325,8 +338,10 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
 ENGINE_ONLY = frozenset({
     "/engine/status", "/engine/dump", "/engine/sync", "/engine/quit",
     "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
+    "/plugins", "/plugins/{name}/health",
 })  # fmt: skip
-"""Addresses the supervisor answers itself; everything else is a command for the slots."""
+"""Addresses (or patterns, for those with path fields) the supervisor answers itself;
+everything else is a command for the slots."""
 
 
 @dataclass(frozen=True, slots=True)

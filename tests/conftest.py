@@ -37,3 +37,17 @@ def null_engine() -> Iterator[EngineProcess]:
     engine = EngineProcess(port=0, backend="null").boot()
     yield engine
     engine.quit()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def fault_engine_null() -> Iterator[EngineProcess]:
+    """A null-backend engine that loads tests/faults.py (the fault_* types) through
+    CHRONUS_MODULES, for the whole test module."""
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = {"CHRONUS_MODULES": "tests.faults", "PYTHONPATH": path}
+    engine = EngineProcess(port=0, backend="null", env=env).boot()
+    yield engine
+    assert engine.quit() == 0

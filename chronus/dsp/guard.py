@@ -8,7 +8,7 @@ reloaded. Both slots render the same samples, so they make the same decisions.
 
 For modules of a user plugin type (not one of `catalog.BUILTIN_TYPES`), the guard also
 counts, per type, the blocks processed without error, the errors, the suspensions and
-quarantines, and the CPU time of each call, in a fixed table of int64 (`PluginField`) that
+quarantines, and the CPU time of each call, in a fixed table of int64 (`plugin_table`) that
 a slot maps onto shared memory for the supervisor. Built-in modules pay nothing for it. The
 last error's text is written into the table by `publish`, after the block, not while
 rendering.
@@ -21,7 +21,6 @@ holds it to that).
 from __future__ import annotations
 
 import time
-from enum import IntEnum
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
@@ -29,94 +28,26 @@ import numpy.typing as npt
 
 from chronus.dsp.catalog import BUILTIN_TYPES
 from chronus.dsp.module import Module, Processor
+from chronus.dsp.plugin_table import (
+    CPU_WINDOW,
+    ERROR_TEXT_BYTES,
+    NAME_BYTES,
+    PLUGIN_ROWS,
+    PluginField,
+    put_text,
+)
 from chronus.dsp.strips import pass_through, zero_mono
 
 if TYPE_CHECKING:
     from chronus.dsp.routing import Node
 
-__all__ = [
-    "CPU_WINDOW",
-    "ERROR_TEXT_BYTES",
-    "NAME_BYTES",
-    "PLUGIN_ROWS",
-    "SUSPEND_AFTER_ERRORS",
-    "Guard",
-    "PluginField",
-    "call_mono",
-    "call_source",
-    "call_stereo",
-    "plugin_rows",
-]
+__all__ = ["SUSPEND_AFTER_ERRORS", "Guard", "call_mono", "call_source", "call_stereo"]
 
 SUSPEND_AFTER_ERRORS: Final = 16
 """A module with an error in this many blocks in a row is suspended."""
-PLUGIN_ROWS: Final = 16
-"""Plugin types the table has room for; more are bypassed by nothing, only not measured."""
-CPU_WINDOW: Final = 128
-"""CPU times kept per plugin type (the most recent calls), for its percentiles."""
-NAME_BYTES: Final = 64
-ERROR_TEXT_BYTES: Final = 256
 
 FloatArray = npt.NDArray[np.float64]
 perf_counter_ns = time.perf_counter_ns
-
-
-class PluginField(IntEnum):
-    """Column offsets of one plugin type's row in the guard's table (all int64)."""
-
-    NAME = 0
-    """`NAME_BYTES` of UTF-8, zero-padded: the type; all zero for a free row."""
-    SUCCESS = 8
-    """Blocks its modules processed without an error."""
-    ERRORS = 9
-    SUSPENDED = 10
-    """Modules of this type suspended (a count that only grows)."""
-    QUARANTINED = 11
-    ERROR_SEQ = 12
-    """Bumped each time `LAST_ERROR` is written."""
-    CPU_COUNT = 13
-    """Calls timed so far; the last `CPU_WINDOW` are in `CPU` (ns), circularly."""
-    LAST_ERROR = 16
-    """`ERROR_TEXT_BYTES` of UTF-8, zero-padded, the last error's text."""
-    CPU = 16 + ERROR_TEXT_BYTES // 8
-    SIZE = 16 + ERROR_TEXT_BYTES // 8 + CPU_WINDOW
-
-
-def plugin_rows(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """A flat int64 area of `PLUGIN_ROWS * PluginField.SIZE` as the guard's 2-D table."""
-    return values[: PLUGIN_ROWS * PluginField.SIZE].reshape(PLUGIN_ROWS, PluginField.SIZE)
-
-
-def _put_text(row: npt.NDArray[np.int64], at: int, size: int, text: str) -> None:
-    raw = text.encode("utf-8", "replace")[:size]
-    padded = np.zeros(size, dtype=np.uint8)
-    padded[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-    row[at : at + size // 8] = padded.view(np.int64)
-
-
-def _get_text(row: npt.NDArray[np.int64], at: int, size: int) -> str:
-    raw = np.ascontiguousarray(row[at : at + size // 8]).view(np.uint8).tobytes()
-    return raw.rstrip(b"\0").decode("utf-8", "replace")
-
-
-def row_name(row: npt.NDArray[np.int64]) -> str:
-    """The plugin type a table row is about ("" for a free row)."""
-    return _get_text(row, PluginField.NAME, NAME_BYTES)
-
-
-def row_error(row: npt.NDArray[np.int64]) -> str:
-    """The last error text a row holds."""
-    return _get_text(row, PluginField.LAST_ERROR, ERROR_TEXT_BYTES)
-
-
-def row_cpu_us(row: npt.NDArray[np.int64]) -> tuple[float, float]:
-    """p50 and p99 of a row's recent CPU times per call, in µs (zeros before any)."""
-    filled = min(int(row[PluginField.CPU_COUNT]), CPU_WINDOW)
-    if filled == 0:
-        return 0.0, 0.0
-    window = row[PluginField.CPU : PluginField.CPU + filled].astype(np.float64) / 1000.0
-    p50, p99 = np.percentile(window, [50, 99])
-    return round(float(p50), 1), round(float(p99), 1)
 
 
 def call_source(module: Module, out: FloatArray, n: int) -> None:
@@ -163,7 +94,7 @@ class Guard:
             return -1
         row = len(self._rows)
         self._rows[module_type] = row
-        _put_text(self.table[row], PluginField.NAME, NAME_BYTES, module_type)
+        put_text(self.table[row], PluginField.NAME, NAME_BYTES, module_type)
         return row
 
     # -- the door ---------------------------------------------------------------------------
@@ -271,5 +202,5 @@ class Guard:
         for row, exc in enumerate(self._unpublished):
             if exc is not None:
                 self._unpublished[row] = None
-                _put_text(self.table[row], PluginField.LAST_ERROR, ERROR_TEXT_BYTES, repr(exc))
+                put_text(self.table[row], PluginField.LAST_ERROR, ERROR_TEXT_BYTES, repr(exc))
                 self.table[row, PluginField.ERROR_SEQ] += 1

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from chronus.dsp.plugin_table import plugin_rows
 from chronus.engine.capture import Capturer
 from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.depth import RenderDepth
@@ -483,6 +484,8 @@ def _render_loop(
     v = seat.counters.values
     peer_counters = seat.peer_counters.values
     renderer.graph.crumb = v[SlotField.CRUMB_MODULE : SlotField.CRUMB_MODULE + 1]
+    guard = renderer.graph.guard
+    guard.attach(plugin_rows(v[SlotField.PLUGINS :]))
     io_values = io.values
     flags = control.values
     me = seat.config.seat
@@ -602,4 +605,5 @@ def _render_loop(
             v[SlotField.MAX_APPLY_NS] = renderer.max_apply_ns
             v[SlotField.SLOWEST_COMMAND] = spec_index(renderer.slowest_command)
         v[SlotField.ERRORS] = renderer.error_count + renderer.graph.module_error_count
+        guard.publish()
         v[SlotField.NONFINITE] = renderer.graph.nonfinite_count

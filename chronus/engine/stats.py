@@ -13,6 +13,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from chronus.dsp.plugin_table import TABLE_SIZE
 from chronus.engine.rings import SharedCounters
 
 __all__ = [
@@ -148,7 +149,10 @@ class SlotField(IntEnum):
     CHECKPOINTS = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS
     """Two checkpoint records (generation, block, first command seq after it, bytes), one per
     checkpoint region of the handover area: see `checkpoint_table`."""
-    SIZE = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8
+    PLUGINS = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8
+    """The guard's table of what each user plugin type did in this slot (see
+    `chronus.dsp.plugin_table`): the slot keeps it here, the supervisor reads it."""
+    SIZE = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE
 
 
 def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -26,6 +26,7 @@ from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
+from chronus.engine.plugin_watch import PluginWatch
 from chronus.engine.prepared import PreparedPatterns, pattern_text
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
@@ -42,7 +43,8 @@ from chronus.engine.stats import (
     timing_percentiles,
     underrun_log,
 )
-from chronus.plugins.loader import load_user_modules
+from chronus.plugins.loader import adopt_user_modules, load_user_modules
+from chronus.plugins.registry import PluginRegistry
 from chronus.protocol import (
     ENGINE_ONLY,
     Arg,
@@ -135,6 +137,8 @@ class Supervisor:
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
         self._pacer = Pacer(config.block, config.rate)
+        self.registry = PluginRegistry()
+        self._plugin_watch = PluginWatch(self.registry)
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -142,7 +146,7 @@ class Supervisor:
         """Bind the sockets, start the slots and the audio I/O; return the READY line."""
         c = self.config
         try:
-            load_user_modules()
+            adopt_user_modules(self.registry, load_user_modules())
         except ImportError as exc:
             raise EngineStartError(str(exc)) from exc
         try:
@@ -321,6 +325,10 @@ class Supervisor:
                 self._commit_ended(result)
             for module_id in keeper.take_quarantined():
                 self._remove_quarantined(module_id)
+            self._plugin_watch.tick(
+                [seat.counters.values for seat in keeper.seats if seat.worker is not None],
+                keeper.active.counters.values,
+            )
             if self._recorder is not None:
                 self._recorder.drain()
                 if (done := self._recorder.take_finished()) is not None:
@@ -454,7 +462,7 @@ class Supervisor:
                 self._error(addr, address if isinstance(address, str) else "", str(exc))
                 continue
             try:
-                if message.address in ENGINE_ONLY:
+                if message.address in ENGINE_ONLY or message.pattern in ENGINE_ONLY:
                     self._engine_request(message, addr)
                 else:
                     self._command(message, addr)
@@ -541,6 +549,16 @@ class Supervisor:
         elif message.address == "/engine/quit":
             self._reply(addr, "/engine/quit", "bye")
             self.request_quit()
+        elif message.address == "/plugins":
+            self._reply(addr, "/plugins", json.dumps(self.registry.listing()))
+        elif message.pattern == "/plugins/{name}/health":
+            name = message.fields["name"]
+            try:
+                health = self.registry.health(name)
+            except KeyError:
+                self._error(addr, message.address, f"no plugin called {name!r}")
+                return
+            self._reply(addr, "/plugins/health", json.dumps(health))
         elif message.address.startswith("/patch/"):
             self._commit_request(message, addr)
         elif message.address.startswith("/record/"):
@@ -664,6 +682,7 @@ class Supervisor:
             "io": io,
             "slots": slots,
             "host": self._host_status(),
+            "plugins": self.registry.listing(),
         }
 
     def _host_status(self) -> dict[str, Any]:

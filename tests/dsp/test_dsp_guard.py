@@ -13,17 +13,17 @@ import pytest
 from chronus.dsp import catalog
 from chronus.dsp.catalog import BUILTIN_TYPES
 from chronus.dsp.crumbs import crumb_of
-from chronus.dsp.guard import (
+from chronus.dsp.guard import SUSPEND_AFTER_ERRORS
+from chronus.dsp.module import Module, Processor
+from chronus.dsp.params import ParamSpec
+from chronus.dsp.plugin_table import (
     CPU_WINDOW,
-    SUSPEND_AFTER_ERRORS,
     PluginField,
     plugin_rows,
     row_cpu_us,
     row_error,
     row_name,
 )
-from chronus.dsp.module import Module, Processor
-from chronus.dsp.params import ParamSpec
 from chronus.dsp.render import Renderer
 from chronus.dsp.specs import TYPE_SPECS, mix_specs
 from chronus.protocol import Message, validate

@@ -156,7 +156,8 @@ def test_status_is_json_with_the_documented_fields(null_engine: EngineProcess) -
     with null_engine.client() as client:
         raw = client.request("/engine/status")[0]
     status = json.loads(str(raw))
-    assert set(status) == {"engine", "io", "slots", "host"}
+    assert set(status) == {"engine", "io", "slots", "host", "plugins"}
+    assert status["plugins"] == [], "no user module: no plugin"
     assert {"xruns", "xruns_in_host_stalls", "long_callbacks"} <= set(status["io"])
     assert {"underruns", "blocks_played", "callback"} <= set(status["io"])
     assert {"watched", "stalls", "longest_stall_ms"} <= set(status["host"])

@@ -6,9 +6,7 @@ whole again when the load goes."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,16 +16,10 @@ from chronus.protocol import validate
 
 pytestmark = [pytest.mark.slow]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProcess]:
-    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-    env = {"CHRONUS_MODULES": "tests.faults", "PYTHONPATH": path}
-    process = EngineProcess(port=0, backend="null", env=env).boot()
-    yield process
-    assert process.quit() == 0
+def engine(fault_engine_null: EngineProcess) -> EngineProcess:
+    return fault_engine_null
 
 
 def _create(client: EngineClient, module_id: str) -> list[tuple[str, tuple[object, ...]]]:

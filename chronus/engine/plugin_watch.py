@@ -1,0 +1,92 @@
+"""The supervisor's copy of what the slots measured of each user plugin, into the registry.
+
+A few times a second it reads the guard's table (`chronus.dsp.plugin_table`) in each
+running slot's shared counters: the active slot's counts become the plugin's metrics, and a
+suspension or quarantine that any slot counted since it was last read moves the plugin to
+`suspended` (reason `errors`) or `quarantined` (reason `crash`). Both slots render the same
+blocks, so both count the same events, a few blocks apart at most: the first sighting moves
+the plugin and the other finds it moved already; a slot that takes over after a crash
+(which quarantines the module in the standby alone) is heard too. Were a plugin reloaded
+between the two sightings of one event (within a read, 0.25 s), the second would move the
+new version. Reading never runs plugin code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.dsp.plugin_table import plugin_rows, read_rows
+from chronus.engine.stats import SlotField
+from chronus.plugins.registry import PluginRegistry, PluginState
+
+__all__ = ["EVERY_S", "PluginWatch"]
+
+EVERY_S = 0.25
+"""How often the registry is brought up to date."""
+
+_METRICS = ("success_count", "error_count", "last_error", "cpu_us_p50", "cpu_us_p99")
+
+
+class PluginWatch:
+    """Brings the registry up to date with the slots' plugin tables (call `tick` often)."""
+
+    def __init__(self, registry: PluginRegistry, every_s: float = EVERY_S) -> None:
+        self.registry = registry
+        self.every_s = every_s
+        self._due = 0.0
+        self._seen: dict[tuple[int, str], tuple[int, int]] = {}
+        """(slot pid, plugin) → the (suspended, quarantined) counts last read from it."""
+
+    def tick(
+        self, slots: Iterable[npt.NDArray[np.int64]], active: npt.NDArray[np.int64] | None
+    ) -> None:
+        """Read the slots' tables if it is time: `slots` are the running slots' counters,
+        `active` the active one's (or None)."""
+        now = time.monotonic()
+        if now < self._due:
+            return
+        self._due = now + self.every_s
+        self.update(slots, active)
+
+    def update(
+        self, slots: Iterable[npt.NDArray[np.int64]], active: npt.NDArray[np.int64] | None
+    ) -> None:
+        """Read the slots' tables now (see `tick`)."""
+        known = set(self.registry.names())
+        for values in slots:
+            pid = int(values[SlotField.PID])
+            rows = read_rows(plugin_rows(values[SlotField.PLUGINS :]))
+            for name, row in rows.items():
+                if name in known:
+                    self._events(pid, name, row)
+            if values is active:
+                for name, row in rows.items():
+                    if name in known:
+                        self.registry.update_metrics(name, **{k: row[k] for k in _METRICS})
+
+    def _events(self, pid: int, name: str, row: dict[str, Any]) -> None:
+        counts = (row["suspended"], row["quarantined"])
+        suspended, quarantined = self._seen.get((pid, name), (0, 0))
+        self._seen[(pid, name)] = counts
+        if counts[1] > quarantined:
+            self._move(
+                name, PluginState.QUARANTINED, "crash", "a module of it crashed or hung a slot"
+            )
+        elif counts[0] > suspended:
+            self._move(
+                name,
+                PluginState.SUSPENDED,
+                "errors",
+                f"a module of it failed block after block: {row['last_error']}",
+            )
+
+    def _move(self, name: str, state: PluginState, reason: str, detail: str) -> None:
+        """Only an active plugin moves: one already suspended or quarantined stays so, and
+        a version loaded since does not pay for the old one's events."""
+        if self.registry.state(name) is PluginState.ACTIVE:
+            self.registry.transition(name, state, reason, detail)
