@@ -364,6 +364,22 @@ def per_line(figures: Figures) -> Reading:
     return Reading(text, figures["p99_us"] / 1000)
 
 
+def guard_share(chains: int, kind: str) -> Callable[[Figures], Reading]:
+    """The one door's cost per block, as % of the block's period (checked) and of its render."""
+
+    def read(figures: Figures) -> Reading:
+        row = figures[f"{chains}_{kind}"]
+        text = (
+            f"{row['share_of_period_pct']:.3f} % ({row['ns_per_call']:.0f} ns a call × "
+            f"{row['modules_per_block']:.0f} modules = {row['us_per_block']:.2f} µs; "
+            f"{row['share_of_render_pct']:.2f} % of the block's render, p50 "
+            f"{us(row['block_us_p50'])})"
+        )
+        return Reading(text, row["share_of_period_pct"])
+
+    return read
+
+
 def per_kill(key: str) -> Callable[[Figures], Reading]:
     """The worst and median of a per-kill figure (ms), the worst checked."""
 
@@ -618,6 +634,30 @@ BENCHES: tuple[Bench, ...] = (
                 "language: parse + resolve + map per line, frame reader included",
                 below(1.0, "p99 < 1 ms (issues 5, 14)"),
                 per_line,
+            ),
+        ),
+    ),
+    Bench(
+        "guard_overhead",
+        "guard_overhead.py",
+        lambda s: _quick(s, ["--seconds", "2", "--sweeps", "500"], ["--seconds", "10"]),
+        (
+            *(
+                Figure(
+                    "15",
+                    f"the guard around every module's process, chain anchor, {n} chains: "
+                    "cost a block",
+                    below(1.0, "< 1 % of a block (issue 15)"),
+                    guard_share(n, "builtin"),
+                )
+                for n in (8, 64)
+            ),
+            Figure(
+                "15",
+                "the same, 64 chains, the 64 acid filters a user plugin's type (timed and "
+                "counted per call)",
+                None,
+                guard_share(64, "plugin"),
             ),
         ),
     ),

@@ -48,6 +48,13 @@ SUSPEND_AFTER_ERRORS: Final = 16
 
 FloatArray = npt.NDArray[np.float64]
 perf_counter_ns = time.perf_counter_ns
+_ROW = int(PluginField.SIZE)
+_SUCCESS = int(PluginField.SUCCESS)
+_ERRORS = int(PluginField.ERRORS)
+_SUSPENDED = int(PluginField.SUSPENDED)
+_QUARANTINED = int(PluginField.QUARANTINED)
+_CPU_COUNT = int(PluginField.CPU_COUNT)
+_CPU = int(PluginField.CPU)
 
 
 def call_source(module: Module, out: FloatArray, n: int) -> None:
@@ -74,6 +81,8 @@ class Guard:
         self.suspended: list[str] = []
         """Ids of the modules suspended, in the order it happened."""
         self.table: npt.NDArray[np.int64] = np.zeros((PLUGIN_ROWS, PluginField.SIZE), np.int64)
+        self._cells = memoryview(self.table.reshape(-1))
+        """The table, flat, as Python ints: an item costs a tenth of a numpy scalar's."""
         self._rows: dict[str, int] = {}
         self._unpublished: list[BaseException | None] = [None] * PLUGIN_ROWS
         """Per row, the error not yet written into the table (`publish` does it)."""
@@ -83,19 +92,20 @@ class Guard:
         """Keep the plugin table in `table` (shared memory) from now on, with what it holds."""
         table[:] = self.table
         self.table = table
+        self._cells = memoryview(table.reshape(-1))
 
     def row_of(self, module_type: str) -> int:
-        """The table row of a plugin type (taken now if new); -1 for a built-in type, or
-        when the table is full. Not for the render path (a new type allocates)."""
+        """Where a plugin type's row starts in the flat table (`node.plugin`; taken now if
+        new); -1 for a built-in type, or when the table is full. Not for the render path (a
+        new type allocates)."""
         row = self._rows.get(module_type)
-        if row is not None:
-            return row
-        if module_type in BUILTIN_TYPES or len(self._rows) >= PLUGIN_ROWS:
-            return -1
-        row = len(self._rows)
-        self._rows[module_type] = row
-        put_text(self.table[row], PluginField.NAME, NAME_BYTES, module_type)
-        return row
+        if row is None:
+            if module_type in BUILTIN_TYPES or len(self._rows) >= PLUGIN_ROWS:
+                return -1
+            row = len(self._rows)
+            self._rows[module_type] = row
+            put_text(self.table[row], PluginField.NAME, NAME_BYTES, module_type)
+        return row * _ROW
 
     # -- the door ---------------------------------------------------------------------------
 
@@ -104,14 +114,14 @@ class Guard:
         if node.bypassed:
             zero_mono(out, n)
             return True
-        row = node.plugin
+        at = node.plugin
         try:
-            if row < 0:
+            if at < 0:
                 module.process(out, n)
                 return True
             start = perf_counter_ns()
             module.process(out, n)
-            self._timed(row, perf_counter_ns() - start)
+            self._timed(at, perf_counter_ns() - start)
         except Exception as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
             return False
@@ -125,14 +135,14 @@ class Guard:
         if node.bypassed:
             pass_through(inp, out, n)
             return True
-        row = node.plugin
+        at = node.plugin
         try:
-            if row < 0:
+            if at < 0:
                 module.process_stereo(inp, out, n)
                 return True
             start = perf_counter_ns()
             module.process_stereo(inp, out, n)
-            self._timed(row, perf_counter_ns() - start)
+            self._timed(at, perf_counter_ns() - start)
         except Exception as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
             return False
@@ -141,24 +151,24 @@ class Guard:
     def mono(self, node: Node, module: Processor, inp: FloatArray, out: FloatArray, n: int) -> bool:
         """Run a dual-mono processor on mono `inp` (never a bypassed one: the graph sends
         those the stereo way). False if it raised."""
-        row = node.plugin
+        at = node.plugin
         try:
-            if row < 0:
+            if at < 0:
                 module.process_mono(inp, out, n)
                 return True
             start = perf_counter_ns()
             module.process_mono(inp, out, n)
-            self._timed(row, perf_counter_ns() - start)
+            self._timed(at, perf_counter_ns() - start)
         except Exception as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
             return False
         return True
 
-    def _timed(self, row: int, ns: int) -> None:
-        table = self.table
-        count = table[row, PluginField.CPU_COUNT]
-        table[row, PluginField.CPU + count % CPU_WINDOW] = ns
-        table[row, PluginField.CPU_COUNT] = count + 1
+    def _timed(self, at: int, ns: int) -> None:
+        cells = self._cells
+        count = cells[at + _CPU_COUNT]
+        cells[at + _CPU + count % CPU_WINDOW] = ns
+        cells[at + _CPU_COUNT] = count + 1
 
     # -- what the graph tells it ------------------------------------------------------------
 
@@ -166,7 +176,7 @@ class Guard:
         """A plugin module's block went through without an error (its strip found its output
         finite): counted. The graph calls it for plugin modules only (`node.plugin >= 0`)."""
         if not node.bypassed:
-            self.table[node.plugin, PluginField.SUCCESS] += 1
+            self._cells[node.plugin + _SUCCESS] += 1
 
     def failed(self, node: Node, exc: BaseException) -> None:
         """A module raised, or output non-finite samples: count it; suspend it after
@@ -174,24 +184,24 @@ class Guard:
         self.error_count += 1
         self.last_error = f"{node.module_id} ({node.module.TYPE}): {exc!r}"
         node.errors += 1  # reset by a block that succeeds
-        row = node.plugin
-        if row >= 0:
-            self.table[row, PluginField.ERRORS] += 1
-            self._unpublished[row] = exc
+        at = node.plugin
+        if at >= 0:
+            self._cells[at + _ERRORS] += 1
+            self._unpublished[at // _ROW] = exc
             self.dirty = True
         if node.errors >= SUSPEND_AFTER_ERRORS and not node.suspended:
             node.suspended = True
             node.bypassed = True
             self.suspended.append(node.module_id)
-            if row >= 0:
-                self.table[row, PluginField.SUSPENDED] += 1
+            if at >= 0:
+                self._cells[at + _SUSPENDED] += 1
 
     def quarantined(self, node: Node) -> None:
         """The keeper blamed this module for a crash or a hang: bypass it for good."""
         node.quarantined = True
         node.bypassed = True
         if node.plugin >= 0:
-            self.table[node.plugin, PluginField.QUARANTINED] += 1
+            self._cells[node.plugin + _QUARANTINED] += 1
 
     def publish(self) -> None:
         """Write the plugin errors of the last blocks into the table (after the render: the

@@ -68,7 +68,8 @@ class Node:
     errors: int = 0
     """Blocks in a row in which the module raised or output non-finite samples."""
     plugin: int = -1
-    """The guard's table row of its plugin type; -1 for a built-in (not measured)."""
+    """Where the guard's table row of its plugin type starts (`Guard.row_of`); -1 for a
+    built-in (not measured)."""
     crumb: int = 0
     processor: bool = False
     rank: int = 0

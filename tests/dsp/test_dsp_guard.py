@@ -27,6 +27,7 @@ from chronus.dsp.plugin_table import (
 from chronus.dsp.render import Renderer
 from chronus.dsp.specs import TYPE_SPECS, mix_specs
 from chronus.protocol import Message, validate
+from tests.dsp.allocation import assert_allocates_nothing
 
 SR, BLOCK = 48000, 64
 MODES = {"pass": 0.0, "raise": 1.0, "nan": 2.0, "inf": 3.0}
@@ -247,3 +248,15 @@ def test_a_hand_over_mid_streak_suspends_at_the_same_block() -> None:
     out_a, out_b = blocks(a, 8), blocks(b, 8)
     assert a.graph.suspended == b.graph.suspended == ["fx"]
     np.testing.assert_array_equal(out_a, out_b)
+
+
+def test_the_guarded_render_of_a_plugin_allocates_nothing() -> None:
+    """Timing and counting a plugin's calls costs no memory per block."""
+    renderer = Renderer(SR, BLOCK)
+    chain(renderer)
+    for msg in [m("/patch/create", "hum", "hum_test"), m("/patch/connect", "hum", "fx")]:
+        renderer.schedule(0, msg)
+    out = np.zeros((BLOCK, 2), dtype=np.float32)
+    assert_allocates_nothing(lambda: renderer.render(out, BLOCK))
+    assert row(renderer, "glitch_test")[PluginField.SUCCESS] > 1000
+    assert row(renderer, "hum_test")[PluginField.CPU_COUNT] > 1000
