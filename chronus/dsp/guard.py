@@ -81,7 +81,7 @@ class Guard:
         self.suspended: list[str] = []
         """Ids of the modules suspended, in the order it happened."""
         self.table: npt.NDArray[np.int64] = np.zeros((PLUGIN_ROWS, PluginField.SIZE), np.int64)
-        self._cells = memoryview(self.table.reshape(-1))
+        self._cells = self.table.reshape(-1).data
         """The table, flat, as Python ints: an item costs a tenth of a numpy scalar's."""
         self._rows: dict[str, int] = {}
         self._unpublished: list[BaseException | None] = [None] * PLUGIN_ROWS
@@ -92,7 +92,7 @@ class Guard:
         """Keep the plugin table in `table` (shared memory) from now on, with what it holds."""
         table[:] = self.table
         self.table = table
-        self._cells = memoryview(table.reshape(-1))
+        self._cells = table.reshape(-1).data
 
     def row_of(self, module_type: str) -> int:
         """Where a plugin type's row starts in the flat table (`node.plugin`; taken now if
