@@ -701,6 +701,18 @@ class Graph:
                 return node.module_id
         return None
 
+    def reinstate(self, module_id: str) -> bool:
+        """Stop bypassing a module (its code was reloaded): its errors are forgotten and it
+        plays again from the next block. False if it was not bypassed."""
+        node = self._nodes.get(module_id)
+        if node is None or not node.bypassed:
+            return False
+        self.guard.reinstate(node)
+        if module_id in self.quarantined:
+            self.quarantined.remove(module_id)
+        self._wake(node)
+        return True
+
     def drop_finished(self) -> None:
         """Drop the routes and removed modules whose fades have ended (what they touch).
 

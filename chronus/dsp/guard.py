@@ -203,6 +203,13 @@ class Guard:
         if node.plugin >= 0:
             self._cells[node.plugin + _QUARANTINED] += 1
 
+    def reinstate(self, node: Node) -> None:
+        """Bypass a module no more, its errors in a row forgotten (see `Graph.reinstate`)."""
+        node.errors = 0
+        node.suspended = node.quarantined = node.bypassed = False
+        if node.module_id in self.suspended:
+            self.suspended.remove(node.module_id)
+
     def publish(self) -> None:
         """Write the plugin errors of the last blocks into the table (after the render: the
         text allocates)."""

@@ -260,3 +260,30 @@ def test_the_guarded_render_of_a_plugin_allocates_nothing() -> None:
     assert_allocates_nothing(lambda: renderer.render(out, BLOCK))
     assert row(renderer, "glitch_test")[PluginField.SUCCESS] > 1000
     assert row(renderer, "hum_test")[PluginField.CPU_COUNT] > 1000
+
+
+def test_a_reinstated_module_plays_again_and_is_suspended_again_if_it_fails() -> None:
+    """What a reload does once the new code is in: the bypass ends, the count starts over."""
+    renderer = Renderer(SR, BLOCK)
+    chain(renderer, "raise")
+    blocks(renderer, SUSPEND_AFTER_ERRORS)
+    graph = renderer.graph
+    assert graph.suspended == ["fx"]
+    assert graph.reinstate("src") is False, "not bypassed: nothing to do"
+    renderer.schedule(renderer.position, m("/mod/fx/mode", 0.0))  # "fixed"
+    blocks(renderer, 1)
+    assert graph.reinstate("fx") is True
+    assert graph.suspended == [] and not graph._nodes["fx"].bypassed
+    before = int(row(renderer, "glitch_test")[PluginField.SUCCESS])
+    blocks(renderer, 4)
+    assert row(renderer, "glitch_test")[PluginField.SUCCESS] == before + 4
+    renderer.schedule(renderer.position, m("/mod/fx/mode", 2.0))
+    blocks(renderer, SUSPEND_AFTER_ERRORS)
+    assert graph.suspended == ["fx"]
+    assert row(renderer, "glitch_test")[PluginField.SUSPENDED] == 2
+    blocks(renderer, 1)
+    quarantined = Renderer(SR, BLOCK)
+    chain(quarantined)
+    blocks(quarantined, 1)
+    quarantined.graph.quarantine(crumb_of("fx"))
+    assert quarantined.graph.reinstate("fx") and quarantined.graph.quarantined == []
