@@ -8,7 +8,9 @@ blocks, so both count the same events, a few blocks apart at most: the first sig
 the plugin and the other finds it moved already; a slot that takes over after a crash
 (which quarantines the module in the standby alone) is heard too. Were a plugin reloaded
 between the two sightings of one event (within a read, 0.25 s), the second would move the
-new version. Reading never runs plugin code.
+new version. A slot that becomes active counted only what it rendered itself (a worker that
+joined late, little): the counts go on from where the last active left them. Reading never
+runs plugin code.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ __all__ = ["EVERY_S", "PluginWatch"]
 EVERY_S = 0.25
 """How often the registry is brought up to date."""
 
-_METRICS = ("success_count", "error_count", "last_error", "cpu_us_p50", "cpu_us_p99")
+_METRICS = ("last_error", "cpu_us_p50", "cpu_us_p99")
+_COUNTS = ("success_count", "error_count")
 
 
 class PluginWatch:
@@ -41,6 +44,11 @@ class PluginWatch:
         self._due = 0.0
         self._seen: dict[tuple[int, str], tuple[int, int]] = {}
         """(slot pid, plugin) → the (suspended, quarantined) counts last read from it."""
+        self._active_pid = 0
+        self._reported: dict[str, tuple[int, int]] = {}
+        """Per plugin, the counts (`_COUNTS`) last put in the registry."""
+        self._base: dict[str, tuple[int, int]] = {}
+        """Per plugin, what to add to the active slot's counts (see the module's doc)."""
 
     def tick(
         self, slots: Iterable[npt.NDArray[np.int64]], active: npt.NDArray[np.int64] | None
@@ -65,9 +73,23 @@ class PluginWatch:
                 if name in known:
                     self._events(pid, name, row)
             if values is active:
-                for name, row in rows.items():
-                    if name in known:
-                        self.registry.update_metrics(name, **{k: row[k] for k in _METRICS})
+                self._copy(pid, {name: row for name, row in rows.items() if name in known})
+
+    def _copy(self, pid: int, rows: dict[str, dict[str, Any]]) -> None:
+        """Put the active slot's figures in the registry; its counts go on from the last."""
+        switched, self._active_pid = pid != self._active_pid, pid
+        for name, row in rows.items():
+            counts = (row["success_count"], row["error_count"])
+            if switched:
+                before = self._reported.get(name, (0, 0))
+                self._base[name] = (max(0, before[0] - counts[0]), max(0, before[1] - counts[1]))
+            base = self._base.get(name, (0, 0))
+            total = (base[0] + counts[0], base[1] + counts[1])
+            self._reported[name] = total
+            figures = {key: row[key] for key in _METRICS}
+            self.registry.update_metrics(
+                name, success_count=total[0], error_count=total[1], **figures
+            )
 
     def _events(self, pid: int, name: str, row: dict[str, Any]) -> None:
         counts = (row["suspended"], row["quarantined"])

@@ -138,3 +138,21 @@ def test_user_modules_are_adopted_as_active_plugins() -> None:
     empty = PluginRegistry()
     adopt_user_modules(empty, [])
     assert empty.names() == []
+
+
+def test_the_counts_go_on_when_another_slot_becomes_active() -> None:
+    """A worker that joined late counted little; the counts never go back."""
+    registry = active_registry("fold")
+    watch = PluginWatch(registry)
+    first, joiner = slot(11), slot(13)
+    named(first, 0, "fold")[PluginField.SUCCESS] = 500
+    r = named(joiner, 0, "fold")
+    r[PluginField.SUCCESS], r[PluginField.ERRORS] = 10, 1
+    watch.update([first, joiner], first)
+    assert registry.health("fold")["success_count"] == 500
+    watch.update([joiner], joiner)  # the first died: the joiner plays
+    health = registry.health("fold")
+    assert health["success_count"] == 500 and health["error_count"] == 1
+    r[PluginField.SUCCESS] = 30
+    watch.update([joiner], joiner)
+    assert registry.health("fold")["success_count"] == 520
