@@ -48,6 +48,8 @@ SUSPEND_AFTER_ERRORS: Final = 16
 
 FloatArray = npt.NDArray[np.float64]
 perf_counter_ns = time.perf_counter_ns
+_CAUGHT = (Exception, SystemExit)
+"""What a module may raise and the block go on: `sys.exit` in plugin code included."""
 _ROW = int(PluginField.SIZE)
 _SUCCESS = int(PluginField.SUCCESS)
 _ERRORS = int(PluginField.ERRORS)
@@ -122,7 +124,7 @@ class Guard:
             start = perf_counter_ns()
             module.process(out, n)
             self._timed(at, perf_counter_ns() - start)
-        except Exception as exc:  # one bad module must not stop the sound
+        except _CAUGHT as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
             return False
         return True
@@ -143,7 +145,7 @@ class Guard:
             start = perf_counter_ns()
             module.process_stereo(inp, out, n)
             self._timed(at, perf_counter_ns() - start)
-        except Exception as exc:  # one bad module must not stop the sound
+        except _CAUGHT as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
             return False
         return True
@@ -159,7 +161,7 @@ class Guard:
             start = perf_counter_ns()
             module.process_mono(inp, out, n)
             self._timed(at, perf_counter_ns() - start)
-        except Exception as exc:  # one bad module must not stop the sound
+        except _CAUGHT as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
             return False
         return True

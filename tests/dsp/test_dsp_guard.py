@@ -30,7 +30,7 @@ from chronus.protocol import Message, validate
 from tests.dsp.allocation import assert_allocates_nothing
 
 SR, BLOCK = 48000, 64
-MODES = {"pass": 0.0, "raise": 1.0, "nan": 2.0, "inf": 3.0}
+MODES = {"pass": 0.0, "raise": 1.0, "nan": 2.0, "inf": 3.0, "exit": 4.0}
 
 
 def m(address: str, *args: object) -> Message:
@@ -43,7 +43,7 @@ class Glitch(Processor):
     TYPE = "glitch_test"
     PARAMS: ClassVar[tuple[ParamSpec, ...]] = (
         *mix_specs(0.0),
-        ParamSpec("mode", 0.0, 0.0, 3.0, "", 0.0, "0 pass, 1 raise, 2 nan, 3 inf"),
+        ParamSpec("mode", 0.0, 0.0, 4.0, "", 0.0, "0 pass, 1 raise, 2 nan, 3 inf, 4 exit"),
     )
 
     def process_stereo(
@@ -53,6 +53,8 @@ class Glitch(Processor):
         mode = self.param("mode")
         if mode == MODES["raise"]:
             raise RuntimeError("glitch raises as asked")
+        if mode == MODES["exit"]:
+            raise SystemExit(3)
         if mode == MODES["nan"]:
             out[:n] = np.nan
         elif mode == MODES["inf"]:
@@ -121,7 +123,7 @@ def test_the_builtin_types_are_those_before_any_register() -> None:
     assert "glitch_test" not in BUILTIN_TYPES and "glitch_test" in catalog.MODULE_TYPES
 
 
-@pytest.mark.parametrize("mode", ["raise", "nan", "inf"])
+@pytest.mark.parametrize("mode", ["raise", "nan", "inf", "exit"])
 def test_a_failing_block_is_bypassed_and_counted(mode: str) -> None:
     renderer = Renderer(SR, BLOCK)
     chain(renderer, mode)
