@@ -8,18 +8,28 @@ output whatever the parameters).
 
 from __future__ import annotations
 
+import itertools
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from chronus.dsp.catalog import MODULE_TYPES, register
 from chronus.dsp.module import Processor
 from chronus.dsp.params import mix_specs
+from chronus.dsp.specs import PROCESSOR_TYPES, TYPE_SPECS
 from chronus.plugins.source import import_plugin, version_of
+from chronus.protocol import Message, validate
 from tests.dsp.allocation import assert_allocates_nothing
-from tests.dsp.chunks import process_in_chunks
+from tests.dsp.chunks import (
+    assert_block_size_invariant,
+    assert_hand_over_bit_identical,
+    process_in_chunks,
+    rendered,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "modules"
 NAMES = ("chorus", "crush", "fold")
@@ -290,3 +300,45 @@ def test_chorus_spread_sets_the_two_sides_apart() -> None:
     np.testing.assert_array_equal(alike[:, 0], alike[:, 1])
     apart = run(make("chorus", spread=1.0, depth=4.0), x)
     assert np.abs(apart[:, 0] - apart[:, 1]).max() > 0.1
+
+
+# -- in a patch, through the graph -----------------------------------------------------------
+
+
+@pytest.fixture
+def registered() -> Iterator[None]:
+    """The three examples in the module catalogue for one test (as an engine process has
+    them once loaded); the catalogue as it was afterwards."""
+    saved = dict(MODULE_TYPES), dict(TYPE_SPECS), set(PROCESSOR_TYPES)
+    for name in NAMES:
+        register(plugin(name))
+    yield
+    for table, before in zip((MODULE_TYPES, TYPE_SPECS, PROCESSOR_TYPES), saved, strict=True):
+        table.clear()
+        table.update(before)
+
+
+def song() -> list[tuple[int, Message]]:
+    """A saw through fold → crush → chorus, notes and parameter changes mid-block."""
+    kinds = {"bass": "saw", "fold": "fold", "crush": "crush", "chorus": "chorus"}
+    cmds = [(0, validate("/patch/create", pair)) for pair in kinds.items()]
+    cmds += [
+        (0, validate("/patch/connect", pair)) for pair in itertools.pairwise([*kinds, "master"])
+    ]
+    cmds += [(91 + 1777 * j, validate("/note/bass", (40 + (j * 5) % 12, 100, 0.03)))
+             for j in range(10)]  # fmt: skip
+    cmds += [
+        (2500, validate("/mod/fold/drive", (30.0,))),
+        (4321, validate("/mod/crush/bits", (6.0,))),
+        (6001, validate("/mod/crush/rate", (9000.0,))),
+        (8111, validate("/mod/chorus/depth", (5.0,))),
+        (9999, validate("/mod/fold/symmetry", (0.5,))),
+    ]
+    return cmds
+
+
+@pytest.mark.usefixtures("registered")
+def test_in_a_patch_block_size_invariant_and_handed_over_bit_for_bit() -> None:
+    assert_block_size_invariant(song(), 18000)
+    a = rendered(song(), 50, 128)
+    assert_hand_over_bit_identical(a, a.state())
