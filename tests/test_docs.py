@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from chronus.plugins.result import ERROR_TYPES
 from chronus.protocol import ADDRESS_SPACE
 from chronus.session.script import load_script_file
 
@@ -27,3 +28,34 @@ def test_readme_marks_exactly_one_test_command() -> None:
     lines = [line for line in (ROOT / "README.md").read_text().splitlines()
              if line.endswith("  # the test command")]  # fmt: skip
     assert len(lines) == 1 and "pytest" in lines[0]
+
+
+MODULES_DOC = ROOT / "docs" / "MODULES.md"
+
+
+def python_blocks(text: str) -> list[str]:
+    """The ```python blocks of a Markdown text."""
+    return [block.split("\n```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+def test_modules_doc_explains_every_validation_error() -> None:
+    text = MODULES_DOC.read_text()
+    for error_type in ERROR_TYPES:
+        assert f"| `{error_type}` |" in text, error_type
+
+
+def test_modules_walk_through_quotes_fold_as_it_is_and_its_script_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A block that starts with an import is a script (run here, from the project's root);
+    every other block is an excerpt of examples/modules/fold.py, word for word."""
+    fold = (ROOT / "examples" / "modules" / "fold.py").read_text()
+    blocks = python_blocks(MODULES_DOC.read_text())
+    scripts = [b for b in blocks if b.startswith(("from ", "import "))]
+    excerpts = [b for b in blocks if b not in scripts]
+    assert len(excerpts) >= 6 and scripts
+    for excerpt in excerpts:
+        assert excerpt in fold, excerpt
+    monkeypatch.chdir(ROOT)
+    for script in scripts:
+        exec(compile(script, str(MODULES_DOC), "exec"), {})
