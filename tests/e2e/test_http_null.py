@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -10,12 +11,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chronus.engine.client import EngineError, EngineProcess
-from chronus.protocol import validate
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
+from chronus.protocol import ADDRESS_SPACE, validate
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,55 @@ def test_a_bad_host_port_is_a_clear_cli_error(given: str) -> None:
     assert done.returncode == 2
     assert "argument --http" in done.stderr
     assert ("expected HOST:PORT" in done.stderr) or ("port must be 0–65535" in done.stderr)
+
+
+LOADING = "/plugins/load" in {spec.pattern for spec in ADDRESS_SPACE}
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "modules"
+
+
+def reply(client: EngineClient, timeout: float = 60.0) -> tuple[str, tuple[Any, ...]]:
+    """The next `/plugins/loaded` or `/error` the engine sends this client."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = client.receive(0.5)
+        if got is not None and got[0] in ("/plugins/loaded", "/error"):
+            return got
+    raise AssertionError("no answer to /plugins/load")
+
+
+@pytest.mark.skipif(not LOADING, reason="needs /plugins/load (the engine side of issue 15)")
+def test_the_http_api_tells_the_story_of_loaded_plugins(tmp_path: Path) -> None:
+    """The examples load, a broken copy fails validation, and /v1/plugins says so."""
+    broken = tmp_path / "broken.py"
+    source = (EXAMPLES / "fold.py").read_text()
+    broken.write_text(source.replace("fold_stereo(inp, out, n, self._p)", 'raise ValueError("x")'))
+    process = EngineProcess(
+        port=0,
+        backend="null",
+        extra_args=["--http", "127.0.0.1:0", "--plugin-store", str(tmp_path / "store")],
+    ).boot()
+    try:
+        with process.client() as client:
+            for name in ("fold", "crush", "chorus"):
+                client.send_raw("/plugins/load", str(EXAMPLES / f"{name}.py"), name)
+                address, (loaded, version, state) = reply(client)
+                assert (address, loaded, state) == ("/plugins/loaded", name, "active")
+                assert re.fullmatch("[0-9a-f]{12}", str(version))
+            client.send_raw("/plugins/load", str(broken), "broken")
+            address, args = reply(client)
+            assert address == "/error" and str(args[1]).startswith("exception")
+        code, listing = fetch(process, "/v1/plugins")
+        assert code == 200
+        states = {plugin["name"]: plugin["state"] for plugin in listing}
+        assert states == {
+            "fold": "active",
+            "crush": "active",
+            "chorus": "active",
+            "broken": "failed",
+        }
+        code, health = fetch(process, "/v1/plugins/fold/health")
+        assert code == 200 and health["transitions"][-1]["state"] == "active"
+        code, health = fetch(process, "/v1/plugins/broken/health")
+        assert code == 200 and health["validation"]["error_type"] == "exception"
+    finally:
+        process.quit()
