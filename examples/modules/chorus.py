@@ -1,7 +1,7 @@
 """chorus: a stereo chorus for chronus — one voice becomes a slightly detuned ensemble.
 
-Load it with `load module examples/modules/chorus.py as chorus`, then `add a chorus after pad`
-and `set chorus depth to 4`.
+Load it with `load module examples/modules/chorus.py as chorus`, then
+`add a chorus called swirl after pad` and `set swirl depth to 4`.
 
 Each channel is delayed by a short time (`delay`) that a slow sine (`rate`) sweeps up and
 down (by `depth`): a delay that shrinks raises the pitch a little, one that grows lowers it,

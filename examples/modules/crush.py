@@ -1,12 +1,13 @@
 """crush: a bit-crusher for chronus — fewer bits, fewer samples, more grit.
 
-Load it with `load module examples/modules/crush.py as crush`, then `add a crush after drums`,
-`set crush bits to 4` and `set crush rate to 6000`.
+Load it with `load module examples/modules/crush.py as crush`, then
+`add a crush called lofi after drums`, `set lofi bits to 4` and `set lofi rate to 6000`.
 
 Two old-sampler faults on purpose. Sample-rate reduction: the input is sampled `rate` times a
 second and each sample held until the next (no anti-aliasing filter: the aliasing is the
-sound). Bit reduction: the held sample is rounded to a signed `bits`-bit integer, as a
-`bits`-bit converter would store it (2^bits levels from −1 to just under +1; silence stays 0).
+sound); at the engine's rate or above (the default), every sample is taken. Bit reduction:
+the held sample is rounded to a signed `bits`-bit integer, as a `bits`-bit converter would
+store it (2^bits levels from −1 to just under +1; silence stays 0).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class Crush(Processor):
     TYPE = "crush"
     PARAMS = (
         ParamSpec("bits", 8.0, 1.0, 16.0, "bits", 0.0, "resolution of each sample (rounded)"),
-        ParamSpec("rate", 48000.0, 50.0, 48000.0, "hz", 0.0, "samples taken per second"),
+        ParamSpec("rate", 192000.0, 50.0, 192000.0, "hz", 0.0, "samples taken per second"),
         ParamSpec("mix", 1.0, 0.0, 1.0, "", 20.0, "0 dry, 1 only the crushed signal"),
         *mix_specs(0.0),
     )

@@ -1,7 +1,8 @@
 """fold: a wavefolder for chronus — past the threshold, the wave folds back on itself.
 
 Load it from the prompt with `load module examples/modules/fold.py as fold`, then
-`add a fold after bass` and `set fold drive to 24`. docs/MODULES.md walks through this file.
+`add a fold called grit after bass` and `set grit drive to 24`. docs/MODULES.md walks through
+this file.
 
 The signal is driven (`drive`, in dB), offset (`symmetry`) and folded into ±1 by a triangle
 curve: what goes past +1 comes back down, what goes past −1 comes back up, again and again as
