@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chronus.plugins.result import ERROR_TYPES
 from chronus.protocol import ADDRESS_SPACE
 from chronus.session.script import load_script_file
+from chronus.session.wav import read_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,17 +47,21 @@ def test_modules_doc_explains_every_validation_error() -> None:
 
 
 def test_modules_walk_through_quotes_fold_as_it_is_and_its_script_runs(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A block that starts with an import is a script (run here, from the project's root);
-    every other block is an excerpt of examples/modules/fold.py, word for word."""
+    """A block that starts with an import is a script, run here as a reader would from the
+    project's root (in a copy of it that has the examples); every other block is an excerpt of
+    examples/modules/fold.py, word for word."""
     fold = (ROOT / "examples" / "modules" / "fold.py").read_text()
     blocks = python_blocks(MODULES_DOC.read_text())
     scripts = [b for b in blocks if b.startswith(("from ", "import "))]
     excerpts = [b for b in blocks if b not in scripts]
-    assert len(excerpts) >= 6 and scripts
+    assert len(excerpts) >= 6 and len(scripts) == 1
     for excerpt in excerpts:
         assert excerpt in fold, excerpt
-    monkeypatch.chdir(ROOT)
-    for script in scripts:
-        exec(compile(script, str(MODULES_DOC), "exec"), {})
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(scripts[0], str(MODULES_DOC), "exec"), {})
+    played, rate = read_wav(tmp_path / "fold-demo.wav")
+    assert rate == 48000 and played.shape == (96000, 2)
+    assert 0.5 < np.abs(played).max() <= 1.0
