@@ -218,8 +218,11 @@ class Supervisor:
     def _publish_status(self) -> None:
         """Give the HTTP API a fresh copy of the status (a few times a second)."""
         assert self._http is not None
-        self._http.publish(self.status())
         self._http_next = time.monotonic() + PUBLISH_EVERY_S
+        try:
+            self._http.publish(self.status())
+        except (TypeError, ValueError) as exc:  # a value JSON cannot hold: serve the last one
+            log.warning("the status could not be published over HTTP: %s", exc)
 
     @property
     def port(self) -> int:

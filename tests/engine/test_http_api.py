@@ -9,12 +9,14 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from chronus.engine.client import parse_endpoint
 from chronus.engine.http_api import HttpApi, is_loopback
+from chronus.engine.launcher import Launcher
+from chronus.engine.supervisor import EngineConfig, Supervisor
 from chronus.plugins.registry import PluginRegistry, PluginState
 from chronus.plugins.result import ValidationResult
 
@@ -180,3 +182,15 @@ def test_server_endpoints_may_ask_for_any_port() -> None:
         parse_endpoint("127.0.0.1:0")
     with pytest.raises(ValueError, match="expected HOST:PORT"):
         parse_endpoint("localhost:http", any_port=True)
+
+
+def test_a_status_json_cannot_hold_leaves_the_last_one_served(api: HttpApi) -> None:
+    """The supervisor's publishing never takes the serve loop down: a status with a value
+    JSON cannot encode is logged and skipped, and the last good one stays served."""
+    supervisor = Supervisor(EngineConfig(http=api.address), launcher=cast(Launcher, object()))
+    supervisor._http = api
+    statuses = iter([{"engine": {"n": 1}}, {"engine": {"n": object()}}])
+    supervisor.status = lambda: next(statuses)  # type: ignore[method-assign]
+    supervisor._publish_status()
+    supervisor._publish_status()
+    assert get_json(api, "/v1/health") == (200, {"engine": {"n": 1}})
