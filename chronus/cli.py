@@ -39,13 +39,17 @@ def _example(name: str) -> Path:
 EXAMPLE = _example("pattern_song.chr")
 
 
-def _endpoint(text: str) -> tuple[str, int]:
+def _endpoint(text: str, any_port: bool = False) -> tuple[str, int]:
     from chronus.engine.client import parse_endpoint
 
     try:
-        return parse_endpoint(text)
+        return parse_endpoint(text, any_port)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _server_endpoint(text: str) -> tuple[str, int]:
+    return _endpoint(text, any_port=True)
 
 
 def _add_engine_option(
@@ -88,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="append each command and the sample it applied at")  # fmt: skip
     p.add_argument("--record", default=None, metavar="OUT.wav",
                    help="record all that plays, from block 0, to a WAV")  # fmt: skip
+    p.add_argument("--http", type=_server_endpoint, default=None, metavar="HOST:PORT",
+                   help="serve plugin health and engine status as JSON over HTTP, read-only "
+                   "(PORT alone: on 127.0.0.1; 0 = any free port)")  # fmt: skip
 
     p = sub.add_parser(
         "parse",
@@ -192,6 +199,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     config = EngineConfig(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
+        http=args.http,
     )  # fmt: skip
     supervisor = Supervisor(config, launcher)
     starting = [True]

@@ -22,3 +22,11 @@ def test_backend_before_the_subcommand_is_kept(command: list[str]) -> None:
     assert build_parser().parse_args(["--backend", "null", *command]).backend == "null"
     assert build_parser().parse_args(command).backend == "auto"
     assert build_parser().parse_args([*command, "--backend", "device"]).backend == "device"
+
+
+def test_engine_http_takes_host_port_or_a_port_on_loopback() -> None:
+    assert build_parser().parse_args(["engine"]).http is None
+    args = build_parser().parse_args(["engine", "--http", "0.0.0.0:8080"])
+    assert args.http == ("0.0.0.0", 8080)
+    assert build_parser().parse_args(["engine", "--http", "8080"]).http == ("127.0.0.1", 8080)
+    assert build_parser().parse_args(["engine", "--http", ":0"]).http == ("127.0.0.1", 0)

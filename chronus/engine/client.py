@@ -48,15 +48,19 @@ class EngineError(RuntimeError):
     """The engine did not answer, refused a message, or could not be started."""
 
 
-def parse_endpoint(text: str) -> tuple[str, int]:
-    """`HOST:PORT` (or `PORT`) → (host, port); ValueError with a readable message."""
+def parse_endpoint(text: str, any_port: bool = False) -> tuple[str, int]:
+    """`HOST:PORT` (or `PORT`) → (host, port); ValueError with a readable message.
+
+    With `any_port`, port 0 (any free port, for a server) is allowed.
+    """
     host, _, port = text.rpartition(":")
     try:
         number = int(port)
     except ValueError:
         raise ValueError(f"expected HOST:PORT, got {text!r}") from None
-    if not 0 < number < 65536:
-        raise ValueError(f"port must be 1–65535, got {number}")
+    lowest = 0 if any_port else 1
+    if not lowest <= number < 65536:
+        raise ValueError(f"port must be {lowest}–65535, got {number}")
     return host or "127.0.0.1", number
 
 
@@ -322,6 +326,15 @@ class EngineProcess:
     def _drain(self, stream: IO[str]) -> None:
         for line in stream:
             self.stderr_tail.append(line)
+
+    @property
+    def http(self) -> tuple[str, int] | None:
+        """Where the engine serves its HTTP API (from the READY line), or None if it does not."""
+        for word in self.ready_line.split():
+            if word.startswith("http="):
+                host, _, port = word[5:].rpartition(":")
+                return host, int(port)
+        return None
 
     @property
     def notices(self) -> list[str]:

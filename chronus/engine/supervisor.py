@@ -23,6 +23,7 @@ from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.endpoints import OscEndpoints
+from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
@@ -93,6 +94,8 @@ class EngineConfig:
     """Append every command, with the sample it applied at, to this session log."""
     record: str | None = None
     """Record everything played, from the first block, to this WAV file."""
+    http: tuple[str, int] | None = None
+    """Serve the read-only HTTP API (plugin health, engine status) on this host and port."""
 
     @property
     def lead_ms(self) -> float:
@@ -110,6 +113,7 @@ class Supervisor:
     def __init__(self, config: EngineConfig, launcher: Launcher | None = None) -> None:
         self.config = config
         self.patch = Patch()
+        self.registry = PluginRegistry()
         self.backend_description = ""
         self.notice = ""
         self._ctx = spawn_context()
@@ -120,6 +124,9 @@ class Supervisor:
         self._errors = 0
         self._commands = 0
         self._osc: OscEndpoints | None = None
+        self._http: HttpApi | None = None
+        self._http_next = 0.0
+        """When the serve loop next publishes the status for the HTTP API (monotonic s)."""
         self._io_counters: SharedCounters | None = None
         self._control: SharedCounters | None = None
         self._tap: RecordTap | None = None
@@ -153,6 +160,8 @@ class Supervisor:
             self._osc = OscEndpoints.open(c.host, c.port)
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
+        if c.http is not None:
+            self._open_http(*c.http)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
@@ -190,10 +199,33 @@ class Supervisor:
         except OSError as exc:
             raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
         self._start_io()
-        return (
+        ready = (
             f"READY chronus {__version__} osc={c.host}:{self.port} backend={self.backend_kind} "
             f"rate={c.rate} block={c.block} lead={c.lead}"
         )
+        if self._http is not None:
+            self._publish_status()
+            host, port = self._http.address
+            ready += f" http={host}:{port}"
+        return ready
+
+    def _open_http(self, host: str, port: int) -> None:
+        try:
+            self._http = HttpApi.open(self.registry, host, port)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise EngineStartError(f"cannot serve HTTP on {host}:{port}: {why}") from exc
+        if not is_loopback(host):
+            log.warning("the HTTP API listens on %s: anyone who reaches it can read it", host)
+
+    def _publish_status(self) -> None:
+        """Give the HTTP API a fresh copy of the status (a few times a second)."""
+        assert self._http is not None
+        self._http_next = time.monotonic() + PUBLISH_EVERY_S
+        try:
+            self._http.publish(self.status())
+        except (TypeError, ValueError) as exc:  # a value JSON cannot hold: serve the last one
+            log.warning("the status could not be published over HTTP: %s", exc)
 
     @property
     def port(self) -> int:
@@ -275,6 +307,9 @@ class Supervisor:
             self._io_conn.close()
         if self._osc is not None:
             self._osc.close()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
         self._launcher.close()
 
     # serving ---------------------------------------------------------------------------------
@@ -333,6 +368,8 @@ class Supervisor:
                 self._recorder.drain()
                 if (done := self._recorder.take_finished()) is not None:
                     self._recording_ended(done)
+            if self._http is not None and time.monotonic() >= self._http_next:
+                self._publish_status()
         osc.detach(selector)
         selector.close()
 
@@ -677,6 +714,7 @@ class Supervisor:
                     **(self._osc.status() if self._osc else {}),
                 },
                 "recording": self._recorder.status() if self._recorder else {},
+                "http": self._http.status() if self._http else {},
                 "notice": self.notice,
             },
             "io": io,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from chronus.dsp.module import Processor
 from chronus.dsp.render import Renderer
 from chronus.protocol import Message
 
@@ -69,3 +70,20 @@ def assert_hand_over_bit_identical(
         b.render(out_b, 128)
         np.testing.assert_array_equal(out_a, out_b)
     return played
+
+
+def process_in_chunks(
+    module: Processor, x: npt.NDArray[np.float64], chunk: int, mono: bool = False
+) -> npt.NDArray[np.float64]:
+    """`x` through a processor on its own, `chunk` frames at a time: stereo `x` (frames, 2)
+    through `process_stereo`, or with `mono` a mono `x` through `process_mono`."""
+    shape = (module.max_block,) if mono else (module.max_block, 2)
+    inp, buf = np.zeros(shape), np.zeros(shape)
+    process = module.process_mono if mono else module.process_stereo
+    out = np.zeros_like(x)
+    for start in range(0, x.shape[0], chunk):
+        n = min(chunk, x.shape[0] - start)
+        inp[:n] = x[start : start + n]
+        process(inp, buf, n)
+        out[start : start + n] = buf[:n]
+    return out

@@ -15,6 +15,7 @@ from chronus.dsp.specs import mix_specs
 from chronus.dsp.specs_effects import EFFECT_SPECS
 from chronus.dsp.synth import Synth
 from tests.dsp.allocation import assert_allocates_nothing
+from tests.dsp.chunks import process_in_chunks as run
 
 SR = 48000
 MAX_BLOCK = 512
@@ -33,18 +34,6 @@ def signal(frames: int, seed: int = 1) -> Audio:
     tone = 0.6 * ((110.0 * t) % 1.0 - 0.5) * np.exp(-3.0 * (t % 0.5))
     burst = rng.standard_normal((frames, 2)) * (((t * 4) % 1.0) < 0.05)[:, None] * 0.5
     return np.ascontiguousarray(tone[:, None] + burst)
-
-
-def run(fx: Processor, x: Audio, chunk: int) -> Audio:
-    inp = np.zeros((fx.max_block, 2))
-    buf = np.zeros((fx.max_block, 2))
-    out = np.zeros_like(x)
-    for start in range(0, x.shape[0], chunk):
-        n = min(chunk, x.shape[0] - start)
-        inp[:n] = x[start : start + n]
-        fx.process_stereo(inp, buf, n)
-        out[start : start + n] = buf[:n]
-    return out
 
 
 def test_specs_end_with_the_mix_specs() -> None:

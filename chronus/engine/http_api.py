@@ -1,0 +1,188 @@
+"""The read-only HTTP API: plugin health and engine status as JSON (`chronus engine --http`).
+
+For people who watch a long-running engine (an installation, a stream) with `curl` or a
+dashboard. `GET /v1/plugins` is the plugin registry's `listing()`, `GET /v1/plugins/<name>/health`
+its `health(name)`, `GET /v1/health` the supervisor's `status()`; nothing else exists (404),
+and nothing can be changed (any method but GET and HEAD: 405).
+
+It serves from daemon threads in the supervisor process and touches nothing of the engine:
+the registry is thread-safe plain data (reading it never runs plugin code), and the status is
+the JSON the serve loop last published, a few times a second, as bytes no one changes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+from chronus.plugins.registry import PluginRegistry
+
+__all__ = ["PUBLISH_EVERY_S", "HttpApi", "is_loopback", "route"]
+
+PUBLISH_EVERY_S = 0.25
+"""How often the serve loop publishes the engine's status for `GET /v1/health`."""
+_REQUEST_TIMEOUT_S = 5.0
+"""A client that sends nothing for this long loses its connection (and its thread)."""
+_POLL_S = 0.1
+"""How soon the server notices `close()`."""
+log = logging.getLogger("chronus.engine.http")
+
+
+class HttpApi:
+    """The HTTP server: bound and serving once `open` returns, until `close`."""
+
+    def __init__(self, server: _Server, registry: PluginRegistry) -> None:
+        self._server = server
+        self.registry = registry
+        self._status: bytes | None = None
+        self._published = 0.0
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(_POLL_S,), name="chronus-http", daemon=True
+        )
+
+    @classmethod
+    def open(cls, registry: PluginRegistry, host: str = "127.0.0.1", port: int = 0) -> HttpApi:
+        """Bind `host:port` (0: any free port) and start serving; `OSError` if it cannot."""
+        server = _Server((host, port), _Handler)
+        api = server.api = cls(server, registry)
+        api._thread.start()
+        return api
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and the port actually bound."""
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def publish(self, status: dict[str, Any]) -> None:
+        """Make `status` what `GET /v1/health` answers (called from the serve loop)."""
+        body = json.dumps(status).encode()
+        with self._lock:
+            self._status = body
+            self._published = time.monotonic()
+
+    def published(self) -> tuple[bytes | None, float]:
+        """The last published status (None before the first) and its age in seconds."""
+        with self._lock:
+            return self._status, time.monotonic() - self._published
+
+    def counted(self) -> None:
+        """Count one request served."""
+        with self._lock:
+            self._requests += 1
+
+    def status(self) -> dict[str, Any]:
+        """Where it listens and how many requests it served."""
+        host, port = self.address
+        with self._lock:
+            return {"address": f"{host}:{port}", "requests": self._requests}
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(2.0)
+        self._server.server_close()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine only (`localhost`, 127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def route(api: HttpApi, path: str) -> tuple[HTTPStatus, bytes]:
+    """The answer to `GET path`: a status and a JSON body."""
+    parts = [unquote(part) for part in urlsplit(path).path.strip("/").split("/")]
+    if parts == ["v1", "plugins"]:
+        return HTTPStatus.OK, _json(api.registry.listing())
+    if len(parts) == 4 and parts[:2] == ["v1", "plugins"] and parts[3] == "health":
+        try:
+            return HTTPStatus.OK, _json(api.registry.health(parts[2]))
+        except KeyError:
+            return HTTPStatus.NOT_FOUND, _error(f"no plugin named {parts[2]!r}")
+    if parts == ["v1", "health"]:
+        body, _ = api.published()
+        if body is None:
+            return HTTPStatus.SERVICE_UNAVAILABLE, _error("the engine is starting")
+        return HTTPStatus.OK, body
+    return HTTPStatus.NOT_FOUND, _error(
+        f"no such resource: {path}; try /v1/health, /v1/plugins, /v1/plugins/<name>/health"
+    )
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data).encode()
+
+
+def _error(text: str) -> bytes:
+    return _json({"error": text})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: HttpApi
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The base class prints the traceback; a client that hung up is no news.
+        log.debug("HTTP request from %s failed", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request: GET and HEAD are routed; every other method is refused."""
+
+    server_version = "chronus"
+    sys_version = ""
+    timeout = _REQUEST_TIMEOUT_S
+
+    def do_GET(self) -> None:
+        self._answer(*route(self._api(), self.path), body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(*route(self._api(), self.path), body=False)
+
+    def _api(self) -> HttpApi:
+        return cast(_Server, self.server).api
+
+    def __getattr__(self, name: str) -> Any:
+        # The base class looks up `do_<METHOD>` and answers 501 when there is none: every
+        # method that exists in HTTP but is not GET or HEAD is a 405 here instead.
+        if name.startswith("do_"):
+            return self._not_allowed
+        raise AttributeError(name)
+
+    def _not_allowed(self) -> None:
+        self._answer(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            _error(f"{self.command} is not allowed: the API is read-only (GET, HEAD)"),
+            body=True,
+            allow=True,
+        )
+
+    def _answer(self, code: HTTPStatus, payload: bytes, body: bool, allow: bool = False) -> None:
+        self._api().counted()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-store")
+        if allow:
+            self.send_header("Allow", "GET, HEAD")
+        self.end_headers()
+        if body:
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
