@@ -10,10 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chronus import __version__
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from chronus.engine.client import EngineProcess
+    from chronus.engine.client import EngineClient, EngineProcess
     from chronus.session.script import Script
 
 __all__ = ["main"]
@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the raw status as JSON")
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
+    p = sub.add_parser("plugins", help="the engine's plugins: state, version, health")
+    p.add_argument("--json", action="store_true", help="the raw /plugins listing as JSON")
+    _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
+
     p = sub.add_parser(
         "demo", help="play the example song if a sound device is present, and render it to a WAV"
     )
@@ -166,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _cmd_run,
         "render": _cmd_render,
         "health": _cmd_health,
+        "plugins": _cmd_plugins,
         "demo": _cmd_demo,
     }
     try:
@@ -258,7 +263,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
     host, port = args.engine or DEFAULT_ENGINE
     with EngineClient(host, port) as client:
         try:
-            interpreter = Interpreter(Context.from_dump(client.dump()))
+            interpreter = Interpreter(Context.from_engine(client.dump()))
         except EngineError as exc:
             return _fail(str(exc))
         results = [interpreter.interpret(command) for command in args.commands]
@@ -416,17 +421,34 @@ def _write_render(args: argparse.Namespace, audio: npt.NDArray[np.float32], elap
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
-    from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
     from chronus.shell.views import format_health
+
+    return _show(args, lambda client: client.status(), format_health)
+
+
+def _show(
+    args: argparse.Namespace,
+    fetch: Callable[[EngineClient], Any],
+    view: Callable[[Any], str],
+) -> int:
+    """Print what `fetch` asks the engine of `--engine`: as `view` shows it, or with `--json`
+    as the engine gave it. No engine there: say so and return 1."""
+    from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 
     host, port = args.engine or DEFAULT_ENGINE
     try:
         with EngineClient(host, port) as client:
-            status = client.status()
+            data = fetch(client)
     except EngineError as exc:
         return _fail(str(exc))
-    print(json.dumps(status, indent=2) if args.json else format_health(status))
+    print(json.dumps(data, indent=2) if args.json else view(data))
     return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from chronus.shell.views import format_plugins
+
+    return _show(args, lambda client: client.plugins(), format_plugins)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 from chronus.engine.client import EngineClient, EngineError
 from chronus.lang.context import Context
-from chronus.lang.intents import Record
+from chronus.lang.intents import Plugin, Record
 from chronus.lang.resolve import Mapped
 from chronus.lang.undo import diff_messages
 from chronus.protocol import Message
@@ -47,14 +47,17 @@ def is_local(host: str) -> bool:
 
 
 def localised(mapped: Mapped) -> tuple[Message, ...]:
-    """An intent's messages, a recording's file made absolute: for an engine on this
-    machine, which writes relative to its own folder, not ours."""
-    if not isinstance(mapped.intent, Record):
+    """An intent's messages, a recording's or a module's file made absolute: for an engine on
+    this machine, which reads and writes relative to its own folder, not ours."""
+    intent = mapped.intent
+    if not isinstance(intent, Record) and not (isinstance(intent, Plugin) and intent.file):
         return mapped.messages
     out = []
     for message in mapped.messages:
         path = Path(str(message.args[0]))
-        if not path.is_absolute():
+        if isinstance(intent, Plugin):
+            path = path.expanduser()
+        if not path.is_absolute() or str(path) != message.args[0]:
             message = replace(message, args=(str(path.resolve()), *message.args[1:]))
         out.append(message)
     return tuple(out)
