@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from chronus.engine.client import EngineClient, EngineProcess
+    from chronus.protocol import Message
     from chronus.session.script import Script
 
 __all__ = ["main"]
@@ -255,9 +256,8 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 def _cmd_send(args: argparse.Namespace) -> int:
     from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
     from chronus.lang.context import Context
-    from chronus.lang.intents import Record
+    from chronus.lang.intents import Plugin, Record
     from chronus.lang.interpreter import Interpreter
-    from chronus.protocol import Message
     from chronus.shell.session import is_local, localised, recording_of
 
     host, port = args.engine or DEFAULT_ENGINE
@@ -277,10 +277,11 @@ def _cmd_send(args: argparse.Namespace) -> int:
         local = is_local(host)
         rate = interpreter.context.rate
         messages: list[Message] = []
+        plugins: list[Message] = []
         recordings: list[tuple[str, float | None]] = []
         for mapped in (mapped for result in results for mapped in result.mapped):
             out = localised(mapped) if local else mapped.messages
-            messages.extend(out)
+            (plugins if isinstance(mapped.intent, Plugin) else messages).extend(out)
             if isinstance(mapped.intent, Record):
                 recordings.append(recording_of(out[0], rate))
         client.send(messages)
@@ -288,6 +289,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
             stamp, notes = client.sync()
         except EngineError as exc:
             return _fail(str(exc))
+        # After the sync, so that their answers, which come late, are not taken for its notes.
+        plugins_failed = _send_plugins(client, plugins)
     for address, reply_args in notes:
         print(f"chronus: {address[1:]}: {' '.join(str(a) for a in reply_args)}", file=sys.stderr)
     print(f"sent {len(messages)} message(s); they apply at sample {stamp}")
@@ -297,7 +300,27 @@ def _cmd_send(args: argparse.Namespace) -> int:
             print(f"recording to {path} until `stop recording`")
         else:
             print(f"recording {seconds:g} s to {path}; the engine stops it by itself")
-    return 1 if refused else 0
+    return 1 if refused or plugins_failed else 0
+
+
+def _send_plugins(client: EngineClient, messages: list[Message]) -> bool:
+    """Send plugin commands one by one, each waiting for the engine's answer (it comes once
+    the module is checked and plays); print the answers; whether any failed."""
+    from chronus.shell.plugins import ANSWER_TIMEOUT_S, answer, request_of
+    from chronus.shell.views import format_plugin_reply
+
+    failed = False
+    for message in messages:
+        request, _ = request_of(message)
+        client.send([message])
+        reply = answer(client, message, ANSWER_TIMEOUT_S)
+        if reply is None:
+            print(f"chronus: no answer to {request} within {ANSWER_TIMEOUT_S:g} s", file=sys.stderr)
+        else:
+            text = format_plugin_reply(reply[0], reply[1], request)
+            print(text, file=sys.stderr if reply[0] == "/error" else sys.stdout)
+        failed = failed or reply is None or reply[0] == "/error"
+    return failed
 
 
 def _load_script(path: Path) -> Script:

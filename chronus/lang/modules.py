@@ -25,6 +25,7 @@ from chronus.protocol import ID_PATTERN, PARAM_ALIASES
 __all__ = [
     "ParamSpec",
     "PluginType",
+    "PluginsKey",
     "builtin_types",
     "find_param",
     "is_modulator",
@@ -34,6 +35,7 @@ __all__ = [
     "param_names",
     "param_specs",
     "plugin_types",
+    "plugins_key",
 ]
 
 _GONE = frozenset({"unloaded", "failed", "discovered"})
@@ -135,6 +137,15 @@ def plugin_types() -> tuple[PluginType, ...]:
     """The plugin types the language knows now, in the order the engine listed them."""
     with _lock:
         return tuple(_plugins.values())
+
+
+PluginsKey = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def plugins_key() -> PluginsKey:
+    """The plugin types known now and their parameters' names: the key of a cache built from
+    `module_types()` and `param_names()`, which changes when plugins come and go."""
+    return tuple((p.name, tuple(spec.name for spec in p.params)) for p in plugin_types())
 
 
 def _plugin(module_type: str) -> PluginType | None:

@@ -151,3 +151,16 @@ def test_unload_or_reload_a_module_says_to_name_its_plugin() -> None:
     error = band.interpret("unload f1").error
     assert error is not None and error.hint == "unload fold"
     assert _osc(band, "reload fold") == [["/plugins/reload", "fold"]]
+
+
+def test_the_frame_reader_learns_plugin_words_too() -> None:
+    interpreter = Interpreter()
+    assert interpreter.interpret("add a saw called bass").ok
+    error = interpreter.interpret("put the bass through a fodl").error
+    assert error is not None and "fold" not in error.hint
+    learn_plugins(DUMP_PLUGINS)
+    error = interpreter.interpret("put the bass through a fodl").error
+    assert error is not None and error.hint == 'did you mean "fold"?'
+    assert interpreter.interpret("add a fold called f1 after bass").ok
+    error = interpreter.interpret("more driev on f1").error
+    assert error is not None and "drive" in error.hint

@@ -294,3 +294,19 @@ def test_help_plugins_shows_the_commands_and_the_loaded_types(engine: FakeEngine
         assert line.split(" · ")[0] in text or line.startswith("add a saw")
         result = interpreter.interpret(line)
         assert result.ok, (line, result.error and result.error.render())
+
+
+def test_cli_send_waits_for_the_answer_of_a_load(
+    engine: FakeEngine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _fold_file(tmp_path)
+    _loads(engine, str(path))
+    address = f"127.0.0.1:{engine.port}"
+    assert main(["send", "--engine", address, f"load module {path}; tempo 90"]) == 0
+    out = capsys.readouterr().out
+    assert f"loaded fold (v {VERSION}): active" in out
+    assert engine.wait_for("/plugins/load") == (str(path), "fold")
+    assert engine.addresses().index("/tempo") < engine.addresses().index("/plugins/load")
+    engine.on_plugin = lambda address, args: [("/error", (address, "crash: SIGSEGV"))]
+    assert main(["send", "--engine", address, "reload fold"]) == 1
+    assert "error: reload fold failed — crash" in capsys.readouterr().err
