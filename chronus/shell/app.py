@@ -89,9 +89,17 @@ class Shell:
             self._resync(undoable=False)
         result = self.interpreter.interpret(line)
         if result.error is not None:
-            self.write(result.error.render())
+            self.write(result.error.render() + self._still_loading(line))
             return True
         return self.act(result)
+
+    def _still_loading(self, line: str) -> str:
+        """A word for a line that names a plugin whose load has not been answered yet."""
+        words = set(line.lower().replace(";", " ").split())
+        loading = [asked for asked in self.plugins.awaited if asked.split()[-1] in words]
+        if not loading:
+            return ""
+        return f"\n({loading[0]} is under way: the engine answers once it has checked it)"
 
     def act(self, result: Interpretation) -> bool:
         """Act on a line interpreted without error; False when it asks to quit."""
@@ -285,9 +293,14 @@ class Shell:
             left = self.recorder.left
             ends = "" if left is None else f" {left:.0f} s left"
             recording = f" · ● rec {Path(context.recording).name}{ends}"
+        awaited = self.plugins.awaited
+        plugins = f" · {awaited[0]}…" if awaited else ""
+        watched = self.watcher.names()
+        if watched:
+            plugins += " · watching " + " ".join(watched)
         return (
             f" engine {host}:{port} · tempo {context.tempo:g} · focus {focus}{recording}"
-            " · help · Ctrl-D quits"
+            f"{plugins} · help · Ctrl-D quits"
         )
 
 

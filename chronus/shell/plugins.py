@@ -91,14 +91,31 @@ class PluginRequests:
         self.timeout = timeout
         self.changed = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._awaited: list[str] = []
 
     def send(self, message: Message) -> None:
         """Send one plugin message; its answer is written when it comes."""
         thread = threading.Thread(target=self._ask, args=(message,), daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        with self._lock:
+            self._awaited.append(request_of(message)[0])
         thread.start()
 
+    @property
+    def awaited(self) -> list[str]:
+        """What was asked and not yet answered ("load fold"), oldest first."""
+        with self._lock:
+            return list(self._awaited)
+
     def _ask(self, message: Message) -> None:
+        try:
+            self._answered(message)
+        finally:
+            with self._lock:
+                self._awaited.remove(request_of(message)[0])
+
+    def _answered(self, message: Message) -> None:
         request, _ = request_of(message)
         try:
             with EngineClient(*self.address) as client:

@@ -223,6 +223,7 @@ def test_watch_reloads_when_the_file_changes(engine: FakeEngine, tmp_path: Path)
     engine.listing = _listing(str(path))
     assert shell.handle("watch fold")
     assert written[-1] == f"watching {path}: fold reloads when it changes (unwatch fold stops)"
+    assert "· watching fold ·" in shell.toolbar()
     engine.on_plugin = lambda address, args: [
         ("/plugins/loaded", ("fold", "ffff00001111", "active"))
     ]
@@ -310,3 +311,19 @@ def test_cli_send_waits_for_the_answer_of_a_load(
     engine.on_plugin = lambda address, args: [("/error", (address, "crash: SIGSEGV"))]
     assert main(["send", "--engine", address, "reload fold"]) == 1
     assert "error: reload fold failed — crash" in capsys.readouterr().err
+
+
+def test_a_line_naming_a_plugin_under_way_says_so(engine: FakeEngine, tmp_path: Path) -> None:
+    shell, written = _shell(engine)
+    engine.delay = 0.5
+    _loads(engine, str(_fold_file(tmp_path)))
+    assert shell.handle(f"load module {tmp_path / 'fold.py'}")
+    assert "load fold…" in shell.toolbar()
+    assert shell.handle("add a fold called f1")
+    assert written[-1].endswith(
+        "\n(load fold is under way: the engine answers once it has checked it)"
+    )
+    assert shell.plugins.wait(5) and shell.plugins.awaited == []
+    assert "load fold" not in shell.toolbar()
+    assert shell.handle("add a fold called f1")
+    assert engine.wait_for("/patch/create") == ("f1", "fold")
