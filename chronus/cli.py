@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
     p = sub.add_parser("plugins", help="the engine's plugins: state, version, health")
-    p.add_argument("--json", action="store_true", help="the raw /plugins listing as JSON")
+    p.add_argument("name", nargs="?", help="one plugin in detail, with its history")
+    p.add_argument("--json", action="store_true", help="the engine's reply as JSON")
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
     p = sub.add_parser(
@@ -469,8 +470,10 @@ def _show(
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from chronus.shell.views import format_plugins
+    from chronus.shell.views import format_plugin_health, format_plugins
 
+    if args.name is not None:
+        return _show(args, lambda client: client.plugin_health(args.name), format_plugin_health)
     return _show(args, lambda client: client.plugins(), format_plugins)
 
 

@@ -230,6 +230,10 @@ class EngineClient:
             raise EngineError(f"the engine's /plugins is not a list: {listing!r:.80}")
         return listing
 
+    def plugin_health(self, name: str, timeout: float = 2.0) -> dict[str, Any]:
+        """One plugin in detail, with its transitions (`/plugins/<name>/health`, over TCP)."""
+        return dict(json.loads(str(self.ask(f"/plugins/{name}/health", timeout=timeout)[0])))
+
     def sync(self, timeout: float = 2.0) -> tuple[int, list[Reply]]:
         """Wait until the engine has handled everything sent before.
 

@@ -871,7 +871,8 @@ class Builder(Transformer[Token, Any]):
         return Plugin("reload", _name(items[0]), at=_at(name=_col(items[0])))
 
     def modules(self, items: list[Token]) -> ShellCommand:
-        return ShellCommand("modules", at=(("name", _col(items[0])),))
+        name = _name(items[1]) if len(items) > 1 else None
+        return ShellCommand("modules", name, at=(("name", _col(items[0])),))
 
     def watch(self, items: list[Token]) -> ShellCommand:
         return ShellCommand(

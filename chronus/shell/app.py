@@ -34,7 +34,13 @@ from chronus.shell.session import (
     recording_of,
 )
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
-from chronus.shell.views import format_health, format_patch, format_plugins, plugin_rows
+from chronus.shell.views import (
+    format_health,
+    format_patch,
+    format_plugin_health,
+    format_plugins,
+    plugin_rows,
+)
 
 __all__ = ["HELP", "Shell", "completion_words", "run_shell"]
 
@@ -207,6 +213,8 @@ class Shell:
             elif name == "show":
                 only = None if intent.arg in (None, "patch") else intent.arg
                 self.write(format_patch(self.client.dump(), only))
+            elif name == "modules" and intent.arg is not None:
+                self.write(format_plugin_health(self.client.plugin_health(intent.arg)))
             elif name == "modules":
                 self.write(format_plugins(self.client.plugins()))
             elif name == "watch":

@@ -104,6 +104,7 @@ Plugins: your own modules, Python files written like the built-in ones (docs/MOD
                                      it fails, the old one plays on and you are told why
   unload fold                        take it out, and every module of its type
   modules                            every plugin: state, version, blocks, errors, CPU, uptime
+  modules fold                       one plugin: its file, last validation, every change of state
   watch fold · unwatch fold          reload whenever the file is saved
   health                             the engine's health, plugins included
 A plugin that raises or writes NaN is bypassed for that block; too many in a row suspend it,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from io import StringIO
 from typing import Any
 
@@ -15,6 +16,7 @@ __all__ = [
     "format_health",
     "format_module",
     "format_patch",
+    "format_plugin_health",
     "format_plugin_reply",
     "format_plugins",
     "plugin_rows",
@@ -237,6 +239,46 @@ def _last_error(row: dict[str, Any]) -> str:
     if not text and isinstance(validation, dict) and validation.get("ok") is False:
         text = f"{validation.get('error_type', '')}: {validation.get('error_message', '')}"
     return text if len(text) <= 60 else text[:59] + "…"
+
+
+def format_plugin_health(record: dict[str, Any]) -> str:
+    """`modules fold` and `chronus plugins fold`: one plugin of `/plugins/<name>/health`, with
+    its last validation and every change of state."""
+    uptime = _uptime(_number(record.get("uptime_seconds")))
+    head = (
+        f"{record.get('name', '?')} · {record.get('state', '?')} · v {record.get('version', '')}"
+        f" · runs {record.get('runs_in', '?')} · up {uptime}"
+    )
+    lines = [head, f"  file: {record.get('path', '?')}"]
+    lines.append(
+        f"  blocks ok {record.get('success_count', 0)} · errors {record.get('error_count', 0)} · "
+        f"restarts {record.get('restarts', 0)} · CPU {_number(record.get('cpu_us_p50')):.0f} / "
+        f"{_number(record.get('cpu_us_p99')):.0f} µs per block (p50 / p99)"
+    )
+    if record.get("last_error"):
+        lines.append(f"  last error: {record['last_error']}")
+    if record.get("pending"):
+        lines.append(f"  new version on its way: {record['pending']}")
+    validation = record.get("validation")
+    if isinstance(validation, dict):
+        took = f"{1000 * _number(validation.get('duration')):.0f} ms"
+        if validation.get("ok"):
+            lines.append(f"  last validation: passed in {took}")
+        else:
+            kind = str(validation.get("error_type", ""))
+            meaning = f" ({ERROR_TYPES[kind]})" if kind in ERROR_TYPES else ""
+            lines.append(
+                f"  last validation: failed in {took} — {kind}{meaning}: "
+                f"{validation.get('error_message', '')}"
+            )
+    transitions = [t for t in record.get("transitions") or [] if isinstance(t, dict)]
+    if transitions:
+        lines.append("  history:")
+    for t in transitions:
+        when = time.strftime("%H:%M:%S", time.localtime(_number(t.get("at"))))
+        detail = f" — {t['detail']}" if t.get("detail") else ""
+        lines.append(f"    {when}  {t.get('state', '?'):<12} {t.get('reason', '')}{detail}")
+    return "\n".join(lines)
 
 
 def format_plugin_reply(address: str, args: tuple[object, ...], request: str = "") -> str:

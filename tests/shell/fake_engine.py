@@ -36,6 +36,8 @@ class FakeEngine:
         self.received: list[Reply] = []
         self.dump: dict[str, Any] = {"modules": {}, "connections": [], "tempo": 120.0}
         self.listing: list[dict[str, Any]] = []
+        self.health: dict[str, dict[str, Any]] = {}
+        """Plugin name → what `/plugins/<name>/health` answers (else `/error`)."""
         self.status: dict[str, Any] = {"engine": {"version": "fake"}}
         self.on_plugin: Callable[[str, tuple[Arg, ...]], list[Reply]] = lambda a, args: []
         self.delay = 0.05
@@ -80,6 +82,14 @@ class FakeEngine:
             replies = [("/engine/status", (json.dumps(self.status),))]
         elif address == "/plugins":
             replies = [("/plugins", (json.dumps(self.listing),))]
+        elif address.startswith("/plugins/") and address.endswith("/health"):
+            name = address.split("/")[2]
+            found = self.health.get(name)
+            replies = [
+                ("/plugins/health", (json.dumps(found),))
+                if found is not None
+                else ("/error", (address, f"no plugin {name}"))
+            ]
         elif address in _PLUGIN_COMMANDS:
             later = self.on_plugin(address, args)
             timer = threading.Timer(self.delay, self._send_all, args=(later, send))

@@ -327,3 +327,38 @@ def test_a_line_naming_a_plugin_under_way_says_so(engine: FakeEngine, tmp_path: 
     assert "load fold" not in shell.toolbar()
     assert shell.handle("add a fold called f1")
     assert engine.wait_for("/patch/create") == ("f1", "fold")
+
+
+def _health(path: str) -> dict[str, Any]:
+    """What a real registry says of plugin `fold` in detail: suspended, after errors."""
+    registry = PluginRegistry()
+    registry.discover("fold", path)
+    registry.transition("fold", PluginState.VALIDATING, "load")
+    registry.set_validation("fold", ValidationResult(True, duration=0.084), VERSION)
+    registry.transition("fold", PluginState.READY, "valid")
+    registry.transition("fold", PluginState.ACTIVE, "loaded")
+    registry.transition("fold", PluginState.SUSPENDED, "errors", "8 blocks in a row")
+    health: dict[str, Any] = json.loads(json.dumps(registry.health("fold")))
+    return health
+
+
+def test_modules_fold_and_cli_plugins_fold_show_one_in_detail(
+    engine: FakeEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine.health = {"fold": _health("/m/fold.py")}
+    shell, written = _shell(engine)
+    assert shell.handle("modules fold")
+    lines = written[-1].splitlines()
+    assert lines[0] == f"fold · suspended · v {VERSION} · runs inline · up —"
+    assert lines[1] == "  file: /m/fold.py"
+    assert "  last validation: passed in 84 ms" in lines
+    states = [line.split()[1] for line in lines[lines.index("  history:") + 1 :]]
+    assert states == ["discovered", "validating", "ready", "active", "suspended"]
+    assert lines[-1].endswith("suspended    errors — 8 blocks in a row")
+    assert shell.handle("modules crush")
+    assert written[-1] == "error: the engine refused /plugins/crush/health: no plugin crush"
+    assert main(["plugins", "fold", "--engine", f"127.0.0.1:{engine.port}"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == lines[0]
+    assert main(["plugins", "fold", "--json", "--engine", f"127.0.0.1:{engine.port}"]) == 0
+    assert json.loads(capsys.readouterr().out) == engine.health["fold"]
+    assert main(["plugins", "crush", "--engine", f"127.0.0.1:{engine.port}"]) == 1
