@@ -31,6 +31,7 @@ from chronus.shell.session import (
     is_local,
     load_messages,
     localised,
+    plugin_notes,
     recording_of,
 )
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
@@ -267,6 +268,8 @@ class Shell:
                 if self._send(messages):
                     self._resync()
                     self.write(f"loaded snapshot {name} (undo goes back)")
+                    for note in plugin_notes(data):
+                        self.write(note)
         except (OSError, ValueError) as exc:
             self.write(f"error: snapshot {name}: {exc}")
         except EngineError as exc:

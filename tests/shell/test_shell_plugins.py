@@ -362,3 +362,37 @@ def test_modules_fold_and_cli_plugins_fold_show_one_in_detail(
     assert main(["plugins", "fold", "--json", "--engine", f"127.0.0.1:{engine.port}"]) == 0
     assert json.loads(capsys.readouterr().out) == engine.health["fold"]
     assert main(["plugins", "crush", "--engine", f"127.0.0.1:{engine.port}"]) == 1
+
+
+def test_a_snapshot_that_needs_a_plugin_says_which(engine: FakeEngine, tmp_path: Path) -> None:
+    snapshot = {
+        "modules": {"bass": {"type": "saw", "params": {}},
+                    "f1": {"type": "fold", "params": {"drive": 0.8}}},
+        "connections": [["bass", "f1"], ["f1", "master"]],
+        "tracks": {"f1": {"pattern": "c2", "division": 16, "gate": 0.5, "swing": 0.0,
+                          "transpose": 0, "lanes": {}, "running": True}},
+        "tempo": 120.0,
+        "plugins": {"fold": {**FOLD, "version": "0000aaaa1111", "path": "/m/fold.py"}},
+    }  # fmt: skip
+    (tmp_path / "snaps").mkdir()
+    (tmp_path / "snaps" / "intro.json").write_text(json.dumps(snapshot), encoding="utf-8")
+    written: list[str] = []
+    client = EngineClient(*engine.address)
+    shell = Shell(client, Interpreter(Context.from_engine(client.dump())), written.append,
+                  snapshot_dir=tmp_path / "snaps")  # fmt: skip
+    assert shell.handle("load snapshot intro")
+    assert written[-1] == (
+        "error: snapshot intro: it needs the plugin fold (v 0000aaaa1111), not loaded in the "
+        "engine: load module /m/fold.py as fold first"
+    )
+    assert [a for a in engine.addresses() if not a.startswith("/engine/")] == []
+    engine.dump["plugins"] = {"fold": FOLD}
+    shell.plugins.changed.set()  # as after a load: the next line learns the engine's plugins
+    assert shell.handle("load snapshot intro")
+    assert written[-2:] == [
+        "loaded snapshot intro (undo goes back)",
+        f"note: the snapshot was saved with fold v 0000aaaa1111; v {VERSION} plays",
+    ]
+    assert engine.wait_for("/patch/create") == ("bass", "saw")
+    assert ("/patch/create", ("f1", "fold")) in engine.received
+    assert engine.wait_for("/mod/f1/drive") == (pytest.approx(0.8),)
