@@ -85,6 +85,13 @@ def test_through_a_plugin_type_creates_one() -> None:
         ["/patch/connect", "fold1", "master"],
     ]
     assert band.context.params["fold1"] == {"drive": 0.3, "mix": 1.0}
+    # The grammar knows built-in types only: after "then", `through` or a comma continues.
+    for line in ("bass through delay then through fold", "bass through delay, fold"):
+        assert _osc(_band(), line)[-3:] == [
+            ["/patch/connect", "bass", "delay1"],
+            ["/patch/connect", "delay1", "fold1"],
+            ["/patch/connect", "fold1", "master"],
+        ]
 
 
 def test_a_source_plugin_takes_no_input() -> None:
