@@ -10,10 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chronus import __version__
 
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from chronus.engine.client import EngineProcess
+    from chronus.engine.client import EngineClient, EngineProcess
+    from chronus.protocol import Message
     from chronus.session.script import Script
 
 __all__ = ["main"]
@@ -150,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the raw status as JSON")
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
+    p = sub.add_parser("plugins", help="the engine's plugins: state, version, health")
+    p.add_argument("name", nargs="?", help="one plugin in detail, with its history")
+    p.add_argument("--json", action="store_true", help="the engine's reply as JSON")
+    _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
+
     p = sub.add_parser(
         "demo", help="play the example song if a sound device is present, and render it to a WAV"
     )
@@ -173,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _cmd_run,
         "render": _cmd_render,
         "health": _cmd_health,
+        "plugins": _cmd_plugins,
         "demo": _cmd_demo,
     }
     try:
@@ -258,15 +265,14 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 def _cmd_send(args: argparse.Namespace) -> int:
     from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
     from chronus.lang.context import Context
-    from chronus.lang.intents import Record
+    from chronus.lang.intents import Plugin, Record
     from chronus.lang.interpreter import Interpreter
-    from chronus.protocol import Message
     from chronus.shell.session import is_local, localised, recording_of
 
     host, port = args.engine or DEFAULT_ENGINE
     with EngineClient(host, port) as client:
         try:
-            interpreter = Interpreter(Context.from_dump(client.dump()))
+            interpreter = Interpreter(Context.from_engine(client.dump()))
         except EngineError as exc:
             return _fail(str(exc))
         results = [interpreter.interpret(command) for command in args.commands]
@@ -280,10 +286,11 @@ def _cmd_send(args: argparse.Namespace) -> int:
         local = is_local(host)
         rate = interpreter.context.rate
         messages: list[Message] = []
+        plugins: list[Message] = []
         recordings: list[tuple[str, float | None]] = []
         for mapped in (mapped for result in results for mapped in result.mapped):
             out = localised(mapped) if local else mapped.messages
-            messages.extend(out)
+            (plugins if isinstance(mapped.intent, Plugin) else messages).extend(out)
             if isinstance(mapped.intent, Record):
                 recordings.append(recording_of(out[0], rate))
         client.send(messages)
@@ -291,6 +298,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
             stamp, notes = client.sync()
         except EngineError as exc:
             return _fail(str(exc))
+        # After the sync, so that their answers, which come late, are not taken for its notes.
+        plugins_failed = _send_plugins(client, plugins)
     for address, reply_args in notes:
         print(f"chronus: {address[1:]}: {' '.join(str(a) for a in reply_args)}", file=sys.stderr)
     print(f"sent {len(messages)} message(s); they apply at sample {stamp}")
@@ -300,7 +309,27 @@ def _cmd_send(args: argparse.Namespace) -> int:
             print(f"recording to {path} until `stop recording`")
         else:
             print(f"recording {seconds:g} s to {path}; the engine stops it by itself")
-    return 1 if refused else 0
+    return 1 if refused or plugins_failed else 0
+
+
+def _send_plugins(client: EngineClient, messages: list[Message]) -> bool:
+    """Send plugin commands one by one, each waiting for the engine's answer (it comes once
+    the module is checked and plays); print the answers; whether any failed."""
+    from chronus.shell.plugins import ANSWER_TIMEOUT_S, answer, request_of
+    from chronus.shell.views import format_plugin_reply
+
+    failed = False
+    for message in messages:
+        request, _ = request_of(message)
+        client.send([message])
+        reply = answer(client, message, ANSWER_TIMEOUT_S)
+        if reply is None:
+            print(f"chronus: no answer to {request} within {ANSWER_TIMEOUT_S:g} s", file=sys.stderr)
+        else:
+            text = format_plugin_reply(reply[0], reply[1], request)
+            print(text, file=sys.stderr if reply[0] == "/error" else sys.stdout)
+        failed = failed or reply is None or reply[0] == "/error"
+    return failed
 
 
 def _load_script(path: Path) -> Script:
@@ -424,17 +453,36 @@ def _write_render(args: argparse.Namespace, audio: npt.NDArray[np.float32], elap
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
-    from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
     from chronus.shell.views import format_health
+
+    return _show(args, lambda client: client.status(), format_health)
+
+
+def _show(
+    args: argparse.Namespace,
+    fetch: Callable[[EngineClient], Any],
+    view: Callable[[Any], str],
+) -> int:
+    """Print what `fetch` asks the engine of `--engine`: as `view` shows it, or with `--json`
+    as the engine gave it. No engine there: say so and return 1."""
+    from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 
     host, port = args.engine or DEFAULT_ENGINE
     try:
         with EngineClient(host, port) as client:
-            status = client.status()
+            data = fetch(client)
     except EngineError as exc:
         return _fail(str(exc))
-    print(json.dumps(status, indent=2) if args.json else format_health(status))
+    print(json.dumps(data, indent=2) if args.json else view(data))
     return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from chronus.shell.views import format_plugin_health, format_plugins
+
+    if args.name is not None:
+        return _show(args, lambda client: client.plugin_health(args.name), format_plugin_health)
+    return _show(args, lambda client: client.plugins(), format_plugins)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -332,13 +332,46 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
         "Stop recording; the reply gives the path and the frames written.",
         reply="/record/stopped",
     ),
+    AddressSpec(
+        "/plugins/load",
+        (
+            ArgSpec(
+                "path", "s", "a module file (absolute), or a plugin's name in the engine's folders"
+            ),
+            ArgSpec(
+                "name",
+                "s",
+                "the module type it becomes (default: the file's stem)",
+                None,
+                None,
+                True,
+            ),
+        ),
+        "Validate a user module in the sandbox, then load it into every engine process; the "
+        "reply (`/plugins/loaded <name> <version> <state>`) comes once it is active, else "
+        "`/error /plugins/load <why>`.",
+        reply="/plugins/loaded",
+    ),
+    AddressSpec(
+        "/plugins/reload",
+        (_id("name", "a loaded plugin"),),
+        "Validate the plugin's file again and swap the new version in (crossfaded), keeping "
+        "its parameter values; if it fails, the old version keeps playing.",
+        reply="/plugins/loaded",
+    ),
+    AddressSpec(
+        "/plugins/unload",
+        (_id("name", "a loaded plugin"),),
+        "Remove the plugin and every module of its type.",
+        reply="/plugins/unloaded",
+    ),
 )
 """Every canonical address. Replies to anything go to the sender; errors come as `/error`."""
 
 ENGINE_ONLY = frozenset({
     "/engine/status", "/engine/dump", "/engine/sync", "/engine/quit",
     "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
-    "/plugins", "/plugins/{name}/health",
+    "/plugins", "/plugins/{name}/health", "/plugins/load", "/plugins/reload", "/plugins/unload",
 })  # fmt: skip
 """Addresses (or patterns, for those with path fields) the supervisor answers itself;
 everything else is a command for the slots."""

@@ -227,6 +227,17 @@ class EngineClient:
         """The engine's whole state (`/engine/dump`, over TCP: it outgrows a datagram)."""
         return dict(json.loads(str(self.ask("/engine/dump", timeout=timeout)[0])))
 
+    def plugins(self, timeout: float = 2.0) -> list[Any]:
+        """The engine's plugins, their states and health (`/plugins`, over TCP)."""
+        listing = json.loads(str(self.ask("/plugins", timeout=timeout)[0]))
+        if not isinstance(listing, list):
+            raise EngineError(f"the engine's /plugins is not a list: {listing!r:.80}")
+        return listing
+
+    def plugin_health(self, name: str, timeout: float = 2.0) -> dict[str, Any]:
+        """One plugin in detail, with its transitions (`/plugins/<name>/health`, over TCP)."""
+        return dict(json.loads(str(self.ask(f"/plugins/{name}/health", timeout=timeout)[0])))
+
     def sync(self, timeout: float = 2.0) -> tuple[int, list[Reply]]:
         """Wait until the engine has handled everything sent before.
 

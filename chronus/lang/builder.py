@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from lark import Token, Transformer, Tree
@@ -33,6 +34,7 @@ from chronus.lang.intents import (
     Panic,
     PlayChord,
     PlayNote,
+    Plugin,
     RawOsc,
     Record,
     Redo,
@@ -75,6 +77,7 @@ from chronus.lang.vocabulary import (
     rhythm,
     tempo_change,
 )
+from chronus.protocol import ID_PATTERN
 
 __all__ = ["Builder"]
 
@@ -834,6 +837,52 @@ class Builder(Transformer[Token, Any]):
             else:
                 values.append(str(arg))
         return RawOsc(str(address), tuple(values), at=(("address", _col(address)),))
+
+    # ---- plugins --------------------------------------------------------------------
+    def load_plugin(self, items: list[Token | None]) -> Plugin:
+        source, named = items
+        assert source is not None
+        text = _unquote(source)
+        is_file = source.type == "MODULE_FILE"
+        if named is not None:
+            name, column = _name(named), _col(named)
+        elif is_file:
+            name, column = Path(text).stem.lower(), _col(source)
+        else:
+            name, column = text.lower(), _col(source)
+        if not ID_PATTERN.fullmatch(name):
+            raise BadValueError(
+                f'"{name}" cannot name a module type (a letter, then letters, digits or _)',
+                column=column,
+                hint=f"give it a name: load module {source} as fold",
+            )
+        return Plugin(
+            "load",
+            name,
+            text if is_file else text.lower(),
+            is_file,
+            at=_at(source=_col(source), name=column),
+        )
+
+    def unload_plugin(self, items: list[Token]) -> Plugin:
+        return Plugin("unload", _name(items[0]), at=_at(name=_col(items[0])))
+
+    def reload_plugin(self, items: list[Token]) -> Plugin:
+        return Plugin("reload", _name(items[0]), at=_at(name=_col(items[0])))
+
+    def modules(self, items: list[Token]) -> ShellCommand:
+        name = _name(items[1]) if len(items) > 1 else None
+        return ShellCommand("modules", name, at=(("name", _col(items[0])),))
+
+    def watch(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand(
+            "watch", _name(items[1]), at=_at(name=_col(items[0]), arg=_col(items[1]))
+        )
+
+    def unwatch(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand(
+            "unwatch", _name(items[1]), at=_at(name=_col(items[0]), arg=_col(items[1]))
+        )
 
     def help(self, items: list[Token]) -> ShellCommand:
         topic = _name(items[1]) if len(items) > 1 else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, SYNTH_TYPES
-from chronus.lang.modules import param_specs
+from chronus.lang.modules import learn_plugins, param_specs
 from chronus.protocol import ID_PATTERN, MASTER, Message
 
 __all__ = [
@@ -179,6 +179,14 @@ class Context:
         elif isinstance(transport, Mapping) and isinstance(transport.get("running"), bool):
             ctx.transport = bool(transport["running"])
         return ctx
+
+    @classmethod
+    def from_engine(cls, dump: Mapping[str, Any]) -> Context:
+        """Build from a running engine's dump, learning its plugin types first (the dump's
+        `"plugins"`; see `chronus.lang.modules.learn_plugins`) so that modules of those types
+        have their parameters. A snapshot, which is no engine, is read with `from_dump`."""
+        learn_plugins(dump.get("plugins") or {})
+        return cls.from_dump(dump)
 
     def to_dump(self) -> dict[str, Any]:
         """The same shape `from_dump` reads (and the engine's `/engine/dump` gives)."""

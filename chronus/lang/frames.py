@@ -24,11 +24,11 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, SYNTH_TYPES
 from chronus.lang.context import FILTER_WORD, PRONOUNS, Context
-from chronus.lang.modules import module_types, param_names
+from chronus.lang.modules import PluginsKey, module_types, param_names, plugins_key
 from chronus.lang.music import UNIT_WORDS
 from chronus.lang.readings import MAX_SUGGESTIONS, Frame, add_templates, readings, templates
 from chronus.lang.vocabulary import (
@@ -80,9 +80,14 @@ _FAMILY_TYPES = {
 }
 
 
-@cache
 def _phrases() -> dict[tuple[str, ...], tuple[str, object]]:
     """Every phrase of the word tables, as a tuple of words → (family, value)."""
+    return _phrases_for(plugins_key())
+
+
+# The tables below are built from the module types, which plugins change: one per set of them.
+@lru_cache(maxsize=4)
+def _phrases_for(plugins: PluginsKey) -> dict[tuple[str, ...], tuple[str, object]]:
     table: dict[tuple[str, ...], tuple[str, object]] = {}
 
     def put(phrase: str, family: str, value: object) -> None:
@@ -145,15 +150,23 @@ def _variants(phrase: str) -> list[tuple[str, ...]]:
     return out
 
 
-@cache
 def _param_words() -> frozenset[str]:
+    return _param_words_for(plugins_key())
+
+
+@lru_cache(maxsize=4)
+def _param_words_for(plugins: PluginsKey) -> frozenset[str]:
     return frozenset(name for kind in module_types() for name in param_names(kind))
 
 
-@cache
 def _known_words() -> dict[str, tuple[str, ...]]:
     """Single words the reader knows, by first letter, for "did you mean" on a typo (a typo
     rarely hits the first letter, and looking at one letter's words keeps it fast)."""
+    return _known_words_for(plugins_key())
+
+
+@lru_cache(maxsize=4)
+def _known_words_for(plugins: PluginsKey) -> dict[str, tuple[str, ...]]:
     words = {word for phrase in _phrases() for word in phrase}
     by_letter: dict[str, list[str]] = {}
     for word in sorted(words | _param_words() | FILLERS | set(_UNITS)):

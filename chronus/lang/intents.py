@@ -33,6 +33,7 @@ __all__ = [
     "Panic",
     "PlayChord",
     "PlayNote",
+    "Plugin",
     "RawOsc",
     "Record",
     "Redo",
@@ -485,10 +486,27 @@ class SetKey(_IntentBase):
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Plugin(_IntentBase):
+    """`load module ./fold.py as fold`, `load module fold`, `reload fold`, `unload fold`.
+
+    `action` is load, reload or unload; `name` the module type the plugin is (or becomes);
+    for a load, `source` is the file as typed (`file`), or the name of a plugin the engine
+    finds in its module folders.
+    """
+
+    kind: ClassVar[str] = "plugin"
+    action: str
+    name: str
+    source: str | None = None
+    file: bool = False
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
 Intent = (
     SetTempo | ChangeTempo | AddModule | AddSound | Route | Connect | Disconnect | Remove
     | SetParam | Adjust | PlayNote | PlayChord | SetPattern | SetStep | SetLane | Start | Stop
     | Clear | Panic | Modulate | Transpose | Undo | Redo | Snapshot | Record | StopRecording
-    | Replay | SetKey | RawOsc | Wait | ShellCommand
+    | Replay | SetKey | RawOsc | Wait | ShellCommand | Plugin
 )  # fmt: skip
 """Any intent."""

@@ -36,6 +36,10 @@ _PIECES = re.compile(r"\s*;\s*|\s+(?:then|and)\s+", re.IGNORECASE)
 """Where a line splits into commands, for reading its pieces one by one."""
 _MAX_PIECES = 8
 
+_PLUGIN_LINE = re.compile(r"\s*(?:load\s+module|unload|reload|watch|unwatch)\b", re.IGNORECASE)
+"""A line about plugins: files and names the frame reader cannot know; the grammar's own
+error is the precise one."""
+
 _NOTE = re.compile(r"[a-g](?:#|b)?(?:-?[0-9]{1,2})?")
 """A note or a pitch: a word the grammar knows though the frame reader does not."""
 
@@ -89,6 +93,8 @@ class Interpreter:
         if result.error is None:
             if scratch is not None:
                 self.context.assign(scratch)
+            return result
+        if _PLUGIN_LINE.match(line):
             return result
         tried: dict[str, tuple[Interpretation, Context | None]] = {}
 

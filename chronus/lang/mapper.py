@@ -45,6 +45,7 @@ from chronus.lang.intents import (
     Panic,
     PlayChord,
     PlayNote,
+    Plugin,
     RawOsc,
     Record,
     Redo,
@@ -68,11 +69,12 @@ from chronus.lang.intents import (
     exact,
 )
 from chronus.lang.modules import (
+    builtin_types,
     find_param,
     is_modulator,
     param_names,
 )
-from chronus.lang.parser import COMMAND_KEYWORDS
+from chronus.lang.parser import COMMAND_KEYWORDS, keywords
 from chronus.lang.patching import add_module, add_sound, connect, disconnect, remove, route
 from chronus.lang.playing import (
     clear,
@@ -329,6 +331,38 @@ def _raw_osc(intent: RawOsc, context: Context) -> Mapped:
     return Mapped(intent, (message,))
 
 
+def _plugin(intent: Plugin, context: Context) -> Mapped:
+    """`/plugins/load <file> <name>` (or `<name>` alone, found in the engine's folders),
+    `/plugins/reload <name>`, `/plugins/unload <name>`."""
+    column = intent.column("name")
+    verb = "load module" if intent.action == "load" else intent.action
+    if intent.name in builtin_types():
+        if intent.action == "load":
+            hint = f"give the plugin another name: load module {intent.source} as my{intent.name}"
+        else:
+            hint = "only plugins (load module …) " + intent.action
+        raise BadValueError(f"{intent.name} is a built-in module type", column=column, hint=hint)
+    if intent.name in keywords():
+        raise BadValueError(
+            f'"{intent.name}" is a word of the language: a module type cannot be called so',
+            column=column,
+            hint=f"give it another name: load module {intent.source} as my{intent.name}",
+        )
+    kind = context.type_of(intent.name)
+    if intent.action != "load" and kind is not None:
+        raise BadValueError(
+            f"{intent.name} is a module (a {kind}); {intent.action} takes a plugin's name",
+            column=column,
+            hint=f"{verb} {kind}",
+        )
+    if intent.action != "load":
+        return Mapped(intent, (validate(f"/plugins/{intent.action}", (intent.name,)),))
+    assert intent.source is not None
+    named = intent.file or intent.source != intent.name
+    args = (intent.source, intent.name) if named else (intent.source,)
+    return Mapped(intent, (validate("/plugins/load", args),))
+
+
 def _nothing(intent: Intent, context: Context) -> Mapped:
     return Mapped(intent)
 
@@ -382,4 +416,5 @@ _HANDLERS: dict[type, Callable[[Any, Context], Mapped]] = {
     RawOsc: _raw_osc,
     Wait: _wait,
     ShellCommand: _nothing,
+    Plugin: _plugin,
 }

@@ -39,7 +39,7 @@ from chronus.dsp.specs import PROCESSOR_TYPES
 from chronus.lang.builder import Builder
 from chronus.lang.errors import ChronusSyntaxError, did_you_mean
 from chronus.lang.intents import Intent
-from chronus.lang.modules import module_types, param_names
+from chronus.lang.modules import builtin_types, param_names
 from chronus.lang.music import UNIT_WORDS, note_to_midi
 from chronus.lang.vocabulary import MODULE_WORDS, grammar_terminals, known_words
 
@@ -60,10 +60,11 @@ ERRORS_FILE = "chronus_errors.toml"
 COMMAND_KEYWORDS: tuple[str, ...] = (
     "add", "brighter", "clear", "connect", "create", "darker", "delete",
     "disconnect", "drop", "exit", "faster", "health", "help", "key", "kill", "lane", "lfo",
-    "load", "louder", "make", "more", "less", "mute", "panic", "pattern", "play", "quieter",
-    "quit", "record", "redo", "remove", "replay", "run", "save", "send", "set", "show",
-    "slower", "snapshot", "snapshots", "solo", "speed", "start", "status", "stop", "tempo",
-    "transpose", "undo", "unmute", "unsolo", "vibrato", "wait", "what", "wobble",
+    "load", "louder", "make", "modules", "more", "less", "mute", "panic", "pattern", "play",
+    "quieter", "quit", "record", "redo", "reload", "remove", "replay", "run", "save", "send",
+    "set", "show", "slower", "snapshot", "snapshots", "solo", "speed", "start", "status",
+    "stop", "tempo", "transpose", "undo", "unload", "unmute", "unsolo", "unwatch", "vibrato",
+    "wait", "watch", "what", "wobble",
 )  # fmt: skip
 """Words that can open a command; the candidates for "did you mean" on a first word."""
 
@@ -93,6 +94,7 @@ _TERMINAL_WORDS = {
     "FRACTION": "a note value (1/8)",
     "LANE": "lane values (400 800 . 1600)",
     "PATH": "a file name",
+    "MODULE_FILE": "a module file (./fold.py) or a plugin's name",
     "COMPARATIVE": "darker, brighter, louder, quieter, wetter, drier, faster, slower",
     "AMOUNT": "more, less, longer, shorter",
     "DIRECTION": "up or down",
@@ -121,10 +123,10 @@ def grammar_text() -> str:
     text = (grammar_dir() / GRAMMAR_FILE).read_text(encoding="utf-8")
     # Words for effects and filters continue a chain after "then" like their types do,
     # unless they are also parameter names (`then room 0.8` sets a parameter).
-    params = {name for kind in module_types() for name in param_names(kind)}
+    params = {name for kind in builtin_types() for name in param_names(kind)}
     synonyms = (w for w, kind in MODULE_WORDS.items()
                 if w.isalpha() and kind in PROCESSOR_TYPES and w not in params)  # fmt: skip
-    words = [*module_types(), *synonyms]
+    words = [*builtin_types(), *synonyms]
     types = "|".join(sorted(words, key=lambda w: (-len(w), w)))
     text = text.replace("@TYPES@", types)
     for slot, regex in grammar_terminals().items():
@@ -221,7 +223,7 @@ def keywords() -> frozenset[str]:
             if terminal.name == "INTERVAL":
                 # "tone" is a kick's parameter and a fine module name: the lexer only
                 # reads it as an interval after "up" or "down".
-                params = {name for kind in module_types() for name in param_names(kind)}
+                params = {name for kind in builtin_types() for name in param_names(kind)}
                 found = [word for word in found if word not in params]
             words.update(found)
     return frozenset(words)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from chronus.dsp.specs import PROCESSOR_TYPES
 from chronus.lang.context import PRONOUNS, Context
 from chronus.lang.errors import (
     BadValueError,
@@ -22,7 +21,7 @@ from chronus.lang.intents import (
     Remove,
     Route,
 )
-from chronus.lang.modules import find_param, is_modulator, module_types
+from chronus.lang.modules import find_param, is_modulator, is_processor, module_types
 from chronus.lang.resolve import Mapped, check_name, check_type, module_of
 from chronus.lang.sounds import SOUNDS, Sound
 from chronus.lang.vocabulary import module_type
@@ -138,12 +137,12 @@ def _value(module_id: str, kind: str, name: str, value: float) -> Message:
 
 
 def _need_input(module_id: str, kind: str, column: int) -> None:
-    if kind not in PROCESSOR_TYPES:
+    if not is_processor(kind):
         raise BadValueError(
             f"{module_id} is a {kind}: it has no input, so nothing can go through it",
             column=column,
             hint="route through filters and effects: "
-            + " ".join(t for t in module_types() if t in PROCESSOR_TYPES),
+            + " ".join(t for t in module_types() if is_processor(t)),
         )
 
 
@@ -169,7 +168,7 @@ def _links(
                     column=link.column,
                     expected=known,
                     hint=hint or "types: " + " ".join(t for t in module_types()
-                                                      if t in PROCESSOR_TYPES),
+                                                      if is_processor(t)),
                 )  # fmt: skip
             check_type(kind, link.column)
             if link.called is not None:

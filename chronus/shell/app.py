@@ -16,13 +16,14 @@ from prompt_toolkit.patch_stdout import patch_stdout
 
 from chronus.engine.client import EngineClient, EngineError
 from chronus.lang.context import Context
-from chronus.lang.intents import Record, Replay, ShellCommand, Snapshot, StopRecording
+from chronus.lang.intents import Plugin, Record, Replay, ShellCommand, Snapshot, StopRecording
 from chronus.lang.interpreter import Interpretation, Interpreter
-from chronus.lang.modules import module_types, param_names
+from chronus.lang.modules import module_types, param_names, plugin_types
 from chronus.lang.parser import UNIT_WORDS, keywords
 from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
 from chronus.shell.help import HELP
+from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
 from chronus.shell.session import (
     Recorder,
     Replayer,
@@ -30,10 +31,17 @@ from chronus.shell.session import (
     is_local,
     load_messages,
     localised,
+    plugin_notes,
     recording_of,
 )
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
-from chronus.shell.views import format_health, format_patch
+from chronus.shell.views import (
+    format_health,
+    format_patch,
+    format_plugin_health,
+    format_plugins,
+    plugin_rows,
+)
 
 __all__ = ["HELP", "Shell", "completion_words", "run_shell"]
 
@@ -73,6 +81,8 @@ class Shell:
         """Whether the engine runs on this machine (relative record paths are made absolute)."""
         self.owns_engine = owns_engine
         """Whether the engine stops when the shell quits (it started it)."""
+        self.plugins = PluginRequests(client.address, write)
+        self.watcher = Watcher(self._reload, write)
         self._words: list[str] | None = None
 
     def handle(self, line: str) -> bool:
@@ -80,19 +90,40 @@ class Shell:
         if self.replayer.finished.is_set():
             self.replayer.finished.clear()
             self._resync()
+        if self.plugins.changed.is_set():
+            # A plugin came or went: its type, and the modules the engine made or removed.
+            self.plugins.changed.clear()
+            self._resync(undoable=False)
         result = self.interpreter.interpret(line)
         if result.error is not None:
-            self.write(result.error.render())
+            self.write(result.error.render() + self._still_loading(line))
             return True
         return self.act(result)
+
+    def _still_loading(self, line: str) -> str:
+        """A word for a line that names a plugin whose load has not been answered yet."""
+        words = set(line.lower().replace(";", " ").split())
+        loading = [asked for asked in self.plugins.awaited if asked.split()[-1] in words]
+        if not loading:
+            return ""
+        return f"\n({loading[0]} is under way: the engine answers once it has checked it)"
 
     def act(self, result: Interpretation) -> bool:
         """Act on a line interpreted without error; False when it asks to quit."""
         if asks_to_quit(result):
             self.recorder.finish(engine_stops=self.owns_engine)
+            self.watcher.close()
             return False
-        if result.messages and not self._send(self._localised(result)):
+        plugin_messages = self._plugin_messages(result)
+        if plugin_messages is None:
+            if self._localised(result):
+                self._resync(undoable=False)  # the mirror took the line; the engine did not
             return True
+        messages = self._localised(result)
+        if messages and not self._send(messages):
+            return True
+        for message in plugin_messages:
+            self.plugins.send(message)
         for note in result.notes:
             self.write(note)
         for mapped in result.mapped:
@@ -129,10 +160,31 @@ class Shell:
         return True
 
     def _localised(self, result: Interpretation) -> list[Message]:
-        """The line's messages; a recording's file made absolute when the engine is local."""
-        if not self.local:
-            return result.messages
-        return [message for mapped in result.mapped for message in localised(mapped)]
+        """The line's messages but the plugins' (sent on their own); a recording's file made
+        absolute when the engine is local."""
+        return [
+            message
+            for mapped in result.mapped
+            if not isinstance(mapped.intent, Plugin)
+            for message in (localised(mapped) if self.local else mapped.messages)
+        ]
+
+    def _plugin_messages(self, result: Interpretation) -> list[Message] | None:
+        """The line's plugin messages, a module's file made absolute when the engine is
+        local; None (and why written) if such a file is not there: then nothing is sent."""
+        out: list[Message] = []
+        for mapped in result.mapped:
+            if not isinstance(mapped.intent, Plugin):
+                continue
+            messages = localised(mapped) if self.local else mapped.messages
+            if self.local and mapped.intent.file and not Path(str(messages[0].args[0])).is_file():
+                self.write(f"error: there is no file {messages[0].args[0]} — nothing sent")
+                return None
+            out.extend(messages)
+        return out
+
+    def _reload(self, name: str) -> None:
+        self.plugins.send(plugin_message("reload", name))
 
     def _resync(self, undoable: bool = True) -> None:
         """Rebuild the context from the engine (after a snapshot load, a replay, an error).
@@ -141,7 +193,7 @@ class Shell:
         """
         old = self.interpreter.context
         try:
-            fresh = Context.from_dump(self.client.dump())
+            fresh = Context.from_engine(self.client.dump())
         except EngineError as exc:
             self.write(f"error: {exc}")
             return
@@ -162,10 +214,39 @@ class Shell:
             elif name == "show":
                 only = None if intent.arg in (None, "patch") else intent.arg
                 self.write(format_patch(self.client.dump(), only))
+            elif name == "modules" and intent.arg is not None:
+                self.write(format_plugin_health(self.client.plugin_health(intent.arg)))
+            elif name == "modules":
+                self.write(format_plugins(self.client.plugins()))
+            elif name == "watch":
+                self._watch(intent.arg or "")
+            elif name == "unwatch":
+                self._unwatch(intent.arg or "")
             else:
                 self.write(local_answer(intent, self.interpreter.context))
         except EngineError as exc:
             self.write(f"error: {exc}")
+
+    def _watch(self, name: str) -> None:
+        """Watch a plugin's file: the engine's listing says which file it loaded."""
+        rows = {row["name"]: row for row in plugin_rows(self.client.plugins())}
+        path = str(rows.get(name, {}).get("path") or "")
+        if not path:
+            known = " ".join(rows) or "none loaded"
+            self.write(f'there is no plugin "{name}" (plugins: {known})')
+            return
+        if not self.local or not Path(path).is_file():
+            self.write(f"cannot watch {name}: its file {path} is not on this machine")
+            return
+        self.watcher.watch(name, Path(path))
+        self.write(f"watching {path}: {name} reloads when it changes (unwatch {name} stops)")
+
+    def _unwatch(self, name: str) -> None:
+        if self.watcher.unwatch(name):
+            self.write(f"stopped watching {name}")
+        else:
+            watched = " ".join(self.watcher.names()) or "none"
+            self.write(f'"{name}" is not watched (watched: {watched})')
 
     def _snapshot(self, intent: Snapshot) -> None:
         name = intent.name or ""
@@ -187,6 +268,8 @@ class Shell:
                 if self._send(messages):
                     self._resync()
                     self.write(f"loaded snapshot {name} (undo goes back)")
+                    for note in plugin_notes(data):
+                        self.write(note)
         except (OSError, ValueError) as exc:
             self.write(f"error: snapshot {name}: {exc}")
         except EngineError as exc:
@@ -208,7 +291,8 @@ class Shell:
         """The words the prompt completes: the language's, then this patch's module ids."""
         if self._words is None:
             self._words = completion_words()
-        return self._words + sorted(self.interpreter.context.modules)
+        plugins = [p.name for p in plugin_types()]
+        return self._words + plugins + sorted(self.interpreter.context.modules)
 
     def toolbar(self) -> str:
         """The bottom line: engine, tempo, focus and whether a recording runs."""
@@ -220,9 +304,14 @@ class Shell:
             left = self.recorder.left
             ends = "" if left is None else f" {left:.0f} s left"
             recording = f" · ● rec {Path(context.recording).name}{ends}"
+        awaited = self.plugins.awaited
+        plugins = f" · {awaited[0]}…" if awaited else ""
+        watched = self.watcher.names()
+        if watched:
+            plugins += " · watching " + " ".join(watched)
         return (
             f" engine {host}:{port} · tempo {context.tempo:g} · focus {focus}{recording}"
-            " · help · Ctrl-D quits"
+            f"{plugins} · help · Ctrl-D quits"
         )
 
 
@@ -250,7 +339,7 @@ def run_shell(
     else:
         try:
             client = EngineClient(*engine)
-            context = Context.from_dump(client.dump())
+            context = Context.from_engine(client.dump())
         except EngineError as exc:
             print(f"chronus: error: {exc}", file=sys.stderr)
             return 1
@@ -261,7 +350,10 @@ def run_shell(
         history=history if history is not None else _history(),
         auto_suggest=AutoSuggestFromHistory(),
         completer=WordCompleter(
-            lambda: words + sorted(gate.interpreter.context.modules), ignore_case=True
+            lambda: (
+                words + [p.name for p in plugin_types()] + sorted(gate.interpreter.context.modules)
+            ),
+            ignore_case=True,
         ),
         bottom_toolbar=lambda: _toolbar(gate, starting),
         input=input,
@@ -283,6 +375,7 @@ def run_shell(
     finally:
         if gate.shell is not None:
             gate.shell.recorder.finish(engine_stops=starting is not None)
+            gate.shell.watcher.close()
             gate.shell.client.close()
         if starting is not None:
             write("stopping the engine…")

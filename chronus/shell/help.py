@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
 from chronus.dsp.specs_effects import EFFECT_SPECS
 from chronus.lang import vocabulary as words
-from chronus.lang.modules import find_param, param_specs
+from chronus.lang.modules import find_param, param_specs, plugin_types
 from chronus.lang.sounds import SOUNDS, Sound, find_sound
 
 __all__ = ["HELP", "TOPICS", "help_text"]
@@ -35,6 +35,7 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   snapshot save intro · load snapshot intro · snapshots
   record 30 seconds to take1.wav · record 8 bars · stop recording · replay song.chr
   /mod/bass/cutoff 800                       raw OSC, validated
+  load module ./fold.py as fold · reload fold · unload fold · modules · watch fold  (help plugins)
   help sounds|synths|drums|filters|effects|lfo|patterns|session|words · show patch · what is bass
   health · status · quit
 Plain speech works too (`help words` lists the words): give me an 808 kick · four on the floor
@@ -90,6 +91,33 @@ Modulation (an lfo module patched to one parameter):
   lfo on pad amp at 2 hz square          free-running; shapes: sine triangle saw square random
   wobble the bass                        an lfo at 1/8 on the first filter after it
 """
+
+
+_PLUGINS = """\
+Plugins: your own modules, Python files written like the built-in ones (docs/MODULES.md).
+  load module ./fold.py as fold      check it in the sandbox, then load it: `fold` is a type
+  load module ./fold.py              named after the file
+  load module fold                   a file from the module folders (~/.config/chronus/modules,
+                                     chronus engine --modules DIR)
+  add a fold called f1 after bass · bass through fold · set f1 drive to 0.7 · more drive on f1
+  reload fold                        check the file again and crossfade to the new version; if
+                                     it fails, the old one plays on and you are told why
+  unload fold                        take it out, and every module of its type
+  modules                            every plugin: state, version, blocks, errors, CPU, uptime
+  modules fold                       one plugin: its file, last validation, every change of state
+  watch fold · unwatch fold          reload whenever the file is saved
+  health                             the engine's health, plugins included
+A plugin that raises or writes NaN is bypassed for that block; too many in a row suspend it,
+a crash quarantines it. `reload` brings it back once fixed.
+"""
+
+
+def _plugins() -> str:
+    """`help plugins`: the commands, then the plugin types the engine has loaded."""
+    loaded = [plugin.name for plugin in plugin_types()]
+    if not loaded:
+        return _PLUGINS + "Loaded: none yet."
+    return _PLUGINS + _types_table(loaded, "Loaded:")
 
 
 def _sounds() -> str:
@@ -167,7 +195,8 @@ def help_text(topic: str | None) -> str:
     key = topic.rstrip("s") if topic.rstrip("s") in TOPICS else topic
     if key in TOPICS:
         return TOPICS[key]()
-    if topic in tuple(SYNTH_TYPES) + DRUM_TYPES + FILTER_TYPES + tuple(EFFECT_SPECS):
+    plugins = tuple(plugin.name for plugin in plugin_types())
+    if topic in tuple(SYNTH_TYPES) + DRUM_TYPES + FILTER_TYPES + tuple(EFFECT_SPECS) + plugins:
         return _types_table([topic], f"{topic}:")
     found = find_sound((topic,))
     if found is not None:
@@ -186,5 +215,6 @@ TOPICS: dict[str, Callable[[], str]] = {
     "pattern": lambda: _PATTERNS,
     "session": lambda: _SESSION,
     "word": _words,
+    "plugin": _plugins,
 }  # fmt: skip
 """`help <topic>`: a plural works too (`help filters`)."""

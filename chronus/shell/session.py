@@ -19,7 +19,8 @@ from typing import Any
 
 from chronus.engine.client import EngineClient, EngineError
 from chronus.lang.context import Context
-from chronus.lang.intents import Record
+from chronus.lang.intents import Plugin, Record
+from chronus.lang.modules import builtin_types, plugin_types
 from chronus.lang.resolve import Mapped
 from chronus.lang.undo import diff_messages
 from chronus.protocol import Message
@@ -31,6 +32,8 @@ __all__ = [
     "is_local",
     "load_messages",
     "localised",
+    "plugin_notes",
+    "plugins_needed",
     "recording_of",
 ]
 
@@ -47,14 +50,17 @@ def is_local(host: str) -> bool:
 
 
 def localised(mapped: Mapped) -> tuple[Message, ...]:
-    """An intent's messages, a recording's file made absolute: for an engine on this
-    machine, which writes relative to its own folder, not ours."""
-    if not isinstance(mapped.intent, Record):
+    """An intent's messages, a recording's or a module's file made absolute: for an engine on
+    this machine, which reads and writes relative to its own folder, not ours."""
+    intent = mapped.intent
+    if not isinstance(intent, Record) and not (isinstance(intent, Plugin) and intent.file):
         return mapped.messages
     out = []
     for message in mapped.messages:
         path = Path(str(message.args[0]))
-        if not path.is_absolute():
+        if isinstance(intent, Plugin):
+            path = path.expanduser()
+        if not path.is_absolute() or str(path) != message.args[0]:
             message = replace(message, args=(str(path.resolve()), *message.args[1:]))
         out.append(message)
     return tuple(out)
@@ -117,19 +123,87 @@ class SnapshotStore:
         return sorted(p.stem for p in self.folder.glob("*.json") if not p.name.startswith("."))
 
 
+def plugins_needed(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The plugin types a snapshot's modules are of (types not built in), each with what the
+    snapshot saved of it (its `"plugins"` entry: version, path; {} if it says nothing)."""
+    modules = snapshot.get("modules")
+    saved = snapshot.get("plugins")
+    saved = saved if isinstance(saved, dict) else {}
+    builtin = set(builtin_types())
+    needed: dict[str, dict[str, Any]] = {}
+    for entry in modules.values() if isinstance(modules, dict) else ():
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if isinstance(kind, str) and kind not in builtin:
+            about = saved.get(kind)
+            needed[kind] = about if isinstance(about, dict) else {}
+    return needed
+
+
+def plugin_notes(snapshot: dict[str, Any]) -> list[str]:
+    """Plugins the snapshot was saved with at another version than the engine's."""
+    playing = {plugin.name: plugin.version for plugin in plugin_types()}
+    notes = []
+    for name, about in plugins_needed(snapshot).items():
+        saved = str(about.get("version") or "")
+        if saved and playing.get(name) and playing[name] != saved:
+            notes.append(
+                f"note: the snapshot was saved with {name} v {saved}; v {playing[name]} plays"
+            )
+    return notes
+
+
 def load_messages(current: dict[str, Any], snapshot: dict[str, Any]) -> list[Message]:
     """What turns the engine's patch `current` into `snapshot`: only the differences, so a
     module both have keeps sounding (the same difference undo uses).
 
-    Raises ValueError (or a subclass) if the snapshot is malformed; nothing is sent then.
+    Raises ValueError (or a subclass) if the snapshot is malformed, or needs a plugin the
+    engine has not loaded (the message says which, and how to load it); nothing is sent then.
+    The modules of plugins are left to the engine's checks: this process has no code of theirs.
     """
     from chronus.dsp.patch import Patch
 
+    needed = plugins_needed(snapshot)
+    loaded = {plugin.name for plugin in plugin_types()}
+    missing = [name for name in needed if name not in loaded]
+    if missing:
+        raise ValueError(_missing(missing, needed))
     try:
-        Patch.from_dict(snapshot)  # the engine's own checks, before anything is sent
+        Patch.from_dict(_without(snapshot, set(needed)))  # the engine's own checks
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"the snapshot is malformed: {exc}") from None
     return diff_messages(Context.from_dump(current).state(), Context.from_dump(snapshot).state())
+
+
+def _missing(names: list[str], needed: dict[str, dict[str, Any]]) -> str:
+    said = []
+    for name in names:
+        version = needed[name].get("version")
+        said.append(f"{name} (v {version})" if version else name)
+    first = names[0]
+    path = needed[first].get("path")
+    how = f"load module {path} as {first}" if path else f"load module {first}"
+    plural = "s" if len(names) > 1 else ""
+    return f"it needs the plugin{plural} {', '.join(said)}, not loaded in the engine: {how} first"
+
+
+def _without(snapshot: dict[str, Any], kinds: set[str]) -> dict[str, Any]:
+    """The snapshot without the modules of `kinds`, nor their routes, modulations, tracks."""
+    if not kinds:
+        return snapshot
+    modules = snapshot.get("modules")
+    modules = modules if isinstance(modules, dict) else {}
+    gone = {
+        i for i, entry in modules.items() if isinstance(entry, dict) and entry.get("type") in kinds
+    }
+    tracks = snapshot.get("tracks")
+    return {
+        **snapshot,
+        "modules": {i: entry for i, entry in modules.items() if i not in gone},
+        "connections": [r for r in snapshot.get("connections", []) if not gone & set(r)],
+        "modulations": [m for m in snapshot.get("modulations", []) if not gone & set(m[:2])],
+        "tracks": {i: t for i, t in (tracks if isinstance(tracks, dict) else {}).items()
+                   if i not in gone},
+    }  # fmt: skip
 
 
 class Recorder:

@@ -1,7 +1,8 @@
-"""Text views of engine data for the terminal: health, patch."""
+"""Text views of engine data for the terminal: health, patch, plugins."""
 
 from __future__ import annotations
 
+import time
 from io import StringIO
 from typing import Any
 
@@ -9,13 +10,22 @@ from rich.console import Console
 from rich.table import Table
 
 from chronus.engine.stats import UNDERRUN_CAUSES
+from chronus.plugins.result import ERROR_TYPES
 
-__all__ = ["format_health", "format_module", "format_patch"]
+__all__ = [
+    "format_health",
+    "format_module",
+    "format_patch",
+    "format_plugin_health",
+    "format_plugin_reply",
+    "format_plugins",
+    "plugin_rows",
+]
 
 
-def _render(*items: Any) -> str:
+def _render(*items: Any, width: int = 100) -> str:
     buffer = StringIO()
-    console = Console(file=buffer, width=100, color_system=None, highlight=False)
+    console = Console(file=buffer, width=width, color_system=None, highlight=False)
     for item in items:
         console.print(item)
     return buffer.getvalue().rstrip()
@@ -153,7 +163,153 @@ def format_health(status: dict[str, Any]) -> str:
         )
     latency = io.get("device_latency_ms", 0)
     foot = f"output latency: lead {engine.get('lead_ms', 0):.2f} ms + device {latency:.2f} ms"
-    return _render(head, table, foot)
+    if "plugins" not in status:
+        return _render(head, table, foot)
+    plugins = plugin_rows(status["plugins"])
+    if not plugins:
+        return _render(head, table, foot, "plugins: none loaded")
+    return _render(head, table, foot, "plugins:", _plugin_table(plugins), width=_WIDE)
+
+
+_WIDE = 150
+"""Columns for a table of plugins: their last error is long."""
+
+
+def plugin_rows(data: object) -> list[dict[str, Any]]:
+    """The plugins of a `/plugins` listing (a list of records) or of a mapping name → record,
+    each a dict with its `name`; anything malformed is left out."""
+    if isinstance(data, dict):
+        data = [{"name": name, **entry} for name, entry in data.items() if isinstance(entry, dict)]
+    if not isinstance(data, list):
+        return []
+    return [row for row in data if isinstance(row, dict) and isinstance(row.get("name"), str)]
+
+
+def format_plugins(listing: object) -> str:
+    """`modules` and `chronus plugins`: one row per plugin of the engine's `/plugins` listing."""
+    rows = plugin_rows(listing)
+    if not rows:
+        return "no plugins loaded — try `load module ./fold.py as fold` (help plugins)"
+    return _render(_plugin_table(rows), width=_WIDE)
+
+
+def _plugin_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=None, show_edge=False)
+    columns = ("name", "state", "version", "runs in", "blocks ok", "errors", "CPU µs p50/p99",
+               "uptime", "last error")  # fmt: skip
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        state = str(row.get("state", "?"))
+        if row.get("pending"):
+            state += f" (new version {str(row['pending'])[:12]} on its way)"
+        table.add_row(
+            row["name"],
+            state,
+            str(row.get("version", "")),
+            str(row.get("runs_in", "")),
+            str(row.get("success_count", 0)),
+            str(row.get("error_count", 0)),
+            f"{_number(row.get('cpu_us_p50')):.0f} / {_number(row.get('cpu_us_p99')):.0f}",
+            _uptime(_number(row.get("uptime_seconds"))),
+            _last_error(row),
+        )
+    return table
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _uptime(seconds: float) -> str:
+    if seconds <= 0:
+        return "—"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{seconds:.0f} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def _last_error(row: dict[str, Any]) -> str:
+    """The last error the engine saw, else why the last validation failed."""
+    text = str(row.get("last_error") or "")
+    validation = row.get("validation")
+    if not text and isinstance(validation, dict) and validation.get("ok") is False:
+        text = f"{validation.get('error_type', '')}: {validation.get('error_message', '')}"
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def format_plugin_health(record: dict[str, Any]) -> str:
+    """`modules fold` and `chronus plugins fold`: one plugin of `/plugins/<name>/health`, with
+    its last validation and every change of state."""
+    uptime = _uptime(_number(record.get("uptime_seconds")))
+    head = (
+        f"{record.get('name', '?')} · {record.get('state', '?')} · v {record.get('version', '')}"
+        f" · runs {record.get('runs_in', '?')} · up {uptime}"
+    )
+    lines = [head, f"  file: {record.get('path', '?')}"]
+    lines.append(
+        f"  blocks ok {record.get('success_count', 0)} · errors {record.get('error_count', 0)} · "
+        f"restarts {record.get('restarts', 0)} · CPU {_number(record.get('cpu_us_p50')):.0f} / "
+        f"{_number(record.get('cpu_us_p99')):.0f} µs per block (p50 / p99)"
+    )
+    if record.get("last_error"):
+        lines.append(f"  last error: {record['last_error']}")
+    if record.get("pending"):
+        lines.append(f"  new version on its way: {record['pending']}")
+    validation = record.get("validation")
+    if isinstance(validation, dict):
+        took = f"{1000 * _number(validation.get('duration')):.0f} ms"
+        if validation.get("ok"):
+            lines.append(f"  last validation: passed in {took}")
+        else:
+            kind = str(validation.get("error_type", ""))
+            meaning = f" ({ERROR_TYPES[kind]})" if kind in ERROR_TYPES else ""
+            lines.append(
+                f"  last validation: failed in {took} — {kind}{meaning}: "
+                f"{validation.get('error_message', '')}"
+            )
+    transitions = [t for t in record.get("transitions") or [] if isinstance(t, dict)]
+    if transitions:
+        lines.append("  history:")
+    for t in transitions:
+        when = time.strftime("%H:%M:%S", time.localtime(_number(t.get("at"))))
+        detail = f" — {t['detail']}" if t.get("detail") else ""
+        lines.append(f"    {when}  {t.get('state', '?'):<12} {t.get('reason', '')}{detail}")
+    return "\n".join(lines)
+
+
+def format_plugin_reply(address: str, args: tuple[object, ...], request: str = "") -> str:
+    """What the engine answered to a plugin command, for people.
+
+    `/plugins/loaded fold 1a2b3c4d5e6f active` → `loaded fold (v 1a2b3c4d5e6f): active`;
+    `/plugins/unloaded fold` → `unloaded fold`; `/error /plugins/load <why>` → the error,
+    with what its type means. `request` ("load fold") names what was asked.
+    """
+    words = [str(arg) for arg in args]
+    if address == "/plugins/loaded" and len(words) >= 3:
+        return f"loaded {words[0]} (v {words[1]}): {words[2]}"
+    if address == "/plugins/unloaded" and words:
+        return f"unloaded {words[0]}"
+    if address == "/error":
+        head = f"error: {request or (words[0] if words else 'a plugin command')} failed"
+        # The validation's error type comes as its own argument or as "type: message".
+        if len(words) >= 3 and words[1] in ERROR_TYPES:
+            kind, why = words[1], " ".join(words[2:])
+        else:
+            why = " ".join(words[1:])
+            kind, _, rest = why.partition(":")
+            kind = kind.strip()
+            if kind in ERROR_TYPES:
+                why = rest.strip()
+        if kind in ERROR_TYPES:
+            head += f" — {kind} ({ERROR_TYPES[kind]})"
+        if request.startswith("reload"):
+            why += ("; " if why else "") + "the old version keeps playing"
+        return f"{head}\n  {why}" if why else head
+    return f"{address[1:]}: {' '.join(words)}"
 
 
 def format_patch(dump: dict[str, Any], only: str | None = None) -> str:
