@@ -132,6 +132,9 @@ TYPE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
 }
 """Module type → its parameters, in a stable order."""
 
+BUILTIN_TYPE_NAMES: tuple[str, ...] = tuple(TYPE_SPECS)
+"""The built-in types, before any `register` (what the language's grammar is built from)."""
+
 PROCESSOR_TYPES: set[str] = set(FILTER_TYPES) | set(EFFECT_SPECS)
 """Types with an audio input (filters, effects): the only valid destinations besides master."""
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from chronus.dsp.params import ParamSpec
-from chronus.dsp.specs import MODULATOR_TYPES, PROCESSOR_TYPES
+from chronus.dsp.specs import BUILTIN_TYPE_NAMES, MODULATOR_TYPES, PROCESSOR_TYPES
 from chronus.dsp.specs import module_types as _module_types
 from chronus.dsp.specs import param_specs as _param_specs
 from chronus.protocol import ID_PATTERN, PARAM_ALIASES
@@ -154,7 +154,12 @@ def _plugin(module_type: str) -> PluginType | None:
 
 
 def _builtin() -> tuple[str, ...]:
-    return tuple(_module_types())
+    return BUILTIN_TYPE_NAMES
+
+
+def _registered() -> tuple[str, ...]:
+    """Types registered in this process beyond the built-ins (`CHRONUS_MODULES`, tests)."""
+    return tuple(t for t in _module_types() if t not in BUILTIN_TYPE_NAMES)
 
 
 def builtin_types() -> tuple[str, ...]:
@@ -178,13 +183,13 @@ def is_processor(module_type: str) -> bool:
 def module_types() -> tuple[str, ...]:
     """Every module type the engine can create (saw, sine, …, kick, snare, hat), then the
     plugins it has loaded."""
-    builtin = _builtin()
-    return builtin + tuple(p.name for p in plugin_types() if p.name not in builtin)
+    known = _builtin() + _registered()
+    return known + tuple(p.name for p in plugin_types() if p.name not in known)
 
 
 def param_specs(module_type: str) -> tuple[ParamSpec, ...]:
     """The parameters of a module type, or () for a type the catalogue does not know."""
-    if module_type in _builtin():
+    if module_type in _builtin() or module_type in _registered():
         return tuple(_param_specs(module_type))
     plugin = _plugin(module_type)
     return () if plugin is None else plugin.params

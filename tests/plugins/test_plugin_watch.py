@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from chronus.dsp.plugin_table import PLUGIN_ROWS, PluginField, plugin_rows, put_text
 from chronus.engine.plugin_watch import PluginWatch
@@ -123,8 +127,25 @@ def test_tick_reads_a_few_times_a_second_not_every_call() -> None:
     assert registry.health("fold")["success_count"] == 1
 
 
-def test_user_modules_are_adopted_as_active_plugins() -> None:
+@pytest.fixture
+def faults_registered() -> Iterator[None]:
+    """tests/faults.py's types in the catalogue for one test; the catalogue as it was after."""
+    from chronus.dsp.catalog import MODULE_TYPES, PROCESSOR_TYPES
+    from chronus.dsp.specs import TYPE_SPECS
+
+    saved = dict(MODULE_TYPES), dict(TYPE_SPECS), set(PROCESSOR_TYPES)
+    sys.modules.pop("tests.faults", None)
     import tests.faults  # noqa: F401  (registers the fault_* types)
+
+    yield
+    sys.modules.pop("tests.faults", None)
+    for table, before in zip((MODULE_TYPES, TYPE_SPECS, PROCESSOR_TYPES), saved, strict=True):
+        table.clear()
+        table.update(before)
+
+
+@pytest.mark.usefixtures("faults_registered")
+def test_user_modules_are_adopted_as_active_plugins() -> None:
 
     registry = PluginRegistry()
     adopt_user_modules(registry, ["tests.faults"])
