@@ -52,7 +52,7 @@ def test_ready_line_names_where_it_serves(engine: EngineProcess) -> None:
 def test_health_is_the_engines_status_and_follows_it(engine: EngineProcess) -> None:
     code, first = fetch(engine, "/v1/health")
     assert code == 200
-    assert set(first) == {"engine", "io", "slots", "host"}
+    assert set(first) == {"engine", "io", "slots", "host", "plugins"}
     assert first["io"]["backend"] == "null"
     with engine.client() as client:
         client.send([validate("/patch/create", ("httpbass", "saw"))])
