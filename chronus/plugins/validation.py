@@ -1,0 +1,417 @@
+"""The checks a user module must pass before it plays: run in the sandbox's child process.
+
+`run_checks` runs the plugin's code in the calling process: the sandbox calls it in a
+confined child (see `chronus.plugins.sandbox`); the benchmark calls it in-process to measure
+what the sandbox adds. The checks, in order, each failing with one `error_type`:
+
+1. compile the file (`syntax_error`, with the line);
+2. import it through `import_plugin` (`import_error`, `no_module`, `exit`);
+3. its parameters: `volume` and `pan` declared (the graph mixes with them), every range and
+   default finite, each default in its range (`bad_params`);
+4. make the module (`exception`);
+5. render test blocks with seeded random parameter values in range: a source plays notes, a
+   processor gets a deterministic stereo test signal (and a dual-mono one through
+   `process_mono` if it has `DUAL_MONO`); every sample written must be finite (`non_finite`;
+   the output buffer is filled with NaN first, so a sample left unwritten counts too) and
+   nothing may raise (`exception`);
+6. determinism: a second fresh instance with the same parameters and input gives the same
+   samples, bit for bit (`non_deterministic`; also a `process_mono` that differs from
+   `process_stereo` on a dual-mono input);
+7. state round trip: `state()` after some blocks, pickled as a hand-over does, loaded into a
+   fresh instance: the blocks after give the same samples (`state_round_trip`);
+8. CPU per full block (thread CPU time, after a warm-up): p99 within the budget
+   (`too_slow`).
+
+A `MemoryError` anywhere is `memory`; `SystemExit` anywhere is `exit`.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import pickle
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from chronus.dsp.module import Module, Processor
+from chronus.dsp.params import ParamSpec
+from chronus.plugins.confine import status_mb
+from chronus.plugins.result import ValidationResult
+from chronus.plugins.source import NAME_PATTERN, PluginSourceError, import_plugin, version_of
+
+__all__ = ["CheckSettings", "peak_rss_mb", "run_checks"]
+
+FloatArray = npt.NDArray[np.float64]
+REQUIRED_PARAMS = ("volume", "pan")
+"""Parameters the graph reads of every module (its strip's gain)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSettings:
+    """How a module is exercised: the engine's rate and block, how long, and the budget."""
+
+    sample_rate: int = 48000
+    block: int = 128
+    warmup_blocks: int = 8
+    """Blocks rendered before any is timed (numba compiles on first call)."""
+    timed_blocks: int = 96
+    """Full blocks timed after the warm-up."""
+    capture_at: int = 24
+    """The block after which the round trip captures the state."""
+    cpu_budget: float = 0.25
+    """The p99 of CPU per block must stay below this share of the block's period."""
+    seed: int = 1
+
+    @property
+    def budget_us(self) -> float:
+        """The CPU budget per block in microseconds."""
+        return self.cpu_budget * 1e6 * self.block / self.sample_rate
+
+
+class _Failed(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def _where(exc: BaseException, path: str) -> str:
+    """` (line N)` of the deepest frame in the plugin's file, or ""."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == path:
+            line = frame.lineno
+    return "" if line is None else f" (line {line})"
+
+
+def _failure(exc: BaseException, error_type: str, doing: str, path: str) -> _Failed:
+    """What an exception raised while `doing` something means."""
+    if isinstance(exc, _Failed):
+        return exc
+    if isinstance(exc, SystemExit):
+        return _Failed("exit", f"{doing}: the module raised SystemExit({exc.code!r})")
+    if isinstance(exc, MemoryError):
+        return _Failed("memory", f"{doing}: the module went past the memory limit")
+    text = str(exc).strip()
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, PermissionError) and exc.errno == errno.EPERM:
+        detail += " (the sandbox lets no module start a process or run a program)"
+    return _Failed(error_type, f"{doing} raised {detail}{_where(exc, path)}")
+
+
+def _guard(error_type: str, doing: str, path: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except BaseException as exc:
+        raise _failure(exc, error_type, doing, path) from None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM) in MB."""
+    return status_mb("VmHWM")
+
+
+def _compile(path: str) -> bytes:
+    try:
+        source = Path(path).read_bytes()
+    except OSError as exc:
+        raise _Failed("import_error", f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise _Failed("syntax_error", f"line {exc.lineno}: {exc.msg}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Failed("syntax_error", f"not Python source: {exc}") from None
+    return source
+
+
+def _import(path: str, name: str, source: bytes) -> type[Module]:
+    try:
+        return import_plugin(path, name, version_of(source))
+    except PluginSourceError as exc:
+        raise _Failed("no_module", str(exc)) from None
+    except BaseException as exc:
+        raise _failure(exc, "import_error", "importing the file", path) from None
+
+
+def _check_params(cls: type[Module]) -> tuple[ParamSpec, ...]:
+    specs = getattr(cls, "PARAMS", None)
+    if not isinstance(specs, tuple) or not all(isinstance(s, ParamSpec) for s in specs):
+        raise _Failed("bad_params", "PARAMS must be a tuple of ParamSpec")
+    names = [spec.name for spec in specs]
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise _Failed("bad_params", f"parameter declared twice: {', '.join(doubled)}")
+    missing = [n for n in REQUIRED_PARAMS if n not in names]
+    if missing:
+        raise _Failed(
+            "bad_params",
+            f"no {' or '.join(missing)} parameter: the graph mixes every module with them "
+            "(add *mix_specs(0.0) to PARAMS)",
+        )
+    for spec in specs:
+        if not isinstance(spec.name, str) or not spec.name.isidentifier():
+            raise _Failed("bad_params", f"{spec.name!r} is not a parameter name")
+        numbers = (spec.default, spec.minimum, spec.maximum)
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers):
+            raise _Failed("bad_params", f"{spec.name}: default and range must be finite numbers")
+        if spec.minimum > spec.maximum:
+            raise _Failed("bad_params", f"{spec.name}: minimum {spec.minimum:g} > maximum")
+        if not spec.minimum <= spec.default <= spec.maximum:
+            raise _Failed(
+                "bad_params", f"{spec.name}: default {spec.default:g} outside {spec.range_text}"
+            )
+    return specs
+
+
+def _random_params(specs: tuple[ParamSpec, ...], seed: int) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    return {s.name: float(rng.uniform(s.minimum, s.maximum)) for s in specs}
+
+
+def _sizes(settings: CheckSettings) -> list[int]:
+    """Block sizes of a test render: full blocks, and a partial one now and then (the graph
+    splits a block where an event lands) — but only full ones while timed."""
+    block = settings.block
+    sizes = [block if k % 5 else 1 + (k * 37) % block for k in range(settings.warmup_blocks)]
+    sizes[0] = block
+    return sizes + [block] * settings.timed_blocks
+
+
+_EVENTS: dict[int, tuple[str, tuple[Any, ...]]] = {
+    0: ("note_on", (60.0, 100.0, 1024)),
+    6: ("note_on", (67.0, 80.0, -1)),
+    20: ("gate", (False,)),
+    30: ("note_on", (48.0, 127.0, 4000)),
+    70: ("note_on", (72.0, 64.0, 300)),
+}
+"""Notes the test render plays, by block (processors get them too, as in the graph)."""
+
+
+class _Rig:
+    """One instance of the module under test, fed a fixed input and fixed events."""
+
+    def __init__(
+        self,
+        cls: type[Module],
+        params: dict[str, float],
+        settings: CheckSettings,
+        signal: FloatArray,
+        path: str,
+    ) -> None:
+        self.path = path
+        self.settings = settings
+        self.signal = signal
+        self.module: Module = _guard("exception", "making the module", path,
+                             lambda: cls(settings.sample_rate, settings.block))  # fmt: skip
+        self.processor = isinstance(self.module, Processor)
+        block = settings.block
+        self.inp = np.zeros((block, 2))
+        self.inp_mono = np.zeros(block)
+        self.out = np.zeros((block, 2) if self.processor else block)
+        self.out_mono = np.zeros(block)
+
+        def setup() -> None:
+            self.module.reseed(12345)
+            self.module.tempo_changed(120.0)
+            for name, value in params.items():
+                self.module.set_param(name, value)
+
+        _guard("exception", "setting its parameters", path, setup)
+
+    def render(
+        self, sizes: list[int], first: int, into: FloatArray, mono: bool = False
+    ) -> list[int]:
+        """Render blocks `first`… of `sizes` into `into` (from the sample where block
+        `first` starts); the thread CPU time of each call in ns."""
+        start = sum(sizes[:first])
+        times: list[int] = []
+        for k in range(first, len(sizes)):
+            n = sizes[k]
+            if k in _EVENTS:
+                self._event(k)
+            t0 = time.thread_time_ns()
+            written = self._block(k, n, start, mono)
+            times.append(time.thread_time_ns() - t0)
+            if not np.isfinite(written).all():
+                bad = int(np.count_nonzero(~np.isfinite(written)))
+                raise _Failed(
+                    "non_finite",
+                    f"block {k}{' (dual mono)' if mono else ''}: {bad} of the samples written "
+                    "are NaN or infinite (process must WRITE all of out[:n], finite)",
+                )
+            into[start : start + n] = written
+            start += n
+        return times
+
+    def _event(self, k: int) -> None:
+        method, args = _EVENTS[k]
+        _guard("exception", f"{method} (block {k})", self.path,
+               lambda: getattr(self.module, method)(*args))  # fmt: skip
+
+    def _block(self, k: int, n: int, start: int, mono: bool) -> FloatArray:
+        module = self.module
+        processor = cast(Processor, module)
+        chunk = self.signal[start : start + n]
+        if mono:
+            self.inp_mono[:n] = chunk[:, 0]
+            self.out_mono.fill(np.nan)
+            _guard("exception", f"process_mono (block {k})", self.path,
+                   lambda: processor.process_mono(self.inp_mono, self.out_mono, n))  # fmt: skip
+            return self.out_mono[:n]
+        self.out.fill(np.nan)
+        if self.processor:
+            self.inp[:n] = chunk
+            _guard("exception", f"process_stereo (block {k})", self.path,
+                   lambda: processor.process_stereo(self.inp, self.out, n))  # fmt: skip
+        else:
+            _guard("exception", f"process (block {k})", self.path,
+                   lambda: module.process(self.out, n))  # fmt: skip
+        return self.out[:n]
+
+
+def _test_signal(samples: int, seed: int, dual_mono: bool) -> FloatArray:
+    """A deterministic input: a rising sine and seeded noise, different on each channel
+    (the same on both for a dual-mono test)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / 48000.0
+    sweep = 0.5 * np.sin(2 * np.pi * (110.0 + 400.0 * t) * t)
+    left = sweep + 0.2 * rng.standard_normal(samples)
+    right = left if dual_mono else 0.5 * sweep - 0.3 * rng.standard_normal(samples)
+    return np.ascontiguousarray(np.stack([left, right], axis=1))
+
+
+def _first_difference(a: FloatArray, b: FloatArray, sizes: list[int]) -> str:
+    index = int(np.flatnonzero((a != b).reshape(len(a), -1).any(axis=1))[0])
+    block = int(np.searchsorted(np.cumsum(sizes), index, side="right"))
+    return f"block {block}, sample {index}"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def _exercise(
+    cls: type[Module], specs: tuple[ParamSpec, ...], settings: CheckSettings, path: str
+) -> dict[str, float]:
+    """Checks 4–8; their figures."""
+    params = _random_params(specs, settings.seed)
+    sizes = _sizes(settings)
+    samples = sum(sizes)
+    signal = _test_signal(samples, settings.seed, dual_mono=False)
+
+    def rig(source: FloatArray = signal) -> _Rig:
+        return _Rig(cls, params, settings, source, path)
+
+    first = rig()
+    shape = (samples, 2) if first.processor else (samples,)
+    rendered = np.zeros(shape)
+    times = first.render(sizes, 0, rendered)
+    if first.processor and getattr(cls, "DUAL_MONO", False):
+        _dual_mono(rig, sizes, settings)
+    again = np.zeros(shape)
+    rig().render(sizes, 0, again)
+    if not np.array_equal(rendered, again):
+        raise _Failed(
+            "non_deterministic",
+            "two fresh instances with the same parameters and input differ at "
+            f"{_first_difference(rendered, again, sizes)} (no clocks, no unseeded random)",
+        )
+    _round_trip(rig, sizes, settings, rendered, path)
+    timed = [t / 1000 for t in times[settings.warmup_blocks :]]
+    p50, p99 = _percentile(timed, 50), _percentile(timed, 99)
+    if p99 >= settings.budget_us:
+        raise _Failed(
+            "too_slow",
+            f"CPU per block p99 {p99:.0f} µs (p50 {p50:.0f} µs), over the budget of "
+            f"{settings.budget_us:.0f} µs ({100 * settings.cpu_budget:g} % of a "
+            f"{settings.block}-frame block at {settings.sample_rate} Hz)",
+        )
+    return {"cpu_us_p50": p50, "cpu_us_p99": p99, "blocks": float(len(timed))}
+
+
+def _dual_mono(rig: Callable[[FloatArray], _Rig], sizes: list[int], s: CheckSettings) -> None:
+    signal = _test_signal(sum(sizes), s.seed + 1, dual_mono=True)
+    stereo = np.zeros((len(signal), 2))
+    mono = np.zeros(len(signal))
+    rig(signal).render(sizes, 0, stereo)
+    rig(signal).render(sizes, 0, mono, mono=True)
+    for channel in (0, 1):
+        if not np.array_equal(stereo[:, channel], mono):
+            where = _first_difference(stereo[:, channel], mono, sizes)
+            raise _Failed(
+                "non_deterministic",
+                f"process_mono differs from process_stereo on a dual-mono input at {where} "
+                "(see Processor's dual-mono contract)",
+            )
+
+
+def _round_trip(
+    rig: Callable[[], _Rig], sizes: list[int], s: CheckSettings, rendered: FloatArray, path: str
+) -> None:
+    capture = min(s.capture_at, len(sizes) - 1)
+    before = rig()
+    scratch = np.zeros_like(rendered)
+    before.render(sizes[:capture], 0, scratch)
+
+    def hand_over() -> Any:
+        return pickle.loads(pickle.dumps(before.module.state()))
+
+    state = _guard("state_round_trip", "state()", path, hand_over)
+    after = rig()
+    _guard("state_round_trip", "load_state()", path, lambda: after.module.load_state(state))
+    after.render(sizes, capture, scratch)
+    start = sum(sizes[:capture])
+    if not np.array_equal(scratch[start:], rendered[start:]):
+        where = _first_difference(scratch[start:], rendered[start:], sizes[capture:])
+        raise _Failed(
+            "state_round_trip",
+            f"after state() at block {capture} and load_state() into a fresh instance, the "
+            f"samples differ ({where} after the capture): state() misses something",
+        )
+
+
+def run_checks(
+    path: str | Path, name: str, settings: CheckSettings | None = None
+) -> ValidationResult:
+    """Validate the module file at `path` as plugin `name` in this process.
+
+    Runs the plugin's code here: call it in a sandboxed child (or a benchmark). Returns the
+    result; raises only what the checks cannot catch (a signal, `os._exit`).
+    """
+    settings = settings or CheckSettings()
+    path = str(path)
+    began = time.perf_counter()
+    found: dict[str, Any] = {}
+    figures: dict[str, float] = {}
+    try:
+        if not NAME_PATTERN.fullmatch(name):
+            raise _Failed("import_error", f"{name!r} is not a plugin name (a-z, 0-9, _; "
+                          "1–32 characters, a letter first)")  # fmt: skip
+        source = _compile(path)
+        t0 = time.perf_counter()
+        cls = _import(path, name, source)
+        figures["import_ms"] = (time.perf_counter() - t0) * 1000
+        found["module_class"] = cls.__mro__[1].__name__
+        found["processor"] = issubclass(cls, Processor)
+        specs = _check_params(cls)
+        found["params"] = tuple(spec.name for spec in specs)
+        figures.update(_exercise(cls, specs, settings, path))
+    except BaseException as exc:
+        failed = _failure(exc, "exception", "validating", path)
+        figures["peak_rss_mb"] = peak_rss_mb()
+        return ValidationResult(
+            ok=False, error_type=failed.error_type, error_message=failed.message,
+            duration=time.perf_counter() - began, figures=figures, **found,
+        )  # fmt: skip
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return ValidationResult(ok=True, duration=time.perf_counter() - began, figures=figures,
+                            **found)  # fmt: skip

@@ -1,0 +1,208 @@
+"""The sandbox pool with real worker processes: every fault in `faulty/` gives its error type
+and the pool goes on working; a killed worker is replaced; nothing makes it raise."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chronus.plugins.result import ERROR_TYPES, ValidationResult
+from chronus.plugins.sandbox import SandboxPool, validate_file
+
+FAULTY = Path(__file__).parent / "faulty"
+GOOD = FAULTY / "good.py"
+
+FAULTS = {
+    "raises_in_process": ("exception", "ZeroDivisionError: oops in process (line 15)"),
+    "raises_at_import": ("import_error", "RuntimeError: broken at import (line 3)"),
+    "syntax_error": ("syntax_error", "line 4"),
+    "no_module": ("no_module", "no Module subclass"),
+    "bad_params": ("bad_params", "drive: default 50 outside 1–20"),
+    "endless_loop": ("timeout", "time limit of 2 s"),
+    "segfault": ("crash", "SIGSEGV"),
+    "os_exit": ("exit", "exit status 3"),
+    "system_exit": ("exit", "SystemExit('bye')"),
+    "huge_allocation": ("memory", "memory limit"),
+    "nan_output": ("non_finite", "NaN or infinite"),
+    "non_deterministic": ("non_deterministic", "two fresh instances"),
+    "unseeded_random": ("non_deterministic", "two fresh instances"),
+    "forgets_state": ("state_round_trip", "after state() at block 24"),
+    "too_slow": ("too_slow", "over the budget of 667 µs"),
+    "fork_bomb": ("exception", "lets no module start a process"),
+    "kills_worker": ("crash", "sandbox worker died"),
+}
+"""Each fixture: the error type it must give and a part of its message."""
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[SandboxPool]:
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        yield pool
+
+
+def test_every_fault_fixture_is_listed() -> None:
+    files = {path.stem for path in FAULTY.glob("*.py")} - {"good", "good_source"}
+    assert files == set(FAULTS)
+    assert {kind for kind, _ in FAULTS.values()} <= set(ERROR_TYPES)
+
+
+def test_good_modules_pass_with_their_figures(pool: SandboxPool) -> None:
+    result = pool.validate(GOOD, "softclip")
+    assert result.ok, result.error_message
+    assert (result.module_class, result.processor) == ("SoftClip", True)
+    assert result.params == ("drive", "volume", "pan", "mute", "solo")
+    assert result.figures["blocks"] == 96
+    assert 0 < result.figures["cpu_us_p50"] <= result.figures["cpu_us_p99"]
+    assert result.figures["peak_rss_mb"] > 0 and result.figures["import_ms"] > 0
+    assert 0 < result.duration < 2.0
+    source = pool.validate(FAULTY / "good_source.py", "beep")
+    assert source.ok, source.error_message
+    assert (source.module_class, source.processor) == ("Beep", False)
+
+
+@pytest.mark.parametrize("fixture", sorted(FAULTS))
+def test_each_fault_gives_its_error_type_and_the_pool_goes_on(
+    pool: SandboxPool, fixture: str
+) -> None:
+    kind, words = FAULTS[fixture]
+    result = pool.validate(FAULTY / f"{fixture}.py", fixture)
+    assert (result.ok, result.error_type) == (False, kind), result.error_message
+    assert words in result.error_message
+    assert pool.validate(GOOD, "softclip").ok
+
+
+def test_a_worker_the_fault_killed_is_replaced(pool: SandboxPool) -> None:
+    before, replaced = pool.worker_pids(), pool.replaced
+    assert pool.validate(FAULTY / "kills_worker.py", "kills").error_type == "crash"
+    assert pool.replaced == replaced + 1
+    assert pool.worker_pids() != before
+    assert pool.validate(GOOD, "softclip").ok
+
+
+def test_a_worker_killed_while_idle_is_replaced_before_the_next_job(pool: SandboxPool) -> None:
+    (pid,) = pool.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    result = pool.validate(GOOD, "softclip")
+    assert result.ok, result.error_message
+    assert pool.worker_pids() != [pid]
+
+
+def test_a_fork_bomb_leaves_no_process_behind(pool: SandboxPool) -> None:
+    (worker,) = pool.worker_pids()
+    assert pool.validate(FAULTY / "fork_bomb.py", "bomb").error_type == "exception"
+    children = Path(f"/proc/{worker}/task/{worker}/children").read_text().split()
+    assert children == []
+
+
+def test_the_worker_runs_one_thread(pool: SandboxPool) -> None:
+    (worker,) = pool.worker_list()
+    assert worker.wait_ready()
+    assert worker.ready is not None and worker.ready["threads"] == 1
+    assert worker.ready["vm_mb"] > 0
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda tmp: tmp / "missing.py", "import_error"),
+        (lambda tmp: tmp, "import_error"),
+        (lambda tmp: _write(tmp / "binary.py", bytes(range(256)) * 4), "syntax_error"),
+        (lambda tmp: _write(tmp / "latin.py", b"x = '\xe9'\n"), "syntax_error"),
+        (lambda tmp: _write(tmp / "empty.py", b""), "no_module"),
+    ],
+    ids=["missing", "directory", "binary", "not-utf8", "empty"],
+)
+def test_bad_files_give_a_result_never_an_exception(
+    pool: SandboxPool, tmp_path: Path, make: object, kind: str
+) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    result = pool.validate(path, "bad")
+    assert (result.ok, result.error_type) == (False, kind), result.error_message
+    assert result.error_message
+
+
+def test_an_unreadable_file_gives_a_result(pool: SandboxPool, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    path = _write(tmp_path / "secret.py", GOOD.read_bytes())
+    path.chmod(0)
+    result = pool.validate(path, "secret")
+    assert (result.ok, result.error_type) == (False, "import_error")
+    assert "Permission denied" in result.error_message
+
+
+def test_a_fifo_that_never_ends_times_out(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.py"
+    os.mkfifo(fifo)
+    with SandboxPool(time_limit=0.5) as short:
+        result = short.validate(fifo, "fifo")
+    assert (result.ok, result.error_type) == (False, "timeout")
+
+
+def test_a_bad_plugin_name_is_refused(pool: SandboxPool) -> None:
+    result = pool.validate(GOOD, "Bad Name")
+    assert (result.ok, result.error_type) == (False, "import_error")
+    assert "not a plugin name" in result.error_message
+
+
+def test_submit_answers_every_job_from_a_pool_thread() -> None:
+    got: list[tuple[str, bool, str]] = []
+    all_done = threading.Event()
+    files = [GOOD, FAULTY / "nan_output.py", FAULTY / "good_source.py", FAULTY / "os_exit.py"]
+
+    def done(result: ValidationResult) -> None:
+        got.append((threading.current_thread().name, result.ok, result.error_type))
+        if len(got) == len(files):
+            all_done.set()
+
+    with SandboxPool(workers=2) as pool:
+        for path in files:
+            pool.submit(path, "x", done)
+        assert all_done.wait(30)
+    assert sorted((ok, kind) for _, ok, kind in got) == [
+        (False, "exit"), (False, "non_finite"), (True, ""), (True, ""),
+    ]  # fmt: skip
+    assert all(name.startswith("sandbox-") for name, _, _ in got)
+
+
+def test_a_callback_that_raises_does_not_stop_the_pool() -> None:
+    with SandboxPool() as pool:
+        pool.submit(GOOD, "softclip", lambda result: 1 / 0)  # type: ignore[func-returns-value]
+        assert pool.validate(GOOD, "softclip").ok
+
+
+def test_a_closed_pool_answers_internal_without_raising() -> None:
+    pool = SandboxPool().start()
+    pool.close()
+    pool.close()
+    result = pool.validate(GOOD, "softclip")
+    assert (result.ok, result.error_type) == (False, "internal")
+    assert "closed" in result.error_message
+
+
+def test_validate_file_runs_one_validation_without_a_pool() -> None:
+    assert validate_file(GOOD, "softclip").ok
+    result = validate_file(FAULTY / "segfault.py", "segv")
+    assert (result.ok, result.error_type) == (False, "crash")
+
+
+def test_the_time_limit_is_the_pools_setting() -> None:
+    with SandboxPool(time_limit=0.5) as pool:
+        began = time.monotonic()
+        result = pool.validate(FAULTY / "endless_loop.py", "loop")
+        took = time.monotonic() - began
+    assert result.error_type == "timeout" and "0.5 s" in result.error_message
+    assert took < 2.0  # not the default limit of 2 s plus the grace
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
