@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import math
 import platform
 import resource
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from chronus.engine.lifecycle import libc
 
-__all__ = ["confine", "forbid_processes", "status_mb", "vm_size_mb"]
+__all__ = ["confine", "forbid_processes", "prepare", "status_mb", "vm_size_mb"]
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
@@ -90,22 +91,38 @@ def _program(arch: int, nr: dict[str, int]) -> list[tuple[int, int, int, int]]:
     return body
 
 
+@functools.cache
+def _filter() -> tuple[_Prog, ctypes.Array[_Insn]] | None:
+    """The filter for this machine, built once (a warm worker builds it before any fork)."""
+    known = _SYSCALLS.get(platform.machine())
+    if known is None:
+        return None
+    code = _program(*known)
+    insns = (_Insn * len(code))(*[_Insn(*i) for i in code])
+    return _Prog(len(code), insns), insns
+
+
 def forbid_processes() -> bool:
     """Install the seccomp filter that stops this process from starting processes (threads
     stay allowed); whether it is in place (False on an unknown machine or kernel)."""
-    known = _SYSCALLS.get(platform.machine())
-    if known is None:
+    built = _filter()
+    if built is None:
         return False
-    code = _program(*known)
-    insns = (_Insn * len(code))(*[_Insn(*i) for i in code])
-    prog = _Prog(len(code), insns)
     try:
         c = libc()
         if c.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             return False
-        return bool(c.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0)
+        return bool(
+            c.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(built[0]), 0, 0) == 0
+        )
     except (OSError, AttributeError):
         return False
+
+
+def prepare() -> None:
+    """Do once, in the warm worker, what `confine` would otherwise do in every child."""
+    libc()
+    _filter()
 
 
 def status_mb(field: str) -> float:
@@ -133,10 +150,14 @@ def _limit(which: int, value: int) -> bool:
     return True
 
 
-def confine(memory_mb: float, cpu_seconds: float) -> dict[str, bool]:
+def confine(
+    memory_mb: float, cpu_seconds: float, baseline_mb: float | None = None
+) -> dict[str, bool]:
     """Limit this process (the sandbox's child) as the module docstring says; which limits
-    took."""
-    room = int((vm_size_mb() + memory_mb) * 1024 * 1024)
+    took. `baseline_mb` is its address space now (measured if not given: a worker measures
+    it once, its forks have the same)."""
+    baseline = vm_size_mb() if baseline_mb is None else baseline_mb
+    room = int((baseline + memory_mb) * 1024 * 1024)
     cpu = math.ceil(cpu_seconds)
     applied = {
         "core": _limit(resource.RLIMIT_CORE, 0),

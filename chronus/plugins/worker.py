@@ -16,6 +16,7 @@ An answer: `{"result": {ValidationResult fields}}`.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -23,6 +24,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["THREAD_ENV", "main", "result_from_dict", "run_job"]
@@ -61,7 +63,7 @@ def _failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
             "figures": dict(figures)}  # fmt: skip
 
 
-def _child(request: dict[str, Any], write_fd: int) -> None:
+def _child(request: dict[str, Any], write_fd: int, baseline_mb: float | None) -> None:
     """In the forked child: confine, check, write the result, exit. Never returns."""
     code = 70
     try:
@@ -73,13 +75,14 @@ def _child(request: dict[str, Any], write_fd: int) -> None:
         from chronus.plugins.validation import CheckSettings, run_checks
 
         die_with_parent()
-        confine(float(request["memory_mb"]), float(request["time_limit"]) + 1.0)
+        confine(float(request["memory_mb"]), float(request["time_limit"]) + 1.0, baseline_mb)
         settings = CheckSettings(**request.get("settings", {}))
         result = run_checks(request["path"], request["name"], settings)
         data = json.dumps(result.to_dict()).encode()
         view = memoryview(data)
         while view:
             view = view[os.write(write_fd, view) :]
+        os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
     finally:
         os._exit(code)
@@ -133,10 +136,17 @@ def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict
                    "validation finished (os._exit?)")  # fmt: skip
 
 
-def run_job(request: dict[str, Any]) -> dict[str, Any]:
+def run_job(
+    request: dict[str, Any],
+    baseline_mb: float | None = None,
+    answer: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """One validation in a fresh, confined fork of this process; the result as a dict.
 
-    Call only in a process that runs no other thread (a fork copies just the caller)."""
+    Call only in a process that runs no other thread (a fork copies just the caller).
+    `baseline_mb` is this process's address space (see `confine`). If `answer` is given,
+    it gets the result as soon as the child has written it whole, before the child is
+    reaped."""
     time_limit = float(request["time_limit"])
     began = time.monotonic()
     read_fd, write_fd = os.pipe()
@@ -144,7 +154,7 @@ def run_job(request: dict[str, Any]) -> dict[str, Any]:
     if pid == 0:
         os.close(read_fd)
         os.setpgid(0, 0)
-        _child(request, write_fd)
+        _child(request, write_fd, baseline_mb)
     try:
         os.setpgid(pid, pid)
     except OSError:
@@ -154,21 +164,28 @@ def run_job(request: dict[str, Any]) -> dict[str, Any]:
         data, finished = _read_until(read_fd, began + time_limit)
     finally:
         os.close(read_fd)
-    if not finished:
-        _kill_group(pid)
-    _, status = os.waitpid(pid, 0)
-    _kill_group(pid)  # whatever it left behind
-    result: dict[str, Any] | None = None
-    if finished and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        try:
-            parsed = json.loads(data)
-            result = parsed if isinstance(parsed, dict) else None
-        except ValueError:
-            result = None
+    result = _parse(data) if finished else None
+    whole = result is not None
     if result is None:
+        if not finished:
+            _kill_group(pid)
+        _, status = os.waitpid(pid, 0)
         result = _ending(status, data, finished, time_limit)
     result["duration"] = time.monotonic() - began
+    if answer is not None:
+        answer(result)
+    if whole:
+        os.waitpid(pid, 0)  # it answered: it is on its way out
+    _kill_group(pid)  # whatever it left behind
     return result
+
+
+def _parse(data: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) and "ok" in parsed else None
 
 
 def _warm() -> None:
@@ -178,6 +195,9 @@ def _warm() -> None:
 
     for name in WARM_IMPORTS:
         importlib.import_module(name)
+    from chronus.plugins.confine import prepare
+
+    prepare()
 
     @numba.njit(cache=False)
     def _twice(x: Any) -> Any:
@@ -208,11 +228,13 @@ def main() -> None:
         out.flush()
 
     _warm()
-    say({"ready": os.getpid(), "vm_mb": vm_size_mb(), "threads": _threads()})
+    gc.freeze()  # what the gc would touch in each fork, and so copy, it now leaves alone
+    baseline = vm_size_mb()
+    say({"ready": os.getpid(), "vm_mb": baseline, "threads": _threads()})
     for line in sys.stdin.buffer:
         try:
             request = json.loads(line)
-            say({"result": run_job(request)})
+            run_job(request, baseline, lambda result: say({"result": result}))
         except Exception as exc:  # a malformed request: the pool's bug, reported as such
             say({"result": _failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}")})
 

@@ -1,0 +1,111 @@
+"""Validating a user module in the sandbox: its latency in a warm pool, and what the sandbox
+adds to the checks.
+
+    python benchmarks/plugin_validation.py [--runs 50] [--module PATH] [--json]
+
+The module: by default `tests/plugins/faulty/good_kernel.py`, a typical user module (a
+wavefolder on a numba kernel with `cache=True`, a DC blocker whose memory is state, dual
+mono), copied into a temporary folder so that its numba cache lands there. One validation
+before the timed ones compiles and caches its kernel, as the first validation of each
+version of a module does; it is not counted.
+
+Latency: `SandboxPool(workers=1)`, started and warm, `validate()` timed in the caller from
+the call to the result: the request down the pipe, the fork of the warm worker, the OS
+limits, the import, every check, the answer back. Median and p90 of `--runs`. Target
+(issue 15): median < 100 ms.
+
+Overhead: the same checks (`run_checks`, same settings) in this process, which has imported
+what a worker has (numpy, numba, chronus.dsp), against `validate()` in the pool: alternated
+run by run, each run importing the module afresh (its kernel from the numba cache) in both.
+One plugin name throughout: numba's cache names the Python module a kernel was compiled in,
+and `import_plugin` names that module after the plugin, so a kernel cached under one name
+does not load under another. Overhead = (median in the sandbox - median in-process) / median
+in-process: what the pipe, the fork, the limits and the answer cost. Target (issue 15):
+< 5 %. Wall-clock figures on a shared machine are noisy: compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from figures import add_json_flag, figures_out
+
+from chronus.plugins.sandbox import SandboxPool
+from chronus.plugins.source import version_of
+from chronus.plugins.validation import CheckSettings, run_checks
+
+NAME = "typical"
+TYPICAL = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "faulty" / "good_kernel.py"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def measure(module: Path, runs: int, figures: dict[str, float]) -> None:
+    """Time `runs` validations each way; print them and put the figures in `figures`."""
+    settings = CheckSettings()
+    pooled: list[float] = []
+    sandboxed: list[float] = []
+    in_process: list[float] = []
+    with SandboxPool(workers=1, settings=settings) as pool:
+        began = time.perf_counter()
+        if not pool.wait_ready():
+            raise SystemExit("the sandbox worker did not start")
+        ready_ms = (time.perf_counter() - began) * 1000
+        first = pool.validate(module, NAME)
+        if not first.ok:
+            raise SystemExit(f"{module} does not pass: {first.error_type}: {first.error_message}")
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            result = pool.validate(module, NAME)
+            pooled.append((time.perf_counter() - t0) * 1000)
+            assert result.ok, result.error_message
+        imported = f"chronus_plugin_{NAME}_{version_of(module.read_bytes())}"
+        for _ in range(runs):
+            sys.modules.pop(imported, None)  # imported afresh, as in a forked child
+            t0 = time.perf_counter()
+            inside = run_checks(module, NAME, settings)
+            in_process.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            boxed = pool.validate(module, NAME)
+            sandboxed.append((time.perf_counter() - t0) * 1000)
+            assert inside.ok and boxed.ok, (inside.error_message, boxed.error_message)
+    p50, p90 = statistics.median(pooled), percentile(pooled, 90)
+    here, boxed_ms = statistics.median(in_process), statistics.median(sandboxed)
+    overhead = 100 * (boxed_ms - here) / here
+    print(f"module: {module.name}; {runs} runs each; worker warm in {ready_ms:.0f} ms")
+    print(f"validation in a warm pool   median {p50:6.1f} ms  p90 {p90:6.1f} ms  (target < 100 ms)")
+    print(f"the same checks in-process  median {here:6.1f} ms")
+    print(f"  … in the sandbox          median {boxed_ms:6.1f} ms  (alternated with in-process)")
+    print(f"sandbox overhead            {overhead:6.1f} %   (target < 5 %)")
+    figures.update(
+        module=module.name, runs=runs, ready_ms=ready_ms, validate_ms_p50=p50,
+        validate_ms_p90=p90, validate_ms_max=max(pooled), in_process_ms=here,
+        sandboxed_ms=boxed_ms, overhead_pct=overhead,
+        cpu_us_p99=float(first.figures.get("cpu_us_p99", 0.0)),
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50, help="validations each way (default 50)")
+    parser.add_argument("--module", type=Path, default=TYPICAL, help="the module file to validate")
+    add_json_flag(parser)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="chronus-plugin-bench-") as folder:
+        module = Path(folder) / args.module.name
+        shutil.copyfile(args.module, module)
+        with figures_out(args.json) as figures:
+            measure(module, max(1, args.runs), figures)
+
+
+if __name__ == "__main__":
+    main()
