@@ -47,7 +47,7 @@ from chronus.plugins.confine import status_mb
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.source import NAME_PATTERN, PluginSourceError, import_plugin, version_of
 
-__all__ = ["CheckSettings", "peak_rss_mb", "run_checks"]
+__all__ = ["CheckSettings", "peak_rss_mb", "rehearse", "run_checks"]
 
 FloatArray = npt.NDArray[np.float64]
 REQUIRED_PARAMS = ("volume", "pan")
@@ -382,6 +382,23 @@ def _round_trip(
             f"after state() at block {capture} and load_state() into a fresh instance, the "
             f"samples differ ({where} after the capture): state() misses something",
         )
+
+
+REHEARSED = ("distortion", "saw")
+"""Built-in modules `rehearse` runs the checks on: a dual-mono processor and a source."""
+REHEARSAL = CheckSettings(warmup_blocks=8, timed_blocks=8, capture_at=4)
+"""Short: a rehearsal is for touching what the checks touch, not for figures."""
+
+
+def rehearse(settings: CheckSettings = REHEARSAL) -> None:
+    """Run checks 4–8 on built-in modules, so that this process has loaded and run what a
+    validation uses (numba's cached kernels, numpy's paths, the checks' own code): a warm
+    worker does, once, so that its forks start warm. Raises if a built-in fails them."""
+    from chronus.dsp.catalog import MODULE_TYPES
+
+    for name in REHEARSED:
+        cls = MODULE_TYPES[name]
+        _exercise(cls, _check_params(cls), settings, "", {})
 
 
 def run_checks(

@@ -19,15 +19,18 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import math
 import os
+import resource
 import select
 import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["THREAD_ENV", "main", "result_from_dict", "run_job"]
+__all__ = ["THREAD_ENV", "Spare", "main", "result_from_dict", "run_job"]
 
 THREAD_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -36,6 +39,11 @@ THREAD_ENV = {
     "NUMBA_NUM_THREADS": "1",
 }
 """Set before numpy and numba load, so that the worker runs no thread of theirs."""
+
+READY = b"R"
+"""What a spare writes down its result pipe once it waits for its request."""
+SPARE_TIMEOUT = 30.0
+"""Seconds a spare may take to rehearse (it runs while the worker is idle)."""
 
 WARM_IMPORTS = ("chronus.dsp.catalog", "chronus.plugins.confine", "chronus.plugins.validation")
 """What every validation uses, the built-in modules' kernels among it."""
@@ -63,29 +71,97 @@ def _failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
             "figures": dict(figures)}  # fmt: skip
 
 
-def _child(request: dict[str, Any], write_fd: int, baseline_mb: float | None) -> None:
-    """In the forked child: confine, check, write the result, exit. Never returns."""
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
+    """In a spare: rehearse, say ready, wait for the request, confine, check, answer, exit.
+    Never returns."""
     code = 70
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         from chronus.engine.lifecycle import die_with_parent
-        from chronus.plugins.confine import confine
-        from chronus.plugins.validation import CheckSettings, run_checks
+        from chronus.plugins import validation
+        from chronus.plugins.confine import confine, vm_size_mb
 
         die_with_parent()
-        confine(float(request["memory_mb"]), float(request["time_limit"]) + 1.0, baseline_mb)
-        settings = CheckSettings(**request.get("settings", {}))
-        result = run_checks(request["path"], request["name"], settings)
-        data = json.dumps(result.to_dict()).encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(write_fd, view) :]
+        if rehearse:
+            validation.rehearse()
+        baseline = vm_size_mb()
+        _write_all(write_fd, READY)
+        request = json.loads(_read_until(request_fd, math.inf)[0])
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        spent = usage.ru_utime + usage.ru_stime
+        confine(float(request["memory_mb"]), spent + float(request["time_limit"]) + 1.0, baseline)
+        settings = validation.CheckSettings(**request.get("settings", {}))
+        result = validation.run_checks(request["path"], request["name"], settings)
+        _write_all(write_fd, json.dumps(result.to_dict()).encode())
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
     finally:
         os._exit(code)
+
+
+@dataclass
+class Spare:
+    """A forked child of the worker waiting for its one validation, in its own process
+    group. It first rehearses the checks on built-in modules, so that the pages a
+    validation writes are copied (fork is copy-on-write) before the request comes, not
+    while it runs; then it writes `READY` down its result pipe."""
+
+    pid: int
+    request_fd: int
+    result_fd: int
+
+    @classmethod
+    def fork(cls, rehearse: bool = True) -> Spare:
+        """Fork a spare (only from a process that runs no other thread)."""
+        request_read, request_write = os.pipe()
+        result_read, result_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(request_write)
+            os.close(result_read)
+            os.setpgid(0, 0)
+            _spare_child(request_read, result_write, rehearse)
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass  # the child did it first (or is gone already)
+        os.close(request_read)
+        os.close(result_write)
+        return cls(pid, request_write, result_read)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether it said ready within `timeout` seconds."""
+        ready, _, _ = select.select([self.result_fd], [], [], timeout)
+        return bool(ready) and os.read(self.result_fd, len(READY)) == READY
+
+    def send(self, request: dict[str, Any]) -> None:
+        """Hand it its request (a child that died meanwhile is found by its ending)."""
+        try:
+            _write_all(self.request_fd, json.dumps(request).encode())
+        except OSError:
+            pass
+        os.close(self.request_fd)
+        self.request_fd = -1
+
+    def close(self) -> None:
+        """Kill its process group, reap it, close the pipes (the worker's ends)."""
+        _kill_group(self.pid)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        for fd in (self.request_fd, self.result_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.request_fd = self.result_fd = -1
 
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
@@ -95,7 +171,7 @@ def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
         left = deadline - time.monotonic()
         if left <= 0:
             return b"".join(chunks), False
-        ready, _, _ = select.select([fd], [], [], left)
+        ready, _, _ = select.select([fd], [], [], None if math.isinf(left) else left)
         if not ready:
             continue
         chunk = os.read(fd, 65536)
@@ -136,48 +212,50 @@ def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict
                    "validation finished (os._exit?)")  # fmt: skip
 
 
+def _ready_spare(spare: Spare) -> Spare | None:
+    """`spare` once ready; else (it died rehearsing) a plain one; None if none starts."""
+    if spare.wait_ready(SPARE_TIMEOUT):
+        return spare
+    spare.close()
+    plain = Spare.fork(rehearse=False)
+    if plain.wait_ready(SPARE_TIMEOUT):
+        return plain
+    plain.close()
+    return None
+
+
 def run_job(
     request: dict[str, Any],
-    baseline_mb: float | None = None,
+    spare: Spare,
     answer: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """One validation in a fresh, confined fork of this process; the result as a dict.
+    """One validation in `spare` (used up: closed afterwards); the result as a dict.
 
-    Call only in a process that runs no other thread (a fork copies just the caller).
-    `baseline_mb` is this process's address space (see `confine`). If `answer` is given,
-    it gets the result as soon as the child has written it whole, before the child is
-    reaped."""
+    If `answer` is given, it gets the result as soon as the child has written it whole,
+    before the child is reaped."""
     time_limit = float(request["time_limit"])
-    began = time.monotonic()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_fd)
-        os.setpgid(0, 0)
-        _child(request, write_fd, baseline_mb)
+    ready = _ready_spare(spare)
+    if ready is None:
+        failed = _failed("internal", "the sandbox worker could not start a child")
+        if answer is not None:
+            answer(failed)
+        return failed
     try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass  # the child did it first (or is gone already)
-    os.close(write_fd)
-    try:
-        data, finished = _read_until(read_fd, began + time_limit)
+        began = time.monotonic()
+        ready.send(request)
+        data, finished = _read_until(ready.result_fd, began + time_limit)
+        result = _parse(data) if finished else None
+        if result is None:
+            if not finished:
+                _kill_group(ready.pid)
+            _, status = os.waitpid(ready.pid, 0)
+            result = _ending(status, data, finished, time_limit)
+        result["duration"] = time.monotonic() - began
+        if answer is not None:
+            answer(result)
+        return result
     finally:
-        os.close(read_fd)
-    result = _parse(data) if finished else None
-    whole = result is not None
-    if result is None:
-        if not finished:
-            _kill_group(pid)
-        _, status = os.waitpid(pid, 0)
-        result = _ending(status, data, finished, time_limit)
-    result["duration"] = time.monotonic() - began
-    if answer is not None:
-        answer(result)
-    if whole:
-        os.waitpid(pid, 0)  # it answered: it is on its way out
-    _kill_group(pid)  # whatever it left behind
-    return result
+        ready.close()  # reaps it if it answered, and kills what it left behind
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
@@ -189,15 +267,18 @@ def _parse(data: bytes) -> dict[str, Any] | None:
 
 
 def _warm() -> None:
-    """Import what every validation needs and have numba compile once."""
+    """Import what every validation needs, run the checks on built-in modules, and have
+    numba compile once."""
     import numba
     import numpy as np
 
     for name in WARM_IMPORTS:
         importlib.import_module(name)
     from chronus.plugins.confine import prepare
+    from chronus.plugins.validation import rehearse
 
     prepare()
+    rehearse()
 
     @numba.njit(cache=False)
     def _twice(x: Any) -> Any:
@@ -229,14 +310,20 @@ def main() -> None:
 
     _warm()
     gc.freeze()  # what the gc would touch in each fork, and so copy, it now leaves alone
-    baseline = vm_size_mb()
-    say({"ready": os.getpid(), "vm_mb": baseline, "threads": _threads()})
+    spare = Spare.fork()
+    say({"ready": os.getpid(), "vm_mb": vm_size_mb(), "threads": _threads()})
     for line in sys.stdin.buffer:
         try:
             request = json.loads(line)
-            run_job(request, baseline, lambda result: say({"result": result}))
-        except Exception as exc:  # a malformed request: the pool's bug, reported as such
+        except ValueError as exc:  # the pool's bug, reported as such
+            say({"result": _failed("internal", f"sandbox worker: a bad request: {exc}")})
+            continue
+        try:
+            run_job(request, spare, lambda result: say({"result": result}))
+        except Exception as exc:
             say({"result": _failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}")})
+        spare = Spare.fork()
+    spare.close()
 
 
 if __name__ == "__main__":
