@@ -60,6 +60,7 @@ class _Worker:
             env=env, start_new_session=True, close_fds=True,
         )  # fmt: skip
         self._buffer = b""
+        self._reading = threading.Lock()  # a caller's wait_ready and the pool thread's
         self.ready: dict[str, Any] | None = None
 
     @property
@@ -97,12 +98,13 @@ class _Worker:
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> bool:
         """Wait for the worker's ready line; whether it came."""
-        if self.ready is None:
-            message = self._line(time.monotonic() + timeout)
-            if message is None or "ready" not in message:
-                return False
-            self.ready = message
-        return True
+        with self._reading:
+            if self.ready is None:
+                message = self._line(time.monotonic() + timeout)
+                if message is None or "ready" not in message:
+                    return False
+                self.ready = message
+            return True
 
     def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """Send a request; the result dict, or None if the worker died or did not answer."""
@@ -155,12 +157,10 @@ def _run(worker: _Worker, request: dict[str, Any]) -> tuple[ValidationResult, bo
         try:
             worker.process.wait(timeout=0.5)  # its pipe may close just before it is reaped
         except subprocess.TimeoutExpired:
-            pass
-        alive = worker.alive()
-        why = "stopped answering" if alive else "died"
+            return _internal("the sandbox worker stopped answering", took), False
         return ValidationResult(ok=False, error_type="crash", duration=took,
-                                error_message=f"the sandbox worker {why} while validating "
-                                "(the module took it down?)"), False  # fmt: skip
+                                error_message="the sandbox worker died while validating "
+                                "(the module killed it?)"), False  # fmt: skip
     try:
         return replace(result_from_dict(answer), duration=took), True
     except (TypeError, ValueError) as exc:
@@ -188,7 +188,7 @@ class SandboxPool:
         self._jobs: queue.Queue[tuple[str | Path, str, Done] | None] = queue.Queue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._procs: dict[int, _Worker] = {}
+        self._procs: dict[int, _Worker | None] = {}
         self._closed = False
         self.replaced = 0
         """How many workers were replaced (died, hung, or failed to start)."""
@@ -196,13 +196,16 @@ class SandboxPool:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> SandboxPool:
-        """Start the workers (they warm up in the background); returns the pool."""
+        """Start the pool's threads; each starts its worker at once (they warm up in the
+        background). Returns the pool.
+
+        The workers are started from the pool's own threads, which live until `close`:
+        a worker dies with the thread that started it (`PR_SET_PDEATHSIG`), so never with
+        a short-lived caller's."""
         with self._lock:
             if self._threads or self._closed:
                 return self
             for index in range(self.workers):
-                worker = _Worker()
-                self._procs[index] = worker
                 thread = threading.Thread(target=self._serve, args=(index,), daemon=True,
                                           name=f"sandbox-{index}")  # fmt: skip
                 self._threads.append(thread)
@@ -212,15 +215,19 @@ class SandboxPool:
     def wait_ready(self, timeout: float = START_TIMEOUT) -> bool:
         """Block until every worker is warm; whether they all are."""
         deadline = time.monotonic() + timeout
-        for worker in self.worker_list():
-            if not worker.wait_ready(max(0.0, deadline - time.monotonic())):
+        while len(self.worker_list()) < self.workers:
+            if self._closed or not self._threads or time.monotonic() > deadline:
                 return False
-        return True
+            time.sleep(0.005)
+        return all(
+            worker.wait_ready(max(0.0, deadline - time.monotonic()))
+            for worker in self.worker_list()
+        )
 
     def worker_list(self) -> list[_Worker]:
         """The current workers (for health and tests)."""
         with self._lock:
-            return list(self._procs.values())
+            return [worker for worker in self._procs.values() if worker is not None]
 
     def worker_pids(self) -> list[int]:
         """The current workers' process ids."""
@@ -282,6 +289,12 @@ class SandboxPool:
                 _call(job[2], _internal("the sandbox pool is closed"))
 
     def _serve(self, index: int) -> None:
+        try:
+            worker = _Worker()
+            with self._lock:
+                self._procs[index] = worker
+        except OSError:
+            log.exception("sandbox pool: cannot start a worker")  # the next job tries again
         while True:
             job = self._jobs.get()
             if job is None or self._closed:
@@ -291,7 +304,7 @@ class SandboxPool:
             path, name, done = job
             try:
                 result = self._one(index, path, name)
-            except Exception as exc:  # a bug here must not stop the pool
+            except Exception as exc:  # a bug here, or no process to be had: not the module's
                 log.exception("sandbox pool")
                 result = _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
             _call(done, result)
@@ -309,21 +322,25 @@ class SandboxPool:
         return result
 
     def _fresh(self, index: int) -> _Worker:
-        """Worker `index`, replaced first if it died while idle."""
+        """Worker `index`, (re)started first if it is gone."""
         with self._lock:
-            worker = self._procs[index]
-        return worker if worker.alive() else self._replace(index)
+            worker = self._procs.get(index)
+        if worker is not None and worker.alive():
+            return worker
+        return self._replace(index)
 
     def _replace(self, index: int) -> _Worker:
         with self._lock:
-            old = self._procs[index]
-            if self._closed:
-                return old
-        old.kill()
+            old = self._procs.get(index)
+        if old is not None:
+            old.kill()
         new = _Worker()
         with self._lock:
             self._procs[index] = new
-            self.replaced += 1
+            if old is not None:
+                self.replaced += 1
+        if self._closed:  # close() may have passed this worker by: stop it here
+            new.kill()
         return new
 
 

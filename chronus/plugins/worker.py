@@ -42,8 +42,9 @@ THREAD_ENV = {
 
 READY = b"R"
 """What a spare writes down its result pipe once it waits for its request."""
-SPARE_TIMEOUT = 30.0
-"""Seconds a spare may take to rehearse (it runs while the worker is idle)."""
+SPARE_TIMEOUT = 2.0
+"""Seconds a spare may take to rehearse (tens of ms, while the worker is idle); past them a
+spare without a rehearsal takes its place. Twice this stays within the pool's grace."""
 
 WARM_IMPORTS = ("chronus.dsp.catalog", "chronus.plugins.confine", "chronus.plugins.validation")
 """What every validation uses, the built-in modules' kernels among it."""

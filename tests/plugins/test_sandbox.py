@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from chronus.plugins.result import ERROR_TYPES, ValidationResult
+from chronus.plugins import sandbox
 from chronus.plugins.sandbox import SandboxPool, validate_file
 
 FAULTY = Path(__file__).parent / "faulty"
@@ -95,6 +96,34 @@ def test_a_worker_killed_while_idle_is_replaced_before_the_next_job(pool: Sandbo
     result = pool.validate(GOOD, "softclip")
     assert result.ok, result.error_message
     assert pool.worker_pids() != [pid]
+
+
+def test_a_worker_that_stops_answering_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "ANSWER_GRACE", 0.5)
+    with SandboxPool(time_limit=0.5) as pool:
+        assert pool.wait_ready()
+        (pid,) = pool.worker_pids()
+        os.kill(pid, signal.SIGSTOP)
+        result = pool.validate(GOOD, "softclip")
+        assert (result.ok, result.error_type) == (False, "internal")
+        assert "stopped answering" in result.error_message
+        assert pool.replaced == 1 and pool.worker_pids() != [pid]
+        assert pool.validate(GOOD, "softclip").ok
+
+
+def test_the_workers_outlive_the_thread_that_started_the_pool() -> None:
+    pool = SandboxPool()
+    starter = threading.Thread(target=pool.start)
+    starter.start()
+    starter.join()
+    try:
+        assert pool.wait_ready()
+        pids = pool.worker_pids()
+        time.sleep(0.2)
+        assert pool.validate(GOOD, "softclip").ok
+        assert (pool.worker_pids(), pool.replaced) == (pids, 0)
+    finally:
+        pool.close()
 
 
 def test_a_fork_bomb_starts_no_process(pool: SandboxPool) -> None:
