@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from chronus.plugins.result import ERROR_TYPES, ValidationResult
 from chronus.plugins import sandbox
+from chronus.plugins.result import ERROR_TYPES, ValidationResult
 from chronus.plugins.sandbox import SandboxPool, validate_file
 
 FAULTY = Path(__file__).parent / "faulty"
