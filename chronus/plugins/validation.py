@@ -50,6 +50,8 @@ from chronus.plugins.source import NAME_PATTERN, PluginSourceError, import_plugi
 __all__ = ["CheckSettings", "peak_rss_mb", "rehearse", "run_checks"]
 
 FloatArray = npt.NDArray[np.float64]
+MESSAGE_CHARS = 300
+"""An exception's own text is cut to this many characters: replies travel in UDP packets."""
 REQUIRED_PARAMS = ("volume", "pan")
 """Parameters the graph reads of every module (its strip's gain)."""
 
@@ -100,7 +102,12 @@ def _failure(exc: BaseException, error_type: str, doing: str, path: str) -> _Fai
         return _Failed("exit", f"{doing}: the module raised SystemExit({exc.code!r})")
     if isinstance(exc, MemoryError):
         return _Failed("memory", f"{doing}: the module went past the memory limit")
-    text = str(exc).strip()
+    try:
+        text = str(exc).strip()
+    except Exception:
+        text = "(its message cannot be shown)"
+    if len(text) > MESSAGE_CHARS:
+        text = text[:MESSAGE_CHARS] + "…"
     detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if isinstance(exc, PermissionError) and exc.errno == errno.EPERM:
         detail += " (the sandbox lets no module start a process or run a program)"
@@ -250,6 +257,7 @@ class _Rig:
                 )
             into[start : start + n] = written
             start += n
+            _guard("exception", f"quiet() (block {k})", self.path, self.module.quiet)
         return times
 
     def _event(self, k: int) -> None:
@@ -347,8 +355,11 @@ def _dual_mono(rig: Callable[[FloatArray], _Rig], sizes: list[int], s: CheckSett
     signal = _test_signal(sum(sizes), s.seed + 1, dual_mono=True)
     stereo = np.zeros((len(signal), 2))
     mono = np.zeros(len(signal))
-    rig(signal).render(sizes, 0, stereo)
+    stereo_rig = rig(signal)
+    stereo_rig.render(sizes, 0, stereo)
     rig(signal).render(sizes, 0, mono, mono=True)
+    module = cast(Processor, stereo_rig.module)
+    _guard("exception", "channels_equal()", stereo_rig.path, module.channels_equal)
     for channel in (0, 1):
         if not np.array_equal(stereo[:, channel], mono):
             where = _first_difference(stereo[:, channel], mono, sizes)

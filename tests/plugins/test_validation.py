@@ -143,3 +143,29 @@ def test_the_same_file_gives_the_same_verdict_twice_in_one_process() -> None:
     second = run_checks(FAULTY / "good.py", "twice")
     assert first.ok and second.ok
     assert (first.module_class, first.params) == (second.module_class, second.params)
+
+
+def test_quiet_and_channels_equal_are_called_as_the_graph_calls_them(tmp_path: Path) -> None:
+    path = _module(tmp_path, dual=True)
+    path.write_text(path.read_text() + "\n    def quiet(self):\n        raise KeyError('q')\n")
+    result = run_checks(path, "thing")
+    assert (result.ok, result.error_type) == (False, "exception")
+    assert result.error_message.startswith("quiet() (block 0) raised KeyError")
+    path = _module(tmp_path, dual=True)
+    path.write_text(path.read_text() + "\n    def channels_equal(self):\n        return 1 / 0\n")
+    result = run_checks(path, "thing")
+    assert (result.ok, result.error_type) == (False, "exception")
+    assert result.error_message.startswith("channels_equal() raised ZeroDivisionError")
+
+
+def test_a_long_or_broken_exception_message_is_cut_or_replaced(tmp_path: Path) -> None:
+    long = _module(tmp_path, stereo="raise ValueError('x' * 100000)")
+    result = run_checks(long, "thing")
+    assert result.error_type == "exception" and len(result.error_message) < 400
+    path = tmp_path / "broken.py"
+    path.write_text(
+        "class Odd(Exception):\n    def __str__(self):\n        raise RuntimeError\nraise Odd()\n"
+    )
+    result = run_checks(path, "broken")
+    assert result.error_type == "import_error"
+    assert "Odd: (its message cannot be shown)" in result.error_message
