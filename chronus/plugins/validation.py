@@ -13,7 +13,8 @@ what the sandbox adds. The checks, in order, each failing with one `error_type`:
    processor gets a deterministic stereo test signal (and a dual-mono one through
    `process_mono` if it has `DUAL_MONO`); every sample written must be finite (`non_finite`;
    the output buffer is filled with NaN first, so a sample left unwritten counts too) and
-   nothing may raise (`exception`);
+   nothing may raise (`exception`), nor `quiet()` and `channels_equal()`, which the graph
+   calls too;
 6. determinism: a second fresh instance with the same parameters and input gives the same
    samples, bit for bit (`non_deterministic`; also a `process_mono` that differs from
    `process_stereo` on a dual-mono input);
@@ -22,7 +23,9 @@ what the sandbox adds. The checks, in order, each failing with one `error_type`:
 8. CPU per full block (thread CPU time, after a warm-up): p99 within the budget
    (`too_slow`).
 
-A `MemoryError` anywhere is `memory`; `SystemExit` anywhere is `exit`.
+A `MemoryError` anywhere is `memory`; `SystemExit` anywhere is `exit`. At most two
+instances of the module (and one captured state) are alive at a time: a module's memory
+counts up to twice against the sandbox's limit.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -324,14 +328,14 @@ def _exercise(
     def rig(source: FloatArray = signal) -> _Rig:
         return _Rig(cls, params, settings, source, path)
 
-    first = rig()
-    shape = (samples, 2) if first.processor else (samples,)
+    processor = issubclass(cls, Processor)
+    shape = (samples, 2) if processor else (samples,)
     rendered = np.zeros(shape)
-    times = first.render(sizes, 0, rendered)
+    times = rig().render(sizes, 0, rendered)  # each instance goes once it has rendered
     timed = [t / 1000 for t in times[settings.warmup_blocks :]]
     p50, p99 = _percentile(timed, 50), _percentile(timed, 99)
     figures.update(cpu_us_p50=p50, cpu_us_p99=p99, blocks=float(len(timed)))
-    if first.processor and getattr(cls, "DUAL_MONO", False):
+    if processor and getattr(cls, "DUAL_MONO", False):
         _dual_mono(rig, sizes, settings)
     again = np.zeros(shape)
     rig().render(sizes, 0, again)
@@ -357,9 +361,10 @@ def _dual_mono(rig: Callable[[FloatArray], _Rig], sizes: list[int], s: CheckSett
     mono = np.zeros(len(signal))
     stereo_rig = rig(signal)
     stereo_rig.render(sizes, 0, stereo)
-    rig(signal).render(sizes, 0, mono, mono=True)
     module = cast(Processor, stereo_rig.module)
     _guard("exception", "channels_equal()", stereo_rig.path, module.channels_equal)
+    del stereo_rig, module
+    rig(signal).render(sizes, 0, mono, mono=True)
     for channel in (0, 1):
         if not np.array_equal(stereo[:, channel], mono):
             where = _first_difference(stereo[:, channel], mono, sizes)
@@ -370,6 +375,11 @@ def _dual_mono(rig: Callable[[FloatArray], _Rig], sizes: list[int], s: CheckSett
             )
 
 
+def _hand_over(module: Module) -> Any:
+    """The module's state as another process would get it."""
+    return pickle.loads(pickle.dumps(module.state()))
+
+
 def _round_trip(
     rig: Callable[[], _Rig], sizes: list[int], s: CheckSettings, rendered: FloatArray, path: str
 ) -> None:
@@ -378,10 +388,8 @@ def _round_trip(
     scratch = np.zeros_like(rendered)
     before.render(sizes[:capture], 0, scratch)
 
-    def hand_over() -> Any:
-        return pickle.loads(pickle.dumps(before.module.state()))
-
-    state = _guard("state_round_trip", "state()", path, hand_over)
+    state = _guard("state_round_trip", "state()", path, partial(_hand_over, before.module))
+    del before
     after = rig()
     _guard("state_round_trip", "load_state()", path, lambda: after.module.load_state(state))
     after.render(sizes, capture, scratch)

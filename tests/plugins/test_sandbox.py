@@ -126,6 +126,22 @@ def test_the_workers_outlive_the_thread_that_started_the_pool() -> None:
         pool.close()
 
 
+def test_the_memory_limit_is_room_beyond_what_the_warm_worker_maps(tmp_path: Path) -> None:
+    path = tmp_path / "big.py"
+    path.write_text(
+        GOOD.read_text().replace(
+            "        self._init_params()",
+            "        self._table = np.zeros(200 * 1024 * 1024 // 8)\n        self._init_params()",
+            1,
+        )
+    )
+    with SandboxPool(memory_mb=512) as roomy:
+        assert roomy.validate(path, "big").ok  # 2 × 200 MB fit in 512 beyond the worker's
+    with SandboxPool(memory_mb=128) as tight:
+        result = tight.validate(path, "big")
+    assert (result.ok, result.error_type) == (False, "memory")
+
+
 def test_a_fork_bomb_starts_no_process(pool: SandboxPool) -> None:
     (worker,) = pool.worker_pids()
     result = pool.validate(FAULTY / "fork_bomb.py", "bomb")
