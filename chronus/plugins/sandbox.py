@@ -36,6 +36,8 @@ __all__ = ["SandboxPool", "validate_file"]
 
 log = logging.getLogger(__name__)
 
+WORKER_ARGS = ("-m", "chronus.plugins.worker")
+"""How the interpreter is told to run a worker."""
 START_TIMEOUT = 60.0
 """Seconds a new worker may take to import and warm up (numba's first load can be slow)."""
 ANSWER_GRACE = 5.0
@@ -55,13 +57,15 @@ class _Worker:
     def __init__(self) -> None:
         env = {**os.environ, **THREAD_ENV}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chronus.plugins.worker"],
+            [sys.executable, *WORKER_ARGS],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=env, start_new_session=True, close_fds=True,
         )  # fmt: skip
         self._buffer = b""
         self._reading = threading.Lock()  # a caller's wait_ready and the pool thread's
         self.ready: dict[str, Any] | None = None
+        self.failure = ""
+        """Why it did not start, if it did not."""
 
     @property
     def pid(self) -> int:
@@ -102,6 +106,8 @@ class _Worker:
             if self.ready is None:
                 message = self._line(time.monotonic() + timeout)
                 if message is None or "ready" not in message:
+                    why = None if message is None else message.get("error")
+                    self.failure = str(why) if why else "it did not say it was ready"
                     return False
                 self.ready = message
             return True
@@ -233,6 +239,23 @@ class SandboxPool:
         """The current workers' process ids."""
         return [worker.pid for worker in self.worker_list()]
 
+    def status(self) -> dict[str, Any]:
+        """The pool as plain JSON-ready data, for health replies: its workers (pid, warm or
+        not, address space), how many were replaced, jobs waiting, and its limits."""
+        return {
+            "workers": [
+                {"pid": w.pid, "ready": w.ready is not None and w.alive(),
+                 "vm_mb": round(float((w.ready or {}).get("vm_mb", 0.0)), 1)}
+                for w in self.worker_list()
+            ],
+            "replaced": self.replaced,
+            "queued": self._jobs.qsize(),
+            "time_limit": self.time_limit,
+            "memory_mb": self.memory_mb,
+            "cpu_budget_us": round(self.settings.budget_us, 1),
+            "closed": self._closed,
+        }  # fmt: skip
+
     def close(self) -> None:
         """Stop every worker; jobs not yet run get an `internal` result. Never raises."""
         with self._lock:
@@ -313,8 +336,7 @@ class SandboxPool:
         worker = self._fresh(index)
         if not worker.wait_ready():
             self._replace(index)
-            return _internal("a sandbox worker did not start (see `python -m "
-                             "chronus.plugins.worker`)")  # fmt: skip
+            return _internal(f"a sandbox worker did not start: {worker.failure}")
         request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
         result, usable = _run(worker, request)
         if not usable:
@@ -364,7 +386,7 @@ def validate_file(
     try:
         worker = _Worker()
         if not worker.wait_ready():
-            return _internal("the sandbox worker did not start")
+            return _internal(f"the sandbox worker did not start: {worker.failure}")
         request = _request(path, name, time_limit, memory_mb, settings or CheckSettings())
         return _run(worker, request)[0]
     except Exception as exc:

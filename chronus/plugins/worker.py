@@ -9,7 +9,8 @@ waits for it with a wall-clock deadline, SIGKILLs the child's process group past
 turns whatever else happened (a signal, an exit, a short read) into a result. The worker
 survives whatever the module does.
 
-Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`. A
+Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`, or
+`{"error": why}` if it cannot warm up. A
 request: `{"path", "name", "time_limit", "memory_mb", "settings": {CheckSettings fields}}`.
 An answer: `{"result": {ValidationResult fields}}`.
 """
@@ -309,7 +310,11 @@ def main() -> None:
         out.write(json.dumps(message).encode() + b"\n")
         out.flush()
 
-    _warm()
+    try:
+        _warm()
+    except Exception as exc:  # a broken install: said to the pool, which reports it
+        say({"error": f"{type(exc).__name__}: {exc}"})
+        return
     gc.freeze()  # what the gc would touch in each fork, and so copy, it now leaves alone
     spare = Spare.fork()
     say({"ready": os.getpid(), "vm_mb": vm_size_mb(), "threads": _threads()})

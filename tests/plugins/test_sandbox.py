@@ -3,6 +3,7 @@ and the pool goes on working; a killed worker is replaced; nothing makes it rais
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -140,6 +141,31 @@ def test_the_memory_limit_is_room_beyond_what_the_warm_worker_maps(tmp_path: Pat
     with SandboxPool(memory_mb=128) as tight:
         result = tight.validate(path, "big")
     assert (result.ok, result.error_type) == (False, "memory")
+
+
+def test_a_worker_that_cannot_start_says_why_and_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sandbox, "WORKER_ARGS", ("-c", 'print(\'{"error": "no numba"}\')'))
+    with SandboxPool() as pool:
+        for _ in range(2):
+            result = pool.validate(GOOD, "softclip")
+            assert (result.ok, result.error_type) == (False, "internal")
+            assert result.error_message == "a sandbox worker did not start: no numba"
+        assert pool.replaced >= 2
+    monkeypatch.setattr(sandbox, "WORKER_ARGS", ("-c", "pass"))
+    result = validate_file(GOOD, "softclip")
+    assert (result.ok, result.error_type) == (False, "internal")
+    assert "did not say it was ready" in result.error_message
+
+
+def test_status_is_plain_data(pool: SandboxPool) -> None:
+    status = pool.status()
+    assert json.loads(json.dumps(status)) == status
+    (worker,) = status["workers"]
+    assert worker["ready"] and worker["pid"] == pool.worker_pids()[0] and worker["vm_mb"] > 0
+    assert (status["time_limit"], status["memory_mb"], status["closed"]) == (2.0, 512.0, False)
+    assert status["cpu_budget_us"] == pytest.approx(666.7)
 
 
 def test_a_fork_bomb_starts_no_process(pool: SandboxPool) -> None:
