@@ -20,8 +20,8 @@ what the sandbox adds. The checks, in order, each failing with one `error_type`:
    `process_stereo` on a dual-mono input);
 7. state round trip: `state()` after some blocks, pickled as a hand-over does, loaded into a
    fresh instance: the blocks after give the same samples (`state_round_trip`);
-8. CPU per full block (thread CPU time, after a warm-up): p99 within the budget
-   (`too_slow`).
+8. CPU per full block (thread CPU time, after a warm-up): p99 within the budget; and the
+   wall-clock time's median too, which catches a module that waits (`too_slow`).
 
 A `MemoryError` anywhere is `memory`; `SystemExit` anywhere is `exit`. At most two
 instances of the module (and one captured state) are alive at a time: a module's memory
@@ -240,18 +240,18 @@ class _Rig:
 
     def render(
         self, sizes: list[int], first: int, into: FloatArray, mono: bool = False
-    ) -> list[int]:
+    ) -> list[tuple[int, int]]:
         """Render blocks `first`… of `sizes` into `into` (from the sample where block
-        `first` starts); the thread CPU time of each call in ns."""
+        `first` starts); the thread CPU time and the wall time of each call in ns."""
         start = sum(sizes[:first])
-        times: list[int] = []
+        times: list[tuple[int, int]] = []
         for k in range(first, len(sizes)):
             n = sizes[k]
             if k in _EVENTS:
                 self._event(k)
-            t0 = time.thread_time_ns()
+            t0, w0 = time.thread_time_ns(), time.perf_counter_ns()
             written = self._block(k, n, start, mono)
-            times.append(time.thread_time_ns() - t0)
+            times.append((time.thread_time_ns() - t0, time.perf_counter_ns() - w0))
             if not np.isfinite(written).all():
                 bad = int(np.count_nonzero(~np.isfinite(written)))
                 raise _Failed(
@@ -332,9 +332,10 @@ def _exercise(
     shape = (samples, 2) if processor else (samples,)
     rendered = np.zeros(shape)
     times = rig().render(sizes, 0, rendered)  # each instance goes once it has rendered
-    timed = [t / 1000 for t in times[settings.warmup_blocks :]]
+    timed = [cpu / 1000 for cpu, _ in times[settings.warmup_blocks :]]
     p50, p99 = _percentile(timed, 50), _percentile(timed, 99)
-    figures.update(cpu_us_p50=p50, cpu_us_p99=p99, blocks=float(len(timed)))
+    wall = _percentile([w / 1000 for _, w in times[settings.warmup_blocks :]], 50)
+    figures.update(cpu_us_p50=p50, cpu_us_p99=p99, wall_us_p50=wall, blocks=float(len(timed)))
     if processor and getattr(cls, "DUAL_MONO", False):
         _dual_mono(rig, sizes, settings)
     again = np.zeros(shape)
@@ -352,6 +353,13 @@ def _exercise(
             f"CPU per block p99 {p99:.0f} µs (p50 {p50:.0f} µs), over the budget of "
             f"{settings.budget_us:.0f} µs ({100 * settings.cpu_budget:g} % of a "
             f"{settings.block}-frame block at {settings.sample_rate} Hz)",
+        )
+    if wall >= settings.budget_us:
+        raise _Failed(
+            "too_slow",
+            f"a block takes {wall:.0f} µs of wall-clock time (median) but {p50:.0f} µs of "
+            f"CPU: process waits (sleep, I/O, a lock); the budget is {settings.budget_us:.0f} "
+            "µs",
         )
 
 

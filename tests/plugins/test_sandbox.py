@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import pytest
 from chronus.plugins import sandbox
 from chronus.plugins.result import ERROR_TYPES, ValidationResult
 from chronus.plugins.sandbox import SandboxPool, validate_file
+from chronus.plugins.worker import THREAD_ENV
 
 FAULTY = Path(__file__).parent / "faulty"
 GOOD = FAULTY / "good.py"
@@ -36,6 +39,7 @@ FAULTS = {
     "unseeded_random": ("non_deterministic", "two fresh instances"),
     "forgets_state": ("state_round_trip", "after state() at block 24"),
     "too_slow": ("too_slow", "over the budget of 667 µs"),
+    "sleeps": ("too_slow", "process waits"),
     "fork_bomb": ("exception", "lets no module start a process"),
     "kills_worker": ("crash", "sandbox worker died"),
 }
@@ -285,3 +289,26 @@ def test_the_time_limit_is_the_pools_setting() -> None:
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+FALLBACK = """
+import json, sys
+from chronus.plugins import validation, worker
+
+def broken(*args, **kwargs):
+    raise RuntimeError("the rehearsal broke")
+
+validation.rehearse = broken
+request = {"path": sys.argv[1], "name": "softclip", "time_limit": 5.0, "memory_mb": 512}
+print(json.dumps(worker.run_job(request, worker.Spare.fork())))
+"""
+
+
+def test_a_spare_that_fails_its_rehearsal_gives_way_to_a_plain_one() -> None:
+    env = {**os.environ, **THREAD_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", FALLBACK, str(GOOD)], capture_output=True, text=True,
+        timeout=60, env=env, check=True,
+    )  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["ok"], result
