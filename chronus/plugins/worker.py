@@ -1,18 +1,21 @@
 """A warm sandbox worker: `python -m chronus.plugins.worker`, one per pool slot.
 
-It imports numpy, numba and chronus.dsp once (and has numba compile something, so LLVM is
-ready), with every thread pool set to one thread: it runs no thread but its main one, so a
-fork of it is safe. It then answers requests, one JSON line on stdin each, with one JSON
-line on stdout. Each validation runs in a fresh fork (`run_job`): the child confines
-itself (`confine`), runs the checks and writes its result down a pipe as JSON; the worker
-waits for it with a wall-clock deadline, SIGKILLs the child's process group past it, and
-turns whatever else happened (a signal, an exit, a short read) into a result. The worker
-survives whatever the module does.
+It imports numpy, numba and chronus.dsp once and runs the checks on built-in modules (so
+numba's kernels and the checks' own paths are loaded), with every thread pool set to one
+thread: it runs no thread but its main one, so a fork of it is safe. It then answers
+requests, one JSON line on stdin each, with one JSON line on stdout.
+
+Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
+has rehearsed the checks and waits for its request: it confines itself (`confine`), runs
+the checks and writes its result down a pipe as JSON. The worker waits for that with a
+wall-clock deadline, SIGKILLs the child's process group past it, and turns whatever else
+happened (a signal, an exit, a short read) into a result (`run_job`). Each child does one
+validation and is gone: the worker survives whatever the module does.
 
 Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`, or
-`{"error": why}` if it cannot warm up. A
-request: `{"path", "name", "time_limit", "memory_mb", "settings": {CheckSettings fields}}`.
-An answer: `{"result": {ValidationResult fields}}`.
+`{"error": why}` if it cannot warm up. A request: `{"path", "name", "time_limit",
+"memory_mb", "settings": {CheckSettings fields}}`. An answer, exactly one per request:
+`{"result": {ValidationResult fields}}`.
 """
 
 from __future__ import annotations
@@ -296,6 +299,25 @@ def _threads() -> int:
         return 0
 
 
+def _serve_one(
+    request: dict[str, Any], spare: Spare, say: Callable[[dict[str, Any]], None]
+) -> None:
+    """Run one request in `spare` and say exactly one answer (a second one would be read
+    as the answer to the next request)."""
+    answered = False
+
+    def answer(result: dict[str, Any]) -> None:
+        nonlocal answered
+        answered = True
+        say({"result": result})
+
+    try:
+        run_job(request, spare, answer)
+    except Exception as exc:
+        if not answered:
+            answer(_failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}"))
+
+
 def main() -> None:
     """Warm up, say ready, then answer requests until stdin closes."""
     os.environ.update(THREAD_ENV)
@@ -324,10 +346,7 @@ def main() -> None:
         except ValueError as exc:  # the pool's bug, reported as such
             say({"result": _failed("internal", f"sandbox worker: a bad request: {exc}")})
             continue
-        try:
-            run_job(request, spare, lambda result: say({"result": result}))
-        except Exception as exc:
-            say({"result": _failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}")})
+        _serve_one(request, spare, say)
         spare = Spare.fork()
     spare.close()
 
