@@ -2,9 +2,10 @@
 
 Each worker is a fresh `python -m chronus.plugins.worker` (started with fork + exec, so it
 inherits none of the caller's threads), warm once it says ready. A validation runs in a
-fresh fork of a worker, confined by OS limits (see `chronus.plugins.confine`) and a
-wall-clock deadline; the worker answers with plain data. A worker that dies or stops
-answering is killed and replaced; whatever happens becomes a `ValidationResult`.
+fresh fork of a worker (see `chronus.plugins.worker`), confined by OS limits (see
+`chronus.plugins.confine`) and a wall-clock deadline; the worker answers with plain data.
+A worker that dies or stops answering is killed and replaced; whatever happens becomes a
+`ValidationResult`. `status()` tells the pool's state as plain data.
 
     pool = SandboxPool(workers=1).start()
     result = pool.validate("fold.py", "fold")         # blocking
@@ -19,6 +20,7 @@ import logging
 import os
 import queue
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -128,7 +130,7 @@ class _Worker:
     def kill(self) -> None:
         """Stop the worker and whatever it started, and reap it."""
         try:
-            os.killpg(self.process.pid, 9)
+            os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         for stream in (self.process.stdin, self.process.stdout):

@@ -73,7 +73,8 @@ class CheckSettings:
     capture_at: int = 24
     """The block after which the round trip captures the state."""
     cpu_budget: float = 0.25
-    """The p99 of CPU per block must stay below this share of the block's period."""
+    """The p99 of CPU per block, and the median of wall-clock time per block, must stay
+    below this share of the block's period."""
     seed: int = 1
 
     @property
@@ -98,20 +99,25 @@ def _where(exc: BaseException, path: str) -> str:
     return "" if line is None else f" (line {line})"
 
 
+def _text(make: Callable[[], str]) -> str:
+    """Text the module made (an exception's message), cut short; it may fail to make it."""
+    try:
+        text = make()
+    except Exception:
+        return "(its message cannot be shown)"
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS] + "…"
+
+
 def _failure(exc: BaseException, error_type: str, doing: str, path: str) -> _Failed:
     """What an exception raised while `doing` something means."""
     if isinstance(exc, _Failed):
         return exc
     if isinstance(exc, SystemExit):
-        return _Failed("exit", f"{doing}: the module raised SystemExit({exc.code!r})")
+        code = _text(lambda: repr(exc.code))
+        return _Failed("exit", f"{doing}: the module raised SystemExit({code})")
     if isinstance(exc, MemoryError):
         return _Failed("memory", f"{doing}: the module went past the memory limit")
-    try:
-        text = str(exc).strip()
-    except Exception:
-        text = "(its message cannot be shown)"
-    if len(text) > MESSAGE_CHARS:
-        text = text[:MESSAGE_CHARS] + "…"
+    text = _text(lambda: str(exc).strip())
     detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if isinstance(exc, PermissionError) and exc.errno == errno.EPERM:
         detail += " (the sandbox lets no module start a process or run a program)"
