@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -219,6 +220,17 @@ def test_an_unreadable_file_gives_a_result(pool: SandboxPool, tmp_path: Path) ->
     result = pool.validate(path, "secret")
     assert (result.ok, result.error_type) == (False, "import_error")
     assert "Permission denied" in result.error_message
+
+
+def test_a_file_that_cannot_be_opened_even_by_root_gives_a_result(
+    pool: SandboxPool, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.py"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))  # open() of a socket fails, whoever asks
+        result = pool.validate(path, "sock")
+    assert (result.ok, result.error_type) == (False, "import_error")
+    assert result.error_message.startswith(f"cannot read {path}")
 
 
 def test_a_fifo_that_never_ends_times_out(tmp_path: Path) -> None:
