@@ -292,7 +292,13 @@ class SandboxPool:
             self._drain()
 
     def validate(self, path: str | Path, name: str) -> ValidationResult:
-        """Validate the module file at `path` as plugin `name`; blocks until done."""
+        """Validate the module file at `path` as plugin `name`; blocks until done.
+
+        Not from a `submit` callback (a pool thread would wait for itself): that gets an
+        `internal` result at once."""
+        if threading.current_thread() in self._threads:
+            return _internal("validate() called from a pool thread (a submit callback): "
+                             "it would wait for itself; submit instead")  # fmt: skip
         got: list[ValidationResult] = []
         finished = threading.Event()
 

@@ -273,6 +273,23 @@ def test_a_callback_that_raises_does_not_stop_the_pool() -> None:
         assert pool.validate(GOOD, "softclip").ok
 
 
+def test_validate_from_a_callback_answers_at_once_instead_of_waiting_for_itself() -> None:
+    inner: list[ValidationResult] = []
+    finished = threading.Event()
+
+    with SandboxPool(workers=1) as pool:
+
+        def done(result: ValidationResult) -> None:
+            inner.append(pool.validate(GOOD, "softclip"))
+            finished.set()
+
+        pool.submit(GOOD, "softclip", done)
+        assert finished.wait(30)
+        assert pool.validate(GOOD, "softclip").ok
+    assert (inner[0].ok, inner[0].error_type) == (False, "internal")
+    assert "submit instead" in inner[0].error_message
+
+
 def test_a_closed_pool_answers_internal_without_raising() -> None:
     pool = SandboxPool().start()
     pool.close()
