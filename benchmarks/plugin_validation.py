@@ -11,13 +11,15 @@ version of a module does; it is not counted.
 
 Latency: `SandboxPool(workers=1)`, started and warm, `validate()` timed in the caller from
 the call to the result: the request down the pipe, the fork of the warm worker, the OS
-limits, the import, every check, the answer back. Median and p90 of `--runs`, each after
+limits, the import, every check, the second render in another child that compares the
+first (`cross_process`), the answer back. Median and p90 of `--runs`, each after
 an idle `--pause` (validations come one at a time, when a musician loads or reloads a
 module: the worker uses the pause to fork and rehearse the child for the next one). Target
 (issue 15): median < 100 ms. Back to back (`--pause 0`) a validation also waits for that
 child.
 
-Overhead: the same checks (`run_checks`, same settings) three ways, alternated run by run:
+Overhead: the same checks (`run_checks`, same settings, without the second process, which
+only the sandbox has) three ways, alternated run by run:
 in this process (which has imported what a worker has: numpy, numba, chronus.dsp), in a
 plain fork of this process (no limits, no rehearsal), and `validate()` in the pool. Each run
 imports the module afresh (its kernel from the numba cache). Overhead = (median in the
@@ -82,12 +84,11 @@ def in_a_fork(module: Path, settings: CheckSettings) -> tuple[float, bool]:
 
 def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
     """Time `runs` validations each way; print them and put the figures in `figures`."""
-    settings = CheckSettings()
     pooled: list[float] = []
     sandboxed: list[float] = []
     in_process: list[float] = []
     forked: list[float] = []
-    with SandboxPool(workers=1, settings=settings) as pool:
+    with SandboxPool(workers=1) as pool:
         began = time.perf_counter()
         if not pool.wait_ready():
             raise SystemExit("the sandbox worker did not start")
@@ -101,6 +102,9 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
             result = pool.validate(module, NAME)
             pooled.append((time.perf_counter() - t0) * 1000)
             assert result.ok, result.error_message
+    settings = CheckSettings(cross_process=False)  # the same checks as in-process
+    with SandboxPool(workers=1, settings=settings) as pool:
+        pool.wait_ready()
         imported = f"chronus_plugin_{NAME}_{version_of(module.read_bytes())}"
         for _ in range(runs):
             sys.modules.pop(imported, None)  # imported afresh, as in a forked child

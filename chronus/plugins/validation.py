@@ -17,7 +17,8 @@ what the sandbox adds. The checks, in order, each failing with one `error_type`:
    calls too;
 6. determinism: a second fresh instance with the same parameters and input gives the same
    samples, bit for bit (`non_deterministic`; also a `process_mono` that differs from
-   `process_stereo` on a dual-mono input);
+   `process_stereo` on a dual-mono input); the sandbox also compares the first render with
+   one made in a second process (`render_crc32`);
 7. state round trip: `state()` after some blocks, pickled as a hand-over does, loaded into a
    fresh instance: the blocks after give the same samples (`state_round_trip`);
 8. CPU per full block (thread CPU time, after a warm-up): p99 within the budget; and the
@@ -36,6 +37,7 @@ import pickle
 import time
 import traceback
 import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -51,7 +53,9 @@ from chronus.plugins.confine import status_mb
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.source import NAME_PATTERN, PluginSourceError, import_plugin, version_of
 
-__all__ = ["CheckSettings", "peak_rss_mb", "rehearse", "run_checks"]
+__all__ = [
+    "CheckSettings", "describe", "peak_rss_mb", "rehearse", "render_crc32", "run_checks",
+]  # fmt: skip
 
 FloatArray = npt.NDArray[np.float64]
 MESSAGE_CHARS = 300
@@ -76,6 +80,9 @@ class CheckSettings:
     """The p99 of CPU per block, and the median of wall-clock time per block, must stay
     below this share of the block's period."""
     seed: int = 1
+    cross_process: bool = True
+    """Whether the sandbox renders once more in a second process and compares (see
+    `render_crc32`); `run_checks` alone cannot."""
 
     @property
     def budget_us(self) -> float:
@@ -318,6 +325,49 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
+def _plan(
+    specs: tuple[ParamSpec, ...], settings: CheckSettings
+) -> tuple[dict[str, float], list[int], FloatArray]:
+    """The parameter values, block sizes and input of every test render."""
+    sizes = _sizes(settings)
+    return _random_params(specs, settings.seed), sizes, _test_signal(sum(sizes), settings.seed,
+                                                                     dual_mono=False)  # fmt: skip
+
+
+def _first_render(
+    cls: type[Module], specs: tuple[ParamSpec, ...], settings: CheckSettings, path: str
+) -> tuple[FloatArray, list[tuple[int, int]]]:
+    """The first test render of a fresh instance, and the times of its blocks."""
+    params, sizes, signal = _plan(specs, settings)
+    samples = sum(sizes)
+    rendered = np.zeros((samples, 2) if issubclass(cls, Processor) else (samples,))
+    times = _Rig(cls, params, settings, signal, path).render(sizes, 0, rendered)
+    return rendered, times  # the instance is gone once it has rendered
+
+
+def _crc32(rendered: FloatArray) -> float:
+    return float(zlib.crc32(rendered.tobytes()))
+
+
+def render_crc32(path: str | Path, name: str, settings: CheckSettings | None = None) -> float:
+    """The CRC-32 of the module's first test render (the `render_crc32` figure), made in
+    this process: the sandbox makes it in a second process and compares, which catches
+    state a module takes at import from the clock, its process id or os.urandom (two
+    instances in one process share it; two slots do not). Raises what the module raises."""
+    settings = settings or CheckSettings()
+    path = str(path)
+    cls = _import(path, name, _compile(path))
+    specs = _check_params(cls)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _crc32(_first_render(cls, specs, settings, path)[0])
+
+
+def describe(exc: BaseException, path: str) -> str:
+    """An exception the module raised, as the checks report it."""
+    return _failure(exc, "exception", "rendering", path).message
+
+
 def _exercise(
     cls: type[Module],
     specs: tuple[ParamSpec, ...],
@@ -326,18 +376,15 @@ def _exercise(
     figures: dict[str, float],
 ) -> None:
     """Checks 4–8; their figures go into `figures` as soon as they are known."""
-    params = _random_params(specs, settings.seed)
-    sizes = _sizes(settings)
-    samples = sum(sizes)
-    signal = _test_signal(samples, settings.seed, dual_mono=False)
+    params, sizes, signal = _plan(specs, settings)
 
     def rig(source: FloatArray = signal) -> _Rig:
         return _Rig(cls, params, settings, source, path)
 
     processor = issubclass(cls, Processor)
-    shape = (samples, 2) if processor else (samples,)
-    rendered = np.zeros(shape)
-    times = rig().render(sizes, 0, rendered)  # each instance goes once it has rendered
+    rendered, times = _first_render(cls, specs, settings, path)
+    shape = rendered.shape
+    figures["render_crc32"] = _crc32(rendered)
     timed = [cpu / 1000 for cpu, _ in times[settings.warmup_blocks :]]
     p50, p99 = _percentile(timed, 50), _percentile(timed, 99)
     wall = _percentile([w / 1000 for _, w in times[settings.warmup_blocks :]], 50)

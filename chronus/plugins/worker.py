@@ -104,12 +104,25 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
         spent = usage.ru_utime + usage.ru_stime
         confine(float(request["memory_mb"]), spent + float(request["time_limit"]) + 1.0, baseline)
         settings = validation.CheckSettings(**request.get("settings", {}))
-        result = validation.run_checks(request["path"], request["name"], settings)
-        _write_all(write_fd, json.dumps(result.to_dict()).encode())
+        if request.get("crc_only"):
+            answer = _crc_only(request["path"], request["name"], settings)
+        else:
+            answer = validation.run_checks(request["path"], request["name"], settings).to_dict()
+        _write_all(write_fd, json.dumps(answer).encode())
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
     finally:
         os._exit(code)
+
+
+def _crc_only(path: str, name: str, settings: Any) -> dict[str, Any]:
+    """In a second process: the first test render's CRC-32, or what went wrong."""
+    from chronus.plugins import validation
+
+    try:
+        return {"render_crc32": validation.render_crc32(path, name, settings)}
+    except BaseException as exc:
+        return {"crc_error": validation.describe(exc, path)}
 
 
 @dataclass
@@ -229,38 +242,79 @@ def _ready_spare(spare: Spare) -> Spare | None:
     return None
 
 
+def _in_child(
+    request: dict[str, Any], spare: Spare, deadline: float
+) -> tuple[dict[str, Any], Spare | None]:
+    """`request` in `spare` (or in a plain spare, if it did not get ready): what it wrote, or
+    what its ending means, with the key `ended` then; and the spare to close (None if none
+    started)."""
+    time_limit = float(request["time_limit"])
+    ready = _ready_spare(spare)
+    if ready is None:
+        return {"ended": _failed("internal", "the sandbox worker could not start a child")}, None
+    ready.send(request)
+    data, finished = _read_until(ready.result_fd, deadline)
+    answer = _parse(data) if finished else None
+    if answer is not None:
+        return answer, ready
+    if not finished:
+        _kill_group(ready.pid)
+    _, status = os.waitpid(ready.pid, 0)
+    return {"ended": _ending(status, data, finished, time_limit)}, ready
+
+
+def _second_process(result: dict[str, Any], request: dict[str, Any], deadline: float) -> None:
+    """Render once more in another child and compare; a difference fails `result`."""
+    answer, spare = _in_child({**request, "crc_only": True}, Spare.fork(rehearse=False),
+                              deadline)  # fmt: skip
+    if spare is not None:
+        spare.close()
+    ended = answer.get("ended")
+    if ended is not None:
+        result.update(ended, error_message="in a second process: " + ended["error_message"])
+        return
+    why = answer.get("crc_error")
+    if why is None and answer.get("render_crc32") == result["figures"].get("render_crc32"):
+        return
+    detail = (
+        f"the module failed where it passed in the first: {why}"
+        if why is not None
+        else "the first test render came out different (state taken at import from the "
+        "clock, the process id or os.urandom?)"
+    )
+    result.update(ok=False, error_type="non_deterministic",
+                  error_message=f"in a second process {detail}")  # fmt: skip
+
+
 def run_job(
     request: dict[str, Any],
     spare: Spare,
     answer: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """One validation in `spare` (used up: closed afterwards); the result as a dict.
+    """One validation in `spare` (used up: closed afterwards), and, if it passed and
+    `settings.cross_process` is on, a second render in another child compared with the
+    first; the result as a dict.
 
-    If `answer` is given, it gets the result as soon as the child has written it whole,
-    before the child is reaped."""
-    time_limit = float(request["time_limit"])
-    ready = _ready_spare(spare)
-    if ready is None:
-        failed = _failed("internal", "the sandbox worker could not start a child")
-        if answer is not None:
-            answer(failed)
-        return failed
+    If `answer` is given, it gets the result as soon as it is known, before the child is
+    reaped."""
+    began = time.monotonic()
+    deadline = began + float(request["time_limit"])
+    got, child = _in_child(request, spare, deadline)
     try:
-        began = time.monotonic()
-        ready.send(request)
-        data, finished = _read_until(ready.result_fd, began + time_limit)
-        result = _parse(data) if finished else None
-        if result is None:
-            if not finished:
-                _kill_group(ready.pid)
-            _, status = os.waitpid(ready.pid, 0)
-            result = _ending(status, data, finished, time_limit)
+        result: dict[str, Any] = got["ended"] if "ended" in got else got
+        cross = request.get("settings", {}).get("cross_process", True)
+        if result.get("ok") and cross:
+            if child is not None:
+                child.close()
+                child = None
+            _second_process(result, request, deadline)
         result["duration"] = time.monotonic() - began
         if answer is not None:
             answer(result)
         return result
     finally:
-        ready.close()  # reaps it if it answered, and kills what it left behind
+        if child is not None:
+            child.close()  # reaps it if it answered, and kills what it left behind
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
@@ -268,7 +322,7 @@ def _parse(data: bytes) -> dict[str, Any] | None:
         parsed = json.loads(data)
     except ValueError:
         return None
-    return parsed if isinstance(parsed, dict) and "ok" in parsed else None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _warm() -> None:

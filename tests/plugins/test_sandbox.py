@@ -19,6 +19,7 @@ import pytest
 from chronus.plugins import sandbox
 from chronus.plugins.result import ERROR_TYPES, ValidationResult
 from chronus.plugins.sandbox import SandboxPool, validate_file
+from chronus.plugins.validation import CheckSettings
 from chronus.plugins.worker import THREAD_ENV
 
 FAULTY = Path(__file__).parent / "faulty"
@@ -38,6 +39,7 @@ FAULTS = {
     "nan_output": ("non_finite", "NaN or infinite"),
     "non_deterministic": ("non_deterministic", "two fresh instances"),
     "unseeded_random": ("non_deterministic", "two fresh instances"),
+    "seeded_at_import": ("non_deterministic", "in a second process the first test render"),
     "forgets_state": ("state_round_trip", "after state() at block 24"),
     "too_slow": ("too_slow", "over the budget of 667 µs"),
     "sleeps": ("too_slow", "process waits"),
@@ -93,6 +95,14 @@ def test_a_worker_the_fault_killed_is_replaced(pool: SandboxPool) -> None:
     assert pool.replaced == replaced + 1
     assert pool.worker_pids() != before
     assert pool.validate(GOOD, "softclip").ok
+
+
+def test_a_second_process_is_what_catches_state_taken_at_import(pool: SandboxPool) -> None:
+    with SandboxPool(settings=CheckSettings(cross_process=False)) as one_process:
+        assert one_process.validate(FAULTY / "seeded_at_import.py", "hiss").ok
+    first = pool.validate(GOOD, "softclip")
+    second = pool.validate(GOOD, "softclip")
+    assert first.ok and first.figures["render_crc32"] == second.figures["render_crc32"]
 
 
 def test_a_worker_killed_while_idle_is_replaced_before_the_next_job(pool: SandboxPool) -> None:
