@@ -22,7 +22,9 @@ what the sandbox adds. The checks, in order, each failing with one `error_type`:
 7. state round trip: `state()` after some blocks, pickled as a hand-over does, loaded into a
    fresh instance: the blocks after give the same samples (`state_round_trip`);
 8. CPU per full block (thread CPU time, after a warm-up): p99 within the budget; and the
-   wall-clock time's median too, which catches a module that waits (`too_slow`).
+   wall-clock time's median too, which catches a module that waits (`too_slow`). Each
+   figure is the better of the first two renders (one spike of the machine's fails
+   nothing), with the garbage collector off while they run, as in a slot.
 
 A `MemoryError` anywhere is `memory`; `SystemExit` anywhere is `exit`. At most two
 instances of the module (and one captured state) are alive at a time: a module's memory
@@ -31,14 +33,16 @@ counts up to twice against the sandbox's limit.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
 import math
 import pickle
 import time
 import traceback
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -368,6 +372,14 @@ def describe(exc: BaseException, path: str) -> str:
     return _failure(exc, "exception", "rendering", path).message
 
 
+def _timing(times: list[tuple[int, int]], settings: CheckSettings) -> tuple[float, float, float]:
+    """CPU µs per timed block at p50 and p99, and wall-clock µs at p50."""
+    timed = times[settings.warmup_blocks :]
+    cpu = [t / 1000 for t, _ in timed]
+    wall = _percentile([w / 1000 for _, w in timed], 50)
+    return _percentile(cpu, 50), _percentile(cpu, 99), wall
+
+
 def _exercise(
     cls: type[Module],
     specs: tuple[ParamSpec, ...],
@@ -385,14 +397,15 @@ def _exercise(
     rendered, times = _first_render(cls, specs, settings, path)
     shape = rendered.shape
     figures["render_crc32"] = _crc32(rendered)
-    timed = [cpu / 1000 for cpu, _ in times[settings.warmup_blocks :]]
-    p50, p99 = _percentile(timed, 50), _percentile(timed, 99)
-    wall = _percentile([w / 1000 for _, w in times[settings.warmup_blocks :]], 50)
-    figures.update(cpu_us_p50=p50, cpu_us_p99=p99, wall_us_p50=wall, blocks=float(len(timed)))
+    p50, p99, wall = _timing(times, settings)
+    figures.update(cpu_us_p50=p50, cpu_us_p99=p99, wall_us_p50=wall,
+                   blocks=float(settings.timed_blocks))  # fmt: skip
     if processor and getattr(cls, "DUAL_MONO", False):
         _dual_mono(rig, sizes, settings)
     again = np.zeros(shape)
-    rig().render(sizes, 0, again)
+    second = _timing(rig().render(sizes, 0, again), settings)
+    p50, p99, wall = (min(a, b) for a, b in zip((p50, p99, wall), second, strict=True))
+    figures.update(cpu_us_p50=p50, cpu_us_p99=p99, wall_us_p50=wall)  # one spike fails nothing
     if not np.array_equal(rendered, again):
         raise _Failed(
             "non_deterministic",
@@ -481,6 +494,17 @@ def rehearse(settings: CheckSettings = REHEARSAL) -> None:
         _exercise(cls, _check_params(cls), settings, "", {})
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def run_checks(
     path: str | Path, name: str, settings: CheckSettings | None = None
 ) -> ValidationResult:
@@ -506,7 +530,7 @@ def run_checks(
         found["processor"] = issubclass(cls, Processor)
         specs = _check_params(cls)
         found["params"] = tuple(spec.name for spec in specs)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
+        with np.errstate(all="ignore"), warnings.catch_warnings(), _no_gc():
             warnings.simplefilter("ignore")  # the module's own: the checks judge its samples
             _exercise(cls, specs, settings, path, figures)
     except BaseException as exc:
