@@ -127,12 +127,18 @@ class _Worker:
         result = None if message is None else message.get("result")
         return result if isinstance(result, dict) else None
 
-    def kill(self) -> None:
-        """Stop the worker and whatever it started, and reap it."""
+    def stop(self) -> None:
+        """SIGKILL the worker's process group; its pipes stay open (a thread may be
+        reading them: it reads their end)."""
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def kill(self) -> None:
+        """Stop the worker and whatever it started, reap it, close its pipes. Only from
+        the thread that uses it, or once that thread is done."""
+        self.stop()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 try:
@@ -267,6 +273,8 @@ class SandboxPool:
             threads = list(self._threads)
         for _ in threads:
             self._jobs.put(None)
+        for worker in self.worker_list():
+            worker.stop()  # a validation under way ends now, as `internal`
         for thread in threads:
             thread.join(timeout=self.time_limit + ANSWER_GRACE + 1)
         for worker in self.worker_list():
@@ -347,6 +355,8 @@ class SandboxPool:
             return _internal(f"a sandbox worker did not start: {worker.failure}")
         request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
         result, usable = _run(worker, request)
+        if self._closed:
+            return _internal("the sandbox pool was closed during the validation")
         if not usable:
             self._replace(index)
         return result

@@ -309,6 +309,25 @@ def test_a_closed_pool_answers_internal_without_raising() -> None:
     assert "closed" in result.error_message
 
 
+def test_closing_the_pool_ends_a_validation_under_way_at_once() -> None:
+    got: list[ValidationResult] = []
+    finished = threading.Event()
+    pool = SandboxPool(time_limit=30.0).start()
+    assert pool.wait_ready()
+
+    def done(result: ValidationResult) -> None:
+        got.append(result)
+        finished.set()
+
+    pool.submit(FAULTY / "endless_loop.py", "loop", done)
+    time.sleep(0.5)
+    began = time.monotonic()
+    pool.close()
+    assert time.monotonic() - began < 10 and finished.wait(5)
+    assert (got[0].ok, got[0].error_type) == (False, "internal")
+    assert "closed during the validation" in got[0].error_message
+
+
 def test_validate_file_runs_one_validation_without_a_pool() -> None:
     assert validate_file(GOOD, "softclip").ok
     result = validate_file(FAULTY / "segfault.py", "segv")
