@@ -106,7 +106,10 @@ class _Worker:
         """Wait for the worker's ready line; whether it came."""
         with self._reading:
             if self.ready is None:
-                message = self._line(time.monotonic() + timeout)
+                try:
+                    message = self._line(time.monotonic() + timeout)
+                except (OSError, ValueError):  # its pipe closed under us: it was replaced
+                    message = None
                 if message is None or "ready" not in message:
                     why = None if message is None else message.get("error")
                     self.failure = str(why) if why else "it did not say it was ready"
