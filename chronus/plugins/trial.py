@@ -25,6 +25,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from chronus.dsp.guard import call_mono, call_source, call_stereo
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import ParamSpec
 
@@ -208,16 +209,16 @@ class _Rig:
             self.inp_mono[:n] = chunk[:, 0]
             self.out_mono.fill(np.nan)
             guard("exception", f"process_mono (block {k})", self.path,
-                   lambda: processor.process_mono(self.inp_mono, self.out_mono, n))  # fmt: skip
+                   lambda: call_mono(processor, self.inp_mono, self.out_mono, n))  # fmt: skip
             return self.out_mono[:n]
         self.out.fill(np.nan)
         if self.processor:
             self.inp[:n] = chunk
             guard("exception", f"process_stereo (block {k})", self.path,
-                   lambda: processor.process_stereo(self.inp, self.out, n))  # fmt: skip
+                   lambda: call_stereo(processor, self.inp, self.out, n))  # fmt: skip
         else:
             guard("exception", f"process (block {k})", self.path,
-                   lambda: module.process(self.out, n))  # fmt: skip
+                   lambda: call_source(module, self.out, n))  # fmt: skip
         return self.out[:n]
 
 
