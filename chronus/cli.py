@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="append each command and the sample it applied at")  # fmt: skip
     p.add_argument("--record", default=None, metavar="OUT.wav",
                    help="record all that plays, from block 0, to a WAV")  # fmt: skip
+    p.add_argument("--modules", action="append", default=[], metavar="DIR",
+                   help="a folder of user modules that `/plugins/load <name>` looks in "
+                   "(repeatable; then ~/.config/chronus/modules)")  # fmt: skip
+    p.add_argument("--plugin-store", default=None, metavar="DIR",
+                   help="where loaded user modules are kept by version "
+                   "(default ~/.cache/chronus/plugins)")  # fmt: skip
 
     p = sub.add_parser(
         "parse",
@@ -192,6 +198,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     config = EngineConfig(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
+        modules=tuple(args.modules), plugin_store=args.plugin_store,
     )  # fmt: skip
     supervisor = Supervisor(config, launcher)
     starting = [True]

@@ -932,3 +932,49 @@ class Graph:
             seen.add((src, dst))
             routes.append((src, dst, gain, fade_left))
         return routes
+
+    # -- plugins --------------------------------------------------------------------------
+
+    def swap_type(self, module_type: str, cls: type[Module]) -> list[str]:
+        """Replace every module of `module_type` in the patch by a new one of `cls` (a new
+        version of a plugin), in place: its routes, strip and modulations stay.
+
+        Each new module takes the old one's state when `load_state` accepts it, else its
+        parameter values (those the new version still has); either way the next block plays
+        the new code. A module being removed keeps fading with the old. Returns the ids of
+        the modules that kept only their parameters.
+        """
+        self.drop_finished()
+        reset: list[str] = []
+        for module_id, old in list(self.modules.items()):
+            if old.TYPE != module_type or isinstance(old, Lfo):
+                continue
+            node = self._nodes.get(module_id)
+            if node is not None:
+                self._wake(node)  # its skipped samples, in the old code
+            new = cls(self.sample_rate, self.max_block)
+            new.reseed(zlib.crc32(module_id.encode()))
+            new.tempo_changed(self.tempo)
+            try:
+                new.load_state(old.state())
+            except Exception:  # another version's state: its parameters are what carries over
+                new = cls(self.sample_rate, self.max_block)
+                new.reseed(zlib.crc32(module_id.encode()))
+                new.tempo_changed(self.tempo)
+                for name, value in old.params.items():
+                    if name in new.params:
+                        new.set_param(name, value)
+                reset.append(module_id)
+            self.modules[module_id] = new
+            if module_id in self._tempo_listeners:
+                del self._tempo_listeners[module_id]
+            if _hears_tempo(new):
+                self._tempo_listeners[module_id] = new
+            if node is not None:
+                node.module = new
+            for target in self._targets:
+                if target.module is old:
+                    target.module = new
+                    if target.name in new.params:
+                        self._modulate(target)
+        return reset

@@ -13,6 +13,7 @@ from chronus.dsp.params import ParamSpec, mix_specs
 from chronus.dsp.specs_effects import EFFECT_SPECS
 
 __all__ = [
+    "BUILT_IN_TYPES",
     "DRUM_TYPES",
     "FILTER_TYPES",
     "MODULATOR_TYPES",
@@ -20,11 +21,13 @@ __all__ = [
     "PROCESSOR_TYPES",
     "SYNTH_TYPES",
     "TYPE_SPECS",
+    "declare",
     "mix_specs",
     "modulatable",
     "module_types",
     "param_specs",
     "suggest",
+    "undeclare",
 ]
 
 PITCHED_TYPES: tuple[str, ...] = ("saw", "sine", "square", "triangle")
@@ -135,6 +138,9 @@ TYPE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
 PROCESSOR_TYPES: set[str] = set(FILTER_TYPES) | set(EFFECT_SPECS)
 """Types with an audio input (filters, effects): the only valid destinations besides master."""
 
+BUILT_IN_TYPES = frozenset(TYPE_SPECS)
+"""The built-in types: a user module may not take one of their names."""
+
 
 def modulatable(spec: ParamSpec) -> bool:
     """Whether an lfo may drive the parameter: it is continuous, i.e. smoothed."""
@@ -163,3 +169,18 @@ def param_specs(module_type: str) -> tuple[ParamSpec, ...]:
     except KeyError:
         hint = suggest(module_type, module_types())
         raise PatchError(f"unknown module type {module_type!r}{hint}") from None
+
+
+def declare(module_type: str, specs: tuple[ParamSpec, ...], processor: bool) -> None:
+    """Add a type's parameters to the table (a user module's; its class is elsewhere)."""
+    TYPE_SPECS[module_type] = tuple(specs)
+    if processor:
+        PROCESSOR_TYPES.add(module_type)
+    else:
+        PROCESSOR_TYPES.discard(module_type)
+
+
+def undeclare(module_type: str) -> None:
+    """Take a declared type out of the table again."""
+    TYPE_SPECS.pop(module_type, None)
+    PROCESSOR_TYPES.discard(module_type)

@@ -32,6 +32,7 @@ from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.launcher import Launcher, LaunchError
 from chronus.engine.lifelines import DeathWatch, Lifelines
 from chronus.engine.peer import STOPPED, cpu_ns, process_state
+from chronus.engine.plugin_feed import PluginFeed
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState, Worker
 from chronus.engine.slot import (
@@ -54,7 +55,7 @@ from chronus.engine.stats import (
     summary,
     timing_percentiles,
 )
-from chronus.protocol import ADDRESS_SPACE
+from chronus.protocol import ADDRESS_SPACE, Message, validate
 
 __all__ = ["HANG_S", "LOG_LENGTH", "RETRY_SUSPENDED_S", "STARVED_S", "SlotKeeper", "judge_silence"]
 
@@ -137,6 +138,11 @@ class SlotKeeper:
         self.quarantined: dict[str, str] = {}
         """Modules that took a slot down with them, and what happened; never run again."""
         self._to_remove: list[str] = []
+        self.plugins = PluginFeed(control, self._event)
+        """The plugin code every worker must hold (see `plugin_feed`)."""
+        self.in_use: dict[str, tuple[str, str]] = {}
+        """The plugins the slots use (name → version, store path), for a slot rebuilt from
+        the patch: set by the supervisor as it sends `/plugins/use` and `/plugins/forget`."""
 
     # -- workers -------------------------------------------------------------------------------
 
@@ -237,6 +243,8 @@ class SlotKeeper:
             worker.code = str(message[3])
             if worker.warm_errors:
                 log.warning("slot worker %d warm-up errors: %s", worker.pid, worker.warm_errors)
+        elif message[0] == "plugin":
+            self.plugins.answered(worker, message)
         elif message[0] == "snapshot":
             if self._join is not None:
                 self._finish_join()  # now, not at the next tick
@@ -294,6 +302,7 @@ class SlotKeeper:
                 # A standby that finds the process already reaped reads the signal here.
                 seat.counters.values[SlotField.DEATH_SIGNAL] = _death_signal_of(worker.pid)
         worker.process.join(0.1)
+        self.plugins.died(worker)
         if worker in self._workers:
             self._workers.remove(worker)
         worker.conn.close()
@@ -399,6 +408,8 @@ class SlotKeeper:
             elif seat.state is SeatState.SUSPENDED and 0 < seat.retry_at <= now:
                 self._retry(seat, now)
         self._check_lockstep()
+        if self._join is None:
+            self.plugins.feed(self.seats, self.active, self._spare)
         if self._spare is None and now >= self._spare_due and self._launcher.ready():
             try:
                 self._spare = self._spawn()
@@ -502,12 +513,26 @@ class SlotKeeper:
             return
         # No slot to copy and no checkpoint to go on from: build from the patch.
         spare, self._spare = self._spare, None
-        setup = tuple(Patch.messages_of(self._patch().to_dict()))
+        setup = (*self._plugin_setup(), *Patch.messages_of(self._patch().to_dict()))
         seat.commands.reset(self._seq)
         consumed = int(self._io.values[IoField.CONSUMED])
         self._control.values[ControlField.ACTIVE] = seat.index
         self._start(seat, spare, FreshStart(seat.config(peer), consumed + 1, setup))
         self._event(f"slot {seat.name} rebuilt from the patch (no slot left to copy)")
+
+    def _plugin_setup(self) -> list[Message]:
+        return [
+            validate("/plugins/use", (name, version, path))
+            for name, (version, path) in self.in_use.items()
+        ]
+
+    def holds(self, name: str, version: str) -> bool:
+        """Whether both seats' workers (and the spare, if there is one) hold a plugin version."""
+        workers = [seat.worker for seat in self.seats]
+        if any(worker is None for seat, worker in zip(self.seats, workers, strict=True)):
+            return False
+        spare = [self._spare] if self._spare is not None else []
+        return self.plugins.held((name, version), [w for w in workers if w] + spare)
 
     def _restart_from_checkpoint(self, seat: Seat) -> bool:
         """With no slot left, start the spare from the newest checkpoint either slot wrote.

@@ -374,6 +374,28 @@ def _peer_died_here(seat: _Seat, k: int, active: bool) -> int:
     return 0
 
 
+IMPORT_GRACE_NS = 10_000_000_000
+"""How long a slot may import and warm a plugin without a heartbeat (numba may compile
+its kernels on a first import): the supervisor sends code only to a standby or the spare,
+whose lateness costs no sound."""
+
+
+def _prepare_plugin(request: tuple[Any, ...], config: WorkerConfig) -> tuple[Any, ...]:
+    """Import and warm a plugin version named by the supervisor; the reply for it:
+    ("plugin", name, version, ok, what went wrong, its parameters, whether a processor)."""
+    from chronus.dsp.module import Processor
+    from chronus.plugins import runtime
+
+    _, name, version, path = request
+    try:
+        errors = runtime.prepare(name, version, path, config.rate, config.block)
+        cls = runtime.use_class(name, version)
+    except BaseException as exc:  # a forced faulty module: told, never fatal here
+        return ("plugin", name, version, False, f"{type(exc).__name__}: {exc}", (), False)
+    detail = "; ".join(errors)
+    return ("plugin", name, version, True, detail, cls.PARAMS, issubclass(cls, Processor))
+
+
 def _pin(seat: int) -> None:
     """Keep the two seats on different CPUs, so that one CPU held up cannot stall both."""
     cpu = seat_cpu(seat)
@@ -422,7 +444,8 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     gc.freeze()  # so that a collection at the start takes 0.2 ms instead of 28
     conn.send(("warm", os.getpid(), errors, code))
     try:
-        start = conn.recv()
+        while isinstance(start := conn.recv(), tuple):  # plugins to import while it waits
+            conn.send(_prepare_plugin(start, config))
     except EOFError:
         return
     if start is None:
@@ -504,6 +527,7 @@ def _render_loop(
         v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
 
     renderer.progress = beat
+    plugins_seen = int(flags[ControlField.PLUGINS])
     capturer = Capturer()
     asked_for_join = False
     collect_at = time.monotonic() + GC_EVERY_S
@@ -593,6 +617,12 @@ def _render_loop(
         ):  # the standby checkpoints, so that the slot the device plays is not held up
             _capture_with(capturer, v, _checkpoint(seat, renderer))
             next_checkpoint = ring.write_pos + checkpoint_blocks
+        if flags[ControlField.PLUGINS] != plugins_seen:  # rare: code to import, in spare time
+            plugins_seen = int(flags[ControlField.PLUGINS])
+            while conn.poll():
+                v[SlotField.HEARTBEAT_NS] = time.monotonic_ns() + IMPORT_GRACE_NS
+                conn.send(_prepare_plugin(conn.recv(), config))
+                beat()
         if rendered and time.monotonic() >= collect_at:
             collections += 1
             _collect(collections, active, v)

@@ -9,13 +9,16 @@ the supervisor to keep going.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import logging
+import os
 import selectors
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
@@ -26,6 +29,7 @@ from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
+from chronus.engine.plugin_loads import PluginLoads, Validator, load_from_env
 from chronus.engine.prepared import PreparedPatterns, pattern_text
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
@@ -42,9 +46,12 @@ from chronus.engine.stats import (
     timing_percentiles,
     underrun_log,
 )
-from chronus.plugins.loader import load_user_modules
+from chronus.plugins.loader import MODULES_ENV, load_user_modules
+from chronus.plugins.registry import PluginRegistry
+from chronus.plugins.store import PluginStore, default_folders, default_store
 from chronus.protocol import (
     ENGINE_ONLY,
+    SLOT_ONLY,
     Arg,
     Message,
     ProtocolError,
@@ -91,6 +98,11 @@ class EngineConfig:
     """Append every command, with the sample it applied at, to this session log."""
     record: str | None = None
     """Record everything played, from the first block, to this WAV file."""
+    modules: tuple[str, ...] = ()
+    """Folders a plugin named without a path is looked for in (`--modules`), before
+    `~/.config/chronus/modules/`."""
+    plugin_store: str | None = None
+    """Where plugin sources are stored by version (default: the user's cache folder)."""
 
     @property
     def lead_ms(self) -> float:
@@ -108,6 +120,7 @@ class Supervisor:
     def __init__(self, config: EngineConfig, launcher: Launcher | None = None) -> None:
         self.config = config
         self.patch = Patch()
+        self.registry = PluginRegistry()
         self.backend_description = ""
         self.notice = ""
         self._ctx = spawn_context()
@@ -135,16 +148,15 @@ class Supervisor:
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
         self._pacer = Pacer(config.block, config.rate)
+        self._loads: PluginLoads | None = None
+        self._pool: Any = None
 
     # lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
         """Bind the sockets, start the slots and the audio I/O; return the READY line."""
         c = self.config
-        try:
-            load_user_modules()
-        except ImportError as exc:
-            raise EngineStartError(str(exc)) from exc
+        self._load_env_modules()
         try:
             self._osc = OscEndpoints.open(c.host, c.port)
         except OSError as exc:
@@ -178,6 +190,15 @@ class Supervisor:
         self._commits = CommitFlow(
             self._keeper, self._control, self._io_counters, c.block, c.rate, self.next_stamp
         )
+        self._loads = PluginLoads(
+            self.registry,
+            PluginStore(c.plugin_store or default_store()),
+            default_folders(c.modules),
+            self._keeper,
+            self._commits,
+            self._start_pool(),
+            self,
+        )
         try:
             if c.log:
                 self._session_log = StampedLog(c.log, c.rate, c.block)
@@ -190,6 +211,32 @@ class Supervisor:
             f"READY chronus {__version__} osc={c.host}:{self.port} backend={self.backend_kind} "
             f"rate={c.rate} block={c.block} lead={c.lead}"
         )
+
+    def _load_env_modules(self) -> None:
+        """Import `CHRONUS_MODULES` (the old route) and list their types in the registry."""
+        from chronus.dsp.catalog import MODULE_TYPES  # numba: only when modules are named
+
+        if not os.environ.get(MODULES_ENV, "").strip():
+            return
+        before = set(MODULE_TYPES)
+        try:
+            load_user_modules()
+        except ImportError as exc:
+            raise EngineStartError(str(exc)) from exc
+        added = [name for name in MODULE_TYPES if name not in before]
+        files = {name: inspect.getsourcefile(MODULE_TYPES[name]) or "" for name in added}
+        load_from_env(self.registry, added, files)
+
+    def _start_pool(self) -> Validator | None:
+        """The sandbox pool that validates plugins (None where there is none yet)."""
+        try:
+            sandbox = importlib.import_module("chronus.plugins.sandbox")
+        except ImportError:
+            return None
+        pool = sandbox.SandboxPool()
+        pool.start()
+        self._pool = pool
+        return cast(Validator, pool)
 
     @property
     def port(self) -> int:
@@ -271,6 +318,9 @@ class Supervisor:
             self._io_conn.close()
         if self._osc is not None:
             self._osc.close()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         self._launcher.close()
 
     # serving ---------------------------------------------------------------------------------
@@ -319,6 +369,8 @@ class Supervisor:
                 self._write_log()
             if self._commits is not None and (result := self._commits.tick()) is not None:
                 self._commit_ended(result)
+            if self._loads is not None:
+                self._loads.tick()
             for module_id in keeper.take_quarantined():
                 self._remove_quarantined(module_id)
             if self._recorder is not None:
@@ -353,7 +405,15 @@ class Supervisor:
                 continue
             self._play(message, encode(message))
 
-    def _play(self, message: Message, payload: bytes) -> None:
+    def remove_module(self, module_id: str) -> None:
+        """Remove a module from the patch and the slots, with its fade (an unload)."""
+        message = validate("/patch/remove", (module_id,))
+        self.patch.apply(message)
+        self._play(message)
+        assert self._keeper is not None
+        self._keeper.load_dropped()
+
+    def _play(self, message: Message, payload: bytes | None = None) -> None:
         """Stamp a command the patch has accepted, send it to the slots and log it.
 
         It applies at the first block with room for it in the pacer's budget (the next one
@@ -365,7 +425,7 @@ class Supervisor:
             stamp = earliest
         else:
             stamp = self._pacer.stamp(earliest, cost_us(message), force=True)
-        seq = self._keeper.push(stamp, payload)
+        seq = self._keeper.push(stamp, encode(message) if payload is None else payload)
         if self._session_log is not None:
             self._unlogged.append((seq, stamp, message, time.monotonic()))
             self._write_log()
@@ -389,12 +449,16 @@ class Supervisor:
             self._session_log.write(sample, message)
 
     def _commit_ended(self, result: CommitResult) -> None:
+        reload = self._loads is not None and self._loads.committed(result)
         if not result.ok:
-            self._error(
-                result.addr, "/patch/commit", f"commit failed: {result.text}; nothing changed"
-            )
+            if not reload:
+                self._error(
+                    result.addr, "/patch/commit", f"commit failed: {result.text}; nothing changed"
+                )
             return
         for message in result.messages:
+            if message.address in SLOT_ONLY:
+                continue
             try:
                 self.patch.apply(message)
             except PatchError as exc:
@@ -403,7 +467,8 @@ class Supervisor:
             self._session_log.write_commit(
                 result.stamp, result.switch, result.crossfade, result.messages
             )
-        self._reply(result.addr, "/patch/committed", result.stamp, result.text)
+        if not reload:
+            self._reply(result.addr, "/patch/committed", result.stamp, result.text)
 
     def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
         assert self._osc is not None
@@ -454,7 +519,9 @@ class Supervisor:
                 self._error(addr, address if isinstance(address, str) else "", str(exc))
                 continue
             try:
-                if message.address in ENGINE_ONLY:
+                if message.address in SLOT_ONLY:
+                    self._error(addr, message.address, "only the engine sends this to its slots")
+                elif message.address in ENGINE_ONLY:
                     self._engine_request(message, addr)
                 else:
                     self._command(message, addr)
@@ -534,7 +601,11 @@ class Supervisor:
             self._reply(addr, "/engine/status", json.dumps(self.status()))
         elif message.address == "/engine/dump":
             # The rate too: a client turns lengths in seconds into frames with it.
-            dump = {**self.patch.to_dict(), "rate": self.config.rate}
+            dump = {
+                **self.patch.to_dict(),
+                "rate": self.config.rate,
+                "plugins": self._loads.in_use() if self._loads else {},
+            }
             self._reply(addr, "/engine/dump", json.dumps(dump))
         elif message.address == "/engine/sync":
             self._reply(addr, "/engine/synced", message.args[0], self.next_stamp())
@@ -545,6 +616,8 @@ class Supervisor:
             self._commit_request(message, addr)
         elif message.address.startswith("/record/"):
             self._record_request(message, addr)
+        elif message.address.startswith("/plugins/") and self._loads is not None:
+            self._loads.request(message, addr)
 
     def _commit_request(self, message: Message, addr: Any) -> None:
         commits = self._commits

@@ -183,6 +183,24 @@ class PluginRegistry:
             record.validation = result
             record.version = version
 
+    def set_version(self, name: str, version: str) -> None:
+        """Set the version being loaded (one forced past validation has no result to say it)."""
+        with self._lock:
+            self._records[name].version = version
+
+    def swapped(self, name: str, version: str, reason: str, detail: str = "") -> None:
+        """An active plugin's new version is now the one playing (a reload): a transition
+        to ACTIVE again, one more restart, uptime from now, nothing pending."""
+        with self._lock:
+            record = self._records[name]
+            if record.state is not PluginState.ACTIVE:
+                raise ValueError(f"plugin {name}: {record.state}, not active: nothing to swap")
+            now = self._clock()
+            record.version, record.pending = version, ""
+            record.metrics.restarts += 1
+            record.active_since = now
+            record.transitions.append(Transition(now, PluginState.ACTIVE, reason, detail))
+
     def set_pending(self, name: str, version: str) -> None:
         """Mark (or with "" clear) a new version being validated while the old one plays."""
         with self._lock:

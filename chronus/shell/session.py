@@ -8,8 +8,6 @@ snapshot's JSON, a script played in the background) happens here. No OSC address
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from chronus.lang.intents import Record
 from chronus.lang.resolve import Mapped
 from chronus.lang.undo import diff_messages
 from chronus.protocol import Message
+from chronus.session.atomic import write_atomic
 
 __all__ = [
     "Recorder",
@@ -78,29 +77,9 @@ class SnapshotStore:
 
     def save(self, name: str, dump: dict[str, Any]) -> Path:
         """Write `dump` as the snapshot `name` (temp file, fsync, rename); return its path."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         target = self.path(name)
-        handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(dump, out, indent=2, sort_keys=True)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        try:
-            folder = os.open(self.folder, os.O_RDONLY)
-        except OSError:
-            return target
-        try:
-            os.fsync(folder)
-        except OSError:
-            pass
-        finally:
-            os.close(folder)
+        text = json.dumps(dump, indent=2, sort_keys=True) + "\n"
+        write_atomic(target, text.encode("utf-8"))
         return target
 
     def load(self, name: str) -> dict[str, Any]:

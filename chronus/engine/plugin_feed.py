@@ -1,0 +1,127 @@
+"""Getting plugin code into every slot worker, off the render path.
+
+The supervisor names the plugin versions every worker must hold (`want`). A worker imports
+and warms one when it has nothing to render for: the spare while it waits for a seat, the
+standby between its blocks (its lateness costs no sound: the device plays the active). The
+active never imports: when it is the only one left without the code, the two seats swap
+roles — both hold the same samples, so the device does not hear it — and the new standby
+imports in its turn. A version is `held` once both seats' workers and the spare have it;
+only then may a stamped `/plugins/use` put it in use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chronus.dsp.params import ParamSpec
+from chronus.engine.rings import SharedCounters
+from chronus.engine.seats import Seat, SeatState, Worker
+from chronus.engine.stats import ControlField
+
+__all__ = ["Code", "PluginFeed"]
+
+log = logging.getLogger("chronus.engine")
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """What a worker that imported a plugin version said of it."""
+
+    params: tuple[ParamSpec, ...]
+    processor: bool
+    warnings: str = ""
+
+
+class PluginFeed:
+    """The plugin versions every worker must hold, and who holds which."""
+
+    def __init__(self, control: SharedCounters, event: Callable[[str], None]) -> None:
+        self._control = control.values
+        self._event = event
+        self.wanted: dict[Key, str] = {}
+        """(name, version) → the store's copy, for every version the workers must hold."""
+        self.code: dict[Key, Code] = {}
+        """What the first worker to import each version found: its parameters, its kind."""
+        self.failed: dict[Key, str] = {}
+        """Versions a worker could not import (or died importing), and why."""
+        self.swaps = 0
+        """Times the seats swapped roles so that the active need not import."""
+
+    def want(self, name: str, version: str, path: str) -> None:
+        """Every worker is to hold this version."""
+        self.failed.pop((name, version), None)
+        self.wanted[name, version] = path
+
+    def drop(self, name: str, version: str) -> None:
+        """Workers need not get this version any more (those that have it keep it)."""
+        self.wanted.pop((name, version), None)
+
+    def held(self, key: Key, workers: Iterable[Worker]) -> bool:
+        """Whether every one of `workers` holds `key`."""
+        return all(key in worker.plugins for worker in workers)
+
+    def answered(self, worker: Worker, message: tuple[Any, ...]) -> None:
+        """A worker's reply to a version it was sent."""
+        _, name, version, ok, detail, params, processor = message
+        key = (str(name), str(version))
+        worker.plugins_asked.discard(key)
+        if not ok:
+            self.failed[key] = str(detail)
+            self.wanted.pop(key, None)
+            self._event(f"worker {worker.pid} could not import plugin {name}: {detail}")
+            return
+        worker.plugins.add(key)
+        self.code.setdefault(key, Code(tuple(params), bool(processor), str(detail)))
+
+    def died(self, worker: Worker) -> None:
+        """A worker ended: a version it was importing is to blame (it took the worker down)."""
+        for key in worker.plugins_asked:
+            if key in self.wanted:
+                self.failed[key] = "an engine process died while importing it"
+                self.wanted.pop(key, None)
+                self._event(f"plugin {key[0]}: a worker died importing it")
+        worker.plugins_asked.clear()
+
+    def feed(self, seats: tuple[Seat, Seat], active: Seat, spare: Worker | None) -> None:
+        """Send each idle worker the versions it lacks; swap roles if only the active does."""
+        if not self.wanted:
+            return
+        standby = seats[1 - active.index]
+        sent = False
+        if spare is not None and spare.warm:
+            sent |= self._send(spare)
+        running = all(seat.state is SeatState.RUNNING and seat.worker for seat in seats)
+        apart = bool(self._control[ControlField.APART])
+        if running and not apart and standby.worker is not None:
+            sent |= self._send(standby.worker)
+            lacking = active.worker is not None and self._lacks(active.worker)
+            if lacking and not self._lacks(standby.worker) and not standby.worker.plugins_asked:
+                self._control[ControlField.ACTIVE] = standby.index
+                self.swaps += 1
+                self._event(
+                    f"slot {standby.name} made active so that slot {active.name} can import "
+                    "plugin code"
+                )
+        if sent:
+            self._control[ControlField.PLUGINS] += 1
+
+    def _lacks(self, worker: Worker) -> bool:
+        return any(key not in worker.plugins for key in self.wanted)
+
+    def _send(self, worker: Worker) -> bool:
+        sent = False
+        for key, path in self.wanted.items():
+            if key in worker.plugins or key in worker.plugins_asked or worker.killed:
+                continue
+            try:
+                worker.conn.send(("plugin", key[0], key[1], path))
+            except OSError:
+                return sent
+            worker.plugins_asked.add(key)
+            sent = True
+        return sent
