@@ -1,0 +1,168 @@
+"""User modules loaded, reloaded and unloaded in a playing engine (null backend).
+
+A module file is loaded into the engine while a pattern plays, made part of the chain, swapped
+for a new version through a commit (crossfaded, its parameters kept) and unloaded; the session
+log, rendered offline, gives the recording bit for bit (the offline render imports the same
+versions from the store at the same samples). A reload that fails keeps the old version
+playing, and nothing a client sends loads code but `/plugins/load`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from chronus.engine.client import EngineClient, EngineProcess
+from chronus.protocol import Message, validate
+from chronus.session.offline import render_session
+from chronus.session.stamped_log import read_stamped_log
+from chronus.session.wav import read_wav
+from tests.blocks import differing_blocks
+from tests.plugins.modules import RAISING_AT_IMPORT, write_gain
+from tests.stalls import StallMonitor
+
+pytestmark = [pytest.mark.slow]
+
+RATE, BLOCK = 48000, 128
+LOADED_S = 30.0
+"""How long a load may take: the workers import and warm the module one after another."""
+
+
+def _m(address: str, *args: object) -> Message:
+    return validate(address, args)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[EngineProcess]:
+    process = EngineProcess(
+        port=0,
+        backend="null",
+        extra_args=[
+            "--log", str(tmp_path / "s.log"), "--record", str(tmp_path / "out.wav"),
+            "--plugin-store", str(tmp_path / "store"), "--modules", str(tmp_path / "modules"),
+        ],
+    ).boot()  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+def _answer(client: EngineClient, wanted: str, timeout: float = LOADED_S) -> tuple[str, Any]:
+    """The first reply that is `wanted` or an `/error` (skipping others)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = client.receive(0.1)
+        if reply is not None and reply[0] in (wanted, "/error"):
+            return reply
+    raise AssertionError(f"no {wanted} in {timeout} s")
+
+
+def _play_through_gain(client: EngineClient) -> None:
+    client.send([
+        _m("/patch/create", "bass", "saw"), _m("/patch/create", "g", "gain"),
+        _m("/patch/connect", "bass", "g"), _m("/patch/connect", "g", "master"),
+        _m("/mod/g/amount", 1.5),
+        _m("/seq/bass/pattern", "c2 eb2 g2 c3"), _m("/seq/start"),
+    ])  # fmt: skip
+
+
+def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    (tmp_path / "modules").mkdir()
+    write_gain(tmp_path / "modules", 1.0)
+    with engine.client() as client, StallMonitor() as host:
+        client.send([_m("/patch/create", "lead", "sine"), _m("/patch/connect", "lead", "master")])
+        client.send([_m("/note/lead", 81, 60, 30.0)])
+        client.send_raw("/plugins/load", "gain", "", 1)  # a bare name: from --modules
+        address, (name, old, state) = _answer(client, "/plugins/loaded")
+        assert (address, name, state) == ("/plugins/loaded", "gain", "active")
+        _play_through_gain(client)
+        client.sync()
+        time.sleep(0.5)
+        write_gain(tmp_path / "modules", 0.25)  # the edit changes nothing until the reload
+        assert json.loads(client.request("/engine/dump")[0])["plugins"] == {"gain": old}
+        client.send_raw("/plugins/reload", "gain", 1)
+        address, (name, new, state) = _answer(client, "/plugins/loaded")
+        assert (address, name, state) == ("/plugins/loaded", "gain", "active") and new != old
+        dump = client.dump()
+        assert dump["plugins"] == {"gain": new}
+        assert dump["modules"]["g"]["params"]["amount"] == 1.5, "parameters are kept"
+        time.sleep(0.5)
+        client.send_raw("/plugins/unload", "gain")
+        assert _answer(client, "/plugins/unloaded") == ("/plugins/unloaded", ("gain",))
+        dump = client.dump()
+        assert "g" not in dump["modules"] and "bass" in dump["modules"]
+        assert dump["plugins"] == {}
+        client.send([_m("/patch/create", "g2", "gain")])
+        assert _answer(client, "/error", 2.0)[1][0] == "/patch/create", "the type is gone"
+        time.sleep(0.3)
+        status = client.status()
+    assert engine.quit() == 0
+    engine_status = status["engine"]
+    assert engine_status["commits"] == 1 and engine_status["failovers"] == 0
+    assert status["io"]["underruns"] <= host.blocks_bound(1000 * BLOCK / RATE)
+    stored = sorted(p.name for p in (tmp_path / "store").iterdir())
+    assert stored == sorted([f"gain-{old}.py", f"gain-{new}.py"])
+    session = read_stamped_log(tmp_path / "s.log")
+    uses = [m.args[:2] for _, m in session.commands if m.address == "/plugins/use"]
+    assert uses == [("gain", old)]
+    [commit] = session.commits
+    assert [m.args[:2] for m in commit.messages] == [("gain", new)]
+    assert commit.crossfade > 0, "the reload is crossfaded"
+    assert any(m.address == "/plugins/forget" for _, m in session.commands)
+    recorded, _ = read_wav(tmp_path / "out.wav")
+    offline = render_session(session, len(recorded))
+    assert np.abs(offline[commit.switch - 4 * BLOCK : commit.switch]).max() > 0.01
+    running = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
+    underruns = status["io"]["underruns"]
+    print(f"\nplugin replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
+    assert len(running) <= 2 * underruns, running[:10]
+
+
+def test_a_reload_that_fails_keeps_the_old_version_playing(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    source = write_gain(tmp_path, 1.0)
+    with engine.client() as client:
+        client.send_raw("/plugins/load", str(source), "gain", 1)
+        address, (_, old, _) = _answer(client, "/plugins/loaded")
+        assert address == "/plugins/loaded"
+        _play_through_gain(client)
+        client.sync()
+        source.write_text(RAISING_AT_IMPORT)
+        client.send_raw("/plugins/reload", "gain", 1)  # forced: the workers' import fails
+        address, (about, why) = _answer(client, "/plugins/loaded")
+        assert (address, about) == ("/error", "/plugins/reload")
+        assert "import_failed" in why and "broken at import" in why and old in why
+        time.sleep(0.3)
+        dump = client.dump()
+        status = client.status()
+    assert dump["plugins"] == {"gain": old} and "g" in dump["modules"]
+    assert status["engine"]["commits"] == 0
+    assert all(slot["seat"] == "running" for slot in status["slots"])
+    assert status["io"]["last_onset_age_s"] is not None and status["io"]["last_onset_age_s"] < 1
+
+
+def test_no_command_but_plugins_load_brings_code_in(engine: EngineProcess, tmp_path: Path) -> None:
+    source = write_gain(tmp_path, 1.0)
+    with engine.client() as client:
+        client.send([_m("/plugins/use", "gain", "0" * 12, str(source))])
+        assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/use"
+        client.send([_m("/patch/create", "g", "gain")])
+        assert _answer(client, "/nothing", 2.0)[1][0] == "/patch/create"
+        for args in [("/nowhere/x.py",), (str(source), "saw", 1), ("gain", "", 1)]:
+            client.send_raw("/plugins/load", *args)
+            assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/load", args
+        client.send_raw("/plugins/reload", "gain")
+        assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/reload"
+        client.send_raw("/plugins/unload", "gain")
+        assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/unload"
+        assert "g" not in client.dump()["modules"]
