@@ -418,7 +418,9 @@ class SlotKeeper:
                 self._event(f"no spare worker could be started: {exc}")
         if self._join is not None:
             self._finish_join()
-        spare_ready = self._spare is not None and self._spare.warm and self._join is None
+        spare = self._spare
+        spare_ready = spare is not None and spare.warm and self._join is None
+        spare_ready &= spare is None or not self.plugins.lacks(spare)  # else it imports first
         for index, due in sorted(self._due.items()):
             copying = self._peer(self.seats[index]).state is SeatState.JOINING
             if now >= due and spare_ready and not copying:
@@ -529,10 +531,9 @@ class SlotKeeper:
     def holds(self, name: str, version: str) -> bool:
         """Whether both seats' workers (and the spare, if there is one) hold a plugin version."""
         workers = [seat.worker for seat in self.seats]
-        if any(worker is None for seat, worker in zip(self.seats, workers, strict=True)):
-            return False
-        spare = [self._spare] if self._spare is not None else []
-        return self.plugins.held((name, version), [w for w in workers if w] + spare)
+        if self._spare is not None:
+            workers.append(self._spare)
+        return self.plugins.held((name, version), workers)
 
     def _restart_from_checkpoint(self, seat: Seat) -> bool:
         """With no slot left, start the spare from the newest checkpoint either slot wrote.

@@ -61,9 +61,9 @@ class PluginFeed:
         """Workers need not get this version any more (those that have it keep it)."""
         self.wanted.pop((name, version), None)
 
-    def held(self, key: Key, workers: Iterable[Worker]) -> bool:
-        """Whether every one of `workers` holds `key`."""
-        return all(key in worker.plugins for worker in workers)
+    def held(self, key: Key, workers: Iterable[Worker | None]) -> bool:
+        """Whether every one of `workers` is there and holds `key`."""
+        return all(worker is not None and key in worker.plugins for worker in workers)
 
     def answered(self, worker: Worker, message: tuple[Any, ...]) -> None:
         """A worker's reply to a version it was sent."""
@@ -99,8 +99,8 @@ class PluginFeed:
         apart = bool(self._control[ControlField.APART])
         if running and not apart and standby.worker is not None:
             sent |= self._send(standby.worker)
-            lacking = active.worker is not None and self._lacks(active.worker)
-            if lacking and not self._lacks(standby.worker) and not standby.worker.plugins_asked:
+            lacking = active.worker is not None and self.lacks(active.worker)
+            if lacking and not self.lacks(standby.worker) and not standby.worker.plugins_asked:
                 self._control[ControlField.ACTIVE] = standby.index
                 self.swaps += 1
                 self._event(
@@ -110,7 +110,8 @@ class PluginFeed:
         if sent:
             self._control[ControlField.PLUGINS] += 1
 
-    def _lacks(self, worker: Worker) -> bool:
+    def lacks(self, worker: Worker) -> bool:
+        """Whether `worker` has yet to import a version it must hold."""
         return any(key not in worker.plugins for key in self.wanted)
 
     def _send(self, worker: Worker) -> bool:

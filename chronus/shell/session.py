@@ -100,10 +100,23 @@ def load_messages(current: dict[str, Any], snapshot: dict[str, Any]) -> list[Mes
     """What turns the engine's patch `current` into `snapshot`: only the differences, so a
     module both have keeps sounding (the same difference undo uses).
 
-    Raises ValueError (or a subclass) if the snapshot is malformed; nothing is sent then.
+    Raises ValueError (or a subclass) if the snapshot is malformed, or needs a plugin the
+    engine has not loaded (a snapshot never loads code); nothing is sent then.
     """
     from chronus.dsp.patch import Patch
 
+    modules = snapshot.get("modules")
+    entries = modules.values() if isinstance(modules, dict) else []
+    used = {str(entry.get("type")) for entry in entries if isinstance(entry, dict)}
+    named = snapshot.get("plugins")
+    needed = {k: v for k, v in named.items() if k in used} if isinstance(named, dict) else {}
+    loaded = current.get("plugins") or {}
+    missing = [f"{name} (version {needed[name]})" for name in needed if name not in loaded]
+    if missing:
+        raise ValueError(
+            f"the snapshot needs user modules that are not loaded: {', '.join(missing)}; "
+            "load them first (a snapshot never loads code)"
+        )
     try:
         Patch.from_dict(snapshot)  # the engine's own checks, before anything is sent
     except (KeyError, TypeError, AttributeError) as exc:

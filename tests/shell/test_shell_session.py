@@ -224,6 +224,21 @@ def test_loading_a_snapshot_sends_only_the_differences() -> None:
         load_messages(now, {"modules": {"x": {"type": "nonsense"}}})
 
 
+def test_a_snapshot_that_needs_a_plugin_not_loaded_is_refused_naming_it() -> None:
+    from chronus.shell.session import load_messages
+
+    now = {"modules": {}, "connections": [], "tempo": 120.0, "plugins": {"crush": "aa"}}
+    snapshot = {
+        "modules": {"f": {"type": "fold", "params": {}}},
+        "connections": [["f", "master"]],
+        "tempo": 120.0,
+        "plugins": {"fold": "0123456789ab", "crush": "aa", "unused": "bb"},
+    }
+    with pytest.raises(ValueError, match=r"not loaded: fold \(version 0123456789ab\)") as refused:
+        load_messages(now, snapshot)
+    assert "crush" not in str(refused.value) and "unused" not in str(refused.value)
+
+
 def test_quitting_leaves_a_timed_recording_to_the_engine(
     null_engine: EngineProcess, tmp_path: Path
 ) -> None:
