@@ -32,7 +32,7 @@ from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.launcher import Launcher, LaunchError
 from chronus.engine.lifelines import DeathWatch, Lifelines
 from chronus.engine.peer import STOPPED, cpu_ns, process_state
-from chronus.engine.plugin_feed import PluginFeed
+from chronus.engine.plugin_feed import Holder, PluginFeed
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState, Worker
 from chronus.engine.slot import (
@@ -241,6 +241,7 @@ class SlotKeeper:
             worker.pid = int(message[1])
             worker.warm_errors = list(message[2])
             worker.code = str(message[3])
+            worker.plugins.update((str(n), str(v)) for n, v in message[4])  # the template's
             if worker.warm_errors:
                 log.warning("slot worker %d warm-up errors: %s", worker.pid, worker.warm_errors)
         elif message[0] == "plugin":
@@ -409,7 +410,7 @@ class SlotKeeper:
                 self._retry(seat, now)
         self._check_lockstep()
         if self._join is None:
-            self.plugins.feed(self.seats, self.active, self._spare)
+            self.plugins.feed(self.seats, self.active, self._spare, self._launcher.template)
         if self._spare is None and now >= self._spare_due and self._launcher.ready():
             try:
                 self._spare = self._spawn()
@@ -530,10 +531,13 @@ class SlotKeeper:
 
     def holds(self, name: str, version: str) -> bool:
         """Whether both seats' workers (and the spare, if there is one) hold a plugin version."""
-        workers = [seat.worker for seat in self.seats]
+        holders: list[Holder | None] = [seat.worker for seat in self.seats]
         if self._spare is not None:
-            workers.append(self._spare)
-        return self.plugins.held((name, version), workers)
+            holders.append(self._spare)
+        template = self._launcher.template
+        if template is not None and template.state == "warm":
+            holders.append(template)
+        return self.plugins.held((name, version), holders)
 
     def _restart_from_checkpoint(self, seat: Seat) -> bool:
         """With no slot left, start the spare from the newest checkpoint either slot wrote.

@@ -1,12 +1,14 @@
 """Getting plugin code into every slot worker, off the render path.
 
-The supervisor names the plugin versions every worker must hold (`want`). A worker imports
-and warms one when it has nothing to render for: the spare while it waits for a seat, the
-standby between its blocks (its lateness costs no sound: the device plays the active). The
-active never imports: when it is the only one left without the code, the two seats swap
+The supervisor names the plugin versions every worker must hold (`want`). The process
+template imports each too, so that every worker forked later has it from birth. A worker
+imports and warms one when it has nothing to render for: the spare while it waits for a
+seat, the standby between its blocks (its lateness costs no sound: the device plays the
+active). The active never imports: when it is the only one left without the code, the two seats swap
 roles — both hold the same samples, so the device does not hear it — and the new standby
 imports in its turn. A version is `held` once both seats' workers and the spare have it;
-only then may a stamped `/plugins/use` put it in use.
+and the template (while it lives) have it; only then may a stamped `/plugins/use` put it in
+use.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from chronus.dsp.params import ParamSpec
+from chronus.engine.launcher import Template
 from chronus.engine.rings import SharedCounters
 from chronus.engine.seats import Seat, SeatState, Worker
 from chronus.engine.stats import ControlField
@@ -26,6 +29,13 @@ __all__ = ["Code", "PluginFeed"]
 log = logging.getLogger("chronus.engine")
 
 Key = tuple[str, str]
+
+
+class Holder(Protocol):
+    """A process that imports plugin code: a worker, or the template."""
+
+    plugins: set[Key]
+    plugins_asked: set[Key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +71,11 @@ class PluginFeed:
         """Workers need not get this version any more (those that have it keep it)."""
         self.wanted.pop((name, version), None)
 
-    def held(self, key: Key, workers: Iterable[Worker | None]) -> bool:
+    def held(self, key: Key, workers: Iterable[Holder | None]) -> bool:
         """Whether every one of `workers` is there and holds `key`."""
         return all(worker is not None and key in worker.plugins for worker in workers)
 
-    def answered(self, worker: Worker, message: tuple[Any, ...]) -> None:
+    def answered(self, worker: Holder, message: tuple[Any, ...]) -> None:
         """A worker's reply to a version it was sent."""
         _, name, version, ok, detail, params, processor = message
         key = (str(name), str(version))
@@ -73,12 +83,12 @@ class PluginFeed:
         if not ok:
             self.failed[key] = str(detail)
             self.wanted.pop(key, None)
-            self._event(f"worker {worker.pid} could not import plugin {name}: {detail}")
+            self._event(f"an engine process could not import plugin {name}: {detail}")
             return
         worker.plugins.add(key)
         self.code.setdefault(key, Code(tuple(params), bool(processor), str(detail)))
 
-    def died(self, worker: Worker) -> None:
+    def died(self, worker: Holder) -> None:
         """A worker ended: a version it was importing is to blame (it took the worker down)."""
         for key in worker.plugins_asked:
             if key in self.wanted:
@@ -87,10 +97,28 @@ class PluginFeed:
                 self._event(f"plugin {key[0]}: a worker died importing it")
         worker.plugins_asked.clear()
 
-    def feed(self, seats: tuple[Seat, Seat], active: Seat, spare: Worker | None) -> None:
-        """Send each idle worker the versions it lacks; swap roles if only the active does."""
+    def feed(
+        self,
+        seats: tuple[Seat, Seat],
+        active: Seat,
+        spare: Worker | None,
+        template: Template | None,
+    ) -> None:
+        """Send each idle worker (and the template) the versions it lacks; swap roles if only
+        the active lacks one."""
+        free = template is not None and template.poll()  # reads an answer that came
+        if template is not None:
+            for answer in template.answers:
+                self.answered(template, answer)
+            template.answers.clear()
+            if template.state == "dead":
+                self.died(template)
         if not self.wanted:
             return
+        if template is not None and free:
+            missing = [key for key in self.wanted if key not in template.plugins]
+            if missing:
+                template.import_plugin(*missing[0], self.wanted[missing[0]])
         standby = seats[1 - active.index]
         sent = False
         if spare is not None and spare.warm:
@@ -110,7 +138,7 @@ class PluginFeed:
         if sent:
             self._control[ControlField.PLUGINS] += 1
 
-    def lacks(self, worker: Worker) -> bool:
+    def lacks(self, worker: Holder) -> bool:
         """Whether `worker` has yet to import a version it must hold."""
         return any(key not in worker.plugins for key in self.wanted)
 

@@ -65,6 +65,7 @@ __all__ = [
     "JoinStart",
     "SeatConfig",
     "WorkerConfig",
+    "prepare_plugin",
     "worker_main",
 ]
 
@@ -380,7 +381,7 @@ its kernels on a first import): the supervisor sends code only to a standby or t
 whose lateness costs no sound."""
 
 
-def _prepare_plugin(request: tuple[Any, ...], config: WorkerConfig) -> tuple[Any, ...]:
+def prepare_plugin(request: tuple[Any, ...], rate: int, block: int) -> tuple[Any, ...]:
     """Import and warm a plugin version named by the supervisor; the reply for it:
     ("plugin", name, version, ok, what went wrong, its parameters, whether a processor)."""
     from chronus.dsp.module import Processor
@@ -388,7 +389,7 @@ def _prepare_plugin(request: tuple[Any, ...], config: WorkerConfig) -> tuple[Any
 
     _, name, version, path = request
     try:
-        errors = runtime.prepare(name, version, path, config.rate, config.block)
+        errors = runtime.prepare(name, version, path, rate, block)
         cls = runtime.use_class(name, version)
     except BaseException as exc:  # a forced faulty module: told, never fatal here
         return ("plugin", name, version, False, f"{type(exc).__name__}: {exc}", (), False)
@@ -435,6 +436,7 @@ def worker_main(
 
 def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
     from chronus.dsp.render import Renderer  # here: the supervisor imports this module too
+    from chronus.plugins import runtime
 
     user_modules = load_user_modules()
     renderer = Renderer(config.rate, config.block)
@@ -442,10 +444,10 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     code = code_fingerprint(user_modules)
     gc.collect()
     gc.freeze()  # so that a collection at the start takes 0.2 ms instead of 28
-    conn.send(("warm", os.getpid(), errors, code))
+    conn.send(("warm", os.getpid(), errors, code, sorted(runtime.imported())))
     try:
         while isinstance(start := conn.recv(), tuple):  # plugins to import while it waits
-            conn.send(_prepare_plugin(start, config))
+            conn.send(prepare_plugin(start, config.rate, config.block))
     except EOFError:
         return
     if start is None:
@@ -621,7 +623,7 @@ def _render_loop(
             plugins_seen = int(flags[ControlField.PLUGINS])
             while conn.poll():
                 v[SlotField.HEARTBEAT_NS] = time.monotonic_ns() + IMPORT_GRACE_NS
-                conn.send(_prepare_plugin(conn.recv(), config))
+                conn.send(prepare_plugin(conn.recv(), config.rate, config.block))
                 beat()
         if rendered and time.monotonic() >= collect_at:
             collections += 1

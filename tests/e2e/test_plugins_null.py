@@ -94,6 +94,8 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
         assert (address, name, state) == ("/plugins/loaded", "gain", "active") and new != old
         dump = client.dump()
         assert dump["plugins"] == {"gain": new}
+        template = client.status()["engine"]["template"]
+        assert f"gain {old}" in template["plugins"], "later forks are born with the code"
         assert dump["modules"]["g"]["params"]["amount"] == 1.5, "parameters are kept"
         time.sleep(0.5)
         client.send_raw("/plugins/unload", "gain")
