@@ -941,8 +941,9 @@ class Graph:
 
         Each new module takes the old one's state when `load_state` accepts it, else its
         parameter values (those the new version still has); either way the next block plays
-        the new code. A module being removed keeps fading with the old. Returns the ids of
-        the modules that kept only their parameters.
+        the new code, and a module bypassed for its errors plays again. A module being
+        removed keeps fading with the old. Returns the ids of the modules that kept only
+        their parameters.
         """
         self.drop_finished()
         reset: list[str] = []
@@ -972,6 +973,10 @@ class Graph:
                 self._tempo_listeners[module_id] = new
             if node is not None:
                 node.module = new
+                node.errors = 0
+                if node.quarantined:  # the new code gets its chance
+                    node.quarantined = False
+                    self.quarantined.remove(module_id)
             for target in self._targets:
                 if target.module is old:
                     target.module = new

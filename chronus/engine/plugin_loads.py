@@ -140,8 +140,6 @@ class PluginLoads:
         stored = self.store.put(path, name)
         if state is _S.ACTIVE:
             self.registry.set_pending(name, stored.version)
-        else:
-            self.registry.discover(name, str(path), "reload", "/plugins/reload")
         self._begin(_Job("reload", stored, addr, was=state), force)
 
     def _begin(self, job: _Job, force: bool) -> None:

@@ -31,11 +31,18 @@ class Gain(Processor):
 '''
 """A processor; `factor` changes its sound, `width` the shape of its state."""
 
+RAISING = GAIN.replace(
+    "        np.multiply(", "        raise RuntimeError('broken')\n        np.multiply("
+)
+"""The gain module raising in every block (format it like `GAIN`)."""
+
 RAISING_AT_IMPORT = "raise RuntimeError('broken at import')\n"
 
 
-def write_gain(folder: Path, factor: float = 1.0, width: int = 2, name: str = "gain.py") -> Path:
-    """Write a version of the gain module; its path."""
+def write_gain(
+    folder: Path, factor: float = 1.0, width: int = 2, name: str = "gain.py", text: str = GAIN
+) -> Path:
+    """Write a version of the gain module (or of `text`, formatted alike); its path."""
     path = folder / name
-    path.write_text(GAIN.format(factor=factor, width=width))
+    path.write_text(text.format(factor=factor, width=width))
     return path

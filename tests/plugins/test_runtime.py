@@ -11,11 +11,12 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp import catalog
+from chronus.dsp.graph import QUARANTINE_AFTER_ERRORS
 from chronus.dsp.render import Renderer
 from chronus.plugins import runtime
 from chronus.plugins.store import PluginStore, StoredPlugin
 from chronus.protocol import Message, validate
-from tests.plugins.modules import write_gain
+from tests.plugins.modules import RAISING, write_gain
 
 RATE, BLOCK = 48000, 64
 
@@ -103,6 +104,31 @@ def test_a_version_whose_state_does_not_fit_keeps_the_parameters(tmp_path: Path)
     assert module.memory.shape == (3,)  # type: ignore[attr-defined]
     assert module.memory[0] == BLOCK  # type: ignore[attr-defined]
     assert module.param("amount") == 1.5
+
+
+def test_a_module_bypassed_for_its_errors_plays_again_once_its_fix_is_in_use(
+    tmp_path: Path,
+) -> None:
+    store = PluginStore(tmp_path / "store")
+    broken = store.put(write_gain(tmp_path, name="broken.py", text=RAISING), "gain")
+    fixed = _stored(tmp_path, 1.0)
+    renderer = Renderer(RATE, BLOCK)
+    _chain(renderer, broken)
+    _render(renderer, QUARANTINE_AFTER_ERRORS + 2)
+    assert renderer.graph.quarantined == ["g"]
+    still_broken = pickle.loads(pickle.dumps(renderer.state()))
+    renderer.schedule(renderer.position, _use(fixed))
+    _render(renderer, 1)
+    assert renderer.graph.quarantined == []
+    assert renderer.graph.modules["g"].param("amount") == 1.5
+    errors = renderer.graph.module_error_count
+    bypassed = Renderer(RATE, BLOCK)
+    bypassed.load_state(still_broken)
+    _render(bypassed, 1)
+    played, passed_through = _render(renderer, 8), _render(bypassed, 8)
+    assert renderer.graph.module_error_count == errors, "the fixed version raises no more"
+    assert np.abs(played).max() > 0.05
+    assert not np.array_equal(played, passed_through), "the fixed module is heard"
 
 
 def test_a_forgotten_type_can_no_longer_be_made(tmp_path: Path) -> None:
