@@ -88,7 +88,7 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
         client.sync()
         time.sleep(0.5)
         write_gain(tmp_path / "modules", 0.25)  # the edit changes nothing until the reload
-        assert json.loads(client.request("/engine/dump")[0])["plugins"] == {"gain": old}
+        assert json.loads(str(client.request("/engine/dump")[0]))["plugins"] == {"gain": old}
         client.send_raw("/plugins/reload", "gain", 1)
         address, (name, new, state) = _answer(client, "/plugins/loaded")
         assert (address, name, state) == ("/plugins/loaded", "gain", "active") and new != old
