@@ -402,7 +402,10 @@ def _render_session_log(args: argparse.Namespace) -> int:
     args.rate = session.rate
     seconds = args.seconds if args.seconds is not None else session.end / session.rate + args.tail
     started = time.perf_counter()
-    audio = render_session(session, max(0, round(seconds * session.rate)))
+    try:
+        audio = render_session(session, max(0, round(seconds * session.rate)))
+    except ValueError as exc:
+        return _fail(str(exc))
     elapsed = time.perf_counter() - started
     print(f"{args.script}: {len(session.commands)} commands, {len(session.commits)} commits")
     return _write_render(args, audio, elapsed)

@@ -127,6 +127,9 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
     underruns = status["io"]["underruns"]
     print(f"\nplugin replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
     assert len(running) <= 2 * underruns, running[:10]
+    (tmp_path / "store" / f"gain-{new}.py").write_text("# changed\n")
+    with pytest.raises(ValueError, match=f"no longer in the plugin store as they were: gain {new}"):
+        render_session(session, len(recorded))
 
 
 def test_a_reload_that_fails_keeps_the_old_version_playing(
