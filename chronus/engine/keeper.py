@@ -539,6 +539,10 @@ class SlotKeeper:
             holders.append(template)
         return self.plugins.held((name, version), holders)
 
+    def abandon_plugin(self, name: str, version: str) -> None:
+        """Stop importing a plugin version: the processes still at it are killed."""
+        self.plugins.abandon((name, version), self._workers, self._launcher.template)
+
     def _restart_from_checkpoint(self, seat: Seat) -> bool:
         """With no slot left, start the spare from the newest checkpoint either slot wrote.
 

@@ -4,11 +4,12 @@ The supervisor names the plugin versions every worker must hold (`want`). The pr
 template imports each too, so that every worker forked later has it from birth. A worker
 imports and warms one when it has nothing to render for: the spare while it waits for a
 seat, the standby between its blocks (its lateness costs no sound: the device plays the
-active). The active never imports: when it is the only one left without the code, the two seats swap
-roles — both hold the same samples, so the device does not hear it — and the new standby
-imports in its turn. A version is `held` once both seats' workers and the spare have it;
-and the template (while it lives) have it; only then may a stamped `/plugins/use` put it in
-use.
+active), and the standby only once the template or the spare has imported it without harm
+(a forced faulty module's import then costs a spare, not a slot). The active never imports:
+when it is the only one left without the code, the two seats swap roles — both hold the
+same samples, so the device does not hear it — and the new standby imports in its turn. A
+version is `held` once both seats' workers, the spare and the template (while it lives)
+have it; only then may a stamped `/plugins/use` put it in use.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class PluginFeed:
         running = all(seat.state is SeatState.RUNNING and seat.worker for seat in seats)
         apart = bool(self._control[ControlField.APART])
         if running and not apart and standby.worker is not None:
-            sent |= self._send(standby.worker)
+            sent |= self._send(standby.worker, proven=True)
             lacking = active.worker is not None and self.lacks(active.worker)
             if lacking and not self.lacks(standby.worker) and not standby.worker.plugins_asked:
                 self._control[ControlField.ACTIVE] = standby.index
@@ -138,14 +139,29 @@ class PluginFeed:
         if sent:
             self._control[ControlField.PLUGINS] += 1
 
+    def abandon(self, key: Key, workers: Iterable[Worker], template: Template | None) -> None:
+        """Give up on a version that is taking too long: whoever still imports it is stuck
+        in it (an endless loop at import) and is killed; the keeper replaces them."""
+        self.wanted.pop(key, None)
+        self.failed[key] = "an engine process did not finish importing it"
+        for worker in workers:
+            if key in worker.plugins_asked:
+                worker.kill()
+        if template is not None and key in template.plugins_asked:
+            template.process.kill()
+
     def lacks(self, worker: Holder) -> bool:
         """Whether `worker` has yet to import a version it must hold."""
         return any(key not in worker.plugins for key in self.wanted)
 
-    def _send(self, worker: Worker) -> bool:
+    def _send(self, worker: Worker, proven: bool = False) -> bool:
+        """Send `worker` what it lacks; with `proven`, only versions another process has
+        imported already (a slot is not the first to run a forced module's import)."""
         sent = False
         for key, path in self.wanted.items():
             if key in worker.plugins or key in worker.plugins_asked or worker.killed:
+                continue
+            if proven and key not in self.code:
                 continue
             try:
                 worker.conn.send(("plugin", key[0], key[1], path))

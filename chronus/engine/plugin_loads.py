@@ -231,7 +231,7 @@ class PluginLoads:
             self._fail(job, "import_failed", failed)
             return
         if now - job.since > IMPORT_TIMEOUT_S:
-            self._keeper.plugins.drop(*key)
+            self._keeper.abandon_plugin(*key)
             self._fail(job, "timeout", "the engine's processes did not import it in time")
             return
         if not self._keeper.holds(*key):

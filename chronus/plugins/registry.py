@@ -53,7 +53,7 @@ ALLOWED: dict[PluginState, frozenset[PluginState]] = {
     _S.VALIDATING: frozenset({_S.READY, _S.FAILED, _S.UNLOADED}),
     _S.READY: frozenset({_S.ACTIVE, _S.FAILED, _S.UNLOADED}),
     _S.ACTIVE: frozenset({_S.VALIDATING, _S.SUSPENDED, _S.QUARANTINED, _S.UNLOADED}),
-    _S.FAILED: frozenset({_S.VALIDATING, _S.UNLOADED}),
+    _S.FAILED: frozenset({_S.DISCOVERED, _S.VALIDATING, _S.UNLOADED}),
     _S.SUSPENDED: frozenset({_S.VALIDATING, _S.ACTIVE, _S.UNLOADED}),
     _S.QUARANTINED: frozenset({_S.VALIDATING, _S.UNLOADED}),
     _S.UNLOADED: frozenset({_S.DISCOVERED, _S.VALIDATING}),

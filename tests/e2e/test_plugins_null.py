@@ -24,7 +24,7 @@ from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.blocks import differing_blocks
-from tests.plugins.modules import RAISING_AT_IMPORT, write_gain
+from tests.plugins.modules import EXITING_AT_IMPORT, RAISING_AT_IMPORT, write_gain
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.slow]
@@ -142,6 +142,7 @@ def test_a_reload_that_fails_keeps_the_old_version_playing(
         assert address == "/plugins/loaded"
         _play_through_gain(client)
         client.sync()
+        before = client.status()
         source.write_text(RAISING_AT_IMPORT)
         client.send_raw("/plugins/reload", "gain", 1)  # forced: the workers' import fails
         address, (about, why) = _answer(client, "/plugins/loaded")
@@ -153,7 +154,9 @@ def test_a_reload_that_fails_keeps_the_old_version_playing(
     assert dump["plugins"] == {"gain": old} and "g" in dump["modules"]
     assert status["engine"]["commits"] == 0
     assert all(slot["seat"] == "running" for slot in status["slots"])
-    assert status["io"]["last_onset_age_s"] is not None and status["io"]["last_onset_age_s"] < 1
+    played = status["io"]["blocks_played"] - before["io"]["blocks_played"]
+    sounding = status["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
+    assert sounding >= 0.9 * played > 0, "the music went on"
 
 
 def test_no_command_but_plugins_load_brings_code_in(engine: EngineProcess, tmp_path: Path) -> None:
@@ -171,3 +174,36 @@ def test_no_command_but_plugins_load_brings_code_in(engine: EngineProcess, tmp_p
         client.send_raw("/plugins/unload", "gain")
         assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/unload"
         assert "g" not in client.dump()["modules"]
+
+
+def test_a_forced_module_that_kills_its_importer_costs_no_slot(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    source = tmp_path / "gain.py"
+    source.write_text(EXITING_AT_IMPORT)
+    with engine.client() as client:
+        _play_through_gain_free(client)
+        client.sync()
+        before = client.status()
+        client.send_raw("/plugins/load", str(source), "gain", 1)
+        address, (about, why) = _answer(client, "/plugins/loaded")
+        assert (address, about) == ("/error", "/plugins/load")
+        assert "import_failed" in why and "died" in why
+        write_gain(tmp_path, 1.0)  # fixed: it loads again
+        client.send_raw("/plugins/load", str(source), "gain", 1)
+        reply = _answer(client, "/plugins/loaded")
+        assert reply[0] == "/plugins/loaded", reply
+        status = client.status()
+    assert status["engine"]["failovers"] == 0
+    assert [s["restarts"] for s in status["slots"]] == [s["restarts"] for s in before["slots"]]
+    assert all(slot["seat"] == "running" for slot in status["slots"])
+    played = status["io"]["blocks_played"] - before["io"]["blocks_played"]
+    sounding = status["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
+    assert sounding >= 0.9 * played > 0, "the music went on"
+
+
+def _play_through_gain_free(client: EngineClient) -> None:
+    client.send([
+        _m("/patch/create", "bass", "saw"), _m("/patch/connect", "bass", "master"),
+        _m("/seq/bass/pattern", "c2 eb2 g2 c3"), _m("/seq/start"),
+    ])  # fmt: skip

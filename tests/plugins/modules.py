@@ -36,6 +36,9 @@ RAISING = GAIN.replace(
 )
 """The gain module raising in every block (format it like `GAIN`)."""
 
+EXITING_AT_IMPORT = "import os\nos._exit(3)\n"
+"""Takes down whichever process imports it."""
+
 RAISING_AT_IMPORT = "raise RuntimeError('broken at import')\n"
 
 
