@@ -723,6 +723,8 @@ class Supervisor:
                 "failed_commits": self._commits.failed if self._commits else 0,
                 "staging": bool(self._commits and self._commits.staging),
                 "quarantined": dict(keeper.quarantined) if keeper else {},
+                "plugins_in_use": self._loads.in_use() if self._loads else {},
+                "plugin_role_swaps": keeper.plugins.swaps if keeper else 0,
                 "template": self._launcher.status(),
                 "events": list(keeper.events) if keeper else [],
                 "osc": {
