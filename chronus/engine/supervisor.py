@@ -157,6 +157,7 @@ class Supervisor:
         """Bind the sockets, start the slots and the audio I/O; return the READY line."""
         c = self.config
         self._load_env_modules()
+        self._pool = self._start_pool()  # warming up with the slots, before audio flows
         try:
             self._osc = OscEndpoints.open(c.host, c.port)
         except OSError as exc:
@@ -196,7 +197,7 @@ class Supervisor:
             default_folders(c.modules),
             self._keeper,
             self._commits,
-            self._start_pool(),
+            cast(Validator | None, self._pool),
             self,
         )
         try:
@@ -227,16 +228,14 @@ class Supervisor:
         files = {name: inspect.getsourcefile(MODULE_TYPES[name]) or "" for name in added}
         load_from_env(self.registry, added, files)
 
-    def _start_pool(self) -> Validator | None:
+    @staticmethod
+    def _start_pool() -> Any:
         """The sandbox pool that validates plugins (None where there is none yet)."""
         try:
             sandbox = importlib.import_module("chronus.plugins.sandbox")
         except ImportError:
             return None
-        pool = sandbox.SandboxPool()
-        pool.start()
-        self._pool = pool
-        return cast(Validator, pool)
+        return sandbox.SandboxPool().start()
 
     @property
     def port(self) -> int:
