@@ -142,7 +142,7 @@ class SlotKeeper:
         """The plugin code every worker must hold (see `plugin_feed`)."""
         self.in_use: dict[str, tuple[str, str]] = {}
         """The plugins the slots use (name → version, store path), for a slot rebuilt from
-        the patch: set by the supervisor as it sends `/plugins/use` and `/plugins/forget`."""
+        the patch: kept by `PluginLoads` as it sends `/plugins/use` and `/plugins/forget`."""
 
     # -- workers -------------------------------------------------------------------------------
 
