@@ -110,6 +110,8 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
     assert engine.quit() == 0
     engine_status = status["engine"]
     assert engine_status["commits"] == 1 and engine_status["failovers"] == 0
+    assert engine_status["plugin_role_swaps"] >= 1, "the active never imports: the seats swap"
+    assert engine_status["plugins_in_use"] == {}
     assert status["io"]["underruns"] <= host.blocks_bound(1000 * BLOCK / RATE)
     stored = sorted(p.name for p in (tmp_path / "store").iterdir())
     assert stored == sorted([f"gain-{old}.py", f"gain-{new}.py"])
