@@ -400,6 +400,27 @@ def own_xruns(figures: Figures) -> Reading:
     return Reading(text, own, anchor)
 
 
+# -- plugin_validation.py ---------------------------------------------------------------------
+
+
+def plugin_validation(figures: Figures) -> Reading:
+    """The median wall time of a validation in a warm pool, ms."""
+    text = (
+        f"{ms(figures['validate_ms_p50'])} median, p90 {ms(figures['validate_ms_p90'])} "
+        f"({figures['runs']} runs of {figures['module']})"
+    )
+    return Reading(text, figures["validate_ms_p50"])
+
+
+def sandbox_overhead(figures: Figures) -> Reading:
+    """What the sandbox adds to the same checks run in-process, % (medians, alternated)."""
+    text = (
+        f"{figures['overhead_pct']:.0f} % ({ms(figures['sandboxed_ms'])} in the sandbox, "
+        f"{ms(figures['in_process_ms'])} in-process)"
+    )
+    return Reading(text, figures["overhead_pct"])
+
+
 # -- the benchmarks, in the table's order ------------------------------------------------------
 
 
@@ -666,6 +687,25 @@ BENCHES: tuple[Bench, ...] = (
             ),
         ),
         needs_jack=True,
+    ),
+    Bench(
+        "plugin_validation",
+        "plugin_validation.py",
+        lambda s: ["--runs", "10" if s.quick else "50"],
+        (
+            Figure(
+                "—",
+                "plugins: a typical module validated in a warm sandbox pool",
+                below(100.0, "< 100 ms (issue 15)"),
+                plugin_validation,
+            ),
+            Figure(
+                "—",
+                "plugins: sandbox overhead (the same checks in-process vs in the sandbox)",
+                below(5.0, "< 5 % (issue 15)"),
+                sandbox_overhead,
+            ),
+        ),
     ),
 )
 

@@ -228,6 +228,19 @@ def test_a_round_trip_has_no_target_and_shows_both_servers() -> None:
     assert reading.value is None and "p50 5.000 ms" in reading.anchor
 
 
+def test_plugin_validation_rows_read_the_median_and_the_overhead() -> None:
+    figures = {
+        "module": "good_kernel.py", "runs": 50, "validate_ms_p50": 26.5,
+        "validate_ms_p90": 31.0, "in_process_ms": 12.0, "sandboxed_ms": 24.0,
+        "overhead_pct": 100.0,
+    }  # fmt: skip
+    latency = run.plugin_validation(figures)
+    assert latency.value == 26.5 and "p90 31.0 ms" in latency.chronus
+    overhead = run.sandbox_overhead(figures)
+    assert overhead.value == 100.0 and "12.0 ms in-process" in overhead.chronus
+    assert not below(5.0, "< 5 %").met(overhead.value)
+
+
 # -- from a run to rows ---------------------------------------------------------------------
 
 

@@ -1,0 +1,160 @@
+"""Validating a user module in the sandbox: its latency in a warm pool, and what the sandbox
+adds to the checks.
+
+    python benchmarks/plugin_validation.py [--runs 50] [--pause 0.2] [--module PATH] [--json]
+
+The module: by default `tests/plugins/faulty/good_kernel.py`, a typical user module (a
+wavefolder on a numba kernel with `cache=True`, a DC blocker whose memory is state, dual
+mono), copied into a temporary folder so that its numba cache lands there. One validation
+before the timed ones compiles and caches its kernel, as the first validation of each
+version of a module does; it is not counted.
+
+Latency: `SandboxPool(workers=1)`, started and warm, `validate()` timed in the caller from
+the call to the result: the request down the pipe, the fork of the warm worker, the OS
+limits, the import, every check, the second render in another child that compares the
+first (`cross_process`), the answer back. Median and p90 of `--runs`, each after
+an idle `--pause` (validations come one at a time, when a musician loads or reloads a
+module: the worker uses the pause to fork and rehearse the child for the next one). Target
+(issue 15): median < 100 ms. Back to back (`--pause 0`) a validation also waits for that
+child.
+
+Overhead: the same checks (`run_checks`, same settings, without the second process, which
+only the sandbox has) three ways, alternated run by run:
+in this process (which has imported what a worker has: numpy, numba, chronus.dsp), in a
+plain fork of this process (no limits, no rehearsal), and `validate()` in the pool. Each run
+imports the module afresh (its kernel from the numba cache). Overhead = (median in the
+sandbox - median in-process) / median in-process: what the pipe, the fork (a fresh process
+copies each page it writes), the limits and the answer cost; the plain fork tells the cost
+of a fresh process from that of the sandbox's own parts. Target (issue 15): < 5 %.
+Wall-clock figures on a shared machine are noisy: compare within one run.
+
+One plugin name throughout: numba's cache names the Python module a kernel was compiled in,
+and `import_plugin` names that module after the plugin, so a kernel cached under one name
+does not load under another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from figures import add_json_flag, figures_out
+
+from chronus.plugins.worker import THREAD_ENV
+
+os.environ.update(THREAD_ENV)  # before numpy loads: this process forks (the plain-fork runs)
+
+from chronus.plugins.sandbox import SandboxPool
+from chronus.plugins.source import version_of
+from chronus.plugins.validation import CheckSettings, run_checks
+
+NAME = "typical"
+TYPICAL = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "faulty" / "good_kernel.py"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def in_a_fork(module: Path, settings: CheckSettings) -> tuple[float, bool]:
+    """The checks in a plain fork of this process (no limits, no rehearsal): ms, passed."""
+    read_fd, write_fd = os.pipe()
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read_fd)
+            code = 0 if run_checks(module, NAME, settings).ok else 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    os.read(read_fd, 1)  # EOF: the child is done
+    _, status = os.waitpid(pid, 0)
+    os.close(read_fd)
+    return (time.perf_counter() - t0) * 1000, os.waitstatus_to_exitcode(status) == 0
+
+
+def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
+    """Time `runs` validations each way; print them and put the figures in `figures`."""
+    pooled: list[float] = []
+    sandboxed: list[float] = []
+    in_process: list[float] = []
+    forked: list[float] = []
+    with SandboxPool(workers=1) as pool:
+        began = time.perf_counter()
+        if not pool.wait_ready():
+            raise SystemExit("the sandbox worker did not start")
+        ready_ms = (time.perf_counter() - began) * 1000
+        first = pool.validate(module, NAME)
+        if not first.ok:
+            raise SystemExit(f"{module} does not pass: {first.error_type}: {first.error_message}")
+        for _ in range(runs):
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            result = pool.validate(module, NAME)
+            pooled.append((time.perf_counter() - t0) * 1000)
+            assert result.ok, result.error_message
+    settings = CheckSettings(cross_process=False)  # the same checks as in-process
+    with SandboxPool(workers=1, settings=settings) as pool:
+        pool.wait_ready()
+        imported = f"chronus_plugin_{NAME}_{version_of(module.read_bytes())}"
+        for _ in range(runs):
+            sys.modules.pop(imported, None)  # imported afresh, as in a forked child
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            inside = run_checks(module, NAME, settings)
+            in_process.append((time.perf_counter() - t0) * 1000)
+            sys.modules.pop(imported, None)
+            time.sleep(pause)
+            took, fork_ok = in_a_fork(module, settings)
+            forked.append(took)
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            boxed = pool.validate(module, NAME)
+            sandboxed.append((time.perf_counter() - t0) * 1000)
+            assert inside.ok and fork_ok and boxed.ok, (inside.error_message, boxed.error_message)
+    p50, p90 = statistics.median(pooled), percentile(pooled, 90)
+    here, boxed_ms = statistics.median(in_process), statistics.median(sandboxed)
+    fork_ms = statistics.median(forked)
+    overhead = 100 * (boxed_ms - here) / here
+    print(f"module: {module.name}; {runs} runs each, {pause:g} s apart; worker warm in "
+          f"{ready_ms:.0f} ms")  # fmt: skip
+    print(f"validation in a warm pool   median {p50:6.1f} ms  p90 {p90:6.1f} ms  (target < 100 ms)")
+    print("the same checks, alternated:")
+    print(f"  in-process                median {here:6.1f} ms")
+    print(f"  in a plain fork           median {fork_ms:6.1f} ms  (no limits, no rehearsal)")
+    print(f"  in the sandbox            median {boxed_ms:6.1f} ms")
+    print(f"sandbox overhead            {overhead:6.1f} %   (target < 5 %; over a plain fork "
+          f"{100 * (boxed_ms - fork_ms) / fork_ms:.1f} %)")  # fmt: skip
+    figures.update(
+        module=module.name, runs=runs, pause_s=pause, ready_ms=ready_ms, validate_ms_p50=p50,
+        validate_ms_p90=p90, validate_ms_max=max(pooled), in_process_ms=here,
+        plain_fork_ms=fork_ms, sandboxed_ms=boxed_ms, overhead_pct=overhead,
+        cpu_us_p99=float(first.figures.get("cpu_us_p99", 0.0)),
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50, help="validations each way (default 50)")
+    parser.add_argument("--pause", type=float, default=0.2, help="idle seconds before each run")
+    parser.add_argument("--module", type=Path, default=TYPICAL, help="the module file to validate")
+    add_json_flag(parser)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="chronus-plugin-bench-") as folder:
+        module = Path(folder) / args.module.name
+        shutil.copyfile(args.module, module)
+        with figures_out(args.json) as figures:
+            measure(module, max(1, args.runs), max(0.0, args.pause), figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,417 @@
+"""The sandbox pool: pre-warmed worker processes that validate user modules, never raising.
+
+Each worker is a fresh `python -m chronus.plugins.worker` (started with fork + exec, so it
+inherits none of the caller's threads), warm once it says ready. A validation runs in a
+fresh fork of a worker (see `chronus.plugins.worker`), confined by OS limits (see
+`chronus.plugins.confine`) and a wall-clock deadline; the worker answers with plain data.
+A worker that dies or stops answering is killed and replaced; whatever happens becomes a
+`ValidationResult`. `status()` tells the pool's state as plain data.
+
+    pool = SandboxPool(workers=1).start()
+    result = pool.validate("fold.py", "fold")         # blocking
+    pool.submit("fold.py", "fold", on_result)         # on_result(result), from a pool thread
+    pool.close()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from chronus.plugins.result import ValidationResult
+from chronus.plugins.validation import CheckSettings
+from chronus.plugins.worker import THREAD_ENV, result_from_dict
+
+__all__ = ["SandboxPool", "validate_file"]
+
+log = logging.getLogger(__name__)
+
+WORKER_ARGS = ("-m", "chronus.plugins.worker")
+"""How the interpreter is told to run a worker."""
+START_TIMEOUT = 60.0
+"""Seconds a new worker may take to import and warm up (numba's first load can be slow)."""
+ANSWER_GRACE = 5.0
+"""Seconds past a job's time limit before the pool gives up on its worker."""
+
+Done = Callable[[ValidationResult], None]
+
+
+def _internal(message: str, duration: float = 0.0) -> ValidationResult:
+    return ValidationResult(ok=False, error_type="internal", error_message=message,
+                            duration=duration)  # fmt: skip
+
+
+class _Worker:
+    """One warm worker process and its pipes; used by one thread at a time."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, **THREAD_ENV}
+        self.process = subprocess.Popen(
+            [sys.executable, *WORKER_ARGS],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, start_new_session=True, close_fds=True,
+        )  # fmt: skip
+        self._buffer = b""
+        self._reading = threading.Lock()  # a caller's wait_ready and the pool thread's
+        self.ready: dict[str, Any] | None = None
+        self.failure = ""
+        """Why it did not start, if it did not."""
+
+    @property
+    def pid(self) -> int:
+        """The worker's process id."""
+        return self.process.pid
+
+    def alive(self) -> bool:
+        """Whether the process still runs."""
+        return self.process.poll() is None
+
+    def _line(self, deadline: float) -> dict[str, Any] | None:
+        """The next JSON line from the worker, or None (dead, silent past `deadline`,
+        garbled)."""
+        stdout = self.process.stdout
+        assert stdout is not None
+        fd = stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return None
+        return message if isinstance(message, dict) else None
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> bool:
+        """Wait for the worker's ready line; whether it came."""
+        with self._reading:
+            if self.ready is None:
+                try:
+                    message = self._line(time.monotonic() + timeout)
+                except (OSError, ValueError):  # its pipe closed under us: it was replaced
+                    message = None
+                if message is None or "ready" not in message:
+                    why = None if message is None else message.get("error")
+                    self.failure = str(why) if why else "it did not say it was ready"
+                    return False
+                self.ready = message
+            return True
+
+    def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """Send a request; the result dict, or None if the worker died or did not answer."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.flush()
+        except (OSError, ValueError):
+            return None
+        message = self._line(time.monotonic() + timeout)
+        result = None if message is None else message.get("result")
+        return result if isinstance(result, dict) else None
+
+    def stop(self) -> None:
+        """SIGKILL the worker's process group; its pipes stay open (a thread may be
+        reading them: it reads their end)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def kill(self) -> None:
+        """Stop the worker and whatever it started, reap it, close its pipes. Only from
+        the thread that uses it, or once that thread is done."""
+        self.stop()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
+             settings: CheckSettings) -> dict[str, Any]:  # fmt: skip
+    return {
+        "path": os.path.abspath(str(path)),
+        "name": name,
+        "time_limit": time_limit,
+        "memory_mb": memory_mb,
+        "settings": asdict(settings),
+    }
+
+
+def _run(worker: _Worker, request: dict[str, Any]) -> tuple[ValidationResult, bool]:
+    """One job on a ready worker: the result, and whether the worker is still usable."""
+    began = time.monotonic()
+    answer = worker.ask(request, float(request["time_limit"]) + ANSWER_GRACE)
+    took = time.monotonic() - began
+    if answer is None:
+        try:
+            worker.process.wait(timeout=0.5)  # its pipe may close just before it is reaped
+        except subprocess.TimeoutExpired:
+            return _internal("the sandbox worker stopped answering", took), False
+        return ValidationResult(ok=False, error_type="crash", duration=took,
+                                error_message="the sandbox worker died while validating "
+                                "(the module killed it?)"), False  # fmt: skip
+    try:
+        return replace(result_from_dict(answer), duration=took), True
+    except (TypeError, ValueError) as exc:
+        return _internal(f"the sandbox worker answered nonsense: {exc}", took), True
+
+
+class SandboxPool:
+    """Pre-warmed workers validating module files; `validate` and `submit` never raise.
+
+    `time_limit` (seconds, wall clock) and `memory_mb` (address space the module may add to
+    the warm worker's) bound each validation; `settings` sets the checks (CPU budget…).
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        time_limit: float = 2.0,
+        memory_mb: float = 512,
+        settings: CheckSettings | None = None,
+    ) -> None:
+        self.workers = max(1, int(workers))
+        self.time_limit = float(time_limit)
+        self.memory_mb = float(memory_mb)
+        self.settings = settings or CheckSettings()
+        self._jobs: queue.Queue[tuple[str | Path, str, Done] | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._procs: dict[int, _Worker | None] = {}
+        self._closed = False
+        self.replaced = 0
+        """How many workers were replaced (died, hung, or failed to start)."""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> SandboxPool:
+        """Start the pool's threads; each starts its worker at once (they warm up in the
+        background). Returns the pool.
+
+        The workers are started from the pool's own threads, which live until `close`:
+        a worker dies with the thread that started it (`PR_SET_PDEATHSIG`), so never with
+        a short-lived caller's."""
+        with self._lock:
+            if self._threads or self._closed:
+                return self
+            for index in range(self.workers):
+                thread = threading.Thread(target=self._serve, args=(index,), daemon=True,
+                                          name=f"sandbox-{index}")  # fmt: skip
+                self._threads.append(thread)
+                thread.start()
+        return self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> bool:
+        """Block until every worker is warm; whether they all are."""
+        deadline = time.monotonic() + timeout
+        while len(self.worker_list()) < self.workers:
+            if self._closed or not self._threads or time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return all(
+            worker.wait_ready(max(0.0, deadline - time.monotonic()))
+            for worker in self.worker_list()
+        )
+
+    def worker_list(self) -> list[_Worker]:
+        """The current workers (for health and tests)."""
+        with self._lock:
+            return [worker for worker in self._procs.values() if worker is not None]
+
+    def worker_pids(self) -> list[int]:
+        """The current workers' process ids."""
+        return [worker.pid for worker in self.worker_list()]
+
+    def status(self) -> dict[str, Any]:
+        """The pool as plain JSON-ready data, for health replies: its workers (pid, warm or
+        not, address space), how many were replaced, jobs waiting, and its limits."""
+        return {
+            "workers": [
+                {"pid": w.pid, "ready": w.ready is not None and w.alive(),
+                 "vm_mb": round(float((w.ready or {}).get("vm_mb", 0.0)), 1)}
+                for w in self.worker_list()
+            ],
+            "replaced": self.replaced,
+            "queued": self._jobs.qsize(),
+            "time_limit": self.time_limit,
+            "memory_mb": self.memory_mb,
+            "cpu_budget_us": round(self.settings.budget_us, 1),
+            "closed": self._closed,
+        }  # fmt: skip
+
+    def close(self) -> None:
+        """Stop every worker; jobs not yet run get an `internal` result. Never raises."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+        for worker in self.worker_list():
+            worker.stop()  # a validation under way ends now, as `internal`
+        for thread in threads:
+            thread.join(timeout=self.time_limit + ANSWER_GRACE + 1)
+        for worker in self.worker_list():
+            worker.kill()
+        self._drain()
+
+    def __enter__(self) -> SandboxPool:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def submit(self, path: str | Path, name: str, done: Done) -> None:
+        """Validate in the background; `done(result)` is called from a pool thread."""
+        if self._closed:
+            _call(done, _internal("the sandbox pool is closed"))
+            return
+        self.start()
+        self._jobs.put((path, name, done))
+        if self._closed:  # closed meanwhile: nobody may take it
+            self._drain()
+
+    def validate(self, path: str | Path, name: str) -> ValidationResult:
+        """Validate the module file at `path` as plugin `name`; blocks until done.
+
+        Not from a `submit` callback (a pool thread would wait for itself): that gets an
+        `internal` result at once."""
+        if threading.current_thread() in self._threads:
+            return _internal("validate() called from a pool thread (a submit callback): "
+                             "it would wait for itself; submit instead")  # fmt: skip
+        got: list[ValidationResult] = []
+        finished = threading.Event()
+
+        def done(result: ValidationResult) -> None:
+            got.append(result)
+            finished.set()
+
+        self.submit(path, name, done)
+        finished.wait()
+        return got[0]
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                _call(job[2], _internal("the sandbox pool is closed"))
+
+    def _serve(self, index: int) -> None:
+        try:
+            worker = _Worker()
+            with self._lock:
+                self._procs[index] = worker
+        except OSError:
+            log.exception("sandbox pool: cannot start a worker")  # the next job tries again
+        while True:
+            job = self._jobs.get()
+            if job is None or self._closed:
+                if job is not None:
+                    _call(job[2], _internal("the sandbox pool is closed"))
+                return
+            path, name, done = job
+            try:
+                result = self._one(index, path, name)
+            except Exception as exc:  # a bug here, or no process to be had: not the module's
+                log.exception("sandbox pool")
+                result = _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
+            _call(done, result)
+
+    def _one(self, index: int, path: str | Path, name: str) -> ValidationResult:
+        worker = self._fresh(index)
+        if not worker.wait_ready():
+            self._replace(index)
+            return _internal(f"a sandbox worker did not start: {worker.failure}")
+        request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
+        result, usable = _run(worker, request)
+        if self._closed:
+            return _internal("the sandbox pool was closed during the validation")
+        if not usable:
+            self._replace(index)
+        return result
+
+    def _fresh(self, index: int) -> _Worker:
+        """Worker `index`, (re)started first if it is gone."""
+        with self._lock:
+            worker = self._procs.get(index)
+        if worker is not None and worker.alive():
+            return worker
+        return self._replace(index)
+
+    def _replace(self, index: int) -> _Worker:
+        with self._lock:
+            old = self._procs.get(index)
+        if old is not None:
+            old.kill()
+        new = _Worker()
+        with self._lock:
+            self._procs[index] = new
+            if old is not None:
+                self.replaced += 1
+        if self._closed:  # close() may have passed this worker by: stop it here
+            new.kill()
+        return new
+
+
+def _call(done: Done, result: ValidationResult) -> None:
+    try:
+        done(result)
+    except Exception:  # the caller's callback: its bug must not stop the pool
+        log.exception("sandbox pool: a result callback raised")
+
+
+def validate_file(
+    path: str | Path,
+    name: str,
+    time_limit: float = 2.0,
+    memory_mb: float = 512,
+    settings: CheckSettings | None = None,
+) -> ValidationResult:
+    """One validation in a fresh sandboxed worker, without a pool (it starts cold: numpy
+    and numba load first, which the result's duration leaves out). Never raises."""
+    worker: _Worker | None = None
+    try:
+        worker = _Worker()
+        if not worker.wait_ready():
+            return _internal(f"the sandbox worker did not start: {worker.failure}")
+        request = _request(path, name, time_limit, memory_mb, settings or CheckSettings())
+        return _run(worker, request)[0]
+    except Exception as exc:
+        return _internal(f"sandbox: {type(exc).__name__}: {exc}")
+    finally:
+        if worker is not None:
+            worker.kill()

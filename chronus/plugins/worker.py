@@ -1,0 +1,409 @@
+"""A warm sandbox worker: `python -m chronus.plugins.worker`, one per pool slot.
+
+It imports numpy, numba and chronus.dsp once and runs the checks on built-in modules (so
+numba's kernels and the checks' own paths are loaded), with every thread pool set to one
+thread: it runs no thread but its main one, so a fork of it is safe. It then answers
+requests, one JSON line on stdin each, with one JSON line on stdout.
+
+Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
+has rehearsed the checks and waits for its request: it confines itself (`confine`), runs
+the checks and writes its result down a pipe as JSON. The worker waits for that with a
+wall-clock deadline, SIGKILLs the child's process group past it, and turns whatever else
+happened (a signal, an exit, a short read) into a result (`run_job`). Each child does one
+validation and is gone: the worker survives whatever the module does.
+
+Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`, or
+`{"error": why}` if it cannot warm up. A request: `{"path", "name", "time_limit",
+"memory_mb", "settings": {CheckSettings fields}}`. An answer, exactly one per request:
+`{"result": {ValidationResult fields}}`.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import math
+import os
+import resource
+import select
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["THREAD_ENV", "Spare", "main", "result_from_dict", "run_job"]
+
+THREAD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+"""Set before numpy and numba load, so that the worker runs no thread of theirs."""
+
+READY = b"R"
+"""What a spare writes down its result pipe once it waits for its request."""
+SPARE_TIMEOUT = 2.0
+"""Seconds a spare may take to rehearse (tens of ms, while the worker is idle); past them a
+spare without a rehearsal takes its place. Twice this stays within the pool's grace."""
+
+WARM_IMPORTS = ("chronus.dsp.catalog", "chronus.plugins.confine", "chronus.plugins.validation")
+"""What every validation uses, the built-in modules' kernels among it."""
+
+_SIGNAL_NAMES: dict[int, str] = {
+    signal.SIGSEGV: "a segmentation fault",
+    signal.SIGBUS: "a bus error",
+    signal.SIGABRT: "an abort",
+    signal.SIGILL: "an illegal instruction",
+    signal.SIGFPE: "a floating-point exception",
+}
+
+
+def result_from_dict(data: dict[str, Any]) -> Any:
+    """A `ValidationResult` from its `to_dict()`."""
+    from chronus.plugins.result import ValidationResult
+
+    fields = {**data, "params": tuple(data.get("params", ()))}
+    fields["figures"] = {k: float(v) for k, v in fields.get("figures", {}).items()}
+    return ValidationResult(**fields)
+
+
+def _failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
+    return {"ok": False, "error_type": error_type, "error_message": message,
+            "figures": dict(figures)}  # fmt: skip
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
+    """In a spare: rehearse, say ready, wait for the request, confine, check, answer, exit.
+    Never returns."""
+    code = 70
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        from chronus.engine.lifecycle import die_with_parent
+        from chronus.plugins import validation
+        from chronus.plugins.confine import confine, vm_size_mb
+
+        die_with_parent()
+        if rehearse:
+            validation.rehearse()
+        baseline = vm_size_mb()
+        _write_all(write_fd, READY)
+        request = json.loads(_read_until(request_fd, math.inf)[0])
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        spent = usage.ru_utime + usage.ru_stime
+        confine(float(request["memory_mb"]), spent + float(request["time_limit"]) + 1.0, baseline)
+        settings = validation.CheckSettings(**request.get("settings", {}))
+        if request.get("crc_only"):
+            answer = _crc_only(request["path"], request["name"], settings)
+        else:
+            answer = validation.run_checks(request["path"], request["name"], settings).to_dict()
+        _write_all(write_fd, json.dumps(answer).encode())
+        os.close(write_fd)  # the answer is whole now, before the process is torn down
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _crc_only(path: str, name: str, settings: Any) -> dict[str, Any]:
+    """In a second process: the first test render's CRC-32, or what went wrong."""
+    from chronus.plugins import validation
+
+    try:
+        return {"render_crc32": validation.render_crc32(path, name, settings)}
+    except BaseException as exc:
+        return {"crc_error": validation.describe(exc, path)}
+
+
+@dataclass
+class Spare:
+    """A forked child of the worker waiting for its one validation, in its own process
+    group. It first rehearses the checks on built-in modules, so that the pages a
+    validation writes are copied (fork is copy-on-write) before the request comes, not
+    while it runs; then it writes `READY` down its result pipe."""
+
+    pid: int
+    request_fd: int
+    result_fd: int
+
+    @classmethod
+    def fork(cls, rehearse: bool = True) -> Spare:
+        """Fork a spare (only from a process that runs no other thread)."""
+        request_read, request_write = os.pipe()
+        result_read, result_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(request_write)
+            os.close(result_read)
+            os.setpgid(0, 0)
+            _spare_child(request_read, result_write, rehearse)
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass  # the child did it first (or is gone already)
+        os.close(request_read)
+        os.close(result_write)
+        return cls(pid, request_write, result_read)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether it said ready within `timeout` seconds."""
+        ready, _, _ = select.select([self.result_fd], [], [], timeout)
+        return bool(ready) and os.read(self.result_fd, len(READY)) == READY
+
+    def send(self, request: dict[str, Any]) -> None:
+        """Hand it its request (a child that died meanwhile is found by its ending)."""
+        try:
+            _write_all(self.request_fd, json.dumps(request).encode())
+        except OSError:
+            pass
+        os.close(self.request_fd)
+        self.request_fd = -1
+
+    def close(self) -> None:
+        """Kill its process group, reap it, close the pipes (the worker's ends)."""
+        _kill_group(self.pid)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        for fd in (self.request_fd, self.result_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.request_fd = self.result_fd = -1
+
+
+def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
+    """Everything written to `fd` until EOF; and whether EOF came before `deadline`."""
+    chunks: list[bytes] = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"".join(chunks), False
+        ready, _, _ = select.select([fd], [], [], None if math.isinf(left) else left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict[str, Any]:
+    """The result of a child that gave no parseable answer, from how it ended."""
+    if not finished:
+        return _failed("timeout", f"validation went past its time limit of {time_limit:g} s "
+                       "(an endless loop, or a very slow module)")  # fmt: skip
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return _failed("timeout", "validation went past its CPU time limit")
+        if sig == signal.SIGKILL:
+            return _failed("crash", "the validating process was killed (SIGKILL): the system "
+                           "ran out of memory?")  # fmt: skip
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        what = _SIGNAL_NAMES.get(sig, "a signal")
+        return _failed("crash", f"the module crashed the process with {what} ({name})")
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    if code == 0 and data:
+        return _failed("internal", f"the sandbox got a short answer ({len(data)} bytes)")
+    return _failed("exit", f"the module ended the process (exit status {code}) before "
+                   "validation finished (os._exit?)")  # fmt: skip
+
+
+def _ready_spare(spare: Spare) -> Spare | None:
+    """`spare` once ready; else (it died rehearsing) a plain one; None if none starts."""
+    if spare.wait_ready(SPARE_TIMEOUT):
+        return spare
+    spare.close()
+    plain = Spare.fork(rehearse=False)
+    if plain.wait_ready(SPARE_TIMEOUT):
+        return plain
+    plain.close()
+    return None
+
+
+def _in_child(
+    request: dict[str, Any], spare: Spare, deadline: float
+) -> tuple[dict[str, Any], Spare | None]:
+    """`request` in `spare` (or in a plain spare, if it did not get ready): what it wrote, or
+    what its ending means, with the key `ended` then; and the spare to close (None if none
+    started)."""
+    time_limit = float(request["time_limit"])
+    ready = _ready_spare(spare)
+    if ready is None:
+        return {"ended": _failed("internal", "the sandbox worker could not start a child")}, None
+    ready.send(request)
+    data, finished = _read_until(ready.result_fd, deadline)
+    answer = _parse(data) if finished else None
+    if answer is not None:
+        return answer, ready
+    if not finished:
+        _kill_group(ready.pid)
+    _, status = os.waitpid(ready.pid, 0)
+    return {"ended": _ending(status, data, finished, time_limit)}, ready
+
+
+def _second_process(result: dict[str, Any], request: dict[str, Any], deadline: float) -> None:
+    """Render once more in another child and compare; a difference fails `result`."""
+    answer, spare = _in_child({**request, "crc_only": True}, Spare.fork(rehearse=False),
+                              deadline)  # fmt: skip
+    if spare is not None:
+        spare.close()
+    ended = answer.get("ended")
+    if ended is not None:
+        result.update(ended, error_message="in a second process: " + ended["error_message"])
+        return
+    why = answer.get("crc_error")
+    if why is None and answer.get("render_crc32") == result["figures"].get("render_crc32"):
+        return
+    detail = (
+        f"the module failed where it passed in the first: {why}"
+        if why is not None
+        else "the first test render came out different (state taken at import from the "
+        "clock, the process id or os.urandom?)"
+    )
+    result.update(ok=False, error_type="non_deterministic",
+                  error_message=f"in a second process {detail}")  # fmt: skip
+
+
+def run_job(
+    request: dict[str, Any],
+    spare: Spare,
+    answer: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """One validation in `spare` (used up: closed afterwards), and, if it passed and
+    `settings.cross_process` is on, a second render in another child compared with the
+    first; the result as a dict.
+
+    If `answer` is given, it gets the result as soon as it is known, before the child is
+    reaped."""
+    began = time.monotonic()
+    deadline = began + float(request["time_limit"])
+    got, child = _in_child(request, spare, deadline)
+    try:
+        result: dict[str, Any] = got["ended"] if "ended" in got else got
+        cross = request.get("settings", {}).get("cross_process", True)
+        if result.get("ok") and cross:
+            if child is not None:
+                child.close()
+                child = None
+            _second_process(result, request, deadline)
+        result["duration"] = time.monotonic() - began
+        if answer is not None:
+            answer(result)
+        return result
+    finally:
+        if child is not None:
+            child.close()  # reaps it if it answered, and kills what it left behind
+
+
+def _parse(data: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _warm() -> None:
+    """Import what every validation needs, run the checks on built-in modules, and have
+    numba compile once."""
+    import numba
+    import numpy as np
+
+    for name in WARM_IMPORTS:
+        importlib.import_module(name)
+    from chronus.plugins.confine import prepare
+    from chronus.plugins.validation import rehearse
+
+    prepare()
+    rehearse()
+
+    @numba.njit(cache=False)
+    def _twice(x: Any) -> Any:
+        return x * 2.0
+
+    _twice(np.ones(4))
+
+
+def _threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def _serve_one(
+    request: dict[str, Any], spare: Spare, say: Callable[[dict[str, Any]], None]
+) -> None:
+    """Run one request in `spare` and say exactly one answer (a second one would be read
+    as the answer to the next request)."""
+    answered = False
+
+    def answer(result: dict[str, Any]) -> None:
+        nonlocal answered
+        answered = True
+        say({"result": result})
+
+    try:
+        run_job(request, spare, answer)
+    except Exception as exc:
+        if not answered:
+            answer(_failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}"))
+
+
+def main() -> None:
+    """Warm up, say ready, then answer requests until stdin closes."""
+    os.environ.update(THREAD_ENV)
+    from chronus.engine.lifecycle import die_with_parent
+    from chronus.plugins.confine import vm_size_mb
+
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the shell's Ctrl-C is not for us
+    out = sys.stdout.buffer
+
+    def say(message: dict[str, Any]) -> None:
+        out.write(json.dumps(message).encode() + b"\n")
+        out.flush()
+
+    try:
+        _warm()
+    except Exception as exc:  # a broken install: said to the pool, which reports it
+        say({"error": f"{type(exc).__name__}: {exc}"})
+        return
+    gc.freeze()  # what the gc would touch in each fork, and so copy, it now leaves alone
+    spare = Spare.fork()
+    say({"ready": os.getpid(), "vm_mb": vm_size_mb(), "threads": _threads()})
+    for line in sys.stdin.buffer:
+        try:
+            request = json.loads(line)
+        except ValueError as exc:  # the pool's bug, reported as such
+            say({"result": _failed("internal", f"sandbox worker: a bad request: {exc}")})
+            continue
+        _serve_one(request, spare, say)
+        spare = Spare.fork()
+    spare.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Forks without end (the sandbox forbids starting processes)."""
+
+import os
+
+from chronus.dsp.module import Processor
+from chronus.dsp.params import mix_specs
+
+
+class Bomb(Processor):
+    PARAMS = mix_specs(0.0)
+
+    def __init__(self, sample_rate, max_block):
+        super().__init__(sample_rate, max_block)
+        self._init_params()
+
+    def process_stereo(self, inp, out, n):
+        while True:
+            os.fork()

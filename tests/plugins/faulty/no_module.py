@@ -1,0 +1,3 @@
+"""Defines no Module subclass."""
+
+GAIN = 0.5

@@ -1,0 +1,3 @@
+"""Raises while the file is imported."""
+
+raise RuntimeError("broken at import")

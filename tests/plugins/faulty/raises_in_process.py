@@ -1,0 +1,15 @@
+"""Raises in process_stereo."""
+
+from chronus.dsp.module import Processor
+from chronus.dsp.params import mix_specs
+
+
+class Raises(Processor):
+    PARAMS = mix_specs(0.0)
+
+    def __init__(self, sample_rate, max_block):
+        super().__init__(sample_rate, max_block)
+        self._init_params()
+
+    def process_stereo(self, inp, out, n):
+        raise ZeroDivisionError("oops in process")

@@ -1,0 +1,17 @@
+"""Reads address 0 through ctypes: a segmentation fault."""
+
+import ctypes
+
+from chronus.dsp.module import Processor
+from chronus.dsp.params import mix_specs
+
+
+class Segfault(Processor):
+    PARAMS = mix_specs(0.0)
+
+    def __init__(self, sample_rate, max_block):
+        super().__init__(sample_rate, max_block)
+        self._init_params()
+
+    def process_stereo(self, inp, out, n):
+        ctypes.string_at(0)

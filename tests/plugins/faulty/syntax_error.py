@@ -1,0 +1,5 @@
+"""Does not compile: a missing colon on line 4."""
+
+
+def broken()
+    return 1

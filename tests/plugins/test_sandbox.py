@@ -1,0 +1,372 @@
+"""The sandbox pool with real worker processes: every fault in `faulty/` gives its error type
+and the pool goes on working; a killed worker is replaced; nothing makes it raise."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chronus.plugins import sandbox
+from chronus.plugins.result import ERROR_TYPES, ValidationResult
+from chronus.plugins.sandbox import SandboxPool, validate_file
+from chronus.plugins.validation import CheckSettings
+from chronus.plugins.worker import THREAD_ENV
+
+FAULTY = Path(__file__).parent / "faulty"
+GOOD = FAULTY / "good.py"
+
+FAULTS = {
+    "raises_in_process": ("exception", "ZeroDivisionError: oops in process (line 15)"),
+    "raises_at_import": ("import_error", "RuntimeError: broken at import (line 3)"),
+    "syntax_error": ("syntax_error", "line 4"),
+    "no_module": ("no_module", "no Module subclass"),
+    "bad_params": ("bad_params", "drive: default 50 outside 1–20"),
+    "endless_loop": ("timeout", "time limit of 2 s"),
+    "segfault": ("crash", "SIGSEGV"),
+    "os_exit": ("exit", "exit status 3"),
+    "system_exit": ("exit", "SystemExit('bye')"),
+    "huge_allocation": ("memory", "memory limit"),
+    "nan_output": ("non_finite", "NaN or infinite"),
+    "non_deterministic": ("non_deterministic", "two fresh instances"),
+    "unseeded_random": ("non_deterministic", "two fresh instances"),
+    "seeded_at_import": ("non_deterministic", "in a second process the first test render"),
+    "forgets_state": ("state_round_trip", "after state() at block 24"),
+    "too_slow": ("too_slow", "over the budget of 667 µs"),
+    "sleeps": ("too_slow", "process waits"),
+    "fork_bomb": ("exception", "lets no module start a process"),
+    "kills_worker": ("crash", "sandbox worker died"),
+}
+"""Each fixture: the error type it must give and a part of its message."""
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[SandboxPool]:
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        yield pool
+
+
+def test_every_fault_fixture_is_listed() -> None:
+    files = {path.stem for path in FAULTY.glob("*.py")} - {"good", "good_source", "good_kernel"}
+    assert files == set(FAULTS)
+    assert {kind for kind, _ in FAULTS.values()} <= set(ERROR_TYPES)
+
+
+def test_good_modules_pass_with_their_figures(pool: SandboxPool) -> None:
+    result = pool.validate(GOOD, "softclip")
+    assert result.ok, result.error_message
+    assert (result.module_class, result.processor) == ("SoftClip", True)
+    assert result.params == ("drive", "volume", "pan", "mute", "solo")
+    assert result.figures["blocks"] == 96
+    assert 0 < result.figures["cpu_us_p50"] <= result.figures["cpu_us_p99"]
+    assert result.figures["peak_rss_mb"] > 0 and result.figures["import_ms"] > 0
+    assert 0 < result.duration < 2.0
+    source = pool.validate(FAULTY / "good_source.py", "beep")
+    assert source.ok, source.error_message
+    assert (source.module_class, source.processor) == ("Beep", False)
+    kernel = pool.validate(FAULTY / "good_kernel.py", "fold")  # numba compiles in the child
+    assert kernel.ok, kernel.error_message
+
+
+@pytest.mark.parametrize("fixture", sorted(FAULTS))
+def test_each_fault_gives_its_error_type_and_the_pool_goes_on(
+    pool: SandboxPool, fixture: str
+) -> None:
+    kind, words = FAULTS[fixture]
+    result = pool.validate(FAULTY / f"{fixture}.py", fixture)
+    assert (result.ok, result.error_type) == (False, kind), result.error_message
+    assert words in result.error_message
+    assert pool.validate(GOOD, "softclip").ok
+
+
+def test_a_worker_the_fault_killed_is_replaced(pool: SandboxPool) -> None:
+    before, replaced = pool.worker_pids(), pool.replaced
+    assert pool.validate(FAULTY / "kills_worker.py", "kills").error_type == "crash"
+    assert pool.replaced == replaced + 1
+    assert pool.worker_pids() != before
+    assert pool.validate(GOOD, "softclip").ok
+
+
+def test_a_second_process_is_what_catches_state_taken_at_import(pool: SandboxPool) -> None:
+    with SandboxPool(settings=CheckSettings(cross_process=False)) as one_process:
+        assert one_process.validate(FAULTY / "seeded_at_import.py", "hiss").ok
+    first = pool.validate(GOOD, "softclip")
+    second = pool.validate(GOOD, "softclip")
+    assert first.ok and first.figures["render_crc32"] == second.figures["render_crc32"]
+
+
+def test_a_worker_killed_while_idle_is_replaced_before_the_next_job(pool: SandboxPool) -> None:
+    (pid,) = pool.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    result = pool.validate(GOOD, "softclip")
+    assert result.ok, result.error_message
+    assert pool.worker_pids() != [pid]
+
+
+def test_a_worker_that_stops_answering_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "ANSWER_GRACE", 0.5)
+    with SandboxPool(time_limit=0.5) as pool:
+        assert pool.wait_ready()
+        (pid,) = pool.worker_pids()
+        os.kill(pid, signal.SIGSTOP)
+        result = pool.validate(GOOD, "softclip")
+        assert (result.ok, result.error_type) == (False, "internal")
+        assert "stopped answering" in result.error_message
+        assert pool.replaced == 1 and pool.worker_pids() != [pid]
+        assert pool.validate(GOOD, "softclip").ok
+
+
+def test_the_workers_outlive_the_thread_that_started_the_pool() -> None:
+    pool = SandboxPool()
+    starter = threading.Thread(target=pool.start)
+    starter.start()
+    starter.join()
+    try:
+        assert pool.wait_ready()
+        pids = pool.worker_pids()
+        time.sleep(0.2)
+        assert pool.validate(GOOD, "softclip").ok
+        assert (pool.worker_pids(), pool.replaced) == (pids, 0)
+    finally:
+        pool.close()
+
+
+def test_the_memory_limit_is_room_beyond_what_the_warm_worker_maps(tmp_path: Path) -> None:
+    path = tmp_path / "big.py"
+    path.write_text(
+        GOOD.read_text().replace(
+            "        self._init_params()",
+            "        self._table = np.zeros(200 * 1024 * 1024 // 8)\n        self._init_params()",
+            1,
+        )
+    )
+    with SandboxPool(memory_mb=512) as roomy:
+        assert roomy.validate(path, "big").ok  # 2 × 200 MB fit in 512 beyond the worker's
+    with SandboxPool(memory_mb=128) as tight:
+        result = tight.validate(path, "big")
+    assert (result.ok, result.error_type) == (False, "memory")
+
+
+def test_a_worker_that_cannot_start_says_why_and_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sandbox, "WORKER_ARGS", ("-c", 'print(\'{"error": "no numba"}\')'))
+    with SandboxPool() as pool:
+        for _ in range(2):
+            result = pool.validate(GOOD, "softclip")
+            assert (result.ok, result.error_type) == (False, "internal")
+            assert result.error_message == "a sandbox worker did not start: no numba"
+        assert pool.replaced >= 2
+    monkeypatch.setattr(sandbox, "WORKER_ARGS", ("-c", "pass"))
+    result = validate_file(GOOD, "softclip")
+    assert (result.ok, result.error_type) == (False, "internal")
+    assert "did not say it was ready" in result.error_message
+
+
+def test_status_is_plain_data(pool: SandboxPool) -> None:
+    status = pool.status()
+    assert json.loads(json.dumps(status)) == status
+    (worker,) = status["workers"]
+    assert worker["ready"] and worker["pid"] == pool.worker_pids()[0] and worker["vm_mb"] > 0
+    assert (status["time_limit"], status["memory_mb"], status["closed"]) == (2.0, 512.0, False)
+    assert status["cpu_budget_us"] == pytest.approx(666.7)
+
+
+def test_a_fork_bomb_starts_no_process(pool: SandboxPool) -> None:
+    (worker,) = pool.worker_pids()
+    result = pool.validate(FAULTY / "fork_bomb.py", "bomb")
+    assert result.error_type == "exception" and "Operation not permitted" in result.error_message
+    children = Path(f"/proc/{worker}/task/{worker}/children")
+    deadline = time.monotonic() + 5
+    while len(children.read_text().split()) != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the answer comes before the child is reaped and the next forked
+    (spare,) = children.read_text().split()  # the child waiting for the next job, no other
+    assert Path(f"/proc/{spare}/task/{spare}/children").read_text().split() == []
+
+
+def test_the_worker_runs_one_thread(pool: SandboxPool) -> None:
+    (worker,) = pool.worker_list()
+    assert worker.wait_ready()
+    assert worker.ready is not None and worker.ready["threads"] == 1
+    assert worker.ready["vm_mb"] > 0
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda tmp: tmp / "missing.py", "import_error"),
+        (lambda tmp: tmp, "import_error"),
+        (lambda tmp: _write(tmp / "binary.py", bytes(range(256)) * 4), "syntax_error"),
+        (lambda tmp: _write(tmp / "latin.py", b"x = '\xe9'\n"), "syntax_error"),
+        (lambda tmp: _write(tmp / "empty.py", b""), "no_module"),
+    ],
+    ids=["missing", "directory", "binary", "not-utf8", "empty"],
+)
+def test_bad_files_give_a_result_never_an_exception(
+    pool: SandboxPool, tmp_path: Path, make: object, kind: str
+) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    result = pool.validate(path, "bad")
+    assert (result.ok, result.error_type) == (False, kind), result.error_message
+    assert result.error_message
+
+
+def test_an_unreadable_file_gives_a_result(pool: SandboxPool, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file")
+    path = _write(tmp_path / "secret.py", GOOD.read_bytes())
+    path.chmod(0)
+    result = pool.validate(path, "secret")
+    assert (result.ok, result.error_type) == (False, "import_error")
+    assert "Permission denied" in result.error_message
+
+
+def test_a_file_that_cannot_be_opened_even_by_root_gives_a_result(
+    pool: SandboxPool, tmp_path: Path
+) -> None:
+    path = tmp_path / "s.py"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))  # open() of a socket fails, whoever asks
+        result = pool.validate(path, "sock")
+    assert (result.ok, result.error_type) == (False, "import_error")
+    assert result.error_message.startswith(f"cannot read {path}")
+
+
+def test_a_fifo_that_never_ends_times_out(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.py"
+    os.mkfifo(fifo)
+    with SandboxPool(time_limit=0.5) as short:
+        result = short.validate(fifo, "fifo")
+    assert (result.ok, result.error_type) == (False, "timeout")
+
+
+def test_a_bad_plugin_name_is_refused(pool: SandboxPool) -> None:
+    result = pool.validate(GOOD, "Bad Name")
+    assert (result.ok, result.error_type) == (False, "import_error")
+    assert "not a plugin name" in result.error_message
+
+
+def test_submit_answers_every_job_from_a_pool_thread() -> None:
+    got: list[tuple[str, bool, str]] = []
+    all_done = threading.Event()
+    files = [GOOD, FAULTY / "nan_output.py", FAULTY / "good_source.py", FAULTY / "os_exit.py"]
+
+    def done(result: ValidationResult) -> None:
+        got.append((threading.current_thread().name, result.ok, result.error_type))
+        if len(got) == len(files):
+            all_done.set()
+
+    with SandboxPool(workers=2) as pool:
+        for path in files:
+            pool.submit(path, "x", done)
+        assert all_done.wait(30)
+    assert sorted((ok, kind) for _, ok, kind in got) == [
+        (False, "exit"), (False, "non_finite"), (True, ""), (True, ""),
+    ]  # fmt: skip
+    assert all(name.startswith("sandbox-") for name, _, _ in got)
+
+
+def test_a_callback_that_raises_does_not_stop_the_pool() -> None:
+    with SandboxPool() as pool:
+        pool.submit(GOOD, "softclip", lambda result: 1 / 0)  # type: ignore[func-returns-value]
+        assert pool.validate(GOOD, "softclip").ok
+
+
+def test_validate_from_a_callback_answers_at_once_instead_of_waiting_for_itself() -> None:
+    inner: list[ValidationResult] = []
+    finished = threading.Event()
+
+    with SandboxPool(workers=1) as pool:
+
+        def done(result: ValidationResult) -> None:
+            inner.append(pool.validate(GOOD, "softclip"))
+            finished.set()
+
+        pool.submit(GOOD, "softclip", done)
+        assert finished.wait(30)
+        assert pool.validate(GOOD, "softclip").ok
+    assert (inner[0].ok, inner[0].error_type) == (False, "internal")
+    assert "submit instead" in inner[0].error_message
+
+
+def test_a_closed_pool_answers_internal_without_raising() -> None:
+    pool = SandboxPool().start()
+    pool.close()
+    pool.close()
+    result = pool.validate(GOOD, "softclip")
+    assert (result.ok, result.error_type) == (False, "internal")
+    assert "closed" in result.error_message
+
+
+def test_closing_the_pool_ends_a_validation_under_way_at_once() -> None:
+    got: list[ValidationResult] = []
+    finished = threading.Event()
+    pool = SandboxPool(time_limit=30.0).start()
+    assert pool.wait_ready()
+
+    def done(result: ValidationResult) -> None:
+        got.append(result)
+        finished.set()
+
+    pool.submit(FAULTY / "endless_loop.py", "loop", done)
+    time.sleep(0.5)
+    began = time.monotonic()
+    pool.close()
+    assert time.monotonic() - began < 10 and finished.wait(5)
+    assert (got[0].ok, got[0].error_type) == (False, "internal")
+    assert "closed during the validation" in got[0].error_message
+
+
+def test_validate_file_runs_one_validation_without_a_pool() -> None:
+    assert validate_file(GOOD, "softclip").ok
+    result = validate_file(FAULTY / "segfault.py", "segv")
+    assert (result.ok, result.error_type) == (False, "crash")
+
+
+def test_the_time_limit_is_the_pools_setting() -> None:
+    with SandboxPool(time_limit=0.5) as pool:
+        assert pool.wait_ready()
+        began = time.monotonic()
+        result = pool.validate(FAULTY / "endless_loop.py", "loop")
+        took = time.monotonic() - began
+    assert result.error_type == "timeout" and "0.5 s" in result.error_message
+    assert took < 2.0  # not the default limit of 2 s plus the grace
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+FALLBACK = """
+import json, sys
+from chronus.plugins import validation, worker
+
+def broken(*args, **kwargs):
+    raise RuntimeError("the rehearsal broke")
+
+validation.rehearse = broken
+request = {"path": sys.argv[1], "name": "softclip", "time_limit": 5.0, "memory_mb": 512}
+print(json.dumps(worker.run_job(request, worker.Spare.fork())))
+"""
+
+
+def test_a_spare_that_fails_its_rehearsal_gives_way_to_a_plain_one() -> None:
+    env = {**os.environ, **THREAD_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", FALLBACK, str(GOOD)], capture_output=True, text=True,
+        timeout=60, env=env, check=True,
+    )  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["ok"], result
