@@ -9,7 +9,6 @@ the supervisor to keep going.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import logging
@@ -18,7 +17,7 @@ import selectors
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
@@ -29,7 +28,7 @@ from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
-from chronus.engine.plugin_loads import PluginLoads, Validator, load_from_env
+from chronus.engine.plugin_loads import PluginLoads, load_from_env
 from chronus.engine.prepared import PreparedPatterns, pattern_text
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
@@ -48,6 +47,7 @@ from chronus.engine.stats import (
 )
 from chronus.plugins.loader import MODULES_ENV, load_user_modules
 from chronus.plugins.registry import PluginRegistry
+from chronus.plugins.sandbox import SandboxPool
 from chronus.plugins.store import PluginStore, default_folders, default_store
 from chronus.protocol import (
     ENGINE_ONLY,
@@ -149,7 +149,7 @@ class Supervisor:
         self._halt = self._ctx.Semaphore(0)
         self._pacer = Pacer(config.block, config.rate)
         self._loads: PluginLoads | None = None
-        self._pool: Any = None
+        self._pool: SandboxPool | None = None
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class Supervisor:
             default_folders(c.modules),
             self._keeper,
             self._commits,
-            cast(Validator | None, self._pool),
+            self._pool,
             self,
         )
         try:
@@ -229,13 +229,9 @@ class Supervisor:
         load_from_env(self.registry, added, files)
 
     @staticmethod
-    def _start_pool() -> Any:
-        """The sandbox pool that validates plugins (None where there is none yet)."""
-        try:
-            sandbox = importlib.import_module("chronus.plugins.sandbox")
-        except ImportError:
-            return None
-        return sandbox.SandboxPool().start()
+    def _start_pool() -> SandboxPool:
+        """The sandbox pool that validates plugins (its workers warm up in the background)."""
+        return SandboxPool().start()
 
     @property
     def port(self) -> int:

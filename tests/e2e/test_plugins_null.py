@@ -214,3 +214,40 @@ def _play_through_gain_free(client: EngineClient) -> None:
         _m("/patch/create", "bass", "saw"), _m("/patch/connect", "bass", "master"),
         _m("/seq/bass/pattern", "c2 eb2 g2 c3"), _m("/seq/start"),
     ])  # fmt: skip
+
+
+NAN = "\nFACTOR = float('nan')\n"
+"""Appended to the gain module: every sample it writes is NaN."""
+
+
+def test_validation_decides_and_a_failed_reload_keeps_the_old_version(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    source = write_gain(tmp_path, 1.0)
+    with engine.client() as client:
+        client.send_raw("/plugins/load", str(source), "gain")  # validated in the sandbox
+        address, (name, old, state) = _answer(client, "/plugins/loaded")
+        assert (address, name, state) == ("/plugins/loaded", "gain", "active")
+        _play_through_gain(client)
+        client.sync()
+        before = client.status()
+        source.write_text(source.read_text() + NAN)
+        client.send_raw("/plugins/reload", "gain")
+        address, (about, why) = _answer(client, "/plugins/loaded")
+        assert (address, about) == ("/error", "/plugins/reload")
+        assert why.startswith("non_finite:") and f"version {old} plays on" in why
+        bad = tmp_path / "bad.py"
+        bad.write_text("def broken(:\n")
+        client.send_raw("/plugins/load", str(bad))
+        address, (about, why) = _answer(client, "/plugins/loaded")
+        assert (address, about) == ("/error", "/plugins/load") and why.startswith("syntax_error:")
+        time.sleep(0.3)
+        dump = client.dump()
+        status = client.status()
+    assert dump["plugins"] == {"gain": old} and "bad" not in dump["plugins"]
+    assert status["engine"]["commits"] == 0 and status["engine"]["failovers"] == 0
+    played = status["io"]["blocks_played"] - before["io"]["blocks_played"]
+    sounding = status["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
+    assert sounding >= 0.9 * played > 0, "the music went on"
+    stored = {p.name for p in (tmp_path / "store").iterdir()}
+    assert f"gain-{old}.py" in stored and len(stored) == 3, "every version named is kept"
