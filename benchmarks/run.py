@@ -421,6 +421,26 @@ def sandbox_overhead(figures: Figures) -> Reading:
     return Reading(text, figures["overhead_pct"])
 
 
+# -- plugin_startup.py ------------------------------------------------------------------------
+
+
+def plugin_startup(figures: Figures) -> Reading:
+    """The median time from `chronus engine` to its last user module active, s."""
+    text = (
+        f"{seconds(figures['loaded_s'])} ({figures['modules']} modules, "
+        f"{'validated' if figures['validated'] else 'forced'}; READY alone "
+        f"{seconds(figures['ready_s'])})"
+    )
+    return Reading(text, figures["loaded_median_s"])
+
+
+def plugin_reload(figures: Figures) -> Reading:
+    """The median time from `/plugins/reload` to `/plugins/loaded`, s."""
+    if not figures["reload_s"]:
+        return not_measured("no reload timed")
+    return Reading(seconds(figures["reload_s"]), statistics.median(figures["reload_s"]))
+
+
 # -- the benchmarks, in the table's order ------------------------------------------------------
 
 
@@ -704,6 +724,26 @@ BENCHES: tuple[Bench, ...] = (
                 "plugins: sandbox overhead (the same checks in-process vs in the sandbox)",
                 below(5.0, "< 5 % (issue 15)"),
                 sandbox_overhead,
+            ),
+        ),
+    ),
+    Bench(
+        "plugin_startup",
+        "plugin_startup.py",
+        lambda s: ["--runs", "1" if s.quick else "5", "--reloads", "3" if s.quick else "10"],
+        (
+            Figure(
+                "—",
+                "plugins: `chronus engine` to READY with 12 user modules loaded and validated",
+                below(3.0, "< 3 s (issue 15)"),
+                plugin_startup,
+            ),
+            Figure(
+                "—",
+                "plugins: a reload while playing, `/plugins/reload` to `/plugins/loaded` "
+                "(validated, imported, built in the standby, crossfaded)",
+                None,
+                plugin_reload,
             ),
         ),
     ),
