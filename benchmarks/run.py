@@ -441,6 +441,16 @@ def plugin_reload(figures: Figures) -> Reading:
     return Reading(seconds(figures["reload_s"]), statistics.median(figures["reload_s"]))
 
 
+def plugin_live(figures: Figures) -> Reading:
+    """Underruns while user modules are loaded, reloaded and unloaded, beside host stalls."""
+    text = (
+        f"{figures['underruns']} in {figures['seconds']} s ({figures['cycles']} cycles of a "
+        f"{figures['module']} module: load, 2 reloads, unload; host stalls "
+        f"{figures['host_stalls']}, longest {figures['longest_host_stall_ms']} ms)"
+    )
+    return Reading(text, figures["underruns"])
+
+
 # -- the benchmarks, in the table's order ------------------------------------------------------
 
 
@@ -746,6 +756,21 @@ BENCHES: tuple[Bench, ...] = (
                 plugin_reload,
             ),
         ),
+    ),
+    Bench(
+        "plugin_live",
+        "plugin_live.py",
+        lambda s: ["--backend", "device", "--cycles", "2" if s.quick else "5"],
+        (
+            Figure(
+                "—",
+                "plugins: underruns while a user module is loaded, reloaded and unloaded under "
+                "a playing pattern (JACK)",
+                none_of("0 (issue 15)"),
+                plugin_live,
+            ),
+        ),
+        needs_jack=True,
     ),
 )
 
