@@ -25,58 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from figures import add_json_flag, figures_out
+from plugin_sources import FOLD, SCALE
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import validate
-
-KERNEL = '''
-import numba
-import numpy as np
-from chronus.dsp.module import Processor
-from chronus.dsp.params import ParamSpec, mix_specs
-
-
-@numba.njit(cache=True)
-def _fold(inp, out, n, gain):
-    for c in range(inp.shape[1]):
-        for i in range(n):
-            x = inp[i, c] * gain
-            while x > 1.0 or x < -1.0:
-                x = 2.0 - x if x > 1.0 else -2.0 - x
-            out[i, c] = x
-
-
-class Tilt(Processor):
-    """Folds its input; version {version} of the benchmark's module."""
-
-    PARAMS = (ParamSpec("amount", {amount}, 0.0, 2.0, "", 0.0, "drive"), *mix_specs(0.0))
-
-    def __init__(self, sample_rate, max_block):
-        super().__init__(sample_rate, max_block)
-        self._init_params()
-
-    def process_stereo(self, inp, out, n):
-        _fold(inp, out, n, 1.0 + self.param("amount"))
-'''
-
-MODULE = '''
-import numpy as np
-from chronus.dsp.module import Processor
-from chronus.dsp.params import ParamSpec, mix_specs
-
-
-class Tilt(Processor):
-    """Scales its input; version {version} of the benchmark's module."""
-
-    PARAMS = (ParamSpec("amount", {amount}, 0.0, 2.0, "", 20.0, "gain"), *mix_specs(0.0))
-
-    def __init__(self, sample_rate, max_block):
-        super().__init__(sample_rate, max_block)
-        self._init_params()
-
-    def process_stereo(self, inp, out, n):
-        np.multiply(inp[:n], self.param("amount"), out=out[:n])
-'''
 
 
 def _reply(client: EngineClient, wanted: str, timeout: float = 60.0) -> None:
@@ -119,7 +71,7 @@ def run(backend: str, cycles: int, folder: Path, text: str) -> dict[str, Any]:
             version = 0
             for _ in range(cycles):
                 version += 1
-                source.write_text(text.format(version=version, amount=0.8))
+                source.write_text(text.format(tag=f"version {version}", amount=0.8))
                 steps["load"].append(
                     _step(client, "/plugins/load", (str(source), "tilt"), "/plugins/loaded")
                 )
@@ -132,7 +84,7 @@ def run(backend: str, cycles: int, folder: Path, text: str) -> dict[str, Any]:
                 time.sleep(0.5)
                 for _ in range(2):
                     version += 1
-                    source.write_text(text.format(version=version, amount=0.6))
+                    source.write_text(text.format(tag=f"version {version}", amount=0.6))
                     steps["reload"].append(
                         _step(client, "/plugins/reload", ("tilt",), "/plugins/loaded")
                     )
@@ -149,7 +101,7 @@ def run(backend: str, cycles: int, folder: Path, text: str) -> dict[str, Any]:
     return {
         "backend": io["device"] or backend,
         "cycles": cycles,
-        "module": "numpy" if text is MODULE else "numba kernel",
+        "module": "numpy" if text is SCALE else "numba kernel",
         "seconds": round((io["blocks_played"] - first["blocks_played"]) * 128 / 48000, 1),
         "underruns": io["underruns"] - first["underruns"],
         "xruns": io["xruns"] - first["xruns"],
@@ -170,7 +122,7 @@ def main() -> None:
     add_json_flag(parser)
     args = parser.parse_args()
     with figures_out(args.json) as figures, tempfile.TemporaryDirectory() as temp:
-        text = MODULE if args.plain else KERNEL
+        text = SCALE if args.plain else FOLD
         figures.update(run(args.backend, args.cycles, Path(temp), text))
         out = sys.stderr if args.json else sys.stdout
         print(

@@ -26,27 +26,9 @@ import time
 from pathlib import Path
 
 from figures import add_json_flag, figures_out
+from plugin_sources import SCALE
 
 from chronus.engine.client import EngineClient, EngineProcess
-
-MODULE = '''
-import numpy as np
-from chronus.dsp.module import Processor
-from chronus.dsp.params import ParamSpec, mix_specs
-
-
-class Scale(Processor):
-    """Scales its input: module number {index} of the benchmark."""
-
-    PARAMS = (ParamSpec("amount", {amount}, 0.0, 2.0, "", 20.0, "gain"), *mix_specs(0.0))
-
-    def __init__(self, sample_rate, max_block):
-        super().__init__(sample_rate, max_block)
-        self._init_params()
-
-    def process_stereo(self, inp, out, n):
-        np.multiply(inp[:n], self.param("amount"), out=out[:n])
-'''
 
 
 def write_modules(folder: Path, count: int) -> list[str]:
@@ -55,7 +37,7 @@ def write_modules(folder: Path, count: int) -> list[str]:
     names = []
     for index in range(count):
         name = f"scale{index:02d}"
-        (folder / f"{name}.py").write_text(MODULE.format(index=index, amount=0.5 + index / 100))
+        (folder / f"{name}.py").write_text(SCALE.format(tag=name, amount=0.5 + index / 100))
         names.append(name)
     return names
 

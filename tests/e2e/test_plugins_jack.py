@@ -10,28 +10,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.client import EngineProcess
 from chronus.protocol import validate
 from tests.conftest import require_jack
 from tests.plugins.modules import write_gain
+from tests.sessions import answer
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
 
 BLOCK_MS = 128 / 48
-
-
-def _answer(client: EngineClient, wanted: str, timeout: float = 30.0) -> tuple[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reply = client.receive(0.1)
-        if reply is not None and reply[0] in (wanted, "/error"):
-            return reply
-    raise AssertionError(f"no {wanted} in {timeout} s")
 
 
 def test_load_reload_and_unload_while_a_pattern_plays_without_underruns(tmp_path: Path) -> None:
@@ -52,7 +43,7 @@ def test_load_reload_and_unload_while_a_pattern_plays_without_underruns(tmp_path
             time.sleep(1.0)
             start = client.status()
             client.send_raw("/plugins/load", str(source), "gain", 1)
-            assert _answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
+            assert answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
             client.send([
                 validate("/patch/create", ("g", "gain")),
                 validate("/patch/disconnect", ("bass", "master")),
@@ -62,10 +53,10 @@ def test_load_reload_and_unload_while_a_pattern_plays_without_underruns(tmp_path
             time.sleep(1.0)
             write_gain(tmp_path, 0.5)
             client.send_raw("/plugins/reload", "gain", 1)
-            assert _answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
+            assert answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
             time.sleep(1.0)
             client.send_raw("/plugins/unload", "gain")
-            assert _answer(client, "/plugins/unloaded")[0] == "/plugins/unloaded"
+            assert answer(client, "/plugins/unloaded")[0] == "/plugins/unloaded"
             client.send([validate("/patch/connect", ("bass", "master"))])
             time.sleep(1.0)
             end = client.status()

@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -25,13 +24,12 @@ from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.blocks import differing_blocks
 from tests.plugins.modules import EXITING_AT_IMPORT, RAISING_AT_IMPORT, write_gain
+from tests.sessions import answer
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.slow]
 
 RATE, BLOCK = 48000, 128
-LOADED_S = 30.0
-"""How long a load may take: the workers import and warm the module one after another."""
 
 
 def _m(address: str, *args: object) -> Message:
@@ -54,16 +52,6 @@ def engine(tmp_path: Path) -> Iterator[EngineProcess]:
         process.kill()
 
 
-def _answer(client: EngineClient, wanted: str, timeout: float = LOADED_S) -> tuple[str, Any]:
-    """The first reply that is `wanted` or an `/error` (skipping others)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reply = client.receive(0.1)
-        if reply is not None and reply[0] in (wanted, "/error"):
-            return reply
-    raise AssertionError(f"no {wanted} in {timeout} s")
-
-
 def _play_through_gain(client: EngineClient) -> None:
     client.send([
         _m("/patch/create", "bass", "saw"), _m("/patch/create", "g", "gain"),
@@ -82,7 +70,7 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
         client.send([_m("/patch/create", "lead", "sine"), _m("/patch/connect", "lead", "master")])
         client.send([_m("/note/lead", 81, 60, 30.0)])
         client.send_raw("/plugins/load", "gain", "", 1)  # a bare name: from --modules
-        address, (name, old, state) = _answer(client, "/plugins/loaded")
+        address, (name, old, state) = answer(client, "/plugins/loaded")
         assert (address, name, state) == ("/plugins/loaded", "gain", "active")
         _play_through_gain(client)
         client.sync()
@@ -90,7 +78,7 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
         write_gain(tmp_path / "modules", 0.25)  # the edit changes nothing until the reload
         assert json.loads(str(client.request("/engine/dump")[0]))["plugins"] == {"gain": old}
         client.send_raw("/plugins/reload", "gain", 1)
-        address, (name, new, state) = _answer(client, "/plugins/loaded")
+        address, (name, new, state) = answer(client, "/plugins/loaded")
         assert (address, name, state) == ("/plugins/loaded", "gain", "active") and new != old
         dump = client.dump()
         assert dump["plugins"] == {"gain": new}
@@ -99,12 +87,12 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
         assert dump["modules"]["g"]["params"]["amount"] == 1.5, "parameters are kept"
         time.sleep(0.5)
         client.send_raw("/plugins/unload", "gain")
-        assert _answer(client, "/plugins/unloaded") == ("/plugins/unloaded", ("gain",))
+        assert answer(client, "/plugins/unloaded") == ("/plugins/unloaded", ("gain",))
         dump = client.dump()
         assert "g" not in dump["modules"] and "bass" in dump["modules"]
         assert dump["plugins"] == {}
         client.send([_m("/patch/create", "g2", "gain")])
-        assert _answer(client, "/error", 2.0)[1][0] == "/patch/create", "the type is gone"
+        assert answer(client, "/error", 2.0)[1][0] == "/patch/create", "the type is gone"
         time.sleep(0.3)
         status = client.status()
     assert engine.quit() == 0
@@ -145,14 +133,14 @@ def test_a_reload_that_fails_keeps_the_old_version_playing(
     source = write_gain(tmp_path, 1.0)
     with engine.client() as client:
         client.send_raw("/plugins/load", str(source), "gain", 1)
-        address, (_, old, _) = _answer(client, "/plugins/loaded")
+        address, (_, old, _) = answer(client, "/plugins/loaded")
         assert address == "/plugins/loaded"
         _play_through_gain(client)
         client.sync()
         before = client.status()
         source.write_text(RAISING_AT_IMPORT)
         client.send_raw("/plugins/reload", "gain", 1)  # forced: the workers' import fails
-        address, (about, why) = _answer(client, "/plugins/loaded")
+        address, (about, why) = answer(client, "/plugins/loaded")
         assert (address, about) == ("/error", "/plugins/reload")
         assert "import_failed" in why and "broken at import" in why and old in why
         time.sleep(0.3)
@@ -170,16 +158,16 @@ def test_no_command_but_plugins_load_brings_code_in(engine: EngineProcess, tmp_p
     source = write_gain(tmp_path, 1.0)
     with engine.client() as client:
         client.send([_m("/plugins/use", "gain", "0" * 12, str(source))])
-        assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/use"
+        assert answer(client, "/nothing", 2.0)[1][0] == "/plugins/use"
         client.send([_m("/patch/create", "g", "gain")])
-        assert _answer(client, "/nothing", 2.0)[1][0] == "/patch/create"
+        assert answer(client, "/nothing", 2.0)[1][0] == "/patch/create"
         for args in [("/nowhere/x.py",), (str(source), "saw", 1), ("gain", "", 1)]:
             client.send_raw("/plugins/load", *args)
-            assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/load", args
+            assert answer(client, "/nothing", 2.0)[1][0] == "/plugins/load", args
         client.send_raw("/plugins/reload", "gain")
-        assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/reload"
+        assert answer(client, "/nothing", 2.0)[1][0] == "/plugins/reload"
         client.send_raw("/plugins/unload", "gain")
-        assert _answer(client, "/nothing", 2.0)[1][0] == "/plugins/unload"
+        assert answer(client, "/nothing", 2.0)[1][0] == "/plugins/unload"
         assert "g" not in client.dump()["modules"]
 
 
@@ -193,12 +181,12 @@ def test_a_forced_module_that_kills_its_importer_costs_no_slot(
         client.sync()
         before = client.status()
         client.send_raw("/plugins/load", str(source), "gain", 1)
-        address, (about, why) = _answer(client, "/plugins/loaded")
+        address, (about, why) = answer(client, "/plugins/loaded")
         assert (address, about) == ("/error", "/plugins/load")
         assert "import_failed" in why and "died" in why
         write_gain(tmp_path, 1.0)  # fixed: it loads again
         client.send_raw("/plugins/load", str(source), "gain", 1)
-        reply = _answer(client, "/plugins/loaded")
+        reply = answer(client, "/plugins/loaded")
         assert reply[0] == "/plugins/loaded", reply
         status = client.status()
     assert status["engine"]["failovers"] == 0
@@ -226,20 +214,20 @@ def test_validation_decides_and_a_failed_reload_keeps_the_old_version(
     source = write_gain(tmp_path, 1.0)
     with engine.client() as client:
         client.send_raw("/plugins/load", str(source), "gain")  # validated in the sandbox
-        address, (name, old, state) = _answer(client, "/plugins/loaded")
+        address, (name, old, state) = answer(client, "/plugins/loaded")
         assert (address, name, state) == ("/plugins/loaded", "gain", "active")
         _play_through_gain(client)
         client.sync()
         before = client.status()
         source.write_text(source.read_text() + NAN)
         client.send_raw("/plugins/reload", "gain")
-        address, (about, why) = _answer(client, "/plugins/loaded")
+        address, (about, why) = answer(client, "/plugins/loaded")
         assert (address, about) == ("/error", "/plugins/reload")
         assert why.startswith("non_finite:") and f"version {old} plays on" in why
         bad = tmp_path / "bad.py"
         bad.write_text("def broken(:\n")
         client.send_raw("/plugins/load", str(bad))
-        address, (about, why) = _answer(client, "/plugins/loaded")
+        address, (about, why) = answer(client, "/plugins/loaded")
         assert (address, about) == ("/error", "/plugins/load") and why.startswith("syntax_error:")
         time.sleep(0.3)
         dump = client.dump()
