@@ -17,7 +17,7 @@ from chronus.dsp.specs import TYPE_SPECS
 from chronus.engine.commit import CommitResult
 from chronus.engine.plugin_feed import Code
 from chronus.engine.plugin_loads import PluginLoads
-from chronus.plugins.registry import PluginRegistry
+from chronus.plugins.registry import PluginRegistry, PluginState
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.store import PluginStore
 from chronus.protocol import Message, validate
@@ -234,3 +234,21 @@ def test_requests_that_cannot_be_met_change_nothing(world: World) -> None:
     assert "saw is a built-in module type" in errors[0]
     assert "no such file" in errors[1] and "no module nothere.py" in errors[2]
     assert "load it first" in errors[3] and "no plugin fold is loaded" in errors[4]
+
+
+def test_a_suspended_plugin_loads_again_on_reload_once_fixed(world: World) -> None:
+    _load(world)
+    world.registry.transition("fold", PluginState.SUSPENDED, "errors", "16 blocks raised")
+    (world.folder / "fold.py").write_text("VERSION = 2\n")
+    world.request("/plugins/reload", "fold")
+    assert world.states("fold")[-1] == "validating"
+    world.validator.answer(OK)
+    world.loads.tick()
+    world.keeper.import_everywhere()
+    world.loads.tick()
+    [[use]] = world.commits.started  # its modules are in the patch: swapped by a commit
+    result = CommitResult(("127.0.0.1", 1), True, "switched", [use], 1280, 2560, 2400)
+    assert world.loads.committed(result)
+    health = world.registry.health("fold")
+    assert world.states("fold")[-4:] == ["suspended", "validating", "ready", "active"]
+    assert (health["version"], health["restarts"]) == (use.args[1], 1)
