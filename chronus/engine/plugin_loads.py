@@ -120,8 +120,7 @@ class PluginLoads:
         if name in BUILT_IN_TYPES:
             raise ValueError(f"{name} is a built-in module type: name the plugin otherwise")
         state = self.registry.state(name)
-        if name in self._jobs:
-            raise ValueError(f"plugin {name} is being loaded already")
+        self._check_idle(name)
         if state in (_S.ACTIVE, _S.SUSPENDED, _S.QUARANTINED, _S.READY, _S.VALIDATING):
             raise ValueError(f"plugin {name} is loaded ({state}): reload it instead")
         stored = self.store.put(path, name)
@@ -134,13 +133,19 @@ class PluginLoads:
         state = self.registry.state(name)
         if state is None:
             raise ValueError(f"no plugin {name} is known: load it first")
-        if name in self._jobs:
-            raise ValueError(f"plugin {name} is being loaded already")
+        self._check_idle(name)
         path = Path(self.registry.health(name)["path"])
         stored = self.store.put(path, name)
         if state is _S.ACTIVE:
             self.registry.set_pending(name, stored.version)
         self._begin(_Job("reload", stored, addr, was=state), force)
+
+    def _check_idle(self, name: str) -> None:
+        """`ValueError` if a load, reload or unload of `name` is under way."""
+        if name in self._jobs:
+            raise ValueError(f"plugin {name} is being loaded: wait for its reply")
+        if any(forget[0] == name for forget in self._forgets):
+            raise ValueError(f"plugin {name} is being unloaded: wait for its reply")
 
     def _begin(self, job: _Job, force: bool) -> None:
         name = job.stored.name
@@ -170,8 +175,7 @@ class PluginLoads:
         state = self.registry.state(name)
         if state is None or state is _S.UNLOADED:
             raise ValueError(f"no plugin {name} is loaded")
-        if name in self._jobs:
-            raise ValueError(f"plugin {name} is being loaded: wait for it")
+        self._check_idle(name)
         engine = self._engine
         for module_id, entry in list(engine.patch.modules.items()):
             if entry["type"] == name:

@@ -213,6 +213,11 @@ def test_an_unload_removes_the_modules_then_forgets_the_type(world: World) -> No
     world.engine.patch.apply(validate("/patch/create", ("s", "saw")))
     world.request("/plugins/unload", "fold")
     assert [m.to_list() for m in world.engine.played[1:]] == [["/patch/remove", "f"]]
+    world.request("/plugins/load", "fold")  # too soon: its forget is still to come
+    assert world.engine.replies[-1] == (
+        "/error",
+        ("/plugins/load", "plugin fold is being unloaded: wait for its reply"),
+    )
     assert "fold" not in TYPE_SPECS and world.states("fold")[-1] == "unloaded"
     deadline = time.monotonic() + 2.0
     while world.loads.busy and time.monotonic() < deadline:  # the forget waits for the fades
