@@ -530,8 +530,13 @@ class SlotKeeper:
         ]
 
     def holds(self, name: str, version: str) -> bool:
-        """Whether both seats' workers (and the spare, if there is one) hold a plugin version."""
-        holders: list[Holder | None] = [seat.worker for seat in self.seats]
+        """Whether both seats' workers (only the standby's for a version the active need not
+        import), the spare if there is one and the template hold a plugin version."""
+        active = self.active
+        standby_only = (name, version) in self.plugins.standby_only
+        holders: list[Holder | None] = [
+            seat.worker for seat in self.seats if not (standby_only and seat is active)
+        ]
         if self._spare is not None:
             holders.append(self._spare)
         template = self._launcher.template

@@ -9,7 +9,9 @@ active), and the standby only once the template or the spare has imported it wit
 when it is the only one left without the code, the two seats swap roles — both hold the
 same samples, so the device does not hear it — and the new standby imports in its turn. A
 version is `held` once both seats' workers, the spare and the template (while it lives)
-have it; only then may a stamped `/plugins/use` put it in use.
+have it; only then may a stamped `/plugins/use` put it in use. A reload's new version need
+not reach the active: the standby swaps it in by a commit, and the old active is then
+replaced by a worker that has it.
 """
 
 from __future__ import annotations
@@ -60,17 +62,26 @@ class PluginFeed:
         """What the first worker to import each version found: its parameters, its kind."""
         self.failed: dict[Key, str] = {}
         """Versions a worker could not import (or died importing), and why."""
+        self.standby_only: set[Key] = set()
+        """Wanted versions the active need not import (see `want`)."""
         self.swaps = 0
         """Times the seats swapped roles so that the active need not import."""
 
-    def want(self, name: str, version: str, path: str) -> None:
-        """Every worker is to hold this version."""
+    def want(self, name: str, version: str, path: str, active_too: bool = True) -> None:
+        """Every worker is to hold this version; but for the active one if not `active_too`
+        (a reload's new version: the active is replaced once the standby has swapped it in,
+        by a worker that has it)."""
         self.failed.pop((name, version), None)
         self.wanted[name, version] = path
+        if active_too:
+            self.standby_only.discard((name, version))
+        else:
+            self.standby_only.add((name, version))
 
     def drop(self, name: str, version: str) -> None:
         """Workers need not get this version any more (those that have it keep it)."""
         self.wanted.pop((name, version), None)
+        self.standby_only.discard((name, version))
 
     def held(self, key: Key, workers: Iterable[Holder | None]) -> bool:
         """Whether every one of `workers` is there and holds `key`."""
@@ -128,7 +139,7 @@ class PluginFeed:
         apart = bool(self._control[ControlField.APART])
         if running and not apart and standby.worker is not None:
             sent |= self._send(standby.worker, proven=True)
-            lacking = active.worker is not None and self.lacks(active.worker)
+            lacking = active.worker is not None and self.lacks(active.worker, everywhere=True)
             if lacking and not self.lacks(standby.worker) and not standby.worker.plugins_asked:
                 self._control[ControlField.ACTIVE] = standby.index
                 self.swaps += 1
@@ -150,9 +161,14 @@ class PluginFeed:
         if template is not None and key in template.plugins_asked:
             template.process.kill()
 
-    def lacks(self, worker: Holder) -> bool:
-        """Whether `worker` has yet to import a version it must hold."""
-        return any(key not in worker.plugins for key in self.wanted)
+    def lacks(self, worker: Holder, everywhere: bool = False) -> bool:
+        """Whether `worker` has yet to import a version it must hold (with `everywhere`,
+        one that the active must hold too)."""
+        return any(
+            key not in worker.plugins
+            for key in self.wanted
+            if not (everywhere and key in self.standby_only)
+        )
 
     def _send(self, worker: Worker, proven: bool = False) -> bool:
         """Send `worker` what it lacks; with `proven`, only versions another process has

@@ -225,7 +225,8 @@ class PluginLoads:
         job.phase = "importing"
         job.since = time.monotonic()
         stored = job.stored
-        self._keeper.plugins.want(stored.name, stored.version, stored.path)
+        swapped_in = stored.name in self._keeper.in_use  # by a commit: the active is replaced
+        self._keeper.plugins.want(stored.name, stored.version, stored.path, not swapped_in)
 
     def _importing(self, job: _Job, now: float) -> None:
         stored = job.stored
@@ -273,6 +274,7 @@ class PluginLoads:
         del self._jobs[name]
         old = self._keeper.in_use.get(name)
         self._keeper.in_use[name] = (stored.version, stored.path)
+        self._keeper.plugins.want(name, stored.version, stored.path)  # now everywhere
         if old is not None and old[0] != stored.version:
             self._keeper.plugins.drop(name, old[0])
         code = self._keeper.plugins.code[(name, stored.version)]

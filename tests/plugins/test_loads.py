@@ -31,8 +31,14 @@ class FakeFeed:
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
     code: dict[tuple[str, str], Code] = field(default_factory=dict)
 
-    def want(self, name: str, version: str, path: str) -> None:
+    standby_only: set[tuple[str, str]] = field(default_factory=set)
+
+    def want(self, name: str, version: str, path: str, active_too: bool = True) -> None:
         self.wanted[name, version] = path
+        if active_too:
+            self.standby_only.discard((name, version))
+        else:
+            self.standby_only.add((name, version))
 
     def drop(self, name: str, version: str) -> None:
         self.wanted.pop((name, version), None)
@@ -199,12 +205,14 @@ def test_a_valid_reload_is_swapped_in_by_a_commit(world: World) -> None:
     [[use]] = world.commits.started
     new = str(use.args[1])
     assert new != old and world.loads.in_use() == {"fold": old}, "the old plays until the switch"
+    assert world.keeper.plugins.standby_only == {("fold", new)}, "the active is replaced"
     result = CommitResult(("127.0.0.1", 1), True, "switched", [use], 1280, 2560, 2400)
     assert world.loads.committed(result)
     health = world.registry.health("fold")
     assert (health["state"], health["version"], health["restarts"]) == ("active", new, 1)
     assert world.loads.in_use() == {"fold": new}
     assert ("fold", old) not in world.keeper.plugins.wanted
+    assert not world.keeper.plugins.standby_only, "from now on every worker is to hold it"
 
 
 def test_an_unload_removes_the_modules_then_forgets_the_type(world: World) -> None:
