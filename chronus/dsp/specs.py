@@ -7,6 +7,7 @@ use it cheaply; `chronus.dsp.catalog` maps the same type names to their DSP clas
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from chronus.dsp.errors import PatchError
 from chronus.dsp.params import ParamSpec, mix_specs
@@ -22,6 +23,7 @@ __all__ = [
     "SYNTH_TYPES",
     "TYPE_SPECS",
     "declare",
+    "declare_dumped",
     "mix_specs",
     "modulatable",
     "module_types",
@@ -184,3 +186,14 @@ def undeclare(module_type: str) -> None:
     """Take a declared type out of the table again."""
     TYPE_SPECS.pop(module_type, None)
     PROCESSOR_TYPES.discard(module_type)
+
+
+def declare_dumped(types: dict[str, Any]) -> None:
+    """Declare the user module types an engine's `/engine/dump` lists (`plugin_types`), so
+    that a process without their code (the shell) checks patches that use them.
+
+    Raises `KeyError`, `TypeError` or `ValueError` on malformed entries.
+    """
+    for name, entry in types.items():
+        specs = tuple(ParamSpec(**dict(spec)) for spec in entry["params"])
+        declare(str(name), specs, bool(entry["processor"]))

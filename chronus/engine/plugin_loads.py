@@ -20,7 +20,7 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,6 +97,17 @@ class PluginLoads:
     def in_use(self) -> dict[str, str]:
         """Plugins the slots use, name → version (for `/engine/dump`)."""
         return {name: code[0] for name, code in self._keeper.in_use.items()}
+
+    def types(self) -> dict[str, dict[str, Any]]:
+        """The module types of the plugins in use, as `specs.declare_dumped` reads them:
+        whether a processor, and every parameter (for `/engine/dump`)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, (version, _) in self._keeper.in_use.items():
+            code = self._keeper.plugins.code.get((name, version))
+            if code is not None:
+                params = [asdict(spec) for spec in code.params]
+                out[name] = {"processor": code.processor, "params": params}
+        return out
 
     # -- requests -----------------------------------------------------------------------
 

@@ -600,6 +600,7 @@ class Supervisor:
                 **self.patch.to_dict(),
                 "rate": self.config.rate,
                 "plugins": self._loads.in_use() if self._loads else {},
+                "plugin_types": self._loads.types() if self._loads else {},
             }
             self._reply(addr, "/engine/dump", json.dumps(dump))
         elif message.address == "/engine/sync":

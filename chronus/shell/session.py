@@ -104,6 +104,7 @@ def load_messages(current: dict[str, Any], snapshot: dict[str, Any]) -> list[Mes
     engine has not loaded (a snapshot never loads code); nothing is sent then.
     """
     from chronus.dsp.patch import Patch
+    from chronus.dsp.specs import declare_dumped
 
     modules = snapshot.get("modules")
     entries = modules.values() if isinstance(modules, dict) else []
@@ -118,6 +119,7 @@ def load_messages(current: dict[str, Any], snapshot: dict[str, Any]) -> list[Mes
             "load them first (a snapshot never loads code)"
         )
     try:
+        declare_dumped(current.get("plugin_types") or {})  # the engine's user module types
         Patch.from_dict(snapshot)  # the engine's own checks, before anything is sent
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"the snapshot is malformed: {exc}") from None

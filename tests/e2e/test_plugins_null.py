@@ -82,6 +82,10 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
         assert (address, name, state) == ("/plugins/loaded", "gain", "active") and new != old
         dump = client.dump()
         assert dump["plugins"] == {"gain": new}
+        kind = dump["plugin_types"]["gain"]
+        assert kind["processor"] and [p["name"] for p in kind["params"]][:3] == [
+            "amount", "volume", "pan",
+        ]  # fmt: skip
         template = client.status()["engine"]["template"]
         assert f"gain {old}" in template["plugins"], "later forks are born with the code"
         assert dump["modules"]["g"]["params"]["amount"] == 1.5, "parameters are kept"
