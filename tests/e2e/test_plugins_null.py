@@ -243,3 +243,35 @@ def test_validation_decides_and_a_failed_reload_keeps_the_old_version(
     assert sounding >= 0.9 * played > 0, "the music went on"
     stored = {p.name for p in (tmp_path / "store").iterdir()}
     assert f"gain-{old}.py" in stored and len(stored) == 3, "every version named is kept"
+
+
+def test_a_snapshot_names_its_plugins_and_is_refused_without_them(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    from chronus.shell.session import SnapshotStore, load_messages
+
+    source = write_gain(tmp_path, 1.0)
+    store = SnapshotStore(tmp_path / "snapshots")
+    with engine.client() as client:
+        client.send_raw("/plugins/load", str(source), "gain", 1)
+        _, (_, version, _) = answer(client, "/plugins/loaded")
+        _play_through_gain(client)
+        client.sync()
+        store.save("with_gain", client.dump())
+        client.send_raw("/plugins/unload", "gain")
+        assert answer(client, "/plugins/unloaded")[0] == "/plugins/unloaded"
+        snapshot = store.load("with_gain")
+        assert snapshot["plugins"] == {"gain": version}
+        before = client.dump()
+        with pytest.raises(ValueError, match=f"not loaded: gain \\(version {version}\\)"):
+            load_messages(before, snapshot)
+        assert client.dump() == before, "a refused snapshot changes nothing"
+        client.send_raw("/plugins/load", str(source), "gain", 1)
+        assert answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
+        client.send(load_messages(client.dump(), snapshot))
+        client.sync()
+        dump = client.dump()
+    assert (
+        dump["modules"]["g"]["type"] == "gain" and dump["modules"]["g"]["params"]["amount"] == 1.5
+    )
+    assert ["g", "master"] in dump["connections"]
