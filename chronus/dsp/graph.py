@@ -126,6 +126,8 @@ class Graph:
         self.crumb = np.zeros(1, dtype=np.int64)
         """`crumb_of` the module being run, 0 between modules; a slot puts it in shared memory."""
         self.quarantined: list[str] = []
+        self._doomed: set[int] = set()
+        """Crumbs quarantined before their module was made (see `quarantine`)."""
         self._nodes: dict[str, Node] = {}
         self._lfos: dict[str, Lfo] = {}
         self._tempo_listeners: dict[str, Module] = {}
@@ -267,6 +269,9 @@ class Graph:
     def _new_node(self, module_id: str, module: Module) -> Node:
         node = Node(module_id, module, self.max_block)
         node.crumb = crumb_of(module_id)
+        if node.crumb in self._doomed:  # it killed the peer in the block that made it
+            node.quarantined = True
+            self.quarantined.append(module_id)
         return node
 
     def _create(self, module_id: str, module_type: str) -> None:
@@ -700,6 +705,8 @@ class Graph:
         """Bypass for good the module whose `crumb_of` is `crumb`; its id, or None if unknown.
 
         A slot calls it before rendering the block in which its peer died inside that module.
+        A module made in that very block (by a command applied inside it) is not there yet:
+        it is then bypassed from the moment it is made.
         """
         for node in self._nodes.values():
             if node.crumb == crumb and not node.quarantined:
@@ -707,6 +714,7 @@ class Graph:
                 self._wake(node)
                 self.quarantined.append(node.module_id)
                 return node.module_id
+        self._doomed.add(crumb)
         return None
 
     def drop_finished(self) -> None:
