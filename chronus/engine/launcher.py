@@ -164,10 +164,11 @@ class Template:
             self._read_answer()
         return self.state == "warm" and not self.plugins_asked
 
-    def import_plugin(self, name: str, version: str, path: str) -> None:
-        """Have it import and warm a plugin version (it answers later: see `answers`)."""
+    def import_plugin(self, name: str, version: str, path: str, warm: bool = True) -> None:
+        """Have it import (and `warm`) a plugin version (it answers later: see `answers`)."""
+        request = ("plugin", name, version, path, warm)
         try:
-            send_message(self._sock, PLUGIN_WORD + pickle.dumps(("plugin", name, version, path)))
+            send_message(self._sock, PLUGIN_WORD + pickle.dumps(request))
         except OSError:
             self.state = "dead"
             return

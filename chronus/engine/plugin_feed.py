@@ -64,15 +64,22 @@ class PluginFeed:
         """Versions a worker could not import (or died importing), and why."""
         self.standby_only: set[Key] = set()
         """Wanted versions the active need not import (see `want`)."""
+        self.cold: set[Key] = set()
+        """Wanted versions imported without a warm-up render (see `want`)."""
         self.swaps = 0
         """Times the seats swapped roles so that the active need not import."""
 
-    def want(self, name: str, version: str, path: str, active_too: bool = True) -> None:
+    def want(
+        self, name: str, version: str, path: str, active_too: bool = True, warm: bool = True
+    ) -> None:
         """Every worker is to hold this version; but for the active one if not `active_too`
         (a reload's new version: the active is replaced once the standby has swapped it in,
-        by a worker that has it)."""
+        by a worker that has it). Without `warm`, the workers import it without rendering
+        it (a forced module: its faults are for the slots' guards to meet, in a block)."""
         self.failed.pop((name, version), None)
         self.wanted[name, version] = path
+        if not warm:
+            self.cold.add((name, version))
         if active_too:
             self.standby_only.discard((name, version))
         else:
@@ -82,6 +89,7 @@ class PluginFeed:
         """Workers need not get this version any more (those that have it keep it)."""
         self.wanted.pop((name, version), None)
         self.standby_only.discard((name, version))
+        self.cold.discard((name, version))
 
     def held(self, key: Key, workers: Iterable[Holder | None]) -> bool:
         """Whether every one of `workers` is there and holds `key`."""
@@ -130,7 +138,8 @@ class PluginFeed:
         if template is not None and free:
             missing = [key for key in self.wanted if key not in template.plugins]
             if missing:
-                template.import_plugin(*missing[0], self.wanted[missing[0]])
+                key = missing[0]
+                template.import_plugin(*key, self.wanted[key], key not in self.cold)
         standby = seats[1 - active.index]
         sent = False
         if spare is not None and spare.warm:
@@ -180,7 +189,7 @@ class PluginFeed:
             if proven and key not in self.code:
                 continue
             try:
-                worker.conn.send(("plugin", key[0], key[1], path))
+                worker.conn.send(("plugin", key[0], key[1], path, key not in self.cold))
             except OSError:
                 return sent
             worker.plugins_asked.add(key)

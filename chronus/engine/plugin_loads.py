@@ -55,6 +55,8 @@ class Validator(Protocol):
 class _Job:
     kind: str
     """`load` or `reload`."""
+    force: bool
+    """Skip validation (and the workers' warm-up render): for tests of faulty modules."""
     stored: StoredPlugin
     addr: Any
     phase: str = "validating"
@@ -136,7 +138,7 @@ class PluginLoads:
             raise ValueError(f"plugin {name} is loaded ({state}): reload it instead")
         stored = self.store.put(path, name)
         self.registry.discover(name, str(path), "named", f"/plugins/load {spec}")
-        self._begin(_Job("load", stored, addr), force)
+        self._begin(_Job("load", force, stored, addr))
 
     def _reload(self, message: Message, addr: Any) -> None:
         name = str(message.args[0])
@@ -149,7 +151,7 @@ class PluginLoads:
         stored = self.store.put(path, name)
         if state is _S.ACTIVE:
             self.registry.set_pending(name, stored.version)
-        self._begin(_Job("reload", stored, addr, was=state), force)
+        self._begin(_Job("reload", force, stored, addr, was=state))
 
     def _check_idle(self, name: str) -> None:
         """`ValueError` if a load, reload or unload of `name` is under way."""
@@ -158,12 +160,12 @@ class PluginLoads:
         if any(forget[0] == name for forget in self._forgets):
             raise ValueError(f"plugin {name} is being unloaded: wait for its reply")
 
-    def _begin(self, job: _Job, force: bool) -> None:
+    def _begin(self, job: _Job) -> None:
         name = job.stored.name
         self._jobs[name] = job
         job.since = time.monotonic()
         playing = job.was is _S.ACTIVE
-        if force:
+        if job.force:
             if not playing:
                 self.registry.transition(name, _S.VALIDATING, "forced", "validation skipped")
                 self.registry.transition(name, _S.READY, "forced", "validation skipped")
@@ -237,7 +239,9 @@ class PluginLoads:
         job.since = time.monotonic()
         stored = job.stored
         swapped_in = stored.name in self._keeper.in_use  # by a commit: the active is replaced
-        self._keeper.plugins.want(stored.name, stored.version, stored.path, not swapped_in)
+        self._keeper.plugins.want(
+            stored.name, stored.version, stored.path, not swapped_in, warm=not job.force
+        )
 
     def _importing(self, job: _Job, now: float) -> None:
         stored = job.stored

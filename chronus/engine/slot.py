@@ -382,14 +382,15 @@ whose lateness costs no sound."""
 
 
 def prepare_plugin(request: tuple[Any, ...], rate: int, block: int) -> tuple[Any, ...]:
-    """Import and warm a plugin version named by the supervisor; the reply for it:
+    """Import and warm (unless told not to) a plugin version named by the supervisor; the
+    reply for it:
     ("plugin", name, version, ok, what went wrong, its parameters, whether a processor)."""
     from chronus.dsp.module import Processor
     from chronus.plugins import runtime
 
-    _, name, version, path = request
+    _, name, version, path, warm = request
     try:
-        errors = runtime.prepare(name, version, path, rate, block)
+        errors = runtime.prepare(name, version, path, rate, block, warm)
         cls = runtime.use_class(name, version)
     except BaseException as exc:  # a forced faulty module: told, never fatal here
         return ("plugin", name, version, False, f"{type(exc).__name__}: {exc}", (), False)

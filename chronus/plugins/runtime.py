@@ -31,8 +31,12 @@ def _class(name: str, version: str, path: str) -> type[Module]:
     return cls
 
 
-def prepare(name: str, version: str, path: str, rate: int, block: int) -> list[str]:
-    """Import a plugin version and warm it: made, and a throwaway graph rendered with it.
+def prepare(
+    name: str, version: str, path: str, rate: int, block: int, warm: bool = True
+) -> list[str]:
+    """Import a plugin version and, with `warm`, warm it: made, and a throwaway graph
+    rendered with it (a forced load skips that: its module may hang or crash there, and
+    its faults are for the slots' guards to meet).
 
     Returns the warm-up's errors (a module that raises is still imported: a forced load puts
     faulty code in on purpose). Raises what the import raises.
@@ -40,6 +44,8 @@ def prepare(name: str, version: str, path: str, rate: int, block: int) -> list[s
     from chronus.dsp.render import Renderer  # the supervisor imports this module too
 
     cls = _class(name, version, path)
+    if not warm:
+        return []
     before = MODULE_TYPES.get(name)
     register(cls)  # for the warm-up's graph only: nothing renders meanwhile
     try:

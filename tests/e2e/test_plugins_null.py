@@ -275,3 +275,35 @@ def test_a_snapshot_names_its_plugins_and_is_refused_without_them(
         dump["modules"]["g"]["type"] == "gain" and dump["modules"]["g"]["params"]["amount"] == 1.5
     )
     assert ["g", "master"] in dump["connections"]
+
+
+FAULTY = Path(__file__).resolve().parents[1] / "plugins" / "faulty"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "how"), [("segfault.py", "crashed"), ("endless_loop.py", "hung")]
+)
+def test_a_forced_faulty_module_reaches_the_slots_and_the_music_goes_on(
+    engine: EngineProcess, fixture: str, how: str
+) -> None:
+    with engine.client() as client:
+        _play_through_gain_free(client)
+        client.sync()
+        client.send_raw("/plugins/load", str(FAULTY / fixture), "bad", 1)
+        reply = answer(client, "/plugins/loaded")
+        assert reply[0] == "/plugins/loaded", "forced: no validation, no warm-up render"
+        before = client.status()
+        client.send([
+            _m("/patch/create", "x", "bad"), _m("/patch/disconnect", "bass", "master"),
+            _m("/patch/connect", "bass", "x"), _m("/patch/connect", "x", "master"),
+        ])  # fmt: skip
+        deadline = time.monotonic() + 10.0
+        while "x" not in (status := client.status())["engine"]["quarantined"]:
+            assert time.monotonic() < deadline, status["engine"]["events"]
+            time.sleep(0.1)
+        time.sleep(0.5)
+        status = client.status()
+    assert how in status["engine"]["quarantined"]["x"]
+    played = status["io"]["blocks_played"] - before["io"]["blocks_played"]
+    sounding = status["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
+    assert sounding > 0.5 * played, "\n".join(status["engine"]["events"])

@@ -33,7 +33,9 @@ class FakeFeed:
 
     standby_only: set[tuple[str, str]] = field(default_factory=set)
 
-    def want(self, name: str, version: str, path: str, active_too: bool = True) -> None:
+    def want(
+        self, name: str, version: str, path: str, active_too: bool = True, warm: bool = True
+    ) -> None:
         self.wanted[name, version] = path
         if active_too:
             self.standby_only.discard((name, version))
