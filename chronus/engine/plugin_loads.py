@@ -172,11 +172,11 @@ class PluginLoads:
                 self.registry.set_version(name, job.stored.version)
             self._import(job)
             return
-        if self._validator is None:
-            self._fail(job, "validation", "no sandbox pool to validate it in")
-            return
         if not playing:
             self.registry.transition(name, _S.VALIDATING, "validation")
+        if self._validator is None:
+            self._fail(job, "internal", "no sandbox pool to validate it in")
+            return
         version = job.stored.version
 
         def done(result: ValidationResult) -> None:  # in the pool's thread

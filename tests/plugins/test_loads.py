@@ -267,3 +267,14 @@ def test_a_suspended_plugin_loads_again_on_reload_once_fixed(world: World) -> No
     health = world.registry.health("fold")
     assert world.states("fold")[-4:] == ["suspended", "validating", "ready", "active"]
     assert (health["version"], health["restarts"]) == (use.args[1], 1)
+
+
+def test_without_a_sandbox_pool_nothing_loads_unforced(world: World) -> None:
+    world.loads._validator = None
+    world.request("/plugins/load", "fold")
+    assert world.states("fold") == ["discovered", "validating", "failed"]
+    assert world.engine.replies[-1] == (
+        "/error",
+        ("/plugins/load", "internal: no sandbox pool to validate it in"),
+    )
+    assert not world.loads.busy and not world.keeper.plugins.wanted
