@@ -437,6 +437,36 @@ def sandbox_overhead(figures: Figures) -> Reading:
     return Reading(text, figures["overhead_pct"])
 
 
+# -- plugin_startup.py ------------------------------------------------------------------------
+
+
+def plugin_startup(figures: Figures) -> Reading:
+    """The median time from `chronus engine` to its last user module active, s."""
+    text = (
+        f"{seconds(figures['loaded_s'])} ({figures['modules']} modules, "
+        f"{'validated' if figures['validated'] else 'forced'}; READY alone "
+        f"{seconds(figures['ready_s'])})"
+    )
+    return Reading(text, figures["loaded_median_s"])
+
+
+def plugin_reload(figures: Figures) -> Reading:
+    """The median time from `/plugins/reload` to `/plugins/loaded`, s."""
+    if not figures["reload_s"]:
+        return not_measured("no reload timed")
+    return Reading(seconds(figures["reload_s"]), statistics.median(figures["reload_s"]))
+
+
+def plugin_live(figures: Figures) -> Reading:
+    """Underruns while user modules are loaded, reloaded and unloaded, beside host stalls."""
+    text = (
+        f"{figures['underruns']} in {figures['seconds']} s ({figures['cycles']} cycles of a "
+        f"{figures['module']} module: load, 2 reloads, unload; host stalls "
+        f"{figures['host_stalls']}, longest {figures['longest_host_stall_ms']} ms)"
+    )
+    return Reading(text, figures["underruns"])
+
+
 # -- the benchmarks, in the table's order ------------------------------------------------------
 
 
@@ -746,6 +776,41 @@ BENCHES: tuple[Bench, ...] = (
                 sandbox_overhead,
             ),
         ),
+    ),
+    Bench(
+        "plugin_startup",
+        "plugin_startup.py",
+        lambda s: ["--runs", "1" if s.quick else "5", "--reloads", "3" if s.quick else "10"],
+        (
+            Figure(
+                "—",
+                "plugins: `chronus engine` to READY with 12 user modules loaded and validated",
+                below(3.0, "< 3 s (issue 15)"),
+                plugin_startup,
+            ),
+            Figure(
+                "—",
+                "plugins: a reload while playing, `/plugins/reload` to `/plugins/loaded` "
+                "(validated, imported, built in the standby, crossfaded)",
+                None,
+                plugin_reload,
+            ),
+        ),
+    ),
+    Bench(
+        "plugin_live",
+        "plugin_live.py",
+        lambda s: ["--backend", "device", "--cycles", "2" if s.quick else "5"],
+        (
+            Figure(
+                "—",
+                "plugins: underruns while a user module is loaded, reloaded and unloaded under "
+                "a playing pattern (JACK)",
+                none_of("0 (issue 15)"),
+                plugin_live,
+            ),
+        ),
+        needs_jack=True,
     ),
 )
 

@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--http", type=_server_endpoint, default=None, metavar="HOST:PORT",
                    help="serve plugin health and engine status as JSON over HTTP, read-only "
                    "(PORT alone: on 127.0.0.1; 0 = any free port)")  # fmt: skip
+    p.add_argument("--modules", action="append", default=[], metavar="DIR",
+                   help="a folder of user modules that `/plugins/load <name>` looks in "
+                   "(repeatable; then ~/.config/chronus/modules)")  # fmt: skip
+    p.add_argument("--plugin-store", default=None, metavar="DIR",
+                   help="where loaded user modules are kept by version "
+                   "(default ~/.cache/chronus/plugins)")  # fmt: skip
 
     p = sub.add_parser(
         "parse",
@@ -207,6 +213,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
         http=args.http,
+        modules=tuple(args.modules), plugin_store=args.plugin_store,
     )  # fmt: skip
     supervisor = Supervisor(config, launcher)
     starting = [True]
@@ -432,7 +439,10 @@ def _render_session_log(args: argparse.Namespace) -> int:
     args.rate = session.rate
     seconds = args.seconds if args.seconds is not None else session.end / session.rate + args.tail
     started = time.perf_counter()
-    audio = render_session(session, max(0, round(seconds * session.rate)))
+    try:
+        audio = render_session(session, max(0, round(seconds * session.rate)))
+    except ValueError as exc:
+        return _fail(str(exc))
     elapsed = time.perf_counter() - started
     print(f"{args.script}: {len(session.commands)} commands, {len(session.commits)} commits")
     return _write_render(args, audio, elapsed)

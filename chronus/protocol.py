@@ -32,6 +32,7 @@ __all__ = [
     "MASTER",
     "MAX_RECORD_FRAMES",
     "PARAM_ALIASES",
+    "SLOT_ONLY",
     "AddressSpec",
     "Arg",
     "ArgSpec",
@@ -335,35 +336,53 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     AddressSpec(
         "/plugins/load",
         (
-            ArgSpec(
-                "path", "s", "a module file (absolute), or a plugin's name in the engine's folders"
-            ),
+            ArgSpec("path", "s", "a .py file, or a module name found in the module folders"),
             ArgSpec(
                 "name",
                 "s",
-                "the module type it becomes (default: the file's stem)",
-                None,
-                None,
-                True,
+                "the plugin's name, its module type (default: the file's stem)",
+                optional=True,
+            ),
+            ArgSpec(
+                "force", "i", "1: skip validation (for tests of faulty modules only)", 0, 1, True
             ),
         ),
-        "Validate a user module in the sandbox, then load it into every engine process; the "
-        "reply (`/plugins/loaded <name> <version> <state>`) comes once it is active, else "
-        "`/error /plugins/load <why>`.",
+        "Validate a user module in the sandbox and load it into every engine process; the "
+        "reply comes once its type can be created.",
         reply="/plugins/loaded",
     ),
     AddressSpec(
         "/plugins/reload",
-        (_id("name", "a loaded plugin"),),
-        "Validate the plugin's file again and swap the new version in (crossfaded), keeping "
-        "its parameter values; if it fails, the old version keeps playing.",
+        (
+            ArgSpec("name", "s", "a loaded plugin"),
+            ArgSpec(
+                "force", "i", "1: skip validation (for tests of faulty modules only)", 0, 1, True
+            ),
+        ),
+        "Validate the plugin's file again and swap the new version in through a commit (its "
+        "modules keep their parameters; equal-power crossfade); a failure keeps the old one.",
         reply="/plugins/loaded",
     ),
     AddressSpec(
         "/plugins/unload",
-        (_id("name", "a loaded plugin"),),
-        "Remove the plugin and every module of its type.",
+        (ArgSpec("name", "s", "a loaded plugin"),),
+        "Remove every module of the plugin's type (with their fades), then forget the type.",
         reply="/plugins/unloaded",
+    ),
+    AddressSpec(
+        "/plugins/use",
+        (
+            ArgSpec("name", "s", "plugin name"),
+            ArgSpec("version", "s", "plugin version (12 hex digits)"),
+            ArgSpec("path", "s", "the store's copy of that version"),
+        ),
+        "Internal (the supervisor to the slots, and the session log): from this sample on, "
+        "the plugin's type is this version; its modules are swapped to it.",
+    ),
+    AddressSpec(
+        "/plugins/forget",
+        (ArgSpec("name", "s", "plugin name"),),
+        "Internal (the supervisor to the slots, and the session log): the type is gone.",
     ),
 )
 """Every canonical address. Replies to anything go to the sender; errors come as `/error`."""
@@ -375,6 +394,10 @@ ENGINE_ONLY = frozenset({
 })  # fmt: skip
 """Addresses (or patterns, for those with path fields) the supervisor answers itself;
 everything else is a command for the slots."""
+
+SLOT_ONLY = frozenset({"/plugins/use", "/plugins/forget"})
+"""Commands only the supervisor sends the slots (and the session log holds); refused from a
+client: code is loaded by `/plugins/load`, never by a command that names a file."""
 
 
 @dataclass(frozen=True, slots=True)

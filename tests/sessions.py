@@ -75,3 +75,14 @@ def spare_made(status: dict[str, Any]) -> bool:
     the audio I/O)."""
     forks = status["engine"]["template"]["forks"]
     return bool(forks >= 4 + min(2, len(os.sched_getaffinity(0))))
+
+
+def answer(client: EngineClient, wanted: str, timeout: float = 30.0) -> tuple[str, Any]:
+    """The first reply that is `wanted` or an `/error`, skipping others (AssertionError if
+    none comes in `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = client.receive(0.1)
+        if reply is not None and reply[0] in (wanted, "/error"):
+            return reply
+    raise AssertionError(f"no {wanted} in {timeout} s")

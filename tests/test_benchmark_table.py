@@ -241,6 +241,28 @@ def test_plugin_validation_rows_read_the_median_and_the_overhead() -> None:
     assert not below(5.0, "< 5 %").met(overhead.value)
 
 
+def test_plugin_startup_rows_read_the_medians_against_three_seconds() -> None:
+    figures = {
+        "modules": 12, "validated": True, "ready_s": [0.8, 0.7, 0.9],
+        "loaded_s": [1.7, 1.9, 1.8], "loaded_median_s": 1.8, "reload_s": [0.2, 0.3, 0.25],
+    }  # fmt: skip
+    startup = run.plugin_startup(figures)
+    assert startup.value == 1.8 and "12 modules, validated" in startup.chronus
+    assert "READY alone 0.80 s" in startup.chronus and below(3.0, "< 3 s").met(startup.value)
+    assert run.plugin_reload(figures).value == 0.25
+    assert run.plugin_reload({**figures, "reload_s": []}).value is None
+
+
+def test_plugin_live_counts_underruns_against_none() -> None:
+    figures = {
+        "underruns": 0, "seconds": 25.0, "cycles": 5, "module": "numba kernel",
+        "host_stalls": 3, "longest_host_stall_ms": 4.2,
+    }  # fmt: skip
+    reading = run.plugin_live(figures)
+    assert reading.value == 0 and none_of().met(reading.value)
+    assert "5 cycles of a numba kernel module" in reading.chronus and "4.2 ms" in reading.chronus
+
+
 # -- from a run to rows ---------------------------------------------------------------------
 
 
@@ -326,5 +348,5 @@ def test_every_row_the_issue_asks_for_has_its_benchmark() -> None:
     assert {b.name for b in run.BENCHES} >= {
         "live_build_128", "live_build_32", "live_build_bare", "pattern_changes",
         "chain_vs_scsynth", "live_build_play", "startup", "round_trip", "latency",
-        "dsp_vs_scsynth", "big_replies",
+        "dsp_vs_scsynth", "big_replies", "plugin_validation", "plugin_startup", "plugin_live",
     }  # fmt: skip

@@ -7,7 +7,15 @@ from chronus.dsp.effects import Delay, Distortion, Reverb
 from chronus.dsp.filters import Acid, Bandpass, Highpass, Lowpass
 from chronus.dsp.lfo import Lfo
 from chronus.dsp.module import Module, Processor
-from chronus.dsp.specs import PROCESSOR_TYPES, TYPE_SPECS, module_types, param_specs
+from chronus.dsp.specs import (  # the tables too: callers have reached them here
+    BUILT_IN_TYPES,
+    PROCESSOR_TYPES,  # noqa: F401
+    TYPE_SPECS,  # noqa: F401
+    declare,
+    module_types,
+    param_specs,
+    undeclare,
+)
 from chronus.dsp.synth import (
     NoiseSynth,
     PinkSynth,
@@ -18,12 +26,12 @@ from chronus.dsp.synth import (
 )
 
 __all__ = [
-    "BUILTIN_TYPES",
     "MODULE_TYPES",
     "create_module",
     "module_types",
     "param_specs",
     "register",
+    "unregister",
 ]
 
 MODULE_TYPES: dict[str, type[Module]] = {
@@ -34,8 +42,6 @@ MODULE_TYPES: dict[str, type[Module]] = {
     )
 }  # fmt: skip
 """Every built-in module type by name; each class's `PARAMS` is `param_specs(name)`."""
-BUILTIN_TYPES: frozenset[str] = frozenset(MODULE_TYPES)
-"""The built-in types, before any `register`: every other type is a user plugin's."""
 
 
 def create_module(module_type: str, sample_rate: int, max_block: int) -> Module:
@@ -52,6 +58,12 @@ def register(cls: type[Module]) -> None:
     if not cls.TYPE:
         raise ValueError(f"{cls.__name__} has no TYPE")
     MODULE_TYPES[cls.TYPE] = cls
-    TYPE_SPECS[cls.TYPE] = cls.PARAMS
-    if issubclass(cls, Processor):
-        PROCESSOR_TYPES.add(cls.TYPE)
+    declare(cls.TYPE, cls.PARAMS, issubclass(cls, Processor))
+
+
+def unregister(module_type: str) -> None:
+    """Forget a registered type (an unloaded plugin); built-in types cannot be forgotten."""
+    if module_type in BUILT_IN_TYPES:
+        raise ValueError(f"{module_type} is built in")
+    MODULE_TYPES.pop(module_type, None)
+    undeclare(module_type)

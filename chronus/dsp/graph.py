@@ -130,6 +130,8 @@ class Graph:
         """`crumb_of` the module being run, 0 between modules; a slot puts it in shared memory."""
         self.quarantined: list[str] = []
         """Ids of the modules bypassed because the keeper blamed them for a crash or hang."""
+        self._doomed: set[int] = set()
+        """Crumbs quarantined before their module was made (see `quarantine`)."""
         self._nodes: dict[str, Node] = {}
         self._lfos: dict[str, Lfo] = {}
         self._tempo_listeners: dict[str, Module] = {}
@@ -287,6 +289,9 @@ class Graph:
         node = Node(module_id, module, self.max_block)
         node.crumb = crumb_of(module_id)
         node.plugin = self.guard.row_of(module.TYPE)
+        if node.crumb in self._doomed:  # it killed the peer in the block that made it
+            node.quarantined = True
+            self.quarantined.append(module_id)
         return node
 
     def _create(self, module_id: str, module_type: str) -> None:
@@ -692,6 +697,8 @@ class Graph:
         """Bypass for good the module whose `crumb_of` is `crumb`; its id, or None if unknown.
 
         A slot calls it before rendering the block in which its peer died inside that module.
+        A module made in that very block (by a command applied inside it) is not there yet:
+        it is then bypassed from the moment it is made.
         """
         for node in self._nodes.values():
             if node.crumb == crumb and not node.quarantined:
@@ -699,6 +706,7 @@ class Graph:
                 self._wake(node)
                 self.quarantined.append(node.module_id)
                 return node.module_id
+        self._doomed.add(crumb)
         return None
 
     def reinstate(self, module_id: str) -> bool:
@@ -949,3 +957,54 @@ class Graph:
             seen.add((src, dst))
             routes.append((src, dst, gain, fade_left))
         return routes
+
+    # -- plugins --------------------------------------------------------------------------
+
+    def swap_type(self, module_type: str, cls: type[Module]) -> list[str]:
+        """Replace every module of `module_type` in the patch by a new one of `cls` (a new
+        version of a plugin), in place: its routes, strip and modulations stay.
+
+        Each new module takes the old one's state when `load_state` accepts it, else its
+        parameter values (those the new version still has); either way the next block plays
+        the new code, and a module bypassed for its errors plays again. A module being
+        removed keeps fading with the old. Returns the ids of the modules that kept only
+        their parameters.
+        """
+        self.drop_finished()
+        reset: list[str] = []
+        for module_id, old in list(self.modules.items()):
+            if old.TYPE != module_type or isinstance(old, Lfo):
+                continue
+            node = self._nodes.get(module_id)
+            if node is not None:
+                self._wake(node)  # its skipped samples, in the old code
+            new = cls(self.sample_rate, self.max_block)
+            new.reseed(zlib.crc32(module_id.encode()))
+            new.tempo_changed(self.tempo)
+            try:
+                new.load_state(old.state())
+            except Exception:  # another version's state: its parameters are what carries over
+                new = cls(self.sample_rate, self.max_block)
+                new.reseed(zlib.crc32(module_id.encode()))
+                new.tempo_changed(self.tempo)
+                for name, value in old.params.items():
+                    if name in new.params:
+                        new.set_param(name, value)
+                reset.append(module_id)
+            self.modules[module_id] = new
+            if module_id in self._tempo_listeners:
+                del self._tempo_listeners[module_id]
+            if _hears_tempo(new):
+                self._tempo_listeners[module_id] = new
+            if node is not None:
+                node.module = new
+                node.errors = 0
+                if node.quarantined:  # the new code gets its chance
+                    node.quarantined = False
+                    self.quarantined.remove(module_id)
+            for target in self._targets:
+                if target.module is old:
+                    target.module = new
+                    if target.name in new.params:
+                        self._modulate(target)
+        return reset

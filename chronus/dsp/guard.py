@@ -6,7 +6,7 @@ the keeper blames for a crash or a hang is quarantined (`Graph.quarantine`). Eit
 stays bypassed (a source silent, a processor passing its input through) until it is
 reloaded. Both slots render the same samples, so they make the same decisions.
 
-For modules of a user plugin type (not one of `catalog.BUILTIN_TYPES`), the guard also
+For modules of a user plugin type (not one of `specs.BUILT_IN_TYPES`), the guard also
 counts, per type, the blocks processed without error, the errors, the suspensions and
 quarantines, and the CPU time of each call, in a fixed table of int64 (`plugin_table`) that
 a slot maps onto shared memory for the supervisor. Built-in modules pay nothing for it. The
@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
-from chronus.dsp.catalog import BUILTIN_TYPES
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.plugin_table import (
     CPU_WINDOW,
@@ -36,6 +35,7 @@ from chronus.dsp.plugin_table import (
     PluginField,
     put_text,
 )
+from chronus.dsp.specs import BUILT_IN_TYPES
 from chronus.dsp.strips import pass_through, zero_mono
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class Guard:
         new type allocates)."""
         row = self._rows.get(module_type)
         if row is None:
-            if module_type in BUILTIN_TYPES or len(self._rows) >= PLUGIN_ROWS:
+            if module_type in BUILT_IN_TYPES or len(self._rows) >= PLUGIN_ROWS:
                 return -1
             row = len(self._rows)
             self._rows[module_type] = row

@@ -70,6 +70,8 @@ class Renderer:
         there, so a long batch is not taken for a hang."""
         self._queue: list[tuple[int, int, Message]] = []
         self._arrivals = 0
+        self.plugins: dict[str, tuple[str, str]] = {}
+        """The plugins in use: name → (version, the store's copy of it)."""
 
     @property
     def pending(self) -> int:
@@ -128,6 +130,8 @@ class Renderer:
             address = message.address
             if address.startswith("/seq/") or address == "/tempo":
                 self._sequence(message, sample)
+            elif address.startswith("/plugins/"):
+                self._plugin(message)
             else:
                 self.graph.apply(message)
                 if address == "/patch/remove":
@@ -152,6 +156,22 @@ class Renderer:
         else:
             _, _, module_id, action = message.address.split("/")
             sequencer.track_message(module_id, action, args, sample, graph)
+
+    def _plugin(self, message: Message) -> None:
+        """`/plugins/use`: the type is this version from now on (its modules swapped to it);
+        `/plugins/forget`: the type is gone. A slot imported the code ahead (see
+        `chronus.plugins.runtime.prepare`); an offline render imports it here."""
+        from chronus.plugins import runtime  # plugins import the dsp, not the other way
+
+        name = str(message.args[0])
+        if message.address == "/plugins/forget":
+            runtime.forget(name)
+            self.plugins.pop(name, None)
+            return
+        version, path = str(message.args[1]), str(message.args[2])
+        cls = runtime.use(name, version, path)
+        self.plugins[name] = (version, path)
+        self.graph.swap_type(name, cls)
 
     def _fire(self, sample: int) -> None:
         try:
@@ -237,11 +257,22 @@ class Renderer:
             "graph": self.graph.state(),
             "sequencer": self.sequencer.state(),
             "pending": pending,
+            "plugins": {name: list(code) for name, code in self.plugins.items()},
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Continue from another renderer's `state()`, its pending commands included."""
+        """Continue from another renderer's `state()`, its pending commands included.
+
+        The plugins it used are put in use first (imported if this process has not yet).
+        """
+        plugins = {str(k): (str(v[0]), str(v[1])) for k, v in state.get("plugins", {}).items()}
+        if plugins:
+            from chronus.plugins import runtime
+
+            for name, (version, path) in plugins.items():
+                runtime.use(name, version, path)
         self.graph.load_state(state["graph"])
+        self.plugins = plugins
         if "sequencer" in state:
             self.sequencer.load_state(state["sequencer"])
         self.position = int(state["position"])

@@ -7,12 +7,14 @@ use it cheaply; `chronus.dsp.catalog` maps the same type names to their DSP clas
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from chronus.dsp.errors import PatchError
 from chronus.dsp.params import ParamSpec, mix_specs
 from chronus.dsp.specs_effects import EFFECT_SPECS
 
 __all__ = [
+    "BUILT_IN_TYPES",
     "DRUM_TYPES",
     "FILTER_TYPES",
     "MODULATOR_TYPES",
@@ -20,11 +22,14 @@ __all__ = [
     "PROCESSOR_TYPES",
     "SYNTH_TYPES",
     "TYPE_SPECS",
+    "declare",
+    "declare_dumped",
     "mix_specs",
     "modulatable",
     "module_types",
     "param_specs",
     "suggest",
+    "undeclare",
 ]
 
 PITCHED_TYPES: tuple[str, ...] = ("saw", "sine", "square", "triangle")
@@ -133,10 +138,15 @@ TYPE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
 """Module type → its parameters, in a stable order."""
 
 BUILTIN_TYPE_NAMES: tuple[str, ...] = tuple(TYPE_SPECS)
-"""The built-in types, before any `register` (what the language's grammar is built from)."""
+"""The built-in types in catalogue order, before any `register` or `declare` (what the
+language's grammar is built from)."""
 
 PROCESSOR_TYPES: set[str] = set(FILTER_TYPES) | set(EFFECT_SPECS)
 """Types with an audio input (filters, effects): the only valid destinations besides master."""
+
+BUILT_IN_TYPES = frozenset(BUILTIN_TYPE_NAMES)
+"""The built-in types as a set: every other type is a user plugin's, and a plugin may not
+take one of their names."""
 
 
 def modulatable(spec: ParamSpec) -> bool:
@@ -166,3 +176,29 @@ def param_specs(module_type: str) -> tuple[ParamSpec, ...]:
     except KeyError:
         hint = suggest(module_type, module_types())
         raise PatchError(f"unknown module type {module_type!r}{hint}") from None
+
+
+def declare(module_type: str, specs: tuple[ParamSpec, ...], processor: bool) -> None:
+    """Add a type's parameters to the table (a user module's; its class is elsewhere)."""
+    TYPE_SPECS[module_type] = tuple(specs)
+    if processor:
+        PROCESSOR_TYPES.add(module_type)
+    else:
+        PROCESSOR_TYPES.discard(module_type)
+
+
+def undeclare(module_type: str) -> None:
+    """Take a declared type out of the table again."""
+    TYPE_SPECS.pop(module_type, None)
+    PROCESSOR_TYPES.discard(module_type)
+
+
+def declare_dumped(types: dict[str, Any]) -> None:
+    """Declare the user module types an engine's `/engine/dump` lists (`plugin_types`), so
+    that a process without their code (the shell) checks patches that use them.
+
+    Raises `KeyError`, `TypeError` or `ValueError` on malformed entries.
+    """
+    for name, entry in types.items():
+        specs = tuple(ParamSpec(**dict(spec)) for spec in entry["params"])
+        declare(str(name), specs, bool(entry["processor"]))

@@ -146,6 +146,16 @@ class CommitFlow:
         """Start building the staged change in the standby (`CommitError` if it cannot)."""
         if self._staging is None:
             raise CommitError("nothing is staged: send /patch/begin first")
+        self._start(self._staging, crossfade_ms, addr)
+        self._staging = None
+
+    def commit_now(self, messages: list[Message], crossfade_ms: float, addr: Any) -> None:
+        """Build `messages` in the standby and crossfade to them, as a staged change is
+        (a plugin's reload: `/plugins/use` of its new version); `CommitError` if it cannot
+        start now. The staging area, open or not, is left as it is."""
+        self._start(_Staging(Patch(), list(messages)), crossfade_ms, addr)
+
+    def _start(self, staged: _Staging, crossfade_ms: float, addr: Any) -> None:
         if self._commit is not None:
             raise CommitError("a commit is already in progress")
         keeper = self._keeper
@@ -153,7 +163,6 @@ class CommitFlow:
         green = keeper.seats[1 - blue.index]
         if green.state is not SeatState.RUNNING or blue.state is not SeatState.RUNNING:
             raise CommitError("no standby slot in step to build on (one is being replaced)")
-        staged, self._staging = self._staging, None
         keeper.diverging = True
         stamp = self._next_stamp()
         for message in staged.messages:

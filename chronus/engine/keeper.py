@@ -32,6 +32,7 @@ from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.launcher import Launcher, LaunchError
 from chronus.engine.lifelines import DeathWatch, Lifelines
 from chronus.engine.peer import STOPPED, cpu_ns, process_state
+from chronus.engine.plugin_feed import Holder, PluginFeed
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState, Worker
 from chronus.engine.slot import (
@@ -54,7 +55,7 @@ from chronus.engine.stats import (
     summary,
     timing_percentiles,
 )
-from chronus.protocol import ADDRESS_SPACE
+from chronus.protocol import ADDRESS_SPACE, Message, validate
 
 __all__ = ["HANG_S", "LOG_LENGTH", "RETRY_SUSPENDED_S", "STARVED_S", "SlotKeeper", "judge_silence"]
 
@@ -137,6 +138,11 @@ class SlotKeeper:
         self.quarantined: dict[str, str] = {}
         """Modules that took a slot down with them, and what happened; never run again."""
         self._to_remove: list[str] = []
+        self.plugins = PluginFeed(control, self._event)
+        """The plugin code every worker must hold (see `plugin_feed`)."""
+        self.in_use: dict[str, tuple[str, str]] = {}
+        """The plugins the slots use (name → version, store path), for a slot rebuilt from
+        the patch: kept by `PluginLoads` as it sends `/plugins/use` and `/plugins/forget`."""
 
     # -- workers -------------------------------------------------------------------------------
 
@@ -235,8 +241,11 @@ class SlotKeeper:
             worker.pid = int(message[1])
             worker.warm_errors = list(message[2])
             worker.code = str(message[3])
+            worker.plugins.update((str(n), str(v)) for n, v in message[4])  # the template's
             if worker.warm_errors:
                 log.warning("slot worker %d warm-up errors: %s", worker.pid, worker.warm_errors)
+        elif message[0] == "plugin":
+            self.plugins.answered(worker, message)
         elif message[0] == "snapshot":
             if self._join is not None:
                 self._finish_join()  # now, not at the next tick
@@ -294,6 +303,7 @@ class SlotKeeper:
                 # A standby that finds the process already reaped reads the signal here.
                 seat.counters.values[SlotField.DEATH_SIGNAL] = _death_signal_of(worker.pid)
         worker.process.join(0.1)
+        self.plugins.died(worker)
         if worker in self._workers:
             self._workers.remove(worker)
         worker.conn.close()
@@ -399,6 +409,8 @@ class SlotKeeper:
             elif seat.state is SeatState.SUSPENDED and 0 < seat.retry_at <= now:
                 self._retry(seat, now)
         self._check_lockstep()
+        if self._join is None:
+            self.plugins.feed(self.seats, self.active, self._spare, self._launcher.template)
         if self._spare is None and now >= self._spare_due and self._launcher.ready():
             try:
                 self._spare = self._spawn()
@@ -407,7 +419,9 @@ class SlotKeeper:
                 self._event(f"no spare worker could be started: {exc}")
         if self._join is not None:
             self._finish_join()
-        spare_ready = self._spare is not None and self._spare.warm and self._join is None
+        spare = self._spare
+        spare_ready = spare is not None and spare.warm and self._join is None
+        spare_ready &= spare is None or not self.plugins.lacks(spare)  # else it imports first
         for index, due in sorted(self._due.items()):
             copying = self._peer(self.seats[index]).state is SeatState.JOINING
             if now >= due and spare_ready and not copying:
@@ -502,12 +516,37 @@ class SlotKeeper:
             return
         # No slot to copy and no checkpoint to go on from: build from the patch.
         spare, self._spare = self._spare, None
-        setup = tuple(Patch.messages_of(self._patch().to_dict()))
+        setup = (*self._plugin_setup(), *Patch.messages_of(self._patch().to_dict()))
         seat.commands.reset(self._seq)
         consumed = int(self._io.values[IoField.CONSUMED])
         self._control.values[ControlField.ACTIVE] = seat.index
         self._start(seat, spare, FreshStart(seat.config(peer), consumed + 1, setup))
         self._event(f"slot {seat.name} rebuilt from the patch (no slot left to copy)")
+
+    def _plugin_setup(self) -> list[Message]:
+        return [
+            validate("/plugins/use", (name, version, path))
+            for name, (version, path) in self.in_use.items()
+        ]
+
+    def holds(self, name: str, version: str) -> bool:
+        """Whether both seats' workers (only the standby's for a version the active need not
+        import), the spare if there is one and the template hold a plugin version."""
+        active = self.active
+        standby_only = (name, version) in self.plugins.standby_only
+        holders: list[Holder | None] = [
+            seat.worker for seat in self.seats if not (standby_only and seat is active)
+        ]
+        if self._spare is not None:
+            holders.append(self._spare)
+        template = self._launcher.template
+        if template is not None and template.state == "warm":
+            holders.append(template)
+        return self.plugins.held((name, version), holders)
+
+    def abandon_plugin(self, name: str, version: str) -> None:
+        """Stop importing a plugin version: the processes still at it are killed."""
+        self.plugins.abandon((name, version), self._workers, self._launcher.template)
 
     def _restart_from_checkpoint(self, seat: Seat) -> bool:
         """With no slot left, start the spare from the newest checkpoint either slot wrote.

@@ -27,10 +27,18 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Final, Protocol
 
 from chronus.engine.lifecycle import become_subreaper
-from chronus.engine.template import pickle_job, receive_message, send_message, template_main
+from chronus.engine.template import (
+    PLUGIN_WORD,
+    pickle_job,
+    receive_message,
+    send_message,
+    template_main,
+)
 
 __all__ = ["ChildProcess", "ForkedChild", "LaunchError", "Launcher", "Template", "spawn_context"]
 
+IMPORT_TIMEOUT_S: Final = 60.0
+"""How long a fork waits for the template to finish importing a plugin (numba may compile)."""
 FORK_TIMEOUT_S: Final = 10.0
 """How long a fork may take the template (about 2 ms when it is idle)."""
 RESTART_AFTER_S: Final = 2.0
@@ -141,12 +149,42 @@ class Template:
         self.warmed = False
         """Whether it ever got warm."""
         self.forks = 0
+        self.plugins: set[tuple[str, str]] = set()
+        """The plugin versions it imported: every later fork has them."""
+        self.plugins_asked: set[tuple[str, str]] = set()
+        """The one it is importing (at most one at a time)."""
+        self.answers: list[tuple[Any, ...]] = []
+        """Its replies to plugin imports, for the keeper to take."""
 
     def poll(self) -> bool:
-        """Whether it is warm; reads its word if it came."""
+        """Whether it is warm and free to fork; reads its word if it came."""
         if self.state == "starting" and select.select([self._sock], [], [], 0)[0]:
             self._read_word()
-        return self.state == "warm"
+        elif self.plugins_asked and select.select([self._sock], [], [], 0)[0]:
+            self._read_answer()
+        return self.state == "warm" and not self.plugins_asked
+
+    def import_plugin(self, name: str, version: str, path: str, warm: bool = True) -> None:
+        """Have it import (and `warm`) a plugin version (it answers later: see `answers`)."""
+        request = ("plugin", name, version, path, warm)
+        try:
+            send_message(self._sock, PLUGIN_WORD + pickle.dumps(request))
+        except OSError:
+            self.state = "dead"
+            return
+        self.plugins_asked.add((name, version))
+
+    def _read_answer(self) -> None:
+        try:
+            data, _ = receive_message(self._sock)
+        except OSError:
+            data = b""
+        if not data:  # what it was importing is to blame: `plugins_asked` says what
+            self.state = "dead"
+            self.error = f"it exited importing a plugin (code {self.process.exitcode})"
+            return
+        self.plugins_asked.clear()
+        self.answers.append(pickle.loads(data))
 
     def wait_ready(self, timeout: float) -> None:
         """Wait until it is warm; `LaunchError` if it failed, died or took too long."""
@@ -179,6 +217,11 @@ class Template:
 
     def fork(self, target: Callable[..., object], args: tuple[Any, ...]) -> int:
         """Have it fork a process that runs `target(*args)`; the new process's pid."""
+        if self.plugins_asked:  # its answer comes first on the socket
+            select.select([self._sock], [], [], IMPORT_TIMEOUT_S)
+            self._read_answer()
+            if self.state != "warm":
+                raise LaunchError(f"the process template is gone: {self.error}")
         data, fds = pickle_job(target, args)
         try:
             send_message(self._sock, data, fds)
@@ -306,6 +349,7 @@ class Launcher:
             "restarts": self.restarts,
             "compiled": template.compiled,
             "warm_ms": round(template.warm_ms, 1),
+            "plugins": sorted(f"{name} {version}" for name, version in template.plugins),
         }
 
     def close(self) -> None:

@@ -55,6 +55,10 @@ class Worker:
     """The block at which the standby took over when this active worker's lifeline ended."""
     killed: bool = False
     """Whether the keeper has sent it SIGKILL (it may take a while to die)."""
+    plugins: set[tuple[str, str]] = field(default_factory=set)
+    """The plugin versions (name, version) it has imported and warmed."""
+    plugins_asked: set[tuple[str, str]] = field(default_factory=set)
+    """Those it was sent and has not answered for yet."""
 
     def kill(self) -> None:
         """SIGKILL the process (a hung or surplus worker)."""

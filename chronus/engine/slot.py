@@ -66,6 +66,7 @@ __all__ = [
     "JoinStart",
     "SeatConfig",
     "WorkerConfig",
+    "prepare_plugin",
     "worker_main",
 ]
 
@@ -375,6 +376,29 @@ def _peer_died_here(seat: _Seat, k: int, active: bool) -> int:
     return 0
 
 
+IMPORT_GRACE_NS = 10_000_000_000
+"""How long a slot may import and warm a plugin without a heartbeat (numba may compile
+its kernels on a first import): the supervisor sends code only to a standby or the spare,
+whose lateness costs no sound."""
+
+
+def prepare_plugin(request: tuple[Any, ...], rate: int, block: int) -> tuple[Any, ...]:
+    """Import and warm (unless told not to) a plugin version named by the supervisor; the
+    reply for it:
+    ("plugin", name, version, ok, what went wrong, its parameters, whether a processor)."""
+    from chronus.dsp.module import Processor
+    from chronus.plugins import runtime
+
+    _, name, version, path, warm = request
+    try:
+        errors = runtime.prepare(name, version, path, rate, block, warm)
+        cls = runtime.use_class(name, version)
+    except BaseException as exc:  # a forced faulty module: told, never fatal here
+        return ("plugin", name, version, False, f"{type(exc).__name__}: {exc}", (), False)
+    detail = "; ".join(errors)
+    return ("plugin", name, version, True, detail, cls.PARAMS, issubclass(cls, Processor))
+
+
 def _pin(seat: int) -> None:
     """Keep the two seats on different CPUs, so that one CPU held up cannot stall both."""
     cpu = seat_cpu(seat)
@@ -414,6 +438,7 @@ def worker_main(
 
 def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
     from chronus.dsp.render import Renderer  # here: the supervisor imports this module too
+    from chronus.plugins import runtime
 
     user_modules = load_user_modules()
     renderer = Renderer(config.rate, config.block)
@@ -421,9 +446,10 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     code = code_fingerprint(user_modules)
     gc.collect()
     gc.freeze()  # so that a collection at the start takes 0.2 ms instead of 28
-    conn.send(("warm", os.getpid(), errors, code))
+    conn.send(("warm", os.getpid(), errors, code, sorted(runtime.imported())))
     try:
-        start = conn.recv()
+        while isinstance(start := conn.recv(), tuple):  # plugins to import while it waits
+            conn.send(prepare_plugin(start, config.rate, config.block))
     except EOFError:
         return
     if start is None:
@@ -507,6 +533,7 @@ def _render_loop(
         v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
 
     renderer.progress = beat
+    plugins_seen = int(flags[ControlField.PLUGINS])
     capturer = Capturer()
     asked_for_join = False
     collect_at = time.monotonic() + GC_EVERY_S
@@ -596,6 +623,12 @@ def _render_loop(
         ):  # the standby checkpoints, so that the slot the device plays is not held up
             _capture_with(capturer, v, _checkpoint(seat, renderer))
             next_checkpoint = ring.write_pos + checkpoint_blocks
+        if flags[ControlField.PLUGINS] != plugins_seen:  # rare: code to import, in spare time
+            plugins_seen = int(flags[ControlField.PLUGINS])
+            while conn.poll():
+                v[SlotField.HEARTBEAT_NS] = time.monotonic_ns() + IMPORT_GRACE_NS
+                conn.send(prepare_plugin(conn.recv(), config.rate, config.block))
+                beat()
         if rendered and time.monotonic() >= collect_at:
             collections += 1
             _collect(collections, active, v)

@@ -73,6 +73,9 @@ class ControlField(IntEnum):
     APART = 5
     """Non-zero while the seats render different sounds (a commit in flight): a block missing
     from one is then not taken from the other, which would play the wrong sound."""
+    PLUGINS = 6
+    """Bumped when the supervisor sent workers plugin code to import: a slot then reads its
+    pipe, in its spare time."""
     SIZE = 8
 
 

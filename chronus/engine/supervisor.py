@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import selectors
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
+from chronus.engine.plugin_loads import PluginLoads
 from chronus.engine.plugin_watch import PluginWatch
 from chronus.engine.prepared import PreparedPatterns, pattern_text
 from chronus.engine.recorder import Recorder, RecordTap
@@ -44,10 +46,13 @@ from chronus.engine.stats import (
     timing_percentiles,
     underrun_log,
 )
-from chronus.plugins.loader import adopt_user_modules, load_user_modules
+from chronus.plugins.loader import MODULES_ENV, adopt_user_modules, load_user_modules
 from chronus.plugins.registry import PluginRegistry
+from chronus.plugins.sandbox import SandboxPool
+from chronus.plugins.store import PluginStore, default_folders, default_store
 from chronus.protocol import (
     ENGINE_ONLY,
+    SLOT_ONLY,
     Arg,
     Message,
     ProtocolError,
@@ -96,6 +101,11 @@ class EngineConfig:
     """Record everything played, from the first block, to this WAV file."""
     http: tuple[str, int] | None = None
     """Serve the read-only HTTP API (plugin health, engine status) on this host and port."""
+    modules: tuple[str, ...] = ()
+    """Folders a plugin named without a path is looked for in (`--modules`), before
+    `~/.config/chronus/modules/`."""
+    plugin_store: str | None = None
+    """Where plugin sources are stored by version (default: the user's cache folder)."""
 
     @property
     def lead_ms(self) -> float:
@@ -144,18 +154,17 @@ class Supervisor:
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
         self._pacer = Pacer(config.block, config.rate)
-        self.registry = PluginRegistry()
         self._plugin_watch = PluginWatch(self.registry)
+        self._loads: PluginLoads | None = None
+        self._pool: SandboxPool | None = None
 
     # lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
         """Bind the sockets, start the slots and the audio I/O; return the READY line."""
         c = self.config
-        try:
-            adopt_user_modules(self.registry, load_user_modules())
-        except ImportError as exc:
-            raise EngineStartError(str(exc)) from exc
+        self._load_env_modules()
+        self._pool = self._start_pool()  # warming up with the slots, before audio flows
         try:
             self._osc = OscEndpoints.open(c.host, c.port)
         except OSError as exc:
@@ -190,6 +199,15 @@ class Supervisor:
             raise EngineStartError(str(exc)) from exc
         self._commits = CommitFlow(
             self._keeper, self._control, self._io_counters, c.block, c.rate, self.next_stamp
+        )
+        self._loads = PluginLoads(
+            self.registry,
+            PluginStore(c.plugin_store or default_store()),
+            default_folders(c.modules),
+            self._keeper,
+            self._commits,
+            self._pool,
+            self,
         )
         try:
             if c.log:
@@ -226,6 +244,20 @@ class Supervisor:
             self._http.publish(self.status())
         except (TypeError, ValueError) as exc:  # a value JSON cannot hold: serve the last one
             log.warning("the status could not be published over HTTP: %s", exc)
+
+    def _load_env_modules(self) -> None:
+        """Import `CHRONUS_MODULES` (the old route) and list their types in the registry."""
+        if not os.environ.get(MODULES_ENV, "").strip():
+            return
+        try:
+            adopt_user_modules(self.registry, load_user_modules())
+        except ImportError as exc:
+            raise EngineStartError(str(exc)) from exc
+
+    @staticmethod
+    def _start_pool() -> SandboxPool:
+        """The sandbox pool that validates plugins (its workers warm up in the background)."""
+        return SandboxPool().start()
 
     @property
     def port(self) -> int:
@@ -310,6 +342,9 @@ class Supervisor:
         if self._http is not None:
             self._http.close()
             self._http = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         self._launcher.close()
 
     # serving ---------------------------------------------------------------------------------
@@ -358,6 +393,8 @@ class Supervisor:
                 self._write_log()
             if self._commits is not None and (result := self._commits.tick()) is not None:
                 self._commit_ended(result)
+            if self._loads is not None:
+                self._loads.tick()
             for module_id in keeper.take_quarantined():
                 self._remove_quarantined(module_id)
             self._plugin_watch.tick(
@@ -398,7 +435,15 @@ class Supervisor:
                 continue
             self._play(message, encode(message))
 
-    def _play(self, message: Message, payload: bytes) -> None:
+    def remove_module(self, module_id: str) -> None:
+        """Remove a module from the patch and the slots, with its fade (an unload)."""
+        message = validate("/patch/remove", (module_id,))
+        self.patch.apply(message)
+        self._play(message)
+        assert self._keeper is not None
+        self._keeper.load_dropped()
+
+    def _play(self, message: Message, payload: bytes | None = None) -> None:
         """Stamp a command the patch has accepted, send it to the slots and log it.
 
         It applies at the first block with room for it in the pacer's budget (the next one
@@ -410,7 +455,7 @@ class Supervisor:
             stamp = earliest
         else:
             stamp = self._pacer.stamp(earliest, cost_us(message), force=True)
-        seq = self._keeper.push(stamp, payload)
+        seq = self._keeper.push(stamp, encode(message) if payload is None else payload)
         if self._session_log is not None:
             self._unlogged.append((seq, stamp, message, time.monotonic()))
             self._write_log()
@@ -434,12 +479,16 @@ class Supervisor:
             self._session_log.write(sample, message)
 
     def _commit_ended(self, result: CommitResult) -> None:
+        reload = self._loads is not None and self._loads.committed(result)
         if not result.ok:
-            self._error(
-                result.addr, "/patch/commit", f"commit failed: {result.text}; nothing changed"
-            )
+            if not reload:
+                self._error(
+                    result.addr, "/patch/commit", f"commit failed: {result.text}; nothing changed"
+                )
             return
         for message in result.messages:
+            if message.address in SLOT_ONLY:
+                continue
             try:
                 self.patch.apply(message)
             except PatchError as exc:
@@ -448,7 +497,8 @@ class Supervisor:
             self._session_log.write_commit(
                 result.stamp, result.switch, result.crossfade, result.messages
             )
-        self._reply(result.addr, "/patch/committed", result.stamp, result.text)
+        if not reload:
+            self._reply(result.addr, "/patch/committed", result.stamp, result.text)
 
     def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
         assert self._osc is not None
@@ -499,7 +549,9 @@ class Supervisor:
                 self._error(addr, address if isinstance(address, str) else "", str(exc))
                 continue
             try:
-                if message.address in ENGINE_ONLY or message.pattern in ENGINE_ONLY:
+                if message.address in SLOT_ONLY:
+                    self._error(addr, message.address, "only the engine sends this to its slots")
+                elif message.address in ENGINE_ONLY or message.pattern in ENGINE_ONLY:
                     self._engine_request(message, addr)
                 else:
                     self._command(message, addr)
@@ -579,7 +631,12 @@ class Supervisor:
             self._reply(addr, "/engine/status", json.dumps(self.status()))
         elif message.address == "/engine/dump":
             # The rate too: a client turns lengths in seconds into frames with it.
-            dump = {**self.patch.to_dict(), "rate": self.config.rate}
+            dump = {
+                **self.patch.to_dict(),
+                "rate": self.config.rate,
+                "plugins": self._loads.in_use() if self._loads else {},
+                "plugin_types": self._loads.types() if self._loads else {},
+            }
             self._reply(addr, "/engine/dump", json.dumps(dump))
         elif message.address == "/engine/sync":
             self._reply(addr, "/engine/synced", message.args[0], self.next_stamp())
@@ -600,6 +657,8 @@ class Supervisor:
             self._commit_request(message, addr)
         elif message.address.startswith("/record/"):
             self._record_request(message, addr)
+        elif message.address.startswith("/plugins/") and self._loads is not None:
+            self._loads.request(message, addr)
 
     def _commit_request(self, message: Message, addr: Any) -> None:
         commits = self._commits
@@ -705,6 +764,8 @@ class Supervisor:
                 "failed_commits": self._commits.failed if self._commits else 0,
                 "staging": bool(self._commits and self._commits.staging),
                 "quarantined": dict(keeper.quarantined) if keeper else {},
+                "plugins_in_use": self._loads.in_use() if self._loads else {},
+                "plugin_role_swaps": keeper.plugins.swaps if keeper else 0,
                 "template": self._launcher.status(),
                 "events": list(keeper.events) if keeper else [],
                 "osc": {

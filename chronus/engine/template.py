@@ -20,6 +20,10 @@ the audio I/O imports it after its fork. It holds no socket, thread or shared me
 supervisor: a job's objects (pipes, semaphores) are pickled as for a spawn, their file
 descriptors passed with the job, and unpickled only in the new process.
 
+Besides jobs, the template takes one other request: a plugin version to import and warm
+(a message that starts with `PLUGIN_WORD`), so that every process forked after it has that
+code from birth; it answers with what it found, as a slot does (`slot.prepare_plugin`).
+
 This module is imported by the supervisor too, so it imports nothing heavy at the top.
 """
 
@@ -42,12 +46,14 @@ from typing import Any, Final
 
 from chronus.engine.lifecycle import LOG_FORMAT, die_with_parent
 
-__all__ = ["MAX_FDS", "InheritedFd", "pickle_job", "template_main"]
+__all__ = ["MAX_FDS", "PLUGIN_WORD", "InheritedFd", "pickle_job", "template_main"]
 
 MAX_FDS: Final = 16
 """The most file descriptors one job may pass (a slot passes one pipe)."""
 MAX_MESSAGE: Final = 1 << 20
 PROGRESS_EVERY_S: Final = 0.5
+PLUGIN_WORD: Final = b"plugin\0"
+"""The start of a request to import a plugin version (not a job: the template runs it)."""
 ADOPTION_TIMEOUT_S: Final = 5.0
 """How long a new process waits to be handed to the supervisor before it gives up."""
 
@@ -138,6 +144,10 @@ def template_main(sock: socket.socket, supervisor: int, rate: int, block: int) -
             return
         if not data:
             return
+        if data.startswith(PLUGIN_WORD):
+            if not _tell(sock, _import_plugin(data, rate, block)):
+                return
+            continue
         reply: tuple[str, int | str]
         try:
             reply = ("forked", _fork(sock, data, fds, supervisor))
@@ -157,6 +167,17 @@ def _tell(sock: socket.socket, word: tuple[object, ...]) -> bool:
     except OSError:
         return False
     return True
+
+
+def _import_plugin(data: bytes, rate: int, block: int) -> tuple[object, ...]:
+    """Import and warm a plugin version, so that every later fork has it; the reply."""
+    from chronus.engine.slot import prepare_plugin
+
+    request = pickle.loads(data[len(PLUGIN_WORD) :])
+    reply = prepare_plugin(request, rate, block)
+    gc.collect()
+    gc.freeze()  # the forks share these pages too
+    return reply
 
 
 def _warm(rate: int, block: int) -> int:

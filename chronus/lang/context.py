@@ -185,7 +185,7 @@ class Context:
         """Build from a running engine's dump, learning its plugin types first (the dump's
         `"plugins"`; see `chronus.lang.modules.learn_plugins`) so that modules of those types
         have their parameters. A snapshot, which is no engine, is read with `from_dump`."""
-        learn_plugins(dump.get("plugins") or {})
+        learn_plugins(engine_plugins(dump))
         return cls.from_dump(dump)
 
     def to_dump(self) -> dict[str, Any]:
@@ -454,3 +454,20 @@ def _is_number(value: object) -> TypeGuard[int | float]:
         and not isinstance(value, bool)
         and math.isfinite(float(value))
     )
+
+
+def engine_plugins(dump: Mapping[str, Any]) -> dict[str, Any]:
+    """The plugins an engine's dump describes, one entry each as `learn_plugins` reads them:
+    the dump names each plugin in use with its version (`"plugins"`) and gives its module type
+    apart (`"plugin_types"`: processor or not, parameters)."""
+    named = dump.get("plugins")
+    types = dump.get("plugin_types")
+    named = named if isinstance(named, Mapping) else {}
+    types = types if isinstance(types, Mapping) else {}
+    out: dict[str, Any] = {}
+    for name, about in named.items():
+        if isinstance(about, Mapping):  # an entry in full
+            out[str(name)] = about
+        elif isinstance(types.get(name), Mapping):
+            out[str(name)] = {**types[name], "version": str(about), "state": "active"}
+    return out

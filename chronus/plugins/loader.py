@@ -43,11 +43,12 @@ def adopt_user_modules(registry: PluginRegistry, names: list[str]) -> None:
     """
     if not names:
         return
-    from chronus.dsp.catalog import BUILTIN_TYPES, MODULE_TYPES  # imported by them already
+    from chronus.dsp.catalog import MODULE_TYPES
+    from chronus.dsp.specs import BUILT_IN_TYPES  # imported by them already
 
     detail = f"named in {MODULES_ENV}: imported at start, not validated"
     for name, cls in MODULE_TYPES.items():
-        if name in BUILTIN_TYPES or registry.state(name) is not None:
+        if name in BUILT_IN_TYPES or registry.state(name) is not None:
             continue
         registry.discover(name, inspect.getsourcefile(cls) or cls.__module__, "chronus_modules")
         for state in (PluginState.VALIDATING, PluginState.READY, PluginState.ACTIVE):

@@ -53,7 +53,7 @@ ALLOWED: dict[PluginState, frozenset[PluginState]] = {
     _S.VALIDATING: frozenset({_S.READY, _S.FAILED, _S.UNLOADED}),
     _S.READY: frozenset({_S.ACTIVE, _S.FAILED, _S.UNLOADED}),
     _S.ACTIVE: frozenset({_S.VALIDATING, _S.SUSPENDED, _S.QUARANTINED, _S.UNLOADED}),
-    _S.FAILED: frozenset({_S.VALIDATING, _S.UNLOADED}),
+    _S.FAILED: frozenset({_S.DISCOVERED, _S.VALIDATING, _S.UNLOADED}),
     _S.SUSPENDED: frozenset({_S.VALIDATING, _S.ACTIVE, _S.UNLOADED}),
     _S.QUARANTINED: frozenset({_S.VALIDATING, _S.UNLOADED}),
     _S.UNLOADED: frozenset({_S.DISCOVERED, _S.VALIDATING}),
@@ -182,6 +182,24 @@ class PluginRegistry:
             record = self._records[name]
             record.validation = result
             record.version = version
+
+    def set_version(self, name: str, version: str) -> None:
+        """Set the version being loaded (one forced past validation has no result to say it)."""
+        with self._lock:
+            self._records[name].version = version
+
+    def swapped(self, name: str, version: str, reason: str, detail: str = "") -> None:
+        """An active plugin's new version is now the one playing (a reload): a transition
+        to ACTIVE again, one more restart, uptime from now, nothing pending."""
+        with self._lock:
+            record = self._records[name]
+            if record.state is not PluginState.ACTIVE:
+                raise ValueError(f"plugin {name}: {record.state}, not active: nothing to swap")
+            now = self._clock()
+            record.version, record.pending = version, ""
+            record.metrics.restarts += 1
+            record.active_since = now
+            record.transitions.append(Transition(now, PluginState.ACTIVE, reason, detail))
 
     def set_pending(self, name: str, version: str) -> None:
         """Mark (or with "" clear) a new version being validated while the old one plays."""

@@ -4,6 +4,7 @@ as fast as it goes."""
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -11,10 +12,11 @@ import numpy.typing as npt
 from chronus.dsp.crossfade import crossfade_into
 from chronus.dsp.patch import Patch, PatchError
 from chronus.dsp.render import Renderer, render_offline
+from chronus.plugins.source import version_of
 from chronus.session.script import Script, ScriptError, sample_of
 from chronus.session.stamped_log import StampedSession
 
-__all__ = ["check_script", "render_script", "render_session", "script_frames"]
+__all__ = ["check_plugins", "check_script", "render_script", "render_session", "script_frames"]
 
 
 def script_frames(script: Script, rate: int, seconds: float | None, tail: float) -> int:
@@ -60,6 +62,29 @@ def _render_span(renderer: Renderer, out: npt.NDArray[np.float32], start: int, s
         renderer.render(out[first : first + n], n)
 
 
+def check_plugins(session: StampedSession) -> None:
+    """Make sure every plugin version a session put in use is in the store, intact: the
+    replay imports those copies. `ValueError` naming each one that is missing or changed."""
+    uses = [m for _, m in session.commands if m.address == "/plugins/use"]
+    uses += [m for commit in session.commits for m in commit.messages]
+    wrong = []
+    for message in uses:
+        if message.address != "/plugins/use":
+            continue
+        name, version, path = (str(arg) for arg in message.args)
+        try:
+            intact = version_of(Path(path).read_bytes()) == version
+        except OSError:
+            intact = False
+        if not intact:
+            wrong.append(f"{name} {version} ({path})")
+    if wrong:
+        raise ValueError(
+            "the session used user modules that are no longer in the plugin store as they "
+            f"were: {', '.join(sorted(set(wrong)))}"
+        )
+
+
 def render_session(session: StampedSession, frames: int) -> npt.NDArray[np.float32]:
     """Render a live session's log as the engine played it: (frames, 2) float32.
 
@@ -67,7 +92,10 @@ def render_session(session: StampedSession, frames: int) -> npt.NDArray[np.float
     copy takes the committed commands, as the standby did; the old sound plays until the
     commit's switch, then the two crossfade exactly as the audio I/O crossfades them, and
     the new sound goes on. Blocks the engine lost to underruns are, of course, not missing.
+    User modules are imported from the plugin store, version by version, where the session
+    put them in use (`ValueError` if one is no longer there as it was).
     """
+    check_plugins(session)
     rate, block = session.rate, session.block
     out = np.zeros((frames, 2), dtype=np.float32)
     renderer = Renderer(rate, block)

@@ -113,6 +113,13 @@ def load_script(text: str, source: str = "<script>", context: Context | None = N
                     line=line,
                 )
                 raise ScriptError(source, number, error.message, error)
+            code = [m.address for m in mapped.messages if m.address.startswith("/plugins/")]
+            if code:
+                message = (
+                    f"{code[0]} loads code: a script never does (load user modules in the "
+                    "shell or over OSC, then play the script)"
+                )
+                raise ScriptError(source, number, message)
             if isinstance(mapped.intent, Wait):
                 now += mapped.advance
             out.extend(TimedMessage(now, message, number) for message in mapped.messages)

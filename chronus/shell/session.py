@@ -8,8 +8,6 @@ snapshot's JSON, a script played in the background) happens here. No OSC address
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from chronus.lang.modules import builtin_types, plugin_types
 from chronus.lang.resolve import Mapped
 from chronus.lang.undo import diff_messages
 from chronus.protocol import Message
+from chronus.session.atomic import write_atomic
 
 __all__ = [
     "Recorder",
@@ -84,29 +83,9 @@ class SnapshotStore:
 
     def save(self, name: str, dump: dict[str, Any]) -> Path:
         """Write `dump` as the snapshot `name` (temp file, fsync, rename); return its path."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         target = self.path(name)
-        handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(dump, out, indent=2, sort_keys=True)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        try:
-            folder = os.open(self.folder, os.O_RDONLY)
-        except OSError:
-            return target
-        try:
-            os.fsync(folder)
-        except OSError:
-            pass
-        finally:
-            os.close(folder)
+        text = json.dumps(dump, indent=2, sort_keys=True) + "\n"
+        write_atomic(target, text.encode("utf-8"))
         return target
 
     def load(self, name: str) -> dict[str, Any]:
@@ -134,8 +113,10 @@ def plugins_needed(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for entry in modules.values() if isinstance(modules, dict) else ():
         kind = entry.get("type") if isinstance(entry, dict) else None
         if isinstance(kind, str) and kind not in builtin:
-            about = saved.get(kind)
-            needed[kind] = about if isinstance(about, dict) else {}
+            about = saved.get(kind)  # the engine's dump says name → version
+            needed[kind] = {"version": about} if isinstance(about, str) else {}
+            if isinstance(about, dict):
+                needed[kind] = about
     return needed
 
 
@@ -157,18 +138,20 @@ def load_messages(current: dict[str, Any], snapshot: dict[str, Any]) -> list[Mes
     module both have keeps sounding (the same difference undo uses).
 
     Raises ValueError (or a subclass) if the snapshot is malformed, or needs a plugin the
-    engine has not loaded (the message says which, and how to load it); nothing is sent then.
-    The modules of plugins are left to the engine's checks: this process has no code of theirs.
+    engine has not loaded (the message says which, and how to load it; a snapshot never
+    loads code); nothing is sent then.
     """
     from chronus.dsp.patch import Patch
+    from chronus.dsp.specs import declare_dumped
 
     needed = plugins_needed(snapshot)
-    loaded = {plugin.name for plugin in plugin_types()}
+    loaded = set(current.get("plugins") or {}) | {plugin.name for plugin in plugin_types()}
     missing = [name for name in needed if name not in loaded]
     if missing:
         raise ValueError(_missing(missing, needed))
     try:
-        Patch.from_dict(_without(snapshot, set(needed)))  # the engine's own checks
+        declare_dumped(current.get("plugin_types") or {})  # the engine's user module types
+        Patch.from_dict(snapshot)  # the engine's own checks, before anything is sent
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"the snapshot is malformed: {exc}") from None
     return diff_messages(Context.from_dump(current).state(), Context.from_dump(snapshot).state())
@@ -184,26 +167,6 @@ def _missing(names: list[str], needed: dict[str, dict[str, Any]]) -> str:
     how = f"load module {path} as {first}" if path else f"load module {first}"
     plural = "s" if len(names) > 1 else ""
     return f"it needs the plugin{plural} {', '.join(said)}, not loaded in the engine: {how} first"
-
-
-def _without(snapshot: dict[str, Any], kinds: set[str]) -> dict[str, Any]:
-    """The snapshot without the modules of `kinds`, nor their routes, modulations, tracks."""
-    if not kinds:
-        return snapshot
-    modules = snapshot.get("modules")
-    modules = modules if isinstance(modules, dict) else {}
-    gone = {
-        i for i, entry in modules.items() if isinstance(entry, dict) and entry.get("type") in kinds
-    }
-    tracks = snapshot.get("tracks")
-    return {
-        **snapshot,
-        "modules": {i: entry for i, entry in modules.items() if i not in gone},
-        "connections": [r for r in snapshot.get("connections", []) if not gone & set(r)],
-        "modulations": [m for m in snapshot.get("modulations", []) if not gone & set(m[:2])],
-        "tracks": {i: t for i, t in (tracks if isinstance(tracks, dict) else {}).items()
-                   if i not in gone},
-    }  # fmt: skip
 
 
 class Recorder:

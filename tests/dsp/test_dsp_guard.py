@@ -11,7 +11,6 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp import catalog
-from chronus.dsp.catalog import BUILTIN_TYPES
 from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.guard import SUSPEND_AFTER_ERRORS
 from chronus.dsp.module import Module, Processor
@@ -25,7 +24,7 @@ from chronus.dsp.plugin_table import (
     row_name,
 )
 from chronus.dsp.render import Renderer
-from chronus.dsp.specs import TYPE_SPECS, mix_specs
+from chronus.dsp.specs import BUILT_IN_TYPES, TYPE_SPECS, mix_specs
 from chronus.protocol import Message, validate
 from tests.dsp.allocation import assert_allocates_nothing
 
@@ -119,8 +118,8 @@ def row(renderer: Renderer, name: str) -> npt.NDArray[np.int64]:
 
 
 def test_the_builtin_types_are_those_before_any_register() -> None:
-    assert "saw" in BUILTIN_TYPES and "lfo" in BUILTIN_TYPES
-    assert "glitch_test" not in BUILTIN_TYPES and "glitch_test" in catalog.MODULE_TYPES
+    assert "saw" in BUILT_IN_TYPES and "lfo" in BUILT_IN_TYPES
+    assert "glitch_test" not in BUILT_IN_TYPES and "glitch_test" in catalog.MODULE_TYPES
 
 
 @pytest.mark.parametrize("mode", ["raise", "nan", "inf", "exit"])

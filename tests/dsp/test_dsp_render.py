@@ -10,6 +10,7 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp import catalog, kernels
+from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.graph import LIMITER_THRESHOLD, SUSPEND_AFTER_ERRORS
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import ParamSpec
@@ -201,6 +202,33 @@ def test_a_module_failing_block_after_block_is_suspended_and_passes_through() ->
         clone = Renderer(SR, 64)
         clone.load_state(renderer.state())
         assert clone.graph.suspended == ["fx"] and clone.graph.quarantined == []
+    finally:
+        del catalog.MODULE_TYPES["raise_test"]
+        del TYPE_SPECS["raise_test"]
+        catalog.PROCESSOR_TYPES.discard("raise_test")
+
+
+def test_a_module_quarantined_before_it_is_made_is_bypassed_from_its_creation() -> None:
+    """The peer slot died in a module made in the same block: the survivor is told before
+    the block's commands have made it, and must still never run it."""
+    catalog.register(RaisingFilter)
+    try:
+        renderer = Renderer(SR, 64)
+        for sample, msg in setup("src", "sine"):
+            renderer.schedule(sample, msg)
+        renderer.schedule(0, m("/note/src", 69, 100))
+        out = np.zeros((64, 2), dtype=np.float32)
+        renderer.render(out, 64)
+        assert renderer.graph.quarantine(crumb_of("fx")) is None  # not made yet
+        renderer.schedule(64, m("/patch/create", "fx", "raise_test"))
+        renderer.schedule(64, m("/patch/disconnect", "src", "master"))
+        renderer.schedule(64, m("/patch/connect", "src", "fx"))
+        renderer.schedule(64, m("/patch/connect", "fx", "master"))
+        for _ in range(8):
+            renderer.render(out, 64)
+        assert renderer.graph.quarantined == ["fx"]
+        assert renderer.graph.module_error_count == 0, "it never ran"
+        assert np.abs(out).max() > 0.05, "it passes its input through"
     finally:
         del catalog.MODULE_TYPES["raise_test"]
         del TYPE_SPECS["raise_test"]

@@ -158,3 +158,17 @@ def test_sample_of_rounds_half_up_exactly() -> None:
 def test_session_commands_are_refused_in_a_script(line: str) -> None:
     with pytest.raises(ScriptError, match="is a shell command; a script cannot use it"):
         load_script(f"add saw bass\n{line}\n")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '/plugins/load "/tmp/fold.py"',
+        '/plugins/reload "fold"',
+        '/plugins/use "fold" "0123456789ab" "/tmp/fold.py"',
+    ],
+)
+def test_a_script_never_loads_code(line: str) -> None:
+    with pytest.raises(ScriptError, match="loads code: a script never does") as refused:
+        load_script(f"add saw bass\n{line}\n")
+    assert refused.value.line == 2

@@ -224,6 +224,52 @@ def test_loading_a_snapshot_sends_only_the_differences() -> None:
         load_messages(now, {"modules": {"x": {"type": "nonsense"}}})
 
 
+def test_a_snapshot_that_needs_a_plugin_not_loaded_is_refused_naming_it() -> None:
+    from chronus.shell.session import load_messages
+
+    now = {"modules": {}, "connections": [], "tempo": 120.0, "plugins": {"crush": "aa"}}
+    snapshot = {
+        "modules": {"f": {"type": "fold", "params": {}}},
+        "connections": [["f", "master"]],
+        "tempo": 120.0,
+        "plugins": {"fold": "0123456789ab", "crush": "aa", "unused": "bb"},
+    }
+    with pytest.raises(ValueError, match=r"not loaded: fold \(version 0123456789ab\)") as refused:
+        load_messages(now, snapshot)
+    assert "crush" not in str(refused.value) and "unused" not in str(refused.value)
+
+
+def test_a_snapshot_that_uses_a_loaded_plugin_loads() -> None:
+    from dataclasses import asdict
+
+    from chronus.dsp.params import ParamSpec, mix_specs
+    from chronus.dsp.specs import TYPE_SPECS, undeclare
+    from chronus.shell.session import load_messages
+
+    params = [asdict(p) for p in (ParamSpec("drive", 2.0, 1.0, 10.0), *mix_specs(0.0))]
+    now = {
+        "modules": {"bass": {"type": "saw", "params": {}}},
+        "connections": [["bass", "master"]],
+        "tempo": 120.0,
+        "plugins": {"fold": "0123456789ab"},
+        "plugin_types": {"fold": {"processor": True, "params": params}},
+    }
+    snapshot = {
+        "modules": {"bass": {"type": "saw", "params": {}}, "f": {"type": "fold",
+                    "params": {"drive": 4.0}}},
+        "connections": [["bass", "f"], ["f", "master"]],
+        "tempo": 120.0,
+        "plugins": {"fold": "0123456789ab"},
+    }  # fmt: skip
+    try:
+        sent = [m.to_list() for m in load_messages(now, snapshot)]
+        assert ["/patch/create", "f", "fold"] in sent and ["/mod/f/drive", 4.0] in sent
+        assert ["/patch/connect", "bass", "f"] in sent
+        assert TYPE_SPECS["fold"][0].name == "drive"
+    finally:
+        undeclare("fold")
+
+
 def test_quitting_leaves_a_timed_recording_to_the_engine(
     null_engine: EngineProcess, tmp_path: Path
 ) -> None:
