@@ -290,7 +290,7 @@ class Graph:
         node.crumb = crumb_of(module_id)
         node.plugin = self.guard.row_of(module.TYPE)
         if node.crumb in self._doomed:  # it killed the peer in the block that made it
-            node.quarantined = True
+            self.guard.quarantined(node)
             self.quarantined.append(module_id)
         return node
 
@@ -999,9 +999,7 @@ class Graph:
             if node is not None:
                 node.module = new
                 node.errors = 0
-                if node.quarantined:  # the new code gets its chance
-                    node.quarantined = False
-                    self.quarantined.remove(module_id)
+                self.reinstate(module_id)  # a suspended or quarantined one: the new code's chance
             for target in self._targets:
                 if target.module is old:
                     target.module = new

@@ -466,8 +466,6 @@ def engine_plugins(dump: Mapping[str, Any]) -> dict[str, Any]:
     types = types if isinstance(types, Mapping) else {}
     out: dict[str, Any] = {}
     for name, about in named.items():
-        if isinstance(about, Mapping):  # an entry in full
-            out[str(name)] = about
-        elif isinstance(types.get(name), Mapping):
+        if isinstance(types.get(name), Mapping):
             out[str(name)] = {**types[name], "version": str(about), "state": "active"}
     return out

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp import catalog
-from chronus.dsp.graph import QUARANTINE_AFTER_ERRORS
+from chronus.dsp.guard import SUSPEND_AFTER_ERRORS
 from chronus.dsp.render import Renderer
 from chronus.plugins import runtime
 from chronus.plugins.store import PluginStore, StoredPlugin
@@ -114,12 +114,12 @@ def test_a_module_bypassed_for_its_errors_plays_again_once_its_fix_is_in_use(
     fixed = _stored(tmp_path, 1.0)
     renderer = Renderer(RATE, BLOCK)
     _chain(renderer, broken)
-    _render(renderer, QUARANTINE_AFTER_ERRORS + 2)
-    assert renderer.graph.quarantined == ["g"]
+    _render(renderer, SUSPEND_AFTER_ERRORS + 2)
+    assert renderer.graph.suspended == ["g"]
     still_broken = pickle.loads(pickle.dumps(renderer.state()))
     renderer.schedule(renderer.position, _use(fixed))
     _render(renderer, 1)
-    assert renderer.graph.quarantined == []
+    assert renderer.graph.suspended == []
     assert renderer.graph.modules["g"].param("amount") == 1.5
     errors = renderer.graph.module_error_count
     bypassed = Renderer(RATE, BLOCK)

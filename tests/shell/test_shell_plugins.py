@@ -30,6 +30,13 @@ FOLD = {"version": VERSION, "state": "active", "processor": True, "params": [
 ]}  # fmt: skip
 
 
+def _dumped(engine: FakeEngine) -> None:
+    """The fake engine's dump as a real one gives it with `fold` loaded: its version in
+    `plugins`, its module type in `plugin_types`."""
+    engine.dump["plugins"] = {"fold": VERSION}
+    engine.dump["plugin_types"] = {"fold": {"processor": True, "params": FOLD["params"]}}
+
+
 def _listing(path: str, state: PluginState = PluginState.ACTIVE) -> list[dict[str, Any]]:
     """What a real registry lists for one plugin `fold` loaded from `path`."""
     registry = PluginRegistry()
@@ -73,7 +80,7 @@ def _loads(engine: FakeEngine, path: str) -> None:
     """The engine loads `fold` from `path`: its answer, then its dump and listing know it."""
 
     def on_plugin(address: str, args: tuple[Arg, ...]) -> list[Reply]:
-        engine.dump["plugins"] = {"fold": FOLD}
+        _dumped(engine)
         engine.listing = _listing(path)
         return [("/plugins/loaded", ("fold", VERSION, "active"))]
 
@@ -162,7 +169,7 @@ def test_a_failed_reload_says_the_old_version_plays_on(engine: FakeEngine) -> No
 
 
 def test_unload_forgets_the_type(engine: FakeEngine, tmp_path: Path) -> None:
-    engine.dump["plugins"] = {"fold": FOLD}
+    _dumped(engine)
     engine.dump["modules"] = {"f1": {"type": "fold", "params": {"drive": 0.5}}}
     shell, written = _shell(engine)
     assert shell.interpreter.context.params["f1"] == {"drive": 0.5}
@@ -372,7 +379,7 @@ def test_a_snapshot_that_needs_a_plugin_says_which(engine: FakeEngine, tmp_path:
         "tracks": {"f1": {"pattern": "c2", "division": 16, "gate": 0.5, "swing": 0.0,
                           "transpose": 0, "lanes": {}, "running": True}},
         "tempo": 120.0,
-        "plugins": {"fold": {**FOLD, "version": "0000aaaa1111", "path": "/m/fold.py"}},
+        "plugins": {"fold": "0000aaaa1111"},
     }  # fmt: skip
     (tmp_path / "snaps").mkdir()
     (tmp_path / "snaps" / "intro.json").write_text(json.dumps(snapshot), encoding="utf-8")
@@ -383,10 +390,10 @@ def test_a_snapshot_that_needs_a_plugin_says_which(engine: FakeEngine, tmp_path:
     assert shell.handle("load snapshot intro")
     assert written[-1] == (
         "error: snapshot intro: it needs the plugin fold (v 0000aaaa1111), not loaded in the "
-        "engine: load module /m/fold.py as fold first"
+        "engine: load module fold first"
     )
     assert [a for a in engine.addresses() if not a.startswith("/engine/")] == []
-    engine.dump["plugins"] = {"fold": FOLD}
+    _dumped(engine)
     shell.plugins.changed.set()  # as after a load: the next line learns the engine's plugins
     assert shell.handle("load snapshot intro")
     assert written[-2:] == [

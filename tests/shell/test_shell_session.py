@@ -234,7 +234,9 @@ def test_a_snapshot_that_needs_a_plugin_not_loaded_is_refused_naming_it() -> Non
         "tempo": 120.0,
         "plugins": {"fold": "0123456789ab", "crush": "aa", "unused": "bb"},
     }
-    with pytest.raises(ValueError, match=r"not loaded: fold \(version 0123456789ab\)") as refused:
+    with pytest.raises(
+        ValueError, match=r"needs the plugin fold \(v 0123456789ab\), not loaded"
+    ) as refused:
         load_messages(now, snapshot)
     assert "crush" not in str(refused.value) and "unused" not in str(refused.value)
 
