@@ -26,11 +26,11 @@ FOLD = """
 import numpy as np
 
 from chronus.dsp.module import Processor
-from chronus.dsp.params import ParamSpec
+from chronus.dsp.params import ParamSpec, mix_specs
 
 
 class Fold(Processor):
-    PARAMS = (ParamSpec("drive", 0.3, 0.0, 1.0, "", 0.0, "how hard it folds"),)
+    PARAMS = (ParamSpec("drive", 0.3, 0.0, 1.0, "", 0.0, "how hard it folds"), *mix_specs(0.0))
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
