@@ -524,19 +524,17 @@ class Graph:
             module = node.module
             mono: FloatArray | None = self._out_mono  # the output, if it is mono
             crumb[0] = node.crumb
+            raised = False  # a processor that raised passes its input on, counted
             if node.processor:
                 feed = node.feed
                 if node.dual_mono and node.state_mono and feed != STEREO_FEED and not node.bypassed:
                     node.feed = NO_FEED
-                    if not guard.mono(node, module, node.inp_mono, self._out_mono, n):  # type: ignore[arg-type]
-                        zero_mono(node.inp_mono, n)
-                        continue
-                    if feed == MONO_FEED:
+                    raised = not guard.mono(node, module, node.inp_mono, self._out_mono, n)  # type: ignore[arg-type]
+                    if raised or feed == MONO_FEED:
                         zero_mono(node.inp_mono, n)
                 else:
                     ok, mono = self._process(node, cast(Processor, module), n)
-                    if not ok:
-                        continue
+                    raised = not ok
             elif not guard.source(node, module, self._out_mono, n):
                 continue
             if playing:
@@ -564,6 +562,8 @@ class Graph:
                     module.silence()
                     guard.failed(node, FloatingPointError(f"{bad} non-finite samples"))
                     continue
+            if raised:
+                continue
             node.errors = 0
             if node.plugin >= 0:
                 guard.passed(node)

@@ -41,15 +41,22 @@ from chronus.dsp.strips import pass_through, zero_mono
 if TYPE_CHECKING:
     from chronus.dsp.routing import Node
 
-__all__ = ["SUSPEND_AFTER_ERRORS", "Guard", "call_mono", "call_source", "call_stereo"]
+__all__ = [
+    "MODULE_ERRORS",
+    "SUSPEND_AFTER_ERRORS",
+    "Guard",
+    "call_mono",
+    "call_source",
+    "call_stereo",
+]
 
 SUSPEND_AFTER_ERRORS: Final = 16
 """A module with an error in this many blocks in a row is suspended."""
 
 FloatArray = npt.NDArray[np.float64]
 perf_counter_ns = time.perf_counter_ns
-_CAUGHT = (Exception, SystemExit)
-"""What a module may raise and the block go on: `sys.exit` in plugin code included."""
+MODULE_ERRORS = (Exception, SystemExit)
+"""What module code may raise and the sound go on: `sys.exit` in plugin code included."""
 _ROW = int(PluginField.SIZE)
 _SUCCESS = int(PluginField.SUCCESS)
 _ERRORS = int(PluginField.ERRORS)
@@ -124,7 +131,7 @@ class Guard:
             start = perf_counter_ns()
             module.process(out, n)
             self._timed(at, perf_counter_ns() - start)
-        except _CAUGHT as exc:  # one bad module must not stop the sound
+        except MODULE_ERRORS as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
             return False
         return True
@@ -132,8 +139,8 @@ class Guard:
     def stereo(
         self, node: Node, module: Processor, inp: FloatArray, out: FloatArray, n: int
     ) -> bool:
-        """Run a processor on stereo `inp`; a bypassed one passes it through. False if it
-        raised."""
+        """Run a processor on stereo `inp`; a bypassed one, or one that raises, passes it
+        through. False if it raised (the error is counted; its output is its input)."""
         if node.bypassed:
             pass_through(inp, out, n)
             return True
@@ -145,14 +152,15 @@ class Guard:
             start = perf_counter_ns()
             module.process_stereo(inp, out, n)
             self._timed(at, perf_counter_ns() - start)
-        except _CAUGHT as exc:  # one bad module must not stop the sound
+        except MODULE_ERRORS as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
+            pass_through(inp, out, n)  # bypassed for the block: what it was given goes on
             return False
         return True
 
     def mono(self, node: Node, module: Processor, inp: FloatArray, out: FloatArray, n: int) -> bool:
         """Run a dual-mono processor on mono `inp` (never a bypassed one: the graph sends
-        those the stereo way). False if it raised."""
+        those the stereo way); one that raises passes it through. False if it raised."""
         at = node.plugin
         try:
             if at < 0:
@@ -161,8 +169,9 @@ class Guard:
             start = perf_counter_ns()
             module.process_mono(inp, out, n)
             self._timed(at, perf_counter_ns() - start)
-        except _CAUGHT as exc:  # one bad module must not stop the sound
+        except MODULE_ERRORS as exc:  # one bad module must not stop the sound
             self.failed(node, exc)
+            np.copyto(out[:n], inp[:n])  # bypassed for the block: what it was given goes on
             return False
         return True
 

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.graph import Graph
-from chronus.dsp.guard import call_mono, call_source, call_stereo
+from chronus.dsp.guard import MODULE_ERRORS, call_mono, call_source, call_stereo
 from chronus.dsp.idle import warm_idle
 from chronus.dsp.lfo import Lfo
 from chronus.dsp.module import Processor
@@ -136,7 +136,7 @@ class Renderer:
                 self.graph.apply(message)
                 if address == "/patch/remove":
                     self.sequencer.forget(str(message.args[0]))
-        except Exception as exc:  # a bad command is reported, never fatal to the sound
+        except MODULE_ERRORS as exc:  # a bad command (or module code) is reported, never fatal
             self.error_count += 1
             self.errors.append(f"{message.address}: {exc}")
 
@@ -176,7 +176,7 @@ class Renderer:
     def _fire(self, sample: int) -> None:
         try:
             self.sequencer.fire(sample, self.graph)
-        except Exception as exc:  # a module that refuses a note must not stop the others
+        except MODULE_ERRORS as exc:  # a module that refuses a note must not stop the others
             self.error_count += 1
             self.errors.append(f"sequencer: {exc}")
             self.sequencer.replan()

@@ -31,7 +31,7 @@ from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.launcher import Launcher, LaunchError
 from chronus.engine.lifelines import DeathWatch, Lifelines
-from chronus.engine.peer import STOPPED, cpu_ns, process_state
+from chronus.engine.peer import EXIT_FAULT, STOPPED, cpu_ns, process_state
 from chronus.engine.plugin_feed import Holder, PluginFeed
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState, Worker
@@ -381,13 +381,17 @@ class SlotKeeper:
         v = seat.counters.values
         crumb = int(v[SlotField.CRUMB_MODULE])
         hung = bool(v[SlotField.HUNG])
-        crashed = exitcode is not None and -exitcode in CRASH_SIGNALS
+        crashed = exitcode is not None and (-exitcode in CRASH_SIGNALS or exitcode > 0)
         if crumb == 0 or not (hung or crashed):
             return
         culprit = next((mid for mid in self._patch().modules if crumb_of(mid) == crumb), None)
         if culprit is None or culprit in self.quarantined:
             return
-        how = "hung" if hung else f"crashed (signal {-(exitcode or 0)})"
+        how = (
+            "hung" if hung
+            else f"exited (code {exitcode})" if exitcode and exitcode > 0
+            else f"crashed (signal {-(exitcode or 0)})"
+        )  # fmt: skip
         block = int(v[SlotField.CRUMB_BLOCK])
         self.quarantined[culprit] = f"{how} in slot {seat.name} at block {block}"
         self._to_remove.append(culprit)
@@ -823,11 +827,14 @@ def judge_silence(silent_ns: int, stopped: bool, ran_ns: int, crumb: int) -> str
 
 
 def _death_signal_of(pid: int) -> int:
-    """The signal a dead, unreaped child died of (0 if it exited), without reaping it."""
+    """The signal a dead, unreaped child died of (0 if it exited with code 0, `EXIT_FAULT`
+    with another), without reaping it."""
     try:
         info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
     except ChildProcessError:
         return 0
-    if info is None or info.si_code not in (os.CLD_KILLED, os.CLD_DUMPED):
+    if info is None:
         return 0
-    return int(info.si_status)
+    if info.si_code == os.CLD_EXITED:
+        return EXIT_FAULT if info.si_status else 0
+    return int(info.si_status) if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED) else 0

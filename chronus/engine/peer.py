@@ -14,6 +14,7 @@ from typing import Final
 from chronus.engine.cpu_watch import CpuStamps
 
 __all__ = [
+    "EXIT_FAULT",
     "KEPT_OFF_AFTER_NS",
     "RAN_AT_MOST_NS",
     "STOPPED",
@@ -57,21 +58,31 @@ def process_state(pid: int) -> bytes:
     return fields[0] if fields else b""
 
 
+EXIT_FAULT = 0x100
+"""What `death_signal` gives for a process that ended itself with a nonzero exit code (a
+module calling `os._exit` inside a block): like a crash signal, a fault of the module it was
+in, not a kill from outside."""
+
+
 def death_signal(pid: int) -> int | None:
-    """None while `pid` lives; once it is exiting, the signal it dies of (0: none, -1: unknown).
+    """None while `pid` lives; once it is exiting, the signal it dies of (0: none, -1: unknown,
+    `EXIT_FAULT`: it exited by itself with a nonzero code).
 
     /proc/PID/stat gives the kernel's `PF_EXITING` flag as soon as a process starts to die
     (tearing down a large address space takes a while before it is a zombie) and, from then
-    on, its exit code (wait status: the low 7 bits are the signal).
+    on, its exit code (wait status: the low 7 bits are the signal, the next 8 the code).
     """
     fields = _stat_fields(pid)
     if fields is None:
         return -1  # already reaped
     try:
         exiting = fields[0] in (b"Z", b"X") or int(fields[6]) & _PF_EXITING
-        return int(fields[49]) & 0x7F if exiting else None
+        if not exiting:
+            return None
+        status = int(fields[49])
     except (IndexError, ValueError):
         return -1
+    return status & 0x7F or (EXIT_FAULT if (status >> 8) & 0xFF else 0)
 
 
 def cpu_ns(pid: int) -> int:

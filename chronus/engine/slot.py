@@ -38,7 +38,7 @@ from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.depth import RenderDepth
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
-from chronus.engine.peer import PeerWatch, death_signal
+from chronus.engine.peer import EXIT_FAULT, PeerWatch, death_signal
 from chronus.engine.prepared import PreparedPatterns, load_prepared
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
 from chronus.engine.stats import (
@@ -348,8 +348,9 @@ def _capture_with(capturer: Capturer, v: npt.NDArray[np.int64], job: Callable[[]
     return forked
 
 
-CRASH_SIGNALS = frozenset({4, 5, 6, 7, 8, 11, 31})
-"""SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS: what a faulty module raises."""
+CRASH_SIGNALS = frozenset({4, 5, 6, 7, 8, 11, 31, EXIT_FAULT})
+"""SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS: what a faulty module raises;
+and `EXIT_FAULT`, a module ending the process with `os._exit`."""
 
 
 def _peer_died_here(seat: _Seat, k: int, active: bool) -> int:
@@ -358,7 +359,8 @@ def _peer_died_here(seat: _Seat, k: int, active: bool) -> int:
     Returns 0 to render normally, -1 to wait (the peer is alive inside block *k* and, this
     slot being the standby, the block is the active's to finish; `active` is also true for
     a standby whose active the host holds up), or the crumb to quarantine:
-    the peer died of a crash signal, or was killed by the supervisor for hanging there. A
+    the peer died of a crash signal (or exited by itself inside a module), or was killed by
+    the supervisor for hanging there. A
     peer killed from outside (SIGKILL without the hang mark) blames no module.
     """
     peer = seat.peer_counters.values

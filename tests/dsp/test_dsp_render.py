@@ -294,3 +294,31 @@ def test_a_long_batch_of_commands_reports_progress() -> None:
     assert len(beats) == 10
     assert beats == sorted(beats, reverse=True) and beats[-1] == 0  # during the batch
     assert renderer.max_apply_ns > 0 and renderer.slowest_command == "/patch/create"
+
+
+class QuitsWhenMade(Processor):
+    TYPE = "quits_test"
+    PARAMS = mix_specs(0.0)
+
+    def __init__(self, sample_rate: int, max_block: int) -> None:
+        super().__init__(sample_rate, max_block)
+        raise SystemExit("bye")
+
+
+def test_module_code_calling_sys_exit_is_an_error_not_the_end_of_the_renderer() -> None:
+    catalog.register(QuitsWhenMade)
+    try:
+        renderer = Renderer(SR, 64)
+        for sample, msg in [*setup("src", "sine"), *setup("fx", "quits_test")]:
+            renderer.schedule(sample, msg)
+        renderer.schedule(0, m("/note/src", 69, 100))
+        out = np.zeros((64, 2), dtype=np.float32)
+        for _ in range(4):
+            renderer.render(out, 64)
+        assert renderer.error_count == 2  # its create and the commands that name it
+        assert any("bye" in error for error in renderer.errors)
+        assert np.abs(out).max() > 0.05, "the rest plays on"
+    finally:
+        del catalog.MODULE_TYPES["quits_test"]
+        del TYPE_SPECS["quits_test"]
+        catalog.PROCESSOR_TYPES.discard("quits_test")

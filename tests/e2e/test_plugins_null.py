@@ -263,7 +263,9 @@ def test_a_snapshot_names_its_plugins_and_is_refused_without_them(
         snapshot = store.load("with_gain")
         assert snapshot["plugins"] == {"gain": version}
         before = client.dump()
-        with pytest.raises(ValueError, match=f"needs the plugin gain \\(v {version}\\), not loaded"):
+        with pytest.raises(
+            ValueError, match=f"needs the plugin gain \\(v {version}\\), not loaded"
+        ):
             load_messages(before, snapshot)
         assert client.dump() == before, "a refused snapshot changes nothing"
         client.send_raw("/plugins/load", str(source), "gain", 1)
