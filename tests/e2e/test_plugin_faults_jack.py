@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from chronus.engine.client import EngineClient, EngineProcess
 from chronus.dsp.guard import SUSPEND_AFTER_ERRORS
+from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.keeper import HANG_S
 from chronus.protocol import validate
 from tests.conftest import require_jack
