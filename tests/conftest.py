@@ -5,11 +5,27 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from chronus.engine.client import EngineProcess
+
+
+@pytest.fixture(autouse=True)
+def _catalogue_as_it_was() -> Iterator[None]:
+    """Module types a test registered or declared (a plugin's, a fault's) are gone after it:
+    the catalogue is global to the process, and the next test must see the built-ins only."""
+    from chronus.dsp import specs
+
+    before = set(specs.TYPE_SPECS)
+    yield
+    catalog = sys.modules.get("chronus.dsp.catalog")
+    for module_type in [t for t in specs.TYPE_SPECS if t not in before]:
+        if catalog is not None:
+            catalog.MODULE_TYPES.pop(module_type, None)
+        specs.undeclare(module_type)
 
 
 def jack_running() -> bool:

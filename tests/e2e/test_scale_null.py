@@ -13,7 +13,7 @@ import time
 import pytest
 
 from chronus.dsp.patch import MAX_MODULES
-from chronus.dsp.specs import module_types
+from chronus.dsp.specs import BUILTIN_TYPE_NAMES
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
 
@@ -42,7 +42,7 @@ def _settle(client: EngineClient, count: int, timeout: float = 20.0) -> None:
 
 
 def test_a_thousand_bare_modules_and_back() -> None:
-    types = module_types()
+    types = BUILTIN_TYPE_NAMES
     engine = EngineProcess(port=0, backend="null").boot()
     try:
         with engine.client() as client:
