@@ -147,8 +147,15 @@ class PluginLoads:
         if state is None:
             raise ValueError(f"no plugin {name} is known: load it first")
         self._check_idle(name)
-        path = Path(self.registry.health(name)["path"])
-        stored = self.store.put(path, name)
+        health = self.registry.health(name)
+        stored = self.store.put(Path(health["path"]), name)
+        if state is _S.ACTIVE and not force and stored.version == health["version"]:
+            self._engine._reply(
+                addr, "/warning", message.address,
+                f"{name}: its file has not changed since version {stored.version} was loaded",
+            )  # fmt: skip
+            self._engine._reply(addr, "/plugins/loaded", name, stored.version, "active")
+            return
         if state is _S.ACTIVE:
             self.registry.set_pending(name, stored.version)
         self._begin(_Job("reload", force, stored, addr, was=state))

@@ -217,6 +217,18 @@ def test_a_valid_reload_is_swapped_in_by_a_commit(world: World) -> None:
     assert not world.keeper.plugins.standby_only, "from now on every worker is to hold it"
 
 
+def test_a_reload_of_an_unchanged_file_swaps_nothing_and_says_so(world: World) -> None:
+    version = _load(world)
+    world.request("/plugins/reload", "fold")
+    assert (
+        world.engine.replies[-2][0] == "/warning"
+        and "not changed" in world.engine.replies[-2][1][1]
+    )
+    assert world.engine.replies[-1] == ("/plugins/loaded", ("fold", version, "active"))
+    assert not world.validator.pending and not world.commits.started
+    assert world.registry.health("fold")["restarts"] == 0
+
+
 def test_an_unload_removes_the_modules_then_forgets_the_type(world: World) -> None:
     _load(world)
     world.engine.patch.apply(validate("/patch/create", ("f", "fold")))
