@@ -306,7 +306,7 @@ def format_plugin_reply(address: str, args: tuple[object, ...], request: str = "
                 why = rest.strip()
         if kind in ERROR_TYPES:
             head += f" — {kind} ({ERROR_TYPES[kind]})"
-        if request.startswith("reload"):
+        if request.startswith("reload") and "plays on" not in why:  # the engine may say so
             why += ("; " if why else "") + "the old version keeps playing"
         return f"{head}\n  {why}" if why else head
     return f"{address[1:]}: {' '.join(words)}"
