@@ -22,16 +22,30 @@ Reply = tuple[str, tuple[Arg, ...]]
 _PLUGIN_COMMANDS = ("/plugins/load", "/plugins/reload", "/plugins/unload")
 
 
+def _twin_sockets() -> tuple[socket.socket, socket.socket]:
+    """A UDP socket on a free port and a TCP one on the same port (a free UDP port's TCP twin
+    may be taken: try others)."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        return udp, tcp
+    raise OSError("no port free for both UDP and TCP")
+
+
 class FakeEngine:
     """One port, UDP and TCP; `received` holds every (address, args) in order."""
 
     def __init__(self) -> None:
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
+        self.udp, self.tcp = _twin_sockets()
         self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", self.port))
         self.tcp.listen(8)
         self.received: list[Reply] = []
         self.dump: dict[str, Any] = {"modules": {}, "connections": [], "tempo": 120.0}
