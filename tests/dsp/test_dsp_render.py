@@ -306,19 +306,14 @@ class QuitsWhenMade(Processor):
 
 
 def test_module_code_calling_sys_exit_is_an_error_not_the_end_of_the_renderer() -> None:
-    catalog.register(QuitsWhenMade)
-    try:
-        renderer = Renderer(SR, 64)
-        for sample, msg in [*setup("src", "sine"), *setup("fx", "quits_test")]:
-            renderer.schedule(sample, msg)
-        renderer.schedule(0, m("/note/src", 69, 100))
-        out = np.zeros((64, 2), dtype=np.float32)
-        for _ in range(4):
-            renderer.render(out, 64)
-        assert renderer.error_count == 2  # its create and the commands that name it
-        assert any("bye" in error for error in renderer.errors)
-        assert np.abs(out).max() > 0.05, "the rest plays on"
-    finally:
-        del catalog.MODULE_TYPES["quits_test"]
-        del TYPE_SPECS["quits_test"]
-        catalog.PROCESSOR_TYPES.discard("quits_test")
+    catalog.register(QuitsWhenMade)  # the conftest takes it out of the catalogue afterwards
+    renderer = Renderer(SR, 64)
+    for sample, msg in [*setup("src", "sine"), *setup("fx", "quits_test")]:
+        renderer.schedule(sample, msg)
+    renderer.schedule(0, m("/note/src", 69, 100))
+    out = np.zeros((64, 2), dtype=np.float32)
+    for _ in range(4):
+        renderer.render(out, 64)
+    assert renderer.error_count == 2  # its create and the commands that name it
+    assert any("bye" in error for error in renderer.errors)
+    assert np.abs(out).max() > 0.05, "the rest plays on"

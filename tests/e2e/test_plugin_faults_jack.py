@@ -108,8 +108,32 @@ def _until_state(client: EngineClient, name: str, states: set[str]) -> dict[str,
     raise AssertionError(f"{name} never became {states}: {client.plugin_health(name)}")
 
 
-def _running(client: EngineClient) -> bool:
-    return all(slot["seat"] == "running" for slot in client.status()["slots"])
+def _until_both_slots_run(client: EngineClient) -> None:
+    """A slot a fault killed is replaced: wait for it (a commit needs both)."""
+    deadline = time.monotonic() + 30.0
+    while not all(slot["seat"] == "running" for slot in client.status()["slots"]):
+        assert time.monotonic() < deadline, client.status()["slots"]
+        time.sleep(0.2)
+
+
+def _bass_through(client: EngineClient, module: str, module_type: str) -> None:
+    """A new `module_type` called `module` between the bass and the master."""
+    client.send([
+        validate("/patch/create", (module, module_type)),
+        validate("/patch/disconnect", ("bass", "master")),
+        validate("/patch/connect", ("bass", module)),
+        validate("/patch/connect", (module, "master")),
+    ])  # fmt: skip
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[int, int, int]:
+    """Underruns, blocks played and blocks sounding between two statuses."""
+    io, was = after["io"], before["io"]
+    return (
+        io["underruns"] - was["underruns"],
+        io["blocks_played"] - was["blocks_played"],
+        io["sounding_blocks"] - was["sounding_blocks"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,26 +155,15 @@ def test_a_forced_faulty_module_on_jack_the_music_goes_on_and_a_fix_brings_it_ba
     path = tmp_path / f"{name}.py"
     _write(fixture, path)
     with engine.client() as client, StallMonitor() as host:
-        deadline = time.monotonic() + 30.0
-        while not _running(client):  # the last case's replaced slot
-            assert time.monotonic() < deadline, client.status()["slots"]
-            time.sleep(0.2)
+        _until_both_slots_run(client)  # the last case's replaced slot
         client.send_raw("/plugins/load", str(path), name, 1)
         assert answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
         before = client.status()
-        client.send([
-            validate("/patch/create", (module, name)),
-            validate("/patch/disconnect", ("bass", "master")),
-            validate("/patch/connect", ("bass", module)),
-            validate("/patch/connect", (module, "master")),
-        ])  # fmt: skip
+        _bass_through(client, module, name)
         health = _until_state(client, name, {state})
         time.sleep(1.0)
         after = client.status()
-        io, was = after["io"], before["io"]
-        underruns = io["underruns"] - was["underruns"]
-        played = io["blocks_played"] - was["blocks_played"]
-        sounding = io["sounding_blocks"] - was["sounding_blocks"]
+        underruns, played, sounding = _changes(before, after)
         print(
             f"\n{fixture} on JACK: {played} blocks, {sounding} sounding, {underruns} underruns, "
             f"failovers {after['engine']['failovers'] - before['engine']['failovers']}, "
@@ -168,11 +181,7 @@ def test_a_forced_faulty_module_on_jack_the_music_goes_on_and_a_fix_brings_it_ba
             time.sleep(0.5)
             back = client.status()
             time.sleep(1.0)
-            later = client.status()
-            io, was = later["io"], back["io"]
-            underruns = io["underruns"] - was["underruns"]
-            played = io["blocks_played"] - was["blocks_played"]
-            sounding = io["sounding_blocks"] - was["sounding_blocks"]
+            underruns, played, sounding = _changes(back, client.status())
         elif state == "quarantined":
             budget += CRASH_BUDGET
         assert underruns <= budget, after["io"]
@@ -180,22 +189,14 @@ def test_a_forced_faulty_module_on_jack_the_music_goes_on_and_a_fix_brings_it_ba
         assert sounding >= played - underruns - budget - muted, "the saw kept sounding"
 
         shutil.copy(FAULTY / "good.py", path)  # the fix
-        deadline = time.monotonic() + 30.0
-        while not _running(client):  # a crashed slot is replaced before the reload's commit
-            assert time.monotonic() < deadline, client.status()["slots"]
-            time.sleep(0.2)
+        _until_both_slots_run(client)
         client.send_raw("/plugins/reload", name)
         reply = answer(client, "/plugins/loaded")
         assert reply[0] == "/plugins/loaded", reply
         fixed = _until_state(client, name, {"active"})
         assert fixed["restarts"] == 1
         if state == "quarantined":  # the engine took the module out: the player puts it back
-            client.send([
-                validate("/patch/create", (module, name)),
-                validate("/patch/disconnect", ("bass", "master")),
-                validate("/patch/connect", ("bass", module)),
-                validate("/patch/connect", (module, "master")),
-            ])  # fmt: skip
+            _bass_through(client, module, name)
         count = fixed["success_count"]
         time.sleep(0.5)
         assert client.plugin_health(name)["success_count"] > count, "it plays again"

@@ -129,19 +129,13 @@ def test_tick_reads_a_few_times_a_second_not_every_call() -> None:
 
 @pytest.fixture
 def faults_registered() -> Iterator[None]:
-    """tests/faults.py's types in the catalogue for one test; the catalogue as it was after."""
-    from chronus.dsp.catalog import MODULE_TYPES, PROCESSOR_TYPES
-    from chronus.dsp.specs import TYPE_SPECS
-
-    saved = dict(MODULE_TYPES), dict(TYPE_SPECS), set(PROCESSOR_TYPES)
+    """tests/faults.py imported afresh, so that it registers its types for this test (the
+    conftest takes them out of the catalogue afterwards)."""
     sys.modules.pop("tests.faults", None)
     import tests.faults  # noqa: F401  (registers the fault_* types)
 
     yield
     sys.modules.pop("tests.faults", None)
-    for table, before in zip((MODULE_TYPES, TYPE_SPECS, PROCESSOR_TYPES), saved, strict=True):
-        table.clear()
-        table.update(before)
 
 
 @pytest.mark.usefixtures("faults_registered")
