@@ -15,7 +15,9 @@ target: < 1 %); over the block's period too.
 
 Then the same with the acid filters as a user plugin type (`acid_plugin`, the same class
 registered under another name): plugin modules are timed per call (two clock reads and a
-store into the plugin table) and counted; that cost per plugin call is reported beside.
+store into the plugin table) and counted; that cost per plugin call is reported beside. And
+once more as a slot runs them, with the guard's CPU limit on (`Guard.limit_time`: a CPU timer
+armed and disarmed around each plugin call, two `setitimer` calls).
 
 Timings on a shared machine are noisy: the medians of alternated runs only; measure again on
 a quiet machine for the record.
@@ -38,6 +40,7 @@ from figures import add_json_flag, figures_out
 
 from chronus.dsp import catalog
 from chronus.dsp.filters import Acid
+from chronus.dsp.guard import time_limit_s
 from chronus.dsp.render import Renderer
 from chronus.dsp.strips import pass_through, zero_mono
 from chronus.protocol import validate
@@ -54,9 +57,12 @@ class AcidPlugin(Acid):
     TYPE = "acid_plugin"
 
 
-def patch(chains: int, seconds: float, filter_type: str) -> Renderer:
-    """The chain anchor's patch with its notes scheduled for `seconds`."""
+def patch(chains: int, seconds: float, filter_type: str, limited: bool = False) -> Renderer:
+    """The chain anchor's patch with its notes scheduled for `seconds` (plugin calls held to
+    the slots' CPU limit if `limited`)."""
     renderer = Renderer(RATE, BLOCK)
+    if limited:
+        renderer.graph.guard.limit_time(time_limit_s(RATE, BLOCK))
     for v in range(chains):
         voice, dist, acid = f"v{v}", f"d{v}", f"a{v}"
         for address, args in (
@@ -145,8 +151,10 @@ def per_call_ns(renderer: Renderer, sweeps: int) -> tuple[float, int]:
     return statistics.median(diffs), len(calls)
 
 
-def measure(chains: int, seconds: float, sweeps: int, filter_type: str) -> dict[str, Any]:
-    renderer = patch(chains, seconds + 0.5, filter_type)
+def measure(
+    chains: int, seconds: float, sweeps: int, filter_type: str, limited: bool = False
+) -> dict[str, Any]:
+    renderer = patch(chains, seconds + 0.5, filter_type, limited)
     render_blocks(renderer, 0.5)  # the patch made and playing
     times, modules = render_blocks(renderer, seconds)
     block_us = statistics.median(times)
@@ -177,8 +185,12 @@ def main() -> None:
     Renderer(RATE, BLOCK).warm_up()
     with figures_out(args.json) as figures:
         for chains in args.chains:
-            for kind, filter_type in (("builtin", "acid"), ("plugin", "acid_plugin")):
-                row = measure(chains, args.seconds, args.sweeps, filter_type)
+            for kind, filter_type, limited in (
+                ("builtin", "acid", False),
+                ("plugin", "acid_plugin", False),
+                ("plugin_limited", "acid_plugin", True),
+            ):
+                row = measure(chains, args.seconds, args.sweeps, filter_type, limited)
                 figures[f"{chains}_{kind}"] = row
                 print(
                     f"{chains} chains, acid {kind}: {row['modules_per_block']} modules a block, "

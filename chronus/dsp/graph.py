@@ -481,24 +481,24 @@ class Graph:
         if not self._lfos:
             self._render(out, n, offset)
             self.clock += n
-            return
-        if not self._targets:
+        elif not self._targets:
             # Nothing to modulate: the lfos only keep time, the block need not be split.
             first = -(-self.clock // GRID) * GRID
             for _ in range(first, self.clock + n, GRID):
                 self._tick()
             self._render(out, n, offset)
             self.clock += n
-            return
-        done = 0
-        while done < n:
-            into = self.clock % GRID
-            if into == 0:
-                self._tick()
-            step = min(n - done, GRID - into)
-            self._render(out, step, offset + done)
-            self.clock += step
-            done += step
+        else:
+            done = 0
+            while done < n:
+                into = self.clock % GRID
+                if into == 0:
+                    self._tick()
+                step = min(n - done, GRID - into)
+                self._render(out, step, offset + done)
+                self.clock += step
+                done += step
+        self.guard.settle()
 
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False

@@ -51,6 +51,8 @@ class PluginField(IntEnum):
     """Bumped each time `LAST_ERROR` is written."""
     CPU_COUNT = 13
     """Calls timed so far; the last `CPU_WINDOW` are in `CPU` (ns), circularly."""
+    OVERRUNS = 14
+    """Modules of this type suspended for running past the guard's time limit in a call."""
     LAST_ERROR = 16
     """`ERROR_TEXT_BYTES` of UTF-8, zero-padded, the last error's text."""
     CPU = 16 + ERROR_TEXT_BYTES // 8
@@ -101,8 +103,8 @@ def row_cpu_us(row: npt.NDArray[np.int64]) -> tuple[float, float]:
 
 def read_rows(table: npt.NDArray[np.int64]) -> dict[str, dict[str, Any]]:
     """Every used row of a table, by plugin type: its counters, last error and CPU figures
-    (`success_count`, `error_count`, `suspended`, `quarantined`, `last_error`, `cpu_us_p50`,
-    `cpu_us_p99`)."""
+    (`success_count`, `error_count`, `suspended`, `quarantined`, `overruns`, `last_error`,
+    `cpu_us_p50`, `cpu_us_p99`)."""
     rows: dict[str, dict[str, Any]] = {}
     for row in table:
         name = row_name(row)
@@ -114,6 +116,7 @@ def read_rows(table: npt.NDArray[np.int64]) -> dict[str, dict[str, Any]]:
             "error_count": int(row[PluginField.ERRORS]),
             "suspended": int(row[PluginField.SUSPENDED]),
             "quarantined": int(row[PluginField.QUARANTINED]),
+            "overruns": int(row[PluginField.OVERRUNS]),
             "last_error": row_error(row),
             "cpu_us_p50": p50,
             "cpu_us_p99": p99,

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.graph import Graph
-from chronus.dsp.guard import MODULE_ERRORS, call_mono, call_source, call_stereo
+from chronus.dsp.guard import MODULE_ERRORS, call_mono, call_source, call_stereo, time_limit_s
 from chronus.dsp.idle import warm_idle
 from chronus.dsp.lfo import Lfo
 from chronus.dsp.module import Processor
@@ -293,6 +293,7 @@ def render_offline(
     Returns a float32 array of shape (frames, 2). Uses the same `Renderer` as the engine.
     """
     renderer = Renderer(sample_rate, block)
+    renderer.graph.guard.limit_time(time_limit_s(sample_rate, block))  # as a slot does
     for sample, message in commands:
         renderer.schedule(sample, message)
     out = np.zeros((frames, 2), dtype=np.float32)

@@ -3,7 +3,8 @@
 A few times a second it reads the guard's table (`chronus.dsp.plugin_table`) in each
 running slot's shared counters: the active slot's counts become the plugin's metrics, and a
 suspension or quarantine that any slot counted since it was last read moves the plugin to
-`suspended` (reason `errors`) or `quarantined` (reason `crash`). Both slots render the same
+`suspended` (reason `errors`, or `timeout` for a call stopped at the guard's CPU limit) or
+`quarantined` (reason `crash`). Both slots render the same
 blocks, so both count the same events, a few blocks apart at most: the first sighting moves
 the plugin and the other finds it moved already; a slot that takes over after a crash
 (which quarantines the module in the standby alone) is heard too. Were a plugin reloaded
@@ -42,7 +43,7 @@ class PluginWatch:
         self.registry = registry
         self.every_s = every_s
         self._due = 0.0
-        self._seen: dict[tuple[int, str], tuple[int, int]] = {}
+        self._seen: dict[tuple[int, str], tuple[int, int, int]] = {}
         """(slot pid, plugin) → the (suspended, quarantined) counts last read from it."""
         self._active_pid = 0
         self._reported: dict[str, tuple[int, int]] = {}
@@ -92,12 +93,19 @@ class PluginWatch:
             )
 
     def _events(self, pid: int, name: str, row: dict[str, Any]) -> None:
-        counts = (row["suspended"], row["quarantined"])
-        suspended, quarantined = self._seen.get((pid, name), (0, 0))
+        counts = (row["suspended"], row["quarantined"], row["overruns"])
+        suspended, quarantined, overruns = self._seen.get((pid, name), (0, 0, 0))
         self._seen[(pid, name)] = counts
         if counts[1] > quarantined:
             self._move(
                 name, PluginState.QUARANTINED, "crash", "a module of it crashed or hung a slot"
+            )
+        elif counts[2] > overruns:
+            self._move(
+                name,
+                PluginState.SUSPENDED,
+                "timeout",
+                f"a module of it ran past its CPU limit in one block: {row['last_error']}",
             )
         elif counts[0] > suspended:
             self._move(

@@ -439,12 +439,14 @@ def worker_main(
 
 
 def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
+    from chronus.dsp.guard import time_limit_s
     from chronus.dsp.render import Renderer  # here: the supervisor imports this module too
     from chronus.plugins import runtime
 
     user_modules = load_user_modules()
     renderer = Renderer(config.rate, config.block)
     errors = renderer.warm_up()
+    renderer.graph.guard.limit_time(time_limit_s(config.rate, config.block))
     code = code_fingerprint(user_modules)
     gc.collect()
     gc.freeze()  # so that a collection at the start takes 0.2 ms instead of 28

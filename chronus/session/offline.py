@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp.crossfade import crossfade_into
+from chronus.dsp.guard import time_limit_s
 from chronus.dsp.patch import Patch, PatchError
 from chronus.dsp.render import Renderer, render_offline
 from chronus.plugins.source import version_of
@@ -98,7 +99,7 @@ def render_session(session: StampedSession, frames: int) -> npt.NDArray[np.float
     check_plugins(session)
     rate, block = session.rate, session.block
     out = np.zeros((frames, 2), dtype=np.float32)
-    renderer = Renderer(rate, block)
+    renderer = _renderer(rate, block)
     for sample, message in session.commands:
         renderer.schedule(sample, message)
     position = 0
@@ -106,7 +107,7 @@ def render_session(session: StampedSession, frames: int) -> npt.NDArray[np.float
         if commit.stamp >= frames:
             break
         _render_span(renderer, out, position, commit.stamp)
-        new = Renderer(rate, block)
+        new = _renderer(rate, block)
         new.load_state(pickle.loads(pickle.dumps(renderer.state())))  # as a hand-over does
         for message in commit.messages:
             new.schedule(commit.stamp, message)
@@ -130,3 +131,11 @@ def render_session(session: StampedSession, frames: int) -> npt.NDArray[np.float
         renderer, position = new, end
     _render_span(renderer, out, position, frames)
     return out
+
+
+def _renderer(rate: int, block: int) -> Renderer:
+    """A renderer whose plugin calls are held to the time limit a slot holds them to, so
+    that a module stopped live is stopped here at the same call."""
+    renderer = Renderer(rate, block)
+    renderer.graph.guard.limit_time(time_limit_s(rate, block))
+    return renderer

@@ -3,6 +3,8 @@ suspend, a crash quarantines, and plugin types (only they) are measured."""
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -12,7 +14,7 @@ import pytest
 
 from chronus.dsp import catalog
 from chronus.dsp.crumbs import crumb_of
-from chronus.dsp.guard import SUSPEND_AFTER_ERRORS
+from chronus.dsp.guard import SUSPEND_AFTER_ERRORS, time_limit_s
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.plugin_table import (
@@ -29,7 +31,12 @@ from chronus.protocol import Message, validate
 from tests.dsp.allocation import assert_allocates_nothing
 
 SR, BLOCK = 48000, 64
-MODES = {"pass": 0.0, "raise": 1.0, "nan": 2.0, "inf": 3.0, "exit": 4.0}
+MODES = {
+    "pass": 0.0, "raise": 1.0, "nan": 2.0, "inf": 3.0, "exit": 4.0,
+    "loop": 5.0, "swallow": 6.0, "slow": 7.0,
+}  # fmt: skip
+SLOW_S = 0.004
+"""What the `slow` mode spins for, in CPU time: far above a block's budget, under the limit."""
 
 
 def m(address: str, *args: object) -> Message:
@@ -42,7 +49,7 @@ class Glitch(Processor):
     TYPE = "glitch_test"
     PARAMS: ClassVar[tuple[ParamSpec, ...]] = (
         *mix_specs(0.0),
-        ParamSpec("mode", 0.0, 0.0, 4.0, "", 0.0, "0 pass, 1 raise, 2 nan, 3 inf, 4 exit"),
+        ParamSpec("mode", 0.0, 0.0, 7.0, "", 0.0, "0 pass … 7 slow: see `MODES`"),
     )
 
     def process_stereo(
@@ -54,6 +61,19 @@ class Glitch(Processor):
             raise RuntimeError("glitch raises as asked")
         if mode == MODES["exit"]:
             raise SystemExit(3)
+        if mode == MODES["loop"]:
+            while True:
+                pass
+        if mode == MODES["swallow"]:
+            while True:
+                try:
+                    time.sleep(0)
+                except Exception:  # a module that means well and catches everything
+                    pass
+        if mode == MODES["slow"]:
+            until = time.process_time() + SLOW_S
+            while time.process_time() < until:
+                pass
         if mode == MODES["nan"]:
             out[:n] = np.nan
         elif mode == MODES["inf"]:
@@ -256,8 +276,9 @@ def test_a_hand_over_mid_streak_suspends_at_the_same_block() -> None:
 
 
 def test_the_guarded_render_of_a_plugin_allocates_nothing() -> None:
-    """Timing and counting a plugin's calls costs no memory per block."""
+    """Timing, counting and time-limiting a plugin's calls costs no memory per block."""
     renderer = Renderer(SR, BLOCK)
+    renderer.graph.guard.limit_time(time_limit_s(SR, BLOCK))
     chain(renderer)
     for msg in [m("/patch/create", "hum", "hum_test"), m("/patch/connect", "hum", "fx")]:
         renderer.schedule(0, msg)
@@ -292,3 +313,50 @@ def test_a_reinstated_module_plays_again_and_is_suspended_again_if_it_fails() ->
     blocks(quarantined, 1)
     quarantined.graph.quarantine(crumb_of("fx"))
     assert quarantined.graph.reinstate("fx") and quarantined.graph.quarantined == []
+
+
+@pytest.mark.parametrize("mode", ["loop", "swallow"])
+def test_a_module_that_never_returns_is_stopped_at_its_cpu_limit_and_suspended(mode: str) -> None:
+    renderer = Renderer(SR, BLOCK)
+    assert renderer.graph.guard.limit_time(0.02)
+    chain(renderer, mode)
+    began = time.process_time()
+    out = blocks(renderer, 3)
+    took = time.process_time() - began
+    # The kernel checks CPU timers at its tick (4 ms at 250 Hz): a tick early at most.
+    assert 0.015 <= took < 0.5, f"stopped once, at its limit: {took:.3f} s of CPU"
+    assert renderer.graph.suspended == ["fx"], "suspended at its first overrun"
+    fx = row(renderer, "glitch_test")
+    assert fx[PluginField.OVERRUNS] == 1 and fx[PluginField.SUSPENDED] == 1
+    renderer.graph.guard.publish()
+    assert "CPU limit" in row_error(fx)
+    clean = Renderer(SR, BLOCK)
+    chain(clean, "pass")
+    assert np.array_equal(out, blocks(clean, 3)), "its input passed on, from the first block"
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0), "no timer left armed"
+
+
+def test_a_slow_module_under_the_limit_is_not_stopped() -> None:
+    renderer = Renderer(SR, BLOCK)
+    renderer.graph.guard.limit_time(0.02)
+    chain(renderer, "slow")
+    blocks(renderer, 4)
+    assert renderer.graph.suspended == [] and renderer.graph.module_error_count == 0
+    assert row(renderer, "glitch_test")[PluginField.SUCCESS] == 4
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+
+
+def test_the_time_limit_is_four_periods_and_never_below_20_ms() -> None:
+    assert time_limit_s(48000, 128) == 0.02
+    assert time_limit_s(48000, 1024) == pytest.approx(4 * 1024 / 48000)
+
+
+def test_the_limit_is_refused_off_the_main_thread() -> None:
+    import threading
+
+    answers: list[bool] = []
+    guard = Renderer(SR, BLOCK).graph.guard
+    thread = threading.Thread(target=lambda: answers.append(guard.limit_time(0.02)))
+    thread.start()
+    thread.join()
+    assert answers == [False] and guard.limit_s == 0.0

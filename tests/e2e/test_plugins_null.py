@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -282,30 +283,63 @@ def test_a_snapshot_names_its_plugins_and_is_refused_without_them(
 FAULTY = Path(__file__).resolve().parents[1] / "plugins" / "faulty"
 
 
-@pytest.mark.parametrize(
-    ("fixture", "how"), [("segfault.py", "crashed"), ("endless_loop.py", "hung")]
-)
-def test_a_forced_faulty_module_reaches_the_slots_and_the_music_goes_on(
-    engine: EngineProcess, fixture: str, how: str
+def _bad_between_bass_and_master(client: EngineClient, fixture: str) -> dict[str, Any]:
+    """Force `fixture` in as the plugin `bad`, a module `x` of it after the bass; the status
+    just before `x` came."""
+    _play_through_gain_free(client)
+    client.sync()
+    client.send_raw("/plugins/load", str(FAULTY / fixture), "bad", 1)
+    reply = answer(client, "/plugins/loaded")
+    assert reply[0] == "/plugins/loaded", "forced: no validation, no warm-up render"
+    before = client.status()
+    client.send([
+        _m("/patch/create", "x", "bad"), _m("/patch/disconnect", "bass", "master"),
+        _m("/patch/connect", "bass", "x"), _m("/patch/connect", "x", "master"),
+    ])  # fmt: skip
+    return before
+
+
+def test_a_forced_crashing_module_reaches_the_slots_and_the_music_goes_on(
+    engine: EngineProcess,
 ) -> None:
     with engine.client() as client:
-        _play_through_gain_free(client)
-        client.sync()
-        client.send_raw("/plugins/load", str(FAULTY / fixture), "bad", 1)
-        reply = answer(client, "/plugins/loaded")
-        assert reply[0] == "/plugins/loaded", "forced: no validation, no warm-up render"
-        before = client.status()
-        client.send([
-            _m("/patch/create", "x", "bad"), _m("/patch/disconnect", "bass", "master"),
-            _m("/patch/connect", "bass", "x"), _m("/patch/connect", "x", "master"),
-        ])  # fmt: skip
+        before = _bad_between_bass_and_master(client, "segfault.py")
         deadline = time.monotonic() + 10.0
         while "x" not in (status := client.status())["engine"]["quarantined"]:
             assert time.monotonic() < deadline, status["engine"]["events"]
             time.sleep(0.1)
         time.sleep(0.5)
         status = client.status()
-    assert how in status["engine"]["quarantined"]["x"]
+    assert "crashed" in status["engine"]["quarantined"]["x"]
     played = status["io"]["blocks_played"] - before["io"]["blocks_played"]
     sounding = status["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
     assert sounding > 0.5 * played, "\n".join(status["engine"]["events"])
+
+
+def test_a_forced_endless_loop_is_stopped_in_both_slots_without_a_failover(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    """The guard's CPU limit stops the loop in each slot at the same call and suspends the
+    module there: no slot is killed, the bass goes on through the bypass, and the session's
+    offline render stops it at the same call (it gives the recording)."""
+    with engine.client() as client:
+        before = _bad_between_bass_and_master(client, "endless_loop.py")
+        deadline = time.monotonic() + 10.0
+        while (health := client.plugin_health("bad"))["state"] != "suspended":
+            assert time.monotonic() < deadline, health
+            time.sleep(0.1)
+        time.sleep(0.5)
+        status = client.status()
+    assert health["transitions"][-1]["reason"] == "timeout", health["transitions"]
+    assert "CPU limit" in health["last_error"]
+    assert status["engine"]["failovers"] == before["engine"]["failovers"]
+    assert status["engine"]["respawns"] == before["engine"]["respawns"]
+    assert status["engine"]["quarantined"] == {}
+    played = status["io"]["blocks_played"] - before["io"]["blocks_played"]
+    sounding = status["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
+    assert sounding > 0.9 * played, "\n".join(status["engine"]["events"])
+    assert engine.quit() == 0
+    recorded, _ = read_wav(tmp_path / "out.wav")
+    offline = render_session(read_stamped_log(tmp_path / "s.log"), len(recorded))
+    running = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
+    assert len(running) <= 2 * status["io"]["underruns"], running[:10]
