@@ -15,6 +15,7 @@ A half-typed line is no error, so an unfinished command stops nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -43,8 +44,13 @@ class Scan:
         return self.tokens
 
 
+@lru_cache(maxsize=256)
 def scan(text: str, expect: bool = False) -> Scan:
-    """Read `text` with the grammar; with `expect`, also what could follow it."""
+    """Read `text` with the grammar; with `expect`, also what could follow it.
+
+    A pure function of the text (the grammar is loaded once), so it is cached: while a word
+    is typed, the line before it is read once, not at every key.
+    """
     tokens: list[Token] = []
     try:
         parser = load_parser().parse_interactive(text)
