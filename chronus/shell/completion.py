@@ -191,9 +191,9 @@ class CommandCompleter(Completer):
         hidden = typed.rsplit("/", 1)[-1].startswith(".")
         out = []
         for completion in completer.get_completions(document, CompleteEvent()):
-            if completion.text.startswith(".") and not hidden:
-                continue
             text = typed[: len(typed) + completion.start_position] + completion.text
+            if text.rsplit("/", 1)[-1].startswith(".") and not hidden:
+                continue
             folder = os.path.isdir(os.path.expanduser(text))
             out.append(Suggestion(text, "folder" if folder else "file", len(typed)))
         return out

@@ -133,11 +133,16 @@ def test_file_paths_where_a_path_goes(
     (tmp_path / "songs" / "intro.chr").write_text("tempo 120\n")
     (tmp_path / "fold.py").write_text("")
     (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "notes.txt.bak").write_text("")
+    (tmp_path / ".hidden").write_text("")
     monkeypatch.chdir(tmp_path)
     found = completer.suggest("replay so")
     assert _texts(found) == ["songs"] and _meta(found, "songs") == "folder"
     assert _texts(completer.suggest("replay songs/")) == ["songs/intro.chr"]
-    assert "notes.txt" in _texts(completer.suggest("record to "))
+    everything = _texts(completer.suggest("record to "))
+    assert "notes.txt" in everything and ".hidden" not in everything
+    assert _texts(completer.suggest("record to notes.txt")) == ["notes.txt", "notes.txt.bak"]
+    assert _texts(completer.suggest("record to .h")) == [".hidden"]
     modules = _texts(completer.suggest("load module "))
     assert "fold.py" in modules and "songs" in modules and "notes.txt" not in modules
 
