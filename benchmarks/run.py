@@ -364,6 +364,15 @@ def per_line(figures: Figures) -> Reading:
     return Reading(text, figures["p99_us"] / 1000)
 
 
+def completion_menu(figures: Figures) -> Reading:
+    """p99 of keystroke → completion menu drawn at the prompt, ms."""
+    text = (
+        f"p99 {ms(figures['p99_ms'])}, p50 {ms(figures['p50_ms'])} ({figures['keystrokes']} "
+        f"keys, {figures['modules']} modules; flat word list p50 {ms(figures['word_list_p50_ms'])})"
+    )
+    return Reading(text, figures["p99_ms"])
+
+
 def guard_share(chains: int, kind: str) -> Callable[[Figures], Reading]:
     """The one door's cost per block, as % of the block's period (checked) and of its render."""
 
@@ -811,6 +820,19 @@ BENCHES: tuple[Bench, ...] = (
             ),
         ),
         needs_jack=True,
+    ),
+    Bench(
+        "completion",
+        "completion.py",
+        lambda s: _quick(s, ["--rounds", "3"], ["--rounds", "40"]),
+        (
+            Figure(
+                "16",
+                "prompt: keystroke → completion menu drawn, 64 chains, through a PromptSession",
+                below(50.0, "< 50 ms (issue 16)"),
+                completion_menu,
+            ),
+        ),
     ),
 )
 

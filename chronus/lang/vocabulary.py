@@ -45,6 +45,7 @@ __all__ = [
     "chord_quality",
     "comparative",
     "degree",
+    "grammar_phrases",
     "grammar_terminals",
     "interval",
     "known_words",
@@ -360,20 +361,25 @@ def _word_regex(word: str) -> str:
     return r"[- \t]?".join(re.escape(piece) for piece in word.split("-"))
 
 
-def grammar_terminals() -> dict[str, str]:
-    """The `@NAME@` slots of the grammar → their regex alternations, from the tables."""
+def grammar_phrases() -> dict[str, tuple[str, ...]]:
+    """The `@NAME@` slots of the grammar → the words and phrases each matches."""
     multi_word_types = [w for w in MODULE_WORDS if " " in w or "-" in w or w[0].isdigit()]
     return {
-        "MAKING": phrase_regex(v for v in MAKING_VERBS if v not in ("add", "create", "make")),
-        "TYPE_PHRASES": phrase_regex(multi_word_types),
-        "ROUTE_VERBS": phrase_regex(ROUTE_VERBS),
-        "DEGREE_BIT": phrase_regex(w for w, d in DEGREES.items() if d == "bit"),
-        "DEGREE_MUCH": phrase_regex(w for w, d in DEGREES.items() if d == "much"),
-        "COMPARATIVES": phrase_regex(COMPARATIVES),
-        "MIX_WORDS": phrase_regex(MIX_WORDS),
-        "TEMPO_WORDS": phrase_regex(TEMPO_WORDS),
-        "TEMPO_CHANGES": phrase_regex(TEMPO_CHANGES),
-        "INTERVALS": phrase_regex(INTERVALS),
-        "QUALITIES": phrase_regex(CHORD_QUALITIES),
-        "RHYTHMS": phrase_regex(RHYTHMS),
+        "MAKING": tuple(v for v in MAKING_VERBS if v not in ("add", "create", "make")),
+        "TYPE_PHRASES": tuple(multi_word_types),
+        "ROUTE_VERBS": tuple(ROUTE_VERBS),
+        "DEGREE_BIT": tuple(w for w, d in DEGREES.items() if d == "bit"),
+        "DEGREE_MUCH": tuple(w for w, d in DEGREES.items() if d == "much"),
+        "COMPARATIVES": tuple(COMPARATIVES),
+        "MIX_WORDS": tuple(MIX_WORDS),
+        "TEMPO_WORDS": tuple(TEMPO_WORDS),
+        "TEMPO_CHANGES": tuple(TEMPO_CHANGES),
+        "INTERVALS": tuple(INTERVALS),
+        "QUALITIES": tuple(CHORD_QUALITIES),
+        "RHYTHMS": tuple(RHYTHMS),
     }
+
+
+def grammar_terminals() -> dict[str, str]:
+    """The `@NAME@` slots of the grammar → their regex alternations, from the tables."""
+    return {slot: phrase_regex(phrases) for slot, phrases in grammar_phrases().items()}

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-from prompt_toolkit.completion import WordCompleter
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
@@ -22,6 +21,8 @@ from chronus.lang.modules import module_types, param_names, plugin_types
 from chronus.lang.parser import UNIT_WORDS, keywords
 from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
+from chronus.shell.colour import STYLE, CommandLexer
+from chronus.shell.completion import CommandCompleter
 from chronus.shell.help import HELP
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
 from chronus.shell.session import (
@@ -345,16 +346,16 @@ def run_shell(
             return 1
         gate = Gate(Interpreter(context), write)
         gate.open(_attached(client, gate, write))
-    words = completion_words()
     session: PromptSession[str] = PromptSession(
         history=history if history is not None else _history(),
         auto_suggest=AutoSuggestFromHistory(),
-        completer=WordCompleter(
-            lambda: (
-                words + [p.name for p in plugin_types()] + sorted(gate.interpreter.context.modules)
-            ),
-            ignore_case=True,
+        completer=CommandCompleter(
+            lambda: gate.interpreter.context,
+            lambda: gate.shell.snapshots.names() if gate.shell is not None else (),
         ),
+        complete_while_typing=True,
+        lexer=CommandLexer(lambda: gate.interpreter.context),
+        style=STYLE,
         bottom_toolbar=lambda: _toolbar(gate, starting),
         input=input,
         output=output,
