@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from chronus.plugins.registry import PluginRegistry
 
-__all__ = ["PUBLISH_EVERY_S", "HttpApi", "is_loopback", "route"]
+__all__ = ["MAX_CONNECTIONS", "PUBLISH_EVERY_S", "HttpApi", "is_loopback", "route"]
 
 PUBLISH_EVERY_S = 0.25
 """How often the serve loop publishes the engine's status for `GET /v1/health`."""
@@ -32,6 +32,9 @@ _REQUEST_TIMEOUT_S = 5.0
 """A client that sends nothing for this long loses its connection (and its thread)."""
 _POLL_S = 0.1
 """How soon the server notices `close()`."""
+MAX_CONNECTIONS = 16
+"""Connections served at once (a thread each); one more is answered 503 and closed at once,
+so that clients that open and hold connections cannot grow the supervisor without bound."""
 log = logging.getLogger("chronus.engine.http")
 
 
@@ -45,6 +48,7 @@ class HttpApi:
         self._published = 0.0
         self._lock = threading.Lock()
         self._requests = 0
+        self._refused = 0
         self._thread = threading.Thread(
             target=server.serve_forever, args=(_POLL_S,), name="chronus-http", daemon=True
         )
@@ -75,6 +79,11 @@ class HttpApi:
         with self._lock:
             return self._status, time.monotonic() - self._published
 
+    def refused(self) -> None:
+        """Count one connection turned away (too many at once)."""
+        with self._lock:
+            self._refused += 1
+
     def counted(self) -> None:
         """Count one request served."""
         with self._lock:
@@ -84,7 +93,12 @@ class HttpApi:
         """Where it listens and how many requests it served."""
         host, port = self.address
         with self._lock:
-            return {"address": f"{host}:{port}", "requests": self._requests}
+            return {
+                "address": f"{host}:{port}",
+                "requests": self._requests,
+                "refused_connections": self._refused,
+                "max_connections": MAX_CONNECTIONS,
+            }
 
     def close(self) -> None:
         """Stop serving and release the port."""
@@ -135,6 +149,28 @@ def _error(text: str) -> bytes:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     api: HttpApi
+    _busy = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def server_activate(self) -> None:
+        self._busy = threading.BoundedSemaphore(MAX_CONNECTIONS)  # this server's own
+        super().server_activate()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._busy.acquire(blocking=False):
+            self.api.refused()
+            try:
+                request.sendall(_BUSY)
+            except OSError:
+                pass  # it went already: nothing to tell
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._busy.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The base class prints the traceback; a client that hung up is no news.
@@ -186,3 +222,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
+
+
+_BUSY_BODY = _error(f"too many connections at once (at most {MAX_CONNECTIONS}); try again")
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {len(_BUSY_BODY)}\r\nRetry-After: 1\r\n\r\n".encode()
+    + _BUSY_BODY
+)

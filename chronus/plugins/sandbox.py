@@ -32,7 +32,7 @@ from typing import Any
 
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
-from chronus.plugins.worker import THREAD_ENV, result_from_dict
+from chronus.plugins.worker import THREAD_ENV, result_from_dict, wall_limit
 
 __all__ = ["SandboxPool", "validate_file"]
 
@@ -168,7 +168,7 @@ def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
 def _run(worker: _Worker, request: dict[str, Any]) -> tuple[ValidationResult, bool]:
     """One job on a ready worker: the result, and whether the worker is still usable."""
     began = time.monotonic()
-    answer = worker.ask(request, float(request["time_limit"]) + ANSWER_GRACE)
+    answer = worker.ask(request, wall_limit(float(request["time_limit"])) + ANSWER_GRACE)
     took = time.monotonic() - began
     if answer is None:
         try:
@@ -187,8 +187,9 @@ def _run(worker: _Worker, request: dict[str, Any]) -> tuple[ValidationResult, bo
 class SandboxPool:
     """Pre-warmed workers validating module files; `validate` and `submit` never raise.
 
-    `time_limit` (seconds, wall clock) and `memory_mb` (address space the module may add to
-    the warm worker's) bound each validation; `settings` sets the checks (CPU budget…).
+    `time_limit` (seconds of CPU; `wall_limit` of it on the clock) and `memory_mb` (address
+    space the module may add to the warm worker's) bound each validation; `settings` sets
+    the checks (CPU budget…).
     """
 
     def __init__(
@@ -279,7 +280,7 @@ class SandboxPool:
         for worker in self.worker_list():
             worker.stop()  # a validation under way ends now, as `internal`
         for thread in threads:
-            thread.join(timeout=self.time_limit + ANSWER_GRACE + 1)
+            thread.join(timeout=wall_limit(self.time_limit) + ANSWER_GRACE + 1)
         for worker in self.worker_list():
             worker.kill()
         self._drain()

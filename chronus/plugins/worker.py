@@ -6,10 +6,11 @@ thread: it runs no thread but its main one, so a fork of it is safe. It then ans
 requests, one JSON line on stdin each, with one JSON line on stdout.
 
 Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
-has rehearsed the checks and waits for its request: it confines itself (`confine`), runs
-the checks and writes its result down a pipe as JSON. The worker waits for that with a
-wall-clock deadline, SIGKILLs the child's process group past it, and turns whatever else
-happened (a signal, an exit, a short read) into a result (`run_job`). Each child does one
+has rehearsed the checks and waits for its request: it confines itself (`confine`: the time
+limit is CPU time, `RLIMIT_CPU`), runs the checks and writes its result down a pipe as JSON.
+The worker waits for that with a wall-clock deadline (`wall_limit`), SIGKILLs the child's
+process group past it, and turns whatever else happened (a signal, an exit, a short read)
+into a result (`run_job`). Each child does one
 validation and is gone: the worker survives whatever the module does.
 
 Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`, or
@@ -46,6 +47,8 @@ THREAD_ENV = {
 
 READY = b"R"
 """What a spare writes down its result pipe once it waits for its request."""
+WALL_FACTOR = 3.0
+"""A validation's clock limit, in multiples of its CPU limit (`wall_limit`)."""
 SPARE_TIMEOUT = 2.0
 """Seconds a spare may take to rehearse (tens of ms, while the worker is idle); past them a
 spare without a rehearsal takes its place. Twice this stays within the pool's grace."""
@@ -102,7 +105,7 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
         request = json.loads(_read_until(request_fd, math.inf)[0])
         usage = resource.getrusage(resource.RUSAGE_SELF)
         spent = usage.ru_utime + usage.ru_stime
-        confine(float(request["memory_mb"]), spent + float(request["time_limit"]) + 1.0, baseline)
+        confine(float(request["memory_mb"]), spent + float(request["time_limit"]), baseline)
         settings = validation.CheckSettings(**request.get("settings", {}))
         if request.get("crc_only"):
             answer = _crc_only(request["path"], request["name"], settings)
@@ -205,15 +208,24 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def wall_limit(time_limit: float) -> float:
+    """How long a validation may take on the clock: `WALL_FACTOR` times its CPU limit, so
+    that a busy machine (the module's process gets a share of a core) does not fail an
+    honest module, while a module that waits instead of computing is still stopped."""
+    return WALL_FACTOR * time_limit
+
+
 def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict[str, Any]:
     """The result of a child that gave no parseable answer, from how it ended."""
     if not finished:
         return _failed("timeout", f"validation went past its time limit of {time_limit:g} s "
-                       "(an endless loop, or a very slow module)")  # fmt: skip
+                       f"of CPU or {wall_limit(time_limit):g} s on the clock (an endless "
+                       "loop, a wait, or a very slow module)")  # fmt: skip
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
-            return _failed("timeout", "validation went past its CPU time limit")
+            return _failed("timeout", f"validation went past its time limit of {time_limit:g} "
+                           "s of CPU (an endless loop, or a very slow module)")  # fmt: skip
         if sig == signal.SIGKILL:
             return _failed("crash", "the validating process was killed (SIGKILL): the system "
                            "ran out of memory?")  # fmt: skip
@@ -298,7 +310,7 @@ def run_job(
     If `answer` is given, it gets the result as soon as it is known, before the child is
     reaped."""
     began = time.monotonic()
-    deadline = began + float(request["time_limit"])
+    deadline = began + wall_limit(float(request["time_limit"]))
     got, child = _in_child(request, spare, deadline)
     try:
         result: dict[str, Any] = got["ended"] if "ended" in got else got

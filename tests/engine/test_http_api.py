@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from typing import Any, cast
 import pytest
 
 from chronus.engine.client import parse_endpoint
-from chronus.engine.http_api import HttpApi, is_loopback
+from chronus.engine.http_api import MAX_CONNECTIONS, HttpApi, is_loopback
 from chronus.engine.launcher import Launcher
 from chronus.engine.supervisor import EngineConfig, Supervisor
 from chronus.plugins.registry import PluginRegistry, PluginState
@@ -194,3 +195,24 @@ def test_a_status_json_cannot_hold_leaves_the_last_one_served(api: HttpApi) -> N
     supervisor._publish_status()
     supervisor._publish_status()
     assert get_json(api, "/v1/health") == (200, {"engine": {"n": 1}})
+
+
+def test_connections_held_open_are_capped_and_the_next_is_told_to_retry(api: HttpApi) -> None:
+    """Each connection holds a thread until it sends or times out: past the cap, one more is
+    answered 503 at once, and a freed place serves again."""
+    host, port = api.address
+    held = [socket.create_connection((host, port), timeout=5) for _ in range(MAX_CONNECTIONS)]
+    try:
+        code, headers, body = call(api, "/v1/plugins")
+        assert code == 503 and headers["Retry-After"] == "1"
+        assert "too many connections" in json.loads(body)["error"]
+        assert api.status()["refused_connections"] >= 1
+        held.pop().close()  # its thread sees the end of the stream and returns
+        deadline = time.monotonic() + 5.0
+        while (answer := call(api, "/v1/plugins"))[0] == 503:
+            assert time.monotonic() < deadline, "a freed place serves again"
+            time.sleep(0.05)
+        assert answer[0] == 200
+    finally:
+        for connection in held:
+            connection.close()
