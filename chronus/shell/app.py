@@ -23,6 +23,7 @@ from chronus.lang.parser import UNIT_WORDS, keywords
 from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
 from chronus.shell.help import HELP
+from chronus.shell.live import terminal_runner
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
 from chronus.shell.session import (
     Recorder,
@@ -34,10 +35,10 @@ from chronus.shell.session import (
     plugin_notes,
     recording_of,
 )
+from chronus.shell.showing import Show
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
 from chronus.shell.views import (
     format_health,
-    format_patch,
     format_plugin_health,
     format_plugins,
     plugin_rows,
@@ -84,6 +85,8 @@ class Shell:
         self.plugins = PluginRequests(client.address, write)
         self.watcher = Watcher(self._reload, write)
         self._words: list[str] | None = None
+        self.pictures = Show(write, live=terminal_runner())
+        """`show …`; its `beat_now` places the playhead of `show patterns`."""
 
     def handle(self, line: str) -> bool:
         """Interpret one line and act on it; False when the user asked to quit."""
@@ -212,8 +215,7 @@ class Shell:
             if name in ("health", "status"):
                 self.write(format_health(self.client.status()))
             elif name == "show":
-                only = None if intent.arg in (None, "patch") else intent.arg
-                self.write(format_patch(self.client.dump(), only))
+                self.pictures(intent.arg, self.client.dump())
             elif name == "modules" and intent.arg is not None:
                 self.write(format_plugin_health(self.client.plugin_health(intent.arg)))
             elif name == "modules":

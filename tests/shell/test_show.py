@@ -1,0 +1,90 @@
+"""`show …` through the shell on a real null engine, and the live view's redraw loop driven by
+real keystrokes through a pipe."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from chronus.engine.client import EngineProcess
+from chronus.lang.context import Context
+from chronus.lang.interpreter import Interpreter
+from chronus.shell.app import Shell
+from chronus.shell.live import Frame, watch
+
+
+def _highlight(frame: str, row: str) -> str:
+    """The bracketed cell of `row` in a frame drawn without colour."""
+    line = next(line for line in frame.splitlines() if line.startswith(row))
+    return line[line.index("[") + 1 : line.index("]")]
+
+
+def test_show_draws_the_engine_patch_its_patterns_and_a_module(
+    null_engine: EngineProcess,
+) -> None:
+    client = null_engine.client()
+    written: list[str] = []
+    shell = Shell(client, Interpreter(Context.from_engine(client.dump())), written.append)
+    for line in (
+        "add a saw called vbass through an acid filter called vf then delay called vd",
+        "play c2 eb2 <g2 bb2> c3 every 16th on vbass",
+        "set vbass amp to 0.25",
+    ):
+        assert shell.handle(line), written
+    assert shell.handle("show patch")
+    assert "vbass → vf → vd → master" in written[-1], written[-1]
+    assert "plays c2 eb2 <g2 bb2> c3 — 4 steps of 1/16" in written[-1]
+    assert shell.handle("show vbass")
+    amp = next(line for line in written[-1].splitlines() if line.startswith("amp"))
+    assert "0.25" in amp and amp.count("█") == 6  # a quarter of 24
+    beats = iter([4.3, 4.55, 5.3])
+    shell.pictures.beat_now = lambda: next(beats)
+    assert shell.handle("show patterns once")
+    assert _highlight(written[-1], "vbass") == "eb2"  # beat 4.3: step 17 → cycle 4, step 1
+    frames: list[str] = []
+
+    def two_frames(frame: Frame) -> None:
+        frames.extend(frame(100) for _ in range(2))
+
+    shell.pictures.live = two_frames
+    assert shell.handle("show patterns")
+    reverse = "\x1b[1;7m"  # in colour for the terminal: the playing cell in reverse video
+    assert reverse + "g2\x1b[0m" in frames[0] and "vbass (1/2)" in frames[0]  # beat 4.55
+    assert reverse + "eb2\x1b[0m" in frames[1] and "vbass (2/2)" in frames[1]  # beat 5.3
+    assert shell.handle("clear vbass") and shell.handle("remove vbass")
+    assert [line for line in written if line.startswith("error")] == []
+
+
+def test_show_patterns_with_nothing_playing_prints_one_frame(null_engine: EngineProcess) -> None:
+    client = null_engine.client()
+    written: list[str] = []
+    shell = Shell(client, Interpreter(Context.from_engine(client.dump())), written.append)
+    shown: list[Frame] = []
+    shell.pictures.live = shown.append
+    assert shell.handle("stop")
+    assert shell.handle("show patterns")
+    assert shown == [] and written[-1].startswith("patterns · ")
+
+
+def test_the_live_view_redraws_until_a_key_is_pressed() -> None:
+    calls: list[int] = []
+
+    def frame(width: int) -> str:
+        calls.append(width)
+        return f"frame {len(calls)}"
+
+    with create_pipe_input() as pipe:
+        runner = threading.Thread(target=watch, args=(frame, pipe, DummyOutput(), 0.05))
+        runner.start()
+        deadline = time.monotonic() + 5
+        while len(calls) < 4:
+            assert time.monotonic() < deadline, calls
+            time.sleep(0.02)
+        assert runner.is_alive()
+        pipe.send_text("q")
+        runner.join(5)
+    assert not runner.is_alive()
+    assert len(calls) >= 4 and all(width >= 20 for width in calls)
