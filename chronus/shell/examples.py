@@ -69,14 +69,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "add a 303", "add an acid bass called b", "add a supersaw", "create a pad called keys",
         "add a pluck", "add a wobble bass", "add an 808",
     ),
-    "plugin": (
-        "load module ./fold.py", "load module path/to/fold.py as fold", "reload fold",
-        "unload fold", "modules", "modules fold", "watch fold",
-    ),
     "show": ("show patch", "show", "show bass", "show patterns", "show patterns once",
              "what is acid1", "health"),
 }  # fmt: skip
-"""Lines by topic (a topic is named in the singular; `help patterns` finds `pattern`)."""
+"""Lines by topic (a topic is named in the singular; `help patterns` finds `pattern`).
+`help plugins` has none here: it lists its commands, then the plugins loaded, last."""
 
 TOPIC_ABOUT: dict[str, str] = {
     "tempo": "how fast: bpm, faster, half time",

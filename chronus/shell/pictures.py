@@ -20,7 +20,7 @@ from rich.tree import Tree
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
 from chronus.lang.modules import ParamSpec, param_specs
 from chronus.seq.transport import BEATS_PER_BAR
-from chronus.shell.steps import Position, TrackView, step_cells, track_view
+from chronus.shell.steps import REST, Position, TrackView, step_cells, track_view
 
 __all__ = [
     "BAR_WIDTH",
@@ -232,19 +232,21 @@ def _where(transport: bool, beat: float | None, tempo: float) -> str:
     return f"bar {int(bar) + 1} beat {within + 1:.2f} · {tempo:g} bpm"
 
 
-def _row(name: str, cells: tuple[str, ...], at: int | None, color: bool, page: int) -> list[Text]:
+_Cell = tuple[str, str]
+"""A cell's text and style."""
+
+
+def _row(name: str, cells: tuple[str, ...], at: int | None, color: bool, page: int) -> list[_Cell]:
     """A row of at most `page` steps: a longer one shows the page that holds step `at`."""
     start = 0 if len(cells) <= page or at is None else at // page * page
     shown = cells[start : start + page]
-    paged = len(cells) > page
-    label = f"{name} {start + 1}–{start + len(shown)}" if paged else name
-    row = [Text(label, style="bold")]
+    label = f"{name} {start + 1}–{start + len(shown)}" if len(cells) > page else name
+    row = [(label, "bold")]
     for index, cell in enumerate(shown, start):
         if index == at:
-            row.append(Text(cell if color else f"[{cell}]", style="reverse bold"))
+            row.append((cell if color else f"[{cell}]", "reverse bold"))
         else:
-            row.append(Text(cell, style="dim" if cell == "·" else ""))
-    row.extend(Text("") for _ in range(page - len(shown)))
+            row.append((cell, "dim" if cell == REST else ""))
     return row
 
 
@@ -259,12 +261,40 @@ def _page_size(rows: list[tuple[str, tuple[str, ...], int | None]], width: int, 
     return longest if longest <= min(PAGE, fits) else max(4, min(PAGE, fits) // 4 * 4)
 
 
+def _lines(table: list[list[_Cell]]) -> list[Text]:
+    """The rows as lines of aligned columns: labels to the left, steps centred. (Drawn by
+    hand: a rich Table of 64 tracks costs ~100 ms a frame, these lines a few.)"""
+    widths = [0] * max(len(row) for row in table)
+    for row in table:
+        for column, (text, _) in enumerate(row):
+            widths[column] = max(widths[column], len(text))
+    lines = []
+    for row in table:
+        line = Text(no_wrap=True, overflow="crop")
+        label, style = row[0]
+        line.append(label, style)
+        line.append(" " * (widths[0] - len(label)))
+        for (text, style), width in zip(row[1:], widths[1:], strict=False):
+            left = (width - len(text)) // 2
+            line.append(" " * (1 + left))
+            line.append(text, style)
+            line.append(" " * (width - len(text) - left))
+        line.rstrip()
+        lines.append(line)
+    return lines
+
+
 def pattern_grid(
-    dump: dict[str, Any], beat: float | None, color: bool = False, width: int = 100
-) -> RenderableType:
+    dump: dict[str, Any],
+    beat: float | None,
+    color: bool = False,
+    width: int = 100,
+    height: int | None = None,
+) -> Group:
     """`show patterns`: a row per track (and per lane), a column per step, the step sounding
     at `beat` highlighted (in brackets without colour). `beat` None: nothing is playing.
-    Rows longer than fit in `width` show the page of steps playing."""
+    Rows longer than fit in `width` show the page of steps playing; with `height`, the rows
+    that do not fit are counted instead of drawn."""
     transport = bool(dump.get("transport"))
     tempo = float(dump.get("tempo", 120) or 120)
     tracks = [
@@ -276,8 +306,13 @@ def pattern_grid(
     head = Text(f"patterns · {_where(transport, playing, tempo)}")
     if not tracks:
         return Group(head, Text("no patterns yet — try `kick x . . . x . . .`"))
+    room = len(tracks) * 99 if height is None else max(1, height - 3)
     rows: list[tuple[str, tuple[str, ...], int | None]] = []
+    left_out = 0
     for view in tracks:
+        if len(rows) >= room:  # a live frame draws what the terminal shows, and counts the rest
+            left_out += 1 + len(view.lanes)
+            continue
         at: Position | None = view.at(playing)
         cycle = at.cycle if at is not None else 0
         period = f" ({cycle + 1}/{view.pattern.period})" if view.pattern.period > 1 else ""
@@ -286,14 +321,14 @@ def pattern_grid(
         for name, lane in view.lanes:
             where = None if at is None else at.absolute % len(lane)
             rows.append((f" ↳ {name}", lane, where))
+    left_out += max(0, len(rows) - room)
+    rows = rows[:room]
     page = _page_size(rows, width, color)
-    table = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False)
-    table.add_column("", no_wrap=True)
-    for step in range(1, page + 1):
-        table.add_column(str(step), justify="center", no_wrap=True)
-    for label, cells, at_step in rows:
-        table.add_row(*_row(label, cells, at_step, color, page))
-    return Group(head, table)
+    header = [("", "")] + [(str(step), "bold") for step in range(1, page + 1)]
+    lines = _lines([header] + [_row(*row, color, page) for row in rows])
+    if left_out:
+        lines.append(Text(f"… {left_out} more rows (a taller terminal, or show patterns once)"))
+    return Group(head, *lines)
 
 
 # -- show <module> ----------------------------------------------------------------------------

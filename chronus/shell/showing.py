@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chronus.engine.client import EngineError
-from chronus.shell.live import LiveRunner
+from chronus.shell.live import LiveRunner, ansi_lines
 from chronus.shell.pictures import module_bars, patch_tree, pattern_grid, render
 
 __all__ = ["BeatNow", "Show"]
@@ -48,13 +48,13 @@ class Show:
             if once or self.live is None or not dump.get("transport"):
                 self.write(render(pattern_grid(dump, self._beat(), width=width), width))
             else:
-                self.live(
-                    lambda columns: render(
-                        pattern_grid(dump, self._beat(), True, columns), columns, True
-                    )
-                )
+                self.live(lambda columns, rows: self._frame(dump, columns, rows))
         else:
             self.write(render(module_bars(dump, name), width))
+
+    def _frame(self, dump: dict[str, Any], columns: int, rows: int) -> list[str]:
+        """One frame of the live grid, in colour, at the beat of now."""
+        return ansi_lines(pattern_grid(dump, self._beat(), True, columns, rows), columns)
 
     def _beat(self) -> float | None:
         if self.beat_now is None:

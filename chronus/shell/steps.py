@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from chronus.lang.music import note_name
@@ -65,9 +66,11 @@ def position(
     return Position(cycle % pattern.period, step, absolute)
 
 
+@lru_cache(maxsize=1024)
 def step_cells(pattern: Pattern, cycle: int) -> tuple[str, ...]:
     """What each step of one cycle plays, short: `x`/`X` hits, note names, `·` rests;
-    a split step lists its parts (`xx`, `eb2 g2`), a chord its root and `+` the rest."""
+    a split step lists its parts (`xx`, `eb2 g2`), a chord its root and `+` the rest.
+    Kept for the next frame of a live grid."""
     parts: list[list[str]] = [[] for _ in range(pattern.steps)]
     for event in pattern.events(cycle):
         step = math.floor(event.onset)
@@ -88,6 +91,7 @@ def step_cells(pattern: Pattern, cycle: int) -> tuple[str, ...]:
     return tuple(cells)
 
 
+@lru_cache(maxsize=1024)
 def lane_cells(text: str) -> tuple[str, ...]:
     """A lane's values, short (1600 → 1.6k), `·` where a step keeps the last value."""
     cells = []

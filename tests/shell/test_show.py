@@ -13,7 +13,7 @@ from chronus.engine.client import EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.shell.app import Shell
-from chronus.shell.live import Frame, watch
+from chronus.shell.live import Frame, _redraw, watch
 
 
 def _highlight(frame: str, row: str) -> str:
@@ -47,7 +47,7 @@ def test_show_draws_the_engine_patch_its_patterns_and_a_module(
     frames: list[str] = []
 
     def two_frames(frame: Frame) -> None:
-        frames.extend(frame(100) for _ in range(2))
+        frames.extend("\n".join(frame(100, 30)) for _ in range(2))
 
     shell.pictures.live = two_frames
     assert shell.handle("show patterns")
@@ -69,15 +69,27 @@ def test_show_patterns_with_nothing_playing_prints_one_frame(null_engine: Engine
     assert shown == [] and written[-1].startswith("patterns · ")
 
 
+class _Terminal(DummyOutput):
+    """A dummy terminal that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def write_raw(self, data: str) -> None:
+        self.written.append(data)
+
+
 def test_the_live_view_redraws_until_a_key_is_pressed() -> None:
     calls: list[int] = []
 
-    def frame(width: int) -> str:
+    def frame(width: int, height: int) -> list[str]:
+        assert height >= 4
         calls.append(width)
-        return f"frame {len(calls)}"
+        return [f"frame {len(calls)}", "steps"]
 
+    terminal = _Terminal()
     with create_pipe_input() as pipe:
-        runner = threading.Thread(target=watch, args=(frame, pipe, DummyOutput(), 0.05))
+        runner = threading.Thread(target=watch, args=(frame, pipe, terminal, 0.05))
         runner.start()
         deadline = time.monotonic() + 5
         while len(calls) < 4:
@@ -88,3 +100,22 @@ def test_the_live_view_redraws_until_a_key_is_pressed() -> None:
         runner.join(5)
     assert not runner.is_alive()
     assert len(calls) >= 4 and all(width >= 20 for width in calls)
+    drawn = "".join(terminal.written)
+    assert drawn.startswith("\x1b[?25l") and drawn.endswith("\x1b[?25h")  # cursor back
+    assert drawn.count("steps") == 1  # a line that did not change is written once
+    assert "frame 2" in drawn and "\x1b[2A" in drawn  # up to the top of frame + footer
+
+
+def test_ctrl_c_ends_the_live_view_too() -> None:
+    with create_pipe_input() as pipe:
+        runner = threading.Thread(target=watch, args=(lambda w, h: ["x"], pipe, _Terminal(), 0.05))
+        runner.start()
+        time.sleep(0.2)
+        pipe.send_text("\x03")
+        runner.join(5)
+    assert not runner.is_alive()
+
+
+def test_a_shorter_frame_clears_what_the_longer_one_left() -> None:
+    assert _redraw(["a", "b", "c"], ["a", "c"]) == "\x1b[2A\n\r\x1b[2Kc\x1b[J"
+    assert _redraw([], ["a", "b"]) == "\r\x1b[2Ka\n\r\x1b[2Kb"
