@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 from rich.tree import Tree
 
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
@@ -270,17 +270,18 @@ def _lines(table: list[list[_Cell]]) -> list[Text]:
             widths[column] = max(widths[column], len(text))
     lines = []
     for row in table:
-        line = Text(no_wrap=True, overflow="crop")
-        label, style = row[0]
-        line.append(label, style)
-        line.append(" " * (widths[0] - len(label)))
-        for (text, style), width in zip(row[1:], widths[1:], strict=False):
-            left = (width - len(text)) // 2
-            line.append(" " * (1 + left))
-            line.append(text, style)
-            line.append(" " * (width - len(text) - left))
-        line.rstrip()
-        lines.append(line)
+        parts: list[str] = []
+        spans: list[Span] = []
+        at = 0
+        for column, ((text, style), width) in enumerate(zip(row, widths, strict=False)):
+            left = 0 if column == 0 else 1 + (width - len(text)) // 2
+            if style:
+                spans.append(Span(at + left, at + left + len(text), style))
+            cell = " " * left + text
+            cell += " " * (width + (0 if column == 0 else 1) - len(cell))
+            parts.append(cell)
+            at += len(cell)
+        lines.append(Text("".join(parts).rstrip(), spans=spans, no_wrap=True, overflow="crop"))
     return lines
 
 
@@ -297,30 +298,33 @@ def pattern_grid(
     that do not fit are counted instead of drawn."""
     transport = bool(dump.get("transport"))
     tempo = float(dump.get("tempo", 120) or 120)
-    tracks = [
-        view
+    entries = [
+        (str(name), entry)
         for name, entry in (dump.get("tracks") or {}).items()
-        if (view := track_view(str(name), entry)) is not None
+        if isinstance(entry, dict) and isinstance(entry.get("pattern"), str)
     ]
     playing = beat if transport else None
     head = Text(f"patterns · {_where(transport, playing, tempo)}")
-    if not tracks:
-        return Group(head, Text("no patterns yet — try `kick x . . . x . . .`"))
-    room = len(tracks) * 99 if height is None else max(1, height - 3)
+    room = len(entries) * 99 if height is None else max(1, height - 3)
     rows: list[tuple[str, tuple[str, ...], int | None]] = []
     left_out = 0
-    for view in tracks:
+    for name, entry in entries:
         if len(rows) >= room:  # a live frame draws what the terminal shows, and counts the rest
-            left_out += 1 + len(view.lanes)
+            left_out += 1 + len(entry.get("lanes") or ())
+            continue
+        view = track_view(name, entry)
+        if view is None:
             continue
         at: Position | None = view.at(playing)
         cycle = at.cycle if at is not None else 0
         period = f" ({cycle + 1}/{view.pattern.period})" if view.pattern.period > 1 else ""
         label = f"{view.module_id}{period}" + ("" if view.running else " stopped")
         rows.append((label, step_cells(view.pattern, cycle), None if at is None else at.step))
-        for name, lane in view.lanes:
+        for lane_name, lane in view.lanes:
             where = None if at is None else at.absolute % len(lane)
-            rows.append((f" ↳ {name}", lane, where))
+            rows.append((f" ↳ {lane_name}", lane, where))
+    if not rows:
+        return Group(head, Text("no patterns yet — try `kick x . . . x . . .`"))
     left_out += max(0, len(rows) - room)
     rows = rows[:room]
     page = _page_size(rows, width, color)

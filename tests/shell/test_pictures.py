@@ -168,3 +168,14 @@ def test_bar_cells_clamp_and_value_text_has_units() -> None:
 def test_a_module_that_is_not_there_is_named_with_those_that_are() -> None:
     text = _text(module_bars(_dump("add a kick"), "bass"))
     assert 'there is no module called "bass" (modules: kick)' in text
+
+
+def test_a_live_frame_draws_the_rows_the_terminal_holds_and_counts_the_rest() -> None:
+    lines = [f"add a kick called k{n}" for n in range(10)]
+    lines += [f"k{n} x . x ." for n in range(10)] + ["lane k0 amp 0.5 1"]
+    dump = _dump(*lines)
+    text = _text(pattern_grid(dump, 1.0, height=8))
+    assert "k0" in text and "↳ amp" in text and "k3" in text and "k4 " not in text
+    assert "… 6 more rows (a taller terminal, or show patterns once)" in text
+    every = _text(pattern_grid(dump, 1.0))
+    assert "k9" in every and "more rows" not in every
