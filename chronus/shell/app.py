@@ -149,6 +149,7 @@ class Shell:
         self.interpreter.context.recording = None
 
     def _send(self, messages: list[Message]) -> bool:
+        self.pictures.sent(messages)
         self.client.send(messages)
         try:
             _, notes = self.client.sync(timeout=2.0)

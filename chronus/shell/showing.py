@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.console import Group
+
 from chronus.engine.client import EngineError
+from chronus.protocol import Message
+from chronus.shell.anchors import Anchors
 from chronus.shell.live import LiveRunner, ansi_lines
 from chronus.shell.pictures import module_bars, patch_tree, pattern_grid, render
 
@@ -35,6 +39,13 @@ class Show:
         self.write = write
         self.beat_now = beat_now
         self.live = live
+        self.anchors = Anchors()
+
+    def sent(self, messages: Sequence[Message]) -> None:
+        """Messages about to go to the engine: a sequencer command moves a track's cycles
+        (asks the engine for its beat, so only then)."""
+        if any(message.address.startswith("/seq/") for message in messages):
+            self.anchors.sent(messages, self._beat())
 
     def __call__(self, what: str | None, dump: dict[str, Any]) -> None:
         """Draw what `show <what>` asks for, from the engine's `dump`."""
@@ -46,7 +57,7 @@ class Show:
             self.write(render(patch_tree(dump), width))
         elif name in _PATTERNS and name not in (dump.get("modules") or {}):
             if once or self.live is None or not dump.get("transport"):
-                self.write(render(pattern_grid(dump, self._beat(), width=width), width))
+                self.write(render(self._grid(dump, False, width, None), width))
             else:
                 self.live(lambda columns, rows: self._frame(dump, columns, rows))
         else:
@@ -54,7 +65,12 @@ class Show:
 
     def _frame(self, dump: dict[str, Any], columns: int, rows: int) -> list[str]:
         """One frame of the live grid, in colour, at the beat of now."""
-        return ansi_lines(pattern_grid(dump, self._beat(), True, columns, rows), columns)
+        return ansi_lines(self._grid(dump, True, columns, rows), columns)
+
+    def _grid(self, dump: dict[str, Any], color: bool, width: int, height: int | None) -> Group:
+        """The grid at the beat of now, each track's cycles placed as this shell sent them."""
+        beat = self._beat()
+        return pattern_grid(self.anchors.placed(dump, beat), beat, color, width, height)
 
     def _beat(self) -> float | None:
         if self.beat_now is None:

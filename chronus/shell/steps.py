@@ -132,9 +132,9 @@ class TrackView:
 def track_view(module_id: str, entry: Any) -> TrackView | None:
     """A dump's track entry as a `TrackView`; None if it has no pattern (or a bad one).
 
-    The engine's dump does not say where a pattern's cycle 0 is; an entry's `anchor` (beat)
-    is read where present, else cycle 0 is taken to start at beat 0, as when the transport
-    started with the pattern in it.
+    The engine's dump does not say where a pattern's cycle 0 is; an entry's `anchor` (beat,
+    which `anchors.Anchors` adds) is read where present, else cycle 0 is taken to start at
+    beat 0, as when the transport started with the pattern in it.
     """
     if not isinstance(entry, dict) or not isinstance(entry.get("pattern"), str):
         return None

@@ -54,8 +54,24 @@ def test_show_draws_the_engine_patch_its_patterns_and_a_module(
     reverse = "\x1b[1;7m"  # in colour for the terminal: the playing cell in reverse video
     assert reverse + "g2\x1b[0m" in frames[0] and "vbass (1/2)" in frames[0]  # beat 4.55
     assert reverse + "eb2\x1b[0m" in frames[1] and "vbass (2/2)" in frames[1]  # beat 5.3
+    shell.pictures.beat_now = None
     assert shell.handle("clear vbass") and shell.handle("remove vbass")
     assert [line for line in written if line.startswith("error")] == []
+
+
+def test_a_pattern_typed_while_playing_is_drawn_from_the_bar_it_starts_on(
+    null_engine: EngineProcess,
+) -> None:
+    client = null_engine.client()
+    written: list[str] = []
+    shell = Shell(client, Interpreter(Context.from_engine(client.dump())), written.append)
+    shell.pictures.beat_now = lambda: 5.3  # the engine's word: bar 2 is playing
+    assert shell.handle("add a saw called abass")
+    assert shell.handle("play c2 eb2 g2 every 16th on abass")  # comes in on bar 3 (beat 8)
+    shell.pictures.beat_now = lambda: 8.1
+    assert shell.handle("show patterns once")
+    assert _highlight(written[-1], "abass") == "c2", written[-1]  # from beat 0 it would be g2
+    assert shell.handle("remove abass")
 
 
 def test_show_patterns_with_nothing_playing_prints_one_frame(null_engine: EngineProcess) -> None:
