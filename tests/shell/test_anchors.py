@@ -10,39 +10,18 @@ from chronus.protocol import Message, validate
 from chronus.seq.sequencer import Sequencer
 from chronus.shell.anchors import Anchors
 from chronus.shell.steps import step_cells, track_view
+from tests.shell.performers import Heard
 
 RATE = 48000
 PER_BEAT = RATE // 2  # 120 bpm
 
 
-class _Ears:
-    """A performer that keeps the notes of one module, with their samples."""
-
-    def __init__(self, module_id: str = "") -> None:
-        self.module_id = module_id
-        self.sample = 0
-        self.heard: list[tuple[int, float]] = []
-
-    def note(self, module_id: str, midi: float, velocity: float, length: int) -> None:
-        if module_id == self.module_id:
-            self.heard.append((self.sample, midi))
-
-    def release(self, module_id: str) -> None:
-        pass
-
-    def set_param(self, module_id: str, param: str, value: float) -> None:
-        pass
-
-    def set_tempo(self, bpm: float) -> None:
-        pass
-
-
 def _both(
-    script: list[tuple[float, list[Message]]], end: float, ears: _Ears | None = None
+    script: list[tuple[float, list[Message]]], end: float, ears: Heard | None = None
 ) -> tuple[Sequencer, Anchors]:
     """Play `script` (beat, messages sent together) on a sequencer and follow it with
     anchors; both up to beat `end`."""
-    seq, anchors, quiet = Sequencer(RATE), Anchors(), ears or _Ears()
+    seq, anchors, quiet = Sequencer(RATE), Anchors(), ears or Heard()
 
     def run_to(sample: int) -> None:
         while seq.next_sample <= sample:
@@ -134,9 +113,9 @@ def test_every_melodic_note_is_where_the_grid_says_after_a_change_mid_bar() -> N
         (0.0, [_m("/seq/k/pattern", "x")]),
         (4.7, [_m("/seq/b/pattern", "<c3 eb3> g3 .")]),
     ]
-    ears = _Ears("b")
+    ears = Heard()
     seq, anchors = _both(script, 20.0, ears)
-    heard = ears.heard
+    heard = ears.of("b")
     assert len(heard) >= 20
     for sample, midi in heard:
         beat = sample / PER_BEAT + 1e-6

@@ -16,6 +16,12 @@ from chronus.shell.app import Shell
 from chronus.shell.live import Frame, _redraw, watch
 
 
+def _shell(engine: EngineProcess) -> tuple[Shell, list[str]]:
+    client = engine.client()
+    written: list[str] = []
+    return Shell(client, Interpreter(Context.from_engine(client.dump())), written.append), written
+
+
 def _highlight(frame: str, row: str) -> str:
     """The bracketed cell of `row` in a frame drawn without colour."""
     line = next(line for line in frame.splitlines() if line.startswith(row))
@@ -25,9 +31,7 @@ def _highlight(frame: str, row: str) -> str:
 def test_show_draws_the_engine_patch_its_patterns_and_a_module(
     null_engine: EngineProcess,
 ) -> None:
-    client = null_engine.client()
-    written: list[str] = []
-    shell = Shell(client, Interpreter(Context.from_engine(client.dump())), written.append)
+    shell, written = _shell(null_engine)
     for line in (
         "add a saw called vbass through an acid filter called vf then delay called vd",
         "play c2 eb2 <g2 bb2> c3 every 16th on vbass",
@@ -62,9 +66,7 @@ def test_show_draws_the_engine_patch_its_patterns_and_a_module(
 def test_a_pattern_typed_while_playing_is_drawn_from_the_bar_it_starts_on(
     null_engine: EngineProcess,
 ) -> None:
-    client = null_engine.client()
-    written: list[str] = []
-    shell = Shell(client, Interpreter(Context.from_engine(client.dump())), written.append)
+    shell, written = _shell(null_engine)
     shell.pictures.beat_now = lambda: 5.3  # the engine's word: bar 2 is playing
     assert shell.handle("add a saw called abass")
     assert shell.handle("play c2 eb2 g2 every 16th on abass")  # comes in on bar 3 (beat 8)
@@ -75,9 +77,7 @@ def test_a_pattern_typed_while_playing_is_drawn_from_the_bar_it_starts_on(
 
 
 def test_show_patterns_with_nothing_playing_prints_one_frame(null_engine: EngineProcess) -> None:
-    client = null_engine.client()
-    written: list[str] = []
-    shell = Shell(client, Interpreter(Context.from_engine(client.dump())), written.append)
+    shell, written = _shell(null_engine)
     shown: list[Frame] = []
     shell.pictures.live = shown.append
     assert shell.handle("stop")

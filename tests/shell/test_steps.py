@@ -11,34 +11,14 @@ from chronus.lang.music import note_name
 from chronus.seq.sequencer import Sequencer
 from chronus.seq.track import HIT_NOTE
 from chronus.shell.steps import REST, lane_cells, step_cells, track_view
+from tests.shell.performers import Heard
 
 RATE = 48000
 
 
-class _Heard:
-    """A performer that notes what the sequencer does, and when."""
-
-    def __init__(self) -> None:
-        self.sample = 0
-        self.notes: list[tuple[int, float]] = []
-        self.params: list[tuple[int, str, float]] = []
-
-    def note(self, module_id: str, midi: float, velocity: float, length: int) -> None:
-        self.notes.append((self.sample, midi))
-
-    def release(self, module_id: str) -> None:
-        pass
-
-    def set_param(self, module_id: str, param: str, value: float) -> None:
-        self.params.append((self.sample, param, value))
-
-    def set_tempo(self, bpm: float) -> None:
-        pass
-
-
-def _play(track: dict[str, object], seconds: float, tempo: float = 120.0) -> _Heard:
+def _play(track: dict[str, object], seconds: float, tempo: float = 120.0) -> Heard:
     """The sequencer playing `track` (a dump's track entry) from beat 0 for `seconds`."""
-    heard = _Heard()
+    heard = Heard()
     seq = Sequencer(RATE)
     seq.tempo(tempo, True, 0, heard)
     seq.track_message("t", "step", (track["division"],), 0, heard)
@@ -75,11 +55,11 @@ def test_every_note_heard_is_in_the_cell_the_grid_highlights(
     heard = _play(entry, 6.0)
     view = track_view("t", entry)
     assert view is not None
-    assert len(heard.notes) >= 8
+    assert len(heard.of("t")) >= 8
     per_beat = RATE * 60 / 120
     lowest: dict[int, float] = {}  # a chord's cell names its lowest note
     first: dict[int, int] = {}
-    for sample, midi in heard.notes:
+    for sample, midi in heard.of("t"):
         lowest[sample] = min(midi, lowest.get(sample, midi))
     for sample, midi in lowest.items():
         beat = sample / per_beat + 1e-6  # just after the onset: the step that sounds
@@ -121,7 +101,7 @@ def test_a_lane_of_another_length_drifts_against_the_pattern_as_played() -> None
 
 def test_a_pattern_anchored_at_a_later_bar_counts_its_cycles_from_there() -> None:
     """A pattern that came in on bar 2 (beat 4) of a playing transport: cycle 0 starts there."""
-    heard = _Heard()
+    heard = Heard()
     seq = Sequencer(RATE)
     seq.track_message("k", "pattern", ("x",), 0, heard)  # starts the transport at beat 0
     seq.track_message("t", "pattern", ("<c3 eb3 g3> . . .",), 1000, heard)  # waits for beat 4
@@ -132,7 +112,7 @@ def test_a_pattern_anchored_at_a_later_bar_counts_its_cycles_from_there() -> Non
     entry = {"pattern": "<c3 eb3 g3> . . .", "division": 16, "anchor": 4.0}
     view = track_view("t", entry)
     assert view is not None
-    melodic = [(s, m) for s, m in heard.notes if m != HIT_NOTE]
+    melodic = heard.of("t")
     assert len(melodic) >= 10
     for sample, midi in melodic:
         at = view.at(sample / 24000 + 1e-6)
