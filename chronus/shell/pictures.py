@@ -20,7 +20,7 @@ from rich.tree import Tree
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
 from chronus.lang.modules import ParamSpec, param_specs
 from chronus.seq.transport import BEATS_PER_BAR
-from chronus.shell.steps import REST, Position, TrackView, step_cells, track_view
+from chronus.shell.steps import REST, Position, TrackView, step_cells, step_widths, track_view
 
 __all__ = [
     "BAR_WIDTH",
@@ -232,31 +232,37 @@ def _where(transport: bool, beat: float | None, tempo: float) -> str:
     return f"bar {int(bar) + 1} beat {within + 1:.2f} · {tempo:g} bpm"
 
 
-_Cell = tuple[str, str]
-"""A cell's text and style."""
+_Cell = tuple[str, str, int]
+"""A cell's text, style and least width."""
+
+_Row = tuple[str, tuple[str, ...], int | None, tuple[int, ...]]
+"""A row's label, cells, playing step (or None) and each step's widest cell in any cycle."""
 
 
-def _row(name: str, cells: tuple[str, ...], at: int | None, color: bool, page: int) -> list[_Cell]:
-    """A row of at most `page` steps: a longer one shows the page that holds step `at`."""
+def _row(name: str, cells: tuple[str, ...], at: int | None, widest: tuple[int, ...],
+         color: bool, page: int) -> list[_Cell]:  # fmt: skip
+    """A row of at most `page` steps: a longer one shows the page that holds step `at`.
+    Each cell is as wide as its step's widest cycle, so that an alternation does not shift
+    the columns while it plays."""
     start = 0 if len(cells) <= page or at is None else at // page * page
     shown = cells[start : start + page]
     label = f"{name} {start + 1}–{start + len(shown)}" if len(cells) > page else name
-    row = [(label, "bold")]
+    row = [(label, "bold", 0)]
     for index, cell in enumerate(shown, start):
         if index == at:
-            row.append((cell if color else f"[{cell}]", "reverse bold"))
+            row.append((cell if color else f"[{cell}]", "reverse bold", widest[index]))
         else:
-            row.append((cell, "dim" if cell == REST else ""))
+            row.append((cell, "dim" if cell == REST else "", widest[index]))
     return row
 
 
-def _page_size(rows: list[tuple[str, tuple[str, ...], int | None]], width: int, color: bool) -> int:
+def _page_size(rows: list[_Row], width: int, color: bool) -> int:
     """How many steps fit in `width` beside the labels: at most PAGE, at least 4, a multiple
     of 4 when the rows are longer (pages that start on a beat of 16ths)."""
-    longest = max(len(cells) for _, cells, _ in rows)
-    cell = max(len(str(longest)), *(len(c) for _, cells, _ in rows for c in cells))
+    longest = max(len(cells) for _, cells, _, _ in rows)
+    cell = max(len(str(longest)), *(w for _, _, _, widest in rows for w in widest))
     cell += 1 + (0 if color else 2)  # a space between, brackets around the playing one
-    label = max(len(name) for name, _, _ in rows) + 9  # room for " 33–64"
+    label = max(len(name) for name, _, _, _ in rows) + 9  # room for " 33–64"
     fits = (width - label) // cell
     return longest if longest <= min(PAGE, fits) else max(4, min(PAGE, fits) // 4 * 4)
 
@@ -266,14 +272,14 @@ def _lines(table: list[list[_Cell]]) -> list[Text]:
     hand: a rich Table of 64 tracks costs ~100 ms a frame, these lines a few.)"""
     widths = [0] * max(len(row) for row in table)
     for row in table:
-        for column, (text, _) in enumerate(row):
-            widths[column] = max(widths[column], len(text))
+        for column, (text, _, least) in enumerate(row):
+            widths[column] = max(widths[column], len(text), least)
     lines = []
     for row in table:
         parts: list[str] = []
         spans: list[Span] = []
         at = 0
-        for column, ((text, style), width) in enumerate(zip(row, widths, strict=False)):
+        for column, ((text, style, _), width) in enumerate(zip(row, widths, strict=False)):
             left = 0 if column == 0 else 1 + (width - len(text)) // 2
             if style:
                 spans.append(Span(at + left, at + left + len(text), style))
@@ -306,7 +312,7 @@ def pattern_grid(
     playing = beat if transport else None
     head = Text(f"patterns · {_where(transport, playing, tempo)}")
     room = len(entries) * 99 if height is None else max(1, height - 3)
-    rows: list[tuple[str, tuple[str, ...], int | None]] = []
+    rows: list[_Row] = []
     left_out = 0
     for name, entry in entries:
         if len(rows) >= room:  # a live frame draws what the terminal shows, and counts the rest
@@ -319,16 +325,17 @@ def pattern_grid(
         cycle = at.cycle if at is not None else 0
         period = f" ({cycle + 1}/{view.pattern.period})" if view.pattern.period > 1 else ""
         label = f"{view.module_id}{period}" + ("" if view.running else " stopped")
-        rows.append((label, step_cells(view.pattern, cycle), None if at is None else at.step))
+        cells = step_cells(view.pattern, cycle)
+        rows.append((label, cells, None if at is None else at.step, step_widths(view.pattern)))
         for lane_name, lane in view.lanes:
             where = None if at is None else at.absolute % len(lane)
-            rows.append((f" ↳ {lane_name}", lane, where))
+            rows.append((f" ↳ {lane_name}", lane, where, tuple(len(cell) for cell in lane)))
     if not rows:
         return Group(head, Text("no patterns yet — try `kick x . . . x . . .`"))
     left_out += max(0, len(rows) - room)
     rows = rows[:room]
     page = _page_size(rows, width, color)
-    header = [("", "")] + [(str(step), "bold") for step in range(1, page + 1)]
+    header = [("", "", 0)] + [(str(step), "bold", 0) for step in range(1, page + 1)]
     lines = _lines([header] + [_row(*row, color, page) for row in rows])
     if left_out:
         lines.append(Text(f"… {left_out} more rows (a taller terminal, or show patterns once)"))

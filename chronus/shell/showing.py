@@ -26,8 +26,8 @@ _ONCE = "once"
 class Show:
     """Answers `show`, `show patch`, `show patterns [once]` and `show <module>`.
 
-    `beat_now` says where the transport is (None until wired: no playhead); `live` shows
-    frames until a key is pressed (None: not a terminal, one frame is written).
+    `beat_now` says where the transport is (None until wired: no playhead, one frame);
+    `live` shows frames until a key is pressed (None: not a terminal, one frame is written).
     """
 
     def __init__(
@@ -56,7 +56,7 @@ class Show:
         if name == "patch":
             self.write(render(patch_tree(dump), width))
         elif name in _PATTERNS and name not in (dump.get("modules") or {}):
-            if once or self.live is None or not dump.get("transport"):
+            if once or self.live is None or self.beat_now is None or not dump.get("transport"):
                 self.write(render(self._grid(dump, False, width, None), width))
             else:
                 self.live(lambda columns, rows: self._frame(dump, columns, rows))

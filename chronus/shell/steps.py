@@ -34,6 +34,7 @@ __all__ = [
     "parse_cached",
     "position",
     "step_cells",
+    "step_widths",
     "track_view",
 ]
 
@@ -89,6 +90,13 @@ def step_cells(pattern: Pattern, cycle: int) -> tuple[str, ...]:
         else:
             cells.append(" ".join(words) if len(words) <= 2 else f"{words[0]} …{len(words)}")
     return tuple(cells)
+
+
+@lru_cache(maxsize=256)
+def step_widths(pattern: Pattern) -> tuple[int, ...]:
+    """Each step's widest cell over the cycles of the pattern's period."""
+    cycles = [step_cells(pattern, cycle) for cycle in range(pattern.period)]
+    return tuple(max(len(cells[step]) for cells in cycles) for step in range(pattern.steps))
 
 
 @lru_cache(maxsize=1024)

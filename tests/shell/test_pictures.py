@@ -179,3 +179,13 @@ def test_a_live_frame_draws_the_rows_the_terminal_holds_and_counts_the_rest() ->
     assert "… 6 more rows (a taller terminal, or show patterns once)" in text
     every = _text(pattern_grid(dump, 1.0))
     assert "k9" in every and "more rows" not in every
+
+
+def test_an_alternation_does_not_shift_the_columns_while_it_plays() -> None:
+    dump = _dump("add a saw called bass", "play c2 <eb2 .> g2 every 16th on bass")
+    # 3 steps of a 16th: cycle 0 (eb2) from beat 0, cycle 1 (a rest) from beat 0.75
+    frames = [_text(pattern_grid(dump, beat, color=True)).splitlines()[1:] for beat in
+              (0.1, 0.8)]  # fmt: skip
+    assert "eb2" in frames[0][1] and "eb2" not in frames[1][1]
+    assert frames[0][0] == frames[1][0]  # the same step numbers over the same columns
+    assert frames[0][1].index("g2") == frames[1][1].index("g2")

@@ -76,13 +76,18 @@ def test_a_pattern_typed_while_playing_is_drawn_from_the_bar_it_starts_on(
     assert shell.handle("remove abass")
 
 
-def test_show_patterns_with_nothing_playing_prints_one_frame(null_engine: EngineProcess) -> None:
+def test_show_patterns_with_nothing_to_follow_prints_one_frame(null_engine: EngineProcess) -> None:
     shell, written = _shell(null_engine)
     shown: list[Frame] = []
     shell.pictures.live = shown.append
+    assert shell.handle("add a kick called okick") and shell.handle("okick x . x .")
+    assert shell.handle("show patterns")  # no beat to follow: one frame
+    assert shown == [] and "okick" in written[-1]
+    shell.pictures.beat_now = lambda: None
     assert shell.handle("stop")
-    assert shell.handle("show patterns")
-    assert shown == [] and written[-1].startswith("patterns · ")
+    assert shell.handle("show patterns")  # stopped: one frame
+    assert shown == [] and written[-1].startswith("patterns · stopped")
+    assert shell.handle("remove okick")
 
 
 class _Terminal(DummyOutput):
