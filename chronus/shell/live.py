@@ -70,9 +70,14 @@ def ansi_lines(picture: Group, width: int) -> list[str]:
 
 
 def _pressed(input: Input, timeout: float) -> bool:
-    """Whether a key came within `timeout` seconds (the keys are read and dropped)."""
+    """Whether a key came within `timeout` seconds (read and dropped; a lone Esc, which the
+    key parser would hold back as the start of a sequence, counts too)."""
     ready, _, _ = select.select([input.fileno()], [], [], timeout)
-    return bool(ready) and bool(input.read_keys())
+    if not ready:
+        return False
+    input.read_keys()
+    input.flush_keys()
+    return True
 
 
 def watch(

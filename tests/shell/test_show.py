@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
@@ -127,12 +128,14 @@ def test_the_live_view_redraws_until_a_key_is_pressed() -> None:
     assert "frame 2" in drawn and "\x1b[2A" in drawn  # up to the top of frame + footer
 
 
-def test_ctrl_c_ends_the_live_view_too() -> None:
+@pytest.mark.parametrize("key", ["\x03", "\x1b", "\r"], ids=["ctrl-c", "esc", "enter"])
+def test_ctrl_c_esc_and_enter_end_the_live_view_too(key: str) -> None:
     with create_pipe_input() as pipe:
         runner = threading.Thread(target=watch, args=(lambda w, h: ["x"], pipe, _Terminal(), 0.05))
         runner.start()
         time.sleep(0.2)
-        pipe.send_text("\x03")
+        assert runner.is_alive()
+        pipe.send_text(key)
         runner.join(5)
     assert not runner.is_alive()
 
