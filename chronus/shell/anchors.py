@@ -24,6 +24,8 @@ from chronus.seq.transport import BEATS_PER_BAR
 __all__ = ["Anchors"]
 
 _REANCHOR = ("pattern", "step", "swing", "start")
+_SETTINGS = {"pattern": "pattern", "step": "division", "swing": "swing"}
+"""A command → the field of a dump's track entry it sets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +34,9 @@ class _Placed:
     """The beat of cycle 0 from `since` on."""
     since: Fraction
     """The bar line where this placement begins (the change waits until then)."""
-    before: tuple[Fraction, str | None] | None
-    """The anchor and pattern that play until `since`, when known."""
+    before: tuple[Fraction, dict[str, Any]] | None
+    """The anchor, and the settings this shell sent before (pattern, division, swing), that
+    play until `since`."""
 
 
 class Anchors:
@@ -41,7 +44,7 @@ class Anchors:
 
     def __init__(self) -> None:
         self._placed: dict[str, _Placed] = {}
-        self._texts: dict[str, str] = {}
+        self._settings: dict[str, dict[str, Any]] = {}
 
     def sent(self, messages: Iterable[Message], beat: float | None) -> None:
         """Messages sent together (one stamp) when the transport was at `beat` (None: it was
@@ -63,11 +66,12 @@ class Anchors:
         """One track command at `now`; returns the transport's beat after it."""
         if action == "clear":
             self._placed.pop(module_id, None)
-            self._texts.pop(module_id, None)
+            self._settings.pop(module_id, None)
             return now
-        old_text = self._texts.get(module_id)
-        if action == "pattern":
-            self._texts[module_id] = str(args[0])
+        settings = self._settings.setdefault(module_id, {})
+        old = dict(settings)
+        if action in _SETTINGS:
+            settings[_SETTINGS[action]] = args[0]
         if action not in _REANCHOR:
             return now
         if now is None:
@@ -81,7 +85,7 @@ class Anchors:
             return now
         bar = Fraction(math.ceil(now / BEATS_PER_BAR) * BEATS_PER_BAR)
         previous = self._placed.get(module_id)
-        before = (previous.at if previous else Fraction(0), old_text)
+        before = (previous.at if previous else Fraction(0), old)
         if previous is not None and previous.since > now:  # two changes before one bar line
             before = previous.before or before
         self._placed[module_id] = _Placed(bar, bar, before)
@@ -89,7 +93,7 @@ class Anchors:
 
     def placed(self, dump: dict[str, Any], beat: float | None) -> dict[str, Any]:
         """`dump` with each known track's `anchor` at `beat` (and, until a change waiting for
-        its bar line comes in, the pattern that still plays)."""
+        its bar line comes in, the pattern, step and swing that still play)."""
         tracks = dump.get("tracks")
         if not isinstance(tracks, dict) or not self._placed:
             return dump
@@ -99,10 +103,8 @@ class Anchors:
             if not isinstance(entry, dict):
                 continue
             if beat is not None and Fraction(beat) < placed.since and placed.before:
-                anchor, text = placed.before
-                entry = {**entry, "anchor": float(anchor)}
-                if text is not None:
-                    entry["pattern"] = text
+                anchor, old = placed.before
+                entry = {**entry, **old, "anchor": float(anchor)}
             else:
                 entry = {**entry, "anchor": float(placed.at)}
             out[module_id] = entry

@@ -90,8 +90,8 @@ def test_now_starts_on_the_bar_it_comes_in_and_a_restart_resets_every_track() ->
 
 def test_until_its_bar_line_the_old_pattern_is_shown_where_it_plays() -> None:
     script = [
-        (0.0, [_m("/seq/bass/pattern", "<c2 eb2> . . .")]),
-        (9.5, [_m("/seq/bass/pattern", "g2 . . . . .")]),
+        (0.0, [_m("/seq/bass/step", 16), _m("/seq/bass/pattern", "<c2 eb2> . . .")]),
+        (9.5, [_m("/seq/bass/step", 8), _m("/seq/bass/pattern", "g2 . . . . .")]),
     ]
     seq, anchors = _both(script, 10.0)  # before beat 12: the old pattern still plays
     dump = _dump(seq)
@@ -102,8 +102,10 @@ def test_until_its_bar_line_the_old_pattern_is_shown_where_it_plays() -> None:
     assert view is not None
     at = view.at(10.0)  # step 40 of 1/16 from 0: cycle 10, even → c2 at step 0
     assert at is not None and step_cells(view.pattern, at.cycle)[at.step] == "c2"
+    assert early["division"] == 16
     late = anchors.placed(dump, 12.5)["tracks"]["bass"]
     assert late["pattern"] == "g2 . . . . ." and late["anchor"] == 12.0
+    assert late["division"] == 8
 
 
 def test_every_melodic_note_is_where_the_grid_says_after_a_change_mid_bar() -> None:
