@@ -898,7 +898,7 @@ class Builder(Transformer[Token, Any]):
         return ShellCommand("quit", at=(("name", _col(items[0])),))
 
     def show(self, items: list[Token]) -> ShellCommand:
-        what = _name(items[1]) if len(items) > 1 else "patch"
+        what = " ".join(_name(item) for item in items[1:]) or "patch"
         return ShellCommand("show", what, at=(("name", _col(items[0])),))
 
     def what(self, items: list[Token]) -> ShellCommand:

@@ -24,6 +24,7 @@ from chronus.protocol import Message
 from chronus.shell.colour import STYLE, CommandLexer
 from chronus.shell.completion import CommandCompleter
 from chronus.shell.help import HELP
+from chronus.shell.live import terminal_runner
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
 from chronus.shell.session import (
     Recorder,
@@ -35,10 +36,10 @@ from chronus.shell.session import (
     plugin_notes,
     recording_of,
 )
+from chronus.shell.showing import Show
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
 from chronus.shell.views import (
     format_health,
-    format_patch,
     format_plugin_health,
     format_plugins,
     plugin_rows,
@@ -85,6 +86,8 @@ class Shell:
         self.plugins = PluginRequests(client.address, write)
         self.watcher = Watcher(self._reload, write)
         self._words: list[str] | None = None
+        self.pictures = Show(write, live=terminal_runner())
+        """`show …`; its `beat_now` places the playhead of `show patterns`."""
 
     def handle(self, line: str) -> bool:
         """Interpret one line and act on it; False when the user asked to quit."""
@@ -147,6 +150,7 @@ class Shell:
         self.interpreter.context.recording = None
 
     def _send(self, messages: list[Message]) -> bool:
+        self.pictures.sent(messages)
         self.client.send(messages)
         try:
             _, notes = self.client.sync(timeout=2.0)
@@ -213,8 +217,7 @@ class Shell:
             if name in ("health", "status"):
                 self.write(format_health(self.client.status()))
             elif name == "show":
-                only = None if intent.arg in (None, "patch") else intent.arg
-                self.write(format_patch(self.client.dump(), only))
+                self.pictures(intent.arg, self.client.dump())
             elif name == "modules" and intent.arg is not None:
                 self.write(format_plugin_health(self.client.plugin_health(intent.arg)))
             elif name == "modules":

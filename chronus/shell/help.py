@@ -10,6 +10,7 @@ from chronus.dsp.specs_effects import EFFECT_SPECS
 from chronus.lang import vocabulary as words
 from chronus.lang.modules import find_param, param_specs, plugin_types
 from chronus.lang.sounds import SOUNDS, Sound, find_sound
+from chronus.shell.examples import TOPIC_ABOUT, examples_text
 
 __all__ = ["HELP", "TOPICS", "help_text"]
 
@@ -71,6 +72,16 @@ Patterns loop on a module's track (one step = a 16th unless `every` says otherwi
   swing 20% · bass gate 0.3 · lane bass cutoff 400 800 . 1600
   stop bass · start bass · clear bass · start · stop
   up an octave · transpose bass +5   (a pattern's transpose; no pattern: replays the last note)
+"""
+
+_SHOW = """\
+Pictures of what plays:
+  show patch (or show)        the chains, source → filters and effects → master, each module
+                              with its main parameters and what its track plays
+  show patterns               a step grid, one row per track and lane; while it plays the
+                              playhead moves until a key is pressed (show patterns once: a frame)
+  show bass                   each parameter of bass against its range, as a bar
+  what is bass                its type, routes, what is set and what it plays
 """
 
 _SESSION = """\
@@ -188,16 +199,34 @@ def _words() -> str:
     return "\n".join([intro, *wrapped])
 
 
+def _topics() -> str:
+    """`help topics`: every topic, with what it covers."""
+    lines = ["help <topic> for any of these (plurals, module types and named sounds work too):"]
+    lines += [f"  {name:<10} {TOPIC_ABOUT.get(name, '')}" for name in sorted(TOPICS)]
+    return "\n".join(lines)
+
+
+def _category(kind: str) -> str | None:
+    """The topic whose examples fit a module type."""
+    for topic, kinds in (("synth", SYNTH_TYPES), ("drum", DRUM_TYPES),
+                         ("filter", FILTER_TYPES), ("effect", tuple(EFFECT_SPECS))):  # fmt: skip
+        if kind in kinds:
+            return topic
+    return None
+
+
 def help_text(topic: str | None) -> str:
     """The text for `help` or `help <topic>`; unknown topics list the known ones."""
     if topic is None:
-        return HELP
+        return HELP + "help topics: " + " ".join(sorted(TOPICS)) + " (help topics says more)"
+    if topic == "topics":
+        return _topics()
     key = topic.rstrip("s") if topic.rstrip("s") in TOPICS else topic
     if key in TOPICS:
-        return TOPICS[key]()
+        return TOPICS[key]().rstrip("\n") + examples_text(key)
     plugins = tuple(plugin.name for plugin in plugin_types())
     if topic in tuple(SYNTH_TYPES) + DRUM_TYPES + FILTER_TYPES + tuple(EFFECT_SPECS) + plugins:
-        return _types_table([topic], f"{topic}:")
+        return _types_table([topic], f"{topic}:") + examples_text(_category(topic) or "")
     found = find_sound((topic,))
     if found is not None:
         return _recipe(SOUNDS[found[0]])
@@ -216,5 +245,10 @@ TOPICS: dict[str, Callable[[], str]] = {
     "session": lambda: _SESSION,
     "word": _words,
     "plugin": _plugins,
+    "tempo": lambda: "Tempo, in bpm (20–400); a change waits for the next bar unless `now`.",
+    "note": lambda: "Notes and chords, on a module or the focus; transposing moves its pattern.",
+    "chain": lambda: "Chains: a sound goes through filters and effects to the speakers (master).",
+    "mix": lambda: "The mix: mute, solo, louder, quieter; panic silences everything at once.",
+    "show": lambda: _SHOW,
 }  # fmt: skip
 """`help <topic>`: a plural works too (`help filters`)."""

@@ -1,4 +1,5 @@
-"""Text views of engine data for the terminal: health, patch, plugins."""
+"""Text views of engine data for the terminal: health, plugins, a module in words
+(the pictures of the patch and the patterns are in `pictures`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from chronus.plugins.result import ERROR_TYPES
 __all__ = [
     "format_health",
     "format_module",
-    "format_patch",
     "format_plugin_health",
     "format_plugin_reply",
     "format_plugins",
@@ -310,29 +310,6 @@ def format_plugin_reply(address: str, args: tuple[object, ...], request: str = "
             why += ("; " if why else "") + "the old version keeps playing"
         return f"{head}\n  {why}" if why else head
     return f"{address[1:]}: {' '.join(words)}"
-
-
-def format_patch(dump: dict[str, Any], only: str | None = None) -> str:
-    """A readable summary of `/engine/dump`: modules, their routes and parameters.
-
-    With `only`, just that module (or a line saying there is none).
-    """
-    modules = dump.get("modules", {})
-    if only is not None:
-        if only not in modules:
-            return f'there is no module called "{only}"'
-        modules = {only: modules[only]}
-    routes: dict[str, list[str]] = {}
-    for src, dst in dump.get("connections", []):
-        routes.setdefault(src, []).append(dst)
-    lines = [] if only else [f"tempo {dump.get('tempo', 120):g} bpm"]
-    if not modules:
-        lines.append("no modules yet — try `add a saw called bass`")
-    for name, module in modules.items():
-        params = " ".join(f"{k}={v:g}" for k, v in module.get("params", {}).items())
-        target = ", ".join(routes.get(name, [])) or "(not connected)"
-        lines.append(f"{name} ({module.get('type', '?')}) → {target}  {params}".rstrip())
-    return "\n".join(lines)
 
 
 def format_module(context: Any, module_id: str) -> str:

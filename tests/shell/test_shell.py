@@ -54,7 +54,7 @@ def test_health_show_help_and_quit(null_engine: EngineProcess) -> None:
     assert shell.handle("health")
     assert "slot A" in written[-1] and "underruns" in written[-1]
     assert shell.handle("show patch")
-    assert "tempo" in written[-1]
+    assert "bpm" in written[-1]
     assert shell.handle("add a square called showme")
     assert shell.handle("show showme")
     assert written[-1].startswith("showme (square) → master"), written[-1]
