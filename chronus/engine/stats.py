@@ -155,7 +155,9 @@ class SlotField(IntEnum):
     PLUGINS = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8
     """The guard's table of what each user plugin type did in this slot (see
     `chronus.dsp.plugin_table`): the slot keeps it here, the supervisor reads it."""
-    SIZE = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE
+    TRANSPORT = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE
+    """The slot's transport as it last rendered it, for `/engine/now`: see `now.py`."""
+    SIZE = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
 
 
 def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

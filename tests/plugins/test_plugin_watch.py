@@ -42,7 +42,7 @@ def active_registry(*names: str) -> PluginRegistry:
 
 
 def test_the_table_fits_in_the_slot_counters() -> None:
-    assert SlotField.PLUGINS + PLUGIN_ROWS * PluginField.SIZE == SlotField.SIZE
+    assert SlotField.PLUGINS + PLUGIN_ROWS * PluginField.SIZE == SlotField.TRANSPORT
 
 
 def test_the_active_slots_counts_become_the_metrics() -> None:
