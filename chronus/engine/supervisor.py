@@ -44,6 +44,7 @@ from chronus.engine.stats import (
     SlotField,
     recent_timings,
     summary,
+    timing_median,
     timing_percentiles,
     underrun_log,
 )
@@ -726,8 +727,8 @@ class Supervisor:
         peak, rms = output_level(tap, level_blocks(c.rate, c.block)) if tap else ([], [])
         load = 0.0
         if keeper is not None:
-            render = timing_percentiles(keeper.active.counters.values, SlotField.TIMING_COUNT)
-            load = render["p50_us"] * c.rate / (1e6 * c.block)
+            render_ns = timing_median(keeper.active.counters.values, SlotField.TIMING_COUNT)
+            load = render_ns * c.rate / (1e9 * c.block)
         recorder = self._recorder
         recording = None
         if recorder is not None and recorder.recording:
