@@ -10,7 +10,7 @@ and a kick pattern on it, then measures three things:
   request fed in as a terminal would, so that the bottom toolbar is drawn) runs for
   `--window` seconds, alternately without the live toolbar (a fixed bottom line, no
   refresh) and with it (`LiveStatus` polling `/engine/now` and the prompt redrawn, both
-  `POLLS_PER_S` times a second). The
+  `--rate` times a second, by default the shell's `POLLS_PER_S`). The
   difference in this process's CPU time (every thread), as a share of one CPU, is what the
   toolbar costs. Target (issue 16): under 1 %. Apart from that, one poll's CPU time (the
   request, the wait, the JSON) is timed alone, so the rest is the redraw's.
@@ -51,7 +51,7 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.supervisor import EngineConfig, Supervisor
 from chronus.protocol import validate
-from chronus.shell.toolbar import POLLS_PER_S, REFRESH_S, Extras, LiveStatus, draw_toolbar
+from chronus.shell.toolbar import POLLS_PER_S, Extras, LiveStatus, draw_toolbar
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -84,7 +84,7 @@ def prompt_window(seconds: float, live: LiveStatus | None) -> float:
             extras = Extras(focus="bass", engine="127.0.0.1:0")
             session: PromptSession[str] = PromptSession(
                 bottom_toolbar=lambda: draw_toolbar(live.latest if live else None, extras),
-                refresh_interval=REFRESH_S if live else None,
+                refresh_interval=live.every_s if live else None,
                 input=pipe,
                 output=output,
             )
@@ -122,6 +122,7 @@ def shell_side(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any
     for _ in range(args.rounds):
         without.append(prompt_window(args.window, None) / args.window)
         live = LiveStatus.for_engine((engine.host, engine.port), lambda line: None)
+        live.every_s = 1.0 / args.rate
         with_live.append(prompt_window(args.window, live) / args.window)
     cost = statistics.median(with_live) - statistics.median(without)
     live = LiveStatus.for_engine((engine.host, engine.port), lambda line: None)
@@ -132,9 +133,11 @@ def shell_side(engine: EngineProcess, args: argparse.Namespace) -> dict[str, Any
         polls.append(time.process_time() - began)
         time.sleep(0.005)
     live.close()
+    poll_us = 1e6 * statistics.fmean(polls)
     return {
-        "poll_cpu_us_mean": round(1e6 * statistics.fmean(polls), 1),
-        "rate_hz": POLLS_PER_S,
+        "poll_cpu_us_mean": round(poll_us, 1),
+        "redraw_cpu_us": round(1e6 * cost / args.rate - poll_us, 1),
+        "rate_hz": args.rate,
         "cpu_share_without": round(statistics.median(without), 5),
         "cpu_share_with": round(statistics.median(with_live), 5),
         "toolbar_cpu_share": round(cost, 5),
@@ -238,11 +241,25 @@ def one_answer(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def reference_ms() -> float:
+    """CPU milliseconds of `sum(range(10**6))` (the best of 5): how fast Python ran here,
+    to set the figures of two machines side by side."""
+    best = float("inf")
+    for _ in range(5):
+        began = time.process_time()
+        sum(range(10**6))
+        best = min(best, time.process_time() - began)
+    return round(best * 1000, 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--window", type=float, default=6.0, help="seconds per window")
     parser.add_argument("--rounds", type=int, default=3, help="windows of each kind")
     parser.add_argument("--hz", type=float, default=10.0, help="polls a second (engine part)")
+    parser.add_argument(
+        "--rate", type=float, default=POLLS_PER_S, help="the toolbar's polls and redraws a second"
+    )
     parser.add_argument("--calls", type=int, default=2000, help="answers timed in-process")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -258,6 +275,8 @@ def main() -> int:
     finally:
         engine.quit()
     figures["answer"] = one_answer(args)
+    figures["reference_ms"] = reference_ms()
+    figures["load_average"] = os.getloadavg()[0]
     if args.json:
         print(json.dumps(figures))
         return 0
@@ -266,7 +285,7 @@ def main() -> int:
     print(
         f"shell: the toolbar at {shell['rate_hz']} Hz costs {share['toolbar_cpu_share']} of a CPU "
         f"({share['cpu_share_without']} → {share['cpu_share_with']}); one poll "
-        f"{shell['poll_cpu_us_mean']} µs of CPU"
+        f"{shell['poll_cpu_us_mean']} µs of CPU, one redraw {shell['redraw_cpu_us']} µs"
     )
     for label in ("without", "with"):
         w = eng[label]
@@ -278,6 +297,10 @@ def main() -> int:
     print(
         f"one /engine/now answer: p50 {answer['now_us_p50']} µs, p99 {answer['now_us_p99']} µs "
         f"({answer['now_bytes']} bytes); status() p50 {answer['status_us_p50']} µs"
+    )
+    print(
+        f"reference: sum(range(10**6)) took {figures['reference_ms']} ms of CPU; load average "
+        f"{figures['load_average']:.1f} on {os.cpu_count()} CPUs"
     )
     return 0
 
