@@ -23,6 +23,7 @@ from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import unique_name
 from chronus.engine.stats import SlotField
 from chronus.seq.transport import Transport
+from tests.dsp.allocation import assert_allocates_nothing
 
 RATE = 48000
 BLOCK = 128
@@ -88,6 +89,13 @@ def test_the_feed_writes_only_what_changed_and_follows_each_change() -> None:
     feed.publish(transport)
     assert int(values[SlotField.TRANSPORT]) == generation + 2
     assert beat_at(read_transport(values), 256) == 4.0
+
+
+def test_the_slots_call_each_block_allocates_nothing_while_the_transport_is_unchanged() -> None:
+    values, transport = counters(), Transport(RATE)
+    transport.running = True
+    feed = TransportFeed(values)
+    assert_allocates_nothing(lambda: feed.publish(transport))
 
 
 def test_a_half_written_transport_is_not_read() -> None:
