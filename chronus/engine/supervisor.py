@@ -738,7 +738,7 @@ class Supervisor:
             "boot": f"{os.getpid()}-{self._started_ns}",
             "sample": sample,
             "beat": None if beat is None else round(beat, 4),
-            "bpm": round(tempo_of(transport, c.rate) or 120.0, 3),
+            "bpm": round(tempo_of(transport, c.rate) or self.patch.tempo, 3),
             "running": beat is not None,
             "peak_db": peak,
             "rms_db": rms,

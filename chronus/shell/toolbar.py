@@ -197,7 +197,7 @@ class LiveStatus:
         """Ask once: keep the answer and write its new events (tests call this directly)."""
         try:
             now = self.now()
-        except (EngineError, OSError, ValueError):
+        except (EngineError, OSError, ValueError, TypeError):
             self.latest = None
             return
         boot = str(now.get("boot", ""))
