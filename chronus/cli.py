@@ -202,7 +202,9 @@ def _fail(text: str) -> int:
 def _cmd_engine(args: argparse.Namespace) -> int:
     from chronus.engine.launcher import Launcher, spawn_context
     from chronus.engine.lifecycle import LOG_FORMAT
+    from chronus.engine.titles import set_title
 
+    set_title(f"supervisor :{args.port} (starting)")
     # First, so that the template imports and warms the DSP while the supervisor loads.
     forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
     launcher = Launcher(spawn_context(), args.rate, args.block, template=forks)
@@ -228,6 +230,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     try:
         ready = supervisor.start()
         starting[0] = False
+        set_title(f"supervisor :{supervisor.port}")
     except EngineStartError as exc:
         supervisor.shutdown()
         return _fail(str(exc))

@@ -281,6 +281,15 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     AddressSpec("/panic", (), "Silence everything at once: all notes off, no release."),
     AddressSpec("/engine/status", (), "Health as one JSON string.", reply="/engine/status"),
     AddressSpec(
+        "/engine/now",
+        (),
+        "What plays now, cheaply, for a live toolbar: one small JSON string with the sample "
+        "at the output, the transport's beat and tempo, the output level (peak and RMS per "
+        "channel over the last 100 ms, dBFS), DSP load, xruns, underruns, failovers, the "
+        "active slot, the recording and the latest engine events (each with a rising serial).",
+        reply="/engine/now",
+    ),
+    AddressSpec(
         "/engine/dump",
         (),
         "The whole engine state (modules, connections, parameters, tempo, sample rate) as one "
@@ -388,7 +397,7 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
 """Every canonical address. Replies to anything go to the sender; errors come as `/error`."""
 
 ENGINE_ONLY = frozenset({
-    "/engine/status", "/engine/dump", "/engine/sync", "/engine/quit",
+    "/engine/status", "/engine/dump", "/engine/sync", "/engine/quit", "/engine/now",
     "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
     "/plugins", "/plugins/{name}/health", "/plugins/load", "/plugins/reload", "/plugins/unload",
 })  # fmt: skip

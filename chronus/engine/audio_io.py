@@ -38,6 +38,7 @@ from chronus.engine.stats import (
     record_timing,
     underrun_row,
 )
+from chronus.engine.titles import set_title
 
 __all__ = [
     "BURST_WAIT_NS",
@@ -317,6 +318,7 @@ def io_main(
     It runs until the supervisor clears the RUN flag of the control block and posts `halt`.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_title("audio I/O")
     die_with_parent()
     rings = (AudioRing.attach(config.rings[0]), AudioRing.attach(config.rings[1]))
     tap = RecordTap.attach(config.tap)

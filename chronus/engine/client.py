@@ -223,6 +223,20 @@ class EngineClient:
         """The engine's health (`/engine/status`, over TCP)."""
         return dict(json.loads(str(self.ask("/engine/status", timeout=timeout)[0])))
 
+    def now(self, timeout: float = 0.5) -> dict[str, Any]:
+        """What plays now (`/engine/now`, over UDP: a small reply, for a live toolbar).
+
+        Keys: `sample`, `beat` (None while the transport is stopped), `bpm`, `running`,
+        `peak_db` and `rms_db` (per channel, dBFS, last 100 ms), `dsp_load`, `xruns`,
+        `underruns`, `failovers`, `active`, `recording` (None or `path` and `seconds`),
+        `events` (each `serial`, `kind`, `text`) and `boot` (new when the engine restarts).
+        A late answer to an earlier call is dropped, not taken for this one's.
+        """
+        while (stale := self.receive(0.0)) is not None:
+            if stale[0] != "/engine/now":
+                self.pending.append(stale)
+        return dict(json.loads(str(self.request("/engine/now", timeout)[0])))
+
     def dump(self, timeout: float = 2.0) -> dict[str, Any]:
         """The engine's whole state (`/engine/dump`, over TCP: it outgrows a datagram)."""
         return dict(json.loads(str(self.ask("/engine/dump", timeout=timeout)[0])))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.rings import SharedCounters, unique_name
+from chronus.engine.titles import set_title
 
 if TYPE_CHECKING:
     from chronus.engine.launcher import ChildProcess, Launcher
@@ -160,6 +161,7 @@ class XrunTagger:
 
 def _stamp(name: str, cpu: int) -> None:
     """A stamper's life: pinned to `cpu`, realtime, renewing its stamp until orphaned."""
+    set_title(f"cpu stamper {cpu}")
     die_with_parent()
     stamps = CpuStamps.attach(name)
     os.sched_setaffinity(0, {cpu})

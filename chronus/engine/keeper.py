@@ -31,6 +31,7 @@ from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.launcher import Launcher, LaunchError
 from chronus.engine.lifelines import DeathWatch, Lifelines
+from chronus.engine.news import News
 from chronus.engine.peer import EXIT_FAULT, STOPPED, cpu_ns, process_state
 from chronus.engine.plugin_feed import Holder, PluginFeed
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
@@ -121,6 +122,8 @@ class SlotKeeper:
         its sentinel where it had none)."""
         self.first_overtaken = -1
         self.events: deque[str] = deque(maxlen=32)
+        self.news = News()
+        """The same events for clients, with a serial and a kind (see `news.py`)."""
         self._spare: Worker | None = None
         self._spare_due = 0.0
         self._due: dict[int, float] = {}
@@ -275,7 +278,8 @@ class SlotKeeper:
             self._promote(peer, worker)
             self._event(
                 f"slot {seat.name} (active) is dying; slot {peer.name} took over at block "
-                f"{worker.failed_over_at}"
+                f"{worker.failed_over_at}",
+                "failover",
             )
 
     def _promote(self, peer: Seat, dying: Worker) -> None:
@@ -348,7 +352,8 @@ class SlotKeeper:
             self._promote(peer, worker)
             self._event(
                 f"slot {seat.name} (active) died (code {exitcode}{seat.note}); "
-                f"slot {peer.name} took over at block {worker.failed_over_at}"
+                f"slot {peer.name} took over at block {worker.failed_over_at}",
+                "failover",
             )
         elif worker.failed_over_at >= 0:  # the takeover was told when its lifeline ended
             self._event(f"slot {seat.name} (active) died (code {exitcode}{seat.note})")
@@ -395,7 +400,10 @@ class SlotKeeper:
         block = int(v[SlotField.CRUMB_BLOCK])
         self.quarantined[culprit] = f"{how} in slot {seat.name} at block {block}"
         self._to_remove.append(culprit)
-        self._event(f"module {culprit} {how} in slot {seat.name} at block {block}: quarantined")
+        self._event(
+            f"module {culprit} {how} in slot {seat.name} at block {block}: quarantined",
+            "quarantine",
+        )
 
     def take_quarantined(self) -> list[str]:
         """Modules newly quarantined, for the supervisor to remove from the patch."""
@@ -633,13 +641,14 @@ class SlotKeeper:
             "load_ms": round((now_ns - sent) / 1e6, 3),
         }
 
-    def _event(self, text: str) -> None:
+    def _event(self, text: str, kind: str = "slot") -> None:
         log.warning("%s", text)
         self.events.append(text)
+        self.news.add(kind, text)
 
-    def report(self, text: str) -> None:
+    def report(self, text: str, kind: str = "engine") -> None:
         """Tell an engine event that is not the keeper's own (logged, and in `events`)."""
-        self._event(text)
+        self._event(text, kind)
 
     # -- commands ------------------------------------------------------------------------------
 

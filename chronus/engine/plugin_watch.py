@@ -17,7 +17,7 @@ runs plugin code.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -39,9 +39,16 @@ _COUNTS = ("success_count", "error_count")
 class PluginWatch:
     """Brings the registry up to date with the slots' plugin tables (call `tick` often)."""
 
-    def __init__(self, registry: PluginRegistry, every_s: float = EVERY_S) -> None:
+    def __init__(
+        self,
+        registry: PluginRegistry,
+        every_s: float = EVERY_S,
+        on_move: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.registry = registry
         self.every_s = every_s
+        self.on_move = on_move
+        """Told `("plugin", one line)` when a plugin is suspended or quarantined."""
         self._due = 0.0
         self._seen: dict[tuple[int, str], tuple[int, int, int]] = {}
         """(slot pid, plugin) → the (suspended, quarantined) counts last read from it."""
@@ -120,3 +127,5 @@ class PluginWatch:
         a version loaded since does not pay for the old one's events."""
         if self.registry.state(name) is PluginState.ACTIVE:
             self.registry.transition(name, state, reason, detail)
+            if self.on_move is not None:
+                self.on_move("plugin", f"plugin {name} {state.value}: {detail}")

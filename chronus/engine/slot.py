@@ -38,6 +38,7 @@ from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.depth import RenderDepth
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
+from chronus.engine.now import TransportFeed
 from chronus.engine.peer import EXIT_FAULT, PeerWatch, death_signal
 from chronus.engine.prepared import PreparedPatterns, load_prepared
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
@@ -51,6 +52,7 @@ from chronus.engine.stats import (
     decision_table,
     record_timing,
 )
+from chronus.engine.titles import set_title, slot_title
 from chronus.plugins.loader import load_user_modules
 from chronus.protocol import Message, ProtocolError, decode, spec_index
 
@@ -429,6 +431,7 @@ def worker_main(
     its death as soon as its thread ends (or of its return, which lets go of the line).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_title("spare")
     die_with_parent()
     held = _hold(config.lifelines, lifeline)
     try:
@@ -530,6 +533,8 @@ def _render_loop(
     spare_blocks = ring.capacity - depth.deepest - 1
     wait_s = period_s
     held_up = False
+    titled: bool | None = None
+    transport = TransportFeed(v)
     exceeds(ring.next_block(), SILENCE)  # load the kernel now, not on the first block
 
     def beat() -> None:  # a long batch of commands is progress, not a hang
@@ -610,6 +615,11 @@ def _render_loop(
             rendered = True
         if rendered and active:
             peer_wake.release()
+        if rendered:
+            transport.publish(renderer.sequencer.transport)
+        if active != titled:  # after the blocks: a role change is named in spare time
+            titled = active
+            set_title(slot_title(me, active))
         if capturer.busy and capturer.poll() and asked_for_join:
             asked_for_join = False
             conn.send(("snapshot", int(v[SlotField.SNAPSHOT_DONE])))  # rare: a join waits

@@ -30,6 +30,7 @@ __all__ = [
     "recent_timings",
     "record_timing",
     "summary",
+    "timing_median",
     "timing_percentiles",
     "underrun_cause",
     "underrun_log",
@@ -155,7 +156,9 @@ class SlotField(IntEnum):
     PLUGINS = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8
     """The guard's table of what each user plugin type did in this slot (see
     `chronus.dsp.plugin_table`): the slot keeps it here, the supervisor reads it."""
-    SIZE = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE
+    TRANSPORT = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE
+    """The slot's transport as it last rendered it, for `/engine/now`: see `now.py`."""
+    SIZE = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
 
 
 def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -215,6 +218,16 @@ def recent_timings(values: npt.NDArray[np.int64], count_index: int, n: int) -> l
         int(values[_TIMINGS + (count - 1 - i) % TIMING_WINDOW])
         for i in range(min(n, count, TIMING_WINDOW))
     ]
+
+
+def timing_median(values: npt.NDArray[np.int64], count_index: int) -> float:
+    """The median duration (ns) over the timing window (0 when empty): a partition, for
+    readers that ask often (`/engine/now`); `timing_percentiles` costs 20 times more."""
+    filled = min(int(values[count_index]), TIMING_WINDOW)
+    if filled == 0:
+        return 0.0
+    middle = filled // 2
+    return float(np.partition(values[_TIMINGS : _TIMINGS + filled], middle)[middle])
 
 
 def timing_percentiles(values: npt.NDArray[np.int64], count_index: int) -> dict[str, float]:

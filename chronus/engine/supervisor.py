@@ -27,6 +27,7 @@ from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
+from chronus.engine.now import beat_at, level_blocks, output_level, read_transport, tempo_of
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.plugin_loads import PluginLoads
 from chronus.engine.plugin_watch import PluginWatch
@@ -43,6 +44,7 @@ from chronus.engine.stats import (
     SlotField,
     recent_timings,
     summary,
+    timing_median,
     timing_percentiles,
     underrun_log,
 )
@@ -154,7 +156,7 @@ class Supervisor:
         self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
         self._pacer = Pacer(config.block, config.rate)
-        self._plugin_watch = PluginWatch(self.registry)
+        self._plugin_watch = PluginWatch(self.registry, on_move=self._tell)
         self._loads: PluginLoads | None = None
         self._pool: SandboxPool | None = None
 
@@ -517,6 +519,11 @@ class Supervisor:
             return
         log.warning("audio I/O %s: %s", kind, text)
 
+    def _tell(self, kind: str, text: str) -> None:
+        """An engine event for clients (`/engine/now`), beside the keeper's own."""
+        if self._keeper is not None:
+            self._keeper.news.add(kind, text)
+
     def _io_died(self) -> None:
         assert self._io is not None
         self._io.join(0.1)
@@ -629,6 +636,8 @@ class Supervisor:
     def _engine_request(self, message: Message, addr: Any) -> None:
         if message.address == "/engine/status":
             self._reply(addr, "/engine/status", json.dumps(self.status()))
+        elif message.address == "/engine/now":
+            self._reply(addr, "/engine/now", json.dumps(self.now()))
         elif message.address == "/engine/dump":
             # The rate too: a client turns lengths in seconds into frames with it.
             dump = {
@@ -683,6 +692,7 @@ class Supervisor:
                 self._error(addr, message.address, "not recording")
                 return
             done = recorder.stop()
+            self._tell("recording", f"recorded {done['seconds']:.1f} s to {done['path']}")
             self._reply(addr, "/record/stopped", str(done["path"]), int(done["frames"]))
             return
         path = str(message.args[0])
@@ -700,9 +710,46 @@ class Supervisor:
     def _recording_ended(self, done: dict[str, Any]) -> None:
         """A recording reached its length: say so to whoever started it (if still there)."""
         log.info("recorded %d frames (%.3f s) to %s", done["frames"], done["seconds"], done["path"])
+        self._tell("recording", f"recorded {done['seconds']:.1f} s to {done['path']}")
         self._reply(self._record_starter, "/record/stopped", str(done["path"]), int(done["frames"]))
 
     # health ----------------------------------------------------------------------------------
+
+    def now(self) -> dict[str, Any]:
+        """What plays now, for a live toolbar: values held here or read from shared counters,
+        nothing that grows with the patch (see `now.py`)."""
+        c = self.config
+        keeper, io, tap = self._keeper, self._io_counters, self._tap
+        consumed = int(io.values[IoField.CONSUMED]) if io is not None else 0
+        sample = max(0, consumed - 1) * c.block
+        transport = read_transport(keeper.active.counters.values) if keeper else None
+        beat = beat_at(transport, sample)
+        peak, rms = output_level(tap, level_blocks(c.rate, c.block)) if tap else ([], [])
+        load = 0.0
+        if keeper is not None:
+            render_ns = timing_median(keeper.active.counters.values, SlotField.TIMING_COUNT)
+            load = render_ns * c.rate / (1e9 * c.block)
+        recorder = self._recorder
+        recording = None
+        if recorder is not None and recorder.recording:
+            seconds = recorder.status()["frames"] / c.rate
+            recording = {"path": str(recorder.path), "seconds": round(seconds, 2)}
+        return {
+            "boot": f"{os.getpid()}-{self._started_ns}",
+            "sample": sample,
+            "beat": None if beat is None else round(beat, 4),
+            "bpm": round(tempo_of(transport, c.rate) or self.patch.tempo, 3),
+            "running": beat is not None,
+            "peak_db": peak,
+            "rms_db": rms,
+            "dsp_load": round(load, 4),
+            "xruns": int(io.values[IoField.XRUNS]) if io is not None else 0,
+            "underruns": int(io.values[IoField.UNDERRUNS]) if io is not None else 0,
+            "failovers": keeper.failovers if keeper else 0,
+            "active": keeper.active.name if keeper and keeper.active.worker else None,
+            "recording": recording,
+            "events": keeper.news.latest() if keeper else [],
+        }
 
     def status(self) -> dict[str, Any]:
         """Health of the engine, its slots and its audio I/O, as plain data."""

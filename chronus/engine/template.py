@@ -45,6 +45,7 @@ from multiprocessing import context, reduction
 from typing import Any, Final
 
 from chronus.engine.lifecycle import LOG_FORMAT, die_with_parent
+from chronus.engine.titles import set_title
 
 __all__ = ["MAX_FDS", "PLUGIN_WORD", "InheritedFd", "pickle_job", "template_main"]
 
@@ -124,6 +125,7 @@ def receive_message(sock: socket.socket) -> tuple[bytes, list[int]]:
 def template_main(sock: socket.socket, supervisor: int, rate: int, block: int) -> None:
     """The template's life: warm up, say so, then fork a process for each job until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_title("template")
     die_with_parent()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     began = time.perf_counter()

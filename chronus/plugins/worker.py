@@ -94,9 +94,11 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         from chronus.engine.lifecycle import die_with_parent
+        from chronus.engine.titles import set_title
         from chronus.plugins import validation
         from chronus.plugins.confine import confine, vm_size_mb
 
+        set_title("sandbox job")
         die_with_parent()
         if rehearse:
             validation.rehearse()
@@ -388,8 +390,10 @@ def main() -> None:
     """Warm up, say ready, then answer requests until stdin closes."""
     os.environ.update(THREAD_ENV)
     from chronus.engine.lifecycle import die_with_parent
+    from chronus.engine.titles import set_title
     from chronus.plugins.confine import vm_size_mb
 
+    set_title("sandbox")
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the shell's Ctrl-C is not for us
     out = sys.stdout.buffer

@@ -38,6 +38,7 @@ from chronus.shell.session import (
 )
 from chronus.shell.showing import Show
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
+from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar
 from chronus.shell.views import (
     format_health,
     format_plugin_health,
@@ -88,6 +89,8 @@ class Shell:
         self._words: list[str] | None = None
         self.pictures = Show(write, live=terminal_runner())
         """`show …`; its `beat_now` places the playhead of `show patterns`."""
+        self.live: LiveStatus | None = None
+        """What plays now, polled in the background for the toolbar (the prompt sets it)."""
 
     def handle(self, line: str) -> bool:
         """Interpret one line and act on it; False when the user asked to quit."""
@@ -299,24 +302,20 @@ class Shell:
         return self._words + plugins + sorted(self.interpreter.context.modules)
 
     def toolbar(self) -> str:
-        """The bottom line: engine, tempo, focus and whether a recording runs."""
+        """The bottom line: what plays now (see `toolbar.py`), the focus, plugins under way,
+        watched files."""
         context = self.interpreter.context
         host, port = self.client.address
-        focus = context.focus or "—"
-        recording = ""
-        if context.recording:
-            left = self.recorder.left
-            ends = "" if left is None else f" {left:.0f} s left"
-            recording = f" · ● rec {Path(context.recording).name}{ends}"
-        awaited = self.plugins.awaited
-        plugins = f" · {awaited[0]}…" if awaited else ""
-        watched = self.watcher.names()
-        if watched:
-            plugins += " · watching " + " ".join(watched)
-        return (
-            f" engine {host}:{port} · tempo {context.tempo:g} · focus {focus}{recording}"
-            f"{plugins} · help · Ctrl-D quits"
+        extras = Extras(
+            focus=context.focus,
+            awaited=self.plugins.awaited,
+            watched=self.watcher.names(),
+            recording=context.recording,
+            left=self.recorder.left if context.recording else None,
+            tempo=context.tempo,
+            engine=f"{host}:{port}",
         )
+        return draw_toolbar(self.live.latest if self.live else None, extras)
 
 
 def run_shell(
@@ -360,6 +359,7 @@ def run_shell(
         lexer=CommandLexer(lambda: gate.interpreter.context),
         style=STYLE,
         bottom_toolbar=lambda: _toolbar(gate, starting),
+        refresh_interval=REFRESH_S,
         input=input,
         output=output,
     )
@@ -380,6 +380,8 @@ def run_shell(
         if gate.shell is not None:
             gate.shell.recorder.finish(engine_stops=starting is not None)
             gate.shell.watcher.close()
+            if gate.shell.live is not None:
+                gate.shell.live.close()
             gate.shell.client.close()
         if starting is not None:
             write("stopping the engine…")
@@ -397,8 +399,16 @@ def _attached(
     """The shell on an engine that answers at `client`'s address."""
     host, port = client.address
     shell = Shell(client, gate.interpreter, write, local=is_local(host), owns_engine=owns_engine)
+    shell.live = LiveStatus.for_engine(client.address, write).start()
+    shell.pictures.beat_now = lambda: _beat(client)
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
     return shell
+
+
+def _beat(client: EngineClient) -> float | None:
+    """Where the transport is now, asked of the engine (None while it is stopped)."""
+    beat = client.now().get("beat")
+    return None if beat is None else float(beat)
 
 
 def _started(start: EngineStart, gate: Gate, session: PromptSession[str]) -> None:

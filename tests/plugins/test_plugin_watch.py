@@ -42,7 +42,7 @@ def active_registry(*names: str) -> PluginRegistry:
 
 
 def test_the_table_fits_in_the_slot_counters() -> None:
-    assert SlotField.PLUGINS + PLUGIN_ROWS * PluginField.SIZE == SlotField.SIZE
+    assert SlotField.PLUGINS + PLUGIN_ROWS * PluginField.SIZE == SlotField.TRANSPORT
 
 
 def test_the_active_slots_counts_become_the_metrics() -> None:
@@ -86,6 +86,22 @@ def test_a_suspension_in_any_slot_suspends_the_plugin_once() -> None:
     ra[PluginField.SUSPENDED] = 2  # the new version fails too
     watch.update([a, b], a)
     assert registry.state("fold") is PluginState.SUSPENDED
+
+
+def test_each_move_is_told_once_as_an_engine_event() -> None:
+    registry = active_registry("fold")
+    a, b = slot(11), slot(12)
+    ra, rb = named(a, 0, "fold"), named(b, 0, "fold")
+    told: list[tuple[str, str]] = []
+    watch = PluginWatch(registry, on_move=lambda kind, text: told.append((kind, text)))
+    watch.update([a, b], a)
+    assert told == []
+    put_text(ra, PluginField.LAST_ERROR, 256, "ValueError('bad')")
+    ra[PluginField.SUSPENDED] = rb[PluginField.SUSPENDED] = 1  # both slots count the event
+    watch.update([a, b], a)
+    watch.update([a, b], a)
+    assert len(told) == 1 and told[0][0] == "plugin"
+    assert told[0][1].startswith("plugin fold suspended: ") and "ValueError('bad')" in told[0][1]
 
 
 def test_a_quarantine_by_the_slot_that_took_over_quarantines_the_plugin() -> None:
