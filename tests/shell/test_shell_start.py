@@ -98,6 +98,7 @@ def test_real_keystrokes_typed_at_once_reach_the_engine_the_shell_starts() -> No
             target=lambda: result.append(
                 run_shell(
                     backend="null",
+                    new_engine=True,  # never the engine on the default port, if one runs
                     input=pipe,
                     output=DummyOutput(),
                     history=InMemoryHistory(),
@@ -118,7 +119,7 @@ def test_real_keystrokes_typed_at_once_reach_the_engine_the_shell_starts() -> No
                     assert time.monotonic() < deadline, (written, client.dump())
                     time.sleep(0.05)
         finally:
-            pipe.send_text("quit\r")
+            pipe.send_text("quit --stop\r")
             runner.join(30)
     assert result == [0]
     assert written[0].startswith("starting the engine")
