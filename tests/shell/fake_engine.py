@@ -1,9 +1,9 @@
 """A stand-in for `chronus engine` that speaks its OSC on UDP and TCP (SLIP) on one port.
 
-It answers `/engine/sync`, `/engine/dump`, `/engine/status` and `/plugins` from the data a
-test gives it, records every message, and answers plugin commands with what the test's
-`on_plugin` returns, from another thread and after `delay` seconds, as an engine validating a
-module does. For the front ends of plugins, whose engine side lives elsewhere.
+It answers `/engine/sync`, `/engine/dump`, `/engine/status`, `/engine/quit` (and goes on) and
+`/plugins` from the data a test gives it, records every message, and answers plugin commands
+with what the test's `on_plugin` returns, from another thread and after `delay` seconds, as an
+engine validating a module does. For the front ends of plugins, whose engine side lives elsewhere.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ class FakeEngine:
             replies = [("/engine/dump", (json.dumps(self.dump),))]
         elif address == "/engine/status":
             replies = [("/engine/status", (json.dumps(self.status),))]
+        elif address == "/engine/quit":
+            replies = [("/engine/quit", ())]
         elif address == "/plugins":
             replies = [("/plugins", (json.dumps(self.listing),))]
         elif address.startswith("/plugins/") and address.endswith("/health"):
