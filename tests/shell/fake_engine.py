@@ -55,6 +55,8 @@ class FakeEngine:
         self.status: dict[str, Any] = {"engine": {"version": "fake"}}
         self.on_plugin: Callable[[str, tuple[Arg, ...]], list[Reply]] = lambda a, args: []
         self.delay = 0.05
+        self.sample = 0
+        """The sample a sync answers with (the engine's clock)."""
         self._closed = threading.Event()
         self._lock = threading.Lock()
         for target in (self._serve_udp, self._serve_tcp):
@@ -89,7 +91,7 @@ class FakeEngine:
             self.received.append((address, args))
         replies: list[Reply] = []
         if address == "/engine/sync":
-            replies = [("/engine/synced", (args[0], 0))]
+            replies = [("/engine/synced", (args[0], self.sample))]
         elif address == "/engine/dump":
             replies = [("/engine/dump", (json.dumps(self.dump),))]
         elif address == "/engine/status":

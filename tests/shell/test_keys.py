@@ -215,3 +215,13 @@ def test_ctrl_r_searches_the_history_backwards(engine: FakeEngine, pipe: PipeInp
     assert [args[0] for args in _wait_sent(prompt, "/tempo", 3)] == [101.0, 133.0, 101.0]
     prompt.keys("quit --leave\r")
     assert prompt.ended() == 0
+
+
+def test_help_keys_lists_every_binding(engine: FakeEngine, pipe: PipeInput) -> None:
+    prompt = Prompt(pipe, engine)
+    prompt.keys("help keys\r")
+    text = prompt.wait_written(lambda line: line.startswith("Keys at the prompt"))
+    for key in ("Ctrl-C", "Ctrl-D", "Esc Esc", "F12", "Up", "Ctrl-R", "quit --stop"):
+        assert key in text
+    prompt.keys("quit --leave\r")
+    assert prompt.ended() == 0

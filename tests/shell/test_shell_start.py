@@ -69,6 +69,12 @@ def test_lines_before_the_engine_are_kept_and_played_in_order() -> None:
             dump = client.dump()
         assert dump["modules"]["early"]["type"] == "saw"
         assert dump["modules"]["early"]["params"]["cutoff"] == 1200  # the last one won
+        told = [line for line in written if "early" in line and "→" in line]
+        assert told == [  # each kept line is told once it played, against the mirror then
+            "added early (saw) → master",
+            "early cutoff 2000 → 900 Hz",
+            "early cutoff 900 → 1200 Hz",
+        ]
         assert gate.handle("set early cutoff 700 hz")  # and now lines go straight through
         with start.engine.client() as client:
             assert client.dump()["modules"]["early"]["params"]["cutoff"] == 700

@@ -1,0 +1,64 @@
+"""Noticing an engine gone, back, or restarted (a fake engine whose clock the test sets)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from chronus.shell.liveness import Liveness, back_line, lost_line
+from tests.shell.fake_engine import FakeEngine
+
+
+def _until(test: Callable[[], bool], what: list[str], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not test():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_a_clock_going_back_is_a_restart_without_an_outage() -> None:
+    engine = FakeEngine()
+    said: list[str] = []
+    engine.sample = 48_000
+    watch = Liveness(
+        engine.address, lambda: said.append("lost"), lambda r: said.append(f"back {r}"), 0.05
+    ).start()
+    try:
+        _until(lambda: engine.addresses().count("/engine/sync") >= 3, said)
+        engine.sample = 96_000
+        _until(lambda: engine.addresses().count("/engine/sync") >= 6, said)
+        assert said == []  # a clock going forward is the same engine
+        engine.sample = 128
+        _until(lambda: said == ["back True"], said)
+    finally:
+        watch.close()
+        engine.close()
+
+
+def test_an_engine_that_stops_answering_is_lost_once() -> None:
+    engine = FakeEngine()
+    said: list[str] = []
+    watch = Liveness(
+        engine.address, lambda: said.append("lost"), lambda r: said.append(f"back {r}"), 0.05
+    ).start()
+    try:
+        _until(lambda: "/engine/sync" in engine.addresses(), said)
+        engine.close()
+        _until(lambda: said == ["lost"], said)
+        time.sleep(0.3)
+        assert said == ["lost"] and watch.lost
+    finally:
+        watch.close()
+
+
+def test_the_lines_it_says() -> None:
+    assert lost_line(("127.0.0.1", 57120)).startswith(
+        "the engine at 127.0.0.1:57120 does not answer"
+    )
+    assert back_line(("h", 1), True, 0, True) == (
+        "the engine at h:1 restarted: resynced (0 modules); `undo` puts back the patch you had"
+    )
+    assert (
+        back_line(("h", 1), False, 1, False)
+        == "the engine at h:1 answers again: resynced (1 module)"
+    )
