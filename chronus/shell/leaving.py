@@ -14,6 +14,8 @@ last module of the patch (`attach_context`).
 
 from __future__ import annotations
 
+import socket
+
 from prompt_toolkit import PromptSession
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -77,7 +79,15 @@ def left_playing(address: tuple[str, int]) -> str:
 def find_engine(
     port: int = DEFAULT_ENGINE[1], host: str = DEFAULT_ENGINE[0]
 ) -> EngineClient | None:
-    """A client of the engine answering at `host:port`, or None if none answers there."""
+    """A client of the engine answering at `host:port`, or None if none answers there.
+
+    A TCP connection is tried first: where nothing listens it is refused at once, where a
+    UDP sync would wait out its timeout (an unconnected socket hears no ICMP refusal).
+    """
+    try:
+        socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S).close()
+    except OSError:
+        return None
     client = EngineClient(host, port)
     try:
         client.sync(timeout=PROBE_TIMEOUT_S)

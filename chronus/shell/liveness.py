@@ -2,14 +2,16 @@
 
 A thread syncs with the engine every `interval` seconds on a client of its own (a sync is the
 cheapest round trip the engine has: one datagram each way). Two missed syncs in a row mean the
-engine is gone; the first answer after that means it is back. An engine that restarted between
-two syncs is told by its sample clock going backwards. Either way `on_back` is called, for the
-shell to rebuild its mirror from the engine and say so in one line.
+engine is gone; the first answer after that means it is back — restarted if its uptime is
+shorter than the time since it was last heard. An engine that restarted between two syncs is
+told by its sample clock going backwards. Either way `on_back` is called, for the shell to
+rebuild its mirror from the engine and say so in one line.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from chronus.engine.client import EngineClient, EngineError
@@ -72,6 +74,7 @@ class Liveness:
     def _run(self) -> None:
         client = EngineClient(*self.address)
         last = -1
+        heard = time.monotonic()
         missed = 0
         try:
             while not self._stop.wait(self.interval):
@@ -84,10 +87,19 @@ class Liveness:
                         self.on_lost()
                     continue
                 missed = 0
-                restarted = sample < last
-                last = sample
+                restarted = sample < last or (self.lost and _younger(client, heard))
+                last, heard = sample, time.monotonic()
                 if self.lost or restarted:
                     self.lost = False
                     self.on_back(restarted)
         finally:
             client.close()
+
+
+def _younger(client: EngineClient, heard: float) -> bool:
+    """Whether the engine started after `heard` (a monotonic time): its uptime is shorter."""
+    try:
+        uptime = client.status(timeout=2.0).get("engine", {}).get("uptime_s")
+    except (EngineError, OSError, ValueError):
+        return False
+    return isinstance(uptime, int | float) and uptime < time.monotonic() - heard

@@ -57,6 +57,8 @@ class FakeEngine:
         self.delay = 0.05
         self.sample = 0
         """The sample a sync answers with (the engine's clock)."""
+        self.silent = False
+        """Whether it answers nothing (a hung engine)."""
         self._closed = threading.Event()
         self._lock = threading.Lock()
         for target in (self._serve_udp, self._serve_tcp):
@@ -89,6 +91,8 @@ class FakeEngine:
     def _answer(self, address: str, args: tuple[Arg, ...], send: Callable[[bytes], None]) -> None:
         with self._lock:
             self.received.append((address, args))
+        if self.silent:
+            return
         replies: list[Reply] = []
         if address == "/engine/sync":
             replies = [("/engine/synced", (args[0], self.sample))]
