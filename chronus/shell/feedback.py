@@ -342,7 +342,9 @@ class Teller:
         if self.quiet or before is None or after is None:
             return list(result.notes)
         next_bar = None
-        if self.beat_now is not None and before.state.transport:
+        # The clock is asked only for a track changed while the transport runs.
+        moved = before.state.tracks != after.state.tracks
+        if self.beat_now is not None and before.state.transport and moved:
             try:
                 next_bar = next_bar_of(self.beat_now())
             except Exception:  # the clock is a nicety: a line is never lost for it

@@ -24,6 +24,7 @@ import pytest
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
+from chronus.session.wav import read_wav
 from chronus.shell.app import Shell
 from chronus.shell.liveness import Liveness
 from chronus.shell.starting import Gate
@@ -132,10 +133,17 @@ def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) 
     time.sleep(0.5)  # the shell's side of the engine's pipes is closed: it must not mind
     with EngineClient("127.0.0.1", port) as client:
         dump = client.dump()
-        playing = client.status()["engine"]["uptime_s"]
+        # A recording's end is logged: to a stderr whose reader (the shell) is gone.
+        take = tmp_path / "after.wav"
+        client.send(Interpreter().interpret(f"record 0.25 seconds to {take}").messages)
+        client.sync()
+        deadline = time.monotonic() + 10
+        while client.status()["engine"]["recording"]["recording"] or not take.exists():
+            assert time.monotonic() < deadline, "the recording did not end"
+            time.sleep(0.1)
     assert dump["modules"]["acid1"]["params"]["cutoff"] == 280.0
     assert dump["tracks"]["bass"]["pattern"] == "c2 eb2 g2 c3"
-    assert playing > 0
+    assert read_wav(take)[0].shape[0] == 12_000
 
     second = Terminal(["--port", str(port)], tmp_path)
     try:

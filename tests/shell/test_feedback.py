@@ -190,8 +190,15 @@ def test_the_next_bar_comes_from_the_beat_when_the_transport_runs() -> None:
     before = Moment.of(interpreter.context)
     result = interpreter.interpret("kick x x x x")
     after = Moment.of(interpreter.context)
-    teller = Teller(beat_now=lambda: 17.5)
+    asked: list[bool] = []
+    teller = Teller(beat_now=lambda: asked.append(True) or 17.5)
     assert teller.lines(result, before, after) == ["kick: pattern x x x x (16ths) from bar 6"]
+    assert len(asked) == 1
+    tempo = interpreter.interpret("tempo 100")
+    assert teller.lines(tempo, after, Moment.of(interpreter.context)) == [
+        "tempo 120 → 100 from the next bar"
+    ]
+    assert len(asked) == 1  # no track changed: the clock was not asked
 
     def broken() -> float | None:
         raise OSError("no clock")
