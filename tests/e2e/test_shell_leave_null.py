@@ -3,8 +3,8 @@ the null backend and a port of its own.
 
 A shell starts an engine, plays, and quits leaving the music playing; the engine still
 answers after the shell's process is gone; a second `chronus` attaches to it and sees the same
-patch; `quit --stop` there stops it. Then a shell on an engine that restarts notices, and
-resyncs by itself.
+patch; `quit --stop` there stops it. Ctrl-D in the terminal asks, and `s` stops the engine.
+And a shell on an engine that restarts notices, and resyncs by itself.
 """
 
 from __future__ import annotations
@@ -205,3 +205,17 @@ def _wait(test: object, written: list[str], timeout: float = 30.0) -> None:
 def _wait_line(written: list[str], word: str) -> str:
     _wait(lambda: any(word in line for line in written), written)
     return next(line for line in written if word in line)
+
+
+def test_ctrl_d_in_a_terminal_asks_and_s_stops_the_engine(port: int, tmp_path: Path) -> None:
+    shell = Terminal(["--backend", "null", "--port", str(port)], tmp_path)
+    try:
+        shell.wait_for(rf"chronus on 127\.0\.0\.1:{port}")
+        shell.type("\x04")
+        shell.wait_for(r"stop the music or leave it playing\? \[L\]eave / \[s\]top")
+        shell.type("s")
+        assert shell.ended() == 0
+    finally:
+        shell.kill()
+    assert "stopping the engine" in shell.text
+    assert not _answers(port)
