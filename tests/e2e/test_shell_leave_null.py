@@ -90,7 +90,11 @@ class Terminal:
         os.close(self.master)
         return code
 
-    def kill(self) -> None:
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Kill the shell if the test left it running (its engine is the fixture's)."""
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(5)
@@ -116,8 +120,7 @@ def port() -> Iterator[int]:
 
 
 def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) -> None:
-    first = Terminal(["--backend", "null", "--port", str(port)], tmp_path)
-    try:
+    with Terminal(["--backend", "null", "--port", str(port)], tmp_path) as first:
         first.wait_for(rf"chronus on 127\.0\.0\.1:{port}")
         first.type("add a saw called bass through an acid filter\r")
         first.wait_for(r"added bass \(saw\) → acid1 → master")
@@ -127,8 +130,6 @@ def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) 
         first.wait_for(r"acid1 cutoff 400 → 280 Hz")
         first.type("quit --leave\r")
         assert first.ended() == 0
-    finally:
-        first.kill()
     assert "the music plays on: the engine stays at" in first.text
     time.sleep(0.5)  # the shell's side of the engine's pipes is closed: it must not mind
     with EngineClient("127.0.0.1", port) as client:
@@ -145,8 +146,7 @@ def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) 
     assert dump["tracks"]["bass"]["pattern"] == "c2 eb2 g2 c3"
     assert read_wav(take)[0].shape[0] == 12_000
 
-    second = Terminal(["--port", str(port)], tmp_path)
-    try:
+    with Terminal(["--port", str(port)], tmp_path) as second:
         second.wait_for(
             rf"attached to the engine playing at 127\.0\.0\.1:{port}: 2 modules, 1 pattern, "
             r"tempo 120, focus acid1"
@@ -155,8 +155,6 @@ def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) 
         second.wait_for(r"bass is a saw")
         second.type("quit --stop\r")
         assert second.ended() == 0
-    finally:
-        second.kill()
     assert "starting the engine" not in second.text
     deadline = time.monotonic() + 15
     while _answers(port):
@@ -208,14 +206,11 @@ def _wait_line(written: list[str], word: str) -> str:
 
 
 def test_ctrl_d_in_a_terminal_asks_and_s_stops_the_engine(port: int, tmp_path: Path) -> None:
-    shell = Terminal(["--backend", "null", "--port", str(port)], tmp_path)
-    try:
+    with Terminal(["--backend", "null", "--port", str(port)], tmp_path) as shell:
         shell.wait_for(rf"chronus on 127\.0\.0\.1:{port}")
         shell.type("\x04")
         shell.wait_for(r"stop the music or leave it playing\? \[L\]eave / \[s\]top")
         shell.type("s")
         assert shell.ended() == 0
-    finally:
-        shell.kill()
     assert "stopping the engine" in shell.text
     assert not _answers(port)
