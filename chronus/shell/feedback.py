@@ -98,7 +98,8 @@ def told(
     if any(isinstance(intent, _ANSWERED) for intent in result.intents):
         return list(result.notes)
     lines = [f"read as: {result.read_as}"] if result.read_as else []
-    changes = _with_sounds(result, changed(before.state, after.state, next_bar))
+    said = _said_values(result)
+    changes = _with_sounds(result, changed(before.state, after.state, next_bar, said))
     undo = [m for m in result.mapped if isinstance(m.intent, Undo | Redo)]
     if undo:
         word = "undo" if isinstance(undo[0].intent, Undo) else "redo"
@@ -135,6 +136,17 @@ def _with_sounds(result: Interpretation, changes: list[str]) -> list[str]:
     return changes
 
 
+def _said_values(result: Interpretation) -> frozenset[tuple[str, str]]:
+    """The (module, parameter) pairs the line's own words set (`cutoff 900`, `darker`)."""
+    return frozenset(
+        (str(message.fields.get("id")), str(message.fields.get("param")))
+        for mapped in result.mapped
+        if isinstance(mapped.intent, SetParam | Adjust)
+        for message in mapped.messages
+        if message.address.startswith("/mod/")
+    )
+
+
 def _said_by_diff(mapped: object) -> bool:
     intent = getattr(mapped, "intent", None)
     if isinstance(intent, Transpose):
@@ -148,15 +160,21 @@ def _joined(changes: list[str]) -> str:
     return "; ".join(changes[:MOST]) + f"; … and {len(changes) - MOST} more"
 
 
-def changed(before: PatchState, after: PatchState, next_bar: int | None = None) -> list[str]:
-    """Each change from `before` to `after`, in musical words, modules first."""
+def changed(
+    before: PatchState,
+    after: PatchState,
+    next_bar: int | None = None,
+    said: frozenset[tuple[str, str]] = frozenset(),
+) -> list[str]:
+    """Each change from `before` to `after`, in musical words, modules first. `said` are the
+    (module, parameter) pairs the line set by name: told even on a module it made."""
     old_modules, new_modules = dict(before.modules), dict(after.modules)
     added = [m for m in new_modules if old_modules.get(m) != new_modules[m]]
     removed = [m for m in old_modules if new_modules.get(m) != old_modules[m]]
     out = [f"removed {m}" for m in sorted(removed)]
     out += _added(added, new_modules, before, after)
     out += _routes(before, after, set(added), set(removed))
-    out += _params(before, after, set(added))
+    out += _params(before, after, set(added), said)
     out += _modulations(before, after)
     if after.tempo != before.tempo:
         when = " from the next bar" if before.transport and after.transport else ""
@@ -227,13 +245,17 @@ def _routes(before: PatchState, after: PatchState, added: set[str], removed: set
     return out
 
 
-def _params(before: PatchState, after: PatchState, added: set[str]) -> list[str]:
-    """Changed values; a new module's values set away from the default when there are at
-    most two (`add saw bass; cutoff 800`), not the many a named sound sets."""
+def _params(
+    before: PatchState, after: PatchState, added: set[str], said: frozenset[tuple[str, str]]
+) -> list[str]:
+    """Changed values; a new module's values set away from the default when the line named
+    them (`add a 303; cutoff 900`) or when there are at most two, not the many a named sound
+    sets by itself."""
     kinds = dict(after.modules)
     old = {module_id: dict(values) for module_id, values in before.params}
     out: list[str] = []
     fresh: list[str] = []
+    named: list[str] = []
     for module_id, values in after.params:
         kind = kinds.get(module_id)
         if kind is None:
@@ -243,14 +265,17 @@ def _params(before: PatchState, after: PatchState, added: set[str]) -> list[str]
             spec = find_param(kind, name)
             if module_id in added:
                 if spec is not None and value != spec.default:
-                    fresh.append(_set_note(module_id, spec.name, value, spec.unit))
+                    note = _set_note(module_id, spec.name, value, spec.unit)
+                    (named if (module_id, name) in said else fresh).append(note)
                 continue
             if name in was and was[name] != value:
                 if spec is None:
                     out.append(f"{module_id} {name} {was[name]:g} → {value:g}")
                 else:
                     out.append(change_note(module_id, spec, was[name], value))
-    return out + (fresh if len(fresh) <= 2 else [])
+    if len(fresh) + len(named) <= 2:
+        return out + fresh + named
+    return out + named
 
 
 def _set_note(module_id: str, name: str, value: float, unit: str) -> str:

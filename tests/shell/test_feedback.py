@@ -40,6 +40,10 @@ def test_adding_an_effect_after_a_module_says_after_which() -> None:
 def test_a_named_sound_says_which_it_is() -> None:
     play = Player()
     assert play("add a 303 called acidy") == ["added 303: acidy → acidy_f → master"]
+    # the values the sound sets are not told, one the line sets is
+    assert play("add a pluck; cutoff 900") == [
+        "added pluck: pluck → pluck_echo → master; pluck cutoff 900 Hz"
+    ]
 
 
 def test_removing_a_module_says_removed_and_what_closes_the_gap() -> None:
