@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chronus.lang.context import PatchState, Track
+from chronus.lang.context import Context, PatchState, Track
 from chronus.lang.intents import (
     AddSound,
     Adjust,
@@ -48,9 +48,19 @@ from chronus.lang.targets import change_note
 from chronus.protocol import MASTER
 from chronus.seq.transport import BEATS_PER_BAR
 
-__all__ = ["MOST", "Moment", "Teller", "changed", "division_name", "next_bar_of", "told"]
+__all__ = [
+    "MOST",
+    "BeatNow",
+    "Moment",
+    "Teller",
+    "changed",
+    "division_name",
+    "next_bar_of",
+    "told",
+]
 
 BeatNow = Callable[[], float | None]
+"""The transport's beat now (None when it is stopped), e.g. from the engine's `/engine/now`."""
 
 MOST = 4
 """Changes named in one line; the rest are counted (`… and 3 more`)."""
@@ -75,9 +85,9 @@ class Moment:
     focus: str | None
 
     @classmethod
-    def of(cls, context: object) -> Moment:
-        """The moment of a `Context` (anything with `state()` and `focus`)."""
-        return cls(context.state(), context.focus)  # type: ignore[attr-defined]
+    def of(cls, context: Context) -> Moment:
+        """The moment of a context."""
+        return cls(context.state(), context.focus)
 
 
 def division_name(division: int) -> str:

@@ -6,6 +6,7 @@ import pytest
 
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
+from chronus.shell import feedback
 from chronus.shell.feedback import MOST, Moment, Teller, next_bar_of, told
 
 
@@ -210,3 +211,10 @@ def test_the_next_bar_comes_from_the_beat_when_the_transport_runs() -> None:
     assert Teller(beat_now=broken).lines(result, before, after) == [
         "kick: pattern x x x x (16ths) from the next bar"
     ]
+
+
+def test_the_examples_in_the_module_docstring() -> None:
+    import doctest
+
+    result = doctest.testmod(feedback)
+    assert result.attempted >= 3 and result.failed == 0
