@@ -5,7 +5,8 @@ Quitting the prompt (`quit`, `exit`, Ctrl-D) asks one key: **l**eave the music p
 musician who quits the prompt in the middle of a set expects the music to go on — the prompt
 is a way to play the engine, not the instrument itself — and an accidental Ctrl-D must never
 cut the sound; stopping is one deliberate key away. Ctrl-C or Esc at the question goes back
-to the prompt. `quit --stop` and `quit --leave` do not ask.
+to the prompt; input that ends (`chronus < lines.txt`) leaves. `quit --stop` and `quit
+--leave` do not ask.
 
 A later `chronus` with no `--engine` finds the engine still playing on the default port and
 attaches to it (`find_engine`), rebuilding its mirror from `/engine/dump`; the focus is the
@@ -62,7 +63,9 @@ def ask_stop_or_leave(input: Input | None = None, output: Output | None = None) 
     )
     try:
         return session.prompt()
-    except (EOFError, KeyboardInterrupt):
+    except EOFError:  # the input is gone (closed, not a key): the default
+        return LEAVE
+    except KeyboardInterrupt:
         return None
 
 

@@ -225,3 +225,13 @@ def test_help_keys_lists_every_binding(engine: FakeEngine, pipe: PipeInput) -> N
         assert key in text
     prompt.keys("quit --leave\r")
     assert prompt.ended() == 0
+
+
+def test_input_that_ends_leaves_the_music_playing(engine: FakeEngine, pipe: PipeInput) -> None:
+    prompt = Prompt(pipe, engine)
+    prompt.keys("tempo 100\r")
+    _wait_sent(prompt, "/tempo")
+    pipe.close()  # as `chronus < lines.txt` at the end of the file: no key will come
+    assert prompt.ended() == 0
+    assert prompt.sent("/engine/quit") == []
+    assert prompt.written[-1].startswith("the music plays on")
