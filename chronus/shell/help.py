@@ -79,7 +79,8 @@ _KEYS = """\
 Keys at the prompt:
   Ctrl-C          clear the line (never quits)
   Ctrl-D          quit (on an empty line), asking as `quit` does
-  Esc Esc · F12   panic: all notes off at once (the line you are typing is kept)
+  Esc Esc · F12   panic: all notes off at once (the line you are typing is kept;
+                  patterns play on: `stop` stops them)
   Up · Down       the lines typed before (kept in ~/.chronus_history)
   Ctrl-R          search them backwards: type a part; Enter takes the line found, Enter plays it
   Tab             complete a word

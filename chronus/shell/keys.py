@@ -47,4 +47,7 @@ def panic(shell: Shell | None, write: Callable[[str], None]) -> None:
     except OSError as exc:
         write(f"panic: not sent, the engine is gone ({exc.strerror or exc})")
         return
-    write("panic: all notes off")
+    playing = shell.interpreter.context.transport
+    write(
+        "panic: all notes off" + (" (the patterns play on: `stop` stops them)" if playing else "")
+    )

@@ -187,6 +187,10 @@ def test_the_panic_key_sends_panic_at_once_and_keeps_the_line(
     prompt.wait_written(lambda line: line == "panic: all notes off")
     prompt.keys("5\r")
     assert _wait_sent(prompt, "/tempo") == [(95.0,)]
+    prompt.keys("add kick; kick x . x .\r")
+    prompt.keys(key, pause=0.8)
+    assert _wait_sent(prompt, "/panic", 2) == [(), ()]
+    prompt.wait_written(lambda line: line.endswith("(the patterns play on: `stop` stops them)"))
     prompt.keys("quit --leave\r")
     assert prompt.ended() == 0
 
