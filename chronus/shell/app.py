@@ -501,10 +501,24 @@ def _attached(
     """The shell on an engine that answers at `client`'s address."""
     host, port = client.address
     shell = Shell(
-        client, gate.interpreter, write, local=is_local(host), owns_engine=owns_engine, quiet=quiet
+        client,
+        gate.interpreter,
+        write,
+        local=is_local(host),
+        owns_engine=owns_engine,
+        quiet=quiet,
+        beat_now=_beat_now(client),
     )
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
     return shell
+
+
+def _beat_now(client: EngineClient) -> BeatNow | None:
+    """The transport's beat from the engine's `/engine/now`, where the client asks for it."""
+    now = getattr(client, "now", None)  # `EngineClient.now()`, with the live toolbar
+    if now is None:
+        return None
+    return lambda: now().get("beat")
 
 
 def _started(

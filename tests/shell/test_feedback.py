@@ -218,3 +218,17 @@ def test_the_examples_in_the_module_docstring() -> None:
 
     result = doctest.testmod(feedback)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_the_shell_reads_the_beat_from_the_clients_now_when_it_has_one() -> None:
+    from typing import Any
+
+    from chronus.shell.app import _beat_now
+
+    class Clock:
+        def now(self) -> dict[str, Any]:
+            return {"beat": 9.5, "bpm": 120.0}
+
+    beat_now = _beat_now(Clock())  # type: ignore[arg-type]
+    assert beat_now is not None and beat_now() == 9.5
+    assert _beat_now(object()) is None  # type: ignore[arg-type]
