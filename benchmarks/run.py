@@ -604,6 +604,12 @@ BENCHES: tuple[Bench, ...] = (
                 below(0.5, "at once (read: < 0.5 s)"),
                 startup("prompt"),
             ),
+            Figure(
+                "16",
+                "`chronus` to its prompt on an engine already playing (attached)",
+                below(1.0, "< 1 s"),
+                startup("attach"),
+            ),
             Figure("7", "`chronus demo` to its first sound", below(2.0, "< 2 s"), startup("demo")),
         ),
     ),

@@ -2,7 +2,7 @@
 first sound. Optionally against an older tree, the runs alternated.
 
     python benchmarks/startup.py [--baseline OLD_TREE] [--runs 7] [--cold-runs 2]
-                                 [--only ready,cold,shell,demo,scsynth] [--json]
+                                 [--only ready,cold,shell,attach,demo,scsynth] [--json]
 
 Each figure runs the `chronus` of a source tree (this checkout, and `--baseline`, e.g. a
 `git archive` of an older commit) in a fresh subprocess with that tree on PYTHONPATH, the
@@ -15,6 +15,9 @@ null backend, and times it from just before the subprocess starts:
 - shell: `chronus --backend null` on a pseudo-terminal: to its first prompt, and to the
   first sound of `play c3 on probe for 1 s` typed right after `add a sine called probe`,
   both typed at once. The shell's history goes to a temporary HOME.
+- attach: `chronus --port PORT` on a pseudo-terminal to its first prompt, on an engine already
+  playing at PORT (one engine of this checkout for every run; `--engine 127.0.0.1:PORT` for a
+  tree whose shell does not look for one); each run quits leaving it playing.
 - demo: `chronus demo --backend null` to its first sounding block. A tree whose demo has no
   `--backend` is timed by doing what its demo did, in order: render the song (a
   subprocess), start an engine, play the script (in this process).
@@ -166,8 +169,16 @@ def time_demo_steps(tree: Path, cwd: Path) -> float:
         engine.quit()
 
 
+def _leaves(tree: Path) -> bool:
+    """Whether the tree's shell attaches to an engine it finds and asks on `quit` (then it
+    is told `--new-engine`, `--port` and `quit --stop`/`--leave`)."""
+    return "--new-engine" in (tree / "chronus" / "cli.py").read_text(encoding="utf-8")
+
+
 def time_shell(tree: Path, cwd: Path) -> tuple[float, float]:
     """Seconds from `chronus` to its prompt, and to the sound of a line typed at once."""
+    fresh = ("--new-engine",) if _leaves(tree) else ()
+    bye = b"quit --stop\r" if _leaves(tree) else b"quit\r"
     with tempfile.TemporaryDirectory(prefix="chronus-home-") as home:
         since = time.monotonic_ns()
         pid, fd = pty.fork()
@@ -175,7 +186,7 @@ def time_shell(tree: Path, cwd: Path) -> tuple[float, float]:
             os.chdir(cwd)
             os.execve(
                 sys.executable,
-                chronus_cmd("--backend", "null"),
+                chronus_cmd("--backend", "null", *fresh),
                 run_env(tree, HOME=home, TERM="xterm"),
             )
         seen = b""
@@ -200,22 +211,57 @@ def time_shell(tree: Path, cwd: Path) -> tuple[float, float]:
                 found = re.search(rb"chronus on 127\.0\.0\.1:(\d+)", seen)
                 if typed and found:
                     sound = first_onset(int(found.group(1)), since)
-                    os.write(fd, b"quit\r")
+                    os.write(fd, bye)
                     return prompt, sound
             raise SystemExit(f"{tree}: no prompt or no engine: {seen[-500:]!r}")
         finally:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0):
+            _reap(pid, fd)
+
+
+def _reap(pid: int, fd: int) -> None:
+    """Wait for the shell on the pty `fd` to end (reading what it writes), else kill it."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if select.select([fd], [], [], 0.05)[0]:
+            try:
+                os.read(fd, 65536)
+            except OSError:
+                pass
+    else:
+        if time.monotonic() >= deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    os.close(fd)
+
+
+def time_attach(tree: Path, cwd: Path, port: int) -> float:
+    """Seconds from `chronus` to its prompt on the engine already playing at `port` (found
+    there by a tree whose shell looks for one, else named with `--engine`)."""
+    found = ("--port", str(port)) if _leaves(tree) else ("--engine", f"127.0.0.1:{port}")
+    with tempfile.TemporaryDirectory(prefix="chronus-home-") as home:
+        since = time.monotonic_ns()
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(cwd)
+            os.execve(sys.executable, chronus_cmd(*found), run_env(tree, HOME=home, TERM="xterm"))
+        seen = b""
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and b"chronus>" not in seen:
                 if select.select([fd], [], [], 0.05)[0]:
                     try:
-                        os.read(fd, 65536)
+                        seen += os.read(fd, 65536)
                     except OSError:
-                        pass
-            else:
-                if time.monotonic() >= deadline:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-            os.close(fd)
+                        break
+                    if b"\x1b[6n" in seen[-64:]:  # the prompt asks where the cursor is
+                        os.write(fd, b"\x1b[1;1R")
+            if b"chronus>" not in seen or f":{port}".encode() not in seen:
+                raise SystemExit(f"{tree}: no prompt on the engine at {port}: {seen[-500:]!r}")
+            took = (time.monotonic_ns() - since) / 1e9
+            os.write(fd, b"quit --leave\r" if _leaves(tree) else b"quit\r")
+            return took
+        finally:
+            _reap(pid, fd)
 
 
 def summary(values: list[float]) -> str:
@@ -244,7 +290,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="an older source tree to compare with")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--cold-runs", type=int, default=2)
-    parser.add_argument("--only", default="ready,cold,shell,demo,scsynth")
+    parser.add_argument("--only", default="ready,cold,shell,attach,demo,scsynth")
     add_json_flag(parser)
     args = parser.parse_args()
     # Run in the background by a shell, this process ignores SIGINT, and so would every
@@ -315,6 +361,15 @@ def measure(args: argparse.Namespace, figures: dict[str, object]) -> None:
             sounds = {name: [s for _, s in shell[tree]] for name, tree in trees.items()}
             rows.append(("typed_sound", "`chronus` to the sound of a line typed at once",
                          "warm caches", sounds))  # fmt: skip
+        if "attach" in wanted:
+            print("attach", file=sys.stderr)
+            playing = EngineProcess(port=0, backend="null", env={"PYTHONPATH": str(HERE)}).boot()
+            try:
+                attach = alternate(trees, args.runs, lambda t: time_attach(t, cwd, playing.port))
+            finally:
+                playing.quit()
+            rows.append(("attach", "`chronus` to its prompt on an engine already playing",
+                         "warm caches", attach))  # fmt: skip
         if "demo" in wanted:
             print("demo", file=sys.stderr)
             demo = alternate(trees, args.runs, lambda tree: time_demo(tree, cwd))

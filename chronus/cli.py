@@ -77,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=("auto", "device", "null"), default="auto",
         help="audio backend of the engine the shell starts (default: auto)",
     )  # fmt: skip
+    parser.add_argument(
+        "--quiet", action="store_true",
+        help="the shell does not tell what each line changed (errors and answers still show)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--new-engine", action="store_true",
+        help="start a fresh engine even if one already plays on the port (default: attach to it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--port", dest="shell_port", type=int, default=57120, metavar="PORT",
+        help="where the shell looks for a running engine on this machine, or starts one "
+        "(default 57120)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("engine", help="run the audio engine in the foreground")
@@ -544,4 +557,10 @@ def _render_demo(output: Path) -> int:
 def _cmd_shell(args: argparse.Namespace) -> int:
     from chronus.shell.app import run_shell
 
-    return run_shell(engine=args.engine, backend=args.backend)
+    return run_shell(
+        engine=args.engine,
+        backend=args.backend,
+        quiet=args.quiet,
+        port=args.shell_port,
+        new_engine=args.new_engine,
+    )

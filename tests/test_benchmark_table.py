@@ -277,7 +277,7 @@ def test_json_figures_are_read_whole_or_from_the_last_line() -> None:
 def test_a_benchmark_that_did_not_run_gives_rows_that_say_why() -> None:
     bench = next(b for b in run.BENCHES if b.name == "startup")
     rows = run.rows_of(bench, QUICK, "no JACK server running")
-    assert len(rows) == len(bench.figures) == 4
+    assert len(rows) == len(bench.figures) == 5
     assert all(r.chronus == "not measured: no JACK server running" for r in rows)
     assert all(r.met == "n/a" and r.value is None for r in rows)
     assert rows[0].how == "`startup.py --runs 2 --cold-runs 1`"

@@ -30,3 +30,12 @@ def test_engine_http_takes_host_port_or_a_port_on_loopback() -> None:
     assert args.http == ("0.0.0.0", 8080)
     assert build_parser().parse_args(["engine", "--http", "8080"]).http == ("127.0.0.1", 8080)
     assert build_parser().parse_args(["engine", "--http", ":0"]).http == ("127.0.0.1", 0)
+
+
+def test_shell_options_and_the_engine_port_apart() -> None:
+    args = build_parser().parse_args([])
+    assert (args.quiet, args.new_engine, args.shell_port) == (False, False, 57120)
+    args = build_parser().parse_args(["--quiet", "--new-engine", "--port", "57200"])
+    assert (args.quiet, args.new_engine, args.shell_port) == (True, True, 57200)
+    args = build_parser().parse_args(["--port", "57201", "engine", "--port", "57202"])
+    assert (args.shell_port, args.port) == (57201, 57202)

@@ -292,8 +292,11 @@ class EngineProcess:
         block: int = 128,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        detached: bool = False,
     ) -> None:
         self.host = host
+        self.detached = detached
+        """Whether the engine runs in a session of its own (it outlives whoever started it)."""
         self.env = dict(env or {})
         """Environment variables set for the engine on top of this process's own."""
         self.port = port
@@ -319,6 +322,7 @@ class EngineProcess:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+            start_new_session=self.detached,
         )
         assert self.process.stdout and self.process.stderr
         self._stderr_thread = threading.Thread(

@@ -895,7 +895,8 @@ class Builder(Transformer[Token, Any]):
         return ShellCommand("status", at=(("name", _col(items[0])),))
 
     def quit(self, items: list[Token]) -> ShellCommand:
-        return ShellCommand("quit", at=(("name", _col(items[0])),))
+        how = str(items[1]).lower().lstrip("-") if len(items) > 1 and items[1] else None
+        return ShellCommand("quit", how, at=(("name", _col(items[0])),))
 
     def show(self, items: list[Token]) -> ShellCommand:
         what = " ".join(_name(item) for item in items[1:]) or "patch"

@@ -99,6 +99,7 @@ _TERMINAL_WORDS = {
     "AMOUNT": "more, less, longer, shorter",
     "DIRECTION": "up or down",
     "INTERVAL": "octave or semitones",
+    "QUIT_HOW": "--stop or --leave",
     "_LINK": '"then", "through" or ","',
 }
 

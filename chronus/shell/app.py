@@ -13,7 +13,7 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
-from chronus.engine.client import EngineClient, EngineError
+from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 from chronus.lang.context import Context
 from chronus.lang.intents import Plugin, Record, Replay, ShellCommand, Snapshot, StopRecording
 from chronus.lang.interpreter import Interpretation, Interpreter
@@ -23,8 +23,19 @@ from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
 from chronus.shell.colour import STYLE, CommandLexer
 from chronus.shell.completion import CommandCompleter
+from chronus.shell.feedback import BeatNow, Moment, Teller
 from chronus.shell.help import HELP
+from chronus.shell.keys import key_bindings, panic
+from chronus.shell.leaving import (
+    STOP,
+    ask_stop_or_leave,
+    attach_context,
+    attached_line,
+    find_engine,
+    left_playing,
+)
 from chronus.shell.live import terminal_runner
+from chronus.shell.liveness import Liveness, back_line, lost_line
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
 from chronus.shell.session import (
     Recorder,
@@ -37,7 +48,7 @@ from chronus.shell.session import (
     recording_of,
 )
 from chronus.shell.showing import Show
-from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
+from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer, quit_how
 from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar
 from chronus.shell.views import (
     format_health,
@@ -47,6 +58,8 @@ from chronus.shell.views import (
 )
 
 __all__ = ["HELP", "Shell", "completion_words", "run_shell"]
+
+Write = Callable[[str], None]
 
 
 def completion_words() -> list[str]:
@@ -73,6 +86,8 @@ class Shell:
         snapshot_dir: Path | None = None,
         local: bool = True,
         owns_engine: bool = False,
+        quiet: bool = False,
+        beat_now: BeatNow | None = None,
     ) -> None:
         self.client = client
         self.interpreter = interpreter
@@ -91,6 +106,10 @@ class Shell:
         """`show …`; its `beat_now` places the playhead of `show patterns`."""
         self.live: LiveStatus | None = None
         """What plays now, polled in the background for the toolbar (the prompt sets it)."""
+        self.feedback = Teller(quiet, beat_now)
+        """What a line changed, told in one line (only the notes when quiet)."""
+        self.quit_how: str | None = None
+        """After a quit: `stop`, `leave`, or None (the prompt asks)."""
 
     def handle(self, line: str) -> bool:
         """Interpret one line and act on it; False when the user asked to quit."""
@@ -101,11 +120,12 @@ class Shell:
             # A plugin came or went: its type, and the modules the engine made or removed.
             self.plugins.changed.clear()
             self._resync(undoable=False)
+        before = Moment.of(self.interpreter.context)
         result = self.interpreter.interpret(line)
         if result.error is not None:
             self.write(result.error.render() + self._still_loading(line))
             return True
-        return self.act(result)
+        return self.act(result, before)
 
     def _still_loading(self, line: str) -> str:
         """A word for a line that names a plugin whose load has not been answered yet."""
@@ -115,11 +135,19 @@ class Shell:
             return ""
         return f"\n({loading[0]} is under way: the engine answers once it has checked it)"
 
-    def act(self, result: Interpretation) -> bool:
-        """Act on a line interpreted without error; False when it asks to quit."""
+    def act(
+        self, result: Interpretation, before: Moment | None = None, after: Moment | None = None
+    ) -> bool:
+        """Act on a line interpreted without error; False when it asks to quit.
+
+        `before` (and `after`, default: the mirror once sent) are the mirror around the line,
+        for the feedback line; without them only the line's notes are written.
+        """
         if asks_to_quit(result):
-            self.recorder.finish(engine_stops=self.owns_engine)
-            self.watcher.close()
+            self.quit_how = quit_how(result)
+            if self.quit_how is not None:  # else the prompt asks first (and may come back)
+                self.recorder.finish(engine_stops=self.quit_how == STOP)
+                self.watcher.close()
             return False
         plugin_messages = self._plugin_messages(result)
         if plugin_messages is None:
@@ -131,7 +159,7 @@ class Shell:
             return True
         for message in plugin_messages:
             self.plugins.send(message)
-        for note in result.notes:
+        for note in self.feedback.lines(result, before, after or self._moment(before)):
             self.write(note)
         for mapped in result.mapped:
             intent = mapped.intent
@@ -149,16 +177,23 @@ class Shell:
                 self._replay(intent)
         return True
 
+    def _moment(self, before: Moment | None) -> Moment | None:
+        return None if before is None else Moment.of(self.interpreter.context)
+
     def _recording_stopped(self) -> None:
         self.interpreter.context.recording = None
 
     def _send(self, messages: list[Message]) -> bool:
         self.pictures.sent(messages)
-        self.client.send(messages)
         try:
+            self.client.send(messages)
             _, notes = self.client.sync(timeout=2.0)
         except EngineError as exc:
             self.write(f"error: {exc}")
+            return False
+        except OSError as exc:  # an engine gone away: its port refuses datagrams
+            host, port = self.client.address
+            self.write(f"error: the engine at {host}:{port} is gone ({exc.strerror or exc})")
             return False
         for address, args in notes:
             self.write(f"{address[1:]}: {' '.join(str(a) for a in args)}")
@@ -190,6 +225,17 @@ class Shell:
                 return None
             out.extend(messages)
         return out
+
+    def engine_back(self, restarted: bool) -> None:
+        """The engine answers again after it went away (or restarted): rebuild the mirror from
+        it and say so. After a restart `undo` puts back the patch the mirror had."""
+        before = self.interpreter.context.state()
+        self._resync(undoable=restarted)
+        context = self.interpreter.context
+        undoable = restarted and context.state() != before
+        if restarted and not undoable:
+            context.history = context.history[:-1]  # the same patch: nothing to put back
+        self.write(back_line(self.client.address, restarted, len(context.modules), undoable))
 
     def _reload(self, name: str) -> None:
         self.plugins.send(plugin_message("reload", name))
@@ -325,29 +371,42 @@ def run_shell(
     output: Output | None = None,
     history: History | None = None,
     write: Callable[[str], None] | None = None,
+    quiet: bool = False,
+    port: int = DEFAULT_ENGINE[1],
+    new_engine: bool = False,
+    watch_interval: float = 1.0,
 ) -> int:
-    """The interactive shell; starts an engine unless `engine` names one to attach to.
+    """The interactive shell, on the engine at `engine`; without one, on the engine already
+    answering at `port` on this machine (see `chronus.shell.leaving`), else on one it starts
+    (`new_engine`: always).
 
     The prompt comes at once: an engine the shell starts boots in the background, and what
     is typed meanwhile plays as soon as it is up (`Gate`). `write` shows a line to the
-    musician (default: print it).
+    musician (default: print it); `quiet` leaves out the feedback lines. The engine is
+    watched every `watch_interval` seconds (`Liveness`). Quitting asks whether to stop the
+    music or leave it playing.
     """
     write = write or _print
     starting: EngineStart | None = None
-    if engine is None:
+    found = None if engine is not None or new_engine else find_engine(port)
+    watching: list[Liveness] = []
+    if engine is None and found is None:
         # A fresh engine's patch is empty: the mirror starts empty, no dump needed.
         gate = Gate(Interpreter(Context()), write)
-        starting = EngineStart(backend, write)
+        starting = EngineStart(backend, write, port)
         write("starting the engine… type away: what you play sounds as soon as it is up")
     else:
         try:
-            client = EngineClient(*engine)
-            context = Context.from_engine(client.dump())
+            client = found if found is not None else EngineClient(*(engine or DEFAULT_ENGINE))
+            context = attach_context(client)
         except EngineError as exc:
             print(f"chronus: error: {exc}", file=sys.stderr)
             return 1
         gate = Gate(Interpreter(context), write)
-        gate.open(_attached(client, gate, write))
+        if found is not None:
+            write(attached_line(context, client.address))
+        gate.open(_attached(client, gate, write, quiet=quiet))
+        watching.append(_watch(gate, write, watch_interval))
     session: PromptSession[str] = PromptSession(
         history=history if history is not None else _history(),
         auto_suggest=AutoSuggestFromHistory(),
@@ -360,33 +419,78 @@ def run_shell(
         style=STYLE,
         bottom_toolbar=lambda: _toolbar(gate, starting),
         refresh_interval=REFRESH_S,
+        key_bindings=key_bindings(lambda: panic(gate.shell, write)),
         input=input,
         output=output,
     )
     if starting is not None:
-        starting.begin(lambda start: _started(start, gate, session))
+
+        def then(start: EngineStart) -> None:
+            _started(start, gate, session, quiet)
+            if gate.shell is not None:
+                watching.append(_watch(gate, write, watch_interval))
+
+        starting.begin(then)
+    how: str | None = None
     try:
         with patch_stdout():
             while not gate.failed:
                 try:
                     line = session.prompt("chronus> ")
                 except KeyboardInterrupt:
-                    continue
+                    continue  # Ctrl-C clears the line; it never quits
                 except EOFError:
-                    break
-                if not gate.handle(line):
+                    line = None  # Ctrl-D: quit, asking how
+                if line is not None and gate.handle(line):
+                    continue
+                how = gate.quit_how if line is not None else None
+                if how is None:
+                    how = _ask(gate, input, output)
+                if how is not None:
                     break
     finally:
-        if gate.shell is not None:
-            gate.shell.recorder.finish(engine_stops=starting is not None)
-            gate.shell.watcher.close()
-            if gate.shell.live is not None:
-                gate.shell.live.close()
-            gate.shell.client.close()
-        if starting is not None:
-            write("stopping the engine…")
-            starting.stop()
+        for watcher in watching:
+            watcher.close()
+        _leave(gate, starting, how, write)
     return 1 if gate.failed else 0
+
+
+def _ask(gate: Gate, input: Input | None, output: Output | None) -> str | None:
+    """Stop or leave (None: not quitting after all); no question when nothing plays yet."""
+    if gate.shell is None:
+        return STOP  # the engine is still starting (or failed): nothing plays yet
+    return ask_stop_or_leave(input, output)
+
+
+def _leave(gate: Gate, starting: EngineStart | None, how: str | None, write: Write) -> None:
+    """Stop the engine or leave it playing (also when the shell ends on an error: the music
+    outlives the shell unless the musician said stop)."""
+    shell = gate.shell
+    stop = how == STOP or shell is None
+    if shell is not None:
+        shell.recorder.finish(engine_stops=stop)
+        shell.watcher.close()
+        if shell.live is not None:
+            shell.live.close()
+        if stop and starting is None:
+            try:
+                shell.client.quit()
+                write("stopped the engine")
+            except EngineError as exc:
+                write(f"error: {exc}")
+        elif not stop:
+            write(left_playing(shell.client.address))
+        shell.client.close()
+    if starting is not None and stop:
+        write("stopping the engine…")
+        starting.stop()
+
+
+def _watch(gate: Gate, write: Write, interval: float) -> Liveness:
+    """Watch the shell's engine: say when it goes, resync when it is back."""
+    assert gate.shell is not None
+    address = gate.shell.client.address
+    return Liveness(address, lambda: write(lost_line(address)), gate.engine_back, interval).start()
 
 
 def _print(text: str) -> None:
@@ -394,11 +498,23 @@ def _print(text: str) -> None:
 
 
 def _attached(
-    client: EngineClient, gate: Gate, write: Callable[[str], None], owns_engine: bool = False
+    client: EngineClient,
+    gate: Gate,
+    write: Callable[[str], None],
+    owns_engine: bool = False,
+    quiet: bool = False,
 ) -> Shell:
     """The shell on an engine that answers at `client`'s address."""
     host, port = client.address
-    shell = Shell(client, gate.interpreter, write, local=is_local(host), owns_engine=owns_engine)
+    shell = Shell(
+        client,
+        gate.interpreter,
+        write,
+        local=is_local(host),
+        owns_engine=owns_engine,
+        quiet=quiet,
+        beat_now=lambda: _beat(client),
+    )
     shell.live = LiveStatus.for_engine(client.address, write).start()
     shell.pictures.beat_now = lambda: _beat(client)
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
@@ -411,7 +527,9 @@ def _beat(client: EngineClient) -> float | None:
     return None if beat is None else float(beat)
 
 
-def _started(start: EngineStart, gate: Gate, session: PromptSession[str]) -> None:
+def _started(
+    start: EngineStart, gate: Gate, session: PromptSession[str], quiet: bool = False
+) -> None:
     """The engine is up (or failed): open the gate, or end the prompt."""
     if start.engine is None:
         print(f"chronus: error: {start.error}", file=sys.stderr, flush=True)
@@ -422,7 +540,7 @@ def _started(start: EngineStart, gate: Gate, session: PromptSession[str]) -> Non
         return
     for notice in start.engine.notices:
         gate.write(notice.rstrip())
-    gate.open(_attached(start.engine.client(), gate, gate.write, owns_engine=True))
+    gate.open(_attached(start.engine.client(), gate, gate.write, owns_engine=True, quiet=quiet))
 
 
 def _toolbar(gate: Gate, starting: EngineStart | None) -> str:

@@ -38,7 +38,9 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   /mod/bass/cutoff 800                       raw OSC, validated
   load module ./fold.py as fold · reload fold · unload fold · modules · watch fold  (help plugins)
   help sounds|synths|drums|filters|effects|lfo|patterns|session|words · show patch · what is bass
-  health · status · quit
+  health · status · quit (asks: leave the music playing, or stop it) · quit --stop · quit --leave
+Keys: Ctrl-C clears the line · Ctrl-D quits · Esc Esc or F12 panic · Up/Down history ·
+  Ctrl-R search (help keys). Each change is told in one line; `chronus --quiet` for none.
 Plain speech works too (`help words` lists the words): give me an 808 kick · four on the floor
   bring in a saw bass · bass: c2 c2 eb2 g2 · run it through some distortion · turn the hats up
   open the filter a little · take out the kick · bring the kick back · speed up a bit
@@ -82,6 +84,21 @@ Pictures of what plays:
                               playhead moves until a key is pressed (show patterns once: a frame)
   show bass                   each parameter of bass against its range, as a bar
   what is bass                its type, routes, what is set and what it plays
+"""
+
+_KEYS = """\
+Keys at the prompt:
+  Ctrl-C          clear the line (never quits)
+  Ctrl-D          quit (on an empty line), asking as `quit` does
+  Esc Esc · F12   panic: all notes off at once (the line you are typing is kept;
+                  patterns play on: `stop` stops them)
+  Up · Down       the lines typed before (kept in ~/.chronus_history)
+  Ctrl-R          search them backwards: type a part; Enter takes the line found, Enter plays it
+  Tab             complete a word
+Quitting: `quit` or `exit` asks one key: l (or Enter) leaves the music playing, s stops it,
+  Ctrl-C goes back. `quit --leave` and `quit --stop` do not ask. Left playing, the engine
+  waits for you: the next `chronus` attaches to it and picks up its patch, patterns and tempo.
+If the engine goes away or restarts, the shell says so and resyncs by itself when it is back.
 """
 
 _SESSION = """\
@@ -250,5 +267,6 @@ TOPICS: dict[str, Callable[[], str]] = {
     "chain": lambda: "Chains: a sound goes through filters and effects to the speakers (master).",
     "mix": lambda: "The mix: mute, solo, louder, quieter; panic silences everything at once.",
     "show": lambda: _SHOW,
+    "key": lambda: _KEYS,
 }  # fmt: skip
 """`help <topic>`: a plural works too (`help filters`)."""

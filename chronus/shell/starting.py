@@ -17,13 +17,14 @@ from chronus.engine.client import DEFAULT_ENGINE, EngineError, EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.intents import ShellCommand
 from chronus.lang.interpreter import Interpretation, Interpreter
+from chronus.shell.feedback import Moment
 from chronus.shell.help import help_text
 from chronus.shell.views import format_module
 
 if TYPE_CHECKING:
     from chronus.shell.app import Shell
 
-__all__ = ["EngineStart", "Gate", "asks_to_quit", "local_answer"]
+__all__ = ["EngineStart", "Gate", "asks_to_quit", "local_answer", "quit_how"]
 
 Write = Callable[[str], None]
 
@@ -36,6 +37,14 @@ def asks_to_quit(result: Interpretation) -> bool:
     )
 
 
+def quit_how(result: Interpretation) -> str | None:
+    """`stop` for `quit --stop`, `leave` for `quit --leave`, None for a bare `quit` (ask)."""
+    for intent in result.intents:
+        if isinstance(intent, ShellCommand) and intent.name in ("quit", "exit"):
+            return intent.arg
+    return None
+
+
 def local_answer(intent: ShellCommand, context: Context) -> str:
     """What `what …` or `help …` says: both are answered without the engine."""
     if intent.name == "what":
@@ -44,11 +53,13 @@ def local_answer(intent: ShellCommand, context: Context) -> str:
 
 
 class EngineStart:
-    """An engine booting in a background thread (on the default port, else a free one)."""
+    """An engine booting in a background thread (on `port`, else a free one), in a session of
+    its own: it outlives the shell, and a signal to the shell's terminal does not reach it."""
 
-    def __init__(self, backend: str, write: Write) -> None:
+    def __init__(self, backend: str, write: Write, port: int = DEFAULT_ENGINE[1]) -> None:
         self.backend = backend
         self.write = write
+        self.port = port
         self.engine: EngineProcess | None = None
         """The engine, once it is READY."""
         self.error = ""
@@ -64,14 +75,14 @@ class EngineStart:
 
     def _boot(self, then: Callable[[EngineStart], None]) -> None:
         try:
-            self.engine = self._try(DEFAULT_ENGINE[1])
+            self.engine = self._try(self.port)
         except EngineError as exc:
             if "cannot listen" not in str(exc) or self._stopping:
                 self.error = str(exc)
             else:
                 self.write(
-                    f"port {DEFAULT_ENGINE[1]} is taken (another engine? attach with "
-                    f"`chronus --engine 127.0.0.1:{DEFAULT_ENGINE[1]}`); using a free port"
+                    f"port {self.port} is taken (another engine? attach with "
+                    f"`chronus --engine 127.0.0.1:{self.port}`); using a free port"
                 )
                 try:
                     self.engine = self._try(0)
@@ -81,7 +92,7 @@ class EngineStart:
             then(self)
 
     def _try(self, port: int) -> EngineProcess:
-        self._booting = EngineProcess(port=port, backend=self.backend)
+        self._booting = EngineProcess(port=port, backend=self.backend, detached=True)
         return self._booting.boot()
 
     @property
@@ -119,7 +130,9 @@ class Gate:
         self.shell: Shell | None = None
         self.failed = ""
         """Why the engine did not start, if it did not."""
-        self._kept: list[Interpretation] = []
+        self._quit_how: str | None = None
+        self._kept: list[tuple[Interpretation, Moment, Moment]] = []
+        """Each kept line with the mirror before and after it (for its feedback line)."""
         self._lock = threading.Lock()
 
     def handle(self, line: str) -> bool:
@@ -127,11 +140,13 @@ class Gate:
         with self._lock:
             if self.shell is not None:
                 return self.shell.handle(line)
+            before = Moment.of(self.interpreter.context)
             result = self.interpreter.interpret(line)
             if result.error is not None:
                 self.write(result.error.render())
                 return True
             if asks_to_quit(result):
+                self._quit_how = quit_how(result)
                 return False
             local = [i for i in result.intents if isinstance(i, ShellCommand)]
             if not result.messages and local and all(i.name in ("help", "what") for i in local):
@@ -142,7 +157,7 @@ class Gate:
                 self.write(f"error: there is no engine: {self.failed}")
                 return True
             if result.intents:
-                self._kept.append(result)
+                self._kept.append((result, before, Moment.of(self.interpreter.context)))
                 if len(self._kept) == 1:
                     self.write("(the engine is starting: that plays as soon as it is up)")
             return True
@@ -151,8 +166,8 @@ class Gate:
         """The engine is up: play the kept lines in order, then pass every line on."""
         with self._lock:
             kept, self._kept = self._kept, []
-            for result in kept:
-                shell.act(result)
+            for result, before, after in kept:
+                shell.act(result, before, after)
             self.shell = shell
 
     def fail(self, reason: str) -> None:
@@ -162,6 +177,17 @@ class Gate:
             if self._kept:
                 self.write(f"({len(self._kept)} line(s) typed meanwhile were not played)")
             self._kept = []
+
+    @property
+    def quit_how(self) -> str | None:
+        """How the last quit asked to go: `stop`, `leave`, or None (ask)."""
+        return self.shell.quit_how if self.shell is not None else self._quit_how
+
+    def engine_back(self, restarted: bool) -> None:
+        """The engine answers again: the shell resyncs (between two lines, not during one)."""
+        with self._lock:
+            if self.shell is not None:
+                self.shell.engine_back(restarted)
 
     @property
     def waiting(self) -> int:

@@ -128,7 +128,7 @@ def test_a_new_shell_attaches_to_the_big_patch(
     big: EngineProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-        pipe.send_text("quit\r")
+        pipe.send_text("quit --leave\r")
         code = run_shell(
             engine=("127.0.0.1", big.port),
             input=pipe,

@@ -75,7 +75,7 @@ def prompt(null_engine: EngineProcess, monkeypatch: pytest.MonkeyPatch) -> Itera
         try:
             yield shell
         finally:
-            shell.type("quit")
+            shell.type("quit --leave")  # the engine is the module's fixture
             runner.join(30)
     assert result == [0]
 

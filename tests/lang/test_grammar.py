@@ -94,6 +94,8 @@ CASES = [
     ("status", [ShellCommand("status")]),
     ("quit", [ShellCommand("quit")]),
     ("exit", [ShellCommand("quit")]),
+    ("quit --stop", [ShellCommand("quit", "stop")]),
+    ("exit --leave", [ShellCommand("quit", "leave")]),
     # nothing
     ("", []),
     ("   ", []),

@@ -1,9 +1,9 @@
 """A stand-in for `chronus engine` that speaks its OSC on UDP and TCP (SLIP) on one port.
 
-It answers `/engine/sync`, `/engine/dump`, `/engine/status` and `/plugins` from the data a
-test gives it, records every message, and answers plugin commands with what the test's
-`on_plugin` returns, from another thread and after `delay` seconds, as an engine validating a
-module does. For the front ends of plugins, whose engine side lives elsewhere.
+It answers `/engine/sync`, `/engine/dump`, `/engine/status`, `/engine/quit` (and goes on) and
+`/plugins` from the data a test gives it, records every message, and answers plugin commands
+with what the test's `on_plugin` returns, from another thread and after `delay` seconds, as an
+engine validating a module does. For the front ends of plugins, whose engine side lives elsewhere.
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ class FakeEngine:
         self.status: dict[str, Any] = {"engine": {"version": "fake"}}
         self.on_plugin: Callable[[str, tuple[Arg, ...]], list[Reply]] = lambda a, args: []
         self.delay = 0.05
+        self.sample = 0
+        """The sample a sync answers with (the engine's clock)."""
+        self.silent = False
+        """Whether it answers nothing (a hung engine)."""
         self._closed = threading.Event()
         self._lock = threading.Lock()
         for target in (self._serve_udp, self._serve_tcp):
@@ -87,13 +91,17 @@ class FakeEngine:
     def _answer(self, address: str, args: tuple[Arg, ...], send: Callable[[bytes], None]) -> None:
         with self._lock:
             self.received.append((address, args))
+        if self.silent:
+            return
         replies: list[Reply] = []
         if address == "/engine/sync":
-            replies = [("/engine/synced", (args[0], 0))]
+            replies = [("/engine/synced", (args[0], self.sample))]
         elif address == "/engine/dump":
             replies = [("/engine/dump", (json.dumps(self.dump),))]
         elif address == "/engine/status":
             replies = [("/engine/status", (json.dumps(self.status),))]
+        elif address == "/engine/quit":
+            replies = [("/engine/quit", ())]
         elif address == "/plugins":
             replies = [("/plugins", (json.dumps(self.listing),))]
         elif address.startswith("/plugins/") and address.endswith("/health"):

@@ -30,7 +30,7 @@ def test_typed_lines_reach_the_engine(null_engine: EngineProcess) -> None:
     with null_engine.client() as client:
         dump = client.dump()
     assert dump["modules"]["shellbass"]["params"]["cutoff"] == 900
-    assert written == []
+    assert written == ["added shellbass (saw) → master", "shellbass cutoff 2000 → 900 Hz"]
 
 
 def test_a_mistyped_line_sends_nothing_and_says_what_was_expected(
@@ -82,7 +82,7 @@ def test_prompt_session_with_real_keystrokes(null_engine: EngineProcess) -> None
         time.sleep(0.5)
         pipe.send_text("play e4 on keys for 0.2 s\r")
         time.sleep(0.5)
-        pipe.send_text("quit\r")
+        pipe.send_text("quit --leave\r")  # the engine is shared by the other tests
         runner.join(10)
     assert result == [0]
     with null_engine.client() as client:

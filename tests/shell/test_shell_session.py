@@ -140,7 +140,7 @@ def test_help_topics_and_notes(null_engine: EngineProcess, tmp_path: Path) -> No
     assert "wobble_bass_lfo → wobble_bass_f cutoff" in written[-1]
     assert "cutoff 500 hz" in written[-1]
     assert shell.handle("add a 303 called helpacid")
-    assert written[-1] == "303: helpacid → helpacid_f → master"
+    assert written[-1] == "added 303: helpacid → helpacid_f → master"
     modules = _dump(null_engine)["modules"]
     assert isinstance(modules, dict)
     assert modules["helpacid"]["type"] == "saw" and modules["helpacid_f"]["type"] == "acid"
@@ -279,7 +279,7 @@ def test_quitting_leaves_a_timed_recording_to_the_engine(
     target = tmp_path / "long.wav"
     assert shell.handle(f"record 0.75 seconds to {target}")
     assert shell.recorder.pending
-    assert shell.handle("quit") is False
+    assert shell.handle("quit --leave") is False
     shell.client.close()
     assert not shell.recorder.pending
     assert written[-1].startswith(f"the engine goes on recording {target}: it ends in ")

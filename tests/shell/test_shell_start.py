@@ -69,6 +69,12 @@ def test_lines_before_the_engine_are_kept_and_played_in_order() -> None:
             dump = client.dump()
         assert dump["modules"]["early"]["type"] == "saw"
         assert dump["modules"]["early"]["params"]["cutoff"] == 1200  # the last one won
+        told = [line for line in written if "early" in line and "→" in line]
+        assert told == [  # each kept line is told once it played, against the mirror then
+            "added early (saw) → master",
+            "early cutoff 2000 → 900 Hz",
+            "early cutoff 900 → 1200 Hz",
+        ]
         assert gate.handle("set early cutoff 700 hz")  # and now lines go straight through
         with start.engine.client() as client:
             assert client.dump()["modules"]["early"]["params"]["cutoff"] == 700
@@ -98,6 +104,7 @@ def test_real_keystrokes_typed_at_once_reach_the_engine_the_shell_starts() -> No
             target=lambda: result.append(
                 run_shell(
                     backend="null",
+                    new_engine=True,  # never the engine on the default port, if one runs
                     input=pipe,
                     output=DummyOutput(),
                     history=InMemoryHistory(),
@@ -118,7 +125,7 @@ def test_real_keystrokes_typed_at_once_reach_the_engine_the_shell_starts() -> No
                     assert time.monotonic() < deadline, (written, client.dump())
                     time.sleep(0.05)
         finally:
-            pipe.send_text("quit\r")
+            pipe.send_text("quit --stop\r")
             runner.join(30)
     assert result == [0]
     assert written[0].startswith("starting the engine")

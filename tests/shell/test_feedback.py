@@ -1,0 +1,234 @@
+"""The feedback line: what a line changed, from the mirror before and after it."""
+
+from __future__ import annotations
+
+import pytest
+
+from chronus.lang.context import Context
+from chronus.lang.interpreter import Interpreter
+from chronus.shell import feedback
+from chronus.shell.feedback import MOST, Moment, Teller, next_bar_of, told
+
+
+class Player:
+    """An interpreter and the feedback of each line typed at it (no engine)."""
+
+    def __init__(self, *lines: str) -> None:
+        self.interpreter = Interpreter(Context())
+        for line in lines:
+            self(line)
+
+    def __call__(self, line: str, next_bar: int | None = None) -> list[str]:
+        before = Moment.of(self.interpreter.context)
+        result = self.interpreter.interpret(line)
+        assert result.ok, result.error and result.error.render()
+        return told(result, before, Moment.of(self.interpreter.context), next_bar)
+
+
+# ---- the patch ----------------------------------------------------------------------------
+def test_adding_a_chain_names_each_module_and_where_it_goes() -> None:
+    play = Player()
+    assert play("add a saw called bass through an acid filter") == [
+        "added bass (saw) → acid1 → master"
+    ]
+
+
+def test_adding_an_effect_after_a_module_says_after_which() -> None:
+    play = Player("add a saw called bass")
+    assert play("add a reverb after bass") == ["added reverb1 after bass"]
+
+
+def test_a_named_sound_says_which_it_is() -> None:
+    play = Player()
+    assert play("add a 303 called acidy") == ["added 303: acidy → acidy_f → master"]
+    # the values the sound sets are not told, one the line sets is
+    assert play("add a pluck; cutoff 900") == [
+        "added pluck: pluck → pluck_echo → master; pluck cutoff 900 Hz"
+    ]
+
+
+def test_removing_a_module_says_removed_and_what_closes_the_gap() -> None:
+    play = Player("add a saw called bass through an acid filter")
+    assert play("remove acid1") == ["removed acid1; bass → master"]
+
+
+def test_routes_made_and_undone_between_modules_that_were_there() -> None:
+    play = Player("add a saw called bass", "add a delay")
+    assert play("connect bass to delay1") == ["bass → delay1"]
+    assert play("disconnect bass from master") == ["bass no longer to master"]
+
+
+# ---- parameters -------------------------------------------------------------------------------
+def test_an_absolute_value_with_the_unit_of_its_spec() -> None:
+    play = Player("add a saw called bass through an acid filter")
+    assert play("cutoff 280 hz") == ["acid1 cutoff 400 → 280 Hz"]
+    assert play("set bass release 0.5") == ["bass release 0.25 → 0.5 s"]
+
+
+def test_a_relative_word_says_the_knob_it_moved() -> None:
+    play = Player("add a saw called bass through an acid filter")
+    assert play("make it darker") == ["acid1 cutoff 400 → 280 Hz"]
+    assert play("a bit louder on bass") == ["bass volume -6 → -4.5 dB"]
+
+
+def test_a_group_says_each_module_it_moved() -> None:
+    play = Player("add a pluck")
+    assert play("make them darker") == ["pluck cutoff 500 → 350 Hz; pluck_echo damp 0.5 → 0.6"]
+
+
+def test_a_new_module_with_a_value_set_on_the_same_line() -> None:
+    play = Player()
+    assert play("add saw lead; cutoff 900") == ["added lead (saw) → master; lead cutoff 900 Hz"]
+
+
+def test_a_modulation_says_what_moves_what() -> None:
+    play = Player("add a saw called bass")
+    assert play("lfo on bass cutoff at 1/8") == [
+        "added lfo1; lfo1 sync 0.5 beats; lfo1 → bass cutoff"
+    ]
+
+
+# ---- patterns ------------------------------------------------------------------------------
+def test_a_pattern_on_a_stopped_transport_starts_at_bar_1() -> None:
+    play = Player("add a saw called bass")
+    assert play("play c2 eb2 g2 c3 on bass") == [
+        "bass: pattern c2 eb2 g2 c3 (16ths) from bar 1; transport started"
+    ]
+
+
+def test_a_pattern_while_playing_says_the_bar_it_starts_on() -> None:
+    play = Player("add a saw called bass", "add kick", "kick x . x .")
+    assert play("play c2 eb2 g2 c3 every 8th on bass", next_bar=5) == [
+        "bass: pattern c2 eb2 g2 c3 (8ths) from bar 5"
+    ]
+    assert play("bass c2 c3") == ["bass: pattern c2 c3 (8ths) from the next bar"]
+
+
+def test_track_settings_and_transposition() -> None:
+    play = Player("add a saw called bass", "play c2 eb2 on bass")
+    assert play("every 8th triplet") == ["bass: steps 16ths → 8th triplets"]
+    assert play("swing 20%") == ["bass: swing 0 → 0.2"]
+    assert play("transpose bass up 2 semitones") == ["bass: transpose +0 → +2"]
+    assert play("lane cutoff 400 800 . 1600") == ["bass: lane cutoff 400 800 . 1600"]
+    assert play("stop") == ["transport stopped"]
+
+
+# ---- tempo ---------------------------------------------------------------------------------
+def test_tempo_set_and_relative() -> None:
+    play = Player()
+    assert play("tempo 128") == ["tempo 120 → 128"]
+    assert play("a bit faster") == [f"tempo 128 → {128 * 1.05:g}"]
+
+
+def test_a_tempo_change_while_playing_lands_on_the_next_bar() -> None:
+    play = Player("add kick", "kick x . x .")
+    assert play("tempo 90") == ["tempo 120 → 90 from the next bar"]
+
+
+# ---- undo and redo ------------------------------------------------------------------------
+def test_undo_and_redo_say_what_they_changed_back() -> None:
+    play = Player("add a saw called bass through an acid filter", "make it darker")
+    assert play("undo") == ["undo: acid1 cutoff 280 → 400 Hz"]
+    assert play("redo") == ["redo: acid1 cutoff 400 → 280 Hz"]
+    assert play("undo 5") == [
+        "undo 2 lines (all there were; asked for 5): removed acid1; removed bass"
+    ]
+
+
+def test_undoing_a_remove_brings_the_module_back_with_its_value() -> None:
+    play = Player("add a saw called bass through an acid filter", "cutoff 300", "remove acid1")
+    assert play("undo") == ["undo: added acid1 after bass; acid1 cutoff 300 Hz"]
+
+
+# ---- focus, silence, and lines that answer for themselves -------------------------------
+def test_a_line_that_only_moves_the_focus_says_so() -> None:
+    play = Player("add a saw called bass", "add a sine called lead")
+    assert play("play c3 on bass") == ["focus: bass"]
+    assert play("play c3") == []
+
+
+@pytest.mark.parametrize(
+    "line", ["help", "what is bass", "show patch", "health", "snapshot save intro"]
+)
+def test_lines_that_answer_for_themselves_get_no_feedback(line: str) -> None:
+    play = Player("add a saw called bass")
+    assert play(line) == []
+
+
+def test_the_frame_reader_says_how_it_read_the_line_first() -> None:
+    play = Player("add a saw called bass through an acid filter")
+    assert play("open the filter a little") == [
+        "read as: a bit brighter on acid1",
+        "acid1 cutoff 400 → 472 Hz",
+    ]
+
+
+def test_a_line_of_many_changes_stays_one_line() -> None:
+    play = Player("add a saw called a1", "add a saw called a2", "add a saw called a3")
+    lines = play("add a saw called a4; add a saw called a5; add a saw called a6")
+    assert len(lines) == 1
+    assert lines[0].count("added") == 3
+    lines = play("remove a1; remove a2; remove a3; remove a4; remove a5; remove a6")
+    assert len(lines) == 1 and lines[0].endswith(f"… and {6 - MOST} more")
+
+
+def test_quiet_tells_only_the_notes() -> None:
+    interpreter = Interpreter(Context())
+    interpreter.interpret("add a saw called bass through an acid filter")
+    before = Moment.of(interpreter.context)
+    result = interpreter.interpret("make it darker")
+    after = Moment.of(interpreter.context)
+    assert Teller(quiet=True).lines(result, before, after) == result.notes
+    before = after
+    result = interpreter.interpret("tempo 100")
+    assert Teller(quiet=True).lines(result, before, Moment.of(interpreter.context)) == []
+    assert Teller().lines(result, before, Moment.of(interpreter.context)) == ["tempo 120 → 100"]
+
+
+def test_the_next_bar_comes_from_the_beat_when_the_transport_runs() -> None:
+    assert next_bar_of(None) is None
+    assert next_bar_of(0.0) == 2
+    assert next_bar_of(15.9) == 5
+    assert next_bar_of(16.0) == 6
+    interpreter = Interpreter(Context())
+    interpreter.interpret("add kick; kick x . x .")
+    before = Moment.of(interpreter.context)
+    result = interpreter.interpret("kick x x x x")
+    after = Moment.of(interpreter.context)
+    asked: list[bool] = []
+    teller = Teller(beat_now=lambda: asked.append(True) or 17.5)
+    assert teller.lines(result, before, after) == ["kick: pattern x x x x (16ths) from bar 6"]
+    assert len(asked) == 1
+    tempo = interpreter.interpret("tempo 100")
+    assert teller.lines(tempo, after, Moment.of(interpreter.context)) == [
+        "tempo 120 → 100 from the next bar"
+    ]
+    assert len(asked) == 1  # no track changed: the clock was not asked
+
+    def broken() -> float | None:
+        raise OSError("no clock")
+
+    assert Teller(beat_now=broken).lines(result, before, after) == [
+        "kick: pattern x x x x (16ths) from the next bar"
+    ]
+
+
+def test_the_examples_in_the_module_docstring() -> None:
+    import doctest
+
+    result = doctest.testmod(feedback)
+    assert result.attempted >= 3 and result.failed == 0
+
+
+def test_the_shell_reads_the_beat_from_the_clients_now_when_it_has_one() -> None:
+    from typing import Any
+
+    from chronus.shell.app import _beat_now
+
+    class Clock:
+        def now(self) -> dict[str, Any]:
+            return {"beat": 9.5, "bpm": 120.0}
+
+    beat_now = _beat_now(Clock())  # type: ignore[arg-type]
+    assert beat_now is not None and beat_now() == 9.5
+    assert _beat_now(object()) is None  # type: ignore[arg-type]
