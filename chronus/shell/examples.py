@@ -91,6 +91,7 @@ TOPIC_ABOUT: dict[str, str] = {
     "word": "the words understood besides the commands",
     "plugin": "your own modules, loaded from Python files",
     "show": "pictures: the patch, the patterns playing, a module's parameters",
+    "key": "the keys at the prompt, panic, quitting and coming back",
 }
 """`help topics`: each topic in a few words."""
 

@@ -220,15 +220,17 @@ def test_the_examples_in_the_module_docstring() -> None:
     assert result.attempted >= 3 and result.failed == 0
 
 
-def test_the_shell_reads_the_beat_from_the_clients_now_when_it_has_one() -> None:
+def test_the_shell_reads_the_beat_from_the_clients_now() -> None:
     from typing import Any
 
-    from chronus.shell.app import _beat_now
+    from chronus.shell.app import _beat
 
     class Clock:
-        def now(self) -> dict[str, Any]:
-            return {"beat": 9.5, "bpm": 120.0}
+        def __init__(self, beat: float | None) -> None:
+            self.beat = beat
 
-    beat_now = _beat_now(Clock())  # type: ignore[arg-type]
-    assert beat_now is not None and beat_now() == 9.5
-    assert _beat_now(object()) is None  # type: ignore[arg-type]
+        def now(self) -> dict[str, Any]:
+            return {"beat": self.beat, "bpm": 120.0}
+
+    assert _beat(Clock(9.5)) == 9.5  # type: ignore[arg-type]
+    assert _beat(Clock(None)) is None, "a stopped transport has no beat"  # type: ignore[arg-type]

@@ -145,7 +145,7 @@ def test_completion_in_the_shell_against_an_engine(
         time.sleep(0.5)
         pipe.send_text("\t 1.5 s\r")
         time.sleep(0.5)
-        pipe.send_text("quit\r")
+        pipe.send_text("quit --leave\r")  # the engine is the module's fixture
         runner.join(10)
     assert result == [0]
     with null_engine.client() as client:
