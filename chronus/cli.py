@@ -274,7 +274,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
     from chronus.lang.context import Context
     from chronus.lang.intents import Plugin, Record
     from chronus.lang.interpreter import Interpreter
-    from chronus.shell.session import is_local, localised, recording_of
+    from chronus.session.local_files import is_local, localised
+    from chronus.session.recording import recording_of
 
     host, port = args.engine or DEFAULT_ENGINE
     with EngineClient(host, port) as client:

@@ -22,18 +22,12 @@ from chronus.lang.modules import module_types, param_names, plugin_types
 from chronus.lang.parser import UNIT_WORDS, keywords
 from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
+from chronus.session.local_files import is_local, localised
+from chronus.session.recording import Recorder, recording_of
+from chronus.session.replay import Replayer
+from chronus.session.snapshots import SnapshotStore, load_messages, plugin_notes
 from chronus.shell.help import HELP
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
-from chronus.shell.session import (
-    Recorder,
-    Replayer,
-    SnapshotStore,
-    is_local,
-    load_messages,
-    localised,
-    plugin_notes,
-    recording_of,
-)
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
 from chronus.shell.views import (
     format_health,

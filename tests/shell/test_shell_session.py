@@ -188,7 +188,7 @@ def test_a_relative_record_path_lands_next_to_the_shell(
 
 
 def test_loading_a_snapshot_sends_only_the_differences() -> None:
-    from chronus.shell.session import load_messages
+    from chronus.session.snapshots import load_messages
 
     now = {
         "modules": {
@@ -225,7 +225,7 @@ def test_loading_a_snapshot_sends_only_the_differences() -> None:
 
 
 def test_a_snapshot_that_needs_a_plugin_not_loaded_is_refused_naming_it() -> None:
-    from chronus.shell.session import load_messages
+    from chronus.session.snapshots import load_messages
 
     now = {"modules": {}, "connections": [], "tempo": 120.0, "plugins": {"crush": "aa"}}
     snapshot = {
@@ -246,7 +246,7 @@ def test_a_snapshot_that_uses_a_loaded_plugin_loads() -> None:
 
     from chronus.dsp.params import ParamSpec, mix_specs
     from chronus.dsp.specs import TYPE_SPECS, undeclare
-    from chronus.shell.session import load_messages
+    from chronus.session.snapshots import load_messages
 
     params = [asdict(p) for p in (ParamSpec("drive", 2.0, 1.0, 10.0), *mix_specs(0.0))]
     now = {
