@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=("auto", "device", "null"), default="auto",
         help="audio backend of the engine the shell starts (default: auto)",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-log", action="store_true",
+        help="do not log the session of the engine the shell starts (by default it is logged "
+        "to ~/.local/share/chronus/sessions/, under $XDG_DATA_HOME if set)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("engine", help="run the audio engine in the foreground")
@@ -127,13 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,  # else it would overwrite `chronus --backend null run …`
         help="backend of the engine started for this run (default: auto)",
     )
-    p.add_argument("script", type=Path, metavar="SCRIPT")
+    p.add_argument("script", type=Path, metavar="SCRIPT|SESSION",
+                   help="a .chr script, or a session log: a path, or a name that `chronus "
+                   "sessions` lists (`last`: the newest)")  # fmt: skip
 
     p = sub.add_parser(
         "render",
-        help="render a script, or the log of a live session (--log), offline to a WAV file",
+        help="render a script, or the log of a live session, offline to a WAV file",
     )
-    p.add_argument("script", type=Path, metavar="SCRIPT|SESSION.log")
+    p.add_argument("script", type=Path, metavar="SCRIPT|SESSION",
+                   help="a .chr script, or a session log: a path, or a name that `chronus "
+                   "sessions` lists (`last`: the newest)")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
     p.add_argument(
         "--seconds",
@@ -152,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds after the script's end, for releases (default 2)",
     )
     p.add_argument("--pcm16", action="store_true", help="16-bit PCM instead of 32-bit float")
+
+    sub.add_parser(
+        "sessions", help="the logged sessions: when, how long, size, commands (newest last)"
+    )
 
     p = sub.add_parser("health", help="the engine's health: processes, xruns, underruns")
     p.add_argument("--json", action="store_true", help="the raw status as JSON")
@@ -184,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "send": _cmd_send,
         "run": _cmd_run,
         "render": _cmd_render,
+        "sessions": _cmd_sessions,
         "health": _cmd_health,
         "plugins": _cmd_plugins,
         "demo": _cmd_demo,
@@ -341,19 +355,40 @@ def _send_plugins(client: EngineClient, messages: list[Message]) -> bool:
 
 
 def _load_script(path: Path) -> Script:
-    from chronus.session.script import ScriptError, load_script_file
+    """A script, or a session log as the script that replays it."""
+    from chronus.session.replay import load_replay
 
     try:
-        return load_script_file(path)
+        return load_replay(path)
     except OSError as exc:
         raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}")) from None
-    except ScriptError as exc:
+    except ValueError as exc:  # a ScriptError, or a session log that is not right
         raise SystemExit(_fail(str(exc))) from None
+
+
+def _session_or_script(path: Path) -> Path:
+    """`path` if there is such a file, else the session log it names (`chronus sessions`)."""
+    from chronus.session.logs import find_session
+
+    if path.exists():
+        return path
+    try:
+        return find_session(path)
+    except FileNotFoundError as exc:
+        raise SystemExit(_fail(str(exc))) from None
+
+
+def _cmd_sessions(args: argparse.Namespace) -> int:
+    from chronus.shell.sessions import sessions_text
+
+    print(sessions_text())
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from chronus.engine.client import EngineError, EngineProcess
 
+    args.script = _session_or_script(args.script)
     if args.engine:
         return _play(args.script, _load_script(args.script), *args.engine)
     print("starting an engine…", file=sys.stderr)
@@ -412,6 +447,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         return _fail("--seconds and --tail must not be negative")
     from chronus.session.stamped_log import is_session_log
 
+    args.script = _session_or_script(args.script)
     if is_session_log(args.script):
         return _render_session_log(args)
     script = _load_script(args.script)
@@ -542,4 +578,4 @@ def _render_demo(output: Path) -> int:
 def _cmd_shell(args: argparse.Namespace) -> int:
     from chronus.shell.app import run_shell
 
-    return run_shell(engine=args.engine, backend=args.backend)
+    return run_shell(engine=args.engine, backend=args.backend, log=not args.no_log)

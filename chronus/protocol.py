@@ -209,8 +209,8 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     AddressSpec(
         "/patch/begin",
         (),
-        "Stage a change: until `/patch/commit` or `/patch/abort`, `/patch/*` and `/mod/*` "
-        "commands are checked and held, not played.",
+        "Stage a change: until `/patch/commit` or `/patch/abort`, `/patch/*`, `/mod/*`, "
+        "`/seq/*` and `/tempo` commands are checked and held, not played.",
     ),
     AddressSpec(
         "/patch/commit",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -86,3 +87,14 @@ def answer(client: EngineClient, wanted: str, timeout: float = 30.0) -> tuple[st
         if reply is not None and reply[0] in (wanted, "/error"):
             return reply
     raise AssertionError(f"no {wanted} in {timeout} s")
+
+
+def wait_written(written: list[str], pattern: str, timeout: float = 60.0) -> re.Match[str]:
+    """The first line the shell wrote that matches `pattern` (waiting for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(written):
+            if found := re.search(pattern, line):
+                return found
+        time.sleep(0.02)
+    raise AssertionError(f"never written: {pattern!r}; written: {written}")

@@ -1,14 +1,15 @@
 """Blue/green commits: build a staged change in the standby, test it, crossfade to it.
 
-`/patch/begin` opens a staging area: `/patch/*` and `/mod/*` commands are checked against a copy
-of the patch and held. `/patch/commit` sends them to the standby slot only, stamped at the next
-safe block, so the standby renders the new sound in step with the active, which keeps playing
-the old one. After `WARM_BLOCKS` blocks the standby's output is tested: no non-finite samples,
-no module errors or quarantines, render time within `CPU_BUDGET` of the block period, and not
-silent where the active is sounding. If it passes, the audio I/O crossfades from the active to
-the standby with equal power at a block boundary; the standby becomes active, and the old
-active, which still holds the old patch, is replaced by a worker copied from the new one. If it
-fails, the standby is replaced the same way and the old sound never changed.
+`/patch/begin` opens a staging area: `/patch/*`, `/mod/*`, `/seq/*` and `/tempo` commands are
+checked against a copy of the patch and held. `/patch/commit` sends them to the standby slot
+only, stamped at the next safe block, so the standby renders the new sound in step with the
+active, which keeps playing the old one. After `WARM_BLOCKS` blocks the standby's output is
+tested: no non-finite samples, no module errors or quarantines, render time within
+`CPU_BUDGET` of the block period, and not silent where the active is sounding. If it passes,
+the audio I/O crossfades from the active to the standby with equal power at a block boundary;
+the standby becomes active, and the old active, which still holds the old patch, is replaced
+by a worker copied from the new one. If it fails, the standby is replaced the same way and
+the old sound never changed.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class CommitFlow:
 
     @property
     def staging(self) -> bool:
-        """Whether `/patch/*` and `/mod/*` commands are being held."""
+        """Whether `/patch/*`, `/mod/*`, `/seq/*` and `/tempo` commands are being held."""
         return self._staging is not None
 
     @property

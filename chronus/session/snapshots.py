@@ -1,4 +1,11 @@
-"""Snapshots: a patch saved as JSON, read back, and the messages that load one into a patch."""
+"""Snapshots: a patch saved as JSON, read back, and the messages that load one into a patch.
+
+A snapshot file is the engine's dump (`/engine/dump`) with a format version beside it:
+`{"chronus_snapshot": 1, "modules": …, "connections": …, "tempo": …, "tracks": …}`. A file
+without the version but with the dump's `modules` is one saved before versions were written,
+read as version 1. Anything else (not JSON, not an object, another program's JSON, a version
+newer than this chronus reads) is refused with a `SnapshotError` saying which.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,90 @@ from chronus.lang.undo import diff_messages
 from chronus.protocol import Message
 from chronus.session.atomic import write_atomic
 
-__all__ = ["SnapshotStore", "load_messages", "plugin_notes", "plugins_needed"]
+__all__ = [
+    "FORMAT_KEY",
+    "FORMAT_VERSION",
+    "SnapshotError",
+    "SnapshotStore",
+    "load_messages",
+    "parse_snapshot",
+    "plugin_notes",
+    "plugins_needed",
+]
+
+FORMAT_KEY = "chronus_snapshot"
+FORMAT_VERSION = 1
+"""The snapshot format this chronus writes, and the newest it reads."""
+
+
+class SnapshotError(ValueError):
+    """A file that is not a snapshot this chronus can load; nothing was changed."""
+
+
+def parse_snapshot(raw: bytes, source: str = "<snapshot>") -> dict[str, Any]:
+    """The dump a snapshot file holds, without its version; `SnapshotError` if it is corrupt,
+    foreign, or from a newer chronus."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SnapshotError(f"{source} is corrupt: it is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(
+            f"{source} is corrupt: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise SnapshotError(f"{source} is not a chronus snapshot: it holds no JSON object")
+    version = data.pop(FORMAT_KEY, None)
+    if version is None:
+        if isinstance(data.get("modules"), dict):
+            return data  # saved before snapshots carried a version
+        raise SnapshotError(
+            f"{source} is not a chronus snapshot: JSON without {FORMAT_KEY!r} or modules"
+        )
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SnapshotError(f"{source} is not a chronus snapshot: {FORMAT_KEY} is {version!r}")
+    if version > FORMAT_VERSION:
+        raise SnapshotError(
+            f"{source} was saved by a newer chronus (snapshot format {version}; this one "
+            f"reads up to {FORMAT_VERSION}): update chronus to load it"
+        )
+    _check_shape(data, source)
+    return data
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_shape(data: dict[str, Any], source: str) -> None:
+    """`SnapshotError` if the dump's parts are not of the types a dump has (what each value
+    may be is the engine's check, when it is loaded)."""
+    modules = data.get("modules", {})
+    if not isinstance(modules, dict):
+        raise SnapshotError(f"{source} is corrupt: its modules are not an object")
+    for module_id, entry in modules.items():
+        params = entry.get("params", {}) if isinstance(entry, dict) else None
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("type"), str)
+            or not isinstance(params, dict)
+            or not all(_number(v) for v in params.values())
+        ):
+            raise SnapshotError(
+                f"{source} is corrupt: module {module_id} needs a type and numeric params"
+            )
+    for key, width in (("connections", 2), ("modulations", 3)):
+        rows = data.get(key, [])
+        if not isinstance(rows, list) or not all(
+            isinstance(r, list) and len(r) == width and all(isinstance(x, str) for x in r)
+            for r in rows
+        ):
+            raise SnapshotError(f"{source} is corrupt: its {key} are not lists of names")
+    if "tempo" in data and not (_number(data["tempo"]) and data["tempo"] > 0):
+        raise SnapshotError(f"{source} is corrupt: its tempo is {data['tempo']!r}")
+    if not isinstance(data.get("tracks", {}), dict):
+        raise SnapshotError(f"{source} is corrupt: its tracks are not an object")
 
 
 class SnapshotStore:
@@ -28,16 +118,15 @@ class SnapshotStore:
     def save(self, name: str, dump: dict[str, Any]) -> Path:
         """Write `dump` as the snapshot `name` (temp file, fsync, rename); return its path."""
         target = self.path(name)
-        text = json.dumps(dump, indent=2, sort_keys=True) + "\n"
+        text = json.dumps({**dump, FORMAT_KEY: FORMAT_VERSION}, indent=2, sort_keys=True) + "\n"
         write_atomic(target, text.encode("utf-8"))
         return target
 
     def load(self, name: str) -> dict[str, Any]:
-        """The dump saved as `name`; OSError or ValueError if it is missing or unreadable."""
-        data = json.loads(self.path(name).read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError(f"{self.path(name)} is not a snapshot")
-        return data
+        """The dump saved as `name`: OSError if it cannot be read (FileNotFoundError if there
+        is none), `SnapshotError` if it is no snapshot this chronus loads."""
+        path = self.path(name)
+        return parse_snapshot(path.read_bytes(), str(path))
 
     def names(self) -> list[str]:
         """Every snapshot's name, sorted."""

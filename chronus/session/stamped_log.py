@@ -21,7 +21,10 @@ The arguments say where the crossfade from the old sound to the new began (a sam
 long it was (samples; 0 for a switch without one) and how many command lines follow. Until
 that sample the old sound played; a replay renders both, as the engine did.
 
-An engine that stops cleanly ends its log with ``# end of session at sample 576000``.
+An engine that stops cleanly ends its log with ``# end of session at sample 576000``. Where a
+recording began is a comment too, its file as a JSON string:
+``# recording from sample 6144 "/home/me/take1.wav"`` (the take's first frame is that sample
+of an offline render).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ __all__ = ["Commit", "StampedLog", "StampedSession", "is_session_log", "read_sta
 _HEADER = re.compile(r"# chronus session log v1 rate=([0-9]+) block=([0-9]+)")
 _SAMPLE = re.compile(r"[0-9]+")
 _END = "# end of session at sample"
+_RECORDING = "# recording from sample"
 
 
 def is_session_log(path: str | os.PathLike[str]) -> bool:
@@ -75,6 +79,14 @@ def _parse_command(line: str) -> tuple[int, Message]:
     if not isinstance(args, list):
         raise ValueError(f"arguments must be a JSON array, got {args_text!r}")
     return int(sample_text), validate(address, args)
+
+
+def _parse_recording(line: str) -> tuple[int, str]:
+    sample_text, _, path_text = line[len(_RECORDING) + 1 :].partition(" ")
+    path = json.loads(path_text) if _SAMPLE.fullmatch(sample_text) else None
+    if not isinstance(path, str):
+        raise ValueError(f"expected {_RECORDING} <sample> <JSON string>, got {line[:60]!r}")
+    return int(sample_text), path
 
 
 def _complete(raw: bytes) -> bool:
@@ -188,6 +200,11 @@ class StampedLog:
             self._file.write(f"{stamp}\t{message.address}\t{args}\n")
         self._file.flush()
 
+    def mark_recording(self, sample: int, path: str) -> None:
+        """Note that a recording to `path` begins at `sample` (a comment line)."""
+        self._file.write(f"{_RECORDING} {int(sample)} {json.dumps(path, ensure_ascii=False)}\n")
+        self._file.flush()
+
     def mark_end(self, sample: int) -> None:
         """Note where the session stopped (a comment line: older readers skip it)."""
         self._file.write(f"{_END} {int(sample)}\n")
@@ -223,6 +240,8 @@ class StampedSession:
     commits: list[Commit] = field(default_factory=list)
     stopped: int = 0
     """The sample at which the engine stopped, if it said (0 if not)."""
+    recordings: list[tuple[int, str]] = field(default_factory=list)
+    """(first sample, file) of each recording the engine began, in order."""
 
     @property
     def end(self) -> int:
@@ -253,11 +272,14 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
     open_commit: tuple[int, int, int, int] | None = None
     staged: list[Message] = []
     stopped = 0
+    recordings: list[tuple[int, str]] = []
     for number, raw in enumerate(lines[1:], start=2):
         try:
             text = raw.decode("utf-8")
             if text.startswith(_END) and _SAMPLE.fullmatch(text[len(_END) + 1 :]):
                 stopped = max(stopped, int(text[len(_END) + 1 :]))
+            if text.startswith(_RECORDING):
+                recordings.append(_parse_recording(text))
             if not text.strip() or text.startswith("#"):
                 continue
             if text.split("\t", 2)[1:2] == [COMMIT]:
@@ -276,4 +298,4 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
             stamp, switch, crossfade, _ = open_commit
             commits.append(Commit(stamp, switch, crossfade, tuple(staged)))
             open_commit = None
-    return StampedSession(rate, block, commands, commits, stopped)
+    return StampedSession(rate, block, commands, commits, stopped, recordings)

@@ -25,9 +25,11 @@ from chronus.protocol import Message
 from chronus.session.local_files import is_local, localised
 from chronus.session.recording import Recorder, recording_of
 from chronus.session.replay import Replayer
-from chronus.session.snapshots import SnapshotStore, load_messages, plugin_notes
+from chronus.session.snapshots import SnapshotStore
 from chronus.shell.help import HELP
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
+from chronus.shell.sessions import attached_notice, logged_notice, sessions_text, start_log
+from chronus.shell.snapshot_words import SnapshotWords
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
 from chronus.shell.views import (
     format_health,
@@ -77,6 +79,7 @@ class Shell:
         """Whether the engine stops when the shell quits (it started it)."""
         self.plugins = PluginRequests(client.address, write)
         self.watcher = Watcher(self._reload, write)
+        self.snapshot_words = SnapshotWords(self.snapshots, client, write, self._resync)
         self._words: list[str] | None = None
 
     def handle(self, line: str) -> bool:
@@ -216,6 +219,8 @@ class Shell:
                 self._watch(intent.arg or "")
             elif name == "unwatch":
                 self._unwatch(intent.arg or "")
+            elif name == "sessions":
+                self.write(sessions_text(self.client))
             else:
                 self.write(local_answer(intent, self.interpreter.context))
         except EngineError as exc:
@@ -243,40 +248,14 @@ class Shell:
             self.write(f'"{name}" is not watched (watched: {watched})')
 
     def _snapshot(self, intent: Snapshot) -> None:
-        name = intent.name or ""
-        try:
-            if intent.action == "list":
-                names = self.snapshots.names()
-                self.write("snapshots: " + (" ".join(names) if names else "none yet"))
-            elif intent.action == "save":
-                path = self.snapshots.save(name, self.client.dump())
-                self.write(f"saved snapshot {name} ({path})")
-            else:
-                try:
-                    data = self.snapshots.load(name)
-                except FileNotFoundError:
-                    known = " ".join(self.snapshots.names()) or "none yet"
-                    self.write(f'there is no snapshot "{name}" (snapshots: {known})')
-                    return
-                messages = load_messages(self.client.dump(), data)
-                if self._send(messages):
-                    self._resync()
-                    self.write(f"loaded snapshot {name} (undo goes back)")
-                    for note in plugin_notes(data):
-                        self.write(note)
-        except (OSError, ValueError) as exc:
-            self.write(f"error: snapshot {name}: {exc}")
-        except EngineError as exc:
-            self.write(f"error: {exc}")
+        self.snapshot_words.act(intent)
 
     def _replay(self, intent: Replay) -> None:
-        from chronus.session.script import ScriptError
-
         try:
             self.replayer.start(Path(intent.path))
         except OSError as exc:
             self.write(f"error: cannot read {intent.path}: {exc.strerror or exc}")
-        except ScriptError as exc:
+        except ValueError as exc:  # a ScriptError, or a session log that is not right
             self.write(f"error: {exc}")
         except RuntimeError as exc:
             self.write(f"error: {exc}")
@@ -316,20 +295,25 @@ def run_shell(
     output: Output | None = None,
     history: History | None = None,
     write: Callable[[str], None] | None = None,
+    log: bool = True,
 ) -> int:
     """The interactive shell; starts an engine unless `engine` names one to attach to.
 
     The prompt comes at once: an engine the shell starts boots in the background, and what
     is typed meanwhile plays as soon as it is up (`Gate`). `write` shows a line to the
-    musician (default: print it).
+    musician (default: print it). An engine the shell starts logs the session into the
+    sessions folder unless `log` is False.
     """
     write = write or _print
     starting: EngineStart | None = None
     if engine is None:
         # A fresh engine's patch is empty: the mirror starts empty, no dump needed.
         gate = Gate(Interpreter(Context()), write)
-        starting = EngineStart(backend, write)
+        log_path = start_log(write) if log else None
+        starting = EngineStart(backend, write, log=log_path)
         write("starting the engine… type away: what you play sounds as soon as it is up")
+        if log_path is not None:
+            write(logged_notice(log_path))
     else:
         try:
             client = EngineClient(*engine)
@@ -388,6 +372,8 @@ def _attached(
     host, port = client.address
     shell = Shell(client, gate.interpreter, write, local=is_local(host), owns_engine=owns_engine)
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
+    if not owns_engine and (notice := attached_notice(client)):
+        write(notice)
     return shell
 
 

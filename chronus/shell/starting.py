@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chronus.engine.client import DEFAULT_ENGINE, EngineError, EngineProcess
@@ -46,9 +47,11 @@ def local_answer(intent: ShellCommand, context: Context) -> str:
 class EngineStart:
     """An engine booting in a background thread (on the default port, else a free one)."""
 
-    def __init__(self, backend: str, write: Write) -> None:
+    def __init__(self, backend: str, write: Write, log: Path | None = None) -> None:
         self.backend = backend
         self.write = write
+        self.log = log
+        """The session log the engine appends to (`--log`), if any."""
         self.engine: EngineProcess | None = None
         """The engine, once it is READY."""
         self.error = ""
@@ -81,7 +84,8 @@ class EngineStart:
             then(self)
 
     def _try(self, port: int) -> EngineProcess:
-        self._booting = EngineProcess(port=port, backend=self.backend)
+        logging = ["--log", str(self.log)] if self.log is not None else []
+        self._booting = EngineProcess(port=port, backend=self.backend, extra_args=logging)
         return self._booting.boot()
 
     @property

@@ -104,6 +104,8 @@ class FakeEngine:
                 if found is not None
                 else ("/error", (address, f"no plugin {name}"))
             ]
+        elif address == "/patch/commit":  # a change crossfaded in at once: block 0
+            replies = [("/patch/committed", (0, "switched at block 0"))]
         elif address in _PLUGIN_COMMANDS:
             later = self.on_plugin(address, args)
             timer = threading.Timer(self.delay, self._send_all, args=(later, send))

@@ -47,7 +47,14 @@ def test_snapshot_save_list_and_load(null_engine: EngineProcess, tmp_path: Path)
 
     assert shell.handle("remove snapf; set snapbass release 2 s; add sine snappad")
     assert shell.handle("load snapshot intro")
-    assert written[-1] == "loaded snapshot intro (undo goes back)", written
+    assert written[-1].splitlines() == [
+        "loaded snapshot intro, crossfaded in 50 ms (undo goes back)",
+        "  + snapf (acid) → master",
+        "  - snappad (sine)",
+        "  ~ snapbass release 2 → 0.5 s",
+        "  + snapbass → snapf",
+        "  - snapbass → master",
+    ], written
     dump = _dump(null_engine)
     modules = dump["modules"]
     assert isinstance(modules, dict)
