@@ -87,7 +87,7 @@ def format_sessions(
     for info in sessions:
         mark = "← this session" if current and str(info.path.resolve()) == current else ""
         if info.error:
-            mark = f"unreadable: {info.error}"
+            mark = "unreadable: " + info.error.removeprefix(f"{info.path}:")
         commands = f"{info.commands}" + (f" ({info.commits} commits)" if info.commits else "")
         table.add_row(
             info.name, f"{info.started:%Y-%m-%d %H:%M}", _length(info.seconds),
@@ -97,7 +97,8 @@ def format_sessions(
     console = Console(file=buffer, width=width, color_system=None, highlight=False)
     console.print(table)
     hint = "`chronus render NAME -o take.wav` renders one; `chronus run NAME` replays it"
-    return buffer.getvalue().rstrip() + "\n" + hint
+    lines = [line.rstrip() for line in buffer.getvalue().rstrip().splitlines()]
+    return "\n".join([*lines, hint])
 
 
 def sessions_text(client: EngineClient | None = None) -> str:

@@ -229,3 +229,44 @@ def test_sessions_are_listed_found_by_name_and_replayed(data_home: Path) -> None
     assert played.returncode == 0, played.stderr
     assert "playing" in played.stderr and "(1.0 s)" in played.stderr
     assert "error" not in played.stderr
+
+
+def _run_shell_until(written: list[str], pattern: str, **kwargs: object) -> list[int]:
+    """Run the shell on a pipe until `pattern` is written, then quit; its exit codes."""
+    result: list[int] = []
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        runner = threading.Thread(
+            target=lambda: result.append(
+                run_shell(input=pipe, output=DummyOutput(), history=InMemoryHistory(),
+                          write=written.append, **kwargs)  # type: ignore[arg-type]
+            )
+        )  # fmt: skip
+        runner.start()
+        try:
+            wait_written(written, pattern)
+        finally:
+            pipe.send_text("quit\r")
+            runner.join(30)
+    return result
+
+
+def test_attached_the_shell_says_whether_and_where_the_engine_logs(tmp_path: Path) -> None:
+    logging = logged_engine(tmp_path)
+    silent = EngineProcess(port=0, backend="null").boot()
+    try:
+        written: list[str] = []
+        assert _run_shell_until(written, "logs this session", engine=("127.0.0.1", logging.port))
+        assert written[-1] == f"the engine logs this session to {tmp_path / 's.log'}"
+        written = []
+        assert _run_shell_until(written, "no session log", engine=("127.0.0.1", silent.port))
+        assert written[-1].startswith("this engine keeps no session log")
+    finally:
+        logging.quit()
+        silent.quit()
+
+
+def test_no_log_keeps_no_session(data_home: Path) -> None:
+    written: list[str] = []
+    assert _run_shell_until(written, r"chronus on 127\.0\.0\.1", backend="null", log=False) == [0]
+    assert not any("logged" in line for line in written), written
+    assert not data_home.exists() or not list(data_home.iterdir())

@@ -218,3 +218,21 @@ def test_the_end_of_a_session_is_read_back(tmp_path: Path) -> None:
     session = read_stamped_log(path)
     assert session.commands == [(1280, NOTE)] and session.stopped == 576000
     assert session.end == 576000
+
+
+def test_where_recordings_begin_is_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.mark_recording(0, "/t/all.wav")
+        log.write(1280, NOTE)
+        log.mark_recording(6144, '/t/take "one"\tß.wav')
+    session = read_stamped_log(path)
+    assert session.recordings == [(0, "/t/all.wav"), (6144, '/t/take "one"\tß.wav')]
+    assert session.commands == [(1280, NOTE)]
+
+
+def test_a_bad_recording_line_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    path.write_text(f"{HEADER}# recording from sample 12 not-json\n")
+    with pytest.raises(ValueError, match=r"session.log:2: "):
+        read_stamped_log(path)
