@@ -6,7 +6,9 @@ crossfaded."""
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -44,6 +46,15 @@ def _chronus(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str
         [sys.executable, "-m", "chronus", *args],
         capture_output=True, text=True, timeout=120, env={**os.environ, **env}, cwd=ROOT,
     )  # fmt: skip
+
+
+def _logs(folder: Path, timeout: float = 60.0) -> list[Path]:
+    """The files in `folder`, once there is one."""
+    deadline = time.monotonic() + timeout
+    while not (found := sorted(folder.glob("*.log")) if folder.is_dir() else []):
+        assert time.monotonic() < deadline, f"no log in {folder}"
+        time.sleep(0.05)
+    return found
 
 
 @pytest.fixture
@@ -270,3 +281,58 @@ def test_no_log_keeps_no_session(data_home: Path) -> None:
     assert _run_shell_until(written, r"chronus on 127\.0\.0\.1", backend="null", log=False) == [0]
     assert not any("logged" in line for line in written), written
     assert not data_home.exists() or not list(data_home.iterdir())
+
+
+def test_a_killed_shell_loses_no_line_of_its_session(tmp_path: Path) -> None:
+    """The real shell, in a terminal of its own, logging by default, SIGKILLed: every line it
+    had played is in the log, and its engine, orphaned, still logs and stops cleanly."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    leader, follower = pty.openpty()
+    shell = subprocess.Popen(
+        [sys.executable, "-m", "chronus", "--backend", "null"],
+        stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+
+    def wait_seen(pattern: bytes) -> re.Match[bytes]:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while (found := re.search(pattern, seen)) is None:
+            assert time.monotonic() < deadline, seen
+            if select.select([leader], [], [], 0.2)[0]:
+                seen += os.read(leader, 65536)
+        return found
+
+    lines = ["add a sine called crash", "play a4 on crash for 5 s", "set crash volume -3 db"]
+    port = 0
+    try:
+        port = int(wait_seen(rb"chronus on 127\.0\.0\.1:(\d+)").group(1))
+        for line in lines:
+            os.write(leader, line.encode() + b"\r")
+        [log] = _logs(tmp_path / "data" / "chronus" / "sessions")
+        deadline = time.monotonic() + 10
+        while len(read_stamped_log(log).commands) < 4:  # create, connect, note, volume
+            assert time.monotonic() < deadline, (seen, log.read_text())
+            time.sleep(0.05)
+        shell.send_signal(signal.SIGKILL)
+        shell.wait(10)
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait(10)
+        os.close(leader)
+    with EngineClient("127.0.0.1", port) as client:  # the orphaned engine plays on
+        client.send([validate("/mod/crash/pan", (0.5,))])
+        client.sync()
+        time.sleep(0.2)
+        client.quit()
+    deadline = time.monotonic() + 10
+    while read_stamped_log(log).stopped == 0:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    session = read_stamped_log(log)
+    assert [m.address for _, m in session.commands] == [
+        "/patch/create", "/patch/connect", "/note/crash", "/mod/crash/volume", "/mod/crash/pan",
+    ]  # fmt: skip

@@ -296,3 +296,23 @@ def test_quitting_leaves_a_timed_recording_to_the_engine(
             assert time.monotonic() < deadline
             time.sleep(0.05)
     assert read_wav(target)[0].shape == (36000, 2)
+
+
+def test_replay_plays_a_session_log_too(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    log = tmp_path / "old.log"
+    log.write_text(
+        "# chronus session log v1 rate=48000 block=128\n"
+        '96000\t/patch/create\t["relogged", "sine"]\n'
+        '96000\t/patch/connect\t["relogged", "master"]\n'
+        "# end of session at sample 105600\n"
+    )
+    assert shell.handle(f"replay {log}")
+    assert written[-1] == f"replaying {log} (0.2 s)"
+    assert shell.replayer.finished.wait(5)
+    assert shell.handle("set relogged volume -6 db")  # the context learnt the module
+    assert _dump(null_engine)["modules"]["relogged"]["params"]["volume"] == -6  # type: ignore[index]
+    (tmp_path / "bad.log").write_text("# chronus session log v1 rate=48000 block=128\n1\tx\n")
+    assert shell.handle(f"replay {tmp_path / 'bad.log'}")
+    assert written[-1].startswith(f"error: {tmp_path / 'bad.log'}:2: ")
+    assert shell.handle("remove relogged")
