@@ -6,9 +6,7 @@ crossfaded."""
 from __future__ import annotations
 
 import os
-import pty
 import re
-import select
 import signal
 import subprocess
 import sys
@@ -33,7 +31,7 @@ from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from chronus.shell.app import Shell, run_shell
 from tests.blocks import differing_blocks
-from tests.sessions import logged_engine, wait_written
+from tests.sessions import logged_engine, shell_in_terminal, wait_written
 
 pytestmark = [pytest.mark.slow]
 
@@ -287,42 +285,18 @@ def test_a_killed_shell_loses_no_line_of_its_session(tmp_path: Path) -> None:
     """The real shell, in a terminal of its own, logging by default, SIGKILLed: every line it
     had played is in the log, and its engine, orphaned, still logs and stops cleanly."""
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
-    leader, follower = pty.openpty()
-    shell = subprocess.Popen(
-        [sys.executable, "-m", "chronus", "--backend", "null"],
-        stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path, env=env,
-        start_new_session=True,
-    )  # fmt: skip
-    os.close(follower)
-    seen = b""
-
-    def wait_seen(pattern: bytes) -> re.Match[bytes]:
-        nonlocal seen
-        deadline = time.monotonic() + 60
-        while (found := re.search(pattern, seen)) is None:
-            assert time.monotonic() < deadline, seen
-            if select.select([leader], [], [], 0.2)[0]:
-                seen += os.read(leader, 65536)
-        return found
-
     lines = ["add a sine called crash", "play a4 on crash for 5 s", "set crash volume -3 db"]
-    port = 0
-    try:
-        port = int(wait_seen(rb"chronus on 127\.0\.0\.1:(\d+)").group(1))
+    with shell_in_terminal(["--backend", "null"], tmp_path, env) as shell:
+        port = int(shell.wait(rb"chronus on 127\.0\.0\.1:(\d+)").group(1))
         for line in lines:
-            os.write(leader, line.encode() + b"\r")
+            shell.type(line)
         [log] = _logs(tmp_path / "data" / "chronus" / "sessions")
         deadline = time.monotonic() + 10
         while len(read_stamped_log(log).commands) < 4:  # create, connect, note, volume
-            assert time.monotonic() < deadline, (seen, log.read_text())
+            assert time.monotonic() < deadline, (shell.seen, log.read_text())
             time.sleep(0.05)
-        shell.send_signal(signal.SIGKILL)
-        shell.wait(10)
-    finally:
-        if shell.poll() is None:
-            shell.kill()
-            shell.wait(10)
-        os.close(leader)
+        shell.process.send_signal(signal.SIGKILL)
+        shell.process.wait(10)
     with EngineClient("127.0.0.1", port) as client:  # the orphaned engine plays on
         client.send([validate("/mod/crash/pan", (0.5,))])
         client.sync()
