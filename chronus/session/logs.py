@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from chronus.session.stamped_log import is_session_log, read_stamped_log
+from chronus.session.stamped_log import is_session_log, summarise_log
 
 __all__ = ["SessionInfo", "find_session", "list_sessions", "new_session_path", "sessions_dir"]
 
@@ -80,12 +80,10 @@ def session_info(path: Path) -> SessionInfo:
     except ValueError:
         started = datetime.fromtimestamp(stat.st_mtime)
     try:
-        log = read_stamped_log(path)
+        log = summarise_log(path)
     except (OSError, ValueError) as exc:
         return SessionInfo(path, started, 0.0, stat.st_size, 0, 0, str(exc))
-    commands = len(log.commands) + sum(len(commit.messages) for commit in log.commits)
-    seconds = log.end / log.rate
-    return SessionInfo(path, started, seconds, stat.st_size, commands, len(log.commits))
+    return SessionInfo(path, started, log.end / log.rate, stat.st_size, log.commands, log.commits)
 
 
 def list_sessions(folder: Path | None = None) -> list[SessionInfo]:
