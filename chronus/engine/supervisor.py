@@ -678,7 +678,8 @@ class Supervisor:
                 self._reply(addr, "/patch/aborted", held)
             else:
                 fade = float(message.args[0]) if message.args else DEFAULT_CROSSFADE_MS
-                commits.commit(fade, addr)
+                silence_ok = len(message.args) > 1 and bool(message.args[1])
+                commits.commit(fade, addr, silence_ok)
         except CommitError as exc:
             self._error(addr, message.address, str(exc))
 

@@ -27,11 +27,15 @@ class CommitOutcome:
 
 
 def commit_change(
-    client: EngineClient, messages: list[Message], crossfade_ms: float = 50.0
+    client: EngineClient,
+    messages: list[Message],
+    crossfade_ms: float = 50.0,
+    silence_ok: bool = False,
 ) -> CommitOutcome:
     """Stage `messages`, commit them with a crossfade of `crossfade_ms`, and wait for the
     engine's answer. If the engine refuses any of them, the staged change is dropped and
-    nothing changes. Raises `EngineError` if the engine does not answer.
+    nothing changes. `silence_ok`: the change may be silent at first (its patterns have not
+    yet played). Raises `EngineError` if the engine does not answer.
     """
     client.send([validate("/patch/begin", ()), *messages])
     _, notes = client.sync()
@@ -41,7 +45,7 @@ def commit_change(
         said = " ".join(str(a) for a in errors[0])
         return CommitOutcome(False, f"the engine refused it ({said}); nothing changed")
     warnings = tuple(note for note in notes if note[0] == "/warning")
-    client.send([validate("/patch/commit", (float(crossfade_ms),))])
+    client.send([validate("/patch/commit", (float(crossfade_ms), int(silence_ok)))])
     deadline = time.monotonic() + _ANSWER_S
     while (left := deadline - time.monotonic()) > 0:
         reply = client.receive(left)

@@ -37,7 +37,7 @@ def session_script(session: StampedSession, source: str = "<session>") -> Script
         staged = [
             validate("/patch/begin", ()),
             *commit.messages,
-            validate("/patch/commit", (fade_ms,)),
+            validate("/patch/commit", (fade_ms, 1)),  # it passed its test when it played
         ]
         for message in staged:
             at(commit.stamp, 2 * len(session.commands) + 1, message)

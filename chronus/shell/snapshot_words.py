@@ -90,7 +90,8 @@ class SnapshotWords:
             self.write(f"snapshot {name} is what plays now: nothing to load")
             return
         changes = patch_diff(current, data)
-        outcome = commit_change(self.client, messages, CROSSFADE_MS)
+        # A snapshot may start silent: its patterns play from their next step, not at once.
+        outcome = commit_change(self.client, messages, CROSSFADE_MS, silence_ok=True)
         for _, args in outcome.notes:
             self.write(f"warning: {' '.join(str(a) for a in args)}")
         if not outcome.ok:

@@ -28,7 +28,7 @@ def test_commands_keep_their_times_from_the_first_and_commits_are_staged() -> No
         (Fraction(0), "/note/a", (69, 100, 0.5)),
         (Fraction(1, 2), "/patch/begin", ()),
         (Fraction(1, 2), "/mod/a/volume", (-6.0,)),
-        (Fraction(1, 2), "/patch/commit", (50.0,)),
+        (Fraction(1, 2), "/patch/commit", (50.0, 1)),
         (Fraction(1), "/note/a", (69, 100, 0.5)),
     ]
     assert script.duration == 2

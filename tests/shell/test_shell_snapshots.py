@@ -118,3 +118,22 @@ def test_a_snapshot_saved_before_versions_still_loads(
     assert written[-1].startswith("loaded snapshot old, crossfaded"), written
     assert shell.client.dump()["modules"]["oldsine"]["params"]["volume"] == -6.0
     assert shell.handle("remove oldsine")
+
+
+def test_a_snapshot_silent_at_first_still_loads(null_engine: EngineProcess, tmp_path: Path) -> None:
+    """A sparse kick pattern replacing a held note is silent until its next hit: the commit
+    must not be refused for it (the engine's test of a change that is silent where the sound
+    before was not would refuse it, as `/patch/commit` without `silence_ok` does)."""
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("add kick called skick; skick x . . . . . . .; start")
+    assert shell.handle("snapshot save sparse")
+    assert shell.handle("remove skick; add a saw called slead; play c3 on slead for 30 s")
+    for _ in range(3):
+        assert shell.handle("load snapshot sparse")
+        assert written[-1].startswith("loaded snapshot sparse, crossfaded"), written[-1]
+        modules = shell.client.dump()["modules"]
+        assert "skick" in modules and "slead" not in modules
+        assert shell.handle("undo")
+        assert "slead" in shell.client.dump()["modules"]
+        assert shell.handle("play c3 on slead for 30 s")
+    assert shell.handle("remove slead; stop")
