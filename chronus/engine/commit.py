@@ -31,6 +31,8 @@ from chronus.protocol import Message, encode
 __all__ = [
     "CPU_BUDGET",
     "DEFAULT_CROSSFADE_MS",
+    "IN_PROGRESS",
+    "NO_STANDBY",
     "WARM_BLOCKS",
     "CommitError",
     "CommitFlow",
@@ -44,6 +46,10 @@ CPU_BUDGET = 0.5
 """The 90th percentile of the standby's render time must stay under this share of a block."""
 
 DEFAULT_CROSSFADE_MS = 50.0
+IN_PROGRESS = "a commit is already in progress"
+NO_STANDBY = "no standby slot in step to build on (one is being replaced)"
+"""Why a commit cannot start yet: the staged change stays staged, and can be committed again
+in a moment (after a commit, the slot that held the old patch is replaced)."""
 _TIMEOUT_S = 3.0
 
 
@@ -166,12 +172,12 @@ class CommitFlow:
 
     def _start(self, staged: _Staging, crossfade_ms: float, addr: Any) -> None:
         if self._commit is not None:
-            raise CommitError("a commit is already in progress")
+            raise CommitError(IN_PROGRESS)
         keeper = self._keeper
         blue = keeper.active
         green = keeper.seats[1 - blue.index]
         if green.state is not SeatState.RUNNING or blue.state is not SeatState.RUNNING:
-            raise CommitError("no standby slot in step to build on (one is being replaced)")
+            raise CommitError(NO_STANDBY)
         keeper.diverging = True
         stamp = self._next_stamp()
         for message in staged.messages:

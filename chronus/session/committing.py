@@ -8,12 +8,16 @@ import time
 from dataclasses import dataclass
 
 from chronus.engine.client import EngineClient, EngineError, Reply
+from chronus.engine.commit import IN_PROGRESS, NO_STANDBY
 from chronus.protocol import Message, validate
 
 __all__ = ["CommitOutcome", "commit_change"]
 
 _ANSWER_S = 5.0
-"""The engine tests a change for 32 blocks, then crossfades: well under a second."""
+"""The engine tests a change for 32 blocks, then crossfades: well under a second; a commit
+that cannot start yet (the slots are still being replaced after the last one) is asked
+again until then."""
+_RETRY_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +49,8 @@ def commit_change(
         said = " ".join(str(a) for a in errors[0])
         return CommitOutcome(False, f"the engine refused it ({said}); nothing changed")
     warnings = tuple(note for note in notes if note[0] == "/warning")
-    client.send([validate("/patch/commit", (float(crossfade_ms), int(silence_ok)))])
+    commit = validate("/patch/commit", (float(crossfade_ms), int(silence_ok)))
+    client.send([commit])
     deadline = time.monotonic() + _ANSWER_S
     while (left := deadline - time.monotonic()) > 0:
         reply = client.receive(left)
@@ -55,9 +60,15 @@ def commit_change(
         if address == "/patch/committed":
             return CommitOutcome(True, str(args[1]) if len(args) > 1 else "", warnings)
         if address == "/error" and args and args[0] == "/patch/commit":
+            why = str(args[-1])
+            if why in (IN_PROGRESS, NO_STANDBY) and left > _RETRY_S:
+                time.sleep(_RETRY_S)  # still staged: ask again in a moment
+                client.send([commit])
+                continue
             _abort(client)  # a commit that could not start leaves the change staged
-            return CommitOutcome(False, str(args[-1]), warnings)
+            return CommitOutcome(False, why, warnings)
         client.pending.append(reply)
+    _abort(client)
     raise EngineError(f"no answer to /patch/commit within {_ANSWER_S:g} s")
 
 

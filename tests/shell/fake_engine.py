@@ -55,6 +55,8 @@ class FakeEngine:
         self.status: dict[str, Any] = {"engine": {"version": "fake"}}
         self.on_plugin: Callable[[str, tuple[Arg, ...]], list[Reply]] = lambda a, args: []
         self.delay = 0.05
+        self.commit_refusals: list[str] = []
+        """Why the next `/patch/commit`s are refused, one each (then they succeed)."""
         self._closed = threading.Event()
         self._lock = threading.Lock()
         for target in (self._serve_udp, self._serve_tcp):
@@ -104,6 +106,8 @@ class FakeEngine:
                 if found is not None
                 else ("/error", (address, f"no plugin {name}"))
             ]
+        elif address == "/patch/commit" and self.commit_refusals:
+            replies = [("/error", (address, self.commit_refusals.pop(0)))]
         elif address == "/patch/commit":  # a change crossfaded in at once: block 0
             replies = [("/patch/committed", (0, "switched at block 0"))]
         elif address in _PLUGIN_COMMANDS:

@@ -137,3 +137,17 @@ def test_a_snapshot_silent_at_first_still_loads(null_engine: EngineProcess, tmp_
         assert "slead" in shell.client.dump()["modules"]
         assert shell.handle("play c3 on slead for 30 s")
     assert shell.handle("remove slead; stop")
+
+
+def test_snapshots_loaded_back_to_back_all_load(null_engine: EngineProcess, tmp_path: Path) -> None:
+    """After a commit the slot that held the old patch is replaced; a load typed meanwhile
+    waits for it instead of failing."""
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("add a saw called bbass; play c2 eb2 every 16th on bbass; start")
+    assert shell.handle("snapshot save low")
+    assert shell.handle("set bbass cutoff 3 khz; add kick called bkick; bkick x . x .")
+    assert shell.handle("snapshot save high")
+    for name in ["low", "high"] * 4:
+        assert shell.handle(f"load snapshot {name}")
+        assert written[-1].startswith(f"loaded snapshot {name}, crossfaded"), written[-1]
+    assert shell.handle("remove bbass; remove bkick; stop")
