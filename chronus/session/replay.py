@@ -12,6 +12,7 @@ from typing import Any
 
 from chronus.engine.client import EngineClient
 from chronus.protocol import SLOT_ONLY, validate
+from chronus.session.logs import find_session
 from chronus.session.script import Script, TimedMessage, load_script_file
 from chronus.session.stamped_log import StampedSession, is_session_log, read_stamped_log
 
@@ -71,7 +72,10 @@ class Replayer:
         self.finished = threading.Event()
 
     def start(self, path: Path) -> None:
-        """Load `path` (errors are raised here, before anything plays) and play it."""
+        """Load `path` (errors are raised here, before anything plays) and play it: a script,
+        or a session log (a path, or a name that `sessions` lists, or `last`)."""
+        if not path.exists():
+            path = find_session(path)  # FileNotFoundError, saying which there are
         script = load_replay(path)
         if self.thread is not None and self.thread.is_alive():
             raise RuntimeError("a script is already playing; wait for it to end")

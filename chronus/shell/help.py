@@ -86,7 +86,7 @@ whether and where that engine logs.
   record 30 seconds to take1.wav                 the engine stops it on the exact sample
   record 8 bars                                  (beats and bars: at the tempo of the moment)
   record · stop recording                        until told
-  replay song.chr · replay <session>.log         play a script or a session in the background
+  replay song.chr · replay last                  play a script or a session in the background
   undo · undo 3 · redo                           lines that changed the patch
   help snapshots                                 saving and loading the patch
 """

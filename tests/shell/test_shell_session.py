@@ -316,3 +316,24 @@ def test_replay_plays_a_session_log_too(null_engine: EngineProcess, tmp_path: Pa
     assert shell.handle(f"replay {tmp_path / 'bad.log'}")
     assert written[-1].startswith(f"error: {tmp_path / 'bad.log'}:2: ")
     assert shell.handle("remove relogged")
+
+
+def test_replay_finds_a_logged_session_by_name(
+    null_engine: EngineProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    folder = tmp_path / "data" / "chronus" / "sessions"
+    folder.mkdir(parents=True)
+    (folder / "2026-01-02_03-04-05.log").write_text(
+        "# chronus session log v1 rate=48000 block=128\n"
+        '0\t/patch/create\t["named", "sine"]\n# end of session at sample 4800\n'
+    )
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("replay last")
+    assert written[-1] == f"replaying {folder / '2026-01-02_03-04-05.log'} (0.1 s)"
+    assert shell.replayer.finished.wait(5)
+    assert shell.handle("replay 2026-01-02_03-04-05")
+    assert shell.replayer.finished.wait(5)
+    assert shell.handle("replay nosuch")
+    assert written[-1].startswith("error: cannot read nosuch: there is no file or session")
+    assert shell.handle("remove named")
