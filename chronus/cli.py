@@ -124,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
     p.add_argument("commands", nargs="+", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="play a script in real time through an engine")
+    p = sub.add_parser(
+        "run", help="play a script, or replay a logged session, in real time through an engine"
+    )
     _add_engine_option(p, "engine address (default: start one for this run)")
     p.add_argument(
         "--backend",

@@ -30,3 +30,14 @@ def test_engine_http_takes_host_port_or_a_port_on_loopback() -> None:
     assert args.http == ("0.0.0.0", 8080)
     assert build_parser().parse_args(["engine", "--http", "8080"]).http == ("127.0.0.1", 8080)
     assert build_parser().parse_args(["engine", "--http", ":0"]).http == ("127.0.0.1", 0)
+
+
+def test_the_shell_logs_unless_no_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chronus.shell.app as app
+    from chronus.cli import main
+
+    asked: list[dict[str, object]] = []
+    monkeypatch.setattr(app, "run_shell", lambda **kwargs: asked.append(kwargs) or 0)
+    assert main(["--backend", "null"]) == 0
+    assert main(["--no-log"]) == 0
+    assert [a["log"] for a in asked] == [True, False]
