@@ -12,10 +12,12 @@ from chronus.session.committing import commit_change
 from chronus.session.snapshot_diff import patch_diff
 from chronus.session.snapshots import SnapshotStore, load_messages, plugin_notes
 
-__all__ = ["CROSSFADE_MS", "SnapshotWords"]
+__all__ = ["CROSSFADE_MS", "SHOWN", "SnapshotWords"]
 
 CROSSFADE_MS = 50.0
 """How long a snapshot's load crossfades from the sound before to its own."""
+SHOWN = 12
+"""Changes a load lists (`snapshot diff` lists them all)."""
 
 
 class _NoSnapshot(Exception):
@@ -100,7 +102,8 @@ class SnapshotWords:
         self.resync()
         self.write(
             f"loaded snapshot {name}, crossfaded in {CROSSFADE_MS:g} ms (undo goes back)"
-            + "".join(f"\n  {line}" for line in changes)
+            + "".join(f"\n  {line}" for line in changes[:SHOWN])
+            + (f"\n  … and {len(changes) - SHOWN} more" if len(changes) > SHOWN else "")
         )
         for note in plugin_notes(data):
             self.write(note)

@@ -13,6 +13,7 @@ from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.session.snapshots import FORMAT_KEY, FORMAT_VERSION
 from chronus.shell.app import Shell
+from chronus.shell.snapshot_words import SHOWN
 
 
 def _shell(engine: EngineProcess, tmp_path: Path) -> tuple[Shell, list[str]]:
@@ -151,3 +152,20 @@ def test_snapshots_loaded_back_to_back_all_load(null_engine: EngineProcess, tmp_
         assert shell.handle(f"load snapshot {name}")
         assert written[-1].startswith(f"loaded snapshot {name}, crossfaded"), written[-1]
     assert shell.handle("remove bbass; remove bkick; stop")
+
+
+def test_a_big_load_lists_its_first_changes_and_how_many_more(
+    null_engine: EngineProcess, tmp_path: Path
+) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("snapshot save empty")
+    names = [f"many{n}" for n in range(SHOWN + 3)]
+    assert shell.handle("; ".join(f"add a sine called {name}" for name in names))
+    assert shell.handle("snapshot save many")
+    assert shell.handle("load snapshot empty")
+    lines = written[-1].splitlines()
+    assert lines[0].startswith("loaded snapshot empty")
+    assert len(lines) == 1 + SHOWN + 1 and lines[-1] == "  … and 3 more"
+    assert shell.handle("snapshot diff many empty")
+    assert len(written[-1].splitlines()) == 1 + len(names)
+    assert not set(names) & set(shell.client.dump()["modules"])
