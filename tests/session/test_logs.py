@@ -11,7 +11,7 @@ import pytest
 from chronus.protocol import validate
 from chronus.session.logs import find_session, list_sessions, new_session_path, sessions_dir
 from chronus.session.stamped_log import StampedLog
-from chronus.shell.sessions import format_sessions
+from chronus.shell.sessions import format_sessions, logged_notice, start_log
 
 NOTE = validate("/note/a", (69, 100, 0.5))
 
@@ -80,3 +80,17 @@ def test_a_session_is_found_by_path_name_or_last(tmp_path: Path) -> None:
         find_session("nope", tmp_path)
     with pytest.raises(FileNotFoundError, match="none yet"):
         find_session("last", tmp_path / "empty")
+
+
+def test_a_folder_that_cannot_be_made_leaves_the_session_unlogged_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("in the way")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "file"))
+    said: list[str] = []
+    assert start_log(said.append) is None
+    assert said[0].startswith("warning: this session is not logged: cannot make ")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    path = start_log(said.append)
+    assert path is not None and path.parent == tmp_path / "data" / "chronus" / "sessions"
+    assert logged_notice(path).startswith(f"this session is logged to {path} — ")
