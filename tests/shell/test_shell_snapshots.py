@@ -169,3 +169,12 @@ def test_a_big_load_lists_its_first_changes_and_how_many_more(
     assert shell.handle("snapshot diff many empty")
     assert len(written[-1].splitlines()) == 1 + len(names)
     assert not set(names) & set(shell.client.dump()["modules"])
+
+
+def test_help_snapshots_and_help_sessions(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("help snapshots")
+    assert written[-1].startswith("Snapshots:") and "snapshot diff intro verse" in written[-1]
+    assert shell.handle("help sessions")
+    assert written[-1].startswith("Sessions:") and "chronus render" in written[-1]
+    assert "--no-log" in written[-1] and "sessions  " in written[-1]
