@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the shell looks for a running engine on this machine, or starts one "
         "(default 57120)",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-log", action="store_true",
+        help="do not log the session of the engine the shell starts (by default it is logged "
+        "to ~/.local/share/chronus/sessions/, under $XDG_DATA_HOME if set)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("engine", help="run the audio engine in the foreground")
@@ -132,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
     p.add_argument("commands", nargs="+", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="play a script in real time through an engine")
+    p = sub.add_parser(
+        "run", help="play a script, or replay a logged session, in real time through an engine"
+    )
     _add_engine_option(p, "engine address (default: start one for this run)")
     p.add_argument(
         "--backend",
@@ -140,13 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,  # else it would overwrite `chronus --backend null run …`
         help="backend of the engine started for this run (default: auto)",
     )
-    p.add_argument("script", type=Path, metavar="SCRIPT")
+    p.add_argument("script", type=Path, metavar="SCRIPT|SESSION",
+                   help="a .chr script, or a session log: a path, or a name that `chronus "
+                   "sessions` lists (`last`: the newest)")  # fmt: skip
 
     p = sub.add_parser(
         "render",
-        help="render a script, or the log of a live session (--log), offline to a WAV file",
+        help="render a script, or the log of a live session, offline to a WAV file",
     )
-    p.add_argument("script", type=Path, metavar="SCRIPT|SESSION.log")
+    p.add_argument("script", type=Path, metavar="SCRIPT|SESSION",
+                   help="a .chr script, or a session log: a path, or a name that `chronus "
+                   "sessions` lists (`last`: the newest)")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.wav")
     p.add_argument(
         "--seconds",
@@ -165,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds after the script's end, for releases (default 2)",
     )
     p.add_argument("--pcm16", action="store_true", help="16-bit PCM instead of 32-bit float")
+
+    sub.add_parser(
+        "sessions", help="the logged sessions: when, how long, size, commands (newest last)"
+    )
 
     p = sub.add_parser("health", help="the engine's health: processes, xruns, underruns")
     p.add_argument("--json", action="store_true", help="the raw status as JSON")
@@ -197,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "send": _cmd_send,
         "run": _cmd_run,
         "render": _cmd_render,
+        "sessions": _cmd_sessions,
         "health": _cmd_health,
         "plugins": _cmd_plugins,
         "demo": _cmd_demo,
@@ -290,7 +306,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
     from chronus.lang.context import Context
     from chronus.lang.intents import Plugin, Record
     from chronus.lang.interpreter import Interpreter
-    from chronus.shell.session import is_local, localised, recording_of
+    from chronus.session.local_files import is_local, localised
+    from chronus.session.recording import recording_of
 
     host, port = args.engine or DEFAULT_ENGINE
     with EngineClient(host, port) as client:
@@ -356,19 +373,40 @@ def _send_plugins(client: EngineClient, messages: list[Message]) -> bool:
 
 
 def _load_script(path: Path) -> Script:
-    from chronus.session.script import ScriptError, load_script_file
+    """A script, or a session log as the script that replays it."""
+    from chronus.session.replay import load_replay
 
     try:
-        return load_script_file(path)
+        return load_replay(path)
     except OSError as exc:
         raise SystemExit(_fail(f"cannot read {path}: {exc.strerror}")) from None
-    except ScriptError as exc:
+    except ValueError as exc:  # a ScriptError, or a session log that is not right
         raise SystemExit(_fail(str(exc))) from None
+
+
+def _session_or_script(path: Path) -> Path:
+    """`path` if there is such a file, else the session log it names (`chronus sessions`)."""
+    from chronus.session.logs import find_session
+
+    if path.exists():
+        return path
+    try:
+        return find_session(path)
+    except FileNotFoundError as exc:
+        raise SystemExit(_fail(str(exc))) from None
+
+
+def _cmd_sessions(args: argparse.Namespace) -> int:
+    from chronus.shell.sessions import sessions_text
+
+    print(sessions_text())
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from chronus.engine.client import EngineError, EngineProcess
 
+    args.script = _session_or_script(args.script)
     if args.engine:
         return _play(args.script, _load_script(args.script), *args.engine)
     print("starting an engine…", file=sys.stderr)
@@ -427,6 +465,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         return _fail("--seconds and --tail must not be negative")
     from chronus.session.stamped_log import is_session_log
 
+    args.script = _session_or_script(args.script)
     if is_session_log(args.script):
         return _render_session_log(args)
     script = _load_script(args.script)
@@ -563,4 +602,5 @@ def _cmd_shell(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         port=args.shell_port,
         new_engine=args.new_engine,
+        log=not args.no_log,
     )

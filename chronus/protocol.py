@@ -209,15 +209,18 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     AddressSpec(
         "/patch/begin",
         (),
-        "Stage a change: until `/patch/commit` or `/patch/abort`, `/patch/*` and `/mod/*` "
-        "commands are checked and held, not played.",
+        "Stage a change: until `/patch/commit` or `/patch/abort`, `/patch/*`, `/mod/*`, "
+        "`/seq/*` and `/tempo` commands are checked and held, not played.",
     ),
     AddressSpec(
         "/patch/commit",
-        (ArgSpec("crossfade_ms", "f", "equal-power crossfade (default 50)", 1, 2000, True),),
+        (
+            ArgSpec("crossfade_ms", "f", "equal-power crossfade (default 50)", 1, 2000, True),
+            ArgSpec("silence_ok", "i", "1: it may be silent at first (a snapshot)", 0, 1, True),
+        ),
         "Build the staged change in the standby slot, warm it, test it (finite, within the "
-        "CPU budget, not silent where the old sound was not) and crossfade to it at a block "
-        "boundary. A failed test changes nothing and says why.",
+        "CPU budget, not silent where the old sound was not, unless `silence_ok` is 1) and "
+        "crossfade to it at a block boundary. A failed test changes nothing and says why.",
         reply="/patch/committed",
     ),
     AddressSpec("/patch/abort", (), "Drop the staged change.", reply="/patch/aborted"),

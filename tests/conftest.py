@@ -28,6 +28,15 @@ def _catalogue_as_it_was() -> Iterator[None]:
         specs.undeclare(module_type)
 
 
+@pytest.fixture(autouse=True)
+def _sessions_kept_apart(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shell a test starts logs its session by default: into a folder of the test run's,
+    never the user's own `~/.local/share/chronus/sessions` (engines inherit the variable)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
+
+
 def jack_running() -> bool:
     """Whether a JACK server answers (the realtime tests need one)."""
     if shutil.which("jack_lsp") is None:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import pty
+import re
+import select
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +92,57 @@ def answer(client: EngineClient, wanted: str, timeout: float = 30.0) -> tuple[st
         if reply is not None and reply[0] in (wanted, "/error"):
             return reply
     raise AssertionError(f"no {wanted} in {timeout} s")
+
+
+def wait_written(written: list[str], pattern: str, timeout: float = 60.0) -> re.Match[str]:
+    """The first line the shell wrote that matches `pattern` (waiting for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(written):
+            if found := re.search(pattern, line):
+                return found
+        time.sleep(0.02)
+    raise AssertionError(f"never written: {pattern!r}; written: {written}")
+
+
+class Terminal:
+    """The real shell in a terminal of its own (a pty): what it showed, and keys to type."""
+
+    def __init__(self, process: subprocess.Popen[bytes], leader: int) -> None:
+        self.process = process
+        self.leader = leader
+        self.seen = b""
+
+    def type(self, line: str) -> None:
+        """Type `line` and Enter."""
+        os.write(self.leader, line.encode() + b"\r")
+
+    def wait(self, pattern: bytes, timeout: float = 60.0) -> re.Match[bytes]:
+        """The first match of `pattern` in what the terminal showed (waiting for it)."""
+        deadline = time.monotonic() + timeout
+        while (found := re.search(pattern, self.seen)) is None:
+            assert time.monotonic() < deadline, self.seen
+            if select.select([self.leader], [], [], 0.2)[0]:
+                self.seen += os.read(self.leader, 65536)
+        return found
+
+
+@contextmanager
+def shell_in_terminal(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> Iterator[Terminal]:
+    """`chronus ARGS` in a pty of its own session; killed (if still alive) on the way out."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chronus", *args],
+        stdin=follower, stdout=follower, stderr=follower, cwd=cwd, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(follower)
+    try:
+        yield Terminal(process, leader)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        os.close(leader)

@@ -39,3 +39,14 @@ def test_shell_options_and_the_engine_port_apart() -> None:
     assert (args.quiet, args.new_engine, args.shell_port) == (True, True, 57200)
     args = build_parser().parse_args(["--port", "57201", "engine", "--port", "57202"])
     assert (args.shell_port, args.port) == (57201, 57202)
+
+
+def test_the_shell_logs_unless_no_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chronus.shell.app as app
+    from chronus.cli import main
+
+    asked: list[dict[str, object]] = []
+    monkeypatch.setattr(app, "run_shell", lambda **kwargs: asked.append(kwargs) or 0)
+    assert main(["--backend", "null"]) == 0
+    assert main(["--no-log"]) == 0
+    assert [a["log"] for a in asked] == [True, False]

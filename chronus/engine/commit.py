@@ -1,14 +1,15 @@
 """Blue/green commits: build a staged change in the standby, test it, crossfade to it.
 
-`/patch/begin` opens a staging area: `/patch/*` and `/mod/*` commands are checked against a copy
-of the patch and held. `/patch/commit` sends them to the standby slot only, stamped at the next
-safe block, so the standby renders the new sound in step with the active, which keeps playing
-the old one. After `WARM_BLOCKS` blocks the standby's output is tested: no non-finite samples,
-no module errors or quarantines, render time within `CPU_BUDGET` of the block period, and not
-silent where the active is sounding. If it passes, the audio I/O crossfades from the active to
-the standby with equal power at a block boundary; the standby becomes active, and the old
-active, which still holds the old patch, is replaced by a worker copied from the new one. If it
-fails, the standby is replaced the same way and the old sound never changed.
+`/patch/begin` opens a staging area: `/patch/*`, `/mod/*`, `/seq/*` and `/tempo` commands are
+checked against a copy of the patch and held. `/patch/commit` sends them to the standby slot
+only, stamped at the next safe block, so the standby renders the new sound in step with the
+active, which keeps playing the old one. After `WARM_BLOCKS` blocks the standby's output is
+tested: no non-finite samples, no module errors or quarantines, render time within
+`CPU_BUDGET` of the block period, and not silent where the active is sounding. If it passes,
+the audio I/O crossfades from the active to the standby with equal power at a block boundary;
+the standby becomes active, and the old active, which still holds the old patch, is replaced
+by a worker copied from the new one. If it fails, the standby is replaced the same way and
+the old sound never changed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from chronus.protocol import Message, encode
 __all__ = [
     "CPU_BUDGET",
     "DEFAULT_CROSSFADE_MS",
+    "IN_PROGRESS",
+    "NO_STANDBY",
     "WARM_BLOCKS",
     "CommitError",
     "CommitFlow",
@@ -43,6 +46,10 @@ CPU_BUDGET = 0.5
 """The 90th percentile of the standby's render time must stay under this share of a block."""
 
 DEFAULT_CROSSFADE_MS = 50.0
+IN_PROGRESS = "a commit is already in progress"
+NO_STANDBY = "no standby slot in step to build on (one is being replaced)"
+"""Why a commit cannot start yet: the staged change stays staged, and can be committed again
+in a moment (after a commit, the slot that held the old patch is replaced)."""
 _TIMEOUT_S = 3.0
 
 
@@ -85,6 +92,8 @@ class _Commit:
     errors: int
     quarantined: int
     switch_block: int = -1
+    silence_ok: bool = False
+    """Skip the test that the change is not silent where the sound before was not."""
 
 
 class CommitFlow:
@@ -113,7 +122,7 @@ class CommitFlow:
 
     @property
     def staging(self) -> bool:
-        """Whether `/patch/*` and `/mod/*` commands are being held."""
+        """Whether `/patch/*`, `/mod/*`, `/seq/*` and `/tempo` commands are being held."""
         return self._staging is not None
 
     @property
@@ -142,11 +151,17 @@ class CommitFlow:
         self._staging = None
         return held
 
-    def commit(self, crossfade_ms: float, addr: Any) -> None:
-        """Start building the staged change in the standby (`CommitError` if it cannot)."""
+    def commit(self, crossfade_ms: float, addr: Any, silence_ok: bool = False) -> None:
+        """Start building the staged change in the standby (`CommitError` if it cannot).
+
+        `silence_ok`: the change may be silent at first (a snapshot whose patterns have not
+        yet played); every other test still applies.
+        """
         if self._staging is None:
             raise CommitError("nothing is staged: send /patch/begin first")
         self._start(self._staging, crossfade_ms, addr)
+        assert self._commit is not None
+        self._commit.silence_ok = silence_ok
         self._staging = None
 
     def commit_now(self, messages: list[Message], crossfade_ms: float, addr: Any) -> None:
@@ -157,12 +172,12 @@ class CommitFlow:
 
     def _start(self, staged: _Staging, crossfade_ms: float, addr: Any) -> None:
         if self._commit is not None:
-            raise CommitError("a commit is already in progress")
+            raise CommitError(IN_PROGRESS)
         keeper = self._keeper
         blue = keeper.active
         green = keeper.seats[1 - blue.index]
         if green.state is not SeatState.RUNNING or blue.state is not SeatState.RUNNING:
-            raise CommitError("no standby slot in step to build on (one is being replaced)")
+            raise CommitError(NO_STANDBY)
         keeper.diverging = True
         stamp = self._next_stamp()
         for message in staged.messages:
@@ -229,6 +244,8 @@ class CommitFlow:
             return (
                 f"it needs {100 * load:.0f} % of a block's time (budget {100 * CPU_BUDGET:.0f} %)"
             )
+        if c.silence_ok:
+            return ""
         green, blue = c.green.ring, c.blue.ring
         end = min(green.write_pos, blue.write_pos)
         span = range(max(c.first_block, end - green.capacity + 1), end)

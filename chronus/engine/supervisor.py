@@ -16,6 +16,7 @@ import selectors
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chronus import __version__
@@ -71,8 +72,9 @@ _BOOT_TIMEOUT_S = 120.0
 _TICK_S = 0.01
 _LOG_WAIT_S = 1.0
 """How long a logged command waits for a slot to report the sample it applied at."""
-_STAGED = ("/patch/", "/mod/")
-"""Commands that a staged change holds until it is committed."""
+_STAGED = ("/patch/", "/mod/", "/seq/", "/tempo")
+"""Commands that a staged change holds until it is committed: the patch, and the patterns and
+tempo that play it (a snapshot's new modules would be silent without their patterns)."""
 CREATE_LOAD_LIMIT = 0.8
 """A new module is refused while the active slot's render takes more than this share of a
 block (90th percentile of the last 256 blocks): a stated limit instead of a dropout."""
@@ -216,6 +218,8 @@ class Supervisor:
                 self._session_log = StampedLog(c.log, c.rate, c.block)
             if c.record:
                 self._recorder.start(c.record, c.rate, from_block=0)
+                if self._session_log is not None:
+                    self._session_log.mark_recording(0, c.record)
         except OSError as exc:
             raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
         self._start_io()
@@ -582,6 +586,9 @@ class Supervisor:
             except PatchError as exc:
                 self._error(addr, message.address, str(exc))
                 return
+            text = pattern_text(message)
+            if text is not None and self._prepared is not None:
+                self._prepared.put(parse_cached(text))
             for warning in warnings:
                 self._reply(addr, "/warning", message.address, warning)
             return
@@ -680,7 +687,8 @@ class Supervisor:
                 self._reply(addr, "/patch/aborted", held)
             else:
                 fade = float(message.args[0]) if message.args else DEFAULT_CROSSFADE_MS
-                commits.commit(fade, addr)
+                silence_ok = len(message.args) > 1 and bool(message.args[1])
+                commits.commit(fade, addr, silence_ok)
         except CommitError as exc:
             self._error(addr, message.address, str(exc))
 
@@ -704,6 +712,8 @@ class Supervisor:
             self._error(addr, message.address, f"cannot record to {path}: {exc}")
             return
         self._record_starter = addr
+        if self._session_log is not None:
+            self._session_log.mark_recording(first * self.config.block, path)
         length = () if frames is None else (frames,)
         self._reply(addr, "/record/started", path, first * self.config.block, *length)
 
@@ -824,6 +834,7 @@ class Supervisor:
                 "recording": self._recorder.status() if self._recorder else {},
                 "http": self._http.status() if self._http else {},
                 "notice": self.notice,
+                "log": str(Path(c.log).resolve()) if c.log else None,
             },
             "io": io,
             "slots": slots,

@@ -774,6 +774,10 @@ class Builder(Transformer[Token, Any]):
     def snapshot_list(self, items: list[Token]) -> Snapshot:
         return Snapshot("list")
 
+    def snapshot_diff(self, items: list[Token]) -> Snapshot:
+        other = _name(items[1]) if len(items) > 1 else None
+        return Snapshot("diff", _name(items[0]), other, at=_at(name=_col(items[0])))
+
     def record(self, items: list[Token]) -> Record:
         numbers = _tokens(items, "NUMBER")
         units = _tokens(items, "UNIT")
@@ -887,6 +891,9 @@ class Builder(Transformer[Token, Any]):
     def help(self, items: list[Token]) -> ShellCommand:
         topic = _name(items[1]) if len(items) > 1 else None
         return ShellCommand("help", topic, at=(("name", _col(items[0])),))
+
+    def sessions(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand("sessions", at=(("name", _col(items[0])),))
 
     def health(self, items: list[Token]) -> ShellCommand:
         return ShellCommand("health", at=(("name", _col(items[0])),))

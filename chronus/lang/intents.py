@@ -437,11 +437,14 @@ class Redo(_IntentBase):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot(_IntentBase):
-    """`snapshot save intro`, `load snapshot intro`, `snapshots`: for the shell (no OSC)."""
+    """`snapshot save intro`, `load snapshot intro`, `snapshots`, `snapshot diff intro verse`:
+    for the shell (no OSC)."""
 
     kind: ClassVar[str] = "snapshot"
     action: str
     name: str | None = None
+    other: str | None = None
+    """What `diff` compares `name` with: another snapshot (None: the patch now)."""
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 

@@ -58,13 +58,13 @@ GRAMMAR_FILE = "chronus.lark"
 ERRORS_FILE = "chronus_errors.toml"
 
 COMMAND_KEYWORDS: tuple[str, ...] = (
-    "add", "brighter", "clear", "connect", "create", "darker", "delete",
+    "add", "brighter", "clear", "connect", "create", "darker", "delete", "diff",
     "disconnect", "drop", "exit", "faster", "health", "help", "key", "kill", "lane", "lfo",
     "load", "louder", "make", "modules", "more", "less", "mute", "panic", "pattern", "play",
     "quieter", "quit", "record", "redo", "reload", "remove", "replay", "run", "save", "send",
-    "set", "show", "slower", "snapshot", "snapshots", "solo", "speed", "start", "status",
-    "stop", "tempo", "transpose", "undo", "unload", "unmute", "unsolo", "unwatch", "vibrato",
-    "wait", "watch", "what", "wobble",
+    "sessions", "set", "show", "slower", "snapshot", "snapshots", "solo", "speed", "start",
+    "status", "stop", "tempo", "transpose", "undo", "unload", "unmute", "unsolo", "unwatch",
+    "vibrato", "wait", "watch", "what", "wobble",
 )  # fmt: skip
 """Words that can open a command; the candidates for "did you mean" on a first word."""
 

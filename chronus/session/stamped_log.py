@@ -21,7 +21,10 @@ The arguments say where the crossfade from the old sound to the new began (a sam
 long it was (samples; 0 for a switch without one) and how many command lines follow. Until
 that sample the old sound played; a replay renders both, as the engine did.
 
-An engine that stops cleanly ends its log with ``# end of session at sample 576000``.
+An engine that stops cleanly ends its log with ``# end of session at sample 576000``. Where a
+recording began is a comment too, its file as a JSON string:
+``# recording from sample 6144 "/home/me/take1.wav"`` (the take's first frame is that sample
+of an offline render).
 """
 
 from __future__ import annotations
@@ -36,11 +39,20 @@ from typing import TextIO
 
 from chronus.protocol import Message, validate
 
-__all__ = ["Commit", "StampedLog", "StampedSession", "is_session_log", "read_stamped_log"]
+__all__ = [
+    "Commit",
+    "LogSummary",
+    "StampedLog",
+    "StampedSession",
+    "is_session_log",
+    "read_stamped_log",
+    "summarise_log",
+]
 
 _HEADER = re.compile(r"# chronus session log v1 rate=([0-9]+) block=([0-9]+)")
 _SAMPLE = re.compile(r"[0-9]+")
 _END = "# end of session at sample"
+_RECORDING = "# recording from sample"
 
 
 def is_session_log(path: str | os.PathLike[str]) -> bool:
@@ -75,6 +87,14 @@ def _parse_command(line: str) -> tuple[int, Message]:
     if not isinstance(args, list):
         raise ValueError(f"arguments must be a JSON array, got {args_text!r}")
     return int(sample_text), validate(address, args)
+
+
+def _parse_recording(line: str) -> tuple[int, str]:
+    sample_text, _, path_text = line[len(_RECORDING) + 1 :].partition(" ")
+    path = json.loads(path_text) if _SAMPLE.fullmatch(sample_text) else None
+    if not isinstance(path, str):
+        raise ValueError(f"expected {_RECORDING} <sample> <JSON string>, got {line[:60]!r}")
+    return int(sample_text), path
 
 
 def _complete(raw: bytes) -> bool:
@@ -188,6 +208,11 @@ class StampedLog:
             self._file.write(f"{stamp}\t{message.address}\t{args}\n")
         self._file.flush()
 
+    def mark_recording(self, sample: int, path: str) -> None:
+        """Note that a recording to `path` begins at `sample` (a comment line)."""
+        self._file.write(f"{_RECORDING} {int(sample)} {json.dumps(path, ensure_ascii=False)}\n")
+        self._file.flush()
+
     def mark_end(self, sample: int) -> None:
         """Note where the session stopped (a comment line: older readers skip it)."""
         self._file.write(f"{_END} {int(sample)}\n")
@@ -223,6 +248,8 @@ class StampedSession:
     commits: list[Commit] = field(default_factory=list)
     stopped: int = 0
     """The sample at which the engine stopped, if it said (0 if not)."""
+    recordings: list[tuple[int, str]] = field(default_factory=list)
+    """(first sample, file) of each recording the engine began, in order."""
 
     @property
     def end(self) -> int:
@@ -253,11 +280,14 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
     open_commit: tuple[int, int, int, int] | None = None
     staged: list[Message] = []
     stopped = 0
+    recordings: list[tuple[int, str]] = []
     for number, raw in enumerate(lines[1:], start=2):
         try:
             text = raw.decode("utf-8")
             if text.startswith(_END) and _SAMPLE.fullmatch(text[len(_END) + 1 :]):
                 stopped = max(stopped, int(text[len(_END) + 1 :]))
+            if text.startswith(_RECORDING):
+                recordings.append(_parse_recording(text))
             if not text.strip() or text.startswith("#"):
                 continue
             if text.split("\t", 2)[1:2] == [COMMIT]:
@@ -276,4 +306,47 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
             stamp, switch, crossfade, _ = open_commit
             commits.append(Commit(stamp, switch, crossfade, tuple(staged)))
             open_commit = None
-    return StampedSession(rate, block, commands, commits, stopped)
+    return StampedSession(rate, block, commands, commits, stopped, recordings)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSummary:
+    """What a glance at a session log tells, without checking every command."""
+
+    rate: int
+    commands: int
+    """Command lines, a commit's included (its own line is not one)."""
+    commits: int
+    end: int
+    """As `StampedSession.end`."""
+
+
+def summarise_log(path: str | os.PathLike[str]) -> LogSummary:
+    """Count a session log's commands and commits and find its end, without parsing each
+    command (an hour's log takes milliseconds, not the tenths of a second `read_stamped_log`
+    does). ValueError if its header is not a session log's; lines that are not well formed
+    are counted as they look, `read_stamped_log` says what is wrong with them."""
+    source = Path(path)
+    lines = source.read_bytes().split(b"\n")
+    rate, _ = _parse_header(lines[0].decode("utf-8", errors="replace"), source)
+    commands = commits = end = 0
+    end_mark = _END.encode()
+    commit_tab = f"\t{COMMIT}\t".encode()
+    for raw in lines[1:]:
+        if not raw or raw.startswith(b"#"):
+            if raw.startswith(end_mark) and raw[len(end_mark) + 1 :].isdigit():
+                end = max(end, int(raw[len(end_mark) + 1 :]))
+            continue
+        sample, _, rest = raw.partition(b"\t")
+        if rest.startswith(commit_tab[1:]):
+            commits += 1
+            try:
+                switch, crossfade, _ = json.loads(rest.split(b"\t", 1)[1])
+                end = max(end, int(switch) + int(crossfade))
+            except (ValueError, TypeError, IndexError):
+                pass
+            continue
+        commands += 1
+        if sample.isdigit():
+            end = max(end, int(sample))
+    return LogSummary(rate, commands, commits, end)

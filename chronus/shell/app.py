@@ -21,6 +21,10 @@ from chronus.lang.modules import module_types, param_names, plugin_types
 from chronus.lang.parser import UNIT_WORDS, keywords
 from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
+from chronus.session.local_files import is_local, localised
+from chronus.session.recording import Recorder, recording_of
+from chronus.session.replay import Replayer
+from chronus.session.snapshots import SnapshotStore
 from chronus.shell.colour import STYLE, CommandLexer
 from chronus.shell.completion import CommandCompleter
 from chronus.shell.feedback import BeatNow, Moment, Teller
@@ -37,17 +41,9 @@ from chronus.shell.leaving import (
 from chronus.shell.live import terminal_runner
 from chronus.shell.liveness import Liveness, back_line, lost_line
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
-from chronus.shell.session import (
-    Recorder,
-    Replayer,
-    SnapshotStore,
-    is_local,
-    load_messages,
-    localised,
-    plugin_notes,
-    recording_of,
-)
+from chronus.shell.sessions import attached_notice, logged_notice, sessions_text, start_log
 from chronus.shell.showing import Show
+from chronus.shell.snapshot_words import SnapshotWords
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer, quit_how
 from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar
 from chronus.shell.views import (
@@ -101,6 +97,7 @@ class Shell:
         """Whether the engine stops when the shell quits (it started it)."""
         self.plugins = PluginRequests(client.address, write)
         self.watcher = Watcher(self._reload, write)
+        self.snapshot_words = SnapshotWords(self.snapshots, client, write, self._resync)
         self._words: list[str] | None = None
         self.pictures = Show(write, live=terminal_runner())
         """`show …`; its `beat_now` places the playhead of `show patterns`."""
@@ -275,6 +272,8 @@ class Shell:
                 self._watch(intent.arg or "")
             elif name == "unwatch":
                 self._unwatch(intent.arg or "")
+            elif name == "sessions":
+                self.write(sessions_text(self.client))
             else:
                 self.write(local_answer(intent, self.interpreter.context))
         except EngineError as exc:
@@ -302,40 +301,14 @@ class Shell:
             self.write(f'"{name}" is not watched (watched: {watched})')
 
     def _snapshot(self, intent: Snapshot) -> None:
-        name = intent.name or ""
-        try:
-            if intent.action == "list":
-                names = self.snapshots.names()
-                self.write("snapshots: " + (" ".join(names) if names else "none yet"))
-            elif intent.action == "save":
-                path = self.snapshots.save(name, self.client.dump())
-                self.write(f"saved snapshot {name} ({path})")
-            else:
-                try:
-                    data = self.snapshots.load(name)
-                except FileNotFoundError:
-                    known = " ".join(self.snapshots.names()) or "none yet"
-                    self.write(f'there is no snapshot "{name}" (snapshots: {known})')
-                    return
-                messages = load_messages(self.client.dump(), data)
-                if self._send(messages):
-                    self._resync()
-                    self.write(f"loaded snapshot {name} (undo goes back)")
-                    for note in plugin_notes(data):
-                        self.write(note)
-        except (OSError, ValueError) as exc:
-            self.write(f"error: snapshot {name}: {exc}")
-        except EngineError as exc:
-            self.write(f"error: {exc}")
+        self.snapshot_words.act(intent)
 
     def _replay(self, intent: Replay) -> None:
-        from chronus.session.script import ScriptError
-
         try:
             self.replayer.start(Path(intent.path))
         except OSError as exc:
             self.write(f"error: cannot read {intent.path}: {exc.strerror or exc}")
-        except ScriptError as exc:
+        except ValueError as exc:  # a ScriptError, or a session log that is not right
             self.write(f"error: {exc}")
         except RuntimeError as exc:
             self.write(f"error: {exc}")
@@ -375,6 +348,7 @@ def run_shell(
     port: int = DEFAULT_ENGINE[1],
     new_engine: bool = False,
     watch_interval: float = 1.0,
+    log: bool = True,
 ) -> int:
     """The interactive shell, on the engine at `engine`; without one, on the engine already
     answering at `port` on this machine (see `chronus.shell.leaving`), else on one it starts
@@ -384,7 +358,8 @@ def run_shell(
     is typed meanwhile plays as soon as it is up (`Gate`). `write` shows a line to the
     musician (default: print it); `quiet` leaves out the feedback lines. The engine is
     watched every `watch_interval` seconds (`Liveness`). Quitting asks whether to stop the
-    music or leave it playing.
+    music or leave it playing. An engine the shell starts logs the session into the
+    sessions folder unless `log` is False.
     """
     write = write or _print
     starting: EngineStart | None = None
@@ -393,8 +368,11 @@ def run_shell(
     if engine is None and found is None:
         # A fresh engine's patch is empty: the mirror starts empty, no dump needed.
         gate = Gate(Interpreter(Context()), write)
-        starting = EngineStart(backend, write, port)
+        log_path = start_log(write) if log else None
+        starting = EngineStart(backend, write, port, log=log_path)
         write("starting the engine… type away: what you play sounds as soon as it is up")
+        if log_path is not None:
+            write(logged_notice(log_path))
     else:
         try:
             client = found if found is not None else EngineClient(*(engine or DEFAULT_ENGINE))
@@ -518,6 +496,8 @@ def _attached(
     shell.live = LiveStatus.for_engine(client.address, write).start()
     shell.pictures.beat_now = lambda: _beat(client)
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
+    if not owns_engine and (notice := attached_notice(client)):
+        write(notice)
     return shell
 
 

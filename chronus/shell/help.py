@@ -33,12 +33,13 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   lfo on bass cutoff at 1/8 depth 50% · wobble the bass
   up an octave · down 3 semitones · transpose bass +5
   undo · undo 3 · redo
-  snapshot save intro · load snapshot intro · snapshots
+  snapshot save intro · load snapshot intro · snapshot diff intro verse · snapshots
   record 30 seconds to take1.wav · record 8 bars · stop recording · replay song.chr
   /mod/bass/cutoff 800                       raw OSC, validated
   load module ./fold.py as fold · reload fold · unload fold · modules · watch fold  (help plugins)
-  help sounds|synths|drums|filters|effects|lfo|patterns|session|words · show patch · what is bass
-  health · status · quit (asks: leave the music playing, or stop it) · quit --stop · quit --leave
+  help sounds|synths|drums|filters|effects|lfo|patterns|sessions|snapshots|words · show patch
+  what is bass · health · status · sessions · quit (asks: leave the music playing, or stop it)
+  quit --stop · quit --leave
 Keys: Ctrl-C clears the line · Ctrl-D quits · Esc Esc or F12 panic · Up/Down history ·
   Ctrl-R search (help keys). Each change is told in one line; `chronus --quiet` for none.
 Plain speech works too (`help words` lists the words): give me an 808 kick · four on the floor
@@ -102,15 +103,37 @@ If the engine goes away or restarts, the shell says so and resyncs by itself whe
 """
 
 _SESSION = """\
-Session:
-  snapshot save intro (save snapshot as intro)   the whole patch to snapshots/intro.json
-  load snapshot intro                            replace the patch with it (undo goes back)
-  snapshots                                      list them
+Sessions: every session of an engine the shell starts is logged, each command with the sample
+it played at, to ~/.local/share/chronus/sessions/<date>.log ($XDG_DATA_HOME if set; a crash
+loses no line; `chronus --no-log` keeps none). Attached to a running engine, the shell says
+whether and where that engine logs.
+  sessions                                       the logs: date, length, size, commands
+  chronus render 2026-12-05_20-14-03 -o take.wav the whole session, offline, sample for
+                                                 sample as it played (commits included);
+                                                 a path, a name, or `last`
+  chronus run last                               replay a session in real time
   record 30 seconds to take1.wav                 the engine stops it on the exact sample
   record 8 bars                                  (beats and bars: at the tempo of the moment)
   record · stop recording                        until told
-  replay song.chr                                play a script in the background
+  replay song.chr · replay last                  play a script or a session in the background
   undo · undo 3 · redo                           lines that changed the patch
+  help snapshots                                 saving and loading the patch
+"""
+
+_SNAPSHOTS = """\
+Snapshots: the whole patch (modules, parameters, routes, patterns, tempo) in
+snapshots/<name>.json, with a format version.
+  snapshot save intro (save snapshot as intro)   save the patch as it plays
+  load snapshot intro                            crossfade to it (50 ms, through the engine's
+                                                 commit flow: built and tested in the standby
+                                                 slot, no dropout); undo goes back
+  snapshot diff intro verse                      what differs, in musical terms: + added,
+                                                 - removed, ~ changed (parameters with units,
+                                                 patterns, tempo)
+  snapshot diff intro (or diff intro)            what loading intro would change now
+  snapshots                                      list them
+A corrupt file, another program's JSON, or a snapshot from a newer chronus is refused with
+the reason, and nothing changes; so is one that needs a plugin not loaded.
 """
 
 _LFO = """\
@@ -260,6 +283,7 @@ TOPICS: dict[str, Callable[[], str]] = {
     "sound": _sounds,
     "pattern": lambda: _PATTERNS,
     "session": lambda: _SESSION,
+    "snapshot": lambda: _SNAPSHOTS,
     "word": _words,
     "plugin": _plugins,
     "tempo": lambda: "Tempo, in bpm (20–400); a change waits for the next bar unless `now`.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chronus.engine.client import DEFAULT_ENGINE, EngineError, EngineProcess
@@ -56,10 +57,14 @@ class EngineStart:
     """An engine booting in a background thread (on `port`, else a free one), in a session of
     its own: it outlives the shell, and a signal to the shell's terminal does not reach it."""
 
-    def __init__(self, backend: str, write: Write, port: int = DEFAULT_ENGINE[1]) -> None:
+    def __init__(
+        self, backend: str, write: Write, port: int = DEFAULT_ENGINE[1], log: Path | None = None
+    ) -> None:
         self.backend = backend
         self.write = write
         self.port = port
+        self.log = log
+        """The session log the engine appends to (`--log`), if any."""
         self.engine: EngineProcess | None = None
         """The engine, once it is READY."""
         self.error = ""
@@ -92,7 +97,10 @@ class EngineStart:
             then(self)
 
     def _try(self, port: int) -> EngineProcess:
-        self._booting = EngineProcess(port=port, backend=self.backend, detached=True)
+        logging = ["--log", str(self.log)] if self.log is not None else []
+        self._booting = EngineProcess(
+            port=port, backend=self.backend, detached=True, extra_args=logging
+        )
         return self._booting.boot()
 
     @property

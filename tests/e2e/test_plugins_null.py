@@ -249,7 +249,7 @@ def test_validation_decides_and_a_failed_reload_keeps_the_old_version(
 def test_a_snapshot_names_its_plugins_and_is_refused_without_them(
     engine: EngineProcess, tmp_path: Path
 ) -> None:
-    from chronus.shell.session import SnapshotStore, load_messages
+    from chronus.session.snapshots import SnapshotStore, load_messages
 
     source = write_gain(tmp_path, 1.0)
     store = SnapshotStore(tmp_path / "snapshots")

@@ -3,9 +3,6 @@ OSC over UDP and TCP, `chronus send` as a user runs it, and the WAV files read b
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import signal
 import socket
 import subprocess
@@ -21,6 +18,7 @@ from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.slip import encode
 from chronus.protocol import encode_raw
 from chronus.session.wav import read_wav
+from tests.sessions import shell_in_terminal
 
 RATE = 44100
 """Not the default rate: the lengths `chronus send` sends come from the engine's own."""
@@ -148,32 +146,16 @@ def test_a_bad_length_gets_an_error_and_changes_nothing(
 def test_a_shell_killed_mid_take_leaves_a_whole_file(engine: EngineProcess, tmp_path: Path) -> None:
     """The real shell, in a terminal of its own, is killed one way a terminal can die."""
     target = tmp_path / "killed.wav"
-    leader, follower = pty.openpty()
-    shell = subprocess.Popen(
-        [sys.executable, "-m", "chronus", "--engine", f"{engine.host}:{engine.port}"],
-        stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path, start_new_session=True,
-    )  # fmt: skip
-    os.close(follower)
-    seen = b""
-    try:
-        for line, wait_for in (("", b"chronus on"), (f"record 1 second to {target}", b"1 s to")):
-            if line:
-                os.write(leader, line.encode() + b"\r")
-            deadline = time.monotonic() + 60
-            while wait_for not in seen:
-                assert time.monotonic() < deadline, seen
-                if select.select([leader], [], [], 0.2)[0]:
-                    seen += os.read(leader, 65536)
+    args = ["--engine", f"{engine.host}:{engine.port}"]
+    with shell_in_terminal(args, tmp_path) as shell:
+        shell.wait(b"chronus on")
+        shell.type(f"record 1 second to {target}")
+        shell.wait(b"1 s to")
         with engine.client() as client:
             recording = client.status()["engine"]["recording"]
         assert recording["recording"] and recording["path"] == str(target)  # mid-take
-        shell.send_signal(signal.SIGKILL)
-        shell.wait(10)
-    finally:
-        if shell.poll() is None:
-            shell.kill()
-            shell.wait(10)
-        os.close(leader)
+        shell.process.send_signal(signal.SIGKILL)
+        shell.process.wait(10)
     assert target.exists()
     assert ended(engine, target)["frames"] == RATE
     assert read_wav(target)[0].shape == (RATE, 2)

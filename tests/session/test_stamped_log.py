@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from chronus.protocol import Message, validate
-from chronus.session.stamped_log import Commit, StampedLog, StampedSession, read_stamped_log
+from chronus.session.stamped_log import (
+    Commit,
+    StampedLog,
+    StampedSession,
+    read_stamped_log,
+    summarise_log,
+)
 
 NOTE = validate("/note/bass", (36, 100, 0.25))
 CREATE = validate("/patch/create", ("bass", "saw"))
@@ -218,3 +224,43 @@ def test_the_end_of_a_session_is_read_back(tmp_path: Path) -> None:
     session = read_stamped_log(path)
     assert session.commands == [(1280, NOTE)] and session.stopped == 576000
     assert session.end == 576000
+
+
+def test_where_recordings_begin_is_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.mark_recording(0, "/t/all.wav")
+        log.write(1280, NOTE)
+        log.mark_recording(6144, '/t/take "one"\tß.wav')
+    session = read_stamped_log(path)
+    assert session.recordings == [(0, "/t/all.wav"), (6144, '/t/take "one"\tß.wav')]
+    assert session.commands == [(1280, NOTE)]
+
+
+def test_a_bad_recording_line_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    path.write_text(f"{HEADER}# recording from sample 12 not-json\n")
+    with pytest.raises(ValueError, match=r"session.log:2: "):
+        read_stamped_log(path)
+
+
+def test_a_summary_counts_as_the_reader_does(tmp_path: Path) -> None:
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(0, CREATE)
+        log.mark_recording(128, "/t/take.wav")
+        log.write_commit(256, 1024, 2432, [CUTOFF, TEMPO])
+        log.write(96000, NOTE)
+    with path.open("a") as tail:
+        tail.write("96128\t/note/ba")  # torn by a crash
+    session = read_stamped_log(path)
+    summary = summarise_log(path)
+    assert summary.rate == 48000 and summary.commits == len(session.commits) == 1
+    assert summary.commands == len(session.commands) + 2 + 1  # the commit's, and the torn one
+    assert summary.end == max(session.end, 96128)
+    with StampedLog(path, 48000, 128) as log:
+        log.mark_end(200000)
+    assert summarise_log(path).end == read_stamped_log(path).end == 200000
+    (tmp_path / "other.txt").write_text("hello\n")
+    with pytest.raises(ValueError, match="not a chronus session log header"):
+        summarise_log(tmp_path / "other.txt")

@@ -59,6 +59,8 @@ class FakeEngine:
         """The sample a sync answers with (the engine's clock)."""
         self.silent = False
         """Whether it answers nothing (a hung engine)."""
+        self.commit_refusals: list[str] = []
+        """Why the next `/patch/commit`s are refused, one each (then they succeed)."""
         self._closed = threading.Event()
         self._lock = threading.Lock()
         for target in (self._serve_udp, self._serve_tcp):
@@ -112,6 +114,10 @@ class FakeEngine:
                 if found is not None
                 else ("/error", (address, f"no plugin {name}"))
             ]
+        elif address == "/patch/commit" and self.commit_refusals:
+            replies = [("/error", (address, self.commit_refusals.pop(0)))]
+        elif address == "/patch/commit":  # a change crossfaded in at once: block 0
+            replies = [("/patch/committed", (0, "switched at block 0"))]
         elif address in _PLUGIN_COMMANDS:
             later = self.on_plugin(address, args)
             timer = threading.Timer(self.delay, self._send_all, args=(later, send))

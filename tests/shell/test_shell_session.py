@@ -47,7 +47,14 @@ def test_snapshot_save_list_and_load(null_engine: EngineProcess, tmp_path: Path)
 
     assert shell.handle("remove snapf; set snapbass release 2 s; add sine snappad")
     assert shell.handle("load snapshot intro")
-    assert written[-1] == "loaded snapshot intro (undo goes back)", written
+    assert written[-1].splitlines() == [
+        "loaded snapshot intro, crossfaded in 50 ms (undo goes back)",
+        "  + snapf (acid) → master",
+        "  - snappad (sine)",
+        "  ~ snapbass release 2 → 0.5 s",
+        "  + snapbass → snapf",
+        "  - snapbass → master",
+    ], written
     dump = _dump(null_engine)
     modules = dump["modules"]
     assert isinstance(modules, dict)
@@ -188,7 +195,7 @@ def test_a_relative_record_path_lands_next_to_the_shell(
 
 
 def test_loading_a_snapshot_sends_only_the_differences() -> None:
-    from chronus.shell.session import load_messages
+    from chronus.session.snapshots import load_messages
 
     now = {
         "modules": {
@@ -225,7 +232,7 @@ def test_loading_a_snapshot_sends_only_the_differences() -> None:
 
 
 def test_a_snapshot_that_needs_a_plugin_not_loaded_is_refused_naming_it() -> None:
-    from chronus.shell.session import load_messages
+    from chronus.session.snapshots import load_messages
 
     now = {"modules": {}, "connections": [], "tempo": 120.0, "plugins": {"crush": "aa"}}
     snapshot = {
@@ -246,7 +253,7 @@ def test_a_snapshot_that_uses_a_loaded_plugin_loads() -> None:
 
     from chronus.dsp.params import ParamSpec, mix_specs
     from chronus.dsp.specs import TYPE_SPECS, undeclare
-    from chronus.shell.session import load_messages
+    from chronus.session.snapshots import load_messages
 
     params = [asdict(p) for p in (ParamSpec("drive", 2.0, 1.0, 10.0), *mix_specs(0.0))]
     now = {
@@ -289,3 +296,44 @@ def test_quitting_leaves_a_timed_recording_to_the_engine(
             assert time.monotonic() < deadline
             time.sleep(0.05)
     assert read_wav(target)[0].shape == (36000, 2)
+
+
+def test_replay_plays_a_session_log_too(null_engine: EngineProcess, tmp_path: Path) -> None:
+    shell, written = _shell(null_engine, tmp_path)
+    log = tmp_path / "old.log"
+    log.write_text(
+        "# chronus session log v1 rate=48000 block=128\n"
+        '96000\t/patch/create\t["relogged", "sine"]\n'
+        '96000\t/patch/connect\t["relogged", "master"]\n'
+        "# end of session at sample 105600\n"
+    )
+    assert shell.handle(f"replay {log}")
+    assert written[-1] == f"replaying {log} (0.2 s)"
+    assert shell.replayer.finished.wait(5)
+    assert shell.handle("set relogged volume -6 db")  # the context learnt the module
+    assert _dump(null_engine)["modules"]["relogged"]["params"]["volume"] == -6  # type: ignore[index]
+    (tmp_path / "bad.log").write_text("# chronus session log v1 rate=48000 block=128\n1\tx\n")
+    assert shell.handle(f"replay {tmp_path / 'bad.log'}")
+    assert written[-1].startswith(f"error: {tmp_path / 'bad.log'}:2: ")
+    assert shell.handle("remove relogged")
+
+
+def test_replay_finds_a_logged_session_by_name(
+    null_engine: EngineProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    folder = tmp_path / "data" / "chronus" / "sessions"
+    folder.mkdir(parents=True)
+    (folder / "2026-01-02_03-04-05.log").write_text(
+        "# chronus session log v1 rate=48000 block=128\n"
+        '0\t/patch/create\t["named", "sine"]\n# end of session at sample 4800\n'
+    )
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("replay last")
+    assert written[-1] == f"replaying {folder / '2026-01-02_03-04-05.log'} (0.1 s)"
+    assert shell.replayer.finished.wait(5)
+    assert shell.handle("replay 2026-01-02_03-04-05")
+    assert shell.replayer.finished.wait(5)
+    assert shell.handle("replay nosuch")
+    assert written[-1].startswith("error: cannot read nosuch: there is no file or session")
+    assert shell.handle("remove named")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 
@@ -16,16 +15,7 @@ from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.shell.app import Shell, run_shell
 from chronus.shell.starting import EngineStart, Gate
-
-
-def _wait_for(written: list[str], pattern: str, timeout: float = 60.0) -> re.Match[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in list(written):
-            if found := re.search(pattern, line):
-                return found
-        time.sleep(0.02)
-    raise AssertionError(f"never written: {pattern!r}; written: {written}")
+from tests.sessions import wait_written
 
 
 def test_a_fresh_engine_mirrors_as_an_empty_context() -> None:
@@ -115,7 +105,7 @@ def test_real_keystrokes_typed_at_once_reach_the_engine_the_shell_starts() -> No
         runner.start()
         pipe.send_text("add a sine called first\r")
         pipe.send_text("set first volume -12 db\r")
-        port = int(_wait_for(written, r"chronus on 127\.0\.0\.1:(\d+)").group(1))
+        port = int(wait_written(written, r"chronus on 127\.0\.0\.1:(\d+)").group(1))
         try:
             with EngineClient("127.0.0.1", port) as client:
                 deadline = time.monotonic() + 5
