@@ -44,11 +44,11 @@ from prompt_toolkit.output.vt100 import Vt100_Output
 
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
+from chronus.session.snapshots import SnapshotStore
 from chronus.shell.app import completion_words
 from chronus.shell.colour import STYLE, CommandLexer
 from chronus.shell.completion import CommandCompleter
 from chronus.shell.scanning import scan
-from chronus.shell.session import SnapshotStore
 
 CASES: tuple[tuple[str, str, str], ...] = (
     ("command word", "", "s"),

@@ -15,8 +15,8 @@ from prompt_toolkit.document import Document
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.lang.modules import learn_plugins
+from chronus.session.snapshots import SnapshotStore
 from chronus.shell.completion import CommandCompleter, Suggestion
-from chronus.shell.session import SnapshotStore
 
 
 @pytest.fixture
