@@ -20,6 +20,7 @@ from typing import Any
 
 from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
+from chronus.engine import leftovers
 from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
@@ -157,12 +158,14 @@ class Supervisor:
         self._plugin_watch = PluginWatch(self.registry)
         self._loads: PluginLoads | None = None
         self._pool: SandboxPool | None = None
+        self._leftovers = leftovers.Watch()
 
     # lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
         """Bind the sockets, start the slots and the audio I/O; return the READY line."""
         c = self.config
+        self._sweep_leftovers()
         self._load_env_modules()
         self._pool = self._start_pool()  # warming up with the slots, before audio flows
         try:
@@ -226,6 +229,13 @@ class Supervisor:
             host, port = self._http.address
             ready += f" http={host}:{port}"
         return ready
+
+    @staticmethod
+    def _sweep_leftovers() -> None:
+        """Remove the segments and semaphores that dead engines left; one log line says what."""
+        line = leftovers.sweep().line()
+        if line:
+            log.info("%s", line)
 
     def _open_http(self, host: str, port: int) -> None:
         try:
@@ -777,6 +787,7 @@ class Supervisor:
                 "recording": self._recorder.status() if self._recorder else {},
                 "http": self._http.status() if self._http else {},
                 "notice": self.notice,
+                "leftovers": self._leftovers.summary(),
             },
             "io": io,
             "slots": slots,
