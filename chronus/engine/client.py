@@ -278,8 +278,11 @@ class EngineProcess:
         block: int = 128,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        own_group: bool = False,
     ) -> None:
         self.host = host
+        self.own_group = own_group
+        """Whether the engine leads a process group of its own (to signal the whole engine)."""
         self.env = dict(env or {})
         """Environment variables set for the engine on top of this process's own."""
         self.port = port
@@ -305,6 +308,7 @@ class EngineProcess:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+            process_group=0 if self.own_group else None,
         )
         assert self.process.stdout and self.process.stderr
         self._stderr_thread = threading.Thread(
