@@ -78,7 +78,7 @@ def _leftovers_line(left: dict[str, int]) -> str:
     return (
         f"\nleftovers: {left.get('segments', 0)} segments and {left.get('semaphores', 0)} "
         f"semaphores ({left.get('bytes', 0) / 1e6:.1f} MB) of {left.get('engines', 0)} dead "
-        "engine(s) in /dev/shm; `chronus doctor` removes them"
+        "engine(s) in /dev/shm\n  (`chronus doctor` removes them)"
     )
 
 
