@@ -158,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
     p = sub.add_parser("doctor", help="remove the shared memory that dead engines left in /dev/shm")
-    p.add_argument("--dry-run", action="store_true", help="only list it, remove nothing")
+    p.add_argument(
+        "--dry-run", action="store_true", help="only list what dead engines left; remove nothing"
+    )
 
     p = sub.add_parser("plugins", help="the engine's plugins: state, version, health")
     p.add_argument("name", nargs="?", help="one plugin in detail, with its history")

@@ -69,7 +69,7 @@ class Owner(NamedTuple):
 
 
 def process_start(pid: int) -> int | None:
-    """When process `pid` started (clock ticks since boot), or None if there is none."""
+    """When process `pid` started (clock ticks since boot), or None if none runs."""
     try:
         return start_from_stat(Path(f"/proc/{pid}/stat").read_text())
     except (OSError, ValueError):
@@ -77,9 +77,11 @@ def process_start(pid: int) -> int | None:
 
 
 def start_from_stat(stat: str) -> int | None:
-    """The start time (field 22) in the text of a /proc/<pid>/stat, or None if it has none."""
+    """The start time (field 22) in the text of a /proc/<pid>/stat, or None if it has none
+    or the process has exited (a zombie not yet reaped runs nothing and maps nothing)."""
     try:  # the command name (field 2) may hold spaces and parentheses: count after the last ')'
-        return int(stat.rsplit(")", 1)[1].split()[19])
+        fields = stat.rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else int(fields[19])
     except (IndexError, ValueError):
         return None
 

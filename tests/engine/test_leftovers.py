@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,15 @@ def _dead_pid() -> int:
     return child.pid
 
 
+def _start_when_exited(pid: int) -> int | None:
+    """`process_start` of child `pid` once it has exited, before anyone reaps it."""
+    deadline = time.monotonic() + 30.0
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    return process_start(pid)
+
+
 @pytest.mark.parametrize(
     ("name", "owner"),
     [
@@ -58,9 +68,10 @@ def test_a_name_says_its_owner_or_that_it_is_not_the_engines(
 
 
 def test_the_start_time_is_read_after_the_last_parenthesis() -> None:
-    fields = " ".join(str(n) for n in range(3, 53))  # field 3 onwards: 22 is the start time
-    assert start_from_stat(f"123 (a) b (c)) {fields}") == 22
-    assert start_from_stat(f"123 (plain) {fields}") == 22
+    fields = " ".join(str(n) for n in range(4, 53))  # field 4 onwards: 22 is the start time
+    assert start_from_stat(f"123 (a) b (c)) S {fields}") == 22
+    assert start_from_stat(f"123 (plain) R {fields}") == 22
+    assert start_from_stat(f"123 (exited) Z {fields}") is None  # a zombie: gone
     assert start_from_stat("123 (cut short) S 1 2") is None
     assert start_from_stat("") is None
 
@@ -84,6 +95,12 @@ def test_a_live_owner_is_alive_and_a_reused_pid_or_a_gone_one_is_not() -> None:
     assert owner_alive(Owner(me, None))  # an old name: the pid alone decides
     gone = _dead_pid()
     assert process_start(gone) is None
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        zombie_start = _start_when_exited(zombie.pid)
+        assert zombie_start is None and not owner_alive(Owner(zombie.pid, None))
+    finally:
+        zombie.wait()
     assert not owner_alive(Owner(gone, None))
     assert not owner_alive(Owner(gone, 1))
 
