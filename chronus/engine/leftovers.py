@@ -249,7 +249,10 @@ def sweep(
     removed: list[Leftover] = []
     kept: list[Leftover] = []
     if leftovers:
-        in_use = mapped(folder)  # a dying engine's child may hold them a moment longer
+        try:
+            in_use = mapped(folder)  # a dying engine's child may hold them a moment longer
+        except OSError:  # no /proc to read: nothing can be known not to be in use
+            return Sweep([], leftovers, time.perf_counter() - began)
         for leftover in leftovers:
             if leftover.path.name in in_use:
                 kept.append(leftover)

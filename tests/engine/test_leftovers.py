@@ -193,3 +193,14 @@ def test_the_watch_looks_again_only_after_its_interval(tmp_path: Path) -> None:
     _touch(tmp_path, f"chronus-{_dead_pid()}-1-io-aaaaaa")
     assert watch.summary()["segments"] == 0  # not yet looked again
     assert Watch(every_s=0.0, folder=tmp_path).summary()["segments"] == 1
+
+
+def test_without_proc_to_read_a_sweep_removes_nothing(tmp_path: Path) -> None:
+    path = _touch(tmp_path, "chronus-10-500-io-aaaaaa")
+
+    def unreadable(folder: Path) -> set[str]:
+        raise PermissionError("/proc")
+
+    done = sweep(tmp_path, lambda owner: False, unreadable)
+    assert done.removed == [] and [item.path for item in done.kept] == [path]
+    assert path.exists() and "kept 1" in done.line()
