@@ -185,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the raw status as JSON")
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
+    p = sub.add_parser("doctor", help="remove the shared memory that dead engines left in /dev/shm")
+    p.add_argument(
+        "--dry-run", action="store_true", help="only list what dead engines left; remove nothing"
+    )
+
     p = sub.add_parser("plugins", help="the engine's plugins: state, version, health")
     p.add_argument("name", nargs="?", help="one plugin in detail, with its history")
     p.add_argument("--json", action="store_true", help="the engine's reply as JSON")
@@ -214,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "render": _cmd_render,
         "sessions": _cmd_sessions,
         "health": _cmd_health,
+        "doctor": _cmd_doctor,
         "plugins": _cmd_plugins,
         "demo": _cmd_demo,
     }
@@ -521,6 +527,29 @@ def _cmd_health(args: argparse.Namespace) -> int:
     from chronus.shell.views import format_health
 
     return _show(args, lambda client: client.status(), format_health)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    """List what dead engines left in /dev/shm and remove it (nothing of a live engine)."""
+    from chronus.engine import leftovers
+
+    found = leftovers.find_leftovers()
+    for item in found:
+        print(f"{item.path}  {item.bytes / 1e3:.1f} kB  (engine pid {item.owner.pid}, gone)")
+    if not found:
+        print("nothing of a dead engine in /dev/shm")
+        return 0
+    counts = leftovers.summary(found)
+    what = (
+        f"{counts['segments']} segments and {counts['semaphores']} semaphores "
+        f"({counts['bytes'] / 1e6:.1f} MB) of {counts['engines']} dead engine(s)"
+    )
+    if args.dry_run:
+        print(f"{what}: `chronus doctor` removes them")
+        return 0
+    done = leftovers.sweep()
+    print(done.line() or f"{what}: already gone")
+    return 1 if done.kept else 0
 
 
 def _show(

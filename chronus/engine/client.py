@@ -293,10 +293,13 @@ class EngineProcess:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         detached: bool = False,
+        own_group: bool = False,
     ) -> None:
         self.host = host
         self.detached = detached
         """Whether the engine runs in a session of its own (it outlives whoever started it)."""
+        self.own_group = own_group
+        """Whether the engine leads a process group of its own (to signal the whole engine)."""
         self.env = dict(env or {})
         """Environment variables set for the engine on top of this process's own."""
         self.port = port
@@ -323,6 +326,7 @@ class EngineProcess:
             text=True,
             env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
             start_new_session=self.detached,
+            process_group=0 if self.own_group and not self.detached else None,
         )
         assert self.process.stdout and self.process.stderr
         self._stderr_thread = threading.Thread(

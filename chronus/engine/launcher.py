@@ -26,6 +26,7 @@ from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any, Final, Protocol
 
+from chronus.engine.leftovers import name_semaphores
 from chronus.engine.lifecycle import become_subreaper
 from chronus.engine.template import (
     PLUGIN_WORD,
@@ -75,7 +76,11 @@ class ChildProcess(Protocol):
 
 
 def spawn_context() -> SpawnContext:
-    """The multiprocessing context of the engine's pipes, semaphores and spawned processes."""
+    """The multiprocessing context of the engine's pipes, semaphores and spawned processes.
+
+    The semaphores it makes in this process are named after it (see `leftovers`).
+    """
+    name_semaphores()
     return mp.get_context("spawn")
 
 

@@ -8,13 +8,13 @@ record. Nothing here allocates after construction: the audio path uses prealloca
 
 from __future__ import annotations
 
-import os
-import secrets
 from multiprocessing import shared_memory
 from typing import Final, Self
 
 import numpy as np
 import numpy.typing as npt
+
+from chronus.engine.leftovers import segment_name
 
 __all__ = [
     "AudioRing",
@@ -31,8 +31,9 @@ _HEADER_BYTES: Final = _HEADER_SLOTS * 8
 
 
 def unique_name(kind: str) -> str:
-    """A shared-memory name that no other engine on this machine will pick."""
-    return f"chronus-{os.getpid()}-{kind}-{secrets.token_hex(3)}"
+    """A shared-memory name that no other engine on this machine will pick, and that says whose
+    it is (see `leftovers`)."""
+    return segment_name(kind)
 
 
 def open_segment(name: str, size: int, create: bool) -> shared_memory.SharedMemory:

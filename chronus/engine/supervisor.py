@@ -21,6 +21,7 @@ from typing import Any
 
 from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
+from chronus.engine import leftovers
 from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
@@ -161,12 +162,14 @@ class Supervisor:
         self._plugin_watch = PluginWatch(self.registry, on_move=self._tell)
         self._loads: PluginLoads | None = None
         self._pool: SandboxPool | None = None
+        self._leftovers = leftovers.Watch()
 
     # lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> str:
         """Bind the sockets, start the slots and the audio I/O; return the READY line."""
         c = self.config
+        self._sweep_leftovers()
         self._load_env_modules()
         self._pool = self._start_pool()  # warming up with the slots, before audio flows
         try:
@@ -232,6 +235,13 @@ class Supervisor:
             host, port = self._http.address
             ready += f" http={host}:{port}"
         return ready
+
+    @staticmethod
+    def _sweep_leftovers() -> None:
+        """Remove the segments and semaphores that dead engines left; one log line says what."""
+        line = leftovers.sweep().line()
+        if line:
+            log.info("%s", line)
 
     def _open_http(self, host: str, port: int) -> None:
         try:
@@ -835,6 +845,7 @@ class Supervisor:
                 "http": self._http.status() if self._http else {},
                 "notice": self.notice,
                 "log": str(Path(c.log).resolve()) if c.log else None,
+                "leftovers": self._leftovers.summary(),
             },
             "io": io,
             "slots": slots,

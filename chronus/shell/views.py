@@ -71,6 +71,17 @@ def _host_lines(host: dict[str, Any], io: dict[str, Any]) -> str:
     return "".join("\n" + line for line in lines)
 
 
+def _leftovers_line(left: dict[str, int]) -> str:
+    """What dead engines left in /dev/shm, and what removes it ("" when nothing)."""
+    if not left.get("segments") and not left.get("semaphores"):
+        return ""
+    return (
+        f"\nleftovers: {left.get('segments', 0)} segments and {left.get('semaphores', 0)} "
+        f"semaphores ({left.get('bytes', 0) / 1e6:.1f} MB) of {left.get('engines', 0)} dead "
+        "engine(s) in /dev/shm\n  (`chronus doctor` removes them)"
+    )
+
+
 def format_health(status: dict[str, Any]) -> str:
     """A readable summary of `/engine/status`."""
     engine = status.get("engine", {})
@@ -102,6 +113,7 @@ def format_health(status: dict[str, Any]) -> str:
             head += f" · {seconds:.1f} s of sound so far, last onset {age:.1f} s ago"
     if engine.get("notice"):
         head += f"\nnotice: {engine['notice']}"
+    head += _leftovers_line(engine.get("leftovers", {}))
     if "failovers" in engine:
         held_up = sum(slot.get("found_active_held_up", 0) for slot in status.get("slots", []))
         head += (

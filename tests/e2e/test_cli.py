@@ -51,7 +51,7 @@ def cents(f: float, reference: float) -> float:
 def test_version_and_help_of_every_subcommand() -> None:
     out = chronus("--version")
     assert out.returncode == 0 and out.stdout.startswith("chronus ")
-    for sub in ("engine", "parse", "send", "run", "render", "health", "demo"):
+    for sub in ("engine", "parse", "send", "run", "render", "health", "doctor", "demo"):
         result = chronus(sub, "--help")
         assert result.returncode == 0, sub
         assert "usage: chronus " + sub in result.stdout

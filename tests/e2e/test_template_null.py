@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 
 from chronus.engine.client import EngineProcess
+from tests.processes import descendants as _descendants
+from tests.processes import gone as _gone
+from tests.processes import parent as _parent
 from tests.sessions import bass_line, spare_made, wait_status
 from tests.stalls import StallMonitor
 
@@ -28,43 +31,6 @@ pytestmark = [pytest.mark.slow]
 
 BLOCK_MS = 128 / 48
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _descendants(pid: int) -> set[int]:
-    parents = {
-        int(e.name): _parent(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()
-    }
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _gone(pids: set[int], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = set()
-        for pid in pids:
-            try:
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != "Z":
-                alive.add(pid)
-        if not alive:
-            return True
-        pids = alive
-        time.sleep(0.05)
-    return False
 
 
 def test_every_engine_process_is_the_supervisors_child_and_dies_with_it() -> None:
