@@ -200,9 +200,12 @@ def _fail(text: str) -> int:
 
 
 def _cmd_engine(args: argparse.Namespace) -> int:
+    from chronus.dsp.rates import block_problem, rate_problem
     from chronus.engine.launcher import Launcher, spawn_context
     from chronus.engine.lifecycle import LOG_FORMAT
 
+    if (problem := rate_problem(args.rate) or block_problem(args.block)) is not None:
+        return _fail(problem)
     # First, so that the template imports and warms the DSP while the supervisor loads.
     forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
     launcher = Launcher(spawn_context(), args.rate, args.block, template=forks)
@@ -404,6 +407,7 @@ def _print_reply(reply: tuple[str, tuple[object, ...]]) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from chronus.dsp.rates import rate_problem
     from chronus.session.offline import render_script
     from chronus.session.script import ScriptError
 
@@ -415,8 +419,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         return _render_session_log(args)
     script = _load_script(args.script)
     args.rate = 48000 if args.rate is None else args.rate
-    if not 8000 <= args.rate <= 192000:
-        return _fail("--rate must be 8000–192000")
+    if (problem := rate_problem(args.rate)) is not None:
+        return _fail(problem)
     started = time.perf_counter()
     try:
         audio = render_script(script, rate=args.rate, seconds=args.seconds, tail=args.tail)

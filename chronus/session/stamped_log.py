@@ -34,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from chronus.dsp.rates import block_problem, rate_problem
 from chronus.protocol import Message, validate
 
 __all__ = ["Commit", "StampedLog", "StampedSession", "is_session_log", "read_stamped_log"]
@@ -61,7 +62,10 @@ def _parse_header(line: str, path: Path) -> tuple[int, int]:
     match = _HEADER.fullmatch(line.rstrip("\n"))
     if match is None:
         raise ValueError(f"{path}:1: not a chronus session log header: {line[:60]!r}")
-    return int(match[1]), int(match[2])
+    rate, block = int(match[1]), int(match[2])
+    if (problem := rate_problem(rate) or block_problem(block)) is not None:
+        raise ValueError(f"{path}:1: {problem}")
+    return rate, block
 
 
 def _parse_command(line: str) -> tuple[int, Message]:
