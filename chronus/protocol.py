@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pythonosc import osc_bundle, osc_message
-from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.parsing import osc_types
@@ -30,6 +29,8 @@ __all__ = [
     "ENGINE_ONLY",
     "ID_PATTERN",
     "MASTER",
+    "MAX_ELEMENTS",
+    "MAX_NESTING",
     "MAX_RECORD_FRAMES",
     "PARAM_ALIASES",
     "SLOT_ONLY",
@@ -553,28 +554,60 @@ _PARSE_ERRORS = (
 def parse_packet(data: bytes) -> list[tuple[str, tuple[Arg, ...]]]:
     """The raw (address, args) pairs in an OSC packet, bundles flattened in order.
 
-    Raises `ProtocolError` if the bytes are not OSC.
+    Raises `ProtocolError` if the bytes are not OSC, or if bundles nest deeper than
+    `MAX_NESTING` levels (a bundle in a bundle is two) or hold more than `MAX_ELEMENTS`
+    messages: the whole packet is refused.
     """
+    out: list[tuple[str, tuple[Arg, ...]]] = []
+    _parse_into(data, 0, out)
+    return out
+
+
+def _parse_into(data: bytes, depth: int, out: list[tuple[str, tuple[Arg, ...]]]) -> None:
+    """Append what `data` holds to `out`; the recursion is bounded by `MAX_NESTING`."""
+    if data.startswith(_BUNDLE):
+        if depth >= MAX_NESTING:
+            raise ProtocolError(f"bundles nested deeper than {MAX_NESTING} levels are refused")
+        if len(data) < _BUNDLE_HEAD:
+            raise ProtocolError("malformed OSC bundle: no time tag")
+        index = _BUNDLE_HEAD
+        while index < len(data):
+            if index + 4 > len(data):
+                raise ProtocolError("malformed OSC bundle: an element's size is cut off")
+            size = _INT32.unpack_from(data, index)[0]
+            index += 4
+            if size <= 0 or index + size > len(data):
+                raise ProtocolError(f"malformed OSC bundle: an element of {size} bytes")
+            _parse_into(data[index : index + size], depth + 1, out)
+            index += size
+        return
+    if len(out) >= MAX_ELEMENTS:
+        raise ProtocolError(f"a packet of more than {MAX_ELEMENTS} messages is refused")
+    out.append(_parse_message(data))
+
+
+def _parse_message(data: bytes) -> tuple[str, tuple[Arg, ...]]:
     try:
-        if OscBundle.dgram_is_bundle(data):
-            out: list[tuple[str, tuple[Arg, ...]]] = []
-            for content in OscBundle(data):
-                if isinstance(content, OscBundle):
-                    out.extend(parse_packet(content.dgram))
-                else:
-                    out.append((content.address, tuple(content.params)))
-            return out
         if not data.startswith(b"/"):
             raise ProtocolError("not an OSC packet (it must start with '/' or '#bundle')")
         simple = _parse_simple(data)
         if simple is not None:
-            return [simple]
+            return simple
         msg = OscMessage(data)
-        return [(msg.address, tuple(msg.params))]
+        return msg.address, tuple(msg.params)
     except ProtocolError:
         raise
     except _PARSE_ERRORS as exc:
         raise ProtocolError(f"malformed OSC packet: {exc}") from exc
+
+
+_BUNDLE = b"#bundle\0"
+_BUNDLE_HEAD = len(_BUNDLE) + 8
+"""The bundle's tag and its time tag: its elements follow."""
+MAX_NESTING = 8
+"""The deepest nesting of bundles a packet may have (a message in a bundle is at level 1)."""
+MAX_ELEMENTS = 4096
+"""The most messages one packet may hold (a 64 KB datagram of the smallest has ~4,000)."""
 
 
 def _string_at(data: bytes, start: int) -> tuple[str, int] | None:

@@ -69,6 +69,8 @@ _BOOT_TIMEOUT_S = 120.0
 _TICK_S = 0.01
 _LOG_WAIT_S = 1.0
 """How long a logged command waits for a slot to report the sample it applied at."""
+_LOGGED_INTERNAL_ERRORS = 10
+"""Packets that raise out of their handling are all counted; the first few are logged in full."""
 _STAGED = ("/patch/", "/mod/")
 """Commands that a staged change holds until it is committed."""
 CREATE_LOAD_LIMIT = 0.8
@@ -133,6 +135,7 @@ class Supervisor:
         self._received = 0
         self._errors = 0
         self._commands = 0
+        self._internal_errors = 0
         self._osc: OscEndpoints | None = None
         self._http: HttpApi | None = None
         self._http_next = 0.0
@@ -504,10 +507,23 @@ class Supervisor:
         assert self._osc is not None
         for addr, data in self._osc.ready(key, mask):
             self._received += 1
-            if isinstance(data, BadFrame):
-                self._error(addr, "", data.reason)
-            else:
-                self.handle_packet(data, addr)
+            try:
+                if isinstance(data, BadFrame):
+                    self._error(addr, "", data.reason)
+                else:
+                    self.handle_packet(data, addr)
+            except Exception as exc:  # no packet may take the engine down, whatever it holds
+                self._internal_error(addr, exc)
+
+    def _internal_error(self, addr: Any, exc: Exception) -> None:
+        """Count a packet that raised out of its handling; log its first few in full."""
+        self._internal_errors += 1
+        if self._internal_errors <= _LOGGED_INTERNAL_ERRORS:
+            log.error("internal error handling a packet from %s", addr, exc_info=exc)
+        try:
+            self._error(addr, "", f"internal error: {type(exc).__name__}; nothing changed")
+        except Exception:  # the sender's address itself may be the fault
+            log.debug("no /error for an internal error to %s", addr)
 
     def _io_report(self, selector: selectors.BaseSelector) -> None:
         try:
@@ -772,6 +788,7 @@ class Supervisor:
                     "received": self._received,
                     "errors": self._errors,
                     "commands": self._commands,
+                    "internal_errors": self._internal_errors,
                     **(self._osc.status() if self._osc else {}),
                 },
                 "recording": self._recorder.status() if self._recorder else {},
