@@ -16,6 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from chronus import __version__
+from chronus.engine.files import DEFAULT_FOLDER, FILES_ENV, default_folder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -89,10 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
     p.add_argument("--lead", type=int, default=2, help="blocks rendered ahead (default 2)")
     p.add_argument("--device", default=None, help="output device name or index (PortAudio)")
+    p.add_argument("--files", default=default_folder(), metavar="DIR",
+                   help="the folder the engine writes every file in: recordings and the "
+                   f"session log (default ${FILES_ENV}, else ./{DEFAULT_FOLDER})")  # fmt: skip
     p.add_argument("--log", default=None, metavar="SESSION.log",
-                   help="append each command and the sample it applied at")  # fmt: skip
+                   help="log each command and the sample it applied at, in --files")  # fmt: skip
     p.add_argument("--record", default=None, metavar="OUT.wav",
-                   help="record all that plays, from block 0, to a WAV")  # fmt: skip
+                   help="record all that plays, from block 0, to a WAV (in --files)")  # fmt: skip
     p.add_argument("--http", type=_server_endpoint, default=None, metavar="HOST:PORT",
                    help="serve plugin health and engine status as JSON over HTTP, read-only "
                    "(PORT alone: on 127.0.0.1; 0 = any free port)")  # fmt: skip
@@ -215,6 +219,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     config = EngineConfig(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
+        files=args.files,
         http=args.http,
         modules=tuple(args.modules), plugin_store=args.plugin_store,
     )  # fmt: skip

@@ -24,6 +24,7 @@ from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.endpoints import OscEndpoints
+from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
@@ -101,6 +102,9 @@ class EngineConfig:
     """Append every command, with the sample it applied at, to this session log."""
     record: str | None = None
     """Record everything played, from the first block, to this WAV file."""
+    files: str = DEFAULT_FOLDER
+    """The folder every file the engine writes goes in (recordings, the session log); the
+    names above and in `/record/start` are relative to it, or absolute paths inside it."""
     http: tuple[str, int] | None = None
     """Serve the read-only HTTP API (plugin health, engine status) on this host and port."""
     modules: tuple[str, ...] = ()
@@ -146,6 +150,7 @@ class Supervisor:
         self._keeper: SlotKeeper | None = None
         self._commits: CommitFlow | None = None
         self._recorder: Recorder | None = None
+        self._files = FilesFolder(config.files)
         self._record_starter: Any = None
         """The reply address of the client that started the recording."""
         self._session_log: StampedLog | None = None
@@ -212,11 +217,18 @@ class Supervisor:
             self._pool,
             self,
         )
+        files = self._files
         try:
             if c.log:
-                self._session_log = StampedLog(c.log, c.rate, c.block)
+                log_opener = files.opener(c.log)
+                self._session_log = StampedLog(files.where(c.log), c.rate, c.block, log_opener)
             if c.record:
-                self._recorder.start(c.record, c.rate, from_block=0)
+                opener = files.opener(c.record, wav=True)
+                self._recorder.start(
+                    files.where(c.record), c.rate, from_block=0, opener=opener, name=c.record
+                )
+        except ValueError as exc:
+            raise EngineStartError(f"cannot write there: {exc}") from exc
         except OSError as exc:
             raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
         self._start_io()
@@ -325,12 +337,15 @@ class Supervisor:
                 self._write_log(final=True)
             self._keeper.shutdown()
         if self._recorder is not None and self._recorder.recording:
-            self._recorder.stop()
+            self._recording_ended(self._recorder.stop(), tell=False)
         if self._session_log is not None:
-            if self._io_counters is not None:
-                consumed = int(self._io_counters.values[IoField.CONSUMED])
-                self._session_log.mark_end(consumed * self.config.block)
-            self._session_log.close()
+            try:
+                if self._io_counters is not None:
+                    consumed = int(self._io_counters.values[IoField.CONSUMED])
+                    self._session_log.mark_end(consumed * self.config.block)
+                self._session_log.close()
+            except OSError as exc:
+                self._session_log_failed(exc)
         owned_parts = (self._tap, self._io_counters, self._control, self._cpu_watch, self._prepared)
         for owned in owned_parts:
             if owned is not None:
@@ -479,7 +494,25 @@ class Supervisor:
                     return
                 sample = stamp
             self._unlogged.popleft()
-            self._session_log.write(sample, message)
+            try:
+                self._session_log.write(sample, message)
+            except OSError as exc:
+                self._session_log_failed(exc)
+                return
+
+    def _session_log_failed(self, exc: OSError) -> None:
+        """A full disk (or a failing one) ends the session log, never the engine."""
+        assert self._session_log is not None
+        log.error(
+            "the session log %s stopped: %s; the engine goes on without it",
+            self._session_log.path, exc.strerror or exc,
+        )  # fmt: skip
+        try:
+            self._session_log.close()
+        except OSError:
+            pass  # already said: the log is cut short
+        self._session_log = None
+        self._unlogged.clear()
 
     def _commit_ended(self, result: CommitResult) -> None:
         reload = self._loads is not None and self._loads.committed(result)
@@ -497,9 +530,12 @@ class Supervisor:
             except PatchError as exc:
                 log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
         if self._session_log is not None:
-            self._session_log.write_commit(
-                result.stamp, result.switch, result.crossfade, result.messages
-            )
+            try:
+                self._session_log.write_commit(
+                    result.stamp, result.switch, result.crossfade, result.messages
+                )
+            except OSError as exc:
+                self._session_log_failed(exc)
         if not reload:
             self._reply(result.addr, "/patch/committed", result.stamp, result.text)
 
@@ -698,14 +734,18 @@ class Supervisor:
             if not recorder.recording:
                 self._error(addr, message.address, "not recording")
                 return
-            done = recorder.stop()
-            self._reply(addr, "/record/stopped", str(done["path"]), int(done["frames"]))
+            self._record_starter = addr
+            self._recording_ended(recorder.stop())
             return
         path = str(message.args[0])
         frames = int(message.args[1]) if len(message.args) > 1 else None
         first = int(self._io_counters.values[IoField.CONSUMED]) + 1
+        files = self._files
         try:
-            recorder.start(path, self.config.rate, from_block=first, frames=frames)
+            recorder.start(
+                files.where(path), self.config.rate, from_block=first, frames=frames,
+                opener=files.opener(path, wav=True), name=path,
+            )  # fmt: skip
         except (OSError, ValueError) as exc:
             self._error(addr, message.address, f"cannot record to {path}: {exc}")
             return
@@ -713,10 +753,23 @@ class Supervisor:
         length = () if frames is None else (frames,)
         self._reply(addr, "/record/started", path, first * self.config.block, *length)
 
-    def _recording_ended(self, done: dict[str, Any]) -> None:
-        """A recording reached its length: say so to whoever started it (if still there)."""
-        log.info("recorded %d frames (%.3f s) to %s", done["frames"], done["seconds"], done["path"])
-        self._reply(self._record_starter, "/record/stopped", str(done["path"]), int(done["frames"]))
+    def _recording_ended(self, done: dict[str, Any], tell: bool = True) -> None:
+        """A recording ended (stopped, at its length, or cut short by a full disk): say so to
+        whoever started or stopped it (if still there), with an `/error` first if cut short."""
+        path, frames = str(done["path"]), int(done["frames"])
+        starter = self._record_starter if tell else None
+        if done.get("error"):
+            text = (
+                f"recording to {path} stopped: {done['error']}; the file holds {frames} frames "
+                f"({done['seconds']:.3f} s)"
+            )
+            log.error("%s", text)
+            if starter is not None:
+                self._error(starter, "/record/start", text)
+        else:
+            log.info("recorded %d frames (%.3f s) to %s", frames, done["seconds"], done["file"])
+        if starter is not None:
+            self._reply(starter, "/record/stopped", path, frames)
 
     # health ----------------------------------------------------------------------------------
 

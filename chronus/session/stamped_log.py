@@ -36,6 +36,7 @@ from typing import TextIO
 
 from chronus.dsp.rates import block_problem, rate_problem
 from chronus.protocol import Message, validate
+from chronus.session.wav import Opener
 
 __all__ = ["Commit", "StampedLog", "StampedSession", "is_session_log", "read_stamped_log"]
 
@@ -132,14 +133,17 @@ class StampedLog:
     A new or empty file gets the header; an existing log is appended to if its header has the
     same rate and block (ValueError otherwise). An unterminated last line left by a crash is
     cut off first if unparsable (as the reader skips it), else given its newline, so the next
-    line does not run into it.
+    line does not run into it. `opener` is passed to `open()` (the engine's files folder
+    checks the path with it).
     """
 
-    def __init__(self, path: str | os.PathLike[str], rate: int, block: int) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], rate: int, block: int, opener: Opener | None = None
+    ) -> None:
         self.path = Path(path)
         self.rate = rate
         self.block = block
-        self._file: TextIO = open(self.path, "a+", encoding="utf-8", newline="\n")
+        self._file: TextIO = open(self.path, "a+", encoding="utf-8", newline="\n", opener=opener)
         try:
             self._prepare()
         except BaseException:

@@ -17,7 +17,7 @@ from typing import Any
 
 from chronus.engine.client import EngineClient, EngineError
 from chronus.lang.context import Context
-from chronus.lang.intents import Plugin, Record
+from chronus.lang.intents import Plugin
 from chronus.lang.modules import builtin_types, plugin_types
 from chronus.lang.resolve import Mapped
 from chronus.lang.undo import diff_messages
@@ -49,16 +49,15 @@ def is_local(host: str) -> bool:
 
 
 def localised(mapped: Mapped) -> tuple[Message, ...]:
-    """An intent's messages, a recording's or a module's file made absolute: for an engine on
-    this machine, which reads and writes relative to its own folder, not ours."""
+    """An intent's messages, a module's file made absolute: for an engine on this machine,
+    which reads relative to its own folder, not ours. A recording's file is sent as typed:
+    the engine writes it in its files folder (`--files`), which a relative name is under."""
     intent = mapped.intent
-    if not isinstance(intent, Record) and not (isinstance(intent, Plugin) and intent.file):
+    if not (isinstance(intent, Plugin) and intent.file):
         return mapped.messages
     out = []
     for message in mapped.messages:
-        path = Path(str(message.args[0]))
-        if isinstance(intent, Plugin):
-            path = path.expanduser()
+        path = Path(str(message.args[0])).expanduser()
         if not path.is_absolute() or str(path) != message.args[0]:
             message = replace(message, args=(str(path.resolve()), *message.args[1:]))
         out.append(message)
@@ -223,8 +222,8 @@ class Recorder:
         else:
             last = recording.get("last") or {}
             text = f"recorded {path}"
-            if last.get("path") == path:
-                text = f"recorded {last['seconds']:.1f} s to {path}"
+            if last.get("path") == path:  # where the engine wrote it: in its files folder
+                text = f"recorded {last['seconds']:.1f} s to {last.get('file') or path}"
         going = bool(recording.get("recording")) and recording.get("path") == path
         with self._lock:
             if self._timer is not threading.current_thread():

@@ -4,12 +4,17 @@ gets `/error`, is counted, and the engine goes on answering."""
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from chronus.engine.client import EngineProcess
+from chronus.engine.client import EngineError, EngineProcess
 from chronus.protocol import MAX_NESTING, encode_raw, validate
+from chronus.session.wav import read_wav
 
 pytestmark = [pytest.mark.slow]
 
@@ -41,3 +46,101 @@ def test_deeply_nested_bundles_get_an_error_and_the_engine_goes_on(
         assert status["engine"]["osc"]["internal_errors"] == 0
         assert client.dump()["modules"]["bass"]["params"]["cutoff"] == 700.0
     assert null_engine.process is not None and null_engine.process.poll() is None
+
+
+@pytest.fixture(scope="module")
+def files_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EngineProcess, Path]]:
+    """A null engine whose files folder is a fresh folder of its own."""
+    folder = tmp_path_factory.mktemp("files")
+    engine = EngineProcess(port=0, backend="null", extra_args=["--files", str(folder)]).boot()
+    yield engine, folder
+    engine.quit()
+
+
+def test_recordings_outside_the_files_folder_are_refused_and_nothing_is_written(
+    files_engine: tuple[EngineProcess, Path], tmp_path: Path
+) -> None:
+    engine, folder = files_engine
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.wav").write_bytes(b"RIFF\0\0\0\0WAVE precious")
+    (folder / "link.wav").symlink_to(outside / "precious.wav")
+    (folder / "notes.txt").write_text("mine\n")
+    os.mkfifo(folder / "pipe.wav")
+    refusals = {
+        str(outside / "new.wav"): "outside the files folder",
+        "../new.wav": "a path with '..' is refused",
+        "link.wav": "is not a regular file",
+        "pipe.wav": "is not a regular file",
+        "notes.txt": "exists and is not a WAV file",
+    }
+    before = {p.name: p.lstat().st_mtime_ns for p in (*folder.iterdir(), *outside.iterdir())}
+    with engine.client() as client:
+        for name, why in refusals.items():
+            client.send_raw("/record/start", name, 4800)
+            address, text = client.wait_for("/error", timeout=5.0)  # a FIFO never blocks it
+            assert address == "/record/start" and why in str(text), (name, text)
+        assert client.status()["engine"]["recording"]["recording"] is False
+        client.send_raw("/record/start", "takes/ok.wav", 4800)
+        path, _, frames = client.wait_for("/record/started")
+        assert (path, frames) == ("takes/ok.wav", 4800)
+        assert client.wait_for("/record/stopped", timeout=5.0) == ("takes/ok.wav", 4800)
+    after = {p.name: p.lstat().st_mtime_ns for p in (*folder.iterdir(), *outside.iterdir())}
+    assert after == {**before, "takes": after["takes"]}
+    assert (outside / "precious.wav").read_bytes() == b"RIFF\0\0\0\0WAVE precious"
+    assert read_wav(folder / "takes" / "ok.wav")[0].shape == (4800, 2)
+
+
+def test_an_engine_refuses_to_start_with_a_log_outside_its_files_folder(tmp_path: Path) -> None:
+    engine = EngineProcess(
+        port=0, backend="null",
+        extra_args=["--files", str(tmp_path / "in"), "--log", str(tmp_path / "s.log")],
+    )  # fmt: skip
+    with pytest.raises(EngineError, match="outside the files folder"):
+        engine.boot(timeout=60)
+    assert not (tmp_path / "s.log").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KB tmpfs (0.7 s of a 48 kHz stereo float WAV): needs root to mount."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): see test_disk_full.py")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_full_disk_ends_the_recording_and_the_log_not_the_engine(small_disk: Path) -> None:
+    engine = EngineProcess(
+        port=0, backend="null", extra_args=["--files", str(small_disk), "--log", "s.log"]
+    ).boot()
+    try:
+        with engine.client() as client:
+            client.send([validate("/patch/create", ("bass", "saw"))])
+            client.sync()
+            client.send_raw("/record/start", "take.wav")
+            client.wait_for("/record/started")
+            address, text = client.wait_for("/error", timeout=10.0)
+            assert address == "/record/start" and "No space left on device" in str(text), text
+            path, frames = client.wait_for("/record/stopped")
+            assert path == "take.wav" and 0 < int(frames) < 48000
+            for value in range(200, 2200, 10):  # lines for the log on a full disk
+                client.send([validate("/mod/bass/cutoff", (value,))])
+            client.sync()
+            status = client.status()
+            assert status["engine"]["recording"]["last"]["error"] == "No space left on device"
+            assert client.dump()["modules"]["bass"]["params"]["cutoff"] == 2190
+        wav, rate = read_wav(small_disk / "take.wav")
+        assert rate == 48000 and len(wav) == int(frames)
+        assert engine.quit() == 0
+        notices = "".join(engine.notices)
+        assert "Traceback" not in notices
+        assert "the session log" in notices and "stopped" in notices
+    finally:
+        engine.kill()
