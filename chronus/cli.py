@@ -50,6 +50,15 @@ def _endpoint(text: str, any_port: bool = False) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _network(text: str) -> str:
+    from chronus.engine.peers import parse_network
+
+    try:
+        return str(parse_network(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _server_endpoint(text: str) -> tuple[str, int]:
     return _endpoint(text, any_port=True)
 
@@ -82,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("engine", help="run the audio engine in the foreground")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--allow", action="append", default=[], type=_network, metavar="ADDR/MASK",
+                   help="with a wider --host: read OSC only from this network and from this "
+                   "machine (repeatable; default: from every peer)")  # fmt: skip
     p.add_argument("--port", type=int, default=57120, help="OSC port, UDP and TCP (0 = any free)")
     p.add_argument("--backend", choices=("auto", "device", "null"), default=argparse.SUPPRESS,
                    help="device: PortAudio; null: real-time clock, no device; auto (default): "
@@ -219,7 +231,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     config = EngineConfig(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
-        files=args.files,
+        files=args.files, allow=tuple(args.allow),
         http=args.http,
         modules=tuple(args.modules), plugin_store=args.plugin_store,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chronus.engine.osc_tcp import MAX_CONNECTIONS, Peer, StreamServer
+from chronus.engine.peers import PeerFilter, reply_budget
 from chronus.engine.slip import BadFrame
 from chronus.protocol import Arg, encode_raw
 
@@ -21,6 +22,7 @@ __all__ = ["UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
 
 UDP_REPLY_LIMIT = 60_000
 """The largest reply sent as one datagram (the UDP limit is 65,507 bytes of payload)."""
+_OUTGROWN = "reply larger than its request to a remote UDP peer; ask over TCP"
 _BIND_TRIES = 20
 """Free UDP ports tried (with port 0) until the same TCP port is free too."""
 
@@ -35,19 +37,28 @@ def too_large_text(size: int) -> str:
 class OscEndpoints:
     """Both sockets, driven by the supervisor's selector; see the module's doc."""
 
-    def __init__(self, udp: socket.socket, streams: StreamServer) -> None:
+    def __init__(
+        self, udp: socket.socket, streams: StreamServer, peers: PeerFilter | None = None
+    ) -> None:
         self.udp = udp
         self.streams = streams
+        self.peers = peers or PeerFilter()
         self.reply_errors = 0
         """Replies not sent: too large for UDP, the sender gone, or a TCP peer dropped."""
+        self.replies_cut = 0
+        """Replies not sent to a remote UDP peer because they outgrew its request."""
+        self._budget: int | None = None
+        """Reply bytes left for the UDP packet being handled (None: no limit)."""
         udp.setblocking(False)
 
     @classmethod
-    def open(cls, host: str, port: int) -> OscEndpoints:
-        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both).
+    def open(cls, host: str, port: int, peers: PeerFilter | None = None) -> OscEndpoints:
+        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both); read
+        only what `peers` allows.
 
         OSError (with the port in its message) if either is taken.
         """
+        peers = peers or PeerFilter()
         refusal = encode_raw(
             "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
         )
@@ -58,13 +69,13 @@ class OscEndpoints:
             try:
                 udp.bind((host, port))
                 bound = int(udp.getsockname()[1])
-                streams = StreamServer.listen(host, bound, refusal)
+                streams = StreamServer.listen(host, bound, refusal, peers.allows)
             except OSError as exc:
                 udp.close()
                 if port == 0 and exc.errno == errno.EADDRINUSE:
                     continue  # the free UDP port is taken for TCP: try another
                 raise
-            return cls(udp, streams)
+            return cls(udp, streams, peers)
         raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
 
     @property
@@ -105,7 +116,13 @@ class OscEndpoints:
                 return
             except ConnectionError:
                 continue  # an earlier reply's sender was gone (ICMP), not this read's fault
-            yield addr, data
+            if not self.peers.allows(addr[0]):
+                continue
+            self._budget = reply_budget(addr[0], len(data))
+            try:
+                yield addr, data
+            finally:
+                self._budget = None
 
     def reply(self, addr: Any, address: str, *args: Arg) -> None:
         """Send a reply to whoever sent the request; count it if it cannot be sent."""
@@ -117,6 +134,11 @@ class OscEndpoints:
         if len(packet) > UDP_REPLY_LIMIT:
             self._too_large(addr, address, len(packet))
             return
+        if self._budget is not None:
+            if len(packet) > self._budget:
+                self._outgrown(addr, address)
+                return
+            self._budget -= len(packet)
         try:
             self.udp.sendto(packet, addr)
         except OSError as exc:
@@ -124,6 +146,28 @@ class OscEndpoints:
                 self._too_large(addr, address, len(packet))
             else:
                 self.reply_errors += 1  # the sender is gone
+
+    def spent(self, addr: Any) -> bool:
+        """Whether replies to `addr`'s packet are cut from now on (its budget is spent): a
+        reply that costs work to make need not be made. Counts the reply as cut."""
+        if isinstance(addr, Peer) or self._budget is None or self._budget > 0:
+            return False
+        self.replies_cut += 1
+        return True
+
+    def _outgrown(self, addr: Any, address: str) -> None:
+        """A reply larger than what is left of its request's budget: an `/error` instead,
+        if even that fits (once per packet)."""
+        assert self._budget is not None
+        self.replies_cut += 1
+        left, self._budget = self._budget, 0  # nothing more for this packet
+        error = encode_raw("/error", address, _OUTGROWN)
+        if len(error) > left:
+            return
+        try:
+            self.udp.sendto(error, addr)
+        except OSError:
+            self.reply_errors += 1
 
     def _too_large(self, addr: Any, address: str, size: int) -> None:
         self.reply_errors += 1
@@ -137,6 +181,8 @@ class OscEndpoints:
         stats = self.streams.stats
         return {
             "reply_errors": self.reply_errors,
+            "replies_cut": self.replies_cut,
+            "refused_peers": self.peers.refused,
             "tcp": {
                 "open": len(self.streams.peers),
                 "accepted": stats.accepted,

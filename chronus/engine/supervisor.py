@@ -29,6 +29,7 @@ from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
+from chronus.engine.peers import PeerFilter, listens_everywhere
 from chronus.engine.plugin_loads import PluginLoads
 from chronus.engine.plugin_watch import PluginWatch
 from chronus.engine.prepared import PreparedPatterns, pattern_text
@@ -72,6 +73,8 @@ _LOG_WAIT_S = 1.0
 """How long a logged command waits for a slot to report the sample it applied at."""
 _LOGGED_INTERNAL_ERRORS = 10
 """Packets that raise out of their handling are all counted; the first few are logged in full."""
+_COSTLY = frozenset({"/engine/status", "/engine/dump", "/plugins"})
+"""Requests whose replies take work to make (and are large)."""
 _STAGED = ("/patch/", "/mod/")
 """Commands that a staged change holds until it is committed."""
 CREATE_LOAD_LIMIT = 0.8
@@ -102,6 +105,8 @@ class EngineConfig:
     """Append every command, with the sample it applied at, to this session log."""
     record: str | None = None
     """Record everything played, from the first block, to this WAV file."""
+    allow: tuple[str, ...] = ()
+    """Networks (`ADDR/MASK`) whose OSC is read besides loopback (`--allow`); none: all."""
     files: str = DEFAULT_FOLDER
     """The folder every file the engine writes goes in (recordings, the session log); the
     names above and in `/record/start` are relative to it, or absolute paths inside it."""
@@ -174,9 +179,19 @@ class Supervisor:
         self._load_env_modules()
         self._pool = self._start_pool()  # warming up with the slots, before audio flows
         try:
-            self._osc = OscEndpoints.open(c.host, c.port)
+            peers = PeerFilter(c.allow)
+        except ValueError as exc:
+            raise EngineStartError(f"--allow: {exc}") from exc
+        try:
+            self._osc = OscEndpoints.open(c.host, c.port, peers)
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
+        if listens_everywhere(c.host):
+            log.warning(
+                "OSC listens on every interface (%s): it answers %s; "
+                "anyone it answers can play, record and quit the engine",
+                c.host or "*", peers.describe(),
+            )  # fmt: skip
         if c.http is not None:
             self._open_http(*c.http)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
@@ -679,6 +694,8 @@ class Supervisor:
         return float(sorted(recent)[int(0.9 * (len(recent) - 1))]) / period_ns
 
     def _engine_request(self, message: Message, addr: Any) -> None:
+        if message.address in _COSTLY and self._osc is not None and self._osc.spent(addr):
+            return  # its reply would be cut: a remote UDP peer's packet earned no more
         if message.address == "/engine/status":
             self._reply(addr, "/engine/status", json.dumps(self.status()))
         elif message.address == "/engine/dump":

@@ -5,6 +5,7 @@ gets `/error`, is counted, and the engine goes on answering."""
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from chronus.engine.client import EngineError, EngineProcess
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.protocol import MAX_NESTING, encode_raw, validate
 from chronus.session.wav import read_wav
+from tests.engine.test_peers import _own_address
 
 pytestmark = [pytest.mark.slow]
 
@@ -144,3 +146,54 @@ def test_a_full_disk_ends_the_recording_and_the_log_not_the_engine(small_disk: P
         assert "the session log" in notices and "stopped" in notices
     finally:
         engine.kill()
+
+
+def test_listening_wider_warns_and_reads_only_allowed_peers() -> None:
+    host = _own_address()
+    engine = EngineProcess(
+        host="0.0.0.0", port=0, backend="null", extra_args=["--allow", "198.51.100.0/24"]
+    ).boot()
+    try:
+        warning = "".join(engine.notices)
+        assert "OSC listens on every interface (0.0.0.0)" in warning
+        assert "loopback, 198.51.100.0/24" in warning
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stranger.bind((host, 0))
+        stranger.settimeout(1.0)
+        stranger.sendto(encode_raw("/engine/status"), (host, engine.port))
+        with pytest.raises(TimeoutError):
+            stranger.recv(65536)
+        stranger.close()
+        with EngineClient("127.0.0.1", engine.port) as client:  # this machine: allowed
+            assert client.status()["engine"]["osc"]["refused_peers"] == 1
+    finally:
+        engine.quit()
+
+
+def test_a_bundle_of_status_requests_from_a_remote_peer_is_not_amplified() -> None:
+    host = _own_address()
+    engine = EngineProcess(
+        host="0.0.0.0", port=0, backend="null", extra_args=["--allow", f"{host}/32"]
+    ).boot()
+    try:
+        status = encode_raw("/engine/status")
+        packet = b"#bundle\0" + struct.pack(">Q", 1)
+        packet += (struct.pack(">i", len(status)) + status) * 2700  # 64.8 KB
+        remote = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        remote.bind((host, 0))
+        remote.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        remote.settimeout(2.0)
+        remote.sendto(packet, (host, engine.port))
+        received = 0
+        try:
+            while True:
+                received += len(remote.recv(65536))
+                remote.settimeout(0.5)
+        except TimeoutError:
+            pass
+        remote.close()
+        assert 0 < received <= 2 * len(packet) + 96  # was 8.3 MB
+        with EngineClient("127.0.0.1", engine.port) as client:
+            assert client.status()["engine"]["osc"]["replies_cut"] > 2000
+    finally:
+        engine.quit()
