@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -425,7 +425,7 @@ def _print_reply(reply: tuple[str, tuple[object, ...]]) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from chronus.dsp.rates import rate_problem
-    from chronus.session.offline import render_script
+    from chronus.session.offline import script_chunks, script_frames
     from chronus.session.script import ScriptError
 
     if (args.seconds is not None and args.seconds < 0) or args.tail < 0:
@@ -438,17 +438,32 @@ def _cmd_render(args: argparse.Namespace) -> int:
     args.rate = 48000 if args.rate is None else args.rate
     if (problem := rate_problem(args.rate)) is not None:
         return _fail(problem)
+    frames = script_frames(script, args.rate, args.seconds, args.tail)
+    if (problem := _too_long(frames, args)) is not None:
+        return _fail(problem)
     started = time.perf_counter()
     try:
-        audio = render_script(script, rate=args.rate, seconds=args.seconds, tail=args.tail)
+        pieces = script_chunks(script, rate=args.rate, seconds=args.seconds, tail=args.tail)
     except ScriptError as exc:
         return _fail(str(exc))
-    elapsed = time.perf_counter() - started
-    return _write_render(args, audio, elapsed)
+    return _write_render(args, pieces, started)
+
+
+def _too_long(frames: int, args: argparse.Namespace) -> str | None:
+    """Why a render of `frames` cannot be written, or None."""
+    from chronus.session.wav import max_frames
+
+    most = max_frames(2, "pcm16" if args.pcm16 else "float32")
+    if frames <= most:
+        return None
+    return (
+        f"the render would last {frames / args.rate:,.0f} s; a WAV holds at most "
+        f"{most / args.rate:,.0f} s at {args.rate} Hz (shorten it with --seconds)"
+    )
 
 
 def _render_session_log(args: argparse.Namespace) -> int:
-    from chronus.session.offline import render_session
+    from chronus.session.offline import session_chunks
     from chronus.session.stamped_log import read_stamped_log
 
     try:
@@ -459,27 +474,31 @@ def _render_session_log(args: argparse.Namespace) -> int:
         return _fail(f"{args.script} was played at {session.rate} Hz; it renders at that rate")
     args.rate = session.rate
     seconds = args.seconds if args.seconds is not None else session.end / session.rate + args.tail
+    frames = max(0, round(seconds * session.rate))
+    if (problem := _too_long(frames, args)) is not None:
+        return _fail(problem)
     started = time.perf_counter()
+    print(f"{args.script}: {len(session.commands)} commands, {len(session.commits)} commits")
+    return _write_render(args, session_chunks(session, frames), started)
+
+
+def _write_render(
+    args: argparse.Namespace, pieces: Iterable[npt.NDArray[np.float32]], started: float
+) -> int:
+    """Render and write piece by piece: the take is never whole in memory."""
+    from chronus.session.wav import stream_wav
+
     try:
-        audio = render_session(session, max(0, round(seconds * session.rate)))
-    except ValueError as exc:
+        frames, peak = stream_wav(
+            args.output, pieces, args.rate, 2, "pcm16" if args.pcm16 else "float32"
+        )
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    except ValueError as exc:  # a session whose plugins are gone, or whose commits overlap
         return _fail(str(exc))
     elapsed = time.perf_counter() - started
-    print(f"{args.script}: {len(session.commands)} commands, {len(session.commits)} commits")
-    return _write_render(args, audio, elapsed)
-
-
-def _write_render(args: argparse.Namespace, audio: npt.NDArray[np.float32], elapsed: float) -> int:
-    from chronus.session.wav import write_wav
-
-    try:
-        write_wav(args.output, audio, args.rate, "pcm16" if args.pcm16 else "float32")
-    except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc.strerror}")
-    seconds = len(audio) / args.rate
-    peak = float(abs(audio).max()) if len(audio) else 0.0
-    print(f"wrote {args.output} ({seconds:.2f} s, {args.rate} Hz stereo, peak {peak:.2f}) "
-          f"in {elapsed:.2f} s")  # fmt: skip
+    print(f"wrote {args.output} ({frames / args.rate:.2f} s, {args.rate} Hz stereo, "
+          f"peak {peak:.2f}) in {elapsed:.2f} s")  # fmt: skip
     return 0
 
 

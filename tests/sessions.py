@@ -86,3 +86,15 @@ def answer(client: EngineClient, wanted: str, timeout: float = 30.0) -> tuple[st
         if reply is not None and reply[0] in (wanted, "/error"):
             return reply
     raise AssertionError(f"no {wanted} in {timeout} s")
+
+
+def refused_render(tmp_path: Path, text: str, *options: str) -> Path:
+    """`chronus render` of a script of `text` (with `options`) fails; its output, unwritten."""
+    from chronus.cli import main
+
+    script = tmp_path / "refused.chr"
+    script.write_text(text)
+    out = tmp_path / "refused.wav"
+    assert main(["render", str(script), "-o", str(out), *options]) == 1
+    assert not out.exists() and not list(tmp_path.glob(".refused*"))
+    return out

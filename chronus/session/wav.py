@@ -7,16 +7,25 @@ Formats: 32-bit float (exact; the default) and 16-bit PCM.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Opener", "WavFormat", "WavWriter", "read_wav", "write_wav"]
+__all__ = [
+    "Opener",
+    "WavFormat",
+    "WavWriter",
+    "max_frames",
+    "read_wav",
+    "stream_wav",
+    "write_wav",
+]
 
 WavFormat = Literal["float32", "pcm16"]
 
@@ -79,9 +88,16 @@ class WavWriter:
             view = view[written or 0 :]
 
     def write(self, frames: npt.NDArray[np.floating]) -> None:
-        """Append (n, channels) samples in −1..1, then make the header match."""
+        """Append (n, channels) samples in −1..1, then make the header match.
+
+        OSError if it cannot (a full disk; EFBIG past the 4 GiB a WAV can hold), with the
+        file as it was before.
+        """
         if frames.ndim != 2 or frames.shape[1] != self.channels:
             raise ValueError(f"expected shape (n, {self.channels}), got {frames.shape}")
+        if self.frames + len(frames) > max_frames(self.channels, self.format):
+            limit = max_frames(self.channels, self.format)
+            raise OSError(errno.EFBIG, f"a WAV holds at most {limit} frames (4 GiB)")
         if self.format == "float32":
             data = np.ascontiguousarray(frames, dtype="<f4")
         else:
@@ -118,19 +134,45 @@ class WavWriter:
         self.close()
 
 
+def max_frames(channels: int = 2, fmt: WavFormat = "float32") -> int:
+    """The most frames a WAV holds: its sizes are 32-bit (4 GiB).
+
+    >>> max_frames(2, "float32")
+    536870904
+    """
+    tag, sample_bytes = _FORMAT_TAGS[fmt]
+    header = 12 + 8 + 16 + (12 if tag == 3 else 0) + 8
+    return (2**32 - 1 - header) // (channels * sample_bytes)
+
+
 def write_wav(
     path: str | os.PathLike[str], frames: npt.NDArray[np.floating], rate: int,
     fmt: WavFormat = "float32",
 ) -> None:  # fmt: skip
     """Write a whole file atomically: a temporary file, then a rename."""
+    stream_wav(path, [frames], rate, frames.shape[1], fmt)
+
+
+def stream_wav(
+    path: str | os.PathLike[str], pieces: Iterable[npt.NDArray[np.floating]], rate: int,
+    channels: int = 2, fmt: WavFormat = "float32",
+) -> tuple[int, float]:  # fmt: skip
+    """Write the pieces one after the other as one file, atomically (a temporary file, then a
+    rename), holding one piece at a time; the frames written and their peak. What raises
+    while the pieces are made or written leaves no file."""
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    peak = 0.0
     try:
-        with WavWriter(tmp, rate, frames.shape[1], fmt) as writer:
-            writer.write(frames)
+        with WavWriter(tmp, rate, channels, fmt) as writer:
+            for piece in pieces:
+                writer.write(piece)
+                if len(piece):
+                    peak = max(peak, float(np.abs(piece).max()))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    return writer.frames, peak
 
 
 def read_wav(path: str | os.PathLike[str]) -> tuple[npt.NDArray[np.float32], int]:

@@ -17,6 +17,7 @@ from chronus.session.offline import render_script
 from chronus.session.script import load_script
 from chronus.session.stamped_log import read_stamped_log
 from tests.dsp.test_dsp_modules import cents, estimate_hz, run
+from tests.sessions import refused_render
 
 RATES = (MIN_RATE, 11025, 12000, 16000, 22050, 32000, 44100, 48000, 96000, MAX_RATE)
 
@@ -74,12 +75,8 @@ def test_the_engine_refuses_a_block_of_zero(capsys: pytest.CaptureFixture[str]) 
 def test_render_refuses_a_rate_outside_the_range(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    script = tmp_path / "s.chr"
-    script.write_text("add a saw called bass\nplay g9 on bass\nwait 1 s\n")
-    out = tmp_path / "out.wav"
-    assert main(["render", str(script), "-o", str(out), "--rate", "1"]) == 1
+    refused_render(tmp_path, "add a saw called bass\nplay g9 on bass\nwait 1 s\n", "--rate", "1")
     assert "the sample rate must be" in capsys.readouterr().err
-    assert not out.exists()
 
 
 @pytest.mark.parametrize(
