@@ -27,8 +27,10 @@ __all__ = [
     "ADDRESS_ALIASES",
     "ADDRESS_SPACE",
     "ENGINE_ONLY",
+    "FLOAT32_MAX",
     "ID_PATTERN",
     "MASTER",
+    "MAX_ARGS",
     "MAX_ELEMENTS",
     "MAX_NESTING",
     "MAX_RECORD_FRAMES",
@@ -55,6 +57,8 @@ ArgKind = Literal["f", "i", "s"]
 MASTER = "master"
 """The id of the output bus; `/patch/connect <src> master` routes a module to the speakers."""
 
+FLOAT32_MAX = float(struct.unpack(">f", b"\x7f\x7f\xff\xff")[0])
+"""The largest number OSC's 32-bit float carries (3.4028e38): the wire cannot hold more."""
 MAX_RECORD_FRAMES = 2**31 - 1
 """The longest recording a length can ask for: OSC's int32 (12.4 hours at 48 kHz)."""
 
@@ -115,6 +119,10 @@ class ArgSpec:
             raise ProtocolError(f"{self.name} must be ≥ {self.minimum:g}, got {number:g}")
         if self.maximum is not None and number > self.maximum:
             raise ProtocolError(f"{self.name} must be ≤ {self.maximum:g}, got {number:g}")
+        if self.kind == "i" and not -(2**31) <= number < 2**31:
+            raise ProtocolError(f"{self.name} must fit in 32 bits, got {number:g}")
+        if abs(number) > FLOAT32_MAX:  # what the wire (and the slots) cannot carry
+            raise ProtocolError(f"{self.name} must be within ±{FLOAT32_MAX:.4g}, got {number:g}")
         if self.kind == "i":
             if number != int(number):
                 raise ProtocolError(f"{self.name} must be a whole number, got {number:g}")
@@ -593,6 +601,7 @@ def _parse_message(data: bytes) -> tuple[str, tuple[Arg, ...]]:
         simple = _parse_simple(data)
         if simple is not None:
             return simple
+        _check_tags(data)
         msg = OscMessage(data)
         return msg.address, tuple(msg.params)
     except ProtocolError:
@@ -608,6 +617,25 @@ MAX_NESTING = 8
 """The deepest nesting of bundles a packet may have (a message in a bundle is at level 1)."""
 MAX_ELEMENTS = 4096
 """The most messages one packet may hold (a 64 KB datagram of the smallest has ~4,000)."""
+
+
+MAX_ARGS = 64
+"""The most arguments one message may carry (the address space takes at most 3)."""
+_KNOWN_TAGS = frozenset("ihfdsbrmtTFN[]")
+"""The type tags python-osc reads; it logs a line for each other one, so they are refused."""
+
+
+def _check_tags(data: bytes) -> None:
+    """Refuse, before python-osc reads it, a message with too many arguments or a type tag
+    it does not know (a 60 KB packet of unknown tags wrote 3.4 MB of log lines)."""
+    found = _string_at(data, 0)
+    tags = _string_at(data, found[1]) if found is not None else None
+    if tags is None or not tags[0].startswith(","):
+        return  # no type tags: python-osc reads an address alone or refuses it
+    if len(tags[0]) - 1 > MAX_ARGS:
+        raise ProtocolError(f"a message of more than {MAX_ARGS} arguments is refused")
+    if unknown := set(tags[0][1:]) - _KNOWN_TAGS:
+        raise ProtocolError(f"unknown OSC type tag {sorted(unknown)[0]!r}")
 
 
 def _string_at(data: bytes, start: int) -> tuple[str, int] | None:

@@ -1,16 +1,28 @@
 """Bounds on what one OSC packet may hold: bundles nest at most `MAX_NESTING` levels and hold
-at most `MAX_ELEMENTS` messages; deeper, bigger or malformed packets are refused whole with a
-`ProtocolError`, never with a RecursionError or another exception."""
+at most `MAX_ELEMENTS` messages, a message at most `MAX_ARGS` arguments of type tags python-osc
+knows, numbers what OSC's 32 bits carry; deeper, bigger or malformed packets are refused whole
+with a `ProtocolError`, never with a RecursionError, an OverflowError or a log line."""
 
 from __future__ import annotations
 
+import logging
+import re
 import struct
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chronus.protocol import MAX_ELEMENTS, MAX_NESTING, ProtocolError, encode_raw, parse_packet
+from chronus.protocol import (
+    FLOAT32_MAX,
+    MAX_ARGS,
+    MAX_ELEMENTS,
+    MAX_NESTING,
+    ProtocolError,
+    encode_raw,
+    parse_packet,
+    validate,
+)
 
 CUTOFF = encode_raw("/mod/bass/cutoff", 500.0)
 
@@ -81,3 +93,56 @@ def test_any_tree_of_bundles_parses_or_is_refused(packet: bytes, cut: int, junk:
         except ProtocolError:
             continue
         assert all(isinstance(address, str) for address, _ in parsed)
+
+
+def raw_message(address: str, tags: str, payload: bytes) -> bytes:
+    """An OSC message of any type tags, whatever its payload."""
+
+    def padded(text: str) -> bytes:
+        raw = text.encode() + b"\0"
+        return raw + b"\0" * (-len(raw) % 4)
+
+    return padded(address) + padded("," + tags) + payload
+
+
+def test_unknown_type_tags_are_refused_before_anything_logs_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    packet = raw_message("/mod/bass/cutoff", "x" * 60_000, b"")
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(ProtocolError, match=f"more than {MAX_ARGS} arguments"):
+            parse_packet(packet)
+        with pytest.raises(ProtocolError, match="unknown OSC type tag 'x'"):
+            parse_packet(raw_message("/mod/bass/cutoff", "fx", struct.pack(">f", 1.0)))
+    assert caplog.records == []
+
+
+def test_a_message_may_carry_up_to_the_argument_limit() -> None:
+    ints = raw_message("/x", "i" * MAX_ARGS, struct.pack(f">{MAX_ARGS}i", *range(MAX_ARGS)))
+    assert parse_packet(ints) == [("/x", tuple(range(MAX_ARGS)))]
+    more = raw_message("/x", "d" * (MAX_ARGS + 1), b"\0" * 8 * (MAX_ARGS + 1))
+    with pytest.raises(ProtocolError, match=f"more than {MAX_ARGS} arguments"):
+        parse_packet(more)
+
+
+@pytest.mark.parametrize(
+    ("address", "args", "why"),
+    [
+        ("/mod/bass/cutoff", (1e39,), "value must be within ±3.403e+38"),
+        ("/mod/bass/cutoff", (1e308,), "value must be within ±3.403e+38"),
+        ("/mod/bass/cutoff", (-1e308,), "value must be within ±3.403e+38"),
+        ("/engine/sync", (2**40,), "token must fit in 32 bits"),
+        ("/engine/sync", (-(2**31) - 1,), "token must fit in 32 bits"),
+    ],
+)
+def test_numbers_the_wire_cannot_carry_are_refused(
+    address: str, args: tuple[object, ...], why: str
+) -> None:
+    with pytest.raises(ProtocolError, match=re.escape(why)):
+        validate(address, args)
+
+
+def test_the_largest_numbers_the_wire_carries_pass() -> None:
+    assert validate("/engine/sync", (2**31 - 1,)).args == (2**31 - 1,)
+    assert validate("/engine/sync", (-(2**31),)).args == (-(2**31),)
+    assert validate("/mod/bass/cutoff", (FLOAT32_MAX,)).args == (FLOAT32_MAX,)

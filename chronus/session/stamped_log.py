@@ -69,6 +69,14 @@ def _parse_header(line: str, path: Path) -> tuple[int, int]:
     return rate, block
 
 
+def _json(text: str) -> object:
+    """A line's JSON arguments; ValueError (never RecursionError) if they are not JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("arguments nested too deeply") from None
+
+
 def _parse_command(line: str) -> tuple[int, Message]:
     parts = line.split("\t", 2)
     if len(parts) != 3:
@@ -76,7 +84,7 @@ def _parse_command(line: str) -> tuple[int, Message]:
     sample_text, address, args_text = parts
     if not _SAMPLE.fullmatch(sample_text):
         raise ValueError(f"sample must be a non-negative integer, got {sample_text!r}")
-    args = json.loads(args_text)
+    args = _json(args_text)
     if not isinstance(args, list):
         raise ValueError(f"arguments must be a JSON array, got {args_text!r}")
     return int(sample_text), validate(address, args)
@@ -113,7 +121,7 @@ def _parse_commit(line: str) -> tuple[int, int, int, int]:
     sample_text, _, args_text = line.split("\t", 2)
     if not _SAMPLE.fullmatch(sample_text):
         raise ValueError(f"sample must be a non-negative integer, got {sample_text!r}")
-    args = json.loads(args_text)
+    args = _json(args_text)
     if (
         not isinstance(args, list)
         or len(args) != 3

@@ -89,7 +89,10 @@ class SnapshotStore:
 
     def load(self, name: str) -> dict[str, Any]:
         """The dump saved as `name`; OSError or ValueError if it is missing or unreadable."""
-        data = json.loads(self.path(name).read_text(encoding="utf-8"))
+        try:
+            data = json.loads(self.path(name).read_text(encoding="utf-8"))
+        except RecursionError:
+            raise ValueError(f"{self.path(name)} is nested too deeply to be a snapshot") from None
         if not isinstance(data, dict):
             raise ValueError(f"{self.path(name)} is not a snapshot")
         return data

@@ -17,6 +17,7 @@ from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.protocol import MAX_NESTING, encode_raw, validate
 from chronus.session.wav import read_wav
 from tests.engine.test_peers import _own_address
+from tests.test_packet_limits import raw_message
 
 pytestmark = [pytest.mark.slow]
 
@@ -197,3 +198,26 @@ def test_a_bundle_of_status_requests_from_a_remote_peer_is_not_amplified() -> No
             assert client.status()["engine"]["osc"]["replies_cut"] > 2000
     finally:
         engine.quit()
+
+
+def test_numbers_and_tags_the_engine_cannot_take_are_errors_not_internal_ones(
+    null_engine: EngineProcess,
+) -> None:
+    packets = {
+        raw_message("/mod/bass/cutoff", "d", struct.pack(">d", 1e308)): "must be within ±3.403e+38",
+        raw_message("/engine/sync", "h", struct.pack(">q", 2**40)): "must fit in 32 bits",
+        raw_message("/mod/bass/cutoff", "x" * 60_000, b""): "more than 64 arguments",
+    }
+    with null_engine.client() as client:
+        client.send([validate("/patch/create", ("bass2", "saw"))])
+        client.sync()
+        before = client.status()["engine"]["osc"]
+        for packet, why in packets.items():
+            client.send_bytes(packet)
+            _, text = client.wait_for("/error")
+            assert why in str(text), text
+        client.sync()
+        after = client.status()["engine"]["osc"]
+    assert after["errors"] == before["errors"] + 3
+    assert after["internal_errors"] == before["internal_errors"] == 0
+    assert not [line for line in null_engine.notices if "Unhandled" in line]  # was 60,000
