@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,9 @@ __all__ = ["UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
 UDP_REPLY_LIMIT = 60_000
 """The largest reply sent as one datagram (the UDP limit is 65,507 bytes of payload)."""
 _OUTGROWN = "reply larger than its request to a remote UDP peer; ask over TCP"
+_SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
+"""Linux: each datagram read carries how many the kernel dropped so far on this socket."""
+_DROPS_SPACE = socket.CMSG_SPACE(4)
 _BIND_TRIES = 20
 """Free UDP ports tried (with port 0) until the same TCP port is free too."""
 
@@ -32,6 +36,17 @@ def too_large_text(size: int) -> str:
     return (
         f"reply of {size} bytes is too large for UDP; ask over TCP (OSC 1.1, SLIP) on the same port"
     )
+
+
+def _ask_for_drops(udp: socket.socket) -> bool:
+    """Ask the kernel to count the datagrams it drops (Linux); whether it will."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        udp.setsockopt(socket.SOL_SOCKET, _SO_RXQ_OVFL, 1)
+    except OSError:
+        return False
+    return True
 
 
 class OscEndpoints:
@@ -49,6 +64,9 @@ class OscEndpoints:
         """Replies not sent to a remote UDP peer because they outgrew its request."""
         self._budget: int | None = None
         """Reply bytes left for the UDP packet being handled (None: no limit)."""
+        self.kernel_drops = 0
+        """Datagrams the kernel dropped because the receive buffer was full (Linux)."""
+        self._drops_told = _ask_for_drops(udp)
         udp.setblocking(False)
 
     @classmethod
@@ -111,7 +129,11 @@ class OscEndpoints:
             return
         while True:
             try:
-                data, addr = self.udp.recvfrom(65536)
+                if self._drops_told:
+                    data, ancillary, _, addr = self.udp.recvmsg(65536, _DROPS_SPACE)
+                    self._read_drops(ancillary)
+                else:
+                    data, addr = self.udp.recvfrom(65536)
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionError:
@@ -123,6 +145,11 @@ class OscEndpoints:
                 yield addr, data
             finally:
                 self._budget = None
+
+    def _read_drops(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_RXQ_OVFL and len(payload) >= 4:
+                self.kernel_drops = int.from_bytes(payload[:4], sys.byteorder)
 
     def reply(self, addr: Any, address: str, *args: Arg) -> None:
         """Send a reply to whoever sent the request; count it if it cannot be sent."""
@@ -181,6 +208,7 @@ class OscEndpoints:
         stats = self.streams.stats
         return {
             "reply_errors": self.reply_errors,
+            "kernel_drops": self.kernel_drops,
             "replies_cut": self.replies_cut,
             "refused_peers": self.peers.refused,
             "tcp": {

@@ -5,9 +5,11 @@ gets `/error`, is counted, and the engine goes on answering."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -221,3 +223,26 @@ def test_numbers_and_tags_the_engine_cannot_take_are_errors_not_internal_ones(
     assert after["errors"] == before["errors"] + 3
     assert after["internal_errors"] == before["internal_errors"] == 0
     assert not [line for line in null_engine.notices if "Unhandled" in line]  # was 60,000
+
+
+def test_a_flood_the_kernel_drops_is_counted(null_engine: EngineProcess) -> None:
+    assert null_engine.process is not None
+    packet = encode_raw("/mod/nobody/cutoff", 500.0)  # refused: counted, changes nothing
+    sent = 30_000  # more than the 4 MB receive buffer queues
+    with null_engine.client() as client:
+        before = client.status()["engine"]["osc"]
+        os.kill(null_engine.process.pid, signal.SIGSTOP)  # the supervisor; the slots play on
+        try:
+            flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for _ in range(sent):
+                flood.sendto(packet, ("127.0.0.1", null_engine.port))
+            flood.close()
+        finally:
+            os.kill(null_engine.process.pid, signal.SIGCONT)
+        time.sleep(1.0)  # the queue drains
+        client.sync()  # queued after the drops: it carries their count
+        after = client.status()["engine"]["osc"]
+    dropped = after["kernel_drops"] - before["kernel_drops"]
+    read = after["received"] - before["received"] - 2  # the sync and this status request
+    assert dropped > 0
+    assert read + dropped == sent
