@@ -463,7 +463,7 @@ def _too_long(frames: int, args: argparse.Namespace) -> str | None:
 
 
 def _render_session_log(args: argparse.Namespace) -> int:
-    from chronus.session.offline import session_chunks
+    from chronus.session.offline import Refusals, session_chunks
     from chronus.session.stamped_log import read_stamped_log
 
     try:
@@ -479,7 +479,15 @@ def _render_session_log(args: argparse.Namespace) -> int:
         return _fail(problem)
     started = time.perf_counter()
     print(f"{args.script}: {len(session.commands)} commands, {len(session.commits)} commits")
-    return _write_render(args, session_chunks(session, frames), started)
+    refusals = Refusals()
+    code = _write_render(args, session_chunks(session, frames, refusals=refusals), started)
+    if refusals.count:
+        print(
+            f"chronus: warning: {refusals.count} commands of the log were refused, as the "
+            f"engine refused them live (first: {'; '.join(refusals.first)})",
+            file=sys.stderr,
+        )
+    return code
 
 
 def _write_render(

@@ -566,13 +566,15 @@ class Supervisor:
             except Exception as exc:  # no packet may take the engine down, whatever it holds
                 self._internal_error(addr, exc)
 
-    def _internal_error(self, addr: Any, exc: Exception) -> None:
-        """Count a packet that raised out of its handling; log its first few in full."""
+    def _internal_error(self, addr: Any, exc: Exception, address: str = "") -> None:
+        """Count a packet (or one message of it) that raised out of its handling; log the
+        first few in full, so that a flood of them cannot flood the log."""
         self._internal_errors += 1
         if self._internal_errors <= _LOGGED_INTERNAL_ERRORS:
-            log.error("internal error handling a packet from %s", addr, exc_info=exc)
+            what = address or "a packet"
+            log.error("internal error handling %s from %s", what, addr, exc_info=exc)
         try:
-            self._error(addr, "", f"internal error: {type(exc).__name__}; nothing changed")
+            self._error(addr, address, f"internal error: {exc!r}")
         except Exception:  # the sender's address itself may be the fault
             log.debug("no /error for an internal error to %s", addr)
 
@@ -623,8 +625,7 @@ class Supervisor:
                 else:
                     self._command(message, addr)
             except Exception as exc:  # a bug in one handler must not take the engine down
-                log.exception("internal error handling %s", message.address)
-                self._error(addr, message.address, f"internal error: {exc!r}")
+                self._internal_error(addr, exc, message.address)
 
     def next_stamp(self) -> int:
         """The first sample a command sent now could apply at: beyond what any slot can have

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from chronus.session.stamped_log import StampedSession
 
 __all__ = [
     "CHUNK_FRAMES",
+    "Refusals",
     "check_plugins",
     "check_script",
     "render_script",
@@ -29,6 +31,7 @@ __all__ = [
     "session_chunks",
 ]
 
+_FIRST_REFUSALS = 3
 CHUNK_FRAMES = 1 << 16
 """Frames rendered at a time when streaming a render (512 KB of stereo float32)."""
 
@@ -112,9 +115,24 @@ def render_session(session: StampedSession, frames: int) -> npt.NDArray[np.float
     return out
 
 
+@dataclass
+class Refusals:
+    """Commands a render refused, as the engine's slots refused them live: how many, and
+    the first few with why."""
+
+    count: int = 0
+    first: list[str] = field(default_factory=list)
+
+    def add(self, renderer: Renderer) -> None:
+        """Take the refusals of a renderer that is done."""
+        self.count += renderer.error_count
+        self.first.extend(list(renderer.errors)[: max(0, _FIRST_REFUSALS - len(self.first))])
+
+
 def session_chunks(
-    session: StampedSession, frames: int, chunk: int = CHUNK_FRAMES
-) -> Iterator[npt.NDArray[np.float32]]:
+    session: StampedSession, frames: int, chunk: int = CHUNK_FRAMES,
+    refusals: Refusals | None = None,
+) -> Iterator[npt.NDArray[np.float32]]:  # fmt: skip
     """Render a live session's log as the engine played it, `frames` in all, piece by piece
     (each about `chunk` frames; a piece is overwritten by the next, so use it at once).
 
@@ -124,8 +142,10 @@ def session_chunks(
     the new sound goes on. Blocks the engine lost to underruns are, of course, not missing.
     User modules are imported from the plugin store, version by version, where the session
     put them in use (`ValueError` if one is no longer there as it was, or if commits
-    overlap, which the engine never logs).
+    overlap, which the engine never logs). Commands the render refuses (as the slots did
+    live) are told to `refusals` once the render is done.
     """
+    refusals = Refusals() if refusals is None else refusals
     check_plugins(session)
     rate, block = session.rate, session.block
     renderer = _renderer(rate, block)
@@ -168,8 +188,10 @@ def session_chunks(
                 crossfade_into(faded, faded, fresh, fade_from - switch, commit.crossfade, scratch)
             yield old
             first += len(old)
+        refusals.add(renderer)
         renderer, position = new, end
     yield from _span_chunks(renderer, position, frames, buffers[0])
+    refusals.add(renderer)
 
 
 def script_chunks(

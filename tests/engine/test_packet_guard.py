@@ -5,12 +5,14 @@ a MemoryError's cousins) is counted, logged a bounded number of times and answer
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chronus.engine.supervisor import Supervisor
+from chronus.protocol import encode_raw
 
 
 class FakeEndpoints:
@@ -55,8 +57,9 @@ def test_a_packet_that_raises_is_counted_answered_and_the_rest_handled(
     assert supervisor._internal_errors == 2
     assert supervisor._errors == 2
     errors = [args for _, address, args in osc.replies if address == "/error"]
-    assert errors == [("", "internal error: RecursionError; nothing changed")] * 2
-    assert sum("internal error handling a packet" in r.message for r in caplog.records) == 2
+    wanted = "internal error: RecursionError('maximum recursion depth exceeded')"
+    assert errors == [("", wanted)] * 2
+    assert sum("internal error handling a packet" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_the_log_holds_only_the_first_internal_errors(
@@ -72,4 +75,24 @@ def test_the_log_holds_only_the_first_internal_errors(
         supervisor._read_osc(None, 0)  # type: ignore[arg-type]
     assert supervisor._internal_errors == 50
     assert len(osc.replies) == 50
-    assert sum("internal error handling a packet" in r.message for r in caplog.records) == 10
+    assert sum("internal error handling a packet" in r.getMessage() for r in caplog.records) == 10
+
+
+def test_a_bundle_of_messages_that_raise_logs_a_bounded_number(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = encode_raw("/mod/bass/cutoff", 500.0)
+    bundle = b"#bundle\0" + struct.pack(">Q", 1) + (struct.pack(">i", len(message)) + message) * 50
+    supervisor, osc = _supervisor([bundle])
+
+    def command(message: object, addr: Any) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(supervisor, "_command", command)
+    with caplog.at_level(logging.ERROR, logger="chronus.engine"):
+        supervisor._read_osc(None, 0)  # type: ignore[arg-type]
+    assert supervisor._internal_errors == 50
+    assert [args[0] for _, address, args in osc.replies if address == "/error"] == [
+        "/mod/bass/cutoff"
+    ] * 50
+    assert len(caplog.records) == 10

@@ -34,7 +34,7 @@ def test_a_session_log_nested_too_deeply_names_its_line(tmp_path: Path) -> None:
     log = tmp_path / "deep.log"
     log.write_text(
         "# chronus session log v1 rate=48000 block=128\n"
-        f'0\t/patch/create\t["saw", "bass"]\n0\t/mod/bass/cutoff\t{DEEP}\n'
+        f'0\t/patch/create\t["bass", "saw"]\n0\t/mod/bass/cutoff\t{DEEP}\n'
     )
     with pytest.raises(ValueError, match=r"deep\.log:3: arguments nested too deeply"):
         read_stamped_log(log)
@@ -54,3 +54,19 @@ def test_a_number_osc_cannot_carry_is_a_parse_error(
     out = capsys.readouterr()
     assert "must be within ±3.403e+38" in out.out or "must fit in 32 bits" in out.out
     assert "Traceback" not in out.err
+
+
+def test_commands_a_session_render_refuses_are_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "s.log"
+    log.write_text(
+        "# chronus session log v1 rate=48000 block=128\n"
+        '0\t/patch/create\t["bass", "saw"]\n'
+        "4800\t/mod/ghost/cutoff\t[800]\n"
+        '9600\t/patch/connect\t["ghost", "master"]\n'
+    )
+    assert main(["render", str(log), "-o", str(tmp_path / "s.wav"), "--tail", "0.5"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 commands of the log were refused" in err
+    assert "/mod/ghost/cutoff" in err and "/patch/connect" in err

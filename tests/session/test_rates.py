@@ -92,7 +92,7 @@ def test_a_session_log_with_a_nonsense_header_is_refused(
     tmp_path: Path, header: str, problem: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = tmp_path / "s.log"
-    log.write_text(f'# chronus session log v1 {header}\n0\t/patch/create\t["saw", "bass"]\n')
+    log.write_text(f'# chronus session log v1 {header}\n0\t/patch/create\t["bass", "saw"]\n')
     with pytest.raises(ValueError, match=problem):
         read_stamped_log(log)
     out = tmp_path / "out.wav"
