@@ -246,3 +246,45 @@ def test_a_flood_the_kernel_drops_is_counted(null_engine: EngineProcess) -> None
     read = after["received"] - before["received"] - 2  # the sync and this status request
     assert dropped > 0
     assert read + dropped == sent
+
+
+def test_a_note_above_nyquist_at_8_khz_keeps_both_slots_in_lockstep() -> None:
+    engine = EngineProcess(port=0, backend="null", rate=8000).boot()
+    try:
+        with engine.client() as client:
+            client.send([
+                validate("/patch/create", ("bass", "saw")),
+                validate("/patch/connect", ("bass", "master")),
+                validate("/note/bass", (127, 100, 0.5)),  # g9: 12.5 kHz, above 4 kHz
+                validate("/note/bass", (60, 100, 0.5)),
+            ])  # fmt: skip
+            client.sync()
+            time.sleep(1.0)
+            status = client.status()
+        assert status["engine"]["divergences"] == 0
+        assert status["engine"]["failovers"] == 0
+        assert all(slot["state"] == "running" for slot in status["slots"])
+        assert engine.quit() == 0
+    finally:
+        engine.kill()
+
+
+def test_a_number_too_large_for_osc_is_an_error_at_the_prompt(
+    null_engine: EngineProcess, tmp_path: Path
+) -> None:
+    from tests.shell.test_shell_session import _shell
+
+    shell, written = _shell(null_engine, tmp_path)
+    assert shell.handle("add a saw called big")
+    for line, why in (
+        ("/mod/big/cutoff 1e39", "value must be within ±3.403e+38, got 1e+39"),
+        ("/engine/sync 5000000000", "token must fit in 32 bits, got 5e+09"),
+    ):
+        assert shell.handle(line)  # the shell goes on (an OverflowError ended it)
+        assert why in written[-1], written[-1]
+    assert _dump_cutoff(null_engine) == 2000.0  # unchanged
+
+
+def _dump_cutoff(engine: EngineProcess) -> float:
+    with engine.client() as client:
+        return float(client.dump()["modules"]["big"]["params"]["cutoff"])
