@@ -70,3 +70,20 @@ def test_commands_a_session_render_refuses_are_told(
     err = capsys.readouterr().err
     assert "warning: 2 commands of the log were refused" in err
     assert "/mod/ghost/cutoff" in err and "/patch/connect" in err
+
+
+def test_a_session_log_reaching_past_what_a_wav_holds_is_refused_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "far.log"
+    log.write_text(
+        "# chronus session log v1 rate=48000 block=128\n"
+        '0\t/patch/create\t["bass", "saw"]\n'
+        "1000000000000000\t/mod/bass/cutoff\t[800]\n"
+    )
+    out = tmp_path / "far.wav"
+    assert main(["render", str(log), "-o", str(out)]) == 1
+    assert "a WAV holds at most 11,185 s at 48000 Hz" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["render", str(log), "-o", str(out), "--seconds", "0.5"]) == 0
+    assert out.exists()
