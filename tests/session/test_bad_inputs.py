@@ -16,6 +16,14 @@ from chronus.shell.session import SnapshotStore
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
+def _bass_log(tmp_path: Path, *lines: str) -> Path:
+    """A session log (48 kHz, 128) that creates a saw called bass at 0, then `lines`."""
+    log = tmp_path / "s.log"
+    head = ["# chronus session log v1 rate=48000 block=128", '0\t/patch/create\t["bass", "saw"]']
+    log.write_text("\n".join([*head, *lines]) + "\n")
+    return log
+
+
 def test_a_binary_file_is_not_a_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     binary = tmp_path / "noise.chr"
     binary.write_bytes(b"tempo 120\n\xc1\xff\x00\x9f")
@@ -31,12 +39,8 @@ def test_a_binary_file_is_not_a_script(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_a_session_log_nested_too_deeply_names_its_line(tmp_path: Path) -> None:
-    log = tmp_path / "deep.log"
-    log.write_text(
-        "# chronus session log v1 rate=48000 block=128\n"
-        f'0\t/patch/create\t["bass", "saw"]\n0\t/mod/bass/cutoff\t{DEEP}\n'
-    )
-    with pytest.raises(ValueError, match=r"deep\.log:3: arguments nested too deeply"):
+    log = _bass_log(tmp_path, f"0\t/mod/bass/cutoff\t{DEEP}")
+    with pytest.raises(ValueError, match=r"s\.log:3: arguments nested too deeply"):
         read_stamped_log(log)
 
 
@@ -59,12 +63,8 @@ def test_a_number_osc_cannot_carry_is_a_parse_error(
 def test_commands_a_session_render_refuses_are_told(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log = tmp_path / "s.log"
-    log.write_text(
-        "# chronus session log v1 rate=48000 block=128\n"
-        '0\t/patch/create\t["bass", "saw"]\n'
-        "4800\t/mod/ghost/cutoff\t[800]\n"
-        '9600\t/patch/connect\t["ghost", "master"]\n'
+    log = _bass_log(
+        tmp_path, "4800\t/mod/ghost/cutoff\t[800]", '9600\t/patch/connect\t["ghost", "master"]'
     )
     assert main(["render", str(log), "-o", str(tmp_path / "s.wav"), "--tail", "0.5"]) == 0
     err = capsys.readouterr().err
@@ -75,12 +75,7 @@ def test_commands_a_session_render_refuses_are_told(
 def test_a_session_log_reaching_past_what_a_wav_holds_is_refused_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log = tmp_path / "far.log"
-    log.write_text(
-        "# chronus session log v1 rate=48000 block=128\n"
-        '0\t/patch/create\t["bass", "saw"]\n'
-        "1000000000000000\t/mod/bass/cutoff\t[800]\n"
-    )
+    log = _bass_log(tmp_path, "1000000000000000\t/mod/bass/cutoff\t[800]")
     out = tmp_path / "far.wav"
     assert main(["render", str(log), "-o", str(out)]) == 1
     assert "a WAV holds at most 11,185 s at 48000 Hz" in capsys.readouterr().err
