@@ -19,11 +19,14 @@ from chronus.engine.peers import PeerFilter, reply_budget
 from chronus.engine.slip import BadFrame
 from chronus.protocol import Arg, encode_raw
 
-__all__ = ["UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
+__all__ = ["UDP_BURST", "UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
 
 UDP_REPLY_LIMIT = 60_000
 """The largest reply sent as one datagram (the UDP limit is 65,507 bytes of payload)."""
 _OUTGROWN = "reply larger than its request to a remote UDP peer; ask over TCP"
+UDP_BURST = 256
+"""Datagrams read per selector event: a flood waits in the kernel (which counts what it
+drops) while the serve loop keeps its timers, commits and children in hand between bursts."""
 _SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 """Linux: each datagram read carries how many the kernel dropped so far on this socket."""
 _DROPS_SPACE = socket.CMSG_SPACE(4)
@@ -127,7 +130,7 @@ class OscEndpoints:
                 if peer.open:
                     yield peer, frame
             return
-        while True:
+        for _ in range(UDP_BURST):
             try:
                 if self._drops_told:
                     data, ancillary, _, addr = self.udp.recvmsg(65536, _DROPS_SPACE)

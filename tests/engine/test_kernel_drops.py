@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from chronus.engine.endpoints import OscEndpoints
+from chronus.engine.endpoints import UDP_BURST, OscEndpoints
 from chronus.protocol import encode_raw
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux counts")
@@ -43,6 +43,26 @@ def test_datagrams_the_kernel_dropped_are_counted() -> None:
         assert osc.kernel_drops > 0
         assert read + osc.kernel_drops == sent + 1
         assert osc.status()["kernel_drops"] == osc.kernel_drops
+    finally:
+        sender.close()
+        osc.close()
+
+
+def test_a_flood_is_read_in_bursts_between_which_the_loop_runs() -> None:
+    osc = OscEndpoints.open("127.0.0.1", 0)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for _ in range(3 * UDP_BURST + 10):
+            sender.sendto(encode_raw("/tempo", 120.0), ("127.0.0.1", osc.port))
+        selector = selectors.DefaultSelector()
+        osc.attach(selector)
+        bursts = []
+        while events := selector.select(1.0):
+            for key, mask in events:
+                bursts.append(sum(1 for _ in osc.ready(key, mask)))
+        osc.detach(selector)
+        selector.close()
+        assert bursts == [UDP_BURST] * 3 + [10]
     finally:
         sender.close()
         osc.close()
