@@ -14,6 +14,7 @@ import pytest
 
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import unique_name
+from chronus.session import wav as wav_module
 from chronus.session.wav import WavWriter, read_wav
 from tests.engine.test_recorder import BLOCK, RATE, block_of, expected
 
@@ -96,3 +97,21 @@ def test_stop_on_a_full_disk_reports_instead_of_raising(
     done = rec.stop()  # as the supervisor's shutdown does
     assert done["error"] == "No space left on device" and done["frames"] == 0
     assert read_wav(tmp_path / "take.wav")[0].shape == (0, 2)
+
+
+def test_a_recording_ends_where_a_wav_can_hold_no_more(
+    tap: RecordTap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wav_module, "max_frames", lambda channels, fmt: 4 * BLOCK)
+    rec = Recorder(tap)
+    rec.start(tmp_path / "long.wav", RATE)
+    for k in range(3):
+        tap.put(k, block_of(k))
+    rec.drain()
+    for k in range(3, 6):
+        tap.put(k, block_of(k))
+    rec.drain()  # 6 blocks do not fit in 4: the recording ends, the first 3 kept
+    done = rec.take_finished()
+    assert done is not None and done["frames"] == 3 * BLOCK
+    assert "a WAV holds at most" in str(done["error"])
+    np.testing.assert_array_equal(read_wav(tmp_path / "long.wav")[0], expected([0, 1, 2]))
