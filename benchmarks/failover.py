@@ -130,8 +130,9 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     work = Path(tempfile.mkdtemp(prefix="chronus-failover-"))
     log, wav = work / "session.log", work / "out.wav"
     engine = EngineProcess(
-        port=0, backend=args.backend, extra_args=["--log", str(log), "--record", str(wav)]
-    ).boot()
+        port=0, backend=args.backend,
+        extra_args=["--files", str(work), "--log", str(log), "--record", str(wav)],
+    ).boot()  # fmt: skip
     rows: list[dict[str, float]] = []
     try:
         with engine.client() as client, StallMonitor(STALL_MS, capacity=1 << 15) as host:

@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from chronus import __version__
+from chronus.engine.files import DEFAULT_FOLDER, FILES_ENV, default_folder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,6 +46,15 @@ def _endpoint(text: str, any_port: bool = False) -> tuple[str, int]:
 
     try:
         return parse_endpoint(text, any_port)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _network(text: str) -> str:
+    from chronus.engine.peers import parse_network
+
+    try:
+        return str(parse_network(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -99,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("engine", help="run the audio engine in the foreground")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--allow", action="append", default=[], type=_network, metavar="ADDR/MASK",
+                   help="with a wider --host: read OSC only from this network and from this "
+                   "machine (repeatable; default: from every peer)")  # fmt: skip
     p.add_argument("--port", type=int, default=57120, help="OSC port, UDP and TCP (0 = any free)")
     p.add_argument("--backend", choices=("auto", "device", "null"), default=argparse.SUPPRESS,
                    help="device: PortAudio; null: real-time clock, no device; auto (default): "
@@ -107,10 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
     p.add_argument("--lead", type=int, default=2, help="blocks rendered ahead (default 2)")
     p.add_argument("--device", default=None, help="output device name or index (PortAudio)")
+    p.add_argument("--files", default=default_folder(), metavar="DIR",
+                   help="the folder the engine writes every file in: recordings and the "
+                   f"session log (default ${FILES_ENV}, else ./{DEFAULT_FOLDER})")  # fmt: skip
     p.add_argument("--log", default=None, metavar="SESSION.log",
-                   help="append each command and the sample it applied at")  # fmt: skip
+                   help="log each command and the sample it applied at, in --files")  # fmt: skip
     p.add_argument("--record", default=None, metavar="OUT.wav",
-                   help="record all that plays, from block 0, to a WAV")  # fmt: skip
+                   help="record all that plays, from block 0, to a WAV (in --files)")  # fmt: skip
     p.add_argument("--http", type=_server_endpoint, default=None, metavar="HOST:PORT",
                    help="serve plugin health and engine status as JSON over HTTP, read-only "
                    "(PORT alone: on 127.0.0.1; 0 = any free port)")  # fmt: skip
@@ -235,10 +251,13 @@ def _fail(text: str) -> int:
 
 
 def _cmd_engine(args: argparse.Namespace) -> int:
+    from chronus.dsp.rates import block_problem, rate_problem
     from chronus.engine.launcher import Launcher, spawn_context
     from chronus.engine.lifecycle import LOG_FORMAT
     from chronus.engine.titles import set_title
 
+    if (problem := rate_problem(args.rate) or block_problem(args.block)) is not None:
+        return _fail(problem)
     set_title(f"supervisor :{args.port} (starting)")
     # First, so that the template imports and warms the DSP while the supervisor loads.
     forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
@@ -249,6 +268,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     config = EngineConfig(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
+        files=args.files, allow=tuple(args.allow),
         http=args.http,
         modules=tuple(args.modules), plugin_store=args.plugin_store,
     )  # fmt: skip
@@ -464,7 +484,8 @@ def _print_reply(reply: tuple[str, tuple[object, ...]]) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from chronus.session.offline import render_script
+    from chronus.dsp.rates import rate_problem
+    from chronus.session.offline import script_chunks, script_frames
     from chronus.session.script import ScriptError
 
     if (args.seconds is not None and args.seconds < 0) or args.tail < 0:
@@ -476,19 +497,34 @@ def _cmd_render(args: argparse.Namespace) -> int:
         return _render_session_log(args)
     script = _load_script(args.script)
     args.rate = 48000 if args.rate is None else args.rate
-    if not 8000 <= args.rate <= 192000:
-        return _fail("--rate must be 8000–192000")
+    if (problem := rate_problem(args.rate)) is not None:
+        return _fail(problem)
+    frames = script_frames(script, args.rate, args.seconds, args.tail)
+    if (problem := _too_long(frames, args)) is not None:
+        return _fail(problem)
     started = time.perf_counter()
     try:
-        audio = render_script(script, rate=args.rate, seconds=args.seconds, tail=args.tail)
+        pieces = script_chunks(script, rate=args.rate, seconds=args.seconds, tail=args.tail)
     except ScriptError as exc:
         return _fail(str(exc))
-    elapsed = time.perf_counter() - started
-    return _write_render(args, audio, elapsed)
+    return _write_render(args, pieces, started)
+
+
+def _too_long(frames: int, args: argparse.Namespace) -> str | None:
+    """Why a render of `frames` cannot be written, or None."""
+    from chronus.session.wav import max_frames
+
+    most = max_frames(2, "pcm16" if args.pcm16 else "float32")
+    if frames <= most:
+        return None
+    return (
+        f"the render would last {frames / args.rate:,.0f} s; a WAV holds at most "
+        f"{most / args.rate:,.0f} s at {args.rate} Hz (shorten it with --seconds)"
+    )
 
 
 def _render_session_log(args: argparse.Namespace) -> int:
-    from chronus.session.offline import render_session
+    from chronus.session.offline import Refusals, session_chunks
     from chronus.session.stamped_log import read_stamped_log
 
     try:
@@ -499,27 +535,39 @@ def _render_session_log(args: argparse.Namespace) -> int:
         return _fail(f"{args.script} was played at {session.rate} Hz; it renders at that rate")
     args.rate = session.rate
     seconds = args.seconds if args.seconds is not None else session.end / session.rate + args.tail
+    frames = max(0, round(seconds * session.rate))
+    if (problem := _too_long(frames, args)) is not None:
+        return _fail(problem)
     started = time.perf_counter()
+    print(f"{args.script}: {len(session.commands)} commands, {len(session.commits)} commits")
+    refusals = Refusals()
+    code = _write_render(args, session_chunks(session, frames, refusals=refusals), started)
+    if refusals.count:
+        print(
+            f"chronus: warning: {refusals.count} commands of the log were refused, as the "
+            f"engine refused them live (first: {'; '.join(refusals.first)})",
+            file=sys.stderr,
+        )
+    return code
+
+
+def _write_render(
+    args: argparse.Namespace, pieces: Iterable[npt.NDArray[np.float32]], started: float
+) -> int:
+    """Render and write piece by piece: the take is never whole in memory."""
+    from chronus.session.wav import stream_wav
+
     try:
-        audio = render_session(session, max(0, round(seconds * session.rate)))
-    except ValueError as exc:
+        frames, peak = stream_wav(
+            args.output, pieces, args.rate, 2, "pcm16" if args.pcm16 else "float32"
+        )
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
+    except ValueError as exc:  # a session whose plugins are gone, or whose commits overlap
         return _fail(str(exc))
     elapsed = time.perf_counter() - started
-    print(f"{args.script}: {len(session.commands)} commands, {len(session.commits)} commits")
-    return _write_render(args, audio, elapsed)
-
-
-def _write_render(args: argparse.Namespace, audio: npt.NDArray[np.float32], elapsed: float) -> int:
-    from chronus.session.wav import write_wav
-
-    try:
-        write_wav(args.output, audio, args.rate, "pcm16" if args.pcm16 else "float32")
-    except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc.strerror}")
-    seconds = len(audio) / args.rate
-    peak = float(abs(audio).max()) if len(audio) else 0.0
-    print(f"wrote {args.output} ({seconds:.2f} s, {args.rate} Hz stereo, peak {peak:.2f}) "
-          f"in {elapsed:.2f} s")  # fmt: skip
+    print(f"wrote {args.output} ({frames / args.rate:.2f} s, {args.rate} Hz stereo, "
+          f"peak {peak:.2f}) in {elapsed:.2f} s")  # fmt: skip
     return 0
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pythonosc import osc_bundle, osc_message
-from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.parsing import osc_types
@@ -28,8 +27,12 @@ __all__ = [
     "ADDRESS_ALIASES",
     "ADDRESS_SPACE",
     "ENGINE_ONLY",
+    "FLOAT32_MAX",
     "ID_PATTERN",
     "MASTER",
+    "MAX_ARGS",
+    "MAX_ELEMENTS",
+    "MAX_NESTING",
     "MAX_RECORD_FRAMES",
     "PARAM_ALIASES",
     "SLOT_ONLY",
@@ -54,6 +57,8 @@ ArgKind = Literal["f", "i", "s"]
 MASTER = "master"
 """The id of the output bus; `/patch/connect <src> master` routes a module to the speakers."""
 
+FLOAT32_MAX = float(struct.unpack(">f", b"\x7f\x7f\xff\xff")[0])
+"""The largest number OSC's 32-bit float carries (3.4028e38): the wire cannot hold more."""
 MAX_RECORD_FRAMES = 2**31 - 1
 """The longest recording a length can ask for: OSC's int32 (12.4 hours at 48 kHz)."""
 
@@ -114,6 +119,10 @@ class ArgSpec:
             raise ProtocolError(f"{self.name} must be ≥ {self.minimum:g}, got {number:g}")
         if self.maximum is not None and number > self.maximum:
             raise ProtocolError(f"{self.name} must be ≤ {self.maximum:g}, got {number:g}")
+        if self.kind == "i" and not -(2**31) <= number < 2**31:
+            raise ProtocolError(f"{self.name} must fit in 32 bits, got {number:g}")
+        if abs(number) > FLOAT32_MAX:  # what the wire (and the slots) cannot carry
+            raise ProtocolError(f"{self.name} must be within ±{FLOAT32_MAX:.4g}, got {number:g}")
         if self.kind == "i":
             if number != int(number):
                 raise ProtocolError(f"{self.name} must be a whole number, got {number:g}")
@@ -565,28 +574,80 @@ _PARSE_ERRORS = (
 def parse_packet(data: bytes) -> list[tuple[str, tuple[Arg, ...]]]:
     """The raw (address, args) pairs in an OSC packet, bundles flattened in order.
 
-    Raises `ProtocolError` if the bytes are not OSC.
+    Raises `ProtocolError` if the bytes are not OSC, or if bundles nest deeper than
+    `MAX_NESTING` levels (a bundle in a bundle is two) or hold more than `MAX_ELEMENTS`
+    messages: the whole packet is refused.
     """
+    out: list[tuple[str, tuple[Arg, ...]]] = []
+    _parse_into(data, 0, out)
+    return out
+
+
+def _parse_into(data: bytes, depth: int, out: list[tuple[str, tuple[Arg, ...]]]) -> None:
+    """Append what `data` holds to `out`; the recursion is bounded by `MAX_NESTING`."""
+    if data.startswith(_BUNDLE):
+        if depth >= MAX_NESTING:
+            raise ProtocolError(f"bundles nested deeper than {MAX_NESTING} levels are refused")
+        if len(data) < _BUNDLE_HEAD:
+            raise ProtocolError("malformed OSC bundle: no time tag")
+        index = _BUNDLE_HEAD
+        while index < len(data):
+            if index + 4 > len(data):
+                raise ProtocolError("malformed OSC bundle: an element's size is cut off")
+            size = _INT32.unpack_from(data, index)[0]
+            index += 4
+            if size <= 0 or index + size > len(data):
+                raise ProtocolError(f"malformed OSC bundle: an element of {size} bytes")
+            _parse_into(data[index : index + size], depth + 1, out)
+            index += size
+        return
+    if len(out) >= MAX_ELEMENTS:
+        raise ProtocolError(f"a packet of more than {MAX_ELEMENTS} messages is refused")
+    out.append(_parse_message(data))
+
+
+def _parse_message(data: bytes) -> tuple[str, tuple[Arg, ...]]:
     try:
-        if OscBundle.dgram_is_bundle(data):
-            out: list[tuple[str, tuple[Arg, ...]]] = []
-            for content in OscBundle(data):
-                if isinstance(content, OscBundle):
-                    out.extend(parse_packet(content.dgram))
-                else:
-                    out.append((content.address, tuple(content.params)))
-            return out
         if not data.startswith(b"/"):
             raise ProtocolError("not an OSC packet (it must start with '/' or '#bundle')")
         simple = _parse_simple(data)
         if simple is not None:
-            return [simple]
+            return simple
+        _check_tags(data)
         msg = OscMessage(data)
-        return [(msg.address, tuple(msg.params))]
+        return msg.address, tuple(msg.params)
     except ProtocolError:
         raise
     except _PARSE_ERRORS as exc:
         raise ProtocolError(f"malformed OSC packet: {exc}") from exc
+
+
+_BUNDLE = b"#bundle\0"
+_BUNDLE_HEAD = len(_BUNDLE) + 8
+"""The bundle's tag and its time tag: its elements follow."""
+MAX_NESTING = 8
+"""The deepest nesting of bundles a packet may have (a message in a bundle is at level 1)."""
+MAX_ELEMENTS = 4096
+"""The most messages one packet may hold (a 64 KB datagram of the smallest has ~4,000)."""
+
+
+MAX_ARGS = 64
+"""The most arguments one message may carry (the address space takes at most 3)."""
+_KNOWN_TAGS = frozenset("ihfdsbrmtTFN[]")
+"""The type tags python-osc reads; it logs a line for each other one, so they are refused."""
+
+
+def _check_tags(data: bytes) -> None:
+    """Refuse, before python-osc reads it, a message with too many arguments or a type tag
+    it does not know (a 60 KB packet of unknown tags wrote 3.4 MB of log lines)."""
+    found = _string_at(data, 0)
+    tags = _string_at(data, found[1]) if found is not None else None
+    if tags is None or not tags[0].startswith(","):
+        return  # no type tags: python-osc reads an address alone or refuses it
+    if len(tags[0]) - 1 > MAX_ARGS:
+        raise ProtocolError(f"a message of more than {MAX_ARGS} arguments is refused")
+    if unknown := set(tags[0][1:]) - _KNOWN_TAGS:
+        raise ProtocolError(f"unknown OSC type tag {sorted(unknown)[0]!r}")
 
 
 def _string_at(data: bytes, start: int) -> tuple[str, int] | None:

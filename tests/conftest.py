@@ -13,6 +13,23 @@ import pytest
 from chronus.engine.client import EngineProcess
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _engines_write_in_the_temporary_folder(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """Engines started by tests may write (recordings, session logs) anywhere under pytest's
+    temporary folder, where every `tmp_path` is: their files folder (`CHRONUS_FILES`)."""
+    from chronus.engine.files import FILES_ENV
+
+    before = os.environ.get(FILES_ENV)
+    os.environ[FILES_ENV] = os.path.realpath(tmp_path_factory.getbasetemp())
+    yield
+    if before is None:
+        del os.environ[FILES_ENV]
+    else:
+        os.environ[FILES_ENV] = before
+
+
 @pytest.fixture(autouse=True)
 def _catalogue_as_it_was() -> Iterator[None]:
     """Module types a test registered or declared (a plugin's, a fault's) are gone after it:

@@ -146,3 +146,15 @@ def shell_in_terminal(
             process.kill()
             process.wait(10)
         os.close(leader)
+
+
+def refused_render(tmp_path: Path, text: str, *options: str) -> Path:
+    """`chronus render` of a script of `text` (with `options`) fails; its output, unwritten."""
+    from chronus.cli import main
+
+    script = tmp_path / "refused.chr"
+    script.write_text(text)
+    out = tmp_path / "refused.wav"
+    assert main(["render", str(script), "-o", str(out), *options]) == 1
+    assert not out.exists() and not list(tmp_path.glob(".refused*"))
+    return out

@@ -19,6 +19,7 @@ import numpy.typing as npt
 __all__ = [
     "CONTROL_ROWS",
     "CTRL_PERIOD",
+    "NYQUIST_DT",
     "SMOOTH_PARAMS",
     "SYNTH_SETTINGS",
     "VOICE_FLOATS",
@@ -149,6 +150,8 @@ def _blep_table() -> FloatArray:
 
 
 BLEP_TABLE = _blep_table()
+NYQUIST_DT = 0.5
+"""A phase increment per sample at Nyquist; band-limited waves at or above it are silent."""
 
 
 def _blamp_table(step: FloatArray) -> FloatArray:
@@ -227,8 +230,11 @@ def oscillator(wave: int, phase: float, dt: float) -> float:
     """One sample of a waveform at `phase` in [0, 1), band-limited.
 
     Saw and square correct their steps with `blep`, the triangle its corners with `blamp`.
-    Noise waves need state and are generated in `synth_block`; here they give 0.
+    Noise waves need state and are generated in `synth_block`; here they give 0. A pitched
+    wave at or above Nyquist (`dt` ≥ ½) is silent: it has no partial below Nyquist to play.
     """
+    if dt >= NYQUIST_DT and wave != WAVE_SINE:
+        return 0.0
     if wave == WAVE_SAW:
         return 2.0 * phase - 1.0 + 2.0 * blep(phase, dt)
     if wave == WAVE_SINE:
@@ -550,8 +556,10 @@ def synth_block(
             p0 += dt
             if p0 >= 1.0:
                 p0 -= 1.0
+                if p0 >= 1.0:  # above the sample rate: dt > 1
+                    p0 -= math.floor(p0)
             if wave == WAVE_SAW:  # the common case
-                x = 2.0 * p0 - 1.0 + 2.0 * blep(p0, dt)
+                x = 2.0 * p0 - 1.0 + 2.0 * blep(p0, dt) if dt < NYQUIST_DT else 0.0
             elif noisy:
                 seed ^= (seed << 13) & 0xFFFFFFFF
                 seed ^= seed >> 17
@@ -574,6 +582,8 @@ def synth_block(
                 p1 += dt
                 if p1 >= 1.0:
                     p1 -= 1.0
+                    if p1 >= 1.0:
+                        p1 -= math.floor(p1)
                 x = 0.5 * (x + oscillator(wave, p1, dt))
             # The TPT SVF in state-space form: the same filter with a shorter loop-carried
             # chain and three coefficients; its low-pass output is the mean of old and new s2.

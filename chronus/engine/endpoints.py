@@ -10,17 +10,26 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 from chronus.engine.osc_tcp import MAX_CONNECTIONS, Peer, StreamServer
+from chronus.engine.peers import PeerFilter, reply_budget
 from chronus.engine.slip import BadFrame
 from chronus.protocol import Arg, encode_raw
 
-__all__ = ["UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
+__all__ = ["UDP_BURST", "UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
 
 UDP_REPLY_LIMIT = 60_000
 """The largest reply sent as one datagram (the UDP limit is 65,507 bytes of payload)."""
+_OUTGROWN = "reply larger than its request to a remote UDP peer; ask over TCP"
+UDP_BURST = 256
+"""Datagrams read per selector event: a flood waits in the kernel (which counts what it
+drops) while the serve loop keeps its timers, commits and children in hand between bursts."""
+_SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
+"""Linux: each datagram read carries how many the kernel dropped so far on this socket."""
+_DROPS_SPACE = socket.CMSG_SPACE(4)
 _BIND_TRIES = 20
 """Free UDP ports tried (with port 0) until the same TCP port is free too."""
 
@@ -32,22 +41,45 @@ def too_large_text(size: int) -> str:
     )
 
 
+def _ask_for_drops(udp: socket.socket) -> bool:
+    """Ask the kernel to count the datagrams it drops (Linux); whether it will."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        udp.setsockopt(socket.SOL_SOCKET, _SO_RXQ_OVFL, 1)
+    except OSError:
+        return False
+    return True
+
+
 class OscEndpoints:
     """Both sockets, driven by the supervisor's selector; see the module's doc."""
 
-    def __init__(self, udp: socket.socket, streams: StreamServer) -> None:
+    def __init__(
+        self, udp: socket.socket, streams: StreamServer, peers: PeerFilter | None = None
+    ) -> None:
         self.udp = udp
         self.streams = streams
+        self.peers = peers or PeerFilter()
         self.reply_errors = 0
         """Replies not sent: too large for UDP, the sender gone, or a TCP peer dropped."""
+        self.replies_cut = 0
+        """Replies not sent to a remote UDP peer because they outgrew its request."""
+        self._budget: int | None = None
+        """Reply bytes left for the UDP packet being handled (None: no limit)."""
+        self.kernel_drops = 0
+        """Datagrams the kernel dropped because the receive buffer was full (Linux)."""
+        self._drops_told = _ask_for_drops(udp)
         udp.setblocking(False)
 
     @classmethod
-    def open(cls, host: str, port: int) -> OscEndpoints:
-        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both).
+    def open(cls, host: str, port: int, peers: PeerFilter | None = None) -> OscEndpoints:
+        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both); read
+        only what `peers` allows.
 
         OSError (with the port in its message) if either is taken.
         """
+        peers = peers or PeerFilter()
         refusal = encode_raw(
             "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
         )
@@ -58,13 +90,13 @@ class OscEndpoints:
             try:
                 udp.bind((host, port))
                 bound = int(udp.getsockname()[1])
-                streams = StreamServer.listen(host, bound, refusal)
+                streams = StreamServer.listen(host, bound, refusal, peers.allows)
             except OSError as exc:
                 udp.close()
                 if port == 0 and exc.errno == errno.EADDRINUSE:
                     continue  # the free UDP port is taken for TCP: try another
                 raise
-            return cls(udp, streams)
+            return cls(udp, streams, peers)
         raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
 
     @property
@@ -98,14 +130,29 @@ class OscEndpoints:
                 if peer.open:
                     yield peer, frame
             return
-        while True:
+        for _ in range(UDP_BURST):
             try:
-                data, addr = self.udp.recvfrom(65536)
+                if self._drops_told:
+                    data, ancillary, _, addr = self.udp.recvmsg(65536, _DROPS_SPACE)
+                    self._read_drops(ancillary)
+                else:
+                    data, addr = self.udp.recvfrom(65536)
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionError:
                 continue  # an earlier reply's sender was gone (ICMP), not this read's fault
-            yield addr, data
+            if not self.peers.allows(addr[0]):
+                continue
+            self._budget = reply_budget(addr[0], len(data))
+            try:
+                yield addr, data
+            finally:
+                self._budget = None
+
+    def _read_drops(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_RXQ_OVFL and len(payload) >= 4:
+                self.kernel_drops = int.from_bytes(payload[:4], sys.byteorder)
 
     def reply(self, addr: Any, address: str, *args: Arg) -> None:
         """Send a reply to whoever sent the request; count it if it cannot be sent."""
@@ -117,6 +164,11 @@ class OscEndpoints:
         if len(packet) > UDP_REPLY_LIMIT:
             self._too_large(addr, address, len(packet))
             return
+        if self._budget is not None:
+            if len(packet) > self._budget:
+                self._outgrown(addr, address)
+                return
+            self._budget -= len(packet)
         try:
             self.udp.sendto(packet, addr)
         except OSError as exc:
@@ -124,6 +176,28 @@ class OscEndpoints:
                 self._too_large(addr, address, len(packet))
             else:
                 self.reply_errors += 1  # the sender is gone
+
+    def spent(self, addr: Any) -> bool:
+        """Whether replies to `addr`'s packet are cut from now on (its budget is spent): a
+        reply that costs work to make need not be made. Counts the reply as cut."""
+        if isinstance(addr, Peer) or self._budget is None or self._budget > 0:
+            return False
+        self.replies_cut += 1
+        return True
+
+    def _outgrown(self, addr: Any, address: str) -> None:
+        """A reply larger than what is left of its request's budget: an `/error` instead,
+        if even that fits (once per packet)."""
+        assert self._budget is not None
+        self.replies_cut += 1
+        left, self._budget = self._budget, 0  # nothing more for this packet
+        error = encode_raw("/error", address, _OUTGROWN)
+        if len(error) > left:
+            return
+        try:
+            self.udp.sendto(error, addr)
+        except OSError:
+            self.reply_errors += 1
 
     def _too_large(self, addr: Any, address: str, size: int) -> None:
         self.reply_errors += 1
@@ -137,6 +211,9 @@ class OscEndpoints:
         stats = self.streams.stats
         return {
             "reply_errors": self.reply_errors,
+            "kernel_drops": self.kernel_drops,
+            "replies_cut": self.replies_cut,
+            "refused_peers": self.peers.refused,
             "tcp": {
                 "open": len(self.streams.peers),
                 "accepted": stats.accepted,

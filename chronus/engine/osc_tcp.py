@@ -14,6 +14,7 @@ import logging
 import selectors
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chronus.engine.slip import BadFrame, SlipDecoder, encode
@@ -82,8 +83,11 @@ class StreamServer:
         max_connections: int = MAX_CONNECTIONS,
         max_frame: int = MAX_FRAME,
         max_queued: int = MAX_QUEUED,
+        allowed: Callable[[str], bool] | None = None,
     ) -> None:
         self.sock = sock
+        self.allowed = allowed
+        """Whether a peer's host may connect (None: every host); others are closed at once."""
         self.refusal = encode(refusal)
         """The packet a connection over the cap gets before it is closed."""
         self.max_connections = max_connections
@@ -95,7 +99,9 @@ class StreamServer:
         sock.setblocking(False)
 
     @classmethod
-    def listen(cls, host: str, port: int, refusal: bytes) -> StreamServer:
+    def listen(
+        cls, host: str, port: int, refusal: bytes, allowed: Callable[[str], bool] | None = None
+    ) -> StreamServer:
         """Bind and listen on `host:port`; OSError if the port is taken."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -106,7 +112,7 @@ class StreamServer:
         except OSError:
             sock.close()
             raise
-        return cls(sock, refusal)
+        return cls(sock, refusal, allowed=allowed)
 
     @property
     def port(self) -> int:
@@ -191,6 +197,9 @@ class StreamServer:
             except OSError as exc:  # e.g. out of file descriptors: try again on the next event
                 log.warning("cannot accept an OSC connection: %s", exc.strerror)
                 return
+            if self.allowed is not None and not self.allowed(host):
+                sock.close()  # not answered: the filter counted it
+                continue
             sock.setblocking(False)
             name = f"tcp:{host}:{port}"
             if len(self.peers) >= self.max_connections:

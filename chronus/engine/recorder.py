@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.engine.rings import HeaderRing, open_segment
-from chronus.session.wav import WavWriter
+from chronus.session.wav import Opener, WavWriter
 
 __all__ = ["RecordTap", "Recorder"]
 
@@ -119,6 +119,8 @@ class Recorder:
         self._lost = 0
         self._limit: int | None = None
         self._finished: dict[str, Any] | None = None
+        self._name = ""
+        self._error: str | None = None
         self.last: dict[str, Any] | None = None
         """What `stop()` said of the last recording that ended (by a stop or its length)."""
 
@@ -138,6 +140,8 @@ class Recorder:
         rate: int,
         from_block: int | None = None,
         frames: int | None = None,
+        opener: Opener | None = None,
+        name: str | None = None,
     ) -> None:
         """Open `path` and record every block with absolute index ≥ `from_block`.
 
@@ -146,7 +150,9 @@ class Recorder:
         are counted lost and written as silence, so sample 0 of the file is block
         `from_block`. With `frames`, the recording ends by itself once the file holds exactly
         that many frames (see `take_finished`). Raises ValueError if already recording or
-        `frames` is below 1, and OSError if `path` cannot be created.
+        `frames` is below 1, and OSError if `path` cannot be created. `opener` opens the
+        file (see `WavWriter`); `name` is what replies and the status call it (default: the
+        path).
         """
         if self._writer is not None:
             raise ValueError(f"already recording to {self._writer.path}; stop first")
@@ -154,7 +160,9 @@ class Recorder:
             raise ValueError(f"from_block must be ≥ 0, got {from_block}")
         if frames is not None and frames < 1:
             raise ValueError(f"a recording lasts at least 1 frame, got {frames}")
-        writer = WavWriter(path, rate, self.tap.channels)
+        writer = WavWriter(path, rate, self.tap.channels, opener=opener)
+        self._name = str(path) if name is None else name
+        self._error = None
         w = self.tap.write_pos
         if from_block is None:
             self.tap.header[RecordTap.READ] = w
@@ -211,7 +219,12 @@ class Recorder:
             audio = np.concatenate(parts)
             if self._limit is not None:
                 audio = audio[: self._limit - self._writer.frames]
-            self._writer.write(audio)
+            try:
+                self._writer.write(audio)
+            except OSError as exc:  # a full disk ends the recording, never the engine
+                self._error = exc.strerror or str(exc)
+                self._finished = self._close()
+                return taken
             if self._limit is not None and self._writer.frames >= self._limit:
                 self._finished = self._close()
         return taken
@@ -223,8 +236,9 @@ class Recorder:
         return finished
 
     def stop(self) -> dict[str, Any]:
-        """Drain, close the file and describe it: path, frames, seconds, first_block,
-        lost_blocks.
+        """Drain, close the file and describe it: path (as named), file (where it is),
+        frames, seconds, first_block, lost_blocks and error (None, or why it ended early:
+        a full disk).
 
         `first_block` is None if no block arrived. Raises ValueError if not recording (also
         when a recording with a length has just ended: `take_finished` describes it).
@@ -241,15 +255,20 @@ class Recorder:
     def _close(self) -> dict[str, Any]:
         writer = self._writer
         assert writer is not None
-        writer.close()
+        try:
+            writer.close()
+        except OSError as exc:
+            self._error = self._error or exc.strerror or str(exc)
         self._writer = None
         self._limit = None
         self.last = {
-            "path": str(writer.path),
+            "path": self._name,
+            "file": str(writer.path),
             "frames": writer.frames,
             "seconds": writer.frames / writer.rate,
             "first_block": self._first_block,
             "lost_blocks": self._lost,
+            "error": self._error,
         }
         return dict(self.last)
 
@@ -259,7 +278,8 @@ class Recorder:
         writer = self._writer
         return {
             "recording": writer is not None,
-            "path": None if writer is None else str(writer.path),
+            "path": None if writer is None else self._name,
+            "file": None if writer is None else str(writer.path),
             "frames": 0 if writer is None else writer.frames,
             "length": self._limit,
             "lost_blocks": self._lost if writer is not None else 0,

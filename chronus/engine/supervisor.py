@@ -26,11 +26,13 @@ from chronus.engine.audio_io import IoConfig, io_main
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.endpoints import OscEndpoints
+from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.now import beat_at, level_blocks, output_level, read_transport, tempo_of
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
+from chronus.engine.peers import PeerFilter, listens_everywhere
 from chronus.engine.plugin_loads import PluginLoads
 from chronus.engine.plugin_watch import PluginWatch
 from chronus.engine.prepared import PreparedPatterns, pattern_text
@@ -76,6 +78,10 @@ _LOG_WAIT_S = 1.0
 _STAGED = ("/patch/", "/mod/", "/seq/", "/tempo")
 """Commands that a staged change holds until it is committed: the patch, and the patterns and
 tempo that play it (a snapshot's new modules would be silent without their patterns)."""
+_LOGGED_INTERNAL_ERRORS = 10
+"""Packets that raise out of their handling are all counted; the first few are logged in full."""
+_COSTLY = frozenset({"/engine/status", "/engine/dump", "/plugins"})
+"""Requests whose replies take work to make (and are large)."""
 CREATE_LOAD_LIMIT = 0.8
 """A new module is refused while the active slot's render takes more than this share of a
 block (90th percentile of the last 256 blocks): a stated limit instead of a dropout."""
@@ -104,6 +110,11 @@ class EngineConfig:
     """Append every command, with the sample it applied at, to this session log."""
     record: str | None = None
     """Record everything played, from the first block, to this WAV file."""
+    allow: tuple[str, ...] = ()
+    """Networks (`ADDR/MASK`) whose OSC is read besides loopback (`--allow`); none: all."""
+    files: str = DEFAULT_FOLDER
+    """The folder every file the engine writes goes in (recordings, the session log); the
+    names above and in `/record/start` are relative to it, or absolute paths inside it."""
     http: tuple[str, int] | None = None
     """Serve the read-only HTTP API (plugin health, engine status) on this host and port."""
     modules: tuple[str, ...] = ()
@@ -138,6 +149,7 @@ class Supervisor:
         self._received = 0
         self._errors = 0
         self._commands = 0
+        self._internal_errors = 0
         self._osc: OscEndpoints | None = None
         self._http: HttpApi | None = None
         self._http_next = 0.0
@@ -148,6 +160,7 @@ class Supervisor:
         self._keeper: SlotKeeper | None = None
         self._commits: CommitFlow | None = None
         self._recorder: Recorder | None = None
+        self._files = FilesFolder(config.files)
         self._record_starter: Any = None
         """The reply address of the client that started the recording."""
         self._session_log: StampedLog | None = None
@@ -173,9 +186,19 @@ class Supervisor:
         self._load_env_modules()
         self._pool = self._start_pool()  # warming up with the slots, before audio flows
         try:
-            self._osc = OscEndpoints.open(c.host, c.port)
+            peers = PeerFilter(c.allow)
+        except ValueError as exc:
+            raise EngineStartError(f"--allow: {exc}") from exc
+        try:
+            self._osc = OscEndpoints.open(c.host, c.port, peers)
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
+        if listens_everywhere(c.host):
+            log.warning(
+                "OSC listens on every interface (%s): it answers %s; "
+                "anyone it answers can play, record and quit the engine",
+                c.host or "*", peers.describe(),
+            )  # fmt: skip
         if c.http is not None:
             self._open_http(*c.http)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
@@ -216,13 +239,20 @@ class Supervisor:
             self._pool,
             self,
         )
+        files = self._files
         try:
             if c.log:
-                self._session_log = StampedLog(c.log, c.rate, c.block)
+                log_opener = files.opener(c.log)
+                self._session_log = StampedLog(files.where(c.log), c.rate, c.block, log_opener)
             if c.record:
-                self._recorder.start(c.record, c.rate, from_block=0)
+                opener = files.opener(c.record, wav=True)
+                self._recorder.start(
+                    files.where(c.record), c.rate, from_block=0, opener=opener, name=c.record
+                )
                 if self._session_log is not None:
                     self._session_log.mark_recording(0, c.record)
+        except ValueError as exc:
+            raise EngineStartError(f"cannot write there: {exc}") from exc
         except OSError as exc:
             raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
         self._start_io()
@@ -338,12 +368,15 @@ class Supervisor:
                 self._write_log(final=True)
             self._keeper.shutdown()
         if self._recorder is not None and self._recorder.recording:
-            self._recorder.stop()
+            self._recording_ended(self._recorder.stop(), tell=False)
         if self._session_log is not None:
-            if self._io_counters is not None:
-                consumed = int(self._io_counters.values[IoField.CONSUMED])
-                self._session_log.mark_end(consumed * self.config.block)
-            self._session_log.close()
+            try:
+                if self._io_counters is not None:
+                    consumed = int(self._io_counters.values[IoField.CONSUMED])
+                    self._session_log.mark_end(consumed * self.config.block)
+                self._session_log.close()
+            except OSError as exc:
+                self._session_log_failed(exc)
         owned_parts = (self._tap, self._io_counters, self._control, self._cpu_watch, self._prepared)
         for owned in owned_parts:
             if owned is not None:
@@ -492,7 +525,25 @@ class Supervisor:
                     return
                 sample = stamp
             self._unlogged.popleft()
-            self._session_log.write(sample, message)
+            try:
+                self._session_log.write(sample, message)
+            except OSError as exc:
+                self._session_log_failed(exc)
+                return
+
+    def _session_log_failed(self, exc: OSError) -> None:
+        """A full disk (or a failing one) ends the session log, never the engine."""
+        assert self._session_log is not None
+        log.error(
+            "the session log %s stopped: %s; the engine goes on without it",
+            self._session_log.path, exc.strerror or exc,
+        )  # fmt: skip
+        try:
+            self._session_log.close()
+        except OSError:
+            pass  # already said: the log is cut short
+        self._session_log = None
+        self._unlogged.clear()
 
     def _commit_ended(self, result: CommitResult) -> None:
         reload = self._loads is not None and self._loads.committed(result)
@@ -510,9 +561,12 @@ class Supervisor:
             except PatchError as exc:
                 log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
         if self._session_log is not None:
-            self._session_log.write_commit(
-                result.stamp, result.switch, result.crossfade, result.messages
-            )
+            try:
+                self._session_log.write_commit(
+                    result.stamp, result.switch, result.crossfade, result.messages
+                )
+            except OSError as exc:
+                self._session_log_failed(exc)
         if not reload:
             self._reply(result.addr, "/patch/committed", result.stamp, result.text)
 
@@ -520,10 +574,25 @@ class Supervisor:
         assert self._osc is not None
         for addr, data in self._osc.ready(key, mask):
             self._received += 1
-            if isinstance(data, BadFrame):
-                self._error(addr, "", data.reason)
-            else:
-                self.handle_packet(data, addr)
+            try:
+                if isinstance(data, BadFrame):
+                    self._error(addr, "", data.reason)
+                else:
+                    self.handle_packet(data, addr)
+            except Exception as exc:  # no packet may take the engine down, whatever it holds
+                self._internal_error(addr, exc)
+
+    def _internal_error(self, addr: Any, exc: Exception, address: str = "") -> None:
+        """Count a packet (or one message of it) that raised out of its handling; log the
+        first few in full, so that a flood of them cannot flood the log."""
+        self._internal_errors += 1
+        if self._internal_errors <= _LOGGED_INTERNAL_ERRORS:
+            what = address or "a packet"
+            log.error("internal error handling %s from %s", what, addr, exc_info=exc)
+        try:
+            self._error(addr, address, f"internal error: {exc!r}")
+        except Exception:  # the sender's address itself may be the fault
+            log.debug("no /error for an internal error to %s", addr)
 
     def _io_report(self, selector: selectors.BaseSelector) -> None:
         try:
@@ -577,8 +646,7 @@ class Supervisor:
                 else:
                     self._command(message, addr)
             except Exception as exc:  # a bug in one handler must not take the engine down
-                log.exception("internal error handling %s", message.address)
-                self._error(addr, message.address, f"internal error: {exc!r}")
+                self._internal_error(addr, exc, message.address)
 
     def next_stamp(self) -> int:
         """The first sample a command sent now could apply at: beyond what any slot can have
@@ -651,6 +719,8 @@ class Supervisor:
         return float(sorted(recent)[int(0.9 * (len(recent) - 1))]) / period_ns
 
     def _engine_request(self, message: Message, addr: Any) -> None:
+        if message.address in _COSTLY and self._osc is not None and self._osc.spent(addr):
+            return  # its reply would be cut: a remote UDP peer's packet earned no more
         if message.address == "/engine/status":
             self._reply(addr, "/engine/status", json.dumps(self.status()))
         elif message.address == "/engine/now":
@@ -709,15 +779,18 @@ class Supervisor:
             if not recorder.recording:
                 self._error(addr, message.address, "not recording")
                 return
-            done = recorder.stop()
-            self._tell("recording", f"recorded {done['seconds']:.1f} s to {done['path']}")
-            self._reply(addr, "/record/stopped", str(done["path"]), int(done["frames"]))
+            self._record_starter = addr
+            self._recording_ended(recorder.stop())
             return
         path = str(message.args[0])
         frames = int(message.args[1]) if len(message.args) > 1 else None
         first = int(self._io_counters.values[IoField.CONSUMED]) + 1
+        files = self._files
         try:
-            recorder.start(path, self.config.rate, from_block=first, frames=frames)
+            recorder.start(
+                files.where(path), self.config.rate, from_block=first, frames=frames,
+                opener=files.opener(path, wav=True), name=path,
+            )  # fmt: skip
         except (OSError, ValueError) as exc:
             self._error(addr, message.address, f"cannot record to {path}: {exc}")
             return
@@ -727,11 +800,25 @@ class Supervisor:
         length = () if frames is None else (frames,)
         self._reply(addr, "/record/started", path, first * self.config.block, *length)
 
-    def _recording_ended(self, done: dict[str, Any]) -> None:
-        """A recording reached its length: say so to whoever started it (if still there)."""
-        log.info("recorded %d frames (%.3f s) to %s", done["frames"], done["seconds"], done["path"])
-        self._tell("recording", f"recorded {done['seconds']:.1f} s to {done['path']}")
-        self._reply(self._record_starter, "/record/stopped", str(done["path"]), int(done["frames"]))
+    def _recording_ended(self, done: dict[str, Any], tell: bool = True) -> None:
+        """A recording ended (stopped, at its length, or cut short by a full disk): say so to
+        whoever started or stopped it (if still there), with an `/error` first if cut short."""
+        path, frames = str(done["path"]), int(done["frames"])
+        starter = self._record_starter if tell else None
+        if done.get("error"):
+            text = (
+                f"recording to {path} stopped: {done['error']}; the file holds {frames} frames "
+                f"({done['seconds']:.3f} s)"
+            )
+            log.error("%s", text)
+            if starter is not None:
+                self._error(starter, "/record/start", text)
+            self._tell("recording", text)
+        else:
+            log.info("recorded %d frames (%.3f s) to %s", frames, done["seconds"], done["file"])
+            self._tell("recording", f"recorded {done['seconds']:.1f} s to {done['file']}")
+        if starter is not None:
+            self._reply(starter, "/record/stopped", path, frames)
 
     # health ----------------------------------------------------------------------------------
 
@@ -839,6 +926,7 @@ class Supervisor:
                     "received": self._received,
                     "errors": self._errors,
                     "commands": self._commands,
+                    "internal_errors": self._internal_errors,
                     **(self._osc.status() if self._osc else {}),
                 },
                 "recording": self._recorder.status() if self._recorder else {},

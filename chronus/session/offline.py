@@ -4,6 +4,8 @@ as fast as it goes."""
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,21 @@ from chronus.plugins.source import version_of
 from chronus.session.script import Script, ScriptError, sample_of
 from chronus.session.stamped_log import StampedSession
 
-__all__ = ["check_plugins", "check_script", "render_script", "render_session", "script_frames"]
+__all__ = [
+    "CHUNK_FRAMES",
+    "Refusals",
+    "check_plugins",
+    "check_script",
+    "render_script",
+    "render_session",
+    "script_chunks",
+    "script_frames",
+    "session_chunks",
+]
+
+_FIRST_REFUSALS = 3
+CHUNK_FRAMES = 1 << 16
+"""Frames rendered at a time when streaming a render (512 KB of stereo float32)."""
 
 
 def script_frames(script: Script, rate: int, seconds: float | None, tail: float) -> int:
@@ -89,48 +105,123 @@ def check_plugins(session: StampedSession) -> None:
 def render_session(session: StampedSession, frames: int) -> npt.NDArray[np.float32]:
     """Render a live session's log as the engine played it: (frames, 2) float32.
 
+    The whole take in memory: `session_chunks` streams the same samples.
+    """
+    out = np.empty((frames, 2), dtype=np.float32)
+    position = 0
+    for piece in session_chunks(session, frames):
+        out[position : position + len(piece)] = piece
+        position += len(piece)
+    return out
+
+
+@dataclass
+class Refusals:
+    """Commands a render refused, as the engine's slots refused them live: how many, and
+    the first few with why."""
+
+    count: int = 0
+    first: list[str] = field(default_factory=list)
+
+    def add(self, renderer: Renderer) -> None:
+        """Take the refusals of a renderer that is done."""
+        self.count += renderer.error_count
+        self.first.extend(list(renderer.errors)[: max(0, _FIRST_REFUSALS - len(self.first))])
+
+
+def session_chunks(
+    session: StampedSession, frames: int, chunk: int = CHUNK_FRAMES,
+    refusals: Refusals | None = None,
+) -> Iterator[npt.NDArray[np.float32]]:  # fmt: skip
+    """Render a live session's log as the engine played it, `frames` in all, piece by piece
+    (each about `chunk` frames; a piece is overwritten by the next, so use it at once).
+
     Its commands apply at their samples. At a commit, the renderer's state is copied and the
     copy takes the committed commands, as the standby did; the old sound plays until the
     commit's switch, then the two crossfade exactly as the audio I/O crossfades them, and
     the new sound goes on. Blocks the engine lost to underruns are, of course, not missing.
     User modules are imported from the plugin store, version by version, where the session
-    put them in use (`ValueError` if one is no longer there as it was).
+    put them in use (`ValueError` if one is no longer there as it was, or if commits
+    overlap, which the engine never logs). Commands the render refuses (as the slots did
+    live) are told to `refusals` once the render is done.
     """
+    refusals = Refusals() if refusals is None else refusals
     check_plugins(session)
     rate, block = session.rate, session.block
-    out = np.zeros((frames, 2), dtype=np.float32)
     renderer = _renderer(rate, block)
     for sample, message in session.commands:
         renderer.schedule(sample, message)
+    size = block * max(1, chunk // block)  # whole blocks: the same render calls as one span
+    buffers = (np.zeros((size, 2), dtype=np.float32), np.zeros((size, 2), dtype=np.float32))
     position = 0
     for commit in sorted(session.commits, key=lambda c: c.stamp):
         if commit.stamp >= frames:
             break
-        _render_span(renderer, out, position, commit.stamp)
+        if commit.stamp < position:
+            raise ValueError(f"the commit at sample {commit.stamp} overlaps the one before it")
+        yield from _span_chunks(renderer, position, commit.stamp, buffers[0])
         new = _renderer(rate, block)
         new.load_state(pickle.loads(pickle.dumps(renderer.state())))  # as a hand-over does
         for message in commit.messages:
             new.schedule(commit.stamp, message)
         switch = min(commit.switch, frames)
         end = min(commit.switch + commit.crossfade, frames)
-        _render_span(renderer, out, commit.stamp, end)
-        heard = np.zeros((end - commit.stamp, 2), dtype=np.float32)
-        _render_span(new, heard, 0, end - commit.stamp)
-        if end > switch:
-            span = end - switch
-            scratch = (
-                np.zeros((span, 1)),
-                np.zeros((span, 1), dtype=np.float32),
-                np.zeros((span, 1), dtype=np.float32),
-                np.zeros((span, 2), dtype=np.float32),
-                np.arange(span, dtype=np.float64).reshape(-1, 1),
-            )
-            faded = out[switch:end]
-            fresh = heard[switch - commit.stamp :]
-            crossfade_into(faded, faded, fresh, 0, commit.crossfade, scratch)
+        pieces = zip(
+            _span_chunks(renderer, commit.stamp, end, buffers[0]),
+            _span_chunks(new, 0, end - commit.stamp, buffers[1]),
+            strict=True,
+        )
+        first = commit.stamp
+        for old, heard in pieces:
+            fade_from = max(first, switch)
+            if fade_from < first + len(old):
+                faded = old[fade_from - first :]
+                fresh = heard[fade_from - first :]
+                span = len(faded)
+                scratch = (
+                    np.zeros((span, 1)),
+                    np.zeros((span, 1), dtype=np.float32),
+                    np.zeros((span, 1), dtype=np.float32),
+                    np.zeros((span, 2), dtype=np.float32),
+                    np.arange(span, dtype=np.float64).reshape(-1, 1),
+                )
+                crossfade_into(faded, faded, fresh, fade_from - switch, commit.crossfade, scratch)
+            yield old
+            first += len(old)
+        refusals.add(renderer)
         renderer, position = new, end
-    _render_span(renderer, out, position, frames)
-    return out
+    yield from _span_chunks(renderer, position, frames, buffers[0])
+    refusals.add(renderer)
+
+
+def script_chunks(
+    script: Script, rate: int = 48000, seconds: float | None = None, tail: float = 2.0,
+    block: int = 512, chunk: int = CHUNK_FRAMES,
+) -> Iterator[npt.NDArray[np.float32]]:  # fmt: skip
+    """`render_script`'s samples, piece by piece (see `session_chunks`), bit for bit.
+
+    Raises `ScriptError` (before the first piece) if the engine would refuse a message.
+    """
+    check_script(script)
+    renderer = _renderer(rate, block)
+    for timed in script.messages:
+        renderer.schedule(sample_of(timed.time, rate), timed.message)
+    frames = script_frames(script, rate, seconds, tail)
+    buffer = np.zeros((block * max(1, chunk // block), 2), dtype=np.float32)
+    return _span_chunks(renderer, 0, frames, buffer)
+
+
+def _span_chunks(
+    renderer: Renderer, start: int, stop: int, buffer: npt.NDArray[np.float32]
+) -> Iterator[npt.NDArray[np.float32]]:
+    """Frames `start`..`stop` from wherever the renderer stands, in pieces of `buffer`'s
+    length (whole blocks), each rendered into `buffer` and yielded as a view of it."""
+    size = len(buffer)
+    for first in range(start, stop, size):
+        piece = buffer[: min(size, stop - first)]
+        piece.fill(0.0)
+        _render_span(renderer, piece, 0, len(piece))
+        yield piece
 
 
 def _renderer(rate: int, block: int) -> Renderer:

@@ -78,8 +78,8 @@ class Recorder:
         else:
             last = recording.get("last") or {}
             text = f"recorded {path}"
-            if last.get("path") == path:
-                text = f"recorded {last['seconds']:.1f} s to {path}"
+            if last.get("path") == path:  # where the engine wrote it: in its files folder
+                text = f"recorded {last['seconds']:.1f} s to {last.get('file') or path}"
         going = bool(recording.get("recording")) and recording.get("path") == path
         with self._lock:
             if self._timer is not threading.current_thread():

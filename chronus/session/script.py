@@ -127,7 +127,13 @@ def load_script(text: str, source: str = "<script>", context: Context | None = N
 
 
 def load_script_file(path: str | os.PathLike[str]) -> Script:
-    """Read a UTF-8 `.chr` file and load it; errors name the file and line."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    """Read a UTF-8 `.chr` file and load it; errors name the file and line (a file that is
+    not UTF-8 text too)."""
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScriptError(os.fspath(path), line, "not a UTF-8 text file: is it a script?") from None
     return load_script(text, source=os.fspath(path))

@@ -46,6 +46,8 @@ def parse_snapshot(raw: bytes, source: str = "<snapshot>") -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SnapshotError(f"{source} is corrupt: it is not UTF-8 text") from None
+    except RecursionError:
+        raise SnapshotError(f"{source} is nested too deeply to be a snapshot") from None
     except json.JSONDecodeError as exc:
         raise SnapshotError(
             f"{source} is corrupt: not valid JSON (line {exc.lineno}, column {exc.colno}: "

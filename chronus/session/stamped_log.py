@@ -37,7 +37,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from chronus.dsp.rates import block_problem, rate_problem
 from chronus.protocol import Message, validate
+from chronus.session.wav import Opener
 
 __all__ = [
     "Commit",
@@ -73,7 +75,18 @@ def _parse_header(line: str, path: Path) -> tuple[int, int]:
     match = _HEADER.fullmatch(line.rstrip("\n"))
     if match is None:
         raise ValueError(f"{path}:1: not a chronus session log header: {line[:60]!r}")
-    return int(match[1]), int(match[2])
+    rate, block = int(match[1]), int(match[2])
+    if (problem := rate_problem(rate) or block_problem(block)) is not None:
+        raise ValueError(f"{path}:1: {problem}")
+    return rate, block
+
+
+def _json(text: str) -> object:
+    """A line's JSON arguments; ValueError (never RecursionError) if they are not JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("arguments nested too deeply") from None
 
 
 def _parse_command(line: str) -> tuple[int, Message]:
@@ -83,7 +96,7 @@ def _parse_command(line: str) -> tuple[int, Message]:
     sample_text, address, args_text = parts
     if not _SAMPLE.fullmatch(sample_text):
         raise ValueError(f"sample must be a non-negative integer, got {sample_text!r}")
-    args = json.loads(args_text)
+    args = _json(args_text)
     if not isinstance(args, list):
         raise ValueError(f"arguments must be a JSON array, got {args_text!r}")
     return int(sample_text), validate(address, args)
@@ -128,7 +141,7 @@ def _parse_commit(line: str) -> tuple[int, int, int, int]:
     sample_text, _, args_text = line.split("\t", 2)
     if not _SAMPLE.fullmatch(sample_text):
         raise ValueError(f"sample must be a non-negative integer, got {sample_text!r}")
-    args = json.loads(args_text)
+    args = _json(args_text)
     if (
         not isinstance(args, list)
         or len(args) != 3
@@ -148,14 +161,17 @@ class StampedLog:
     A new or empty file gets the header; an existing log is appended to if its header has the
     same rate and block (ValueError otherwise). An unterminated last line left by a crash is
     cut off first if unparsable (as the reader skips it), else given its newline, so the next
-    line does not run into it.
+    line does not run into it. `opener` is passed to `open()` (the engine's files folder
+    checks the path with it).
     """
 
-    def __init__(self, path: str | os.PathLike[str], rate: int, block: int) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], rate: int, block: int, opener: Opener | None = None
+    ) -> None:
         self.path = Path(path)
         self.rate = rate
         self.block = block
-        self._file: TextIO = open(self.path, "a+", encoding="utf-8", newline="\n")
+        self._file: TextIO = open(self.path, "a+", encoding="utf-8", newline="\n", opener=opener)
         try:
             self._prepare()
         except BaseException:

@@ -3,6 +3,7 @@ OSC over UDP and TCP, `chronus send` as a user runs it, and the WAV files read b
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.files import FILES_ENV
 from chronus.engine.slip import encode
 from chronus.protocol import encode_raw
 from chronus.session.wav import read_wav
@@ -68,14 +70,15 @@ def test_chronus_send_gets_a_file_of_exactly_its_length(
     assert (frames.shape, rate) == ((RATE // 2, 2), RATE)
 
 
-def test_bars_are_frames_at_the_tempo_and_a_relative_file_lands_where_send_ran(
+def test_bars_are_frames_at_the_tempo_and_a_relative_file_lands_in_the_files_folder(
     engine: EngineProcess, tmp_path: Path
 ) -> None:
-    out = chronus_send(engine, "tempo 240", "record 1 bar to bar.wav", cwd=tmp_path)
+    name = f"{tmp_path.name}.wav"  # the engine's files folder is shared by the tests
+    out = chronus_send(engine, "tempo 240", f"record 1 bar to {name}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    target = tmp_path / "bar.wav"
-    assert ended(engine, target)["frames"] == RATE  # 4 beats at 240 bpm: 1 s
-    assert read_wav(target)[0].shape == (RATE, 2)
+    assert ended(engine, Path(name))["frames"] == RATE  # 4 beats at 240 bpm: 1 s
+    assert not (tmp_path / name).exists()
+    assert read_wav(Path(os.environ[FILES_ENV]) / name)[0].shape == (RATE, 2)
 
 
 def test_the_client_that_started_it_hears_the_start_and_the_end(

@@ -75,10 +75,12 @@ def test_blocks_are_recorded_exactly(tap: RecordTap, writer: RecordTap, tmp_path
     assert written == 9  # the last block is drained by stop()
     assert info == {
         "path": str(tmp_path / "take.wav"),
+        "file": str(tmp_path / "take.wav"),
         "frames": 10 * BLOCK,
         "seconds": 10 * BLOCK / RATE,
         "first_block": 100,
         "lost_blocks": 0,
+        "error": None,
     }
     assert rec.last == info and rec.take_finished() is None  # stopped, not ended by a length
     frames, rate = read_wav(tmp_path / "take.wav")
@@ -167,6 +169,7 @@ def test_lapping_is_counted_and_filled_with_silence(
     assert rec.status() == {
         "recording": True,
         "path": str(tmp_path / "take.wav"),
+        "file": str(tmp_path / "take.wav"),
         "frames": 9 * BLOCK,
         "length": None,
         "lost_blocks": 3,
@@ -212,8 +215,8 @@ def test_a_slot_being_overwritten_is_not_taken(
 def test_status_and_errors(tap: RecordTap, tmp_path: Path) -> None:
     rec = Recorder(tap)
     assert rec.status() == {
-        "recording": False, "path": None, "frames": 0, "length": None, "lost_blocks": 0,
-        "last": None,
+        "recording": False, "path": None, "file": None, "frames": 0, "length": None,
+        "lost_blocks": 0, "last": None,
     }  # fmt: skip
     with pytest.raises(ValueError, match="not recording"):
         rec.stop()
@@ -244,10 +247,12 @@ def test_a_length_ends_the_recording_on_its_exact_frame(
     done = rec.take_finished()
     assert done == {
         "path": str(tmp_path / "take.wav"),
+        "file": str(tmp_path / "take.wav"),
         "frames": length,
         "seconds": length / RATE,
         "first_block": 5,
         "lost_blocks": 0,
+        "error": None,
     }
     assert rec.take_finished() is None  # said once
     assert rec.status()["last"] == done and rec.status()["length"] is None

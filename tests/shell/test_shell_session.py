@@ -4,12 +4,14 @@ patterns, `what is` and `help <topic>`."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from chronus.engine.client import EngineProcess
+from chronus.engine.files import FILES_ENV
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.protocol import validate
@@ -179,19 +181,22 @@ def test_a_refused_message_resyncs_the_mirror(null_engine: EngineProcess, tmp_pa
     assert "ghost" not in shell.interpreter.context.modules
 
 
-def test_a_relative_record_path_lands_next_to_the_shell(
+def test_a_relative_record_path_lands_in_the_engines_files_folder(
     null_engine: EngineProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     shell, written = _shell(null_engine, tmp_path)
-    assert shell.handle("record 0.2 seconds to relative.wav")
+    name = f"{tmp_path.name}.wav"  # the files folder is shared by the tests
+    assert shell.handle(f"record 0.2 seconds to {name}")
     deadline = time.monotonic() + 5
     while not any(line.startswith("recorded") for line in written):
         assert time.monotonic() < deadline, written
         time.sleep(0.05)
-    # The engine's own account of the take names the file where the shell is.
-    assert written[-1] == f"recorded 0.2 s to {(tmp_path / 'relative.wav').resolve()}"
-    assert read_wav(tmp_path / "relative.wav")[0].shape == (9600, 2)
+    # The engine's own account of the take names the file where it wrote it.
+    target = Path(os.environ[FILES_ENV]) / name
+    assert written[-1] == f"recorded 0.2 s to {target}"
+    assert read_wav(target)[0].shape == (9600, 2)
+    assert not (tmp_path / name).exists()
 
 
 def test_loading_a_snapshot_sends_only_the_differences() -> None:
