@@ -64,9 +64,10 @@ class Terminal:
         """Press named keys (tmux names: `C-c`, `C-d`, `Escape`, `F12`, `Tab`, `Up`)."""
         self._tmux("send-keys", "-t", self.name, *names)
 
-    def screen(self) -> str:
-        """What the terminal shows now, one string, trailing blanks stripped per line."""
-        text = self._tmux("capture-pane", "-p", "-t", self.name)
+    def screen(self, escapes: bool = False) -> str:
+        """What the terminal shows now, one string, trailing blanks stripped per line (with
+        the colour codes if `escapes`)."""
+        text = self._tmux("capture-pane", "-p", *(["-e"] if escapes else []), "-t", self.name)
         return "\n".join(line.rstrip() for line in text.splitlines())
 
     def wait_for(self, pattern: str, timeout: float = 20.0) -> str:

@@ -1,7 +1,8 @@
 """The one folder the engine writes files in (`--files`; default `recordings/`).
 
 A client names a file (`/record/start take.wav`) and the engine writes it under the folder,
-never anywhere else: a name with `..`, an absolute path outside the folder, a path through a
+never anywhere else (only the engine's own command line may name an absolute path elsewhere:
+`for_operator`): a name with `..`, an absolute path outside the folder, a path through a
 symlink, a name that is a FIFO, a device, a folder or any other non-regular file, and an
 existing file that is not a WAV (for a recording) are refused with `FileRefused`, and nothing
 is written. Folders are walked one at a time with `O_NOFOLLOW` from the folder's own
@@ -69,6 +70,17 @@ class FilesFolder:
         if not parts:
             raise FileRefused(f"{name} is the files folder itself, not a file in it")
         return parts
+
+    def for_operator(self, name: str) -> tuple[FilesFolder, str]:
+        """Where a file named on the engine's own command line (`--log`, `--record`) goes: a
+        relative name under this folder, an absolute path where it says. Whoever starts the
+        engine may write where they can (the shell keeps its session logs in its data
+        folder); OSC clients may not. The file itself is checked alike (no symlink, no FIFO,
+        no device)."""
+        path = PurePosixPath(name)
+        if not path.is_absolute() or ".." in path.parts:
+            return self, name
+        return FilesFolder(path.parent), path.name
 
     def where(self, name: str) -> Path:
         """The absolute path `name` stands for (relative names are under the folder)."""

@@ -242,13 +242,16 @@ class Supervisor:
         files = self._files
         try:
             if c.log:
-                log_opener = files.opener(c.log)
-                self._session_log = StampedLog(files.where(c.log), c.rate, c.block, log_opener)
-            if c.record:
-                opener = files.opener(c.record, wav=True)
-                self._recorder.start(
-                    files.where(c.record), c.rate, from_block=0, opener=opener, name=c.record
+                folder, name = files.for_operator(c.log)
+                self._session_log = StampedLog(
+                    folder.where(name), c.rate, c.block, folder.opener(name)
                 )
+            if c.record:
+                folder, name = files.for_operator(c.record)
+                self._recorder.start(
+                    folder.where(name), c.rate, from_block=0,
+                    opener=folder.opener(name, wav=True), name=c.record,
+                )  # fmt: skip
                 if self._session_log is not None:
                     self._session_log.mark_recording(0, c.record)
         except ValueError as exc:

@@ -17,6 +17,7 @@ import pytest
 
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.protocol import MAX_NESTING, encode_raw, validate
+from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.engine.test_peers import _own_address
 from tests.test_packet_limits import raw_message
@@ -96,14 +97,33 @@ def test_recordings_outside_the_files_folder_are_refused_and_nothing_is_written(
     assert read_wav(folder / "takes" / "ok.wav")[0].shape == (4800, 2)
 
 
-def test_an_engine_refuses_to_start_with_a_log_outside_its_files_folder(tmp_path: Path) -> None:
+def test_the_engines_own_log_goes_where_its_command_line_says_but_not_through_a_symlink(
+    tmp_path: Path,
+) -> None:
+    """Whoever starts the engine may name any file they can write (the shell logs into its
+    data folder); the file is still checked: a symlink is refused and nothing is written."""
+    target = tmp_path / "precious.txt"
+    target.write_text("precious")
+    (tmp_path / "link.log").symlink_to(target)
+    refused = EngineProcess(
+        port=0, backend="null",
+        extra_args=["--files", str(tmp_path / "in"), "--log", str(tmp_path / "link.log")],
+    )  # fmt: skip
+    with pytest.raises(EngineError, match="symlink"):
+        refused.boot(timeout=60)
+    assert target.read_text() == "precious"
     engine = EngineProcess(
         port=0, backend="null",
         extra_args=["--files", str(tmp_path / "in"), "--log", str(tmp_path / "s.log")],
-    )  # fmt: skip
-    with pytest.raises(EngineError, match="outside the files folder"):
-        engine.boot(timeout=60)
-    assert not (tmp_path / "s.log").exists()
+    ).boot(timeout=60)  # fmt: skip
+    try:
+        with engine.client() as client:
+            client.send([validate("/patch/create", ("a", "sine"))])
+            client.sync()
+    finally:
+        assert engine.quit() == 0
+    commands = read_stamped_log(tmp_path / "s.log").commands
+    assert [m.address for _, m in commands] == ["/patch/create"]
 
 
 @pytest.fixture

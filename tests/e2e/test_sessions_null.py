@@ -23,6 +23,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.files import FILES_ENV
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.protocol import validate
@@ -68,7 +69,7 @@ def test_a_session_logged_by_default_renders_to_its_recording(data_home: Path) -
     commit) while it records, and the offline render of the log equals the take."""
     written: list[str] = []
     result: list[int] = []
-    take = data_home.parents[2] / "take.wav"
+    take = Path(os.environ[FILES_ENV]) / "take.wav"  # the engine writes in its files folder
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         runner = threading.Thread(
             target=lambda: result.append(
@@ -107,7 +108,7 @@ def test_a_session_logged_by_default_renders_to_its_recording(data_home: Path) -
     session = read_stamped_log(log)
     assert len(session.commits) == 1, "the snapshot did not load through the commit flow"
     [(first, path)] = session.recordings
-    assert path == str(take)
+    assert path == "take.wav", "the name as the musician typed it"
     recorded, rate = read_wav(take)
     assert rate == RATE and len(recorded) > 0.8 * RATE
     assert np.abs(recorded).max() > 0.05, "nothing was heard"
