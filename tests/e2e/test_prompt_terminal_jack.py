@@ -38,6 +38,18 @@ def _free_port() -> int:
         return int(udp.getsockname()[1])
 
 
+def _playhead(screen: str) -> tuple[float, str]:
+    """The beat `show patterns` says it is at, and the bass row's highlighted (reverse
+    video) cell, from a screen captured with its colour codes."""
+    beats = re.findall(r"patterns · bar (\d+) beat (\d+(?:\.\d+)?)", screen)
+    rows = [line for line in screen.splitlines() if re.match(r"(\x1b\[[0-9;]*m)*bass\b", line)]
+    assert beats and rows, screen
+    bar, beat = beats[-1]
+    cell = re.search(r"\x1b\[1;7m([^\x1b]*)", rows[-1])
+    assert cell is not None, rows[-1]
+    return 4 * (int(bar) - 1) + float(beat), cell.group(1)
+
+
 def _chronus(tmp_path: Path, env: dict[str, str], port: int) -> Terminal:
     command = [sys.executable, "-m", "chronus", "--port", str(port), "--backend", "device"]
     return Terminal(command, env, str(tmp_path))
@@ -72,11 +84,14 @@ def test_a_session_at_the_prompt_in_a_real_terminal_on_jack(tmp_path: Path) -> N
         assert re.search(r"\b\d+:\d\b", screen), f"no bar:beat in the toolbar:\n{screen}"
 
         first.type("show patterns")
-        first.wait_for(r"bass.*c2")
-        looks = [first.screen(escapes=True)]
-        time.sleep(0.35)  # a 16th at 128 bpm is 117 ms: the playhead has moved on
-        looks.append(first.screen(escapes=True))
-        assert looks[0] != looks[1], "the playhead did not move between two looks"
+        first.wait_for(r"patterns · bar \d+ beat")
+        looks = []
+        for _ in range(8):  # a 16th at 128 bpm is 117 ms: the playhead moves between looks
+            looks.append(_playhead(first.screen(escapes=True)))
+            time.sleep(0.06)
+        cells = {cell for _, cell in looks}
+        assert len(cells) >= 2, f"the playhead did not move on the bass row: {looks}"
+        assert looks[-1][0] > looks[0][0], f"the beat shown did not go on: {looks}"
         first.keys("q")  # any key ends the live view
         first.type("health")
         first.wait_for(r"underruns")
