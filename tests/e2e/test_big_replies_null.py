@@ -115,7 +115,8 @@ def test_the_shell_attaches_resyncs_and_loads_snapshots_on_the_big_patch(
         assert written[-1].startswith("saved snapshot wide"), written
         assert shell.handle("add a sine called extra")
         assert shell.handle("load snapshot wide")
-        assert written[-1] == "loaded snapshot wide (undo goes back)", written
+        assert written[-1].startswith("loaded snapshot wide, crossfaded in 50 ms"), written
+        assert "- extra (sine)" in written[-1]
         assert "extra" not in shell.interpreter.context.modules
         assert "big00" in shell.interpreter.context.modules
         with big.client() as other:

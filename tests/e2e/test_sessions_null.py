@@ -5,6 +5,7 @@ crossfaded."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -208,7 +209,9 @@ def test_a_snapshot_load_is_crossfaded_without_a_click(tmp_path: Path) -> None:
             f"\nload at {switch}: steps before {before:.4f}, during {during:.4f}, after {after:.4f}"
         )
         assert max(before, after) > 1.5 * min(before, after), "the load changed nothing heard"
-        assert during <= 1.1 * max(before, after) + 1e-3, "the load clicked"
+        # An equal-power crossfade of two correlated sounds (a tone and its distorted self)
+        # peaks at √2 of them mid-fade, and so may its steps; a click is a jump far beyond.
+        assert during <= math.sqrt(2) * max(before, after) + 1e-3, "the load clicked"
     offline = render_session(session, len(recorded))
     underruns = status["io"]["underruns"]
     differing = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
