@@ -152,13 +152,13 @@ def test_a_shell_killed_mid_take_leaves_a_whole_file(engine: EngineProcess, tmp_
     args = ["--engine", f"{engine.host}:{engine.port}"]
     with shell_in_terminal(args, tmp_path) as shell:
         shell.wait(b"chronus on")
-        shell.type(f"record 1 second to {target}")
-        shell.wait(b"1 s to")
+        shell.type(f"record 3 seconds to {target}")  # long enough to be killed mid-take
+        shell.wait(b"3 s to")
         with engine.client() as client:
             recording = client.status()["engine"]["recording"]
         assert recording["recording"] and recording["path"] == str(target)  # mid-take
         shell.process.send_signal(signal.SIGKILL)
         shell.process.wait(10)
     assert target.exists()
-    assert ended(engine, target)["frames"] == RATE
-    assert read_wav(target)[0].shape == (RATE, 2)
+    assert ended(engine, target)["frames"] == 3 * RATE
+    assert read_wav(target)[0].shape == (3 * RATE, 2)
