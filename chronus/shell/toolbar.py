@@ -35,7 +35,7 @@ __all__ = [
     "meter",
 ]
 
-POLLS_PER_S: Final = 4
+POLLS_PER_S: Final = 3
 """How often the toolbar asks the engine what plays (and the prompt redraws)."""
 REFRESH_S: Final = 1.0 / POLLS_PER_S
 SHOWN_KINDS: Final = frozenset({"failover", "quarantine", "recording", "plugin", "engine"})
