@@ -27,18 +27,22 @@ a rejoin), anything else of the engine's (its template)."""
 
 class News:
     """The latest `keep` events, each a dict: `serial` (int, rising from 1), `kind` (one of
-    `KINDS`), `text` (one human line)."""
+    `KINDS`), `text` (one human line), and `about` when told (what the event concerns, as a
+    client named it: a recording's file name)."""
 
     def __init__(self, keep: int = 16) -> None:
         self._events: deque[dict[str, int | str]] = deque(maxlen=keep)
         self._serial = 0
 
-    def add(self, kind: str, text: str) -> None:
+    def add(self, kind: str, text: str, about: str = "") -> None:
         """Tell an event."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind of event {kind!r} (known: {', '.join(KINDS)})")
         self._serial += 1
-        self._events.append({"serial": self._serial, "kind": kind, "text": text})
+        event: dict[str, int | str] = {"serial": self._serial, "kind": kind, "text": text}
+        if about:
+            event["about"] = about
+        self._events.append(event)
 
     @property
     def serial(self) -> int:

@@ -605,10 +605,10 @@ class Supervisor:
             return
         log.warning("audio I/O %s: %s", kind, text)
 
-    def _tell(self, kind: str, text: str) -> None:
+    def _tell(self, kind: str, text: str, about: str = "") -> None:
         """An engine event for clients (`/engine/now`), beside the keeper's own."""
         if self._keeper is not None:
-            self._keeper.news.add(kind, text)
+            self._keeper.news.add(kind, text, about)
 
     def _io_died(self) -> None:
         assert self._io is not None
@@ -816,10 +816,10 @@ class Supervisor:
             log.error("%s", text)
             if starter is not None:
                 self._error(starter, "/record/start", text)
-            self._tell("recording", text)
+            self._tell("recording", text, path)
         else:
             log.info("recorded %d frames (%.3f s) to %s", frames, done["seconds"], done["file"])
-            self._tell("recording", f"recorded {done['seconds']:.1f} s to {done['file']}")
+            self._tell("recording", f"recorded {done['seconds']:.1f} s to {done['file']}", path)
         if starter is not None:
             self._reply(starter, "/record/stopped", path, frames)
 

@@ -48,6 +48,8 @@ class Recorder:
         self._path = ""
         self._ends = 0.0
         """When (monotonic) the engine ends the recording followed."""
+        self._followed: set[str] = set()
+        """Timed recordings this follower reports the end of (see `reports`)."""
 
     def started(self, path: str, seconds: float | None) -> None:
         """A recording to `path` was started; the engine ends it after `seconds` (None: when
@@ -58,6 +60,7 @@ class Recorder:
             return
         self.write(f"recording {seconds:g} s to {path}")
         with self._lock:
+            self._followed.add(path)
             self._path = path
             self._ends = time.monotonic() + seconds
             self._follow(seconds + _REPORT_DELAY_S, _CHECKS)
@@ -94,6 +97,15 @@ class Recorder:
         self.on_stop()
         self.write(text)
 
+    def reports(self, event: dict[str, object]) -> bool:
+        """Whether this follower tells the end of the recording an engine event is about
+        (a timed one it followed): then no one else need say it again. Once per recording."""
+        with self._lock:
+            if event.get("kind") != "recording" or event.get("about") not in self._followed:
+                return False
+            self._followed.discard(str(event["about"]))
+            return True
+
     def finish(self, engine_stops: bool = False) -> None:
         """The shell is quitting: stop following. The engine still ends a timed recording at
         its length, unless it stops too (`engine_stops`), which ends it at once."""
@@ -111,6 +123,7 @@ class Recorder:
     def cancel(self) -> None:
         """Stop following (the musician stopped the recording, or started another)."""
         with self._lock:
+            self._followed.discard(self._path)  # its end is news again, for the toolbar
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None

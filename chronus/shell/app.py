@@ -493,7 +493,7 @@ def _attached(
         quiet=quiet,
         beat_now=lambda: _beat(client),
     )
-    shell.live = LiveStatus.for_engine(client.address, write).start()
+    shell.live = LiveStatus.for_engine(client.address, write, shell.recorder.reports).start()
     shell.pictures.beat_now = lambda: _beat(client)
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
     if not owns_engine and (notice := attached_notice(client)):

@@ -11,12 +11,12 @@ from rich.console import Group
 from chronus.engine.client import EngineError
 from chronus.protocol import Message
 from chronus.shell.anchors import Anchors
+from chronus.shell.feedback import BeatNow
 from chronus.shell.live import LiveRunner, ansi_lines
 from chronus.shell.pictures import module_bars, patch_tree, pattern_grid, render
 
-__all__ = ["BeatNow", "Show"]
+__all__ = ["Show"]
 
-BeatNow = Callable[[], float | None]
 """The transport's beat now (None when it is stopped): `EngineClient.now()["beat"]`."""
 
 _PATTERNS = ("patterns", "pattern", "grid", "steps")

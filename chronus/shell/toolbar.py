@@ -163,6 +163,8 @@ class LiveStatus:
     write: Callable[[str], None]
     every_s: float = REFRESH_S
     on_close: Callable[[], None] = lambda: None
+    told_elsewhere: Callable[[dict[str, Any]], bool] = lambda event: False
+    """Events the shell tells itself (the end of a timed recording it follows): not written."""
     latest: dict[str, Any] | None = None
     _seen: int = -1
     _boot: str | None = None
@@ -170,10 +172,15 @@ class LiveStatus:
     _thread: threading.Thread | None = None
 
     @classmethod
-    def for_engine(cls, address: tuple[str, int], write: Callable[[str], None]) -> LiveStatus:
+    def for_engine(
+        cls,
+        address: tuple[str, int],
+        write: Callable[[str], None],
+        told_elsewhere: Callable[[dict[str, Any]], bool] = lambda event: False,
+    ) -> LiveStatus:
         """A live status of the engine at `address`, with a client of its own."""
         client = EngineClient(*address)
-        return cls(client.now, write, on_close=client.close)
+        return cls(client.now, write, on_close=client.close, told_elsewhere=told_elsewhere)
 
     def start(self) -> LiveStatus:
         """Start polling in a daemon thread."""
@@ -212,6 +219,6 @@ class LiveStatus:
             serial = int(event.get("serial", 0))
             if serial > self._seen:
                 self._seen = serial
-                if event.get("kind") in SHOWN_KINDS:
+                if event.get("kind") in SHOWN_KINDS and not self.told_elsewhere(event):
                     self.write(event_line(event))
         self.latest = now

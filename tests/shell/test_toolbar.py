@@ -173,3 +173,35 @@ def test_the_shell_draws_from_the_live_answer_without_asking_the_engine() -> Non
     shell.live = LiveStatus(Answers(now()), lambda line: None)
     shell.live.poll()
     assert shell.toolbar().startswith(" ♩ 128 · 11:3 · ")
+
+
+def test_the_end_of_a_recording_the_shell_follows_is_told_once() -> None:
+    """The shell's recording follower says when its timed take ended; the toolbar does not
+    say it again, but still tells the end of any other recording."""
+    from chronus.session.recording import Recorder
+
+    class Client:
+        address = ("127.0.0.1", 1)
+
+    written: list[str] = []
+    recorder = Recorder(Client(), written.append)  # type: ignore[arg-type]
+    recorder.started("mine.wav", 60.0)
+    recorder.cancel()  # stopped early: the follower says nothing, the toolbar must
+    recorder.started("timed.wav", 60.0)
+    answers = iter([
+        {"boot": "b", "events": []},
+        {"boot": "b", "events": [
+            {"serial": 1, "kind": "recording", "text": "recorded 60.0 s to timed.wav",
+             "about": "timed.wav"},
+            {"serial": 2, "kind": "recording", "text": "recorded 0.5 s to mine.wav",
+             "about": "mine.wav"},
+            {"serial": 3, "kind": "recording", "text": "recorded 1.0 s to other.wav",
+             "about": "other.wav"},
+        ]},
+    ])  # fmt: skip
+    live = LiveStatus(lambda: next(answers), written.append, told_elsewhere=recorder.reports)
+    live.poll()
+    live.poll()
+    recorder.cancel()
+    assert written[-2:] == ["● recorded 0.5 s to mine.wav", "● recorded 1.0 s to other.wav"]
+    assert not any("timed.wav" in line and line.startswith("●") for line in written)
