@@ -9,6 +9,10 @@ consumed-block counter (the engine's master clock), wakes both slots with one se
 post each and copies the block to the record tap. An xrun the device reports is counted,
 and counted again if it is the host's: right after a host stall (`XrunTagger`). It
 allocates no arrays, takes no lock another process can hold for long, and never raises.
+
+An I/O that replaces a dead one (`IoConfig.resume`) writes silence while the supervisor's
+stand-in holds the clock, then takes it, skips the blocks that fell due meanwhile and fades
+in on the block due now (see `io_clock`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy.typing as npt
 
 from chronus.dsp.crossfade import crossfade_into
 from chronus.engine.cpu_watch import CpuStamps, XrunTagger
+from chronus.engine.io_clock import advance, resume_skip
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters
@@ -71,6 +76,8 @@ class IoConfig:
     device: str | None = None
     cpu_stamps: str = ""
     """The supervisor's `CpuStamps`; empty where there are none."""
+    resume: bool = False
+    """This I/O replaces one that died: it takes the clock from the supervisor's stand-in."""
 
 
 class BlockPump:
@@ -85,6 +92,7 @@ class BlockPump:
         wakes: tuple[Semaphore, Semaphore],
         stamps: CpuStamps | None = None,
         period_ns: int = 0,
+        resume: bool = False,
     ) -> None:
         self._rings = rings
         self._stamps = stamps
@@ -97,7 +105,9 @@ class BlockPump:
         self._wakes = wakes
         self._block = rings[0].block
         self._was_sounding = False
-        self._silent = False
+        self._silent = resume  # a restart fades in on its first block, after the gap
+        self._resuming = resume
+        self._owns_clock = False
         self._thread_checked = False
         ramp = (np.arange(self._block, dtype=np.float32) + 1) / self._block
         self._fade_in = ramp.reshape(-1, 1)
@@ -123,6 +133,15 @@ class BlockPump:
         """Fill `out` (one block) with block *k* of the active slot, the standby, or silence."""
         start = time.monotonic_ns()
         v = self._v
+        if not self._owns_clock:
+            if v[IoField.CLOCK_HELD]:  # the stand-in's until it sees this device run
+                out.fill(0.0)
+                v[IoField.WAITING_CALLBACKS] += 1
+                return
+            self._owns_clock = True
+            if self._resuming:  # the blocks that fell due since the stand-in let go
+                skip = resume_skip(int(v[IoField.LAST_BLOCK_NS]), start, self._period_ns)
+                advance(v, self._rings, skip, self._period_ns)
         k = int(v[IoField.CONSUMED])
         flags = self._flags
         active = int(flags[ControlField.ACTIVE])
@@ -147,7 +166,10 @@ class BlockPump:
                     # Fade from the last sample played, so the gap is a dip and not a click.
                     np.multiply(self._fade_out, self._last, out=out)
                     self._silent = True
-                    self._log_underrun(k, start, active)
+                    if self._resuming:  # not played yet since the restart: still the gap
+                        v[IoField.BLOCKS_MISSED] += 1
+                    else:
+                        self._log_underrun(k, start, active)
                     self._was_sounding = False
                     self._after(k, start, out)
                     return
@@ -198,6 +220,10 @@ class BlockPump:
     def _finish(self, out: npt.NDArray[np.float32], k: int, start: int, sounding: bool) -> None:
         """Count a block played from a ring, then `_after`."""
         v = self._v
+        if self._resuming:
+            self._resuming = False
+            v[IoField.RESUMED_BLOCK] = k
+            v[IoField.RESUMED_NS] = start  # last: a reader that sees it sees the block
         if sounding:
             v[IoField.SOUNDING_BLOCKS] += 1
             if not self._was_sounding:
@@ -348,7 +374,7 @@ def io_main(
     v[IoField.DEVICE] = 1 if backend == "device" else 0
     stamps = CpuStamps.attach(config.cpu_stamps) if config.cpu_stamps else None
     period_ns = config.block * 1_000_000_000 // config.rate
-    pump = BlockPump(rings, tap, counters, control, wakes, stamps, period_ns)
+    pump = BlockPump(rings, tap, counters, control, wakes, stamps, period_ns, config.resume)
     gc.collect()
     gc.freeze()
     gc.disable()  # the callback makes no reference cycles; a collection there is a glitch

@@ -198,6 +198,19 @@ class IoField(IntEnum):
     """Callbacks in a burst that found block *k* in neither ring and waited for it."""
     BURST_SAVES = 20
     """Of those, the ones where a slot published it in time: underruns avoided."""
+    CLOCK_HELD = 21
+    """Non-zero while the supervisor's stand-in clock moves `CONSUMED` (no audio I/O plays:
+    it died, or its successor is opening the device); an I/O then writes silence and leaves
+    the clock alone. See `io_clock`."""
+    WAITING_CALLBACKS = 22
+    """Callbacks an I/O gave silence to because the stand-in held the clock: the first one
+    tells the supervisor that the device runs and the clock can be handed over."""
+    BLOCKS_MISSED = 23
+    """Blocks the clock passed with no I/O to play them (rendered by the slots, not played)."""
+    RESUMED_NS = 24
+    """When a restarted I/O played its first block from a ring (CLOCK_MONOTONIC)."""
+    RESUMED_BLOCK = 25
+    """Which block that was."""
     TIMINGS = 40
     UNDERRUN_LOG = 40 + TIMING_WINDOW
     """The last `UNDERRUN_LOG_ENTRIES` underruns, as the I/O saw them: see `underrun_log`."""

@@ -22,14 +22,15 @@ from typing import Any
 from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
 from chronus.engine import leftovers
-from chronus.engine.audio_io import IoConfig, io_main
+from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
+from chronus.engine.io_keeper import IoKeeper
 from chronus.engine.keeper import SlotKeeper
-from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
+from chronus.engine.launcher import Launcher, LaunchError, spawn_context
 from chronus.engine.now import beat_at, level_blocks, output_level, read_transport, tempo_of
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.peers import PeerFilter, listens_everywhere
@@ -44,7 +45,6 @@ from chronus.engine.slot import WorkerConfig
 from chronus.engine.stats import (
     ControlField,
     IoField,
-    ProcessState,
     SlotField,
     recent_timings,
     summary,
@@ -166,10 +166,9 @@ class Supervisor:
         self._session_log: StampedLog | None = None
         self._unlogged: deque[tuple[int, int, Message, float]] = deque()
         """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
-        self._io: ChildProcess | None = None
+        self._io: IoKeeper | None = None
         self._cpu_watch: CpuWatch | None = None
         self._prepared: PreparedPatterns | None = None
-        self._io_conn: Any = None
         self._halt = self._ctx.Semaphore(0)
         self._pacer = Pacer(config.block, config.rate)
         self._plugin_watch = PluginWatch(self.registry, on_move=self._tell)
@@ -335,22 +334,16 @@ class Supervisor:
             device=c.device,
             cpu_stamps=self._cpu_watch.stamps.name if self._cpu_watch else "",
         )
-        parent_conn, child_conn = self._ctx.Pipe(duplex=False)
-        self._io_conn = parent_conn
+        rings = (seats[0].ring, seats[1].ring)
+        self._io = IoKeeper(
+            self._launcher, self._ctx, io_config, self._io_counters, rings, self._keeper.wakes,
+            self._halt, lambda text: self._tell("engine", text),
+        )  # fmt: skip
         try:
-            self._io = self._launcher.start(
-                io_main, (io_config, self._keeper.wakes, self._halt, child_conn), "chronus-audio-io"
-            )
-        except LaunchError as exc:
+            self._io.start(_BOOT_TIMEOUT_S)
+        except RuntimeError as exc:
             raise EngineStartError(str(exc)) from exc
-        finally:
-            child_conn.close()
-        if not parent_conn.poll(_BOOT_TIMEOUT_S):
-            raise EngineStartError("the audio I/O did not start in time")
-        reply = parent_conn.recv()
-        if reply[0] != "ready":
-            raise EngineStartError(reply[1])
-        self.backend_description, self.notice = reply[1], reply[2]
+        self.backend_description, self.notice = self._io.description, self._io.notice
 
     def request_quit(self, *_: object) -> None:
         """Ask the serve loop to stop (signal handlers and `/engine/quit` call this)."""
@@ -360,12 +353,8 @@ class Supervisor:
         """Stop the children, wait for them, and free the shared memory."""
         if self._control is not None:
             self._control.values[ControlField.RUN] = 0
-        self._halt.release()
         if self._io is not None:
-            self._io.join(3.0)
-            if self._io.is_alive():
-                self._io.kill()
-                self._io.join(3.0)
+            self._io.stop()
         if self._keeper is not None:
             if self._session_log is not None:
                 self._write_log(final=True)
@@ -387,8 +376,6 @@ class Supervisor:
         self._keeper = None
         self._tap = self._io_counters = self._control = self._cpu_watch = None
         self._prepared = None
-        if self._io_conn is not None:
-            self._io_conn.close()
         if self._osc is not None:
             self._osc.close()
         if self._http is not None:
@@ -407,8 +394,8 @@ class Supervisor:
         keeper, osc = self._keeper, self._osc
         selector = selectors.DefaultSelector()
         osc.attach(selector)
-        selector.register(self._io.sentinel, selectors.EVENT_READ, "io")
-        selector.register(self._io_conn, selectors.EVENT_READ, "io-report")
+        io = self._io
+        io.watch(selector)
         if keeper.deaths is not None:
             selector.register(keeper.deaths.fileno(), selectors.EVENT_READ, "lifeline")
         watched: set[Worker] = set()
@@ -426,11 +413,8 @@ class Supervisor:
                 elif key.data == "lifeline" and keeper.deaths is not None:
                     for worker, seen_ns in keeper.deaths.take():
                         keeper.on_exiting(worker, seen_ns)
-                elif key.data == "io-report":
-                    self._io_report(selector)
-                elif key.data == "io":
-                    selector.unregister(key.fileobj)
-                    self._io_died()
+                elif key.data in ("io", "io-report"):
+                    io.on_ready(key.data)
                 elif isinstance(key.data, Worker):
                     selector.unregister(key.fileobj)
                     selector.unregister(key.data.conn)
@@ -439,6 +423,7 @@ class Supervisor:
                 elif key.data[1] in watched:
                     keeper.on_message(key.data[1])
             keeper.tick()
+            io.tick()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
             if self._unlogged:
@@ -597,25 +582,10 @@ class Supervisor:
         except Exception:  # the sender's address itself may be the fault
             log.debug("no /error for an internal error to %s", addr)
 
-    def _io_report(self, selector: selectors.BaseSelector) -> None:
-        try:
-            kind, text = self._io_conn.recv()[:2]
-        except (EOFError, OSError):
-            selector.unregister(self._io_conn)
-            return
-        log.warning("audio I/O %s: %s", kind, text)
-
     def _tell(self, kind: str, text: str, about: str = "") -> None:
         """An engine event for clients (`/engine/now`), beside the keeper's own."""
         if self._keeper is not None:
             self._keeper.news.add(kind, text, about)
-
-    def _io_died(self) -> None:
-        assert self._io is not None
-        self._io.join(0.1)
-        if self._io_counters is not None:
-            self._io_counters.values[IoField.STATE] = ProcessState.DEAD
-        log.error("the audio I/O process exited (code %s)", self._io.exitcode)
 
     def _reply(self, addr: Any, address: str, *args: Arg) -> None:
         assert self._osc is not None
@@ -894,6 +864,7 @@ class Supervisor:
                 device_latency_ms=round(int(v[IoField.DEVICE_LATENCY_US]) / 1000.0, 3),
                 last_onset_ns=int(v[IoField.LAST_ONSET_NS]),
                 last_block_ns=int(v[IoField.LAST_BLOCK_NS]),
+                **(self._io.status() if self._io is not None else {}),
             )
         keeper = self._keeper
         slots = keeper.status() if keeper is not None else []

@@ -1,0 +1,288 @@
+"""The I/O keeper: starts the audio I/O process, and a new one when it dies.
+
+When the audio I/O dies (its sentinel fires), the keeper's `StandIn` takes the sample clock
+at once and moves it on its grid, so the slots render on as if the device took their blocks
+(see `io_clock`); a new I/O is started through the launcher with the same `IoConfig`
+(`resume` set), opens the device, and takes the clock back on its first callback after the
+keeper lets go. The blocks between are counted as missed, not played late. Restarts follow a
+`RespawnPolicy` (at once, then after 2 s and 10 s, then suspended; a suspended I/O is tried
+again after `RETRY_SUSPENDED_S`). Each death is told once to clients, when its outcome is
+known: the output back, a later restart, or a suspension.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
+from multiprocessing.synchronize import Semaphore
+from typing import Any, Final
+
+from chronus.engine.audio_io import IoConfig, io_main
+from chronus.engine.backoff import RespawnPolicy
+from chronus.engine.io_clock import StandIn
+from chronus.engine.launcher import ChildProcess, Launcher, LaunchError
+from chronus.engine.rings import AudioRing, SharedCounters
+from chronus.engine.stats import IoField, ProcessState
+
+__all__ = ["OPEN_TIMEOUT_S", "RETRY_SUSPENDED_S", "IoKeeper"]
+
+RETRY_SUSPENDED_S: Final = 30.0
+"""An I/O whose restarts were suspended (a crash loop) is tried again after this long."""
+OPEN_TIMEOUT_S: Final = 10.0
+"""A restarted I/O whose device has not called back this long after its start is killed
+(and its death follows the policy): a device that never runs must not hold the clock."""
+_NAME: Final = "chronus-audio-io"
+log = logging.getLogger("chronus.engine")
+
+
+class IoKeeper:
+    """Owns the audio I/O process: its start, its death, its restarts and the clock meanwhile.
+
+    `tell(text)` is how the keeper tells clients an event (once per death). The serve loop
+    gives the keeper its selector (`watch`), passes on what fires for it (`on_ready`) and
+    calls `tick` every turn.
+    """
+
+    def __init__(
+        self,
+        launcher: Launcher,
+        ctx: SpawnContext,
+        config: IoConfig,
+        counters: SharedCounters,
+        rings: tuple[AudioRing, AudioRing],
+        wakes: tuple[Semaphore, Semaphore],
+        halt: Semaphore,
+        tell: Callable[[str], None],
+    ) -> None:
+        self._launcher = launcher
+        self._ctx = ctx
+        self._config = config
+        self._v = counters.values
+        self._wakes = wakes
+        self._halt = halt
+        self._tell = tell
+        period_ns = config.block * 1_000_000_000 // config.rate
+        self.stand_in = StandIn(self._v, rings, wakes, period_ns)
+        self.policy = RespawnPolicy()
+        self.process: ChildProcess | None = None
+        self._conn: Connection | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self.description = ""
+        self.notice = ""
+        self.restarts = 0
+        self.state = "starting"
+        """`running`, `restarting` (a new I/O opens the device), `waiting` (a restart is due
+        later), `suspended` or `stopped`."""
+        self._started_ns = 0
+        self._killed = False
+        self._due = 0.0
+        self._died: dict[str, Any] = {}
+        """The last death: code, when it was seen, and blocks missed before it."""
+        self.last_restart: dict[str, Any] = {}
+        """The last restart that played again: code, gap_ms (death seen to first block
+        played), blocks_missed, the time the output resumed (CLOCK_MONOTONIC ns), the
+        clock's block when the death was seen and the block played first after it."""
+
+    # -- start and stop ------------------------------------------------------------------------
+
+    def start(self, timeout: float) -> None:
+        """Start the first I/O and wait until it is ready (`description`, `notice`).
+
+        Raises `RuntimeError` (with the I/O's own words) if it cannot start.
+        """
+        try:
+            self._launch(self._config)
+        except LaunchError as exc:
+            raise RuntimeError(str(exc)) from exc
+        assert self._conn is not None
+        if not self._conn.poll(timeout):
+            raise RuntimeError("the audio I/O did not start in time")
+        reply = self._conn.recv()
+        if reply[0] != "ready":
+            raise RuntimeError(reply[1])
+        self.description, self.notice = reply[1], reply[2]
+        self.state = "running"
+        # A restart plays on what the first one found: a device that fails then is an error
+        # (and a later try), not a silent fall back to the null backend.
+        chosen = "device" if self.description.startswith("device") else "null"
+        self._config = replace(self._config, backend=chosen)
+
+    def _launch(self, config: IoConfig) -> None:
+        parent, child = self._ctx.Pipe(duplex=False)
+        try:
+            self.process = self._launcher.start(
+                io_main, (config, self._wakes, self._halt, child), _NAME
+            )
+        except LaunchError:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        self._conn = parent
+        self._started_ns = time.monotonic_ns()
+        self._killed = False
+        if self._selector is not None:
+            self._selector.register(self.process.sentinel, selectors.EVENT_READ, "io")
+            self._selector.register(parent, selectors.EVENT_READ, "io-report")
+
+    def stop(self) -> None:
+        """Stop the I/O (the control block's RUN is already 0) and let go of the clock."""
+        self._halt.release()
+        if self.process is not None:
+            self.process.join(3.0)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(3.0)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.state = "stopped"
+
+    # -- the serve loop ------------------------------------------------------------------------
+
+    def watch(self, selector: selectors.BaseSelector) -> None:
+        """Have `selector` watch the I/O's sentinel (`io`) and its reports (`io-report`)."""
+        self._selector = selector
+        if self.process is not None and self._conn is not None:
+            selector.register(self.process.sentinel, selectors.EVENT_READ, "io")
+            selector.register(self._conn, selectors.EVENT_READ, "io-report")
+
+    def on_ready(self, what: str) -> None:
+        """The selector fired for `what`: `io` (the I/O exited) or `io-report`."""
+        if what == "io":
+            self._on_death()
+        else:
+            self._read_report()
+
+    def _read_report(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            kind, text, *rest = conn.recv()
+        except (EOFError, OSError):
+            self._forget_conn()
+            return
+        if kind == "ready":
+            self.description = text
+            if rest and rest[0]:
+                log.warning("audio I/O: %s", rest[0])
+        else:
+            log.warning("audio I/O %s: %s", kind, text)
+
+    def _forget_conn(self) -> None:
+        if self._conn is None:
+            return
+        if self._selector is not None:
+            self._selector.unregister(self._conn)
+        self._conn.close()
+        self._conn = None
+
+    def _on_death(self) -> None:
+        process = self.process
+        assert process is not None
+        if self._selector is not None:
+            self._selector.unregister(process.sentinel)
+        while self._conn is not None and self._conn.poll():
+            self._read_report()  # its last words (an error opening the device) come first
+        self._forget_conn()
+        process.join(0.1)
+        code = process.exitcode
+        self.process = None
+        now_ns = time.monotonic_ns()
+        self.stand_in.hold(now_ns)
+        self._v[IoField.STATE] = ProcessState.DEAD
+        log.error("the audio I/O process exited (code %s)", code)
+        if not self._died:  # a restart that dies before it played is the same gap
+            self._died = {
+                "code": code, "seen_ns": now_ns, "block": int(self._v[IoField.CONSUMED]),
+                "missed": int(self._v[IoField.BLOCKS_MISSED]),
+            }  # fmt: skip
+        served_s = (now_ns - self._started_ns) / 1e9
+        decision = self.policy.on_death(time.monotonic(), served_s)
+        if decision.suspended:
+            self.state = "suspended"
+            self._due = time.monotonic() + RETRY_SUSPENDED_S
+            self._tell(
+                f"the audio I/O exited (code {code}); restarts suspended ({decision.reason}): "
+                f"silent, trying again in {RETRY_SUSPENDED_S:g} s"
+            )
+            return
+        self.state = "waiting"
+        self._due = time.monotonic() + decision.delay_s
+        if decision.delay_s > 0:
+            self._tell(f"the audio I/O exited (code {code}); {decision.describe()}")
+
+    def tick(self) -> None:
+        """Move the stand-in's clock, start a restart that is due, hand the clock over, and
+        tell of a restart once its I/O played."""
+        if self._died and self.state == "running" and self._v[IoField.RESUMED_NS]:
+            self._resumed()
+        stand_in = self.stand_in
+        if not stand_in.holding:
+            return
+        now_ns = time.monotonic_ns()
+        stand_in.step(now_ns)
+        if self.state in ("waiting", "suspended") and time.monotonic() >= self._due:
+            self._restart()
+        elif self.state == "restarting" and stand_in.ready_to_hand_over():
+            stand_in.let_go(time.monotonic_ns())
+            self.state = "running"
+        elif self.state == "restarting" and now_ns - self._started_ns > OPEN_TIMEOUT_S * 1e9:
+            if self.process is not None and not self._killed:
+                self._killed = True
+                log.error("the restarted audio I/O did not play within %g s", OPEN_TIMEOUT_S)
+                self.process.kill()
+
+    def _restart(self) -> None:
+        if not self._launcher.ready():
+            return  # its template is warming up again: the next tick tries
+        if self.state == "suspended":
+            self.policy.reset()
+        self._v[IoField.RESUMED_NS] = 0
+        try:
+            self._launch(replace(self._config, resume=True))
+        except LaunchError as exc:
+            self.state = "waiting"
+            self._due = time.monotonic() + 2.0
+            log.error("the audio I/O could not be restarted: %s", exc)
+            return
+        self.restarts += 1
+        self.state = "restarting"
+        log.warning("audio I/O restarted (pid %s)", self.process.pid if self.process else 0)
+
+    def _resumed(self) -> None:
+        """The new I/O played its first block: say so once, with the gap and blocks missed."""
+        died = self._died
+        if not died:
+            return
+        self._died = {}
+        resumed_ns = int(self._v[IoField.RESUMED_NS])
+        gap_ms = (resumed_ns - int(died["seen_ns"])) / 1e6
+        missed = int(self._v[IoField.BLOCKS_MISSED]) - int(died["missed"])
+        self.last_restart = {
+            "code": died["code"], "gap_ms": round(gap_ms, 3), "blocks_missed": missed,
+            "resumed_ns": resumed_ns, "died_at_block": died["block"],
+            "resumed_at_block": int(self._v[IoField.RESUMED_BLOCK]),
+        }  # fmt: skip
+        self._tell(
+            f"the audio I/O exited (code {died['code']}) and was restarted: output back after "
+            f"{gap_ms:.0f} ms ({missed} blocks missed)"
+        )
+
+    # -- health --------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The keeper's part of the I/O's health."""
+        return {
+            "process": self.state,
+            "restarts": self.restarts,
+            "blocks_missed": int(self._v[IoField.BLOCKS_MISSED]),
+            "clock_held_by_supervisor": self.stand_in.holding,
+            "last_restart": dict(self.last_restart),
+        }
