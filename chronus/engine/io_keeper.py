@@ -6,8 +6,11 @@ at once and moves it on its grid, so the slots render on as if the device took t
 (`resume` set), opens the device, and takes the clock back on its first callback after the
 keeper lets go. The blocks between are counted as missed, not played late. Restarts follow a
 `RespawnPolicy` (at once, then after 2 s and 10 s, then suspended; a suspended I/O is tried
-again after `RETRY_SUSPENDED_S`). Each death is told once to clients, when its outcome is
-known: the output back, a later restart, or a suspension.
+again after `RETRY_SUSPENDED_S`). On a device, a spare I/O waits warm (PortAudio loaded and
+the device opened once, which costs ~0.5 s on JACK; see `audio_io._warm_spare`): a restart
+posts its `go` instead of starting a process, and a new spare is made once the I/O plays.
+Each death is told once to clients, when its outcome is known: the output back, a later
+restart, or a suspension.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 import selectors
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Semaphore
@@ -36,8 +39,21 @@ RETRY_SUSPENDED_S: Final = 30.0
 OPEN_TIMEOUT_S: Final = 10.0
 """A restarted I/O whose device has not called back this long after its start is killed
 (and its death follows the policy): a device that never runs must not hold the clock."""
+SPARE_AFTER_S: Final = 2.0
+"""A spare I/O is made this long after the I/O plays (or after the last spare died, doubling
+up to a minute while spares keep dying)."""
 _NAME: Final = "chronus-audio-io"
 log = logging.getLogger("chronus.engine")
+
+
+@dataclass(slots=True)
+class _Spare:
+    """A spare I/O: its process, its report pipe and the semaphore that makes it go."""
+
+    process: ChildProcess
+    conn: Connection
+    go: Semaphore
+    warm: bool = False
 
 
 class IoKeeper:
@@ -83,10 +99,15 @@ class IoKeeper:
         self._due = 0.0
         self._died: dict[str, Any] = {}
         """The last death: code, when it was seen, and blocks missed before it."""
+        self._spare: _Spare | None = None
+        self._spare_due = 0.0
+        self._spare_wait_s = SPARE_AFTER_S
+        self.spares_used = 0
         self.last_restart: dict[str, Any] = {}
         """The last restart that played again: code, gap_ms (death seen to first block
         played), blocks_missed, the time the output resumed (CLOCK_MONOTONIC ns), the
-        clock's block when the death was seen and the block played first after it."""
+        clock's block when the death was seen and the block played first after it, and when
+        the new I/O's device ran (the clock handed over to it), in ms after the death."""
 
     # -- start and stop ------------------------------------------------------------------------
 
@@ -111,28 +132,44 @@ class IoKeeper:
         # (and a later try), not a silent fall back to the null backend.
         chosen = "device" if self.description.startswith("device") else "null"
         self._config = replace(self._config, backend=chosen)
+        self._spare_due = time.monotonic() + SPARE_AFTER_S
 
-    def _launch(self, config: IoConfig) -> None:
+    def _fork(self, config: IoConfig, go: Semaphore | None = None) -> tuple[ChildProcess, Any]:
+        """Start an I/O process (a spare with `go`); it and the end of its report pipe."""
         parent, child = self._ctx.Pipe(duplex=False)
+        args = (config, self._wakes, self._halt, child, *(() if go is None else (go,)))
         try:
-            self.process = self._launcher.start(
-                io_main, (config, self._wakes, self._halt, child), _NAME
-            )
+            process = self._launcher.start(io_main, args, _NAME)
         except LaunchError:
             parent.close()
             raise
         finally:
             child.close()
-        self._conn = parent
+        return process, parent
+
+    def _launch(self, config: IoConfig) -> None:
+        self._adopt(*self._fork(config))
+
+    def _adopt(self, process: ChildProcess, conn: Any) -> None:
+        """Make `process` the I/O: watched by the selector from now on."""
+        self.process, self._conn = process, conn
         self._started_ns = time.monotonic_ns()
         self._killed = False
         if self._selector is not None:
-            self._selector.register(self.process.sentinel, selectors.EVENT_READ, "io")
-            self._selector.register(parent, selectors.EVENT_READ, "io-report")
+            self._selector.register(process.sentinel, selectors.EVENT_READ, "io")
+            self._selector.register(conn, selectors.EVENT_READ, "io-report")
 
     def stop(self) -> None:
-        """Stop the I/O (the control block's RUN is already 0) and let go of the clock."""
+        """Stop the I/O and its spare (the control block's RUN is already 0)."""
         self._halt.release()
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.go.release()  # it sees RUN at 0 and ends
+            spare.process.join(3.0)
+            if spare.process.is_alive():
+                spare.process.kill()
+                spare.process.join(3.0)
+            spare.conn.close()
         if self.process is not None:
             self.process.join(3.0)
             if self.process.is_alive():
@@ -223,6 +260,7 @@ class IoKeeper:
         tell of a restart once its I/O played."""
         if self._died and self.state == "running" and self._v[IoField.RESUMED_NS]:
             self._resumed()
+        self._tend_spare()
         stand_in = self.stand_in
         if not stand_in.holding:
             return
@@ -233,18 +271,78 @@ class IoKeeper:
         elif self.state == "restarting" and stand_in.ready_to_hand_over():
             stand_in.let_go(time.monotonic_ns())
             self.state = "running"
+            self._died["handed_ns"] = time.monotonic_ns()
         elif self.state == "restarting" and now_ns - self._started_ns > OPEN_TIMEOUT_S * 1e9:
             if self.process is not None and not self._killed:
                 self._killed = True
                 log.error("the restarted audio I/O did not play within %g s", OPEN_TIMEOUT_S)
                 self.process.kill()
 
+    def _tend_spare(self) -> None:
+        """Hear a spare's word, bury a dead one, and make one when it is due (on a device,
+        while the I/O plays)."""
+        spare = self._spare
+        if spare is not None:
+            while spare.conn.poll():
+                try:
+                    word = spare.conn.recv()
+                except (EOFError, OSError):
+                    break
+                if word[0] == "warm":
+                    spare.warm = True
+                else:
+                    log.warning("spare audio I/O: %s", word[1])
+            if spare.process.is_alive():
+                return
+            spare.conn.close()
+            self._spare = None
+            self._spare_due = time.monotonic() + self._spare_wait_s
+            self._spare_wait_s = min(2 * self._spare_wait_s, 60.0)
+            log.warning("the spare audio I/O exited (code %s)", spare.process.exitcode)
+            return
+        if (
+            self._config.backend != "device"
+            or self.state != "running"
+            or self.stand_in.holding
+            or time.monotonic() < self._spare_due
+            or not self._launcher.ready()
+        ):
+            return
+        go = self._ctx.Semaphore(0)
+        try:
+            process, conn = self._fork(replace(self._config, resume=True), go)
+        except LaunchError as exc:
+            log.warning("no spare audio I/O could be started: %s", exc)
+            self._spare_due = time.monotonic() + self._spare_wait_s
+            return
+        self._spare = _Spare(process, conn, go)
+
+    def _take_spare(self) -> bool:
+        """Make a warm spare the I/O, if there is one."""
+        spare = self._spare
+        if spare is None or not spare.warm or not spare.process.is_alive():
+            return False
+        self._spare = None
+        self._adopt(spare.process, spare.conn)
+        spare.go.release()
+        self.spares_used += 1
+        self._spare_wait_s = SPARE_AFTER_S
+        self._spare_due = time.monotonic() + SPARE_AFTER_S
+        return True
+
     def _restart(self) -> None:
-        if not self._launcher.ready():
-            return  # its template is warming up again: the next tick tries
         if self.state == "suspended":
             self.policy.reset()
         self._v[IoField.RESUMED_NS] = 0
+        if self._take_spare():
+            self.restarts += 1
+            self.state = "restarting"
+            log.warning(
+                "the spare audio I/O took over (pid %s)", self.process.pid if self.process else 0
+            )
+            return
+        if not self._launcher.ready():
+            return  # its template is warming up again: the next tick tries
         try:
             self._launch(replace(self._config, resume=True))
         except LaunchError as exc:
@@ -264,10 +362,12 @@ class IoKeeper:
         self._died = {}
         resumed_ns = int(self._v[IoField.RESUMED_NS])
         gap_ms = (resumed_ns - int(died["seen_ns"])) / 1e6
+        handed_ns = int(died.get("handed_ns", resumed_ns))
         missed = int(self._v[IoField.BLOCKS_MISSED]) - int(died["missed"])
         self.last_restart = {
             "code": died["code"], "gap_ms": round(gap_ms, 3), "blocks_missed": missed,
             "resumed_ns": resumed_ns, "died_at_block": died["block"],
+            "clock_handed_over_ms": round((handed_ns - died["seen_ns"]) / 1e6, 3),
             "resumed_at_block": int(self._v[IoField.RESUMED_BLOCK]),
         }  # fmt: skip
         self._tell(
@@ -284,5 +384,7 @@ class IoKeeper:
             "restarts": self.restarts,
             "blocks_missed": int(self._v[IoField.BLOCKS_MISSED]),
             "clock_held_by_supervisor": self.stand_in.holding,
+            "spare": "none" if self._spare is None else "warm" if self._spare.warm else "warming",
+            "spares_used": self.spares_used,
             "last_restart": dict(self.last_restart),
         }
