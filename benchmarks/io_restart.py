@@ -54,7 +54,7 @@ an I/O that died younger than 3 s as a crash loop."""
 def _status_until(client: EngineClient, done: Any, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        status = client.status()
+        status = client.status(timeout=10.0)
         if done(status["io"]) or time.monotonic() > deadline:
             return status
         time.sleep(0.02)
@@ -95,7 +95,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
                 time.sleep(max(0.0, args.every - SETTLE_S))
                 if args.backend == "device" and not args.cold:
                     _status_until(client, lambda io: io["spare"] == "warm", 30.0)
-                status = client.status()
+                status = client.status(timeout=10.0)
                 pid = int(status["io"]["pid"])
                 gone = os.pidfd_open(pid)
                 killed_ns = time.monotonic_ns()
@@ -123,7 +123,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
                       f"{last['blocks_missed']} blocks missed, exit {exit_ms:.1f} ms, "
                       f"spares used {io['spares_used']}")  # fmt: skip
                 time.sleep(SETTLE_S)
-            end = client.status()
+            end = client.status(timeout=10.0)
         engine.quit()
     finally:
         engine.kill()

@@ -21,6 +21,7 @@ import gc
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Semaphore
@@ -78,6 +79,9 @@ class IoConfig:
     """The supervisor's `CpuStamps`; empty where there are none."""
     resume: bool = False
     """This I/O replaces one that died: it takes the clock from the supervisor's stand-in."""
+    standby: bool = False
+    """A spare that runs its device while it waits, writing silence (JACK sums the clients'
+    outputs), so that its `go` costs no device open: the standby I/O (see `io_keeper`)."""
 
 
 class BlockPump:
@@ -108,6 +112,8 @@ class BlockPump:
         self._silent = resume  # a restart fades in on its first block, after the gap
         self._resuming = resume
         self._owns_clock = False
+        self.released = True
+        """False while a standby waits for its `go`: it writes silence and reads nothing."""
         self._thread_checked = False
         ramp = (np.arange(self._block, dtype=np.float32) + 1) / self._block
         self._fade_in = ramp.reshape(-1, 1)
@@ -262,6 +268,9 @@ class BlockPump:
         self, outdata: npt.NDArray[np.float32], frames: int, _time: Any, status: Any
     ) -> None:
         """sounddevice's callback signature around `pump`."""
+        if not self.released:  # a standby: another I/O plays, and owns every counter
+            outdata.fill(0.0)
+            return
         if status:
             self.count_xrun()
         if not self._thread_checked:
@@ -318,7 +327,14 @@ def _run_null(pump: BlockPump, config: IoConfig, control: npt.NDArray[np.int64])
         pump.pump(out)
 
 
-def _run_device(pump: BlockPump, config: IoConfig, halt: Semaphore) -> None:
+def _run_device(
+    pump: BlockPump,
+    config: IoConfig,
+    halt: Semaphore,
+    before: Callable[[], bool] | None = None,
+) -> None:
+    """Play until `halt`; a standby first runs `before` (its wait for `go`) with the device
+    running, and plays only if it returns True."""
     import sounddevice as sd
 
     with sd.OutputStream(
@@ -330,6 +346,10 @@ def _run_device(pump: BlockPump, config: IoConfig, halt: Semaphore) -> None:
         device=config.device,
         callback=pump.device_callback,
     ) as stream:
+        if before is not None:
+            if not before():
+                return
+            pump.released = True
         pump._v[IoField.DEVICE_LATENCY_US] = int(float(stream.latency) * 1e6)
         # Block without a timeout: a main thread that wakes up to run Python can hold the GIL
         # when the device thread needs it, and on a busy machine that costs an xrun.
@@ -405,32 +425,46 @@ def io_main(
     gc.freeze()
     gc.disable()  # the callback makes no reference cycles; a collection there is a glitch
     v = counters.values
-    try:
-        if go is not None:  # another I/O plays: touch nothing of the engine's until `go`
-            conn.send(("warm",))
-            go.acquire()
-            if not control.values[ControlField.RUN]:
-                return
-            set_title("audio I/O")
+    seated = False
+
+    def wait_for_go() -> bool:  # another I/O plays: touch nothing of the engine's until `go`
+        assert go is not None
+        conn.send(("warm",))
+        go.acquire()
+        set_title("audio I/O")
+        return bool(control.values[ControlField.RUN])
+
+    def take_seat() -> str:
+        """Say this I/O plays (in its counters and on `conn`); its backend ("": failed)."""
+        nonlocal seated
+        seated = True
         v[IoField.PID] = os.getpid()
         v[IoField.STARTED_NS] = time.monotonic_ns()
         backend, description, notice = _choose_backend(config)
         if not backend:
             v[IoField.STATE] = ProcessState.FAILED
             conn.send(("error", description))
-            return
+            return ""
         v[IoField.DEVICE] = 1 if backend == "device" else 0
         v[IoField.STATE] = ProcessState.RUNNING
         conn.send(("ready", description, notice))
-        try:
+        return backend
+
+    try:
+        if go is not None and config.standby:
+            pump.released = False
+            _run_device(pump, config, halt, lambda: wait_for_go() and bool(take_seat()))
+        elif (go is None or wait_for_go()) and (backend := take_seat()):
             if backend == "device":
                 _run_device(pump, config, halt)
             else:
                 _run_null(pump, config, control.values)
+        if seated:
             v[IoField.STATE] = ProcessState.STOPPED
-        except Exception as exc:  # reported to the supervisor, which decides what follows
+    except Exception as exc:  # reported to the supervisor, which decides what follows
+        if seated:
             v[IoField.STATE] = ProcessState.FAILED
-            conn.send(("error", f"audio I/O stopped: {exc}"))
+        conn.send(("error", f"audio I/O stopped: {exc}"))
     finally:
         del pump
         for ring in rings:

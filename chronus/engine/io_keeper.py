@@ -16,6 +16,7 @@ restart, or a suspension.
 from __future__ import annotations
 
 import logging
+import os
 import selectors
 import time
 from collections.abc import Callable
@@ -42,6 +43,9 @@ OPEN_TIMEOUT_S: Final = 10.0
 SPARE_AFTER_S: Final = 2.0
 """A spare I/O is made this long after the I/O plays (or after the last spare died, doubling
 up to a minute while spares keep dying)."""
+STANDBY: Final = os.environ.get("CHRONUS_IO_STANDBY", "") == "1"
+"""Whether the spare runs its device while it waits (`IoConfig.standby`): an experiment,
+off by default (see docs/PERFORMANCE.md, "The audio I/O replaced")."""
 _NAME: Final = "chronus-audio-io"
 log = logging.getLogger("chronus.engine")
 
@@ -310,7 +314,7 @@ class IoKeeper:
             return
         go = self._ctx.Semaphore(0)
         try:
-            process, conn = self._fork(replace(self._config, resume=True), go)
+            process, conn = self._fork(replace(self._config, resume=True, standby=STANDBY), go)
         except LaunchError as exc:
             log.warning("no spare audio I/O could be started: %s", exc)
             self._spare_due = time.monotonic() + self._spare_wait_s
