@@ -1,8 +1,9 @@
 """The audio I/O replaced, measured: SIGKILL it while an 8-voice acid pattern plays.
 
 The pattern runs in the engine's sequencer (as in `failover.py`); the benchmark only watches
-and kills. Before each kill it waits (on a device) until a spare I/O is warm, unless
-`--cold`; then it sends SIGKILL to the audio I/O process and times, on CLOCK_MONOTONIC:
+and kills. Before each kill it waits (on a device) until the spare I/O is warm (`--spare`:
+`warm`, `standby`, or `none`: every restart starts a process); then it sends SIGKILL to the
+audio I/O process and times, on CLOCK_MONOTONIC:
 
 - `exit_ms`: from the kill until the kernel has ended the process (its pidfd readable);
 - `seen_ms`: from the kill until the supervisor saw the death (and took the clock);
@@ -18,7 +19,8 @@ differ outside the gaps (and the fade-in after each) are counted.
 
     python benchmarks/io_restart.py --kills 10 --every 4
     python benchmarks/io_restart.py --backend null --kills 10
-    python benchmarks/io_restart.py --cold --kills 5 --every 6   # no warm spare: a new process
+    python benchmarks/io_restart.py --spare none --kills 5      # no spare: a new process
+    python benchmarks/io_restart.py --spare standby             # the standby experiment
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from failover import _patch
 from figures import add_json_flag, figures_out
 
 from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.io_keeper import SPARE_KINDS
 from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
@@ -71,7 +74,7 @@ def main() -> None:
     parser.add_argument("--backend", default="device", choices=("null", "device"))
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--every", type=float, default=4.0, help="seconds between kills")
-    parser.add_argument("--cold", action="store_true", help="kill without waiting for a spare")
+    parser.add_argument("--spare", default="warm", choices=SPARE_KINDS, help="the spare I/O")
     add_json_flag(parser)
     args = parser.parse_args()
     with figures_out(args.json) as figures:
@@ -85,6 +88,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     engine = EngineProcess(
         port=0, backend=args.backend,
         extra_args=["--files", str(work), "--log", str(log), "--record", str(wav)],
+        env={"CHRONUS_IO_SPARE": args.spare},
     ).boot()  # fmt: skip
     rows: list[dict[str, Any]] = []
     try:
@@ -93,7 +97,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
             time.sleep(1.0)
             for n in range(1, args.kills + 1):
                 time.sleep(max(0.0, args.every - SETTLE_S))
-                if args.backend == "device" and not args.cold:
+                if args.backend == "device" and args.spare != "none":
                     _status_until(client, lambda io: io["spare"] == "warm", 30.0)
                 status = client.status(timeout=10.0)
                 pid = int(status["io"]["pid"])
@@ -148,9 +152,9 @@ def _report(
     rec = recorded[: played * block].reshape(played, block, -1)
     ref = offline[: played * block].reshape(played, block, -1)
     differing = [int(k) for k in np.flatnonzero((rec != ref).any(axis=(1, 2))) if k not in gaps]
-    print(f"backend {args.backend}{' (cold: no spare)' if args.cold else ''}: {len(rows)} "
+    print(f"backend {args.backend}, spare {args.spare}: {len(rows)} "
           f"SIGKILLs of the audio I/O, {len(recorded) / rate:.1f} s recorded")  # fmt: skip
-    figures.update(kills=len(rows), cold=args.cold, backend=args.backend)
+    figures.update(kills=len(rows), spare=args.spare, backend=args.backend)
     for key in ("gap_ms", "blocks_missed", "exit_ms", "seen_ms", "device_ran_ms"):
         values = [float(r[key]) for r in rows] or [0.0]
         print(f"  {key:13s} median {statistics.median(values):9.2f}  max {max(values):9.2f}")

@@ -339,7 +339,7 @@ def big_dump(figures: Figures) -> Reading:
     return Reading(text, figures["reply_errors"])
 
 
-# -- sequencer.py, lang_parse.py, failover.py, xruns.py --------------------------------------
+# -- sequencer.py, lang_parse.py, failover.py, io_restart.py, xruns.py -------------------------
 
 
 def sequencer(figures: Figures) -> Reading:
@@ -408,6 +408,16 @@ def kill_underruns(figures: Figures) -> Reading:
         f"from the offline render {figures['blocks_differing']})"
     )
     return Reading(text, near)
+
+
+def io_restart_underruns(figures: Figures) -> Reading:
+    """Underruns apart from the I/O's gaps, and blocks differing outside them, together."""
+    underruns, differing = figures["underruns"], figures["blocks_differing_outside_gaps"]
+    text = (
+        f"{underruns} underruns, {differing} blocks differing ({figures['kills']} kills, "
+        f"{figures['blocks_missed']['median']:.0f} blocks missed per kill (median))"
+    )
+    return Reading(text, underruns + differing)
 
 
 def own_xruns(figures: Figures) -> Reading:
@@ -753,6 +763,27 @@ BENCHES: tuple[Bench, ...] = (
                 "SIGKILL of the active slot: underruns within 0.5 s of a kill",
                 none_of("0 (issue 4)"),
                 kill_underruns,
+            ),
+        ),
+        needs_jack=True,
+    ),
+    Bench(
+        "io_restart",
+        "io_restart.py",
+        lambda s: _quick(s, ["--kills", "3", "--every", "4"], ["--kills", "10", "--every", "4"]),
+        (
+            Figure(
+                "17",
+                "SIGKILL of the audio I/O, JACK: output back after (kill to first block played)",
+                below(500.0, "< 500 ms by restart (issue 17)"),
+                per_kill("gap_ms"),
+            ),
+            Figure(
+                "17",
+                "SIGKILL of the audio I/O: underruns apart from the gaps, blocks differing from "
+                "the offline render outside them",
+                none_of("0 (issue 17)"),
+                io_restart_underruns,
             ),
         ),
         needs_jack=True,

@@ -43,9 +43,11 @@ OPEN_TIMEOUT_S: Final = 10.0
 SPARE_AFTER_S: Final = 2.0
 """A spare I/O is made this long after the I/O plays (or after the last spare died, doubling
 up to a minute while spares keep dying)."""
-STANDBY: Final = os.environ.get("CHRONUS_IO_STANDBY", "") == "1"
-"""Whether the spare runs its device while it waits (`IoConfig.standby`): an experiment,
-off by default (see docs/PERFORMANCE.md, "The audio I/O replaced")."""
+SPARE_KINDS: Final = ("warm", "standby", "none")
+SPARE: Final = os.environ.get("CHRONUS_IO_SPARE", "warm")
+"""The spare I/O on a device (`CHRONUS_IO_SPARE`, for measurements): `warm` (the default),
+`standby` (it runs its device, silent, while it waits: `IoConfig.standby`; an experiment, see
+docs/PERFORMANCE.md, "The audio I/O replaced") or `none` (every restart starts a process)."""
 _NAME: Final = "chronus-audio-io"
 log = logging.getLogger("chronus.engine")
 
@@ -306,6 +308,7 @@ class IoKeeper:
             return
         if (
             self._config.backend != "device"
+            or SPARE not in SPARE_KINDS[:2]
             or self.state != "running"
             or self.stand_in.holding
             or time.monotonic() < self._spare_due
@@ -314,7 +317,8 @@ class IoKeeper:
             return
         go = self._ctx.Semaphore(0)
         try:
-            process, conn = self._fork(replace(self._config, resume=True, standby=STANDBY), go)
+            config = replace(self._config, resume=True, standby=SPARE == "standby")
+            process, conn = self._fork(config, go)
         except LaunchError as exc:
             log.warning("no spare audio I/O could be started: %s", exc)
             self._spare_due = time.monotonic() + self._spare_wait_s

@@ -1,7 +1,7 @@
 """The audio I/O replaced on a real PortAudio device (JACK's dummy driver), with real SIGKILLs.
 
 As `test_io_restart_null.py`: notes play, the audio I/O process is killed twice, and each
-time a warm spare I/O (or a standby, `CHRONUS_IO_STANDBY=1`) takes over the device and
+time a warm spare I/O (or a standby, `CHRONUS_IO_SPARE=standby`) takes over the device and
 resumes on the sample clock; the recording equals the offline render of the session log
 wherever it was played.
 """
@@ -26,5 +26,5 @@ def test_two_sigkills_of_the_audio_io_on_jack(
     that runs the device, silent, while it waits."""
     require_jack()
     if standby:
-        monkeypatch.setenv("CHRONUS_IO_STANDBY", "1")
+        monkeypatch.setenv("CHRONUS_IO_SPARE", "standby")
     kill_the_io_twice(tmp_path, "device")
