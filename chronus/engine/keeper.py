@@ -492,12 +492,12 @@ class SlotKeeper:
         if self.diverging or a.state is not SeatState.RUNNING or b.state is not SeatState.RUNNING:
             return
         k = min(a.ring.write_pos, b.ring.write_pos) - 1
-        if not (a.ring.has_block(k) and b.ring.has_block(k)):
+        if not (a.ring.settled(k) and b.ring.settled(k)):
             return
         if np.array_equal(a.ring.block_at(k), b.ring.block_at(k)):
             return
-        if min(a.ring.write_pos, b.ring.write_pos) - 1 != k:
-            return  # a writer wrapped around while we compared
+        if not (a.ring.settled(k) and b.ring.settled(k)):
+            return  # a writer came round to block k's place while we compared
         standby = self.seats[1 - self.active.index]
         self.divergences += 1
         self.retire(standby, f"its block {k} differed from the active's")

@@ -166,6 +166,14 @@ class AudioRing(HeaderRing):
         w = int(self.header[self.WRITE])
         return w - self.capacity <= k < w and k >= self.header[self.START]
 
+    def settled(self, k: int) -> bool:
+        """Whether block *k* is published and stays whole while another process reads it:
+        the writer's next block goes elsewhere. A writer only waits for a reader that has
+        not taken a block yet; one that compares blocks the reader has passed (the lockstep
+        check, on a slot that fell behind) must see the place of *k* not reused meanwhile."""
+        w = int(self.header[self.WRITE])
+        return w - self.capacity < k < w and k >= self.header[self.START]
+
     def restart_at(self, k: int) -> None:
         """Make the writer's next block *k* and hide every block before it (a new writer)."""
         self.header[self.START] = k

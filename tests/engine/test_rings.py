@@ -52,6 +52,21 @@ def test_audio_ring_fills_up_and_wraps_around(audio_ring: AudioRing) -> None:
     assert audio_ring.sounding[4 % 4] == 1 and audio_ring.sounding[2 % 4] == 0
 
 
+def test_a_block_whose_place_the_writer_fills_next_is_not_settled(audio_ring: AudioRing) -> None:
+    """The lockstep check compares a lagging slot's newest block with the other slot's copy,
+    which the reader may have passed: with the ring full from there, the writer's next block
+    overwrites it while it is compared (a standby once retired for a difference that was
+    the active's next block)."""
+    for k in range(4):
+        audio_ring.next_block()[:] = k
+        audio_ring.publish(sounding=True)
+    audio_ring.header[AudioRing.READ] = 4  # the reader has taken all four
+    assert audio_ring.has_block(0) and not audio_ring.settled(0)
+    assert [audio_ring.settled(k) for k in (1, 2, 3, 4)] == [True, True, True, False]
+    audio_ring.next_block()[:] = 4  # block 4 goes where block 0 was
+    assert float(audio_ring.block_at(0)[0, 0]) == 4
+
+
 def test_attached_ring_sees_the_same_memory(audio_ring: AudioRing) -> None:
     other = AudioRing.attach(audio_ring.name)
     try:
