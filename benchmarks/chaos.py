@@ -50,16 +50,21 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engine_watch import group_processes, kill_group, leaked_names, role, rss_by_title
+from engine_watch import (
+    group_processes,
+    kill_group,
+    leaked_names,
+    recording_vs_log,
+    role,
+    rss_by_title,
+)
 from figures import add_json_flag, figures_out
 
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.protocol import Message, encode, validate
 from chronus.session.committing import commit_change
-from chronus.session.offline import render_session
 from chronus.session.snapshots import load_messages
 from chronus.session.stamped_log import StampedSession, read_stamped_log
-from chronus.session.wav import read_wav
 
 KINDS = (
     "kill_active", "kill_standby", "kill_spare", "stop_cont", "kill_io", "kill_supervisor",
@@ -348,10 +353,26 @@ EVENTS: dict[str, Callable[[Era, int, argparse.Namespace], dict[str, Any]]] = {
 # -- between events ----------------------------------------------------------------------
 
 
-def watch(era: Era, kind: str, row: dict[str, Any], until: float, args: argparse.Namespace) -> None:
-    """Until `until`: a parameter change every second, and the I/O's counters polled, the
-    underruns charged to the last event (`kind`, done at `row["at"]`)."""
-    last = era.status()
+def _charge(row: dict[str, Any], last: dict[str, Any], status: dict[str, Any]) -> None:
+    """The I/O's underruns and covered blocks from `last` to `status`, charged to the event
+    of `row` (done at `row["at"]`): near it or later."""
+    fresh = status["io"]["underruns"] - last["io"]["underruns"]
+    near = time.monotonic() - row["at"] < NEAR_S
+    row["underruns_near" if near else "underruns_later"] += max(0, fresh)
+    row["covered"] += max(0, status["io"]["covered_by_standby"] - last["io"]["covered_by_standby"])
+
+
+def watch(
+    era: Era,
+    kind: str,
+    row: dict[str, Any],
+    last: dict[str, Any] | None,
+    until: float,
+    args: argparse.Namespace,
+) -> dict[str, Any] | None:
+    """Until `until`: a parameter change every second, and the I/O's counters polled from
+    `last` (the status just before the event) on, charged to the event (`kind`). Returns
+    the last status seen."""
     next_tick = time.monotonic() + 0.5
     dead_since: float | None = None
     while (now := time.monotonic()) < until:
@@ -364,18 +385,14 @@ def watch(era: Era, kind: str, row: dict[str, Any], until: float, args: argparse
             dead_since = dead_since or now
             if now - dead_since > args.recover_s and not era.failed:
                 era.failed = f"no answer for {args.recover_s:g} s after {kind}"
-                return
+                return None
         else:
             dead_since = None
             if last is not None:
-                fresh = status["io"]["underruns"] - last["io"]["underruns"]
-                key = "underruns_near" if now - row["at"] < NEAR_S else "underruns_later"
-                row[key] += max(0, fresh)
-                row["covered"] += max(
-                    0, status["io"]["covered_by_standby"] - last["io"]["covered_by_standby"]
-                )
+                _charge(row, last, status)
             last = status
         time.sleep(0.1)
+    return last
 
 
 # -- the end of an era: the engine stopped, its log and recording checked -------------------
@@ -423,6 +440,7 @@ def finish(era: Era, result: dict[str, Any]) -> None:
     orphans = kill_group(era.pgid, grace_s=10.0)
     with contextlib.suppress(Exception):
         era.engine.kill()
+    (era.work / "engine.stderr").write_text("".join(era.engine.notices))
     time.sleep(0.2)
     leaked = leaked_names(era.pids)
     row: dict[str, Any] = {
@@ -455,6 +473,14 @@ def finish(era: Era, result: dict[str, Any]) -> None:
     row["acknowledged"] = len(era.acked)
     row["unanswered"] = dict(era.unanswered)
     row["recording"] = _compare(era, session, end_status, result)
+    if end_status is not None:
+        io, engine = end_status["io"], end_status["engine"]
+        row["engine_end"] = {
+            "underruns": io["underruns"], "xruns": io["xruns"],
+            "covered_by_standby": io["covered_by_standby"], "failovers": engine["failovers"],
+            "divergences": engine["divergences"], "overtaken": engine["overtaken_commands"],
+            "host_stalls": end_status["host"]["stalls"],
+        }  # fmt: skip
     result["eras"].append(row)
 
 
@@ -466,13 +492,9 @@ def _compare(
     if session is None or end is None:
         return "not compared (no log, or the engine was not answering)"
     try:
-        recorded, _ = read_wav(era.wav)
+        blocks, compared = recording_vs_log(session, era.wav, int(end["io"]["blocks_played"]))
     except (OSError, ValueError) as exc:
         return f"not compared: {exc}"
-    played = min(len(recorded), int(end["io"]["blocks_played"]) * session.block)
-    offline = render_session(session, played)
-    rows = np.flatnonzero(np.any(recorded[:played] != offline, axis=1))
-    blocks = sorted({int(r) // session.block for r in rows})
     marks = [(sample, kind) for kind, sample in era.events if sample is not None]
     for b in blocks:
         kind = "before any event"
@@ -480,7 +502,7 @@ def _compare(
             if sample <= b * session.block:
                 kind = k
         result["kinds"].setdefault(kind, _blank())["blocks_differing"] += 1
-    return f"{len(blocks)} of {played // session.block} blocks differ"
+    return f"{len(blocks)} of {compared} blocks differ"
 
 
 def _blank() -> dict[str, Any]:
@@ -496,21 +518,23 @@ def run(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     end = started + 60 * args.minutes
     era = boot(1, args, root)
     turn = 0
+    last: dict[str, Any] | None = None
     while time.monotonic() < end and rotation:
         kind = rotation[turn % len(rotation)]
         turn += 1
-        watch_row = {"at": time.monotonic(), "underruns_near": 0, "underruns_later": 0}
-        watch_row["covered"] = 0
+        before = last or era.status()
+        last = None
         sample = None
         with contextlib.suppress(EngineError, OSError):
             sample = int(era.client.now()["sample"])
         era.events.append((kind, sample))
         row = EVENTS[kind](era, counts[kind], args)
         counts[kind] += 1
-        row.update(watch_row)
-        row["at"] = time.monotonic()
+        row.update(at=time.monotonic(), underruns_near=0, underruns_later=0, covered=0)
         if row["recovered"] is not False:
-            watch(era, kind, row, min(end, row["at"] + args.every), args)
+            last = watch(era, kind, row, before, min(end, row["at"] + args.every), args)
+        elif before is not None and (after := era.status()) is not None:
+            _charge(row, before, after)
         del row["at"]
         result["kinds"].setdefault(kind, _blank())["rows"].append(row)
         print(f"  {time.monotonic() - started:6.1f} s  {kind:16s} {_line(row)}", flush=True)
@@ -583,6 +607,8 @@ def report(
               f"recording: {era['recording']}; acknowledged {era['acknowledged']}, unanswered "
               f"{era['unanswered']}; orphans {era['orphans']}; leaked {len(era['leaked'])} "
               f"{era['leaked'][:4]}")  # fmt: skip
+        if "engine_end" in era:
+            print(f"    engine at the end: {era['engine_end']}")
         for title, rss in era["rss_mb"].items():
             if rss["same_process"]:
                 growth[title] = max(growth.get(title, -1e9), rss["end"] - rss["start"])

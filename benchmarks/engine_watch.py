@@ -14,10 +14,22 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
+
 from chronus.engine.leftovers import SHM, owner_of
 from chronus.engine.titles import PREFIX
+from chronus.session.offline import render_session
+from chronus.session.stamped_log import StampedSession
+from chronus.session.wav import read_wav
 
-__all__ = ["group_processes", "kill_group", "leaked_names", "role", "rss_by_title"]
+__all__ = [
+    "group_processes",
+    "kill_group",
+    "leaked_names",
+    "recording_vs_log",
+    "role",
+    "rss_by_title",
+]
 
 _ROLE = re.compile(r"^(supervisor|slot [AB])\b")
 
@@ -92,3 +104,15 @@ def kill_group(pgid: int, grace_s: float = 3.0) -> list[str]:
             pass
         time.sleep(0.2)
     return sorted(left.values())
+
+
+def recording_vs_log(session: StampedSession, wav: Path, played: int) -> tuple[list[int], int]:
+    """The blocks of the engine's recording `wav` that differ from the offline render of its
+    session log, among its first `played` blocks (the I/O's `blocks_played` from the last
+    status: the rest is the shutdown's fade); and how many blocks were compared. Raises
+    OSError or ValueError if the recording cannot be read."""
+    recorded, _ = read_wav(wav)
+    frames = min(len(recorded), played * session.block)
+    offline = render_session(session, frames)
+    rows = np.flatnonzero(np.any(recorded[:frames] != offline, axis=1))
+    return sorted({int(r) // session.block for r in rows}), frames // session.block
