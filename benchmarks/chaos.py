@@ -57,6 +57,7 @@ from engine_watch import (
     recording_vs_log,
     role,
     rss_by_title,
+    zombies,
 )
 from figures import add_json_flag, figures_out
 
@@ -434,6 +435,7 @@ def finish(era: Era, result: dict[str, Any]) -> None:
             dump = era.client.dump(timeout=5.0)
         era.look()
     rss_end = rss_by_title(era.pgid)
+    unreaped = zombies(era.pgid)
     with contextlib.suppress(EngineError, OSError):
         era.client.quit(timeout=2.0)
     era.client.close()
@@ -445,7 +447,7 @@ def finish(era: Era, result: dict[str, Any]) -> None:
     leaked = leaked_names(era.pids)
     row: dict[str, Any] = {
         "era": era.number, "failed": era.failed, "events": len(era.events),
-        "orphans": orphans, "leaked": leaked,
+        "orphans": orphans, "leaked": leaked, "zombies_before_stop": unreaped,
         "rss_mb": {
             title: {"start": round(rss, 1), "end": round(rss_end[title][1], 1),
                     "same_process": pid == rss_end[title][0]}
@@ -605,7 +607,8 @@ def report(
     for era in result["eras"]:
         print(f"  era {era['era']}: {era['events']} events; {era['failed'] or 'ran to the end'}; "
               f"recording: {era['recording']}; acknowledged {era['acknowledged']}, unanswered "
-              f"{era['unanswered']}; orphans {era['orphans']}; leaked {len(era['leaked'])} "
+              f"{era['unanswered']}; orphans {era['orphans']}; unreaped before the stop "
+              f"{era['zombies_before_stop']}; leaked {len(era['leaked'])} "
               f"{era['leaked'][:4]}")  # fmt: skip
         if "engine_end" in era:
             print(f"    engine at the end: {era['engine_end']}")

@@ -29,6 +29,7 @@ __all__ = [
     "recording_vs_log",
     "role",
     "rss_by_title",
+    "zombies",
 ]
 
 _ROLE = re.compile(r"^(supervisor|slot [AB])\b")
@@ -54,6 +55,19 @@ def group_processes(pgid: int, every: bool = False) -> dict[int, str]:
         elif every:
             found[int(entry)] = title
     return found
+
+
+def zombies(pgid: int) -> int:
+    """Processes of the group that have exited but that their parent has not reaped."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            count += fields[0] == "Z" and int(fields[2]) == pgid
+    return count
 
 
 def role(title: str) -> str:
