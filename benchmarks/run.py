@@ -843,7 +843,9 @@ BENCHES: tuple[Bench, ...] = (
         lambda s: [
             "--backend",
             "device",
-            *_quick(s, ["--minutes", "1", "--kinds", SURVIVED], ["--minutes", "10"]),
+            *_quick(
+                s, ["--minutes", "1", "--rounds", "1", "--kinds", SURVIVED], ["--minutes", "10"]
+            ),
         ],
         (
             Figure(
