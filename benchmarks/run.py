@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import signal
@@ -420,6 +421,81 @@ def io_restart_underruns(figures: Figures) -> Reading:
     return Reading(text, underruns + differing)
 
 
+def chaos_lost(figures: Figures) -> Reading:
+    """Acknowledged commands missing from the session log or the final dump."""
+    lost, misses = figures["commands_lost"], figures["dump_misses"]
+    events = sum(k["events"] for k in figures["kinds"].values())
+    text = (
+        f"{lost} missing from the log, {misses} from the dump ({events} events in "
+        f"{figures['minutes']:.1f} min, {len(figures['eras'])} engine(s))"
+    )
+    return Reading(text, lost + misses)
+
+
+def chaos_leaks(figures: Figures) -> Reading:
+    """Names left in /dev/shm, and processes left behind, once each engine stopped."""
+    text = f"{figures['leaked']} names, {figures['orphans']} processes"
+    return Reading(text, figures["leaked"] + figures["orphans"])
+
+
+def chaos_rss(figures: Figures) -> Reading:
+    """The most any process (the same one, start to end) grew, MB."""
+    growth = figures["rss_growth_mb"]
+    title = max(growth, key=growth.get) if growth else "—"
+    most = growth.get(title, 0.0)
+    return Reading(f"{most:.1f} MB ({title}, over {figures['minutes']:.1f} min)", most)
+
+
+def chaos_kind(*kinds: str) -> Callable[[Figures], Reading]:
+    """Underruns within 1 s of the events of `kinds`, and how they recovered."""
+
+    def read(figures: Figures) -> Reading:
+        rows = [figures["kinds"][k] for k in kinds if k in figures["kinds"]]
+        if not rows:
+            return not_measured("not in this run's kinds")
+        near = sum(r["underruns_within_1s"] for r in rows)
+        events = sum(r["events"] for r in rows)
+        worst = max((r["recovery_ms_max"] or 0.0) for r in rows)
+        text = f"{near} ({events} events; recovered in at most {worst:.0f} ms)"
+        return Reading(text, near)
+
+    return read
+
+
+def chaos_back(kind: str) -> Callable[[Figures], Reading]:
+    """The longest time `kind` took to come back, ms (infinite if it did not)."""
+
+    def read(figures: Figures) -> Reading:
+        row = figures["kinds"].get(kind)
+        if row is None:
+            return not_measured("not in this run's kinds")
+        if row["failed"]:
+            return Reading(f"did not come back ({row['failed']} of {row['events']})", math.inf)
+        return Reading(f"max {row['recovery_ms_max']:.0f} ms ({row['events']} events)",
+                       row["recovery_ms_max"])  # fmt: skip
+
+    return read
+
+
+def fuzz_faults(figures: Figures) -> Reading:
+    """Crashes (a process of the engine replaced), tracebacks and internal errors."""
+    crashed = sum(1 for same in figures["same_processes"].values() if not same)
+    text = (
+        f"{crashed} crashes, {figures['tracebacks']} tracebacks, {figures['internal_errors']} "
+        f"internal errors in {figures['packets']:,} packets"
+    )
+    return Reading(text, crashed + figures["tracebacks"] + figures["internal_errors"])
+
+
+def fuzz_counted(figures: Figures) -> Reading:
+    """Families in which received + kernel drops ≠ sent, or the errors fall outside what
+    the packets' forms predict."""
+    bad = [f["family"] for f in figures["families"] if not f["all_counted"]]
+    named = f" {bad}" if bad else ""
+    text = f"{len(bad)} families off{named} (kernel drops {figures['kernel_drops']})"
+    return Reading(text, len(bad))
+
+
 def own_xruns(figures: Figures) -> Reading:
     """chronus's xruns that no host stall explains; the bare callback's beside them."""
     rounds = figures["rounds"]
@@ -487,6 +563,10 @@ def plugin_live(figures: Figures) -> Reading:
 
 
 # -- the benchmarks, in the table's order ------------------------------------------------------
+
+
+SURVIVED = "kill_active,kill_standby,kill_spare,stop_cont,burst,commit,snapshot"
+"""The chaos kinds the engine survived before issue 17's items 1 and 2 (the quick run's)."""
 
 
 def _quick(setting: Setting, quick: list[str], full: list[str]) -> list[str]:
@@ -787,6 +867,76 @@ BENCHES: tuple[Bench, ...] = (
             ),
         ),
         needs_jack=True,
+    ),
+    Bench(
+        "chaos",
+        "chaos.py",
+        lambda s: [
+            "--backend",
+            "device",
+            *_quick(
+                s, ["--minutes", "1", "--rounds", "1", "--kinds", SURVIVED], ["--minutes", "10"]
+            ),
+        ],
+        (
+            Figure(
+                "17",
+                "chaos soak on JACK, an event every 5 s: acknowledged commands lost",
+                none_of("0 (issue 17)"),
+                chaos_lost,
+            ),
+            Figure(
+                "17",
+                "chaos soak: leaked in /dev/shm, and orphans, after the engine stopped",
+                none_of("0 (issue 17)"),
+                chaos_leaks,
+            ),
+            Figure(
+                "17",
+                "chaos soak: RSS growth of a process",
+                below(5.0, "< 5 MB (issue 17)"),
+                chaos_rss,
+            ),
+            Figure(
+                "17",
+                "chaos soak: SIGKILL of a slot or the spare: underruns within 1 s",
+                none_of("0 (issue 17)"),
+                chaos_kind("kill_active", "kill_standby", "kill_spare"),
+            ),
+            Figure(
+                "17",
+                "chaos soak: SIGKILL of the audio I/O: output back after",
+                below(500.0, "< 500 ms by restart (issue 17)"),
+                chaos_back("kill_io"),
+            ),
+            Figure(
+                "17",
+                "chaos soak: SIGKILL of the supervisor: OSC answered again after",
+                below(1000.0, "< 1 s (issue 17)"),
+                chaos_back("kill_supervisor"),
+            ),
+        ),
+        needs_jack=True,
+    ),
+    Bench(
+        "fuzz_osc",
+        "fuzz_osc.py",
+        lambda s: ["--packets", "7000" if s.quick else "100000"],
+        (
+            Figure(
+                "17",
+                "fuzz: packets in 7 families against a live engine: crashes, "
+                "tracebacks, internal errors",
+                none_of("0 (issue 17)"),
+                fuzz_faults,
+            ),
+            Figure(
+                "17",
+                "fuzz: every bad packet counted (kernel drops included)",
+                none_of("0 families off (issue 17)"),
+                fuzz_counted,
+            ),
+        ),
     ),
     Bench(
         "xruns",

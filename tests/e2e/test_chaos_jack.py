@@ -1,0 +1,75 @@
+"""The chaos soak, one minute of it, on a real PortAudio device (JACK's dummy driver).
+
+`benchmarks/chaos.py` runs as a subprocess (a real engine, real signals, real OSC, its real
+recording set against the offline render of its session log) with the kinds of fault the
+engine survives today: SIGKILL of the active slot, of the standby and of the spare,
+SIGSTOP/SIGCONT of a slot, a burst of 5,000 messages, a commit and a snapshot load, one every
+5 s. Its figures come back as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_jack
+
+pytestmark = [pytest.mark.realtime, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+KINDS = ("kill_active", "kill_standby", "kill_spare", "stop_cont", "commit", "snapshot", "burst")
+"""In turn, each at least once (`--rounds 1`: a loaded machine can stretch recoveries past the
+minute); the burst last, as its 5,000 messages took 5-35 s to be synced there."""
+RSS_GROWTH_MB = 25.0
+"""What a process may grow by in a minute of this (the supervisor grew 8.7 MB in one, most
+of it while a burst was handled; the target, < 5 MB over 10 minutes, is the benchmark's)."""
+
+
+def _chaos(minutes: float) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "chaos.py"), "--backend", "device",
+         "--minutes", str(minutes), "--rounds", "1", "--every", "5", "--kinds", ",".join(KINDS),
+         "--json"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    print(done.stderr[-6000:])
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures: dict[str, Any] = json.loads(done.stdout)
+    return figures
+
+
+def test_a_minute_of_chaos_on_jack_loses_nothing() -> None:
+    require_jack()
+    figures = _chaos(1.0)
+    kinds = figures["kinds"]
+    assert set(KINDS) <= set(kinds), "every kind had its turn"
+    assert figures["failed_kinds"] == [], kinds
+    assert len(figures["eras"]) == 1, "one engine lived through all of it"
+    era = figures["eras"][0]
+    assert not era["failed"]
+    assert figures["commands_lost"] == 0, [e["commands_lost_from_log"] for e in figures["eras"]]
+    assert figures["dump_misses"] == 0, [e["dump_misses"] for e in figures["eras"]]
+    assert era["acknowledged"] > 20 and era["burst_logged_vs_expected"][1] > 0
+    assert figures["leaked"] == 0 and figures["orphans"] == 0, figures["eras"]
+    for title, growth in figures["rss_growth_mb"].items():
+        assert growth < RSS_GROWTH_MB, f"{title} grew {growth} MB in a minute"
+    end = era["engine_end"]
+    # Not asserted here: divergences (a standby replaced because its block differed). Under
+    # the burst on a loaded machine commands are overtaken (stamped at a sample a slot had
+    # already rendered) and 2 divergences came in 2 of 3 runs; the recording still matched
+    # the offline render. The benchmark reports them; the lead's issue list has them.
+    # Underruns only within 1 s of an event, or as many as the host stalls the engine's own
+    # stampers saw (the VM stopped: nothing in the engine covers that).
+    later = sum(k["underruns_later"] for k in kinds.values())
+    assert later <= end["host_stalls"], (later, end)
+    # Every block that differs from the offline render is an underrun's fade-out or the
+    # fade-in after it.
+    differing = sum(k["blocks_differing"] for k in kinds.values())
+    assert differing <= 2 * end["underruns"], (differing, end)
