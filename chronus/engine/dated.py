@@ -176,13 +176,14 @@ class DatedBundles:
         """Bundles that came (or were released) after their sample: applied at once."""
 
     def observe(self) -> None:
-        """Read the audio I/O's clock: blocks handed over, when the last one was (a reading
-        taken while the count changed is left out)."""
+        """Read the audio I/O's clock: xruns, blocks handed over, when the last one was (a
+        reading taken while the count changed is left out)."""
         io = self._io
+        xruns = int(io[IoField.XRUNS])
         consumed = int(io[IoField.CONSUMED])
         started = int(io[IoField.LAST_BLOCK_NS])
         if int(io[IoField.CONSUMED]) == consumed:
-            self.clock.observe(consumed, started)
+            self.clock.observe(consumed, started, xruns)
 
     def sample_of(self, tag: int) -> int:
         """The sample an NTP time tag names: the one the device plays at that time (its own

@@ -9,11 +9,13 @@ when sample 0 would have been handed over, had every block come on time.
 
 Callbacks are never early, only late (the host's scheduling, a stalled CPU, a burst that
 catches up), and a reading can, rarely, pair a count with the previous block's start (the
-I/O writes one just before the other), which looks a period early. So the offset is not the
+I/O writes one just before the other), which looks a period early (a later reading of the
+same count mends it; the next block's does not). So the offset is not the
 latest reading, nor a mean, but a low quantile (`QUANTILE`) of the readings of the last
 `WINDOW_S`: the on-time callbacks, with the early misreadings and the late ones left out, as
-NTP keeps the samples of least delay. The window lets it follow a clock that slips (an xrun
-the device restarts from, a device whose crystal drifts from the system clock).
+NTP keeps the samples of least delay. The window lets it follow a clock that drifts (a
+device whose crystal is not the system clock's); after an xrun, which may have moved the
+clock, it starts afresh from the blocks handed over after it.
 
 >>> clock = SampleClock(rate=48000, block=128)
 >>> for k in range(1, 100):  # block k-1 handed over 2.667 ms after block k-2, 20 µs late
@@ -88,18 +90,38 @@ class SampleClock:
         self._readings: deque[tuple[int, float]] = deque()
         """(monotonic ns of a block's start, the offset it gives, ns)."""
         self._last_block = -1
+        self._xruns = 0
+        self._fresh_from = 0
+        """The first block read after the last xrun seen."""
         self._offset: float | None = None
         """The offset the readings give, once asked for (None: to be worked out again)."""
 
-    def observe(self, consumed: int, started_ns: int) -> None:
+    def observe(self, consumed: int, started_ns: int, xruns: int = 0) -> None:
         """One reading of the I/O's counters: `consumed` blocks handed over, the last of
-        them at `started_ns` (monotonic). A block already read, or none yet, is ignored."""
+        them at `started_ns` (monotonic), `xruns` so far; none yet is ignored, and so is a
+        block read again unless its start is later.
+
+        A new xrun may have moved the clock (the device lost time, or the null backend
+        started its schedule again): from the next block on, the readings start afresh.
+        """
         block = consumed - 1
-        if block < 0 or block == self._last_block or started_ns <= 0:
+        if xruns != self._xruns:
+            self._xruns = xruns
+            self._fresh_from = consumed  # pumped after the xrun was counted
+        if block < 0 or started_ns <= 0 or block < self._fresh_from:
             return
-        self._last_block = block
         offset = started_ns - block * self.block * 1e9 / self.rate
         readings = self._readings
+        if block == self._last_block:
+            # The I/O writes the count, then the start: a later start read with the same
+            # count is the right one, and the first was the block before's.
+            if started_ns > readings[-1][0]:
+                readings[-1] = (started_ns, offset)
+                self._offset = None
+            return
+        if self._fresh_from > self._last_block:
+            readings.clear()
+        self._last_block = block
         readings.append((started_ns, offset))
         while readings[0][0] < started_ns - self._window_ns:
             readings.popleft()

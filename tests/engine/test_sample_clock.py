@@ -68,6 +68,17 @@ def test_no_reading_no_sample_and_a_block_read_twice_counts_once() -> None:
     assert clock.sample_at(ZERO_NS + 1_000_000_000) == RATE
 
 
+def test_a_count_read_with_the_block_before_s_start_is_mended_by_a_later_reading() -> None:
+    clock = SampleClock(RATE, BLOCK)
+    clock.observe(5, int(ZERO_NS + 3 * PERIOD_NS))  # the count of block 4, block 3's start
+    assert clock.sample_at(ZERO_NS + 1_000_000_000) == RATE + BLOCK  # a period off
+    clock.observe(5, int(ZERO_NS + 4 * PERIOD_NS))  # block 4's start, written after
+    assert clock.readings == 1
+    assert clock.sample_at(ZERO_NS + 1_000_000_000) == RATE
+    clock.observe(5, int(ZERO_NS + 3 * PERIOD_NS))  # never back to an earlier start
+    assert clock.sample_at(ZERO_NS + 1_000_000_000) == RATE
+
+
 def test_jitter_stalls_and_misreadings_leave_the_mapping_within_two_samples() -> None:
     """Callbacks 20–300 µs late (the host's scheduling), 2 % of them stalled 5–40 ms, and
     1 % of the readings paired with the block before (a period early)."""
@@ -88,12 +99,31 @@ def test_jitter_stalls_and_misreadings_leave_the_mapping_within_two_samples() ->
     assert max(abs(e) for e in errors) <= 2, errors
 
 
-def test_a_clock_that_slips_is_followed_within_the_window() -> None:
-    """An xrun the device restarts from: from then on, every sample comes 10 ms later."""
+def _feed_with_xruns(clock: SampleClock, late: np.ndarray, first: int, xruns: int) -> int:
+    for k in range(first, first + len(late), 4):
+        clock.observe(k + 1, int(ZERO_NS + k * PERIOD_NS + late[k - first]), xruns)
+    return first + len(late)
+
+
+def test_after_an_xrun_the_clock_starts_afresh_from_the_next_block() -> None:
+    """The device lost 10 ms in an xrun: every sample after it comes 10 ms later."""
+    clock = SampleClock(RATE, BLOCK)
+    late = np.full(2 * RATE // BLOCK, 30_000.0)
+    end = _feed_with_xruns(clock, late, 0, xruns=0)
+    assert _error(clock, ZERO_NS + end * PERIOD_NS) == -1  # 30 µs late: 1.44 samples
+    clock.observe(end, int(ZERO_NS + (end - 1) * PERIOD_NS + 30_000), xruns=1)  # a stale read
+    assert clock.readings > 1 and _error(clock, ZERO_NS + end * PERIOD_NS) == -1
+    lost = late + 10_000_000.0
+    end = _feed_with_xruns(clock, lost[:8], first=end, xruns=1)
+    assert clock.readings == 2  # the readings after the xrun only
+    assert _error(clock, ZERO_NS + end * PERIOD_NS) == -1 - 480
+
+
+def test_a_clock_that_slips_unseen_is_followed_within_the_window() -> None:
+    """A slip with no xrun counted (a device opened again, say) takes a window to follow."""
     clock = SampleClock(RATE, BLOCK)
     late = np.full(2 * RATE // BLOCK, 30_000.0)
     end = _feed(clock, late)
-    assert _error(clock, ZERO_NS + end * PERIOD_NS) == -1  # 30 µs late: 1.44 samples
     slipped = ZERO_NS + 10_000_000
     end = _feed(clock, late[: int(1.2 * WINDOW_S * RATE / BLOCK)], first=end, zero_ns=slipped)
     assert abs(_error(clock, slipped + end * PERIOD_NS, zero_ns=slipped)) <= 2
