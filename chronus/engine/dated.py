@@ -59,9 +59,11 @@ take); a later one is refused, so that a bundle dated next year is not held for 
 MAX_WAITING: Final = 4096
 """The most commands that wait at once (as many as one packet may hold); a bundle that would
 make more is refused ("engine busy"), nothing changed."""
-RELEASE_AHEAD_S: Final = 0.02
-"""How long before its sample a waiting bundle goes to the slots: time for a supervisor held
-up by the host (this one is woken for it, not left to its 10 ms tick)."""
+RELEASE_AHEAD_S: Final = 0.1
+"""How long before its sample a waiting bundle goes to the slots (the serve loop is woken for
+it, not left to its 10 ms tick): time for a supervisor held up by the host (this VM has
+stalled a CPU for up to 160 ms), while the patch the supervisor checks commands against runs
+ahead of what plays by no more than this (a paced burst can run it 4 s ahead)."""
 
 T = TypeVar("T")
 
@@ -79,7 +81,7 @@ def placement(stamp: int, earliest: int, rate: int) -> Placement:
     """Where a bundle whose tag maps to sample `stamp` goes, when the slots can take
     commands from sample `earliest` on.
 
-    >>> [placement(s, 1000, 48000).value for s in (999, 1000, 1959, 1960, 2_881_000, 2_881_001)]
+    >>> [placement(s, 1000, 48000).value for s in (999, 1000, 5799, 5800, 2_881_000, 2_881_001)]
     ['late', 'now', 'now', 'wait', 'wait', 'too far']
     """
     if stamp < earliest:
