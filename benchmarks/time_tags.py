@@ -43,6 +43,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from chronus.engine.client import EngineProcess
 from chronus.engine.files import FILES_ENV
+from chronus.engine.sample_clock import wall_offset_ns
 from chronus.engine.stats import IoField
 from chronus.protocol import validate
 from chronus.session.stamped_log import read_stamped_log
@@ -134,7 +135,7 @@ def measure(count: int, ahead: float, backend: str) -> dict[str, object]:
             for i in range(count):
                 due = time.monotonic() + ahead
                 value = 100.0 + i
-                client.send_bytes(_bundle(due + (time.time() - time.monotonic()), value))
+                client.send_bytes(_bundle(due + wall_offset_ns() / 1e9, value))
                 sent.append((value, int(due * 1e9)))
                 time.sleep(SPACING_S)
             time.sleep(ahead + 0.2)

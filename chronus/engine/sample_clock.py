@@ -40,6 +40,7 @@ __all__ = [
     "monotonic_ns_of",
     "ntp_of_unix",
     "unix_ns_of_ntp",
+    "wall_offset_ns",
 ]
 
 NTP_UNIX_OFFSET_S: Final = 2_208_988_800
@@ -72,9 +73,26 @@ def ntp_of_unix(seconds: float) -> int:
     return round((seconds + NTP_UNIX_OFFSET_S) * 2**32)
 
 
+def wall_offset_ns(tries: int = 3) -> int:
+    """Unix time less monotonic time (ns), as this machine's clocks stand now.
+
+    Each try reads the wall clock between two reads of the monotonic one, and the tightest
+    pair wins: a process descheduled between two reads would be off by as long as it
+    waited (milliseconds on a loaded host).
+    """
+    best_span, best = -1, 0
+    for _ in range(tries):
+        before = time.monotonic_ns()
+        wall = time.time_ns()
+        after = time.monotonic_ns()
+        if best_span < 0 or after - before < best_span:
+            best_span, best = after - before, wall - (before + after) // 2
+    return best
+
+
 def monotonic_ns_of(unix_ns: int) -> int:
     """The monotonic time (ns) of a Unix time, as this machine's clocks stand now."""
-    return unix_ns - (time.time_ns() - time.monotonic_ns())
+    return unix_ns - wall_offset_ns()
 
 
 class SampleClock:

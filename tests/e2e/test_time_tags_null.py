@@ -14,7 +14,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.dated import MAX_AHEAD_S, MAX_WAITING
-from chronus.engine.sample_clock import ntp_of_unix
+from chronus.engine.sample_clock import ntp_of_unix, wall_offset_ns
 from chronus.protocol import Arg, encode_raw, validate
 from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
@@ -67,7 +67,7 @@ def _clock(client: EngineClient, readings: int = 40) -> tuple[float, float]:
 
 
 def _unix(monotonic_s: float) -> float:
-    return monotonic_s + (time.time() - time.monotonic())
+    return monotonic_s + wall_offset_ns() / 1e9
 
 
 def _logged(log: Path, address: str) -> list[tuple[int, tuple[Arg, ...]]]:

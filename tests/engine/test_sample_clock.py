@@ -57,6 +57,28 @@ def test_wall_time_maps_to_this_machine_s_monotonic_time() -> None:
     assert before <= mapped <= time.monotonic_ns() + 1_000_000
 
 
+def test_the_wall_clock_offset_is_taken_from_the_tightest_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read descheduled between the clocks would be off by as long as it waited."""
+    from chronus.engine import sample_clock
+
+    monotonic = iter([0, 5_000_000, 10_000_000, 10_001_000, 20_000_000, 20_100_000])
+    wall = iter([1_000_000_000 + 0, 1_000_000_000 + 10_000_500, 1_000_000_000 + 20_050_000])
+
+    class FakeTime:
+        @staticmethod
+        def monotonic_ns() -> int:
+            return next(monotonic)
+
+        @staticmethod
+        def time_ns() -> int:
+            return next(wall)
+
+    monkeypatch.setattr(sample_clock, "time", FakeTime)
+    assert sample_clock.wall_offset_ns() == 1_000_000_000  # the second, 1 µs wide
+
+
 def test_no_reading_no_sample_and_a_block_read_twice_counts_once() -> None:
     clock = SampleClock(RATE, BLOCK)
     assert clock.sample_at(ZERO_NS) is None
