@@ -12,12 +12,12 @@ the sample handed over at the tag's time, interpolated between the starts of the
 around it (less the device's latency, as the I/O reports it).
 
 Printed: the stamp error in samples (stamp − truth: p50 and p99 of its size, and its median
-sign); the same against the schedule the callbacks keep when on time (the earliest of them
-over the run, right while the clock does not slip: no xrun); the jitter (p50 and p99 of how
-far the gap between consecutive stamps is from the gap between their tags, about 50 ms); how
-many
-came late, and the xruns meanwhile (an xrun moves the sample clock: a stamp around one is off
-by what the device lost). The truth carries the callbacks' own jitter (the null backend wakes
+sign); the same for the bundles with no xrun in the 0.3 s before their sample (an xrun moves
+the sample clock: a bundle sent to the slots before it is off by what the device lost); the
+error against the schedule the callbacks keep when on time (the earliest of them over the
+run: only in a run with no xrun); the jitter (p50 and p99 of how far the gap between
+consecutive stamps is from the gap between their tags, about 50 ms); how many came late, and
+the xruns meanwhile. The truth carries the callbacks' own jitter (the null backend wakes
 20–100 µs late, 1–5 samples). This machine is shared: re-measure on a quiet one.
 """
 
@@ -51,6 +51,9 @@ from chronus.session.stamped_log import read_stamped_log
 RATE = 48000
 BLOCK = 128
 SPACING_S = 0.05
+XRUN_REACH_NS = 300_000_000
+"""A bundle whose sample comes within this after an xrun is not clean: it may have gone to
+the slots before the clock moved (100 ms ahead), or been mapped by the first readings after."""
 POLL_S = 0.0005
 
 
@@ -64,6 +67,8 @@ class BlockStarts:
         self.values = np.memmap(found[0], dtype=np.int64, mode="r", shape=(IoField.SIZE,))
         self.starts: dict[int, int] = {}
         """Block index → monotonic ns its callback began."""
+        self.xruns: list[int] = []
+        """When (monotonic ns, to a poll) each xrun the I/O counted was seen."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -77,7 +82,11 @@ class BlockStarts:
 
     def _run(self) -> None:
         v = self.values
+        xruns = int(v[IoField.XRUNS])
         while not self._stop.is_set():
+            if int(v[IoField.XRUNS]) != xruns:
+                xruns = int(v[IoField.XRUNS])
+                self.xruns.append(time.monotonic_ns())
             consumed = int(v[IoField.CONSUMED])
             started = int(v[IoField.LAST_BLOCK_NS])
             if int(v[IoField.CONSUMED]) == consumed and consumed > 0:
@@ -162,6 +171,14 @@ def measure(count: int, ahead: float, backend: str) -> dict[str, object]:
     ]
     sizes = [abs(e) for e in errors]
     off_schedule = [abs(stamps[v] - truth) for v, truth in scheduled.items() if v in stamps]
+    due = dict(sent)
+    clean = [  # no xrun from before its release to its sample
+        abs(stamps[value] - truth)
+        for value, truth in truths.items()
+        if truth is not None and value in stamps
+        and not any(due[value] - XRUN_REACH_NS <= x <= due[value] for x in starts.xruns)
+    ]  # fmt: skip
+    xruns = after["io"]["xruns"] - before["io"]["xruns"]
     osc = after["engine"]["osc"]
     return {
         "backend": backend,
@@ -169,13 +186,16 @@ def measure(count: int, ahead: float, backend: str) -> dict[str, object]:
         "bundles": count,
         "judged": len(errors),
         "late": osc["late"] - before["engine"]["osc"]["late"],
-        "xruns": after["io"]["xruns"] - before["io"]["xruns"],
+        "xruns": xruns,
+        "clean": len(clean),
+        "clean_p50_samples": round(percentile(clean, 50), 2) if clean else None,
+        "clean_p99_samples": round(percentile(clean, 99), 2) if clean else None,
         "error_p50_samples": round(percentile(sizes, 50), 2),
         "error_p99_samples": round(percentile(sizes, 99), 2),
         "error_max_samples": round(max(sizes), 2),
         "error_median_signed": round(statistics.median(errors), 2),
-        "schedule_p50_samples": round(percentile(off_schedule, 50), 2),
-        "schedule_p99_samples": round(percentile(off_schedule, 99), 2),
+        "schedule_p50_samples": None if xruns else round(percentile(off_schedule, 50), 2),
+        "schedule_p99_samples": None if xruns else round(percentile(off_schedule, 99), 2),
         "jitter_p50_samples": round(percentile(gaps, 50), 2),
         "jitter_p99_samples": round(percentile(gaps, 99), 2),
         "engine": engine.ready_line,
@@ -201,10 +221,13 @@ def main() -> None:
             f"{f['error_p99_samples']} | max {f['error_max_samples']} | median signed "
             f"{f['error_median_signed']}"
         )
-        print(f"  against the on-time schedule of the callbacks (samples): p50 "
-              f"{f['schedule_p50_samples']} | p99 {f['schedule_p99_samples']}")  # fmt: skip
-        print(f"  jitter between consecutive stamps (samples): p50 {f['jitter_p50_samples']} | p99 "
-              f"{f['jitter_p99_samples']}")  # fmt: skip
+        print(f"  the {f['clean']} with no xrun in the 0.3 s before their sample: p50 "
+              f"{f['clean_p50_samples']} | p99 {f['clean_p99_samples']}")  # fmt: skip
+        if f["schedule_p50_samples"] is not None:
+            print(f"  against the on-time schedule of the callbacks (samples): p50 "
+                  f"{f['schedule_p50_samples']} | p99 {f['schedule_p99_samples']}")  # fmt: skip
+        print(f"  jitter between consecutive stamps (samples): p50 {f['jitter_p50_samples']} | "
+              f"p99 {f['jitter_p99_samples']}")  # fmt: skip
 
 
 if __name__ == "__main__":
