@@ -655,6 +655,9 @@ class Supervisor:
         except ProtocolError as exc:
             self._error(addr, "", str(exc))
             return
+        if len(timed) == 1 and timed[0][0] == IMMEDIATELY:  # the common case, as before
+            self._handle(((address, args) for _, address, args in timed), addr)
+            return
         for tag, group in itertools.groupby(timed, key=lambda item: item[0]):
             raw = ((address, args) for _, address, args in group)
             if tag == IMMEDIATELY:
