@@ -29,6 +29,7 @@ __all__ = [
     "ENGINE_ONLY",
     "FLOAT32_MAX",
     "ID_PATTERN",
+    "IMMEDIATELY",
     "MASTER",
     "MAX_ARGS",
     "MAX_ELEMENTS",
@@ -47,6 +48,7 @@ __all__ = [
     "encode_raw",
     "find_spec",
     "parse_packet",
+    "parse_timed",
     "spec_index",
     "validate",
 ]
@@ -578,18 +580,40 @@ def parse_packet(data: bytes) -> list[tuple[str, tuple[Arg, ...]]]:
     `MAX_NESTING` levels (a bundle in a bundle is two) or hold more than `MAX_ELEMENTS`
     messages: the whole packet is refused.
     """
-    out: list[tuple[str, tuple[Arg, ...]]] = []
-    _parse_into(data, 0, out)
+    return [(address, args) for _, address, args in parse_timed(data)]
+
+
+def parse_timed(data: bytes) -> list[tuple[int, str, tuple[Arg, ...]]]:
+    """`parse_packet`'s messages, each with the time tag it is due at (NTP, 64 bits).
+
+    A message outside any bundle, or in bundles all tagged immediately, gets `IMMEDIATELY`.
+    In nested bundles the inner tag applies if it is later than the outer one (OSC 1.0 asks
+    that it be; an earlier one is taken as the outer). Errors as `parse_packet`.
+
+    >>> from pythonosc.osc_bundle_builder import OscBundleBuilder
+    >>> outer = OscBundleBuilder(5.0)  # Unix time 5 s
+    >>> inner = OscBundleBuilder(4.0)  # earlier than the outer: the outer's applies
+    >>> inner.add_content(OscMessageBuilder("/a").build())
+    >>> outer.add_content(inner.build())
+    >>> outer.add_content(OscMessageBuilder("/b").build())
+    >>> [((tag >> 32) - 2208988800, a) for tag, a, _ in parse_timed(outer.build().dgram)]
+    [(5, '/a'), (5, '/b')]
+    """
+    out: list[tuple[int, str, tuple[Arg, ...]]] = []
+    _parse_into(data, 0, IMMEDIATELY, out)
     return out
 
 
-def _parse_into(data: bytes, depth: int, out: list[tuple[str, tuple[Arg, ...]]]) -> None:
+def _parse_into(
+    data: bytes, depth: int, tag: int, out: list[tuple[int, str, tuple[Arg, ...]]]
+) -> None:
     """Append what `data` holds to `out`; the recursion is bounded by `MAX_NESTING`."""
     if data.startswith(_BUNDLE):
         if depth >= MAX_NESTING:
             raise ProtocolError(f"bundles nested deeper than {MAX_NESTING} levels are refused")
         if len(data) < _BUNDLE_HEAD:
             raise ProtocolError("malformed OSC bundle: no time tag")
+        tag = max(tag, _TIME_TAG.unpack_from(data, len(_BUNDLE))[0])
         index = _BUNDLE_HEAD
         while index < len(data):
             if index + 4 > len(data):
@@ -598,12 +622,12 @@ def _parse_into(data: bytes, depth: int, out: list[tuple[str, tuple[Arg, ...]]])
             index += 4
             if size <= 0 or index + size > len(data):
                 raise ProtocolError(f"malformed OSC bundle: an element of {size} bytes")
-            _parse_into(data[index : index + size], depth + 1, out)
+            _parse_into(data[index : index + size], depth + 1, tag, out)
             index += size
         return
     if len(out) >= MAX_ELEMENTS:
         raise ProtocolError(f"a packet of more than {MAX_ELEMENTS} messages is refused")
-    out.append(_parse_message(data))
+    out.append((tag, *_parse_message(data)))
 
 
 def _parse_message(data: bytes) -> tuple[str, tuple[Arg, ...]]:
@@ -625,6 +649,10 @@ def _parse_message(data: bytes) -> tuple[str, tuple[Arg, ...]]:
 _BUNDLE = b"#bundle\0"
 _BUNDLE_HEAD = len(_BUNDLE) + 8
 """The bundle's tag and its time tag: its elements follow."""
+_TIME_TAG = struct.Struct(">Q")
+IMMEDIATELY = 1
+"""The time tag that means "at once" (OSC 1.0); 0, which some senders write for it, and
+which no clock reads as a real time (1900), is read the same way."""
 MAX_NESTING = 8
 """The deepest nesting of bundles a packet may have (a message in a bundle is at level 1)."""
 MAX_ELEMENTS = 4096

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from chronus.protocol import (
     ADDRESS_SPACE,
+    IMMEDIATELY,
     Arg,
     Message,
     ProtocolError,
@@ -17,6 +18,7 @@ from chronus.protocol import (
     encode,
     encode_raw,
     parse_packet,
+    parse_timed,
     validate,
 )
 
@@ -192,3 +194,29 @@ def test_a_large_reply_round_trips() -> None:
     text = '{"modules": ' + "x" * 500_000 + "}"
     packet = encode_raw("/engine/dump", text)
     assert parse_packet(packet) == [("/engine/dump", (text,))]
+
+
+def _dated(tag: int, *contents: bytes) -> bytes:
+    """A bundle with an NTP time tag, written out by hand."""
+    elements = b"".join(len(c).to_bytes(4, "big") + c for c in contents)
+    return b"#bundle\0" + tag.to_bytes(8, "big") + elements
+
+
+def test_time_tags_come_with_each_message() -> None:
+    from pythonosc.osc_bundle_builder import IMMEDIATELY as AT_ONCE
+    from pythonosc.osc_bundle_builder import OscBundleBuilder
+
+    a, b, c = (encode_raw("/mod/x/cutoff", v) for v in (1.0, 2.0, 3.0))
+    assert parse_timed(a) == [(IMMEDIATELY, "/mod/x/cutoff", (1.0,))]
+    assert parse_timed(_dated(1, a)) == [(IMMEDIATELY, "/mod/x/cutoff", (1.0,))]
+    assert parse_timed(_dated(0, a))[0][0] == IMMEDIATELY  # as some senders write it
+    python_osc = OscBundleBuilder(AT_ONCE)
+    assert parse_timed(python_osc.build().dgram) == []
+    packet = _dated(100 << 32, a, _dated(200 << 32, b), _dated(50 << 32, c))
+    assert parse_timed(packet) == [
+        (100 << 32, "/mod/x/cutoff", (1.0,)),
+        (200 << 32, "/mod/x/cutoff", (2.0,)),  # a later inner tag applies
+        (100 << 32, "/mod/x/cutoff", (3.0,)),  # an earlier one is the outer's
+    ]
+    assert parse_timed(_dated(1, _dated(7 << 32, a))) == [(7 << 32, "/mod/x/cutoff", (1.0,))]
+    assert parse_packet(packet) == [(address, v) for _, address, v in parse_timed(packet)]

@@ -9,12 +9,14 @@ the supervisor to keep going.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import selectors
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from chronus.engine import leftovers
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
+from chronus.engine.dated import DatedBundles
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
@@ -58,12 +61,13 @@ from chronus.plugins.sandbox import SandboxPool
 from chronus.plugins.store import PluginStore, default_folders, default_store
 from chronus.protocol import (
     ENGINE_ONLY,
+    IMMEDIATELY,
     SLOT_ONLY,
     Arg,
     Message,
     ProtocolError,
     encode,
-    parse_packet,
+    parse_timed,
     validate,
 )
 from chronus.seq.notation import parse_cached
@@ -175,6 +179,7 @@ class Supervisor:
         self._loads: PluginLoads | None = None
         self._pool: SandboxPool | None = None
         self._leftovers = leftovers.Watch()
+        self._dated: DatedBundles | None = None
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -203,6 +208,10 @@ class Supervisor:
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
+        self._dated = DatedBundles(
+            c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
+            self._play_at, self._reply, self._error,
+        )  # fmt: skip
         self._tap = RecordTap.create(unique_name("tap"), _TAP_BLOCKS, c.block)
         self._recorder = Recorder(self._tap)
         try:
@@ -351,6 +360,8 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """Stop the children, wait for them, and free the shared memory."""
+        if self._dated is not None and (dropped := self._dated.clear()):
+            log.info("%d dated commands were still waiting for their time: not played", dropped)
         if self._control is not None:
             self._control.values[ControlField.RUN] = 0
         if self._io is not None:
@@ -405,7 +416,8 @@ class Supervisor:
                     watched.add(worker)
                     selector.register(worker.process.sentinel, selectors.EVENT_READ, worker)
                     selector.register(worker.conn, selectors.EVENT_READ, ("pipe", worker))
-            ready = selector.select(timeout=_TICK_S)
+            dated = self._dated
+            ready = selector.select(timeout=dated.wait_s(_TICK_S) if dated else _TICK_S)
             ready.sort(key=lambda event: event[0].data != "lifeline")  # before any sentinel
             for key, mask in ready:
                 if osc.owns(key):
@@ -424,6 +436,8 @@ class Supervisor:
                     keeper.on_message(key.data[1])
             keeper.tick()
             io.tick()
+            if self._dated is not None:
+                self._dated.tick()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
             if self._unlogged:
@@ -480,18 +494,22 @@ class Supervisor:
         assert self._keeper is not None
         self._keeper.load_dropped()
 
-    def _play(self, message: Message, payload: bytes | None = None) -> None:
+    def _play(
+        self, message: Message, payload: bytes | None = None, stamp: int | None = None
+    ) -> None:
         """Stamp a command the patch has accepted, send it to the slots and log it.
 
-        It applies at the first block with room for it in the pacer's budget (the next one
-        unless a burst is being applied); `/panic` applies at once, ahead of any burst.
+        It applies at `stamp` if given (a dated bundle's sample), else at the first block with
+        room for it in the pacer's budget (the next one unless a burst is being applied);
+        `/panic` applies at once, ahead of any burst.
         """
         assert self._keeper is not None
-        earliest = self._keeper.next_stamp()
-        if message.address == "/panic":
-            stamp = earliest
-        else:
-            stamp = self._pacer.stamp(earliest, cost_us(message), force=True)
+        if stamp is None:
+            earliest = self._keeper.next_stamp()
+            if message.address == "/panic":
+                stamp = earliest
+            else:
+                stamp = self._pacer.stamp(earliest, cost_us(message), force=True)
         seq = self._keeper.push(stamp, encode(message) if payload is None else payload)
         if self._session_log is not None:
             self._unlogged.append((seq, stamp, message, time.monotonic()))
@@ -598,13 +616,31 @@ class Supervisor:
     def handle_packet(self, data: bytes, addr: Any) -> None:
         """Validate and act on one packet (a datagram, or a frame from TCP); never raises.
 
-        Replies go to `addr`: a UDP `(host, port)` or a TCP peer.
+        Replies go to `addr`: a UDP `(host, port)` or a TCP peer. The commands of a dated
+        bundle apply at the sample its time tag names (see `dated`); requests to the engine
+        itself are answered at once, whatever their tag.
         """
         try:
-            raw = parse_packet(data)
+            timed = parse_timed(data)
         except ProtocolError as exc:
             self._error(addr, "", str(exc))
             return
+        if len(timed) == 1 and timed[0][0] == IMMEDIATELY:  # the common case, as before
+            self._handle(((address, args) for _, address, args in timed), addr)
+            return
+        for tag, group in itertools.groupby(timed, key=lambda item: item[0]):
+            raw = ((address, args) for _, address, args in group)
+            if tag == IMMEDIATELY:
+                self._handle(raw, addr)
+            elif (commands := self._handle(raw, addr, hold=True)) and self._dated is not None:
+                self._dated.take(tag, commands, addr)
+
+    def _handle(
+        self, raw: Iterable[tuple[str, tuple[Arg, ...]]], addr: Any, hold: bool = False
+    ) -> list[Message]:
+        """Validate messages and answer requests; play the commands, or with `hold` return
+        them (validated against the address space, not yet the patch)."""
+        held: list[Message] = []
         for address, args in raw:
             try:
                 message = validate(address, args)
@@ -616,10 +652,26 @@ class Supervisor:
                     self._error(addr, message.address, "only the engine sends this to its slots")
                 elif message.address in ENGINE_ONLY or message.pattern in ENGINE_ONLY:
                     self._engine_request(message, addr)
+                elif hold:
+                    held.append(message)
                 else:
                     self._command(message, addr)
             except Exception as exc:  # a bug in one handler must not take the engine down
                 self._internal_error(addr, exc, message.address)
+        return held
+
+    def _play_at(self, stamp: int | None, commands: list[Message], addr: Any) -> None:
+        """Play a dated bundle's commands at `stamp` (None: as soon as they can)."""
+        for message in commands:
+            try:
+                self._command(message, addr, stamp)
+            except Exception as exc:  # as in `_handle`
+                self._internal_error(addr, exc, message.address)
+
+    def _keeper_next_stamp(self) -> int:
+        """The first sample no slot can have started rendering (a dated command's earliest)."""
+        assert self._keeper is not None
+        return self._keeper.next_stamp()
 
     def next_stamp(self) -> int:
         """The first sample a command sent now could apply at: beyond what any slot can have
@@ -627,11 +679,14 @@ class Supervisor:
         assert self._keeper is not None
         return self._pacer.backlog(self._keeper.next_stamp())
 
-    def _command(self, message: Message, addr: Any) -> None:
+    def _command(self, message: Message, addr: Any, stamp: int | None = None) -> None:
+        """Check a command against the patch and play it: at `stamp` if given (a dated one,
+        which a staged change does not hold), else as soon as it can."""
         keeper = self._keeper
         assert keeper is not None
         commits = self._commits
-        if commits is not None and commits.staging and message.address.startswith(_STAGED):
+        staged = stamp is None and message.address.startswith(_STAGED)
+        if staged and commits is not None and commits.staging:
             try:
                 warnings = commits.stage(message)
             except PatchError as exc:
@@ -658,7 +713,7 @@ class Supervisor:
                 "stop something first",
             )  # fmt: skip
             return
-        if not self._pacer.has_room(keeper.next_stamp(), cost_us(message)):
+        if stamp is None and not self._pacer.has_room(keeper.next_stamp(), cost_us(message)):
             self._error(
                 addr, message.address,
                 f"engine busy: over {MAX_BACKLOG_S:g} s of changes are queued; nothing changed",
@@ -672,7 +727,7 @@ class Supervisor:
         text = pattern_text(message)
         if text is not None and self._prepared is not None:
             self._prepared.put(parse_cached(text))  # parsed by the patch's check: the slots load it
-        self._play(message, payload)
+        self._play(message, payload, stamp)
         self._commands += 1
         if message.address == "/patch/remove":
             keeper.load_dropped()
@@ -901,6 +956,9 @@ class Supervisor:
                     "errors": self._errors,
                     "commands": self._commands,
                     "internal_errors": self._internal_errors,
+                    "dated_bundles": self._dated.bundles if self._dated else 0,
+                    "late": self._dated.late if self._dated else 0,
+                    "dated_waiting": self._dated.waiting if self._dated else 0,
                     **(self._osc.status() if self._osc else {}),
                 },
                 "recording": self._recorder.status() if self._recorder else {},
