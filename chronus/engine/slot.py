@@ -457,7 +457,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     try:
         while isinstance(start := conn.recv(), tuple):  # plugins to import while it waits
             conn.send(prepare_plugin(start, config.rate, config.block))
-    except EOFError:
+    except (EOFError, OSError):  # its supervisor died: a new one starts spares of its own
         return
     if start is None:
         return
