@@ -87,6 +87,8 @@ def _supervisor_main(
     if os.getppid() != parent:
         return  # the parent died before this process could ask to die with it
     set_title("supervisor (standby)")
+    import numpy.ma  # noqa: F401 (a first status's percentile imports it: 0.5 s under load)
+
     import chronus.engine.supervisor  # noqa: F401 (most of a restart's time, spent before it)
 
     try:

@@ -35,7 +35,7 @@ def _answered(client: EngineClient, timeout: float) -> tuple[dict[str, Any], flo
     began = time.monotonic()
     while time.monotonic() - began < timeout:
         with contextlib.suppress(EngineError):
-            return client.status(timeout=0.05), time.monotonic() - began
+            return client.status(timeout=1.0), time.monotonic() - began
     raise AssertionError(f"no /engine/status answer within {timeout} s")
 
 
