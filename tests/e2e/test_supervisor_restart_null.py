@@ -57,7 +57,7 @@ def engine() -> Iterator[EngineProcess]:
 def _play(client: EngineClient) -> dict[str, Any]:
     """Play a bass line; the status once it sounds and the parent holds a standby warm."""
     client.send(bass_line())
-    _, notes = client.sync()
+    _, notes = client.sync(timeout=20.0)  # a loaded machine: the standby warms meanwhile
     assert notes == []
     return wait_status(
         client,
