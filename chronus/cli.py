@@ -252,27 +252,48 @@ def _fail(text: str) -> int:
 
 def _cmd_engine(args: argparse.Namespace) -> int:
     from chronus.dsp.rates import block_problem, rate_problem
-    from chronus.engine.launcher import Launcher, spawn_context
     from chronus.engine.lifecycle import LOG_FORMAT
-    from chronus.engine.titles import set_title
 
     if (problem := rate_problem(args.rate) or block_problem(args.block)) is not None:
         return _fail(problem)
-    set_title(f"supervisor :{args.port} (starting)")
-    # First, so that the template imports and warms the DSP while the supervisor loads.
-    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
-    launcher = Launcher(spawn_context(), args.rate, args.block, template=forks)
-    from chronus.engine.supervisor import EngineConfig, EngineStartError, Supervisor
-
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    config = EngineConfig(
+    settings = dict(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
         files=args.files, allow=tuple(args.allow),
         http=args.http,
         modules=tuple(args.modules), plugin_store=args.plugin_store,
     )  # fmt: skip
-    supervisor = Supervisor(config, launcher)
+    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
+    if forks and os.environ.get("CHRONUS_PARENT", "1") != "0":
+        from chronus.engine.parent import run_parent
+
+        code = run_parent(settings, _run_supervisor, f"engine :{args.port}")
+        if code is not None:
+            return code
+    return _run_supervisor(settings, None, None, 0)
+
+
+def _run_supervisor(settings: dict[str, Any], link: Any, manifest: Any, restarts: int) -> int:
+    """Run one supervisor: start an engine, or re-attach to the running one of `manifest`
+    (under the engine's parent, which `link` leads to); its exit code."""
+    from chronus.engine.launcher import Launcher, spawn_context
+    from chronus.engine.lifecycle import LOG_FORMAT
+    from chronus.engine.reaped import ReapedCodes
+    from chronus.engine.titles import set_title
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    port = settings["port"] if manifest is None else manifest.port
+    set_title(f"supervisor :{port} (starting)")
+    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0" and manifest is None
+    reaped = ReapedCodes(link) if link is not None else None
+    # First, so that the template imports and warms the DSP while the supervisor loads.
+    launcher = Launcher(
+        spawn_context(), settings["rate"], settings["block"], template=forks, reaped=reaped
+    )
+    from chronus.engine.supervisor import EngineConfig, EngineStartError, Supervisor
+
+    supervisor = Supervisor(EngineConfig(**settings), launcher, link, restarts)
     starting = [True]
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -283,7 +304,10 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        ready = supervisor.start()
+        if manifest is None:
+            ready = supervisor.start()
+        else:
+            logging.getLogger("chronus.engine").warning("%s", supervisor.reattach(manifest))
         starting[0] = False
         set_title(f"supervisor :{supervisor.port}")
     except EngineStartError as exc:
@@ -292,9 +316,10 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     except BaseException:
         supervisor.shutdown()
         raise
-    if supervisor.notice:
-        print(f"chronus engine: notice: {supervisor.notice}", file=sys.stderr, flush=True)
-    print(ready, flush=True)
+    if manifest is None:
+        if supervisor.notice:
+            print(f"chronus engine: notice: {supervisor.notice}", file=sys.stderr, flush=True)
+        print(ready, flush=True)
     try:
         supervisor.serve_forever()
     finally:

@@ -203,6 +203,16 @@ class CpuWatch:
             self.close()
             raise
 
+    @classmethod
+    def adopt(cls, name: str, stampers: list[ChildProcess]) -> CpuWatch:
+        """The stamps and stampers a supervisor before this one made (they outlived it)."""
+        watch = cls.__new__(cls)
+        counters = SharedCounters.attach(name, CpuStamps.size())
+        counters.adopt()
+        watch.stamps = CpuStamps(counters)
+        watch._stampers = stampers
+        return watch
+
     @property
     def pids(self) -> list[int]:
         """The stampers' process ids (none on a single CPU)."""

@@ -115,6 +115,11 @@ class IoKeeper:
         clock's block when the death was seen and the block played first after it, and when
         the new I/O's device ran (the clock handed over to it), in ms after the death."""
 
+    @property
+    def pid(self) -> int:
+        """The running I/O's pid (0 while there is none)."""
+        return int(self.process.pid or 0) if self.process is not None else 0
+
     # -- start and stop ------------------------------------------------------------------------
 
     def start(self, timeout: float) -> None:

@@ -173,6 +173,15 @@ class SlotKeeper:
         """Every live worker process (spare included), for the serve loop to watch."""
         return list(self._workers)
 
+    def roles(self) -> tuple[tuple[int, str], ...]:
+        """Each live worker's pid and role: its seat's name, `spare`, or `idle`."""
+        seated = {id(seat.worker): seat.name for seat in self.seats if seat.worker is not None}
+        spare = id(self._spare) if self._spare is not None else 0
+        return tuple(
+            (worker.pid, seated.get(id(worker), "spare" if id(worker) == spare else "idle"))
+            for worker in self._workers
+        )
+
     def boot(self, timeout: float) -> None:
         """Start A and B from an empty patch at block 0 and wait until A is `lead` ahead.
 
@@ -305,7 +314,7 @@ class SlotKeeper:
         for seat in self.seats:
             if seat.worker is worker:
                 # A standby that finds the process already reaped reads the signal here.
-                seat.counters.values[SlotField.DEATH_SIGNAL] = _death_signal_of(worker.pid)
+                seat.counters.values[SlotField.DEATH_SIGNAL] = _death_signal_of(worker)
         worker.process.join(0.1)
         self.plugins.died(worker)
         if worker in self._workers:
@@ -835,13 +844,15 @@ def judge_silence(silent_ns: int, stopped: bool, ran_ns: int, crumb: int) -> str
     return "hung" if crumb else "stuck"
 
 
-def _death_signal_of(pid: int) -> int:
+def _death_signal_of(worker: Worker) -> int:
     """The signal a dead, unreaped child died of (0 if it exited with code 0, `EXIT_FAULT`
-    with another), without reaping it."""
+    with another), without reaping it; a worker the engine's parent reaps says it by its
+    exit code."""
     try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        info = os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOWAIT)
     except ChildProcessError:
-        return 0
+        code = worker.process.exitcode or 0
+        return -code if code < 0 else EXIT_FAULT if code else 0
     if info is None:
         return 0
     if info.si_code == os.CLD_EXITED:

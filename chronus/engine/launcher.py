@@ -28,6 +28,7 @@ from typing import Any, Final, Protocol
 
 from chronus.engine.leftovers import name_semaphores
 from chronus.engine.lifecycle import become_subreaper
+from chronus.engine.reaped import ReapedCodes
 from chronus.engine.template import (
     PLUGIN_WORD,
     pickle_job,
@@ -87,14 +88,16 @@ def spawn_context() -> SpawnContext:
 class ForkedChild:
     """A process forked by the template and handed to this one: a child like a spawned one.
 
-    Its sentinel is a pidfd; its exit status is read with `waitpid`, which also reaps it.
+    Its sentinel is a pidfd; its exit status is read with `waitpid`, which also reaps it, or,
+    when the engine's parent reaps it (`reaped`), is the code the parent reports.
     """
 
-    def __init__(self, pid: int, name: str) -> None:
+    def __init__(self, pid: int, name: str, reaped: ReapedCodes | None = None) -> None:
         self.pid = pid
         self.name = name
-        self.sentinel = os.pidfd_open(pid)  # a child: its pid is ours until we reap it
+        self.sentinel = os.pidfd_open(pid)  # ours, or the parent's: not reaped while we look
         self._exitcode: int | None = None
+        self._reaped = reaped
         weakref.finalize(self, os.close, self.sentinel)
 
     @property
@@ -121,6 +124,10 @@ class ForkedChild:
     def _reap(self, flags: int) -> None:
         if self._exitcode is not None:
             return
+        if self._reaped is not None:
+            if select.select([self.sentinel], [], [], 0)[0]:
+                self._exitcode = self._reaped.code_of(self.pid)
+            return
         try:
             pid, status = os.waitpid(self.pid, flags)
         except ChildProcessError:
@@ -133,11 +140,11 @@ class ForkedChild:
 class Template:
     """The supervisor's side of one template process: its start, its word, its forks."""
 
-    def __init__(self, ctx: SpawnContext, rate: int, block: int) -> None:
+    def __init__(self, ctx: SpawnContext, rate: int, block: int, reaper: int) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process: BaseProcess = ctx.Process(
             target=template_main,
-            args=(theirs, os.getpid(), rate, block),
+            args=(theirs, reaper, rate, block),
             name="chronus-template",
             daemon=True,
         )
@@ -255,27 +262,43 @@ class Template:
             self.process.join(2.0)
 
 
-def _can_fork_warm() -> bool:
-    """Whether this system lets the template's forks become this process's children."""
+def _can_fork_warm(parent: bool) -> bool:
+    """Whether this system lets the template's forks become this process's children (or,
+    under the engine's `parent`, which is a subreaper already, the parent's)."""
     if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
         return False
     try:
         os.close(os.pidfd_open(os.getpid()))
     except OSError:
         return False
-    return become_subreaper()
+    return parent or become_subreaper()
 
 
 class Launcher:
-    """Starts the engine's processes: forks of a warm template where it can, else spawns."""
+    """Starts the engine's processes: forks of a warm template where it can, else spawns.
+
+    Under the engine's minimal parent (`reaped` given: the parent's word of exit codes) the
+    forks become the parent's children, so that they outlive this process.
+    """
 
     def __init__(
-        self, ctx: SpawnContext, rate: int = 48000, block: int = 128, template: bool = True
+        self,
+        ctx: SpawnContext,
+        rate: int = 48000,
+        block: int = 128,
+        template: bool = True,
+        reaped: ReapedCodes | None = None,
     ) -> None:
         self._ctx = ctx
         self._rate = rate
         self._block = block
-        self.template = Template(ctx, rate, block) if template and _can_fork_warm() else None
+        self._reaped = reaped
+        self.reaped = reaped
+        """The parent's word of exit codes (and of its standby), under the engine's parent."""
+        self._reaper = os.getppid() if reaped is not None else os.getpid()
+        """The process the forks become children of: this one, or the engine's parent."""
+        warm = template and _can_fork_warm(reaped is not None)
+        self.template = Template(ctx, rate, block, self._reaper) if warm else None
         """The current template; None when every process is spawned."""
         self.warm_forks = self.template is not None
         """Whether processes start warm (forks): then a spare costs nothing to make."""
@@ -311,7 +334,11 @@ class Launcher:
             process.start()
             return process
         self.template.wait_ready(120.0)
-        return ForkedChild(self.template.fork(target, args), name)
+        return ForkedChild(self.template.fork(target, args), name, self._reaped)
+
+    def adopt(self, pid: int, name: str) -> ChildProcess:
+        """A process a supervisor before this one started (the engine's parent reaps it)."""
+        return ForkedChild(pid, name, self._reaped)
 
     def tick(self) -> str | None:
         """Start a new template if the last one died; what happened, if anything.
@@ -338,7 +365,7 @@ class Launcher:
         if now < max(template.started + RESTART_AFTER_S, self._buried_at + backoff):
             return None
         template.close()
-        self.template = Template(self._ctx, self._rate, self._block)
+        self.template = Template(self._ctx, self._rate, self._block, self._reaper)
         self.restarts += 1
         return "a new process template is warming up"
 

@@ -37,6 +37,7 @@ from typing import Final, NamedTuple
 
 __all__ = [
     "SHM",
+    "TAG_ENV",
     "Leftover",
     "Owner",
     "Sweep",
@@ -88,13 +89,20 @@ def start_from_stat(stat: str) -> int | None:
 
 _tags: dict[int, str] = {}
 
+TAG_ENV: Final = "CHRONUS_ENGINE_TAG"
+"""Set by the engine's minimal parent (see `parent.py`) to its own tag: the names every
+supervisor under it makes are then the parent's, and outlive a supervisor that dies."""
+
 
 def engine_tag() -> str:
-    """This process's tag, `chronus-<pid>-<start>`: the start of every name it makes."""
+    """This process's tag, `chronus-<pid>-<start>`: the start of every name it makes (the
+    engine's parent's, under one)."""
     pid = os.getpid()  # a fork has its own pid, and so its own tag
     tag = _tags.get(pid)
     if tag is None:
-        tag = _tags[pid] = f"chronus-{pid}-{process_start(pid) or 0}"
+        given = os.environ.get(TAG_ENV, "")
+        tag = given if owner_of(f"{given}-x") else f"chronus-{pid}-{process_start(pid) or 0}"
+        _tags[pid] = tag
     return tag
 
 

@@ -55,6 +55,11 @@ class Segment:
         """The shared-memory name to attach with."""
         return self._shm.name
 
+    def adopt(self) -> None:
+        """Take the segment over from its creator, which died: unlink it at the end (a new
+        supervisor re-attaching to a running engine's segments)."""
+        self._owner = True
+
     def _release(self) -> None:
         self._shm.close()
         if self._owner:

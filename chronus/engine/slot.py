@@ -457,7 +457,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     try:
         while isinstance(start := conn.recv(), tuple):  # plugins to import while it waits
             conn.send(prepare_plugin(start, config.rate, config.block))
-    except EOFError:
+    except (EOFError, OSError):  # its supervisor died: a new one starts spares of its own
         return
     if start is None:
         return
@@ -497,6 +497,15 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         for part in (stamps, prepared):
             if part is not None:
                 part.close()
+
+
+def _snapshot_taken(conn: Connection, v: npt.NDArray[np.int64]) -> None:
+    """Tell the supervisor a snapshot is ready; the one that asked may have died since (its
+    successor reads `SNAPSHOT_DONE`), and a slot must not die of that."""
+    try:
+        conn.send(("snapshot", int(v[SlotField.SNAPSHOT_DONE])))
+    except OSError:
+        pass
 
 
 def _render_loop(
@@ -622,13 +631,13 @@ def _render_loop(
             set_title(slot_title(me, active))
         if capturer.busy and capturer.poll() and asked_for_join:
             asked_for_join = False
-            conn.send(("snapshot", int(v[SlotField.SNAPSHOT_DONE])))  # rare: a join waits
+            _snapshot_taken(conn, v)  # rare: a join waits
         if capturer.busy:
             pass
         elif v[SlotField.SNAPSHOT_REQUEST] != v[SlotField.SNAPSHOT_DONE]:
             asked_for_join = _capture_with(capturer, v, _snapshot(seat, renderer))
             if not asked_for_join:
-                conn.send(("snapshot", int(v[SlotField.SNAPSHOT_DONE])))
+                _snapshot_taken(conn, v)
         elif (
             rendered
             and caught_up

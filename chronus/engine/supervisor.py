@@ -18,6 +18,8 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,14 @@ from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.io_keeper import IoKeeper
 from chronus.engine.keeper import SlotKeeper
-from chronus.engine.launcher import Launcher, LaunchError, spawn_context
+from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
+from chronus.engine.manifest import (
+    Manifest,
+    SeatNames,
+    reopen_semaphore,
+    semaphore_name,
+    unlink_semaphore,
+)
 from chronus.engine.now import beat_at, level_blocks, output_level, read_transport, tempo_of
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.peers import PeerFilter, listens_everywhere
@@ -48,6 +57,7 @@ from chronus.engine.slot import WorkerConfig
 from chronus.engine.stats import (
     ControlField,
     IoField,
+    ProcessState,
     SlotField,
     recent_timings,
     summary,
@@ -92,6 +102,15 @@ block (90th percentile of the last 256 blocks): a stated limit instead of a drop
 _LOAD_BLOCKS = 256
 _TAP_BLOCKS = 4096
 """The record tap holds 11 s at 128 frames: the supervisor may stall that long unheard."""
+_NOT_HELD = (
+    "the engine's supervisor was restarted and does not hold the slots yet; they play on "
+    "as they were; nothing changed"
+)
+_WITHOUT_SLOTS = frozenset({
+    "/engine/status", "/engine/now", "/engine/sync", "/engine/quit", "/record/start",
+    "/record/stop",
+})  # fmt: skip
+"""What a supervisor re-attached without a keeper still does."""
 log = logging.getLogger("chronus.engine")
 
 
@@ -137,11 +156,29 @@ class Supervisor:
     """Owns the engine's processes and shared memory, and serves OSC.
 
     Its processes are started by `launcher` (made here if not given; give one made early,
-    so that its template warms up while the rest of the engine loads).
+    so that its template warms up while the rest of the engine loads). Under the engine's
+    minimal parent, `link` leads to it: the supervisor hands it the `Manifest` of what runs,
+    so that a new supervisor can re-attach (`reattach`) if this one dies.
     """
 
-    def __init__(self, config: EngineConfig, launcher: Launcher | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        launcher: Launcher | None = None,
+        link: Connection | None = None,
+        restarts: int = 0,
+    ) -> None:
         self.config = config
+        self._link = link
+        self.restarts = restarts
+        """Supervisors that died before this one, in this engine."""
+        self._handed: tuple[object, ...] = ()
+        """What the last manifest handed to the parent said of the processes."""
+        self._adopted: list[ChildProcess] = []
+        """Slot workers a dead supervisor started, when this one re-attached (no keeper)."""
+        self._adopted_names: tuple[list[str], list[str]] = ([], [])
+        """Segments and semaphores a dead supervisor made that this one frees at the end."""
+        self._manifest: Manifest | None = None
         self.patch = Patch()
         self.registry = PluginRegistry()
         self.backend_description = ""
@@ -150,6 +187,7 @@ class Supervisor:
         self._launcher = launcher or Launcher(self._ctx, config.rate, config.block)
         self._quit = False
         self._started_ns = time.monotonic_ns()
+        self._boot = f"{os.getpid()}-{self._started_ns}"
         self._received = 0
         self._errors = 0
         self._commands = 0
@@ -171,6 +209,8 @@ class Supervisor:
         self._unlogged: deque[tuple[int, int, Message, float]] = deque()
         """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
         self._io: IoKeeper | None = None
+        self._adopted_io: ChildProcess | None = None
+        """The audio I/O a dead supervisor started, once re-attached (no `IoKeeper` then)."""
         self._cpu_watch: CpuWatch | None = None
         self._prepared: PreparedPatterns | None = None
         self._halt = self._ctx.Semaphore(0)
@@ -267,6 +307,7 @@ class Supervisor:
         except OSError as exc:
             raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
         self._start_io()
+        self._hand_down()
         ready = (
             f"READY chronus {__version__} osc={c.host}:{self.port} backend={self.backend_kind} "
             f"rate={c.rate} block={c.block} lead={c.lead}"
@@ -354,6 +395,130 @@ class Supervisor:
             raise EngineStartError(str(exc)) from exc
         self.backend_description, self.notice = self._io.description, self._io.notice
 
+    # re-attaching -----------------------------------------------------------------------------
+
+    def _hand_down(self) -> None:
+        """Give the engine's parent the manifest again if the processes changed since."""
+        if self._link is None:
+            return
+        keeper = self._keeper
+        workers = keeper.roles() if keeper is not None else ()
+        key = (self._io_pid(), workers)
+        if key == self._handed:
+            return
+        self._handed = key
+        manifest = self._manifest if keeper is None else self._manifest_now(workers)
+        if manifest is None:
+            return
+        try:
+            self._link.send(("manifest", manifest))
+        except OSError:
+            self._link = None  # the parent is gone: this process dies with it
+
+    def _manifest_now(self, workers: tuple[tuple[int, str], ...]) -> Manifest | None:
+        keeper, io = self._keeper, self._io
+        parts = (self._io_counters, self._control, self._tap, self._cpu_watch, self._prepared)
+        if keeper is None or io is None or None in parts:
+            return None
+        assert self._io_counters and self._control and self._tap and self._prepared
+        assert self._cpu_watch is not None
+        seats = tuple(
+            SeatNames(seat.ring.name, seat.commands.name, seat.counters.name, seat.handover.name)
+            for seat in keeper.seats
+        )
+        return Manifest(
+            boot=self._boot,
+            started_ns=self._started_ns,
+            host=self.config.host,
+            port=self.port,
+            backend=self.backend_description,
+            notice=self.notice,
+            io=self._io_pid(),
+            io_counters=self._io_counters.name,
+            control=self._control.name,
+            tap=self._tap.name,
+            cpu_stamps=self._cpu_watch.stamps.name,
+            stampers=tuple(self._cpu_watch.pids),
+            prepared=self._prepared.name,
+            lifelines=keeper.deaths.lifelines.name if keeper.deaths else "",
+            halt=semaphore_name(self._halt),
+            wakes=(semaphore_name(keeper.wakes[0]), semaphore_name(keeper.wakes[1])),
+            seats=(seats[0], seats[1]),
+            workers=workers,
+        )
+
+    def reattach(self, manifest: Manifest) -> str:
+        """Take over a running engine whose supervisor died: its shared memory, its audio
+        I/O and slots (which play on meanwhile), its OSC port; return the line to log.
+
+        The slots keep the patch and patterns they have; this supervisor answers health
+        requests and refuses changes (`/error`) until it holds a keeper of its own.
+        """
+        c, m = self.config, manifest
+        self._manifest = m
+        self._boot, self._started_ns = m.boot, m.started_ns
+        self.backend_description, self.notice = m.backend, m.notice
+        try:
+            self._osc = OscEndpoints.open(m.host, m.port, PeerFilter(c.allow))
+        except (OSError, ValueError) as exc:
+            raise EngineStartError(f"cannot listen on {m.host}:{m.port} again: {exc}") from exc
+        if c.http is not None:
+            self._open_http(*c.http)
+        self._io_counters = SharedCounters.attach(m.io_counters, IoField.SIZE)
+        self._control = SharedCounters.attach(m.control, ControlField.SIZE)
+        self._tap = RecordTap.attach(m.tap)
+        self._prepared = PreparedPatterns.attach(m.prepared)
+        for part in (self._io_counters, self._control, self._tap, self._prepared):
+            part.adopt()
+        self._recorder = Recorder(self._tap)
+        stampers = [p for pid in m.stampers if (p := self._adopt(pid, "chronus-cpu"))]
+        self._cpu_watch = CpuWatch.adopt(m.cpu_stamps, stampers)
+        self._halt = reopen_semaphore(m.halt)
+        self._adopted_io = self._adopt(m.io, "chronus-audio-io")
+        if self._adopted_io is None:
+            raise EngineStartError("the audio I/O died with the supervisor")
+        workers = [self._adopt(pid, "chronus-slot") for pid, _ in m.workers]
+        self._adopted = [worker for worker in workers if worker is not None]
+        segments = [name for seat in m.seats for name in (
+            seat.ring, seat.commands, seat.counters, seat.handover)]  # fmt: skip
+        self._adopted_names = ([*segments, m.lifelines], [*m.wakes, m.halt])
+        self._hand_down()
+        return (
+            f"a new supervisor re-attached to the running engine (osc={m.host}:{self.port}, "
+            f"{len(self._adopted)} slot workers, the audio I/O {m.io}); it refuses changes until "
+            "it holds the slots again"
+        )
+
+    def _adopt(self, pid: int, name: str) -> ChildProcess | None:
+        """A process a dead supervisor started, or None if it is gone too (the spare ends
+        when its supervisor does)."""
+        try:
+            return self._launcher.adopt(pid, name)
+        except ProcessLookupError:
+            return None
+
+    def _free_adopted(self) -> None:
+        """Stop the adopted slot workers and free what a dead supervisor made."""
+        for process in self._adopted:
+            process.join(3.0)
+            if process.is_alive():
+                process.kill()
+                process.join(3.0)
+        self._adopted.clear()
+        segments, semaphores = self._adopted_names
+        for name in segments:
+            if not name:
+                continue
+            try:
+                segment = shared_memory.SharedMemory(name=name)
+            except OSError:
+                continue
+            segment.close()
+            segment.unlink()
+        for name in semaphores:
+            unlink_semaphore(name)
+        self._adopted_names = ([], [])
+
     def request_quit(self, *_: object) -> None:
         """Ask the serve loop to stop (signal handlers and `/engine/quit` call this)."""
         self._quit = True
@@ -366,10 +531,17 @@ class Supervisor:
             self._control.values[ControlField.RUN] = 0
         if self._io is not None:
             self._io.stop()
+        elif self._adopted_io is not None:
+            self._halt.release()
+            self._adopted_io.join(3.0)
+            if self._adopted_io.is_alive():
+                self._adopted_io.kill()
+                self._adopted_io.join(3.0)
         if self._keeper is not None:
             if self._session_log is not None:
                 self._write_log(final=True)
             self._keeper.shutdown()
+        self._free_adopted()
         if self._recorder is not None and self._recorder.recording:
             self._recording_ended(self._recorder.stop(), tell=False)
         if self._session_log is not None:
@@ -401,11 +573,17 @@ class Supervisor:
 
     def serve_forever(self) -> None:
         """Serve OSC until quit is requested; watch the children meanwhile."""
-        assert self._osc is not None and self._keeper is not None and self._io is not None
+        assert self._osc is not None
         keeper, osc = self._keeper, self._osc
         selector = selectors.DefaultSelector()
         osc.attach(selector)
+        if keeper is None:
+            assert self._adopted_io is not None
+            selector.register(self._adopted_io.sentinel, selectors.EVENT_READ, "io")
+            self._serve_adopted(selector)
+            return
         io = self._io
+        assert io is not None
         io.watch(selector)
         if keeper.deaths is not None:
             selector.register(keeper.deaths.fileno(), selectors.EVENT_READ, "lifeline")
@@ -438,6 +616,7 @@ class Supervisor:
             io.tick()
             if self._dated is not None:
                 self._dated.tick()
+            self._hand_down()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
             if self._unlogged:
@@ -460,6 +639,39 @@ class Supervisor:
                 self._publish_status()
         osc.detach(selector)
         selector.close()
+
+    def _serve_adopted(self, selector: selectors.BaseSelector) -> None:
+        """Serve OSC for an engine re-attached without a keeper: health, and `/error` for
+        changes; watch the audio I/O."""
+        assert self._osc is not None
+        osc = self._osc
+        while not self._quit:
+            for key, mask in selector.select(timeout=_TICK_S):
+                if osc.owns(key):
+                    self._read_osc(key, mask)
+                elif key.data == "io":
+                    selector.unregister(key.fileobj)
+                    self._adopted_io_died()
+            if self._recorder is not None:
+                self._recorder.drain()
+            if self._http is not None and time.monotonic() >= self._http_next:
+                self._publish_status()
+        osc.detach(selector)
+        selector.close()
+
+    def _io_pid(self) -> int:
+        """The audio I/O's pid: the keeper's, or the adopted one's (0: none now)."""
+        if self._io is not None:
+            return self._io.pid
+        return int(self._adopted_io.pid or 0) if self._adopted_io is not None else 0
+
+    def _adopted_io_died(self) -> None:
+        """The adopted I/O exited: this supervisor cannot restart it (it has no keeper)."""
+        assert self._adopted_io is not None
+        self._adopted_io.join(0.1)
+        if self._io_counters is not None:
+            self._io_counters.values[IoField.STATE] = ProcessState.DEAD
+        log.error("the audio I/O process exited (code %s)", self._adopted_io.exitcode)
 
     def _remove_quarantined(self, module_id: str) -> None:
         """Take a module that killed a slot out of the patch, in every slot, at one stamp.
@@ -676,14 +888,19 @@ class Supervisor:
     def next_stamp(self) -> int:
         """The first sample a command sent now could apply at: beyond what any slot can have
         started rendering, and after the commands already paced into later blocks."""
-        assert self._keeper is not None
+        if self._keeper is None:  # re-attached: past what the slots may have rendered
+            assert self._io_counters is not None
+            blocks = int(self._io_counters.values[IoField.CONSUMED]) + 2 * self.config.lead
+            return blocks * self.config.block
         return self._pacer.backlog(self._keeper.next_stamp())
 
     def _command(self, message: Message, addr: Any, stamp: int | None = None) -> None:
         """Check a command against the patch and play it: at `stamp` if given (a dated one,
         which a staged change does not hold), else as soon as it can."""
         keeper = self._keeper
-        assert keeper is not None
+        if keeper is None:
+            self._error(addr, message.address, _NOT_HELD)
+            return
         commits = self._commits
         staged = stamp is None and message.address.startswith(_STAGED)
         if staged and commits is not None and commits.staging:
@@ -747,6 +964,9 @@ class Supervisor:
         return float(sorted(recent)[int(0.9 * (len(recent) - 1))]) / period_ns
 
     def _engine_request(self, message: Message, addr: Any) -> None:
+        if self._keeper is None and message.address not in _WITHOUT_SLOTS:
+            self._error(addr, message.address, _NOT_HELD)
+            return
         if message.address in _COSTLY and self._osc is not None and self._osc.spent(addr):
             return  # its reply would be cut: a remote UDP peer's packet earned no more
         if message.address == "/engine/status":
@@ -870,7 +1090,7 @@ class Supervisor:
             seconds = recorder.status()["frames"] / c.rate
             recording = {"path": str(recorder.path), "seconds": round(seconds, 2)}
         return {
-            "boot": f"{os.getpid()}-{self._started_ns}",
+            "boot": self._boot,
             "sample": sample,
             "beat": None if beat is None else round(beat, 4),
             "bpm": round(tempo_of(transport, c.rate) or self.patch.tempo, 3),
@@ -940,6 +1160,12 @@ class Supervisor:
                 "deaths_seen_by": "lifelines" if keeper and keeper.deaths else "sentinels",
                 "last_rejoin": dict(keeper.last_rejoin) if keeper else {},
                 "respawns": keeper.respawns if keeper else 0,
+                "supervisor": {
+                    "pid": os.getpid(),
+                    "restarts": self.restarts,
+                    "holds_slots": keeper is not None,
+                    "standby": reaped.standby() if (reaped := self._launcher.reaped) else 0,
+                },
                 "divergences": keeper.divergences if keeper else 0,
                 "overtaken_commands": keeper.overtaken if keeper else 0,
                 "first_overtaken_sample": keeper.first_overtaken if keeper else -1,

@@ -429,14 +429,15 @@ def test_the_audio_plays_on_while_the_supervisor_is_stopped(tmp_path: Path) -> N
         player = Player(client)
         player.play_for(1.0)
         before = client.status()
+        supervisor = before["engine"]["supervisor"]["pid"]
         t0 = time.monotonic()
-        os.kill(run.pid, signal.SIGSTOP)
-        run.stopped.add(run.pid)
+        os.kill(supervisor, signal.SIGSTOP)
+        run.stopped.add(supervisor)
         try:
             player.play_for(2.0)  # these notes wait in the engine's socket buffer
         finally:
-            os.kill(run.pid, signal.SIGCONT)
-        run.stopped.discard(run.pid)
+            os.kill(supervisor, signal.SIGCONT)
+        run.stopped.discard(supervisor)
         after = client.status()
         elapsed = time.monotonic() - t0
         player.play_for(0.5)

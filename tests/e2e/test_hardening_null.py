@@ -250,15 +250,16 @@ def test_a_flood_the_kernel_drops_is_counted(null_engine: EngineProcess) -> None
     packet = encode_raw("/mod/nobody/cutoff", 500.0)  # refused: counted, changes nothing
     sent = 30_000  # more than the 4 MB receive buffer queues
     with null_engine.client() as client:
-        before = client.status()["engine"]["osc"]
-        os.kill(null_engine.process.pid, signal.SIGSTOP)  # the supervisor; the slots play on
+        status = client.status()
+        before, supervisor = status["engine"]["osc"], status["engine"]["supervisor"]["pid"]
+        os.kill(supervisor, signal.SIGSTOP)  # the slots play on
         try:
             flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             for _ in range(sent):
                 flood.sendto(packet, ("127.0.0.1", null_engine.port))
             flood.close()
         finally:
-            os.kill(null_engine.process.pid, signal.SIGCONT)
+            os.kill(supervisor, signal.SIGCONT)
         time.sleep(1.0)  # the queue drains
         client.sync()  # queued after the drops: it carries their count
         after = client.status()["engine"]["osc"]

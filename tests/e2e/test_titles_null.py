@@ -64,18 +64,26 @@ def engine() -> Iterator[EngineProcess]:
 
 def test_ps_shows_what_each_engine_process_is(engine: EngineProcess) -> None:
     assert engine.process is not None
-    supervisor = engine.process.pid
-    assert cmdline(supervisor) == f"chronus: supervisor :{engine.port}"
+    parent = engine.process.pid
     with engine.client() as client:
+        supervisor = client.status()["engine"]["supervisor"]["pid"]
+        assert cmdline(supervisor) == f"chronus: supervisor :{engine.port}"
+        deadline = time.monotonic() + 5  # named once the supervisor tells it the port
+        while cmdline(parent) != f"chronus: engine :{engine.port}":
+            assert time.monotonic() < deadline, cmdline(parent)
+            time.sleep(0.05)
         wait_titles(client, {
             "active": "chronus: slot A (active)",
             "standby": "chronus: slot B (standby)",
             "io": "chronus: audio I/O",
         })  # fmt: skip
-    wanted = {"chronus: template", "chronus: spare", "chronus: sandbox", "chronus: sandbox job"}
+    wanted = {
+        "chronus: template", "chronus: spare", "chronus: sandbox", "chronus: sandbox job",
+        "chronus: supervisor (standby)",
+    }  # fmt: skip
     deadline = time.monotonic() + 30  # the sandbox workers warm up, then fork their job
     while True:
-        named = titles(supervisor)
+        named = titles(parent)
         # multiprocessing's resource tracker is started by the library itself, unnamed
         unnamed = {
             pid: text for pid, text in named.items()

@@ -1,0 +1,112 @@
+"""Supervisor restarts, measured: SIGKILL the supervisor while a bass line plays, N times.
+
+For each kill (once the parent holds a standby supervisor warm): how long until the engine
+answers `/engine/status` again on the same port (`answer_ms`: TCP, tried every 10 ms),
+and the blocks lost meanwhile (`lost`: the audio I/O's underruns from just before the kill to
+1 s after the answer), set against the host stalls a SCHED_FIFO 99 sleeper on each CPU saw
+in that time (`tests/stalls.py`). The target (issue 17): 0 blocks lost, an answer within 1 s.
+
+    python benchmarks/supervisor_restart.py --kills 5
+    python benchmarks/supervisor_restart.py --backend device --kills 10 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from figures import add_json_flag, figures_out
+
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
+from chronus.engine.parent import MAX_RESTARTS, RESTART_WINDOW_S
+from tests.sessions import bass_line, wait_status
+from tests.stalls import StallMonitor
+
+BLOCK_MS = 1000 * 128 / 48000
+POLL_S = 0.01
+
+
+def _answer_s(client: EngineClient, timeout: float = 30.0) -> tuple[float, dict[str, Any]]:
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        with contextlib.suppress(EngineError):  # refused at once while no supervisor listens
+            status = client.status(timeout=1.0)  # a loaded machine can take 10 ms to reply
+            return time.monotonic() - began, status
+        time.sleep(POLL_S)
+    raise SystemExit(f"no answer within {timeout:g} s of the kill")
+
+
+def _warm(status: dict[str, Any]) -> bool:
+    return bool(status["engine"]["supervisor"]["standby"])
+
+
+def main() -> None:
+    """Kill the supervisor `--kills` times; print each restart and the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--backend", choices=("null", "device"), default="null")
+    add_json_flag(parser)
+    args = parser.parse_args()
+    spacing = RESTART_WINDOW_S / MAX_RESTARTS + 0.5  # the parent gives up on a faster loop
+    with figures_out(args.json) as figures:
+        engine = EngineProcess(port=0, backend=args.backend).boot()
+        answers: list[float] = []
+        lost: list[int] = []
+        stalls: list[int] = []
+        try:
+            client = engine.client()
+            client.send(bass_line())
+            client.sync()
+            last_kill = 0.0
+            for kill in range(args.kills):
+                before = wait_status(client, _warm, timeout=120.0)
+                time.sleep(max(0.0, last_kill + spacing - time.monotonic()))
+                before = client.status()
+                with StallMonitor() as host:
+                    last_kill = time.monotonic()
+                    os.kill(before["engine"]["supervisor"]["pid"], signal.SIGKILL)
+                    answer, after = _answer_s(client)
+                    time.sleep(1.0)
+                    later = client.status()
+                assert after["engine"]["supervisor"]["restarts"] == kill + 1
+                answers.append(1e3 * answer)
+                lost.append(later["io"]["underruns"] - before["io"]["underruns"])
+                stalls.append(host.blocks_bound(BLOCK_MS))
+                played = later["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
+                print(
+                    f"kill {kill + 1}: answered after {answers[-1]:.0f} ms; {lost[-1]} blocks "
+                    f"lost (host stalls could explain {stalls[-1]}); {played} sounding blocks "
+                    "since",
+                    file=sys.stderr,
+                )
+        finally:
+            code = engine.quit()
+        load = os.getloadavg()[0]
+        print(
+            f"{args.kills} kills ({args.backend}): answer median {statistics.median(answers):.0f}"
+            f" ms, max {max(answers):.0f} ms; blocks lost {sum(lost)} (host stalls could "
+            f"explain {sum(stalls)}); engine exit code {code}; load {load:.1f}"
+        )
+        figures.update(
+            kills=args.kills,
+            backend=args.backend,
+            answer_median_ms=statistics.median(answers),
+            answer_max_ms=max(answers),
+            blocks_lost=sum(lost),
+            blocks_explained_by_host_stalls=sum(stalls),
+            exit_code=code,
+            load=load,
+        )
+
+
+if __name__ == "__main__":
+    main()

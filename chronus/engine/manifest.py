@@ -1,0 +1,80 @@
+"""What a new supervisor needs to re-attach to a running engine: the manifest.
+
+The supervisor hands it to the engine's minimal parent (see `parent.py`) once it is ready
+and again whenever its processes change; the parent keeps the last one and gives it to the
+supervisor it starts when that one dies. It holds names and process ids only: the shared
+memory segments and named semaphores are the engine's state, and outlive any supervisor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from multiprocessing import synchronize
+from typing import Any
+
+__all__ = ["Manifest", "SeatNames", "reopen_semaphore", "semaphore_name", "unlink_semaphore"]
+
+
+@dataclass(frozen=True, slots=True)
+class SeatNames:
+    """The segments of one slot seat."""
+
+    ring: str
+    commands: str
+    counters: str
+    handover: str
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A running engine's shared memory, semaphores and processes, by name and pid."""
+
+    boot: str
+    """The engine's boot id (`/engine/now`): a client sees the same engine after a restart."""
+    started_ns: int
+    host: str
+    port: int
+    backend: str
+    notice: str
+    io: int
+    """The audio I/O's pid."""
+    io_counters: str
+    control: str
+    tap: str
+    cpu_stamps: str
+    stampers: tuple[int, ...]
+    prepared: str
+    lifelines: str
+    halt: str
+    wakes: tuple[str, str]
+    seats: tuple[SeatNames, SeatNames]
+    workers: tuple[tuple[int, str], ...]
+    """Each slot worker's pid and role: `A`, `B` (the seat it renders in) or `spare`."""
+
+    @property
+    def pids(self) -> list[int]:
+        """Every process of the engine below the supervisor."""
+        return [self.io, *self.stampers, *(pid for pid, _ in self.workers)]
+
+
+def semaphore_name(semaphore: synchronize.SemLock) -> str:
+    """The name a multiprocessing semaphore was made under (spawn context: always one)."""
+    inner: Any = getattr(semaphore, "_semlock")  # noqa: B009 (private, no typed way)
+    return str(inner.name)
+
+
+def reopen_semaphore(name: str) -> synchronize.Semaphore:
+    """A semaphore another process made, opened by its name (OSError if it is gone)."""
+    raw: Any = synchronize
+    semaphore: Any = synchronize.Semaphore.__new__(synchronize.Semaphore)
+    semaphore.__setstate__((0, raw.SEMAPHORE, raw.SEM_VALUE_MAX, name))  # as a spawn unpickles
+    return semaphore  # type: ignore[no-any-return]
+
+
+def unlink_semaphore(name: str) -> None:
+    """Remove a re-opened semaphore's name (its maker died before it could)."""
+    try:
+        raw: Any = synchronize.SemLock
+        raw._cleanup(name)
+    except OSError:
+        pass  # gone already

@@ -1,0 +1,104 @@
+"""The parts a replaceable supervisor is made of: exit codes from the parent, semaphores
+re-opened by name, segments taken over, names that are the engine's, slots that outlive a
+dead supervisor's pipe."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from chronus.engine import leftovers
+from chronus.engine.launcher import spawn_context
+from chronus.engine.manifest import reopen_semaphore, semaphore_name, unlink_semaphore
+from chronus.engine.reaped import STANDBY, ReapedCodes, reap_all, tell
+from chronus.engine.rings import SharedCounters, unique_name
+from chronus.engine.slot import _snapshot_taken
+from chronus.engine.stats import SlotField
+
+
+def test_exit_codes_reach_the_supervisor_and_the_standby_is_named() -> None:
+    parent_end, supervisor_end = mp.Pipe(duplex=True)
+    codes = ReapedCodes(supervisor_end)
+    assert codes.standby() == 0
+    assert tell(parent_end, [(101, 0), (102, -9)])
+    assert tell(parent_end, [(STANDBY, 4242)])
+    assert codes.code_of(102) == -9
+    assert codes.code_of(101) == 0
+    assert codes.standby() == 4242
+
+
+def test_an_exit_code_that_never_comes_is_unknown_after_the_wait() -> None:
+    _, supervisor_end = mp.Pipe(duplex=True)
+    began = time.monotonic()
+    assert ReapedCodes(supervisor_end).code_of(7, timeout=0.05) == 255
+    assert time.monotonic() - began < 1.0
+
+
+def test_reap_all_reads_every_exited_child() -> None:
+    children = [
+        subprocess.Popen([sys.executable, "-c", f"raise SystemExit({code})"]) for code in (0, 3)
+    ]
+    pids = {child.pid: code for child, code in zip(children, (0, 3), strict=True)}
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + 30
+    while set(pids) - set(seen) and time.monotonic() < deadline:
+        seen.update(reap_all())
+        time.sleep(0.01)
+    assert {pid: seen[pid] for pid in pids} == pids
+    for child in children:
+        child.returncode = 0  # reaped here: Popen must not wait for them again
+
+
+def test_a_semaphore_reopened_by_name_is_the_same_semaphore() -> None:
+    made = spawn_context().Semaphore(0)
+    name = semaphore_name(made)
+    again = reopen_semaphore(name)
+    again.release()
+    assert made.acquire(timeout=1.0)
+    made.release()
+    assert again.acquire(timeout=1.0)
+    unlink_semaphore("/chronus-0-0-sem-none")  # one already gone: nothing to say
+
+
+def test_a_semaphore_gone_cannot_be_reopened() -> None:
+    with pytest.raises(OSError):
+        reopen_semaphore("/chronus-0-0-sem-none")
+
+
+def test_an_adopted_segment_is_unlinked_by_its_new_owner() -> None:
+    made = SharedCounters.create(unique_name("test-adopt"), 4)
+    taken = SharedCounters.attach(made.name, 4)
+    taken.values[0] = 7
+    assert made.values[0] == 7
+    taken.adopt()
+    name = made.name
+    taken.close()
+    assert not os.path.exists(f"/dev/shm/{name}")
+    del made.values
+    made._shm.close()
+
+
+def test_names_are_the_engine_parents_when_it_gives_its_tag() -> None:
+    code = (
+        "from chronus.engine.leftovers import segment_name, owner_of;"
+        "print(owner_of(segment_name('io')))"
+    )
+    env = {**os.environ, leftovers.TAG_ENV: "chronus-1-2345"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "Owner(pid=1, start=2345)"
+    env[leftovers.TAG_ENV] = "not a tag"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert "pid=1," not in out.stdout and out.stdout.startswith("Owner(pid=")
+
+
+def test_a_slot_outlives_the_pipe_of_a_supervisor_that_died() -> None:
+    mine, theirs = mp.Pipe(duplex=True)
+    theirs.close()
+    counters = np.zeros(SlotField.SIZE, dtype=np.int64)
+    _snapshot_taken(mine, counters)  # raises nothing: the successor reads SNAPSHOT_DONE
