@@ -1,7 +1,7 @@
 """The render's margin at 64 chains playing: time per block, note blocks apart, in-process.
 
     python benchmarks/render_margin.py [--chains 64] [--seconds 10] [--runs 3] [--block 128]
-                                       [--compare OTHER_CHECKOUT ...]
+                                       [--compare OTHER_CHECKOUT ...] [--interleave]
 
 The patch of `live_build.py --chains N --play` (per chain `add a saw called vN through an
 acid filter`, `vN through distortion`, a 16-step line of 16ths), built in a `Renderer` in a
@@ -13,7 +13,9 @@ block* is one in which the sequencer starts notes (all chains at once: the 16ths
 the same sample); the others are every other block. Runs alternate between the checkouts
 (a slow spell of the shared machine slows all of them); the percentiles are over every
 block of every run, per checkout. Each checkout's last run also hashes its output, and the
-hashes must agree: the same samples, bit for bit.
+hashes must agree: the same samples, bit for bit. `--interleave` instead renders the patch
+twice in this process, with the notes fired ahead and with blocks split at them, one block
+each in turn (the least noisy comparison on a busy machine).
 
 Not part of the test suite; timings on a shared machine are noisy (compare within a run).
 """
@@ -36,16 +38,11 @@ RATE = 48000
 WARM_SECONDS = 3.0
 
 
-def child(block: int, seconds: float, wall: bool) -> None:
-    """Read the lines (JSON) on stdin, build and play them, print the timings as JSON."""
-    import time
-
-    import numpy as np
-
+def built(lines: list[str], block: int) -> Any:
+    """A warm `Renderer` of this process's checkout with `lines` scheduled at sample 0."""
     from chronus.dsp.render import Renderer
     from chronus.lang.interpreter import Interpreter
 
-    lines = json.load(sys.stdin)
     renderer = Renderer(RATE, block)
     renderer.warm_up()
     interpreter = Interpreter()
@@ -55,6 +52,16 @@ def child(block: int, seconds: float, wall: bool) -> None:
             raise SystemExit(f"the language refused {line!r}: {result.error}")
         for message in result.messages:
             renderer.schedule(0, message)
+    return renderer
+
+
+def child(block: int, seconds: float, wall: bool) -> None:
+    """Read the lines (JSON) on stdin, build and play them, print the timings as JSON."""
+    import time
+
+    import numpy as np
+
+    renderer = built(json.load(sys.stdin), block)
     out = np.zeros((block, 2), dtype=np.float32)
     for _ in range(int(WARM_SECONDS * RATE / block)):
         renderer.render(out, block)
@@ -73,6 +80,41 @@ def child(block: int, seconds: float, wall: bool) -> None:
     timings = {"us": (took / 1000.0).tolist(), "notes": notes.tolist()}
     checks = {"sha256": digest.hexdigest(), "errors": list(renderer.errors)}
     json.dump({**timings, **checks}, sys.stdout)
+
+
+def interleaved(lines: list[str], block: int, seconds: float) -> None:
+    """This checkout only: two renderers of the patch in one process, the sequencer's notes
+    fired ahead in one and the blocks split at them in the other (`Renderer.fire_ahead`),
+    rendering one block each in turn, so that both see the same moment of the machine."""
+    import time
+
+    import numpy as np
+
+    pair = {"split": built(lines, block), "ahead": built(lines, block)}
+    pair["split"].fire_ahead = False
+    outs = {name: np.zeros((block, 2), dtype=np.float32) for name in pair}
+    for _ in range(int(WARM_SECONDS * RATE / block)):
+        for name, renderer in pair.items():
+            renderer.render(outs[name], block)
+    kept: dict[str, dict[str, list[float]]] = {n: {"note": [], "other": []} for n in pair}
+    same = True
+    for b in range(int(seconds * RATE / block)):
+        sequencer, position = pair["ahead"].sequencer, pair["ahead"].position
+        kind = "note" if sequencer.next_sample < position + block else "other"
+        for name in sorted(pair, reverse=b % 2 == 1):
+            began = time.thread_time_ns()
+            pair[name].render(outs[name], block)
+            kept[name][kind].append((time.thread_time_ns() - began) / 1000.0)
+        same = same and outs["split"].tobytes() == outs["ahead"].tobytes()
+    print(f"split against fired ahead, one process, blocks interleaved, {seconds:g} s, CPU time")
+    for name, kinds in kept.items():
+        for kind, values in kinds.items():
+            p = percentiles(values)
+            print(f"  {name:<6} {kind:<5} blocks {p['n']:>6}: p50 {p['p50']:6.0f} µs, "
+                  f"p90 {p['p90']:6.0f}, p99 {p['p99']:6.0f}, max {p['max']:6.0f}")  # fmt: skip
+    print(f"  the same samples both ways: {'yes' if same else 'NO'}")
+    if not same:
+        raise SystemExit("fired ahead, the patch rendered other samples")
 
 
 def run_child(checkout: Path, lines: list[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -105,6 +147,9 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=128)
     parser.add_argument("--compare", type=Path, nargs="*", default=[], metavar="CHECKOUT")
     parser.add_argument("--wall", action="store_true", help="time blocks on the wall clock")
+    parser.add_argument(
+        "--interleave", action="store_true", help="split against fired ahead, in one process"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     add_json_flag(parser)
     args = parser.parse_args()
@@ -120,6 +165,9 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     from live_build import chain_lines, pattern_line
 
     lines = chain_lines(args.chains) + [pattern_line(v) for v in range(1, args.chains + 1)]
+    if args.interleave:
+        interleaved(lines, args.block, args.seconds)
+        return
     checkouts = {"this checkout": ROOT, **{str(c): c.resolve() for c in args.compare}}
     kept: dict[str, dict[str, list[float]]] = {n: {"note": [], "other": []} for n in checkouts}
     hashes: dict[str, str] = {}
