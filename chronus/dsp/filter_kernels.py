@@ -26,10 +26,12 @@ from chronus.dsp.kernels import jit, svf_coefs
 from chronus.dsp.smoothing import settled, smooth_in
 
 __all__ = [
+    "ACID_AHEAD",
     "ACID_CUR",
     "ACID_DECAY",
     "ACID_ENV",
     "ACID_ENV_OCTAVES",
+    "ACID_NOTES",
     "ACID_RATE",
     "ACID_SIZE",
     "ACID_ST",
@@ -41,7 +43,9 @@ __all__ = [
     "SVF_RATE",
     "SVF_SIZE",
     "acid_block",
+    "acid_block_ahead",
     "acid_mono",
+    "acid_mono_ahead",
     "fast_tanh",
     "res_to_k",
     "svf_block",
@@ -64,8 +68,11 @@ SQRT2 = math.sqrt(2.0)
 # the sample rate.
 SVF_IC, SVF_CUR, SVF_RATE, SVF_SIZE = 0, 4, 10, 11
 # The ladder's `p`: four stage memories left then right; the smoothed (log2 cutoff, res,
-# env_amount, drive) as a run; the envelope, its per-sample decay, the sample rate.
-ACID_ST, ACID_CUR, ACID_ENV, ACID_DECAY, ACID_RATE, ACID_SIZE = 0, 8, 20, 21, 22, 23
+# env_amount, drive) as a run; the envelope, its per-sample decay, the sample rate; then
+# `ACID_NOTES` pairs (sample in the block, envelope) of notes waiting inside the next block.
+ACID_ST, ACID_CUR, ACID_ENV, ACID_DECAY, ACID_RATE, ACID_AHEAD = 0, 8, 20, 21, 22, 23
+ACID_NOTES = 16
+ACID_SIZE = ACID_AHEAD + 2 * ACID_NOTES
 
 
 @jit
@@ -241,3 +248,32 @@ def acid_mono(inp: FloatArray, out: FloatArray, n: int, p: FloatArray) -> None:
         out[i] = y * gain
     p[ACID_ST], p[ACID_ST + 1], p[ACID_ST + 2], p[ACID_ST + 3] = s0, s1, s2, s3
     p[ACID_ST + 4], p[ACID_ST + 5], p[ACID_ST + 6], p[ACID_ST + 7] = s0, s1, s2, s3
+
+
+@jit
+def acid_block_ahead(inp: FloatArray, out: FloatArray, n: int, p: FloatArray, count: int) -> None:
+    """`acid_block` with the first `count` waiting notes (`ACID_AHEAD`) retriggering the
+    envelope at their samples: the block in pieces between them, as split blocks would be."""
+    done = 0
+    for j in range(count):
+        at = int(p[ACID_AHEAD + 2 * j])
+        if at > done:
+            acid_block(inp[done:], out[done:], at - done, p)
+            done = at
+        p[ACID_ENV] = p[ACID_AHEAD + 2 * j + 1]
+    if n > done:
+        acid_block(inp[done:], out[done:], n - done, p)
+
+
+@jit
+def acid_mono_ahead(inp: FloatArray, out: FloatArray, n: int, p: FloatArray, count: int) -> None:
+    """`acid_block_ahead` for a dual-mono input (see `acid_mono`)."""
+    done = 0
+    for j in range(count):
+        at = int(p[ACID_AHEAD + 2 * j])
+        if at > done:
+            acid_mono(inp[done:], out[done:], at - done, p)
+            done = at
+        p[ACID_ENV] = p[ACID_AHEAD + 2 * j + 1]
+    if n > done:
+        acid_mono(inp[done:], out[done:], n - done, p)

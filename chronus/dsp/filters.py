@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -122,6 +122,8 @@ class Acid(Processor):
         self._cur, self._tgt = smoothers(p, fk.ACID_CUR, times, sample_rate)
         p[fk.ACID_RATE] = float(sample_rate)
         self._channels = ((self._st[:4], self._st[4:]),)
+        self._ahead = 0
+        self._cells = cast("memoryview[float]", p.data)  # quicker to set than the array
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -141,8 +143,29 @@ class Acid(Processor):
         """Retrigger the envelope (accented at velocity ≥ `ACCENT_VELOCITY`)."""
         if velocity <= 0.0:
             return
-        accent = self._values["accent"] if velocity >= ACCENT_VELOCITY else 0.0
-        self._env[0] = 1.0 + accent
+        self._env[0] = self._peak(velocity)
+
+    def _peak(self, velocity: float) -> float:
+        return 1.0 + (self._values["accent"] if velocity >= ACCENT_VELOCITY else 0.0)
+
+    def can_note_at(self) -> bool:
+        """Room for one more note inside the next block (see `Module.note_at`)."""
+        return self._ahead < fk.ACID_NOTES
+
+    def note_at(self, at: int, midi: float, velocity: float, length: int) -> None:
+        """See `Module.note_at`: the kernel retriggers the envelope at its sample."""
+        if velocity <= 0.0:
+            return
+        cells, i = self._cells, fk.ACID_AHEAD + 2 * self._ahead
+        cells[i] = at
+        cells[i + 1] = self._peak(velocity)
+        self._ahead += 1
+
+    def flush_notes(self) -> None:
+        """See `Module.flush_notes`: the last waiting note's envelope, at once."""
+        if self._ahead:
+            self._env[0] = self._p[fk.ACID_AHEAD + 2 * self._ahead - 1]
+            self._ahead = 0
 
     def gate(self, on: bool) -> None:
         """An opening gate retriggers the envelope like a note."""
@@ -161,13 +184,21 @@ class Acid(Processor):
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
-        """WRITE `n` filtered frames into `out`."""
+        """WRITE `n` filtered frames into `out` (the notes `note_at` left on the way)."""
+        if self._ahead:
+            count, self._ahead = self._ahead, 0
+            fk.acid_block_ahead(inp, out, n, self._p, count)
+            return
         fk.acid_block(inp, out, n, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
-        """WRITE `n` filtered samples of a dual-mono input into `out`."""
+        """WRITE `n` filtered samples of a dual-mono input into `out` (and see above)."""
+        if self._ahead:
+            count, self._ahead = self._ahead, 0
+            fk.acid_mono_ahead(inp, out, n, self._p, count)
+            return
         fk.acid_mono(inp, out, n, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:

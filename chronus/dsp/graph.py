@@ -127,7 +127,6 @@ class Graph:
         self.guard = Guard()
         """The one door through which every module's `process` is called."""
         self.crumb = np.zeros(1, dtype=np.int64)
-        """`crumb_of` the module being run, 0 between modules; a slot puts it in shared memory."""
         self.quarantined: list[str] = []
         """Ids of the modules bypassed because the keeper blamed them for a crash or hang."""
         self._doomed: set[int] = set()
@@ -137,6 +136,8 @@ class Graph:
         self._tempo_listeners: dict[str, Module] = {}
         self._removing: list[Node] = []
         self._stale = False
+        self._ahead: list[Module] = []
+        """The modules given notes inside the block to come (`note_at`)."""
         self._acc = np.zeros((self.max_block, 2))
         self._out_mono = np.zeros(self.max_block)
         self._out_stereo = np.zeros((self.max_block, 2))
@@ -156,6 +157,17 @@ class Graph:
         self._mix_coef = smoothing_coef(MIX_SMOOTHING_MS, self.sample_rate)
         self._release = smoothing_coef(LIMITER_RELEASE_MS, self.sample_rate)
         self._fade_samples = max(1, round(FADE_OUT_MS * 1e-3 * self.sample_rate))
+
+    @property
+    def crumb(self) -> npt.NDArray[np.int64]:
+        """`crumb_of` the module being run, 0 between modules; a slot puts it in shared memory
+        (sets it to an array there)."""
+        return self._crumb
+
+    @crumb.setter
+    def crumb(self, cell: npt.NDArray[np.int64]) -> None:
+        self._crumb = cell
+        self._crumb_cell = cell.data  # set twice a module a block: quicker than numpy
 
     @property
     def module_error_count(self) -> int:
@@ -235,6 +247,55 @@ class Graph:
             for other in node.downstream:
                 other.module.note_on(midi, velocity, length)
                 self._wake(other)
+
+    def note_at(
+        self, module_id: str, at: int, midi: float, velocity: float, length: int, held: set[str]
+    ) -> bool:
+        """`note` `at` samples into the next block rendered, placed inside the modules' own
+        render (see `Module.note_at`) instead of splitting the block there. Only when the
+        next `render` renders in one piece (`whole_blocks`).
+
+        False, with nothing done, if the module or a processor the note reaches cannot take
+        it, is bypassed, or is in `held` (it has an action waiting for that sample: what
+        comes after it must wait too); those modules are then added to `held`.
+        """
+        node = self._nodes.get(module_id)
+        if node is None:
+            held.add(module_id)
+            return False
+        downstream = node.downstream
+        if node.bypassed or module_id in held or not node.module.can_note_at():
+            return self._hold(node, held)
+        for other in downstream:
+            module = other.module
+            if module.ignores_notes:
+                continue
+            if other.bypassed or other.module_id in held or not module.can_note_at():
+                return self._hold(node, held)
+        ahead = self._ahead
+        node.module.note_at(at, midi, velocity, length)
+        ahead.append(node.module)
+        if node.asleep:
+            self._wake(node)
+        for other in downstream:
+            module = other.module
+            if not module.ignores_notes:
+                module.note_at(at, midi, velocity, length)
+                ahead.append(module)
+            if other.asleep:
+                self._wake(other)
+        return True
+
+    @staticmethod
+    def _hold(node: Node, held: set[str]) -> bool:
+        held.add(node.module_id)
+        held.update(other.module_id for other in node.downstream)
+        return False
+
+    @property
+    def whole_blocks(self) -> bool:
+        """Whether `render` renders a block in one piece (no lfo to tick inside it)."""
+        return not (self._lfos and self._targets)
 
     def release(self, module_id: str) -> None:
         """Let a module's sounding notes go into their release."""
@@ -499,10 +560,14 @@ class Graph:
                 self.clock += step
                 done += step
         self.guard.settle()
+        if self._ahead:  # what a module not rendered in the block did not take
+            for module in self._ahead:
+                module.flush_notes()
+            self._ahead.clear()
 
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
-        crumb = self.crumb
+        crumb = self._crumb_cell
         guard = self.guard
         coef = self._mix_coef
         awake = self._awake
@@ -628,7 +693,6 @@ class Graph:
         feed = node.feed
         node.feed = NO_FEED
         mono = module.DUAL_MONO and node.state_mono and feed != STEREO_FEED and not node.bypassed
-        self.crumb[0] = node.crumb
         if mono:
             ok = self.guard.mono(node, module, node.inp_mono, self._out_mono, n)
         else:

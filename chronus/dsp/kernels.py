@@ -679,6 +679,41 @@ def synth_note_on(
     return v
 
 
+AHEAD_COLUMNS = 6
+"""A note waiting inside a synth's next block: (sample in the block, then `synth_note_on`'s
+inc, start_inc, length, vgain, serial)."""
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})  # as `synth_block`
+def synth_block_ahead(
+    out: FloatArray,
+    n: int,
+    wave: int,
+    fv: FloatArray,
+    iv: IntArray,
+    smooth: FloatArray,
+    controls: FloatArray,
+    settings: FloatArray,
+    clock: IntArray,
+    ahead: FloatArray,
+    count: int,
+) -> None:
+    """`synth_block` with the first `count` notes of `ahead` (rows of `AHEAD_COLUMNS`, in the
+    order of their samples, each < n) started at their samples: the block rendered in
+    pieces between them, exactly as blocks split there would be."""
+    done = 0
+    for j in range(count):
+        at = int(ahead[j, 0])
+        if at > done:
+            synth_block(out[done:], at - done, wave, fv, iv, smooth, controls, settings, clock)
+            done = at
+        synth_note_on(
+            fv, iv, ahead[j, 1], ahead[j, 2], int(ahead[j, 3]), ahead[j, 4], int(ahead[j, 5])
+        )
+    if n > done:
+        synth_block(out[done:], n - done, wave, fv, iv, smooth, controls, settings, clock)
+
+
 KICK_STATE = 6  # phase, pitch env, amp env, click env, gain, active
 
 

@@ -63,6 +63,9 @@ class Module:
         self._specs = {spec.name: spec for spec in self.PARAMS}
         self._values = {spec.name: float(spec.default) for spec in self.PARAMS}
         self._modulated: dict[str, float] = {}
+        self.ignores_notes = type(self).note_on is Module.note_on
+        """Whether notes change nothing here (`note_on` is the default): the graph need not
+        pass them on."""
 
     def _init_params(self) -> None:
         """Derive every coefficient from the defaults; call once buffers exist."""
@@ -133,6 +136,23 @@ class Module:
         `midi` is a (fractional) MIDI note number, `velocity` MIDI velocity 0–127 (0 plays
         nothing), `length` the gate in samples; -1 holds it until `gate(False)`.
         """
+
+    def can_note_at(self) -> bool:
+        """Whether `note_at` would take a note now. The default: only a module that ignores
+        notes (it has nothing to do at the note's sample)."""
+        return self.ignores_notes
+
+    def note_at(self, at: int, midi: float, velocity: float, length: int) -> None:
+        """Start a note `at` samples into the next block rendered, as `note_on` there would.
+
+        Only after `can_note_at` said yes. The next render call applies it at that sample
+        inside the block (so the block need not be split there); `flush_notes` applies what
+        a block did not reach. Notes come in the order of their samples.
+        """
+
+    def flush_notes(self) -> None:
+        """Apply at once the notes `note_at` left that no render reached (the module was
+        not rendered in the block they were meant for)."""
 
     def gate(self, on: bool) -> None:
         """Open the gate (a held note at the last pitch) or close it (release it)."""

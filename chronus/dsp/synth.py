@@ -4,7 +4,7 @@ drive → ADSR."""
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ from chronus.dsp.params import smoothing_coef
 from chronus.dsp.specs import TYPE_SPECS
 
 __all__ = [
+    "NOTES_AHEAD",
     "VOICES",
     "NoiseSynth",
     "PinkSynth",
@@ -30,6 +31,9 @@ VOICES = 8
 """The default polyphony (the `voices` parameter)."""
 LOG_10E3 = math.log(1e-3)
 """Decay and release times are the time to fall by 60 dB."""
+
+NOTES_AHEAD = 16
+"""How many notes a synth takes inside one block (`note_at`); more split the block."""
 
 IDLE, ATTACK, DECAY, RELEASE = 0, 1, 2, 3
 SMOOTHED = ("cutoff", "res", "amp", "env_amount", "drive", "bend")
@@ -77,6 +81,10 @@ class Synth(Module):
         self._last_midi = 60.0
         self._last_velocity = 100.0
         self._gate_open = False
+        self._ahead = np.zeros((NOTES_AHEAD, kernels.AHEAD_COLUMNS))
+        # Flat, and quicker to set a number in than the array.
+        self._ahead_cells = cast("memoryview[float]", self._ahead.reshape(-1).data)
+        self._ahead_count = 0
         self._allocate(round(self._values["voices"]))
         for slot, name in enumerate(SMOOTHED):
             self._smooth[2, slot] = smoothing_coef(self._specs[name].smoothing_ms, sample_rate)
@@ -164,16 +172,42 @@ class Synth(Module):
         """
         if velocity <= 0.0:
             return
+        inc, start, gain, serial = self._next_note(midi, velocity)
+        kernels.synth_note_on(self._fv, self._iv, inc, start, int(length), gain, serial)
+
+    def _next_note(self, midi: float, velocity: float) -> tuple[float, float, float, int]:
+        """A note's increment, glide start, gain and serial; the synth now remembers it."""
         inc = midi_hz(midi) / self.sample_rate
         glide = self._values["glide"] > 0.0 and self._last_inc > 0.0
-        kernels.synth_note_on(
-            self._fv, self._iv, inc, self._last_inc if glide else inc, int(length),
-            velocity_gain(velocity), self._next_serial,
-        )  # fmt: skip
+        start = self._last_inc if glide else inc
+        serial = self._next_serial
         self._next_serial += 1
         self._last_inc = inc
         self._last_midi = midi
         self._last_velocity = velocity
+        return inc, start, velocity_gain(velocity), serial
+
+    def can_note_at(self) -> bool:
+        """Room for one more note inside the next block (see `Module.note_at`)."""
+        return self._ahead_count < NOTES_AHEAD
+
+    def note_at(self, at: int, midi: float, velocity: float, length: int) -> None:
+        """See `Module.note_at`: the kernel starts it at its sample."""
+        if velocity <= 0.0:
+            return
+        inc, start, gain, serial = self._next_note(midi, velocity)
+        row, cells = self._ahead_count * kernels.AHEAD_COLUMNS, self._ahead_cells
+        cells[row], cells[row + 1], cells[row + 2] = at, inc, start
+        cells[row + 3], cells[row + 4], cells[row + 5] = length, gain, serial
+        self._ahead_count += 1
+
+    def flush_notes(self) -> None:
+        """See `Module.flush_notes`."""
+        for row in self._ahead[: self._ahead_count]:
+            kernels.synth_note_on(
+                self._fv, self._iv, row[1], row[2], int(row[3]), row[4], int(row[5])
+            )
+        self._ahead_count = 0
 
     def gate(self, on: bool) -> None:
         """Open: hold a note at the last pitch and velocity. Close: release every note."""
@@ -207,7 +241,14 @@ class Synth(Module):
         self._clock[0] = (self._clock[0] + n) % kernels.CTRL_PERIOD
 
     def process(self, out: npt.NDArray[np.float64], n: int) -> None:
-        """WRITE `n` samples into `out[:n]`."""
+        """WRITE `n` samples into `out[:n]` (starting the notes `note_at` left on the way)."""
+        if self._ahead_count:
+            count, self._ahead_count = self._ahead_count, 0
+            kernels.synth_block_ahead(
+                out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls,
+                self._settings, self._clock, self._ahead, count,
+            )  # fmt: skip
+            return
         kernels.synth_block(
             out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls, self._settings,
             self._clock,

@@ -127,8 +127,8 @@ class Sequencer:
             if self.tempo_sample <= sample and self.tempo_at is not None:
                 transport.rebase(self.tempo_sample, self.tempo_at)
                 self._set_tempo(self.tempo_bpm, performer)
-            for track in self.tracks.values():
-                if track.next_sample() <= sample:
+            for track in self.tracks.values():  # `next_sample()`, written out: 64 tracks a 16th
+                if track.head <= sample or track.pending_sample <= sample:
                     self._fire_track(track, sample, performer)
             self._plan()
 
@@ -174,8 +174,13 @@ class Sequencer:
         if not transport.running:
             self.next_sample = NEVER
             return
-        due = min((t.next_sample() for t in self.tracks.values()), default=NEVER)
-        self.next_sample = min(due, self.tempo_sample)
+        due = self.tempo_sample
+        for track in self.tracks.values():  # the least `next_sample()`, written out
+            if track.head < due:
+                due = track.head
+            if track.pending_sample < due:
+                due = track.pending_sample
+        self.next_sample = due
 
     def _change(self, track: Track, config: Config, plays: bool, now: bool, sample: int) -> None:
         """A new pattern, step or swing; `plays`: it is a pattern, so the track starts."""

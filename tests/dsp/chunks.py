@@ -15,10 +15,17 @@ from chronus.protocol import Message
 
 
 def render_in_chunks(
-    cmds: Iterable[tuple[int, Message]], frames: int, chunk: int, max_block: int, rate: int = 48000
+    cmds: Iterable[tuple[int, Message]],
+    frames: int,
+    chunk: int,
+    max_block: int,
+    rate: int = 48000,
+    fire_ahead: bool = True,
 ) -> npt.NDArray[np.float32]:
-    """Render `frames` frames, `chunk` at a time, through one Renderer; no command may fail."""
+    """Render `frames` frames, `chunk` at a time, through one Renderer; no command may fail.
+    `fire_ahead`: see `Renderer.fire_ahead`."""
     renderer = Renderer(rate, max_block)
+    renderer.fire_ahead = fire_ahead
     for sample, msg in cmds:
         renderer.schedule(sample, msg)
     out = np.zeros((frames, 2), dtype=np.float32)
