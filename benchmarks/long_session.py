@@ -24,6 +24,9 @@ rendered offline (`chronus render`): it must render without error to the session
 and every recording must be a valid WAV equal to the render at its place (a block may differ
 only where the device had an underrun).
 
+Before chronus starts, the same measuring is timed on a Python echo in a terminal of its own:
+what the harness alone costs on the machine at the time (the floor of every latency).
+
 The whole terminal output is kept in `<out>/terminal.log` (tmux `pipe-pane`), the lines and
 their answers in `<out>/lines.jsonl`. On a machine shared with other work, underruns and
 xruns say as much about the machine as about chronus: say so with the figures.
@@ -517,6 +520,29 @@ def _start_shell(home: Path, port: int, backend: str, out: Path, name: str) -> T
     return term
 
 
+ECHO = "import sys\nfor line in sys.stdin:\n    print('got', line.strip(), flush=True)"
+
+
+def harness_floor(lines: int = 20) -> list[float]:
+    """Enter → answer on the screen, in ms, for a program that answers at once (a Python
+    echo in the same kind of terminal): what the measuring itself costs (two `send-keys`, a
+    `capture-pane` every 20 ms) on this machine now."""
+    term = Terminal([sys.executable, "-c", ECHO], {"PATH": os.environ["PATH"]}, "/tmp")
+    times = []
+    try:
+        time.sleep(1.0)
+        for n in range(lines):
+            sent = time.monotonic()
+            term.type(f"line {n}")
+            while f"got line {n}" not in term.history():
+                time.sleep(0.02)
+            times.append(round(1000 * (time.monotonic() - sent), 1))
+            time.sleep(0.2)
+    finally:
+        term.close()
+    return times
+
+
 def _shell_pid(term: Terminal) -> int:
     pane = term.pane_pid()
     table = _proc_table()
@@ -550,6 +576,9 @@ def hour(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     (home / "files").mkdir(parents=True)
     rng = random.Random(args.seed)
     random.seed(args.seed)
+    floor = harness_floor()
+    figures["harness_floor_ms_p50"] = percentile(floor, 0.5)
+    figures["harness_floor_ms_max"] = max(floor)
     term = _start_shell(home, args.port, args.backend, out, "first")
     musician = Musician(term, args.port, out)
     try:
@@ -670,6 +699,10 @@ def summarise(
         "unanswered": sum(a.latency_ms is None for a in answers),
         "surprises": [{"at_s": a.at_s, "line": a.line, "shown": a.block[:6]} for a in surprises],
         "by_kind": dict(sorted(collections.Counter(a.kind for a in answers).items())),
+        "latency_ms_by_kind": {
+            kind: (percentile(times, 0.5), max(times))
+            for kind, times in sorted(_latencies_by_kind(answers).items())
+        },
         "latency_ms_p50": percentile(latencies, 0.5),
         "latency_ms_p99": percentile(latencies, 0.99),
         "latency_ms_max": max(latencies, default=None),
@@ -697,6 +730,14 @@ def summarise(
     print(readable(figures))
 
 
+def _latencies_by_kind(answers: list[Answer]) -> dict[str, list[float]]:
+    kinds: dict[str, list[float]] = collections.defaultdict(list)
+    for answer in answers:
+        if answer.latency_ms is not None:
+            kinds[answer.kind].append(answer.latency_ms)
+    return kinds
+
+
 def readable(f: dict[str, Any]) -> str:
     """The summary of the hour's figures, as prose."""
     rows = [
@@ -706,7 +747,9 @@ def readable(f: dict[str, Any]) -> str:
         f"{f['unanswered']} unanswered; {len(f['surprises'])} surprises",
         f"Enter → answer on the screen: p50 {f['latency_ms_p50']} ms, p99 "
         f"{f['latency_ms_p99']} ms, max {f['latency_ms_max']} ms; Tab → menu p50 "
-        f"{f['completion_ms_p50']} ms, p99 {f['completion_ms_p99']} ms",
+        f"{f['completion_ms_p50']} ms, p99 {f['completion_ms_p99']} ms; by kind (p50, max): "
+        f"{f['latency_ms_by_kind']}; the harness alone (an echo): p50 "
+        f"{f['harness_floor_ms_p50']} ms, max {f['harness_floor_ms_max']} ms",
         f"toolbar: {f['toolbar_looks']} looks, {len(f['toolbar_frozen'])} frozen, "
         f"{f['toolbar_missing']} without it; recordings told (most times seen at once): "
         f"{f['recordings_told']}",
