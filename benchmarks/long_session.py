@@ -134,29 +134,15 @@ TYPOS = [
 ]
 
 
-def tweak(rng: random.Random) -> Line:
-    """A change of sound, by name or by the words a musician uses."""
-    choices: list[Callable[[], Line]] = [
-        lambda: Line(f"set acid1 cutoff to {rng.randrange(150, 3000, 10)} hz", r"acid1 cutoff"),
-        lambda: Line(f"set acid1 resonance to {rng.randrange(20, 90) / 100}", r"acid1 res"),
-        lambda: Line(f"set bass release to {rng.randrange(5, 60) / 100} s", r"bass release"),
-        lambda: Line("open the filter a little on bass", r"cutoff \S+ → \S+ Hz"),
-        lambda: Line("make bass darker", r"cutoff \S+ → \S+ Hz"),
-        lambda: Line("make bass brighter", r"cutoff \S+ → \S+ Hz"),
-        lambda: Line(f"set lead volume to {rng.randrange(-18, -3)} db", r"lead volume"),
-        lambda: Line(f"set hat volume to {rng.randrange(-20, -6)} db", r"hat volume"),
-        lambda: Line(f"swing {rng.randrange(5, 40)}% on bass", r"swing"),
-        lambda: Line(f"tempo {rng.randrange(1180, 1320) / 10}", r"tempo \S+ → \S+"),
-    ]
-    return rng.choice(choices)()
-
-
 class Repertoire:
     """Lines drawn at random, with adds and removes kept in step with the patch, snapshots
     named in turn and recordings numbered."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, dump: Callable[[], dict[str, Any] | None]) -> None:
         self.rng = rng
+        self.dump = dump
+        """The engine's state now (`/engine/dump`), so that a line changes something: a
+        line that sets what is already there is not told, by design."""
         self.snapshots: list[str] = []
         self.takes = 0
         self.has_reverb = False
@@ -169,7 +155,7 @@ class Repertoire:
         rng = self.rng
         roll = rng.random()
         if roll < 0.30:
-            return [tweak(rng)]
+            return [self.tweak()]
         if roll < 0.45:
             return [self.pattern()]
         if roll < 0.50:
@@ -200,13 +186,46 @@ class Repertoire:
             return [Line("health", r"underruns", kind="view")]
         return [Line(rng.choice(TYPOS), "", refused=True, kind="typo")]
 
+    def tweak(self) -> Line:
+        """A change of sound, by name or by the words a musician uses."""
+        rng = self.rng
+        fresh = self.fresh
+        choices: list[Callable[[], Line]] = [
+            lambda: Line(f"set acid1 cutoff to {fresh('acid1', 'cutoff', 150, 3000, 10)} hz",
+                         r"acid1 cutoff"),
+            lambda: Line(f"set acid1 resonance to {fresh('acid1', 'res', 0.2, 0.9, 0.01)}",
+                         r"acid1 res"),
+            lambda: Line(f"set bass release to {fresh('bass', 'release', 0.05, 0.6, 0.01)} s",
+                         r"bass release"),
+            lambda: Line("open the filter a little on bass", r"cutoff \S+ → \S+ Hz"),
+            lambda: Line("make bass darker", r"cutoff \S+ → \S+ Hz"),
+            lambda: Line("make bass brighter", r"cutoff \S+ → \S+ Hz"),
+            lambda: Line(f"set lead volume to {fresh('lead', 'volume', -18, -3, 1)} db",
+                         r"lead volume"),
+            lambda: Line(f"set hat volume to {fresh('hat', 'volume', -20, -6, 1)} db",
+                         r"hat volume"),
+            lambda: Line(f"swing {rng.randrange(5, 40)}% on bass", r"swing"),
+            lambda: Line(f"tempo {rng.randrange(1180, 1320) / 10}", r"tempo \S+ → \S+"),
+        ]  # fmt: skip
+        return rng.choice(choices)()
+
+    def fresh(self, module: str, param: str, low: float, high: float, step: float) -> str:
+        """A value on the grid `step` from `low` to `high` other than the parameter's now."""
+        state = self.dump() or {}
+        now = state.get("modules", {}).get(module, {}).get("params", {}).get(param)
+        while True:
+            value = round(low + step * self.rng.randrange(int((high - low) / step) + 1), 2)
+            if now is None or abs(value - now) > step / 2:
+                return f"{value:g}"
+
     def pattern(self) -> Line:
-        """A new pattern on one of the tracks (another than it plays: the same pattern again
-        changes nothing, and a line that changes nothing is not told)."""
+        """A new pattern on one of the tracks, another than it plays."""
         track, steps = self.rng.choice(
             [("bass", BASS_LINES), ("kick", KICKS), ("hat", HATS), ("lead", LEADS)]
         )
-        self.playing[track] = self.rng.choice([s for s in steps if s != self.playing[track]])
+        state = self.dump() or {}
+        playing = state.get("tracks", {}).get(track, {}).get("pattern", self.playing[track])
+        self.playing[track] = self.rng.choice([s for s in steps if s != playing])
         return Line(f"{track}: {self.playing[track]}", rf"{track}: pattern", kind="pattern")
 
     def add_or_remove(self) -> Line:
@@ -372,13 +391,18 @@ class Musician:
             )
             self.told_recordings[path] = max(self.told_recordings[path], seen)
 
-    def _patch(self) -> dict[str, Any] | None:
+    def dump(self) -> dict[str, Any] | None:
+        """The engine's state (`/engine/dump`), or None if it does not answer."""
         try:
             with EngineClient("127.0.0.1", self.port) as client:
-                dump = client.dump(timeout=5.0)
+                return client.dump(timeout=5.0)
         except (EngineError, OSError):
             return None
-        return {"modules": dump.get("modules"), "routes": dump.get("routes")}
+
+    def _patch(self) -> dict[str, Any] | None:
+        """What a refused line must leave as it was: all but the moving transport."""
+        dump = self.dump()
+        return None if dump is None else {k: v for k, v in dump.items() if k != "transport"}
 
     def sample_counters(self) -> dict[str, Any]:
         try:
@@ -592,7 +616,7 @@ def hour(args: argparse.Namespace, figures: dict[str, Any]) -> None:
             musician.play(line)
         musician.sample_counters()
         print(f"built the patch; {len(processes(args.port))} engine processes", flush=True)
-        repertoire = Repertoire(rng)
+        repertoire = Repertoire(rng, musician.dump)
         end = started + 60 * args.minutes
         leave_at = started + 60 * args.minutes * args.leave_at
         next_rss = started + 600
