@@ -145,8 +145,6 @@ class Repertoire:
         line that sets what is already there is not told, by design."""
         self.snapshots: list[str] = []
         self.takes = 0
-        self.has_reverb = False
-        self.has_distortion = False
         self.hat_muted = False
         self.playing = {"bass": BASS_LINES[0], "kick": KICKS[0], "hat": HATS[0], "lead": LEADS[0]}
 
@@ -229,15 +227,14 @@ class Repertoire:
         return Line(f"{track}: {self.playing[track]}", rf"{track}: pattern", kind="pattern")
 
     def add_or_remove(self) -> Line:
-        if self.rng.random() < 0.5:
-            self.has_reverb = not self.has_reverb
-            if self.has_reverb:
-                return Line("add a reverb after lead", r"added reverb", kind="add")
-            return Line("remove reverb1", r"removed reverb1", kind="remove")
-        self.has_distortion = not self.has_distortion
-        if self.has_distortion:
-            return Line("add a distortion after bass", r"added distortion", kind="add")
-        return Line("remove distortion1", r"removed distortion1", kind="remove")
+        """A reverb after the lead or a distortion after the bass: added if the patch has
+        none (undo and snapshots add and remove them too), else removed."""
+        kind, where = self.rng.choice([("reverb", "lead"), ("distortion", "bass")])
+        modules = (self.dump() or {}).get("modules", {})
+        there = sorted(name for name, module in modules.items() if module.get("type") == kind)
+        if not there:
+            return Line(f"add a {kind} after {where}", rf"added {kind}", kind="add")
+        return Line(f"remove {there[0]}", rf"removed {there[0]}", kind="remove")
 
     def snapshot(self) -> Line:
         if not self.snapshots or self.rng.random() < 0.4:
