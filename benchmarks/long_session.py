@@ -81,6 +81,8 @@ class Line:
     refused: bool = False
     then_key: str | None = None
     """A key pressed once the answer shows (a live view ends on a key)."""
+    either: bool = False
+    """Its error is a right answer too (`nothing to undo` in a shell that just attached)."""
 
 
 @dataclasses.dataclass
@@ -162,7 +164,10 @@ class Repertoire:
             self.hat_muted = not self.hat_muted
             return [Line(f"{'mute' if self.hat_muted else 'unmute'} hat", r"hat mute")]
         if roll < 0.57:
-            return [Line("undo", r"^undo", kind="undo"), Line("redo", r"^redo", kind="undo")]
+            return [
+                Line("undo", r"^undo|nothing to undo", kind="undo", either=True),
+                Line("redo", r"^redo|nothing to redo", kind="undo", either=True),
+            ]
         if roll < 0.62:
             return [self.snapshot()]
         if roll < 0.65:
@@ -294,7 +299,11 @@ def processes(port: int) -> dict[str, int]:
         found[table[root][1]] = root
         for pid in _descendants(root, table):
             title = table[pid][1]
-            found[title if title.startswith("chronus:") else f"{title[:40]} ({pid})"] = pid
+            if title.startswith("chronus:"):
+                # A slot's role changes with each swap; its RSS is followed by its name.
+                found[re.sub(r" \((active|standby)\)$", "", title)] = pid
+            else:
+                found[f"{title[:40]} ({pid})"] = pid
     return found
 
 
@@ -461,7 +470,7 @@ class Musician:
             latency_ms=None if latency is None else round(1000 * latency, 1),
             understood=understood,
             refused=errors,
-            expected=(errors if line.refused else understood),
+            expected=(errors if line.refused else understood or (line.either and errors)),
             block=block[:12],
         )
         if line.refused:
@@ -573,14 +582,34 @@ def _shell_pid(term: Terminal) -> int:
     return pane
 
 
+def _state(pid: int) -> str:
+    """A process's state letter (`Z`: a zombie, exited and not reaped), `?` if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
 def memory(port: int, shell: int, at_s: float) -> dict[str, Any]:
-    """RSS (MB) of the shell and of each engine process now."""
+    """RSS (MB) of the shell and of each engine process now; the engine's zombies' pids."""
+    engine = processes(port)
     return {
         "at_s": round(at_s),
         "load_average": os.getloadavg()[0],
         "shell": rss_mb(shell),
-        **{title: rss_mb(pid) for title, pid in sorted(processes(port).items())},
+        **{title: rss_mb(pid) for title, pid in sorted(engine.items()) if _state(pid) != "Z"},
+        "zombies": sorted(pid for pid in engine.values() if _state(pid) == "Z"),
     }
+
+
+def told_in_output(out: Path) -> dict[str, int]:
+    """How many times each recording's end was told in the terminals' whole output."""
+    told: dict[str, int] = collections.Counter()
+    for log in sorted(out.glob("terminal-*.log")):
+        text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", log.read_text(errors="replace"))
+        for found in re.finditer(r"recorded [\d.]+ s to (\S+\.wav)", text.replace("\r", "\n")):
+            told[found.group(1)] += 1
+    return dict(told)
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -652,6 +681,8 @@ def hour(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         term.close()
         musician.lines_file.close()
     summarise(musician, figures, rss, last, status, shell_cpu / shell_wall, played_s)
+    figures["recordings_told_in_output"] = told_in_output(out)
+    print(f"recordings told in the terminal's output: {figures['recordings_told_in_output']}")
     render_and_check(home, out, figures, status)
 
 
@@ -777,7 +808,7 @@ def readable(f: dict[str, Any]) -> str:
         f"engine: {f['xruns']} xruns, {f['underruns']} underruns, {f['failovers']} failovers, "
         f"{f['engine_restarts']} restarts",
         f"shell CPU {100 * f['shell_cpu_share']:.2f} % of a CPU; RSS growth (MB) "
-        f"{f['rss_growth_mb']}",
+        f"{f['rss_growth_mb']}; the engine's zombies at the end: {f['rss_mb'][-1]['zombies']}",
     ]
     rows += [
         f"  surprise at {s['at_s']:.0f} s: {s['line']!r} → {s['shown'][:4]}" for s in f["surprises"]
