@@ -411,8 +411,15 @@ def run_shell(
                 watching.append(_watch(gate, write, watch_interval))
 
         starting.begin(then)
-    # What the parser builds on first use is built while the musician reads the prompt.
-    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+    # What the parser builds on first use is built while the musician reads the prompt:
+    # after it is drawn, so that the first draw does not share the interpreter with it.
+    warming = threading.Thread(target=_warm_up, name="warm-up", daemon=True)
+
+    def drawn(_: object) -> None:
+        if warming.ident is None:
+            warming.start()
+
+    session.app.after_render += drawn
     how: str | None = None
     try:
         with patch_stdout():
