@@ -70,6 +70,24 @@ class Terminal:
         text = self._tmux("capture-pane", "-p", *(["-e"] if escapes else []), "-t", self.name)
         return "\n".join(line.rstrip() for line in text.splitlines())
 
+    def history(self) -> list[str]:
+        """Every line the pane holds, its scrollback first, wrapped lines joined, trailing
+        blanks stripped."""
+        text = self._tmux("capture-pane", "-p", "-J", "-S", "-", "-t", self.name)
+        return [line.rstrip() for line in text.splitlines()]
+
+    def clear_history(self) -> None:
+        """Forget the scrollback (the screen stays)."""
+        self._tmux("clear-history", "-t", self.name)
+
+    def keep_output(self, path: str) -> None:
+        """Append everything the command writes (with its escapes) to the file `path`."""
+        self._tmux("pipe-pane", "-o", "-t", self.name, f"cat >> {shlex.quote(path)}")
+
+    def pane_pid(self) -> int:
+        """The pid of the command the pane runs."""
+        return int(self._tmux("display-message", "-p", "-t", self.name, "#{pane_pid}").strip())
+
     def wait_for(self, pattern: str, timeout: float = 20.0) -> str:
         """The screen once it matches the regular expression `pattern`; AssertionError with
         the last screen if it does not within `timeout` seconds."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from chronus.lang.context import Context
 from chronus.lang.intents import Plugin, Record, Replay, ShellCommand, Snapshot, StopRecording
 from chronus.lang.interpreter import Interpretation, Interpreter
 from chronus.lang.modules import module_types, param_names, plugin_types
-from chronus.lang.parser import UNIT_WORDS, keywords
+from chronus.lang.parser import UNIT_WORDS, keywords, warm_up
 from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
 from chronus.session.local_files import is_local, localised
@@ -27,6 +28,7 @@ from chronus.session.replay import Replayer
 from chronus.session.snapshots import SnapshotStore
 from chronus.shell.colour import STYLE, CommandLexer
 from chronus.shell.completion import CommandCompleter
+from chronus.shell.examples import example_lines
 from chronus.shell.feedback import BeatNow, Moment, Teller
 from chronus.shell.help import HELP
 from chronus.shell.keys import key_bindings, panic
@@ -409,6 +411,15 @@ def run_shell(
                 watching.append(_watch(gate, write, watch_interval))
 
         starting.begin(then)
+    # What the parser builds on first use is built while the musician reads the prompt:
+    # after it is drawn, so that the first draw does not share the interpreter with it.
+    warming = threading.Thread(target=_warm_up, name="warm-up", daemon=True)
+
+    def drawn(_: object) -> None:
+        if warming.ident is None:
+            warming.start()
+
+    session.app.after_render += drawn
     how: str | None = None
     try:
         with patch_stdout():
@@ -431,6 +442,13 @@ def run_shell(
             watcher.close()
         _leave(gate, starting, how, write)
     return 1 if gate.failed else 0
+
+
+def _warm_up() -> None:
+    """The parser's states the help examples and a pattern line reach, the hints' table and
+    the pattern notation (imported by the first pattern line)."""
+    warm_up([*example_lines(), "bass: c2 . eb2 g2", "kick: x . x ."])
+    import chronus.seq.notation  # noqa: F401
 
 
 def _ask(gate: Gate, input: Input | None, output: Output | None) -> str | None:

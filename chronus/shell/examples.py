@@ -7,7 +7,7 @@ a line that does not work. Some need a module of the name they use (`bass`, `lea
 
 from __future__ import annotations
 
-__all__ = ["EXAMPLES", "TOPIC_ABOUT", "examples_text"]
+__all__ = ["EXAMPLES", "TOPIC_ABOUT", "example_lines", "examples_text"]
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "tempo": (
@@ -103,3 +103,8 @@ def examples_text(topic: str) -> str:
     if not lines:
         return ""
     return "\n\nExamples (each one tested):\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def example_lines() -> list[str]:
+    """Every example line of every topic, once each."""
+    return list(dict.fromkeys(line for lines in EXAMPLES.values() for line in lines))

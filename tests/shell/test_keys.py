@@ -14,6 +14,7 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from chronus.lang import parser
 from chronus.shell.app import run_shell
 from tests.shell.fake_engine import FakeEngine
 
@@ -98,6 +99,19 @@ def test_each_line_typed_is_told_back(engine: FakeEngine, pipe: PipeInput) -> No
     prompt.wait_written(lambda line: line == "tempo 120 → 128")
     prompt.keys("undo\r")
     prompt.wait_written(lambda line: line == "undo: tempo 128 → 120")
+    prompt.keys("quit --leave\r")
+    assert prompt.ended() == 0
+
+
+def test_the_parsers_first_use_work_is_done_once_the_prompt_is_drawn(
+    engine: FakeEngine, pipe: PipeInput
+) -> None:
+    parser._examples.cache_clear()  # the hints' table, built on the first error otherwise
+    prompt = Prompt(pipe, engine)
+    deadline = time.monotonic() + 30.0
+    while parser._examples.cache_info().currsize == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert parser._examples.cache_info().currsize == 1, "the warm-up never ran"
     prompt.keys("quit --leave\r")
     assert prompt.ended() == 0
 
