@@ -17,7 +17,8 @@ a line; `told` turns the difference into what a musician wants to read back:
 ['tempo 120 → 128']
 
 Lines that print their own answer (`health`, `show`, snapshots, recordings, plugins) get no
-line here; neither does a line that changed nothing (a note played, `what`).
+line here; neither does a line that changed nothing (a note played, `what`), except one that
+set a value to what it was (`acid1 cutoff stays 400 Hz`).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def told(
     lines = [f"read as: {result.read_as}"] if result.read_as else []
     said = _said_values(result)
     changes = _with_sounds(result, changed(before.state, after.state, next_bar, said))
+    kept = [] if changes else _kept(after.state, said)
     undo = [m for m in result.mapped if isinstance(m.intent, Undo | Redo)]
     if undo:
         word = "undo" if isinstance(undo[0].intent, Undo) else "redo"
@@ -121,10 +123,12 @@ def told(
         lines.append(f"{head}: {_joined(changes) if changes else 'nothing to change'}")
     elif changes:
         lines.append(_joined(changes))
+    elif kept:
+        lines.append(_joined(kept))
     elif after.focus != before.focus and after.focus is not None:
         lines.append(f"focus: {after.focus}")
     for mapped in result.mapped:
-        if not mapped.note or (changes and _said_by_diff(mapped)):
+        if not mapped.note or ((changes or kept) and _said_by_diff(mapped)):
             continue
         lines.append(mapped.note)
     return lines
@@ -286,6 +290,21 @@ def _params(
     if len(fresh) + len(named) <= 2:
         return out + fresh + named
     return out + named
+
+
+def _kept(state: PatchState, said: frozenset[tuple[str, str]]) -> list[str]:
+    """The values a line set to what they already were (`acid1 cutoff stays 400 Hz`): the
+    line was understood, and the musician hears nothing change because nothing did."""
+    kinds = dict(state.modules)
+    values = {module_id: dict(pairs) for module_id, pairs in state.params}
+    out: list[str] = []
+    for module_id, name in sorted(said):
+        value = values.get(module_id, {}).get(name)
+        spec = find_param(kinds.get(module_id, ""), name)
+        if value is not None and spec is not None:
+            note = _set_note(module_id, spec.name, value, spec.unit)
+            out.append(note.replace(f" {spec.name} ", f" {spec.name} stays ", 1))
+    return out
 
 
 def _set_note(module_id: str, name: str, value: float, unit: str) -> str:

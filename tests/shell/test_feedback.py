@@ -65,6 +65,15 @@ def test_an_absolute_value_with_the_unit_of_its_spec() -> None:
     assert play("set bass release 0.5") == ["bass release 0.25 → 0.5 s"]
 
 
+def test_a_value_set_to_what_it_was_says_it_stays() -> None:
+    """Understood, and nothing to hear: said so, not left blank (the hour at the prompt
+    found a silent answer read as a line not taken)."""
+    play = Player("add a saw called bass through an acid filter", "cutoff 280 hz")
+    assert play("cutoff 280 hz") == ["acid1 cutoff stays 280 Hz"]
+    assert play("set bass release 0.25") == ["bass release stays 0.25 s"]
+    assert play("cutoff 300 hz") == ["acid1 cutoff 280 → 300 Hz"]
+
+
 def test_a_relative_word_says_the_knob_it_moved() -> None:
     play = Player("add a saw called bass through an acid filter")
     assert play("make it darker") == ["acid1 cutoff 400 → 280 Hz"]
