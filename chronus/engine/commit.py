@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_CROSSFADE_MS",
     "IN_PROGRESS",
     "NO_STANDBY",
+    "STANDBY_DIED",
     "WARM_BLOCKS",
     "CommitError",
     "CommitFlow",
@@ -48,6 +49,7 @@ CPU_BUDGET = 0.5
 DEFAULT_CROSSFADE_MS = 50.0
 IN_PROGRESS = "a commit is already in progress"
 NO_STANDBY = "no standby slot in step to build on (one is being replaced)"
+STANDBY_DIED = "the standby slot died while building the change"
 """Why a commit cannot start yet: the staged change stays staged, and can be committed again
 in a moment (after a commit, the slot that held the old patch is replaced)."""
 _TIMEOUT_S = 3.0
@@ -195,7 +197,7 @@ class CommitFlow:
         if c is None:
             return None
         if c.green.worker is None or c.green.state is not SeatState.RUNNING:
-            return self._end(c, False, "the standby slot died while building the change")
+            return self._end(c, False, STANDBY_DIED)
         if self._keeper.active is c.green and c.switch_block < 0:
             # The active died mid-commit and the standby, which holds the change, took over.
             c.switch_block, c.crossfade_blocks = self._keeper.last_failover_block, 0

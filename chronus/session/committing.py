@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from chronus.engine.client import EngineClient, EngineError, Reply
-from chronus.engine.commit import IN_PROGRESS, NO_STANDBY
+from chronus.engine.commit import IN_PROGRESS, NO_STANDBY, STANDBY_DIED
 from chronus.protocol import Message, validate
 
 __all__ = ["CommitOutcome", "commit_change"]
@@ -40,7 +40,20 @@ def commit_change(
     engine's answer. If the engine refuses any of them, the staged change is dropped and
     nothing changes. `silence_ok`: the change may be silent at first (its patterns have not
     yet played). Raises `EngineError` if the engine does not answer.
+
+    A commit whose standby slot died while it was built changed nothing, and the slot is
+    replaced: it is sent once more, as the musician would, for the same reason a commit
+    that cannot start yet is asked again.
     """
+    outcome = _commit_once(client, messages, crossfade_ms, silence_ok)
+    if not outcome.ok and STANDBY_DIED in outcome.text:
+        outcome = _commit_once(client, messages, crossfade_ms, silence_ok)
+    return outcome
+
+
+def _commit_once(
+    client: EngineClient, messages: list[Message], crossfade_ms: float, silence_ok: bool
+) -> CommitOutcome:
     client.send([validate("/patch/begin", ()), *messages])
     _, notes = client.sync()
     errors = [args for address, args in notes if address == "/error"]

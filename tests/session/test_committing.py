@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from chronus.engine.client import EngineClient
-from chronus.engine.commit import IN_PROGRESS, NO_STANDBY
+from chronus.engine.commit import IN_PROGRESS, NO_STANDBY, STANDBY_DIED
 from chronus.protocol import validate
 from chronus.session.committing import commit_change
 from tests.shell.fake_engine import FakeEngine
@@ -50,3 +50,21 @@ def test_a_refused_commit_drops_the_staged_change(engine: FakeEngine) -> None:
         outcome = commit_change(client, CHANGE)
     assert not outcome.ok and outcome.text == "it produced 3 non-finite samples"
     assert _sent(engine)[-2:] == ["/patch/commit", "/patch/abort"]
+
+
+def test_a_commit_whose_standby_died_is_sent_once_more(engine: FakeEngine) -> None:
+    """It changed nothing and the engine replaces the slot: staged and committed again."""
+    engine.commit_refusals = [f"commit failed: {STANDBY_DIED}; nothing changed"]
+    with EngineClient(*engine.address) as client:
+        outcome = commit_change(client, CHANGE)
+    assert outcome.ok
+    assert _sent(engine).count("/patch/begin") == 2 and _sent(engine).count("/patch/create") == 2
+
+
+def test_a_commit_whose_standby_dies_twice_fails_and_says_why(engine: FakeEngine) -> None:
+    died = f"commit failed: {STANDBY_DIED}; nothing changed"
+    engine.commit_refusals = [died, died]
+    with EngineClient(*engine.address) as client:
+        outcome = commit_change(client, CHANGE)
+    assert not outcome.ok and STANDBY_DIED in outcome.text
+    assert _sent(engine).count("/patch/begin") == 2
