@@ -302,8 +302,7 @@ def _kept(state: PatchState, said: frozenset[tuple[str, str]]) -> list[str]:
         value = values.get(module_id, {}).get(name)
         spec = find_param(kinds.get(module_id, ""), name)
         if value is not None and spec is not None:
-            note = _set_note(module_id, spec.name, value, spec.unit)
-            out.append(note.replace(f" {spec.name} ", f" {spec.name} stays ", 1))
+            out.append(_set_note(module_id, f"{spec.name} stays", value, spec.unit))
     return out
 
 
