@@ -206,9 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only list what dead engines left; remove nothing"
     )
 
-    p = sub.add_parser("plugins", help="the engine's plugins: state, version, health")
-    p.add_argument("name", nargs="?", help="one plugin in detail, with its history")
-    p.add_argument("--json", action="store_true", help="the engine's reply as JSON")
+    p = sub.add_parser(
+        "plugins",
+        help="the engine's plugins: state, version, health; `plugins scan` lists the "
+        "LADSPA plugins installed",
+    )
+    p.add_argument("name", nargs="?", help="one plugin in detail, with its history; or `scan`")
+    p.add_argument("--json", action="store_true", help="the engine's reply (or the scan) as JSON")
     _add_engine_option(p, "engine address (default 127.0.0.1:57120)")
 
     p = sub.add_parser(
@@ -647,6 +651,12 @@ def _show(
 def _cmd_plugins(args: argparse.Namespace) -> int:
     from chronus.shell.views import format_plugin_health, format_plugins
 
+    if args.name == "scan":
+        from chronus.shell.native import format_scan, scan_for_chronus
+
+        found = scan_for_chronus()
+        print(json.dumps(found.to_dict(), indent=2) if args.json else format_scan(found))
+        return 0
     if args.name is not None:
         return _show(args, lambda client: client.plugin_health(args.name), format_plugin_health)
     return _show(args, lambda client: client.plugins(), format_plugins)

@@ -5,7 +5,9 @@ confined child (see `chronus.plugins.sandbox`); the benchmark calls it in-proces
 what the sandbox adds. The checks, in order, each failing with one `error_type`:
 
 1. compile the file (`syntax_error`, with the line);
-2. import it through `import_plugin` (`import_error`, `no_module`, `exit`);
+2. import it through `import_plugin` (`import_error`, `no_module`, `exit`); a LADSPA
+   plugin (`<library>#<label>`) is opened through `load_ladspa_type` instead of 1–2
+   (`import_error` if the library cannot be opened, `no_module` if it has no such label);
 3. its parameters: `volume` and `pan` declared (the graph mixes with them), every range and
    default finite, each default in its range (`bad_params`);
 4. make the module (`exception`);
@@ -20,7 +22,10 @@ what the sandbox adds. The checks, in order, each failing with one `error_type`:
    `process_stereo` on a dual-mono input); the sandbox also compares the first render with
    one made in a second process (`render_crc32`);
 7. state round trip: `state()` after some blocks, pickled as a hand-over does, loaded into a
-   fresh instance: the blocks after give the same samples (`state_round_trip`);
+   fresh instance: the blocks after give the same samples (`state_round_trip`); a type
+   that says its state cannot be captured (`state_capture = False`: a LADSPA plugin's
+   memory is its own) is tried too, and the figure `state_round_trip` says whether it
+   happened to continue exactly (1) or not (0) instead of failing;
 8. CPU per full block (thread CPU time, after a warm-up): p99 within the budget; and the
    wall-clock time's median too, which catches a module that waits (`too_slow`). Each
    figure is the better of the first two renders (one spike of the machine's fails
@@ -47,6 +52,7 @@ import numpy as np
 from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import ParamSpec
 from chronus.plugins.confine import status_mb
+from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.source import NAME_PATTERN, PluginSourceError, import_plugin, version_of
 from chronus.plugins.trial import CheckFailed, CheckSettings, crc32, exercise, failure, first_render
@@ -85,6 +91,27 @@ def _import(path: str, name: str, source: bytes) -> type[Module]:
         raise CheckFailed("no_module", str(exc)) from None
     except BaseException as exc:
         raise failure(exc, "import_error", "importing the file", path) from None
+
+
+def _import_ladspa(path: str, label: str, name: str) -> type[Module]:
+    from chronus.plugins.ladspa.module import load_ladspa_type
+
+    try:
+        return load_ladspa_type(path, label, name)
+    except OSError as exc:
+        raise CheckFailed("import_error", f"cannot open the LADSPA library {path}: {exc}") from None
+    except (KeyError, ValueError) as exc:
+        raise CheckFailed("no_module", str(exc.args[0] if exc.args else exc)) from None
+    except BaseException as exc:
+        raise failure(exc, "exception", "making the LADSPA type", path) from None
+
+
+def _load(path: str, name: str) -> type[Module]:
+    """The module class of a plugin file, or of a LADSPA plugin (`<library>#<label>`)."""
+    native = split_reference(path)
+    if native is not None:
+        return _import_ladspa(*native, name)
+    return _import(path, name, _compile(path))
 
 
 def _check_params(cls: type[Module]) -> tuple[ParamSpec, ...]:
@@ -126,7 +153,7 @@ def render_crc32(path: str | Path, name: str, settings: CheckSettings | None = N
     instances in one process share it; two slots do not). Raises what the module raises."""
     settings = settings or CheckSettings()
     path = str(path)
-    cls = _import(path, name, _compile(path))
+    cls = _load(path, name)
     specs = _check_params(cls)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -183,9 +210,8 @@ def run_checks(
         if not NAME_PATTERN.fullmatch(name):
             raise CheckFailed("import_error", f"{name!r} is not a plugin name (a-z, 0-9, _; "
                           "1–32 characters, a letter first)")  # fmt: skip
-        source = _compile(path)
         t0 = time.perf_counter()
-        cls = _import(path, name, source)
+        cls = _load(path, name)
         figures["import_ms"] = (time.perf_counter() - t0) * 1000
         found["module_class"] = cls.__mro__[1].__name__
         found["processor"] = issubclass(cls, Processor)

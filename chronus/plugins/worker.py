@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chronus.plugins.ladspa.reference import split_reference
+
 __all__ = ["THREAD_ENV", "Spare", "main", "result_from_dict", "run_job"]
 
 THREAD_ENV = {
@@ -274,7 +276,11 @@ def _in_child(
     if not finished:
         _kill_group(ready.pid)
     _, status = os.waitpid(ready.pid, 0)
-    return {"ended": _ending(status, data, finished, time_limit)}, ready
+    ended = _ending(status, data, finished, time_limit)
+    native = split_reference(str(request["path"]))
+    if native is not None and ended["error_type"] == "crash":
+        ended["error_message"] += f": the native plugin {native[1]} of {native[0]}"
+    return {"ended": ended}, ready
 
 
 def _second_process(result: dict[str, Any], request: dict[str, Any], deadline: float) -> None:
