@@ -868,6 +868,18 @@ class Builder(Transformer[Token, Any]):
             at=_at(source=_col(source), name=column),
         )
 
+    def load_native(self, items: list[Token | None]) -> Plugin:
+        source, named = items
+        assert source is not None
+        name = _name(named if named is not None else source)
+        return Plugin(
+            "load",
+            name,
+            _name(source),
+            native=True,
+            at=_at(source=_col(source), name=_col(named if named is not None else source)),
+        )
+
     def unload_plugin(self, items: list[Token]) -> Plugin:
         return Plugin("unload", _name(items[0]), at=_at(name=_col(items[0])))
 

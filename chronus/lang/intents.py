@@ -491,7 +491,8 @@ class SetKey(_IntentBase):
 
 @dataclass(frozen=True, slots=True)
 class Plugin(_IntentBase):
-    """`load module ./fold.py as fold`, `load module fold`, `reload fold`, `unload fold`.
+    """`load module ./fold.py as fold`, `load module fold`, `load plugin tap_reverb`,
+    `reload fold`, `unload fold`.
 
     `action` is load, reload or unload; `name` the module type the plugin is (or becomes);
     for a load, `source` is the file as typed (`file`), or the name of a plugin the engine
@@ -503,6 +504,8 @@ class Plugin(_IntentBase):
     name: str
     source: str | None = None
     file: bool = False
+    native: bool = False
+    """`load plugin NAME`: `source` names a native (LADSPA) plugin the scan found."""
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 

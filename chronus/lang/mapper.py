@@ -29,6 +29,7 @@ from chronus.lang.context import Context
 from chronus.lang.errors import (
     BadValueError,
     ChronusSyntaxError,
+    UnknownModuleError,
     UnknownParamError,
     did_you_mean,
 )
@@ -74,6 +75,7 @@ from chronus.lang.modules import (
     is_modulator,
     param_names,
 )
+from chronus.lang.native import native_plugins
 from chronus.lang.parser import COMMAND_KEYWORDS, keywords
 from chronus.lang.patching import add_module, add_sound, connect, disconnect, remove, route
 from chronus.lang.playing import (
@@ -331,14 +333,31 @@ def _raw_osc(intent: RawOsc, context: Context) -> Mapped:
     return Mapped(intent, (message,))
 
 
+def _native(intent: Plugin) -> str:
+    """The `<library>#<label>` of the native plugin `load plugin` names."""
+    assert intent.source is not None
+    found = native_plugins().get(intent.source)
+    if found is None:
+        names = sorted(native_plugins())
+        raise UnknownModuleError(
+            f'no LADSPA plugin called "{intent.source}" was found',
+            column=intent.column("source"),
+            expected=names,
+            hint=did_you_mean(intent.source, names)
+            or "`chronus plugins scan` lists the LADSPA plugins installed",
+        )
+    return found.reference
+
+
 def _plugin(intent: Plugin, context: Context) -> Mapped:
     """`/plugins/load <file> <name>` (or `<name>` alone, found in the engine's folders),
     `/plugins/reload <name>`, `/plugins/unload <name>`."""
     column = intent.column("name")
-    verb = "load module" if intent.action == "load" else intent.action
+    loader = "load plugin" if intent.native else "load module"
+    verb = loader if intent.action == "load" else intent.action
     if intent.name in builtin_types():
         if intent.action == "load":
-            hint = f"give the plugin another name: load module {intent.source} as my{intent.name}"
+            hint = f"give the plugin another name: {loader} {intent.source} as my{intent.name}"
         else:
             hint = "only plugins (load module …) " + intent.action
         raise BadValueError(f"{intent.name} is a built-in module type", column=column, hint=hint)
@@ -346,7 +365,7 @@ def _plugin(intent: Plugin, context: Context) -> Mapped:
         raise BadValueError(
             f'"{intent.name}" is a word of the language: a module type cannot be called so',
             column=column,
-            hint=f"give it another name: load module {intent.source} as my{intent.name}",
+            hint=f"give it another name: {loader} {intent.source} as my{intent.name}",
         )
     kind = context.type_of(intent.name)
     if intent.action != "load" and kind is not None:
@@ -358,6 +377,8 @@ def _plugin(intent: Plugin, context: Context) -> Mapped:
     if intent.action != "load":
         return Mapped(intent, (validate(f"/plugins/{intent.action}", (intent.name,)),))
     assert intent.source is not None
+    if intent.native:
+        return Mapped(intent, (validate("/plugins/load", (_native(intent), intent.name)),))
     named = intent.file or intent.source != intent.name
     args = (intent.source, intent.name) if named else (intent.source,)
     return Mapped(intent, (validate("/plugins/load", args),))

@@ -4,6 +4,7 @@ route, connect, disconnect and remove (which re-links the chain around the remov
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 
 from chronus.lang.context import PRONOUNS, Context
@@ -22,6 +23,7 @@ from chronus.lang.intents import (
     Route,
 )
 from chronus.lang.modules import find_param, is_modulator, is_processor, module_types
+from chronus.lang.native import joined_type, native_plugins
 from chronus.lang.resolve import Mapped, check_name, check_type, module_of
 from chronus.lang.sounds import SOUNDS, Sound
 from chronus.lang.vocabulary import module_type
@@ -41,7 +43,25 @@ __all__ = [
 ]
 
 
+def _two_words(intent: AddModule) -> AddModule:
+    """`add a tap reverb`: the type `tap_reverb` (a plugin's name in two words) rather than
+    a `tap` called `reverb`, when there is no type `tap` and there is one `tap_reverb`."""
+    types = module_types()
+    if intent.name is None or intent.type in types:
+        return intent
+    joined = joined_type(intent.type, intent.name, types)
+    return intent if joined is None else replace(intent, type=joined, name=None)
+
+
 def add_module(intent: AddModule, context: Context) -> Mapped:
+    intent = _two_words(intent)
+    native = native_plugins().get(intent.type)
+    if native is not None and intent.type not in module_types():
+        raise UnknownModuleError(
+            f"{intent.type} is a LADSPA plugin ({native.title}) that is not loaded",
+            column=intent.column("type"),
+            hint=f"load plugin {intent.type}",
+        )
     # `add a supersw`: the nearest word may be a named sound.
     check_type(intent.type, intent.column("type"), tuple(SOUNDS))
     if intent.name is None:

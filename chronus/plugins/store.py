@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.source import NAME_PATTERN, version_of
 from chronus.session.atomic import write_atomic
 
@@ -77,6 +78,12 @@ def resolve(spec: str, folders: Sequence[Path], name: str = "") -> tuple[Path, s
     spec = spec.strip()
     if not spec:
         raise ResolveError("no plugin named: give a path to a .py file or a module name")
+    native = split_reference(spec)
+    if native is not None:
+        raise ResolveError(
+            f"{native[1]} is a native (LADSPA) plugin: it plays only in a plugin host of its "
+            "own, never inside the slots, and this engine has no plugin hosts yet"
+        )
     if "/" in spec or spec.endswith(".py") or os.sep in spec:
         path = Path(spec).expanduser().resolve()
         if not path.is_file():

@@ -42,6 +42,7 @@ from chronus.shell.leaving import (
 )
 from chronus.shell.live import terminal_runner
 from chronus.shell.liveness import Liveness, back_line, lost_line
+from chronus.shell.native import scan_later
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
 from chronus.shell.sessions import attached_notice, logged_notice, sessions_text, start_log
 from chronus.shell.showing import Show
@@ -364,6 +365,7 @@ def run_shell(
     sessions folder unless `log` is False.
     """
     write = write or _print
+    scan_later()  # the LADSPA plugins, for `load plugin` and its completion
     starting: EngineStart | None = None
     found = None if engine is not None or new_engine else find_engine(port)
     watching: list[Liveness] = []

@@ -38,6 +38,7 @@ from chronus.lang.modules import (
     plugins_key,
 )
 from chronus.lang.music import note_name, note_to_midi
+from chronus.lang.native import native_plugins
 from chronus.lang.parser import GRAMMAR_FILE, grammar_dir, load_parser
 from chronus.lang.sounds import SOUNDS
 from chronus.lang.vocabulary import grammar_phrases
@@ -229,7 +230,11 @@ class CommandCompleter(Completer):
             if "_SAVE" in kinds:
                 return []
             snapshots = [(name, "snapshot") for name in self.snapshots()]
-            return snapshots if kinds != ["_LOAD"] else [*snapshots, ("module", "a plugin")]
+            if kinds != ["_LOAD"]:
+                return snapshots
+            return [*snapshots, ("module", "a plugin"), ("plugin", "a LADSPA plugin")]
+        if kinds == ["_LOAD", "_PLUGIN"]:
+            return [(p.name, f"LADSPA: {p.title}") for _, p in sorted(native_plugins().items())]
         if kinds[:2] == ["_LOAD", "_MODULE"] or first in _PLUGIN_VERBS:
             return _plugins()
         if first == "HELP":

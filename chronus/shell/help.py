@@ -158,6 +158,10 @@ Plugins: your own modules, Python files written like the built-in ones (docs/MOD
   modules fold                       one plugin: its file, last validation, every change of state
   watch fold · unwatch fold          reload whenever the file is saved
   health                             the engine's health, plugins included
+  load plugin tap_reverb             a native LADSPA plugin (`chronus plugins scan` lists them;
+                                     Tab completes): checked in the sandbox like any module.
+                                     It plays only in a plugin host of its own, one per maker
+                                     (not in this version yet); then: add a tap reverb after bass
 A plugin that raises or writes NaN is bypassed for that block; too many in a row suspend it,
 a crash quarantines it. `reload` brings it back once fixed.
 """

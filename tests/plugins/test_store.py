@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,11 @@ def test_the_configured_folders_come_before_the_users_config(
     assert default_folders(["/x", "/y"]) == [
         Path("/x"), Path("/y"), tmp_path / "config" / "chronus" / "modules",
     ]  # fmt: skip
+
+
+def test_a_native_plugin_is_refused_until_there_are_plugin_hosts(tmp_path: Path) -> None:
+    library = tmp_path / "tap_reverb.so"
+    library.write_bytes(b"\x7fELF")
+    said = "tap_reverb is a native (LADSPA) plugin: it plays only in a plugin host"
+    with pytest.raises(ResolveError, match=re.escape(said)):
+        resolve(f"{library}#tap_reverb", [tmp_path], "tap_reverb")

@@ -15,6 +15,7 @@ from prompt_toolkit.document import Document
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.lang.modules import learn_plugins
+from chronus.lang.native import NativePlugin, declare_native
 from chronus.session.snapshots import SnapshotStore
 from chronus.shell.completion import CommandCompleter, Suggestion
 
@@ -156,6 +157,19 @@ def test_plugin_type_names(completer: CommandCompleter) -> None:
         assert _meta(found, "fold") == "plugin"
     finally:
         learn_plugins({})
+
+
+def test_native_plugin_names_after_load_plugin(completer: CommandCompleter) -> None:
+    declare_native([NativePlugin("tap_reverb", "/l/tap_reverb.so#tap_reverb", "Reverberator"),
+                    NativePlugin("plate", "/l/plate_1423.so#plate", "Plate reverb")])  # fmt: skip
+    try:
+        assert "plugin" in _texts(completer.suggest("load "))
+        found = completer.suggest("load plugin ")
+        assert _texts(found) == ["plate", "tap_reverb"]
+        assert _meta(found, "tap_reverb") == "LADSPA: Reverberator"
+        assert _texts(completer.suggest("load plugin ta")) == ["tap_reverb"]
+    finally:
+        declare_native([])
 
 
 def test_units_of_the_parameter_first(completer: CommandCompleter) -> None:
