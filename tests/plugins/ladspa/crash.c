@@ -2,6 +2,9 @@
  *
  * "crash": a mono pass-through that dereferences NULL in run() once it has run
  *          `blocks` blocks (its control port; 0 crashes in the first block).
+ * "crash_later": the same, its port up to 4000 blocks (default 1000, 2.7 s at 128 frames
+ *          and 48 kHz): validation, which renders about 100 blocks, passes it, and it
+ *          crashes on stage.
  * "drift": a mono pass-through plus a counter shared by every instance in the process,
  *          so that two fresh instances fed the same input differ (not deterministic).
  */
@@ -53,24 +56,28 @@ static const LADSPA_PortDescriptor kinds[PORTS] = {
     LADSPA_PORT_INPUT | LADSPA_PORT_CONTROL,
 };
 static const char *const names[PORTS] = {"Input", "Output", "Blocks"};
-static const LADSPA_PortRangeHint hints[PORTS] = {
-    {0, 0, 0},
-    {0, 0, 0},
-    {LADSPA_HINT_BOUNDED_BELOW | LADSPA_HINT_BOUNDED_ABOVE | LADSPA_HINT_INTEGER
-         | LADSPA_HINT_DEFAULT_MIDDLE, 0, 8},
-};
+#define BLOCKS_HINT(default_hint, most) \
+    {{0, 0, 0}, {0, 0, 0}, \
+     {LADSPA_HINT_BOUNDED_BELOW | LADSPA_HINT_BOUNDED_ABOVE | LADSPA_HINT_INTEGER \
+          | (default_hint), 0, (most)}}
+static const LADSPA_PortRangeHint hints[PORTS] = BLOCKS_HINT(LADSPA_HINT_DEFAULT_MIDDLE, 8);
+static const LADSPA_PortRangeHint later[PORTS] = BLOCKS_HINT(LADSPA_HINT_DEFAULT_LOW, 4000);
 
-static const LADSPA_Descriptor plugins[2] = {
+#define COUNT 3
+static const LADSPA_Descriptor plugins[COUNT] = {
     {990001, "crash", LADSPA_PROPERTY_HARD_RT_CAPABLE, "Crash after N blocks",
      "chronus tests", "None", PORTS, kinds, names, hints, NULL, instantiate, connect_port,
      activate, run_crash, NULL, NULL, NULL, cleanup},
     {990002, "drift", 0, "Drift (shared state)", "chronus tests", "None", PORTS, kinds,
      names, hints, NULL, instantiate, connect_port, activate, run_drift, NULL, NULL, NULL,
      cleanup},
+    {990003, "crash_later", LADSPA_PROPERTY_HARD_RT_CAPABLE, "Crash after N blocks, later",
+     "chronus tests", "None", PORTS, kinds, names, later, NULL, instantiate, connect_port,
+     activate, run_crash, NULL, NULL, NULL, cleanup},
 };
 
 const LADSPA_Descriptor *ladspa_descriptor(unsigned long index) {
-    return index < 2 ? &plugins[index] : NULL;
+    return index < COUNT ? &plugins[index] : NULL;
 }
 
 #ifdef CRASH_ON_LOAD

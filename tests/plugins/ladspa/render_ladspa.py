@@ -1,6 +1,7 @@
 """Render a LADSPA plugin over a fixed input and save the samples: run by the tests in this
 process and in a second one (`python -m tests.plugins.ladspa.render_ladspa LIB LABEL OUT`),
-whose outputs must be equal bit for bit."""
+whose outputs must be equal bit for bit. `… LIB crash [N]` runs the crashing test
+plugin until it crashes, after N blocks (default: its port's default)."""
 
 from __future__ import annotations
 
@@ -50,5 +51,22 @@ def render(library: str, label: str, blocks: int = BLOCKS) -> npt.NDArray[np.flo
     return out
 
 
+def until_it_crashes(library: str, label: str, blocks: int | None) -> None:
+    """Run the test plugin `label` (`crash`, `crash_later`) set to crash after `blocks`
+    blocks (None: its default), saying each block rendered on stdout: the process dies in
+    the block after the last one said."""
+    module = load_ladspa_type(library, label)(48000, BLOCK)
+    assert isinstance(module, Processor)
+    if blocks is not None:
+        module.set_param("blocks", float(blocks))
+    inp, out = np.zeros((BLOCK, 2)), np.zeros((BLOCK, 2))
+    for k in range(int(module.param("blocks")) + 10):
+        module.process_stereo(inp, out, BLOCK)
+        print(k, flush=True)
+
+
 if __name__ == "__main__":
-    np.save(sys.argv[3], render(sys.argv[1], sys.argv[2]))
+    if sys.argv[2].startswith("crash"):
+        until_it_crashes(sys.argv[1], sys.argv[2], int(sys.argv[3]) if sys.argv[3:] else None)
+    else:
+        np.save(sys.argv[3], render(sys.argv[1], sys.argv[2]))

@@ -5,6 +5,7 @@ here as in a second process."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,23 @@ def test_a_mono_effect_runs_one_instance_per_channel(crash_library: Path) -> Non
         # Each channel through its own pass-through: exactly the input as a C float.
         expected = signal[start : start + 64].astype(np.float32).astype(np.float64)
         assert np.array_equal(out, expected)
+
+
+CRASHES = [("crash", "0", 0), ("crash", "3", 3), ("crash_later", None, 1000)]
+"""Test plugin, its `blocks` (None: the default), and the blocks it renders before it crashes."""
+
+
+@pytest.mark.parametrize(("label", "blocks", "rendered"), CRASHES)
+def test_the_test_plugins_segfault_after_the_blocks_their_port_says(
+    crash_library: Path, label: str, blocks: str | None, rendered: int
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "tests.plugins.ladspa.render_ladspa", str(crash_library),
+               label, *([blocks] if blocks is not None else [])]  # fmt: skip
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert run.returncode == -signal.SIGSEGV
+    assert run.stdout.split() == [str(k) for k in range(rendered)]
 
 
 def test_toggles_and_integers_reach_the_ports_as_such(real_plugins: None) -> None:

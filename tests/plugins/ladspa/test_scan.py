@@ -38,7 +38,7 @@ def test_a_crash_a_hang_and_garbage_do_not_stop_the_scan(folder: Path, tmp_path:
     build(tmp_path / "b_hangs.so", "-DHANG_ON_LOAD")
     found = scan([folder, folder / "missing", tmp_path], timeout=1.0)
     assert found.libraries == 4
-    assert found.names() == ["crash", "drift"]
+    assert found.names() == ["crash", "crash_later", "drift"]
     failures = {Path(f.path).name: f for f in found.failures}
     assert set(failures) == {"a_crashes.so", "b_hangs.so", "c_not_a_library.so"}
     assert failures["a_crashes.so"].kind == "crash"
@@ -61,10 +61,10 @@ def test_names_reserved_shared_and_installed_twice(tmp_path: Path, crash_library
     assert len(library_files([first, second])) == 2
     found = scan([first, second], reserved={"drift"})
     # Two plugins labelled crash (the same one, twice): both take the unique id; the copy
-    # in the later folder is left out. drift is reserved: it takes its id too.
-    assert found.names() == ["crash_990001", "drift_990002"]
+    # in the later folder is left out (crash_later alike). drift is reserved: its id too.
+    assert found.names() == ["crash_990001", "crash_later_990003", "drift_990002"]
     assert {p.path for p in found.plugins} == {str(first / "crash.so")}
-    assert [f.kind for f in found.failures] == ["duplicate", "duplicate"]
+    assert [f.kind for f in found.failures] == ["duplicate"] * 3
 
 
 @pytest.mark.usefixtures("real_plugins")
@@ -76,12 +76,12 @@ def test_chronus_plugins_scan_json(folder: Path, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     makers = data["makers"]
-    assert [p["name"] for p in makers["chronus tests"]] == ["crash", "drift"]
+    assert [p["name"] for p in makers["chronus tests"]] == ["crash", "crash_later", "drift"]
     assert [p["name"] for p in makers["Tom Szilagyi"]] == ["tap_reverb"]
     assert data["libraries"] == 4 and len(data["failures"]) == 2
     text = subprocess.run([sys.executable, "-m", "chronus", "plugins", "scan"], env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert text.returncode == 0
-    assert "3 LADSPA plugins from 2 makers" in text.stdout
+    assert "4 LADSPA plugins from 2 makers" in text.stdout
     assert "Tom Szilagyi (1; host group tom_szilagyi)" in text.stdout
     assert "a_crashes.so: crash" in text.stdout

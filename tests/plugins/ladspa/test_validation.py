@@ -48,6 +48,14 @@ def test_a_segfault_in_run_is_a_crash_that_names_the_plugin(
     assert after.error_type == "crash"  # the pool survived it and crashes again alike
 
 
+def test_a_crash_past_the_blocks_validation_renders_passes_it(
+    pool: SandboxPool, crash_library: Path
+) -> None:
+    # What validation cannot see: the plugin crashes after 1000 blocks, on stage.
+    result = pool.validate(ladspa_reference(str(crash_library), "crash_later"), "crash_later")
+    assert result.ok, result.error_message
+
+
 def test_shared_state_is_refused_as_not_deterministic(
     pool: SandboxPool, crash_library: Path
 ) -> None:
