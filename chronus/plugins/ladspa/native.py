@@ -98,9 +98,10 @@ class NativeRack:
         self.one_out = outs == 1 and not self.per_channel
         self.inputs = np.zeros((2, max_block), np.float32)
         self.outputs = np.zeros((2, max_block), np.float32)
-        self._spare = np.zeros(max_block, np.float32)
-        """Where audio ports past the second are connected (inputs silent, outputs unread)."""
         count = 2 if self.per_channel else 1
+        self._extra = np.zeros((count, max(1, info.port_count), max_block), np.float32)
+        """A buffer per instance and port for audio ports past the second: inputs that stay
+        silent, outputs never read (each its own: CMT's bf2quad wrote NaN when they shared one)."""
         self.controls = np.zeros((count, max(1, info.port_count)), np.float32)
         self._handles: list[int] = []
         self._active = False
@@ -123,8 +124,7 @@ class NativeRack:
         for rows, ports in ((self.inputs, self.info.audio_in), (self.outputs, self.info.audio_out)):
             for k, port in enumerate(ports):
                 row = which if self.per_channel else k
-                target = rows[row] if k < 2 else self._spare
-                connect(handle, port, _pointer(target))
+                connect(handle, port, _pointer(rows[row] if k < 2 else self._extra[which, port]))
 
     def set_control(self, port: int, value: float) -> None:
         """The value of a control input port, from the next block on (every instance)."""

@@ -14,7 +14,7 @@ import pytest
 
 from chronus.plugins.ladspa.scan import DEFAULT_PATH, ladspa_folders, library_files, scan
 
-from .conftest import TAP_REVERB, build
+from .conftest import SYSTEM, TAP_REVERB, build
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +85,15 @@ def test_chronus_plugins_scan_json(folder: Path, tmp_path: Path) -> None:
     assert "4 LADSPA plugins from 2 makers" in text.stdout
     assert "Tom Szilagyi (1; host group tom_szilagyi)" in text.stdout
     assert "a_crashes.so: crash" in text.stdout
+
+
+@pytest.mark.usefixtures("real_plugins")
+def test_the_installed_plugins() -> None:
+    found = scan([SYSTEM])
+    makers = found.by_maker()
+    assert {"Tom Szilagyi", "Steve Harris", "CMT"} <= set(makers)
+    assert len(found.plugins) >= 150 and not found.failures
+    assert {p.maker_slug for p in makers["CMT"]} == {"cmt"}  # one host for all of CMT
+    names = found.names()
+    assert len(set(names)) == len(names)
+    assert {"tap_reverb", "plate", "gverb"} <= set(names)

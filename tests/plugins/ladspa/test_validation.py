@@ -82,3 +82,11 @@ def test_real_plugins_pass(pool: SandboxPool, library: Path, label: str) -> None
     # A reverb's tail is memory the plugin keeps to itself: a fresh instance loaded with
     # the parameters does not continue it.
     assert result.figures["state_round_trip"] == 0.0
+
+
+@pytest.mark.usefixtures("real_plugins")
+def test_audio_ports_past_the_second_have_buffers_of_their_own() -> None:
+    # CMT's B-format to quad decoder has 4 inputs and 4 outputs: when its extra ports
+    # shared one buffer, it wrote NaN.
+    result = run_checks(ladspa_reference("/usr/lib/ladspa/cmt.so", "bf2quad"), "bf2quad")
+    assert result.ok, result.error_message
