@@ -93,11 +93,11 @@ def _import(path: str, name: str, source: bytes) -> type[Module]:
         raise failure(exc, "import_error", "importing the file", path) from None
 
 
-def _import_ladspa(path: str, label: str, name: str) -> type[Module]:
-    from chronus.plugins.ladspa.module import load_ladspa_type
+def _import_ladspa(reference: str, path: str, name: str) -> type[Module]:
+    from chronus.plugins.ladspa.module import type_of_reference
 
     try:
-        return load_ladspa_type(path, label, name)
+        return type_of_reference(reference, name)
     except OSError as exc:
         raise CheckFailed("import_error", f"cannot open the LADSPA library {path}: {exc}") from None
     except (KeyError, ValueError) as exc:
@@ -110,7 +110,7 @@ def _load(path: str, name: str) -> type[Module]:
     """The module class of a plugin file, or of a LADSPA plugin (`<library>#<label>`)."""
     native = split_reference(path)
     if native is not None:
-        return _import_ladspa(*native, name)
+        return _import_ladspa(path, native[0], name)
     return _import(path, name, _compile(path))
 
 

@@ -69,12 +69,13 @@ def format_scan(found: Scan) -> str:
     for maker, plugins in makers.items():
         lines += ["", f"{maker} ({len(plugins)}; host group {plugins[0].maker_slug})"]
         for plugin in plugins:
-            kind = "source" if plugin.source else "effect"
+            kind = "silent" if not plugin.audio_out else "source" if plugin.source else "effect"
             lines.append(f"  {plugin.name:<{width}}  {kind:<6}  {plugin.layout:<12}  "
                          f"{plugin.title}")  # fmt: skip
     if found.failures:
         lines += ["", f"{len(found.failures)} libraries could not be read:"]
         lines += [f"  {f.path}: {f.kind} — {f.message}" for f in found.failures]
     if found.plugins:
-        lines += ["", "load one at the prompt: load plugin NAME"]
+        lines += ["", "load one at the prompt: load plugin NAME (a silent one has no audio "
+                  "output: nothing to play)"]  # fmt: skip
     return "\n".join(lines)

@@ -22,8 +22,11 @@ import numpy.typing as npt
 from chronus.dsp.module import Module, Processor
 from chronus.plugins.ladspa.describe import PluginInfo, specs_of
 from chronus.plugins.ladspa.native import NativeRack, read_info
+from chronus.plugins.ladspa.reference import split_reference
 
-__all__ = ["LadspaProcessor", "LadspaSource", "ladspa_type", "load_ladspa_type"]
+__all__ = [
+    "LadspaProcessor", "LadspaSource", "ladspa_type", "load_ladspa_type", "type_of_reference",
+]  # fmt: skip
 
 
 class _Native:
@@ -108,6 +111,16 @@ def ladspa_type(info: PluginInfo, name: str | None = None) -> type[Module]:
     }
     cls: type[Module] = type(f"Ladspa_{type_name}", (base,), attributes)
     return cls
+
+
+def type_of_reference(reference: str, name: str, sample_rate: int = 48000) -> type[Module]:
+    """The module type of the plugin a registry's path names (`<library>#<label>`, see
+    `chronus.plugins.ladspa.reference`), named `name`: what a plugin host calls. Raises
+    `ValueError` for a path that is not such a reference, else as `load_ladspa_type`."""
+    native = split_reference(reference)
+    if native is None:
+        raise ValueError(f"{reference!r} names no LADSPA plugin (<library>.so#<label>)")
+    return load_ladspa_type(*native, name=name, sample_rate=sample_rate)
 
 
 def load_ladspa_type(

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from chronus.dsp.module import Module, Processor
-from chronus.plugins.ladspa.module import LadspaSource, load_ladspa_type
+from chronus.plugins.ladspa.module import LadspaSource, load_ladspa_type, type_of_reference
 
 from .conftest import SWH_PLATE, SYSTEM, TAP_REVERB
 from .render_ladspa import chirp_input, render
@@ -130,3 +130,10 @@ def test_the_same_in_a_second_process_bit_for_bit(
     assert here.shape == there.shape
     assert np.array_equal(here, there)
     assert np.array_equal(here, render(str(library), label))  # and a second instance here
+
+
+def test_a_host_makes_the_type_from_the_registrys_path(crash_library: Path) -> None:
+    cls = type_of_reference(f"{crash_library}#crash_later", "later")
+    assert cls.TYPE == "later" and cls.INFO.label == "crash_later"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="names no LADSPA plugin"):
+        type_of_reference(str(crash_library), "later")
