@@ -263,6 +263,16 @@ def test_requests_that_cannot_be_met_change_nothing(world: World) -> None:
     assert "load it first" in errors[3] and "no plugin fold is loaded" in errors[4]
 
 
+def test_a_native_plugin_is_refused_until_there_are_plugin_hosts(world: World) -> None:
+    library = world.folder / "tap_reverb.so"
+    library.write_bytes(b"\x7fELF")
+    world.request("/plugins/load", f"{library}#tap_reverb", "tap_reverb")
+    (error,) = [args for address, args in world.engine.replies if address == "/error"]
+    assert error[0] == "/plugins/load"
+    assert "tap_reverb is a native (LADSPA) plugin" in error[1] and "plugin host" in error[1]
+    assert world.registry.names() == [] and not world.loads.busy
+
+
 def test_a_suspended_plugin_loads_again_on_reload_once_fixed(world: World) -> None:
     _load(world)
     world.registry.transition("fold", PluginState.SUSPENDED, "errors", "16 blocks raised")
