@@ -2,8 +2,8 @@
 
 The path is `LADSPA_PATH` (folders separated by `:`), else `/usr/lib/ladspa`,
 `/usr/local/lib/ladspa` and `~/.ladspa`. Opening a library runs its code, so the libraries
-are opened in a child process (`python -m chronus.plugins.ladspa.scan`), one after the
-other; the child says which library it begins before it opens it. A library that fails to
+are opened in a child process (`python -m chronus.plugins.ladspa.scan PATH…`), one after
+the other; the child says which library it begins before it opens it. A library that fails to
 open, or that kills the child (a crash) or holds it past `LIBRARY_TIMEOUT`, is reported in
 `Scan.failures` and the scan goes on in a fresh child with the libraries after it.
 
@@ -112,9 +112,9 @@ class Scan:
         }  # fmt: skip
 
 
-def _child() -> None:
-    """In the scanning child: read library paths (one a line) from stdin; for each, say
-    `{"begin": path}`, then `{"plugins": [...]}` or `{"error": why}`."""
+def _child(paths: list[str]) -> None:
+    """In the scanning child: for each library path, say `{"begin": path}`, then
+    `{"plugins": [...]}` or `{"error": why}`."""
     from chronus.plugins.ladspa.abi import descriptors, open_library
     from chronus.plugins.ladspa.describe import describe
 
@@ -124,8 +124,7 @@ def _child() -> None:
         out.write(json.dumps(message) + "\n")
         out.flush()
 
-    for line in sys.stdin:
-        path = line.rstrip("\n")
+    for path in paths:
         say({"begin": path})
         try:
             library = open_library(path)
@@ -141,16 +140,10 @@ class _Child:
 
     def __init__(self, paths: list[str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chronus.plugins.ladspa.scan"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "chronus.plugins.ladspa.scan", *paths],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write("".join(p + "\n" for p in paths).encode())
-            self.process.stdin.close()
-        except OSError:
-            pass  # it died already: its ending says so
         self._buffer = b""
         self.ended = False
         """Whether its output ended (it exited or died), rather than went quiet."""
@@ -298,4 +291,4 @@ def scan(
 
 
 if __name__ == "__main__":
-    _child()
+    _child(sys.argv[1:])
