@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from chronus.lang.native import declare_native, native_plugins
 from chronus.plugins.ladspa.scan import DEFAULT_PATH, ladspa_folders, library_files, scan
+from chronus.shell.native import scan_later
 
 from .conftest import SYSTEM, TAP_REVERB, build
 
@@ -97,3 +99,17 @@ def test_the_installed_plugins() -> None:
     names = found.names()
     assert len(set(names)) == len(names)
     assert {"tap_reverb", "plate", "gverb"} <= set(names)
+
+
+def test_the_shell_scans_in_the_background_and_tells_the_language(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LADSPA_PATH", str(folder))
+    try:
+        scan_later().join(timeout=60)
+        found = native_plugins()
+        assert sorted(found) == ["crash", "crash_later", "drift"]
+        assert found["crash"].reference == f"{folder / 'd_plugins.so'}#crash"
+        assert found["crash"].maker == "chronus tests"
+    finally:
+        declare_native([])
