@@ -276,6 +276,8 @@ class Shell:
                 self._unwatch(intent.arg or "")
             elif name == "sessions":
                 self.write(sessions_text(self.client))
+            elif name == "focus":
+                pass  # the mapper moved the focus; its feedback line says so
             else:
                 self.write(local_answer(intent, self.interpreter.context))
         except EngineError as exc:
