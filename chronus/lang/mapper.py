@@ -273,6 +273,12 @@ def _track_setting(intent: SetParam, module_id: str, name: str) -> Message:
 
 
 def _undo(intent: Undo, context: Context) -> Mapped:
+    if not context.history and context.attached:
+        raise BadValueError(
+            "nothing to undo since this shell attached: undo goes back the lines typed here, "
+            "and the patch it found was played before",
+            hint=_change_hint(context),
+        )
     if not context.history:
         raise BadValueError("nothing to undo", hint="undo goes back lines that changed the patch")
     steps = min(intent.steps, len(context.history))
@@ -285,6 +291,15 @@ def _undo(intent: Undo, context: Context) -> Mapped:
     if steps < intent.steps:
         note += f" (all there were; asked for {intent.steps})"
     return Mapped(intent, tuple(diff_messages(current, target)), note=note)
+
+
+def _change_hint(context: Context) -> str:
+    """How to change a patch this shell found, in its own modules' words."""
+    modules = [m for m, kind in context.modules.items() if not is_modulator(kind)]
+    if not modules:
+        return "the patch is empty: add a saw called bass, then undo takes it back"
+    last = modules[-1]
+    return f"change it by name (remove {last}, mute {last}) or load a snapshot (snapshots)"
 
 
 def _redo(intent: Redo, context: Context) -> Mapped:

@@ -255,6 +255,7 @@ class Shell:
         fresh.focus = old.focus if old.focus in fresh.modules else None
         fresh.takes, fresh.key, fresh.scale = old.takes, old.key, old.scale
         fresh.recording = old.recording
+        fresh.attached = old.attached
         fresh.last_notes = {m: n for m, n in old.last_notes.items() if m in fresh.modules}
         fresh.group = tuple(m for m in old.group if m in fresh.modules)
         old.assign(fresh)

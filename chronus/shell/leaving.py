@@ -102,9 +102,11 @@ def find_engine(
 
 def attach_context(client: EngineClient) -> Context:
     """The mirror of a running engine: its patch, patterns and tempo from `/engine/dump`,
-    the focus on its last module (None for an empty patch). EngineError if it does not answer."""
+    the focus on its last module (None for an empty patch), its undo history starting now.
+    EngineError if it does not answer."""
     context = Context.from_engine(client.dump())
     context.focus = next(reversed(context.modules), None)
+    context.attached = True
     return context
 
 

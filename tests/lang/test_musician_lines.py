@@ -104,3 +104,18 @@ def test_open_the_filter_on_a_sound_moves_its_filter_once() -> None:
     _osc(interpreter, "add a saw called lead through a lowpass filter")
     assert _osc(interpreter, "open the filter a little on bass") == [["/mod/acid1/cutoff", 472.0]]
     assert _osc(interpreter, "close the filter on bass") == [["/mod/acid1/cutoff", 330.4]]
+
+
+def test_undo_in_a_mirror_that_attached_says_why_there_is_nothing() -> None:
+    interpreter = Interpreter()
+    interpreter.interpret("add a saw called bass")
+    found = Interpreter(interpreter.context.copy())
+    found.context.history = []
+    found.context.attached = True
+    error = found.interpret("undo").error
+    assert error is not None
+    assert error.message.startswith("nothing to undo since this shell attached")
+    assert error.hint == "change it by name (remove bass, mute bass) or load a snapshot (snapshots)"
+    assert found.interpret("remove bass").ok
+    assert found.interpret("undo").ok
+    assert found.context.modules == {"bass": "saw"}
