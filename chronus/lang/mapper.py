@@ -276,7 +276,7 @@ def _undo(intent: Undo, context: Context) -> Mapped:
     if not context.history and context.attached:
         raise BadValueError(
             "nothing to undo since this shell attached: undo goes back the lines typed here, "
-            "and the patch it found was played before",
+            "and the engine's session log does not tell how the patch it found was made",
             hint=_change_hint(context),
         )
     if not context.history:
