@@ -273,7 +273,7 @@ def _track_setting(intent: SetParam, module_id: str, name: str) -> Message:
 
 
 def _undo(intent: Undo, context: Context) -> Mapped:
-    if not context.history and context.attached:
+    if not context.history and context.attached and not context.future:
         raise BadValueError(
             "nothing to undo since this shell attached: undo goes back the lines typed here, "
             "and the engine's session log does not tell how the patch it found was made",

@@ -414,7 +414,8 @@ class Teller:
     ) -> list[str]:
         """What to write for `result` (its notes alone if quiet or if `before` is unknown)."""
         if self.quiet or before is None or after is None:
-            return list(result.notes)
+            asides = {m.note for m in result.mapped if m.aside}
+            return [note for note in result.notes if note not in asides]
         next_bar = None
         # The clock is asked only for a track changed while the transport runs.
         moved = before.state.tracks != after.state.tracks

@@ -195,7 +195,8 @@ def test_no_focus_with_a_patch_offers_its_modules_not_an_add() -> None:
     err = error_of(interpreter, "up an octave")
     assert isinstance(err, NoFocusError)
     assert err.hint == (
-        "focus bass, then up an octave works; or name the module (modules: bass acid1 kick)"
+        "focus bass (or acid1), then up an octave works; or name the module "
+        "(modules: bass acid1 kick)"
     )
     err = error_of(interpreter, "volume -6 db")
     assert err.hint.startswith("focus bass (or acid1, kick), then volume -6 db works")

@@ -119,3 +119,18 @@ def test_undo_in_a_mirror_that_attached_says_why_there_is_nothing() -> None:
     assert found.interpret("remove bass").ok
     assert found.interpret("undo").ok
     assert found.context.modules == {"bass": "saw"}
+
+
+def test_up_an_octave_said_of_a_filter_shifts_the_pattern_that_plays_into_it() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass through an acid filter; bass: c2 eb2")
+    assert _osc(interpreter, "set acid1 cutoff 300; up an octave") == [
+        ["/mod/acid1/cutoff", 300.0],
+        ["/seq/bass/transpose", 12],
+    ]
+    _osc(interpreter, "add a reverb")
+    refused = Interpreter(interpreter.context.copy())
+    refused.context.tracks.clear()
+    error = refused.interpret("transpose reverb1 +3").error
+    assert error is not None
+    assert error.message == "reverb1 is a reverb: no pattern plays into it to transpose"

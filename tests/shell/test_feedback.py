@@ -184,6 +184,24 @@ def test_swing_with_a_filter_in_focus_goes_to_the_track_that_plays_into_it() -> 
     assert play("gate 0.3 on acid1") == ["bass: gate 0.5 → 0.3 (the track playing into acid1)"]
 
 
+def test_up_an_octave_on_a_filter_says_which_track_moved() -> None:
+    play = Player("add a saw called bass through an acid filter", "bass: c2 eb2")
+    assert play("transpose acid1 +12") == [
+        "bass: transpose +0 → +12 (the track playing into acid1)"
+    ]
+
+
+def test_quiet_leaves_out_the_asides_too() -> None:
+    play = Player("add a saw called bass through an acid filter", "bass: c2 eb2")
+    before = Moment.of(play.interpreter.context)
+    result = play.interpreter.interpret("swing 20% on acid1")
+    after = Moment.of(play.interpreter.context)
+    assert Teller(quiet=True).lines(result, before, after) == []
+    assert Teller().lines(result, before, after) == [
+        "bass: swing 0 → 0.2 (the track playing into acid1)"
+    ]
+
+
 def test_swing_on_an_effect_nothing_plays_into_goes_to_every_track() -> None:
     play = Player("add a saw called bass", "bass: c2 eb2", "add a kick", "kick: x .")
     assert play("add a reverb") == ["added reverb1 → master"]
