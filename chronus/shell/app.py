@@ -122,9 +122,18 @@ class Shell:
         before = Moment.of(self.interpreter.context)
         result = self.interpreter.interpret(line)
         if result.error is not None:
-            self.write(result.error.render() + self._still_loading(line))
+            self.write(result.error.render() + self._still_loading(line) + self._saved(line))
             return True
         return self.act(result, before)
+
+    def _saved(self, line: str) -> str:
+        """The snapshots there are, after a snapshot line that failed (`snapshot save`)."""
+        words = line.lower().split()[:2]
+        asked = words[:1] == ["snapshot"] or (
+            words[:1] in (["save"], ["load"], ["diff"]) and words[1:] in ([], ["snapshot"])
+        )
+        names = self.snapshots.names() if asked else []
+        return f"\nsnapshots saved: {' '.join(names)}" if names else ""
 
     def _still_loading(self, line: str) -> str:
         """A word for a line that names a plugin whose load has not been answered yet."""
