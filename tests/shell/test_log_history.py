@@ -9,7 +9,7 @@ from pathlib import Path
 from chronus.engine.client import EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
-from chronus.session.log_history import LINE_GAP_S, history_from_log
+from chronus.session.log_history import LINE_GAP_S, MAX_LOG_BYTES, history_from_log
 from chronus.shell.leaving import attach_context, attached_line
 
 HEADER = "# chronus session log v1 rate=48000 block=128\n"
@@ -96,3 +96,9 @@ def test_a_shell_attached_to_a_logging_engine_can_undo_what_was_played_before(
             )
     finally:
         engine.quit()
+
+
+def test_a_log_too_long_to_read_at_once_gives_no_history(tmp_path: Path) -> None:
+    now = _state("add a saw called bass", "set bass cutoff 900", "tempo 128")
+    padding = "".join(f"# {'x' * 70}\n" for _ in range(MAX_LOG_BYTES // 70))
+    assert history_from_log(_log(tmp_path, padding + BODY), now.state(), 100) is None
