@@ -924,6 +924,9 @@ class Builder(Transformer[Token, Any]):
     def what(self, items: list[Token]) -> ShellCommand:
         return ShellCommand("what", _name(items[1]), at=(("name", _col(items[0])),))
 
+    def focus(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand("focus", _name(items[1]), at=(("module", _col(items[1])),))
+
     def __default__(self, data: Any, children: list[Any], meta: Any) -> Any:
         # Inlined rules with one child (?command) never get here; anything else is a bug.
         return Tree(data, children, meta)

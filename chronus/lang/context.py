@@ -129,6 +129,9 @@ class Context:
     """States undone, most recent last: what `redo` goes forward to."""
     rate: int = DEFAULT_RATE
     """The engine's sample rate: a recording's length is sent in frames."""
+    attached: bool = False
+    """The mirror was made from an engine already running: `history` starts there, and what
+    was played before is not this mirror's to undo."""
 
     @classmethod
     def from_dump(cls, dump: Mapping[str, Any]) -> Context:
@@ -222,6 +225,7 @@ class Context:
             list(self.history),
             list(self.future),
             self.rate,
+            self.attached,
         )
 
     def assign(self, other: Context) -> None:

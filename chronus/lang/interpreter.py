@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chronus.lang.context import Context
-from chronus.lang.errors import BadValueError, ChronusSyntaxError
+from chronus.lang.errors import BadValueError, ChronusSyntaxError, NoFocusError
 from chronus.lang.intents import Intent, Redo, Undo
 from chronus.lang.mapper import HISTORY_LIMIT, Mapped, map_intents
-from chronus.lang.modules import param_names
+from chronus.lang.modules import is_modulator, param_names
 from chronus.lang.parser import keywords, parse
+from chronus.lang.resolve import MAX_OFFERED, focus_hint
 from chronus.protocol import Message
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ __all__ = ["Interpretation", "Interpreter"]
 _PIECES = re.compile(r"\s*;\s*|\s+(?:then|and)\s+", re.IGNORECASE)
 """Where a line splits into commands, for reading its pieces one by one."""
 _MAX_PIECES = 8
+_MAX_FOCUS_TRIALS = 8
+"""Modules tried in focus for a line that needs one (an error path: kept short)."""
 
 _PLUGIN_LINE = re.compile(r"\s*(?:load\s+module|unload|reload|watch|unwatch)\b", re.IGNORECASE)
 """A line about plugins: files and names the frame reader cannot know; the grammar's own
@@ -119,7 +122,23 @@ class Interpreter:
         if pieces is not None:
             return pieces
         result.error = _advise(result.error, reading)
+        if isinstance(result.error, NoFocusError) and not reading.suggestions:
+            result.error.hint = focus_hint(self.context, self._focus_fits(line, names), line)
         return result
+
+    def _focus_fits(self, line: str, names: frozenset[str]) -> list[str]:
+        """The modules of the patch the line works on once in focus (a few tried)."""
+        fits: list[str] = []
+        for module_id, kind in list(self.context.modules.items())[:_MAX_FOCUS_TRIALS]:
+            if is_modulator(kind):
+                continue
+            trial = Interpreter(self.context.copy())
+            trial.context.focus = module_id
+            if trial._interpret(line, names)[0].ok:
+                fits.append(module_id)
+            if len(fits) == MAX_OFFERED:
+                break
+        return fits
 
     def _read_in_pieces(self, line: str) -> Interpretation | None:
         """`add some hats and turn them up`: each command of the line on its own (the grammar's

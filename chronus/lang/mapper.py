@@ -89,7 +89,7 @@ from chronus.lang.playing import (
     stop,
 )
 from chronus.lang.resolve import Mapped, checked, convert_value, module_of
-from chronus.lang.targets import change_note, reach
+from chronus.lang.targets import change_note, every_track, reach, track_owners
 from chronus.lang.undo import diff_messages
 from chronus.protocol import (
     ADDRESS_SPACE,
@@ -170,31 +170,59 @@ def _set_param(intent: SetParam, context: Context) -> Mapped:
             raise ChronusSyntaxError(
                 f'"{intent.param}" is not a command', column=param_column, hint=hint
             )
+    canonical = canonical_param(intent.param)
+    if intent.module is None and context.focus is None and canonical in TRACK_SETTINGS:
+        return _on_every_track(intent, canonical, context)
     messages: list[Message] = []
     notes: list[str] = []
     focus = None
+    aside = False
     for target in context.targets(intent.module):
         module_id, kind = module_of(
             target, context, intent.column("module", param_column), f'"{intent.param}"'
         )
-        message, note = _param_message(intent, module_id, kind, context)
-        if message not in messages:  # `them` may name a synth and the filter it goes through
-            messages.append(message)
-            notes.append(note)
+        sent, note, beside = _param_messages(intent, module_id, kind, context)
+        aside = aside or beside
+        for message in sent:
+            if message not in messages:  # `them` may name a synth and the filter it goes through
+                messages.append(message)
+                notes.append(note)
         focus = focus or module_id
-    return Mapped(intent, tuple(messages), focus=focus, note="; ".join(n for n in notes if n))
+    note = "; ".join(dict.fromkeys(n for n in notes if n))
+    return Mapped(intent, tuple(messages), focus=focus, note=note, aside=aside)
 
 
-def _param_message(
+def _on_every_track(intent: SetParam, name: str, context: Context) -> Mapped:
+    """`swing 20%` with nothing in focus: the whole transport's, every track's."""
+    tracks = every_track(context)
+    if not tracks:
+        raise BadValueError(
+            f"which track? {name} belongs to a pattern's track, and none plays yet",
+            column=intent.column("param"),
+            hint=f"give a module a pattern first (bass: c2 eb2 g2), then {name} 20% on bass",
+        )
+    messages = tuple(_track_setting(intent, track, name) for track in tracks)
+    return Mapped(intent, messages, note="every track: nothing is in focus", aside=True)
+
+
+def _param_messages(
     intent: SetParam, module_id: str, kind: str, context: Context
-) -> tuple[Message, str]:
-    """The message, and a note when the parameter is another module's (the rule of
-    `chronus.lang.targets` sent it along the chain)."""
+) -> tuple[list[Message], str, bool]:
+    """The messages, a note when the parameter is another module's (the rule of
+    `chronus.lang.targets` sent it along the chain), and whether the note is an aside."""
     param_column = intent.column("param")
     canonical = canonical_param(intent.param)
     own = find_param(kind, canonical)
     if own is None and canonical in (*TRACK_SETTINGS, "transpose") and not is_modulator(kind):
-        return _track_setting(intent, module_id, canonical), ""
+        owners, why = track_owners(module_id, context)
+        if not owners:
+            raise BadValueError(
+                f"{canonical} belongs to a pattern's track: {module_id} is a {kind}, nothing "
+                "plays into it and no track plays yet",
+                column=param_column,
+                hint=f"{canonical} 20% on a module that plays a pattern (bass: c2 eb2 g2)",
+            )
+        return [_track_setting(intent, owner, canonical) for owner in owners], why, bool(why)
     found = reach(module_id, kind, canonical, context)
     if found is None:
         names = param_names(kind)
@@ -219,9 +247,9 @@ def _param_message(
         )
     message = checked(f"/mod/{owner}/{spec.name}", (value,), intent.column("value", 1), spec.name)
     if owner == module_id:
-        return message, ""
+        return [message], "", False
     current = context.params.get(owner, {}).get(spec.name, spec.default)
-    return message, change_note(owner, spec, current, value)
+    return [message], change_note(owner, spec, current, value), False
 
 
 def _track_setting(intent: SetParam, module_id: str, name: str) -> Message:
@@ -247,6 +275,12 @@ def _track_setting(intent: SetParam, module_id: str, name: str) -> Message:
 
 
 def _undo(intent: Undo, context: Context) -> Mapped:
+    if not context.history and context.attached and not context.future:
+        raise BadValueError(
+            "nothing to undo since this shell attached: undo goes back the lines typed here, "
+            "and the engine's session log does not tell how the patch it found was made",
+            hint=_change_hint(context),
+        )
     if not context.history:
         raise BadValueError("nothing to undo", hint="undo goes back lines that changed the patch")
     steps = min(intent.steps, len(context.history))
@@ -259,6 +293,15 @@ def _undo(intent: Undo, context: Context) -> Mapped:
     if steps < intent.steps:
         note += f" (all there were; asked for {intent.steps})"
     return Mapped(intent, tuple(diff_messages(current, target)), note=note)
+
+
+def _change_hint(context: Context) -> str:
+    """How to change a patch this shell found, in its own modules' words."""
+    modules = [m for m, kind in context.modules.items() if not is_modulator(kind)]
+    if not modules:
+        return "the patch is empty: add a saw called bass, then undo takes it back"
+    last = modules[-1]
+    return f"change it by name (remove {last}, mute {last}) or load a snapshot (snapshots)"
 
 
 def _redo(intent: Redo, context: Context) -> Mapped:
@@ -388,6 +431,14 @@ def _nothing(intent: Intent, context: Context) -> Mapped:
     return Mapped(intent)
 
 
+def _shell(intent: ShellCommand, context: Context) -> Mapped:
+    """Shell words send nothing; `focus bass` puts a module in focus (checked here)."""
+    if intent.name != "focus":
+        return Mapped(intent)
+    module_id, _ = module_of(intent.arg, context, intent.column("module"), "focus")
+    return Mapped(intent, focus=module_id, note=f"focus: {module_id}")
+
+
 def _wait(intent: Wait, context: Context) -> Mapped:
     return Mapped(intent, advance=intent.duration.seconds(context.tempo))
 
@@ -436,6 +487,6 @@ _HANDLERS: dict[type, Callable[[Any, Context], Mapped]] = {
     SetKey: _set_key,
     RawOsc: _raw_osc,
     Wait: _wait,
-    ShellCommand: _nothing,
+    ShellCommand: _shell,
     Plugin: _plugin,
 }

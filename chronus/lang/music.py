@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 UNIT_WORDS: dict[str, str] = {
-    "hz": "hz", "khz": "khz",
+    "hz": "hz", "khz": "khz", "k": "khz",
     "ms": "ms", "msec": "ms", "msecs": "ms", "millisecond": "ms", "milliseconds": "ms",
     "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
     "db": "db", "%": "%",

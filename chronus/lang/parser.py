@@ -60,8 +60,8 @@ ERRORS_FILE = "chronus_errors.toml"
 
 COMMAND_KEYWORDS: tuple[str, ...] = (
     "add", "brighter", "clear", "connect", "create", "darker", "delete", "diff",
-    "disconnect", "drop", "exit", "faster", "health", "help", "key", "kill", "lane", "lfo",
-    "load", "louder", "make", "modules", "more", "less", "mute", "panic", "pattern", "play",
+    "disconnect", "drop", "exit", "faster", "focus", "health", "help", "key", "kill", "lane",
+    "lfo", "load", "louder", "make", "modules", "more", "less", "mute", "panic", "pattern", "play",
     "quieter", "quit", "record", "redo", "reload", "remove", "replay", "run", "save", "send",
     "sessions", "set", "show", "slower", "snapshot", "snapshots", "solo", "speed", "start",
     "status", "stop", "tempo", "transpose", "undo", "unload", "unmute", "unsolo", "unwatch",
@@ -79,6 +79,8 @@ _WORD_TERMINALS = (
 # Terminal names → how an error message names them.
 _TERMINAL_WORDS = {
     "NAME": "a name",
+    "SHORT_NAME": "a name",
+    "PAIR_NAME": "a name",
     "NUMBER": "a number",
     "NOTE": "a note (c4, eb2, f#3)",
     "MIDDLE_C": '"middle c"',

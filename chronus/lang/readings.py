@@ -177,11 +177,26 @@ def _direction(value: tuple[str, str], frame: Frame, context: Context) -> list[s
         return _tempo(frame, context, way)
     out = []
     targets = _targets(frame, context, own_filter=True)
+    if any(t in FILTER_TYPES for t in frame.types):
+        targets = _one_per_filter(targets, frame, context)
     for target in targets:
         out += _adjust_one(way, kind, target, frame, context)
     if len(out) > 1 and len(targets) > 1:
         return ["; ".join(out)]
     return out
+
+
+def _one_per_filter(targets: list[str | None], frame: Frame, context: Context) -> list[str | None]:
+    """`open the filter on bass`: the filter meant is the one the named modules go through
+    (not the focus's), and a filter and the sound through it are one knob, moved once."""
+    named: list[str | None] = [t for t in targets if t in frame.named]
+    if named and all(t is not None and context.sound_filter(t) for t in named):
+        targets = named
+    kept: dict[str, str | None] = {}
+    for target in sorted(targets, key=lambda t: t not in frame.named):
+        knob = (context.sound_filter(target) or target) if target else ""
+        kept.setdefault(knob, target)
+    return [t for t in targets if t in kept.values()]
 
 
 def _adjust_one(

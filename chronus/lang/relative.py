@@ -41,10 +41,10 @@ from chronus.dsp.specs import DRUM_TYPES, modulatable
 from chronus.lang.context import Context
 from chronus.lang.errors import BadValueError, UnknownParamError, did_you_mean
 from chronus.lang.intents import Adjust, Modulate, Transpose, exact
-from chronus.lang.modules import ParamSpec, find_param, is_modulator, param_names
+from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_processor, param_names
 from chronus.lang.music import note_name
 from chronus.lang.resolve import Mapped, module_of, note_messages
-from chronus.lang.targets import brightness, change_note, reach
+from chronus.lang.targets import brightness, change_note, reach, track_owners
 from chronus.protocol import Message, canonical_param, validate
 
 __all__ = ["adjust", "modulate", "transpose"]
@@ -247,16 +247,12 @@ def transpose(intent: Transpose, context: Context) -> Mapped:
     """Shift a module's pattern (track transpose), or replay its last notes shifted."""
     column = intent.column("module", intent.column("value"))
     module_id, kind = module_of(intent.module, context, column, "transpose")
+    if is_processor(kind):
+        return _transpose_into(intent, module_id, kind, context)
     track = context.tracks.get(module_id)
     if track is not None and track.pattern is not None:
-        total = track.transpose + intent.semitones
-        if not -48 <= total <= 48:
-            raise BadValueError(
-                f"{module_id} would be transposed by {total:+d}; the limit is ±48 semitones",
-                column=intent.column("value"),
-                hint=f"it is at {track.transpose:+d} now",
-            )
-        message = validate(f"/seq/{module_id}/transpose", (total,))
+        message = _shifted_track(intent, module_id, context)
+        total = int(message.args[0])
         return Mapped(
             intent, (message,), focus=module_id, note=f"{module_id} pattern at {total:+d}"
         )
@@ -274,6 +270,34 @@ def transpose(intent: Transpose, context: Context) -> Mapped:
     messages = note_messages(module_id, shifted, velocity, seconds, column)
     context.last_notes[module_id] = (shifted, velocity, seconds)
     return Mapped(intent, messages, focus=module_id, note=f"{module_id} plays {_names(shifted)}")
+
+
+def _shifted_track(intent: Transpose, module_id: str, context: Context) -> Message:
+    """The message that shifts the pattern of `module_id` (which has one) by the intent's."""
+    track = context.tracks[module_id]
+    total = track.transpose + intent.semitones
+    if not -48 <= total <= 48:
+        raise BadValueError(
+            f"{module_id} would be transposed by {total:+d}; the limit is ±48 semitones",
+            column=intent.column("value"),
+            hint=f"it is at {track.transpose:+d} now",
+        )
+    return validate(f"/seq/{module_id}/transpose", (total,))
+
+
+def _transpose_into(intent: Transpose, module_id: str, kind: str, context: Context) -> Mapped:
+    """`up an octave` said of a filter or an effect: the patterns of the tracks that play
+    into it (or of every track, if none does), as for swing."""
+    owners, why = track_owners(module_id, context)
+    playing = [m for m in owners if (t := context.tracks.get(m)) and t.pattern is not None]
+    if not playing:
+        raise BadValueError(
+            f"{module_id} is a {kind}: no pattern plays into it to transpose",
+            column=intent.column("module", intent.column("value")),
+            hint="give a module a pattern first (bass: c2 eb2 g2), then transpose bass +5",
+        )
+    messages = tuple(_shifted_track(intent, m, context) for m in playing)
+    return Mapped(intent, messages, focus=module_id, note=why, aside=True)
 
 
 def _names(notes: tuple[float, ...]) -> str:

@@ -20,7 +20,7 @@ from chronus.lang.intents import (
     Intent,
     exact,
 )
-from chronus.lang.modules import ParamSpec, module_types
+from chronus.lang.modules import ParamSpec, is_modulator, module_types
 from chronus.lang.parser import COMMAND_KEYWORDS, keywords
 from chronus.protocol import (
     ID_PATTERN,
@@ -36,6 +36,7 @@ __all__ = [
     "check_type",
     "checked",
     "convert_value",
+    "focus_hint",
     "module_of",
     "note_messages",
     "reserved",
@@ -73,6 +74,9 @@ class Mapped:
     """Seconds a `Wait` advances script time, exact, at the tempo then in force."""
     note: str = ""
     """What the shell should tell the musician (e.g. `acid1 cutoff 400 → 280 Hz`)."""
+    aside: bool = False
+    """The note is told beside the line's change, not instead of it (`bass: swing 0 → 0.2
+    (the track playing into acid1)`)."""
 
 
 def checked(address: str, args: tuple[object, ...], column: int, what: str) -> Message:
@@ -94,7 +98,7 @@ def module_of(name: str | None, context: Context, column: int, what: str) -> tup
         raise NoFocusError(
             f"which module? {what} needs one, and none is in focus yet",
             column=column,
-            hint="name it (set bass cutoff 800, play c3 on bass) or add one first (add saw bass)",
+            hint=focus_hint(context),
         )
     kind = context.type_of(module_id)
     if kind is None and module_id == FILTER_WORD:
@@ -122,6 +126,22 @@ def module_of(name: str | None, context: Context, column: int, what: str) -> tup
             hint=hint,
         )
     return module_id, kind
+
+
+def focus_hint(context: Context, fits: list[str] | None = None, line: str = "") -> str:
+    """What to do when nothing is in focus, from the patch there is: put one of its modules
+    in focus (`fits`: those the line works on, if known), else add a first one."""
+    modules = [m for m, kind in context.modules.items() if not is_modulator(kind)]
+    if not modules:
+        return "add one first (add a saw called bass), then name it: set bass cutoff 800"
+    first, *others = (fits or modules)[:MAX_OFFERED]
+    offer = f"focus {first}" + (f" (or {', '.join(others)})" if others else "")
+    then = f", then {line.strip()} works" if fits and line.strip() else ""
+    return f"{offer}{then}; or name the module (modules: {' '.join(modules)})"
+
+
+MAX_OFFERED = 3
+"""Modules offered by name when nothing is in focus."""
 
 
 def check_name(name: str, kind: str, column: int, context: Context, taken: set[str]) -> None:

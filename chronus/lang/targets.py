@@ -18,6 +18,10 @@ built-in filter behind another filter is still there for raw OSC: `/mod/bass/cut
 And `the filter` (`resonance 0.8 on the filter`) names the filter the focus goes through, or
 the nearest one before it, or the patch's only one (`Context.filter_near`).
 
+A track's settings (`swing 20%`, `gate 0.3`, `transpose +5`) belong to what plays a pattern:
+said of a filter or an effect they reach the tracks of the sounds that play into it, and of a
+processor nothing plays into, every track there is (`track_owners`).
+
 >>> from chronus.lang.interpreter import Interpreter
 >>> interpreter = Interpreter()
 >>> def osc(line):
@@ -34,9 +38,9 @@ the nearest one before it, or the patch's only one (`Context.filter_near`).
 from __future__ import annotations
 
 from chronus.lang.context import Context
-from chronus.lang.modules import ParamSpec, find_param
+from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_processor
 
-__all__ = ["TONE_PARAMS", "brightness", "change_note", "reach"]
+__all__ = ["TONE_PARAMS", "brightness", "change_note", "every_track", "reach", "track_owners"]
 
 TONE_PARAMS = frozenset({"cutoff", "res"})
 """Canonical parameters that belong to the filter a sound goes through."""
@@ -63,6 +67,35 @@ def reach(module_id: str, kind: str, param: str, context: Context) -> tuple[str,
         if spec is not None:
             return node, spec
     return None
+
+
+def track_owners(module_id: str, context: Context) -> tuple[list[str], str]:
+    """The modules whose track a track setting said of `module_id` moves, and why, when they
+    are others: itself, unless it is a processor (a filter or an effect plays no pattern):
+    then the sounds that play into it, nearest first, else every track of the patch (none
+    if it has none)."""
+    if not is_processor(context.modules.get(module_id, "")):
+        return [module_id], ""
+    seen: list[str] = []
+    todo = [module_id]
+    while todo:
+        for src in context.inputs(todo.pop(0)):
+            if src not in seen and src != module_id:
+                seen.append(src)
+                todo.append(src)
+    sources = [m for m in seen if _plays(context.modules.get(m, ""))]
+    if sources:
+        return sources, f"the track{'s' if len(sources) > 1 else ''} playing into {module_id}"
+    return every_track(context), f"every track: nothing plays into {module_id}"
+
+
+def every_track(context: Context) -> list[str]:
+    """The modules with a track that plays (not a processor's lanes), in creation order."""
+    return [m for m in context.tracks if _plays(context.modules.get(m, ""))]
+
+
+def _plays(kind: str) -> bool:
+    return bool(kind) and not is_processor(kind) and not is_modulator(kind)
 
 
 def brightness(module_id: str, kind: str, context: Context) -> tuple[str, ParamSpec] | None:

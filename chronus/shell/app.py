@@ -123,9 +123,18 @@ class Shell:
         before = Moment.of(self.interpreter.context)
         result = self.interpreter.interpret(line)
         if result.error is not None:
-            self.write(result.error.render() + self._still_loading(line))
+            self.write(result.error.render() + self._still_loading(line) + self._saved(line))
             return True
         return self.act(result, before)
+
+    def _saved(self, line: str) -> str:
+        """The snapshots there are, after a snapshot line that failed (`snapshot save`)."""
+        words = line.lower().split()[:2]
+        asked = words[:1] == ["snapshot"] or (
+            words[:1] in (["save"], ["load"], ["diff"]) and words[1:] in ([], ["snapshot"])
+        )
+        names = self.snapshots.names() if asked else []
+        return f"\nsnapshots saved: {' '.join(names)}" if names else ""
 
     def _still_loading(self, line: str) -> str:
         """A word for a line that names a plugin whose load has not been answered yet."""
@@ -256,6 +265,7 @@ class Shell:
         fresh.focus = old.focus if old.focus in fresh.modules else None
         fresh.takes, fresh.key, fresh.scale = old.takes, old.key, old.scale
         fresh.recording = old.recording
+        fresh.attached = old.attached
         fresh.last_notes = {m: n for m, n in old.last_notes.items() if m in fresh.modules}
         fresh.group = tuple(m for m in old.group if m in fresh.modules)
         old.assign(fresh)
@@ -277,6 +287,8 @@ class Shell:
                 self._unwatch(intent.arg or "")
             elif name == "sessions":
                 self.write(sessions_text(self.client))
+            elif name == "focus":
+                pass  # the mapper moved the focus; its feedback line says so
             else:
                 self.write(local_answer(intent, self.interpreter.context))
         except EngineError as exc:

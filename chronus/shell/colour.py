@@ -54,7 +54,7 @@ _STYLES = {
     "QUALITY": "pattern", "DIVISION": "pattern", "FRACTION": "pattern", "TRIPLET": "pattern",
     "PATH": "path", "MODULE_FILE": "path", "ESCAPED_STRING": "path", "OSC_ADDRESS": "osc",
     "OSC_WORD": "osc", "_SEP": "separator", "_COLON": "separator", "_LINK": "separator",
-    "TYPE_PHRASE": "name",
+    "TYPE_PHRASE": "name", "SHORT_NAME": "name", "PAIR_NAME": "name",
 }  # fmt: skip
 """Token types → style classes (a NAME's depends on the patch; the rest are keywords)."""
 

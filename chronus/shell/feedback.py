@@ -18,7 +18,7 @@ a line; `told` turns the difference into what a musician wants to read back:
 
 Lines that print their own answer (`health`, `show`, snapshots, recordings, plugins) get no
 line here; neither does a line that changed nothing (a note played, `what`), except one that
-set a value to what it was (`acid1 cutoff stays 400 Hz`).
+set a value to what it was (`acid1 cutoff stays 400 Hz`, `bass: pattern unchanged (c2 eb2)`).
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ def told(
     lines = [f"read as: {result.read_as}"] if result.read_as else []
     said = _said_values(result)
     changes = _with_sounds(result, changed(before.state, after.state, next_bar, said))
-    kept = [] if changes else _kept(after.state, said)
+    kept = [] if changes else _kept(after.state, said) + _kept_tracks(result, after.state)
+    asides = "".join(f" ({m.note})" for m in result.mapped if m.aside and m.note)
     undo = [m for m in result.mapped if isinstance(m.intent, Undo | Redo)]
     if undo:
         word = "undo" if isinstance(undo[0].intent, Undo) else "redo"
@@ -122,13 +123,13 @@ def told(
         head += f" {tail.group(0)}" if tail else ""
         lines.append(f"{head}: {_joined(changes) if changes else 'nothing to change'}")
     elif changes:
-        lines.append(_joined(changes))
+        lines.append(_joined(changes) + asides)
     elif kept:
-        lines.append(_joined(kept))
+        lines.append(_joined(kept) + asides)
     elif after.focus != before.focus and after.focus is not None:
         lines.append(f"focus: {after.focus}")
     for mapped in result.mapped:
-        if not mapped.note or ((changes or kept) and _said_by_diff(mapped)):
+        if not mapped.note or ((changes or kept) and (_said_by_diff(mapped) or mapped.aside)):
             continue
         lines.append(mapped.note)
     return lines
@@ -306,6 +307,26 @@ def _kept(state: PatchState, said: frozenset[tuple[str, str]]) -> list[str]:
     return out
 
 
+def _kept_tracks(result: Interpretation, state: PatchState) -> list[str]:
+    """The track settings a line set to what they already were (`bass: pattern unchanged`)."""
+    tracks = dict(state.tracks)
+    out: list[str] = []
+    for message in result.messages:
+        _, root, module_id, action = [*message.address.split("/"), "", "", ""][:4]
+        track = tracks.get(module_id)
+        if root != "seq" or track is None:
+            continue
+        if action == "pattern":
+            out.append(f"{module_id}: pattern unchanged ({track.pattern})")
+        elif action == "step":
+            out.append(f"{module_id}: steps stay {division_name(track.division)}")
+        elif action in ("swing", "gate"):
+            out.append(f"{module_id}: {action} stays {getattr(track, action):g}")
+        elif action == "transpose":
+            out.append(f"{module_id}: transpose stays {track.transpose:+d}")
+    return list(dict.fromkeys(out))
+
+
 def _set_note(module_id: str, name: str, value: float, unit: str) -> str:
     shown = {"hz": "Hz", "khz": "kHz", "db": "dB"}.get(unit, unit)
     return f"{module_id} {name} {value:g}{' ' + shown if shown else ''}"
@@ -393,7 +414,8 @@ class Teller:
     ) -> list[str]:
         """What to write for `result` (its notes alone if quiet or if `before` is unknown)."""
         if self.quiet or before is None or after is None:
-            return list(result.notes)
+            asides = {m.note for m in result.mapped if m.aside}
+            return [note for note in result.notes if note not in asides]
         next_bar = None
         # The clock is asked only for a track changed while the transport runs.
         moved = before.state.tracks != after.state.tracks

@@ -29,7 +29,8 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   resonance 0.8 on the filter                the filter the focus goes through
   play c3 on bass · play c minor chord on pad · play a4 for 2 beats · bass plays eb2
   play c2 eb2 g2 c3 every 16th on bass · kick x . . . x . . . · hat x x x x every 8th
-  swing 20% · stop bass · start · stop · mute bass · solo lead · panic
+  swing 20% · stop bass · start · stop · stop everything · mute bass · solo lead · panic
+  focus bass                                 put a module in focus
   lfo on bass cutoff at 1/8 depth 50% · wobble the bass
   up an octave · down 3 semitones · transpose bass +5
   undo · undo 3 · redo
@@ -73,6 +74,7 @@ Patterns loop on a module's track (one step = a 16th unless `every` says otherwi
   bass c2 [eb2 g2] <c3 bb2> c2:80    [a b] split a step, <a b> alternate per cycle,
                                      c2:80 velocity, x*2 repeat, x(3,8) Euclid
   swing 20% · bass gate 0.3 · lane bass cutoff 400 800 . 1600
+                                     (a track's: said of a filter, the track playing into it)
   stop bass · start bass · clear bass · start · stop
   up an octave · transpose bass +5   (a pattern's transpose; no pattern: replays the last note)
 """
@@ -123,7 +125,8 @@ whether and where that engine logs.
 _SNAPSHOTS = """\
 Snapshots: the whole patch (modules, parameters, routes, patterns, tempo) in
 snapshots/<name>.json, with a format version.
-  snapshot save intro (save snapshot as intro)   save the patch as it plays
+  snapshot save intro (save snapshot as intro)   save the patch as it plays; a name is
+                                                 any word or number (snapshot save a, 2)
   load snapshot intro                            crossfade to it (50 ms, through the engine's
                                                  commit flow: built and tested in the standby
                                                  slot, no dropout); undo goes back

@@ -24,6 +24,7 @@ from prompt_toolkit.output import Output
 
 from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 from chronus.lang.context import Context
+from chronus.shell.sessions import logged_history
 
 __all__ = [
     "LEAVE",
@@ -102,9 +103,13 @@ def find_engine(
 
 def attach_context(client: EngineClient) -> Context:
     """The mirror of a running engine: its patch, patterns and tempo from `/engine/dump`,
-    the focus on its last module (None for an empty patch). EngineError if it does not answer."""
+    the focus on its last module (None for an empty patch), its undo history from the
+    engine's session log (`logged_history`; none if the log does not explain the patch).
+    EngineError if it does not answer."""
     context = Context.from_engine(client.dump())
     context.focus = next(reversed(context.modules), None)
+    context.attached = True
+    context.history = logged_history(client, context.state())
     return context
 
 
@@ -121,4 +126,7 @@ def attached_line(context: Context, address: tuple[str, int]) -> str:
     ]
     if context.focus is not None:
         parts.append(f"focus {context.focus}")
+    if context.history:
+        count = len(context.history)
+        parts.append(f"undo: {count} line{'' if count == 1 else 's'} of its session log")
     return f"attached to the engine {playing} at {host}:{port}: {', '.join(parts)}"

@@ -9,7 +9,7 @@ A half-typed line is no error, so an unfinished command stops nothing.
 >>> [token.type for token in scan("set bass cutoff 800 hz").tokens]
 ['_SET', 'NAME', 'NAME', 'NUMBER', 'UNIT']
 >>> sorted(scan("snapshot load ", expect=True).accepts)
-['NAME']
+['NAME', 'SHORT_NAME']
 """
 
 from __future__ import annotations

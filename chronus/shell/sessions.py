@@ -10,12 +10,17 @@ from rich.console import Console
 from rich.table import Table
 
 from chronus.engine.client import EngineClient, EngineError
+from chronus.lang.context import PatchState
+from chronus.lang.mapper import HISTORY_LIMIT
+from chronus.session.local_files import is_local
+from chronus.session.log_history import history_from_log
 from chronus.session.logs import SessionInfo, list_sessions, new_session_path, sessions_dir
 
 __all__ = [
     "attached_notice",
     "engine_log",
     "format_sessions",
+    "logged_history",
     "logged_notice",
     "sessions_text",
     "start_log",
@@ -44,6 +49,21 @@ def engine_log(client: EngineClient) -> str | None:
     """The session log the engine at `client` appends to (None: it keeps none)."""
     log = client.status()["engine"].get("log")
     return str(log) if log else None
+
+
+def logged_history(client: EngineClient, now: PatchState) -> list[PatchState]:
+    """The undo history of an engine attached to, from its session log when this machine
+    can read it and the log explains the patch `now` (see `chronus.session.log_history`);
+    else none."""
+    if not is_local(client.address[0]):
+        return []
+    try:
+        log = engine_log(client)
+    except (EngineError, KeyError, TypeError):
+        return []
+    if log is None:
+        return []
+    return history_from_log(log, now, HISTORY_LIMIT) or []
 
 
 def attached_notice(client: EngineClient) -> str:

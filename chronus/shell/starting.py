@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["EngineStart", "Gate", "asks_to_quit", "local_answer", "quit_how"]
 
 Write = Callable[[str], None]
+_LOCAL = ("help", "what", "focus")
+"""Shell words answered without the engine (also while it boots)."""
 
 
 def asks_to_quit(result: Interpretation) -> bool:
@@ -47,9 +49,11 @@ def quit_how(result: Interpretation) -> str | None:
 
 
 def local_answer(intent: ShellCommand, context: Context) -> str:
-    """What `what …` or `help …` says: both are answered without the engine."""
+    """What `what …`, `help …` or `focus …` says: each is answered without the engine."""
     if intent.name == "what":
         return format_module(context, intent.arg or "")
+    if intent.name == "focus":
+        return f"focus: {context.focus}"
     return help_text(intent.arg)
 
 
@@ -157,7 +161,7 @@ class Gate:
                 self._quit_how = quit_how(result)
                 return False
             local = [i for i in result.intents if isinstance(i, ShellCommand)]
-            if not result.messages and local and all(i.name in ("help", "what") for i in local):
+            if not result.messages and local and all(i.name in _LOCAL for i in local):
                 for intent in local:
                     self.write(local_answer(intent, self.interpreter.context))
                 return True

@@ -149,10 +149,13 @@ def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) 
     with Terminal(["--port", str(port)], tmp_path) as second:
         second.wait_for(
             rf"attached to the engine playing at 127\.0\.0\.1:{port}: 2 modules, 1 pattern, "
-            r"tempo 120, focus acid1"
+            r"tempo 120, focus acid1, undo: 3 lines of its session log"
         )
         second.type("what is bass\r")
         second.wait_for(r"bass is a saw")
+        # the first shell's lines, from the engine's session log
+        second.type("undo\r")
+        second.wait_for(r"undo: acid1 cutoff 280 → 400 Hz")
         second.type("quit --stop\r")
         assert second.ended() == 0
     assert "starting the engine" not in second.text

@@ -184,7 +184,23 @@ def test_no_focus() -> None:
         err = error_of(Interpreter(), line)
         assert isinstance(err, NoFocusError), line
         assert err.column == column
-        assert "add saw bass" in err.hint
+        assert "add a saw called bass" in err.hint
+
+
+def test_no_focus_with_a_patch_offers_its_modules_not_an_add() -> None:
+    interpreter = Interpreter()
+    interpreter.interpret("add a saw called bass through an acid filter; add a kick")
+    interpreter.interpret("bass: c2 eb2")
+    interpreter.context.focus = None  # as in a shell that just attached
+    err = error_of(interpreter, "up an octave")
+    assert isinstance(err, NoFocusError)
+    assert err.hint == (
+        "focus bass (or acid1), then up an octave works; or name the module "
+        "(modules: bass acid1 kick)"
+    )
+    err = error_of(interpreter, "volume -6 db")
+    assert err.hint.startswith("focus bass (or acid1, kick), then volume -6 db works")
+    assert "add" not in err.hint
 
 
 def test_reserved_and_taken_names(band: Interpreter) -> None:
@@ -227,7 +243,7 @@ def test_error_json_shape(band: Interpreter) -> None:
 
 
 def test_parse_raises_only_chronus_syntax_errors() -> None:
-    for line in ["play", "@@@", "tempo 1e999", "wait 3 hz", "play a9", "add saw called"]:
+    for line in ["play 60", "@@@", "tempo 1e999", "wait 3 hz", "play a9", "add saw called"]:
         with pytest.raises(ChronusSyntaxError) as info:
             parse(line)
         assert info.value.line == line

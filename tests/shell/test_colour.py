@@ -56,6 +56,16 @@ def test_a_name_that_is_no_module_is_not_coloured_as_one() -> None:
     assert ("module", "lead") not in styled
 
 
+def test_a_short_snapshot_name_is_a_name() -> None:
+    assert _styled("snapshot diff a b") == [
+        ("verb", "snapshot"),
+        ("keyword", "diff"),
+        ("name", "a"),
+        ("name", "b"),
+    ]
+    assert _styled("load snapshot 2")[-1] == ("name", "2")
+
+
 def test_what_does_not_fit_is_an_error_but_not_the_word_being_typed() -> None:
     assert _styled("snapshot lo") == [("verb", "snapshot"), ("", " lo")]
     assert _styled("snapshot lx foo")[-1] == ("error", "lx foo")

@@ -156,6 +156,68 @@ def test_a_line_that_only_moves_the_focus_says_so() -> None:
     assert play("play c3") == []
 
 
+def test_focus_moves_the_focus_and_says_so() -> None:
+    play = Player("add a saw called bass", "add a sine called lead")
+    assert play("focus bass") == ["focus: bass"]
+    assert play("cutoff 900") == ["bass cutoff 2000 → 900 Hz"]
+    assert play("focus on lead") == ["focus: lead"]
+
+
+# ---- lines that set what was already there ----------------------------------------------
+def test_a_pattern_set_to_the_one_it_has_says_it_is_unchanged() -> None:
+    play = Player("add a kick", "kick: x . . . x . . .")
+    assert play("kick: x . . . x . . .") == ["kick: pattern unchanged (x . . . x . . .)"]
+    assert play("kick every 16th") == ["kick: steps stay 16ths"]
+    assert play("swing 20% on kick") == ["kick: swing 0 → 0.2"]
+    assert play("swing 20% on kick") == ["kick: swing stays 0.2"]
+    assert play("gate 0.5 on kick") == ["kick: gate stays 0.5"]
+
+
+# ---- swing belongs to a track ------------------------------------------------------------
+def test_swing_with_a_filter_in_focus_goes_to_the_track_that_plays_into_it() -> None:
+    play = Player(
+        "add a saw called bass through an acid filter", "bass: c2 eb2", "add a kick", "kick: x ."
+    )
+    assert play("set acid1 cutoff 500") == ["acid1 cutoff 400 → 500 Hz"]
+    assert play("swing 20%") == ["bass: swing 0 → 0.2 (the track playing into acid1)"]
+    assert play("swing 20%") == ["bass: swing stays 0.2 (the track playing into acid1)"]
+    assert play("gate 0.3 on acid1") == ["bass: gate 0.5 → 0.3 (the track playing into acid1)"]
+
+
+def test_up_an_octave_on_a_filter_says_which_track_moved() -> None:
+    play = Player("add a saw called bass through an acid filter", "bass: c2 eb2")
+    assert play("transpose acid1 +12") == [
+        "bass: transpose +0 → +12 (the track playing into acid1)"
+    ]
+
+
+def test_quiet_leaves_out_the_asides_too() -> None:
+    play = Player("add a saw called bass through an acid filter", "bass: c2 eb2")
+    before = Moment.of(play.interpreter.context)
+    result = play.interpreter.interpret("swing 20% on acid1")
+    after = Moment.of(play.interpreter.context)
+    assert Teller(quiet=True).lines(result, before, after) == []
+    assert Teller().lines(result, before, after) == [
+        "bass: swing 0 → 0.2 (the track playing into acid1)"
+    ]
+
+
+def test_swing_on_an_effect_nothing_plays_into_goes_to_every_track() -> None:
+    play = Player("add a saw called bass", "bass: c2 eb2", "add a kick", "kick: x .")
+    assert play("add a reverb") == ["added reverb1 → master"]
+    assert play("swing 30%") == [
+        "bass: swing 0 → 0.3; kick: swing 0 → 0.3 (every track: nothing plays into reverb1)"
+    ]
+
+
+def test_swing_with_nothing_in_focus_is_the_whole_transports() -> None:
+    play = Player("add a saw called bass", "bass: c2 eb2", "add a kick", "kick: x .")
+    play.interpreter.context.focus = None
+    assert play("swing 10%") == [
+        "bass: swing 0 → 0.1; kick: swing 0 → 0.1 (every track: nothing is in focus)"
+    ]
+
+
 @pytest.mark.parametrize(
     "line", ["help", "what is bass", "show patch", "health", "snapshot save intro"]
 )

@@ -26,7 +26,7 @@ def test_where_a_line_stops_fitting() -> None:
 
 
 def test_what_may_come_next() -> None:
-    assert scan("snapshot load ", expect=True).accepts == {"NAME"}
+    assert scan("snapshot load ", expect=True).accepts == {"NAME", "SHORT_NAME"}
     assert {"_ADD", "_PLAY", "_SET", "NAME"} <= scan("tempo 120; ", expect=True).accepts
     assert "UNIT" in scan("set bass cutoff 800 ", expect=True).accepts
     assert scan("snapshot lx ", expect=True).accepts == frozenset()

@@ -48,6 +48,8 @@ def test_lines_before_the_engine_are_kept_and_played_in_order() -> None:
         assert 'did you mean "play"?' in written[-1]
         assert gate.handle("help")  # answered without the engine
         assert "play c3 on bass" in written[-1]
+        assert gate.handle("focus early")  # so is a focus
+        assert written[-1] == "focus: early"
         assert gate.handle("set early cutoff 1200 hz")
         if not opened.is_set():
             assert gate.waiting == 3
