@@ -63,6 +63,8 @@ class WarmHost:
         )
         self.process.start()
         child.close()
+        self.born = time.monotonic()
+        self._ready = False
 
     @property
     def pid(self) -> int:
@@ -76,19 +78,42 @@ class WarmHost:
         except OSError:
             pass  # dead already: `go` says so
 
+    def ready(self) -> bool:
+        """Whether it has resolved and warmed its type (never blocks). Raises
+        `RuntimeError` if it failed to, or died, or has taken `START_TIMEOUT_S`."""
+        if self._ready:
+            return True
+        try:
+            if self.conn.poll():
+                reply = self.conn.recv()
+                if reply[0] != "ready":
+                    raise RuntimeError(f"the host failed to start: {reply[1]}")
+                self._ready = True
+                return True
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(f"the host died while it warmed up: {exc}") from exc
+        if not self.alive():
+            raise RuntimeError(f"the host died while it warmed up (exit {self.process.exitcode})")
+        if time.monotonic() - self.born > START_TIMEOUT_S:
+            raise RuntimeError(f"the host did not warm up within {START_TIMEOUT_S:g} s")
+        return False
+
     def go(self, timeout: float) -> int:
-        """Make it serve; the first call it serves. Raises `RuntimeError` if it failed or
-        does not serve within `timeout` (it is killed then)."""
+        """Make it serve (waiting for it to be ready if it is not); the first call it
+        serves. Raises `RuntimeError` if it failed or does not serve within `timeout` (it is
+        killed then)."""
         deadline = time.monotonic() + timeout
         try:
-            for expected in ("ready", "serving"):
-                if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+            while not self.ready():
+                if time.monotonic() > deadline:
                     raise RuntimeError(f"the host did not start within {timeout:g} s")
-                reply = self.conn.recv()
-                if reply[0] != expected:
-                    raise RuntimeError(f"the host failed to start: {reply[1]}")
-                if expected == "ready":
-                    self.conn.send("go")
+                self.conn.poll(0.05)
+            self.conn.send("go")
+            if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+                raise RuntimeError(f"the host did not start within {timeout:g} s")
+            reply = self.conn.recv()
+            if reply[0] != "serving":
+                raise RuntimeError(f"the host failed to start: {reply[1]}")
         except (EOFError, OSError) as exc:
             self.kill()
             raise RuntimeError(f"the host died while it started: {exc}") from exc
@@ -135,11 +160,13 @@ class HostEvent:
 @dataclass(slots=True)
 class _Life:
     host: WarmHost | None = None
-    started: float = 0.0
+    started: float | None = None
     state: str = "starting"
     respawn_at: float = 0.0
     restarts: int = 0
     deaths: list[str] = field(default_factory=list)
+    death_times: list[float] = field(default_factory=list)
+    start_times: list[float] = field(default_factory=list)
     decision: str = ""
     spawn_ms: float = 0.0
 
@@ -165,9 +192,14 @@ class HostKeeper:
         self._log_at = 0
         self._events: list[HostEvent] = []
 
-    def start(self) -> None:
-        """Start the first host (and a spare, ready for its successor)."""
-        self._spawn()
+    def start(self, wait: bool = True) -> None:
+        """Start the first host (and a spare, ready for its successor). Without `wait`,
+        only start warming it: `poll` makes it serve once it is ready (meanwhile the slots
+        bypass the module), so that a supervisor's loop never waits for an import."""
+        if wait:
+            self._spawn()
+        else:
+            self._spare = self._ready_spare()
 
     def _ready_spare(self) -> WarmHost:
         spare = WarmHost()
@@ -182,21 +214,33 @@ class HostKeeper:
             first = spare.go(START_TIMEOUT_S)
         finally:
             life.spawn_ms = 1000 * (time.perf_counter() - began)
-            self._spare = self._ready_spare()
+        self._spare = self._ready_spare()
         life.host, life.started, life.state = spare, self.clock(), "running"
+        life.start_times.append(life.started)
         self._events.append(HostEvent("host", call=first, pid=spare.pid))
 
     def poll(self) -> None:
-        """Look at the host once (call it every 100 ms or so): a death is handled, a
-        respawn that is due is made."""
+        """Look at the host once (call it every 100 ms or so; it never waits for a host to
+        warm up): a death is handled, a start or a respawn that is due is made once its
+        spare is ready."""
         life = self._life
         now = self.clock()
         if life.state == "running" and life.host is not None:
             why = self._dead(life.host)
             if why:
                 self._died(why, now)
-        if life.state == "respawning" and now >= life.respawn_at:
-            life.restarts += 1
+        if life.state in ("starting", "respawning") and now >= life.respawn_at:
+            spare = self._spare = self._spare or self._ready_spare()
+            try:
+                if not spare.ready():
+                    return
+            except RuntimeError as exc:
+                spare.kill()
+                self._spare = None
+                self._died(str(exc), self.clock())
+                return
+            if life.state == "respawning":
+                life.restarts += 1
             try:
                 self._spawn()
             except RuntimeError as exc:
@@ -218,8 +262,11 @@ class HostKeeper:
         if life.host is not None:
             life.host.kill()
             life.host = None
-        decision: RespawnDecision = self.policy.on_death(now, now - life.started)
+        served = 0.0 if life.started is None else now - life.started
+        life.started = None
+        decision: RespawnDecision = self.policy.on_death(now, served)
         life.deaths.append(why)
+        life.death_times.append(now)
         life.decision = decision.describe()
         if decision.suspended:
             life.state = "suspended"
@@ -254,6 +301,14 @@ class HostKeeper:
             "host_errors": int(header[H.HOST_ERRORS]),
             "latency_blocks": 1,
         }
+
+    def history(self) -> list[tuple[float, str]]:
+        """Every start and death so far, on the keeper's clock, in order: (time, "start")
+        or (time, why it died)."""
+        life = self._life
+        events = [(at, "start") for at in life.start_times]
+        events += list(zip(life.death_times, life.deaths, strict=True))
+        return sorted(events)
 
     @property
     def host(self) -> WarmHost | None:
