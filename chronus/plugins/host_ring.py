@@ -63,7 +63,9 @@ READY: Final = 2
 DONE: Final = 3
 BYPASS: Final = 4
 
-ENTRIES: Final = 32
+ENTRIES: Final = 128
+"""Calls a ring holds: a slot may fall this many calls behind its peer (341 ms of 128-frame
+blocks) before the entries it has not read are reused (counted in `LOST`)."""
 LOG: Final = 4096
 _HEADER: Final = 32
 
