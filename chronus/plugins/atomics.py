@@ -57,7 +57,7 @@ def _cas(array: npt.NDArray[np.int64], index: int, expected: int, desired: int) 
 
 def cas(array: npt.NDArray[np.int64], index: int, expected: int, desired: int) -> bool:
     """Set `array[index]` to `desired` if it holds `expected`, atomically; whether it did."""
-    return bool(_cas(array, index, expected, desired) == expected)
+    return bool(_cas(array, int(index), expected, desired) == expected)
 
 
 _SYS_FUTEX: Final = {"x86_64": 202, "aarch64": 98}.get(platform.machine(), -1)

@@ -243,10 +243,19 @@ class HostRing:
 
 
 @numba.njit(cache=True)
-def _put(entries: npt.NDArray[np.float64], e: int, src: npt.NDArray[np.float64], n: int) -> None:
+def _put(
+    entries: npt.NDArray[np.float64],
+    e: int,
+    src: npt.NDArray[np.float64],
+    n: int,
+    table: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+) -> None:
     for i in range(n):
         entries[e, i, 0] = src[i, 0]
         entries[e, i, 1] = src[i, 1]
+    for i in range(params.shape[0]):
+        table[e, i] = params[i]
 
 
 @numba.njit(cache=True)
@@ -297,8 +306,7 @@ class SlotLink:
                     continue
                 if not cas(words, e, seen, call * 8 + WRITING):
                     continue
-                _put(ring.inp, e, inp, n)
-                ring.params[e, :] = params  # a row of a preallocated table: no new array
+                _put(ring.inp, e, inp, n, ring.params, params)
                 ring.frames[e] = n
                 words[e] = call * 8 + READY
                 if ring.header[H.SUBMITTED] < call:

@@ -8,6 +8,7 @@ what played.
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,9 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp.module import Module
+from chronus.plugins import atomics as atomics_module
+from chronus.plugins import host_ring as host_ring_module
+from chronus.plugins import isolated as isolated_module
 from chronus.plugins.atomics import cas
 from chronus.plugins.host import HostServer
 from chronus.plugins.host_ring import (
@@ -234,6 +238,51 @@ def test_the_replay_of_the_bypass_log_renders_what_the_slots_played(
     replayed.attach(ReplayLink(fold, RATE, FRAMES, logged))
     (rendered,) = play([replayed], None)
     assert np.array_equal(rendered, played_a)
+
+
+def test_a_slots_calls_through_the_ring_allocate_nothing(fold: type[Module]) -> None:
+    """What a slot runs each block (the stand-in, its link, the atomics) keeps no memory."""
+    ring = HostRing.private(RingShape(FRAMES, len(fold.PARAMS)))
+    host = HostServer(ring, fold, RATE)
+    host.start(pid=1)
+    module = isolated_type(fold)(RATE, FRAMES)
+    module.attach(SlotLink(ring, wait_s=0.0))
+    inp, out = _blocks(1)[0], np.zeros((FRAMES, 2))
+
+    def calls(count: int) -> None:  # the host misses one call in ten: both paths run
+        for i in range(count):
+            module.process_stereo(inp, out, FRAMES)  # type: ignore[attr-defined]
+            if i % 10:
+                host.step()
+
+    calls(2 * ENTRIES)  # warm: kernels loaded, every entry used once
+    files = [isolated_module.__file__, host_ring_module.__file__, atomics_module.__file__]
+    here = [tracemalloc.Filter(True, str(name)) for name in files]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot().filter_traces(here)
+        calls(1000)
+        after = tracemalloc.take_snapshot().filter_traces(here)
+    finally:
+        tracemalloc.stop()
+    diff = after.compare_to(before, "filename")
+    assert sum(d.size_diff for d in diff) == 0
+    assert sum(d.count_diff for d in diff) == 0
+    assert ring.header[H.SUBMITTED] == 2 * ENTRIES + 1000 - 1
+    assert ring.header[H.BYPASSES] >= 100
+
+
+def test_the_allocation_check_can_fail(fold: type[Module]) -> None:
+    """The filter above sees what the stand-in's module allocates (or it proves nothing)."""
+    here = [tracemalloc.Filter(True, str(isolated_module.__file__))]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot().filter_traces(here)
+        kept = [isolated_type(fold)(RATE, FRAMES) for _ in range(3)]
+        after = tracemalloc.take_snapshot().filter_traces(here)
+    finally:
+        tracemalloc.stop()
+    assert kept and sum(d.size_diff for d in after.compare_to(before, "filename")) > 0
 
 
 def test_type_sources_resolve_builtin_and_user_types_and_refuse_others() -> None:
