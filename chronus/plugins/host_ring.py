@@ -308,7 +308,8 @@ class SlotLink:
                     continue
                 _put(ring.inp, e, inp, n, ring.params, params)
                 ring.frames[e] = n
-                words[e] = call * 8 + READY
+                if not cas(words, e, call * 8 + WRITING, call * 8 + READY):
+                    return  # the other slot took this one for dead and bypassed the call
                 if ring.header[H.SUBMITTED] < call:
                     ring.header[H.SUBMITTED] = call
                 ring.header[H.DOORBELL] += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,7 @@ from chronus.plugins.host_ring import (
     BYPASS,
     DONE,
     ENTRIES,
+    READY,
     WRITING,
     H,
     HostRing,
@@ -159,6 +161,39 @@ def test_a_slot_killed_mid_write_does_not_stall_the_other(fold: type[Module]) ->
     setup.host.step()
     setup.host.step()
     assert setup.b.collect(1, setup.fifo_b, FRAMES, FRAMES) == Outcome.DONE
+    assert setup.logged() == [0]
+
+
+def test_a_slot_that_finishes_writing_after_the_other_gave_up_keeps_the_bypass(
+    fold: type[Module],
+) -> None:
+    """Slot A was held up mid-write for longer than B waits: B decided the bypass, and A's
+    late write must not turn it back into a call the host renders."""
+    setup = _Setup(fold)
+    block = _blocks(1)[0]
+    words = setup.ring.words
+
+    class Late(SlotLink):
+        def submit(self, call: int, inp: Any, params: Any, n: int) -> None:
+            real_cas = host_ring_module.cas
+
+            def held_up(array: Any, index: int, expected: int, desired: int) -> bool:
+                if desired == call * 8 + READY:  # B's turn comes while A writes
+                    setup.b.submit(call, inp, params, n)
+                return real_cas(array, index, expected, desired)
+
+            host_ring_module.cas = held_up  # type: ignore[assignment]
+            try:
+                super().submit(call, inp, params, n)
+            finally:
+                host_ring_module.cas = real_cas
+
+    Late(setup.ring, settle_s=0.0).submit(0, block, setup.params, FRAMES)
+    assert words[0] == BYPASS
+    setup.host.step()  # passes it by, renders nothing
+    assert words[0] == BYPASS
+    assert setup.ring.header[H.GENERATIONS] == 0
+    assert setup.b.collect(0, setup.fifo_b, 0, FRAMES) == Outcome.BYPASS
     assert setup.logged() == [0]
 
 
