@@ -21,8 +21,9 @@ int64 word, `j × 8 + phase`:
 The host's module instance lives only as long as its outcomes are all `DONE`: a bypass (a
 block it missed, lost, or raised in) ends the instance, and the host starts a fresh one at
 the next call it renders. So the instance's state at any call follows from the calls alone
-and the bypass log: an offline render (`ReplayLink`) makes the same instances at the same
-calls and renders the same samples.
+and the bypass log, and the calls each host started at (a host that replaces a dead one
+starts a fresh instance, maybe with no bypass before it): an offline render (`ReplayLink`)
+given both makes the same instances at the same calls and renders the same samples.
 
 A slot reads call *j*'s outcome one block of samples after it submitted it (see
 `isolated.py`): by then a healthy host has long answered, and the slot does not wait. It waits
@@ -350,7 +351,7 @@ class SlotLink:
             if phase == BYPASS:
                 return Outcome.BYPASS
             header = ring.header
-            in_step = header[H.HOST_PID] > 0 and header[H.HOST_DONE] >= call - 1
+            in_step = header[H.HOST_PID] > 0 and header[H.HOST_DONE] == call - 1
             if in_step and not waited:
                 ring.word_futex.wait(e, seen, self.wait_s)
                 waited = True

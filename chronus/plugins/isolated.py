@@ -43,20 +43,31 @@ class Link(Protocol):
 
 class ReplayLink:
     """A ring served in this process, with the bypasses of a session log decided again at
-    the same calls: an offline render of what an isolated module played."""
+    the same calls, and a fresh instance at each call a host started at: an offline render
+    of what an isolated module played."""
 
-    def __init__(self, cls: type[Module], rate: int, frames: int, bypassed: set[int]) -> None:
+    def __init__(
+        self,
+        cls: type[Module],
+        rate: int,
+        frames: int,
+        bypassed: set[int],
+        fresh: frozenset[int] = frozenset(),
+    ) -> None:
         self.ring = HostRing.private(RingShape(frames, len(cls.PARAMS)))
         self.slot = SlotLink(self.ring)
         self.host = HostServer(self.ring, cls, rate)
         self.host.start(1)
         self.bypassed = bypassed
+        self.fresh = fresh
 
     def submit(
         self, call: int, inp: npt.NDArray[np.float64], params: npt.NDArray[np.float64], n: int
     ) -> None:
         """Offer the call, then decide it at once: bypassed as logged, or rendered."""
         self.slot.submit(call, inp, params, n)
+        if call in self.fresh:  # a host (re)started here, with no bypass before it maybe
+            self.host.instance = None
         if call in self.bypassed:
             e = call % ENTRIES
             self.ring.decide_bypass(e, int(self.ring.words[e]), call)

@@ -197,6 +197,35 @@ def test_a_slot_that_finishes_writing_after_the_other_gave_up_keeps_the_bypass(
     assert setup.logged() == [0]
 
 
+def test_a_host_replaced_between_calls_starts_fresh_and_the_replay_must_know(
+    fold: type[Module],
+) -> None:
+    """The first host dies after a call it finished; its successor starts at the next call
+    with a fresh instance, with no bypass between: only the host's start tells the replay."""
+    setup = _Setup(fold)
+    blocks = _blocks(10)
+    played = np.zeros((10, FRAMES, 2))
+    for call, block in enumerate(blocks):
+        if call == 5:
+            setup.host = HostServer(setup.ring, fold, RATE)
+            assert setup.host.start(pid=2) == 5
+        setup.a.submit(call, block, setup.params, FRAMES)
+        setup.host.step()
+        assert setup.a.collect(call, played[call], 0, FRAMES) == Outcome.DONE
+    assert setup.logged() == []
+
+    def replay(fresh: frozenset[int]) -> npt.NDArray[np.float64]:
+        link = ReplayLink(fold, RATE, FRAMES, set(), fresh)
+        rendered = np.zeros((10, FRAMES, 2))
+        for call, block in enumerate(blocks):
+            link.submit(call, block, setup.params, FRAMES)
+            assert link.collect(call, rendered[call], 0, FRAMES) == Outcome.DONE
+        return rendered
+
+    assert np.array_equal(replay(frozenset({0, 5})), played)
+    assert not np.array_equal(replay(frozenset({0})), played)
+
+
 def test_a_module_that_raises_in_the_host_is_bypassed_by_the_host(
     fold: type[Module],
 ) -> None:

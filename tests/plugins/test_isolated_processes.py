@@ -68,10 +68,10 @@ def _slot(ring_name: str, blocks: int, go: Any, lag: int, out_path: str) -> None
     np.save(out_path, played)
 
 
-def _replay(blocks: int, bypassed: set[int]) -> npt.NDArray[np.float64]:
+def _replay(blocks: int, bypassed: set[int], fresh: frozenset[int]) -> npt.NDArray[np.float64]:
     fold = import_plugin(FOLD, "fold", VERSION)
     module = isolated_type(fold)(RATE, FRAMES)
-    module.attach(ReplayLink(fold, RATE, FRAMES, bypassed))
+    module.attach(ReplayLink(fold, RATE, FRAMES, bypassed, fresh))
     signal_ = _signal(blocks)
     rendered = np.zeros_like(signal_)
     inp, out = np.zeros((FRAMES, 2)), np.zeros((FRAMES, 2))
@@ -147,6 +147,13 @@ class _Rig:
     def bypassed(self) -> set[int]:
         return {call for event in self.events for call in event.bypassed}
 
+    def fresh(self) -> frozenset[int]:
+        """The calls hosts started at."""
+        return frozenset(event.call for event in self.events if event.kind == "host")
+
+    def replay(self, blocks: int) -> npt.NDArray[np.float64]:
+        return _replay(blocks, self.bypassed(), self.fresh())
+
     def close(self) -> None:
         self.keeper.close()
         self.ring.unlink()
@@ -191,7 +198,7 @@ def test_the_host_killed_and_stopped_the_slots_play_on_alike_and_the_log_replays
     first = starts[1] * FRAMES  # the output of call c plays a block later, from (c + 1) × FRAMES
     assert np.array_equal(a[first : first + FRAMES], _signal(blocks)[first - FRAMES : first])
     assert len(bypassed) < blocks // 2  # the hosts did render most of it
-    assert np.array_equal(_replay(blocks, bypassed), a)
+    assert np.array_equal(rig.replay(blocks), a)
     health = rig.keeper.health()
     assert health["hosting"] == "isolated"
     assert health["restarts"] == 2
@@ -212,7 +219,7 @@ def test_a_slot_killed_mid_run_does_not_stall_the_other(rig: _Rig) -> None:
     assert slots[0].exitcode == -signal.SIGKILL
     b = rig.played(1)
     assert b.shape == (blocks * FRAMES, 2)
-    assert np.array_equal(_replay(blocks, rig.bypassed()), b)
+    assert np.array_equal(rig.replay(blocks), b)
     a = rig.played(0)  # what the killed slot played before it died
     assert len(a) > 0 and np.array_equal(a, b[: len(a)])
     assert rig.keeper.health()["restarts"] == 0
