@@ -124,6 +124,8 @@ class IsolatedModule(Module):
     """The class the host runs."""
     LATENCY_BLOCKS: ClassVar[int] = 1
     """The output lags the input by this many blocks (`max_block` frames each)."""
+    THROUGH: ClassVar[bool] = False
+    """A bypassed call plays its input (True), or silence."""
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
@@ -188,7 +190,7 @@ class _IsolatedProcessor(IsolatedModule, Processor):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """Offer `n` frames, play the host's output of a block ago."""
-        _read(self._out, self._exchange(inp, n, True), out, n)
+        _read(self._out, self._exchange(inp, n, self.THROUGH), out, n)
 
 
 class _IsolatedSource(IsolatedModule):
@@ -198,12 +200,22 @@ class _IsolatedSource(IsolatedModule):
 
 
 def isolated_type(cls: type[Module]) -> type[IsolatedModule]:
-    """A stand-in type for `cls`: the same `TYPE` and `PARAMS`, hosted elsewhere."""
-    base: type[IsolatedModule] = (
-        _IsolatedProcessor if issubclass(cls, Processor) else _IsolatedSource
-    )
+    """A stand-in type for `cls`: the same `TYPE` and `PARAMS`, hosted elsewhere.
+
+    A bypassed call of a processor plays its input, unless `cls` declares
+    `when_down = "silence"`; a source's is silent.
+    """
+    processor = issubclass(cls, Processor)
+    base: type[IsolatedModule] = _IsolatedProcessor if processor else _IsolatedSource
+    through = processor and getattr(cls, "when_down", "through") != "silence"
     return type(
         f"Isolated{cls.__name__}",
         (base,),
-        {"TYPE": cls.TYPE, "PARAMS": cls.PARAMS, "HOSTED": cls, "__module__": __name__},
+        {
+            "TYPE": cls.TYPE,
+            "PARAMS": cls.PARAMS,
+            "HOSTED": cls,
+            "THROUGH": through,
+            "__module__": __name__,
+        },
     )

@@ -349,6 +349,20 @@ def test_the_allocation_check_can_fail(fold: type[Module]) -> None:
     assert kept and sum(d.size_diff for d in after.compare_to(before, "filename")) > 0
 
 
+@pytest.mark.parametrize(("when_down", "through"), [(None, True), ("silence", False)])
+def test_a_bypassed_processor_plays_its_input_unless_it_declares_silence(
+    fold: type[Module], when_down: str | None, through: bool
+) -> None:
+    cls = fold if when_down is None else type("Quiet", (fold,), {"when_down": when_down})
+    module = isolated_type(cls)(RATE, FRAMES)  # no link: every call is bypassed
+    blocks = _blocks(3)
+    out = np.zeros((FRAMES, 2))
+    for block in blocks:
+        module.process_stereo(block, out, FRAMES)  # type: ignore[attr-defined]
+    expected = blocks[1] if through else np.zeros((FRAMES, 2))
+    assert np.array_equal(out, expected)
+
+
 def test_type_sources_resolve_builtin_and_user_types_and_refuse_others() -> None:
     saw = TypeSource("builtin", "saw")
     assert TypeSource.from_json(saw.to_json()) == saw
