@@ -56,6 +56,7 @@ __all__ = [
     "Outcome",
     "RingShape",
     "SlotLink",
+    "ring_name",
     "word_at",
 ]
 
@@ -69,6 +70,12 @@ ENTRIES: Final = 128
 blocks) before the entries it has not read are reused (counted in `LOST`)."""
 LOG: Final = 4096
 _HEADER: Final = 32
+
+
+def ring_name(tag: str, type_name: str, salt: int) -> str:
+    """The shared-memory name of an isolated module's ring: the engine's tag, the type and
+    the module's salt (a stable hash of its id), so that every process finds it alike."""
+    return f"{tag}_h_{type_name}_{salt & 0xFFFFFFFF:08x}"
 
 
 class H(IntEnum):

@@ -15,6 +15,7 @@ the same call. The link is given after construction (`attach`): a `SlotLink` in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 import numba
@@ -25,7 +26,7 @@ from chronus.dsp.module import Module, Processor
 from chronus.plugins.host import HostServer
 from chronus.plugins.host_ring import ENTRIES, HostRing, Outcome, RingShape, SlotLink
 
-__all__ = ["IsolatedModule", "Link", "ReplayLink", "isolated_type"]
+__all__ = ["IsolatedModule", "Link", "LinkMaker", "ReplayLink", "isolated_type", "set_link_maker"]
 
 CALLS, POS, COLLECTED, START = range(4)
 """Where the stand-in's counters live in its `counts` array (so that they are state)."""
@@ -39,6 +40,20 @@ class Link(Protocol):
     ) -> None: ...
 
     def collect(self, call: int, fifo: npt.NDArray[np.float64], at: int, n: int) -> Outcome: ...
+
+
+LinkMaker = Callable[[str, int], "Link | None"]
+"""Finds the link of an isolated module from its type's name and its salt (the stable hash of
+its module id that the graph gives `reseed`); None where there is no ring."""
+
+_link_maker: LinkMaker | None = None
+
+
+def set_link_maker(maker: LinkMaker | None) -> None:
+    """How this process's stand-ins find their rings (a slot: by the engine's naming; an
+    offline render: replays from the session log; None: no ring, every call bypassed)."""
+    global _link_maker
+    _link_maker = maker
 
 
 class ReplayLink:
@@ -130,6 +145,7 @@ class IsolatedModule(Module):
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
         self.link: Link | None = None
+        self._salt = -1
         self._index = {spec.name: i for i, spec in enumerate(self.PARAMS)}
         self._sent = np.zeros(len(self.PARAMS))
         self._counts = np.zeros(4, np.int64)
@@ -139,9 +155,21 @@ class IsolatedModule(Module):
         self._mono_in = np.zeros((max_block, 2))
         self._init_params()
 
-    def attach(self, link: Link) -> None:
+    def attach(self, link: Link | None) -> None:
         """Talk to the host through `link` from now on (before the first call)."""
         self.link = link
+
+    def reseed(self, salt: int) -> None:
+        """The graph names the module (a stable hash of its id): find its ring by it."""
+        self._salt = salt
+        if _link_maker is not None:
+            self.attach(_link_maker(self.TYPE, salt))
+
+    def _state_scalars(self) -> dict[str, float | int]:
+        return {"salt": self._salt}
+
+    def _load_scalars(self, state: dict[str, Any]) -> None:
+        self.reseed(int(state["salt"]))  # a joining slot finds the same ring
 
     def _param_changed(self, name: str, value: float) -> None:
         self._sent[self._index[name]] = value
