@@ -137,3 +137,13 @@ def test_a_host_makes_the_type_from_the_registrys_path(crash_library: Path) -> N
     assert cls.TYPE == "later" and cls.INFO.label == "crash_later"  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="names no LADSPA plugin"):
         type_of_reference(str(crash_library), "later")
+
+
+def test_a_type_source_names_a_native_plugin_for_a_host(crash_library: Path) -> None:
+    from chronus.plugins.type_source import TypeSource, TypeSourceError, resolve_type
+
+    source = TypeSource("ladspa", "later", path=str(crash_library), label="crash_later")
+    cls = resolve_type(TypeSource.from_json(source.to_json()))
+    assert cls.TYPE == "later" and cls.hosting == "isolated"  # type: ignore[attr-defined]
+    with pytest.raises(TypeSourceError, match="'nothing'"):
+        resolve_type(TypeSource("ladspa", "x", path=str(crash_library), label="nothing"))
