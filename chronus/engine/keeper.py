@@ -331,8 +331,9 @@ class SlotKeeper:
                 self._seat_lost(seat, now, worker)
 
     def retire(self, seat: Seat, why: str) -> None:
-        """Replace a healthy seat's worker by a copy of the other seat (it diverged on purpose)."""
-        if seat.worker is None or self.active is seat:
+        """Replace a healthy seat's worker by a copy of the other seat (it diverged on purpose);
+        a seat already being retired keeps the first reason."""
+        if seat.worker is None or self.active is seat or seat.retiring:
             return
         seat.retiring = why
         seat.accepting = False
@@ -498,7 +499,7 @@ class SlotKeeper:
         it would play a wrong block.
         """
         a, b = self.seats
-        if self.diverging or a.state is not SeatState.RUNNING or b.state is not SeatState.RUNNING:
+        if self.diverging or not (a.in_step and b.in_step):
             return
         k = min(a.ring.write_pos, b.ring.write_pos) - 1
         if not (a.ring.settled(k) and b.ring.settled(k)):
