@@ -709,6 +709,7 @@ class SlotKeeper:
                 seat.commands.push(stamp, payload, seq)
         self._log.append((seq, stamp, payload, -1))
         self._seq += 1
+        self._control.values[ControlField.PUBLISHED] = self._seq  # in both rings: now poppable
         self._check_overtaken(stamp)
         return seq
 
@@ -719,8 +720,8 @@ class SlotKeeper:
         """
         for seat in (self.active, self.seats[1 - self.active.index]):
             row = decision_table(seat.counters.values)[seq % DECISION_SLOTS]
-            if row[0] == seq:
-                return int(row[1])
+            if row[0] == seq and row[2] >= 0:
+                return int(row[2])
         return None
 
     def _check_overtaken(self, stamp: int) -> None:
@@ -729,8 +730,8 @@ class SlotKeeper:
         The stamp is one block beyond what the slots had rendered when it was read; if the
         supervisor was held up for more than a block between that read and the push (this VM
         stalls whole CPUs for up to 160 ms), a slot can have started the stamped block
-        already. The slots then apply it where the first of them took it (`slot.Decisions`)
-        and the session log records that sample; this count says how often it happened.
+        already. Both slots then apply it at the first sample both can (`decisions`), and
+        the session log records that sample; this count says how often it happened.
         """
         if self._rendered() > stamp // self._config.block:
             self.overtaken += 1
@@ -743,6 +744,7 @@ class SlotKeeper:
         seat.commands.push(stamp, payload, self._seq, solo=True)
         self._log.append((self._seq, stamp, payload, seat.index))
         self._seq += 1
+        self._control.values[ControlField.PUBLISHED] = self._seq
 
     # -- health --------------------------------------------------------------------------------
 
@@ -779,6 +781,7 @@ class SlotKeeper:
                 late_commands=int(v[SlotField.LATE]),
                 late_blocks=int(seat.ring.header[AudioRing.DROPS]),
                 rendered_ahead=int(v[SlotField.AHEAD]),
+                waited_for_peer=int(v[SlotField.DECISION_WAITS]),
                 found_active_held_up=int(v[SlotField.HELD_UP]),
                 most_extra_blocks=int(v[SlotField.EXTRA_BLOCKS]),
                 patterns_parsed=int(v[SlotField.PATTERNS_PARSED]),

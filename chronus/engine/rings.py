@@ -289,8 +289,9 @@ class CommandRing(HeaderRing):
         self.header[self.WRITE] = w + 1
         return True
 
-    def pop(self) -> tuple[int, bytes] | None:
-        """The oldest record as (stamp, payload), or None if the ring is empty.
+    def pop(self, below: int | None = None) -> tuple[int, bytes] | None:
+        """The oldest record as (stamp, payload), or None if the ring is empty (or its
+        sequence number is not `below`, when given).
 
         Its sequence number is `last_seq` after the pop, and whether it is solo `last_solo`.
         """
@@ -298,6 +299,8 @@ class CommandRing(HeaderRing):
         if r >= int(self.header[self.WRITE]):
             return None
         i = r % self.capacity
+        if below is not None and self.meta[i, 2] >= below:
+            return None
         stamp = int(self.meta[i, 0])
         length = int(self.meta[i, 1])
         self.last_solo = bool(length & _SOLO)
