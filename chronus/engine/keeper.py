@@ -25,6 +25,7 @@ from multiprocessing.synchronize import Semaphore
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.patch import Patch
@@ -58,7 +59,15 @@ from chronus.engine.stats import (
 )
 from chronus.protocol import ADDRESS_SPACE, Message, validate
 
-__all__ = ["HANG_S", "LOG_LENGTH", "RETRY_SUSPENDED_S", "STARVED_S", "SlotKeeper", "judge_silence"]
+__all__ = [
+    "HANG_S",
+    "LOG_LENGTH",
+    "RETRY_SUSPENDED_S",
+    "STARVED_S",
+    "SlotKeeper",
+    "judge_silence",
+    "newest_checkpoint_seq",
+]
 
 HANG_S = 3 * HEARTBEAT_S
 """A running slot with no heartbeat for this long, while the device went on taking blocks and
@@ -441,6 +450,8 @@ class SlotKeeper:
                 self._event(f"no spare worker could be started: {exc}")
         if self._join is not None:
             self._finish_join()
+        else:
+            self._forget_old_commands()
         spare = self._spare
         spare_ready = spare is not None and spare.warm and self._join is None
         spare_ready &= spare is None or not self.plugins.lacks(spare)  # else it imports first
@@ -618,6 +629,25 @@ class SlotKeeper:
         for seq, stamp, payload, only in replay:
             seat.commands.push(stamp, payload, seq, solo=only != -1)
         return len(replay)
+
+    @property
+    def commands_kept(self) -> int:
+        """Commands kept for a join or a restart from a checkpoint."""
+        return len(self._log)
+
+    def _forget_old_commands(self) -> None:
+        """Drop the kept commands that came before the newest checkpoint (written about once
+        a second): a restart replays only those after it, and a join (none is in flight when
+        this runs) those after a state captured now. Without this, a burst's commands stayed
+        in memory (about 200 bytes each) until `LOG_LENGTH` newer ones pushed them out.
+        A restart that must fall back on an older checkpoint (the newest was written by code
+        since changed on disk) then finds its commands gone and rebuilds from the patch."""
+        keep_from = newest_checkpoint_seq(
+            [checkpoint_table(seat.counters.values) for seat in self.seats]
+        )
+        log = self._log
+        while log and log[0][0] < keep_from:
+            log.popleft()
 
     def _finish_join(self) -> None:
         assert self._join is not None
@@ -824,6 +854,17 @@ class SlotKeeper:
             self.deaths.close()
         for seat in self.seats:
             seat.close()
+
+
+def newest_checkpoint_seq(tables: list[npt.NDArray[np.int64]]) -> int:
+    """The first command seq after the newest complete checkpoint in `tables` (rows of
+    generation, block, seq, bytes: see `checkpoint_table`), or 0 if there is none."""
+    newest = max(
+        ((int(block), int(seq)) for table in tables
+         for generation, block, seq, nbytes in table.tolist() if generation > 0 and nbytes > 0),
+        default=(0, 0),
+    )  # fmt: skip
+    return newest[1]
 
 
 def _pattern(index: int) -> str:

@@ -240,7 +240,9 @@ class CommandRing(HeaderRing):
         header[cls._CAPACITY] = capacity
         header[cls._RECORD] = record
         header[cls._LAST_SEQ] = -1
-        return cls(shm, owner=True)
+        ring = cls(shm, owner=True)
+        ring.records.fill(0)  # every page now, not in the first burst that reaches it
+        return ring
 
     @property
     def max_payload(self) -> int:
