@@ -61,6 +61,7 @@ from chronus.protocol import ADDRESS_SPACE, Message, validate
 
 __all__ = [
     "HANG_S",
+    "LOG_FLOOR",
     "LOG_LENGTH",
     "RETRY_SUSPENDED_S",
     "STARVED_S",
@@ -87,6 +88,9 @@ LIFELINES = 16
 
 LOG_LENGTH = 1 << 16
 """Stamped commands kept for replay to a joining worker (it needs those after its snapshot)."""
+
+LOG_FLOOR = 4096
+"""The most recent commands kept whatever the checkpoints say (see `_forget_old_commands`)."""
 
 log = logging.getLogger("chronus.engine")
 
@@ -638,13 +642,13 @@ class SlotKeeper:
     def _forget_old_commands(self) -> None:
         """Drop the kept commands that came before the newest checkpoint (written about once
         a second): a restart replays only those after it, and a join (none is in flight when
-        this runs) those after a state captured now. Without this, a burst's commands stayed
-        in memory (about 200 bytes each) until `LOG_LENGTH` newer ones pushed them out.
+        this runs) those after a state captured now; the last `LOG_FLOOR` are kept anyway,
+        for a state whose slot still held a few undecided. Without this, a burst's commands
+        stayed in memory (about 200 bytes each) until `LOG_LENGTH` newer ones pushed them out.
         A restart that must fall back on an older checkpoint (the newest was written by code
         since changed on disk) then finds its commands gone and rebuilds from the patch."""
-        keep_from = newest_checkpoint_seq(
-            [checkpoint_table(seat.counters.values) for seat in self.seats]
-        )
+        tables = [checkpoint_table(seat.counters.values) for seat in self.seats]
+        keep_from = min(newest_checkpoint_seq(tables), self._seq - LOG_FLOOR)
         log = self._log
         while log and log[0][0] < keep_from:
             log.popleft()
