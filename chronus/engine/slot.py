@@ -86,7 +86,8 @@ a slot at a peer whose word on an overtaken command it waits for."""
 
 PEER_PATIENCE_NS = 50_000_000
 """How long a standby waits for its peer's word on an overtaken command before it decides
-alone (an active waits a block period at most: the device plays its blocks)."""
+alone (an active, or a standby covering for a held-up active, waits a block period at most:
+the device plays its blocks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,7 +538,7 @@ def _render_loop(
                 if not undecided_since:
                     undecided_since = now
                     v[SlotField.DECISION_WAITS] += 1
-                patience = period_ns if active else PEER_PATIENCE_NS
+                patience = period_ns if active or held_up else PEER_PATIENCE_NS
                 decisions.give_up = now - undecided_since > patience
                 wait_s = PEER_POLL_S
                 break
