@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from chronus.engine.client import EngineProcess
 from chronus.protocol import encode, validate
 from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.blocks import differing_blocks
+from tests.sessions import bass_line, logged_engine
 
 pytestmark = [pytest.mark.slow]
 
@@ -22,23 +22,15 @@ BURSTS, BURST = 4, 5000
 
 
 def test_bursts_leave_the_slots_in_lockstep_and_the_log_exact(tmp_path: Path) -> None:
-    log, take = tmp_path / "s.log", tmp_path / "take.wav"
-    engine = EngineProcess(
-        port=0, backend="null", extra_args=["--log", str(log), "--record", str(take)]
-    ).boot()
+    engine = logged_engine(tmp_path)
     try:
         with engine.client() as client:
-            client.send([
-                validate("/patch/create", ("hat", "hat")),
-                validate("/patch/connect", ("hat", "master")),
-                validate("/seq/hat/pattern", ("x x x x x x x x",)),
-                validate("/seq/start", ()),
-            ])  # fmt: skip
+            client.send(bass_line())
             client.sync()
             for burst in range(BURSTS):
                 for n in range(BURST):
                     pan = -0.9 + 0.0003 * ((burst * BURST + n) % 6000)
-                    client.send_bytes(encode(validate("/mod/hat/pan", (pan,))))
+                    client.send_bytes(encode(validate("/mod/bass/pan", (pan,))))
                     if n % 500 == 499:
                         client.sync(timeout=10.0)  # the kernel drops none
                 client.sync(timeout=10.0)
@@ -54,7 +46,7 @@ def test_bursts_leave_the_slots_in_lockstep_and_the_log_exact(tmp_path: Path) ->
     assert status["engine"]["divergences"] == 0, status["engine"]["events"]
     assert status["engine"]["failovers"] == 0
     assert slots[0]["late_commands"] == slots[1]["late_commands"]
-    recorded, _ = read_wav(take)
-    offline = render_session(read_stamped_log(log), len(recorded))
+    recorded, _ = read_wav(tmp_path / "out.wav")
+    offline = render_session(read_stamped_log(tmp_path / "s.log"), len(recorded))
     differing = differing_blocks(recorded, offline, BLOCK, io["blocks_played"])
     assert len(differing) <= 2 * io["underruns"], differing[:10]
