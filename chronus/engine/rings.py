@@ -292,8 +292,8 @@ class CommandRing(HeaderRing):
         return True
 
     def pop(self, below: int | None = None) -> tuple[int, bytes] | None:
-        """The oldest record as (stamp, payload), or None if the ring is empty (or its
-        sequence number is not `below`, when given).
+        """The oldest record as (stamp, payload), or None if the ring is empty or, when
+        `below` is given, the record's sequence number is not below it (not published yet).
 
         Its sequence number is `last_seq` after the pop, and whether it is solo `last_solo`.
         """
