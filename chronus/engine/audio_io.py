@@ -416,6 +416,7 @@ def io_main(
         return
     rings = (AudioRing.attach(config.rings[0]), AudioRing.attach(config.rings[1]))
     tap = RecordTap.attach(config.tap)
+    tap.fault_in()
     counters = SharedCounters.attach(config.counters, IoField.SIZE)
     control = SharedCounters.attach(config.control, ControlField.SIZE)
     stamps = CpuStamps.attach(config.cpu_stamps) if config.cpu_stamps else None

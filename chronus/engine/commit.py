@@ -178,7 +178,7 @@ class CommitFlow:
         keeper = self._keeper
         blue = keeper.active
         green = keeper.seats[1 - blue.index]
-        if green.state is not SeatState.RUNNING or blue.state is not SeatState.RUNNING:
+        if not (green.in_step and blue.in_step):
             raise CommitError(NO_STANDBY)
         keeper.diverging = True
         stamp = self._next_stamp()

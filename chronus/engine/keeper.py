@@ -25,6 +25,7 @@ from multiprocessing.synchronize import Semaphore
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from chronus.dsp.crumbs import crumb_of
 from chronus.dsp.patch import Patch
@@ -58,7 +59,16 @@ from chronus.engine.stats import (
 )
 from chronus.protocol import ADDRESS_SPACE, Message, validate
 
-__all__ = ["HANG_S", "LOG_LENGTH", "RETRY_SUSPENDED_S", "STARVED_S", "SlotKeeper", "judge_silence"]
+__all__ = [
+    "HANG_S",
+    "LOG_FLOOR",
+    "LOG_LENGTH",
+    "RETRY_SUSPENDED_S",
+    "STARVED_S",
+    "SlotKeeper",
+    "judge_silence",
+    "newest_checkpoint_seq",
+]
 
 HANG_S = 3 * HEARTBEAT_S
 """A running slot with no heartbeat for this long, while the device went on taking blocks and
@@ -78,6 +88,9 @@ LIFELINES = 16
 
 LOG_LENGTH = 1 << 16
 """Stamped commands kept for replay to a joining worker (it needs those after its snapshot)."""
+
+LOG_FLOOR = 4096
+"""The most recent commands kept whatever the checkpoints say (see `_forget_old_commands`)."""
 
 log = logging.getLogger("chronus.engine")
 
@@ -331,8 +344,9 @@ class SlotKeeper:
                 self._seat_lost(seat, now, worker)
 
     def retire(self, seat: Seat, why: str) -> None:
-        """Replace a healthy seat's worker by a copy of the other seat (it diverged on purpose)."""
-        if seat.worker is None or self.active is seat:
+        """Replace a healthy seat's worker by a copy of the other seat (it diverged on purpose);
+        a seat already being retired keeps the first reason."""
+        if seat.worker is None or self.active is seat or seat.retiring:
             return
         seat.retiring = why
         seat.accepting = False
@@ -440,6 +454,8 @@ class SlotKeeper:
                 self._event(f"no spare worker could be started: {exc}")
         if self._join is not None:
             self._finish_join()
+        else:
+            self._forget_old_commands()
         spare = self._spare
         spare_ready = spare is not None and spare.warm and self._join is None
         spare_ready &= spare is None or not self.plugins.lacks(spare)  # else it imports first
@@ -498,7 +514,7 @@ class SlotKeeper:
         it would play a wrong block.
         """
         a, b = self.seats
-        if self.diverging or a.state is not SeatState.RUNNING or b.state is not SeatState.RUNNING:
+        if self.diverging or not (a.in_step and b.in_step):
             return
         k = min(a.ring.write_pos, b.ring.write_pos) - 1
         if not (a.ring.settled(k) and b.ring.settled(k)):
@@ -618,6 +634,25 @@ class SlotKeeper:
             seat.commands.push(stamp, payload, seq, solo=only != -1)
         return len(replay)
 
+    @property
+    def commands_kept(self) -> int:
+        """Commands kept for a join or a restart from a checkpoint."""
+        return len(self._log)
+
+    def _forget_old_commands(self) -> None:
+        """Drop the kept commands that came before the newest checkpoint (written about once
+        a second): a restart replays only those after it, and a join (none is in flight when
+        this runs) those after a state captured now; the last `LOG_FLOOR` are kept anyway,
+        for a state whose slot still held a few undecided. Without this, a burst's commands
+        stayed in memory (about 200 bytes each) until `LOG_LENGTH` newer ones pushed them out.
+        A restart that must fall back on an older checkpoint (the newest was written by code
+        since changed on disk) then finds its commands gone and rebuilds from the patch."""
+        tables = [checkpoint_table(seat.counters.values) for seat in self.seats]
+        keep_from = min(newest_checkpoint_seq(tables), self._seq - LOG_FLOOR)
+        log = self._log
+        while log and log[0][0] < keep_from:
+            log.popleft()
+
     def _finish_join(self) -> None:
         assert self._join is not None
         seat, source, request = self._join
@@ -708,6 +743,7 @@ class SlotKeeper:
                 seat.commands.push(stamp, payload, seq)
         self._log.append((seq, stamp, payload, -1))
         self._seq += 1
+        self._control.values[ControlField.PUBLISHED] = self._seq  # in both rings: now poppable
         self._check_overtaken(stamp)
         return seq
 
@@ -718,8 +754,8 @@ class SlotKeeper:
         """
         for seat in (self.active, self.seats[1 - self.active.index]):
             row = decision_table(seat.counters.values)[seq % DECISION_SLOTS]
-            if row[0] == seq:
-                return int(row[1])
+            if row[0] == seq and row[2] >= 0:
+                return int(row[2])
         return None
 
     def _check_overtaken(self, stamp: int) -> None:
@@ -728,8 +764,8 @@ class SlotKeeper:
         The stamp is one block beyond what the slots had rendered when it was read; if the
         supervisor was held up for more than a block between that read and the push (this VM
         stalls whole CPUs for up to 160 ms), a slot can have started the stamped block
-        already. The slots then apply it where the first of them took it (`slot.Decisions`)
-        and the session log records that sample; this count says how often it happened.
+        already. Both slots then apply it at the first sample both can (`decisions`), and
+        the session log records that sample; this count says how often it happened.
         """
         if self._rendered() > stamp // self._config.block:
             self.overtaken += 1
@@ -742,6 +778,7 @@ class SlotKeeper:
         seat.commands.push(stamp, payload, self._seq, solo=True)
         self._log.append((self._seq, stamp, payload, seat.index))
         self._seq += 1
+        self._control.values[ControlField.PUBLISHED] = self._seq
 
     # -- health --------------------------------------------------------------------------------
 
@@ -778,6 +815,7 @@ class SlotKeeper:
                 late_commands=int(v[SlotField.LATE]),
                 late_blocks=int(seat.ring.header[AudioRing.DROPS]),
                 rendered_ahead=int(v[SlotField.AHEAD]),
+                waited_for_peer=int(v[SlotField.DECISION_WAITS]),
                 found_active_held_up=int(v[SlotField.HELD_UP]),
                 most_extra_blocks=int(v[SlotField.EXTRA_BLOCKS]),
                 patterns_parsed=int(v[SlotField.PATTERNS_PARSED]),
@@ -820,6 +858,17 @@ class SlotKeeper:
             self.deaths.close()
         for seat in self.seats:
             seat.close()
+
+
+def newest_checkpoint_seq(tables: list[npt.NDArray[np.int64]]) -> int:
+    """The first command seq after the newest complete checkpoint in `tables` (rows of
+    generation, block, seq, bytes: see `checkpoint_table`), or 0 if there is none."""
+    newest = max(
+        ((int(block), int(seq)) for table in tables
+         for generation, block, seq, nbytes in table.tolist() if generation > 0 and nbytes > 0),
+        default=(0, 0),
+    )  # fmt: skip
+    return newest[1]
 
 
 def _pattern(index: int) -> str:

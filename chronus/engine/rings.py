@@ -240,7 +240,9 @@ class CommandRing(HeaderRing):
         header[cls._CAPACITY] = capacity
         header[cls._RECORD] = record
         header[cls._LAST_SEQ] = -1
-        return cls(shm, owner=True)
+        ring = cls(shm, owner=True)
+        ring.records.fill(0)  # every page now, not in the first burst that reaches it
+        return ring
 
     @property
     def max_payload(self) -> int:
@@ -289,8 +291,9 @@ class CommandRing(HeaderRing):
         self.header[self.WRITE] = w + 1
         return True
 
-    def pop(self) -> tuple[int, bytes] | None:
-        """The oldest record as (stamp, payload), or None if the ring is empty.
+    def pop(self, below: int | None = None) -> tuple[int, bytes] | None:
+        """The oldest record as (stamp, payload), or None if the ring is empty or, when
+        `below` is given, the record's sequence number is not below it (not published yet).
 
         Its sequence number is `last_seq` after the pop, and whether it is solo `last_solo`.
         """
@@ -298,6 +301,8 @@ class CommandRing(HeaderRing):
         if r >= int(self.header[self.WRITE]):
             return None
         i = r % self.capacity
+        if below is not None and self.meta[i, 2] >= below:
+            return None
         stamp = int(self.meta[i, 0])
         length = int(self.meta[i, 1])
         self.last_solo = bool(length & _SOLO)

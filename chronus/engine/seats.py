@@ -115,6 +115,13 @@ class Seat:
         """`A` or `B`."""
         return SEAT_NAMES[self.index]
 
+    @property
+    def in_step(self) -> bool:
+        """Whether its worker runs and is meant to render what the other seat renders: not
+        joining, and not being retired (a retired worker runs on, holding what it held, until
+        its death is seen)."""
+        return self.state is SeatState.RUNNING and self.worker is not None and not self.retiring
+
     def config(self, peer: Seat) -> SeatConfig:
         """The names a worker attaches to in this seat."""
         return SeatConfig(

@@ -21,7 +21,6 @@ import os
 import pickle
 import signal
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import shared_memory
@@ -35,26 +34,25 @@ import numpy.typing as npt
 from chronus.dsp.plugin_table import plugin_rows
 from chronus.engine.capture import Capturer
 from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
+from chronus.engine.decisions import Decisions, drain
 from chronus.engine.depth import RenderDepth
 from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
 from chronus.engine.lifelines import Lifelines
 from chronus.engine.now import TransportFeed
 from chronus.engine.peer import EXIT_FAULT, PeerWatch, death_signal
-from chronus.engine.prepared import PreparedPatterns, load_prepared
+from chronus.engine.prepared import PreparedPatterns
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters
 from chronus.engine.stats import (
-    DECISION_SLOTS,
     ControlField,
     IoField,
     ProcessState,
     SlotField,
     checkpoint_table,
-    decision_table,
     record_timing,
 )
 from chronus.engine.titles import set_title, slot_title
 from chronus.plugins.loader import load_user_modules
-from chronus.protocol import Message, ProtocolError, decode, spec_index
+from chronus.protocol import Message, spec_index
 
 if TYPE_CHECKING:
     from chronus.dsp.render import Renderer
@@ -83,7 +81,13 @@ HEARTBEAT_S = 0.05
 """A running slot writes its heartbeat at least this often, even with no demand."""
 
 PEER_POLL_S = STAMP_EVERY_S
-"""How often a standby looks at an active that owes blocks (it is woken when they come)."""
+"""How often a standby looks at an active that owes blocks (it is woken when they come), and
+a slot at a peer whose word on an overtaken command it waits for."""
+
+PEER_PATIENCE_NS = 50_000_000
+"""How long a standby waits for its peer's word on an overtaken command before it decides
+alone (an active, or a standby covering for a held-up active, waits a block period at most:
+the device plays its blocks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,84 +156,17 @@ def checkpoint_region(index: int, area: int) -> tuple[int, int]:
     return (2 + index) * quarter, quarter
 
 
-class Decisions:
-    """Where each command was applied: this slot's table and its peer's, in shared memory.
-
-    A command is stamped with the sample it applies at, but a supervisor held up between
-    stamping and pushing it can find a slot already past that sample. The first slot to take
-    such a command applies it at the start of its next block and writes that sample here;
-    the other slot follows it. A standby in step never decides alone: a command its active
-    has not decided yet will be applied by the active after the blocks both hold already,
-    so the standby waits for the decision instead of guessing.
-    """
-
-    def __init__(self, mine: npt.NDArray[np.int64], peer: npt.NDArray[np.int64]) -> None:
-        self.mine = decision_table(mine)
-        self.peer = decision_table(peer)
-        self.waiting: deque[tuple[int, int, bytes, bool]] = deque()
-        """Commands popped but not yet scheduled: (seq, stamp, payload, solo), in order."""
-
-    def lookup(self, seq: int) -> int | None:
-        """The sample the peer applied command `seq` at, if it has decided."""
-        row = self.peer[seq % DECISION_SLOTS]
-        return int(row[1]) if row[0] == seq else None
-
-    def record(self, seq: int, sample: int) -> None:
-        """Say where this slot applied command `seq`."""
-        row = self.mine[seq % DECISION_SLOTS]
-        row[1] = sample  # the sample before the seq: a reader that sees the seq sees both
-        row[0] = seq
-
-
-def _drain(
-    commands: CommandRing,
-    renderer: Renderer,
-    decisions: Decisions,
-    may_wait: bool,
-    prepared: PreparedPatterns | None = None,
-    counters: npt.NDArray[np.int64] | None = None,
-) -> None:
-    """Schedule every command in the ring at its decided sample.
-
-    `may_wait`: this slot is a standby in step (its active holds the next block already);
-    a command the active has not decided then waits, and so does every command after it, so
-    that both slots schedule them in the same order. A new pattern is taken from the
-    supervisor's `prepared` ones; one that is not there counts in `counters`.
-    """
-    waiting = decisions.waiting
-    while (record := commands.pop()) is not None:
-        waiting.append((commands.last_seq, record[0], record[1], commands.last_solo))
-    while waiting:
-        seq, stamp, payload, solo = waiting[0]
-        sample = None if solo else decisions.lookup(seq)
-        if sample is None:
-            if may_wait and not solo:
-                return
-            sample = max(stamp, renderer.position)
-        waiting.popleft()
-        decisions.record(seq, sample)
-        if sample > stamp:
-            renderer.late_count += 1
-        try:
-            for message in decode(payload):
-                if not load_prepared(prepared, message) and counters is not None:
-                    counters[SlotField.PATTERNS_PARSED] += 1
-                renderer.schedule(sample, message)
-        except ProtocolError:
-            renderer.error_count += 1
-
-
 class _Seat:
     """A worker's attachments to its seat's shared memory."""
 
-    def __init__(self, config: SeatConfig) -> None:
+    def __init__(self, config: SeatConfig, block: int) -> None:
         self.config = config
         self.ring = AudioRing.attach(config.ring)
         self.peer = AudioRing.attach(config.peer_ring)
         self.commands = CommandRing.attach(config.commands)
         self.counters = SharedCounters.attach(config.counters, SlotField.SIZE)
         self.peer_counters = SharedCounters.attach(config.peer_counters, SlotField.SIZE)
-        self.decisions = Decisions(self.counters.values, self.peer_counters.values)
+        self.decisions = Decisions(self.counters.values, self.peer_counters.values, block)
         self.handover = shared_memory.SharedMemory(name=config.handover)
 
     def close(self) -> None:
@@ -465,7 +402,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     control = SharedCounters.attach(config.control, ControlField.SIZE)
     stamps = CpuStamps.attach(config.cpu_stamps) if config.cpu_stamps else None
     prepared = PreparedPatterns.attach(config.prepared) if config.prepared else None
-    seat = _Seat(start.seat)
+    seat = _Seat(start.seat, config.block)
     try:
         v = seat.counters.values
         v[: SlotField.DECISIONS] = 0  # decisions stay: the peer may still need the last ones
@@ -542,6 +479,7 @@ def _render_loop(
     spare_blocks = ring.capacity - depth.deepest - 1
     wait_s = period_s
     held_up = False
+    undecided_since = 0
     titled: bool | None = None
     transport = TransportFeed(v)
     exceeds(ring.next_block(), SILENCE)  # load the kernel now, not on the first block
@@ -594,7 +532,18 @@ def _render_loop(
         while ring.write_pos < target and ring.space() > 0:
             cycle = time.perf_counter_ns()
             k = ring.write_pos
-            _drain(commands, renderer, decisions, not active and peer.write_pos > k, prepared, v)
+            published = int(flags[ControlField.PUBLISHED])
+            if drain(commands, renderer, decisions, published, prepared, v) < (k + 1) * block:
+                # A command its peer has yet to note may land in block k (see `decisions`).
+                if not undecided_since:
+                    undecided_since = now
+                    v[SlotField.DECISION_WAITS] += 1
+                patience = period_ns if active or held_up else PEER_PATIENCE_NS
+                decisions.give_up = now - undecided_since > patience
+                wait_s = PEER_POLL_S
+                break
+            undecided_since = 0
+            decisions.give_up = False
             if k == peer_counters[SlotField.CRUMB_BLOCK] and peer_counters[SlotField.CRUMB_MODULE]:
                 crumb = _peer_died_here(seat, k, active or held_up)
                 if crumb < 0:

@@ -77,6 +77,9 @@ class ControlField(IntEnum):
     PLUGINS = 6
     """Bumped when the supervisor sent workers plugin code to import: a slot then reads its
     pipe, in its spare time."""
+    PUBLISHED = 7
+    """Commands with a sequence number below this are in every ring they go to: a slot pops
+    no other (so that both slots hold a command from the same moment; see `decisions`)."""
     SIZE = 8
 
 
@@ -146,26 +149,32 @@ class SlotField(IntEnum):
     LEAD = 37
     """Blocks this slot renders ahead of the device now: the lead, one more while its
     renders run heavy (`depth.RenderDepth`)."""
+    DRAINING = 38
+    """The block this slot drains its command ring for now, or last did (see `decisions`)."""
+    DECISION_WAITS = 39
+    """Times this slot held back a block to hear where its peer takes an overtaken command."""
     TIMINGS = 40
     DECISIONS = 40 + TIMING_WINDOW
-    """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
-    applied each recent command, so that its peer applies a late one at the same sample."""
-    CHECKPOINTS = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS
+    """`DECISION_SLOTS` rows (sequence number, block this slot first held it in, sample it
+    applies at or −1): so that both slots apply an overtaken command at the same sample (see
+    `decisions`)."""
+    CHECKPOINTS = 40 + TIMING_WINDOW + 3 * DECISION_SLOTS
     """Two checkpoint records (generation, block, first command seq after it, bytes), one per
     checkpoint region of the handover area: see `checkpoint_table`."""
-    PLUGINS = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8
+    PLUGINS = 40 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8
     """The guard's table of what each user plugin type did in this slot (see
     `chronus.dsp.plugin_table`): the slot keeps it here, the supervisor reads it."""
-    TRANSPORT = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE
+    TRANSPORT = 40 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE
     """The slot's transport as it last rendered it, for `/engine/now`: see `now.py`."""
-    SIZE = 40 + TIMING_WINDOW + 2 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
+    SIZE = 40 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
 
 
 def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """A slot's `SlotField.DECISIONS` as a view of `DECISION_SLOTS` rows (seq, sample);
-    command `seq` sits in row `seq % DECISION_SLOTS`, and a row whose seq is −1 is empty."""
-    end = SlotField.DECISIONS + 2 * DECISION_SLOTS
-    return values[SlotField.DECISIONS : end].reshape(DECISION_SLOTS, 2)
+    """A slot's `SlotField.DECISIONS` as a view of `DECISION_SLOTS` rows (seq, block first
+    held in, sample or −1); command `seq` sits in row `seq % DECISION_SLOTS`, and a row whose
+    seq is −1 is empty."""
+    end = SlotField.DECISIONS + 3 * DECISION_SLOTS
+    return values[SlotField.DECISIONS : end].reshape(DECISION_SLOTS, 3)
 
 
 class IoField(IntEnum):

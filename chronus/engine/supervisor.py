@@ -730,9 +730,9 @@ class Supervisor:
     def _write_log(self, final: bool = False) -> None:
         """Log sent commands, in order, at the sample a slot applied each at.
 
-        That is the stamp unless the slots had passed it when the command arrived (the
-        supervisor was held up between stamping and pushing); then the first slot to take it
-        chose the sample and the other followed, and the log must say the same.
+        That is the stamp unless a slot had passed it when the command arrived (the
+        supervisor was held up between stamping and pushing); then both slots apply it at the
+        first sample both can (`decisions`), and the log must say the same.
         """
         assert self._keeper is not None and self._session_log is not None
         while self._unlogged:
@@ -1168,6 +1168,7 @@ class Supervisor:
                 },
                 "divergences": keeper.divergences if keeper else 0,
                 "overtaken_commands": keeper.overtaken if keeper else 0,
+                "commands_kept": keeper.commands_kept if keeper else 0,
                 "first_overtaken_sample": keeper.first_overtaken if keeper else -1,
                 "commits": self._commits.commits if self._commits else 0,
                 "failed_commits": self._commits.failed if self._commits else 0,

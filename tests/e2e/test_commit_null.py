@@ -19,6 +19,7 @@ import pytest
 from chronus.dsp.render import render_offline
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
+from chronus.session.committing import commit_change
 from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
@@ -162,6 +163,34 @@ def test_abort_drops_the_staged_change(engine: tuple[EngineProcess, Path]) -> No
         assert "x" not in client.dump()["modules"]
         client.send([_m("/patch/commit")])
         assert any(address == "/error" for address, _ in _replies(client, 0.3))
+    assert process.quit() == 0
+
+
+def test_commits_back_to_back_never_build_on_the_slot_being_retired(
+    engine: tuple[EngineProcess, Path],
+) -> None:
+    """After a commit the slot that held the old patch is killed, and runs on until its death
+    is seen: meanwhile the lockstep check must not compare it (it differs on purpose) and the
+    next commit must not be built on it. Both once happened in most runs of this test."""
+    process, _ = engine
+    changes = [
+        [_m("/mod/bass/cutoff", 3000.0), _m("/patch/create", "hit", "kick"),
+         _m("/patch/connect", "hit", "master"), _m("/seq/hit/pattern", "x . x .")],
+        [_m("/mod/bass/cutoff", 300.0), _m("/patch/remove", "hit")],
+    ]  # fmt: skip
+    with process.client() as client:
+        client.send([
+            _m("/patch/create", "bass", "saw"), _m("/patch/connect", "bass", "master"),
+            _m("/note/bass", 40, 100, 30.0), _m("/seq/start"),
+        ])  # fmt: skip
+        client.sync()
+        outcomes = [commit_change(client, changes[n % 2], silence_ok=True) for n in range(12)]
+        assert _both_running(client)
+        engine_status = client.status()["engine"]
+    assert all(outcome.ok for outcome in outcomes), [o.text for o in outcomes]
+    assert engine_status["commits"] == 12, engine_status
+    assert engine_status["failed_commits"] == 0, engine_status["events"]
+    assert engine_status["divergences"] == 0, engine_status["events"]
     assert process.quit() == 0
 
 

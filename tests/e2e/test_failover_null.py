@@ -449,7 +449,10 @@ def test_the_audio_plays_on_while_the_supervisor_is_stopped(tmp_path: Path) -> N
         # nobody was declared dead or hung for the supervisor's absence
         assert engine["failovers"] == 0 and engine["respawns"] == 0, engine["events"]
         assert both_running(final)
-        assert all(slot["late_commands"] == 0 for slot in final["slots"])
+        # A SIGSTOP between a command's stamp and its push makes it overtaken: both slots
+        # then apply it a little late, together (`engine/decisions.py`); no other is late.
+        overtaken = engine["overtaken_commands"]
+        assert all(slot["late_commands"] <= overtaken for slot in final["slots"])
         underruns = io["underruns"]
         result = check_recording(run, final, host)
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +153,19 @@ def test_two_processes_exchange_every_record_in_order() -> None:
         commands.close()
         audio.close()
         counters.close()
+
+
+def _resident_shared_kb() -> int:
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("RssShmem"))
+
+
+def test_a_command_ring_has_its_pages_from_the_start() -> None:
+    """A burst that reaches a page never touched would add it to the supervisor's memory
+    then (8 MB over both seats' rings, once): it reads as growth, and is not."""
+    before = _resident_shared_kb()
+    ring = CommandRing.create(unique_name("test-cmd"), capacity=1024, record=1024)
+    try:
+        assert _resident_shared_kb() - before >= 1000  # the 1 MB of records
+    finally:
+        ring.close()
