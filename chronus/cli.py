@@ -285,7 +285,7 @@ def _run_supervisor(settings: dict[str, Any], link: Any, manifest: Any, restarts
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     port = settings["port"] if manifest is None else manifest.port
     set_title(f"supervisor :{port} (starting)")
-    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0" and manifest is None
+    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
     reaped = ReapedCodes(link) if link is not None else None
     # First, so that the template imports and warms the DSP while the supervisor loads.
     launcher = Launcher(

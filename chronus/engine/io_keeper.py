@@ -145,6 +145,30 @@ class IoKeeper:
         self._config = replace(self._config, backend=chosen)
         self._spare_due = time.monotonic() + SPARE_AFTER_S
 
+    def adopt(self, process: ChildProcess | None, description: str, notice: str) -> None:
+        """Take over the I/O a supervisor before this one started (it died; the I/O plays
+        on). It has no report pipe to this keeper (its own led to the dead one): its death
+        is seen by its pidfd, and its successors report as usual. With `process` None (it
+        died with the supervisor, or while none listened) a new one is started at the
+        first `tick`, the stand-in holding the clock meanwhile."""
+        self.description, self.notice = description, notice
+        chosen = "device" if description.startswith("device") else "null"
+        self._config = replace(self._config, backend=chosen)
+        self._spare_due = time.monotonic() + SPARE_AFTER_S
+        if process is not None:
+            self.process, self._conn = process, None
+            self._started_ns = time.monotonic_ns()
+            self.state = "running"
+            return
+        now_ns = time.monotonic_ns()
+        self.stand_in.hold(now_ns)
+        self._v[IoField.STATE] = ProcessState.DEAD
+        self._died = {
+            "code": None, "seen_ns": now_ns, "block": int(self._v[IoField.CONSUMED]),
+            "missed": int(self._v[IoField.BLOCKS_MISSED]),
+        }  # fmt: skip
+        self.state, self._due = "waiting", time.monotonic()
+
     def _fork(self, config: IoConfig, go: Semaphore | None = None) -> tuple[ChildProcess, Any]:
         """Start an I/O process (a spare with `go`); it and the end of its report pipe."""
         parent, child = self._ctx.Pipe(duplex=False)
@@ -196,8 +220,9 @@ class IoKeeper:
     def watch(self, selector: selectors.BaseSelector) -> None:
         """Have `selector` watch the I/O's sentinel (`io`) and its reports (`io-report`)."""
         self._selector = selector
-        if self.process is not None and self._conn is not None:
+        if self.process is not None:
             selector.register(self.process.sentinel, selectors.EVENT_READ, "io")
+        if self._conn is not None:
             selector.register(self._conn, selectors.EVENT_READ, "io-report")
 
     def on_ready(self, what: str) -> None:
