@@ -152,3 +152,17 @@ def test_two_processes_exchange_every_record_in_order() -> None:
         commands.close()
         audio.close()
         counters.close()
+
+
+def test_a_record_is_read_where_it_is_stored_popped_or_not() -> None:
+    """What a new supervisor reads of the commands its predecessor sent."""
+    ring = CommandRing.create(unique_name("test-record-at"), capacity=4, record=64)
+    try:
+        for seq in range(6):
+            ring.push(100 + seq, f"p{seq}".encode(), seq, solo=seq == 5)
+            ring.pop()
+        assert ring.record_at(5) == (105, b"p5", 5, True)
+        assert ring.record_at(2) == (102, b"p2", 2, False)
+        assert ring.record_at(1) == ring.record_at(5)  # lapped: the place holds record 5
+    finally:
+        ring.close()
