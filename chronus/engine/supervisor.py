@@ -488,7 +488,7 @@ class Supervisor:
                 self._control, lambda: self.patch, attach(m),
             )  # fmt: skip
             self._keeper.take_over(m.workers)
-            self.patch = patch_of_slots(self._keeper)
+            self.patch, skipped = patch_of_slots(self._keeper)
         except (OSError, TakeoverError) as exc:
             raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
         self._start_flows()
@@ -501,6 +501,12 @@ class Supervisor:
             self._continue_recording(m.recording)
         self._hand_down()
         held = sum(seat.worker is not None for seat in self._keeper.seats)
+        if skipped:
+            log.error(
+                "%d commands of the slots' patch do not apply here (plugin types not loaded "
+                "in this supervisor): those modules play on, but changes to them are refused",
+                skipped,
+            )
         self._keeper.report(
             f"the supervisor was replaced at sample {sample}; the new one holds {held} slots",
             "engine",

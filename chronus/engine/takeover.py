@@ -36,26 +36,34 @@ def _messages(payload: bytes) -> list[Message]:
         return []  # the slots refused it too
 
 
-def patch_of_slots(keeper: SlotKeeper) -> Patch:
+def patch_of_slots(keeper: SlotKeeper) -> tuple[Patch, int]:
     """The patch the slots play, as the dead supervisor held it: the active slot's, with its
-    pending commands and those it has not taken from its ring yet applied in order."""
+    pending commands and those it has not taken from its ring yet applied in order; and how
+    many of the commands that build it did not apply here (a module of a plugin type this
+    supervisor has not loaded: it plays on in the slots, but commands to it are refused)."""
     got = keeper.patch_of_active(SNAPSHOT_WAIT_S)
     if got is None:
         raise TakeoverError("the active slot gave no snapshot of its state")
     data, pending, first_seq = got
     try:
-        patch = Patch.from_dict(data)
-    except PatchError as exc:
-        raise TakeoverError(f"the active slot's patch does not load: {exc}") from exc
+        building = Patch.messages_of(data)
+    except (ProtocolError, KeyError, TypeError, ValueError) as exc:
+        raise TakeoverError(f"the active slot's patch is not readable: {exc}") from exc
+    patch, skipped = Patch(), 0
+    for message in building:
+        try:
+            patch.apply(message)
+        except (PatchError, KeyError, ValueError):
+            skipped += 1
     later = [m for _, _, payload in keeper.commands_from(first_seq) for m in _messages(payload)]
     for message in [*pending, *later]:
         if message.address in SLOT_ONLY:
             continue
         try:
             patch.apply(message)
-        except PatchError:
+        except (PatchError, KeyError, ValueError):
             continue  # refused by the slot as well: it changed nothing there
-    return patch
+    return patch, skipped
 
 
 def unlogged(keeper: SlotKeeper, session_log: StampedLog) -> list[tuple[int, int, Message]]:
