@@ -1,11 +1,16 @@
-"""What a new supervisor finds it must log: the commands its dead predecessor sent the slots
-but had not logged yet, found by the log's last command line."""
+"""A supervisor replaced: what the new one finds it must log (the commands its dead
+predecessor sent the slots but had not logged yet, found by the log's last command line),
+and what a client that sent meanwhile is told."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
+from chronus.engine.client import EngineClient, EngineError
 from chronus.engine.takeover import unlogged
 from chronus.protocol import Message, encode, validate
 from chronus.session.stamped_log import StampedLog
@@ -54,3 +59,15 @@ def test_without_a_matching_line_those_after_its_sample_are_missing(tmp_path: Pa
     assert _missing(tmp_path, [(1300, NOTE)], {}) == [9, 10]
     (tmp_path / "s.log").unlink()
     assert _missing(tmp_path, [], {}) == [7, 8, 9, 10]  # a new log holds none of them
+
+
+def test_a_client_with_no_answer_is_told_what_a_restart_loses() -> None:
+    """No process listens on the port (as while a supervisor is replaced): the error says
+    the commands sent over UDP meanwhile are lost."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with EngineClient("127.0.0.1", port) as client:
+        client.send([CUTOFF])
+        with pytest.raises(EngineError, match="over UDP is lost: send it again"):
+            client.sync(timeout=0.2)
