@@ -150,23 +150,32 @@ class IoKeeper:
         on). It has no report pipe to this keeper (its own led to the dead one): its death
         is seen by its pidfd, and its successors report as usual. With `process` None (it
         died with the supervisor, or while none listened) a new one is started at the
-        first `tick`, the stand-in holding the clock meanwhile."""
+        first `tick`, the stand-in holding the clock meanwhile. If the dead supervisor's
+        stand-in held the clock (it was restarting the I/O), this one holds it on, and hands
+        it to `process` once its device calls back, as if it had started it."""
         self.description, self.notice = description, notice
         chosen = "device" if description.startswith("device") else "null"
         self._config = replace(self._config, backend=chosen)
         self._spare_due = time.monotonic() + SPARE_AFTER_S
-        if process is not None:
+        now_ns = time.monotonic_ns()
+        held = self.stand_in.holding
+        if process is not None and not held:
             self.process, self._conn = process, None
-            self._started_ns = time.monotonic_ns()
+            self._started_ns = now_ns
             self.state = "running"
             return
-        now_ns = time.monotonic_ns()
-        self.stand_in.hold(now_ns)
-        self._v[IoField.STATE] = ProcessState.DEAD
         self._died = {
             "code": None, "seen_ns": now_ns, "block": int(self._v[IoField.CONSUMED]),
             "missed": int(self._v[IoField.BLOCKS_MISSED]),
         }  # fmt: skip
+        if process is not None:  # a restarted I/O, opening its device
+            self.process, self._conn = process, None
+            self._started_ns = now_ns
+            self.state = "restarting"
+            return
+        if not held:
+            self.stand_in.hold(now_ns)
+        self._v[IoField.STATE] = ProcessState.DEAD
         self.state, self._due = "waiting", time.monotonic()
 
     def _fork(self, config: IoConfig, go: Semaphore | None = None) -> tuple[ChildProcess, Any]:

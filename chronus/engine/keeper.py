@@ -236,8 +236,10 @@ class SlotKeeper:
                 if seq >= 0:
                     got.setdefault(seq, (stamp, payload, set(), solo))[2].add(seat.index)
         seqs = sorted(got)
-        while len(seqs) > 1 and seqs[-1] - seqs[0] != len(seqs) - 1:
-            seqs.pop(0)  # only a run without gaps can be replayed
+        start = len(seqs) - 1
+        while start > 0 and seqs[start - 1] == seqs[start] - 1:
+            start -= 1
+        seqs = seqs[start:]  # only a run without gaps can be replayed
         for seq in seqs:
             stamp, payload, seats, solo = got[seq]
             only = next(iter(seats)) if solo and len(seats) == 1 else -1
