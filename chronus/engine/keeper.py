@@ -179,7 +179,14 @@ class SlotKeeper:
 
     # -- taking over from a supervisor that died -------------------------------------------------
 
-    def take_over(self, workers: tuple[WorkerNames, ...]) -> None:
+    def tallies(self) -> dict[str, int]:
+        """The counts the status reports, for the manifest."""
+        return {
+            "failovers": self.failovers, "respawns": self.respawns,
+            "divergences": self.divergences, "overtaken": self.overtaken,
+        }  # fmt: skip
+
+    def take_over(self, workers: tuple[WorkerNames, ...], tallies: dict[str, int]) -> None:
         """Hold the running slots of a supervisor that died (this keeper was made on its
         seats: `attached`): their workers, watched through their lifelines and pidfds, the
         next command sequence number and the recent commands (for joiners) as the command
@@ -190,6 +197,10 @@ class SlotKeeper:
         was being built in the standby is dropped: the standby is replaced by a copy of the
         active. Then `tick` renews the adopted workers one by one (`_renew`).
         """
+        self.failovers = tallies.get("failovers", 0)
+        self.respawns = tallies.get("respawns", 0)
+        self.divergences = tallies.get("divergences", 0)
+        self.overtaken = tallies.get("overtaken", 0)
         self._continue_commands()
         self._take_workers(workers)
 

@@ -86,6 +86,9 @@ class Manifest:
     seats: tuple[SeatNames, SeatNames]
     workers: tuple[WorkerNames, ...]
     recording: Recording | None = None
+    tallies: tuple[tuple[str, int], ...] = ()
+    """The engine's counts so far (failovers, respawns, I/O restarts …), which the status
+    reports: a new supervisor goes on counting from them."""
 
     @property
     def pids(self) -> list[int]:

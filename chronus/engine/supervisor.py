@@ -448,6 +448,7 @@ class Supervisor:
             seats=(seats[0].names, seats[1].names),
             workers=workers,
             recording=None if recording is None else Recording(*recording),
+            tallies=tuple({**keeper.tallies(), "io_restarts": io.restarts}.items()),
         )
 
     def reattach(self, manifest: Manifest) -> str:
@@ -487,12 +488,13 @@ class Supervisor:
                 self._launcher, self._ctx, self._worker_config(), self._io_counters,
                 self._control, lambda: self.patch, attach(m),
             )  # fmt: skip
-            self._keeper.take_over(m.workers)
+            self._keeper.take_over(m.workers, dict(m.tallies))
             self.patch, skipped = patch_of_slots(self._keeper)
         except (OSError, TakeoverError) as exc:
             raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
         self._start_flows()
         self._io = self._io_keeper()
+        self._io.restarts = dict(m.tallies).get("io_restarts", 0)
         self._io.adopt(self._adopt(m.io, "chronus-audio-io"), m.backend, m.notice)
         self.backend_description, self.notice = m.backend, m.notice
         sample = int(self._io_counters.values[IoField.CONSUMED]) * c.block
