@@ -120,6 +120,11 @@ class IoKeeper:
         """The running I/O's pid (0 while there is none)."""
         return int(self.process.pid or 0) if self.process is not None else 0
 
+    @property
+    def spare_pid(self) -> int:
+        """The spare I/O's pid (0 while there is none)."""
+        return int(self._spare.process.pid or 0) if self._spare is not None else 0
+
     # -- start and stop ------------------------------------------------------------------------
 
     def start(self, timeout: float) -> None:

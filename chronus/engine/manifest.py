@@ -74,6 +74,9 @@ class Manifest:
     notice: str
     io: int
     """The audio I/O's pid."""
+    io_spare: int
+    """The spare audio I/O's pid (0: none). It waits for a word from the supervisor that
+    made it, which a new one cannot give: the new one ends it and makes its own."""
     io_counters: str
     control: str
     tap: str

@@ -406,7 +406,7 @@ class Supervisor:
             return
         workers = keeper.roles()
         recording = self._recorder.resumable() if self._recorder is not None else None
-        key = (self._io_pid(), workers, recording)
+        key = (self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording)
         if key == self._handed:
             return
         self._handed = key
@@ -436,6 +436,7 @@ class Supervisor:
             backend=self.backend_description,
             notice=self.notice,
             io=self._io_pid(),
+            io_spare=io.spare_pid,
             io_counters=self._io_counters.name,
             control=self._control.name,
             tap=self._tap.name,
@@ -496,6 +497,8 @@ class Supervisor:
         self._io = self._io_keeper()
         self._io.restarts = dict(m.tallies).get("io_restarts", 0)
         self._io.adopt(self._adopt(m.io, "chronus-audio-io"), m.backend, m.notice)
+        if (spare := self._adopt(m.io_spare, "chronus-audio-io")) is not None:
+            spare.kill()  # it waits for a word only its dead maker could give
         self.backend_description, self.notice = m.backend, m.notice
         sample = int(self._io_counters.values[IoField.CONSUMED]) * c.block
         self._continue_log(sample)
