@@ -453,7 +453,7 @@ class Supervisor:
         )
 
     def reattach(self, manifest: Manifest) -> str:
-        """Take over a running engine whose supervisor died: its shared memory, its OSO
+        """Take over a running engine whose supervisor died: its shared memory, its OSC
         port, its slots (a keeper rebuilt from the manifest and the command rings, the patch
         from the active slot's state), its audio I/O, the session log and a recording in
         progress; return the line to log. The slots and the I/O play on meanwhile.
