@@ -5,12 +5,20 @@ and what a client that sent meanwhile is told."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from chronus.dsp.patch import Patch
 from chronus.engine.client import EngineClient, EngineError
+from chronus.engine.keeper import SlotKeeper
+from chronus.engine.launcher import spawn_context
+from chronus.engine.rings import SharedCounters, unique_name
+from chronus.engine.seats import Seat, SeatState
+from chronus.engine.slot import WorkerConfig
+from chronus.engine.stats import ControlField
 from chronus.engine.takeover import unlogged
 from chronus.protocol import Message, encode, validate
 from chronus.session.stamped_log import StampedLog
@@ -71,3 +79,44 @@ def test_a_client_with_no_answer_is_told_what_a_restart_loses() -> None:
         client.send([CUTOFF])
         with pytest.raises(EngineError, match="over UDP is lost: send it again"):
             client.sync(timeout=0.2)
+
+
+@pytest.fixture
+def seats() -> Iterator[tuple[Seat, Seat]]:
+    made = (Seat.create(0, 8, 128, 48000), Seat.create(1, 8, 128, 48000))
+    yield made
+    for seat in made:
+        seat.close()
+
+
+def _keeper_on(seats: tuple[Seat, Seat], control: SharedCounters) -> SlotKeeper:
+    """A keeper made on seats a dead supervisor left (no workers, no launcher needed)."""
+    ctx = spawn_context()
+    config = WorkerConfig("io", control.name, 48000, 128, 2)
+    attached = (None, seats, (ctx.Semaphore(0), ctx.Semaphore(0)))
+    return SlotKeeper(cast(Any, None), ctx, config, control, control, Patch, attached)
+
+
+def test_a_new_keeper_goes_on_from_the_sequence_the_rings_hold(seats: tuple[Seat, Seat]) -> None:
+    """Commands 0-5 went to both seats, 6 to B alone (a commit being built), and A's ring
+    was reset for a joiner at 3 and given 3-5 again: the next command is 7; the commands
+    sent to both from 4 on are 4, 5 and 7 (not B's 6); a joiner copying B replays 0-7."""
+    a, b = seats
+    for seq in range(6):
+        a.commands.push(128 * seq, encode(CUTOFF), seq)
+        b.commands.push(128 * seq, encode(CUTOFF), seq)
+    b.commands.push(768, encode(NOTE), 6, solo=True)
+    a.commands.reset(3)
+    for seq in range(3, 6):
+        a.commands.push(128 * seq, encode(CUTOFF), seq)
+    control = SharedCounters.create(unique_name("test-takeover-control"), ControlField.SIZE)
+    try:
+        keeper = _keeper_on(seats, control)
+        keeper.take_over((), {"failovers": 3, "respawns": 4})
+        assert keeper.push(896, encode(NOTE)) == 7
+        assert [seq for seq, _, _ in keeper.commands_from(4)] == [4, 5, 7]  # not B's solo 6
+        assert keeper._replay(a, b, 0) == 8  # B got 0-6 (its solo 6 too) and 7: all kept
+        assert (keeper.failovers, keeper.respawns, keeper.divergences) == (3, 4, 0)
+        assert all(seat.state is SeatState.DEAD for seat in seats)  # no worker came along
+    finally:
+        control.close()
