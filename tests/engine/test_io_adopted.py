@@ -36,8 +36,14 @@ class _Launcher:
 
 
 @pytest.fixture
-def keeper() -> Iterator[IoKeeper]:
-    counters = SharedCounters.create(unique_name("test-io-adopt"), IoField.SIZE)
+def counters() -> Iterator[SharedCounters]:
+    made = SharedCounters.create(unique_name("test-io-adopt"), IoField.SIZE)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def keeper(counters: SharedCounters) -> Iterator[IoKeeper]:
     rings = (
         AudioRing.create(unique_name("test-io-adopt-a"), 8, BLOCK, RATE),
         AudioRing.create(unique_name("test-io-adopt-b"), 8, BLOCK, RATE),
@@ -52,8 +58,8 @@ def keeper() -> Iterator[IoKeeper]:
     try:
         yield keeper
     finally:
-        for part in (counters, *rings):
-            part.close()
+        for ring in rings:
+            ring.close()
 
 
 def test_a_playing_io_is_adopted_running(keeper: IoKeeper) -> None:
@@ -62,8 +68,10 @@ def test_a_playing_io_is_adopted_running(keeper: IoKeeper) -> None:
     assert keeper.status()["process"] == "running"
 
 
-def test_a_restarting_io_gets_the_clock_the_dead_stand_in_held(keeper: IoKeeper) -> None:
-    v = keeper.stand_in._v
+def test_a_restarting_io_gets_the_clock_the_dead_stand_in_held(
+    keeper: IoKeeper, counters: SharedCounters
+) -> None:
+    v = counters.values
     v[IoField.CLOCK_HELD] = 1  # the dead supervisor's stand-in held it
     v[IoField.LAST_BLOCK_NS] = time.monotonic_ns() - 10 * BLOCK * 1_000_000_000 // RATE
     keeper.adopt(cast(Any, _Process()), "null (no device)", "")
