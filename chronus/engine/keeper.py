@@ -257,6 +257,11 @@ class SlotKeeper:
             self._log.append((seq, stamp, payload, only))
         self._seq = max(floor, seqs[-1] + 1 if seqs else 0)
 
+    @property
+    def last_stamp(self) -> int:
+        """The latest stamp among the commands kept (0: none)."""
+        return max((stamp for _, stamp, _, _ in self._log), default=0)
+
     def commands_from(self, first_seq: int) -> list[tuple[int, int, bytes]]:
         """(seq, stamp, payload) of the kept commands sent to both seats from `first_seq` on."""
         return [(seq, stamp, payload) for seq, stamp, payload, only in self._log

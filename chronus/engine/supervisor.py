@@ -490,6 +490,7 @@ class Supervisor:
                 self._control, lambda: self.patch, attach(m),
             )  # fmt: skip
             self._keeper.take_over(m.workers, dict(m.tallies))
+            self._pacer.continue_after(self._keeper.last_stamp)
             self.patch, skipped = patch_of_slots(self._keeper)
         except (OSError, TakeoverError) as exc:
             raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
