@@ -171,7 +171,6 @@ class Supervisor:
         """What the last manifest handed to the parent said of the processes."""
         self._adopted_semaphores: list[str] = []
         """Semaphores a dead supervisor made that this one took over (it removes them)."""
-        self._manifest: Manifest | None = None
         self.patch = Patch()
         self.registry = PluginRegistry()
         self.backend_description = ""
@@ -459,7 +458,6 @@ class Supervisor:
         progress; return the line to log. The slots and the I/O play on meanwhile.
         """
         c, m = self.config, manifest
-        self._manifest = m
         self._boot, self._started_ns = m.boot, m.started_ns
         self._load_env_modules()
         self._pool = self._start_pool()
