@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from io import BytesIO
 from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Semaphore
 from typing import Any
@@ -65,6 +66,7 @@ __all__ = [
     "LOG_LENGTH",
     "RETRY_SUSPENDED_S",
     "STARVED_S",
+    "Lenient",
     "SlotKeeper",
     "attach",
     "judge_silence",
@@ -286,7 +288,11 @@ class SlotKeeper:
         area = source.handover.buf
         if nbytes <= 0 or area is None:
             return None
-        snapshot = pickle.loads(bytes(area[:nbytes]))
+        try:
+            snapshot = Lenient(BytesIO(bytes(area[:nbytes]))).load()
+        except Exception:  # a state this process cannot read at all: no takeover
+            log.exception("the active slot's state could not be read")
+            return None
         renderer = snapshot["renderer"]
         pending = [message for _, message in renderer.get("pending", [])]
         return renderer["graph"]["patch"], pending, int(counters[SlotField.SNAPSHOT_SEQ])
@@ -998,6 +1004,30 @@ class SlotKeeper:
             self.deaths.close()
         for seat in self.seats:
             seat.close()
+
+
+class _Unknown:
+    """What a class this process cannot import unpickles as (a plugin's, in a module's
+    state): the takeover reads the patch out of a slot's state, not the modules."""
+
+    def __new__(cls, *args: object, **kwargs: object) -> _Unknown:
+        return super().__new__(cls)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+
+class Lenient(pickle.Unpickler):
+    """An unpickler that reads what it cannot import as an opaque object."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError):
+            return _Unknown
 
 
 def _pattern(index: int) -> str:

@@ -4,7 +4,11 @@ and what a client that sent meanwhile is told."""
 
 from __future__ import annotations
 
+import io
+import pickle
 import socket
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -13,7 +17,7 @@ import pytest
 
 from chronus.dsp.patch import Patch
 from chronus.engine.client import EngineClient, EngineError
-from chronus.engine.keeper import SlotKeeper
+from chronus.engine.keeper import Lenient, SlotKeeper
 from chronus.engine.launcher import spawn_context
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState
@@ -120,3 +124,25 @@ def test_a_new_keeper_goes_on_from_the_sequence_the_rings_hold(seats: tuple[Seat
         assert all(seat.state is SeatState.DEAD for seat in seats)  # no worker came along
     finally:
         control.close()
+
+
+def test_a_state_holding_a_class_this_process_cannot_import_is_still_read() -> None:
+    """A plugin module's state in a slot's snapshot: the patch beside it is what counts."""
+    plugin = types.ModuleType("chronus_test_gone_plugin")
+
+    class Voice:
+        def __init__(self) -> None:
+            self.phase = 0.25
+
+    Voice.__module__ = plugin.__name__
+    Voice.__qualname__ = "Voice"
+    plugin.Voice = Voice  # type: ignore[attr-defined]
+    sys.modules[plugin.__name__] = plugin
+    try:
+        data = pickle.dumps({"patch": {"modules": {}}, "modules": {"v": Voice()}})
+    finally:
+        del sys.modules[plugin.__name__]
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(data)
+    read = Lenient(io.BytesIO(data)).load()
+    assert read["patch"] == {"modules": {}} and type(read["modules"]["v"]).__name__ == "_Unknown"
