@@ -1,8 +1,11 @@
 """Supervisor restarts, measured: SIGKILL the supervisor while a bass line plays, N times.
 
 For each kill (once the parent holds a standby supervisor warm): how long until the engine
-answers `/engine/status` again on the same port (`answer_ms`: TCP, tried every 10 ms),
-and the blocks lost meanwhile (`lost`: the audio I/O's underruns from just before the kill to
+answers `/engine/status` again on the same port (`answer_ms`: TCP, tried every 10 ms), how
+long until a change is taken again (`command_ms`: `/mod/bass/amp` then `/engine/sync` over
+TCP, tried every 10 ms until no `/error` came back; the reply names the sample it applies
+at, and `applied_ms` adds the time until the device reached that sample), and the blocks
+lost meanwhile (`lost`: the audio I/O's underruns from just before the kill to
 1 s after the answer), set against the host stalls a SCHED_FIFO 99 sleeper on each CPU saw
 in that time (`tests/stalls.py`). The target (issue 17): 0 blocks lost, an answer within 1 s.
 
@@ -28,6 +31,7 @@ from figures import add_json_flag, figures_out
 
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.engine.parent import MAX_RESTARTS, RESTART_WINDOW_S
+from chronus.protocol import validate
 from tests.sessions import bass_line, wait_status
 from tests.stalls import StallMonitor
 
@@ -45,6 +49,28 @@ def _answer_s(client: EngineClient, timeout: float = 30.0) -> tuple[float, dict[
     raise SystemExit(f"no answer within {timeout:g} s of the kill")
 
 
+def _command_s(client: EngineClient, kill: int, timeout: float = 30.0) -> tuple[float, int]:
+    """How long until a change is taken again (no `/error`); the sample it applies at."""
+    began = time.monotonic()
+    message = validate("/mod/bass/amp", (0.5 + 0.01 * (kill % 10),))
+    while time.monotonic() - began < timeout:
+        with contextlib.suppress(EngineError):
+            client.send([message])
+            stamp, replies = client.sync(timeout=1.0)
+            if not any(reply[0] == "/error" for reply in replies):
+                return time.monotonic() - began, stamp
+        time.sleep(POLL_S)
+    raise SystemExit(f"no change taken within {timeout:g} s of the kill")
+
+
+def _applied_s(client: EngineClient, stamp: int, block: int) -> float:
+    """How long until the device has played the block holding `stamp`, from now."""
+    began = time.monotonic()
+    while client.status()["io"]["blocks_played"] * block <= stamp:
+        time.sleep(POLL_S)
+    return time.monotonic() - began
+
+
 def _warm(status: dict[str, Any]) -> bool:
     return bool(status["engine"]["supervisor"]["standby"])
 
@@ -60,6 +86,8 @@ def main() -> None:
     with figures_out(args.json) as figures:
         engine = EngineProcess(port=0, backend=args.backend).boot()
         answers: list[float] = []
+        commands: list[float] = []
+        applies: list[float] = []
         lost: list[int] = []
         stalls: list[int] = []
         try:
@@ -75,15 +103,22 @@ def main() -> None:
                     last_kill = time.monotonic()
                     os.kill(before["engine"]["supervisor"]["pid"], signal.SIGKILL)
                     answer, after = _answer_s(client)
+                    taken, stamp = _command_s(client, kill)
+                    applied = _applied_s(client, stamp, after["engine"]["block"])
                     time.sleep(1.0)
                     later = client.status()
                 assert after["engine"]["supervisor"]["restarts"] == kill + 1
+                assert later["engine"]["supervisor"]["holds_slots"]
                 answers.append(1e3 * answer)
+                commands.append(1e3 * (answer + taken))
+                applies.append(1e3 * (answer + taken + applied))
                 lost.append(later["io"]["underruns"] - before["io"]["underruns"])
                 stalls.append(host.blocks_bound(BLOCK_MS))
                 played = later["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
                 print(
-                    f"kill {kill + 1}: answered after {answers[-1]:.0f} ms; {lost[-1]} blocks "
+                    f"kill {kill + 1}: answered after {answers[-1]:.0f} ms, a change taken "
+                    f"after {commands[-1]:.0f} ms and heard from {applies[-1]:.0f} ms; "
+                    f"{lost[-1]} blocks "
                     f"lost (host stalls could explain {stalls[-1]}); {played} sounding blocks "
                     "since",
                     file=sys.stderr,
@@ -93,7 +128,10 @@ def main() -> None:
         load = os.getloadavg()[0]
         print(
             f"{args.kills} kills ({args.backend}): answer median {statistics.median(answers):.0f}"
-            f" ms, max {max(answers):.0f} ms; blocks lost {sum(lost)} (host stalls could "
+            f" ms, max {max(answers):.0f} ms; change taken median "
+            f"{statistics.median(commands):.0f} ms, max {max(commands):.0f} ms; heard median "
+            f"{statistics.median(applies):.0f} ms, max {max(applies):.0f} ms; "
+            f"blocks lost {sum(lost)} (host stalls could "
             f"explain {sum(stalls)}); engine exit code {code}; load {load:.1f}"
         )
         figures.update(
@@ -101,6 +139,10 @@ def main() -> None:
             backend=args.backend,
             answer_median_ms=statistics.median(answers),
             answer_max_ms=max(answers),
+            command_median_ms=statistics.median(commands),
+            command_max_ms=max(commands),
+            applied_median_ms=statistics.median(applies),
+            applied_max_ms=max(applies),
             blocks_lost=sum(lost),
             blocks_explained_by_host_stalls=sum(stalls),
             exit_code=code,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -272,29 +273,37 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     if forks and os.environ.get("CHRONUS_PARENT", "1") != "0":
         from chronus.engine.parent import run_parent
 
-        code = run_parent(settings, _run_supervisor, f"engine :{args.port}")
+        code = run_parent(settings, _prepare_supervisor, f"engine :{args.port}")
         if code is not None:
             return code
-    return _run_supervisor(settings, None, None, 0)
+    return _prepare_supervisor(settings, None)(None, 0)
 
 
-def _run_supervisor(settings: dict[str, Any], link: Any, manifest: Any, restarts: int) -> int:
-    """Run one supervisor: start an engine, or re-attach to the running one of `manifest`
-    (under the engine's parent, which `link` leads to); its exit code."""
+def _prepare_supervisor(settings: dict[str, Any], link: Any) -> Callable[[Any, int], int]:
+    """Start the process template of a supervisor (it warms up meanwhile: while this one
+    loads, or while it waits in standby to take over); what runs the supervisor."""
     from chronus.engine.launcher import Launcher, spawn_context
     from chronus.engine.lifecycle import LOG_FORMAT
     from chronus.engine.reaped import ReapedCodes
-    from chronus.engine.titles import set_title
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    port = settings["port"] if manifest is None else manifest.port
-    set_title(f"supervisor :{port} (starting)")
-    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0" and manifest is None
+    forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
     reaped = ReapedCodes(link) if link is not None else None
-    # First, so that the template imports and warms the DSP while the supervisor loads.
     launcher = Launcher(
         spawn_context(), settings["rate"], settings["block"], template=forks, reaped=reaped
     )
+    return functools.partial(_run_supervisor, settings, link, launcher)
+
+
+def _run_supervisor(
+    settings: dict[str, Any], link: Any, launcher: Any, manifest: Any, restarts: int
+) -> int:
+    """Run one supervisor: start an engine, or re-attach to the running one of `manifest`
+    (under the engine's parent, which `link` leads to); its exit code."""
+    from chronus.engine.titles import set_title
+
+    port = settings["port"] if manifest is None else manifest.port
+    set_title(f"supervisor :{port} (starting)")
     from chronus.engine.supervisor import EngineConfig, EngineStartError, Supervisor
 
     supervisor = Supervisor(EngineConfig(**settings), launcher, link, restarts)

@@ -167,7 +167,9 @@ class EngineClient:
     def _no_answer(self, why: str) -> EngineError:
         return EngineError(
             f"no answer from the engine at {self.address[0]}:{self.address[1]} "
-            f"({why}); is `chronus engine` running?"
+            f"({why}); is `chronus engine` running? (one whose supervisor is being replaced "
+            "answers again within a second; what was sent to it meanwhile over UDP is lost: "
+            "send it again)"
         )
 
     def request(self, address: str, timeout: float = 2.0) -> tuple[Arg, ...]:

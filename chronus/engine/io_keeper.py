@@ -120,6 +120,11 @@ class IoKeeper:
         """The running I/O's pid (0 while there is none)."""
         return int(self.process.pid or 0) if self.process is not None else 0
 
+    @property
+    def spare_pid(self) -> int:
+        """The spare I/O's pid (0 while there is none)."""
+        return int(self._spare.process.pid or 0) if self._spare is not None else 0
+
     # -- start and stop ------------------------------------------------------------------------
 
     def start(self, timeout: float) -> None:
@@ -144,6 +149,39 @@ class IoKeeper:
         chosen = "device" if self.description.startswith("device") else "null"
         self._config = replace(self._config, backend=chosen)
         self._spare_due = time.monotonic() + SPARE_AFTER_S
+
+    def adopt(self, process: ChildProcess | None, description: str, notice: str) -> None:
+        """Take over the I/O a supervisor before this one started (it died; the I/O plays
+        on). It has no report pipe to this keeper (its own led to the dead one): its death
+        is seen by its pidfd, and its successors report as usual. With `process` None (it
+        died with the supervisor, or while none listened) a new one is started at the
+        first `tick`, the stand-in holding the clock meanwhile. If the dead supervisor's
+        stand-in held the clock (it was restarting the I/O), this one holds it on, and hands
+        it to `process` once its device calls back, as if it had started it."""
+        self.description, self.notice = description, notice
+        chosen = "device" if description.startswith("device") else "null"
+        self._config = replace(self._config, backend=chosen)
+        self._spare_due = time.monotonic() + SPARE_AFTER_S
+        now_ns = time.monotonic_ns()
+        held = self.stand_in.holding
+        if process is not None and not held:
+            self.process, self._conn = process, None
+            self._started_ns = now_ns
+            self.state = "running"
+            return
+        self._died = {
+            "code": None, "seen_ns": now_ns, "block": int(self._v[IoField.CONSUMED]),
+            "missed": int(self._v[IoField.BLOCKS_MISSED]),
+        }  # fmt: skip
+        if process is not None:  # a restarted I/O, opening its device
+            self.process, self._conn = process, None
+            self._started_ns = now_ns
+            self.state = "restarting"
+            return
+        if not held:
+            self.stand_in.hold(now_ns)
+        self._v[IoField.STATE] = ProcessState.DEAD
+        self.state, self._due = "waiting", time.monotonic()
 
     def _fork(self, config: IoConfig, go: Semaphore | None = None) -> tuple[ChildProcess, Any]:
         """Start an I/O process (a spare with `go`); it and the end of its report pipe."""
@@ -196,8 +234,9 @@ class IoKeeper:
     def watch(self, selector: selectors.BaseSelector) -> None:
         """Have `selector` watch the I/O's sentinel (`io`) and its reports (`io-report`)."""
         self._selector = selector
-        if self.process is not None and self._conn is not None:
+        if self.process is not None:
             selector.register(self.process.sentinel, selectors.EVENT_READ, "io")
+        if self._conn is not None:
             selector.register(self._conn, selectors.EVENT_READ, "io-report")
 
     def on_ready(self, what: str) -> None:

@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+import pickle
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from io import BytesIO
 from multiprocessing.context import SpawnContext
 from multiprocessing.synchronize import Semaphore
 from typing import Any
@@ -32,11 +34,12 @@ from chronus.dsp.patch import Patch
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.launcher import Launcher, LaunchError
 from chronus.engine.lifelines import DeathWatch, Lifelines
+from chronus.engine.manifest import Manifest, WorkerNames, reopen_semaphore
 from chronus.engine.news import News
 from chronus.engine.peer import EXIT_FAULT, STOPPED, cpu_ns, process_state
 from chronus.engine.plugin_feed import Holder, PluginFeed
 from chronus.engine.rings import AudioRing, SharedCounters, unique_name
-from chronus.engine.seats import Seat, SeatState, Worker
+from chronus.engine.seats import SEAT_NAMES, Seat, SeatState, Worker
 from chronus.engine.slot import (
     CRASH_SIGNALS,
     HEARTBEAT_S,
@@ -65,7 +68,9 @@ __all__ = [
     "LOG_LENGTH",
     "RETRY_SUSPENDED_S",
     "STARVED_S",
+    "Lenient",
     "SlotKeeper",
+    "attach",
     "judge_silence",
     "newest_checkpoint_seq",
 ]
@@ -94,6 +99,20 @@ LOG_FLOOR = 4096
 
 log = logging.getLogger("chronus.engine")
 
+_Attached = tuple[Lifelines | None, tuple[Seat, Seat], tuple[Semaphore, Semaphore]]
+"""A dead supervisor's lifelines, seats and wakes, for a keeper that takes them over."""
+
+
+def attach(manifest: Manifest) -> _Attached:
+    """The lifelines, seats and wakes of a supervisor that died, taken over (this process
+    frees them at the end); OSError if one is gone."""
+    lifelines = Lifelines.attach(manifest.lifelines) if manifest.lifelines else None
+    if lifelines is not None:
+        lifelines.adopt()
+    seats = (Seat.attach(0, manifest.seats[0]), Seat.attach(1, manifest.seats[1]))
+    wakes = (reopen_semaphore(manifest.wakes[0]), reopen_semaphore(manifest.wakes[1]))
+    return lifelines, seats, wakes
+
 
 class SlotKeeper:
     """Owns the seats, the workers and the spare; decides failover and respawns."""
@@ -106,22 +125,28 @@ class SlotKeeper:
         io: SharedCounters,
         control: SharedCounters,
         patch: Callable[[], Patch],
+        attached: _Attached | None = None,
     ) -> None:
         self._launcher = launcher
         self._ctx = ctx
-        lifelines = Lifelines.create(unique_name("lifelines"), LIFELINES)
+        if attached is None:
+            lifelines = Lifelines.create(unique_name("lifelines"), LIFELINES)
+            capacity = max(8, 4 * config.lead)
+            seats = (
+                Seat.create(0, capacity, config.block, config.rate),
+                Seat.create(1, capacity, config.block, config.rate),
+            )
+            wakes: tuple[Semaphore, Semaphore] = (ctx.Semaphore(0), ctx.Semaphore(0))
+        else:
+            lifelines, seats, wakes = attached
         self.deaths: DeathWatch[Worker] | None = DeathWatch(lifelines) if lifelines else None
         """Tells of a worker's death before it is reaped; None where there are no lifelines."""
         self._config = replace(config, lifelines=lifelines.name if lifelines else "")
         self._io = io
         self._control = control
         self._patch = patch
-        capacity = max(8, 4 * config.lead)
-        self.seats = (
-            Seat.create(0, capacity, config.block, config.rate),
-            Seat.create(1, capacity, config.block, config.rate),
-        )
-        self.wakes: tuple[Semaphore, Semaphore] = (ctx.Semaphore(0), ctx.Semaphore(0))
+        self.seats = seats
+        self.wakes = wakes
         self.policy = RespawnPolicy()
         self._hang_blocks = math.ceil(HANG_S * config.rate / config.block)
         self.failovers = 0
@@ -160,6 +185,142 @@ class SlotKeeper:
         """The plugins the slots use (name → version, store path), for a slot rebuilt from
         the patch: kept by `PluginLoads` as it sends `/plugins/use` and `/plugins/forget`."""
 
+    # -- taking over from a supervisor that died -------------------------------------------------
+
+    def tallies(self) -> dict[str, int]:
+        """The counts the status reports, for the manifest."""
+        return {
+            "failovers": self.failovers, "respawns": self.respawns,
+            "divergences": self.divergences, "overtaken": self.overtaken,
+        }  # fmt: skip
+
+    def take_over(self, workers: tuple[WorkerNames, ...], tallies: dict[str, int]) -> None:
+        """Hold the running slots of a supervisor that died (this keeper was made on its
+        seats: `attached`): their workers, watched through their lifelines and pidfds, the
+        next command sequence number and the recent commands (for joiners) as the command
+        rings hold them.
+
+        The spare ended with its pipe to the dead supervisor; the first `tick` makes a new
+        one. A seat without a worker is filled as soon as there is one, and a commit that
+        was being built in the standby is dropped: the standby is replaced by a copy of the
+        active. Then `tick` renews the adopted workers one by one (`_renew`).
+        """
+        self.failovers = tallies.get("failovers", 0)
+        self.respawns = tallies.get("respawns", 0)
+        self.divergences = tallies.get("divergences", 0)
+        self.overtaken = tallies.get("overtaken", 0)
+        self._take_workers(workers)
+        self._continue_commands()  # after: it completes a push to the seats now running
+
+    def _take_workers(self, workers: tuple[WorkerNames, ...]) -> None:
+        now, now_ns = time.monotonic(), time.monotonic_ns()
+        for names in workers:
+            if names.role not in SEAT_NAMES:
+                continue  # the spare: it ended with its pipe to the dead supervisor
+            try:
+                process = self._launcher.adopt(names.pid, "chronus-slot")
+            except ProcessLookupError:
+                continue
+            ours, stub = self._ctx.Pipe(duplex=True)
+            worker = Worker(process, ours, now_ns, pid=names.pid, warm=True, code=names.code)
+            worker.lifeline, worker.stub = names.lifeline, stub
+            self._workers.append(worker)
+            if self.deaths is not None and names.lifeline >= 0:
+                self.deaths.claim(names.lifeline)
+                self.deaths.watch(names.lifeline, worker)
+            seat = self.seats[SEAT_NAMES.index(names.role)]
+            seat.worker, seat.code = worker, worker.code
+            seat.state, seat.accepting = SeatState.RUNNING, True
+            seat.serving_since_ns = now_ns
+        for seat in self.seats:
+            if seat.worker is None:
+                seat.state = SeatState.DEAD
+                self._due[seat.index] = now
+        if self.active.worker is None and self._peer(self.active).worker is not None:
+            self._control.values[ControlField.ACTIVE] = self._peer(self.active).index
+        if self.diverging:  # a commit was being built in the standby: it is lost
+            self.diverging = False
+            self.retire(self._peer(self.active), "a commit was being built in it")
+
+    def _continue_commands(self) -> None:
+        """Take the next sequence number and the commands to replay to a joiner from what
+        the command rings still hold (each its last `capacity` records)."""
+        got: dict[int, tuple[int, bytes, set[int], bool]] = {}
+        floor = 0
+        for seat in self.seats:
+            ring = seat.commands
+            floor = max(floor, ring.last_seq + 1)
+            for k in range(max(0, ring.write_pos - ring.capacity), ring.write_pos):
+                stamp, payload, seq, solo = ring.record_at(k)
+                if seq >= 0:
+                    got.setdefault(seq, (stamp, payload, set(), solo))[2].add(seat.index)
+        seqs = sorted(got)
+        start = len(seqs) - 1
+        while start > 0 and seqs[start - 1] == seqs[start] - 1:
+            start -= 1
+        seqs = seqs[start:]  # only a run without gaps can be replayed
+        published = int(self._control.values[ControlField.PUBLISHED])
+        for seq in seqs:
+            stamp, payload, seats, solo = got[seq]
+            only = next(iter(seats)) if solo and len(seats) == 1 else -1
+            if only == -1 and seq >= published:
+                self._complete_push(seq, stamp, payload, seats)
+            self._log.append((seq, stamp, payload, only))
+        self._seq = max(floor, seqs[-1] + 1 if seqs else 0)
+        self._control.values[ControlField.PUBLISHED] = max(published, self._seq)
+
+    def _complete_push(self, seq: int, stamp: int, payload: bytes, holding: set[int]) -> None:
+        """A command the dead supervisor pushed to one ring but not yet the other (it died
+        between the two pushes, before publishing): pushed to the other now, so that both
+        slots take it once it is published, and neither takes it alone."""
+        for seat in self.seats:
+            if seat.index not in holding and seat.accepting:
+                seat.commands.push(stamp, payload, seq)
+
+    @property
+    def last_stamp(self) -> int:
+        """The latest stamp among the commands kept (0: none)."""
+        return max((stamp for _, stamp, _, _ in self._log), default=0)
+
+    def commands_from(self, first_seq: int) -> list[tuple[int, int, bytes]]:
+        """(seq, stamp, payload) of the kept commands sent to both seats from `first_seq` on."""
+        return [(seq, stamp, payload) for seq, stamp, payload, only in self._log
+                if seq >= first_seq and only == -1]  # fmt: skip
+
+    def patch_of_active(self, timeout: float) -> tuple[dict[str, Any], list[Message], int] | None:
+        """The patch the active slot plays (`Patch.to_dict()`), the commands it holds for a
+        later sample, and the first command it has not taken yet, from a snapshot of its
+        state asked for now; None if none came within `timeout` s (or it was too large)."""
+        source = self.active if self.active.worker is not None else self._peer(self.active)
+        if source.worker is None:
+            return None
+        counters = source.counters.values
+        request = int(counters[SlotField.SNAPSHOT_REQUEST]) + 1
+        counters[SlotField.SNAPSHOT_REQUEST] = request
+        deadline = time.monotonic() + timeout
+        while int(counters[SlotField.SNAPSHOT_DONE]) != request:
+            if time.monotonic() > deadline or not source.worker.process.is_alive():
+                return None
+            time.sleep(0.002)
+        nbytes = int(counters[SlotField.SNAPSHOT_BYTES])
+        area = source.handover.buf
+        if nbytes <= 0 or area is None:
+            return None
+        try:
+            snapshot = Lenient(BytesIO(bytes(area[:nbytes]))).load()
+        except Exception:  # a state this process cannot read at all: no takeover
+            log.exception("the active slot's state could not be read")
+            return None
+        renderer = snapshot["renderer"]
+        pending = [message for _, message in renderer.get("pending", [])]
+        return renderer["graph"]["patch"], pending, int(counters[SlotField.SNAPSHOT_SEQ])
+
+    @property
+    def adopted(self) -> bool:
+        """Whether a seat holds a worker a supervisor before this one started (whose pipe
+        leads nowhere: it cannot be sent plugin code)."""
+        return any(seat.worker is not None and seat.worker.adopted for seat in self.seats)
+
     # -- workers -------------------------------------------------------------------------------
 
     def _spawn(self) -> Worker:
@@ -186,12 +347,18 @@ class SlotKeeper:
         """Every live worker process (spare included), for the serve loop to watch."""
         return list(self._workers)
 
-    def roles(self) -> tuple[tuple[int, str], ...]:
-        """Each live worker's pid and role: its seat's name, `spare`, or `idle`."""
+    def roles(self) -> tuple[WorkerNames, ...]:
+        """Each live worker's pid, role (its seat's name, `spare`, or `idle`), lifeline and
+        code, for the manifest."""
         seated = {id(seat.worker): seat.name for seat in self.seats if seat.worker is not None}
         spare = id(self._spare) if self._spare is not None else 0
         return tuple(
-            (worker.pid, seated.get(id(worker), "spare" if id(worker) == spare else "idle"))
+            WorkerNames(
+                worker.pid,
+                seated.get(id(worker), "spare" if id(worker) == spare else "idle"),
+                worker.lifeline,
+                worker.code,
+            )
             for worker in self._workers
         )
 
@@ -333,6 +500,8 @@ class SlotKeeper:
         if worker in self._workers:
             self._workers.remove(worker)
         worker.conn.close()
+        if worker.stub is not None:
+            worker.stub.close()
         now = time.monotonic()
         if worker is self._spare:
             self._spare = None
@@ -456,6 +625,8 @@ class SlotKeeper:
             self._finish_join()
         else:
             self._forget_old_commands()
+            if self.adopted:
+                self._renew()
         spare = self._spare
         spare_ready = spare is not None and spare.warm and self._join is None
         spare_ready &= spare is None or not self.plugins.lacks(spare)  # else it imports first
@@ -465,6 +636,24 @@ class SlotKeeper:
                 del self._due[index]
                 self._fill(self.seats[index])
                 break
+
+    def _renew(self) -> None:
+        """Replace the workers a dead supervisor started, one at a time, by copies with a
+        pipe to this one (plugin code reaches a worker through it): the standby is retired
+        (a warm spare joins from the active's state); an adopted active first swaps roles
+        with a standby of this supervisor's (both hold the same samples: nothing is heard)."""
+        spare = self._spare
+        if spare is None or not spare.warm or self.diverging or self._due:
+            return
+        active, standby = self.active, self._peer(self.active)
+        if not all(s.state is SeatState.RUNNING and s.worker for s in self.seats):
+            return
+        assert active.worker is not None and standby.worker is not None
+        if standby.worker.adopted:
+            self.retire(standby, "started by the supervisor before this one")
+        elif active.worker.adopted:
+            self._control.values[ControlField.ACTIVE] = standby.index
+            self._event(f"slot {standby.name} made active so that slot {active.name} is renewed")
 
     def _watch_heartbeat(self, seat: Seat, worker: Worker, now_ns: int) -> None:
         """Kill a worker that `judge_silence` finds hung, stuck, stopped or long starved."""
@@ -869,6 +1058,30 @@ def newest_checkpoint_seq(tables: list[npt.NDArray[np.int64]]) -> int:
         default=(0, 0),
     )  # fmt: skip
     return newest[1]
+
+
+class _Unknown:
+    """What a class this process cannot import unpickles as (a plugin's, in a module's
+    state): the takeover reads the patch out of a slot's state, not the modules."""
+
+    def __new__(cls, *args: object, **kwargs: object) -> _Unknown:
+        return super().__new__(cls)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __setstate__(self, state: object) -> None:
+        pass
+
+
+class Lenient(pickle.Unpickler):
+    """An unpickler that reads what it cannot import as an opaque object."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError):
+            return _Unknown
 
 
 def _pattern(index: int) -> str:

@@ -203,6 +203,13 @@ class DeathWatch(Generic[Key]):
         self.lifelines.arm(index)
         return index
 
+    def claim(self, index: int) -> None:
+        """Take lifeline `index` off the free list: a worker holds it already (one that a
+        supervisor before this one started; `watch` it next)."""
+        with self._lock:
+            if index in self._free:
+                self._free.remove(index)
+
     def watch(self, index: int, key: Key) -> None:
         """Wait for the holder of lifeline `index` (it holds it already) to die."""
         if index < 0:

@@ -1,9 +1,10 @@
 """What a new supervisor needs to re-attach to a running engine: the manifest.
 
 The supervisor hands it to the engine's minimal parent (see `parent.py`) once it is ready
-and again whenever its processes change; the parent keeps the last one and gives it to the
-supervisor it starts when that one dies. It holds names and process ids only: the shared
-memory segments and named semaphores are the engine's state, and outlive any supervisor.
+and again whenever its processes change or a recording starts or ends; the parent keeps the
+last one and gives it to the supervisor it starts when that one dies. It holds names and
+process ids only: the shared memory segments and named semaphores are the engine's state,
+and outlive any supervisor.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from dataclasses import dataclass
 from multiprocessing import synchronize
 from typing import Any
 
-__all__ = ["Manifest", "SeatNames", "reopen_semaphore", "semaphore_name", "unlink_semaphore"]
+__all__ = [
+    "Manifest",
+    "Recording",
+    "SeatNames",
+    "WorkerNames",
+    "reopen_semaphore",
+    "semaphore_name",
+    "unlink_semaphore",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +32,33 @@ class SeatNames:
     commands: str
     counters: str
     handover: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerNames:
+    """One slot worker: what a new keeper needs to watch it and to copy it."""
+
+    pid: int
+    role: str
+    """`A`, `B` (the seat it renders in), `spare` or `idle`."""
+    lifeline: int
+    """Its lifeline in the table (-1: none)."""
+    code: str
+    """The fingerprint of the code it imported (`code_fingerprint`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A recording in progress: a new supervisor goes on writing it."""
+
+    name: str
+    """The path as the client named it (replies and the status say this)."""
+    file: str
+    """Where the file is."""
+    first_block: int
+    """The block its frame 0 is."""
+    length: int
+    """The frames it stops at (0: until stopped)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +74,9 @@ class Manifest:
     notice: str
     io: int
     """The audio I/O's pid."""
+    io_spare: int
+    """The spare audio I/O's pid (0: none). It waits for a word from the supervisor that
+    made it, which a new one cannot give: the new one ends it and makes its own."""
     io_counters: str
     control: str
     tap: str
@@ -48,13 +87,16 @@ class Manifest:
     halt: str
     wakes: tuple[str, str]
     seats: tuple[SeatNames, SeatNames]
-    workers: tuple[tuple[int, str], ...]
-    """Each slot worker's pid and role: `A`, `B` (the seat it renders in) or `spare`."""
+    workers: tuple[WorkerNames, ...]
+    recording: Recording | None = None
+    tallies: tuple[tuple[str, int], ...] = ()
+    """The engine's counts so far (failovers, respawns, I/O restarts …), which the status
+    reports: a new supervisor goes on counting from them."""
 
     @property
     def pids(self) -> list[int]:
         """Every process of the engine below the supervisor."""
-        return [self.io, *self.stampers, *(pid for pid, _ in self.workers)]
+        return [self.io, *self.stampers, *(worker.pid for worker in self.workers)]
 
 
 def semaphore_name(semaphore: synchronize.SemLock) -> str:

@@ -91,6 +91,13 @@ class Pacer:
             return self._cursor + 1
         return self._cursor
 
+    def continue_after(self, stamp: int) -> None:
+        """Stamp nothing before sample `stamp` from now on: the last command a supervisor
+        before this one stamped (a burst it was spreading goes on in order). Its block is
+        taken as full, since what else was stamped in it is not known."""
+        if stamp // self.block >= self._cursor:
+            self._cursor, self._spent_us = stamp // self.block, self.budget_us
+
     def backlog(self, earliest: int) -> int:
         """The last sample stamped so far, or `earliest` if that is later: where a command
         sent now would apply at the soonest."""

@@ -35,7 +35,7 @@ from chronus.engine.manifest import Manifest
 from chronus.engine.reaped import STANDBY, reap_all, tell
 from chronus.engine.titles import set_title
 
-__all__ = ["MAX_RESTARTS", "RESTART_WINDOW_S", "SupervisorMain", "run_parent"]
+__all__ = ["MAX_RESTARTS", "RESTART_WINDOW_S", "SupervisorMain", "SupervisorRun", "run_parent"]
 
 MAX_RESTARTS: Final = 5
 """Supervisors that may die within `RESTART_WINDOW_S` before the engine gives up."""
@@ -44,9 +44,12 @@ STOP_WAIT_S: Final = 3.0
 """How long the children left at the end are given to exit after SIGTERM, before SIGKILL."""
 _KEPT_CODES: Final = 64
 
-SupervisorMain = Callable[[dict[str, Any], Connection, "Manifest | None", int], int]
-"""Runs one supervisor: its settings, its link to the parent, the manifest of the engine
-to re-attach to (None: start one) and how many supervisors died before it; its exit code."""
+SupervisorRun = Callable[["Manifest | None", int], int]
+"""Runs one prepared supervisor: the manifest of the engine to re-attach to (None: start
+one) and how many supervisors died before it; its exit code."""
+SupervisorMain = Callable[[dict[str, Any], Connection], SupervisorRun]
+"""Prepares one supervisor (its settings, its link to the parent), before it is told to go:
+a standby starts its process template then, so that it is warm when it takes over."""
 
 log = logging.getLogger("chronus.engine")
 
@@ -91,13 +94,14 @@ def _supervisor_main(
 
     import chronus.engine.supervisor  # noqa: F401 (most of a restart's time, spent before it)
 
+    run = target(settings, link)
     try:
         link.send(("warm",))
         manifest, restarts = link.recv()
     except (EOFError, OSError):
         return
     try:
-        code = target(settings, link, manifest, restarts)
+        code = run(manifest, restarts)
     except KeyboardInterrupt:  # stopped while it started (it shut down what had started)
         code = 130
     # It shut down all it started; tearing the interpreter down (numba, LLVM) was measured

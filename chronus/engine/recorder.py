@@ -182,6 +182,27 @@ class Recorder:
         self._lost = 0
         self._limit = frames
 
+    def resume(self, writer: WavWriter, first_block: int, frames: int | None, name: str) -> None:
+        """Go on with a recording a supervisor before this one began (see `WavWriter.reopen`):
+        frame 0 of `writer`'s file is block `first_block`, and it ends at `frames` if given.
+        The blocks since its last write are taken from the tap (it holds 11 s); older ones
+        are lost (silence, counted)."""
+        if self._writer is not None:
+            raise ValueError(f"already recording to {self._writer.path}; stop first")
+        self.tap.header[RecordTap.READ] = max(0, self.tap.write_pos - self.tap.capacity)
+        self._writer, self._name, self._error = writer, name, None
+        self._first_block = first_block
+        self._next_k = first_block + writer.frames // self.tap.block
+        self._lost = 0
+        self._limit = frames
+
+    def resumable(self) -> tuple[str, str, int, int] | None:
+        """The recording in progress as a new supervisor would go on with it: (name, file,
+        first block, length in frames or 0); None when not recording."""
+        if self._writer is None or self._first_block is None:
+            return None
+        return self._name, str(self._writer.path), self._first_block, self._limit or 0
+
     def drain(self) -> int:
         """Move every available block into the file; the number of blocks from the ring.
 

@@ -312,6 +312,15 @@ class CommandRing(HeaderRing):
         self.header[self.READ] = r + 1
         return stamp, payload
 
+    def record_at(self, k: int) -> tuple[int, bytes, int, bool]:
+        """Record `k` as it is stored: (stamp, payload, seq, solo), popped or not; valid for
+        the last `capacity` records written (a new supervisor reads what was sent)."""
+        i = k % self.capacity
+        length = int(self.meta[i, 1])
+        size = length & (_SOLO - 1)
+        payload = self.records[i, self._PAYLOAD : self._PAYLOAD + size].tobytes()
+        return int(self.meta[i, 0]), payload, int(self.meta[i, 2]), bool(length & _SOLO)
+
     def close(self) -> None:
         """Detach; the creator also removes the segment."""
         del self.records, self.meta, self.header

@@ -13,6 +13,7 @@ from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
 
 from chronus.engine.launcher import ChildProcess
+from chronus.engine.manifest import SeatNames
 from chronus.engine.rings import AudioRing, CommandRing, SharedCounters, unique_name
 from chronus.engine.slot import SeatConfig
 from chronus.engine.stats import SlotField, decision_table
@@ -55,10 +56,18 @@ class Worker:
     """The block at which the standby took over when this active worker's lifeline ended."""
     killed: bool = False
     """Whether the keeper has sent it SIGKILL (it may take a while to die)."""
+    stub: Connection | None = None
+    """For a worker a supervisor before this one started, whose own pipe led to that one:
+    the far end of the pipe `conn` is, held open so that `conn` never reads an end."""
     plugins: set[tuple[str, str]] = field(default_factory=set)
     """The plugin versions (name, version) it has imported and warmed."""
     plugins_asked: set[tuple[str, str]] = field(default_factory=set)
     """Those it was sent and has not answered for yet."""
+
+    @property
+    def adopted(self) -> bool:
+        """Whether a supervisor before this one started it (it cannot be sent anything)."""
+        return self.stub is not None
 
     def kill(self) -> None:
         """SIGKILL the process (a hung or surplus worker)."""
@@ -109,6 +118,23 @@ class Seat:
         )
         decision_table(seat.counters.values)[:, 0] = -1  # no command decided yet
         return seat
+
+    @classmethod
+    def attach(cls, index: int, names: SeatNames) -> Seat:
+        """Take over a seat a supervisor before this one made (it died; the seat lives on,
+        and this process frees it at the end)."""
+        ring = AudioRing.attach(names.ring)
+        commands = CommandRing.attach(names.commands)
+        counters = SharedCounters.attach(names.counters, SlotField.SIZE)
+        for part in (ring, commands, counters):
+            part.adopt()
+        handover = shared_memory.SharedMemory(name=names.handover)
+        return cls(index, ring, commands, counters, handover)
+
+    @property
+    def names(self) -> SeatNames:
+        """Its segments' names, for the manifest."""
+        return SeatNames(self.ring.name, self.commands.name, self.counters.name, self.handover.name)
 
     @property
     def name(self) -> str:

@@ -18,7 +18,6 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -34,11 +33,12 @@ from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.io_keeper import IoKeeper
-from chronus.engine.keeper import SlotKeeper
+from chronus.engine.keeper import SlotKeeper, attach
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.manifest import (
     Manifest,
-    SeatNames,
+    Recording,
+    WorkerNames,
     reopen_semaphore,
     semaphore_name,
     unlink_semaphore,
@@ -57,7 +57,6 @@ from chronus.engine.slot import WorkerConfig
 from chronus.engine.stats import (
     ControlField,
     IoField,
-    ProcessState,
     SlotField,
     recent_timings,
     summary,
@@ -65,6 +64,7 @@ from chronus.engine.stats import (
     timing_percentiles,
     underrun_log,
 )
+from chronus.engine.takeover import TakeoverError, patch_of_slots, resume_recording, unlogged
 from chronus.plugins.loader import MODULES_ENV, adopt_user_modules, load_user_modules
 from chronus.plugins.registry import PluginRegistry
 from chronus.plugins.sandbox import SandboxPool
@@ -102,15 +102,10 @@ block (90th percentile of the last 256 blocks): a stated limit instead of a drop
 _LOAD_BLOCKS = 256
 _TAP_BLOCKS = 4096
 """The record tap holds 11 s at 128 frames: the supervisor may stall that long unheard."""
-_NOT_HELD = (
-    "the engine's supervisor was restarted and does not hold the slots yet; they play on "
-    "as they were; nothing changed"
+_RENEWING = (
+    "the engine's supervisor was replaced and its slots are being renewed (a few seconds); "
+    "plugin code cannot reach them until then; nothing changed, try again"
 )
-_WITHOUT_SLOTS = frozenset({
-    "/engine/status", "/engine/now", "/engine/sync", "/engine/quit", "/record/start",
-    "/record/stop",
-})  # fmt: skip
-"""What a supervisor re-attached without a keeper still does."""
 log = logging.getLogger("chronus.engine")
 
 
@@ -174,11 +169,8 @@ class Supervisor:
         """Supervisors that died before this one, in this engine."""
         self._handed: tuple[object, ...] = ()
         """What the last manifest handed to the parent said of the processes."""
-        self._adopted: list[ChildProcess] = []
-        """Slot workers a dead supervisor started, when this one re-attached (no keeper)."""
-        self._adopted_names: tuple[list[str], list[str]] = ([], [])
-        """Segments and semaphores a dead supervisor made that this one frees at the end."""
-        self._manifest: Manifest | None = None
+        self._adopted_semaphores: list[str] = []
+        """Semaphores a dead supervisor made that this one took over (it removes them)."""
         self.patch = Patch()
         self.registry = PluginRegistry()
         self.backend_description = ""
@@ -209,8 +201,6 @@ class Supervisor:
         self._unlogged: deque[tuple[int, int, Message, float]] = deque()
         """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
         self._io: IoKeeper | None = None
-        self._adopted_io: ChildProcess | None = None
-        """The audio I/O a dead supervisor started, once re-attached (no `IoKeeper` then)."""
         self._cpu_watch: CpuWatch | None = None
         self._prepared: PreparedPatterns | None = None
         self._halt = self._ctx.Semaphore(0)
@@ -259,34 +249,15 @@ class Supervisor:
         except LaunchError as exc:
             raise EngineStartError(str(exc)) from exc
         self._prepared = PreparedPatterns.create(unique_name("patterns"))
-        worker = WorkerConfig(
-            self._io_counters.name,
-            self._control.name,
-            c.rate,
-            c.block,
-            c.lead,
-            cpu_stamps=self._cpu_watch.stamps.name,
-            prepared=self._prepared.name,
-        )
         self._keeper = SlotKeeper(
-            self._launcher, self._ctx, worker, self._io_counters, self._control, lambda: self.patch
-        )
+            self._launcher, self._ctx, self._worker_config(), self._io_counters, self._control,
+            lambda: self.patch,
+        )  # fmt: skip
         try:
             self._keeper.boot(_BOOT_TIMEOUT_S)
         except RuntimeError as exc:
             raise EngineStartError(str(exc)) from exc
-        self._commits = CommitFlow(
-            self._keeper, self._control, self._io_counters, c.block, c.rate, self.next_stamp
-        )
-        self._loads = PluginLoads(
-            self.registry,
-            PluginStore(c.plugin_store or default_store()),
-            default_folders(c.modules),
-            self._keeper,
-            self._commits,
-            self._pool,
-            self,
-        )
+        self._start_flows()
         files = self._files
         try:
             if c.log:
@@ -306,7 +277,12 @@ class Supervisor:
             raise EngineStartError(f"cannot write there: {exc}") from exc
         except OSError as exc:
             raise EngineStartError(f"cannot write {exc.filename}: {exc.strerror}") from exc
-        self._start_io()
+        self._io = self._io_keeper()
+        try:
+            self._io.start(_BOOT_TIMEOUT_S)
+        except RuntimeError as exc:
+            raise EngineStartError(str(exc)) from exc
+        self.backend_description, self.notice = self._io.description, self._io.notice
         self._hand_down()
         ready = (
             f"READY chronus {__version__} osc={c.host}:{self.port} backend={self.backend_kind} "
@@ -368,7 +344,35 @@ class Supervisor:
         """`device` or `null`."""
         return "device" if self.backend_description.startswith("device") else "null"
 
-    def _start_io(self) -> None:
+    def _worker_config(self) -> WorkerConfig:
+        """What every slot worker attaches to."""
+        assert self._io_counters is not None and self._control is not None
+        assert self._cpu_watch is not None and self._prepared is not None
+        c = self.config
+        return WorkerConfig(
+            self._io_counters.name, self._control.name, c.rate, c.block, c.lead,
+            cpu_stamps=self._cpu_watch.stamps.name, prepared=self._prepared.name,
+        )  # fmt: skip
+
+    def _start_flows(self) -> None:
+        """The commit flow and the plugin loads, once the keeper holds the slots."""
+        assert self._keeper is not None and self._control is not None
+        assert self._io_counters is not None and self._pool is not None
+        c = self.config
+        self._commits = CommitFlow(
+            self._keeper, self._control, self._io_counters, c.block, c.rate, self.next_stamp
+        )
+        self._loads = PluginLoads(
+            self.registry,
+            PluginStore(c.plugin_store or default_store()),
+            default_folders(c.modules),
+            self._keeper,
+            self._commits,
+            self._pool,
+            self,
+        )
+
+    def _io_keeper(self) -> IoKeeper:
         assert self._keeper is not None and self._io_counters is not None
         assert self._control is not None and self._tap is not None
         c = self.config
@@ -385,15 +389,10 @@ class Supervisor:
             cpu_stamps=self._cpu_watch.stamps.name if self._cpu_watch else "",
         )
         rings = (seats[0].ring, seats[1].ring)
-        self._io = IoKeeper(
+        return IoKeeper(
             self._launcher, self._ctx, io_config, self._io_counters, rings, self._keeper.wakes,
             self._halt, lambda text: self._tell("engine", text),
         )  # fmt: skip
-        try:
-            self._io.start(_BOOT_TIMEOUT_S)
-        except RuntimeError as exc:
-            raise EngineStartError(str(exc)) from exc
-        self.backend_description, self.notice = self._io.description, self._io.notice
 
     # re-attaching -----------------------------------------------------------------------------
 
@@ -402,12 +401,15 @@ class Supervisor:
         if self._link is None:
             return
         keeper = self._keeper
-        workers = keeper.roles() if keeper is not None else ()
-        key = (self._io_pid(), workers)
+        if keeper is None:
+            return
+        workers = keeper.roles()
+        recording = self._recorder.resumable() if self._recorder is not None else None
+        key = (self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording)
         if key == self._handed:
             return
         self._handed = key
-        manifest = self._manifest if keeper is None else self._manifest_now(workers)
+        manifest = self._manifest_now(workers, recording)
         if manifest is None:
             return
         try:
@@ -415,17 +417,16 @@ class Supervisor:
         except OSError:
             self._link = None  # the parent is gone: this process dies with it
 
-    def _manifest_now(self, workers: tuple[tuple[int, str], ...]) -> Manifest | None:
+    def _manifest_now(
+        self, workers: tuple[WorkerNames, ...], recording: tuple[str, str, int, int] | None
+    ) -> Manifest | None:
         keeper, io = self._keeper, self._io
         parts = (self._io_counters, self._control, self._tap, self._cpu_watch, self._prepared)
         if keeper is None or io is None or None in parts:
             return None
         assert self._io_counters and self._control and self._tap and self._prepared
         assert self._cpu_watch is not None
-        seats = tuple(
-            SeatNames(seat.ring.name, seat.commands.name, seat.counters.name, seat.handover.name)
-            for seat in keeper.seats
-        )
+        seats = keeper.seats
         return Manifest(
             boot=self._boot,
             started_ns=self._started_ns,
@@ -434,6 +435,7 @@ class Supervisor:
             backend=self.backend_description,
             notice=self.notice,
             io=self._io_pid(),
+            io_spare=io.spare_pid,
             io_counters=self._io_counters.name,
             control=self._control.name,
             tap=self._tap.name,
@@ -443,21 +445,22 @@ class Supervisor:
             lifelines=keeper.deaths.lifelines.name if keeper.deaths else "",
             halt=semaphore_name(self._halt),
             wakes=(semaphore_name(keeper.wakes[0]), semaphore_name(keeper.wakes[1])),
-            seats=(seats[0], seats[1]),
+            seats=(seats[0].names, seats[1].names),
             workers=workers,
+            recording=None if recording is None else Recording(*recording),
+            tallies=tuple({**keeper.tallies(), "io_restarts": io.restarts}.items()),
         )
 
     def reattach(self, manifest: Manifest) -> str:
-        """Take over a running engine whose supervisor died: its shared memory, its audio
-        I/O and slots (which play on meanwhile), its OSC port; return the line to log.
-
-        The slots keep the patch and patterns they have; this supervisor answers health
-        requests and refuses changes (`/error`) until it holds a keeper of its own.
+        """Take over a running engine whose supervisor died: its shared memory, its OSC
+        port, its slots (a keeper rebuilt from the manifest and the command rings, the patch
+        from the active slot's state), its audio I/O, the session log and a recording in
+        progress; return the line to log. The slots and the I/O play on meanwhile.
         """
         c, m = self.config, manifest
-        self._manifest = m
         self._boot, self._started_ns = m.boot, m.started_ns
-        self.backend_description, self.notice = m.backend, m.notice
+        self._load_env_modules()
+        self._pool = self._start_pool()
         try:
             self._osc = OscEndpoints.open(m.host, m.port, PeerFilter(c.allow))
         except (OSError, ValueError) as exc:
@@ -470,54 +473,106 @@ class Supervisor:
         self._prepared = PreparedPatterns.attach(m.prepared)
         for part in (self._io_counters, self._control, self._tap, self._prepared):
             part.adopt()
+        self._dated = DatedBundles(
+            c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
+            self._play_at, self._reply, self._error,
+        )  # fmt: skip
         self._recorder = Recorder(self._tap)
         stampers = [p for pid in m.stampers if (p := self._adopt(pid, "chronus-cpu"))]
         self._cpu_watch = CpuWatch.adopt(m.cpu_stamps, stampers)
         self._halt = reopen_semaphore(m.halt)
-        self._adopted_io = self._adopt(m.io, "chronus-audio-io")
-        if self._adopted_io is None:
-            raise EngineStartError("the audio I/O died with the supervisor")
-        workers = [self._adopt(pid, "chronus-slot") for pid, _ in m.workers]
-        self._adopted = [worker for worker in workers if worker is not None]
-        segments = [name for seat in m.seats for name in (
-            seat.ring, seat.commands, seat.counters, seat.handover)]  # fmt: skip
-        self._adopted_names = ([*segments, m.lifelines], [*m.wakes, m.halt])
+        self._adopted_semaphores = [*m.wakes, m.halt]
+        try:
+            self._keeper = SlotKeeper(
+                self._launcher, self._ctx, self._worker_config(), self._io_counters,
+                self._control, lambda: self.patch, attach(m),
+            )  # fmt: skip
+            self._keeper.take_over(m.workers, dict(m.tallies))
+            self._pacer.continue_after(self._keeper.last_stamp)
+            self.patch, skipped = patch_of_slots(self._keeper)
+        except (OSError, TakeoverError) as exc:
+            raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
+        self._start_flows()
+        self._io = self._io_keeper()
+        self._io.restarts = dict(m.tallies).get("io_restarts", 0)
+        self._io.adopt(self._adopt(m.io, "chronus-audio-io"), m.backend, m.notice)
+        if (spare := self._adopt(m.io_spare, "chronus-audio-io")) is not None:
+            spare.kill()  # it waits for a word only its dead maker could give
+        self.backend_description, self.notice = m.backend, m.notice
+        sample = int(self._io_counters.values[IoField.CONSUMED]) * c.block
+        self._continue_log(sample)
+        if m.recording is not None:
+            self._continue_recording(m.recording)
         self._hand_down()
-        return (
-            f"a new supervisor re-attached to the running engine (osc={m.host}:{self.port}, "
-            f"{len(self._adopted)} slot workers, the audio I/O {m.io}); it refuses changes until "
-            "it holds the slots again"
+        held = sum(seat.worker is not None for seat in self._keeper.seats)
+        if skipped:
+            log.error(
+                "%d commands of the slots' patch do not apply here (plugin types not loaded "
+                "in this supervisor): those modules play on, but changes to them are refused",
+                skipped,
+            )
+        self._keeper.report(
+            f"the supervisor was replaced at sample {sample}; the new one holds {held} slots",
+            "engine",
         )
+        return (
+            f"a new supervisor took the running engine over at sample {sample} "
+            f"(osc={m.host}:{self.port}, {held} slots, {len(self.patch.modules)} modules, "
+            f"the audio I/O {m.io or 'dead: restarting'})"
+        )
+
+    def _continue_log(self, sample: int) -> None:
+        """Append to the session log: a line saying where the supervisor was replaced, then
+        the commands the dead one had sent but not logged yet (once a slot took each)."""
+        c = self.config
+        if not c.log or self._keeper is None:
+            return
+        try:
+            folder, name = self._files.for_operator(c.log)
+            self._session_log = StampedLog(folder.where(name), c.rate, c.block, folder.opener(name))
+            self._session_log.mark_takeover(sample, self.restarts)
+            missing = unlogged(self._keeper, self._session_log)
+        except (OSError, ValueError) as exc:
+            log.error("the session log %s cannot be continued: %s", c.log, exc)
+            if self._session_log is not None:
+                self._session_log_failed(OSError(str(exc)))
+            return
+        now = time.monotonic()
+        self._unlogged.extend((seq, stamp, message, now) for seq, stamp, message in missing)
+        self._write_log()
+
+    def _continue_recording(self, recording: Recording) -> None:
+        """Go on writing the recording the dead supervisor was writing, or say why not."""
+        assert self._recorder is not None and self._tap is not None
+        try:
+            text = resume_recording(self._recorder, recording, self.config.rate, self._tap.channels)
+        except (OSError, ValueError) as exc:
+            text = (
+                f"the recording to {recording.name} ended with the supervisor: {exc}; the file "
+                "holds what was written until then (a valid WAV)"
+            )
+            log.error("%s", text)
+            self._tell("recording", text, recording.name)
+            return
+        log.warning("%s", text)
+        self._tell("recording", text, recording.name)
 
     def _adopt(self, pid: int, name: str) -> ChildProcess | None:
         """A process a dead supervisor started, or None if it is gone too (the spare ends
         when its supervisor does)."""
+        if pid <= 0:
+            return None
         try:
             return self._launcher.adopt(pid, name)
         except ProcessLookupError:
             return None
 
     def _free_adopted(self) -> None:
-        """Stop the adopted slot workers and free what a dead supervisor made."""
-        for process in self._adopted:
-            process.join(3.0)
-            if process.is_alive():
-                process.kill()
-                process.join(3.0)
-        self._adopted.clear()
-        segments, semaphores = self._adopted_names
-        for name in segments:
-            if not name:
-                continue
-            try:
-                segment = shared_memory.SharedMemory(name=name)
-            except OSError:
-                continue
-            segment.close()
-            segment.unlink()
-        for name in semaphores:
+        """Remove the names of the semaphores a dead supervisor made (this one re-opened
+        them; the segments are unlinked by their new owners)."""
+        for name in self._adopted_semaphores:
             unlink_semaphore(name)
-        self._adopted_names = ([], [])
+        self._adopted_semaphores = []
 
     def request_quit(self, *_: object) -> None:
         """Ask the serve loop to stop (signal handlers and `/engine/quit` call this)."""
@@ -531,12 +586,6 @@ class Supervisor:
             self._control.values[ControlField.RUN] = 0
         if self._io is not None:
             self._io.stop()
-        elif self._adopted_io is not None:
-            self._halt.release()
-            self._adopted_io.join(3.0)
-            if self._adopted_io.is_alive():
-                self._adopted_io.kill()
-                self._adopted_io.join(3.0)
         if self._keeper is not None:
             if self._session_log is not None:
                 self._write_log(final=True)
@@ -574,16 +623,10 @@ class Supervisor:
     def serve_forever(self) -> None:
         """Serve OSC until quit is requested; watch the children meanwhile."""
         assert self._osc is not None
-        keeper, osc = self._keeper, self._osc
+        keeper, osc, io = self._keeper, self._osc, self._io
+        assert keeper is not None and io is not None
         selector = selectors.DefaultSelector()
         osc.attach(selector)
-        if keeper is None:
-            assert self._adopted_io is not None
-            selector.register(self._adopted_io.sentinel, selectors.EVENT_READ, "io")
-            self._serve_adopted(selector)
-            return
-        io = self._io
-        assert io is not None
         io.watch(selector)
         if keeper.deaths is not None:
             selector.register(keeper.deaths.fileno(), selectors.EVENT_READ, "lifeline")
@@ -640,38 +683,9 @@ class Supervisor:
         osc.detach(selector)
         selector.close()
 
-    def _serve_adopted(self, selector: selectors.BaseSelector) -> None:
-        """Serve OSC for an engine re-attached without a keeper: health, and `/error` for
-        changes; watch the audio I/O."""
-        assert self._osc is not None
-        osc = self._osc
-        while not self._quit:
-            for key, mask in selector.select(timeout=_TICK_S):
-                if osc.owns(key):
-                    self._read_osc(key, mask)
-                elif key.data == "io":
-                    selector.unregister(key.fileobj)
-                    self._adopted_io_died()
-            if self._recorder is not None:
-                self._recorder.drain()
-            if self._http is not None and time.monotonic() >= self._http_next:
-                self._publish_status()
-        osc.detach(selector)
-        selector.close()
-
     def _io_pid(self) -> int:
-        """The audio I/O's pid: the keeper's, or the adopted one's (0: none now)."""
-        if self._io is not None:
-            return self._io.pid
-        return int(self._adopted_io.pid or 0) if self._adopted_io is not None else 0
-
-    def _adopted_io_died(self) -> None:
-        """The adopted I/O exited: this supervisor cannot restart it (it has no keeper)."""
-        assert self._adopted_io is not None
-        self._adopted_io.join(0.1)
-        if self._io_counters is not None:
-            self._io_counters.values[IoField.STATE] = ProcessState.DEAD
-        log.error("the audio I/O process exited (code %s)", self._adopted_io.exitcode)
+        """The audio I/O's pid (0: none now)."""
+        return self._io.pid if self._io is not None else 0
 
     def _remove_quarantined(self, module_id: str) -> None:
         """Take a module that killed a slot out of the patch, in every slot, at one stamp.
@@ -898,9 +912,7 @@ class Supervisor:
         """Check a command against the patch and play it: at `stamp` if given (a dated one,
         which a staged change does not hold), else as soon as it can."""
         keeper = self._keeper
-        if keeper is None:
-            self._error(addr, message.address, _NOT_HELD)
-            return
+        assert keeper is not None
         commits = self._commits
         staged = stamp is None and message.address.startswith(_STAGED)
         if staged and commits is not None and commits.staging:
@@ -964,9 +976,6 @@ class Supervisor:
         return float(sorted(recent)[int(0.9 * (len(recent) - 1))]) / period_ns
 
     def _engine_request(self, message: Message, addr: Any) -> None:
-        if self._keeper is None and message.address not in _WITHOUT_SLOTS:
-            self._error(addr, message.address, _NOT_HELD)
-            return
         if message.address in _COSTLY and self._osc is not None and self._osc.spent(addr):
             return  # its reply would be cut: a remote UDP peer's packet earned no more
         if message.address == "/engine/status":
@@ -1002,6 +1011,9 @@ class Supervisor:
         elif message.address.startswith("/record/"):
             self._record_request(message, addr)
         elif message.address.startswith("/plugins/") and self._loads is not None:
+            if self._keeper is not None and self._keeper.adopted:
+                self._error(addr, message.address, _RENEWING)
+                return
             self._loads.request(message, addr)
 
     def _commit_request(self, message: Message, addr: Any) -> None:

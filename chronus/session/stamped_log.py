@@ -24,7 +24,9 @@ that sample the old sound played; a replay renders both, as the engine did.
 An engine that stops cleanly ends its log with ``# end of session at sample 576000``. Where a
 recording began is a comment too, its file as a JSON string:
 ``# recording from sample 6144 "/home/me/take1.wav"`` (the take's first frame is that sample
-of an offline render).
+of an offline render). A supervisor that took over a running engine (its predecessor
+died) notes it, ``# supervisor replaced at sample 960000 (supervisor 2)``, and logs after it
+the commands its predecessor had sent the slots but not logged yet.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ _HEADER = re.compile(r"# chronus session log v1 rate=([0-9]+) block=([0-9]+)")
 _SAMPLE = re.compile(r"[0-9]+")
 _END = "# end of session at sample"
 _RECORDING = "# recording from sample"
+_TAKEOVER = "# supervisor replaced at sample"
 
 
 def is_session_log(path: str | os.PathLike[str]) -> bool:
@@ -201,12 +204,38 @@ class StampedLog:
                 self._file.seek(0, os.SEEK_END)
             self._file.flush()
 
-    def write(self, sample: int, message: Message) -> None:
-        """Append one command applied at `sample` and flush it to the OS."""
+    @staticmethod
+    def line(sample: int, message: Message) -> str:
+        """The line (without its newline) that logs `message` applied at `sample`."""
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
             raise ValueError(f"sample must be a non-negative integer, got {sample!r}")
         args = json.dumps(list(message.args), ensure_ascii=False, allow_nan=False)
-        self._file.write(f"{sample}\t{message.address}\t{args}\n")
+        return f"{sample}\t{message.address}\t{args}"
+
+    def write(self, sample: int, message: Message) -> None:
+        """Append one command applied at `sample` and flush it to the OS."""
+        self._file.write(f"{self.line(sample, message)}\n")
+        self._file.flush()
+
+    def last_commands(self, limit: int = 64, tail_bytes: int = 1 << 18) -> list[str]:
+        """The last command lines (at most `limit`, from the last `tail_bytes` of the file),
+        oldest first: where a supervisor that takes over the log finds how far it got."""
+        with open(self.path, "rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - tail_bytes))
+            raw = file.read()
+        found: list[str] = []
+        for chunk in reversed(raw.split(b"\n")[1:]):
+            text = chunk.decode("utf-8", errors="replace")
+            if text and not text.startswith("#") and text.split("\t", 2)[1:2] != [COMMIT]:
+                found.append(text)
+                if len(found) == limit:
+                    break
+        return found[::-1]
+
+    def mark_takeover(self, sample: int, supervisors: int) -> None:
+        """Note that a new supervisor took the engine over at `sample` (a comment line); the
+        commands its predecessor had not logged yet follow."""
+        self._file.write(f"{_TAKEOVER} {int(sample)} (supervisor {int(supervisors) + 1})\n")
         self._file.flush()
 
     def write_commit(

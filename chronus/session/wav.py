@@ -63,7 +63,38 @@ class WavWriter:
             self._file.close()
             raise
 
-    def _write_header(self) -> None:
+    @classmethod
+    def reopen(cls, path: str | os.PathLike[str], rate: int, channels: int = 2) -> WavWriter:
+        """Go on writing a float32 file this class wrote (its writer died): its frames are
+        those its header counts; anything after them (a torn write) is cut off. ValueError if
+        it is not such a file at `rate` and `channels`; OSError if it cannot be opened (a
+        symlink is refused)."""
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        writer = cls.__new__(cls)
+        writer.path, writer.rate, writer.channels = Path(path), rate, channels
+        writer.format = "float32"
+        writer.tag, writer.sample_bytes = _FORMAT_TAGS["float32"]
+        writer._file = open(fd, "r+b", buffering=0)
+        try:
+            head = os.pread(fd, 64, 0)
+            probe = cls.__new__(cls)
+            probe.rate, probe.channels, probe.frames = rate, channels, 0
+            probe.tag, probe.sample_bytes = writer.tag, writer.sample_bytes
+            expected = probe._header_bytes()  # all but the sizes must be the same
+            size_free = (slice(8, 44), slice(len(expected) - 8, len(expected) - 4))
+            if len(head) < len(expected) or any(head[s] != expected[s] for s in size_free):
+                raise ValueError(f"{path} is not a float32 WAV at {rate} Hz, {channels} channels")
+            data_bytes = struct.unpack("<I", head[len(expected) - 4 : len(expected)])[0]
+            writer.frames = data_bytes // (channels * writer.sample_bytes)
+            writer._data_start = len(expected)
+            writer._cut_back()
+            writer._write_header()
+        except BaseException:
+            writer._file.close()
+            raise
+        return writer
+
+    def _header_bytes(self) -> bytes:
         data_bytes = self.frames * self.channels * self.sample_bytes
         block_align = self.channels * self.sample_bytes
         fact = self.tag == 3
@@ -76,6 +107,10 @@ class WavWriter:
         if fact:
             header += b"fact" + struct.pack("<II", 4, self.frames)
         header += b"data" + struct.pack("<I", data_bytes)
+        return header
+
+    def _write_header(self) -> None:
+        header = self._header_bytes()
         self._data_start = len(header)
         self._file.seek(0)
         self._write_all(header)

@@ -99,10 +99,10 @@ class Run:
 
 
 @contextlib.contextmanager
-def engine_run(tmp_path: Path) -> Iterator[Run]:
+def engine_run(tmp_path: Path, backend: str = "null") -> Iterator[Run]:
     log, wav = tmp_path / "session.log", tmp_path / "take.wav"
     engine = EngineProcess(
-        port=0, backend="null", extra_args=["--log", str(log), "--record", str(wav)]
+        port=0, backend=backend, extra_args=["--log", str(log), "--record", str(wav)]
     )
     engine.boot()
     client = engine.client()

@@ -59,3 +59,14 @@ def test_costs_follow_what_a_command_does() -> None:
     assert cost("/patch/create", "r", "reverb") > cost("/patch/connect", "a", "master")
     assert cost("/patch/connect", "a", "master") > cost("/mod/a/cutoff", 500)
     assert cost("/seq/a/pattern", "c2 e2") > cost("/note/a", 60, 100)
+
+
+def test_a_new_supervisor_stamps_after_the_burst_its_predecessor_was_spreading() -> None:
+    """A supervisor that takes over goes on after the last stamp the command rings hold:
+    the rest of a burst keeps its order, and an earlier stamp never moves it back."""
+    pacer = Pacer(BLOCK, RATE)
+    pacer.continue_after(40 * BLOCK)  # the dead one had paced a burst up to block 40
+    assert pacer.stamp(10 * BLOCK, 15.0) == 41 * BLOCK  # block 40 is taken as full
+    pacer.continue_after(5 * BLOCK)
+    assert pacer.stamp(10 * BLOCK, 15.0) == 41 * BLOCK
+    assert pacer.stamp(60 * BLOCK, 15.0) == 60 * BLOCK  # the burst is over by then

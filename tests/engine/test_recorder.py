@@ -432,3 +432,43 @@ def test_fault_in_maps_the_whole_tap_into_the_process_that_writes_it() -> None:
     finally:
         writer.close()
         owner.close()
+
+
+def test_a_recording_whose_writer_died_goes_on_from_where_its_file_ends(
+    tap: RecordTap, writer: RecordTap, tmp_path: Path
+) -> None:
+    """A new supervisor reopens the file a dead one was writing and takes the blocks since
+    its last write from the tap: the take is whole, and a torn write is cut off first."""
+    path = tmp_path / "take.wav"
+    first = Recorder(tap)
+    first.start(path, RATE, from_block=100)
+    for k in range(100, 103):
+        writer.put(k, block_of(k))
+    first.drain()
+    assert first.resumable() == (str(path), str(path), 100, 0)
+    with open(path, "ab") as torn:
+        torn.write(b"\x01\x02\x03")  # a write the dead writer began
+    writer.put(103, block_of(103))  # played while no supervisor drained
+    second = Recorder(tap)
+    reopened = WavWriter.reopen(path, RATE, CHANNELS)
+    assert reopened.frames == 3 * BLOCK
+    second.resume(reopened, 100, None, "take.wav")
+    writer.put(104, block_of(104))
+    info = second.stop()
+    assert info["lost_blocks"] == 0 and info["path"] == "take.wav"
+    frames, _ = read_wav(path)
+    np.testing.assert_array_equal(frames, expected(list(range(100, 105))))
+
+
+def test_a_file_that_is_not_a_recording_at_this_rate_is_not_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "take.wav"
+    with WavWriter(path, RATE, CHANNELS) as wav:
+        wav.write(np.zeros((BLOCK, CHANNELS), dtype=np.float32))
+    with pytest.raises(ValueError, match="not a float32 WAV at 44100 Hz"):
+        WavWriter.reopen(path, 44100, CHANNELS)
+    (tmp_path / "text.wav").write_text("not a wav at all, but long enough to be read as one......")
+    with pytest.raises(ValueError, match="not a float32 WAV"):
+        WavWriter.reopen(tmp_path / "text.wav", RATE, CHANNELS)
+    (tmp_path / "link.wav").symlink_to(path)
+    with pytest.raises(OSError):
+        WavWriter.reopen(tmp_path / "link.wav", RATE, CHANNELS)

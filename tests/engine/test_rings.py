@@ -169,3 +169,17 @@ def test_a_command_ring_has_its_pages_from_the_start() -> None:
         assert _resident_shared_kb() - before >= 1000  # the 1 MB of records
     finally:
         ring.close()
+
+
+def test_a_record_is_read_where_it_is_stored_popped_or_not() -> None:
+    """What a new supervisor reads of the commands its predecessor sent."""
+    ring = CommandRing.create(unique_name("test-record-at"), capacity=4, record=64)
+    try:
+        for seq in range(6):
+            ring.push(100 + seq, f"p{seq}".encode(), seq, solo=seq == 5)
+            ring.pop()
+        assert ring.record_at(5) == (105, b"p5", 5, True)
+        assert ring.record_at(2) == (102, b"p2", 2, False)
+        assert ring.record_at(1) == ring.record_at(5)  # lapped: the place holds record 5
+    finally:
+        ring.close()

@@ -264,3 +264,27 @@ def test_a_summary_counts_as_the_reader_does(tmp_path: Path) -> None:
     (tmp_path / "other.txt").write_text("hello\n")
     with pytest.raises(ValueError, match="not a chronus session log header"):
         summarise_log(tmp_path / "other.txt")
+
+
+def test_a_takeover_is_a_comment_and_the_last_commands_are_found(tmp_path: Path) -> None:
+    """A supervisor that takes a log over notes it, and finds the last command lines (not
+    comments, not commit lines) to tell which commands its predecessor had logged."""
+    path = tmp_path / "session.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(0, CREATE)
+        log.write(128, CUTOFF)
+        log.write_commit(256, 512, 64, [TEMPO])
+        log.mark_recording(256, "take.wav")
+    with StampedLog(path, 48000, 128) as log:
+        assert log.last_commands(3) == [
+            '0\t/patch/create\t["bass", "saw"]',
+            "128\t/mod/bass/cutoff\t[800.0]",
+            "256\t/tempo\t[128.0]",
+        ]
+        assert log.last_commands(1) == [StampedLog.line(256, TEMPO)]
+        log.mark_takeover(1024, 1)
+        log.write(1152, NOTE)
+    assert "# supervisor replaced at sample 1024 (supervisor 2)\n" in path.read_text()
+    session = read_stamped_log(path)
+    assert typed(session.commands) == typed([(0, CREATE), (128, CUTOFF), (1152, NOTE)])
+    assert StampedLog(tmp_path / "new.log", 48000, 128).last_commands() == []

@@ -1,0 +1,171 @@
+"""A supervisor replaced: what the new one finds it must log (the commands its dead
+predecessor sent the slots but had not logged yet, found by the log's last command line),
+and what a client that sent meanwhile is told."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import socket
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from chronus.dsp.patch import Patch
+from chronus.engine.client import EngineClient, EngineError
+from chronus.engine.keeper import Lenient, SlotKeeper
+from chronus.engine.launcher import spawn_context
+from chronus.engine.rings import SharedCounters, unique_name
+from chronus.engine.seats import Seat, SeatState
+from chronus.engine.slot import WorkerConfig
+from chronus.engine.stats import ControlField
+from chronus.engine.takeover import unlogged
+from chronus.protocol import Message, encode, validate
+from chronus.session.stamped_log import StampedLog
+
+
+class _Sent:
+    """The part of a keeper `unlogged` reads: the commands kept, and where each applied."""
+
+    def __init__(self, commands: list[tuple[int, int, Message]], applied: dict[int, int]):
+        self._commands = [(seq, stamp, encode(message)) for seq, stamp, message in commands]
+        self._applied = applied
+
+    def commands_from(self, first_seq: int) -> list[tuple[int, int, bytes]]:
+        return [entry for entry in self._commands if entry[0] >= first_seq]
+
+    def applied_at(self, seq: int) -> int | None:
+        return self._applied.get(seq)
+
+
+NOTE = validate("/note/bass", (36, 100, 0.25))
+CUTOFF = validate("/mod/bass/cutoff", (800.0,))
+SENT = [(7, 1280, NOTE), (8, 1280, CUTOFF), (9, 1408, NOTE), (10, 1536, CUTOFF)]
+
+
+def _missing(
+    tmp_path: Path, logged: list[tuple[int, Message]], applied: dict[int, int]
+) -> list[int]:
+    with StampedLog(tmp_path / "s.log", 48000, 128) as log:
+        for sample, message in logged:
+            log.write(sample, message)
+        keeper = cast(Any, _Sent(SENT, applied))
+        return [seq for seq, _, _ in unlogged(keeper, log)]
+
+
+def test_the_commands_after_the_last_logged_one_are_missing(tmp_path: Path) -> None:
+    applied = {7: 1280, 8: 1280, 9: 1536}  # 9 was overtaken: it applied a block late
+    logged = [(0, CUTOFF), (1280, NOTE), (1280, CUTOFF), (1536, NOTE)]
+    assert _missing(tmp_path, logged, applied) == [10]
+
+
+def test_a_line_logged_at_a_later_sample_than_its_stamp_is_still_found(tmp_path: Path) -> None:
+    assert _missing(tmp_path, [(1280, NOTE)], {7: 1280}) == [8, 9, 10]
+
+
+def test_without_a_matching_line_those_after_its_sample_are_missing(tmp_path: Path) -> None:
+    assert _missing(tmp_path, [(1300, NOTE)], {}) == [9, 10]
+    (tmp_path / "s.log").unlink()
+    assert _missing(tmp_path, [], {}) == [7, 8, 9, 10]  # a new log holds none of them
+
+
+def test_a_client_with_no_answer_is_told_what_a_restart_loses() -> None:
+    """No process listens on the port (as while a supervisor is replaced): the error says
+    the commands sent over UDP meanwhile are lost."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with EngineClient("127.0.0.1", port) as client:
+        client.send([CUTOFF])
+        with pytest.raises(EngineError, match="over UDP is lost: send it again"):
+            client.sync(timeout=0.2)
+
+
+@pytest.fixture
+def seats() -> Iterator[tuple[Seat, Seat]]:
+    made = (Seat.create(0, 8, 128, 48000), Seat.create(1, 8, 128, 48000))
+    yield made
+    for seat in made:
+        seat.close()
+
+
+def _keeper_on(seats: tuple[Seat, Seat], control: SharedCounters) -> SlotKeeper:
+    """A keeper made on seats a dead supervisor left (no workers, no launcher needed)."""
+    ctx = spawn_context()
+    config = WorkerConfig("io", control.name, 48000, 128, 2)
+    attached = (None, seats, (ctx.Semaphore(0), ctx.Semaphore(0)))
+    return SlotKeeper(cast(Any, None), ctx, config, control, control, Patch, attached)
+
+
+def test_a_new_keeper_goes_on_from_the_sequence_the_rings_hold(seats: tuple[Seat, Seat]) -> None:
+    """Commands 0-5 went to both seats, 6 to B alone (a commit being built), and A's ring
+    was reset for a joiner at 3 and given 3-5 again: the next command is 7; the commands
+    sent to both from 4 on are 4, 5 and 7 (not B's 6); a joiner copying B replays 0-7."""
+    a, b = seats
+    for seq in range(6):
+        a.commands.push(128 * seq, encode(CUTOFF), seq)
+        b.commands.push(128 * seq, encode(CUTOFF), seq)
+    b.commands.push(768, encode(NOTE), 6, solo=True)
+    a.commands.reset(3)
+    for seq in range(3, 6):
+        a.commands.push(128 * seq, encode(CUTOFF), seq)
+    control = SharedCounters.create(unique_name("test-takeover-control"), ControlField.SIZE)
+    try:
+        keeper = _keeper_on(seats, control)
+        keeper.take_over((), {"failovers": 3, "respawns": 4})
+        assert keeper.push(896, encode(NOTE)) == 7
+        assert [seq for seq, _, _ in keeper.commands_from(4)] == [4, 5, 7]  # not B's solo 6
+        assert keeper._replay(a, b, 0) == 8  # B got 0-6 (its solo 6 too) and 7: all kept
+        assert (keeper.failovers, keeper.respawns, keeper.divergences) == (3, 4, 0)
+        assert all(seat.state is SeatState.DEAD for seat in seats)  # no worker came along
+    finally:
+        control.close()
+
+
+def test_a_command_its_predecessor_pushed_to_one_ring_only_reaches_both(
+    seats: tuple[Seat, Seat],
+) -> None:
+    """The dead supervisor pushed 0-4 to both rings and published them, then pushed 5 to A
+    and died before B's push and the publish: 5 goes to B too, then both may take it."""
+    a, b = seats
+    for seq in range(5):
+        a.commands.push(128 * seq, encode(CUTOFF), seq)
+        b.commands.push(128 * seq, encode(CUTOFF), seq)
+    a.commands.push(640, encode(NOTE), 5)
+    a.accepting = b.accepting = True  # as if their workers came along
+    control = SharedCounters.create(unique_name("test-takeover-control"), ControlField.SIZE)
+    try:
+        control.values[ControlField.PUBLISHED] = 5
+        keeper = _keeper_on(seats, control)
+        keeper.take_over((), {})
+        assert int(control.values[ControlField.PUBLISHED]) == 6
+        assert b.commands.record_at(5) == (640, encode(NOTE), 5, False)
+        assert keeper.push(768, encode(CUTOFF)) == 6
+    finally:
+        control.close()
+
+
+def test_a_state_holding_a_class_this_process_cannot_import_is_still_read() -> None:
+    """A plugin module's state in a slot's snapshot: the patch beside it is what counts."""
+    plugin = types.ModuleType("chronus_test_gone_plugin")
+
+    class Voice:
+        def __init__(self) -> None:
+            self.phase = 0.25
+
+    Voice.__module__ = plugin.__name__
+    Voice.__qualname__ = "Voice"
+    plugin.Voice = Voice  # type: ignore[attr-defined]
+    sys.modules[plugin.__name__] = plugin
+    try:
+        data = pickle.dumps({"patch": {"modules": {}}, "modules": {"v": Voice()}})
+    finally:
+        del sys.modules[plugin.__name__]
+    with pytest.raises(ModuleNotFoundError):
+        pickle.loads(data)
+    read = Lenient(io.BytesIO(data)).load()
+    assert read["patch"] == {"modules": {}} and type(read["modules"]["v"]).__name__ == "_Unknown"
