@@ -146,6 +146,12 @@ class SlotField(IntEnum):
     LEAD = 37
     """Blocks this slot renders ahead of the device now: the lead, one more while its
     renders run heavy (`depth.RenderDepth`)."""
+    HEAVY_RENDERS = 38
+    """Blocks whose render took this slot more than a period of its own CPU time: the
+    render itself crossed the period (the patch, or a core that ran slow)."""
+    HELD_RENDERS = 39
+    """Blocks whose render took more than a period on the wall clock but not in CPU time:
+    the slot was kept off its CPU meanwhile (preempted, or the host stalled the VM)."""
     TIMINGS = 40
     DECISIONS = 40 + TIMING_WINDOW
     """`DECISION_SLOTS` pairs (sequence number, sample it was applied at): where this slot
