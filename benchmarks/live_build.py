@@ -234,7 +234,7 @@ def _watch_host(client: EngineClient, seconds: float) -> dict[str, Any]:
         "stolen_ms_in_windows_with_an_underrun": [
             round(t, 1) for (_, _, n), t in zip(polls, steals, strict=True) if n
         ][:20],
-        **_render_faults(polls, renders),
+        **_render_faults(polls, renders, hit),
     }
 
 
@@ -244,25 +244,23 @@ def _render_counts(status: dict[str, Any]) -> dict[str, tuple[int, int]]:
 
 
 def _render_faults(
-    polls: list[tuple[int, int, int]], renders: list[tuple[int, int]]
+    polls: list[tuple[int, int, int]], renders: list[tuple[int, int]], hit: list[bool]
 ) -> dict[str, Any]:
-    """Whose fault the underruns were, from the active slot's renders in each window: one
-    that took over a period of CPU time is the render's own (the patch, or a core running
-    slow); one over a period on the wall clock only is the slot kept off its CPU."""
-    windows = list(zip(polls, renders, strict=True))
+    """Whose fault the underruns were, window by window, first match: a host stall the
+    sleepers saw (`hit`); else a render of the active slot that took over a period of its
+    CPU time (heavy: the render's own work, or a core running slow); else one over a period
+    on the wall clock only (held: the slot kept off its CPU); else none of these. (A host
+    stall can count as CPU time of the thread it stopped, so the stall comes first.)"""
+    blame = {"host_stall": 0, "heavy_render": 0, "held_render": 0, "none_of_these": 0}
+    for (_, _, n), (heavy, held), stalled in zip(polls, renders, hit, strict=True):
+        if n:
+            key = "host_stall" if stalled else "heavy_render" if heavy else "held_render"
+            blame[key if stalled or heavy or held else "none_of_these"] += n
     return {
         "active_heavy_renders": sum(heavy for heavy, _ in renders),
         "active_held_renders": sum(held for _, held in renders),
-        "underruns_in_windows_with_a_heavy_render": sum(
-            n for (_, _, n), (heavy, _) in windows if heavy
-        ),
-        "underruns_in_windows_with_a_held_render_only": sum(
-            n for (_, _, n), (heavy, held) in windows if held and not heavy
-        ),
-        "underruns_in_windows_with_neither": sum(
-            n for (_, _, n), (heavy, held) in windows if not heavy and not held
-        ),
         "windows_with_a_heavy_render": f"{sum(1 for h, _ in renders if h)} of {len(renders)}",
+        "underruns_by_window": blame,
     }
 
 
