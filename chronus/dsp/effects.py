@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from chronus.dsp import effect_kernels as ek
 from chronus.dsp import idle
+from chronus.dsp.kernels import entry
 from chronus.dsp.module import Processor, StateValue
 from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs_effects import EFFECT_SPECS, MAX_DELAY_MS
@@ -67,6 +68,7 @@ class Distortion(_Smoothed):
             (p[at : at + 1], p[at + 1 : at + 2]) for at in (ek.DIST_X, ek.DIST_F, ek.DIST_LP)
         )
         self._mode = ek.DIST_TANH
+        self._mono = entry(ek.distortion_mono)
         self._start()
         p[ek.DIST_TONE] = -1.0  # forces the tone coefficient to be derived on the first sample
         p[ek.DIST_FMODE] = -1.0  # and the antiderivatives
@@ -110,7 +112,7 @@ class Distortion(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_mono`."""
-        ek.distortion_mono(inp, out, n, self._mode, self._p)
+        self._mono(inp, out, n, self._mode, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from chronus.dsp import filter_kernels as fk
 from chronus.dsp import idle
+from chronus.dsp.kernels import entry
 from chronus.dsp.module import Processor
 from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs import TYPE_SPECS
@@ -124,6 +125,8 @@ class Acid(Processor):
         self._channels = ((self._st[:4], self._st[4:]),)
         self._ahead = 0
         self._cells = cast("memoryview[float]", p.data)  # quicker to set than the array
+        self._mono = entry(fk.acid_mono)
+        self._mono_ahead = entry(fk.acid_mono_ahead)
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -197,9 +200,9 @@ class Acid(Processor):
         """WRITE `n` filtered samples of a dual-mono input into `out` (and see above)."""
         if self._ahead:
             count, self._ahead = self._ahead, 0
-            fk.acid_mono_ahead(inp, out, n, self._p, count)
+            self._mono_ahead(inp, out, n, self._p, count)
             return
-        fk.acid_mono(inp, out, n, self._p)
+        self._mono(inp, out, n, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels

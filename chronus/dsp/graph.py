@@ -571,6 +571,9 @@ class Graph:
         guard = self.guard
         coef = self._mix_coef
         awake = self._awake
+        # the kernels called for every node, past numba's dispatch (see `kernels.entry`)
+        entry = kernels.entry
+        to_mono, to_both, zero = entry(strip_to_mono), entry(strip_mono), entry(zero_mono)
         i = 0
         while i < len(awake):  # grows while it runs: a node fed here wakes after this one
             node = awake[i]
@@ -596,7 +599,7 @@ class Graph:
                     node.feed = NO_FEED
                     raised = not guard.mono(node, module, node.inp_mono, self._out_mono, n)  # type: ignore[arg-type]
                     if raised or feed == MONO_FEED:
-                        zero_mono(node.inp_mono, n)
+                        zero(node.inp_mono, n)
                 else:
                     ok, mono = self._process(node, cast(Processor, module), n)
                     raised = not ok
@@ -610,11 +613,9 @@ class Graph:
                     if only is not None and only.span == m and only.steady:
                         dst = only.dst  # one steady route: straight into where it goes
                         if dst is None or dst.feed == STEREO_FEED:
-                            bad = strip_mono(only.buf, mono, True, m, node.gain, node.target, coef)
+                            bad = to_both(only.buf, mono, True, m, node.gain, node.target, coef)
                         else:
-                            bad = strip_to_mono(
-                                dst.inp_mono, mono, True, m, node.gain, node.target, coef
-                            )
+                            bad = to_mono(dst.inp_mono, mono, True, m, node.gain, node.target, coef)
                             dst.feed = MONO_FEED
                         if dst is not None and dst.asleep:
                             self._wake(dst)

@@ -78,6 +78,8 @@ class Synth(Module):
         self._clock = np.zeros(1, dtype=np.int64)
         self._next_serial = 1
         self._last_inc = 0.0
+        self._block = kernels.entry(kernels.synth_block)
+        self._block_ahead = kernels.entry(kernels.synth_block_ahead)
         self._last_midi = 60.0
         self._last_velocity = 100.0
         self._gate_open = False
@@ -244,12 +246,12 @@ class Synth(Module):
         """WRITE `n` samples into `out[:n]` (starting the notes `note_at` left on the way)."""
         if self._ahead_count:
             count, self._ahead_count = self._ahead_count, 0
-            kernels.synth_block_ahead(
+            self._block_ahead(
                 out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls,
                 self._settings, self._clock, self._ahead, count,
             )  # fmt: skip
             return
-        kernels.synth_block(
+        self._block(
             out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls, self._settings,
             self._clock,
         )  # fmt: skip
