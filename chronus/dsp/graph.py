@@ -597,9 +597,9 @@ class Graph:
                 feed = node.feed
                 if node.dual_mono and node.state_mono and feed != STEREO_FEED and not node.bypassed:
                     node.feed = NO_FEED
+                    if feed == NO_FEED:
+                        zero(node.inp_mono, n)  # unfed: what it held is an older block's
                     raised = not guard.mono(node, module, node.inp_mono, self._out_mono, n)  # type: ignore[arg-type]
-                    if raised or feed == MONO_FEED:
-                        zero(node.inp_mono, n)
                 else:
                     ok, mono = self._process(node, cast(Processor, module), n)
                     raised = not ok
@@ -614,13 +614,17 @@ class Graph:
                         dst = only.dst  # one steady route: straight into where it goes
                         if dst is None or dst.feed == STEREO_FEED:
                             bad = to_both(only.buf, mono, True, m, node.gain, node.target, coef)
-                        else:
-                            bad = to_mono(dst.inp_mono, mono, True, m, node.gain, node.target, coef)
+                        else:  # the first to feed it this block writes over the last one
+                            first = dst.feed == NO_FEED
+                            if first and m < n:
+                                zero(dst.inp_mono, n)
+                            add = not first or m < n
+                            bad = to_mono(dst.inp_mono, mono, add, m, node.gain, node.target, coef)
                             dst.feed = MONO_FEED
                         if dst is not None and dst.asleep:
                             self._wake(dst)
                     else:
-                        bad = self._strip_dual_mono(node, mono, m)
+                        bad = self._strip_dual_mono(node, mono, m, n)
                 else:
                     bad = self._strip_stereo(node, mono, only, m, n)
                 if bad:
@@ -695,14 +699,14 @@ class Graph:
         node.feed = NO_FEED
         mono = module.DUAL_MONO and node.state_mono and feed != STEREO_FEED and not node.bypassed
         if mono:
+            if feed == NO_FEED:
+                zero_mono(node.inp_mono, n)  # unfed: what it held is an older block's
             ok = self.guard.mono(node, module, node.inp_mono, self._out_mono, n)
         else:
             if feed == MONO_FEED:
                 spread(node.inp, node.inp_mono, n)
             ok = self.guard.stereo(node, module, node.inp, self._out_stereo, n)
         if mono:
-            if feed == MONO_FEED:
-                zero_mono(node.inp_mono, n)
             return ok, self._out_mono
         if feed != NO_FEED:
             zero_block(node.inp, n)
@@ -711,7 +715,7 @@ class Graph:
             node.state_mono = False  # its channels heard different things
         return ok, None
 
-    def _strip_dual_mono(self, node: Node, mono: FloatArray, m: int) -> int:
+    def _strip_dual_mono(self, node: Node, mono: FloatArray, m: int, n: int) -> int:
         """Through a balanced strip, a mono output stays dual-mono: into a processor whose
         input is dual-mono so far it goes as one channel, elsewhere into both (the routes
         fading, or more than one: the one-route case is in `_render`)."""
@@ -725,6 +729,8 @@ class Graph:
             if dst is None or dst.feed == STEREO_FEED:
                 add_faded_both(route.buf, post, route.span, route.gain, route.target, coef)
             else:
+                if dst.feed == NO_FEED:
+                    zero_mono(dst.inp_mono, n)  # what it held is an older block's
                 add_faded_mono(dst.inp_mono, post, route.span, route.gain, route.target, coef)
                 dst.feed = MONO_FEED
             if not route.steady:
