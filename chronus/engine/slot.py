@@ -561,8 +561,9 @@ def _render_loop(
         now = time.monotonic_ns()
         v[SlotField.HEARTBEAT_NS] = now
         v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
-        if woken:
-            delay = now - int(io_values[IoField.LAST_BLOCK_NS])
+        asked_ns = int(io_values[IoField.LAST_BLOCK_NS])
+        if woken and asked_ns:  # 0: the device has not asked for a block yet
+            delay = now - asked_ns
             if delay > v[SlotField.MAX_WAKE_NS]:
                 v[SlotField.MAX_WAKE_NS] = delay
             if delay > period_ns:
