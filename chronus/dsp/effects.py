@@ -68,7 +68,7 @@ class Distortion(_Smoothed):
             (p[at : at + 1], p[at + 1 : at + 2]) for at in (ek.DIST_X, ek.DIST_F, ek.DIST_LP)
         )
         self._mode = ek.DIST_TANH
-        self._mono = entry(ek.distortion_mono)
+        self._stereo, self._mono = entry(ek.distortion_block), entry(ek.distortion_mono)
         self._start()
         p[ek.DIST_TONE] = -1.0  # forces the tone coefficient to be derived on the first sample
         p[ek.DIST_FMODE] = -1.0  # and the antiderivatives
@@ -106,7 +106,7 @@ class Distortion(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.distortion_block(inp, out, n, self._mode, self._p)
+        self._stereo(inp, out, n, self._mode, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
@@ -141,6 +141,7 @@ class Delay(_Smoothed):
         self._channels = ((self._buf[:, 0], self._buf[:, 1]), (self._lp[:1], self._lp[1:]))
         self._watch = idle.LineWatch()
         self._bpm = 120.0
+        self._stereo, self._mono = entry(ek.delay_block), entry(ek.delay_mono)
         self._start()
 
     def _delay_samples(self) -> float:
@@ -191,13 +192,13 @@ class Delay(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.delay_block(inp, out, n, self._buf, self._p)
+        self._stereo(inp, out, n, self._buf, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_mono`."""
-        ek.delay_mono(inp, out, n, self._buf, self._p)
+        self._mono(inp, out, n, self._buf, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels
@@ -239,6 +240,7 @@ class Reverb(_Smoothed):
         self._lines = np.zeros(sum(lengths))
         self._watch = idle.LineWatch()
         self._store = self._p[ek.REVERB_STORE : ek.REVERB_STORE + 16]
+        self._stereo = entry(ek.reverb_block)
         self._start()
 
     def _param_changed(self, name: str, value: float) -> None:
@@ -271,7 +273,7 @@ class Reverb(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.reverb_block(inp, out, n, self._lines, self._iv, self._p)
+        self._stereo(inp, out, n, self._lines, self._iv, self._p)
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {"lines": self._lines, "index": self._index, "store": self._store, "cur": self._cur}

@@ -41,6 +41,7 @@ class StateVariable(Processor):
         self._cur, self._tgt = smoothers(p, fk.SVF_CUR, times, sample_rate)
         p[fk.SVF_RATE] = float(sample_rate)
         self._channels = ((self._ic[:2], self._ic[2:]),)
+        self._stereo, self._mono = entry(fk.svf_block), entry(fk.svf_mono)
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -62,13 +63,13 @@ class StateVariable(Processor):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """WRITE `n` filtered frames into `out`."""
-        fk.svf_block(inp, out, n, self.MODE, self._p)
+        self._stereo(inp, out, n, self.MODE, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """WRITE `n` filtered samples of a dual-mono input into `out`."""
-        fk.svf_mono(inp, out, n, self.MODE, self._p)
+        self._mono(inp, out, n, self.MODE, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels
@@ -125,8 +126,8 @@ class Acid(Processor):
         self._channels = ((self._st[:4], self._st[4:]),)
         self._ahead = 0
         self._cells = cast("memoryview[float]", p.data)  # quicker to set than the array
-        self._mono = entry(fk.acid_mono)
-        self._mono_ahead = entry(fk.acid_mono_ahead)
+        self._stereo, self._stereo_ahead = entry(fk.acid_block), entry(fk.acid_block_ahead)
+        self._mono, self._mono_ahead = entry(fk.acid_mono), entry(fk.acid_mono_ahead)
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -190,9 +191,9 @@ class Acid(Processor):
         """WRITE `n` filtered frames into `out` (the notes `note_at` left on the way)."""
         if self._ahead:
             count, self._ahead = self._ahead, 0
-            fk.acid_block_ahead(inp, out, n, self._p, count)
+            self._stereo_ahead(inp, out, n, self._p, count)
             return
-        fk.acid_block(inp, out, n, self._p)
+        self._stereo(inp, out, n, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from chronus.dsp import effects, filters, kernels
-from chronus.dsp.effects import Distortion
-from chronus.dsp.filters import Acid
+from chronus.dsp.effects import Delay, Distortion, Reverb
+from chronus.dsp.filters import Acid, Lowpass
 from chronus.dsp.render import Renderer
 from chronus.dsp.synth import SawSynth
 from chronus.lang.interpreter import Interpreter
@@ -30,12 +30,16 @@ def test_entry_is_the_kernel_until_it_has_exactly_one_signature() -> None:
     assert kernels.entry(twice) is twice  # two signatures: the dispatcher chooses
 
 
-def test_the_chain_modules_take_entry_points_once_warm() -> None:
+def test_the_processors_take_entry_points_once_warm() -> None:
     assert Renderer(48000, 128).warm_up() == []
     saw, acid, dist = SawSynth(48000, 128), Acid(48000, 128), Distortion(48000, 128)
     assert saw._block is not kernels.synth_block
     assert acid._mono is not filters.fk.acid_mono
+    assert acid._stereo is not filters.fk.acid_block
     assert dist._mono is not effects.ek.distortion_mono
+    assert Lowpass(48000, 128)._mono is not filters.fk.svf_mono
+    assert Delay(48000, 128)._stereo is not effects.ek.delay_block
+    assert Reverb(48000, 128)._stereo is not effects.ek.reverb_block
 
 
 def _song(block: int) -> bytes:
@@ -55,6 +59,17 @@ def _song(block: int) -> bytes:
             for message in result.messages:
                 renderer.schedule(0, message)
     renderer.schedule(5003, validate("/note/v1", (50, 90, 0.03)))
+    for address, args in (  # the stereo and mono kernels of the other processors too
+        ("/patch/create", ("lp", "lowpass")),
+        ("/patch/create", ("echo", "delay")),
+        ("/patch/create", ("room", "reverb")),
+        ("/patch/connect", ("v2", "lp")),
+        ("/patch/connect", ("lp", "echo")),
+        ("/patch/connect", ("echo", "room")),
+        ("/patch/connect", ("room", "master")),
+        ("/mod/v3/pan", (0.5,)),
+    ):
+        renderer.schedule(300, validate(address, args))
     out = np.zeros((block, 2), dtype=np.float32)
     rendered = bytearray()
     while renderer.position < 24000:
