@@ -68,7 +68,7 @@ class Distortion(_Smoothed):
             (p[at : at + 1], p[at + 1 : at + 2]) for at in (ek.DIST_X, ek.DIST_F, ek.DIST_LP)
         )
         self._mode = ek.DIST_TANH
-        self._stereo, self._mono = entry(ek.distortion_block), entry(ek.distortion_mono)
+        self.bind_kernels()
         self._start()
         p[ek.DIST_TONE] = -1.0  # forces the tone coefficient to be derived on the first sample
         p[ek.DIST_FMODE] = -1.0  # and the antiderivatives
@@ -82,6 +82,10 @@ class Distortion(_Smoothed):
             self._tgt[2] = value
         elif name == "mode":
             self._mode = round(value)
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo, self._mono = entry(ek.distortion_block), entry(ek.distortion_mono)
 
     def silence(self) -> None:
         """Clear the shaper's and the low-pass's memories."""
@@ -141,7 +145,7 @@ class Delay(_Smoothed):
         self._channels = ((self._buf[:, 0], self._buf[:, 1]), (self._lp[:1], self._lp[1:]))
         self._watch = idle.LineWatch()
         self._bpm = 120.0
-        self._stereo, self._mono = entry(ek.delay_block), entry(ek.delay_mono)
+        self.bind_kernels()
         self._start()
 
     def _delay_samples(self) -> float:
@@ -171,6 +175,10 @@ class Delay(_Smoothed):
         """A synced delay follows the new tempo (gliding, like any time change)."""
         self._bpm = float(bpm)
         self._tgt[0] = self._delay_samples()
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo, self._mono = entry(ek.delay_block), entry(ek.delay_mono)
 
     def silence(self) -> None:
         """Drop every echo."""
@@ -240,7 +248,7 @@ class Reverb(_Smoothed):
         self._lines = np.zeros(sum(lengths))
         self._watch = idle.LineWatch()
         self._store = self._p[ek.REVERB_STORE : ek.REVERB_STORE + 16]
-        self._stereo = entry(ek.reverb_block)
+        self.bind_kernels()
         self._start()
 
     def _param_changed(self, name: str, value: float) -> None:
@@ -252,6 +260,10 @@ class Reverb(_Smoothed):
             self._tgt[2] = value
         elif name == "width":
             self._tgt[3] = value
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo = entry(ek.reverb_block)
 
     def silence(self) -> None:
         """Cut the tail."""

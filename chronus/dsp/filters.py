@@ -41,7 +41,7 @@ class StateVariable(Processor):
         self._cur, self._tgt = smoothers(p, fk.SVF_CUR, times, sample_rate)
         p[fk.SVF_RATE] = float(sample_rate)
         self._channels = ((self._ic[:2], self._ic[2:]),)
-        self._stereo, self._mono = entry(fk.svf_block), entry(fk.svf_mono)
+        self.bind_kernels()
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -50,6 +50,10 @@ class StateVariable(Processor):
             self._tgt[0] = math.log2(value)
         elif name == "res":
             self._tgt[1] = value
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo, self._mono = entry(fk.svf_block), entry(fk.svf_mono)
 
     def silence(self) -> None:
         """Clear the filter memories."""
@@ -126,8 +130,7 @@ class Acid(Processor):
         self._channels = ((self._st[:4], self._st[4:]),)
         self._ahead = 0
         self._cells = cast("memoryview[float]", p.data)  # quicker to set than the array
-        self._stereo, self._stereo_ahead = entry(fk.acid_block), entry(fk.acid_block_ahead)
-        self._mono, self._mono_ahead = entry(fk.acid_mono), entry(fk.acid_mono_ahead)
+        self.bind_kernels()
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -175,6 +178,11 @@ class Acid(Processor):
         """An opening gate retriggers the envelope like a note."""
         if on:
             self._env[0] = 1.0
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo, self._stereo_ahead = entry(fk.acid_block), entry(fk.acid_block_ahead)
+        self._mono, self._mono_ahead = entry(fk.acid_mono), entry(fk.acid_mono_ahead)
 
     def silence(self) -> None:
         """Clear the ladder memories and the envelope."""

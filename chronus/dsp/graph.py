@@ -137,6 +137,7 @@ class Graph:
         self._removing: list[Node] = []
         self._stale = False
         self._ahead: list[Module] = []
+        self._unbound: list[Module] = []  # made since the last block: kernels to take again
         """The modules given notes inside the block to come (`note_at`)."""
         self._acc = np.zeros((self.max_block, 2))
         self._out_mono = np.zeros(self.max_block)
@@ -350,6 +351,7 @@ class Graph:
         node = Node(module_id, module, self.max_block)
         node.crumb = crumb_of(module_id)
         node.plugin = self.guard.row_of(module.TYPE)
+        self._unbound.append(module)
         if node.crumb in self._doomed:  # it killed the peer in the block that made it
             self.guard.quarantined(node)
             self.quarantined.append(module_id)
@@ -564,6 +566,10 @@ class Graph:
             for module in self._ahead:
                 module.flush_notes()
             self._ahead.clear()
+        if self._unbound:  # rare: a module made before its kernels were compiled
+            for module in self._unbound:
+                module.bind_kernels()
+            self._unbound.clear()
 
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False

@@ -78,8 +78,7 @@ class Synth(Module):
         self._clock = np.zeros(1, dtype=np.int64)
         self._next_serial = 1
         self._last_inc = 0.0
-        self._block = kernels.entry(kernels.synth_block)
-        self._block_ahead = kernels.entry(kernels.synth_block_ahead)
+        self.bind_kernels()
         self._last_midi = 60.0
         self._last_velocity = 100.0
         self._gate_open = False
@@ -188,6 +187,11 @@ class Synth(Module):
         self._last_midi = midi
         self._last_velocity = velocity
         return inc, start, velocity_gain(velocity), serial
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._block = kernels.entry(kernels.synth_block)
+        self._block_ahead = kernels.entry(kernels.synth_block_ahead)
 
     def can_note_at(self) -> bool:
         """Room for one more note inside the next block (see `Module.note_at`)."""

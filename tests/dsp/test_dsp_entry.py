@@ -4,6 +4,9 @@ rendered that way gives the very samples it gives through the dispatcher."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -40,6 +43,29 @@ def test_the_processors_take_entry_points_once_warm() -> None:
     assert Lowpass(48000, 128)._mono is not filters.fk.svf_mono
     assert Delay(48000, 128)._stereo is not effects.ek.delay_block
     assert Reverb(48000, 128)._stereo is not effects.ek.reverb_block
+
+
+COLD = """
+import numpy as np
+from chronus.dsp.render import Renderer
+from chronus.protocol import validate
+
+renderer = Renderer(48000, 128)  # no warm-up: as `chronus render` starts
+for address, args in (("/patch/create", ("v", "saw")), ("/patch/create", ("a", "acid")),
+                      ("/patch/connect", ("v", "a")), ("/patch/connect", ("a", "master"))):
+    renderer.schedule(0, validate(address, args))
+renderer.schedule(0, validate("/note/v", (40, 100, 0.1)))
+out = np.zeros((128, 2), dtype=np.float32)
+renderer.render(out, 128)  # makes the modules, compiles (or loads) their kernels
+saw, acid = renderer.graph.modules["v"], renderer.graph.modules["a"]
+print(type(saw._block).__name__, type(acid._mono).__name__)
+"""
+
+
+def test_a_module_made_before_its_kernels_compiled_takes_them_after_its_first_block() -> None:
+    result = subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["builtin_function_or_method"] * 2, result.stdout
 
 
 def _song(block: int) -> bytes:
