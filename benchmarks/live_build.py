@@ -13,7 +13,11 @@ rejoins are timed (at this size a slot's state is captured by a forked child).
 Printed (one JSON object): underruns and xruns while building, idling and playing; slot
 deaths (`deaths`: how many "died" events), kills as hung and respawns; the longest one command
 took to apply in a slot; the slots' render time per block (p50 / p99 / max) while idle and
-while playing; the build's length and the commands the engine refused.
+while playing; the build's length and the commands the engine refused. While playing
+(without `--kills`), whose fault each underrun was: the host's stalls seen by a sleeper per
+CPU, and the active slot's renders over a period, *heavy* (over a period of the slot's own
+CPU time: the render crossed it) or *held* (over a period on the wall clock only: the slot
+was kept off its CPU), counted per window of ~50 ms.
 
     python benchmarks/live_build.py --backend device --chains 32
     python benchmarks/live_build.py --backend device --chains 128 --play --seconds 60
@@ -109,6 +113,8 @@ class Watch:
             "slots": {  # what may make a slot late other than its render (maxima: ever)
                 slot["name"]: {
                     "slow_wakes": slot["slow_wakes"] - old.get("slow_wakes", 0),
+                    "heavy_renders": slot["heavy_renders"] - old.get("heavy_renders", 0),
+                    "held_renders": slot["held_renders"] - old.get("held_renders", 0),
                     "late_blocks": slot["late_blocks"] - old.get("late_blocks", 0),
                     "captures_forked": slot["captures_forked"] - old.get("captures_forked", 0),
                     **{
@@ -185,19 +191,27 @@ def _watch_host(client: EngineClient, seconds: float) -> dict[str, Any]:
     slack = 10_000_000  # a stall that ended just before the window is paid for in it
     polls: list[tuple[int, int, int]] = []
     steals: list[float] = []
+    renders: list[tuple[int, int]] = []  # the active's heavy and held renders per window
     with StallMonitor(4.0, capacity=1 << 14) as host:
-        seen = client.status()["io"]["underruns"]
+        status = client.status()
+        seen = status["io"]["underruns"]
+        counts = _render_counts(status)
         since = time.monotonic_ns()
         stolen = _steal_ms()
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             time.sleep(0.05)
-            now_underruns = client.status()["io"]["underruns"]
+            status = client.status()
+            now_underruns = status["io"]["underruns"]
             now = time.monotonic_ns()
             now_stolen = _steal_ms()
             polls.append((since, now, now_underruns - seen))
             steals.append(max(b - a for a, b in zip(stolen, now_stolen, strict=True)))
-            seen, since, stolen = now_underruns, now, now_stolen
+            now_counts = _render_counts(status)
+            active = next(s["name"] for s in status["slots"] if s["role"] == "active")
+            (heavy, held), (was_heavy, was_held) = now_counts[active], counts.get(active, (0, 0))
+            renders.append((heavy - was_heavy, held - was_held))
+            seen, since, stolen, counts = now_underruns, now, now_stolen, now_counts
         stalls = host.stalls
 
     def stalled(start: int, stop: int) -> bool:
@@ -220,6 +234,33 @@ def _watch_host(client: EngineClient, seconds: float) -> dict[str, Any]:
         "stolen_ms_in_windows_with_an_underrun": [
             round(t, 1) for (_, _, n), t in zip(polls, steals, strict=True) if n
         ][:20],
+        **_render_faults(polls, renders, hit),
+    }
+
+
+def _render_counts(status: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Per slot, its renders over a period so far: (heavy, held), see `SlotField`."""
+    return {s["name"]: (s["heavy_renders"], s["held_renders"]) for s in status["slots"]}
+
+
+def _render_faults(
+    polls: list[tuple[int, int, int]], renders: list[tuple[int, int]], hit: list[bool]
+) -> dict[str, Any]:
+    """Whose fault the underruns were, window by window, first match: a host stall the
+    sleepers saw (`hit`); else a render of the active slot that took over a period of its
+    CPU time (heavy: the render's own work, or a core running slow); else one over a period
+    on the wall clock only (held: the slot kept off its CPU); else none of these. (A host
+    stall can count as CPU time of the thread it stopped, so the stall comes first.)"""
+    blame = {"host_stall": 0, "heavy_render": 0, "held_render": 0, "none_of_these": 0}
+    for (_, _, n), (heavy, held), stalled in zip(polls, renders, hit, strict=True):
+        if n:
+            key = "host_stall" if stalled else "heavy_render" if heavy else "held_render"
+            blame[key if stalled or heavy or held else "none_of_these"] += n
+    return {
+        "active_heavy_renders": sum(heavy for heavy, _ in renders),
+        "active_held_renders": sum(held for _, held in renders),
+        "windows_with_a_heavy_render": f"{sum(1 for h, _ in renders if h)} of {len(renders)}",
+        "underruns_by_window": blame,
     }
 
 

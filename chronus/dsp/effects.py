@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from chronus.dsp import effect_kernels as ek
 from chronus.dsp import idle
+from chronus.dsp.kernels import entry
 from chronus.dsp.module import Processor, StateValue
 from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs_effects import EFFECT_SPECS, MAX_DELAY_MS
@@ -67,6 +68,7 @@ class Distortion(_Smoothed):
             (p[at : at + 1], p[at + 1 : at + 2]) for at in (ek.DIST_X, ek.DIST_F, ek.DIST_LP)
         )
         self._mode = ek.DIST_TANH
+        self.bind_kernels()
         self._start()
         p[ek.DIST_TONE] = -1.0  # forces the tone coefficient to be derived on the first sample
         p[ek.DIST_FMODE] = -1.0  # and the antiderivatives
@@ -80,6 +82,10 @@ class Distortion(_Smoothed):
             self._tgt[2] = value
         elif name == "mode":
             self._mode = round(value)
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo, self._mono = entry(ek.distortion_block), entry(ek.distortion_mono)
 
     def silence(self) -> None:
         """Clear the shaper's and the low-pass's memories."""
@@ -104,13 +110,13 @@ class Distortion(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.distortion_block(inp, out, n, self._mode, self._p)
+        self._stereo(inp, out, n, self._mode, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_mono`."""
-        ek.distortion_mono(inp, out, n, self._mode, self._p)
+        self._mono(inp, out, n, self._mode, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels
@@ -139,6 +145,7 @@ class Delay(_Smoothed):
         self._channels = ((self._buf[:, 0], self._buf[:, 1]), (self._lp[:1], self._lp[1:]))
         self._watch = idle.LineWatch()
         self._bpm = 120.0
+        self.bind_kernels()
         self._start()
 
     def _delay_samples(self) -> float:
@@ -169,6 +176,10 @@ class Delay(_Smoothed):
         self._bpm = float(bpm)
         self._tgt[0] = self._delay_samples()
 
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo, self._mono = entry(ek.delay_block), entry(ek.delay_mono)
+
     def silence(self) -> None:
         """Drop every echo."""
         self._buf[:] = 0.0
@@ -189,13 +200,13 @@ class Delay(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.delay_block(inp, out, n, self._buf, self._p)
+        self._stereo(inp, out, n, self._buf, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_mono`."""
-        ek.delay_mono(inp, out, n, self._buf, self._p)
+        self._mono(inp, out, n, self._buf, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels
@@ -237,6 +248,7 @@ class Reverb(_Smoothed):
         self._lines = np.zeros(sum(lengths))
         self._watch = idle.LineWatch()
         self._store = self._p[ek.REVERB_STORE : ek.REVERB_STORE + 16]
+        self.bind_kernels()
         self._start()
 
     def _param_changed(self, name: str, value: float) -> None:
@@ -248,6 +260,10 @@ class Reverb(_Smoothed):
             self._tgt[2] = value
         elif name == "width":
             self._tgt[3] = value
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo = entry(ek.reverb_block)
 
     def silence(self) -> None:
         """Cut the tail."""
@@ -269,7 +285,7 @@ class Reverb(_Smoothed):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """See `Processor.process_stereo`."""
-        ek.reverb_block(inp, out, n, self._lines, self._iv, self._p)
+        self._stereo(inp, out, n, self._lines, self._iv, self._p)
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
         return {"lines": self._lines, "index": self._index, "store": self._store, "cur": self._cur}

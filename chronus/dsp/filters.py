@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from chronus.dsp import filter_kernels as fk
 from chronus.dsp import idle
+from chronus.dsp.kernels import entry
 from chronus.dsp.module import Processor
 from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs import TYPE_SPECS
@@ -40,6 +41,7 @@ class StateVariable(Processor):
         self._cur, self._tgt = smoothers(p, fk.SVF_CUR, times, sample_rate)
         p[fk.SVF_RATE] = float(sample_rate)
         self._channels = ((self._ic[:2], self._ic[2:]),)
+        self.bind_kernels()
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -48,6 +50,10 @@ class StateVariable(Processor):
             self._tgt[0] = math.log2(value)
         elif name == "res":
             self._tgt[1] = value
+
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo, self._mono = entry(fk.svf_block), entry(fk.svf_mono)
 
     def silence(self) -> None:
         """Clear the filter memories."""
@@ -61,13 +67,13 @@ class StateVariable(Processor):
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """WRITE `n` filtered frames into `out`."""
-        fk.svf_block(inp, out, n, self.MODE, self._p)
+        self._stereo(inp, out, n, self.MODE, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
     ) -> None:
         """WRITE `n` filtered samples of a dual-mono input into `out`."""
-        fk.svf_mono(inp, out, n, self.MODE, self._p)
+        self._mono(inp, out, n, self.MODE, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels
@@ -124,6 +130,7 @@ class Acid(Processor):
         self._channels = ((self._st[:4], self._st[4:]),)
         self._ahead = 0
         self._cells = cast("memoryview[float]", p.data)  # quicker to set than the array
+        self.bind_kernels()
         self._init_params()
         np.copyto(self._cur, self._tgt)
 
@@ -172,6 +179,11 @@ class Acid(Processor):
         if on:
             self._env[0] = 1.0
 
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._stereo, self._stereo_ahead = entry(fk.acid_block), entry(fk.acid_block_ahead)
+        self._mono, self._mono_ahead = entry(fk.acid_mono), entry(fk.acid_mono_ahead)
+
     def silence(self) -> None:
         """Clear the ladder memories and the envelope."""
         self._st[:] = 0.0
@@ -187,9 +199,9 @@ class Acid(Processor):
         """WRITE `n` filtered frames into `out` (the notes `note_at` left on the way)."""
         if self._ahead:
             count, self._ahead = self._ahead, 0
-            fk.acid_block_ahead(inp, out, n, self._p, count)
+            self._stereo_ahead(inp, out, n, self._p, count)
             return
-        fk.acid_block(inp, out, n, self._p)
+        self._stereo(inp, out, n, self._p)
 
     def process_mono(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
@@ -197,9 +209,9 @@ class Acid(Processor):
         """WRITE `n` filtered samples of a dual-mono input into `out` (and see above)."""
         if self._ahead:
             count, self._ahead = self._ahead, 0
-            fk.acid_mono_ahead(inp, out, n, self._p, count)
+            self._mono_ahead(inp, out, n, self._p, count)
             return
-        fk.acid_mono(inp, out, n, self._p)
+        self._mono(inp, out, n, self._p)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels

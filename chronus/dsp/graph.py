@@ -137,6 +137,7 @@ class Graph:
         self._removing: list[Node] = []
         self._stale = False
         self._ahead: list[Module] = []
+        self._unbound: list[Module] = []  # made since the last block: kernels to take again
         """The modules given notes inside the block to come (`note_at`)."""
         self._acc = np.zeros((self.max_block, 2))
         self._out_mono = np.zeros(self.max_block)
@@ -350,6 +351,7 @@ class Graph:
         node = Node(module_id, module, self.max_block)
         node.crumb = crumb_of(module_id)
         node.plugin = self.guard.row_of(module.TYPE)
+        self._unbound.append(module)
         if node.crumb in self._doomed:  # it killed the peer in the block that made it
             self.guard.quarantined(node)
             self.quarantined.append(module_id)
@@ -564,6 +566,10 @@ class Graph:
             for module in self._ahead:
                 module.flush_notes()
             self._ahead.clear()
+        if self._unbound:  # rare: a module made before its kernels were compiled
+            for module in self._unbound:
+                module.bind_kernels()
+            self._unbound.clear()
 
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
@@ -571,6 +577,9 @@ class Graph:
         guard = self.guard
         coef = self._mix_coef
         awake = self._awake
+        # the kernels called for every node, past numba's dispatch (see `kernels.entry`)
+        entry = kernels.entry
+        to_mono, to_both, zero = entry(strip_to_mono), entry(strip_mono), entry(zero_mono)
         i = 0
         while i < len(awake):  # grows while it runs: a node fed here wakes after this one
             node = awake[i]
@@ -594,9 +603,9 @@ class Graph:
                 feed = node.feed
                 if node.dual_mono and node.state_mono and feed != STEREO_FEED and not node.bypassed:
                     node.feed = NO_FEED
+                    if feed == NO_FEED:
+                        zero(node.inp_mono, n)  # unfed: what it held is an older block's
                     raised = not guard.mono(node, module, node.inp_mono, self._out_mono, n)  # type: ignore[arg-type]
-                    if raised or feed == MONO_FEED:
-                        zero_mono(node.inp_mono, n)
                 else:
                     ok, mono = self._process(node, cast(Processor, module), n)
                     raised = not ok
@@ -610,16 +619,18 @@ class Graph:
                     if only is not None and only.span == m and only.steady:
                         dst = only.dst  # one steady route: straight into where it goes
                         if dst is None or dst.feed == STEREO_FEED:
-                            bad = strip_mono(only.buf, mono, True, m, node.gain, node.target, coef)
-                        else:
-                            bad = strip_to_mono(
-                                dst.inp_mono, mono, True, m, node.gain, node.target, coef
-                            )
+                            bad = to_both(only.buf, mono, True, m, node.gain, node.target, coef)
+                        else:  # the first to feed it this block writes over the last one
+                            first = dst.feed == NO_FEED
+                            if first and m < n:
+                                zero(dst.inp_mono, n)
+                            add = not first or m < n
+                            bad = to_mono(dst.inp_mono, mono, add, m, node.gain, node.target, coef)
                             dst.feed = MONO_FEED
                         if dst is not None and dst.asleep:
                             self._wake(dst)
                     else:
-                        bad = self._strip_dual_mono(node, mono, m)
+                        bad = self._strip_dual_mono(node, mono, m, n)
                 else:
                     bad = self._strip_stereo(node, mono, only, m, n)
                 if bad:
@@ -694,14 +705,14 @@ class Graph:
         node.feed = NO_FEED
         mono = module.DUAL_MONO and node.state_mono and feed != STEREO_FEED and not node.bypassed
         if mono:
+            if feed == NO_FEED:
+                zero_mono(node.inp_mono, n)  # unfed: what it held is an older block's
             ok = self.guard.mono(node, module, node.inp_mono, self._out_mono, n)
         else:
             if feed == MONO_FEED:
                 spread(node.inp, node.inp_mono, n)
             ok = self.guard.stereo(node, module, node.inp, self._out_stereo, n)
         if mono:
-            if feed == MONO_FEED:
-                zero_mono(node.inp_mono, n)
             return ok, self._out_mono
         if feed != NO_FEED:
             zero_block(node.inp, n)
@@ -710,7 +721,7 @@ class Graph:
             node.state_mono = False  # its channels heard different things
         return ok, None
 
-    def _strip_dual_mono(self, node: Node, mono: FloatArray, m: int) -> int:
+    def _strip_dual_mono(self, node: Node, mono: FloatArray, m: int, n: int) -> int:
         """Through a balanced strip, a mono output stays dual-mono: into a processor whose
         input is dual-mono so far it goes as one channel, elsewhere into both (the routes
         fading, or more than one: the one-route case is in `_render`)."""
@@ -724,6 +735,8 @@ class Graph:
             if dst is None or dst.feed == STEREO_FEED:
                 add_faded_both(route.buf, post, route.span, route.gain, route.target, coef)
             else:
+                if dst.feed == NO_FEED:
+                    zero_mono(dst.inp_mono, n)  # what it held is an older block's
                 add_faded_mono(dst.inp_mono, post, route.span, route.gain, route.target, coef)
                 dst.feed = MONO_FEED
             if not route.steady:

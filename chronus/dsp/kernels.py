@@ -33,6 +33,7 @@ __all__ = [
     "blamp",
     "blep",
     "drive_gains",
+    "entry",
     "fast_tan",
     "fast_tanh",
     "fill_zero",
@@ -77,6 +78,20 @@ def jit(fn: F) -> F:
     divides by a value that can be zero.
     """
     return cast(F, numba.njit(cache=True, error_model="numpy")(fn))
+
+
+def entry(kernel: F) -> F:
+    """`kernel`'s compiled entry point, for a render path that calls it with the same kinds
+    of arguments every time: numba's dispatcher types every argument of every call to choose
+    a signature (~0.2 µs a call, more with many arguments); the entry point only converts
+    them. The very same machine code, so the same samples. While the kernel has not exactly
+    one signature (not compiled yet, or for more than one kind of argument), the kernel
+    itself: it compiles, and chooses."""
+    overloads = kernel.overloads  # type: ignore[attr-defined]
+    if len(overloads) != 1:
+        return kernel
+    (compiled,) = overloads.values()
+    return cast(F, compiled.entry_point)
 
 
 def _approach(current: float, target: float, coef: float) -> float:

@@ -160,6 +160,11 @@ class Module:
     def release_all(self) -> None:
         """Let every sounding note go into its release."""
 
+    def bind_kernels(self) -> None:
+        """Take this module's kernels as the render path calls them (`kernels.entry`: past
+        numba's dispatch once compiled). Called when it is made, and again by the graph after
+        its first block, which compiled or loaded them if they were not yet. None here."""
+
     def silence(self) -> None:
         """Stop every sound at once (panic), keeping parameters."""
 

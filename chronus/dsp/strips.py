@@ -138,7 +138,9 @@ def strip_to_mono(
 
     `gain` and `target` are the same on both sides, so both sides move alike: this is what
     `strip_mono` puts into either channel of a dual-mono destination. Non-finite input
-    samples become 0 (counted)."""
+    samples become 0 (counted). Written, each sample is 0.0 + x × g: the very bits that
+    adding it into a zeroed block gives (−0.0 becomes 0.0), so a destination's first feed
+    may write over what it held instead of having it zeroed first."""
     bad = 0
     g0, g1 = gain[0], gain[1]
     t0, t1 = target[0], target[1]
@@ -152,7 +154,7 @@ def strip_to_mono(
         if add:
             dst[i] += x * g0
         else:
-            dst[i] = x * g0
+            dst[i] = 0.0 + x * g0
     gain[0], gain[1] = g0, g1
     return bad
 

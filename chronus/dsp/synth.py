@@ -78,6 +78,7 @@ class Synth(Module):
         self._clock = np.zeros(1, dtype=np.int64)
         self._next_serial = 1
         self._last_inc = 0.0
+        self.bind_kernels()
         self._last_midi = 60.0
         self._last_velocity = 100.0
         self._gate_open = False
@@ -187,6 +188,11 @@ class Synth(Module):
         self._last_velocity = velocity
         return inc, start, velocity_gain(velocity), serial
 
+    def bind_kernels(self) -> None:
+        """See `Module.bind_kernels`."""
+        self._block = kernels.entry(kernels.synth_block)
+        self._block_ahead = kernels.entry(kernels.synth_block_ahead)
+
     def can_note_at(self) -> bool:
         """Room for one more note inside the next block (see `Module.note_at`)."""
         return self._ahead_count < NOTES_AHEAD
@@ -244,12 +250,12 @@ class Synth(Module):
         """WRITE `n` samples into `out[:n]` (starting the notes `note_at` left on the way)."""
         if self._ahead_count:
             count, self._ahead_count = self._ahead_count, 0
-            kernels.synth_block_ahead(
+            self._block_ahead(
                 out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls,
                 self._settings, self._clock, self._ahead, count,
             )  # fmt: skip
             return
-        kernels.synth_block(
+        self._block(
             out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls, self._settings,
             self._clock,
         )  # fmt: skip

@@ -1011,6 +1011,8 @@ class SlotKeeper:
                 lead=int(v[SlotField.LEAD]),
                 max_wake_us=round(int(v[SlotField.MAX_WAKE_NS]) / 1000, 1),
                 slow_wakes=int(v[SlotField.SLOW_WAKES]),
+                heavy_renders=int(v[SlotField.HEAVY_RENDERS]),
+                held_renders=int(v[SlotField.HELD_RENDERS]),
                 errors=int(v[SlotField.ERRORS]),
                 nonfinite_samples=int(v[SlotField.NONFINITE]),
                 note=seat.note,

@@ -499,8 +499,9 @@ def _render_loop(
         now = time.monotonic_ns()
         v[SlotField.HEARTBEAT_NS] = now
         v[SlotField.HEARTBEAT_BLOCK] = io_values[IoField.CONSUMED]
-        if woken:
-            delay = now - int(io_values[IoField.LAST_BLOCK_NS])
+        asked_ns = int(io_values[IoField.LAST_BLOCK_NS])
+        if woken and asked_ns:  # 0: the device has not asked for a block yet
+            delay = now - asked_ns
             if delay > v[SlotField.MAX_WAKE_NS]:
                 v[SlotField.MAX_WAKE_NS] = delay
             if delay > period_ns:
@@ -554,6 +555,7 @@ def _render_loop(
             v[SlotField.CRUMB_BLOCK] = k
             out = ring.next_block()
             start = time.perf_counter_ns()
+            cpu = time.thread_time_ns()
             renderer.render(out, block)
             ring.publish(exceeds(out, SILENCE))
             if io_values[IoField.CONSUMED] > k:
@@ -566,6 +568,9 @@ def _render_loop(
                 v[SlotField.AHEAD] += 1
             end = time.perf_counter_ns()
             record_timing(v, SlotField.TIMING_COUNT, end - start)
+            if end - start > period_ns:  # rare: whose fault, the render's or the CPU's?
+                heavy = time.thread_time_ns() - cpu > period_ns
+                v[SlotField.HEAVY_RENDERS if heavy else SlotField.HELD_RENDERS] += 1
             if depth.rendered(end - start):
                 v[SlotField.LEAD] = depth.lead
             v[SlotField.MAX_DRAIN_NS] = max(int(v[SlotField.MAX_DRAIN_NS]), start - cycle)

@@ -153,20 +153,26 @@ class SlotField(IntEnum):
     """The block this slot drains its command ring for now, or last did (see `decisions`)."""
     DECISION_WAITS = 39
     """Times this slot held back a block to hear where its peer takes an overtaken command."""
-    TIMINGS = 40
-    DECISIONS = 40 + TIMING_WINDOW
+    HEAVY_RENDERS = 40
+    """Blocks whose render took this slot more than a period of its own CPU time: the
+    render itself crossed the period (the patch, or a core that ran slow)."""
+    HELD_RENDERS = 41
+    """Blocks whose render took more than a period on the wall clock but not in CPU time:
+    the slot was kept off its CPU meanwhile (preempted, or the host stalled the VM)."""
+    TIMINGS = 42
+    DECISIONS = 42 + TIMING_WINDOW
     """`DECISION_SLOTS` rows (sequence number, block this slot first held it in, sample it
     applies at or −1): so that both slots apply an overtaken command at the same sample (see
     `decisions`)."""
-    CHECKPOINTS = 40 + TIMING_WINDOW + 3 * DECISION_SLOTS
+    CHECKPOINTS = 42 + TIMING_WINDOW + 3 * DECISION_SLOTS
     """Two checkpoint records (generation, block, first command seq after it, bytes), one per
     checkpoint region of the handover area: see `checkpoint_table`."""
-    PLUGINS = 40 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8
+    PLUGINS = 42 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8
     """The guard's table of what each user plugin type did in this slot (see
     `chronus.dsp.plugin_table`): the slot keeps it here, the supervisor reads it."""
-    TRANSPORT = 40 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE
+    TRANSPORT = 42 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE
     """The slot's transport as it last rendered it, for `/engine/now`: see `now.py`."""
-    SIZE = 40 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
+    SIZE = 42 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
 
 
 def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -220,10 +226,10 @@ class IoField(IntEnum):
     """When a restarted I/O played its first block from a ring (CLOCK_MONOTONIC)."""
     RESUMED_BLOCK = 25
     """Which block that was."""
-    TIMINGS = 40
-    UNDERRUN_LOG = 40 + TIMING_WINDOW
+    TIMINGS = 42
+    UNDERRUN_LOG = 42 + TIMING_WINDOW
     """The last `UNDERRUN_LOG_ENTRIES` underruns, as the I/O saw them: see `underrun_log`."""
-    SIZE = 40 + TIMING_WINDOW + UNDERRUN_LOG_ENTRIES * UNDERRUN_FIELDS
+    SIZE = 42 + TIMING_WINDOW + UNDERRUN_LOG_ENTRIES * UNDERRUN_FIELDS
 
 
 def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: int) -> None:

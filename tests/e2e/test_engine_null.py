@@ -162,6 +162,9 @@ def test_status_is_json_with_the_documented_fields(null_engine: EngineProcess) -
     assert {"underruns", "blocks_played", "callback"} <= set(status["io"])
     assert {"watched", "stalls", "longest_stall_ms"} <= set(status["host"])
     assert {"pid", "role", "state", "blocks_rendered", "render"} <= set(status["slots"][0])
+    for slot in status["slots"]:  # a wake before the device's first block is not a delay
+        assert 0 < slot["max_wake_us"] < 1e6, slot
+        assert {"heavy_renders", "held_renders", "slow_wakes"} <= set(slot)
 
 
 def test_engine_survives_a_storm_of_junk_datagrams(null_engine: EngineProcess) -> None:

@@ -6,7 +6,10 @@ whole again when the load goes."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from typing import Any
 
 import pytest
 
@@ -27,6 +30,16 @@ def _create(client: EngineClient, module_id: str) -> list[tuple[str, tuple[objec
     return client.sync()[1]
 
 
+def _arm(client: EngineClient, module_id: str, module_type: str) -> None:
+    """Create a fault module into the master and arm it."""
+    client.send([
+        validate("/patch/create", (module_id, module_type)),
+        validate("/patch/connect", (module_id, "master")),
+        validate(f"/mod/{module_id}/armed", (1,)),
+    ])  # fmt: skip
+    client.sync()
+
+
 def _load(client: EngineClient) -> float:
     slots = client.status()["slots"]
     active = next(slot for slot in slots if slot["role"] == "active")
@@ -36,12 +49,7 @@ def _load(client: EngineClient) -> float:
 def test_a_patch_past_the_load_limit_refuses_new_modules(engine: EngineProcess) -> None:
     with engine.client() as client:
         assert _create(client, "before") == []
-        client.send([
-            validate("/patch/create", ("heavy", "fault_heavy")),
-            validate("/patch/connect", ("heavy", "master")),
-            validate("/mod/heavy/armed", (1,)),
-        ])  # fmt: skip
-        client.sync()
+        _arm(client, "heavy", "fault_heavy")
         deadline = time.monotonic() + 5
         while _load(client) < CREATE_LOAD_LIMIT and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -58,12 +66,7 @@ def test_a_patch_past_the_load_limit_refuses_new_modules(engine: EngineProcess) 
 
 def test_an_overloaded_slot_is_slow_not_hung(engine: EngineProcess) -> None:
     with engine.client() as client:
-        client.send([
-            validate("/patch/create", ("over", "fault_overload")),
-            validate("/patch/connect", ("over", "master")),
-            validate("/mod/over/armed", (1,)),
-        ])  # fmt: skip
-        client.sync()
+        _arm(client, "over", "fault_overload")
         before = client.status()
         time.sleep(3.0)  # twenty times the hang deadline, every block too slow
         during = client.status()
@@ -72,9 +75,35 @@ def test_an_overloaded_slot_is_slow_not_hung(engine: EngineProcess) -> None:
         time.sleep(1.0)
         after = client.status()
     assert during["io"]["underruns"] > before["io"]["underruns"]  # it was overloaded
+    assert _renders(during, "heavy") > _renders(before, "heavy")  # by its renders' own work
     for status in (during, after):
         engine_status = status["engine"]
         assert engine_status["respawns"] == before["engine"]["respawns"], engine_status["events"]
         assert engine_status["failovers"] == before["engine"]["failovers"]
         assert engine_status["quarantined"] == {}
         assert all(slot["seat"] == "running" for slot in status["slots"])
+
+
+def _renders(status: dict[str, Any], kind: str) -> int:
+    return sum(int(slot[f"{kind}_renders"]) for slot in status["slots"])
+
+
+def test_a_render_held_off_its_cpu_is_told_from_a_heavy_one(engine: EngineProcess) -> None:
+    """A render that takes over a period because the slot was stopped meanwhile (as a host
+    stalls a VM) counts as held, not heavy: it used under a period of CPU time."""
+    with engine.client() as client:
+        _arm(client, "slow", "fault_heavy")
+        time.sleep(0.3)
+        before = client.status()
+        active = next(slot for slot in before["slots"] if slot["role"] == "active")
+        for _ in range(20):  # each stop lands in a render (90 % of a period) about as often
+            os.kill(active["pid"], signal.SIGSTOP)
+            time.sleep(0.005)  # well under the standby's 12 ms before it covers the blocks
+            os.kill(active["pid"], signal.SIGCONT)
+            time.sleep(0.05)
+        after = client.status()
+        client.send([validate("/patch/remove", ("slow",))])
+        client.sync()
+    held = _renders(after, "held") - _renders(before, "held")
+    assert held > 0, after["slots"]
+    assert after["engine"]["respawns"] == before["engine"]["respawns"], after["engine"]["events"]
