@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -48,7 +49,13 @@ from chronus.dsp.module import Module, Processor
 from chronus.dsp.params import ParamSpec
 from chronus.plugins.confine import status_mb
 from chronus.plugins.result import ValidationResult
-from chronus.plugins.source import NAME_PATTERN, PluginSourceError, import_plugin, version_of
+from chronus.plugins.source import (
+    NAME_PATTERN,
+    PluginSourceError,
+    import_plugin,
+    plugin_module_name,
+    version_of,
+)
 from chronus.plugins.trial import CheckFailed, CheckSettings, crc32, exercise, failure, first_render
 
 __all__ = [
@@ -144,15 +151,29 @@ REHEARSAL = CheckSettings(warmup_blocks=8, timed_blocks=8, capture_at=4)
 """Short: a rehearsal is for touching what the checks touch, not for figures."""
 
 
+REHEARSAL_FILE = Path(__file__).with_name("rehearsal.py")
+"""A plugin file shaped like a typical user module, validated by `rehearse`."""
+REHEARSAL_NAME = "rehearsal"
+
+
 def rehearse(settings: CheckSettings = REHEARSAL) -> None:
-    """Run checks 4–8 on built-in modules, so that this process has loaded and run what a
-    validation uses (numba's cached kernels, numpy's paths, the checks' own code): a warm
-    worker does, once, so that its forks start warm. Raises if a built-in fails them."""
+    """Run checks 4–8 on built-in modules, then every check on `REHEARSAL_FILE`, and forget
+    that file's module, so that this process has loaded and run what a validation uses
+    (numba's cached kernels, numpy's paths, the checks' own code, a plugin's import and its
+    kernel loaded from numba's disk cache): a warm worker does, once, so that its forks
+    start warm (and the file's kernel is cached); each spare does, so that the pages a
+    validation writes are copied before the validation starts. Raises if one fails them."""
     from chronus.dsp.catalog import MODULE_TYPES
 
     for name in REHEARSED:
         cls = MODULE_TYPES[name]
         exercise(cls, _check_params(cls), settings, "", {})
+    path = str(REHEARSAL_FILE)
+    result = run_checks(path, REHEARSAL_NAME, settings)
+    sys.modules.pop(plugin_module_name(REHEARSAL_NAME, version_of(_compile(path))), None)
+    if not result.ok:
+        raise RuntimeError(f"the rehearsal plugin failed: {result.error_type}: "
+                           f"{result.error_message}")  # fmt: skip
 
 
 @contextlib.contextmanager

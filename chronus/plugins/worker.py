@@ -10,8 +10,9 @@ has rehearsed the checks and waits for its request: it confines itself (`confine
 limit is CPU time, `RLIMIT_CPU`), runs the checks and writes its result down a pipe as JSON.
 The worker waits for that with a wall-clock deadline (`wall_limit`), SIGKILLs the child's
 process group past it, and turns whatever else happened (a signal, an exit, a short read)
-into a result (`run_job`). Each child does one
-validation and is gone: the worker survives whatever the module does.
+into a result (`run_job`). A second spare, the twin, gets the same request at the same
+time and renders the first test blocks once more, to be compared (`cross_process`). Each
+child does one validation and is gone: the worker survives whatever the module does.
 
 Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`, or
 `{"error": why}` if it cannot warm up. A request: `{"path", "name", "time_limit",
@@ -130,12 +131,24 @@ def _crc_only(path: str, name: str, settings: Any) -> dict[str, Any]:
         return {"crc_error": validation.describe(exc, path)}
 
 
+_WORKER_ENDS: set[int] = set()
+"""The worker's ends of its spares' pipes. A new spare closes its copies: else a spare's
+request pipe would stay open after the worker closed it (the other spare holding it), and
+that spare would wait for the rest of its request forever."""
+
+
+def _close_end(fd: int) -> None:
+    _WORKER_ENDS.discard(fd)
+    os.close(fd)
+
+
 @dataclass
 class Spare:
     """A forked child of the worker waiting for its one validation, in its own process
-    group. It first rehearses the checks on built-in modules, so that the pages a
-    validation writes are copied (fork is copy-on-write) before the request comes, not
-    while it runs; then it writes `READY` down its result pipe."""
+    group. It first rehearses the checks (`validation.rehearse`: on built-in modules and
+    on a plugin file), so that the pages a validation writes are copied (fork is
+    copy-on-write) before the request comes, not while it runs; then it writes `READY`
+    down its result pipe."""
 
     pid: int
     request_fd: int
@@ -148,8 +161,8 @@ class Spare:
         result_read, result_write = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(request_write)
-            os.close(result_read)
+            for fd in (request_write, result_read, *_WORKER_ENDS):
+                os.close(fd)
             os.setpgid(0, 0)
             _spare_child(request_read, result_write, rehearse)
         try:
@@ -158,6 +171,7 @@ class Spare:
             pass  # the child did it first (or is gone already)
         os.close(request_read)
         os.close(result_write)
+        _WORKER_ENDS.update((request_write, result_read))
         return cls(pid, request_write, result_read)
 
     def wait_ready(self, timeout: float) -> bool:
@@ -171,11 +185,13 @@ class Spare:
             _write_all(self.request_fd, json.dumps(request).encode())
         except OSError:
             pass
-        os.close(self.request_fd)
+        _close_end(self.request_fd)
         self.request_fd = -1
 
     def close(self) -> None:
-        """Kill its process group, reap it, close the pipes (the worker's ends)."""
+        """Kill its process group, reap it, close the pipes (the worker's ends); once."""
+        if self.request_fd < 0 and self.result_fd < 0:
+            return
         _kill_group(self.pid)
         try:
             os.waitpid(self.pid, 0)
@@ -183,7 +199,7 @@ class Spare:
             pass
         for fd in (self.request_fd, self.result_fd):
             if fd >= 0:
-                os.close(fd)
+                _close_end(fd)
         self.request_fd = self.result_fd = -1
 
 
@@ -256,33 +272,31 @@ def _ready_spare(spare: Spare) -> Spare | None:
     return None
 
 
-def _in_child(
-    request: dict[str, Any], spare: Spare, deadline: float
-) -> tuple[dict[str, Any], Spare | None]:
-    """`request` in `spare` (or in a plain spare, if it did not get ready): what it wrote, or
-    what its ending means, with the key `ended` then; and the spare to close (None if none
-    started)."""
-    time_limit = float(request["time_limit"])
+def _start(request: dict[str, Any], spare: Spare) -> Spare | None:
+    """`request` sent to `spare`, or to a plain spare if it did not get ready; the child
+    that has it, or None if none started."""
     ready = _ready_spare(spare)
-    if ready is None:
-        return {"ended": _failed("internal", "the sandbox worker could not start a child")}, None
-    ready.send(request)
-    data, finished = _read_until(ready.result_fd, deadline)
+    if ready is not None:
+        ready.send(request)
+    return ready
+
+
+def _collect(child: Spare | None, deadline: float, time_limit: float) -> dict[str, Any]:
+    """What `child` answered, or what its ending means, under the key `ended`."""
+    if child is None:
+        return {"ended": _failed("internal", "the sandbox worker could not start a child")}
+    data, finished = _read_until(child.result_fd, deadline)
     answer = _parse(data) if finished else None
     if answer is not None:
-        return answer, ready
+        return answer
     if not finished:
-        _kill_group(ready.pid)
-    _, status = os.waitpid(ready.pid, 0)
-    return {"ended": _ending(status, data, finished, time_limit)}, ready
+        _kill_group(child.pid)
+    _, status = os.waitpid(child.pid, 0)
+    return {"ended": _ending(status, data, finished, time_limit)}
 
 
-def _second_process(result: dict[str, Any], request: dict[str, Any], deadline: float) -> None:
-    """Render once more in another child and compare; a difference fails `result`."""
-    answer, spare = _in_child({**request, "crc_only": True}, Spare.fork(rehearse=False),
-                              deadline)  # fmt: skip
-    if spare is not None:
-        spare.close()
+def _compare(result: dict[str, Any], answer: dict[str, Any]) -> None:
+    """Fail `result` if the second process's `answer` differs from it."""
     ended = answer.get("ended")
     if ended is not None:
         result.update(ended, error_message="in a second process: " + ended["error_message"])
@@ -304,30 +318,38 @@ def run_job(
     request: dict[str, Any],
     spare: Spare,
     answer: Callable[[dict[str, Any]], None] | None = None,
+    twin: Spare | None = None,
 ) -> dict[str, Any]:
-    """One validation in `spare` (used up: closed afterwards), and, if it passed and
-    `settings.cross_process` is on, a second render in another child compared with the
-    first; the result as a dict.
+    """One validation in `spare`, and, if `settings.cross_process` is on, a second render
+    in another child (`twin`, which renders at the same time, on another core if there is
+    one; else a plain spare forked once the first passed) compared with the first; the
+    result as a dict. `spare` and `twin` are used up: closed afterwards.
 
-    If `answer` is given, it gets the result as soon as it is known, before the child is
-    reaped."""
+    If `answer` is given, it gets the result as soon as it is known, before the children
+    are reaped."""
     began = time.monotonic()
-    deadline = began + wall_limit(float(request["time_limit"]))
-    got, child = _in_child(request, spare, deadline)
+    time_limit = float(request["time_limit"])
+    deadline = began + wall_limit(time_limit)
+    cross = request.get("settings", {}).get("cross_process", True)
+    crc_request = {**request, "crc_only": True}
+    children: list[Spare] = [spare] if twin is None else [spare, twin]
     try:
+        first = _start(request, spare)
+        second = _start(crc_request, twin) if cross and twin is not None else None
+        children += [child for child in (first, second) if child is not None]
+        got = _collect(first, deadline, time_limit)
         result: dict[str, Any] = got["ended"] if "ended" in got else got
-        cross = request.get("settings", {}).get("cross_process", True)
         if result.get("ok") and cross:
-            if child is not None:
-                child.close()
-                child = None
-            _second_process(result, request, deadline)
+            if second is None:
+                second = _start(crc_request, Spare.fork(rehearse=False))
+                children += [] if second is None else [second]
+            _compare(result, _collect(second, deadline, time_limit))
         result["duration"] = time.monotonic() - began
         if answer is not None:
             answer(result)
         return result
     finally:
-        if child is not None:
+        for child in children:
             child.close()  # reaps it if it answered, and kills what it left behind
 
 
@@ -368,10 +390,10 @@ def _threads() -> int:
 
 
 def _serve_one(
-    request: dict[str, Any], spare: Spare, say: Callable[[dict[str, Any]], None]
+    request: dict[str, Any], spare: Spare, twin: Spare, say: Callable[[dict[str, Any]], None]
 ) -> None:
-    """Run one request in `spare` and say exactly one answer (a second one would be read
-    as the answer to the next request)."""
+    """Run one request in `spare` (and `twin`) and say exactly one answer (a second one
+    would be read as the answer to the next request)."""
     answered = False
 
     def answer(result: dict[str, Any]) -> None:
@@ -380,7 +402,7 @@ def _serve_one(
         say({"result": result})
 
     try:
-        run_job(request, spare, answer)
+        run_job(request, spare, answer, twin)
     except Exception as exc:
         if not answered:
             answer(_failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}"))
@@ -408,7 +430,7 @@ def main() -> None:
         say({"error": f"{type(exc).__name__}: {exc}"})
         return
     gc.freeze()  # what the gc would touch in each fork, and so copy, it now leaves alone
-    spare = Spare.fork()
+    spare, twin = Spare.fork(), Spare.fork()
     say({"ready": os.getpid(), "vm_mb": vm_size_mb(), "threads": _threads()})
     for line in sys.stdin.buffer:
         try:
@@ -416,9 +438,10 @@ def main() -> None:
         except ValueError as exc:  # the pool's bug, reported as such
             say({"result": _failed("internal", f"sandbox worker: a bad request: {exc}")})
             continue
-        _serve_one(request, spare, say)
-        spare = Spare.fork()
+        _serve_one(request, spare, twin, say)
+        spare, twin = Spare.fork(), Spare.fork()
     spare.close()
+    twin.close()
 
 
 if __name__ == "__main__":
