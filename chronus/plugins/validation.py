@@ -145,35 +145,40 @@ def describe(exc: BaseException, path: str) -> str:
     return failure(exc, "exception", "rendering", path).message
 
 
-REHEARSED = ("distortion", "saw")
-"""Built-in modules `rehearse` runs the checks on: a dual-mono processor and a source."""
+REHEARSED = ("saw",)
+"""Built-in modules `rehearse` runs the checks on: a source (the rehearsal plugin is a
+processor)."""
 REHEARSAL = CheckSettings(warmup_blocks=8, timed_blocks=8, capture_at=4)
 """Short: a rehearsal is for touching what the checks touch, not for figures."""
-
-
 REHEARSAL_FILE = Path(__file__).with_name("rehearsal.py")
 """A plugin file shaped like a typical user module, validated by `rehearse`."""
 REHEARSAL_NAME = "rehearsal"
 
 
-def rehearse(settings: CheckSettings = REHEARSAL) -> None:
-    """Run checks 4–8 on built-in modules, then every check on `REHEARSAL_FILE`, and forget
-    that file's module, so that this process has loaded and run what a validation uses
-    (numba's cached kernels, numpy's paths, the checks' own code, a plugin's import and its
-    kernel loaded from numba's disk cache): a warm worker does, once, so that its forks
-    start warm (and the file's kernel is cached); each spare does, so that the pages a
-    validation writes are copied before the validation starts. Raises if one fails them."""
+def rehearse(settings: CheckSettings = REHEARSAL, whole: bool = True) -> None:
+    """Run checks 4–8 on built-in modules, then every check on `REHEARSAL_FILE` (only its
+    first render, as `render_crc32` makes it, if not `whole`), and forget that file's
+    module, so that this process has loaded and run what a validation uses (numba's cached
+    kernels, numpy's paths, the checks' own code, a plugin's import and its kernel loaded
+    from numba's disk cache): a warm worker does, once, so that its forks start warm (and
+    the file's kernel is cached); each spare does, so that the pages a validation writes
+    are copied before the validation starts. Raises if one fails them."""
     from chronus.dsp.catalog import MODULE_TYPES
 
-    for name in REHEARSED:
-        cls = MODULE_TYPES[name]
-        exercise(cls, _check_params(cls), settings, "", {})
     path = str(REHEARSAL_FILE)
-    result = run_checks(path, REHEARSAL_NAME, settings)
-    sys.modules.pop(plugin_module_name(REHEARSAL_NAME, version_of(_compile(path))), None)
-    if not result.ok:
-        raise RuntimeError(f"the rehearsal plugin failed: {result.error_type}: "
-                           f"{result.error_message}")  # fmt: skip
+    try:
+        if not whole:
+            render_crc32(path, REHEARSAL_NAME, settings)
+            return
+        for name in REHEARSED:
+            cls = MODULE_TYPES[name]
+            exercise(cls, _check_params(cls), settings, "", {})
+        result = run_checks(path, REHEARSAL_NAME, settings)
+        if not result.ok:
+            raise RuntimeError(f"the rehearsal plugin failed: {result.error_type}: "
+                               f"{result.error_message}")  # fmt: skip
+    finally:
+        sys.modules.pop(plugin_module_name(REHEARSAL_NAME, version_of(_compile(path))), None)
 
 
 @contextlib.contextmanager

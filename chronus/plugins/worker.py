@@ -86,7 +86,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
+def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> None:
     """In a spare: rehearse, say ready, wait for the request, confine, check, answer, exit.
     Never returns."""
     code = 70
@@ -102,7 +102,7 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
         set_title("sandbox job")
         die_with_parent()
         if rehearse:
-            validation.rehearse()
+            validation.rehearse(whole=not twin)  # a twin only imports and renders
         baseline = vm_size_mb()
         _write_all(write_fd, READY)
         request = json.loads(_read_until(request_fd, math.inf)[0])
@@ -167,8 +167,9 @@ class Spare:
     result_fd: int
 
     @classmethod
-    def fork(cls, rehearse: bool = True) -> Spare:
-        """Fork a spare (only from a process that runs no other thread)."""
+    def fork(cls, rehearse: bool = True, twin: bool = False) -> Spare:
+        """Fork a spare (only from a process that runs no other thread); a `twin` rehearses
+        only what a second render does."""
         request_read, request_write = os.pipe()
         result_read, result_write = os.pipe()
         pid = os.fork()
@@ -176,7 +177,7 @@ class Spare:
             for fd in (request_write, result_read, *_WORKER_ENDS):
                 os.close(fd)
             os.setpgid(0, 0)
-            _spare_child(request_read, result_write, rehearse)
+            _spare_child(request_read, result_write, rehearse, twin)
         try:
             os.setpgid(pid, pid)
         except OSError:
@@ -442,7 +443,7 @@ def main() -> None:
         say({"error": f"{type(exc).__name__}: {exc}"})
         return
     gc.freeze()  # what the gc would touch in each fork, and so copy, it now leaves alone
-    spare, twin = Spare.fork(), Spare.fork()
+    spare, twin = Spare.fork(), Spare.fork(twin=True)
     say({"ready": os.getpid(), "vm_mb": vm_size_mb(), "threads": _threads()})
     for line in sys.stdin.buffer:
         try:
@@ -451,7 +452,7 @@ def main() -> None:
             say({"result": _failed("internal", f"sandbox worker: a bad request: {exc}")})
             continue
         _serve_one(request, spare, twin, say)
-        spare, twin = Spare.fork(), Spare.fork()
+        spare, twin = Spare.fork(), Spare.fork(twin=True)
     spare.close()
     twin.close()
 
