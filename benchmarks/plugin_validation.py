@@ -2,6 +2,7 @@
 adds to the checks.
 
     python benchmarks/plugin_validation.py [--runs 50] [--pause 0.2] [--module PATH] [--json]
+    python benchmarks/plugin_validation.py --baseline OLD_TREE [--runs 30]
 
 The module: by default `tests/plugins/faulty/good_kernel.py`, a typical user module (a
 wavefolder on a numba kernel with `cache=True`, a DC blocker whose memory is state, dual
@@ -43,6 +44,11 @@ faults of its checks (in the sandbox: the child's, from its request to its answe
 which a busy machine disturbs far less than the wall clock. Wall-clock figures on a shared
 machine are noisy: compare within one run.
 
+With `--baseline OLD_TREE` (an older source tree, e.g. from `git archive`), only this: the
+latency of `validate()` in a pool of this tree and in one of the old tree, alternated run by
+run, with the second process and without it, and the CPU of the child's checks where the
+tree reports it (`child_cpu_ms`).
+
 Numba's cache names the Python module a kernel was compiled in, and `import_plugin` names
 that module after the plugin, so a kernel cached under one name does not load under
 another: hence one folder, cached once, per plugin name.
@@ -51,6 +57,7 @@ another: hence one folder, cached once, per plugin name.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -58,6 +65,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from figures import add_json_flag, figures_out
@@ -213,18 +221,77 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def pool_of(tree: Path | None, settings: CheckSettings) -> Iterator[SandboxPool]:
+    """A started, warm pool whose worker runs the chronus of `tree` (None: this one). The
+    worker runs `python -m`, which puts its working directory first on its path: it is
+    started from `tree`, with `tree` on PYTHONPATH."""
+    here, path = os.getcwd(), os.environ.get("PYTHONPATH")
+    if tree is not None:
+        os.chdir(tree)
+        os.environ["PYTHONPATH"] = str(tree)
+    try:
+        pool = SandboxPool(workers=1, settings=settings).start()
+        ready = pool.wait_ready()
+    finally:
+        os.chdir(here)
+        if path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = path
+    with pool:
+        if not ready:
+            raise SystemExit(f"the sandbox worker of {tree or 'this tree'} did not start")
+        yield pool
+
+
+def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
+    """`validate()` in a pool of this tree and one of `old`, alternated, with the second
+    process (the default settings) and without it; print and put the medians in `figures`."""
+    for cross in (True, False):
+        settings = CheckSettings(cross_process=cross)
+        wall: dict[str, list[float]] = {"this tree": [], "baseline": []}
+        cpu: dict[str, list[float]] = {"this tree": [], "baseline": []}
+        with pool_of(None, settings) as mine, pool_of(old, settings) as theirs:
+            pools = {"this tree": mine, "baseline": theirs}
+            for key, pool in pools.items():
+                assert pool.validate(module, NAME).ok, key  # caches the kernel
+            for k in range(runs):
+                for key in sorted(pools, reverse=k % 2 == 1):
+                    time.sleep(pause)
+                    t0 = time.perf_counter()
+                    result = pools[key].validate(module, NAME)
+                    wall[key].append((time.perf_counter() - t0) * 1000)
+                    assert result.ok, (key, result.error_message)
+                    if "child_cpu_ms" in result.figures:
+                        cpu[key].append(result.figures["child_cpu_ms"])
+        what = "with the second process" if cross else "without the second process"
+        print(f"against {old} ({what}), alternated, medians of {runs}:")
+        for key in pools:
+            child = (
+                f"; the child's checks {statistics.median(cpu[key]):.1f} ms CPU" if cpu[key] else ""
+            )
+            print(f"  {key:10s} {statistics.median(wall[key]):6.1f} ms{child}")
+            tag = "validate_ms_p50" if key == "this tree" else "baseline_validate_ms_p50"
+            figures[f"{tag}_{'cross' if cross else 'single'}_ab"] = statistics.median(wall[key])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50, help="validations each way (default 50)")
     parser.add_argument("--pause", type=float, default=0.2, help="idle seconds before each run")
     parser.add_argument("--module", type=Path, default=TYPICAL, help="the module file to validate")
+    parser.add_argument("--baseline", type=Path, help="an older source tree to compare with")
     add_json_flag(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chronus-plugin-bench-") as folder:
         module = Path(folder) / args.module.name
         shutil.copyfile(args.module, module)
         with figures_out(args.json) as figures:
-            measure(module, max(1, args.runs), max(0.0, args.pause), figures)
+            if args.baseline:
+                against(module, args.baseline.resolve(), max(1, args.runs), args.pause, figures)
+            else:
+                measure(module, max(1, args.runs), max(0.0, args.pause), figures)
 
 
 if __name__ == "__main__":
