@@ -1,9 +1,11 @@
 """A warm sandbox worker: `python -m chronus.plugins.worker`, one per pool slot.
 
-It imports numpy, numba and chronus.dsp once and runs the checks on built-in modules (so
-numba's kernels and the checks' own paths are loaded), with every thread pool set to one
-thread: it runs no thread but its main one, so a fork of it is safe. It then answers
-requests, one JSON line on stdin each, with one JSON line on stdout.
+It imports numpy, numba and chronus.dsp once and rehearses the checks (on a built-in module
+and on a plugin file shipped for it, `chronus.plugins.rehearsal`, whose kernel it compiles
+and caches on a first start), so numba's kernels and the checks' own paths are loaded, with
+every thread pool set to one thread: it runs no thread but its main one, so a fork of it
+is safe. It then answers requests, one JSON line on stdin each, with one JSON line on
+stdout.
 
 Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
 has rehearsed the checks and waits for its request: it confines itself (`confine`: the time
@@ -375,8 +377,8 @@ def _parse(data: bytes) -> dict[str, Any] | None:
 
 
 def _warm() -> None:
-    """Import what every validation needs, run the checks on built-in modules, and have
-    numba compile once."""
+    """Import what every validation needs, rehearse the checks (`validation.rehearse`),
+    and have numba compile once."""
     import numba
     import numpy as np
 
