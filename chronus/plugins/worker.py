@@ -18,8 +18,10 @@ child does one validation and is gone: the worker survives whatever the module d
 
 Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`, or
 `{"error": why}` if it cannot warm up. A request: `{"path", "name", "time_limit",
-"memory_mb", "settings": {CheckSettings fields}}`. An answer, exactly one per request:
-`{"result": {ValidationResult fields}}`.
+"memory_mb", "settings": {CheckSettings fields}}`, and optionally `"rehearse_next": false`
+when another request follows at once: a rehearsal costs more than it saves when the next
+request would wait for it, so the next children are forked without one. An answer, exactly
+one per request: `{"result": {ValidationResult fields}}`.
 """
 
 from __future__ import annotations
@@ -454,7 +456,8 @@ def main() -> None:
             say({"result": _failed("internal", f"sandbox worker: a bad request: {exc}")})
             continue
         _serve_one(request, spare, twin, say)
-        spare, twin = Spare.fork(), Spare.fork(twin=True)
+        rehearse = bool(request.get("rehearse_next", True))
+        spare, twin = Spare.fork(rehearse), Spare.fork(rehearse, twin=True)
     spare.close()
     twin.close()
 

@@ -252,6 +252,29 @@ def test_a_fifo_that_never_ends_times_out(tmp_path: Path) -> None:
     assert (result.ok, result.error_type) == (False, "timeout")
 
 
+def test_validations_queued_at_once_on_one_worker_all_give_the_same_verdict() -> None:
+    # A job with another waiting runs in children forked without a rehearsal; the last, and
+    # one after a pause, in rehearsed ones: the same checks either way.
+    # (the name the other tests give this file: numba's cache of a kernel names its module)
+    results: list[ValidationResult] = []
+    finished = threading.Semaphore(0)
+
+    def done(result: ValidationResult) -> None:
+        results.append(result)
+        finished.release()
+
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        for _ in range(3):
+            pool.submit(FAULTY / "good_kernel.py", "fold", done)
+        for _ in range(3):
+            assert finished.acquire(timeout=30)
+        time.sleep(0.5)
+        results.append(pool.validate(FAULTY / "good_kernel.py", "fold"))
+    assert all(result.ok for result in results), [r.error_message for r in results]
+    assert len({result.figures["render_crc32"] for result in results}) == 1
+
+
 def test_a_bad_plugin_name_is_refused(pool: SandboxPool) -> None:
     result = pool.validate(GOOD, "Bad Name")
     assert (result.ok, result.error_type) == (False, "import_error")
