@@ -39,7 +39,7 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,8 @@ from chronus.plugins.source import (
 from chronus.plugins.trial import CheckFailed, CheckSettings, crc32, exercise, failure, first_render
 
 __all__ = [
-    "CheckSettings", "describe", "peak_rss_mb", "rehearse", "render_crc32", "run_checks",
+    "CheckSettings", "describe", "peak_rss_mb", "rehearsal", "rehearse", "render_crc32",
+    "run_checks",
 ]  # fmt: skip
 
 REQUIRED_PARAMS = ("volume", "pan")
@@ -161,22 +162,33 @@ def rehearse(settings: CheckSettings = REHEARSAL, whole: bool = True) -> None:
     module, so that this process has loaded and run what a validation uses (numba's cached
     kernels, numpy's paths, the checks' own code, a plugin's import and its kernel loaded
     from numba's disk cache): a warm worker does, once, so that its forks start warm (and
-    the file's kernel is cached); each spare does, so that the pages a validation writes
-    are copied before the validation starts. Raises if one fails them."""
+    the file's kernel is cached); each spare does (`rehearsal`), so that the pages a
+    validation writes are copied before the validation starts. Raises if one fails them."""
+    for _ in rehearsal(settings, whole):
+        pass
+
+
+def rehearsal(
+    settings: CheckSettings = REHEARSAL, whole: bool = True
+) -> Generator[None, None, None]:
+    """`rehearse` in steps of a few ms: it yields between two, where the caller may stop
+    (and close it: the file's module is forgotten then too)."""
     from chronus.dsp.catalog import MODULE_TYPES
 
     path = str(REHEARSAL_FILE)
     try:
-        if not whole:
-            render_crc32(path, REHEARSAL_NAME, settings)
-            return
-        for name in REHEARSED:
-            cls = MODULE_TYPES[name]
-            exercise(cls, _check_params(cls), settings, "", {})
-        result = run_checks(path, REHEARSAL_NAME, settings)
-        if not result.ok:
-            raise RuntimeError(f"the rehearsal plugin failed: {result.error_type}: "
-                               f"{result.error_message}")  # fmt: skip
+        if whole:
+            for name in REHEARSED:
+                cls = MODULE_TYPES[name]
+                exercise(cls, _check_params(cls), settings, "", {})
+                yield
+        render_crc32(path, REHEARSAL_NAME, settings)  # the import, the kernel's load
+        if whole:
+            yield
+            result = run_checks(path, REHEARSAL_NAME, settings)
+            if not result.ok:
+                raise RuntimeError(f"the rehearsal plugin failed: {result.error_type}: "
+                                   f"{result.error_message}")  # fmt: skip
     finally:
         sys.modules.pop(plugin_module_name(REHEARSAL_NAME, version_of(_compile(path))), None)
 

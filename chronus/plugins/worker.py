@@ -26,6 +26,7 @@ one per request: `{"result": {ValidationResult fields}}`.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import json
@@ -36,7 +37,7 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,8 +56,8 @@ READY = b"R"
 WALL_FACTOR = 3.0
 """A validation's clock limit, in multiples of its CPU limit (`wall_limit`)."""
 SPARE_TIMEOUT = 2.0
-"""Seconds a spare may take to rehearse (tens of ms, while the worker is idle); past them a
-spare without a rehearsal takes its place. Twice this stays within the pool's grace."""
+"""Seconds a spare may take to say it is ready (it does at once, and rehearses while it
+waits); past them a plain spare takes its place. Twice this stays within the pool's grace."""
 
 WARM_IMPORTS = ("chronus.dsp.catalog", "chronus.plugins.confine", "chronus.plugins.validation")
 """What every validation uses, the built-in modules' kernels among it."""
@@ -91,8 +92,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> None:
-    """In a spare: rehearse, say ready, wait for the request, confine, check, answer, exit.
-    Never returns."""
+    """In a spare: say ready, rehearse until the request comes, confine, check, answer,
+    exit. Never returns."""
     code = 70
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -105,10 +106,10 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
 
         set_title("sandbox job")
         die_with_parent()
-        if rehearse:
-            validation.rehearse(whole=not twin)  # a twin only imports and renders
-        baseline = vm_size_mb()
         _write_all(write_fd, READY)
+        if rehearse:
+            _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
+        baseline = vm_size_mb()
         request = json.loads(_read_until(request_fd, math.inf)[0])
         usage = resource.getrusage(resource.RUSAGE_SELF)
         spent = usage.ru_utime + usage.ru_stime
@@ -124,6 +125,19 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         code = 0
     finally:
         os._exit(code)
+
+
+def _rehearse_until(request_fd: int, steps: Generator[None, None, None]) -> None:
+    """Run the rehearsal's `steps` until they are done or the request comes, whichever is
+    first: a request never waits for more than one step. One that fails only stops it (a
+    rehearsal makes a validation faster, never different)."""
+    with contextlib.closing(steps):
+        try:
+            for _ in steps:
+                if select.select([request_fd], [], [], 0)[0]:
+                    return
+        except Exception:
+            return
 
 
 def _spent_since(usage: resource.struct_rusage) -> dict[str, float]:
@@ -161,10 +175,10 @@ def _close_end(fd: int) -> None:
 @dataclass
 class Spare:
     """A forked child of the worker waiting for its one validation, in its own process
-    group. It first rehearses the checks (`validation.rehearse`: on built-in modules and
-    on a plugin file), so that the pages a validation writes are copied (fork is
-    copy-on-write) before the request comes, not while it runs; then it writes `READY`
-    down its result pipe."""
+    group. It writes `READY` down its result pipe, then rehearses the checks
+    (`validation.rehearsal`: on a built-in module and on a plugin file) until they are
+    done or its request comes, so that the pages a validation writes are copied (fork is
+    copy-on-write) while the worker is idle, not while the validation runs."""
 
     pid: int
     request_fd: int

@@ -373,24 +373,33 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-FALLBACK = """
-import json, sys
+REHEARSING = """
+import json, sys, time
 from chronus.plugins import validation, worker
 
 def broken(*args, **kwargs):
+    yield
     raise RuntimeError("the rehearsal broke")
 
-validation.rehearse = broken
+def endless(*args, **kwargs):
+    while True:
+        time.sleep(0.01)
+        yield
+
+validation.rehearsal = {"broken": broken, "endless": endless}[sys.argv[2]]
 request = {"path": sys.argv[1], "name": "softclip", "time_limit": 5.0, "memory_mb": 512}
-print(json.dumps(worker.run_job(request, worker.Spare.fork())))
+print(json.dumps(worker.run_job(request, worker.Spare.fork(), twin=worker.Spare.fork())))
 """
 
 
-def test_a_spare_that_fails_its_rehearsal_gives_way_to_a_plain_one() -> None:
+@pytest.mark.parametrize("rehearsal", ["broken", "endless"])
+def test_a_spare_validates_whatever_its_rehearsal_does(rehearsal: str) -> None:
+    # A failed rehearsal only stops; a request stops one that has not ended (within a step).
     env = {**os.environ, **THREAD_ENV}
     done = subprocess.run(
-        [sys.executable, "-c", FALLBACK, str(GOOD)], capture_output=True, text=True,
-        timeout=60, env=env, check=True,
+        [sys.executable, "-c", REHEARSING, str(GOOD), rehearsal], capture_output=True,
+        text=True, timeout=60, env=env, check=True,
     )  # fmt: skip
     result = json.loads(done.stdout)
     assert result["ok"], result
+    assert result["duration"] < 5.0  # not the deadline (15 s): the endless one was stopped
