@@ -2,6 +2,7 @@
 adds to the checks.
 
     python benchmarks/plugin_validation.py [--runs 50] [--pause 0.2] [--module PATH] [--json]
+    python benchmarks/plugin_validation.py --baseline OLD_TREE [--runs 30]
 
 The module: by default `tests/plugins/faulty/good_kernel.py`, a typical user module (a
 wavefolder on a numba kernel with `cache=True`, a DC blocker whose memory is state, dual
@@ -10,38 +11,61 @@ before the timed ones compiles and caches its kernel, as the first validation of
 version of a module does; it is not counted.
 
 Latency: `SandboxPool(workers=1)`, started and warm, `validate()` timed in the caller from
-the call to the result: the request down the pipe, the fork of the warm worker, the OS
-limits, the import, every check, the second render in another child that compares the
-first (`cross_process`), the answer back. Median and p90 of `--runs`, each after
+the call to the result: the request down the pipe to the warm worker, to its spare child
+(forked and rehearsed while idle), the OS limits, the import, every check, the second
+render in another child (the twin, at the same time) that is compared with the first
+(`cross_process`), the answer back. Median and p90 of `--runs`, each after
 an idle `--pause` (validations come one at a time, when a musician loads or reloads a
-module: the worker uses the pause to fork and rehearse the child for the next one). Target
-(issue 15): median < 100 ms. Back to back (`--pause 0`) a validation also waits for that
-child.
+module: the worker uses the pause to fork and rehearse the children for the next one).
+Target (issue 15): median < 100 ms. Back to back (`--pause 0`) a validation also waits for
+those children.
 
 Overhead: the same checks (`run_checks`, same settings, without the second process, which
-only the sandbox has) three ways, alternated run by run:
-in this process (which has imported what a worker has: numpy, numba, chronus.dsp), in a
-plain fork of this process (no limits, no rehearsal), and `validate()` in the pool. Each run
-imports the module afresh (its kernel from the numba cache). Overhead = (median in the
-sandbox - median in-process) / median in-process: what the pipe, the fork (a fresh process
-copies each page it writes), the limits and the answer cost; the plain fork tells the cost
-of a fresh process from that of the sandbox's own parts. Target (issue 15): < 5 %.
-Wall-clock figures on a shared machine are noisy: compare within one run.
+only the sandbox has) four ways, alternated run by run, against two baselines in this
+process (which has imported what a worker has: numpy, numba, chronus.dsp):
 
-One plugin name throughout: numba's cache names the Python module a kernel was compiled in,
-and `import_plugin` names that module after the plugin, so a kernel cached under one name
-does not load under another.
+- in-process, re-imported: the file imported afresh under the same plugin name each run
+  (its kernel loaded from numba's disk cache again, into a process that has loaded it
+  before: what `run_checks` costs once the process has seen the module);
+- in-process, first import: a copy of the file in a folder of its own under a new plugin
+  name each run (`typical_0`, `typical_1`…; their kernels compiled and cached in a fork
+  before the timed runs), so each run imports a module this process never had and loads
+  its kernel from the cache as a first load does: what validating a file the user just
+  named costs without any isolation;
+- in a plain fork of this process (no limits, no rehearsal), the same file as the sandbox;
+- `validate()` in the pool.
+
+Overhead = (median in the sandbox - median of a baseline) / that median, for each baseline:
+what the pipes, the fork (a fresh process copies each page it writes), the limits and the
+answer cost; the plain fork tells the cost of a fresh process from that of the sandbox's
+own parts. Target (issue 15): < 5 %. Each way also gives the CPU time and the minor page
+faults of its checks (in the sandbox: the child's, from its request to its answer, the
+`child_cpu_ms` and `child_minor_faults` figures; in a plain fork: the child's whole life),
+which a busy machine disturbs far less than the wall clock. Wall-clock figures on a shared
+machine are noisy: compare within one run.
+
+With `--baseline OLD_TREE` (an older source tree, e.g. from `git archive`), only this: the
+latency of `validate()` in a pool of this tree and in one of the old tree, alternated run by
+run, with the second process and without it, and the CPU of the child's checks where the
+tree reports it (`child_cpu_ms`).
+
+Numba's cache names the Python module a kernel was compiled in, and `import_plugin` names
+that module after the plugin, so a kernel cached under one name does not load under
+another: hence one folder, cached once, per plugin name.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from figures import add_json_flag, figures_out
@@ -51,10 +75,17 @@ from chronus.plugins.worker import THREAD_ENV
 os.environ.update(THREAD_ENV)  # before numpy loads: this process forks (the plain-fork runs)
 
 from chronus.plugins.sandbox import SandboxPool
-from chronus.plugins.source import version_of
+from chronus.plugins.source import plugin_module_name, version_of
 from chronus.plugins.validation import CheckSettings, run_checks
 
 NAME = "typical"
+WAYS = {
+    "re-import": "in-process, re-imported",
+    "first import": "in-process, first import",
+    "plain fork": "in a plain fork (no limits)",
+    "sandbox": "in the sandbox",
+}
+"""The ways the same checks are run, alternated: key, label."""
 TYPICAL = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "faulty" / "good_kernel.py"
 
 
@@ -63,8 +94,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def in_a_fork(module: Path, settings: CheckSettings) -> tuple[float, bool]:
-    """The checks in a plain fork of this process (no limits, no rehearsal): ms, passed."""
+def in_a_fork(module: Path, settings: CheckSettings) -> tuple[float, bool, float, float]:
+    """The checks in a plain fork of this process (no limits, no rehearsal): ms, passed,
+    the child's CPU ms and minor page faults (from the fork to its exit)."""
     read_fd, write_fd = os.pipe()
     t0 = time.perf_counter()
     pid = os.fork()
@@ -77,17 +109,49 @@ def in_a_fork(module: Path, settings: CheckSettings) -> tuple[float, bool]:
             os._exit(code)
     os.close(write_fd)
     os.read(read_fd, 1)  # EOF: the child is done
-    _, status = os.waitpid(pid, 0)
+    _, status, usage = os.wait4(pid, 0)
     os.close(read_fd)
-    return (time.perf_counter() - t0) * 1000, os.waitstatus_to_exitcode(status) == 0
+    ok = os.waitstatus_to_exitcode(status) == 0
+    cpu_ms = 1000 * (usage.ru_utime + usage.ru_stime)
+    return (time.perf_counter() - t0) * 1000, ok, cpu_ms, float(usage.ru_minflt)
+
+
+def in_process(module: Path, name: str, settings: CheckSettings) -> tuple[float, float, float]:
+    """The checks in this process: wall ms, CPU ms, minor page faults."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = run_checks(module, name, settings)
+    took, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+    assert result.ok, result.error_message
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before.ru_minflt
+    return took, cpu, float(faults)
+
+
+def first_imports(module: Path, runs: int, settings: CheckSettings) -> list[tuple[Path, str]]:
+    """`runs` copies of `module`, each in a folder of its own with its own plugin name, their
+    kernels compiled and cached in a fork (so this process never imports them)."""
+    copies = []
+    for k in range(runs):
+        folder = module.parent / f"first-{k}"
+        folder.mkdir()
+        copies.append((folder / module.name, f"{NAME}_{k}"))
+        shutil.copyfile(module, copies[-1][0])
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if all(run_checks(p, name, settings).ok for p, name in copies) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("a copy of the module did not pass while its kernel was cached")
+    return copies
 
 
 def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
     """Time `runs` validations each way; print them and put the figures in `figures`."""
     pooled: list[float] = []
-    sandboxed: list[float] = []
-    in_process: list[float] = []
-    forked: list[float] = []
     with SandboxPool(workers=1) as pool:
         began = time.perf_counter()
         if not pool.wait_ready():
@@ -103,43 +167,113 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
             pooled.append((time.perf_counter() - t0) * 1000)
             assert result.ok, result.error_message
     settings = CheckSettings(cross_process=False)  # the same checks as in-process
+    copies = first_imports(module, runs, settings)
+    ways: dict[str, list[tuple[float, float, float]]] = {way: [] for way in WAYS}
     with SandboxPool(workers=1, settings=settings) as pool:
         pool.wait_ready()
-        imported = f"chronus_plugin_{NAME}_{version_of(module.read_bytes())}"
-        for _ in range(runs):
+        imported = plugin_module_name(NAME, version_of(module.read_bytes()))
+        for path, name in copies:
             sys.modules.pop(imported, None)  # imported afresh, as in a forked child
             time.sleep(pause)
-            t0 = time.perf_counter()
-            inside = run_checks(module, NAME, settings)
-            in_process.append((time.perf_counter() - t0) * 1000)
+            ways["re-import"].append(in_process(module, NAME, settings))
             sys.modules.pop(imported, None)
             time.sleep(pause)
-            took, fork_ok = in_a_fork(module, settings)
-            forked.append(took)
+            ways["first import"].append(in_process(path, name, settings))
+            time.sleep(pause)
+            took, fork_ok, cpu, faults = in_a_fork(module, settings)
+            ways["plain fork"].append((took, cpu, faults))
             time.sleep(pause)
             t0 = time.perf_counter()
             boxed = pool.validate(module, NAME)
-            sandboxed.append((time.perf_counter() - t0) * 1000)
-            assert inside.ok and fork_ok and boxed.ok, (inside.error_message, boxed.error_message)
+            took = (time.perf_counter() - t0) * 1000
+            cpu, faults = boxed.figures["child_cpu_ms"], boxed.figures["child_minor_faults"]
+            ways["sandbox"].append((took, cpu, faults))
+            assert fork_ok and boxed.ok, boxed.error_message
+    med = {way: [statistics.median(run[i] for run in rows) for i in range(3)]
+           for way, rows in ways.items()}  # fmt: skip
     p50, p90 = statistics.median(pooled), percentile(pooled, 90)
-    here, boxed_ms = statistics.median(in_process), statistics.median(sandboxed)
-    fork_ms = statistics.median(forked)
+    here, first_ms, fork_ms, boxed_ms = (med[way][0] for way in WAYS)
     overhead = 100 * (boxed_ms - here) / here
+    overhead_first = 100 * (boxed_ms - first_ms) / first_ms
+    cpu_first = 100 * (med["sandbox"][1] - med["first import"][1]) / med["first import"][1]
     print(f"module: {module.name}; {runs} runs each, {pause:g} s apart; worker warm in "
           f"{ready_ms:.0f} ms")  # fmt: skip
     print(f"validation in a warm pool   median {p50:6.1f} ms  p90 {p90:6.1f} ms  (target < 100 ms)")
-    print("the same checks, alternated:")
-    print(f"  in-process                median {here:6.1f} ms")
-    print(f"  in a plain fork           median {fork_ms:6.1f} ms  (no limits, no rehearsal)")
-    print(f"  in the sandbox            median {boxed_ms:6.1f} ms")
-    print(f"sandbox overhead            {overhead:6.1f} %   (target < 5 %; over a plain fork "
-          f"{100 * (boxed_ms - fork_ms) / fork_ms:.1f} %)")  # fmt: skip
+    print("the same checks, alternated (medians)  wall ms   CPU ms  minor faults")
+    for way, label in WAYS.items():
+        wall, cpu, faults = med[way]
+        print(f"  {label:28s} {wall:8.1f} {cpu:8.1f} {faults:12.0f}")
+    print("sandbox overhead (target < 5 %), wall:")
+    print(f"  over a first import       {overhead_first:6.1f} %   (the CPU of the checks: "
+          f"{cpu_first:+.1f} %)")  # fmt: skip
+    print(f"  over a re-import          {overhead:6.1f} %")
+    print(f"  over a plain fork         {100 * (boxed_ms - fork_ms) / fork_ms:6.1f} %")
     figures.update(
         module=module.name, runs=runs, pause_s=pause, ready_ms=ready_ms, validate_ms_p50=p50,
         validate_ms_p90=p90, validate_ms_max=max(pooled), in_process_ms=here,
-        plain_fork_ms=fork_ms, sandboxed_ms=boxed_ms, overhead_pct=overhead,
+        first_import_ms=first_ms, plain_fork_ms=fork_ms, sandboxed_ms=boxed_ms,
+        overhead_pct=overhead, overhead_first_import_pct=overhead_first,
+        in_process_cpu_ms=med["re-import"][1], first_import_cpu_ms=med["first import"][1],
+        plain_fork_cpu_ms=med["plain fork"][1], sandboxed_cpu_ms=med["sandbox"][1],
+        overhead_first_import_cpu_pct=cpu_first, first_import_faults=med["first import"][2],
+        sandboxed_faults=med["sandbox"][2],
         cpu_us_p99=float(first.figures.get("cpu_us_p99", 0.0)),
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def pool_of(tree: Path | None, settings: CheckSettings) -> Iterator[SandboxPool]:
+    """A started, warm pool whose worker runs the chronus of `tree` (None: this one). The
+    worker runs `python -m`, which puts its working directory first on its path: it is
+    started from `tree`, with `tree` on PYTHONPATH."""
+    here, path = os.getcwd(), os.environ.get("PYTHONPATH")
+    if tree is not None:
+        os.chdir(tree)
+        os.environ["PYTHONPATH"] = str(tree)
+    try:
+        pool = SandboxPool(workers=1, settings=settings).start()
+        ready = pool.wait_ready()
+    finally:
+        os.chdir(here)
+        if path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = path
+    with pool:
+        if not ready:
+            raise SystemExit(f"the sandbox worker of {tree or 'this tree'} did not start")
+        yield pool
+
+
+def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
+    """`validate()` in a pool of this tree and one of `old`, alternated, with the second
+    process (the default settings) and without it; print and put the medians in `figures`."""
+    for cross in (True, False):
+        settings = CheckSettings(cross_process=cross)
+        wall: dict[str, list[float]] = {"this tree": [], "baseline": []}
+        cpu: dict[str, list[float]] = {"this tree": [], "baseline": []}
+        with pool_of(None, settings) as mine, pool_of(old, settings) as theirs:
+            pools = {"this tree": mine, "baseline": theirs}
+            for key, pool in pools.items():
+                assert pool.validate(module, NAME).ok, key  # caches the kernel
+            for k in range(runs):
+                for key in sorted(pools, reverse=k % 2 == 1):
+                    time.sleep(pause)
+                    t0 = time.perf_counter()
+                    result = pools[key].validate(module, NAME)
+                    wall[key].append((time.perf_counter() - t0) * 1000)
+                    assert result.ok, (key, result.error_message)
+                    if "child_cpu_ms" in result.figures:
+                        cpu[key].append(result.figures["child_cpu_ms"])
+        what = "with the second process" if cross else "without the second process"
+        print(f"against {old} ({what}), alternated, medians of {runs}:")
+        for key in pools:
+            child = (
+                f"; the child's checks {statistics.median(cpu[key]):.1f} ms CPU" if cpu[key] else ""
+            )
+            print(f"  {key:10s} {statistics.median(wall[key]):6.1f} ms{child}")
+            tag = "validate_ms_p50" if key == "this tree" else "baseline_validate_ms_p50"
+            figures[f"{tag}_{'cross' if cross else 'single'}_ab"] = statistics.median(wall[key])
 
 
 def main() -> None:
@@ -147,13 +281,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50, help="validations each way (default 50)")
     parser.add_argument("--pause", type=float, default=0.2, help="idle seconds before each run")
     parser.add_argument("--module", type=Path, default=TYPICAL, help="the module file to validate")
+    parser.add_argument("--baseline", type=Path, help="an older source tree to compare with")
     add_json_flag(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="chronus-plugin-bench-") as folder:
         module = Path(folder) / args.module.name
         shutil.copyfile(args.module, module)
         with figures_out(args.json) as figures:
-            measure(module, max(1, args.runs), max(0.0, args.pause), figures)
+            if args.baseline:
+                against(module, args.baseline.resolve(), max(1, args.runs), args.pause, figures)
+            else:
+                measure(module, max(1, args.runs), max(0.0, args.pause), figures)
 
 
 if __name__ == "__main__":

@@ -232,12 +232,14 @@ def test_plugin_validation_rows_read_the_median_and_the_overhead() -> None:
     figures = {
         "module": "good_kernel.py", "runs": 50, "validate_ms_p50": 26.5,
         "validate_ms_p90": 31.0, "in_process_ms": 12.0, "sandboxed_ms": 24.0,
-        "overhead_pct": 100.0,
+        "overhead_pct": 100.0, "first_import_ms": 16.0, "overhead_first_import_pct": 50.0,
+        "overhead_first_import_cpu_pct": 20.0,
     }  # fmt: skip
     latency = run.plugin_validation(figures)
     assert latency.value == 26.5 and "p90 31.0 ms" in latency.chronus
     overhead = run.sandbox_overhead(figures)
-    assert overhead.value == 100.0 and "12.0 ms in-process" in overhead.chronus
+    assert overhead.value == 50.0 and "16.0 ms in-process on a first import" in overhead.chronus
+    assert "CPU +20 %" in overhead.chronus and "over a re-import 100 %" in overhead.chronus
     assert not below(5.0, "< 5 %").met(overhead.value)
 
 

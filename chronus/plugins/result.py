@@ -37,7 +37,8 @@ class ValidationResult:
 
     `ok` is true only if every check passed; then `error_type` and `error_message` are empty.
     `figures` holds what was measured (e.g. `cpu_us_p50`, `cpu_us_p99`, `blocks`,
-    `peak_rss_mb`); `duration` is the wall time of the whole validation in seconds.
+    `peak_rss_mb`; from the sandbox also `child_cpu_ms` and `child_minor_faults`, what the
+    checks cost its child); `duration` is the wall time of the whole validation in seconds.
     """
 
     ok: bool

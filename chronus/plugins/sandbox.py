@@ -358,6 +358,7 @@ class SandboxPool:
             self._replace(index)
             return _internal(f"a sandbox worker did not start: {worker.failure}")
         request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
+        request["rehearse_next"] = self._jobs.empty()  # a job waiting would wait for it
         result, usable = _run(worker, request)
         if self._closed:
             return _internal("the sandbox pool was closed during the validation")

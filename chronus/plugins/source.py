@@ -18,7 +18,14 @@ from types import ModuleType
 
 from chronus.dsp.module import Module, Processor
 
-__all__ = ["NAME_PATTERN", "PluginSourceError", "find_module_class", "import_plugin", "version_of"]
+__all__ = [
+    "NAME_PATTERN",
+    "PluginSourceError",
+    "find_module_class",
+    "import_plugin",
+    "plugin_module_name",
+    "version_of",
+]
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 """A plugin's name: what `TYPE` it gets in the patch."""
@@ -55,6 +62,11 @@ def find_module_class(module: ModuleType) -> type[Module]:
     return found[0]
 
 
+def plugin_module_name(name: str, version: str) -> str:
+    """The name in `sys.modules` of plugin `name` at `version`."""
+    return f"chronus_plugin_{name}_{version}"
+
+
 def import_plugin(path: str | Path, name: str, version: str) -> type[Module]:
     """Import the file at `path` as plugin `name` at `version`; the class, with `TYPE` = name.
 
@@ -64,7 +76,7 @@ def import_plugin(path: str | Path, name: str, version: str) -> type[Module]:
     """
     if not NAME_PATTERN.fullmatch(name):
         raise PluginSourceError(f"{name!r} is not a plugin name (a-z, 0-9, _; 1–32 characters)")
-    module_name = f"chronus_plugin_{name}_{version}"
+    module_name = plugin_module_name(name, version)
     loaded = sys.modules.get(module_name)
     if loaded is None:
         spec = importlib.util.spec_from_file_location(module_name, str(path))

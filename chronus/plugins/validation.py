@@ -41,9 +41,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,18 @@ from chronus.dsp.params import ParamSpec
 from chronus.plugins.confine import status_mb
 from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.result import ValidationResult
-from chronus.plugins.source import NAME_PATTERN, PluginSourceError, import_plugin, version_of
+from chronus.plugins.source import (
+    NAME_PATTERN,
+    PluginSourceError,
+    import_plugin,
+    plugin_module_name,
+    version_of,
+)
 from chronus.plugins.trial import CheckFailed, CheckSettings, crc32, exercise, failure, first_render
 
 __all__ = [
-    "CheckSettings", "describe", "peak_rss_mb", "rehearse", "render_crc32", "run_checks",
+    "CheckSettings", "describe", "peak_rss_mb", "rehearsal", "rehearse", "render_crc32",
+    "run_checks",
 ]  # fmt: skip
 
 REQUIRED_PARAMS = ("volume", "pan")
@@ -165,21 +173,51 @@ def describe(exc: BaseException, path: str) -> str:
     return failure(exc, "exception", "rendering", path).message
 
 
-REHEARSED = ("distortion", "saw")
-"""Built-in modules `rehearse` runs the checks on: a dual-mono processor and a source."""
+REHEARSED = ("saw",)
+"""Built-in modules `rehearse` runs the checks on: a source (the rehearsal plugin is a
+processor)."""
 REHEARSAL = CheckSettings(warmup_blocks=8, timed_blocks=8, capture_at=4)
 """Short: a rehearsal is for touching what the checks touch, not for figures."""
+REHEARSAL_FILE = Path(__file__).with_name("rehearsal.py")
+"""A plugin file shaped like a typical user module, validated by `rehearse`."""
+REHEARSAL_NAME = "rehearsal"
 
 
-def rehearse(settings: CheckSettings = REHEARSAL) -> None:
-    """Run checks 4–8 on built-in modules, so that this process has loaded and run what a
-    validation uses (numba's cached kernels, numpy's paths, the checks' own code): a warm
-    worker does, once, so that its forks start warm. Raises if a built-in fails them."""
+def rehearse(settings: CheckSettings = REHEARSAL, whole: bool = True) -> None:
+    """Run checks 4–8 on built-in modules, then every check on `REHEARSAL_FILE` (only its
+    first render, as `render_crc32` makes it, if not `whole`), and forget that file's
+    module, so that this process has loaded and run what a validation uses (numba's cached
+    kernels, numpy's paths, the checks' own code, a plugin's import and its kernel loaded
+    from numba's disk cache): a warm worker does, once, so that its forks start warm (and
+    the file's kernel is cached); each spare does (`rehearsal`), so that the pages a
+    validation writes are copied before the validation starts. Raises if one fails them."""
+    for _ in rehearsal(settings, whole):
+        pass
+
+
+def rehearsal(
+    settings: CheckSettings = REHEARSAL, whole: bool = True
+) -> Generator[None, None, None]:
+    """`rehearse` in steps of a few ms: it yields between two, where the caller may stop
+    (and close it: the file's module is forgotten then too)."""
     from chronus.dsp.catalog import MODULE_TYPES
 
-    for name in REHEARSED:
-        cls = MODULE_TYPES[name]
-        exercise(cls, _check_params(cls), settings, "", {})
+    path = str(REHEARSAL_FILE)
+    try:
+        if whole:
+            for name in REHEARSED:
+                cls = MODULE_TYPES[name]
+                exercise(cls, _check_params(cls), settings, "", {})
+                yield
+        render_crc32(path, REHEARSAL_NAME, settings)  # the import, the kernel's load
+        if whole:
+            yield
+            result = run_checks(path, REHEARSAL_NAME, settings)
+            if not result.ok:
+                raise RuntimeError(f"the rehearsal plugin failed: {result.error_type}: "
+                                   f"{result.error_message}")  # fmt: skip
+    finally:
+        sys.modules.pop(plugin_module_name(REHEARSAL_NAME, version_of(_compile(path))), None)
 
 
 @contextlib.contextmanager

@@ -1,26 +1,32 @@
 """A warm sandbox worker: `python -m chronus.plugins.worker`, one per pool slot.
 
-It imports numpy, numba and chronus.dsp once and runs the checks on built-in modules (so
-numba's kernels and the checks' own paths are loaded), with every thread pool set to one
-thread: it runs no thread but its main one, so a fork of it is safe. It then answers
-requests, one JSON line on stdin each, with one JSON line on stdout.
+It imports numpy, numba and chronus.dsp once and rehearses the checks (on a built-in module
+and on a plugin file shipped for it, `chronus.plugins.rehearsal`, whose kernel it compiles
+and caches on a first start), so numba's kernels and the checks' own paths are loaded, with
+every thread pool set to one thread: it runs no thread but its main one, so a fork of it
+is safe. It then answers requests, one JSON line on stdin each, with one JSON line on
+stdout.
 
 Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
 has rehearsed the checks and waits for its request: it confines itself (`confine`: the time
 limit is CPU time, `RLIMIT_CPU`), runs the checks and writes its result down a pipe as JSON.
 The worker waits for that with a wall-clock deadline (`wall_limit`), SIGKILLs the child's
 process group past it, and turns whatever else happened (a signal, an exit, a short read)
-into a result (`run_job`). Each child does one
-validation and is gone: the worker survives whatever the module does.
+into a result (`run_job`). A second spare, the twin, gets the same request at the same
+time and renders the first test blocks once more, to be compared (`cross_process`). Each
+child does one validation and is gone: the worker survives whatever the module does.
 
 Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`, or
 `{"error": why}` if it cannot warm up. A request: `{"path", "name", "time_limit",
-"memory_mb", "settings": {CheckSettings fields}}`. An answer, exactly one per request:
-`{"result": {ValidationResult fields}}`.
+"memory_mb", "settings": {CheckSettings fields}}`, and optionally `"rehearse_next": false`
+when another request follows at once: a rehearsal costs more than it saves when the next
+request would wait for it, so the next children are forked without one. An answer, exactly
+one per request: `{"result": {ValidationResult fields}}`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import json
@@ -31,7 +37,7 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +58,8 @@ READY = b"R"
 WALL_FACTOR = 3.0
 """A validation's clock limit, in multiples of its CPU limit (`wall_limit`)."""
 SPARE_TIMEOUT = 2.0
-"""Seconds a spare may take to rehearse (tens of ms, while the worker is idle); past them a
-spare without a rehearsal takes its place. Twice this stays within the pool's grace."""
+"""Seconds a spare may take to say it is ready (it does at once, and rehearses while it
+waits); past them a plain spare takes its place. Twice this stays within the pool's grace."""
 
 WARM_IMPORTS = ("chronus.dsp.catalog", "chronus.plugins.confine", "chronus.plugins.validation")
 """What every validation uses, the built-in modules' kernels among it."""
@@ -87,9 +93,9 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
-    """In a spare: rehearse, say ready, wait for the request, confine, check, answer, exit.
-    Never returns."""
+def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> None:
+    """In a spare: say ready, rehearse until the request comes, confine, check, answer,
+    exit. Never returns."""
     code = 70
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -102,10 +108,10 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
 
         set_title("sandbox job")
         die_with_parent()
-        if rehearse:
-            validation.rehearse()
-        baseline = vm_size_mb()
         _write_all(write_fd, READY)
+        if rehearse:
+            _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
+        baseline = vm_size_mb()
         request = json.loads(_read_until(request_fd, math.inf)[0])
         usage = resource.getrusage(resource.RUSAGE_SELF)
         spent = usage.ru_utime + usage.ru_stime
@@ -115,11 +121,36 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool) -> None:
             answer = _crc_only(request["path"], request["name"], settings)
         else:
             answer = validation.run_checks(request["path"], request["name"], settings).to_dict()
+            answer["figures"].update(_spent_since(usage))
         _write_all(write_fd, json.dumps(answer).encode())
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
     finally:
         os._exit(code)
+
+
+def _rehearse_until(request_fd: int, steps: Generator[None, None, None]) -> None:
+    """Run the rehearsal's `steps` until they are done or the request comes, whichever is
+    first: a request never waits for more than one step. One that fails only stops it (a
+    rehearsal makes a validation faster, never different)."""
+    with contextlib.closing(steps):
+        try:
+            for _ in steps:
+                if select.select([request_fd], [], [], 0)[0]:
+                    return
+        except Exception:
+            return
+
+
+def _spent_since(usage: resource.struct_rusage) -> dict[str, float]:
+    """This process's CPU ms and minor page faults (pages copied on write, or new) since
+    `usage`: what the checks cost in the child, whatever else runs on the machine."""
+    now = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = now.ru_utime + now.ru_stime - usage.ru_utime - usage.ru_stime
+    return {
+        "child_cpu_ms": 1000 * cpu,
+        "child_minor_faults": float(now.ru_minflt - usage.ru_minflt),
+    }
 
 
 def _crc_only(path: str, name: str, settings: Any) -> dict[str, Any]:
@@ -132,34 +163,48 @@ def _crc_only(path: str, name: str, settings: Any) -> dict[str, Any]:
         return {"crc_error": validation.describe(exc, path)}
 
 
+_WORKER_ENDS: set[int] = set()
+"""The worker's ends of its spares' pipes. A new spare closes its copies: else a spare's
+request pipe would stay open after the worker closed it (the other spare holding it), and
+that spare would wait for the rest of its request forever."""
+
+
+def _close_end(fd: int) -> None:
+    _WORKER_ENDS.discard(fd)
+    os.close(fd)
+
+
 @dataclass
 class Spare:
     """A forked child of the worker waiting for its one validation, in its own process
-    group. It first rehearses the checks on built-in modules, so that the pages a
-    validation writes are copied (fork is copy-on-write) before the request comes, not
-    while it runs; then it writes `READY` down its result pipe."""
+    group. It writes `READY` down its result pipe, then rehearses the checks
+    (`validation.rehearsal`: on a built-in module and on a plugin file) until they are
+    done or its request comes, so that the pages a validation writes are copied (fork is
+    copy-on-write) while the worker is idle, not while the validation runs."""
 
     pid: int
     request_fd: int
     result_fd: int
 
     @classmethod
-    def fork(cls, rehearse: bool = True) -> Spare:
-        """Fork a spare (only from a process that runs no other thread)."""
+    def fork(cls, rehearse: bool = True, twin: bool = False) -> Spare:
+        """Fork a spare (only from a process that runs no other thread); a `twin` rehearses
+        only what a second render does."""
         request_read, request_write = os.pipe()
         result_read, result_write = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(request_write)
-            os.close(result_read)
+            for fd in (request_write, result_read, *_WORKER_ENDS):
+                os.close(fd)
             os.setpgid(0, 0)
-            _spare_child(request_read, result_write, rehearse)
+            _spare_child(request_read, result_write, rehearse, twin)
         try:
             os.setpgid(pid, pid)
         except OSError:
             pass  # the child did it first (or is gone already)
         os.close(request_read)
         os.close(result_write)
+        _WORKER_ENDS.update((request_write, result_read))
         return cls(pid, request_write, result_read)
 
     def wait_ready(self, timeout: float) -> bool:
@@ -173,11 +218,13 @@ class Spare:
             _write_all(self.request_fd, json.dumps(request).encode())
         except OSError:
             pass
-        os.close(self.request_fd)
+        _close_end(self.request_fd)
         self.request_fd = -1
 
     def close(self) -> None:
-        """Kill its process group, reap it, close the pipes (the worker's ends)."""
+        """Kill its process group, reap it, close the pipes (the worker's ends); once."""
+        if self.request_fd < 0 and self.result_fd < 0:
+            return
         _kill_group(self.pid)
         try:
             os.waitpid(self.pid, 0)
@@ -185,7 +232,7 @@ class Spare:
             pass
         for fd in (self.request_fd, self.result_fd):
             if fd >= 0:
-                os.close(fd)
+                _close_end(fd)
         self.request_fd = self.result_fd = -1
 
 
@@ -258,37 +305,36 @@ def _ready_spare(spare: Spare) -> Spare | None:
     return None
 
 
-def _in_child(
-    request: dict[str, Any], spare: Spare, deadline: float
-) -> tuple[dict[str, Any], Spare | None]:
-    """`request` in `spare` (or in a plain spare, if it did not get ready): what it wrote, or
-    what its ending means, with the key `ended` then; and the spare to close (None if none
-    started)."""
-    time_limit = float(request["time_limit"])
+def _start(request: dict[str, Any], spare: Spare) -> Spare | None:
+    """`request` sent to `spare`, or to a plain spare if it did not get ready; the child
+    that has it, or None if none started."""
     ready = _ready_spare(spare)
-    if ready is None:
-        return {"ended": _failed("internal", "the sandbox worker could not start a child")}, None
-    ready.send(request)
-    data, finished = _read_until(ready.result_fd, deadline)
+    if ready is not None:
+        ready.send(request)
+    return ready
+
+
+def _collect(child: Spare | None, deadline: float, time_limit: float, path: str) -> dict[str, Any]:
+    """What `child` answered about the module at `path`, or what its ending means, under
+    the key `ended`."""
+    if child is None:
+        return {"ended": _failed("internal", "the sandbox worker could not start a child")}
+    data, finished = _read_until(child.result_fd, deadline)
     answer = _parse(data) if finished else None
     if answer is not None:
-        return answer, ready
+        return answer
     if not finished:
-        _kill_group(ready.pid)
-    _, status = os.waitpid(ready.pid, 0)
+        _kill_group(child.pid)
+    _, status = os.waitpid(child.pid, 0)
     ended = _ending(status, data, finished, time_limit)
-    native = split_reference(str(request["path"]))
+    native = split_reference(path)
     if native is not None and ended["error_type"] == "crash":
         ended["error_message"] += f": the native plugin {native[1]} of {native[0]}"
-    return {"ended": ended}, ready
+    return {"ended": ended}
 
 
-def _second_process(result: dict[str, Any], request: dict[str, Any], deadline: float) -> None:
-    """Render once more in another child and compare; a difference fails `result`."""
-    answer, spare = _in_child({**request, "crc_only": True}, Spare.fork(rehearse=False),
-                              deadline)  # fmt: skip
-    if spare is not None:
-        spare.close()
+def _compare(result: dict[str, Any], answer: dict[str, Any]) -> None:
+    """Fail `result` if the second process's `answer` differs from it."""
     ended = answer.get("ended")
     if ended is not None:
         result.update(ended, error_message="in a second process: " + ended["error_message"])
@@ -310,30 +356,38 @@ def run_job(
     request: dict[str, Any],
     spare: Spare,
     answer: Callable[[dict[str, Any]], None] | None = None,
+    twin: Spare | None = None,
 ) -> dict[str, Any]:
-    """One validation in `spare` (used up: closed afterwards), and, if it passed and
-    `settings.cross_process` is on, a second render in another child compared with the
-    first; the result as a dict.
+    """One validation in `spare`, and, if `settings.cross_process` is on, a second render
+    in another child (`twin`, which renders at the same time, on another core if there is
+    one; else a plain spare forked once the first passed) compared with the first; the
+    result as a dict. `spare` and `twin` are used up: closed afterwards.
 
-    If `answer` is given, it gets the result as soon as it is known, before the child is
-    reaped."""
+    If `answer` is given, it gets the result as soon as it is known, before the children
+    are reaped."""
     began = time.monotonic()
-    deadline = began + wall_limit(float(request["time_limit"]))
-    got, child = _in_child(request, spare, deadline)
+    time_limit = float(request["time_limit"])
+    deadline = began + wall_limit(time_limit)
+    cross = request.get("settings", {}).get("cross_process", True)
+    crc_request = {**request, "crc_only": True}
+    children: list[Spare] = [spare] if twin is None else [spare, twin]
     try:
+        first = _start(request, spare)
+        second = _start(crc_request, twin) if cross and twin is not None else None
+        children += [child for child in (first, second) if child is not None]
+        got = _collect(first, deadline, time_limit, str(request["path"]))
         result: dict[str, Any] = got["ended"] if "ended" in got else got
-        cross = request.get("settings", {}).get("cross_process", True)
         if result.get("ok") and cross:
-            if child is not None:
-                child.close()
-                child = None
-            _second_process(result, request, deadline)
+            if second is None:
+                second = _start(crc_request, Spare.fork(rehearse=False))
+                children += [] if second is None else [second]
+            _compare(result, _collect(second, deadline, time_limit, str(request["path"])))
         result["duration"] = time.monotonic() - began
         if answer is not None:
             answer(result)
         return result
     finally:
-        if child is not None:
+        for child in children:
             child.close()  # reaps it if it answered, and kills what it left behind
 
 
@@ -346,8 +400,8 @@ def _parse(data: bytes) -> dict[str, Any] | None:
 
 
 def _warm() -> None:
-    """Import what every validation needs, run the checks on built-in modules, and have
-    numba compile once."""
+    """Import what every validation needs, rehearse the checks (`validation.rehearse`),
+    and have numba compile once."""
     import numba
     import numpy as np
 
@@ -374,10 +428,10 @@ def _threads() -> int:
 
 
 def _serve_one(
-    request: dict[str, Any], spare: Spare, say: Callable[[dict[str, Any]], None]
+    request: dict[str, Any], spare: Spare, twin: Spare, say: Callable[[dict[str, Any]], None]
 ) -> None:
-    """Run one request in `spare` and say exactly one answer (a second one would be read
-    as the answer to the next request)."""
+    """Run one request in `spare` (and `twin`) and say exactly one answer (a second one
+    would be read as the answer to the next request)."""
     answered = False
 
     def answer(result: dict[str, Any]) -> None:
@@ -386,7 +440,7 @@ def _serve_one(
         say({"result": result})
 
     try:
-        run_job(request, spare, answer)
+        run_job(request, spare, answer, twin)
     except Exception as exc:
         if not answered:
             answer(_failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}"))
@@ -414,7 +468,7 @@ def main() -> None:
         say({"error": f"{type(exc).__name__}: {exc}"})
         return
     gc.freeze()  # what the gc would touch in each fork, and so copy, it now leaves alone
-    spare = Spare.fork()
+    spare, twin = Spare.fork(), Spare.fork(twin=True)
     say({"ready": os.getpid(), "vm_mb": vm_size_mb(), "threads": _threads()})
     for line in sys.stdin.buffer:
         try:
@@ -422,9 +476,11 @@ def main() -> None:
         except ValueError as exc:  # the pool's bug, reported as such
             say({"result": _failed("internal", f"sandbox worker: a bad request: {exc}")})
             continue
-        _serve_one(request, spare, say)
-        spare = Spare.fork()
+        _serve_one(request, spare, twin, say)
+        rehearse = bool(request.get("rehearse_next", True))
+        spare, twin = Spare.fork(rehearse), Spare.fork(rehearse, twin=True)
     spare.close()
+    twin.close()
 
 
 if __name__ == "__main__":

@@ -189,10 +189,11 @@ def test_a_fork_bomb_starts_no_process(pool: SandboxPool) -> None:
     assert result.error_type == "exception" and "Operation not permitted" in result.error_message
     children = Path(f"/proc/{worker}/task/{worker}/children")
     deadline = time.monotonic() + 5
-    while len(children.read_text().split()) != 1 and time.monotonic() < deadline:
-        time.sleep(0.01)  # the answer comes before the child is reaped and the next forked
-    (spare,) = children.read_text().split()  # the child waiting for the next job, no other
-    assert Path(f"/proc/{spare}/task/{spare}/children").read_text().split() == []
+    while len(children.read_text().split()) != 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the answer comes before the children are reaped and the next forked
+    spare, twin = children.read_text().split()  # the two waiting for the next job, no other
+    for pid in (spare, twin):
+        assert Path(f"/proc/{pid}/task/{pid}/children").read_text().split() == []
 
 
 def test_the_worker_runs_one_thread(pool: SandboxPool) -> None:
@@ -249,6 +250,29 @@ def test_a_fifo_that_never_ends_times_out(tmp_path: Path) -> None:
     with SandboxPool(time_limit=0.5) as short:
         result = short.validate(fifo, "fifo")
     assert (result.ok, result.error_type) == (False, "timeout")
+
+
+def test_validations_queued_at_once_on_one_worker_all_give_the_same_verdict() -> None:
+    # A job with another waiting runs in children forked without a rehearsal; the last, and
+    # one after a pause, in rehearsed ones: the same checks either way.
+    # (the name the other tests give this file: numba's cache of a kernel names its module)
+    results: list[ValidationResult] = []
+    finished = threading.Semaphore(0)
+
+    def done(result: ValidationResult) -> None:
+        results.append(result)
+        finished.release()
+
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        for _ in range(3):
+            pool.submit(FAULTY / "good_kernel.py", "fold", done)
+        for _ in range(3):
+            assert finished.acquire(timeout=30)
+        time.sleep(0.5)
+        results.append(pool.validate(FAULTY / "good_kernel.py", "fold"))
+    assert all(result.ok for result in results), [r.error_message for r in results]
+    assert len({result.figures["render_crc32"] for result in results}) == 1
 
 
 def test_a_bad_plugin_name_is_refused(pool: SandboxPool) -> None:
@@ -349,24 +373,33 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-FALLBACK = """
-import json, sys
+REHEARSING = """
+import json, sys, time
 from chronus.plugins import validation, worker
 
 def broken(*args, **kwargs):
+    yield
     raise RuntimeError("the rehearsal broke")
 
-validation.rehearse = broken
+def endless(*args, **kwargs):
+    while True:
+        time.sleep(0.01)
+        yield
+
+validation.rehearsal = {"broken": broken, "endless": endless}[sys.argv[2]]
 request = {"path": sys.argv[1], "name": "softclip", "time_limit": 5.0, "memory_mb": 512}
-print(json.dumps(worker.run_job(request, worker.Spare.fork())))
+print(json.dumps(worker.run_job(request, worker.Spare.fork(), twin=worker.Spare.fork())))
 """
 
 
-def test_a_spare_that_fails_its_rehearsal_gives_way_to_a_plain_one() -> None:
+@pytest.mark.parametrize("rehearsal", ["broken", "endless"])
+def test_a_spare_validates_whatever_its_rehearsal_does(rehearsal: str) -> None:
+    # A failed rehearsal only stops; a request stops one that has not ended (within a step).
     env = {**os.environ, **THREAD_ENV}
     done = subprocess.run(
-        [sys.executable, "-c", FALLBACK, str(GOOD)], capture_output=True, text=True,
-        timeout=60, env=env, check=True,
+        [sys.executable, "-c", REHEARSING, str(GOOD), rehearsal], capture_output=True,
+        text=True, timeout=60, env=env, check=True,
     )  # fmt: skip
     result = json.loads(done.stdout)
     assert result["ok"], result
+    assert result["duration"] < 5.0  # not the deadline (15 s): the endless one was stopped

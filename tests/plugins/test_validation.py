@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from chronus.plugins.validation import CheckSettings, run_checks
+from chronus.plugins.source import plugin_module_name, version_of
+from chronus.plugins.validation import (
+    REHEARSAL_FILE,
+    REHEARSAL_NAME,
+    CheckSettings,
+    rehearse,
+    run_checks,
+)
 
 FAULTY = Path(__file__).parent / "faulty"
 
@@ -169,3 +177,13 @@ def test_a_long_or_broken_exception_message_is_cut_or_replaced(tmp_path: Path) -
     result = run_checks(path, "broken")
     assert result.error_type == "import_error"
     assert "Odd: (its message cannot be shown)" in result.error_message
+
+
+def test_the_rehearsal_plugin_passes_and_a_rehearsal_forgets_it() -> None:
+    result = run_checks(REHEARSAL_FILE, REHEARSAL_NAME)
+    assert result.ok, result.error_message
+    assert result.processor and "drive" in result.params
+    imported = plugin_module_name(REHEARSAL_NAME, version_of(REHEARSAL_FILE.read_bytes()))
+    assert imported in sys.modules
+    rehearse()
+    assert imported not in sys.modules  # so a fork that rehearses loads its kernel anew
