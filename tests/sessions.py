@@ -28,6 +28,19 @@ def logged_engine(tmp_path: Path, log: str = "s.log", wav: str = "out.wav") -> E
     ).boot()
 
 
+def plugin_engine(tmp_path: Path) -> EngineProcess:
+    """Boot a null-backend engine that logs and records in `tmp_path` (`s.log`, `out.wav`),
+    stores plugins in `tmp_path/store` and finds modules in `tmp_path/modules`."""
+    return EngineProcess(
+        port=0,
+        backend="null",
+        extra_args=[
+            "--log", str(tmp_path / "s.log"), "--record", str(tmp_path / "out.wav"),
+            "--plugin-store", str(tmp_path / "store"), "--modules", str(tmp_path / "modules"),
+        ],
+    ).boot()  # fmt: skip
+
+
 def bass_line(notes: str = "c2 eb2 g2 c3") -> list[Message]:
     """A saw to the master playing `notes` as a pattern, started."""
     return [

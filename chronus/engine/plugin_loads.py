@@ -30,6 +30,7 @@ from chronus.engine.keeper import SlotKeeper
 from chronus.plugins.registry import PluginRegistry, PluginState
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.store import PluginStore, ResolveError, StoredPlugin, resolve
+from chronus.plugins.type_source import TypeSource
 from chronus.protocol import Message, validate
 
 __all__ = ["IMPORT_TIMEOUT_S", "PluginLoads", "Validator"]
@@ -64,6 +65,8 @@ class _Job:
     since: float = 0.0
     was: PluginState | None = None
     """The plugin's state when a reload began."""
+    hosting: str = "inline"
+    """`inline` (in the slots) or `isolated` (a host process per module)."""
 
 
 class PluginLoads:
@@ -129,6 +132,9 @@ class PluginLoads:
         args = message.args
         spec, name = str(args[0]), str(args[1]) if len(args) > 1 else ""
         force = len(args) > 2 and int(args[2]) == 1
+        hosting = str(args[3]) if len(args) > 3 else "inline"
+        if hosting not in ("inline", "isolated"):
+            raise ValueError(f"hosting must be inline or isolated, not {hosting!r}")
         path, name = resolve(spec, self.folders, name)
         if name in BUILT_IN_TYPES:
             raise ValueError(f"{name} is a built-in module type: name the plugin otherwise")
@@ -138,7 +144,7 @@ class PluginLoads:
             raise ValueError(f"plugin {name} is loaded ({state}): reload it instead")
         stored = self.store.put(path, name)
         self.registry.discover(name, str(path), "named", f"/plugins/load {spec}")
-        self._begin(_Job("load", force, stored, addr))
+        self._begin(_Job("load", force, stored, addr, hosting=hosting))
 
     def _reload(self, message: Message, addr: Any) -> None:
         name = str(message.args[0])
@@ -158,7 +164,8 @@ class PluginLoads:
             return
         if state is _S.ACTIVE:
             self.registry.set_pending(name, stored.version)
-        self._begin(_Job("reload", force, stored, addr, was=state))
+        hosting = self._keeper.hosting.get(name, "inline")
+        self._begin(_Job("reload", force, stored, addr, was=state, hosting=hosting))
 
     def _check_idle(self, name: str) -> None:
         """`ValueError` if a load, reload or unload of `name` is under way."""
@@ -201,6 +208,9 @@ class PluginLoads:
             if entry["type"] == name:
                 engine.remove_module(module_id)
         undeclare(name)
+        if engine.hosted is not None:
+            engine.hosted.unhost(name)
+        self._keeper.hosting.pop(name, None)
         for key in [key for key in self._keeper.plugins.wanted if key[0] == name]:
             self._keeper.plugins.drop(*key)
         self.registry.transition(name, _S.UNLOADED, "unloaded", "/plugins/unload")
@@ -263,7 +273,7 @@ class PluginLoads:
             return
         if not self._keeper.holds(*key):
             return
-        use = validate("/plugins/use", (stored.name, stored.version, stored.path))
+        use = validate("/plugins/use", (stored.name, stored.version, stored.path, job.hosting))
         if stored.name not in self._keeper.in_use:
             self._engine._play(use)
             self._activate(job)
@@ -301,6 +311,11 @@ class PluginLoads:
             self._keeper.plugins.drop(name, old[0])
         code = self._keeper.plugins.code[(name, stored.version)]
         declare(name, code.params, code.processor)
+        self._keeper.hosting[name] = job.hosting
+        self.registry.set_runs_in(name, job.hosting)
+        if job.hosting == "isolated" and self._engine.hosted is not None:
+            source = TypeSource("user", name, stored.path, stored.version)
+            self._engine.hosted.host(name, source, len(code.params))
         if self.registry.state(name) is _S.ACTIVE:
             self.registry.swapped(name, stored.version, "reloaded", "swapped in by a commit")
         else:

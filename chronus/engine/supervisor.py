@@ -32,6 +32,7 @@ from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.dated import DatedBundles
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
+from chronus.engine.hosted import HostedModules
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.io_keeper import IoKeeper
 from chronus.engine.keeper import SlotKeeper
@@ -217,6 +218,8 @@ class Supervisor:
         self._pacer = Pacer(config.block, config.rate)
         self._plugin_watch = PluginWatch(self.registry, on_move=self._tell)
         self._loads: PluginLoads | None = None
+        self.hosted: HostedModules | None = None
+        """The isolated modules' rings and hosts (once started)."""
         self._pool: SandboxPool | None = None
         self._leftovers = leftovers.Watch()
         self._dated: DatedBundles | None = None
@@ -248,6 +251,7 @@ class Supervisor:
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
+        self.hosted = HostedModules(self._control.name, c.rate, c.block)
         self._dated = DatedBundles(
             c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
             self._play_at, self._reply, self._error,
@@ -541,6 +545,9 @@ class Supervisor:
             if self._session_log is not None:
                 self._write_log(final=True)
             self._keeper.shutdown()
+        if self.hosted is not None:
+            self._host_events()
+            self.hosted.close()
         self._free_adopted()
         if self._recorder is not None and self._recorder.recording:
             self._recording_ended(self._recorder.stop(), tell=False)
@@ -625,6 +632,7 @@ class Supervisor:
                 self._commit_ended(result)
             if self._loads is not None:
                 self._loads.tick()
+            self._host_events()
             for module_id in keeper.take_quarantined():
                 self._remove_quarantined(module_id)
             self._plugin_watch.tick(
@@ -716,6 +724,11 @@ class Supervisor:
         `/panic` applies at once, ahead of any burst.
         """
         assert self._keeper is not None
+        if self.hosted is not None and message.address in ("/patch/create", "/patch/remove"):
+            if message.address == "/patch/create":  # its ring exists before a slot makes it
+                self.hosted.created(str(message.args[0]), str(message.args[1]))
+            else:
+                self.hosted.removed(str(message.args[0]))
         if stamp is None:
             earliest = self._keeper.next_stamp()
             if message.address == "/panic":
@@ -748,6 +761,21 @@ class Supervisor:
             except OSError as exc:
                 self._session_log_failed(exc)
                 return
+
+    def _host_events(self) -> None:
+        """Poll the isolated modules' hosts; log their starts and bypassed calls, which an
+        offline render needs to decide the same outcomes."""
+        assert self.hosted is not None
+        for module_id, event in self.hosted.tick():
+            if event.kind == "host":
+                log.info("isolated module %s: host %d serves from call %d",
+                         module_id, event.pid, event.call)  # fmt: skip
+            if self._session_log is None:
+                continue
+            try:
+                self._session_log.write_host(module_id, event.kind, event.call, event.bypassed)
+            except OSError as exc:
+                self._session_log_failed(exc)
 
     def _session_log_failed(self, exc: OSError) -> None:
         """A full disk (or a failing one) ends the session log, never the engine."""
@@ -996,6 +1024,8 @@ class Supervisor:
             except KeyError:
                 self._error(addr, message.address, f"no plugin called {name!r}")
                 return
+            if self.hosted is not None and health.get("runs_in") == "isolated":
+                health["hosts"] = self.hosted.health(name)
             self._reply(addr, "/plugins/health", json.dumps(health))
         elif message.address.startswith("/patch/"):
             self._commit_request(message, addr)

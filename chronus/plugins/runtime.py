@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from chronus.dsp.catalog import MODULE_TYPES, register, unregister
 from chronus.dsp.module import Module, Processor
+from chronus.plugins.isolated import isolated_type
 from chronus.plugins.source import import_plugin
 
 __all__ = ["forget", "imported", "prepare", "use", "use_class"]
 
 _classes: dict[tuple[str, str], type[Module]] = {}
+_stand_ins: dict[tuple[str, str], type[Module]] = {}
 
 
 def imported() -> set[tuple[str, str]]:
@@ -62,9 +64,16 @@ def use_class(name: str, version: str) -> type[Module]:
     return _classes[name, version]
 
 
-def use(name: str, version: str, path: str) -> type[Module]:
-    """Make version `version` the class of type `name` (importing it if not yet done)."""
+def use(name: str, version: str, path: str, hosting: str = "inline") -> type[Module]:
+    """Make version `version` the class of type `name` (importing it if not yet done); with
+    `hosting="isolated"`, its stand-in (`chronus.plugins.isolated`): the module's code runs
+    in a host process and its modules here only exchange blocks with it."""
     cls = _class(name, version, path)
+    if hosting == "isolated":
+        stand_in = _stand_ins.get((name, version))
+        if stand_in is None:
+            stand_in = _stand_ins[name, version] = isolated_type(cls)
+        cls = stand_in
     register(cls)
     return cls
 

@@ -1,0 +1,106 @@
+"""A user module hosted `isolated` in a playing engine (null backend, real processes).
+
+The gain module is loaded `isolated`: its modules' code runs in a host process of their own,
+the slots exchange blocks with it over a shared-memory ring and play its output one block
+late. A pattern plays through it; its host is SIGKILLed: blocks keep coming, the module is
+bypassed until the keeper's spare takes over, health shows the restart, and the session log
+(with the hosts' starts and the bypassed calls) renders offline equal to the recording.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from chronus.engine.client import EngineClient, EngineProcess
+from chronus.protocol import Message, validate
+from chronus.session.offline import render_session
+from chronus.session.stamped_log import read_stamped_log
+from chronus.session.wav import read_wav
+from tests.blocks import differing_blocks
+from tests.plugins.modules import write_gain
+from tests.sessions import answer, plugin_engine
+
+pytestmark = [pytest.mark.slow]
+
+RATE, BLOCK = 48000, 128
+
+
+def _m(address: str, *args: object) -> Message:
+    return validate(address, args)
+
+
+def _host(client: EngineClient) -> dict[str, Any]:
+    health = client.plugin_health("gain")
+    assert health["runs_in"] == "isolated"
+    return dict(health["hosts"]["g"])
+
+
+def _wait_host(client: EngineClient, restarts: int, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        host = _host(client)
+        if host["host_state"] == "running" and host["restarts"] == restarts:
+            return host
+        time.sleep(0.1)
+    raise AssertionError(f"no running host after {restarts} restarts: {_host(client)}")
+
+
+def _play_and_kill_the_host(engine: EngineProcess) -> dict[str, Any]:
+    """Load the gain isolated, play through it, SIGKILL its host; the last status."""
+    with engine.client() as client:
+        client.send_raw("/plugins/load", "gain", "", 1, "isolated")
+        address, (name, _, state) = answer(client, "/plugins/loaded")
+        assert (address, name, state) == ("/plugins/loaded", "gain", "active")
+        client.send([
+            _m("/patch/create", "bass", "saw"), _m("/patch/create", "g", "gain"),
+            _m("/patch/connect", "bass", "g"), _m("/patch/connect", "g", "master"),
+            _m("/mod/g/amount", 1.5),
+            _m("/seq/bass/pattern", "c2 eb2 g2 c3"), _m("/seq/start"),
+        ])  # fmt: skip
+        first = _wait_host(client, 0)
+        assert first["latency_blocks"] == 1 and first["host_pid"] > 0
+        time.sleep(1.0)
+        played = client.status()["io"]["blocks_played"]
+        os.kill(first["host_pid"], signal.SIGKILL)
+        second = _wait_host(client, 1)
+        assert second["host_pid"] != first["host_pid"]
+        assert second["deaths"] == ["died of signal 9"]
+        assert second["different"] == 0, "both slots offered the same input: in lockstep"
+        assert second["host_errors"] == 0
+        time.sleep(1.0)
+        status = client.status()
+        assert status["io"]["blocks_played"] > played + RATE // BLOCK, "blocks kept coming"
+    assert engine.quit() == 0
+    return status
+
+
+def test_an_isolated_module_plays_survives_a_sigkill_of_its_host_and_replays_offline(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "modules").mkdir()
+    write_gain(tmp_path / "modules", 1.0)
+    engine = plugin_engine(tmp_path)
+    try:
+        status = _play_and_kill_the_host(engine)
+    finally:
+        engine.kill()
+    session = read_stamped_log(tmp_path / "s.log")
+    calls = session.hosts["g"]
+    assert len(calls.fresh) == 2, "the first host and the one that replaced it"
+    assert calls.bypassed, "calls before the first host, and while none served, were bypassed"
+    rendered = set(range(min(calls.fresh), max(calls.fresh) + 200)) - calls.bypassed
+    assert len(rendered) > 200, "the hosts rendered the calls they served"
+    recorded, _ = read_wav(tmp_path / "out.wav")
+    offline = render_session(session, len(recorded))
+    assert np.abs(offline).max() > 0.01
+    running = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
+    underruns = status["io"]["underruns"]
+    print(f"\nisolated replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
+    assert len(running) <= 2 * underruns, running[:10]
