@@ -188,7 +188,7 @@ class Renderer:
             return
         version, path = str(message.args[1]), str(message.args[2])
         hosting = str(message.args[3]) if len(message.args) > 3 else "inline"
-        cls = runtime.use(name, version, path, hosting)
+        cls = runtime.use(name, version, path, hosting, self.sample_rate)
         self.plugins[name] = (version, path, hosting)
         self.graph.swap_type(name, cls)
 
@@ -313,7 +313,7 @@ class Renderer:
             from chronus.plugins import runtime
 
             for name, (version, path, hosting) in plugins.items():
-                runtime.use(name, version, path, hosting)
+                runtime.use(name, version, path, hosting, self.sample_rate)
         self.graph.load_state(state["graph"])
         self.plugins = plugins
         if "sequencer" in state:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from chronus.dsp.specs import BUILT_IN_TYPES, declare, undeclare
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.keeper import SlotKeeper
+from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.registry import PluginRegistry, PluginState
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.store import PluginStore, ResolveError, StoredPlugin, resolve
@@ -136,6 +137,13 @@ class PluginLoads:
         if hosting not in ("inline", "isolated"):
             raise ValueError(f"hosting must be inline or isolated, not {hosting!r}")
         path, name = resolve(spec, self.folders, name)
+        if split_reference(str(path)) is not None:
+            if len(args) > 3 and hosting == "inline":
+                raise ValueError(
+                    f"{name} is a native (LADSPA) plugin: it plays only isolated, in a plugin "
+                    "host of its own, never inside the slots"
+                )
+            hosting = "isolated"
         if name in BUILT_IN_TYPES:
             raise ValueError(f"{name} is a built-in module type: name the plugin otherwise")
         state = self.registry.state(name)
@@ -314,8 +322,7 @@ class PluginLoads:
         self._keeper.hosting[name] = job.hosting
         self.registry.set_runs_in(name, job.hosting)
         if job.hosting == "isolated" and self._engine.hosted is not None:
-            source = TypeSource("user", name, stored.path, stored.version)
-            self._engine.hosted.host(name, source, len(code.params))
+            self._engine.hosted.host(name, _source(stored), len(code.params))
         if self.registry.state(name) is _S.ACTIVE:
             self.registry.swapped(name, stored.version, "reloaded", "swapped in by a commit")
         else:
@@ -334,3 +341,12 @@ class PluginLoads:
                 self.registry.transition(name, _S.FAILED, error_type, why)
             text = f"{error_type}: {why}"
         self._engine._error(job.addr, address, text)
+
+
+def _source(stored: StoredPlugin) -> TypeSource:
+    """How a host makes the plugin's type: a native plugin by its library and label, a
+    user module by the store's copy."""
+    native = split_reference(stored.path)
+    if native is None:
+        return TypeSource("user", stored.name, stored.path, stored.version)
+    return TypeSource("ladspa", stored.name, native[0], label=native[1])

@@ -17,6 +17,7 @@ from chronus.dsp.guard import time_limit_s
 from chronus.dsp.patch import Patch, PatchError
 from chronus.dsp.render import Renderer, render_offline
 from chronus.plugins.isolated import IsolatedModule, Link, LinkMaker, ReplayLink, set_link_maker
+from chronus.plugins.ladspa.reference import ladspa_version, split_reference
 from chronus.plugins.source import version_of
 from chronus.session.script import Script, ScriptError, sample_of
 from chronus.session.stamped_log import HostCalls, StampedSession
@@ -91,8 +92,12 @@ def check_plugins(session: StampedSession) -> None:
         if message.address != "/plugins/use":
             continue
         name, version, path = (str(arg) for arg in message.args[:3])
+        native = split_reference(path)
         try:
-            intact = version_of(Path(path).read_bytes()) == version
+            if native is not None:
+                intact = ladspa_version(*native) == version
+            else:
+                intact = version_of(Path(path).read_bytes()) == version
         except OSError:
             intact = False
         if not intact:

@@ -15,17 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
-from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
-from chronus.session.wav import read_wav
-from tests.blocks import differing_blocks
 from tests.plugins.modules import write_gain
-from tests.sessions import answer, plugin_engine
+from tests.sessions import answer, check_hosted_replay, plugin_engine
 
 pytestmark = [pytest.mark.slow]
 
@@ -91,16 +87,5 @@ def test_an_isolated_module_plays_survives_a_sigkill_of_its_host_and_replays_off
         status = _play_and_kill_the_host(engine)
     finally:
         engine.kill()
-    session = read_stamped_log(tmp_path / "s.log")
-    calls = session.hosts["g"]
-    assert len(calls.fresh) == 2, "the first host and the one that replaced it"
-    assert calls.bypassed, "calls before the first host, and while none served, were bypassed"
-    rendered = set(range(min(calls.fresh), max(calls.fresh) + 200)) - calls.bypassed
-    assert len(rendered) > 200, "the hosts rendered the calls they served"
-    recorded, _ = read_wav(tmp_path / "out.wav")
-    offline = render_session(session, len(recorded))
-    assert np.abs(offline).max() > 0.01
-    running = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
-    underruns = status["io"]["underruns"]
-    print(f"\nisolated replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
-    assert len(running) <= 2 * underruns, running[:10]
+    check_hosted_replay(tmp_path, status, "isolated")
+    assert "g" in read_stamped_log(tmp_path / "s.log").hosts
