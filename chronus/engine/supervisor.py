@@ -762,6 +762,14 @@ class Supervisor:
                 self._session_log_failed(exc)
                 return
 
+    def _plugin_listing(self) -> list[dict[str, Any]]:
+        """The registry's listing, each isolated plugin with its modules' hosts."""
+        listing = self.registry.listing()
+        for row in listing:
+            if self.hosted is not None and row.get("runs_in") == "isolated":
+                row["hosts"] = self.hosted.health(str(row["name"]))
+        return listing
+
     def _host_events(self) -> None:
         """Poll the isolated modules' hosts; log their starts and bypassed calls, which an
         offline render needs to decide the same outcomes."""
@@ -1016,7 +1024,7 @@ class Supervisor:
             self._reply(addr, "/engine/quit", "bye")
             self.request_quit()
         elif message.address == "/plugins":
-            self._reply(addr, "/plugins", json.dumps(self.registry.listing()))
+            self._reply(addr, "/plugins", json.dumps(self._plugin_listing()))
         elif message.pattern == "/plugins/{name}/health":
             name = message.fields["name"]
             try:
@@ -1226,7 +1234,7 @@ class Supervisor:
             "io": io,
             "slots": slots,
             "host": self._host_status(),
-            "plugins": self.registry.listing(),
+            "plugins": self._plugin_listing(),
         }
 
     def _host_status(self) -> dict[str, Any]:
