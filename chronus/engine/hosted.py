@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chronus.engine.host_keeper import HostEvent, HostKeeper
@@ -25,6 +25,9 @@ from chronus.plugins.type_source import TypeSource
 
 __all__ = ["CLOSE_AFTER_S", "HostedModules"]
 
+LOG_EVERY_S: Final = 1.0
+"""Bypassed calls are handed on for the session log at most this often per module (a
+module whose host is down is bypassed every block: one line a second, not one a tick)."""
 CLOSE_AFTER_S: Final = 1.0
 """A removed module's ring and host live this long after its `/patch/remove` was stamped:
 past its fade, and past the lead the slots apply commands at."""
@@ -37,6 +40,9 @@ class _Hosted:
     type_name: str
     keeper: HostKeeper
     close_at: float | None = None
+    bypassed: list[int] = field(default_factory=list)
+    """Bypassed calls not yet handed on."""
+    told_at: float = 0.0
 
 
 class HostedModules:
@@ -91,14 +97,25 @@ class HostedModules:
             hosted.close_at = time.monotonic() + CLOSE_AFTER_S
             self._closing.append(hosted)
 
-    def tick(self) -> list[tuple[str, HostEvent]]:
-        """Poll every keeper (never waiting), close what is due; the host starts and bypassed
-        calls since the last tick, by module id."""
+    def tick(self, flush: bool = False) -> list[tuple[str, HostEvent]]:
+        """Poll every keeper (never waiting), close what is due; the host starts since the
+        last tick and the bypassed calls since they were last handed on (every
+        `LOG_EVERY_S`, or now with `flush`), by module id."""
         events: list[tuple[str, HostEvent]] = []
+        now = time.monotonic()
         for hosted in [*self._modules.values(), *self._closing]:
             hosted.keeper.poll()
-            events += [(hosted.module_id, event) for event in hosted.keeper.take_events()]
-        now = time.monotonic()
+            for event in hosted.keeper.take_events():
+                if event.kind == "bypass":
+                    hosted.bypassed += event.bypassed
+                else:
+                    events.append((hosted.module_id, event))
+            due = flush or hosted.close_at is not None or now - hosted.told_at >= LOG_EVERY_S
+            if hosted.bypassed and due:
+                events.append(
+                    (hosted.module_id, HostEvent("bypass", bypassed=tuple(hosted.bypassed)))
+                )
+                hosted.bypassed, hosted.told_at = [], now
         for hosted in [h for h in self._closing if h.close_at is not None and h.close_at <= now]:
             self._closing.remove(hosted)
             # A host asked to stop answers within a beat: not in the serve loop's time.

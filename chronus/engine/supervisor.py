@@ -546,7 +546,7 @@ class Supervisor:
                 self._write_log(final=True)
             self._keeper.shutdown()
         if self.hosted is not None:
-            self._host_events()
+            self._host_events(flush=True)
             self.hosted.close()
         self._free_adopted()
         if self._recorder is not None and self._recorder.recording:
@@ -770,11 +770,11 @@ class Supervisor:
                 row["hosts"] = self.hosted.health(str(row["name"]))
         return listing
 
-    def _host_events(self) -> None:
+    def _host_events(self, flush: bool = False) -> None:
         """Poll the isolated modules' hosts; log their starts and bypassed calls, which an
         offline render needs to decide the same outcomes."""
         assert self.hosted is not None
-        for module_id, event in self.hosted.tick():
+        for module_id, event in self.hosted.tick(flush):
             if event.kind == "host":
                 log.info("isolated module %s: host %d serves from call %d",
                          module_id, event.pid, event.call)  # fmt: skip

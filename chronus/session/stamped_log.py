@@ -233,8 +233,9 @@ class StampedLog:
 
     def write_host(self, module_id: str, kind: str, call: int, bypassed: tuple[int, ...]) -> None:
         """Note what an isolated module's host did (a comment line): a host started serving
-        at call `call` (`kind` "host"), or calls were bypassed (`kind` "bypass")."""
-        record = {"call": call} if kind == "host" else {"bypassed": list(bypassed)}
+        at call `call` (`kind` "host"), or calls were bypassed (`kind` "bypass"; written as
+        runs of consecutive calls)."""
+        record = {"call": call} if kind == "host" else {"runs": _runs(bypassed)}
         self._file.write(f"{_HOST} {json.dumps([module_id, kind, record])}\n")
         self._file.flush()
 
@@ -270,6 +271,17 @@ class HostCalls:
     fresh: set[int] = field(default_factory=set)
 
 
+def _runs(calls: tuple[int, ...]) -> list[list[int]]:
+    """Calls as runs of consecutive ones, `[first, last]` each."""
+    runs: list[list[int]] = []
+    for call in sorted(calls):
+        if runs and call == runs[-1][1] + 1:
+            runs[-1][1] = call
+        else:
+            runs.append([call, call])
+    return runs
+
+
 def _parse_host(text: str, hosts: dict[str, HostCalls]) -> None:
     data = _json(text)
     if not (isinstance(data, list) and len(data) == 3 and isinstance(data[2], dict)):
@@ -280,7 +292,8 @@ def _parse_host(text: str, hosts: dict[str, HostCalls]) -> None:
         if kind == "host":
             calls.fresh.add(int(record["call"]))
         else:
-            calls.bypassed.update(int(call) for call in record["bypassed"])
+            for first, last in record["runs"]:
+                calls.bypassed.update(range(int(first), int(last) + 1))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"bad host line: {text!r}") from exc
 
