@@ -220,6 +220,8 @@ class Supervisor:
         self._loads: PluginLoads | None = None
         self.hosted: HostedModules | None = None
         """The isolated modules' rings and hosts (once started)."""
+        self._committing: list[Message] = []
+        """The `/patch/create` commands of the commit in flight."""
         self._pool: SandboxPool | None = None
         self._leftovers = leftovers.Watch()
         self._dated: DatedBundles | None = None
@@ -724,11 +726,7 @@ class Supervisor:
         `/panic` applies at once, ahead of any burst.
         """
         assert self._keeper is not None
-        if self.hosted is not None and message.address in ("/patch/create", "/patch/remove"):
-            if message.address == "/patch/create":  # its ring exists before a slot makes it
-                self.hosted.created(str(message.args[0]), str(message.args[1]))
-            else:
-                self.hosted.removed(str(message.args[0]))
+        self._hosted_patch(message)
         if stamp is None:
             earliest = self._keeper.next_stamp()
             if message.address == "/panic":
@@ -761,6 +759,16 @@ class Supervisor:
             except OSError as exc:
                 self._session_log_failed(exc)
                 return
+
+    def _hosted_patch(self, message: Message) -> None:
+        """An isolated module's ring is made before its `/patch/create` reaches a slot, and
+        closed after its `/patch/remove`."""
+        if self.hosted is None:
+            return
+        if message.address == "/patch/create":
+            self.hosted.created(str(message.args[0]), str(message.args[1]))
+        elif message.address == "/patch/remove":
+            self.hosted.removed(str(message.args[0]))
 
     def _plugin_listing(self) -> list[dict[str, Any]]:
         """The registry's listing, each isolated plugin with its modules' hosts."""
@@ -801,7 +809,9 @@ class Supervisor:
 
     def _commit_ended(self, result: CommitResult) -> None:
         reload = self._loads is not None and self._loads.committed(result)
+        creates, self._committing = self._committing, []
         if not result.ok:
+            self._unhost_created(creates)
             if not reload:
                 self._error(
                     result.addr, "/patch/commit", f"commit failed: {result.text}; nothing changed"
@@ -810,6 +820,8 @@ class Supervisor:
         for message in result.messages:
             if message.address in SLOT_ONLY:
                 continue
+            if message.address == "/patch/remove":
+                self._hosted_patch(message)
             try:
                 self.patch.apply(message)
             except PatchError as exc:
@@ -823,6 +835,11 @@ class Supervisor:
                 self._session_log_failed(exc)
         if not reload:
             self._reply(result.addr, "/patch/committed", result.stamp, result.text)
+
+    def _unhost_created(self, creates: list[Message]) -> None:
+        """The rings of a commit's modules that will not be made after all."""
+        for create in creates:
+            self._hosted_patch(validate("/patch/remove", (create.args[0],)))
 
     def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
         assert self._osc is not None
@@ -1054,7 +1071,15 @@ class Supervisor:
             else:
                 fade = float(message.args[0]) if message.args else DEFAULT_CROSSFADE_MS
                 silence_ok = len(message.args) > 1 and bool(message.args[1])
-                commits.commit(fade, addr, silence_ok)
+                creates = [m for m in commits.staged if m.address == "/patch/create"]
+                for create in creates:  # the standby makes them: their rings first
+                    self._hosted_patch(create)
+                try:
+                    commits.commit(fade, addr, silence_ok)
+                except CommitError:
+                    self._unhost_created(creates)
+                    raise
+                self._committing = creates
         except CommitError as exc:
             self._error(addr, message.address, str(exc))
 

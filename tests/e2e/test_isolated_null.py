@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,10 @@ import pytest
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
+from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
+from chronus.session.wav import read_wav
+from tests.blocks import differing_blocks
 from tests.plugins.modules import write_gain
 from tests.sessions import answer, check_hosted_replay, plugin_engine
 
@@ -48,12 +53,26 @@ def _wait_host(client: EngineClient, restarts: int, timeout: float = 60.0) -> di
     raise AssertionError(f"no running host after {restarts} restarts: {_host(client)}")
 
 
-def _play_and_kill_the_host(engine: EngineProcess) -> dict[str, Any]:
-    """Load the gain isolated, play through it, SIGKILL its host; the last status."""
-    with engine.client() as client:
-        client.send_raw("/plugins/load", "gain", "", 1, "isolated")
-        address, (name, _, state) = answer(client, "/plugins/loaded")
-        assert (address, name, state) == ("/plugins/loaded", "gain", "active")
+@contextmanager
+def _isolated_gain(tmp_path: Path) -> Iterator[tuple[EngineProcess, EngineClient]]:
+    """An engine that logs and records, with the gain module loaded isolated."""
+    (tmp_path / "modules").mkdir()
+    write_gain(tmp_path / "modules", 1.0)
+    engine = plugin_engine(tmp_path)
+    try:
+        with engine.client() as client:
+            client.send_raw("/plugins/load", "gain", "", 1, "isolated")
+            address, (name, _, state) = answer(client, "/plugins/loaded")
+            assert (address, name, state) == ("/plugins/loaded", "gain", "active")
+            yield engine, client
+    finally:
+        engine.kill()
+
+
+def test_an_isolated_module_plays_survives_a_sigkill_of_its_host_and_replays_offline(
+    tmp_path: Path,
+) -> None:
+    with _isolated_gain(tmp_path) as (engine, client):
         client.send([
             _m("/patch/create", "bass", "saw"), _m("/patch/create", "g", "gain"),
             _m("/patch/connect", "bass", "g"), _m("/patch/connect", "g", "master"),
@@ -73,19 +92,36 @@ def _play_and_kill_the_host(engine: EngineProcess) -> dict[str, Any]:
         time.sleep(1.0)
         status = client.status()
         assert status["io"]["blocks_played"] > played + RATE // BLOCK, "blocks kept coming"
-    assert engine.quit() == 0
-    return status
-
-
-def test_an_isolated_module_plays_survives_a_sigkill_of_its_host_and_replays_offline(
-    tmp_path: Path,
-) -> None:
-    (tmp_path / "modules").mkdir()
-    write_gain(tmp_path / "modules", 1.0)
-    engine = plugin_engine(tmp_path)
-    try:
-        status = _play_and_kill_the_host(engine)
-    finally:
-        engine.kill()
+        assert engine.quit() == 0
     check_hosted_replay(tmp_path, status, "isolated")
     assert "g" in read_stamped_log(tmp_path / "s.log").hosts
+
+
+def test_an_isolated_module_made_by_a_commit_is_hosted_and_replays_offline(
+    tmp_path: Path,
+) -> None:
+    with _isolated_gain(tmp_path) as (engine, client):
+        client.send([
+            _m("/patch/create", "bass", "saw"), _m("/patch/connect", "bass", "master"),
+            _m("/seq/bass/pattern", "c2 eb2 g2 c3"), _m("/seq/start"),
+        ])  # fmt: skip
+        time.sleep(0.5)
+        client.send([
+            _m("/patch/begin"), _m("/patch/create", "g", "gain"),
+            _m("/patch/disconnect", "bass", "master"), _m("/patch/connect", "bass", "g"),
+            _m("/patch/connect", "g", "master"), _m("/patch/commit", 50.0),
+        ])  # fmt: skip
+        assert answer(client, "/patch/committed")[0] == "/patch/committed"
+        assert _wait_host(client, 0)["different"] == 0
+        time.sleep(1.0)
+        status = client.status()
+        assert engine.quit() == 0
+    session = read_stamped_log(tmp_path / "s.log")
+    [commit] = session.commits
+    assert commit.messages[0].address == "/patch/create"
+    assert len(session.hosts["g"].fresh) == 1
+    recorded, _ = read_wav(tmp_path / "out.wav")
+    offline = render_session(session, len(recorded))
+    running = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
+    print(f"\ncommitted isolated replay: {len(running)} blocks differ, {status['io']['underruns']}")
+    assert len(running) <= 2 * status["io"]["underruns"], running[:10]
