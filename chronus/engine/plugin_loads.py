@@ -161,6 +161,11 @@ class PluginLoads:
         if state is None:
             raise ValueError(f"no plugin {name} is known: load it first")
         self._check_idle(name)
+        if self._keeper.hosting.get(name) == "isolated":
+            raise ValueError(
+                f"{name} runs isolated: its hosts cannot take a new version yet; unload it "
+                "and load it again"
+            )
         health = self.registry.health(name)
         stored = self.store.put(Path(health["path"]), name)
         if state is _S.ACTIVE and not force and stored.version == health["version"]:
@@ -172,8 +177,7 @@ class PluginLoads:
             return
         if state is _S.ACTIVE:
             self.registry.set_pending(name, stored.version)
-        hosting = self._keeper.hosting.get(name, "inline")
-        self._begin(_Job("reload", force, stored, addr, was=state, hosting=hosting))
+        self._begin(_Job("reload", force, stored, addr, was=state))
 
     def _check_idle(self, name: str) -> None:
         """`ValueError` if a load, reload or unload of `name` is under way."""

@@ -184,6 +184,10 @@ def test_an_isolated_module_is_hosted_and_said_so_until_it_is_unloaded(world: Wo
     assert world.engine.hosted.hosting("fold") == "isolated"
     assert world.keeper.hosting == {"fold": "isolated"}
     assert world.registry.health("fold")["runs_in"] == "isolated"
+    world.request("/plugins/reload", "fold")
+    address, (asked, why) = world.engine.replies[-1]
+    assert (address, asked) == ("/error", "/plugins/reload") and "runs isolated" in why
+    assert world.engine.played == [use] and world.registry.state("fold") is PluginState.ACTIVE
     world.request("/plugins/unload", "fold")
     assert world.engine.hosted.hosting("fold") == "inline" and world.keeper.hosting == {}
 
