@@ -178,6 +178,19 @@ def check_hosted_replay(tmp_path: Path, status: dict[str, Any], what: str) -> Ho
     """Check a `plugin_engine` session with one isolated module whose host was killed once:
     two hosts started, calls bypassed and rendered, and the log's offline render equal to
     the recording but for underruns. The module's calls."""
+    session = read_stamped_log(tmp_path / "s.log")
+    [calls] = session.hosts.values()
+    assert len(calls.fresh) == 2, "the first host and the one that replaced it"
+    assert calls.bypassed, "calls before the first host, and while none served, were bypassed"
+    rendered = set(range(min(calls.fresh), max(calls.fresh) + 200)) - calls.bypassed
+    assert len(rendered) > 200, "the hosts rendered the calls they served"
+    check_replay(tmp_path, status, what)
+    return calls
+
+
+def check_replay(tmp_path: Path, status: dict[str, Any], what: str) -> None:
+    """The offline render of a `plugin_engine` session's log equals its recording but for
+    the underruns of `status` (the last status before the engine quit)."""
     import numpy as np
 
     from chronus.session.offline import render_session
@@ -185,11 +198,6 @@ def check_hosted_replay(tmp_path: Path, status: dict[str, Any], what: str) -> Ho
     from tests.blocks import differing_blocks
 
     session = read_stamped_log(tmp_path / "s.log")
-    [calls] = session.hosts.values()
-    assert len(calls.fresh) == 2, "the first host and the one that replaced it"
-    assert calls.bypassed, "calls before the first host, and while none served, were bypassed"
-    rendered = set(range(min(calls.fresh), max(calls.fresh) + 200)) - calls.bypassed
-    assert len(rendered) > 200, "the hosts rendered the calls they served"
     recorded, _ = read_wav(tmp_path / "out.wav")
     offline = render_session(session, len(recorded))
     assert np.abs(offline).max() > 0.01
@@ -197,4 +205,3 @@ def check_hosted_replay(tmp_path: Path, status: dict[str, Any], what: str) -> Ho
     underruns = status["io"]["underruns"]
     print(f"\n{what} replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
     assert len(running) <= 2 * underruns, running[:10]
-    return calls

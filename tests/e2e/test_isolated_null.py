@@ -21,12 +21,9 @@ import pytest
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
-from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
-from chronus.session.wav import read_wav
-from tests.blocks import differing_blocks
 from tests.plugins.modules import write_gain
-from tests.sessions import answer, check_hosted_replay, plugin_engine
+from tests.sessions import answer, check_hosted_replay, check_replay, plugin_engine
 
 pytestmark = [pytest.mark.slow]
 
@@ -35,6 +32,15 @@ RATE, BLOCK = 48000, 128
 
 def _m(address: str, *args: object) -> Message:
     return validate(address, args)
+
+
+def _chain(*more: Message) -> list[Message]:
+    """A saw through the gain, a pattern playing."""
+    return [
+        _m("/patch/create", "bass", "saw"), _m("/patch/create", "g", "gain"),
+        _m("/patch/connect", "bass", "g"), _m("/patch/connect", "g", "master"), *more,
+        _m("/seq/bass/pattern", "c2 eb2 g2 c3"), _m("/seq/start"),
+    ]  # fmt: skip
 
 
 def _host(client: EngineClient) -> dict[str, Any]:
@@ -73,12 +79,7 @@ def test_an_isolated_module_plays_survives_a_sigkill_of_its_host_and_replays_off
     tmp_path: Path,
 ) -> None:
     with _isolated_gain(tmp_path) as (engine, client):
-        client.send([
-            _m("/patch/create", "bass", "saw"), _m("/patch/create", "g", "gain"),
-            _m("/patch/connect", "bass", "g"), _m("/patch/connect", "g", "master"),
-            _m("/mod/g/amount", 1.5),
-            _m("/seq/bass/pattern", "c2 eb2 g2 c3"), _m("/seq/start"),
-        ])  # fmt: skip
+        client.send(_chain(_m("/mod/g/amount", 1.5)))
         first = _wait_host(client, 0)
         assert first["latency_blocks"] == 1 and first["host_pid"] > 0
         time.sleep(1.0)
@@ -120,8 +121,33 @@ def test_an_isolated_module_made_by_a_commit_is_hosted_and_replays_offline(
     [commit] = session.commits
     assert commit.messages[0].address == "/patch/create"
     assert len(session.hosts["g"].fresh) == 1
-    recorded, _ = read_wav(tmp_path / "out.wav")
-    offline = render_session(session, len(recorded))
-    running = differing_blocks(recorded, offline, BLOCK, status["io"]["blocks_played"])
-    print(f"\ncommitted isolated replay: {len(running)} blocks differ, {status['io']['underruns']}")
-    assert len(running) <= 2 * status["io"]["underruns"], running[:10]
+    check_replay(tmp_path, status, "committed isolated")
+
+
+def _both_running(status: dict[str, Any]) -> bool:
+    return all(slot["state"] == "running" for slot in status["slots"])
+
+
+def test_a_slot_killed_under_an_isolated_module_is_rejoined_on_the_same_ring(
+    tmp_path: Path,
+) -> None:
+    with _isolated_gain(tmp_path) as (engine, client):
+        client.send(_chain())
+        _wait_host(client, 0)
+        time.sleep(0.5)
+        [active] = [slot for slot in client.status()["slots"] if slot["role"] == "active"]
+        os.kill(active["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            status = client.status()
+            if status["engine"]["failovers"] == 1 and _both_running(status):
+                break
+            time.sleep(0.1)
+        assert status["engine"]["failovers"] == 1 and _both_running(status), status["slots"]
+        time.sleep(1.0)
+        host = _host(client)
+        status = client.status()
+        assert engine.quit() == 0
+    assert host["restarts"] == 0 and host["different"] == 0, host
+    assert status["engine"]["divergences"] == 0
+    check_replay(tmp_path, status, "isolated failover")
