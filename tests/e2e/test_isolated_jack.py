@@ -1,4 +1,5 @@
-"""An isolated user module on JACK: its host SIGKILLed, then SIGSTOPped, while a pattern plays.
+"""An isolated module on JACK (a user module, and the TAP reverberator, a native plugin): its
+host SIGKILLed, then SIGSTOPped, while a pattern plays.
 
 The device must not miss a block for any of it (beyond what the machine's stalls explain,
 which the test states), the keeper respawns the host along its ladder (at once after the
@@ -28,49 +29,60 @@ pytestmark = [pytest.mark.realtime, pytest.mark.slow]
 BLOCK_MS = 128 / 48
 
 
-def _host(client: EngineClient, restarts: int, timeout: float = 60.0) -> dict[str, Any]:
+REVERB = "/usr/lib/ladspa/tap_reverb.so#tap_reverb"
+
+
+def _host(client: EngineClient, name: str, restarts: int, timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        host = client.plugin_health("gain").get("hosts", {}).get("g")
+        host = client.plugin_health(name).get("hosts", {}).get("g")
         if host and host["host_state"] == "running" and host["restarts"] == restarts:
             return dict(host)
         time.sleep(0.1)
     raise AssertionError(f"no running host after {restarts} restarts")
 
 
-def test_a_host_killed_and_stopped_while_a_pattern_plays_costs_no_block(tmp_path: Path) -> None:
+@pytest.mark.parametrize("plugin", ["gain", "tap_reverb"])
+def test_a_host_killed_and_stopped_while_a_pattern_plays_costs_no_block(
+    tmp_path: Path, plugin: str
+) -> None:
     require_jack()
-    source = write_gain(tmp_path, 1.0)
+    if plugin == "gain":
+        source = str(write_gain(tmp_path, 1.0))
+    elif Path(REVERB.split("#")[0]).is_file():
+        source = REVERB
+    else:
+        pytest.skip("needs tap-plugins (apt install tap-plugins)")
     engine = EngineProcess(
         port=0, backend="device", extra_args=["--plugin-store", str(tmp_path / "store")]
     ).boot()
     try:
         with engine.client() as client, StallMonitor() as machine:
-            client.send_raw("/plugins/load", str(source), "gain", 1, "isolated")
+            client.send_raw("/plugins/load", source, plugin, 1, "isolated")
             assert answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
             client.send([
                 validate("/patch/create", ("bass", "saw")),
-                validate("/patch/create", ("g", "gain")),
+                validate("/patch/create", ("g", plugin)),
                 validate("/patch/connect", ("bass", "g")),
                 validate("/patch/connect", ("g", "master")),
                 validate("/seq/bass/pattern", ("c2 eb2 g2 c3 g2 eb2",)),
                 validate("/seq/start", ()),
             ])  # fmt: skip
-            first = _host(client, 0)
+            first = _host(client, plugin, 0)
             time.sleep(1.0)
             start = client.status()
             os.kill(first["host_pid"], signal.SIGKILL)
-            second = _host(client, 1)
+            second = _host(client, plugin, 1)
             time.sleep(1.0)
             os.kill(second["host_pid"], signal.SIGSTOP)
-            third = _host(client, 2)
+            third = _host(client, plugin, 2)
             time.sleep(1.0)
             end = client.status()
         io = end["io"]
         underruns = io["underruns"] - start["io"]["underruns"]
         played = io["blocks_played"] - start["io"]["blocks_played"]
         print(
-            f"\nisolated host on JACK: {played} blocks, {underruns} underruns, xruns "
+            f"\nisolated {plugin} on JACK: {played} blocks, {underruns} underruns, xruns "
             f"{io['xruns']}, deaths {third['deaths']}, bypasses {third['bypasses']}, "
             f"machine stalls {machine.stalls_ms}"
         )
