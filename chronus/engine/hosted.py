@@ -72,10 +72,10 @@ class HostedModules:
         """A module is about to be created in the slots: make its ring and start its host.
         A failure is logged and leaves the module without a ring: always bypassed."""
         if module_id in self._modules:
-            self._close(self._modules.pop(module_id))  # re-created: its old ring goes now
+            self._retire(self._modules.pop(module_id))  # re-created: its old ring goes now
         for old in [h for h in self._closing if h.module_id == module_id]:
             self._closing.remove(old)
-            self._close(old)
+            self._retire(old)
         kind = self._types.get(type_name)
         if kind is None:
             return
@@ -118,8 +118,7 @@ class HostedModules:
                 hosted.bypassed, hosted.told_at = [], now
         for hosted in [h for h in self._closing if h.close_at is not None and h.close_at <= now]:
             self._closing.remove(hosted)
-            # A host asked to stop answers within a beat: not in the serve loop's time.
-            threading.Thread(target=self._close, args=(hosted,), daemon=True).start()
+            self._retire(hosted)
         return events
 
     def health(self, type_name: str = "") -> dict[str, dict[str, Any]]:
@@ -142,9 +141,21 @@ class HostedModules:
         self._modules.clear()
         self._closing.clear()
 
+    @classmethod
+    def _retire(cls, hosted: _Hosted) -> None:
+        """Free the ring's name now (a module made again under the same id makes it anew),
+        and stop its host in a thread: a host asked to stop answers within a beat, which is
+        not the serve loop's to wait."""
+        hosted.keeper.ring.unlink()
+        threading.Thread(target=cls._stop, args=(hosted,), daemon=True).start()
+
     @staticmethod
-    def _close(hosted: _Hosted) -> None:
+    def _stop(hosted: _Hosted) -> None:
         keeper = hosted.keeper
         keeper.close()
-        keeper.ring.unlink()
         keeper.ring.close()
+
+    @classmethod
+    def _close(cls, hosted: _Hosted) -> None:
+        hosted.keeper.ring.unlink()
+        cls._stop(hosted)

@@ -781,7 +781,8 @@ class Supervisor:
     def _host_events(self, flush: bool = False) -> None:
         """Poll the isolated modules' hosts; log their starts and bypassed calls, which an
         offline render needs to decide the same outcomes."""
-        assert self.hosted is not None
+        if self.hosted is None:  # a supervisor that re-attached: it made no rings
+            return
         for module_id, event in self.hosted.tick(flush):
             if event.kind == "host":
                 log.info("isolated module %s: host %d serves from call %d",

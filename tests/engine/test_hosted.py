@@ -12,7 +12,7 @@ import pytest
 
 from chronus.engine import hosted as hosted_module
 from chronus.engine.hosted import HostedModules
-from chronus.plugins.host_ring import HostRing, ring_name
+from chronus.plugins.host_ring import H, HostRing, ring_name
 from chronus.plugins.isolated import ring_links
 from chronus.plugins.type_source import TypeSource
 
@@ -64,5 +64,25 @@ def test_only_a_hosted_types_modules_get_a_ring_and_a_host(
         while _ring_exists(name) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not _ring_exists(name), "closed once the slots are done with it"
+    finally:
+        hosted.close()
+
+
+def test_a_module_made_again_under_its_id_gets_a_fresh_ring() -> None:
+    tag = f"chr_test_again_{os.getpid()}"
+    hosted = HostedModules(tag, 48000, 64)
+    try:
+        hosted.host("lowpass", LOWPASS, 7)
+        hosted.created("f", "lowpass")
+        first = hosted.keeper("f")
+        assert first is not None
+        first.ring.header[H.BYPASSES] = 41
+        hosted.removed("f")
+        hosted.created("f", "lowpass")
+        second = hosted.keeper("f")
+        assert second is not None and second is not first
+        ring = HostRing.attach(ring_name(tag, "lowpass", zlib.crc32(b"f")))
+        assert int(ring.header[H.BYPASSES]) == 0, "the name now names the new ring"
+        ring.close()
     finally:
         hosted.close()
