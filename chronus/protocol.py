@@ -369,6 +369,13 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
             ArgSpec(
                 "force", "i", "1: skip validation (for tests of faulty modules only)", 0, 1, True
             ),
+            ArgSpec(
+                "hosting",
+                "s",
+                "`inline` (in the slots; the default) or `isolated` (a host process per "
+                "module, its output one block late)",
+                optional=True,
+            ),
         ),
         "Validate a user module in the sandbox and load it into every engine process; the "
         "reply comes once its type can be created.",
@@ -398,6 +405,7 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
             ArgSpec("name", "s", "plugin name"),
             ArgSpec("version", "s", "plugin version (12 hex digits)"),
             ArgSpec("path", "s", "the store's copy of that version"),
+            ArgSpec("hosting", "s", "`inline` (the default) or `isolated`", optional=True),
         ),
         "Internal (the supervisor to the slots, and the session log): from this sample on, "
         "the plugin's type is this version; its modules are swapped to it.",

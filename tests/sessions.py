@@ -16,6 +16,7 @@ from typing import Any
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
+from chronus.session.stamped_log import HostCalls, read_stamped_log
 
 
 def logged_engine(tmp_path: Path, log: str = "s.log", wav: str = "out.wav") -> EngineProcess:
@@ -26,6 +27,19 @@ def logged_engine(tmp_path: Path, log: str = "s.log", wav: str = "out.wav") -> E
         backend="null",
         extra_args=["--log", str(tmp_path / log), "--record", str(tmp_path / wav)],
     ).boot()
+
+
+def plugin_engine(tmp_path: Path) -> EngineProcess:
+    """Boot a null-backend engine that logs and records in `tmp_path` (`s.log`, `out.wav`),
+    stores plugins in `tmp_path/store` and finds modules in `tmp_path/modules`."""
+    return EngineProcess(
+        port=0,
+        backend="null",
+        extra_args=[
+            "--log", str(tmp_path / "s.log"), "--record", str(tmp_path / "out.wav"),
+            "--plugin-store", str(tmp_path / "store"), "--modules", str(tmp_path / "modules"),
+        ],
+    ).boot()  # fmt: skip
 
 
 def bass_line(notes: str = "c2 eb2 g2 c3") -> list[Message]:
@@ -158,3 +172,36 @@ def refused_render(tmp_path: Path, text: str, *options: str) -> Path:
     assert main(["render", str(script), "-o", str(out), *options]) == 1
     assert not out.exists() and not list(tmp_path.glob(".refused*"))
     return out
+
+
+def check_hosted_replay(tmp_path: Path, status: dict[str, Any], what: str) -> HostCalls:
+    """Check a `plugin_engine` session with one isolated module whose host was killed once:
+    two hosts started, calls bypassed and rendered, and the log's offline render equal to
+    the recording but for underruns. The module's calls."""
+    session = read_stamped_log(tmp_path / "s.log")
+    [calls] = session.hosts.values()
+    assert len(calls.fresh) == 2, "the first host and the one that replaced it"
+    assert calls.bypassed, "calls before the first host, and while none served, were bypassed"
+    rendered = set(range(min(calls.fresh), max(calls.fresh) + 200)) - calls.bypassed
+    assert len(rendered) > 200, "the hosts rendered the calls they served"
+    check_replay(tmp_path, status, what)
+    return calls
+
+
+def check_replay(tmp_path: Path, status: dict[str, Any], what: str) -> None:
+    """The offline render of a `plugin_engine` session's log equals its recording but for
+    the underruns of `status` (the last status before the engine quit)."""
+    import numpy as np
+
+    from chronus.session.offline import render_session
+    from chronus.session.wav import read_wav
+    from tests.blocks import differing_blocks
+
+    session = read_stamped_log(tmp_path / "s.log")
+    recorded, _ = read_wav(tmp_path / "out.wav")
+    offline = render_session(session, len(recorded))
+    assert np.abs(offline).max() > 0.01
+    running = differing_blocks(recorded, offline, session.block, status["io"]["blocks_played"])
+    underruns = status["io"]["underruns"]
+    print(f"\n{what} replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
+    assert len(running) <= 2 * underruns, running[:10]

@@ -72,8 +72,9 @@ class Renderer:
         there, so a long batch is not taken for a hang."""
         self._queue: list[tuple[int, int, Message]] = []
         self._arrivals = 0
-        self.plugins: dict[str, tuple[str, str]] = {}
-        """The plugins in use: name → (version, the store's copy of it)."""
+        self.plugins: dict[str, tuple[str, str, str]] = {}
+        """The plugins in use: name → (version, the store's copy of it, `inline` or
+        `isolated`)."""
         self.fire_ahead = True
         """Fire the sequencer's events inside a block ahead, into the modules (`Ahead`),
         instead of splitting the block at them: the same samples, for less work."""
@@ -186,8 +187,9 @@ class Renderer:
             self.plugins.pop(name, None)
             return
         version, path = str(message.args[1]), str(message.args[2])
-        cls = runtime.use(name, version, path)
-        self.plugins[name] = (version, path)
+        hosting = str(message.args[3]) if len(message.args) > 3 else "inline"
+        cls = runtime.use(name, version, path, hosting, self.sample_rate)
+        self.plugins[name] = (version, path, hosting)
         self.graph.swap_type(name, cls)
 
     def _fire(self, sample: int, performer: Performer) -> None:
@@ -303,12 +305,15 @@ class Renderer:
 
         The plugins it used are put in use first (imported if this process has not yet).
         """
-        plugins = {str(k): (str(v[0]), str(v[1])) for k, v in state.get("plugins", {}).items()}
+        plugins = {
+            str(k): (str(v[0]), str(v[1]), str(v[2]) if len(v) > 2 else "inline")
+            for k, v in state.get("plugins", {}).items()
+        }
         if plugins:
             from chronus.plugins import runtime
 
-            for name, (version, path) in plugins.items():
-                runtime.use(name, version, path)
+            for name, (version, path, hosting) in plugins.items():
+                runtime.use(name, version, path, hosting, self.sample_rate)
         self.graph.load_state(state["graph"])
         self.plugins = plugins
         if "sequencer" in state:

@@ -128,6 +128,11 @@ class CommitFlow:
         return self._staging is not None
 
     @property
+    def staged(self) -> tuple[Message, ...]:
+        """The commands held by the open staging area (none if it is closed)."""
+        return () if self._staging is None else tuple(self._staging.messages)
+
+    @property
     def busy(self) -> bool:
         """Whether a commit is being built, tested or crossfaded."""
         return self._commit is not None

@@ -184,6 +184,8 @@ class SlotKeeper:
         self.in_use: dict[str, tuple[str, str]] = {}
         """The plugins the slots use (name → version, store path), for a slot rebuilt from
         the patch: kept by `PluginLoads` as it sends `/plugins/use` and `/plugins/forget`."""
+        self.hosting: dict[str, str] = {}
+        """Where each plugin in use runs (`inline` or `isolated`), for the same."""
 
     # -- taking over from a supervisor that died -------------------------------------------------
 
@@ -751,7 +753,7 @@ class SlotKeeper:
 
     def _plugin_setup(self) -> list[Message]:
         return [
-            validate("/plugins/use", (name, version, path))
+            validate("/plugins/use", (name, version, path, self.hosting.get(name, "inline")))
             for name, (version, path) in self.in_use.items()
         ]
 

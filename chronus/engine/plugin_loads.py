@@ -27,9 +27,11 @@ from typing import Any, Protocol
 from chronus.dsp.specs import BUILT_IN_TYPES, declare, undeclare
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.keeper import SlotKeeper
+from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.registry import PluginRegistry, PluginState
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.store import PluginStore, ResolveError, StoredPlugin, resolve
+from chronus.plugins.type_source import TypeSource
 from chronus.protocol import Message, validate
 
 __all__ = ["IMPORT_TIMEOUT_S", "PluginLoads", "Validator"]
@@ -64,6 +66,8 @@ class _Job:
     since: float = 0.0
     was: PluginState | None = None
     """The plugin's state when a reload began."""
+    hosting: str = "inline"
+    """`inline` (in the slots) or `isolated` (a host process per module)."""
 
 
 class PluginLoads:
@@ -129,7 +133,17 @@ class PluginLoads:
         args = message.args
         spec, name = str(args[0]), str(args[1]) if len(args) > 1 else ""
         force = len(args) > 2 and int(args[2]) == 1
+        hosting = str(args[3]) if len(args) > 3 else "inline"
+        if hosting not in ("inline", "isolated"):
+            raise ValueError(f"hosting must be inline or isolated, not {hosting!r}")
         path, name = resolve(spec, self.folders, name)
+        if split_reference(str(path)) is not None:
+            if len(args) > 3 and hosting == "inline":
+                raise ValueError(
+                    f"{name} is a native (LADSPA) plugin: it plays only isolated, in a plugin "
+                    "host of its own, never inside the slots"
+                )
+            hosting = "isolated"
         if name in BUILT_IN_TYPES:
             raise ValueError(f"{name} is a built-in module type: name the plugin otherwise")
         state = self.registry.state(name)
@@ -138,7 +152,7 @@ class PluginLoads:
             raise ValueError(f"plugin {name} is loaded ({state}): reload it instead")
         stored = self.store.put(path, name)
         self.registry.discover(name, str(path), "named", f"/plugins/load {spec}")
-        self._begin(_Job("load", force, stored, addr))
+        self._begin(_Job("load", force, stored, addr, hosting=hosting))
 
     def _reload(self, message: Message, addr: Any) -> None:
         name = str(message.args[0])
@@ -147,6 +161,11 @@ class PluginLoads:
         if state is None:
             raise ValueError(f"no plugin {name} is known: load it first")
         self._check_idle(name)
+        if self._keeper.hosting.get(name) == "isolated":
+            raise ValueError(
+                f"{name} runs isolated: its hosts cannot take a new version yet; unload it "
+                "and load it again"
+            )
         health = self.registry.health(name)
         stored = self.store.put(Path(health["path"]), name)
         if state is _S.ACTIVE and not force and stored.version == health["version"]:
@@ -201,6 +220,9 @@ class PluginLoads:
             if entry["type"] == name:
                 engine.remove_module(module_id)
         undeclare(name)
+        if engine.hosted is not None:
+            engine.hosted.unhost(name)
+        self._keeper.hosting.pop(name, None)
         for key in [key for key in self._keeper.plugins.wanted if key[0] == name]:
             self._keeper.plugins.drop(*key)
         self.registry.transition(name, _S.UNLOADED, "unloaded", "/plugins/unload")
@@ -263,7 +285,7 @@ class PluginLoads:
             return
         if not self._keeper.holds(*key):
             return
-        use = validate("/plugins/use", (stored.name, stored.version, stored.path))
+        use = validate("/plugins/use", (stored.name, stored.version, stored.path, job.hosting))
         if stored.name not in self._keeper.in_use:
             self._engine._play(use)
             self._activate(job)
@@ -301,6 +323,10 @@ class PluginLoads:
             self._keeper.plugins.drop(name, old[0])
         code = self._keeper.plugins.code[(name, stored.version)]
         declare(name, code.params, code.processor)
+        self._keeper.hosting[name] = job.hosting
+        self.registry.set_runs_in(name, job.hosting)
+        if job.hosting == "isolated" and self._engine.hosted is not None:
+            self._engine.hosted.host(name, _source(stored), len(code.params))
         if self.registry.state(name) is _S.ACTIVE:
             self.registry.swapped(name, stored.version, "reloaded", "swapped in by a commit")
         else:
@@ -319,3 +345,12 @@ class PluginLoads:
                 self.registry.transition(name, _S.FAILED, error_type, why)
             text = f"{error_type}: {why}"
         self._engine._error(job.addr, address, text)
+
+
+def _source(stored: StoredPlugin) -> TypeSource:
+    """How a host makes the plugin's type: a native plugin by its library and label, a
+    user module by the store's copy."""
+    native = split_reference(stored.path)
+    if native is None:
+        return TypeSource("user", stored.name, stored.path, stored.version)
+    return TypeSource("ladspa", stored.name, native[0], label=native[1])

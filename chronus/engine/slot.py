@@ -382,10 +382,13 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     from chronus.dsp.guard import time_limit_s
     from chronus.dsp.render import Renderer  # here: the supervisor imports this module too
     from chronus.plugins import runtime
+    from chronus.plugins.isolated import ring_links, set_link_maker, warm_stand_ins
 
     user_modules = load_user_modules()
     renderer = Renderer(config.rate, config.block)
     errors = renderer.warm_up()
+    warm_stand_ins(config.rate, config.block)
+    set_link_maker(ring_links(config.control))  # isolated modules' rings, by the engine's name
     renderer.graph.guard.limit_time(time_limit_s(config.rate, config.block))
     code = code_fingerprint(user_modules)
     gc.collect()

@@ -31,6 +31,7 @@ from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.dated import DatedBundles
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
+from chronus.engine.hosted import HostedModules
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.io_keeper import IoKeeper
 from chronus.engine.keeper import SlotKeeper, attach
@@ -207,6 +208,10 @@ class Supervisor:
         self._pacer = Pacer(config.block, config.rate)
         self._plugin_watch = PluginWatch(self.registry, on_move=self._tell)
         self._loads: PluginLoads | None = None
+        self.hosted: HostedModules | None = None
+        """The isolated modules' rings and hosts (once started)."""
+        self._committing: list[Message] = []
+        """The `/patch/create` commands of the commit in flight."""
         self._pool: SandboxPool | None = None
         self._leftovers = leftovers.Watch()
         self._dated: DatedBundles | None = None
@@ -238,6 +243,7 @@ class Supervisor:
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
+        self.hosted = HostedModules(self._control.name, c.rate, c.block)
         self._dated = DatedBundles(
             c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
             self._play_at, self._reply, self._error,
@@ -590,6 +596,9 @@ class Supervisor:
             if self._session_log is not None:
                 self._write_log(final=True)
             self._keeper.shutdown()
+        if self.hosted is not None:
+            self._host_events(flush=True)
+            self.hosted.close()
         self._free_adopted()
         if self._recorder is not None and self._recorder.recording:
             self._recording_ended(self._recorder.stop(), tell=False)
@@ -668,6 +677,7 @@ class Supervisor:
                 self._commit_ended(result)
             if self._loads is not None:
                 self._loads.tick()
+            self._host_events()
             for module_id in keeper.take_quarantined():
                 self._remove_quarantined(module_id)
             self._plugin_watch.tick(
@@ -730,6 +740,7 @@ class Supervisor:
         `/panic` applies at once, ahead of any burst.
         """
         assert self._keeper is not None
+        self._hosted_patch(message)
         if stamp is None:
             earliest = self._keeper.next_stamp()
             if message.address == "/panic":
@@ -763,6 +774,40 @@ class Supervisor:
                 self._session_log_failed(exc)
                 return
 
+    def _hosted_patch(self, message: Message) -> None:
+        """An isolated module's ring is made before its `/patch/create` reaches a slot, and
+        closed after its `/patch/remove`."""
+        if self.hosted is None:
+            return
+        if message.address == "/patch/create":
+            self.hosted.created(str(message.args[0]), str(message.args[1]))
+        elif message.address == "/patch/remove":
+            self.hosted.removed(str(message.args[0]))
+
+    def _plugin_listing(self) -> list[dict[str, Any]]:
+        """The registry's listing, each isolated plugin with its modules' hosts."""
+        listing = self.registry.listing()
+        for row in listing:
+            if self.hosted is not None and row.get("runs_in") == "isolated":
+                row["hosts"] = self.hosted.health(str(row["name"]))
+        return listing
+
+    def _host_events(self, flush: bool = False) -> None:
+        """Poll the isolated modules' hosts; log their starts and bypassed calls, which an
+        offline render needs to decide the same outcomes."""
+        if self.hosted is None:  # a supervisor that re-attached: it made no rings
+            return
+        for module_id, event in self.hosted.tick(flush):
+            if event.kind == "host":
+                log.info("isolated module %s: host %d serves from call %d",
+                         module_id, event.pid, event.call)  # fmt: skip
+            if self._session_log is None:
+                continue
+            try:
+                self._session_log.write_host(module_id, event.kind, event.call, event.bypassed)
+            except OSError as exc:
+                self._session_log_failed(exc)
+
     def _session_log_failed(self, exc: OSError) -> None:
         """A full disk (or a failing one) ends the session log, never the engine."""
         assert self._session_log is not None
@@ -779,7 +824,9 @@ class Supervisor:
 
     def _commit_ended(self, result: CommitResult) -> None:
         reload = self._loads is not None and self._loads.committed(result)
+        creates, self._committing = self._committing, []
         if not result.ok:
+            self._unhost_created(creates)
             if not reload:
                 self._error(
                     result.addr, "/patch/commit", f"commit failed: {result.text}; nothing changed"
@@ -788,6 +835,8 @@ class Supervisor:
         for message in result.messages:
             if message.address in SLOT_ONLY:
                 continue
+            if message.address == "/patch/remove":
+                self._hosted_patch(message)
             try:
                 self.patch.apply(message)
             except PatchError as exc:
@@ -801,6 +850,11 @@ class Supervisor:
                 self._session_log_failed(exc)
         if not reload:
             self._reply(result.addr, "/patch/committed", result.stamp, result.text)
+
+    def _unhost_created(self, creates: list[Message]) -> None:
+        """The rings of a commit's modules that will not be made after all."""
+        for create in creates:
+            self._hosted_patch(validate("/patch/remove", (create.args[0],)))
 
     def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
         assert self._osc is not None
@@ -997,7 +1051,7 @@ class Supervisor:
             self._reply(addr, "/engine/quit", "bye")
             self.request_quit()
         elif message.address == "/plugins":
-            self._reply(addr, "/plugins", json.dumps(self.registry.listing()))
+            self._reply(addr, "/plugins", json.dumps(self._plugin_listing()))
         elif message.pattern == "/plugins/{name}/health":
             name = message.fields["name"]
             try:
@@ -1005,6 +1059,8 @@ class Supervisor:
             except KeyError:
                 self._error(addr, message.address, f"no plugin called {name!r}")
                 return
+            if self.hosted is not None and health.get("runs_in") == "isolated":
+                health["hosts"] = self.hosted.health(name)
             self._reply(addr, "/plugins/health", json.dumps(health))
         elif message.address.startswith("/patch/"):
             self._commit_request(message, addr)
@@ -1028,7 +1084,15 @@ class Supervisor:
             else:
                 fade = float(message.args[0]) if message.args else DEFAULT_CROSSFADE_MS
                 silence_ok = len(message.args) > 1 and bool(message.args[1])
-                commits.commit(fade, addr, silence_ok)
+                creates = [m for m in commits.staged if m.address == "/patch/create"]
+                for create in creates:  # the standby makes them: their rings first
+                    self._hosted_patch(create)
+                try:
+                    commits.commit(fade, addr, silence_ok)
+                except CommitError:
+                    self._unhost_created(creates)
+                    raise
+                self._committing = creates
         except CommitError as exc:
             self._error(addr, message.address, str(exc))
 
@@ -1209,7 +1273,7 @@ class Supervisor:
             "io": io,
             "slots": slots,
             "host": self._host_status(),
-            "plugins": self.registry.listing(),
+            "plugins": self._plugin_listing(),
         }
 
     def _host_status(self) -> dict[str, Any]:

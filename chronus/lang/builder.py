@@ -844,7 +844,7 @@ class Builder(Transformer[Token, Any]):
 
     # ---- plugins --------------------------------------------------------------------
     def load_plugin(self, items: list[Token | None]) -> Plugin:
-        source, named = items
+        source, named, hosting = items
         assert source is not None
         text = _unquote(source)
         is_file = source.type == "MODULE_FILE"
@@ -865,6 +865,7 @@ class Builder(Transformer[Token, Any]):
             name,
             text if is_file else text.lower(),
             is_file,
+            hosting="" if hosting is None else str(hosting).lower(),
             at=_at(source=_col(source), name=column),
         )
 

@@ -491,8 +491,8 @@ class SetKey(_IntentBase):
 
 @dataclass(frozen=True, slots=True)
 class Plugin(_IntentBase):
-    """`load module ./fold.py as fold`, `load module fold`, `load plugin tap_reverb`,
-    `reload fold`, `unload fold`.
+    """`load module ./fold.py as fold`, `load module fold isolated`, `load plugin
+    tap_reverb`, `reload fold`, `unload fold`.
 
     `action` is load, reload or unload; `name` the module type the plugin is (or becomes);
     for a load, `source` is the file as typed (`file`), or the name of a plugin the engine
@@ -506,6 +506,8 @@ class Plugin(_IntentBase):
     file: bool = False
     native: bool = False
     """`load plugin NAME`: `source` names a native (LADSPA) plugin the scan found."""
+    hosting: str = ""
+    """`isolated` or `inline` if the load said so ("": the engine's default, inline)."""
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 

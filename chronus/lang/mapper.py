@@ -393,7 +393,8 @@ def _native(intent: Plugin) -> str:
 
 
 def _plugin(intent: Plugin, context: Context) -> Mapped:
-    """`/plugins/load <file> <name>` (or `<name>` alone, found in the engine's folders),
+    """`/plugins/load <file> <name>` (or `<name>` alone, found in the engine's folders;
+    then `0 isolated|inline` if the load named its hosting),
     `/plugins/reload <name>`, `/plugins/unload <name>`."""
     column = intent.column("name")
     loader = "load plugin" if intent.native else "load module"
@@ -423,7 +424,9 @@ def _plugin(intent: Plugin, context: Context) -> Mapped:
     if intent.native:
         return Mapped(intent, (validate("/plugins/load", (_native(intent), intent.name)),))
     named = intent.file or intent.source != intent.name
-    args = (intent.source, intent.name) if named else (intent.source,)
+    args: tuple[str | int, ...] = (intent.source, intent.name) if named else (intent.source,)
+    if intent.hosting:
+        args = (intent.source, intent.name if named else "", 0, intent.hosting)
     return Mapped(intent, (validate("/plugins/load", args),))
 
 

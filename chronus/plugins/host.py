@@ -156,7 +156,7 @@ def host_main(conn: Connection) -> None:
             return
         ring_name, source_json, rate = task
         try:
-            cls = resolve_type(TypeSource.from_json(source_json))
+            cls = resolve_type(TypeSource.from_json(source_json), rate)
             ring = HostRing.attach(ring_name)
             _warm(cls, rate, ring.shape.frames)
         except Exception as exc:

@@ -24,9 +24,18 @@ import numpy.typing as npt
 
 from chronus.dsp.module import Module, Processor
 from chronus.plugins.host import HostServer
-from chronus.plugins.host_ring import ENTRIES, HostRing, Outcome, RingShape, SlotLink
+from chronus.plugins.host_ring import ENTRIES, HostRing, Outcome, RingShape, SlotLink, ring_name
 
-__all__ = ["IsolatedModule", "Link", "LinkMaker", "ReplayLink", "isolated_type", "set_link_maker"]
+__all__ = [
+    "IsolatedModule",
+    "Link",
+    "LinkMaker",
+    "ReplayLink",
+    "isolated_type",
+    "ring_links",
+    "set_link_maker",
+    "warm_stand_ins",
+]
 
 CALLS, POS, COLLECTED, START = range(4)
 """Where the stand-in's counters live in its `counts` array (so that they are state)."""
@@ -54,6 +63,19 @@ def set_link_maker(maker: LinkMaker | None) -> None:
     offline render: replays from the session log; None: no ring, every call bypassed)."""
     global _link_maker
     _link_maker = maker
+
+
+def ring_links(tag: str) -> LinkMaker:
+    """A slot's link maker: the ring the supervisor made for the module (named by
+    `ring_name(tag, type, salt)`), or None (every call bypassed) if there is none."""
+
+    def link(type_name: str, salt: int) -> Link | None:
+        try:
+            return SlotLink(HostRing.attach(ring_name(tag, type_name, salt)))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    return link
 
 
 class ReplayLink:
@@ -247,3 +269,21 @@ def isolated_type(cls: type[Module]) -> type[IsolatedModule]:
             "__module__": __name__,
         },
     )
+
+
+def warm_stand_ins(rate: int, max_block: int) -> None:
+    """Compile (or load) the kernels of a stand-in and of a slot's side of a ring, with a
+    built-in processor and source behind a private ring, so that the first isolated module
+    a slot makes does not compile them in a block."""
+    from chronus.dsp.catalog import MODULE_TYPES  # the catalogue imports nothing of this
+
+    for name in ("lowpass", "sine"):
+        stand_in = isolated_type(MODULE_TYPES[name])(rate, max_block)
+        ring = HostRing.private(RingShape(max_block, len(stand_in.PARAMS)))
+        stand_in.attach(SlotLink(ring, wait_s=0.0, settle_s=0.0))
+        inp, out = np.zeros((max_block, 2)), np.zeros((max_block, 2))
+        for n in (max_block, 1, max_block):
+            if isinstance(stand_in, Processor):
+                stand_in.process_stereo(inp, out, n)
+            else:
+                stand_in.process(out[:, 0].copy(), n)

@@ -87,7 +87,8 @@ class PluginMetrics:
     cpu_us_p99: float = 0.0
     """CPU per block (µs) over the recent blocks."""
     runs_in: str = "inline"
-    """Where its code runs: `inline` (in the slots)."""
+    """Where its code runs: `inline` (in the slots) or `isolated` (a host process per
+    module, one block late)."""
 
 
 @dataclass(slots=True)
@@ -222,6 +223,11 @@ class PluginRegistry:
         """Every known plugin's name, in the order they were first named."""
         with self._lock:
             return list(self._records)
+
+    def set_runs_in(self, name: str, where: str) -> None:
+        """Where the plugin's code runs from now on (`inline` or `isolated`)."""
+        with self._lock:
+            self._records[name].metrics.runs_in = where
 
     def health(self, name: str) -> dict[str, Any]:
         """One plugin in detail, as plain data; `KeyError` if unknown."""

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from chronus.dsp.catalog import MODULE_TYPES, register, unregister
 from chronus.dsp.module import Module, Processor
+from chronus.plugins.isolated import isolated_type
+from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.source import import_plugin
 
 __all__ = ["forget", "imported", "prepare", "use", "use_class"]
 
 _classes: dict[tuple[str, str], type[Module]] = {}
+_stand_ins: dict[tuple[str, str], type[Module]] = {}
 
 
 def imported() -> set[tuple[str, str]]:
@@ -24,10 +27,17 @@ def imported() -> set[tuple[str, str]]:
     return set(_classes)
 
 
-def _class(name: str, version: str, path: str) -> type[Module]:
+def _class(name: str, version: str, path: str, rate: int) -> type[Module]:
     cls = _classes.get((name, version))
     if cls is None:
-        cls = _classes[name, version] = import_plugin(path, name, version)
+        native = split_reference(path)
+        if native is None:
+            cls = import_plugin(path, name, version)
+        else:  # its ports only: it is made and run in its host, never here
+            from chronus.plugins.ladspa.module import load_ladspa_type
+
+            cls = load_ladspa_type(*native, name=name, sample_rate=rate)
+        _classes[name, version] = cls
     return cls
 
 
@@ -43,8 +53,8 @@ def prepare(
     """
     from chronus.dsp.render import Renderer  # the supervisor imports this module too
 
-    cls = _class(name, version, path)
-    if not warm:
+    cls = _class(name, version, path, rate)
+    if not warm or split_reference(path) is not None:
         return []
     before = MODULE_TYPES.get(name)
     register(cls)  # for the warm-up's graph only: nothing renders meanwhile
@@ -62,9 +72,19 @@ def use_class(name: str, version: str) -> type[Module]:
     return _classes[name, version]
 
 
-def use(name: str, version: str, path: str) -> type[Module]:
-    """Make version `version` the class of type `name` (importing it if not yet done)."""
-    cls = _class(name, version, path)
+def use(
+    name: str, version: str, path: str, hosting: str = "inline", rate: int = 48000
+) -> type[Module]:
+    """Make version `version` the class of type `name` (importing it if not yet done); with
+    `hosting="isolated"`, its stand-in (`chronus.plugins.isolated`): the module's code runs
+    in a host process and its modules here only exchange blocks with it. A native plugin
+    is always isolated."""
+    cls = _class(name, version, path, rate)
+    if hosting == "isolated" or split_reference(path) is not None:
+        stand_in = _stand_ins.get((name, version))
+        if stand_in is None:
+            stand_in = _stand_ins[name, version] = isolated_type(cls)
+        cls = stand_in
     register(cls)
     return cls
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from chronus.plugins.ladspa.reference import split_reference
+from chronus.plugins.ladspa.reference import ladspa_version, split_reference
 from chronus.plugins.source import NAME_PATTERN, version_of
 from chronus.session.atomic import write_atomic
 
@@ -71,20 +71,20 @@ def resolve(spec: str, folders: Sequence[Path], name: str = "") -> tuple[Path, s
     """The file and the plugin name that `spec` (a path or a bare name) stands for.
 
     A spec with a `/` or ending in `.py` is a path the user named (relative to the current
-    directory); a bare name is `<spec>.py` in the first of `folders` that has it. The name
-    is `name` if given, else the file's stem. Raises `ResolveError` naming what was looked
-    for and where.
+    directory); a bare name is `<spec>.py` in the first of `folders` that has it; a native
+    plugin's reference (`<library>.so#<label>`) stands for itself. The name is `name` if
+    given, else the file's stem (a native plugin's label). Raises `ResolveError` naming
+    what was looked for and where.
     """
     spec = spec.strip()
     if not spec:
         raise ResolveError("no plugin named: give a path to a .py file or a module name")
     native = split_reference(spec)
-    if native is not None:
-        raise ResolveError(
-            f"{native[1]} is a native (LADSPA) plugin: it plays only in a plugin host of its "
-            "own, never inside the slots, and this engine has no plugin hosts yet"
-        )
-    if "/" in spec or spec.endswith(".py") or os.sep in spec:
+    if native is not None:  # played in a plugin host: the store keeps no copy of it
+        if not Path(native[0]).is_file():
+            raise ResolveError(f"no such LADSPA library: {native[0]}")
+        path, name = Path(spec), name or native[1].lower().replace("-", "_")
+    elif "/" in spec or spec.endswith(".py") or os.sep in spec:
         path = Path(spec).expanduser().resolve()
         if not path.is_file():
             raise ResolveError(f"no such file: {path}")
@@ -116,6 +116,18 @@ class PluginStore:
         return self.root / f"{name}-{version}.py"
 
     def put(self, source: Path, name: str) -> StoredPlugin:
+        """Copy `source` into the store as plugin `name` (see `_put`); a native plugin's
+        reference (`<library>.so#<label>`) is kept as it is, versioned by its library."""
+        native = split_reference(str(source))
+        if native is None:
+            return self._put(source, name)
+        try:
+            version = ladspa_version(*native)
+        except OSError as exc:
+            raise ResolveError(f"cannot read {native[0]}: {exc.strerror}") from exc
+        return StoredPlugin(name, version, str(source), str(source))
+
+    def _put(self, source: Path, name: str) -> StoredPlugin:
         """Copy `source` into the store as plugin `name`; what was stored.
 
         The bytes are read once: the version is the hash of exactly what is stored, even if

@@ -55,10 +55,10 @@ class TypeSource:
         return source
 
 
-def resolve_type(source: TypeSource) -> type[Module]:
+def resolve_type(source: TypeSource, rate: int = 48000) -> type[Module]:
     """The class `source` names (importing a user module's file, or loading a native plugin's
-    library: call it only in a process that may run that code). Raises `TypeSourceError`,
-    or what the import raises."""
+    library, its ranges scaled by the sample rate `rate`: call it only in a process that may
+    run that code). Raises `TypeSourceError`, or what the import raises."""
     if source.kind == "builtin":
         from chronus.dsp.catalog import MODULE_TYPES
         from chronus.dsp.specs import BUILT_IN_TYPES
@@ -74,7 +74,7 @@ def resolve_type(source: TypeSource) -> type[Module]:
         from chronus.plugins.ladspa.module import load_ladspa_type
 
         try:
-            return load_ladspa_type(source.path, source.label, name=source.name)
+            return load_ladspa_type(source.path, source.label, source.name, rate)
         except (OSError, KeyError, ValueError) as exc:
             where = f"the native plugin {source.label!r} in {source.path}"
             raise TypeSourceError(f"{where}: {exc}") from exc

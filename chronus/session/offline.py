@@ -4,6 +4,7 @@ as fast as it goes."""
 from __future__ import annotations
 
 import pickle
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,11 @@ from chronus.dsp.crossfade import crossfade_into
 from chronus.dsp.guard import time_limit_s
 from chronus.dsp.patch import Patch, PatchError
 from chronus.dsp.render import Renderer, render_offline
+from chronus.plugins.isolated import IsolatedModule, Link, LinkMaker, ReplayLink, set_link_maker
+from chronus.plugins.ladspa.reference import ladspa_version, split_reference
 from chronus.plugins.source import version_of
 from chronus.session.script import Script, ScriptError, sample_of
-from chronus.session.stamped_log import StampedSession
+from chronus.session.stamped_log import HostCalls, StampedSession
 
 __all__ = [
     "CHUNK_FRAMES",
@@ -88,9 +91,13 @@ def check_plugins(session: StampedSession) -> None:
     for message in uses:
         if message.address != "/plugins/use":
             continue
-        name, version, path = (str(arg) for arg in message.args)
+        name, version, path = (str(arg) for arg in message.args[:3])
+        native = split_reference(path)
         try:
-            intact = version_of(Path(path).read_bytes()) == version
+            if native is not None:
+                intact = ladspa_version(*native) == version
+            else:
+                intact = version_of(Path(path).read_bytes()) == version
         except OSError:
             intact = False
         if not intact:
@@ -148,6 +155,7 @@ def session_chunks(
     refusals = Refusals() if refusals is None else refusals
     check_plugins(session)
     rate, block = session.rate, session.block
+    set_link_maker(_replay_links(session))
     renderer = _renderer(rate, block)
     for sample, message in session.commands:
         renderer.schedule(sample, message)
@@ -222,6 +230,24 @@ def _span_chunks(
         piece.fill(0.0)
         _render_span(renderer, piece, 0, len(piece))
         yield piece
+
+
+def _replay_links(session: StampedSession) -> LinkMaker:
+    """How an offline render's isolated modules are served: in this process, each call
+    bypassed where the log says it was and a fresh instance where a host started."""
+    ids = {zlib.crc32(module_id.encode()): module_id for module_id in session.hosts}
+
+    def link(type_name: str, salt: int) -> Link | None:
+        from chronus.dsp.catalog import MODULE_TYPES
+
+        stand_in = MODULE_TYPES.get(type_name)
+        if stand_in is None or not issubclass(stand_in, IsolatedModule):
+            return None
+        calls = session.hosts.get(ids.get(salt, ""), HostCalls())
+        fresh = frozenset(calls.fresh)
+        return ReplayLink(stand_in.HOSTED, session.rate, session.block, calls.bypassed, fresh)
+
+    return link
 
 
 def _renderer(rate: int, block: int) -> Renderer:

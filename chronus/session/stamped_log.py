@@ -45,6 +45,7 @@ from chronus.session.wav import Opener
 
 __all__ = [
     "Commit",
+    "HostCalls",
     "LogSummary",
     "StampedLog",
     "StampedSession",
@@ -58,6 +59,7 @@ _SAMPLE = re.compile(r"[0-9]+")
 _END = "# end of session at sample"
 _RECORDING = "# recording from sample"
 _TAKEOVER = "# supervisor replaced at sample"
+_HOST = "# host"
 
 
 def is_session_log(path: str | os.PathLike[str]) -> bool:
@@ -258,6 +260,14 @@ class StampedLog:
         self._file.write(f"{_RECORDING} {int(sample)} {json.dumps(path, ensure_ascii=False)}\n")
         self._file.flush()
 
+    def write_host(self, module_id: str, kind: str, call: int, bypassed: tuple[int, ...]) -> None:
+        """Note what an isolated module's host did (a comment line): a host started serving
+        at call `call` (`kind` "host"), or calls were bypassed (`kind` "bypass"; written as
+        runs of consecutive calls)."""
+        record = {"call": call} if kind == "host" else {"runs": _runs(bypassed)}
+        self._file.write(f"{_HOST} {json.dumps([module_id, kind, record])}\n")
+        self._file.flush()
+
     def mark_end(self, sample: int) -> None:
         """Note where the session stopped (a comment line: older readers skip it)."""
         self._file.write(f"{_END} {int(sample)}\n")
@@ -283,6 +293,41 @@ class StampedLog:
 
 
 @dataclass(frozen=True, slots=True)
+class HostCalls:
+    """An isolated module's calls that were bypassed, and those its hosts started at."""
+
+    bypassed: set[int] = field(default_factory=set)
+    fresh: set[int] = field(default_factory=set)
+
+
+def _runs(calls: tuple[int, ...]) -> list[list[int]]:
+    """Calls as runs of consecutive ones, `[first, last]` each."""
+    runs: list[list[int]] = []
+    for call in sorted(calls):
+        if runs and call == runs[-1][1] + 1:
+            runs[-1][1] = call
+        else:
+            runs.append([call, call])
+    return runs
+
+
+def _parse_host(text: str, hosts: dict[str, HostCalls]) -> None:
+    data = _json(text)
+    if not (isinstance(data, list) and len(data) == 3 and isinstance(data[2], dict)):
+        raise ValueError(f"bad host line: {text!r}")
+    module_id, kind, record = data
+    calls = hosts.setdefault(str(module_id), HostCalls())
+    try:
+        if kind == "host":
+            calls.fresh.add(int(record["call"]))
+        else:
+            for first, last in record["runs"]:
+                calls.bypassed.update(range(int(first), int(last) + 1))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"bad host line: {text!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
 class StampedSession:
     """A session log read back: its rate, block size, (sample, message) in file order, and
     the commits (whose commands are not in `commands`: only the new sound had them)."""
@@ -295,6 +340,8 @@ class StampedSession:
     """The sample at which the engine stopped, if it said (0 if not)."""
     recordings: list[tuple[int, str]] = field(default_factory=list)
     """(first sample, file) of each recording the engine began, in order."""
+    hosts: dict[str, HostCalls] = field(default_factory=dict)
+    """What the hosts of isolated modules did, by module id."""
 
     @property
     def end(self) -> int:
@@ -326,6 +373,7 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
     staged: list[Message] = []
     stopped = 0
     recordings: list[tuple[int, str]] = []
+    hosts: dict[str, HostCalls] = {}
     for number, raw in enumerate(lines[1:], start=2):
         try:
             text = raw.decode("utf-8")
@@ -333,6 +381,8 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
                 stopped = max(stopped, int(text[len(_END) + 1 :]))
             if text.startswith(_RECORDING):
                 recordings.append(_parse_recording(text))
+            if text.startswith(_HOST + " "):
+                _parse_host(text[len(_HOST) + 1 :], hosts)
             if not text.strip() or text.startswith("#"):
                 continue
             if text.split("\t", 2)[1:2] == [COMMIT]:
@@ -351,7 +401,7 @@ def read_stamped_log(path: str | os.PathLike[str]) -> StampedSession:
             stamp, switch, crossfade, _ = open_commit
             commits.append(Commit(stamp, switch, crossfade, tuple(staged)))
             open_commit = None
-    return StampedSession(rate, block, commands, commits, stopped, recordings)
+    return StampedSession(rate, block, commands, commits, stopped, recordings, hosts)
 
 
 @dataclass(frozen=True, slots=True)

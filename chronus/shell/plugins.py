@@ -51,7 +51,10 @@ def request_of(message: Message) -> tuple[str, str]:
     """(what was asked, the plugin's name) of a plugin message: ("load fold", "fold")."""
     action = message.address.rsplit("/", 1)[-1]
     args = [str(arg) for arg in message.args]
-    name = args[-1] if action != "load" or len(args) > 1 else Path(args[0]).stem
+    if action != "load":
+        name = args[0]
+    else:  # a file or a name, then the name it is given ("" for its own), then the hosting
+        name = args[1] if len(args) > 1 and args[1] else Path(args[0]).stem
     return f"{action} {name}", name
 
 

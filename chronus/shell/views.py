@@ -219,7 +219,7 @@ def _plugin_table(rows: list[dict[str, Any]]) -> Table:
             row["name"],
             state,
             str(row.get("version", "")),
-            str(row.get("runs_in", "")),
+            _runs_in(row),
             str(row.get("success_count", 0)),
             str(row.get("error_count", 0)),
             f"{_number(row.get('cpu_us_p50')):.0f} / {_number(row.get('cpu_us_p99')):.0f}",
@@ -227,6 +227,21 @@ def _plugin_table(rows: list[dict[str, Any]]) -> Table:
             _last_error(row),
         )
     return table
+
+
+def _runs_in(row: dict[str, Any]) -> str:
+    """Where a plugin runs; for an isolated one, its hosts' pids, states and restarts."""
+    where = str(row.get("runs_in", ""))
+    hosts = row.get("hosts")
+    if not isinstance(hosts, dict) or not hosts:
+        return where
+    said = [
+        f"{module_id}: pid {host.get('host_pid', 0)} {host.get('host_state', '?')}, "
+        f"{host.get('restarts', 0)} restarts"
+        for module_id, host in sorted(hosts.items())
+        if isinstance(host, dict)
+    ]
+    return f"{where}, 1 block late ({'; '.join(said)})"
 
 
 def _number(value: object) -> float:
@@ -253,6 +268,26 @@ def _last_error(row: dict[str, Any]) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
+def _plugin_host_lines(hosts: object) -> list[str]:
+    """An isolated plugin's modules: each one's host, what befell it, and its lag."""
+    if not isinstance(hosts, dict):
+        return []
+    lines = []
+    for module_id, host in sorted(hosts.items()):
+        if not isinstance(host, dict):
+            continue
+        lag = int(_number(host.get("latency_blocks")))
+        lines.append(
+            f"  {module_id}: host pid {host.get('host_pid', 0)} · {host.get('host_state', '?')}"
+            f" · restarts {host.get('restarts', 0)} · {host.get('bypasses', 0)} calls bypassed"
+            f" · plays {lag} block{'s' if lag != 1 else ''} late"
+        )
+        deaths = [str(death) for death in host.get("deaths") or []]
+        if deaths:
+            lines.append(f"    host deaths: {'; '.join(deaths)} — {host.get('decision', '')}")
+    return lines
+
+
 def format_plugin_health(record: dict[str, Any]) -> str:
     """`modules fold` and `chronus plugins fold`: one plugin of `/plugins/<name>/health`, with
     its last validation and every change of state."""
@@ -267,6 +302,7 @@ def format_plugin_health(record: dict[str, Any]) -> str:
         f"restarts {record.get('restarts', 0)} · CPU {_number(record.get('cpu_us_p50')):.0f} / "
         f"{_number(record.get('cpu_us_p99')):.0f} µs per block (p50 / p99)"
     )
+    lines += _plugin_host_lines(record.get("hosts"))
     if record.get("last_error"):
         lines.append(f"  last error: {record['last_error']}")
     if record.get("pending"):

@@ -25,7 +25,7 @@ from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.blocks import differing_blocks
 from tests.plugins.modules import EXITING_AT_IMPORT, RAISING_AT_IMPORT, write_gain
-from tests.sessions import answer
+from tests.sessions import answer, plugin_engine
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.slow]
@@ -39,14 +39,7 @@ def _m(address: str, *args: object) -> Message:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[EngineProcess]:
-    process = EngineProcess(
-        port=0,
-        backend="null",
-        extra_args=[
-            "--log", str(tmp_path / "s.log"), "--record", str(tmp_path / "out.wav"),
-            "--plugin-store", str(tmp_path / "store"), "--modules", str(tmp_path / "modules"),
-        ],
-    ).boot()  # fmt: skip
+    process = plugin_engine(tmp_path)
     try:
         yield process
     finally:

@@ -15,6 +15,7 @@ from chronus.dsp.params import ParamSpec, mix_specs
 from chronus.dsp.patch import Patch
 from chronus.dsp.specs import TYPE_SPECS
 from chronus.engine.commit import CommitResult
+from chronus.engine.hosted import HostedModules
 from chronus.engine.plugin_feed import Code
 from chronus.engine.plugin_loads import PluginLoads
 from chronus.plugins.registry import PluginRegistry, PluginState
@@ -51,6 +52,7 @@ class FakeKeeper:
     plugins: FakeFeed = field(default_factory=FakeFeed)
     in_use: dict[str, tuple[str, str]] = field(default_factory=dict)
     held: set[tuple[str, str]] = field(default_factory=set)
+    hosting: dict[str, str] = field(default_factory=dict)
 
     def holds(self, name: str, version: str) -> bool:
         return (name, version) in self.held
@@ -77,6 +79,7 @@ class FakeEngine:
     patch: Patch = field(default_factory=Patch)
     played: list[Message] = field(default_factory=list)
     replies: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    hosted: HostedModules = field(default_factory=lambda: HostedModules("test", 48000, 128))
 
     def _play(self, message: Message) -> None:
         self.played.append(message)
@@ -167,6 +170,26 @@ def test_a_valid_module_is_put_in_use_once_every_process_holds_it(world: World) 
     assert world.states("fold")[-1] == "active" and "fold" in TYPE_SPECS
     assert world.engine.replies[-1] == ("/plugins/loaded", ("fold", use.args[1], "active"))
     assert world.loads.in_use() == {"fold": use.args[1]}
+    assert use.args[3] == "inline" and world.engine.hosted.hosting("fold") == "inline"
+
+
+def test_an_isolated_module_is_hosted_and_said_so_until_it_is_unloaded(world: World) -> None:
+    world.request("/plugins/load", "fold", "", 0, "isolated")
+    world.validator.answer(OK)
+    world.loads.tick()
+    world.keeper.import_everywhere()
+    world.loads.tick()
+    [use] = world.engine.played
+    assert use.address == "/plugins/use" and use.args[3] == "isolated"
+    assert world.engine.hosted.hosting("fold") == "isolated"
+    assert world.keeper.hosting == {"fold": "isolated"}
+    assert world.registry.health("fold")["runs_in"] == "isolated"
+    world.request("/plugins/reload", "fold")
+    address, (asked, why) = world.engine.replies[-1]
+    assert (address, asked) == ("/error", "/plugins/reload") and "runs isolated" in why
+    assert world.engine.played == [use] and world.registry.state("fold") is PluginState.ACTIVE
+    world.request("/plugins/unload", "fold")
+    assert world.engine.hosted.hosting("fold") == "inline" and world.keeper.hosting == {}
 
 
 def test_a_module_that_fails_validation_is_failed_and_never_imported(world: World) -> None:
@@ -263,13 +286,16 @@ def test_requests_that_cannot_be_met_change_nothing(world: World) -> None:
     assert "load it first" in errors[3] and "no plugin fold is loaded" in errors[4]
 
 
-def test_a_native_plugin_is_refused_until_there_are_plugin_hosts(world: World) -> None:
+def test_a_native_plugin_is_never_loaded_inline(world: World) -> None:
     library = world.folder / "tap_reverb.so"
     library.write_bytes(b"\x7fELF")
-    world.request("/plugins/load", f"{library}#tap_reverb", "tap_reverb")
-    (error,) = [args for address, args in world.engine.replies if address == "/error"]
-    assert error[0] == "/plugins/load"
-    assert "tap_reverb is a native (LADSPA) plugin" in error[1] and "plugin host" in error[1]
+    world.request("/plugins/load", f"{library}#tap_reverb", "tap_reverb", 0, "inline")
+    world.request("/plugins/load", "fold", "", 0, "nowhere")
+    errors = [args for address, args in world.engine.replies if address == "/error"]
+    assert [error[0] for error in errors] == ["/plugins/load"] * 2
+    assert "tap_reverb is a native (LADSPA) plugin" in errors[0][1]
+    assert "never inside the slots" in errors[0][1]
+    assert "hosting must be inline or isolated" in errors[1][1]
     assert world.registry.names() == [] and not world.loads.busy
 
 

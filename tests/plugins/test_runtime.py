@@ -64,7 +64,9 @@ def test_a_used_plugin_renders_and_its_state_carries_it_to_another_renderer(
     renderer = Renderer(RATE, BLOCK)
     _chain(renderer, stored)
     _render(renderer, 8)
-    assert renderer.error_count == 0 and renderer.plugins == {"gain": (stored.version, stored.path)}
+    assert renderer.error_count == 0 and renderer.plugins == {
+        "gain": (stored.version, stored.path, "inline")
+    }
     state = pickle.loads(pickle.dumps(renderer.state()))
     runtime.forget("gain")  # a fresh process would not know it either
     clone = Renderer(RATE, BLOCK)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
+from chronus.plugins.ladspa.reference import ladspa_version
 from chronus.plugins.source import version_of
 from chronus.plugins.store import PluginStore, ResolveError, default_folders, resolve
 
@@ -92,9 +92,14 @@ def test_the_configured_folders_come_before_the_users_config(
     ]  # fmt: skip
 
 
-def test_a_native_plugin_is_refused_until_there_are_plugin_hosts(tmp_path: Path) -> None:
+def test_a_native_plugin_stands_for_itself_versioned_by_its_library(tmp_path: Path) -> None:
     library = tmp_path / "tap_reverb.so"
     library.write_bytes(b"\x7fELF")
-    said = "tap_reverb is a native (LADSPA) plugin: it plays only in a plugin host"
-    with pytest.raises(ResolveError, match=re.escape(said)):
-        resolve(f"{library}#tap_reverb", [tmp_path], "tap_reverb")
+    reference = f"{library}#tap_reverb"
+    path, name = resolve(reference, [tmp_path])
+    assert (str(path), name) == (reference, "tap_reverb")
+    stored = PluginStore(tmp_path / "store").put(path, name)
+    assert (stored.path, stored.version) == (reference, ladspa_version(str(library), "tap_reverb"))
+    assert not (tmp_path / "store").exists(), "the store keeps no copy of a library"
+    with pytest.raises(ResolveError, match="no such LADSPA library"):
+        resolve(f"{tmp_path}/gone.so#tap_reverb", [tmp_path])

@@ -288,3 +288,21 @@ def test_a_takeover_is_a_comment_and_the_last_commands_are_found(tmp_path: Path)
     session = read_stamped_log(path)
     assert typed(session.commands) == typed([(0, CREATE), (128, CUTOFF), (1152, NOTE)])
     assert StampedLog(tmp_path / "new.log", 48000, 128).last_commands() == []
+
+
+def test_what_isolated_hosts_did_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "s.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(0, validate("/patch/create", ("g", "saw")))
+        log.write_host("g", "bypass", -1, (0, 1, 2, 7, 3))
+        log.write_host("g", "host", 4, ())
+        log.write_host("g", "bypass", -1, (9,))
+    session = read_stamped_log(path)
+    assert len(session.commands) == 1
+    assert session.hosts["g"].bypassed == {0, 1, 2, 3, 7, 9}
+    assert session.hosts["g"].fresh == {4}
+    assert '# host ["g", "bypass", {"runs": [[0, 3], [7, 7]]}]' in path.read_text()
+    with open(path, "a") as file:
+        file.write('# host ["g", "bypass", {"calls": 3}]\n')
+    with pytest.raises(ValueError, match="bad host line"):
+        read_stamped_log(path)

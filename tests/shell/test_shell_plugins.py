@@ -21,7 +21,7 @@ from chronus.plugins.registry import PluginRegistry, PluginState
 from chronus.plugins.result import ValidationResult
 from chronus.protocol import Arg
 from chronus.shell.app import Shell
-from chronus.shell.plugins import Watcher
+from chronus.shell.plugins import Watcher, request_of
 from tests.shell.fake_engine import FakeEngine, Reply
 
 VERSION = "1a2b3c4d5e6f"
@@ -403,3 +403,50 @@ def test_a_snapshot_that_needs_a_plugin_says_which(engine: FakeEngine, tmp_path:
     assert engine.wait_for("/patch/create") == ("bass", "saw")
     assert ("/patch/create", ("f1", "fold")) in engine.received
     assert engine.wait_for("/mod/f1/drive") == (pytest.approx(0.8),)
+
+
+@pytest.mark.parametrize(
+    ("line", "asked"),
+    [
+        ("load module fold", "load fold"),
+        ("load module fold as fold2", "load fold2"),
+        ("load module fold isolated", "load fold"),
+        ("load module /m/fold.py as f2 inline", "load f2"),
+        ("reload fold", "reload fold"),
+    ],
+)
+def test_a_plugin_request_is_told_by_the_plugins_name(line: str, asked: str) -> None:
+    [message] = Interpreter().interpret(line).messages
+    assert request_of(message) == (asked, asked.split()[1])
+
+
+def test_modules_fold_shows_each_isolated_modules_host(engine: FakeEngine) -> None:
+    health = _health("/m/fold.py")
+    health["runs_in"] = "isolated"
+    keeper_health = {
+        "hosting": "isolated", "host_pid": 4242, "host_state": "running", "restarts": 1,
+        "deaths": ["died of signal 9"], "decision": "respawn now", "bypasses": 37,
+        "latency_blocks": 1,
+    }  # fmt: skip
+    health["hosts"] = {"g": keeper_health}
+    engine.health = {"fold": health}
+    shell, written = _shell(engine)
+    assert shell.handle("modules fold")
+    lines = written[-1].splitlines()
+    assert "runs isolated" in lines[0]
+    assert (
+        "  g: host pid 4242 · running · restarts 1 · 37 calls bypassed · plays 1 block late"
+        in lines
+    )
+    assert "    host deaths: died of signal 9 — respawn now" in lines
+
+
+def test_modules_lists_an_isolated_plugins_hosts(engine: FakeEngine) -> None:
+    listing = _listing("/m/fold.py")
+    listing[0]["runs_in"] = "isolated"
+    listing[0]["hosts"] = {"g": {"host_pid": 4242, "host_state": "running", "restarts": 1}}
+    engine.listing = listing
+    shell, written = _shell(engine)
+    assert shell.handle("modules")
+    text = " ".join(written[-1].split())
+    assert "isolated, 1 block" in text and "4242 running, 1 restarts)" in text  # cells wrap

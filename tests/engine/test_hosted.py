@@ -1,0 +1,88 @@
+"""`HostedModules`: each isolated module's ring made before the slots need it, its host
+started and polled, bypasses handed on in batches, the ring gone after a removal."""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+from chronus.engine import hosted as hosted_module
+from chronus.engine.hosted import HostedModules
+from chronus.plugins.host_ring import H, HostRing, ring_name
+from chronus.plugins.isolated import ring_links
+from chronus.plugins.type_source import TypeSource
+
+LOWPASS = TypeSource("builtin", "lowpass")
+
+
+def _ring_exists(name: str) -> bool:
+    try:
+        ring = HostRing.attach(name)
+    except FileNotFoundError:
+        return False
+    ring.close()
+    return True
+
+
+def test_only_a_hosted_types_modules_get_a_ring_and_a_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hosted_module, "CLOSE_AFTER_S", 0.0)
+    tag = f"chr_test_hosted_{os.getpid()}"
+    hosted = HostedModules(tag, 48000, 64)
+    try:
+        hosted.created("s", "saw")
+        assert hosted.health() == {} and hosted.hosting("lowpass") == "inline"
+        hosted.host("lowpass", LOWPASS, 7)
+        hosted.created("f", "lowpass")
+        name = ring_name(tag, "lowpass", zlib.crc32(b"f"))
+        assert _ring_exists(name), "made before its /patch/create reaches the slots"
+        link = ring_links(tag)("lowpass", zlib.crc32(b"f"))
+        assert link is not None and ring_links(tag)("lowpass", 1) is None
+        assert set(hosted.health()) == {"f"} and set(hosted.health("lowpass")) == {"f"}
+        assert hosted.health("saw") == {}
+        started: list[int] = []
+        deadline = time.monotonic() + 60.0
+        while not started and time.monotonic() < deadline:
+            started += [e.call for _, e in hosted.tick() if e.kind == "host"]
+            time.sleep(0.02)
+        assert started == [0], "no call was submitted: the host serves from call 0"
+        zeros = np.zeros((64, 2))
+        for call in range(3):
+            link.submit(call, zeros, np.zeros(7), 64)
+        hosted.keeper("f").ring.decide_bypass(5, int(hosted.keeper("f").ring.words[5]), 5)
+        assert [e.kind for _, e in hosted.tick(flush=True)] == ["bypass"]
+        hosted.removed("f")
+        assert hosted.keeper("f") is None and hosted.health() == {}
+        link.ring.close()  # type: ignore[attr-defined]
+        hosted.tick()
+        deadline = time.monotonic() + 10.0
+        while _ring_exists(name) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _ring_exists(name), "closed once the slots are done with it"
+    finally:
+        hosted.close()
+
+
+def test_a_module_made_again_under_its_id_gets_a_fresh_ring() -> None:
+    tag = f"chr_test_again_{os.getpid()}"
+    hosted = HostedModules(tag, 48000, 64)
+    try:
+        hosted.host("lowpass", LOWPASS, 7)
+        hosted.created("f", "lowpass")
+        first = hosted.keeper("f")
+        assert first is not None
+        first.ring.header[H.BYPASSES] = 41
+        hosted.removed("f")
+        hosted.created("f", "lowpass")
+        second = hosted.keeper("f")
+        assert second is not None and second is not first
+        ring = HostRing.attach(ring_name(tag, "lowpass", zlib.crc32(b"f")))
+        assert int(ring.header[H.BYPASSES]) == 0, "the name now names the new ring"
+        ring.close()
+    finally:
+        hosted.close()
