@@ -149,12 +149,14 @@ class WarmHost:
 @dataclass(frozen=True, slots=True)
 class HostEvent:
     """For the session log: a host started serving at `call` with a fresh instance, or the
-    calls in `bypassed` were decided bypassed."""
+    calls in `bypassed` were decided bypassed. For the players only: a host `died` (`why`
+    it died and what follows)."""
 
     kind: str
     call: int = -1
     bypassed: tuple[int, ...] = ()
     pid: int = 0
+    why: str = ""
 
 
 @dataclass(slots=True)
@@ -272,9 +274,11 @@ class HostKeeper:
             life.state = "suspended"
         else:
             life.state, life.respawn_at = "respawning", now + decision.delay_s
+        self._events.append(HostEvent("died", why=f"{why}; {life.decision}"))
 
     def take_events(self) -> list[HostEvent]:
-        """What happened since the last call, for the session log: host starts and bypasses."""
+        """What happened since the last call: host starts and bypasses (for the session log),
+        and deaths (for the players)."""
         calls, self._log_at = self.ring.bypass_log(self._log_at)
         events, self._events = self._events, []
         if calls:

@@ -798,6 +798,9 @@ class Supervisor:
         if self.hosted is None:  # a supervisor that re-attached: it made no rings
             return
         for module_id, event in self.hosted.tick(flush):
+            if event.kind == "died":
+                self._tell("plugin", f"{module_id}: its plugin host {event.why}", module_id)
+                continue
             if event.kind == "host":
                 log.info("isolated module %s: host %d serves from call %d",
                          module_id, event.pid, event.call)  # fmt: skip

@@ -149,7 +149,10 @@ def host_main(conn: Connection) -> None:
     closes or says `None`. A spare is made ready ahead of need, so that a respawn costs a
     word on the pipe, not an import.
     """
+    from chronus.engine.titles import set_title
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_title("plugin host (spare)")
     try:
         task = conn.recv()
         if task is None:
@@ -162,11 +165,13 @@ def host_main(conn: Connection) -> None:
         except Exception as exc:
             conn.send(("failed", f"{type(exc).__name__}: {exc}"))
             return
+        set_title(f"plugin host {cls.TYPE} (ready)")
         conn.send(("ready",))
         if conn.recv() != "go":
             return
     except (EOFError, OSError):
         return
+    set_title(f"plugin host {cls.TYPE}")
     server = HostServer(ring, cls, rate)
     first = server.start(os.getpid())
     conn.send(("serving", os.getpid(), first))

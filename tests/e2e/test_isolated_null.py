@@ -82,12 +82,16 @@ def test_an_isolated_module_plays_survives_a_sigkill_of_its_host_and_replays_off
         client.send(_chain(_m("/mod/g/amount", 1.5)))
         first = _wait_host(client, 0)
         assert first["latency_blocks"] == 1 and first["host_pid"] > 0
+        title = Path(f"/proc/{first['host_pid']}/cmdline").read_bytes().rstrip(b"\0")
+        assert title == b"chronus: plugin host gain"  # what ps shows
         time.sleep(1.0)
         played = client.status()["io"]["blocks_played"]
         os.kill(first["host_pid"], signal.SIGKILL)
         second = _wait_host(client, 1)
         assert second["host_pid"] != first["host_pid"]
         assert second["deaths"] == ["died of signal 9"]
+        told = [event["text"] for event in client.now()["events"]]
+        assert "g: its plugin host died of signal 9; respawning now" in told, told
         assert second["different"] == 0, "both slots offered the same input: in lockstep"
         assert second["host_errors"] == 0
         time.sleep(1.0)
