@@ -313,6 +313,9 @@ def _kept_tracks(result: Interpretation, state: PatchState) -> list[str]:
     out: list[str] = []
     for message in result.messages:
         _, root, module_id, action = [*message.address.split("/"), "", "", ""][:4]
+        if root == "seq" and not action and module_id in ("start", "stop"):
+            out.append("the transport " + ("plays on" if state.transport else "stays stopped"))
+            continue
         track = tracks.get(module_id)
         if root != "seq" or track is None:
             continue

@@ -173,6 +173,14 @@ def test_a_pattern_set_to_the_one_it_has_says_it_is_unchanged() -> None:
     assert play("gate 0.5 on kick") == ["kick: gate stays 0.5"]
 
 
+def test_starting_a_transport_that_plays_says_it_plays_on() -> None:
+    play = Player("add a kick", "kick: x . . . x . . .")
+    assert play("play") == ["the transport plays on"]
+    assert play("stop") == ["transport stopped"]
+    assert play("stop everything") == ["the transport stays stopped"]
+    assert play("start") == ["transport started"]
+
+
 # ---- swing belongs to a track ------------------------------------------------------------
 def test_swing_with_a_filter_in_focus_goes_to_the_track_that_plays_into_it() -> None:
     play = Player(
