@@ -183,12 +183,15 @@ class HostKeeper:
         rate: int,
         policy: RespawnPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        blank: Callable[[], WarmHost] = WarmHost,
     ) -> None:
         self.ring = ring
         self.source = source
         self.rate = rate
         self.policy = policy or RespawnPolicy()
         self.clock = clock
+        self.blank = blank
+        """Where a new host comes from: a process with its imports done, waiting for a ring."""
         self._life = _Life()
         self._spare: WarmHost | None = None
         self._log_at = 0
@@ -204,7 +207,7 @@ class HostKeeper:
             self._spare = self._ready_spare()
 
     def _ready_spare(self) -> WarmHost:
-        spare = WarmHost()
+        spare = self.blank()
         spare.prepare(self.ring.name, self.source, self.rate)
         return spare
 

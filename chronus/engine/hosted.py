@@ -19,7 +19,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from chronus.engine.host_keeper import HostEvent, HostKeeper
+from chronus.engine.host_keeper import HostEvent, HostKeeper, WarmHost
 from chronus.plugins.host_ring import HostRing, RingShape, ring_name
 from chronus.plugins.type_source import TypeSource
 
@@ -55,14 +55,34 @@ class HostedModules:
         self._types: dict[str, tuple[TypeSource, int]] = {}
         self._modules: dict[str, _Hosted] = {}
         self._closing: list[_Hosted] = []
+        self._blank: WarmHost | None = None
+        """A host process started while nothing needs it, its imports done: the next host
+        (a module created, a spare after a respawn) only resolves its type and its ring."""
 
     def host(self, type_name: str, source: TypeSource, params: int) -> None:
         """Modules of `type_name` are hosted from now on (`params`: its parameter count)."""
         self._types[type_name] = (source, params)
+        self._keep_blank()
+
+    def _keep_blank(self) -> None:
+        """Start a blank host if types are hosted and there is none (never waits)."""
+        if self._types and (self._blank is None or not self._blank.alive()):
+            self._blank = WarmHost()
+
+    def _take_blank(self) -> WarmHost:
+        """The blank host, replaced by a new one; a new one if it died."""
+        blank, self._blank = self._blank, None
+        self._keep_blank()
+        if blank is not None and blank.alive():
+            return blank
+        return WarmHost()
 
     def unhost(self, type_name: str) -> None:
         """Modules of `type_name` are no longer hosted (its plugin is unloaded)."""
         self._types.pop(type_name, None)
+        if not self._types and self._blank is not None:
+            self._blank.kill()
+            self._blank = None
 
     def hosting(self, type_name: str) -> str:
         """`isolated` if modules of the type are hosted, else `inline`."""
@@ -86,7 +106,7 @@ class HostedModules:
         except OSError as exc:
             log.error("no ring for the isolated module %s: %s", module_id, exc)
             return
-        keeper = HostKeeper(ring, source, self.rate)
+        keeper = HostKeeper(ring, source, self.rate, blank=self._take_blank)
         keeper.start(wait=False)
         self._modules[module_id] = _Hosted(module_id, type_name, keeper)
 
@@ -103,6 +123,7 @@ class HostedModules:
         `LOG_EVERY_S`, or now with `flush`), by module id."""
         events: list[tuple[str, HostEvent]] = []
         now = time.monotonic()
+        self._keep_blank()
         for hosted in [*self._modules.values(), *self._closing]:
             hosted.keeper.poll()
             for event in hosted.keeper.take_events():
@@ -136,6 +157,9 @@ class HostedModules:
 
     def close(self) -> None:
         """Stop every host and free every ring (the engine stops)."""
+        if self._blank is not None:
+            self._blank.kill()
+            self._blank = None
         for hosted in [*self._modules.values(), *self._closing]:
             self._close(hosted)
         self._modules.clear()
