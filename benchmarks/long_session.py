@@ -97,6 +97,8 @@ class Answer:
     block: list[str]
     patch_changed: bool | None = None
     engine: dict[str, Any] | None = None
+    unanswered: str | None = None
+    """Why no answer was counted, if none was: what the screen showed instead."""
 
 
 # ---------------------------------------------------------------- the repertoire
@@ -288,6 +290,18 @@ def _descendants(root: int, table: dict[int, tuple[int, str]]) -> list[int]:
     return found
 
 
+def _why_unanswered(echoed: bool, prompt_back: bool, block: list[str], rows: list[str]) -> str:
+    """What the screen showed of a line that got no answer within `ANSWER_S`."""
+    tail = [row for row in rows if row.strip()][-4:]
+    if not echoed:
+        return f"its echo never showed; the screen ended with {tail}"
+    if not prompt_back:
+        return f"echoed, but the prompt did not come back; below it: {block[:4]}"
+    if not block:
+        return "echoed; the prompt came back with nothing told (it set what was there?)"
+    return f"echoed and the prompt came back, but not with what it should tell: {block[:4]}"
+
+
 def processes(port: int) -> dict[str, int]:
     """The engine's processes (title → pid): the supervisor on `port` and what it started."""
     table = _proc_table()
@@ -434,10 +448,13 @@ class Musician:
         self.term.type(line.text)
         block: list[str] = []
         latency = None
+        rows: list[str] = []
+        echoed, end = False, None
         while time.monotonic() - sent < ANSWER_S:
             rows = self.term.history()
             echoes = [i for i, row in enumerate(rows) if row == echo]
             if len(echoes) > seen:
+                echoed = True
                 after = rows[echoes[-1] + 1 :]
                 end = next((i for i, row in enumerate(after) if row.startswith(PROMPT)), None)
                 block = [row for row in (after if end is None else after[:end]) if row.strip()]
@@ -473,6 +490,8 @@ class Musician:
             expected=(errors if line.refused else understood or (line.either and errors)),
             block=block[:12],
         )
+        if latency is None:
+            answer.unanswered = _why_unanswered(echoed, end is not None, block, rows)
         if line.refused:
             after = self._patch()
             answer.patch_changed = before != after
@@ -749,6 +768,11 @@ def summarise(
         "typos": len(typos),
         "typos_refused_and_nothing_changed": sum(a.expected for a in typos),
         "unanswered": sum(a.latency_ms is None for a in answers),
+        "unanswered_lines": [
+            {"at_s": a.at_s, "line": a.line, "why": a.unanswered}
+            for a in answers
+            if a.latency_ms is None
+        ],
         "surprises": [{"at_s": a.at_s, "line": a.line, "shown": a.block[:6]} for a in surprises],
         "by_kind": dict(sorted(collections.Counter(a.kind for a in answers).items())),
         "latency_ms_by_kind": {
@@ -811,7 +835,15 @@ def readable(f: dict[str, Any]) -> str:
         f"{f['rss_growth_mb']}; the engine's zombies at the end: {f['rss_mb'][-1]['zombies']}",
     ]
     rows += [
-        f"  surprise at {s['at_s']:.0f} s: {s['line']!r} → {s['shown'][:4]}" for s in f["surprises"]
+        f"  unanswered at {u['at_s']:.0f} s (nothing within {ANSWER_S:g} s): {u['line']!r}: "
+        f"{u['why']}"
+        for u in f["unanswered_lines"]
+    ]
+    unanswered = {(u["at_s"], u["line"]) for u in f["unanswered_lines"]}
+    rows += [
+        f"  surprise at {s['at_s']:.0f} s: {s['line']!r} → {s['shown'][:4]}"
+        for s in f["surprises"]
+        if (s["at_s"], s["line"]) not in unanswered
     ]
     return "\n".join(rows)
 
