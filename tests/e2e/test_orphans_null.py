@@ -44,16 +44,29 @@ def _zombies(root: int) -> set[int]:
     return {pid for pid in descendants(root) if _stat(pid)[0] == "Z"}
 
 
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.update(int(child) for child in task.read_text().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def _capturing(root: int, timeout: float) -> tuple[int, int] | None:
     """(slot, its capture child) once a slot has a live child; None if none within
-    `timeout` seconds."""
+    `timeout` seconds. A capture lives milliseconds: the slots' children are polled."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for pid in descendants(root):
-            state, up, _ = _stat(pid)
-            if state not in ("", "Z") and _stat(up)[2].startswith("chronus: slot"):
-                return up, pid
-        time.sleep(0.001)
+        slots = [pid for pid in descendants(root) if _stat(pid)[2].startswith("chronus: slot")]
+        looked_until = time.monotonic() + 1.0
+        while time.monotonic() < looked_until:
+            for slot in slots:
+                for child in _children(slot):
+                    if _stat(child)[0] not in ("", "Z"):
+                        return slot, child
+            time.sleep(0.0005)
     return None
 
 
