@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Final
 
 __all__ = [
+    "KEPT_CODES",
     "ORPHAN_GRACE_S",
     "REAP_WAIT_S",
     "STANDBY",
@@ -41,6 +42,9 @@ STANDBY: Final = 0
 ORPHAN_GRACE_S: Final = 2.0
 """How long a child nobody claims must have been a zombie before `Orphans` reaps it: its
 owner, if it has one this process does not know of, reaps it well within that."""
+KEPT_CODES: Final = 256
+"""Exit codes a supervisor keeps that nobody asked for yet (the parent also reports
+processes the supervisor did not start, such as a capture child it adopted): the oldest go."""
 _RECORD: Final = struct.Struct("qq")
 _UNKNOWN: Final = 255
 
@@ -158,3 +162,5 @@ class ReapedCodes:
                 self._standby = code
             else:
                 self._codes[pid] = code
+                if len(self._codes) > KEPT_CODES:
+                    del self._codes[next(iter(self._codes))]

@@ -17,6 +17,7 @@ from chronus.engine import leftovers
 from chronus.engine.launcher import spawn_context
 from chronus.engine.manifest import reopen_semaphore, semaphore_name, unlink_semaphore
 from chronus.engine.reaped import (
+    KEPT_CODES,
     STANDBY,
     Orphans,
     ReapedCodes,
@@ -39,6 +40,17 @@ def test_exit_codes_reach_the_supervisor_and_the_standby_is_named() -> None:
     assert codes.code_of(102) == -9
     assert codes.code_of(101) == 0
     assert codes.standby() == 4242
+
+
+def test_codes_nobody_asks_for_are_not_kept_for_ever() -> None:
+    parent_end, supervisor_end = mp.Pipe(duplex=True)
+    codes = ReapedCodes(supervisor_end)
+    orphans = [(1000 + n, -9) for n in range(KEPT_CODES + 10)]  # reported, never asked for
+    assert tell(parent_end, orphans)
+    assert tell(parent_end, [(77, 3)])
+    assert codes.code_of(77) == 3
+    assert codes.code_of(1000 + KEPT_CODES + 9, timeout=0.0) == -9  # the newest are kept
+    assert codes.code_of(1000, timeout=0.05) == 255  # the oldest went
 
 
 def test_an_exit_code_that_never_comes_is_unknown_after_the_wait() -> None:
