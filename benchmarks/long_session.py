@@ -66,6 +66,8 @@ PROMPT = "chronus>"
 BLOCK = 128
 ANSWER_S = 15.0
 """How long a line may take to be answered before it counts as unanswered."""
+BURST = 100
+"""Underruns between two lines that make a burst worth telling apart (by their causes)."""
 ERROR = re.compile(r"^\s*\^$|^hint:|^which module\?|must be within|there is no|not finished")
 TOOLBAR = re.compile(r"♩ ([\d.]+) · (?:(\d+):(\d)|stopped)")
 
@@ -97,6 +99,8 @@ class Answer:
     block: list[str]
     patch_changed: bool | None = None
     engine: dict[str, Any] | None = None
+    unanswered: str | None = None
+    """Why no answer was counted, if none was: what the screen showed instead."""
 
 
 # ---------------------------------------------------------------- the repertoire
@@ -288,6 +292,56 @@ def _descendants(root: int, table: dict[int, tuple[int, str]]) -> list[int]:
     return found
 
 
+def underrun_causes(status: dict[str, Any]) -> dict[str, Any]:
+    """What the engine's status says of its last underruns: their causes (of the last few
+    it keeps), how far each slot was behind, and the host stalls its CPU stampers saw."""
+    io = status.get("io") or {}
+    recent = io.get("recent_underruns") or []
+    behind: dict[str, int] = {}
+    for underrun in recent:
+        for slot, blocks in (underrun.get("behind") or {}).items():
+            behind[slot] = max(behind.get(slot, 0), int(blocks))
+    host = status.get("host") or {}
+    return {
+        "causes": dict(collections.Counter(str(u.get("cause")) for u in recent)),
+        "most_behind": behind,
+        "xruns_in_host_stalls": io.get("xruns_in_host_stalls"),
+        "host_stalls": host.get("stalls"),
+        "longest_host_stall_ms": host.get("longest_stall_ms"),
+    }
+
+
+def bursts(answers: list[Answer]) -> list[dict[str, Any]]:
+    """The lines after which `BURST` or more underruns had come since the line before,
+    with what the engine said of them."""
+    found: list[dict[str, Any]] = []
+    before = 0
+    for answer in answers:
+        engine = answer.engine or {}
+        underruns = engine.get("underruns")
+        if underruns is None:
+            continue
+        if underruns - before >= BURST:
+            found.append({
+                "at_s": answer.at_s, "line": answer.line, "latency_ms": answer.latency_ms,
+                "underruns": underruns - before, **engine.get("underrun_causes", {}),
+            })  # fmt: skip
+        before = underruns
+    return found
+
+
+def _why_unanswered(echoed: bool, prompt_back: bool, block: list[str], rows: list[str]) -> str:
+    """What the screen showed of a line that got no answer within `ANSWER_S`."""
+    tail = [row for row in rows if row.strip()][-4:]
+    if not echoed:
+        return f"its echo never showed; the screen ended with {tail}"
+    if not prompt_back:
+        return f"echoed, but the prompt did not come back; below it: {block[:4]}"
+    if not block:
+        return "echoed; the prompt came back with nothing told (it set what was there?)"
+    return f"echoed and the prompt came back, but not with what it should tell: {block[:4]}"
+
+
 def processes(port: int) -> dict[str, int]:
     """The engine's processes (title → pid): the supervisor on `port` and what it started."""
     table = _proc_table()
@@ -411,15 +465,22 @@ class Musician:
         return None if dump is None else {k: v for k, v in dump.items() if k != "transport"}
 
     def sample_counters(self) -> dict[str, Any]:
+        """The engine's counters now; where underruns came since the last sample, what the
+        engine says of them (`underrun_causes`)."""
+        last = next((c for c in reversed(self.counters) if "underruns" in c), {})
         try:
             with EngineClient("127.0.0.1", self.port) as client:
                 now = client.now(timeout=2.0)
+                more = (now.get("underruns") or 0) > (last.get("underruns") or 0)
+                status = client.status(timeout=5.0) if more else None
         except (EngineError, OSError) as error:
             return {"error": str(error)}
         sample = {
             "at_s": round(time.monotonic() - self.began, 1),
             **{key: now.get(key) for key in ("xruns", "underruns", "failovers", "active", "boot")},
         }
+        if status is not None:
+            sample["underrun_causes"] = underrun_causes(status)
         self.counters.append(sample)
         return sample
 
@@ -434,10 +495,13 @@ class Musician:
         self.term.type(line.text)
         block: list[str] = []
         latency = None
+        rows: list[str] = []
+        echoed, end = False, None
         while time.monotonic() - sent < ANSWER_S:
             rows = self.term.history()
             echoes = [i for i, row in enumerate(rows) if row == echo]
             if len(echoes) > seen:
+                echoed = True
                 after = rows[echoes[-1] + 1 :]
                 end = next((i for i, row in enumerate(after) if row.startswith(PROMPT)), None)
                 block = [row for row in (after if end is None else after[:end]) if row.strip()]
@@ -473,6 +537,8 @@ class Musician:
             expected=(errors if line.refused else understood or (line.either and errors)),
             block=block[:12],
         )
+        if latency is None:
+            answer.unanswered = _why_unanswered(echoed, end is not None, block, rows)
         if line.refused:
             after = self._patch()
             answer.patch_changed = before != after
@@ -749,7 +815,13 @@ def summarise(
         "typos": len(typos),
         "typos_refused_and_nothing_changed": sum(a.expected for a in typos),
         "unanswered": sum(a.latency_ms is None for a in answers),
+        "unanswered_lines": [
+            {"at_s": a.at_s, "line": a.line, "why": a.unanswered}
+            for a in answers
+            if a.latency_ms is None
+        ],
         "surprises": [{"at_s": a.at_s, "line": a.line, "shown": a.block[:6]} for a in surprises],
+        "underrun_bursts": bursts(answers),
         "by_kind": dict(sorted(collections.Counter(a.kind for a in answers).items())),
         "latency_ms_by_kind": {
             kind: (percentile(times, 0.5), max(times))
@@ -811,7 +883,22 @@ def readable(f: dict[str, Any]) -> str:
         f"{f['rss_growth_mb']}; the engine's zombies at the end: {f['rss_mb'][-1]['zombies']}",
     ]
     rows += [
-        f"  surprise at {s['at_s']:.0f} s: {s['line']!r} → {s['shown'][:4]}" for s in f["surprises"]
+        f"  unanswered at {u['at_s']:.0f} s (nothing within {ANSWER_S:g} s): {u['line']!r}: "
+        f"{u['why']}"
+        for u in f["unanswered_lines"]
+    ]
+    rows += [
+        f"  {b['underruns']} underruns by {b['at_s']:.0f} s (after {b['line']!r}): causes of the "
+        f"last {sum(b.get('causes', {}).values())} {b.get('causes')}, most behind "
+        f"{b.get('most_behind')}; so far {b.get('host_stalls')} host stalls (longest "
+        f"{b.get('longest_host_stall_ms')} ms), {b.get('xruns_in_host_stalls')} xruns in them"
+        for b in f["underrun_bursts"]
+    ]
+    unanswered = {(u["at_s"], u["line"]) for u in f["unanswered_lines"]}
+    rows += [
+        f"  surprise at {s['at_s']:.0f} s: {s['line']!r} → {s['shown'][:4]}"
+        for s in f["surprises"]
+        if (s["at_s"], s["line"]) not in unanswered
     ]
     return "\n".join(rows)
 

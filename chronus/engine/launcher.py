@@ -8,6 +8,9 @@ subreaper) every process is spawned, as a fresh interpreter that warms up by its
 
 A template that dies takes no process with it; the launcher starts a new one (which imports
 the code on disk as it is then) and, meanwhile, says it is not ready.
+
+A supervisor that is its own subreaper (no engine parent above it) also adopts the children
+of its processes when they die; the launcher reaps those (`reaped.Orphans`), and only those.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import sys
 import time
 import weakref
 from collections.abc import Callable
+from multiprocessing import resource_tracker
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any, Final, Protocol
 
 from chronus.engine.leftovers import name_semaphores
 from chronus.engine.lifecycle import become_subreaper
-from chronus.engine.reaped import ReapedCodes
+from chronus.engine.reaped import Orphans, ReapedCodes
 from chronus.engine.template import (
     PLUGIN_WORD,
     pickle_job,
@@ -45,6 +49,8 @@ FORK_TIMEOUT_S: Final = 10.0
 """How long a fork may take the template (about 2 ms when it is idle)."""
 RESTART_AFTER_S: Final = 2.0
 """A template that died is started again no sooner than this after the last one started."""
+SWEEP_EVERY_S: Final = 1.0
+"""How often a subreaper supervisor looks for orphans to reap (it reads /proc)."""
 
 
 class LaunchError(RuntimeError):
@@ -303,6 +309,10 @@ class Launcher:
         self.warm_forks = self.template is not None
         """Whether processes start warm (forks): then a spare costs nothing to make."""
         self.restarts = 0
+        self._forked: weakref.WeakSet[ForkedChild] = weakref.WeakSet()
+        self._orphans = Orphans() if warm and reaped is None else None
+        """Reaps what this process adopts as a subreaper (under the parent: the parent)."""
+        self._sweep_at = 0.0
         self._buried: Template | None = None
         self._buried_at = 0.0
         self._failures = 0
@@ -334,11 +344,27 @@ class Launcher:
             process.start()
             return process
         self.template.wait_ready(120.0)
-        return ForkedChild(self.template.fork(target, args), name, self._reaped)
+        return self._forked_child(self.template.fork(target, args), name)
 
     def adopt(self, pid: int, name: str) -> ChildProcess:
         """A process a supervisor before this one started (the engine's parent reaps it)."""
-        return ForkedChild(pid, name, self._reaped)
+        return self._forked_child(pid, name)
+
+    def _forked_child(self, pid: int, name: str) -> ForkedChild:
+        child = ForkedChild(pid, name, self._reaped)
+        self._forked.add(child)
+        return child
+
+    def sweep(self, now: float) -> list[tuple[int, int]]:
+        """Reap the orphans this process adopted, at most every `SWEEP_EVERY_S` (nothing to
+        do under the engine's parent, which reaps them); (pid, exit code) of each."""
+        if self._orphans is None or now < self._sweep_at:
+            return []
+        self._sweep_at = now + SWEEP_EVERY_S
+        known = {child.pid for child in self._forked}
+        known.update(process.pid or 0 for process in mp.active_children())
+        known.add(getattr(resource_tracker._resource_tracker, "_pid", None) or 0)
+        return self._orphans.sweep(known, now)
 
     def tick(self) -> str | None:
         """Start a new template if the last one died; what happened, if anything.
@@ -349,6 +375,7 @@ class Launcher:
         template = self.template
         if template is None:
             return None
+        self.sweep(time.monotonic())
         template.poll()
         if template.state in ("starting", "warm") and template.process.is_alive():
             if template.state == "warm":
@@ -382,6 +409,7 @@ class Launcher:
             "compiled": template.compiled,
             "warm_ms": round(template.warm_ms, 1),
             "plugins": sorted(f"{name} {version}" for name, version in template.plugins),
+            "orphans_reaped": self._orphans.reaped if self._orphans is not None else 0,
         }
 
     def close(self) -> None:

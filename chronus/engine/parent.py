@@ -24,7 +24,6 @@ from collections.abc import Callable
 from multiprocessing import resource_tracker, util
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext
-from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
@@ -32,7 +31,7 @@ from chronus.engine.launcher import spawn_context
 from chronus.engine.leftovers import TAG_ENV, engine_tag
 from chronus.engine.lifecycle import become_subreaper, die_with_parent
 from chronus.engine.manifest import Manifest
-from chronus.engine.reaped import STANDBY, reap_all, tell
+from chronus.engine.reaped import STANDBY, children, reap_all, tell
 from chronus.engine.titles import set_title
 
 __all__ = ["MAX_RESTARTS", "RESTART_WINDOW_S", "SupervisorMain", "SupervisorRun", "run_parent"]
@@ -110,17 +109,6 @@ def _supervisor_main(
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     os._exit(code)
-
-
-def _children() -> set[int]:
-    """This process's children now (Linux: /proc lists them)."""
-    found: set[int] = set()
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            found.update(int(pid) for pid in (task / "children").read_text().split())
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def run_parent(settings: dict[str, Any], target: SupervisorMain, title: str) -> int | None:
@@ -244,20 +232,20 @@ class _Parent:
     def _stop_all() -> None:
         """End every child but the resource tracker (which frees what they leave)."""
         tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
-        left = _children() - {tracker}
+        left = children() - {tracker}
         for pid in left:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_WAIT_S
         while left and time.monotonic() < deadline:
             time.sleep(0.01)
             reap_all()
-            left &= _children()
+            left &= children()
         for pid in left:
             _signal(pid, signal.SIGKILL)
         while left and time.monotonic() < deadline + STOP_WAIT_S:
             time.sleep(0.01)
             reap_all()
-            left &= _children()
+            left &= children()
 
 
 def _signal(pid: int, signum: int) -> None:

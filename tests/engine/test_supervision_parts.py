@@ -16,10 +16,19 @@ import pytest
 from chronus.engine import leftovers
 from chronus.engine.launcher import spawn_context
 from chronus.engine.manifest import reopen_semaphore, semaphore_name, unlink_semaphore
-from chronus.engine.reaped import STANDBY, ReapedCodes, reap_all, tell
+from chronus.engine.reaped import (
+    KEPT_CODES,
+    STANDBY,
+    Orphans,
+    ReapedCodes,
+    children,
+    reap_all,
+    tell,
+)
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.slot import _snapshot_taken
 from chronus.engine.stats import SlotField
+from tests.processes import gone
 
 
 def test_exit_codes_reach_the_supervisor_and_the_standby_is_named() -> None:
@@ -31,6 +40,17 @@ def test_exit_codes_reach_the_supervisor_and_the_standby_is_named() -> None:
     assert codes.code_of(102) == -9
     assert codes.code_of(101) == 0
     assert codes.standby() == 4242
+
+
+def test_codes_nobody_asks_for_are_not_kept_for_ever() -> None:
+    parent_end, supervisor_end = mp.Pipe(duplex=True)
+    codes = ReapedCodes(supervisor_end)
+    orphans = [(1000 + n, -9) for n in range(KEPT_CODES + 10)]  # reported, never asked for
+    assert tell(parent_end, orphans)
+    assert tell(parent_end, [(77, 3)])
+    assert codes.code_of(77) == 3
+    assert codes.code_of(1000 + KEPT_CODES + 9, timeout=0.0) == -9  # the newest are kept
+    assert codes.code_of(1000, timeout=0.05) == 255  # the oldest went
 
 
 def test_an_exit_code_that_never_comes_is_unknown_after_the_wait() -> None:
@@ -53,6 +73,23 @@ def test_reap_all_reads_every_exited_child() -> None:
     assert {pid: seen[pid] for pid in pids} == pids
     for child in children:
         child.returncode = 0  # reaped here: Popen must not wait for them again
+
+
+def test_orphans_are_reaped_after_the_grace_and_known_children_are_left_to_their_owners() -> None:
+    ours, adopted = (
+        subprocess.Popen([sys.executable, "-c", f"raise SystemExit({code})"]) for code in (4, 5)
+    )
+    assert gone({ours.pid, adopted.pid}, timeout=30)  # both zombies now
+    known = children() - {adopted.pid}  # any other child of pytest's is someone's too
+    assert ours.pid in known
+    orphans = Orphans(grace_s=10.0)
+    assert orphans.sweep(known, now=100.0) == []  # a zombie, but not for long yet
+    assert orphans.sweep(known, now=105.0) == []
+    assert orphans.sweep(known, now=110.0) == [(adopted.pid, 5)]
+    assert orphans.reaped == 1
+    assert orphans.sweep(known, now=200.0) == []
+    assert ours.wait(5) == 4  # its owner still reads its own code
+    adopted.returncode = 5  # reaped by the sweep: Popen must not wait for it again
 
 
 def test_a_semaphore_reopened_by_name_is_the_same_semaphore() -> None:
