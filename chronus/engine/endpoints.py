@@ -2,20 +2,24 @@
 
 A request's sender is its reply address: a `(host, port)` pair for UDP, a `Peer` for TCP, so
 a reply goes back the way its request came. A UDP reply too large for a datagram becomes an
-`/error` that says to ask over TCP; every reply that cannot be sent is counted.
+`/error` that says to ask over TCP; every reply that cannot be sent is counted. Each peer's
+packets pass its rate (`rates`) before they are handled: a flood is shed here, unparsed.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import selectors
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from chronus.engine.osc_tcp import MAX_CONNECTIONS, Peer, StreamServer
-from chronus.engine.peers import PeerFilter, reply_budget
+from chronus.engine.peers import PeerFilter, family_of, reply_budget
+from chronus.engine.rates import ADMIT, TELL, PeerRates, rate_text
 from chronus.engine.slip import BadFrame
 from chronus.protocol import Arg, encode_raw
 
@@ -30,6 +34,7 @@ drops) while the serve loop keeps its timers, commits and children in hand betwe
 _SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 """Linux: each datagram read carries how many the kernel dropped so far on this socket."""
 _DROPS_SPACE = socket.CMSG_SPACE(4)
+log = logging.getLogger("chronus.engine")
 _BIND_TRIES = 20
 """Free UDP ports tried (with port 0) until the same TCP port is free too."""
 
@@ -56,11 +61,16 @@ class OscEndpoints:
     """Both sockets, driven by the supervisor's selector; see the module's doc."""
 
     def __init__(
-        self, udp: socket.socket, streams: StreamServer, peers: PeerFilter | None = None
+        self,
+        udp: socket.socket,
+        streams: StreamServer,
+        peers: PeerFilter | None = None,
+        rates: PeerRates | None = None,
     ) -> None:
         self.udp = udp
         self.streams = streams
         self.peers = peers or PeerFilter()
+        self.rates = rates or PeerRates()
         self.reply_errors = 0
         """Replies not sent: too large for UDP, the sender gone, or a TCP peer dropped."""
         self.replies_cut = 0
@@ -73,9 +83,11 @@ class OscEndpoints:
         udp.setblocking(False)
 
     @classmethod
-    def open(cls, host: str, port: int, peers: PeerFilter | None = None) -> OscEndpoints:
-        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both); read
-        only what `peers` allows.
+    def open(
+        cls, host: str, port: int, peers: PeerFilter | None = None, rates: PeerRates | None = None
+    ) -> OscEndpoints:
+        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both; an IPv6
+        host binds IPv6); read only what `peers` allows, at the rates `rates` allows.
 
         OSError (with the port in its message) if either is taken.
         """
@@ -84,7 +96,7 @@ class OscEndpoints:
             "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
         )
         for _ in range(_BIND_TRIES if port == 0 else 1):
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp = socket.socket(family_of(host), socket.SOCK_DGRAM)
             # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps.
             udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
             try:
@@ -96,7 +108,7 @@ class OscEndpoints:
                 if port == 0 and exc.errno == errno.EADDRINUSE:
                     continue  # the free UDP port is taken for TCP: try another
                 raise
-            return cls(udp, streams, peers)
+            return cls(udp, streams, peers, rates)
         raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
 
     @property
@@ -125,9 +137,10 @@ class OscEndpoints:
 
         A TCP peer that is dropped while its packets are handled gets no more of them.
         """
+        now = time.monotonic()
         if key.data is not self:
             for peer, frame in self.streams.ready(key, mask):
-                if peer.open:
+                if peer.open and self._admitted(peer, 0, now):
                     yield peer, frame
             return
         for _ in range(UDP_BURST):
@@ -141,13 +154,38 @@ class OscEndpoints:
                 return
             except ConnectionError:
                 continue  # an earlier reply's sender was gone (ICMP), not this read's fault
-            if not self.peers.allows(addr[0]):
+            if not self.peers.allows(addr[0]) or not self._admitted(addr, len(data), now):
                 continue
             self._budget = reply_budget(addr[0], len(data))
             try:
                 yield addr, data
             finally:
                 self._budget = None
+
+    def _admitted(self, addr: Any, size: int, now: float) -> bool:
+        """Whether `addr`'s packet (of `size` bytes, 0 over TCP) is within its rate; if not,
+        it is shed, before anything else is spent on it (the peer told at most once a second,
+        within its reply budget; the log at most once a second, whoever the peer)."""
+        verdict = self.rates.admit(addr, now)
+        if verdict == ADMIT:
+            return True
+        if verdict == TELL:
+            if size:
+                self._budget = reply_budget(addr[0], size)
+            try:
+                self.reply(addr, "/error", "", rate_text(self.rates.rate))
+            finally:
+                self._budget = None
+            if self.rates.log_due(now):
+                log.warning(
+                    "shedding OSC from %s: more than %d messages a second (%d shed in all)",
+                    getattr(addr, "name", addr), self.rates.rate, self.rates.shed,
+                )  # fmt: skip
+        return False
+
+    def charge(self, addr: Any, messages: int) -> None:
+        """Charge `addr` for the other `messages` of a bundle it sent (see `rates`)."""
+        self.rates.charge(addr, messages)
 
     def _read_drops(self, ancillary: list[tuple[int, int, bytes]]) -> None:
         for level, kind, payload in ancillary:
@@ -214,6 +252,8 @@ class OscEndpoints:
             "kernel_drops": self.kernel_drops,
             "replies_cut": self.replies_cut,
             "refused_peers": self.peers.refused,
+            "shed": self.rates.shed,
+            "rate": self.rates.status(),
             "tcp": {
                 "open": len(self.streams.peers),
                 "accepted": stats.accepted,

@@ -65,6 +65,20 @@ def _own_address() -> str:
     return host
 
 
+def unanswered_from(host: str, port: int) -> None:
+    """Send `/engine/status` from `host` (this machine's own address) to `port` there and
+    check that no answer comes within a second."""
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        stranger.bind((host, 0))
+        stranger.settimeout(1.0)
+        stranger.sendto(encode_raw("/engine/status"), (host, port))
+        with pytest.raises(TimeoutError):
+            stranger.recv(65536)
+    finally:
+        stranger.close()
+
+
 @pytest.fixture
 def remote() -> Iterator[tuple[str, socket.socket]]:
     """A UDP socket bound to this machine's non-loopback address."""
