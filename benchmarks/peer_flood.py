@@ -58,8 +58,11 @@ def _spread(values: list[float]) -> dict[str, float | int]:
     }
 
 
-def _round_trips(client: EngineClient, until: float) -> tuple[list[float], list[float], int]:
-    """UDP and TCP sync round trips (ms), alternated until `until`; UDP syncs lost."""
+def _round_trips(
+    client: EngineClient, asker: EngineClient, until: float
+) -> tuple[list[float], list[float], int]:
+    """UDP (`client`) and TCP (`asker`, which sends nothing over UDP, so that its requests
+    wait for no UDP sync) sync round trips in ms, alternated until `until`; UDP syncs lost."""
     udp: list[float] = []
     tcp: list[float] = []
     lost = 0
@@ -72,7 +75,7 @@ def _round_trips(client: EngineClient, until: float) -> tuple[list[float], list[
                 client.sync(timeout=_UDP_TIMEOUT_S)
                 udp.append(1000 * (time.perf_counter() - began))
             else:
-                client.ask("/engine/sync", token, timeout=5.0)
+                asker.ask("/engine/sync", token, timeout=5.0)
                 tcp.append(1000 * (time.perf_counter() - began))
         except EngineError:
             lost += 1
@@ -85,9 +88,9 @@ def measure(rate: int, seconds: float) -> dict[str, Any]:
     """One engine at `--peer-rate rate`: round trips without and during a flood."""
     engine = EngineProcess(port=0, backend="null", extra_args=["--peer-rate", str(rate)]).boot()
     try:
-        with engine.client() as client:
-            calm_udp, calm_tcp, _ = _round_trips(client, time.monotonic() + 2.0)
-            before = client.status()
+        with engine.client() as client, engine.client() as asker:
+            calm_udp, calm_tcp, _ = _round_trips(client, asker, time.monotonic() + 2.0)
+            before = asker.status()
             flood = subprocess.Popen(
                 [sys.executable, "-c", _FLOOD, str(engine.port), str(seconds)],
                 stdout=subprocess.PIPE, text=True,
@@ -96,10 +99,10 @@ def measure(rate: int, seconds: float) -> dict[str, Any]:
             assert flood.stdout is not None
             flood.stdout.readline()  # it has started sending
             began = time.monotonic()
-            udp, tcp, lost = _round_trips(client, began + seconds)
+            udp, tcp, lost = _round_trips(client, asker, began + seconds)
             sent = int(flood.communicate(timeout=seconds + 60)[0])
             time.sleep(1.0)  # the queue drains
-            after = client.status(timeout=10.0)
+            after = asker.status(timeout=10.0)
             wall = time.monotonic() - began
     finally:
         engine.quit()
