@@ -218,9 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
         api = self._api()
         if api.allows is None or api.allows(str(self.client_address[0])):
             return True
-        api.forbidden()
+        api.forbidden()  # counted there, not as a request served
         self.close_connection = True
-        self._answer(HTTPStatus.FORBIDDEN, _FORBIDDEN, body=self.command != "HEAD")
+        self._answer(HTTPStatus.FORBIDDEN, _FORBIDDEN, body=self.command != "HEAD", served=False)
         return False
 
     def do_GET(self) -> None:
@@ -247,8 +247,11 @@ class _Handler(BaseHTTPRequestHandler):
             allow=True,
         )
 
-    def _answer(self, code: HTTPStatus, payload: bytes, body: bool, allow: bool = False) -> None:
-        self._api().counted()
+    def _answer(
+        self, code: HTTPStatus, payload: bytes, body: bool, allow: bool = False, served: bool = True
+    ) -> None:
+        if served:
+            self._api().counted()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

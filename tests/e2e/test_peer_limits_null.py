@@ -132,7 +132,7 @@ def test_the_http_api_obeys_allow_and_warns_on_every_interface() -> None:
         assert code == 200 and isinstance(body, dict)
         with engine.client() as client:
             http_status = client.status()["engine"]["http"]
-        assert http_status["forbidden"] == 1
+        assert http_status["forbidden"] == 1 and http_status["requests"] == 1
     finally:
         engine.quit()
 
