@@ -23,7 +23,7 @@ from chronus.engine.rates import ADMIT, TELL, PeerRates, rate_text
 from chronus.engine.slip import BadFrame
 from chronus.protocol import Arg, encode_raw
 
-__all__ = ["UDP_BURST", "UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
+__all__ = ["UDP_BURST", "UDP_REPLY_LIMIT", "UDP_SOCKETS", "OscEndpoints", "too_large_text"]
 
 UDP_REPLY_LIMIT = 60_000
 """The largest reply sent as one datagram (the UDP limit is 65,507 bytes of payload)."""
@@ -35,6 +35,12 @@ _SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 """Linux: each datagram read carries how many the kernel dropped so far on this socket."""
 _DROPS_SPACE = socket.CMSG_SPACE(4)
 log = logging.getLogger("chronus.engine")
+UDP_SOCKETS = 4
+"""UDP sockets on the one port (SO_REUSEPORT): the kernel spreads senders over them by address
+and port, each with a receive buffer of its own, and they are read in turn, so that a flood
+faster than the engine reads overflows its own socket's buffer, and mostly not another
+sender's (one in `UDP_SOCKETS` shares the flooder's). One sender's datagrams all go to one
+socket: their order is kept."""
 _BIND_TRIES = 20
 """Free UDP ports tried (with port 0) until the same TCP port is free too."""
 
@@ -57,6 +63,33 @@ def _ask_for_drops(udp: socket.socket) -> bool:
     return True
 
 
+def _udp_socket(host: str) -> socket.socket:
+    """A UDP socket for `host`, not yet bound, that may share its port with its twins."""
+    udp = socket.socket(family_of(host), socket.SOCK_DGRAM)
+    # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps.
+    udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    if hasattr(socket, "SO_REUSEPORT"):
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return udp
+
+
+def _more_udp(host: str, port: int) -> tuple[socket.socket, ...]:
+    """The other `UDP_SOCKETS - 1` sockets on `host:port`; none where the system has no
+    SO_REUSEPORT (one socket then: what overflows it is still counted)."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return ()
+    more: list[socket.socket] = []
+    for _ in range(UDP_SOCKETS - 1):
+        udp = _udp_socket(host)
+        try:
+            udp.bind((host, port))
+        except OSError:
+            udp.close()
+            break
+        more.append(udp)
+    return tuple(more)
+
+
 class OscEndpoints:
     """Both sockets, driven by the supervisor's selector; see the module's doc."""
 
@@ -66,8 +99,11 @@ class OscEndpoints:
         streams: StreamServer,
         peers: PeerFilter | None = None,
         rates: PeerRates | None = None,
+        more_udp: tuple[socket.socket, ...] = (),
     ) -> None:
         self.udp = udp
+        """The UDP socket replies go out of (any on the port would do)."""
+        self.udps = (udp, *more_udp)
         self.streams = streams
         self.peers = peers or PeerFilter()
         self.rates = rates or PeerRates()
@@ -77,10 +113,11 @@ class OscEndpoints:
         """Replies not sent to a remote UDP peer because they outgrew its request."""
         self._budget: int | None = None
         """Reply bytes left for the UDP packet being handled (None: no limit)."""
-        self.kernel_drops = 0
-        """Datagrams the kernel dropped because the receive buffer was full (Linux)."""
-        self._drops_told = _ask_for_drops(udp)
-        udp.setblocking(False)
+        self._drops = dict.fromkeys(self.udps, 0)
+        """Per UDP socket: datagrams the kernel dropped, its buffer full (Linux)."""
+        self._drops_told = all([_ask_for_drops(sock) for sock in self.udps])
+        for sock in self.udps:
+            sock.setblocking(False)
 
     @classmethod
     def open(
@@ -96,9 +133,7 @@ class OscEndpoints:
             "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
         )
         for _ in range(_BIND_TRIES if port == 0 else 1):
-            udp = socket.socket(family_of(host), socket.SOCK_DGRAM)
-            # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps.
-            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+            udp = _udp_socket(host)
             try:
                 udp.bind((host, port))
                 bound = int(udp.getsockname()[1])
@@ -108,8 +143,13 @@ class OscEndpoints:
                 if port == 0 and exc.errno == errno.EADDRINUSE:
                     continue  # the free UDP port is taken for TCP: try another
                 raise
-            return cls(udp, streams, peers, rates)
+            return cls(udp, streams, peers, rates, _more_udp(host, bound))
         raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
+
+    @property
+    def kernel_drops(self) -> int:
+        """Datagrams the kernel dropped because a receive buffer was full (Linux)."""
+        return sum(self._drops.values())
 
     @property
     def port(self) -> int:
@@ -118,12 +158,14 @@ class OscEndpoints:
 
     def attach(self, selector: selectors.BaseSelector) -> None:
         """Serve from `selector`; its events for these sockets go to `ready`."""
-        selector.register(self.udp, selectors.EVENT_READ, self)
+        for sock in self.udps:
+            selector.register(sock, selectors.EVENT_READ, self)
         self.streams.attach(selector)
 
     def detach(self, selector: selectors.BaseSelector) -> None:
         """Stop serving from `selector` (before it is closed)."""
-        selector.unregister(self.udp)
+        for sock in self.udps:
+            selector.unregister(sock)
         self.streams.detach()
 
     def owns(self, key: selectors.SelectorKey) -> bool:
@@ -143,13 +185,15 @@ class OscEndpoints:
                 if peer.open and self._admitted(peer, 0, now):
                     yield peer, frame
             return
+        udp = key.fileobj
+        assert isinstance(udp, socket.socket)
         for _ in range(UDP_BURST):
             try:
                 if self._drops_told:
-                    data, ancillary, _, addr = self.udp.recvmsg(65536, _DROPS_SPACE)
-                    self._read_drops(ancillary)
+                    data, ancillary, _, addr = udp.recvmsg(65536, _DROPS_SPACE)
+                    self._read_drops(udp, ancillary)
                 else:
-                    data, addr = self.udp.recvfrom(65536)
+                    data, addr = udp.recvfrom(65536)
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionError:
@@ -187,10 +231,10 @@ class OscEndpoints:
         """Charge `addr` for the other `messages` of a bundle it sent (see `rates`)."""
         self.rates.charge(addr, messages)
 
-    def _read_drops(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+    def _read_drops(self, udp: socket.socket, ancillary: list[tuple[int, int, bytes]]) -> None:
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == _SO_RXQ_OVFL and len(payload) >= 4:
-                self.kernel_drops = int.from_bytes(payload[:4], sys.byteorder)
+                self._drops[udp] = int.from_bytes(payload[:4], sys.byteorder)
 
     def reply(self, addr: Any, address: str, *args: Arg) -> None:
         """Send a reply to whoever sent the request; count it if it cannot be sent."""
@@ -265,4 +309,5 @@ class OscEndpoints:
     def close(self) -> None:
         """Close every socket (TCP peers get what their sockets take at once)."""
         self.streams.close()
-        self.udp.close()
+        for sock in self.udps:
+            sock.close()
