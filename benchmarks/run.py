@@ -496,6 +496,28 @@ def fuzz_counted(figures: Figures) -> Reading:
     return Reading(text, len(bad))
 
 
+def flood_underruns(figures: Figures) -> Reading:
+    """Underruns while one peer floods, with the per-peer rate on and off."""
+    text = ", ".join(
+        f"rate {run['peer_rate'] or 'off'}: {run['underruns']}" for run in figures["runs"]
+    )
+    return Reading(text, sum(run["underruns"] for run in figures["runs"]))
+
+
+def flood_shed(figures: Figures) -> Reading:
+    """How many of a flooder's packets the supervisor handled, the rate on against off; and
+    another client's TCP sync meanwhile."""
+    parts = []
+    for run in figures["runs"]:
+        tcp = run["flood"]["tcp"]
+        parts.append(
+            f"rate {run['peer_rate'] or 'off'}: handled {run['handled']:,} of "
+            f"{run['flood_sent']:,} (shed {run['shed']:,}, kernel drops "
+            f"{run['kernel_drops']:,}), TCP sync p50 {tcp.get('p50_ms', '-')} ms"
+        )
+    return Reading("; ".join(parts), None)
+
+
 def own_xruns(figures: Figures) -> Reading:
     """chronus's xruns that no host stall explains; the bare callback's beside them."""
     rounds = figures["rounds"]
@@ -939,6 +961,30 @@ BENCHES: tuple[Bench, ...] = (
                 "fuzz: every bad packet counted (kernel drops included)",
                 none_of("0 families off (issue 17)"),
                 fuzz_counted,
+            ),
+        ),
+    ),
+    Bench(
+        "peer_flood",
+        "peer_flood.py",
+        lambda s: [
+            "--rate",
+            "1000",
+            *_quick(s, ["--seconds", "2", "--rounds", "1"], ["--seconds", "5", "--rounds", "2"]),
+        ],
+        (
+            Figure(
+                "17",
+                "one peer's UDP flood: its packets handled, shed, dropped; another client's "
+                "TCP sync",
+                None,
+                flood_shed,
+            ),
+            Figure(
+                "17",
+                "one peer's UDP flood: underruns",
+                none_of("0 (issue 17)"),
+                flood_underruns,
             ),
         ),
     ),

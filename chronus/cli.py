@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chronus import __version__
 from chronus.engine.files import DEFAULT_FOLDER, FILES_ENV, default_folder
+from chronus.engine.rates import PEER_RATE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +59,16 @@ def _network(text: str) -> str:
         return str(parse_network(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _peer_rate(text: str) -> int:
+    try:
+        rate = int(text)
+    except ValueError:
+        rate = -1
+    if rate < 0:
+        raise argparse.ArgumentTypeError(f"expected messages a second (0 = no limit), got {text!r}")
+    return rate
 
 
 def _server_endpoint(text: str) -> tuple[str, int]:
@@ -109,10 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("engine", help="run the audio engine in the foreground")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on, IPv4 or IPv6 (default 127.0.0.1; 0.0.0.0 or :: "
+                   "listen on every interface)")  # fmt: skip
     p.add_argument("--allow", action="append", default=[], type=_network, metavar="ADDR/MASK",
                    help="with a wider --host: read OSC only from this network and from this "
-                   "machine (repeatable; default: from every peer)")  # fmt: skip
+                   "machine, over OSC and HTTP (repeatable, IPv4 or IPv6; default: from every "
+                   "peer)")  # fmt: skip
+    p.add_argument("--peer-rate", type=_peer_rate, default=PEER_RATE, metavar="N",
+                   help="OSC messages a second one client may send, with a few seconds' burst; "
+                   f"faster ones are dropped and counted (default {PEER_RATE}; 0 = no limit)",
+                   )  # fmt: skip
     p.add_argument("--port", type=int, default=57120, help="OSC port, UDP and TCP (0 = any free)")
     p.add_argument("--backend", choices=("auto", "device", "null"), default=argparse.SUPPRESS,
                    help="device: PortAudio; null: real-time clock, no device; auto (default): "
@@ -265,7 +283,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     settings = dict(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
-        files=args.files, allow=tuple(args.allow),
+        files=args.files, allow=tuple(args.allow), peer_rate=args.peer_rate,
         http=args.http,
         modules=tuple(args.modules), plugin_store=args.plugin_store,
     )  # fmt: skip

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 from chronus.engine import slip
+from chronus.engine.peers import family_of
 from chronus.protocol import (
     Arg,
     Message,
@@ -49,11 +50,14 @@ class EngineError(RuntimeError):
 
 
 def parse_endpoint(text: str, any_port: bool = False) -> tuple[str, int]:
-    """`HOST:PORT` (or `PORT`) → (host, port); ValueError with a readable message.
+    """`HOST:PORT` (or `PORT`) → (host, port); ValueError with a readable message. An IPv6
+    host is written as it is or in brackets: `::1:57120`, `[::1]:57120`.
 
     With `any_port`, port 0 (any free port, for a server) is allowed.
     """
     host, _, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     try:
         number = int(port)
     except ValueError:
@@ -62,6 +66,14 @@ def parse_endpoint(text: str, any_port: bool = False) -> tuple[str, int]:
     if not lowest <= number < 65536:
         raise ValueError(f"port must be {lowest}–65535, got {number}")
     return host or "127.0.0.1", number
+
+
+def _local_end(host: str, family: socket.AddressFamily) -> str:
+    """Where this client's UDP socket binds to reach `host`: loopback for an engine on
+    loopback (nothing else can send to it then), else every interface."""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return "::1" if family == socket.AF_INET6 else "127.0.0.1"
+    return "::" if family == socket.AF_INET6 else ""
 
 
 def _reply_of(packet: bytes) -> Reply:
@@ -104,9 +116,10 @@ class EngineClient:
 
     def __init__(self, host: str = DEFAULT_ENGINE[0], port: int = DEFAULT_ENGINE[1]) -> None:
         self.address = (host, port)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = family_of(host)
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self._sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "", 0))
+        self._sock.bind((_local_end(host, family), 0))
         self._tokens = itertools.count(1)
         self._stream: _Stream | None = None
         self._unsynced = False

@@ -2,24 +2,28 @@
 
 A request's sender is its reply address: a `(host, port)` pair for UDP, a `Peer` for TCP, so
 a reply goes back the way its request came. A UDP reply too large for a datagram becomes an
-`/error` that says to ask over TCP; every reply that cannot be sent is counted.
+`/error` that says to ask over TCP; every reply that cannot be sent is counted. Each peer's
+packets pass its rate (`rates`) before they are handled: a flood is shed here, unparsed.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import selectors
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from chronus.engine.osc_tcp import MAX_CONNECTIONS, Peer, StreamServer
-from chronus.engine.peers import PeerFilter, reply_budget
+from chronus.engine.peers import PeerFilter, family_of, reply_budget
+from chronus.engine.rates import ADMIT, TELL, PeerRates, rate_text
 from chronus.engine.slip import BadFrame
 from chronus.protocol import Arg, encode_raw
 
-__all__ = ["UDP_BURST", "UDP_REPLY_LIMIT", "OscEndpoints", "too_large_text"]
+__all__ = ["UDP_BURST", "UDP_REPLY_LIMIT", "UDP_SOCKETS", "OscEndpoints", "too_large_text"]
 
 UDP_REPLY_LIMIT = 60_000
 """The largest reply sent as one datagram (the UDP limit is 65,507 bytes of payload)."""
@@ -30,6 +34,13 @@ drops) while the serve loop keeps its timers, commits and children in hand betwe
 _SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 """Linux: each datagram read carries how many the kernel dropped so far on this socket."""
 _DROPS_SPACE = socket.CMSG_SPACE(4)
+log = logging.getLogger("chronus.engine")
+UDP_SOCKETS = 4
+"""UDP sockets on the one port (SO_REUSEPORT): the kernel spreads senders over them by address
+and port, each with a receive buffer of its own, and they are read in turn, so that a flood
+faster than the engine reads overflows its own socket's buffer, and mostly not another
+sender's (one in `UDP_SOCKETS` shares the flooder's). One sender's datagrams all go to one
+socket: their order is kept."""
 _BIND_TRIES = 20
 """Free UDP ports tried (with port 0) until the same TCP port is free too."""
 
@@ -52,30 +63,68 @@ def _ask_for_drops(udp: socket.socket) -> bool:
     return True
 
 
+def _udp_socket(host: str) -> socket.socket:
+    """A UDP socket for `host`, not yet bound, that may share its port with its twins."""
+    udp = socket.socket(family_of(host), socket.SOCK_DGRAM)
+    # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps.
+    udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    if hasattr(socket, "SO_REUSEPORT"):
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    return udp
+
+
+def _more_udp(host: str, port: int) -> tuple[socket.socket, ...]:
+    """The other `UDP_SOCKETS - 1` sockets on `host:port`; none where the system has no
+    SO_REUSEPORT (one socket then: what overflows it is still counted)."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        return ()
+    more: list[socket.socket] = []
+    for _ in range(UDP_SOCKETS - 1):
+        udp = _udp_socket(host)
+        try:
+            udp.bind((host, port))
+        except OSError:
+            udp.close()
+            break
+        more.append(udp)
+    return tuple(more)
+
+
 class OscEndpoints:
     """Both sockets, driven by the supervisor's selector; see the module's doc."""
 
     def __init__(
-        self, udp: socket.socket, streams: StreamServer, peers: PeerFilter | None = None
+        self,
+        udp: socket.socket,
+        streams: StreamServer,
+        peers: PeerFilter | None = None,
+        rates: PeerRates | None = None,
+        more_udp: tuple[socket.socket, ...] = (),
     ) -> None:
         self.udp = udp
+        """The UDP socket replies go out of (any on the port would do)."""
+        self.udps = (udp, *more_udp)
         self.streams = streams
         self.peers = peers or PeerFilter()
+        self.rates = rates or PeerRates()
         self.reply_errors = 0
         """Replies not sent: too large for UDP, the sender gone, or a TCP peer dropped."""
         self.replies_cut = 0
         """Replies not sent to a remote UDP peer because they outgrew its request."""
         self._budget: int | None = None
         """Reply bytes left for the UDP packet being handled (None: no limit)."""
-        self.kernel_drops = 0
-        """Datagrams the kernel dropped because the receive buffer was full (Linux)."""
-        self._drops_told = _ask_for_drops(udp)
-        udp.setblocking(False)
+        self._drops = dict.fromkeys(self.udps, 0)
+        """Per UDP socket: datagrams the kernel dropped, its buffer full (Linux)."""
+        self._drops_told = all([_ask_for_drops(sock) for sock in self.udps])
+        for sock in self.udps:
+            sock.setblocking(False)
 
     @classmethod
-    def open(cls, host: str, port: int, peers: PeerFilter | None = None) -> OscEndpoints:
-        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both); read
-        only what `peers` allows.
+    def open(
+        cls, host: str, port: int, peers: PeerFilter | None = None, rates: PeerRates | None = None
+    ) -> OscEndpoints:
+        """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both; an IPv6
+        host binds IPv6); read only what `peers` allows, at the rates `rates` allows.
 
         OSError (with the port in its message) if either is taken.
         """
@@ -84,9 +133,7 @@ class OscEndpoints:
             "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
         )
         for _ in range(_BIND_TRIES if port == 0 else 1):
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            # Bursts (a script's first beat, a controller) must queue, not drop; the kernel caps.
-            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+            udp = _udp_socket(host)
             try:
                 udp.bind((host, port))
                 bound = int(udp.getsockname()[1])
@@ -96,8 +143,13 @@ class OscEndpoints:
                 if port == 0 and exc.errno == errno.EADDRINUSE:
                     continue  # the free UDP port is taken for TCP: try another
                 raise
-            return cls(udp, streams, peers)
+            return cls(udp, streams, peers, rates, _more_udp(host, bound))
         raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
+
+    @property
+    def kernel_drops(self) -> int:
+        """Datagrams the kernel dropped because a receive buffer was full (Linux)."""
+        return sum(self._drops.values())
 
     @property
     def port(self) -> int:
@@ -106,12 +158,14 @@ class OscEndpoints:
 
     def attach(self, selector: selectors.BaseSelector) -> None:
         """Serve from `selector`; its events for these sockets go to `ready`."""
-        selector.register(self.udp, selectors.EVENT_READ, self)
+        for sock in self.udps:
+            selector.register(sock, selectors.EVENT_READ, self)
         self.streams.attach(selector)
 
     def detach(self, selector: selectors.BaseSelector) -> None:
         """Stop serving from `selector` (before it is closed)."""
-        selector.unregister(self.udp)
+        for sock in self.udps:
+            selector.unregister(sock)
         self.streams.detach()
 
     def owns(self, key: selectors.SelectorKey) -> bool:
@@ -125,23 +179,26 @@ class OscEndpoints:
 
         A TCP peer that is dropped while its packets are handled gets no more of them.
         """
+        now = time.monotonic()
         if key.data is not self:
             for peer, frame in self.streams.ready(key, mask):
-                if peer.open:
+                if peer.open and self._admitted(peer, 0, now):
                     yield peer, frame
             return
+        udp = key.fileobj
+        assert isinstance(udp, socket.socket)
         for _ in range(UDP_BURST):
             try:
                 if self._drops_told:
-                    data, ancillary, _, addr = self.udp.recvmsg(65536, _DROPS_SPACE)
-                    self._read_drops(ancillary)
+                    data, ancillary, _, addr = udp.recvmsg(65536, _DROPS_SPACE)
+                    self._read_drops(udp, ancillary)
                 else:
-                    data, addr = self.udp.recvfrom(65536)
+                    data, addr = udp.recvfrom(65536)
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionError:
                 continue  # an earlier reply's sender was gone (ICMP), not this read's fault
-            if not self.peers.allows(addr[0]):
+            if not self.peers.allows(addr[0]) or not self._admitted(addr, len(data), now):
                 continue
             self._budget = reply_budget(addr[0], len(data))
             try:
@@ -149,10 +206,35 @@ class OscEndpoints:
             finally:
                 self._budget = None
 
-    def _read_drops(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+    def _admitted(self, addr: Any, size: int, now: float) -> bool:
+        """Whether `addr`'s packet (of `size` bytes, 0 over TCP) is within its rate; if not,
+        it is shed, before anything else is spent on it (the peer told at most once a second,
+        within its reply budget; the log at most once a second, whoever the peer)."""
+        verdict = self.rates.admit(addr, now)
+        if verdict == ADMIT:
+            return True
+        if verdict == TELL:
+            if size:
+                self._budget = reply_budget(addr[0], size)
+            try:
+                self.reply(addr, "/error", "", rate_text(self.rates.rate))
+            finally:
+                self._budget = None
+            if self.rates.log_due(now):
+                log.warning(
+                    "shedding OSC from %s: more than %d messages a second (%d shed in all)",
+                    getattr(addr, "name", addr), self.rates.rate, self.rates.shed,
+                )  # fmt: skip
+        return False
+
+    def charge(self, addr: Any, messages: int) -> None:
+        """Charge `addr` for the other `messages` of a bundle it sent (see `rates`)."""
+        self.rates.charge(addr, messages)
+
+    def _read_drops(self, udp: socket.socket, ancillary: list[tuple[int, int, bytes]]) -> None:
         for level, kind, payload in ancillary:
             if level == socket.SOL_SOCKET and kind == _SO_RXQ_OVFL and len(payload) >= 4:
-                self.kernel_drops = int.from_bytes(payload[:4], sys.byteorder)
+                self._drops[udp] = int.from_bytes(payload[:4], sys.byteorder)
 
     def reply(self, addr: Any, address: str, *args: Arg) -> None:
         """Send a reply to whoever sent the request; count it if it cannot be sent."""
@@ -214,6 +296,8 @@ class OscEndpoints:
             "kernel_drops": self.kernel_drops,
             "replies_cut": self.replies_cut,
             "refused_peers": self.peers.refused,
+            "shed": self.rates.shed,
+            "rate": self.rates.status(),
             "tcp": {
                 "open": len(self.streams.peers),
                 "accepted": stats.accepted,
@@ -225,4 +309,5 @@ class OscEndpoints:
     def close(self) -> None:
         """Close every socket (TCP peers get what their sockets take at once)."""
         self.streams.close()
-        self.udp.close()
+        for sock in self.udps:
+            sock.close()

@@ -3,7 +3,8 @@
 For people who watch a long-running engine (an installation, a stream) with `curl` or a
 dashboard. `GET /v1/plugins` is the plugin registry's `listing()`, `GET /v1/plugins/<name>/health`
 its `health(name)`, `GET /v1/health` the supervisor's `status()`; nothing else exists (404),
-and nothing can be changed (any method but GET and HEAD: 405).
+and nothing can be changed (any method but GET and HEAD: 405). A peer the engine's `--allow`
+networks do not name gets 403 and is counted; an IPv6 host (`::1`, `::`) serves IPv6.
 
 It serves from daemon threads in the supervisor process and touches nothing of the engine:
 the registry is thread-safe plain data (reading it never runs plugin code), and the status is
@@ -15,13 +16,16 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
+from chronus.engine.peers import family_of
 from chronus.plugins.registry import PluginRegistry
 
 __all__ = ["MAX_CONNECTIONS", "PUBLISH_EVERY_S", "HttpApi", "is_loopback", "route"]
@@ -41,9 +45,14 @@ log = logging.getLogger("chronus.engine.http")
 class HttpApi:
     """The HTTP server: bound and serving once `open` returns, until `close`."""
 
-    def __init__(self, server: _Server, registry: PluginRegistry) -> None:
+    def __init__(
+        self, server: _Server, registry: PluginRegistry, allows: Callable[[str], bool] | None = None
+    ) -> None:
         self._server = server
         self.registry = registry
+        self.allows = allows
+        """Whether a peer's host may be answered (None: every one); it must not count."""
+        self._forbidden = 0
         self._status: bytes | None = None
         self._published = 0.0
         self._lock = threading.Lock()
@@ -54,10 +63,18 @@ class HttpApi:
         )
 
     @classmethod
-    def open(cls, registry: PluginRegistry, host: str = "127.0.0.1", port: int = 0) -> HttpApi:
-        """Bind `host:port` (0: any free port) and start serving; `OSError` if it cannot."""
-        server = _Server((host, port), _Handler)
-        api = server.api = cls(server, registry)
+    def open(
+        cls,
+        registry: PluginRegistry,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allows: Callable[[str], bool] | None = None,
+    ) -> HttpApi:
+        """Bind `host:port` (0: any free port) and start serving the peers `allows` names
+        (None: every peer); `OSError` if it cannot bind."""
+        kind = _Server6 if family_of(host) == socket.AF_INET6 else _Server
+        server = kind((host, port), _Handler)
+        api = server.api = cls(server, registry, allows)
         api._thread.start()
         return api
 
@@ -84,6 +101,11 @@ class HttpApi:
         with self._lock:
             self._refused += 1
 
+    def forbidden(self) -> None:
+        """Count one connection from a peer `--allow` does not name (answered 403)."""
+        with self._lock:
+            self._forbidden += 1
+
     def counted(self) -> None:
         """Count one request served."""
         with self._lock:
@@ -97,6 +119,7 @@ class HttpApi:
                 "address": f"{host}:{port}",
                 "requests": self._requests,
                 "refused_connections": self._refused,
+                "forbidden": self._forbidden,
                 "max_connections": MAX_CONNECTIONS,
             }
 
@@ -177,12 +200,28 @@ class _Server(ThreadingHTTPServer):
         log.debug("HTTP request from %s failed", client_address, exc_info=True)
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class _Handler(BaseHTTPRequestHandler):
     """One request: GET and HEAD are routed; every other method is refused."""
 
     server_version = "chronus"
     sys_version = ""
     timeout = _REQUEST_TIMEOUT_S
+
+    def parse_request(self) -> bool:
+        # Whatever the method, a peer the --allow networks do not name gets 403 and no more.
+        if not super().parse_request():
+            return False
+        api = self._api()
+        if api.allows is None or api.allows(str(self.client_address[0])):
+            return True
+        api.forbidden()  # counted there, not as a request served
+        self.close_connection = True
+        self._answer(HTTPStatus.FORBIDDEN, _FORBIDDEN, body=self.command != "HEAD", served=False)
+        return False
 
     def do_GET(self) -> None:
         self._answer(*route(self._api(), self.path), body=True)
@@ -208,8 +247,11 @@ class _Handler(BaseHTTPRequestHandler):
             allow=True,
         )
 
-    def _answer(self, code: HTTPStatus, payload: bytes, body: bool, allow: bool = False) -> None:
-        self._api().counted()
+    def _answer(
+        self, code: HTTPStatus, payload: bytes, body: bool, allow: bool = False, served: bool = True
+    ) -> None:
+        if served:
+            self._api().counted()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -230,3 +272,4 @@ _BUSY = (
     + f"Content-Length: {len(_BUSY_BODY)}\r\nRetry-After: 1\r\n\r\n".encode()
     + _BUSY_BODY
 )
+_FORBIDDEN = _error("this address is not allowed (the engine's --allow networks)")

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chronus.engine.peers import family_of
 from chronus.engine.slip import BadFrame, SlipDecoder, encode
 
 __all__ = [
@@ -103,7 +104,7 @@ class StreamServer:
         cls, host: str, port: int, refusal: bytes, allowed: Callable[[str], bool] | None = None
     ) -> StreamServer:
         """Bind and listen on `host:port`; OSError if the port is taken."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(family_of(host), socket.SOCK_STREAM)
         try:
             # A restarted engine must get its port back while old connections sit in TIME_WAIT.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -191,17 +192,18 @@ class StreamServer:
     def _accept(self) -> None:
         while True:
             try:
-                sock, (host, port) = self.sock.accept()
+                sock, address = self.sock.accept()  # IPv6 adds flow and scope to the pair
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. out of file descriptors: try again on the next event
                 log.warning("cannot accept an OSC connection: %s", exc.strerror)
                 return
+            host, port = address[0], address[1]
             if self.allowed is not None and not self.allowed(host):
                 sock.close()  # not answered: the filter counted it
                 continue
             sock.setblocking(False)
-            name = f"tcp:{host}:{port}"
+            name = f"tcp:[{host}]:{port}" if ":" in host else f"tcp:{host}:{port}"
             if len(self.peers) >= self.max_connections:
                 self.stats.refused += 1
                 log.warning("refused OSC client %s: %d connections are open", name, len(self.peers))

@@ -50,6 +50,7 @@ from chronus.engine.peers import PeerFilter, listens_everywhere
 from chronus.engine.plugin_loads import PluginLoads
 from chronus.engine.plugin_watch import PluginWatch
 from chronus.engine.prepared import PreparedPatterns, pattern_text
+from chronus.engine.rates import PEER_RATE, PeerRates
 from chronus.engine.recorder import Recorder, RecordTap
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Worker
@@ -135,7 +136,10 @@ class EngineConfig:
     """The folder every file the engine writes goes in (recordings, the session log); the
     names above and in `/record/start` are relative to it, or absolute paths inside it."""
     http: tuple[str, int] | None = None
-    """Serve the read-only HTTP API (plugin health, engine status) on this host and port."""
+    """Serve the read-only HTTP API (plugin health, engine status) on this host and port;
+    it answers the peers `allow` names (others get 403)."""
+    peer_rate: int = PEER_RATE
+    """OSC messages a second one peer may send (`--peer-rate`); past it, shed. 0: no limit."""
     modules: tuple[str, ...] = ()
     """Folders a plugin named without a path is looked for in (`--modules`), before
     `~/.config/chronus/modules/`."""
@@ -229,7 +233,7 @@ class Supervisor:
         except ValueError as exc:
             raise EngineStartError(f"--allow: {exc}") from exc
         try:
-            self._osc = OscEndpoints.open(c.host, c.port, peers)
+            self._osc = OscEndpoints.open(c.host, c.port, peers, PeerRates(c.peer_rate))
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
         if listens_everywhere(c.host):
@@ -239,7 +243,7 @@ class Supervisor:
                 c.host or "*", peers.describe(),
             )  # fmt: skip
         if c.http is not None:
-            self._open_http(*c.http)
+            self._open_http(*c.http, peers)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
@@ -307,14 +311,23 @@ class Supervisor:
         if line:
             log.info("%s", line)
 
-    def _open_http(self, host: str, port: int) -> None:
+    def _open_http(self, host: str, port: int, peers: PeerFilter) -> None:
         try:
-            self._http = HttpApi.open(self.registry, host, port)
+            self._http = HttpApi.open(self.registry, host, port, peers.permits)
         except OSError as exc:
             why = exc.strerror or str(exc)
             raise EngineStartError(f"cannot serve HTTP on {host}:{port}: {why}") from exc
-        if not is_loopback(host):
-            log.warning("the HTTP API listens on %s: anyone who reaches it can read it", host)
+        if listens_everywhere(host):
+            log.warning(
+                "the HTTP API listens on every interface (%s): it answers %s; "
+                "anyone it answers can read the engine's status and plugins",
+                host or "*", peers.describe(),
+            )  # fmt: skip
+        elif not is_loopback(host):
+            log.warning(
+                "the HTTP API listens on %s: it answers %s; anyone it answers can read it",
+                host, peers.describe(),
+            )  # fmt: skip
 
     def _publish_status(self) -> None:
         """Give the HTTP API a fresh copy of the status (a few times a second)."""
@@ -468,11 +481,12 @@ class Supervisor:
         self._load_env_modules()
         self._pool = self._start_pool()
         try:
-            self._osc = OscEndpoints.open(m.host, m.port, PeerFilter(c.allow))
+            peers = PeerFilter(c.allow)
+            self._osc = OscEndpoints.open(m.host, m.port, peers, PeerRates(c.peer_rate))
         except (OSError, ValueError) as exc:
             raise EngineStartError(f"cannot listen on {m.host}:{m.port} again: {exc}") from exc
         if c.http is not None:
-            self._open_http(*c.http)
+            self._open_http(*c.http, peers)
         self._io_counters = SharedCounters.attach(m.io_counters, IoField.SIZE)
         self._control = SharedCounters.attach(m.control, ControlField.SIZE)
         self._tap = RecordTap.attach(m.tap)
@@ -908,6 +922,8 @@ class Supervisor:
         except ProtocolError as exc:
             self._error(addr, "", str(exc))
             return
+        if len(timed) > 1 and self._osc is not None:
+            self._osc.charge(addr, len(timed) - 1)  # a bundle costs its peer every message
         if len(timed) == 1 and timed[0][0] == IMMEDIATELY:  # the common case, as before
             self._handle(((address, args) for _, address, args in timed), addr)
             return
@@ -1258,7 +1274,7 @@ class Supervisor:
                 "template": self._launcher.status(),
                 "events": list(keeper.events) if keeper else [],
                 "osc": {
-                    "received": self._received,
+                    "received": self._received + (self._osc.rates.shed if self._osc else 0),
                     "errors": self._errors,
                     "commands": self._commands,
                     "internal_errors": self._internal_errors,

@@ -29,7 +29,8 @@ def _read_all(osc: OscEndpoints) -> int:
 
 def test_datagrams_the_kernel_dropped_are_counted() -> None:
     osc = OscEndpoints.open("127.0.0.1", 0)
-    osc.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the kernel's smallest
+    for udp in osc.udps:  # the one the sender's datagrams go to among them
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the kernel's smallest
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     packet = encode_raw("/mod/bass/cutoff", 500.0)
     sent = 3000

@@ -29,6 +29,9 @@ class FakeEndpoints:
     def reply(self, addr: Any, address: str, *args: object) -> None:
         self.replies.append((addr, address, args))
 
+    def charge(self, addr: Any, messages: int) -> None:
+        """A bundle's other messages, charged to its peer's rate: none is limited here."""
+
 
 def _supervisor(packets: list[bytes]) -> tuple[Supervisor, FakeEndpoints]:
     supervisor = Supervisor.__new__(Supervisor)  # no processes: only the serving path

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from chronus.engine.client import parse_endpoint
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.peers import (
     AMPLIFICATION,
     REPLY_FLOOR,
     PeerFilter,
+    family_of,
     listens_everywhere,
     parse_network,
     reply_budget,
@@ -63,6 +65,20 @@ def _own_address() -> str:
     if host.startswith("127."):
         pytest.skip("no non-loopback address to send from")
     return host
+
+
+def unanswered_from(host: str, port: int) -> None:
+    """Send `/engine/status` from `host` (this machine's own address) to `port` there and
+    check that no answer comes within a second."""
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        stranger.bind((host, 0))
+        stranger.settimeout(1.0)
+        stranger.sendto(encode_raw("/engine/status"), (host, port))
+        with pytest.raises(TimeoutError):
+            stranger.recv(65536)
+    finally:
+        stranger.close()
 
 
 @pytest.fixture
@@ -139,3 +155,17 @@ def test_a_remote_udp_peer_gets_no_reply_much_larger_than_its_request(
         loop.close()
     finally:
         osc.close()
+
+
+def test_ipv6_hosts_bind_ipv6_and_ipv4_peers_of_a_dual_stack_socket_are_judged_as_ipv4() -> None:
+    assert family_of("::1") == family_of("::") == socket.AF_INET6
+    assert family_of("127.0.0.1") == family_of("") == family_of("localhost") == socket.AF_INET
+    assert listens_everywhere("::")
+    peers = PeerFilter(["192.0.2.0/24"])
+    assert peers.allows("::ffff:127.0.0.1") and peers.allows("::ffff:192.0.2.9")
+    assert not peers.allows("::ffff:198.51.100.1") and peers.refused == 1
+    assert reply_budget("::ffff:127.0.0.1", 20) is None
+    assert peers.permits("fe80::1%eth0") is False and peers.refused == 1  # permits never counts
+    assert parse_endpoint("[::1]:57120") == ("::1", 57120)
+    assert parse_endpoint("::1:57120") == ("::1", 57120)
+    assert parse_endpoint("[::]:0", any_port=True) == ("::", 0)
