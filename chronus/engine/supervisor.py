@@ -612,6 +612,7 @@ class Supervisor:
             self._keeper.shutdown()
         if self.hosted is not None:
             self._host_events(flush=True)
+            self._log_hosts_down()
             self.hosted.close()
         self._free_adopted()
         if self._recorder is not None and self._recorder.recording:
@@ -824,6 +825,19 @@ class Supervisor:
                 self._session_log.write_host(module_id, event.kind, event.call, event.bypassed)
             except OSError as exc:
                 self._session_log_failed(exc)
+
+    def _log_hosts_down(self) -> None:
+        """At the end, the isolated modules no host served (suspended, or between hosts): an
+        offline render bypasses them past the log's last call too, as they would have been."""
+        if self._session_log is None or self.hosted is None:
+            return
+        for module_id, health in self.hosted.health().items():
+            if health["host_state"] != "running":
+                try:
+                    self._session_log.write_host(module_id, "down", -1, ())
+                except OSError as exc:
+                    self._session_log_failed(exc)
+                    return
 
     def _session_log_failed(self, exc: OSError) -> None:
         """A full disk (or a failing one) ends the session log, never the engine."""

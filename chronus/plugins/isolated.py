@@ -90,6 +90,7 @@ class ReplayLink:
         frames: int,
         bypassed: set[int],
         fresh: frozenset[int] = frozenset(),
+        ended_down: bool = False,
     ) -> None:
         self.ring = HostRing.private(RingShape(frames, len(cls.PARAMS)))
         self.slot = SlotLink(self.ring)
@@ -97,6 +98,9 @@ class ReplayLink:
         self.host.start(1)
         self.bypassed = bypassed
         self.fresh = fresh
+        self.down_after = max(bypassed, default=-1) if ended_down else None
+        """With no host serving when the session ended, the calls after the last one logged
+        (a render's tail) are bypassed too: never rendered by code that was not running."""
 
     def submit(
         self, call: int, inp: npt.NDArray[np.float64], params: npt.NDArray[np.float64], n: int
@@ -105,7 +109,7 @@ class ReplayLink:
         self.slot.submit(call, inp, params, n)
         if call in self.fresh:  # a host (re)started here, with no bypass before it maybe
             self.host.instance = None
-        if call in self.bypassed:
+        if call in self.bypassed or (self.down_after is not None and call > self.down_after):
             e = call % ENTRIES
             self.ring.decide_bypass(e, int(self.ring.words[e]), call)
         self.host.step()

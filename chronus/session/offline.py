@@ -245,7 +245,9 @@ def _replay_links(session: StampedSession) -> LinkMaker:
             return None
         calls = session.hosts.get(ids.get(salt, ""), HostCalls())
         fresh = frozenset(calls.fresh)
-        return ReplayLink(stand_in.HOSTED, session.rate, session.block, calls.bypassed, fresh)
+        return ReplayLink(
+            stand_in.HOSTED, session.rate, session.block, calls.bypassed, fresh, calls.ended_down
+        )
 
     return link
 

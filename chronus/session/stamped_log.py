@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 from chronus.dsp.rates import block_problem, rate_problem
 from chronus.protocol import Message, validate
@@ -262,9 +262,13 @@ class StampedLog:
 
     def write_host(self, module_id: str, kind: str, call: int, bypassed: tuple[int, ...]) -> None:
         """Note what an isolated module's host did (a comment line): a host started serving
-        at call `call` (`kind` "host"), or calls were bypassed (`kind` "bypass"; written as
-        runs of consecutive calls)."""
-        record = {"call": call} if kind == "host" else {"runs": _runs(bypassed)}
+        at call `call` (`kind` "host"), calls were bypassed (`kind` "bypass"; written as
+        runs of consecutive calls), or, at the end, none was serving (`kind` "down")."""
+        record: dict[str, Any] = {"runs": _runs(bypassed)}
+        if kind == "host":
+            record = {"call": call}
+        elif kind == "down":
+            record = {}
         self._file.write(f"{_HOST} {json.dumps([module_id, kind, record])}\n")
         self._file.flush()
 
@@ -292,12 +296,14 @@ class StampedLog:
         self.close()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HostCalls:
-    """An isolated module's calls that were bypassed, and those its hosts started at."""
+    """An isolated module's calls that were bypassed, those its hosts started at, and
+    whether no host served it when the session ended (calls past the log are bypassed)."""
 
     bypassed: set[int] = field(default_factory=set)
     fresh: set[int] = field(default_factory=set)
+    ended_down: bool = False
 
 
 def _runs(calls: tuple[int, ...]) -> list[list[int]]:
@@ -320,6 +326,8 @@ def _parse_host(text: str, hosts: dict[str, HostCalls]) -> None:
     try:
         if kind == "host":
             calls.fresh.add(int(record["call"]))
+        elif kind == "down":
+            calls.ended_down = True
         else:
             for first, last in record["runs"]:
                 calls.bypassed.update(range(int(first), int(last) + 1))

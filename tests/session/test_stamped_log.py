@@ -306,3 +306,15 @@ def test_what_isolated_hosts_did_reads_back(tmp_path: Path) -> None:
         file.write('# host ["g", "bypass", {"calls": 3}]\n')
     with pytest.raises(ValueError, match="bad host line"):
         read_stamped_log(path)
+
+
+def test_a_module_no_host_served_at_the_end_reads_back_as_down(tmp_path: Path) -> None:
+    path = tmp_path / "s.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write(0, validate("/patch/create", ("g", "saw")))
+        log.write_host("g", "bypass", -1, (5, 6))
+        log.write_host("h", "bypass", -1, (1,))
+        log.write_host("g", "down", -1, ())
+    hosts = read_stamped_log(path).hosts
+    assert hosts["g"].ended_down and not hosts["h"].ended_down
+    assert '# host ["g", "down", {}]' in path.read_text()
