@@ -323,13 +323,14 @@ class SlotKeeper:
 
     # -- workers -------------------------------------------------------------------------------
 
-    def _spawn(self) -> Worker:
-        """Start a worker (`LaunchError` if none can be started now)."""
+    def _spawn(self, humble: bool = False) -> Worker:
+        """Start a worker (`LaunchError` if none can be started now); a `humble` one warms up
+        at the lowest priority (a spare made while the slots play)."""
         parent, child = self._ctx.Pipe(duplex=True)
         lifeline = self.deaths.lease() if self.deaths else -1
         try:
             process = self._launcher.start(
-                worker_main, (self._config, self.wakes, child, lifeline), "chronus-slot"
+                worker_main, (self._config, self.wakes, child, lifeline, humble), "chronus-slot"
             )
         except LaunchError:
             parent.close()
@@ -615,9 +616,10 @@ class SlotKeeper:
         self._check_lockstep()
         if self._join is None:
             self.plugins.feed(self.seats, self.active, self._spare, self._launcher.template)
-        if self._spare is None and now >= self._spare_due and self._launcher.ready():
+        calm = self._join is None and not self._catching_up()
+        if self._spare is None and now >= self._spare_due and calm and self._launcher.ready():
             try:
-                self._spare = self._spawn()
+                self._spare = self._spawn(humble=True)
             except LaunchError as exc:
                 self._spare_due = now + 2.0
                 self._event(f"no spare worker could be started: {exc}")
@@ -636,6 +638,17 @@ class SlotKeeper:
                 del self._due[index]
                 self._fill(self.seats[index])
                 break
+
+    def _catching_up(self) -> bool:
+        """Whether a seat's worker is loading a state or rendering its way to the present
+        (it holds no block the device has yet to take): a new spare's warm-up waits until
+        it is done, so that the two do not compete with the active for CPU."""
+        consumed = int(self._io.values[IoField.CONSUMED])
+        return any(
+            seat.worker is not None
+            and (seat.state is SeatState.JOINING or seat.ring.write_pos <= consumed)
+            for seat in self.seats
+        )
 
     def _renew(self) -> None:
         """Replace the workers a dead supervisor started, one at a time, by copies with a
