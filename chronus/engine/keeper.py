@@ -340,7 +340,7 @@ class SlotKeeper:
         finally:
             child.close()
         worker = Worker(process, parent, time.monotonic_ns(), pid=process.pid or 0)
-        worker.lifeline = lifeline
+        worker.lifeline, worker.humble = lifeline, humble
         self._workers.append(worker)
         return worker
 
@@ -630,6 +630,9 @@ class SlotKeeper:
             if self.adopted:
                 self._renew()
         spare = self._spare
+        if self._due and spare is not None and spare.humble and not spare.warm:
+            spare.humble = False  # a seat waits for it: no more time to spare
+            _hurry(spare.pid)
         spare_ready = spare is not None and spare.warm and self._join is None
         spare_ready &= spare is None or not self.plugins.lacks(spare)  # else it imports first
         for index, due in sorted(self._due.items()):
@@ -1119,6 +1122,15 @@ def judge_silence(silent_ns: int, stopped: bool, ran_ns: int, crumb: int) -> str
     if ran_ns >= 0 and 2 * ran_ns < silent_ns:
         return "starved" if silent_ns >= STARVED_S * 1e9 else None
     return "hung" if crumb else "stuck"
+
+
+def _hurry(pid: int) -> None:
+    """Bring a humble spare back to nice 0 before its warm-up is done (where this process
+    may: it stays humble otherwise)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, 0)
+    except OSError:
+        pass
 
 
 def _death_signal_of(worker: Worker) -> int:

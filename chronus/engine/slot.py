@@ -390,10 +390,10 @@ def worker_main(
     want; it comes back to nice 0 when it is given a seat.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if humble:
+        step_aside()  # first: from its title on, it is seen as a spare
     set_title("spare")
     die_with_parent()
-    if humble:
-        step_aside()
     held = _hold(config.lifelines, lifeline)
     try:
         _serve(config, wakes, conn)
