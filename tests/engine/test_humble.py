@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -31,3 +32,24 @@ def test_step_aside_and_back_in_a_child() -> None:
         os.close(read)
         os.waitpid(pid, 0)
     assert report == ["1", str(HUMBLE_NICE), "0"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may lower another's nice value")
+def test_a_spare_a_seat_waits_for_is_hurried_back_to_nice_0() -> None:
+    from chronus.engine.keeper import _hurry
+
+    pid = os.fork()
+    if pid == 0:  # a humble spare, warming up
+        os.setpriority(os.PRIO_PROCESS, 0, HUMBLE_NICE)
+        time.sleep(10)
+        os._exit(0)
+    try:
+        deadline = time.monotonic() + 5
+        while os.getpriority(os.PRIO_PROCESS, pid) != HUMBLE_NICE:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        _hurry(pid)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 0
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
