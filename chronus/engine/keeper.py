@@ -88,6 +88,9 @@ RETRY_SUSPENDED_S = 30.0
 """A seat suspended for a crash loop tries again after this long, or as soon as a module is
 removed (the load that killed its workers may be gone)."""
 
+CATCH_UP_S = 2.0
+"""The longest a new spare waits for a joiner to catch up (see `SlotKeeper._catching_up`)."""
+
 LIFELINES = 16
 """Lifelines in the table: a worker holds one from spawn until it is reaped (3 live at once)."""
 
@@ -643,15 +646,22 @@ class SlotKeeper:
                 break
 
     def _catching_up(self) -> bool:
-        """Whether a seat's worker is loading a state or rendering its way to the present
-        (it holds no block the device has yet to take): a new spare's warm-up waits until
-        it is done, so that the two do not compete with the active for CPU."""
-        consumed = int(self._io.values[IoField.CONSUMED])
-        return any(
-            seat.worker is not None
-            and (seat.state is SeatState.JOINING or seat.ring.write_pos <= consumed)
-            for seat in self.seats
-        )
+        """Whether a seat's new worker is loading a state or rendering its way to the
+        present (a joiner takes its real-time priority once it has caught up, where the
+        slots have one), for at most `CATCH_UP_S`: a new spare's warm-up waits meanwhile,
+        so that the two do not compete with the active for CPU."""
+        now_ns = time.monotonic_ns()
+        realtime = any(seat.counters.values[SlotField.REALTIME] for seat in self.seats)
+        within = CATCH_UP_S * 1e9
+        for seat in self.seats:
+            if seat.worker is None:
+                continue
+            if seat.state is SeatState.JOINING and now_ns - self._join_ns[1] < within:
+                return True
+            since = now_ns - seat.serving_since_ns
+            if realtime and not seat.counters.values[SlotField.REALTIME] and since < within:
+                return True
+        return False
 
     def _renew(self) -> None:
         """Replace the workers a dead supervisor started, one at a time, by copies with a
