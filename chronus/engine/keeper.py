@@ -633,8 +633,8 @@ class SlotKeeper:
             if self.adopted:
                 self._renew()
         spare = self._spare
-        if self._due and spare is not None and spare.humble and not spare.warm:
-            spare.humble = False  # a seat waits for it: no more time to spare
+        if self._due and spare is not None and spare.humble:
+            spare.humble = False  # a seat waits for it (its warm-up, a plugin it imports)
             _hurry(spare.pid)
         spare_ready = spare is not None and spare.warm and self._join is None
         spare_ready &= spare is None or not self.plugins.lacks(spare)  # else it imports first
@@ -1135,8 +1135,8 @@ def judge_silence(silent_ns: int, stopped: bool, ran_ns: int, crumb: int) -> str
 
 
 def _hurry(pid: int) -> None:
-    """Bring a humble spare back to nice 0 before its warm-up is done (where this process
-    may: it stays humble otherwise)."""
+    """Bring a humble spare back to nice 0 before it is seated (where this process may: it
+    stays humble otherwise)."""
     try:
         os.setpriority(os.PRIO_PROCESS, pid, 0)
     except OSError:
