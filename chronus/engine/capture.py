@@ -36,11 +36,18 @@ class Capturer:
         """The pid of the child capturing now, 0 if none."""
         self.in_place_ns = 0
         """How long the last capture made in place took (0: none made yet)."""
+        self.fork_ns = 0
+        """How long the last fork held this process up (0: none made yet)."""
 
     @property
     def busy(self) -> bool:
         """Whether a child is still capturing."""
         return self.child != 0
+
+    @property
+    def forks_next(self) -> bool:
+        """Whether the next capture will be made in a forked child."""
+        return self.in_place_ns > FORK_ABOVE_NS
 
     def run(self, job: Callable[[], None]) -> tuple[int, bool]:
         """Run `job` (which writes the capture to shared memory) and return how long this
@@ -60,7 +67,8 @@ class Capturer:
             finally:
                 os._exit(code)
         self.child = pid
-        return time.perf_counter_ns() - began, True
+        self.fork_ns = time.perf_counter_ns() - began
+        return self.fork_ns, True
 
     def poll(self) -> bool:
         """Reap the child if it has finished; True then (and when there is none)."""

@@ -88,6 +88,9 @@ RETRY_SUSPENDED_S = 30.0
 """A seat suspended for a crash loop tries again after this long, or as soon as a module is
 removed (the load that killed its workers may be gone)."""
 
+CATCH_UP_S = 2.0
+"""The longest a new spare waits for a joiner to catch up (see `SlotKeeper._catching_up`)."""
+
 LIFELINES = 16
 """Lifelines in the table: a worker holds one from spawn until it is reaped (3 live at once)."""
 
@@ -325,13 +328,14 @@ class SlotKeeper:
 
     # -- workers -------------------------------------------------------------------------------
 
-    def _spawn(self) -> Worker:
-        """Start a worker (`LaunchError` if none can be started now)."""
+    def _spawn(self, humble: bool = False) -> Worker:
+        """Start a worker (`LaunchError` if none can be started now); a `humble` one warms up
+        at the lowest priority (a spare made while the slots play)."""
         parent, child = self._ctx.Pipe(duplex=True)
         lifeline = self.deaths.lease() if self.deaths else -1
         try:
             process = self._launcher.start(
-                worker_main, (self._config, self.wakes, child, lifeline), "chronus-slot"
+                worker_main, (self._config, self.wakes, child, lifeline, humble), "chronus-slot"
             )
         except LaunchError:
             parent.close()
@@ -341,7 +345,7 @@ class SlotKeeper:
         finally:
             child.close()
         worker = Worker(process, parent, time.monotonic_ns(), pid=process.pid or 0)
-        worker.lifeline = lifeline
+        worker.lifeline, worker.humble = lifeline, humble
         self._workers.append(worker)
         return worker
 
@@ -617,9 +621,10 @@ class SlotKeeper:
         self._check_lockstep()
         if self._join is None:
             self.plugins.feed(self.seats, self.active, self._spare, self._launcher.template)
-        if self._spare is None and now >= self._spare_due and self._launcher.ready():
+        calm = self._join is None and not self._catching_up()
+        if self._spare is None and now >= self._spare_due and calm and self._launcher.ready():
             try:
-                self._spare = self._spawn()
+                self._spare = self._spawn(humble=True)
             except LaunchError as exc:
                 self._spare_due = now + 2.0
                 self._event(f"no spare worker could be started: {exc}")
@@ -630,6 +635,9 @@ class SlotKeeper:
             if self.adopted:
                 self._renew()
         spare = self._spare
+        if self._due and spare is not None and spare.humble:
+            spare.humble = False  # a seat waits for it (its warm-up, a plugin it imports)
+            _hurry(spare.pid)
         spare_ready = spare is not None and spare.warm and self._join is None
         spare_ready &= spare is None or not self.plugins.lacks(spare)  # else it imports first
         for index, due in sorted(self._due.items()):
@@ -638,6 +646,24 @@ class SlotKeeper:
                 del self._due[index]
                 self._fill(self.seats[index])
                 break
+
+    def _catching_up(self) -> bool:
+        """Whether a seat's new worker is loading a state or rendering its way to the
+        present (a joiner takes its real-time priority once it has caught up, where the
+        slots have one), for at most `CATCH_UP_S`: a new spare's warm-up waits meanwhile,
+        so that the two do not compete with the active for CPU."""
+        now_ns = time.monotonic_ns()
+        realtime = any(seat.counters.values[SlotField.REALTIME] for seat in self.seats)
+        within = CATCH_UP_S * 1e9
+        for seat in self.seats:
+            if seat.worker is None:
+                continue
+            if seat.state is SeatState.JOINING and now_ns - self._join_ns[1] < within:
+                return True
+            since = now_ns - seat.serving_since_ns
+            if realtime and not seat.counters.values[SlotField.REALTIME] and since < within:
+                return True
+        return False
 
     def _renew(self) -> None:
         """Replace the workers a dead supervisor started, one at a time, by copies with a
@@ -1108,6 +1134,15 @@ def judge_silence(silent_ns: int, stopped: bool, ran_ns: int, crumb: int) -> str
     if ran_ns >= 0 and 2 * ran_ns < silent_ns:
         return "starved" if silent_ns >= STARVED_S * 1e9 else None
     return "hung" if crumb else "stuck"
+
+
+def _hurry(pid: int) -> None:
+    """Bring a humble spare back to nice 0 before it is seated (where this process may: it
+    stays humble otherwise)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, 0)
+    except OSError:
+        pass
 
 
 def _death_signal_of(worker: Worker) -> int:

@@ -12,11 +12,14 @@ import sys
 from pathlib import Path
 
 __all__ = [
+    "HUMBLE_NICE",
     "LOG_FORMAT",
     "become_subreaper",
     "code_fingerprint",
     "die_with_parent",
     "libc",
+    "step_aside",
+    "step_back",
     "try_realtime",
 ]
 
@@ -79,6 +82,34 @@ def try_realtime(priority: int) -> bool:
     except (PermissionError, OSError):
         return False
     return True
+
+
+HUMBLE_NICE = 19
+"""The nice value of a process that works only in the CPU time nobody else wants."""
+
+
+def step_aside() -> bool:
+    """Lower this process to `HUMBLE_NICE`, if it may come back (`step_back`) afterwards:
+    it is root, or its RLIMIT_NICE lets it reach nice 0 again. Returns whether it did."""
+    if not hasattr(os, "setpriority"):
+        return False
+    try:
+        import resource
+
+        may_return = os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20
+        if may_return:
+            os.setpriority(os.PRIO_PROCESS, 0, HUMBLE_NICE)
+    except (ImportError, OSError, ValueError):
+        return False
+    return may_return
+
+
+def step_back() -> None:
+    """Back to nice 0 after `step_aside` (an error leaves it where it is)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except OSError:
+        pass
 
 
 def code_fingerprint(user_modules: list[str]) -> str:

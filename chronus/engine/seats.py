@@ -63,6 +63,8 @@ class Worker:
     """The plugin versions (name, version) it has imported and warmed."""
     plugins_asked: set[tuple[str, str]] = field(default_factory=set)
     """Those it was sent and has not answered for yet."""
+    humble: bool = False
+    """Whether it warms up at `HUMBLE_NICE` (a spare made while the slots play)."""
 
     @property
     def adopted(self) -> bool:

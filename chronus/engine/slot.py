@@ -36,7 +36,13 @@ from chronus.engine.capture import Capturer
 from chronus.engine.cpu_watch import STAMP_EVERY_S, CpuStamps, seat_cpu
 from chronus.engine.decisions import Decisions, drain
 from chronus.engine.depth import RenderDepth
-from chronus.engine.lifecycle import code_fingerprint, die_with_parent, try_realtime
+from chronus.engine.lifecycle import (
+    code_fingerprint,
+    die_with_parent,
+    step_aside,
+    step_back,
+    try_realtime,
+)
 from chronus.engine.lifelines import Lifelines
 from chronus.engine.now import TransportFeed
 from chronus.engine.peer import EXIT_FAULT, PeerWatch, death_signal
@@ -287,6 +293,18 @@ def _capture_with(capturer: Capturer, v: npt.NDArray[np.int64], job: Callable[[]
     return forked
 
 
+FORK_MARGIN_BLOCKS = 2
+"""Blocks an active slot renders beyond its lead before it forks a join's capture, at the
+least: the fork holds it up for as long as it takes to copy its page tables (2.4-5.7 ms was
+seen for the chaos patch on a loaded 2-CPU VM, over a block period), and the device must not
+run out of blocks meanwhile. More if its last fork took longer."""
+
+
+def _fork_margin(capturer: Capturer, period_ns: int) -> int:
+    """Blocks to render ahead of the lead before the fork of a capture."""
+    return max(FORK_MARGIN_BLOCKS, -(-capturer.fork_ns // period_ns))
+
+
 CRASH_SIGNALS = frozenset({4, 5, 6, 7, 8, 11, 31, EXIT_FAULT})
 """SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS: what a faulty module raises;
 and `EXIT_FAULT`, a module ending the process with `os._exit`."""
@@ -361,13 +379,19 @@ def worker_main(
     wakes: tuple[Semaphore, Semaphore],
     conn: Connection,
     lifeline: int = -1,
+    humble: bool = False,
 ) -> None:
     """Entry point of a slot worker: warm up, report, wait for a seat, render until stopped.
 
     The worker holds its `lifeline` from birth to its end, so that the supervisor hears of
-    its death as soon as its thread ends (or of its return, which lets go of the line).
+    its death as soon as its thread ends (or of its return, which lets go of the line). A
+    `humble` worker (a spare made while the slots play) warms up and waits at the lowest
+    priority (`step_aside`), so that its warm-up takes no CPU the slots and the audio I/O
+    want; it comes back to nice 0 when it is given a seat.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if humble:
+        step_aside()  # first: from its title on, it is seen as a spare
     set_title("spare")
     die_with_parent()
     held = _hold(config.lifelines, lifeline)
@@ -401,6 +425,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         return
     if start is None:
         return
+    step_back()  # a seat: loading a join's state is on the way to covering for the active
     io = SharedCounters.attach(config.io_counters, IoField.SIZE)
     control = SharedCounters.attach(config.control, ControlField.SIZE)
     stamps = CpuStamps.attach(config.cpu_stamps) if config.cpu_stamps else None
@@ -416,7 +441,8 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         first = _load_start(start, renderer, seat, io.values)
         seat.ring.restart_at(first)
         v[SlotField.JOINED_BLOCK] = first
-        v[SlotField.REALTIME] = try_realtime(SLOT_PRIORITY)
+        if isinstance(start, FreshStart):  # a joiner takes it once it has caught up
+            v[SlotField.REALTIME] = try_realtime(SLOT_PRIORITY)
         watch = PeerWatch(stamps, seat_cpu(1 - start.seat.seat))  # before pinning narrows it
         _pin(start.seat.seat)
         wake = wakes[start.seat.seat]
@@ -437,6 +463,11 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         for part in (stamps, prepared):
             if part is not None:
                 part.close()
+
+
+def _asked_for_state(v: npt.NDArray[np.int64]) -> bool:
+    """Whether the supervisor asked this slot for its state (a join) and has not got it."""
+    return bool(v[SlotField.SNAPSHOT_REQUEST] != v[SlotField.SNAPSHOT_DONE])
 
 
 def _snapshot_taken(conn: Connection, v: npt.NDArray[np.int64]) -> None:
@@ -494,6 +525,7 @@ def _render_loop(
     renderer.progress = beat
     plugins_seen = int(flags[ControlField.PLUGINS])
     capturer = Capturer()
+    realtime = bool(v[SlotField.REALTIME])
     asked_for_join = False
     collect_at = time.monotonic() + GC_EVERY_S
     collections = 0
@@ -519,6 +551,8 @@ def _render_loop(
         extra = min(late_ns // period_ns, spare_blocks) if 2 * late_ns > 3 * period_ns else 0
         lead = depth.lead
         target = consumed + lead + extra
+        if active and capturer.forks_next and not capturer.busy and _asked_for_state(v):
+            target += _fork_margin(capturer, period_ns)  # as far as the ring has room
         was_held_up, held_up = held_up, False
         wait_s = period_s
         if not active:
@@ -579,6 +613,11 @@ def _render_loop(
             v[SlotField.MAX_DRAIN_NS] = max(int(v[SlotField.MAX_DRAIN_NS]), start - cycle)
             v[SlotField.MAX_CYCLE_NS] = max(int(v[SlotField.MAX_CYCLE_NS]), end - cycle)
             rendered = True
+        if not realtime and (caught_up or active):
+            # A joiner catches up at normal priority: its catch-up blocks are late by design,
+            # and a burst of them at SCHED_FIFO would take its CPU from everything else.
+            realtime = True
+            v[SlotField.REALTIME] = try_realtime(SLOT_PRIORITY)
         if rendered and active:
             peer_wake.release()
         if rendered:
@@ -591,7 +630,7 @@ def _render_loop(
             _snapshot_taken(conn, v)  # rare: a join waits
         if capturer.busy:
             pass
-        elif v[SlotField.SNAPSHOT_REQUEST] != v[SlotField.SNAPSHOT_DONE]:
+        elif _asked_for_state(v):
             asked_for_join = _capture_with(capturer, v, _snapshot(seat, renderer))
             if not asked_for_join:
                 _snapshot_taken(conn, v)

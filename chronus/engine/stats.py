@@ -38,7 +38,8 @@ __all__ = [
 ]
 
 TIMING_WINDOW: Final = 1024
-_TIMINGS: Final = 40
+_TIMINGS: Final = 42
+"""Where the timing window starts in a slot's and in the I/O's counters (`TIMINGS` in both)."""
 DECISION_SLOTS: Final = 1024
 """Commands whose applied sample a slot remembers (see `SlotField.DECISIONS`)."""
 UNDERRUN_LOG_ENTRIES: Final = 8

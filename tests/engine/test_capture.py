@@ -27,6 +27,7 @@ def test_a_small_capture_is_made_in_place() -> None:
     assert seen == [1] and not forked and not capturer.busy
     assert 0 < stall <= FORK_ABOVE_NS
     assert capturer.in_place_ns == stall
+    assert not capturer.forks_next and capturer.fork_ns == 0
 
 
 def test_a_slow_capture_goes_to_a_child_that_sees_the_state_as_it_was() -> None:
@@ -56,6 +57,7 @@ def _child_sees_the_fork_time_state(area: shared_memory.SharedMemory) -> None:
     assert not capturer.busy
     np.testing.assert_array_equal(out, np.arange(1000, dtype=np.float64))
     assert stall < 50_000_000  # the parent was held up for the fork, not the job
+    assert capturer.fork_ns == stall and capturer.forks_next
 
 
 def test_the_capturing_child_leaves_the_slots_cpu_and_priority_and_spawns_nothing(
@@ -106,3 +108,15 @@ def test_the_capturing_child_leaves_the_slots_cpu_and_priority_and_spawns_nothin
     finally:
         area.close()
         area.unlink()
+
+
+def test_an_active_renders_further_ahead_the_longer_its_last_fork() -> None:
+    from chronus.engine.slot import FORK_MARGIN_BLOCKS, _fork_margin
+
+    period = 2_666_666
+    capturer = Capturer()
+    assert _fork_margin(capturer, period) == FORK_MARGIN_BLOCKS  # no fork made yet
+    capturer.fork_ns = period // 2
+    assert _fork_margin(capturer, period) == FORK_MARGIN_BLOCKS
+    capturer.fork_ns = 3 * period + 1
+    assert _fork_margin(capturer, period) == 4
