@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
 from chronus.session.stamped_log import HostCalls, read_stamped_log
@@ -205,3 +207,13 @@ def check_replay(tmp_path: Path, status: dict[str, Any], what: str) -> None:
     underruns = status["io"]["underruns"]
     print(f"\n{what} replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
     assert len(running) <= 2 * underruns, running[:10]
+
+
+ISOLATED_LOCKSTEP_FAULT = pytest.mark.xfail(
+    strict=False,
+    reason="known fault (issue 18, 2026-12-05): in a fresh checkout (a new clone, CI) the slots "
+    "diverge around an isolated module while its host serves, a rejoined slot diverges again, "
+    "and a host can idle with no call reaching it; not seen in a long-used checkout. Not "
+    "explained yet: the test still runs, and reports XFAIL or XPASS.",
+)
+"""The isolated-hosting tests that fail in a fresh checkout, until the cause is found."""

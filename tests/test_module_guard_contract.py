@@ -13,6 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "chronus"
 GUARD = PACKAGE / "dsp" / "guard.py"
 DOORS = frozenset({"process", "process_stereo", "process_mono"})
+OTHER_DOORS = {
+    PACKAGE / "plugins" / "host.py": "the plugin host process, outside the slots: a call that "
+    "raises or writes a non-finite sample is bypassed there and counted (`HOST_ERRORS`)",
+    PACKAGE / "plugins" / "isolated.py": "the stand-in's warm-up, on built-in modules",
+}
+"""Files that call a module's process outside the slots' guard, and why that is a door too."""
 
 
 def unguarded_calls(source: str, filename: str) -> list[str]:
@@ -32,8 +38,9 @@ def test_every_process_call_in_chronus_goes_through_the_guard() -> None:
     files = sorted(PACKAGE.rglob("*.py"))
     assert GUARD in files and len(files) > 50
     calls = []
+    assert set(OTHER_DOORS) <= set(files)
     for path in files:
-        if path != GUARD:
+        if path != GUARD and path not in OTHER_DOORS:
             name = str(path.relative_to(ROOT))
             calls += unguarded_calls(path.read_text(encoding="utf-8"), name)
     assert not calls, "calls of a module's process outside chronus/dsp/guard.py:\n" + "\n".join(

@@ -48,8 +48,7 @@ within a block, and a host at normal priority can be held off the CPU for longer
 
 def _host_process(conn: Connection) -> None:
     die_with_parent()
-    try_realtime(HOST_PRIORITY)
-    host_main(conn)
+    host_main(conn, serving=lambda: try_realtime(HOST_PRIORITY))
 
 
 class WarmHost:

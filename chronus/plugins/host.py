@@ -140,14 +140,16 @@ def _warm(cls: type[Module], rate: int, frames: int) -> None:
         instance.process(np.zeros(frames), frames)
 
 
-def host_main(conn: Connection) -> None:
+def host_main(conn: Connection, serving: Callable[[], object] = lambda: None) -> None:
     """A host process: warm now, get ready for the ring it is given, serve it when told.
 
     It receives `(ring name, type source JSON, sample rate)` and answers `("ready",)` once
     the type is resolved, a block rendered and the ring attached, or `("failed", why)`;
     then `"go"` makes it start (`("serving", pid, first call)`) and serve until its pipe
-    closes or says `None`. A spare is made ready ahead of need, so that a respawn costs a
-    word on the pipe, not an import.
+    closes or says `None`. `serving` is called as it starts serving, not before: a host
+    takes real-time priority then, so that its imports and a first compile of its kernels
+    (a cold numba cache) never hold a core at that priority. A spare is made ready ahead of
+    need, so that a respawn costs a word on the pipe, not an import.
     """
     from chronus.engine.titles import set_title
 
@@ -172,6 +174,7 @@ def host_main(conn: Connection) -> None:
     except (EOFError, OSError):
         return
     set_title(f"plugin host {cls.TYPE}")
+    serving()
     server = HostServer(ring, cls, rate)
     first = server.start(os.getpid())
     conn.send(("serving", os.getpid(), first))

@@ -23,7 +23,13 @@ from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
 from tests.plugins.modules import write_gain
-from tests.sessions import answer, check_hosted_replay, check_replay, plugin_engine
+from tests.sessions import (
+    ISOLATED_LOCKSTEP_FAULT,
+    answer,
+    check_hosted_replay,
+    check_replay,
+    plugin_engine,
+)
 
 pytestmark = [pytest.mark.slow]
 
@@ -132,6 +138,7 @@ def _both_running(status: dict[str, Any]) -> bool:
     return all(slot["state"] == "running" for slot in status["slots"])
 
 
+@ISOLATED_LOCKSTEP_FAULT
 def test_a_slot_killed_under_an_isolated_module_is_rejoined_on_the_same_ring(
     tmp_path: Path,
 ) -> None:

@@ -80,6 +80,9 @@ def test_a_shell_attached_to_a_logging_engine_can_undo_what_was_played_before(
             result = player.interpret("remove acid1")
             client.send(result.messages)
             client.sync()
+            deadline = time.monotonic() + 10.0  # the engine logs a command once a slot took it
+            while "/patch/remove" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
 
             context = attach_context(client)
             assert len(context.history) == 5
