@@ -211,9 +211,9 @@ def check_replay(tmp_path: Path, status: dict[str, Any], what: str) -> None:
 
 ISOLATED_LOCKSTEP_FAULT = pytest.mark.xfail(
     strict=False,
-    reason="known fault (issue 18, 2026-12-05): in a fresh checkout (a new clone, CI) the slots "
-    "diverge around an isolated module while its host serves, a rejoined slot diverges again, "
-    "and a host can idle with no call reaching it; not seen in a long-used checkout. Not "
-    "explained yet: the test still runs, and reports XFAIL or XPASS.",
+    reason="known fault (issue 18, 2026-12-05): with a cold numba cache the slots diverged "
+    "around an isolated module (a ring kernel, same_input, compiled in a block: now warmed at "
+    "start, and these tests passed then); the crashing plugin's host still served without "
+    "crashing in some runs. The test still runs, and reports XFAIL or XPASS.",
 )
 """The isolated-hosting tests that fail in a fresh checkout, until the cause is found."""

@@ -57,6 +57,7 @@ __all__ = [
     "RingShape",
     "SlotLink",
     "ring_name",
+    "same_input",
     "word_at",
 ]
 
@@ -267,7 +268,7 @@ def _put(
 
 
 @numba.njit(cache=True)
-def _same(
+def same_input(
     entries: npt.NDArray[np.float64],
     e: int,
     src: npt.NDArray[np.float64],
@@ -275,6 +276,8 @@ def _same(
     table: npt.NDArray[np.float64],
     params: npt.NDArray[np.float64],
 ) -> bool:
+    """Whether entry `e` holds `src[:n]` and `params`: a slot's check of what its peer
+    offered for the same call."""
     for i in range(n):
         if entries[e, i, 0] != src[i, 0] or entries[e, i, 1] != src[i, 1]:
             return False
@@ -334,7 +337,7 @@ class SlotLink:
                 ring.decide_bypass(e, seen, call)
                 continue
             if phase != BYPASS and ring.frames[e] == n:
-                same = _same(ring.inp, e, inp, n, ring.params, params)
+                same = same_input(ring.inp, e, inp, n, ring.params, params)
                 if not same and int(words[e]) == seen:
                     ring.header[H.DIFFERENT] += 1
             return

@@ -24,7 +24,15 @@ import numpy.typing as npt
 
 from chronus.dsp.module import Module, Processor
 from chronus.plugins.host import HostServer
-from chronus.plugins.host_ring import ENTRIES, HostRing, Outcome, RingShape, SlotLink, ring_name
+from chronus.plugins.host_ring import (
+    ENTRIES,
+    HostRing,
+    Outcome,
+    RingShape,
+    SlotLink,
+    ring_name,
+    same_input,
+)
 
 __all__ = [
     "IsolatedModule",
@@ -291,3 +299,4 @@ def warm_stand_ins(rate: int, max_block: int) -> None:
                 stand_in.process_stereo(inp, out, n)
             else:
                 stand_in.process(out[:, 0].copy(), n)
+        same_input(ring.inp, 0, inp, max_block, ring.params, stand_in._sent)  # a peer's check
