@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
 from chronus.session.stamped_log import HostCalls, read_stamped_log
@@ -207,13 +205,3 @@ def check_replay(tmp_path: Path, status: dict[str, Any], what: str) -> None:
     underruns = status["io"]["underruns"]
     print(f"\n{what} replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
     assert len(running) <= 2 * underruns, running[:10]
-
-
-ISOLATED_LOCKSTEP_FAULT = pytest.mark.xfail(
-    strict=False,
-    reason="known fault (issue 18, 2026-12-05): with a cold numba cache the slots diverged "
-    "around an isolated module (a ring kernel, same_input, compiled in a block: now warmed at "
-    "start, and these tests passed then); the crashing plugin's host still served without "
-    "crashing in some runs. The test still runs, and reports XFAIL or XPASS.",
-)
-"""The isolated-hosting tests that fail in a fresh checkout, until the cause is found."""

@@ -286,17 +286,27 @@ def isolated_type(cls: type[Module]) -> type[IsolatedModule]:
 def warm_stand_ins(rate: int, max_block: int) -> None:
     """Compile (or load) the kernels of a stand-in and of a slot's side of a ring, with a
     built-in processor and source behind a private ring, so that the first isolated module
-    a slot makes does not compile them in a block."""
+    a slot makes does not compile them in a block.
+
+    Every path a call can take is walked: a call with no host (bypassed), a call a host
+    rendered (its output copied out), and a peer's check of the same call. A kernel first
+    met in a block costs a cold numba cache a compile, and a warm one a load of tens of
+    milliseconds: enough for the slot's CPU guard to suspend the module.
+    """
     from chronus.dsp.catalog import MODULE_TYPES  # the catalogue imports nothing of this
 
     for name in ("lowpass", "sine"):
-        stand_in = isolated_type(MODULE_TYPES[name])(rate, max_block)
-        ring = HostRing.private(RingShape(max_block, len(stand_in.PARAMS)))
-        stand_in.attach(SlotLink(ring, wait_s=0.0, settle_s=0.0))
+        cls = MODULE_TYPES[name]
         inp, out = np.zeros((max_block, 2)), np.zeros((max_block, 2))
-        for n in (max_block, 1, max_block):
-            if isinstance(stand_in, Processor):
-                stand_in.process_stereo(inp, out, n)
-            else:
-                stand_in.process(out[:, 0].copy(), n)
-        same_input(ring.inp, 0, inp, max_block, ring.params, stand_in._sent)  # a peer's check
+        hostless = SlotLink(HostRing.private(RingShape(max_block, len(cls.PARAMS))), 0.0, 0.0)
+        served = ReplayLink(cls, rate, max_block, bypassed={1})
+        for link in (hostless, served):
+            stand_in = isolated_type(cls)(rate, max_block)
+            stand_in.attach(link)
+            for n in (max_block, 1, max_block, max_block):
+                if isinstance(stand_in, Processor):
+                    stand_in.process_stereo(inp, out, n)
+                else:
+                    stand_in.process(out[:, 0].copy(), n)
+        ring = hostless.ring
+        same_input(ring.inp, 0, inp, max_block, ring.params, np.zeros(len(cls.PARAMS)))

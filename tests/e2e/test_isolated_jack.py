@@ -21,7 +21,7 @@ from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import validate
 from tests.conftest import require_jack
 from tests.plugins.modules import write_gain
-from tests.sessions import ISOLATED_LOCKSTEP_FAULT, answer
+from tests.sessions import answer
 from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
@@ -42,7 +42,6 @@ def _host(client: EngineClient, name: str, restarts: int, timeout: float = 60.0)
     raise AssertionError(f"no running host after {restarts} restarts")
 
 
-@ISOLATED_LOCKSTEP_FAULT
 @pytest.mark.parametrize("plugin", ["gain", "tap_reverb"])
 def test_a_host_killed_and_stopped_while_a_pattern_plays_costs_no_block(
     tmp_path: Path, plugin: str

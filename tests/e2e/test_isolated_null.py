@@ -24,7 +24,6 @@ from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
 from tests.plugins.modules import write_gain
 from tests.sessions import (
-    ISOLATED_LOCKSTEP_FAULT,
     answer,
     check_hosted_replay,
     check_replay,
@@ -138,7 +137,6 @@ def _both_running(status: dict[str, Any]) -> bool:
     return all(slot["state"] == "running" for slot in status["slots"])
 
 
-@ISOLATED_LOCKSTEP_FAULT
 def test_a_slot_killed_under_an_isolated_module_is_rejoined_on_the_same_ring(
     tmp_path: Path,
 ) -> None:

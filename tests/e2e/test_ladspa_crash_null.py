@@ -22,7 +22,7 @@ from chronus.engine.client import EngineClient
 from chronus.session.wav import read_wav
 from tests.blocks import differing_blocks
 from tests.plugins.ladspa.conftest import build
-from tests.sessions import ISOLATED_LOCKSTEP_FAULT, answer, plugin_engine
+from tests.sessions import answer, plugin_engine
 
 pytestmark = [pytest.mark.slow]
 
@@ -46,7 +46,6 @@ def _watch(client: EngineClient, timeout: float) -> tuple[dict[str, object], lis
     raise AssertionError(f"not suspended within {timeout} s: {host}")
 
 
-@ISOLATED_LOCKSTEP_FAULT
 def test_a_segfaulting_plugin_kills_its_host_only_and_ends_suspended(tmp_path: Path) -> None:
     library = build(tmp_path / "crash.so")
     engine = plugin_engine(tmp_path)

@@ -106,3 +106,43 @@ def test_two_slots_and_a_joiner_play_an_isolated_module_alike(rings: _Rings) -> 
     assert len(rings.rings) == 1  # the joiner found the same ring, through the state
     assert ring.header[H.DIFFERENT] == 0 and ring.header[H.LOST] == 0
     assert np.array_equal(np.concatenate(after_a), np.concatenate(after_joiner))
+
+
+_FIRST_BLOCKS = """
+import numba, numpy as np
+from chronus.dsp.catalog import MODULE_TYPES
+from chronus.plugins import host_ring, isolated
+isolated.warm_stand_ins(48000, 128)
+kernels = [k for m in (host_ring, isolated) for k in vars(m).values()
+           if isinstance(k, numba.core.registry.CPUDispatcher)]
+before = {k.__name__: len(k.overloads) for k in kernels}
+for name in ("lowpass", "sine"):
+    cls = MODULE_TYPES[name]
+    link = isolated.ReplayLink(cls, 48000, 128, bypassed={2})
+    peer = host_ring.SlotLink(link.ring)
+    stand_in = isolated.isolated_type(cls)(48000, 128)
+    stand_in.attach(link)
+    inp, out = np.ones((128, 2)), np.zeros((128, 2))
+    for call in range(5):
+        if isinstance(stand_in, isolated.Processor):
+            stand_in.process_stereo(inp, out, 128)
+        else:
+            stand_in.process(out[:, 0].copy(), 128)
+        peer.submit(call, inp, stand_in._sent, 128)
+after = {k.__name__: len(k.overloads) for k in kernels}
+print(sorted(name for name in after if after[name] != before[name]))
+"""
+
+
+def test_warm_stand_ins_leaves_no_kernel_for_the_first_blocks_to_load() -> None:
+    """A slot warms the stand-ins before it serves: the first calls an isolated module makes
+    (rendered by its host, bypassed, checked by the peer) load no numba kernel in a block —
+    a kernel loaded there costs tens of ms, and the slot's CPU guard suspends the module."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _FIRST_BLOCKS], capture_output=True,
+                          text=True, timeout=300, cwd=root)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", done.stdout
