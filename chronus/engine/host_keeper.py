@@ -170,6 +170,8 @@ class _Life:
     start_times: list[float] = field(default_factory=list)
     decision: str = ""
     spawn_ms: float = 0.0
+    respawns: list[dict[str, Any]] = field(default_factory=list)
+    """Each death's respawn: its delay by the ladder, and when the next host served."""
 
 
 class HostKeeper:
@@ -221,6 +223,8 @@ class HostKeeper:
         self._spare = self._ready_spare()
         life.host, life.started, life.state = spare, self.clock(), "running"
         life.start_times.append(life.started)
+        if life.death_times and life.respawns[-1]["serving_after_s"] is None:
+            life.respawns[-1]["serving_after_s"] = round(life.started - life.death_times[-1], 3)
         self._events.append(HostEvent("host", call=first, pid=spare.pid))
 
     def poll(self) -> None:
@@ -272,6 +276,10 @@ class HostKeeper:
         life.deaths.append(why)
         life.death_times.append(now)
         life.decision = decision.describe()
+        life.respawns.append(
+            {"why": why, "delay_s": None if decision.suspended else decision.delay_s,
+             "serving_after_s": None}
+        )  # fmt: skip
         if decision.suspended:
             life.state = "suspended"
         else:
@@ -299,6 +307,7 @@ class HostKeeper:
             "deaths": list(life.deaths),
             "decision": life.decision,
             "spawn_ms": round(life.spawn_ms, 1),
+            "respawns": [dict(respawn) for respawn in life.respawns],
             "first_call": int(header[H.FIRST_CALL]),
             "generations": int(header[H.GENERATIONS]),
             "bypasses": int(header[H.BYPASSES]),

@@ -2,10 +2,10 @@
 only. The test plugin `crash` (tests/plugins/ladspa/crash.c, built with the system C
 compiler) segfaults in the fifth block each instance renders. Forced past validation into a
 chain while a pattern plays, it kills four hosts in a row: the respawns follow the ladder
-(at once, after 2 s, after 10 s), the fourth death suspends it, health names the plugin,
-the music plays on through it (bypassed), both slots stay in lockstep, and the session log
-renders offline — in a separate `chronus render`, since it runs the plugin's code — equal to
-the recording.
+(at once, after 2 s, after 10 s, each host serving soon after), the fourth death suspends it,
+health names the plugin, the music plays on through it (bypassed), both slots stay in
+lockstep, and the session log renders offline — in a separate `chronus render`, since it
+runs the plugin's code — equal to the recording.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from tests.sessions import answer, plugin_engine
 pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+WARM_SLACK_S = 8.0
+"""How long a respawned host may take to serve after its delay: a spare still importing when
+the host it replaces crashed (the test plugin crashes 13 ms after it starts) takes about a
+second on a quiet machine and several under load. `benchmarks/host_start.py` times it."""
 
 
 def _watch(client: EngineClient, timeout: float) -> tuple[dict[str, object], list[float]]:
@@ -70,9 +74,12 @@ def test_a_segfaulting_plugin_kills_its_host_only_and_ends_suspended(tmp_path: P
             assert host["different"] == 0 and host["host_errors"] == 0
             gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
             assert len(gaps) == 3, starts
-            assert gaps[0] < 1.5, gaps  # respawned at once
-            assert 1.9 < gaps[1] < 4.0, gaps  # after 2 s
-            assert 9.9 < gaps[2] < 12.5, gaps  # after 10 s
+            ladder = [(r["delay_s"], r["serving_after_s"]) for r in host["respawns"]]
+            assert [delay for delay, _ in ladder] == [0, 2, 10, None], ladder
+            for delay, serving in ladder[
+                :3
+            ]:  # never before the ladder says; a warm host soon after
+                assert delay <= serving < delay + WARM_SLACK_S, ladder
             news = [event["text"] for event in client.now()["events"]]
             assert any(text.startswith("boom: its plugin host died of signal 11; suspended")
                        for text in news), news  # fmt: skip

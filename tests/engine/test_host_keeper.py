@@ -68,5 +68,7 @@ def test_a_host_that_cannot_start_follows_the_ladder_to_suspended(ring: HostRing
         health = keeper.health()
         assert health["decision"].startswith("suspended: crash loop")
         assert health["host_pid"] == 0
+        assert [r["delay_s"] for r in health["respawns"]] == [*steps, None]
+        assert all(r["serving_after_s"] is None for r in health["respawns"])  # none served
     finally:
         keeper.close()
