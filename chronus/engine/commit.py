@@ -96,6 +96,11 @@ class _Commit:
     switch_block: int = -1
     silence_ok: bool = False
     """Skip the test that the change is not silent where the sound before was not."""
+    seqs: list[int] = field(default_factory=list)
+    """The change's commands as pushed to the standby."""
+    applied: dict[int, int] = field(default_factory=dict)
+    """Where the standby applied each, by sequence number, once known (read every tick: the
+    slots' table of decisions is a ring, and a burst after the commit would overwrite it)."""
 
 
 class CommitFlow:
@@ -121,6 +126,9 @@ class CommitFlow:
         self._commit: _Commit | None = None
         self.commits = 0
         self.failed = 0
+        self.split_commits = 0
+        """Commits whose commands the standby applied at different samples (the log holds
+        them at the last: not exact for those before it)."""
 
     @property
     def staging(self) -> bool:
@@ -187,13 +195,13 @@ class CommitFlow:
             raise CommitError(NO_STANDBY)
         keeper.diverging = True
         stamp = self._next_stamp()
-        for message in staged.messages:
-            keeper.push_to(green, stamp, encode(message))
+        seqs = [keeper.push_to(green, stamp, encode(message)) for message in staged.messages]
         v = green.counters.values
         blocks = max(1, round(crossfade_ms * 1e-3 * self._rate / self._block))
         self._commit = _Commit(
             staged, green, blue, addr, blocks, stamp // self._block, time.monotonic(),
             int(v[SlotField.NONFINITE]), int(v[SlotField.ERRORS]), int(v[SlotField.QUARANTINED]),
+            seqs=seqs,
         )  # fmt: skip
 
     def tick(self) -> CommitResult | None:
@@ -203,6 +211,7 @@ class CommitFlow:
             return None
         if c.green.worker is None or c.green.state is not SeatState.RUNNING:
             return self._end(c, False, STANDBY_DIED)
+        self._note_applied(c)
         if self._keeper.active is c.green and c.switch_block < 0:
             # The active died mid-commit and the standby, which holds the change, took over.
             c.switch_block, c.crossfade_blocks = self._keeper.last_failover_block, 0
@@ -269,7 +278,23 @@ class CommitFlow:
         else:
             self.failed += 1
         messages = c.staged.messages if ok else []
+        stamp = self._applied(c)
+        switch = max(max(c.first_block, c.switch_block) * self._block, stamp)
         return CommitResult(
-            c.addr, ok, text, messages, c.first_block * self._block,
-            max(c.first_block, c.switch_block) * self._block, c.crossfade_blocks * self._block,
-        )  # fmt: skip
+            c.addr, ok, text, messages, stamp, switch, c.crossfade_blocks * self._block
+        )
+
+    def _note_applied(self, c: _Commit) -> None:
+        for seq in c.seqs:
+            if seq not in c.applied and (sample := self._keeper.applied_at(seq)) is not None:
+                c.applied[seq] = sample
+
+    def _applied(self, c: _Commit) -> int:
+        """Where the standby applied the change: its stamp, or later if the standby had
+        rendered past the stamp when the change reached it (the supervisor held up under
+        load between stamping and pushing). The session log must say the same sample."""
+        self._note_applied(c)
+        known = set(c.applied.values())
+        if len(known) > 1:
+            self.split_commits += 1  # the standby drained the change across two blocks
+        return max([c.first_block * self._block, *known])

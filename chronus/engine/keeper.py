@@ -990,12 +990,15 @@ class SlotKeeper:
                 self.first_overtaken = stamp
             self._event(f"a command stamped at sample {stamp} was overtaken by a slot")
 
-    def push_to(self, seat: Seat, stamp: int, payload: bytes) -> None:
-        """Send a stamped command to one seat only (a commit builds in the standby)."""
-        seat.commands.push(stamp, payload, self._seq, solo=True)
-        self._log.append((self._seq, stamp, payload, seat.index))
+    def push_to(self, seat: Seat, stamp: int, payload: bytes) -> int:
+        """Send a stamped command to one seat only (a commit builds in the standby); its
+        sequence number (`applied_at` tells where the seat applied it)."""
+        seq = self._seq
+        seat.commands.push(stamp, payload, seq, solo=True)
+        self._log.append((seq, stamp, payload, seat.index))
         self._seq += 1
         self._control.values[ControlField.PUBLISHED] = self._seq
+        return seq
 
     # -- health --------------------------------------------------------------------------------
 

@@ -1281,6 +1281,7 @@ class Supervisor:
                 "first_overtaken_sample": keeper.first_overtaken if keeper else -1,
                 "commits": self._commits.commits if self._commits else 0,
                 "failed_commits": self._commits.failed if self._commits else 0,
+                "split_commits": self._commits.split_commits if self._commits else 0,
                 "staging": bool(self._commits and self._commits.staging),
                 "quarantined": dict(keeper.quarantined) if keeper else {},
                 "plugins_in_use": self._loads.in_use() if self._loads else {},
