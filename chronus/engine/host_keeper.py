@@ -65,6 +65,9 @@ class WarmHost:
         self.process.start()
         child.close()
         self.born = time.monotonic()
+        self.asked_at = self.born
+        """When it was last given a ring: its warm-up is timed from then (a blank host may
+        have waited long for its first)."""
         self._asked: set[str] = set()
         """Rings given and not yet answered for."""
         self._ready: set[str] = set()
@@ -83,6 +86,7 @@ class WarmHost:
         it serves, it serves the ring at once: `take_started` says from which call)."""
         self._asked.add(ring)
         self.failed.pop(ring, None)
+        self.asked_at = time.monotonic()
         try:
             self.conn.send(("attach", ring, source.to_json(), rate))
         except OSError:
@@ -134,7 +138,7 @@ class WarmHost:
             return True
         if not self.alive():
             raise RuntimeError(f"the host died while it warmed up (exit {self.process.exitcode})")
-        if time.monotonic() - self.born > START_TIMEOUT_S:
+        if time.monotonic() - self.asked_at > START_TIMEOUT_S:
             raise RuntimeError(f"the host did not warm up within {START_TIMEOUT_S:g} s")
         return False
 
@@ -329,7 +333,8 @@ class HostKeeper:
                 try:
                     self._serving(host.pid, host.take_started())
                 except RuntimeError as exc:
-                    why = str(exc)
+                    host.process.join(0.5)  # its pipe closed as it died: its exit says how
+                    why = self._dead(host) or str(exc)
                 for name, failed in host.failed.items():
                     if name in self.members:
                         self.members[name].error = failed
