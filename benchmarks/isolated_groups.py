@@ -9,9 +9,9 @@ maker's plugins) or by **four** (`apart`: a keeper each, as it hosts user module
 process plays them as a slot would, at the block period (128 frames at 48 kHz): each block
 it offers call *k* of every ring, then reads call *k* − 1's output (a block later, as the
 stand-in does). Per module and block: the hosts' CPU (user + system from `/proc`, the spares
-left out), their voluntary context switches (wake-ups), and this "slot"'s time in the four
-exchanges; and the calls bypassed. The modes alternate `--rounds` times, fresh hosts each;
-medians are printed.
+left out), their voluntary context switches (wake-ups), this "slot"'s time in the four
+exchanges, and the calls bypassed; beside them, the plugins' own time per block, run inline
+here. The modes alternate `--rounds` times, fresh hosts each; medians are printed.
 
 Timings on a shared machine are noisy: compare the two in the same run, and measure again on
 a quiet machine for the record.
@@ -63,6 +63,20 @@ def sources() -> list[TypeSource]:
     return [
         TypeSource("ladspa", name, str(FOLDER / lib), label=label) for name, lib, label in PLUGINS
     ]
+
+
+def inline_us(blocks: int = 2000) -> float:
+    """The four plugins' own time per module and block, run in this process (median)."""
+    instances = [resolve_type(source, RATE)(RATE, FRAMES) for source in sources()]
+    inp = 0.3 * np.random.default_rng(5).standard_normal((FRAMES, 2))
+    out = np.zeros((FRAMES, 2))
+    times = []
+    for _ in range(blocks):
+        t0 = time.perf_counter_ns()
+        for instance in instances:
+            instance.process_stereo(inp, out, FRAMES)  # type: ignore[attr-defined]
+        times.append((time.perf_counter_ns() - t0) / 1000 / len(instances))
+    return statistics.median(times)
 
 
 def play(grouped: bool, seconds: float, round_: int) -> dict[str, float]:
@@ -147,6 +161,8 @@ def main() -> None:
     with figures_out(args.json) as figures:
         print(f"this process (the slot) at SCHED_FIFO {SLOT_PRIORITY}: {realtime}")
         figures["slot_realtime"] = realtime
+        figures["inline_us_per_module_block"] = own = inline_us()
+        print(f"the plugins' own work, inline: {own:.1f} µs per module and block (median)")
         for round_ in range(args.rounds):
             for mode in runs:
                 run = play(mode == "grouped", args.seconds, round_)
