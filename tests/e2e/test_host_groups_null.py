@@ -35,7 +35,7 @@ def _hosts(client: EngineClient) -> dict[str, dict[str, Any]]:
     """Every isolated module's host health, by module id."""
     hosts: dict[str, dict[str, Any]] = {}
     for name in ("tap_reverb", "tap_echo"):
-        hosts.update(client.plugin_health(name).get("hosts", {}))
+        hosts.update(client.plugin_health(name, timeout=10.0).get("hosts", {}))
     return hosts
 
 
