@@ -1,16 +1,18 @@
-"""Keeping an isolated module's host alive: a warm spare, a heartbeat, respawn with backoff.
+"""Keeping a group's host alive: a warm spare, a heartbeat, respawn with backoff.
 
-The supervisor keeps one `HostKeeper` per ring. A spare host process is started ahead of
-need (numpy, numba and chronus imported), so a host is made by handing the spare its ring and
-type, not by starting Python. The keeper then watches the host's heartbeat in the ring (the
+The supervisor keeps one `HostKeeper` per host group (the modules of one plugin maker, or one
+module alone), and one ring per module in it. A spare host process is started ahead of need
+(numpy, numba and chronus imported), so a host is made by handing the spare its rings and
+types, not by starting Python. The keeper then watches the host's heartbeat in the rings (the
 host writes it at least every `BEAT_S`, 500 ms): three missed (`DEAD_AFTER_S`) or an exit, and
-the host is dead — killed if it was only stopped or hung. Meanwhile the slots bypass the
-module on their own (the ring's protocol); the keeper clears the ring's host pid so that they
-stop waiting for it, and respawns along the ladder of `RespawnPolicy`: immediately, after 2 s,
-after 10 s, then Suspended (the module stays bypassed until reloaded).
+the host is dead — killed if it was only stopped or hung. Meanwhile the slots bypass every
+module of the group on their own (the ring's protocol); the keeper clears each ring's host pid
+so that they stop waiting for it, and respawns along the ladder of `RespawnPolicy`:
+immediately, after 2 s, after 10 s, then Suspended (the modules stay bypassed until
+reloaded). A respawned host starts each ring afresh, at a call of its own.
 
-Every bypass is in the ring's bypass log and every host's first call in its header: the
-keeper hands both on (`take_events`) for the session log, so that an offline render decides
+Every bypass is in its ring's bypass log and every host's first call in the ring's header:
+the keeper hands both on (`take_events`) for the session log, so that an offline render decides
 the same outcomes.
 """
 
@@ -52,7 +54,7 @@ def _host_process(conn: Connection) -> None:
 
 
 class WarmHost:
-    """A host process started ahead of need, waiting for its ring."""
+    """A host process started ahead of need, waiting for its rings."""
 
     def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")
@@ -63,7 +65,16 @@ class WarmHost:
         self.process.start()
         child.close()
         self.born = time.monotonic()
-        self._ready = False
+        self.asked_at = self.born
+        """When it was last given a ring: its warm-up is timed from then (a blank host may
+        have waited long for its first)."""
+        self._asked: set[str] = set()
+        """Rings given and not yet answered for."""
+        self._ready: set[str] = set()
+        self.failed: dict[str, str] = {}
+        """Rings it could not take, and why (their modules stay bypassed; the others play)."""
+        self._started: dict[str, int] = {}
+        self.serving = False
 
     @property
     def pid(self) -> int:
@@ -71,36 +82,70 @@ class WarmHost:
         return self.process.pid or 0
 
     def prepare(self, ring: str, source: TypeSource, rate: int) -> None:
-        """Give it its ring and type now: it resolves and warms them, and waits for `go`."""
+        """Give it a ring and its type: it resolves and warms them, and waits for `go` (once
+        it serves, it serves the ring at once: `take_started` says from which call)."""
+        self._asked.add(ring)
+        self.failed.pop(ring, None)
+        self.asked_at = time.monotonic()
         try:
-            self.conn.send((ring, source.to_json(), rate))
+            self.conn.send(("attach", ring, source.to_json(), rate))
         except OSError:
-            pass  # dead already: `go` says so
+            pass  # dead already: `go` or the keeper's watch says so
+
+    def detach(self, ring: str) -> None:
+        """Make it let go of a ring (the others play on)."""
+        self._asked.discard(ring)
+        self._ready.discard(ring)
+        self._started.pop(ring, None)
+        self.failed.pop(ring, None)
+        try:
+            self.conn.send(("detach", ring))
+        except OSError:
+            pass
+
+    def _read(self) -> None:
+        """Take every answer that came (never blocks); `RuntimeError` if the pipe broke."""
+        try:
+            while self.conn.poll():
+                reply = self.conn.recv()
+                if reply[0] == "serving":
+                    self.serving = True
+                    wanted = self._asked | self._ready
+                    started = {r: int(call) for r, call in reply[2].items() if r in wanted}
+                    self._started.update(started)
+                    self._asked -= set(started)
+                    self._ready |= set(started)
+                elif reply[1] in self._asked:
+                    self._asked.discard(reply[1])
+                    if reply[0] == "ready":
+                        self._ready.add(reply[1])
+                    else:
+                        self.failed[reply[1]] = str(reply[2])
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(f"the host died: {exc}") from exc
 
     def ready(self) -> bool:
-        """Whether it has resolved and warmed its type (never blocks). Raises
-        `RuntimeError` if it failed to, or died, or has taken `START_TIMEOUT_S`."""
-        if self._ready:
-            return True
+        """Whether it has resolved and warmed the types of all its rings (never blocks).
+        Raises `RuntimeError` if it could take none of them, or died, or has taken
+        `START_TIMEOUT_S`."""
         try:
-            if self.conn.poll():
-                reply = self.conn.recv()
-                if reply[0] != "ready":
-                    raise RuntimeError(f"the host failed to start: {reply[1]}")
-                self._ready = True
-                return True
-        except (EOFError, OSError) as exc:
+            self._read()
+        except RuntimeError as exc:
             raise RuntimeError(f"the host died while it warmed up: {exc}") from exc
+        if not self._asked:
+            if not self._ready and self.failed:
+                raise RuntimeError(f"the host failed to start: {'; '.join(self.failed.values())}")
+            return True
         if not self.alive():
             raise RuntimeError(f"the host died while it warmed up (exit {self.process.exitcode})")
-        if time.monotonic() - self.born > START_TIMEOUT_S:
+        if time.monotonic() - self.asked_at > START_TIMEOUT_S:
             raise RuntimeError(f"the host did not warm up within {START_TIMEOUT_S:g} s")
         return False
 
-    def go(self, timeout: float) -> int:
+    def go(self, timeout: float) -> dict[str, int]:
         """Make it serve (waiting for it to be ready if it is not); the first call it
-        serves. Raises `RuntimeError` if it failed or does not serve within `timeout` (it is
-        killed then)."""
+        serves of each ring. Raises `RuntimeError` if it failed or does not serve within
+        `timeout` (it is killed then)."""
         deadline = time.monotonic() + timeout
         try:
             while not self.ready():
@@ -108,18 +153,24 @@ class WarmHost:
                     raise RuntimeError(f"the host did not start within {timeout:g} s")
                 self.conn.poll(0.05)
             self.conn.send("go")
-            if not self.conn.poll(max(0.0, deadline - time.monotonic())):
-                raise RuntimeError(f"the host did not start within {timeout:g} s")
-            reply = self.conn.recv()
-            if reply[0] != "serving":
-                raise RuntimeError(f"the host failed to start: {reply[1]}")
+            while not self.serving:
+                if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+                    raise RuntimeError(f"the host did not start within {timeout:g} s")
+                self._read()
         except (EOFError, OSError) as exc:
             self.kill()
             raise RuntimeError(f"the host died while it started: {exc}") from exc
         except RuntimeError:
             self.kill()
             raise
-        return int(reply[2])
+        return self.take_started()
+
+    def take_started(self) -> dict[str, int]:
+        """The rings it started serving since the last call, each with its first call
+        (never blocks; `RuntimeError` if the pipe broke)."""
+        self._read()
+        started, self._started = self._started, {}
+        return started
 
     def alive(self) -> bool:
         """Whether the process still runs."""
@@ -147,15 +198,27 @@ class WarmHost:
 
 @dataclass(frozen=True, slots=True)
 class HostEvent:
-    """For the session log: a host started serving at `call` with a fresh instance, or the
-    calls in `bypassed` were decided bypassed. For the players only: a host `died` (`why`
-    it died and what follows)."""
+    """For the session log: a host started serving `ring` at `call` with a fresh instance,
+    or the calls of `ring` in `bypassed` were decided bypassed. For the players only: the
+    group's host `died` (`why` it died and what follows)."""
 
     kind: str
     call: int = -1
     bypassed: tuple[int, ...] = ()
     pid: int = 0
     why: str = ""
+    ring: str = ""
+
+
+@dataclass(slots=True)
+class _Member:
+    """A ring the group's host serves, with its type."""
+
+    ring: HostRing
+    source: TypeSource
+    log_at: int = 0
+    error: str = ""
+    """Why the host could not take it (its module stays bypassed; the others play)."""
 
 
 @dataclass(slots=True)
@@ -175,7 +238,9 @@ class _Life:
 
 
 class HostKeeper:
-    """One ring's host: started from a warm spare, watched, respawned, reported."""
+    """A group's host, serving the group's rings: started from a warm spare, watched,
+    respawned, reported. Made with its first ring; `add` and `remove` change the group while
+    its host serves (the spare is told too)."""
 
     def __init__(
         self,
@@ -186,22 +251,45 @@ class HostKeeper:
         clock: Callable[[], float] = time.monotonic,
         blank: Callable[[], WarmHost] = WarmHost,
     ) -> None:
-        self.ring = ring
-        self.source = source
         self.rate = rate
         self.policy = policy or RespawnPolicy()
         self.clock = clock
         self.blank = blank
-        """Where a new host comes from: a process with its imports done, waiting for a ring."""
+        """Where a new host comes from: a process with its imports done, waiting for rings."""
+        self.members: dict[str, _Member] = {ring.name: _Member(ring, source)}
         self._life = _Life()
         self._spare: WarmHost | None = None
-        self._log_at = 0
         self._events: list[HostEvent] = []
+
+    @property
+    def ring(self) -> HostRing:
+        """The group's first ring (a keeper of one module: its ring)."""
+        return next(iter(self.members.values())).ring
+
+    def add(self, ring: HostRing, source: TypeSource) -> None:
+        """Serve one more ring: the host takes it at once (meanwhile, and if it cannot, the
+        slots bypass its module), the spare gets it ready."""
+        self.members[ring.name] = _Member(ring, source)
+        for host in (self._life.host, self._spare):
+            if host is not None:
+                host.prepare(ring.name, source, self.rate)
+
+    def remove(self, name: str) -> tuple[int, ...]:
+        """Stop serving ring `name` (the others play on); its calls bypassed and not yet
+        handed on by `take_events`."""
+        member = self.members.pop(name, None)
+        if member is None:
+            return ()
+        for host in (self._life.host, self._spare):
+            if host is not None:
+                host.detach(name)
+        calls, _ = member.ring.bypass_log(member.log_at)
+        return tuple(calls)
 
     def start(self, wait: bool = True) -> None:
         """Start the first host (and a spare, ready for its successor). Without `wait`,
         only start warming it: `poll` makes it serve once it is ready (meanwhile the slots
-        bypass the module), so that a supervisor's loop never waits for an import."""
+        bypass the modules), so that a supervisor's loop never waits for an import."""
         if wait:
             self._spawn()
         else:
@@ -209,7 +297,8 @@ class HostKeeper:
 
     def _ready_spare(self) -> WarmHost:
         spare = self.blank()
-        spare.prepare(self.ring.name, self.source, self.rate)
+        for name, member in self.members.items():
+            spare.prepare(name, member.source, self.rate)
         return spare
 
     def _spawn(self) -> None:
@@ -217,7 +306,7 @@ class HostKeeper:
         spare, self._spare = self._spare or self._ready_spare(), None
         began = time.perf_counter()
         try:
-            first = spare.go(START_TIMEOUT_S)
+            firsts = spare.go(START_TIMEOUT_S)
         finally:
             life.spawn_ms = 1000 * (time.perf_counter() - began)
         self._spare = self._ready_spare()
@@ -225,16 +314,34 @@ class HostKeeper:
         life.start_times.append(life.started)
         if life.death_times and life.respawns[-1]["serving_after_s"] is None:
             life.respawns[-1]["serving_after_s"] = round(life.started - life.death_times[-1], 3)
-        self._events.append(HostEvent("host", call=first, pid=spare.pid))
+        for name, member in self.members.items():
+            member.error = spare.failed.get(name, "")
+        self._serving(spare.pid, firsts)
+
+    def _serving(self, pid: int, firsts: dict[str, int]) -> None:
+        for name, call in firsts.items():
+            if name in self.members:
+                self.members[name].error = ""
+                self._events.append(HostEvent("host", call=call, pid=pid, ring=name))
 
     def poll(self) -> None:
         """Look at the host once (call it every 100 ms or so; it never waits for a host to
         warm up): a death is handled, a start or a respawn that is due is made once its
-        spare is ready."""
+        spare is ready, rings added are reported served."""
         life = self._life
         now = self.clock()
         if life.state == "running" and life.host is not None:
-            why = self._dead(life.host)
+            host = life.host
+            why = self._dead(host)
+            if not why:
+                try:
+                    self._serving(host.pid, host.take_started())
+                except RuntimeError as exc:
+                    host.process.join(0.5)  # its pipe closed as it died: its exit says how
+                    why = self._dead(host) or str(exc)
+                for name, failed in host.failed.items():
+                    if name in self.members:
+                        self.members[name].error = failed
             if why:
                 self._died(why, now)
         if life.state in ("starting", "respawning") and now >= life.respawn_at:
@@ -258,7 +365,9 @@ class HostKeeper:
         if not host.alive():
             code = host.process.exitcode
             return f"died of signal {-code}" if code is not None and code < 0 else f"exit {code}"
-        beat = int(self.ring.header[H.HEARTBEAT_NS])
+        if not self.members:
+            return ""
+        beat = max(int(member.ring.header[H.HEARTBEAT_NS]) for member in self.members.values())
         age = (time.monotonic_ns() - beat) / 1e9
         if age > DEAD_AFTER_S:
             return f"no heartbeat for {age:.1f} s"
@@ -266,7 +375,8 @@ class HostKeeper:
 
     def _died(self, why: str, now: float) -> None:
         life = self._life
-        self.ring.header[H.HOST_PID] = 0  # the slots stop waiting for it at once
+        for member in self.members.values():
+            member.ring.header[H.HOST_PID] = 0  # the slots stop waiting for it at once
         if life.host is not None:
             life.host.kill()
             life.host = None
@@ -287,22 +397,26 @@ class HostKeeper:
         self._events.append(HostEvent("died", why=f"{why}; {life.decision}"))
 
     def take_events(self) -> list[HostEvent]:
-        """What happened since the last call: host starts and bypasses (for the session log),
-        and deaths (for the players)."""
-        calls, self._log_at = self.ring.bypass_log(self._log_at)
+        """What happened since the last call: host starts and bypasses, by ring (for the
+        session log), and deaths (for the players)."""
         events, self._events = self._events, []
-        if calls:
-            events.append(HostEvent("bypass", bypassed=tuple(calls)))
+        for name, member in self.members.items():
+            calls, member.log_at = member.ring.bypass_log(member.log_at)
+            if calls:
+                events.append(HostEvent("bypass", bypassed=tuple(calls), ring=name))
         return events
 
-    def health(self) -> dict[str, Any]:
-        """The hosting mode, the host's pid, state and restarts, and the ring's counters."""
+    def health(self, name: str = "") -> dict[str, Any]:
+        """The hosting mode, the host's pid, state and restarts, and ring `name`'s counters
+        (the first ring's if not given). A ring the host could not take is `failed`."""
         life = self._life
-        header = self.ring.header
+        member = self.members.get(name) or next(iter(self.members.values()))
+        header = member.ring.header
+        state = "failed" if member.error and life.state == "running" else life.state
         return {
             "hosting": "isolated",
             "host_pid": 0 if life.host is None else life.host.pid,
-            "host_state": life.state,
+            "host_state": state,
             "restarts": life.restarts,
             "deaths": list(life.deaths),
             "decision": life.decision,
@@ -315,6 +429,7 @@ class HostKeeper:
             "lost": int(header[H.LOST]),
             "host_errors": int(header[H.HOST_ERRORS]),
             "latency_blocks": 1,
+            "error": member.error,
         }
 
     def history(self) -> list[tuple[float, str]]:
@@ -336,4 +451,5 @@ class HostKeeper:
             if host is not None:
                 host.stop()
         self._life.host, self._spare = None, None
-        self.ring.header[H.HOST_PID] = 0
+        for member in self.members.values():
+            member.ring.header[H.HOST_PID] = 0

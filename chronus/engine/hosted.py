@@ -1,13 +1,19 @@
-"""The supervisor's isolated modules: a ring and a `HostKeeper` for each, made and closed with it.
+"""The supervisor's isolated modules: a ring for each, a host (and its `HostKeeper`) for each
+group of them, made and closed with them.
 
 A type is hosted once its plugin is put in use `isolated` (`host`). Then every module of it
 that the patch creates gets its ring, named so that the slots find it
 (`host_ring.ring_name(tag, type, salt)`, the salt the stable hash of the module id the graph
-gives `reseed`), before its `/patch/create` reaches the slots, and a keeper that starts its
-host without waiting (the slots bypass the module until the host serves). The serve loop
-calls `tick`: the keepers are polled and what they report — host starts, bypassed calls —
-is handed on for the session log. A removed module's ring is closed a moment later, once
-the slots have faded it out.
+gives `reseed`), before its `/patch/create` reaches the slots, and joins its group's host.
+The group of a type with a `host_group` (a native plugin: its maker) is shared by every
+module of every such type: one host process serves all their rings. Any other module (a user
+module, a built-in forced isolated) is a group of its own. The first module of a group gets
+a keeper that starts its host without waiting (the slots bypass the module until the host
+serves); the next ones are attached to the running host, the others playing on. The serve
+loop calls `tick`: the keepers are polled and what they report — host starts, bypassed calls,
+deaths — is handed on for the session log and the players. A removed module's ring is
+detached and closed a moment later, once the slots have faded it out, and a group's host
+stops with its last module.
 """
 
 from __future__ import annotations
@@ -29,16 +35,34 @@ LOG_EVERY_S: Final = 1.0
 """Bypassed calls are handed on for the session log at most this often per module (a
 module whose host is down is bypassed every block: one line a second, not one a tick)."""
 CLOSE_AFTER_S: Final = 1.0
-"""A removed module's ring and host live this long after its `/patch/remove` was stamped:
-past its fade, and past the lead the slots apply commands at."""
+"""A removed module's ring lives this long after its `/patch/remove` was stamped: past its
+fade, and past the lead the slots apply commands at."""
 log = logging.getLogger("chronus.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class _Type:
+    source: TypeSource
+    params: int
+    group: str
+    """The host group of its modules (its maker, for a native plugin); "": one host each."""
+    maker: str
+
+
+@dataclass(slots=True)
+class _Group:
+    name: str
+    keeper: HostKeeper
+    modules: list[str] = field(default_factory=list)
+    """Its modules (not yet removed), in the order they came."""
 
 
 @dataclass(slots=True)
 class _Hosted:
     module_id: str
     type_name: str
-    keeper: HostKeeper
+    ring: HostRing
+    group: str
     close_at: float | None = None
     bypassed: list[int] = field(default_factory=list)
     """Bypassed calls not yet handed on."""
@@ -46,22 +70,29 @@ class _Hosted:
 
 
 class HostedModules:
-    """Every isolated module's ring and keeper, by module id."""
+    """Every isolated module's ring, and every group's host keeper."""
 
     def __init__(self, tag: str, rate: int, block: int) -> None:
         self.tag = tag
         self.rate = rate
         self.block = block
-        self._types: dict[str, tuple[TypeSource, int]] = {}
+        self._types: dict[str, _Type] = {}
         self._modules: dict[str, _Hosted] = {}
         self._closing: list[_Hosted] = []
+        self._groups: dict[str, _Group] = {}
+        self._rings: dict[str, _Hosted] = {}
+        """Every module with a ring (closing ones too), by ring name."""
         self._blank: WarmHost | None = None
         """A host process started while nothing needs it, its imports done: the next host
-        (a module created, a spare after a respawn) only resolves its type and its ring."""
+        (a group's first module, a spare after a respawn) only resolves its types and rings."""
 
-    def host(self, type_name: str, source: TypeSource, params: int) -> None:
-        """Modules of `type_name` are hosted from now on (`params`: its parameter count)."""
-        self._types[type_name] = (source, params)
+    def host(
+        self, type_name: str, source: TypeSource, params: int, group: str = "", maker: str = ""
+    ) -> None:
+        """Modules of `type_name` are hosted from now on (`params`: its parameter count),
+        all in one host with every other module of host group `group` (its `maker`'s) if
+        that is not empty, else each in a host of its own."""
+        self._types[type_name] = _Type(source, params, group, maker)
         self._keep_blank()
 
     def _keep_blank(self) -> None:
@@ -88,9 +119,18 @@ class HostedModules:
         """`isolated` if modules of the type are hosted, else `inline`."""
         return "isolated" if type_name in self._types else "inline"
 
+    def type_info(self, type_name: str) -> dict[str, str]:
+        """A hosted type's maker and host group (empty for a type that is not hosted, or
+        hosted one module a host)."""
+        kind = self._types.get(type_name)
+        if kind is None or not kind.group:
+            return {}
+        return {"maker": kind.maker, "host_group": kind.group}
+
     def created(self, module_id: str, type_name: str) -> None:
-        """A module is about to be created in the slots: make its ring and start its host.
-        A failure is logged and leaves the module without a ring: always bypassed."""
+        """A module is about to be created in the slots: make its ring and give it to its
+        group's host (started now if the group has none). A failure is logged and leaves the
+        module without a ring: always bypassed."""
         if module_id in self._modules:
             self._retire(self._modules.pop(module_id))  # re-created: its old ring goes now
         for old in [h for h in self._closing if h.module_id == module_id]:
@@ -99,87 +139,140 @@ class HostedModules:
         kind = self._types.get(type_name)
         if kind is None:
             return
-        source, params = kind
         name = ring_name(self.tag, type_name, zlib.crc32(module_id.encode()))
         try:
-            ring = HostRing.create(name, RingShape(self.block, params))
+            ring = HostRing.create(name, RingShape(self.block, kind.params))
         except OSError as exc:
             log.error("no ring for the isolated module %s: %s", module_id, exc)
             return
-        keeper = HostKeeper(ring, source, self.rate, blank=self._take_blank)
-        keeper.start(wait=False)
-        self._modules[module_id] = _Hosted(module_id, type_name, keeper)
+        key = f"maker:{kind.group}" if kind.group else f"module:{module_id}"
+        group = self._groups.get(key)
+        if group is None:
+            keeper = HostKeeper(ring, kind.source, self.rate, blank=self._take_blank)
+            keeper.start(wait=False)
+            group = self._groups[key] = _Group(kind.group or module_id, keeper)
+        else:
+            group.keeper.add(ring, kind.source)
+        group.modules.append(module_id)
+        hosted = _Hosted(module_id, type_name, ring, key)
+        self._modules[module_id] = hosted
+        self._rings[name] = hosted
 
     def removed(self, module_id: str) -> None:
-        """A module's removal was stamped: close its ring once the slots are done with it."""
+        """A module's removal was stamped: detach and close its ring once the slots are done
+        with it."""
         hosted = self._modules.pop(module_id, None)
         if hosted is not None:
             hosted.close_at = time.monotonic() + CLOSE_AFTER_S
             self._closing.append(hosted)
+            group = self._groups.get(hosted.group)
+            if group is not None and module_id in group.modules:
+                group.modules.remove(module_id)
 
     def tick(self, flush: bool = False) -> list[tuple[str, HostEvent]]:
         """Poll every keeper (never waiting), close what is due; the host starts since the
         last tick and the bypassed calls since they were last handed on (every
-        `LOG_EVERY_S`, or now with `flush`), by module id."""
+        `LOG_EVERY_S`, or now with `flush`), by module id; and each host's death, once for
+        its group (by the group's modules, its `why` a sentence: see `_death`)."""
         events: list[tuple[str, HostEvent]] = []
         now = time.monotonic()
         self._keep_blank()
-        for hosted in [*self._modules.values(), *self._closing]:
-            hosted.keeper.poll()
-            for event in hosted.keeper.take_events():
-                if event.kind == "bypass":
-                    hosted.bypassed += event.bypassed
+        for hosted in [h for h in self._closing if h.close_at is not None and h.close_at <= now]:
+            self._closing.remove(hosted)
+            self._retire(hosted)
+            if hosted.bypassed:
+                events.append((hosted.module_id, HostEvent("bypass", bypassed=(*hosted.bypassed,))))
+        for group in self._groups.values():
+            group.keeper.poll()
+            for event in group.keeper.take_events():
+                owner = self._rings.get(event.ring)
+                if event.kind == "died":
+                    events.append(self._death(group, event))
+                elif owner is None:
+                    continue
+                elif event.kind == "bypass":
+                    owner.bypassed += event.bypassed
                 else:
-                    events.append((hosted.module_id, event))
+                    events.append((owner.module_id, event))
+        for hosted in [*self._modules.values(), *self._closing]:
             due = flush or hosted.close_at is not None or now - hosted.told_at >= LOG_EVERY_S
             if hosted.bypassed and due:
                 events.append(
                     (hosted.module_id, HostEvent("bypass", bypassed=tuple(hosted.bypassed)))
                 )
                 hosted.bypassed, hosted.told_at = [], now
-        for hosted in [h for h in self._closing if h.close_at is not None and h.close_at <= now]:
-            self._closing.remove(hosted)
-            self._retire(hosted)
         return events
 
+    def _death(self, group: _Group, event: HostEvent) -> tuple[str, HostEvent]:
+        """A host's death for the players, once for its group: its modules, and `why` made a
+        sentence after them, naming their plugins and maker (`r1, e1: their plugin host died
+        of signal 9; respawn at once — tap_reverb, tap_echo, maker Tom Szilagyi, host group
+        tom_szilagyi`)."""
+        modules = [self._modules[m] for m in group.modules if m in self._modules]
+        whose = "its" if len(modules) <= 1 else "their"
+        why = f"{whose} plugin host {event.why}"
+        kind = self._types.get(modules[0].type_name) if modules else None
+        if kind is not None and kind.group:
+            plugins = ", ".join(sorted({m.type_name for m in modules}))
+            why += f" — {plugins}, maker {kind.maker}, host group {kind.group}"
+        subject = ", ".join(m.module_id for m in modules) or group.name
+        return subject, HostEvent("died", why=why)
+
     def health(self, type_name: str = "") -> dict[str, dict[str, Any]]:
-        """Each hosted module's health (of `type_name`'s only, if given), by module id."""
-        return {
-            module_id: hosted.keeper.health()
-            for module_id, hosted in self._modules.items()
-            if not type_name or hosted.type_name == type_name
-        }
+        """Each hosted module's health (of `type_name`'s only, if given), by module id: its
+        plugin, maker and host group, how many modules its host serves, then its keeper's."""
+        out: dict[str, dict[str, Any]] = {}
+        for module_id, hosted in self._modules.items():
+            if type_name and hosted.type_name != type_name:
+                continue
+            group = self._groups.get(hosted.group)
+            if group is None:
+                continue
+            kind = self._types.get(hosted.type_name)
+            out[module_id] = {
+                "plugin": hosted.type_name,
+                "maker": "" if kind is None else kind.maker,
+                "host_group": group.name,
+                "group_modules": list(group.modules),
+                **group.keeper.health(hosted.ring.name),
+            }
+        return out
 
     def keeper(self, module_id: str) -> HostKeeper | None:
-        """The keeper of a hosted module, if it is one."""
+        """The keeper of a hosted module's group, if it is one."""
         hosted = self._modules.get(module_id)
-        return None if hosted is None else hosted.keeper
+        group = None if hosted is None else self._groups.get(hosted.group)
+        return None if group is None else group.keeper
 
     def close(self) -> None:
         """Stop every host and free every ring (the engine stops)."""
         if self._blank is not None:
             self._blank.kill()
             self._blank = None
+        for group in self._groups.values():
+            group.keeper.close()
         for hosted in [*self._modules.values(), *self._closing]:
-            self._close(hosted)
+            hosted.ring.unlink()
+            hosted.ring.close()
+        self._groups.clear()
         self._modules.clear()
         self._closing.clear()
+        self._rings.clear()
 
-    @classmethod
-    def _retire(cls, hosted: _Hosted) -> None:
-        """Free the ring's name now (a module made again under the same id makes it anew),
-        and stop its host in a thread: a host asked to stop answers within a beat, which is
-        not the serve loop's to wait."""
-        hosted.keeper.ring.unlink()
-        threading.Thread(target=cls._stop, args=(hosted,), daemon=True).start()
-
-    @staticmethod
-    def _stop(hosted: _Hosted) -> None:
-        keeper = hosted.keeper
-        keeper.close()
-        keeper.ring.close()
-
-    @classmethod
-    def _close(cls, hosted: _Hosted) -> None:
-        hosted.keeper.ring.unlink()
-        cls._stop(hosted)
+    def _retire(self, hosted: _Hosted) -> None:
+        """Detach the module's ring from its group's host and free its name (a module made
+        again under the same id makes it anew); the bypassed calls it had not handed on go
+        into `hosted.bypassed`. A group left empty stops its host, in a thread: a host asked
+        to stop answers within a beat, which is not the serve loop's to wait."""
+        name = hosted.ring.name
+        self._rings.pop(name, None)
+        group = self._groups.get(hosted.group)
+        if group is not None:
+            hosted.bypassed += group.keeper.remove(name)
+            if hosted.module_id in group.modules:
+                group.modules.remove(hosted.module_id)
+            if not group.keeper.members:
+                del self._groups[hosted.group]
+                threading.Thread(target=group.keeper.close, daemon=True).start()
+        hosted.ring.unlink()
+        hosted.ring.close()

@@ -48,6 +48,10 @@ class Code:
     params: tuple[ParamSpec, ...]
     processor: bool
     warnings: str = ""
+    host_group: str = ""
+    """The host its isolated modules share (a native plugin's maker, as a slug); "": each
+    its own."""
+    maker: str = ""
 
 
 class PluginFeed:
@@ -97,7 +101,7 @@ class PluginFeed:
 
     def answered(self, worker: Holder, message: tuple[Any, ...]) -> None:
         """A worker's reply to a version it was sent."""
-        _, name, version, ok, detail, params, processor = message
+        _, name, version, ok, detail, params, processor, *native = message
         key = (str(name), str(version))
         worker.plugins_asked.discard(key)
         if not ok:
@@ -106,7 +110,8 @@ class PluginFeed:
             self._event(f"an engine process could not import plugin {name}: {detail}")
             return
         worker.plugins.add(key)
-        self.code.setdefault(key, Code(tuple(params), bool(processor), str(detail)))
+        group, maker = (str(native[0]), str(native[1])) if len(native) == 2 else ("", "")
+        self.code.setdefault(key, Code(tuple(params), bool(processor), str(detail), group, maker))
 
     def died(self, worker: Holder) -> None:
         """A worker ended: a version it was importing is to blame (it took the worker down)."""

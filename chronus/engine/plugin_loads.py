@@ -326,7 +326,9 @@ class PluginLoads:
         self._keeper.hosting[name] = job.hosting
         self.registry.set_runs_in(name, job.hosting)
         if job.hosting == "isolated" and self._engine.hosted is not None:
-            self._engine.hosted.host(name, _source(stored), len(code.params))
+            self._engine.hosted.host(
+                name, _source(stored), len(code.params), code.host_group, code.maker
+            )
         if self.registry.state(name) is _S.ACTIVE:
             self.registry.swapped(name, stored.version, "reloaded", "swapped in by a commit")
         else:

@@ -343,8 +343,8 @@ whose lateness costs no sound."""
 
 def prepare_plugin(request: tuple[Any, ...], rate: int, block: int) -> tuple[Any, ...]:
     """Import and warm (unless told not to) a plugin version named by the supervisor; the
-    reply for it:
-    ("plugin", name, version, ok, what went wrong, its parameters, whether a processor)."""
+    reply for it: ("plugin", name, version, ok, what went wrong, its parameters, whether a
+    processor, its host group, its maker) — the last two a native plugin's (else empty)."""
     from chronus.dsp.module import Processor
     from chronus.plugins import runtime
 
@@ -353,9 +353,14 @@ def prepare_plugin(request: tuple[Any, ...], rate: int, block: int) -> tuple[Any
         errors = runtime.prepare(name, version, path, rate, block, warm)
         cls = runtime.use_class(name, version)
     except BaseException as exc:  # a forced faulty module: told, never fatal here
-        return ("plugin", name, version, False, f"{type(exc).__name__}: {exc}", (), False)
+        return ("plugin", name, version, False, f"{type(exc).__name__}: {exc}", (), False, "", "")
     detail = "; ".join(errors)
-    return ("plugin", name, version, True, detail, cls.PARAMS, issubclass(cls, Processor))
+    group, maker = str(getattr(cls, "host_group", "")), ""
+    info = getattr(cls, "INFO", None)
+    if group and info is not None:
+        maker = str(info.maker_name)
+    processor = issubclass(cls, Processor)
+    return ("plugin", name, version, True, detail, cls.PARAMS, processor, group, maker)
 
 
 def _pin(seat: int) -> None:

@@ -803,9 +803,16 @@ class Supervisor:
         """The registry's listing, each isolated plugin with its modules' hosts."""
         listing = self.registry.listing()
         for row in listing:
-            if self.hosted is not None and row.get("runs_in") == "isolated":
-                row["hosts"] = self.hosted.health(str(row["name"]))
+            self._with_hosts(row)
         return listing
+
+    def _with_hosts(self, row: dict[str, Any]) -> None:
+        """An isolated plugin's registry row gets its maker and host group (a native
+        plugin's), and each of its modules' hosts."""
+        if self.hosted is not None and row.get("runs_in") == "isolated":
+            name = str(row["name"])
+            row.update(self.hosted.type_info(name))
+            row["hosts"] = self.hosted.health(name)
 
     def _host_events(self, flush: bool = False) -> None:
         """Poll the isolated modules' hosts; log their starts and bypassed calls, which an
@@ -814,7 +821,7 @@ class Supervisor:
             return
         for module_id, event in self.hosted.tick(flush):
             if event.kind == "died":
-                self._tell("plugin", f"{module_id}: its plugin host {event.why}", module_id)
+                self._tell("plugin", f"{module_id}: {event.why}", module_id)
                 continue
             if event.kind == "host":
                 log.info("isolated module %s: host %d serves from call %d",
@@ -1092,8 +1099,7 @@ class Supervisor:
             except KeyError:
                 self._error(addr, message.address, f"no plugin called {name!r}")
                 return
-            if self.hosted is not None and health.get("runs_in") == "isolated":
-                health["hosts"] = self.hosted.health(name)
+            self._with_hosts(health)
             self._reply(addr, "/plugins/health", json.dumps(health))
         elif message.address.startswith("/patch/"):
             self._commit_request(message, addr)

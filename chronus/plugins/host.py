@@ -1,12 +1,14 @@
-"""An isolated module's host: renders each call of the ring once, in a process of its own.
+"""An isolated module's host: renders each call of its rings once, in a process of its own.
 
-`HostServer` is the host's side of the protocol in `host_ring.py`, the same code in a live
-host process (`host_main`) and in an offline render (`ReplayLink`), so that both make their
-module instances at the same calls and render the same samples. A host process starts warm
-(numpy, numba and chronus imported) and waits for its assignment; given one, it resolves the
-module type, renders a throwaway block (numba loads the kernels here, off the ring), attaches
-the ring and waits again; told to go, it serves the ring from the next call not yet
-submitted, with a fresh instance.
+`HostServer` is the host's side of the protocol in `host_ring.py` for one ring, the same code
+in a live host process (`host_main`) and in an offline render (`ReplayLink`), so that both
+make their module instances at the same calls and render the same samples. A host process
+serves a group's rings (`GroupHost`: the modules of one plugin maker, or one module alone),
+one `HostServer` each. It starts warm (numpy, numba and chronus imported) and waits for its
+assignment; for each ring it is given, it resolves the module type, renders a throwaway block
+(numba loads the kernels here, off the ring) and attaches the ring; told to go, it serves
+every ring from its next call not yet submitted, each with a fresh instance. Rings are
+attached and detached while it serves the others.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from typing import Final
 import numpy as np
 
 from chronus.dsp.module import Module, Processor
-from chronus.plugins.atomics import cas
+from chronus.plugins.atomics import FutexSet, cas
 from chronus.plugins.host_ring import BYPASS, DONE, ENTRIES, READY, H, HostRing, word_at
 from chronus.plugins.type_source import TypeSource, resolve_type
 
-__all__ = ["BEAT_S", "HostServer", "host_main"]
+__all__ = ["BEAT_S", "GroupHost", "HostServer", "host_main"]
 
 BEAT_S: Final = 0.5
 """The host writes its heartbeat at least this often (it waits on the doorbell no longer)."""
@@ -104,6 +106,11 @@ class HostServer:
         else:  # a slot gave up on it first: what this instance rendered is not what played
             self.instance = None
 
+    def close(self) -> None:
+        """Drop every view on the ring's memory (before the ring is closed)."""
+        self.instance = None
+        self.inputs, self.outputs = [], []
+
     def _instance(self, params: np.ndarray) -> Module:
         instance = self.instance
         if instance is None:
@@ -120,16 +127,6 @@ class HostServer:
                 self.applied[i] = params[i]
         return instance
 
-    def serve(self, running: Callable[[], bool]) -> None:
-        """Serve until `running()` is false, beating at least every `BEAT_S`."""
-        ring = self.ring
-        header = ring.header
-        while running():
-            header[H.HEARTBEAT_NS] = time.monotonic_ns()
-            bell = int(header[H.DOORBELL])
-            if not self.step():
-                ring.header_futex.wait(H.DOORBELL, bell, BEAT_S)
-
 
 def _warm(cls: type[Module], rate: int, frames: int) -> None:
     """Render one throwaway block, so that numba's kernels are loaded before the first call."""
@@ -140,42 +137,146 @@ def _warm(cls: type[Module], rate: int, frames: int) -> None:
         instance.process(np.zeros(frames), frames)
 
 
-def host_main(conn: Connection, serving: Callable[[], object] = lambda: None) -> None:
-    """A host process: warm now, get ready for the ring it is given, serve it when told.
+class GroupHost:
+    """A host process's rings: one `HostServer` per ring, attached and detached while the
+    others play, served together from one loop.
 
-    It receives `(ring name, type source JSON, sample rate)` and answers `("ready",)` once
-    the type is resolved, a block rendered and the ring attached, or `("failed", why)`;
-    then `"go"` makes it start (`("serving", pid, first call)`) and serve until its pipe
-    closes or says `None`. `serving` is called as it starts serving, not before: a host
-    takes real-time priority then, so that its imports and a first compile of its kernels
-    (a cold numba cache) never hold a core at that priority. A spare is made ready ahead of
-    need, so that a respawn costs a word on the pipe, not an import.
+    Before `go` a host only gets ready: each ring it is given is attached, its type resolved
+    and warmed. From `go` on it serves every ring it holds and a ring given later is served
+    at once. Each pass of the loop deals with one call of each ring in turn (so one ring's
+    backlog never holds the others back) until none has a call waiting, then sleeps until
+    any ring's doorbell rings (`FutexSet`), a beat at most.
+    """
+
+    def __init__(self, conn: Connection, serving: Callable[[], object]) -> None:
+        self.conn = conn
+        self.serving = serving
+        self.ready: dict[str, HostServer] = {}
+        """Rings attached and warm, not yet served (before `go`)."""
+        self.servers: dict[str, HostServer] = {}
+        self.live = False
+        self._bells = FutexSet([])
+        self._expected: list[int] = []
+
+    def handle(self, message: object) -> bool:
+        """Act on one word from the keeper; False once told to end."""
+        if message is None:
+            return False
+        if message == "go":
+            self.go()
+        elif isinstance(message, tuple) and message[0] == "attach":
+            self.attach(str(message[1]), str(message[2]), int(message[3]))
+        elif isinstance(message, tuple) and message[0] == "detach":
+            self.detach(str(message[1]))
+        return True
+
+    def attach(self, name: str, source_json: str, rate: int) -> None:
+        """Attach ring `name` and make its type (`("ready", name)` before `go`; after it,
+        the ring is served at once: `("serving", pid, {name: first call})`), or say why not
+        (`("failed", name, why)`). The rings served meanwhile are looked at between the
+        steps, so that a plugin's library opening costs them no block."""
+        try:
+            cls = resolve_type(TypeSource.from_json(source_json), rate)
+            self.pump()
+            ring = HostRing.attach(name)
+            self.pump()
+            _warm(cls, rate, ring.shape.frames)
+        except Exception as exc:
+            self.conn.send(("failed", name, f"{type(exc).__name__}: {exc}"))
+            return
+        server = HostServer(ring, cls, rate)
+        if not self.live:
+            self.ready[name] = server
+            self._title("ready")
+            self.conn.send(("ready", name))
+            return
+        self.servers[name] = server
+        self._rings_changed()
+        self.conn.send(("serving", os.getpid(), {name: server.start(os.getpid())}))
+
+    def detach(self, name: str) -> None:
+        """Stop serving ring `name` and let go of it (the others play on)."""
+        server = self.servers.pop(name, None) or self.ready.pop(name, None)
+        if server is None:
+            return
+        self._rings_changed()
+        ring = server.ring
+        server.close()
+        try:
+            ring.close()
+        except BufferError:
+            pass  # a view outlived its server: the mapping goes with the last of them
+
+    def go(self) -> None:
+        """Serve every ring made ready, each from its next call not yet submitted."""
+        self.live = True
+        self.serving()
+        pid = os.getpid()
+        self.servers, self.ready = self.ready, {}
+        firsts = {name: server.start(pid) for name, server in self.servers.items()}
+        self._rings_changed()
+        self.conn.send(("serving", pid, firsts))
+
+    def _rings_changed(self) -> None:
+        servers = list(self.servers.values())
+        self._bells = FutexSet([(s.ring.header, H.DOORBELL) for s in servers])
+        self._expected = [0] * len(servers)
+        self._title("")
+
+    def _title(self, state: str) -> None:
+        from chronus.engine.titles import set_title
+
+        types = sorted({s.cls.TYPE for s in [*self.servers.values(), *self.ready.values()]})
+        set_title(f"plugin host {'+'.join(types)}" + (f" ({state})" if state else ""))
+
+    def pump(self) -> bool:
+        """Deal with every call waiting on any ring, one ring's call at a time; whether
+        there was any."""
+        servers = list(self.servers.values())
+        now = time.monotonic_ns()
+        for server in servers:
+            server.ring.header[H.HEARTBEAT_NS] = now
+        any_call = False
+        stepped = True
+        while stepped:
+            stepped = False
+            for server in servers:
+                if server.step():
+                    stepped = any_call = True
+        return any_call
+
+    def run(self) -> None:
+        """Take words from the keeper and serve, until told to end or the pipe closes."""
+        conn = self.conn
+        while True:
+            if not self.live or conn.poll():
+                if not self.handle(conn.recv()):
+                    return
+                continue
+            expected = self._expected
+            for i, server in enumerate(self.servers.values()):
+                expected[i] = int(server.ring.header[H.DOORBELL])
+            if not self.pump():
+                self._bells.wait(expected, BEAT_S)
+
+
+def host_main(conn: Connection, serving: Callable[[], object] = lambda: None) -> None:
+    """A host process: warm now, get ready for the rings it is given, serve them when told.
+
+    Words on the pipe: `("attach", ring name, type source JSON, sample rate)` (answered
+    `("ready", ring)` once the type is resolved, a block rendered and the ring attached, or
+    `("failed", ring, why)`; after `go`, `("serving", pid, {ring: first call})`),
+    `("detach", ring)`, `"go"` (answered `("serving", pid, {ring: first call, …})`), and
+    `None` or the pipe closing: the end. `serving` is called as it starts serving, not
+    before: a host takes real-time priority then, so that its imports and a first compile
+    of its kernels (a cold numba cache) never hold a core at that priority. A spare is made
+    ready ahead of need, so that a respawn costs a word on the pipe, not an import.
     """
     from chronus.engine.titles import set_title
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_title("plugin host (spare)")
     try:
-        task = conn.recv()
-        if task is None:
-            return
-        ring_name, source_json, rate = task
-        try:
-            cls = resolve_type(TypeSource.from_json(source_json), rate)
-            ring = HostRing.attach(ring_name)
-            _warm(cls, rate, ring.shape.frames)
-        except Exception as exc:
-            conn.send(("failed", f"{type(exc).__name__}: {exc}"))
-            return
-        set_title(f"plugin host {cls.TYPE} (ready)")
-        conn.send(("ready",))
-        if conn.recv() != "go":
-            return
+        GroupHost(conn, serving).run()
     except (EOFError, OSError):
         return
-    set_title(f"plugin host {cls.TYPE}")
-    serving()
-    server = HostServer(ring, cls, rate)
-    first = server.start(os.getpid())
-    conn.send(("serving", os.getpid(), first))
-    server.serve(lambda: not conn.poll())

@@ -241,6 +241,8 @@ def _runs_in(row: dict[str, Any]) -> str:
         for module_id, host in sorted(hosts.items())
         if isinstance(host, dict)
     ]
+    if row.get("host_group"):
+        where += f" in the {row['host_group']} host (maker {row.get('maker', '?')})"
     return f"{where}, 1 block late ({'; '.join(said)})"
 
 
@@ -269,7 +271,8 @@ def _last_error(row: dict[str, Any]) -> str:
 
 
 def _plugin_host_lines(hosts: object) -> list[str]:
-    """An isolated plugin's modules: each one's host, what befell it, and its lag."""
+    """An isolated plugin's modules: each one's host (a native plugin's: named with its maker,
+    and the modules the host serves), what befell it, and its lag."""
     if not isinstance(hosts, dict):
         return []
     lines = []
@@ -277,11 +280,20 @@ def _plugin_host_lines(hosts: object) -> list[str]:
         if not isinstance(host, dict):
             continue
         lag = int(_number(host.get("latency_blocks")))
+        named = module_id
+        if host.get("maker"):
+            named += f" ({host.get('plugin', '?')}, maker: {host['maker']})"
+        together = host.get("group_modules")
+        shared = ""
+        if isinstance(together, list) and len(together) > 1:
+            shared = f" · {len(together)} modules in this host ({', '.join(map(str, together))})"
         lines.append(
-            f"  {module_id}: host pid {host.get('host_pid', 0)} · {host.get('host_state', '?')}"
+            f"  {named}: host pid {host.get('host_pid', 0)} · {host.get('host_state', '?')}"
             f" · restarts {host.get('restarts', 0)} · {host.get('bypasses', 0)} calls bypassed"
-            f" · plays {lag} block{'s' if lag != 1 else ''} late"
+            f" · plays {lag} block{'s' if lag != 1 else ''} late{shared}"
         )
+        if host.get("error"):
+            lines.append(f"    its host could not take it: {host['error']}")
         deaths = [str(death) for death in host.get("deaths") or []]
         if deaths:
             lines.append(f"    host deaths: {'; '.join(deaths)} — {host.get('decision', '')}")

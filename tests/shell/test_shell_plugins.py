@@ -450,3 +450,35 @@ def test_modules_lists_an_isolated_plugins_hosts(engine: FakeEngine) -> None:
     assert shell.handle("modules")
     text = " ".join(written[-1].split())
     assert "isolated, 1 block" in text and "4242 running, 1 restarts)" in text  # cells wrap
+
+
+def test_modules_names_a_native_plugins_maker_and_the_modules_its_host_serves(
+    engine: FakeEngine,
+) -> None:
+    health = _health("/usr/lib/ladspa/tap_reverb.so#tap_reverb")
+    health["runs_in"] = "isolated"
+    health["hosts"] = {
+        "verb": {
+            "host_pid": 4242, "host_state": "running", "restarts": 1, "bypasses": 3,
+            "latency_blocks": 1, "plugin": "tap_reverb", "maker": "Tom Szilagyi",
+            "host_group": "tom_szilagyi", "group_modules": ["verb", "echo"],
+        }
+    }  # fmt: skip
+    engine.health = {"fold": health}
+    shell, written = _shell(engine)
+    assert shell.handle("modules fold")
+    assert (
+        "  verb (tap_reverb, maker: Tom Szilagyi): host pid 4242 · running · restarts 1 · "
+        "3 calls bypassed · plays 1 block late · 2 modules in this host (verb, echo)"
+    ) in written[-1].splitlines()
+
+
+def test_modules_lists_a_native_plugin_in_its_makers_host(engine: FakeEngine) -> None:
+    listing = _listing("/usr/lib/ladspa/tap_reverb.so#tap_reverb")
+    listing[0].update(runs_in="isolated", maker="Tom Szilagyi", host_group="tom_szilagyi")
+    listing[0]["hosts"] = {"verb": {"host_pid": 4242, "host_state": "running", "restarts": 0}}
+    engine.listing = listing
+    shell, written = _shell(engine)
+    assert shell.handle("modules")
+    text = " ".join(written[-1].split())
+    assert "isolated in the tom_szilagyi host" in text and "(maker Tom Szilagyi), 1 block" in text

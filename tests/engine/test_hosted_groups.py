@@ -1,0 +1,149 @@
+"""`HostedModules` groups isolated modules into hosts: every module of a maker's types in one
+host, any other module in a host of its own; a group's death told once, naming its modules,
+plugins and maker; a module removed from a group detached, the group's host stopped with its
+last module. (Fake keepers: the host processes are `test_host_groups.py`'s.)"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+
+from chronus.engine import hosted as hosted_module
+from chronus.engine.host_keeper import HostEvent
+from chronus.engine.hosted import HostedModules
+from chronus.plugins.host_ring import HostRing
+from chronus.plugins.type_source import TypeSource
+
+
+class _Keeper:
+    """Records what `HostedModules` asks of a group's keeper."""
+
+    made: ClassVar[list[_Keeper]] = []
+
+    def __init__(self, ring: HostRing, source: TypeSource, rate: int, **_: object) -> None:
+        self.members: dict[str, HostRing] = {ring.name: ring}
+        self.started = False
+        self.closed = False
+        self.events: list[HostEvent] = []
+        _Keeper.made.append(self)
+
+    def start(self, wait: bool = True) -> None:
+        self.started = True
+
+    def add(self, ring: HostRing, source: TypeSource) -> None:
+        self.members[ring.name] = ring
+
+    def remove(self, name: str) -> tuple[int, ...]:
+        del self.members[name]
+        return (7,)
+
+    def poll(self) -> None:
+        pass
+
+    def take_events(self) -> list[HostEvent]:
+        events, self.events = self.events, []
+        return events
+
+    def health(self, name: str = "") -> dict[str, Any]:
+        return {"host_pid": 42, "host_state": "running", "ring": name}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Blank:
+    def alive(self) -> bool:
+        return True
+
+    def kill(self) -> None:
+        pass
+
+
+@pytest.fixture
+def hosted(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostedModules]:
+    _Keeper.made = []
+    monkeypatch.setattr(hosted_module, "HostKeeper", _Keeper)
+    monkeypatch.setattr(hosted_module, "WarmHost", _Blank)
+    made = HostedModules(f"chr_test_hg{os.getpid()}", 48000, 128)
+    made.host("tap_reverb", TypeSource("ladspa", "tap_reverb"), 5, "tom_szilagyi", "Tom Szilagyi")
+    made.host("tap_echo", TypeSource("ladspa", "tap_echo"), 9, "tom_szilagyi", "Tom Szilagyi")
+    made.host("plate", TypeSource("ladspa", "plate"), 4, "steve_harris", "Steve Harris")
+    made.host("gain", TypeSource("user", "gain"), 2)
+    yield made
+    made.close()
+
+
+def _ring(hosted: HostedModules, module_id: str) -> str:
+    return str(hosted.health()[module_id]["ring"])
+
+
+def test_a_makers_modules_share_one_host_and_any_other_module_has_its_own(
+    hosted: HostedModules,
+) -> None:
+    for module_id, type_name in (("r1", "tap_reverb"), ("e1", "tap_echo"), ("r2", "tap_reverb"),
+                                 ("p1", "plate"), ("g1", "gain"), ("g2", "gain")):  # fmt: skip
+        hosted.created(module_id, type_name)
+    tom, steve, g1, g2 = _Keeper.made
+    assert all(keeper.started for keeper in _Keeper.made)
+    assert set(tom.members) == {_ring(hosted, m) for m in ("r1", "e1", "r2")}
+    assert set(steve.members) == {_ring(hosted, "p1")}
+    assert set(g1.members) == {_ring(hosted, "g1")} and set(g2.members) == {_ring(hosted, "g2")}
+    health = hosted.health("tap_echo")
+    assert list(health) == ["e1"]
+    assert health["e1"]["plugin"] == "tap_echo" and health["e1"]["maker"] == "Tom Szilagyi"
+    assert health["e1"]["host_group"] == "tom_szilagyi"
+    assert health["e1"]["group_modules"] == ["r1", "e1", "r2"]
+    assert health["e1"]["host_pid"] == 42
+    assert hosted.health("gain")["g2"]["host_group"] == "g2"
+    assert hosted.type_info("tap_echo") == {"maker": "Tom Szilagyi", "host_group": "tom_szilagyi"}
+    assert hosted.type_info("gain") == {}
+    assert hosted.keeper("r2") is tom and hosted.keeper("g1") is g1
+
+
+def test_a_groups_events_are_told_by_module_and_its_death_once(hosted: HostedModules) -> None:
+    hosted.created("r1", "tap_reverb")
+    hosted.created("e1", "tap_echo")
+    hosted.created("g1", "gain")
+    tom, gain = _Keeper.made
+    tom.events = [
+        HostEvent("host", call=3, pid=42, ring=_ring(hosted, "e1")),
+        HostEvent("died", why="died of signal 9; respawning now"),
+    ]
+    gain.events = [HostEvent("died", why="died of signal 11; respawning now")]
+    events = hosted.tick(flush=True)
+    assert events[0] == ("e1", HostEvent("host", call=3, pid=42, ring=_ring(hosted, "e1")))
+    deaths = [(subject, event.why) for subject, event in events if event.kind == "died"]
+    assert deaths == [
+        ("r1, e1", "their plugin host died of signal 9; respawning now — tap_echo, tap_reverb, "
+                   "maker Tom Szilagyi, host group tom_szilagyi"),
+        ("g1", "its plugin host died of signal 11; respawning now"),
+    ]  # fmt: skip
+
+
+def test_a_module_removed_is_detached_and_the_last_one_stops_the_host(
+    hosted: HostedModules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hosted.created("r1", "tap_reverb")
+    hosted.created("e1", "tap_echo")
+    [tom] = _Keeper.made
+    ring = _ring(hosted, "r1")
+    monkeypatch.setattr(hosted_module, "CLOSE_AFTER_S", 0.0)  # due at the next tick
+    hosted.removed("r1")
+    assert ring in tom.members, "served until the slots have faded it out"
+    assert hosted.health("tap_echo")["e1"]["group_modules"] == ["e1"]
+    assert ("r1", HostEvent("bypass", bypassed=(7,))) in hosted.tick()
+    assert list(tom.members) == [_ring(hosted, "e1")] and not tom.closed
+    hosted.removed("e1")
+    hosted.tick()
+    assert tom.members == {}
+    deadline = time.perf_counter() + 5.0
+    while not tom.closed and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert tom.closed, "the group's host stops with its last module"
+    assert hosted.health() == {}
+    hosted.created("r3", "tap_reverb")
+    assert len(_Keeper.made) == 2, "a new group, a new host"
