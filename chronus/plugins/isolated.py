@@ -370,20 +370,29 @@ def isolated_type(cls: type[Module]) -> type[IsolatedModule]:
 def warm_stand_ins(rate: int, max_block: int) -> None:
     """Compile (or load) the kernels of a stand-in and of a slot's side of a ring, with a
     built-in processor and source behind a private ring, so that the first isolated module
-    a slot makes does not compile them in a block."""
+    a slot (or an offline render) makes does not compile them in a block: one compiled
+    there runs into the guard's CPU limit, which suspends the module and aborts the compile
+    (so that numba never caches it, and every process meets it again). Each path is taken:
+    a call rendered by a host (`DONE`) and one bypassed, with events and without."""
     from chronus.dsp.catalog import MODULE_TYPES  # the catalogue imports nothing of this
 
     for name in ("lowpass", "sine"):
-        stand_in = isolated_type(MODULE_TYPES[name])(rate, max_block)
+        cls = MODULE_TYPES[name]
+        stand_in = isolated_type(cls)(rate, max_block)
         ring = HostRing.private(RingShape(max_block, len(stand_in.PARAMS)))
+        host = HostServer(ring, cls, rate)
+        host.start(1)
         stand_in.attach(SlotLink(ring, wait_s=0.0, settle_s=0.0))
         inp, out = np.zeros((max_block, 2)), np.zeros((max_block, 2))
-        for n in (max_block, 1, max_block):
+        for i, n in enumerate((max_block, 1, max_block, max_block, 1)):
             stand_in.set_param(stand_in.PARAMS[0].name, stand_in.PARAMS[0].default)  # a row
             if isinstance(stand_in, Processor):
                 stand_in.process_stereo(inp, out, n)
             else:
                 stand_in.process(out[:, 0].copy(), n)
+            if i < 2:  # the first calls rendered, the later ones bypassed
+                while host.step():
+                    pass
         same_input(ring.inp, 0, inp, max_block, ring.params, stand_in._sent)  # a peer's check
         rows = stand_in._events.rows
         same_events(ring.events, ring.event_counts, 0, rows, int(ring.event_counts[0]))

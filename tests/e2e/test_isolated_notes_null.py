@@ -79,6 +79,7 @@ def test_an_isolated_source_plays_its_pattern_as_inline_a_block_late(tmp_path: P
         engine.kill()
     assert health["runs_in"] == "isolated"
     host = health["hosts"]["v"]
+    print(f"\nisolated source's host: {host}")
     assert host["different"] == 0 and host["host_errors"] == 0 and host["restarts"] == 0
     check_replay(tmp_path, status, "isolated source")  # the recording, with its bypasses
     session = read_stamped_log(tmp_path / "s.log")
