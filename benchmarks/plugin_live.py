@@ -73,7 +73,12 @@ def run(backend: str, cycles: int, folder: Path, text: str) -> dict[str, Any]:
                 version += 1
                 source.write_text(text.format(tag=f"version {version}", amount=0.8))
                 steps["load"].append(
-                    _step(client, "/plugins/load", (str(source), "tilt"), "/plugins/loaded")
+                    _step(
+                        client,
+                        "/plugins/load",
+                        (str(source), "tilt", 0, "inline"),
+                        "/plugins/loaded",
+                    )
                 )
                 client.send([
                     validate("/patch/create", ("t", "tilt")),

@@ -75,7 +75,7 @@ def one_run(
     try:
         with engine.client() as client:
             for name in names:
-                client.send_raw("/plugins/load", name, name, int(force))
+                client.send_raw("/plugins/load", name, name, int(force), "inline")  # reloads
             _await(client, len(names))
             loaded = time.perf_counter() - began
             took = []

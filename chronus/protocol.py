@@ -372,8 +372,8 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
             ArgSpec(
                 "hosting",
                 "s",
-                "`inline` (in the slots; the default) or `isolated` (a host process per "
-                "module, its output one block late)",
+                "`isolated` (a host process per module, its output one block late; the "
+                "default) or `inline` (in the slots)",
                 optional=True,
             ),
         ),

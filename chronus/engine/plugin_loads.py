@@ -1,6 +1,8 @@
 """The supervisor's side of `/plugins/load`, `/plugins/reload` and `/plugins/unload`.
 
-A load names a file (or a module in the configured folders); its bytes go into the store and
+A load names a file (or a module in the configured folders) and where its code runs:
+`isolated` (a plugin host process per module; the default, `DEFAULT_HOSTING`) or `inline`
+(in the slots; built-in types always are). Its bytes go into the store and
 that copy is validated in the sandbox pool, in the pool's thread (the serve loop never
 waits), unless the request is forced — a flag for tests of faulty modules, never for music.
 A valid version is then imported by every slot worker off the render path (`plugin_feed`);
@@ -34,7 +36,11 @@ from chronus.plugins.store import PluginStore, ResolveError, StoredPlugin, resol
 from chronus.plugins.type_source import TypeSource
 from chronus.protocol import Message, validate
 
-__all__ = ["IMPORT_TIMEOUT_S", "PluginLoads", "Validator"]
+__all__ = ["DEFAULT_HOSTING", "IMPORT_TIMEOUT_S", "PluginLoads", "Validator"]
+
+DEFAULT_HOSTING = "isolated"
+"""Where a user module runs when its load does not say: in a plugin host of its own, so that
+code the engine did not write cannot take a slot down (`inline` puts it in the slots)."""
 
 IMPORT_TIMEOUT_S = 60.0
 """How long the workers may take to import a version (numba may compile it first)."""
@@ -133,7 +139,7 @@ class PluginLoads:
         args = message.args
         spec, name = str(args[0]), str(args[1]) if len(args) > 1 else ""
         force = len(args) > 2 and int(args[2]) == 1
-        hosting = str(args[3]) if len(args) > 3 else "inline"
+        hosting = str(args[3]) if len(args) > 3 and args[3] else DEFAULT_HOSTING
         if hosting not in ("inline", "isolated"):
             raise ValueError(f"hosting must be inline or isolated, not {hosting!r}")
         path, name = resolve(spec, self.folders, name)
@@ -164,7 +170,8 @@ class PluginLoads:
         if self._keeper.hosting.get(name) == "isolated":
             raise ValueError(
                 f"{name} runs isolated: its hosts cannot take a new version yet; unload it "
-                "and load it again"
+                f"and load it again (a module loaded `inline` reloads in place: load module "
+                f"{name} inline)"
             )
         health = self.registry.health(name)
         stored = self.store.put(Path(health["path"]), name)

@@ -507,7 +507,7 @@ class Plugin(_IntentBase):
     native: bool = False
     """`load plugin NAME`: `source` names a native (LADSPA) plugin the scan found."""
     hosting: str = ""
-    """`isolated` or `inline` if the load said so ("": the engine's default, inline)."""
+    """`isolated` or `inline` if the load said so ("": the engine's default, isolated)."""
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from chronus.dsp.module import Module, Processor
 from chronus.plugins.atomics import FutexSet, cas
+from chronus.plugins.host_events import replay
 from chronus.plugins.host_ring import BYPASS, DONE, ENTRIES, READY, H, HostRing, word_at
 from chronus.plugins.type_source import TypeSource, resolve_type
 
@@ -48,6 +49,8 @@ class HostServer:
         self.inputs = [ring.inp[e] for e in range(ENTRIES)]
         self.outputs = [ring.out[e] for e in range(ENTRIES)]
         self.next_call = 0
+        self.call_entry = 0
+        """The entry of the call being rendered."""
 
     def start(self, pid: int) -> int:
         """Serve from the next call not yet submitted; returns that call."""
@@ -83,17 +86,17 @@ class HostServer:
 
     def _render(self, k: int, e: int, seen: int) -> None:
         ring = self.ring
+        self.call_entry = e
         n = int(ring.frames[e])
         params = ring.params[e]
         out = self.outputs[e]
         try:
             instance = self._instance(params)
-            if self.processor:
-                instance.process_stereo(self.inputs[e], out, n)  # type: ignore[attr-defined]
+            count = int(ring.event_counts[e])
+            if count:  # notes and the like first, and inside the block (`host_events`)
+                replay(instance, ring.events[e], count, n, self._piece, self._set)
             else:
-                instance.process(self.mono, n)
-                out[:n, 0] = self.mono[:n]
-                out[:n, 1] = self.mono[:n]
+                self._piece(0, n)
             fine = bool(np.isfinite(out[:n]).all())
         except Exception:
             fine = False
@@ -111,7 +114,35 @@ class HostServer:
         self.instance = None
         self.inputs, self.outputs = [], []
 
+    def _piece(self, start: int, stop: int) -> None:
+        """Render frames `start` to `stop` of the call being served (from 0: with the
+        parameters its events did not set)."""
+        instance, e = self.instance, self.call_entry
+        assert instance is not None
+        if start == 0:
+            params = self.ring.params[e]
+            for i, name in enumerate(self.names):
+                if params[i] != self.applied[i]:
+                    instance.set_param(name, float(params[i]))
+                    self.applied[i] = params[i]
+        out = self.outputs[e]
+        if self.processor:
+            inp = self.inputs[e]
+            instance.process_stereo(inp[start:], out[start:], stop - start)  # type: ignore[attr-defined]
+        else:
+            mono = self.mono[start:]
+            instance.process(mono, stop - start)
+            out[start:stop, 0] = mono[: stop - start]
+            out[start:stop, 1] = mono[: stop - start]
+
+    def _set(self, index: int, value: float) -> None:
+        """A parameter's event: set it on the instance, in its place among the others."""
+        assert self.instance is not None
+        self.instance.set_param(self.names[index], value)
+        self.applied[index] = value
+
     def _instance(self, params: np.ndarray) -> Module:
+        """The instance to render with: the current one, or a fresh one with `params`."""
         instance = self.instance
         if instance is None:
             instance = self.cls(self.rate, self.ring.shape.frames)
@@ -120,11 +151,6 @@ class HostServer:
             self.applied[:] = params
             self.ring.header[H.GENERATIONS] += 1
             self.instance = instance
-            return instance
-        for i, name in enumerate(self.names):
-            if params[i] != self.applied[i]:
-                instance.set_param(name, float(params[i]))
-                self.applied[i] = params[i]
         return instance
 
 

@@ -6,9 +6,10 @@ One ring per isolated module, in one shared-memory segment. Each call of the mod
 int64 word, `j × 8 + phase`:
 
 - `WRITING`: the first slot to reach call *j* claimed the entry (compare-and-swap) and copies
-  its input, its parameters and its length in; then it sets `READY` and rings the doorbell.
-  The second slot finds the entry taken and checks that its own input is the same (a
-  difference is counted: the slots left lockstep).
+  its input, its parameters, the events before the call (notes, gates, … in `host_events`)
+  and its length in; then it sets `READY` and rings the doorbell. The second slot finds the
+  entry taken and checks that its own input and events are the same (a difference is
+  counted: the slots left lockstep).
 - `READY`: the host renders it and moves it to `DONE`, by compare-and-swap.
 - `BYPASS`: decided instead of `DONE`, once, by compare-and-swap: by a slot that needs the
   output and finds the host has not given it (the host is behind, stopped or dead, or did not
@@ -45,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.plugins.atomics import Futex, cas
+from chronus.plugins.host_events import EVENTS, WIDTH
 
 __all__ = [
     "BYPASS",
@@ -57,6 +59,7 @@ __all__ = [
     "RingShape",
     "SlotLink",
     "ring_name",
+    "same_events",
     "same_input",
     "word_at",
 ]
@@ -126,8 +129,8 @@ class RingShape:
 
     def nbytes(self) -> int:
         """The segment's size."""
-        words = _HEADER + 2 * ENTRIES + 2 * LOG
-        floats = ENTRIES * self.params + 2 * ENTRIES * self.frames * 2
+        words = _HEADER + 3 * ENTRIES + 2 * LOG
+        floats = ENTRIES * self.params + 2 * ENTRIES * self.frames * 2 + ENTRIES * EVENTS * WIDTH
         return 8 * (words + floats)
 
 
@@ -159,6 +162,9 @@ class HostRing:
         self.params = floats(ENTRIES, p)
         self.inp = floats(ENTRIES, b, 2)
         self.out = floats(ENTRIES, b, 2)
+        self.event_counts = ints(ENTRIES)
+        self.events = floats(ENTRIES, EVENTS, WIDTH)
+        """Each call's rows of what the graph did to the module before it (`host_events`)."""
         self.word_futex = Futex(self.words)
         self.header_futex = Futex(self.header)
         self._shm: shared_memory.SharedMemory | None = None
@@ -212,7 +218,10 @@ class HostRing:
         """Let go of the segment (views first: a mapping with views cannot close)."""
         if self._shm is None:
             return
-        for attr in ("header", "words", "frames", "log_calls", "log_seqs", "params", "inp", "out"):
+        for attr in (
+            "header", "words", "frames", "log_calls", "log_seqs", "params", "inp", "out",
+            "event_counts", "events",
+        ):  # fmt: skip
             delattr(self, attr)
         del self.word_futex, self.header_futex
         shm, self._shm = self._shm, None
@@ -287,6 +296,33 @@ def same_input(
     return True
 
 
+@numba.njit(cache=True)
+def _put_events(
+    table: npt.NDArray[np.float64], e: int, rows: npt.NDArray[np.float64], count: int
+) -> None:
+    for i in range(count):
+        for j in range(rows.shape[1]):
+            table[e, i, j] = rows[i, j]
+
+
+@numba.njit(cache=True)
+def same_events(
+    table: npt.NDArray[np.float64],
+    counts: npt.NDArray[np.int64],
+    e: int,
+    rows: npt.NDArray[np.float64],
+    count: int,
+) -> bool:
+    """Whether entry `e` holds `rows[:count]`: a slot's check of the events its peer offered."""
+    if counts[e] != count:
+        return False
+    for i in range(count):
+        for j in range(rows.shape[1]):
+            if table[e, i, j] != rows[i, j]:
+                return False
+    return True
+
+
 def word_at(words: npt.NDArray[np.int64], e: int) -> tuple[int, int, int]:
     """An entry's word as read now: (the word, its call, its phase)."""
     seen = int(words[e])
@@ -304,9 +340,16 @@ class SlotLink:
         """How long a second slot waits for a first one that is writing the same call."""
 
     def submit(
-        self, call: int, inp: npt.NDArray[np.float64], params: npt.NDArray[np.float64], n: int
+        self,
+        call: int,
+        inp: npt.NDArray[np.float64],
+        params: npt.NDArray[np.float64],
+        n: int,
+        events: npt.NDArray[np.float64] | None = None,
+        count: int = 0,
     ) -> None:
-        """Offer call `call`'s input (`inp[:n]`, stereo) and parameters to the host."""
+        """Offer call `call`'s input (`inp[:n]`, stereo), parameters and events (the first
+        `count` rows of `events`, see `host_events`) to the host."""
         ring, words, e = self.ring, self.ring.words, call % ENTRIES
         waited = False
         while True:
@@ -318,6 +361,9 @@ class SlotLink:
                 if not cas(words, e, seen, call * 8 + WRITING):
                     continue
                 _put(ring.inp, e, inp, n, ring.params, params)
+                if events is not None and count:
+                    _put_events(ring.events, e, events, count)
+                ring.event_counts[e] = count
                 ring.frames[e] = n
                 if not cas(words, e, call * 8 + WRITING, call * 8 + READY):
                     return  # the other slot took this one for dead and bypassed the call
@@ -338,6 +384,12 @@ class SlotLink:
                 continue
             if phase != BYPASS and ring.frames[e] == n:
                 same = same_input(ring.inp, e, inp, n, ring.params, params)
+                if count or ring.event_counts[e]:
+                    same = (
+                        same
+                        and events is not None
+                        and bool(same_events(ring.events, ring.event_counts, e, events, count))
+                    )
                 if not same and int(words[e]) == seen:
                     ring.header[H.DIFFERENT] += 1
             return

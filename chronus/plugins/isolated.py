@@ -10,7 +10,10 @@ its own input (a processor) or silence (a source), delayed the same.
 The stand-in's state (its call count, what it has offered and not yet played) is a module's
 state like any other, so a standby joining by `load_state` continues on the same ring from
 the same call. The link is given after construction (`attach`): a `SlotLink` in a slot, a
-`ReplayLink` in an offline render. Notes are not passed to an isolated source yet.
+`ReplayLink` in an offline render. What the graph does to the module between its calls (a
+note, a note inside the next block, a gate, a release, a panic, a tempo, a parameter) is
+recorded as rows and sent with the next call, and the host does it to its instance there
+(`host_events`): an isolated source plays its notes, an acid filter's envelope follows them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,18 @@ import numpy.typing as npt
 
 from chronus.dsp.module import Module, Processor
 from chronus.plugins.host import HostServer
+from chronus.plugins.host_events import (
+    FLUSH,
+    GATE,
+    NOTE_AT,
+    NOTE_ON,
+    PARAM,
+    RELEASE,
+    SILENCE,
+    TEMPO,
+    EventRecorder,
+    hooks_of,
+)
 from chronus.plugins.host_ring import (
     ENTRIES,
     HostRing,
@@ -31,6 +46,7 @@ from chronus.plugins.host_ring import (
     RingShape,
     SlotLink,
     ring_name,
+    same_events,
     same_input,
 )
 
@@ -45,15 +61,25 @@ __all__ = [
     "warm_stand_ins",
 ]
 
-CALLS, POS, COLLECTED, START = range(4)
-"""Where the stand-in's counters live in its `counts` array (so that they are state)."""
+CALLS, POS, COLLECTED, START, PENDING, DROPPED = range(6)
+"""Where the stand-in's counters live in its `counts` array (so that they are state):
+calls made, frames offered, calls collected, where the next collected output goes, event
+rows recorded for the next call, event rows dropped (no room)."""
+NOTE_ROOM = 8
+"""Rows kept free for what cannot be refused (a note, a gate) after a note inside the block."""
 
 
 class Link(Protocol):
     """What a stand-in talks to: the host's ring, or an in-process replay of it."""
 
     def submit(
-        self, call: int, inp: npt.NDArray[np.float64], params: npt.NDArray[np.float64], n: int
+        self,
+        call: int,
+        inp: npt.NDArray[np.float64],
+        params: npt.NDArray[np.float64],
+        n: int,
+        events: npt.NDArray[np.float64] | None = None,
+        count: int = 0,
     ) -> None: ...
 
     def collect(self, call: int, fifo: npt.NDArray[np.float64], at: int, n: int) -> Outcome: ...
@@ -111,10 +137,16 @@ class ReplayLink:
         (a render's tail) are bypassed too: never rendered by code that was not running."""
 
     def submit(
-        self, call: int, inp: npt.NDArray[np.float64], params: npt.NDArray[np.float64], n: int
+        self,
+        call: int,
+        inp: npt.NDArray[np.float64],
+        params: npt.NDArray[np.float64],
+        n: int,
+        events: npt.NDArray[np.float64] | None = None,
+        count: int = 0,
     ) -> None:
         """Offer the call, then decide it at once: bypassed as logged, or rendered."""
-        self.slot.submit(call, inp, params, n)
+        self.slot.submit(call, inp, params, n, events, count)
         if call in self.fresh:  # a host (re)started here, with no bypass before it maybe
             self.host.instance = None
         if call in self.bypassed or (self.down_after is not None and call > self.down_after):
@@ -175,6 +207,8 @@ class IsolatedModule(Module):
     """The output lags the input by this many blocks (`max_block` frames each)."""
     THROUGH: ClassVar[bool] = False
     """A bypassed call plays its input (True), or silence."""
+    HOOKS: ClassVar[frozenset[int]] = frozenset()
+    """The kinds of events the hosted class does something with (`host_events.hooks_of`)."""
 
     def __init__(self, sample_rate: int, max_block: int) -> None:
         super().__init__(sample_rate, max_block)
@@ -182,12 +216,15 @@ class IsolatedModule(Module):
         self._salt = -1
         self._index = {spec.name: i for i, spec in enumerate(self.PARAMS)}
         self._sent = np.zeros(len(self.PARAMS))
-        self._counts = np.zeros(4, np.int64)
+        self._counts = np.zeros(6, np.int64)
         self._lengths = np.zeros(ENTRIES, np.int64)
         self._in = np.zeros((4 * max_block, 2))
         self._out = np.zeros((4 * max_block, 2))
         self._mono_in = np.zeros((max_block, 2))
+        self._events = EventRecorder(self._counts, PENDING, DROPPED)
+        self.ignores_notes = NOTE_ON not in self.HOOKS
         self._init_params()
+        self._events.sent()  # the host makes its instance with these values: no rows for them
 
     def attach(self, link: Link | None) -> None:
         """Talk to the host through `link` from now on (before the first call)."""
@@ -206,7 +243,50 @@ class IsolatedModule(Module):
         self.reseed(int(state["salt"]))  # a joining slot finds the same ring
 
     def _param_changed(self, name: str, value: float) -> None:
-        self._sent[self._index[name]] = value
+        index = self._index[name]
+        self._sent[index] = value
+        self._events.record(PARAM, index, value)
+
+    # -- what the graph does between calls, for the host to do (`host_events`) ----------
+
+    def note_on(self, midi: float, velocity: float, length: int) -> None:
+        """For the host's instance, before the next call."""
+        if NOTE_ON in self.HOOKS:
+            self._events.record(NOTE_ON, midi, velocity, length)
+
+    def can_note_at(self) -> bool:
+        """Yes if the hosted type takes notes inside a block and rows are left (its
+        instance may not have room then: the host splits its render there instead)."""
+        return NOTE_AT in self.HOOKS and self._events.room(NOTE_ROOM + 1)
+
+    def note_at(self, at: int, midi: float, velocity: float, length: int) -> None:
+        """For the host's instance, at sample `at` of the next call."""
+        self._events.record(NOTE_AT, at, midi, velocity, length)
+
+    def flush_notes(self) -> None:
+        """For the host's instance, before the next call."""
+        if FLUSH in self.HOOKS:
+            self._events.record(FLUSH)
+
+    def gate(self, on: bool) -> None:
+        """For the host's instance, before the next call."""
+        if GATE in self.HOOKS:
+            self._events.record(GATE, 1.0 if on else 0.0)
+
+    def release_all(self) -> None:
+        """For the host's instance, before the next call."""
+        if RELEASE in self.HOOKS:
+            self._events.record(RELEASE)
+
+    def silence(self) -> None:
+        """For the host's instance, before the next call (what it already played and the
+        stand-in holds plays on: a block)."""
+        if SILENCE in self.HOOKS:
+            self._events.record(SILENCE)
+
+    def _forward_tempo(self, bpm: float) -> None:
+        """`tempo_changed` of a stand-in whose hosted type follows the tempo."""
+        self._events.record(TEMPO, bpm)
 
     def _exchange(self, inp: npt.NDArray[np.float64], n: int, through: bool) -> int:
         """Offer this call, collect every older call whose output is due; where the output
@@ -215,8 +295,10 @@ class IsolatedModule(Module):
         counts = self._counts
         call, pos = int(counts[CALLS]), int(counts[POS])
         _write(self._in, pos, inp, n)
+        events = self._events
         if link is not None:
-            link.submit(call, inp, self._sent, n)
+            link.submit(call, inp, self._sent, n, events.rows, events.count)
+        events.sent()
         self._lengths[call % ENTRIES] = n
         counts[CALLS] = call + 1
         due = pos + n - self.max_block
@@ -240,6 +322,7 @@ class IsolatedModule(Module):
             "lengths": self._lengths,
             "in": self._in,
             "out": self._out,
+            "events": self._events.rows,
         }
 
     def quiet(self) -> bool:
@@ -270,43 +353,47 @@ def isolated_type(cls: type[Module]) -> type[IsolatedModule]:
     processor = issubclass(cls, Processor)
     base: type[IsolatedModule] = _IsolatedProcessor if processor else _IsolatedSource
     through = processor and getattr(cls, "when_down", "through") != "silence"
-    return type(
-        f"Isolated{cls.__name__}",
-        (base,),
-        {
-            "TYPE": cls.TYPE,
-            "PARAMS": cls.PARAMS,
-            "HOSTED": cls,
-            "THROUGH": through,
-            "__module__": __name__,
-        },
-    )
+    hooks = hooks_of(cls)
+    attributes: dict[str, Any] = {
+        "TYPE": cls.TYPE,
+        "PARAMS": cls.PARAMS,
+        "HOSTED": cls,
+        "THROUGH": through,
+        "HOOKS": hooks,
+        "__module__": __name__,
+    }
+    if TEMPO in hooks:  # the graph tells only the modules that define it of a tempo
+        attributes["tempo_changed"] = IsolatedModule._forward_tempo
+    return type(f"Isolated{cls.__name__}", (base,), attributes)
 
 
 def warm_stand_ins(rate: int, max_block: int) -> None:
     """Compile (or load) the kernels of a stand-in and of a slot's side of a ring, with a
     built-in processor and source behind a private ring, so that the first isolated module
-    a slot makes does not compile them in a block.
-
-    Every path a call can take is walked: a call with no host (bypassed), a call a host
-    rendered (its output copied out), and a peer's check of the same call. A kernel first
-    met in a block costs a cold numba cache a compile, and a warm one a load of tens of
-    milliseconds: enough for the slot's CPU guard to suspend the module.
-    """
+    a slot (or an offline render) makes does not compile them in a block: one compiled
+    there runs into the guard's CPU limit, which suspends the module and aborts the compile
+    (so that numba never caches it, and every process meets it again); even a warm cache's
+    load costs tens of milliseconds there. Each path is taken: a call rendered by a host
+    (`DONE`) and one bypassed, with events and without, and a peer's check of the same call."""
     from chronus.dsp.catalog import MODULE_TYPES  # the catalogue imports nothing of this
 
     for name in ("lowpass", "sine"):
         cls = MODULE_TYPES[name]
+        stand_in = isolated_type(cls)(rate, max_block)
+        ring = HostRing.private(RingShape(max_block, len(stand_in.PARAMS)))
+        host = HostServer(ring, cls, rate)
+        host.start(1)
+        stand_in.attach(SlotLink(ring, wait_s=0.0, settle_s=0.0))
         inp, out = np.zeros((max_block, 2)), np.zeros((max_block, 2))
-        hostless = SlotLink(HostRing.private(RingShape(max_block, len(cls.PARAMS))), 0.0, 0.0)
-        served = ReplayLink(cls, rate, max_block, bypassed={1})
-        for link in (hostless, served):
-            stand_in = isolated_type(cls)(rate, max_block)
-            stand_in.attach(link)
-            for n in (max_block, 1, max_block, max_block):
-                if isinstance(stand_in, Processor):
-                    stand_in.process_stereo(inp, out, n)
-                else:
-                    stand_in.process(out[:, 0].copy(), n)
-        ring = hostless.ring
-        same_input(ring.inp, 0, inp, max_block, ring.params, np.zeros(len(cls.PARAMS)))
+        for i, n in enumerate((max_block, 1, max_block, max_block, 1)):
+            stand_in.set_param(stand_in.PARAMS[0].name, stand_in.PARAMS[0].default)  # a row
+            if isinstance(stand_in, Processor):
+                stand_in.process_stereo(inp, out, n)
+            else:
+                stand_in.process(out[:, 0].copy(), n)
+            if i < 2:  # the first calls rendered, the later ones bypassed
+                while host.step():
+                    pass
+        same_input(ring.inp, 0, inp, max_block, ring.params, stand_in._sent)  # a peer's check
+        rows = stand_in._events.rows
+        same_events(ring.events, ring.event_counts, 0, rows, int(ring.event_counts[0]))

@@ -16,7 +16,14 @@ from chronus.dsp.crossfade import crossfade_into
 from chronus.dsp.guard import time_limit_s
 from chronus.dsp.patch import Patch, PatchError
 from chronus.dsp.render import Renderer, render_offline
-from chronus.plugins.isolated import IsolatedModule, Link, LinkMaker, ReplayLink, set_link_maker
+from chronus.plugins.isolated import (
+    IsolatedModule,
+    Link,
+    LinkMaker,
+    ReplayLink,
+    set_link_maker,
+    warm_stand_ins,
+)
 from chronus.plugins.ladspa.reference import ladspa_version, split_reference
 from chronus.plugins.source import version_of
 from chronus.session.script import Script, ScriptError, sample_of
@@ -256,5 +263,6 @@ def _renderer(rate: int, block: int) -> Renderer:
     """A renderer whose plugin calls are held to the time limit a slot holds them to, so
     that a module stopped live is stopped here at the same call."""
     renderer = Renderer(rate, block)
+    warm_stand_ins(rate, block)  # an isolated module's kernels, never compiled in its call
     renderer.graph.guard.limit_time(time_limit_s(rate, block))
     return renderer

@@ -153,9 +153,12 @@ Plugins: your own modules, Python files written like the built-in ones (docs/MOD
   load module ./fold.py              named after the file
   load module fold                   a file from the module folders (~/.config/chronus/modules,
                                      chronus engine --modules DIR)
+                                     it runs isolated: in a host process of its own (a crash
+                                     costs its sound only; it plays a block late)
+  load module fold inline            in the engine's slots instead: no lag, and reload works
   add a fold called f1 after bass · bass through fold · set f1 drive to 0.7 · more drive on f1
-  reload fold                        check the file again and crossfade to the new version; if
-                                     it fails, the old one plays on and you are told why
+  reload fold                        (inline) check the file again, crossfade to the new
+                                     version; if it fails, the old one plays on and you are told why
   unload fold                        take it out, and every module of its type
   modules                            every plugin: state, version, blocks, errors, CPU, uptime
   modules fold                       one plugin: its file, last validation, every change of state

@@ -160,7 +160,7 @@ def test_a_forced_faulty_module_on_jack_the_music_goes_on_and_a_fix_brings_it_ba
     _write(fixture, path)
     with engine.client() as client, StallMonitor() as host:
         _until_both_slots_run(client)  # the last case's replaced slot
-        client.send_raw("/plugins/load", str(path), name, 1)
+        client.send_raw("/plugins/load", str(path), name, 1, "inline")  # the slots' guard
         assert answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
         before = client.status()
         _bass_through(client, module, name)

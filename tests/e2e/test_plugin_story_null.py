@@ -99,7 +99,7 @@ def test_write_load_hear_break_survive_fix_reload_and_http_tells_the_same(
         path.write_text(_source(1.0), encoding="utf-8")
         broken = version_of(path.read_bytes())
 
-        assert shell.handle(f"load module {path} as warm")
+        assert shell.handle(f"load module {path} as warm inline")
         _until(_said(written, f"loaded warm (v {broken}): active"))
         assert shell.handle("add a saw called bass; add a warm called w1 after bass")
         assert shell.handle("play c2 eb2 g2 c3 every 16th on bass")

@@ -42,7 +42,7 @@ def test_load_reload_and_unload_while_a_pattern_plays_without_underruns(tmp_path
             client.sync()
             time.sleep(1.0)
             start = client.status()
-            client.send_raw("/plugins/load", str(source), "gain", 1)
+            client.send_raw("/plugins/load", str(source), "gain", 1, "inline")  # reloaded
             assert answer(client, "/plugins/loaded")[0] == "/plugins/loaded"
             client.send([
                 validate("/patch/create", ("g", "gain")),

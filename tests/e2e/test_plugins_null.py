@@ -63,7 +63,7 @@ def test_load_reload_and_unload_while_playing_replay_offline_bit_for_bit(
     with engine.client() as client, StallMonitor() as host:
         client.send([_m("/patch/create", "lead", "sine"), _m("/patch/connect", "lead", "master")])
         client.send([_m("/note/lead", 81, 60, 30.0)])
-        client.send_raw("/plugins/load", "gain", "", 1)  # a bare name: from --modules
+        client.send_raw("/plugins/load", "gain", "", 1, "inline")  # a bare name: --modules
         address, (name, old, state) = answer(client, "/plugins/loaded")
         assert (address, name, state) == ("/plugins/loaded", "gain", "active")
         _play_through_gain(client)
@@ -130,7 +130,7 @@ def test_a_reload_that_fails_keeps_the_old_version_playing(
 ) -> None:
     source = write_gain(tmp_path, 1.0)
     with engine.client() as client:
-        client.send_raw("/plugins/load", str(source), "gain", 1)
+        client.send_raw("/plugins/load", str(source), "gain", 1, "inline")
         address, (_, old, _) = answer(client, "/plugins/loaded")
         assert address == "/plugins/loaded"
         _play_through_gain(client)
@@ -211,7 +211,7 @@ def test_validation_decides_and_a_failed_reload_keeps_the_old_version(
 ) -> None:
     source = write_gain(tmp_path, 1.0)
     with engine.client() as client:
-        client.send_raw("/plugins/load", str(source), "gain")  # validated in the sandbox
+        client.send_raw("/plugins/load", str(source), "gain", 0, "inline")  # validated
         address, (name, old, state) = answer(client, "/plugins/loaded")
         assert (address, name, state) == ("/plugins/loaded", "gain", "active")
         _play_through_gain(client)
@@ -281,7 +281,7 @@ def _bad_between_bass_and_master(client: EngineClient, fixture: str) -> dict[str
     just before `x` came."""
     _play_through_gain_free(client)
     client.sync()
-    client.send_raw("/plugins/load", str(FAULTY / fixture), "bad", 1)
+    client.send_raw("/plugins/load", str(FAULTY / fixture), "bad", 1, "inline")  # the slots' guard
     reply = answer(client, "/plugins/loaded")
     assert reply[0] == "/plugins/loaded", "forced: no validation, no warm-up render"
     before = client.status()

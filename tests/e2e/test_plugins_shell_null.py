@@ -80,7 +80,7 @@ def test_load_play_break_reload_watch_unload(
         path.write_text(_source(4.0), encoding="utf-8")
         version = version_of(path.read_bytes())
 
-        assert shell.handle(f"load module {path} as fold")
+        assert shell.handle(f"load module {path} as fold inline")
         _wait_for(written, f"loaded fold (v {version}): active")
         assert shell.handle("add a saw called bass; add a fold called f1 after bass")
         assert shell.handle("set f1 drive to 0.7; play c2 eb2 g2 c3 every 16th on bass")

@@ -18,6 +18,7 @@ import pytest
 
 from chronus.dsp.module import Module
 from chronus.plugins import atomics as atomics_module
+from chronus.plugins import host_events as host_events_module
 from chronus.plugins import host_ring as host_ring_module
 from chronus.plugins import isolated as isolated_module
 from chronus.plugins.atomics import cas
@@ -313,14 +314,23 @@ def test_a_slots_calls_through_the_ring_allocate_nothing(fold: type[Module]) -> 
     module.attach(SlotLink(ring, wait_s=0.0))
     inp, out = _blocks(1)[0], np.zeros((FRAMES, 2))
 
+    name = fold.PARAMS[0].name
+    values = [fold.PARAMS[0].minimum, fold.PARAMS[0].maximum]
+
     def calls(count: int) -> None:  # the host misses one call in ten: both paths run
         for i in range(count):
+            module.set_param(name, values[i % 2])  # an event row with every call
             module.process_stereo(inp, out, FRAMES)  # type: ignore[attr-defined]
             if i % 10:
                 host.step()
 
     calls(2 * ENTRIES)  # warm: kernels loaded, every entry used once
-    files = [isolated_module.__file__, host_ring_module.__file__, atomics_module.__file__]
+    files = [
+        isolated_module.__file__,
+        host_ring_module.__file__,
+        atomics_module.__file__,
+        host_events_module.__file__,
+    ]
     here = [tracemalloc.Filter(True, str(name)) for name in files]
     tracemalloc.start()
     try:

@@ -16,13 +16,12 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp.catalog import register
-from chronus.dsp.module import Module
 from chronus.dsp.render import Renderer
 from chronus.plugins import isolated
-from chronus.plugins.host import HostServer
-from chronus.plugins.host_ring import H, HostRing, RingShape, SlotLink
+from chronus.plugins.host_ring import H
 from chronus.plugins.source import import_plugin, version_of
 from chronus.protocol import Message, validate
+from tests.plugins.hosted_rings import HostedRings
 
 RATE, BLOCK = 48000, 128
 FOLD = Path(__file__).resolve().parents[2] / "examples" / "modules" / "fold.py"
@@ -32,33 +31,11 @@ def m(address: str, *args: object) -> Message:
     return validate(address, args)
 
 
-class _Rings:
-    """One ring per (type, salt), made on first asking, and a host serving each."""
-
-    def __init__(self, cls: type[Module]) -> None:
-        self.cls = cls
-        self.rings: dict[tuple[str, int], tuple[HostRing, HostServer]] = {}
-
-    def link(self, type_name: str, salt: int) -> SlotLink:
-        key = (type_name, salt)
-        if key not in self.rings:
-            ring = HostRing.private(RingShape(BLOCK, len(self.cls.PARAMS)))
-            host = HostServer(ring, self.cls, RATE)
-            host.start(pid=1)
-            self.rings[key] = (ring, host)
-        return SlotLink(self.rings[key][0], wait_s=0.0)
-
-    def serve(self) -> None:
-        for _, host in self.rings.values():
-            while host.step():
-                pass
-
-
 @pytest.fixture
-def rings() -> Iterator[_Rings]:
+def rings() -> Iterator[HostedRings]:
     fold = import_plugin(FOLD, "fold", version_of(FOLD.read_bytes()))
     register(isolated.isolated_type(fold))
-    made = _Rings(fold)
+    made = HostedRings({"fold": fold}, RATE, BLOCK)
     isolated.set_link_maker(made.link)
     yield made
     isolated.set_link_maker(None)
@@ -80,7 +57,7 @@ def _render(renderer: Renderer, out: npt.NDArray[np.float32]) -> npt.NDArray[np.
     return out.copy()
 
 
-def test_two_slots_and_a_joiner_play_an_isolated_module_alike(rings: _Rings) -> None:
+def test_two_slots_and_a_joiner_play_an_isolated_module_alike(rings: HostedRings) -> None:
     a, b = Renderer(RATE, BLOCK), Renderer(RATE, BLOCK)
     _patch(a)
     _patch(b)

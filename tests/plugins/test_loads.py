@@ -144,7 +144,8 @@ OK = ValidationResult(ok=True, duration=0.05)
 
 
 def _load(world: World) -> str:
-    world.request("/plugins/load", "fold")
+    """Load fold `inline` (where a reload swaps it in place)."""
+    world.request("/plugins/load", "fold", "", 0, "inline")
     world.validator.answer(OK)
     world.loads.tick()
     world.keeper.import_everywhere()
@@ -170,11 +171,22 @@ def test_a_valid_module_is_put_in_use_once_every_process_holds_it(world: World) 
     assert world.states("fold")[-1] == "active" and "fold" in TYPE_SPECS
     assert world.engine.replies[-1] == ("/plugins/loaded", ("fold", use.args[1], "active"))
     assert world.loads.in_use() == {"fold": use.args[1]}
+    assert use.args[3] == "isolated", "a user module runs isolated unless the load says inline"
+    assert world.engine.hosted.hosting("fold") == "isolated"
+
+
+def test_a_module_loaded_inline_runs_in_the_slots(world: World) -> None:
+    _load(world)
+    [use] = world.engine.played
     assert use.args[3] == "inline" and world.engine.hosted.hosting("fold") == "inline"
+    assert world.registry.health("fold")["runs_in"] == "inline"
 
 
-def test_an_isolated_module_is_hosted_and_said_so_until_it_is_unloaded(world: World) -> None:
-    world.request("/plugins/load", "fold", "", 0, "isolated")
+@pytest.mark.parametrize("hosting", [("isolated",), ("",), ()], ids=["said", "empty", "unsaid"])
+def test_an_isolated_module_is_hosted_and_said_so_until_it_is_unloaded(
+    world: World, hosting: tuple[str, ...]
+) -> None:
+    world.request("/plugins/load", "fold", "", 0, *hosting)
     world.validator.answer(OK)
     world.loads.tick()
     world.keeper.import_everywhere()
@@ -187,6 +199,7 @@ def test_an_isolated_module_is_hosted_and_said_so_until_it_is_unloaded(world: Wo
     world.request("/plugins/reload", "fold")
     address, (asked, why) = world.engine.replies[-1]
     assert (address, asked) == ("/error", "/plugins/reload") and "runs isolated" in why
+    assert "fold inline" in why, "it says how to get a module that reloads"
     assert world.engine.played == [use] and world.registry.state("fold") is PluginState.ACTIVE
     world.request("/plugins/unload", "fold")
     assert world.engine.hosted.hosting("fold") == "inline" and world.keeper.hosting == {}
