@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chronus.engine.host_keeper import HostEvent, HostKeeper, WarmHost
-from chronus.plugins.host_ring import HostRing, RingShape, ring_name
+from chronus.plugins.host_ring import H, HostRing, RingShape, ring_name
 from chronus.plugins.type_source import TypeSource
 
 __all__ = ["CLOSE_AFTER_S", "HostedModules"]
@@ -109,6 +109,27 @@ class HostedModules:
         keeper = HostKeeper(ring, source, self.rate, blank=self._take_blank)
         keeper.start(wait=False)
         self._modules[module_id] = _Hosted(module_id, type_name, keeper)
+
+    def adopt(self, module_id: str, type_name: str, ring: str) -> bool:
+        """Take over an isolated module whose host died with the supervisor before this one:
+        attach to the ring the slots still use and start a host on it as a respawn does (a
+        fresh instance from the next call; the slots bypass the module until it serves).
+        This supervisor unlinks the ring when the module goes. False (logged) if the ring is
+        gone or the module's type is not hosted here."""
+        kind = self._types.get(type_name)
+        if kind is None:
+            log.error("isolated module %s: its type %s is not hosted here", module_id, type_name)
+            return False
+        try:
+            attached = HostRing.attach(ring)
+        except (OSError, ValueError) as exc:
+            log.error("the isolated module %s: its ring %s is gone: %s", module_id, ring, exc)
+            return False
+        attached.header[H.HOST_PID] = 0  # its host is dead: the slots stop waiting for it
+        keeper = HostKeeper(attached, kind[0], self.rate, blank=self._take_blank)
+        keeper.start(wait=False)
+        self._modules[module_id] = _Hosted(module_id, type_name, keeper)
+        return True
 
     def removed(self, module_id: str) -> None:
         """A module's removal was stamped: close its ring once the slots are done with it."""

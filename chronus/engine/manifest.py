@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from multiprocessing import synchronize
 from typing import Any
 
+from chronus.dsp.params import ParamSpec
+from chronus.plugins.registry import PluginRecord
+
 __all__ = [
+    "HostedRing",
     "Manifest",
+    "PluginInUse",
     "Recording",
     "SeatNames",
     "WorkerNames",
@@ -62,6 +67,33 @@ class Recording:
 
 
 @dataclass(frozen=True, slots=True)
+class PluginInUse:
+    """A plugin version the slots use: a new supervisor holds the same one, so that
+    commands to its modules are accepted and new workers import it."""
+
+    name: str
+    version: str
+    path: str
+    """The store's copy, or a native plugin's reference (`<library>.so#<label>`)."""
+    hosting: str
+    """`inline` or `isolated`."""
+    params: tuple[ParamSpec, ...]
+    processor: bool
+    warm: bool = True
+    """Whether workers render it once after importing it (not a forced module's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostedRing:
+    """An isolated module and the ring the slots exchange its calls over: a new supervisor
+    starts a host on it (its host died with the supervisor that made it)."""
+
+    module_id: str
+    type_name: str
+    ring: str
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """A running engine's shared memory, semaphores and processes, by name and pid."""
 
@@ -92,6 +124,10 @@ class Manifest:
     tallies: tuple[tuple[str, int], ...] = ()
     """The engine's counts so far (failovers, respawns, I/O restarts …), which the status
     reports: a new supervisor goes on counting from them."""
+    plugins: tuple[PluginInUse, ...] = ()
+    hosted: tuple[HostedRing, ...] = ()
+    registry: tuple[PluginRecord, ...] = ()
+    """The plugin registry's records (states, versions, validations, transitions)."""
 
     @property
     def pids(self) -> list[int]:

@@ -34,7 +34,7 @@ from chronus.plugins.store import PluginStore, ResolveError, StoredPlugin, resol
 from chronus.plugins.type_source import TypeSource
 from chronus.protocol import Message, validate
 
-__all__ = ["IMPORT_TIMEOUT_S", "PluginLoads", "Validator"]
+__all__ = ["IMPORT_TIMEOUT_S", "PluginLoads", "Validator", "source_of"]
 
 IMPORT_TIMEOUT_S = 60.0
 """How long the workers may take to import a version (numba may compile it first)."""
@@ -326,7 +326,7 @@ class PluginLoads:
         self._keeper.hosting[name] = job.hosting
         self.registry.set_runs_in(name, job.hosting)
         if job.hosting == "isolated" and self._engine.hosted is not None:
-            self._engine.hosted.host(name, _source(stored), len(code.params))
+            self._engine.hosted.host(name, source_of(stored), len(code.params))
         if self.registry.state(name) is _S.ACTIVE:
             self.registry.swapped(name, stored.version, "reloaded", "swapped in by a commit")
         else:
@@ -347,7 +347,7 @@ class PluginLoads:
         self._engine._error(job.addr, address, text)
 
 
-def _source(stored: StoredPlugin) -> TypeSource:
+def source_of(stored: StoredPlugin) -> TypeSource:
     """How a host makes the plugin's type: a native plugin by its library and label, a
     user module by the store's copy."""
     native = split_reference(stored.path)
