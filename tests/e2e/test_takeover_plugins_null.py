@@ -5,7 +5,8 @@ A saw plays into the gain (a user module loaded `isolated`) and then a TAP rever
 native LADSPA plugin, always isolated). The supervisor is SIGKILLed: its plugin hosts die
 with it. The standby takes the engine over from the manifest: it holds the same plugin
 versions (so commands to their modules are accepted again) and starts a new host on each
-module's ring, which the slots kept. Both slots stay in lockstep, and the session log,
+module's ring, which the slots kept; the slots it adopted are renewed by workers that import
+both plugins first. Both slots stay in lockstep, and the session log,
 continued across the takeover with the new hosts' starts, renders offline equal to the
 recording.
 """
@@ -24,9 +25,10 @@ import pytest
 from chronus.engine.client import EngineClient, EngineError
 from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
+from tests.e2e.test_failover_null import both_running
 from tests.e2e.test_takeover_null import _answered_after_kill
 from tests.plugins.modules import write_gain
-from tests.sessions import answer, check_replay, plugin_engine
+from tests.sessions import answer, check_replay, plugin_engine, wait_status
 
 pytestmark = [pytest.mark.slow]
 
@@ -101,6 +103,7 @@ def test_a_new_supervisor_rehosts_isolated_plugins_and_takes_changes_to_them(
                 time.sleep(0.1)
             time.sleep(1.0)
             before = client.status()
+            kept = client.plugin_health("gain")
             old = before["engine"]["supervisor"]["pid"]
             killed = time.monotonic()
             os.kill(old, signal.SIGKILL)
@@ -117,7 +120,15 @@ def test_a_new_supervisor_rehosts_isolated_plugins_and_takes_changes_to_them(
             params = {m: client.dump()["modules"][m]["params"] for m in PLUGINS}
             assert params["g"]["amount"] == 1.25 and params["rv"]["decay"] == 1200.0
             health = client.plugin_health("gain")
-            assert health["state"] == "active" and health["version"], health
+            assert (health["state"], health["version"]) == ("active", kept["version"])
+            assert health["transitions"] == kept["transitions"], "the registry was handed down"
+            # The adopted slots are renewed by workers that import both plugins first.
+            slots = {slot["pid"] for slot in before["slots"]}
+            status = wait_status(
+                client,
+                lambda s: both_running(s) and not slots & {slot["pid"] for slot in s["slots"]},
+                timeout=120.0,
+            )  # fmt: skip
             time.sleep(1.0)
             status = client.status()
             assert status["engine"]["divergences"] == 0
