@@ -3,8 +3,9 @@
 The supervisor hands it to the engine's minimal parent (see `parent.py`) once it is ready
 and again whenever its processes change or a recording starts or ends; the parent keeps the
 last one and gives it to the supervisor it starts when that one dies. It holds names and
-process ids only: the shared memory segments and named semaphores are the engine's state,
-and outlive any supervisor.
+process ids (the shared memory segments and named semaphores are the engine's state, and
+outlive any supervisor), and what the new one must hold of the plugins: the versions the
+slots use, the isolated modules' rings, the registry's records.
 """
 
 from __future__ import annotations

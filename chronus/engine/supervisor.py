@@ -436,7 +436,8 @@ class Supervisor:
         workers = keeper.roles()
         recording = self._recorder.resumable() if self._recorder is not None else None
         plugins = plugins_in_use(keeper)
-        rings = () if self.hosted is None else hosted_rings(self.patch, self.hosted)
+        isolated = "isolated" in keeper.hosting.values()  # else no patch walk every tick
+        rings = hosted_rings(self.patch, self.hosted) if self.hosted and isolated else ()
         states = tuple((name, self.registry.state(name)) for name in self.registry.names())
         key = (
             self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording,
