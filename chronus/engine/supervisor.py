@@ -535,6 +535,9 @@ class Supervisor:
             self._keeper.take_over(m.workers, dict(m.tallies))
             self._pacer.continue_after(self._keeper.last_stamp)
             refused = self._take_plugins(m)
+            self._plugin_watch.settle(
+                seat.counters.values for seat in self._keeper.seats if seat.worker is not None
+            )
             self.patch, skipped = patch_of_slots(self._keeper)
         except (OSError, TakeoverError) as exc:
             raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
