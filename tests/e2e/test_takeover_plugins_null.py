@@ -1,14 +1,14 @@
 """A new supervisor takes over the plugins and their isolated hosts (null backend, real
 processes).
 
-A saw plays into the gain (a user module loaded `isolated`) and then a TAP reverberator (a
-native LADSPA plugin, always isolated). The supervisor is SIGKILLed: its plugin hosts die
-with it. The standby takes the engine over from the manifest: it holds the same plugin
-versions (so commands to their modules are accepted again) and starts a new host on each
-module's ring, which the slots kept; the slots it adopted are renewed by workers that import
-both plugins first. Both slots stay in lockstep, and the session log,
-continued across the takeover with the new hosts' starts, renders offline equal to the
-recording.
+A saw plays through a boost (the test gain loaded `inline`, in the slots), the gain (loaded
+`isolated`) and a TAP reverberator (a native LADSPA plugin, always isolated). The supervisor
+is SIGKILLed: its plugin hosts die with it. The standby takes the engine over from the
+manifest: it holds the same plugin versions (so commands to all three modules are accepted
+again) and starts a new host on each isolated module's ring, which the slots kept; the slots
+it adopted are renewed by workers that import all three plugins first. Both slots stay in
+lockstep, and the session log, continued across the takeover with the new hosts' starts,
+renders offline equal to the recording.
 """
 
 from __future__ import annotations
@@ -38,14 +38,19 @@ needs_tap = pytest.mark.skipif(
 )
 PLUGINS = {"g": "gain", "rv": "tap_reverb"}
 """The isolated modules, by id, and their plugins."""
+CHANGES = [
+    validate("/mod/b/amount", (1.125,)), validate("/mod/g/amount", (1.25,)),
+    validate("/mod/rv/decay", (1200.0,)),
+]  # fmt: skip
+"""Sent after the takeover: one to each plugin's module."""
 
 
 def _m(address: str, *args: object) -> Message:
     return validate(address, args)
 
 
-def _load(client: EngineClient, spec: str, name: str) -> None:
-    client.send_raw("/plugins/load", spec, name, 1, "isolated")
+def _load(client: EngineClient, spec: str, name: str, hosting: str = "isolated") -> None:
+    client.send_raw("/plugins/load", spec, name, 1, hosting)
     address, args = answer(client, "/plugins/loaded", 60.0)
     assert (address, args[0], args[2]) == ("/plugins/loaded", name, "active"), args
 
@@ -84,14 +89,17 @@ def test_a_new_supervisor_rehosts_isolated_plugins_and_takes_changes_to_them(
 ) -> None:
     (tmp_path / "modules").mkdir()
     write_gain(tmp_path / "modules", 1.0)
+    write_gain(tmp_path / "modules", 0.8, name="boost.py")
     engine = plugin_engine(tmp_path)
     try:
         with engine.client() as client:
+            _load(client, "boost", "boost", "inline")
             _load(client, "gain", "gain")
             _load(client, REVERB, "tap_reverb")
             client.send([
                 _m("/patch/create", "bass", "saw"), _m("/patch/create", "g", "gain"),
-                _m("/patch/create", "rv", "tap_reverb"), _m("/patch/connect", "bass", "g"),
+                _m("/patch/create", "rv", "tap_reverb"), _m("/patch/create", "b", "boost"),
+                _m("/patch/connect", "bass", "b"), _m("/patch/connect", "b", "g"),
                 _m("/patch/connect", "g", "rv"), _m("/patch/connect", "rv", "master"),
                 _m("/mod/g/amount", 1.5), _m("/mod/rv/decay", 800.0),
                 _m("/seq/bass/pattern", "c2 eb2 g2 c3"), _m("/seq/start"),
@@ -114,11 +122,13 @@ def test_a_new_supervisor_rehosts_isolated_plugins_and_takes_changes_to_them(
             print(f"\nthe hosts served again {serving_s:.2f} s after the kill")
             for module_id, host in second.items():
                 assert host["different"] == 0, (module_id, host)
-            client.send([_m("/mod/g/amount", 1.25), _m("/mod/rv/decay", 1200.0)])
+            client.send([*CHANGES])
             _, errors = client.sync(timeout=5.0)
             assert errors == []
-            params = {m: client.dump()["modules"][m]["params"] for m in PLUGINS}
-            assert params["g"]["amount"] == 1.25 and params["rv"]["decay"] == 1200.0
+            modules = client.dump()["modules"]
+            for change in CHANGES:
+                _, module_id, param = change.address.split("/")[1:]
+                assert modules[module_id]["params"][param] == change.args[0], change
             health = client.plugin_health("gain")
             assert (health["state"], health["version"]) == ("active", kept["version"])
             assert health["transitions"] == kept["transitions"], "the registry was handed down"
@@ -134,12 +144,15 @@ def test_a_new_supervisor_rehosts_isolated_plugins_and_takes_changes_to_them(
             assert status["engine"]["divergences"] == 0
             assert status["io"]["blocks_played"] > before["io"]["blocks_played"] + 300
             assert engine.quit(30.0) == 0
+    except BaseException:
+        print("".join(engine.stderr_tail))  # what the engine said, for a failure's reader
+        raise
     finally:
         engine.kill()
     session = read_stamped_log(tmp_path / "s.log")
     for module_id in PLUGINS:
         calls = session.hosts[module_id]
         assert len(calls.fresh) == 2, f"{module_id}: the first host and the new supervisor's"
-    for address, value in (("/mod/g/amount", 1.25), ("/mod/rv/decay", 1200.0)):
-        assert any(m.address == address and m.args == (value,) for _, m in session.commands)
+    for change in CHANGES:
+        assert any(m == change for _, m in session.commands), change
     check_replay(tmp_path, status, "takeover with isolated plugins")
