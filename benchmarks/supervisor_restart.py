@@ -9,7 +9,13 @@ lost meanwhile (`lost`: the audio I/O's underruns from just before the kill to
 1 s after the answer), set against the host stalls a SCHED_FIFO 99 sleeper on each CPU saw
 in that time (`tests/stalls.py`). The target (issue 17): 0 blocks lost, an answer within 1 s.
 
+With `--isolated`, the bass line plays through a user module hosted `isolated` (the test
+gain): its host dies with the supervisor, and `hosts_ms` is how long until a new supervisor's
+host serves its ring (a running host with a new pid, polled every 10 ms); the module is
+bypassed meanwhile.
+
     python benchmarks/supervisor_restart.py --kills 5
+    python benchmarks/supervisor_restart.py --kills 3 --isolated
     python benchmarks/supervisor_restart.py --backend device --kills 10 --json
 """
 
@@ -21,6 +27,7 @@ import os
 import signal
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +39,8 @@ from figures import add_json_flag, figures_out
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.engine.parent import MAX_RESTARTS, RESTART_WINDOW_S
 from chronus.protocol import validate
-from tests.sessions import bass_line, wait_status
+from tests.plugins.modules import write_gain
+from tests.sessions import answer, bass_line, wait_status
 from tests.stalls import StallMonitor
 
 BLOCK_MS = 1000 * 128 / 48000
@@ -75,43 +83,92 @@ def _warm(status: dict[str, Any]) -> bool:
     return bool(status["engine"]["supervisor"]["standby"])
 
 
+def _host_pid(client: EngineClient) -> int:
+    """The pid of the gain module's host if it serves, else 0."""
+    host = client.plugin_health("gain").get("hosts", {}).get("g", {})
+    return int(host["host_pid"]) if host.get("host_state") == "running" else 0
+
+
+def _isolated_engine(folder: Path, backend: str) -> tuple[EngineProcess, EngineClient]:
+    """An engine whose bass line plays through the gain, hosted isolated, once it serves."""
+    write_gain(folder, 1.0)
+    engine = EngineProcess(
+        port=0, backend=backend,
+        extra_args=["--plugin-store", str(folder / "store"), "--modules", str(folder)],
+    ).boot()  # fmt: skip
+    client = engine.client()
+    client.send_raw("/plugins/load", "gain", "", 1, "isolated")
+    if answer(client, "/plugins/loaded", 120.0)[0] != "/plugins/loaded":
+        raise SystemExit("the gain module did not load")
+    client.send([
+        validate("/patch/create", ("bass", "saw")), validate("/patch/create", ("g", "gain")),
+        validate("/patch/connect", ("bass", "g")), validate("/patch/connect", ("g", "master")),
+        validate("/seq/bass/pattern", ("c2 eb2 g2 c3",)), validate("/seq/start", ()),
+    ])  # fmt: skip
+    _hosts_s(client, 0)
+    return engine, client
+
+
+def _hosts_s(client: EngineClient, old: int, timeout: float = 120.0) -> float:
+    """How long until the gain's host serves with a pid other than `old`."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        with contextlib.suppress(EngineError):
+            if _host_pid(client) not in (0, old):
+                return time.monotonic() - began
+        time.sleep(POLL_S)
+    raise SystemExit(f"no host served within {timeout:g} s")
+
+
 def main() -> None:
     """Kill the supervisor `--kills` times; print each restart and the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--backend", choices=("null", "device"), default="null")
+    parser.add_argument("--isolated", action="store_true", help="through an isolated module")
     add_json_flag(parser)
     args = parser.parse_args()
     spacing = RESTART_WINDOW_S / MAX_RESTARTS + 0.5  # the parent gives up on a faster loop
+    folder = Path(tempfile.mkdtemp(prefix="chronus-restart-"))
     with figures_out(args.json) as figures:
-        engine = EngineProcess(port=0, backend=args.backend).boot()
+        if args.isolated:
+            engine, client = _isolated_engine(folder, args.backend)
+        else:
+            engine = EngineProcess(port=0, backend=args.backend).boot()
+            client = engine.client()
+            client.send(bass_line())
+        hosts: list[float] = []
         answers: list[float] = []
         commands: list[float] = []
         applies: list[float] = []
         lost: list[int] = []
         stalls: list[int] = []
         try:
-            client = engine.client()
-            client.send(bass_line())
-            client.sync()
+            client.sync(timeout=10.0)
             last_kill = 0.0
             for kill in range(args.kills):
                 before = wait_status(client, _warm, timeout=120.0)
                 time.sleep(max(0.0, last_kill + spacing - time.monotonic()))
                 before = client.status()
+                old_host = _host_pid(client) if args.isolated else 0
                 with StallMonitor() as host:
                     last_kill = time.monotonic()
                     os.kill(before["engine"]["supervisor"]["pid"], signal.SIGKILL)
-                    answer, after = _answer_s(client)
+                    answered, after = _answer_s(client)
                     taken, stamp = _command_s(client, kill)
                     applied = _applied_s(client, stamp, after["engine"]["block"])
+                    if args.isolated:
+                        _hosts_s(client, old_host)
+                        hosts.append(1e3 * (time.monotonic() - last_kill))
+                        print(f"kill {kill + 1}: the isolated module's host served again after "
+                              f"{hosts[-1]:.0f} ms", file=sys.stderr)  # fmt: skip
                     time.sleep(1.0)
                     later = client.status()
                 assert after["engine"]["supervisor"]["restarts"] == kill + 1
                 assert later["engine"]["supervisor"]["holds_slots"]
-                answers.append(1e3 * answer)
-                commands.append(1e3 * (answer + taken))
-                applies.append(1e3 * (answer + taken + applied))
+                answers.append(1e3 * answered)
+                commands.append(1e3 * (answered + taken))
+                applies.append(1e3 * (answered + taken + applied))
                 lost.append(later["io"]["underruns"] - before["io"]["underruns"])
                 stalls.append(host.blocks_bound(BLOCK_MS))
                 played = later["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
@@ -148,6 +205,10 @@ def main() -> None:
             exit_code=code,
             load=load,
         )
+        if hosts:
+            print(f"isolated module's host serving again: median {statistics.median(hosts):.0f} "
+                  f"ms, max {max(hosts):.0f} ms")  # fmt: skip
+            figures.update(hosts_median_ms=statistics.median(hosts), hosts_max_ms=max(hosts))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chronus.engine.host_keeper import HostEvent, HostKeeper, WarmHost
-from chronus.plugins.host_ring import HostRing, RingShape, ring_name
+from chronus.plugins.host_ring import H, HostRing, RingShape, ring_name
 from chronus.plugins.type_source import TypeSource
 
 __all__ = ["CLOSE_AFTER_S", "HostedModules"]
@@ -145,6 +145,10 @@ class HostedModules:
         except OSError as exc:
             log.error("no ring for the isolated module %s: %s", module_id, exc)
             return
+        self._join(module_id, type_name, kind, ring)
+
+    def _join(self, module_id: str, type_name: str, kind: _Type, ring: HostRing) -> None:
+        """Give a module's ring to its group's host (started now if the group has none)."""
         key = f"maker:{kind.group}" if kind.group else f"module:{module_id}"
         group = self._groups.get(key)
         if group is None:
@@ -156,7 +160,26 @@ class HostedModules:
         group.modules.append(module_id)
         hosted = _Hosted(module_id, type_name, ring, key)
         self._modules[module_id] = hosted
-        self._rings[name] = hosted
+        self._rings[ring.name] = hosted
+
+    def adopt(self, module_id: str, type_name: str, ring: str) -> bool:
+        """Take over an isolated module whose host died with the supervisor before this one:
+        attach to the ring the slots still use and start a host on it as a respawn does (a
+        fresh instance from the next call; the slots bypass the module until it serves).
+        This supervisor unlinks the ring when the module goes. False (logged) if the ring is
+        gone or the module's type is not hosted here."""
+        kind = self._types.get(type_name)
+        if kind is None:
+            log.error("isolated module %s: its type %s is not hosted here", module_id, type_name)
+            return False
+        try:
+            attached = HostRing.attach(ring)
+        except (OSError, ValueError) as exc:
+            log.error("the isolated module %s: its ring %s is gone: %s", module_id, ring, exc)
+            return False
+        attached.header[H.HOST_PID] = 0  # its host is dead: the slots stop waiting for it
+        self._join(module_id, type_name, kind, attached)
+        return True
 
     def removed(self, module_id: str) -> None:
         """A module's removal was stamped: detach and close its ring once the slots are done

@@ -3,8 +3,9 @@
 The supervisor hands it to the engine's minimal parent (see `parent.py`) once it is ready
 and again whenever its processes change or a recording starts or ends; the parent keeps the
 last one and gives it to the supervisor it starts when that one dies. It holds names and
-process ids only: the shared memory segments and named semaphores are the engine's state,
-and outlive any supervisor.
+process ids (the shared memory segments and named semaphores are the engine's state, and
+outlive any supervisor), and what the new one must hold of the plugins: the versions the
+slots use, the isolated modules' rings, the registry's records.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from dataclasses import dataclass
 from multiprocessing import synchronize
 from typing import Any
 
+from chronus.dsp.params import ParamSpec
+from chronus.plugins.registry import PluginRecord
+
 __all__ = [
+    "HostedRing",
     "Manifest",
+    "PluginInUse",
     "Recording",
     "SeatNames",
     "WorkerNames",
@@ -62,6 +68,33 @@ class Recording:
 
 
 @dataclass(frozen=True, slots=True)
+class PluginInUse:
+    """A plugin version the slots use: a new supervisor holds the same one, so that
+    commands to its modules are accepted and new workers import it."""
+
+    name: str
+    version: str
+    path: str
+    """The store's copy, or a native plugin's reference (`<library>.so#<label>`)."""
+    hosting: str
+    """`inline` or `isolated`."""
+    params: tuple[ParamSpec, ...]
+    processor: bool
+    warm: bool = True
+    """Whether workers render it once after importing it (not a forced module's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostedRing:
+    """An isolated module and the ring the slots exchange its calls over: a new supervisor
+    starts a host on it (its host died with the supervisor that made it)."""
+
+    module_id: str
+    type_name: str
+    ring: str
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """A running engine's shared memory, semaphores and processes, by name and pid."""
 
@@ -92,6 +125,10 @@ class Manifest:
     tallies: tuple[tuple[str, int], ...] = ()
     """The engine's counts so far (failovers, respawns, I/O restarts …), which the status
     reports: a new supervisor goes on counting from them."""
+    plugins: tuple[PluginInUse, ...] = ()
+    hosted: tuple[HostedRing, ...] = ()
+    registry: tuple[PluginRecord, ...] = ()
+    """The plugin registry's records (states, versions, validations, transitions)."""
 
     @property
     def pids(self) -> list[int]:

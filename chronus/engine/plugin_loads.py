@@ -36,7 +36,7 @@ from chronus.plugins.store import PluginStore, ResolveError, StoredPlugin, resol
 from chronus.plugins.type_source import TypeSource
 from chronus.protocol import Message, validate
 
-__all__ = ["DEFAULT_HOSTING", "IMPORT_TIMEOUT_S", "PluginLoads", "Validator"]
+__all__ = ["DEFAULT_HOSTING", "IMPORT_TIMEOUT_S", "PluginLoads", "Validator", "source_of"]
 
 DEFAULT_HOSTING = "isolated"
 """Where a user module runs when its load does not say: in a plugin host of its own, so that
@@ -334,7 +334,7 @@ class PluginLoads:
         self.registry.set_runs_in(name, job.hosting)
         if job.hosting == "isolated" and self._engine.hosted is not None:
             self._engine.hosted.host(
-                name, _source(stored), len(code.params), code.host_group, code.maker
+                name, source_of(stored), len(code.params), code.host_group, code.maker
             )
         if self.registry.state(name) is _S.ACTIVE:
             self.registry.swapped(name, stored.version, "reloaded", "swapped in by a commit")
@@ -356,7 +356,7 @@ class PluginLoads:
         self._engine._error(job.addr, address, text)
 
 
-def _source(stored: StoredPlugin) -> TypeSource:
+def source_of(stored: StoredPlugin) -> TypeSource:
     """How a host makes the plugin's type: a native plugin by its library and label, a
     user module by the store's copy."""
     native = split_reference(stored.path)

@@ -83,6 +83,15 @@ class PluginWatch:
             if values is active:
                 self._copy(pid, {name: row for name, row in rows.items() if name in known})
 
+    def settle(self, slots: Iterable[npt.NDArray[np.int64]]) -> None:
+        """Take the suspensions and quarantines the slots counted so far as seen, moving
+        nothing: a supervisor that took the slots over goes on from a registry its dead
+        predecessor had moved for them already."""
+        for values in slots:
+            pid = int(values[SlotField.PID])
+            for name, row in read_rows(plugin_rows(values[SlotField.PLUGINS :])).items():
+                self._seen[(pid, name)] = (row["suspended"], row["quarantined"], row["overruns"])
+
     def _copy(self, pid: int, rows: dict[str, dict[str, Any]]) -> None:
         """Put the active slot's figures in the registry; its counts go on from the last."""
         switched, self._active_pid = pid != self._active_pid, pid

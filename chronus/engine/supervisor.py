@@ -37,7 +37,9 @@ from chronus.engine.io_keeper import IoKeeper
 from chronus.engine.keeper import SlotKeeper, attach
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
 from chronus.engine.manifest import (
+    HostedRing,
     Manifest,
+    PluginInUse,
     Recording,
     WorkerNames,
     reopen_semaphore,
@@ -66,7 +68,16 @@ from chronus.engine.stats import (
     timing_percentiles,
     underrun_log,
 )
-from chronus.engine.takeover import TakeoverError, patch_of_slots, resume_recording, unlogged
+from chronus.engine.takeover import (
+    TakeoverError,
+    hosted_rings,
+    patch_of_slots,
+    plugins_in_use,
+    rehost,
+    resume_recording,
+    take_plugins,
+    unlogged,
+)
 from chronus.plugins.loader import MODULES_ENV, adopt_user_modules, load_user_modules
 from chronus.plugins.registry import PluginRegistry
 from chronus.plugins.sandbox import SandboxPool
@@ -424,11 +435,18 @@ class Supervisor:
             return
         workers = keeper.roles()
         recording = self._recorder.resumable() if self._recorder is not None else None
-        key = (self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording)
+        plugins = plugins_in_use(keeper)
+        isolated = "isolated" in keeper.hosting.values()  # else no patch walk every tick
+        rings = hosted_rings(self.patch, self.hosted) if self.hosted and isolated else ()
+        states = tuple((name, self.registry.state(name)) for name in self.registry.names())
+        key = (
+            self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording,
+            plugins, rings, states,
+        )  # fmt: skip
         if key == self._handed:
             return
         self._handed = key
-        manifest = self._manifest_now(workers, recording)
+        manifest = self._manifest_now(workers, recording, plugins, rings)
         if manifest is None:
             return
         try:
@@ -437,7 +455,11 @@ class Supervisor:
             self._link = None  # the parent is gone: this process dies with it
 
     def _manifest_now(
-        self, workers: tuple[WorkerNames, ...], recording: tuple[str, str, int, int] | None
+        self,
+        workers: tuple[WorkerNames, ...],
+        recording: tuple[str, str, int, int] | None,
+        plugins: tuple[PluginInUse, ...],
+        rings: tuple[HostedRing, ...],
     ) -> Manifest | None:
         keeper, io = self._keeper, self._io
         parts = (self._io_counters, self._control, self._tap, self._cpu_watch, self._prepared)
@@ -468,6 +490,9 @@ class Supervisor:
             workers=workers,
             recording=None if recording is None else Recording(*recording),
             tallies=tuple({**keeper.tallies(), "io_restarts": io.restarts}.items()),
+            plugins=plugins,
+            hosted=rings,
+            registry=self.registry.export(),
         )
 
     def reattach(self, manifest: Manifest) -> str:
@@ -509,9 +534,15 @@ class Supervisor:
             )  # fmt: skip
             self._keeper.take_over(m.workers, dict(m.tallies))
             self._pacer.continue_after(self._keeper.last_stamp)
+            refused = self._take_plugins(m)
+            self._plugin_watch.settle(
+                seat.counters.values for seat in self._keeper.seats if seat.worker is not None
+            )
             self.patch, skipped = patch_of_slots(self._keeper)
         except (OSError, TakeoverError) as exc:
             raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
+        assert self.hosted is not None
+        rehosted = rehost(m.hosted, self.patch, self.hosted)
         self._start_flows()
         self._io = self._io_keeper()
         self._io.restarts = dict(m.tallies).get("io_restarts", 0)
@@ -525,6 +556,9 @@ class Supervisor:
             self._continue_recording(m.recording)
         self._hand_down()
         held = sum(seat.worker is not None for seat in self._keeper.seats)
+        if refused:
+            log.error("plugins the slots use that this supervisor cannot hold: %s",
+                      "; ".join(refused))  # fmt: skip
         if skipped:
             log.error(
                 "%d commands of the slots' patch do not apply here (plugin types not loaded "
@@ -538,8 +572,19 @@ class Supervisor:
         return (
             f"a new supervisor took the running engine over at sample {sample} "
             f"(osc={m.host}:{self.port}, {held} slots, {len(self.patch.modules)} modules, "
+            f"{len(m.plugins) - len(refused)} plugins, {rehosted} isolated modules re-hosted, "
             f"the audio I/O {m.io or 'dead: restarting'})"
         )
+
+    def _take_plugins(self, manifest: Manifest) -> list[str]:
+        """Hold the plugins the slots use and the registry's records, as the dead supervisor
+        did; its isolated types hosted here. What could not be held, and why."""
+        c = self.config
+        assert self._keeper is not None and self._control is not None
+        self.hosted = HostedModules(self._control.name, c.rate, c.block)
+        store = PluginStore(c.plugin_store or default_store())
+        self.registry.adopt(manifest.registry, "its supervisor died while it was being loaded")
+        return take_plugins(manifest.plugins, self._keeper, store, self.hosted)
 
     def _continue_log(self, sample: int) -> None:
         """Append to the session log: a line saying where the supervisor was replaced, then
@@ -817,7 +862,7 @@ class Supervisor:
     def _host_events(self, flush: bool = False) -> None:
         """Poll the isolated modules' hosts; log their starts and bypassed calls, which an
         offline render needs to decide the same outcomes."""
-        if self.hosted is None:  # a supervisor that re-attached: it made no rings
+        if self.hosted is None:
             return
         for module_id, event in self.hosted.tick(flush):
             if event.kind == "died":

@@ -1,7 +1,8 @@
 """What a supervisor that takes over a running engine rebuilds from the slots and the files.
 
 The keeper comes from the manifest and the shared memory (`SlotKeeper.adopt`); this module
-holds the rest: the patch the slots play (from a snapshot of the active slot's state, plus
+holds the rest: the plugin versions the slots use and their isolated modules' rings (from
+the manifest), the patch the slots play (from a snapshot of the active slot's state, plus
 the commands sent after it), the commands the dead supervisor sent but had not logged yet
 (matched against the tail of the session log), and the recording it was writing.
 """
@@ -12,14 +13,30 @@ import time
 from pathlib import Path
 
 from chronus.dsp.patch import Patch, PatchError
+from chronus.dsp.specs import declare
+from chronus.engine.hosted import HostedModules
 from chronus.engine.keeper import SlotKeeper
-from chronus.engine.manifest import Recording
+from chronus.engine.manifest import HostedRing, PluginInUse, Recording
+from chronus.engine.plugin_feed import Code
+from chronus.engine.plugin_loads import source_of
 from chronus.engine.recorder import Recorder
+from chronus.plugins.ladspa.reference import ladspa_version, split_reference
+from chronus.plugins.store import PluginStore, StoredPlugin
 from chronus.protocol import SLOT_ONLY, Message, ProtocolError, decode
 from chronus.session.stamped_log import StampedLog
 from chronus.session.wav import WavWriter
 
-__all__ = ["SNAPSHOT_WAIT_S", "TakeoverError", "patch_of_slots", "resume_recording", "unlogged"]
+__all__ = [
+    "SNAPSHOT_WAIT_S",
+    "TakeoverError",
+    "hosted_rings",
+    "patch_of_slots",
+    "plugins_in_use",
+    "rehost",
+    "resume_recording",
+    "take_plugins",
+    "unlogged",
+]
 
 SNAPSHOT_WAIT_S = 5.0
 """How long a new supervisor waits for the active slot's snapshot (its capture is forked)."""
@@ -27,6 +44,82 @@ SNAPSHOT_WAIT_S = 5.0
 
 class TakeoverError(RuntimeError):
     """The running engine cannot be taken over (its slots gave no state)."""
+
+
+def plugins_in_use(keeper: SlotKeeper) -> tuple[PluginInUse, ...]:
+    """The plugin versions the slots use, for the manifest."""
+    used = []
+    for name, (version, path) in keeper.in_use.items():
+        code = keeper.plugins.code.get((name, version))
+        if code is not None:
+            warm = (name, version) not in keeper.plugins.cold
+            hosting = keeper.hosting.get(name, "inline")
+            params, processor = code.params, code.processor
+            used.append(PluginInUse(name, version, path, hosting, params, processor, warm))
+    return tuple(used)
+
+
+def hosted_rings(patch: Patch, hosted: HostedModules) -> tuple[HostedRing, ...]:
+    """Every isolated module of the patch with its ring, for the manifest."""
+    rings = []
+    for module_id, entry in patch.modules.items():
+        keeper = hosted.keeper(module_id)
+        if keeper is not None:
+            rings.append(HostedRing(module_id, str(entry["type"]), keeper.ring.name))
+    return tuple(rings)
+
+
+def _intact(plugin: PluginInUse, store: PluginStore) -> str:
+    """Why the version the slots use cannot be held here ("" if it can): its store copy is
+    gone or changed, or its native library changed."""
+    native = split_reference(plugin.path)
+    if native is None:
+        stored = store.get(plugin.name, plugin.version)
+        return "" if stored is not None and stored.path == plugin.path else "not in the store"
+    try:
+        same = ladspa_version(*native) == plugin.version
+    except OSError as exc:
+        return f"{native[0]}: {exc.strerror}"
+    return "" if same else f"{native[0]} changed since it was loaded"
+
+
+def take_plugins(
+    plugins: tuple[PluginInUse, ...], keeper: SlotKeeper, store: PluginStore, hosted: HostedModules
+) -> list[str]:
+    """Hold the plugin versions the slots use, as the dead supervisor held them: their types
+    declared (commands to their modules apply), every new worker to import them (the
+    adopted ones hold them), isolated ones hosted. They are not validated again: each is
+    the version validated (or forced) before, found intact in the store. What could not be
+    held, and why."""
+    refused = []
+    for plugin in plugins:
+        why = _intact(plugin, store)
+        if why:
+            refused.append(f"{plugin.name} {plugin.version}: {why}")
+            continue
+        key = (plugin.name, plugin.version)
+        declare(plugin.name, plugin.params, plugin.processor)
+        keeper.in_use[plugin.name] = (plugin.version, plugin.path)
+        keeper.hosting[plugin.name] = plugin.hosting
+        keeper.plugins.want(plugin.name, plugin.version, plugin.path, warm=plugin.warm)
+        keeper.plugins.code[key] = Code(plugin.params, plugin.processor)
+        for seat in keeper.seats:
+            if seat.worker is not None:
+                seat.worker.plugins.add(key)  # it plays the version already
+        if plugin.hosting == "isolated":
+            stored = StoredPlugin(plugin.name, plugin.version, plugin.path, plugin.path)
+            hosted.host(plugin.name, source_of(stored), len(plugin.params))
+    return refused
+
+
+def rehost(rings: tuple[HostedRing, ...], patch: Patch, hosted: HostedModules) -> int:
+    """Start a host on the ring of every isolated module the patch still holds; how many."""
+    taken = 0
+    for ring in rings:
+        entry = patch.modules.get(ring.module_id)
+        if entry is not None and entry["type"] == ring.type_name:
+            taken += hosted.adopt(ring.module_id, ring.type_name, ring.ring)
+    return taken
 
 
 def _messages(payload: bytes) -> list[Message]:

@@ -8,6 +8,7 @@ code and a detail for people.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -233,6 +234,22 @@ class PluginRegistry:
         """One plugin in detail, as plain data; `KeyError` if unknown."""
         with self._lock:
             return self._records[name].to_dict(self._clock())
+
+    def export(self) -> tuple[PluginRecord, ...]:
+        """Copies of every record, for the supervisor that takes over if this one dies."""
+        with self._lock:
+            return tuple(copy.deepcopy(record) for record in self._records.values())
+
+    def adopt(self, records: tuple[PluginRecord, ...], detail: str) -> None:
+        """Go on from the records a supervisor that died kept (`export`). A load it had
+        under way died with it: such a plugin becomes failed (reason `supervisor_died`,
+        `detail`), and a new version it was validating for an active one is dropped."""
+        with self._lock:
+            for kept in records:
+                record = self._records[kept.name] = copy.deepcopy(kept)
+                record.pending = ""
+                if record.state in (PluginState.VALIDATING, PluginState.READY):
+                    self._move(record, PluginState.FAILED, "supervisor_died", detail)
 
     def listing(self) -> list[dict[str, Any]]:
         """Every plugin as plain data, without the transition history."""

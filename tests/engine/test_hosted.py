@@ -12,7 +12,7 @@ import pytest
 
 from chronus.engine import hosted as hosted_module
 from chronus.engine.hosted import HostedModules
-from chronus.plugins.host_ring import H, HostRing, ring_name
+from chronus.plugins.host_ring import H, HostRing, RingShape, SlotLink, ring_name
 from chronus.plugins.isolated import ring_links
 from chronus.plugins.type_source import TypeSource
 
@@ -26,6 +26,16 @@ def _ring_exists(name: str) -> bool:
         return False
     ring.close()
     return True
+
+
+def _starts(hosted: HostedModules) -> list[int]:
+    """The calls the first hosts to serve started at (waiting up to 60 s for one)."""
+    started: list[int] = []
+    deadline = time.monotonic() + 60.0
+    while not started and time.monotonic() < deadline:
+        started += [e.call for _, e in hosted.tick() if e.kind == "host"]
+        time.sleep(0.02)
+    return started
 
 
 def test_only_a_hosted_types_modules_get_a_ring_and_a_host(
@@ -45,11 +55,7 @@ def test_only_a_hosted_types_modules_get_a_ring_and_a_host(
         assert link is not None and ring_links(tag)("lowpass", 1) is None
         assert set(hosted.health()) == {"f"} and set(hosted.health("lowpass")) == {"f"}
         assert hosted.health("saw") == {}
-        started: list[int] = []
-        deadline = time.monotonic() + 60.0
-        while not started and time.monotonic() < deadline:
-            started += [e.call for _, e in hosted.tick() if e.kind == "host"]
-            time.sleep(0.02)
+        started = _starts(hosted)
         assert started == [0], "no call was submitted: the host serves from call 0"
         zeros = np.zeros((64, 2))
         for call in range(3):
@@ -86,3 +92,31 @@ def test_a_module_made_again_under_its_id_gets_a_fresh_ring() -> None:
         ring.close()
     finally:
         hosted.close()
+
+
+def test_a_new_supervisor_adopts_a_ring_and_starts_a_host_on_it() -> None:
+    """The ring a dead supervisor made (its host dead with it, calls 0-4 submitted) gets a
+    new host that serves from the next call; the new supervisor unlinks it at the end."""
+    tag = f"chr_test_adopt_{os.getpid()}"
+    name = ring_name(tag, "lowpass", zlib.crc32(b"f"))
+    made = HostRing.create(name, RingShape(64, 7))
+    made.header[H.HOST_PID] = 2**22 + 1  # no such process: the host that died
+    link = SlotLink(HostRing.attach(name))
+    for call in range(5):
+        link.submit(call, np.zeros((64, 2)), np.zeros(7), 64)
+    hosted = HostedModules(tag, 48000, 64)
+    try:
+        assert not hosted.adopt("f", "lowpass", name), "its type is not hosted here"
+        hosted.host("lowpass", LOWPASS, 7)
+        assert not hosted.adopt("g", "lowpass", f"{tag}_gone")
+        assert hosted.adopt("f", "lowpass", name)
+        assert int(made.header[H.HOST_PID]) == 0, "the slots stop waiting for the dead host"
+        assert set(hosted.health()) == {"f"}
+        started = _starts(hosted)
+        assert started == [5], "a fresh instance from the call after the last one submitted"
+        assert hosted.health()["f"]["host_state"] == "running"
+    finally:
+        hosted.close()
+        link.ring.close()
+        made.close()
+    assert not _ring_exists(name), "the new supervisor unlinks the ring it adopted"

@@ -15,17 +15,25 @@ from typing import Any, cast
 
 import pytest
 
-from chronus.dsp.patch import Patch
+from chronus.dsp.params import ParamSpec
+from chronus.dsp.patch import Patch, PatchError
+from chronus.dsp.specs import undeclare
 from chronus.engine.client import EngineClient, EngineError
 from chronus.engine.keeper import Lenient, SlotKeeper
 from chronus.engine.launcher import spawn_context
+from chronus.engine.plugin_feed import Code
+from chronus.engine.plugin_loads import source_of
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState
 from chronus.engine.slot import WorkerConfig
 from chronus.engine.stats import ControlField
-from chronus.engine.takeover import unlogged
+from chronus.engine.takeover import plugins_in_use, take_plugins, unlogged
+from chronus.plugins.ladspa.reference import ladspa_reference, ladspa_version
+from chronus.plugins.store import PluginStore
+from chronus.plugins.type_source import TypeSource
 from chronus.protocol import Message, encode, validate
 from chronus.session.stamped_log import StampedLog
+from tests.plugins.modules import write_gain
 
 
 class _Sent:
@@ -169,3 +177,64 @@ def test_a_state_holding_a_class_this_process_cannot_import_is_still_read() -> N
         pickle.loads(data)
     read = Lenient(io.BytesIO(data)).load()
     assert read["patch"] == {"modules": {}} and type(read["modules"]["v"]).__name__ == "_Unknown"
+
+
+class _Hosting:
+    """The part of `HostedModules` `take_plugins` uses: the types it is told to host."""
+
+    def __init__(self) -> None:
+        self.types: list[tuple[str, TypeSource, int]] = []
+
+    def host(self, type_name: str, source: TypeSource, params: int) -> None:
+        self.types.append((type_name, source, params))
+
+
+def test_the_plugins_the_slots_use_are_held_again_as_they_were(
+    seats: tuple[Seat, Seat], tmp_path: Path
+) -> None:
+    """What the manifest says of the plugins in use is enough to hold them again: the types
+    declared, their versions wanted by every new worker, the isolated ones hosted; a store
+    copy gone or a native library changed is refused with the reason."""
+    store = PluginStore(tmp_path / "store")
+    gain = store.put(write_gain(tmp_path), "gain")
+    library = tmp_path / "fake.so"
+    library.write_bytes(b"a library")
+    native = ladspa_reference(str(library), "fake")
+    amount = (ParamSpec("amount", 1.0, 0.0, 4.0),)
+    control = SharedCounters.create(unique_name("test-takeover-plugins"), ControlField.SIZE)
+    try:
+        old = _keeper_on(seats, control)
+        uses = {
+            "gain": (gain.version, gain.path, "isolated", amount, True),
+            "fake": (ladspa_version(str(library), "fake"), native, "isolated", (), False),
+            "gone": ("0123456789ab", str(store.path_of("gone", "0123456789ab")), "inline", (),
+                     False),
+        }  # fmt: skip
+        for name, (version, path, hosting, params, processor) in uses.items():
+            old.in_use[name] = (version, path)
+            old.hosting[name] = hosting
+            old.plugins.code[name, version] = Code(params, processor)
+        used = plugins_in_use(old)
+        assert [(p.name, p.hosting, p.params) for p in used] == [
+            ("gain", "isolated", amount), ("fake", "isolated", ()), ("gone", "inline", ()),
+        ]  # fmt: skip
+        with pytest.raises(PatchError):
+            Patch().apply(validate("/patch/create", ("g", "gain")))
+        library.write_bytes(b"another library")
+        new, hosted = _keeper_on(seats, control), _Hosting()
+        refused = take_plugins(used, new, store, cast(Any, hosted))
+        assert refused == [
+            f"fake {uses['fake'][0]}: {library} changed since it was loaded",
+            "gone 0123456789ab: not in the store",
+        ]
+        assert new.in_use == {"gain": (gain.version, gain.path)}
+        assert new.hosting == {"gain": "isolated"}
+        assert ("gain", gain.version) in new.plugins.wanted
+        assert hosted.types == [("gain", source_of(gain), 1)]
+        patch = Patch()
+        patch.apply(validate("/patch/create", ("g", "gain")))
+        patch.apply(validate("/mod/g/amount", (2.5,)))
+        assert patch.modules["g"]["params"]["amount"] == 2.5
+    finally:
+        undeclare("gain")
+        control.close()

@@ -187,3 +187,17 @@ def test_the_counts_go_on_when_another_slot_becomes_active() -> None:
     r[PluginField.SUCCESS] = 30
     watch.update([joiner], joiner)
     assert registry.health("fold")["success_count"] == 520
+
+
+def test_a_new_supervisor_moves_a_plugin_only_for_what_the_slots_count_after_it_took_over() -> None:
+    registry = active_registry("fold")  # suspended, reloaded and active again before
+    a = slot(11)
+    ra = named(a, 0, "fold")
+    ra[PluginField.SUSPENDED] = 1
+    watch = PluginWatch(registry)
+    watch.settle([a])
+    watch.update([a], a)
+    assert registry.state("fold") is PluginState.ACTIVE, "its old suspension was seen before"
+    ra[PluginField.SUSPENDED] = 2
+    watch.update([a], a)
+    assert registry.state("fold") is PluginState.SUSPENDED

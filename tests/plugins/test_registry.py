@@ -104,3 +104,34 @@ def test_many_threads_moving_and_reading_leave_a_consistent_history() -> None:
         history = reg.health(f"p{i}")["transitions"]
         assert len(history) == 401
         assert history[-1]["state"] == "failed"
+
+
+def test_a_new_supervisor_goes_on_from_the_exported_records() -> None:
+    clock = Clock()
+    old = PluginRegistry(clock)
+    for name in ("fold", "crush", "wobble"):
+        old.discover(name, f"/x/{name}.py")
+        old.transition(name, PluginState.VALIDATING, "validation")
+    for name in ("fold", "crush"):
+        old.transition(name, PluginState.READY, "validated")
+    old.transition("fold", PluginState.ACTIVE, "loaded")
+    old.set_validation("fold", ValidationResult(ok=True, duration=0.5), "abc123")
+    old.set_pending("fold", "def456")
+    records = old.export()
+    records[0].transitions.clear()  # a copy: the exporter's records stay as they were
+    assert len(old.health("fold")["transitions"]) == 4
+    records = old.export()
+    clock.now += 10
+    new = PluginRegistry(clock)
+    new.adopt(records, "its supervisor died")
+    fold = new.health("fold")
+    assert fold["state"] == "active" and fold["version"] == "abc123"
+    assert fold["transitions"] == old.health("fold")["transitions"]
+    assert fold["validation"]["ok"] is True
+    assert fold["pending"] == "", "the new version it was validating died with it"
+    for name in ("crush", "wobble"):  # a load under way (ready, validating) died with it
+        last = new.health(name)["transitions"][-1]
+        assert (last["state"], last["reason"], last["detail"]) == (
+            "failed", "supervisor_died", "its supervisor died",
+        )  # fmt: skip
+    assert new.names() == ["fold", "crush", "wobble"]
