@@ -19,6 +19,7 @@ from typing import Any
 
 from chronus.engine.osc_tcp import MAX_CONNECTIONS, Peer, StreamServer
 from chronus.engine.peers import PeerFilter, family_of, reply_budget
+from chronus.engine.port_owner import in_use_text
 from chronus.engine.rates import ADMIT, TELL, PeerRates, rate_text
 from chronus.engine.slip import BadFrame
 from chronus.protocol import Arg, encode_raw
@@ -90,6 +91,39 @@ def _more_udp(host: str, port: int) -> tuple[socket.socket, ...]:
     return tuple(more)
 
 
+def _taken(exc: OSError, port: int) -> OSError:
+    """`exc`, or for a port in use, an error that says who holds it."""
+    if exc.errno != errno.EADDRINUSE:
+        return exc
+    return OSError(errno.EADDRINUSE, in_use_text(port))
+
+
+def _claim(
+    host: str, port: int, refusal: bytes, peers: PeerFilter
+) -> tuple[socket.socket, StreamServer]:
+    """TCP, then UDP on a given port, each only if nobody holds it.
+
+    The UDP sockets share the port (SO_REUSEPORT), so a second engine of the same user could
+    bind it too and take a share of the first one's datagrams. TCP comes first because its
+    listener cannot be shared: whoever holds it holds the port. Then a UDP socket without
+    SO_REUSEPORT probes that no other program's UDP socket is on it, before the group joins.
+    """
+    try:
+        streams = StreamServer.listen(host, port, refusal, peers.allows)
+    except OSError as exc:
+        raise _taken(exc, port) from exc
+    udp = _udp_socket(host)
+    try:
+        with socket.socket(family_of(host), socket.SOCK_DGRAM) as probe:
+            probe.bind((host, port))
+        udp.bind((host, port))
+    except OSError as exc:
+        udp.close()
+        streams.close()
+        raise _taken(exc, port) from exc
+    return udp, streams
+
+
 class OscEndpoints:
     """Both sockets, driven by the supervisor's selector; see the module's doc."""
 
@@ -126,21 +160,24 @@ class OscEndpoints:
         """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both; an IPv6
         host binds IPv6); read only what `peers` allows, at the rates `rates` allows.
 
-        OSError (with the port in its message) if either is taken.
+        OSError if either is taken; its text says who holds the port (`port_owner`).
         """
         peers = peers or PeerFilter()
         refusal = encode_raw(
             "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
         )
-        for _ in range(_BIND_TRIES if port == 0 else 1):
+        if port:
+            udp, streams = _claim(host, port, refusal, peers)
+            return cls(udp, streams, peers, rates, _more_udp(host, port))
+        for _ in range(_BIND_TRIES):
             udp = _udp_socket(host)
             try:
-                udp.bind((host, port))
+                udp.bind((host, 0))
                 bound = int(udp.getsockname()[1])
                 streams = StreamServer.listen(host, bound, refusal, peers.allows)
             except OSError as exc:
                 udp.close()
-                if port == 0 and exc.errno == errno.EADDRINUSE:
+                if exc.errno == errno.EADDRINUSE:
                     continue  # the free UDP port is taken for TCP: try another
                 raise
             return cls(udp, streams, peers, rates, _more_udp(host, bound))
