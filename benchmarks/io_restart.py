@@ -20,7 +20,7 @@ differ outside the gaps (and the fade-in after each) are counted.
     python benchmarks/io_restart.py --kills 10 --every 4
     python benchmarks/io_restart.py --backend null --kills 10
     python benchmarks/io_restart.py --spare none --kills 5      # no spare: a new process
-    python benchmarks/io_restart.py --spare standby             # the standby experiment
+    python benchmarks/io_restart.py --spare standby             # the standby (JACK's default)
 """
 
 from __future__ import annotations
