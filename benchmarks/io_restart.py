@@ -2,8 +2,8 @@
 
 The pattern runs in the engine's sequencer (as in `failover.py`); the benchmark only watches
 and kills. Before each kill it waits (on a device) until the spare I/O is warm (`--spare`:
-`warm`, `standby`, or `none`: every restart starts a process); then it sends SIGKILL to the
-audio I/O process and times, on CLOCK_MONOTONIC:
+`standby`, JACK's default, `warm`, or `none`: every restart starts a process); then it sends
+SIGKILL to the audio I/O process and times, on CLOCK_MONOTONIC:
 
 - `exit_ms`: from the kill until the kernel has ended the process (its pidfd readable);
 - `seen_ms`: from the kill until the supervisor saw the death (and took the clock);
@@ -20,7 +20,7 @@ differ outside the gaps (and the fade-in after each) are counted.
     python benchmarks/io_restart.py --kills 10 --every 4
     python benchmarks/io_restart.py --backend null --kills 10
     python benchmarks/io_restart.py --spare none --kills 5      # no spare: a new process
-    python benchmarks/io_restart.py --spare standby             # the standby experiment
+    python benchmarks/io_restart.py --spare warm                # the warm spare
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def main() -> None:
     parser.add_argument("--backend", default="device", choices=("null", "device"))
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--every", type=float, default=4.0, help="seconds between kills")
-    parser.add_argument("--spare", default="warm", choices=SPARE_KINDS, help="the spare I/O")
+    parser.add_argument(
+        "--spare", default="standby", choices=SPARE_KINDS, help="the spare I/O (JACK's: standby)"
+    )
     add_json_flag(parser)
     args = parser.parse_args()
     with figures_out(args.json) as figures:

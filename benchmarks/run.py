@@ -518,6 +518,20 @@ def flood_shed(figures: Figures) -> Reading:
     return Reading("; ".join(parts), None)
 
 
+def flood_calm(figures: Figures) -> Reading:
+    """The calm UDP senders' syncs lost during the flood: those the kernel put on the
+    flooder's socket lose what they sent before the engine found the flooder."""
+    parts = []
+    for run in figures["runs"]:
+        calm = run["calm_senders"]
+        lost = calm["lost_each"]
+        parts.append(
+            f"rate {run['peer_rate'] or 'off'}: {sum(1 for n in lost if n)} of {len(lost)} calm "
+            f"UDP senders lost syncs, at most {max(lost, default=0)} of {calm['syncs_each']}"
+        )
+    return Reading("; ".join(parts), None)
+
+
 def own_xruns(figures: Figures) -> Reading:
     """chronus's xruns that no host stall explains; the bare callback's beside them."""
     rounds = figures["rounds"]
@@ -979,6 +993,12 @@ BENCHES: tuple[Bench, ...] = (
                 "TCP sync",
                 None,
                 flood_shed,
+            ),
+            Figure(
+                "17",
+                "one peer's UDP flood: calm UDP senders' syncs lost (some share its socket)",
+                None,
+                flood_calm,
             ),
             Figure(
                 "17",

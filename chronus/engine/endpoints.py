@@ -19,8 +19,10 @@ from typing import Any
 
 from chronus.engine.osc_tcp import MAX_CONNECTIONS, Peer, StreamServer
 from chronus.engine.peers import PeerFilter, family_of, reply_budget
+from chronus.engine.port_owner import in_use_text
 from chronus.engine.rates import ADMIT, TELL, PeerRates, rate_text
 from chronus.engine.slip import BadFrame
+from chronus.engine.steering import MAX_FLOODERS, dropped_so_far, steer
 from chronus.protocol import Arg, encode_raw
 
 __all__ = ["UDP_BURST", "UDP_REPLY_LIMIT", "UDP_SOCKETS", "OscEndpoints", "too_large_text"]
@@ -31,15 +33,19 @@ _OUTGROWN = "reply larger than its request to a remote UDP peer; ask over TCP"
 UDP_BURST = 256
 """Datagrams read per selector event: a flood waits in the kernel (which counts what it
 drops) while the serve loop keeps its timers, commits and children in hand between bursts."""
+FLOODED_BURST = 32
+"""Datagrams read per selector event from socket 0 once flooders are steered to it."""
 _SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
 """Linux: each datagram read carries how many the kernel dropped so far on this socket."""
 _DROPS_SPACE = socket.CMSG_SPACE(4)
 log = logging.getLogger("chronus.engine")
 UDP_SOCKETS = 4
-"""UDP sockets on the one port (SO_REUSEPORT): the kernel spreads senders over them by address
-and port, each with a receive buffer of its own, and they are read in turn, so that a flood
-faster than the engine reads overflows its own socket's buffer, and mostly not another
-sender's (one in `UDP_SOCKETS` shares the flooder's). One sender's datagrams all go to one
+"""UDP sockets on the one port (SO_REUSEPORT), each with a receive buffer of its own, read in
+turn: a flood faster than the engine reads overflows its own socket's buffer. Where it can
+(Linux, IPv4: `steering`) the engine chooses each sender's socket: socket 0 for the senders
+found flooding, one of the others for everyone else, so that a calm sender that shared a
+flooder's socket loses nothing once the flooder is found (else the kernel's hash chooses,
+and one sender in `UDP_SOCKETS` shares the flooder's). One sender's datagrams all go to one
 socket: their order is kept."""
 _BIND_TRIES = 20
 """Free UDP ports tried (with port 0) until the same TCP port is free too."""
@@ -90,6 +96,39 @@ def _more_udp(host: str, port: int) -> tuple[socket.socket, ...]:
     return tuple(more)
 
 
+def _taken(exc: OSError, port: int) -> OSError:
+    """`exc`, or for a port in use, an error that says who holds it."""
+    if exc.errno != errno.EADDRINUSE:
+        return exc
+    return OSError(errno.EADDRINUSE, in_use_text(port))
+
+
+def _claim(
+    host: str, port: int, refusal: bytes, peers: PeerFilter
+) -> tuple[socket.socket, StreamServer]:
+    """TCP, then UDP on a given port, each only if nobody holds it.
+
+    The UDP sockets share the port (SO_REUSEPORT), so a second engine of the same user could
+    bind it too and take a share of the first one's datagrams. TCP comes first because its
+    listener cannot be shared: whoever holds it holds the port. Then a UDP socket without
+    SO_REUSEPORT probes that no other program's UDP socket is on it, before the group joins.
+    """
+    try:
+        streams = StreamServer.listen(host, port, refusal, peers.allows)
+    except OSError as exc:
+        raise _taken(exc, port) from exc
+    udp = _udp_socket(host)
+    try:
+        with socket.socket(family_of(host), socket.SOCK_DGRAM) as probe:
+            probe.bind((host, port))
+        udp.bind((host, port))
+    except OSError as exc:
+        udp.close()
+        streams.close()
+        raise _taken(exc, port) from exc
+    return udp, streams
+
+
 class OscEndpoints:
     """Both sockets, driven by the supervisor's selector; see the module's doc."""
 
@@ -118,6 +157,12 @@ class OscEndpoints:
         self._drops_told = all([_ask_for_drops(sock) for sock in self.udps])
         for sock in self.udps:
             sock.setblocking(False)
+        self.flooders: list[tuple[str, int]] = []
+        """UDP senders that overflowed their socket, steered to socket 0 (the latest last)."""
+        self._overflows: dict[socket.socket, int] = {}
+        """Per UDP socket: the kernel's drop count at its last burst (`steering`)."""
+        self.steered = self._drops_told and steer(udp, len(self.udps))
+        """Whether the engine, not the kernel's hash, chooses each sender's socket."""
 
     @classmethod
     def open(
@@ -126,21 +171,24 @@ class OscEndpoints:
         """Bind UDP and TCP on `host:port` (port 0: a free port, the same for both; an IPv6
         host binds IPv6); read only what `peers` allows, at the rates `rates` allows.
 
-        OSError (with the port in its message) if either is taken.
+        OSError if either is taken; its text says who holds the port (`port_owner`).
         """
         peers = peers or PeerFilter()
         refusal = encode_raw(
             "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
         )
-        for _ in range(_BIND_TRIES if port == 0 else 1):
+        if port:
+            udp, streams = _claim(host, port, refusal, peers)
+            return cls(udp, streams, peers, rates, _more_udp(host, port))
+        for _ in range(_BIND_TRIES):
             udp = _udp_socket(host)
             try:
-                udp.bind((host, port))
+                udp.bind((host, 0))
                 bound = int(udp.getsockname()[1])
                 streams = StreamServer.listen(host, bound, refusal, peers.allows)
             except OSError as exc:
                 udp.close()
-                if port == 0 and exc.errno == errno.EADDRINUSE:
+                if exc.errno == errno.EADDRINUSE:
                     continue  # the free UDP port is taken for TCP: try another
                 raise
             return cls(udp, streams, peers, rates, _more_udp(host, bound))
@@ -187,17 +235,13 @@ class OscEndpoints:
             return
         udp = key.fileobj
         assert isinstance(udp, socket.socket)
-        for _ in range(UDP_BURST):
-            try:
-                if self._drops_told:
-                    data, ancillary, _, addr = udp.recvmsg(65536, _DROPS_SPACE)
-                    self._read_drops(udp, ancillary)
-                else:
-                    data, addr = udp.recvfrom(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except ConnectionError:
-                continue  # an earlier reply's sender was gone (ICMP), not this read's fault
+        batch = self._read_burst(udp)
+        if self.steered and batch:
+            self._steer_flooder(udp, batch)
+        for addr, data in batch:
+            if self.steered and udp is not self.udp and addr in self.flooders:
+                self.rates.count_shed(addr)  # its backlog here: it overflowed this socket
+                continue
             if not self.peers.allows(addr[0]) or not self._admitted(addr, len(data), now):
                 continue
             self._budget = reply_budget(addr[0], len(data))
@@ -205,6 +249,45 @@ class OscEndpoints:
                 yield addr, data
             finally:
                 self._budget = None
+
+    def _read_burst(self, udp: socket.socket) -> list[tuple[Any, bytes]]:
+        """The datagrams waiting on `udp`, up to a burst (`FLOODED_BURST` on socket 0 once
+        it holds flooders, so that they wait and the others are read), with their senders."""
+        batch: list[tuple[Any, bytes]] = []
+        burst = FLOODED_BURST if udp is self.udp and self.flooders else UDP_BURST
+        while len(batch) < burst:
+            try:
+                if self._drops_told:
+                    data, ancillary, _, addr = udp.recvmsg(65536, _DROPS_SPACE)
+                    self._read_drops(udp, ancillary)
+                else:
+                    data, addr = udp.recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                break
+            except ConnectionError:
+                continue  # an earlier reply's sender was gone (ICMP), not this read's fault
+            batch.append((addr, data))
+        return batch
+
+    def _steer_flooder(self, udp: socket.socket, batch: list[tuple[Any, bytes]]) -> None:
+        """If the kernel dropped datagrams on `udp` since its last burst and one sender made
+        most of this one, give that sender socket 0 from now on: those who share its socket
+        by chance lose nothing more to its flood, and what it left queued here is shed."""
+        drops = dropped_so_far(udp)
+        overflowed = drops > self._overflows.get(udp, 0)
+        self._overflows[udp] = drops
+        self._drops[udp] = max(self._drops[udp], drops)  # known now, not with a later datagram
+        if not overflowed or udp is self.udp:
+            return
+        heard: dict[Any, int] = {}
+        for addr, _ in batch:
+            heard[addr] = heard.get(addr, 0) + 1
+        addr, count = max(heard.items(), key=lambda item: item[1])
+        if 2 * count < len(batch) or addr in self.flooders:
+            return
+        self.flooders = [*self.flooders, (str(addr[0]), int(addr[1]))][-MAX_FLOODERS:]
+        if steer(self.udp, len(self.udps), self.flooders):
+            log.warning("UDP from %s:%s overflows its socket: given a socket of its own", *addr)
 
     def _admitted(self, addr: Any, size: int, now: float) -> bool:
         """Whether `addr`'s packet (of `size` bytes, 0 over TCP) is within its rate; if not,
@@ -297,6 +380,7 @@ class OscEndpoints:
             "replies_cut": self.replies_cut,
             "refused_peers": self.peers.refused,
             "shed": self.rates.shed,
+            "udp_flooders_steered": [f"udp:{host}:{port}" for host, port in self.flooders],
             "rate": self.rates.status(),
             "tcp": {
                 "open": len(self.streams.peers),

@@ -8,7 +8,9 @@ keeper lets go. The blocks between are counted as missed, not played late. Resta
 `RespawnPolicy` (at once, then after 2 s and 10 s, then suspended; a suspended I/O is tried
 again after `RETRY_SUSPENDED_S`). On a device, a spare I/O waits warm (PortAudio loaded and
 the device opened once, which costs ~0.5 s on JACK; see `audio_io._warm_spare`): a restart
-posts its `go` instead of starting a process, and a new spare is made once the I/O plays.
+posts its `go` instead of starting a process, and a new spare is made once the I/O plays. On
+JACK the spare is a standby (`spare_kind`): its device runs, writing silence, so its `go`
+opens nothing.
 Each death is told once to clients, when its outcome is known: the output back, a later
 restart, or a suspension.
 """
@@ -33,7 +35,7 @@ from chronus.engine.launcher import ChildProcess, Launcher, LaunchError
 from chronus.engine.rings import AudioRing, SharedCounters
 from chronus.engine.stats import IoField, ProcessState
 
-__all__ = ["OPEN_TIMEOUT_S", "RETRY_SUSPENDED_S", "IoKeeper"]
+__all__ = ["OPEN_TIMEOUT_S", "RETRY_SUSPENDED_S", "IoKeeper", "spare_kind"]
 
 RETRY_SUSPENDED_S: Final = 30.0
 """An I/O whose restarts were suspended (a crash loop) is tried again after this long."""
@@ -44,10 +46,31 @@ SPARE_AFTER_S: Final = 2.0
 """A spare I/O is made this long after the I/O plays (or after the last spare died, doubling
 up to a minute while spares keep dying)."""
 SPARE_KINDS: Final = ("warm", "standby", "none")
-SPARE: Final = os.environ.get("CHRONUS_IO_SPARE", "warm")
-"""The spare I/O on a device (`CHRONUS_IO_SPARE`, for measurements): `warm` (the default),
-`standby` (it runs its device, silent, while it waits: `IoConfig.standby`; an experiment, see
-docs/PERFORMANCE.md, "The audio I/O replaced") or `none` (every restart starts a process)."""
+SPARE: Final = os.environ.get("CHRONUS_IO_SPARE", "")
+"""The spare I/O on a device (`CHRONUS_IO_SPARE`, for measurements): `warm` (the device
+opened once, closed), `standby` (it runs its device, silent, while it waits:
+`IoConfig.standby`) or `none` (every restart starts a process); unset, `spare_kind` chooses."""
+JACK_API: Final = "(JACK Audio Connection Kit)"
+"""How PortAudio names JACK's host API, at the end of a device's description."""
+
+
+def spare_kind(description: str, chosen: str | None = None) -> str:
+    """The spare I/O for the device `description` names: `chosen` (default `SPARE`) if it is
+    one of `SPARE_KINDS`; else a standby on JACK, which sums its clients' outputs (measured in
+    docs/PERFORMANCE.md, "The standby I/O on JACK"), and a warm spare on any other device,
+    which may let only one client hold it.
+
+    >>> spare_kind("device: system " + JACK_API, ""), spare_kind("device: hw:0 (ALSA)", "")
+    ('standby', 'warm')
+    >>> spare_kind("device: system " + JACK_API, "warm")
+    'warm'
+    """
+    chosen = SPARE if chosen is None else chosen
+    if chosen in SPARE_KINDS:
+        return chosen
+    return "standby" if description.endswith(JACK_API) else "warm"
+
+
 _NAME: Final = "chronus-audio-io"
 log = logging.getLogger("chronus.engine")
 
@@ -350,9 +373,10 @@ class IoKeeper:
             self._spare_wait_s = min(2 * self._spare_wait_s, 60.0)
             log.warning("the spare audio I/O exited (code %s)", spare.process.exitcode)
             return
+        kind = spare_kind(self.description)
         if (
             self._config.backend != "device"
-            or SPARE not in SPARE_KINDS[:2]
+            or kind == "none"
             or self.state != "running"
             or self.stand_in.holding
             or time.monotonic() < self._spare_due
@@ -361,7 +385,7 @@ class IoKeeper:
             return
         go = self._ctx.Semaphore(0)
         try:
-            config = replace(self._config, resume=True, standby=SPARE == "standby")
+            config = replace(self._config, resume=True, standby=kind == "standby")
             process, conn = self._fork(config, go)
         except LaunchError as exc:
             log.warning("no spare audio I/O could be started: %s", exc)
@@ -437,6 +461,7 @@ class IoKeeper:
             "blocks_missed": int(self._v[IoField.BLOCKS_MISSED]),
             "clock_held_by_supervisor": self.stand_in.holding,
             "spare": "none" if self._spare is None else "warm" if self._spare.warm else "warming",
+            "spare_kind": spare_kind(self.description) if self.description else "",
             "spares_used": self.spares_used,
             "last_restart": dict(self.last_restart),
         }

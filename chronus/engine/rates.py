@@ -79,15 +79,19 @@ class PeerRates:
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             return ADMIT
+        self.count_shed(key)
+        if now - bucket.told < _TELL_EVERY_S:
+            return SHED
+        bucket.told = now
+        return TELL
+
+    def count_shed(self, key: Hashable) -> None:
+        """Count a packet of `key` as shed (here, or by the endpoints for a reason of theirs)."""
         self.shed += 1
         name = _name(key)
         if name not in self.shed_by and len(self.shed_by) >= _MAX_NAMED:
             name = _OTHERS
         self.shed_by[name] = self.shed_by.get(name, 0) + 1
-        if now - bucket.told < _TELL_EVERY_S:
-            return SHED
-        bucket.told = now
-        return TELL
 
     def charge(self, key: Hashable, messages: int) -> None:
         """Charge `key` for `messages` more of an admitted packet (a bundle's others)."""

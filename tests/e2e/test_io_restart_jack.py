@@ -1,9 +1,9 @@
 """The audio I/O replaced on a real PortAudio device (JACK's dummy driver), with real SIGKILLs.
 
 As `test_io_restart_null.py`: notes play, the audio I/O process is killed twice, and each
-time a warm spare I/O (or a standby, `CHRONUS_IO_SPARE=standby`) takes over the device and
-resumes on the sample clock; the recording equals the offline render of the session log
-wherever it was played.
+time a warm spare I/O (`CHRONUS_IO_SPARE=warm`) or a standby (JACK's default) takes over the
+device and resumes on the sample clock; the recording equals the offline render of the
+session log wherever it was played.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ pytestmark = [pytest.mark.realtime, pytest.mark.slow]
 def test_two_sigkills_of_the_audio_io_on_jack(
     tmp_path: Path, standby: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With a spare that opens the device when told, and (the experiment) with a standby
-    that runs the device, silent, while it waits."""
+    """With a spare that opens the device when told, and with a standby that runs the
+    device, silent, while it waits (JACK's default)."""
     require_jack()
-    if standby:
-        monkeypatch.setenv("CHRONUS_IO_SPARE", "standby")
+    monkeypatch.setenv("CHRONUS_IO_SPARE", "standby" if standby else "warm")
     kill_the_io_twice(tmp_path, "device")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import selectors
 import socket
 import time
@@ -101,3 +103,23 @@ def test_a_port_taken_for_tcp_only_is_refused_or_skipped() -> None:
     assert free.port != port and free.streams.port == free.port
     free.close()
     squatter.close()
+
+
+def test_a_port_another_programs_shared_udp_socket_holds_is_refused_with_its_pid() -> None:
+    """A UDP socket with SO_REUSEPORT on the port (another engine's, of the same user) would
+    let the engine's own sockets join it and share its datagrams: refused instead, naming it."""
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    port = other.getsockname()[1]
+    try:
+        with pytest.raises(OSError) as refused:
+            OscEndpoints.open("127.0.0.1", port)
+        assert refused.value.errno == errno.EADDRINUSE
+        assert str(refused.value.strerror).startswith(
+            f"port {port} is in use by pid {os.getpid()} ("
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", port))  # the TCP port it took first was given back
+    finally:
+        other.close()

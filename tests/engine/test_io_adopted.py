@@ -4,12 +4,14 @@ restarted, the clock held meanwhile. Fakes for the launcher and the process."""
 
 from __future__ import annotations
 
+import doctest
 import time
 from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
 
+from chronus.engine import io_keeper
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.io_keeper import IoKeeper
 from chronus.engine.launcher import spawn_context
@@ -91,3 +93,61 @@ def test_with_no_io_left_the_clock_is_held_until_one_can_start(keeper: IoKeeper)
     assert keeper.state == "waiting" and keeper.stand_in.holding
     keeper.tick()  # due at once, but the template is not warm yet: the clock moves on
     assert keeper.state == "waiting" and keeper.stand_in.holding
+
+
+class _ReadyLauncher:
+    """A launcher that starts nothing but keeps what it was asked to start."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[Any, ...]] = []
+
+    def ready(self) -> bool:
+        return True
+
+    def start(self, target: Any, args: tuple[Any, ...], name: str) -> _Process:
+        self.started.append(args)
+        return _Process()
+
+
+@pytest.mark.parametrize(
+    ("description", "chosen", "standby"),
+    [
+        ("device: system (JACK Audio Connection Kit)", "", True),
+        ("device: hw:0 (ALSA)", "", False),
+        ("device: system (JACK Audio Connection Kit)", "warm", False),
+        ("device: hw:0 (ALSA)", "standby", True),
+    ],
+)
+def test_the_spare_io_is_a_standby_on_jack_unless_told(
+    counters: SharedCounters,
+    monkeypatch: pytest.MonkeyPatch,
+    description: str,
+    chosen: str,
+    standby: bool,
+) -> None:
+    monkeypatch.setattr(io_keeper, "SPARE", chosen)
+    assert io_keeper.spare_kind(description) == ("standby" if standby else "warm")
+    ring_a = AudioRing.create(unique_name("test-io-spare-a"), 8, BLOCK, RATE)
+    ring_b = AudioRing.create(unique_name("test-io-spare-b"), 8, BLOCK, RATE)
+    ctx = spawn_context()
+    config = IoConfig(("a", "b"), "tap", counters.name, "control", "device", RATE, BLOCK)
+    launcher = _ReadyLauncher()
+    keeper = IoKeeper(
+        cast(Any, launcher), ctx, config, counters, (ring_a, ring_b),
+        (ctx.Semaphore(0), ctx.Semaphore(0)), ctx.Semaphore(0), lambda _: None,
+    )  # fmt: skip
+    try:
+        keeper.adopt(cast(Any, _Process()), description, "")
+        keeper._spare_due = 0.0
+        keeper.tick()
+        [(spare_config, *_)] = launcher.started
+        assert spare_config.resume and spare_config.standby == standby
+        assert keeper.status()["spare_kind"] == ("standby" if standby else "warm")
+    finally:
+        ring_a.close()
+        ring_b.close()
+
+
+def test_doctests() -> None:
+    result = doctest.testmod(io_keeper)
+    assert result.failed == 0 and result.attempted > 0
