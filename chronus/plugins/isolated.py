@@ -286,17 +286,30 @@ def isolated_type(cls: type[Module]) -> type[IsolatedModule]:
 def warm_stand_ins(rate: int, max_block: int) -> None:
     """Compile (or load) the kernels of a stand-in and of a slot's side of a ring, with a
     built-in processor and source behind a private ring, so that the first isolated module
-    a slot makes does not compile them in a block."""
+    a slot makes does not compile them in a block: with no host (every call bypassed), and
+    with one that renders each call (its output collected). A kernel first compiled in a
+    block overruns the guard's CPU limit there, which suspends the module for good (and the
+    compile, interrupted, is never cached)."""
     from chronus.dsp.catalog import MODULE_TYPES  # the catalogue imports nothing of this
 
     for name in ("lowpass", "sine"):
-        stand_in = isolated_type(MODULE_TYPES[name])(rate, max_block)
+        cls = MODULE_TYPES[name]
+        stand_in = isolated_type(cls)(rate, max_block)
         ring = HostRing.private(RingShape(max_block, len(stand_in.PARAMS)))
         stand_in.attach(SlotLink(ring, wait_s=0.0, settle_s=0.0))
-        inp, out = np.zeros((max_block, 2)), np.zeros((max_block, 2))
-        for n in (max_block, 1, max_block):
-            if isinstance(stand_in, Processor):
-                stand_in.process_stereo(inp, out, n)
-            else:
-                stand_in.process(out[:, 0].copy(), n)
+        _warm_calls(stand_in, max_block)
+        inp = np.zeros((max_block, 2))
         same_input(ring.inp, 0, inp, max_block, ring.params, stand_in._sent)  # a peer's check
+        served = isolated_type(cls)(rate, max_block)
+        served.attach(ReplayLink(cls, rate, max_block, bypassed=set()))
+        _warm_calls(served, max_block)
+
+
+def _warm_calls(stand_in: IsolatedModule, max_block: int) -> None:
+    """A few calls of a stand-in: full blocks and a split one."""
+    inp, out = np.zeros((max_block, 2)), np.zeros((max_block, 2))
+    for n in (max_block, 1, max_block, max_block):
+        if isinstance(stand_in, Processor):
+            stand_in.process_stereo(inp, out, n)
+        else:
+            stand_in.process(out[:, 0].copy(), n)
