@@ -63,6 +63,9 @@ class WarmHost:
         self.process.start()
         child.close()
         self.born = time.monotonic()
+        self.asked = self.born
+        """When it was started, or given its ring: its warm-up is timed from then (a blank
+        host may wait idle for minutes before it is given one)."""
         self._ready = False
 
     @property
@@ -72,6 +75,7 @@ class WarmHost:
 
     def prepare(self, ring: str, source: TypeSource, rate: int) -> None:
         """Give it its ring and type now: it resolves and warms them, and waits for `go`."""
+        self.asked = time.monotonic()
         try:
             self.conn.send((ring, source.to_json(), rate))
         except OSError:
@@ -93,7 +97,7 @@ class WarmHost:
             raise RuntimeError(f"the host died while it warmed up: {exc}") from exc
         if not self.alive():
             raise RuntimeError(f"the host died while it warmed up (exit {self.process.exitcode})")
-        if time.monotonic() - self.born > START_TIMEOUT_S:
+        if time.monotonic() - self.asked > START_TIMEOUT_S:
             raise RuntimeError(f"the host did not warm up within {START_TIMEOUT_S:g} s")
         return False
 
