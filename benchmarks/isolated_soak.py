@@ -21,10 +21,12 @@ differently; per kill, the calls bypassed (from the kill to the next event: the 
 and the new host's catch-up) and the time until every module it served had a new host serving
 (polled every ~20 ms); the restarts and each module's respawn-ladder state (a host that served
 longer than `RespawnPolicy.young_s` is forgiven, so one killed every 30 s should always be
-"respawning now"); the RSS of the supervisor and the plugin hosts at the start and the end;
-processes left once the engine quit; and whether `chronus render` of the session log equals
-the recording: the blocks that differ, and those of them not next to an underrun the audio I/O
-logged.
+"respawning now"), the hosts' deaths by cause, and the plugins' states (one the guard
+suspended plays bypassed); the RSS of the supervisor and the plugin hosts at the start and the
+end; how long the engine took to quit and the processes left after it; and whether `chronus
+render` of the session log equals the recording: the blocks that differ, in runs (an
+underrun's fade-out, lost blocks and fade-in), and the runs with no underrun the audio I/O
+logged near them (`_explained`).
 
 Timings on a shared machine are noisy: the lead measures again on a quiet one.
 """
@@ -391,15 +393,34 @@ def compare(soak: Soak, played: int, underruns: int) -> dict[str, Any]:
         last = min(frames, first + step)
         rows = np.flatnonzero(np.any(recorded[first:last] != rendered[first:last], axis=1))
         differing += sorted({(first + int(r)) // BLOCK for r in rows})
-    near = {b + d for b in soak.underrun_blocks for d in range(-NEAR_UNDERRUN, NEAR_UNDERRUN + 1)}
-    unexplained = [b for b in differing if b not in near]
     return {
         "blocks_compared": frames // BLOCK, "blocks_differing": len(differing),
-        "unexplained": len(unexplained), "first_unexplained": unexplained[:10],
+        **_explained(differing, soak.underrun_blocks, underruns),
         "within_twice_the_underruns": len(differing) <= 2 * underruns,
-        "equal": not unexplained and len(differing) <= 2 * underruns,
         "peak": round(float(np.abs(rendered[:frames]).max()), 3) if frames else 0.0,
         "render_s": round(render_s, 1),
+    }  # fmt: skip
+
+
+def _explained(differing: list[int], logged: set[int], underruns: int) -> dict[str, Any]:
+    """The runs of consecutive differing blocks (an underrun's fade-out, its lost blocks and
+    the fade-in make one run), and those with no underrun the audio I/O logged near them.
+    The I/O keeps its last 8 underruns: more between two polls, or while the engine was
+    made, are counted but not logged, so a run may be theirs. `equal`: every run is near a
+    logged underrun or can be an unlogged one."""
+    runs: list[list[int]] = []
+    for block in differing:
+        if runs and block == runs[-1][-1] + 1:
+            runs[-1].append(block)
+        else:
+            runs.append([block])
+    near = {b + d for b in logged for d in range(-NEAR_UNDERRUN, NEAR_UNDERRUN + 1)}
+    alone = [run for run in runs if not near.intersection(run)]
+    unlogged = max(0, underruns - len(logged))
+    return {
+        "runs": len(runs), "runs_with_no_logged_underrun": len(alone),
+        "underruns_not_logged": unlogged, "first_runs_alone": [r[0] for r in alone[:10]],
+        "equal": sum(len(run) for run in runs) <= 2 * underruns and len(alone) <= unlogged,
     }  # fmt: skip
 
 
