@@ -443,9 +443,30 @@ def stall_windows(
     }  # fmt: skip
 
 
+def _near_events(soak: Soak) -> int:
+    """Underruns in the poll windows that end within 1 s after a kill or a stop."""
+    struck = [int(e.at * 1e9) for e in soak.events]
+    return sum(n for _, end, n in soak.polls if any(0 <= end - at <= 1e9 for at in struck))
+
+
 def _hosts_rss(rss: dict[str, tuple[int, float]]) -> dict[str, Any]:
-    hosts = {t: round(mb, 1) for t, (_, mb) in rss.items() if t.startswith("plugin host")}
-    return {"count": len(hosts), "total_mb": round(sum(hosts.values()), 1), "each": hosts}
+    """The plugin hosts' memory: RSS each and in all, and their proportional share in all
+    (PSS: the pages they share with each other, numpy's and numba's, counted once)."""
+    hosts = {t: (pid, round(mb, 1)) for t, (pid, mb) in rss.items() if t.startswith("plugin host")}
+    return {
+        "count": len(hosts), "total_mb": round(sum(mb for _, mb in hosts.values()), 1),
+        "pss_mb": round(sum(_pss_mb(pid) for pid, _ in hosts.values()), 1),
+        "each": {t: mb for t, (_, mb) in hosts.items()},
+    }  # fmt: skip
+
+
+def _pss_mb(pid: int) -> float:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0  # gone meanwhile
+    return next((int(line.split()[1]) / 1024 for line in rollup.splitlines()
+                 if line.startswith("Pss:")), 0.0)  # fmt: skip
 
 
 def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
@@ -461,10 +482,12 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         soak.load()
         time.sleep(1.0)
         rss_start = rss_by_title(soak.pgid)
+        hosts_start = _hosts_rss(rss_start)
         with StallMonitor(STALL_MS, capacity=1 << 15) as monitor:
             end = soak.run()
             stalls = monitor.stalls
         rss_end = rss_by_title(soak.pgid)
+        hosts_end = _hosts_rss(rss_end)
     finally:
         code, quit_s, left = soak.quit()
     status, hosts = end["status"], end["hosts"]
@@ -486,6 +509,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         bypassed_calls_per_kill={"median": statistics.median(bypassed) if bypassed else None,
                                  "max": max(bypassed) if bypassed else None},
         underruns=underruns, underruns_while_striking=sum(n for _, _, n in soak.polls),
+        underruns_within_1s_of_an_event=_near_events(soak),
         xruns=int(io.get("xruns", 0)),
         xruns_in_host_stalls=int(io.get("xruns_in_host_stalls", 0)),
         **stall_windows(soak.polls, stalls), stall_monitor_realtime=monitor.realtime,
@@ -501,7 +525,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         suspended=sum(1 for h in hosts.values() if h["host_state"] == "suspended"),
         rss_mb={"supervisor": [round(rss_start["supervisor"][1], 1),
                                round(rss_end["supervisor"][1], 1)],
-                "hosts_start": _hosts_rss(rss_start), "hosts_end": _hosts_rss(rss_end)},
+                "hosts_start": hosts_start, "hosts_end": hosts_end},
         exit_code=code, quit_s=round(quit_s, 1), left_behind=left, recording=recording, events=rows,
     )  # fmt: skip
     report(figures)
@@ -525,6 +549,7 @@ def report(f: dict[str, Any]) -> None:
         f"with a host stall; windows with one: {f['windows_with_a_stall']}; stalls "
         f"{f['host_stalls']}, longest {f['longest_host_stall_ms']} ms), xruns {f['xruns']}"
     )
+    print(f"  underruns within 1 s after a kill or a stop: {f['underruns_within_1s_of_an_event']}")
     print(
         f"  divergences {f['divergences']}, calls offered differently "
         f"{f['offered_differently']}, host errors {f['host_errors']}, restarts "
@@ -539,8 +564,9 @@ def report(f: dict[str, Any]) -> None:
     rss = f["rss_mb"]
     print(
         f"  RSS MB: supervisor {rss['supervisor'][0]} → {rss['supervisor'][1]}; plugin hosts "
-        f"{rss['hosts_start']['count']} processes {rss['hosts_start']['total_mb']} → "
-        f"{rss['hosts_end']['count']} processes {rss['hosts_end']['total_mb']}"
+        f"{rss['hosts_start']['count']} processes {rss['hosts_start']['total_mb']} "
+        f"(PSS {rss['hosts_start']['pss_mb']}) → {rss['hosts_end']['count']} processes "
+        f"{rss['hosts_end']['total_mb']} (PSS {rss['hosts_end']['pss_mb']})"
     )
     print(f"  host deaths by cause: {dict(f['deaths'])}")
     print(f"  engine exit {f['exit_code']} after {f['quit_s']} s, left behind {f['left_behind']}")
