@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from chronus.engine import host_keeper
 from chronus.engine.backoff import RespawnPolicy
 from chronus.engine.host_keeper import HostKeeper
 from chronus.plugins.host_ring import H, HostRing, RingShape
@@ -70,5 +71,27 @@ def test_a_host_that_cannot_start_follows_the_ladder_to_suspended(ring: HostRing
         assert health["host_pid"] == 0
         assert [r["delay_s"] for r in health["respawns"]] == [*steps, None]
         assert all(r["serving_after_s"] is None for r in health["respawns"])  # none served
+    finally:
+        keeper.close()
+
+
+def test_a_blank_host_that_waited_long_is_timed_from_its_ring_not_its_start(
+    ring: HostRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blank host is started ahead of need and may wait longer than the warm-up limit
+    before a module is made: the limit counts from when it is given its ring (it was taken
+    for a host that failed to warm up, a death on the ladder, when no plugin code had run)."""
+    monkeypatch.setattr(host_keeper, "START_TIMEOUT_S", 8.0)
+    blank = host_keeper.WarmHost()
+    time.sleep(9.0)
+    assert blank.alive()
+    source = TypeSource("user", "fold", str(FOLD), version_of(FOLD.read_bytes()))
+    keeper = HostKeeper(ring, source, 48000, blank=lambda: blank)
+    try:
+        keeper.start(wait=False)
+        _poll_until(keeper, "running", 60.0)
+        health = keeper.health()
+        assert health["deaths"] == [] and health["restarts"] == 0, health
+        assert keeper.host is blank
     finally:
         keeper.close()

@@ -4,6 +4,7 @@ started and polled, bypasses handed on in batches, the ring gone after a removal
 from __future__ import annotations
 
 import os
+import threading
 import time
 import zlib
 
@@ -120,3 +121,41 @@ def test_a_new_supervisor_adopts_a_ring_and_starts_a_host_on_it() -> None:
         link.ring.close()
         made.close()
     assert not _ring_exists(name), "the new supervisor unlinks the ring it adopted"
+
+
+def test_the_engine_stops_every_modules_host_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One after the other, hosts that each take a beat to stop held an engine's quit up past
+    the 10 s a client waits before it kills it (and the shared memory leaked)."""
+    barrier = threading.Barrier(3, timeout=10.0)
+    closed: list[str] = []
+
+    class Keeper:
+        def __init__(self, ring: HostRing, *_: object, **__: object) -> None:
+            self.ring = ring
+
+        def start(self, wait: bool = True) -> None:
+            pass
+
+        def close(self) -> None:
+            barrier.wait()  # the three stop together, or this one times out
+            closed.append(self.ring.name)
+
+    class Blank:
+        def alive(self) -> bool:
+            return True
+
+        def kill(self) -> None:
+            pass
+
+    monkeypatch.setattr(hosted_module, "HostKeeper", Keeper)
+    monkeypatch.setattr(hosted_module, "WarmHost", Blank)
+    tag = f"chr_test_hosted_close_{os.getpid()}"
+    hosted = HostedModules(tag, 48000, 64)
+    hosted.host("lowpass", LOWPASS, 7)
+    for module in "abc":
+        hosted.created(module, "lowpass")
+    hosted.close()
+    assert len(closed) == 3 and not barrier.broken
+    names = [ring_name(tag, "lowpass", zlib.crc32(m.encode())) for m in "abc"]
+    assert not any(_ring_exists(name) for name in names)
+    assert hosted.health() == {}
