@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from chronus.lang import relative
@@ -162,7 +163,20 @@ def _change_tempo(intent: ChangeTempo, context: Context) -> Mapped:
     return Mapped(intent, (validate("/tempo", (bpm,)),))
 
 
+def _setting_first(intent: SetParam, context: Context) -> SetParam:
+    """`swing the hat 20%`, `gate bass 0.3`: a track's setting said before its module (which
+    the grammar reads as a module "swing" with a parameter "hat"), unless a module is so called."""
+    if intent.module is None or intent.module in context.modules:
+        return intent
+    if canonical_param(intent.module) not in TRACK_SETTINGS:
+        return intent
+    swapped = {"module": intent.column("param"), "param": intent.column("module")}
+    at = tuple((part, swapped.get(part, column)) for part, column in intent.at)
+    return replace(intent, module=intent.param, param=intent.module, at=at)
+
+
 def _set_param(intent: SetParam, context: Context) -> Mapped:
+    intent = _setting_first(intent, context)
     param_column = intent.column("param")
     if intent.module is None and context.focus is None:
         hint = did_you_mean(intent.param, COMMAND_KEYWORDS)
@@ -286,13 +300,14 @@ def _undo(intent: Undo, context: Context) -> Mapped:
     steps = min(intent.steps, len(context.history))
     current = context.state()
     target = context.history[-steps]
+    path = tuple(reversed(context.history[-steps:]))
     context.future.append(current)
     context.future.extend(reversed(context.history[-steps + 1 :] if steps > 1 else []))
     del context.history[-steps:]
     note = f"undid {steps} line{'s' if steps > 1 else ''}"
     if steps < intent.steps:
         note += f" (all there were; asked for {intent.steps})"
-    return Mapped(intent, tuple(diff_messages(current, target)), note=note)
+    return Mapped(intent, tuple(diff_messages(current, target)), note=note, path=path)
 
 
 def _change_hint(context: Context) -> str:
@@ -309,11 +324,13 @@ def _redo(intent: Redo, context: Context) -> Mapped:
         raise BadValueError("nothing to redo", hint="redo takes back an undo")
     steps = min(intent.steps, len(context.future))
     current = context.state()
+    path = tuple(reversed(context.future[-steps:]))
     context.history.append(current)
     for _ in range(steps - 1):
         context.history.append(context.future.pop())
     target = context.future.pop()
-    return Mapped(intent, tuple(diff_messages(current, target)), note=f"redid {steps}")
+    note = f"redid {steps}"
+    return Mapped(intent, tuple(diff_messages(current, target)), note=note, path=path)
 
 
 def _record(intent: Record, context: Context) -> Mapped:

@@ -25,10 +25,17 @@ from chronus.lang.intents import (
     Start,
     Stop,
 )
-from chronus.lang.modules import find_param, is_modulator, module_types, param_names
+from chronus.lang.modules import (
+    find_param,
+    is_modulator,
+    is_processor,
+    module_types,
+    param_names,
+)
+from chronus.lang.music import note_name
 from chronus.lang.parser import COMMAND_KEYWORDS
 from chronus.lang.resolve import Mapped, checked, module_of, note_messages
-from chronus.lang.targets import reach
+from chronus.lang.targets import reach, sources_into
 from chronus.protocol import (
     Message,
     canonical_param,
@@ -65,14 +72,45 @@ def _player(module: str | None, context: Context, column: int) -> str:
     return module_id
 
 
+def _feeder(module_id: str, notes: tuple[float, ...], context: Context, column: int) -> str:
+    """The module that plays the notes said of a filter or an effect: the one sound that goes
+    into it (its notes still reach the processor: an acid filter's envelope retriggers)."""
+    kind = context.modules[module_id]
+    sources = sources_into(module_id, context)
+    said = "the chord" if len(notes) > 1 else note_name(notes[0])
+    if len(sources) == 1:
+        return sources[0]
+    if not sources:
+        players = [m for m, k in context.modules.items()
+                   if not is_processor(k) and not is_modulator(k)]  # fmt: skip
+        raise BadValueError(
+            f"{module_id} is a {kind}: it makes no sound of its own, and nothing plays into it",
+            column=column,
+            hint=(f"play {said} on {players[0]}, or route it: {players[0]} through {module_id}"
+                  if players else f"add a saw called bass through {module_id}, then play "
+                  f"{said} on bass"),
+        )  # fmt: skip
+    listed = ", ".join(sources[:-1]) + f" and {sources[-1]}"
+    raise BadValueError(
+        f"{module_id} is a {kind}: {listed} play into it; which one plays {said}?",
+        column=column,
+        hint=f"play {said} on {sources[0]}",
+    )
+
+
 def _play(intent: PlayNote | PlayChord, notes: tuple[float, ...], context: Context) -> Mapped:
     note_column = intent.column("note")
-    module_id = _player(intent.module, context, intent.column("module", note_column))
+    column = intent.column("module", note_column)
+    named = _player(intent.module, context, column)
+    module_id, note = named, ""
+    if is_processor(context.modules[named]):
+        module_id = _feeder(named, notes, context, column)
+        note = f"played on {module_id}, which plays into {named}"
     seconds = None if intent.duration is None else float(intent.duration.seconds(context.tempo))
     column = intent.column("duration", note_column) if intent.duration else note_column
     messages = note_messages(module_id, notes, intent.velocity, seconds, column)
     context.last_notes[module_id] = (notes, intent.velocity, seconds)
-    return Mapped(intent, messages, focus=module_id)
+    return Mapped(intent, messages, focus=named, note=note)
 
 
 def play_note(intent: PlayNote, context: Context) -> Mapped:

@@ -45,6 +45,7 @@ from chronus.lang.intents import (
 )
 from chronus.lang.interpreter import Interpretation
 from chronus.lang.modules import find_param
+from chronus.lang.resolve import Mapped
 from chronus.lang.targets import change_note
 from chronus.protocol import MASTER
 from chronus.seq.transport import BEATS_PER_BAR
@@ -115,13 +116,7 @@ def told(
     asides = "".join(f" ({m.note})" for m in result.mapped if m.aside and m.note)
     undo = [m for m in result.mapped if isinstance(m.intent, Undo | Redo)]
     if undo:
-        word = "undo" if isinstance(undo[0].intent, Undo) else "redo"
-        done = _DONE.search(undo[0].note)  # the mapper's count: the steps there were
-        steps = int(done.group(0)) if done else 1
-        tail = _ALL_THERE_WERE.search(undo[0].note)
-        head = word if steps == 1 else f"{word} {steps} lines"
-        head += f" {tail.group(0)}" if tail else ""
-        lines.append(f"{head}: {_joined(changes) if changes else 'nothing to change'}")
+        lines += _undone(undo[0], changes, before.state, next_bar)
     elif changes:
         lines.append(_joined(changes) + asides)
     elif kept:
@@ -133,6 +128,27 @@ def told(
             continue
         lines.append(mapped.note)
     return lines
+
+
+def _undone(
+    mapped: Mapped, changes: list[str], start: PatchState, next_bar: int | None
+) -> list[str]:
+    """`undo: acid1 cutoff 280 → 400 Hz`; over several lines, a line for what each undid
+    (`undo 2 lines:`, `  1. acid1 cutoff 280 → 400 Hz`, `  2. removed lead`)."""
+    word = "undo" if isinstance(mapped.intent, Undo) else "redo"
+    done = _DONE.search(mapped.note)  # the mapper's count: the steps there were
+    steps = int(done.group(0)) if done else 1
+    tail = _ALL_THERE_WERE.search(mapped.note)
+    head = word if steps == 1 else f"{word} {steps} lines"
+    head += f" {tail.group(0)}" if tail else ""
+    if len(mapped.path) < 2:
+        return [f"{head}: {_joined(changes) if changes else 'nothing to change'}"]
+    out = [f"{head}:"]
+    for number, state in enumerate(mapped.path, 1):
+        step = changed(start, state, next_bar)
+        out.append(f"  {number}. {_joined(step) if step else 'nothing to change'}")
+        start = state
+    return out
 
 
 def _with_sounds(result: Interpretation, changes: list[str]) -> list[str]:
