@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from chronus.lang.context import Context
 from chronus.lang.errors import BadValueError, ChronusSyntaxError, NoFocusError
 from chronus.lang.intents import Intent, Redo, Undo
-from chronus.lang.mapper import HISTORY_LIMIT, Mapped, map_intents
-from chronus.lang.modules import is_modulator, param_names
+from chronus.lang.mapper import HISTORY_LIMIT, TRACK_SETTINGS, Mapped, map_intents
+from chronus.lang.modules import is_modulator, module_types, param_names
 from chronus.lang.parser import keywords, parse
 from chronus.lang.resolve import MAX_OFFERED, focus_hint
 from chronus.protocol import Message
@@ -207,6 +207,15 @@ class Interpreter:
         return frozenset(names)
 
 
+def _settings() -> set[str]:
+    """Parameter and track-setting words (`swing`, `cutoff`): known to the language though
+    the frame reader may not read them where they stand."""
+    words = set(TRACK_SETTINGS)
+    for kind in module_types():
+        words.update(param_names(kind))
+    return words
+
+
 def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
     """The error with what the frame reader offers: commands that would work (except after a
     bad value, whose own hint is precise), or the words nobody knows — when the grammar had
@@ -224,7 +233,7 @@ def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
     unknown = [
         word
         for word in dict.fromkeys(reading.unknown)
-        if word not in keywords() and not _NOTE.fullmatch(word)
+        if word not in keywords() and not _NOTE.fullmatch(word) and word not in _settings()
     ]
     if unknown and (not error.hint or len(unknown) > 1):
         words = ", ".join(f'"{word}"' for word in unknown)

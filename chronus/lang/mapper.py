@@ -105,6 +105,7 @@ from chronus.protocol import (
 __all__ = [
     "DEFAULT_VELOCITY",
     "HISTORY_LIMIT",
+    "TAKE",
     "TRACK_SETTINGS",
     "Mapped",
     "convert_value",
@@ -122,7 +123,8 @@ HISTORY_LIMIT = 100
 TRACK_SETTINGS: dict[str, tuple[float, float]] = {"swing": (0.0, 0.75), "gate": (0.01, 1.0)}
 """Settings of a module's track that read like parameters (`swing 20%`, `bass gate 0.3`)."""
 
-_TAKE = re.compile(r"take([0-9]{1,6})\.wav")
+TAKE = re.compile(r"take([0-9]{1,6})\.wav")
+"""The name `record` gives a take when the line names none (take1.wav, take2.wav, …)."""
 
 
 def map_intents(intents: Iterable[Intent], context: Context) -> list[Mapped]:
@@ -351,7 +353,7 @@ def _record(intent: Record, context: Context) -> Mapped:
         path = f"take{context.takes}.wav"
     else:
         # A take named by hand is not overwritten by the next unnamed one.
-        numbered = _TAKE.fullmatch(path)
+        numbered = TAKE.fullmatch(path)
         if numbered is not None:
             context.takes = max(context.takes, int(numbered.group(1)))
     return Mapped(intent, (validate("/record/start", (path, *length)),))

@@ -128,10 +128,18 @@ def _brightness(module_id: str, kind: str, context: Context, column: int) -> tup
     """Where darker/brighter acts: (module, parameter)."""
     found = brightness(module_id, kind, context)
     if found is None:
+        hint = f"route it through a filter: {module_id} through acid"
+        if is_modulator(kind):
+            # An lfo has no sound to route: name the sound it moves, or any.
+            moved = [dst for lfo, dst, _ in context.modulations if lfo == module_id]
+            sounds = moved + [m for m, k in context.modules.items() if not is_modulator(k)]
+            hint = f"an {kind} makes no sound: name one" + (
+                f" (focus {sounds[0]})" if sounds else ""
+            )
         raise BadValueError(
             f"{module_id} ({kind}) has nothing that makes it darker or brighter",
             column=column,
-            hint=f"route it through a filter: {module_id} through acid",
+            hint=hint,
         )
     return found
 

@@ -71,6 +71,8 @@ _ANSWERED = (ShellCommand, Snapshot, Record, StopRecording, Replay, Plugin)
 """Intents whose lines print their own answer."""
 _SAID_BY_DIFF = (SetParam, Adjust, AddSound, Modulate, Undo, Redo)
 """Intents whose mapper note the difference says again (or says better)."""
+_SWITCHES = {"mute": ("unmuted", "muted"), "solo": ("unsoloed", "soloed")}
+"""Parameters that are a switch: told as what they did (`kick muted`), not as numbers."""
 _ALL_THERE_WERE = re.compile(r"\(all there were[^)]*\)")
 _DONE = re.compile(r"\d+")
 _DIVISIONS = {
@@ -300,7 +302,9 @@ def _params(
                     (named if (module_id, name) in said else fresh).append(note)
                 continue
             if name in was and was[name] != value:
-                if spec is None:
+                if name in _SWITCHES:
+                    out.append(f"{module_id} {_SWITCHES[name][value != 0]}")
+                elif spec is None:
                     out.append(f"{module_id} {name} {was[name]:g} → {value:g}")
                 else:
                     out.append(change_note(module_id, spec, was[name], value))

@@ -74,8 +74,8 @@ Patterns loop on a module's track (one step = a 16th unless `every` says otherwi
   bass c2 [eb2 g2] <c3 bb2> c2:80    [a b] split a step, <a b> alternate per cycle,
                                      c2:80 velocity, x*2 repeat, x(3,8) Euclid
   swing 20% · swing the hat 20% · no swing on the hat · bass gate 0.3
-  lane bass cutoff 400 800 . 1600
                                      (a track's: said of a filter, the track playing into it)
+  lane bass cutoff 400 800 . 1600
   stop bass · start bass · clear bass · start · stop
   up an octave · transpose bass +5   (a pattern's transpose; no pattern: replays the last note)
 """

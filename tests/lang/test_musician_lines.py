@@ -253,3 +253,21 @@ def test_play_on_an_effect_nothing_or_several_play_into_is_refused() -> None:
     )
     assert both.error.hint == "play c3 on bass"
     assert interpreter.context.modules["reverb1"] == "reverb"
+
+
+def test_darker_said_of_an_lfo_offers_the_sound_it_moves_not_a_route() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass through an acid filter; wobble it")
+    interpreter.context.focus = "lfo1"
+    error = interpreter.interpret("make it darker").error
+    assert error is not None
+    assert error.message == "lfo1 (lfo) has nothing that makes it darker or brighter"
+    assert error.hint == "an lfo makes no sound: name one (focus acid1)"
+
+
+def test_a_track_setting_is_not_called_an_unknown_word() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a 303")
+    error = interpreter.interpret("swing bass 60%").error
+    assert error is not None and error.message == 'there is no module called "bass"'
+    assert "swing" not in error.hint

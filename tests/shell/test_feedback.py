@@ -334,3 +334,11 @@ def test_the_shell_reads_the_beat_from_the_clients_now() -> None:
 
     assert _beat(Clock(9.5)) == 9.5  # type: ignore[arg-type]
     assert _beat(Clock(None)) is None, "a stopped transport has no beat"  # type: ignore[arg-type]
+
+
+def test_mute_and_solo_say_what_they_did() -> None:
+    play = Player("add kick", "add a saw called bass")
+    assert play("take out the kick") == ["kick muted"]
+    assert play("bring back the kick") == ["kick unmuted"]
+    assert play("solo bass") == ["bass soloed"]
+    assert play("unsolo bass") == ["bass unsoloed"]
