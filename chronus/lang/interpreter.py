@@ -26,6 +26,7 @@ from chronus.lang.mapper import HISTORY_LIMIT, TRACK_SETTINGS, Mapped, map_inten
 from chronus.lang.modules import is_modulator, module_types, param_names
 from chronus.lang.parser import keywords, parse
 from chronus.lang.resolve import MAX_OFFERED, focus_hint
+from chronus.lang.sounds import find_sound, made_by
 from chronus.protocol import Message
 
 if TYPE_CHECKING:
@@ -99,6 +100,16 @@ class Interpreter:
             return result
         if _PLUGIN_LINE.match(line):
             return result
+        # `808 x . . .`, `make the 303 darker`: a named sound is the module it made, read so
+        # before the frame reader, which does not know such words and would guess.
+        named = _by_sound_names(line, self.context)
+        if named is not None:
+            again, scratch = self._interpret(named, names)
+            if again.ok:
+                if scratch is not None:
+                    self.context.assign(scratch)
+                again.input, again.read_as = line, named
+                return again
         tried: dict[str, tuple[Interpretation, Context | None]] = {}
 
         def works(command: str) -> bool:
@@ -205,6 +216,29 @@ class Interpreter:
         for kind in set(self.context.modules.values()):
             names.update(param_names(kind))
         return frozenset(names)
+
+
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _by_sound_names(line: str, context: Context) -> str | None:
+    """The line with each named sound (`808`, `the 303`, `wobble bass`) replaced by the one
+    module `add <sound>` made of it (`tr808 x . . .`); None if it names none such."""
+    words = list(_WORD.finditer(line))
+    parts: list[str] = []
+    done = 0
+    index = 0
+    while index < len(words):
+        said = tuple(match.group().lower() for match in words[index : index + 2])
+        found = None if said[0] in context.modules else find_sound(said)
+        heads = [] if found is None else made_by(found[0], context.modules)
+        if found is None or len(heads) != 1:
+            index += 1
+            continue
+        parts += [line[done : words[index].start()], heads[0]]
+        done = words[index + found[1] - 1].end()
+        index += found[1]
+    return "".join(parts) + line[done:] if parts else None
 
 
 def _settings() -> set[str]:

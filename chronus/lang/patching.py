@@ -172,9 +172,8 @@ def _sound_head(sound: Sound, intent: AddSound, context: Context) -> str:
                 raise
             taken.add(module_id)
         return intent.name
-    numbered = "_" if sound.id[-1].isdigit() else ""
     for n in range(1, 10_000):
-        head = sound.id if n == 1 else f"{sound.id}{numbered}{n}"
+        head = sound.head_id(n)
         if not any(module_id in context.modules for module_id, _ in sound.members(head)):
             return head
     raise BadValueError(f"no free name for {sound.spoken}", column=intent.column("type"))

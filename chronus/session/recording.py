@@ -84,7 +84,7 @@ class Recorder:
         if seconds is None:
             self.write(f"recording to {path} — `stop recording` ends it")
             return
-        self.write(f"recording {seconds:g} s to {path}")
+        self.write(f"recording {round(seconds, 1):g} s to {path}")
         with self._lock:
             self._followed.add(path)
             self._path = path

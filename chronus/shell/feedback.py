@@ -128,6 +128,8 @@ def told(
     for mapped in result.mapped:
         if not mapped.note or ((changes or kept) and (_said_by_diff(mapped) or mapped.aside)):
             continue
+        if mapped in undo:
+            continue  # its count is in its own line (`undo 2 lines:`)
         lines.append(mapped.note)
     return lines
 

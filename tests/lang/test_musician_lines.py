@@ -271,3 +271,35 @@ def test_a_track_setting_is_not_called_an_unknown_word() -> None:
     error = interpreter.interpret("swing bass 60%").error
     assert error is not None and error.message == 'there is no module called "bass"'
     assert "swing" not in error.hint
+
+
+@pytest.mark.parametrize(
+    ("line", "read_as", "osc"),
+    [
+        (
+            "808 x . . . x . . .",
+            "tr808 x . . . x . . .",
+            [["/seq/tr808/pattern", "x . . . x . . ."]],
+        ),
+        ("mute the 808", "mute the tr808", [["/mod/tr808/mute", 1.0]]),
+        ("the 303: c2 eb2", "the tb303: c2 eb2", [["/seq/tb303/pattern", "c2 eb2"]]),
+        ("make the 303 darker", "make the tb303 darker", [["/mod/tb303_f/cutoff", 224.0]]),
+    ],
+)
+def test_a_named_sound_is_the_module_it_made(line: str, read_as: str, osc: list[object]) -> None:
+    """`add an 808` makes tr808: `808 x . . .` was refused ("I do not know the word x"), and
+    the frame reader read `make the 303 darker` as a cutoff of the module in focus."""
+    interpreter = Interpreter()
+    _osc(interpreter, "add an 808; add a 303; add a wobble bass")
+    result = interpreter.interpret(line)
+    assert result.ok, result.error and result.error.render()
+    assert result.read_as == read_as
+    assert [m.to_list() for m in result.messages] == osc
+
+
+def test_a_named_sound_made_twice_is_not_guessed() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add an 808; add an 808")
+    assert set(interpreter.context.modules) == {"tr808", "tr808_2"}
+    result = interpreter.interpret("808 x . x .")
+    assert result.error is not None and not result.messages

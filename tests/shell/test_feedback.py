@@ -146,6 +146,20 @@ def test_undo_and_redo_say_what_they_changed_back() -> None:
     ]
 
 
+def test_undo_of_lines_that_cancel_out_tells_each_line_once() -> None:
+    play = Player("add a saw called bass", "cutoff 900", "cutoff 2000")
+    assert play("undo twice") == [
+        "undo 2 lines:",
+        "  1. bass cutoff 2000 → 900 Hz",
+        "  2. bass cutoff 900 → 2000 Hz",
+    ]
+    assert play("redo twice") == [
+        "redo 2 lines:",
+        "  1. bass cutoff 2000 → 900 Hz",
+        "  2. bass cutoff 900 → 2000 Hz",
+    ]
+
+
 def test_undo_twice_says_what_each_line_undid_and_redo_too() -> None:
     play = Player("add a saw called bass", "cutoff 900", "tempo 90")
     assert play("undo twice") == [
