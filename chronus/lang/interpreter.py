@@ -27,6 +27,7 @@ from chronus.lang.modules import is_modulator, module_types, param_names
 from chronus.lang.parser import keywords, parse
 from chronus.lang.resolve import MAX_OFFERED, focus_hint
 from chronus.lang.sounds import find_sound, made_by
+from chronus.lang.vocabulary import with_article
 from chronus.protocol import Message
 
 if TYPE_CHECKING:
@@ -261,8 +262,7 @@ def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
         return error
     if reading.absent and not isinstance(error, BadValueError):
         kind = reading.absent[0]
-        article = "an" if kind[0] in "aeiou" else "a"
-        error.hint = f"there is no {kind} in the patch: add one first (add {article} {kind})"
+        error.hint = f"there is no {kind} in the patch: add one first (add {with_article(kind)})"
         return error
     unknown = [
         word

@@ -45,6 +45,7 @@ from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_process
 from chronus.lang.music import note_name
 from chronus.lang.resolve import Mapped, module_of, note_messages
 from chronus.lang.targets import brightness, change_note, reach, track_owners
+from chronus.lang.vocabulary import with_article
 from chronus.protocol import Message, canonical_param, validate
 
 __all__ = ["adjust", "modulate", "transpose"]
@@ -300,7 +301,7 @@ def _transpose_into(intent: Transpose, module_id: str, kind: str, context: Conte
     playing = [m for m in owners if (t := context.tracks.get(m)) and t.pattern is not None]
     if not playing:
         raise BadValueError(
-            f"{module_id} is a {kind}: no pattern plays into it to transpose",
+            f"{module_id} is {with_article(kind)}: no pattern plays into it to transpose",
             column=intent.column("module", intent.column("value")),
             hint="give a module a pattern first (bass: c2 eb2 g2), then transpose bass +5",
         )

@@ -303,3 +303,24 @@ def test_a_named_sound_made_twice_is_not_guessed() -> None:
     assert set(interpreter.context.modules) == {"tr808", "tr808_2"}
     result = interpreter.interpret("808 x . x .")
     assert result.error is not None and not result.messages
+
+
+def test_a_pattern_said_of_a_filter_is_the_pattern_of_the_sound_going_into_it() -> None:
+    """`play c2 eb2 every 16th` with acid1 in focus went to acid1's own track: its notes only
+    retriggered the envelope, and the bass stayed silent."""
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass through an acid filter; set acid1 cutoff 500")
+    result = interpreter.interpret("play c2 eb2 every 16th")
+    assert [m.to_list() for m in result.messages] == [
+        ["/seq/bass/step", 16],
+        ["/seq/bass/pattern", "c2 eb2"],
+    ]
+    assert result.notes == ["the track playing into acid1"]
+    assert _osc(interpreter, "acid1: c2 . g2") == [["/seq/bass/pattern", "c2 . g2"]]
+    assert _osc(interpreter, "every 8th") == [["/seq/bass/step", 8]]
+    assert interpreter.context.focus == "acid1"
+    assert "acid1" not in interpreter.context.tracks
+    _osc(interpreter, "add a reverb")
+    refused = interpreter.interpret("reverb1: c3")
+    assert refused.error is not None and not refused.messages
+    assert refused.error.hint == "bass: c3, or route it: bass through reverb1"
