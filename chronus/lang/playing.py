@@ -165,6 +165,14 @@ def set_pattern(intent: SetPattern, context: Context) -> Mapped:
                 expected=[*sorted(f'"{w}"' for w in COMMAND_KEYWORDS), "a module name"],
                 hint=hint,
             ) from None
+        if intent.module is not None and _NOTE_LIKE.fullmatch(intent.module):
+            # `c2 c3 eb2 every 16th`: notes with no module, read as a module called c2.
+            every = {12: " every 8th triplet", 24: " every 16th triplet"}.get(
+                intent.division or 0, f" every 1/{intent.division}" if intent.division else ""
+            )
+            notes = f"{intent.module} {intent.text}{every}"
+            some = next(iter(context.modules), "bass")
+            exc.hint = f"play {notes} (the module in focus), or name it: {some}: {notes}"
         raise
     _check_pattern(intent.text, column)
     named, note = module_id, ""

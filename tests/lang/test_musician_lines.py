@@ -324,3 +324,19 @@ def test_a_pattern_said_of_a_filter_is_the_pattern_of_the_sound_going_into_it() 
     refused = interpreter.interpret("reverb1: c3")
     assert refused.error is not None and not refused.messages
     assert refused.error.hint == "bass: c3, or route it: bass through reverb1"
+
+
+def test_notes_with_no_module_say_how_to_play_them() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw bass through an acid filter")
+    error = interpreter.interpret("c2 c3 eb2 c2 every 16th").error
+    assert error is not None
+    assert error.hint == (
+        "play c2 c3 eb2 c2 every 1/16 (the module in focus), or name it: "
+        "bass: c2 c3 eb2 c2 every 1/16"
+    )
+    for line in ("play c2 c3 eb2 c2 every 1/16", "bass: c2 c3 eb2 c2 every 1/16"):
+        assert _osc(Interpreter(interpreter.context.copy()), line)[-1] == [
+            "/seq/bass/pattern",
+            "c2 c3 eb2 c2",
+        ]
