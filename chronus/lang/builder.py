@@ -151,9 +151,14 @@ def _number(token: Token) -> float:
     return value
 
 
+_COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
 def _count(token: Token | None, what: str, low: int = 1, high: int = 1000) -> int:
     if token is None:
         return 1
+    if token.type == "COUNT_WORD":
+        return _COUNT_WORDS.index(token.lower()) + 1
     value = _number(token)
     if value != int(value) or not low <= value <= high:
         raise BadValueError(f"{what} takes a whole number from {low} to {high}", _col(token))
@@ -241,12 +246,13 @@ class Builder(Transformer[Token, Any]):
             )
         return kind, called or word
 
-    def link(self, items: list[Token]) -> Link:
-        name = items[0]
-        called = _name(items[1]) if len(items) > 1 else None
+    def link(self, items: list[Token | None]) -> Link:
+        name, second = items[0], items[1]
+        assert name is not None
+        called = _name(items[2]) if len(items) > 2 and items[2] is not None else None
         # A one-word module word may also be a module's name: the mapper decides those.
         word = _type_word(name) if name.type == "TYPE_PHRASE" else _name(name)
-        return Link(word, called, _col(name))
+        return Link(word, called, _col(name), None if second is None else _name(second))
 
     def chain(self, items: list[Link]) -> tuple[Link, ...]:
         return tuple(items)
@@ -320,6 +326,11 @@ class Builder(Transformer[Token, Any]):
         param, value = items[0], items[1]
         module = items[2] if len(items) > 2 else None
         return self._set_param(module, param, value)
+
+    def set_none(self, items: list[Any]) -> SetParam:
+        """`no swing on the hat`, `no drive`: the parameter (or track setting) set to 0."""
+        param, module = items[0], items[1] if len(items) > 1 else None
+        return self._set_param(module, param, _Value(0.0, None, _col(param), _col(param)))
 
     def set_param_of(self, items: list[Any]) -> SetParam:
         param, module, value = items
@@ -762,8 +773,14 @@ class Builder(Transformer[Token, Any]):
     def undo(self, items: list[Token]) -> Undo:
         return Undo(_count(items[0] if items else None, "undo"))
 
+    def undo_twice(self, items: list[Token]) -> Undo:
+        return Undo(2)
+
     def redo(self, items: list[Token]) -> Redo:
         return Redo(_count(items[0] if items else None, "redo"))
+
+    def redo_twice(self, items: list[Token]) -> Redo:
+        return Redo(2)
 
     def snapshot_save(self, items: list[Token]) -> Snapshot:
         return Snapshot("save", _name(items[0]), at=_at(name=_col(items[0])))

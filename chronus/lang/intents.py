@@ -251,10 +251,16 @@ class Link:
     name: str
     called: str | None = None
     column: int = field(default=1, compare=False)
+    second: str | None = None
+    """A word after the first: the rest of a type's name (`tap reverb` is `tap_reverb`) or,
+    as after `add`, the new module's name (`through a reverb hall`)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """`{"name": "acid", "called": None}`."""
-        return {"name": self.name, "called": self.called}
+        """`{"name": "acid", "called": None}` (and `"second"` when there is one)."""
+        out: dict[str, Any] = {"name": self.name, "called": self.called}
+        if self.second is not None:
+            out["second"] = self.second
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 from chronus.lang.context import Context
 from chronus.lang.errors import BadValueError, ChronusSyntaxError, NoFocusError
 from chronus.lang.intents import Intent, Redo, Undo
-from chronus.lang.mapper import HISTORY_LIMIT, Mapped, map_intents
-from chronus.lang.modules import is_modulator, param_names
+from chronus.lang.mapper import HISTORY_LIMIT, TRACK_SETTINGS, Mapped, map_intents
+from chronus.lang.modules import is_modulator, module_types, param_names
 from chronus.lang.parser import keywords, parse
 from chronus.lang.resolve import MAX_OFFERED, focus_hint
+from chronus.lang.sounds import find_sound, made_by
+from chronus.lang.vocabulary import with_article
 from chronus.protocol import Message
 
 if TYPE_CHECKING:
@@ -99,6 +101,16 @@ class Interpreter:
             return result
         if _PLUGIN_LINE.match(line):
             return result
+        # `808 x . . .`, `make the 303 darker`: a named sound is the module it made, read so
+        # before the frame reader, which does not know such words and would guess.
+        named = _by_sound_names(line, self.context)
+        if named is not None:
+            again, scratch = self._interpret(named, names)
+            if again.ok:
+                if scratch is not None:
+                    self.context.assign(scratch)
+                again.input, again.read_as = line, named
+                return again
         tried: dict[str, tuple[Interpretation, Context | None]] = {}
 
         def works(command: str) -> bool:
@@ -207,6 +219,38 @@ class Interpreter:
         return frozenset(names)
 
 
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _by_sound_names(line: str, context: Context) -> str | None:
+    """The line with each named sound (`808`, `the 303`, `wobble bass`) replaced by the one
+    module `add <sound>` made of it (`tr808 x . . .`); None if it names none such."""
+    words = list(_WORD.finditer(line))
+    parts: list[str] = []
+    done = 0
+    index = 0
+    while index < len(words):
+        said = tuple(match.group().lower() for match in words[index : index + 2])
+        found = None if said[0] in context.modules else find_sound(said)
+        heads = [] if found is None else made_by(found[0], context.modules)
+        if found is None or len(heads) != 1:
+            index += 1
+            continue
+        parts += [line[done : words[index].start()], heads[0]]
+        done = words[index + found[1] - 1].end()
+        index += found[1]
+    return "".join(parts) + line[done:] if parts else None
+
+
+def _settings() -> set[str]:
+    """Parameter and track-setting words (`swing`, `cutoff`): known to the language though
+    the frame reader may not read them where they stand."""
+    words = set(TRACK_SETTINGS)
+    for kind in module_types():
+        words.update(param_names(kind))
+    return words
+
+
 def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
     """The error with what the frame reader offers: commands that would work (except after a
     bad value, whose own hint is precise), or the words nobody knows — when the grammar had
@@ -218,13 +262,12 @@ def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
         return error
     if reading.absent and not isinstance(error, BadValueError):
         kind = reading.absent[0]
-        article = "an" if kind[0] in "aeiou" else "a"
-        error.hint = f"there is no {kind} in the patch: add one first (add {article} {kind})"
+        error.hint = f"there is no {kind} in the patch: add one first (add {with_article(kind)})"
         return error
     unknown = [
         word
         for word in dict.fromkeys(reading.unknown)
-        if word not in keywords() and not _NOTE.fullmatch(word)
+        if word not in keywords() and not _NOTE.fullmatch(word) and word not in _settings()
     ]
     if unknown and (not error.hint or len(unknown) > 1):
         words = ", ".join(f'"{word}"' for word in unknown)

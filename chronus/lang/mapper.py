@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from chronus.lang import relative
@@ -104,6 +105,7 @@ from chronus.protocol import (
 __all__ = [
     "DEFAULT_VELOCITY",
     "HISTORY_LIMIT",
+    "TAKE",
     "TRACK_SETTINGS",
     "Mapped",
     "convert_value",
@@ -121,7 +123,8 @@ HISTORY_LIMIT = 100
 TRACK_SETTINGS: dict[str, tuple[float, float]] = {"swing": (0.0, 0.75), "gate": (0.01, 1.0)}
 """Settings of a module's track that read like parameters (`swing 20%`, `bass gate 0.3`)."""
 
-_TAKE = re.compile(r"take([0-9]{1,6})\.wav")
+TAKE = re.compile(r"take([0-9]{1,6})\.wav")
+"""The name `record` gives a take when the line names none (take1.wav, take2.wav, …)."""
 
 
 def map_intents(intents: Iterable[Intent], context: Context) -> list[Mapped]:
@@ -162,7 +165,20 @@ def _change_tempo(intent: ChangeTempo, context: Context) -> Mapped:
     return Mapped(intent, (validate("/tempo", (bpm,)),))
 
 
+def _setting_first(intent: SetParam, context: Context) -> SetParam:
+    """`swing the hat 20%`, `gate bass 0.3`: a track's setting said before its module (which
+    the grammar reads as a module "swing" with a parameter "hat"), unless a module is so called."""
+    if intent.module is None or intent.module in context.modules:
+        return intent
+    if canonical_param(intent.module) not in TRACK_SETTINGS:
+        return intent
+    swapped = {"module": intent.column("param"), "param": intent.column("module")}
+    at = tuple((part, swapped.get(part, column)) for part, column in intent.at)
+    return replace(intent, module=intent.param, param=intent.module, at=at)
+
+
 def _set_param(intent: SetParam, context: Context) -> Mapped:
+    intent = _setting_first(intent, context)
     param_column = intent.column("param")
     if intent.module is None and context.focus is None:
         hint = did_you_mean(intent.param, COMMAND_KEYWORDS)
@@ -286,13 +302,14 @@ def _undo(intent: Undo, context: Context) -> Mapped:
     steps = min(intent.steps, len(context.history))
     current = context.state()
     target = context.history[-steps]
+    path = tuple(reversed(context.history[-steps:]))
     context.future.append(current)
     context.future.extend(reversed(context.history[-steps + 1 :] if steps > 1 else []))
     del context.history[-steps:]
     note = f"undid {steps} line{'s' if steps > 1 else ''}"
     if steps < intent.steps:
         note += f" (all there were; asked for {intent.steps})"
-    return Mapped(intent, tuple(diff_messages(current, target)), note=note)
+    return Mapped(intent, tuple(diff_messages(current, target)), note=note, path=path)
 
 
 def _change_hint(context: Context) -> str:
@@ -309,11 +326,13 @@ def _redo(intent: Redo, context: Context) -> Mapped:
         raise BadValueError("nothing to redo", hint="redo takes back an undo")
     steps = min(intent.steps, len(context.future))
     current = context.state()
+    path = tuple(reversed(context.future[-steps:]))
     context.history.append(current)
     for _ in range(steps - 1):
         context.history.append(context.future.pop())
     target = context.future.pop()
-    return Mapped(intent, tuple(diff_messages(current, target)), note=f"redid {steps}")
+    note = f"redid {steps}"
+    return Mapped(intent, tuple(diff_messages(current, target)), note=note, path=path)
 
 
 def _record(intent: Record, context: Context) -> Mapped:
@@ -334,7 +353,7 @@ def _record(intent: Record, context: Context) -> Mapped:
         path = f"take{context.takes}.wav"
     else:
         # A take named by hand is not overwritten by the next unnamed one.
-        numbered = _TAKE.fullmatch(path)
+        numbered = TAKE.fullmatch(path)
         if numbered is not None:
             context.takes = max(context.takes, int(numbered.group(1)))
     return Mapped(intent, (validate("/record/start", (path, *length)),))

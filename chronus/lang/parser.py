@@ -103,6 +103,7 @@ _TERMINAL_WORDS = {
     "DIRECTION": "up or down",
     "INTERVAL": "octave or semitones",
     "QUIT_HOW": "--stop or --leave",
+    "RHYTHM": "a rhythm (four on the floor, backbeat, off-beats)",
     "_LINK": '"then", "through" or ","',
 }
 

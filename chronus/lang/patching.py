@@ -53,15 +53,45 @@ def _two_words(intent: AddModule) -> AddModule:
     return intent if joined is None else replace(intent, type=joined, name=None)
 
 
+def _two_word_link(link: Link) -> Link:
+    """`through a tap reverb`: the type `tap_reverb`, as `add a tap reverb` reads it; and
+    `through a reverb hall`, a reverb called hall, as `add a reverb hall` reads it."""
+    if link.second is None:
+        return link
+    types = module_types()
+    kind = module_type(link.name) or link.name
+    joined = None if kind in types else joined_type(link.name, link.second, types)
+    if joined is not None:
+        return replace(link, name=joined, second=None)
+    if kind not in types:
+        raise UnknownModuleError(
+            f'"{link.name} {link.second}" is neither a module nor a module type',
+            column=link.column,
+            hint="types: " + " ".join(t for t in types if is_processor(t)),
+        )
+    if link.called is not None:
+        raise BadValueError(
+            f'two names for one {kind}: "{link.second}" and "{link.called}"',
+            column=link.column,
+            hint=f"through a {kind} called {link.called}",
+        )
+    return replace(link, called=link.second, second=None)
+
+
+def _loaded(kind: str, column: int) -> None:
+    """Refuse a LADSPA plugin's type that the scan found but the engine has not loaded."""
+    native = native_plugins().get(kind)
+    if native is not None and kind not in module_types():
+        raise UnknownModuleError(
+            f"{kind} is a LADSPA plugin ({native.title}) that is not loaded",
+            column=column,
+            hint=f"load plugin {kind}",
+        )
+
+
 def add_module(intent: AddModule, context: Context) -> Mapped:
     intent = _two_words(intent)
-    native = native_plugins().get(intent.type)
-    if native is not None and intent.type not in module_types():
-        raise UnknownModuleError(
-            f"{intent.type} is a LADSPA plugin ({native.title}) that is not loaded",
-            column=intent.column("type"),
-            hint=f"load plugin {intent.type}",
-        )
+    _loaded(intent.type, intent.column("type"))
     # `add a supersw`: the nearest word may be a named sound.
     check_type(intent.type, intent.column("type"), tuple(SOUNDS))
     if intent.name is None:
@@ -142,9 +172,8 @@ def _sound_head(sound: Sound, intent: AddSound, context: Context) -> str:
                 raise
             taken.add(module_id)
         return intent.name
-    numbered = "_" if sound.id[-1].isdigit() else ""
     for n in range(1, 10_000):
-        head = sound.id if n == 1 else f"{sound.id}{numbered}{n}"
+        head = sound.head_id(n)
         if not any(module_id in context.modules for module_id, _ in sound.members(head)):
             return head
     raise BadValueError(f"no free name for {sound.spoken}", column=intent.column("type"))
@@ -173,13 +202,14 @@ def _links(
     ids: list[str] = []
     created: list[Message] = []
     scratch = context.copy()
-    for link in chain:
+    for link in map(_two_word_link, chain):
         if link.called is None and link.name in context.modules:
             module_id, kind = link.name, context.modules[link.name]
         elif link.called is None and link.name in PRONOUNS:
             module_id, kind = module_of(link.name, context, link.column, "through")
         else:
             kind = module_type(link.name) or link.name  # echo → delay, unless a module
+            _loaded(kind, link.column)
             if kind not in module_types() and link.called is None:
                 known = list(context.modules)
                 hint = did_you_mean(link.name, [*known, *module_types()])

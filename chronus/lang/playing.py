@@ -6,6 +6,7 @@ stopping and clearing tracks.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from chronus.lang.context import Context
 from chronus.lang.errors import (
@@ -25,10 +26,18 @@ from chronus.lang.intents import (
     Start,
     Stop,
 )
-from chronus.lang.modules import find_param, is_modulator, module_types, param_names
+from chronus.lang.modules import (
+    find_param,
+    is_modulator,
+    is_processor,
+    module_types,
+    param_names,
+)
+from chronus.lang.music import note_name
 from chronus.lang.parser import COMMAND_KEYWORDS
 from chronus.lang.resolve import Mapped, checked, module_of, note_messages
-from chronus.lang.targets import reach
+from chronus.lang.targets import reach, sources_into
+from chronus.lang.vocabulary import with_article
 from chronus.protocol import (
     Message,
     canonical_param,
@@ -65,14 +74,49 @@ def _player(module: str | None, context: Context, column: int) -> str:
     return module_id
 
 
+def _feeder(
+    module_id: str, context: Context, column: int, said: str, works: Callable[[str], str]
+) -> str:
+    """The module that plays what is `said` (a note, a chord, a pattern) of a filter or an
+    effect: the one sound that goes into it (whose notes still reach the processor: an acid
+    filter's envelope retriggers). Refused when none or several do, `works(module)` being
+    the line that would work."""
+    kind = with_article(context.modules[module_id])
+    sources = sources_into(module_id, context)
+    if len(sources) == 1:
+        return sources[0]
+    if not sources:
+        players = [m for m, k in context.modules.items()
+                   if not is_processor(k) and not is_modulator(k)]  # fmt: skip
+        raise BadValueError(
+            f"{module_id} is {kind}: it makes no sound of its own, and nothing plays into it",
+            column=column,
+            hint=(f"{works(players[0])}, or route it: {players[0]} through {module_id}"
+                  if players else f"add a saw called bass through {module_id}, then "
+                  f"{works('bass')}"),
+        )  # fmt: skip
+    listed = ", ".join(sources[:-1]) + f" and {sources[-1]}"
+    raise BadValueError(
+        f"{module_id} is {kind}: {listed} play into it; which one plays {said}?",
+        column=column,
+        hint=works(sources[0]),
+    )
+
+
 def _play(intent: PlayNote | PlayChord, notes: tuple[float, ...], context: Context) -> Mapped:
     note_column = intent.column("note")
-    module_id = _player(intent.module, context, intent.column("module", note_column))
+    column = intent.column("module", note_column)
+    named = _player(intent.module, context, column)
+    module_id, note = named, ""
+    if is_processor(context.modules[named]):
+        said = "the chord" if len(notes) > 1 else note_name(notes[0])
+        module_id = _feeder(named, context, column, said, lambda m: f"play {said} on {m}")
+        note = f"played on {module_id}, which plays into {named}"
     seconds = None if intent.duration is None else float(intent.duration.seconds(context.tempo))
     column = intent.column("duration", note_column) if intent.duration else note_column
     messages = note_messages(module_id, notes, intent.velocity, seconds, column)
     context.last_notes[module_id] = (notes, intent.velocity, seconds)
-    return Mapped(intent, messages, focus=module_id)
+    return Mapped(intent, messages, focus=named, note=note)
 
 
 def play_note(intent: PlayNote, context: Context) -> Mapped:
@@ -121,14 +165,29 @@ def set_pattern(intent: SetPattern, context: Context) -> Mapped:
                 expected=[*sorted(f'"{w}"' for w in COMMAND_KEYWORDS), "a module name"],
                 hint=hint,
             ) from None
+        if intent.module is not None and _NOTE_LIKE.fullmatch(intent.module):
+            # `c2 c3 eb2 every 16th`: notes with no module, read as a module called c2.
+            every = {12: " every 8th triplet", 24: " every 16th triplet"}.get(
+                intent.division or 0, f" every 1/{intent.division}" if intent.division else ""
+            )
+            notes = f"{intent.module} {intent.text}{every}"
+            some = next(iter(context.modules), "bass")
+            exc.hint = f"play {notes} (the module in focus), or name it: {some}: {notes}"
         raise
     _check_pattern(intent.text, column)
+    named, note = module_id, ""
+    if is_processor(context.modules[named]):
+        # A pattern on a filter's own track would only retrigger its envelope: it is the
+        # pattern of the sound going into it, as swing is.
+        module_id = _feeder(named, context, intent.column("module", column), "the pattern",
+                            lambda m: f"{m}: {intent.text}")  # fmt: skip
+        note = f"the track playing into {named}"
     messages: list[Message] = []
     if intent.division is not None:
         messages.append(_step(module_id, intent.division, column))
     args: tuple[object, ...] = (intent.text, 1) if intent.now else (intent.text,)
     messages.append(checked(f"/seq/{module_id}/pattern", args, column, "pattern"))
-    return Mapped(intent, tuple(messages), focus=module_id)
+    return Mapped(intent, tuple(messages), focus=named, note=note, aside=bool(note))
 
 
 def _step(module_id: str, division: int, column: int) -> Message:
@@ -143,8 +202,14 @@ def _step(module_id: str, division: int, column: int) -> Message:
 
 def set_step(intent: SetStep, context: Context) -> Mapped:
     column = intent.column("module", intent.column("value"))
-    module_id = _track_module(intent.module, context, column, "every")
-    return Mapped(intent, (_step(module_id, intent.division, column),), focus=module_id)
+    named = module_id = _track_module(intent.module, context, column, "every")
+    note = ""
+    if is_processor(context.modules[named]):
+        module_id = _feeder(named, context, column, "the steps",
+                            lambda m: f"every 1/{intent.division} on {m}")  # fmt: skip
+        note = f"the track playing into {named}"
+    message = _step(module_id, intent.division, column)
+    return Mapped(intent, (message,), focus=named, note=note, aside=bool(note))
 
 
 def set_lane(intent: SetLane, context: Context) -> Mapped:

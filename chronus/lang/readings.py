@@ -15,6 +15,7 @@ from typing import cast
 from chronus.dsp.specs import FILTER_TYPES, SYNTH_TYPES
 from chronus.lang.context import Context
 from chronus.lang.modules import find_param, is_modulator
+from chronus.lang.vocabulary import with_article
 
 __all__ = ["MAX_SUGGESTIONS", "Frame", "add_templates", "readings", "templates"]
 
@@ -131,10 +132,6 @@ def _reading(family: str, value: object, frame: Frame, context: Context) -> list
     return []
 
 
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
-
-
 def _add(frame: Frame) -> list[str]:
     if len(frame.types) != 1 or len(frame.names) > 1 or frame.named or frame.focus_word:
         return []
@@ -142,7 +139,7 @@ def _add(frame: Frame) -> list[str]:
         return []  # add 2 kicks, add a saw cutoff: more than an add says
     kind = frame.types[0]
     called = f" called {frame.names[0]}" if frame.names else ""
-    return [f"add {_article(kind)} {kind}{called}"]
+    return [f"add {with_article(kind)}{called}"]
 
 
 def _targets(frame: Frame, context: Context, own_filter: bool = False) -> list[str | None]:
@@ -309,7 +306,7 @@ def add_templates(frame: Frame, context: Context) -> list[str]:
         kind = frame.types[0]
         taken = [*frame.names, *frame.named]
         called = f" called {context.free_id(taken[0])}" if taken else ""
-        return [f"add {_article(kind)} {kind}{called}"]
+        return [f"add {with_article(kind)}{called}"]
     if frame.types:
         return []
     return [f"add a saw called {context.free_id('bass')}", "add kick", "add a reverb"]

@@ -45,6 +45,7 @@ from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_process
 from chronus.lang.music import note_name
 from chronus.lang.resolve import Mapped, module_of, note_messages
 from chronus.lang.targets import brightness, change_note, reach, track_owners
+from chronus.lang.vocabulary import with_article
 from chronus.protocol import Message, canonical_param, validate
 
 __all__ = ["adjust", "modulate", "transpose"]
@@ -128,10 +129,18 @@ def _brightness(module_id: str, kind: str, context: Context, column: int) -> tup
     """Where darker/brighter acts: (module, parameter)."""
     found = brightness(module_id, kind, context)
     if found is None:
+        hint = f"route it through a filter: {module_id} through acid"
+        if is_modulator(kind):
+            # An lfo has no sound to route: name the sound it moves, or any.
+            moved = [dst for lfo, dst, _ in context.modulations if lfo == module_id]
+            sounds = moved + [m for m, k in context.modules.items() if not is_modulator(k)]
+            hint = f"an {kind} makes no sound: name one" + (
+                f" (focus {sounds[0]})" if sounds else ""
+            )
         raise BadValueError(
             f"{module_id} ({kind}) has nothing that makes it darker or brighter",
             column=column,
-            hint=f"route it through a filter: {module_id} through acid",
+            hint=hint,
         )
     return found
 
@@ -292,7 +301,7 @@ def _transpose_into(intent: Transpose, module_id: str, kind: str, context: Conte
     playing = [m for m in owners if (t := context.tracks.get(m)) and t.pattern is not None]
     if not playing:
         raise BadValueError(
-            f"{module_id} is a {kind}: no pattern plays into it to transpose",
+            f"{module_id} is {with_article(kind)}: no pattern plays into it to transpose",
             column=intent.column("module", intent.column("value")),
             hint="give a module a pattern first (bass: c2 eb2 g2), then transpose bass +5",
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from chronus.dsp.specs import FILTER_TYPES
-from chronus.lang.context import FILTER_WORD, PRONOUNS, Context
+from chronus.lang.context import FILTER_WORD, PRONOUNS, Context, PatchState
 from chronus.lang.errors import (
     BadValueError,
     NoFocusError,
@@ -77,6 +77,9 @@ class Mapped:
     aside: bool = False
     """The note is told beside the line's change, not instead of it (`bass: swing 0 → 0.2
     (the track playing into acid1)`)."""
+    path: tuple[PatchState, ...] = ()
+    """For an undo or a redo: the state after each line it went back (or forward) over, in
+    order, so that what each one undid can be told."""
 
 
 def checked(address: str, args: tuple[object, ...], column: int, what: str) -> Message:

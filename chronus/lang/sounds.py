@@ -33,6 +33,7 @@ __all__ = [
     "Part",
     "Sound",
     "find_sound",
+    "made_by",
     "sound_words",
 ]
 
@@ -99,6 +100,13 @@ class Sound:
     def spoken(self) -> str:
         """The name with its article: "a 303", "an 808", "an acid bass"."""
         return f"{'an' if self.name[0] in 'aeiou8' else 'a'} {self.name}"
+
+    def head_id(self, n: int) -> str:
+        """The head's id in the `n`-th of this sound made without a name: `tb303`, `tb303_2`,
+        `pad`, `pad2`."""
+        if n == 1:
+            return self.id
+        return f"{self.id}{'_' if self.id[-1].isdigit() else ''}{n}"
 
     @property
     def head(self) -> Part:
@@ -222,6 +230,19 @@ def find_sound(words: tuple[str, ...]) -> tuple[str, int] | None:
     if words and words[0] in _BY_WORDS:
         return _BY_WORDS[words[0]], 1
     return None
+
+
+def made_by(sound: str, modules: dict[str, str]) -> list[str]:
+    """The heads in `modules` (id → type) that `add <sound>` made without a name: its id,
+    or its id numbered (`tr808`, `tr808_2`; `pad`, `pad2`)."""
+    recipe = SOUNDS[sound]
+    prefix = recipe.head_id(2)[:-1]
+    return [
+        module_id
+        for module_id, kind in modules.items()
+        if kind == recipe.head.type
+        and (module_id == recipe.id or module_id.removeprefix(prefix).isdigit())
+    ]
 
 
 def sound_words() -> tuple[str, ...]:

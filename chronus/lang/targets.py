@@ -40,7 +40,15 @@ from __future__ import annotations
 from chronus.lang.context import Context
 from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_processor
 
-__all__ = ["TONE_PARAMS", "brightness", "change_note", "every_track", "reach", "track_owners"]
+__all__ = [
+    "TONE_PARAMS",
+    "brightness",
+    "change_note",
+    "every_track",
+    "reach",
+    "sources_into",
+    "track_owners",
+]
 
 TONE_PARAMS = frozenset({"cutoff", "res"})
 """Canonical parameters that belong to the filter a sound goes through."""
@@ -76,6 +84,15 @@ def track_owners(module_id: str, context: Context) -> tuple[list[str], str]:
     if it has none)."""
     if not is_processor(context.modules.get(module_id, "")):
         return [module_id], ""
+    sources = sources_into(module_id, context)
+    if sources:
+        return sources, f"the track{'s' if len(sources) > 1 else ''} playing into {module_id}"
+    return every_track(context), f"every track: nothing plays into {module_id}"
+
+
+def sources_into(module_id: str, context: Context) -> list[str]:
+    """The modules that play (synths, drums, sounds of plugins) whose sound goes into
+    `module_id`, nearest first."""
     seen: list[str] = []
     todo = [module_id]
     while todo:
@@ -83,10 +100,7 @@ def track_owners(module_id: str, context: Context) -> tuple[list[str], str]:
             if src not in seen and src != module_id:
                 seen.append(src)
                 todo.append(src)
-    sources = [m for m in seen if _plays(context.modules.get(m, ""))]
-    if sources:
-        return sources, f"the track{'s' if len(sources) > 1 else ''} playing into {module_id}"
-    return every_track(context), f"every track: nothing plays into {module_id}"
+    return [m for m in seen if _plays(context.modules.get(m, ""))]
 
 
 def every_track(context: Context) -> list[str]:

@@ -54,6 +54,7 @@ __all__ = [
     "phrase_regex",
     "rhythm",
     "tempo_change",
+    "with_article",
 ]
 
 # ---- verbs of making ------------------------------------------------------------------------
@@ -259,6 +260,11 @@ FILLERS: frozenset[str] = frozenset({
 
 
 # ---- look-ups -------------------------------------------------------------------------------
+def with_article(word: str) -> str:
+    """`a saw`, `an acid`: a word with its indefinite article."""
+    return f"{'an' if word[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {word}"
+
+
 def _find(table: dict[str, _T], text: str) -> _T:
     """The entry of a phrase as the grammar matched it: any case and blanks, "-" or not,
     an article left out."""

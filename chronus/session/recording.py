@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePath
 
 from chronus.engine.client import EngineClient, EngineError
+from chronus.lang.mapper import TAKE
 from chronus.protocol import Message
+from chronus.session.stamped_log import read_stamped_log
 
-__all__ = ["Recorder", "recording_of"]
+__all__ = ["Recorder", "last_take", "recording_of", "takes_made"]
 
 _REPORT_DELAY_S = 0.2
 """How long after a recording's length the engine is asked how it ended."""
@@ -22,6 +25,29 @@ def recording_of(message: Message, rate: int) -> tuple[str, float | None]:
     """The file and the length in seconds (None: until stopped) of a `record` line's message."""
     frames = message.args[1] if len(message.args) > 1 else None
     return str(message.args[0]), None if frames is None else float(frames) / rate
+
+
+def last_take(names: Iterable[str]) -> int:
+    """The highest N among files (names or paths) called `takeN.wav`; 0 if there is none."""
+    found = (TAKE.fullmatch(PurePath(name).name) for name in names)
+    return max((int(match.group(1)) for match in found if match), default=0)
+
+
+def takes_made(folder: str | Path, log: str | None = None) -> int:
+    """How many takes were made already, so that the next unnamed `record` writes a new file
+    instead of overwriting one: the highest `takeN.wav` in the engine's files `folder` and
+    among the recordings its session `log` notes (a folder or log not readable counts none)."""
+    names: list[str] = []
+    try:
+        names += [path.name for path in Path(folder).glob("take*.wav")]
+    except OSError:
+        pass
+    if log is not None:
+        try:
+            names += [name for _, name in read_stamped_log(log).recordings]
+        except (OSError, ValueError):
+            pass
+    return last_take(names)
 
 
 class Recorder:
@@ -58,7 +84,7 @@ class Recorder:
         if seconds is None:
             self.write(f"recording to {path} — `stop recording` ends it")
             return
-        self.write(f"recording {seconds:g} s to {path}")
+        self.write(f"recording {round(seconds, 1):g} s to {path}")
         with self._lock:
             self._followed.add(path)
             self._path = path

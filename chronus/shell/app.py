@@ -15,6 +15,7 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
+from chronus.engine.files import default_folder
 from chronus.lang.context import Context
 from chronus.lang.intents import Plugin, Record, Replay, ShellCommand, Snapshot, StopRecording
 from chronus.lang.interpreter import Interpretation, Interpreter
@@ -23,7 +24,7 @@ from chronus.lang.parser import UNIT_WORDS, keywords, warm_up
 from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
 from chronus.session.local_files import is_local, localised
-from chronus.session.recording import Recorder, recording_of
+from chronus.session.recording import Recorder, recording_of, takes_made
 from chronus.session.replay import Replayer
 from chronus.session.snapshots import SnapshotStore
 from chronus.shell.colour import STYLE, CommandLexer
@@ -382,8 +383,9 @@ def run_shell(
     found = None if engine is not None or new_engine else find_engine(port)
     watching: list[Liveness] = []
     if engine is None and found is None:
-        # A fresh engine's patch is empty: the mirror starts empty, no dump needed.
-        gate = Gate(Interpreter(Context()), write)
+        # A fresh engine's patch is empty: the mirror starts empty, no dump needed. Its
+        # files folder may hold takes of earlier sessions: `record` goes past them.
+        gate = Gate(Interpreter(Context(takes=takes_made(default_folder()))), write)
         log_path = start_log(write) if log else None
         starting = EngineStart(backend, write, port, log=log_path)
         write("starting the engine… type away: what you play sounds as soon as it is up")

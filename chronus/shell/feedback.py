@@ -45,6 +45,7 @@ from chronus.lang.intents import (
 )
 from chronus.lang.interpreter import Interpretation
 from chronus.lang.modules import find_param
+from chronus.lang.resolve import Mapped
 from chronus.lang.targets import change_note
 from chronus.protocol import MASTER
 from chronus.seq.transport import BEATS_PER_BAR
@@ -70,6 +71,8 @@ _ANSWERED = (ShellCommand, Snapshot, Record, StopRecording, Replay, Plugin)
 """Intents whose lines print their own answer."""
 _SAID_BY_DIFF = (SetParam, Adjust, AddSound, Modulate, Undo, Redo)
 """Intents whose mapper note the difference says again (or says better)."""
+_SWITCHES = {"mute": ("unmuted", "muted"), "solo": ("unsoloed", "soloed")}
+"""Parameters that are a switch: told as what they did (`kick muted`), not as numbers."""
 _ALL_THERE_WERE = re.compile(r"\(all there were[^)]*\)")
 _DONE = re.compile(r"\d+")
 _DIVISIONS = {
@@ -115,13 +118,7 @@ def told(
     asides = "".join(f" ({m.note})" for m in result.mapped if m.aside and m.note)
     undo = [m for m in result.mapped if isinstance(m.intent, Undo | Redo)]
     if undo:
-        word = "undo" if isinstance(undo[0].intent, Undo) else "redo"
-        done = _DONE.search(undo[0].note)  # the mapper's count: the steps there were
-        steps = int(done.group(0)) if done else 1
-        tail = _ALL_THERE_WERE.search(undo[0].note)
-        head = word if steps == 1 else f"{word} {steps} lines"
-        head += f" {tail.group(0)}" if tail else ""
-        lines.append(f"{head}: {_joined(changes) if changes else 'nothing to change'}")
+        lines += _undone(undo[0], changes, before.state, next_bar)
     elif changes:
         lines.append(_joined(changes) + asides)
     elif kept:
@@ -131,8 +128,31 @@ def told(
     for mapped in result.mapped:
         if not mapped.note or ((changes or kept) and (_said_by_diff(mapped) or mapped.aside)):
             continue
+        if mapped in undo:
+            continue  # its count is in its own line (`undo 2 lines:`)
         lines.append(mapped.note)
     return lines
+
+
+def _undone(
+    mapped: Mapped, changes: list[str], start: PatchState, next_bar: int | None
+) -> list[str]:
+    """`undo: acid1 cutoff 280 → 400 Hz`; over several lines, a line for what each undid
+    (`undo 2 lines:`, `  1. acid1 cutoff 280 → 400 Hz`, `  2. removed lead`)."""
+    word = "undo" if isinstance(mapped.intent, Undo) else "redo"
+    done = _DONE.search(mapped.note)  # the mapper's count: the steps there were
+    steps = int(done.group(0)) if done else 1
+    tail = _ALL_THERE_WERE.search(mapped.note)
+    head = word if steps == 1 else f"{word} {steps} lines"
+    head += f" {tail.group(0)}" if tail else ""
+    if len(mapped.path) < 2:
+        return [f"{head}: {_joined(changes) if changes else 'nothing to change'}"]
+    out = [f"{head}:"]
+    for number, state in enumerate(mapped.path, 1):
+        step = changed(start, state, next_bar)
+        out.append(f"  {number}. {_joined(step) if step else 'nothing to change'}")
+        start = state
+    return out
 
 
 def _with_sounds(result: Interpretation, changes: list[str]) -> list[str]:
@@ -284,7 +304,9 @@ def _params(
                     (named if (module_id, name) in said else fresh).append(note)
                 continue
             if name in was and was[name] != value:
-                if spec is None:
+                if name in _SWITCHES:
+                    out.append(f"{module_id} {_SWITCHES[name][value != 0]}")
+                elif spec is None:
                     out.append(f"{module_id} {name} {was[name]:g} → {value:g}")
                 else:
                     out.append(change_note(module_id, spec, was[name], value))

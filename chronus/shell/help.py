@@ -33,7 +33,7 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   focus bass                                 put a module in focus
   lfo on bass cutoff at 1/8 depth 50% · wobble the bass
   up an octave · down 3 semitones · transpose bass +5
-  undo · undo 3 · redo
+  undo · undo 3 · undo twice · undo the last 2 · redo   (each line undone is told)
   snapshot save intro · load snapshot intro · snapshot diff intro verse · snapshots
   record 30 seconds to take1.wav · record 8 bars · stop recording · replay song.chr
   /mod/bass/cutoff 800                       raw OSC, validated
@@ -73,8 +73,9 @@ Patterns loop on a module's track (one step = a 16th unless `every` says otherwi
   hat x x x x every 8th · every 8th triplet · every 1/4
   bass c2 [eb2 g2] <c3 bb2> c2:80    [a b] split a step, <a b> alternate per cycle,
                                      c2:80 velocity, x*2 repeat, x(3,8) Euclid
-  swing 20% · bass gate 0.3 · lane bass cutoff 400 800 . 1600
+  swing 20% · swing the hat 20% · no swing on the hat · bass gate 0.3
                                      (a track's: said of a filter, the track playing into it)
+  lane bass cutoff 400 800 . 1600
   stop bass · start bass · clear bass · start · stop
   up an octave · transpose bass +5   (a pattern's transpose; no pattern: replays the last note)
 """
@@ -118,7 +119,7 @@ whether and where that engine logs.
   record 8 bars                                  (beats and bars: at the tempo of the moment)
   record · stop recording                        until told
   replay song.chr · replay last                  play a script or a session in the background
-  undo · undo 3 · redo                           lines that changed the patch
+  undo · undo 3 · undo twice · redo              lines that changed the patch
   help snapshots                                 saving and loading the patch
 """
 

@@ -24,7 +24,8 @@ from prompt_toolkit.output import Output
 
 from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 from chronus.lang.context import Context
-from chronus.shell.sessions import logged_history
+from chronus.lang.modules import is_modulator
+from chronus.shell.sessions import engine_takes, logged_history
 
 __all__ = [
     "LEAVE",
@@ -103,13 +104,16 @@ def find_engine(
 
 def attach_context(client: EngineClient) -> Context:
     """The mirror of a running engine: its patch, patterns and tempo from `/engine/dump`,
-    the focus on its last module (None for an empty patch), its undo history from the
-    engine's session log (`logged_history`; none if the log does not explain the patch).
+    the focus on its last module that makes or shapes a sound (not an lfo, which `darker`
+    or `play c3` cannot act on; None for an empty patch), its undo history from the engine's
+    session log (`logged_history`; none if the log does not explain the patch).
     EngineError if it does not answer."""
     context = Context.from_engine(client.dump())
-    context.focus = next(reversed(context.modules), None)
+    sounding = [m for m, kind in context.modules.items() if not is_modulator(kind)]
+    context.focus = next(reversed(sounding or list(context.modules)), None)
     context.attached = True
     context.history = logged_history(client, context.state())
+    context.takes = engine_takes(client)
     return context
 
 

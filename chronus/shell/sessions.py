@@ -10,15 +10,18 @@ from rich.console import Console
 from rich.table import Table
 
 from chronus.engine.client import EngineClient, EngineError
+from chronus.engine.files import default_folder
 from chronus.lang.context import PatchState
 from chronus.lang.mapper import HISTORY_LIMIT
 from chronus.session.local_files import is_local
 from chronus.session.log_history import history_from_log
 from chronus.session.logs import SessionInfo, list_sessions, new_session_path, sessions_dir
+from chronus.session.recording import takes_made
 
 __all__ = [
     "attached_notice",
     "engine_log",
+    "engine_takes",
     "format_sessions",
     "logged_history",
     "logged_notice",
@@ -64,6 +67,18 @@ def logged_history(client: EngineClient, now: PatchState) -> list[PatchState]:
     if log is None:
         return []
     return history_from_log(log, now, HISTORY_LIMIT) or []
+
+
+def engine_takes(client: EngineClient) -> int:
+    """The takes an engine on this machine made already (its log's recordings, and the files
+    folder this shell's engines write to): the next unnamed `record` goes past them."""
+    if not is_local(client.address[0]):
+        return 0
+    try:
+        log = engine_log(client)
+    except (EngineError, KeyError, TypeError):
+        log = None
+    return takes_made(default_folder(), log)
 
 
 def attached_notice(client: EngineClient) -> str:

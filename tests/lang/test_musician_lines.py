@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chronus.lang.errors import BadValueError
-from chronus.lang.intents import ShellCommand, Snapshot, Start, Undo
+from chronus.lang.errors import BadValueError, UnknownModuleError
+from chronus.lang.intents import Redo, ShellCommand, Snapshot, Start, Undo
 from chronus.lang.interpreter import Interpreter
 from chronus.lang.parser import parse
 
@@ -134,3 +134,209 @@ def test_up_an_octave_said_of_a_filter_shifts_the_pattern_that_plays_into_it() -
     error = refused.interpret("transpose reverb1 +3").error
     assert error is not None
     assert error.message == "reverb1 is a reverb: no pattern plays into it to transpose"
+
+
+# ---- the last refused lines of the hour at the prompt --------------------------------------
+@pytest.mark.parametrize(
+    ("line", "steps"),
+    [
+        ("undo twice", 2),
+        ("undo 3 times", 3),
+        ("undo the last 2", 2),
+        ("undo the last two changes", 2),
+        ("undo three lines", 3),
+        ("undo one", 1),
+        ("undo the last one", 1),
+        ("undo 1 time", 1),
+    ],
+)
+def test_undo_takes_how_many_times_as_people_say_it(line: str, steps: int) -> None:
+    assert parse(line) == [Undo(steps)]
+
+
+def test_redo_takes_them_too() -> None:
+    assert parse("redo twice") == [Redo(2)]
+    assert parse("redo the last 3") == [Redo(3)]
+
+
+def test_undo_twice_goes_back_two_lines_and_keeps_each_step() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass")
+    _osc(interpreter, "cutoff 900")
+    _osc(interpreter, "tempo 90")
+    result = interpreter.interpret("undo twice")
+    assert [m.to_list() for m in result.messages] == [
+        ["/mod/bass/cutoff", 2000.0],
+        ["/tempo", 120.0],
+    ]
+    [mapped] = result.mapped
+    first, second = mapped.path
+    assert (first.tempo, dict(dict(first.params)["bass"])["cutoff"]) == (120.0, 900.0)
+    assert second == interpreter.context.state()
+    assert interpreter.context.modules == {"bass": "saw"}
+    assert _osc(interpreter, "redo twice") == [["/mod/bass/cutoff", 900.0], ["/tempo", 90.0]]
+
+
+@pytest.mark.parametrize(
+    ("line", "address", "value"),
+    [
+        ("swing the hat 20%", "/seq/hat/swing", 0.2),
+        ("swing hat 0.3", "/seq/hat/swing", 0.3),
+        ("swing bass 60%", "/seq/bass/swing", 0.6),
+        ("gate bass 0.3", "/seq/bass/gate", 0.3),
+        ("no swing on the hat", "/seq/hat/swing", 0.0),
+        ("no swing on bass", "/seq/bass/swing", 0.0),
+    ],
+)
+def test_swing_on_a_named_track(line: str, address: str, value: float) -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass; bass: c2 eb2; add a hat; hat: x x")
+    assert _osc(interpreter, line) == [[address, value]]
+
+
+def test_no_swing_with_nothing_named_is_every_tracks_and_a_filter_reaches_its_track() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass through an acid filter; bass: c2 eb2")
+    _osc(interpreter, "add a hat; hat: x x; swing 20% on hat")
+    assert _osc(interpreter, "no swing on acid1") == [["/seq/bass/swing", 0.0]]
+    interpreter.context.focus = None
+    assert _osc(interpreter, "no swing") == [["/seq/bass/swing", 0.0], ["/seq/hat/swing", 0.0]]
+    assert _osc(interpreter, "no drive on acid1") == [["/mod/acid1/drive", 0.0]]
+
+
+def test_a_module_called_swing_keeps_its_name() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called swing")
+    assert _osc(interpreter, "swing cutoff 900") == [["/mod/swing/cutoff", 900.0]]
+
+
+def test_swing_on_a_track_that_is_not_there_names_the_module() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass; bass: c2")
+    error = interpreter.interpret("swing the tuba 20%").error
+    assert isinstance(error, UnknownModuleError)
+    assert 'no module called "tuba"' in error.message
+    assert error.column == 11
+
+
+def test_play_with_a_filter_in_focus_plays_the_sound_that_goes_into_it() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass through an acid filter")
+    _osc(interpreter, "set acid1 cutoff 500")
+    assert interpreter.context.focus == "acid1"
+    result = interpreter.interpret("play c3")
+    assert result.ok
+    assert [m.address for m in result.messages] == ["/note/bass"]
+    assert result.notes == ["played on bass, which plays into acid1"]
+    assert interpreter.context.focus == "acid1"
+    assert [m.address for m in interpreter.interpret("play c minor chord on acid1").messages] == [
+        "/note/bass"
+    ] * 3
+    assert [m.address for m in interpreter.interpret("acid1 plays eb2").messages] == ["/note/bass"]
+
+
+def test_play_on_an_effect_nothing_or_several_play_into_is_refused() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a reverb")
+    alone = interpreter.interpret("play c3")
+    assert isinstance(alone.error, BadValueError) and not alone.messages
+    assert alone.error.message == (
+        "reverb1 is a reverb: it makes no sound of its own, and nothing plays into it"
+    )
+    assert alone.error.hint == "add a saw called bass through reverb1, then play c3 on bass"
+    _osc(interpreter, "add a saw called bass; add a sine called lead")
+    _osc(interpreter, "connect bass to reverb1; connect lead to reverb1")
+    both = interpreter.interpret("play c3 on reverb1")
+    assert isinstance(both.error, BadValueError) and not both.messages
+    assert (
+        both.error.message == "reverb1 is a reverb: bass and lead play into it; which one plays c3?"
+    )
+    assert both.error.hint == "play c3 on bass"
+    assert interpreter.context.modules["reverb1"] == "reverb"
+
+
+def test_darker_said_of_an_lfo_offers_the_sound_it_moves_not_a_route() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass through an acid filter; wobble it")
+    interpreter.context.focus = "lfo1"
+    error = interpreter.interpret("make it darker").error
+    assert error is not None
+    assert error.message == "lfo1 (lfo) has nothing that makes it darker or brighter"
+    assert error.hint == "an lfo makes no sound: name one (focus acid1)"
+
+
+def test_a_track_setting_is_not_called_an_unknown_word() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a 303")
+    error = interpreter.interpret("swing bass 60%").error
+    assert error is not None and error.message == 'there is no module called "bass"'
+    assert "swing" not in error.hint
+
+
+@pytest.mark.parametrize(
+    ("line", "read_as", "osc"),
+    [
+        (
+            "808 x . . . x . . .",
+            "tr808 x . . . x . . .",
+            [["/seq/tr808/pattern", "x . . . x . . ."]],
+        ),
+        ("mute the 808", "mute the tr808", [["/mod/tr808/mute", 1.0]]),
+        ("the 303: c2 eb2", "the tb303: c2 eb2", [["/seq/tb303/pattern", "c2 eb2"]]),
+        ("make the 303 darker", "make the tb303 darker", [["/mod/tb303_f/cutoff", 224.0]]),
+    ],
+)
+def test_a_named_sound_is_the_module_it_made(line: str, read_as: str, osc: list[object]) -> None:
+    """`add an 808` makes tr808: `808 x . . .` was refused ("I do not know the word x"), and
+    the frame reader read `make the 303 darker` as a cutoff of the module in focus."""
+    interpreter = Interpreter()
+    _osc(interpreter, "add an 808; add a 303; add a wobble bass")
+    result = interpreter.interpret(line)
+    assert result.ok, result.error and result.error.render()
+    assert result.read_as == read_as
+    assert [m.to_list() for m in result.messages] == osc
+
+
+def test_a_named_sound_made_twice_is_not_guessed() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add an 808; add an 808")
+    assert set(interpreter.context.modules) == {"tr808", "tr808_2"}
+    result = interpreter.interpret("808 x . x .")
+    assert result.error is not None and not result.messages
+
+
+def test_a_pattern_said_of_a_filter_is_the_pattern_of_the_sound_going_into_it() -> None:
+    """`play c2 eb2 every 16th` with acid1 in focus went to acid1's own track: its notes only
+    retriggered the envelope, and the bass stayed silent."""
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass through an acid filter; set acid1 cutoff 500")
+    result = interpreter.interpret("play c2 eb2 every 16th")
+    assert [m.to_list() for m in result.messages] == [
+        ["/seq/bass/step", 16],
+        ["/seq/bass/pattern", "c2 eb2"],
+    ]
+    assert result.notes == ["the track playing into acid1"]
+    assert _osc(interpreter, "acid1: c2 . g2") == [["/seq/bass/pattern", "c2 . g2"]]
+    assert _osc(interpreter, "every 8th") == [["/seq/bass/step", 8]]
+    assert interpreter.context.focus == "acid1"
+    assert "acid1" not in interpreter.context.tracks
+    _osc(interpreter, "add a reverb")
+    refused = interpreter.interpret("reverb1: c3")
+    assert refused.error is not None and not refused.messages
+    assert refused.error.hint == "bass: c3, or route it: bass through reverb1"
+
+
+def test_notes_with_no_module_say_how_to_play_them() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw bass through an acid filter")
+    error = interpreter.interpret("c2 c3 eb2 c2 every 16th").error
+    assert error is not None
+    assert error.hint == (
+        "play c2 c3 eb2 c2 every 1/16 (the module in focus), or name it: "
+        "bass: c2 c3 eb2 c2 every 1/16"
+    )
+    for line in ("play c2 c3 eb2 c2 every 1/16", "bass: c2 c3 eb2 c2 every 1/16"):
+        assert _osc(Interpreter(interpreter.context.copy()), line)[-1] == [
+            "/seq/bass/pattern",
+            "c2 c3 eb2 c2",
+        ]

@@ -88,3 +88,42 @@ def test_two_words_make_a_loaded_plugin_type() -> None:
     ]
     # A type of the first word still wins: a saw called reverb.
     assert _osc(interpreter, "add a saw reverb")[0] == ["/patch/create", "reverb", "saw"]
+
+
+def test_two_words_make_a_plugin_type_in_a_chain_too() -> None:
+    learn_plugins(LOADED)
+    for line in ("bass through tap reverb", "bass through a tap reverb"):
+        interpreter = _band()
+        assert _osc(interpreter, line) == [
+            ["/patch/create", "tap_reverb1", "tap_reverb"],
+            ["/patch/disconnect", "bass", "master"],
+            ["/patch/connect", "bass", "tap_reverb1"],
+            ["/patch/connect", "tap_reverb1", "master"],
+        ]
+    interpreter = _band()
+    assert _osc(interpreter, "bass through a tap reverb called hall then a delay")[:2] == [
+        ["/patch/create", "hall", "tap_reverb"],
+        ["/patch/create", "delay1", "delay"],
+    ]
+    assert _osc(interpreter, "add a saw called lead through a tap reverb")[:2] == [
+        ["/patch/create", "lead", "saw"],
+        ["/patch/create", "tap_reverb1", "tap_reverb"],
+    ]
+
+
+def test_a_chain_step_of_two_words_that_is_no_type_is_refused() -> None:
+    result = _band().interpret("bass through tap reverb")
+    assert result.error is not None and not result.messages
+    assert "tap_reverb is a LADSPA plugin (Reverberator) that is not loaded" in result.error.message
+    assert result.error.hint == "load plugin tap_reverb"
+    wrong = _band().interpret("bass through tip reverb")
+    assert wrong.error is not None and not wrong.messages
+    assert wrong.error.message == '"tip reverb" is neither a module nor a module type'
+
+
+def test_the_second_word_after_a_type_names_the_new_module() -> None:
+    interpreter = _band()
+    assert _osc(interpreter, "bass through a reverb hall")[0] == ["/patch/create", "hall", "reverb"]
+    twice = _band().interpret("bass through a reverb hall called room")
+    assert twice.error is not None
+    assert twice.error.message == 'two names for one reverb: "hall" and "room"'

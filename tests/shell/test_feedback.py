@@ -140,7 +140,37 @@ def test_undo_and_redo_say_what_they_changed_back() -> None:
     assert play("undo") == ["undo: acid1 cutoff 280 → 400 Hz"]
     assert play("redo") == ["redo: acid1 cutoff 400 → 280 Hz"]
     assert play("undo 5") == [
-        "undo 2 lines (all there were; asked for 5): removed acid1; removed bass"
+        "undo 2 lines (all there were; asked for 5):",
+        "  1. acid1 cutoff 280 → 400 Hz",
+        "  2. removed acid1; removed bass",
+    ]
+
+
+def test_undo_of_lines_that_cancel_out_tells_each_line_once() -> None:
+    play = Player("add a saw called bass", "cutoff 900", "cutoff 2000")
+    assert play("undo twice") == [
+        "undo 2 lines:",
+        "  1. bass cutoff 2000 → 900 Hz",
+        "  2. bass cutoff 900 → 2000 Hz",
+    ]
+    assert play("redo twice") == [
+        "redo 2 lines:",
+        "  1. bass cutoff 2000 → 900 Hz",
+        "  2. bass cutoff 900 → 2000 Hz",
+    ]
+
+
+def test_undo_twice_says_what_each_line_undid_and_redo_too() -> None:
+    play = Player("add a saw called bass", "cutoff 900", "tempo 90")
+    assert play("undo twice") == [
+        "undo 2 lines:",
+        "  1. tempo 90 → 120",
+        "  2. bass cutoff 900 → 2000 Hz",
+    ]
+    assert play("redo the last 2") == [
+        "redo 2 lines:",
+        "  1. bass cutoff 2000 → 900 Hz",
+        "  2. tempo 120 → 90",
     ]
 
 
@@ -154,6 +184,11 @@ def test_a_line_that_only_moves_the_focus_says_so() -> None:
     play = Player("add a saw called bass", "add a sine called lead")
     assert play("play c3 on bass") == ["focus: bass"]
     assert play("play c3") == []
+
+
+def test_a_note_said_of_a_filter_says_which_sound_played_it() -> None:
+    play = Player("add a saw called bass through an acid filter", "focus acid1")
+    assert play("play c3") == ["played on bass, which plays into acid1"]
 
 
 def test_focus_moves_the_focus_and_says_so() -> None:
@@ -313,3 +348,11 @@ def test_the_shell_reads_the_beat_from_the_clients_now() -> None:
 
     assert _beat(Clock(9.5)) == 9.5  # type: ignore[arg-type]
     assert _beat(Clock(None)) is None, "a stopped transport has no beat"  # type: ignore[arg-type]
+
+
+def test_mute_and_solo_say_what_they_did() -> None:
+    play = Player("add kick", "add a saw called bass")
+    assert play("take out the kick") == ["kick muted"]
+    assert play("bring back the kick") == ["kick unmuted"]
+    assert play("solo bass") == ["bass soloed"]
+    assert play("unsolo bass") == ["bass unsoloed"]

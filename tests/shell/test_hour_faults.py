@@ -137,3 +137,31 @@ def _stop(port: int) -> None:
             client.quit()
         except EngineError:
             pass
+
+
+def test_the_last_refused_lines_at_the_prompt(in_tmp: Path) -> None:
+    """`undo twice` tells each line it undid; swing on a named track; a note said of a filter
+    plays the sound going into it and says so; a chain step of two words."""
+    port = 0
+    try:
+        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+            shell = Prompt(pipe, backend="null", new_engine=True)
+            port = int(shell.wait(r"chronus on 127\.0\.0\.1:(\d+)").rsplit(":", 1)[1].split()[0])
+            shell.type("add a saw called bass through an acid filter", r"added bass")
+            shell.type("add a hat; hat: x x x x", r"hat: pattern x x x x")
+            assert shell.type("swing the hat 20%", r"swing") == "hat: swing 0 → 0.2"
+            assert shell.type("swing bass 10%", r"swing") == "bass: swing 0 → 0.1"
+            assert shell.type("no swing on the hat", r"swing") == "hat: swing 0.2 → 0"
+            shell.type("set acid1 cutoff 500", r"acid1 cutoff 400 → 500 Hz")
+            assert shell.type("play c3", r"played on") == "played on bass, which plays into acid1"
+            assert (
+                shell.type("bass through a reverb hall", r"hall")
+                == "added hall (reverb) after bass"
+            )
+            assert shell.type("undo twice", r"^undo") == "undo 2 lines:"
+            assert shell.wait(r"^  1\. ") == "  1. removed hall; bass → acid1"
+            assert shell.wait(r"^  2\. ") == "  2. acid1 cutoff 500 → 400 Hz"
+            shell.quit("stop")
+    finally:
+        if port:
+            _stop(port)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from chronus.engine.client import EngineClient
+from chronus.lang.interpreter import Interpreter
+from chronus.session.recording import last_take, takes_made
+from chronus.session.stamped_log import StampedLog
 from chronus.shell.leaving import attach_context, attached_line, find_engine, left_playing
 from tests.e2e.test_shell_leave_null import _free_port
 from tests.shell.fake_engine import FakeEngine
@@ -58,3 +65,43 @@ def test_no_engine_on_the_port_is_none() -> None:
 def test_leaving_says_how_to_come_back() -> None:
     assert "`chronus` again" in left_playing(("127.0.0.1", 57120))
     assert "`chronus --engine 127.0.0.1:57300` again" in left_playing(("127.0.0.1", 57300))
+
+
+def test_attached_the_focus_is_a_sound_and_record_goes_past_the_takes_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hour at the prompt: an lfo added last took the focus (`darker` then failed), and
+    the second shell's `record` wrote take1.wav over the first shell's take."""
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "take2.wav").write_bytes(b"")
+    monkeypatch.setenv("CHRONUS_FILES", str(files))
+    log = tmp_path / "session.log"
+    stamped = StampedLog(log, 48000, 128)
+    stamped.mark_recording(6144, str(files / "take4.wav"))
+    stamped.close()
+    engine = FakeEngine()
+    engine.dump = {
+        "modules": {
+            "bass": {"type": "saw", "params": {}},
+            "acid1": {"type": "acid", "params": {}},
+            "lfo1": {"type": "lfo", "params": {}},
+        },
+        "connections": [["bass", "acid1"], ["acid1", "master"]],
+    }
+    engine.status = {"engine": {"version": "fake", "log": str(log)}}
+    try:
+        client = find_engine(engine.port)
+        assert client is not None
+        with client:
+            context = attach_context(client)
+        assert context.focus == "acid1"
+        record = Interpreter(context).interpret("record 1 bar")
+        assert record.messages[0].args[0] == "take5.wav"
+    finally:
+        engine.close()
+
+
+def test_takes_made_counts_the_folder_and_the_log() -> None:
+    assert last_take(["take1.wav", "/x/take12.wav", "take.wav", "mytake3.wav", "take2.WAV"]) == 12
+    assert takes_made("/nonexistent/folder") == 0
