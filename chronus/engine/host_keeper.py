@@ -81,14 +81,15 @@ class WarmHost:
         """The process id."""
         return self.process.pid or 0
 
-    def prepare(self, ring: str, source: TypeSource, rate: int) -> None:
-        """Give it a ring and its type: it resolves and warms them, and waits for `go` (once
-        it serves, it serves the ring at once: `take_started` says from which call)."""
+    def prepare(self, ring: str, source: TypeSource, rate: int, name: str = "") -> None:
+        """Give it a ring (known as `ring`; its shared memory's `name`, if not that) and its
+        type: it resolves and warms them, and waits for `go` (once it serves, it serves the
+        ring at once: `take_started` says from which call)."""
         self._asked.add(ring)
         self.failed.pop(ring, None)
         self.asked_at = time.monotonic()
         try:
-            self.conn.send(("attach", ring, source.to_json(), rate))
+            self.conn.send(("attach", ring, source.to_json(), rate, name or ring))
         except OSError:
             pass  # dead already: `go` or the keeper's watch says so
 
@@ -200,7 +201,8 @@ class WarmHost:
 class HostEvent:
     """For the session log: a host started serving `ring` at `call` with a fresh instance,
     or the calls of `ring` in `bypassed` were decided bypassed. For the players only: the
-    group's host `died` (`why` it died and what follows)."""
+    group's host `died` (`why` it died and what follows). `life`: how many modules were
+    made under the module's id before it (set by `HostedModules`, for the session log)."""
 
     kind: str
     call: int = -1
@@ -208,6 +210,7 @@ class HostEvent:
     pid: int = 0
     why: str = ""
     ring: str = ""
+    life: int = 0
 
 
 @dataclass(slots=True)
@@ -219,6 +222,8 @@ class _Member:
     log_at: int = 0
     error: str = ""
     """Why the host could not take it (its module stays bypassed; the others play)."""
+    retired: bool = False
+    """Its ring's name went to another ring (`retire`): served by the running host only."""
 
 
 @dataclass(slots=True)
@@ -250,13 +255,15 @@ class HostKeeper:
         policy: RespawnPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         blank: Callable[[], WarmHost] = WarmHost,
+        key: str = "",
     ) -> None:
         self.rate = rate
         self.policy = policy or RespawnPolicy()
         self.clock = clock
         self.blank = blank
         """Where a new host comes from: a process with its imports done, waiting for rings."""
-        self.members: dict[str, _Member] = {ring.name: _Member(ring, source)}
+        self.members: dict[str, _Member] = {key or ring.name: _Member(ring, source)}
+        """By key: the ring's name, unless it was given another (`add`)."""
         self._life = _Life()
         self._spare: WarmHost | None = None
         self._events: list[HostEvent] = []
@@ -266,13 +273,25 @@ class HostKeeper:
         """The group's first ring (a keeper of one module: its ring)."""
         return next(iter(self.members.values())).ring
 
-    def add(self, ring: HostRing, source: TypeSource) -> None:
-        """Serve one more ring: the host takes it at once (meanwhile, and if it cannot, the
-        slots bypass its module), the spare gets it ready."""
-        self.members[ring.name] = _Member(ring, source)
+    def add(self, ring: HostRing, source: TypeSource, key: str = "") -> None:
+        """Serve one more ring, known by `key` (its name if not given: a ring made under
+        the name of one still served needs another): the host takes it at once (meanwhile,
+        and if it cannot, the slots bypass its module), the spare gets it ready."""
+        key = key or ring.name
+        self.members[key] = _Member(ring, source)
         for host in (self._life.host, self._spare):
             if host is not None:
-                host.prepare(ring.name, source, self.rate)
+                host.prepare(key, source, self.rate, ring.name)
+
+    def retire(self, key: str) -> None:
+        """Ring `key`'s name goes to a new ring: the running host serves it on (through the
+        mapping it has) until `remove`, but no later host takes it (it would find the new
+        ring by the name), so its module is bypassed if the host dies."""
+        member = self.members.get(key)
+        if member is not None and not member.retired:
+            member.retired = True
+            if self._spare is not None:
+                self._spare.detach(key)
 
     def remove(self, name: str) -> tuple[int, ...]:
         """Stop serving ring `name` (the others play on); its calls bypassed and not yet
@@ -297,8 +316,9 @@ class HostKeeper:
 
     def _ready_spare(self) -> WarmHost:
         spare = self.blank()
-        for name, member in self.members.items():
-            spare.prepare(name, member.source, self.rate)
+        for key, member in self.members.items():
+            if not member.retired:
+                spare.prepare(key, member.source, self.rate, member.ring.name)
         return spare
 
     def _spawn(self) -> None:

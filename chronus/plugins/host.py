@@ -191,20 +191,23 @@ class GroupHost:
         if message == "go":
             self.go()
         elif isinstance(message, tuple) and message[0] == "attach":
-            self.attach(str(message[1]), str(message[2]), int(message[3]))
+            name = str(message[4]) if len(message) > 4 else ""
+            self.attach(str(message[1]), str(message[2]), int(message[3]), name)
         elif isinstance(message, tuple) and message[0] == "detach":
             self.detach(str(message[1]))
         return True
 
-    def attach(self, name: str, source_json: str, rate: int) -> None:
-        """Attach ring `name` and make its type (`("ready", name)` before `go`; after it,
-        the ring is served at once: `("serving", pid, {name: first call})`), or say why not
-        (`("failed", name, why)`). The rings served meanwhile are looked at between the
-        steps, so that a plugin's library opening costs them no block."""
+    def attach(self, name: str, source_json: str, rate: int, ring_name: str = "") -> None:
+        """Attach ring `name` (its shared memory's `ring_name`, if not that: a ring made
+        under the name of one still served is known by another) and make its type
+        (`("ready", name)` before `go`; after it, the ring is served at once: `("serving",
+        pid, {name: first call})`), or say why not (`("failed", name, why)`). The rings
+        served meanwhile are looked at between the steps, so that a plugin's library
+        opening costs them no block."""
         try:
             cls = resolve_type(TypeSource.from_json(source_json), rate)
             self.pump()
-            ring = HostRing.attach(name)
+            ring = HostRing.attach(ring_name or name)
             self.pump()
             _warm(cls, rate, ring.shape.frames)
         except Exception as exc:
@@ -289,14 +292,15 @@ class GroupHost:
 def host_main(conn: Connection, serving: Callable[[], object] = lambda: None) -> None:
     """A host process: warm now, get ready for the rings it is given, serve them when told.
 
-    Words on the pipe: `("attach", ring name, type source JSON, sample rate)` (answered
-    `("ready", ring)` once the type is resolved, a block rendered and the ring attached, or
-    `("failed", ring, why)`; after `go`, `("serving", pid, {ring: first call})`),
-    `("detach", ring)`, `"go"` (answered `("serving", pid, {ring: first call, …})`), and
-    `None` or the pipe closing: the end. `serving` is called as it starts serving, not
-    before: a host takes real-time priority then, so that its imports and a first compile
-    of its kernels (a cold numba cache) never hold a core at that priority. A spare is made
-    ready ahead of need, so that a respawn costs a word on the pipe, not an import.
+    Words on the pipe: `("attach", ring, type source JSON, sample rate, shared memory name)`
+    (the name optional: `ring` if not given) is answered `("ready", ring)` once the type is
+    resolved, a block rendered and the ring attached, or `("failed", ring, why)`; after
+    `go`, `("serving", pid, {ring: first call})`; `("detach", ring)`; `"go"` (answered
+    `("serving", pid, {ring: first call, …})`); and `None` or the pipe closing: the end.
+    `serving` is called as it starts serving, not before: a host takes real-time priority
+    then, so that its imports and a first compile of its kernels (a cold numba cache) never
+    hold a core at that priority. A spare is made ready ahead of need, so that a respawn
+    costs a word on the pipe, not an import.
     """
     from chronus.engine.titles import set_title
 
