@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +219,39 @@ def test_the_host_killed_bypasses_every_ring_and_the_respawn_restores_them_all(
         assert health["restarts"] == 1 and health["deaths"] == ["died of signal 9"]
         assert health["generations"] == 2, "a fresh instance after the respawn"
         assert played.replay_equal(group.events)
+
+
+def test_a_ring_made_under_a_served_rings_name_is_served_apart_and_only_it_respawned(
+    group: _Group,
+) -> None:
+    """A module made again under its id while the old one plays: the new ring takes the old
+    one's name (unlinked) and joins under another key; the host serves both, each as offline;
+    the old one retired, a respawned host serves the new one only (it would find the new
+    ring by the name), the old one is bypassed."""
+    old = group.ring("fold", FOLD_SOURCE, wait_s=0.2)
+    keeper = group.keeper
+    assert keeper is not None
+    keeper.start()
+    time.sleep(1.0)  # the spare gets ready meanwhile
+    group.play(10, "fold")
+    name, key = old.ring.name, f"{old.ring.name}#2"
+    old.ring.unlink()
+    ring = HostRing.create(name, RingShape(FRAMES, len(old.cls.PARAMS)))
+    new = group.played["again"] = _Played(ring, old.cls, SlotLink(ring, wait_s=0.2), 7)
+    keeper.add(ring, FOLD_SOURCE, key)
+    keeper.retire(name)
+    group.wait(lambda: [e.call for e in group.events if e.kind == "host" and e.ring == key])
+    both = group.play(20, "fold", "again")
+    assert both == {"fold": [Outcome.DONE] * 20, "again": [Outcome.DONE] * 20}
+    first = keeper.host
+    assert first is not None and _pid(old) == _pid(new) == first.pid
+    os.kill(first.pid, signal.SIGKILL)
+    first.process.join(5.0)
+    group.wait(lambda: len([e for e in group.events if e.kind == "host" and e.ring == key]) == 2)
+    after = group.play(10, "fold", "again")
+    assert after == {"fold": [Outcome.BYPASS] * 10, "again": [Outcome.DONE] * 10}
+    assert keeper.host is not None and _pid(new) == keeper.host.pid != first.pid
+    assert old.replay_equal([e for e in group.events if e.ring == name])
+    assert new.replay_equal([replace(e, ring=name) for e in group.events if e.ring == key])
+    keeper.remove(name)
+    group.played.pop("fold").ring.close()  # its name is the new ring's now
