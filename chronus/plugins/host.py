@@ -244,7 +244,7 @@ class GroupHost:
         self.servers, self.ready = self.ready, {}
         firsts = {name: server.start(pid) for name, server in self.servers.items()}
         self._rings_changed()
-        self.conn.send(("serving", pid, firsts))
+        self.conn.send(("serving", pid, firsts, time.monotonic()))
 
     def _rings_changed(self) -> None:
         servers = list(self.servers.values())
@@ -296,11 +296,11 @@ def host_main(conn: Connection, serving: Callable[[], object] = lambda: None) ->
     (the name optional: `ring` if not given) is answered `("ready", ring)` once the type is
     resolved, a block rendered and the ring attached, or `("failed", ring, why)`; after
     `go`, `("serving", pid, {ring: first call})`; `("detach", ring)`; `"go"` (answered
-    `("serving", pid, {ring: first call, …})`); and `None` or the pipe closing: the end.
-    `serving` is called as it starts serving, not before: a host takes real-time priority
-    then, so that its imports and a first compile of its kernels (a cold numba cache) never
-    hold a core at that priority. A spare is made ready ahead of need, so that a respawn
-    costs a word on the pipe, not an import.
+    `("serving", pid, {ring: first call, …}, monotonic time)`); and `None` or the pipe
+    closing: the end. `serving` is called as it starts serving, not before: a host takes
+    real-time priority then, so that its imports and a first compile of its kernels (a cold
+    numba cache) never hold a core at that priority. A spare is made ready ahead of need, so
+    that a respawn costs a word on the pipe, not an import.
     """
     from chronus.engine.titles import set_title
 
