@@ -97,6 +97,15 @@ class WarmHost:
         except OSError:
             pass  # dead already: `go` or the keeper's watch says so
 
+    def resolve(self, source: TypeSource, rate: int, frames: int) -> None:
+        """Give it a type ahead of its rings: it resolves it and renders a block of
+        `frames` now, so that a ring of it given later only attaches (never waits)."""
+        self.asked_at = time.monotonic()
+        try:
+            self.conn.send(("type", source.to_json(), rate, frames))
+        except OSError:
+            pass  # dead already: the keeper's watch says so
+
     def detach(self, ring: str) -> None:
         """Make it let go of a ring (the others play on)."""
         self._asked.discard(ring)

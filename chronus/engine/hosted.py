@@ -26,6 +26,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Final
 
 from chronus.engine.host_keeper import HostEvent, HostKeeper, WarmHost
@@ -97,17 +98,32 @@ class HostedModules:
         """Modules made: a module made again under an id is told apart by its number (its
         life is not enough: a failed commit's module gives its life back)."""
         self._blank: WarmHost | None = None
-        """A host process started while nothing needs it, its imports done: the next host
-        (a group's first module, a spare after a respawn) only resolves its types and rings."""
+        """A host process started while nothing needs it, its imports done: the next typed
+        spare only resolves its types."""
+        self._typed: dict[str, WarmHost] = {}
+        """By spare key (`_spare_key`), a host given the types ahead (resolved, a block
+        rendered): a group's next host (its first module's, a spare after a start) only
+        attaches the rings."""
 
     def host(
         self, type_name: str, source: TypeSource, params: int, group: str = "", maker: str = ""
     ) -> None:
         """Modules of `type_name` are hosted from now on (`params`: its parameter count),
         all in one host with every other module of host group `group` (its `maker`'s) if
-        that is not empty, else each in a host of its own."""
+        that is not empty, else each in a host of its own. A spare host is given the type
+        at once, so that a module of it made later only waits for a ring to be attached."""
         self._types[type_name] = _Type(source, params, group, maker)
         self._keep_blank()
+        typed = self._typed.get(self._spare_key(type_name))
+        if typed is not None and typed.alive():
+            typed.resolve(source, self.rate, self.block)
+        else:
+            self._keep_typed(self._spare_key(type_name))
+
+    def _spare_key(self, type_name: str) -> str:
+        """Which typed spare a hosted type's modules take: their maker's, or the type's."""
+        group = self._types[type_name].group
+        return f"maker:{group}" if group else f"type:{type_name}"
 
     def _keep_blank(self) -> None:
         """Start a blank host if types are hosted and there is none (never waits)."""
@@ -115,16 +131,50 @@ class HostedModules:
             self._blank = WarmHost()
 
     def _take_blank(self) -> WarmHost:
-        """The blank host, replaced by a new one; a new one if it died."""
+        """The blank host (replaced by `tick`); a new one if there is none or it died."""
         blank, self._blank = self._blank, None
-        self._keep_blank()
         if blank is not None and blank.alive():
             return blank
         return WarmHost()
 
+    def _keep_typed(self, key: str) -> None:
+        """Give a blank host every hosted type of spare key `key` now (never waits), if
+        there is none or it died."""
+        kinds = [kind for name, kind in self._types.items() if self._spare_key(name) == key]
+        typed = self._typed.get(key)
+        if kinds and (typed is None or not typed.alive()):
+            typed = self._typed[key] = self._take_blank()
+            for kind in kinds:
+                typed.resolve(kind.source, self.rate, self.block)
+
+    def _take_typed(self, key: str) -> WarmHost:
+        """The host given spare key `key`'s types ahead (replaced by `tick`); a blank one
+        if there is none (taken a moment ago, or its host died)."""
+        typed = self._typed.pop(key, None)
+        if typed is not None and typed.alive():
+            return typed
+        return self._take_blank()
+
+    def _refill(self) -> None:
+        """Replace the spare hosts taken, but not while a host is starting: a new process's
+        imports would compete with it for the CPU."""
+        if any(group.keeper.launching for group in self._groups.values()):
+            return
+        self._keep_blank()
+        for key in {self._spare_key(name) for name in self._types}:
+            if key not in self._typed:
+                self._keep_typed(key)
+
     def unhost(self, type_name: str) -> None:
         """Modules of `type_name` are no longer hosted (its plugin is unloaded)."""
-        self._types.pop(type_name, None)
+        if type_name not in self._types:
+            return
+        key = self._spare_key(type_name)
+        del self._types[type_name]
+        typed = self._typed.pop(key, None)
+        if typed is not None:
+            typed.kill()
+            self._keep_typed(key)  # the key's other types, if any
         if not self._types and self._blank is not None:
             self._blank.kill()
             self._blank = None
@@ -179,7 +229,8 @@ class HostedModules:
         member = ring.name + lived
         group = self._groups.get(key)
         if group is None:
-            keeper = HostKeeper(ring, kind.source, self.rate, blank=self._take_blank, key=member)
+            blank = partial(self._take_typed, self._spare_key(type_name))
+            keeper = HostKeeper(ring, kind.source, self.rate, blank=blank, key=member)
             keeper.start(wait=False)
             group = self._groups[key] = _Group(kind.group or module_id, keeper)
         else:
@@ -263,7 +314,7 @@ class HostedModules:
         its group (by the group's modules, its `why` a sentence: see `_death`)."""
         events: list[tuple[str, HostEvent]] = []
         now = time.monotonic()
-        self._keep_blank()
+        self._refill()
         for hosted in [h for h in self._closing if h.close_at is not None and h.close_at <= now]:
             self._closing.remove(hosted)
             self._retire(hosted)
@@ -336,9 +387,11 @@ class HostedModules:
         once, each in a thread: a host asked to stop may take a beat to answer, and one
         after the other, four modules' hosts and spares held an engine's quit up past the
         10 s a client waits before it kills the engine."""
-        if self._blank is not None:
-            self._blank.kill()
-            self._blank = None
+        for spare in [self._blank, *self._typed.values()]:
+            if spare is not None:
+                spare.kill()
+        self._blank = None
+        self._typed.clear()
         stopping = [
             threading.Thread(target=group.keeper.close, daemon=True)
             for group in self._groups.values()

@@ -183,6 +183,8 @@ class GroupHost:
         self.live = False
         self._bells = FutexSet([])
         self._expected: list[int] = []
+        self._types: dict[tuple[str, int], type[Module]] = {}
+        """The types resolved and warmed, by source and rate: a ring of one only attaches."""
 
     def handle(self, message: object) -> bool:
         """Act on one word from the keeper; False once told to end."""
@@ -195,7 +197,24 @@ class GroupHost:
             self.attach(str(message[1]), str(message[2]), int(message[3]), name)
         elif isinstance(message, tuple) and message[0] == "detach":
             self.detach(str(message[1]))
+        elif isinstance(message, tuple) and message[0] == "type":
+            try:
+                self._type(str(message[1]), int(message[2]), int(message[3]))
+            except Exception as exc:  # said again by the `attach` of a ring of it
+                self.conn.send(("untyped", str(message[1]), f"{type(exc).__name__}: {exc}"))
+            else:
+                self.conn.send(("typed", str(message[1])))
         return True
+
+    def _type(self, source_json: str, rate: int, frames: int) -> type[Module]:
+        """The type `source_json` resolved and warmed with a block of `frames` (once)."""
+        cls = self._types.get((source_json, rate))
+        if cls is None:
+            cls = resolve_type(TypeSource.from_json(source_json), rate)
+            self.pump()
+            _warm(cls, rate, frames)
+            self._types[source_json, rate] = cls
+        return cls
 
     def attach(self, name: str, source_json: str, rate: int, ring_name: str = "") -> None:
         """Attach ring `name` (its shared memory's `ring_name`, if not that: a ring made
@@ -205,12 +224,15 @@ class GroupHost:
         served meanwhile are looked at between the steps, so that a plugin's library
         opening costs them no block."""
         try:
-            cls = resolve_type(TypeSource.from_json(source_json), rate)
-            self.pump()
             ring = HostRing.attach(ring_name or name)
-            self.pump()
-            _warm(cls, rate, ring.shape.frames)
         except Exception as exc:
+            self.conn.send(("failed", name, f"{type(exc).__name__}: {exc}"))
+            return
+        try:
+            self.pump()
+            cls = self._type(source_json, rate, ring.shape.frames)
+        except Exception as exc:
+            ring.close()
             self.conn.send(("failed", name, f"{type(exc).__name__}: {exc}"))
             return
         server = HostServer(ring, cls, rate)
@@ -292,7 +314,10 @@ class GroupHost:
 def host_main(conn: Connection, serving: Callable[[], object] = lambda: None) -> None:
     """A host process: warm now, get ready for the rings it is given, serve them when told.
 
-    Words on the pipe: `("attach", ring, type source JSON, sample rate, shared memory name)`
+    Words on the pipe: `("type", type source JSON, sample rate, frames)` resolves a type
+    and warms it ahead of its rings (answered `("typed", source)` or `("untyped", source,
+    why)`, which the keeper leaves: a ring's `attach` says a failure again);
+    `("attach", ring, type source JSON, sample rate, shared memory name)`
     (the name optional: `ring` if not given) is answered `("ready", ring)` once the type is
     resolved, a block rendered and the ring attached, or `("failed", ring, why)`; after
     `go`, `("serving", pid, {ring: first call})`; `("detach", ring)`; `"go"` (answered

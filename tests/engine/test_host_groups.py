@@ -18,7 +18,7 @@ import pytest
 
 from chronus.dsp.module import Module
 from chronus.engine.backoff import RespawnPolicy
-from chronus.engine.host_keeper import HostEvent, HostKeeper
+from chronus.engine.host_keeper import HostEvent, HostKeeper, WarmHost
 from chronus.plugins.host_ring import H, HostRing, Outcome, RingShape, SlotLink
 from chronus.plugins.isolated import ReplayLink
 from chronus.plugins.source import version_of
@@ -255,3 +255,39 @@ def test_a_ring_made_under_a_served_rings_name_is_served_apart_and_only_it_respa
     assert new.replay_equal([replace(e, ring=name) for e in group.events if e.ring == key])
     keeper.remove(name)
     group.played.pop("fold").ring.close()  # its name is the new ring's now
+
+
+def _answer(host: WarmHost, timeout: float = 60.0) -> tuple[object, ...]:
+    assert host.conn.poll(timeout), "no answer"
+    reply: tuple[object, ...] = host.conn.recv()
+    return reply
+
+
+def test_a_host_given_its_type_ahead_only_attaches_a_ring_of_it(tmp_path: Path) -> None:
+    """A typed spare: given the type before any ring (`resolve`), it has it when the ring
+    comes, even with the module's file gone by then; a host not given it ahead has to
+    import it with the ring, and fails so."""
+    copy = tmp_path / "fold.py"
+    copy.write_bytes(FOLD.read_bytes())
+    source = TypeSource("user", "fold", str(copy), version_of(copy.read_bytes()))
+    cls = resolve_type(source, RATE)
+    rings = [
+        HostRing.create(f"chr_test_typed_{os.getpid()}_{n}", RingShape(FRAMES, len(cls.PARAMS)))
+        for n in range(2)
+    ]
+    typed, blank = WarmHost(), WarmHost()
+    try:
+        typed.resolve(source, RATE, FRAMES)
+        assert _answer(typed) == ("typed", source.to_json())
+        copy.unlink()
+        typed.prepare(rings[0].name, source, RATE)
+        blank.prepare(rings[1].name, source, RATE)
+        assert _answer(typed) == ("ready", rings[0].name)
+        failed = _answer(blank)
+        assert failed[:2] == ("failed", rings[1].name), failed
+    finally:
+        for host in (typed, blank):
+            host.kill()
+        for ring in rings:
+            ring.unlink()
+            ring.close()

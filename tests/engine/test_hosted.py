@@ -147,6 +147,9 @@ def test_the_engine_stops_every_modules_host_at_once(monkeypatch: pytest.MonkeyP
         def kill(self) -> None:
             pass
 
+        def resolve(self, *_: object) -> None:
+            pass
+
     monkeypatch.setattr(hosted_module, "HostKeeper", Keeper)
     monkeypatch.setattr(hosted_module, "WarmHost", Blank)
     tag = f"chr_test_hosted_close_{os.getpid()}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -24,9 +24,18 @@ class _Keeper:
 
     made: ClassVar[list[_Keeper]] = []
 
+    launching = False
+
     def __init__(
-        self, ring: HostRing, source: TypeSource, rate: int, key: str = "", **_: object
+        self,
+        ring: HostRing,
+        source: TypeSource,
+        rate: int,
+        key: str = "",
+        blank: Callable[[], object] = lambda: None,
+        **_: object,
     ) -> None:
+        self.blank = blank
         self.members: dict[str, HostRing] = {key or ring.name: ring}
         self.retired: list[str] = []
         self.started = False
@@ -62,16 +71,26 @@ class _Keeper:
 
 
 class _Blank:
+    made: ClassVar[list[_Blank]] = []
+
+    def __init__(self) -> None:
+        self.types: list[str] = []
+        self.killed = False
+        _Blank.made.append(self)
+
     def alive(self) -> bool:
-        return True
+        return not self.killed
 
     def kill(self) -> None:
-        pass
+        self.killed = True
+
+    def resolve(self, source: TypeSource, rate: int, frames: int) -> None:
+        self.types.append(source.name)
 
 
 @pytest.fixture
 def hosted(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostedModules]:
-    _Keeper.made = []
+    _Keeper.made, _Blank.made = [], []
     monkeypatch.setattr(hosted_module, "HostKeeper", _Keeper)
     monkeypatch.setattr(hosted_module, "WarmHost", _Blank)
     made = HostedModules(f"chr_test_hg{os.getpid()}", 48000, 128)
@@ -216,3 +235,20 @@ def test_a_commit_making_a_module_again_keeps_the_old_one_until_it_switches_or_f
     hosted.committed(0.0)
     hosted.tick()
     assert set(tom.members) == {again} and _exists(name)
+
+
+def test_a_groups_first_host_is_the_spare_given_its_types_ahead(hosted: HostedModules) -> None:
+    """A spare per maker (given every hosted type of it) and per other hosted type, made as
+    the types are hosted; a group's keeper takes its key's, and a tick gives the key a new
+    one; a type no longer hosted is taken from its spare (the key's others given again)."""
+    typed = {tuple(blank.types): blank for blank in _Blank.made if blank.types}
+    assert set(typed) == {("tap_reverb", "tap_echo"), ("plate",), ("gain",)}
+    hosted.created("r1", "tap_reverb")
+    [tom] = _Keeper.made
+    assert tom.blank() is typed["tap_reverb", "tap_echo"]
+    hosted.tick()
+    again = [b for b in _Blank.made if b.types == ["tap_reverb", "tap_echo"] and not b.killed]
+    assert len(again) == 2, "the taken one and its replacement"
+    hosted.unhost("tap_echo")
+    assert again[1].killed
+    assert [b.types for b in _Blank.made if not b.killed].count(["tap_reverb"]) == 1
