@@ -75,22 +75,36 @@ class WarmHost:
         """Rings it could not take, and why (their modules stay bypassed; the others play)."""
         self._started: dict[str, int] = {}
         self.serving = False
+        self.went_at = 0.0
+        """When it was told to serve (`go`)."""
+        self.served_at = 0.0
+        """When it started serving, by its own clock (monotonic, as this process's)."""
 
     @property
     def pid(self) -> int:
         """The process id."""
         return self.process.pid or 0
 
-    def prepare(self, ring: str, source: TypeSource, rate: int) -> None:
-        """Give it a ring and its type: it resolves and warms them, and waits for `go` (once
-        it serves, it serves the ring at once: `take_started` says from which call)."""
+    def prepare(self, ring: str, source: TypeSource, rate: int, name: str = "") -> None:
+        """Give it a ring (known as `ring`; its shared memory's `name`, if not that) and its
+        type: it resolves and warms them, and waits for `go` (once it serves, it serves the
+        ring at once: `take_started` says from which call)."""
         self._asked.add(ring)
         self.failed.pop(ring, None)
         self.asked_at = time.monotonic()
         try:
-            self.conn.send(("attach", ring, source.to_json(), rate))
+            self.conn.send(("attach", ring, source.to_json(), rate, name or ring))
         except OSError:
             pass  # dead already: `go` or the keeper's watch says so
+
+    def resolve(self, source: TypeSource, rate: int, frames: int) -> None:
+        """Give it a type ahead of its rings: it resolves it and renders a block of
+        `frames` now, so that a ring of it given later only attaches (never waits)."""
+        self.asked_at = time.monotonic()
+        try:
+            self.conn.send(("type", source.to_json(), rate, frames))
+        except OSError:
+            pass  # dead already: the keeper's watch says so
 
     def detach(self, ring: str) -> None:
         """Make it let go of a ring (the others play on)."""
@@ -109,6 +123,8 @@ class WarmHost:
             while self.conn.poll():
                 reply = self.conn.recv()
                 if reply[0] == "serving":
+                    if not self.serving and len(reply) > 3:
+                        self.served_at = float(reply[3])
                     self.serving = True
                     wanted = self._asked | self._ready
                     started = {r: int(call) for r, call in reply[2].items() if r in wanted}
@@ -142,28 +158,35 @@ class WarmHost:
             raise RuntimeError(f"the host did not warm up within {START_TIMEOUT_S:g} s")
         return False
 
-    def go(self, timeout: float) -> dict[str, int]:
-        """Make it serve (waiting for it to be ready if it is not); the first call it
-        serves of each ring. Raises `RuntimeError` if it failed or does not serve within
-        `timeout` (it is killed then)."""
-        deadline = time.monotonic() + timeout
+    def go(self) -> None:
+        """Tell it to serve once it is ready: it takes the rings given before first (never
+        waits; `served` says when it serves)."""
+        self.went_at = time.monotonic()
         try:
-            while not self.ready():
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the host did not start within {timeout:g} s")
-                self.conn.poll(0.05)
             self.conn.send("go")
-            while not self.serving:
-                if not self.conn.poll(max(0.0, deadline - time.monotonic())):
-                    raise RuntimeError(f"the host did not start within {timeout:g} s")
-                self._read()
+        except OSError:
+            pass  # dead: `served` says so
+
+    def served(self) -> dict[str, int] | None:
+        """Once it serves after `go`: the first call it serves of each ring; None until
+        then (never blocks). Raises `RuntimeError` if it failed to take any ring, died, or
+        does not serve within `START_TIMEOUT_S` of being ready (it is killed then)."""
+        try:
+            if not self.ready():
+                return None
+            if self.serving:
+                return self.take_started()
+            if not self.alive():
+                raise RuntimeError(f"the host died while it started (exit {self.process.exitcode})")
+            if time.monotonic() - max(self.went_at, self.asked_at) > START_TIMEOUT_S:
+                raise RuntimeError(f"the host did not start within {START_TIMEOUT_S:g} s")
         except (EOFError, OSError) as exc:
             self.kill()
             raise RuntimeError(f"the host died while it started: {exc}") from exc
         except RuntimeError:
             self.kill()
             raise
-        return self.take_started()
+        return None
 
     def take_started(self) -> dict[str, int]:
         """The rings it started serving since the last call, each with its first call
@@ -200,7 +223,8 @@ class WarmHost:
 class HostEvent:
     """For the session log: a host started serving `ring` at `call` with a fresh instance,
     or the calls of `ring` in `bypassed` were decided bypassed. For the players only: the
-    group's host `died` (`why` it died and what follows)."""
+    group's host `died` (`why` it died and what follows). `life`: how many modules were
+    made under the module's id before it (set by `HostedModules`, for the session log)."""
 
     kind: str
     call: int = -1
@@ -208,6 +232,7 @@ class HostEvent:
     pid: int = 0
     why: str = ""
     ring: str = ""
+    life: int = 0
 
 
 @dataclass(slots=True)
@@ -219,6 +244,8 @@ class _Member:
     log_at: int = 0
     error: str = ""
     """Why the host could not take it (its module stays bypassed; the others play)."""
+    retired: bool = False
+    """Its ring's name went to another ring (`retire`): served by the running host only."""
 
 
 @dataclass(slots=True)
@@ -250,15 +277,19 @@ class HostKeeper:
         policy: RespawnPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         blank: Callable[[], WarmHost] = WarmHost,
+        key: str = "",
     ) -> None:
         self.rate = rate
         self.policy = policy or RespawnPolicy()
         self.clock = clock
         self.blank = blank
         """Where a new host comes from: a process with its imports done, waiting for rings."""
-        self.members: dict[str, _Member] = {ring.name: _Member(ring, source)}
+        self.members: dict[str, _Member] = {key or ring.name: _Member(ring, source)}
+        """By key: the ring's name, unless it was given another (`add`)."""
         self._life = _Life()
         self._spare: WarmHost | None = None
+        self._launching: WarmHost | None = None
+        """The host told to serve, until it is seen serving."""
         self._events: list[HostEvent] = []
 
     @property
@@ -266,13 +297,26 @@ class HostKeeper:
         """The group's first ring (a keeper of one module: its ring)."""
         return next(iter(self.members.values())).ring
 
-    def add(self, ring: HostRing, source: TypeSource) -> None:
-        """Serve one more ring: the host takes it at once (meanwhile, and if it cannot, the
-        slots bypass its module), the spare gets it ready."""
-        self.members[ring.name] = _Member(ring, source)
-        for host in (self._life.host, self._spare):
+    def add(self, ring: HostRing, source: TypeSource, key: str = "") -> None:
+        """Serve one more ring, known by `key` (its name if not given: a ring made under
+        the name of one still served needs another): the host takes it at once (meanwhile,
+        and if it cannot, the slots bypass its module), the spare gets it ready."""
+        key = key or ring.name
+        self.members[key] = _Member(ring, source)
+        for host in (self._life.host, self._launching, self._spare):
             if host is not None:
-                host.prepare(ring.name, source, self.rate)
+                host.prepare(key, source, self.rate, ring.name)
+
+    def retire(self, key: str) -> None:
+        """Ring `key`'s name goes to a new ring: the running host serves it on (through the
+        mapping it has) until `remove`, but no later host takes it (it would find the new
+        ring by the name), so its module is bypassed if the host dies."""
+        member = self.members.get(key)
+        if member is not None and not member.retired:
+            member.retired = True
+            for host in (self._launching, self._spare):  # it may not have attached it yet
+                if host is not None:
+                    host.detach(key)
 
     def remove(self, name: str) -> tuple[int, ...]:
         """Stop serving ring `name` (the others play on); its calls bypassed and not yet
@@ -280,35 +324,53 @@ class HostKeeper:
         member = self.members.pop(name, None)
         if member is None:
             return ()
-        for host in (self._life.host, self._spare):
+        for host in (self._life.host, self._launching, self._spare):
             if host is not None:
                 host.detach(name)
         calls, _ = member.ring.bypass_log(member.log_at)
         return tuple(calls)
 
     def start(self, wait: bool = True) -> None:
-        """Start the first host (and a spare, ready for its successor). Without `wait`,
-        only start warming it: `poll` makes it serve once it is ready (meanwhile the slots
-        bypass the modules), so that a supervisor's loop never waits for an import."""
-        if wait:
-            self._spawn()
-        else:
-            self._spare = self._ready_spare()
+        """Start the first host (and a spare, ready for its successor). Without `wait`, it
+        is only told to serve as soon as it is ready: `poll` sees it serve (meanwhile the
+        slots bypass the modules), so that a supervisor's loop never waits for a host.
+        With `wait`, `RuntimeError` if it failed (a death, on the ladder)."""
+        self._launch()
+        while wait and self._launching is not None:
+            self._collect()
+            if self._launching is not None:
+                self._launching.conn.poll(0.005)
+        if wait and self._life.state != "running":
+            raise RuntimeError(self._life.deaths[-1])
 
     def _ready_spare(self) -> WarmHost:
         spare = self.blank()
-        for name, member in self.members.items():
-            spare.prepare(name, member.source, self.rate)
+        for key, member in self.members.items():
+            if not member.retired:
+                spare.prepare(key, member.source, self.rate, member.ring.name)
         return spare
 
-    def _spawn(self) -> None:
-        life = self._life
+    def _launch(self) -> None:
+        """Tell the spare to serve (never waits): `_collect` sees it serving."""
         spare, self._spare = self._spare or self._ready_spare(), None
-        began = time.perf_counter()
+        spare.go()
+        self._launching = spare
+
+    def _collect(self) -> None:
+        """See whether the host told to serve serves yet (never waits): its failure is a
+        death; its start is reported, and a spare made for its successor."""
+        life, spare = self._life, self._launching
+        assert spare is not None
         try:
-            firsts = spare.go(START_TIMEOUT_S)
-        finally:
-            life.spawn_ms = 1000 * (time.perf_counter() - began)
+            firsts = spare.served()
+        except RuntimeError as exc:
+            self._launching = None
+            self._died(str(exc), self.clock())
+            return
+        if firsts is None:
+            return
+        self._launching = None
+        life.spawn_ms = 1000 * max(0.0, spare.served_at - spare.went_at)
         self._spare = self._ready_spare()
         life.host, life.started, life.state = spare, self.clock(), "running"
         life.start_times.append(life.started)
@@ -325,9 +387,10 @@ class HostKeeper:
                 self._events.append(HostEvent("host", call=call, pid=pid, ring=name))
 
     def poll(self) -> None:
-        """Look at the host once (call it every 100 ms or so; it never waits for a host to
-        warm up): a death is handled, a start or a respawn that is due is made once its
-        spare is ready, rings added are reported served."""
+        """Look at the host once (call it every 10–100 ms; it never waits for a host): a
+        death is handled, a host told to serve is seen serving, a respawn that is due is
+        started (its spare told to serve as soon as it is ready), rings added are reported
+        served."""
         life = self._life
         now = self.clock()
         if life.state == "running" and life.host is not None:
@@ -344,22 +407,12 @@ class HostKeeper:
                         self.members[name].error = failed
             if why:
                 self._died(why, now)
-        if life.state in ("starting", "respawning") and now >= life.respawn_at:
-            spare = self._spare = self._spare or self._ready_spare()
-            try:
-                if not spare.ready():
-                    return
-            except RuntimeError as exc:
-                spare.kill()
-                self._spare = None
-                self._died(str(exc), self.clock())
-                return
-            if life.state == "respawning":
-                life.restarts += 1
-            try:
-                self._spawn()
-            except RuntimeError as exc:
-                self._died(str(exc), self.clock())
+        if self._launching is not None:
+            self._collect()
+        elif life.state == "respawning" and now >= life.respawn_at:
+            life.restarts += 1
+            self._launch()
+            self._collect()
 
     def _dead(self, host: WarmHost) -> str:
         if not host.alive():
@@ -441,15 +494,20 @@ class HostKeeper:
         return sorted(events)
 
     @property
+    def launching(self) -> bool:
+        """Whether a host was told to serve and has not been seen serving yet."""
+        return self._launching is not None
+
+    @property
     def host(self) -> WarmHost | None:
         """The host serving now, if any."""
         return self._life.host
 
     def close(self) -> None:
         """Stop the host and the spare."""
-        for host in (self._life.host, self._spare):
+        for host in (self._life.host, self._launching, self._spare):
             if host is not None:
                 host.stop()
-        self._life.host, self._spare = None, None
+        self._life.host, self._launching, self._spare = None, None, None
         for member in self.members.values():
             member.ring.header[H.HOST_PID] = 0

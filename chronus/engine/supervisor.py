@@ -122,6 +122,16 @@ _RENEWING = (
 log = logging.getLogger("chronus.engine")
 
 
+def _made_again(messages: list[Message], index: int) -> bool:
+    """Whether the module `messages[index]` removes is created again later in `messages`:
+    then the removal is of the module that a commit replaced under the same id, which
+    `HostedModules.created` already took care of when the commit was staged."""
+    module_id = messages[index].args[0]
+    return any(
+        m.address == "/patch/create" and m.args[0] == module_id for m in messages[index + 1 :]
+    )
+
+
 class EngineStartError(RuntimeError):
     """The engine could not start (port taken, device missing, a child failed)."""
 
@@ -874,7 +884,9 @@ class Supervisor:
             if self._session_log is None:
                 continue
             try:
-                self._session_log.write_host(module_id, event.kind, event.call, event.bypassed)
+                self._session_log.write_host(
+                    module_id, event.kind, event.call, event.bypassed, event.life
+                )
             except OSError as exc:
                 self._session_log_failed(exc)
 
@@ -886,7 +898,8 @@ class Supervisor:
         for module_id, health in self.hosted.health().items():
             if health["host_state"] != "running":
                 try:
-                    self._session_log.write_host(module_id, "down", -1, ())
+                    life = self.hosted.life(module_id)
+                    self._session_log.write_host(module_id, "down", -1, (), life)
                 except OSError as exc:
                     self._session_log_failed(exc)
                     return
@@ -915,15 +928,17 @@ class Supervisor:
                     result.addr, "/patch/commit", f"commit failed: {result.text}; nothing changed"
                 )
             return
-        for message in result.messages:
+        for index, message in enumerate(result.messages):
             if message.address in SLOT_ONLY:
                 continue
-            if message.address == "/patch/remove":
+            if message.address == "/patch/remove" and not _made_again(result.messages, index):
                 self._hosted_patch(message)
             try:
                 self.patch.apply(message)
             except PatchError as exc:
                 log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
+        if self.hosted is not None:
+            self.hosted.committed(result.crossfade / self.config.rate)
         if self._session_log is not None:
             try:
                 self._session_log.write_commit(
@@ -936,8 +951,9 @@ class Supervisor:
 
     def _unhost_created(self, creates: list[Message]) -> None:
         """The rings of a commit's modules that will not be made after all."""
-        for create in creates:
-            self._hosted_patch(validate("/patch/remove", (create.args[0],)))
+        if self.hosted is not None:
+            for create in creates:
+                self.hosted.cancelled(str(create.args[0]))
 
     def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
         assert self._osc is not None

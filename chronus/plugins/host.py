@@ -183,6 +183,8 @@ class GroupHost:
         self.live = False
         self._bells = FutexSet([])
         self._expected: list[int] = []
+        self._types: dict[tuple[str, int], type[Module]] = {}
+        """The types resolved and warmed, by source and rate: a ring of one only attaches."""
 
     def handle(self, message: object) -> bool:
         """Act on one word from the keeper; False once told to end."""
@@ -191,23 +193,46 @@ class GroupHost:
         if message == "go":
             self.go()
         elif isinstance(message, tuple) and message[0] == "attach":
-            self.attach(str(message[1]), str(message[2]), int(message[3]))
+            name = str(message[4]) if len(message) > 4 else ""
+            self.attach(str(message[1]), str(message[2]), int(message[3]), name)
         elif isinstance(message, tuple) and message[0] == "detach":
             self.detach(str(message[1]))
+        elif isinstance(message, tuple) and message[0] == "type":
+            try:
+                self._type(str(message[1]), int(message[2]), int(message[3]))
+            except Exception as exc:  # said again by the `attach` of a ring of it
+                self.conn.send(("untyped", str(message[1]), f"{type(exc).__name__}: {exc}"))
+            else:
+                self.conn.send(("typed", str(message[1])))
         return True
 
-    def attach(self, name: str, source_json: str, rate: int) -> None:
-        """Attach ring `name` and make its type (`("ready", name)` before `go`; after it,
-        the ring is served at once: `("serving", pid, {name: first call})`), or say why not
-        (`("failed", name, why)`). The rings served meanwhile are looked at between the
-        steps, so that a plugin's library opening costs them no block."""
-        try:
+    def _type(self, source_json: str, rate: int, frames: int) -> type[Module]:
+        """The type `source_json` resolved and warmed with a block of `frames` (once)."""
+        cls = self._types.get((source_json, rate))
+        if cls is None:
             cls = resolve_type(TypeSource.from_json(source_json), rate)
             self.pump()
-            ring = HostRing.attach(name)
-            self.pump()
-            _warm(cls, rate, ring.shape.frames)
+            _warm(cls, rate, frames)
+            self._types[source_json, rate] = cls
+        return cls
+
+    def attach(self, name: str, source_json: str, rate: int, ring_name: str = "") -> None:
+        """Attach ring `name` (its shared memory's `ring_name`, if not that: a ring made
+        under the name of one still served is known by another) and make its type
+        (`("ready", name)` before `go`; after it, the ring is served at once: `("serving",
+        pid, {name: first call})`), or say why not (`("failed", name, why)`). The rings
+        served meanwhile are looked at between the steps, so that a plugin's library
+        opening costs them no block."""
+        try:
+            ring = HostRing.attach(ring_name or name)
         except Exception as exc:
+            self.conn.send(("failed", name, f"{type(exc).__name__}: {exc}"))
+            return
+        try:
+            self.pump()
+            cls = self._type(source_json, rate, ring.shape.frames)
+        except Exception as exc:
+            ring.close()
             self.conn.send(("failed", name, f"{type(exc).__name__}: {exc}"))
             return
         server = HostServer(ring, cls, rate)
@@ -241,7 +266,7 @@ class GroupHost:
         self.servers, self.ready = self.ready, {}
         firsts = {name: server.start(pid) for name, server in self.servers.items()}
         self._rings_changed()
-        self.conn.send(("serving", pid, firsts))
+        self.conn.send(("serving", pid, firsts, time.monotonic()))
 
     def _rings_changed(self) -> None:
         servers = list(self.servers.values())
@@ -289,14 +314,18 @@ class GroupHost:
 def host_main(conn: Connection, serving: Callable[[], object] = lambda: None) -> None:
     """A host process: warm now, get ready for the rings it is given, serve them when told.
 
-    Words on the pipe: `("attach", ring name, type source JSON, sample rate)` (answered
-    `("ready", ring)` once the type is resolved, a block rendered and the ring attached, or
-    `("failed", ring, why)`; after `go`, `("serving", pid, {ring: first call})`),
-    `("detach", ring)`, `"go"` (answered `("serving", pid, {ring: first call, …})`), and
-    `None` or the pipe closing: the end. `serving` is called as it starts serving, not
-    before: a host takes real-time priority then, so that its imports and a first compile
-    of its kernels (a cold numba cache) never hold a core at that priority. A spare is made
-    ready ahead of need, so that a respawn costs a word on the pipe, not an import.
+    Words on the pipe: `("type", type source JSON, sample rate, frames)` resolves a type
+    and warms it ahead of its rings (answered `("typed", source)` or `("untyped", source,
+    why)`, which the keeper leaves: a ring's `attach` says a failure again);
+    `("attach", ring, type source JSON, sample rate, shared memory name)`
+    (the name optional: `ring` if not given) is answered `("ready", ring)` once the type is
+    resolved, a block rendered and the ring attached, or `("failed", ring, why)`; after
+    `go`, `("serving", pid, {ring: first call})`; `("detach", ring)`; `"go"` (answered
+    `("serving", pid, {ring: first call, …}, monotonic time)`); and `None` or the pipe
+    closing: the end. `serving` is called as it starts serving, not before: a host takes
+    real-time priority then, so that its imports and a first compile of its kernels (a cold
+    numba cache) never hold a core at that priority. A spare is made ready ahead of need, so
+    that a respawn costs a word on the pipe, not an import.
     """
     from chronus.engine.titles import set_title
 

@@ -145,8 +145,11 @@ class ReplayLink:
         events: npt.NDArray[np.float64] | None = None,
         count: int = 0,
     ) -> None:
-        """Offer the call, then decide it at once: bypassed as logged, or rendered."""
+        """Offer the call, then decide it at once: bypassed as logged, or rendered. (Offered
+        again, by a commit's new sound: only checked, as a second slot's is.)"""
         self.slot.submit(call, inp, params, n, events, count)
+        if call < self.host.next_call:
+            return
         if call in self.fresh:  # a host (re)started here, with no bypass before it maybe
             self.host.instance = None
         if call in self.bypassed or (self.down_after is not None and call > self.down_after):

@@ -19,7 +19,6 @@ from chronus.dsp.render import Renderer, render_offline
 from chronus.plugins.isolated import (
     IsolatedModule,
     Link,
-    LinkMaker,
     ReplayLink,
     set_link_maker,
     warm_stand_ins,
@@ -162,7 +161,8 @@ def session_chunks(
     refusals = Refusals() if refusals is None else refusals
     check_plugins(session)
     rate, block = session.rate, session.block
-    set_link_maker(_replay_links(session))
+    links = _ReplayLinks(session)
+    set_link_maker(links)
     renderer = _renderer(rate, block)
     for sample, message in session.commands:
         renderer.schedule(sample, message)
@@ -176,7 +176,11 @@ def session_chunks(
             raise ValueError(f"the commit at sample {commit.stamp} overlaps the one before it")
         yield from _span_chunks(renderer, position, commit.stamp, buffers[0])
         new = _renderer(rate, block)
-        new.load_state(pickle.loads(pickle.dumps(renderer.state())))  # as a hand-over does
+        links.joining = True
+        try:
+            new.load_state(pickle.loads(pickle.dumps(renderer.state())))  # as a hand-over does
+        finally:
+            links.joining = False
         for message in commit.messages:
             new.schedule(commit.stamp, message)
         switch = min(commit.switch, frames)
@@ -239,24 +243,38 @@ def _span_chunks(
         yield piece
 
 
-def _replay_links(session: StampedSession) -> LinkMaker:
+class _ReplayLinks:
     """How an offline render's isolated modules are served: in this process, each call
-    bypassed where the log says it was and a fresh instance where a host started."""
-    ids = {zlib.crc32(module_id.encode()): module_id for module_id in session.hosts}
+    bypassed where the log says it was and a fresh instance where a host started.
 
-    def link(type_name: str, salt: int) -> Link | None:
+    Each module made gets the calls of its own life (the log counts the modules made under
+    an id); a module that joins a commit's new sound (`joining`) shares the link of the one
+    it copies, as the two slots share a ring, so that one host renders each call."""
+
+    def __init__(self, session: StampedSession) -> None:
+        self.session = session
+        self.ids = {zlib.crc32(module_id.encode()): module_id for module_id in session.hosts}
+        self.links: dict[int, ReplayLink] = {}
+        self.lives: dict[int, int] = {}
+        self.joining = False
+
+    def __call__(self, type_name: str, salt: int) -> Link | None:
         from chronus.dsp.catalog import MODULE_TYPES
 
         stand_in = MODULE_TYPES.get(type_name)
         if stand_in is None or not issubclass(stand_in, IsolatedModule):
             return None
-        calls = session.hosts.get(ids.get(salt, ""), HostCalls())
-        fresh = frozenset(calls.fresh)
-        return ReplayLink(
-            stand_in.HOSTED, session.rate, session.block, calls.bypassed, fresh, calls.ended_down
-        )
-
-    return link
+        if self.joining and salt in self.links:
+            return self.links[salt]
+        life = self.lives[salt] = self.lives.get(salt, -1) + 1
+        calls = self.session.hosts.get(self.ids.get(salt, ""), HostCalls()).life(life)
+        session = self.session
+        link = ReplayLink(
+            stand_in.HOSTED, session.rate, session.block, calls.bypassed,
+            frozenset(calls.fresh), calls.ended_down,
+        )  # fmt: skip
+        self.links[salt] = link
+        return link
 
 
 def _renderer(rate: int, block: int) -> Renderer:

@@ -60,6 +60,9 @@ _END = "# end of session at sample"
 _RECORDING = "# recording from sample"
 _TAKEOVER = "# supervisor replaced at sample"
 _HOST = "# host"
+_LIVES = 100_000
+"""A host line's module made again under its id at most this many times (a bound against a
+forged log)."""
 
 
 def is_session_log(path: str | os.PathLike[str]) -> bool:
@@ -260,15 +263,21 @@ class StampedLog:
         self._file.write(f"{_RECORDING} {int(sample)} {json.dumps(path, ensure_ascii=False)}\n")
         self._file.flush()
 
-    def write_host(self, module_id: str, kind: str, call: int, bypassed: tuple[int, ...]) -> None:
+    def write_host(
+        self, module_id: str, kind: str, call: int, bypassed: tuple[int, ...], life: int = 0
+    ) -> None:
         """Note what an isolated module's host did (a comment line): a host started serving
         at call `call` (`kind` "host"), calls were bypassed (`kind` "bypass"; written as
-        runs of consecutive calls), or, at the end, none was serving (`kind` "down")."""
+        runs of consecutive calls), or, at the end, none was serving (`kind` "down"). A
+        module made again under the id of an earlier one (`life` > 0: how many were made
+        before it) says so, so that the lines of the two are never mixed."""
         record: dict[str, Any] = {"runs": _runs(bypassed)}
         if kind == "host":
             record = {"call": call}
         elif kind == "down":
             record = {}
+        if life:
+            record["life"] = life
         self._file.write(f"{_HOST} {json.dumps([module_id, kind, record])}\n")
         self._file.flush()
 
@@ -304,6 +313,16 @@ class HostCalls:
     bypassed: set[int] = field(default_factory=set)
     fresh: set[int] = field(default_factory=set)
     ended_down: bool = False
+    later: list[HostCalls] = field(default_factory=list)
+    """The calls of the modules made again under the same id, in order (the first's:
+    `later[0]`)."""
+
+    def life(self, life: int) -> HostCalls:
+        """The calls of the module made `life` modules after this one under its id (0:
+        this one's), made empty if the log says nothing of it."""
+        while len(self.later) < life:
+            self.later.append(HostCalls())
+        return self if life == 0 else self.later[life - 1]
 
 
 def _runs(calls: tuple[int, ...]) -> list[list[int]]:
@@ -322,8 +341,11 @@ def _parse_host(text: str, hosts: dict[str, HostCalls]) -> None:
     if not (isinstance(data, list) and len(data) == 3 and isinstance(data[2], dict)):
         raise ValueError(f"bad host line: {text!r}")
     module_id, kind, record = data
-    calls = hosts.setdefault(str(module_id), HostCalls())
+    life = record.get("life", 0)
+    if not (isinstance(life, int) and 0 <= life <= _LIVES):
+        raise ValueError(f"bad host line: {text!r}")
     try:
+        calls = hosts.setdefault(str(module_id), HostCalls()).life(life)
         if kind == "host":
             calls.fresh.add(int(record["call"]))
         elif kind == "down":

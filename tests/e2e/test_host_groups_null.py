@@ -52,6 +52,27 @@ def _wait_both(client: EngineClient, restarts: int, timeout: float = 60.0) -> di
     raise AssertionError(f"not both served after {restarts} restarts: {hosts}")
 
 
+def _play_both(client: EngineClient) -> tuple[dict[str, Any], int]:
+    """Load both plugins and play a pattern through each (`verb`, `echo`); their hosts'
+    health once both are served, and the pid of the one host serving them."""
+    for reference, name in ((REVERB, "tap_reverb"), (ECHO, "tap_echo")):
+        client.send_raw("/plugins/load", reference, name)
+        address, args = answer(client, "/plugins/loaded", 60.0)
+        assert address == "/plugins/loaded", args
+    for address_, *rest in (
+        ("/patch/create", "bass", "saw"), ("/patch/create", "verb", "tap_reverb"),
+        ("/patch/connect", "bass", "verb"), ("/patch/connect", "verb", "master"),
+        ("/patch/create", "lead", "saw"), ("/patch/create", "echo", "tap_echo"),
+        ("/patch/connect", "lead", "echo"), ("/patch/connect", "echo", "master"),
+        ("/seq/bass/pattern", "c2 eb2 g2 c3"), ("/seq/lead/pattern", "c4 g4 eb4 ~"),
+        ("/seq/start",),
+    ):  # fmt: skip
+        client.send_raw(address_, *rest)
+    first = _wait_both(client, 0)
+    [pid] = {host["host_pid"] for host in first.values()}
+    return first, pid
+
+
 @needs_tap
 def test_two_plugins_of_one_maker_share_a_host_that_dies_and_comes_back(
     tmp_path: Path,
@@ -59,21 +80,7 @@ def test_two_plugins_of_one_maker_share_a_host_that_dies_and_comes_back(
     engine = plugin_engine(tmp_path)
     try:
         with engine.client() as client:
-            for reference, name in ((REVERB, "tap_reverb"), (ECHO, "tap_echo")):
-                client.send_raw("/plugins/load", reference, name)
-                address, args = answer(client, "/plugins/loaded", 60.0)
-                assert address == "/plugins/loaded", args
-            for address_, *rest in (
-                ("/patch/create", "bass", "saw"), ("/patch/create", "verb", "tap_reverb"),
-                ("/patch/connect", "bass", "verb"), ("/patch/connect", "verb", "master"),
-                ("/patch/create", "lead", "saw"), ("/patch/create", "echo", "tap_echo"),
-                ("/patch/connect", "lead", "echo"), ("/patch/connect", "echo", "master"),
-                ("/seq/bass/pattern", "c2 eb2 g2 c3"), ("/seq/lead/pattern", "c4 g4 eb4 ~"),
-                ("/seq/start",),
-            ):  # fmt: skip
-                client.send_raw(address_, *rest)
-            first = _wait_both(client, 0)
-            [pid] = {host["host_pid"] for host in first.values()}
+            first, pid = _play_both(client)
             assert first["verb"]["maker"] == first["echo"]["maker"] == "Tom Szilagyi"
             assert first["verb"]["host_group"] == "tom_szilagyi"
             assert first["verb"]["group_modules"] == ["verb", "echo"]
@@ -106,3 +113,40 @@ def test_two_plugins_of_one_maker_share_a_host_that_dies_and_comes_back(
         assert len(calls.fresh) == 2, "the shared host, then the one that replaced it"
         assert calls.bypassed
     check_replay(tmp_path, status, "ladspa")
+
+
+@needs_tap
+def test_a_module_of_a_shared_host_made_again_by_a_commit_keeps_the_host_and_replays(
+    tmp_path: Path,
+) -> None:
+    """The reverberator made again under its id by a commit while the echo plays in the same
+    host: the host serves the old one until the switch and the new one after it, never
+    restarts, and the session log keeps the two reverberators' host lines apart (`life`)."""
+    engine = plugin_engine(tmp_path)
+    try:
+        with engine.client() as client:
+            _, pid = _play_both(client)
+            time.sleep(1.0)
+            for address_, *rest in (
+                ("/patch/begin",), ("/patch/remove", "verb"),
+                ("/patch/create", "verb", "tap_reverb"), ("/patch/connect", "bass", "verb"),
+                ("/patch/connect", "verb", "master"), ("/patch/commit", 50.0),
+            ):  # fmt: skip
+                client.send_raw(address_, *rest)
+            assert answer(client, "/patch/committed", 30.0)[0] == "/patch/committed"
+            time.sleep(2.5)  # past the old reverberator's close
+            hosts = _wait_both(client, 0)
+            assert {host["host_pid"] for host in hosts.values()} == {pid}, "the same host"
+            for host in hosts.values():
+                assert host["different"] == 0 and host["host_errors"] == 0, host
+            assert sorted(hosts["verb"]["group_modules"]) == ["echo", "verb"]
+            status = client.status()
+            assert status["engine"]["divergences"] == 0
+        assert engine.quit() == 0
+    finally:
+        engine.kill()
+    session = read_stamped_log(tmp_path / "s.log")
+    [again] = session.hosts["verb"].later
+    assert len(session.hosts["verb"].fresh) == 1 and len(again.fresh) == 1
+    assert len(session.hosts["echo"].fresh) == 1 and not session.hosts["echo"].later
+    check_replay(tmp_path, status, "ladspa made again in a shared host")

@@ -21,7 +21,7 @@ import pytest
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import Message, validate
-from chronus.session.stamped_log import read_stamped_log
+from chronus.session.stamped_log import HostCalls, read_stamped_log
 from tests.plugins.modules import write_gain
 from tests.sessions import (
     answer,
@@ -131,6 +131,80 @@ def test_an_isolated_module_made_by_a_commit_is_hosted_and_replays_offline(
     assert commit.messages[0].address == "/patch/create"
     assert len(session.hosts["g"].fresh) == 1
     check_replay(tmp_path, status, "committed isolated")
+
+
+def _late_bypasses(calls: HostCalls, after: int = 300) -> list[int]:
+    """A module's calls bypassed later than `after` calls past its first host's start (a
+    host just started catches up with the calls for a while)."""
+    start = min(calls.fresh)
+    return sorted(call for call in calls.bypassed if call > start + after)
+
+
+def _new_host(client: EngineClient, old_pid: int, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        host = _host(client)
+        if host["host_state"] == "running" and host["host_pid"] != old_pid:
+            return host
+        time.sleep(0.05)
+    raise AssertionError(f"no new host: {_host(client)}")
+
+
+def _made_again(client: EngineClient, *around: Message) -> dict[str, Any]:
+    """Play the gain, then make it again under its id (`around` the remove and the create);
+    the new module's host, 2.5 s later (past the old one's close)."""
+    client.send(_chain(_m("/mod/g/amount", 1.5)))
+    first = _wait_host(client, 0)
+    time.sleep(1.0)
+    again = [
+        _m("/patch/remove", "g"), _m("/patch/create", "g", "gain"),
+        _m("/patch/connect", "bass", "g"), _m("/patch/connect", "g", "master"),
+        _m("/mod/g/amount", 0.5),
+    ]  # fmt: skip
+    if around:
+        client.send([around[0], *again, *around[1:]])
+        assert answer(client, "/patch/committed")[0] == "/patch/committed"
+    else:
+        client.send(again)
+    _new_host(client, first["host_pid"])
+    time.sleep(2.5)
+    host = _host(client)
+    assert host["host_state"] == "running" and host["restarts"] == 0, host
+    assert host["different"] == 0 and host["host_errors"] == 0, host
+    return host
+
+
+def _lives_apart(tmp_path: Path) -> tuple[HostCalls, HostCalls]:
+    """The session log's host lines of the first module and of the one made again under
+    its id, each with its own host's start."""
+    old = read_stamped_log(tmp_path / "s.log").hosts["g"]
+    [new] = old.later
+    assert len(old.fresh) == 1 and len(new.fresh) == 1, (old.fresh, new.fresh)
+    return old, new
+
+
+def test_an_isolated_module_made_again_by_a_commit_under_its_id_keeps_both_hosts_apart(
+    tmp_path: Path,
+) -> None:
+    with _isolated_gain(tmp_path) as (engine, client):
+        _made_again(client, _m("/patch/begin"), _m("/patch/commit", 50.0))
+        status = client.status()
+        assert engine.quit() == 0
+    old, _ = _lives_apart(tmp_path)
+    late = _late_bypasses(old)
+    assert len(late) < 16, f"the old module's host served on until the switch: {late[:20]}"
+    check_replay(tmp_path, status, "isolated made again by a commit")
+
+
+def test_an_isolated_module_removed_and_made_again_under_its_id_replays_offline(
+    tmp_path: Path,
+) -> None:
+    with _isolated_gain(tmp_path) as (engine, client):
+        _made_again(client)
+        status = client.status()
+        assert engine.quit() == 0
+    check_replay(tmp_path, status, "isolated removed and made again")
+    _lives_apart(tmp_path)
 
 
 def _both_running(status: dict[str, Any]) -> bool:

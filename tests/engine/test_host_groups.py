@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import pytest
 
 from chronus.dsp.module import Module
 from chronus.engine.backoff import RespawnPolicy
-from chronus.engine.host_keeper import HostEvent, HostKeeper
+from chronus.engine.host_keeper import HostEvent, HostKeeper, WarmHost
 from chronus.plugins.host_ring import H, HostRing, Outcome, RingShape, SlotLink
 from chronus.plugins.isolated import ReplayLink
 from chronus.plugins.source import version_of
@@ -219,3 +219,75 @@ def test_the_host_killed_bypasses_every_ring_and_the_respawn_restores_them_all(
         assert health["restarts"] == 1 and health["deaths"] == ["died of signal 9"]
         assert health["generations"] == 2, "a fresh instance after the respawn"
         assert played.replay_equal(group.events)
+
+
+def test_a_ring_made_under_a_served_rings_name_is_served_apart_and_only_it_respawned(
+    group: _Group,
+) -> None:
+    """A module made again under its id while the old one plays: the new ring takes the old
+    one's name (unlinked) and joins under another key; the host serves both, each as offline;
+    the old one retired, a respawned host serves the new one only (it would find the new
+    ring by the name), the old one is bypassed."""
+    old = group.ring("fold", FOLD_SOURCE, wait_s=0.2)
+    keeper = group.keeper
+    assert keeper is not None
+    keeper.start()
+    time.sleep(1.0)  # the spare gets ready meanwhile
+    group.play(10, "fold")
+    name, key = old.ring.name, f"{old.ring.name}#2"
+    old.ring.unlink()
+    ring = HostRing.create(name, RingShape(FRAMES, len(old.cls.PARAMS)))
+    new = group.played["again"] = _Played(ring, old.cls, SlotLink(ring, wait_s=0.2), 7)
+    keeper.add(ring, FOLD_SOURCE, key)
+    keeper.retire(name)
+    group.wait(lambda: [e.call for e in group.events if e.kind == "host" and e.ring == key])
+    both = group.play(20, "fold", "again")
+    assert both == {"fold": [Outcome.DONE] * 20, "again": [Outcome.DONE] * 20}
+    first = keeper.host
+    assert first is not None and _pid(old) == _pid(new) == first.pid
+    os.kill(first.pid, signal.SIGKILL)
+    first.process.join(5.0)
+    group.wait(lambda: len([e for e in group.events if e.kind == "host" and e.ring == key]) == 2)
+    after = group.play(10, "fold", "again")
+    assert after == {"fold": [Outcome.BYPASS] * 10, "again": [Outcome.DONE] * 10}
+    assert keeper.host is not None and _pid(new) == keeper.host.pid != first.pid
+    assert old.replay_equal([e for e in group.events if e.ring == name])
+    assert new.replay_equal([replace(e, ring=name) for e in group.events if e.ring == key])
+    keeper.remove(name)
+    group.played.pop("fold").ring.close()  # its name is the new ring's now
+
+
+def _answer(host: WarmHost, timeout: float = 60.0) -> tuple[object, ...]:
+    assert host.conn.poll(timeout), "no answer"
+    reply: tuple[object, ...] = host.conn.recv()
+    return reply
+
+
+def test_a_host_given_its_type_ahead_only_attaches_a_ring_of_it(tmp_path: Path) -> None:
+    """A typed spare: given the type before any ring (`resolve`), it has it when the ring
+    comes, even with the module's file gone by then; a host not given it ahead has to
+    import it with the ring, and fails so."""
+    copy = tmp_path / "fold.py"
+    copy.write_bytes(FOLD.read_bytes())
+    source = TypeSource("user", "fold", str(copy), version_of(copy.read_bytes()))
+    cls = resolve_type(source, RATE)
+    rings = [
+        HostRing.create(f"chr_test_typed_{os.getpid()}_{n}", RingShape(FRAMES, len(cls.PARAMS)))
+        for n in range(2)
+    ]
+    typed, blank = WarmHost(), WarmHost()
+    try:
+        typed.resolve(source, RATE, FRAMES)
+        assert _answer(typed) == ("typed", source.to_json())
+        copy.unlink()
+        typed.prepare(rings[0].name, source, RATE)
+        blank.prepare(rings[1].name, source, RATE)
+        assert _answer(typed) == ("ready", rings[0].name)
+        failed = _answer(blank)
+        assert failed[:2] == ("failed", rings[1].name), failed
+    finally:
+        for host in (typed, blank):
+            host.kill()
+        for ring in rings:
+            ring.unlink()
+            ring.close()

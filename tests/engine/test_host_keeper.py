@@ -1,18 +1,23 @@
 """`HostKeeper` with real host processes: a start that does not block, and the backoff
-ladder down to Suspended for a module whose host can never start."""
+ladder down to Suspended for a module whose host can never start; with a stand-in host
+(a thread at the other end of a real pipe), a poll that never waits for a host to serve."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from chronus.engine import host_keeper
 from chronus.engine.backoff import RespawnPolicy
-from chronus.engine.host_keeper import HostKeeper
+from chronus.engine.host_keeper import HostKeeper, WarmHost
 from chronus.plugins.host_ring import H, HostRing, RingShape
 from chronus.plugins.source import version_of
 from chronus.plugins.type_source import TypeSource
@@ -93,5 +98,73 @@ def test_a_blank_host_that_waited_long_is_timed_from_its_ring_not_its_start(
         health = keeper.health()
         assert health["deaths"] == [] and health["restarts"] == 0, health
         assert keeper.host is blank
+    finally:
+        keeper.close()
+
+
+class _SlowHost(WarmHost):
+    """A host that serves only once `release` is set, played by a thread (no process to
+    start): it answers `ready` to each ring at once, and writes the ring's heartbeat and
+    answers `serving` to `go` once released, or by itself after 3 s, so that a keeper that
+    waits for it is not stuck (`unreleased` says that it had to)."""
+
+    def __init__(self, ring: HostRing, release: threading.Event) -> None:
+        self.conn, far = Pipe()
+        self.process = SimpleNamespace(pid=os.getpid(), exitcode=None, is_alive=lambda: True)  # type: ignore[assignment]
+        self.born = self.asked_at = time.monotonic()
+        self._asked, self._ready = set(), set()
+        self.failed, self._started = {}, {}
+        self.serving = False
+        self.went_at = self.served_at = 0.0
+        self.unreleased = False
+        threading.Thread(target=self._play, args=(far, ring, release), daemon=True).start()
+
+    def _play(self, conn: Connection, ring: HostRing, release: threading.Event) -> None:
+        rings: list[str] = []
+        while True:
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                return
+            if task is None:
+                return
+            if task == "go":
+                self.unreleased = not release.wait(3.0)
+                ring.header[H.HEARTBEAT_NS] = time.monotonic_ns()
+                conn.send(("serving", os.getpid(), dict.fromkeys(rings, 7), time.monotonic()))
+            elif task[0] == "attach":
+                rings.append(task[1])
+                conn.send(("ready", task[1]))
+
+    def kill(self) -> None:
+        """Nothing to kill: the thread ends with its pipe."""
+
+    def stop(self) -> None:
+        self.conn.close()
+
+
+def test_a_poll_never_waits_for_a_host_to_serve(ring: HostRing) -> None:
+    release = threading.Event()
+    hosts: list[_SlowHost] = []
+
+    def blank() -> WarmHost:
+        hosts.append(_SlowHost(ring, release))
+        return hosts[-1]
+
+    keeper = HostKeeper(ring, TypeSource("builtin", "lowpass"), 48000, blank=blank)
+    try:
+        keeper.start(wait=False)
+        for _ in range(10):
+            keeper.poll()
+            time.sleep(0.01)
+        assert not hosts[0].unreleased, "a poll waited for the host to serve"
+        assert keeper.health()["host_state"] == "starting" and keeper.launching
+        assert keeper.host is None
+        release.set()
+        _poll_until(keeper, "running", 10.0)
+        assert keeper.host is hosts[0] and not keeper.launching
+        [event] = keeper.take_events()
+        assert (event.kind, event.call, event.ring) == ("host", 7, ring.name)
+        assert len(hosts) == 2, "a spare for its successor, once it serves"
     finally:
         keeper.close()

@@ -147,6 +147,9 @@ def test_the_engine_stops_every_modules_host_at_once(monkeypatch: pytest.MonkeyP
         def kill(self) -> None:
             pass
 
+        def resolve(self, *_: object) -> None:
+            pass
+
     monkeypatch.setattr(hosted_module, "HostKeeper", Keeper)
     monkeypatch.setattr(hosted_module, "WarmHost", Blank)
     tag = f"chr_test_hosted_close_{os.getpid()}"
@@ -159,3 +162,40 @@ def test_the_engine_stops_every_modules_host_at_once(monkeypatch: pytest.MonkeyP
     names = [ring_name(tag, "lowpass", zlib.crc32(m.encode())) for m in "abc"]
     assert not any(_ring_exists(name) for name in names)
     assert hosted.health() == {}
+
+
+def test_a_commit_making_a_module_again_keeps_the_old_one_until_it_switches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hosted_module, "CLOSE_AFTER_S", 0.0)
+    tag = f"chr_test_commit_again_{os.getpid()}"
+    hosted = HostedModules(tag, 48000, 64)
+    try:
+        hosted.host("lowpass", LOWPASS, 7)
+        hosted.created("f", "lowpass")
+        old = hosted.keeper("f")
+        assert old is not None and hosted.life("f") == 0
+        old_ring = old.ring
+        hosted.created("f", "lowpass")  # a commit staged: remove f, create f
+        new = hosted.keeper("f")
+        assert new is not None and new is not old and hosted.life("f") == 1
+        new_ring = new.ring
+        hosted.tick()
+        assert old_ring.name, "the live patch still plays the old one: its ring stays"
+        hosted.cancelled("f")  # the commit failed
+        assert hosted.keeper("f") is old and hosted.life("f") == 0
+        hosted.created("f", "lowpass")  # staged again
+        again = hosted.keeper("f")
+        assert again is not None and hosted.life("f") == 1
+        hosted.tick()
+        assert old_ring.name, "kept until the commit switches"
+        hosted.committed(0.0)
+        deadline = time.monotonic() + 10.0
+        while (old_ring.name or new_ring.name) and time.monotonic() < deadline:
+            hosted.tick()
+            time.sleep(0.05)
+        assert not old_ring.name and not new_ring.name, "closed once done with"
+        assert hosted.keeper("f") is again
+        assert _ring_exists(ring_name(tag, "lowpass", zlib.crc32(b"f"))), "the new one's"
+    finally:
+        hosted.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pytest
@@ -24,8 +24,20 @@ class _Keeper:
 
     made: ClassVar[list[_Keeper]] = []
 
-    def __init__(self, ring: HostRing, source: TypeSource, rate: int, **_: object) -> None:
-        self.members: dict[str, HostRing] = {ring.name: ring}
+    launching = False
+
+    def __init__(
+        self,
+        ring: HostRing,
+        source: TypeSource,
+        rate: int,
+        key: str = "",
+        blank: Callable[[], object] = lambda: None,
+        **_: object,
+    ) -> None:
+        self.blank = blank
+        self.members: dict[str, HostRing] = {key or ring.name: ring}
+        self.retired: list[str] = []
         self.started = False
         self.closed = False
         self.events: list[HostEvent] = []
@@ -34,8 +46,11 @@ class _Keeper:
     def start(self, wait: bool = True) -> None:
         self.started = True
 
-    def add(self, ring: HostRing, source: TypeSource) -> None:
-        self.members[ring.name] = ring
+    def add(self, ring: HostRing, source: TypeSource, key: str = "") -> None:
+        self.members[key or ring.name] = ring
+
+    def retire(self, key: str) -> None:
+        self.retired.append(key)
 
     def remove(self, name: str) -> tuple[int, ...]:
         del self.members[name]
@@ -56,16 +71,26 @@ class _Keeper:
 
 
 class _Blank:
+    made: ClassVar[list[_Blank]] = []
+
+    def __init__(self) -> None:
+        self.types: list[str] = []
+        self.killed = False
+        _Blank.made.append(self)
+
     def alive(self) -> bool:
-        return True
+        return not self.killed
 
     def kill(self) -> None:
-        pass
+        self.killed = True
+
+    def resolve(self, source: TypeSource, rate: int, frames: int) -> None:
+        self.types.append(source.name)
 
 
 @pytest.fixture
 def hosted(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostedModules]:
-    _Keeper.made = []
+    _Keeper.made, _Blank.made = [], []
     monkeypatch.setattr(hosted_module, "HostKeeper", _Keeper)
     monkeypatch.setattr(hosted_module, "WarmHost", _Blank)
     made = HostedModules(f"chr_test_hg{os.getpid()}", 48000, 128)
@@ -147,3 +172,83 @@ def test_a_module_removed_is_detached_and_the_last_one_stops_the_host(
     assert hosted.health() == {}
     hosted.created("r3", "tap_reverb")
     assert len(_Keeper.made) == 2, "a new group, a new host"
+
+
+def _exists(name: str) -> bool:
+    try:
+        HostRing.attach(name).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def test_a_module_made_again_in_its_group_leaves_the_old_one_served_and_the_host_on(
+    hosted: HostedModules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed then made again under its id while it fades: the old ring stays in the
+    group's host (retired: no later host takes it) under its name, the new one joins under
+    the name and its life; the old one's close detaches it alone and leaves the new ring's
+    name, and the group's host plays on."""
+    monkeypatch.setattr(hosted_module, "CLOSE_AFTER_S", 0.0)  # due at the next tick
+    hosted.created("r1", "tap_reverb")
+    hosted.created("e1", "tap_echo")
+    [tom] = _Keeper.made
+    name = _ring(hosted, "r1")
+    hosted.removed("r1")
+    hosted.created("r1", "tap_reverb")
+    again = _ring(hosted, "r1")
+    assert len(_Keeper.made) == 1, "the same group's host"
+    assert again.startswith(f"{name}#") and set(tom.members) == {name, again, _ring(hosted, "e1")}
+    assert tom.retired == [name]
+    assert hosted.life("r1") == 1 and hosted.health("tap_reverb")["r1"]["ring"] == again
+    assert hosted.health("tap_echo")["e1"]["group_modules"] == ["e1", "r1"]
+    tom.events = [HostEvent("host", call=9, pid=42, ring=again)]
+    events = hosted.tick()
+    assert ("r1", HostEvent("host", call=9, pid=42, ring=again, life=1)) in events
+    assert ("r1", HostEvent("bypass", bypassed=(7,))) in events, "the old one's, life 0"
+    assert set(tom.members) == {again, _ring(hosted, "e1")} and not tom.closed
+    assert _exists(name), "the new ring's name is not unlinked by the old one's close"
+    hosted.removed("r1")
+    hosted.tick()
+    assert not _exists(name)
+
+
+def test_a_commit_making_a_module_again_keeps_the_old_one_until_it_switches_or_fails(
+    hosted: HostedModules, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hosted_module, "CLOSE_AFTER_S", 0.0)
+    hosted.created("r1", "tap_reverb")
+    [tom] = _Keeper.made
+    name = _ring(hosted, "r1")
+    hosted.created("r1", "tap_reverb")  # a commit staged: remove r1, create r1
+    cancelled = _ring(hosted, "r1")
+    hosted.tick()
+    assert set(tom.members) == {name, cancelled}, "the old one plays until the switch"
+    hosted.cancelled("r1")
+    hosted.tick()
+    assert set(tom.members) == {name} and hosted.life("r1") == 0
+    assert hosted.health()["r1"]["ring"] == name
+    hosted.created("r1", "tap_reverb")  # staged again: the same life, another ring
+    again = _ring(hosted, "r1")
+    hosted.tick()
+    assert set(tom.members) == {name, again} and hosted.life("r1") == 1 and again != cancelled
+    hosted.committed(0.0)
+    hosted.tick()
+    assert set(tom.members) == {again} and _exists(name)
+
+
+def test_a_groups_first_host_is_the_spare_given_its_types_ahead(hosted: HostedModules) -> None:
+    """A spare per maker (given every hosted type of it) and per other hosted type, made as
+    the types are hosted; a group's keeper takes its key's, and a tick gives the key a new
+    one; a type no longer hosted is taken from its spare (the key's others given again)."""
+    typed = {tuple(blank.types): blank for blank in _Blank.made if blank.types}
+    assert set(typed) == {("tap_reverb", "tap_echo"), ("plate",), ("gain",)}
+    hosted.created("r1", "tap_reverb")
+    [tom] = _Keeper.made
+    assert tom.blank() is typed["tap_reverb", "tap_echo"]
+    hosted.tick()
+    again = [b for b in _Blank.made if b.types == ["tap_reverb", "tap_echo"] and not b.killed]
+    assert len(again) == 2, "the taken one and its replacement"
+    hosted.unhost("tap_echo")
+    assert again[1].killed
+    assert [b.types for b in _Blank.made if not b.killed].count(["tap_reverb"]) == 1

@@ -318,3 +318,26 @@ def test_a_module_no_host_served_at_the_end_reads_back_as_down(tmp_path: Path) -
     hosts = read_stamped_log(path).hosts
     assert hosts["g"].ended_down and not hosts["h"].ended_down
     assert '# host ["g", "down", {}]' in path.read_text()
+
+
+def test_the_host_lines_of_a_module_made_again_under_its_id_read_back_apart(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.log"
+    with StampedLog(path, 48000, 128) as log:
+        log.write_host("g", "host", 3, ())
+        log.write_host("g", "host", 1, (), life=1)
+        log.write_host("g", "bypass", -1, (700, 701))  # the first, closing late
+        log.write_host("g", "bypass", -1, (0, 2), life=1)
+        log.write_host("g", "down", -1, (), life=2)
+    first = read_stamped_log(path).hosts["g"]
+    second, third = first.later
+    assert (first.fresh, first.bypassed) == ({3}, {700, 701})
+    assert (second.fresh, second.bypassed) == ({1}, {0, 2})
+    assert third.ended_down and not (first.ended_down or second.ended_down)
+    assert first.life(0) is first and first.life(2) is third
+    assert '# host ["g", "host", {"call": 1, "life": 1}]' in path.read_text()
+    with open(path, "a") as file:
+        file.write('# host ["g", "host", {"call": 1, "life": -1}]\n')
+    with pytest.raises(ValueError, match="bad host line"):
+        read_stamped_log(path)
