@@ -59,6 +59,7 @@ from engine_watch import (
     recording_vs_log,
     role,
     rss_by_title,
+    settled_rss,
     zombies,
 )
 from figures import add_json_flag, figures_out
@@ -197,7 +198,7 @@ def boot(number: int, args: argparse.Namespace, root: Path) -> Era:
     era.wait(_both_running, 30.0)
     time.sleep(1.0)
     era.look()
-    era.rss_start = rss_by_title(era.pgid)
+    era.rss_start = settled_rss(era.pgid)
     return era
 
 

@@ -95,6 +95,26 @@ def rss_by_title(pgid: int) -> dict[str, tuple[int, float]]:
     return out
 
 
+def settled_rss(
+    pgid: int, timeout_s: float = 20.0, step_s: float = 1.0
+) -> dict[str, tuple[int, float]]:
+    """`rss_by_title` once no process's resident memory moved by 1 MB or more in `step_s`
+    (the last reading after `timeout_s`): a baseline for growth. A process still starting
+    (a template or a standby supervisor importing) is not one: taken then, its warm-up
+    read as 50 MB of growth in a minute."""
+    deadline = time.monotonic() + timeout_s
+    last = rss_by_title(pgid)
+    while time.monotonic() < deadline:
+        time.sleep(step_s)
+        now = rss_by_title(pgid)
+        if now.keys() == last.keys() and all(
+            now[t][0] == last[t][0] and abs(now[t][1] - last[t][1]) < 1.0 for t in now
+        ):
+            return now
+        last = now
+    return last
+
+
 def leaked_names(pids: set[int]) -> list[str]:
     """Names in /dev/shm (segments and semaphores) owned by any of `pids`."""
     names = []
