@@ -260,8 +260,8 @@ class _Life:
     start_times: list[float] = field(default_factory=list)
     decision: str = ""
     spawn_ms: float = 0.0
-    respawns: list[dict[str, Any]] = field(default_factory=list)
-    """Each death's respawn: its delay by the ladder, and when the next host served."""
+    delays: list[float | None] = field(default_factory=list)
+    """Each death's delay before the respawn, by the ladder (None: suspended)."""
 
 
 class HostKeeper:
@@ -374,8 +374,6 @@ class HostKeeper:
         self._spare = self._ready_spare()
         life.host, life.started, life.state = spare, self.clock(), "running"
         life.start_times.append(life.started)
-        if life.death_times and life.respawns[-1]["serving_after_s"] is None:
-            life.respawns[-1]["serving_after_s"] = round(life.started - life.death_times[-1], 3)
         for name, member in self.members.items():
             member.error = spare.failed.get(name, "")
         self._serving(spare.pid, firsts)
@@ -439,10 +437,7 @@ class HostKeeper:
         life.deaths.append(why)
         life.death_times.append(now)
         life.decision = decision.describe()
-        life.respawns.append(
-            {"why": why, "delay_s": None if decision.suspended else decision.delay_s,
-             "serving_after_s": None}
-        )  # fmt: skip
+        life.delays.append(None if decision.suspended else decision.delay_s)
         if decision.suspended:
             life.state = "suspended"
         else:
@@ -474,7 +469,7 @@ class HostKeeper:
             "deaths": list(life.deaths),
             "decision": life.decision,
             "spawn_ms": round(life.spawn_ms, 1),
-            "respawns": [dict(respawn) for respawn in life.respawns],
+            "respawns": self._respawns(),
             "first_call": int(header[H.FIRST_CALL]),
             "generations": int(header[H.GENERATIONS]),
             "bypasses": int(header[H.BYPASSES]),
@@ -484,6 +479,24 @@ class HostKeeper:
             "latency_blocks": 1,
             "error": member.error,
         }
+
+    def _respawns(self) -> list[dict[str, Any]]:
+        """Each death's respawn: why, the ladder's delay, and how long after the death the
+        next host served (None if none did before the next death)."""
+        life = self._life
+        ends = [*life.death_times[1:], float("inf")][: len(life.death_times)]
+        return [
+            {
+                "why": why,
+                "delay_s": delay,
+                "serving_after_s": next(
+                    (round(t - died, 3) for t in life.start_times if died <= t < end), None
+                ),
+            }
+            for why, delay, died, end in zip(
+                life.deaths, life.delays, life.death_times, ends, strict=True
+            )
+        ]
 
     def history(self) -> list[tuple[float, str]]:
         """Every start and death so far, on the keeper's clock, in order: (time, "start")
