@@ -10,7 +10,6 @@ runs the plugin's code — equal to the recording.
 
 from __future__ import annotations
 
-import itertools
 import subprocess
 import sys
 import time
@@ -33,20 +32,16 @@ the host it replaces crashed (the test plugin crashes 13 ms after it starts) tak
 second on a quiet machine and several under load. `benchmarks/host_start.py` times it."""
 
 
-def _watch(client: EngineClient, timeout: float) -> tuple[dict[str, object], list[float]]:
-    """Poll the crashing module's host until it is suspended: its last health, and when
-    each host started serving (the test's clock)."""
-    starts: list[float] = []
-    seen = -1
+def _watch(client: EngineClient, timeout: float) -> dict[str, object]:
+    """Poll the crashing module's host until it is suspended: its last health. When each
+    host served is the keeper's record (`respawns`), not this poll's: a host that crashes
+    13 ms after it starts lives between two polls."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         host = client.plugin_health("crash")["hosts"]["boom"]
-        if host["first_call"] != seen and host["host_state"] == "running":
-            seen = int(host["first_call"])
-            starts.append(time.monotonic())
         if host["host_state"] == "suspended":
-            return host, starts
-        time.sleep(0.02)
+            return host
+        time.sleep(0.05)
     raise AssertionError(f"not suspended within {timeout} s: {host}")
 
 
@@ -68,18 +63,17 @@ def test_a_segfaulting_plugin_kills_its_host_only_and_ends_suspended(tmp_path: P
             ):
                 client.send_raw(address_, *rest)
             before = int(client.status()["io"]["blocks_played"])
-            host, starts = _watch(client, 60.0)
+            host = _watch(client, 60.0)
             assert host["deaths"] == ["died of signal 11"] * 4, host["deaths"]
             assert str(host["decision"]).startswith("suspended: crash loop"), host["decision"]
             assert host["different"] == 0 and host["host_errors"] == 0
-            gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-            assert len(gaps) == 3, starts
             ladder = [(r["delay_s"], r["serving_after_s"]) for r in host["respawns"]]
             assert [delay for delay, _ in ladder] == [0, 2, 10, None], ladder
             for delay, serving in ladder[
                 :3
             ]:  # never before the ladder says; a warm host soon after
-                assert delay <= serving < delay + WARM_SLACK_S, ladder
+                assert serving is not None and delay <= serving < delay + WARM_SLACK_S, ladder
+            crashing = sum(serving for _, serving in ladder[:3])
             news = [event["text"] for event in client.now()["events"]]
             assert any(text.startswith("boom: its plugin host died of signal 11; suspended")
                        for text in news), news  # fmt: skip
@@ -88,7 +82,7 @@ def test_a_segfaulting_plugin_kills_its_host_only_and_ends_suspended(tmp_path: P
             time.sleep(0.5)
             status = client.status()
             played = int(status["io"]["blocks_played"]) - before
-            assert played > 0.9 * sum(gaps) * 48000 / 128, "it played on through the crashes"
+            assert played > 0.9 * crashing * 48000 / 128, "it played on through the crashes"
             assert status["engine"]["divergences"] == 0
         assert engine.quit() == 0
     finally:
