@@ -107,7 +107,9 @@ def _play(intent: PlayNote | PlayChord, notes: tuple[float, ...], context: Conte
     note_column = intent.column("note")
     column = intent.column("module", note_column)
     named = _player(intent.module, context, column)
-    module_id, note = named, ""
+    module_id = named
+    played = " ".join(note_name(pitch) for pitch in notes)
+    note = f"{named} plays {played}"
     if is_processor(context.modules[named]):
         said = "the chord" if len(notes) > 1 else note_name(notes[0])
         module_id = _feeder(named, context, column, said, lambda m: f"play {said} on {m}")

@@ -233,16 +233,28 @@ def find_sound(words: tuple[str, ...]) -> tuple[str, int] | None:
 
 
 def made_by(sound: str, modules: dict[str, str]) -> list[str]:
-    """The heads in `modules` (id → type) that `add <sound>` made without a name: its id,
-    or its id numbered (`tr808`, `tr808_2`; `pad`, `pad2`)."""
+    """The heads in `modules` (id → type) that `add <sound>` made: without a name, its id or
+    its id numbered (`tr808`, `tr808_2`; `pad`, `pad2`); failing those, with a name, a head
+    whose every part is there by its role's name (`keys` of type saw beside `keys_verb` a
+    reverb is the pad called keys). A one-part sound is not found by its parts: any module
+    of its type would be it."""
     recipe = SOUNDS[sound]
     prefix = recipe.head_id(2)[:-1]
-    return [
+    unnamed = [
         module_id
         for module_id, kind in modules.items()
         if kind == recipe.head.type
         and (module_id == recipe.id or module_id.removeprefix(prefix).isdigit())
     ]
+    if unnamed or len(recipe.parts) < 2:
+        return unnamed
+    return [
+        module_id
+        for module_id, kind in modules.items()
+        if kind == recipe.head.type
+        and all(modules.get(part) == part_kind for part, part_kind in recipe.members(module_id)
+                if part_kind != "lfo")
+    ]  # fmt: skip
 
 
 def sound_words() -> tuple[str, ...]:

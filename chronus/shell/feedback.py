@@ -123,7 +123,7 @@ def told(
         lines.append(_joined(changes) + asides)
     elif kept:
         lines.append(_joined(kept) + asides)
-    elif after.focus != before.focus and after.focus is not None:
+    elif after.focus != before.focus and after.focus is not None and not _notes(result):
         lines.append(f"focus: {after.focus}")
     for mapped in result.mapped:
         if not mapped.note or ((changes or kept) and (_said_by_diff(mapped) or mapped.aside)):
@@ -132,6 +132,11 @@ def told(
             continue  # its count is in its own line (`undo 2 lines:`)
         lines.append(mapped.note)
     return lines
+
+
+def _notes(result: Interpretation) -> bool:
+    """Whether a mapper note will be told (`bass plays c3` names the new focus itself)."""
+    return any(mapped.note and not mapped.aside for mapped in result.mapped)
 
 
 def _undone(

@@ -17,7 +17,8 @@ def snapshot(context: Context) -> tuple[object, ...]:
 
 def test_json_shape() -> None:
     data = Interpreter().interpret("add a saw called bass; play c3").to_json_dict()
-    assert set(data) == {"input", "ok", "intents", "osc", "error"}
+    assert set(data) == {"input", "ok", "intents", "osc", "error", "notes"}
+    assert data["notes"] == ["bass plays c3"]
     assert data["input"] == "add a saw called bass; play c3"
     assert data["ok"] is True and data["error"] is None
     assert data["intents"] == [

@@ -297,6 +297,28 @@ def test_a_named_sound_is_the_module_it_made(line: str, read_as: str, osc: list[
     assert [m.to_list() for m in result.messages] == osc
 
 
+def test_a_sound_given_a_name_is_still_the_sound() -> None:
+    """`play an f minor chord on the pad` (an example of `help`) was refused after `add a pad
+    called keys`: "there is no module called pad", hint "did you mean add?"."""
+    interpreter = Interpreter()
+    _osc(interpreter, "add a pad called keys; add a saw called bass through reverb")
+    result = interpreter.interpret("play an f minor chord on the pad")
+    assert result.ok, result.error and result.error.render()
+    assert [m.to_list()[0] for m in result.messages] == ["/note/keys"] * 3
+    assert _osc(interpreter, "make the pad darker") == [["/mod/keys/cutoff", 980.0]]
+    _osc(interpreter, "add a pad called strings")
+    two = interpreter.interpret("make the pad darker")
+    assert two.error is not None and not two.messages  # two pads: which one is not guessed
+
+
+def test_a_one_part_sound_is_not_found_by_its_type() -> None:
+    """A plain kick is not "the 808": the 808 kick is one module, so its parts prove nothing."""
+    interpreter = Interpreter()
+    _osc(interpreter, "add a kick called boom")
+    result = interpreter.interpret("808 x . . .")
+    assert result.error is not None and not result.messages
+
+
 def test_a_named_sound_made_twice_is_not_guessed() -> None:
     interpreter = Interpreter()
     _osc(interpreter, "add an 808; add an 808")

@@ -180,10 +180,12 @@ def test_undoing_a_remove_brings_the_module_back_with_its_value() -> None:
 
 
 # ---- focus, silence, and lines that answer for themselves -------------------------------
-def test_a_line_that_only_moves_the_focus_says_so() -> None:
+def test_a_played_note_or_chord_says_what_played_where() -> None:
+    """`play an f minor chord on keys` said only "focus: keys", and `play c3` nothing."""
     play = Player("add a saw called bass", "add a sine called lead")
-    assert play("play c3 on bass") == ["focus: bass"]
-    assert play("play c3") == []
+    assert play("play c3 on bass") == ["bass plays c3"]
+    assert play("play c3") == ["bass plays c3"]
+    assert play("play an f minor chord on lead") == ["lead plays f4 ab4 c5"]
 
 
 def test_a_note_said_of_a_filter_says_which_sound_played_it() -> None:

@@ -30,7 +30,11 @@ def test_typed_lines_reach_the_engine(null_engine: EngineProcess) -> None:
     with null_engine.client() as client:
         dump = client.dump()
     assert dump["modules"]["shellbass"]["params"]["cutoff"] == 900
-    assert written == ["added shellbass (saw) → master", "shellbass cutoff 2000 → 900 Hz"]
+    assert written == [
+        "added shellbass (saw) → master",
+        "shellbass cutoff 2000 → 900 Hz",
+        "shellbass plays c3",
+    ]
 
 
 def test_a_mistyped_line_sends_nothing_and_says_what_was_expected(
