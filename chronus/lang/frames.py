@@ -361,8 +361,10 @@ def _take(
         if word in _param_words():
             frame.params.append(canonical_param(word))  # drive: the parameter, or fuzz
             frame.type_params.append(canonical_param(word))
-        if after < len(tokens) and not used[after] and _free_name(tokens[after], context):
-            frame.names.append(tokens[after])
+        definite = span[0] > 0 and tokens[span[0] - 1] in _DEFINITE
+        if (after < len(tokens) and not used[after] and not definite
+                and _free_name(tokens[after], context)):  # fmt: skip
+            frame.names.append(tokens[after])  # `saw bass`; not `the kick punchier`
             used[after] = True
     elif family == "called":
         if after < len(tokens) and not used[after]:
@@ -374,6 +376,10 @@ def _take(
         frame.actions.append(("through", None))
     else:
         frame.actions.append((family, value))
+
+
+_DEFINITE = frozenset({"the", "my", "that", "this", "your"})
+"""Words before a type that make it one already there: no new name follows."""
 
 
 def _free_name(word: str, context: Context) -> bool:

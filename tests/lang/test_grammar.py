@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+import os
+from pathlib import Path
 
 import pytest
 
@@ -161,17 +162,19 @@ def test_grammar_is_found_and_keywords_come_from_it() -> None:
     assert "bass" not in keywords()
 
 
-def test_grammar_loads_fast_in_a_fresh_process() -> None:
+def test_a_fresh_process_loads_the_shipped_tables_and_builds_none(tmp_path: Path) -> None:
+    """Loading the shipped tables takes ~10 ms, building them ~120 ms (a timed bound here
+    failed under load: `benchmarks/lang_parse.py` times it): a fresh process with an empty
+    cache folder must load them, never build."""
     import subprocess
     import sys
 
     code = (
-        "import time; t = time.perf_counter(); "
-        "from chronus.lang.parser import load_parser; load_parser(); "
-        "print(time.perf_counter() - t)"
+        "import chronus.lang.parser as p\n"
+        "def refuse(text): raise AssertionError('built the tables')\n"
+        "p._build = refuse\n"
+        "print(p.load_parser().parse('tempo 120') is not None)"
     )
-    started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert time.perf_counter() - started < 30
-    # Generous bound against slow CI; the measured figure is ~0.1 s including imports.
-    assert float(out.stdout) < 1.0
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr[-2000:]

@@ -362,3 +362,22 @@ def test_notes_with_no_module_say_how_to_play_them() -> None:
             "/seq/bass/pattern",
             "c2 c3 eb2 c2",
         ]
+
+
+@pytest.mark.parametrize("line", ["make the kick punchier", "make the kick boom"])
+def test_the_kick_with_an_unknown_word_makes_no_new_kick(line: str) -> None:
+    """`make the kick punchier` was read as `add a kick called punchier`: a second kick
+    started playing. "the kick" is the one there is; an unknown word after it is no name."""
+    interpreter = Interpreter()
+    _osc(interpreter, "add a kick")
+    result = interpreter.interpret(line)
+    assert result.error is not None and not result.messages, result.messages
+    assert list(interpreter.context.modules) == ["kick"]
+
+
+def test_a_type_then_a_free_word_still_names_a_new_module() -> None:
+    interpreter = Interpreter()
+    assert _osc(interpreter, "make a kick boom") == [
+        ["/patch/create", "boom", "kick"],
+        ["/patch/connect", "boom", "master"],
+    ]
