@@ -35,7 +35,7 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   up an octave · down 3 semitones · transpose bass +5
   undo · undo 3 · undo twice · undo the last 2 · redo   (each line undone is told)
   snapshot save intro · load snapshot intro · snapshot diff intro verse · snapshots
-  record 30 seconds to take1.wav · record 8 bars · stop recording · replay song.chr
+  record 30 s to take1.wav · record 8 bars · start recording · stop recording · replay song.chr
   /mod/bass/cutoff 800                       raw OSC, validated
   load module ./fold.py as fold · reload fold · unload fold · modules · watch fold  (help plugins)
   help sounds|synths|drums|filters|effects|lfo|patterns|sessions|snapshots|words · show patch

@@ -381,3 +381,17 @@ def test_a_type_then_a_free_word_still_names_a_new_module() -> None:
         ["/patch/create", "boom", "kick"],
         ["/patch/connect", "boom", "master"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "osc"),
+    [
+        ("start recording", [["/record/start", "take1.wav"]]),
+        ("record start", [["/record/start", "take1.wav"]]),
+        ("start recording 8 bars to t.wav", [["/record/start", "t.wav", 768000]]),
+    ],
+)
+def test_recording_starts_as_musicians_say_it(line: str, osc: list[object]) -> None:
+    """`record start` was refused ("unexpected word start") and `start recording` read as
+    a module called "recording"."""
+    assert _osc(Interpreter(), line) == osc
