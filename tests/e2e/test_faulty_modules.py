@@ -95,12 +95,19 @@ def test_the_music_goes_on(fault_engine: EngineProcess, kind: str) -> None:
         assert underruns <= 2 + host.blocks_bound(128 / 48), end["io"]  # covered at once
     elif kind == "hang":
         # A loop in the module's Python: the guard's CPU limit stops it in both slots alike
-        # and suspends the module; no slot dies. It costs about the limit (20 ms).
+        # and suspends the module; no slot dies. Both slots hang in the same block, so the
+        # device goes without blocks while the slower render of it lasts, and a block more
+        # while they catch up. That render takes the limit of CPU (20 ms), more on the wall
+        # clock: the CPU timer fires at a scheduler tick, and a slot kept off its CPU uses
+        # none meanwhile (on a loaded host it took 23-32 ms, and in CI 16 blocks' worth).
+        # It is the slots' longest render of the last 1024 blocks (2.7 s) when `after` is read.
         assert fx not in end["engine"]["quarantined"]
         assert end["engine"]["failovers"] == before["engine"]["failovers"]
         states = {row["name"]: row for row in end["plugins"]}
         assert states["fault_hang"]["state"] == "suspended", states.get("fault_hang")
-        assert underruns <= 12 + host.blocks_bound(128 / 48), end["io"]
+        slowest_ms = max(x["render"]["max_us"] for x in after["slots"]) / 1000
+        allowed = math.ceil(slowest_ms / (128 / 48)) + 1
+        assert underruns <= allowed + host.blocks_bound(128 / 48), (slowest_ms, end["io"])
     elif kind == "stop":
         # Not the module's fault: nothing quarantined. The stopped slot is killed at the
         # heartbeat deadline, but the standby renders its blocks once it has seen it use no
