@@ -7,8 +7,10 @@ slot's warm-up like any module. `fault_heavy`, armed, is honest but slow: it spi
 `HEAVY_SHARE` of each block's period, as a patch near the machine's limit would;
 `fault_overload` spins for `OVERLOAD_SHARE` of it, as a patch too big for the machine.
 
-`fault_stop` stops only the first process to get there: it takes a token, a file created at
-the path in CHRONUS_FAULT_TOKEN, and any process that finds the token passes its input on.
+`fault_stop` stops only the first active slot to get there: it takes a token, a file created
+at the path in CHRONUS_FAULT_TOKEN, and any process that finds the token passes its input on.
+A standby that covers for a late active renders the block first (under load it does); it
+passes its input on, so that the active, not the standby, is the one held up.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
+import setproctitle
 
 from chronus.dsp.catalog import register
 from chronus.dsp.module import Processor
@@ -53,13 +56,18 @@ class _Fault(Processor):
         elif self.KIND == "hang":
             while True:
                 pass
-        elif self.KIND == "stop" and _take_token():
+        elif self.KIND == "stop" and _in_the_active_slot() and _take_token():
             os.kill(os.getpid(), signal.SIGSTOP)
         elif self.KIND in ("heavy", "overload"):
             share = HEAVY_SHARE if self.KIND == "heavy" else OVERLOAD_SHARE
             until = time.perf_counter() + share * n / self.sample_rate
             while time.perf_counter() < until:
                 pass
+
+
+def _in_the_active_slot() -> bool:
+    """Whether this process is the active slot, as its title says (`titles.slot_title`)."""
+    return "(active)" in setproctitle.getproctitle()
 
 
 def _take_token() -> bool:

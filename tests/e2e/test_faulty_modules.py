@@ -48,7 +48,14 @@ def fault_engine() -> Iterator[EngineProcess]:
         assert engine.quit() == 0
 
 
-def _wait(client: EngineClient, ok: Any, timeout: float = 8.0) -> dict[str, Any]:
+WAIT_S = 8.0
+"""How long a case waits for both seats to run again."""
+NOTE_S = 0.3 + 1.5 + WAIT_S + 0.5 + 5.0
+"""The saw's note outlasts a case's longest course (the voice is removed at its end): a
+replacement slow to come must not end the note and read as a saw that stopped sounding."""
+
+
+def _wait(client: EngineClient, ok: Any, timeout: float = WAIT_S) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         status = client.status()
@@ -66,7 +73,7 @@ def test_the_music_goes_on(fault_engine: EngineProcess, kind: str) -> None:
             validate("/patch/create", (fx, f"fault_{kind}")),
             validate("/patch/connect", (voice, fx)),
             validate("/patch/connect", (fx, "master")),
-            validate(f"/note/{voice}", (48, 100, 6.0)),
+            validate(f"/note/{voice}", (48, 100, NOTE_S)),
         ])  # fmt: skip
         client.sync()
         time.sleep(0.3)
@@ -84,7 +91,8 @@ def test_the_music_goes_on(fault_engine: EngineProcess, kind: str) -> None:
     print(
         f"\nfault_{kind}: {played} blocks played, {sounded} sounding, {underruns} underruns, "
         f"failovers {end['engine']['failovers'] - before['engine']['failovers']}, "
-        f"quarantined {end['engine']['quarantined']}, host stalls {host.stalls_ms}"
+        f"quarantined {end['engine']['quarantined']}, host stalls {host.stalls_ms}, "
+        f"longest renders {[x['render']['max_us'] for x in after['slots']]} us"
     )
     assert all(x["seat"] == "running" for x in after["slots"]), after["slots"]
     assert sounded >= 0.9 * played, "the saw stopped sounding"
@@ -95,12 +103,19 @@ def test_the_music_goes_on(fault_engine: EngineProcess, kind: str) -> None:
         assert underruns <= 2 + host.blocks_bound(128 / 48), end["io"]  # covered at once
     elif kind == "hang":
         # A loop in the module's Python: the guard's CPU limit stops it in both slots alike
-        # and suspends the module; no slot dies. It costs about the limit (20 ms).
+        # and suspends the module; no slot dies. Both slots hang in the same block, so the
+        # device goes without blocks until the active, which began it ahead of the device,
+        # ends its render of it, and a block more while it catches up. That render takes the
+        # limit of CPU (20 ms), more on the wall clock: the CPU timer fires at a scheduler
+        # tick, and a slot kept off its CPU uses none meanwhile (on a loaded host 21-41 ms).
+        # It is the active's longest render of the last 1024 blocks (2.7 s) when `after` is read.
         assert fx not in end["engine"]["quarantined"]
         assert end["engine"]["failovers"] == before["engine"]["failovers"]
         states = {row["name"]: row for row in end["plugins"]}
         assert states["fault_hang"]["state"] == "suspended", states.get("fault_hang")
-        assert underruns <= 12 + host.blocks_bound(128 / 48), end["io"]
+        active = next(x for x in after["slots"] if x["role"] == "active")
+        allowed = math.ceil(active["render"]["max_us"] / 1000 / (128 / 48)) + 1
+        assert underruns <= allowed + host.blocks_bound(128 / 48), (active["render"], end["io"])
     elif kind == "stop":
         # Not the module's fault: nothing quarantined. The stopped slot is killed at the
         # heartbeat deadline, but the standby renders its blocks once it has seen it use no
