@@ -49,7 +49,7 @@ from chronus.shell.sessions import attached_notice, logged_notice, sessions_text
 from chronus.shell.showing import Show
 from chronus.shell.snapshot_words import SnapshotWords
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer, quit_how
-from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar
+from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar, tempo_due
 from chronus.shell.views import (
     format_health,
     format_plugin_health,
@@ -111,6 +111,9 @@ class Shell:
         """What a line changed, told in one line (only the notes when quiet)."""
         self.quit_how: str | None = None
         """After a quit: `stop`, `leave`, or None (the prompt asks)."""
+        self.tempo_due: tuple[float, int | None] | None = None
+        """A tempo sent while the transport ran, waiting for its bar: (bpm, bar), for the
+        toolbar."""
 
     def handle(self, line: str) -> bool:
         """Interpret one line and act on it; False when the user asked to quit."""
@@ -171,6 +174,8 @@ class Shell:
             self.plugins.send(message)
         for note in self.feedback.lines(result, before, after or self._moment(before)):
             self.write(note)
+        running = before is not None and before.state.transport
+        self.tempo_due = tempo_due(messages, running, self.feedback.next_bar, self.tempo_due)
         for mapped in result.mapped:
             intent = mapped.intent
             if isinstance(intent, ShellCommand):
@@ -349,6 +354,7 @@ class Shell:
             left=self.recorder.left if context.recording else None,
             tempo=context.tempo,
             engine=f"{host}:{port}",
+            tempo_due=self.tempo_due,
         )
         return draw_toolbar(self.live.latest if self.live else None, extras)
 
