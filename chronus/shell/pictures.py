@@ -419,7 +419,7 @@ def module_bars(dump: dict[str, Any], module_id: str) -> RenderableType:
         moving = lfos.get(spec.name, [])
         depth = sum(_depth(chains.modules.get(lfo)) for lfo in moving)
         style = "" if value == spec.default else "bold"
-        row = [Text(spec.name, style=style), value_text(spec, float(value))]
+        row: list[RenderableType] = [Text(spec.name, style=style), value_text(spec, float(value))]
         row += [_bar(spec, float(value), depth), Text(spec.range_text)]
         if moving:
             how = [

@@ -23,6 +23,7 @@ __all__ = [
     "engine_log",
     "engine_takes",
     "format_sessions",
+    "local_log",
     "logged_history",
     "logged_notice",
     "sessions_text",
@@ -54,16 +55,22 @@ def engine_log(client: EngineClient) -> str | None:
     return str(log) if log else None
 
 
+def local_log(client: EngineClient) -> str | None:
+    """The session log of an engine on this machine (None: it keeps none, it does not say,
+    or it runs elsewhere, where this shell cannot read its files)."""
+    if not is_local(client.address[0]):
+        return None
+    try:
+        return engine_log(client)
+    except (EngineError, KeyError, TypeError):
+        return None
+
+
 def logged_history(client: EngineClient, now: PatchState) -> list[PatchState]:
     """The undo history of an engine attached to, from its session log when this machine
     can read it and the log explains the patch `now` (see `chronus.session.log_history`);
     else none."""
-    if not is_local(client.address[0]):
-        return []
-    try:
-        log = engine_log(client)
-    except (EngineError, KeyError, TypeError):
-        return []
+    log = local_log(client)
     if log is None:
         return []
     return history_from_log(log, now, HISTORY_LIMIT) or []
@@ -74,11 +81,7 @@ def engine_takes(client: EngineClient) -> int:
     folder this shell's engines write to): the next unnamed `record` goes past them."""
     if not is_local(client.address[0]):
         return 0
-    try:
-        log = engine_log(client)
-    except (EngineError, KeyError, TypeError):
-        log = None
-    return takes_made(default_folder(), log)
+    return takes_made(default_folder(), local_log(client))
 
 
 def attached_notice(client: EngineClient) -> str:
