@@ -115,8 +115,8 @@ def attach_context(client: EngineClient) -> Context:
     focus = None if log is None else left_focus(log)
     context.focus = focus if focus in context.modules else None
     context.attached = True
-    context.history = logged_history(client, context.state())
-    context.takes = engine_takes(client)
+    context.history = logged_history(log, context.state())
+    context.takes = engine_takes(client, log)
     return context
 
 

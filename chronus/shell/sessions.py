@@ -66,22 +66,21 @@ def local_log(client: EngineClient) -> str | None:
         return None
 
 
-def logged_history(client: EngineClient, now: PatchState) -> list[PatchState]:
-    """The undo history of an engine attached to, from its session log when this machine
-    can read it and the log explains the patch `now` (see `chronus.session.log_history`);
-    else none."""
-    log = local_log(client)
+def logged_history(log: str | None, now: PatchState) -> list[PatchState]:
+    """The undo history of an engine attached to, from its session log `log` (`local_log`)
+    when the log explains the patch `now` (see `chronus.session.log_history`); else none."""
     if log is None:
         return []
     return history_from_log(log, now, HISTORY_LIMIT) or []
 
 
-def engine_takes(client: EngineClient) -> int:
-    """The takes an engine on this machine made already (its log's recordings, and the files
-    folder this shell's engines write to): the next unnamed `record` goes past them."""
+def engine_takes(client: EngineClient, log: str | None) -> int:
+    """The takes an engine on this machine made already (its log's recordings, `log` from
+    `local_log`, and the files folder this shell's engines write to): the next unnamed
+    `record` goes past them."""
     if not is_local(client.address[0]):
         return 0
-    return takes_made(default_folder(), local_log(client))
+    return takes_made(default_folder(), log)
 
 
 def attached_notice(client: EngineClient) -> str:
