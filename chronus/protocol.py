@@ -71,6 +71,7 @@ PARAM_ALIASES: dict[str, str] = {
     "frequency": "freq",
     "resonance": "res",
     "q": "res",
+    "squelch": "res",
     "volume_db": "volume",
     "gain": "volume",
     "atk": "attack",
@@ -79,7 +80,8 @@ PARAM_ALIASES: dict[str, str] = {
     "sus": "sustain",
     "amplitude": "amp",
 }
-"""Compatibility names of parameters → canonical names (resolved in one place)."""
+"""Compatibility names and musicians' words for parameters → canonical names (resolved in
+one place: `squelch` is what an acid filter's resonance is called at the prompt)."""
 
 ADDRESS_ALIASES: dict[str, str] = {
     "/note_on": "/note",

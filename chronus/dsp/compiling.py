@@ -9,8 +9,11 @@ the musician why the engine is not ready yet.
 
 from __future__ import annotations
 
+import mmap
 import os
+import struct
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +31,9 @@ __all__ = [
     "watch_compiles",
 ]
 
+_WAIT_S = 0.1
+"""How often the process done with its share looks at its helper's count while it waits."""
+
 Report = Callable[[int, int, str], None]
 """(kernels compiled so far, kernels in all, the name of the one starting)."""
 
@@ -44,20 +50,62 @@ def kernel_count(prefix: str = "chronus.") -> int:
     return count
 
 
+_HELPER = struct.Struct("q40s")
+"""What a forked helper shares with the watching process: its compiles, its last kernel."""
+
+
 class CompileWatch(event.Listener):
-    """Calls `report` as each compile starts; `compiled` counts them."""
+    """Calls `report` as each compile starts; `compiled` counts them.
+
+    A process forked to compile a share (`compile_in_two`) inherits the watch; it reports
+    nothing itself (two processes writing one progress line interleave their counts) but
+    counts into memory shared with this process, whose reports then add its compiles to
+    their own: one display, counting up.
+    """
 
     def __init__(self, report: Report, total: int) -> None:
         self.report = report
         self.total = total
-        self.compiled = 0
+        self.own = 0
+        self._helping = False
+        self._shared = mmap.mmap(-1, _HELPER.size)
+        self._helper_seen = 0
+
+    @property
+    def compiled(self) -> int:
+        """Compiles so far, a forked helper's included."""
+        return self.own + self._helper()[0]
+
+    def _helper(self) -> tuple[int, str]:
+        count, name = _HELPER.unpack_from(self._shared)
+        return int(count), bytes(name).rstrip(b"\0").decode(errors="replace")
+
+    def become_helper(self) -> None:
+        """In a forked process: count into the shared memory from now on, report nothing."""
+        self._helping = True
+        self.own = 0
 
     def on_start(self, ev: event.Event) -> None:
         """A compile begins."""
-        self.compiled += 1
+        self.own += 1
         dispatcher = ev.data.get("dispatcher") if isinstance(ev.data, dict) else None
         name = getattr(getattr(dispatcher, "py_func", None), "__name__", "?")
-        self.report(self.compiled, max(self.total, self.compiled), name)
+        if self._helping:
+            _HELPER.pack_into(self._shared, 0, self.own, name.encode()[: _HELPER.size - 8])
+            return
+        self._tell(name)
+
+    def poll(self) -> None:
+        """Report the helper's compiles made since the last report (while this process,
+        done with its share, waits for it)."""
+        count, name = self._helper()
+        if count != self._helper_seen:
+            self._tell(name)
+
+    def _tell(self, name: str) -> None:
+        self._helper_seen = self._helper()[0]
+        done = self.own + self._helper_seen
+        self.report(done, max(self.total, done), name)
 
     def on_end(self, ev: event.Event) -> None:
         """A compile ended (nothing to do)."""
@@ -95,12 +143,13 @@ def cache_is_cold() -> bool:
         return False
 
 
-def compile_in_two(rate: int, block: int) -> bool:
+def compile_in_two(rate: int, block: int, watch: CompileWatch | None = None) -> bool:
     """On a cold cache, compile the kernels in two processes at once: a forked child warms
     up one share of the module types while this process warms up the other, so that the
     cache holds all of them about twice as soon (numba compiles in one thread). True if it
     did; the caller's own full warm-up then loads them from the cache. Call it only from a
-    process with no other thread."""
+    process with no other thread. With the `watch` of this process, the child's compiles
+    are reported by this process alone, in its count."""
     from chronus.dsp.render import Renderer
 
     if not cache_is_cold() or (os.cpu_count() or 1) < 2:
@@ -109,12 +158,21 @@ def compile_in_two(rate: int, block: int) -> bool:
     if child == 0:
         code = 1
         try:
+            if watch is not None:
+                watch.become_helper()
             Renderer(rate, block).warm_up(SHARES[1])
             code = 0
         finally:
             os._exit(code)
     try:
         Renderer(rate, block).warm_up(SHARES[0])
-    finally:
+        while os.waitpid(child, os.WNOHANG) == (0, 0):
+            if watch is not None:
+                watch.poll()
+            time.sleep(_WAIT_S)
+        if watch is not None:
+            watch.poll()  # the helper's last compiles, made since the last look
+    except BaseException:
         os.waitpid(child, 0)
+        raise
     return True

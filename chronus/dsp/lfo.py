@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from chronus.dsp import kernels
 from chronus.dsp.module import Module, StateValue
-from chronus.dsp.params import ParamSpec
+from chronus.dsp.params import modulated_value
 from chronus.dsp.specs import TYPE_SPECS
 
 __all__ = [
@@ -37,18 +37,6 @@ SHAPE_SINE, SHAPE_TRIANGLE, SHAPE_SAW, SHAPE_SQUARE, SHAPE_RANDOM = range(5)
 SEED = 0x2545F491
 LFO_NOISE_STREAM = 17
 MASK = 0xFFFFFFFF
-
-
-def modulated_value(spec: ParamSpec, center: float, amount: float) -> float:
-    """`center` moved by `amount` (−1…1 swings over the whole range) of the parameter.
-
-    Frequencies (unit ``hz``) move in the log domain, so a swing sounds even around the set
-    value. The result is not clamped; `Module.modulate` clamps it.
-    """
-    if spec.unit == "hz" and spec.minimum > 0.0:
-        span = math.log2(spec.maximum) - math.log2(spec.minimum)
-        return float(2.0 ** (math.log2(max(center, spec.minimum)) + 0.5 * amount * span))
-    return center + 0.5 * amount * (spec.maximum - spec.minimum)
 
 
 class Lfo(Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["MIX_SMOOTHING_MS", "ParamSpec", "mix_specs", "smoothing_coef"]
+__all__ = ["MIX_SMOOTHING_MS", "ParamSpec", "mix_specs", "modulated_value", "smoothing_coef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +77,15 @@ def mix_specs(volume_db: float) -> tuple[ParamSpec, ...]:
         ParamSpec("mute", 0.0, 0.0, 1.0, "", 0.0, "1 silences the module (with a short fade)"),
         ParamSpec("solo", 0.0, 0.0, 1.0, "", 0.0, "1 plays only soloed modules and their chains"),
     )
+
+
+def modulated_value(spec: ParamSpec, center: float, amount: float) -> float:
+    """`center` moved by `amount` (−1…1 swings over the whole range) of the parameter.
+
+    Frequencies (unit ``hz``) move in the log domain, so a swing sounds even around the set
+    value. The result is not clamped; `Module.modulate` clamps it.
+    """
+    if spec.unit == "hz" and spec.minimum > 0.0:
+        span = math.log2(spec.maximum) - math.log2(spec.minimum)
+        return float(2.0 ** (math.log2(max(center, spec.minimum)) + 0.5 * amount * span))
+    return center + 0.5 * amount * (spec.maximum - spec.minimum)

@@ -207,7 +207,7 @@ def _warm(rate: int, block: int) -> int:
             log.info("compiling DSP kernels (first run) … %d/%d (%s)", done, total, name)
 
     with watch_compiles(progress) as watch:
-        compile_in_two(rate, block)  # a first run: two processes compile at once
+        compile_in_two(rate, block, watch)  # a first run: two processes compile at once
         Renderer(rate, block).warm_up()  # a fork's own warm-up reports any errors
         exceeds(np.zeros((block, 2), dtype=np.float32), slot.SILENCE)
     if watch.compiled:

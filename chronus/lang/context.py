@@ -19,7 +19,7 @@ rebuilds it from the engine's state dump with `Context.from_dump`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
@@ -295,10 +295,15 @@ class Context:
     def sound_filter(self, module_id: str) -> str | None:
         """The filter the sound of `module_id` goes through: itself if it is a filter, else
         the nearest one after it (the first routed when two are as near), else None."""
-        if self.modules.get(module_id) in FILTER_TYPES:
+        return self.sound_through(module_id, FILTER_TYPES)
+
+    def sound_through(self, module_id: str, kinds: Collection[str]) -> str | None:
+        """The module of one of `kinds` the sound of `module_id` goes through: itself if it
+        is one, else the nearest one after it (the first routed when two are as near)."""
+        if self.modules.get(module_id) in kinds:
             return module_id
         for node in self.downstream(module_id):
-            if self.modules.get(node) in FILTER_TYPES:
+            if self.modules.get(node) in kinds:
                 return node
         return None
 

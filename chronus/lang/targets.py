@@ -11,6 +11,10 @@ goes through:
 3. with no filter after it, its own: a synth's built-in low-pass, and for darker and
    brighter a drum's `tone`, a reverb's or a delay's `damp`, a distortion's `tone`.
 
+`drive` reaches the distortion the sound goes through by the same rule: an acid bass called
+`b` is `b → b_f → b_drive`, and `more drive on b` turns up `b_drive` (the synth's and the
+acid filter's own drive stay for a sound with no distortion after it, and for raw OSC).
+
 Every other parameter is the module's own; one it lacks is looked for along its chain,
 nearest first (`wetter` or `room 0.8` on a synth reach the reverb after it). `cutoff 1000`,
 `more cutoff`, `darker` and `lfo on bass cutoff` therefore all move the same knob. A synth's
@@ -37,6 +41,7 @@ processor nothing plays into, every track there is (`track_owners`).
 
 from __future__ import annotations
 
+from chronus.dsp.specs import FILTER_TYPES
 from chronus.lang.context import Context
 from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_processor
 
@@ -53,6 +58,12 @@ __all__ = [
 TONE_PARAMS = frozenset({"cutoff", "res"})
 """Canonical parameters that belong to the filter a sound goes through."""
 
+_CHAIN_OWNERS: dict[str, tuple[str, ...]] = {
+    **{param: FILTER_TYPES for param in TONE_PARAMS},
+    "drive": ("distortion",),
+}
+"""Canonical parameter → the module types along a chain that own it for the whole sound."""
+
 _BRIGHTNESS = ("cutoff", "tone", "damp")
 """What darker and brighter move on a module with no filter after it, in this order."""
 
@@ -62,8 +73,9 @@ _UNITS = {"hz": "Hz", "khz": "kHz", "db": "dB"}
 def reach(module_id: str, kind: str, param: str, context: Context) -> tuple[str, ParamSpec] | None:
     """The (module, parameter) that the canonical `param` said about `module_id` moves, or
     None if neither it nor anything along its chain has one."""
-    if param in TONE_PARAMS:
-        node = context.sound_filter(module_id)
+    owners = _CHAIN_OWNERS.get(param)
+    if owners is not None:
+        node = context.sound_through(module_id, owners)
         spec = None if node is None else find_param(context.modules[node], param)
         if node is not None and spec is not None:
             return node, spec

@@ -23,6 +23,7 @@ from chronus.lang.modules import module_types, param_names, plugin_types
 from chronus.lang.parser import UNIT_WORDS, keywords, warm_up
 from chronus.lang.sounds import sound_words
 from chronus.protocol import Message
+from chronus.session.focus import keep_focus
 from chronus.session.local_files import is_local, localised
 from chronus.session.recording import Recorder, recording_of, takes_made
 from chronus.session.replay import Replayer
@@ -45,11 +46,17 @@ from chronus.shell.live import terminal_runner
 from chronus.shell.liveness import Liveness, back_line, lost_line
 from chronus.shell.native import scan_later
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
-from chronus.shell.sessions import attached_notice, logged_notice, sessions_text, start_log
+from chronus.shell.sessions import (
+    attached_notice,
+    local_log,
+    logged_notice,
+    sessions_text,
+    start_log,
+)
 from chronus.shell.showing import Show
 from chronus.shell.snapshot_words import SnapshotWords
 from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer, quit_how
-from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar
+from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar, tempo_due
 from chronus.shell.views import (
     format_health,
     format_plugin_health,
@@ -111,6 +118,13 @@ class Shell:
         """What a line changed, told in one line (only the notes when quiet)."""
         self.quit_how: str | None = None
         """After a quit: `stop`, `leave`, or None (the prompt asks)."""
+        self.focus_log: str | None = None
+        """The engine's session log, beside which the focus is kept for the next shell
+        (None: not kept; see `chronus.session.focus`)."""
+        self._kept_focus: str | None = None
+        self.tempo_due: tuple[float, int | None] | None = None
+        """A tempo sent while the transport ran, waiting for its bar: (bpm, bar), for the
+        toolbar."""
 
     def handle(self, line: str) -> bool:
         """Interpret one line and act on it; False when the user asked to quit."""
@@ -171,6 +185,9 @@ class Shell:
             self.plugins.send(message)
         for note in self.feedback.lines(result, before, after or self._moment(before)):
             self.write(note)
+        running = before is not None and before.state.transport
+        self.tempo_due = tempo_due(messages, running, self.feedback.next_bar, self.tempo_due)
+        self.keep_focus()
         for mapped in result.mapped:
             intent = mapped.intent
             if isinstance(intent, ShellCommand):
@@ -186,6 +203,16 @@ class Shell:
             elif isinstance(intent, Replay):
                 self._replay(intent)
         return True
+
+    def keep_focus(self, log: str | None = None) -> None:
+        """Keep the focus beside the session log when it changed (`log`: keep it beside
+        this log from now on), for a shell that attaches later."""
+        if log is not None:
+            self.focus_log, self._kept_focus = log, None
+        focus = self.interpreter.context.focus
+        if self.focus_log is not None and (focus != self._kept_focus or log is not None):
+            keep_focus(self.focus_log, focus)
+            self._kept_focus = focus
 
     def _moment(self, before: Moment | None) -> Moment | None:
         return None if before is None else Moment.of(self.interpreter.context)
@@ -349,6 +376,7 @@ class Shell:
             left=self.recorder.left if context.recording else None,
             tempo=context.tempo,
             engine=f"{host}:{port}",
+            tempo_due=self.tempo_due,
         )
         return draw_toolbar(self.live.latest if self.live else None, extras)
 
@@ -529,6 +557,7 @@ def _attached(
     )
     shell.live = LiveStatus.for_engine(client.address, write, shell.recorder.reports).start()
     shell.pictures.beat_now = lambda: _beat(client)
+    shell.keep_focus(local_log(client))
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
     if not owns_engine and (notice := attached_notice(client)):
         write(notice)

@@ -23,7 +23,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "filter": (
         "add a saw bass through an acid filter", "make it darker", "much brighter",
-        "more resonance", "resonance 0.8 on f1", "cutoff 500 on f1",
+        "more resonance", "more squelch", "resonance 0.8 on f1", "cutoff 500 on f1",
         "set bass cutoff to 800 hz", "bass cutoff 1.2 khz", "env_amount 50%", "accent 0.7",
         "open the filter a little",
     ),
@@ -39,7 +39,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "effect": (
         "bass through distortion then delay", "add a reverb after lead", "room 0.8", "mix 25%",
         "wetter", "a bit drier", "time 250 ms", "feedback 60%", "echo sync 0.75",
-        "set dist drive 12 db", "gimme some reverb", "insert a delay",
+        "set dist drive 12 db", "more drive on b", "gimme some reverb", "insert a delay",
     ),
     "lfo": (
         "lfo on bass cutoff at 1/8 depth 50%", "lfo on bass res at 2 hz",

@@ -217,7 +217,8 @@ def changed(
     out += _params(before, after, set(added), said)
     out += _modulations(before, after)
     if after.tempo != before.tempo:
-        when = " from the next bar" if before.transport and after.transport else ""
+        running = before.transport and after.transport
+        when = "" if not running else f" from bar {next_bar}" if next_bar else " from the next bar"
         out.append(f"tempo {before.tempo:g} → {after.tempo:g}{when}")
     out += _tracks(before, after, next_bar)
     if after.transport != before.transport:
@@ -438,20 +439,29 @@ class Teller:
     def __init__(self, quiet: bool = False, beat_now: BeatNow | None = None) -> None:
         self.quiet = quiet
         self.beat_now = beat_now
+        self.next_bar: int | None = None
+        """The bar the last line's changes wait for (None: none wait, or the clock is not
+        known)."""
 
     def lines(
         self, result: Interpretation, before: Moment | None, after: Moment | None
     ) -> list[str]:
         """What to write for `result` (its notes alone if quiet or if `before` is unknown)."""
-        if self.quiet or before is None or after is None:
-            asides = {m.note for m in result.mapped if m.aside}
-            return [note for note in result.notes if note not in asides]
-        next_bar = None
-        # The clock is asked only for a track changed while the transport runs.
-        moved = before.state.tracks != after.state.tracks
+        self.next_bar = None
+        if before is None or after is None:
+            return self._notes(result)
+        # The clock is asked only for a track or the tempo changed while the transport runs.
+        moved = (before.state.tracks, before.state.tempo) != (after.state.tracks, after.state.tempo)
         if self.beat_now is not None and before.state.transport and moved:
             try:
-                next_bar = next_bar_of(self.beat_now())
+                self.next_bar = next_bar_of(self.beat_now())
             except Exception:  # the clock is a nicety: a line is never lost for it
-                next_bar = None
-        return told(result, before, after, next_bar)
+                self.next_bar = None
+        if self.quiet:
+            return self._notes(result)
+        return told(result, before, after, self.next_bar)
+
+    @staticmethod
+    def _notes(result: Interpretation) -> list[str]:
+        asides = {m.note for m in result.mapped if m.aside}
+        return [note for note in result.notes if note not in asides]

@@ -23,9 +23,10 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   add a 303 · add an acid bass called b · add a pad called keys   named sounds (help sounds)
   set bass cutoff to 800 hz · cutoff 1.2 khz (the module in focus) · pan 30% right
   make it darker · much brighter · more resonance · louder · wetter · longer release
-    cutoff, resonance, darker, brighter reach the filter the sound goes through (a synth's
-    own when it goes through none); a parameter a module lacks, the next module that has
-    it; each change says what it did: acid1 cutoff 400 → 280 Hz
+    cutoff, resonance (q, squelch), darker, brighter reach the filter the sound goes
+    through, drive the distortion (a synth's own when it goes through none); a parameter a
+    module lacks, the next module that has it; each change says what it did:
+    acid1 cutoff 400 → 280 Hz
   resonance 0.8 on the filter                the filter the focus goes through
   play c3 on bass · play c minor chord on pad · play a4 for 2 beats · bass plays eb2
   play c2 eb2 g2 c3 every 16th on bass · kick x . . . x . . . · hat x x x x every 8th

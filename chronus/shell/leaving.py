@@ -10,7 +10,7 @@ to the prompt; input that ends (`chronus < lines.txt`) leaves. `quit --stop` and
 
 A later `chronus` with no `--engine` finds the engine still playing on the default port and
 attaches to it (`find_engine`), rebuilding its mirror from `/engine/dump`; the focus is the
-last module of the patch (`attach_context`).
+one the last shell on it had, when its session log keeps it (`attach_context`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from prompt_toolkit.output import Output
 from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 from chronus.lang.context import Context
 from chronus.lang.modules import is_modulator
-from chronus.shell.sessions import engine_takes, logged_history
+from chronus.session.focus import left_focus
+from chronus.shell.sessions import engine_takes, local_log, logged_history
 
 __all__ = [
     "LEAVE",
@@ -104,16 +105,18 @@ def find_engine(
 
 def attach_context(client: EngineClient) -> Context:
     """The mirror of a running engine: its patch, patterns and tempo from `/engine/dump`,
-    the focus on its last module that makes or shapes a sound (not an lfo, which `darker`
-    or `play c3` cannot act on; None for an empty patch), its undo history from the engine's
-    session log (`logged_history`; none if the log does not explain the patch).
+    the focus the last shell on it had (kept beside the engine's session log, see
+    `chronus.session.focus`; None if none was kept or its module is gone: `attached_line`
+    then says how to choose one), its undo history from the engine's session log
+    (`logged_history`; none if the log does not explain the patch).
     EngineError if it does not answer."""
     context = Context.from_engine(client.dump())
-    sounding = [m for m, kind in context.modules.items() if not is_modulator(kind)]
-    context.focus = next(reversed(sounding or list(context.modules)), None)
+    log = local_log(client)
+    focus = None if log is None else left_focus(log)
+    context.focus = focus if focus in context.modules else None
     context.attached = True
-    context.history = logged_history(client, context.state())
-    context.takes = engine_takes(client)
+    context.history = logged_history(log, context.state())
+    context.takes = engine_takes(client, log)
     return context
 
 
@@ -130,6 +133,9 @@ def attached_line(context: Context, address: tuple[str, int]) -> str:
     ]
     if context.focus is not None:
         parts.append(f"focus {context.focus}")
+    elif context.modules:
+        sounding = [m for m, kind in context.modules.items() if not is_modulator(kind)]
+        parts.append(f"no focus yet: `focus {(sounding or list(context.modules))[0]}` picks one")
     if context.history:
         count = len(context.history)
         parts.append(f"undo: {count} line{'' if count == 1 else 's'} of its session log")

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Span, Text
 from rich.tree import Tree
 
+from chronus.dsp.params import modulated_value
 from chronus.dsp.specs import DRUM_TYPES, FILTER_TYPES, MODULATOR_TYPES, SYNTH_TYPES
 from chronus.lang.modules import ParamSpec, param_specs
 from chronus.seq.transport import BEATS_PER_BAR
@@ -365,8 +366,38 @@ def bar_cells(spec: ParamSpec, value: float, width: int = BAR_WIDTH) -> int:
     return round(_fraction(spec, value) * width)
 
 
+def _params(entry: Any) -> dict[str, Any]:
+    """The parameters a module's entry in the dump holds."""
+    params = entry.get("params") if isinstance(entry, dict) else None
+    return params if isinstance(params, dict) else {}
+
+
+def _depth(entry: Any) -> float:
+    """The depth of an lfo's entry in the dump (its default when not set)."""
+    depth = _params(entry).get("depth", _specs("lfo")["depth"].default)
+    return float(depth) if isinstance(depth, int | float) else 0.0
+
+
+def _bar(spec: ParamSpec, value: float, depth: float) -> Text:
+    """A parameter's bar: filled up to its set value; a span an lfo sweeps it over (`depth`
+    of its range each way, as the engine moves it) is drawn in magenta, ▒ beyond the value."""
+    filled = bar_cells(spec, value)
+    if depth <= 0:
+        return Text("█" * filled, style="green") + Text("░" * (BAR_WIDTH - filled), style="dim")
+    low = bar_cells(spec, modulated_value(spec, value, -depth))
+    high = max(bar_cells(spec, modulated_value(spec, value, depth)), filled)
+    low = min(low, filled)
+    return (
+        Text("█" * low, style="green")
+        + Text("█" * (filled - low), style="magenta")
+        + Text("▒" * (high - filled), style="magenta")
+        + Text("░" * (BAR_WIDTH - high), style="dim")
+    )
+
+
 def module_bars(dump: dict[str, Any], module_id: str) -> RenderableType:
-    """`show bass`: each parameter's value against its range, as a bar, with its unit."""
+    """`show bass`: each parameter's value against its range, as a bar, with its unit; one an
+    lfo moves is marked `~ lfo1`, its bar showing the span the lfo sweeps it over."""
     modules = dump.get("modules") or {}
     entry = modules.get(module_id)
     if not isinstance(entry, dict):
@@ -374,21 +405,29 @@ def module_bars(dump: dict[str, Any], module_id: str) -> RenderableType:
         return Text(f'there is no module called "{module_id}" (modules: {known})')
     kind = _kind(entry)
     params = entry.get("params") or {}
+    chains = _Chains(dump)
+    lfos: dict[str, list[str]] = {}
+    for lfo, param in chains.modulated.get(module_id, []):
+        lfos.setdefault(param, []).append(lfo)
     table = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False)
-    for column in ("parameter", "value", "", "range"):
+    for column in ("parameter", "value", "", "range") + (("",) if lfos else ()):
         table.add_column(column, no_wrap=True)
     for spec in param_specs(kind):
         value = params.get(spec.name, spec.default)
         if not isinstance(value, int | float):
             continue
-        filled = bar_cells(spec, float(value))
-        bar = Text("█" * filled, style="green") + Text("░" * (BAR_WIDTH - filled), style="dim")
+        moving = lfos.get(spec.name, [])
+        depth = sum(_depth(chains.modules.get(lfo)) for lfo in moving)
         style = "" if value == spec.default else "bold"
-        table.add_row(
-            Text(spec.name, style=style), value_text(spec, float(value)), bar, spec.range_text
-        )
+        row: list[RenderableType] = [Text(spec.name, style=style), value_text(spec, float(value))]
+        row += [_bar(spec, float(value), depth), Text(spec.range_text)]
+        if moving:
+            how = [
+                f"{lfo} ({_key_values('lfo', _params(chains.modules.get(lfo)))})" for lfo in moving
+            ]
+            row.append(Text(f"~ {' + '.join(how)}", style="magenta"))
+        table.add_row(*row)
     title = Text(f"{module_id} ({kind})", style="bold")
-    chains = _Chains(dump)
     goes = ", ".join(chains.routes.get(module_id, [])) or "nothing"
     title.append(f" → {goes}")
     track = chains.tracks.get(module_id)

@@ -23,6 +23,7 @@ __all__ = [
     "engine_log",
     "engine_takes",
     "format_sessions",
+    "local_log",
     "logged_history",
     "logged_notice",
     "sessions_text",
@@ -54,30 +55,31 @@ def engine_log(client: EngineClient) -> str | None:
     return str(log) if log else None
 
 
-def logged_history(client: EngineClient, now: PatchState) -> list[PatchState]:
-    """The undo history of an engine attached to, from its session log when this machine
-    can read it and the log explains the patch `now` (see `chronus.session.log_history`);
-    else none."""
+def local_log(client: EngineClient) -> str | None:
+    """The session log of an engine on this machine (None: it keeps none, it does not say,
+    or it runs elsewhere, where this shell cannot read its files)."""
     if not is_local(client.address[0]):
-        return []
+        return None
     try:
-        log = engine_log(client)
+        return engine_log(client)
     except (EngineError, KeyError, TypeError):
-        return []
+        return None
+
+
+def logged_history(log: str | None, now: PatchState) -> list[PatchState]:
+    """The undo history of an engine attached to, from its session log `log` (`local_log`)
+    when the log explains the patch `now` (see `chronus.session.log_history`); else none."""
     if log is None:
         return []
     return history_from_log(log, now, HISTORY_LIMIT) or []
 
 
-def engine_takes(client: EngineClient) -> int:
-    """The takes an engine on this machine made already (its log's recordings, and the files
-    folder this shell's engines write to): the next unnamed `record` goes past them."""
+def engine_takes(client: EngineClient, log: str | None) -> int:
+    """The takes an engine on this machine made already (its log's recordings, `log` from
+    `local_log`, and the files folder this shell's engines write to): the next unnamed
+    `record` goes past them."""
     if not is_local(client.address[0]):
         return 0
-    try:
-        log = engine_log(client)
-    except (EngineError, KeyError, TypeError):
-        log = None
     return takes_made(default_folder(), log)
 
 

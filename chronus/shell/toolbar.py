@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chronus.engine.client import EngineClient, EngineError
+from chronus.protocol import Message
 from chronus.seq.transport import BEATS_PER_BAR
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "draw_toolbar",
     "event_line",
     "meter",
+    "tempo_due",
+    "tempo_text",
 ]
 
 POLLS_PER_S: Final = 3
@@ -43,6 +46,8 @@ SHOWN_KINDS: Final = frozenset({"failover", "quarantine", "recording", "plugin",
 METER_CELLS: Final = 8
 METER_FLOOR_DB: Final = -48.0
 """The meter's left end; each of its cells is 6 dB."""
+_SAME_BPM: Final = 0.01
+"""Tempi closer than this are one (the engine answers its tempo rounded)."""
 _MARKS: Final = {
     "failover": "⚡",
     "quarantine": "⚠",
@@ -65,6 +70,50 @@ class Extras:
     tempo: float | None = None
     engine: str = ""
     """`host:port`, shown while the engine's state is unknown."""
+    tempo_due: tuple[float, int | None] | None = None
+    """A tempo sent while the transport runs, waiting for its bar line: (bpm, bar or None)."""
+
+
+def tempo_due(
+    sent: Sequence[Message], running: bool, bar: int | None, was: tuple[float, int | None] | None
+) -> tuple[float, int | None] | None:
+    """The tempo waiting for its bar line after a line `sent` these messages: the last
+    `/tempo` sent while the transport ran and not `now` (at `bar`), else what `was` waiting,
+    unless a tempo was set at once.
+
+    >>> from chronus.protocol import validate
+    >>> tempo_due([validate("/tempo", (140.0,))], True, 17, None)
+    (140.0, 17)
+    >>> tempo_due([validate("/tempo", (140.0, 1))], True, 17, (150.0, 17)) is None
+    True
+    """
+    due = was
+    for message in sent:
+        if message.address == "/tempo":
+            now = len(message.args) > 1 and bool(message.args[1])
+            due = (float(message.args[0]), bar) if running and not now else None
+    return due
+
+
+def tempo_text(now: dict[str, Any], due: tuple[float, int | None] | None) -> str:
+    """The tempo playing, and one waiting for its bar line until the engine plays it.
+
+    >>> playing = {"bpm": 128.0, "beat": 62.5}
+    >>> tempo_text(playing, (140.0, 17)), tempo_text(playing, None)
+    ('♩ 128 → 140 at bar 17', '♩ 128')
+    >>> tempo_text({"bpm": 140.0, "beat": 64.1}, (140.0, 17))
+    '♩ 140'
+    """
+    bpm = float(now.get("bpm") or 0)
+    beat = now.get("beat")
+    if due is None or beat is None or abs(due[0] - bpm) < _SAME_BPM:
+        return f"♩ {bpm:g}"
+    new, bar = due
+    if bar is None:
+        return f"♩ {bpm:g} → {new:g} at the next bar"
+    if math.floor(float(beat)) // BEATS_PER_BAR + 1 >= bar:
+        return f"♩ {bpm:g}"  # its bar came and the engine plays another: it is no news
+    return f"♩ {bpm:g} → {new:g} at bar {bar}"
 
 
 def meter(peak_db: float, rms_db: float, cells: int = METER_CELLS) -> str:
@@ -122,7 +171,7 @@ def draw_toolbar(now: dict[str, Any] | None, extras: Extras) -> str:
         tempo = f" · tempo {extras.tempo:g}" if extras.tempo is not None else ""
         head = f" engine {extras.engine} (no answer yet){tempo}"
     else:
-        head = f" ♩ {float(now.get('bpm') or 0):g} · {bar_beat(now.get('beat'))}"
+        head = f" {tempo_text(now, extras.tempo_due)} · {bar_beat(now.get('beat'))}"
         head += _level(now)
         head += f" · dsp {100 * float(now.get('dsp_load') or 0):.0f}%"
         trouble = [f"{key} {now[key]}" for key in ("xruns", "underruns") if int(now.get(key) or 0)]

@@ -149,7 +149,7 @@ def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) 
     with Terminal(["--port", str(port)], tmp_path) as second:
         second.wait_for(
             rf"attached to the engine playing at 127\.0\.0\.1:{port}: 2 modules, 1 pattern, "
-            r"tempo 120, focus acid1, undo: 3 lines of its session log"
+            r"tempo 120, focus bass, undo: 3 lines of its session log"
         )
         second.type("what is bass\r")
         second.wait_for(r"bass is a saw")

@@ -114,3 +114,30 @@ def test_a_killed_slot_puts_a_failover_line_above_the_prompt(
     time.sleep(3 * REFRESH_S)
     assert [text for text in prompt.written if text.startswith("⚡")] == [line]  # once
     assert any(re.search(r" · failovers [1-9]", text) for text in prompt.drawn[-3:])
+
+
+def test_a_tempo_change_shows_as_waiting_until_its_bar_line(prompt: Prompt) -> None:
+    """`tempo 200` while the transport runs plays from the next bar line: until then the
+    toolbar shows the tempo playing and the one coming, then the new one, never earlier."""
+    prompt.type("add a kick")
+    prompt.type("kick: x . x .")
+    deadline = time.monotonic() + 20
+    while not ((found := DRAWN.search(prompt.drawn[-1] if prompt.drawn else "")) and
+               found[2] in ("2", "3")):  # fmt: skip
+        assert time.monotonic() < deadline, prompt.drawn[-3:]
+        time.sleep(REFRESH_S / 4)  # mid-bar: the bar line is a beat away, not a millisecond
+    prompt.type("tempo 200")
+    said = prompt.wait_written(r"^tempo [\d.]+ → 200 from bar \d+$", 10)
+    bar = int(said.rsplit(" ", 1)[1])
+    waiting = re.compile(rf"♩ [\d.]+ → 200 at bar {bar} · (\d+):")
+    playing = re.compile(r"♩ 200 · (\d+):(\d+)")
+    deadline = time.monotonic() + 20
+    while not any(playing.search(text) for text in prompt.drawn):
+        assert time.monotonic() < deadline, prompt.drawn[-3:]
+        time.sleep(REFRESH_S)
+    shown = [int(m[1]) for text in prompt.drawn if (m := waiting.search(text))]
+    assert shown and all(at < bar for at in shown), shown
+    # the engine renders a few ms ahead: its new tempo may show on the last beat before
+    new = [(int(m[1]), int(m[2])) for text in prompt.drawn if (m := playing.search(text))]
+    assert all(at >= bar or (at, beat) == (bar - 1, 4) for at, beat in new), new
+    prompt.type("tempo 120 now")  # the engine is the module's: as it was

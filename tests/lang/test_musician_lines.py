@@ -395,3 +395,55 @@ def test_recording_starts_as_musicians_say_it(line: str, osc: list[object]) -> N
     """`record start` was refused ("unexpected word start") and `start recording` read as
     a module called "recording"."""
     assert _osc(Interpreter(), line) == osc
+
+
+@pytest.mark.parametrize(
+    ("line", "osc"),
+    [
+        ("more drive on b", [["/mod/b_drive/drive", 21.0]]),
+        ("drive 24 on b", [["/mod/b_drive/drive", 24.0]]),
+        ("less drive", [["/mod/b_drive/drive", 15.0]]),  # b is in focus
+        ("more drive on b_f", [["/mod/b_drive/drive", 21.0]]),
+        ("more drive on b_drive", [["/mod/b_drive/drive", 21.0]]),
+    ],
+)
+def test_drive_said_of_a_sound_turns_up_the_distortion_it_goes_through(
+    line: str, osc: list[object]
+) -> None:
+    """An acid bass called b is b (a square, with a drive of its own) → b_f (an acid filter,
+    with one too) → b_drive (the distortion): `more drive on b` moved the square's drive,
+    which the distortion after it all but hides."""
+    interpreter = Interpreter()
+    _osc(interpreter, "add an acid bass called b")
+    assert interpreter.context.modules["b_drive"] == "distortion"
+    result = interpreter.interpret(line)
+    assert result.ok, result.error and result.error.render()
+    assert [m.to_list() for m in result.messages] == osc
+    assert "b_drive drive 18 → " in result.notes[0]  # the module that moved is named
+
+
+def test_drive_with_no_distortion_after_it_is_the_modules_own() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a 303 called acid; add a saw called lead through distortion")
+    assert _osc(interpreter, "drive 0.5 on acid") == [["/mod/acid/drive", 0.5]]
+    assert _osc(interpreter, "drive 0.5 on acid_f") == [["/mod/acid_f/drive", 0.5]]
+    assert _osc(interpreter, "drive 20 on lead") == [["/mod/distortion1/drive", 20.0]]
+    # and raw OSC still reaches the synth's own
+    assert _osc(interpreter, "/mod/lead/drive 0.5") == [["/mod/lead/drive", 0.5]]
+
+
+@pytest.mark.parametrize(
+    ("line", "osc"),
+    [
+        ("more squelch", [["/mod/acid1/res", 0.7]]),
+        ("less squelch", [["/mod/acid1/res", 0.5]]),
+        ("a bit more squelch", [["/mod/acid1/res", 0.65]]),
+        ("squelch 70%", [["/mod/acid1/res", 0.7]]),
+        ("squelch 0.9 on acid1", [["/mod/acid1/res", 0.9]]),
+        ("set bass squelch to 0.3", [["/mod/acid1/res", 0.3]]),
+    ],
+)
+def test_squelch_is_the_resonance_of_the_acid_filter(line: str, osc: list[object]) -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called bass through an acid filter")
+    assert _osc(interpreter, line) == osc

@@ -80,6 +80,12 @@ def test_a_relative_word_says_the_knob_it_moved() -> None:
     assert play("a bit louder on bass") == ["bass volume -6 → -4.5 dB"]
 
 
+def test_drive_on_a_sound_says_it_moved_the_distortion_of_its_chain() -> None:
+    play = Player("add an acid bass called b")
+    assert play("more drive on b") == ["b_drive drive 18 → 21 dB"]
+    assert play("squelch 0.9") == ["b_f res 0.72 → 0.9"]
+
+
 def test_a_group_says_each_module_it_moved() -> None:
     play = Player("add a pluck")
     assert play("make them darker") == ["pluck cutoff 500 → 350 Hz; pluck_echo damp 0.5 → 0.6"]
@@ -316,10 +322,12 @@ def test_the_next_bar_comes_from_the_beat_when_the_transport_runs() -> None:
     assert teller.lines(result, before, after) == ["kick: pattern x x x x (16ths) from bar 6"]
     assert len(asked) == 1
     tempo = interpreter.interpret("tempo 100")
-    assert teller.lines(tempo, after, Moment.of(interpreter.context)) == [
-        "tempo 120 → 100 from the next bar"
-    ]
-    assert len(asked) == 1  # no track changed: the clock was not asked
+    then = Moment.of(interpreter.context)
+    assert teller.lines(tempo, after, then) == ["tempo 120 → 100 from bar 6"]
+    assert len(asked) == 2 and teller.next_bar == 6  # a tempo waits for the bar line too
+    added = interpreter.interpret("add a saw")
+    assert teller.lines(added, then, Moment.of(interpreter.context)) == ["added saw1 → master"]
+    assert len(asked) == 2 and teller.next_bar is None  # nothing waits: the clock not asked
 
     def broken() -> float | None:
         raise OSError("no clock")

@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 
 from chronus.engine.client import EngineClient
+from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
+from chronus.session.focus import focus_path
 from chronus.session.recording import last_take, takes_made
 from chronus.session.stamped_log import StampedLog
+from chronus.shell.app import Shell
 from chronus.shell.leaving import attach_context, attached_line, find_engine, left_playing
 from tests.e2e.test_shell_leave_null import _free_port
 from tests.shell.fake_engine import FakeEngine
@@ -32,12 +35,12 @@ def test_an_engine_on_the_port_is_found_and_its_patch_mirrored() -> None:
         assert isinstance(client, EngineClient)
         with client:
             context = attach_context(client)
-            assert context.focus == "acid1"  # the last module
+            assert context.focus is None  # no shell kept one: not guessed
             assert context.params["bass"]["cutoff"] == 900.0
             assert context.tracks["bass"].pattern == "c2 eb2"
             assert attached_line(context, client.address) == (
                 f"attached to the engine playing at 127.0.0.1:{engine.port}: "
-                "2 modules, 1 pattern, tempo 128, focus acid1"
+                "2 modules, 1 pattern, tempo 128, no focus yet: `focus bass` picks one"
             )
     finally:
         engine.close()
@@ -67,11 +70,43 @@ def test_leaving_says_how_to_come_back() -> None:
     assert "`chronus --engine 127.0.0.1:57300` again" in left_playing(("127.0.0.1", 57300))
 
 
-def test_attached_the_focus_is_a_sound_and_record_goes_past_the_takes_made(
+def test_attached_the_focus_is_the_one_the_last_shell_had(tmp_path: Path) -> None:
+    """The focus was the last module of the patch: after `add a saw called bass through an
+    acid filter` and `make it darker` (on bass), a shell attaching had acid1 in focus."""
+    log = tmp_path / "session.log"
+    StampedLog(log, 48000, 128).close()
+    engine = FakeEngine()
+    engine.dump = {
+        "modules": {"bass": {"type": "saw"}, "acid1": {"type": "acid"}},
+        "connections": [["bass", "acid1"], ["acid1", "master"]],
+    }
+    engine.status = {"engine": {"version": "fake", "log": str(log)}}
+    try:
+        mirror = Interpreter(Context.from_dump(engine.dump))
+        first = Shell(EngineClient(*engine.address), mirror, lambda line: None)
+        first.keep_focus(str(log))
+        assert first.handle("focus acid1") and focus_path(log).read_text() == "acid1"
+        assert first.handle("set bass cutoff 900")  # names bass: the focus moves with it
+        assert focus_path(log).read_text() == "bass"
+        first.client.close()
+        client = find_engine(engine.port)
+        assert client is not None
+        with client:
+            assert attach_context(client).focus == "bass"
+            del engine.dump["modules"]["bass"]  # its module is gone: no focus, and a hint
+            context = attach_context(client)
+        assert context.focus is None
+        assert attached_line(context, ("h", 1)).endswith("no focus yet: `focus acid1` picks one")
+    finally:
+        engine.close()
+
+
+def test_attached_the_focus_is_never_an_lfo_and_record_goes_past_the_takes_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The hour at the prompt: an lfo added last took the focus (`darker` then failed), and
-    the second shell's `record` wrote take1.wav over the first shell's take."""
+    the second shell's `record` wrote take1.wav over the first shell's take. With no focus
+    kept, none is guessed, and the hint names a sound, not the lfo."""
     files = tmp_path / "files"
     files.mkdir()
     (files / "take2.wav").write_bytes(b"")
@@ -95,7 +130,8 @@ def test_attached_the_focus_is_a_sound_and_record_goes_past_the_takes_made(
         assert client is not None
         with client:
             context = attach_context(client)
-        assert context.focus == "acid1"
+        assert context.focus is None
+        assert attached_line(context, ("h", 1)).endswith("no focus yet: `focus bass` picks one")
         record = Interpreter(context).interpret("record 1 bar")
         assert record.messages[0].args[0] == "take5.wav"
     finally:

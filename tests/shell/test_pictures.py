@@ -3,6 +3,7 @@ the grid's highlighted cell at a beat, the bars' lengths."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -154,6 +155,38 @@ def test_bars_are_as_long_as_the_value_is_far_into_its_range() -> None:
     assert rows["cutoff"].count("█") == BAR_WIDTH // 2
     assert "632 Hz" in rows["cutoff"] and "20–20000 hz" in rows["cutoff"]
     assert "bass (saw) → master" in text
+
+
+def test_a_parameter_an_lfo_moves_is_marked_and_its_bar_shows_the_sweep() -> None:
+    """`show keys` drew the cutoff an lfo sweeps as a still value, like any other."""
+    dump = _dump("add a pad called keys", "lfo on keys cutoff at 1/8 depth 30%",
+                 "lfo on keys pan at 1 bar")  # fmt: skip
+    text = _text(module_bars(dump, "keys"), width=160)
+    rows = {line.split()[0]: line for line in text.splitlines()[2:] if line.strip()}
+    assert rows["cutoff"].rstrip().endswith("~ lfo1 (sync 0.5 beats · depth 0.3)")
+    assert rows["pan"].rstrip().endswith("~ lfo2 (sync 4 beats · depth 0.5)")
+    assert "~" not in rows["res"] and "▒" not in rows["res"]
+    # the bar holds its set value, then ▒ up to where the lfo takes it
+    cutoff = find_param("saw", "cutoff")
+    assert cutoff is not None
+    assert rows["cutoff"].count("█") == bar_cells(cutoff, 1400.0)
+    top = 2 ** (math.log2(1400.0) + 0.15 * math.log2(1000.0))  # 0.3 of 10 octaves, half up
+    assert rows["cutoff"].count("▒") == bar_cells(cutoff, top) - bar_cells(cutoff, 1400.0) > 0
+    pan = find_param("saw", "pan")
+    assert pan is not None  # depth 0.5 of the range (-1–1): 0.5 each way
+    assert rows["pan"].count("▒") == bar_cells(pan, 0.5) - bar_cells(pan, 0.0)
+
+
+def test_two_lfos_on_one_parameter_are_both_named_and_their_depths_add() -> None:
+    """The language gives a parameter one lfo; raw OSC (`/patch/modulate`) may give more."""
+    dump = _dump("add a saw called bass", "lfo on bass pan at 1 bar", "lfo on bass amp at 1/4")
+    dump["modulations"] = [[lfo, "bass", "pan"] for lfo, _, _ in dump["modulations"]]
+    text = _text(module_bars(dump, "bass"), width=160)
+    pan = next(line for line in text.splitlines() if line.startswith("pan "))
+    assert pan.rstrip().endswith(
+        "~ lfo1 (sync 4 beats · depth 0.5) + lfo2 (sync 1 beats · depth 0.5)"
+    )
+    assert pan.count("▒") == BAR_WIDTH // 2  # ±1: the whole range, from the middle up
 
 
 def test_bar_cells_clamp_and_value_text_has_units() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chronus.engine.client import EngineError
+from chronus.engine.client import EngineClient, EngineError
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.shell import toolbar
@@ -205,3 +205,56 @@ def test_the_end_of_a_recording_the_shell_follows_is_told_once() -> None:
     recorder.cancel()
     assert written[-2:] == ["● recorded 0.5 s to mine.wav", "● recorded 1.0 s to other.wav"]
     assert not any("timed.wav" in line and line.startswith("●") for line in written)
+
+
+def test_a_tempo_waiting_for_its_bar_is_shown_as_waiting_until_it_plays() -> None:
+    """`tempo 140` while the transport runs lands on the next bar line: the toolbar showed
+    140 before the engine played it; it shows the tempo playing and the one coming."""
+    from tests.shell.fake_engine import FakeEngine
+
+    engine = FakeEngine()
+    try:
+        client = EngineClient(*engine.address)
+        beat = [62.5]  # bar 16, its third beat
+        shell = Shell(client, Interpreter(Context()), lambda line: None, beat_now=lambda: beat[0])
+        written: list[str] = []
+        shell.write = written.append
+        assert shell.handle("add a kick; kick: x . x .; tempo 128 now")
+        assert shell.tempo_due is None
+        answers = [now(bpm=128.0, beat=62.5)]
+        shell.live = LiveStatus(lambda: answers[-1], lambda line: None)
+        shell.live.poll()
+        assert shell.handle("tempo 140")
+        assert written[-1] == "tempo 128 → 140 from bar 17"
+        assert shell.toolbar().startswith(" ♩ 128 → 140 at bar 17 · 16:3 · ")
+        answers.append(now(bpm=140.0, beat=64.1))  # the bar line came: the engine plays it
+        shell.live.poll()
+        assert shell.toolbar().startswith(" ♩ 140 · 17:1 · ")
+        # a relative change waits too; one made `now` does not
+        beat[0] = 66.0
+        assert shell.handle("a bit faster")
+        answers.append(now(bpm=140.0, beat=66.0))
+        shell.live.poll()
+        assert shell.toolbar().startswith(f" ♩ 140 → {140 * 1.05:g} at bar 18 · ")
+        assert shell.handle("tempo 100 now")
+        assert shell.toolbar().startswith(" ♩ 140 · ")  # until the next poll says 100
+        client.close()
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (now(bpm=128.0, beat=63.9), " ♩ 128 → 140 at bar 17 · 16:4 · "),
+        (now(bpm=128.0, beat=64.0), " ♩ 128 · 17:1 · "),  # its bar passed: another tempo won
+        (now(bpm=128.0, beat=None, running=False), " ♩ 128 · stopped · "),
+    ],
+)
+def test_a_waiting_tempo_is_news_only_before_its_bar(answer: dict[str, Any], shown: str) -> None:
+    assert draw_toolbar(answer, Extras(tempo_due=(140.0, 17))).startswith(shown)
+
+
+def test_a_waiting_tempo_whose_bar_is_not_known_waits_for_the_next() -> None:
+    line = draw_toolbar(now(bpm=120.0), Extras(tempo_due=(90.0, None)))
+    assert line.startswith(" ♩ 120 → 90 at the next bar · 11:3 · ")
