@@ -8,8 +8,9 @@ is safe. It then answers requests, one JSON line on stdin each, with one JSON li
 stdout.
 
 Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
-has rehearsed the checks and waits for its request: it confines itself (`confine`: the time
-limit is CPU time, `RLIMIT_CPU`), runs the checks and writes its result down a pipe as JSON.
+has sealed itself (`confine.seal`: no core file, no new process) and rehearsed the checks and
+waits for its request: it sets the job's limits (`confine.limit`: the time limit is CPU
+time, `RLIMIT_CPU`), runs the checks and writes its result down a pipe as JSON.
 The worker waits for that with a wall-clock deadline (`wall_limit`), SIGKILLs the child's
 process group past it, and turns whatever else happened (a signal, an exit, a short read)
 into a result (`run_job`). A second spare, the twin, gets the same request at the same
@@ -94,8 +95,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> None:
-    """In a spare: say ready, rehearse until the request comes, confine, check, answer,
-    exit. Never returns."""
+    """In a spare: say ready, seal, rehearse until the request comes, set the job's limits,
+    check, answer, exit. Never returns."""
     code = 70
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -104,18 +105,19 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         from chronus.engine.lifecycle import die_with_parent
         from chronus.engine.titles import set_title
         from chronus.plugins import validation
-        from chronus.plugins.confine import confine, vm_size_mb
+        from chronus.plugins.confine import limit, seal, vm_size_mb
 
         set_title("sandbox job")
         die_with_parent()
         _write_all(write_fd, READY)
+        seal()
         if rehearse:
             _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
         request = json.loads(_read_until(request_fd, math.inf)[0])
         usage = resource.getrusage(resource.RUSAGE_SELF)
         spent = usage.ru_utime + usage.ru_stime
-        confine(float(request["memory_mb"]), spent + float(request["time_limit"]), baseline)
+        limit(float(request["memory_mb"]), spent + float(request["time_limit"]), baseline)
         settings = validation.CheckSettings(**request.get("settings", {}))
         if request.get("crc_only"):
             answer = _crc_only(request["path"], request["name"], settings)

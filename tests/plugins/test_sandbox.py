@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -187,13 +188,52 @@ def test_a_fork_bomb_starts_no_process(pool: SandboxPool) -> None:
     (worker,) = pool.worker_pids()
     result = pool.validate(FAULTY / "fork_bomb.py", "bomb")
     assert result.error_type == "exception" and "Operation not permitted" in result.error_message
+    spare, twin = _spares(worker)  # the two waiting for the next job, no other
+    for pid in (spare, twin):
+        assert Path(f"/proc/{pid}/task/{pid}/children").read_text().split() == []
+
+
+def _spares(worker: int) -> list[str]:
+    """The worker's children once there are two (the spare and the twin for the next job)."""
     children = Path(f"/proc/{worker}/task/{worker}/children")
     deadline = time.monotonic() + 5
     while len(children.read_text().split()) != 2 and time.monotonic() < deadline:
         time.sleep(0.01)  # the answer comes before the children are reaped and the next forked
-    spare, twin = children.read_text().split()  # the two waiting for the next job, no other
-    for pid in (spare, twin):
-        assert Path(f"/proc/{pid}/task/{pid}/children").read_text().split() == []
+    return children.read_text().split()
+
+
+def _waiting_sealed(pid: str) -> bool:
+    """Whether child `pid` is sealed (no core file, no new process) and has no job's limits
+    yet; False if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        limits = Path(f"/proc/{pid}/limits").read_text()
+    except OSError:
+        return False
+    return (
+        "\nSeccomp:\t2\n" in status
+        and "\nNoNewPrivs:\t1\n" in status
+        and re.search(r"Max core file size\s+0\s+0", limits) is not None
+        and re.search(r"Max processes\s+1\s+1", limits) is not None
+        and re.search(r"Max address space\s+unlimited", limits) is not None
+        and re.search(r"Max cpu time\s+unlimited", limits) is not None
+    )
+
+
+def test_the_spares_are_sealed_before_their_job_and_limited_by_it(pool: SandboxPool) -> None:
+    # The seccomp filter costs up to ms in a fresh fork: off the clock, while a spare waits.
+    assert pool.validate(GOOD, "softclip").ok
+    (worker,) = pool.worker_pids()
+    children = Path(f"/proc/{worker}/task/{worker}/children")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the children of the last job go, the next two come
+        spares = children.read_text().split()
+        if len(spares) == 2 and all(map(_waiting_sealed, spares)):
+            break
+        time.sleep(0.01)
+    assert len(spares) == 2 and all(map(_waiting_sealed, spares)), spares
+    assert pool.validate(FAULTY / "huge_allocation.py", "huge").error_type == "memory"
+    assert pool.validate(FAULTY / "endless_loop.py", "loop").error_type == "timeout"
 
 
 def test_the_worker_runs_one_thread(pool: SandboxPool) -> None:
