@@ -223,19 +223,32 @@ class Spare:
         _close_end(self.request_fd)
         self.request_fd = -1
 
-    def close(self) -> None:
-        """Kill its process group, reap it, close the pipes (the worker's ends); once."""
+    def close(self, reap: bool = True) -> None:
+        """Kill its process group, close the pipes (the worker's ends) and reap it, or leave
+        it to `reap_ended` (its exit takes ms: the worker forks meanwhile); once."""
         if self.request_fd < 0 and self.result_fd < 0:
             return
         _kill_group(self.pid)
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
         for fd in (self.request_fd, self.result_fd):
             if fd >= 0:
                 _close_end(fd)
         self.request_fd = self.result_fd = -1
+        _ENDED.append(self.pid)
+        if reap:
+            reap_ended()
+
+
+_ENDED: list[int] = []
+"""Spares killed and not yet reaped."""
+
+
+def reap_ended() -> None:
+    """Reap every spare `close` left (waiting for each to be gone)."""
+    while _ENDED:
+        try:
+            os.waitpid(_ENDED.pop(), 0)
+        except ChildProcessError:
+            pass  # reaped already, where its ending was read
 
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
@@ -359,14 +372,16 @@ def run_job(
     spare: Spare,
     answer: Callable[[dict[str, Any]], None] | None = None,
     twin: Spare | None = None,
+    reap: bool = True,
 ) -> dict[str, Any]:
     """One validation in `spare`, and, if `settings.cross_process` is on, a second render
     in another child (`twin`, which renders at the same time, on another core if there is
     one; else a plain spare forked once the first passed) compared with the first; the
-    result as a dict. `spare` and `twin` are used up: closed afterwards.
+    result as a dict. `spare` and `twin` are used up: killed afterwards, and reaped unless
+    `reap` is false (then `reap_ended` does).
 
     If `answer` is given, it gets the result as soon as it is known, before the children
-    are reaped."""
+    are killed."""
     began = time.monotonic()
     time_limit = float(request["time_limit"])
     deadline = began + wall_limit(time_limit)
@@ -390,7 +405,7 @@ def run_job(
         return result
     finally:
         for child in children:
-            child.close()  # reaps it if it answered, and kills what it left behind
+            child.close(reap)  # kills what it left behind
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
@@ -433,7 +448,8 @@ def _serve_one(
     request: dict[str, Any], spare: Spare, twin: Spare, say: Callable[[dict[str, Any]], None]
 ) -> None:
     """Run one request in `spare` (and `twin`) and say exactly one answer (a second one
-    would be read as the answer to the next request)."""
+    would be read as the answer to the next request). The children are killed, not reaped:
+    the caller forks the next ones while they go, then reaps them (`reap_ended`)."""
     answered = False
 
     def answer(result: dict[str, Any]) -> None:
@@ -442,7 +458,7 @@ def _serve_one(
         say({"result": result})
 
     try:
-        run_job(request, spare, answer, twin)
+        run_job(request, spare, answer, twin, reap=False)
     except Exception as exc:
         if not answered:
             answer(_failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}"))
@@ -481,6 +497,7 @@ def main() -> None:
         _serve_one(request, spare, twin, say)
         rehearse = bool(request.get("rehearse_next", True))
         spare, twin = Spare.fork(rehearse), Spare.fork(rehearse, twin=True)
+        reap_ended()
     spare.close()
     twin.close()
 

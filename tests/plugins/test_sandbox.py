@@ -443,3 +443,36 @@ def test_a_spare_validates_whatever_its_rehearsal_does(rehearsal: str) -> None:
     result = json.loads(done.stdout)
     assert result["ok"], result
     assert result["duration"] < 5.0  # not the deadline (15 s): the endless one was stopped
+
+
+REAPING = """
+import json, os, time
+from chronus.plugins import worker
+
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+spare = worker.Spare.fork(rehearse=False)
+assert spare.wait_ready(30)
+spare.close(reap=False)
+deadline = time.monotonic() + 10
+while state(spare.pid) != "Z" and time.monotonic() < deadline:
+    time.sleep(0.01)
+killed = state(spare.pid)
+worker.reap_ended()
+print(json.dumps([killed, state(spare.pid)]))
+"""
+
+
+def test_a_closed_spare_is_left_to_reap_until_the_worker_has_forked_the_next() -> None:
+    # Its exit takes ms (a 300 MB address space): the worker forks the next ones meanwhile.
+    env = {**os.environ, **THREAD_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", REAPING], capture_output=True, text=True, timeout=60, env=env,
+        check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout) == ["Z", "gone"]
