@@ -187,6 +187,8 @@ class Spare:
     pid: int
     request_fd: int
     result_fd: int
+    reaped: bool = False
+    """Whether its ending was read already (`wait`): its pid may be another process's now."""
 
     @classmethod
     def fork(cls, rehearse: bool = True, twin: bool = False) -> Spare:
@@ -223,6 +225,12 @@ class Spare:
         _close_end(self.request_fd)
         self.request_fd = -1
 
+    def wait(self) -> int:
+        """Reap it (blocking) and return its wait status; once."""
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        return status
+
     def close(self, reap: bool = True) -> None:
         """Kill its process group, close the pipes (the worker's ends) and reap it, or leave
         it to `reap_ended` (its exit takes ms: the worker forks meanwhile); once."""
@@ -233,7 +241,9 @@ class Spare:
             if fd >= 0:
                 _close_end(fd)
         self.request_fd = self.result_fd = -1
-        _ENDED.append(self.pid)
+        if not self.reaped:
+            _ENDED.append(self.pid)
+            self.reaped = True  # by `reap_ended`: a zombie's pid is no one else's till then
         if reap:
             reap_ended()
 
@@ -248,7 +258,7 @@ def reap_ended() -> None:
         try:
             os.waitpid(_ENDED.pop(), 0)
         except ChildProcessError:
-            pass  # reaped already, where its ending was read
+            pass  # reaped elsewhere already
 
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
@@ -340,7 +350,7 @@ def _collect(child: Spare | None, deadline: float, time_limit: float, path: str)
         return answer
     if not finished:
         _kill_group(child.pid)
-    _, status = os.waitpid(child.pid, 0)
+    status = child.wait()
     ended = _ending(status, data, finished, time_limit)
     native = split_reference(path)
     if native is not None and ended["error_type"] == "crash":
