@@ -35,6 +35,11 @@ process (which has imported what a worker has: numpy, numba, chronus.dsp):
 - in a plain fork of this process (no limits, no rehearsal), the same file as the sandbox;
 - `validate()` in the pool.
 
+The hand-off: a file that does not compile (`tests/plugins/faulty/syntax_error.py`), whose
+checks end at once, validated in this process and in the pool, alternated with the rest: what
+the way to the sandbox's child and back costs (the pool's thread, the worker, the child's
+limits, the pipes), whatever the module.
+
 Overhead = (median in the sandbox - median of a baseline) / that median, for each baseline:
 what the pipes, the fork (a fresh process copies each page it writes), the limits and the
 answer cost; the plain fork tells the cost of a fresh process from that of the sandbox's
@@ -46,8 +51,8 @@ machine are noisy: compare within one run.
 
 With `--baseline OLD_TREE` (an older source tree, e.g. from `git archive`), only this: the
 latency of `validate()` in a pool of this tree and in one of the old tree, alternated run by
-run, with the second process and without it, and the CPU of the child's checks where the
-tree reports it (`child_cpu_ms`).
+run, with the second process and without it, the CPU of the child's checks where the
+tree reports it (`child_cpu_ms`), and the hand-off in each pool.
 
 Numba's cache names the Python module a kernel was compiled in, and `import_plugin` names
 that module after the plugin, so a kernel cached under one name does not load under
@@ -86,7 +91,10 @@ WAYS = {
     "sandbox": "in the sandbox",
 }
 """The ways the same checks are run, alternated: key, label."""
-TYPICAL = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "faulty" / "good_kernel.py"
+FAULTY = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "faulty"
+TYPICAL = FAULTY / "good_kernel.py"
+HANDOFF = FAULTY / "syntax_error.py"
+"""A file whose checks end at once (it does not compile): validating it is the hand-off."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -169,6 +177,7 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     settings = CheckSettings(cross_process=False)  # the same checks as in-process
     copies = first_imports(module, runs, settings)
     ways: dict[str, list[tuple[float, float, float]]] = {way: [] for way in WAYS}
+    handoff: dict[str, list[float]] = {"in-process": [], "sandbox": []}
     with SandboxPool(workers=1, settings=settings) as pool:
         pool.wait_ready()
         imported = plugin_module_name(NAME, version_of(module.read_bytes()))
@@ -189,6 +198,8 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
             cpu, faults = boxed.figures["child_cpu_ms"], boxed.figures["child_minor_faults"]
             ways["sandbox"].append((took, cpu, faults))
             assert fork_ok and boxed.ok, boxed.error_message
+            for way, took in handed_off(pool, pause).items():
+                handoff[way].append(took)
     med = {way: [statistics.median(run[i] for run in rows) for i in range(3)]
            for way, rows in ways.items()}  # fmt: skip
     p50, p90 = statistics.median(pooled), percentile(pooled, 90)
@@ -208,6 +219,11 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
           f"{cpu_first:+.1f} %)")  # fmt: skip
     print(f"  over a re-import          {overhead:6.1f} %")
     print(f"  over a plain fork         {100 * (boxed_ms - fork_ms) / fork_ms:6.1f} %")
+    hand = {way: statistics.median(values) for way, values in handoff.items()}
+    print(
+        f"the hand-off ({HANDOFF.name}, alternated): in-process {hand['in-process']:.2f} ms, "
+        f"in the sandbox {hand['sandbox']:.2f} ms (p10 {percentile(handoff['sandbox'], 10):.2f})"
+    )
     figures.update(
         module=module.name, runs=runs, pause_s=pause, ready_ms=ready_ms, validate_ms_p50=p50,
         validate_ms_p90=p90, validate_ms_max=max(pooled), in_process_ms=here,
@@ -216,9 +232,23 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
         in_process_cpu_ms=med["re-import"][1], first_import_cpu_ms=med["first import"][1],
         plain_fork_cpu_ms=med["plain fork"][1], sandboxed_cpu_ms=med["sandbox"][1],
         overhead_first_import_cpu_pct=cpu_first, first_import_faults=med["first import"][2],
-        sandboxed_faults=med["sandbox"][2],
+        sandboxed_faults=med["sandbox"][2], handoff_in_process_ms=hand["in-process"],
+        handoff_sandbox_ms=hand["sandbox"],
         cpu_us_p99=float(first.figures.get("cpu_us_p99", 0.0)),
     )  # fmt: skip
+
+
+def handed_off(pool: SandboxPool, pause: float, here: bool = True) -> dict[str, float]:
+    """ms to validate `HANDOFF` (checks that end at once) in `pool`, and in this process
+    first if `here`."""
+    took: dict[str, float] = {}
+    for way in ("in-process", "sandbox") if here else ("sandbox",):
+        time.sleep(pause)
+        t0 = time.perf_counter()
+        result = pool.validate(HANDOFF, NAME) if way == "sandbox" else run_checks(HANDOFF, NAME)
+        took[way] = (time.perf_counter() - t0) * 1000
+        assert result.error_type == "syntax_error", (way, result.error_message)
+    return took
 
 
 @contextlib.contextmanager
@@ -252,6 +282,7 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
         settings = CheckSettings(cross_process=cross)
         wall: dict[str, list[float]] = {"this tree": [], "baseline": []}
         cpu: dict[str, list[float]] = {"this tree": [], "baseline": []}
+        handoff: dict[str, list[float]] = {"this tree": [], "baseline": []}
         with pool_of(None, settings) as mine, pool_of(old, settings) as theirs:
             pools = {"this tree": mine, "baseline": theirs}
             for key, pool in pools.items():
@@ -265,15 +296,22 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
                     assert result.ok, (key, result.error_message)
                     if "child_cpu_ms" in result.figures:
                         cpu[key].append(result.figures["child_cpu_ms"])
+                    handoff[key].append(handed_off(pools[key], pause, here=False)["sandbox"])
         what = "with the second process" if cross else "without the second process"
         print(f"against {old} ({what}), alternated, medians of {runs}:")
         for key in pools:
             child = (
                 f"; the child's checks {statistics.median(cpu[key]):.1f} ms CPU" if cpu[key] else ""
             )
-            print(f"  {key:10s} {statistics.median(wall[key]):6.1f} ms{child}")
+            hand = statistics.median(handoff[key])
+            print(
+                f"  {key:10s} {statistics.median(wall[key]):6.1f} ms{child}; the hand-off "
+                f"({HANDOFF.name}) {hand:.2f} ms, p10 {percentile(handoff[key], 10):.2f}"
+            )
             tag = "validate_ms_p50" if key == "this tree" else "baseline_validate_ms_p50"
-            figures[f"{tag}_{'cross' if cross else 'single'}_ab"] = statistics.median(wall[key])
+            kind = "cross" if cross else "single"
+            figures[f"{tag}_{kind}_ab"] = statistics.median(wall[key])
+            figures[f"{tag.replace('validate', 'handoff')}_{kind}_ab"] = hand
 
 
 def main() -> None:

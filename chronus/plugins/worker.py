@@ -8,8 +8,9 @@ is safe. It then answers requests, one JSON line on stdin each, with one JSON li
 stdout.
 
 Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
-has rehearsed the checks and waits for its request: it confines itself (`confine`: the time
-limit is CPU time, `RLIMIT_CPU`), runs the checks and writes its result down a pipe as JSON.
+has sealed itself (`confine.seal`: no core file, no new process) and rehearsed the checks and
+waits for its request: it sets the job's limits (`confine.limit`: the time limit is CPU
+time, `RLIMIT_CPU`), runs the checks and writes its result down a pipe as JSON.
 The worker waits for that with a wall-clock deadline (`wall_limit`), SIGKILLs the child's
 process group past it, and turns whatever else happened (a signal, an exit, a short read)
 into a result (`run_job`). A second spare, the twin, gets the same request at the same
@@ -94,8 +95,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> None:
-    """In a spare: say ready, rehearse until the request comes, confine, check, answer,
-    exit. Never returns."""
+    """In a spare: say ready, seal, rehearse until the request comes, set the job's limits,
+    check, answer, exit. Never returns."""
     code = 70
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -104,18 +105,19 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         from chronus.engine.lifecycle import die_with_parent
         from chronus.engine.titles import set_title
         from chronus.plugins import validation
-        from chronus.plugins.confine import confine, vm_size_mb
+        from chronus.plugins.confine import limit, seal, vm_size_mb
 
         set_title("sandbox job")
         die_with_parent()
         _write_all(write_fd, READY)
+        seal()
         if rehearse:
             _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
         request = json.loads(_read_until(request_fd, math.inf)[0])
         usage = resource.getrusage(resource.RUSAGE_SELF)
         spent = usage.ru_utime + usage.ru_stime
-        confine(float(request["memory_mb"]), spent + float(request["time_limit"]), baseline)
+        limit(float(request["memory_mb"]), spent + float(request["time_limit"]), baseline)
         settings = validation.CheckSettings(**request.get("settings", {}))
         if request.get("crc_only"):
             answer = _crc_only(request["path"], request["name"], settings)
@@ -185,6 +187,8 @@ class Spare:
     pid: int
     request_fd: int
     result_fd: int
+    reaped: bool = False
+    """Whether its ending was read already (`wait`): its pid may be another process's now."""
 
     @classmethod
     def fork(cls, rehearse: bool = True, twin: bool = False) -> Spare:
@@ -221,19 +225,40 @@ class Spare:
         _close_end(self.request_fd)
         self.request_fd = -1
 
-    def close(self) -> None:
-        """Kill its process group, reap it, close the pipes (the worker's ends); once."""
+    def wait(self) -> int:
+        """Reap it (blocking) and return its wait status; once."""
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        return status
+
+    def close(self, reap: bool = True) -> None:
+        """Kill its process group, close the pipes (the worker's ends) and reap it, or leave
+        it to `reap_ended` (its exit takes ms: the worker forks meanwhile); once."""
         if self.request_fd < 0 and self.result_fd < 0:
             return
         _kill_group(self.pid)
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
         for fd in (self.request_fd, self.result_fd):
             if fd >= 0:
                 _close_end(fd)
         self.request_fd = self.result_fd = -1
+        if not self.reaped:
+            _ENDED.append(self.pid)
+            self.reaped = True  # by `reap_ended`: a zombie's pid is no one else's till then
+        if reap:
+            reap_ended()
+
+
+_ENDED: list[int] = []
+"""Spares killed and not yet reaped."""
+
+
+def reap_ended() -> None:
+    """Reap every spare `close` left (waiting for each to be gone)."""
+    while _ENDED:
+        try:
+            os.waitpid(_ENDED.pop(), 0)
+        except ChildProcessError:
+            pass  # reaped elsewhere already
 
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
@@ -325,7 +350,7 @@ def _collect(child: Spare | None, deadline: float, time_limit: float, path: str)
         return answer
     if not finished:
         _kill_group(child.pid)
-    _, status = os.waitpid(child.pid, 0)
+    status = child.wait()
     ended = _ending(status, data, finished, time_limit)
     native = split_reference(path)
     if native is not None and ended["error_type"] == "crash":
@@ -357,14 +382,16 @@ def run_job(
     spare: Spare,
     answer: Callable[[dict[str, Any]], None] | None = None,
     twin: Spare | None = None,
+    reap: bool = True,
 ) -> dict[str, Any]:
     """One validation in `spare`, and, if `settings.cross_process` is on, a second render
     in another child (`twin`, which renders at the same time, on another core if there is
     one; else a plain spare forked once the first passed) compared with the first; the
-    result as a dict. `spare` and `twin` are used up: closed afterwards.
+    result as a dict. `spare` and `twin` are used up: killed afterwards, and reaped unless
+    `reap` is false (then `reap_ended` does).
 
     If `answer` is given, it gets the result as soon as it is known, before the children
-    are reaped."""
+    are killed."""
     began = time.monotonic()
     time_limit = float(request["time_limit"])
     deadline = began + wall_limit(time_limit)
@@ -388,7 +415,7 @@ def run_job(
         return result
     finally:
         for child in children:
-            child.close()  # reaps it if it answered, and kills what it left behind
+            child.close(reap)  # kills what it left behind
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
@@ -431,7 +458,8 @@ def _serve_one(
     request: dict[str, Any], spare: Spare, twin: Spare, say: Callable[[dict[str, Any]], None]
 ) -> None:
     """Run one request in `spare` (and `twin`) and say exactly one answer (a second one
-    would be read as the answer to the next request)."""
+    would be read as the answer to the next request). The children are killed, not reaped:
+    the caller forks the next ones while they go, then reaps them (`reap_ended`)."""
     answered = False
 
     def answer(result: dict[str, Any]) -> None:
@@ -440,7 +468,7 @@ def _serve_one(
         say({"result": result})
 
     try:
-        run_job(request, spare, answer, twin)
+        run_job(request, spare, answer, twin, reap=False)
     except Exception as exc:
         if not answered:
             answer(_failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}"))
@@ -479,6 +507,7 @@ def main() -> None:
         _serve_one(request, spare, twin, say)
         rehearse = bool(request.get("rehearse_next", True))
         spare, twin = Spare.fork(rehearse), Spare.fork(rehearse, twin=True)
+        reap_ended()
     spare.close()
     twin.close()
 

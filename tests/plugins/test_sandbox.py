@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -187,13 +188,52 @@ def test_a_fork_bomb_starts_no_process(pool: SandboxPool) -> None:
     (worker,) = pool.worker_pids()
     result = pool.validate(FAULTY / "fork_bomb.py", "bomb")
     assert result.error_type == "exception" and "Operation not permitted" in result.error_message
+    spare, twin = _spares(worker)  # the two waiting for the next job, no other
+    for pid in (spare, twin):
+        assert Path(f"/proc/{pid}/task/{pid}/children").read_text().split() == []
+
+
+def _spares(worker: int) -> list[str]:
+    """The worker's children once there are two (the spare and the twin for the next job)."""
     children = Path(f"/proc/{worker}/task/{worker}/children")
     deadline = time.monotonic() + 5
     while len(children.read_text().split()) != 2 and time.monotonic() < deadline:
         time.sleep(0.01)  # the answer comes before the children are reaped and the next forked
-    spare, twin = children.read_text().split()  # the two waiting for the next job, no other
-    for pid in (spare, twin):
-        assert Path(f"/proc/{pid}/task/{pid}/children").read_text().split() == []
+    return children.read_text().split()
+
+
+def _waiting_sealed(pid: str) -> bool:
+    """Whether child `pid` is sealed (no core file, no new process) and has no job's limits
+    yet; False if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        limits = Path(f"/proc/{pid}/limits").read_text()
+    except OSError:
+        return False
+    return (
+        "\nSeccomp:\t2\n" in status
+        and "\nNoNewPrivs:\t1\n" in status
+        and re.search(r"Max core file size\s+0\s+0", limits) is not None
+        and re.search(r"Max processes\s+1\s+1", limits) is not None
+        and re.search(r"Max address space\s+unlimited", limits) is not None
+        and re.search(r"Max cpu time\s+unlimited", limits) is not None
+    )
+
+
+def test_the_spares_are_sealed_before_their_job_and_limited_by_it(pool: SandboxPool) -> None:
+    # The seccomp filter costs up to ms in a fresh fork: off the clock, while a spare waits.
+    assert pool.validate(GOOD, "softclip").ok
+    (worker,) = pool.worker_pids()
+    children = Path(f"/proc/{worker}/task/{worker}/children")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the children of the last job go, the next two come
+        spares = children.read_text().split()
+        if len(spares) == 2 and all(map(_waiting_sealed, spares)):
+            break
+        time.sleep(0.01)
+    assert len(spares) == 2 and all(map(_waiting_sealed, spares)), spares
+    assert pool.validate(FAULTY / "huge_allocation.py", "huge").error_type == "memory"
+    assert pool.validate(FAULTY / "endless_loop.py", "loop").error_type == "timeout"
 
 
 def test_the_worker_runs_one_thread(pool: SandboxPool) -> None:
@@ -403,3 +443,36 @@ def test_a_spare_validates_whatever_its_rehearsal_does(rehearsal: str) -> None:
     result = json.loads(done.stdout)
     assert result["ok"], result
     assert result["duration"] < 5.0  # not the deadline (15 s): the endless one was stopped
+
+
+REAPING = """
+import json, os, time
+from chronus.plugins import worker
+
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+spare = worker.Spare.fork(rehearse=False)
+assert spare.wait_ready(30)
+spare.close(reap=False)
+deadline = time.monotonic() + 10
+while state(spare.pid) != "Z" and time.monotonic() < deadline:
+    time.sleep(0.01)
+killed = state(spare.pid)
+worker.reap_ended()
+print(json.dumps([killed, state(spare.pid)]))
+"""
+
+
+def test_a_closed_spare_is_left_to_reap_until_the_worker_has_forked_the_next() -> None:
+    # Its exit takes ms (a 300 MB address space): the worker forks the next ones meanwhile.
+    env = {**os.environ, **THREAD_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", REAPING], capture_output=True, text=True, timeout=60, env=env,
+        check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout) == ["Z", "gone"]
