@@ -161,11 +161,12 @@ class Graph:
         self._bind_strips()
 
     def _bind_strips(self) -> None:
-        """Take the three strip kernels every node's render calls past numba's dispatch
-        (`kernels.entry`), once: asked per block, the dispatcher's table cost ~10 µs."""
+        """Take the strip kernels past numba's dispatch (`kernels.entry`), once: asked per
+        block, the dispatcher's table cost ~10 µs a kernel. Only kernels given the graph's
+        own buffers (not the master stage's: its `out` is the caller's)."""
         entry = kernels.entry
         self._to_mono, self._to_both = entry(strip_to_mono), entry(strip_mono)
-        self._zero_mono = entry(zero_mono)
+        self._zero_mono, self._strip_stereo_kernel = entry(zero_mono), entry(strip_stereo)
 
     @property
     def crumb(self) -> npt.NDArray[np.int64]:
@@ -735,7 +736,7 @@ class Graph:
         fading, or more than one: the one-route case is in `_render`)."""
         coef = self._mix_coef
         post = self._post_mono
-        bad: int = strip_to_mono(post, mono, False, m, node.strip, coef)
+        bad: int = self._to_mono(post, mono, False, m, node.strip, coef)
         for route in node.routes:  # a steady route adds × 1.0: bit-exact
             if route.span == 0:
                 continue
@@ -766,7 +767,7 @@ class Graph:
                 dst.feed = STEREO_FEED
                 if dst.asleep:
                     self._wake(dst)
-        strip = strip_stereo if mono is None else strip_mono
+        strip = self._strip_stereo_kernel if mono is None else self._to_both
         src = self._out_stereo if mono is None else mono
         if only is not None and only.steady and only.span == m:
             return int(strip(only.buf, src, True, m, node.strip, coef))
