@@ -189,6 +189,11 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
             p = figures[name][kind] = percentiles(values)
             print(f"  {name:<24} {kind:<5} blocks {p['n']:>6}: p50 {p['p50']:6.0f} µs, "
                   f"p90 {p['p90']:6.0f}, p99 {p['p99']:6.0f}, max {p['max']:6.0f}")  # fmt: skip
+    check_same(hashes, figures)
+
+
+def check_same(hashes: dict[str, str], figures: dict[str, Any]) -> None:
+    """Say whether every checkout's output hashed the same (kept in `figures`); exit if not."""
     same = len(set(hashes.values())) == 1
     figures["same samples"] = same
     print(f"  the same samples in every checkout: {'yes' if same else 'NO'}")

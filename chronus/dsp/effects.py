@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +68,7 @@ class Distortion(_Smoothed):
             (p[at : at + 1], p[at + 1 : at + 2]) for at in (ek.DIST_X, ek.DIST_F, ek.DIST_LP)
         )
         self._mode = ek.DIST_TANH
+        self._cells = cast("memoryview[float]", p.data)  # a float from it: quicker than numpy
         self.bind_kernels()
         self._start()
         p[ek.DIST_TONE] = -1.0  # forces the tone coefficient to be derived on the first sample
@@ -86,6 +87,7 @@ class Distortion(_Smoothed):
     def bind_kernels(self) -> None:
         """See `Module.bind_kernels`."""
         self._stereo, self._mono = entry(ek.distortion_block), entry(ek.distortion_mono)
+        self._run_quiet = entry(idle.run_quiet)
 
     def silence(self) -> None:
         """Clear the shaper's and the low-pass's memories."""
@@ -97,13 +99,13 @@ class Distortion(_Smoothed):
     def quiet(self) -> bool:
         """Last input and low-pass at zero, the caches those of the current tone and mode,
         smoothing arrived: silence in gives silence out and changes nothing."""
-        p = self._p
+        p = self._cells
         return (
             p[ek.DIST_TONE] == p[ek.DIST_CUR + 1]
             and (p[ek.DIST_FMODE] == self._mode or self._mode == ek.DIST_CRUSH)
             and p[ek.DIST_LP] == 0.0
             and p[ek.DIST_LP + 1] == 0.0
-            and idle.run_quiet(p, ek.DIST_X, 2, ek.DIST_CUR, 3)
+            and self._run_quiet(self._p, ek.DIST_X, 2, ek.DIST_CUR, 3)
         )
 
     def process_stereo(
@@ -179,6 +181,7 @@ class Delay(_Smoothed):
     def bind_kernels(self) -> None:
         """See `Module.bind_kernels`."""
         self._stereo, self._mono = entry(ek.delay_block), entry(ek.delay_mono)
+        self._run_quiet = entry(idle.run_quiet)
 
     def silence(self) -> None:
         """Drop every echo."""
@@ -188,7 +191,7 @@ class Delay(_Smoothed):
     def quiet(self) -> bool:
         """Feedback memories at zero, smoothing arrived, and (looked at now and then) the
         whole line silent: only the write position moves."""
-        return idle.run_quiet(self._p, ek.DELAY_LP, 2, ek.DELAY_CUR, 4) and self._watch.silent(
+        return self._run_quiet(self._p, ek.DELAY_LP, 2, ek.DELAY_CUR, 4) and self._watch.silent(
             self._buf
         )
 
@@ -264,6 +267,7 @@ class Reverb(_Smoothed):
     def bind_kernels(self) -> None:
         """See `Module.bind_kernels`."""
         self._stereo = entry(ek.reverb_block)
+        self._run_quiet = entry(idle.run_quiet)
 
     def silence(self) -> None:
         """Cut the tail."""
@@ -273,7 +277,7 @@ class Reverb(_Smoothed):
     def quiet(self) -> bool:
         """Comb memories at zero, smoothing arrived, and (looked at now and then) every line
         silent: only the lines' positions move."""
-        return idle.run_quiet(self._p, ek.REVERB_STORE, 16, ek.REVERB_CUR, 4) and (
+        return self._run_quiet(self._p, ek.REVERB_STORE, 16, ek.REVERB_CUR, 4) and (
             self._watch.silent(self._lines)
         )
 

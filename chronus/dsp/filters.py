@@ -54,6 +54,7 @@ class StateVariable(Processor):
     def bind_kernels(self) -> None:
         """See `Module.bind_kernels`."""
         self._stereo, self._mono = entry(fk.svf_block), entry(fk.svf_mono)
+        self._run_quiet = entry(idle.run_quiet)
 
     def silence(self) -> None:
         """Clear the filter memories."""
@@ -61,7 +62,7 @@ class StateVariable(Processor):
 
     def quiet(self) -> bool:
         """Memories at zero and smoothing arrived: silence in gives silence out."""
-        return idle.run_quiet(self._p, fk.SVF_IC, 4, fk.SVF_CUR, 2)
+        return self._run_quiet(self._p, fk.SVF_IC, 4, fk.SVF_CUR, 2)
 
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int
@@ -183,6 +184,7 @@ class Acid(Processor):
         """See `Module.bind_kernels`."""
         self._stereo, self._stereo_ahead = entry(fk.acid_block), entry(fk.acid_block_ahead)
         self._mono, self._mono_ahead = entry(fk.acid_mono), entry(fk.acid_mono_ahead)
+        self._run_quiet = entry(idle.run_quiet)
 
     def silence(self) -> None:
         """Clear the ladder memories and the envelope."""
@@ -191,7 +193,9 @@ class Acid(Processor):
 
     def quiet(self) -> bool:
         """Ladder at rest, envelope run out, smoothing arrived: silence in, silence out."""
-        return self._env[0] == 0.0 and idle.run_quiet(self._p, fk.ACID_ST, 8, fk.ACID_CUR, 4)
+        return self._cells[fk.ACID_ENV] == 0.0 and self._run_quiet(
+            self._p, fk.ACID_ST, 8, fk.ACID_CUR, 4
+        )
 
     def process_stereo(
         self, inp: npt.NDArray[np.float64], out: npt.NDArray[np.float64], n: int

@@ -158,6 +158,15 @@ class Graph:
         self._mix_coef = smoothing_coef(MIX_SMOOTHING_MS, self.sample_rate)
         self._release = smoothing_coef(LIMITER_RELEASE_MS, self.sample_rate)
         self._fade_samples = max(1, round(FADE_OUT_MS * 1e-3 * self.sample_rate))
+        self._bind_strips()
+
+    def _bind_strips(self) -> None:
+        """Take the strip kernels past numba's dispatch (`kernels.entry`), once: asked per
+        block, the dispatcher's table cost ~10 µs a kernel. Only kernels given the graph's
+        own buffers (not the master stage's: its `out` is the caller's)."""
+        entry = kernels.entry
+        self._to_mono, self._to_both = entry(strip_to_mono), entry(strip_mono)
+        self._zero_mono, self._strip_stereo_kernel = entry(zero_mono), entry(strip_stereo)
 
     @property
     def crumb(self) -> npt.NDArray[np.int64]:
@@ -570,6 +579,7 @@ class Graph:
             for module in self._unbound:
                 module.bind_kernels()
             self._unbound.clear()
+            self._bind_strips()
 
     def _render(self, out: npt.NDArray[np.float32], n: int, offset: int) -> None:
         finished = False
@@ -577,9 +587,8 @@ class Graph:
         guard = self.guard
         coef = self._mix_coef
         awake = self._awake
-        # the kernels called for every node, past numba's dispatch (see `kernels.entry`)
-        entry = kernels.entry
-        to_mono, to_both, zero = entry(strip_to_mono), entry(strip_mono), entry(zero_mono)
+        to_mono, to_both, zero = self._to_mono, self._to_both, self._zero_mono
+        out_mono = self._out_mono
         i = 0
         while i < len(awake):  # grows while it runs: a node fed here wakes after this one
             node = awake[i]
@@ -596,7 +605,7 @@ class Graph:
                 m, playing, only = self._spans(node, n)
                 finished = finished or self._stale
             module = node.module
-            mono: FloatArray | None = self._out_mono  # the output, if it is mono
+            mono: FloatArray | None = out_mono  # the output, if it is mono
             crumb[0] = node.crumb
             raised = False  # a processor that raised passes its input on, counted
             if node.processor:
@@ -605,27 +614,27 @@ class Graph:
                     node.feed = NO_FEED
                     if feed == NO_FEED:
                         zero(node.inp_mono, n)  # unfed: what it held is an older block's
-                    raised = not guard.mono(node, module, node.inp_mono, self._out_mono, n)  # type: ignore[arg-type]
+                    raised = not guard.mono(node, module, node.inp_mono, out_mono, n)  # type: ignore[arg-type]
                 else:
                     ok, mono = self._process(node, cast(Processor, module), n)
                     raised = not ok
-            elif not guard.source(node, module, self._out_mono, n):
+            elif not guard.source(node, module, out_mono, n):
                 continue
             if playing:
                 if mono is not None and not node.balanced:
-                    target, gain = node.target, node.gain
-                    node.balanced = target[0] == target[1] and gain[0] == gain[1]
+                    strip = node.strip
+                    node.balanced = strip[2] == strip[3] and strip[0] == strip[1]
                 if mono is not None and node.balanced:
                     if only is not None and only.span == m and only.steady:
                         dst = only.dst  # one steady route: straight into where it goes
                         if dst is None or dst.feed == STEREO_FEED:
-                            bad = to_both(only.buf, mono, True, m, node.gain, node.target, coef)
+                            bad = to_both(only.buf, mono, True, m, node.strip, coef)
                         else:  # the first to feed it this block writes over the last one
                             first = dst.feed == NO_FEED
                             if first and m < n:
                                 zero(dst.inp_mono, n)
                             add = not first or m < n
-                            bad = to_mono(dst.inp_mono, mono, add, m, node.gain, node.target, coef)
+                            bad = to_mono(dst.inp_mono, mono, add, m, node.strip, coef)
                             dst.feed = MONO_FEED
                         if dst is not None and dst.asleep:
                             self._wake(dst)
@@ -727,7 +736,7 @@ class Graph:
         fading, or more than one: the one-route case is in `_render`)."""
         coef = self._mix_coef
         post = self._post_mono
-        bad: int = strip_to_mono(post, mono, False, m, node.gain, node.target, coef)
+        bad: int = self._to_mono(post, mono, False, m, node.strip, coef)
         for route in node.routes:  # a steady route adds × 1.0: bit-exact
             if route.span == 0:
                 continue
@@ -758,11 +767,11 @@ class Graph:
                 dst.feed = STEREO_FEED
                 if dst.asleep:
                     self._wake(dst)
-        strip = strip_stereo if mono is None else strip_mono
+        strip = self._strip_stereo_kernel if mono is None else self._to_both
         src = self._out_stereo if mono is None else mono
         if only is not None and only.steady and only.span == m:
-            return int(strip(only.buf, src, True, m, node.gain, node.target, coef))
-        bad = strip(self._post, src, False, m, node.gain, node.target, coef)
+            return int(strip(only.buf, src, True, m, node.strip, coef))
+        bad = strip(self._post, src, False, m, node.strip, coef)
         for route in node.routes:  # a steady route adds × 1.0: bit-exact
             if route.span > 0:
                 add_faded(route.buf, self._post, route.span, route.gain, route.target, coef)

@@ -46,8 +46,13 @@ class Node:
     module_id: str
     module: Module
     max_block: int
-    gain: FloatArray = field(default_factory=lambda: np.zeros(2))
-    target: FloatArray = field(default_factory=lambda: np.zeros(2))
+    strip: FloatArray = field(default_factory=lambda: np.zeros(4))
+    """The strip's gains and the targets they move to, `[gain L, gain R, target L, target R]`,
+    as its kernels take them (`strips.strip_mono`)."""
+    gain: FloatArray = field(init=False)
+    """The strip's gains (L, R): a view of `strip`."""
+    target: FloatArray = field(init=False)
+    """Where they move (L, R): a view of `strip`."""
     level: float = 1.0
     """0 when muted, not soloed while something is, or being removed."""
     routes: list[Route] = field(default_factory=list)
@@ -99,6 +104,8 @@ class Node:
     """The same while only dual-mono contributions came (one channel)."""
 
     def __post_init__(self) -> None:
+        self.gain = self.strip[:2]
+        self.target = self.strip[2:]
         self.processor = isinstance(self.module, Processor)
         self.dual_mono = self.processor and cast(Processor, self.module).DUAL_MONO
         block = self.max_block

@@ -53,18 +53,19 @@ def pan_gains(volume_db: float, pan: float, stereo: bool = False) -> tuple[float
 
 @jit
 def strip_mono(
-    dst: FloatArray, src: FloatArray, add: bool, n: int, gain: FloatArray, target: FloatArray,
-    coef: float,
-) -> int:  # fmt: skip
+    dst: FloatArray, src: FloatArray, add: bool, n: int, strip: FloatArray, coef: float
+) -> int:
     """Put mono `src[:n]` × smoothed gains (L, R) into stereo `dst` (added when `add`).
 
-    Gains move towards `target` by `coef` per sample. Non-finite input samples become 0;
+    `strip` holds the gains and their targets, `[gain L, gain R, target L, target R]` (one
+    array: each array a compiled kernel is given costs its call a conversion). Gains move
+    towards the targets by `coef` per sample. Non-finite input samples become 0;
     returns how many there were. The gains stay in registers through the block (passing the
     arrays to a helper inside the loop made numba count references at every sample).
     """
     bad = 0
-    g0, g1 = gain[0], gain[1]
-    t0, t1 = target[0], target[1]
+    g0, g1 = strip[0], strip[1]
+    t0, t1 = strip[2], strip[3]
     for i in range(n):
         g0 = approach(g0, t0, coef)
         g1 = approach(g1, t1, coef)
@@ -78,19 +79,18 @@ def strip_mono(
         else:
             dst[i, 0] = x * g0
             dst[i, 1] = x * g1
-    gain[0], gain[1] = g0, g1
+    strip[0], strip[1] = g0, g1
     return bad
 
 
 @jit
 def strip_stereo(
-    dst: FloatArray, src: FloatArray, add: bool, n: int, gain: FloatArray, target: FloatArray,
-    coef: float,
-) -> int:  # fmt: skip
+    dst: FloatArray, src: FloatArray, add: bool, n: int, strip: FloatArray, coef: float
+) -> int:
     """Like `strip_mono` for a stereo `src`."""
     bad = 0
-    g0, g1 = gain[0], gain[1]
-    t0, t1 = target[0], target[1]
+    g0, g1 = strip[0], strip[1]
+    t0, t1 = strip[2], strip[3]
     for i in range(n):
         g0 = approach(g0, t0, coef)
         g1 = approach(g1, t1, coef)
@@ -108,7 +108,7 @@ def strip_stereo(
         else:
             dst[i, 0] = left * g0
             dst[i, 1] = right * g1
-    gain[0], gain[1] = g0, g1
+    strip[0], strip[1] = g0, g1
     return bad
 
 
@@ -131,19 +131,19 @@ def add_faded(
 
 @jit
 def strip_to_mono(
-    dst: FloatArray, src: FloatArray, add: bool, n: int, gain: FloatArray, target: FloatArray,
-    coef: float,
-) -> int:  # fmt: skip
+    dst: FloatArray, src: FloatArray, add: bool, n: int, strip: FloatArray, coef: float
+) -> int:
     """Put mono `src[:n]` × a balanced strip's gain into mono `dst` (added when `add`).
 
-    `gain` and `target` are the same on both sides, so both sides move alike: this is what
-    `strip_mono` puts into either channel of a dual-mono destination. Non-finite input
+    `strip` (see `strip_mono`) has the same gain and target on both sides, so both sides
+    move alike: this is what `strip_mono` puts into either channel of a dual-mono
+    destination. Non-finite input
     samples become 0 (counted). Written, each sample is 0.0 + x × g: the very bits that
     adding it into a zeroed block gives (−0.0 becomes 0.0), so a destination's first feed
     may write over what it held instead of having it zeroed first."""
     bad = 0
-    g0, g1 = gain[0], gain[1]
-    t0, t1 = target[0], target[1]
+    g0, g1 = strip[0], strip[1]
+    t0, t1 = strip[2], strip[3]
     for i in range(n):
         g0 = approach(g0, t0, coef)
         g1 = approach(g1, t1, coef)
@@ -155,7 +155,7 @@ def strip_to_mono(
             dst[i] += x * g0
         else:
             dst[i] = 0.0 + x * g0
-    gain[0], gain[1] = g0, g1
+    strip[0], strip[1] = g0, g1
     return bad
 
 
@@ -223,14 +223,13 @@ def warm_strips(max_block: int) -> None:
     and `max_block` frames, so that no route's first block waits for numba."""
     mono = np.zeros(max_block)
     stereo = np.zeros((max_block, 2))
-    gain = np.zeros(2)
-    target = np.zeros(2)
+    strip = np.zeros(4)
     route = np.zeros(1)
     for n in (1, max_block):
         for add in (False, True):
-            strip_mono(stereo, mono, add, n, gain, target, 0.5)
-            strip_stereo(stereo, stereo.copy(), add, n, gain, target, 0.5)
-            strip_to_mono(mono, mono.copy(), add, n, gain, target, 0.5)
+            strip_mono(stereo, mono, add, n, strip, 0.5)
+            strip_stereo(stereo, stereo.copy(), add, n, strip, 0.5)
+            strip_to_mono(mono, mono.copy(), add, n, strip, 0.5)
         add_faded(stereo, stereo.copy(), n, route, 1.0, 0.5)
         add_faded_mono(mono, mono.copy(), n, route, 1.0, 0.5)
         add_faded_both(stereo, mono, n, route, 1.0, 0.5)

@@ -192,6 +192,7 @@ class Synth(Module):
         """See `Module.bind_kernels`."""
         self._block = kernels.entry(kernels.synth_block)
         self._block_ahead = kernels.entry(kernels.synth_block_ahead)
+        self._voices_quiet = kernels.entry(idle.voices_quiet)
 
     def can_note_at(self) -> bool:
         """Room for one more note inside the next block (see `Module.note_at`)."""
@@ -240,7 +241,7 @@ class Synth(Module):
 
     def quiet(self) -> bool:
         """No voice sounds and no smoothed parameter moves: a block would write zeros."""
-        return idle.voices_quiet(self._iv, self._smooth)
+        return self._voices_quiet(self._iv, self._smooth)
 
     def skip(self, n: int) -> None:
         """Only the control clock (on the absolute sample grid) moves while quiet."""

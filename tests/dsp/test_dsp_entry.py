@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import pytest
 
-from chronus.dsp import effects, filters, kernels
+from chronus.dsp import effects, filters, idle, kernels, strips
 from chronus.dsp.effects import Delay, Distortion, Reverb
 from chronus.dsp.filters import Acid, Lowpass
 from chronus.dsp.render import Renderer
@@ -43,6 +43,35 @@ def test_the_processors_take_entry_points_once_warm() -> None:
     assert Lowpass(48000, 128)._mono is not filters.fk.svf_mono
     assert Delay(48000, 128)._stereo is not effects.ek.delay_block
     assert Reverb(48000, 128)._stereo is not effects.ek.reverb_block
+    assert saw._voices_quiet is not idle.voices_quiet  # asked every few blocks
+    assert acid._run_quiet is not idle.run_quiet
+    assert dist._run_quiet is not idle.run_quiet
+
+
+def test_the_graph_takes_its_strip_kernels_once_not_at_every_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Renderer(48000, 128).warm_up() == []
+    renderer = Renderer(48000, 128)
+    for address, args in (
+        ("/patch/create", ("v", "saw")),
+        ("/patch/create", ("a", "acid")),
+        ("/patch/connect", ("v", "a")),
+        ("/patch/connect", ("a", "master")),
+        ("/note/v", (40, 100, 0.5)),
+    ):
+        renderer.schedule(0, validate(address, args))
+    out = np.zeros((128, 2), dtype=np.float32)
+    renderer.render(out, 128)
+    graph = renderer.graph
+    assert graph._to_mono is not strips.strip_to_mono
+    assert graph._to_both is not strips.strip_mono
+    asked: list[object] = []
+    monkeypatch.setattr(kernels, "entry", lambda kernel: asked.append(kernel) or kernel)
+    for _ in range(20):
+        renderer.render(out, 128)
+    assert asked == []  # numba's table of signatures is not read per block (~10 µs a call)
+    assert np.abs(out).max() > 0.001
 
 
 COLD = """
