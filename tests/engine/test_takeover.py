@@ -157,6 +157,43 @@ def test_a_command_its_predecessor_pushed_to_one_ring_only_reaches_both(
         control.close()
 
 
+def _running(*running: Seat) -> None:
+    for seat in running:
+        seat.worker = cast(Any, object())  # only its presence is read
+        seat.state, seat.accepting = SeatState.RUNNING, True
+
+
+def test_the_snapshot_a_takeover_asks_for_comes_from_the_standby_in_lockstep(
+    seats: tuple[Seat, Seat],
+) -> None:
+    """A capture forks the slot it asks: from the standby (whose lag the active's blocks
+    cover) while both run in lockstep; from the active when the standby is not running, is
+    being retired, or a commit is being built in it; none when no slot has a worker."""
+    a, b = seats
+    control = SharedCounters.create(unique_name("test-takeover-control"), ControlField.SIZE)
+    try:
+        keeper = _keeper_on(seats, control)
+        assert keeper.snapshot_source() is None
+        _running(a, b)
+        control.values[ControlField.ACTIVE] = 0
+        assert keeper.snapshot_source() is b
+        control.values[ControlField.ACTIVE] = 1
+        assert keeper.snapshot_source() is a
+        keeper.diverging = True
+        assert keeper.snapshot_source() is b  # the active: A holds the commit being built
+        keeper.diverging = False
+        a.retiring = "started by the supervisor before this one"
+        assert keeper.snapshot_source() is b
+        a.retiring = ""
+        a.state = SeatState.JOINING
+        assert keeper.snapshot_source() is b
+        b.worker, b.state = None, SeatState.DEAD
+        a.state = SeatState.RUNNING
+        assert keeper.snapshot_source() is a  # the only slot with a worker
+    finally:
+        control.close()
+
+
 def test_a_state_holding_a_class_this_process_cannot_import_is_still_read() -> None:
     """A plugin module's state in a slot's snapshot: the patch beside it is what counts."""
     plugin = types.ModuleType("chronus_test_gone_plugin")
