@@ -20,8 +20,12 @@ and on this VM each batch stalled *both* vCPUs for 10–40 ms (see docs/PERFORMA
 underruns after a supervisor kill"). An underrun is charged to a report when it falls within
 `NEAR_REPORT_S` of one.
 
+With `--free-mib N` no engine runs: a child process touches N MiB and exits, `--kills`
+times, and each window shows the page reports and host stalls that follow the free alone.
+
     python benchmarks/takeover_stalls.py --backend device --kills 4
     python benchmarks/takeover_stalls.py --backend null --kills 3 --json
+    python benchmarks/takeover_stalls.py --free-mib 300 --kills 2
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import contextlib
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -164,6 +169,23 @@ def window(client: EngineClient, pgid: int, kill: bool, seconds: float) -> dict[
     }
 
 
+def free_window(mib: int, seconds: float) -> dict[str, Any]:
+    """A child touches `mib` MiB and exits; the page reports and host stalls after it."""
+    touch = f"import numpy as np; np.ones({mib} << 18, dtype=np.float32).sum()"
+    with StallMonitor() as host, Reports() as reports:
+        t0_ns = time.monotonic_ns()
+        subprocess.run([sys.executable, "-c", touch], check=True)
+        freed, freed_ns = time.monotonic(), time.monotonic_ns()
+        time.sleep(seconds)
+    batches = [(round(t - freed, 3), kib) for t, kib in reports.batches if t >= freed]
+    stalls = [
+        (cpu, round((ns - freed_ns) / 1e9, 3), round(d / 1e6, 1))
+        for cpu, ns, d in host.stalls
+        if ns >= t0_ns
+    ]
+    return {"freed_mib": mib, "reports": batches, "stalls": stalls}
+
+
 def _print(n: int, w: dict[str, Any]) -> None:
     kind = "kill" if w["kill"] else "control"
     print(
@@ -190,8 +212,21 @@ def main() -> None:
     parser.add_argument("--backend", choices=("null", "device"), default="device")
     parser.add_argument("--kills", type=int, default=4)
     parser.add_argument("--watch", type=float, default=8.0, help="seconds per window")
+    parser.add_argument("--free-mib", type=int, default=0, help="no engine: free this much")
     add_json_flag(parser)
     args = parser.parse_args()
+    if args.free_mib:
+        with figures_out(args.json) as figures:
+            frees = [free_window(args.free_mib, args.watch) for _ in range(args.kills)]
+            for n, w in enumerate(frees):
+                print(f"free {n + 1}: {args.free_mib} MiB freed at 0 s; load "
+                      f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+                lines = [(t, f"REPORT {kib // 1024} MiB") for t, kib in w["reports"]]
+                lines += [(t, f"stall cpu{cpu} {d} ms") for cpu, t, d in w["stalls"] if d >= 5]
+                for t, what in sorted(lines):
+                    print(f"  {t:7.3f} s  {what}")
+            figures.update(frees=frees, page_reporting=Reports.available())
+        return
     work = Path(tempfile.mkdtemp(prefix="chronus-takeover-"))
     with figures_out(args.json) as figures:
         engine = EngineProcess(
