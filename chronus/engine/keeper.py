@@ -292,12 +292,28 @@ class SlotKeeper:
         return [(seq, stamp, payload) for seq, stamp, payload, only in self._log
                 if seq >= first_seq and only == -1]  # fmt: skip
 
-    def patch_of_active(self, timeout: float) -> tuple[dict[str, Any], list[Message], int] | None:
-        """The patch the active slot plays (`Patch.to_dict()`), the commands it holds for a
-        later sample, and the first command it has not taken yet, from a snapshot of its
-        state asked for now; None if none came within `timeout` s (or it was too large)."""
-        source = self.active if self.active.worker is not None else self._peer(self.active)
-        if source.worker is None:
+    def snapshot_source(self) -> Seat | None:
+        """The seat a takeover asks for a snapshot of the patch the slots play: the standby
+        while it runs in lockstep (its capture forks the slot, and a slot that falls behind
+        meanwhile is covered by the other only if it is the standby), else the active, else
+        whichever has a worker."""
+        standby = self._peer(self.active)
+        lockstep = standby.state is SeatState.RUNNING and standby.accepting
+        lockstep &= not (standby.retiring or self.diverging)
+        if standby.worker is not None and lockstep:
+            return standby
+        for seat in (self.active, standby):
+            if seat.worker is not None:
+                return seat
+        return None
+
+    def patch_of_slot(self, timeout: float) -> tuple[dict[str, Any], list[Message], int] | None:
+        """The patch the slots play (`Patch.to_dict()`), the commands the slot holds for a
+        later sample, and the first command it has not taken yet, from a snapshot of the
+        state of `snapshot_source` asked for now; None if none came within `timeout` s (or it
+        was too large)."""
+        source = self.snapshot_source()
+        if source is None or source.worker is None:
             return None
         counters = source.counters.values
         request = int(counters[SlotField.SNAPSHOT_REQUEST]) + 1

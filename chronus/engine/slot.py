@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Semaphore
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +72,7 @@ __all__ = [
     "JoinStart",
     "SeatConfig",
     "WorkerConfig",
+    "await_seat",
     "prepare_plugin",
     "worker_main",
 ]
@@ -407,6 +408,22 @@ def worker_main(
             held.let_go(lifeline)  # before the table is unmapped at exit
 
 
+def await_seat(
+    conn: Connection, warm: tuple[Any, ...], config: WorkerConfig
+) -> FreshStart | JoinStart | None:
+    """Tell the supervisor this worker is warm, import the plugins it sends meanwhile, and
+    return the start of the seat it gives; None if it ends the spare, or if it died (from
+    the word `warm` on: a spare made just before its supervisor died warms up after it, and
+    a new supervisor starts spares of its own)."""
+    try:
+        conn.send(warm)
+        while isinstance(start := conn.recv(), tuple):  # plugins to import while it waits
+            conn.send(prepare_plugin(start, config.rate, config.block))
+    except (EOFError, OSError):
+        return None
+    return cast("FreshStart | JoinStart | None", start)
+
+
 def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Connection) -> None:
     from chronus.dsp.guard import time_limit_s
     from chronus.dsp.render import Renderer  # here: the supervisor imports this module too
@@ -422,12 +439,9 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     code = code_fingerprint(user_modules)
     gc.collect()
     gc.freeze()  # so that a collection at the start takes 0.2 ms instead of 28
-    conn.send(("warm", os.getpid(), errors, code, sorted(runtime.imported())))
-    try:
-        while isinstance(start := conn.recv(), tuple):  # plugins to import while it waits
-            conn.send(prepare_plugin(start, config.rate, config.block))
-    except (EOFError, OSError):  # its supervisor died: a new one starts spares of its own
-        return
+    start = await_seat(
+        conn, ("warm", os.getpid(), errors, code, sorted(runtime.imported())), config
+    )
     if start is None:
         return
     step_back()  # a seat: loading a join's state is on the way to covering for the active

@@ -2,9 +2,10 @@
 
 The keeper comes from the manifest and the shared memory (`SlotKeeper.adopt`); this module
 holds the rest: the plugin versions the slots use and their isolated modules' rings (from
-the manifest), the patch the slots play (from a snapshot of the active slot's state, plus
-the commands sent after it), the commands the dead supervisor sent but had not logged yet
-(matched against the tail of the session log), and the recording it was writing.
+the manifest), the patch the slots play (from a snapshot of a slot's state, the standby's
+where it can, plus the commands sent after it), the commands the dead supervisor sent but
+had not logged yet (matched against the tail of the session log), and the recording it was
+writing.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 SNAPSHOT_WAIT_S = 5.0
-"""How long a new supervisor waits for the active slot's snapshot (its capture is forked)."""
+"""How long a new supervisor waits for a slot's snapshot (its capture is forked)."""
 
 
 class TakeoverError(RuntimeError):
@@ -130,18 +131,19 @@ def _messages(payload: bytes) -> list[Message]:
 
 
 def patch_of_slots(keeper: SlotKeeper) -> tuple[Patch, int]:
-    """The patch the slots play, as the dead supervisor held it: the active slot's, with its
-    pending commands and those it has not taken from its ring yet applied in order; and how
-    many of the commands that build it did not apply here (a module of a plugin type this
-    supervisor has not loaded: it plays on in the slots, but commands to it are refused)."""
-    got = keeper.patch_of_active(SNAPSHOT_WAIT_S)
+    """The patch the slots play, as the dead supervisor held it: a slot's (the standby's while
+    it runs in lockstep: `SlotKeeper.snapshot_source`), with its pending commands and those
+    it has not taken from its ring yet applied in order; and how many of the commands that
+    build it did not apply here (a module of a plugin type this supervisor has not loaded:
+    it plays on in the slots, but commands to it are refused)."""
+    got = keeper.patch_of_slot(SNAPSHOT_WAIT_S)
     if got is None:
-        raise TakeoverError("the active slot gave no snapshot of its state")
+        raise TakeoverError("the slots gave no snapshot of their state")
     data, pending, first_seq = got
     try:
         building = Patch.messages_of(data)
     except (ProtocolError, KeyError, TypeError, ValueError) as exc:
-        raise TakeoverError(f"the active slot's patch is not readable: {exc}") from exc
+        raise TakeoverError(f"the slot's patch is not readable: {exc}") from exc
     patch, skipped = Patch(), 0
     for message in building:
         try:

@@ -25,7 +25,7 @@ from chronus.engine.plugin_feed import Code
 from chronus.engine.plugin_loads import source_of
 from chronus.engine.rings import SharedCounters, unique_name
 from chronus.engine.seats import Seat, SeatState
-from chronus.engine.slot import WorkerConfig
+from chronus.engine.slot import WorkerConfig, await_seat
 from chronus.engine.stats import ControlField
 from chronus.engine.takeover import plugins_in_use, take_plugins, unlogged
 from chronus.plugins.ladspa.reference import ladspa_reference, ladspa_version
@@ -155,6 +155,63 @@ def test_a_command_its_predecessor_pushed_to_one_ring_only_reaches_both(
         assert keeper.push(768, encode(CUTOFF)) == 6
     finally:
         control.close()
+
+
+def _running(*running: Seat) -> None:
+    for seat in running:
+        seat.worker = cast(Any, object())  # only its presence is read
+        seat.state, seat.accepting = SeatState.RUNNING, True
+
+
+def test_the_snapshot_a_takeover_asks_for_comes_from_the_standby_in_lockstep(
+    seats: tuple[Seat, Seat],
+) -> None:
+    """A capture forks the slot it asks: from the standby (whose lag the active's blocks
+    cover) while both run in lockstep; from the active when the standby is not running, is
+    being retired, or a commit is being built in it; none when no slot has a worker."""
+    a, b = seats
+    control = SharedCounters.create(unique_name("test-takeover-control"), ControlField.SIZE)
+    try:
+        keeper = _keeper_on(seats, control)
+        assert keeper.snapshot_source() is None
+        _running(a, b)
+        control.values[ControlField.ACTIVE] = 0
+        assert keeper.snapshot_source() is b
+        control.values[ControlField.ACTIVE] = 1
+        assert keeper.snapshot_source() is a
+        keeper.diverging = True
+        assert keeper.snapshot_source() is b  # the active: A holds the commit being built
+        keeper.diverging = False
+        a.retiring = "started by the supervisor before this one"
+        assert keeper.snapshot_source() is b
+        a.retiring = ""
+        a.state = SeatState.JOINING
+        assert keeper.snapshot_source() is b
+        b.worker, b.state = None, SeatState.DEAD
+        a.state = SeatState.RUNNING
+        assert keeper.snapshot_source() is a  # the only slot with a worker
+    finally:
+        control.close()
+
+
+def test_a_spare_whose_supervisor_died_while_it_warmed_up_ends_quietly() -> None:
+    """A spare forked just before its supervisor died says it is warm to a closed pipe: it
+    ends (None: no traceback, no error code), as one that waited when it died does; one whose
+    supervisor lives gets the start it sends."""
+    config = WorkerConfig("io", "control", 48000, 128, 2)
+    ours, theirs = spawn_context().Pipe(duplex=True)
+    ours.close()
+    assert await_seat(theirs, ("warm",), config) is None
+    theirs.close()
+    ours, theirs = spawn_context().Pipe(duplex=True)
+    start = cast(Any, "a start")  # anything but a tuple (a plugin to import) or None
+    ours.send(start)
+    assert await_seat(theirs, ("warm",), config) == start
+    assert ours.recv() == ("warm",)
+    ours.send(None)  # the supervisor ends its spare
+    assert await_seat(theirs, ("warm",), config) is None
+    for end in (ours, theirs):
+        end.close()
 
 
 def test_a_state_holding_a_class_this_process_cannot_import_is_still_read() -> None:
