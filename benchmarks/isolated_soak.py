@@ -579,6 +579,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         divergences=int(engine["divergences"]),
         offered_differently=sum(int(h["different"]) for h in hosts.values()),
         host_errors=sum(int(h["host_errors"]) for h in hosts.values()),
+        slot_waits={m: h.get("slot_waits") for m, h in hosts.items()},
         restarts=sum(int(h["restarts"]) for h in hosts.values()),
         ladder={m: {"state": h["host_state"], "restarts": h["restarts"],
                     "decision": h["decision"], "deaths": collections.Counter(h["deaths"])}
@@ -614,6 +615,7 @@ def report(f: dict[str, Any]) -> None:
     )
     print(f"  underruns within 1 s after a kill or a stop: {f['underruns_within_1s_of_an_event']}")
     print(f"  underruns the I/O logged: {f['underrun_log']}")
+    print(f"  the slots' waits in the rings (for the host; for the peer): {f['slot_waits']}")
     for name, slot in f["slots"].items():
         print(f"    slot {name}: {slot}")
     print("  CPU by role (% of one core over the run; policies seen):")

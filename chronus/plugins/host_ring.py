@@ -110,6 +110,15 @@ class H(IntEnum):
     """The call the current host started at (a fresh instance there)."""
     HOST_ERRORS = 13
     """Calls in which the module raised or wrote non-finite samples, in the host."""
+    HOST_WAITS = 14
+    """Times a slot waited for the host (in step, still rendering the call it needed)."""
+    PEER_WAITS = 15
+    """Times a slot waited for its peer (writing the same call)."""
+    WAITED_NS = 16
+    """The slots' time in those waits, in all (the three counters are added to by both
+    slots without an atomic: for the figures, a rare lost update is no matter)."""
+    LONGEST_WAIT_NS = 17
+    """The longest of those waits."""
 
 
 class Outcome(IntEnum):
@@ -377,7 +386,7 @@ class SlotLink:
                 return
             if phase == WRITING:  # the other slot is writing it, or died doing so
                 if not waited:
-                    ring.word_futex.wait(e, seen, self.settle_s)
+                    self._wait(e, seen, self.settle_s, H.PEER_WAITS)
                     waited = True
                     continue
                 ring.decide_bypass(e, seen, call)
@@ -415,10 +424,21 @@ class SlotLink:
             header = ring.header
             in_step = header[H.HOST_PID] > 0 and header[H.HOST_DONE] == call - 1
             if in_step and not waited:
-                ring.word_futex.wait(e, seen, self.wait_s)
+                self._wait(e, seen, self.wait_s, H.HOST_WAITS)
                 waited = True
                 continue
             ring.decide_bypass(e, seen, call)
+
+    def _wait(self, e: int, seen: int, timeout_s: float, counter: H) -> None:
+        """Wait for entry `e`'s word to change from `seen`, counted under `counter`."""
+        header = self.ring.header
+        began = time.monotonic_ns()
+        self.ring.word_futex.wait(e, seen, timeout_s)
+        took = time.monotonic_ns() - began
+        header[counter] += 1
+        header[H.WAITED_NS] += took
+        if took > header[H.LONGEST_WAIT_NS]:
+            header[H.LONGEST_WAIT_NS] = took
 
 
 @numba.njit(cache=True)

@@ -165,6 +165,25 @@ def test_a_slot_killed_mid_write_does_not_stall_the_other(fold: type[Module]) ->
     assert setup.logged() == [0]
 
 
+def test_a_slots_waits_for_the_host_and_for_its_peer_are_counted(fold: type[Module]) -> None:
+    setup = _Setup(fold, wait_s=0.01)
+    blocks, header = _blocks(3), setup.ring.header
+    setup.a.submit(0, blocks[0], setup.params, FRAMES)
+    setup.host.step()
+    assert setup.a.collect(0, setup.fifo_a, 0, FRAMES) == Outcome.DONE  # no wait: done
+    assert (header[H.HOST_WAITS], header[H.PEER_WAITS], header[H.WAITED_NS]) == (0, 0, 0)
+    setup.a.submit(1, blocks[1], setup.params, FRAMES)  # in step, never answered: A waits
+    assert setup.a.collect(1, setup.fifo_a, FRAMES, FRAMES) == Outcome.BYPASS
+    assert header[H.HOST_WAITS] == 1 and header[H.PEER_WAITS] == 0
+    assert header[H.WAITED_NS] >= 5_000_000  # the 10 ms futex wait, give or take
+    assert header[H.LONGEST_WAIT_NS] == header[H.WAITED_NS]
+    # call 2: B finds A still writing it (A died there): B waits for it once, then decides
+    assert cas(setup.ring.words, 2, int(setup.ring.words[2]), 2 * 8 + WRITING)
+    setup.b.submit(2, blocks[2], setup.params, FRAMES)
+    assert header[H.PEER_WAITS] == 1 and header[H.HOST_WAITS] == 1
+    assert setup.ring.words[2] == 2 * 8 + BYPASS
+
+
 def test_a_slot_that_finishes_writing_after_the_other_gave_up_keeps_the_bypass(
     fold: type[Module],
 ) -> None:
