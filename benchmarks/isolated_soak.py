@@ -179,6 +179,7 @@ class Soak:
         self.polls: list[tuple[int, int, int]] = []
         self.underrun_blocks: set[int] = set()
         self._booting: set[int] = set()
+        self.first_block = 0
         self.underrun_rows: dict[int, dict[str, Any]] = {}
         """The audio I/O's log of each underrun seen while striking, by block."""
         self.renders: list[dict[str, dict[str, float]]] = []
@@ -305,6 +306,7 @@ class Soak:
         io = self.client.status()["io"]
         self._seen = int(io["underruns"])
         self._booting = {int(u["block"]) for u in io["recent_underruns"]}
+        self.first_block = int(io["blocks_played"])
         self.underrun_blocks |= self._booting
         self._since, self._polled = time.monotonic_ns(), time.monotonic()
         self._sampled = self._polled
@@ -483,6 +485,7 @@ def underrun_causes(soak: Soak) -> dict[str, Any]:
         "logged": len(rows),
         "by_cause": dict(collections.Counter(str(r["cause"]) for r in rows)),
         "active_behind": dict(collections.Counter(int(r["behind"][r["active"]]) for r in rows)),
+        "at_s": sorted(round((b - soak.first_block) * BLOCK / RATE, 1) for b in soak.underrun_rows),
     }
 
 

@@ -481,6 +481,7 @@ class HostKeeper:
                 "peer": int(header[H.PEER_WAITS]),
                 "ms": round(int(header[H.WAITED_NS]) / 1e6, 1),
                 "longest_us": round(int(header[H.LONGEST_WAIT_NS]) / 1e3, 1),
+                "unwaited": int(header[H.UNWAITED]),
             },
             "latency_blocks": 1,
             "error": member.error,

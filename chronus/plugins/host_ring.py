@@ -47,6 +47,7 @@ import numpy.typing as npt
 
 from chronus.plugins.atomics import Futex, cas
 from chronus.plugins.host_events import EVENTS, WIDTH
+from chronus.plugins.wait_budget import WaitBudget
 
 __all__ = [
     "BYPASS",
@@ -119,6 +120,8 @@ class H(IntEnum):
     slots without an atomic: for the figures, a rare lost update is no matter)."""
     LONGEST_WAIT_NS = 17
     """The longest of those waits."""
+    UNWAITED = 18
+    """Calls a slot bypassed without waiting for a host in step: its `WaitBudget` was spent."""
 
 
 class Outcome(IntEnum):
@@ -341,12 +344,21 @@ def word_at(words: npt.NDArray[np.int64], e: int) -> tuple[int, int, int]:
 class SlotLink:
     """A slot's side of a ring: submit a call's input, collect its outcome."""
 
-    def __init__(self, ring: HostRing, wait_s: float = 0.001, settle_s: float = 0.002) -> None:
+    def __init__(
+        self,
+        ring: HostRing,
+        wait_s: float = 0.001,
+        settle_s: float = 0.002,
+        budget: WaitBudget | None = None,
+    ) -> None:
         self.ring = ring
         self.wait_s = wait_s
         """How long a slot waits for a host that is in step but still rendering."""
         self.settle_s = settle_s
         """How long a second slot waits for a first one that is writing the same call."""
+        self.budget = budget
+        """The waiting for hosts left to the slot, shared by all its rings (None: each call
+        may wait `wait_s`)."""
 
     def submit(
         self,
@@ -424,13 +436,20 @@ class SlotLink:
             header = ring.header
             in_step = header[H.HOST_PID] > 0 and header[H.HOST_DONE] == call - 1
             if in_step and not waited:
-                self._wait(e, seen, self.wait_s, H.HOST_WAITS)
-                waited = True
-                continue
+                budget, waited = self.budget, True
+                timeout = self.wait_s if budget is None else budget.grant(self.wait_s)
+                if timeout > 0.0:
+                    took = self._wait(e, seen, timeout, H.HOST_WAITS)
+                    if budget is not None:
+                        budget.spend(took)
+                    continue
+                if budget is not None:
+                    header[H.UNWAITED] += 1
             ring.decide_bypass(e, seen, call)
 
-    def _wait(self, e: int, seen: int, timeout_s: float, counter: H) -> None:
-        """Wait for entry `e`'s word to change from `seen`, counted under `counter`."""
+    def _wait(self, e: int, seen: int, timeout_s: float, counter: H) -> int:
+        """Wait for entry `e`'s word to change from `seen`, counted under `counter`; the
+        nanoseconds it took."""
         header = self.ring.header
         began = time.monotonic_ns()
         self.ring.word_futex.wait(e, seen, timeout_s)
@@ -439,6 +458,7 @@ class SlotLink:
         header[H.WAITED_NS] += took
         if took > header[H.LONGEST_WAIT_NS]:
             header[H.LONGEST_WAIT_NS] = took
+        return took
 
 
 @numba.njit(cache=True)
