@@ -180,6 +180,7 @@ class Soak:
         self.underrun_blocks: set[int] = set()
         self._booting: set[int] = set()
         self.first_block = 0
+        self.waits_before: dict[str, dict[str, float]] = {}
         self.underrun_rows: dict[int, dict[str, Any]] = {}
         """The audio I/O's log of each underrun seen while striking, by block."""
         self.renders: list[dict[str, dict[str, float]]] = []
@@ -307,6 +308,7 @@ class Soak:
         self._seen = int(io["underruns"])
         self._booting = {int(u["block"]) for u in io["recent_underruns"]}
         self.first_block = int(io["blocks_played"])
+        self.waits_before = {m: h.get("slot_waits", {}) for m, h in self.hosts().items()}
         self.underrun_blocks |= self._booting
         self._since, self._polled = time.monotonic_ns(), time.monotonic()
         self._sampled = self._polled
@@ -509,6 +511,12 @@ def slot_figures(soak: Soak, status: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
+def _waits_since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """A module's slot waits while striking: the counts and the time grown since the start
+    (the longest wait is the ring's, the host's warm-up included)."""
+    return {k: v if k == "longest_us" else round(v - before.get(k, 0), 1) for k, v in after.items()}
+
+
 def _hosts_rss(rss: dict[str, tuple[int, float]]) -> dict[str, Any]:
     """The plugin hosts' memory: RSS each and in all, and their proportional share in all
     (PSS: the pages they share with each other, numpy's and numba's, counted once)."""
@@ -582,7 +590,8 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         divergences=int(engine["divergences"]),
         offered_differently=sum(int(h["different"]) for h in hosts.values()),
         host_errors=sum(int(h["host_errors"]) for h in hosts.values()),
-        slot_waits={m: h.get("slot_waits") for m, h in hosts.items()},
+        slot_waits={m: _waits_since(soak.waits_before.get(m, {}), h.get("slot_waits", {}))
+                    for m, h in hosts.items()},
         restarts=sum(int(h["restarts"]) for h in hosts.values()),
         ladder={m: {"state": h["host_state"], "restarts": h["restarts"],
                     "decision": h["decision"], "deaths": collections.Counter(h["deaths"])}
