@@ -488,6 +488,7 @@ def underrun_causes(soak: Soak) -> dict[str, Any]:
         "by_cause": dict(collections.Counter(str(r["cause"]) for r in rows)),
         "active_behind": dict(collections.Counter(int(r["behind"][r["active"]]) for r in rows)),
         "at_s": sorted(round((b - soak.first_block) * BLOCK / RATE, 1) for b in soak.underrun_rows),
+        "rows": [soak.underrun_rows[b] for b in sorted(soak.underrun_rows)],
     }
 
 
