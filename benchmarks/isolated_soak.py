@@ -492,6 +492,14 @@ def underrun_causes(soak: Soak) -> dict[str, Any]:
     }
 
 
+SLOT_COUNTERS = (
+    "heavy_renders", "held_renders", "slow_wakes", "max_wake_us", "late_blocks", "restarts",
+    "waited_for_peer", "found_active_held_up", "rendered_ahead", "max_gc_us", "max_drain_us",
+    "lead",
+)  # fmt: skip
+"""A slot's counters at the end of the run, as `/engine/status` gives them."""
+
+
 def slot_figures(soak: Soak, status: dict[str, Any]) -> dict[str, Any]:
     """Each slot's render time over the run (the median of its p50 readings, the median and
     the largest of its p99s, the largest max) and its counters of slow blocks at the end."""
@@ -506,8 +514,7 @@ def slot_figures(soak: Soak, status: dict[str, Any]) -> dict[str, Any]:
             "render_p99_us": {"median": _round(statistics.median(p99s)) if p99s else None,
                               "max": max(p99s, default=None)},
             "render_max_us": max((float(r["max_us"]) for r in readings), default=None),
-            **{key: slot.get(key) for key in ("heavy_renders", "held_renders", "slow_wakes",
-                                              "max_wake_us", "late_blocks", "restarts")},
+            **{key: slot.get(key) for key in SLOT_COUNTERS},
         }  # fmt: skip
     return figures
 
