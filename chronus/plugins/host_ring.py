@@ -29,8 +29,9 @@ given both makes the same instances at the same calls and renders the same sampl
 A slot reads call *j*'s outcome one block of samples after it submitted it (see
 `isolated.py`): by then a healthy host has long answered, and the slot does not wait. It waits
 (on a futex, `wait_s` at most) only if the host is in step (it has dealt with call *j* − 1) and
-still rendering *j*; a host that is behind costs the slots nothing but the bypass. Nothing
-here allocates an array after construction.
+still rendering *j*, and no longer than its `WaitBudget` (shared by all its rings) has left;
+a host that is behind costs the slots nothing but the bypass. Nothing here allocates an array
+after construction.
 """
 
 from __future__ import annotations
