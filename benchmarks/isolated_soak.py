@@ -7,7 +7,8 @@ every `--every` seconds, for `--minutes`.
 An engine (`--backend null|device`, in a process group of its own) plays two saws, each
 through a chain of two native LADSPA plugins from the Debian packages (`PLUGINS`: CMT's
 low-pass then the TAP reverberator after the bass, the SDK's high-pass then SWH's plate after
-the lead; `--plugins N` keeps the first N), every plugin hosted isolated. Every `--every`
+the lead; `--plugins N` keeps the first N, a saw left without any plays straight to the
+master), every plugin hosted isolated. Every `--every`
 seconds (30) one plugin host is SIGKILLed, the hosts taken in turn. A host's pid is read from
 `/plugins/<name>/health` and checked to be of the engine's group; the turn goes over the
 *distinct* pids, so a host that serves several modules (one per maker) is one host. With
@@ -26,7 +27,9 @@ suspended plays bypassed); the RSS of the supervisor and the plugin hosts at the
 end; how long the engine took to quit and the processes left after it; and whether `chronus
 render` of the session log equals the recording: the blocks that differ, in runs (an
 underrun's fade-out, lost blocks and fade-in), and the runs with no underrun the audio I/O
-logged near them (`_explained`).
+logged near them (`_explained`). And where the underruns and the CPU went: the underruns the
+audio I/O logged, by cause; each slot's render time per block (p50, p99, max) and its slow
+blocks; each process role's CPU over the run and its scheduling policy (`cpu_by_role.py`).
 
 Timings on a shared machine are noisy: the lead measures again on a quiet one.
 """
@@ -54,6 +57,7 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cpu_by_role import CpuByRole
 from engine_watch import group_processes, kill_group, rss_by_title
 from figures import add_json_flag, figures_out
 
@@ -96,6 +100,9 @@ SLACK_NS = 10_000_000
 NEAR_UNDERRUN = 2
 """A differing block within this many blocks of an underrun is the underrun's (its fades)."""
 BLOCK, RATE = 128, 48000
+RENDER_EVERY_S = 2.0
+"""How often the slots' render times and the processes' CPU are read (a slot's timing window
+is its last 1,024 blocks: 2.7 s)."""
 
 
 @dataclass
@@ -135,8 +142,6 @@ def chains(plugins: tuple[Plugin, ...]) -> tuple[list[Message], list[tuple[str, 
     modules: list[tuple[str, Plugin]] = []
     for c, (voice, notes) in enumerate(CHAINS):
         mine = plugins[2 * c : 2 * c + 2]
-        if not mine:
-            continue
         messages += [validate("/patch/create", (voice, "saw")),
                      validate("/mod/" + voice + "/volume", (-12.0,))]  # fmt: skip
         before = voice
@@ -173,6 +178,15 @@ class Soak:
         self.events: list[Event] = []
         self.polls: list[tuple[int, int, int]] = []
         self.underrun_blocks: set[int] = set()
+        self._booting: set[int] = set()
+        self.first_block = 0
+        self.waits_before: dict[str, dict[str, float]] = {}
+        self.underrun_rows: dict[int, dict[str, Any]] = {}
+        """The audio I/O's log of each underrun seen while striking, by block."""
+        self.renders: list[dict[str, dict[str, float]]] = []
+        """Each slot's render time (p50, p99, max over its last 1,024 blocks), every
+        `RENDER_EVERY_S`."""
+        self.cpu = CpuByRole(self.pgid)
         self.started = time.monotonic()
 
     def load(self) -> None:
@@ -292,8 +306,13 @@ class Soak:
         kills = stops = 0
         io = self.client.status()["io"]
         self._seen = int(io["underruns"])
-        self.underrun_blocks |= {int(u["block"]) for u in io["recent_underruns"]}  # booting
+        self._booting = {int(u["block"]) for u in io["recent_underruns"]}
+        self.first_block = int(io["blocks_played"])
+        self.waits_before = {m: h.get("slot_waits", {}) for m, h in self.hosts().items()}
+        self.underrun_blocks |= self._booting
         self._since, self._polled = time.monotonic_ns(), time.monotonic()
+        self._sampled = self._polled
+        self.cpu.sample(credit=False)
         while (now := time.monotonic()) < end:
             if now >= next_kill:
                 self.strike("kill", kills)
@@ -327,7 +346,17 @@ class Soak:
         underruns = int(status["io"]["underruns"])
         self.polls.append((self._since, stamp, underruns - self._seen))
         self.underrun_blocks |= {int(u["block"]) for u in status["io"]["recent_underruns"]}
+        if underruns > self._seen:
+            self.underrun_rows.update(
+                {int(u["block"]): u for u in status["io"]["recent_underruns"]}
+            )
         self._seen, self._since = underruns, stamp
+        if now or self._polled - self._sampled >= RENDER_EVERY_S:
+            self._sampled = self._polled
+            self.renders.append(
+                {s["name"]: s["render"] for s in status["slots"] if s.get("render")}
+            )
+            self.cpu.sample()
         return status
 
     def quit(self) -> tuple[int | None, float, list[str]]:
@@ -449,6 +478,53 @@ def _near_events(soak: Soak) -> int:
     return sum(n for _, end, n in soak.polls if any(0 <= end - at <= 1e9 for at in struck))
 
 
+def underrun_causes(soak: Soak) -> dict[str, Any]:
+    """What the audio I/O logged of the underruns seen while striking (it keeps its last 8:
+    more between two polls go unlogged): how many by cause, and by how many blocks the
+    active slot was behind."""
+    rows = list(soak.underrun_rows.values())
+    return {
+        "logged": len(rows),
+        "by_cause": dict(collections.Counter(str(r["cause"]) for r in rows)),
+        "active_behind": dict(collections.Counter(int(r["behind"][r["active"]]) for r in rows)),
+        "at_s": sorted(round((b - soak.first_block) * BLOCK / RATE, 1) for b in soak.underrun_rows),
+        "rows": [soak.underrun_rows[b] for b in sorted(soak.underrun_rows)],
+    }
+
+
+SLOT_COUNTERS = (
+    "heavy_renders", "held_renders", "slow_wakes", "max_wake_us", "late_blocks", "restarts",
+    "waited_for_peer", "found_active_held_up", "rendered_ahead", "max_gc_us", "max_drain_us",
+    "lead",
+)  # fmt: skip
+"""A slot's counters at the end of the run, as `/engine/status` gives them."""
+
+
+def slot_figures(soak: Soak, status: dict[str, Any]) -> dict[str, Any]:
+    """Each slot's render time over the run (the median of its p50 readings, the median and
+    the largest of its p99s, the largest max) and its counters of slow blocks at the end."""
+    figures: dict[str, Any] = {}
+    for slot in status["slots"]:
+        name = str(slot["name"])
+        readings = [r[name] for r in soak.renders if name in r]
+        p99s = [float(r["p99_us"]) for r in readings]
+        figures[name] = {
+            "render_p50_us": _round(statistics.median(float(r["p50_us"]) for r in readings))
+            if readings else None,
+            "render_p99_us": {"median": _round(statistics.median(p99s)) if p99s else None,
+                              "max": max(p99s, default=None)},
+            "render_max_us": max((float(r["max_us"]) for r in readings), default=None),
+            **{key: slot.get(key) for key in SLOT_COUNTERS},
+        }  # fmt: skip
+    return figures
+
+
+def _waits_since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """A module's slot waits while striking: the counts and the time grown since the start
+    (the longest wait is the ring's, the host's warm-up included)."""
+    return {k: v if k == "longest_us" else round(v - before.get(k, 0), 1) for k, v in after.items()}
+
+
 def _hosts_rss(rss: dict[str, tuple[int, float]]) -> dict[str, Any]:
     """The plugin hosts' memory: RSS each and in all, and their proportional share in all
     (PSS: the pages they share with each other, numpy's and numba's, counted once)."""
@@ -493,7 +569,11 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     status, hosts = end["status"], end["hosts"]
     io, engine = status["io"], status["engine"]
     underruns = int(io["underruns"])
-    recording = compare(soak, int(io["blocks_played"]), underruns)
+    recording = (
+        {"equal": None, "note": "not rendered (--no-render)"}
+        if args.no_render
+        else compare(soak, int(io["blocks_played"]), underruns)
+    )
     rows = [e.row(soak.started) for e in soak.events]
     kills = [e for e in soak.events if e.kind == "kill"]
     times = [e.served_ms for e in kills if e.served_ms is not None]
@@ -512,10 +592,14 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         underruns_within_1s_of_an_event=_near_events(soak),
         xruns=int(io.get("xruns", 0)),
         xruns_in_host_stalls=int(io.get("xruns_in_host_stalls", 0)),
+        underrun_log=underrun_causes(soak), slots=slot_figures(soak, status),
+        cpu_by_role=soak.cpu.report(time.monotonic() - soak.started),
         **stall_windows(soak.polls, stalls), stall_monitor_realtime=monitor.realtime,
         divergences=int(engine["divergences"]),
         offered_differently=sum(int(h["different"]) for h in hosts.values()),
         host_errors=sum(int(h["host_errors"]) for h in hosts.values()),
+        slot_waits={m: _waits_since(soak.waits_before.get(m, {}), h.get("slot_waits", {}))
+                    for m, h in hosts.items()},
         restarts=sum(int(h["restarts"]) for h in hosts.values()),
         ladder={m: {"state": h["host_state"], "restarts": h["restarts"],
                     "decision": h["decision"], "deaths": collections.Counter(h["deaths"])}
@@ -550,6 +634,13 @@ def report(f: dict[str, Any]) -> None:
         f"{f['host_stalls']}, longest {f['longest_host_stall_ms']} ms), xruns {f['xruns']}"
     )
     print(f"  underruns within 1 s after a kill or a stop: {f['underruns_within_1s_of_an_event']}")
+    print(f"  underruns the I/O logged: {f['underrun_log']}")
+    print(f"  the slots' waits in the rings (for the host; for the peer): {f['slot_waits']}")
+    for name, slot in f["slots"].items():
+        print(f"    slot {name}: {slot}")
+    print("  CPU by role (% of one core over the run; policies seen):")
+    for role, cpu in f["cpu_by_role"].items():
+        print(f"    {role}: {cpu['cpu_pct_of_a_core']} % ({', '.join(cpu['policies'])})")
     print(
         f"  divergences {f['divergences']}, calls offered differently "
         f"{f['offered_differently']}, host errors {f['host_errors']}, restarts "
@@ -579,9 +670,12 @@ def main() -> None:
     parser.add_argument("--backend", default="null", choices=("null", "device"))
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--every", type=float, default=30.0, help="seconds between kills")
-    parser.add_argument("--plugins", type=int, default=4, choices=(1, 2, 3, 4))
+    parser.add_argument("--plugins", type=int, default=4, choices=(0, 1, 2, 3, 4))
     parser.add_argument("--stop", action="store_true", help="and a SIGSTOP between kills")
     parser.add_argument("--stop-s", type=float, default=2.0, help="how long a host stays stopped")
+    parser.add_argument(
+        "--no-render", action="store_true", help="skip the offline render of the session log"
+    )
     parser.add_argument(
         "--work", default=None, help="where the run's folder goes (default: TMPDIR)"
     )

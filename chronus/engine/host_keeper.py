@@ -476,6 +476,13 @@ class HostKeeper:
             "different": int(header[H.DIFFERENT]),
             "lost": int(header[H.LOST]),
             "host_errors": int(header[H.HOST_ERRORS]),
+            "slot_waits": {
+                "host": int(header[H.HOST_WAITS]),
+                "peer": int(header[H.PEER_WAITS]),
+                "ms": round(int(header[H.WAITED_NS]) / 1e6, 1),
+                "longest_us": round(int(header[H.LONGEST_WAIT_NS]) / 1e3, 1),
+                "unwaited": int(header[H.UNWAITED]),
+            },
             "latency_blocks": 1,
             "error": member.error,
         }

@@ -29,8 +29,9 @@ given both makes the same instances at the same calls and renders the same sampl
 A slot reads call *j*'s outcome one block of samples after it submitted it (see
 `isolated.py`): by then a healthy host has long answered, and the slot does not wait. It waits
 (on a futex, `wait_s` at most) only if the host is in step (it has dealt with call *j* − 1) and
-still rendering *j*; a host that is behind costs the slots nothing but the bypass. Nothing
-here allocates an array after construction.
+still rendering *j*, and no longer than its `WaitBudget` (shared by all its rings) has left;
+a host that is behind costs the slots nothing but the bypass. Nothing here allocates an array
+after construction.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import numpy.typing as npt
 
 from chronus.plugins.atomics import Futex, cas
 from chronus.plugins.host_events import EVENTS, WIDTH
+from chronus.plugins.wait_budget import WaitBudget
 
 __all__ = [
     "BYPASS",
@@ -110,6 +112,17 @@ class H(IntEnum):
     """The call the current host started at (a fresh instance there)."""
     HOST_ERRORS = 13
     """Calls in which the module raised or wrote non-finite samples, in the host."""
+    HOST_WAITS = 14
+    """Times a slot waited for the host (in step, still rendering the call it needed)."""
+    PEER_WAITS = 15
+    """Times a slot waited for its peer (writing the same call)."""
+    WAITED_NS = 16
+    """The slots' time in those waits, in all (the three counters are added to by both
+    slots without an atomic: for the figures, a rare lost update is no matter)."""
+    LONGEST_WAIT_NS = 17
+    """The longest of those waits."""
+    UNWAITED = 18
+    """Calls a slot bypassed without waiting for a host in step: its `WaitBudget` was spent."""
 
 
 class Outcome(IntEnum):
@@ -332,12 +345,21 @@ def word_at(words: npt.NDArray[np.int64], e: int) -> tuple[int, int, int]:
 class SlotLink:
     """A slot's side of a ring: submit a call's input, collect its outcome."""
 
-    def __init__(self, ring: HostRing, wait_s: float = 0.001, settle_s: float = 0.002) -> None:
+    def __init__(
+        self,
+        ring: HostRing,
+        wait_s: float = 0.001,
+        settle_s: float = 0.002,
+        budget: WaitBudget | None = None,
+    ) -> None:
         self.ring = ring
         self.wait_s = wait_s
         """How long a slot waits for a host that is in step but still rendering."""
         self.settle_s = settle_s
         """How long a second slot waits for a first one that is writing the same call."""
+        self.budget = budget
+        """The waiting for hosts left to the slot, shared by all its rings (None: each call
+        may wait `wait_s`)."""
 
     def submit(
         self,
@@ -377,7 +399,7 @@ class SlotLink:
                 return
             if phase == WRITING:  # the other slot is writing it, or died doing so
                 if not waited:
-                    ring.word_futex.wait(e, seen, self.settle_s)
+                    self._wait(e, seen, self.settle_s, H.PEER_WAITS)
                     waited = True
                     continue
                 ring.decide_bypass(e, seen, call)
@@ -415,10 +437,29 @@ class SlotLink:
             header = ring.header
             in_step = header[H.HOST_PID] > 0 and header[H.HOST_DONE] == call - 1
             if in_step and not waited:
-                ring.word_futex.wait(e, seen, self.wait_s)
-                waited = True
-                continue
+                budget, waited = self.budget, True
+                timeout = self.wait_s if budget is None else budget.grant(self.wait_s)
+                if timeout > 0.0:
+                    took = self._wait(e, seen, timeout, H.HOST_WAITS)
+                    if budget is not None:
+                        budget.spend(took)
+                    continue
+                if budget is not None:
+                    header[H.UNWAITED] += 1
             ring.decide_bypass(e, seen, call)
+
+    def _wait(self, e: int, seen: int, timeout_s: float, counter: H) -> int:
+        """Wait for entry `e`'s word to change from `seen`, counted under `counter`; the
+        nanoseconds it took."""
+        header = self.ring.header
+        began = time.monotonic_ns()
+        self.ring.word_futex.wait(e, seen, timeout_s)
+        took = time.monotonic_ns() - began
+        header[counter] += 1
+        header[H.WAITED_NS] += took
+        if took > header[H.LONGEST_WAIT_NS]:
+            header[H.LONGEST_WAIT_NS] = took
+        return took
 
 
 @numba.njit(cache=True)

@@ -49,6 +49,7 @@ from chronus.plugins.host_ring import (
     same_events,
     same_input,
 )
+from chronus.plugins.wait_budget import WaitBudget
 
 __all__ = [
     "IsolatedModule",
@@ -101,11 +102,13 @@ def set_link_maker(maker: LinkMaker | None) -> None:
 
 def ring_links(tag: str) -> LinkMaker:
     """A slot's link maker: the ring the supervisor made for the module (named by
-    `ring_name(tag, type, salt)`), or None (every call bypassed) if there is none."""
+    `ring_name(tag, type, salt)`), or None (every call bypassed) if there is none. Its
+    links share one `WaitBudget`: the slot's waits for all its hosts together are bounded."""
+    budget = WaitBudget()
 
     def link(type_name: str, salt: int) -> Link | None:
         try:
-            return SlotLink(HostRing.attach(ring_name(tag, type_name, salt)))
+            return SlotLink(HostRing.attach(ring_name(tag, type_name, salt)), budget=budget)
         except (FileNotFoundError, ValueError):
             return None
 

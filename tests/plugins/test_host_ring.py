@@ -38,6 +38,7 @@ from chronus.plugins.host_ring import (
 from chronus.plugins.isolated import ReplayLink, isolated_type
 from chronus.plugins.source import import_plugin, version_of
 from chronus.plugins.type_source import TypeSource, TypeSourceError, resolve_type
+from chronus.plugins.wait_budget import WaitBudget
 
 RATE, FRAMES = 48000, 128
 FOLD = Path(__file__).resolve().parents[2] / "examples" / "modules" / "fold.py"
@@ -163,6 +164,59 @@ def test_a_slot_killed_mid_write_does_not_stall_the_other(fold: type[Module]) ->
     setup.host.step()
     assert setup.b.collect(1, setup.fifo_b, FRAMES, FRAMES) == Outcome.DONE
     assert setup.logged() == [0]
+
+
+def test_a_slots_waits_for_the_host_and_for_its_peer_are_counted(fold: type[Module]) -> None:
+    setup = _Setup(fold, wait_s=0.01)
+    blocks, header = _blocks(3), setup.ring.header
+    setup.a.submit(0, blocks[0], setup.params, FRAMES)
+    setup.host.step()
+    assert setup.a.collect(0, setup.fifo_a, 0, FRAMES) == Outcome.DONE  # no wait: done
+    assert (header[H.HOST_WAITS], header[H.PEER_WAITS], header[H.WAITED_NS]) == (0, 0, 0)
+    setup.a.submit(1, blocks[1], setup.params, FRAMES)  # in step, never answered: A waits
+    assert setup.a.collect(1, setup.fifo_a, FRAMES, FRAMES) == Outcome.BYPASS
+    assert header[H.HOST_WAITS] == 1 and header[H.PEER_WAITS] == 0
+    assert header[H.WAITED_NS] >= 5_000_000  # the 10 ms futex wait, give or take
+    assert header[H.LONGEST_WAIT_NS] == header[H.WAITED_NS]
+    # call 2: B finds A still writing it (A died there): B waits for it once, then decides
+    assert cas(setup.ring.words, 2, int(setup.ring.words[2]), 2 * 8 + WRITING)
+    setup.b.submit(2, blocks[2], setup.params, FRAMES)
+    assert header[H.PEER_WAITS] == 1 and header[H.HOST_WAITS] == 1
+    assert setup.ring.words[2] == 2 * 8 + BYPASS
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_budget_shared_by_a_slots_rings_bounds_its_waits_for_late_hosts_together(
+    fold: type[Module], shared: bool
+) -> None:
+    """Four hosts in step that never answer: alone, each ring waits its `wait_s`; with one
+    budget for the four, the waits stop when it is spent and the rest are bypassed at once."""
+    budget = WaitBudget(cap_s=0.004, rate=0.0)  # earns nothing back: the test is exact
+    rings, links = [], []
+    blocks = _blocks(2)
+    params = np.array([spec.default for spec in fold.PARAMS])
+    for _ in range(4):
+        ring = HostRing.private(RingShape(FRAMES, len(fold.PARAMS)))
+        host = HostServer(ring, fold, RATE)
+        host.start(pid=1)
+        link = SlotLink(ring, wait_s=0.003, budget=budget if shared else None)
+        link.submit(0, blocks[0], params, FRAMES)
+        host.step()
+        link.submit(1, blocks[1], params, FRAMES)  # the host is in step and never renders it
+        rings.append(ring)
+        links.append(link)
+    fifo = np.zeros((4 * FRAMES, 2))
+    for link in links:
+        assert link.collect(1, fifo, FRAMES, FRAMES) == Outcome.BYPASS
+    waits = [int(ring.header[H.HOST_WAITS]) for ring in rings]
+    unwaited = [int(ring.header[H.UNWAITED]) for ring in rings]
+    if not shared:
+        assert waits == [1, 1, 1, 1] and unwaited == [0, 0, 0, 0]
+        return
+    assert waits[0] == 1  # 3 ms of the 4
+    assert sum(waits) + sum(unwaited) == 4
+    assert sum(unwaited) >= 2 and unwaited[0] == 0
+    assert budget.left_ns < budget.least_ns
 
 
 def test_a_slot_that_finishes_writing_after_the_other_gave_up_keeps_the_bypass(
