@@ -2,23 +2,31 @@
 sweep of what dead engines left in /dev/shm.
 
 Every segment and named semaphore an engine makes starts with its owner's tag,
-`chronus-<pid>-<start>-`, where `start` is the process's start time (clock ticks since boot,
-field 22 of /proc/<pid>/stat): a pid alone can be reused, the pair cannot. A name is a dead
-engine's when no process has that pid with that start time. A SIGKILL gives the engine no
-chance to unlink anything, so the next engine (or `chronus doctor`) removes what the dead left,
-and only that: nothing of a live owner, and nothing any live process still maps.
+`chronus-<pid>-<start>-p<ns>-`, where `start` is the process's start time (clock ticks since
+boot, field 22 of /proc/<pid>/stat): a pid alone can be reused, the pair cannot; and `ns` is its
+pid namespace (the inode of /proc/self/ns/pid). A name is a dead engine's when no process has
+that pid with that start time. A SIGKILL gives the engine no chance to unlink anything, so the
+next engine (or `chronus doctor`) removes what the dead left, and only that: nothing of a live
+owner, and nothing any live process still maps.
+
+Engines in two pid namespaces sharing one /dev/shm (containers, `unshare --pid`) see each
+other's pids as someone else's or as nobody's, so a name from another namespace is never
+judged dead here: it is not this engine's to remove. Names without a namespace (`-<start>-`
+alone) are taken as this namespace's.
 
 Names from before the start time was in them (`chronus-<pid>-<kind>-…`) count as dead only
 when no process has the pid at all. multiprocessing's own names (`sem.mp-…`) cannot be told
 apart from other programs' and are never touched; the engine names its own semaphores instead
 (`name_semaphores`).
 
+>>> owner_of("chronus-41-7730-p4026531836-io-1a2b3c")
+Owner(pid=41, start=7730, ns=4026531836)
 >>> owner_of("chronus-41-7730-io-1a2b3c")
-Owner(pid=41, start=7730)
+Owner(pid=41, start=7730, ns=None)
 >>> owner_of("sem.chronus-41-7730-sem-k2x9aa1q")
-Owner(pid=41, start=7730)
+Owner(pid=41, start=7730, ns=None)
 >>> owner_of("chronus-41-io-1a2b3c")
-Owner(pid=41, start=None)
+Owner(pid=41, start=None, ns=None)
 >>> owner_of("sem.mp-k2x9aa1q") is None
 True
 """
@@ -48,6 +56,7 @@ __all__ = [
     "name_semaphores",
     "owner_alive",
     "owner_of",
+    "pid_namespace",
     "process_start",
     "segment_name",
     "start_from_stat",
@@ -58,15 +67,27 @@ __all__ = [
 SHM: Final = Path("/dev/shm")
 """Where Linux keeps POSIX shared memory and named semaphores (`sem.` + the name)."""
 
-_NAME = re.compile(r"^(?:sem\.)?chronus-(\d+)-(?:(\d+)-)?[a-z]")
-"""A tag with a start time (digits), or an older one with the pid alone (a kind: a letter)."""
+_NAME = re.compile(r"^(?:sem\.)?chronus-(\d+)-(?:(\d+)-)?(?:p(\d+)-)?[a-z]")
+"""A tag with a start time (digits) and a pid namespace (`p` and digits), or an older one
+without the namespace, or with the pid alone (then a kind: a letter)."""
 
 
 class Owner(NamedTuple):
-    """The process a name says made it: its pid and start time (None in older names)."""
+    """The process a name says made it: its pid, start time and pid namespace (None where
+    an older name has none)."""
 
     pid: int
     start: int | None
+    ns: int | None = None
+
+
+def pid_namespace(pid: int | str = "self") -> int | None:
+    """The pid namespace process `pid` is in (the inode of its /proc/<pid>/ns/pid), or None
+    where it cannot be read."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None
 
 
 def process_start(pid: int) -> int | None:
@@ -95,13 +116,16 @@ supervisor under it makes are then the parent's, and outlive a supervisor that d
 
 
 def engine_tag() -> str:
-    """This process's tag, `chronus-<pid>-<start>`: the start of every name it makes (the
-    engine's parent's, under one)."""
+    """This process's tag, `chronus-<pid>-<start>-p<ns>`: the start of every name it makes
+    (the engine's parent's, under one)."""
     pid = os.getpid()  # a fork has its own pid, and so its own tag
     tag = _tags.get(pid)
     if tag is None:
         given = os.environ.get(TAG_ENV, "")
-        tag = given if owner_of(f"{given}-x") else f"chronus-{pid}-{process_start(pid) or 0}"
+        if not owner_of(f"{given}-x"):
+            ns = pid_namespace()
+            given = f"chronus-{pid}-{process_start(pid) or 0}" + (f"-p{ns}" if ns else "")
+        tag = given
         _tags[pid] = tag
     return tag
 
@@ -128,12 +152,19 @@ def owner_of(name: str) -> Owner | None:
     found = _NAME.match(name)
     if found is None:
         return None
-    start = found.group(2)
-    return Owner(int(found.group(1)), int(start) if start is not None else None)
+    start, ns = found.group(2), found.group(3)
+    return Owner(
+        int(found.group(1)),
+        int(start) if start is not None else None,
+        int(ns) if ns is not None else None,
+    )
 
 
 def owner_alive(owner: Owner) -> bool:
-    """Whether the process a name was made by still runs (a reused pid is not it)."""
+    """Whether the process a name was made by still runs (a reused pid is not it); an
+    owner in another pid namespace counts as alive, since its pid means nothing here."""
+    if owner.ns is not None and owner.ns != pid_namespace():
+        return True
     start = process_start(owner.pid)
     if start is None:
         return False

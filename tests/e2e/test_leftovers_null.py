@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from chronus.engine.client import EngineProcess
-from chronus.engine.leftovers import SHM, engine_tag, process_start
+from chronus.engine.leftovers import SHM, engine_tag, pid_namespace, process_start
 from tests.processes import descendants, gone
 from tests.sessions import spare_made, wait_status
 
@@ -29,7 +29,7 @@ KINDS = ("io", "control", "tap", "patterns", "cpus", "lifelines", "audio-a", "cm
 def _tag(engine: EngineProcess) -> str:
     assert engine.process is not None
     pid = engine.process.pid
-    return f"chronus-{pid}-{process_start(pid)}-"
+    return f"chronus-{pid}-{process_start(pid)}-p{pid_namespace(pid)}-"
 
 
 def _files(tag: str) -> set[str]:

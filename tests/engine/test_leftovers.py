@@ -18,6 +18,7 @@ from chronus.engine.leftovers import (
     find_leftovers,
     owner_alive,
     owner_of,
+    pid_namespace,
     process_start,
     segment_name,
     start_from_stat,
@@ -46,6 +47,9 @@ def _start_when_exited(pid: int) -> int | None:
 @pytest.mark.parametrize(
     ("name", "owner"),
     [
+        ("chronus-41-7730-p4026531836-io-1a2b3c", Owner(41, 7730, 4026531836)),
+        ("sem.chronus-41-7730-p4026531836-sem-k2x9", Owner(41, 7730, 4026531836)),
+        ("chronus-41-7730-plugin-1a2b3c", Owner(41, 7730)),  # a kind that starts with p
         ("chronus-41-7730-io-1a2b3c", Owner(41, 7730)),
         ("chronus-41-7730-handover-a-1a2b3c", Owner(41, 7730)),
         ("sem.chronus-41-7730-sem-k2x9aa1q", Owner(41, 7730)),
@@ -80,10 +84,10 @@ def test_this_process_names_what_it_makes_after_its_pid_and_start_time() -> None
     tag = engine_tag()
     start = process_start(os.getpid())
     assert start is not None and start > 0
-    assert tag == f"chronus-{os.getpid()}-{start}"
+    assert tag == f"chronus-{os.getpid()}-{start}-p{pid_namespace()}"
     name = segment_name("io")
     assert name.startswith(f"{tag}-io-") and name != segment_name("io")
-    assert owner_of(name) == Owner(os.getpid(), start)
+    assert owner_of(name) == Owner(os.getpid(), start, pid_namespace())
 
 
 def test_a_live_owner_is_alive_and_a_reused_pid_or_a_gone_one_is_not() -> None:
@@ -103,6 +107,10 @@ def test_a_live_owner_is_alive_and_a_reused_pid_or_a_gone_one_is_not() -> None:
         zombie.wait()
     assert not owner_alive(Owner(gone, None))
     assert not owner_alive(Owner(gone, 1))
+    here = pid_namespace()
+    assert here is not None
+    assert not owner_alive(Owner(gone, 1, here))
+    assert owner_alive(Owner(gone, 1, here + 1))  # another namespace's pid means nothing here
 
 
 def test_the_engines_semaphores_are_named_after_it_too() -> None:
@@ -204,3 +212,52 @@ def test_without_proc_to_read_a_sweep_removes_nothing(tmp_path: Path) -> None:
     done = sweep(tmp_path, lambda owner: False, unreadable)
     assert done.removed == [] and [item.path for item in done.kept] == [path]
     assert path.exists() and "kept 1" in done.line()
+
+
+_INNER = """
+import sys, time
+from pathlib import Path
+from chronus.engine.leftovers import engine_tag, find_leftovers
+folder = Path(sys.argv[1])
+(folder / f"{engine_tag()}-io-bbbbbb").write_bytes(b"1")
+print(" ".join(sorted(item.path.name for item in find_leftovers(folder))), flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_engines_in_two_pid_namespaces_never_take_each_others_names_for_dead(
+    tmp_path: Path,
+) -> None:
+    """An engine in a container (its own pid namespace, one /dev/shm shared) and one outside
+    it: neither sees the other's pids, and neither may remove the other's live segments."""
+    probe = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no pid namespaces here: {probe.stderr.decode().strip()}")
+    ours = tmp_path / f"{engine_tag()}-io-aaaaaa"
+    ours.write_bytes(b"1")
+    root = str(Path(__file__).resolve().parents[2])
+    inner = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", _INNER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    try:
+        assert inner.stdout is not None and inner.stdin is not None
+        seen_inside = inner.stdout.readline().split()
+        assert seen_inside == [], "the engine inside took the live outer engine's name for dead"
+        theirs = [path for path in tmp_path.iterdir() if path != ours]
+        assert len(theirs) == 1 and owner_of(theirs[0].name) is not None
+        assert owner_of(theirs[0].name).ns != pid_namespace()  # type: ignore[union-attr]
+        assert find_leftovers(tmp_path) == [], "the outer engine took the inner's name for dead"
+        assert sweep(tmp_path).removed == [] and theirs[0].exists()
+        inner.stdin.write("\n")
+        inner.stdin.flush()
+        assert inner.wait(timeout=30) == 0
+    finally:
+        if inner.poll() is None:
+            inner.kill()
+            inner.wait()
