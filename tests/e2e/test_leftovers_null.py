@@ -98,9 +98,13 @@ def test_a_killed_engines_leftovers_go_at_the_next_start_and_a_live_engine_keeps
 def test_the_supervisor_killed_alone_takes_its_children_and_the_next_start_cleans_up() -> None:
     doomed = _booted()
     assert doomed.process is not None
-    tag = _tag(doomed)
-    everyone = descendants(doomed.process.pid)
-    _check_made(_files(tag), tag)
+    try:
+        tag = _tag(doomed)
+        everyone = descendants(doomed.process.pid)
+        _check_made(_files(tag), tag)
+    except BaseException:
+        doomed.kill()  # a failed check must not leave a playing engine behind
+        raise
     os.kill(doomed.process.pid, signal.SIGKILL)
     doomed.process.wait(5)
     assert gone(everyone), "a process outlived the SIGKILLed supervisor"
