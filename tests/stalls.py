@@ -110,9 +110,9 @@ STALL_GROUP_S = 0.1
 """Host stalls that start within this of the previous one's end are told as one group."""
 
 
-def _stall_groups(host: StallMonitor) -> list[tuple[float, str]]:
+def _stall_groups(stalls: list[tuple[int, int, int]]) -> list[tuple[float, str]]:
     groups: list[list[tuple[int, int, int]]] = []
-    for stall in sorted(host.stalls, key=lambda s: s[1]):
+    for stall in sorted(stalls, key=lambda s: s[1]):
         last = groups[-1][-1] if groups else None
         if last is not None and stall[1] - (last[1] + last[2]) <= STALL_GROUP_S * 1e9:
             groups[-1].append(stall)
@@ -156,7 +156,7 @@ def what_happened(
             f"causes {spell['causes']})",
         ))  # fmt: skip
     if host is not None:
-        lines.extend(_stall_groups(host))
+        lines.extend(_stall_groups(host.stalls))
     lines.sort(key=lambda line: line[0])
     supervisor = engine.get("supervisor", {})
     head = (

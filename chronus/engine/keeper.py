@@ -60,6 +60,7 @@ from chronus.engine.stats import (
     summary,
     timing_percentiles,
 )
+from chronus.engine.template import EXIT_NOT_ADOPTED
 from chronus.protocol import ADDRESS_SPACE, Message, validate
 
 __all__ = [
@@ -228,11 +229,33 @@ class SlotKeeper:
         self._take_workers(workers)
         self._continue_commands()  # after: it completes a push to the seats now running
 
+    def _end_unseated(self, names: WorkerNames) -> None:
+        """End a worker the dead supervisor had not seated (its spare, which waits for a
+        word only its maker could give, warming up meanwhile at the lowest priority).
+
+        Until it is gone its lifeline stays taken: leased to a new worker, the line would be
+        armed again under it, and the two would hold one mutex (the new one blocked in its
+        `hold`, or the old one woken with its owner dead).
+        """
+        try:
+            process = self._launcher.adopt(names.pid, "chronus-slot")
+        except ProcessLookupError:
+            return
+        ours, stub = self._ctx.Pipe(duplex=True)
+        worker = Worker(process, ours, time.monotonic_ns(), pid=names.pid, stub=stub)
+        worker.lifeline = names.lifeline
+        self._workers.append(worker)
+        if self.deaths is not None and names.lifeline >= 0:
+            self.deaths.claim(names.lifeline)
+            self.deaths.watch(names.lifeline, worker)
+        worker.kill()
+
     def _take_workers(self, workers: tuple[WorkerNames, ...]) -> None:
         now, now_ns = time.monotonic(), time.monotonic_ns()
         for names in workers:
             if names.role not in SEAT_NAMES:
-                continue  # the spare: it ended with its pipe to the dead supervisor
+                self._end_unseated(names)
+                continue
             try:
                 process = self._launcher.adopt(names.pid, "chronus-slot")
             except ProcessLookupError:
@@ -1237,5 +1260,8 @@ def _failed(worker: Worker, message: tuple[Any, ...]) -> None:
 
 def _exit_told(worker: Worker) -> str:
     """How a worker ended, for an event: its exit code, and the error it told, if any."""
+    code = worker.process.exitcode
     told = f": {worker.failure}" if worker.failure else ""
-    return f"code {worker.process.exitcode}{told}"
+    if code == EXIT_NOT_ADOPTED:
+        told = ": it was never handed to the engine's parent after its fork, and gave up"
+    return f"code {code}{told}"

@@ -6,12 +6,17 @@ the engine's events must carry the reason.
 
 from __future__ import annotations
 
+import os
+import socket
+from types import SimpleNamespace
 from typing import Any, cast
 
+from chronus.engine import template
 from chronus.engine.keeper import _exit_told, _read_last_words
 from chronus.engine.launcher import spawn_context
 from chronus.engine.seats import Worker
 from chronus.engine.slot import WorkerConfig, worker_main
+from chronus.engine.template import EXIT_NOT_ADOPTED
 
 MISSING = "chronus-test-no-such-lifelines"
 
@@ -49,6 +54,25 @@ def test_a_worker_killed_from_outside_is_told_by_its_code_alone() -> None:
         _read_last_words(worker)  # the pipe is open, nothing was written: returns at once
         assert worker.failure == ""
         assert _exit_told(worker) == "code -9"
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_fork_never_handed_to_the_engine_exits_with_its_own_code_and_is_told_so() -> None:
+    """A template's fork that is not adopted by the process it waits for gives up: with a
+    code of its own, not the 1 of a job that raised, and the event says what happened."""
+    pid = os.fork()
+    if pid == 0:  # its parent is this test, neither the "middle" nor the "supervisor" given
+        template._run(socket.socket(), b"", [], supervisor=-2, middle=-3)
+        os._exit(0)  # not reached: _run always exits
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == EXIT_NOT_ADOPTED != 1
+    process = SimpleNamespace(exitcode=EXIT_NOT_ADOPTED)
+    ours, theirs = spawn_context().Pipe(duplex=True)
+    try:
+        told = _exit_told(Worker(cast(Any, process), ours, 0))
+        assert told.startswith(f"code {EXIT_NOT_ADOPTED}: it was never handed")
     finally:
         ours.close()
         theirs.close()
