@@ -66,14 +66,16 @@ class UnderrunSpells:
         """Fold in one underrun (a row of `underrun_log`), seen at `now_ns`."""
         k = int(row["block"])
         last = self._spells[-1] if self._spells else None
-        if last is None or not 0 <= k - last["last_block"] <= self._gap_blocks:
+        gap = self._gap_blocks  # the I/O's blocks need not rise (a burst is caught up later)
+        if last is None or not last["first_block"] - gap <= k <= last["last_block"] + gap:
             last = {
                 "seen_s": round(now_ns / 1e9, 3), "first_block": k, "last_block": k,
                 "count": 0, "unlisted": 0, "active": "", "behind_max": {"A": 0, "B": 0},
                 "causes": {},
             }  # fmt: skip
             self._spells.append(last)
-        last["last_block"] = k
+        last["first_block"] = min(last["first_block"], k)
+        last["last_block"] = max(last["last_block"], k)
         last["count"] += 1
         if row["active"] not in last["active"]:
             last["active"] += row["active"]

@@ -32,19 +32,20 @@ def test_underruns_close_together_are_one_spell_and_far_ones_another() -> None:
         _underrun(v, k, 0, (k - 99, 0))
     spells.update(v, 2_000_000_000)
     _underrun(v, 110, 1, (0, 2))
+    _underrun(v, 98, 1, (0, 1))  # an earlier block, told later: the same spell
     spells.update(v, 2_010_000_000)
     _underrun(v, 5000, 1, (0, 1))
     spells.update(v, 15_000_000_000)
     spells.update(v, 16_000_000_000)  # nothing new
     rows = spells.rows()
     assert [(s["first_block"], s["last_block"], s["count"]) for s in rows] == [
-        (100, 110, 4),
+        (98, 110, 5),
         (5000, 5000, 1),
     ]
     first = rows[0]
     assert first["seen_s"] == 2.0 and first["active"] == "AB" and first["unlisted"] == 0
     assert first["behind_max"] == {"A": 4, "B": 2}
-    assert first["causes"] == {"slots": 4}
+    assert first["causes"] == {"slots": 5}
 
 
 def test_underruns_beyond_the_log_between_two_reads_are_counted_unlisted() -> None:
