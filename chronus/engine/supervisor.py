@@ -545,7 +545,8 @@ class Supervisor:
                 self._launcher, self._ctx, self._worker_config(), self._io_counters,
                 self._control, lambda: self.patch, attach(m),
             )  # fmt: skip
-            self._keeper.take_over(m.workers, dict(m.tallies), m.timeline)
+            timeline = getattr(m, "timeline", ())  # unset in an older supervisor's manifest
+            self._keeper.take_over(m.workers, dict(m.tallies), timeline)
             self._pacer.continue_after(self._keeper.last_stamp)
             refused = self._take_plugins(m)
             self._plugin_watch.settle(
