@@ -234,8 +234,8 @@ class SlotKeeper:
         word only its maker could give, warming up meanwhile at the lowest priority).
 
         Until it is gone its lifeline stays taken: leased to a new worker, the line would be
-        armed again under it, and the two would hold one mutex (the new one blocked in its
-        `hold`, or the old one woken with its owner dead).
+        armed again under it, and the two would share one mutex (whichever takes it second
+        blocks in `hold` until the other dies, then fails on its dead owner).
         """
         try:
             process = self._launcher.adopt(names.pid, "chronus-slot")
