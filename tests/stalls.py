@@ -14,6 +14,8 @@ import math
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
@@ -102,3 +104,75 @@ class StallMonitor:
     def blocks_bound(self, block_ms: float) -> int:
         """The most blocks the recorded stalls can have cost a renderer."""
         return sum(math.ceil(d / block_ms) for _, d in self.stalls_ms)
+
+
+STALL_GROUP_S = 0.1
+"""Host stalls that start within this of the previous one's end are told as one group."""
+
+
+def _stall_groups(stalls: list[tuple[int, int, int]]) -> list[tuple[float, str]]:
+    groups: list[list[tuple[int, int, int]]] = []
+    for stall in sorted(stalls, key=lambda s: s[1]):
+        last = groups[-1][-1] if groups else None
+        if last is not None and stall[1] - (last[1] + last[2]) <= STALL_GROUP_S * 1e9:
+            groups[-1].append(stall)
+        else:
+            groups.append([stall])
+    told = []
+    for group in groups:
+        start = group[0][1] / 1e9
+        span = (max(s[1] + s[2] for s in group) - group[0][1]) / 1e9
+        cpus = ", ".join(
+            f"cpu{cpu} {sum(1 for s in group if s[0] == cpu)}"
+            for cpu in sorted({s[0] for s in group})
+        )
+        longest = max(s[2] for s in group) / 1e6
+        what = f"host stalls: {len(group)} over {1000 * span:.0f} ms ({cpus})"
+        told.append((start, f"{what}, longest {longest:.1f} ms"))
+    return told
+
+
+def what_happened(
+    status: dict[str, Any],
+    host: StallMonitor | None,
+    since_s: float,
+    marks: Iterable[tuple[float, str]] = (),
+) -> str:
+    """A realtime run's post-mortem, in time order, in seconds after `since_s` (a
+    `time.monotonic()` of the test's): the engine's events (deaths, failovers, respawns,
+    joins, with the block the I/O had played), each spell of underruns (its blocks, how many,
+    the active seat, how far behind each seat was at worst, the causes), the host stalls
+    (grouped), and the test's own `marks` (its kills, as (monotonic time, what))."""
+    engine, io = status.get("engine", {}), status.get("io", {})
+    lines: list[tuple[float, str]] = [(t, f"test: {what}") for t, what in marks]
+    for event in engine.get("timeline", []):
+        lines.append((event["t_s"], f"{event['kind']} @{event['block']}: {event['text']}"))
+    for spell in io.get("underrun_spells", []):
+        blocks = f"{spell['first_block']}..{spell['last_block']}"
+        lines.append((
+            spell["seen_s"],
+            f"UNDERRUNS {spell['count']} (blocks {blocks}, unlisted {spell['unlisted']}; "
+            f"active {spell['active']}, behind at worst {spell['behind_max']}, "
+            f"causes {spell['causes']})",
+        ))  # fmt: skip
+    if host is not None:
+        lines.extend(_stall_groups(host.stalls))
+    lines.sort(key=lambda line: line[0])
+    supervisor = engine.get("supervisor", {})
+    head = (
+        f"what happened: underruns {io.get('underruns')}, failovers {engine.get('failovers')}, "
+        f"respawns {engine.get('respawns')}, divergences {engine.get('divergences')}, "
+        f"supervisor restarts {supervisor.get('restarts')}, blocks played "
+        f"{io.get('blocks_played')}, host stalls seen by the engine {status.get('host')}"
+        + ("" if host is None else f", by the test {len(host.stalls)} (realtime {host.realtime})")
+    )
+    return "\n".join([head, *(f"  {t - since_s:8.3f} s  {text}" for t, text in lines)])
+
+
+@contextmanager
+def told_on_failure(story: Callable[[], str]) -> Iterator[None]:
+    """Add `story()` (say, `what_happened`) to the message of an assertion that fails inside."""
+    try:
+        yield
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{story()}") from exc

@@ -60,6 +60,7 @@ from chronus.engine.stats import (
     summary,
     timing_percentiles,
 )
+from chronus.engine.template import EXIT_NOT_ADOPTED
 from chronus.protocol import ADDRESS_SPACE, Message, validate
 
 __all__ = [
@@ -96,6 +97,8 @@ LIFELINES = 16
 
 LOG_LENGTH = 1 << 16
 """Stamped commands kept for replay to a joining worker (it needs those after its snapshot)."""
+TIMELINE_LENGTH = 128
+"""Events kept with their times: a minute of a slot SIGKILLed every 5 s tells about 60."""
 
 LOG_FLOOR = 4096
 """The most recent commands kept whatever the checkpoints say (see `_forget_old_commands`)."""
@@ -165,6 +168,9 @@ class SlotKeeper:
         self.events: deque[str] = deque(maxlen=32)
         self.news = News()
         """The same events for clients, with a serial and a kind (see `news.py`)."""
+        self._timeline: deque[tuple[int, int, str, str]] = deque(maxlen=TIMELINE_LENGTH)
+        """(CLOCK_MONOTONIC ns, block the I/O played, kind, text) of each event, for a
+        post-mortem that sets them against underruns and host stalls."""
         self._spare: Worker | None = None
         self._spare_due = 0.0
         self._due: dict[int, float] = {}
@@ -199,7 +205,12 @@ class SlotKeeper:
             "divergences": self.divergences, "overtaken": self.overtaken,
         }  # fmt: skip
 
-    def take_over(self, workers: tuple[WorkerNames, ...], tallies: dict[str, int]) -> None:
+    def take_over(
+        self,
+        workers: tuple[WorkerNames, ...],
+        tallies: dict[str, int],
+        timeline: tuple[tuple[int, int, str, str], ...] = (),
+    ) -> None:
         """Hold the running slots of a supervisor that died (this keeper was made on its
         seats: `attached`): their workers, watched through their lifelines and pidfds, the
         next command sequence number and the recent commands (for joiners) as the command
@@ -214,14 +225,37 @@ class SlotKeeper:
         self.respawns = tallies.get("respawns", 0)
         self.divergences = tallies.get("divergences", 0)
         self.overtaken = tallies.get("overtaken", 0)
+        self._timeline.extendleft(reversed(timeline))
         self._take_workers(workers)
         self._continue_commands()  # after: it completes a push to the seats now running
+
+    def _end_unseated(self, names: WorkerNames) -> None:
+        """End a worker the dead supervisor had not seated (its spare, which waits for a
+        word only its maker could give, warming up meanwhile at the lowest priority).
+
+        Until it is gone its lifeline stays taken: leased to a new worker, the line would be
+        armed again under it, and the two would share one mutex (whichever takes it second
+        blocks in `hold` until the other dies, then fails on its dead owner).
+        """
+        try:
+            process = self._launcher.adopt(names.pid, "chronus-slot")
+        except ProcessLookupError:
+            return
+        ours, stub = self._ctx.Pipe(duplex=True)
+        worker = Worker(process, ours, time.monotonic_ns(), pid=names.pid, stub=stub)
+        worker.lifeline = names.lifeline
+        self._workers.append(worker)
+        if self.deaths is not None and names.lifeline >= 0:
+            self.deaths.claim(names.lifeline)
+            self.deaths.watch(names.lifeline, worker)
+        worker.kill()
 
     def _take_workers(self, workers: tuple[WorkerNames, ...]) -> None:
         now, now_ns = time.monotonic(), time.monotonic_ns()
         for names in workers:
             if names.role not in SEAT_NAMES:
-                continue  # the spare: it ended with its pipe to the dead supervisor
+                self._end_unseated(names)
+                continue
             try:
                 process = self._launcher.adopt(names.pid, "chronus-slot")
             except ProcessLookupError:
@@ -460,6 +494,8 @@ class SlotKeeper:
                 log.warning("slot worker %d warm-up errors: %s", worker.pid, worker.warm_errors)
         elif message[0] == "plugin":
             self.plugins.answered(worker, message)
+        elif message[0] == "failed":
+            _failed(worker, message)
         elif message[0] == "snapshot":
             if self._join is not None:
                 self._finish_join()  # now, not at the next tick
@@ -513,6 +549,7 @@ class SlotKeeper:
             self.last_death_ns = time.monotonic_ns()
         if self.deaths is not None:
             self.deaths.release(worker.lifeline)
+        _read_last_words(worker)
         for seat in self.seats:
             if seat.worker is worker:
                 # A standby that finds the process already reaped reads the signal here.
@@ -528,7 +565,7 @@ class SlotKeeper:
         if worker is self._spare:
             self._spare = None
             self._spare_due = now + 2.0
-            self._event(f"the spare worker exited (code {worker.process.exitcode})")
+            self._event(f"the spare worker exited ({_exit_told(worker)})")
             return
         for seat in self.seats:
             if seat.worker is worker:
@@ -565,14 +602,14 @@ class SlotKeeper:
         if worker.failed_over_at < 0 and self.active is seat and self._can_take_over(peer):
             self._promote(peer, worker)
             self._event(
-                f"slot {seat.name} (active) died (code {exitcode}{seat.note}); "
+                f"slot {seat.name} (active) died ({_exit_told(worker)}{seat.note}); "
                 f"slot {peer.name} took over at block {worker.failed_over_at}",
                 "failover",
             )
         elif worker.failed_over_at >= 0:  # the takeover was told when its lifeline ended
-            self._event(f"slot {seat.name} (active) died (code {exitcode}{seat.note})")
+            self._event(f"slot {seat.name} (active) died ({_exit_told(worker)}{seat.note})")
         else:
-            self._event(f"slot {seat.name} ({was}) died (code {exitcode}{seat.note})")
+            self._event(f"slot {seat.name} ({was}) died ({_exit_told(worker)}{seat.note})")
         seat.note = ""
         decision = self.policy.on_death(now, served)
         if decision.suspended:
@@ -921,7 +958,26 @@ class SlotKeeper:
     def _event(self, text: str, kind: str = "slot") -> None:
         log.warning("%s", text)
         self.events.append(text)
-        self.news.add(kind, text)
+        self.tell(kind, text)
+
+    def tell(self, kind: str, text: str, about: str = "") -> None:
+        """Tell clients an event (`news`), and note it with its time in the timeline."""
+        self.news.add(kind, text, about)
+        self._timeline.append(
+            (time.monotonic_ns(), int(self._io.values[IoField.CONSUMED]), kind, text)
+        )
+
+    def timeline_kept(self) -> tuple[tuple[int, int, str, str], ...]:
+        """The timeline as the manifest carries it to a next supervisor."""
+        return tuple(self._timeline)
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """The latest events, oldest first, each with when it was told (`t_s`: CLOCK_MONOTONIC
+        seconds) and the block the audio I/O had played by then."""
+        return [
+            {"t_s": round(t_ns / 1e9, 3), "block": block, "kind": kind, "text": text}
+            for t_ns, block, kind, text in self._timeline
+        ]
 
     def report(self, text: str, kind: str = "engine") -> None:
         """Tell an engine event that is not the keeper's own (logged, and in `events`)."""
@@ -1178,3 +1234,34 @@ def _death_signal_of(worker: Worker) -> int:
     if info.si_code == os.CLD_EXITED:
         return EXIT_FAULT if info.si_status else 0
     return int(info.si_status) if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED) else 0
+
+
+LAST_WORDS = 8
+"""The most messages read from a dead worker's pipe (an ended pipe reads as ready forever)."""
+
+
+def _read_last_words(worker: Worker) -> None:
+    """Read what a worker that died wrote before it: the error it failed with, if any."""
+    for _ in range(LAST_WORDS):
+        try:
+            if not worker.conn.poll():
+                return
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] == "failed":
+            _failed(worker, message)
+
+
+def _failed(worker: Worker, message: tuple[Any, ...]) -> None:
+    worker.failure = str(message[1])
+    log.error("slot worker %d failed: %s", worker.pid, worker.failure)
+
+
+def _exit_told(worker: Worker) -> str:
+    """How a worker ended, for an event: its exit code, and the error it told, if any."""
+    code = worker.process.exitcode
+    told = f": {worker.failure}" if worker.failure else ""
+    if code == EXIT_NOT_ADOPTED:
+        told = ": it was never handed to the engine's parent after its fork, and gave up"
+    return f"code {code}{told}"

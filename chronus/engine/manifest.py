@@ -129,6 +129,10 @@ class Manifest:
     hosted: tuple[HostedRing, ...] = ()
     registry: tuple[PluginRecord, ...] = ()
     """The plugin registry's records (states, versions, validations, transitions)."""
+    timeline: tuple[tuple[int, int, str, str], ...] = ()
+    """The engine's latest events with their times (`SlotKeeper.timeline`): a new supervisor
+    goes on from them, so that a post-mortem sees what came before the takeover. Last:
+    a manifest pickled by a supervisor without it (its code older) unpickles the rest right."""
 
     @property
     def pids(self) -> list[int]:

@@ -65,6 +65,8 @@ class Worker:
     """Those it was sent and has not answered for yet."""
     humble: bool = False
     """Whether it warms up at `HUMBLE_NICE` (a spare made while the slots play)."""
+    failure: str = ""
+    """The error it ended with, as it told it before exiting (empty: none told)."""
 
     @property
     def adopted(self) -> bool:

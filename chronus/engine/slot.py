@@ -400,12 +400,25 @@ def worker_main(
         step_aside()  # first: from its title on, it is seen as a spare
     set_title("spare")
     die_with_parent()
-    held = _hold(config.lifelines, lifeline)
+    held = None
     try:
+        held = _hold(config.lifelines, lifeline)
         _serve(config, wakes, conn)
+    except Exception as exc:
+        _tell_failure(conn, exc)
+        raise  # its traceback goes to stderr, and the process exits with code 1
     finally:
         if held is not None:
             held.let_go(lifeline)  # before the table is unmapped at exit
+
+
+def _tell_failure(conn: Connection, exc: Exception) -> None:
+    """Tell the supervisor the error this worker ends with, so that the engine's log and
+    events say why (its stderr may go nowhere anyone reads)."""
+    try:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    except (OSError, ValueError):
+        pass  # the supervisor is gone, or the pipe is
 
 
 def await_seat(

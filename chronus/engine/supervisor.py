@@ -78,6 +78,7 @@ from chronus.engine.takeover import (
     take_plugins,
     unlogged,
 )
+from chronus.engine.underrun_spells import UnderrunSpells
 from chronus.plugins.loader import MODULES_ENV, adopt_user_modules, load_user_modules
 from chronus.plugins.registry import PluginRegistry
 from chronus.plugins.sandbox import SandboxPool
@@ -239,6 +240,7 @@ class Supervisor:
         """The `/patch/create` commands of the commit in flight."""
         self._pool: SandboxPool | None = None
         self._leftovers = leftovers.Watch()
+        self._underruns = UnderrunSpells(config.block, config.rate)
         self._dated: DatedBundles | None = None
 
     # lifecycle -------------------------------------------------------------------------------
@@ -500,6 +502,7 @@ class Supervisor:
             workers=workers,
             recording=None if recording is None else Recording(*recording),
             tallies=tuple({**keeper.tallies(), "io_restarts": io.restarts}.items()),
+            timeline=keeper.timeline_kept(),
             plugins=plugins,
             hosted=rings,
             registry=self.registry.export(),
@@ -542,7 +545,8 @@ class Supervisor:
                 self._launcher, self._ctx, self._worker_config(), self._io_counters,
                 self._control, lambda: self.patch, attach(m),
             )  # fmt: skip
-            self._keeper.take_over(m.workers, dict(m.tallies))
+            timeline = getattr(m, "timeline", ())  # unset in an older supervisor's manifest
+            self._keeper.take_over(m.workers, dict(m.tallies), timeline)
             self._pacer.continue_after(self._keeper.last_stamp)
             refused = self._take_plugins(m)
             self._plugin_watch.settle(
@@ -736,6 +740,8 @@ class Supervisor:
                     keeper.on_message(key.data[1])
             keeper.tick()
             io.tick()
+            if self._io_counters is not None:
+                self._underruns.update(self._io_counters.values, time.monotonic_ns())
             if self._dated is not None:
                 self._dated.tick()
             self._hand_down()
@@ -982,7 +988,7 @@ class Supervisor:
     def _tell(self, kind: str, text: str, about: str = "") -> None:
         """An engine event for clients (`/engine/now`), beside the keeper's own."""
         if self._keeper is not None:
-            self._keeper.news.add(kind, text, about)
+            self._keeper.tell(kind, text, about)
 
     def _reply(self, addr: Any, address: str, *args: Arg) -> None:
         assert self._osc is not None
@@ -1310,6 +1316,7 @@ class Supervisor:
                 covered_by_standby=int(v[IoField.COVERED]),
                 last_underrun_block=int(v[IoField.LAST_UNDERRUN_BLOCK]),
                 recent_underruns=underrun_log(v, c.block, c.rate),
+                underrun_spells=self._underruns.rows(),
                 wrong_size_callbacks=int(v[IoField.WRONG_SIZE]),
                 callback=timing_percentiles(v, IoField.TIMING_COUNT),
                 device_latency_ms=round(int(v[IoField.DEVICE_LATENCY_US]) / 1000.0, 3),
@@ -1355,6 +1362,7 @@ class Supervisor:
                 "plugin_role_swaps": keeper.plugins.swaps if keeper else 0,
                 "template": self._launcher.status(),
                 "events": list(keeper.events) if keeper else [],
+                "timeline": keeper.timeline() if keeper else [],
                 "osc": {
                     "received": self._received + (self._osc.rates.shed if self._osc else 0),
                     "errors": self._errors,

@@ -57,6 +57,9 @@ PLUGIN_WORD: Final = b"plugin\0"
 """The start of a request to import a plugin version (not a job: the template runs it)."""
 ADOPTION_TIMEOUT_S: Final = 5.0
 """How long a new process waits to be handed to the supervisor before it gives up."""
+EXIT_NOT_ADOPTED: Final = 75
+"""The exit code of a new process that gave up waiting to be handed to the supervisor (or
+was handed to another process): distinct from 1, the code of a job that raised."""
 
 log = logging.getLogger("chronus.engine")
 
@@ -253,6 +256,7 @@ def _run(sock: socket.socket, data: bytes, fds: list[int], supervisor: int, midd
     code = 1
     try:
         sock.close()
+        code = EXIT_NOT_ADOPTED
         deadline = time.monotonic() + ADOPTION_TIMEOUT_S
         while (parent := os.getppid()) != supervisor:
             if parent != middle or time.monotonic() > deadline:
@@ -261,6 +265,7 @@ def _run(sock: socket.socket, data: bytes, fds: list[int], supervisor: int, midd
         die_with_parent()
         if os.getppid() != supervisor:
             return  # it died between the two looks
+        code = 1
         _inherited[:] = fds
         target, args = pickle.loads(data)
         target(*args)

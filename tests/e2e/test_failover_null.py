@@ -32,7 +32,7 @@ from chronus.engine.stats import ControlField, IoField
 from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
-from tests.stalls import StallMonitor
+from tests.stalls import StallMonitor, told_on_failure, what_happened
 
 pytestmark = [pytest.mark.slow]
 
@@ -83,6 +83,17 @@ class Run:
     wav: Path
     stopped: set[int] = field(default_factory=set)
     """Pids this test SIGSTOPped: resumed and (if still the engine's) killed at the end."""
+    began: float = field(default_factory=time.monotonic)
+    marks: list[tuple[float, str]] = field(default_factory=list)
+    """What the test did to the engine, and when (`time.monotonic()`), for `story`."""
+
+    def mark(self, what: str) -> None:
+        """Note something the test did to the engine now (a kill), for `story`."""
+        self.marks.append((time.monotonic(), what))
+
+    def story(self, status: dict[str, Any], host: StallMonitor | None) -> str:
+        """What happened in the run up to `status`, in time order (`what_happened`)."""
+        return what_happened(status, host, self.began, self.marks)
 
     @property
     def pid(self) -> int:
@@ -249,6 +260,11 @@ def check_recording(run: Run, final: dict[str, Any], host: StallMonitor) -> Comp
     Blocks may differ only where the I/O played an underrun (a fade out, then a fade in), and
     there may be only as many underruns as the host stalls explain.
     """
+    with told_on_failure(lambda: run.story(final, host)):
+        return _recording_checked(run, final, host)
+
+
+def _recording_checked(run: Run, final: dict[str, Any], host: StallMonitor) -> Comparison:
     underruns = int(final["io"]["underruns"])
     assert final["engine"]["recording"]["lost_blocks"] == 0
     assert run.quit() == 0
@@ -342,28 +358,17 @@ def test_three_sigkills_of_the_active_slot(tmp_path: Path) -> None:
                     victim = role(status, "active")
                     assert victim["pid"] not in {pid for _, pid, _ in killed}
                     os.kill(victim["pid"], signal.SIGKILL)
+                    run.mark(f"SIGKILL of the active slot {victim['name']}")
                     killed.append((elapsed, victim["pid"], victim["name"]))
             time.sleep(0.005)
         assert len(killed) == 3, f"only {len(killed)} kills: the seats did not refill in time"
         deadline = time.monotonic() + 3.0
         while not both_running(final := client.status()) and time.monotonic() < deadline:
             player.play_for(0.05)
-        engine, io = final["engine"], final["io"]
+        io = final["io"]
         underruns = io["underruns"]
-        assert engine["failovers"] == 3, engine["events"]
-        assert engine["respawns"] == 3, engine["events"]
-        assert engine["deaths_seen_by"] == "lifelines"
-        assert both_running(final), final["slots"]
-        assert sum(slot["restarts"] for slot in final["slots"]) == 3
-        # the seats take turns: A dies, B takes over, A rejoins and takes over from B, ...
-        assert [name for _, _, name in killed] == ["A", "B", "A"]
-        events = engine["events"]
-        assert sum("(active) died (code -9)" in e for e in events) == 3, events
-        assert sum("rejoined in lockstep" in e for e in events) == 3, events
-        live = {slot["pid"] for slot in final["slots"]}
-        assert not live & {pid for _, pid, _ in killed}
-        assert _wait_gone({pid for _, pid, _ in killed}, 2.0) == set()
-        assert all(slot["late_commands"] == 0 for slot in final["slots"])
+        with told_on_failure(lambda: run.story(final, host)):
+            _three_failovers_told(final, killed)
         result = check_recording(run, final, host)
     print(
         f"\nfailover ×3: kills at {[round(t, 2) for t, _, _ in killed]} s, "
@@ -372,6 +377,24 @@ def test_three_sigkills_of_the_active_slot(tmp_path: Path) -> None:
         f"differing blocks {result.differing} (gaps {result.gaps}, fade-ins {result.fade_ins}), "
         f"host stalls {host.stalls_ms}"
     )
+
+
+def _three_failovers_told(final: dict[str, Any], killed: list[tuple[float, int, str]]) -> None:
+    engine = final["engine"]
+    assert engine["failovers"] == 3, engine["events"]
+    assert engine["respawns"] == 3, engine["events"]
+    assert engine["deaths_seen_by"] == "lifelines"
+    assert both_running(final), final["slots"]
+    assert sum(slot["restarts"] for slot in final["slots"]) == 3
+    # the seats take turns: A dies, B takes over, A rejoins and takes over from B, ...
+    assert [name for _, _, name in killed] == ["A", "B", "A"]
+    events = engine["events"]
+    assert sum("(active) died (code -9)" in e for e in events) == 3, events
+    assert sum("rejoined in lockstep" in e for e in events) == 3, events
+    live = {slot["pid"] for slot in final["slots"]}
+    assert not live & {pid for _, pid, _ in killed}
+    assert _wait_gone({pid for _, pid, _ in killed}, 2.0) == set()
+    assert all(slot["late_commands"] == 0 for slot in final["slots"])
 
 
 def test_a_stopped_standby_is_told_stopped_and_replaced(tmp_path: Path) -> None:
@@ -385,6 +408,7 @@ def test_a_stopped_standby_is_told_stopped_and_replaced(tmp_path: Path) -> None:
         standby = role(before, "standby")
         old_pid, name = standby["pid"], standby["name"]
         os.kill(old_pid, signal.SIGSTOP)
+        run.mark(f"SIGSTOP of the standby {name}")
         run.stopped.add(old_pid)
         stopped_at = time.monotonic()
         replaced_after = None
@@ -432,11 +456,13 @@ def test_the_audio_plays_on_while_the_supervisor_is_stopped(tmp_path: Path) -> N
         supervisor = before["engine"]["supervisor"]["pid"]
         t0 = time.monotonic()
         os.kill(supervisor, signal.SIGSTOP)
+        run.mark("SIGSTOP of the supervisor")
         run.stopped.add(supervisor)
         try:
             player.play_for(2.0)  # these notes wait in the engine's socket buffer
         finally:
             os.kill(supervisor, signal.SIGCONT)
+            run.mark("SIGCONT of the supervisor")
         run.stopped.discard(supervisor)
         after = client.status()
         elapsed = time.monotonic() - t0

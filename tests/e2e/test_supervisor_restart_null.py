@@ -19,7 +19,7 @@ from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.engine.leftovers import SHM
 from tests.processes import descendants, gone, parent
 from tests.sessions import bass_line, wait_status
-from tests.stalls import StallMonitor
+from tests.stalls import StallMonitor, told_on_failure, what_happened
 
 pytestmark = [pytest.mark.slow]
 
@@ -74,6 +74,7 @@ def test_a_killed_supervisor_is_replaced_and_the_slots_play_on(engine: EnginePro
     assert parent(old) == engine.process.pid
     slots = {slot["pid"] for slot in before["slots"]}
     with StallMonitor() as stalls:
+        killed = time.monotonic()
         os.kill(old, signal.SIGKILL)
         after, _ = _answered(client, 20.0)
         time.sleep(1.0)
@@ -87,7 +88,10 @@ def test_a_killed_supervisor_is_replaced_and_the_slots_play_on(engine: EnginePro
     assert io_later["blocks_played"] > io_before["blocks_played"] + 200  # the device went on
     assert io_later["sounding_blocks"] > io_before["sounding_blocks"] + 100  # and the pattern
     lost = io_later["underruns"] - io_before["underruns"]
-    assert lost <= stalls.blocks_bound(BLOCK_MS), f"{lost} blocks lost beyond host stalls"
+    with told_on_failure(
+        lambda: what_happened(later, stalls, killed, [(killed, "SIGKILL of the supervisor")])
+    ):
+        assert lost <= stalls.blocks_bound(BLOCK_MS), f"{lost} blocks lost beyond host stalls"
     assert engine.quit() == 0
     assert gone(slots)
     assert _segments_of(engine.process.pid) == []

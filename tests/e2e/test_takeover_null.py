@@ -30,7 +30,7 @@ from tests.e2e.test_failover_null import (
     role,
 )
 from tests.e2e.test_io_restart_null import _compare, _resumed_after
-from tests.stalls import StallMonitor
+from tests.stalls import StallMonitor, told_on_failure
 
 pytestmark = [pytest.mark.slow]
 
@@ -81,6 +81,7 @@ def take_over_then_kill_the_rest(tmp_path: Path, backend: str) -> None:
         player.play_for(0.5)
         held = client.dump()  # the patch the dead supervisor held, every command synced
         os.kill(old, signal.SIGKILL)
+        run.mark("SIGKILL of the supervisor")
         after = _answered_after_kill(client)
         new = after["engine"]["supervisor"]
         assert new["pid"] != old and new["holds_slots"] is True
@@ -97,6 +98,7 @@ def take_over_then_kill_the_rest(tmp_path: Path, backend: str) -> None:
         victim = role(status, "active")["pid"]
         failovers = status["engine"]["failovers"]
         os.kill(victim, signal.SIGKILL)
+        run.mark("SIGKILL of the active slot")
         status = _until(
             player,
             lambda s: s["engine"]["failovers"] == failovers + 1
@@ -109,6 +111,7 @@ def take_over_then_kill_the_rest(tmp_path: Path, backend: str) -> None:
         io_pid = int(status["io"]["pid"])
         killed_ns = time.monotonic_ns()
         os.kill(io_pid, signal.SIGKILL)
+        run.mark("SIGKILL of the audio I/O")
         io = _resumed_after(player, killed_ns, timeout=20.0)["io"]
         assert io["restarts"] == 1 and io["pid"] != io_pid
         last = io["last_restart"]
@@ -121,7 +124,8 @@ def take_over_then_kill_the_rest(tmp_path: Path, backend: str) -> None:
     text = run.log.read_text()
     assert "# supervisor replaced at sample" in text
     assert any(m.address == "/mod/f/cutoff" and m.args == (1234.0,) for _, m in session.commands)
-    _compare(run.log, run.wav, [gap], final, allowed_underruns(host))
+    with told_on_failure(lambda: run.story(final, host)):
+        _compare(run.log, run.wav, [gap], final, allowed_underruns(host))
 
 
 def test_after_a_takeover_every_process_is_replaceable_as_before(tmp_path: Path) -> None:

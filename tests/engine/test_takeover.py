@@ -8,9 +8,11 @@ import io
 import pickle
 import socket
 import sys
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -21,6 +23,8 @@ from chronus.dsp.specs import undeclare
 from chronus.engine.client import EngineClient, EngineError
 from chronus.engine.keeper import Lenient, SlotKeeper
 from chronus.engine.launcher import spawn_context
+from chronus.engine.lifelines import Lifelines
+from chronus.engine.manifest import WorkerNames
 from chronus.engine.plugin_feed import Code
 from chronus.engine.plugin_loads import source_of
 from chronus.engine.rings import SharedCounters, unique_name
@@ -294,4 +298,48 @@ def test_the_plugins_the_slots_use_are_held_again_as_they_were(
         assert patch.modules["g"]["params"]["amount"] == 2.5
     finally:
         undeclare("gain")
+        control.close()
+
+
+def _hold_line(table: str, index: int, held: Any) -> None:
+    """A spare of the dead supervisor's: it holds its lifeline while it warms up."""
+    Lifelines.attach(table).hold(index)
+    held.set()
+    time.sleep(60)
+
+
+def test_the_dead_supervisors_spare_is_ended_and_its_line_never_leased_meanwhile(
+    seats: tuple[Seat, Seat],
+) -> None:
+    """The manifest names the dead supervisor's spare, still alive (warming up at nice 19 on
+    a loaded machine): a new keeper ends it and leases its line to nobody until it is gone;
+    armed again under it, the line would be held by two workers at once."""
+    lifelines = Lifelines.create(unique_name("test-takeover-lifelines"), 4)
+    assert lifelines is not None
+    ctx = spawn_context()
+    held = ctx.Event()
+    spare = ctx.Process(target=_hold_line, args=(lifelines.name, 2, held))
+    spare.start()
+    control = SharedCounters.create(unique_name("test-takeover-control"), ControlField.SIZE)
+    keeper = None
+    try:
+        assert held.wait(30), "the spare never took its line"
+        launcher = SimpleNamespace(adopt=lambda pid, name: spare)
+        config = WorkerConfig("io", control.name, 48000, 128, 2)
+        wakes = (ctx.Semaphore(0), ctx.Semaphore(0))
+        keeper = SlotKeeper(
+            cast(Any, launcher), ctx, config, control, control, Patch, (lifelines, seats, wakes)
+        )
+        assert keeper.deaths is not None
+        keeper.take_over((WorkerNames(int(spare.pid or 0), "spare", 2, ""),), {})
+        spare.join(10)
+        assert spare.exitcode == -9  # ended, not left to warm up for nothing
+        assert 2 not in {keeper.deaths.lease() for _ in range(3)}
+    finally:
+        if spare.is_alive():
+            spare.kill()
+        if keeper is not None and keeper.deaths is not None:
+            keeper.deaths.close()
+        else:
+            lifelines.close()
         control.close()
