@@ -219,14 +219,14 @@ class _Worker:
 
         return ask
 
-    def run(self, request: dict[str, Any], rehearse_next: bool) -> dict[str, Any]:
-        """One job in the children the worker handed over: the result as a dict. Raises
-        `_WorkerLost` if the worker died or stopped answering."""
+    def run(self, request: dict[str, Any], rehearse_next: bool) -> tuple[dict[str, Any], bool]:
+        """One job in the children the worker handed over: the result as a dict, and whether
+        the worker is still usable. Raises `_WorkerLost` if the worker died or stopped
+        answering before the result was known."""
         time_limit = float(request["time_limit"])
         children = self.children(time.monotonic() + wall_limit(time_limit) + ANSWER_GRACE)
         if isinstance(children, str):
-            self._tell({"job": 0, "done": True, "rehearse_next": rehearse_next})
-            return _internal(children).to_dict()
+            return _internal(children).to_dict(), self._done(0, rehearse_next)
         job = next(self._jobs)
         try:
             began = time.monotonic()
@@ -240,8 +240,16 @@ class _Worker:
                            str(request["path"]), ending)  # fmt: skip
         finally:
             children.close()
-        self._tell({"job": job, "done": True, "rehearse_next": rehearse_next})
-        return result
+        return result, self._done(job, rehearse_next)
+
+    def _done(self, job: int, rehearse_next: bool) -> bool:
+        """Tell the worker job `job` is over (it forks the next children); whether it could
+        be told."""
+        try:
+            self._tell({"job": job, "done": True, "rehearse_next": rehearse_next})
+        except _WorkerLost:
+            return False
+        return True
 
     def stop(self) -> None:
         """SIGKILL the worker's process group; its pipes stay open (a thread may be
@@ -285,9 +293,9 @@ def _run(
     """One job on a ready worker: the result, and whether the worker is still usable."""
     began = time.monotonic()
     try:
-        answer = worker.run(request, rehearse_next)
+        answer, usable = worker.run(request, rehearse_next)
     except _WorkerLost:
-        answer = None
+        answer, usable = None, False
     took = time.monotonic() - began
     if answer is None:
         try:
@@ -298,9 +306,9 @@ def _run(
                                 error_message="the sandbox worker died while validating "
                                 "(the module killed it?)"), False  # fmt: skip
     try:
-        return replace(result_from_dict(answer), duration=took), True
+        return replace(result_from_dict(answer), duration=took), usable
     except (TypeError, ValueError) as exc:
-        return _internal(f"the sandbox worker answered nonsense: {exc}", took), True
+        return _internal(f"the sandbox answered nonsense: {exc}", took), usable
 
 
 class SandboxPool:
