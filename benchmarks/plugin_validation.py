@@ -52,8 +52,9 @@ machine are noisy: compare within one run.
 With `--baseline OLD_TREE` (an older source tree, e.g. from `git archive`), only this: the
 latency of `validate()` in a pool of this tree and in one of the old tree, each pool in a
 process of its own (a tree's pool speaks its own worker's wire format), timed there from the
-call to the result, alternated run by run, with the second process and without it, the CPU of the child's checks where the
-tree reports it (`child_cpu_ms`), and the hand-off in each pool.
+call to the result, alternated run by run, with the second process and without it (median
+and p10), the CPU of the child's checks where the tree reports it (`child_cpu_ms`), and the
+hand-off in each pool.
 
 Numba's cache names the Python module a kernel was compiled in, and `import_plugin` names
 that module after the plugin, so a kernel cached under one name does not load under
@@ -341,8 +342,9 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
             )
             hand = statistics.median(handoff[key])
             print(
-                f"  {key:10s} {statistics.median(wall[key]):6.1f} ms{child}; the hand-off "
-                f"({HANDOFF.name}) {hand:.2f} ms, p10 {percentile(handoff[key], 10):.2f}"
+                f"  {key:10s} {statistics.median(wall[key]):6.1f} ms (p10 "
+                f"{percentile(wall[key], 10):.1f}){child}; the hand-off ({HANDOFF.name}) "
+                f"{hand:.2f} ms, p10 {percentile(handoff[key], 10):.2f}"
             )
             tag = "validate_ms_p50" if key == "this tree" else "baseline_validate_ms_p50"
             kind = "cross" if cross else "single"
