@@ -66,6 +66,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import resource
 import shutil
@@ -182,6 +183,7 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     copies = first_imports(module, runs, settings)
     ways: dict[str, list[tuple[float, float, float]]] = {way: [] for way in WAYS}
     handoff: dict[str, list[float]] = {"in-process": [], "sandbox": []}
+    parts: dict[str, list[float]] = {part: [] for part in HANDOFF_PARTS}
     with SandboxPool(workers=1, settings=settings) as pool:
         pool.wait_ready()
         imported = plugin_module_name(NAME, version_of(module.read_bytes()))
@@ -201,6 +203,8 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
             took = (time.perf_counter() - t0) * 1000
             cpu, faults = boxed.figures["child_cpu_ms"], boxed.figures["child_minor_faults"]
             ways["sandbox"].append((took, cpu, faults))
+            for part, values in parts.items():
+                values.append(boxed.figures.get(part, math.nan))
             assert fork_ok and boxed.ok, boxed.error_message
             for way, took in handed_off(pool, pause).items():
                 handoff[way].append(took)
@@ -228,6 +232,8 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
         f"the hand-off ({HANDOFF.name}, alternated): in-process {hand['in-process']:.2f} ms, "
         f"in the sandbox {hand['sandbox']:.2f} ms (p10 {percentile(handoff['sandbox'], 10):.2f})"
     )
+    print(handoff_parts(parts))
+    figures.update({f"sandbox_{part}": statistics.median(v) for part, v in parts.items()})
     figures.update(
         module=module.name, runs=runs, pause_s=pause, ready_ms=ready_ms, validate_ms_p50=p50,
         validate_ms_p90=p90, validate_ms_max=max(pooled), in_process_ms=here,
@@ -240,6 +246,24 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
         handoff_sandbox_ms=hand["sandbox"],
         cpu_us_p99=float(first.figures.get("cpu_us_p99", 0.0)),
     )  # fmt: skip
+
+
+HANDOFF_PARTS = ("request_ms", "answer_ms", "rehearsal_cut")
+"""The hand-off's figures a validation in the sandbox gives (see `ValidationResult`)."""
+
+
+def handoff_parts(parts: dict[str, list[float]]) -> str:
+    """A line on the hand-offs of the validations whose `HANDOFF_PARTS` are `parts`."""
+    if any(math.isnan(value) for values in parts.values() for value in values):
+        return "  (this tree's sandbox does not time its hand-offs)"
+    request, answer = (statistics.median(parts[key]) for key in HANDOFF_PARTS[:2])
+    cut = round(sum(parts["rehearsal_cut"]))
+    return (
+        f"  the request to the child {request:.2f} ms, the answer to the pool {answer:.2f} ms "
+        f"(medians; p10 {percentile(parts['request_ms'], 10):.2f} and "
+        f"{percentile(parts['answer_ms'], 10):.2f}); the request came while the child "
+        f"rehearsed in {cut} of {len(parts['rehearsal_cut'])}"
+    )
 
 
 def handed_off(pool: SandboxPool, pause: float) -> dict[str, float]:
@@ -315,6 +339,9 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
         wall: dict[str, list[float]] = {"this tree": [], "baseline": []}
         cpu: dict[str, list[float]] = {"this tree": [], "baseline": []}
         handoff: dict[str, list[float]] = {"this tree": [], "baseline": []}
+        parts: dict[str, dict[str, list[float]]] = {
+            key: {part: [] for part in HANDOFF_PARTS} for key in cpu
+        }
         pools = {"this tree": RemotePool(None, settings), "baseline": RemotePool(old, settings)}
         try:
             for key, pool in pools.items():
@@ -327,6 +354,8 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
                     assert result["ok"], (key, result["error_message"])
                     if "child_cpu_ms" in result["figures"]:
                         cpu[key].append(result["figures"]["child_cpu_ms"])
+                    for part, values in parts[key].items():
+                        values.append(result["figures"].get(part, math.nan))
                     time.sleep(pause)
                     result = pools[key].validate(HANDOFF, NAME)
                     assert result["error_type"] == "syntax_error", (key, result)
@@ -346,6 +375,7 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
                 f"{percentile(wall[key], 10):.1f}){child}; the hand-off ({HANDOFF.name}) "
                 f"{hand:.2f} ms, p10 {percentile(handoff[key], 10):.2f}"
             )
+            print(handoff_parts(parts[key]))
             tag = "validate_ms_p50" if key == "this tree" else "baseline_validate_ms_p50"
             kind = "cross" if cross else "single"
             figures[f"{tag}_{kind}_ab"] = statistics.median(wall[key])

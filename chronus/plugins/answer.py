@@ -112,6 +112,9 @@ def _collect(
     data, finished = read_until(fd, deadline)
     answer = _parse(data) if finished else None
     if answer is not None:
+        answered, figures = answer.pop("answered_at", None), answer.get("figures")
+        if isinstance(answered, float) and isinstance(figures, dict):
+            figures["answer_ms"] = 1000 * (time.monotonic() - answered)
         return answer
     ended = _ending(ending(which, finished), data, finished, time_limit)
     native = split_reference(path)

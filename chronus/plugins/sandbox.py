@@ -231,6 +231,7 @@ class _Worker:
         try:
             began = time.monotonic()
             cross = bool(request["settings"].get("cross_process", True))
+            request = {**request, "sent_at": time.monotonic()}
             children.send(0, request)
             children.send(1, {**request, "crc_only": True} if cross else None)
             deadline = began + wall_limit(time_limit)

@@ -23,7 +23,9 @@ or `{"error": why}` if it cannot warm up. On the socket (`SOCKET_ENV` names its 
 each job ahead: `{"spares": [pid, twin_pid]}` with four fds (the spare's request and result
 ends, the twin's), or `{"spares": [], "error": why}` if no child starts. A request, written
 by the pool down a child's request pipe, one JSON line: `{"path", "name", "time_limit",
-"memory_mb", "settings": {CheckSettings fields}}`, the twin's with `"crc_only": true`. On
+"memory_mb", "settings": {CheckSettings fields}, "sent_at"}`, the twin's with `"crc_only":
+true`; the child's answer carries `"answered_at"` (`time.monotonic()`, one clock for every
+process: the figures `request_ms` and `answer_ms` are the two hand-offs). On
 stdin, from the pool, for the job under way: `{"job": n, "status": ["spare"…], "kill":
 bool}`, answered on stdout with `{"job": n, "status": {"spare": wait status or null…}}`;
 then `{"job": n, "done": true, "rehearse_next": bool}`: the children are killed and the next
@@ -43,6 +45,7 @@ import select
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -114,10 +117,10 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         die_with_parent()
         _write_all(write_fd, READY)
         seal()
-        if rehearse:
-            _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
+        cut = rehearse and _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
         request = json.loads(_read_line(request_fd))
+        came = time.monotonic()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         spent = usage.ru_utime + usage.ru_stime
         limit(float(request["memory_mb"]), spent + float(request["time_limit"]), baseline)
@@ -126,7 +129,11 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
             answer = _crc_only(request["path"], request["name"], settings)
         else:
             answer = validation.run_checks(request["path"], request["name"], settings).to_dict()
-            answer["figures"].update(_spent_since(usage))
+            sent = float(request.get("sent_at", came))
+            answer["figures"].update(
+                _spent_since(usage), rehearsal_cut=float(cut), request_ms=1000 * (came - sent)
+            )
+        answer["answered_at"] = time.monotonic()
         _write_all(write_fd, json.dumps(answer).encode())
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
@@ -134,17 +141,19 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         os._exit(code)
 
 
-def _rehearse_until(request_fd: int, steps: Generator[None, None, None]) -> None:
+def _rehearse_until(request_fd: int, steps: Generator[None, None, None]) -> bool:
     """Run the rehearsal's `steps` until they are done or the request comes, whichever is
     first: a request never waits for more than one step. One that fails only stops it (a
-    rehearsal makes a validation faster, never different)."""
+    rehearsal makes a validation faster, never different). Whether the request cut it
+    short."""
     with contextlib.closing(steps):
         try:
             for _ in steps:
                 if select.select([request_fd], [], [], 0)[0]:
-                    return
+                    return True
         except Exception:
-            return
+            return False
+    return False
 
 
 def _spent_since(usage: resource.struct_rusage) -> dict[str, float]:

@@ -72,6 +72,8 @@ def test_good_modules_pass_with_their_figures(pool: SandboxPool) -> None:
     assert 0 < result.figures["cpu_us_p50"] <= result.figures["cpu_us_p99"]
     assert result.figures["peak_rss_mb"] > 0 and result.figures["import_ms"] > 0
     assert 0 < result.duration < 2.0
+    handoffs = result.figures["request_ms"] + result.figures["answer_ms"]  # the child's, direct
+    assert 0 < handoffs < 1000 * result.duration and result.figures["rehearsal_cut"] in (0, 1)
     source = pool.validate(FAULTY / "good_source.py", "beep")
     assert source.ok, source.error_message
     assert (source.module_class, source.processor) == ("Beep", False)
