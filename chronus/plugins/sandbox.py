@@ -38,7 +38,7 @@ from typing import Any
 from chronus.plugins.answer import judge, wall_limit
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
-from chronus.plugins.worker import SOCKET_ENV, THREAD_ENV, result_from_dict
+from chronus.plugins.worker import SOCKET_ENV, THREAD_ENV, result_from_dict, write_all
 
 __all__ = ["SandboxPool", "validate_file"]
 
@@ -72,13 +72,12 @@ class _Children:
     requests: list[int]
     results: list[int]
 
-    def send(self, index: int, request: dict[str, Any] | None) -> None:
-        """Write child `index` its request (None: it gets none), and close that pipe: a
-        child that died meanwhile is found by its ending."""
+    def send(self, index: int, request: dict[str, Any]) -> None:
+        """Write child `index` its request and close that pipe: a child that died meanwhile
+        is found by its ending."""
         fd, self.requests[index] = self.requests[index], -1
         try:
-            if request is not None:
-                os.write(fd, json.dumps(request).encode() + b"\n")  # < PIPE_BUF: whole
+            write_all(fd, json.dumps(request).encode() + b"\n")
         except OSError:
             pass
         finally:
@@ -233,7 +232,8 @@ class _Worker:
             cross = bool(request["settings"].get("cross_process", True))
             request = {**request, "sent_at": time.monotonic()}
             children.send(0, request)
-            children.send(1, {**request, "crc_only": True} if cross else None)
+            if cross:  # else the twin waits till the job is done: its exit would take a core
+                children.send(1, {**request, "crc_only": True})
             deadline = began + wall_limit(time_limit)
             twin = children.results[1] if cross else None
             ending = self.ending(job, deadline + ANSWER_GRACE)

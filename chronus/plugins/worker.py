@@ -50,7 +50,15 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-__all__ = ["SOCKET_ENV", "THREAD_ENV", "Spare", "main", "reap_ended", "result_from_dict"]
+__all__ = [
+    "SOCKET_ENV",
+    "THREAD_ENV",
+    "Spare",
+    "main",
+    "reap_ended",
+    "result_from_dict",
+    "write_all",
+]
 
 THREAD_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -81,7 +89,8 @@ def result_from_dict(data: dict[str, Any]) -> Any:
     return ValidationResult(**fields)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` (blocking)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -115,7 +124,7 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
 
         set_title("sandbox job")
         die_with_parent()
-        _write_all(write_fd, READY)
+        write_all(write_fd, READY)
         seal()
         cut = rehearse and _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
@@ -134,7 +143,7 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
                 _spent_since(usage), rehearsal_cut=float(cut), request_ms=1000 * (came - sent)
             )
         answer["answered_at"] = time.monotonic()
-        _write_all(write_fd, json.dumps(answer).encode())
+        write_all(write_fd, json.dumps(answer).encode())
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
     finally:
