@@ -183,7 +183,7 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     copies = first_imports(module, runs, settings)
     ways: dict[str, list[tuple[float, float, float]]] = {way: [] for way in WAYS}
     handoff: dict[str, list[float]] = {"in-process": [], "sandbox": []}
-    parts: dict[str, list[float]] = {part: [] for part in HANDOFF_PARTS}
+    parts: dict[str, list[float]] = {}
     with SandboxPool(workers=1, settings=settings) as pool:
         pool.wait_ready()
         imported = plugin_module_name(NAME, version_of(module.read_bytes()))
@@ -203,8 +203,7 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
             took = (time.perf_counter() - t0) * 1000
             cpu, faults = boxed.figures["child_cpu_ms"], boxed.figures["child_minor_faults"]
             ways["sandbox"].append((took, cpu, faults))
-            for part, values in parts.items():
-                values.append(boxed.figures.get(part, math.nan))
+            add_parts(parts, boxed.figures, took)
             assert fork_ok and boxed.ok, boxed.error_message
             for way, took in handed_off(pool, pause).items():
                 handoff[way].append(took)
@@ -248,21 +247,34 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     )  # fmt: skip
 
 
-HANDOFF_PARTS = ("request_ms", "answer_ms", "rehearsal_cut")
+HANDOFF_PARTS = ("children_ms", "request_ms", "checks_ms", "answer_ms", "rehearsal_cut")
 """The hand-off's figures a validation in the sandbox gives (see `ValidationResult`)."""
+
+
+def add_parts(parts: dict[str, list[float]], figures: dict[str, float], took: float) -> None:
+    """Add to `parts` the `HANDOFF_PARTS` of a validation with these `figures` that took
+    `took` ms, and what the parts leave of it (`rest_ms`: the caller's thread to the pool's
+    thread and back, the pool's own work, the second process)."""
+    for part in HANDOFF_PARTS:
+        parts.setdefault(part, []).append(figures.get(part, math.nan))
+    timed = sum(figures.get(part, math.nan) for part in HANDOFF_PARTS[:4])
+    parts.setdefault("rest_ms", []).append(took - timed)
 
 
 def handoff_parts(parts: dict[str, list[float]]) -> str:
     """A line on the hand-offs of the validations whose `HANDOFF_PARTS` are `parts`."""
     if any(math.isnan(value) for values in parts.values() for value in values):
         return "  (this tree's sandbox does not time its hand-offs)"
-    request, answer = (statistics.median(parts[key]) for key in HANDOFF_PARTS[:2])
+    med = {key: statistics.median(values) for key, values in parts.items()}
+    p10 = {key: percentile(values, 10) for key, values in parts.items()}
     cut = round(sum(parts["rehearsal_cut"]))
     return (
-        f"  the request to the child {request:.2f} ms, the answer to the pool {answer:.2f} ms "
-        f"(medians; p10 {percentile(parts['request_ms'], 10):.2f} and "
-        f"{percentile(parts['answer_ms'], 10):.2f}); the request came while the child "
-        f"rehearsed in {cut} of {len(parts['rehearsal_cut'])}"
+        f"  ms, median (p10): the children handed over {med['children_ms']:.2f} "
+        f"({p10['children_ms']:.2f}), the request to the child {med['request_ms']:.2f} "
+        f"({p10['request_ms']:.2f}), the checks {med['checks_ms']:.2f} "
+        f"({p10['checks_ms']:.2f}), the answer to the pool {med['answer_ms']:.2f} "
+        f"({p10['answer_ms']:.2f}), the rest {med['rest_ms']:.2f} ({p10['rest_ms']:.2f}); "
+        f"the request came while the child rehearsed in {cut} of {len(parts['rehearsal_cut'])}"
     )
 
 
@@ -339,9 +351,7 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
         wall: dict[str, list[float]] = {"this tree": [], "baseline": []}
         cpu: dict[str, list[float]] = {"this tree": [], "baseline": []}
         handoff: dict[str, list[float]] = {"this tree": [], "baseline": []}
-        parts: dict[str, dict[str, list[float]]] = {
-            key: {part: [] for part in HANDOFF_PARTS} for key in cpu
-        }
+        parts: dict[str, dict[str, list[float]]] = {key: {} for key in cpu}
         pools = {"this tree": RemotePool(None, settings), "baseline": RemotePool(old, settings)}
         try:
             for key, pool in pools.items():
@@ -354,8 +364,7 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
                     assert result["ok"], (key, result["error_message"])
                     if "child_cpu_ms" in result["figures"]:
                         cpu[key].append(result["figures"]["child_cpu_ms"])
-                    for part, values in parts[key].items():
-                        values.append(result["figures"].get(part, math.nan))
+                    add_parts(parts[key], result["figures"], result["ms"])
                     time.sleep(pause)
                     result = pools[key].validate(HANDOFF, NAME)
                     assert result["error_type"] == "syntax_error", (key, result)

@@ -223,7 +223,8 @@ class _Worker:
         the worker is still usable. Raises `_WorkerLost` if the worker died or stopped
         answering before the result was known."""
         time_limit = float(request["time_limit"])
-        children = self.children(time.monotonic() + wall_limit(time_limit) + ANSWER_GRACE)
+        asked = time.monotonic()
+        children = self.children(asked + wall_limit(time_limit) + ANSWER_GRACE)
         if isinstance(children, str):
             return _internal(children).to_dict(), self._done(0, rehearse_next)
         job = next(self._jobs)
@@ -239,6 +240,7 @@ class _Worker:
             ending = self.ending(job, deadline + ANSWER_GRACE)
             result = judge(children.results[0], twin, deadline, time_limit,
                            str(request["path"]), ending)  # fmt: skip
+            result.setdefault("figures", {})["children_ms"] = 1000 * (began - asked)
         finally:
             children.close()
         return result, self._done(job, rehearse_next)

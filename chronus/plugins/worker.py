@@ -25,7 +25,8 @@ ends, the twin's), or `{"spares": [], "error": why}` if no child starts. A reque
 by the pool down a child's request pipe, one JSON line: `{"path", "name", "time_limit",
 "memory_mb", "settings": {CheckSettings fields}, "sent_at"}`, the twin's with `"crc_only":
 true`; the child's answer carries `"answered_at"` (`time.monotonic()`, one clock for every
-process: the figures `request_ms` and `answer_ms` are the two hand-offs). On
+process: the figures `request_ms` and `answer_ms` are the two hand-offs, `checks_ms` what
+lies between them). On
 stdin, from the pool, for the job under way: `{"job": n, "status": ["spare"…], "kill":
 bool}`, answered on stdout with `{"job": n, "status": {"spare": wait status or null…}}`;
 then `{"job": n, "done": true, "rehearse_next": bool}`: the children are killed and the next
@@ -143,6 +144,8 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
                 _spent_since(usage), rehearsal_cut=float(cut), request_ms=1000 * (came - sent)
             )
         answer["answered_at"] = time.monotonic()
+        if not request.get("crc_only"):
+            answer["figures"]["checks_ms"] = 1000 * (answer["answered_at"] - came)
         write_all(write_fd, json.dumps(answer).encode())
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
