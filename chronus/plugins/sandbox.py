@@ -18,6 +18,7 @@ data.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -110,6 +111,8 @@ class _Worker:
             theirs.close()
         self.socket = ours
         self._jobs = itertools.count(1)
+        self._over: dict[str, Any] | None = None
+        """The job whose end the worker is yet to be told (`finish`)."""
         self._buffer = b""
         self._reading = threading.Lock()  # a caller's wait_ready and the pool thread's
         self.ready: dict[str, Any] | None = None
@@ -218,16 +221,18 @@ class _Worker:
 
         return ask
 
-    def run(self, request: dict[str, Any], rehearse_next: bool) -> tuple[dict[str, Any], bool]:
-        """One job in the children the worker handed over: the result as a dict, and whether
-        the worker is still usable. Raises `_WorkerLost` if the worker died or stopped
-        answering before the result was known."""
+    def run(self, request: dict[str, Any], rehearse_next: bool) -> dict[str, Any]:
+        """One job in the children the worker handed over: the result as a dict. Raises
+        `_WorkerLost` if the worker died or stopped answering. The worker is told the job is
+        over by `finish` (the caller has its result first), or at the next `run`."""
+        self.finish()
         time_limit = float(request["time_limit"])
         asked = time.monotonic()
         children = self.children(asked + wall_limit(time_limit) + ANSWER_GRACE)
-        if isinstance(children, str):
-            return _internal(children).to_dict(), self._done(0, rehearse_next)
         job = next(self._jobs)
+        self._over = {"job": job, "done": True, "rehearse_next": rehearse_next}
+        if isinstance(children, str):
+            return _internal(children).to_dict()
         try:
             began = time.monotonic()
             cross = bool(request["settings"].get("cross_process", True))
@@ -243,16 +248,16 @@ class _Worker:
             result.setdefault("figures", {})["children_ms"] = 1000 * (began - asked)
         finally:
             children.close()
-        return result, self._done(job, rehearse_next)
+        return result
 
-    def _done(self, job: int, rehearse_next: bool) -> bool:
-        """Tell the worker job `job` is over (it forks the next children); whether it could
-        be told."""
-        try:
-            self._tell({"job": job, "done": True, "rehearse_next": rehearse_next})
-        except _WorkerLost:
-            return False
-        return True
+    def finish(self) -> None:
+        """Tell the worker the last job is over, if it was not told yet: it kills that job's
+        children and forks the next two. A worker that cannot be told is dead, and replaced
+        before the next job."""
+        over, self._over = self._over, None
+        if over is not None:
+            with contextlib.suppress(_WorkerLost):
+                self._tell(over)
 
     def stop(self) -> None:
         """SIGKILL the worker's process group; its pipes stay open (a thread may be
@@ -296,9 +301,9 @@ def _run(
     """One job on a ready worker: the result, and whether the worker is still usable."""
     began = time.monotonic()
     try:
-        answer, usable = worker.run(request, rehearse_next)
+        answer = worker.run(request, rehearse_next)
     except _WorkerLost:
-        answer, usable = None, False
+        answer = None
     took = time.monotonic() - began
     if answer is None:
         try:
@@ -309,9 +314,9 @@ def _run(
                                 error_message="the sandbox worker died while validating "
                                 "(the module killed it?)"), False  # fmt: skip
     try:
-        return replace(result_from_dict(answer), duration=took), usable
+        return replace(result_from_dict(answer), duration=took), True
     except (TypeError, ValueError) as exc:
-        return _internal(f"the sandbox answered nonsense: {exc}", took), usable
+        return _internal(f"the sandbox answered nonsense: {exc}", took), True
 
 
 class SandboxPool:
@@ -481,6 +486,10 @@ class SandboxPool:
                 log.exception("sandbox pool")
                 result = _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
             _call(done, result)
+            with self._lock:
+                used = self._procs.get(index)
+            if used is not None:
+                used.finish()  # after the result: the worker's forks would delay it
 
     def _one(self, index: int, path: str | Path, name: str) -> ValidationResult:
         worker = self._fresh(index)
