@@ -50,9 +50,11 @@ which a busy machine disturbs far less than the wall clock. Wall-clock figures o
 machine are noisy: compare within one run.
 
 With `--baseline OLD_TREE` (an older source tree, e.g. from `git archive`), only this: the
-latency of `validate()` in a pool of this tree and in one of the old tree, alternated run by
-run, with the second process and without it, the CPU of the child's checks where the
-tree reports it (`child_cpu_ms`), and the hand-off in each pool.
+latency of `validate()` in a pool of this tree and in one of the old tree, each pool in a
+process of its own (a tree's pool speaks its own worker's wire format), timed there from the
+call to the result, alternated run by run, with the second process and without it (median
+and p10), the CPU of the child's checks where the tree reports it (`child_cpu_ms`), and the
+hand-off in each pool.
 
 Numba's cache names the Python module a kernel was compiled in, and `import_plugin` names
 that module after the plugin, so a kernel cached under one name does not load under
@@ -62,16 +64,19 @@ another: hence one folder, cached once, per plugin name.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
+import json
+import math
 import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from figures import add_json_flag, figures_out
 
@@ -178,6 +183,7 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     copies = first_imports(module, runs, settings)
     ways: dict[str, list[tuple[float, float, float]]] = {way: [] for way in WAYS}
     handoff: dict[str, list[float]] = {"in-process": [], "sandbox": []}
+    parts: dict[str, list[float]] = {}
     with SandboxPool(workers=1, settings=settings) as pool:
         pool.wait_ready()
         imported = plugin_module_name(NAME, version_of(module.read_bytes()))
@@ -197,6 +203,7 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
             took = (time.perf_counter() - t0) * 1000
             cpu, faults = boxed.figures["child_cpu_ms"], boxed.figures["child_minor_faults"]
             ways["sandbox"].append((took, cpu, faults))
+            add_parts(parts, boxed.figures, took)
             assert fork_ok and boxed.ok, boxed.error_message
             for way, took in handed_off(pool, pause).items():
                 handoff[way].append(took)
@@ -224,6 +231,8 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
         f"the hand-off ({HANDOFF.name}, alternated): in-process {hand['in-process']:.2f} ms, "
         f"in the sandbox {hand['sandbox']:.2f} ms (p10 {percentile(handoff['sandbox'], 10):.2f})"
     )
+    print(handoff_parts(parts))
+    figures.update({f"sandbox_{part}": statistics.median(v) for part, v in parts.items()})
     figures.update(
         module=module.name, runs=runs, pause_s=pause, ready_ms=ready_ms, validate_ms_p50=p50,
         validate_ms_p90=p90, validate_ms_max=max(pooled), in_process_ms=here,
@@ -238,11 +247,41 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     )  # fmt: skip
 
 
-def handed_off(pool: SandboxPool, pause: float, here: bool = True) -> dict[str, float]:
-    """ms to validate `HANDOFF` (checks that end at once) in `pool`, and in this process
-    first if `here`."""
+HANDOFF_PARTS = ("children_ms", "request_ms", "checks_ms", "answer_ms", "rehearsal_cut")
+"""The hand-off's figures a validation in the sandbox gives (see `ValidationResult`)."""
+
+
+def add_parts(parts: dict[str, list[float]], figures: dict[str, float], took: float) -> None:
+    """Add to `parts` the `HANDOFF_PARTS` of a validation with these `figures` that took
+    `took` ms, and what the parts leave of it (`rest_ms`: the caller's thread to the pool's
+    thread and back, the pool's own work, the second process)."""
+    for part in HANDOFF_PARTS:
+        parts.setdefault(part, []).append(figures.get(part, math.nan))
+    timed = sum(figures.get(part, math.nan) for part in HANDOFF_PARTS[:4])
+    parts.setdefault("rest_ms", []).append(took - timed)
+
+
+def handoff_parts(parts: dict[str, list[float]]) -> str:
+    """A line on the hand-offs of the validations whose `HANDOFF_PARTS` are `parts`."""
+    if any(math.isnan(value) for values in parts.values() for value in values):
+        return "  (this tree's sandbox does not time its hand-offs)"
+    med = {key: statistics.median(values) for key, values in parts.items()}
+    p10 = {key: percentile(values, 10) for key, values in parts.items()}
+    cut = round(sum(parts["rehearsal_cut"]))
+    return (
+        f"  ms, median (p10): the children handed over {med['children_ms']:.2f} "
+        f"({p10['children_ms']:.2f}), the request to the child {med['request_ms']:.2f} "
+        f"({p10['request_ms']:.2f}), the checks {med['checks_ms']:.2f} "
+        f"({p10['checks_ms']:.2f}), the answer to the pool {med['answer_ms']:.2f} "
+        f"({p10['answer_ms']:.2f}), the rest {med['rest_ms']:.2f} ({p10['rest_ms']:.2f}); "
+        f"the request came while the child rehearsed in {cut} of {len(parts['rehearsal_cut'])}"
+    )
+
+
+def handed_off(pool: SandboxPool, pause: float) -> dict[str, float]:
+    """ms to validate `HANDOFF` (checks that end at once) in this process and in `pool`."""
     took: dict[str, float] = {}
-    for way in ("in-process", "sandbox") if here else ("sandbox",):
+    for way in ("in-process", "sandbox"):
         time.sleep(pause)
         t0 = time.perf_counter()
         result = pool.validate(HANDOFF, NAME) if way == "sandbox" else run_checks(HANDOFF, NAME)
@@ -251,28 +290,57 @@ def handed_off(pool: SandboxPool, pause: float, here: bool = True) -> dict[str, 
     return took
 
 
-@contextlib.contextmanager
-def pool_of(tree: Path | None, settings: CheckSettings) -> Iterator[SandboxPool]:
-    """A started, warm pool whose worker runs the chronus of `tree` (None: this one). The
-    worker runs `python -m`, which puts its working directory first on its path: it is
-    started from `tree`, with `tree` on PYTHONPATH."""
-    here, path = os.getcwd(), os.environ.get("PYTHONPATH")
-    if tree is not None:
-        os.chdir(tree)
-        os.environ["PYTHONPATH"] = str(tree)
-    try:
-        pool = SandboxPool(workers=1, settings=settings).start()
-        ready = pool.wait_ready()
-    finally:
-        os.chdir(here)
-        if path is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = path
-    with pool:
-        if not ready:
+SERVE = """
+import json, sys, time
+from chronus.plugins.sandbox import SandboxPool
+from chronus.plugins.validation import CheckSettings
+
+with SandboxPool(workers=1, settings=CheckSettings(**json.loads(sys.argv[1]))) as pool:
+    print(json.dumps(pool.wait_ready()), flush=True)
+    for line in sys.stdin:
+        t0 = time.perf_counter()
+        result = pool.validate(*json.loads(line))
+        took = (time.perf_counter() - t0) * 1000
+        print(json.dumps({"ms": took, **result.to_dict()}), flush=True)
+"""
+"""A pool of whichever tree is on the path, validating the files it is sent, one JSON line
+each ([path, name]), answering each with the ms `validate()` took and the result."""
+
+
+class RemotePool:
+    """A warm pool of the chronus of `tree` (None: this one) in a process of its own, so
+    that each tree's pool talks to its own worker (their wire formats may differ). The
+    process runs from `tree`, with `tree` on PYTHONPATH."""
+
+    def __init__(self, tree: Path | None, settings: CheckSettings) -> None:
+        root = tree or Path(__file__).resolve().parent.parent
+        env = {**os.environ, **THREAD_ENV, "PYTHONPATH": str(root)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVE, json.dumps(dataclasses.asdict(settings))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root, env=env, text=True,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        if json.loads(self.process.stdout.readline() or "false") is not True:
+            self.close()
             raise SystemExit(f"the sandbox worker of {tree or 'this tree'} did not start")
-        yield pool
+
+    def validate(self, path: Path, name: str) -> dict[str, Any]:
+        """The result of `validate()` in that pool as a dict, with the ms it took (`ms`)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps([str(path), name]) + "\n")
+        self.process.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.process.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        """End the process (its pool closes as its input ends)."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
@@ -283,20 +351,27 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
         wall: dict[str, list[float]] = {"this tree": [], "baseline": []}
         cpu: dict[str, list[float]] = {"this tree": [], "baseline": []}
         handoff: dict[str, list[float]] = {"this tree": [], "baseline": []}
-        with pool_of(None, settings) as mine, pool_of(old, settings) as theirs:
-            pools = {"this tree": mine, "baseline": theirs}
+        parts: dict[str, dict[str, list[float]]] = {key: {} for key in cpu}
+        pools = {"this tree": RemotePool(None, settings), "baseline": RemotePool(old, settings)}
+        try:
             for key, pool in pools.items():
-                assert pool.validate(module, NAME).ok, key  # caches the kernel
+                assert pool.validate(module, NAME)["ok"], key  # caches the kernel
             for k in range(runs):
                 for key in sorted(pools, reverse=k % 2 == 1):
                     time.sleep(pause)
-                    t0 = time.perf_counter()
                     result = pools[key].validate(module, NAME)
-                    wall[key].append((time.perf_counter() - t0) * 1000)
-                    assert result.ok, (key, result.error_message)
-                    if "child_cpu_ms" in result.figures:
-                        cpu[key].append(result.figures["child_cpu_ms"])
-                    handoff[key].append(handed_off(pools[key], pause, here=False)["sandbox"])
+                    wall[key].append(result["ms"])
+                    assert result["ok"], (key, result["error_message"])
+                    if "child_cpu_ms" in result["figures"]:
+                        cpu[key].append(result["figures"]["child_cpu_ms"])
+                    add_parts(parts[key], result["figures"], result["ms"])
+                    time.sleep(pause)
+                    result = pools[key].validate(HANDOFF, NAME)
+                    assert result["error_type"] == "syntax_error", (key, result)
+                    handoff[key].append(result["ms"])
+        finally:
+            for pool in pools.values():
+                pool.close()
         what = "with the second process" if cross else "without the second process"
         print(f"against {old} ({what}), alternated, medians of {runs}:")
         for key in pools:
@@ -305,9 +380,11 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
             )
             hand = statistics.median(handoff[key])
             print(
-                f"  {key:10s} {statistics.median(wall[key]):6.1f} ms{child}; the hand-off "
-                f"({HANDOFF.name}) {hand:.2f} ms, p10 {percentile(handoff[key], 10):.2f}"
+                f"  {key:10s} {statistics.median(wall[key]):6.1f} ms (p10 "
+                f"{percentile(wall[key], 10):.1f}){child}; the hand-off ({HANDOFF.name}) "
+                f"{hand:.2f} ms, p10 {percentile(handoff[key], 10):.2f}"
             )
+            print(handoff_parts(parts[key]))
             tag = "validate_ms_p50" if key == "this tree" else "baseline_validate_ms_p50"
             kind = "cross" if cross else "single"
             figures[f"{tag}_{kind}_ab"] = statistics.median(wall[key])

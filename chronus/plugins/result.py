@@ -38,7 +38,11 @@ class ValidationResult:
     `ok` is true only if every check passed; then `error_type` and `error_message` are empty.
     `figures` holds what was measured (e.g. `cpu_us_p50`, `cpu_us_p99`, `blocks`,
     `peak_rss_mb`; from the sandbox also `child_cpu_ms` and `child_minor_faults`, what the
-    checks cost its child); `duration` is the wall time of the whole validation in seconds.
+    checks cost its child, and the hand-offs: `children_ms` waiting for the worker to hand
+    over the job's children, `request_ms` from the request sent to the child having it,
+    `checks_ms` from then to its answer written, `answer_ms` from then to the pool having it,
+    `rehearsal_cut` 1 if the request came while the child still rehearsed); `duration` is
+    the wall time of the whole validation in seconds.
     """
 
     ok: bool

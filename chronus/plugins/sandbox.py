@@ -3,9 +3,12 @@
 Each worker is a fresh `python -m chronus.plugins.worker` (started with fork + exec, so it
 inherits none of the caller's threads), warm once it says ready. A validation runs in a
 fresh fork of a worker (see `chronus.plugins.worker`), confined by OS limits (see
-`chronus.plugins.confine`) and a wall-clock deadline; the worker answers with plain data.
-A worker that dies or stops answering is killed and replaced; whatever happens becomes a
-`ValidationResult`. `status()` tells the pool's state as plain data.
+`chronus.plugins.confine`) and a wall-clock deadline. The worker hands the pool the pipes of
+the children it forked for the next job; the pool's thread writes their requests and reads
+their answers itself, and asks the worker only how a child ended that did not answer
+(`chronus.plugins.answer`). A worker that dies or stops answering is killed and replaced;
+whatever happens becomes a `ValidationResult`. `status()` tells the pool's state as plain
+data.
 
     pool = SandboxPool(workers=1).start()
     result = pool.validate("fold.py", "fold")         # blocking
@@ -15,24 +18,28 @@ A worker that dies or stops answering is killed and replaced; whatever happens b
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import os
 import queue
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from chronus.plugins.answer import judge, wall_limit
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
-from chronus.plugins.worker import THREAD_ENV, result_from_dict, wall_limit
+from chronus.plugins.worker import SOCKET_ENV, THREAD_ENV, result_from_dict, write_all
 
 __all__ = ["SandboxPool", "validate_file"]
 
@@ -44,6 +51,8 @@ START_TIMEOUT = 60.0
 """Seconds a new worker may take to import and warm up (numba's first load can be slow)."""
 ANSWER_GRACE = 5.0
 """Seconds past a job's time limit before the pool gives up on its worker."""
+_SPARES_MESSAGE = 4096
+"""Room for the worker's message that hands over a job's children."""
 
 Done = Callable[[ValidationResult], None]
 
@@ -53,16 +62,57 @@ def _internal(message: str, duration: float = 0.0) -> ValidationResult:
                             duration=duration)  # fmt: skip
 
 
+class _WorkerLost(Exception):
+    """The worker died or stopped answering during a job."""
+
+
+@dataclass
+class _Children:
+    """The pool's ends of one job's two children's pipes (the spare's, the twin's)."""
+
+    requests: list[int]
+    results: list[int]
+
+    def send(self, index: int, request: dict[str, Any]) -> None:
+        """Write child `index` its request and close that pipe: a child that died meanwhile
+        is found by its ending."""
+        fd, self.requests[index] = self.requests[index], -1
+        try:
+            write_all(fd, json.dumps(request).encode() + b"\n")
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Close what is still open; once."""
+        for fd in (*self.requests, *self.results):
+            if fd >= 0:
+                os.close(fd)
+        self.requests = self.results = []
+
+
 class _Worker:
-    """One warm worker process and its pipes; used by one thread at a time."""
+    """One warm worker process, its pipes and its socket; used by one thread at a time."""
 
     def __init__(self) -> None:
-        env = {**os.environ, **THREAD_ENV}
-        self.process = subprocess.Popen(
-            [sys.executable, *WORKER_ARGS],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, start_new_session=True, close_fds=True,
-        )  # fmt: skip
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {**os.environ, **THREAD_ENV, SOCKET_ENV: str(theirs.fileno())}
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, *WORKER_ARGS],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env, start_new_session=True, close_fds=True, pass_fds=(theirs.fileno(),),
+            )  # fmt: skip
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.socket = ours
+        self._jobs = itertools.count(1)
+        self._over: dict[str, Any] | None = None
+        """The job whose end the worker is yet to be told (`finish`)."""
         self._buffer = b""
         self._reading = threading.Lock()  # a caller's wait_ready and the pool thread's
         self.ready: dict[str, Any] | None = None
@@ -117,18 +167,97 @@ class _Worker:
                 self.ready = message
             return True
 
-    def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        """Send a request; the result dict, or None if the worker died or did not answer."""
+    def children(self, deadline: float) -> _Children | str:
+        """The next job's children, handed over by the worker (it forks them after each job);
+        or why there are none. Raises `_WorkerLost` if none came by `deadline`."""
+        fd = self.socket.fileno()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _WorkerLost
+            if select.select([fd], [], [], left)[0]:
+                break
+        try:
+            data, fds, _, _ = socket.recv_fds(self.socket, _SPARES_MESSAGE, 4,
+                                              socket.MSG_CMSG_CLOEXEC)  # fmt: skip
+        except OSError as exc:
+            raise _WorkerLost from exc
+        if len(fds) == 4:
+            return _Children(requests=[fds[0], fds[2]], results=[fds[1], fds[3]])
+        for extra in fds:
+            os.close(extra)
+        if not data:
+            raise _WorkerLost
+        try:
+            why = json.loads(data).get("error")
+        except (ValueError, AttributeError):
+            why = None
+        return str(why or "the sandbox worker handed over no children")
+
+    def _tell(self, message: dict[str, Any]) -> None:
         stdin = self.process.stdin
         assert stdin is not None
         try:
-            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.write(json.dumps(message).encode() + b"\n")
             stdin.flush()
         except (OSError, ValueError):
-            return None
-        message = self._line(time.monotonic() + timeout)
-        result = None if message is None else message.get("result")
-        return result if isinstance(result, dict) else None
+            raise _WorkerLost from None
+
+    def ending(self, job: int, deadline: float) -> Callable[[str, bool], int]:
+        """How to ask the worker the wait status of one of job `job`'s children (an
+        `answer.Ending`), waiting for its reply until `deadline`."""
+
+        def ask(which: str, finished: bool) -> int:
+            self._tell({"job": job, "status": [which], "kill": not finished})
+            while True:
+                message = self._line(deadline)
+                if message is None:
+                    raise _WorkerLost
+                if message.get("job") == job:
+                    status = (message.get("status") or {}).get(which)
+                    if not isinstance(status, int):
+                        raise _WorkerLost
+                    return status
+
+        return ask
+
+    def run(self, request: dict[str, Any], rehearse_next: bool) -> dict[str, Any]:
+        """One job in the children the worker handed over: the result as a dict. Raises
+        `_WorkerLost` if the worker died or stopped answering. The worker is told the job is
+        over by `finish` (the caller has its result first), or at the next `run`."""
+        self.finish()
+        time_limit = float(request["time_limit"])
+        asked = time.monotonic()
+        children = self.children(asked + wall_limit(time_limit) + ANSWER_GRACE)
+        job = next(self._jobs)
+        self._over = {"job": job, "done": True, "rehearse_next": rehearse_next}
+        if isinstance(children, str):
+            return _internal(children).to_dict()
+        try:
+            began = time.monotonic()
+            cross = bool(request["settings"].get("cross_process", True))
+            request = {**request, "sent_at": time.monotonic()}
+            children.send(0, request)
+            if cross:  # else the twin waits till the job is done: its exit would take a core
+                children.send(1, {**request, "crc_only": True})
+            deadline = began + wall_limit(time_limit)
+            twin = children.results[1] if cross else None
+            ending = self.ending(job, deadline + ANSWER_GRACE)
+            result = judge(children.results[0], twin, deadline, time_limit,
+                           str(request["path"]), ending)  # fmt: skip
+            result.setdefault("figures", {})["children_ms"] = 1000 * (began - asked)
+        finally:
+            children.close()
+        return result
+
+    def finish(self) -> None:
+        """Tell the worker the last job is over, if it was not told yet: it kills that job's
+        children and forks the next two. A worker that cannot be told is dead, and replaced
+        before the next job."""
+        over, self._over = self._over, None
+        if over is not None:
+            with contextlib.suppress(_WorkerLost):
+                self._tell(over)
 
     def stop(self) -> None:
         """SIGKILL the worker's process group; its pipes stay open (a thread may be
@@ -142,6 +271,7 @@ class _Worker:
         """Stop the worker and whatever it started, reap it, close its pipes. Only from
         the thread that uses it, or once that thread is done."""
         self.stop()
+        self.socket.close()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 try:
@@ -165,10 +295,15 @@ def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
     }
 
 
-def _run(worker: _Worker, request: dict[str, Any]) -> tuple[ValidationResult, bool]:
+def _run(
+    worker: _Worker, request: dict[str, Any], rehearse_next: bool = True
+) -> tuple[ValidationResult, bool]:
     """One job on a ready worker: the result, and whether the worker is still usable."""
     began = time.monotonic()
-    answer = worker.ask(request, wall_limit(float(request["time_limit"])) + ANSWER_GRACE)
+    try:
+        answer = worker.run(request, rehearse_next)
+    except _WorkerLost:
+        answer = None
     took = time.monotonic() - began
     if answer is None:
         try:
@@ -181,7 +316,7 @@ def _run(worker: _Worker, request: dict[str, Any]) -> tuple[ValidationResult, bo
     try:
         return replace(result_from_dict(answer), duration=took), True
     except (TypeError, ValueError) as exc:
-        return _internal(f"the sandbox worker answered nonsense: {exc}", took), True
+        return _internal(f"the sandbox answered nonsense: {exc}", took), True
 
 
 class SandboxPool:
@@ -351,6 +486,10 @@ class SandboxPool:
                 log.exception("sandbox pool")
                 result = _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
             _call(done, result)
+            with self._lock:
+                used = self._procs.get(index)
+            if used is not None:
+                used.finish()  # after the result: the worker's forks would delay it
 
     def _one(self, index: int, path: str | Path, name: str) -> ValidationResult:
         worker = self._fresh(index)
@@ -358,8 +497,8 @@ class SandboxPool:
             self._replace(index)
             return _internal(f"a sandbox worker did not start: {worker.failure}")
         request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
-        request["rehearse_next"] = self._jobs.empty()  # a job waiting would wait for it
-        result, usable = _run(worker, request)
+        result, usable = _run(worker, request, self._jobs.empty())  # a job waiting would
+        # wait for the next children's rehearsal
         if self._closed:
             return _internal("the sandbox pool was closed during the validation")
         if not usable:

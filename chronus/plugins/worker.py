@@ -4,25 +4,34 @@ It imports numpy, numba and chronus.dsp once and rehearses the checks (on a buil
 and on a plugin file shipped for it, `chronus.plugins.rehearsal`, whose kernel it compiles
 and caches on a first start), so numba's kernels and the checks' own paths are loaded, with
 every thread pool set to one thread: it runs no thread but its main one, so a fork of it
-is safe. It then answers requests, one JSON line on stdin each, with one JSON line on
-stdout.
+is safe. Then it only forks: the children that validate, and their endings.
 
 Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
 has sealed itself (`confine.seal`: no core file, no new process) and rehearsed the checks and
 waits for its request: it sets the job's limits (`confine.limit`: the time limit is CPU
-time, `RLIMIT_CPU`), runs the checks and writes its result down a pipe as JSON.
-The worker waits for that with a wall-clock deadline (`wall_limit`), SIGKILLs the child's
-process group past it, and turns whatever else happened (a signal, an exit, a short read)
-into a result (`run_job`). A second spare, the twin, gets the same request at the same
-time and renders the first test blocks once more, to be compared (`cross_process`). Each
-child does one validation and is gone: the worker survives whatever the module does.
+time, `RLIMIT_CPU`), runs the checks and writes its result down its own pipe as JSON. A
+second spare, the twin, renders the first test blocks once more, to be compared
+(`cross_process`). The worker hands both children's pipe ends to the pool (`SCM_RIGHTS`
+over a socket), so the pool sends them their requests and reads their answers itself: a
+validation wakes the child and the pool, not the worker in between. The pool judges the
+answers (`chronus.plugins.answer`) with a wall-clock deadline; for a child that did not
+answer readably it asks the worker how the child ended (killed first if past the deadline).
+Each child does one validation and is gone: the worker survives whatever the module does.
 
-Wire format. The worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`, or
-`{"error": why}` if it cannot warm up. A request: `{"path", "name", "time_limit",
-"memory_mb", "settings": {CheckSettings fields}}`, and optionally `"rehearse_next": false`
-when another request follows at once: a rehearsal costs more than it saves when the next
-request would wait for it, so the next children are forked without one. An answer, exactly
-one per request: `{"result": {ValidationResult fields}}`.
+Wire format. On stdout, the worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`,
+or `{"error": why}` if it cannot warm up. On the socket (`SOCKET_ENV` names its fd), for
+each job ahead: `{"spares": [pid, twin_pid]}` with four fds (the spare's request and result
+ends, the twin's), or `{"spares": [], "error": why}` if no child starts. A request, written
+by the pool down a child's request pipe, one JSON line: `{"path", "name", "time_limit",
+"memory_mb", "settings": {CheckSettings fields}, "sent_at"}`, the twin's with `"crc_only":
+true`; the child's answer carries `"answered_at"` (`time.monotonic()`, one clock for every
+process: the figures `request_ms` and `answer_ms` are the two hand-offs, `checks_ms` what
+lies between them). On
+stdin, from the pool, for the job under way: `{"job": n, "status": ["spare"…], "kill":
+bool}`, answered on stdout with `{"job": n, "status": {"spare": wait status or null…}}`;
+then `{"job": n, "done": true, "rehearse_next": bool}`: the children are killed and the next
+two forked (without a rehearsal if `rehearse_next` is false: another request follows at
+once, and would wait for it).
 """
 
 from __future__ import annotations
@@ -31,20 +40,26 @@ import contextlib
 import gc
 import importlib
 import json
-import math
 import os
 import resource
 import select
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
-from chronus.plugins.ladspa.reference import split_reference
-
-__all__ = ["THREAD_ENV", "Spare", "main", "result_from_dict", "run_job"]
+__all__ = [
+    "SOCKET_ENV",
+    "THREAD_ENV",
+    "Spare",
+    "main",
+    "reap_ended",
+    "result_from_dict",
+    "write_all",
+]
 
 THREAD_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
@@ -53,25 +68,17 @@ THREAD_ENV = {
     "NUMBA_NUM_THREADS": "1",
 }
 """Set before numpy and numba load, so that the worker runs no thread of theirs."""
+SOCKET_ENV = "CHRONUS_SANDBOX_SOCKET"
+"""The environment variable that tells a worker the fd of its socket to the pool."""
 
 READY = b"R"
 """What a spare writes down its result pipe once it waits for its request."""
-WALL_FACTOR = 3.0
-"""A validation's clock limit, in multiples of its CPU limit (`wall_limit`)."""
 SPARE_TIMEOUT = 2.0
 """Seconds a spare may take to say it is ready (it does at once, and rehearses while it
 waits); past them a plain spare takes its place. Twice this stays within the pool's grace."""
 
 WARM_IMPORTS = ("chronus.dsp.catalog", "chronus.plugins.confine", "chronus.plugins.validation")
 """What every validation uses, the built-in modules' kernels among it."""
-
-_SIGNAL_NAMES: dict[int, str] = {
-    signal.SIGSEGV: "a segmentation fault",
-    signal.SIGBUS: "a bus error",
-    signal.SIGABRT: "an abort",
-    signal.SIGILL: "an illegal instruction",
-    signal.SIGFPE: "a floating-point exception",
-}
 
 
 def result_from_dict(data: dict[str, Any]) -> Any:
@@ -83,15 +90,24 @@ def result_from_dict(data: dict[str, Any]) -> Any:
     return ValidationResult(**fields)
 
 
-def _failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
-    return {"ok": False, "error_type": error_type, "error_message": message,
-            "figures": dict(figures)}  # fmt: skip
-
-
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` (blocking)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _read_line(fd: int) -> bytes:
+    """One line from `fd` (blocking), without its newline; what came if EOF came first."""
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        if b"\n" in chunk:
+            break
+    return b"".join(chunks).split(b"\n", 1)[0]
 
 
 def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> None:
@@ -109,12 +125,12 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
 
         set_title("sandbox job")
         die_with_parent()
-        _write_all(write_fd, READY)
+        write_all(write_fd, READY)
         seal()
-        if rehearse:
-            _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
+        cut = rehearse and _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
-        request = json.loads(_read_until(request_fd, math.inf)[0])
+        request = json.loads(_read_line(request_fd))
+        came = time.monotonic()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         spent = usage.ru_utime + usage.ru_stime
         limit(float(request["memory_mb"]), spent + float(request["time_limit"]), baseline)
@@ -123,25 +139,33 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
             answer = _crc_only(request["path"], request["name"], settings)
         else:
             answer = validation.run_checks(request["path"], request["name"], settings).to_dict()
-            answer["figures"].update(_spent_since(usage))
-        _write_all(write_fd, json.dumps(answer).encode())
+            sent = float(request.get("sent_at", came))
+            answer["figures"].update(
+                _spent_since(usage), rehearsal_cut=float(cut), request_ms=1000 * (came - sent)
+            )
+        answer["answered_at"] = time.monotonic()
+        if not request.get("crc_only"):
+            answer["figures"]["checks_ms"] = 1000 * (answer["answered_at"] - came)
+        write_all(write_fd, json.dumps(answer).encode())
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
     finally:
         os._exit(code)
 
 
-def _rehearse_until(request_fd: int, steps: Generator[None, None, None]) -> None:
+def _rehearse_until(request_fd: int, steps: Generator[None, None, None]) -> bool:
     """Run the rehearsal's `steps` until they are done or the request comes, whichever is
     first: a request never waits for more than one step. One that fails only stops it (a
-    rehearsal makes a validation faster, never different)."""
+    rehearsal makes a validation faster, never different). Whether the request cut it
+    short."""
     with contextlib.closing(steps):
         try:
             for _ in steps:
                 if select.select([request_fd], [], [], 0)[0]:
-                    return
+                    return True
         except Exception:
-            return
+            return False
+    return False
 
 
 def _spent_since(usage: resource.struct_rusage) -> dict[str, float]:
@@ -166,9 +190,9 @@ def _crc_only(path: str, name: str, settings: Any) -> dict[str, Any]:
 
 
 _WORKER_ENDS: set[int] = set()
-"""The worker's ends of its spares' pipes. A new spare closes its copies: else a spare's
-request pipe would stay open after the worker closed it (the other spare holding it), and
-that spare would wait for the rest of its request forever."""
+"""The fds no spare may hold: the worker's socket to the pool and its ends of its spares'
+pipes (else a spare's request pipe would stay open after it was handed over, the other
+spare holding it)."""
 
 
 def _close_end(fd: int) -> None:
@@ -189,6 +213,7 @@ class Spare:
     result_fd: int
     reaped: bool = False
     """Whether its ending was read already (`wait`): its pid may be another process's now."""
+    closed: bool = False
 
     @classmethod
     def fork(cls, rehearse: bool = True, twin: bool = False) -> Spare:
@@ -216,14 +241,12 @@ class Spare:
         ready, _, _ = select.select([self.result_fd], [], [], timeout)
         return bool(ready) and os.read(self.result_fd, len(READY)) == READY
 
-    def send(self, request: dict[str, Any]) -> None:
-        """Hand it its request (a child that died meanwhile is found by its ending)."""
-        try:
-            _write_all(self.request_fd, json.dumps(request).encode())
-        except OSError:
-            pass
-        _close_end(self.request_fd)
-        self.request_fd = -1
+    def hand_over(self) -> None:
+        """Close this process's ends of its pipes (another process holds them now)."""
+        for fd in (self.request_fd, self.result_fd):
+            if fd >= 0:
+                _close_end(fd)
+        self.request_fd = self.result_fd = -1
 
     def wait(self) -> int:
         """Reap it (blocking) and return its wait status; once."""
@@ -231,19 +254,24 @@ class Spare:
         self.reaped = True
         return status
 
+    def ending(self, finished: bool) -> int:
+        """Its wait status, killed first unless `finished` (its answer's pipe was closed);
+        an `answer.Ending`."""
+        if not finished:
+            _kill_group(self.pid)
+        return self.wait()
+
     def close(self, reap: bool = True) -> None:
         """Kill its process group, close the pipes (the worker's ends) and reap it, or leave
         it to `reap_ended` (its exit takes ms: the worker forks meanwhile); once."""
-        if self.request_fd < 0 and self.result_fd < 0:
+        if self.closed:
             return
-        _kill_group(self.pid)
-        for fd in (self.request_fd, self.result_fd):
-            if fd >= 0:
-                _close_end(fd)
-        self.request_fd = self.result_fd = -1
+        self.closed = True
         if not self.reaped:
+            _kill_group(self.pid)
             _ENDED.append(self.pid)
             self.reaped = True  # by `reap_ended`: a zombie's pid is no one else's till then
+        self.hand_over()
         if reap:
             reap_ended()
 
@@ -261,61 +289,11 @@ def reap_ended() -> None:
             pass  # reaped elsewhere already
 
 
-def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Everything written to `fd` until EOF; and whether EOF came before `deadline`."""
-    chunks: list[bytes] = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return b"".join(chunks), False
-        ready, _, _ = select.select([fd], [], [], None if math.isinf(left) else left)
-        if not ready:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
-
-
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def wall_limit(time_limit: float) -> float:
-    """How long a validation may take on the clock: `WALL_FACTOR` times its CPU limit, so
-    that a busy machine (the module's process gets a share of a core) does not fail an
-    honest module, while a module that waits instead of computing is still stopped."""
-    return WALL_FACTOR * time_limit
-
-
-def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict[str, Any]:
-    """The result of a child that gave no parseable answer, from how it ended."""
-    if not finished:
-        return _failed("timeout", f"validation went past its time limit of {time_limit:g} s "
-                       f"of CPU or {wall_limit(time_limit):g} s on the clock (an endless "
-                       "loop, a wait, or a very slow module)")  # fmt: skip
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == signal.SIGXCPU:
-            return _failed("timeout", f"validation went past its time limit of {time_limit:g} "
-                           "s of CPU (an endless loop, or a very slow module)")  # fmt: skip
-        if sig == signal.SIGKILL:
-            return _failed("crash", "the validating process was killed (SIGKILL): the system "
-                           "ran out of memory?")  # fmt: skip
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        what = _SIGNAL_NAMES.get(sig, "a signal")
-        return _failed("crash", f"the module crashed the process with {what} ({name})")
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    if code == 0 and data:
-        return _failed("internal", f"the sandbox got a short answer ({len(data)} bytes)")
-    return _failed("exit", f"the module ended the process (exit status {code}) before "
-                   "validation finished (os._exit?)")  # fmt: skip
 
 
 def _ready_spare(spare: Spare) -> Spare | None:
@@ -328,102 +306,6 @@ def _ready_spare(spare: Spare) -> Spare | None:
         return plain
     plain.close()
     return None
-
-
-def _start(request: dict[str, Any], spare: Spare) -> Spare | None:
-    """`request` sent to `spare`, or to a plain spare if it did not get ready; the child
-    that has it, or None if none started."""
-    ready = _ready_spare(spare)
-    if ready is not None:
-        ready.send(request)
-    return ready
-
-
-def _collect(child: Spare | None, deadline: float, time_limit: float, path: str) -> dict[str, Any]:
-    """What `child` answered about the module at `path`, or what its ending means, under
-    the key `ended`."""
-    if child is None:
-        return {"ended": _failed("internal", "the sandbox worker could not start a child")}
-    data, finished = _read_until(child.result_fd, deadline)
-    answer = _parse(data) if finished else None
-    if answer is not None:
-        return answer
-    if not finished:
-        _kill_group(child.pid)
-    status = child.wait()
-    ended = _ending(status, data, finished, time_limit)
-    native = split_reference(path)
-    if native is not None and ended["error_type"] == "crash":
-        ended["error_message"] += f": the native plugin {native[1]} of {native[0]}"
-    return {"ended": ended}
-
-
-def _compare(result: dict[str, Any], answer: dict[str, Any]) -> None:
-    """Fail `result` if the second process's `answer` differs from it."""
-    ended = answer.get("ended")
-    if ended is not None:
-        result.update(ended, error_message="in a second process: " + ended["error_message"])
-        return
-    why = answer.get("crc_error")
-    if why is None and answer.get("render_crc32") == result["figures"].get("render_crc32"):
-        return
-    detail = (
-        f"the module failed where it passed in the first: {why}"
-        if why is not None
-        else "the first test render came out different (state taken at import from the "
-        "clock, the process id or os.urandom?)"
-    )
-    result.update(ok=False, error_type="non_deterministic",
-                  error_message=f"in a second process {detail}")  # fmt: skip
-
-
-def run_job(
-    request: dict[str, Any],
-    spare: Spare,
-    answer: Callable[[dict[str, Any]], None] | None = None,
-    twin: Spare | None = None,
-    reap: bool = True,
-) -> dict[str, Any]:
-    """One validation in `spare`, and, if `settings.cross_process` is on, a second render
-    in another child (`twin`, which renders at the same time, on another core if there is
-    one; else a plain spare forked once the first passed) compared with the first; the
-    result as a dict. `spare` and `twin` are used up: killed afterwards, and reaped unless
-    `reap` is false (then `reap_ended` does).
-
-    If `answer` is given, it gets the result as soon as it is known, before the children
-    are killed."""
-    began = time.monotonic()
-    time_limit = float(request["time_limit"])
-    deadline = began + wall_limit(time_limit)
-    cross = request.get("settings", {}).get("cross_process", True)
-    crc_request = {**request, "crc_only": True}
-    children: list[Spare] = [spare] if twin is None else [spare, twin]
-    try:
-        first = _start(request, spare)
-        second = _start(crc_request, twin) if cross and twin is not None else None
-        children += [child for child in (first, second) if child is not None]
-        got = _collect(first, deadline, time_limit, str(request["path"]))
-        result: dict[str, Any] = got["ended"] if "ended" in got else got
-        if result.get("ok") and cross:
-            if second is None:
-                second = _start(crc_request, Spare.fork(rehearse=False))
-                children += [] if second is None else [second]
-            _compare(result, _collect(second, deadline, time_limit, str(request["path"])))
-        result["duration"] = time.monotonic() - began
-        if answer is not None:
-            answer(result)
-        return result
-    finally:
-        for child in children:
-            child.close(reap)  # kills what it left behind
-
-
-def _parse(data: bytes) -> dict[str, Any] | None:
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def _warm() -> None:
@@ -454,28 +336,60 @@ def _threads() -> int:
         return 0
 
 
-def _serve_one(
-    request: dict[str, Any], spare: Spare, twin: Spare, say: Callable[[dict[str, Any]], None]
-) -> None:
-    """Run one request in `spare` (and `twin`) and say exactly one answer (a second one
-    would be read as the answer to the next request). The children are killed, not reaped:
-    the caller forks the next ones while they go, then reaps them (`reap_ended`)."""
-    answered = False
+def _hand_over(channel: socket.socket, rehearse: bool) -> dict[str, Spare]:
+    """Fork the next job's spare and twin and, once ready, hand their pipes' ends to the
+    pool; the children by name (none if they did not start: the pool is told why)."""
+    children: dict[str, Spare] = {}
+    for which in ("spare", "twin"):
+        child = _ready_spare(Spare.fork(rehearse, twin=which == "twin"))
+        if child is None:
+            for started in children.values():
+                started.close(reap=False)
+            why = "the sandbox worker could not start a child"
+            socket.send_fds(channel, [json.dumps({"spares": [], "error": why}).encode()], [])
+            return {}
+        children[which] = child
+    spare, twin = children["spare"], children["twin"]
+    message = json.dumps({"spares": [spare.pid, twin.pid]}).encode()
+    fds = [spare.request_fd, spare.result_fd, twin.request_fd, twin.result_fd]
+    socket.send_fds(channel, [message], fds)
+    for child in children.values():
+        child.hand_over()
+    return children
 
-    def answer(result: dict[str, Any]) -> None:
-        nonlocal answered
-        answered = True
-        say({"result": result})
 
+def _serve_job(
+    lines: BinaryIO, children: dict[str, Spare], say: Callable[[dict[str, Any]], None]
+) -> bool | None:
+    """Answer the pool about the job `children` were handed over for, until it is done:
+    whether to rehearse the next children; None when the pool is gone (stdin closed)."""
     try:
-        run_job(request, spare, answer, twin, reap=False)
-    except Exception as exc:
-        if not answered:
-            answer(_failed("internal", f"sandbox worker: {type(exc).__name__}: {exc}"))
+        while True:
+            line = lines.readline()
+            if not line:
+                return None
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # the pool's bug; it asks again or gives up on this worker
+            if message.get("done"):
+                return bool(message.get("rehearse_next", True))
+            statuses: dict[str, int | None] = {}
+            for which in message.get("status", ()):
+                child = children.get(which)
+                if child is not None and not child.reaped:
+                    statuses[which] = child.ending(not message.get("kill"))
+                else:
+                    statuses[which] = None
+            say({"job": message.get("job"), "status": statuses})
+    finally:
+        for child in children.values():
+            child.close(reap=False)  # reaped once the next are forked
 
 
 def main() -> None:
-    """Warm up, say ready, then answer requests until stdin closes."""
+    """Warm up, say ready, then fork children for the pool, one pair per job, until the pool
+    is gone."""
     os.environ.update(THREAD_ENV)
     from chronus.engine.lifecycle import die_with_parent
     from chronus.engine.titles import set_title
@@ -491,25 +405,23 @@ def main() -> None:
         out.flush()
 
     try:
+        channel = socket.socket(fileno=int(os.environ[SOCKET_ENV]))
+        _WORKER_ENDS.add(channel.fileno())
         _warm()
     except Exception as exc:  # a broken install: said to the pool, which reports it
         say({"error": f"{type(exc).__name__}: {exc}"})
         return
     gc.freeze()  # what the gc would touch in each fork, and so copy, it now leaves alone
-    spare, twin = Spare.fork(), Spare.fork(twin=True)
     say({"ready": os.getpid(), "vm_mb": vm_size_mb(), "threads": _threads()})
-    for line in sys.stdin.buffer:
+    rehearse: bool | None = True
+    while rehearse is not None:
         try:
-            request = json.loads(line)
-        except ValueError as exc:  # the pool's bug, reported as such
-            say({"result": _failed("internal", f"sandbox worker: a bad request: {exc}")})
-            continue
-        _serve_one(request, spare, twin, say)
-        rehearse = bool(request.get("rehearse_next", True))
-        spare, twin = Spare.fork(rehearse), Spare.fork(rehearse, twin=True)
+            children = _hand_over(channel, rehearse)
+        except OSError:
+            return  # the pool closed the socket: it is gone
         reap_ended()
-    spare.close()
-    twin.close()
+        rehearse = _serve_job(sys.stdin.buffer, children, say)
+    reap_ended()
 
 
 if __name__ == "__main__":

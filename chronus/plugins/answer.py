@@ -1,0 +1,156 @@
+"""What a sandbox child's answer, or its ending, means: a validation's result as plain data.
+
+A child that validates a module (see `chronus.plugins.worker`) writes its answer, one JSON
+object, down a pipe of its own and closes it; whoever holds the pipe's other end (the pool,
+since the `sand15b` branch) reads it to EOF with a deadline. Anything else — no answer, a
+short one, garbage, two answers, no EOF in time — is judged by how the child ended: its
+wait status, which only its parent (the worker) can give, asked through `Ending`.
+
+    result = judge(first_fd, twin_fd, deadline, time_limit, path, ending)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chronus.plugins.ladspa.reference import split_reference
+
+__all__ = ["WALL_FACTOR", "Ending", "failed", "judge", "read_until", "wall_limit"]
+
+WALL_FACTOR = 3.0
+"""A validation's clock limit, in multiples of its CPU limit (`wall_limit`)."""
+
+Ending = Callable[[str, bool], int]
+"""`ending(which, finished)`: the wait status of child `which` ("spare" or "twin"), killed
+first unless `finished` (its pipe reached EOF). It raises if the status cannot be had."""
+
+_SIGNAL_NAMES: dict[int, str] = {
+    signal.SIGSEGV: "a segmentation fault",
+    signal.SIGBUS: "a bus error",
+    signal.SIGABRT: "an abort",
+    signal.SIGILL: "an illegal instruction",
+    signal.SIGFPE: "a floating-point exception",
+}
+
+
+def wall_limit(time_limit: float) -> float:
+    """How long a validation may take on the clock: `WALL_FACTOR` times its CPU limit, so
+    that a busy machine (the module's process gets a share of a core) does not fail an
+    honest module, while a module that waits instead of computing is still stopped."""
+    return WALL_FACTOR * time_limit
+
+
+def failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
+    """A failed result as plain data."""
+    return {"ok": False, "error_type": error_type, "error_message": message,
+            "figures": dict(figures)}  # fmt: skip
+
+
+def read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
+    """Everything written to `fd` until EOF; and whether EOF came before `deadline`."""
+    chunks: list[bytes] = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return b"".join(chunks), False
+        ready, _, _ = select.select([fd], [], [], None if math.isinf(left) else left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+def _parse(data: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict[str, Any]:
+    """The result of a child that gave no readable answer, from how it ended."""
+    if not finished:
+        return failed("timeout", f"validation went past its time limit of {time_limit:g} s "
+                      f"of CPU or {wall_limit(time_limit):g} s on the clock (an endless "
+                      "loop, a wait, or a very slow module)")  # fmt: skip
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return failed("timeout", f"validation went past its time limit of {time_limit:g} "
+                          "s of CPU (an endless loop, or a very slow module)")  # fmt: skip
+        if sig == signal.SIGKILL:
+            return failed("crash", "the validating process was killed (SIGKILL): the system "
+                          "ran out of memory?")  # fmt: skip
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        what = _SIGNAL_NAMES.get(sig, "a signal")
+        return failed("crash", f"the module crashed the process with {what} ({name})")
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    if code == 0 and data:
+        return failed("internal", "the sandbox could not read the validating process's "
+                      f"answer ({len(data)} bytes: cut short, garbled, or two)")  # fmt: skip
+    return failed("exit", f"the module ended the process (exit status {code}) before "
+                  "validation finished (os._exit?)")  # fmt: skip
+
+
+def _collect(
+    fd: int, which: str, deadline: float, time_limit: float, path: str, ending: Ending
+) -> dict[str, Any]:
+    """What child `which` answered down `fd`, or what its ending means, under `ended`."""
+    data, finished = read_until(fd, deadline)
+    answer = _parse(data) if finished else None
+    if answer is not None:
+        answered, figures = answer.pop("answered_at", None), answer.get("figures")
+        if isinstance(answered, float) and isinstance(figures, dict):
+            figures["answer_ms"] = 1000 * (time.monotonic() - answered)
+        return answer
+    ended = _ending(ending(which, finished), data, finished, time_limit)
+    native = split_reference(path)
+    if native is not None and ended["error_type"] == "crash":
+        ended["error_message"] += f": the native plugin {native[1]} of {native[0]}"
+    return {"ended": ended}
+
+
+def _compare(result: dict[str, Any], answer: dict[str, Any]) -> None:
+    """Fail `result` if the second process's `answer` differs from it."""
+    ended = answer.get("ended")
+    if ended is not None:
+        result.update(ended, error_message="in a second process: " + ended["error_message"])
+        return
+    why = answer.get("crc_error")
+    if why is None and answer.get("render_crc32") == result["figures"].get("render_crc32"):
+        return
+    detail = (
+        f"the module failed where it passed in the first: {why}"
+        if why is not None
+        else "the first test render came out different (state taken at import from the "
+        "clock, the process id or os.urandom?)"
+    )
+    result.update(ok=False, error_type="non_deterministic",
+                  error_message=f"in a second process {detail}")  # fmt: skip
+
+
+def judge(
+    first: int, twin: int | None, deadline: float, time_limit: float, path: str, ending: Ending
+) -> dict[str, Any]:
+    """The result of one validation as a dict: what the child answered down `first` (or
+    what its ending means) and, if it passed and `twin` is given, whether the twin's render,
+    answered down `twin`, is the same (the second process, `cross_process`). Both are read
+    until `deadline` (`time.monotonic()`); `ending` gives a child's wait status."""
+    got = _collect(first, "spare", deadline, time_limit, path, ending)
+    result: dict[str, Any] = got["ended"] if "ended" in got else got
+    if result.get("ok") and twin is not None:
+        _compare(result, _collect(twin, "twin", deadline, time_limit, path, ending))
+    return result

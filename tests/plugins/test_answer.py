@@ -1,0 +1,188 @@
+"""A sandbox child's answer read by whoever holds its pipe (the pool): real child processes
+that answer, die before answering, die mid-answer, answer garbage, answer twice or never end
+each give a clean result; and through a real pool, a module that writes on the pipe its
+child answers down, or kills that child, gives a clean `error_type` and the pool goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chronus.plugins.answer import judge
+from chronus.plugins.sandbox import SandboxPool
+
+GOOD = Path(__file__).parent / "faulty" / "good.py"
+ANSWER = {"ok": True, "error_type": "", "error_message": "", "figures": {"render_crc32": 7.0}}
+
+CHILDREN = {
+    "answers": f"w({json.dumps(ANSWER)!r})",
+    "renders_the_same": f"w({json.dumps({'render_crc32': 7.0})!r})",
+    "renders_otherwise": f"w({json.dumps({'render_crc32': 8.0})!r})",
+    "dies_before_answering": "os.kill(os.getpid(), signal.SIGKILL)",
+    "dies_mid_answer": f"w({json.dumps(ANSWER)[:9]!r}); os.kill(os.getpid(), signal.SIGSEGV)",
+    "answers_garbage": "w('\\x00garbage\\n')",
+    "answers_twice": f"w({json.dumps(ANSWER)!r}); w({json.dumps(ANSWER)!r})",
+    "exits_without_answering": "os._exit(3)",
+    "never_ends": f"w({json.dumps(ANSWER)!r}); time.sleep(60)",
+}
+"""Child programs; `w` writes down the answer's pipe (stdout)."""
+
+
+class _Child:
+    """A real child process answering down its stdout; its wait status read once."""
+
+    def __init__(self, program: str) -> None:
+        prelude = "import os, signal, time\nw = lambda s: os.write(1, s.encode())\n"
+        self.process = subprocess.Popen([sys.executable, "-c", prelude + program],
+                                        stdout=subprocess.PIPE)  # fmt: skip
+        assert self.process.stdout is not None
+        self.fd = self.process.stdout.fileno()
+        self.killed = False
+
+    def ending(self, finished: bool) -> int:
+        if not finished:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.killed = True
+        _, status = os.waitpid(self.process.pid, 0)
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+        return status
+
+
+@pytest.fixture
+def spawn() -> Iterator[list[_Child]]:
+    children: list[_Child] = []
+    yield children
+    for child in children:
+        if child.process.returncode is None:
+            child.process.kill()
+            child.process.wait()
+        assert child.process.stdout is not None
+        child.process.stdout.close()
+
+
+def _judge(spawn: list[_Child], first: str, twin: str | None = None, wait: float = 20.0) -> dict:
+    started = [_Child(CHILDREN[name]) for name in (first, twin) if name is not None]
+    spawn.extend(started)
+    by_name = dict(zip(("spare", "twin"), started, strict=False))
+    deadline = time.monotonic() + wait
+    return judge(
+        by_name["spare"].fd, by_name["twin"].fd if twin else None, deadline, 1.0, "m.py",
+        lambda which, finished: by_name[which].ending(finished),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("first", "kind", "words"),
+    [
+        ("dies_before_answering", "crash", "SIGKILL"),
+        ("dies_mid_answer", "crash", "SIGSEGV"),
+        ("answers_garbage", "internal", "could not read"),
+        ("answers_twice", "internal", "could not read"),
+        ("exits_without_answering", "exit", "exit status 3"),
+    ],
+)
+def test_a_child_that_gives_no_readable_answer_gives_a_clean_error(
+    spawn: list[_Child], first: str, kind: str, words: str
+) -> None:
+    result = _judge(spawn, first)
+    assert (result["ok"], result["error_type"]) == (False, kind), result
+    assert words in result["error_message"]
+
+
+def test_an_answer_is_taken_as_the_child_wrote_it(spawn: list[_Child]) -> None:
+    assert _judge(spawn, "answers") == ANSWER
+    assert _judge(spawn, "answers", "renders_the_same") == ANSWER
+
+
+def test_a_child_that_answers_but_never_ends_is_killed_at_the_deadline(
+    spawn: list[_Child],
+) -> None:
+    began = time.monotonic()
+    result = _judge(spawn, "never_ends", wait=1.0)
+    assert (result["ok"], result["error_type"]) == (False, "timeout")
+    assert spawn[0].killed and time.monotonic() - began < 10
+
+
+@pytest.mark.parametrize("twin", ["dies_before_answering", "answers_garbage", "answers_twice"])
+def test_a_twin_that_gives_no_readable_answer_fails_the_validation_in_a_second_process(
+    spawn: list[_Child], twin: str
+) -> None:
+    result = _judge(spawn, "answers", twin)
+    assert (result["ok"], result["error_type"]) != (True, "")
+    assert result["error_message"].startswith("in a second process: ")
+
+
+def test_a_twin_whose_render_differs_is_non_deterministic(spawn: list[_Child]) -> None:
+    result = _judge(spawn, "answers", "renders_otherwise")
+    assert (result["ok"], result["error_type"]) == (False, "non_deterministic")
+
+
+SCRIBBLER = '''
+import os
+import signal
+
+from chronus.dsp.module import Processor
+from chronus.dsp.params import mix_specs
+
+
+def _written_pipes():
+    """This process's fds open for writing on a pipe: the one its answer goes down."""
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+            flags = open(f"/proc/self/fdinfo/{name}").read().split("flags:")[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if target.startswith("pipe:") and int(flags, 8) & 3 == os.O_WRONLY:
+            yield int(name)
+
+
+for fd in _written_pipes():
+    os.write(fd, __WHAT__)
+if __KILL__:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Scribbler(Processor):
+    PARAMS = mix_specs(0.0)
+
+    def __init__(self, sample_rate, max_block):
+        super().__init__(sample_rate, max_block)
+        self._init_params()
+
+    def process_stereo(self, inp, out, n):
+        out[:n] = inp[:n]
+'''
+
+
+@pytest.mark.parametrize(
+    ("what", "kill", "kind", "words"),
+    [
+        (b"garbage", False, "internal", "could not read"),
+        (json.dumps(ANSWER).encode(), False, "internal", "could not read"),  # then its own
+        (json.dumps(ANSWER)[:20].encode(), True, "crash", "SIGKILL"),
+        (b"", True, "crash", "SIGKILL"),
+    ],
+    ids=["garbage", "twice", "dies-mid-answer", "dies-before-answering"],
+)
+def test_a_module_that_spoils_its_childs_answer_gets_a_clean_error_and_the_pool_goes_on(
+    tmp_path: Path, what: bytes, kill: bool, kind: str, words: str
+) -> None:
+    path = tmp_path / "scribbler.py"
+    path.write_text(SCRIBBLER.replace("__WHAT__", repr(what)).replace("__KILL__", str(kill)))
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        pids = pool.worker_pids()
+        result = pool.validate(path, "scribbler")
+        assert (result.ok, result.error_type) == (False, kind), result.error_message
+        assert words in result.error_message
+        assert pool.validate(GOOD, "softclip").ok
+        assert (pool.worker_pids(), pool.replaced) == (pids, 0)
