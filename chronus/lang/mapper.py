@@ -43,6 +43,7 @@ from chronus.lang.intents import (
     Connect,
     Disconnect,
     Intent,
+    Midi,
     Modulate,
     Panic,
     PlayChord,
@@ -449,6 +450,33 @@ def _plugin(intent: Plugin, context: Context) -> Mapped:
     return Mapped(intent, (validate("/plugins/load", args),))
 
 
+def _midi(intent: Midi, context: Context) -> Mapped:
+    """`/midi/ports`, `/midi/in <port> <module>` (the focus when none is named),
+    `/midi/to <module>`, `/midi/map <cc> <module> <param>`, `/midi/learn <module> <param>`."""
+    if intent.action == "ports":
+        return Mapped(intent, (validate("/midi/ports", ()),))
+    if intent.action == "in" and intent.port.lower() == "off":
+        return Mapped(intent, (validate("/midi/in", ("off",)),))
+    what = "map cc" if intent.action == "map" else f"midi {intent.action}"
+    module_id, kind = module_of(intent.module, context, intent.column("module"), what)
+    if intent.action == "in":
+        return Mapped(intent, (validate("/midi/in", (intent.port, module_id)),), focus=module_id)
+    if intent.action == "to":
+        return Mapped(intent, (validate("/midi/to", (module_id,)),), focus=module_id)
+    param = canonical_param(intent.param)
+    if find_param(kind, param) is None:
+        names = [n for n in param_names(kind) if n == canonical_param(n)]
+        raise UnknownParamError(
+            f'{module_id} ({kind}) has no parameter "{intent.param}"',
+            column=intent.column("param"),
+            expected=names,
+            hint=did_you_mean(intent.param, names) or "parameters: " + " ".join(names),
+        )
+    if intent.action == "learn":
+        return Mapped(intent, (validate("/midi/learn", (module_id, param)),))
+    return Mapped(intent, (validate("/midi/map", (intent.cc, module_id, param)),))
+
+
 def _nothing(intent: Intent, context: Context) -> Mapped:
     return Mapped(intent)
 
@@ -511,4 +539,5 @@ _HANDLERS: dict[type, Callable[[Any, Context], Mapped]] = {
     Wait: _wait,
     ShellCommand: _shell,
     Plugin: _plugin,
+    Midi: _midi,
 }
