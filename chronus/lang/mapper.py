@@ -385,15 +385,20 @@ def _raw_osc(intent: RawOsc, context: Context) -> Mapped:
     if message.address.startswith("/mod/") and kind is not None and param is not None:
         # A module the mirror knows: its parameters are known too. (An unknown module may be
         # another client's; the engine answers for it.)
-        if find_param(kind, param) is None:
-            names = [n for n in param_names(kind) if n == canonical_param(n)]
-            raise UnknownParamError(
-                f'{module_id} ({kind}) has no parameter "{param}"',
-                column=intent.column("address"),
-                expected=names,
-                hint=did_you_mean(param, names) or "parameters: " + " ".join(names),
-            )
+        _check_param(str(module_id), kind, param, intent.column("address"))
     return Mapped(intent, (message,))
+
+
+def _check_param(module_id: str, kind: str, param: str, column: int) -> None:
+    """Raise `UnknownParamError` (with the type's parameters) if `kind` lacks `param`."""
+    if find_param(kind, param) is None:
+        names = [n for n in param_names(kind) if n == canonical_param(n)]
+        raise UnknownParamError(
+            f'{module_id} ({kind}) has no parameter "{param}"',
+            column=column,
+            expected=names,
+            hint=did_you_mean(param, names) or "parameters: " + " ".join(names),
+        )
 
 
 def _native(intent: Plugin) -> str:
@@ -465,13 +470,7 @@ def _midi(intent: Midi, context: Context) -> Mapped:
         return Mapped(intent, (validate("/midi/to", (module_id,)),), focus=module_id)
     param = canonical_param(intent.param)
     if find_param(kind, param) is None:
-        names = [n for n in param_names(kind) if n == canonical_param(n)]
-        raise UnknownParamError(
-            f'{module_id} ({kind}) has no parameter "{intent.param}"',
-            column=intent.column("param"),
-            expected=names,
-            hint=did_you_mean(intent.param, names) or "parameters: " + " ".join(names),
-        )
+        _check_param(module_id, kind, intent.param, intent.column("param"))
     if intent.action == "learn":
         return Mapped(intent, (validate("/midi/learn", (module_id, param)),))
     return Mapped(intent, (validate("/midi/map", (intent.cc, module_id, param)),))
