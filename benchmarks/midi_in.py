@@ -76,7 +76,7 @@ def measure(trials: int, lead: int, block: int, latency_ms: float | None) -> dic
             ])  # fmt: skip
             client.sync()
             extra = () if latency_ms is None else (latency_ms,)
-            _, fixed_ms = client.ask("/midi/in", "chronus-bench-keys", "probe", *extra, timeout=10)
+            _, fixed_ms = client.ask("/midi/in", "chronus-bench-keys", "probe", *extra, timeout=30)
             time.sleep(0.5)
             for trial in range(trials):
                 for _ in range(3):

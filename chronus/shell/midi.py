@@ -18,8 +18,9 @@ from chronus.protocol import Arg, Message, find_spec
 
 __all__ = ["LEARN_TIMEOUT_S", "TIMEOUT_S", "MidiAnswers", "midi_answer"]
 
-TIMEOUT_S = 10.0
-"""How long `midi in` may take: a MIDI process starts and opens JACK."""
+TIMEOUT_S = 30.0
+"""How long `midi in` may take: a MIDI process starts and opens JACK (seconds on a loaded
+machine)."""
 LEARN_TIMEOUT_S = 120.0
 """How long `learn` waits for a knob to move."""
 

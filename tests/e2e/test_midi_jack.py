@@ -4,6 +4,8 @@ and the recording, the patch and the offline render of the session log all show 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,8 +79,8 @@ def test_a_midi_source_plays_a_synth_and_moves_its_cutoff(tmp_path: Path, keys: 
     try:
         with engine.client() as client:
             _patch(client)
-            assert client.ask("/midi/ports", timeout=10.0)[0].find("chronus-test-keys") >= 0
-            port, latency_ms = client.ask("/midi/in", "test-keys", "bass", timeout=10.0)
+            assert client.ask("/midi/ports", timeout=30.0)[0].find("chronus-test-keys") >= 0
+            port, latency_ms = client.ask("/midi/in", "test-keys", "bass", timeout=30.0)
             assert port == "chronus-test-keys:out" and 5.0 < float(latency_ms) < 30.0
             assert client.ask("/midi/map", 74, "bass", "cutoff") == (74, "bass", "cutoff")
             bridge = descendants(engine.process.pid)  # type: ignore[union-attr]
@@ -117,7 +119,7 @@ def test_learn_maps_the_next_cc_moved(tmp_path: Path, keys: object) -> None:
     try:
         with engine.client() as client:
             _patch(client)
-            client.ask("/midi/in", "chronus-test-keys", "bass", timeout=10.0)
+            client.ask("/midi/in", "chronus-test-keys", "bass", timeout=30.0)
             client.send_raw("/midi/learn", "bass", "res")
             time.sleep(0.3)
             keys.send_message([0xB1, 71, 127])  # type: ignore[attr-defined]
@@ -127,7 +129,34 @@ def test_learn_maps_the_next_cc_moved(tmp_path: Path, keys: object) -> None:
             client.sync()
             assert client.dump()["modules"]["bass"]["params"]["res"] == 0.0
             client.send_raw("/midi/in", "nothing-like-this")
-            refused = client.wait_for("/error", timeout=10.0)
+            refused = client.wait_for("/error", timeout=30.0)
             assert "no MIDI port 'nothing-like-this'" in str(refused[-1])
+    finally:
+        assert engine.quit() == 0
+
+
+def test_the_midi_process_killed_costs_midi_never_sound(keys: object) -> None:
+    require_jack()
+    engine = EngineProcess(port=0, backend="device").boot()
+    try:
+        with engine.client() as client:
+            _patch(client)
+            before = descendants(engine.process.pid)  # type: ignore[union-attr]
+            client.ask("/midi/in", "chronus-test-keys", "bass", timeout=30.0)
+            [bridge] = descendants(engine.process.pid) - before  # type: ignore[union-attr]
+            client.send([validate("/seq/bass/pattern", ("c2 eb2 g2 c3",))])
+            client.sync()
+            time.sleep(0.5)
+            start = client.status()
+            os.kill(bridge, signal.SIGKILL)
+            assert gone({bridge})
+            time.sleep(1.0)
+            end = client.status()
+            events = [e["text"] for e in client.now()["events"]]
+        assert end["engine"]["midi"]["port"] is None
+        assert any("MIDI in from chronus-test-keys:out stopped" in text for text in events)
+        played = end["io"]["blocks_played"] - start["io"]["blocks_played"]
+        assert played > 300 and end["io"]["sounding_blocks"] > start["io"]["sounding_blocks"]
+        assert end["io"]["underruns"] == start["io"]["underruns"]
     finally:
         assert engine.quit() == 0

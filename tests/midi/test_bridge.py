@@ -45,3 +45,10 @@ def test_a_port_is_chosen_by_number_or_by_one_part_of_its_name() -> None:
         choose_port(ports, "keys")
     with pytest.raises(PortError, match="no MIDI port '7'"):
         choose_port(ports, "7")
+
+
+def test_the_bridges_own_time_tag_is_the_engines() -> None:
+    from chronus.midi.bridge import _ntp
+
+    for seconds in (0.0, 1.25, 1_800_000_000.123456):
+        assert _ntp(seconds) == ntp_of_unix(seconds)
