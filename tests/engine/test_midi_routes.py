@@ -12,6 +12,7 @@ from chronus.dsp.params import ParamSpec
 from chronus.dsp.patch import Patch
 from chronus.engine.midi_requests import MidiRequests, least_latency_ms
 from chronus.engine.midi_routes import MidiError, MidiRoutes, cc_value
+from chronus.engine.news import KINDS
 from chronus.protocol import Message, validate
 
 
@@ -146,6 +147,7 @@ def test_a_problem_with_events_is_told_once_not_per_event() -> None:
     for _ in range(3):
         assert midi.translate(_note(60, 100)) == []
     assert len(told.told) == 1 and "no module yet" in told.told[0][1]
+    assert told.told[0][0] in KINDS, "an engine event of a kind the news takes"
 
 
 def test_bridge_reports_not_asked_for_are_ignored() -> None:
