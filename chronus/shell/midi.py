@@ -16,7 +16,7 @@ from collections.abc import Callable
 from chronus.engine.client import EngineClient, Reply
 from chronus.protocol import Arg, Message, find_spec
 
-__all__ = ["LEARN_TIMEOUT_S", "TIMEOUT_S", "MidiAnswers", "midi_answer"]
+__all__ = ["LEARN_TIMEOUT_S", "TIMEOUT_S", "MidiAnswers", "midi_answer", "wait_answer"]
 
 TIMEOUT_S = 30.0
 """How long `midi in` may take: a MIDI process starts and opens JACK (seconds on a loaded
@@ -51,7 +51,7 @@ def midi_answer(address: str, args: tuple[Arg, ...]) -> str:
     return f"error: {args[-1]}"
 
 
-def _wait(client: EngineClient, message: Message, timeout: float) -> Reply | None:
+def wait_answer(client: EngineClient, message: Message, timeout: float) -> Reply | None:
     """The answer to `message` (its reply, or an `/error` for its address), None if none
     came within `timeout`."""
     wanted = find_spec(message.address)[0].reply or message.address
@@ -83,7 +83,7 @@ class MidiAnswers:
         try:
             with EngineClient(*self.address) as client:
                 client.send([message])
-                reply = _wait(client, message, LEARN_TIMEOUT_S if learn else TIMEOUT_S)
+                reply = wait_answer(client, message, LEARN_TIMEOUT_S if learn else TIMEOUT_S)
         except OSError as exc:
             self.write(f"error: {message.address}: {exc.strerror or exc}")
             return

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,7 +135,13 @@ def test_learn_maps_the_next_cc_moved(tmp_path: Path, keys: object) -> None:
     try:
         with engine.client() as client:
             _patch(client)
-            client.ask("/midi/in", "chronus-test-keys", "bass", timeout=30.0)
+            sent = subprocess.run(
+                [sys.executable, "-m", "chronus", "send", "--engine", f"127.0.0.1:{engine.port}",
+                 "midi in", "midi in chronus-test-keys to bass"],
+                capture_output=True, text=True, timeout=120, check=True,
+            )  # fmt: skip
+            assert "MIDI sources: " in sent.stdout and "chronus-test-keys:out" in sent.stdout
+            assert "MIDI in: chronus-test-keys:out (each event plays" in sent.stdout
             client.send_raw("/midi/learn", "bass", "res")
             time.sleep(0.3)
             keys.send_message([0xB1, 71, 127])  # type: ignore[attr-defined]
