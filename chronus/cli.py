@@ -386,7 +386,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 def _cmd_send(args: argparse.Namespace) -> int:
     from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
     from chronus.lang.context import Context
-    from chronus.lang.intents import Plugin, Record
+    from chronus.lang.intents import Midi, Plugin, Record
     from chronus.lang.interpreter import Interpreter
     from chronus.session.local_files import is_local, localised
     from chronus.session.recording import recording_of
@@ -409,10 +409,14 @@ def _cmd_send(args: argparse.Namespace) -> int:
         rate = interpreter.context.rate
         messages: list[Message] = []
         plugins: list[Message] = []
+        midi: list[Message] = []
         recordings: list[tuple[str, float | None]] = []
         for mapped in (mapped for result in results for mapped in result.mapped):
             out = localised(mapped) if local else mapped.messages
-            (plugins if isinstance(mapped.intent, Plugin) else messages).extend(out)
+            if isinstance(mapped.intent, Midi):
+                midi.extend(out)
+            else:
+                (plugins if isinstance(mapped.intent, Plugin) else messages).extend(out)
             if isinstance(mapped.intent, Record):
                 recordings.append(recording_of(out[0], rate))
         client.send(messages)
@@ -422,6 +426,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         # After the sync, so that their answers, which come late, are not taken for its notes.
         plugins_failed = _send_plugins(client, plugins)
+        plugins_failed = _send_midi(client, midi) or plugins_failed
     for address, reply_args in notes:
         print(f"chronus: {address[1:]}: {' '.join(str(a) for a in reply_args)}", file=sys.stderr)
     print(f"sent {len(messages)} message(s); they apply at sample {stamp}")
@@ -450,6 +455,24 @@ def _send_plugins(client: EngineClient, messages: list[Message]) -> bool:
         else:
             text = format_plugin_reply(reply[0], reply[1], request)
             print(text, file=sys.stderr if reply[0] == "/error" else sys.stdout)
+        failed = failed or reply is None or reply[0] == "/error"
+    return failed
+
+
+def _send_midi(client: EngineClient, messages: list[Message]) -> bool:
+    """Send MIDI requests one by one, each waiting for the engine's answer (`midi in`'s
+    comes once its MIDI process has looked at the ports); print them; whether any failed."""
+    from chronus.shell.midi import LEARN_TIMEOUT_S, TIMEOUT_S, midi_answer, wait_answer
+
+    failed = False
+    for message in messages:
+        client.send([message])
+        learn = message.address == "/midi/learn"
+        reply = wait_answer(client, message, LEARN_TIMEOUT_S if learn else TIMEOUT_S)
+        if reply is None:
+            print(f"chronus: no answer to {message.address}", file=sys.stderr)
+        else:
+            print(midi_answer(*reply), file=sys.stderr if reply[0] == "/error" else sys.stdout)
         failed = failed or reply is None or reply[0] == "/error"
     return failed
 

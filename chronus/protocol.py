@@ -35,6 +35,7 @@ __all__ = [
     "MAX_ELEMENTS",
     "MAX_NESTING",
     "MAX_RECORD_FRAMES",
+    "MIDI_EVENTS",
     "PARAM_ALIASES",
     "SLOT_ONLY",
     "AddressSpec",
@@ -417,6 +418,82 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
         (ArgSpec("name", "s", "plugin name"),),
         "Internal (the supervisor to the slots, and the session log): the type is gone.",
     ),
+    AddressSpec(
+        "/midi/ports",
+        (),
+        "The MIDI sources this machine has (JACK MIDI outputs, and ALSA ones JACK bridges) as "
+        "one JSON list of `[number, name]`; the answer comes once the MIDI process has looked.",
+        reply="/midi/ports",
+    ),
+    AddressSpec(
+        "/midi/in",
+        (
+            ArgSpec("port", "s", "a number from `/midi/ports`, part of a port's name, or `off`"),
+            ArgSpec(
+                "to",
+                "s",
+                "the module its notes play (default: the one named before)",
+                optional=True,
+            ),
+            ArgSpec(
+                "latency_ms",
+                "f",
+                "how long after it came an event plays (default: the "
+                "least the engine can take on time: device latency + lead + 1 block + 2 ms)",
+                1,
+                500,
+                True,
+            ),
+        ),
+        "Connect a MIDI source: its notes play a module, its CCs move mapped parameters, its "
+        "pitch bend moves `bend`; each event is stamped at the sample it arrived at, plus a "
+        "fixed latency (`/midi/in` replies with the port and that latency, in ms).",
+        reply="/midi/in",
+    ),
+    AddressSpec("/midi/to", (_id("id", "module id"),), "The module MIDI notes play."),
+    AddressSpec(
+        "/midi/map",
+        (
+            ArgSpec("cc", "i", "controller number", 0, 127),
+            _id("id", "module id"),
+            _id("param", "parameter name"),
+        ),
+        "Map a MIDI CC over a parameter's whole range (frequencies on a log scale).",
+        reply="/midi/mapped",
+    ),
+    AddressSpec(
+        "/midi/learn",
+        (_id("id", "module id"), _id("param", "parameter name")),
+        "Map the next CC that moves to this parameter; the reply names it.",
+        reply="/midi/mapped",
+    ),
+    AddressSpec(
+        "/midi/note",
+        (
+            ArgSpec("note", "i", "MIDI note number", 0, 127),
+            ArgSpec("velocity", "i", "MIDI velocity; 0 is a note off", 0, 127),
+        ),
+        "A note event from a MIDI source (the MIDI process sends these, dated): it becomes "
+        "`/note` (or, when the last held key is let go, `/gate 0`) on the module MIDI plays.",
+    ),
+    AddressSpec(
+        "/midi/cc",
+        (
+            ArgSpec("cc", "i", "controller number", 0, 127),
+            ArgSpec("value", "i", "controller value", 0, 127),
+        ),
+        "A CC event from a MIDI source: it becomes `/mod/<id>/<param>` where it is mapped.",
+    ),
+    AddressSpec(
+        "/midi/bend",
+        (ArgSpec("value", "i", "pitch bend, 0 is the centre", -8192, 8191),),
+        "A pitch bend event: it becomes the MIDI module's `bend` (±2 semitones).",
+    ),
+    AddressSpec(
+        "/midi/bridge",
+        (ArgSpec("kind", "s", "ports, ready or failed"), ArgSpec("text", "s", "its detail")),
+        "Internal (the MIDI process to the engine): what it found or why it stopped.",
+    ),
 )
 """Every canonical address. Replies to anything go to the sender; errors come as `/error`."""
 
@@ -424,9 +501,15 @@ ENGINE_ONLY = frozenset({
     "/engine/status", "/engine/dump", "/engine/sync", "/engine/quit", "/engine/now",
     "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
     "/plugins", "/plugins/{name}/health", "/plugins/load", "/plugins/reload", "/plugins/unload",
+    "/midi/ports", "/midi/in", "/midi/to", "/midi/map", "/midi/learn", "/midi/bridge",
 })  # fmt: skip
 """Addresses (or patterns, for those with path fields) the supervisor answers itself;
 everything else is a command for the slots."""
+
+MIDI_EVENTS = frozenset({"/midi/note", "/midi/cc", "/midi/bend"})
+"""Events from a MIDI source: the supervisor turns each into the canonical commands it
+means (`/note`, `/gate`, `/mod`) before they are stamped, so the slots and the session log
+never see MIDI."""
 
 SLOT_ONLY = frozenset({"/plugins/use", "/plugins/forget"})
 """Commands only the supervisor sends the slots (and the session log holds); refused from a

@@ -31,9 +31,11 @@ NUMBERS = (
     0.0, -0.0, 1e-45, -1.0, 0.5, 127.0, 128.0, 1e38, -1e38, FLOAT32_MAX, 3.5e38, 1e308,
     math.inf, -math.inf, math.nan, 2.0**31, -(2.0**31) - 1,
 )  # fmt: skip
-EXCLUDED = frozenset({"/engine/quit", "/record/start", "/record/stop", "/plugins/load"})
+EXCLUDED = frozenset({
+    "/engine/quit", "/record/start", "/record/stop", "/plugins/load", "/midi/in", "/midi/ports",
+})  # fmt: skip
 """Addresses the families leave out: they stop the engine, or the run's own recording, or
-start a sandbox per packet."""
+start a sandbox (or a MIDI process) per packet."""
 _FUZZED = tuple(spec for spec in ADDRESS_SPACE if spec.pattern not in EXCLUDED)
 
 

@@ -19,10 +19,10 @@ from typing import Final
 
 __all__ = ["KINDS", "News"]
 
-KINDS: Final = ("failover", "quarantine", "recording", "plugin", "slot", "engine")
+KINDS: Final = ("failover", "quarantine", "recording", "plugin", "slot", "engine", "midi")
 """What an event is about: a slot taken over by its standby, a module quarantined, a
 recording that ended, a plugin suspended or quarantined, any other slot event (a respawn,
-a rejoin), anything else of the engine's (its template)."""
+a rejoin), anything else of the engine's (its template), MIDI in (a port read, or lost)."""
 
 
 class News:

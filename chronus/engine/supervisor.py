@@ -46,6 +46,7 @@ from chronus.engine.manifest import (
     semaphore_name,
     unlink_semaphore,
 )
+from chronus.engine.midi_requests import MidiRequests, least_latency_ms
 from chronus.engine.now import beat_at, level_blocks, output_level, read_transport, tempo_of
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.peers import PeerFilter, listens_everywhere
@@ -86,6 +87,7 @@ from chronus.plugins.store import PluginStore, default_folders, default_store
 from chronus.protocol import (
     ENGINE_ONLY,
     IMMEDIATELY,
+    MIDI_EVENTS,
     SLOT_ONLY,
     Arg,
     Message,
@@ -242,6 +244,7 @@ class Supervisor:
         self._leftovers = leftovers.Watch()
         self._underruns = UnderrunSpells(config.block, config.rate)
         self._dated: DatedBundles | None = None
+        self._midi: MidiRequests | None = None
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -267,6 +270,7 @@ class Supervisor:
             )  # fmt: skip
         if c.http is not None:
             self._open_http(*c.http, peers)
+        self._open_midi(c.host)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
@@ -351,6 +355,20 @@ class Supervisor:
                 "the HTTP API listens on %s: it answers %s; anyone it answers can read it",
                 host, peers.describe(),
             )  # fmt: skip
+
+    def _open_midi(self, host: str) -> None:
+        """Get ready for `/midi/*`: a MIDI process starts when one is asked for."""
+        engine = ("127.0.0.1" if listens_everywhere(host) else host, self.port)
+        self._midi = MidiRequests(
+            engine, lambda: self.patch, self._midi_latency_ms, self._reply, self._error,
+            self._tell,
+        )  # fmt: skip
+
+    def _midi_latency_ms(self) -> float:
+        """The least fixed latency MIDI events can keep on this engine's device."""
+        assert self._io_counters is not None
+        device_us = int(self._io_counters.values[IoField.DEVICE_LATENCY_US])
+        return least_latency_ms(self.config.lead, self.config.block, self.config.rate, device_us)
 
     def _publish_status(self) -> None:
         """Give the HTTP API a fresh copy of the status (a few times a second)."""
@@ -525,6 +543,7 @@ class Supervisor:
             raise EngineStartError(f"cannot listen on {m.host}:{m.port} again: {exc}") from exc
         if c.http is not None:
             self._open_http(*c.http, peers)
+        self._open_midi(m.host)
         self._io_counters = SharedCounters.attach(m.io_counters, IoField.SIZE)
         self._control = SharedCounters.attach(m.control, ControlField.SIZE)
         self._tap = RecordTap.attach(m.tap)
@@ -659,6 +678,8 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """Stop the children, wait for them, and free the shared memory."""
+        if self._midi is not None:
+            self._midi.stop()
         if self._dated is not None and (dropped := self._dated.clear()):
             log.info("%d dated commands were still waiting for their time: not played", dropped)
         if self._control is not None:
@@ -744,6 +765,8 @@ class Supervisor:
                 self._underruns.update(self._io_counters.values, time.monotonic_ns())
             if self._dated is not None:
                 self._dated.tick()
+            if self._midi is not None:
+                self._midi.tick()
             self._hand_down()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
@@ -1039,6 +1062,13 @@ class Supervisor:
                     self._error(addr, message.address, "only the engine sends this to its slots")
                 elif message.address in ENGINE_ONLY or message.pattern in ENGINE_ONLY:
                     self._engine_request(message, addr)
+                elif message.address in MIDI_EVENTS and self._midi is not None:
+                    commands = self._midi.translate(message)
+                    if hold:
+                        held.extend(commands)
+                    else:
+                        for command in commands:
+                            self._command(command, addr)
                 elif hold:
                     held.append(message)
                 else:
@@ -1172,6 +1202,8 @@ class Supervisor:
             self._commit_request(message, addr)
         elif message.address.startswith("/record/"):
             self._record_request(message, addr)
+        elif message.address.startswith("/midi/") and self._midi is not None:
+            self._midi.request(message, addr)
         elif message.address.startswith("/plugins/") and self._loads is not None:
             if self._keeper is not None and self._keeper.adopted:
                 self._error(addr, message.address, _RENEWING)
@@ -1375,6 +1407,7 @@ class Supervisor:
                 },
                 "recording": self._recorder.status() if self._recorder else {},
                 "http": self._http.status() if self._http else {},
+                "midi": self._midi.status if self._midi else {},
                 "notice": self.notice,
                 "log": str(Path(c.log).resolve()) if c.log else None,
                 "leftovers": self._leftovers.summary(),

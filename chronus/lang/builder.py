@@ -30,6 +30,7 @@ from chronus.lang.intents import (
     Duration,
     Intent,
     Link,
+    Midi,
     Modulate,
     Panic,
     PlayChord,
@@ -897,6 +898,39 @@ class Builder(Transformer[Token, Any]):
             native=True,
             at=_at(source=_col(source), name=_col(named if named is not None else source)),
         )
+
+    def midi_ports(self, items: list[Token]) -> Midi:
+        return Midi("ports")
+
+    def midi_to(self, items: list[Token]) -> Midi:
+        return Midi("to", module=_name(items[0]), at=_at(module=_col(items[0])))
+
+    def midi_in(self, items: list[Token | None]) -> Midi:
+        port, module = items[0], items[1] if len(items) > 1 else None
+        assert port is not None
+        return Midi(
+            "in",
+            _unquote(str(port)).strip(),
+            None if module is None else _name(module),
+            at=_at(port=_col(port), module=None if module is None else _col(module)),
+        )
+
+    def midi_map(self, items: list[Token]) -> Midi:
+        number, module, param = items
+        cc = float(number)
+        if cc != int(cc) or not 0 <= cc <= 127:
+            raise BadValueError("a CC is a whole number from 0 to 127", column=_col(number))
+        return Midi(
+            "map", module=_name(module), param=_name(param), cc=int(cc),
+            at=_at(cc=_col(number), module=_col(module), param=_col(param)),
+        )  # fmt: skip
+
+    def midi_learn(self, items: list[Token]) -> Midi:
+        module, param = items
+        return Midi(
+            "learn", module=_name(module), param=_name(param),
+            at=_at(module=_col(module), param=_col(param)),
+        )  # fmt: skip
 
     def unload_plugin(self, items: list[Token]) -> Plugin:
         return Plugin("unload", _name(items[0]), at=_at(name=_col(items[0])))

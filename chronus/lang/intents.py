@@ -29,6 +29,7 @@ __all__ = [
     "Duration",
     "Intent",
     "Link",
+    "Midi",
     "Modulate",
     "Panic",
     "PlayChord",
@@ -517,10 +518,29 @@ class Plugin(_IntentBase):
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Midi(_IntentBase):
+    """`midi in`, `midi in 1`, `midi in keys to lead`, `midi in to lead`, `midi in off`,
+    `map cc 74 to bass cutoff`, `learn bass cutoff`.
+
+    `action` is ports, in, to, map or learn; `port` what `midi in` named; `module` the
+    module its notes play (or whose parameter a CC moves), `param` that parameter, `cc` the
+    controller.
+    """
+
+    kind: ClassVar[str] = "midi"
+    action: str
+    port: str = ""
+    module: str | None = None
+    param: str = ""
+    cc: int = 0
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
 Intent = (
     SetTempo | ChangeTempo | AddModule | AddSound | Route | Connect | Disconnect | Remove
     | SetParam | Adjust | PlayNote | PlayChord | SetPattern | SetStep | SetLane | Start | Stop
     | Clear | Panic | Modulate | Transpose | Undo | Redo | Snapshot | Record | StopRecording
-    | Replay | SetKey | RawOsc | Wait | ShellCommand | Plugin
+    | Replay | SetKey | RawOsc | Wait | ShellCommand | Plugin | Midi
 )  # fmt: skip
 """Any intent."""

@@ -43,6 +43,7 @@ from chronus.lang.intents import (
     Connect,
     Disconnect,
     Intent,
+    Midi,
     Modulate,
     Panic,
     PlayChord,
@@ -384,15 +385,20 @@ def _raw_osc(intent: RawOsc, context: Context) -> Mapped:
     if message.address.startswith("/mod/") and kind is not None and param is not None:
         # A module the mirror knows: its parameters are known too. (An unknown module may be
         # another client's; the engine answers for it.)
-        if find_param(kind, param) is None:
-            names = [n for n in param_names(kind) if n == canonical_param(n)]
-            raise UnknownParamError(
-                f'{module_id} ({kind}) has no parameter "{param}"',
-                column=intent.column("address"),
-                expected=names,
-                hint=did_you_mean(param, names) or "parameters: " + " ".join(names),
-            )
+        _check_param(str(module_id), kind, param, intent.column("address"))
     return Mapped(intent, (message,))
+
+
+def _check_param(module_id: str, kind: str, param: str, column: int) -> None:
+    """Raise `UnknownParamError` (with the type's parameters) if `kind` lacks `param`."""
+    if find_param(kind, param) is None:
+        names = [n for n in param_names(kind) if n == canonical_param(n)]
+        raise UnknownParamError(
+            f'{module_id} ({kind}) has no parameter "{param}"',
+            column=column,
+            expected=names,
+            hint=did_you_mean(param, names) or "parameters: " + " ".join(names),
+        )
 
 
 def _native(intent: Plugin) -> str:
@@ -447,6 +453,27 @@ def _plugin(intent: Plugin, context: Context) -> Mapped:
     if intent.hosting:
         args = (intent.source, intent.name if named else "", 0, intent.hosting)
     return Mapped(intent, (validate("/plugins/load", args),))
+
+
+def _midi(intent: Midi, context: Context) -> Mapped:
+    """`/midi/ports`, `/midi/in <port> <module>` (the focus when none is named),
+    `/midi/to <module>`, `/midi/map <cc> <module> <param>`, `/midi/learn <module> <param>`."""
+    if intent.action == "ports":
+        return Mapped(intent, (validate("/midi/ports", ()),))
+    if intent.action == "in" and intent.port.lower() == "off":
+        return Mapped(intent, (validate("/midi/in", ("off",)),))
+    what = "map cc" if intent.action == "map" else f"midi {intent.action}"
+    module_id, kind = module_of(intent.module, context, intent.column("module"), what)
+    if intent.action == "in":
+        return Mapped(intent, (validate("/midi/in", (intent.port, module_id)),), focus=module_id)
+    if intent.action == "to":
+        return Mapped(intent, (validate("/midi/to", (module_id,)),), focus=module_id)
+    param = canonical_param(intent.param)
+    if find_param(kind, param) is None:
+        _check_param(module_id, kind, intent.param, intent.column("param"))
+    if intent.action == "learn":
+        return Mapped(intent, (validate("/midi/learn", (module_id, param)),))
+    return Mapped(intent, (validate("/midi/map", (intent.cc, module_id, param)),))
 
 
 def _nothing(intent: Intent, context: Context) -> Mapped:
@@ -511,4 +538,5 @@ _HANDLERS: dict[type, Callable[[Any, Context], Mapped]] = {
     Wait: _wait,
     ShellCommand: _shell,
     Plugin: _plugin,
+    Midi: _midi,
 }

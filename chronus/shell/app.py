@@ -17,7 +17,15 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 from chronus.engine.files import default_folder
 from chronus.lang.context import Context
-from chronus.lang.intents import Plugin, Record, Replay, ShellCommand, Snapshot, StopRecording
+from chronus.lang.intents import (
+    Midi,
+    Plugin,
+    Record,
+    Replay,
+    ShellCommand,
+    Snapshot,
+    StopRecording,
+)
 from chronus.lang.interpreter import Interpretation, Interpreter
 from chronus.lang.modules import module_types, param_names, plugin_types
 from chronus.lang.parser import UNIT_WORDS, keywords, warm_up
@@ -44,6 +52,7 @@ from chronus.shell.leaving import (
 )
 from chronus.shell.live import terminal_runner
 from chronus.shell.liveness import Liveness, back_line, lost_line
+from chronus.shell.midi import MidiAnswers
 from chronus.shell.native import scan_later
 from chronus.shell.plugins import PluginRequests, Watcher, plugin_message
 from chronus.shell.sessions import (
@@ -107,6 +116,7 @@ class Shell:
         self.owns_engine = owns_engine
         """Whether the engine stops when the shell quits (it started it)."""
         self.plugins = PluginRequests(client.address, write)
+        self.midi = MidiAnswers(client.address, write)
         self.watcher = Watcher(self._reload, write)
         self.snapshot_words = SnapshotWords(self.snapshots, client, write, self._resync)
         self._words: list[str] | None = None
@@ -183,6 +193,10 @@ class Shell:
             return True
         for message in plugin_messages:
             self.plugins.send(message)
+        for mapped in result.mapped:
+            if isinstance(mapped.intent, Midi):
+                for message in mapped.messages:
+                    self.midi.send(message)
         for note in self.feedback.lines(result, before, after or self._moment(before)):
             self.write(note)
         running = before is not None and before.state.transport
@@ -240,12 +254,12 @@ class Shell:
         return True
 
     def _localised(self, result: Interpretation) -> list[Message]:
-        """The line's messages but the plugins' (sent on their own); a recording's file made
-        absolute when the engine is local."""
+        """The line's messages but the plugins' and MIDI's (sent on their own); a
+        recording's file made absolute when the engine is local."""
         return [
             message
             for mapped in result.mapped
-            if not isinstance(mapped.intent, Plugin)
+            if not isinstance(mapped.intent, Plugin | Midi)
             for message in (localised(mapped) if self.local else mapped.messages)
         ]
 

@@ -31,6 +31,7 @@ from chronus.lang.context import Context, PatchState, Track
 from chronus.lang.intents import (
     AddSound,
     Adjust,
+    Midi,
     Modulate,
     Plugin,
     Record,
@@ -67,7 +68,7 @@ BeatNow = Callable[[], float | None]
 MOST = 4
 """Changes named in one line; the rest are counted (`… and 3 more`)."""
 
-_ANSWERED = (ShellCommand, Snapshot, Record, StopRecording, Replay, Plugin)
+_ANSWERED = (ShellCommand, Snapshot, Record, StopRecording, Replay, Plugin, Midi)
 """Intents whose lines print their own answer."""
 _SAID_BY_DIFF = (SetParam, Adjust, AddSound, Modulate, Undo, Redo)
 """Intents whose mapper note the difference says again (or says better)."""

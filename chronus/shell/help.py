@@ -39,6 +39,8 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   record 30 s to take1.wav · record 8 bars · start recording · stop recording · replay song.chr
   /mod/bass/cutoff 800                       raw OSC, validated
   load module ./fold.py as fold · reload fold · unload fold · modules · watch fold  (help plugins)
+  midi in (lists the sources) · midi in 1 · midi in keys to lead · midi in off
+  map cc 74 to bass cutoff · learn bass cutoff (the next knob moved)   notes play the focus
   help sounds|synths|drums|filters|effects|lfo|patterns|sessions|snapshots|words · show patch
   what is bass · health · status · sessions · quit (asks: leave the music playing, or stop it)
   quit --stop · quit --leave

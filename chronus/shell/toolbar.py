@@ -41,7 +41,7 @@ __all__ = [
 POLLS_PER_S: Final = 3
 """How often the toolbar asks the engine what plays (and the prompt redraws)."""
 REFRESH_S: Final = 1.0 / POLLS_PER_S
-SHOWN_KINDS: Final = frozenset({"failover", "quarantine", "recording", "plugin", "engine"})
+SHOWN_KINDS: Final = frozenset({"failover", "quarantine", "recording", "plugin", "engine", "midi"})
 """The kinds of engine event written above the prompt (the rest are in `health`)."""
 METER_CELLS: Final = 8
 METER_FLOOR_DB: Final = -48.0

@@ -1,0 +1,132 @@
+"""MIDI in → audible: a key pressed on a JACK MIDI port until its note leaves the device.
+
+    python benchmarks/midi_in.py [--trials 200] [--lead 2] [--block 128] [--latency-ms MS]
+
+A test process opens a JACK MIDI port (rtmidi, as a keyboard's driver reaches JACK) and an
+engine on the JACK device reads it (`/midi/in`); each trial sends a note on and notes the
+monotonic time just before. The engine logs the sample each note was stamped at; the audio
+I/O's counters (blocks handed over, the monotonic time of the last one), read all along,
+give the time each sample was handed to the device (`SampleClock`, as the engine maps OSC
+time tags); plus the device's output latency, that is when the note is heard. Also: how
+many events the engine was too late for (applied at once, off their fixed latency), and the
+spread of the latencies (fixed latency: only the MIDI delivery, JACK's period, varies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from figures import add_json_flag, figures_out
+
+from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.sample_clock import SampleClock
+from chronus.protocol import validate
+from chronus.session.stamped_log import read_stamped_log
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--lead", type=int, default=2)
+    parser.add_argument("--block", type=int, default=128)
+    parser.add_argument("--latency-ms", type=float, default=None, help="default: the engine's")
+    add_json_flag(parser)
+    args = parser.parse_args()
+    with figures_out(args.json) as figures:
+        figures.update(measure(args.trials, args.lead, args.block, args.latency_ms))
+
+
+def _observe(client: EngineClient, clock: SampleClock) -> dict[str, Any]:
+    io = client.status()["io"]
+    clock.observe(int(io["blocks_played"]), int(io["last_block_ns"]), int(io["xruns"]))
+    return io
+
+
+def measure(trials: int, lead: int, block: int, latency_ms: float | None) -> dict[str, Any]:
+    """Play `trials` notes from a JACK MIDI port; print and return the figures (ms)."""
+    import rtmidi
+
+    keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="chronus-bench-keys")
+    keys.open_virtual_port("out")
+    folder = Path(tempfile.mkdtemp(prefix="midi-in-"))
+    engine = EngineProcess(
+        port=0, backend="device", block=block,
+        extra_args=["--lead", str(lead), "--files", str(folder), "--log", "s.log"],
+    ).boot()  # fmt: skip
+    clock = SampleClock(48000, block)
+    sent: list[int] = []
+    offsets: list[float] = []
+    try:
+        with engine.client() as client:
+            client.send([
+                validate("/patch/create", ("probe", "sine")),
+                validate("/patch/connect", ("probe", "master")),
+                validate("/mod/probe/attack", (0.001,)),
+                validate("/mod/probe/release", (0.005,)),
+            ])  # fmt: skip
+            client.sync()
+            extra = () if latency_ms is None else (latency_ms,)
+            _, fixed_ms = client.ask("/midi/in", "chronus-bench-keys", "probe", *extra, timeout=30)
+            time.sleep(0.5)
+            for trial in range(trials):
+                for _ in range(3):
+                    io = _observe(client, clock)
+                    time.sleep(0.02 + (trial % 7) * block / 48000 / 7)  # vary the phase
+                sent.append(time.monotonic_ns())
+                keys.send_message([0x90, 60, 100])
+                time.sleep(0.03)
+                keys.send_message([0x80, 60, 0])
+                _observe(client, clock)
+                offset = clock.offset_ns()
+                assert offset is not None
+                offsets.append(offset)
+            time.sleep(0.2)
+            client.sync()
+            status = client.status()
+    finally:
+        engine.quit()
+        keys.close_port()
+    stamps = [
+        s for s, m in read_stamped_log(folder / "s.log").commands if m.address == "/note/probe"
+    ]
+    device_ms = float(io["device_latency_ms"])
+    latencies = [
+        (offset + stamp * 1e9 / 48000 - sent_ns) / 1e6 + device_ms
+        for sent_ns, stamp, offset in zip(sent, stamps, offsets, strict=True)
+    ]
+    late = status["engine"]["osc"]["late"]
+    print(
+        f"JACK, block {block}, lead {lead}; device latency {device_ms:.2f} ms; fixed MIDI "
+        f"latency {float(fixed_ms):.2f} ms; {len(latencies)} notes, {late} late; "
+        f"xruns {status['io']['xruns']}, underruns {status['io']['underruns']}"
+    )
+    figures: dict[str, Any] = {
+        "block": block, "lead": lead, "device_ms": device_ms, "fixed_ms": float(fixed_ms),
+        "trials": len(latencies), "late": late, "xruns": status["io"]["xruns"],
+        "underruns": status["io"]["underruns"],
+    }  # fmt: skip
+    for name, value in (
+        ("min", min(latencies)),
+        ("p50", statistics.median(latencies)),
+        ("p99", percentile(latencies, 99)),
+        ("max", max(latencies)),
+    ):
+        print(f"  {name}: key → heard {value:6.2f} ms")
+        figures[name] = value
+    figures["spread_p1_p99"] = percentile(latencies, 99) - percentile(latencies, 1)
+    print(f"  spread (p99 − p1): {figures['spread_p1_p99']:.2f} ms")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

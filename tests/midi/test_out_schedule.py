@@ -1,0 +1,78 @@
+"""MIDI out's schedule: a track's notes as MIDI, on the very samples the slots play them."""
+
+from __future__ import annotations
+
+from chronus.midi.out_schedule import MidiEvent, MidiSchedule
+from chronus.protocol import Message, validate
+from chronus.session.offline import render_session
+from chronus.session.stamped_log import StampedSession
+from tests.onsets import onsets
+
+RATE = 48000
+
+
+def _commands() -> list[tuple[int, Message]]:
+    return [
+        (0, validate("/patch/create", ("bass", "saw"))),
+        (0, validate("/patch/connect", ("bass", "master"))),
+        (0, validate("/mod/bass/attack", (0.0,))),
+        (0, validate("/mod/bass/release", (0.002,))),
+        (0, validate("/patch/create", ("lead", "saw"))),
+        (0, validate("/tempo", (133.0, 1))),
+        (1000, validate("/seq/bass/pattern", ("c2 . eb2 . g2 c3 . [c2 c2]",))),
+        (1000, validate("/seq/lead/pattern", ("c4 c4 c4 c4",))),
+        (70_000, validate("/seq/bass/transpose", (5,))),
+        (150_000, validate("/seq/bass/pattern", ("f2 . . .",))),
+    ]
+
+
+def _schedule(commands: list[tuple[int, Message]], until: int, step: int) -> list[MidiEvent]:
+    schedule = MidiSchedule(RATE, {"bass"})
+    events: list[MidiEvent] = []
+    pending = list(commands)
+    for edge in range(step, until + step, step):
+        while pending and pending[0][0] < edge:
+            stamp, message = pending.pop(0)
+            events += schedule.events_until(stamp)
+            schedule.apply(message, stamp)
+        events += schedule.events_until(edge)
+    return events
+
+
+def test_note_ons_fall_on_the_samples_the_render_plays_them() -> None:
+    frames = 200_000
+    events = _schedule(_commands(), frames, 128)
+    ons = [e.sample for e in events if e.data[0] == 0x90]
+    audio = render_session(StampedSession(RATE, 128, _commands()), frames)
+    heard = onsets(audio, threshold=1e-6, quiet=600)
+    assert len(ons) > 12
+    assert ons == heard
+
+
+def test_every_note_on_has_its_off_and_the_notes_are_the_patterns() -> None:
+    events = _schedule(_commands(), 200_000, 128)
+    ons = [e for e in events if e.data[0] == 0x90]
+    offs = [e for e in events if e.data[0] == 0x80]
+    assert [e.data[1] for e in ons][:7] == [36, 39, 43, 48, 36, 36, 36]
+    assert 41 + 5 in [e.data[1] for e in ons], "f2 transposed by 5"
+    assert all(e.data[2] > 0 for e in ons)
+    assert sorted(e.data[1] for e in offs) == sorted(e.data[1] for e in ons[: len(offs)])
+    assert len(ons) - len(offs) <= 1, "only the last note may still sound at the end"
+
+
+def test_the_schedule_is_the_same_in_any_pieces() -> None:
+    whole = _schedule(_commands(), 200_000, 200_000)
+    assert whole == _schedule(_commands(), 200_000, 128) == _schedule(_commands(), 200_000, 17)
+
+
+def test_a_stop_sends_the_note_offs_at_once() -> None:
+    schedule = MidiSchedule(RATE, {"bass"})
+    for message in _commands()[:2]:
+        schedule.apply(message[1], 0)
+    schedule.apply(validate("/seq/bass/gate", (1.0,)), 0)
+    schedule.apply(validate("/seq/bass/pattern", ("c2",)), 0)
+    schedule.apply(validate("/seq/stop", ()), 5000)
+    assert schedule.events_until(100_000) == [
+        MidiEvent(0, (0x90, 36, 100)),
+        MidiEvent(5000, (0x80, 36, 0)),
+    ]
