@@ -35,9 +35,11 @@ class News:
         self._serial = 0
 
     def add(self, kind: str, text: str, about: str = "") -> None:
-        """Tell an event."""
+        """Tell an event. A kind not in `KINDS` is told as the engine's, with its name in
+        the text: an event is worth more than the exactness of its kind, and telling one must
+        never stop the supervisor that tells it."""
         if kind not in KINDS:
-            raise ValueError(f"unknown kind of event {kind!r} (known: {', '.join(KINDS)})")
+            text, kind = f"({kind}) {text}", "engine"
         self._serial += 1
         event: dict[str, int | str] = {"serial": self._serial, "kind": kind, "text": text}
         if about:

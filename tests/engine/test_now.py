@@ -159,8 +159,7 @@ def test_news_serials_rise_and_only_the_latest_are_kept() -> None:
     assert news.serial == 5
 
 
-def test_news_refuses_an_unknown_kind_and_changes_nothing() -> None:
+def test_news_tells_an_unknown_kind_as_the_engines_and_never_raises() -> None:
     news = News()
-    with pytest.raises(ValueError, match="unknown kind"):
-        news.add("gossip", "hm")
-    assert news.latest() == [] and news.serial == 0
+    news.add("gossip", "hm")
+    assert news.latest() == [{"serial": 1, "kind": "engine", "text": "(gossip) hm"}]
