@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chronus import __version__
-from chronus.dsp.patch import Patch, PatchError
+from chronus.dsp.patch import TEMPO_RANGE, Patch, PatchError
 from chronus.engine import leftovers
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
@@ -36,6 +36,8 @@ from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.io_keeper import IoKeeper
 from chronus.engine.keeper import SlotKeeper, attach
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
+from chronus.engine.link_peer import LinkPeer
+from chronus.engine.link_sync import LinkSync, starts_transport
 from chronus.engine.manifest import (
     HostedRing,
     Manifest,
@@ -46,7 +48,14 @@ from chronus.engine.manifest import (
     semaphore_name,
     unlink_semaphore,
 )
-from chronus.engine.now import beat_at, level_blocks, output_level, read_transport, tempo_of
+from chronus.engine.now import (
+    TransportView,
+    beat_at,
+    level_blocks,
+    output_level,
+    read_transport,
+    tempo_of,
+)
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.peers import PeerFilter, listens_everywhere
 from chronus.engine.plugin_loads import PluginLoads
@@ -166,6 +175,8 @@ class EngineConfig:
     `~/.config/chronus/modules/`."""
     plugin_store: str | None = None
     """Where plugin sources are stored by version (default: the user's cache folder)."""
+    link: bool = False
+    """Join the Ableton Link session from the start (`--link`; `/link 1` later)."""
 
     @property
     def lead_ms(self) -> float:
@@ -240,6 +251,7 @@ class Supervisor:
         self._pool: SandboxPool | None = None
         self._leftovers = leftovers.Watch()
         self._dated: DatedBundles | None = None
+        self._link_sync: LinkSync | None = None
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -273,6 +285,7 @@ class Supervisor:
             c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
             self._play_at, self._reply, self._error,
         )  # fmt: skip
+        self._link_sync = self._make_link_sync(self._dated, self._io_counters)
         self._tap = RecordTap.create(unique_name("tap"), _TAP_BLOCKS, c.block)
         self._recorder = Recorder(self._tap)
         try:
@@ -314,6 +327,8 @@ class Supervisor:
         except RuntimeError as exc:
             raise EngineStartError(str(exc)) from exc
         self.backend_description, self.notice = self._io.description, self._io.notice
+        if c.link:
+            self._link_sync.enable(self.patch.tempo)
         self._hand_down()
         ready = (
             f"READY chronus {__version__} osc={c.host}:{self.port} backend={self.backend_kind} "
@@ -324,6 +339,25 @@ class Supervisor:
             host, port = self._http.address
             ready += f" http={host}:{port}"
         return ready
+
+    def _make_link_sync(self, dated: DatedBundles, io: SharedCounters) -> LinkSync:
+        """The Ableton Link follower, on the dated bundles' sample clock."""
+        values = io.values
+        return LinkSync(
+            LinkPeer(), dated.clock, self.config.rate,
+            lambda: 1000.0 * int(values[IoField.DEVICE_LATENCY_US]), self._play_link_tempo,
+        )  # fmt: skip
+
+    def _play_link_tempo(self, bpm: float, stamp: int) -> None:
+        """A tempo the Link session asks for: stamped at `stamp` and logged like a typed one."""
+        message = validate("/tempo", (min(max(bpm, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1))
+        self.patch.apply(message)
+        self._play(message, stamp=stamp)
+
+    def _transport(self) -> TransportView | None:
+        """The active slot's transport, as it last published it."""
+        keeper = self._keeper
+        return read_transport(keeper.active.counters.values) if keeper is not None else None
 
     @staticmethod
     def _sweep_leftovers() -> None:
@@ -532,6 +566,7 @@ class Supervisor:
             c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
             self._play_at, self._reply, self._error,
         )  # fmt: skip
+        self._link_sync = self._make_link_sync(self._dated, self._io_counters)
         self._recorder = Recorder(self._tap)
         stampers = [p for pid in m.stampers if (p := self._adopt(pid, "chronus-cpu"))]
         self._cpu_watch = CpuWatch.adopt(m.cpu_stamps, stampers)
@@ -560,6 +595,8 @@ class Supervisor:
         if (spare := self._adopt(m.io_spare, "chronus-audio-io")) is not None:
             spare.kill()  # it waits for a word only its dead maker could give
         self.backend_description, self.notice = m.backend, m.notice
+        if c.link:
+            self._link_sync.enable(self.patch.tempo)
         sample = int(self._io_counters.values[IoField.CONSUMED]) * c.block
         self._continue_log(sample)
         if m.recording is not None:
@@ -655,6 +692,8 @@ class Supervisor:
 
     def shutdown(self) -> None:
         """Stop the children, wait for them, and free the shared memory."""
+        if self._link_sync is not None:
+            self._link_sync.disable()
         if self._dated is not None and (dropped := self._dated.clear()):
             log.info("%d dated commands were still waiting for their time: not played", dropped)
         if self._control is not None:
@@ -738,6 +777,8 @@ class Supervisor:
             io.tick()
             if self._dated is not None:
                 self._dated.tick()
+            if self._link_sync is not None and self._keeper is not None:
+                self._link_sync.tick(self._transport(), self.next_stamp(), self.patch.tempo)
             self._hand_down()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
@@ -1069,6 +1110,9 @@ class Supervisor:
         keeper = self._keeper
         assert keeper is not None
         commits = self._commits
+        link = self._link_sync
+        if stamp is None and link is not None and link.enabled and self._linked(message, addr):
+            return
         staged = stamp is None and message.address.startswith(_STAGED)
         if staged and commits is not None and commits.staging:
             try:
@@ -1118,6 +1162,24 @@ class Supervisor:
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)
 
+    def _linked(self, message: Message, addr: Any) -> bool:
+        """While in a Link session: a tempo goes to the session (chronus follows it), and a
+        command that starts the transport waits for the session's next bar line. Whether
+        `message` was taken so."""
+        link, dated = self._link_sync, self._dated
+        assert link is not None and dated is not None
+        if message.address == "/tempo":
+            link.typed_tempo(float(message.args[0]))
+            return True
+        if not starts_transport(message):
+            return False
+        view = self._transport()
+        at = link.start_stamp(self.next_stamp(), view is not None and view.running)
+        if at is None:
+            return False
+        dated.place(at, [message], addr)
+        return True
+
     def _dsp_load(self) -> float:
         """The active slot's render time over the last blocks (90th percentile), as a share
         of a block's period."""
@@ -1166,6 +1228,8 @@ class Supervisor:
             self._commit_request(message, addr)
         elif message.address.startswith("/record/"):
             self._record_request(message, addr)
+        elif message.address.startswith("/link"):
+            self._link_request(message, addr)
         elif message.address.startswith("/plugins/") and self._loads is not None:
             if self._keeper is not None and self._keeper.adopted:
                 self._error(addr, message.address, _RENEWING)
@@ -1224,6 +1288,19 @@ class Supervisor:
         length = () if frames is None else (frames,)
         self._reply(addr, "/record/started", path, first * self.config.block, *length)
 
+    def _link_request(self, message: Message, addr: Any) -> None:
+        """`/link <0|1>` joins or leaves the Link session, `/link/quantum <beats>` sets the
+        phase; the reply is Link's status as JSON."""
+        link = self._link_sync
+        assert link is not None
+        if message.address == "/link/quantum":
+            link.set_quantum(int(message.args[0]))
+        elif int(message.args[0]):
+            link.enable(self.patch.tempo)
+        else:
+            link.disable()
+        self._reply(addr, "/link", json.dumps(link.status(self.patch.tempo)))
+
     def _recording_ended(self, done: dict[str, Any], tell: bool = True) -> None:
         """A recording ended (stopped, at its length, or cut short by a full disk): say so to
         whoever started or stopped it (if still there), with an `/error` first if cut short."""
@@ -1280,7 +1357,15 @@ class Supervisor:
             "active": keeper.active.name if keeper and keeper.active.worker else None,
             "recording": recording,
             "events": keeper.news.latest() if keeper else [],
+            "link": self._link_now(),
         }
+
+    def _link_now(self) -> dict[str, Any] | None:
+        """Link for `/engine/now`: peers and phase error while on, else None."""
+        link = self._link_sync
+        if link is None or not link.enabled:
+            return None
+        return {"peers": link.peer.peers, "phase_error_ms": link.phase_error_ms(self.patch.tempo)}
 
     def status(self) -> dict[str, Any]:
         """Health of the engine, its slots and its audio I/O, as plain data."""
@@ -1370,6 +1455,7 @@ class Supervisor:
                 "notice": self.notice,
                 "log": str(Path(c.log).resolve()) if c.log else None,
                 "leftovers": self._leftovers.summary(),
+                "link": self._link_sync.status(self.patch.tempo) if self._link_sync else {},
             },
             "io": io,
             "slots": slots,
