@@ -9,7 +9,8 @@ that beat, modulo the quantum.
 
 Drift (two clocks, rounding, a tempo change a few milliseconds late) is mended by
 `follow_tempo`: the session's tempo, nudged by the phase error spread over `HORIZON_BEATS`
-(`e` beats ahead: a tempo `e / HORIZON_BEATS` slower), never by moving the sequencer. The
+(`e` beats ahead: a tempo `e / HORIZON_BEATS` slower, at each correction), never by
+moving the sequencer. The
 tempo goes in steps of `BPM_STEP`, so each nudge is a decimal the transport keeps exact.
 
 >>> reading = LinkReading(monotonic_ns=1_000_000_000, beat=8.0, bpm=120.0)
@@ -17,8 +18,8 @@ tempo goes in steps of `BPM_STEP`, so each nudge is a decimal the transport keep
 8.5
 >>> phase_error(8.51, reading.beat_at(1_250_000_000), quantum=4)  # 10 ms ahead
 0.01
->>> follow_tempo(120.0, error_beats=0.01)  # 0.25 % slower, for the next bar
-119.7
+>>> follow_tempo(120.0, error_beats=0.01)  # 0.5 % slower, for the next two beats
+119.4
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Final
 
 __all__ = [
     "BPM_STEP",
+    "DEADBAND_S",
     "HORIZON_BEATS",
     "MAX_NUDGE",
     "LinkReading",
@@ -41,8 +43,13 @@ __all__ = [
 BPM_STEP: Final = 0.001
 """The tempo's resolution while following Link (8 ppm at 120 bpm): each nudge is a decimal
 with three places, so the transport's exact beats keep a bounded denominator."""
-HORIZON_BEATS: Final = 4.0
-"""A phase error is made up over this many beats (a bar): small errors by tiny nudges."""
+HORIZON_BEATS: Final = 2.0
+"""The phase error's time constant, in beats: each nudge would make the error up over this
+many beats, and as it shrinks so do the nudges, so that it is gone (to 2 %) within two bars
+of 4/4. A clock that drifts by d (a share) leaves a steady error of d × this many beats."""
+DEADBAND_S: Final = 50e-6
+"""A phase error below this (seconds) is left alone: the sample clock's reading wanders by
+about this much, and a nudge for it would only write tempo changes to the session log."""
 MAX_NUDGE: Final = 0.08
 """The most a nudge changes the tempo (a share): a large error (Link turned on while the
 transport runs) is caught up over several bars, never jumped."""
@@ -96,11 +103,14 @@ def follow_tempo(
     max_nudge: float = MAX_NUDGE,
 ) -> float:  # fmt: skip
     """The tempo for chronus: the session's, nudged to make up `error_beats` (ahead: slower)
-    over `horizon` beats, at most `max_nudge` either way, in steps of `BPM_STEP`.
+    over `horizon` beats, at most `max_nudge` either way, in steps of `BPM_STEP`; an error
+    within `DEADBAND_S` is none.
 
-    >>> follow_tempo(133.0, 0.0), follow_tempo(120.0, -2.0), follow_tempo(120.0, 0.00001)
+    >>> follow_tempo(133.0, 0.0), follow_tempo(120.0, -2.0), follow_tempo(120.0, 0.00008)
     (133.0, 129.6, 120.0)
     """
+    if abs(error_beats) * 60.0 / link_bpm < DEADBAND_S:
+        error_beats = 0.0
     nudge = min(max(-error_beats / horizon, -max_nudge), max_nudge)
     return round(round(link_bpm * (1.0 + nudge) / BPM_STEP) * BPM_STEP, 3)
 

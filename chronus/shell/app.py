@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -59,6 +60,7 @@ from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
 from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar, tempo_due
 from chronus.shell.views import (
     format_health,
+    format_link,
     format_plugin_health,
     format_plugins,
     plugin_rows,
@@ -233,6 +235,9 @@ class Shell:
             self.write(f"error: the engine at {host}:{port} is gone ({exc.strerror or exc})")
             return False
         for address, args in notes:
+            if address == "/link" and args:
+                self.write(format_link(json.loads(str(args[0]))))
+                continue
             self.write(f"{address[1:]}: {' '.join(str(a) for a in args)}")
         if any(address == "/error" for address, _ in notes):
             # The engine refused something: believe the engine, not the mirror.
