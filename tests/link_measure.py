@@ -36,18 +36,21 @@ def kick_messages() -> list[Message]:
     ]
 
 
+LOCAL_S = 3.0
+"""An onset is placed by the engine's clock readings within this of it: a clock that moved
+(an xrun, a slow start) misplaces no onset far from where it moved."""
+
+
 @dataclass
 class Timeline:
-    """The engine's sample clock and the peer's readings, gathered while the music plays."""
+    """The engine's clock readings and the peer's, gathered while the music plays."""
 
     rate: int = 48000
     block: int = 128
-    clock: SampleClock = field(init=False)
+    blocks: list[tuple[int, int, int]] = field(default_factory=list)
+    """(blocks handed over, when the last one was, xruns so far) as the engine's health said."""
     readings: list[PeerReading] = field(default_factory=list)
     latency_ns: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.clock = SampleClock(self.rate, self.block, window_s=3600.0)
 
     def watch(
         self, client: EngineClient, peer: PeerProcess, seconds: float,
@@ -58,7 +61,7 @@ class Timeline:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             io = client.status(timeout=10.0)["io"]
-            self.clock.observe(io["blocks_played"], io["last_block_ns"], io["xruns"])
+            self.blocks.append((io["blocks_played"], io["last_block_ns"], io["xruns"]))
             self.latency_ns = 1e6 * float(io["device_latency_ms"])
             self.readings.append(peer.read())
             if until is not None and until():
@@ -67,9 +70,15 @@ class Timeline:
         assert until is None, f"not so within {seconds} s"
 
     def heard_ns(self, sample: int) -> float:
-        """When the engine's `sample` was heard (monotonic ns)."""
-        offset = self.clock.offset_ns()
-        assert offset is not None, "no reading of the engine's clock"
+        """When the engine's `sample` was heard (monotonic ns): the engine's sample clock
+        (`SampleClock`) fed the readings around it."""
+        clock = SampleClock(self.rate, self.block, window_s=2 * LOCAL_S)
+        reach = LOCAL_S * self.rate / self.block
+        for consumed, started, xruns in self.blocks:
+            if abs(consumed - sample / self.block) <= reach:
+                clock.observe(consumed, started, xruns)
+        offset = clock.offset_ns()
+        assert offset is not None, f"no reading of the engine's clock near sample {sample}"
         return offset + sample * 1e9 / self.rate + self.latency_ns
 
     def peer_beat(self, monotonic_ns: float) -> tuple[float, float]:

@@ -1,0 +1,75 @@
+"""Ableton Link on the JACK device: the recorded beats against an independent peer's timeline.
+
+Run under `flock /tmp/jack.lock` where others share the JACK server. The phase error stated
+(printed) is each recorded onset's distance from the peer's nearest beat, the onset placed
+on the host's clock by the engine's own clock readings plus the latency JACK reports.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from chronus.dsp.render import render_offline
+from chronus.engine.client import EngineProcess
+from chronus.session.stamped_log import read_stamped_log
+from chronus.session.wav import read_wav
+from tests.conftest import require_jack
+from tests.e2e.test_failover_null import classify_blocks
+from tests.link_measure import Timeline, kick_messages, percentile
+from tests.link_peers import PeerProcess
+from tests.onsets import onsets
+
+pytestmark = [pytest.mark.realtime, pytest.mark.slow]
+
+RATE, BLOCK = 48000, 128
+
+
+def test_recorded_beats_on_jack_fall_on_the_link_peers_beats(tmp_path: Path) -> None:
+    require_jack()
+    peer = PeerProcess(120.0)
+    log, wav = tmp_path / "session.log", tmp_path / "take.wav"
+    engine = EngineProcess(
+        port=0, backend="device", extra_args=["--link", "--log", str(log), "--record", str(wav)]
+    )
+    timeline = Timeline(RATE, BLOCK)
+    try:
+        engine.boot()
+        with engine.client() as client:
+            assert "JACK" in client.status()["io"]["device"]
+            peer.wait_peers(1)
+            client.send(kick_messages())
+            client.sync()
+            timeline.watch(client, peer, 3.0)
+            peer.set_tempo(133.0)
+            changed = time.monotonic()
+            timeline.watch(client, peer, 5.0, lambda: abs(client.now()["bpm"] - 133) < 1.33)
+            assert time.monotonic() - changed < 4 * 60 / 133  # by the next bar
+            timeline.watch(client, peer, 8.0)
+            final = client.status()
+        assert engine.quit() == 0
+    finally:
+        engine.quit()
+        peer.close()
+    assert timeline.latency_ns > 0  # JACK's latency is counted
+    recording, _ = read_wav(wav)
+    hits = onsets(recording)
+    errors = timeline.errors_ms(hits)
+    settled = errors[-8:]
+    first_bar = timeline.errors_ms(hits[:1], quantum=4.0)[0]
+    print(
+        f"JACK: first beat {first_bar:+.3f} ms from the session's bar line; the last 8 beats "
+        f"at 133 bpm: |p50| {percentile(settled, 50):.3f} ms, max "
+        f"{percentile(settled, 100):.3f} ms; all {len(errors)}: max {percentile(errors, 100):.3f}"
+        f" ms; {final['io']['underruns']} underruns, {final['io']['xruns']} xruns, "
+        f"link {final['engine']['link']}"
+    )
+    assert abs(first_bar) < 1.0
+    assert percentile(settled, 100) < 1.0
+    session = read_stamped_log(log)
+    reference = render_offline(session.commands, len(recording), RATE, BLOCK)
+    comparison = classify_blocks(recording, reference)
+    assert comparison.unexplained == []
+    assert len(comparison.gaps) <= final["io"]["underruns"]
