@@ -36,7 +36,7 @@ def kick_messages() -> list[Message]:
     ]
 
 
-LOCAL_S = 3.0
+LOCAL_S = 1.5
 """An onset is placed by the engine's clock readings within this of it: a clock that moved
 (an xrun, a slow start) misplaces no onset far from where it moved."""
 

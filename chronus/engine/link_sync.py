@@ -20,6 +20,7 @@ waits for the session's next bar line (`start_stamp`), as Link apps launch quant
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
@@ -40,6 +41,12 @@ TICK_S: Final = 0.02
 """The session is read at most this often."""
 MIN_GAP_S: Final = 0.25
 """The least time between two nudges of the tempo (a move of the session's is sent at once)."""
+STEADY_S: Final = 0.5
+"""The sample clock is steady when its offset has moved less than `STEADY_NS` over this long:
+a device that has just started (JACK's first callbacks come in a burst) or lost time reads
+tens of milliseconds off for a moment, and a phase measured then would be chased by nudges
+that are wrong a second later."""
+STEADY_NS: Final = 250_000
 
 
 class Peer(Protocol):
@@ -95,6 +102,8 @@ class LinkSync:
         """The last phase error measured (beats, chronus ahead); None while not measured."""
         self.nudges = 0
         """Tempo commands sent to follow the session."""
+        self._offsets: deque[tuple[int, float]] = deque()
+        """(when, the sample clock's offset then) over the last `STEADY_S` and a reading."""
 
     @property
     def enabled(self) -> bool:
@@ -156,23 +165,36 @@ class LinkSync:
         self._next_tick = now + int(TICK_S * 1e9)
         reading = self.peer.reading()
         want = follow_tempo(reading.bpm, 0.0)
-        if view is not None and view.running and view.sample >= self._sent_stamp:
-            at = self.heard(stamp)
-            if at is not None and view.samples_per_beat > 0:
-                beat = view.beat + (stamp - view.sample) / view.samples_per_beat
-                error = phase_error(beat, reading.beat_at(at), self.peer.quantum)
-                self.phase_error_beats = error
-                want = follow_tempo(reading.bpm, error)
-        elif view is not None and view.running:
+        steady = self._steady(now)
+        running = view is not None and view.running and view.samples_per_beat > 0
+        if running and view is not None and view.sample < self._sent_stamp:
             return  # the last tempo sent is not applied yet: the beat there is not known
-        else:
-            self.phase_error_beats = None
+        self.phase_error_beats = None
+        if running and steady and view is not None and (at := self.heard(stamp)) is not None:
+            beat = view.beat + (stamp - view.sample) / view.samples_per_beat
+            error = phase_error(beat, reading.beat_at(at), self.peer.quantum)
+            self.phase_error_beats = error
+            want = follow_tempo(reading.bpm, error)
         moved = abs(reading.bpm - self._session_bpm) >= BPM_STEP / 2
         if abs(want - bpm) < BPM_STEP / 2 or (not moved and now - self._sent_ns < MIN_GAP_S * 1e9):
             return
         self._play_tempo(want, stamp)
         self._sent_ns, self._sent_stamp, self._session_bpm = now, stamp, reading.bpm
         self.nudges += 1
+
+    def _steady(self, now: int) -> bool:
+        """Whether the sample clock has held still for `STEADY_S` (see there)."""
+        offset = self._clock.offset_ns()
+        offsets = self._offsets
+        if offset is None:
+            offsets.clear()
+            return False
+        offsets.append((now, offset))
+        while len(offsets) > 1 and offsets[1][0] <= now - STEADY_S * 1e9:
+            offsets.popleft()
+        values = [value for _, value in offsets]
+        held = offsets[0][0] <= now - STEADY_S * 1e9
+        return held and max(values) - min(values) < STEADY_NS
 
     def phase_error_ms(self, bpm: float) -> float | None:
         """The last phase error measured, in milliseconds at `bpm` (chronus ahead: > 0)."""

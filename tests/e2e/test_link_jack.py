@@ -40,6 +40,7 @@ def test_recorded_beats_on_jack_fall_on_the_link_peers_beats(tmp_path: Path) -> 
         with engine.client() as client:
             assert "JACK" in client.status()["io"]["device"]
             peer.wait_peers(1)
+            timeline.watch(client, peer, 2.0)  # JACK's first callbacks settle
             client.send(kick_messages())
             client.sync()
             timeline.watch(client, peer, 3.0)

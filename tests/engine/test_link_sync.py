@@ -229,7 +229,9 @@ def test_no_tempo_is_sent_before_the_last_one_is_applied() -> None:
     now, peer, engine, sync = _rig(error_ms=3.0)
     sent: list[tuple[float, int]] = []
     sync._play_tempo = lambda bpm, stamp: sent.append((bpm, stamp))
-    now[0] += 400_000_000
+    for _ in range(40):  # the clock holds still for 0.4 s: a phase is measured
+        now[0] += 20_000_000
+        sync.tick(engine.view(), engine.earliest(), 120.0)
     # a nudge went at a stamp the view has not reached: a new session tempo waits for it
     view = engine.view()
     sync.tick(view, engine.earliest(), 120.0)
@@ -255,3 +257,18 @@ def test_with_the_transport_stopped_only_the_tempo_is_followed() -> None:
     assert sync.status(133.0)["phase_error_ms"] is None
     sync.disable()
     assert sync.status(133.0) == {"enabled": False}
+
+
+def test_a_sample_clock_that_just_moved_is_not_chased() -> None:
+    now, peer, engine, sync = _rig()
+    _run(now, engine, sync, 2.0)
+    before = sync.nudges
+    moved = [30e6]
+    read = engine.offset_ns
+    engine.offset_ns = lambda: None if (o := read()) is None else o + moved[0]  # type: ignore[method-assign]
+    _run(now, engine, sync, 0.4)  # a device that lost time, or one that has just started
+    assert sync.nudges == before and sync.phase_error_beats is None
+    moved[0] = 0.0
+    _run(now, engine, sync, 2.0)
+    assert sync.phase_error_beats is not None
+    assert abs(engine.heard_error_ms(peer)) < 0.1
