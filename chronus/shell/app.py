@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from collections.abc import Callable
@@ -18,7 +17,16 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 from chronus.engine.files import default_folder
 from chronus.lang.context import Context
-from chronus.lang.intents import Plugin, Record, Replay, ShellCommand, Snapshot, StopRecording
+from chronus.lang.intents import (
+    LinkQuantum,
+    LinkSession,
+    Plugin,
+    Record,
+    Replay,
+    ShellCommand,
+    Snapshot,
+    StopRecording,
+)
 from chronus.lang.interpreter import Interpretation, Interpreter
 from chronus.lang.modules import module_types, param_names, plugin_types
 from chronus.lang.parser import UNIT_WORDS, keywords, warm_up
@@ -204,7 +212,16 @@ class Shell:
                 self.recorder.cancel()
             elif isinstance(intent, Replay):
                 self._replay(intent)
+            elif isinstance(intent, LinkSession | LinkQuantum):
+                self._show_link()
         return True
+
+    def _show_link(self) -> None:
+        """Ableton Link as the engine has it now, in one line."""
+        try:
+            self.write(format_link(self.client.status()["engine"].get("link", {})))
+        except EngineError as exc:
+            self.write(f"error: {exc}")
 
     def keep_focus(self, log: str | None = None) -> None:
         """Keep the focus beside the session log when it changed (`log`: keep it beside
@@ -235,9 +252,6 @@ class Shell:
             self.write(f"error: the engine at {host}:{port} is gone ({exc.strerror or exc})")
             return False
         for address, args in notes:
-            if address == "/link" and args:
-                self.write(format_link(json.loads(str(args[0]))))
-                continue
             self.write(f"{address[1:]}: {' '.join(str(a) for a in args)}")
         if any(address == "/error" for address, _ in notes):
             # The engine refused something: believe the engine, not the mirror.
