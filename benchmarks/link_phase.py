@@ -10,7 +10,10 @@ benchmark reads the engine's clock from its health (blocks handed over and when 
 was, as the engine's own sample clock does) and the peer's beat, ten times a second. The
 recording's onsets are then placed on the host's clock (handed over, plus the device latency
 the I/O reports) and compared with the peer's beat at that moment: the error is the distance
-to the nearest whole beat (late > 0). The first two bars are left out (the start settles).
+to the nearest whole beat (late > 0). The first two bars are left out (the start settles),
+and so is a beat whose block or the one before was an underrun (of the last 8 the I/O
+lists): that block is a fade, and the onset found in it moves by up to a block, which is no
+phase error.
 
 Printed: the error's p50, p99 and max of its size and its mean (ms), the beats judged, the
 first beat's distance from the session's bar line, the tempo nudges the engine sent, and the
@@ -73,12 +76,15 @@ def main() -> int:
             engine.quit()
             peer.close()
         hits = onsets(read_wav(wav)[0])
-        judged = hits[SETTLE_BEATS:]
+        missing = {row["block"] for row in end["io"]["recent_underruns"]}
+        judged = [s for s in hits[SETTLE_BEATS:] if not missing & {s // BLOCK, s // BLOCK - 1}]
         errors = timeline.errors_ms(judged)
         first_bar = float(timeline.errors_ms(hits[:1], quantum=4.0)[0])
         io0, io1 = start["io"], end["io"]
         link = end["engine"]["link"]
         latency = io1["device_latency_ms"]
+        print(f"{len(hits) - SETTLE_BEATS - len(judged)} beats at an underrun left out (its "
+              "block is a fade: the onset moves by up to a block)")  # fmt: skip
         print(f"{len(judged)} beats judged at {args.bpm:g} bpm ({args.backend}), "
               f"device latency {latency:.3f} ms; load {os.getloadavg()[0]:.1f}")  # fmt: skip
         print(f"phase error |p50| {percentile(errors, 50):.3f} ms, |p99| "
@@ -91,7 +97,8 @@ def main() -> int:
             beats=len(judged), p50_ms=round(percentile(errors, 50), 4),
             p99_ms=round(percentile(errors, 99), 4), max_ms=round(percentile(errors, 100), 4),
             mean_ms=round(float(np.mean(errors)), 4), first_bar_ms=round(first_bar, 4),
-            nudges=link["nudges"], xruns=io1["xruns"] - io0["xruns"],
+            left_out=len(hits) - SETTLE_BEATS - len(judged), nudges=link["nudges"],
+            xruns=io1["xruns"] - io0["xruns"],
             underruns=io1["underruns"] - io0["underruns"],
         )  # fmt: skip
     return 0
