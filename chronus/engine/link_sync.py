@@ -73,8 +73,8 @@ class Clock(Protocol):
     def offset_ns(self) -> float | None: ...
 
 
-PlayTempo = Callable[[float, int], None]
-"""Send `/tempo <bpm> 1` to the slots at a sample, logged."""
+PlayTempo = Callable[[float, int], bool]
+"""Send `/tempo <bpm> 1` to the slots at a sample, logged; whether it went."""
 
 
 class LinkSync:
@@ -167,7 +167,8 @@ class LinkSync:
         want = follow_tempo(reading.bpm, 0.0)
         steady = self._steady(now)
         running = view is not None and view.running and view.samples_per_beat > 0
-        if running and view is not None and view.sample < self._sent_stamp:
+        waiting = running and view is not None and view.sample < self._sent_stamp
+        if waiting and stamp < self._sent_stamp + self._rate:
             return  # the last tempo sent is not applied yet: the beat there is not known
         self.phase_error_beats = None
         if running and steady and view is not None and (at := self.heard(stamp)) is not None:
@@ -178,7 +179,8 @@ class LinkSync:
         moved = abs(reading.bpm - self._session_bpm) >= BPM_STEP / 2
         if abs(want - bpm) < BPM_STEP / 2 or (not moved and now - self._sent_ns < MIN_GAP_S * 1e9):
             return
-        self._play_tempo(want, stamp)
+        if not self._play_tempo(want, stamp):
+            return
         self._sent_ns, self._sent_stamp, self._session_bpm = now, stamp, reading.bpm
         self.nudges += 1
 

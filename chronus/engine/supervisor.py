@@ -348,11 +348,24 @@ class Supervisor:
             lambda: 1000.0 * int(values[IoField.DEVICE_LATENCY_US]), self._play_link_tempo,
         )  # fmt: skip
 
-    def _play_link_tempo(self, bpm: float, stamp: int) -> None:
-        """A tempo the Link session asks for: stamped at `stamp` and logged like a typed one."""
+    def _play_link_tempo(self, bpm: float, stamp: int) -> bool:
+        """A tempo the Link session asks for: stamped at `stamp` and logged like a typed one;
+        whether it went (not with the slots' command rings full)."""
+        if self._keeper is None or not self._keeper.room():
+            return False
         message = validate("/tempo", (min(max(bpm, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1))
         self.patch.apply(message)
         self._play(message, stamp=stamp)
+        return True
+
+    def _link_tick(self, link: LinkSync) -> None:
+        """Let Link follow the session; a fault in it turns Link off, never the engine off."""
+        try:
+            link.tick(self._transport(), self.next_stamp(), self.patch.tempo)
+        except Exception as exc:  # Link is an extra: the music must go on without it
+            log.error("Ableton Link failed and is off now: %r", exc, exc_info=exc)
+            link.disable()
+            self._tell("engine", f"Ableton Link failed and is off now: {exc}")
 
     def _transport(self) -> TransportView | None:
         """The active slot's transport, as it last published it."""
@@ -778,7 +791,7 @@ class Supervisor:
             if self._dated is not None:
                 self._dated.tick()
             if self._link_sync is not None and self._keeper is not None:
-                self._link_sync.tick(self._transport(), self.next_stamp(), self.patch.tempo)
+                self._link_tick(self._link_sync)
             self._hand_down()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)

@@ -93,9 +93,10 @@ class FakeEngine:
         s0, b0, bpm = max((s for s in self.segments if s[0] <= sample), default=self.segments[0])
         return b0 + (sample - s0) * bpm / (60 * RATE)
 
-    def play_tempo(self, bpm: float, stamp: int) -> None:
+    def play_tempo(self, bpm: float, stamp: int) -> bool:
         assert stamp >= self.earliest() - BLOCK, "stamped where the slots rendered already"
         self.segments.append((stamp, self.beat_at(stamp), bpm))
+        return True
 
     def view(self) -> TransportView:
         rendered = self.sample_at(self.now[0]) + LEAD * BLOCK
@@ -228,7 +229,7 @@ def test_a_typed_tempo_goes_to_the_session_and_chronus_follows_it() -> None:
 def test_no_tempo_is_sent_before_the_last_one_is_applied() -> None:
     now, peer, engine, sync = _rig(error_ms=3.0)
     sent: list[tuple[float, int]] = []
-    sync._play_tempo = lambda bpm, stamp: sent.append((bpm, stamp))
+    sync._play_tempo = lambda bpm, stamp: sent.append((bpm, stamp)) is None
     for _ in range(40):  # the clock holds still for 0.4 s: a phase is measured
         now[0] += 20_000_000
         sync.tick(engine.view(), engine.earliest(), 120.0)
@@ -248,7 +249,7 @@ def test_with_the_transport_stopped_only_the_tempo_is_followed() -> None:
     engine = FakeEngine(now)
     sent: list[tuple[float, int]] = []
     sync = LinkSync(
-        peer, engine, RATE, lambda: 0.0, lambda b, s: sent.append((b, s)), lambda: now[0]
+        peer, engine, RATE, lambda: 0.0, lambda b, s: sent.append((b, s)) is None, lambda: now[0]
     )
     sync.enable(120.0)
     now[0] += 100_000_000
@@ -272,3 +273,21 @@ def test_a_sample_clock_that_just_moved_is_not_chased() -> None:
     _run(now, engine, sync, 2.0)
     assert sync.phase_error_beats is not None
     assert abs(engine.heard_error_ms(peer)) < 0.1
+
+
+def test_a_tempo_the_slots_had_no_room_for_is_tried_again() -> None:
+    now = [0]
+    peer = FakePeer(now, 133.0)
+    engine = FakeEngine(now)
+    tries: list[float] = []
+
+    def refuse(bpm: float, stamp: int) -> bool:
+        tries.append(bpm)
+        return False
+
+    sync = LinkSync(peer, engine, RATE, lambda: 0.0, refuse, lambda: now[0])
+    sync.enable(120.0)
+    for _ in range(3):
+        now[0] += 100_000_000
+        sync.tick(TransportView(False, 0, 0.0, 24000.0), 4096, 120.0)
+    assert tries == [133.0, 133.0, 133.0] and sync.nudges == 0
