@@ -69,6 +69,13 @@ class Timeline:
             time.sleep(0.05)
         assert until is None, f"not so within {seconds} s"
 
+    def watched(self, samples: list[int]) -> list[int]:
+        """The samples that have readings of the engine's clock around them."""
+        reach = LOCAL_S * self.rate / self.block
+        return [
+            s for s in samples if any(abs(c - s / self.block) <= reach for c, _, _ in self.blocks)
+        ]
+
     def heard_ns(self, sample: int) -> float:
         """When the engine's `sample` was heard (monotonic ns): the engine's sample clock
         (`SampleClock`) fed the readings around it."""
