@@ -57,7 +57,7 @@ def test_recorded_beats_on_jack_fall_on_the_link_peers_beats(tmp_path: Path) -> 
         peer.close()
     assert timeline.latency_ns > 0  # JACK's latency is counted
     recording, _ = read_wav(wav)
-    hits = onsets(recording)
+    hits = timeline.watched(onsets(recording))
     errors = timeline.errors_ms(hits)
     settled = errors[-8:]
     first_bar = timeline.errors_ms(hits[:1], quantum=4.0)[0]
