@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                    f"faster ones are dropped and counted (default {PEER_RATE}; 0 = no limit)",
                    )  # fmt: skip
     p.add_argument("--port", type=int, default=57120, help="OSC port, UDP and TCP (0 = any free)")
+    p.add_argument("--link", action="store_true",
+                   help="join the Ableton Link session: follow its tempo and bar lines "
+                   "(`link on|off` in the shell, /link over OSC)")  # fmt: skip
     p.add_argument("--backend", choices=("auto", "device", "null"), default=argparse.SUPPRESS,
                    help="device: PortAudio; null: real-time clock, no device; auto (default): "
                    "device if one can be opened")  # fmt: skip
@@ -285,7 +288,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
         block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
         files=args.files, allow=tuple(args.allow), peer_rate=args.peer_rate,
         http=args.http,
-        modules=tuple(args.modules), plugin_store=args.plugin_store,
+        modules=tuple(args.modules), plugin_store=args.plugin_store, link=args.link,
     )  # fmt: skip
     forks = os.environ.get("CHRONUS_TEMPLATE", "1") != "0"
     if forks and os.environ.get("CHRONUS_PARENT", "1") != "0":

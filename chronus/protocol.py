@@ -246,6 +246,20 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
         ),
         "Set the tempo. While the transport runs it changes on the next bar line.",
     ),
+    AddressSpec(
+        "/link",
+        (ArgSpec("on", "i", "1: join the Ableton Link session; 0: leave it", 0, 1),),
+        "Ableton Link: while on, the tempo follows the session and a tempo set here reaches "
+        "every peer, bar lines fall on the session's phase at the quantum, and a start of "
+        "the transport waits for the session's next bar line.",
+        reply="/link",
+    ),
+    AddressSpec(
+        "/link/quantum",
+        (ArgSpec("beats", "i", "the phase peers agree on (default 4)", 1, 64),),
+        "Ableton Link's quantum: bar lines fall on the session's phase at this many beats.",
+        reply="/link",
+    ),
     AddressSpec("/seq/start", (), "Start the transport: beat 0 is this sample."),
     AddressSpec("/seq/stop", (), "Stop the transport and release every sounding note."),
     AddressSpec(
@@ -502,6 +516,7 @@ ENGINE_ONLY = frozenset({
     "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
     "/plugins", "/plugins/{name}/health", "/plugins/load", "/plugins/reload", "/plugins/unload",
     "/midi/ports", "/midi/in", "/midi/to", "/midi/map", "/midi/learn", "/midi/bridge",
+    "/link", "/link/quantum",
 })  # fmt: skip
 """Addresses (or patterns, for those with path fields) the supervisor answers itself;
 everything else is a command for the slots."""

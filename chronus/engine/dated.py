@@ -200,7 +200,10 @@ class DatedBundles:
     def take(self, tag: int, commands: list[Message], addr: Any) -> None:
         """Apply, hold, or refuse the commands of a bundle dated `tag`."""
         self.bundles += 1
-        stamp = self.sample_of(tag)
+        self.place(self.sample_of(tag), commands, addr)
+
+    def place(self, stamp: int, commands: list[Message], addr: Any) -> None:
+        """Apply, hold, or refuse commands that should apply at sample `stamp`."""
         earliest = self._earliest()
         where = placement(stamp, earliest, self.rate)
         if where is Placement.LATE:

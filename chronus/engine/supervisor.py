@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chronus import __version__
-from chronus.dsp.patch import Patch, PatchError
+from chronus.dsp.patch import TEMPO_RANGE, Patch, PatchError
 from chronus.engine import leftovers
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
@@ -36,6 +36,8 @@ from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.io_keeper import IoKeeper
 from chronus.engine.keeper import SlotKeeper, attach
 from chronus.engine.launcher import ChildProcess, Launcher, LaunchError, spawn_context
+from chronus.engine.link_peer import LinkPeer
+from chronus.engine.link_sync import LinkSync, starts_transport
 from chronus.engine.manifest import (
     HostedRing,
     Manifest,
@@ -47,7 +49,14 @@ from chronus.engine.manifest import (
     unlink_semaphore,
 )
 from chronus.engine.midi_requests import MidiRequests, least_latency_ms
-from chronus.engine.now import beat_at, level_blocks, output_level, read_transport, tempo_of
+from chronus.engine.now import (
+    TransportView,
+    beat_at,
+    level_blocks,
+    output_level,
+    read_transport,
+    tempo_of,
+)
 from chronus.engine.pacing import MAX_BACKLOG_S, Pacer, cost_us
 from chronus.engine.peers import PeerFilter, listens_everywhere
 from chronus.engine.plugin_loads import PluginLoads
@@ -169,6 +178,8 @@ class EngineConfig:
     `~/.config/chronus/modules/`."""
     plugin_store: str | None = None
     """Where plugin sources are stored by version (default: the user's cache folder)."""
+    link: bool = False
+    """Join the Ableton Link session from the start (`--link`; `/link 1` later)."""
 
     @property
     def lead_ms(self) -> float:
@@ -245,6 +256,7 @@ class Supervisor:
         self._underruns = UnderrunSpells(config.block, config.rate)
         self._dated: DatedBundles | None = None
         self._midi: MidiRequests | None = None
+        self._link_sync: LinkSync | None = None
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -279,6 +291,7 @@ class Supervisor:
             c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
             self._play_at, self._reply, self._error,
         )  # fmt: skip
+        self._link_sync = self._make_link_sync(self._dated, self._io_counters)
         self._tap = RecordTap.create(unique_name("tap"), _TAP_BLOCKS, c.block)
         self._recorder = Recorder(self._tap)
         try:
@@ -320,6 +333,8 @@ class Supervisor:
         except RuntimeError as exc:
             raise EngineStartError(str(exc)) from exc
         self.backend_description, self.notice = self._io.description, self._io.notice
+        if c.link:
+            self._link_sync.enable(self.patch.tempo)
         self._hand_down()
         ready = (
             f"READY chronus {__version__} osc={c.host}:{self.port} backend={self.backend_kind} "
@@ -330,6 +345,38 @@ class Supervisor:
             host, port = self._http.address
             ready += f" http={host}:{port}"
         return ready
+
+    def _make_link_sync(self, dated: DatedBundles, io: SharedCounters) -> LinkSync:
+        """The Ableton Link follower, on the dated bundles' sample clock."""
+        values = io.values
+        return LinkSync(
+            LinkPeer(), dated.clock, self.config.rate,
+            lambda: 1000.0 * int(values[IoField.DEVICE_LATENCY_US]), self._play_link_tempo,
+        )  # fmt: skip
+
+    def _play_link_tempo(self, bpm: float, stamp: int) -> bool:
+        """A tempo the Link session asks for: stamped at `stamp` and logged like a typed one;
+        whether it went (not with the slots' command rings full)."""
+        if self._keeper is None or not self._keeper.room():
+            return False
+        message = validate("/tempo", (min(max(bpm, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1))
+        self.patch.apply(message)
+        self._play(message, stamp=stamp)
+        return True
+
+    def _link_tick(self, link: LinkSync) -> None:
+        """Let Link follow the session; a fault in it turns Link off, never the engine off."""
+        try:
+            link.tick(self._transport(), self.next_stamp(), self.patch.tempo)
+        except Exception as exc:  # Link is an extra: the music must go on without it
+            log.error("Ableton Link failed and is off now: %r", exc, exc_info=exc)
+            link.disable()
+            self._tell("engine", f"Ableton Link failed and is off now: {exc}")
+
+    def _transport(self) -> TransportView | None:
+        """The active slot's transport, as it last published it."""
+        keeper = self._keeper
+        return read_transport(keeper.active.counters.values) if keeper is not None else None
 
     @staticmethod
     def _sweep_leftovers() -> None:
@@ -554,6 +601,7 @@ class Supervisor:
             c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
             self._play_at, self._reply, self._error,
         )  # fmt: skip
+        self._link_sync = self._make_link_sync(self._dated, self._io_counters)
         self._recorder = Recorder(self._tap)
         stampers = [p for pid in m.stampers if (p := self._adopt(pid, "chronus-cpu"))]
         self._cpu_watch = CpuWatch.adopt(m.cpu_stamps, stampers)
@@ -583,6 +631,8 @@ class Supervisor:
         if (spare := self._adopt(m.io_spare, "chronus-audio-io")) is not None:
             spare.kill()  # it waits for a word only its dead maker could give
         self.backend_description, self.notice = m.backend, m.notice
+        if c.link:
+            self._link_sync.enable(self.patch.tempo)
         sample = int(self._io_counters.values[IoField.CONSUMED]) * c.block
         self._continue_log(sample)
         if m.recording is not None:
@@ -680,6 +730,8 @@ class Supervisor:
         """Stop the children, wait for them, and free the shared memory."""
         if self._midi is not None:
             self._midi.stop()
+        if self._link_sync is not None:
+            self._link_sync.disable()
         if self._dated is not None and (dropped := self._dated.clear()):
             log.info("%d dated commands were still waiting for their time: not played", dropped)
         if self._control is not None:
@@ -767,6 +819,8 @@ class Supervisor:
                 self._dated.tick()
             if self._midi is not None:
                 self._midi.tick()
+            if self._link_sync is not None and self._keeper is not None:
+                self._link_tick(self._link_sync)
             self._hand_down()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
@@ -1105,6 +1159,9 @@ class Supervisor:
         keeper = self._keeper
         assert keeper is not None
         commits = self._commits
+        link = self._link_sync
+        if stamp is None and link is not None and link.enabled and self._linked(message, addr):
+            return
         staged = stamp is None and message.address.startswith(_STAGED)
         if staged and commits is not None and commits.staging:
             try:
@@ -1153,6 +1210,24 @@ class Supervisor:
             keeper.load_dropped()
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)
+
+    def _linked(self, message: Message, addr: Any) -> bool:
+        """While in a Link session: a tempo goes to the session (chronus follows it), and a
+        command that starts the transport waits for the session's next bar line. Whether
+        `message` was taken so."""
+        link, dated = self._link_sync, self._dated
+        assert link is not None and dated is not None
+        if message.address == "/tempo":
+            link.typed_tempo(float(message.args[0]))
+            return True
+        if not starts_transport(message):
+            return False
+        view = self._transport()
+        at = link.start_stamp(self.next_stamp(), view is not None and view.running)
+        if at is None:
+            return False
+        dated.place(at, [message], addr)
+        return True
 
     def _dsp_load(self) -> float:
         """The active slot's render time over the last blocks (90th percentile), as a share
@@ -1204,6 +1279,8 @@ class Supervisor:
             self._record_request(message, addr)
         elif message.address.startswith("/midi/") and self._midi is not None:
             self._midi.request(message, addr)
+        elif message.address.startswith("/link"):
+            self._link_request(message, addr)
         elif message.address.startswith("/plugins/") and self._loads is not None:
             if self._keeper is not None and self._keeper.adopted:
                 self._error(addr, message.address, _RENEWING)
@@ -1262,6 +1339,19 @@ class Supervisor:
         length = () if frames is None else (frames,)
         self._reply(addr, "/record/started", path, first * self.config.block, *length)
 
+    def _link_request(self, message: Message, addr: Any) -> None:
+        """`/link <0|1>` joins or leaves the Link session, `/link/quantum <beats>` sets the
+        phase; the reply is Link's status as JSON."""
+        link = self._link_sync
+        assert link is not None
+        if message.address == "/link/quantum":
+            link.set_quantum(int(message.args[0]))
+        elif int(message.args[0]):
+            link.enable(self.patch.tempo)
+        else:
+            link.disable()
+        self._reply(addr, "/link", json.dumps(link.status(self.patch.tempo)))
+
     def _recording_ended(self, done: dict[str, Any], tell: bool = True) -> None:
         """A recording ended (stopped, at its length, or cut short by a full disk): say so to
         whoever started or stopped it (if still there), with an `/error` first if cut short."""
@@ -1318,7 +1408,15 @@ class Supervisor:
             "active": keeper.active.name if keeper and keeper.active.worker else None,
             "recording": recording,
             "events": keeper.news.latest() if keeper else [],
+            "link": self._link_now(),
         }
+
+    def _link_now(self) -> dict[str, Any] | None:
+        """Link for `/engine/now`: peers and phase error while on, else None."""
+        link = self._link_sync
+        if link is None or not link.enabled:
+            return None
+        return {"peers": link.peer.peers, "phase_error_ms": link.phase_error_ms(self.patch.tempo)}
 
     def status(self) -> dict[str, Any]:
         """Health of the engine, its slots and its audio I/O, as plain data."""
@@ -1411,6 +1509,7 @@ class Supervisor:
                 "notice": self.notice,
                 "log": str(Path(c.log).resolve()) if c.log else None,
                 "leftovers": self._leftovers.summary(),
+                "link": self._link_sync.status(self.patch.tempo) if self._link_sync else {},
             },
             "io": io,
             "slots": slots,

@@ -30,6 +30,8 @@ from chronus.lang.intents import (
     Duration,
     Intent,
     Link,
+    LinkQuantum,
+    LinkSession,
     Midi,
     Modulate,
     Panic,
@@ -820,6 +822,18 @@ class Builder(Transformer[Token, Any]):
 
     def record_stop(self, items: list[Token]) -> StopRecording:
         return StopRecording()
+
+    def link_on(self, items: list[Token]) -> LinkSession:
+        return LinkSession(True)
+
+    def link_off(self, items: list[Token]) -> LinkSession:
+        return LinkSession(False)
+
+    def link_quantum(self, items: list[Token]) -> LinkQuantum:
+        beats = _number(items[0])
+        if beats != int(beats):
+            raise BadValueError("link quantum takes whole beats, 1 to 64", column=_col(items[0]))
+        return LinkQuantum(int(beats), at=(("beats", _col(items[0])),))
 
     def replay(self, items: list[Token]) -> Replay:
         return Replay(_unquote(items[0]), at=_at(path=_col(items[0])))

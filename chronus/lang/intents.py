@@ -29,6 +29,8 @@ __all__ = [
     "Duration",
     "Intent",
     "Link",
+    "LinkQuantum",
+    "LinkSession",
     "Midi",
     "Modulate",
     "Panic",
@@ -478,6 +480,24 @@ class StopRecording(_IntentBase):
 
 
 @dataclass(frozen=True, slots=True)
+class LinkSession(_IntentBase):
+    """`link on` / `link off`: join or leave the Ableton Link session."""
+
+    kind: ClassVar[str] = "link_session"
+    on: bool
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkQuantum(_IntentBase):
+    """`link quantum 8`: bar lines fall on the Link session's phase at this many beats."""
+
+    kind: ClassVar[str] = "link_quantum"
+    beats: int
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
 class Replay(_IntentBase):
     """`replay song.chr`: play a script through the engine (the shell does it)."""
 
@@ -541,6 +561,6 @@ Intent = (
     SetTempo | ChangeTempo | AddModule | AddSound | Route | Connect | Disconnect | Remove
     | SetParam | Adjust | PlayNote | PlayChord | SetPattern | SetStep | SetLane | Start | Stop
     | Clear | Panic | Modulate | Transpose | Undo | Redo | Snapshot | Record | StopRecording
-    | Replay | SetKey | RawOsc | Wait | ShellCommand | Plugin | Midi
+    | Replay | SetKey | RawOsc | Wait | ShellCommand | Plugin | Midi | LinkSession | LinkQuantum
 )  # fmt: skip
 """Any intent."""

@@ -43,6 +43,8 @@ from chronus.lang.intents import (
     Connect,
     Disconnect,
     Intent,
+    LinkQuantum,
+    LinkSession,
     Midi,
     Modulate,
     Panic,
@@ -364,6 +366,16 @@ def _stop_recording(intent: StopRecording, context: Context) -> Mapped:
     return Mapped(intent, (validate("/record/stop", ()),))
 
 
+def _link_session(intent: LinkSession, context: Context) -> Mapped:
+    return Mapped(intent, (validate("/link", (int(intent.on),)),))
+
+
+def _link_quantum(intent: LinkQuantum, context: Context) -> Mapped:
+    return Mapped(
+        intent, (checked("/link/quantum", (intent.beats,), intent.column("beats"), "link quantum"),)
+    )
+
+
 def _set_key(intent: SetKey, context: Context) -> Mapped:
     context.key, context.scale = intent.root, intent.scale
     return Mapped(intent)
@@ -533,6 +545,8 @@ _HANDLERS: dict[type, Callable[[Any, Context], Mapped]] = {
     Record: _record,
     StopRecording: _stop_recording,
     Replay: _nothing,
+    LinkSession: _link_session,
+    LinkQuantum: _link_quantum,
     SetKey: _set_key,
     RawOsc: _raw_osc,
     Wait: _wait,

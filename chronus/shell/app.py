@@ -18,6 +18,8 @@ from chronus.engine.client import DEFAULT_ENGINE, EngineClient, EngineError
 from chronus.engine.files import default_folder
 from chronus.lang.context import Context
 from chronus.lang.intents import (
+    LinkQuantum,
+    LinkSession,
     Midi,
     Plugin,
     Record,
@@ -68,6 +70,7 @@ from chronus.shell.starting import EngineStart, Gate, asks_to_quit, local_answer
 from chronus.shell.toolbar import REFRESH_S, Extras, LiveStatus, draw_toolbar, tempo_due
 from chronus.shell.views import (
     format_health,
+    format_link,
     format_plugin_health,
     format_plugins,
     plugin_rows,
@@ -216,7 +219,16 @@ class Shell:
                 self.recorder.cancel()
             elif isinstance(intent, Replay):
                 self._replay(intent)
+            elif isinstance(intent, LinkSession | LinkQuantum):
+                self._show_link()
         return True
+
+    def _show_link(self) -> None:
+        """Ableton Link as the engine has it now, in one line."""
+        try:
+            self.write(format_link(self.client.status()["engine"].get("link", {})))
+        except EngineError as exc:
+            self.write(f"error: {exc}")
 
     def keep_focus(self, log: str | None = None) -> None:
         """Keep the focus beside the session log when it changed (`log`: keep it beside

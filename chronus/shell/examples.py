@@ -12,7 +12,8 @@ __all__ = ["EXAMPLES", "TOPIC_ABOUT", "example_lines", "examples_text"]
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "tempo": (
         "tempo 128", "set tempo to 128 bpm", "tempo 128 now", "faster", "a bit slower",
-        "twice as fast", "half time", "go to 124 bpm", "speed up a bit",
+        "twice as fast", "half time", "go to 124 bpm", "speed up a bit", "link on",
+        "link quantum 8", "link off",
     ),
     "pattern": (
         "kick x . . . x . . .", "hat x x x x every 8th", "pattern snare . . x .",
@@ -76,7 +77,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 `help plugins` has none here: it lists its commands, then the plugins loaded, last."""
 
 TOPIC_ABOUT: dict[str, str] = {
-    "tempo": "how fast: bpm, faster, half time",
+    "tempo": "how fast: bpm, faster, half time; Ableton Link with other apps",
     "pattern": "steps that loop on a track: hits, notes, alternation, lanes",
     "filter": "cutoff and resonance: darker, brighter",
     "synth": "the sound sources and their envelope",

@@ -15,6 +15,7 @@ from chronus.plugins.result import ERROR_TYPES
 
 __all__ = [
     "format_health",
+    "format_link",
     "format_module",
     "format_plugin_health",
     "format_plugin_reply",
@@ -124,6 +125,8 @@ def format_health(status: dict[str, Any]) -> str:
             f"DSP load {100 * engine.get('dsp_load', 0):.1f} %"
         )
     head += _host_lines(status.get("host", {}), io)
+    if engine.get("link", {}).get("enabled"):
+        head += "\n" + format_link(engine["link"])
     recent = io.get("recent_underruns") or []
     if recent:
         head += "\n" + _underrun_line(recent[-1])
@@ -181,6 +184,27 @@ def format_health(status: dict[str, Any]) -> str:
     if not plugins:
         return _render(head, table, foot, "plugins: none loaded")
     return _render(head, table, foot, "plugins:", _plugin_table(plugins), width=_WIDE)
+
+
+def format_link(link: dict[str, Any]) -> str:
+    """Ableton Link in one line (from `/link`'s reply or health's `link`).
+
+    >>> format_link({"enabled": True, "peers": 2, "bpm": 133.0, "quantum": 4,
+    ...              "phase_error_ms": -0.012, "nudges": 7})
+    'link: on · 2 peers · 133 bpm · quantum 4 · phase error -0.012 ms · 7 nudges'
+    >>> format_link({"enabled": False})
+    'link: off'
+    """
+    if not link.get("enabled"):
+        return "link: off"
+    peers = int(link.get("peers", 0))
+    line = (
+        f"link: on · {peers} peer{'' if peers == 1 else 's'} · {link.get('bpm', 0):g} bpm · "
+        f"quantum {link.get('quantum', 4)}"
+    )
+    if link.get("phase_error_ms") is not None:
+        line += f" · phase error {link['phase_error_ms']:g} ms"
+    return line + f" · {link.get('nudges', 0)} nudges"
 
 
 _WIDE = 150

@@ -1,0 +1,29 @@
+"""`link on`, `link quantum 8`, `link off` and `health` at the shell, a real engine behind it."""
+
+from __future__ import annotations
+
+from chronus.engine.client import EngineProcess
+from chronus.lang.context import Context
+from chronus.lang.interpreter import Interpreter
+from chronus.shell.app import Shell
+
+
+def test_link_goes_on_takes_a_quantum_shows_in_health_and_goes_off(
+    null_engine: EngineProcess,
+) -> None:
+    client = null_engine.client()
+    written: list[str] = []
+    shell = Shell(client, Interpreter(Context.from_dump(client.dump())), written.append)
+    try:
+        assert shell.handle("link on")
+        assert written[-1].startswith("link: on · ") and "quantum 4" in written[-1], written
+        assert shell.handle("link quantum 8")
+        assert "quantum 8" in written[-1], written
+        assert shell.handle("health")
+        assert "link: on · " in written[-1]
+        assert shell.handle("link off")
+        assert written[-1] == "link: off", written
+        assert shell.handle("health")
+        assert "link: on" not in written[-1]
+    finally:
+        client.close()
