@@ -6,6 +6,7 @@ signals."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import time
@@ -66,6 +67,10 @@ def _serving(hosted: HostedModules, but: dict[str, int] | None = None) -> dict[s
     return pids if running and len(pids) == len(MODULES) and fresh else {}
 
 
+def _replaced(hosted: HostedModules, pids: dict[str, int]) -> bool:
+    return bool(_serving(hosted, but=pids))
+
+
 @pytest.fixture(scope="module")
 def template() -> Iterator[Launcher]:
     made = Launcher(spawn_context())
@@ -103,7 +108,7 @@ def test_hosts_killed_or_stopped_are_reaped_and_the_spares_stay_bounded(
             pids = _serving(hosted)
             os.kill(pids["a"], signal.SIGKILL)
             os.kill(pids["b"], signal.SIGSTOP)  # found dead after 1.5 s of missed beats
-            _tick_until(hosted, lambda pids=pids: bool(_serving(hosted, but=pids)))
+            _tick_until(hosted, functools.partial(_replaced, hosted, pids))
             with contextlib.suppress(ProcessLookupError):  # killed and reaped already
                 os.kill(pids["b"], signal.SIGCONT)
             replaced += pids.values()
