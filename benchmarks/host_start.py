@@ -2,7 +2,7 @@
 and a host SIGKILLed to its successor serving.
 
     python benchmarks/host_start.py [--plugin fold|tap_reverb] [--creates 10] [--pause 1]
-                                    [--store DIR] [--direct] [--json]
+                                    [--store DIR] [--direct [--fork]] [--json]
 
 A null-backend engine loads the example module `fold` isolated (or the TAP reverberator, a
 native LADSPA plugin, isolated as every native plugin is), then creates `--creates` modules
@@ -161,10 +161,13 @@ def measure(plugin: str, creates: int, pause: float, store: str = "") -> dict[st
     }
 
 
-def measure_direct(plugin: str, creates: int, pause: float) -> dict[str, Any]:
+def measure_direct(plugin: str, creates: int, pause: float, fork: bool = False) -> dict[str, Any]:
     """The same without an engine: the supervisor's `HostedModules` in this process, ticked
-    every 10 ms as its serve loop does (no validation, no OSC; no slots submit calls)."""
+    every 10 ms as its serve loop does (no validation, no OSC; no slots submit calls). With
+    `fork`, its hosts are forked from a warm template (as in an engine), else spawned. The
+    longest tick is told too: a tick that forks waits for the template."""
     from chronus.engine.hosted import HostedModules
+    from chronus.engine.launcher import Launcher, spawn_context
     from chronus.plugins.source import version_of
     from chronus.plugins.type_source import TypeSource, resolve_type
 
@@ -174,7 +177,17 @@ def measure_direct(plugin: str, creates: int, pause: float) -> dict[str, Any]:
         path, label = TAP_REVERB.split("#")
         source = TypeSource("ladspa", plugin, path, label=label)
     params = len(resolve_type(source).PARAMS)
-    hosted = HostedModules(f"chr_host_start_{os.getpid()}", 48000, 128)
+    launcher = Launcher(spawn_context(), 48000, 128, template=fork)
+    launcher.wait_ready(120.0)
+    starts = launcher.start_warm if launcher.warm_forks else None
+    hosted = HostedModules(f"chr_host_start_{os.getpid()}", 48000, 128, starts)
+    ticks: list[float] = []
+
+    def tick() -> None:
+        began = time.perf_counter()
+        hosted.tick()
+        ticks.append(time.perf_counter() - began)
+
     made: list[float] = []
     respawned: list[float] = []
     spawn_ms: list[float] = []
@@ -183,7 +196,7 @@ def measure_direct(plugin: str, creates: int, pause: float) -> dict[str, Any]:
     def until(module_id: str, done: Callable[[dict[str, Any]], bool]) -> float:
         began = time.monotonic()
         while time.monotonic() - began < _TIMEOUT_S:
-            hosted.tick()
+            tick()
             if done(hosted.health().get(module_id, {})):
                 return time.monotonic() - began
             time.sleep(0.01)
@@ -192,9 +205,9 @@ def measure_direct(plugin: str, creates: int, pause: float) -> dict[str, Any]:
     def idle(seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            hosted.tick()
+            tick()
             time.sleep(0.01)
-        _settle(hosted.tick)
+        _settle(tick)
 
     try:
         hosted.host(plugin, source, params)
@@ -217,10 +230,16 @@ def measure_direct(plugin: str, creates: int, pause: float) -> dict[str, Any]:
             idle(pause)
     finally:
         hosted.close()
+        launcher.close()
     return {
         "plugin": plugin,
         "creates": creates,
         "direct": True,
+        "forked": starts is not None,
+        "tick_ms": {
+            "p50": round(1000 * statistics.median(ticks), 2),
+            "max": round(1000 * max(ticks), 1),
+        },
         "create_to_serving_ms": _figures(made),
         "kill_to_serving_ms": _figures(respawned),
         "first_spawn_ms": _figures([ms / 1000 for ms in spawn_ms]),
@@ -248,10 +267,11 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0)
     parser.add_argument("--store", default="", help="the plugin store (default: a new one)")
     parser.add_argument("--direct", action="store_true", help="no engine: `HostedModules` here")
+    parser.add_argument("--fork", action="store_true", help="with --direct: hosts forked warm")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.direct:
-        figures = measure_direct(args.plugin, args.creates, args.pause)
+        figures = measure_direct(args.plugin, args.creates, args.pause, args.fork)
     else:
         figures = measure(args.plugin, args.creates, args.pause, args.store)
     if args.json:

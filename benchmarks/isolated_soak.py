@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cpu_by_role import CpuByRole
-from engine_watch import group_processes, kill_group, rss_by_title
+from engine_watch import group_processes, kill_group, rss_by_title, zombies
 from figures import add_json_flag, figures_out
 
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
@@ -187,11 +187,17 @@ class Soak:
         """Each slot's render time (p50, p99, max over its last 1,024 blocks), every
         `RENDER_EVERY_S`."""
         self.cpu = CpuByRole(self.pgid)
+        self.host_counts: list[dict[str, float]] = []
+        """Every `RENDER_EVERY_S`: the plugin host processes of the group (titled), the
+        processes still starting (untitled: a spawned host importing) and the zombies."""
+        self.load_s = 0.0
+        """From the first `/plugins/load` to every module's host serving."""
         self.started = time.monotonic()
 
     def load(self) -> None:
         """Load every plugin (isolated: natives never play inline), build the patch, wait
         until every module's host serves."""
+        began = time.monotonic()
         for plugin in self.plugins:
             self.client.send_raw("/plugins/load", plugin.reference, plugin.name, 0, "isolated")
             reply = answer(self.client, "/plugins/loaded", 120.0)
@@ -206,6 +212,7 @@ class Soak:
             if time.monotonic() > deadline:
                 raise SystemExit(f"the hosts did not all start: {self.hosts()}")
             time.sleep(0.1)
+        self.load_s = time.monotonic() - began
 
     def hosts(self, names: set[str] | None = None) -> dict[str, dict[str, Any]]:
         """Each plugin module's host health, by module id (of the plugins in `names` only)."""
@@ -357,7 +364,23 @@ class Soak:
                 {s["name"]: s["render"] for s in status["slots"] if s.get("render")}
             )
             self.cpu.sample()
+            self._count_hosts()
         return status
+
+    def settle(self, timeout_s: float = 60.0) -> None:
+        """Wait until no process is still starting (a spawned host imports for seconds, and
+        is not titled a plugin host until it has): the memory at the start counts them all."""
+        deadline = time.monotonic() + timeout_s
+        while _spawning(self.pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def _count_hosts(self) -> None:
+        titles = group_processes(self.pgid).values()
+        self.host_counts.append({
+            "t": round(time.monotonic() - self.started, 1),
+            "hosts": sum(t.startswith("plugin host") for t in titles),
+            "starting": _spawning(self.pgid), "zombies": zombies(self.pgid),
+        })  # fmt: skip
 
     def quit(self) -> tuple[int | None, float, list[str]]:
         """Stop the engine (its stderr kept in the run's folder); its exit code (-9: it did
@@ -536,6 +559,28 @@ def _hosts_rss(rss: dict[str, tuple[int, float]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _spawning(pgid: int) -> int:
+    """The group's processes spawned by multiprocessing and still untitled (importing)."""
+    count = 0
+    for pid, title in group_processes(pgid, every=True).items():
+        if not title.startswith("plugin host") and "python" in title:
+            with contextlib.suppress(OSError):
+                count += b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return count
+
+
+def _host_counts(counts: list[dict[str, float]]) -> dict[str, Any]:
+    """The plugin host processes over the run: fewest and most, the last count, and the
+    most processes seen starting (spawned, importing) and zombies."""
+    hosts = [int(c["hosts"]) for c in counts] or [0]
+    return {
+        "min": min(hosts), "max": max(hosts), "last": hosts[-1],
+        "starting_max": max((int(c["starting"]) for c in counts), default=0),
+        "zombies_max": max((int(c["zombies"]) for c in counts), default=0),
+        "samples": len(counts),
+    }  # fmt: skip
+
+
 def _pss_mb(pid: int) -> float:
     try:
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
@@ -557,6 +602,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     try:
         soak.load()
         time.sleep(1.0)
+        soak.settle()
         rss_start = rss_by_title(soak.pgid)
         hosts_start = _hosts_rss(rss_start)
         with StallMonitor(STALL_MS, capacity=1 << 15) as monitor:
@@ -611,6 +657,7 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
                                round(rss_end["supervisor"][1], 1)],
                 "hosts_start": hosts_start, "hosts_end": hosts_end},
         exit_code=code, quit_s=round(quit_s, 1), left_behind=left, recording=recording, events=rows,
+        load_s=round(soak.load_s, 2), host_processes=_host_counts(soak.host_counts),
     )  # fmt: skip
     report(figures)
 
@@ -659,6 +706,10 @@ def report(f: dict[str, Any]) -> None:
         f"(PSS {rss['hosts_start']['pss_mb']}) → {rss['hosts_end']['count']} processes "
         f"{rss['hosts_end']['total_mb']} (PSS {rss['hosts_end']['pss_mb']})"
     )
+    h = f["host_processes"]
+    print(f"  plugin host processes: {h['min']}–{h['max']}, {h['last']} at the end (starting at "
+          f"most {h['starting_max']}, zombies at most {h['zombies_max']}); every host serving "
+          f"{f['load_s']} s after the first /plugins/load")  # fmt: skip
     print(f"  host deaths by cause: {dict(f['deaths'])}")
     print(f"  engine exit {f['exit_code']} after {f['quit_s']} s, left behind {f['left_behind']}")
     print(f"  recording against `chronus render` of the log: {rec}")

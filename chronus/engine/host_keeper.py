@@ -19,22 +19,20 @@ the same outcomes.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from chronus.engine.backoff import RespawnDecision, RespawnPolicy
+from chronus.engine.launcher import ChildProcess
 from chronus.engine.lifecycle import die_with_parent, try_realtime
 from chronus.plugins.host import BEAT_S, host_main
 from chronus.plugins.host_ring import H, HostRing
 from chronus.plugins.type_source import TypeSource
 
-__all__ = ["DEAD_AFTER_S", "HostEvent", "HostKeeper", "WarmHost"]
+__all__ = ["DEAD_AFTER_S", "HostEvent", "HostFork", "HostKeeper", "WarmHost"]
 
 DEAD_AFTER_S: Final = 3 * BEAT_S
 """A host whose heartbeat is older than three beats is dead (hung, or stopped)."""
@@ -48,21 +46,32 @@ HOST_PRIORITY: Final = 59
 within a block, and a host at normal priority can be held off the CPU for longer than that."""
 
 
+HostFork: TypeAlias = Callable[[Callable[..., object], tuple[Any, ...], str], ChildProcess | None]
+"""Starts a warm process running `target(*args)` (a fork of the engine's template:
+`Launcher.start_warm`), or gives None when it cannot now (then a host is spawned)."""
+
+
 def _host_process(conn: Connection) -> None:
     die_with_parent()
     host_main(conn, serving=lambda: try_realtime(HOST_PRIORITY))
 
 
 class WarmHost:
-    """A host process started ahead of need, waiting for its rings."""
+    """A host process started ahead of need, waiting for its rings: forked warm by `fork`
+    if given and able (about 2 ms, its imports shared with the template's), else spawned
+    (a fresh interpreter importing numpy, numba and chronus: seconds of CPU)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fork: HostFork | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
-        self.process: BaseProcess = context.Process(
-            target=_host_process, args=(child,), name="chronus-host", daemon=True
-        )
-        self.process.start()
+        process = None if fork is None else fork(_host_process, (child,), "chronus-host")
+        self.forked = process is not None
+        if process is None:
+            process = context.Process(
+                target=_host_process, args=(child,), name="chronus-host", daemon=True
+            )
+            process.start()
+        self.process: ChildProcess = process
         child.close()
         self.born = time.monotonic()
         self.asked_at = self.born
@@ -201,11 +210,8 @@ class WarmHost:
 
     def kill(self) -> None:
         """SIGKILL it (stopped or not) and reap it."""
-        if self.process.is_alive() and self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if self.process.is_alive():
+            self.process.kill()
         self.process.join(5.0)
 
     def stop(self) -> None:
@@ -278,12 +284,17 @@ class HostKeeper:
         clock: Callable[[], float] = time.monotonic,
         blank: Callable[[], WarmHost] = WarmHost,
         key: str = "",
+        keep_spare: bool = True,
     ) -> None:
         self.rate = rate
         self.policy = policy or RespawnPolicy()
         self.clock = clock
         self.blank = blank
         """Where a new host comes from: a process with its imports done, waiting for rings."""
+        self.keep_spare = keep_spare
+        """Whether a spare is made ready for the host's successor as soon as it serves
+        (a process held for each group); if not, the successor comes from `blank` when it is
+        needed (which then should give one with the group's types resolved ahead)."""
         self.members: dict[str, _Member] = {key or ring.name: _Member(ring, source)}
         """By key: the ring's name, unless it was given another (`add`)."""
         self._life = _Life()
@@ -331,10 +342,10 @@ class HostKeeper:
         return tuple(calls)
 
     def start(self, wait: bool = True) -> None:
-        """Start the first host (and a spare, ready for its successor). Without `wait`, it
-        is only told to serve as soon as it is ready: `poll` sees it serve (meanwhile the
-        slots bypass the modules), so that a supervisor's loop never waits for a host.
-        With `wait`, `RuntimeError` if it failed (a death, on the ladder)."""
+        """Start the first host (and, with `keep_spare`, a spare ready for its successor).
+        Without `wait`, it is only told to serve as soon as it is ready: `poll` sees it serve
+        (meanwhile the slots bypass the modules), so that a supervisor's loop never waits for
+        a host. With `wait`, `RuntimeError` if it failed (a death, on the ladder)."""
         self._launch()
         while wait and self._launching is not None:
             self._collect()
@@ -371,7 +382,8 @@ class HostKeeper:
             return
         self._launching = None
         life.spawn_ms = 1000 * max(0.0, spare.served_at - spare.went_at)
-        self._spare = self._ready_spare()
+        if self.keep_spare:
+            self._spare = self._ready_spare()
         life.host, life.started, life.state = spare, self.clock(), "running"
         life.start_times.append(life.started)
         for name, member in self.members.items():

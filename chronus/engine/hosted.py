@@ -17,6 +17,13 @@ stops with its last module. A module made again under the id of one still playin
 and fading, or replaced by a commit not yet switched) takes the ring's name; the old one is
 served on through its mapping until it is done, and the session log's host lines count the
 modules made under an id (`life`), so that an offline render keeps the two apart.
+
+The spare host processes are bounded, whatever dies: one *typed* spare per maker (or per
+hosted type outside a maker's group), its types resolved ahead, which a group's next host
+is made from (its first, or a respawn: the rings are attached then, in about a millisecond);
+the keepers hold no spare of their own. Where hosts are spawned (no warm template to fork
+them from) one *blank* host, its imports done, is kept too. So G groups of hosted types of
+K makers run G hosts and K spares (+1), forked from the engine's template where it can.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Final
 
-from chronus.engine.host_keeper import HostEvent, HostKeeper, WarmHost
+from chronus.engine.host_keeper import HostEvent, HostFork, HostKeeper, WarmHost
 from chronus.plugins.host_ring import H, HostRing, RingShape, ring_name
 from chronus.plugins.type_source import TypeSource
 
@@ -82,10 +89,13 @@ class _Hosted:
 class HostedModules:
     """Every isolated module's ring, and every group's host keeper."""
 
-    def __init__(self, tag: str, rate: int, block: int) -> None:
+    def __init__(self, tag: str, rate: int, block: int, fork: HostFork | None = None) -> None:
         self.tag = tag
         self.rate = rate
         self.block = block
+        self.fork = fork
+        """Forks a host process warm (from the engine's template); without it, or when it
+        cannot, a host is spawned and imports everything itself."""
         self._types: dict[str, _Type] = {}
         self._modules: dict[str, _Hosted] = {}
         self._closing: list[_Hosted] = []
@@ -98,8 +108,9 @@ class HostedModules:
         """Modules made: a module made again under an id is told apart by its number (its
         life is not enough: a failed commit's module gives its life back)."""
         self._blank: WarmHost | None = None
-        """A host process started while nothing needs it, its imports done: the next typed
-        spare only resolves its types."""
+        """A host process spawned while nothing needs it, its imports done: the next typed
+        spare only resolves its types. None where hosts are forked warm (one is forked
+        when it is needed, in milliseconds)."""
         self._typed: dict[str, WarmHost] = {}
         """By spare key (`_spare_key`), a host given the types ahead (resolved, a block
         rendered): a group's next host (its first module's, a spare after a start) only
@@ -126,7 +137,10 @@ class HostedModules:
         return f"maker:{group}" if group else f"type:{type_name}"
 
     def _keep_blank(self) -> None:
-        """Start a blank host if types are hosted and there is none (never waits)."""
+        """Start a blank host if types are hosted, hosts are spawned and there is none
+        (never waits)."""
+        if self.fork is not None:
+            return
         if self._types and (self._blank is None or not self._blank.alive()):
             self._blank = WarmHost()
 
@@ -135,7 +149,7 @@ class HostedModules:
         blank, self._blank = self._blank, None
         if blank is not None and blank.alive():
             return blank
-        return WarmHost()
+        return WarmHost(self.fork)
 
     def _keep_typed(self, key: str) -> None:
         """Give a blank host every hosted type of spare key `key` now (never waits), if
@@ -230,7 +244,9 @@ class HostedModules:
         group = self._groups.get(key)
         if group is None:
             blank = partial(self._take_typed, self._spare_key(type_name))
-            keeper = HostKeeper(ring, kind.source, self.rate, blank=blank, key=member)
+            keeper = HostKeeper(
+                ring, kind.source, self.rate, blank=blank, key=member, keep_spare=False
+            )
             keeper.start(wait=False)
             group = self._groups[key] = _Group(kind.group or module_id, keeper)
         else:

@@ -346,6 +346,19 @@ class Launcher:
         self.template.wait_ready(120.0)
         return self._forked_child(self.template.fork(target, args), name)
 
+    def start_warm(
+        self, target: Callable[..., object], args: tuple[Any, ...], name: str
+    ) -> ChildProcess | None:
+        """A fork of the template running `target(*args)` if the template is warm and free
+        now; None if it is not (warming up, importing a plugin, dead): never waits for it."""
+        template = self.template
+        if template is None or not template.poll():
+            return None
+        try:
+            return self._forked_child(template.fork(target, args), name)
+        except LaunchError:
+            return None
+
     def adopt(self, pid: int, name: str) -> ChildProcess:
         """A process a supervisor before this one started (the engine's parent reaps it)."""
         return self._forked_child(pid, name)

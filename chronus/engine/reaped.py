@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import time
 from collections.abc import Collection
 from multiprocessing.connection import Connection
@@ -37,6 +38,9 @@ __all__ = [
 
 REAP_WAIT_S: Final = 0.5
 """How long a supervisor waits for the parent to report the code of a process that exited."""
+_READ_SLICE_S: Final = 0.01
+"""How long one wait on the link lasts while a thread holds it: another thread waiting for
+a code that this one read sees it within that."""
 STANDBY: Final = 0
 """The pid of a record that names the warm standby supervisor (its pid in place of a code)."""
 ORPHAN_GRACE_S: Final = 2.0
@@ -132,29 +136,38 @@ class ReapedCodes:
         self._link = link
         self._codes: dict[int, int] = {}
         self._standby = 0
+        self._lock = threading.Lock()
+        """One reader of the link at a time (the hosts are stopped each in a thread)."""
 
     def standby(self) -> int:
         """The pid of the supervisor the parent holds warm to take over from this one (0:
         none yet); reads what the parent said meanwhile."""
-        try:
-            while self._link.poll():
-                self._take(self._link.recv_bytes())
-        except (EOFError, OSError):
-            pass
-        return self._standby
+        with self._lock:
+            try:
+                while self._link.poll():
+                    self._take(self._link.recv_bytes())
+            except (EOFError, OSError):
+                pass
+            return self._standby
 
     def code_of(self, pid: int, timeout: float = REAP_WAIT_S) -> int:
         """The exit code of `pid` (which has exited: its pidfd said so), waiting at most
-        `timeout` for the parent to reap it; 255 if no word came."""
+        `timeout` for the parent to reap it; 255 if no word came. Threads may wait at once:
+        each reads the link in turn, and finds the codes another read."""
         deadline = time.monotonic() + timeout
-        while pid not in self._codes:
-            try:
-                if not self._link.poll(max(0.0, deadline - time.monotonic())):
+        while True:
+            with self._lock:
+                if pid in self._codes:
+                    return self._codes.pop(pid)
+                left = deadline - time.monotonic()
+                try:
+                    if self._link.poll(max(0.0, min(left, _READ_SLICE_S))):
+                        self._take(self._link.recv_bytes())
+                        continue
+                except (EOFError, OSError):
                     return _UNKNOWN
-                self._take(self._link.recv_bytes())
-            except (EOFError, OSError):
+            if left <= 0:
                 return _UNKNOWN
-        return self._codes.pop(pid)
 
     def _take(self, data: bytes) -> None:
         for pid, code in _RECORD.iter_unpack(data):

@@ -286,7 +286,7 @@ class Supervisor:
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
         self._control.values[ControlField.RUN] = 1
-        self.hosted = HostedModules(self._control.name, c.rate, c.block)
+        self.hosted = self._hosted_modules()
         self._dated = DatedBundles(
             c.rate, c.block, self._io_counters.values, self._keeper_next_stamp,
             self._play_at, self._reply, self._error,
@@ -659,12 +659,20 @@ class Supervisor:
             f"the audio I/O {m.io or 'dead: restarting'})"
         )
 
+    def _hosted_modules(self) -> HostedModules:
+        """The isolated modules' rings and hosts, the hosts forked warm from the template
+        where processes are."""
+        assert self._control is not None
+        c, launcher = self.config, self._launcher
+        fork = launcher.start_warm if launcher.warm_forks else None
+        return HostedModules(self._control.name, c.rate, c.block, fork)
+
     def _take_plugins(self, manifest: Manifest) -> list[str]:
         """Hold the plugins the slots use and the registry's records, as the dead supervisor
         did; its isolated types hosted here. What could not be held, and why."""
         c = self.config
         assert self._keeper is not None and self._control is not None
-        self.hosted = HostedModules(self._control.name, c.rate, c.block)
+        self.hosted = self._hosted_modules()
         store = PluginStore(c.plugin_store or default_store())
         self.registry.adopt(manifest.registry, "its supervisor died while it was being loaded")
         return take_plugins(manifest.plugins, self._keeper, store, self.hosted)

@@ -73,7 +73,7 @@ class _Keeper:
 class _Blank:
     made: ClassVar[list[_Blank]] = []
 
-    def __init__(self) -> None:
+    def __init__(self, fork: object = None) -> None:
         self.types: list[str] = []
         self.killed = False
         _Blank.made.append(self)

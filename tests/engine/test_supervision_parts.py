@@ -8,6 +8,7 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -40,6 +41,26 @@ def test_exit_codes_reach_the_supervisor_and_the_standby_is_named() -> None:
     assert codes.code_of(102) == -9
     assert codes.code_of(101) == 0
     assert codes.standby() == 4242
+
+
+def test_threads_waiting_for_codes_at_once_each_get_theirs() -> None:
+    """A group's hosts are stopped each in a thread at the engine's quit: two waits on the
+    link must not both read it (one would block for a word that never comes)."""
+    parent_end, supervisor_end = mp.Pipe(duplex=True)
+    codes = ReapedCodes(supervisor_end)
+    got: dict[int, int] = {}
+    waiting = [
+        threading.Thread(target=lambda pid=pid: got.update({pid: codes.code_of(pid, 5.0)}))
+        for pid in (101, 102)
+    ]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.1)  # both waiting on the link
+    assert tell(parent_end, [(101, 0), (102, -9)])
+    for thread in waiting:
+        thread.join(10.0)
+    assert not any(thread.is_alive() for thread in waiting), "a wait hung on the link"
+    assert got == {101: 0, 102: -9}
 
 
 def test_codes_nobody_asks_for_are_not_kept_for_ever() -> None:
