@@ -169,6 +169,21 @@ def _read_by_python_osc(data: bytes) -> object:
         return type(exc)
 
 
+def _has_unknown_type_tag(data: bytes) -> bool:
+    """Whether a message's type tag string (read as OSC lays it out) holds a tag that is not
+    one of OSC 1.0's and 1.1's that python-osc reads."""
+    end = data.find(b"\0")
+    start = (end // 4 + 1) * 4
+    if end < 0 or data[start : start + 1] != b",":
+        return False
+    stop = data.find(b"\0", start)
+    try:
+        tags = data[start + 1 : stop].decode()
+    except UnicodeDecodeError:
+        return False
+    return stop > 0 and any(tag not in "ihfdsbrmtTFN[]" for tag in tags)
+
+
 @given(st.from_regex(r"/[a-z/]{0,20}", fullmatch=True), osc_args, st.data())
 def test_parse_packet_reads_what_python_osc_reads(
     address: str, args: list[Arg], data: st.DataObject
@@ -178,6 +193,10 @@ def test_parse_packet_reads_what_python_osc_reads(
         packet[data.draw(st.integers(1, len(packet) - 1))] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(1, len(packet)))
     packet = packet[:cut]
+    if _has_unknown_type_tag(bytes(packet)):  # refused by chronus's own rule, whatever else
+        with pytest.raises(ProtocolError):  # is wrong with it (python-osc 1.10 skips them)
+            parse_packet(bytes(packet))
+        return
     expected = _read_by_python_osc(bytes(packet))
     try:
         got: object = parse_packet(bytes(packet))[0]
