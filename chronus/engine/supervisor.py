@@ -25,6 +25,7 @@ from typing import Any
 from chronus import __version__
 from chronus.dsp.patch import Patch, PatchError
 from chronus.engine import leftovers
+from chronus.engine.announce import Announcer
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
@@ -240,6 +241,8 @@ class Supervisor:
         self._pool: SandboxPool | None = None
         self._leftovers = leftovers.Watch()
         self._dated: DatedBundles | None = None
+        self._announcer: Announcer | None = None
+        """The clients that hear of every change (`/notify`), once OSC listens."""
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -257,6 +260,7 @@ class Supervisor:
             self._osc = OscEndpoints.open(c.host, c.port, peers, PeerRates(c.peer_rate))
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
+        self._announcer = Announcer(self._osc.tell, self._reply, self._error)
         if listens_everywhere(c.host):
             log.warning(
                 "OSC listens on every interface (%s): it answers %s; "
@@ -738,6 +742,8 @@ class Supervisor:
             io.tick()
             if self._dated is not None:
                 self._dated.tick()
+            if self._announcer is not None:
+                self._announcer.tick()
             self._hand_down()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
@@ -791,6 +797,7 @@ class Supervisor:
             except PatchError:
                 continue
             self._play(message, encode(message))
+            self._changed(message, None)
 
     def remove_module(self, module_id: str) -> None:
         """Remove a module from the patch and the slots, with its fade (an unload)."""
@@ -937,6 +944,8 @@ class Supervisor:
                 self.patch.apply(message)
             except PatchError as exc:
                 log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
+                continue
+            self._changed(message, None if reload else result.addr)
         if self.hosted is not None:
             self.hosted.committed(result.crossfade / self.config.rate)
         if self._session_log is not None:
@@ -959,6 +968,8 @@ class Supervisor:
         assert self._osc is not None
         for addr, data in self._osc.ready(key, mask):
             self._received += 1
+            if self._announcer is not None:
+                self._announcer.heard(addr)
             try:
                 if isinstance(data, BadFrame):
                     self._error(addr, "", data.reason)
@@ -1112,11 +1123,18 @@ class Supervisor:
         if text is not None and self._prepared is not None:
             self._prepared.put(parse_cached(text))  # parsed by the patch's check: the slots load it
         self._play(message, payload, stamp)
+        self._changed(message, addr)
         self._commands += 1
         if message.address == "/patch/remove":
             keeper.load_dropped()
         for warning in warnings:
             self._reply(addr, "/warning", message.address, warning)
+
+    def _changed(self, message: Message, origin: Any) -> None:
+        """Tell the subscribed clients of a change the slots took (`origin` None: the engine
+        made it)."""
+        if self._announcer is not None:
+            self._announcer.changed(message, origin)
 
     def _dsp_load(self) -> float:
         """The active slot's render time over the last blocks (90th percentile), as a share
@@ -1153,6 +1171,8 @@ class Supervisor:
             self.request_quit()
         elif message.address == "/plugins":
             self._reply(addr, "/plugins", json.dumps(self._plugin_listing()))
+        elif message.address in ("/notify", "/clients") and self._announcer is not None:
+            self._announcer.request(message, addr)
         elif message.pattern == "/plugins/{name}/health":
             name = message.fields["name"]
             try:
@@ -1355,6 +1375,7 @@ class Supervisor:
                 "plugin_role_swaps": keeper.plugins.swaps if keeper else 0,
                 "template": self._launcher.status(),
                 "events": list(keeper.events) if keeper else [],
+                "notify": self._announcer.status() if self._announcer else {},
                 "osc": {
                     "received": self._received + (self._osc.rates.shed if self._osc else 0),
                     "errors": self._errors,
