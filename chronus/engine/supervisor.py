@@ -241,8 +241,9 @@ class Supervisor:
         self._pool: SandboxPool | None = None
         self._leftovers = leftovers.Watch()
         self._dated: DatedBundles | None = None
-        self._announcer: Announcer | None = None
-        """The clients that hear of every change (`/notify`), once OSC listens."""
+        self._announcer = Announcer(self._tell_subscriber, self._reply, self._error)
+        """The clients that hear of every change (`/notify`); a supervisor that takes over
+        starts with none (they renew)."""
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -260,7 +261,6 @@ class Supervisor:
             self._osc = OscEndpoints.open(c.host, c.port, peers, PeerRates(c.peer_rate))
         except OSError as exc:
             raise EngineStartError(f"cannot listen on {c.host}:{c.port}: {exc.strerror}") from exc
-        self._announcer = Announcer(self._osc.tell, self._reply, self._error)
         if listens_everywhere(c.host):
             log.warning(
                 "OSC listens on every interface (%s): it answers %s; "
@@ -742,8 +742,7 @@ class Supervisor:
             io.tick()
             if self._dated is not None:
                 self._dated.tick()
-            if self._announcer is not None:
-                self._announcer.tick()
+            self._announcer.tick()
             self._hand_down()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
@@ -968,8 +967,7 @@ class Supervisor:
         assert self._osc is not None
         for addr, data in self._osc.ready(key, mask):
             self._received += 1
-            if self._announcer is not None:
-                self._announcer.heard(addr)
+            self._announcer.heard(addr)
             try:
                 if isinstance(data, BadFrame):
                     self._error(addr, "", data.reason)
@@ -994,6 +992,9 @@ class Supervisor:
         """An engine event for clients (`/engine/now`), beside the keeper's own."""
         if self._keeper is not None:
             self._keeper.news.add(kind, text, about)
+
+    def _tell_subscriber(self, addr: Any, packet: bytes) -> bool:
+        return self._osc is not None and self._osc.tell(addr, packet)
 
     def _reply(self, addr: Any, address: str, *args: Arg) -> None:
         assert self._osc is not None
@@ -1133,8 +1134,7 @@ class Supervisor:
     def _changed(self, message: Message, origin: Any) -> None:
         """Tell the subscribed clients of a change the slots took (`origin` None: the engine
         made it)."""
-        if self._announcer is not None:
-            self._announcer.changed(message, origin)
+        self._announcer.changed(message, origin)
 
     def _dsp_load(self) -> float:
         """The active slot's render time over the last blocks (90th percentile), as a share
@@ -1171,7 +1171,7 @@ class Supervisor:
             self.request_quit()
         elif message.address == "/plugins":
             self._reply(addr, "/plugins", json.dumps(self._plugin_listing()))
-        elif message.address in ("/notify", "/clients") and self._announcer is not None:
+        elif message.address in ("/notify", "/clients"):
             self._announcer.request(message, addr)
         elif message.pattern == "/plugins/{name}/health":
             name = message.fields["name"]
@@ -1375,7 +1375,7 @@ class Supervisor:
                 "plugin_role_swaps": keeper.plugins.swaps if keeper else 0,
                 "template": self._launcher.status(),
                 "events": list(keeper.events) if keeper else [],
-                "notify": self._announcer.status() if self._announcer else {},
+                "notify": self._announcer.status(),
                 "osc": {
                     "received": self._received + (self._osc.rates.shed if self._osc else 0),
                     "errors": self._errors,

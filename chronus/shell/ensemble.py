@@ -41,7 +41,8 @@ def heard_of(replies: list[tuple[str, tuple[Any, ...]]]) -> tuple[list[Heard], l
     """The `/changed` replies grouped by consecutive client, and their sequence numbers.
 
     >>> groups, numbers = heard_of([("/changed", (1, "ana", "/tempo", 140.0)),
-    ...     ("/changed", (2, "ana", "/patch/create", "lead", "saw")), ("/changed", (3, "ben", "/x"))])
+    ...     ("/changed", (2, "ana", "/patch/create", "lead", "saw")),
+    ...     ("/changed", (3, "ben", "/x"))])
     >>> [(name, [m.address for m in messages]) for name, messages in groups], numbers
     ([('ana', ['/tempo', '/patch/create'])], [1, 2, 3])
     """

@@ -40,7 +40,7 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   /mod/bass/cutoff 800                       raw OSC, validated
   load module ./fold.py as fold · reload fold · unload fold · modules · watch fold  (help plugins)
   help sounds|synths|drums|filters|effects|lfo|patterns|sessions|snapshots|words · show patch
-  what is bass · health · status · sessions · quit (asks: leave the music playing, or stop it)
+  what is bass · health · status · sessions · who (the clients) · quit (asks: leave or stop)
   quit --stop · quit --leave
 Keys: Ctrl-C clears the line · Ctrl-D quits · Esc Esc or F12 panic · Up/Down history ·
   Ctrl-R search (help keys). Each change is told in one line; `chronus --quiet` for none.
@@ -104,6 +104,9 @@ Quitting: `quit` or `exit` asks one key: l (or Enter) leaves the music playing, 
   Ctrl-C goes back. `quit --leave` and `quit --stop` do not ask. Left playing, the engine
   waits for you: the next `chronus` attaches to it and picks up its patch, patterns and tempo.
 If the engine goes away or restarts, the shell says so and resyncs by itself when it is back.
+Playing together: other shells on the engine (`chronus --engine HOST:PORT --name ana`) show
+  up above the prompt, `[ana] bass cutoff 400 → 280 Hz`, and in completion and `what is`;
+  `who` lists the clients of the engine.
 """
 
 _SESSION = """\

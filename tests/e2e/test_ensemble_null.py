@@ -5,6 +5,7 @@ subscriber that vanishes is dropped and the engine plays on."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from chronus.engine.announce import EXPIRY_ENV
-from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.protocol import encode_raw, parse_packet
 
 pytestmark = [pytest.mark.slow]
@@ -51,11 +52,14 @@ class PipedShell:
         self.process.stdin.write(line.encode() + b"\n")
         self.process.stdin.flush()
 
-    def wait_for(self, wanted: str, timeout: float = 30.0) -> None:
+    def wait_for(self, wanted: str, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while wanted not in self.text:
             if time.monotonic() > deadline:
-                raise AssertionError(f"never shown: {wanted!r}; the screen:\n{self.text[-3000:]}")
+                raise AssertionError(
+                    f"never shown: {wanted!r} (exit {self.process.poll()}); the screen:\n"
+                    f"{self.text[-3000:]}"
+                )
             time.sleep(0.05)
 
     def close(self) -> None:
@@ -113,15 +117,25 @@ def _changes(sock: socket.socket, seconds: float) -> list[tuple[object, ...]]:
     return out
 
 
-def test_two_shells_see_each_others_changes(engine: EngineProcess, tmp_path: Path) -> None:
-    ana = PipedShell(engine.port, "ana", tmp_path)
-    ben = PipedShell(engine.port, "ben", tmp_path)
+@contextlib.contextmanager
+def _ana_and_ben(engine: EngineProcess, home: Path) -> Iterator[tuple[PipedShell, PipedShell]]:
+    """Two shells on `engine`, both subscribed, and ben told of the bass ana added."""
+    ana = PipedShell(engine.port, "ana", home)
+    ben = PipedShell(engine.port, "ben", home)
     try:
         ana.wait_for("chronus on")
         ben.wait_for("chronus on")
         _wait_clients(engine, {"ana", "ben"})
         ana.type("add a saw called bass")
         ben.wait_for("[ana] added bass (saw)")
+        yield ana, ben
+    finally:
+        ana.close()
+        ben.close()
+
+
+def test_two_shells_see_each_others_changes(engine: EngineProcess, tmp_path: Path) -> None:
+    with _ana_and_ben(engine, tmp_path) as (ana, ben):
         ben.type("what is bass")  # answered from ben's mirror alone: it holds ana's module
         ben.wait_for("bass is a saw")
         ben.type("tempo 140")
@@ -134,9 +148,6 @@ def test_two_shells_see_each_others_changes(engine: EngineProcess, tmp_path: Pat
         time.sleep(0.5)  # what would have come back to ana has come by now
         assert "[ana]" not in ana.text, "a shell is not told of its own changes"
         assert "[ben]" not in ben.text
-    finally:
-        ana.close()
-        ben.close()
 
 
 def test_a_refused_command_notifies_nobody(engine: EngineProcess) -> None:
@@ -185,3 +196,42 @@ def test_a_vanished_subscriber_is_dropped_and_the_engine_plays_on(
     finally:
         shell.close()
         stream.close()
+
+
+def test_shells_subscribe_again_after_a_supervisor_takeover(tmp_path: Path) -> None:
+    engine = EngineProcess(port=0, backend="null").boot()
+    try:
+        _taken_over_and_back(engine, tmp_path)
+    finally:
+        engine.quit()
+
+
+def _taken_over_and_back(engine: EngineProcess, home: Path) -> None:
+    with _ana_and_ben(engine, home) as (ana, ben):
+        _kill_the_supervisor(engine)
+        ana.type("tempo 150")  # the new supervisor knows no subscriber until they renew
+        # Within a renewal ben subscribes again, sees that the engine forgot him, resyncs.
+        ben.wait_for("not heard: resynced with the engine", timeout=30)
+        _wait_clients(engine, {"ana", "ben"})
+        ana.type("tempo 160")
+        ben.wait_for("[ana] tempo 150 → 160")
+
+
+def _kill_the_supervisor(engine: EngineProcess) -> None:
+    """SIGKILL the supervisor once a standby waits; return when the standby answers."""
+    with engine.client() as client:
+        deadline = time.monotonic() + 60
+        while not (status := client.status())["engine"]["supervisor"]["standby"]:
+            assert time.monotonic() < deadline, "no standby supervisor"
+            time.sleep(0.2)
+        old = status["engine"]["supervisor"]["pid"]
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if client.status(timeout=1.0)["engine"]["supervisor"]["pid"] != old:
+                    return
+            except EngineError:  # not answering while the new supervisor takes over
+                pass
+            assert time.monotonic() < deadline, "no supervisor took over"
+            time.sleep(0.2)
