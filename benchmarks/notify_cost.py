@@ -4,17 +4,19 @@ Boots a real engine (null backend by default) on `--port`, builds `--tracks` saw
 through an acid filter playing a pattern, then runs phases alternated on that one engine: in
 each, `--per-second` parameter changes a second (`/mod/f<i>/cutoff`) for `--seconds`, with
 no subscriber, or with `--subscribers` UDP subscribers on this machine (each reading what it
-is sent in a thread of this process, counted). Meanwhile a second client measures the
-control round trip (`/engine/sync` and its answer, every 20 ms). At the end of each phase
-`/engine/status` gives the slots' render time over their last 1,024 blocks (2.7 s: the burst's
-last seconds) and underruns; the supervisor's CPU time over the phase is read from /proc.
+is sent, in a process of their own, counted; `--dead`: never reading). Meanwhile a second
+client measures the control round trip (`/engine/sync` and its answer, every 20 ms). At the
+end of each phase `/engine/status` gives the slots' render time over their last 1,024 blocks
+(2.7 s: the burst's last seconds) and underruns; the supervisor's CPU time over the phase is
+read from /proc.
 
-    python benchmarks/notify_cost.py --runs 3 --subscribers 8
+    python benchmarks/notify_cost.py --runs 3 --subscribers 8 [--dead]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import select
 import socket
 import statistics
@@ -36,36 +38,48 @@ _TICKS = 100  # os.sysconf("SC_CLK_TCK") on Linux
 
 
 class Listeners:
-    """`count` UDP subscribers, read in one thread; `received` counts their `/changed`."""
+    """`count` UDP subscribers, read in a process of their own (so that reading them takes
+    nothing from this process's round trips); `received()` counts their `/changed`."""
 
-    def __init__(self, port: int, count: int) -> None:
-        self.socks = []
-        for i in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            sock.bind(("127.0.0.1", 0))
-            sock.sendto(encode_raw("/notify", 1, f"bench{i}"), ("127.0.0.1", port))
-            self.socks.append(sock)
-        self.received = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        self._port = port
+    def __init__(self, port: int, count: int, dead: bool = False) -> None:
+        context = multiprocessing.get_context("fork")
+        self._stop = context.Event()
+        self._ready = context.Event()
+        self._count = context.Value("q", 0)
+        self._process = context.Process(
+            target=_listen, args=(port, count, dead, self._ready, self._stop, self._count)
+        )
+        self._process.start()
+        if not self._ready.wait(10):
+            raise SystemExit("the subscribers did not start")
 
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            ready, _, _ = select.select(self.socks, [], [], 0.1)
-            for sock in ready:
-                for address, _ in parse_packet(sock.recv(65536)):
-                    self.received += address == "/changed"
+    def received(self) -> int:
+        return int(self._count.value)
 
     def close(self) -> None:
-        for sock in self.socks:
-            sock.sendto(encode_raw("/notify", 0), ("127.0.0.1", self._port))
         self._stop.set()
-        self._thread.join(2)
-        for sock in self.socks:
-            sock.close()
+        self._process.join(5)
+
+
+def _listen(port: int, count: int, dead: bool, ready: Any, stop: Any, received: Any) -> None:
+    socks = []
+    for i in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind(("127.0.0.1", 0))
+        sock.sendto(encode_raw("/notify", 1, f"bench{i}"), ("127.0.0.1", port))
+        socks.append(sock)
+    ready.set()
+    while dead and not stop.wait(0.1):
+        pass  # never read: the kernel drops what overflows their buffers
+    while not stop.is_set():
+        for sock in select.select(socks, [], [], 0.1)[0]:
+            for address, _ in parse_packet(sock.recv(65536)):
+                if address == "/changed":
+                    received.value += 1
+    for sock in socks:
+        sock.sendto(encode_raw("/notify", 0), ("127.0.0.1", port))
+        sock.close()
 
 
 def _cpu_s(pid: int) -> float:
@@ -83,7 +97,7 @@ def _round_trips(port: int, stop: threading.Event, out: list[float]) -> None:
 
 
 def one_phase(engine: EngineProcess, subscribers: int, args: argparse.Namespace) -> dict[str, Any]:
-    listeners = Listeners(engine.port, subscribers) if subscribers else None
+    listeners = Listeners(engine.port, subscribers, args.dead) if subscribers else None
     trips: list[float] = []
     with engine.client() as client:
         if listeners is not None:
@@ -111,7 +125,7 @@ def one_phase(engine: EngineProcess, subscribers: int, args: argparse.Namespace)
         cpu = _cpu_s(pid) - cpu0
         elapsed = time.monotonic() - began
     time.sleep(0.3)
-    received = listeners.received if listeners is not None else 0
+    received = listeners.received() if listeners is not None else 0
     if listeners is not None:
         listeners.close()
     slots = after["slots"]
@@ -139,6 +153,9 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=4)
     parser.add_argument("--subscribers", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--dead", action="store_true", help="subscribers that never read what they are sent"
+    )
     add_json_flag(parser)
     args = parser.parse_args()
     engine = EngineProcess(port=args.port, backend=args.backend).boot()
@@ -149,7 +166,8 @@ def main() -> None:
             time.sleep(3.0)
             print(
                 f"{args.per_second:g} changes/s for {args.seconds:g} s, {args.tracks} tracks "
-                f"({args.backend} backend): 0 against {args.subscribers} subscribers, "
+                f"({args.backend} backend): 0 against {args.subscribers} "
+                f"{'dead ' if args.dead else ''}subscribers, "
                 f"{args.runs} run(s) each, alternated on one engine",
                 flush=True,
             )
