@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,7 @@ QUIET = ("/note/", "/gate/")
 """Commands that are played, not changes to the patch: not told to others (a keyboard's
 notes would flood their prompts)."""
 _EXPIRE_EVERY_S = 1.0
+_SEQ = struct.Struct(">i")
 EXPIRY_ENV = "CHRONUS_NOTIFY_EXPIRY_S"
 """Seconds after which a silent subscriber is dropped, if not `EXPIRY_S` (for tests)."""
 
@@ -94,8 +96,11 @@ class Announcer:
             return
         name = ENGINE_NAME if origin is None else subscribers.name_of(origin)
         args: tuple[Arg, ...] = (name, message.address, *message.args)
+        packet = bytearray(encode_raw("/changed", 0, *args))
+        at = _first_arg(packet)  # encoded once; each subscriber's number written in place
         for addr, seq in subscribers.targets(origin):
-            if self._send(addr, encode_raw("/changed", seq, *args)):
+            _SEQ.pack_into(packet, at, seq)
+            if self._send(addr, bytes(packet)):
                 self.sent += 1
             else:
                 self.lost += 1
@@ -117,6 +122,18 @@ class Announcer:
             "sent": self.sent,
             "lost": self.lost,
         }
+
+
+def _first_arg(packet: bytearray) -> int:
+    """Where an OSC message's first argument starts: after its address and type tags.
+
+    >>> packet = bytearray(encode_raw("/changed", 7, "ana"))
+    >>> at = _first_arg(packet)
+    >>> at, _SEQ.unpack_from(packet, at)
+    (16, (7,))
+    """
+    tags = packet.index(b",")
+    return (packet.index(b"\0", tags) + 4) & ~3
 
 
 def _expiry() -> float:

@@ -183,7 +183,9 @@ def test_a_stream_that_cannot_take_a_change_is_dropped_a_datagram_is_counted() -
 def test_the_examples_in_the_docstrings() -> None:
     import doctest
 
-    from chronus.engine import subscribers
+    from chronus.engine import announce, subscribers
 
     result = doctest.testmod(subscribers)
     assert result.attempted >= 4 and result.failed == 0
+    result = doctest.testmod(announce)
+    assert result.attempted >= 3 and result.failed == 0
