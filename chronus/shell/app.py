@@ -284,8 +284,10 @@ class Shell:
         context = self.interpreter.context
         for name, messages in changes:
             before = context.state()
+            fresh = context.copy()  # swapped in whole: the completer may be reading this one
             for message in messages:
-                context.observe(message)
+                fresh.observe(message)
+            context.assign(fresh)
             raw = [" ".join(str(part) for part in message.to_list()) for message in messages]
             self.write(others_line(name, before, context.state(), raw))
 
