@@ -25,7 +25,7 @@ from chronus.protocol import encode_raw, parse_packet
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-EXPIRY_S = 2.0
+EXPIRY_S = 12.0  # past a shell's renewal (10 s): only the vanished go
 
 
 class PipedShell:
@@ -75,6 +75,14 @@ class PipedShell:
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[EngineProcess]:
+    engine = EngineProcess(port=0, backend="null").boot()
+    yield engine
+    engine.quit()
+
+
+@pytest.fixture
+def forgetful() -> Iterator[EngineProcess]:
+    """An engine that drops a silent subscriber after `EXPIRY_S`, not 30 s."""
     engine = EngineProcess(port=0, backend="null", env={EXPIRY_ENV: str(EXPIRY_S)}).boot()
     yield engine
     engine.quit()
@@ -171,8 +179,9 @@ def test_a_refused_command_notifies_nobody(engine: EngineProcess) -> None:
 
 
 def test_a_vanished_subscriber_is_dropped_and_the_engine_plays_on(
-    engine: EngineProcess, tmp_path: Path
+    forgetful: EngineProcess, tmp_path: Path
 ) -> None:
+    engine = forgetful
     shell = PipedShell(engine.port, "gone", tmp_path)
     stream = socket.create_connection(("127.0.0.1", engine.port), timeout=5)
     try:
