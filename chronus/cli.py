@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the shell does not tell what each line changed (errors and answers still show)",
     )  # fmt: skip
     parser.add_argument(
+        "--name", default=None, metavar="NAME",
+        help="what other shells on the engine call you (default: user@host)",
+    )  # fmt: skip
+    parser.add_argument(
         "--new-engine", action="store_true",
         help="start a fresh engine even if one already plays on the port (default: attach to it)",
     )  # fmt: skip
@@ -768,4 +772,5 @@ def _cmd_shell(args: argparse.Namespace) -> int:
         port=args.shell_port,
         new_engine=args.new_engine,
         log=not args.no_log,
+        name=args.name,
     )

@@ -336,6 +336,30 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     ),
     AddressSpec("/engine/quit", (), "Stop the engine and all its processes.", reply="/engine/quit"),
     AddressSpec(
+        "/notify",
+        (
+            ArgSpec("on", "i", "1 subscribes (or renews), 0 ends it", 0, 1),
+            ArgSpec("name", "s", "the name others see this client by", optional=True),
+            ArgSpec(
+                "commands_port",
+                "i",
+                "the port this client sends its commands from",
+                0,
+                65535,
+                True,
+            ),
+        ),
+        "Hear of every change another client makes: `/changed <seq> <client> <address> "
+        "<args…>`, numbered per subscriber. Renew within 30 s (as scsynth's `/notify`).",
+        reply="/notify",
+    ),
+    AddressSpec(
+        "/clients",
+        (),
+        "The subscribed clients (name, address, since, idle seconds) as one JSON string.",
+        reply="/clients",
+    ),
+    AddressSpec(
         "/plugins",
         (),
         "Every user plugin the engine knows (state, version, counts, CPU) as one JSON string.",
@@ -513,6 +537,7 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
 
 ENGINE_ONLY = frozenset({
     "/engine/status", "/engine/dump", "/engine/sync", "/engine/quit", "/engine/now",
+    "/notify", "/clients",
     "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
     "/plugins", "/plugins/{name}/health", "/plugins/load", "/plugins/reload", "/plugins/unload",
     "/midi/ports", "/midi/in", "/midi/to", "/midi/map", "/midi/learn", "/midi/bridge",

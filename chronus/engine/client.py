@@ -127,6 +127,11 @@ class EngineClient:
         self.pending: deque[Reply] = deque(maxlen=1000)
         """Replies that arrived while waiting for something else (errors, warnings)."""
 
+    @property
+    def local_port(self) -> int:
+        """The port this client's UDP datagrams come from."""
+        return int(self._sock.getsockname()[1])
+
     def close(self) -> None:
         """Close the sockets."""
         self._sock.close()

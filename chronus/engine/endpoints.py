@@ -342,6 +342,19 @@ class OscEndpoints:
             else:
                 self.reply_errors += 1  # the sender is gone
 
+    def tell(self, addr: Any, packet: bytes) -> bool:
+        """Send `packet` to a subscriber, unasked: no request's budget applies (a subscriber
+        is on this machine or on TCP), and nothing waits. False if it could not be sent now
+        (its TCP connection is gone or full, its UDP port refuses, the socket's buffer is
+        full)."""
+        if isinstance(addr, Peer):
+            return self.streams.send(addr, packet)
+        try:
+            self.udp.sendto(packet, addr)
+        except OSError:
+            return False
+        return True
+
     def spent(self, addr: Any) -> bool:
         """Whether replies to `addr`'s packet are cut from now on (its budget is spent): a
         reply that costs work to make need not be made. Counts the reply as cut."""

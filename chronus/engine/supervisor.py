@@ -25,6 +25,7 @@ from typing import Any
 from chronus import __version__
 from chronus.dsp.patch import TEMPO_RANGE, Patch, PatchError
 from chronus.engine import leftovers
+from chronus.engine.announce import Announcer
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
@@ -257,6 +258,9 @@ class Supervisor:
         self._dated: DatedBundles | None = None
         self._midi: MidiRequests | None = None
         self._link_sync: LinkSync | None = None
+        self._announcer = Announcer(self._tell_subscriber, self._reply, self._error)
+        """The clients that hear of every change (`/notify`); a supervisor that takes over
+        starts with none (they renew)."""
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -829,6 +833,7 @@ class Supervisor:
                 self._midi.tick()
             if self._link_sync is not None and self._keeper is not None:
                 self._link_tick(self._link_sync)
+            self._announcer.tick()
             self._hand_down()
             if (news := self._launcher.tick()) is not None:
                 keeper.report(news)
@@ -882,6 +887,7 @@ class Supervisor:
             except PatchError:
                 continue
             self._play(message, encode(message))
+            self._changed(message, None)
 
     def remove_module(self, module_id: str) -> None:
         """Remove a module from the patch and the slots, with its fade (an unload)."""
@@ -1028,6 +1034,8 @@ class Supervisor:
                 self.patch.apply(message)
             except PatchError as exc:
                 log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
+                continue
+            self._changed(message, None if reload else result.addr)
         if self.hosted is not None:
             self.hosted.committed(result.crossfade / self.config.rate)
         if self._session_log is not None:
@@ -1050,6 +1058,7 @@ class Supervisor:
         assert self._osc is not None
         for addr, data in self._osc.ready(key, mask):
             self._received += 1
+            self._announcer.heard(addr)
             try:
                 if isinstance(data, BadFrame):
                     self._error(addr, "", data.reason)
@@ -1074,6 +1083,9 @@ class Supervisor:
         """An engine event for clients (`/engine/now`), beside the keeper's own."""
         if self._keeper is not None:
             self._keeper.tell(kind, text, about)
+
+    def _tell_subscriber(self, addr: Any, packet: bytes) -> bool:
+        return self._osc is not None and self._osc.tell(addr, packet)
 
     def _reply(self, addr: Any, address: str, *args: Arg) -> None:
         assert self._osc is not None
@@ -1213,6 +1225,7 @@ class Supervisor:
         if text is not None and self._prepared is not None:
             self._prepared.put(parse_cached(text))  # parsed by the patch's check: the slots load it
         self._play(message, payload, stamp)
+        self._changed(message, addr)
         self._commands += 1
         if message.address == "/patch/remove":
             keeper.load_dropped()
@@ -1236,6 +1249,11 @@ class Supervisor:
             return False
         dated.place(at, [message], addr)
         return True
+
+    def _changed(self, message: Message, origin: Any) -> None:
+        """Tell the subscribed clients of a change the slots took (`origin` None: the engine
+        made it)."""
+        self._announcer.changed(message, origin)
 
     def _dsp_load(self) -> float:
         """The active slot's render time over the last blocks (90th percentile), as a share
@@ -1272,6 +1290,8 @@ class Supervisor:
             self.request_quit()
         elif message.address == "/plugins":
             self._reply(addr, "/plugins", json.dumps(self._plugin_listing()))
+        elif message.address in ("/notify", "/clients"):
+            self._announcer.request(message, addr)
         elif message.pattern == "/plugins/{name}/health":
             name = message.fields["name"]
             try:
@@ -1501,6 +1521,7 @@ class Supervisor:
                 "template": self._launcher.status(),
                 "events": list(keeper.events) if keeper else [],
                 "timeline": keeper.timeline() if keeper else [],
+                "notify": self._announcer.status(),
                 "osc": {
                     "received": self._received + (self._osc.rates.shed if self._osc else 0),
                     "errors": self._errors,

@@ -973,6 +973,9 @@ class Builder(Transformer[Token, Any]):
     def sessions(self, items: list[Token]) -> ShellCommand:
         return ShellCommand("sessions", at=(("name", _col(items[0])),))
 
+    def who(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand("who", at=(("name", _col(items[0])),))
+
     def health(self, items: list[Token]) -> ShellCommand:
         return ShellCommand("health", at=(("name", _col(items[0])),))
 

@@ -65,7 +65,7 @@ COMMAND_KEYWORDS: tuple[str, ...] = (
     "quieter", "quit", "record", "redo", "reload", "remove", "replay", "run", "save", "send",
     "sessions", "set", "show", "slower", "snapshot", "snapshots", "solo", "speed", "start",
     "status", "stop", "tempo", "transpose", "undo", "unload", "unmute", "unsolo", "unwatch",
-    "vibrato", "wait", "watch", "what", "wobble",
+    "vibrato", "wait", "watch", "what", "who", "wobble",
 )  # fmt: skip
 """Words that can open a command; the candidates for "did you mean" on a first word."""
 

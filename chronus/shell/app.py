@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -40,8 +41,9 @@ from chronus.session.replay import Replayer
 from chronus.session.snapshots import SnapshotStore
 from chronus.shell.colour import STYLE, CommandLexer
 from chronus.shell.completion import CommandCompleter
+from chronus.shell.ensemble import Ensemble, Heard, clients_text, default_name
 from chronus.shell.examples import example_lines
-from chronus.shell.feedback import BeatNow, Moment, Teller
+from chronus.shell.feedback import BeatNow, Moment, Teller, others_line
 from chronus.shell.help import HELP
 from chronus.shell.keys import key_bindings, panic
 from chronus.shell.leaving import (
@@ -138,6 +140,8 @@ class Shell:
         self.tempo_due: tuple[float, int | None] | None = None
         """A tempo sent while the transport ran, waiting for its bar: (bpm, bar), for the
         toolbar."""
+        self.ensemble: Ensemble | None = None
+        """What the other clients of the engine change, heard in the background."""
 
     def handle(self, line: str) -> bool:
         """Interpret one line and act on it; False when the user asked to quit."""
@@ -300,6 +304,26 @@ class Shell:
             context.history = context.history[:-1]  # the same patch: nothing to put back
         self.write(back_line(self.client.address, restarted, len(context.modules), undoable))
 
+    def others(self, changes: list[Heard]) -> None:
+        """Other clients' changes: the mirror follows them (the undo history does not), and
+        each client's are told in one line above the prompt."""
+        context = self.interpreter.context
+        for name, messages in changes:
+            before = context.state()
+            fresh = context.copy()  # swapped in whole: the completer may be reading this one
+            for message in messages:
+                fresh.observe(message)
+            context.assign(fresh)
+            raw = [" ".join(str(part) for part in message.to_list()) for message in messages]
+            self.write(others_line(name, before, context.state(), raw))
+
+    def missed(self, count: int) -> None:
+        """Others' changes were missed (a lost datagram, an engine that forgot this shell):
+        the mirror is rebuilt from the engine."""
+        self._resync(undoable=False)
+        what = f"{count} change{'' if count == 1 else 's'} by others" if count else "changes"
+        self.write(f"({what} not heard: resynced with the engine)")
+
     def _reload(self, name: str) -> None:
         self.plugins.send(plugin_message("reload", name))
 
@@ -341,6 +365,10 @@ class Shell:
                 self._unwatch(intent.arg or "")
             elif name == "sessions":
                 self.write(sessions_text(self.client))
+            elif name == "who":
+                me = self.ensemble.name if self.ensemble is not None else ""
+                rows = json.loads(str(self.client.ask("/clients")[0]))
+                self.write(clients_text(rows if isinstance(rows, list) else [], me))
             elif name == "focus":
                 pass  # the mapper moved the focus; its feedback line says so
             else:
@@ -419,6 +447,7 @@ def run_shell(
     new_engine: bool = False,
     watch_interval: float = 1.0,
     log: bool = True,
+    name: str | None = None,
 ) -> int:
     """The interactive shell, on the engine at `engine`; without one, on the engine already
     answering at `port` on this machine (see `chronus.shell.leaving`), else on one it starts
@@ -429,9 +458,11 @@ def run_shell(
     musician (default: print it); `quiet` leaves out the feedback lines. The engine is
     watched every `watch_interval` seconds (`Liveness`). Quitting asks whether to stop the
     music or leave it playing. An engine the shell starts logs the session into the
-    sessions folder unless `log` is False.
+    sessions folder unless `log` is False. Other clients of the engine see this shell's
+    changes as `name`'s (default: user@host), and it theirs (`Ensemble`).
     """
     write = write or _print
+    name = name or default_name()
     scan_later()  # the LADSPA plugins, for `load plugin` and its completion
     starting: EngineStart | None = None
     found = None if engine is not None or new_engine else find_engine(port)
@@ -455,7 +486,7 @@ def run_shell(
         gate = Gate(Interpreter(context), write)
         if found is not None:
             write(attached_line(context, client.address))
-        gate.open(_attached(client, gate, write, quiet=quiet))
+        gate.open(_attached(client, gate, write, quiet=quiet, name=name))
         watching.append(_watch(gate, write, watch_interval))
     session: PromptSession[str] = PromptSession(
         history=history if history is not None else _history(),
@@ -476,7 +507,7 @@ def run_shell(
     if starting is not None:
 
         def then(start: EngineStart) -> None:
-            _started(start, gate, session, quiet)
+            _started(start, gate, session, quiet, name)
             if gate.shell is not None:
                 watching.append(_watch(gate, write, watch_interval))
 
@@ -538,6 +569,8 @@ def _leave(gate: Gate, starting: EngineStart | None, how: str | None, write: Wri
         shell.watcher.close()
         if shell.live is not None:
             shell.live.close()
+        if shell.ensemble is not None:
+            shell.ensemble.close()
         if stop and starting is None:
             try:
                 shell.client.quit()
@@ -569,8 +602,10 @@ def _attached(
     write: Callable[[str], None],
     owns_engine: bool = False,
     quiet: bool = False,
+    name: str = "",
 ) -> Shell:
-    """The shell on an engine that answers at `client`'s address."""
+    """The shell on an engine that answers at `client`'s address, hearing the others'
+    changes as `name`."""
     host, port = client.address
     shell = Shell(
         client,
@@ -582,6 +617,9 @@ def _attached(
         beat_now=lambda: _beat(client),
     )
     shell.live = LiveStatus.for_engine(client.address, write, shell.recorder.reports).start()
+    shell.ensemble = Ensemble(
+        client.address, name or default_name(), client.local_port, gate.heard, gate.missed
+    ).start()
     shell.pictures.beat_now = lambda: _beat(client)
     shell.keep_focus(local_log(client))
     write(f"chronus on {host}:{port} — type `help`, or `add a saw called bass`")
@@ -597,7 +635,11 @@ def _beat(client: EngineClient) -> float | None:
 
 
 def _started(
-    start: EngineStart, gate: Gate, session: PromptSession[str], quiet: bool = False
+    start: EngineStart,
+    gate: Gate,
+    session: PromptSession[str],
+    quiet: bool = False,
+    name: str = "",
 ) -> None:
     """The engine is up (or failed): open the gate, or end the prompt."""
     if start.engine is None:
@@ -609,7 +651,8 @@ def _started(
         return
     for notice in start.engine.notices:
         gate.write(notice.rstrip())
-    gate.open(_attached(start.engine.client(), gate, gate.write, owns_engine=True, quiet=quiet))
+    client = start.engine.client()
+    gate.open(_attached(client, gate, gate.write, owns_engine=True, quiet=quiet, name=name))
 
 
 def _toolbar(gate: Gate, starting: EngineStart | None) -> str:

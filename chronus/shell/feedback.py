@@ -59,6 +59,7 @@ __all__ = [
     "changed",
     "division_name",
     "next_bar_of",
+    "others_line",
     "told",
 ]
 
@@ -225,6 +226,23 @@ def changed(
     if after.transport != before.transport:
         out.append("transport started" if after.transport else "transport stopped")
     return out
+
+
+def others_line(name: str, before: PatchState, after: PatchState, raw: list[str]) -> str:
+    """Another client's change, told above the prompt: `[ana] bass cutoff 400 → 280 Hz`.
+
+    `raw` is what it sent, said as it is when the mirror shows no difference (`/panic`).
+
+    >>> from chronus.lang.context import Context
+    >>> from chronus.protocol import validate
+    >>> context = Context()
+    >>> before = context.state()
+    >>> context.observe(validate("/tempo", (140,)))
+    >>> others_line("ana", before, context.state(), ["/tempo 140"])
+    '[ana] tempo 120 → 140'
+    """
+    changes = changed(before, after)
+    return f"[{name}] " + (_joined(changes) if changes else "; ".join(raw))
 
 
 def _label(module_id: str, kind: str) -> str:

@@ -43,7 +43,7 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   midi in (lists the sources) · midi in 1 · midi in keys to lead · midi in off
   map cc 74 to bass cutoff · learn bass cutoff (the next knob moved)   notes play the focus
   help sounds|synths|drums|filters|effects|lfo|patterns|sessions|snapshots|words · show patch
-  what is bass · health · status · sessions · quit (asks: leave the music playing, or stop it)
+  what is bass · health · status · sessions · who (the clients) · quit (asks: leave or stop)
   quit --stop · quit --leave
 Keys: Ctrl-C clears the line · Ctrl-D quits · Esc Esc or F12 panic · Up/Down history ·
   Ctrl-R search (help keys). Each change is told in one line; `chronus --quiet` for none.
@@ -107,6 +107,9 @@ Quitting: `quit` or `exit` asks one key: l (or Enter) leaves the music playing, 
   Ctrl-C goes back. `quit --leave` and `quit --stop` do not ask. Left playing, the engine
   waits for you: the next `chronus` attaches to it and picks up its patch, patterns and tempo.
 If the engine goes away or restarts, the shell says so and resyncs by itself when it is back.
+Playing together: other shells on the engine (`chronus --engine HOST:PORT --name ana`) show
+  up above the prompt, `[ana] bass cutoff 400 → 280 Hz`, and in completion and `what is`;
+  `who` lists the clients of the engine.
 """
 
 _SESSION = """\

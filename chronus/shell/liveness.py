@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from chronus.engine.client import EngineClient, EngineError
+from chronus.shell.background import start_daemon, stop_daemon
 
 __all__ = ["Liveness", "back_line", "lost_line"]
 
@@ -61,15 +62,12 @@ class Liveness:
 
     def start(self) -> Liveness:
         """Start watching in a daemon thread."""
-        self._thread = threading.Thread(target=self._run, name="chronus-liveness", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon(self._run, "chronus-liveness")
         return self
 
     def close(self) -> None:
         """Stop watching."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(self.interval * 3 + 1)
+        stop_daemon(self._stop, self._thread, self.interval * 3 + 1)
 
     def _run(self) -> None:
         client = EngineClient(*self.address)

@@ -18,6 +18,7 @@ from chronus.engine.client import DEFAULT_ENGINE, EngineError, EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.intents import ShellCommand
 from chronus.lang.interpreter import Interpretation, Interpreter
+from chronus.shell.ensemble import Heard
 from chronus.shell.feedback import Moment
 from chronus.shell.help import help_text
 from chronus.shell.views import format_module
@@ -200,6 +201,18 @@ class Gate:
         with self._lock:
             if self.shell is not None:
                 self.shell.engine_back(restarted)
+
+    def heard(self, changes: list[Heard]) -> None:
+        """Other clients changed something: told, and the mirror follows (between lines)."""
+        with self._lock:
+            if self.shell is not None:
+                self.shell.others(changes)
+
+    def missed(self, count: int) -> None:
+        """Changes of others were missed: the shell rebuilds its mirror (between lines)."""
+        with self._lock:
+            if self.shell is not None:
+                self.shell.missed(count)
 
     @property
     def waiting(self) -> int:

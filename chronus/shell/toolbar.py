@@ -24,6 +24,7 @@ from typing import Any, Final
 from chronus.engine.client import EngineClient, EngineError
 from chronus.protocol import Message
 from chronus.seq.transport import BEATS_PER_BAR
+from chronus.shell.background import start_daemon, stop_daemon
 
 __all__ = [
     "POLLS_PER_S",
@@ -233,15 +234,12 @@ class LiveStatus:
 
     def start(self) -> LiveStatus:
         """Start polling in a daemon thread."""
-        self._thread = threading.Thread(target=self._run, name="chronus-toolbar", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon(self._run, "chronus-toolbar")
         return self
 
     def close(self) -> None:
         """Stop polling (waits for the poll under way) and close the client."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(2.0)
+        stop_daemon(self._stop, self._thread, 2.0)
         self.on_close()
 
     def _run(self) -> None:
