@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chronus.engine.announce import Announcer
 from chronus.engine.supervisor import Supervisor
 from chronus.protocol import encode_raw
 
@@ -38,6 +39,7 @@ def _supervisor(packets: list[bytes]) -> tuple[Supervisor, FakeEndpoints]:
     osc = FakeEndpoints(packets)
     supervisor._osc = osc  # type: ignore[assignment]
     supervisor._received = supervisor._errors = supervisor._internal_errors = 0
+    supervisor._announcer = Announcer(lambda addr, packet: True, osc.reply, osc.reply)
     return supervisor, osc
 
 

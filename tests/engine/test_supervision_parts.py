@@ -147,9 +147,12 @@ def test_names_are_the_engine_parents_when_it_gives_its_tag() -> None:
         "from chronus.engine.leftovers import segment_name, owner_of;"
         "print(owner_of(segment_name('io')))"
     )
-    env = {**os.environ, leftovers.TAG_ENV: "chronus-1-2345"}
+    env = {**os.environ, leftovers.TAG_ENV: "chronus-1-2345-p77"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.strip() == "Owner(pid=1, start=2345)"
+    assert out.stdout.strip() == "Owner(pid=1, start=2345, ns=77)"
+    env[leftovers.TAG_ENV] = "chronus-1-2345"  # an older parent's tag, without the namespace
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "Owner(pid=1, start=2345, ns=None)"
     env[leftovers.TAG_ENV] = "not a tag"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert "pid=1," not in out.stdout and out.stdout.startswith("Owner(pid=")
