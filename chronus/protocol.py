@@ -16,7 +16,7 @@ import functools
 import re
 import struct
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from pythonosc import osc_bundle, osc_message
 from pythonosc.osc_message import OscMessage
@@ -36,6 +36,7 @@ __all__ = [
     "MAX_NESTING",
     "MAX_RECORD_FRAMES",
     "MIDI_EVENTS",
+    "NTP_UNIX_OFFSET_S",
     "PARAM_ALIASES",
     "SLOT_ONLY",
     "AddressSpec",
@@ -48,9 +49,11 @@ __all__ = [
     "encode",
     "encode_raw",
     "find_spec",
+    "ntp_of_unix",
     "parse_packet",
     "parse_timed",
     "spec_index",
+    "unix_ns_of_ntp",
     "validate",
 ]
 
@@ -714,6 +717,29 @@ def parse_packet(data: bytes) -> list[tuple[str, tuple[Arg, ...]]]:
     messages: the whole packet is refused.
     """
     return [(address, args) for _, address, args in parse_timed(data)]
+
+
+NTP_UNIX_OFFSET_S: Final = 2_208_988_800
+"""Seconds from the NTP epoch (1900) to the Unix epoch (1970)."""
+
+
+def unix_ns_of_ntp(tag: int) -> int:
+    """The Unix time (ns) an NTP time tag names.
+
+    >>> unix_ns_of_ntp((NTP_UNIX_OFFSET_S + 2) << 32 | 1 << 31)
+    2500000000
+    """
+    seconds, fraction = tag >> 32, tag & 0xFFFF_FFFF
+    return (seconds - NTP_UNIX_OFFSET_S) * 1_000_000_000 + (fraction * 1_000_000_000 >> 32)
+
+
+def ntp_of_unix(seconds: float) -> int:
+    """The NTP time tag of a Unix time in seconds (for clients and tests).
+
+    >>> unix_ns_of_ntp(ntp_of_unix(1.25))
+    1250000000
+    """
+    return round((seconds + NTP_UNIX_OFFSET_S) * 2**32)
 
 
 def parse_timed(data: bytes) -> list[tuple[int, str, tuple[Arg, ...]]]:

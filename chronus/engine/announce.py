@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chronus.engine.http_api import is_loopback
+from chronus.engine.peers import is_loopback
 from chronus.engine.subscribers import EXPIRY_S, SubscriberError, Subscribers, peer_text
 from chronus.protocol import Arg, Message, encode_raw
 

@@ -13,7 +13,6 @@ the JSON the serve loop last published, a few times a second, as bytes no one ch
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import socket
@@ -25,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
-from chronus.engine.peers import family_of
+from chronus.engine.peers import family_of, is_loopback
 from chronus.plugins.registry import PluginRegistry
 
 __all__ = ["MAX_CONNECTIONS", "PUBLISH_EVERY_S", "HttpApi", "is_loopback", "route"]
@@ -129,16 +128,6 @@ class HttpApi:
             self._server.shutdown()
             self._thread.join(2.0)
         self._server.server_close()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is this machine only (`localhost`, 127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def route(api: HttpApi, path: str) -> tuple[HTTPStatus, bytes]:

@@ -22,6 +22,7 @@ __all__ = [
     "REPLY_FLOOR",
     "PeerFilter",
     "family_of",
+    "is_loopback",
     "listens_everywhere",
     "parse_network",
     "reply_budget",
@@ -60,7 +61,9 @@ def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine only (`localhost`, 127.0.0.0/8, ::1, and 127.x seen
+    through a dual-stack socket as `::ffff:127.x`)."""
     address = _address(host)
     return host == "localhost" if address is None else address.is_loopback
 
@@ -78,7 +81,7 @@ def listens_everywhere(host: str) -> bool:
 
 def reply_budget(host: str, request_size: int) -> int | None:
     """How many reply bytes one UDP packet from `host` may earn; None: no limit (loopback)."""
-    if _is_loopback(host):
+    if is_loopback(host):
         return None
     return AMPLIFICATION * request_size + REPLY_FLOOR
 
@@ -100,7 +103,7 @@ class PeerFilter:
 
     def permits(self, host: str) -> bool:
         """Whether `host` is loopback or in an allowed network (nothing counted)."""
-        if not self.networks or _is_loopback(host):
+        if not self.networks or is_loopback(host):
             return True
         address = _address(host)
         return address is not None and any(address in network for network in self.networks)

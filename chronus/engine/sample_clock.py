@@ -32,6 +32,8 @@ from typing import Final
 
 import numpy as np
 
+from chronus.protocol import NTP_UNIX_OFFSET_S, ntp_of_unix, unix_ns_of_ntp
+
 __all__ = [
     "NTP_UNIX_OFFSET_S",
     "QUANTILE",
@@ -43,8 +45,6 @@ __all__ = [
     "wall_offset_ns",
 ]
 
-NTP_UNIX_OFFSET_S: Final = 2_208_988_800
-"""Seconds from the NTP epoch (1900) to the Unix epoch (1970)."""
 WINDOW_S: Final = 1.0
 """How far back readings count: the clock follows a slip within this, and a drift of the
 device's crystal from the system clock of d ppm costs at most d µs of error."""
@@ -52,25 +52,6 @@ QUANTILE: Final = 0.1
 """The share of readings at or below the chosen offset."""
 _MIN_READINGS: Final = 8
 """Below this many readings the quantile is the least of them."""
-
-
-def unix_ns_of_ntp(tag: int) -> int:
-    """The Unix time (ns) an NTP time tag names.
-
-    >>> unix_ns_of_ntp((NTP_UNIX_OFFSET_S + 2) << 32 | 1 << 31)
-    2500000000
-    """
-    seconds, fraction = tag >> 32, tag & 0xFFFF_FFFF
-    return (seconds - NTP_UNIX_OFFSET_S) * 1_000_000_000 + (fraction * 1_000_000_000 >> 32)
-
-
-def ntp_of_unix(seconds: float) -> int:
-    """The NTP time tag of a Unix time in seconds (for clients and tests).
-
-    >>> unix_ns_of_ntp(ntp_of_unix(1.25))
-    1250000000
-    """
-    return round((seconds + NTP_UNIX_OFFSET_S) * 2**32)
 
 
 def wall_offset_ns(tries: int = 3) -> int:

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from chronus.engine.titles import set_title
 from chronus.midi.ports import PortError, choose_port
-from chronus.protocol import Arg, encode_raw
+from chronus.protocol import Arg, encode_raw, ntp_of_unix
 
 __all__ = ["CLIENT_NAME", "dated_bundle", "event_message", "main"]
 
@@ -36,14 +36,6 @@ CLIENT_NAME: Final = "chronus-midi"
 """The JACK client the bridge opens; its input port is `chronus-midi:in`."""
 
 _NOTE_OFF, _NOTE_ON, _CC, _BEND = 0x80, 0x90, 0xB0, 0xE0
-_NTP_UNIX_OFFSET_S: Final = 2_208_988_800
-"""As `chronus.engine.sample_clock` has it; not imported from there, which loads numpy: the
-bridge starts in a fraction of a second, even on a loaded machine."""
-
-
-def _ntp(seconds: float) -> int:
-    """The NTP time tag of a Unix time (see `sample_clock.ntp_of_unix`)."""
-    return round((seconds + _NTP_UNIX_OFFSET_S) * 2**32)
 
 
 def event_message(data: list[int]) -> tuple[str, tuple[Arg, ...]] | None:
@@ -104,7 +96,7 @@ def _reader(sender: _Sender, latency_s: float) -> Callable[[tuple[list[int], flo
         message = event_message(event[0])
         if message is not None:
             address, args = message
-            sender.send(dated_bundle(_ntp(arrived + latency_s), encode_raw(address, *args)))
+            sender.send(dated_bundle(ntp_of_unix(arrived + latency_s), encode_raw(address, *args)))
 
     return on_event
 
