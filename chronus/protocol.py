@@ -44,12 +44,14 @@ __all__ = [
     "ArgSpec",
     "Message",
     "ProtocolError",
+    "as_wire",
     "canonical_param",
     "decode",
     "encode",
     "encode_raw",
     "find_spec",
     "ntp_of_unix",
+    "on_the_wire",
     "parse_packet",
     "parse_timed",
     "spec_index",
@@ -645,6 +647,30 @@ def validate(address: str, args: tuple[object, ...] | list[object]) -> Message:
     return Message(address, typed, fields)
 
 
+_INT32 = struct.Struct(">i")
+_FLOAT32 = struct.Struct(">f")
+
+
+def as_wire(value: float) -> float:
+    """`value` as a slot gets it: a 32-bit OSC float. A value the engine makes itself (a
+    Link tempo, a MIDI controller's) must be logged as this, or the offline render of the log
+    would differ from what played by the rounding.
+
+    >>> as_wire(133.126), as_wire(0.5)
+    (133.12600708007812, 0.5)
+    """
+    result: float = _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+    return result
+
+
+def on_the_wire(message: Message) -> Message:
+    """`message` with its floats as the slots get them (`as_wire`); itself if it has none."""
+    if not any(isinstance(value, float) for value in message.args):
+        return message
+    args = tuple(as_wire(value) if isinstance(value, float) else value for value in message.args)
+    return Message(message.address, args, message.fields)
+
+
 def encode(message: Message) -> bytes:
     """The OSC datagram of a message (floats as `f`, ints as `i`, strings as `s`)."""
     builder = OscMessageBuilder(address=message.address)
@@ -656,10 +682,6 @@ def encode(message: Message) -> bytes:
         else:
             builder.add_arg(float(value), "f")
     return builder.build().dgram
-
-
-_INT32 = struct.Struct(">i")
-_FLOAT32 = struct.Struct(">f")
 
 
 def _osc_string(text: str) -> bytes:

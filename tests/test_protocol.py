@@ -14,9 +14,11 @@ from chronus.protocol import (
     Arg,
     Message,
     ProtocolError,
+    as_wire,
     decode,
     encode,
     encode_raw,
+    on_the_wire,
     parse_packet,
     parse_timed,
     validate,
@@ -95,6 +97,21 @@ def test_encode_decode_round_trip() -> None:
         validate("/engine/sync", (7,)),
     ):
         assert decode(encode(message)) == [message]
+
+
+@given(st.floats(min_value=20.0, max_value=300.0), st.integers(0, 1))
+def test_on_the_wire_is_what_a_slot_decodes(bpm: float, ramp: int) -> None:
+    """A message the engine makes itself (a Link tempo) is logged as `on_the_wire` says: the
+    slots get exactly that, so the offline render of the log plays what they played."""
+    made = validate("/tempo", (bpm, ramp))
+    assert decode(encode(made)) == [on_the_wire(made)]
+    assert on_the_wire(on_the_wire(made)) == on_the_wire(made)
+
+
+def test_as_wire_rounds_what_a_32_bit_float_cannot_hold() -> None:
+    assert as_wire(133.126) != 133.126
+    assert as_wire(as_wire(133.126)) == as_wire(133.126)
+    assert as_wire(0.25) == 0.25
 
 
 @pytest.mark.parametrize(

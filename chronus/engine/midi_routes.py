@@ -23,13 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-import numpy as np
-
 from chronus.dsp.errors import PatchError
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.patch import Patch
 from chronus.dsp.specs import param_specs
-from chronus.protocol import Message, validate
+from chronus.protocol import Message, as_wire, validate
 
 __all__ = ["BEND_CENTS", "Learned", "MidiError", "MidiRoutes", "cc_value"]
 
@@ -65,12 +63,6 @@ def cc_value(spec: ParamSpec, value: int) -> float:
     if spec.unit == "hz" and spec.minimum > 0.0:
         return float(spec.minimum * (spec.maximum / spec.minimum) ** share)
     return spec.minimum + share * (spec.maximum - spec.minimum)
-
-
-def _wire(value: float) -> float:
-    """`value` as the slots get it: a 32-bit float on the wire. The session log must hold
-    the same value, or the offline render would differ by the rounding."""
-    return float(np.float32(value))
 
 
 def _spec(patch: Patch, module: str, param: str) -> ParamSpec:
@@ -163,7 +155,7 @@ class MidiRoutes:
             return []
         module, param = mapped
         spec = _spec(patch, module, param)
-        return [validate(f"/mod/{module}/{param}", (_wire(cc_value(spec, value)),))]
+        return [validate(f"/mod/{module}/{param}", (as_wire(cc_value(spec, value)),))]
 
     def _bend(self, target: str, value: int, patch: Patch) -> list[Message]:
         try:
@@ -175,4 +167,4 @@ class MidiRoutes:
             kind = patch.module(target)["type"]
             raise MidiError(f"{kind} {target!r} has no bend: pitch bend does nothing") from None
         cents = spec.clamp(value / 8192.0 * BEND_CENTS)[0]
-        return [validate(f"/mod/{target}/bend", (_wire(cents),))]
+        return [validate(f"/mod/{target}/bend", (as_wire(cents),))]

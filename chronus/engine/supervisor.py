@@ -102,7 +102,9 @@ from chronus.protocol import (
     Arg,
     Message,
     ProtocolError,
+    as_wire,
     encode,
+    on_the_wire,
     parse_timed,
     validate,
 )
@@ -363,7 +365,8 @@ class Supervisor:
         whether it went (not with the slots' command rings full)."""
         if self._keeper is None or not self._keeper.room():
             return False
-        message = validate("/tempo", (min(max(bpm, TEMPO_RANGE[0]), TEMPO_RANGE[1]), 1))
+        bpm = as_wire(min(max(bpm, TEMPO_RANGE[0]), TEMPO_RANGE[1]))
+        message = validate("/tempo", (bpm, 1))
         self.patch.apply(message)
         self._play(message, stamp=stamp)
         return True
@@ -908,6 +911,8 @@ class Supervisor:
         """
         assert self._keeper is not None
         self._hosted_patch(message)
+        if payload is None:
+            message = on_the_wire(message)  # the log must hold what the slots get
         if stamp is None:
             earliest = self._keeper.next_stamp()
             if message.address == "/panic":

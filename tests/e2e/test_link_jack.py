@@ -14,6 +14,7 @@ import pytest
 
 from chronus.dsp.render import render_offline
 from chronus.engine.client import EngineProcess
+from chronus.protocol import as_wire
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.conftest import require_jack
@@ -77,6 +78,8 @@ def test_recorded_beats_on_jack_fall_on_the_link_peers_beats(tmp_path: Path) -> 
     assert abs(first_bar) < 3.0 + slipped, f"host stalls: {host.stalls_ms}"
     assert percentile(settled, 100) < 1.0
     session = read_stamped_log(log)
+    tempos = [m.args[0] for _, m in session.commands if m.address == "/tempo"]
+    assert len(tempos) > 1 and all(as_wire(float(bpm)) == bpm for bpm in tempos), tempos
     reference = render_offline(session.commands, len(recording), RATE, BLOCK)
     comparison = classify_blocks(recording, reference)
     assert comparison.unexplained == []
