@@ -250,6 +250,19 @@ class Context:
             self.transport,
         )
 
+    def heard(self, messages: Collection[Message]) -> None:
+        """Another client's change: the mirror follows it, and so does every state in the
+        undo and redo histories, so that `undo` takes back this shell's lines and leaves the
+        others' changes standing (as a shared document's undo does)."""
+        for message in messages:
+            self.observe(message)
+        rebased: dict[int, PatchState] = {}  # by identity: hashing a big state costs more
+        for states in (self.history, self.future):
+            for index, state in enumerate(states):
+                if id(state) not in rebased:
+                    rebased[id(state)] = _after(state, messages)
+                states[index] = rebased[id(state)]
+
     # ---- lookups --------------------------------------------------------------------------
     def resolve(self, name: str | None) -> str | None:
         """The module id a word refers to: None or a pronoun means the focus, `filter` the
@@ -431,6 +444,49 @@ class Context:
         self.group = tuple(m for m in self.group if m != module_id)
         if self.focus == module_id:
             self.focus = None
+
+
+def _after(state: PatchState, messages: Collection[Message]) -> PatchState:
+    """`state` as it would be with `messages` applied to it."""
+    for message in messages:
+        if not message.address.startswith("/mod/"):
+            break
+    else:  # only parameters (a knob turned): a parameter's values change, nothing else
+        for message in messages:
+            state = _with_param(state, message)
+        return state
+    # A message changes the parameters of the modules it names only: the others' are kept as
+    # they are (copying and sorting them all again is what this would cost).
+    named = {str(arg) for message in messages for arg in message.args}
+    named.update(value for message in messages for value in message.fields.values())
+    mirror = Context(
+        dict(state.modules),
+        {module_id: dict(values) for module_id, values in state.params if module_id in named},
+        list(state.connections), state.tempo, modulations=list(state.modulations),
+        tracks=dict(state.tracks), transport=state.transport,
+    )  # fmt: skip
+    for message in messages:
+        mirror.observe(message)
+    kept = {module_id: values for module_id, values in state.params if module_id not in named}
+    changed = {
+        module_id: tuple(sorted(values.items())) for module_id, values in mirror.params.items()
+    }
+    return replace(mirror.state(), params=tuple(sorted({**kept, **changed}.items())))
+
+
+def _with_param(state: PatchState, message: Message) -> PatchState:
+    """`state` with the parameter `message` sets (as `Context.observe` would set it)."""
+    module_id, param = message.fields.get("id"), message.fields.get("param")
+    for index, (known_id, values) in enumerate(state.params):
+        if known_id != module_id:
+            continue
+        known = dict(values)
+        if param is None or not (param in known or not known):
+            return state
+        known[param] = float(message.args[0])
+        entry = (known_id, tuple(sorted(known.items())))
+        return replace(state, params=(*state.params[:index], entry, *state.params[index + 1 :]))
+    return state
 
 
 def _list(value: object) -> list[Any]:

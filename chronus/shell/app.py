@@ -305,14 +305,14 @@ class Shell:
         self.write(back_line(self.client.address, restarted, len(context.modules), undoable))
 
     def others(self, changes: list[Heard]) -> None:
-        """Other clients' changes: the mirror follows them (the undo history does not), and
-        each client's are told in one line above the prompt."""
+        """Other clients' changes: the mirror and its undo history follow them (`undo` then
+        takes back this shell's lines only), and each client's are told in one line above the
+        prompt."""
         context = self.interpreter.context
         for name, messages in changes:
             before = context.state()
             fresh = context.copy()  # swapped in whole: the completer may be reading this one
-            for message in messages:
-                fresh.observe(message)
+            fresh.heard(messages)
             context.assign(fresh)
             raw = [" ".join(str(part) for part in message.to_list()) for message in messages]
             self.write(others_line(name, before, context.state(), raw))

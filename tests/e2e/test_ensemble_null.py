@@ -158,6 +158,31 @@ def test_two_shells_see_each_others_changes(engine: EngineProcess, tmp_path: Pat
         assert "[ben]" not in ben.text
 
 
+def test_undo_takes_back_this_shells_lines_and_leaves_the_others(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    with _ana_and_ben(engine, tmp_path) as (ana, ben):
+        ana.type("set bass cutoff 700")
+        ben.wait_for("[ana] bass cutoff")
+        ben.type("tempo 150")
+        ana.wait_for("[ben] tempo 120 → 150")
+        ben.type("add a square called lead")
+        ana.wait_for("[ben] added lead (square)")
+        ana.type("undo")  # ana's cutoff goes back; ben's tempo and lead stay
+        ana.wait_for("undo: ")
+        ben.wait_for("[ana] bass cutoff 700 →")
+        with engine.client() as client:
+            dump = client.dump()
+        assert dump["tempo"] == 150.0
+        assert set(dump["modules"]) == {"bass", "lead"}
+        assert dump["modules"]["bass"]["params"]["cutoff"] != 700.0
+        ana.type("undo")  # then her bass: ben's lead stays
+        ben.wait_for("[ana] removed bass")
+        with engine.client() as client:
+            dump = client.dump()
+        assert (set(dump["modules"]), dump["tempo"]) == ({"lead"}, 150.0)
+
+
 def test_a_refused_command_notifies_nobody(engine: EngineProcess) -> None:
     listener = _subscriber(engine.port)
     try:

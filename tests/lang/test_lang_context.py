@@ -178,6 +178,29 @@ def test_a_failed_line_leaves_history_alone() -> None:
     ]
 
 
+def test_undo_takes_back_this_shells_lines_around_others_changes() -> None:
+    interpreter = Interpreter()
+    for line in ("add saw bass", "set bass cutoff 700", "tempo 140"):
+        assert interpreter.interpret(line).ok, line
+    context = interpreter.context
+    context.heard([validate("/mod/bass/cutoff", (300.0,)), validate("/mod/bass/res", (0.5,))])
+    context.heard([validate("/patch/create", ("lead", "square"))])
+    context.heard([validate("/patch/connect", ("lead", "master")), validate("/tempo", (99.0,))])
+    assert context.params["bass"]["res"] == 0.5 and context.tempo == 99.0
+    # Both lines' values were set again by the other player since: theirs stand.
+    assert interpreter.interpret("undo 2").messages == []
+    assert context.params["bass"]["cutoff"] == 300.0
+    assert context.params["bass"]["res"] == 0.5 and context.tempo == 99.0
+    assert ("lead", "master") in context.connections
+    assert [m.to_list() for m in interpreter.interpret("undo").messages] == [
+        ["/patch/remove", "bass"]
+    ]
+    assert set(context.modules) == {"lead"} and context.tempo == 99.0
+    redone = [m.to_list() for m in interpreter.interpret("redo 3").messages]
+    assert ["/patch/create", "bass", "saw"] in redone and ["/mod/bass/res", 0.5] in redone
+    assert context.tempo == 99.0 and context.params["bass"]["cutoff"] == 300.0
+
+
 def test_the_rate_comes_from_the_dump_when_it_is_a_rate() -> None:
     assert Context().rate == 48000
     assert Context.from_dump({"rate": 44100}).rate == 44100
