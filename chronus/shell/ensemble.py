@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from chronus.engine.client import EngineClient
 from chronus.engine.subscribers import RENEW_S
@@ -23,6 +23,12 @@ from chronus.protocol import Message, ProtocolError, validate
 from chronus.shell.background import start_daemon, stop_daemon
 
 __all__ = ["Ensemble", "Heard", "clients_text", "default_name", "heard_of"]
+
+KNOB_GAP_S: Final = 0.15
+"""Parameter changes that keep coming within this of each other are a knob being turned
+(a MIDI controller sends one a few milliseconds apart): they are gathered, up to `KNOB_S`,
+and told in one line (`[midi] bass cutoff 400 → 820 Hz`) instead of one line each."""
+KNOB_S: Final = 1.0
 
 Heard = tuple[str, list[Message]]
 """A client's name and the changes it made, in order."""
@@ -62,6 +68,12 @@ def heard_of(replies: list[tuple[str, tuple[Any, ...]]]) -> tuple[list[Heard], l
         else:
             groups.append((name, [message]))
     return groups, numbers
+
+
+def _turns_a_knob(reply: tuple[str, tuple[Any, ...]]) -> bool:
+    """Whether a reply is another client's parameter change."""
+    address, args = reply
+    return address == "/changed" and len(args) > 2 and str(args[2]).startswith("/mod/")
 
 
 def clients_text(rows: list[dict[str, Any]], me: str) -> str:
@@ -147,12 +159,17 @@ class Ensemble:
             self._take(replies)
 
     def _read(self, timeout: float) -> list[tuple[str, tuple[Any, ...]]]:
-        """What arrived within `timeout`, and whatever followed it at once."""
+        """What arrived within `timeout`, and whatever followed it at once (a knob being
+        turned: whatever followed it within `KNOB_GAP_S`, for up to `KNOB_S`)."""
         replies = []
         reply = self._client.receive(timeout)
+        until = time.monotonic() + KNOB_S
         while reply is not None:
             replies.append(reply)
             reply = self._client.receive(0.0)
+            left = until - time.monotonic()
+            if reply is None and left > 0 and all(map(_turns_a_knob, replies)):
+                reply = self._client.receive(min(left, KNOB_GAP_S))
         return replies
 
     def _take(self, replies: list[tuple[str, tuple[Any, ...]]]) -> None:

@@ -77,6 +77,33 @@ def test_it_subscribes_with_its_name_and_commands_port_and_groups_what_it_hears(
         engine.sock.close()
 
 
+def test_a_knob_turned_is_told_once_where_it_went() -> None:
+    engine = FakeEngine()
+    written: list[str] = []
+    shell = Shell(EngineClient(*engine.address), Interpreter(Context()), written.append)
+    talker = _Engine()
+    listener = Ensemble(talker.address, "ben", 4242, shell.others, lambda n: None).start()
+    try:
+        shell.interpreter.interpret("add a saw called bass")
+        sender, _ = talker.subscribed()
+        for number in range(1, 41):  # a knob swept over 0.4 s, a message each 10 ms
+            talker.send(sender, "/changed", number, "midi", "/mod/bass/cutoff", 400.0 + 10 * number)
+            time.sleep(0.01)
+        _until(lambda: shell.interpreter.context.params["bass"]["cutoff"] == 800.0, written)
+        # One line, or a few where the host stalled this test's sender for over KNOB_GAP_S.
+        assert 1 <= len(written) <= 4 and written[-1].endswith("→ 800 Hz"), written
+        assert all(line.startswith("[midi] bass cutoff ") for line in written), written
+        knob_lines = len(written)
+        talker.send(sender, "/changed", 41, "ana", "/tempo", 90.0)  # not a knob: at once
+        _until(lambda: len(written) == knob_lines + 1, written)
+        assert written[-1] == "[ana] tempo 120 → 90"
+    finally:
+        listener.close()
+        talker.sock.close()
+        shell.client.close()
+        engine.close()
+
+
 def test_a_gap_in_the_numbers_or_a_forgetful_engine_is_told_as_missed() -> None:
     engine = _Engine()
     listener, heard = _listening(engine, renew_s=0.2)
