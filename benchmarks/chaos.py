@@ -486,7 +486,29 @@ def finish(era: Era, result: dict[str, Any]) -> None:
             "divergences": engine["divergences"], "overtaken": engine["overtaken_commands"],
             "host_stalls": end_status["host"]["stalls"],
         }  # fmt: skip
+        row["underrun_spells"] = _spells_after_events(era, end_status)
     result["eras"].append(row)
+
+
+def _spells_after_events(era: Era, status: dict[str, Any]) -> list[str]:
+    """Each spell of underruns the engine kept, with the chaos event it came after."""
+    block = int(status["engine"]["block"])
+    marks = [(sample, kind) for kind, sample in era.events if sample is not None]
+    told = []
+    for spell in status["io"].get("underrun_spells", []):
+        first = int(spell["first_block"]) * block
+        after = [(first - sample, kind) for sample, kind in marks if sample <= first]
+        since = (
+            f"{after[-1][0] / status['engine']['rate']:.2f} s after {after[-1][1]}"
+            if after
+            else "before any event"
+        )
+        told.append(
+            f"{spell['count']} at blocks {spell['first_block']}..{spell['last_block']} ({since}; "
+            f"active {spell['active']}, behind at worst {spell['behind_max']}, causes "
+            f"{spell['causes']})"
+        )
+    return told
 
 
 def _compare(
@@ -633,6 +655,8 @@ def report(
               f"{era['leaked'][:4]}")  # fmt: skip
         if "engine_end" in era:
             print(f"    engine at the end: {era['engine_end']}")
+            for spell in era["underrun_spells"]:
+                print(f"    underruns: {spell}")
         for title, rss in era["rss_mb"].items():
             if rss["same_process"]:
                 growth[title] = max(growth.get(title, -1e9), rss["end"] - rss["start"])
