@@ -9,6 +9,10 @@ lost meanwhile (`lost`: the audio I/O's underruns from just before the kill to
 1 s after the answer), set against the host stalls a SCHED_FIFO 99 sleeper on each CPU saw
 in that time (`tests/stalls.py`). The target (issue 17): 0 blocks lost, an answer within 1 s.
 
+`renewal_ms` is how long until neither slot process is one the dead supervisor started (the
+new one replaces them with workers it has a pipe to, one at a time, from a warm spare: a
+commit waits for that). `--busy N` runs N busy loops meanwhile, a loaded host.
+
 With `--isolated`, the bass line plays through a user module hosted `isolated` (the test
 gain): its host dies with the supervisor, and `hosts_ms` is how long until a new supervisor's
 host serves its ring (a running host with a new pid, polled every 10 ms); the module is
@@ -16,6 +20,7 @@ bypassed meanwhile.
 
     python benchmarks/supervisor_restart.py --kills 5
     python benchmarks/supervisor_restart.py --kills 3 --isolated
+    python benchmarks/supervisor_restart.py --kills 4 --busy 4
     python benchmarks/supervisor_restart.py --backend device --kills 10 --json
 """
 
@@ -29,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,12 +126,50 @@ def _hosts_s(client: EngineClient, old: int, timeout: float = 120.0) -> float:
     raise SystemExit(f"no host served within {timeout:g} s")
 
 
+def _ms(value: float | None) -> str:
+    return "never (90 s)" if value is None else f"{value:.0f} ms"
+
+
+def _slot_pids(status: dict[str, Any]) -> set[int]:
+    return {int(slot["pid"]) for slot in status["slots"]}
+
+
+def _renewed_at(client: EngineClient, old: set[int], timeout: float = 90.0) -> float | None:
+    """When (monotonic) no slot process was one of `old` (None: not within `timeout`)."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        with contextlib.suppress(EngineError):
+            if not _slot_pids(client.status(timeout=2.0)) & old:
+                return time.monotonic()
+        time.sleep(0.1)
+    return None
+
+
+@contextlib.contextmanager
+def _busy_loops(count: int) -> Iterator[None]:
+    """`count` processes that spin, a loaded host."""
+    pids = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            while True:
+                pass
+        pids.append(pid)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
 def main() -> None:
     """Kill the supervisor `--kills` times; print each restart and the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--backend", choices=("null", "device"), default="null")
     parser.add_argument("--isolated", action="store_true", help="through an isolated module")
+    parser.add_argument("--busy", type=int, default=0, help="busy loops meanwhile")
     add_json_flag(parser)
     args = parser.parse_args()
     spacing = RESTART_WINDOW_S / MAX_RESTARTS + 0.5  # the parent gives up on a faster loop
@@ -143,7 +187,10 @@ def main() -> None:
         applies: list[float] = []
         lost: list[int] = []
         stalls: list[int] = []
+        renewals: list[float | None] = []
+        busy = contextlib.ExitStack()
         try:
+            busy.enter_context(_busy_loops(args.busy))
             client.sync(timeout=10.0)
             last_kill = 0.0
             for kill in range(args.kills):
@@ -151,6 +198,7 @@ def main() -> None:
                 time.sleep(max(0.0, last_kill + spacing - time.monotonic()))
                 before = client.status()
                 old_host = _host_pid(client) if args.isolated else 0
+                adopted = _slot_pids(before)
                 with StallMonitor() as host:
                     last_kill = time.monotonic()
                     os.kill(before["engine"]["supervisor"]["pid"], signal.SIGKILL)
@@ -164,6 +212,8 @@ def main() -> None:
                               f"{hosts[-1]:.0f} ms", file=sys.stderr)  # fmt: skip
                     time.sleep(1.0)
                     later = client.status()
+                renewed = _renewed_at(client, adopted)
+                renewals.append(None if renewed is None else 1e3 * (renewed - last_kill))
                 assert after["engine"]["supervisor"]["restarts"] == kill + 1
                 assert later["engine"]["supervisor"]["holds_slots"]
                 answers.append(1e3 * answered)
@@ -177,11 +227,12 @@ def main() -> None:
                     f"after {commands[-1]:.0f} ms and heard from {applies[-1]:.0f} ms; "
                     f"{lost[-1]} blocks "
                     f"lost (host stalls could explain {stalls[-1]}); {played} sounding blocks "
-                    "since",
+                    f"since; slots renewed after {_ms(renewals[-1])}",
                     file=sys.stderr,
                 )
         finally:
             code = engine.quit()
+            busy.close()
         load = os.getloadavg()[0]
         print(
             f"{args.kills} kills ({args.backend}): answer median {statistics.median(answers):.0f}"
@@ -204,7 +255,10 @@ def main() -> None:
             blocks_explained_by_host_stalls=sum(stalls),
             exit_code=code,
             load=load,
+            busy_loops=args.busy,
+            renewal_ms=renewals,
         )
+        print(f"slots renewed after: {', '.join(map(_ms, renewals))} (busy loops: {args.busy})")
         if hosts:
             print(f"isolated module's host serving again: median {statistics.median(hosts):.0f} "
                   f"ms, max {max(hosts):.0f} ms")  # fmt: skip
