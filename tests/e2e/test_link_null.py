@@ -44,13 +44,14 @@ def wait_for(what: Callable[[], Any], timeout: float = 10.0) -> Any:
     return value
 
 
-def linked_engine(tmp_path: Path) -> tuple[EngineProcess, Path, Path]:
-    """An engine in the Link session from the start, logging and recording: it, the log and
-    the recording's paths."""
+def linked_engine(tmp_path: Path, link: bool = True) -> tuple[EngineProcess, Path, Path]:
+    """An engine in the Link session from the start (unless not `link`), logging and
+    recording: it, the log and the recording's paths."""
     log, wav = tmp_path / "session.log", tmp_path / "take.wav"
     engine = EngineProcess(
-        port=0, backend="null", extra_args=["--link", "--log", str(log), "--record", str(wav)]
-    )
+        port=0, backend="null",
+        extra_args=[*(["--link"] if link else []), "--log", str(log), "--record", str(wav)],
+    )  # fmt: skip
     return engine.boot(), log, wav
 
 
