@@ -601,6 +601,19 @@ def plugin_live(figures: Figures) -> Reading:
     return Reading(text, figures["underruns"])
 
 
+# -- link_phase.py ----------------------------------------------------------------------------
+
+
+def link_phase(figures: Figures) -> Reading:
+    """The recorded beats' distance from the Link peer's, p99 of its size (ms)."""
+    text = (
+        f"p99 {ms(figures['p99_ms'])} (p50 {ms(figures['p50_ms'])}, max {ms(figures['max_ms'])}"
+        f"; {figures['beats']} beats, {figures['nudges']} nudges, {figures['xruns']} xruns, "
+        f"{figures['underruns']} underruns, {figures['left_out']} beats at an underrun left out)"
+    )
+    return Reading(text, figures["p99_ms"])
+
+
 # -- the benchmarks, in the table's order ------------------------------------------------------
 
 
@@ -1075,6 +1088,20 @@ BENCHES: tuple[Bench, ...] = (
                 "a playing pattern (JACK)",
                 none_of("0 (issue 15)"),
                 plugin_live,
+            ),
+        ),
+        needs_jack=True,
+    ),
+    Bench(
+        "link_phase",
+        "link_phase.py",
+        lambda s: ["--backend", "device", "--seconds", "15" if s.quick else "60"],
+        (
+            Figure(
+                "19",
+                "Ableton Link on JACK: recorded beats against an independent peer's timeline",
+                below(1.0, "< 1 ms p99 (issue 19)"),
+                link_phase,
             ),
         ),
         needs_jack=True,

@@ -265,6 +265,13 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
         "Ableton Link's quantum: bar lines fall on the session's phase at this many beats.",
         reply="/link",
     ),
+    AddressSpec(
+        "/link/sync",
+        (ArgSpec("on", "i", "1: share start/stop with the session; 0: not", 0, 1),),
+        "Ableton Link's start/stop sync: chronus's start and stop reach the session, and the "
+        "session's start and stop start and stop chronus's transport on its next bar line.",
+        reply="/link",
+    ),
     AddressSpec("/seq/start", (), "Start the transport: beat 0 is this sample."),
     AddressSpec("/seq/stop", (), "Stop the transport and release every sounding note."),
     AddressSpec(
@@ -546,7 +553,7 @@ ENGINE_ONLY = frozenset({
     "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
     "/plugins", "/plugins/{name}/health", "/plugins/load", "/plugins/reload", "/plugins/unload",
     "/midi/ports", "/midi/in", "/midi/to", "/midi/map", "/midi/learn", "/midi/bridge",
-    "/link", "/link/quantum",
+    "/link", "/link/quantum", "/link/sync",
 })  # fmt: skip
 """Addresses (or patterns, for those with path fields) the supervisor answers itself;
 everything else is a command for the slots."""

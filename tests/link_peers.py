@@ -1,9 +1,10 @@
 """An independent Ableton Link peer in a process of its own, for tests and benchmarks.
 
 It uses `aalink` directly (not chronus's `LinkPeer`) and talks over its stdin and stdout:
-`tempo <bpm>` sets the session's tempo, `read` answers one line
-`<monotonic ns> <beat> <bpm> <peers>` (the beat read between two reads of the monotonic
-clock, the tightest of three), `quit` leaves.
+`tempo <bpm>` sets the session's tempo, `sync <0|1>` turns start/stop sync on or off,
+`playing <0|1>` starts or stops the session, `read` answers one line
+`<monotonic ns> <beat> <bpm> <peers> <playing>` (the beat read between two reads of the
+monotonic clock, the tightest of three), `quit` leaves.
 
     python -m tests.link_peers 133 4   # join proposing 133 bpm, quantum 4
 """
@@ -25,6 +26,7 @@ class PeerReading:
     beat: float
     bpm: float
     peers: int
+    playing: bool = False
 
     def beat_at(self, monotonic_ns: float) -> float:
         """The peer's beat at another moment, at this tempo."""
@@ -48,12 +50,22 @@ class PeerProcess:
 
     def read(self) -> PeerReading:
         """The peer's beat now, its tempo and its count of peers."""
-        mono, beat, bpm, peers = self._ask("read").split()
-        return PeerReading(int(mono), float(beat), float(bpm), int(peers))
+        mono, beat, bpm, peers, playing = self._ask("read").split()
+        return PeerReading(int(mono), float(beat), float(bpm), int(peers), playing == "1")
 
     def set_tempo(self, bpm: float) -> None:
         """Set the session's tempo from this peer."""
         assert self._ask(f"tempo {bpm}") == "ok"
+
+    def start_stop_sync(self, on: bool) -> None:
+        """Share start/stop with the session (Link's start/stop sync) or not."""
+        assert self._ask(f"sync {int(on)}") == "ok"
+
+    def set_playing(self, playing: bool) -> int:
+        """Start or stop the session from this peer; the monotonic time it did."""
+        at = time.monotonic_ns()
+        assert self._ask(f"playing {int(playing)}") == "ok"
+        return at
 
     def wait_peers(self, count: int, timeout: float = 15.0) -> PeerReading:
         """Wait until the peer sees `count` other peers; the last reading."""
@@ -89,9 +101,16 @@ def _serve(bpm: float, quantum: int) -> None:
                 after = time.monotonic_ns()
                 if after - before < best[0]:
                     best = (after - before, (before + after) // 2, beat)
-            print(best[1], repr(best[2]), repr(link.tempo), link.num_peers, flush=True)
+            playing = int(link.playing)
+            print(best[1], repr(best[2]), repr(link.tempo), link.num_peers, playing, flush=True)
         elif word == "tempo":
             link.tempo = float(args[0])
+            print("ok", flush=True)
+        elif word == "sync":
+            link.start_stop_sync_enabled = bool(int(args[0]))
+            print("ok", flush=True)
+        elif word == "playing":
+            link.playing = bool(int(args[0]))
             print("ok", flush=True)
         elif word == "quit":
             link.enabled = False

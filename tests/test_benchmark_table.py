@@ -265,6 +265,17 @@ def test_plugin_live_counts_underruns_against_none() -> None:
     assert "5 cycles of a numba kernel module" in reading.chronus and "4.2 ms" in reading.chronus
 
 
+def test_link_phase_reads_the_p99_against_a_millisecond() -> None:
+    figures = {
+        "beats": 110, "p50_ms": 0.02, "p99_ms": 0.031, "max_ms": 0.04, "mean_ms": 0.001,
+        "first_bar_ms": 0.01, "left_out": 1, "nudges": 9, "xruns": 0, "underruns": 2,
+    }  # fmt: skip
+    reading = run.link_phase(figures)
+    assert reading.value == 0.031 and below(1.0, "< 1 ms").met(reading.value)
+    assert reading.chronus.startswith("p99 0.031 ms") and "110 beats" in reading.chronus
+    assert not below(1.0, "< 1 ms").met(run.link_phase({**figures, "p99_ms": 2.7}).value)
+
+
 # -- from a run to rows ---------------------------------------------------------------------
 
 
@@ -351,4 +362,5 @@ def test_every_row_the_issue_asks_for_has_its_benchmark() -> None:
         "live_build_128", "live_build_32", "live_build_bare", "pattern_changes",
         "chain_vs_scsynth", "live_build_play", "startup", "round_trip", "latency",
         "dsp_vs_scsynth", "big_replies", "plugin_validation", "plugin_startup", "plugin_live",
+        "link_phase",
     }  # fmt: skip

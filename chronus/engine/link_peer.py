@@ -4,7 +4,8 @@ One object with a lifecycle: `open` joins the session (peers on this machine and
 find each other by multicast), `close` leaves it. `aalink` wants an asyncio loop for its
 callbacks; the supervisor serves with a selector, not asyncio, and sets no callback, so
 the peer gets a private loop that never runs, and everything is read when asked for: the
-beat (`reading`), the tempo, the count of peers. Link keeps its own thread for the network.
+beat (`reading`), the tempo, the count of peers, whether the session plays (with start/stop
+sync on). Link keeps its own thread for the network.
 
 Link's clock is the host's raw monotonic clock; the engine's is `time.monotonic_ns`. A
 reading pairs the session's beat "now" with the monotonic time between two reads of it, the
@@ -33,6 +34,8 @@ class LinkPeer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._link: object | None = None
         self.quantum = DEFAULT_QUANTUM
+        self.start_stop = False
+        """Whether the session's start/stop is shared (Link's start/stop sync)."""
 
     @property
     def joined(self) -> bool:
@@ -52,6 +55,7 @@ class LinkPeer:
         link = loop.run_until_complete(make())
         self._loop, self._link = loop, link
         self.set_quantum(self.quantum if quantum is None else quantum)
+        self.set_start_stop(self.start_stop)
         link.enabled = True  # type: ignore[attr-defined]
 
     def close(self) -> None:
@@ -68,6 +72,22 @@ class LinkPeer:
         self.quantum = int(beats)
         if self._link is not None:
             self._link.quantum = float(beats)  # type: ignore[attr-defined]
+
+    def set_start_stop(self, on: bool) -> None:
+        """Share the session's start/stop (or not): kept while out of the session."""
+        self.start_stop = bool(on)
+        if self._link is not None:
+            self._link.start_stop_sync_enabled = self.start_stop  # type: ignore[attr-defined]
+
+    @property
+    def playing(self) -> bool:
+        """Whether the session plays (False when not in one)."""
+        return bool(self._link.playing) if self._link is not None else False  # type: ignore[attr-defined]
+
+    def set_playing(self, playing: bool) -> None:
+        """Start or stop the session (its peers with start/stop sync follow)."""
+        assert self._link is not None
+        self._link.playing = bool(playing)  # type: ignore[attr-defined]
 
     @property
     def peers(self) -> int:

@@ -15,6 +15,13 @@ after the slot has applied the last one (its transport then says where the beat 
 
 The transport's start is the one jump there is: while Link is on, a command that starts it
 waits for the session's next bar line (`start_stamp`), as Link apps launch quantized.
+
+With start/stop sync on (Link's `start_stop_sync`), chronus's start and stop go to the
+session (`typed_transport`), and a start or stop of the session's (another peer's) starts or
+stops chronus's transport at the session's next bar line: the sync holds a `/seq/start` or
+`/seq/stop` for that sample and hands it to the supervisor `RELEASE_AHEAD_S` before it, to be
+stamped and logged like a typed one. Only a change is followed: turning the sync on neither
+starts nor stops anything.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
+from chronus.engine.dated import RELEASE_AHEAD_S
 from chronus.engine.link_phase import (
     BPM_STEP,
     LinkReading,
@@ -32,6 +40,7 @@ from chronus.engine.link_phase import (
     next_downbeat,
     phase_error,
 )
+from chronus.engine.manifest import LinkKept
 from chronus.engine.now import TransportView
 from chronus.protocol import Message
 
@@ -53,6 +62,7 @@ class Peer(Protocol):
     """What the sync needs of a Link peer (`LinkPeer`; a fake in unit tests)."""
 
     quantum: int
+    start_stop: bool
 
     @property
     def joined(self) -> bool: ...
@@ -65,6 +75,10 @@ class Peer(Protocol):
     def set_quantum(self, beats: int) -> None: ...
     def set_bpm(self, bpm: float) -> None: ...
     def reading(self) -> LinkReading: ...
+    def set_start_stop(self, on: bool) -> None: ...
+    @property
+    def playing(self) -> bool: ...
+    def set_playing(self, playing: bool) -> None: ...
 
 
 class Clock(Protocol):
@@ -75,6 +89,8 @@ class Clock(Protocol):
 
 PlayTempo = Callable[[float, int], bool]
 """Send `/tempo <bpm> 1` to the slots at a sample, logged; whether it went."""
+PlayTransport = Callable[[bool, int], bool]
+"""Send `/seq/start` (True) or `/seq/stop` to the slots at a sample, logged; whether it went."""
 
 
 class LinkSync:
@@ -83,12 +99,15 @@ class LinkSync:
     def __init__(
         self, peer: Peer, clock: Clock, rate: int, latency_ns: Callable[[], float],
         play_tempo: PlayTempo, monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        play_transport: PlayTransport | None = None,
     ) -> None:  # fmt: skip
         self.peer = peer
         self._clock = clock
         self._rate = rate
         self._latency_ns = latency_ns
         self._play_tempo = play_tempo
+        self._play_transport = play_transport
+        """Where a start or stop of the session's goes (None: it is not followed)."""
         self._monotonic_ns = monotonic_ns
         self._next_tick = 0
         self._sent_ns = 0
@@ -104,6 +123,12 @@ class LinkSync:
         """Tempo commands sent to follow the session."""
         self._offsets: deque[tuple[int, float]] = deque()
         """(when, the sample clock's offset then) over the last `STEADY_S` and a reading."""
+        self._heard_playing: bool | None = None
+        """Whether the session played when last looked at (None: not in one)."""
+        self._held: tuple[bool, int] | None = None
+        """A start (True) or stop of the session's waiting for its bar line: (start, sample)."""
+        self.transport_changes = 0
+        """Starts and stops of the session's that chronus followed."""
 
     @property
     def enabled(self) -> bool:
@@ -115,16 +140,47 @@ class LinkSync:
         self.peer.open(bpm)
         self._next_tick = 0
         self._session_bpm = 0.0
+        self._heard_playing = self.peer.playing
 
     def disable(self) -> None:
         """Leave the session; chronus keeps the tempo it plays."""
         self.peer.close()
         self.phase_error_beats = None
         self._start_at = -1
+        self._heard_playing = self._held = None
 
     def set_quantum(self, beats: int) -> None:
         """Bar lines fall on the session's phase at `beats`."""
         self.peer.set_quantum(beats)
+
+    def set_start_stop(self, on: bool) -> None:
+        """Share chronus's start/stop with the session (kept while Link is off)."""
+        self.peer.set_start_stop(on)
+        self._held = None
+        self._heard_playing = self.peer.playing if self.enabled else None
+
+    def kept(self) -> LinkKept:
+        """The settings a supervisor that takes over starts from."""
+        peer = self.peer
+        return LinkKept(self.enabled, peer.quantum, peer.start_stop)
+
+    def resume(self, kept: LinkKept, bpm: float) -> None:
+        """Take the settings a dead supervisor had: the same quantum and start/stop sync,
+        and back in the session if it was (proposing `bpm`, the tempo the slots play)."""
+        self.peer.set_quantum(kept.quantum)
+        self.peer.set_start_stop(kept.start_stop)
+        if kept.enabled:
+            self.enable(bpm)
+
+    def typed_transport(self, start: bool) -> None:
+        """chronus's transport was started or stopped here: with start/stop sync, the
+        session starts or stops too."""
+        if not (self.enabled and self.peer.start_stop):
+            return
+        self._held = None
+        if self.peer.playing != start:
+            self.peer.set_playing(start)
+        self._heard_playing = start
 
     def typed_tempo(self, bpm: float) -> None:
         """A tempo typed at chronus: the session takes it, and chronus follows the session."""
@@ -148,13 +204,20 @@ class LinkSync:
             return self._start_at  # a start already waits there: the others join it
         if running:
             return None
+        stamp = self.bar_stamp(earliest)
+        if stamp is not None:
+            self._start_at = stamp
+        return stamp
+
+    def bar_stamp(self, earliest: int) -> int | None:
+        """The sample at or after `earliest` heard on the session's next bar line; None
+        before the clock has a reading."""
         offset, at = self._clock.offset_ns(), self.heard(earliest)
         if offset is None or at is None:
             return None
         downbeat = next_downbeat(self.peer.reading(), at, self.peer.quantum)
         stamp = round((downbeat - self._latency_ns() - offset) * self._rate / 1e9)
-        self._start_at = max(stamp, earliest)
-        return self._start_at
+        return max(stamp, earliest)
 
     def tick(self, view: TransportView | None, stamp: int, bpm: float) -> None:
         """Read the session; send a tempo at `stamp` if chronus (playing `bpm`, its
@@ -163,6 +226,7 @@ class LinkSync:
         if not self.enabled or now < self._next_tick:
             return
         self._next_tick = now + int(TICK_S * 1e9)
+        self._follow_start_stop(view is not None and view.running, stamp)
         reading = self.peer.reading()
         want = follow_tempo(reading.bpm, 0.0)
         steady = self._steady(now)
@@ -183,6 +247,30 @@ class LinkSync:
             return
         self._sent_ns, self._sent_stamp, self._session_bpm = now, stamp, reading.bpm
         self.nudges += 1
+
+    def _follow_start_stop(self, running: bool, stamp: int) -> None:
+        """Hold a start or stop of the session's for its next bar line; hand a held one to
+        the supervisor once its sample is near (`stamp`: the first the slots can take)."""
+        play, held = self._play_transport, self._held
+        if play is None:
+            return
+        near = held is not None and held[1] - stamp <= RELEASE_AHEAD_S * self._rate
+        if held is not None and near and play(held[0], max(held[1], stamp)):
+            self._held = held = None
+            self.transport_changes += 1
+        if not self.peer.start_stop:
+            return
+        playing = self.peer.playing
+        if playing == self._heard_playing:
+            return
+        self._heard_playing = playing
+        if held is not None:
+            self._held = None  # the session changed its mind before the bar line
+            return
+        if playing == (running or self._start_at >= stamp):
+            return
+        at = self.bar_stamp(stamp)
+        self._held = (playing, stamp if at is None else at)
 
     def _steady(self, now: int) -> bool:
         """Whether the sample clock has held still for `STEADY_S` (see there)."""
@@ -215,6 +303,8 @@ class LinkSync:
             "quantum": self.peer.quantum,
             "phase_error_ms": self.phase_error_ms(bpm),
             "nudges": self.nudges,
+            "start_stop_sync": self.peer.start_stop,
+            "playing": self.peer.playing,
         }
 
 

@@ -5,7 +5,8 @@ and again whenever its processes change or a recording starts or ends; the paren
 last one and gives it to the supervisor it starts when that one dies. It holds names and
 process ids (the shared memory segments and named semaphores are the engine's state, and
 outlive any supervisor), and what the new one must hold of the plugins: the versions the
-slots use, the isolated modules' rings, the registry's records.
+slots use, the isolated modules' rings, the registry's records; and whether it was in an
+Ableton Link session (the new one joins it again).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chronus.plugins.registry import PluginRecord
 
 __all__ = [
     "HostedRing",
+    "LinkKept",
     "Manifest",
     "PluginInUse",
     "Recording",
@@ -95,6 +97,16 @@ class HostedRing:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkKept:
+    """Ableton Link as the supervisor had it: a new one joins the session again with the same
+    quantum and start/stop sync."""
+
+    enabled: bool
+    quantum: int
+    start_stop: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """A running engine's shared memory, semaphores and processes, by name and pid."""
 
@@ -133,6 +145,9 @@ class Manifest:
     """The engine's latest events with their times (`SlotKeeper.timeline`): a new supervisor
     goes on from them, so that a post-mortem sees what came before the takeover. Last:
     a manifest pickled by a supervisor without it (its code older) unpickles the rest right."""
+    link: LinkKept | None = None
+    """Ableton Link's settings (None: a supervisor older than them handed this one down).
+    After `timeline`, for the same reason."""
 
     @property
     def pids(self) -> list[int]:

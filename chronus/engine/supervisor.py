@@ -358,6 +358,7 @@ class Supervisor:
         return LinkSync(
             LinkPeer(), dated.clock, self.config.rate,
             lambda: 1000.0 * int(values[IoField.DEVICE_LATENCY_US]), self._play_link_tempo,
+            play_transport=self._play_link_transport,
         )  # fmt: skip
 
     def _play_link_tempo(self, bpm: float, stamp: int) -> bool:
@@ -369,6 +370,18 @@ class Supervisor:
         message = validate("/tempo", (bpm, 1))
         self.patch.apply(message)
         self._play(message, stamp=stamp)
+        return True
+
+    def _play_link_transport(self, start: bool, stamp: int) -> bool:
+        """A start or stop of the Link session's (start/stop sync): `/seq/start` or
+        `/seq/stop` stamped at `stamp` (its bar line) and logged like a typed one; whether it
+        went (not with the slots' command rings full)."""
+        if self._keeper is None or not self._keeper.room():
+            return False
+        message = validate("/seq/start" if start else "/seq/stop", ())
+        self.patch.apply(message)
+        self._play(message, stamp=stamp)
+        self._changed(message, None)
         return True
 
     def _link_tick(self, link: LinkSync) -> None:
@@ -523,9 +536,10 @@ class Supervisor:
         isolated = "isolated" in keeper.hosting.values()  # else no patch walk every tick
         rings = hosted_rings(self.patch, self.hosted) if self.hosted and isolated else ()
         states = tuple((name, self.registry.state(name)) for name in self.registry.names())
+        link = self._link_sync.kept() if self._link_sync is not None else None
         key = (
             self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording,
-            plugins, rings, states,
+            plugins, rings, states, link,
         )  # fmt: skip
         if key == self._handed:
             return
@@ -578,6 +592,7 @@ class Supervisor:
             plugins=plugins,
             hosted=rings,
             registry=self.registry.export(),
+            link=self._link_sync.kept() if self._link_sync is not None else None,
         )
 
     def reattach(self, manifest: Manifest) -> str:
@@ -638,7 +653,10 @@ class Supervisor:
         if (spare := self._adopt(m.io_spare, "chronus-audio-io")) is not None:
             spare.kill()  # it waits for a word only its dead maker could give
         self.backend_description, self.notice = m.backend, m.notice
-        if c.link:
+        kept = getattr(m, "link", None)  # unset in an older supervisor's manifest
+        if kept is not None:
+            self._link_sync.resume(kept, self.patch.tempo)
+        elif c.link:
             self._link_sync.enable(self.patch.tempo)
         sample = int(self._io_counters.values[IoField.CONSUMED]) * c.block
         self._continue_log(sample)
@@ -1246,10 +1264,17 @@ class Supervisor:
         if message.address == "/tempo":
             link.typed_tempo(float(message.args[0]))
             return True
-        if not starts_transport(message):
+        if message.address == "/seq/stop" and link.peer.start_stop:
+            link.typed_transport(False)  # the session stops now, chronus on its bar line
+            at = link.bar_stamp(self.next_stamp())
+        elif starts_transport(message):
+            view = self._transport()
+            running = view is not None and view.running
+            at = link.start_stamp(self.next_stamp(), running)
+            if not running:
+                link.typed_transport(True)
+        else:
             return False
-        view = self._transport()
-        at = link.start_stamp(self.next_stamp(), view is not None and view.running)
         if at is None:
             return False
         dated.place(at, [message], addr)
@@ -1374,11 +1399,13 @@ class Supervisor:
 
     def _link_request(self, message: Message, addr: Any) -> None:
         """`/link <0|1>` joins or leaves the Link session, `/link/quantum <beats>` sets the
-        phase; the reply is Link's status as JSON."""
+        phase, `/link/sync <0|1>` shares start/stop or not; the reply is Link's status as JSON."""
         link = self._link_sync
         assert link is not None
         if message.address == "/link/quantum":
             link.set_quantum(int(message.args[0]))
+        elif message.address == "/link/sync":
+            link.set_start_stop(bool(message.args[0]))
         elif int(message.args[0]):
             link.enable(self.patch.tempo)
         else:

@@ -32,6 +32,7 @@ from chronus.lang.intents import (
     Link,
     LinkQuantum,
     LinkSession,
+    LinkStartStop,
     Midi,
     Modulate,
     Panic,
@@ -828,6 +829,12 @@ class Builder(Transformer[Token, Any]):
 
     def link_off(self, items: list[Token]) -> LinkSession:
         return LinkSession(False)
+
+    def link_sync_on(self, items: list[Token]) -> LinkStartStop:
+        return LinkStartStop(True)
+
+    def link_sync_off(self, items: list[Token]) -> LinkStartStop:
+        return LinkStartStop(False)
 
     def link_quantum(self, items: list[Token]) -> LinkQuantum:
         beats = _number(items[0])

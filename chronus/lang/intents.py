@@ -31,6 +31,7 @@ __all__ = [
     "Link",
     "LinkQuantum",
     "LinkSession",
+    "LinkStartStop",
     "Midi",
     "Modulate",
     "Panic",
@@ -489,6 +490,15 @@ class LinkSession(_IntentBase):
 
 
 @dataclass(frozen=True, slots=True)
+class LinkStartStop(_IntentBase):
+    """`link sync on` / `link sync off`: share start/stop with the Link session or not."""
+
+    kind: ClassVar[str] = "link_start_stop"
+    on: bool
+    at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
 class LinkQuantum(_IntentBase):
     """`link quantum 8`: bar lines fall on the Link session's phase at this many beats."""
 
@@ -562,5 +572,6 @@ Intent = (
     | SetParam | Adjust | PlayNote | PlayChord | SetPattern | SetStep | SetLane | Start | Stop
     | Clear | Panic | Modulate | Transpose | Undo | Redo | Snapshot | Record | StopRecording
     | Replay | SetKey | RawOsc | Wait | ShellCommand | Plugin | Midi | LinkSession | LinkQuantum
+    | LinkStartStop
 )  # fmt: skip
 """Any intent."""

@@ -45,6 +45,7 @@ from chronus.lang.intents import (
     Intent,
     LinkQuantum,
     LinkSession,
+    LinkStartStop,
     Midi,
     Modulate,
     Panic,
@@ -370,6 +371,10 @@ def _link_session(intent: LinkSession, context: Context) -> Mapped:
     return Mapped(intent, (validate("/link", (int(intent.on),)),))
 
 
+def _link_start_stop(intent: LinkStartStop, context: Context) -> Mapped:
+    return Mapped(intent, (validate("/link/sync", (int(intent.on),)),))
+
+
 def _link_quantum(intent: LinkQuantum, context: Context) -> Mapped:
     return Mapped(
         intent, (checked("/link/quantum", (intent.beats,), intent.column("beats"), "link quantum"),)
@@ -546,6 +551,7 @@ _HANDLERS: dict[type, Callable[[Any, Context], Mapped]] = {
     StopRecording: _stop_recording,
     Replay: _nothing,
     LinkSession: _link_session,
+    LinkStartStop: _link_start_stop,
     LinkQuantum: _link_quantum,
     SetKey: _set_key,
     RawOsc: _raw_osc,

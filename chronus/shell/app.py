@@ -21,6 +21,7 @@ from chronus.lang.context import Context
 from chronus.lang.intents import (
     LinkQuantum,
     LinkSession,
+    LinkStartStop,
     Midi,
     Plugin,
     Record,
@@ -223,7 +224,7 @@ class Shell:
                 self.recorder.cancel()
             elif isinstance(intent, Replay):
                 self._replay(intent)
-            elif isinstance(intent, LinkSession | LinkQuantum):
+            elif isinstance(intent, LinkSession | LinkQuantum | LinkStartStop):
                 self._show_link()
         return True
 

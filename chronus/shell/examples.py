@@ -13,7 +13,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "tempo": (
         "tempo 128", "set tempo to 128 bpm", "tempo 128 now", "faster", "a bit slower",
         "twice as fast", "half time", "go to 124 bpm", "speed up a bit", "link on",
-        "link quantum 8", "link off",
+        "link quantum 8", "link sync on", "link off",
     ),
     "pattern": (
         "kick x . . . x . . .", "hat x x x x every 8th", "pattern snare . . x .",

@@ -192,6 +192,9 @@ def format_link(link: dict[str, Any]) -> str:
     >>> format_link({"enabled": True, "peers": 2, "bpm": 133.0, "quantum": 4,
     ...              "phase_error_ms": -0.012, "nudges": 7})
     'link: on · 2 peers · 133 bpm · quantum 4 · phase error -0.012 ms · 7 nudges'
+    >>> format_link({"enabled": True, "peers": 1, "bpm": 120.0, "quantum": 4,
+    ...              "nudges": 0, "start_stop_sync": True, "playing": True})
+    'link: on · 1 peer · 120 bpm · quantum 4 · start/stop sync (playing) · 0 nudges'
     >>> format_link({"enabled": False})
     'link: off'
     """
@@ -204,6 +207,8 @@ def format_link(link: dict[str, Any]) -> str:
     )
     if link.get("phase_error_ms") is not None:
         line += f" · phase error {link['phase_error_ms']:g} ms"
+    if link.get("start_stop_sync"):
+        line += f" · start/stop sync ({'playing' if link.get('playing') else 'stopped'})"
     return line + f" · {link.get('nudges', 0)} nudges"
 
 

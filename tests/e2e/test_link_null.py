@@ -3,8 +3,9 @@
 The peer is `tests.link_peers`, plain `aalink` in its own process: the engine finds it over
 loopback. chronus follows the peer's tempo within a bar, the peer follows a tempo typed at
 chronus, the recording's beats fall on the peer's beats and its first one on the peer's bar
-line, the session log renders to the recording sample for sample, and two engines with a
-third app play their bar lines together.
+line, the session log renders to the recording sample for sample, two engines with a
+third app play their bar lines together, and with start/stop sync the peer's stop and start
+reach chronus's transport on the session's bar lines (and chronus's stop reaches the peer).
 """
 
 from __future__ import annotations
@@ -43,6 +44,17 @@ def wait_for(what: Callable[[], Any], timeout: float = 10.0) -> Any:
     return value
 
 
+def linked_engine(tmp_path: Path, link: bool = True) -> tuple[EngineProcess, Path, Path]:
+    """An engine in the Link session from the start (unless not `link`), logging and
+    recording: it, the log and the recording's paths."""
+    log, wav = tmp_path / "session.log", tmp_path / "take.wav"
+    engine = EngineProcess(
+        port=0, backend="null",
+        extra_args=[*(["--link"] if link else []), "--log", str(log), "--record", str(wav)],
+    )  # fmt: skip
+    return engine.boot(), log, wav
+
+
 def kick_on_every_beat(client: EngineClient) -> None:
     client.send(kick_messages())
     client.sync()
@@ -50,10 +62,7 @@ def kick_on_every_beat(client: EngineClient) -> None:
 
 def test_chronus_and_a_peer_follow_each_others_tempo_on_one_beat(tmp_path: Path) -> None:
     peer = PeerProcess(90.0)
-    log, wav = tmp_path / "session.log", tmp_path / "take.wav"
-    engine = EngineProcess(
-        port=0, backend="null", extra_args=["--link", "--log", str(log), "--record", str(wav)]
-    ).boot()
+    engine, log, wav = linked_engine(tmp_path)
     timeline = Timeline(RATE, BLOCK)
     try:
         with engine.client() as client:
@@ -154,3 +163,50 @@ def test_two_engines_and_a_third_app_play_their_bar_lines_together(tmp_path: Pat
         bars = timeline.errors_ms(hits[::4], quantum=4.0)
         print(f"engine {name}: bar lines against the peer's, max {np.abs(bars).max():.3f} ms")
         assert np.abs(bars).max() < 1.0
+
+
+def _log_stamps(session: Any, address: str) -> list[int]:
+    return [stamp for stamp, message in session.commands if message.address == address]
+
+
+def test_start_stop_sync_with_a_peer_on_the_sessions_bar_lines(tmp_path: Path) -> None:
+    peer = PeerProcess(120.0)
+    peer.start_stop_sync(True)
+    engine, log, wav = linked_engine(tmp_path)
+    timeline = Timeline(RATE, BLOCK)
+    try:
+        with engine.client() as client:
+            assert json.loads(str(client.ask("/link/sync", 1)[0]))["start_stop_sync"]
+            peer.wait_peers(1)
+            kick_on_every_beat(client)  # chronus starts: the session plays
+            timeline.watch(client, peer, 5.0, lambda: peer.read().playing)
+            timeline.watch(client, peer, 2.0)
+            peer.set_playing(False)  # the peer stops the session: chronus, on the bar line
+            timeline.watch(client, peer, 3.0, lambda: not client.now()["running"])
+            timeline.watch(client, peer, 1.0)
+            peer.set_playing(True)  # and starts it again
+            timeline.watch(client, peer, 3.0, lambda: client.now()["running"])
+            timeline.watch(client, peer, 2.0)
+            client.send([validate("/seq/stop", ())])  # chronus stops: the session stops
+            timeline.watch(client, peer, 1.0, lambda: not peer.read().playing)
+            timeline.watch(client, peer, 3.0, lambda: not client.now()["running"])
+            link = client.status()["engine"]["link"]
+            assert link["start_stop_sync"] and not link["playing"]
+        assert engine.quit() == 0
+    finally:
+        engine.quit()
+        peer.close()
+    session = read_stamped_log(log)
+    starts = _log_stamps(session, "/seq/start")
+    stops = _log_stamps(session, "/seq/stop")
+    assert len(starts) == 1 and len(stops) == 2 and stops[0] < starts[0] < stops[1]
+    bars = timeline.errors_ms([*stops, *starts], quantum=4.0)
+    print(f"stop, stop, start against the peer's bar lines: {np.round(bars, 3)} ms")
+    assert np.abs(bars).max() < 1.0
+    recording, _ = read_wav(wav)
+    hits = timeline.watched(onsets(recording))
+    restarted = [hit for hit in hits if hit >= starts[0]]
+    assert restarted and restarted[0] - starts[0] < BLOCK  # the kick again on that bar line
+    assert not [hit for hit in hits if stops[0] + RATE // 10 < hit < starts[0]]  # silent between
+    reference = render_offline(session.commands, len(recording), RATE, BLOCK)
+    assert classify_blocks(recording, reference).unexplained == []

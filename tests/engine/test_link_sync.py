@@ -1,6 +1,7 @@
 """The Link follower on a fake clock: the timeline mapped onto samples with the device's
 latency, a start on the session's bar line, drift made up by small nudges (never a jump),
-a session's tempo followed at once, a typed tempo given to the session."""
+a session's tempo followed at once, a typed tempo given to the session; with start/stop sync,
+the session's start and stop followed on its bar line and chronus's given to the session."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from chronus.engine.dated import RELEASE_AHEAD_S
 from chronus.engine.link_phase import (
     MAX_NUDGE,
     LinkReading,
@@ -17,6 +19,7 @@ from chronus.engine.link_phase import (
     phase_error,
 )
 from chronus.engine.link_sync import MIN_GAP_S, LinkSync
+from chronus.engine.manifest import LinkKept
 from chronus.engine.now import TransportView
 
 RATE = 48000
@@ -35,6 +38,8 @@ class FakePeer:
         self.joined = False
         self.peers = 1
         self.typed: list[float] = []
+        self.start_stop = False
+        self.playing = False
 
     @property
     def bpm(self) -> float:
@@ -64,6 +69,12 @@ class FakePeer:
     def reading(self) -> LinkReading:
         return LinkReading(self._now[0], self.beat_at(self._now[0]), self._bpm)
 
+    def set_start_stop(self, on: bool) -> None:
+        self.start_stop = on
+
+    def set_playing(self, playing: bool) -> None:
+        self.playing = playing
+
 
 @dataclass
 class FakeEngine:
@@ -76,6 +87,8 @@ class FakeEngine:
     started_ns: int = 1_000_000_000
     segments: list[tuple[int, float, float]] = field(default_factory=list)
     """(sample, beat, bpm) from the sample on."""
+    starts: list[tuple[int, bool]] = field(default_factory=list)
+    """(sample, started) for each `/seq/start` (True) or `/seq/stop` played."""
 
     def sample_at(self, ns: float) -> float:
         return (ns - self.started_ns) * RATE * (1 + self.drift) / 1e9
@@ -98,10 +111,16 @@ class FakeEngine:
         self.segments.append((stamp, self.beat_at(stamp), bpm))
         return True
 
+    def play_transport(self, start: bool, stamp: int) -> bool:
+        assert stamp >= self.earliest() - BLOCK, "stamped where the slots rendered already"
+        self.starts.append((stamp, start))
+        return True
+
     def view(self) -> TransportView:
         rendered = self.sample_at(self.now[0]) + LEAD * BLOCK
         applied = [s for s in self.segments if s[0] <= rendered]
-        if not applied:
+        changes = [start for sample, start in self.starts if sample <= rendered]
+        if not applied or (changes and not changes[-1]):
             return TransportView(False, 0, 0.0, 24000.0)
         s0, b0, bpm = max(applied)
         return TransportView(True, s0, b0, 60 * RATE / bpm)
@@ -120,8 +139,9 @@ def _rig(
     peer = FakePeer(now, bpm)
     engine = FakeEngine(now, drift=drift)
     sync = LinkSync(
-        peer, engine, RATE, lambda: engine.latency_ns, engine.play_tempo, lambda: now[0]
-    )
+        peer, engine, RATE, lambda: engine.latency_ns, engine.play_tempo, lambda: now[0],
+        play_transport=engine.play_transport,
+    )  # fmt: skip
     sync.enable(bpm)
     stamp = sync.start_stamp(engine.earliest(), running=False)
     assert stamp is not None
@@ -291,3 +311,86 @@ def test_a_tempo_the_slots_had_no_room_for_is_tried_again() -> None:
         now[0] += 100_000_000
         sync.tick(TransportView(False, 0, 0.0, 24000.0), 4096, 120.0)
     assert tries == [133.0, 133.0, 133.0] and sync.nudges == 0
+
+
+def _on_the_bar_line(engine: FakeEngine, peer: FakePeer, stamp: int) -> bool:
+    """Whether `stamp` is heard on one of the session's bar lines (within a sample)."""
+    offset = engine.offset_ns()
+    assert offset is not None
+    beat = peer.beat_at(heard_ns(stamp, offset, RATE, engine.latency_ns))
+    return min(beat % 4, 4 - beat % 4) < 1.5 * peer.bpm / 60 / RATE
+
+
+def test_the_sessions_stop_and_start_reach_the_transport_on_its_bar_lines() -> None:
+    now, peer, engine, sync = _rig(bpm=120.0)
+    sync.set_start_stop(True)
+    peer.playing = True  # the session started while chronus ran: nothing to do
+    _run(now, engine, sync, 1.0)
+    assert engine.starts == []
+    peer.playing = False
+    released = []
+    for _ in range(300):
+        _run(now, engine, sync, 0.01)
+        if engine.starts and not released:
+            released.append(engine.earliest())
+    ((stamp, start),) = engine.starts
+    assert not start and _on_the_bar_line(engine, peer, stamp)
+    assert 0 <= stamp - released[0] <= RELEASE_AHEAD_S * RATE + BLOCK  # handed over just ahead
+    assert not engine.view().running
+    peer.playing = True
+    _run(now, engine, sync, 3.0)
+    assert [start for _, start in engine.starts] == [False, True]
+    assert _on_the_bar_line(engine, peer, engine.starts[1][0])
+    assert sync.transport_changes == 2 and sync.status(120.0)["start_stop_sync"]
+
+
+def test_a_start_and_stop_before_the_bar_line_cancel_out() -> None:
+    now, peer, engine, sync = _rig(bpm=120.0)
+    sync.set_start_stop(True)
+    peer.playing = True
+    _run(now, engine, sync, 0.1)
+    peer.playing = False  # a stop waits for the bar line…
+    _run(now, engine, sync, 0.1)
+    peer.playing = True  # …and a start came before it: nothing plays
+    _run(now, engine, sync, 3.0)
+    assert engine.starts == [] and engine.view().running
+
+
+def test_without_start_stop_sync_the_sessions_start_and_stop_are_ignored() -> None:
+    now, peer, engine, sync = _rig(bpm=120.0)
+    peer.playing = True
+    _run(now, engine, sync, 0.1)
+    peer.playing = False
+    _run(now, engine, sync, 3.0)
+    assert engine.starts == []
+    sync.typed_transport(True)
+    assert not peer.playing  # and chronus's own are not shared
+
+
+def test_chronus_start_and_stop_go_to_the_session_with_start_stop_sync() -> None:
+    now, peer, engine, sync = _rig(bpm=120.0)
+    sync.set_start_stop(True)
+    sync.typed_transport(False)
+    assert not peer.playing
+    sync.typed_transport(True)
+    assert peer.playing
+    _run(now, engine, sync, 3.0)
+    assert engine.starts == []  # chronus started it: the session's change is not played again
+
+
+def test_the_link_settings_are_kept_for_a_supervisor_that_takes_over() -> None:
+    now, _, engine, sync = _rig(bpm=120.0)
+    sync.set_quantum(8)
+    sync.set_start_stop(True)
+    kept = sync.kept()
+    assert kept == LinkKept(enabled=True, quantum=8, start_stop=True)
+    heir_peer = FakePeer(now, 120.0)
+    heir = LinkSync(heir_peer, engine, RATE, lambda: 0.0, engine.play_tempo, lambda: now[0])
+    heir.resume(kept, 120.0)
+    assert heir.enabled and heir_peer.quantum == 8 and heir_peer.start_stop
+    heir.disable()
+    off = heir.kept()
+    assert off == LinkKept(enabled=False, quantum=8, start_stop=True)
+    again = LinkSync(FakePeer(now), engine, RATE, lambda: 0.0, engine.play_tempo)
+    again.resume(off, 120.0)
+    assert not again.enabled and again.peer.quantum == 8

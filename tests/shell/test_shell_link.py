@@ -1,4 +1,5 @@
-"""`link on`, `link quantum 8`, `link off` and `health` at the shell, a real engine behind it."""
+"""`link on`, `link quantum 8`, `link sync on`, `link off` and `health` at the shell, a real
+engine behind it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def test_link_goes_on_takes_a_quantum_shows_in_health_and_goes_off(
         assert written[-1].startswith("link: on · ") and "quantum 4" in written[-1], written
         assert shell.handle("link quantum 8")
         assert "quantum 8" in written[-1], written
+        assert "start/stop" not in written[-1]
+        assert shell.handle("link sync on")
+        assert "quantum 8 · start/stop sync (stopped)" in written[-1], written
         assert shell.handle("health")
         assert "link: on · " in written[-1]
         assert shell.handle("link off")
