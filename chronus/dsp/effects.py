@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp import effect_kernels as ek
-from chronus.dsp import fused, idle
-from chronus.dsp.kernels import FloatArray, entry
+from chronus.dsp import idle
+from chronus.dsp.kernels import entry
 from chronus.dsp.module import Processor, StateValue
 from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs_effects import EFFECT_SPECS, MAX_DELAY_MS
@@ -87,7 +87,6 @@ class Distortion(_Smoothed):
     def bind_kernels(self) -> None:
         """See `Module.bind_kernels`."""
         self._stereo, self._mono = entry(ek.distortion_block), entry(ek.distortion_mono)
-        self._mono_into = entry(fused.distortion_mono_strip)
         self._run_quiet = entry(idle.run_quiet)
 
     def silence(self) -> None:
@@ -120,16 +119,6 @@ class Distortion(_Smoothed):
     ) -> None:
         """See `Processor.process_mono`."""
         self._mono(inp, out, n, self._mode, self._p)
-
-    FEEDS_ON = True
-
-    def process_mono_into(
-        self, inp: FloatArray, out: FloatArray, n: int, dst: FloatArray, both: bool, add: bool, strip: FloatArray, coef: float,
-    ) -> int:  # fmt: skip
-        """See `Processor.process_mono_into`: `process_mono` and its strip in one call."""
-        return self._mono_into(  # type: ignore[no-any-return]
-            inp, out, n, self._mode, self._p, dst, both, add, strip, coef
-        )
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels

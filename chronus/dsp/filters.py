@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp import filter_kernels as fk
-from chronus.dsp import fused, idle
-from chronus.dsp.kernels import FloatArray, entry
+from chronus.dsp import idle
+from chronus.dsp.kernels import entry
 from chronus.dsp.module import Processor
 from chronus.dsp.smoothing import smoothers
 from chronus.dsp.specs import TYPE_SPECS
@@ -184,8 +184,6 @@ class Acid(Processor):
         """See `Module.bind_kernels`."""
         self._stereo, self._stereo_ahead = entry(fk.acid_block), entry(fk.acid_block_ahead)
         self._mono, self._mono_ahead = entry(fk.acid_mono), entry(fk.acid_mono_ahead)
-        self._mono_into = entry(fused.acid_mono_strip)
-        self._mono_ahead_into = entry(fused.acid_mono_ahead_strip)
         self._run_quiet = entry(idle.run_quiet)
 
     def silence(self) -> None:
@@ -218,19 +216,6 @@ class Acid(Processor):
             self._mono_ahead(inp, out, n, self._p, count)
             return
         self._mono(inp, out, n, self._p)
-
-    FEEDS_ON = True
-
-    def process_mono_into(
-        self, inp: FloatArray, out: FloatArray, n: int, dst: FloatArray, both: bool, add: bool, strip: FloatArray, coef: float,
-    ) -> int:  # fmt: skip
-        """See `Processor.process_mono_into`: `process_mono` and its strip in one call."""
-        if self._ahead:
-            count, self._ahead = self._ahead, 0
-            return self._mono_ahead_into(
-                inp, out, n, self._p, count, dst, both, add, strip, coef
-            )
-        return self._mono_into(inp, out, n, self._p, dst, both, add, strip, coef)
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         return self._channels

@@ -147,9 +147,6 @@ class Graph:
         self._post_mono = np.zeros(self.max_block)
         """A node's output after its strip, for routes that fade (one for all, likewise)."""
         self._routing = Routing(self._acc)
-        self.fuse_strips = True
-        """Feed a module's output on inside its kernel where it can (`Module.FEEDS_ON`: one
-        compiled call instead of two, see `chronus.dsp.fused`): the same samples."""
         self._awake: list[Node] = []
         """The nodes that are not asleep, in render order: the only ones a block visits."""
         self._soloed: list[Node] = []
@@ -592,7 +589,6 @@ class Graph:
         awake = self._awake
         to_mono, to_both, zero = self._to_mono, self._to_both, self._zero_mono
         out_mono = self._out_mono
-        fuse = self.fuse_strips
         i = 0
         while i < len(awake):  # grows while it runs: a node fed here wakes after this one
             node = awake[i]
@@ -612,60 +608,19 @@ class Graph:
             mono: FloatArray | None = out_mono  # the output, if it is mono
             crumb[0] = node.crumb
             raised = False  # a processor that raised passes its input on, counted
-            bad = -1  # the strip's count of non-finite samples, once it has run
-            into: Route | None = None  # the one route a kernel with its strip feeds
-            if (
-                fuse
-                and only is not None
-                and only.steady
-                and only.span == n
-                and module.FEEDS_ON
-                and node.plugin < 0
-                and not node.bypassed
-            ):
-                if not node.balanced:
-                    strip = node.strip
-                    node.balanced = strip[2] == strip[3] and strip[0] == strip[1]
-                if node.balanced:
-                    into = only
-                    dst = only.dst
-                    if dst is None or dst.feed == STEREO_FEED:
-                        both, add, feeds = True, True, only.flat
-                    else:  # the first to feed it this block writes over the last one
-                        both, add, feeds = False, dst.feed != NO_FEED, dst.inp_mono
             if node.processor:
                 feed = node.feed
                 if node.dual_mono and node.state_mono and feed != STEREO_FEED and not node.bypassed:
                     node.feed = NO_FEED
                     if feed == NO_FEED:
                         zero(node.inp_mono, n)  # unfed: what it held is an older block's
-                    if into is not None:
-                        bad = guard.mono_into(
-                            node, module, node.inp_mono, out_mono, n,  # type: ignore[arg-type]
-                            feeds, both, add, node.strip, coef,
-                        )  # fmt: skip
-                        raised = bad < 0
-                    else:
-                        raised = not guard.mono(node, module, node.inp_mono, out_mono, n)  # type: ignore[arg-type]
+                    raised = not guard.mono(node, module, node.inp_mono, out_mono, n)  # type: ignore[arg-type]
                 else:
                     ok, mono = self._process(node, cast(Processor, module), n)
                     raised = not ok
-            elif into is not None:
-                bad = guard.source_into(
-                    node, module, out_mono, n, feeds, both, add, node.strip, coef
-                )
-                if bad < 0:
-                    continue
             elif not guard.source(node, module, out_mono, n):
                 continue
-            if bad >= 0:  # fed in the kernel: what the strip below would have done
-                dst = into.dst  # type: ignore[union-attr]
-                if dst is not None:
-                    if not both:
-                        dst.feed = MONO_FEED
-                    if dst.asleep:
-                        self._wake(dst)
-            elif playing:
+            if playing:
                 if mono is not None and not node.balanced:
                     strip = node.strip
                     node.balanced = strip[2] == strip[3] and strip[0] == strip[1]
@@ -687,11 +642,11 @@ class Graph:
                         bad = self._strip_dual_mono(node, mono, m, n)
                 else:
                     bad = self._strip_stereo(node, mono, only, m, n)
-            if bad > 0:
-                self.nonfinite_count += bad
-                module.silence()
-                guard.failed(node, FloatingPointError(f"{bad} non-finite samples"))
-                continue
+                if bad:
+                    self.nonfinite_count += bad
+                    module.silence()
+                    guard.failed(node, FloatingPointError(f"{bad} non-finite samples"))
+                    continue
             if raised:
                 continue
             node.errors = 0

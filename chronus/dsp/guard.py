@@ -250,34 +250,6 @@ class Guard:
             return False
         return True
 
-    def source_into(
-        self, node: Node, module: Module, out: FloatArray, n: int, dst: FloatArray, both: bool, add: bool, strip: FloatArray, coef: float,
-    ) -> int:  # fmt: skip
-        """A built-in source's `process_into` (its strip in its kernel, never a bypassed or
-        plugin module's): the strip's count of non-finite samples, or -1 if it raised
-        (counted; nothing was fed)."""
-        try:
-            return module.process_into(out, n, dst, both, add, strip, coef)
-        except MODULE_ERRORS as exc:  # one bad module must not stop the sound
-            self.failed(node, exc)
-            return -1
-
-    def mono_into(
-        self, node: Node, module: Processor, inp: FloatArray, out: FloatArray, n: int,
-        dst: FloatArray, both: bool, add: bool,
-        strip: FloatArray, coef: float,
-    ) -> int:  # fmt: skip
-        """A built-in dual-mono processor's `process_mono_into`, as `source_into`; one that
-        raised passes its input on (to be fed on by the strip as usual)."""
-        try:
-            return module.process_mono_into(
-                inp, out, n, dst, both, add, strip, coef
-            )
-        except MODULE_ERRORS as exc:  # one bad module must not stop the sound
-            self.failed(node, exc)
-            np.copyto(out[:n], inp[:n])  # bypassed for the block: what it was given goes on
-            return -1
-
     def _timed(self, at: int, ns: int) -> None:
         cells = self._cells
         count = cells[at + _CPU_COUNT]

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chronus.dsp.errors import PatchError
-from chronus.dsp.kernels import FloatArray, same_values
+from chronus.dsp.kernels import same_values
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.specs import suggest
 
@@ -192,18 +192,6 @@ class Module:
         """WRITE (not add) `n` ≤ `max_block` mono samples into `out[:n]`; allocate nothing."""
         raise NotImplementedError
 
-    FEEDS_ON: ClassVar[bool] = False
-    """Whether the module renders and feeds its output on in one compiled call
-    (`process_into`; a processor's `process_mono_into`): see `chronus.dsp.fused`."""
-
-    def process_into(
-        self, out: FloatArray, n: int, dst: FloatArray, both: bool, add: bool, strip: FloatArray, coef: float,
-    ) -> int:  # fmt: skip
-        """`process`, then `out[:n]` through a balanced strip into where it goes
-        (`fused.feed_on`), in one call: the strip's count of non-finite samples. Only for a
-        source with `FEEDS_ON`."""
-        raise TypeError(f"{self.TYPE} does not feed on in its kernel")
-
     # -- state --------------------------------------------------------------------------
 
     def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
@@ -302,13 +290,6 @@ class Processor(Module):
         Allocate nothing. Only for `DUAL_MONO` processors; see the class's contract.
         """
         raise TypeError(f"{self.TYPE} has no dual-mono path: call process_stereo")
-
-    def process_mono_into(
-        self, inp: FloatArray, out: FloatArray, n: int, dst: FloatArray, both: bool, add: bool, strip: FloatArray, coef: float,
-    ) -> int:  # fmt: skip
-        """`process_mono`, then fed on as `Module.process_into`. Only for a `DUAL_MONO`
-        processor with `FEEDS_ON`."""
-        raise TypeError(f"{self.TYPE} does not feed on in its kernel")
 
     def _channel_state(self) -> tuple[tuple[npt.NDArray[Any], npt.NDArray[Any]], ...]:
         """Hook: (left, right) views of every array of per-channel state, made once."""

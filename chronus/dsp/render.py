@@ -278,9 +278,6 @@ class Renderer:
                         call_mono(module, mono_in, mono_out, n)
                     else:
                         call_source(module, mono_out, n)
-        for module in scratch.graph.modules.values():  # with their strips (see `fused`)
-            if module.FEEDS_ON:
-                _warm_feeding_on(module, self.max_block)
         warm_strips(self.max_block)
         warm_idle()
         for module in scratch.graph.modules.values():  # their idle tests, and the lfo's
@@ -326,23 +323,6 @@ class Renderer:
         self._arrivals = 0
         for sample, message in state.get("pending", []):
             self.schedule(int(sample), message)
-
-
-def _warm_feeding_on(module: Module, max_block: int) -> None:
-    """Compile (or load) a module's kernels with their strips, notes inside a block or not,
-    into a mono destination and a stereo one."""
-    mono_in, mono_out, strip = np.zeros(max_block), np.zeros(max_block), np.zeros(4)
-    dst = {False: np.zeros(max_block), True: np.zeros((max_block, 2)).reshape(-1)}
-    for n in (1, max_block):
-        for ahead in (False, True):
-            for both in (False, True):
-                if ahead:
-                    module.note_at(n // 2, 60.0, 127.0, 4)
-                feed = (dst[both], both, not both, strip, 0.5)
-                if isinstance(module, Processor):
-                    module.process_mono_into(mono_in, mono_out, n, *feed)
-                else:
-                    module.process_into(mono_out, n, *feed)
 
 
 def render_offline(

@@ -158,11 +158,8 @@ class Route:
     steady: bool = False
     """In the patch at full gain: adding through it is a plain sum. Kept by `settle` (the
     render path reads it every block; the gain array is slower to ask)."""
-    flat: FloatArray = field(init=False)
-    """`buf` seen as one row (L, R, L, R, …): a kernel feeding it is given one array kind."""
 
     def __post_init__(self) -> None:
-        self.flat = self.buf.reshape(-1)
         self.settle()
 
     def settle(self) -> None:

@@ -9,8 +9,7 @@ from typing import Any, ClassVar, cast
 import numpy as np
 import numpy.typing as npt
 
-from chronus.dsp import fused, idle, kernels
-from chronus.dsp.kernels import FloatArray
+from chronus.dsp import idle, kernels
 from chronus.dsp.module import PARAM_PREFIX, Module, StateValue, velocity_gain
 from chronus.dsp.params import smoothing_coef
 from chronus.dsp.specs import TYPE_SPECS
@@ -193,8 +192,6 @@ class Synth(Module):
         """See `Module.bind_kernels`."""
         self._block = kernels.entry(kernels.synth_block)
         self._block_ahead = kernels.entry(kernels.synth_block_ahead)
-        self._block_into = kernels.entry(fused.synth_strip)
-        self._block_ahead_into = kernels.entry(fused.synth_ahead_strip)
         self._voices_quiet = kernels.entry(idle.voices_quiet)
 
     def can_note_at(self) -> bool:
@@ -262,24 +259,6 @@ class Synth(Module):
         self._block(
             out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls, self._settings,
             self._clock,
-        )  # fmt: skip
-
-    FEEDS_ON = True
-
-    def process_into(
-        self, out: FloatArray, n: int, dst: FloatArray, both: bool, add: bool, strip: FloatArray, coef: float,
-    ) -> int:  # fmt: skip
-        """See `Module.process_into`: `process` and its strip in one call."""
-        if self._ahead_count:
-            count, self._ahead_count = self._ahead_count, 0
-            return self._block_ahead_into(
-                out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls,
-                self._settings, self._clock, self._ahead, count,
-                dst, both, add, strip, coef,
-            )  # fmt: skip
-        return self._block_into(
-            out, n, self.WAVE, self._fv, self._iv, self._smooth, self._controls, self._settings,
-            self._clock, dst, both, add, strip, coef,
         )  # fmt: skip
 
     def load_state(self, state: dict[str, StateValue]) -> None:
