@@ -42,6 +42,10 @@ PART_CLOCK = time.perf_counter_ns
 (~1 µs a read on this VM), several hundred a block."""
 
 
+SEQUENCER = "notes fired: the sequencer"
+INTO_MODULES = "notes fired: into the modules"
+
+
 class Meter:
     """Nanoseconds spent per part in the block being rendered."""
 
@@ -67,7 +71,9 @@ class Meter:
 def instrument(renderer: Any, meter: Meter) -> None:
     """Put the meter's timers around the renderer's parts (on this instance only)."""
     graph = renderer.graph
-    renderer._fire = meter.timed("notes fired", renderer._fire)
+    renderer._fire = meter.timed(SEQUENCER, renderer._fire)
+    ahead = renderer._ahead  # inside the sequencer's time: taken out of it in `measure`
+    ahead.note = meter.timed(INTO_MODULES, ahead.note)
     guard = graph.guard
     for door in ("source", "mono", "stereo"):
         setattr(guard, door, meter.timed(_module_part, getattr(guard, door)))
@@ -115,6 +121,8 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         began = PART_CLOCK()
         renderer.render(out, block)
         total = PART_CLOCK() - began
+        if INTO_MODULES in meter.block:
+            meter.block[SEQUENCER] -= meter.block[INTO_MODULES]
         for part, ns in meter.block.items():
             parts[kind][part].append(ns / 1000.0)
         parts[kind]["the graph's loop, master, timers"].append(
@@ -139,6 +147,42 @@ def measure(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         took.append((CLOCK() - began) / 1000.0)
     figures["fixed cost"] = float(np.median(took))
     print(f"  fixed cost (blocks of 1 frame, median): {figures['fixed cost']:.0f} µs")
+    warm_firing(ones, figures)
+
+
+class _Nowhere:
+    """A performer that plays nothing: the sequencer's own work alone."""
+
+    def note(self, *_: Any) -> None: ...
+    def release(self, *_: Any) -> None: ...
+    def set_param(self, *_: Any) -> None: ...
+    def set_tempo(self, *_: Any) -> None: ...
+
+
+def warm_firing(renderer: Any, figures: dict[str, Any]) -> None:
+    """The notes' two parts again, but each straight after the one before, no block between
+    (the caches hold what they touch): against the parts above, what the block's eviction of
+    the notes' Python objects costs."""
+    sequencer, graph, nowhere = renderer.sequencer, renderer.graph, _Nowhere()
+    fires, notes = [], []
+    ids = list(sequencer.tracks)
+    for _ in range(200):
+        began = PART_CLOCK()
+        sequencer.fire(sequencer.next_sample, nowhere)
+        fires.append((PART_CLOCK() - began) / 1000.0)
+        held: set[str] = set()
+        began = PART_CLOCK()
+        for module_id in ids:
+            graph.note_at(module_id, 1, 48.0, 100.0, 1000, held)
+        notes.append((PART_CLOCK() - began) / 1000.0)
+        for module in graph._ahead:
+            module.flush_notes()
+        graph._ahead.clear()
+    figures["warm sequencer"] = float(np.median(fires))
+    figures["warm notes into the modules"] = float(np.median(notes))
+    print(f"  the same with warm caches (one after the other, no block between; median µs): "
+          f"the sequencer {figures['warm sequencer']:.0f}, {len(ids)} notes into the modules "
+          f"{figures['warm notes into the modules']:.0f}")  # fmt: skip
 
 
 def _play(renderer: Any, out: np.ndarray, blocks: int) -> None:
