@@ -836,6 +836,9 @@ class Builder(Transformer[Token, Any]):
     def link_sync_off(self, items: list[Token]) -> LinkStartStop:
         return LinkStartStop(False)
 
+    def link_status(self, items: list[Token]) -> ShellCommand:
+        return ShellCommand("link")
+
     def link_quantum(self, items: list[Token]) -> LinkQuantum:
         beats = _number(items[0])
         if beats != int(beats):

@@ -366,6 +366,8 @@ class Shell:
                 self._unwatch(intent.arg or "")
             elif name == "sessions":
                 self.write(sessions_text(self.client))
+            elif name == "link":
+                self._show_link()
             elif name == "who":
                 me = self.ensemble.name if self.ensemble is not None else ""
                 rows = json.loads(str(self.client.ask("/clients")[0]))

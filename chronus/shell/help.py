@@ -18,7 +18,7 @@ HELP = """\
 Type commands, one per line (or several, split by `;`, `then` or `and`). For example:
   tempo 128 · faster · a bit slower · twice as fast · half time
   link on · link quantum 8 · link off        Ableton Link: tempo and bar lines with other apps
-  link sync on · link sync off               …and start/stop with them
+  link sync on · link sync off               …and start/stop with them; `link`: where it stands
   add a saw bass through an acid filter      a synth, a filter after it, to the speakers
   bass through distortion then delay         put effects after a module
   add a reverb after lead · connect bass to f1 · remove f1

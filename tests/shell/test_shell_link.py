@@ -1,4 +1,4 @@
-"""`link on`, `link quantum 8`, `link sync on`, `link off` and `health` at the shell, a real
+"""`link on`, `link quantum 8`, `link sync on`, `link`, `link off` and `health` at the shell, a real
 engine behind it."""
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ def test_link_goes_on_takes_a_quantum_shows_in_health_and_goes_off(
         assert "quantum 8 · start/stop sync (stopped)" in written[-1], written
         assert shell.handle("health")
         assert "link: on · " in written[-1]
+        shown = len(written)
+        assert shell.handle("link")  # where it stands, changing nothing
+        assert len(written) == shown + 1 and "quantum 8 · start/stop sync" in written[-1]
         assert shell.handle("link off")
+        assert written[-1] == "link: off", written
+        assert shell.handle("link")
         assert written[-1] == "link: off", written
         assert shell.handle("health")
         assert "link: on" not in written[-1]
