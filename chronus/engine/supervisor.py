@@ -1113,11 +1113,21 @@ class Supervisor:
             self._handle(((address, args) for _, address, args in timed), addr)
             return
         for tag, group in itertools.groupby(timed, key=lambda item: item[0]):
-            raw = ((address, args) for _, address, args in group)
+            messages = [(address, args) for _, address, args in group]
             if tag == IMMEDIATELY:
-                self._handle(raw, addr)
-            elif (commands := self._handle(raw, addr, hold=True)) and self._dated is not None:
-                self._dated.take(tag, commands, addr)
+                self._handle(messages, addr)
+            elif (commands := self._handle(messages, addr, hold=True)) and self._dated is not None:
+                if all(address in MIDI_EVENTS for address, _ in messages):
+                    self._take_midi(tag, commands, addr)
+                else:
+                    self._dated.take(tag, commands, addr)
+
+    def _take_midi(self, tag: int, commands: list[Message], addr: Any) -> None:
+        """The commands of MIDI events, dated by the MIDI process: at the sample their tag
+        names, which may be in the block a slot renders now (`DatedBundles.take_live`)."""
+        assert self._dated is not None and self._keeper is not None and self._midi is not None
+        room = self._dated.take_live(tag, commands, addr, self._keeper.unfinished_stamp())
+        self._midi.stamped(tag, room / self.config.rate)
 
     def _handle(
         self, raw: Iterable[tuple[str, tuple[Arg, ...]]], addr: Any, hold: bool = False

@@ -158,6 +158,6 @@ def test_bridge_reports_not_asked_for_are_ignored() -> None:
     assert told.replies == told.errors == [] and midi.status["port"] is None
 
 
-def test_the_least_latency_covers_device_lead_stamp_block_and_margin() -> None:
-    assert least_latency_ms(2, 128, 48000, 2667) == pytest.approx(2.667 + 4 * 128 / 48 + 4.0)
-    assert least_latency_ms(1, 64, 48000, 0) == pytest.approx(3 * 64 / 48 + 4.0)
+def test_the_least_latency_covers_device_lead_the_block_rendered_and_margin() -> None:
+    assert least_latency_ms(2, 128, 48000, 2667) == pytest.approx(2.667 + 3 * 128 / 48 + 0.5)
+    assert least_latency_ms(1, 64, 48000, 0) == pytest.approx(2 * 64 / 48 + 0.5)
