@@ -20,6 +20,7 @@ from chronus.plugins.registry import PluginRecord
 __all__ = [
     "HostedRing",
     "Manifest",
+    "MidiSetup",
     "PluginInUse",
     "Recording",
     "SeatNames",
@@ -95,6 +96,27 @@ class HostedRing:
 
 
 @dataclass(frozen=True, slots=True)
+class MidiSetup:
+    """MIDI in as a supervisor had it: a new one reads the same port, with the same latency,
+    and routes the events as it did."""
+
+    port: str | None
+    """The MIDI source read (its full name; None: none)."""
+    latency_ms: float
+    reader: int
+    """The pid of the MIDI process reading it (0: none): a new supervisor ends it and starts
+    its own (it ends by itself too, its parent gone)."""
+    target: str | None
+    """The module notes play."""
+    maps: tuple[tuple[int, str, str], ...]
+    """CC number, module, parameter."""
+    learning: tuple[str, str] | None = None
+    """A learn not yet completed: module, parameter."""
+    learner: tuple[Any, ...] | None = None
+    """Who asked for it (a UDP client's address, told when a CC completes it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """A running engine's shared memory, semaphores and processes, by name and pid."""
 
@@ -131,8 +153,10 @@ class Manifest:
     """The plugin registry's records (states, versions, validations, transitions)."""
     timeline: tuple[tuple[int, int, str, str], ...] = ()
     """The engine's latest events with their times (`SlotKeeper.timeline`): a new supervisor
-    goes on from them, so that a post-mortem sees what came before the takeover. Last:
-    a manifest pickled by a supervisor without it (its code older) unpickles the rest right."""
+    goes on from them, so that a post-mortem sees what came before the takeover."""
+    midi: MidiSetup | None = None
+    """MIDI in's port and routes. The fields with defaults come last: a manifest pickled by
+    a supervisor without them (its code older) unpickles the rest right."""
 
     @property
     def pids(self) -> list[int]:

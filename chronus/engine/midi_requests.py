@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from chronus.dsp.patch import Patch
+from chronus.engine.manifest import MidiSetup
 from chronus.engine.midi_in import MidiInput
 from chronus.engine.midi_routes import MidiError, MidiRoutes
 from chronus.engine.midi_timing import MidiTimings
@@ -102,6 +103,28 @@ class MidiRequests:
             self._reply(learned.addr, "/midi/mapped", learned.cc, learned.module, learned.param)
         return commands
 
+    def setup(self) -> MidiSetup:
+        """What a supervisor taking over needs to go on as this one: the port, the routes."""
+        routes, learning = self.routes, self.routes.learning
+        learner = learning[0] if learning is not None else None
+        return MidiSetup(
+            port=self.input.port, latency_ms=self.input.latency_ms,
+            reader=self.input.reader_pid, target=routes.target,
+            maps=tuple((cc, *mapped) for cc, mapped in sorted(routes.maps.items())),
+            learning=learning[1:] if learning is not None else None,
+            learner=learner if _udp_address(learner) else None,
+        )  # fmt: skip
+
+    def resume(self, setup: MidiSetup) -> None:
+        """Go on as the supervisor that died did (`setup`, from its manifest)."""
+        learning = None
+        if setup.learning is not None:
+            learning = (setup.learner, *setup.learning)
+        maps = {cc: (module, param) for cc, module, param in setup.maps}
+        self.routes.restore(setup.target, maps, learning)
+        if setup.port is not None:
+            self.input.resume(setup.port, setup.latency_ms, setup.reader)
+
     def stamped(self, tag: int, room_s: float) -> None:
         """An event dated `tag` (its arrival plus the latency) was stamped now, with
         `room_s` to spare (negative: late)."""
@@ -124,3 +147,16 @@ class MidiRequests:
             **self.input.status, "to": self.routes.target, "maps": maps,
             "timings": self.timings.summary(),
         }  # fmt: skip
+
+
+def _udp_address(addr: Any) -> bool:
+    """Whether `addr` is a UDP client's address, `(host, port)` (IPv6 adds two numbers): a
+    TCP peer's connection ends with its supervisor, and a new one cannot answer it.
+
+    >>> _udp_address(("127.0.0.1", 57120)), _udp_address(("::1", 57120, 0, 0)), _udp_address(None)
+    (True, True, False)
+    """
+    return (
+        isinstance(addr, tuple) and len(addr) in (2, 4)
+        and isinstance(addr[0], str) and all(isinstance(n, int) for n in addr[1:])
+    )  # fmt: skip

@@ -42,6 +42,7 @@ from chronus.engine.link_sync import LinkSync, starts_transport
 from chronus.engine.manifest import (
     HostedRing,
     Manifest,
+    MidiSetup,
     PluginInUse,
     Recording,
     WorkerNames,
@@ -520,14 +521,15 @@ class Supervisor:
         isolated = "isolated" in keeper.hosting.values()  # else no patch walk every tick
         rings = hosted_rings(self.patch, self.hosted) if self.hosted and isolated else ()
         states = tuple((name, self.registry.state(name)) for name in self.registry.names())
+        midi = self._midi.setup() if self._midi is not None else None
         key = (
             self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording,
-            plugins, rings, states,
+            plugins, rings, states, midi,
         )  # fmt: skip
         if key == self._handed:
             return
         self._handed = key
-        manifest = self._manifest_now(workers, recording, plugins, rings)
+        manifest = self._manifest_now(workers, recording, plugins, rings, midi)
         if manifest is None:
             return
         try:
@@ -541,6 +543,7 @@ class Supervisor:
         recording: tuple[str, str, int, int] | None,
         plugins: tuple[PluginInUse, ...],
         rings: tuple[HostedRing, ...],
+        midi: MidiSetup | None,
     ) -> Manifest | None:
         keeper, io = self._keeper, self._io
         parts = (self._io_counters, self._control, self._tap, self._cpu_watch, self._prepared)
@@ -575,6 +578,7 @@ class Supervisor:
             plugins=plugins,
             hosted=rings,
             registry=self.registry.export(),
+            midi=midi,
         )
 
     def reattach(self, manifest: Manifest) -> str:
@@ -641,6 +645,9 @@ class Supervisor:
         self._continue_log(sample)
         if m.recording is not None:
             self._continue_recording(m.recording)
+        midi = getattr(m, "midi", None)  # unset in an older supervisor's manifest
+        if midi is not None and self._midi is not None:
+            self._midi.resume(midi)
         self._hand_down()
         held = sum(seat.worker is not None for seat in self._keeper.seats)
         if refused:
