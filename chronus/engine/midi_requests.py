@@ -8,7 +8,6 @@ at the sample its event arrived at plus the fixed latency (`least_latency_ms`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -125,11 +124,11 @@ class MidiRequests:
         if setup.port is not None:
             self.input.resume(setup.port, setup.latency_ms, setup.reader)
 
-    def stamped(self, tag: int, room_s: float) -> None:
-        """An event dated `tag` (its arrival plus the latency) was stamped now, with
-        `room_s` to spare (negative: late)."""
+    def stamped(self, tag: int, unix_ns: int, room_s: float) -> None:
+        """An event dated `tag` (its arrival plus the latency) was stamped at `unix_ns`,
+        with `room_s` to spare (negative: late)."""
         arrived_ns = unix_ns_of_ntp(tag) - round(self.input.latency_ms * 1e6)
-        self.timings.record((time.time_ns() - arrived_ns) / 1e6, room_s * 1000.0)
+        self.timings.record((unix_ns - arrived_ns) / 1e6, room_s * 1000.0)
 
     def tick(self) -> None:
         """Notice a MIDI process that ended."""

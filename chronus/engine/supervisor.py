@@ -1133,8 +1133,9 @@ class Supervisor:
         """The commands of MIDI events, dated by the MIDI process: at the sample their tag
         names, which may be in the block a slot renders now (`DatedBundles.take_live`)."""
         assert self._dated is not None and self._keeper is not None and self._midi is not None
+        now_ns = time.time_ns()
         room = self._dated.take_live(tag, commands, addr, self._keeper.unfinished_stamp())
-        self._midi.stamped(tag, room / self.config.rate)
+        self._midi.stamped(tag, now_ns, room / self.config.rate)
 
     def _handle(
         self, raw: Iterable[tuple[str, tuple[Arg, ...]]], addr: Any, hold: bool = False

@@ -129,6 +129,39 @@ def test_a_midi_source_plays_a_synth_and_moves_its_cutoff(tmp_path: Path, keys: 
     check_replay(tmp_path, status, "MIDI in")
 
 
+def test_events_too_late_play_where_the_slots_can_logged_there_and_replayed(
+    tmp_path: Path, keys: object
+) -> None:
+    """A latency far below what the engine can keep (1 ms): every event is late, and plays
+    from the first block a slot may still be rendering; the log holds the sample each
+    played at, so the recording has each note there and the offline render equals it."""
+    require_jack()
+    engine = _engine(tmp_path)
+    try:
+        with engine.client() as client:
+            _patch(client)
+            _, latency_ms = client.ask("/midi/in", "test-keys", "bass", 1.0, timeout=30.0)
+            assert float(latency_ms) == 1.0
+            client.ask("/midi/map", 74, "bass", "cutoff")
+            time.sleep(0.3)  # JACK connects the ports
+            _play(keys)
+            client.sync()
+            status = client.status()
+    finally:
+        assert engine.quit() == 0
+    timings = status["engine"]["midi"]["timings"]
+    events = 3 * len(NOTES) + 1  # a CC, a note on and off each, a bend
+    assert timings["events"] == timings["late"] == events
+    assert status["engine"]["osc"]["late"] == events
+    session = read_stamped_log(tmp_path / "s.log")
+    notes = [stamp for stamp, m in session.commands if m.address == "/note/bass"]
+    heard = onsets(read_wav(tmp_path / "out.wav")[0], threshold=1e-4, quiet=4800)
+    assert len(heard) == len(notes) == len(NOTES)
+    for stamp, onset in zip(notes, heard, strict=True):
+        assert 0 <= onset - stamp < 64, "each note sounds from the sample the log holds"
+    check_replay(tmp_path, status, "MIDI in, late")
+
+
 def test_learn_maps_the_next_cc_moved(tmp_path: Path, keys: object) -> None:
     require_jack()
     engine = EngineProcess(port=0, backend="device").boot()
