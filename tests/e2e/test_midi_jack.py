@@ -140,7 +140,9 @@ def test_events_too_late_play_where_the_slots_can_logged_there_and_replayed(
     try:
         with engine.client() as client:
             _patch(client)
-            _, latency_ms = client.ask("/midi/in", "test-keys", "bass", 1.0, timeout=30.0)
+            _, latency_ms = client.ask(
+                "/midi/in", "chronus-test-keys:out", "bass", 1.0, timeout=30.0
+            )
             assert float(latency_ms) == 1.0
             client.ask("/midi/map", 74, "bass", "cutoff")
             time.sleep(0.3)  # JACK connects the ports
