@@ -155,6 +155,7 @@ def test_events_too_late_play_where_the_slots_can_logged_there_and_replayed(
     events = 3 * len(NOTES) + 1  # a CC, a note on and off each, a bend
     assert timings["events"] == timings["late"] == events
     assert status["engine"]["osc"]["late"] == events
+    assert status["engine"]["divergences"] == 0, "both slots played each late event alike"
     session = read_stamped_log(tmp_path / "s.log")
     notes = [stamp for stamp, m in session.commands if m.address == "/note/bass"]
     heard = onsets(read_wav(tmp_path / "out.wav")[0], threshold=1e-4, quiet=4800)
