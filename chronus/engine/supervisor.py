@@ -1131,10 +1131,13 @@ class Supervisor:
 
     def _take_midi(self, tag: int, commands: list[Message], addr: Any) -> None:
         """The commands of MIDI events, dated by the MIDI process: at the sample their tag
-        names, which may be in the block a slot renders now (`DatedBundles.take_live`)."""
+        names, which may be in the block a slot renders now (`DatedBundles.take_live`), but
+        never before a command stamped already (typed a moment before, a paced burst): the
+        slots then apply them in the order the patch here did."""
         assert self._dated is not None and self._keeper is not None and self._midi is not None
         now_ns = time.time_ns()
-        room = self._dated.take_live(tag, commands, addr, self._keeper.unfinished_stamp())
+        earliest = self._pacer.backlog(self._keeper.unfinished_stamp())
+        room = self._dated.take_live(tag, commands, addr, earliest)
         self._midi.stamped(tag, now_ns, room / self.config.rate)
 
     def _handle(
