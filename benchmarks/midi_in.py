@@ -86,6 +86,7 @@ def measure(trials: int, lead: int, block: int, latency_ms: float | None) -> dic
                 keys.send_message([0x90, 60, 100])
                 time.sleep(0.03)
                 keys.send_message([0x80, 60, 0])
+                time.sleep(0.02)  # a status asked for meanwhile would hold the note off up
                 _observe(client, clock)
                 offset = clock.offset_ns()
                 assert offset is not None
@@ -125,7 +126,32 @@ def measure(trials: int, lead: int, block: int, latency_ms: float | None) -> dic
         figures[name] = value
     figures["spread_p1_p99"] = percentile(latencies, 99) - percentile(latencies, 1)
     print(f"  spread (p99 − p1): {figures['spread_p1_p99']:.2f} ms")
+    figures.update(_parts(latencies, float(fixed_ms), device_ms, status["engine"]["midi"]))
     return figures
+
+
+def _parts(
+    latencies: list[float], fixed_ms: float, device_ms: float, midi: dict[str, Any]
+) -> dict[str, Any]:
+    """Where the time goes: the delivery (the key sent until the MIDI process has it: the
+    rest of a latency that was not late is the fixed part), the hop from the MIDI process
+    to the supervisor's stamping and the room left then (the engine's figures)."""
+    delivery = [latency - fixed_ms for latency in latencies]
+    timings = midi.get("timings") or {}
+    parts: dict[str, Any] = {
+        "delivery_p50": statistics.median(delivery),
+        "delivery_p99": percentile(delivery, 99),
+        "hop_ms": timings.get("hop_ms"),
+        "room_ms": timings.get("room_ms"),
+        "midi_late": timings.get("late"),
+    }
+    print(
+        f"  parts: device {device_ms:.2f} + slots and margin {fixed_ms - device_ms:.2f} ms "
+        f"fixed; delivery (key → MIDI process) p50 {parts['delivery_p50']:.2f}, "
+        f"p99 {parts['delivery_p99']:.2f} ms"
+    )
+    print(f"  MIDI process → stamped: {parts['hop_ms']}; room left then: {parts['room_ms']}")
+    return parts
 
 
 if __name__ == "__main__":

@@ -488,8 +488,8 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
             ArgSpec(
                 "latency_ms",
                 "f",
-                "how long after it came an event plays (default: the "
-                "least the engine can take on time: device latency + lead + 1 block + 2 ms)",
+                "how long after it came an event plays (default: the least the engine "
+                "can take on time: device latency + lead + 1 block + 0.5 ms; shorter: late)",
                 1,
                 500,
                 True,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
+
+from chronus.engine.client import EngineError, EngineProcess
 
 
 def parent(pid: int) -> int:
@@ -44,3 +48,23 @@ def gone(pids: set[int], timeout: float = 5.0) -> bool:
         pids = alive
         time.sleep(0.05)
     return False
+
+
+def kill_the_supervisor(engine: EngineProcess) -> None:
+    """SIGKILL the supervisor once a standby waits; return when the standby answers."""
+    with engine.client() as client:
+        deadline = time.monotonic() + 60
+        while not (status := client.status())["engine"]["supervisor"]["standby"]:
+            assert time.monotonic() < deadline, "no standby supervisor"
+            time.sleep(0.2)
+        old = status["engine"]["supervisor"]["pid"]
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if client.status(timeout=1.0)["engine"]["supervisor"]["pid"] != old:
+                    return
+            except EngineError:  # not answering while the new supervisor takes over
+                pass
+            assert time.monotonic() < deadline, "no supervisor took over"
+            time.sleep(0.2)

@@ -202,6 +202,27 @@ class DatedBundles:
         self.bundles += 1
         self.place(self.sample_of(tag), commands, addr)
 
+    def take_live(self, tag: int, commands: list[Message], addr: Any, earliest: int) -> int:
+        """Apply the commands of a live input's bundle (MIDI in: dated its arrival plus a
+        fixed latency just long enough) at the sample `tag` names. `earliest` is the first
+        sample no slot has finished rendering: a slot may be rendering its block now, and
+        the slots then agree where the commands apply (`decisions`), as the log says. One
+        dated before it is late: applied at `earliest`, and counted.
+
+        Returns the room it had: samples from `earliest` to its stamp (negative: late).
+        """
+        self.bundles += 1
+        stamp = self.sample_of(tag)
+        room = stamp - earliest
+        if room < 0:
+            self.late += 1
+            self._play(earliest, commands, addr)
+        elif room < self._ahead:
+            self._play(stamp, commands, addr)
+        else:
+            self.place(stamp, commands, addr)
+        return room
+
     def place(self, stamp: int, commands: list[Message], addr: Any) -> None:
         """Apply, hold, or refuse commands that should apply at sample `stamp`."""
         earliest = self._earliest()

@@ -1021,6 +1021,11 @@ class SlotKeeper:
         """The first sample that no slot can have started rendering."""
         return (self._rendered() + 1) * self._config.block
 
+    def unfinished_stamp(self) -> int:
+        """The first sample that no slot has finished rendering: a slot may be rendering its
+        block now (a command stamped in it then applies where both slots can, `decisions`)."""
+        return self._rendered() * self._config.block
+
     def push(self, stamp: int, payload: bytes) -> int:
         """Send a stamped command to every seat in step, and keep it for joiners.
 

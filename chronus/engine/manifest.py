@@ -22,6 +22,7 @@ __all__ = [
     "HostedRing",
     "LinkKept",
     "Manifest",
+    "MidiSetup",
     "PluginInUse",
     "Recording",
     "SeatNames",
@@ -107,6 +108,27 @@ class LinkKept:
 
 
 @dataclass(frozen=True, slots=True)
+class MidiSetup:
+    """MIDI in as a supervisor had it: a new one reads the same port, with the same latency,
+    and routes the events as it did."""
+
+    port: str | None
+    """The MIDI source read (its full name; None: none)."""
+    latency_ms: float
+    reader: int
+    """The pid of the MIDI process reading it (0: none): a new supervisor ends it and starts
+    its own (it ends by itself too, its parent gone)."""
+    target: str | None
+    """The module notes play."""
+    maps: tuple[tuple[int, str, str], ...]
+    """CC number, module, parameter."""
+    learning: tuple[str, str] | None = None
+    """A learn not yet completed: module, parameter."""
+    learner: tuple[Any, ...] | None = None
+    """Who asked for it (a UDP client's address, told when a CC completes it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """A running engine's shared memory, semaphores and processes, by name and pid."""
 
@@ -148,6 +170,9 @@ class Manifest:
     link: LinkKept | None = None
     """Ableton Link's settings (None: a supervisor older than them handed this one down).
     After `timeline`, for the same reason."""
+    midi: MidiSetup | None = None
+    """MIDI in's port and routes (None: none, or an older supervisor's manifest). Last, for
+    the same reason."""
 
     @property
     def pids(self) -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -55,6 +56,19 @@ class MidiInput:
         self.latency_ms = latency_ms
         self._waiting_in = addr
         self._reader = self._start("--port", spec, "--latency-ms", f"{latency_ms:.3f}")
+
+    def resume(self, port: str, latency_ms: float, reader: int) -> None:
+        """Read `port` again after a takeover: the dead supervisor's MIDI process (`reader`,
+        0: none) is ended, so that no event comes twice, and one of this supervisor's starts."""
+        _end_reader(reader, self._engine)
+        self.latency_ms = latency_ms
+        self.port = port  # kept for a next takeover; cleared if the new process ends
+        self._reader = self._start("--port", port, "--latency-ms", f"{latency_ms:.3f}")
+
+    @property
+    def reader_pid(self) -> int:
+        """The pid of the MIDI process reading a port (0: none)."""
+        return self._reader.pid if self._reader is not None and self.port else 0
 
     def report(self, kind: str, text: str) -> None:
         """A `/midi/bridge` report: relay it to who asked."""
@@ -107,3 +121,20 @@ class MidiInput:
     def status(self) -> dict[str, Any]:
         """For `/engine/status`."""
         return {"port": self.port, "latency_ms": self.latency_ms if self.port else None}
+
+
+def _end_reader(pid: int, engine: str) -> None:
+    """SIGTERM a MIDI process a dead supervisor started, if `pid` is still one (for this
+    engine: a pid used again since is left alone)."""
+    if pid <= 0:
+        return
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            words = cmdline.read().split(b"\0")
+    except OSError:
+        return  # gone
+    if b"chronus.midi.bridge" in words and engine.encode() in words:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass

@@ -3,7 +3,7 @@
 
 An event (`/midi/note`, `/midi/cc`, `/midi/bend`) is translated into canonical commands
 here, before the supervisor stamps them: the bridge dates its bundles, so each command lands
-at the sample its event arrived at plus the fixed latency.
+at the sample its event arrived at plus the fixed latency (`least_latency_ms`).
 """
 
 from __future__ import annotations
@@ -12,30 +12,35 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from chronus.dsp.patch import Patch
+from chronus.engine.manifest import MidiSetup
 from chronus.engine.midi_in import MidiInput
 from chronus.engine.midi_routes import MidiError, MidiRoutes
-from chronus.protocol import Message
+from chronus.engine.midi_timing import MidiTimings
+from chronus.protocol import Message, unix_ns_of_ntp
 
 __all__ = ["MARGIN_MS", "MidiRequests", "least_latency_ms"]
 
-MARGIN_MS: Final = 4.0
-"""Room for the supervisor to be late with an event (its loop's wake-up, a busy moment)
-before the event would miss its sample and be applied at once, off by that much. Measured
-on JACK at load average 21 (lead 2 × 128): 15.5 ms in all was late for 25 of 40 events,
-17 ms for none."""
+MARGIN_MS: Final = 0.5
+"""How far past the first block no slot can have started an event is dated. An event comes
+in as a JACK cycle begins, as the audio I/O hands a block over; read on the sample clock it
+is a little after that block's first sample (0.08 ms at the median on JACK here), or a
+little before it when the MIDI process ran first in the cycle: this keeps the latter in the
+same block. It buys no time for the hop to the supervisor: an event stamped by the end of
+the cycle it came in is on time whatever the margin, one later is late by up to a block
+(applied where the slots still can, `DatedBundles.take_live`)."""
 
 Reply = Callable[..., None]
 
 
 def least_latency_ms(lead: int, block: int, rate: int, device_latency_us: int) -> float:
-    """The shortest fixed MIDI latency every event can keep: the device's latency, the
-    slots' lead, the block being rendered and the one a command is stamped beyond, and
-    `MARGIN_MS`.
+    """The shortest fixed MIDI latency an event stamped in the cycle it came in can keep:
+    the device's latency, the slots' lead, the block a slot renders as the event comes in,
+    and `MARGIN_MS`.
 
     >>> round(least_latency_ms(2, 128, 48000, 2667), 2)
-    17.33
+    11.17
     """
-    return device_latency_us / 1000.0 + (lead + 2) * block / rate * 1000.0 + MARGIN_MS
+    return device_latency_us / 1000.0 + (lead + 1) * block / rate * 1000.0 + MARGIN_MS
 
 
 class MidiRequests:
@@ -48,6 +53,7 @@ class MidiRequests:
     ) -> None:  # fmt: skip
         self.routes = MidiRoutes()
         self.input = MidiInput(engine, reply, error, tell)
+        self.timings = MidiTimings()
         self._patch, self._latency_ms = patch, latency_ms
         self._reply, self._error, self._tell = reply, error, tell
         self._told = ""
@@ -96,6 +102,34 @@ class MidiRequests:
             self._reply(learned.addr, "/midi/mapped", learned.cc, learned.module, learned.param)
         return commands
 
+    def setup(self) -> MidiSetup:
+        """What a supervisor taking over needs to go on as this one: the port, the routes."""
+        routes, learning = self.routes, self.routes.learning
+        learner = learning[0] if learning is not None else None
+        return MidiSetup(
+            port=self.input.port, latency_ms=self.input.latency_ms,
+            reader=self.input.reader_pid, target=routes.target,
+            maps=tuple((cc, *mapped) for cc, mapped in sorted(routes.maps.items())),
+            learning=learning[1:] if learning is not None else None,
+            learner=learner if _udp_address(learner) else None,
+        )  # fmt: skip
+
+    def resume(self, setup: MidiSetup) -> None:
+        """Go on as the supervisor that died did (`setup`, from its manifest)."""
+        learning = None
+        if setup.learning is not None:
+            learning = (setup.learner, *setup.learning)
+        maps = {cc: (module, param) for cc, module, param in setup.maps}
+        self.routes.restore(setup.target, maps, learning)
+        if setup.port is not None:
+            self.input.resume(setup.port, setup.latency_ms, setup.reader)
+
+    def stamped(self, tag: int, unix_ns: int, room_s: float) -> None:
+        """An event dated `tag` (its arrival plus the latency) was stamped at `unix_ns`,
+        with `room_s` to spare (negative: late)."""
+        arrived_ns = unix_ns_of_ntp(tag) - round(self.input.latency_ms * 1e6)
+        self.timings.record((unix_ns - arrived_ns) / 1e6, room_s * 1000.0)
+
     def tick(self) -> None:
         """Notice a MIDI process that ended."""
         self.input.tick()
@@ -108,4 +142,20 @@ class MidiRequests:
     def status(self) -> dict[str, Any]:
         """For `/engine/status`: the port, the latency, where notes go, the CC maps."""
         maps = {str(cc): f"{m}.{p}" for cc, (m, p) in sorted(self.routes.maps.items())}
-        return {**self.input.status, "to": self.routes.target, "maps": maps}
+        return {
+            **self.input.status, "to": self.routes.target, "maps": maps,
+            "timings": self.timings.summary(),
+        }  # fmt: skip
+
+
+def _udp_address(addr: Any) -> bool:
+    """Whether `addr` is a UDP client's address, `(host, port)` (IPv6 adds two numbers): a
+    TCP peer's connection ends with its supervisor, and a new one cannot answer it.
+
+    >>> _udp_address(("127.0.0.1", 57120)), _udp_address(("::1", 57120, 0, 0)), _udp_address(None)
+    (True, True, False)
+    """
+    return (
+        isinstance(addr, tuple) and len(addr) in (2, 4)
+        and isinstance(addr[0], str) and all(isinstance(n, int) for n in addr[1:])
+    )  # fmt: skip

@@ -111,6 +111,20 @@ class MidiRoutes:
         _spec(patch, module, param)
         self._learning = (addr, module, param)
 
+    @property
+    def learning(self) -> tuple[Any, str, str] | None:
+        """The learn waiting for a CC: who asked, the module, the parameter (None: none)."""
+        return self._learning
+
+    def restore(
+        self, target: str | None, maps: dict[int, tuple[str, str]],
+        learning: tuple[Any, str, str] | None,
+    ) -> None:  # fmt: skip
+        """The routes a supervisor that died had (checked against its patch then; a module
+        gone since is told when an event reaches it)."""
+        self.target, self.maps, self._learning = target, dict(maps), learning
+        self._held.clear()
+
     def take_learned(self) -> Learned | None:
         """The learn the last CC completed, once."""
         learned, self._learned = self._learned, None

@@ -42,6 +42,7 @@ from chronus.engine.link_sync import LinkSync, starts_transport
 from chronus.engine.manifest import (
     HostedRing,
     Manifest,
+    MidiSetup,
     PluginInUse,
     Recording,
     WorkerNames,
@@ -537,14 +538,15 @@ class Supervisor:
         rings = hosted_rings(self.patch, self.hosted) if self.hosted and isolated else ()
         states = tuple((name, self.registry.state(name)) for name in self.registry.names())
         link = self._link_sync.kept() if self._link_sync is not None else None
+        midi = self._midi.setup() if self._midi is not None else None
         key = (
             self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording,
-            plugins, rings, states, link,
+            plugins, rings, states, link, midi,
         )  # fmt: skip
         if key == self._handed:
             return
         self._handed = key
-        manifest = self._manifest_now(workers, recording, plugins, rings)
+        manifest = self._manifest_now(workers, recording, plugins, rings, midi)
         if manifest is None:
             return
         try:
@@ -558,6 +560,7 @@ class Supervisor:
         recording: tuple[str, str, int, int] | None,
         plugins: tuple[PluginInUse, ...],
         rings: tuple[HostedRing, ...],
+        midi: MidiSetup | None,
     ) -> Manifest | None:
         keeper, io = self._keeper, self._io
         parts = (self._io_counters, self._control, self._tap, self._cpu_watch, self._prepared)
@@ -593,6 +596,7 @@ class Supervisor:
             hosted=rings,
             registry=self.registry.export(),
             link=self._link_sync.kept() if self._link_sync is not None else None,
+            midi=midi,
         )
 
     def reattach(self, manifest: Manifest) -> str:
@@ -662,6 +666,9 @@ class Supervisor:
         self._continue_log(sample)
         if m.recording is not None:
             self._continue_recording(m.recording)
+        midi = getattr(m, "midi", None)  # unset in an older supervisor's manifest
+        if midi is not None and self._midi is not None:
+            self._midi.resume(midi)
         self._hand_down()
         held = sum(seat.worker is not None for seat in self._keeper.seats)
         if refused:
@@ -1136,11 +1143,25 @@ class Supervisor:
             self._handle(((address, args) for _, address, args in timed), addr)
             return
         for tag, group in itertools.groupby(timed, key=lambda item: item[0]):
-            raw = ((address, args) for _, address, args in group)
+            messages = [(address, args) for _, address, args in group]
             if tag == IMMEDIATELY:
-                self._handle(raw, addr)
-            elif (commands := self._handle(raw, addr, hold=True)) and self._dated is not None:
-                self._dated.take(tag, commands, addr)
+                self._handle(messages, addr)
+            elif (commands := self._handle(messages, addr, hold=True)) and self._dated is not None:
+                if all(address in MIDI_EVENTS for address, _ in messages):
+                    self._take_midi(tag, commands, addr)
+                else:
+                    self._dated.take(tag, commands, addr)
+
+    def _take_midi(self, tag: int, commands: list[Message], addr: Any) -> None:
+        """The commands of MIDI events, dated by the MIDI process: at the sample their tag
+        names, which may be in the block a slot renders now (`DatedBundles.take_live`), but
+        never before a command stamped already (typed a moment before, a paced burst): the
+        slots then apply them in the order the patch here did."""
+        assert self._dated is not None and self._keeper is not None and self._midi is not None
+        now_ns = time.time_ns()
+        earliest = self._pacer.backlog(self._keeper.unfinished_stamp())
+        room = self._dated.take_live(tag, commands, addr, earliest)
+        self._midi.stamped(tag, now_ns, room / self.config.rate)
 
     def _handle(
         self, raw: Iterable[tuple[str, tuple[Arg, ...]]], addr: Any, hold: bool = False

@@ -30,8 +30,8 @@ def midi_answer(address: str, args: tuple[Arg, ...]) -> str:
 
     >>> midi_answer("/midi/ports", ('[[0, "keys:out"], [1, "pads:out"]]',))
     'MIDI sources: 0 keys:out, 1 pads:out'
-    >>> midi_answer("/midi/in", ("keys:out", 17.33))
-    'MIDI in: keys:out (each event plays 17.3 ms after it comes)'
+    >>> midi_answer("/midi/in", ("keys:out", 11.17))
+    'MIDI in: keys:out (each event plays 11.2 ms after it comes)'
     >>> midi_answer("/midi/mapped", (74, "bass", "cutoff"))
     'cc 74 moves bass cutoff'
     """

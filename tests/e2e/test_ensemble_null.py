@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from chronus.engine.announce import EXPIRY_ENV
-from chronus.engine.client import EngineClient, EngineError, EngineProcess
+from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import encode_raw, parse_packet
+from tests.processes import kill_the_supervisor
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,30 +243,10 @@ def test_shells_subscribe_again_after_a_supervisor_takeover(tmp_path: Path) -> N
 
 def _taken_over_and_back(engine: EngineProcess, home: Path) -> None:
     with _ana_and_ben(engine, home) as (ana, ben):
-        _kill_the_supervisor(engine)
+        kill_the_supervisor(engine)
         ana.type("tempo 150")  # the new supervisor knows no subscriber until they renew
         # Within a renewal ben subscribes again, sees that the engine forgot him, resyncs.
         ben.wait_for("not heard: resynced with the engine", timeout=30)
         _wait_clients(engine, {"ana", "ben"})
         ana.type("tempo 160")
         ben.wait_for("[ana] tempo 150 → 160")
-
-
-def _kill_the_supervisor(engine: EngineProcess) -> None:
-    """SIGKILL the supervisor once a standby waits; return when the standby answers."""
-    with engine.client() as client:
-        deadline = time.monotonic() + 60
-        while not (status := client.status())["engine"]["supervisor"]["standby"]:
-            assert time.monotonic() < deadline, "no standby supervisor"
-            time.sleep(0.2)
-        old = status["engine"]["supervisor"]["pid"]
-        os.kill(old, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if client.status(timeout=1.0)["engine"]["supervisor"]["pid"] != old:
-                    return
-            except EngineError:  # not answering while the new supervisor takes over
-                pass
-            assert time.monotonic() < deadline, "no supervisor took over"
-            time.sleep(0.2)

@@ -22,7 +22,7 @@ from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.conftest import require_jack
 from tests.onsets import onsets
-from tests.processes import descendants, gone
+from tests.processes import descendants, gone, kill_the_supervisor
 from tests.sessions import check_replay
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
@@ -129,6 +129,42 @@ def test_a_midi_source_plays_a_synth_and_moves_its_cutoff(tmp_path: Path, keys: 
     check_replay(tmp_path, status, "MIDI in")
 
 
+def test_events_too_late_play_where_the_slots_can_logged_there_and_replayed(
+    tmp_path: Path, keys: object
+) -> None:
+    """A latency far below what the engine can keep (1 ms): every event is late, and plays
+    from the first block a slot may still be rendering; the log holds the sample each
+    played at, so the recording has each note there and the offline render equals it."""
+    require_jack()
+    engine = _engine(tmp_path)
+    try:
+        with engine.client() as client:
+            _patch(client)
+            _, latency_ms = client.ask(
+                "/midi/in", "chronus-test-keys:out", "bass", 1.0, timeout=30.0
+            )
+            assert float(latency_ms) == 1.0
+            client.ask("/midi/map", 74, "bass", "cutoff")
+            time.sleep(0.3)  # JACK connects the ports
+            _play(keys)
+            client.sync()
+            status = client.status()
+    finally:
+        assert engine.quit() == 0
+    timings = status["engine"]["midi"]["timings"]
+    events = 3 * len(NOTES) + 1  # a CC, a note on and off each, a bend
+    assert timings["events"] == timings["late"] == events
+    assert status["engine"]["osc"]["late"] == events
+    assert status["engine"]["divergences"] == 0, "both slots played each late event alike"
+    session = read_stamped_log(tmp_path / "s.log")
+    notes = [stamp for stamp, m in session.commands if m.address == "/note/bass"]
+    heard = onsets(read_wav(tmp_path / "out.wav")[0], threshold=1e-4, quiet=4800)
+    assert len(heard) == len(notes) == len(NOTES)
+    for stamp, onset in zip(notes, heard, strict=True):
+        assert 0 <= onset - stamp < 64, "each note sounds from the sample the log holds"
+    check_replay(tmp_path, status, "MIDI in, late")
+
+
 def test_learn_maps_the_next_cc_moved(tmp_path: Path, keys: object) -> None:
     require_jack()
     engine = EngineProcess(port=0, backend="device").boot()
@@ -181,3 +217,50 @@ def test_the_midi_process_killed_costs_midi_never_sound(keys: object) -> None:
         assert end["io"]["underruns"] == start["io"]["underruns"]
     finally:
         assert engine.quit() == 0
+
+
+def _midi_in_reads(client: EngineClient, port: str, timeout: float = 30.0) -> None:
+    """Wait until the engine's MIDI process tells it reads `port`."""
+    deadline = time.monotonic() + timeout
+    while not any(f"MIDI in reads {port}" in e["text"] for e in client.now()["events"]):
+        assert time.monotonic() < deadline, f"no MIDI process read {port} again"
+        time.sleep(0.2)
+
+
+def test_midi_in_and_its_routes_outlive_a_killed_supervisor(tmp_path: Path, keys: object) -> None:
+    """SIGKILL the supervisor: the new one reads the same port (the old MIDI process ended,
+    so no event comes twice), notes play the same module, the CC map moves the same
+    parameter, and the learn asked before the kill completes after it."""
+    require_jack()
+    engine = EngineProcess(
+        port=0, backend="device", extra_args=["--log", str(tmp_path / "s.log")]
+    ).boot()
+    try:
+        with engine.client() as client:
+            _patch(client)
+            client.ask("/midi/in", "chronus-test-keys", "bass", timeout=30.0)
+            client.ask("/midi/map", 74, "bass", "cutoff")
+            client.send_raw("/midi/learn", "bass", "res")
+            client.sync()
+            old_reader = set(_midi_processes(engine))
+            kill_the_supervisor(engine)
+            assert gone(old_reader), "the dead supervisor's MIDI process ends"
+            _midi_in_reads(client, "chronus-test-keys:out")
+            midi = client.status()["engine"]["midi"]
+            assert (midi["port"], midi["to"]) == ("chronus-test-keys:out", "bass")
+            assert midi["maps"] == {"74": "bass.cutoff"}
+            readers = _midi_processes(engine)
+            assert len(readers) == 1 and not old_reader & set(readers)
+            time.sleep(0.3)  # JACK connects the ports
+            keys.send_message([0xB0, 71, 0])  # type: ignore[attr-defined] # the learn's
+            assert client.wait_for("/midi/mapped", timeout=5.0) == (71, "bass", "res")
+            keys.send_message([0xB0, 74, 127])  # type: ignore[attr-defined]
+            keys.send_message([0x90, 62, 100])  # type: ignore[attr-defined]
+            time.sleep(0.2)
+            client.sync()
+            params = client.dump()["modules"]["bass"]["params"]
+    finally:
+        assert engine.quit() == 0
+    assert params["cutoff"] == 20000.0 and params["res"] == 0.0
+    session = read_stamped_log(tmp_path / "s.log")
+    assert [m.args[0] for _, m in session.commands if m.address == "/note/bass"] == [62]

@@ -148,3 +148,26 @@ def test_a_bundle_released_after_its_sample_is_late() -> None:
     assert engine.played == [(None, ["/mod/a/cutoff"], "client")]
     [(_, address, (late,))] = engine.replies
     assert address == "/late" and abs(late - (engine.earliest() - named) / RATE) < 0.001
+
+
+def _take_live(engine: _Engine, ahead_s: float, earliest: int) -> tuple[int, float]:
+    """A live input's bundle dated `ahead_s` from now: the room it had, and its sample."""
+    since_ns = time.monotonic_ns() - int(engine.io[IoField.LAST_BLOCK_NS])
+    tag = ntp_of_unix(time.time() + ahead_s)
+    room = engine.dated.take_live(tag, [validate("/note/a", (60, 100))], "midi", earliest)
+    return room, (engine.BLOCKS - 1) * 128 + (since_ns / 1e9 + ahead_s) * RATE
+
+
+def test_a_live_bundle_may_land_in_the_block_a_slot_renders_and_a_late_one_plays_there() -> None:
+    engine = _Engine()
+    unfinished = engine.BLOCKS * 128  # a slot may be rendering this block: not the earliest
+    room, expected = _take_live(engine, 0.004, unfinished)  # in it: at its own sample
+    [(stamp, _, addr)] = engine.played
+    assert stamp is not None and stamp < engine.earliest() and addr == "midi"
+    assert abs(stamp - expected) < 0.0005 * RATE and room == stamp - unfinished
+    room, _ = _take_live(engine, -0.01, unfinished)  # before it: late, played at it
+    assert room < 0 and engine.played[-1][0] == unfinished
+    assert engine.dated.late == 1 and engine.replies == [], "the MIDI process is told nothing"
+    room, _ = _take_live(engine, 0.5, unfinished)  # far ahead (a latency asked for): waits
+    assert room > 0.4 * RATE and len(engine.played) == 2 and engine.dated.waiting == 1
+    assert engine.dated.bundles == 3

@@ -3,6 +3,7 @@ learn, pitch bend; and the `/midi/*` requests' answers."""
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -158,6 +159,36 @@ def test_bridge_reports_not_asked_for_are_ignored() -> None:
     assert told.replies == told.errors == [] and midi.status["port"] is None
 
 
-def test_the_least_latency_covers_device_lead_stamp_block_and_margin() -> None:
-    assert least_latency_ms(2, 128, 48000, 2667) == pytest.approx(2.667 + 4 * 128 / 48 + 4.0)
-    assert least_latency_ms(1, 64, 48000, 0) == pytest.approx(3 * 64 / 48 + 4.0)
+def test_the_least_latency_covers_device_lead_the_block_rendered_and_margin() -> None:
+    assert least_latency_ms(2, 128, 48000, 2667) == pytest.approx(2.667 + 3 * 128 / 48 + 0.5)
+    assert least_latency_ms(1, 64, 48000, 0) == pytest.approx(2 * 64 / 48 + 0.5)
+
+
+def test_a_new_supervisor_routes_as_the_one_that_died() -> None:
+    """The setup a manifest carries (pickled, as the parent holds it) gives a new
+    supervisor's routes: where notes go, the CC maps, a learn still waiting and who asked."""
+    told, patch = _Told(), _patch(("bass", "saw"), ("lead", "saw"))
+    old = told.requests(patch)
+    old.request(validate("/midi/to", ("lead",)), ("127.0.0.1", 5000))
+    old.request(validate("/midi/map", (74, "bass", "cutoff")), ("127.0.0.1", 5000))
+    old.request(validate("/midi/learn", ("bass", "res")), ("127.0.0.1", 5001))
+    setup = pickle.loads(pickle.dumps(old.setup()))
+    assert setup.port is None and setup.reader == 0, "no port read: none to read again"
+    new_told = _Told()
+    new = new_told.requests(patch)
+    new.resume(setup)
+    assert new.status["to"] == "lead" and new.status["maps"] == {"74": "bass.cutoff"}
+    assert _lists(new.translate(_note(48, 90))) == [["/note/lead", 48.0, 90.0]]
+    [moved] = new.translate(validate("/midi/cc", (71, 127)))
+    assert moved.to_list() == ["/mod/bass/res", 1.0]
+    assert new_told.replies == [(("127.0.0.1", 5001), "/midi/mapped", 71, "bass", "res")]
+    assert new.setup().learning is None, "the learn is done"
+
+
+def test_a_learn_asked_over_tcp_is_kept_without_its_asker() -> None:
+    told, patch = _Told(), _patch(("bass", "saw"))
+    midi = told.requests(patch)
+    midi.request(validate("/midi/learn", ("bass", "res")), object())  # a TCP peer
+    setup = midi.setup()
+    assert setup.learning == ("bass", "res") and setup.learner is None
+    pickle.dumps(setup)
