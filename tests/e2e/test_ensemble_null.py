@@ -23,6 +23,7 @@ from chronus.engine.announce import EXPIRY_ENV
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.protocol import encode_raw, parse_packet
 from tests.processes import kill_the_supervisor
+from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,10 +160,16 @@ def test_two_shells_see_each_others_changes(engine: EngineProcess, tmp_path: Pat
         assert "[ben]" not in ben.text
 
 
-def test_undo_takes_back_this_shells_lines_and_leaves_the_others(
-    engine: EngineProcess, tmp_path: Path
-) -> None:
-    with _ana_and_ben(engine, tmp_path) as (ana, ben):
+def test_undo_takes_back_this_shells_lines_and_leaves_the_others(tmp_path: Path) -> None:
+    engine = EngineProcess(port=0, backend="null").boot()  # its own: the others add a bass
+    try:
+        _undo_in_two_shells(engine, tmp_path)
+    finally:
+        engine.quit()
+
+
+def _undo_in_two_shells(engine: EngineProcess, home: Path) -> None:
+    with _ana_and_ben(engine, home) as (ana, ben):
         ana.type("set bass cutoff 700")
         ben.wait_for("[ana] bass cutoff")
         ben.type("tempo 150")
@@ -214,7 +221,7 @@ def test_a_vanished_subscriber_is_dropped_and_the_engine_plays_on(
         shell.wait_for("chronus on")
         stream.sendall(b"\xc0" + encode_raw("/notify", 1, "tcp") + b"\xc0")
         _wait_clients(engine, {"gone", "tcp"})
-        with engine.client() as client:
+        with engine.client() as client, StallMonitor() as host:
             before = client.now()
             shell.process.send_signal(signal.SIGKILL)  # no `/notify 0`: it just vanishes
             shell.process.wait(5)
@@ -227,7 +234,8 @@ def test_a_vanished_subscriber_is_dropped_and_the_engine_plays_on(
             status = client.status()
         assert status["engine"]["notify"]["dropped"] >= 2
         assert after["sample"] > before["sample"], "the engine plays on"
-        assert after["underruns"] == before["underruns"]
+        # None but what the host's stalls of the engine's CPUs explain (a loaded machine).
+        assert after["underruns"] - before["underruns"] <= host.blocks_bound(128 / 48)
     finally:
         shell.close()
         stream.close()
