@@ -27,7 +27,7 @@ def _commands() -> list[tuple[int, Message]]:
 
 
 def _schedule(commands: list[tuple[int, Message]], until: int, step: int) -> list[MidiEvent]:
-    schedule = MidiSchedule(RATE, {"bass"})
+    schedule = MidiSchedule(RATE, {"bass": 0})
     events: list[MidiEvent] = []
     pending = list(commands)
     for edge in range(step, until + step, step):
@@ -66,13 +66,13 @@ def test_the_schedule_is_the_same_in_any_pieces() -> None:
 
 
 def test_a_stop_sends_the_note_offs_at_once() -> None:
-    schedule = MidiSchedule(RATE, {"bass"})
+    schedule = MidiSchedule(RATE, {"bass": 0})
     for message in _commands()[:2]:
         schedule.apply(message[1], 0)
     schedule.apply(validate("/seq/bass/gate", (1.0,)), 0)
     schedule.apply(validate("/seq/bass/pattern", ("c2",)), 0)
     schedule.apply(validate("/seq/stop", ()), 5000)
     assert schedule.events_until(100_000) == [
-        MidiEvent(0, (0x90, 36, 100)),
-        MidiEvent(5000, (0x80, 36, 0)),
+        MidiEvent(0, "bass", (0x90, 36, 100)),
+        MidiEvent(5000, "bass", (0x80, 36, 0)),
     ]
