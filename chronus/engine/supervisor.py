@@ -49,6 +49,7 @@ from chronus.engine.manifest import (
     semaphore_name,
     unlink_semaphore,
 )
+from chronus.engine.midi_out import MidiOutput
 from chronus.engine.midi_requests import MidiRequests, least_latency_ms
 from chronus.engine.now import (
     TransportView,
@@ -113,6 +114,7 @@ __all__ = ["EngineConfig", "EngineStartError", "Supervisor"]
 
 _BOOT_TIMEOUT_S = 120.0
 _TICK_S = 0.01
+_MIDI_OUT = frozenset({"/midi/outs", "/midi/out", "/midi/clock"})
 _LOG_WAIT_S = 1.0
 """How long a logged command waits for a slot to report the sample it applied at."""
 _STAGED = ("/patch/", "/mod/", "/seq/", "/tempo")
@@ -257,6 +259,7 @@ class Supervisor:
         self._underruns = UnderrunSpells(config.block, config.rate)
         self._dated: DatedBundles | None = None
         self._midi: MidiRequests | None = None
+        self._midi_out: MidiOutput | None = None
         self._link_sync: LinkSync | None = None
         self._announcer = Announcer(self._tell_subscriber, self._reply, self._error)
         """The clients that hear of every change (`/notify`); a supervisor that takes over
@@ -414,6 +417,15 @@ class Supervisor:
             engine, lambda: self.patch, self._midi_latency_ms, self._reply, self._error,
             self._tell,
         )  # fmt: skip
+        c = self.config
+        self._midi_out = MidiOutput(
+            c.rate, self._clock_offset_ns, c.block, lambda: self.patch, self._reply,
+            self._error, self._tell,
+        )  # fmt: skip
+
+    def _clock_offset_ns(self) -> float | None:
+        """When sample 0 was handed to the device (monotonic ns), as the clock reads now."""
+        return self._dated.clock.offset_ns() if self._dated is not None else None
 
     def _midi_latency_ms(self) -> float:
         """The least fixed latency MIDI events can keep on this engine's device."""
@@ -742,6 +754,8 @@ class Supervisor:
         """Stop the children, wait for them, and free the shared memory."""
         if self._midi is not None:
             self._midi.stop()
+        if self._midi_out is not None:
+            self._midi_out.stop()
         if self._link_sync is not None:
             self._link_sync.disable()
         if self._dated is not None and (dropped := self._dated.clear()):
@@ -831,6 +845,8 @@ class Supervisor:
                 self._dated.tick()
             if self._midi is not None:
                 self._midi.tick()
+            if self._midi_out is not None:
+                self._midi_out.tick(keeper.next_stamp())
             if self._link_sync is not None and self._keeper is not None:
                 self._link_tick(self._link_sync)
             self._announcer.tick()
@@ -915,6 +931,8 @@ class Supervisor:
             else:
                 stamp = self._pacer.stamp(earliest, cost_us(message), force=True)
         seq = self._keeper.push(stamp, encode(message) if payload is None else payload)
+        if self._midi_out is not None:
+            self._midi_out.command(message, stamp)
         if self._session_log is not None:
             self._unlogged.append((seq, stamp, message, time.monotonic()))
             self._write_log()
@@ -1305,6 +1323,8 @@ class Supervisor:
             self._commit_request(message, addr)
         elif message.address.startswith("/record/"):
             self._record_request(message, addr)
+        elif message.address in _MIDI_OUT and self._midi_out is not None:
+            self._midi_out.request(message, addr, self.next_stamp())
         elif message.address.startswith("/midi/") and self._midi is not None:
             self._midi.request(message, addr)
         elif message.address.startswith("/link"):
@@ -1535,6 +1555,7 @@ class Supervisor:
                 "recording": self._recorder.status() if self._recorder else {},
                 "http": self._http.status() if self._http else {},
                 "midi": self._midi.status if self._midi else {},
+                "midi_out": self._midi_out.status if self._midi_out else {},
                 "notice": self.notice,
                 "log": str(Path(c.log).resolve()) if c.log else None,
                 "leftovers": self._leftovers.summary(),

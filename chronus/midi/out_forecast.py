@@ -101,15 +101,28 @@ class MidiForecast:
             self._void_from = min(change.stamp, self._void_from)
         heapq.heappush(self._waiting, change)
 
-    def tick(self, final_until: int, horizon_until: int) -> Batch:
-        """Bring `final` to `final_until` (the next stamp) and the forecast to
-        `horizon_until`; the batch for the MIDI process."""
+    def tick_final(self, final_until: int) -> list[MidiEvent]:
+        """Bring `final` alone to `final_until` (nothing is sent out: no forecast is made);
+        its events."""
         final_until = max(final_until, self._final_at)
         waiting = self._waiting
         while waiting and waiting[0].stamp < final_until:
             _apply(self.final, heapq.heappop(waiting), self._final_at)
-        final_events = self.final.events_until(final_until)
         self._final_at = final_until
+        return self.final.events_until(final_until)
+
+    def idle(self, final_until: int) -> None:
+        """A tick with no MIDI out: `final` alone goes on (no copy is made)."""
+        self.tick_final(final_until)
+        self._forecast = None
+        self._void_from = self._sent_until = self._final_at
+
+    def tick(self, final_until: int, horizon_until: int) -> Batch:
+        """Bring `final` to `final_until` (the next stamp) and the forecast to
+        `horizon_until`; the batch for the MIDI process."""
+        final_events = self.tick_final(final_until)
+        final_until = self._final_at
+        waiting = self._waiting
         retract: int | None = None
         events: list[MidiEvent] = []
         forecast = self._forecast
@@ -128,6 +141,17 @@ class MidiForecast:
         events += forecast.events_until(horizon_until)
         self._forecast_at = self._sent_until = horizon_until
         return Batch(retract, events)
+
+    def resend(self) -> None:
+        """The MIDI process is new and holds nothing: send everything from the next stamp
+        again."""
+        self._forecast = None
+        self._void_from = self._sent_until = self._final_at
+
+    @property
+    def final_at(self) -> int:
+        """Where the final schedule is (the next stamp at the last tick)."""
+        return self._final_at
 
     @property
     def channels(self) -> dict[str, int]:

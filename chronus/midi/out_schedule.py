@@ -54,6 +54,12 @@ class MidiEvent:
     data: tuple[int, ...]
 
 
+def _order(event: MidiEvent) -> tuple[int, bool]:
+    """By sample; at one sample, note offs first (a note played again must sound), the rest
+    as they came (Start before the clock's first tick)."""
+    return event.sample, event.data[0] & 0xF0 != _NOTE_OFF
+
+
 class _Writer:
     """A `Performer` that writes the notes of the tracks sent out as MIDI events."""
 
@@ -96,7 +102,7 @@ class _Writer:
                 self.sounding[module_id] = kept
             else:
                 del self.sounding[module_id]
-        due = sorted(e for e in self.events if e.sample < until)
+        due = sorted((e for e in self.events if e.sample < until), key=_order)
         self.events = [e for e in self.events if e.sample >= until]
         return due
 

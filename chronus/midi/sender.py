@@ -1,0 +1,223 @@
+"""The MIDI-out process: a JACK client that writes each event at its exact frame.
+
+The supervisor starts it (`python -m chronus.midi.sender`) and writes to its stdin, one JSON
+object a line: `{"clock": [offset_ns, rate, block]}` (the engine's sample clock, see
+`chronus.midi.frames`), `{"ports": {"bass": "synth:midi_in", "": ["synth:midi_in"]}}` (the
+JACK port of each track, and the clock's destinations under `""`), `{"retract": sample}`
+(drop what is held from there on) and `{"events": [[sample, port, [bytes…]], …]}` (in
+order). It answers on stdout, a JSON object a line: `ready`, `outputs` (the MIDI inputs it
+can send to) and `failed`; `{"list": 1}` asks for `outputs` again.
+
+The events wait in a deque, in order; the JACK process callback takes those of its period
+and writes each at its frame offset (`write_midi_event`), so the time a message leaves is
+exact to the frame, whatever the moment it was handed over; an event whose frame has passed
+goes at the period's start and is counted late. The callback allocates little (a tuple per
+event taken) and never waits: the reader thread only appends and pops at the deque's ends.
+
+It ends when its stdin closes (the supervisor is gone) or on SIGTERM, with All Notes Off on
+every channel its tracks used, so a synth is not left holding notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any, Final, TextIO
+
+from chronus.engine.titles import set_title
+from chronus.midi.frames import cycle_delta, handover_frame
+
+__all__ = ["CLIENT_NAME", "CLOCK_PORT", "Sender", "main", "port_name"]
+
+CLIENT_NAME: Final = "chronus-midi-out"
+"""The JACK client; a track's port is `chronus-midi-out:<track>`, the clock's `…:clock`."""
+CLOCK_PORT: Final = "clock"
+_ALL_NOTES_OFF: Final = 123
+
+
+def port_name(port: str) -> str:
+    """The JACK port (short name) of a track's events, `port` "" being the clock's.
+
+    >>> port_name("bass"), port_name("")
+    ('bass', 'clock')
+    """
+    return port or CLOCK_PORT
+
+
+class Sender:
+    """The JACK client, its ports and the events waiting for their period."""
+
+    def __init__(self, out: TextIO) -> None:
+        import jack  # here: only this process loads libjack
+
+        self._out = out
+        self.client = jack.Client(CLIENT_NAME, no_start_server=True)
+        self._queue: deque[tuple[int, str, bytes]] = deque()
+        self._ports: dict[str, Any] = {}
+        """Short name → JACK port; replaced whole, never changed in place (the callback
+        reads it)."""
+        self._channels: dict[str, set[int]] = {}
+        self.delta: int | None = None
+        """Frame less sample (None: the sample clock is not known yet)."""
+        self._cycle = 0
+        self.sent = 0
+        self.late = 0
+        self.late_frames_max = 0
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        cycle = self.client.last_frame_time
+        self._cycle = cycle
+        ports = self._ports
+        for port in ports.values():
+            port.clear_buffer()
+        delta, queue = self.delta, self._queue
+        if delta is None:
+            return
+        end = cycle + frames - delta
+        while queue and queue[0][0] < end:
+            sample, name, data = queue.popleft()
+            port = ports.get(name)
+            if port is None:
+                continue
+            offset = sample + delta - cycle
+            if offset < 0:
+                self.late += 1
+                self.late_frames_max = max(self.late_frames_max, -offset)
+                offset = 0
+            port.write_midi_event(offset, data)
+            self.sent += 1
+
+    def tell(self, **what: Any) -> None:
+        """One line to the supervisor."""
+        self._out.write(json.dumps(what) + "\n")
+        self._out.flush()
+
+    def outputs(self) -> list[str]:
+        """The JACK MIDI inputs (hardware, a2j's ALSA ports, other apps) not ours."""
+        found = self.client.get_ports(is_midi=True, is_input=True)
+        return [p.name for p in found if not p.name.startswith(CLIENT_NAME + ":")]
+
+    def set_clock(self, offset_ns: float, rate: int, block: int) -> None:
+        """Place the engine's samples on JACK's frames (see `chronus.midi.frames`)."""
+        client = self.client
+        best_span, now_ns, now_frame = -1, 0.0, 0
+        for _ in range(3):
+            before = time.monotonic_ns()
+            frame = client.frame_time
+            after = time.monotonic_ns()
+            if best_span < 0 or after - before < best_span:
+                best_span, now_ns, now_frame = after - before, (before + after) / 2, frame
+        index = int((now_ns - offset_ns) * rate / 1e9) // block
+        handed = handover_frame(offset_ns, index, block, rate, now_ns, now_frame)
+        delta = cycle_delta(handed, index, block, self._cycle, client.blocksize)
+        if delta != self.delta:
+            self.delta = delta
+            self.tell(delta=delta, offset_ns=offset_ns)
+
+    def set_ports(self, wanted: dict[str, Any]) -> None:
+        """Register the ports asked for and connect each to its destinations (only those)."""
+        ports = dict(self._ports)
+        for key, targets in wanted.items():
+            name = port_name(key)
+            if name not in ports:
+                ports[name] = self.client.midi_outports.register(name)
+            port = ports[name]
+            targets = [targets] if isinstance(targets, str) else list(targets or [])
+            for connected in self.client.get_all_connections(port):
+                if connected.name not in targets:
+                    port.disconnect(connected.name)
+            for target in targets:
+                if target not in [c.name for c in self.client.get_all_connections(port)]:
+                    try:
+                        port.connect(target)
+                    except Exception as exc:  # jack.JackError: a port gone meanwhile
+                        self.tell(failed=f"cannot connect {port.name} to {target}: {exc}")
+        self._ports = ports
+
+    def retract(self, sample: int) -> None:
+        """Drop the events held from `sample` on."""
+        queue = self._queue
+        while queue and queue[-1][0] >= sample:
+            queue.pop()
+
+    def take(self, events: list[list[Any]]) -> None:
+        """Queue events (in order, after those held)."""
+        for sample, port, data in events:
+            if 0x80 <= data[0] < 0xA0:
+                self._channels.setdefault(port_name(port), set()).add(data[0] & 0x0F)
+            self._queue.append((int(sample), port_name(port), bytes(data)))
+
+    def let_go(self) -> None:
+        """All Notes Off on every channel a track used, at once (the process ends)."""
+        self.delta = None
+        self._queue.clear()
+        cycle = self.client.last_frame_time
+        for name, channels in self._channels.items():
+            for channel in sorted(channels):
+                self._queue.append((cycle, name, bytes((0xB0 | channel, _ALL_NOTES_OFF, 0))))
+        self.delta = 0
+        time.sleep(4 * self.client.blocksize / self.client.samplerate + 0.01)
+
+    def status(self) -> dict[str, Any]:
+        """What went out, and how late."""
+        return {"sent": self.sent, "late": self.late, "late_frames_max": self.late_frames_max,
+                "held": len(self._queue), "delta": self.delta}  # fmt: skip
+
+
+def _serve(sender: Sender, lines: TextIO, done: threading.Event) -> None:
+    for line in lines:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            sender.tell(failed=f"not JSON: {line[:80]!r}")
+            continue
+        if "clock" in request:
+            sender.set_clock(*request["clock"])
+        if "ports" in request:
+            sender.set_ports(request["ports"])
+        if "retract" in request:
+            sender.retract(int(request["retract"]))
+        if "events" in request:
+            sender.take(request["events"])
+        if "list" in request:
+            sender.tell(outputs=sender.outputs())
+        if "status" in request:
+            sender.tell(status=sender.status())
+    done.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the MIDI-out process (see the module's docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m chronus.midi.sender")
+    parser.add_argument("--title", default="MIDI out")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    set_title(args.title)
+    out = sys.stdout
+    try:
+        sender = Sender(out)
+    except Exception as exc:  # jack.JackOpenError, or no libjack at all
+        out.write(json.dumps({"failed": f"no JACK MIDI: {exc}"}) + "\n")
+        out.flush()
+        return 1
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    reader = threading.Thread(target=_serve, args=(sender, sys.stdin, done), daemon=True)
+    reader.start()
+    sender.tell(ready=CLIENT_NAME, outputs=sender.outputs())
+    while not done.wait(0.5):
+        pass
+    sender.let_go()
+    sender.client.deactivate()
+    sender.client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
