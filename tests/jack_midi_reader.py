@@ -26,14 +26,16 @@ class Audio:
 class MidiReader:
     """A JACK client `name` with one MIDI input, `name:in` (and `name:audio` with `audio`)."""
 
-    def __init__(self, name: str = "chronus-test-midi", audio: bool = False) -> None:
+    def __init__(
+        self, name: str = "chronus-test-midi", audio: bool = False, seconds: int = _AUDIO_S
+    ) -> None:
         import jack
 
         self._jack = jack
         self.client = jack.Client(name, no_start_server=True)
         self.port = self.client.midi_inports.register("in")
         self._audio_port = self.client.inports.register("audio") if audio else None
-        self._buffer = np.zeros(_AUDIO_S * self.client.samplerate, dtype=np.float32)
+        self._buffer = np.zeros(seconds * self.client.samplerate, dtype=np.float32)
         self._written = 0
         self._first_frame = -1
         self._lock = threading.Lock()

@@ -9,8 +9,8 @@ Which process does what:
   MIDI stops: `tick` starts a new one (at most once a `RESTART_S`), tells it the ports and
   the clock again and sends it the forecast afresh.
 - Events go to it a `HORIZON_MS` ahead, as JSON lines on its stdin (a pipe that is never
-  waited on: if it is full, the child is stuck and is replaced), with the sample clock
-  (`SampleClock`'s offset) to place samples on JACK's frames.
+  waited on: if it is full, the child is stuck and is replaced); it places samples on
+  JACK's frames itself, from the audio I/O's counters (`chronus.midi.frames`).
 - A supervisor that dies closes the pipe: the child lets go of every note and ends. The
   supervisor that takes over starts with no MIDI out (say `bass plays to midi out` again).
 """
@@ -39,7 +39,7 @@ HORIZON_MS: Final = 100.0
 less than this costs no event its frame."""
 RESTART_S: Final = 1.0
 """The least time between two starts of the MIDI process."""
-_CLOCK_EVERY_S: Final = 0.25
+_STATUS_EVERY_S: Final = 1.0
 
 Reply = Callable[..., None]
 
@@ -48,12 +48,12 @@ class MidiOutput:
     """MIDI out of one engine: the routes, the clock's, the forecast and the process."""
 
     def __init__(
-        self, rate: int, clock_offset_ns: Callable[[], float | None], block: int,
+        self, rate: int, block: int, io_counters: Callable[[], str],
         patch: Callable[[], Patch], reply: Reply, error: Reply, tell: Reply,
     ) -> None:  # fmt: skip
         self.forecast = MidiForecast(rate)
         self._rate, self._block = rate, block
-        self._offset_ns, self._patch = clock_offset_ns, patch
+        self._io_counters, self._patch = io_counters, patch
         self._reply, self._error, self._tell = reply, error, tell
         self.routes: dict[str, tuple[str, int]] = {}
         """Track → (JACK port, channel 0–15)."""
@@ -64,12 +64,11 @@ class MidiOutput:
         self._ready = False
         self._waiting: list[tuple[Message, Any]] = []
         self._started_at = -RESTART_S
-        self._clock_sent_at = 0.0
+        self._asked_at = 0.0
+        self.sender: dict[str, Any] = {}
+        """The MIDI process's last status: sent, late, the frame offset it uses."""
         self._buffer = b""
         self.restarts = 0
-        self.deltas: list[int] = []
-        """Each frame less sample the MIDI process placed samples with (it moves when the
-        device loses time)."""
         self.stuck = 0
 
     # -- the schedule -------------------------------------------------------------------
@@ -92,9 +91,9 @@ class MidiOutput:
         if not self._ready:
             return
         now = time.monotonic()
-        if now - self._clock_sent_at >= _CLOCK_EVERY_S and (offset := self._offset_ns()):
-            self._write({"clock": [offset, self._rate, self._block]})
-            self._clock_sent_at = now
+        if now - self._asked_at >= _STATUS_EVERY_S:
+            self._write({"status": 1})
+            self._asked_at = now
         self._send(batch)
 
     def _send(self, batch: Batch) -> None:
@@ -176,7 +175,8 @@ class MidiOutput:
     def _start(self) -> None:
         if self._process is not None and self._process.poll() is None:
             return
-        command = [sys.executable, "-m", "chronus.midi.sender", "--title", "MIDI out"]
+        command = [sys.executable, "-m", "chronus.midi.sender", "--title", "MIDI out",
+                   "--io-counters", self._io_counters(), "--block", str(self._block)]  # fmt: skip
         self._process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
         )
@@ -216,13 +216,12 @@ class MidiOutput:
             self._heard(said)
 
     def _heard(self, said: dict[str, Any]) -> None:
-        if "delta" in said:
-            self.deltas.append(int(said["delta"]))
+        if "status" in said:
+            self.sender = dict(said["status"])
         if "outputs" in said:
             self.outputs = list(said["outputs"])
         if "ready" in said:
             self._ready = True
-            self._clock_sent_at = 0.0
             if self.routes or self.clock_to is not None:
                 self._write_ports()
                 self.forecast.resend()
@@ -267,5 +266,5 @@ class MidiOutput:
         return {
             "routes": {t: {"port": p, "channel": c + 1} for t, (p, c) in self.routes.items()},
             "clock": self._clock_ports(), "running": self._ready, "restarts": self.restarts,
-            "deltas": self.deltas[-8:],
+            "sender": self.sender,
         }  # fmt: skip

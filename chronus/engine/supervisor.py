@@ -419,13 +419,13 @@ class Supervisor:
         )  # fmt: skip
         c = self.config
         self._midi_out = MidiOutput(
-            c.rate, self._clock_offset_ns, c.block, lambda: self.patch, self._reply,
+            c.rate, c.block, self._io_counters_name, lambda: self.patch, self._reply,
             self._error, self._tell,
         )  # fmt: skip
 
-    def _clock_offset_ns(self) -> float | None:
-        """When sample 0 was handed to the device (monotonic ns), as the clock reads now."""
-        return self._dated.clock.offset_ns() if self._dated is not None else None
+    def _io_counters_name(self) -> str:
+        assert self._io_counters is not None
+        return self._io_counters.name
 
     def _midi_latency_ms(self) -> float:
         """The least fixed latency MIDI events can keep on this engine's device."""

@@ -1,43 +1,40 @@
-"""The engine's samples on JACK's frame clock: where a MIDI event goes in a period.
+"""The engine's samples on JACK's frames: where a MIDI event goes in a period.
 
-The audio I/O hands block *k* (samples `k * block` on) to JACK in the process cycle that
-starts when its callback runs, so sample *s* leaves on frame `s + delta`, where `delta` is
-that cycle's first frame less `k * block`. The engine's `SampleClock` says when sample 0
-would have been handed over (monotonic ns; callbacks come at a cycle's start, a little
-after), and JACK's frame clock runs on the same monotonic clock (`jack_frame_time`), so
-the handover time of a block gives a frame a little after its cycle's start. Cycles start
-on a grid one period apart (any `last_frame_time` is on it), and the frame snaps to the
-grid point at or before it, with a quarter of a period of slack for noise either way.
-While no xrun moves the grid or the clock, `delta` stays exactly the same.
+The audio I/O hands block *k* (samples `k * block` on) to JACK in a process cycle, so sample
+*s* leaves on frame `s + delta`, where `delta` is that cycle's first frame less `k * block`.
+The I/O's counters (shared memory) say how many blocks it has handed over and when the last
+one was (`IoField.CONSUMED`, `IoField.LAST_BLOCK_NS`, monotonic, taken as its callback
+starts). The MIDI process reads them in its own JACK callback: if the last block was handed
+over in this cycle (after the cycle began, less some slack for JACK's estimate of when it
+began), that block is this cycle's; if not, the I/O has yet to run in this cycle, and the
+next block will be. So `delta` is read afresh every cycle, exact to the frame, and follows
+the I/O wherever an xrun or a skip moves it (a clock from time alone did not: measured, a
+JACK xrun moved the audio three periods against a mapping from the monotonic clock).
 
->>> [cycle_delta(frame, 3, block=128, cycle_frame=3, period=128) for frame in (1030.0, 1120.0)]
-[643, 643]
->>> [cycle_delta(frame, 3, block=128, cycle_frame=3, period=128) for frame in (1000.0, 990.0)]
-[643, 515]
+>>> period_ns = 2_666_667
+>>> block_this_cycle(consumed=10, last_ns=5_000_050_000, cycle_start_ns=5_000_000_000,
+...                  slack_ns=period_ns // 4)
+9
+>>> block_this_cycle(10, last_ns=5_000_000_000 - period_ns, cycle_start_ns=5_000_000_000,
+...                  slack_ns=period_ns // 4)
+10
+>>> frame_delta(cycle_frame=100_000, block_index=9, block=128)
+98848
 """
 
 from __future__ import annotations
 
-__all__ = ["cycle_delta", "handover_frame"]
+__all__ = ["block_this_cycle", "frame_delta"]
 
 
-def cycle_delta(
-    handover_frame: float, block_index: int, block: int, cycle_frame: int, period: int
-) -> int:
-    """`delta` (frame less sample) from the frame at which block `block_index` was handed
-    over, with any cycle's first frame `cycle_frame` to place the grid."""
-    cycles = round((handover_frame - period / 4.0 - cycle_frame) / period)
-    return cycle_frame + cycles * period - block_index * block
+def block_this_cycle(consumed: int, last_ns: int, cycle_start_ns: float, slack_ns: int) -> int:
+    """The block the audio I/O hands JACK in the cycle that began at `cycle_start_ns`, from
+    its counters read during that cycle."""
+    if last_ns >= cycle_start_ns - slack_ns:
+        return consumed - 1
+    return consumed
 
 
-def handover_frame(
-    offset_ns: float, block_index: int, block: int, rate: int, now_ns: float, now_frame: int
-) -> float:
-    """The JACK frame at which block `block_index` was handed over: its monotonic time from
-    the sample clock's `offset_ns`, on JACK's clock read as `now_frame` at `now_ns`.
-
-    >>> handover_frame(1e9, 10, 128, 48000, now_ns=1e9 + 53_333_333, now_frame=5000)
-    3720.0
-    """
-    handed_ns = offset_ns + block_index * block * 1e9 / rate
-    return round(now_frame + (handed_ns - now_ns) * rate / 1e9, 3)
+def frame_delta(cycle_frame: int, block_index: int, block: int) -> int:
+    """Frame less sample, block `block_index` leaving on the cycle from `cycle_frame`."""
+    return cycle_frame - block_index * block

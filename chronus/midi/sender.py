@@ -1,14 +1,14 @@
 """The MIDI-out process: a JACK client that writes each event at its exact frame.
 
 The supervisor starts it (`python -m chronus.midi.sender`) and writes to its stdin, one JSON
-object a line: `{"clock": [offset_ns, rate, block]}` (the engine's sample clock, see
-`chronus.midi.frames`), `{"ports": {"bass": "synth:midi_in", "": ["synth:midi_in"]}}` (the
+object a line: `{"ports": {"bass": "synth:midi_in", "": ["synth:midi_in"]}}` (the
 JACK port of each track, and the clock's destinations under `""`), `{"retract": sample}`
 (drop what is held from there on) and `{"events": [[sample, port, [bytes…]], …]}` (in
 order). It answers on stdout, a JSON object a line: `ready`, `outputs` (the MIDI inputs it
 can send to) and `failed`; `{"list": 1}` asks for `outputs` again.
 
-The events wait in a deque, in order; the JACK process callback takes those of its period
+The events wait in a deque, in order; the JACK process callback reads where the audio
+I/O's block of its cycle is (its counters in shared memory, `chronus.midi.frames`), takes those of its period
 and writes each at its frame offset (`write_midi_event`), so the time a message leaves is
 exact to the frame, whatever the moment it was handed over; an event whose frame has passed
 goes at the period's start and is counted late. The callback allocates little (a tuple per
@@ -30,7 +30,10 @@ from collections import deque
 from typing import Any, Final, TextIO
 
 from chronus.engine.titles import set_title
-from chronus.midi.frames import cycle_delta, handover_frame
+import numpy as np
+
+from chronus.engine.stats import IoField
+from chronus.midi.frames import block_this_cycle, frame_delta
 
 __all__ = ["CLIENT_NAME", "CLOCK_PORT", "Sender", "main", "port_name"]
 
@@ -38,6 +41,7 @@ CLIENT_NAME: Final = "chronus-midi-out"
 """The JACK client; a track's port is `chronus-midi-out:<track>`, the clock's `…:clock`."""
 CLOCK_PORT: Final = "clock"
 _ALL_NOTES_OFF: Final = 123
+_READINGS: Final = 16
 
 
 def port_name(port: str) -> str:
@@ -52,19 +56,33 @@ def port_name(port: str) -> str:
 class Sender:
     """The JACK client, its ports and the events waiting for their period."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, io_counters: str, block: int) -> None:
         import jack  # here: only this process loads libjack
 
         self._out = out
+        # Mapped read-only from /dev/shm: SharedMemory would have this process's resource
+        # tracker unlink the engine's segment when it ends (Python 3.11 has no track=False).
+        self._io = np.memmap(f"/dev/shm/{io_counters}", dtype=np.int64, mode="r",
+                             shape=(int(IoField.SIZE),))  # fmt: skip
+        self._block = block
         self.client = jack.Client(CLIENT_NAME, no_start_server=True)
+        if self.client.blocksize != block:
+            raise ValueError(f"JACK's period is {self.client.blocksize} frames and the "
+                             f"engine's block {block}: MIDI out needs them equal")  # fmt: skip
+        self._slack_ns = round(block * 1e9 / self.client.samplerate / 4)
+        self._period_ns = block * 1e9 / self.client.samplerate
+        self._readings = [0] * _READINGS
+        self._reading = 0
         self._queue: deque[tuple[int, str, bytes]] = deque()
+        self._now: deque[tuple[str, bytes]] = deque()
+        """Messages for the next period's start (All Notes Off as the process ends)."""
         self._ports: dict[str, Any] = {}
         """Short name → JACK port; replaced whole, never changed in place (the callback
         reads it)."""
         self._channels: dict[str, set[int]] = {}
         self.delta: int | None = None
-        """Frame less sample (None: the sample clock is not known yet)."""
-        self._cycle = 0
+        """Frame less sample (None: not known yet; see `chronus.midi.frames`)."""
+        self.deltas_seen = 0
         self.sent = 0
         self.late = 0
         self.late_frames_max = 0
@@ -73,10 +91,14 @@ class Sender:
 
     def _process(self, frames: int) -> None:
         cycle = self.client.last_frame_time
-        self._cycle = cycle
+        self._place(cycle)
         ports = self._ports
         for port in ports.values():
             port.clear_buffer()
+        while self._now:
+            name, data = self._now.popleft()
+            if (port := ports.get(name)) is not None:
+                port.write_midi_event(0, data)
         delta, queue = self.delta, self._queue
         if delta is None:
             return
@@ -94,6 +116,26 @@ class Sender:
             port.write_midi_event(offset, data)
             self.sent += 1
 
+    def _place(self, cycle: int) -> None:
+        """Read where the I/O's block of this cycle is; `delta` moves to a new reading once
+        most of the last `_READINGS` agree (the I/O writes its count before the time of its
+        block: a reading between the two writes is a block off, a few in a hundred)."""
+        io = self._io
+        last_ns = int(io[IoField.LAST_BLOCK_NS])
+        consumed = int(io[IoField.CONSUMED])
+        if consumed <= 0:
+            return
+        since = self.client.frames_since_cycle_start
+        start_ns = time.monotonic_ns() - since * self._period_ns / self._block
+        index = block_this_cycle(consumed, last_ns, start_ns, self._slack_ns)
+        delta = frame_delta(cycle, index, self._block)
+        readings = self._readings
+        readings[self._reading % _READINGS] = delta
+        self._reading += 1
+        if delta != self.delta and readings.count(delta) > _READINGS // 2:
+            self.delta = delta
+            self.deltas_seen += 1
+
     def tell(self, **what: Any) -> None:
         """One line to the supervisor."""
         self._out.write(json.dumps(what) + "\n")
@@ -103,23 +145,6 @@ class Sender:
         """The JACK MIDI inputs (hardware, a2j's ALSA ports, other apps) not ours."""
         found = self.client.get_ports(is_midi=True, is_input=True)
         return [p.name for p in found if not p.name.startswith(CLIENT_NAME + ":")]
-
-    def set_clock(self, offset_ns: float, rate: int, block: int) -> None:
-        """Place the engine's samples on JACK's frames (see `chronus.midi.frames`)."""
-        client = self.client
-        best_span, now_ns, now_frame = -1, 0.0, 0
-        for _ in range(3):
-            before = time.monotonic_ns()
-            frame = client.frame_time
-            after = time.monotonic_ns()
-            if best_span < 0 or after - before < best_span:
-                best_span, now_ns, now_frame = after - before, (before + after) / 2, frame
-        index = int((now_ns - offset_ns) * rate / 1e9) // block
-        handed = handover_frame(offset_ns, index, block, rate, now_ns, now_frame)
-        delta = cycle_delta(handed, index, block, self._cycle, client.blocksize)
-        if delta != self.delta:
-            self.delta = delta
-            self.tell(delta=delta, offset_ns=offset_ns)
 
     def set_ports(self, wanted: dict[str, Any]) -> None:
         """Register the ports asked for and connect each to its destinations (only those)."""
@@ -156,19 +181,17 @@ class Sender:
 
     def let_go(self) -> None:
         """All Notes Off on every channel a track used, at once (the process ends)."""
-        self.delta = None
         self._queue.clear()
-        cycle = self.client.last_frame_time
         for name, channels in self._channels.items():
             for channel in sorted(channels):
-                self._queue.append((cycle, name, bytes((0xB0 | channel, _ALL_NOTES_OFF, 0))))
-        self.delta = 0
+                self._now.append((name, bytes((0xB0 | channel, _ALL_NOTES_OFF, 0))))
         time.sleep(4 * self.client.blocksize / self.client.samplerate + 0.01)
 
     def status(self) -> dict[str, Any]:
         """What went out, and how late."""
         return {"sent": self.sent, "late": self.late, "late_frames_max": self.late_frames_max,
-                "held": len(self._queue), "delta": self.delta}  # fmt: skip
+                "held": len(self._queue), "delta": self.delta,
+                "deltas_seen": self.deltas_seen}  # fmt: skip
 
 
 def _serve(sender: Sender, lines: TextIO, done: threading.Event) -> None:
@@ -178,8 +201,6 @@ def _serve(sender: Sender, lines: TextIO, done: threading.Event) -> None:
         except ValueError:
             sender.tell(failed=f"not JSON: {line[:80]!r}")
             continue
-        if "clock" in request:
-            sender.set_clock(*request["clock"])
         if "ports" in request:
             sender.set_ports(request["ports"])
         if "retract" in request:
@@ -197,12 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the MIDI-out process (see the module's docstring)."""
     parser = argparse.ArgumentParser(prog="python -m chronus.midi.sender")
     parser.add_argument("--title", default="MIDI out")
+    parser.add_argument("--io-counters", required=True, help="the audio I/O's counters")
+    parser.add_argument("--block", type=int, required=True, help="the engine's block")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     set_title(args.title)
     out = sys.stdout
     try:
-        sender = Sender(out)
-    except Exception as exc:  # jack.JackOpenError, or no libjack at all
+        sender = Sender(out, args.io_counters, args.block)
+    except Exception as exc:  # jack.JackOpenError, no libjack, another period
         out.write(json.dumps({"failed": f"no JACK MIDI: {exc}"}) + "\n")
         out.flush()
         return 1
