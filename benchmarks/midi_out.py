@@ -100,7 +100,7 @@ def measure(notes: int, lead: int, block: int) -> dict[str, Any]:
     print(
         f"JACK, block {block}, lead {lead}; {len(ons)} note ons sent, {len(heard)} onsets "
         f"heard, {count} compared; xruns {io['xruns']} ({io['xruns_in_host_stalls']} in host "
-        f"stalls), underruns {io['underruns']}; MIDI process {midi_out["sender"]}"
+        f"stalls), underruns {io['underruns']}; MIDI process {midi_out['sender']}"
     )
     absolute = [abs(e) for e in errors_ms]
     figures: dict[str, Any] = {

@@ -17,7 +17,8 @@ _AUDIO_S = 30
 
 @dataclass(frozen=True)
 class Audio:
-    """Mono audio as it arrived, from JACK frame `first_frame` on."""
+    """Mono audio as it arrived, from JACK frame `first_frame` on (each period at its
+    frame: one the client missed is silence)."""
 
     first_frame: int
     samples: npt.NDArray[np.float32]
@@ -55,10 +56,10 @@ class MidiReader:
             with self._lock:
                 self._got += got
         if self._audio_port is not None and self._first_frame >= 0:
-            start = self._written
+            if self._written == 0:
+                self._first_frame = cycle
+            start = cycle - self._first_frame  # a cycle this client missed stays silent
             if start + frames <= len(self._buffer):
-                if start == 0:
-                    self._first_frame = cycle
                 self._buffer[start : start + frames] = self._audio_port.get_array()
                 self._written = start + frames
 
