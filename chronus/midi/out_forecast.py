@@ -125,9 +125,10 @@ class MidiForecast:
         waiting = self._waiting
         retract: int | None = None
         events: list[MidiEvent] = []
+        start = 0
         forecast = self._forecast
         if forecast is None or self._forecast_at < final_until:
-            start = min(self._void_from, self._sent_until)
+            start = min(self._void_from, self._sent_until)  # what was sent before is right
             retract = start if start < self._sent_until else None
             events = [e for e in final_events if e.sample >= start]
             forecast = self._forecast = copy.deepcopy(self.final)
@@ -140,7 +141,7 @@ class MidiForecast:
         horizon_until = max(horizon_until, self._forecast_at)
         events += forecast.events_until(horizon_until)
         self._forecast_at = self._sent_until = horizon_until
-        return Batch(retract, events)
+        return Batch(retract, [e for e in events if e.sample >= start])
 
     def resend(self) -> None:
         """The MIDI process is new and holds nothing: send everything from the next stamp
