@@ -550,8 +550,7 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
     ),
     AddressSpec(
         "/midi/clock",
-        (ArgSpec("to", "s", "`on` (every port a track plays to), a port as for "
-                 "`/midi/out`, or `off`"),),
+        (ArgSpec("to", "s", "`on` (to every port a track plays to), a port, or `off`"),),
         "Send MIDI clock (24 per beat, at the tempo, Link's nudges included) and Start/Stop "
         "with the transport; the reply names the ports.",
         reply="/midi/clock",

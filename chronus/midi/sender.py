@@ -8,11 +8,12 @@ order). It answers on stdout, a JSON object a line: `ready`, `outputs` (the MIDI
 can send to) and `failed`; `{"list": 1}` asks for `outputs` again.
 
 The events wait in a deque, in order; the JACK process callback reads where the audio
-I/O's block of its cycle is (its counters in shared memory, `chronus.midi.frames`), takes those of its period
-and writes each at its frame offset (`write_midi_event`), so the time a message leaves is
-exact to the frame, whatever the moment it was handed over; an event whose frame has passed
-goes at the period's start and is counted late. The callback allocates little (a tuple per
-event taken) and never waits: the reader thread only appends and pops at the deque's ends.
+I/O's block of its cycle is (its counters in shared memory, `chronus.midi.frames`), takes
+the events of its period and writes each at its frame offset (`write_midi_event`), so the
+time a message leaves is exact to the frame, whatever the moment it was handed over; an
+event whose frame has passed goes at the period's start and is counted late. The callback
+allocates little (a tuple per event taken) and never waits: the reader thread only appends
+and pops at the deque's ends.
 
 It ends when its stdin closes (the supervisor is gone) or on SIGTERM, with All Notes Off on
 every channel its tracks used, so a synth is not left holding notes.
@@ -29,10 +30,10 @@ import time
 from collections import deque
 from typing import Any, Final, TextIO
 
-from chronus.engine.titles import set_title
 import numpy as np
 
 from chronus.engine.stats import IoField
+from chronus.engine.titles import set_title
 from chronus.midi.frames import block_this_cycle, frame_delta
 
 __all__ = ["CLIENT_NAME", "CLOCK_PORT", "Sender", "main", "port_name"]

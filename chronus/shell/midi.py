@@ -61,7 +61,11 @@ def midi_answer(address: str, args: tuple[Arg, ...]) -> str:
         return f"{args[0]} plays to MIDI out {args[1]} (channel {args[2]})"
     if address == "/midi/clock":
         ports = json.loads(str(args[0]))
-        return "MIDI clock out: off" if ports is None else f"MIDI clock out to {', '.join(ports) or 'no port yet'}"
+        return (
+            "MIDI clock out: off"
+            if ports is None
+            else f"MIDI clock out to {', '.join(ports) or 'no port yet'}"
+        )
     return f"error: {args[-1]}"
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from chronus.engine.client import EngineProcess
-from chronus.midi.out_schedule import MidiSchedule
-from chronus.protocol import validate
+from chronus.midi.out_schedule import MidiEvent, MidiSchedule
+from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
 from tests.conftest import require_jack
 from tests.jack_midi_reader import MidiReader
@@ -61,12 +61,12 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
                 validate("/tempo", (BPM, 1)),
             ])  # fmt: skip
             client.sync()
-            outs = json.loads(client.ask("/midi/outs", timeout=30.0)[0])
+            outs = json.loads(str(client.ask("/midi/outs", timeout=30.0)[0]))
             assert [i for i, name in outs if name == synth.name]
             assert client.ask("/midi/out", "bass", "test-synth", 3, timeout=30.0) == (
                 "bass", synth.name, 3,
             )  # fmt: skip
-            assert json.loads(client.ask("/midi/clock", "on")[0]) == [synth.name]
+            assert json.loads(str(client.ask("/midi/clock", "on")[0])) == [synth.name]
             time.sleep(0.5)  # the ports connect, the sample clock settles
             client.send([validate("/seq/bass/pattern", (PATTERN,))])
             time.sleep(4.0)
@@ -113,8 +113,8 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
     assert abs(len(ticks) - 24 * beats) <= 1.0, "24 ticks a beat until Stop"
 
 
-def _schedule(commands: list[tuple[int, object]], channel: int) -> list:  # type: ignore[type-arg]
+def _schedule(commands: list[tuple[int, Message]], channel: int) -> list[MidiEvent]:
     schedule = MidiSchedule(RATE, {"bass": channel})
     for stamp, message in commands:
-        schedule.apply(message, stamp)  # type: ignore[arg-type]
+        schedule.apply(message, stamp)
     return schedule.events_until(1 << 40)

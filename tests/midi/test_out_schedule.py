@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from chronus.midi.out_schedule import MidiEvent, MidiSchedule
 from chronus.protocol import Message, validate
 from chronus.session.offline import render_session
@@ -94,7 +96,7 @@ def test_the_clock_ticks_24_times_a_beat_between_start_and_stop() -> None:
     assert events[0].sample == events[1].sample == events[2].sample == 1000
     ticks = [e.sample for e in events if e.data == (0xF8,)]
     assert len(ticks) == 2 * 24 + 1, "two beats of ticks, and the one on the third beat"
-    assert {b - a for a, b in zip(ticks, ticks[1:])} == {1000}, "24000 samples a beat / 24"
+    assert {b - a for a, b in itertools.pairwise(ticks)} == {1000}, "24000 samples a beat / 24"
     assert events[-1] == MidiEvent(1000 + 2 * 24000 + 10, "", (0xFC,))
 
 
@@ -103,7 +105,7 @@ def test_a_tempo_change_moves_the_ticks_after_it() -> None:
     schedule.apply(validate("/seq/start", ()), 0)
     schedule.apply(validate("/tempo", (150.0, 1)), 12_000)
     ticks = [e.sample for e in schedule.events_until(30_000) if e.data == (0xF8,)]
-    steps = [b - a for a, b in zip(ticks, ticks[1:])]
+    steps = [b - a for a, b in itertools.pairwise(ticks)]
     assert set(steps[:12]) == {1000} and set(steps[12:]) == {800}
     assert ticks[12] == 12_000, "the change falls on a tick: it stays where it was"
 
