@@ -6,6 +6,8 @@ arrives on the frame its sound leaves the engine, and the clock ticks 24 times a
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from chronus.session.stamped_log import read_stamped_log
 from tests.conftest import require_jack
 from tests.jack_midi_reader import MidiReader
 from tests.onsets import onsets
+from tests.processes import descendants, gone
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
 
@@ -42,16 +45,8 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
     tmp_path: Path, synth: MidiReader
 ) -> None:
     require_jack()
-    before = synth.audio_clients()
-    engine = EngineProcess(
-        port=0, backend="device", extra_args=["--log", str(tmp_path / "s.log")]
-    ).boot()
+    engine = _boot_heard(synth, tmp_path)
     try:
-        deadline = time.monotonic() + 20.0
-        while not (came := synth.audio_clients() - before) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        (audio_client,) = came
-        synth.listen_to(audio_client)
         with engine.client() as client:
             client.send([
                 validate("/patch/create", ("bass", "saw")),
@@ -92,14 +87,8 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
     delta = frames - samples
     assert int(delta.max() - delta.min()) <= BOUND_FRAMES, "notes keep their spacing"
 
-    audio = synth.audio()
-    heard = onsets(audio.samples[:, None], threshold=1e-4, quiet=600)
     ons = [f for f, d in notes if d[0] & 0xF0 == 0x90]
-    assert len(heard) >= len(ons) > 8
-    sounded = [audio.first_frame + h for h in heard[: len(ons)]]
-    errors = [m - a for m, a in zip(ons, sounded, strict=True)]
-    print(f"MIDI note on less audio onset, frames: {errors}")
-    assert max(abs(e) for e in errors) <= BOUND_FRAMES, "each note goes when it sounds"
+    _check_against_the_audio(synth, ons)
 
     clock = [(f, d[0]) for f, d in got if d[0] >= 0xF0]
     assert clock[0][1] == 0xF2 and clock[1][1] == 0xFA and clock[-1][1] == 0xFC
@@ -111,6 +100,78 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
     assert abs(steps.mean() - per_tick) < 0.01 and steps.max() - steps.min() <= 1
     beats = (clock[-1][0] - ticks[0]) / (per_tick * 24)
     assert abs(len(ticks) - 24 * beats) <= 1.0, "24 ticks a beat until Stop"
+
+
+def _check_against_the_audio(synth: MidiReader, ons: list[int]) -> None:
+    """Each note on arrived on the frame its sound left the engine (the nearest onset in
+    its audio: the notes are thousands of frames apart)."""
+    audio = synth.audio()
+    heard = np.array([audio.first_frame + h for h in onsets(audio.samples[:, None], 1e-4, 600)])
+    assert len(heard) >= len(ons) > 8
+    errors = [int(m - heard[np.argmin(np.abs(heard - m))]) for m in ons]
+    print(f"MIDI note on less audio onset, frames: {errors}")
+    assert max(abs(e) for e in errors) <= BOUND_FRAMES, "each note goes when it sounds"
+
+
+def _boot_heard(synth: MidiReader, tmp_path: Path) -> EngineProcess:
+    """An engine on JACK whose audio `synth` records."""
+    before = synth.audio_clients()
+    engine = EngineProcess(
+        port=0, backend="device", extra_args=["--log", str(tmp_path / "s.log")]
+    ).boot()
+    deadline = time.monotonic() + 20.0
+    while not (came := synth.audio_clients() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (audio_client,) = came
+    synth.listen_to(audio_client)
+    return engine
+
+
+def _senders(engine: EngineProcess) -> list[int]:
+    found = []
+    for pid in descendants(engine.process.pid):  # type: ignore[union-attr]
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"MIDI out" in command or b"chronus.midi.sender" in command:
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_a_killed_midi_out_process_is_replaced_and_the_notes_go_on(
+    tmp_path: Path, synth: MidiReader
+) -> None:
+    require_jack()
+    engine = _boot_heard(synth, tmp_path)
+    try:
+        with engine.client() as client:
+            client.send([
+                validate("/patch/create", ("bass", "saw")),
+                validate("/patch/connect", ("bass", "master")),
+                validate("/mod/bass/attack", (0.0,)),
+                validate("/mod/bass/release", (0.002,)),
+            ])  # fmt: skip
+            client.ask("/midi/out", "bass", "test-synth", timeout=30.0)
+            time.sleep(0.3)
+            client.send([validate("/seq/bass/pattern", ("c2 eb2 g2 c3",))])
+            time.sleep(1.0)
+            (first,) = _senders(engine)
+            os.kill(first, signal.SIGKILL)
+            killed_frame = synth.client.frame_time
+            time.sleep(3.0)
+            (second,) = _senders(engine)
+            client.sync()
+            status = client.status()
+        assert second != first and status["engine"]["midi_out"]["restarts"] == 1
+    finally:
+        assert engine.quit() == 0
+    assert gone({second}), "the MIDI-out process ends with the engine"
+    ons = [f for f, d in synth.messages() if d[0] & 0xF0 == 0x90]
+    after = [f for f in ons if f > killed_frame]
+    assert after and after[0] - killed_frame < 2 * RATE, "back within two seconds"
+    assert len(after) >= 3 * 8 - 2 * 8, "and on until the end"
+    _check_against_the_audio(synth, ons)
 
 
 def _schedule(commands: list[tuple[int, Message]], channel: int) -> list[MidiEvent]:
