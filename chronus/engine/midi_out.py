@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -42,6 +43,7 @@ RESTART_S: Final = 1.0
 _STATUS_EVERY_S: Final = 1.0
 
 Reply = Callable[..., None]
+log = logging.getLogger("chronus.engine")
 
 
 class MidiOutput:
@@ -69,6 +71,7 @@ class MidiOutput:
         """The MIDI process's last status: sent, late, the frame offset it uses."""
         self._buffer = b""
         self.restarts = 0
+        self.errors = 0
         self.stuck = 0
 
     # -- the schedule -------------------------------------------------------------------
@@ -78,7 +81,16 @@ class MidiOutput:
         self.forecast.command(message, stamp)
 
     def tick(self, next_stamp: int) -> None:
-        """Bring the schedule to `next_stamp`; feed the process (start it again if it died)."""
+        """Bring the schedule to `next_stamp`; feed the process (start it again if it died).
+        Never raises: a bug here costs MIDI out, never the supervisor."""
+        try:
+            self._tick(next_stamp)
+        except Exception:
+            self.errors += 1
+            if self.errors == 1:
+                log.exception("MIDI out failed (told once; it goes on with the next tick)")
+
+    def _tick(self, next_stamp: int) -> None:
         self._read()
         if not self._wanted():
             self.forecast.idle(next_stamp)
@@ -266,5 +278,5 @@ class MidiOutput:
         return {
             "routes": {t: {"port": p, "channel": c + 1} for t, (p, c) in self.routes.items()},
             "clock": self._clock_ports(), "running": self._ready, "restarts": self.restarts,
-            "sender": self.sender,
+            "errors": self.errors, "sender": self.sender,
         }  # fmt: skip

@@ -1053,6 +1053,8 @@ class Supervisor:
             except PatchError as exc:
                 log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
                 continue
+            if self._midi_out is not None:
+                self._midi_out.command(message, result.switch)
             self._changed(message, None if reload else result.addr)
         if self.hosted is not None:
             self.hosted.committed(result.crossfade / self.config.rate)

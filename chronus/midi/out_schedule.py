@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
+from chronus.dsp.errors import PatchError
 from chronus.dsp.patch import Patch
 from chronus.protocol import Message
 from chronus.seq.sequencer import NEVER, Sequencer
@@ -128,6 +129,12 @@ class MidiSchedule:
     def apply(self, message: Message, sample: int) -> None:
         """A command stamped at `sample`, as the slots apply it (the patch checks it first:
         a command it refuses changes nothing here either). Stamps must not go back."""
+        try:
+            self._apply(message, sample)
+        except PatchError:
+            pass  # the slots refused it too, or this copy missed what made it valid
+
+    def _apply(self, message: Message, sample: int) -> None:
         self._advance(sample)
         writer, sequencer, address = self._writer, self.sequencer, message.address
         writer.sample = sample

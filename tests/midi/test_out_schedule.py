@@ -128,3 +128,10 @@ def test_a_track_routed_off_lets_go_of_its_note_there() -> None:
         MidiEvent(0, "bass", (0x94, 36, 100)),
         MidiEvent(700, "bass", (0x84, 36, 0)),
     ]
+
+
+def test_a_command_the_schedule_cannot_apply_changes_nothing() -> None:
+    schedule = MidiSchedule(RATE, {"bass": 0})
+    schedule.apply(validate("/patch/remove", ("gone",)), 0)
+    schedule.apply(validate("/seq/gone/pattern", ("c2",)), 0)
+    assert schedule.events_until(48_000) == []
