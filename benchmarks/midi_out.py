@@ -1,6 +1,7 @@
 """MIDI out timing on JACK: each note's frame against the frame its sound left the engine.
 
     PYTHONPATH=. python benchmarks/midi_out.py [--notes 600] [--lead 2] [--block 128]
+    PYTHONPATH=. python benchmarks/midi_out.py --cost     (the supervisor's share, no JACK)
 
 An engine on the JACK device sends a track's notes (16ths at 150 bpm) to a test JACK client
 (`tests.jack_midi_reader`), which dates each message by the frame it arrived on and records
@@ -9,11 +10,16 @@ leaves the engine on JACK, which is where its sound starts (a saw with no attack
 is its note's exact sample), so the timing error is a note on's frame less its onset's.
 Also the spread of (frame − sample) over the notes (the sample clock's mapping, whatever
 the audio), xruns, and the frame offsets the MIDI process used.
+
+`--cost`: the CPU the supervisor spends on MIDI out's sequencer (it runs from the start,
+whether MIDI out is on or not) per second of music, ticked every block, for 1, 16 and 64
+tracks of 16ths, and the copy a command that changes the forecast costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import tempfile
 import time
@@ -23,6 +29,7 @@ from typing import Any
 from figures import add_json_flag, figures_out
 
 from chronus.engine.client import EngineProcess
+from chronus.midi.out_forecast import MidiForecast
 from chronus.midi.out_schedule import MidiSchedule
 from chronus.protocol import validate
 from chronus.session.stamped_log import read_stamped_log
@@ -43,10 +50,43 @@ def main() -> None:
     parser.add_argument("--notes", type=int, default=600)
     parser.add_argument("--lead", type=int, default=2)
     parser.add_argument("--block", type=int, default=128)
+    parser.add_argument("--cost", action="store_true")
     add_json_flag(parser)
     args = parser.parse_args()
     with figures_out(args.json) as figures:
-        figures.update(measure(args.notes, args.lead, args.block))
+        if args.cost:
+            figures.update(cost())
+        else:
+            figures.update(measure(args.notes, args.lead, args.block))
+
+
+def cost() -> dict[str, Any]:
+    """The supervisor's CPU for MIDI out's schedule (ms per second of music) and a copy."""
+    figures: dict[str, Any] = {}
+    pattern = "c2 eb2 g2 c3 bb2 g2 f2 eb2 c2 c2 eb2 g2 c3 bb2 g2 f2"
+    seconds = 10
+    for tracks in (1, 16, 64):
+        forecast = MidiForecast(RATE)
+        for i in range(tracks):
+            forecast.command(validate("/patch/create", (f"t{i}", "saw")), 0)
+            forecast.command(validate(f"/seq/t{i}/pattern", (pattern,)), 0)
+        began = time.process_time()
+        for edge in range(0, RATE * seconds, 128):
+            forecast.idle(edge)
+        off = (time.process_time() - began) * 1000 / seconds
+        forecast.route("t0", 0, RATE * seconds)
+        began = time.process_time()
+        for edge in range(RATE * seconds, RATE * 2 * seconds, 128):
+            forecast.tick(edge, edge + RATE // 10)
+        on = (time.process_time() - began) * 1000 / seconds
+        began = time.perf_counter()
+        for _ in range(20):
+            copy.deepcopy(forecast.final)
+        copied = (time.perf_counter() - began) / 20 * 1000
+        print(f"{tracks:3d} tracks: MIDI out off {off:.1f} ms/s, one track out {on:.1f} ms/s; "
+              f"a forecast rebuilt {copied:.2f} ms")  # fmt: skip
+        figures[f"tracks_{tracks}"] = {"off_ms_per_s": off, "on_ms_per_s": on, "copy_ms": copied}
+    return figures
 
 
 def measure(notes: int, lead: int, block: int) -> dict[str, Any]:
