@@ -635,7 +635,9 @@ class Supervisor:
             self._plugin_watch.settle(
                 seat.counters.values for seat in self._keeper.seats if seat.worker is not None
             )
-            self.patch, skipped = patch_of_slots(self._keeper)
+            self.patch, skipped, seed = patch_of_slots(self._keeper)
+            if self._midi_out is not None:
+                self._midi_out.forecast.seed(seed)
         except (OSError, TakeoverError) as exc:
             raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
         assert self.hosted is not None

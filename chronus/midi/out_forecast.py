@@ -32,13 +32,13 @@ import copy
 import heapq
 import itertools
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from chronus.midi.out_schedule import MidiEvent, MidiSchedule
 from chronus.protocol import Message
 from chronus.seq.sequencer import NEVER
 
-__all__ = ["SCHEDULED", "Batch", "MidiForecast"]
+__all__ = ["SCHEDULED", "Batch", "MidiForecast", "ScheduleSeed"]
 
 SCHEDULED: Final = ("/seq/", "/tempo", "/patch/", "/panic")
 """The commands the schedule follows (the prefixes of their addresses)."""
@@ -51,6 +51,18 @@ class Batch:
 
     retract_from: int | None
     events: list[MidiEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSeed:
+    """Where a supervisor that takes over starts MIDI out's sequencer: the commands that
+    build the slot's patch, its sequencer's `state()` at sample `position`, and the commands
+    still to apply, at their samples."""
+
+    building: list[Message]
+    sequencer: dict[str, Any] | None
+    position: int
+    timed: list[tuple[int, Message]]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -142,6 +154,16 @@ class MidiForecast:
         events += forecast.events_until(horizon_until)
         self._forecast_at = self._sent_until = horizon_until
         return Batch(retract, [e for e in events if e.sample >= start])
+
+    def seed(self, seed: ScheduleSeed) -> None:
+        """Start from a slot's state (a supervisor that takes over: no command before it
+        reached this one)."""
+        self.final = MidiSchedule(self.final.sequencer.transport.sample_rate, {})
+        self.final.load(seed.building, seed.sequencer, seed.position)
+        self._final_at = self._sent_until = seed.position
+        self._forecast, self._void_from, self._waiting = None, NEVER, []
+        for stamp, message in seed.timed:
+            self.command(message, max(stamp, seed.position))
 
     def resend(self) -> None:
         """The MIDI process is new and holds nothing: send everything from the next stamp

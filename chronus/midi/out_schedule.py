@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final
+from typing import Any, Final
 
 from chronus.dsp.errors import PatchError
 from chronus.dsp.patch import Patch
@@ -176,6 +176,19 @@ class MidiSchedule:
             self._writer.events.append(MidiEvent(at, CLOCK, (_START,)))
         else:
             self._writer.events.append(MidiEvent(sample, CLOCK, (_STOP,)))
+
+    def load(self, building: list[Message], sequencer: dict[str, Any] | None, at: int) -> None:
+        """Start from a slot's state: its patch (the commands that build it) and its
+        sequencer's `state()`, at sample `at` (the notes it had sounding are not known)."""
+        for message in building:
+            try:
+                self.patch.apply(message)
+            except PatchError:
+                continue  # a module of a plugin type not loaded here: no notes to send
+        if sequencer is not None:
+            self.sequencer.load_state(sequencer)
+        self._running = self.sequencer.transport.running
+        self._writer.sample = at
 
     def route(self, module: str, channel: int | None, sample: int) -> None:
         """Send `module`'s notes on `channel` from `sample` on (None: no more; its sounding

@@ -5,17 +5,19 @@ arrives on the frame its sound leaves the engine, and the clock ticks 24 times a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from chronus.engine.client import EngineProcess
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.midi.out_schedule import MidiEvent, MidiSchedule
 from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
@@ -172,6 +174,64 @@ def test_a_killed_midi_out_process_is_replaced_and_the_notes_go_on(
     assert after and after[0] - killed_frame < 2 * RATE, "back within two seconds"
     assert len(after) >= 3 * 8 - 2 * 8, "and on until the end"
     _check_against_the_audio(synth, ons)
+
+
+def _standby_supervisor(client: EngineClient) -> dict[str, Any]:
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        status = client.status()
+        if status["engine"]["supervisor"]["standby"]:
+            return status
+        time.sleep(0.1)
+    raise AssertionError("no standby supervisor")
+
+
+def _answered_again(client: EngineClient) -> None:
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        with contextlib.suppress(EngineError):
+            if client.status(timeout=1.0)["engine"]["supervisor"]["restarts"] == 1:
+                return
+        time.sleep(0.05)
+    raise AssertionError("no new supervisor answered")
+
+
+def test_after_a_supervisor_takeover_midi_out_goes_on_where_the_slots_are(
+    tmp_path: Path, synth: MidiReader
+) -> None:
+    """The MIDI-out process ends with its supervisor (All Notes Off first); the one that
+    takes over starts MIDI out's sequencer from a slot's state, so said again, the notes go
+    on in the pattern's order, each with its sound."""
+    require_jack()
+    engine = _boot_heard(synth, tmp_path)
+    cycle = [36, 39, 43, 48]
+    try:
+        with engine.client() as client:
+            client.send([
+                validate("/patch/create", ("bass", "saw")),
+                validate("/patch/connect", ("bass", "master")),
+                validate("/mod/bass/attack", (0.0,)),
+                validate("/mod/bass/release", (0.002,)),
+            ])  # fmt: skip
+            client.ask("/midi/out", "bass", "test-synth", timeout=30.0)
+            client.send([validate("/seq/bass/pattern", ("c2 eb2 g2 c3",))])
+            old = _standby_supervisor(client)["engine"]["supervisor"]["pid"]
+            (first,) = _senders(engine)
+            os.kill(old, signal.SIGKILL)
+            _answered_again(client)
+            assert gone({first}), "the MIDI-out process ends with its supervisor"
+            let_go = len(synth.messages())
+            client.ask("/midi/out", "bass", "test-synth", timeout=30.0)
+            time.sleep(3.0)
+    finally:
+        assert engine.quit() == 0
+    got = synth.messages()
+    assert (0xB0, 123, 0) in [tuple(d) for _, d in got[:let_go]], "All Notes Off at the end"
+    again = [(f, d[1]) for f, d in got[let_go:] if d[0] == 0x90]
+    assert len(again) >= 8
+    start = cycle.index(again[0][1])
+    assert [n for _, n in again] == [cycle[(start + i) % 4] for i in range(len(again))]
+    _check_against_the_audio(synth, [f for f, _ in again])
 
 
 def _schedule(commands: list[tuple[int, Message]], channel: int) -> list[MidiEvent]:

@@ -96,3 +96,41 @@ def test_without_midi_out_nothing_is_copied_and_nothing_sent_twice() -> None:
     forecast.route("bass", 0, 48_000)
     batch = forecast.tick(48_000, 48_000 + HORIZON)
     assert batch.retract_from is None and batch.events[0].sample == 48_000
+
+
+def test_a_forecast_seeded_from_a_slots_state_goes_on_as_the_first_would() -> None:
+    """A supervisor that takes over starts MIDI out from a slot's state: the events after
+    it are those of a schedule that saw every command from the start."""
+    import numpy as np
+
+    from chronus.dsp.patch import Patch
+    from chronus.dsp.render import Renderer
+    from chronus.midi.out_forecast import ScheduleSeed
+
+    commands = _commands(3)
+    position = 128 * 300
+    renderer = Renderer(RATE, 128)
+    for stamp, message in commands:
+        renderer.schedule(stamp, message)
+    out = np.zeros((128, 2), dtype=np.float32)
+    while renderer.position < position:
+        renderer.render(out, 128)
+    state = renderer.state()
+    building = Patch.messages_of(state["graph"]["patch"])
+    timed = [(int(s), m) for s, m in state["pending"]]
+    forecast = MidiForecast(RATE)
+    forecast.seed(ScheduleSeed(building, state["sequencer"], position, timed))
+    forecast.route("bass", 1, position)
+    forecast.clock(True, position)
+    until = commands[-1][0] + 20_000
+    held: list[MidiEvent] = []
+    for edge in range(position, until + 128, 128):
+        batch = forecast.tick(edge, edge + HORIZON)
+        if batch.retract_from is not None:
+            held = [e for e in held if e.sample < batch.retract_from]
+        held += batch.events
+    truth = [e for e in _truth(commands, until) if e.sample >= position]
+    notes = [e for e in held if e.sample < until and e.port == "bass"]
+    assert notes == [e for e in truth if e.port == "bass"]
+    ticks = [e for e in held if e.sample < until and e.data == (0xF8,)]
+    assert ticks == [e for e in truth if e.data == (0xF8,) and e.sample >= ticks[0].sample]
