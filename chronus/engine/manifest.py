@@ -133,6 +133,11 @@ class Manifest:
     """The engine's latest events with their times (`SlotKeeper.timeline`): a new supervisor
     goes on from them, so that a post-mortem sees what came before the takeover. Last:
     a manifest pickled by a supervisor without it (its code older) unpickles the rest right."""
+    midi_out: tuple[tuple[str, str, int], ...] = ()
+    """MIDI out's routes (track, JACK port, channel 0–15): a new supervisor sends them on
+    (after `timeline`, for the same reason)."""
+    midi_clock: tuple[str, ...] | None = None
+    """The MIDI clock's ports (None: off; empty: every port a track plays to)."""
 
     @property
     def pids(self) -> list[int]:

@@ -272,6 +272,22 @@ class MidiOutput:
             process.kill()
             process.wait()
 
+    def kept(self) -> tuple[tuple[tuple[str, str, int], ...], tuple[str, ...] | None]:
+        """The routes and the clock's ports, for a supervisor that takes over (`resume`)."""
+        routes = tuple((track, port, channel) for track, (port, channel) in self.routes.items())
+        return routes, None if self.clock_to is None else tuple(self.clock_to)
+
+    def resume(
+        self, routes: tuple[tuple[str, str, int], ...], clock: tuple[str, ...] | None, stamp: int
+    ) -> None:
+        """Send on what a supervisor before this one sent (`kept`), from `stamp`."""
+        for track, port, channel in routes:
+            self.routes[track] = (port, channel)
+            self.forecast.route(track, channel, stamp)
+        if clock is not None:
+            self.clock_to = list(clock)
+            self.forecast.clock(True, stamp)
+
     @property
     def status(self) -> dict[str, Any]:
         """For `/engine/status`."""

@@ -532,9 +532,10 @@ class Supervisor:
         isolated = "isolated" in keeper.hosting.values()  # else no patch walk every tick
         rings = hosted_rings(self.patch, self.hosted) if self.hosted and isolated else ()
         states = tuple((name, self.registry.state(name)) for name in self.registry.names())
+        midi_out = self._midi_out.kept() if self._midi_out is not None else ((), None)
         key = (
             self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording,
-            plugins, rings, states,
+            plugins, rings, states, midi_out,
         )  # fmt: skip
         if key == self._handed:
             return
@@ -584,6 +585,8 @@ class Supervisor:
             recording=None if recording is None else Recording(*recording),
             tallies=tuple({**keeper.tallies(), "io_restarts": io.restarts}.items()),
             timeline=keeper.timeline_kept(),
+            midi_out=self._midi_out.kept()[0] if self._midi_out is not None else (),
+            midi_clock=self._midi_out.kept()[1] if self._midi_out is not None else None,
             plugins=plugins,
             hosted=rings,
             registry=self.registry.export(),
@@ -638,6 +641,8 @@ class Supervisor:
             self.patch, skipped, seed = patch_of_slots(self._keeper)
             if self._midi_out is not None:
                 self._midi_out.forecast.seed(seed)
+                kept = getattr(m, "midi_out", ()), getattr(m, "midi_clock", None)  # older: none
+                self._midi_out.resume(*kept, seed.position)
         except (OSError, TakeoverError) as exc:
             raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
         assert self.hosted is not None

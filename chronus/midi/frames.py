@@ -2,21 +2,20 @@
 
 The audio I/O hands block *k* (samples `k * block` on) to JACK in a process cycle, so sample
 *s* leaves on frame `s + delta`, where `delta` is that cycle's first frame less `k * block`.
-The I/O's counters (shared memory) say how many blocks it has handed over and when the last
-one was (`IoField.CONSUMED`, `IoField.LAST_BLOCK_NS`, monotonic, taken as its callback
-starts). The MIDI process reads them in its own JACK callback: if the last block was handed
-over in this cycle (after the cycle began, less some slack for JACK's estimate of when it
-began), that block is this cycle's; if not, the I/O has yet to run in this cycle, and the
-next block will be. So `delta` is read afresh every cycle, exact to the frame, and follows
-the I/O wherever an xrun or a skip moves it (a clock from time alone did not: measured, a
-JACK xrun moved the audio three periods against a mapping from the monotonic clock).
+As its callback begins, the I/O writes which block it hands over and when it began, in one
+word (`IoField.HANDING`). The MIDI process reads it in its own JACK callback: if that
+began in this cycle (after the cycle's start, less some slack for JACK's estimate of when
+it started), the block is this cycle's; if not, the I/O has yet to run in this cycle, and
+the next block will be. So `delta` is read afresh every cycle, exact to the frame, and
+follows the I/O wherever an xrun or a skip moves it (a mapping through the monotonic clock
+did not: measured, a JACK xrun moved the audio three periods against it).
 
->>> period_ns = 2_666_667
->>> block_this_cycle(consumed=10, last_ns=5_000_050_000, cycle_start_ns=5_000_000_000,
-...                  slack_ns=period_ns // 4)
+>>> period_us, cycle_us = 2667, 5_000_000
+>>> handing = 9 << HANDING_US_BITS | (cycle_us + 40) % (1 << HANDING_US_BITS)
+>>> block_this_cycle(handing, cycle_us, slack_us=period_us // 4)
 9
->>> block_this_cycle(10, last_ns=5_000_000_000 - period_ns, cycle_start_ns=5_000_000_000,
-...                  slack_ns=period_ns // 4)
+>>> handing = 9 << HANDING_US_BITS | (cycle_us - period_us + 40) % (1 << HANDING_US_BITS)
+>>> block_this_cycle(handing, cycle_us, slack_us=period_us // 4)
 10
 >>> frame_delta(cycle_frame=100_000, block_index=9, block=128)
 98848
@@ -24,15 +23,19 @@ JACK xrun moved the audio three periods against a mapping from the monotonic clo
 
 from __future__ import annotations
 
+from chronus.engine.stats import HANDING_US_BITS
+
 __all__ = ["block_this_cycle", "frame_delta"]
 
+_WRAP = 1 << HANDING_US_BITS
 
-def block_this_cycle(consumed: int, last_ns: int, cycle_start_ns: float, slack_ns: int) -> int:
-    """The block the audio I/O hands JACK in the cycle that began at `cycle_start_ns`, from
-    its counters read during that cycle."""
-    if last_ns >= cycle_start_ns - slack_ns:
-        return consumed - 1
-    return consumed
+
+def block_this_cycle(handing: int, cycle_start_us: int, slack_us: int) -> int:
+    """The block the audio I/O hands JACK in the cycle that began at `cycle_start_us`
+    (monotonic), from its `IoField.HANDING` word read during that cycle."""
+    block, began_us = handing >> HANDING_US_BITS, handing & (_WRAP - 1)
+    since = (began_us - cycle_start_us + _WRAP // 2) % _WRAP - _WRAP // 2  # wraps each ~1 s
+    return block if since >= -slack_us else block + 1
 
 
 def frame_delta(cycle_frame: int, block_index: int, block: int) -> int:

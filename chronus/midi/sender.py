@@ -32,17 +32,21 @@ from typing import Any, Final, TextIO
 
 import numpy as np
 
+from chronus.engine.lifecycle import try_realtime
 from chronus.engine.stats import IoField
 from chronus.engine.titles import set_title
 from chronus.midi.frames import block_this_cycle, frame_delta
 
-__all__ = ["CLIENT_NAME", "CLOCK_PORT", "Sender", "main", "port_name"]
+__all__ = ["CLIENT_NAME", "CLOCK_PORT", "READER_PRIORITY", "Sender", "main", "port_name"]
 
 CLIENT_NAME: Final = "chronus-midi-out"
 """The JACK client; a track's port is `chronus-midi-out:<track>`, the clock's `…:clock`."""
 CLOCK_PORT: Final = "clock"
 _ALL_NOTES_OFF: Final = 123
 _READINGS: Final = 16
+READER_PRIORITY: Final = 50
+"""SCHED_FIFO of the thread that takes the events in: below the slots' (60) and JACK's."""
+_PLACED_WAIT_S: Final = 1.0
 
 
 def port_name(port: str) -> str:
@@ -70,7 +74,7 @@ class Sender:
         if self.client.blocksize != block:
             raise ValueError(f"JACK's period is {self.client.blocksize} frames and the "
                              f"engine's block {block}: MIDI out needs them equal")  # fmt: skip
-        self._slack_ns = round(block * 1e9 / self.client.samplerate / 4)
+        self._slack_us = round(block * 1e6 / self.client.samplerate / 4)
         self._period_ns = block * 1e9 / self.client.samplerate
         self._readings = [0] * _READINGS
         self._reading = 0
@@ -119,16 +123,14 @@ class Sender:
 
     def _place(self, cycle: int) -> None:
         """Read where the I/O's block of this cycle is; `delta` moves to a new reading once
-        most of the last `_READINGS` agree (the I/O writes its count before the time of its
-        block: a reading between the two writes is a block off, a few in a hundred)."""
-        io = self._io
-        last_ns = int(io[IoField.LAST_BLOCK_NS])
-        consumed = int(io[IoField.CONSUMED])
-        if consumed <= 0:
+        most of the last `_READINGS` agree (an I/O that began more than three quarters of a
+        period late in the cycle before reads as this cycle's)."""
+        handing = int(self._io[IoField.HANDING])
+        if handing <= 0:
             return
         since = self.client.frames_since_cycle_start
-        start_ns = time.monotonic_ns() - since * self._period_ns / self._block
-        index = block_this_cycle(consumed, last_ns, start_ns, self._slack_ns)
+        start_us = (time.monotonic_ns() - since * self._period_ns / self._block) // 1000
+        index = block_this_cycle(handing, int(start_us), self._slack_us)
         delta = frame_delta(cycle, index, self._block)
         readings = self._readings
         readings[self._reading % _READINGS] = delta
@@ -196,6 +198,9 @@ class Sender:
 
 
 def _serve(sender: Sender, lines: TextIO, done: threading.Event) -> None:
+    # The events a command starts (a pattern's first note) come a lead (~8 ms) ahead: a
+    # reader at normal priority on a busy machine wakes later than that.
+    try_realtime(READER_PRIORITY)
     for line in lines:
         try:
             request = json.loads(line)
@@ -234,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     reader = threading.Thread(target=_serve, args=(sender, sys.stdin, done), daemon=True)
     reader.start()
+    placed_by = time.monotonic() + _PLACED_WAIT_S  # ready once samples land on frames
+    while sender.delta is None and time.monotonic() < placed_by:
+        time.sleep(0.005)
     sender.tell(ready=CLIENT_NAME, outputs=sender.outputs())
     while not done.wait(0.5):
         pass

@@ -200,8 +200,9 @@ def test_after_a_supervisor_takeover_midi_out_goes_on_where_the_slots_are(
     tmp_path: Path, synth: MidiReader
 ) -> None:
     """The MIDI-out process ends with its supervisor (All Notes Off first); the one that
-    takes over starts MIDI out's sequencer from a slot's state, so said again, the notes go
-    on in the pattern's order, each with its sound."""
+    takes over starts MIDI out's sequencer from a slot's state and sends on to the same
+    ports (the manifest keeps them): the notes go on in the pattern's order, each with its
+    sound."""
     require_jack()
     engine = _boot_heard(synth, tmp_path)
     cycle = [36, 39, 43, 48]
@@ -220,13 +221,13 @@ def test_after_a_supervisor_takeover_midi_out_goes_on_where_the_slots_are(
             os.kill(old, signal.SIGKILL)
             _answered_again(client)
             assert gone({first}), "the MIDI-out process ends with its supervisor"
-            let_go = len(synth.messages())
-            client.ask("/midi/out", "bass", "test-synth", timeout=30.0)
-            time.sleep(3.0)
+            time.sleep(4.0)
+            routes = client.status()["engine"]["midi_out"]["routes"]
     finally:
         assert engine.quit() == 0
+    assert routes == {"bass": {"port": synth.name, "channel": 1}}, "sent on by the new one"
     got = synth.messages()
-    assert (0xB0, 123, 0) in [tuple(d) for _, d in got[:let_go]], "All Notes Off at the end"
+    let_go = [tuple(d) for _, d in got].index((0xB0, 123, 0))  # All Notes Off as it ends
     again = [(f, d[1]) for f, d in got[let_go:] if d[0] == 0x90]
     assert len(again) >= 8
     start = cycle.index(again[0][1])
