@@ -43,7 +43,7 @@ CLIENT_NAME: Final = "chronus-midi-out"
 """The JACK client; a track's port is `chronus-midi-out:<track>`, the clock's `…:clock`."""
 CLOCK_PORT: Final = "clock"
 _ALL_NOTES_OFF: Final = 123
-_READINGS: Final = 16
+_AGREEING: Final = 3
 READER_PRIORITY: Final = 50
 """SCHED_FIFO of the thread that takes the events in: below the slots' (60) and JACK's."""
 _PLACED_WAIT_S: Final = 1.0
@@ -76,8 +76,8 @@ class Sender:
                              f"engine's block {block}: MIDI out needs them equal")  # fmt: skip
         self._slack_us = round(block * 1e6 / self.client.samplerate / 4)
         self._period_ns = block * 1e9 / self.client.samplerate
-        self._readings = [0] * _READINGS
-        self._reading = 0
+        self._candidate = 0
+        self._agreeing = 0
         self._queue: deque[tuple[int, str, bytes]] = deque()
         self._now: deque[tuple[str, bytes]] = deque()
         """Messages for the next period's start (All Notes Off as the process ends)."""
@@ -123,8 +123,8 @@ class Sender:
 
     def _place(self, cycle: int) -> None:
         """Read where the I/O's block of this cycle is; `delta` moves to a new reading once
-        most of the last `_READINGS` agree (an I/O that began more than three quarters of a
-        period late in the cycle before reads as this cycle's)."""
+        `_AGREEING` cycles in a row agree (an I/O that began more than three quarters of a
+        period late in the cycle before reads as this cycle's: one reading, not three)."""
         handing = int(self._io[IoField.HANDING])
         if handing <= 0:
             return
@@ -132,10 +132,12 @@ class Sender:
         start_us = (time.monotonic_ns() - since * self._period_ns / self._block) // 1000
         index = block_this_cycle(handing, int(start_us), self._slack_us)
         delta = frame_delta(cycle, index, self._block)
-        readings = self._readings
-        readings[self._reading % _READINGS] = delta
-        self._reading += 1
-        if delta != self.delta and readings.count(delta) > _READINGS // 2:
+        if delta == self.delta:
+            self._agreeing = 0
+            return
+        self._agreeing = self._agreeing + 1 if delta == self._candidate else 1
+        self._candidate = delta
+        if self._agreeing >= _AGREEING:
             self.delta = delta
             self.deltas_seen += 1
 
