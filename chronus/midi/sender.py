@@ -47,6 +47,7 @@ _AGREEING: Final = 3
 READER_PRIORITY: Final = 50
 """SCHED_FIFO of the thread that takes the events in: below the slots' (60) and JACK's."""
 _PLACED_WAIT_S: Final = 1.0
+_SWITCH_S: Final = 0.0002
 
 
 def port_name(port: str) -> str:
@@ -230,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block", type=int, required=True, help="the engine's block")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     set_title(args.title)
+    # The JACK callback is Python: it waits for the GIL while the reader holds it, up to the
+    # switch interval (5 ms by default, two periods).
+    sys.setswitchinterval(_SWITCH_S)
     out = sys.stdout
     try:
         sender = Sender(out, args.io_counters, args.block)
