@@ -10,9 +10,10 @@ Which process does what:
   the clock again and sends it the forecast afresh.
 - Events go to it a `HORIZON_MS` ahead, as JSON lines on its stdin (a pipe that is never
   waited on: if it is full, the child is stuck and is replaced); it places samples on
-  JACK's frames itself, from the audio I/O's counters (`chronus.midi.frames`).
+  JACK's frames itself, from what the audio I/O hands over (`chronus.midi.frames`).
 - A supervisor that dies closes the pipe: the child lets go of every note and ends. The
-  supervisor that takes over starts with no MIDI out (say `bass plays to midi out` again).
+  supervisor that takes over seeds the schedule from a slot's state (`MidiForecast.seed`)
+  and the routes from the manifest (`kept`, `resume`), and starts a new child.
 """
 
 from __future__ import annotations
