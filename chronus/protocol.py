@@ -540,6 +540,31 @@ ADDRESS_SPACE: tuple[AddressSpec, ...] = (
         "A pitch bend event: it becomes the MIDI module's `bend` (±2 semitones).",
     ),
     AddressSpec(
+        "/midi/outs",
+        (),
+        "The MIDI destinations this machine has (JACK MIDI inputs, and ALSA ones JACK bridges) "
+        "as one JSON list of `[number, name]`.",
+        reply="/midi/outs",
+    ),
+    AddressSpec(
+        "/midi/out",
+        (
+            _id("id", "the track (module id) whose pattern's notes go out"),
+            ArgSpec("port", "s", "a number from `/midi/outs`, part of a port's name, or `off`"),
+            ArgSpec("channel", "i", "MIDI channel (default 1)", 1, 16, True),
+        ),
+        "Send a track's pattern notes to a MIDI port as note on/off, each at the frame its "
+        "sample plays at (`off`: stop, its sounding notes let go); the reply names the port.",
+        reply="/midi/out",
+    ),
+    AddressSpec(
+        "/midi/clock",
+        (ArgSpec("to", "s", "`on` (to every port a track plays to), a port, or `off`"),),
+        "Send MIDI clock (24 per beat, at the tempo, Link's nudges included) and Start/Stop "
+        "with the transport; the reply names the ports.",
+        reply="/midi/clock",
+    ),
+    AddressSpec(
         "/midi/bridge",
         (ArgSpec("kind", "s", "ports, ready or failed"), ArgSpec("text", "s", "its detail")),
         "Internal (the MIDI process to the engine): what it found or why it stopped.",
@@ -553,6 +578,7 @@ ENGINE_ONLY = frozenset({
     "/patch/begin", "/patch/commit", "/patch/abort", "/record/start", "/record/stop",
     "/plugins", "/plugins/{name}/health", "/plugins/load", "/plugins/reload", "/plugins/unload",
     "/midi/ports", "/midi/in", "/midi/to", "/midi/map", "/midi/learn", "/midi/bridge",
+    "/midi/outs", "/midi/out", "/midi/clock",
     "/link", "/link/quantum", "/link/sync",
 })  # fmt: skip
 """Addresses (or patterns, for those with path fields) the supervisor answers itself;

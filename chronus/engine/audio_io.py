@@ -38,6 +38,7 @@ from chronus.engine.recorder import RecordTap
 from chronus.engine.rings import AudioRing, SharedCounters
 from chronus.engine.stats import (
     BURST_BELOW_PERIODS,
+    HANDING_US_BITS,
     ControlField,
     IoField,
     ProcessState,
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 NULL_PRIORITY = 65
+_HANDING_US_MASK = (1 << HANDING_US_BITS) - 1
 """SCHED_FIFO priority of the null backend's clock loop (JACK gives its clients 65 too)."""
 BURST_WAIT_NS = 500_000
 """How long a callback in a burst waits for a block a slot is finishing (a slot's render:
@@ -149,6 +151,7 @@ class BlockPump:
                 skip = resume_skip(int(v[IoField.LAST_BLOCK_NS]), start, self._period_ns)
                 advance(v, self._rings, skip, self._period_ns)
         k = int(v[IoField.CONSUMED])
+        v[IoField.HANDING] = k << HANDING_US_BITS | (start // 1000) & _HANDING_US_MASK
         flags = self._flags
         active = int(flags[ControlField.ACTIVE])
         fading = int(flags[ControlField.XFADE_BLOCKS])

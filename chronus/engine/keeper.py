@@ -341,11 +341,14 @@ class SlotKeeper:
                 return seat
         return None
 
-    def patch_of_slot(self, timeout: float) -> tuple[dict[str, Any], list[Message], int] | None:
+    def patch_of_slot(
+        self, timeout: float
+    ) -> tuple[dict[str, Any], list[tuple[int, Message]], int, dict[str, Any]] | None:
         """The patch the slots play (`Patch.to_dict()`), the commands the slot holds for a
-        later sample, and the first command it has not taken yet, from a snapshot of the
-        state of `snapshot_source` asked for now; None if none came within `timeout` s (or it
-        was too large)."""
+        later sample (with it), the first command it has not taken yet, and the rest of the
+        renderer's state (its `position` and `sequencer`), from a snapshot of the state of
+        `snapshot_source` asked for now; None if none came within `timeout` s (or it was too
+        large)."""
         source = self.snapshot_source()
         if source is None or source.worker is None:
             return None
@@ -367,8 +370,9 @@ class SlotKeeper:
             log.exception("the active slot's state could not be read")
             return None
         renderer = snapshot["renderer"]
-        pending = [message for _, message in renderer.get("pending", [])]
-        return renderer["graph"]["patch"], pending, int(counters[SlotField.SNAPSHOT_SEQ])
+        pending = [(int(sample), message) for sample, message in renderer.get("pending", [])]
+        seq = int(counters[SlotField.SNAPSHOT_SEQ])
+        return renderer["graph"]["patch"], pending, seq, renderer
 
     @property
     def adopted(self) -> bool:

@@ -173,6 +173,11 @@ class Manifest:
     midi: MidiSetup | None = None
     """MIDI in's port and routes (None: none, or an older supervisor's manifest). Last, for
     the same reason."""
+    midi_out: tuple[tuple[str, str, int], ...] = ()
+    """MIDI out's routes (track, JACK port, channel 0–15): a new supervisor sends them on
+    (after `timeline`, for the same reason)."""
+    midi_clock: tuple[str, ...] | None = None
+    """The MIDI clock's ports (None: off; empty: every port a track plays to)."""
 
     @property
     def pids(self) -> list[int]:

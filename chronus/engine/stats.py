@@ -227,10 +227,19 @@ class IoField(IntEnum):
     """When a restarted I/O played its first block from a ring (CLOCK_MONOTONIC)."""
     RESUMED_BLOCK = 25
     """Which block that was."""
+    HANDING = 26
+    """The block the I/O hands the device in its current callback and when that began, in
+    one word (one store, so a reader in another process never sees half of it):
+    `block << HANDING_US_BITS | (start µs mod 2**HANDING_US_BITS)`. MIDI out reads it in
+    its own JACK cycle to know which block leaves in that cycle (`chronus.midi.frames`)."""
     TIMINGS = 42
     UNDERRUN_LOG = 42 + TIMING_WINDOW
     """The last `UNDERRUN_LOG_ENTRIES` underruns, as the I/O saw them: see `underrun_log`."""
     SIZE = 42 + TIMING_WINDOW + UNDERRUN_LOG_ENTRIES * UNDERRUN_FIELDS
+
+
+HANDING_US_BITS: Final = 20
+"""The low bits of `IoField.HANDING`: the callback's start in µs, modulo about a second."""
 
 
 def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: int) -> None:

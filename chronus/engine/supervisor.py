@@ -50,6 +50,7 @@ from chronus.engine.manifest import (
     semaphore_name,
     unlink_semaphore,
 )
+from chronus.engine.midi_out import MidiOutput
 from chronus.engine.midi_requests import MidiRequests, least_latency_ms
 from chronus.engine.now import (
     TransportView,
@@ -116,6 +117,7 @@ __all__ = ["EngineConfig", "EngineStartError", "Supervisor"]
 
 _BOOT_TIMEOUT_S = 120.0
 _TICK_S = 0.01
+_MIDI_OUT = frozenset({"/midi/outs", "/midi/out", "/midi/clock"})
 _LOG_WAIT_S = 1.0
 """How long a logged command waits for a slot to report the sample it applied at."""
 _STAGED = ("/patch/", "/mod/", "/seq/", "/tempo")
@@ -260,6 +262,7 @@ class Supervisor:
         self._underruns = UnderrunSpells(config.block, config.rate)
         self._dated: DatedBundles | None = None
         self._midi: MidiRequests | None = None
+        self._midi_out: MidiOutput | None = None
         self._link_sync: LinkSync | None = None
         self._announcer = Announcer(self._tell_subscriber, self._reply, self._error)
         """The clients that hear of every change (`/notify`); a supervisor that takes over
@@ -431,6 +434,15 @@ class Supervisor:
             engine, lambda: self.patch, self._midi_latency_ms, self._reply, self._error,
             self._tell,
         )  # fmt: skip
+        c = self.config
+        self._midi_out = MidiOutput(
+            c.rate, c.block, self._io_counters_name, lambda: self.patch, self._reply,
+            self._error, self._tell,
+        )  # fmt: skip
+
+    def _io_counters_name(self) -> str:
+        assert self._io_counters is not None
+        return self._io_counters.name
 
     def _midi_latency_ms(self) -> float:
         """The least fixed latency MIDI events can keep on this engine's device."""
@@ -539,9 +551,10 @@ class Supervisor:
         states = tuple((name, self.registry.state(name)) for name in self.registry.names())
         link = self._link_sync.kept() if self._link_sync is not None else None
         midi = self._midi.setup() if self._midi is not None else None
+        midi_out = self._midi_out.kept() if self._midi_out is not None else ((), None)
         key = (
             self._io_pid(), self._io.spare_pid if self._io else 0, workers, recording,
-            plugins, rings, states, link, midi,
+            plugins, rings, states, link, midi, midi_out,
         )  # fmt: skip
         if key == self._handed:
             return
@@ -592,6 +605,8 @@ class Supervisor:
             recording=None if recording is None else Recording(*recording),
             tallies=tuple({**keeper.tallies(), "io_restarts": io.restarts}.items()),
             timeline=keeper.timeline_kept(),
+            midi_out=self._midi_out.kept()[0] if self._midi_out is not None else (),
+            midi_clock=self._midi_out.kept()[1] if self._midi_out is not None else None,
             plugins=plugins,
             hosted=rings,
             registry=self.registry.export(),
@@ -645,7 +660,11 @@ class Supervisor:
             self._plugin_watch.settle(
                 seat.counters.values for seat in self._keeper.seats if seat.worker is not None
             )
-            self.patch, skipped = patch_of_slots(self._keeper)
+            self.patch, skipped, seed = patch_of_slots(self._keeper)
+            if self._midi_out is not None:
+                self._midi_out.forecast.seed(seed)
+                routes = getattr(m, "midi_out", ()), getattr(m, "midi_clock", None)  # older: none
+                self._midi_out.resume(*routes, seed.position)
         except (OSError, TakeoverError) as exc:
             raise EngineStartError(f"cannot take the running engine over: {exc}") from exc
         assert self.hosted is not None
@@ -770,6 +789,8 @@ class Supervisor:
         """Stop the children, wait for them, and free the shared memory."""
         if self._midi is not None:
             self._midi.stop()
+        if self._midi_out is not None:
+            self._midi_out.stop()
         if self._link_sync is not None:
             self._link_sync.disable()
         if self._dated is not None and (dropped := self._dated.clear()):
@@ -859,6 +880,8 @@ class Supervisor:
                 self._dated.tick()
             if self._midi is not None:
                 self._midi.tick()
+            if self._midi_out is not None:
+                self._midi_out.tick(keeper.next_stamp())
             if self._link_sync is not None and self._keeper is not None:
                 self._link_tick(self._link_sync)
             self._announcer.tick()
@@ -945,6 +968,8 @@ class Supervisor:
             else:
                 stamp = self._pacer.stamp(earliest, cost_us(message), force=True)
         seq = self._keeper.push(stamp, encode(message) if payload is None else payload)
+        if self._midi_out is not None:
+            self._midi_out.command(message, stamp)
         if self._session_log is not None:
             self._unlogged.append((seq, stamp, message, time.monotonic()))
             self._write_log()
@@ -1065,6 +1090,8 @@ class Supervisor:
             except PatchError as exc:
                 log.warning("committed %s no longer applies to the patch: %s", message.address, exc)
                 continue
+            if self._midi_out is not None:
+                self._midi_out.command(message, result.switch)
             self._changed(message, None if reload else result.addr)
         if self.hosted is not None:
             self.hosted.committed(result.crossfade / self.config.rate)
@@ -1356,6 +1383,8 @@ class Supervisor:
             self._commit_request(message, addr)
         elif message.address.startswith("/record/"):
             self._record_request(message, addr)
+        elif message.address in _MIDI_OUT and self._midi_out is not None:
+            self._midi_out.request(message, addr, self.next_stamp())
         elif message.address.startswith("/midi/") and self._midi is not None:
             self._midi.request(message, addr)
         elif message.address.startswith("/link"):
@@ -1588,6 +1617,7 @@ class Supervisor:
                 "recording": self._recorder.status() if self._recorder else {},
                 "http": self._http.status() if self._http else {},
                 "midi": self._midi.status if self._midi else {},
+                "midi_out": self._midi_out.status if self._midi_out else {},
                 "notice": self.notice,
                 "log": str(Path(c.log).resolve()) if c.log else None,
                 "leftovers": self._leftovers.summary(),

@@ -21,6 +21,7 @@ from chronus.engine.manifest import HostedRing, PluginInUse, Recording
 from chronus.engine.plugin_feed import Code
 from chronus.engine.plugin_loads import source_of
 from chronus.engine.recorder import Recorder
+from chronus.midi.out_forecast import ScheduleSeed
 from chronus.plugins.ladspa.reference import ladspa_version, split_reference
 from chronus.plugins.store import PluginStore, StoredPlugin
 from chronus.protocol import SLOT_ONLY, Message, ProtocolError, decode
@@ -130,16 +131,18 @@ def _messages(payload: bytes) -> list[Message]:
         return []  # the slots refused it too
 
 
-def patch_of_slots(keeper: SlotKeeper) -> tuple[Patch, int]:
+def patch_of_slots(keeper: SlotKeeper) -> tuple[Patch, int, ScheduleSeed]:
     """The patch the slots play, as the dead supervisor held it: a slot's (the standby's while
     it runs in lockstep: `SlotKeeper.snapshot_source`), with its pending commands and those
-    it has not taken from its ring yet applied in order; and how many of the commands that
+    it has not taken from its ring yet applied in order; how many of the commands that
     build it did not apply here (a module of a plugin type this supervisor has not loaded:
-    it plays on in the slots, but commands to it are refused)."""
+    it plays on in the slots, but commands to it are refused); and what MIDI out's sequencer
+    starts from (the slot's sequencer, and those commands at their samples)."""
     got = keeper.patch_of_slot(SNAPSHOT_WAIT_S)
     if got is None:
         raise TakeoverError("the slots gave no snapshot of their state")
-    data, pending, first_seq = got
+    data, timed, first_seq, renderer = got
+    pending = [message for _, message in timed]
     try:
         building = Patch.messages_of(data)
     except (ProtocolError, KeyError, TypeError, ValueError) as exc:
@@ -150,7 +153,8 @@ def patch_of_slots(keeper: SlotKeeper) -> tuple[Patch, int]:
             patch.apply(message)
         except (PatchError, KeyError, ValueError):
             skipped += 1
-    later = [m for _, _, payload in keeper.commands_from(first_seq) for m in _messages(payload)]
+    kept = keeper.commands_from(first_seq)
+    later = [m for _, _, payload in kept for m in _messages(payload)]
     for message in [*pending, *later]:
         if message.address in SLOT_ONLY:
             continue
@@ -158,7 +162,11 @@ def patch_of_slots(keeper: SlotKeeper) -> tuple[Patch, int]:
             patch.apply(message)
         except (PatchError, KeyError, ValueError):
             continue  # refused by the slot as well: it changed nothing there
-    return patch, skipped
+    timed += [(stamp, m) for _, stamp, payload in kept for m in _messages(payload)]
+    seed = ScheduleSeed(
+        building, renderer.get("sequencer"), int(renderer.get("position", 0)), timed
+    )
+    return patch, skipped, seed
 
 
 def unlogged(keeper: SlotKeeper, session_log: StampedLog) -> list[tuple[int, int, Message]]:

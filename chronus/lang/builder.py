@@ -949,6 +949,30 @@ class Builder(Transformer[Token, Any]):
             at=_at(cc=_col(number), module=_col(module), param=_col(param)),
         )  # fmt: skip
 
+    def midi_outs(self, items: list[Token]) -> Midi:
+        return Midi("outs")
+
+    def midi_out(self, items: list[Token | None]) -> Midi:
+        module, port, channel = items
+        assert module is not None
+        number = 1
+        if channel is not None:
+            number = int(float(channel)) if float(channel) == int(float(channel)) else 0
+            if not 1 <= number <= 16:
+                raise BadValueError("a MIDI channel is a whole number from 1 to 16",
+                                    column=_col(channel))  # fmt: skip
+        return Midi(
+            "out", "0" if port is None else _unquote(str(port)).strip(), _name(module),
+            cc=number, at=_at(module=_col(module)),
+        )  # fmt: skip
+
+    def midi_out_off(self, items: list[Token]) -> Midi:
+        return Midi("out", "off", _name(items[0]), at=_at(module=_col(items[0])))
+
+    def midi_clock(self, items: list[Token | None]) -> Midi:
+        port = items[0] if items else None
+        return Midi("clock", "on" if port is None else _unquote(str(port)).strip())
+
     def midi_learn(self, items: list[Token]) -> Midi:
         module, param = items
         return Midi(

@@ -551,11 +551,13 @@ class Plugin(_IntentBase):
 @dataclass(frozen=True, slots=True)
 class Midi(_IntentBase):
     """`midi in`, `midi in 1`, `midi in keys to lead`, `midi in to lead`, `midi in off`,
-    `map cc 74 to bass cutoff`, `learn bass cutoff`.
+    `map cc 74 to bass cutoff`, `learn bass cutoff`; `midi out`, `bass plays to midi out 1
+    channel 2`, `bass stops midi out`, `midi clock out [on|off|port]`.
 
-    `action` is ports, in, to, map or learn; `port` what `midi in` named; `module` the
-    module its notes play (or whose parameter a CC moves), `param` that parameter, `cc` the
-    controller.
+    `action` is ports, in, to, map, learn, outs, out or clock; `port` what `midi in`, `midi
+    out` or `midi clock out` named (`off` to stop); `module` the module its notes play (or
+    whose parameter a CC moves, or whose track goes out), `param` that parameter, `cc` the
+    controller or the MIDI channel (1–16) of `out`.
     """
 
     kind: ClassVar[str] = "midi"

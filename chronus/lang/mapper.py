@@ -474,17 +474,26 @@ def _plugin(intent: Plugin, context: Context) -> Mapped:
 
 def _midi(intent: Midi, context: Context) -> Mapped:
     """`/midi/ports`, `/midi/in <port> <module>` (the focus when none is named),
-    `/midi/to <module>`, `/midi/map <cc> <module> <param>`, `/midi/learn <module> <param>`."""
+    `/midi/to <module>`, `/midi/map <cc> <module> <param>`, `/midi/learn <module> <param>`,
+    `/midi/outs`, `/midi/out <module> <port> <channel>`, `/midi/clock <on|off|port>`."""
     if intent.action == "ports":
         return Mapped(intent, (validate("/midi/ports", ()),))
     if intent.action == "in" and intent.port.lower() == "off":
         return Mapped(intent, (validate("/midi/in", ("off",)),))
+    if intent.action == "outs":
+        return Mapped(intent, (validate("/midi/outs", ()),))
+    if intent.action == "clock":
+        return Mapped(intent, (validate("/midi/clock", (intent.port,)),))
     what = "map cc" if intent.action == "map" else f"midi {intent.action}"
     module_id, kind = module_of(intent.module, context, intent.column("module"), what)
     if intent.action == "in":
         return Mapped(intent, (validate("/midi/in", (intent.port, module_id)),), focus=module_id)
     if intent.action == "to":
         return Mapped(intent, (validate("/midi/to", (module_id,)),), focus=module_id)
+    if intent.action == "out":
+        port = intent.port.lower() if intent.port.lower() == "off" else intent.port
+        args = (module_id, port) if port == "off" else (module_id, port, intent.cc)
+        return Mapped(intent, (validate("/midi/out", args),), focus=module_id)
     param = canonical_param(intent.param)
     if find_param(kind, param) is None:
         _check_param(module_id, kind, intent.param, intent.column("param"))

@@ -43,6 +43,8 @@ Type commands, one per line (or several, split by `;`, `then` or `and`). For exa
   load module ./fold.py as fold · reload fold · unload fold · modules · watch fold  (help plugins)
   midi in (lists the sources) · midi in 1 · midi in keys to lead · midi in off
   map cc 74 to bass cutoff · learn bass cutoff (the next knob moved)   notes play the focus
+  midi out (lists them) · bass plays to midi out 1 channel 2 · bass stops midi out
+  midi clock out · midi clock out off   (24 per beat, Start/Stop with the transport)
   help sounds|synths|drums|filters|effects|lfo|patterns|sessions|snapshots|words · show patch
   what is bass · health · status · sessions · who (the clients) · quit (asks: leave or stop)
   quit --stop · quit --leave

@@ -34,6 +34,8 @@ def midi_answer(address: str, args: tuple[Arg, ...]) -> str:
     'MIDI in: keys:out (each event plays 11.2 ms after it comes)'
     >>> midi_answer("/midi/mapped", (74, "bass", "cutoff"))
     'cc 74 moves bass cutoff'
+    >>> midi_answer("/midi/out", ("bass", "synth:midi_in", 2))
+    'bass plays to MIDI out synth:midi_in (channel 2)'
     """
     if address == "/midi/ports":
         ports = json.loads(str(args[0]))
@@ -48,6 +50,22 @@ def midi_answer(address: str, args: tuple[Arg, ...]) -> str:
         return f"cc {args[0]} moves {args[1]} {args[2]}"
     if address == "/midi/to":
         return f"MIDI notes play {args[0]}"
+    if address == "/midi/outs":
+        ports = json.loads(str(args[0]))
+        if not ports:
+            return "MIDI destinations: none (JACK has no MIDI input port to send to)"
+        return "MIDI destinations: " + ", ".join(f"{number} {name}" for number, name in ports)
+    if address == "/midi/out":
+        if args[1] == "off":
+            return f"{args[0]} stops MIDI out"
+        return f"{args[0]} plays to MIDI out {args[1]} (channel {args[2]})"
+    if address == "/midi/clock":
+        ports = json.loads(str(args[0]))
+        return (
+            "MIDI clock out: off"
+            if ports is None
+            else f"MIDI clock out to {', '.join(ports) or 'no port yet'}"
+        )
     return f"error: {args[-1]}"
 
 
