@@ -301,6 +301,10 @@ class EngineClient:
         """The engine's plugins, their states and health (`/plugins`, over TCP)."""
         return list(_json_of("/plugins", self.ask("/plugins", timeout=timeout), list))
 
+    def clients(self, timeout: float = 2.0) -> list[Any]:
+        """The clients subscribed with `/notify`, by name (`/clients`, over TCP)."""
+        return list(_json_of("/clients", self.ask("/clients", timeout=timeout), list))
+
     def plugin_health(self, name: str, timeout: float = 2.0) -> dict[str, Any]:
         """One plugin in detail, with its transitions (`/plugins/<name>/health`, over TCP)."""
         address = f"/plugins/{name}/health"

@@ -90,6 +90,7 @@ CALLS: dict[str, Callable[[EngineClient], Any]] = {
     "now": lambda c: c.now(timeout=1.0),
     "dump": lambda c: c.dump(timeout=1.0),
     "plugins": lambda c: c.plugins(timeout=1.0),
+    "clients": lambda c: c.clients(timeout=1.0),
     "plugin_health": lambda c: c.plugin_health("gain", timeout=1.0),
 }
 
@@ -110,7 +111,7 @@ def test_a_reply_without_its_argument_is_an_engine_error(
 @pytest.mark.parametrize("call", sorted(CALLS))
 def test_a_reply_of_another_kind_is_an_engine_error(fake_engine: FakeEngine, call: str) -> None:
     with EngineClient("127.0.0.1", fake_engine.port) as client:
-        if call == "plugins":
+        if call in ("clients", "plugins"):  # these are lists
             assert CALLS[call](client) == [1, 2]
             return
         with pytest.raises(EngineError, match="is not a dict"):
