@@ -3,11 +3,13 @@ subprocess as one object."""
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
 import select
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -83,11 +85,45 @@ def _reply_of(packet: bytes) -> Reply:
         return ("/error", ("", "unreadable reply from the engine"))
 
 
+def _json_of(address: str, args: tuple[Arg, ...], kind: type[Any]) -> Any:
+    """The JSON value of `kind` that a reply to `address` carries as its first argument;
+    EngineError if it carries none, or something else."""
+    if not args:
+        raise EngineError(f"the engine's reply to {address} has no argument (expected JSON)")
+    try:
+        value = json.loads(str(args[0]))
+    except ValueError as exc:
+        raise EngineError(f"the engine's reply to {address} is not JSON: {exc}") from None
+    if not isinstance(value, kind):
+        raise EngineError(
+            f"the engine's reply to {address} is not a {kind.__name__}: {value!r:.80}"
+        )
+    return value
+
+
+def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
+    """A TCP connection to `address`; ConnectionRefusedError if nothing listens there.
+
+    While nothing listens (a supervisor being replaced), the kernel may pick the engine's own
+    port as this connection's local one (the port is in the ephemeral range) and connect it
+    to itself: what it sends then comes back as the reply. Such a connection is aborted (no
+    TIME_WAIT, which would keep the new supervisor from listening on the port) and refused.
+    """
+    sock = socket.create_connection(address, timeout=max(timeout, 0.001))
+    if sock.getsockname()[:2] != sock.getpeername()[:2]:
+        return sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    raise ConnectionRefusedError(
+        errno.ECONNREFUSED, "nothing listens on the port (the connection met itself)"
+    )
+
+
 class _Stream:
     """One TCP connection to the engine, carrying SLIP-framed OSC (OSC 1.1)."""
 
     def __init__(self, address: tuple[str, int], timeout: float) -> None:
-        self.sock = socket.create_connection(address, timeout=max(timeout, 0.001))
+        self.sock = _connect(address, timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.decoder = slip.SlipDecoder(_MAX_REPLY)
         self.frames: deque[bytes | slip.BadFrame] = deque()
@@ -241,7 +277,7 @@ class EngineClient:
 
     def status(self, timeout: float = 2.0) -> dict[str, Any]:
         """The engine's health (`/engine/status`, over TCP)."""
-        return dict(json.loads(str(self.ask("/engine/status", timeout=timeout)[0])))
+        return dict(_json_of("/engine/status", self.ask("/engine/status", timeout=timeout), dict))
 
     def now(self, timeout: float = 0.5) -> dict[str, Any]:
         """What plays now (`/engine/now`, over UDP: a small reply, for a live toolbar).
@@ -255,22 +291,24 @@ class EngineClient:
         while (stale := self.receive(0.0)) is not None:
             if stale[0] != "/engine/now":
                 self.pending.append(stale)
-        return dict(json.loads(str(self.request("/engine/now", timeout)[0])))
+        return dict(_json_of("/engine/now", self.request("/engine/now", timeout), dict))
 
     def dump(self, timeout: float = 2.0) -> dict[str, Any]:
         """The engine's whole state (`/engine/dump`, over TCP: it outgrows a datagram)."""
-        return dict(json.loads(str(self.ask("/engine/dump", timeout=timeout)[0])))
+        return dict(_json_of("/engine/dump", self.ask("/engine/dump", timeout=timeout), dict))
 
     def plugins(self, timeout: float = 2.0) -> list[Any]:
         """The engine's plugins, their states and health (`/plugins`, over TCP)."""
-        listing = json.loads(str(self.ask("/plugins", timeout=timeout)[0]))
-        if not isinstance(listing, list):
-            raise EngineError(f"the engine's /plugins is not a list: {listing!r:.80}")
-        return listing
+        return list(_json_of("/plugins", self.ask("/plugins", timeout=timeout), list))
+
+    def clients(self, timeout: float = 2.0) -> list[Any]:
+        """The clients subscribed with `/notify`, by name (`/clients`, over TCP)."""
+        return list(_json_of("/clients", self.ask("/clients", timeout=timeout), list))
 
     def plugin_health(self, name: str, timeout: float = 2.0) -> dict[str, Any]:
         """One plugin in detail, with its transitions (`/plugins/<name>/health`, over TCP)."""
-        return dict(json.loads(str(self.ask(f"/plugins/{name}/health", timeout=timeout)[0])))
+        address = f"/plugins/{name}/health"
+        return dict(_json_of(address, self.ask(address, timeout=timeout), dict))
 
     def sync(self, timeout: float = 2.0) -> tuple[int, list[Reply]]:
         """Wait until the engine has handled everything sent before.
@@ -292,8 +330,10 @@ class EngineClient:
             args = self.wait_for("/engine/synced", max(0.0, deadline - time.monotonic()))
             if args and args[0] == token:
                 break
+        if len(args) < 2 or not isinstance(args[1], int):
+            raise EngineError(f"the engine's /engine/synced names no sample: {args!r:.80}")
         self._unsynced = False
-        return int(args[1])
+        return args[1]
 
     def quit(self, timeout: float = 2.0) -> None:
         """Ask the engine to stop."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from collections.abc import Callable
@@ -370,8 +369,7 @@ class Shell:
                 self._show_link()
             elif name == "who":
                 me = self.ensemble.name if self.ensemble is not None else ""
-                rows = json.loads(str(self.client.ask("/clients")[0]))
-                self.write(clients_text(rows if isinstance(rows, list) else [], me))
+                self.write(clients_text(self.client.clients(), me))
             elif name == "focus":
                 pass  # the mapper moved the focus; its feedback line says so
             else:

@@ -6,7 +6,6 @@ subscriber that vanishes is dropped and the engine plays on."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -92,7 +91,7 @@ def forgetful() -> Iterator[EngineProcess]:
 
 def _clients(engine: EngineProcess) -> list[dict[str, object]]:
     with engine.client() as client:
-        return list(json.loads(str(client.ask("/clients")[0])))
+        return client.clients()
 
 
 def _wait_clients(engine: EngineProcess, names: set[str], timeout: float = 30.0) -> None:
