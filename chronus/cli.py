@@ -426,11 +426,16 @@ def _cmd_send(args: argparse.Namespace) -> int:
                 (plugins if isinstance(mapped.intent, Plugin) else messages).extend(out)
             if isinstance(mapped.intent, Record):
                 recordings.append(recording_of(out[0], rate))
+        quits = [m for m in messages if m.address == "/engine/quit"]
+        messages = [m for m in messages if m.address != "/engine/quit"]
         client.send(messages)
         try:
             stamp, notes = client.sync()
         except EngineError as exc:
             return _fail(str(exc))
+        if quits:  # last, and not synced: an engine that quits answers nothing more
+            client.send(quits)
+            print("sent /engine/quit: the engine stops")
         # After the sync, so that their answers, which come late, are not taken for its notes.
         plugins_failed = _send_plugins(client, plugins)
         plugins_failed = _send_midi(client, midi) or plugins_failed

@@ -102,6 +102,17 @@ def test_send_plays_on_a_running_engine_and_refuses_bad_input(null_engine: Engin
     assert isinstance(raw["io"]["underruns"], int)
 
 
+def test_send_engine_quit_stops_the_engine_and_says_so() -> None:
+    engine = EngineProcess(port=0, backend="null").boot()
+    try:
+        out = chronus("send", "--engine", f"127.0.0.1:{engine.port}", "tempo 90", "/engine/quit")
+        assert out.returncode == 0, out.stderr
+        assert "sent 1 message(s)" in out.stdout and "the engine stops" in out.stdout
+        assert engine.process is not None and engine.process.wait(30) == 0
+    finally:
+        engine.quit()
+
+
 def test_health_without_engine_says_so() -> None:
     out = chronus("health", "--engine", "127.0.0.1:9", timeout=30)
     assert out.returncode == 1
