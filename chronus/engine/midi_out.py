@@ -124,12 +124,13 @@ class MidiOutput:
     # -- requests -----------------------------------------------------------------------
 
     def request(self, message: Message, addr: Any, stamp: int) -> None:
-        """`/midi/outs`, `/midi/out`, `/midi/clock` (answered once the process is ready)."""
+        """`/midi/outs`, `/midi/out`, `/midi/clock`, answered once the process has listed
+        the ports as they are now (a synth started after the process is found)."""
+        self._waiting.append((message, addr))
         if not self._ready:
-            self._waiting.append((message, addr))
             self._start()
             return
-        self._answer(message, addr, stamp)
+        self._write({"list": 1})
 
     def _answer(self, message: Message, addr: Any, stamp: int) -> None:
         address, args = message.address, message.args
@@ -231,13 +232,13 @@ class MidiOutput:
     def _heard(self, said: dict[str, Any]) -> None:
         if "status" in said:
             self.sender = dict(said["status"])
-        if "outputs" in said:
-            self.outputs = list(said["outputs"])
         if "ready" in said:
             self._ready = True
             if self.routes or self.clock_to is not None:
                 self._write_ports()
                 self.forecast.resend()
+        if "outputs" in said:
+            self.outputs = list(said["outputs"])
             waiting, self._waiting = self._waiting, []
             for message, addr in waiting:
                 self._answer(message, addr, self.forecast.final_at)

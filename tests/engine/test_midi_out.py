@@ -41,6 +41,12 @@ def _ready(out: MidiOutput) -> None:
     out._heard({"ready": "chronus-midi-out", "outputs": ["synth:midi_in", "keys:in"]})
 
 
+def _ask(out: MidiOutput, address: str, *args: str) -> None:
+    """A request to a ready process, and its listing of the ports (unchanged) coming back."""
+    out.request(validate(address, args), "me", 0)
+    out._heard({"outputs": ["synth:midi_in", "keys:in"]})
+
+
 def test_a_request_before_the_process_is_ready_is_answered_when_it_is(
     out: MidiOutput, said: _Said
 ) -> None:
@@ -54,9 +60,20 @@ def test_a_request_before_the_process_is_ready_is_answered_when_it_is(
 def test_the_destinations_are_listed_with_their_numbers(out: MidiOutput, said: _Said) -> None:
     _ready(out)
     out.request(validate("/midi/outs", ()), "me", 0)
+    assert said.replies == []  # the process lists the ports as they are now first
+    out._heard({"outputs": ["synth:midi_in", "keys:in"]})
     address, text = said.replies[0]
     assert address == "/midi/outs"
     assert json.loads(text) == [[0, "synth:midi_in"], [1, "keys:in"]]
+
+
+def test_a_port_that_came_after_the_process_started_is_found(
+    out: MidiOutput, said: _Said
+) -> None:
+    _ready(out)
+    out.request(validate("/midi/out", ("bass", "late-synth", 1)), "me", 0)
+    out._heard({"outputs": ["synth:midi_in", "keys:in", "late-synth:in"]})
+    assert said.errors == [] and out.routes == {"bass": ("late-synth:in", 0)}
 
 
 @pytest.mark.parametrize(
@@ -68,7 +85,7 @@ def test_a_bad_request_is_refused_and_changes_nothing(
     out: MidiOutput, said: _Said, args: tuple[str, str], why: str
 ) -> None:
     _ready(out)
-    out.request(validate("/midi/out", args), "me", 0)
+    _ask(out, "/midi/out", *args)
     assert said.replies == [] and out.routes == {}
     (address, text) = said.errors[0]
     assert address == "/midi/out" and why in text and text.endswith("nothing changed")
@@ -76,11 +93,11 @@ def test_a_bad_request_is_refused_and_changes_nothing(
 
 def test_the_clock_goes_to_every_port_a_track_plays_to(out: MidiOutput, said: _Said) -> None:
     _ready(out)
-    out.request(validate("/midi/clock", ("on",)), "me", 0)
+    _ask(out, "/midi/clock", "on")
     assert json.loads(said.replies[-1][1]) == []
-    out.request(validate("/midi/out", ("bass", "1")), "me", 0)
+    _ask(out, "/midi/out", "bass", "1")
     assert out.status["clock"] == ["keys:in"]
-    out.request(validate("/midi/clock", ("off",)), "me", 0)
+    _ask(out, "/midi/clock", "off")
     assert json.loads(said.replies[-1][1]) is None and out.status["clock"] is None
 
 
