@@ -4,9 +4,12 @@ Each worker is a fresh `python -m chronus.plugins.worker` (started with fork + e
 inherits none of the caller's threads), warm once it says ready. A validation runs in a
 fresh fork of a worker (see `chronus.plugins.worker`), confined by OS limits (see
 `chronus.plugins.confine`) and a wall-clock deadline. The worker hands the pool the pipes of
-the children it forked for the next job; the pool's thread writes their requests and reads
-their answers itself, and asks the worker only how a child ended that did not answer
-(`chronus.plugins.answer`). A worker that dies or stops answering is killed and replaced;
+the children it forked for the next job; the pool writes their requests and reads their
+answers itself, and asks the worker only how a child ended that did not answer
+(`chronus.plugins.answer`). `validate` does so in the caller's own thread when a warm worker
+is idle (no hop to a pool thread and back); `submit`, and `validate` when every worker is
+busy or not yet warm, in a pool thread. A worker that dies or stops answering is killed and
+replaced (always from a pool thread: a worker dies with the thread that started it);
 whatever happens becomes a `ValidationResult`. `status()` tells the pool's state as plain
 data.
 
@@ -32,14 +35,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chronus.plugins.answer import judge, wall_limit
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
-from chronus.plugins.worker import SOCKET_ENV, THREAD_ENV, result_from_dict, write_all
+from chronus.plugins.worker import (
+    SOCKET_ENV,
+    THREAD_ENV,
+    result_from_dict,
+    settings_fields,
+    write_all,
+)
 
 __all__ = ["SandboxPool", "validate_file"]
 
@@ -55,6 +64,17 @@ _SPARES_MESSAGE = 4096
 """Room for the worker's message that hands over a job's children."""
 
 Done = Callable[[ValidationResult], None]
+_Job = tuple[str | Path, str, Done]
+
+
+@dataclass(frozen=True)
+class _Replace:
+    """A pool thread's errand: replace worker `index` if it is still `old` (a worker lost
+    in a caller's thread, which may not start one), then set `done`."""
+
+    index: int
+    old: _Worker
+    done: threading.Event
 
 
 def _internal(message: str, duration: float = 0.0) -> ValidationResult:
@@ -291,7 +311,7 @@ def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
         "name": name,
         "time_limit": time_limit,
         "memory_mb": memory_mb,
-        "settings": asdict(settings),
+        "settings": settings_fields(settings),
     }
 
 
@@ -314,7 +334,7 @@ def _run(
                                 error_message="the sandbox worker died while validating "
                                 "(the module killed it?)"), False  # fmt: skip
     try:
-        return replace(result_from_dict(answer), duration=took), True
+        return result_from_dict({**answer, "duration": took}), True
     except (TypeError, ValueError) as exc:
         return _internal(f"the sandbox answered nonsense: {exc}", took), True
 
@@ -338,8 +358,10 @@ class SandboxPool:
         self.time_limit = float(time_limit)
         self.memory_mb = float(memory_mb)
         self.settings = settings or CheckSettings()
-        self._jobs: queue.Queue[tuple[str | Path, str, Done] | None] = queue.Queue()
+        self._jobs: queue.Queue[_Job | _Replace | None] = queue.Queue()
         self._lock = threading.Lock()
+        self._busy = [threading.Lock() for _ in range(self.workers)]
+        """Held by whichever thread runs a job on that worker (a pool thread or a caller)."""
         self._threads: list[threading.Thread] = []
         self._procs: dict[int, _Worker | None] = {}
         self._closed = False
@@ -414,10 +436,17 @@ class SandboxPool:
             self._jobs.put(None)
         for worker in self.worker_list():
             worker.stop()  # a validation under way ends now, as `internal`
+        patience = wall_limit(self.time_limit) + ANSWER_GRACE + 1
         for thread in threads:
-            thread.join(timeout=wall_limit(self.time_limit) + ANSWER_GRACE + 1)
-        for worker in self.worker_list():
-            worker.kill()
+            thread.join(timeout=patience)
+        held = [busy.acquire(timeout=patience) for busy in self._busy]  # callers' jobs end
+        try:
+            for worker in self.worker_list():
+                worker.kill()
+        finally:
+            for busy, got in zip(self._busy, held, strict=True):
+                if got:
+                    busy.release()
         self._drain()
 
     def __enter__(self) -> SandboxPool:
@@ -446,6 +475,9 @@ class SandboxPool:
         if threading.current_thread() in self._threads:
             return _internal("validate() called from a pool thread (a submit callback): "
                              "it would wait for itself; submit instead")  # fmt: skip
+        here = self._in_caller(path, name)
+        if here is not None:
+            return here
         got: list[ValidationResult] = []
         finished = threading.Event()
 
@@ -457,13 +489,45 @@ class SandboxPool:
         finished.wait()
         return got[0]
 
+    def _in_caller(self, path: str | Path, name: str) -> ValidationResult | None:
+        """The validation run in this (the caller's) thread on an idle warm worker; None if
+        none is idle (the job goes through a pool thread then)."""
+        for index, busy in enumerate(self._busy):
+            if not busy.acquire(blocking=False):
+                continue
+            lost: _Worker | None = None
+            try:
+                with self._lock:
+                    worker = self._procs.get(index)
+                if self._closed or worker is None or worker.ready is None or not worker.alive():
+                    continue  # not warm, or to be replaced: a pool thread's business
+                request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
+                result, usable = _run(worker, request, self._jobs.empty())
+                if usable:
+                    worker.finish()  # the result is in hand: one write, then the worker forks
+                else:
+                    worker.stop()
+                    lost = worker
+            finally:
+                busy.release()
+            if lost is not None and not self._closed:
+                errand = _Replace(index, lost, threading.Event())
+                self._jobs.put(errand)
+                errand.done.wait(START_TIMEOUT)
+            if self._closed:
+                return _internal("the sandbox pool was closed during the validation")
+            return result
+        return None
+
     def _drain(self) -> None:
         while True:
             try:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 return
-            if job is not None:
+            if isinstance(job, _Replace):
+                job.done.set()
+            elif job is not None:
                 _call(job[2], _internal("the sandbox pool is closed"))
 
     def _serve(self, index: int) -> None:
@@ -475,21 +539,33 @@ class SandboxPool:
             log.exception("sandbox pool: cannot start a worker")  # the next job tries again
         while True:
             job = self._jobs.get()
+            if isinstance(job, _Replace):
+                if not self._closed:
+                    with self._busy[job.index]:
+                        if self._procs.get(job.index) is job.old:
+                            self._replace(job.index)
+                job.done.set()
+                continue
             if job is None or self._closed:
                 if job is not None:
                     _call(job[2], _internal("the sandbox pool is closed"))
                 return
             path, name, done = job
             try:
-                result = self._one(index, path, name)
+                with self._busy[index]:
+                    result = self._one(index, path, name)
             except Exception as exc:  # a bug here, or no process to be had: not the module's
                 log.exception("sandbox pool")
                 result = _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
             _call(done, result)
-            with self._lock:
-                used = self._procs.get(index)
-            if used is not None:
-                used.finish()  # after the result: the worker's forks would delay it
+            if self._busy[index].acquire(blocking=False):  # else a caller's job told it
+                try:
+                    with self._lock:
+                        used = self._procs.get(index)
+                    if used is not None:
+                        used.finish()  # after the result: the worker's forks would delay it
+                finally:
+                    self._busy[index].release()
 
     def _one(self, index: int, path: str | Path, name: str) -> ValidationResult:
         worker = self._fresh(index)
