@@ -162,7 +162,7 @@ def first_imports(module: Path, runs: int, settings: CheckSettings) -> list[tupl
     return copies
 
 
-def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
+def measure(module: Path, runs: int, pause: float, figures: dict[str, Any]) -> None:
     """Time `runs` validations each way; print them and put the figures in `figures`."""
     pooled: list[float] = []
     with SandboxPool(workers=1) as pool:
@@ -343,7 +343,7 @@ class RemotePool:
             self.process.wait()
 
 
-def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
+def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str, Any]) -> None:
     """`validate()` in a pool of this tree and one of `old`, alternated, with the second
     process (the default settings) and without it; print and put the medians in `figures`."""
     for cross in (True, False):

@@ -68,6 +68,15 @@ _Job = tuple[str | Path, str, Done]
 
 
 @dataclass(frozen=True)
+class _Finish:
+    """A pool thread's errand: tell `worker` that a caller's job `job` is over (unless it was
+    told already), once the caller has its result."""
+
+    worker: _Worker
+    job: int
+
+
+@dataclass(frozen=True)
 class _Replace:
     """A pool thread's errand: replace worker `index` if it is still `old` (a worker lost
     in a caller's thread, which may not start one), then set `done`."""
@@ -133,6 +142,10 @@ class _Worker:
         self._jobs = itertools.count(1)
         self._over: dict[str, Any] | None = None
         """The job whose end the worker is yet to be told (`finish`)."""
+        self._over_lock = threading.Lock()  # `finish` may come from another thread
+        self._writing = threading.Lock()
+        self.last_job = 0
+        """The id of the job `run` last began."""
         self._buffer = b""
         self._reading = threading.Lock()  # a caller's wait_ready and the pool thread's
         self.ready: dict[str, Any] | None = None
@@ -218,8 +231,9 @@ class _Worker:
         stdin = self.process.stdin
         assert stdin is not None
         try:
-            stdin.write(json.dumps(message).encode() + b"\n")
-            stdin.flush()
+            with self._writing:
+                stdin.write(json.dumps(message).encode() + b"\n")
+                stdin.flush()
         except (OSError, ValueError):
             raise _WorkerLost from None
 
@@ -249,8 +263,9 @@ class _Worker:
         time_limit = float(request["time_limit"])
         asked = time.monotonic()
         children = self.children(asked + wall_limit(time_limit) + ANSWER_GRACE)
-        job = next(self._jobs)
-        self._over = {"job": job, "done": True, "rehearse_next": rehearse_next}
+        job = self.last_job = next(self._jobs)
+        with self._over_lock:
+            self._over = {"job": job, "done": True, "rehearse_next": rehearse_next}
         if isinstance(children, str):
             return _internal(children).to_dict()
         try:
@@ -270,11 +285,15 @@ class _Worker:
             children.close()
         return result
 
-    def finish(self) -> None:
-        """Tell the worker the last job is over, if it was not told yet: it kills that job's
-        children and forks the next two. A worker that cannot be told is dead, and replaced
-        before the next job."""
-        over, self._over = self._over, None
+    def finish(self, job: int | None = None) -> None:
+        """Tell the worker the last job (or job `job`, if it is the last) is over, if it was
+        not told yet: it kills that job's children and forks the next two. A worker that
+        cannot be told is dead, and replaced before the next job. From any thread."""
+        with self._over_lock:
+            over = self._over
+            if over is None or (job is not None and over["job"] != job):
+                return
+            self._over = None
         if over is not None:
             with contextlib.suppress(_WorkerLost):
                 self._tell(over)
@@ -358,7 +377,7 @@ class SandboxPool:
         self.time_limit = float(time_limit)
         self.memory_mb = float(memory_mb)
         self.settings = settings or CheckSettings()
-        self._jobs: queue.Queue[_Job | _Replace | None] = queue.Queue()
+        self._jobs: queue.Queue[_Job | _Finish | _Replace | None] = queue.Queue()
         self._lock = threading.Lock()
         self._busy = [threading.Lock() for _ in range(self.workers)]
         """Held by whichever thread runs a job on that worker (a pool thread or a caller)."""
@@ -418,7 +437,7 @@ class SandboxPool:
                 for w in self.worker_list()
             ],
             "replaced": self.replaced,
-            "queued": self._jobs.qsize(),
+            "queued": self._waiting(),
             "time_limit": self.time_limit,
             "memory_mb": self.memory_mb,
             "cpu_budget_us": round(self.settings.budget_us, 1),
@@ -489,6 +508,11 @@ class SandboxPool:
         finished.wait()
         return got[0]
 
+    def _waiting(self) -> int:
+        """How many validations wait for a pool thread (errands not counted)."""
+        with self._jobs.mutex:
+            return sum(isinstance(job, tuple) for job in self._jobs.queue)
+
     def _in_caller(self, path: str | Path, name: str) -> ValidationResult | None:
         """The validation run in this (the caller's) thread on an idle warm worker; None if
         none is idle (the job goes through a pool thread then)."""
@@ -502,9 +526,9 @@ class SandboxPool:
                 if self._closed or worker is None or worker.ready is None or not worker.alive():
                     continue  # not warm, or to be replaced: a pool thread's business
                 request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
-                result, usable = _run(worker, request, self._jobs.empty())
-                if usable:
-                    worker.finish()  # the result is in hand: one write, then the worker forks
+                result, usable = _run(worker, request, self._waiting() == 0)
+                if usable:  # its kills and forks, off this clock
+                    self._jobs.put(_Finish(worker, worker.last_job))
                 else:
                     worker.stop()
                     lost = worker
@@ -527,7 +551,7 @@ class SandboxPool:
                 return
             if isinstance(job, _Replace):
                 job.done.set()
-            elif job is not None:
+            elif isinstance(job, tuple):
                 _call(job[2], _internal("the sandbox pool is closed"))
 
     def _serve(self, index: int) -> None:
@@ -539,6 +563,9 @@ class SandboxPool:
             log.exception("sandbox pool: cannot start a worker")  # the next job tries again
         while True:
             job = self._jobs.get()
+            if isinstance(job, _Finish):
+                job.worker.finish(job.job)
+                continue
             if isinstance(job, _Replace):
                 if not self._closed:
                     with self._busy[job.index]:
@@ -551,21 +578,19 @@ class SandboxPool:
                     _call(job[2], _internal("the sandbox pool is closed"))
                 return
             path, name, done = job
+            used, ran = None, 0
             try:
                 with self._busy[index]:
                     result = self._one(index, path, name)
+                    with self._lock:
+                        used = self._procs.get(index)
+                    ran = used.last_job if used is not None else 0
             except Exception as exc:  # a bug here, or no process to be had: not the module's
                 log.exception("sandbox pool")
                 result = _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
             _call(done, result)
-            if self._busy[index].acquire(blocking=False):  # else a caller's job told it
-                try:
-                    with self._lock:
-                        used = self._procs.get(index)
-                    if used is not None:
-                        used.finish()  # after the result: the worker's forks would delay it
-                finally:
-                    self._busy[index].release()
+            if used is not None:
+                used.finish(ran)  # after the result: the worker's forks would delay it
 
     def _one(self, index: int, path: str | Path, name: str) -> ValidationResult:
         worker = self._fresh(index)
@@ -573,8 +598,8 @@ class SandboxPool:
             self._replace(index)
             return _internal(f"a sandbox worker did not start: {worker.failure}")
         request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
-        result, usable = _run(worker, request, self._jobs.empty())  # a job waiting would
-        # wait for the next children's rehearsal
+        result, usable = _run(worker, request, self._waiting() == 0)  # a job waiting
+        # would wait for the next children's rehearsal
         if self._closed:
             return _internal("the sandbox pool was closed during the validation")
         if not usable:
