@@ -91,6 +91,12 @@ def _internal(message: str, duration: float = 0.0) -> ValidationResult:
                             duration=duration)  # fmt: skip
 
 
+def _bug(exc: Exception) -> ValidationResult:
+    """The result of a job that failed on a bug in the pool (or no process to be had)."""
+    log.exception("sandbox pool")
+    return _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
+
+
 class _WorkerLost(Exception):
     """The worker died or stopped answering during a job."""
 
@@ -526,7 +532,10 @@ class SandboxPool:
                 if self._closed or worker is None or worker.ready is None or not worker.alive():
                     continue  # not warm, or to be replaced: a pool thread's business
                 request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
-                result, usable = _run(worker, request, self._waiting() == 0)
+                try:
+                    result, usable = _run(worker, request, self._waiting() == 0)
+                except Exception as exc:  # as in a pool thread: a bug here, not the module's
+                    result, usable = _bug(exc), False
                 if usable:  # its kills and forks, off this clock
                     self._jobs.put(_Finish(worker, worker.last_job))
                 else:
@@ -586,8 +595,7 @@ class SandboxPool:
                         used = self._procs.get(index)
                     ran = used.last_job if used is not None else 0
             except Exception as exc:  # a bug here, or no process to be had: not the module's
-                log.exception("sandbox pool")
-                result = _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
+                result = _bug(exc)
             _call(done, result)
             if used is not None:
                 used.finish(ran)  # after the result: the worker's forks would delay it

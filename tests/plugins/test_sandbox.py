@@ -424,6 +424,21 @@ def test_validate_runs_in_the_callers_thread_when_a_worker_is_idle_and_queues_wh
         assert pool.status()["queued"] == 0 and pool.replaced == 0
 
 
+def test_a_bug_in_the_callers_thread_gives_internal_and_a_fresh_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        (pid,) = pool.worker_pids()
+        with monkeypatch.context() as patch:
+            patch.setattr(sandbox, "_run", lambda *args: 1 / 0)
+            result = pool.validate(GOOD, "softclip")
+        assert (result.ok, result.error_type) == (False, "internal")
+        assert "ZeroDivisionError" in result.error_message
+        assert pool.replaced == 1 and pool.worker_pids() != [pid]
+        assert pool.validate(GOOD, "softclip").ok
+
+
 def test_closing_the_pool_ends_a_validation_in_the_callers_thread_at_once() -> None:
     got: list[ValidationResult] = []
     pool = SandboxPool(time_limit=30.0).start()
