@@ -330,13 +330,13 @@ class _Worker:
 
 
 def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
-             settings: CheckSettings) -> dict[str, Any]:  # fmt: skip
+             settings: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     return {
         "path": os.path.abspath(str(path)),
         "name": name,
         "time_limit": time_limit,
         "memory_mb": memory_mb,
-        "settings": settings_fields(settings),
+        "settings": settings,
     }
 
 
@@ -383,6 +383,8 @@ class SandboxPool:
         self.time_limit = float(time_limit)
         self.memory_mb = float(memory_mb)
         self.settings = settings or CheckSettings()
+        self._fields: tuple[CheckSettings, dict[str, Any]] | None = None
+        """`settings` and their fields as a request carries them (made once: they are frozen)."""
         self._jobs: queue.Queue[_Job | _Finish | _Replace | None] = queue.Queue()
         self._lock = threading.Lock()
         self._busy = [threading.Lock() for _ in range(self.workers)]
@@ -514,6 +516,11 @@ class SandboxPool:
         finished.wait()
         return got[0]
 
+    def _request(self, path: str | Path, name: str) -> dict[str, Any]:
+        if self._fields is None or self._fields[0] is not self.settings:
+            self._fields = (self.settings, settings_fields(self.settings))
+        return _request(path, name, self.time_limit, self.memory_mb, self._fields[1])
+
     def _waiting(self) -> int:
         """How many validations wait for a pool thread (errands not counted)."""
         with self._jobs.mutex:
@@ -531,7 +538,7 @@ class SandboxPool:
                     worker = self._procs.get(index)
                 if self._closed or worker is None or worker.ready is None or not worker.alive():
                     continue  # not warm, or to be replaced: a pool thread's business
-                request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
+                request = self._request(path, name)
                 try:
                     result, usable = _run(worker, request, self._waiting() == 0)
                 except Exception as exc:  # as in a pool thread: a bug here, not the module's
@@ -605,7 +612,7 @@ class SandboxPool:
         if not worker.wait_ready():
             self._replace(index)
             return _internal(f"a sandbox worker did not start: {worker.failure}")
-        request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
+        request = self._request(path, name)
         result, usable = _run(worker, request, self._waiting() == 0)  # a job waiting
         # would wait for the next children's rehearsal
         if self._closed:
@@ -658,7 +665,8 @@ def validate_file(
         worker = _Worker()
         if not worker.wait_ready():
             return _internal(f"the sandbox worker did not start: {worker.failure}")
-        request = _request(path, name, time_limit, memory_mb, settings or CheckSettings())
+        fields = settings_fields(settings or CheckSettings())
+        request = _request(path, name, time_limit, memory_mb, fields)
         return _run(worker, request)[0]
     except Exception as exc:
         return _internal(f"sandbox: {type(exc).__name__}: {exc}")
