@@ -20,6 +20,7 @@ no OSC, no slots). Timings on a shared machine are noisy: measure again on a qui
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -103,6 +104,11 @@ def _settle(tick: Callable[[], object] = lambda: None, timeout: float = 90.0) ->
 
 def _running(host: dict[str, Any]) -> bool:
     return host.get("host_state") == "running"
+
+
+def _respawned(pid: int, host: dict[str, Any]) -> bool:
+    """Whether `host` runs again, in a process other than `pid`."""
+    return _running(host) and host["host_pid"] != pid
 
 
 def _load(client: EngineClient, plugin: str) -> None:
@@ -223,9 +229,7 @@ def measure_direct(plugin: str, creates: int, pause: float, fork: bool = False) 
                 respawned.append(float("nan"))
                 continue
             os.kill(pid, signal.SIGKILL)
-            respawned.append(
-                until(f"m{index}", lambda h, pid=pid: _running(h) and h["host_pid"] != pid)
-            )
+            respawned.append(until(f"m{index}", functools.partial(_respawned, pid)))
             respawn_ms.append(float(hosted.health()[f"m{index}"]["spawn_ms"]))
             idle(pause)
     finally:

@@ -37,8 +37,9 @@ process (which has imported what a worker has: numpy, numba, chronus.dsp):
 
 The hand-off: a file that does not compile (`tests/plugins/faulty/syntax_error.py`), whose
 checks end at once, validated in this process and in the pool, alternated with the rest: what
-the way to the sandbox's child and back costs (the pool's thread, the worker, the child's
-limits, the pipes), whatever the module.
+the way to the sandbox's child and back costs (the pool's own work, in the caller's thread
+when a worker is idle, the worker's hand-over, the child's limits, the pipes), whatever the
+module.
 
 Overhead = (median in the sandbox - median of a baseline) / that median, for each baseline:
 what the pipes, the fork (a fresh process copies each page it writes), the limits and the
@@ -162,7 +163,7 @@ def first_imports(module: Path, runs: int, settings: CheckSettings) -> list[tupl
     return copies
 
 
-def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
+def measure(module: Path, runs: int, pause: float, figures: dict[str, Any]) -> None:
     """Time `runs` validations each way; print them and put the figures in `figures`."""
     pooled: list[float] = []
     with SandboxPool(workers=1) as pool:
@@ -214,6 +215,10 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     overhead = 100 * (boxed_ms - here) / here
     overhead_first = 100 * (boxed_ms - first_ms) / first_ms
     cpu_first = 100 * (med["sandbox"][1] - med["first import"][1]) / med["first import"][1]
+    paired = statistics.median(
+        100 * (boxed[0] - first[0]) / first[0]
+        for boxed, first in zip(ways["sandbox"], ways["first import"], strict=True)
+    )  # each run's sandbox against the first import next to it: less swayed by load's drift
     print(f"module: {module.name}; {runs} runs each, {pause:g} s apart; worker warm in "
           f"{ready_ms:.0f} ms")  # fmt: skip
     print(f"validation in a warm pool   median {p50:6.1f} ms  p90 {p90:6.1f} ms  (target < 100 ms)")
@@ -224,6 +229,7 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
     print("sandbox overhead (target < 5 %), wall:")
     print(f"  over a first import       {overhead_first:6.1f} %   (the CPU of the checks: "
           f"{cpu_first:+.1f} %)")  # fmt: skip
+    print(f"  … paired run by run       {paired:6.1f} %   (the median of each run's difference)")
     print(f"  over a re-import          {overhead:6.1f} %")
     print(f"  over a plain fork         {100 * (boxed_ms - fork_ms) / fork_ms:6.1f} %")
     hand = {way: statistics.median(values) for way, values in handoff.items()}
@@ -238,6 +244,7 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, float]) ->
         validate_ms_p90=p90, validate_ms_max=max(pooled), in_process_ms=here,
         first_import_ms=first_ms, plain_fork_ms=fork_ms, sandboxed_ms=boxed_ms,
         overhead_pct=overhead, overhead_first_import_pct=overhead_first,
+        overhead_first_import_paired_pct=paired,
         in_process_cpu_ms=med["re-import"][1], first_import_cpu_ms=med["first import"][1],
         plain_fork_cpu_ms=med["plain fork"][1], sandboxed_cpu_ms=med["sandbox"][1],
         overhead_first_import_cpu_pct=cpu_first, first_import_faults=med["first import"][2],
@@ -253,8 +260,8 @@ HANDOFF_PARTS = ("children_ms", "request_ms", "checks_ms", "answer_ms", "rehears
 
 def add_parts(parts: dict[str, list[float]], figures: dict[str, float], took: float) -> None:
     """Add to `parts` the `HANDOFF_PARTS` of a validation with these `figures` that took
-    `took` ms, and what the parts leave of it (`rest_ms`: the caller's thread to the pool's
-    thread and back, the pool's own work, the second process)."""
+    `took` ms, and what the parts leave of it (`rest_ms`: the pool's own work, the hop to a
+    pool thread and back where a tree has one, the second process)."""
     for part in HANDOFF_PARTS:
         parts.setdefault(part, []).append(figures.get(part, math.nan))
     timed = sum(figures.get(part, math.nan) for part in HANDOFF_PARTS[:4])
@@ -343,7 +350,7 @@ class RemotePool:
             self.process.wait()
 
 
-def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str, float]) -> None:
+def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str, Any]) -> None:
     """`validate()` in a pool of this tree and one of `old`, alternated, with the second
     process (the default settings) and without it; print and put the medians in `figures`."""
     for cross in (True, False):

@@ -7,7 +7,7 @@ front end (which shows it). `validate` never raises; every way a module can fail
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["ERROR_TYPES", "ValidationResult"]
@@ -64,6 +64,7 @@ class ValidationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """As plain JSON-ready data."""
-        out = asdict(self)
+        out = {each.name: getattr(self, each.name) for each in fields(self)}
         out["params"] = list(self.params)
+        out["figures"] = dict(self.figures)  # its values are floats: no deep copy (`asdict`)
         return out

@@ -4,9 +4,12 @@ Each worker is a fresh `python -m chronus.plugins.worker` (started with fork + e
 inherits none of the caller's threads), warm once it says ready. A validation runs in a
 fresh fork of a worker (see `chronus.plugins.worker`), confined by OS limits (see
 `chronus.plugins.confine`) and a wall-clock deadline. The worker hands the pool the pipes of
-the children it forked for the next job; the pool's thread writes their requests and reads
-their answers itself, and asks the worker only how a child ended that did not answer
-(`chronus.plugins.answer`). A worker that dies or stops answering is killed and replaced;
+the children it forked for the next job; the pool writes their requests and reads their
+answers itself, and asks the worker only how a child ended that did not answer
+(`chronus.plugins.answer`). `validate` does so in the caller's own thread when a warm worker
+is idle (no hop to a pool thread and back); `submit`, and `validate` when every worker is
+busy or not yet warm, in a pool thread. A worker that dies or stops answering is killed and
+replaced (always from a pool thread: a worker dies with the thread that started it);
 whatever happens becomes a `ValidationResult`. `status()` tells the pool's state as plain
 data.
 
@@ -32,14 +35,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chronus.plugins.answer import judge, wall_limit
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
-from chronus.plugins.worker import SOCKET_ENV, THREAD_ENV, result_from_dict, write_all
+from chronus.plugins.worker import (
+    SOCKET_ENV,
+    THREAD_ENV,
+    result_from_dict,
+    settings_fields,
+    write_all,
+)
 
 __all__ = ["SandboxPool", "validate_file"]
 
@@ -55,11 +64,37 @@ _SPARES_MESSAGE = 4096
 """Room for the worker's message that hands over a job's children."""
 
 Done = Callable[[ValidationResult], None]
+_Job = tuple[str | Path, str, Done]
+
+
+@dataclass(frozen=True)
+class _Finish:
+    """A pool thread's errand: tell `worker` that a caller's job `job` is over (unless it was
+    told already), once the caller has its result."""
+
+    worker: _Worker
+    job: int
+
+
+@dataclass(frozen=True)
+class _Replace:
+    """A pool thread's errand: replace worker `index` if it is still `old` (a worker lost
+    in a caller's thread, which may not start one), then set `done`."""
+
+    index: int
+    old: _Worker
+    done: threading.Event
 
 
 def _internal(message: str, duration: float = 0.0) -> ValidationResult:
     return ValidationResult(ok=False, error_type="internal", error_message=message,
                             duration=duration)  # fmt: skip
+
+
+def _bug(exc: Exception) -> ValidationResult:
+    """The result of a job that failed on a bug in the pool (or no process to be had)."""
+    log.exception("sandbox pool")
+    return _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
 
 
 class _WorkerLost(Exception):
@@ -113,6 +148,10 @@ class _Worker:
         self._jobs = itertools.count(1)
         self._over: dict[str, Any] | None = None
         """The job whose end the worker is yet to be told (`finish`)."""
+        self._over_lock = threading.Lock()  # `finish` may come from another thread
+        self._writing = threading.Lock()
+        self.last_job = 0
+        """The id of the job `run` last began."""
         self._buffer = b""
         self._reading = threading.Lock()  # a caller's wait_ready and the pool thread's
         self.ready: dict[str, Any] | None = None
@@ -198,8 +237,9 @@ class _Worker:
         stdin = self.process.stdin
         assert stdin is not None
         try:
-            stdin.write(json.dumps(message).encode() + b"\n")
-            stdin.flush()
+            with self._writing:
+                stdin.write(json.dumps(message).encode() + b"\n")
+                stdin.flush()
         except (OSError, ValueError):
             raise _WorkerLost from None
 
@@ -229,8 +269,9 @@ class _Worker:
         time_limit = float(request["time_limit"])
         asked = time.monotonic()
         children = self.children(asked + wall_limit(time_limit) + ANSWER_GRACE)
-        job = next(self._jobs)
-        self._over = {"job": job, "done": True, "rehearse_next": rehearse_next}
+        job = self.last_job = next(self._jobs)
+        with self._over_lock:
+            self._over = {"job": job, "done": True, "rehearse_next": rehearse_next}
         if isinstance(children, str):
             return _internal(children).to_dict()
         try:
@@ -250,11 +291,15 @@ class _Worker:
             children.close()
         return result
 
-    def finish(self) -> None:
-        """Tell the worker the last job is over, if it was not told yet: it kills that job's
-        children and forks the next two. A worker that cannot be told is dead, and replaced
-        before the next job."""
-        over, self._over = self._over, None
+    def finish(self, job: int | None = None) -> None:
+        """Tell the worker the last job (or job `job`, if it is the last) is over, if it was
+        not told yet: it kills that job's children and forks the next two. A worker that
+        cannot be told is dead, and replaced before the next job. From any thread."""
+        with self._over_lock:
+            over = self._over
+            if over is None or (job is not None and over["job"] != job):
+                return
+            self._over = None
         if over is not None:
             with contextlib.suppress(_WorkerLost):
                 self._tell(over)
@@ -285,13 +330,13 @@ class _Worker:
 
 
 def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
-             settings: CheckSettings) -> dict[str, Any]:  # fmt: skip
+             settings: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     return {
         "path": os.path.abspath(str(path)),
         "name": name,
         "time_limit": time_limit,
         "memory_mb": memory_mb,
-        "settings": asdict(settings),
+        "settings": settings,
     }
 
 
@@ -314,7 +359,7 @@ def _run(
                                 error_message="the sandbox worker died while validating "
                                 "(the module killed it?)"), False  # fmt: skip
     try:
-        return replace(result_from_dict(answer), duration=took), True
+        return result_from_dict({**answer, "duration": took}), True
     except (TypeError, ValueError) as exc:
         return _internal(f"the sandbox answered nonsense: {exc}", took), True
 
@@ -338,8 +383,12 @@ class SandboxPool:
         self.time_limit = float(time_limit)
         self.memory_mb = float(memory_mb)
         self.settings = settings or CheckSettings()
-        self._jobs: queue.Queue[tuple[str | Path, str, Done] | None] = queue.Queue()
+        self._fields: tuple[CheckSettings, dict[str, Any]] | None = None
+        """`settings` and their fields as a request carries them (made once: they are frozen)."""
+        self._jobs: queue.Queue[_Job | _Finish | _Replace | None] = queue.Queue()
         self._lock = threading.Lock()
+        self._busy = [threading.Lock() for _ in range(self.workers)]
+        """Held by whichever thread runs a job on that worker (a pool thread or a caller)."""
         self._threads: list[threading.Thread] = []
         self._procs: dict[int, _Worker | None] = {}
         self._closed = False
@@ -396,7 +445,7 @@ class SandboxPool:
                 for w in self.worker_list()
             ],
             "replaced": self.replaced,
-            "queued": self._jobs.qsize(),
+            "queued": self._waiting(),
             "time_limit": self.time_limit,
             "memory_mb": self.memory_mb,
             "cpu_budget_us": round(self.settings.budget_us, 1),
@@ -414,10 +463,17 @@ class SandboxPool:
             self._jobs.put(None)
         for worker in self.worker_list():
             worker.stop()  # a validation under way ends now, as `internal`
+        patience = wall_limit(self.time_limit) + ANSWER_GRACE + 1
         for thread in threads:
-            thread.join(timeout=wall_limit(self.time_limit) + ANSWER_GRACE + 1)
-        for worker in self.worker_list():
-            worker.kill()
+            thread.join(timeout=patience)
+        held = [busy.acquire(timeout=patience) for busy in self._busy]  # callers' jobs end
+        try:
+            for worker in self.worker_list():
+                worker.kill()
+        finally:
+            for busy, got in zip(self._busy, held, strict=True):
+                if got:
+                    busy.release()
         self._drain()
 
     def __enter__(self) -> SandboxPool:
@@ -446,6 +502,9 @@ class SandboxPool:
         if threading.current_thread() in self._threads:
             return _internal("validate() called from a pool thread (a submit callback): "
                              "it would wait for itself; submit instead")  # fmt: skip
+        here = self._in_caller(path, name)
+        if here is not None:
+            return here
         got: list[ValidationResult] = []
         finished = threading.Event()
 
@@ -457,13 +516,58 @@ class SandboxPool:
         finished.wait()
         return got[0]
 
+    def _request(self, path: str | Path, name: str) -> dict[str, Any]:
+        if self._fields is None or self._fields[0] is not self.settings:
+            self._fields = (self.settings, settings_fields(self.settings))
+        return _request(path, name, self.time_limit, self.memory_mb, self._fields[1])
+
+    def _waiting(self) -> int:
+        """How many validations wait for a pool thread (errands not counted)."""
+        with self._jobs.mutex:
+            return sum(isinstance(job, tuple) for job in self._jobs.queue)
+
+    def _in_caller(self, path: str | Path, name: str) -> ValidationResult | None:
+        """The validation run in this (the caller's) thread on an idle warm worker; None if
+        none is idle (the job goes through a pool thread then)."""
+        for index, busy in enumerate(self._busy):
+            if not busy.acquire(blocking=False):
+                continue
+            lost: _Worker | None = None
+            try:
+                with self._lock:
+                    worker = self._procs.get(index)
+                if self._closed or worker is None or worker.ready is None or not worker.alive():
+                    continue  # not warm, or to be replaced: a pool thread's business
+                request = self._request(path, name)
+                try:
+                    result, usable = _run(worker, request, self._waiting() == 0)
+                except Exception as exc:  # as in a pool thread: a bug here, not the module's
+                    result, usable = _bug(exc), False
+                if usable:  # its kills and forks, off this clock
+                    self._jobs.put(_Finish(worker, worker.last_job))
+                else:
+                    worker.stop()
+                    lost = worker
+            finally:
+                busy.release()
+            if lost is not None and not self._closed:
+                errand = _Replace(index, lost, threading.Event())
+                self._jobs.put(errand)
+                errand.done.wait(START_TIMEOUT)
+            if self._closed:
+                return _internal("the sandbox pool was closed during the validation")
+            return result
+        return None
+
     def _drain(self) -> None:
         while True:
             try:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 return
-            if job is not None:
+            if isinstance(job, _Replace):
+                job.done.set()
+            elif isinstance(job, tuple):
                 _call(job[2], _internal("the sandbox pool is closed"))
 
     def _serve(self, index: int) -> None:
@@ -475,30 +579,42 @@ class SandboxPool:
             log.exception("sandbox pool: cannot start a worker")  # the next job tries again
         while True:
             job = self._jobs.get()
+            if isinstance(job, _Finish):
+                job.worker.finish(job.job)
+                continue
+            if isinstance(job, _Replace):
+                if not self._closed:
+                    with self._busy[job.index]:
+                        if self._procs.get(job.index) is job.old:
+                            self._replace(job.index)
+                job.done.set()
+                continue
             if job is None or self._closed:
                 if job is not None:
                     _call(job[2], _internal("the sandbox pool is closed"))
                 return
             path, name, done = job
+            used, ran = None, 0
             try:
-                result = self._one(index, path, name)
+                with self._busy[index]:
+                    result = self._one(index, path, name)
+                    with self._lock:
+                        used = self._procs.get(index)
+                    ran = used.last_job if used is not None else 0
             except Exception as exc:  # a bug here, or no process to be had: not the module's
-                log.exception("sandbox pool")
-                result = _internal(f"sandbox pool: {type(exc).__name__}: {exc}")
+                result = _bug(exc)
             _call(done, result)
-            with self._lock:
-                used = self._procs.get(index)
             if used is not None:
-                used.finish()  # after the result: the worker's forks would delay it
+                used.finish(ran)  # after the result: the worker's forks would delay it
 
     def _one(self, index: int, path: str | Path, name: str) -> ValidationResult:
         worker = self._fresh(index)
         if not worker.wait_ready():
             self._replace(index)
             return _internal(f"a sandbox worker did not start: {worker.failure}")
-        request = _request(path, name, self.time_limit, self.memory_mb, self.settings)
-        result, usable = _run(worker, request, self._jobs.empty())  # a job waiting would
-        # wait for the next children's rehearsal
+        request = self._request(path, name)
+        result, usable = _run(worker, request, self._waiting() == 0)  # a job waiting
+        # would wait for the next children's rehearsal
         if self._closed:
             return _internal("the sandbox pool was closed during the validation")
         if not usable:
@@ -549,7 +665,8 @@ def validate_file(
         worker = _Worker()
         if not worker.wait_ready():
             return _internal(f"the sandbox worker did not start: {worker.failure}")
-        request = _request(path, name, time_limit, memory_mb, settings or CheckSettings())
+        fields = settings_fields(settings or CheckSettings())
+        request = _request(path, name, time_limit, memory_mb, fields)
         return _run(worker, request)[0]
     except Exception as exc:
         return _internal(f"sandbox: {type(exc).__name__}: {exc}")

@@ -37,6 +37,7 @@ once, and would wait for it).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import importlib
 import json
@@ -58,6 +59,7 @@ __all__ = [
     "main",
     "reap_ended",
     "result_from_dict",
+    "settings_fields",
     "write_all",
 ]
 
@@ -127,6 +129,7 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         die_with_parent()
         write_all(write_fd, READY)
         seal()
+        _warm_wire(validation.CheckSettings())
         cut = rehearse and _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
         request = json.loads(_read_line(request_fd))
@@ -151,6 +154,25 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         code = 0
     finally:
         os._exit(code)
+
+
+def settings_fields(settings: Any) -> dict[str, Any]:
+    """A `CheckSettings` as a request carries it (its fields are scalars: no deep copy)."""
+    return {field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)}
+
+
+def _warm_wire(settings: Any) -> None:
+    """Decode a request and encode an answer once, as a spare does on its job's clock, so
+    that the pages those paths touch are copied (fork is copy-on-write) before it."""
+    from chronus.plugins.result import ValidationResult
+
+    request = {"path": "", "name": "", "time_limit": 1.0, "memory_mb": 1.0,
+               "settings": settings_fields(settings), "sent_at": time.monotonic()}  # fmt: skip
+    json.loads(json.dumps(request).encode() + b"\n")
+    answer = ValidationResult(ok=True, figures={"blocks": 1.0}).to_dict()
+    answer["answered_at"] = time.monotonic()
+    json.dumps(answer).encode()
+    resource.getrusage(resource.RUSAGE_SELF)
 
 
 def _rehearse_until(request_fd: int, steps: Generator[None, None, None]) -> bool:

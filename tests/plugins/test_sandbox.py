@@ -396,6 +396,66 @@ def test_closing_the_pool_ends_a_validation_under_way_at_once() -> None:
     assert "closed during the validation" in got[0].error_message
 
 
+def test_validate_runs_in_the_callers_thread_when_a_worker_is_idle_and_queues_when_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran_in: list[str] = []
+    real_run = sandbox._run
+
+    def run(*args: object, **kwargs: object) -> object:
+        ran_in.append(threading.current_thread().name)
+        return real_run(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sandbox, "_run", run)
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        assert pool.validate(FAULTY / "nan_output.py", "x").error_type == "non_finite"
+        assert ran_in == [threading.current_thread().name]
+        got: list[ValidationResult] = []
+        caller = threading.Thread(target=lambda: got.append(pool.validate(GOOD, "softclip")))
+        with pool._busy[0]:  # the worker runs another job
+            caller.start()
+            time.sleep(0.3)
+            assert ran_in[1:] == [] and not got
+        caller.join(30)
+        assert got[0].ok, got[0].error_message
+        assert ran_in[1:] == ["sandbox-0"]
+        assert pool.validate(GOOD, "softclip").ok and ran_in[2:] == [ran_in[0]]
+        assert pool.status()["queued"] == 0 and pool.replaced == 0
+
+
+def test_a_bug_in_the_callers_thread_gives_internal_and_a_fresh_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        (pid,) = pool.worker_pids()
+        with monkeypatch.context() as patch:
+            patch.setattr(sandbox, "_run", lambda *args: 1 / 0)
+            result = pool.validate(GOOD, "softclip")
+        assert (result.ok, result.error_type) == (False, "internal")
+        assert "ZeroDivisionError" in result.error_message
+        assert pool.replaced == 1 and pool.worker_pids() != [pid]
+        assert pool.validate(GOOD, "softclip").ok
+
+
+def test_closing_the_pool_ends_a_validation_in_the_callers_thread_at_once() -> None:
+    got: list[ValidationResult] = []
+    pool = SandboxPool(time_limit=30.0).start()
+    assert pool.wait_ready()
+    caller = threading.Thread(target=lambda: got.append(pool.validate(FAULTY / "endless_loop.py",
+                                                                      "loop")))  # fmt: skip
+    caller.start()
+    time.sleep(0.5)
+    began = time.monotonic()
+    pool.close()
+    caller.join(10)
+    assert time.monotonic() - began < 10 and got
+    assert (got[0].ok, got[0].error_type) == (False, "internal")
+    assert "closed during the validation" in got[0].error_message
+    assert not any(worker.alive() for worker in pool.worker_list())
+
+
 def test_validate_file_runs_one_validation_without_a_pool() -> None:
     assert validate_file(GOOD, "softclip").ok
     result = validate_file(FAULTY / "segfault.py", "segv")
