@@ -67,9 +67,7 @@ def test_the_destinations_are_listed_with_their_numbers(out: MidiOutput, said: _
     assert json.loads(text) == [[0, "synth:midi_in"], [1, "keys:in"]]
 
 
-def test_a_port_that_came_after_the_process_started_is_found(
-    out: MidiOutput, said: _Said
-) -> None:
+def test_a_port_that_came_after_the_process_started_is_found(out: MidiOutput, said: _Said) -> None:
     _ready(out)
     out.request(validate("/midi/out", ("bass", "late-synth", 1)), "me", 0)
     out._heard({"outputs": ["synth:midi_in", "keys:in", "late-synth:in"]})
