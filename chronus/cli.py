@@ -441,7 +441,8 @@ def _cmd_send(args: argparse.Namespace) -> int:
         plugins_failed = _send_midi(client, midi) or plugins_failed
     for address, reply_args in notes:
         print(f"chronus: {address[1:]}: {' '.join(str(a) for a in reply_args)}", file=sys.stderr)
-    print(f"sent {len(messages)} message(s); they apply at sample {stamp}")
+    if messages or not quits:
+        print(f"sent {len(messages)} message(s); they apply at sample {stamp}")
     refused = any(address == "/error" for address, _ in notes)
     for path, seconds in [] if refused else recordings:
         if seconds is None:
