@@ -286,10 +286,23 @@ class _Worker:
             ending = self.ending(job, deadline + ANSWER_GRACE)
             result = judge(children.results[0], twin, deadline, time_limit,
                            str(request["path"]), ending)  # fmt: skip
+            self._answers_now(job, deadline + ANSWER_GRACE)
             result.setdefault("figures", {})["children_ms"] = 1000 * (began - asked)
         finally:
             children.close()
         return result
+
+    def _answers_now(self, job: int, deadline: float) -> None:
+        """Raise `_WorkerLost` unless the worker answers an empty question now. The children
+        answer the pool themselves, so a module that killed the worker still gets its answer
+        through; a worker killed before this question is asked never answers it."""
+        self._tell({"job": job, "status": []})
+        while True:
+            message = self._line(deadline)
+            if message is None:
+                raise _WorkerLost
+            if message.get("job") == job:
+                return
 
     def finish(self, job: int | None = None) -> None:
         """Tell the worker the last job (or job `job`, if it is the last) is over, if it was

@@ -100,6 +100,18 @@ def test_a_worker_the_fault_killed_is_replaced(pool: SandboxPool) -> None:
     assert pool.validate(GOOD, "softclip").ok
 
 
+def test_a_module_that_kills_the_worker_is_caught_in_its_own_validation(
+    pool: SandboxPool,
+) -> None:
+    """Its children answer the pool all the same: the worker's death must be found before
+    that validation ends, never blamed on the next module (a race that it used to lose)."""
+    for _ in range(4):
+        killer = pool.validate(FAULTY / "kills_worker.py", "kills")
+        assert (killer.ok, killer.error_type) == (False, "crash"), killer.error_message
+        good = pool.validate(GOOD, "softclip")
+        assert good.ok, good.error_message
+
+
 def test_a_second_process_is_what_catches_state_taken_at_import(pool: SandboxPool) -> None:
     with SandboxPool(settings=CheckSettings(cross_process=False)) as one_process:
         assert one_process.validate(FAULTY / "seeded_at_import.py", "hiss").ok
