@@ -35,6 +35,7 @@ from chronus.protocol import validate
 from chronus.session.stamped_log import read_stamped_log
 from tests.jack_midi_reader import MidiReader
 from tests.onsets import onsets
+from tests.sessions import crisp_bass
 
 RATE = 48000
 BPM = 150.0
@@ -106,13 +107,7 @@ def measure(notes: int, lead: int, block: int) -> dict[str, Any]:
             (audio_client,) = came
             synth.listen_to(audio_client)
             with engine.client() as client:
-                client.send([
-                    validate("/patch/create", ("bass", "saw")),
-                    validate("/patch/connect", ("bass", "master")),
-                    validate("/mod/bass/attack", (0.0,)),
-                    validate("/mod/bass/release", (0.002,)),
-                    validate("/tempo", (BPM, 1)),
-                ])  # fmt: skip
+                client.send(crisp_bass(BPM))
                 client.sync()
                 client.ask("/midi/out", "bass", "chronus-bench-synth", timeout=30.0)
                 time.sleep(0.5)

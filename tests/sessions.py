@@ -52,6 +52,19 @@ def bass_line(notes: str = "c2 eb2 g2 c3") -> list[Message]:
     ]
 
 
+def crisp_bass(bpm: float | None = None) -> list[Message]:
+    """A saw to the master whose notes start and end on their samples (no attack, a 2 ms
+    release: where MIDI out's timing is read against the audio), at `bpm` if given."""
+    tempo = [] if bpm is None else [validate("/tempo", (bpm, 1))]
+    return [
+        validate("/patch/create", ("bass", "saw")),
+        validate("/patch/connect", ("bass", "master")),
+        validate("/mod/bass/attack", (0.0,)),
+        validate("/mod/bass/release", (0.002,)),
+        *tempo,
+    ]
+
+
 LANED = ("amp", "res", "attack", "sustain", "detune", "glide", "bend", "env_amount", "drive",
          "volume", "pan", "mute", "solo")  # fmt: skip
 """Every saw parameter whose range takes values 0–1."""

@@ -38,10 +38,7 @@ def midi_answer(address: str, args: tuple[Arg, ...]) -> str:
     'bass plays to MIDI out synth:midi_in (channel 2)'
     """
     if address == "/midi/ports":
-        ports = json.loads(str(args[0]))
-        if not ports:
-            return "MIDI sources: none (JACK has no MIDI output port to read)"
-        return "MIDI sources: " + ", ".join(f"{number} {name}" for number, name in ports)
+        return _ports_line("MIDI sources", args, "JACK has no MIDI output port to read")
     if address == "/midi/in":
         if args[0] == "off":
             return "MIDI in: off"
@@ -51,10 +48,7 @@ def midi_answer(address: str, args: tuple[Arg, ...]) -> str:
     if address == "/midi/to":
         return f"MIDI notes play {args[0]}"
     if address == "/midi/outs":
-        ports = json.loads(str(args[0]))
-        if not ports:
-            return "MIDI destinations: none (JACK has no MIDI input port to send to)"
-        return "MIDI destinations: " + ", ".join(f"{number} {name}" for number, name in ports)
+        return _ports_line("MIDI destinations", args, "JACK has no MIDI input port to send to")
     if address == "/midi/out":
         if args[1] == "off":
             return f"{args[0]} stops MIDI out"
@@ -109,3 +103,11 @@ class MidiAnswers:
             self.write(f"error: no answer to {message.address[1:].replace('/', ' ')}")
         else:
             self.write(midi_answer(*reply))
+
+
+def _ports_line(what: str, args: tuple[Arg, ...], why_none: str) -> str:
+    """`MIDI sources: 0 keys:out, 1 …` from a listing's JSON `[[number, name], …]`."""
+    ports = json.loads(str(args[0]))
+    if not ports:
+        return f"{what}: none ({why_none})"
+    return f"{what}: " + ", ".join(f"{number} {name}" for number, name in ports)

@@ -26,6 +26,7 @@ from tests.conftest import require_jack
 from tests.jack_midi_reader import MidiReader
 from tests.onsets import onsets
 from tests.processes import descendants, gone
+from tests.sessions import crisp_bass
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
 
@@ -55,13 +56,7 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
     engine = _boot_heard(synth, tmp_path)
     try:
         with engine.client() as client:
-            client.send([
-                validate("/patch/create", ("bass", "saw")),
-                validate("/patch/connect", ("bass", "master")),
-                validate("/mod/bass/attack", (0.0,)),
-                validate("/mod/bass/release", (0.002,)),
-                validate("/tempo", (BPM, 1)),
-            ])  # fmt: skip
+            client.send(crisp_bass(BPM))
             client.sync()
             outs = json.loads(str(client.ask("/midi/outs", timeout=30.0)[0]))
             assert [i for i, name in outs if name == synth.name]
@@ -165,12 +160,7 @@ def test_a_killed_midi_out_process_is_replaced_and_the_notes_go_on(
     engine = _boot_heard(synth, tmp_path)
     try:
         with engine.client() as client:
-            client.send([
-                validate("/patch/create", ("bass", "saw")),
-                validate("/patch/connect", ("bass", "master")),
-                validate("/mod/bass/attack", (0.0,)),
-                validate("/mod/bass/release", (0.002,)),
-            ])  # fmt: skip
+            client.send(crisp_bass())
             client.ask("/midi/out", "bass", "test-synth", timeout=30.0)
             time.sleep(0.3)
             client.send([validate("/seq/bass/pattern", ("c2 eb2 g2 c3",))])
@@ -236,12 +226,7 @@ def test_after_a_supervisor_takeover_midi_out_goes_on_where_the_slots_are(
     cycle = [36, 39, 43, 48]
     try:
         with engine.client() as client:
-            client.send([
-                validate("/patch/create", ("bass", "saw")),
-                validate("/patch/connect", ("bass", "master")),
-                validate("/mod/bass/attack", (0.0,)),
-                validate("/mod/bass/release", (0.002,)),
-            ])  # fmt: skip
+            client.send(crisp_bass())
             client.ask("/midi/out", "bass", "test-synth", timeout=30.0)
             client.send([validate("/seq/bass/pattern", ("c2 eb2 g2 c3",))])
             old = _standby_supervisor(client)["engine"]["supervisor"]["pid"]
