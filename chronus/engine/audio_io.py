@@ -57,8 +57,8 @@ __all__ = [
 ]
 
 NULL_PRIORITY = 65
-_HANDING_US_MASK = (1 << HANDING_US_BITS) - 1
 """SCHED_FIFO priority of the null backend's clock loop (JACK gives its clients 65 too)."""
+_HANDING_US_MASK = (1 << HANDING_US_BITS) - 1
 BURST_WAIT_NS = 500_000
 """How long a callback in a burst waits for a block a slot is finishing (a slot's render:
 p99 ~0.25 ms); the device is already late then, and a dip is what waiting avoids."""
