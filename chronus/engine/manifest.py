@@ -165,17 +165,15 @@ class Manifest:
     """The plugin registry's records (states, versions, validations, transitions)."""
     timeline: tuple[tuple[int, int, str, str], ...] = ()
     """The engine's latest events with their times (`SlotKeeper.timeline`): a new supervisor
-    goes on from them, so that a post-mortem sees what came before the takeover. Last:
-    a manifest pickled by a supervisor without it (its code older) unpickles the rest right."""
+    goes on from them, so that a post-mortem sees what came before the takeover. It and the
+    fields after it come last, with defaults: a manifest pickled by a supervisor without them
+    (its code older) unpickles the rest right."""
     link: LinkKept | None = None
-    """Ableton Link's settings (None: a supervisor older than them handed this one down).
-    After `timeline`, for the same reason."""
+    """Ableton Link's settings (None: an older supervisor's manifest)."""
     midi: MidiSetup | None = None
-    """MIDI in's port and routes (None: none, or an older supervisor's manifest). Last, for
-    the same reason."""
+    """MIDI in's port and routes (None: none, or an older supervisor's manifest)."""
     midi_out: tuple[tuple[str, str, int], ...] = ()
-    """MIDI out's routes (track, JACK port, channel 0–15): a new supervisor sends them on
-    (after `timeline`, for the same reason)."""
+    """MIDI out's routes (track, JACK port, channel 0–15): a new supervisor sends them on."""
     midi_clock: tuple[str, ...] | None = None
     """The MIDI clock's ports (None: off; empty: every port a track plays to)."""
 
