@@ -959,8 +959,7 @@ class Supervisor:
         """
         assert self._keeper is not None
         self._hosted_patch(message)
-        if payload is None:
-            message = on_the_wire(message)  # the log must hold what the slots get
+        message = on_the_wire(message)  # the log must hold what the slots get
         if stamp is None:
             earliest = self._keeper.next_stamp()
             if message.address == "/panic":
@@ -1247,6 +1246,7 @@ class Supervisor:
     def _command(self, message: Message, addr: Any, stamp: int | None = None) -> None:
         """Check a command against the patch and play it: at `stamp` if given (a dated one,
         which a staged change does not hold), else as soon as it can."""
+        message = on_the_wire(message)  # one the engine made (MIDI's): as the slots get it
         keeper = self._keeper
         assert keeper is not None
         commits = self._commits

@@ -248,16 +248,10 @@ class _Worker:
         `answer.Ending`), waiting for its reply until `deadline`."""
 
         def ask(which: str, finished: bool) -> int:
-            self._tell({"job": job, "status": [which], "kill": not finished})
-            while True:
-                message = self._line(deadline)
-                if message is None:
-                    raise _WorkerLost
-                if message.get("job") == job:
-                    status = (message.get("status") or {}).get(which)
-                    if not isinstance(status, int):
-                        raise _WorkerLost
-                    return status
+            status = self._statuses(job, [which], not finished, deadline).get(which)
+            if not isinstance(status, int):
+                raise _WorkerLost
+            return status
 
         return ask
 
@@ -296,13 +290,20 @@ class _Worker:
         """Raise `_WorkerLost` unless the worker answers an empty question now. The children
         answer the pool themselves, so a module that killed the worker still gets its answer
         through; a worker killed before this question is asked never answers it."""
-        self._tell({"job": job, "status": []})
+        self._statuses(job, [], False, deadline)
+
+    def _statuses(
+        self, job: int, children: list[str], kill: bool, deadline: float
+    ) -> dict[str, Any]:
+        """The wait statuses of job `job`'s `children` (killed first if `kill`), as the worker
+        answers by `deadline`; `_WorkerLost` if it does not."""
+        self._tell({"job": job, "status": children, "kill": kill})
         while True:
             message = self._line(deadline)
             if message is None:
                 raise _WorkerLost
             if message.get("job") == job:
-                return
+                return dict(message.get("status") or {})
 
     def finish(self, job: int | None = None) -> None:
         """Tell the worker the last job (or job `job`, if it is the last) is over, if it was
