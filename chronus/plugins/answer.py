@@ -1,10 +1,13 @@
 """What a sandbox child's answer, or its ending, means: a validation's result as plain data.
 
 A child that validates a module (see `chronus.plugins.worker`) writes its answer, one JSON
-object, down a pipe of its own and closes it; whoever holds the pipe's other end (the pool,
-since the `sand15b` branch) reads it to EOF with a deadline. Anything else — no answer, a
-short one, garbage, two answers, no EOF in time — is judged by how the child ended: its
-wait status, which only its parent (the worker) can give, asked through `Ending`.
+object on one line, down a pipe of its own and closes it; whoever holds the pipe's other end
+(the pool, since the `sand15b` branch) reads it with a deadline, and takes it as soon as the
+pipe holds exactly one line that is an answer (not at EOF, which would often cost the reader a
+second wake-up: the child closes the pipe just after it writes). Anything else — no answer,
+a short one, garbage, two answers, no EOF in time — is read to EOF and judged by how the
+child ended: its wait status, which only its parent (the worker) can give, asked through
+`Ending`.
 
     result = judge(first_fd, twin_fd, deadline, time_limit, path, ending)
 """
@@ -53,20 +56,26 @@ def failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
             "figures": dict(figures)}  # fmt: skip
 
 
-def read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Everything written to `fd` until EOF; and whether EOF came before `deadline`."""
-    chunks: list[bytes] = []
+def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | None]:
+    """What was written to `fd`: until it holds exactly one line that parses as an answer
+    (a JSON object), else until EOF; whether it came whole (that line, or EOF) before
+    `deadline`; and the answer, if it is one."""
+    data = b""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            return b"".join(chunks), False
+            return data, False, None
         ready, _, _ = select.select([fd], [], [], None if math.isinf(left) else left)
         if not ready:
             continue
         chunk = os.read(fd, 65536)
         if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
+            return data, True, _parse(data)
+        data += chunk
+        if data.endswith(b"\n") and data.count(b"\n") == 1:
+            answer = _parse(data)
+            if answer is not None:
+                return data, True, answer
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
@@ -109,8 +118,7 @@ def _collect(
     fd: int, which: str, deadline: float, time_limit: float, path: str, ending: Ending
 ) -> dict[str, Any]:
     """What child `which` answered down `fd`, or what its ending means, under `ended`."""
-    data, finished = read_until(fd, deadline)
-    answer = _parse(data) if finished else None
+    data, finished, answer = read_until(fd, deadline)
     if answer is not None:
         answered, figures = answer.pop("answered_at", None), answer.get("figures")
         if isinstance(answered, float) and isinstance(figures, dict):

@@ -16,6 +16,11 @@ off the validation's clock, those of the job (`limit`: memory, CPU) when its req
   `clone` without `CLONE_THREAD`, and `execve`/`execveat` with EPERM, and `clone3` with
   ENOSYS (so the C library falls back to `clone` for threads, which stay allowed). The
   filter works for root too; a fork bomb gets an `OSError` on its first fork.
+- No reach into other processes: the same filter fails with EPERM a signal to any process
+  but this one (`kill`, `tkill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo`;
+  `pidfd_send_signal` always), and `ptrace`, `process_vm_readv`/`writev`, `pidfd_getfd` and
+  `process_madvise`. A module cannot kill the worker that forked it, nor the engine; it
+  may still end itself (`os.abort`, a signal to its own pid), which is its crash.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import ctypes
 import errno
 import functools
 import math
+import os
 import platform
 import resource
 from pathlib import Path
@@ -42,16 +48,33 @@ _X32_BIT = 0x40000000
 
 _LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _NR, _ARCH, _ARG0 = 0, 4, 16
-"""Offsets in `struct seccomp_data`: the syscall number, the audit arch, args[0]'s low word."""
+"""Offsets in `struct seccomp_data`: the syscall number, the audit arch, args[0]'s low word
+(a pid is an `int`: its low word is all of it)."""
 
 _SYSCALLS: dict[str, tuple[int, dict[str, int]]] = {
     "x86_64": (
         0xC000003E,
-        {"clone": 56, "fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "clone3": 435},
+        {"clone": 56, "fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "clone3": 435,
+         "kill": 62, "tkill": 200, "tgkill": 234, "rt_sigqueueinfo": 129,
+         "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424, "ptrace": 101,
+         "process_vm_readv": 310, "process_vm_writev": 311, "pidfd_getfd": 438,
+         "process_madvise": 440},
     ),
-    "aarch64": (0xC00000B7, {"clone": 220, "execve": 221, "execveat": 281, "clone3": 435}),
-}
+    "aarch64": (
+        0xC00000B7,
+        {"clone": 220, "execve": 221, "execveat": 281, "clone3": 435, "kill": 129,
+         "tkill": 130, "tgkill": 131, "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240,
+         "pidfd_send_signal": 424, "ptrace": 117, "process_vm_readv": 270,
+         "process_vm_writev": 271, "pidfd_getfd": 438, "process_madvise": 440},
+    ),
+}  # fmt: skip
 """Audit arch and syscall numbers of the machines the filter knows."""
+
+_DENIED = ("fork", "vfork", "execve", "execveat", "pidfd_send_signal", "ptrace",
+           "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise")  # fmt: skip
+"""Failed with EPERM whatever their arguments."""
+_TO_SELF_ONLY = ("tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+"""Signals allowed only to this process (args[0], a pid or thread group id, is its own)."""
 
 
 class _Insn(ctypes.Structure):
@@ -67,10 +90,11 @@ class _Prog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Insn))]
 
 
-def _program(arch: int, nr: dict[str, int]) -> list[tuple[int, int, int, int]]:
-    """The BPF program: (code, jt, jf, k), jumps counted from the next instruction."""
+def _program(arch: int, nr: dict[str, int], pid: int) -> list[tuple[int, int, int, int]]:
+    """The BPF program for process `pid`: (code, jt, jf, k), jumps counted from the next
+    instruction."""
     deny = _RET_ERRNO | errno.EPERM
-    blocked = [nr[name] for name in ("fork", "vfork", "execve", "execveat") if name in nr]
+    blocked = [nr[name] for name in _DENIED if name in nr]
     body: list[tuple[int, int, int, int]] = [
         (_LD_W_ABS, 0, 0, _ARCH),
         (_JEQ, 1, 0, arch),
@@ -81,6 +105,13 @@ def _program(arch: int, nr: dict[str, int]) -> list[tuple[int, int, int, int]]:
         body += [(_JGE, 0, 1, _X32_BIT), (_RET, 0, 0, deny)]
     for number in blocked:
         body += [(_JEQ, 0, 1, number), (_RET, 0, 0, deny)]
+    for number in (nr[name] for name in _TO_SELF_ONLY):
+        body += [(_JEQ, 0, 4, number), (_LD_W_ABS, 0, 0, _ARG0), (_JEQ, 0, 1, pid),
+                 (_RET, 0, 0, _RET_ALLOW), (_RET, 0, 0, deny)]  # fmt: skip
+    # kill() also takes 0 and -pid: this process's group, which is this process alone
+    body += [(_JEQ, 0, 6, nr["kill"]), (_LD_W_ABS, 0, 0, _ARG0), (_JEQ, 2, 0, pid),
+             (_JEQ, 1, 0, 0), (_JEQ, 0, 1, -pid & 0xFFFFFFFF), (_RET, 0, 0, _RET_ALLOW),
+             (_RET, 0, 0, deny)]  # fmt: skip
     body += [
         (_JEQ, 0, 1, nr["clone3"]),
         (_RET, 0, 0, _RET_ERRNO | errno.ENOSYS),
@@ -94,20 +125,22 @@ def _program(arch: int, nr: dict[str, int]) -> list[tuple[int, int, int, int]]:
 
 
 @functools.cache
-def _filter() -> tuple[_Prog, ctypes.Array[_Insn]] | None:
-    """The filter for this machine, built once (a warm worker builds it before any fork)."""
+def _filter(pid: int) -> tuple[_Prog, ctypes.Array[_Insn]] | None:
+    """The filter for process `pid` on this machine, built once per pid (a spare builds its
+    own while it waits, off a validation's clock)."""
     known = _SYSCALLS.get(platform.machine())
     if known is None:
         return None
-    code = _program(*known)
+    code = _program(*known, pid)
     insns = (_Insn * len(code))(*[_Insn(*i) for i in code])
     return _Prog(len(code), insns), insns
 
 
 def forbid_processes() -> bool:
     """Install the seccomp filter that stops this process from starting processes (threads
-    stay allowed); whether it is in place (False on an unknown machine or kernel)."""
-    built = _filter()
+    stay allowed) and from reaching into others (signals, ptrace); whether it is in place
+    (False on an unknown machine or kernel)."""
+    built = _filter(os.getpid())
     if built is None:
         return False
     try:
@@ -124,7 +157,7 @@ def forbid_processes() -> bool:
 def prepare() -> None:
     """Do once, in the warm worker, what `seal` would otherwise do in every child."""
     libc()
-    _filter()
+    _filter(os.getpid())  # the code that builds a filter, loaded (its forks build their own)
 
 
 def status_mb(field: str) -> float:
@@ -153,10 +186,10 @@ def _limit(which: int, value: int) -> bool:
 
 
 def seal() -> dict[str, bool]:
-    """The limits that do not depend on a job: no core file, no new processes (`RLIMIT_CORE`,
-    `RLIMIT_NPROC`, the seccomp filter); which took. A spare applies them while it waits
-    for its request: installing the filter costs 0.3–2 ms in a fresh fork, which a
-    validation would otherwise wait for."""
+    """The limits that do not depend on a job: no core file, no new processes, no signal to
+    another process (`RLIMIT_CORE`, `RLIMIT_NPROC`, the seccomp filter); which took. A
+    spare applies them before it says it is ready: installing the filter costs 0.3–2 ms in
+    a fresh fork, which a validation would otherwise wait for."""
     applied = {
         "core": _limit(resource.RLIMIT_CORE, 0),
         "nproc": _limit(resource.RLIMIT_NPROC, 1),

@@ -62,6 +62,9 @@ ANSWER_GRACE = 5.0
 """Seconds past a job's time limit before the pool gives up on its worker."""
 _SPARES_MESSAGE = 4096
 """Room for the worker's message that hands over a job's children."""
+PREFETCH_WAIT = 1.0
+"""Seconds a pool thread waits for a worker's next children after a job (they come in
+milliseconds; a worker that takes longer is found by the next job's own wait)."""
 
 Done = Callable[[ValidationResult], None]
 _Job = tuple[str | Path, str, Done]
@@ -101,12 +104,20 @@ class _WorkerLost(Exception):
     """The worker died or stopped answering during a job."""
 
 
+class _WorkerGone(_WorkerLost):
+    """The worker was lost in a way the job cannot have caused: before its request was sent,
+    or while its children were sealed (no module in them can signal the worker). The job
+    is to run on another worker."""
+
+
 @dataclass
 class _Children:
     """The pool's ends of one job's two children's pipes (the spare's, the twin's)."""
 
     requests: list[int]
     results: list[int]
+    sealed: bool
+    """Whether their seccomp filters took: then no module in them can kill the worker."""
 
     def send(self, index: int, request: dict[str, Any]) -> None:
         """Write child `index` its request and close that pipe: a child that died meanwhile
@@ -154,6 +165,9 @@ class _Worker:
         """The id of the job `run` last began."""
         self._buffer = b""
         self._reading = threading.Lock()  # a caller's wait_ready and the pool thread's
+        self._next: _Children | str | None = None
+        """The next job's children, received ahead (`prefetch`)."""
+        self._receiving = threading.Lock()  # `prefetch` (a pool thread) and `children`
         self.ready: dict[str, Any] | None = None
         self.failure = ""
         """Why it did not start, if it did not."""
@@ -207,31 +221,63 @@ class _Worker:
             return True
 
     def children(self, deadline: float) -> _Children | str:
-        """The next job's children, handed over by the worker (it forks them after each job);
-        or why there are none. Raises `_WorkerLost` if none came by `deadline`."""
+        """The next job's children, handed over by the worker (it forks them after each job),
+        or why there are none; received ahead by `prefetch` or now. Raises `_WorkerGone` if
+        none came by `deadline`."""
         fd = self.socket.fileno()
         while True:
+            with self._receiving:
+                if self._next is not None:
+                    got, self._next = self._next, None
+                    return got
+                if select.select([fd], [], [], 0)[0]:
+                    return self._receive()
             left = deadline - time.monotonic()
             if left <= 0:
-                raise _WorkerLost
-            if select.select([fd], [], [], left)[0]:
-                break
+                raise _WorkerGone
+            select.select([fd], [], [], left)
+
+    def prefetch(self, deadline: float) -> None:
+        """Receive the next job's children ahead, once the worker hands them over (by
+        `deadline`), so that the next validation finds them at once. From a pool thread."""
+        fd = self.socket.fileno()
+        with contextlib.suppress(OSError, ValueError):  # closed under us: the worker is gone
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                return
+            with self._receiving:
+                if self._next is None and select.select([fd], [], [], 0)[0]:
+                    with contextlib.suppress(_WorkerLost):  # the next job finds it so itself
+                        self._next = self._receive()
+
+    def _receive(self) -> _Children | str:
+        """The children the worker handed over (its message is waiting), or why there are
+        none; `_WorkerGone` if the worker is gone. With `_receiving` held."""
         try:
             data, fds, _, _ = socket.recv_fds(self.socket, _SPARES_MESSAGE, 4,
                                               socket.MSG_CMSG_CLOEXEC)  # fmt: skip
         except OSError as exc:
-            raise _WorkerLost from exc
+            raise _WorkerGone from exc
+        try:
+            message = json.loads(data) if data else {}
+        except ValueError:
+            message = {}
+        if not isinstance(message, dict):
+            message = {}
         if len(fds) == 4:
-            return _Children(requests=[fds[0], fds[2]], results=[fds[1], fds[3]])
+            return _Children(requests=[fds[0], fds[2]], results=[fds[1], fds[3]],
+                             sealed=message.get("sealed") is True)  # fmt: skip
         for extra in fds:
             os.close(extra)
         if not data:
-            raise _WorkerLost
-        try:
-            why = json.loads(data).get("error")
-        except (ValueError, AttributeError):
-            why = None
-        return str(why or "the sandbox worker handed over no children")
+            raise _WorkerGone
+        return str(message.get("error") or "the sandbox worker handed over no children")
+
+    def drop_prefetched(self) -> None:
+        """Close the children received ahead, if any (the worker is being killed)."""
+        with self._receiving:
+            got, self._next = self._next, None
+        if isinstance(got, _Children):
+            got.close()
 
     def _tell(self, message: dict[str, Any]) -> None:
         stdin = self.process.stdin
@@ -280,8 +326,13 @@ class _Worker:
             ending = self.ending(job, deadline + ANSWER_GRACE)
             result = judge(children.results[0], twin, deadline, time_limit,
                            str(request["path"]), ending)  # fmt: skip
-            self._answers_now(job, deadline + ANSWER_GRACE)
+            if not children.sealed:
+                self._answers_now(job, deadline + ANSWER_GRACE)
             result.setdefault("figures", {})["children_ms"] = 1000 * (began - asked)
+        except _WorkerLost:
+            if children.sealed:  # killed or stopped from outside (its children die with it)
+                raise _WorkerGone from None
+            raise
         finally:
             children.close()
         return result
@@ -289,7 +340,8 @@ class _Worker:
     def _answers_now(self, job: int, deadline: float) -> None:
         """Raise `_WorkerLost` unless the worker answers an empty question now. The children
         answer the pool themselves, so a module that killed the worker still gets its answer
-        through; a worker killed before this question is asked never answers it."""
+        through; a worker killed before this question is asked never answers it. Asked only
+        of children not sealed: a sealed one cannot signal the worker."""
         self._statuses(job, [], False, deadline)
 
     def _statuses(
@@ -330,6 +382,7 @@ class _Worker:
         """Stop the worker and whatever it started, reap it, close its pipes. Only from
         the thread that uses it, or once that thread is done."""
         self.stop()
+        self.drop_prefetched()
         self.socket.close()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
@@ -356,11 +409,14 @@ def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
 
 def _run(
     worker: _Worker, request: dict[str, Any], rehearse_next: bool = True
-) -> tuple[ValidationResult, bool]:
-    """One job on a ready worker: the result, and whether the worker is still usable."""
+) -> tuple[ValidationResult | None, bool]:
+    """One job on a ready worker: the result (None if the worker was gone before the job
+    began: the job is to run on another), and whether the worker is still usable."""
     began = time.monotonic()
     try:
         answer = worker.run(request, rehearse_next)
+    except _WorkerGone:
+        return None, False
     except _WorkerLost:
         answer = None
     took = time.monotonic() - began
@@ -553,6 +609,7 @@ class SandboxPool:
                 if self._closed or worker is None or worker.ready is None or not worker.alive():
                     continue  # not warm, or to be replaced: a pool thread's business
                 request = self._request(path, name)
+                result: ValidationResult | None
                 try:
                     result, usable = _run(worker, request, self._waiting() == 0)
                 except Exception as exc:  # as in a pool thread: a bug here, not the module's
@@ -570,7 +627,7 @@ class SandboxPool:
                 errand.done.wait(START_TIMEOUT)
             if self._closed:
                 return _internal("the sandbox pool was closed during the validation")
-            return result
+            return result  # None if the worker was gone before it began: a pool thread's
         return None
 
     def _drain(self) -> None:
@@ -595,6 +652,7 @@ class SandboxPool:
             job = self._jobs.get()
             if isinstance(job, _Finish):
                 job.worker.finish(job.job)
+                job.worker.prefetch(time.monotonic() + PREFETCH_WAIT)
                 continue
             if isinstance(job, _Replace):
                 if not self._closed:
@@ -620,6 +678,7 @@ class SandboxPool:
             _call(done, result)
             if used is not None:
                 used.finish(ran)  # after the result: the worker's forks would delay it
+                used.prefetch(time.monotonic() + PREFETCH_WAIT)
 
     def _one(self, index: int, path: str | Path, name: str) -> ValidationResult:
         worker = self._fresh(index)
@@ -629,10 +688,18 @@ class SandboxPool:
         request = self._request(path, name)
         result, usable = _run(worker, request, self._waiting() == 0)  # a job waiting
         # would wait for the next children's rehearsal
+        if result is None and not self._closed:  # gone before the job began: on a new one
+            worker = self._replace(index)
+            if not worker.wait_ready():
+                self._replace(index)
+                return _internal(f"a sandbox worker did not start: {worker.failure}")
+            result, usable = _run(worker, request, self._waiting() == 0)
         if self._closed:
             return _internal("the sandbox pool was closed during the validation")
         if not usable:
             self._replace(index)
+        if result is None:
+            return _internal("the sandbox worker was gone before the validation began, twice")
         return result
 
     def _fresh(self, index: int) -> _Worker:
@@ -681,7 +748,8 @@ def validate_file(
             return _internal(f"the sandbox worker did not start: {worker.failure}")
         fields = settings_fields(settings or CheckSettings())
         request = _request(path, name, time_limit, memory_mb, fields)
-        return _run(worker, request)[0]
+        result = _run(worker, request)[0]
+        return result or _internal("the sandbox worker was gone before the validation began")
     except Exception as exc:
         return _internal(f"sandbox: {type(exc).__name__}: {exc}")
     finally:

@@ -103,7 +103,8 @@ def failure(exc: BaseException, error_type: str, doing: str, path: str) -> Check
     text = _text(lambda: str(exc).strip())
     detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if isinstance(exc, PermissionError) and exc.errno == errno.EPERM:
-        detail += " (the sandbox lets no module start a process or run a program)"
+        detail += (" (the sandbox lets no module start a process, run a program or signal "
+                   "another process)")  # fmt: skip
     return CheckFailed(error_type, f"{doing} raised {detail}{_where(exc, path)}")
 
 

@@ -7,8 +7,9 @@ every thread pool set to one thread: it runs no thread but its main one, so a fo
 is safe. Then it only forks: the children that validate, and their endings.
 
 Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
-has sealed itself (`confine.seal`: no core file, no new process) and rehearsed the checks and
-waits for its request: it sets the job's limits (`confine.limit`: the time limit is CPU
+has sealed itself (`confine.seal`: no core file, no new process, no signal to another
+process, so a module cannot kill the worker) and rehearsed the checks and waits for its
+request: it sets the job's limits (`confine.limit`: the time limit is CPU
 time, `RLIMIT_CPU`), runs the checks and writes its result down its own pipe as JSON. A
 second spare, the twin, renders the first test blocks once more, to be compared
 (`cross_process`). The worker hands both children's pipe ends to the pool (`SCM_RIGHTS`
@@ -20,18 +21,18 @@ Each child does one validation and is gone: the worker survives whatever the mod
 
 Wire format. On stdout, the worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`,
 or `{"error": why}` if it cannot warm up. On the socket (`SOCKET_ENV` names its fd), for
-each job ahead: `{"spares": [pid, twin_pid]}` with four fds (the spare's request and result
-ends, the twin's), or `{"spares": [], "error": why}` if no child starts. A request, written
-by the pool down a child's request pipe, one JSON line: `{"path", "name", "time_limit",
-"memory_mb", "settings": {CheckSettings fields}, "sent_at"}`, the twin's with `"crc_only":
-true`; the child's answer carries `"answered_at"` (`time.monotonic()`, one clock for every
-process: the figures `request_ms` and `answer_ms` are the two hand-offs, `checks_ms` what
-lies between them). On
-stdin, from the pool, for the job under way: `{"job": n, "status": ["spare"…], "kill":
-bool}`, answered on stdout with `{"job": n, "status": {"spare": wait status or null…}}`;
-then `{"job": n, "done": true, "rehearse_next": bool}`: the children are killed and the next
-two forked (without a rehearsal if `rehearse_next` is false: another request follows at
-once, and would wait for it).
+each job ahead: `{"spares": [pid, twin_pid], "sealed": bool}` with four fds (the spare's
+request and result ends, the twin's; `sealed` if both children's filters took), or
+`{"spares": [], "error": why}` if no child starts. A request, written by the pool down a
+child's request pipe, one JSON line: `{"path", "name", "time_limit", "memory_mb",
+"settings": {CheckSettings fields}, "sent_at"}`, the twin's with `"crc_only": true`; the
+child's answer, one JSON line, carries `"answered_at"` (`time.monotonic()`, one clock for
+every process: the figures `request_ms` and `answer_ms` are the two hand-offs, `checks_ms`
+what lies between them). On stdin, from the pool, for the job under way: `{"job": n,
+"status": ["spare"…], "kill": bool}`, answered on stdout with `{"job": n, "status":
+{"spare": wait status or null…}}`; then `{"job": n, "done": true, "rehearse_next": bool}`:
+the children are killed and the next two forked (without a rehearsal if `rehearse_next` is
+false: another request follows at once, and would wait for it).
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ SOCKET_ENV = "CHRONUS_SANDBOX_SOCKET"
 """The environment variable that tells a worker the fd of its socket to the pool."""
 
 READY = b"R"
-"""What a spare writes down its result pipe once it waits for its request."""
+"""What a spare writes down its result pipe once it is sealed and waits for its request."""
+READY_UNSEALED = b"U"
+"""What a spare writes instead if its seccomp filter did not take (an unknown machine or
+kernel): a module in it could kill the worker, which the pool must then ask after."""
 SPARE_TIMEOUT = 2.0
 """Seconds a spare may take to say it is ready (it does at once, and rehearses while it
 waits); past them a plain spare takes its place. Twice this stays within the pool's grace."""
@@ -127,8 +131,8 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
 
         set_title("sandbox job")
         die_with_parent()
-        write_all(write_fd, READY)
-        seal()
+        sealed = seal()["seccomp"]
+        write_all(write_fd, READY if sealed else READY_UNSEALED)
         _warm_wire(validation.CheckSettings())
         cut = rehearse and _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
@@ -149,7 +153,7 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         answer["answered_at"] = time.monotonic()
         if not request.get("crc_only"):
             answer["figures"]["checks_ms"] = 1000 * (answer["answered_at"] - came)
-        write_all(write_fd, json.dumps(answer).encode())
+        write_all(write_fd, json.dumps(answer).encode() + b"\n")  # whole at its newline
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
     finally:
@@ -233,6 +237,8 @@ class Spare:
     pid: int
     request_fd: int
     result_fd: int
+    sealed: bool = False
+    """Whether it said its seccomp filter is in place (`READY`), once ready."""
     reaped: bool = False
     """Whether its ending was read already (`wait`): its pid may be another process's now."""
     closed: bool = False
@@ -259,9 +265,11 @@ class Spare:
         return cls(pid, request_write, result_read)
 
     def wait_ready(self, timeout: float) -> bool:
-        """Whether it said ready within `timeout` seconds."""
+        """Whether it said ready within `timeout` seconds (and `sealed`, whether sealed)."""
         ready, _, _ = select.select([self.result_fd], [], [], timeout)
-        return bool(ready) and os.read(self.result_fd, len(READY)) == READY
+        said = os.read(self.result_fd, len(READY)) if ready else b""
+        self.sealed = said == READY
+        return said in (READY, READY_UNSEALED)
 
     def hand_over(self) -> None:
         """Close this process's ends of its pipes (another process holds them now)."""
@@ -372,7 +380,8 @@ def _hand_over(channel: socket.socket, rehearse: bool) -> dict[str, Spare]:
             return {}
         children[which] = child
     spare, twin = children["spare"], children["twin"]
-    message = json.dumps({"spares": [spare.pid, twin.pid]}).encode()
+    sealed = spare.sealed and twin.sealed
+    message = json.dumps({"spares": [spare.pid, twin.pid], "sealed": sealed}).encode()
     fds = [spare.request_fd, spare.result_fd, twin.request_fd, twin.result_fd]
     socket.send_fds(channel, [message], fds)
     for child in children.values():

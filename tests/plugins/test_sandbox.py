@@ -45,7 +45,8 @@ FAULTS = {
     "too_slow": ("too_slow", "over the budget of 667 µs"),
     "sleeps": ("too_slow", "process waits"),
     "fork_bomb": ("exception", "lets no module start a process"),
-    "kills_worker": ("crash", "sandbox worker died"),
+    "kills_worker": ("exception", "or signal another process"),
+    "signals_the_engine": ("exception", "or signal another process"),
 }
 """Each fixture: the error type it must give and a part of its message."""
 
@@ -92,24 +93,36 @@ def test_each_fault_gives_its_error_type_and_the_pool_goes_on(
     assert pool.validate(GOOD, "softclip").ok
 
 
-def test_a_worker_the_fault_killed_is_replaced(pool: SandboxPool) -> None:
-    before, replaced = pool.worker_pids(), pool.replaced
-    assert pool.validate(FAULTY / "kills_worker.py", "kills").error_type == "crash"
-    assert pool.replaced == replaced + 1
-    assert pool.worker_pids() != before
-    assert pool.validate(GOOD, "softclip").ok
+def test_a_module_can_signal_neither_the_worker_nor_the_engine(pool: SandboxPool) -> None:
+    """The seccomp filter fails the signal: the worker lives on, the pool's process (here
+    this one, in play the engine or the shell) receives nothing, the next module passes."""
+    received: list[int] = []
+    previous = signal.signal(signal.SIGUSR2, lambda signum, frame: received.append(signum))
+    try:
+        before, replaced = pool.worker_pids(), pool.replaced
+        for name in ("kills_worker", "signals_the_engine"):
+            result = pool.validate(FAULTY / f"{name}.py", name.replace("_", ""))
+            assert (result.ok, result.error_type) == (False, "exception"), result.error_message
+            assert pool.validate(GOOD, "softclip").ok
+        assert (pool.worker_pids(), pool.replaced, received) == (before, replaced, [])
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
 
 
-def test_a_module_that_kills_the_worker_is_caught_in_its_own_validation(
-    pool: SandboxPool,
+def test_a_worker_killed_during_a_validation_is_replaced_and_the_module_not_blamed(
+    pool: SandboxPool, tmp_path: Path
 ) -> None:
-    """Its children answer the pool all the same: the worker's death must be found before
-    that validation ends, never blamed on the next module (a race that it used to lose)."""
-    for _ in range(4):
-        killer = pool.validate(FAULTY / "kills_worker.py", "kills")
-        assert (killer.ok, killer.error_type) == (False, "crash"), killer.error_message
-        good = pool.validate(GOOD, "softclip")
-        assert good.ok, good.error_message
+    """Killed from outside (no module in a sealed child can), the worker takes its children
+    with it; the validation runs again on a new worker and gives the module's own result."""
+    slow = tmp_path / "slow_import.py"
+    slow.write_text("import time\ntime.sleep(0.8)\n" + GOOD.read_text())
+    before, replaced = pool.worker_pids(), pool.replaced
+    killer = threading.Timer(0.3, os.kill, (before[0], signal.SIGKILL))
+    killer.start()
+    result = pool.validate(slow, "slowimport")
+    killer.join()
+    assert result.ok, result.error_message
+    assert pool.replaced == replaced + 1 and pool.worker_pids() != before
 
 
 def test_a_second_process_is_what_catches_state_taken_at_import(pool: SandboxPool) -> None:
@@ -136,10 +149,9 @@ def test_a_worker_that_stops_answering_is_replaced(monkeypatch: pytest.MonkeyPat
         (pid,) = pool.worker_pids()
         os.kill(pid, signal.SIGSTOP)
         result = pool.validate(GOOD, "softclip")
-        if result.ok:  # the children for it were handed over before the worker stopped
+        if pool.replaced == 0:  # its children for it were handed over before it stopped
             result = pool.validate(GOOD, "softclip")
-        assert (result.ok, result.error_type) == (False, "internal")
-        assert "stopped answering" in result.error_message
+        assert result.ok, result.error_message  # on the new worker: not the module's fault
         assert pool.replaced == 1 and pool.worker_pids() != [pid]
         assert pool.validate(GOOD, "softclip").ok
 
