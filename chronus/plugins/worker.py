@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 __all__ = [
+    "LIMITS_ENV",
     "SOCKET_ENV",
     "THREAD_ENV",
     "Spare",
@@ -73,6 +74,10 @@ THREAD_ENV = {
 """Set before numpy and numba load, so that the worker runs no thread of theirs."""
 SOCKET_ENV = "CHRONUS_SANDBOX_SOCKET"
 """The environment variable that tells a worker the fd of its socket to the pool."""
+LIMITS_ENV = "CHRONUS_SANDBOX_LIMITS"
+"""The environment variable that tells a worker its pool's limits, `{"memory_mb": …,
+"time_limit": …}`: its spares set them while they wait, and again only for a request
+whose limits differ."""
 
 READY = b"R"
 """What a spare writes down its result pipe once it is sealed and waits for its request."""
@@ -136,11 +141,15 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         _warm_wire(validation.CheckSettings())
         cut = rehearse and _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
+        limited = _expected_limits()
+        if limited is not None:
+            limit(limited[0], _cpu_spent() + limited[1], baseline)
         request = json.loads(_read_line(request_fd))
         came = time.monotonic()
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        spent = usage.ru_utime + usage.ru_stime
-        limit(float(request["memory_mb"]), spent + float(request["time_limit"]), baseline)
+        wanted = (float(request["memory_mb"]), float(request["time_limit"]))
+        if wanted != limited:
+            limit(wanted[0], usage.ru_utime + usage.ru_stime + wanted[1], baseline)
         settings = validation.CheckSettings(**request.get("settings", {}))
         if request.get("crc_only"):
             answer = _crc_only(request["path"], request["name"], settings)
@@ -158,6 +167,20 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         code = 0
     finally:
         os._exit(code)
+
+
+def _expected_limits() -> tuple[float, float] | None:
+    """The pool's limits (`LIMITS_ENV`): (memory_mb, time_limit), or None if not given."""
+    try:
+        given = json.loads(os.environ[LIMITS_ENV])
+        return float(given["memory_mb"]), float(given["time_limit"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _cpu_spent() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def settings_fields(settings: Any) -> dict[str, Any]:
