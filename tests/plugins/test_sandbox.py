@@ -125,6 +125,35 @@ def test_a_worker_killed_during_a_validation_is_replaced_and_the_module_not_blam
     assert pool.replaced == replaced + 1 and pool.worker_pids() != before
 
 
+def test_where_children_are_not_sealed_a_worker_lost_is_the_modules_doing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a machine without the seccomp filter a module could kill its worker: the pool
+    asks the worker after each job, and a worker lost during one is that module's crash."""
+    receive = sandbox._Worker._receive
+
+    def unsealed(worker: sandbox._Worker) -> object:
+        got = receive(worker)
+        if isinstance(got, sandbox._Children):
+            got.sealed = False
+        return got
+
+    monkeypatch.setattr(sandbox._Worker, "_receive", unsealed)
+    slow = tmp_path / "slow_import.py"
+    slow.write_text("import time\ntime.sleep(0.8)\n" + GOOD.read_text())
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        assert pool.validate(GOOD, "softclip").ok  # the question asked, and answered
+        before = pool.worker_pids()
+        killer = threading.Timer(0.3, os.kill, (before[0], signal.SIGKILL))
+        killer.start()
+        result = pool.validate(slow, "slowimport")
+        killer.join()
+        assert (result.ok, result.error_type) == (False, "crash"), result.error_message
+        assert "sandbox worker died" in result.error_message
+        assert pool.validate(GOOD, "softclip").ok and pool.worker_pids() != before
+
+
 def test_a_second_process_is_what_catches_state_taken_at_import(pool: SandboxPool) -> None:
     with SandboxPool(settings=CheckSettings(cross_process=False)) as one_process:
         assert one_process.validate(FAULTY / "seeded_at_import.py", "hiss").ok
