@@ -11,7 +11,7 @@ first hit (chronus's beat 0) on the session's bar line.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,6 +101,15 @@ class Timeline:
             beat, bpm = self.peer_beat(self.heard_ns(sample))
             out.append(-phase_error(0.0, beat, quantum) * 60e3 / bpm)
         return np.asarray(out)
+
+
+def on_whole_blocks(samples: list[int], faded: Iterable[int], block: int) -> list[int]:
+    """The onsets outside the blocks an underrun `faded` (out, and the next one back in):
+    those hold the pump's ramps, not the engine's block, and a kick found there is its tail
+    up to a block late (`classify_blocks` tells them from the offline render), which is no
+    error of the engine's phase."""
+    skip = set(faded)
+    return [sample for sample in samples if sample // block not in skip]
 
 
 def percentile(errors: np.ndarray, q: float) -> float:
