@@ -244,6 +244,9 @@ def test_a_vanished_subscriber_is_dropped_and_the_engine_plays_on(
         # processes' realtime threads took from its slots (a machine shared with other tests).
         lost = after["underruns"] - before["underruns"]
         bound = host.blocks_bound(128 / 48) + others.blocks_bound(128 / 48)
+        print(
+            f"{lost} underruns; host stalls {host.stalls_ms}, others' realtime {others.used_ms} ms"
+        )
         with told_on_failure(lambda: what_happened(status, host, killed, [(killed, "SIGKILL")])):
             assert lost <= bound, f"others' realtime threads: {others.by_process}"
     finally:
