@@ -36,6 +36,10 @@ def kick_messages() -> list[Message]:
     ]
 
 
+JOIN_S = 10.0
+"""How long a test waits for `/link 1`: the first join loads Link's native library in the
+supervisor (0.08-0.17 s at load 10; over 2 s once at load 13-15)."""
+
 LOCAL_S = 1.5
 """An onset is placed by the engine's clock readings within this of it: a clock that moved
 (an xrun, a slow start) misplaces no onset far from where it moved."""

@@ -26,7 +26,7 @@ from chronus.protocol import validate
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.e2e.test_failover_null import classify_blocks
-from tests.link_measure import Timeline, kick_messages, on_whole_blocks, percentile
+from tests.link_measure import JOIN_S, Timeline, kick_messages, on_whole_blocks, percentile
 from tests.link_peers import PeerProcess
 from tests.onsets import onsets
 
@@ -122,7 +122,7 @@ def test_chronus_and_a_peer_follow_each_others_tempo_on_one_beat(tmp_path: Path)
 def test_link_goes_on_and_off_and_takes_a_quantum_over_osc(null_engine: EngineProcess) -> None:
     with null_engine.client() as client:
         assert client.status()["engine"]["link"] == {"enabled": False}
-        on = json.loads(str(client.ask("/link", 1)[0]))
+        on = json.loads(str(client.ask("/link", 1, timeout=JOIN_S)[0]))
         assert on["enabled"] and on["quantum"] == 4
         assert json.loads(str(client.ask("/link/quantum", 8)[0]))["quantum"] == 8
         assert client.now()["link"]["peers"] >= 0

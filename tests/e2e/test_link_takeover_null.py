@@ -27,7 +27,7 @@ from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.e2e.test_failover_null import classify_blocks
 from tests.e2e.test_link_null import BLOCK, RATE, kick_on_every_beat, linked_engine, wait_for
-from tests.link_measure import Timeline, on_whole_blocks, percentile
+from tests.link_measure import JOIN_S, Timeline, on_whole_blocks, percentile
 from tests.link_peers import PeerProcess
 from tests.onsets import onsets
 from tests.sessions import wait_status
@@ -57,7 +57,7 @@ def test_a_new_supervisor_is_in_the_link_session_again_and_follows_it(tmp_path: 
     timeline = Timeline(RATE, BLOCK)
     try:
         client = engine.client()
-        json.loads(str(client.ask("/link", 1)[0]))
+        json.loads(str(client.ask("/link", 1, timeout=JOIN_S)[0]))
         json.loads(str(client.ask("/link/quantum", 8)[0]))
         assert json.loads(str(client.ask("/link/sync", 1)[0]))["start_stop_sync"]
         peer.wait_peers(1)
