@@ -74,6 +74,18 @@ def require_jack() -> None:
 
 
 @pytest.fixture(scope="module")
+def private_link_network() -> Iterator[bool]:
+    """The test module runs in a network of its own (`tests.private_network`), so that no
+    Link peer of another test on this host joins its session: for modules whose assertions
+    count on the peers they start themselves. Name it in `pytestmark`'s `usefixtures`, so it
+    comes before the module's other fixtures (an engine must start inside it)."""
+    from tests.private_network import private_network
+
+    with private_network() as private:
+        yield private
+
+
+@pytest.fixture(scope="module")
 def null_engine() -> Iterator[EngineProcess]:
     """`chronus engine --backend null` on a free port, for the whole test module."""
     engine = EngineProcess(port=0, backend="null").boot()

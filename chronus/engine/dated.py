@@ -50,6 +50,7 @@ __all__ = [
     "DatedBundles",
     "DatedQueue",
     "Placement",
+    "clock_reading",
     "placement",
 ]
 
@@ -100,6 +101,15 @@ class Dated(Generic[T]):
     stamp: int
     commands: list[T]
     addr: Any = field(compare=False)
+
+
+def clock_reading(io: npt.NDArray[np.int64]) -> tuple[int, int] | None:
+    """The audio I/O's counters `io` read as one pair: blocks handed over, and when the last
+    one was (monotonic ns); None if the count changed while they were read (the pair would
+    be a period off)."""
+    consumed = int(io[IoField.CONSUMED])
+    started = int(io[IoField.LAST_BLOCK_NS])
+    return (consumed, started) if int(io[IoField.CONSUMED]) == consumed else None
 
 
 class DatedQueue(Generic[T]):
@@ -180,12 +190,10 @@ class DatedBundles:
     def observe(self) -> None:
         """Read the audio I/O's clock: xruns, blocks handed over, when the last one was (a
         reading taken while the count changed is left out)."""
-        io = self._io
-        xruns = int(io[IoField.XRUNS])
-        consumed = int(io[IoField.CONSUMED])
-        started = int(io[IoField.LAST_BLOCK_NS])
-        if int(io[IoField.CONSUMED]) == consumed:
-            self.clock.observe(consumed, started, xruns)
+        xruns = int(self._io[IoField.XRUNS])
+        reading = clock_reading(self._io)
+        if reading is not None:
+            self.clock.observe(*reading, xruns)
 
     def sample_of(self, tag: int) -> int:
         """The sample an NTP time tag names: the one the device plays at that time (its own

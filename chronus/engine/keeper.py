@@ -681,7 +681,10 @@ class SlotKeeper:
         calm = self._join is None and not self._catching_up()
         if self._spare is None and now >= self._spare_due and calm and self._launcher.ready():
             try:
-                self._spare = self._spawn(humble=True)
+                # At nice 19 on a busy host its 0.1 s of warm-up took 11-28 s: not while a
+                # seat waits, or a worker to renew does (a commit waits for that). Hurried
+                # once spawned, it would step aside after.
+                self._spare = self._spawn(humble=not (self._due or self.adopted))
             except LaunchError as exc:
                 self._spare_due = now + 2.0
                 self._event(f"no spare worker could be started: {exc}")

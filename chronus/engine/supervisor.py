@@ -29,7 +29,7 @@ from chronus.engine.announce import Announcer
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
-from chronus.engine.dated import DatedBundles
+from chronus.engine.dated import DatedBundles, clock_reading
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
 from chronus.engine.hosted import HostedModules
@@ -1534,12 +1534,14 @@ class Supervisor:
         io: dict[str, Any] = {}
         if self._io_counters is not None:
             v = self._io_counters.values
+            while (clock := clock_reading(v)) is None:
+                pass  # the count moves once a period: the next pair is read whole
             io = summary(self._io_counters, IoField)
             io.update(
                 backend=self.backend_kind,
                 device=self.backend_description,
                 realtime=bool(v[IoField.REALTIME]),
-                blocks_played=int(v[IoField.CONSUMED]),
+                blocks_played=clock[0],
                 sounding_blocks=int(v[IoField.SOUNDING_BLOCKS]),
                 last_onset_age_s=(
                     round((time.monotonic_ns() - int(v[IoField.LAST_ONSET_NS])) / 1e9, 3)
@@ -1561,7 +1563,7 @@ class Supervisor:
                 callback=timing_percentiles(v, IoField.TIMING_COUNT),
                 device_latency_ms=round(int(v[IoField.DEVICE_LATENCY_US]) / 1000.0, 3),
                 last_onset_ns=int(v[IoField.LAST_ONSET_NS]),
-                last_block_ns=int(v[IoField.LAST_BLOCK_NS]),
+                last_block_ns=clock[1],
                 **(self._io.status() if self._io is not None else {}),
             )
         keeper = self._keeper

@@ -37,7 +37,15 @@ from chronus.engine.stats import IoField
 from chronus.engine.titles import set_title
 from chronus.midi.frames import block_this_cycle, frame_delta
 
-__all__ = ["CLIENT_NAME", "CLOCK_PORT", "READER_PRIORITY", "Sender", "main", "port_name"]
+__all__ = [
+    "CLIENT_NAME",
+    "CLOCK_PORT",
+    "LET_GO_WAIT_S",
+    "READER_PRIORITY",
+    "Sender",
+    "main",
+    "port_name",
+]
 
 CLIENT_NAME: Final = "chronus-midi-out"
 """The JACK client; a track's port is `chronus-midi-out:<track>`, the clock's `…:clock`."""
@@ -47,6 +55,10 @@ _AGREEING: Final = 3
 READER_PRIORITY: Final = 50
 """SCHED_FIFO of the thread that takes the events in: below the slots' (60) and JACK's."""
 _PLACED_WAIT_S: Final = 1.0
+LET_GO_WAIT_S: Final = 2.0
+"""How long an ending process waits for its JACK callback to take All Notes Off: a loaded
+host holds the callback up for hundreds of milliseconds now and then; a server that is gone
+never runs it."""
 _SWITCH_S: Final = 0.0002
 
 
@@ -186,12 +198,17 @@ class Sender:
             self._queue.append((int(sample), port_name(port), bytes(data)))
 
     def let_go(self) -> None:
-        """All Notes Off on every channel a track used, at once (the process ends)."""
+        """All Notes Off on every channel a track used, at once (the process ends): returns
+        once the callback has written them and its cycle is over (or after `LET_GO_WAIT_S`)."""
         self._queue.clear()
         for name, channels in self._channels.items():
             for channel in sorted(channels):
                 self._now.append((name, bytes((0xB0 | channel, _ALL_NOTES_OFF, 0))))
-        time.sleep(4 * self.client.blocksize / self.client.samplerate + 0.01)
+        period_s = self.client.blocksize / self.client.samplerate
+        deadline = time.monotonic() + LET_GO_WAIT_S
+        while self._now and time.monotonic() < deadline:
+            time.sleep(period_s)
+        time.sleep(2 * period_s)
 
     def status(self) -> dict[str, Any]:
         """What went out, and how late."""

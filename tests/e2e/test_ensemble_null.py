@@ -20,9 +20,11 @@ import pytest
 
 from chronus.engine.announce import EXPIRY_ENV
 from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.slot import SLOT_PRIORITY
 from chronus.protocol import encode_raw, parse_packet
+from tests.foreign_realtime import ForeignRealtime
 from tests.processes import kill_the_supervisor
-from tests.stalls import StallMonitor
+from tests.stalls import StallMonitor, told_on_failure, what_happened
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,8 +222,13 @@ def test_a_vanished_subscriber_is_dropped_and_the_engine_plays_on(
         shell.wait_for("chronus on")
         stream.sendall(b"\xc0" + encode_raw("/notify", 1, "tcp") + b"\xc0")
         _wait_clients(engine, {"gone", "tcp"})
-        with engine.client() as client, StallMonitor() as host:
+        with (
+            engine.client() as client,
+            StallMonitor() as host,
+            ForeignRealtime(SLOT_PRIORITY) as others,
+        ):
             before = client.now()
+            killed = time.monotonic()
             shell.process.send_signal(signal.SIGKILL)  # no `/notify 0`: it just vanishes
             shell.process.wait(5)
             stream.close()  # a TCP subscriber's connection goes
@@ -233,8 +240,15 @@ def test_a_vanished_subscriber_is_dropped_and_the_engine_plays_on(
             status = client.status()
         assert status["engine"]["notify"]["dropped"] >= 2
         assert after["sample"] > before["sample"], "the engine plays on"
-        # None but what the host's stalls of the engine's CPUs explain (a loaded machine).
-        assert after["underruns"] - before["underruns"] <= host.blocks_bound(128 / 48)
+        # None but what the host's stalls of the engine's CPUs explain, and the CPU time other
+        # processes' realtime threads took from its slots (a machine shared with other tests).
+        lost = after["underruns"] - before["underruns"]
+        bound = host.blocks_bound(128 / 48) + others.blocks_bound(128 / 48)
+        print(
+            f"{lost} underruns; host stalls {host.stalls_ms}, others' realtime {others.used_ms} ms"
+        )
+        with told_on_failure(lambda: what_happened(status, host, killed, [(killed, "SIGKILL")])):
+            assert lost <= bound, f"others' realtime threads: {others.by_process}"
     finally:
         shell.close()
         stream.close()

@@ -27,12 +27,12 @@ from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.e2e.test_failover_null import classify_blocks
 from tests.e2e.test_link_null import BLOCK, RATE, kick_on_every_beat, linked_engine, wait_for
-from tests.link_measure import Timeline, percentile
+from tests.link_measure import JOIN_S, Timeline, on_whole_blocks, percentile
 from tests.link_peers import PeerProcess
 from tests.onsets import onsets
 from tests.sessions import wait_status
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("private_link_network")]
 
 
 def _link(client: EngineClient) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def test_a_new_supervisor_is_in_the_link_session_again_and_follows_it(tmp_path: 
     timeline = Timeline(RATE, BLOCK)
     try:
         client = engine.client()
-        json.loads(str(client.ask("/link", 1)[0]))
+        json.loads(str(client.ask("/link", 1, timeout=JOIN_S)[0]))
         json.loads(str(client.ask("/link/quantum", 8)[0]))
         assert json.loads(str(client.ask("/link/sync", 1)[0]))["start_stop_sync"]
         peer.wait_peers(1)
@@ -94,12 +94,14 @@ def test_a_new_supervisor_is_in_the_link_session_again_and_follows_it(tmp_path: 
         engine.quit()
         peer.close()
     recording, _ = read_wav(wav)
+    session = read_stamped_log(log)
+    reference = render_offline(session.commands, len(recording), RATE, BLOCK)
+    comparison = classify_blocks(recording, reference)
+    assert comparison.unexplained == []
     hits = timeline.watched(onsets(recording))
-    errors = timeline.errors_ms(hits)
+    faded = [*comparison.gaps, *comparison.fade_ins]
+    errors = timeline.errors_ms(on_whole_blocks(hits, faded, BLOCK))
     print(" ".join(f"{e:.2f}" for e in errors))
     print(f"beats against the peer's after the takeover: p50 {percentile(errors, 50):.3f} ms")
     assert len(hits) > 15 and percentile(errors[-6:], 100) < 1.0  # settled at 133 bpm
     assert np.abs(errors).max() < 100.0  # never a jump
-    session = read_stamped_log(log)
-    reference = render_offline(session.commands, len(recording), RATE, BLOCK)
-    assert classify_blocks(recording, reference).unexplained == []

@@ -14,6 +14,7 @@ from chronus.engine.dated import (
     DatedBundles,
     DatedQueue,
     Placement,
+    clock_reading,
     placement,
 )
 from chronus.engine.sample_clock import ntp_of_unix
@@ -171,3 +172,28 @@ def test_a_live_bundle_may_land_in_the_block_a_slot_renders_and_a_late_one_plays
     room, _ = _take_live(engine, 0.5, unfinished)  # far ahead (a latency asked for): waits
     assert room > 0.4 * RATE and len(engine.played) == 2 and engine.dated.waiting == 1
     assert engine.dated.bundles == 3
+
+
+class _CountMoves:
+    """The I/O's counters as a reader sees them while the I/O hands over one more block
+    between the reader's first look at the count and its next."""
+
+    def __init__(self, consumed: int, started_ns: int) -> None:
+        self.reads = 0
+        self.consumed, self.started_ns = consumed, started_ns
+
+    def __getitem__(self, field: IoField) -> int:
+        if field == IoField.CONSUMED:
+            self.reads += 1
+            if self.reads == 2:  # the block goes: its count, then its start
+                self.consumed += 1
+                self.started_ns += 2_666_667
+            return self.consumed
+        assert field == IoField.LAST_BLOCK_NS
+        return self.started_ns
+
+
+def test_a_clock_pair_read_while_the_count_moved_is_no_reading() -> None:
+    io = _CountMoves(100, 5_000_000_000)
+    assert clock_reading(io) is None  # type: ignore[arg-type]
+    assert clock_reading(io) == (101, 5_002_666_667)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from chronus.engine.client import EngineProcess
+from chronus.engine.client import EngineClient, EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.session.log_history import LINE_GAP_S, MAX_LOG_BYTES, history_from_log
@@ -58,6 +58,15 @@ def test_a_log_that_does_not_explain_the_patch_gives_no_history(tmp_path: Path) 
     assert history_from_log(tmp_path / "absent.log", Context().state(), 100) is None
 
 
+def _pause(client: EngineClient) -> None:
+    """Wait until the engine has played twice `LINE_GAP_S` from now. Lines are told apart
+    on the engine's sample clock, which loses the time its I/O is held up (an xrun) on a
+    loaded host: with the I/O stopped 0.25 s, two lines slept 0.25 s apart were one."""
+    start = client.now(timeout=5.0)["sample"]
+    while client.now(timeout=5.0)["sample"] - start < 2 * GAP:
+        time.sleep(0.02)
+
+
 def test_a_shell_attached_to_a_logging_engine_can_undo_what_was_played_before(
     tmp_path: Path,
 ) -> None:
@@ -75,7 +84,7 @@ def test_a_shell_attached_to_a_logging_engine_can_undo_what_was_played_before(
                 result = player.interpret(line)
                 client.send(result.messages)
                 client.sync()
-                time.sleep(LINE_GAP_S * 2)  # lines typed by hand, not in one burst
+                _pause(client)  # lines typed by hand, not in one burst
             before_remove = client.dump()
             result = player.interpret("remove acid1")
             client.send(result.messages)

@@ -3,16 +3,29 @@ engine behind it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from chronus.engine.client import EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.shell.app import Shell
 
 
+@pytest.fixture(scope="module")
+def private_engine(private_link_network: bool) -> Iterator[EngineProcess]:
+    """An engine of its own, in a network of its own: it joins no other test's Link session
+    (whose peers and start/stop this test would see)."""
+    engine = EngineProcess(port=0, backend="null").boot()
+    yield engine
+    engine.quit()
+
+
 def test_link_goes_on_takes_a_quantum_shows_in_health_and_goes_off(
-    null_engine: EngineProcess,
+    private_engine: EngineProcess,
 ) -> None:
-    client = null_engine.client()
+    client = private_engine.client()
     written: list[str] = []
     shell = Shell(client, Interpreter(Context.from_dump(client.dump())), written.append)
     try:
