@@ -163,6 +163,9 @@ class EngineConfig:
     backend: str = "auto"
     rate: int = 48000
     block: int = 128
+    block_from: str = "default"
+    """Where the block comes from: `option` (`--block`), `jack` (the JACK server's period,
+    `jack_period`) or `default`."""
     lead: int = 2
     device: str | None = None
     log: str | None = None
@@ -1575,6 +1578,7 @@ class Supervisor:
                 "uptime_s": round((time.monotonic_ns() - self._started_ns) / 1e9, 3),
                 "rate": c.rate,
                 "block": c.block,
+                "block_from": c.block_from,
                 "lead": c.lead,
                 "lead_ms": round(c.lead_ms, 3),
                 "dsp_load": round(dsp_load, 4),
