@@ -124,11 +124,12 @@ class MidiRequests:
         if setup.port is not None:
             self.input.resume(setup.port, setup.latency_ms, setup.reader)
 
-    def stamped(self, tag: int, unix_ns: int, room_s: float) -> None:
-        """An event dated `tag` (its arrival plus the latency) was stamped at `unix_ns`,
-        with `room_s` to spare (negative: late)."""
+    def stamped(self, tag: int, read_ns: int, unix_ns: int, room_s: float) -> None:
+        """An event dated `tag` (its arrival plus the latency), read from the socket at
+        `read_ns`, was stamped at `unix_ns`, with `room_s` to spare (negative: late)."""
         arrived_ns = unix_ns_of_ntp(tag) - round(self.input.latency_ms * 1e6)
-        self.timings.record((unix_ns - arrived_ns) / 1e6, room_s * 1000.0)
+        hop_ms, read_ms = (unix_ns - arrived_ns) / 1e6, (read_ns - arrived_ns) / 1e6
+        self.timings.record(hop_ms, room_s * 1000.0, read_ms)
 
     def tick(self) -> None:
         """Notice a MIDI process that ended."""

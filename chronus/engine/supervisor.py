@@ -230,6 +230,8 @@ class Supervisor:
         self._started_ns = time.monotonic_ns()
         self._boot = f"{os.getpid()}-{self._started_ns}"
         self._received = 0
+        self._read_ns = 0
+        """When the packet being handled was read from its socket (`time.time_ns`)."""
         self._errors = 0
         self._commands = 0
         self._internal_errors = 0
@@ -1116,6 +1118,7 @@ class Supervisor:
     def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
         assert self._osc is not None
         for addr, data in self._osc.ready(key, mask):
+            self._read_ns = time.time_ns()
             self._received += 1
             self._announcer.heard(addr)
             try:
@@ -1190,7 +1193,7 @@ class Supervisor:
         now_ns = time.time_ns()
         earliest = self._pacer.backlog(self._keeper.unfinished_stamp())
         room = self._dated.take_live(tag, commands, addr, earliest)
-        self._midi.stamped(tag, now_ns, room / self.config.rate)
+        self._midi.stamped(tag, self._read_ns, now_ns, room / self.config.rate)
 
     def _handle(
         self, raw: Iterable[tuple[str, tuple[Arg, ...]]], addr: Any, hold: bool = False
