@@ -170,7 +170,6 @@ def _parts(
         "hop_ms": timings.get("hop_ms"),
         "read_ms": timings.get("read_ms"),
         "room_ms": timings.get("room_ms"),
-        "wake": midi.get("wake"),
         "midi_late": timings.get("late"),
     }
     print(
@@ -179,7 +178,7 @@ def _parts(
         f"p99 {parts['delivery_p99']:.2f} ms"
     )
     print(f"  MIDI process → stamped: {parts['hop_ms']}; of it until read: {parts['read_ms']}")
-    print(f"  room left then: {parts['room_ms']}; the supervisor's wait: {parts['wake']}")
+    print(f"  room left then: {parts['room_ms']}")
     return parts
 
 

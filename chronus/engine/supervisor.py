@@ -52,7 +52,6 @@ from chronus.engine.manifest import (
 )
 from chronus.engine.midi_out import MidiOutput
 from chronus.engine.midi_requests import MidiRequests, least_latency_ms
-from chronus.engine.midi_wake import MidiWake
 from chronus.engine.now import (
     TransportView,
     beat_at,
@@ -268,7 +267,6 @@ class Supervisor:
         self._underruns = UnderrunSpells(config.block, config.rate)
         self._dated: DatedBundles | None = None
         self._midi: MidiRequests | None = None
-        self._midi_wake = MidiWake()
         self._midi_out: MidiOutput | None = None
         self._link_sync: LinkSync | None = None
         self._announcer = Announcer(self._tell_subscriber, self._reply, self._error)
@@ -862,7 +860,6 @@ class Supervisor:
                     selector.register(worker.process.sentinel, selectors.EVENT_READ, worker)
                     selector.register(worker.conn, selectors.EVENT_READ, ("pipe", worker))
             dated = self._dated
-            self._midi_wake.wait(self._midi is not None and self._midi.input.port is not None)
             ready = selector.select(timeout=dated.wait_s(_TICK_S) if dated else _TICK_S)
             ready.sort(key=lambda event: event[0].data != "lifeline")  # before any sentinel
             for key, mask in ready:
@@ -880,7 +877,6 @@ class Supervisor:
                     keeper.on_death(key.data)
                 elif key.data[1] in watched:
                     keeper.on_message(key.data[1])
-            self._midi_wake.work()
             keeper.tick()
             io.tick()
             if self._io_counters is not None:
@@ -1627,9 +1623,7 @@ class Supervisor:
                 },
                 "recording": self._recorder.status() if self._recorder else {},
                 "http": self._http.status() if self._http else {},
-                "midi": (
-                    {**self._midi.status, "wake": self._midi_wake.status} if self._midi else {}
-                ),
+                "midi": self._midi.status if self._midi else {},
                 "midi_out": self._midi_out.status if self._midi_out else {},
                 "notice": self.notice,
                 "log": str(Path(c.log).resolve()) if c.log else None,

@@ -62,8 +62,6 @@ def test_an_engine_on_a_64_frame_jack_server_uses_64_frame_blocks_and_midi_in_fo
     device_us = round(float(status["io"]["device_latency_ms"]) * 1000)
     assert float(latency_ms) == pytest.approx(least_latency_ms(2, 64, 48000, device_us), abs=0.01)
     assert float(latency_ms) < 10.0, "MIDI in's fixed latency follows the period"
-    wake = status["engine"]["midi"]["wake"]
-    assert wake["waits"] > 0 or not wake["realtime_wait"], "a port read: real-time waits"
     session = read_stamped_log(tmp_path / "s.log")
     assert session.block == 64
     notes = [(stamp, m) for stamp, m in session.commands if m.address == "/note/bass"]
