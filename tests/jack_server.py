@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 
-__all__ = ["jack_server"]
+__all__ = ["jack_server", "main"]
 
 
 def _require_jackd() -> None:
@@ -57,3 +58,15 @@ def jack_server(period: int, rate: int = 48000) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.jack_server PERIOD COMMAND…`: run a command (a benchmark) on a JACK
+    dummy server of its own at PERIOD frames; its exit code."""
+    with jack_server(int(argv[0])) as name:
+        env = {**os.environ, "JACK_DEFAULT_SERVER": name}
+        return subprocess.run(argv[1:], env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
