@@ -169,6 +169,7 @@ def _parts(
         "delivery_p99": percentile(delivery, 99),
         "hop_ms": timings.get("hop_ms"),
         "read_ms": timings.get("read_ms"),
+        "sent_ms": timings.get("sent_ms"),
         "room_ms": timings.get("room_ms"),
         "midi_late": timings.get("late"),
     }
@@ -178,7 +179,7 @@ def _parts(
         f"p99 {parts['delivery_p99']:.2f} ms"
     )
     print(f"  MIDI process → stamped: {parts['hop_ms']}; of it until read: {parts['read_ms']}")
-    print(f"  room left then: {parts['room_ms']}")
+    print(f"  stamped → sent to the slots: {parts['sent_ms']}; room left then: {parts['room_ms']}")
     return parts
 
 

@@ -1193,7 +1193,8 @@ class Supervisor:
         now_ns = time.time_ns()
         earliest = self._pacer.backlog(self._keeper.unfinished_stamp())
         room = self._dated.take_live(tag, commands, addr, earliest)
-        self._midi.stamped(tag, self._read_ns, now_ns, room / self.config.rate)
+        sent_ns = time.time_ns()
+        self._midi.stamped(tag, self._read_ns, now_ns, sent_ns, room / self.config.rate)
 
     def _handle(
         self, raw: Iterable[tuple[str, tuple[Arg, ...]]], addr: Any, hold: bool = False
