@@ -179,7 +179,8 @@ def _parts(
         f"p99 {parts['delivery_p99']:.2f} ms"
     )
     print(f"  MIDI process → stamped: {parts['hop_ms']}; of it until read: {parts['read_ms']}")
-    print(f"  stamped → sent to the slots: {parts['sent_ms']}; room left then: {parts['room_ms']}")
+    print(f"  stamped → done with (checked, sent, logged): {parts['sent_ms']}")
+    print(f"  room left then: {parts['room_ms']}")
     return parts
 
 

@@ -139,8 +139,8 @@ class MidiRequests:
 
     def stamped(self, tag: int, read_ns: int, unix_ns: int, sent_ns: int, room_s: float) -> None:
         """An event dated `tag` (its arrival plus the latency), read from the socket at
-        `read_ns`, was stamped at `unix_ns` and its commands sent to the slots by `sent_ns`,
-        with `room_s` to spare (negative: late)."""
+        `read_ns`, was stamped at `unix_ns` and done with (checked, sent to the slots, logged)
+        by `sent_ns`, with `room_s` to spare (negative: late)."""
         arrived_ns = unix_ns_of_ntp(tag) - round(self.input.latency_ms * 1e6)
         hop_ms, read_ms = (unix_ns - arrived_ns) / 1e6, (read_ns - arrived_ns) / 1e6
         self.timings.record(hop_ms, room_s * 1000.0, read_ms, (sent_ns - unix_ns) / 1e6)

@@ -1,8 +1,9 @@
 """How MIDI events fare on their way in, for the status: the hop from the MIDI process's
 arrival to the supervisor's stamping, the part of it until the supervisor read the event
 (the MIDI process's send, the kernel, the supervisor's wake-up or the work it was busy
-with; the rest is its parsing and stamping), the time from stamping to the commands being
-in both slots' command rings, and the room each event had left then (from its stamp back
+with; the rest is its parsing and translating), the time from the stamping to the
+supervisor being done with the event (its commands checked against the patch, in both
+slots' command rings, logged), and the room each event had left then (from its stamp back
 to the first sample a slot may be rendering; below zero it came late).
 
 The fixed MIDI latency is the device's latency, the slots' lead and a margin for this hop:
@@ -46,7 +47,7 @@ class MidiTimings:
 
     def record(self, hop_ms: float, room_ms: float, read_ms: float, sent_ms: float) -> None:
         """One event: `hop_ms` from its arrival to its stamping (`read_ms` of it until the
-        supervisor read it), `room_ms` left then, `sent_ms` until its commands were sent."""
+        supervisor read it), `room_ms` left then, `sent_ms` from its stamping to its end."""
         self.events += 1
         self.late += room_ms < 0.0
         self._hops.append(hop_ms)
