@@ -1,6 +1,7 @@
 """MIDI in → audible: a key pressed on a JACK MIDI port until its note leaves the device.
 
-    python benchmarks/midi_in.py [--trials 200] [--lead 2] [--block 128] [--latency-ms MS]
+    python benchmarks/midi_in.py [--trials 200] [--lead 2] [--block N] [--latency-ms MS]
+                                 [--period N]
 
 A test process opens a JACK MIDI port (rtmidi, as a keyboard's driver reaches JACK) and an
 engine on the JACK device reads it (`/midi/in`); each trial sends a note on and notes the
@@ -10,14 +11,21 @@ give the time each sample was handed to the device (`SampleClock`, as the engine
 time tags); plus the device's output latency, that is when the note is heard. Also: how
 many events the engine was too late for (applied at once, off their fixed latency), and the
 spread of the latencies (fixed latency: only the MIDI delivery, JACK's period, varies).
+
+Without `--block` the engine's block is the JACK period (`chronus.engine.jack_period`).
+`--period N` runs it all on a JACK dummy server of the benchmark's own at N frames
+(`jackd -n <unique name>`, ended after), not on the one `JACK_DEFAULT_SERVER` names.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +46,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--lead", type=int, default=2)
-    parser.add_argument("--block", type=int, default=128)
+    parser.add_argument("--block", type=int, default=None, help="default: the JACK period")
     parser.add_argument("--latency-ms", type=float, default=None, help="default: the engine's")
+    parser.add_argument("--period", type=int, default=None, help="on a JACK server of its own")
     add_json_flag(parser)
     args = parser.parse_args()
-    with figures_out(args.json) as figures:
+    with figures_out(args.json) as figures, _server(args.period):
         figures.update(measure(args.trials, args.lead, args.block, args.latency_ms))
+        figures["load_after"] = os.getloadavg()[0]
+
+
+@contextlib.contextmanager
+def _server(period: int | None) -> Iterator[None]:
+    """With `period`, a JACK dummy server of this run's own, which JACK clients then reach."""
+    if period is None:
+        yield
+        return
+    from tests.jack_server import jack_server
+
+    with jack_server(period) as name:
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        yield
 
 
 def _observe(client: EngineClient, clock: SampleClock) -> dict[str, Any]:
@@ -52,8 +75,9 @@ def _observe(client: EngineClient, clock: SampleClock) -> dict[str, Any]:
     return io
 
 
-def measure(trials: int, lead: int, block: int, latency_ms: float | None) -> dict[str, Any]:
+def measure(trials: int, lead: int, block: int | None, latency_ms: float | None) -> dict[str, Any]:
     """Play `trials` notes from a JACK MIDI port; print and return the figures (ms)."""
+    load_before = os.getloadavg()[0]
     import rtmidi
 
     keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="chronus-bench-keys")
@@ -63,11 +87,12 @@ def measure(trials: int, lead: int, block: int, latency_ms: float | None) -> dic
         port=0, backend="device", block=block,
         extra_args=["--lead", str(lead), "--files", str(folder), "--log", "s.log"],
     ).boot()  # fmt: skip
-    clock = SampleClock(48000, block)
     sent: list[int] = []
     offsets: list[float] = []
     try:
         with engine.client() as client:
+            block = int(client.status()["engine"]["block"])
+            clock = SampleClock(48000, block)
             client.send([
                 validate("/patch/create", ("probe", "sine")),
                 validate("/patch/connect", ("probe", "master")),
@@ -112,7 +137,8 @@ def measure(trials: int, lead: int, block: int, latency_ms: float | None) -> dic
         f"xruns {status['io']['xruns']}, underruns {status['io']['underruns']}"
     )
     figures: dict[str, Any] = {
-        "block": block, "lead": lead, "device_ms": device_ms, "fixed_ms": float(fixed_ms),
+        "load_before": load_before, "block": block, "lead": lead, "device_ms": device_ms,
+        "fixed_ms": float(fixed_ms),
         "trials": len(latencies), "late": late, "xruns": status["io"]["xruns"],
         "underruns": status["io"]["underruns"],
     }  # fmt: skip
@@ -142,6 +168,8 @@ def _parts(
         "delivery_p50": statistics.median(delivery),
         "delivery_p99": percentile(delivery, 99),
         "hop_ms": timings.get("hop_ms"),
+        "read_ms": timings.get("read_ms"),
+        "sent_ms": timings.get("sent_ms"),
         "room_ms": timings.get("room_ms"),
         "midi_late": timings.get("late"),
     }
@@ -150,7 +178,9 @@ def _parts(
         f"fixed; delivery (key → MIDI process) p50 {parts['delivery_p50']:.2f}, "
         f"p99 {parts['delivery_p99']:.2f} ms"
     )
-    print(f"  MIDI process → stamped: {parts['hop_ms']}; room left then: {parts['room_ms']}")
+    print(f"  MIDI process → stamped: {parts['hop_ms']}; of it until read: {parts['read_ms']}")
+    print(f"  stamped → done with (checked, sent, logged): {parts['sent_ms']}")
+    print(f"  room left then: {parts['room_ms']}")
     return parts
 
 

@@ -143,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="device: PortAudio; null: real-time clock, no device; auto (default): "
                    "device if one can be opened")  # fmt: skip
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
-    p.add_argument("--block", type=int, default=128, help="frames per block (default 128)")
+    p.add_argument("--block", type=int, default=None,
+                   help="frames per block (default: the JACK server's period when the device "
+                   "is JACK's, else 128)")  # fmt: skip
     p.add_argument("--lead", type=int, default=2, help="blocks rendered ahead (default 2)")
     p.add_argument("--device", default=None, help="output device name or index (PortAudio)")
     p.add_argument("--files", default=default_folder(), metavar="DIR",
@@ -284,12 +286,16 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     from chronus.dsp.rates import block_problem, rate_problem
     from chronus.engine.lifecycle import LOG_FORMAT
 
-    if (problem := rate_problem(args.rate) or block_problem(args.block)) is not None:
+    given = args.block
+    problem = rate_problem(args.rate) or (block_problem(given) if given is not None else None)
+    if problem is not None:
         return _fail(problem)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    block, block_from = _engine_block(given, args.backend, args.device)
     settings = dict(
         host=args.host, port=args.port, backend=args.backend, rate=args.rate,
-        block=args.block, lead=args.lead, device=args.device, log=args.log, record=args.record,
+        block=block, block_from=block_from, lead=args.lead, device=args.device, log=args.log,
+        record=args.record,
         files=args.files, allow=tuple(args.allow), peer_rate=args.peer_rate,
         http=args.http,
         modules=tuple(args.modules), plugin_store=args.plugin_store, link=args.link,
@@ -302,6 +308,16 @@ def _cmd_engine(args: argparse.Namespace) -> int:
         if code is not None:
             return code
     return _prepare_supervisor(settings, None)(None, 0)
+
+
+def _engine_block(given: int | None, backend: str, device: str | None) -> tuple[int, str]:
+    """The engine's block and where it comes from (`jack_period`), said on stderr."""
+    from chronus.engine.jack_period import ask_period, choose_block, describe_block
+
+    period = ask_period(device) if backend != "null" else None
+    block, source = choose_block(given, period)
+    logging.getLogger("chronus.engine").info("%s", describe_block(block, source, period))
+    return block, source
 
 
 def _prepare_supervisor(settings: dict[str, Any], link: Any) -> Callable[[Any, int], int]:

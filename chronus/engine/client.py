@@ -349,7 +349,7 @@ class EngineProcess:
         port: int = 0,
         backend: str = "auto",
         rate: int = 48000,
-        block: int = 128,
+        block: int | None = None,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         detached: bool = False,
@@ -366,7 +366,8 @@ class EngineProcess:
         self.args = [
             sys.executable, "-m", "chronus", "engine",
             "--host", host, "--port", str(port), "--backend", backend,
-            "--rate", str(rate), "--block", str(block), *extra_args,
+            "--rate", str(rate), *(("--block", str(block)) if block is not None else ()),
+            *extra_args,
         ]  # fmt: skip
         self.process: subprocess.Popen[str] | None = None
         self.ready_line = ""

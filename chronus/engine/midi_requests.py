@@ -8,6 +8,7 @@ at the sample its event arrived at plus the fixed latency (`least_latency_ms`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -18,29 +19,41 @@ from chronus.engine.midi_routes import MidiError, MidiRoutes
 from chronus.engine.midi_timing import MidiTimings
 from chronus.protocol import Message, unix_ns_of_ntp
 
-__all__ = ["MARGIN_MS", "MidiRequests", "least_latency_ms"]
+__all__ = ["HOP_MS", "MARGIN_MS", "MidiRequests", "least_latency_ms"]
 
 MARGIN_MS: Final = 0.5
 """How far past the first block no slot can have started an event is dated. An event comes
 in as a JACK cycle begins, as the audio I/O hands a block over; read on the sample clock it
 is a little after that block's first sample (0.08 ms at the median on JACK here), or a
 little before it when the MIDI process ran first in the cycle: this keeps the latter in the
-same block. It buys no time for the hop to the supervisor: an event stamped by the end of
-the cycle it came in is on time whatever the margin, one later is late by up to a block
-(applied where the slots still can, `DatedBundles.take_live`)."""
+same block. It buys no time for the hop to the supervisor: that comes in whole blocks
+(`HOP_MS`)."""
+
+HOP_MS: Final = 2.0
+"""The time the hop from the MIDI process to the supervisor's stamp is given, at least: its
+p99 measured on JACK at normal load (1.6–2.0 ms at 128 frames, load 3–8; 1.7 ms at 64
+frames, load 2–3; `docs/PERFORMANCE.md`, the `midiin19` and `midi64` sections). An event is
+on time if it is stamped before a slot has rendered the block it is dated in, and a slot
+begins that block one period after the event came, for each block it is dated further: so
+one period is enough at 128 frames (2.67 ms), and at 64 frames (1.33 ms) the event is dated
+one block further. The latency is fixed when a port is opened (`/midi/in`), never while
+notes play."""
 
 Reply = Callable[..., None]
 
 
 def least_latency_ms(lead: int, block: int, rate: int, device_latency_us: int) -> float:
-    """The shortest fixed MIDI latency an event stamped in the cycle it came in can keep:
-    the device's latency, the slots' lead, the block a slot renders as the event comes in,
-    and `MARGIN_MS`.
+    """The shortest fixed MIDI latency the engine keeps: the device's latency, the slots'
+    lead, the block a slot renders as the event comes in, the blocks that give the hop to
+    the supervisor `HOP_MS` (none beyond one period at 128 frames, one at 64), and
+    `MARGIN_MS`.
 
-    >>> round(least_latency_ms(2, 128, 48000, 2667), 2)
-    11.17
+    >>> [round(least_latency_ms(2, block, 48000, 0), 2) for block in (128, 64)]
+    [8.5, 5.83]
     """
-    return device_latency_us / 1000.0 + (lead + 1) * block / rate * 1000.0 + MARGIN_MS
+    period_ms = block / rate * 1000.0
+    hop_blocks = max(1, math.ceil(HOP_MS / period_ms - 1e-9))
+    return device_latency_us / 1000.0 + (lead + hop_blocks) * period_ms + MARGIN_MS
 
 
 class MidiRequests:
@@ -124,11 +137,13 @@ class MidiRequests:
         if setup.port is not None:
             self.input.resume(setup.port, setup.latency_ms, setup.reader)
 
-    def stamped(self, tag: int, unix_ns: int, room_s: float) -> None:
-        """An event dated `tag` (its arrival plus the latency) was stamped at `unix_ns`,
-        with `room_s` to spare (negative: late)."""
+    def stamped(self, tag: int, read_ns: int, unix_ns: int, sent_ns: int, room_s: float) -> None:
+        """An event dated `tag` (its arrival plus the latency), read from the socket at
+        `read_ns`, was stamped at `unix_ns` and done with (checked, sent to the slots, logged)
+        by `sent_ns`, with `room_s` to spare (negative: late)."""
         arrived_ns = unix_ns_of_ntp(tag) - round(self.input.latency_ms * 1e6)
-        self.timings.record((unix_ns - arrived_ns) / 1e6, room_s * 1000.0)
+        hop_ms, read_ms = (unix_ns - arrived_ns) / 1e6, (read_ns - arrived_ns) / 1e6
+        self.timings.record(hop_ms, room_s * 1000.0, read_ms, (sent_ns - unix_ns) / 1e6)
 
     def tick(self) -> None:
         """Notice a MIDI process that ended."""

@@ -163,6 +163,9 @@ class EngineConfig:
     backend: str = "auto"
     rate: int = 48000
     block: int = 128
+    block_from: str = "default"
+    """Where the block comes from: `option` (`--block`), `jack` (the JACK server's period,
+    `jack_period`) or `default`."""
     lead: int = 2
     device: str | None = None
     log: str | None = None
@@ -227,6 +230,8 @@ class Supervisor:
         self._started_ns = time.monotonic_ns()
         self._boot = f"{os.getpid()}-{self._started_ns}"
         self._received = 0
+        self._read_ns = 0
+        """When the packet being handled was read from its socket (`time.time_ns`)."""
         self._errors = 0
         self._commands = 0
         self._internal_errors = 0
@@ -1113,6 +1118,7 @@ class Supervisor:
     def _read_osc(self, key: selectors.SelectorKey, mask: int) -> None:
         assert self._osc is not None
         for addr, data in self._osc.ready(key, mask):
+            self._read_ns = time.time_ns()
             self._received += 1
             self._announcer.heard(addr)
             try:
@@ -1187,7 +1193,8 @@ class Supervisor:
         now_ns = time.time_ns()
         earliest = self._pacer.backlog(self._keeper.unfinished_stamp())
         room = self._dated.take_live(tag, commands, addr, earliest)
-        self._midi.stamped(tag, now_ns, room / self.config.rate)
+        sent_ns = time.time_ns()
+        self._midi.stamped(tag, self._read_ns, now_ns, sent_ns, room / self.config.rate)
 
     def _handle(
         self, raw: Iterable[tuple[str, tuple[Arg, ...]]], addr: Any, hold: bool = False
@@ -1577,6 +1584,7 @@ class Supervisor:
                 "uptime_s": round((time.monotonic_ns() - self._started_ns) / 1e9, 3),
                 "rate": c.rate,
                 "block": c.block,
+                "block_from": c.block_from,
                 "lead": c.lead,
                 "lead_ms": round(c.lead_ms, 3),
                 "dsp_load": round(dsp_load, 4),

@@ -89,7 +89,8 @@ def format_health(status: dict[str, Any]) -> str:
     io = status.get("io", {})
     head = (
         f"chronus {engine.get('version', '?')} · up {engine.get('uptime_s', 0):.0f} s · "
-        f"{engine.get('rate', 0)} Hz · block {engine.get('block', 0)} · "
+        f"{engine.get('rate', 0)} Hz · block {engine.get('block', 0)}"
+        f"{' (the JACK period)' if engine.get('block_from') == 'jack' else ''} · "
         f"lead {engine.get('lead', 0)} ({engine.get('lead_ms', 0):.2f} ms)"
     )
     osc = engine.get("osc", {})

@@ -11,7 +11,7 @@ import pytest
 
 from chronus.dsp.params import ParamSpec
 from chronus.dsp.patch import Patch
-from chronus.engine.midi_requests import MidiRequests, least_latency_ms
+from chronus.engine.midi_requests import HOP_MS, MARGIN_MS, MidiRequests, least_latency_ms
 from chronus.engine.midi_routes import MidiError, MidiRoutes, cc_value
 from chronus.engine.news import KINDS
 from chronus.protocol import Message, validate
@@ -161,7 +161,16 @@ def test_bridge_reports_not_asked_for_are_ignored() -> None:
 
 def test_the_least_latency_covers_device_lead_the_block_rendered_and_margin() -> None:
     assert least_latency_ms(2, 128, 48000, 2667) == pytest.approx(2.667 + 3 * 128 / 48 + 0.5)
-    assert least_latency_ms(1, 64, 48000, 0) == pytest.approx(2 * 64 / 48 + 0.5)
+    assert least_latency_ms(1, 96, 48000, 0) == pytest.approx(2 * 96 / 48 + 0.5)
+
+
+def test_short_periods_date_an_event_far_enough_for_the_hop_to_the_supervisor() -> None:
+    """Dated `HOP_MS` or more past the block a slot renders as it comes (whole blocks)."""
+    for block in (16, 32, 64, 96, 128, 256):
+        period_ms = block / 48
+        beyond = least_latency_ms(2, block, 48000, 0) - MARGIN_MS - 2 * period_ms
+        assert beyond >= HOP_MS - 1e-9 and beyond - period_ms < max(HOP_MS, period_ms), block
+    assert least_latency_ms(2, 64, 48000, 0) == pytest.approx(4 * 64 / 48 + 0.5)
 
 
 def test_a_new_supervisor_routes_as_the_one_that_died() -> None:
