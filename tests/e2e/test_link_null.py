@@ -30,7 +30,7 @@ from tests.link_measure import Timeline, kick_messages, percentile
 from tests.link_peers import PeerProcess
 from tests.onsets import onsets
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # Link peers find every session here
 
 RATE, BLOCK = 48000, 128
 

@@ -32,7 +32,7 @@ from tests.link_peers import PeerProcess
 from tests.onsets import onsets
 from tests.sessions import wait_status
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # Link peers find every session here
 
 
 def _link(client: EngineClient) -> dict[str, Any]:

@@ -3,10 +3,14 @@ engine behind it."""
 
 from __future__ import annotations
 
+import pytest
+
 from chronus.engine.client import EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.shell.app import Shell
+
+pytestmark = pytest.mark.serial  # its engine joins the Link session that other tests measure
 
 
 def test_link_goes_on_takes_a_quantum_shows_in_health_and_goes_off(
