@@ -5,9 +5,9 @@ each host SIGKILLed once while a pattern plays through both.
 signals, its real recording set against `chronus render` of its session log) for 13 s with a
 kill every 5 s, each host having served longer than the ladder's `young_s` (3 s) when it is
 killed; its figures come back as JSON. The ten-minute soak is the benchmark's (docs/
-PERFORMANCE.md, "Four isolated plugins, a host SIGKILLed every 30 s, ten minutes"). Both slots stay in lockstep, every killed
-host is replaced and the ladder forgives it (it served long enough), and the offline render
-equals the recording but for underruns.
+PERFORMANCE.md, "Four isolated plugins, a host SIGKILLed every 30 s, ten minutes"). Both
+slots stay in lockstep, every killed host is replaced and the ladder forgives it (it served
+long enough), and the offline render equals the recording but for underruns.
 """
 
 from __future__ import annotations
