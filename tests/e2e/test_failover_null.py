@@ -34,7 +34,7 @@ from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.stalls import StallMonitor, told_on_failure, what_happened
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # no command late in a slot: CPU of its own
 
 RATE = 48000
 BLOCK = 128

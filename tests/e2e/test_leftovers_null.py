@@ -20,7 +20,7 @@ from chronus.engine.leftovers import SHM, engine_tag, pid_namespace, process_sta
 from tests.processes import descendants, gone
 from tests.sessions import spare_made, wait_status
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # any engine's start removes a dead one's
 
 KINDS = ("io", "control", "tap", "patterns", "cpus", "lifelines", "audio-a", "cmd-b", "handover-a")
 """Some of the segments every engine makes (one of each kind at least)."""

@@ -30,7 +30,11 @@ from tests.link_measure import JOIN_S, Timeline, kick_messages, on_whole_blocks,
 from tests.link_peers import PeerProcess
 from tests.onsets import onsets
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("private_link_network")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.serial,  # Link peers find every session on the machine
+    pytest.mark.usefixtures("private_link_network"),  # …unless the test has a network of its own
+]
 
 RATE, BLOCK = 48000, 128
 

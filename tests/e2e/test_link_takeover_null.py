@@ -32,7 +32,11 @@ from tests.link_peers import PeerProcess
 from tests.onsets import onsets
 from tests.sessions import wait_status
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("private_link_network")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.serial,  # Link peers find every session on the machine
+    pytest.mark.usefixtures("private_link_network"),  # …unless the test has a network of its own
+]
 
 
 def _link(client: EngineClient) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.shell.app import Shell
 
+pytestmark = pytest.mark.serial  # its engine joins the Link session that other tests measure
+
 
 @pytest.fixture(scope="module")
 def private_engine(private_link_network: bool) -> Iterator[EngineProcess]:
