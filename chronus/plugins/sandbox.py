@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chronus.engine.lifecycle import libc
 from chronus.plugins.answer import judge, wall_limit
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
@@ -120,15 +119,6 @@ class _Children:
     results: list[int]
     sealed: bool
     """Whether their seccomp filters took: then no module in them can kill the worker."""
-    pids: list[int]
-
-    def move_here(self, index: int) -> None:
-        """Move child `index` to the CPU this thread runs on, before waking it: the caller
-        sleeps while the child checks, so the child's wake-up and then the caller's are on a
-        CPU that is awake (on a VM, waking an idle CPU costs a tenth of a millisecond or
-        more each time). Nothing if that cannot be done."""
-        with contextlib.suppress(OSError, AttributeError, ValueError, TypeError, IndexError):
-            os.sched_setaffinity(self.pids[index], {libc().sched_getcpu()})
 
     def send(self, index: int, request: dict[str, Any]) -> None:
         """Write child `index` its request and close that pipe: a child that died meanwhile
@@ -276,10 +266,8 @@ class _Worker:
         if not isinstance(message, dict):
             message = {}
         if len(fds) == 4:
-            pids = message.get("spares")
             return _Children(requests=[fds[0], fds[2]], results=[fds[1], fds[3]],
-                             sealed=message.get("sealed") is True,
-                             pids=list(pids) if isinstance(pids, list) else [])  # fmt: skip
+                             sealed=message.get("sealed") is True)  # fmt: skip
         for extra in fds:
             os.close(extra)
         if not data:
@@ -331,7 +319,6 @@ class _Worker:
         try:
             began = time.monotonic()
             cross = bool(request["settings"].get("cross_process", True))
-            children.move_here(0)
             request = {**request, "sent_at": time.monotonic()}
             children.send(0, request)
             if cross:  # else the twin waits till the job is done: its exit would take a core
