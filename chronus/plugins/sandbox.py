@@ -412,8 +412,9 @@ def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
 def _run(
     worker: _Worker, request: dict[str, Any], rehearse_next: bool = True
 ) -> tuple[ValidationResult | None, bool]:
-    """One job on a ready worker: the result (None if the worker was gone before the job
-    began: the job is to run on another), and whether the worker is still usable."""
+    """One job on a ready worker: the result (None if the worker was lost in a way the job
+    cannot have caused, `_WorkerGone`: the job is to run on another), and whether the worker
+    is still usable."""
     began = time.monotonic()
     try:
         answer = worker.run(request, rehearse_next)
@@ -629,7 +630,7 @@ class SandboxPool:
                 errand.done.wait(START_TIMEOUT)
             if self._closed:
                 return _internal("the sandbox pool was closed during the validation")
-            return result  # None if the worker was gone before it began: a pool thread's
+            return result  # None if the worker was lost not by the job's doing: a pool thread's
         return None
 
     def _drain(self) -> None:
@@ -690,7 +691,7 @@ class SandboxPool:
         request = self._request(path, name)
         result, usable = _run(worker, request, self._waiting() == 0)  # a job waiting
         # would wait for the next children's rehearsal
-        if result is None and not self._closed:  # gone before the job began: on a new one
+        if result is None and not self._closed:  # lost not by the job's doing: on a new one
             worker = self._replace(index)
             if not worker.wait_ready():
                 self._replace(index)
@@ -701,7 +702,7 @@ class SandboxPool:
         if not usable:
             self._replace(index)
         if result is None:
-            return _internal("the sandbox worker was gone before the validation began, twice")
+            return _internal("the sandbox worker was lost twice, not by the module's doing")
         return result
 
     def _fresh(self, index: int) -> _Worker:
@@ -751,7 +752,7 @@ def validate_file(
         fields = settings_fields(settings or CheckSettings())
         request = _request(path, name, time_limit, memory_mb, fields)
         result = _run(worker, request)[0]
-        return result or _internal("the sandbox worker was gone before the validation began")
+        return result or _internal("the sandbox worker was lost, not by the module's doing")
     except Exception as exc:
         return _internal(f"sandbox: {type(exc).__name__}: {exc}")
     finally:
