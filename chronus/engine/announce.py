@@ -26,10 +26,12 @@ from chronus.engine.peers import is_loopback
 from chronus.engine.subscribers import EXPIRY_S, SubscriberError, Subscribers, peer_text
 from chronus.protocol import Arg, Message, encode_raw
 
-__all__ = ["ENGINE_NAME", "EXPIRY_ENV", "QUIET", "Announcer"]
+__all__ = ["ENGINE_NAME", "EXPIRY_ENV", "LINK_NAME", "QUIET", "Announcer"]
 
 ENGINE_NAME = "engine"
 """The client name of changes the engine makes itself (a crashing module taken out)."""
+LINK_NAME = "link"
+"""The client name of a tempo the Ableton Link session moved to (another app's)."""
 QUIET = ("/note/", "/gate/")
 """Commands that are played, not changes to the patch: not told to others (a keyboard's
 notes would flood their prompts)."""
@@ -88,13 +90,14 @@ class Announcer:
         if len(self.subscribers):
             self.subscribers.seen(addr, time.monotonic())
 
-    def changed(self, message: Message, origin: Any) -> None:
+    def changed(self, message: Message, origin: Any, name: str = ENGINE_NAME) -> None:
         """Tell every other subscriber that `message` (taken by the slots) was played by
-        `origin` (None: by the engine itself)."""
+        `origin` (None: by the engine itself, told as `name`)."""
         subscribers = self.subscribers
         if not len(subscribers) or message.address.startswith(QUIET):
             return
-        name = ENGINE_NAME if origin is None else subscribers.name_of(origin)
+        if origin is not None:
+            name = subscribers.name_of(origin)
         args: tuple[Arg, ...] = (name, message.address, *message.args)
         packet = bytearray(encode_raw("/changed", 0, *args))
         at = _first_arg(packet)  # encoded once; each subscriber's number written in place

@@ -219,6 +219,11 @@ class LinkSync:
         stamp = round((downbeat - self._latency_ns() - offset) * self._rate / 1e9)
         return max(stamp, earliest)
 
+    @property
+    def session_bpm(self) -> float:
+        """The session's tempo when chronus last followed it (0 before it first did)."""
+        return self._session_bpm
+
     def tick(self, view: TransportView | None, stamp: int, bpm: float) -> None:
         """Read the session; send a tempo at `stamp` if chronus (playing `bpm`, its
         transport `view`) should change to keep with it."""

@@ -25,7 +25,7 @@ from typing import Any
 from chronus import __version__
 from chronus.dsp.patch import TEMPO_RANGE, Patch, PatchError
 from chronus.engine import leftovers
-from chronus.engine.announce import Announcer
+from chronus.engine.announce import LINK_NAME, Announcer
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
@@ -394,9 +394,15 @@ class Supervisor:
         return True
 
     def _link_tick(self, link: LinkSync) -> None:
-        """Let Link follow the session; a fault in it turns Link off, never the engine off."""
+        """Let Link follow the session; a fault in it turns Link off, never the engine off.
+        A tempo the session moved to is told to the subscribers (as `link`), its nudges not."""
         try:
+            session_bpm = link.session_bpm
             link.tick(self._transport(), self.next_stamp(), self.patch.tempo)
+            if link.session_bpm != session_bpm:
+                bpm = min(max(link.session_bpm, TEMPO_RANGE[0]), TEMPO_RANGE[1])
+                moved = validate("/tempo", (as_wire(bpm),))
+                self._announcer.changed(moved, None, LINK_NAME)
         except Exception as exc:  # Link is an extra: the music must go on without it
             log.error("Ableton Link failed and is off now: %r", exc, exc_info=exc)
             link.disable()

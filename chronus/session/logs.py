@@ -37,15 +37,20 @@ def sessions_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def new_session_path(folder: Path, now: datetime | None = None) -> Path:
-    """A fresh, dated log name in `folder` (made if missing): `-2`, `-3` … if it is taken.
-    Raises OSError if the folder cannot be made."""
+    """A fresh, dated log in `folder` (made if missing): `-2`, `-3` … if the name is taken.
+    The name is claimed by creating the file, empty (the engine writes its header): two
+    shells started in the same second never log into one file. Raises OSError if the folder
+    or the file cannot be made."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = (now or datetime.now()).strftime(_STAMP)
     path, n = folder / f"{stem}{SUFFIX}", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}{SUFFIX}"
-    return path
+    while True:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            return path
+        except FileExistsError:
+            n += 1
+            path = folder / f"{stem}-{n}{SUFFIX}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +96,17 @@ def list_sessions(folder: Path | None = None) -> list[SessionInfo]:
     folder = sessions_dir() if folder is None else folder
     if not folder.is_dir():
         return []
-    paths = sorted(p for p in folder.glob(f"*{SUFFIX}") if p.is_file())
+    paths = sorted(p for p in folder.glob(f"*{SUFFIX}") if _written(p))
     return sorted((session_info(p) for p in paths), key=lambda info: (info.started, info.name))
+
+
+def _written(path: Path) -> bool:
+    """Whether `path` is a file with something in it (a name claimed by a shell whose
+    engine never started is an empty file: no session)."""
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def find_session(text: str | os.PathLike[str], folder: Path | None = None) -> Path:

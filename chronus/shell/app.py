@@ -315,7 +315,9 @@ class Shell:
             fresh.heard(messages)
             context.assign(fresh)
             raw = [" ".join(str(part) for part in message.to_list()) for message in messages]
-            self.write(others_line(name, before, context.state(), raw))
+            line = others_line(name, before, context.state(), raw)
+            if line:
+                self.write(line)
 
     def missed(self, count: int) -> None:
         """Others' changes were missed (a lost datagram, an engine that forgot this shell):

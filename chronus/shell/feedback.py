@@ -240,8 +240,16 @@ def others_line(name: str, before: PatchState, after: PatchState, raw: list[str]
     >>> context.observe(validate("/tempo", (140,)))
     >>> others_line("ana", before, context.state(), ["/tempo 140"])
     '[ana] tempo 120 → 140'
+
+    A tempo the mirror has already is nothing to tell (Link's session moving to the tempo
+    this shell typed): an empty line.
+
+    >>> others_line("link", context.state(), context.state(), ["/tempo 140"])
+    ''
     """
     changes = changed(before, after)
+    if not changes and all(line.startswith("/tempo ") for line in raw):
+        return ""
     return f"[{name}] " + (_joined(changes) if changes else "; ".join(raw))
 
 

@@ -39,9 +39,10 @@ def test_a_new_log_is_dated_and_never_takes_an_existing_name(tmp_path: Path) -> 
     when = datetime(2026, 12, 5, 20, 14, 3)
     first = new_session_path(tmp_path / "s", when)
     assert first == tmp_path / "s" / "2026-12-05_20-14-03.log" and first.parent.is_dir()
-    first.write_text("")
-    second = new_session_path(tmp_path / "s", when)
+    second = new_session_path(tmp_path / "s", when)  # a second shell, the same second
     assert second.name == "2026-12-05_20-14-03-2.log"
+    assert first.is_file() and second.is_file()  # each claimed before the engine starts
+    assert list_sessions(tmp_path / "s") == []  # claimed, never written: no session yet
 
 
 def test_sessions_are_listed_with_date_length_size_and_commands(tmp_path: Path) -> None:
