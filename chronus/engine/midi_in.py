@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from chronus.engine.subscribers import clean_name
+
 __all__ = ["MidiInput"]
 
 Reply = Callable[..., None]
@@ -35,6 +37,11 @@ class MidiInput:
         self.port: str | None = None
         """The port being read (None: none)."""
         self.latency_ms = 0.0
+
+    @property
+    def name(self) -> str:
+        """What the changes MIDI in makes are told as to the other clients: `midi <port>`."""
+        return f"midi {clean_name(self.port, '')}".strip() if self.port else "midi"
 
     def _start(self, *args: str) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "chronus.midi.bridge", "--engine", self._engine]

@@ -33,6 +33,7 @@ from typing import Any
 __all__ = [
     "EXPIRY_S",
     "MAX_NAME",
+    "MAX_SENDERS",
     "MAX_SUBSCRIBERS",
     "RENEW_S",
     "Subscriber",
@@ -50,6 +51,8 @@ RENEW_S = 10.0
 """How often a client renews its subscription (a third of `EXPIRY_S`: two may be lost)."""
 MAX_NAME = 32
 """The longest client name kept (characters)."""
+MAX_SENDERS = 8
+"""The most names kept of clients that send changes without subscribing."""
 _UNSAFE = re.compile(r"[^\w@.:+-]+")
 
 
@@ -110,6 +113,8 @@ class Subscribers:
         self.expiry_s = expiry_s
         self._by_addr: dict[Any, Subscriber] = {}
         self._by_commands: dict[Hashable, Subscriber] = {}
+        self._senders: dict[Any, str] = {}
+        """Names of clients that send changes without subscribing (the MIDI process)."""
         self.dropped = 0
         """Subscribers dropped because they went silent or their connection failed."""
 
@@ -174,9 +179,23 @@ class Subscribers:
             known.seen = now
 
     def name_of(self, addr: Any) -> str:
-        """The name a change from `addr` is told with: its client's, else its address."""
+        """The name a change from `addr` is told with: its client's, else the name it was
+        given (`name_sender`), else its address."""
         known = self.owner(addr)
-        return known.name if known is not None else peer_text(addr)
+        if known is not None:
+            return known.name
+        return self._senders.get(addr) or peer_text(addr)
+
+    def name_sender(self, addr: Any, name: str) -> None:
+        """Tell the changes from `addr`, a client of the engine's own that does not
+        subscribe, as `name` (printable: made by the engine); the latest `MAX_SENDERS` are
+        kept."""
+        if self._senders.get(addr) == name:
+            return
+        self._senders.pop(addr, None)
+        self._senders[addr] = name
+        while len(self._senders) > MAX_SENDERS:
+            del self._senders[next(iter(self._senders))]
 
     def targets(self, origin: Any) -> list[tuple[Any, int]]:
         """Where a change from `origin` goes, each with its next number (counted as sent)."""

@@ -1220,6 +1220,7 @@ class Supervisor:
                 elif message.address in ENGINE_ONLY or message.pattern in ENGINE_ONLY:
                     self._engine_request(message, addr)
                 elif message.address in MIDI_EVENTS and self._midi is not None:
+                    self._announcer.subscribers.name_sender(addr, self._midi.input.name)
                     commands = self._midi.translate(message)
                     if hold:
                         held.extend(commands)

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from chronus.engine.announce import ENGINE_NAME, Announcer
+from chronus.engine.announce import ENGINE_NAME, LINK_NAME, Announcer
 from chronus.engine.subscribers import (
+    MAX_SENDERS,
     MAX_SUBSCRIBERS,
     SubscriberError,
     Subscribers,
@@ -138,6 +139,24 @@ def test_a_change_goes_to_the_others_with_who_made_it() -> None:
         (ANA, [("/changed", (2, ENGINE_NAME, "/patch/remove", "lead"))]),
         (BEN, [("/changed", (2, ENGINE_NAME, "/patch/remove", "lead"))]),
     ]
+
+
+def test_a_named_sender_and_the_link_session_are_told_by_name() -> None:
+    """The MIDI process sends changes without subscribing: told as the name the engine gave
+    it, not its address; a tempo the Link session moved to, as `link`."""
+    wire = _Wire()
+    announcer = wire.announcer()
+    announcer.request(_notify(1, "ana", 5001), ANA)
+    midi = ("127.0.0.1", 7000)
+    announcer.changed(validate("/mod/lead/cutoff", (900,)), midi)
+    announcer.subscribers.name_sender(midi, "midi keys:out")
+    announcer.changed(validate("/mod/lead/cutoff", (1200,)), midi)
+    announcer.changed(validate("/tempo", (133,)), None, LINK_NAME)
+    assert [args[1] for _, [(_, args)] in wire.sent] == ["127.0.0.1:7000", "midi keys:out", "link"]
+    for k in range(MAX_SENDERS + 1):  # only the latest few names are kept
+        announcer.subscribers.name_sender(("127.0.0.1", 8000 + k), f"midi {k}")
+    assert announcer.subscribers.name_of(("127.0.0.1", 8000)) == "127.0.0.1:8000"
+    assert announcer.subscribers.name_of(("127.0.0.1", 8001)) == "midi 1"
 
 
 def test_notes_and_gates_are_played_not_told() -> None:
