@@ -269,6 +269,9 @@ class Supervisor:
         self._midi: MidiRequests | None = None
         self._midi_out: MidiOutput | None = None
         self._link_sync: LinkSync | None = None
+        self._typed_tempo: tuple[Any, float] | None = None
+        """Who last typed a tempo while in a Link session, and which: told as theirs when
+        the session takes it."""
         self._announcer = Announcer(self._tell_subscriber, self._reply, self._error)
         """The clients that hear of every change (`/notify`); a supervisor that takes over
         starts with none (they renew)."""
@@ -400,13 +403,22 @@ class Supervisor:
             session_bpm = link.session_bpm
             link.tick(self._transport(), self.next_stamp(), self.patch.tempo)
             if link.session_bpm != session_bpm:
-                bpm = min(max(link.session_bpm, TEMPO_RANGE[0]), TEMPO_RANGE[1])
-                moved = validate("/tempo", (as_wire(bpm),))
-                self._announcer.changed(moved, None, LINK_NAME)
+                self._tell_link_tempo(link.session_bpm)
         except Exception as exc:  # Link is an extra: the music must go on without it
             log.error("Ableton Link failed and is off now: %r", exc, exc_info=exc)
             link.disable()
             self._tell("engine", f"Ableton Link failed and is off now: {exc}")
+
+    def _tell_link_tempo(self, session_bpm: float) -> None:
+        """Tell the subscribers the tempo the Link session moved to: as the change of the
+        client who typed it here, else as `link`'s (another app's)."""
+        bpm = as_wire(min(max(session_bpm, TEMPO_RANGE[0]), TEMPO_RANGE[1]))
+        typed, self._typed_tempo = self._typed_tempo, None
+        moved = validate("/tempo", (bpm,))
+        if typed is not None and abs(typed[1] - bpm) < 0.01:  # Link's float, not ours
+            self._announcer.changed(moved, typed[0])
+        else:
+            self._announcer.changed(moved, None, LINK_NAME)
 
     def _transport(self) -> TransportView | None:
         """The active slot's transport, as it last published it."""
@@ -1325,6 +1337,7 @@ class Supervisor:
         assert link is not None and dated is not None
         if message.address == "/tempo":
             link.typed_tempo(float(message.args[0]))
+            self._typed_tempo = (addr, float(message.args[0]))
             return True
         if message.address == "/seq/stop" and link.peer.start_stop:
             link.typed_transport(False)  # the session stops now, chronus on its bar line
