@@ -26,7 +26,7 @@ from chronus.lang.mapper import HISTORY_LIMIT, TRACK_SETTINGS, Mapped, map_inten
 from chronus.lang.modules import is_modulator, module_types, param_names
 from chronus.lang.parser import keywords, parse
 from chronus.lang.resolve import MAX_OFFERED, focus_hint
-from chronus.lang.sounds import find_sound, made_by
+from chronus.lang.sounds import find_sound, made_by, played_as
 from chronus.lang.vocabulary import with_article
 from chronus.protocol import Message
 
@@ -224,7 +224,9 @@ _WORD = re.compile(r"[A-Za-z0-9_]+")
 
 def _by_sound_names(line: str, context: Context) -> str | None:
     """The line with each named sound (`808`, `the 303`, `wobble bass`) replaced by the one
-    module `add <sound>` made of it (`tr808 x . . .`); None if it names none such."""
+    module `add <sound>` made of it (`tr808 x . . .`), and each sound's role (`bass`) by the
+    one sound made with it (`give me a 303`, then `bass: c2 c2 eb2 g2`); None if it names
+    none such."""
     words = list(_WORD.finditer(line))
     parts: list[str] = []
     done = 0
@@ -233,6 +235,8 @@ def _by_sound_names(line: str, context: Context) -> str | None:
         said = tuple(match.group().lower() for match in words[index : index + 2])
         found = None if said[0] in context.modules else find_sound(said)
         heads = [] if found is None else made_by(found[0], context.modules)
+        if found is None and said[0] not in context.modules:
+            heads, found = played_as(said[0], context.modules), (said[0], 1)
         if found is None or len(heads) != 1:
             index += 1
             continue

@@ -34,6 +34,7 @@ __all__ = [
     "Sound",
     "find_sound",
     "made_by",
+    "played_as",
     "sound_words",
 ]
 
@@ -95,6 +96,9 @@ class Sound:
     """In signal order; the first is the head."""
     lfo: Lfo | None = None
     aliases: tuple[str, ...] = ()
+    role: str = ""
+    """What a player calls it in a patch ("bass"): `the bass` is the one sound made with
+    that role, when the patch has no module of that name."""
 
     @property
     def spoken(self) -> str:
@@ -147,6 +151,7 @@ _RECIPES: tuple[Sound, ...] = (
                   drive=0.35),
         ),
         aliases=("tb303",),
+        role="bass",
     ),
     Sound(
         "acid bass", "acid_bass", "a square into the acid ladder, driven hard: thicker than a 303",
@@ -156,6 +161,7 @@ _RECIPES: tuple[Sound, ...] = (
             _part("acid", cutoff=380.0, res=0.72, env_amount=0.8, env_decay=0.4, drive=0.6),
             _part("distortion", drive=18.0, tone=4500.0, mix=0.5, volume=-15.0),
         ),
+        role="bass",
     ),
     Sound(
         "sub bass", "sub_bass", "a sine, a little drive so small speakers hear it",
@@ -164,6 +170,7 @@ _RECIPES: tuple[Sound, ...] = (
                   drive=0.5, volume=-5.0),
         ),
         aliases=("sub",),
+        role="bass",
     ),
     Sound(
         "supersaw", "supersaw", "two saws detuned wide, open and bright: for chords and leads",
@@ -198,6 +205,7 @@ _RECIPES: tuple[Sound, ...] = (
         ),
         lfo=Lfo("lowpass", "cutoff", _values(sync=0.5, depth=0.4)),
         aliases=("wobble",),
+        role="bass",
     ),
     Sound(
         "808", "tr808", "a long, low kick that doubles as a bass",
@@ -230,6 +238,18 @@ def find_sound(words: tuple[str, ...]) -> tuple[str, int] | None:
     if words and words[0] in _BY_WORDS:
         return _BY_WORDS[words[0]], 1
     return None
+
+
+def played_as(role: str, modules: dict[str, str]) -> list[str]:
+    """The heads in `modules` (id → type) of the sounds made with `role` ("bass": a 303, an
+    acid, sub or wobble bass).
+
+    >>> played_as("bass", {"tb303": "saw", "tb303_f": "acid", "pad": "saw", "pad_verb": "reverb"})
+    ['tb303']
+    """
+    return [
+        head for sound in _RECIPES if sound.role == role for head in made_by(sound.name, modules)
+    ]
 
 
 def made_by(sound: str, modules: dict[str, str]) -> list[str]:
