@@ -303,6 +303,8 @@ def test_a_named_sound_is_the_module_it_made(line: str, read_as: str, osc: list[
         ("bass: c2 c2 eb2 g2", "tb303: c2 c2 eb2 g2", [["/seq/tb303/pattern", "c2 c2 eb2 g2"]]),
         ("make the bass darker", "make the tb303 darker", [["/mod/tb303_f/cutoff", 224.0]]),
         ("swing bass 60%", "swing tb303 60%", [["/seq/tb303/swing", 0.6]]),
+        ("turn the bass down", "quieter on tb303", [["/mod/tb303/volume", -9.0]]),
+        ("bring the bass back", "unmute tb303", [["/mod/tb303/mute", 0.0]]),
     ],
 )
 def test_the_bass_is_the_one_bass_sound(line: str, read_as: str, osc: list[object]) -> None:
