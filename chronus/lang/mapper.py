@@ -94,7 +94,7 @@ from chronus.lang.playing import (
     stop,
 )
 from chronus.lang.resolve import Mapped, checked, convert_value, module_of
-from chronus.lang.targets import change_note, every_track, reach, track_owners
+from chronus.lang.targets import TRACK_SETTINGS, change_note, every_track, reach, track_owners
 from chronus.lang.undo import diff_messages
 from chronus.protocol import (
     ADDRESS_SPACE,
@@ -123,9 +123,6 @@ DEFAULT_VELOCITY = 100.0
 
 HISTORY_LIMIT = 100
 """How many lines `undo` can go back."""
-
-TRACK_SETTINGS: dict[str, tuple[float, float]] = {"swing": (0.0, 0.75), "gate": (0.01, 1.0)}
-"""Settings of a module's track that read like parameters (`swing 20%`, `bass gate 0.3`)."""
 
 TAKE = re.compile(r"take([0-9]{1,6})\.wav")
 """The name `record` gives a take when the line names none (take1.wav, take2.wav, …)."""

@@ -35,16 +35,24 @@ without a pattern replays its last note or chord shifted, so the musician hears 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 from chronus.dsp.specs import DRUM_TYPES, modulatable
-from chronus.lang.context import Context
+from chronus.lang.context import Context, Track
 from chronus.lang.errors import BadValueError, UnknownParamError, did_you_mean
 from chronus.lang.intents import Adjust, Modulate, Transpose, exact
 from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_processor, param_names
 from chronus.lang.music import note_name
 from chronus.lang.resolve import Mapped, module_of, note_messages
-from chronus.lang.targets import brightness, change_note, reach, track_owners
+from chronus.lang.targets import (
+    TRACK_SETTINGS,
+    brightness,
+    change_note,
+    every_track,
+    reach,
+    track_owners,
+)
 from chronus.lang.vocabulary import with_article
 from chronus.protocol import Message, canonical_param, validate
 
@@ -67,19 +75,52 @@ _UP = {"brighter", "louder", "wetter", "wider", "more", "higher", "longer"}
 
 
 def adjust(intent: Adjust, context: Context) -> Mapped:
-    """`make it darker`, `a bit quieter`, `more resonance on acid1`, `longer release`."""
+    """`make it darker`, `a bit quieter`, `more resonance on acid1`, `longer release`, `more
+    swing` (a track's setting: the focus's track, or every track with nothing in focus)."""
     column = intent.column("module", intent.column("word"))
+    setting = canonical_param(intent.param or "")
+    if setting in TRACK_SETTINGS and intent.module is None and context.focus is None:
+        return _adjust_tracks(intent, every_track(context), setting, context, "every track")
     messages: list[Message] = []
     notes: list[str] = []
     focus = None
     for target in context.targets(intent.module):
         module_id, kind = module_of(target, context, column, intent.word)
+        if setting in TRACK_SETTINGS and find_param(kind, setting) is None:
+            owners, why = track_owners(module_id, context)
+            found = _adjust_tracks(intent, owners, setting, context, why)
+            return replace(found, focus=module_id)
         message, note = _adjust_one(intent, module_id, kind, context)
         if message not in messages:  # `them` may name a synth and the filter it goes through
             messages.append(message)
             notes.append(note)
         focus = focus or module_id
     return Mapped(intent, tuple(messages), focus=focus, note="; ".join(notes))
+
+
+def _adjust_tracks(
+    intent: Adjust, tracks: list[str], name: str, context: Context, why: str
+) -> Mapped:
+    """`more swing`, `a bit less gate`: each of `tracks` moved a tenth of the setting's
+    range (a bit: half that, much: two and a half times), within it."""
+    if not tracks:
+        raise BadValueError(
+            f"which track? {name} belongs to a pattern's track, and none plays yet",
+            column=intent.column("param", intent.column("word")),
+            hint=f"give a module a pattern first (bass: c2 eb2 g2), then more {name}",
+        )
+    low, high = TRACK_SETTINGS[name]
+    step = Fraction(1, 10) * _SCALE[intent.degree] * (1 if intent.word in _UP else -1)
+    messages, notes = [], []
+    for track in tracks:
+        current = getattr(context.tracks.get(track, Track()), name)
+        value = float(min(Fraction(high), max(Fraction(low), exact(current) + step)))
+        messages.append(validate(f"/seq/{track}/{name}", (value,)))
+        shown = (f"{100 * current:g} → {100 * value:g}%" if name == "swing"
+                 else f"{current:g} → {value:g}")  # fmt: skip
+        notes.append(f"{track} {name} {shown}")
+    note = "; ".join(notes) + (f" ({why})" if why else "")
+    return Mapped(intent, tuple(messages), note=note)
 
 
 def _adjust_one(intent: Adjust, module_id: str, kind: str, context: Context) -> tuple[Message, str]:

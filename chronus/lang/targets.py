@@ -47,6 +47,7 @@ from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_process
 
 __all__ = [
     "TONE_PARAMS",
+    "TRACK_SETTINGS",
     "brightness",
     "change_note",
     "every_track",
@@ -68,6 +69,9 @@ _BRIGHTNESS = ("cutoff", "tone", "damp")
 """What darker and brighter move on a module with no filter after it, in this order."""
 
 _UNITS = {"hz": "Hz", "khz": "kHz", "db": "dB"}
+
+TRACK_SETTINGS: dict[str, tuple[float, float]] = {"swing": (0.0, 0.75), "gate": (0.01, 1.0)}
+"""Settings of a module's track that read like parameters (`swing 20%`, `bass gate 0.3`)."""
 
 
 def reach(module_id: str, kind: str, param: str, context: Context) -> tuple[str, ParamSpec] | None:

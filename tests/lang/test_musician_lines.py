@@ -477,3 +477,22 @@ def test_squelch_is_the_resonance_of_the_acid_filter(line: str, osc: list[object
     interpreter = Interpreter()
     _osc(interpreter, "add a saw called bass through an acid filter")
     assert _osc(interpreter, line) == osc
+
+
+def test_more_swing_moves_the_tracks_swing_within_its_range() -> None:
+    """`more swing` was refused: "kick (kick) has no parameter swing"."""
+    interpreter = Interpreter()
+    refused = interpreter.interpret("more swing")
+    assert refused.error is not None and "none plays yet" in refused.error.message
+    _osc(interpreter, "give me a kick; kick: x . x .; add a hat; hat: x x x x; focus kick")
+    assert _osc(interpreter, "more swing") == [["/seq/kick/swing", 0.1]]
+    assert _osc(interpreter, "a bit more swing") == [["/seq/kick/swing", 0.15]]
+    assert _osc(interpreter, "much more swing") == [["/seq/kick/swing", 0.4]]
+    assert _osc(interpreter, "much more swing") == [["/seq/kick/swing", 0.65]]
+    assert _osc(interpreter, "much more swing") == [["/seq/kick/swing", 0.75]]  # its top
+    assert _osc(interpreter, "less swing on the hat") == [["/seq/hat/swing", 0.0]]  # its floor
+    assert _osc(interpreter, "less gate") == [["/seq/hat/gate", 0.4]]
+    result = interpreter.interpret("more swing")
+    assert result.notes == ["hat swing 0 → 10%"]
+    interpreter.context.focus = None
+    assert _osc(interpreter, "less swing") == [["/seq/kick/swing", 0.65], ["/seq/hat/swing", 0.0]]
