@@ -496,3 +496,18 @@ def test_more_swing_moves_the_tracks_swing_within_its_range() -> None:
     assert result.notes == ["hat swing 0 → 10%"]
     interpreter.context.focus = None
     assert _osc(interpreter, "less swing") == [["/seq/kick/swing", 0.65], ["/seq/hat/swing", 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "arg"),
+    [
+        ("what's playing", "what", "playing"),
+        ("what’s bass", "what", "bass"),
+        ("who's here", "who", None),
+    ],
+)
+def test_is_may_be_said_short(line: str, name: str, arg: str | None) -> None:
+    """`what's playing` was refused: unexpected character "'"."""
+    result = Interpreter().interpret(line)
+    assert result.ok, result.error and result.error.render()
+    assert [(i.name, i.arg) for i in result.intents] == [(name, arg)]
