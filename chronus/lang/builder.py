@@ -743,11 +743,12 @@ class Builder(Transformer[Token, Any]):
         names = _tokens(items, "NAME")
         (direction,) = _tokens(items, "DIRECTION")
         numbers = _tokens(items, "NUMBER")
-        (word,) = _tokens(items, "INTERVAL")
+        words = _tokens(items, "INTERVAL")  # none: `transpose up 2`, semitones
         count = 1.0 if not numbers else _number(numbers[0])
         if count != int(count) or count < 0:
             raise BadValueError("transpose by whole steps", column=_col(numbers[0]))
-        semitones = int(count) * interval(word) * (1 if direction.lower() == "up" else -1)
+        size = interval(words[0]) if words else 1
+        semitones = int(count) * size * (1 if direction.lower() == "up" else -1)
         module = names[0] if names else None
         return Transpose(
             None if module is None else _name(module),

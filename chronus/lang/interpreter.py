@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chronus.lang.context import Context
-from chronus.lang.errors import BadValueError, ChronusSyntaxError, NoFocusError
+from chronus.lang.errors import BadValueError, ChronusSyntaxError, NoFocusError, UnknownModuleError
 from chronus.lang.intents import Intent, Redo, Undo
 from chronus.lang.mapper import HISTORY_LIMIT, TRACK_SETTINGS, Mapped, map_intents
 from chronus.lang.modules import is_modulator, module_types, param_names
@@ -106,11 +106,13 @@ class Interpreter:
         named = _by_sound_names(line, self.context)
         if named is not None:
             again, scratch = self._interpret(named, names)
+            again.input, again.read_as = line, named
             if again.ok:
                 if scratch is not None:
                     self.context.assign(scratch)
-                again.input, again.read_as = line, named
                 return again
+            if isinstance(result.error, UnknownModuleError):
+                result = again  # its error says what is wrong with the module meant
         said = named or line  # `turn the bass down`: the frame reader knows tb303, not bass
         tried: dict[str, tuple[Interpretation, Context | None]] = {}
 

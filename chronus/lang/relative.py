@@ -69,9 +69,9 @@ _PITCH_PARAMS = ("pitch", "bend", "vibrato", "fine")
 _NEEDS_PARAM = {"more", "less", "higher", "lower", "longer", "shorter"}
 _WORD_PARAM = {
     "louder": "volume", "quieter": "volume", "wetter": "mix", "drier": "mix",
-    "wider": "width", "narrower": "width",
+    "wider": "width", "narrower": "width", "dirtier": "drive", "cleaner": "drive",
 }  # fmt: skip
-_UP = {"brighter", "louder", "wetter", "wider", "more", "higher", "longer"}
+_UP = {"brighter", "louder", "wetter", "wider", "dirtier", "more", "higher", "longer"}
 
 
 def adjust(intent: Adjust, context: Context) -> Mapped:

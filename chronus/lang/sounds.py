@@ -181,6 +181,15 @@ _RECIPES: tuple[Sound, ...] = (
         aliases=("super saw",),
     ),
     Sound(
+        "lead", "lead", "a square, a little filter bite and a quiet 8th echo: for melodies",
+        (
+            _head("square", cutoff=3500.0, res=0.25, attack=0.002, decay=0.4, sustain=0.8,
+                  release=0.2, env_amount=1.5, volume=-9.0),
+            _part("delay", sync=0.5, feedback=0.25, damp=0.5, mix=0.15),
+        ),
+        role="lead",
+    ),
+    Sound(
         "pad", "pad", "slow detuned saws, filtered soft, in a big reverb",
         (
             _head("saw", detune=18.0, cutoff=1400.0, res=0.15, attack=0.9, decay=1.5,

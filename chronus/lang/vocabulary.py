@@ -114,6 +114,7 @@ COMPARATIVES: dict[str, str] = {
     "wetter": "wetter", "drier": "drier", "dryer": "drier",
     "faster": "faster", "slower": "slower", "quicker": "faster",
     "wider": "wider", "broader": "wider", "narrower": "narrower",
+    "dirtier": "dirtier", "grittier": "dirtier", "fuzzier": "dirtier", "cleaner": "cleaner",
 }  # fmt: skip
 """One-word changes → the relative change they make (see `chronus.lang.relative`)."""
 

@@ -511,3 +511,35 @@ def test_is_may_be_said_short(line: str, name: str, arg: str | None) -> None:
     result = Interpreter().interpret(line)
     assert result.ok, result.error and result.error.render()
     assert [(i.name, i.arg) for i in result.intents] == [(name, arg)]
+
+
+def test_dirtier_and_cleaner_move_the_drive() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "give me a 303")
+    assert _osc(interpreter, "make the bass dirtier") == [["/mod/tb303/drive", 2.0]]
+    assert _osc(interpreter, "a bit grittier") == [["/mod/tb303/drive", 3.0]]
+    assert _osc(interpreter, "cleaner") == [["/mod/tb303/drive", 1.0]]
+
+
+def test_a_lead_is_a_sound_and_transpose_takes_plain_semitones() -> None:
+    """`add a lead` was refused (no module type "lead"); `transpose up 2` wanted a word."""
+    interpreter = Interpreter()
+    made = _osc(interpreter, "add a lead")
+    assert made[:2] == [
+        ["/patch/create", "lead", "square"],
+        ["/patch/create", "lead_echo", "delay"],
+    ]
+    _osc(interpreter, "lead: c4 eb4 g4")
+    assert _osc(interpreter, "transpose up 2") == [["/seq/lead/transpose", 2]]
+    assert _osc(interpreter, "transpose the lead down 3") == [["/seq/lead/transpose", -1]]
+
+
+def test_a_sound_read_by_its_role_says_what_is_wrong_with_it() -> None:
+    """`transpose the bass up 2` with a 303 that plays nothing said "there is no module called
+    bass": the 303 is the bass, and what is wrong is that it plays nothing."""
+    interpreter = Interpreter()
+    _osc(interpreter, "give me a 303")
+    result = interpreter.interpret("transpose the bass up 2")
+    assert result.error is not None and not result.messages
+    assert result.error.message.startswith("tb303 has no pattern")
+    assert result.read_as == "transpose the tb303 up 2"
