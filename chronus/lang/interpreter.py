@@ -111,7 +111,7 @@ class Interpreter:
                 if scratch is not None:
                     self.context.assign(scratch)
                 return again
-            if isinstance(result.error, UnknownModuleError):
+            if isinstance(result.error, UnknownModuleError) and again.error is not None:
                 result = again  # its error says what is wrong with the module meant
         said = named or line  # `turn the bass down`: the frame reader knows tb303, not bass
         tried: dict[str, tuple[Interpretation, Context | None]] = {}
@@ -136,7 +136,9 @@ class Interpreter:
         pieces = self._read_in_pieces(line)
         if pieces is not None:
             return pieces
-        result.error = _advise(result.error, reading)
+        error = result.error
+        assert error is not None  # only a refused line comes this far
+        result.error = _advise(error, reading)
         if isinstance(result.error, NoFocusError) and not reading.suggestions:
             result.error.hint = focus_hint(self.context, self._focus_fits(line, names), line)
         return result
