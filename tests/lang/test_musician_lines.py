@@ -543,3 +543,21 @@ def test_a_sound_read_by_its_role_says_what_is_wrong_with_it() -> None:
     assert result.error is not None and not result.messages
     assert result.error.message.startswith("tb303 has no pattern")
     assert result.read_as == "transpose the tb303 up 2"
+
+
+@pytest.mark.parametrize(
+    ("line", "root", "scale"),
+    [
+        ("key of c minor", 0, "minor"),
+        ("set key to a minor", 9, "minor"),
+        ("set the key to f# major", 6, "major"),
+        ("in eb minor", 3, "minor"),
+    ],
+)
+def test_the_key_said_as_players_say_it(line: str, root: int, scale: str) -> None:
+    """`key of c minor`, `set key to a minor`, `in c minor` were refused; `key c minor` was not."""
+    result = Interpreter().interpret(line)
+    assert result.ok, result.error and result.error.render()
+    assert [i.to_dict() for i in result.intents] == [
+        {"kind": "set_key", "root": root, "scale": scale}
+    ]
