@@ -182,8 +182,9 @@ MIX_WORDS: dict[str, tuple[str, float]] = {
     "mute": ("mute", 1.0), "drop": ("mute", 1.0), "kill": ("mute", 1.0),
     "cut": ("mute", 1.0), "lose": ("mute", 1.0), "silence": ("mute", 1.0),
     "take out": ("mute", 1.0), "cut out": ("mute", 1.0), "knock out": ("mute", 1.0),
-    "turn off": ("mute", 1.0), "switch off": ("mute", 1.0),
+    "turn off": ("mute", 1.0), "switch off": ("mute", 1.0), "off": ("mute", 1.0),
     "unmute": ("mute", 0.0), "bring back": ("mute", 0.0), "put back": ("mute", 0.0),
+    "back": ("mute", 0.0),
     "turn on": ("mute", 0.0), "switch on": ("mute", 0.0),
     "solo": ("solo", 1.0), "unsolo": ("solo", 0.0),
 }  # fmt: skip

@@ -561,3 +561,20 @@ def test_the_key_said_as_players_say_it(line: str, root: int, scale: str) -> Non
     assert [i.to_dict() for i in result.intents] == [
         {"kind": "set_key", "root": root, "scale": scale}
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "osc"),
+    [
+        ("kick off", [["/mod/kick/mute", 1.0]]),
+        ("the hat off", [["/mod/hat/mute", 1.0]]),
+        ("everything off", [["/mod/kick/mute", 1.0], ["/mod/hat/mute", 1.0]]),
+        ("everything back", [["/mod/kick/mute", 0.0], ["/mod/hat/mute", 0.0]]),
+    ],
+)
+def test_off_and_back_said_after_the_module(line: str, osc: list[object]) -> None:
+    """`kick off`, `everything off` were refused ("this command is not finished")."""
+    interpreter = Interpreter()
+    _osc(interpreter, "give me a kick; add a hat")
+    assert _osc(interpreter, line) == osc
+    assert _osc(interpreter, "link off") == [["/link", 0]]  # `off` is still Link's where said
