@@ -413,6 +413,27 @@ class Builder(Transformer[Token, Any]):
             at=_at(word=_col(word), module=None if module is None else _col(module)),
         )
 
+    def make_length(self, items: list[Any]) -> Adjust:
+        """`make the kick shorter`: a length said of a module (its decay or release: the
+        mapper picks); `make it more` names nothing to change."""
+        (word,) = _tokens(items, "AMOUNT")
+        module = next((i for i in items if isinstance(i, Token) and i.type == "NAME"), None)
+        text = word.lower()
+        if text not in ("longer", "shorter"):
+            raise BadValueError(
+                f"{text} what? say which parameter",
+                column=_col(word),
+                hint=f"{text} resonance, make it longer, make it darker",
+            )
+        degree: _Word | None = _first(items, _Word)
+        return Adjust(
+            None if module is None else _name(module),
+            text,
+            None,
+            degree.text if degree else None,
+            at=_at(word=_col(word), module=None if module is None else _col(module)),
+        )
+
     def amount(self, items: list[Any]) -> Adjust:
         (word,) = _tokens(items, "AMOUNT")
         names = _tokens(items, "NAME")

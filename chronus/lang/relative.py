@@ -131,6 +131,8 @@ def _adjust_one(intent: Adjust, module_id: str, kind: str, context: Context) -> 
             up = not up  # darker = more damping
     else:
         name = _WORD_PARAM.get(intent.word) or canonical_param(intent.param or "")
+        if not name and intent.word in ("longer", "shorter"):  # `make the kick shorter`
+            name = "decay" if kind in DRUM_TYPES else "release"
         column = intent.column("param", intent.column("word"))
         owner, spec = _find_along_chain(module_id, kind, name, context, column, intent.word)
         if intent.word in ("longer", "shorter") and spec.unit not in ("s", "ms", "beats"):

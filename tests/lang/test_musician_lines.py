@@ -578,3 +578,13 @@ def test_off_and_back_said_after_the_module(line: str, osc: list[object]) -> Non
     _osc(interpreter, "give me a kick; add a hat")
     assert _osc(interpreter, line) == osc
     assert _osc(interpreter, "link off") == [["/link", 0]]  # `off` is still Link's where said
+
+
+def test_make_it_shorter_moves_a_drums_decay_and_a_synths_release() -> None:
+    """`make the kick shorter` was refused: unexpected word "shorter"."""
+    interpreter = Interpreter()
+    _osc(interpreter, "give me a kick; give me a 303")
+    assert _osc(interpreter, "make the kick shorter") == [["/mod/kick/decay", 0.3]]
+    assert _osc(interpreter, "make the kick a bit longer") == [["/mod/kick/decay", 0.375]]
+    release = _osc(interpreter, "make the bass longer")
+    assert release[0][0] == "/mod/tb303/release" and release[0][1] == pytest.approx(0.12)
