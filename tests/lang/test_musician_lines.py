@@ -18,6 +18,8 @@ from chronus.lang.parser import parse
         ("snapshot save an", "save", "an", None),
         ("save snapshot as a", "save", "a", None),
         ("snapshot save 1", "save", "1", None),
+        ("save this as intro", "save", "intro", None),
+        ("save it as verse", "save", "verse", None),
         ("load snapshot a", "load", "a", None),
         ("load a", "load", "a", None),
         ("snapshot load 12", "load", "12", None),
