@@ -52,12 +52,16 @@ def _answered_after(
     engine: EngineProcess, client: EngineClient, old: int, timeout: float = 30.0
 ) -> dict[str, Any]:
     """The first status a supervisor other than `old` answers; if none does, the failure
-    says what the client was last told and what the engine wrote."""
+    says what the client was last told and what the engine wrote.
+
+    Each ask waits as long as is left: while nothing listens it is refused at once, and a
+    supervisor that listens answers late on a loaded host (over 2 s was seen at load 19), so
+    an ask given up after a second, and asked again, may never see its answer."""
     deadline = time.monotonic() + timeout
     last = ""
     while True:
         try:
-            status = client.status(timeout=1.0)
+            status = client.status(timeout=max(1.0, deadline - time.monotonic()))
         except EngineError as exc:
             last = str(exc)
         else:
