@@ -10,6 +10,7 @@ first hit (chronus's beat 0) on the session's bar line.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -72,6 +73,24 @@ class Timeline:
                 return
             time.sleep(0.05)
         assert until is None, f"not so within {seconds} s"
+
+    def calm_s(self) -> float:
+        """Seconds the engine played, by its clock readings, since its last xrun (since the
+        first reading if none): a null I/O held up by the host for over a period, or a
+        device that lost time, hands the following samples over that much late, and the
+        beats then are late until Link's nudges have made it up (over bars, never jumped)."""
+        consumed, _, xruns = self.blocks[-1]
+        since = next(count for count, _, seen in self.blocks if seen == xruns)
+        return (consumed - since) * self.block / self.rate
+
+    def xrun_samples(self) -> list[int]:
+        """For each new xrun the readings saw, the samples handed over by the first reading
+        that counted it (the xrun came after the reading before)."""
+        return [
+            count * self.block
+            for (_, _, before), (count, _, after) in itertools.pairwise(self.blocks)
+            if after > before
+        ]
 
     def watched(self, samples: list[int]) -> list[int]:
         """The samples that have readings of the engine's clock around them."""

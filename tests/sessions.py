@@ -95,9 +95,10 @@ def wait_status(
     client: EngineClient, ok: Callable[[dict[str, Any]], bool], timeout: float = 10.0
 ) -> dict[str, Any]:
     """Poll `/engine/status` until `ok` says yes; fail with the engine's events if it never
-    does within `timeout` seconds."""
+    does within `timeout` seconds. Each ask waits up to the time left: a busy engine on a
+    loaded host answered one after over 2 s (load 19)."""
     deadline = time.monotonic() + timeout
-    while not ok(status := client.status()):
+    while not ok(status := client.status(timeout=max(2.0, deadline - time.monotonic()))):
         assert time.monotonic() < deadline, status["engine"]["events"]
         time.sleep(0.05)
     return status

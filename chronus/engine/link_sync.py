@@ -44,7 +44,7 @@ from chronus.engine.manifest import LinkKept
 from chronus.engine.now import TransportView
 from chronus.protocol import Message
 
-__all__ = ["MIN_GAP_S", "TICK_S", "Clock", "LinkSync", "Peer", "starts_transport"]
+__all__ = ["MIN_GAP_S", "REJOIN_S", "TICK_S", "Clock", "LinkSync", "Peer", "starts_transport"]
 
 TICK_S: Final = 0.02
 """The session is read at most this often."""
@@ -56,6 +56,12 @@ a device that has just started (JACK's first callbacks come in a burst) or lost 
 tens of milliseconds off for a moment, and a phase measured then would be chased by nudges
 that are wrong a second later."""
 STEADY_NS: Final = 250_000
+REJOIN_S: Final = 5.0
+"""How long a supervisor that took over waits for its new Link peer to find the session's
+other peers before it measures a phase. Until then the peer reads a session of its own,
+whose beat 0 is when it was made: a phase measured on that was chased with nudges of up to
+`MAX_NUDGE` (seen: 97.2 bpm for 0.3 s after a takeover at 90, the beats 22 ms early), to be
+chased back once the session was found. Alone after this long, it follows its own."""
 
 
 class Peer(Protocol):
@@ -129,6 +135,8 @@ class LinkSync:
         """A start (True) or stop of the session's waiting for its bar line: (start, sample)."""
         self.transport_changes = 0
         """Starts and stops of the session's that chronus followed."""
+        self._rejoin_until = 0
+        """After a takeover: until when nothing is followed while no other peer is found."""
 
     @property
     def enabled(self) -> bool:
@@ -147,6 +155,7 @@ class LinkSync:
         self.peer.close()
         self.phase_error_beats = None
         self._start_at = -1
+        self._rejoin_until = 0
         self._heard_playing = self._held = None
 
     def set_quantum(self, beats: int) -> None:
@@ -166,11 +175,13 @@ class LinkSync:
 
     def resume(self, kept: LinkKept, bpm: float) -> None:
         """Take the settings a dead supervisor had: the same quantum and start/stop sync,
-        and back in the session if it was (proposing `bpm`, the tempo the slots play)."""
+        and back in the session if it was (proposing `bpm`, the tempo the slots play); the
+        session is followed once its peers are found again (`REJOIN_S`)."""
         self.peer.set_quantum(kept.quantum)
         self.peer.set_start_stop(kept.start_stop)
         if kept.enabled:
             self.enable(bpm)
+            self._rejoin_until = self._monotonic_ns() + int(REJOIN_S * 1e9)
 
     def typed_transport(self, start: bool) -> None:
         """chronus's transport was started or stopped here: with start/stop sync, the
@@ -230,6 +241,10 @@ class LinkSync:
         now = self._monotonic_ns()
         if not self.enabled or now < self._next_tick:
             return
+        if self._rejoin_until:
+            if self.peer.peers == 0 and now < self._rejoin_until:
+                return  # a session of its own yet (`REJOIN_S`)
+            self._rejoin_until = 0
         self._next_tick = now + int(TICK_S * 1e9)
         self._follow_start_stop(view is not None and view.running, stamp)
         reading = self.peer.reading()

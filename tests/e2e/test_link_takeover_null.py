@@ -10,7 +10,6 @@ log (the nudges of both supervisors in it) renders to the recording.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -22,7 +21,7 @@ import numpy as np
 import pytest
 
 from chronus.dsp.render import render_offline
-from chronus.engine.client import EngineClient, EngineError
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.e2e.test_failover_null import classify_blocks
@@ -39,19 +38,40 @@ pytestmark = [
 ]
 
 
+SETTLE_S = 6.0
+"""How long the engine plays at 133 bpm, after the tempo change and after its last xrun, before
+its last beats are judged settled: an error of 30 ms (a change noticed ~90 ms late, or a long
+stall) is made up to 1 ms within 7 beats (`HORIZON_BEATS`), and 6 s at 133 bpm are 13 beats."""
+
+
 def _link(client: EngineClient) -> dict[str, Any]:
     return dict(client.status(timeout=5.0)["engine"]["link"])
 
 
-def _answered_after(client: EngineClient, old: int, timeout: float = 30.0) -> dict[str, Any]:
-    """The first status a supervisor other than `old` answers."""
+def _answered_after(
+    engine: EngineProcess, client: EngineClient, old: int, timeout: float = 30.0
+) -> dict[str, Any]:
+    """The first status a supervisor other than `old` answers; if none does, the failure
+    says what the client was last told and what the engine wrote.
+
+    Each ask waits as long as is left: while nothing listens it is refused at once, and a
+    supervisor that listens answers late on a loaded host (over 2 s was seen at load 19), so
+    an ask given up after a second, and asked again, may never see its answer."""
     deadline = time.monotonic() + timeout
+    last = ""
     while True:
-        with contextlib.suppress(EngineError):
-            status = client.status(timeout=1.0)
+        try:
+            status = client.status(timeout=max(1.0, deadline - time.monotonic()))
+        except EngineError as exc:
+            last = str(exc)
+        else:
             if status["engine"]["supervisor"]["pid"] != old:
                 return status
-        assert time.monotonic() < deadline, "no new supervisor answered"
+            last = "the old supervisor's status"
+        if time.monotonic() >= deadline:
+            notices = "".join(engine.notices)
+            code = engine.process.poll() if engine.process is not None else None
+            pytest.fail(f"no new supervisor answered: {last}; engine exit code {code}; {notices}")
         time.sleep(0.05)
 
 
@@ -77,7 +97,7 @@ def test_a_new_supervisor_is_in_the_link_session_again_and_follows_it(tmp_path: 
         old = before["engine"]["supervisor"]["pid"]
         os.kill(old, signal.SIGKILL)
         killed = time.monotonic()
-        _answered_after(client, old)
+        _answered_after(engine, client, old)
         assert client.now()["bpm"] == pytest.approx(90.0, abs=0.5)  # it played on meanwhile
         link = wait_for(lambda: (kept := _link(client)).get("peers", 0) >= 1 and kept, 15.0)
         rejoined = time.monotonic()
@@ -90,7 +110,11 @@ def test_a_new_supervisor_is_in_the_link_session_again_and_follows_it(tmp_path: 
             f"in the session again {rejoined - killed:.2f} s after the kill; 133 bpm followed "
             f"{time.monotonic() - changed:.2f} s after the peer set it"
         )
-        timeline.watch(client, peer, 6.0)
+        timeline.watch(client, peer, SETTLE_S)
+        # An xrun (the host held the null I/O up for over a period: it then hands the
+        # following samples over that much late) puts the beats late anew, and the nudges
+        # make that up over bars, as designed: the settled beats are judged after the last.
+        timeline.watch(client, peer, 30.0, lambda: timeline.calm_s() >= SETTLE_S)
         assert client.now()["running"]
         client.close()
         assert engine.quit() == 0
@@ -107,5 +131,6 @@ def test_a_new_supervisor_is_in_the_link_session_again_and_follows_it(tmp_path: 
     errors = timeline.errors_ms(on_whole_blocks(hits, faded, BLOCK))
     print(" ".join(f"{e:.2f}" for e in errors))
     print(f"beats against the peer's after the takeover: p50 {percentile(errors, 50):.3f} ms")
+    print(f"xruns (samples handed over by the reading that saw each): {timeline.xrun_samples()}")
     assert len(hits) > 15 and percentile(errors[-6:], 100) < 1.0  # settled at 133 bpm
     assert np.abs(errors).max() < 100.0  # never a jump

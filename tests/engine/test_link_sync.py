@@ -18,7 +18,7 @@ from chronus.engine.link_phase import (
     next_downbeat,
     phase_error,
 )
-from chronus.engine.link_sync import MIN_GAP_S, LinkSync
+from chronus.engine.link_sync import MIN_GAP_S, REJOIN_S, LinkSync
 from chronus.engine.manifest import LinkKept
 from chronus.engine.now import TransportView
 
@@ -394,3 +394,38 @@ def test_the_link_settings_are_kept_for_a_supervisor_that_takes_over() -> None:
     again = LinkSync(FakePeer(now), engine, RATE, lambda: 0.0, engine.play_tempo)
     again.resume(off, 120.0)
     assert not again.enabled and again.peer.quantum == 8
+
+
+def test_a_supervisor_that_took_over_follows_no_session_of_its_own_until_it_finds_the_peers() -> (
+    None
+):
+    now, peer, engine, sync = _rig(bpm=120.0)
+    _run(now, engine, sync, 2.0)
+    assert abs(engine.heard_error_ms(peer)) < 0.1
+    kept, tempi = sync.kept(), len(engine.segments)
+    alone = FakePeer(now, 120.0, beat=peer.beat_at(now[0]) + 1.3)  # its own timeline, not found
+    alone.peers = 0
+    heir = LinkSync(
+        alone, engine, RATE, lambda: engine.latency_ns, engine.play_tempo, lambda: now[0]
+    )
+    heir.resume(kept, 120.0)
+    _run(now, engine, heir, 1.0)
+    assert len(engine.segments) == tempi and heir.phase_error_beats is None
+    alone.peers, alone._origin = 1, (now[0], peer.beat_at(now[0]))  # the session is found
+    played = _run(now, engine, heir, 2.0)
+    assert heir.phase_error_beats is not None and abs(engine.heard_error_ms(peer)) < 0.1
+    assert all(abs(bpm / 120.0 - 1) <= 0.001 for bpm in played)
+
+
+def test_alone_after_a_takeover_a_supervisor_follows_its_own_session_in_the_end() -> None:
+    now, peer, engine, sync = _rig(bpm=120.0)
+    kept = sync.kept()
+    peer.peers = 0
+    heir = LinkSync(
+        peer, engine, RATE, lambda: engine.latency_ns, engine.play_tempo, lambda: now[0]
+    )
+    heir.resume(kept, 120.0)
+    _run(now, engine, heir, REJOIN_S - 0.1)
+    assert heir.phase_error_beats is None
+    _run(now, engine, heir, 1.0)
+    assert heir.phase_error_beats is not None
