@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,11 @@ class _Worker:
         self._next: _Children | str | None = None
         """The next job's children, received ahead (`prefetch`)."""
         self._receiving = threading.Lock()  # `prefetch` (a pool thread) and `children`
+        self._woken, self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        """A byte down `_wake` says `prefetch` took the children: a caller waiting in
+        `children` on the socket, whose message is gone, wakes on `_woken` instead. Closed
+        when the worker is collected, never under a thread that may still use it."""
+        weakref.finalize(self, _close_all, self._woken, self._wake)
         self.ready: dict[str, Any] | None = None
         self.failure = ""
         """Why it did not start, if it did not."""
@@ -229,6 +235,7 @@ class _Worker:
         fd = self.socket.fileno()
         while True:
             with self._receiving:
+                _drain(self._woken)  # a byte written after this is seen by the wait below
                 if self._next is not None:
                     got, self._next = self._next, None
                     return got
@@ -237,7 +244,7 @@ class _Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _WorkerGone
-            select.select([fd], [], [], left)
+            select.select([fd, self._woken], [], [], left)
 
     def prefetch(self, deadline: float) -> None:
         """Receive the next job's children ahead, once the worker hands them over (by
@@ -250,6 +257,8 @@ class _Worker:
                 if self._next is None and select.select([fd], [], [], 0)[0]:
                     with contextlib.suppress(_WorkerLost):  # the next job finds it so itself
                         self._next = self._receive()
+                    with contextlib.suppress(BlockingIOError):  # a byte is there already
+                        os.write(self._wake, b"!")
 
     def _receive(self) -> _Children | str:
         """The children the worker handed over (its message is waiting), or why there are
@@ -395,6 +404,19 @@ class _Worker:
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
+            pass
+
+
+def _close_all(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _drain(fd: int) -> None:
+    """Read what waits in the non-blocking pipe `fd`, if anything."""
+    with contextlib.suppress(BlockingIOError, OSError):
+        while os.read(fd, 64):
             pass
 
 

@@ -477,6 +477,21 @@ def test_validate_runs_in_the_callers_thread_when_a_worker_is_idle_and_queues_wh
         assert pool.status()["queued"] == 0 and pool.replaced == 0
 
 
+def test_validations_back_to_back_find_the_children_a_pool_thread_received_ahead() -> None:
+    """The caller waited on the worker's socket for children that `prefetch` (a pool thread)
+    had just taken: it saw nothing till its deadline and only then found them — 11 s for a
+    validation of a few ms, 3 of 6 back to back in the ci16 run. None may wait out its
+    deadline (the bound is that deadline, not a speed)."""
+    with SandboxPool(workers=1) as pool:
+        assert pool.wait_ready()
+        for _ in range(8):
+            began = time.monotonic()
+            result = pool.validate(FAULTY / "syntax_error.py", "x")
+            assert result.error_type == "syntax_error", result.error_message
+            assert time.monotonic() - began < sandbox.wall_limit(pool.time_limit)
+        assert pool.replaced == 0
+
+
 def test_a_bug_in_the_callers_thread_gives_internal_and_a_fresh_worker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
