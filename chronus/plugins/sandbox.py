@@ -176,6 +176,10 @@ class _Worker:
         `children` on the socket, whose message is gone, wakes on `_woken` instead. Closed
         when the worker is collected, never under a thread that may still use it."""
         weakref.finalize(self, _close_all, self._woken, self._wake)
+        self._wake_sent = False
+        """Whether a byte waits in `_woken` (at most one: `_receiving` guards both)."""
+        self._caller_waits = False
+        """Whether a caller may be waiting in `children` (only then is a byte sent)."""
         self.ready: dict[str, Any] | None = None
         self.failure = ""
         """Why it did not start, if it did not."""
@@ -235,12 +239,15 @@ class _Worker:
         fd = self.socket.fileno()
         while True:
             with self._receiving:
-                _drain(self._woken)  # a byte written after this is seen by the wait below
+                self._caller_waits = False
+                if self._wake_sent:  # a byte written after this is seen by the wait below
+                    self._wake_sent = not os.read(self._woken, 1)
                 if self._next is not None:
                     got, self._next = self._next, None
                     return got
                 if select.select([fd], [], [], 0)[0]:
                     return self._receive()
+                self._caller_waits = True
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _WorkerGone
@@ -257,8 +264,8 @@ class _Worker:
                 if self._next is None and select.select([fd], [], [], 0)[0]:
                     with contextlib.suppress(_WorkerLost):  # the next job finds it so itself
                         self._next = self._receive()
-                    with contextlib.suppress(BlockingIOError):  # a byte is there already
-                        os.write(self._wake, b"!")
+                    if self._caller_waits and not self._wake_sent:
+                        self._wake_sent = os.write(self._wake, b"!") == 1
 
     def _receive(self) -> _Children | str:
         """The children the worker handed over (its message is waiting), or why there are
@@ -411,13 +418,6 @@ def _close_all(*fds: int) -> None:
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)
-
-
-def _drain(fd: int) -> None:
-    """Read what waits in the non-blocking pipe `fd`, if anything."""
-    with contextlib.suppress(BlockingIOError, OSError):
-        while os.read(fd, 64):
-            pass
 
 
 def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
