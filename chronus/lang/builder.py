@@ -194,6 +194,18 @@ def _tokens(items: list[Any], *types: str) -> list[Token]:
     return [i for i in items if isinstance(i, Token) and i.type in types]
 
 
+def _said_of(module: Token | None, text: str, word: Token, degree: _Word | None) -> Adjust:
+    """A relative change said of a module (None: the focus) with no parameter named
+    (`make the kick shorter`, `a bit darker`)."""
+    return Adjust(
+        None if module is None else _name(module),
+        text,
+        None,
+        degree.text if degree else None,
+        at=_at(word=_col(word), module=None if module is None else _col(module)),
+    )
+
+
 def _first(items: list[Any], kind: type[Any]) -> Any:
     return next((i for i in items if isinstance(i, kind)), None)
 
@@ -405,13 +417,7 @@ class Builder(Transformer[Token, Any]):
         if text in ("faster", "slower"):
             factor = TEMPO_FACTORS[(text, degree.text if degree else None)]
             return ChangeTempo(factor, at=_at(word=_col(word)))
-        return Adjust(
-            None if module is None else _name(module),
-            text,
-            None,
-            degree.text if degree else None,
-            at=_at(word=_col(word), module=None if module is None else _col(module)),
-        )
+        return _said_of(module, text, word, degree)
 
     def make_length(self, items: list[Any]) -> Adjust:
         """`make the kick shorter`: a length said of a module (its decay or release: the
@@ -425,14 +431,7 @@ class Builder(Transformer[Token, Any]):
                 column=_col(word),
                 hint=f"{text} resonance, make it longer, make it darker",
             )
-        degree: _Word | None = _first(items, _Word)
-        return Adjust(
-            None if module is None else _name(module),
-            text,
-            None,
-            degree.text if degree else None,
-            at=_at(word=_col(word), module=None if module is None else _col(module)),
-        )
+        return _said_of(module, text, word, _first(items, _Word))
 
     def amount(self, items: list[Any]) -> Adjust:
         (word,) = _tokens(items, "AMOUNT")
