@@ -37,6 +37,9 @@ pytestmark = [
 ]
 
 RATE, BLOCK = 48000, 128
+SLIP_S = 4.0
+"""How long after an xrun the bar lines are left unjudged: the beats a host stall left late
+are made up by Link's nudges over bars (a 30 ms slip is under 1 ms within 7 beats)."""
 
 
 def wait_for(what: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -158,6 +161,11 @@ def test_two_engines_and_a_third_app_play_their_bar_lines_together(tmp_path: Pat
         for _ in range(3):
             for timeline, client in zip(timelines, clients, strict=True):
                 timeline.watch(client, peer, 1.5)
+        for _ in range(6):  # until neither has had an xrun for `SLIP_S` (at most 6 × 3 s more)
+            if all(timeline.calm_s() >= SLIP_S for timeline in timelines):
+                break
+            for timeline, client in zip(timelines, clients, strict=True):
+                timeline.watch(client, peer, 1.5)
         for client, engine in zip(clients, engines, strict=True):
             assert client.now()["bpm"] == pytest.approx(121.0, abs=0.2)
             client.close()
@@ -176,8 +184,19 @@ def test_two_engines_and_a_third_app_play_their_bar_lines_together(tmp_path: Pat
         hits = timeline.watched(onsets(recording))
         assert len(hits) >= 6
         faded = [*comparison.gaps, *comparison.fade_ins]
-        bars = timeline.errors_ms(on_whole_blocks(hits[::4], faded, BLOCK), quantum=4.0)
-        print(f"engine {name}: bar lines against the peer's, max {np.abs(bars).max():.3f} ms")
+        # An xrun (the host held the null I/O up for over a period) makes the samples after it
+        # heard that much late; Link's nudges make it up over bars, as designed. The bar lines
+        # are judged where no xrun came in the `SLIP_S` before.
+        slips = timeline.xrun_samples()
+        settled = [
+            bar
+            for bar in on_whole_blocks(hits[::4], faded, BLOCK)
+            if not any(0 <= bar - slip < SLIP_S * RATE for slip in slips)
+        ]
+        bars = timeline.errors_ms(settled, quantum=4.0)
+        print(f"engine {name}: bar lines against the peer's, max {np.abs(bars).max():.3f} ms "
+              f"({len(settled)} judged; xruns at samples {slips})")  # fmt: skip
+        assert len(settled) >= 2
         assert np.abs(bars).max() < 1.0
 
 
