@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from chronus.engine.client import EngineError, EngineProcess
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
 
 
 def parent(pid: int) -> int:
@@ -59,12 +61,31 @@ def kill_the_supervisor(engine: EngineProcess) -> None:
             time.sleep(0.2)
         old = status["engine"]["supervisor"]["pid"]
         os.kill(old, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if client.status(timeout=1.0)["engine"]["supervisor"]["pid"] != old:
-                    return
-            except EngineError:  # not answering while the new supervisor takes over
-                pass
-            assert time.monotonic() < deadline, "no supervisor took over"
-            time.sleep(0.2)
+        answered_after_takeover(client, lambda s: s["engine"]["supervisor"]["pid"] != old)
+
+
+def answered_after_takeover(
+    client: EngineClient, taken_over: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+) -> dict[str, Any]:
+    """The first status that says `taken_over`, asked again and again for `timeout` seconds.
+
+    Each ask waits twice as long as the one before (1, 2, 4 s, up to the time left): a new
+    supervisor on a loaded host may take over 1 s to answer its first status, and an ask that
+    gives up drops its connection, so a fixed 1 s would never see the answer."""
+    deadline = time.monotonic() + timeout
+    wait = 1.0
+    tried: list[str] = []
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no new supervisor answered within {timeout:g} s: {tried[-4:]}"
+        began = time.monotonic()
+        try:
+            status = client.status(timeout=min(wait, left))
+        except EngineError as exc:
+            tried.append(f"{exc} after {time.monotonic() - began:.1f} s")
+            wait *= 2
+            continue
+        if taken_over(status):
+            return status
+        tried.append(f"pid {status['engine']['supervisor']['pid']} answered")
+        time.sleep(0.05)

@@ -158,7 +158,7 @@ def test_a_client_that_never_reads_is_dropped_and_others_are_served(big: EngineP
             if status["engine"]["osc"]["tcp"]["dropped"] > dropped:
                 break
         assert status["engine"]["osc"]["tcp"]["dropped"] == dropped + 1
-        assert status["slots"][0]["state"] == "running"
+        assert status["slots"][0]["state"] == "running", status["engine"]["events"]
         assert client.dump()["modules"]["big01"]["params"]["cutoff"] == 500
     silent.close()
     assert any("dropped OSC client tcp:127.0.0.1" in line for line in big.notices)

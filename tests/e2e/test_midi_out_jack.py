@@ -5,7 +5,6 @@ arrives on the frame its sound leaves the engine, and the clock ticks 24 times a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -18,14 +17,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from chronus.engine.client import EngineClient, EngineError, EngineProcess
+from chronus.engine.client import EngineClient, EngineProcess
 from chronus.midi.out_schedule import MidiEvent, MidiSchedule
 from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
 from tests.conftest import require_jack
 from tests.jack_midi_reader import MidiReader
 from tests.onsets import onsets
-from tests.processes import descendants, gone
+from tests.processes import answered_after_takeover, descendants, gone
 from tests.sessions import crisp_bass
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
@@ -204,16 +203,6 @@ def _standby_supervisor(client: EngineClient) -> dict[str, Any]:
     raise AssertionError("no standby supervisor")
 
 
-def _answered_again(client: EngineClient) -> None:
-    deadline = time.monotonic() + 30.0
-    while time.monotonic() < deadline:
-        with contextlib.suppress(EngineError):
-            if client.status(timeout=1.0)["engine"]["supervisor"]["restarts"] == 1:
-                return
-        time.sleep(0.05)
-    raise AssertionError("no new supervisor answered")
-
-
 def test_after_a_supervisor_takeover_midi_out_goes_on_where_the_slots_are(
     tmp_path: Path, synth: MidiReader
 ) -> None:
@@ -232,7 +221,7 @@ def test_after_a_supervisor_takeover_midi_out_goes_on_where_the_slots_are(
             old = _standby_supervisor(client)["engine"]["supervisor"]["pid"]
             (first,) = _senders(engine)
             os.kill(old, signal.SIGKILL)
-            _answered_again(client)
+            answered_after_takeover(client, lambda s: s["engine"]["supervisor"]["restarts"] == 1)
             assert gone({first}), "the MIDI-out process ends with its supervisor"
             _until_notes_after(synth, synth.client.frame_time)
             routes = client.status()["engine"]["midi_out"]["routes"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from chronus.engine.client import EngineClient, EngineError
+from chronus.engine.client import EngineError
 from chronus.protocol import validate
 from chronus.session.stamped_log import read_stamped_log
 from tests.e2e.test_failover_null import (
@@ -30,6 +30,7 @@ from tests.e2e.test_failover_null import (
     role,
 )
 from tests.e2e.test_io_restart_null import _compare, _resumed_after
+from tests.processes import answered_after_takeover
 from tests.stalls import StallMonitor, told_on_failure
 
 pytestmark = [pytest.mark.slow]
@@ -47,15 +48,8 @@ def _until(player: Player, ok: Any, what: str, timeout: float = 30.0) -> dict[st
         player.play_for(0.1)
 
 
-def _answered_after_kill(client: EngineClient, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(EngineError):
-            status = client.status(timeout=1.0)
-            if status["engine"]["supervisor"]["restarts"] == 1:
-                return status
-        time.sleep(0.01)
-    raise AssertionError("no new supervisor answered")
+def _restarted_once(status: dict[str, Any]) -> bool:
+    return bool(status["engine"]["supervisor"]["restarts"] == 1)
 
 
 def take_over_then_kill_the_rest(tmp_path: Path, backend: str) -> None:
@@ -82,7 +76,7 @@ def take_over_then_kill_the_rest(tmp_path: Path, backend: str) -> None:
         held = client.dump()  # the patch the dead supervisor held, every command synced
         os.kill(old, signal.SIGKILL)
         run.mark("SIGKILL of the supervisor")
-        after = _answered_after_kill(client)
+        after = answered_after_takeover(client, _restarted_once)
         new = after["engine"]["supervisor"]
         assert new["pid"] != old and new["holds_slots"] is True
         assert {slot["pid"] for slot in after["slots"]} == slots  # the same slots play on

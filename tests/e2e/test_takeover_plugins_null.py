@@ -26,8 +26,9 @@ from chronus.engine.client import EngineClient, EngineError
 from chronus.protocol import Message, validate
 from chronus.session.stamped_log import read_stamped_log
 from tests.e2e.test_failover_null import both_running
-from tests.e2e.test_takeover_null import _answered_after_kill
+from tests.e2e.test_takeover_null import _restarted_once
 from tests.plugins.modules import write_gain
+from tests.processes import answered_after_takeover
 from tests.sessions import answer, check_replay, plugin_engine, wait_status
 
 pytestmark = [pytest.mark.slow]
@@ -115,7 +116,7 @@ def test_a_new_supervisor_rehosts_isolated_plugins_and_takes_changes_to_them(
             old = before["engine"]["supervisor"]["pid"]
             killed = time.monotonic()
             os.kill(old, signal.SIGKILL)
-            after = _answered_after_kill(client)
+            after = answered_after_takeover(client, _restarted_once)
             assert after["engine"]["supervisor"]["pid"] != old
             second = _serving(client, {m: h["host_pid"] for m, h in first.items()}, 60.0)
             serving_s = time.monotonic() - killed

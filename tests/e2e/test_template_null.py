@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from chronus.engine.client import EngineProcess
+from chronus.engine.slot import SLOT_PRIORITY
+from tests.foreign_realtime import ForeignRealtime
 from tests.processes import descendants as _descendants
 from tests.processes import gone as _gone
 from tests.processes import parent as _parent
@@ -64,21 +66,22 @@ def test_a_killed_template_stops_no_sound_and_leaves_nothing_behind() -> None:
     assert engine.process is not None
     seen: set[int] = set()
     try:
-        with StallMonitor() as host, engine.client() as client:
+        with engine.client() as client:
             client.send(bass_line())
             client.sync()
             before = wait_status(client, spare_made)
             seen |= _descendants(engine.process.pid)
             first = before["engine"]["template"]["pid"]
-            os.kill(first, signal.SIGKILL)
-            status = wait_status(
-                client,
-                lambda s: (
-                    s["engine"]["template"]["restarts"] == 1
-                    and s["engine"]["template"]["state"] == "warm"
-                ),
-                timeout=30.0,
-            )
+            with StallMonitor() as host, ForeignRealtime(SLOT_PRIORITY) as others:
+                os.kill(first, signal.SIGKILL)
+                status = wait_status(
+                    client,
+                    lambda s: (
+                        s["engine"]["template"]["restarts"] == 1
+                        and s["engine"]["template"]["state"] == "warm"
+                    ),
+                    timeout=30.0,
+                )
             assert any("template exited (code -9)" in e for e in status["engine"]["events"])
             assert status["engine"]["template"]["pid"] != first
             seen |= _descendants(engine.process.pid)
@@ -87,8 +90,11 @@ def test_a_killed_template_stops_no_sound_and_leaves_nothing_behind() -> None:
             assert status["engine"]["respawns"] == 0 and status["engine"]["failovers"] == 0
             played = status["io"]["sounding_blocks"] - before["io"]["sounding_blocks"]
             assert played > 0
+            # None but what the host's stalls explain and the CPU time other processes'
+            # realtime threads took from the slots (other tests' engines on this machine).
             underruns = status["io"]["underruns"] - before["io"]["underruns"]
-            assert underruns <= host.blocks_bound(BLOCK_MS), (underruns, host.stalls_ms)
+            bound = host.blocks_bound(BLOCK_MS) + others.blocks_bound(BLOCK_MS)
+            assert underruns <= bound, (underruns, host.stalls_ms, others.by_process)
             # a slot killed now is replaced, and the next spare comes from the new template
             active = next(s for s in status["slots"] if s["role"] == "active")
             os.kill(int(active["pid"]), signal.SIGKILL)
