@@ -6,6 +6,7 @@ import asyncio
 import io
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,15 +58,18 @@ async def _menu(session: PromptSession[str], typed: str) -> CompletionState:
     raise AssertionError(f"no menu for {typed!r} (line is {buffer.text!r})")
 
 
-def _run(context: Context, keys: list[str], output: Output | None = None) -> tuple[str, list]:
+Menus = list[list[tuple[str, str]]]
+
+
+def _run(context: Context, keys: list[str], output: Output | None = None) -> tuple[str, Menus]:
     """Type each piece of `keys` (waiting for the menu after each but the last, which should
     end the line); the line the prompt returned and the menus seen."""
 
-    async def main() -> tuple[str, list]:
+    async def main() -> tuple[str, Menus]:
         with create_pipe_input() as pipe:
             session = _session(pipe, context, output)
             task = asyncio.ensure_future(session.prompt_async("chronus> "))
-            menus = []
+            menus: Menus = []
             typed = ""
             for piece in keys[:-1]:
                 pipe.send_text(piece)
@@ -123,30 +127,44 @@ def test_the_line_is_drawn_in_colour_as_typed(context: Context) -> None:
 def test_completion_in_the_shell_against_an_engine(
     null_engine: EngineProcess, tmp_path: Path
 ) -> None:
-    """run_shell itself: a module added, then its parameter completed with Tab and set."""
-    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+    """run_shell itself: a module added, then its parameter completed with Tab and set. Each
+    step waits for what the shell wrote or drew, not for a fixed time (a loaded host)."""
+    screen = io.StringIO()
+    output = Vt100_Output(screen, lambda: Size(rows=24, columns=100), term="xterm")
+    written: list[str] = []
+
+    def until(what: str, seen: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 30
+        while not seen():
+            assert runner.is_alive(), f"the shell ended before {what}: {written}"
+            assert time.monotonic() < deadline, (
+                f"no {what}: {written}, {screen.getvalue()[-300:]!r}"
+            )
+            time.sleep(0.02)
+
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=output):
         result: list[int] = []
         runner = threading.Thread(
             target=lambda: result.append(
                 run_shell(
                     engine=("127.0.0.1", null_engine.port),
                     input=pipe,
-                    output=DummyOutput(),
+                    output=output,
                     history=InMemoryHistory(),
-                    write=lambda _: None,
+                    write=written.append,
                 )
             )
         )
         runner.start()
-        time.sleep(1.0)
         pipe.send_text("add a sine called tabbed\r")
-        time.sleep(0.5)
+        until("module added", lambda: any("tabbed" in line for line in written))
+        drawn = len(screen.getvalue())
         pipe.send_text("set tabbed relea")
-        time.sleep(0.5)
-        pipe.send_text("\t 1.5 s\r")
-        time.sleep(0.5)
+        until("menu drawn", lambda: "release" in screen.getvalue()[drawn:])
+        pipe.send_text("\t 1.5 s\r")  # Tab takes the menu's one entry
+        until("release set", lambda: any("1.5" in line for line in written))
         pipe.send_text("quit --leave\r")  # the engine is the module's fixture
         runner.join(10)
-    assert result == [0]
+    assert result == [0], written
     with null_engine.client() as client:
-        assert client.dump()["modules"]["tabbed"]["params"]["release"] == 1.5
+        assert client.dump()["modules"]["tabbed"]["params"]["release"] == 1.5, written
