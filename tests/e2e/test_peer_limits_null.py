@@ -17,8 +17,11 @@ import pytest
 
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.engine.rates import rate_text
+from chronus.engine.slot import SLOT_PRIORITY
 from chronus.protocol import encode_raw, parse_packet
 from tests.engine.test_peers import _own_address, unanswered_from
+from tests.foreign_realtime import ForeignRealtime
+from tests.stalls import StallMonitor
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +68,11 @@ def test_a_flood_from_one_peer_is_shed_and_another_keeps_its_round_trips() -> No
     UDP socket the kernel drops what overflows whoever sent it; those drops are counted)."""
     engine = EngineProcess(port=0, backend="null", extra_args=["--peer-rate", "200"]).boot()
     try:
-        with engine.client() as calm:
+        with (
+            engine.client() as calm,
+            StallMonitor() as host,
+            ForeignRealtime(SLOT_PRIORITY) as others,
+        ):
             before = calm.status()
             flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -101,7 +108,10 @@ def test_a_flood_from_one_peer_is_shed_and_another_keeps_its_round_trips() -> No
         assert sent <= read + dropped <= sent + 20 + 3 + 1  # every packet counted
         assert osc["errors"] - before["engine"]["osc"]["errors"] <= read - osc["shed"]
         assert after["io"]["blocks_played"] > before["io"]["blocks_played"]
-        assert after["io"]["underruns"] == before["io"]["underruns"]
+        # None but what the host's stalls and other tests' realtime threads explain.
+        underruns = after["io"]["underruns"] - before["io"]["underruns"]
+        bound = host.blocks_bound(128 / 48) + others.blocks_bound(128 / 48)
+        assert underruns <= bound, (underruns, host.stalls_ms, others.by_process)
         flood.settimeout(0.5)
         told = 0
         try:
