@@ -25,7 +25,7 @@ from chronus.lang.intents import (
 from chronus.lang.modules import find_param, is_modulator, is_processor, module_types
 from chronus.lang.native import joined_type, native_plugins
 from chronus.lang.resolve import Mapped, check_name, check_type, module_of
-from chronus.lang.sounds import SOUNDS, Sound
+from chronus.lang.sounds import SOUNDS, Sound, sound_parts
 from chronus.lang.vocabulary import module_type
 from chronus.protocol import (
     MASTER,
@@ -347,11 +347,33 @@ def disconnect(intent: Disconnect, context: Context) -> Mapped:
 
 
 def remove(intent: Remove, context: Context) -> Mapped:
+    """`remove f1`: what fed it is linked to where it went. The head of a named sound (the
+    clap of `add a clap`) takes along the parts that sound made and that would be silent
+    without it: those only the sound feeds, and its lfo if it modulates only those."""
     module_id, _ = module_of(intent.module, context, intent.column("module"), "remove")
     messages: list[Message] = []
     for src in context.inputs(module_id):
         for dst in context.outputs(module_id):
             if src != dst and (src, dst) not in context.connections:
                 messages.append(validate("/patch/connect", (src, dst)))
-    messages.append(validate("/patch/remove", (module_id,)))
-    return Mapped(intent, tuple(messages))
+    along = _silent_without(module_id, context)
+    for gone in (module_id, *along):
+        messages.append(validate("/patch/remove", (gone,)))
+    note = f"{', '.join(along)} went with it: parts of its sound only it fed" if along else ""
+    return Mapped(intent, tuple(messages), note=note)
+
+
+def _silent_without(head: str, context: Context) -> list[str]:
+    """The parts of the sound whose head is `head` that nothing outside the sound feeds."""
+    parts = sound_parts(head, context.modules)
+    group = [head]
+    grown = True
+    while grown:  # again until none joins: a part may be fed by one that joins later
+        grown = False
+        for part in parts:
+            feeds = context.inputs(part)
+            targets = [t for lfo, t, _ in context.modulations if lfo == part]
+            if part not in group and all(m in group for m in feeds + targets):
+                group.append(part)
+                grown = True
+    return group[1:]

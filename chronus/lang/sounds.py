@@ -35,6 +35,7 @@ __all__ = [
     "find_sound",
     "made_by",
     "played_as",
+    "sound_parts",
     "sound_words",
 ]
 
@@ -284,6 +285,15 @@ def made_by(sound: str, modules: dict[str, str]) -> list[str]:
         and all(modules.get(part) == part_kind for part, part_kind in recipe.members(module_id)
                 if part_kind != "lfo")
     ]  # fmt: skip
+
+
+def sound_parts(head: str, modules: dict[str, str]) -> list[str]:
+    """The modules in `modules` (id → type) besides `head` that `add <sound>` made with it,
+    in signal order, its lfo last (none if `head` heads no sound)."""
+    for sound in _RECIPES:
+        if head in made_by(sound.name, modules):
+            return [part for part, kind in sound.members(head)[1:] if modules.get(part) == kind]
+    return []
 
 
 def sound_words() -> tuple[str, ...]:

@@ -179,3 +179,35 @@ def test_undo_takes_the_whole_sound_back() -> None:
 )
 def test_the_words_after_add_name_a_sound_or_a_type(line: str, intent: object) -> None:
     assert parse(line) == [intent]
+
+
+@pytest.mark.parametrize("sound", NAMES)
+def test_removing_a_sounds_head_takes_every_part_it_made_and_undo_brings_them_back(
+    sound: str,
+) -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a saw called other")
+    before = interpreter.context.state()
+    _osc(interpreter, f"add {SOUNDS[sound].spoken}")
+    made = set(interpreter.context.modules) - {"other"}
+    head = SOUNDS[sound].head_id(1)
+    removed = _osc(interpreter, f"remove {head}")
+    assert {args[1] for args in removed if args[0] == "/patch/remove"} == made
+    assert interpreter.context.state() == before
+    _osc(interpreter, "undo")
+    assert set(interpreter.context.modules) - {"other"} == made
+
+
+def test_a_part_something_else_feeds_stays_when_its_sound_goes() -> None:
+    interpreter = Interpreter()
+    _osc(interpreter, "add a clap")
+    _osc(interpreter, "add a saw called lead")
+    _osc(interpreter, "connect lead to clap_verb")
+    result = interpreter.interpret("get rid of the clap")
+    assert result.ok
+    assert [m.to_list() for m in result.messages] == [
+        ["/patch/remove", "clap"],
+        ["/patch/remove", "clap_f"],
+    ]
+    assert "clap_f went with it" in " ".join(result.notes)
+    assert ("lead", "clap_verb") in interpreter.context.connections
