@@ -155,6 +155,8 @@ def _number(token: Token) -> float:
     return value
 
 
+_PAN_DEGREES = {"bit": 0.25, "much": 1.0}
+"""How far `pan the hat a bit left` goes (a plain `left` is all the way, as is `way left`)."""
 _COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
@@ -358,11 +360,20 @@ class Builder(Transformer[Token, Any]):
     def pan(self, items: list[Any]) -> SetParam:
         module = _first(items, Token)
         value: _Value | None = _first(items, _Value)
-        side: _Word | None = _first(items, _Word)
+        words = [item for item in items if isinstance(item, _Word)]
+        side = next((word for word in words if word.text not in _PAN_DEGREES), None)
+        degree = next((word for word in words if word.text in _PAN_DEGREES), None)
         sign = {"left": -1.0, "right": 1.0}.get(side.text if side else "", 0.0)
+        if degree is not None and sign == 0.0:
+            raise BadValueError(
+                "the centre is one place; a bit or a lot of it makes no sense",
+                column=degree.column,
+                hint="pan the hat a bit left, pan center",
+            )
         if value is None:
             assert side is not None
-            number, unit, column = sign, None, side.column
+            far = _PAN_DEGREES[degree.text] if degree else 1.0
+            number, unit, column = sign * far, None, side.column
         else:
             number = abs(value.number) * sign if side is not None else value.number
             unit, column = value.unit, value.column

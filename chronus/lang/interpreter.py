@@ -103,7 +103,7 @@ class Interpreter:
             return result
         # `808 x . . .`, `make the 303 darker`: a named sound is the module it made, read so
         # before the frame reader, which does not know such words and would guess.
-        named = _by_sound_names(line, self.context)
+        named = _by_sound_names(line, self.context) or _by_singular(line, result, self.context)
         if named is not None:
             again, scratch = self._interpret(named, names)
             again.input, again.read_as = line, named
@@ -249,6 +249,21 @@ def _by_sound_names(line: str, context: Context) -> str | None:
         done = words[index + found[1] - 1].end()
         index += found[1]
     return "".join(parts) + line[done:] if parts else None
+
+
+def _by_singular(line: str, result: Interpretation, context: Context) -> str | None:
+    """The line with the module it named in the plural named as it is (`pan the hats left`
+    when the module is called hat, `mute the basses`), when that plural is why it failed."""
+    if not isinstance(result.error, UnknownModuleError):
+        return None
+    word = _WORD.match(line, result.error.column - 1)
+    if word is None:
+        return None
+    plural = word.group()
+    for singular in (plural.removesuffix("es"), plural.removesuffix("s")):
+        if singular != plural and singular in context.modules:
+            return line[: word.start()] + singular + line[word.end() :]
+    return None
 
 
 def _settings() -> set[str]:
