@@ -662,6 +662,9 @@ class Builder(Transformer[Token, Any]):
             at=_at(module=None if module is None else _col(module)),
         )
 
+    def restart(self, items: list[Token]) -> Start:
+        return Start(None, again=True)
+
     def stop(self, items: list[Token]) -> Stop:
         module = items[0] if items else None
         return Stop(

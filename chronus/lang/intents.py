@@ -381,10 +381,12 @@ class SetLane(_IntentBase):
 
 @dataclass(frozen=True, slots=True)
 class Start(_IntentBase):
-    """`start`: start the transport; `start bass`: start one track again."""
+    """`start`: start the transport; `start bass`: start one track again; `restart`: the
+    transport from its first beat, running or not (`again`)."""
 
     kind: ClassVar[str] = "start"
     module: str | None = None
+    again: bool = False
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 

@@ -25,9 +25,8 @@ from chronus.lang.intents import Intent, Redo, Undo
 from chronus.lang.mapper import HISTORY_LIMIT, TRACK_SETTINGS, Mapped, map_intents
 from chronus.lang.modules import is_modulator, module_types, param_names
 from chronus.lang.parser import keywords, parse
-from chronus.lang.resolve import MAX_OFFERED, focus_hint
+from chronus.lang.resolve import MAX_OFFERED, absent_hint, focus_hint
 from chronus.lang.sounds import find_sound, made_by, played_as
-from chronus.lang.vocabulary import with_article
 from chronus.protocol import Message
 
 if TYPE_CHECKING:
@@ -286,7 +285,7 @@ def _advise(error: ChronusSyntaxError, reading: Reading) -> ChronusSyntaxError:
         return error
     if reading.absent and not isinstance(error, BadValueError):
         kind = reading.absent[0]
-        error.hint = f"there is no {kind} in the patch: add one first (add {with_article(kind)})"
+        error.hint = absent_hint(kind)
         return error
     unknown = [
         word

@@ -257,6 +257,8 @@ def _has_pattern(module_id: str, context: Context, column: int, verb: str) -> No
 
 
 def start(intent: Start, context: Context) -> Mapped:
+    if intent.again:  # stopped and started at one sample: beat 0 is where the line applies
+        return Mapped(intent, (validate("/seq/stop", ()), validate("/seq/start", ())))
     return _transport(intent, context, "start")
 
 

@@ -22,6 +22,7 @@ from chronus.lang.intents import (
 )
 from chronus.lang.modules import ParamSpec, is_modulator, module_types
 from chronus.lang.parser import COMMAND_KEYWORDS, keywords
+from chronus.lang.vocabulary import module_type, with_article
 from chronus.protocol import (
     ID_PATTERN,
     MASTER,
@@ -32,6 +33,7 @@ from chronus.protocol import (
 
 __all__ = [
     "Mapped",
+    "absent_hint",
     "check_name",
     "check_type",
     "checked",
@@ -117,6 +119,8 @@ def module_of(name: str | None, context: Context, column: int, what: str) -> tup
         hint = did_you_mean(module_id, known)
         if not hint and module_id in module_types():
             hint = f"add one first: add {module_id}"
+        if not hint and (kind_said := module_type(module_id)) is not None:
+            hint = absent_hint(kind_said)  # `pan the hats left` with no hat
         if not hint and name is not None:
             # `plya c3` reads as a pattern for a module "plya": the slip is the command.
             hint = did_you_mean(module_id, COMMAND_KEYWORDS)
@@ -129,6 +133,11 @@ def module_of(name: str | None, context: Context, column: int, what: str) -> tup
             hint=hint,
         )
     return module_id, kind
+
+
+def absent_hint(kind: str) -> str:
+    """What to do when a line names a kind of module the patch has none of."""
+    return f"there is no {kind} in the patch: add one first (add {with_article(kind)})"
 
 
 def focus_hint(context: Context, fits: list[str] | None = None, line: str = "") -> str:

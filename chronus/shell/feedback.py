@@ -366,10 +366,15 @@ def _kept_tracks(result: Interpretation, state: PatchState) -> list[str]:
     """The track settings a line set to what they already were (`bass: pattern unchanged`)."""
     tracks = dict(state.tracks)
     out: list[str] = []
+    addresses = [message.address for message in result.messages]
+    restarted = state.transport and addresses[-2:] == ["/seq/stop", "/seq/start"]
+    if restarted:
+        out.append("the transport starts again from its first beat")
     for message in result.messages:
         _, root, module_id, action = [*message.address.split("/"), "", "", ""][:4]
         if root == "seq" and not action and module_id in ("start", "stop"):
-            out.append("the transport " + ("plays on" if state.transport else "stays stopped"))
+            if not restarted:
+                out.append("the transport " + ("plays on" if state.transport else "stays stopped"))
             continue
         track = tracks.get(module_id)
         if root != "seq" or track is None:

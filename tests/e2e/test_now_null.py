@@ -11,6 +11,7 @@ import pytest
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.now import SILENT_DB
+from chronus.lang.interpreter import Interpreter
 from chronus.protocol import validate
 
 RATE = 48000
@@ -100,3 +101,25 @@ def test_a_crashing_module_gives_a_failover_and_a_quarantine_event(
     assert quarantine["text"].startswith("module crash crashed (signal 11)")
     assert after["failovers"] == before["failovers"] + 1
     assert after["active"] != before["active"]
+
+
+def test_restart_takes_the_running_transport_back_to_its_first_beat(
+    null_engine: EngineProcess,
+) -> None:
+    interpreter = Interpreter()
+    with null_engine.client() as client:
+        for line in ("add a saw called top", "top: c2 eb2 g2 c3", "start", "restart"):
+            result = interpreter.interpret(line)
+            assert result.ok, line
+            client.send(list(result.messages))
+            stamp, errors = client.sync()
+            assert errors == []
+            if line == "start":
+                wait_now(client, lambda a: a["running"] and a["beat"] > 2.0)
+        # beat 0 fell on the sample the line applied at: the beat now counts from there
+        after = wait_now(client, lambda a: a["running"] and a["sample"] > stamp)
+        assert after["beat"] == pytest.approx(
+            (after["sample"] - stamp) / RATE * after["bpm"] / 60, abs=1e-3
+        )
+        client.send([validate("/patch/remove", ("top",)), validate("/seq/stop", ())])
+        client.sync()

@@ -224,6 +224,13 @@ def test_starting_a_transport_that_plays_says_it_plays_on() -> None:
     assert play("start") == ["transport started"]
 
 
+def test_a_restart_says_the_transport_starts_from_its_first_beat() -> None:
+    play = Player("add a kick", "kick: x . . . x . . .")
+    assert play("restart") == ["the transport starts again from its first beat"]
+    assert play("stop") == ["transport stopped"]
+    assert play("from the top") == ["transport started"]
+
+
 # ---- swing belongs to a track ------------------------------------------------------------
 def test_swing_with_a_filter_in_focus_goes_to_the_track_that_plays_into_it() -> None:
     play = Player(
