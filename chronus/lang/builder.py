@@ -73,6 +73,7 @@ from chronus.lang.music import (
 )
 from chronus.lang.sounds import SOUNDS, find_sound
 from chronus.lang.vocabulary import (
+    SIZES,
     chord_quality,
     comparative,
     interval,
@@ -243,9 +244,13 @@ class Builder(Transformer[Token, Any]):
         return ChangeTempo(TEMPO_FACTORS[key], at=_at(word=_col(phrase)))
 
     # ---- patch ------------------------------------------------------------------------
-    def new_module(self, items: list[Token | None]) -> tuple[Token, Token | None] | _Sound:
+    def new_module(
+        self, items: list[Token | None]
+    ) -> tuple[Token, Token | None, str | None] | _Sound:
         kind, word, called = items
         assert kind is not None
+        if word is not None and _name(kind) in SIZES.get(_type_word(word), {}):
+            return word, called, _name(kind)  # `add a big reverb`: a reverb, big
         words = tuple(_name(kind).split()) + (() if word is None else (_name(word),))
         found = find_sound(words)
         if found is not None:
@@ -262,7 +267,7 @@ class Builder(Transformer[Token, Any]):
                 expected=list(SOUNDS),
                 hint="sounds: " + ", ".join(SOUNDS) + " (help sounds)",
             )
-        return kind, called or word
+        return kind, called or word, None
 
     def link(self, items: list[Token | None]) -> Link:
         name, second = items[0], items[1]
@@ -291,12 +296,13 @@ class Builder(Transformer[Token, Any]):
                     after=None if after is None else _col(after),
                 ),
             )
-        kind, name = items[0]
+        kind, name, size = items[0]
         return AddModule(
             _type_word(kind),
             None if name is None else _name(name),
             through,
             None if after is None else _name(after),
+            size,
             at=_at(
                 type=_col(kind),
                 name=None if name is None else _col(name),

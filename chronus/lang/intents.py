@@ -155,6 +155,8 @@ class AddModule(_IntentBase):
     name: str | None = None
     through: tuple[Link, ...] = ()
     after: str | None = None
+    size: str | None = None
+    """A word of size for an effect (`add a big reverb`): the values `SIZES` gives it."""
     at: Columns = field(default=(), compare=False, repr=False, kw_only=True)
 
 

@@ -26,7 +26,7 @@ from chronus.lang.modules import find_param, is_modulator, is_processor, module_
 from chronus.lang.native import joined_type, native_plugins
 from chronus.lang.resolve import Mapped, check_name, check_type, module_of
 from chronus.lang.sounds import SOUNDS, Sound, sound_parts
-from chronus.lang.vocabulary import module_type
+from chronus.lang.vocabulary import SIZES, module_type
 from chronus.protocol import (
     MASTER,
     Message,
@@ -100,6 +100,8 @@ def add_module(intent: AddModule, context: Context) -> Mapped:
         module_id = intent.name
         check_name(module_id, intent.type, intent.column("name"), context, set())
     messages = [validate("/patch/create", (module_id, intent.type))]
+    sized = SIZES[intent.type][intent.size] if intent.size else ()
+    messages += [validate(f"/mod/{module_id}/{name}", (value,)) for name, value in sized]
     group: tuple[str, ...]
     if is_modulator(intent.type):
         if intent.through or intent.after:

@@ -70,8 +70,11 @@ _NEEDS_PARAM = {"more", "less", "higher", "lower", "longer", "shorter"}
 _WORD_PARAM = {
     "louder": "volume", "quieter": "volume", "wetter": "mix", "drier": "mix",
     "wider": "width", "narrower": "width", "dirtier": "drive", "cleaner": "drive",
+    "squelchier": "res", "less squelchy": "res",
 }  # fmt: skip
-_UP = {"brighter", "louder", "wetter", "wider", "dirtier", "more", "higher", "longer"}
+_UP = {
+    "brighter", "louder", "wetter", "wider", "dirtier", "squelchier", "more", "higher", "longer",
+}  # fmt: skip
 
 
 def adjust(intent: Adjust, context: Context) -> Mapped:

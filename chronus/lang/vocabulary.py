@@ -39,6 +39,7 @@ __all__ = [
     "REMOVE_WORDS",
     "RHYTHMS",
     "ROUTE_VERBS",
+    "SIZES",
     "TEMPO_CHANGES",
     "TEMPO_WORDS",
     "VAGUE",
@@ -97,6 +98,21 @@ MODULE_WORDS: dict[str, str] = {
 }  # fmt: skip
 """Words for a module type → the type (the type names themselves need no entry)."""
 
+SIZES: dict[str, dict[str, tuple[tuple[str, float], ...]]] = {
+    "reverb": {
+        "big": (("room", 0.9),), "large": (("room", 0.9),), "long": (("room", 0.9),),
+        "huge": (("room", 0.97), ("mix", 0.45)), "massive": (("room", 0.97), ("mix", 0.45)),
+        "small": (("room", 0.25),), "short": (("room", 0.25),), "tight": (("room", 0.15),),
+        "little": (("mix", 0.15),),  # `add a little reverb`: a little of it
+    },
+    "delay": {
+        "long": (("feedback", 0.65),), "big": (("feedback", 0.65),),
+        "short": (("feedback", 0.2),), "little": (("mix", 0.2),),
+        "slapback": (("time", 110.0), ("feedback", 0.1)),
+    },
+}  # fmt: skip
+"""Words of size before an effect (`add a big reverb`) → the values it starts with."""
+
 # ---- quantities ---------------------------------------------------------------------------------
 DEGREES: dict[str, str] = {
     "bit": "bit", "little": "bit", "slightly": "bit", "tad": "bit", "touch": "bit",
@@ -115,6 +131,8 @@ COMPARATIVES: dict[str, str] = {
     "faster": "faster", "slower": "slower", "quicker": "faster",
     "wider": "wider", "broader": "wider", "narrower": "narrower",
     "dirtier": "dirtier", "grittier": "dirtier", "fuzzier": "dirtier", "cleaner": "cleaner",
+    "squelchier": "squelchier", "more squelchy": "squelchier", "more resonant": "squelchier",
+    "less squelchy": "less squelchy", "less resonant": "less squelchy",
 }  # fmt: skip
 """One-word changes → the relative change they make (see `chronus.lang.relative`)."""
 

@@ -22,7 +22,14 @@ def test_json_shape() -> None:
     assert data["input"] == "add a saw called bass; play c3"
     assert data["ok"] is True and data["error"] is None
     assert data["intents"] == [
-        {"kind": "add_module", "type": "saw", "name": "bass", "through": [], "after": None},
+        {
+            "kind": "add_module",
+            "type": "saw",
+            "name": "bass",
+            "through": [],
+            "after": None,
+            "size": None,
+        },
         {"kind": "play_note", "module": None, "note": 48.0, "velocity": 100.0, "duration": None},
     ]
     assert data["osc"] == [
