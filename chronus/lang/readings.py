@@ -9,6 +9,7 @@ command per module of the patch, or a first module to add) is built here too.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -175,7 +176,9 @@ def _direction(value: tuple[str, str], frame: Frame, context: Context) -> list[s
     out = []
     targets = _targets(frame, context, own_filter=True)
     if any(t in FILTER_TYPES for t in frame.types):
-        targets = _one_per_filter(targets, frame, context)
+        targets = _one_per_knob(targets, frame, context, FILTER_TYPES)
+    elif effects := [t for t in frame.types if t in _EFFECTS_WITH_MIX]:
+        targets = _one_per_knob(targets, frame, context, effects)
     for target in targets:
         out += _adjust_one(way, kind, target, frame, context)
     if len(out) > 1 and len(targets) > 1:
@@ -183,15 +186,18 @@ def _direction(value: tuple[str, str], frame: Frame, context: Context) -> list[s
     return out
 
 
-def _one_per_filter(targets: list[str | None], frame: Frame, context: Context) -> list[str | None]:
-    """`open the filter on bass`: the filter meant is the one the named modules go through
-    (not the focus's), and a filter and the sound through it are one knob, moved once."""
+def _one_per_knob(
+    targets: list[str | None], frame: Frame, context: Context, kinds: Collection[str]
+) -> list[str | None]:
+    """`open the filter on bass`, `more reverb on the pad`: the filter or effect meant is the
+    one the named modules go through (not the focus's), and it and the sound through it are
+    one knob, moved once."""
     named: list[str | None] = [t for t in targets if t in frame.named]
-    if named and all(t is not None and context.sound_filter(t) for t in named):
+    if named and all(t is not None and context.sound_through(t, kinds) for t in named):
         targets = named
     kept: dict[str, str | None] = {}
     for target in sorted(targets, key=lambda t: t not in frame.named):
-        knob = (context.sound_filter(target) or target) if target else ""
+        knob = (context.sound_through(target, kinds) or target) if target else ""
         kept.setdefault(knob, target)
     return [t for t in targets if t in kept.values()]
 

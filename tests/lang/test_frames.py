@@ -198,3 +198,20 @@ def test_pieces_are_all_or_nothing() -> None:
 def test_a_known_word_the_reading_has_no_use_for_blocks_it(line: str) -> None:
     """Word soup of known words: acting on it would drop a word, so nothing runs."""
     refused(band(), line)
+
+
+@pytest.mark.parametrize(
+    ("setup", "line", "knob"),
+    [
+        ("add a pad", "more reverb on the pad", "/mod/pad_verb/mix"),
+        ("add a saw called bass through a delay", "more echo on the bass", "/mod/delay1/mix"),
+    ],
+)
+def test_an_effect_and_the_sound_through_it_are_one_knob_moved_once(
+    setup: str, line: str, knob: str
+) -> None:
+    interpreter = Interpreter()
+    assert interpreter.interpret(setup).ok
+    result = interpreter.interpret(line)
+    assert result.ok, result.error and result.error.render()
+    assert [message.address for message in result.messages] == [knob]
