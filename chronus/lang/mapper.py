@@ -94,7 +94,14 @@ from chronus.lang.playing import (
     stop,
 )
 from chronus.lang.resolve import Mapped, checked, convert_value, module_of
-from chronus.lang.targets import TRACK_SETTINGS, change_note, every_track, reach, track_owners
+from chronus.lang.targets import (
+    TRACK_SETTINGS,
+    change_note,
+    every_track,
+    no_track,
+    reach,
+    track_owners,
+)
 from chronus.lang.undo import diff_messages
 from chronus.protocol import (
     ADDRESS_SPACE,
@@ -213,11 +220,7 @@ def _on_every_track(intent: SetParam, name: str, context: Context) -> Mapped:
     """`swing 20%` with nothing in focus: the whole transport's, every track's."""
     tracks = every_track(context)
     if not tracks:
-        raise BadValueError(
-            f"which track? {name} belongs to a pattern's track, and none plays yet",
-            column=intent.column("param"),
-            hint=f"give a module a pattern first (bass: c2 eb2 g2), then {name} 20% on bass",
-        )
+        raise no_track(name, intent.column("param"), f"{name} 20% on bass")
     messages = tuple(_track_setting(intent, track, name) for track in tracks)
     return Mapped(intent, messages, note="every track: nothing is in focus", aside=True)
 

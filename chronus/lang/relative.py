@@ -50,6 +50,7 @@ from chronus.lang.targets import (
     brightness,
     change_note,
     every_track,
+    no_track,
     reach,
     track_owners,
 )
@@ -107,11 +108,7 @@ def _adjust_tracks(
     """`more swing`, `a bit less gate`: each of `tracks` moved a tenth of the setting's
     range (a bit: half that, much: two and a half times), within it."""
     if not tracks:
-        raise BadValueError(
-            f"which track? {name} belongs to a pattern's track, and none plays yet",
-            column=intent.column("param", intent.column("word")),
-            hint=f"give a module a pattern first (bass: c2 eb2 g2), then more {name}",
-        )
+        raise no_track(name, intent.column("param", intent.column("word")), f"more {name}")
     low, high = TRACK_SETTINGS[name]
     step = Fraction(1, 10) * _SCALE[intent.degree] * (1 if intent.word in _UP else -1)
     messages, notes = [], []

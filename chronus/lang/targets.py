@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from chronus.dsp.specs import FILTER_TYPES
 from chronus.lang.context import Context
+from chronus.lang.errors import BadValueError
 from chronus.lang.modules import ParamSpec, find_param, is_modulator, is_processor
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "brightness",
     "change_note",
     "every_track",
+    "no_track",
     "reach",
     "sources_into",
     "track_owners",
@@ -122,6 +124,16 @@ def sources_into(module_id: str, context: Context) -> list[str]:
 def every_track(context: Context) -> list[str]:
     """The modules with a track that plays (not a processor's lanes), in creation order."""
     return [m for m in context.tracks if _plays(context.modules.get(m, ""))]
+
+
+def no_track(name: str, column: int, then: str) -> BadValueError:
+    """The error for a track setting (`swing`) said when no track plays: what to do first,
+    then `then`."""
+    return BadValueError(
+        f"which track? {name} belongs to a pattern's track, and none plays yet",
+        column=column,
+        hint=f"give a module a pattern first (bass: c2 eb2 g2), then {then}",
+    )
 
 
 def _plays(kind: str) -> bool:
