@@ -740,6 +740,9 @@ class Builder(Transformer[Token, Any]):
     def vibrato(self, items: list[Any]) -> Modulate:
         return self._modulate("vibrato", _tokens(items, "NAME"), items)
 
+    def sweep(self, items: list[Any]) -> Modulate:
+        return self._modulate("sweep", _tokens(items, "NAME"), items)
+
     @staticmethod
     def _modulate(style: str, names: list[Token], items: list[Any]) -> Modulate:
         module = names[0] if names else None

@@ -67,6 +67,8 @@ _DECIBELS = Fraction(3)
 _STEPS = {"res": Fraction(1, 10), "mix": Fraction(1, 10), "width": Fraction(1, 4)}
 _SHAPES = {"sine": 0.0, "triangle": 1.0, "saw": 2.0, "square": 3.0, "random": 4.0}
 _PITCH_PARAMS = ("pitch", "bend", "vibrato", "fine")
+_STYLE_SYNC = {"wobble": 0.5, "sweep": 16.0}
+"""The cycle in beats of a style said without a rate: a wobble in 8ths, a sweep over 4 bars."""
 _NEEDS_PARAM = {"more", "less", "higher", "lower", "longer", "shorter"}
 _WORD_PARAM = {
     "louder": "volume", "quieter": "volume", "wetter": "mix", "drier": "mix",
@@ -218,17 +220,20 @@ def modulate(intent: Modulate, context: Context) -> Mapped:
     if is_modulator(kind):
         raise BadValueError(f"{module_id} is an {kind} itself", column=column)
     owner, spec = _modulation_target(intent, module_id, kind, context)
-    if (owner, spec.name) in {(dst, param) for _, dst, param in context.modulations}:
+    driving = [lfo for lfo, dst, param in context.modulations if (dst, param) == (owner, spec.name)]
+    said = (intent.rate, intent.sync, intent.depth, intent.shape) != (None,) * 4
+    if driving and not said:
         raise BadValueError(
-            f"{owner} {spec.name} is already modulated",
+            f"{owner} {spec.name} is already modulated by {driving[0]}",
             column=intent.column("param", column),
-            hint="remove its lfo first (remove lfo1)",
+            hint=f"say how it moves ({intent.style} {intent.module or module_id} at 1/16, "
+            f"depth 30%), or remove {driving[0]} first",
         )
-    lfo = context.new_id("lfo")
+    lfo = driving[0] if driving else context.new_id("lfo")
     settings: dict[str, tuple[float, int]] = {}
     rate, sync, depth = intent.rate, intent.sync, intent.depth
-    if intent.style == "wobble" and rate is None and sync is None:
-        sync = 0.5
+    if intent.style in _STYLE_SYNC and rate is None and sync is None and not driving:
+        sync = _STYLE_SYNC[intent.style]
     if intent.style == "vibrato":
         rate = 5.5 if rate is None and sync is None else rate
         depth = 0.02 if depth is None else depth
@@ -240,7 +245,9 @@ def modulate(intent: Modulate, context: Context) -> Mapped:
         settings["depth"] = (depth, intent.column("depth", column))
     if intent.shape is not None:
         settings["shape"] = (_SHAPES[intent.shape], column)
-    messages = [validate("/patch/create", (lfo, "lfo"))]
+    if rate is not None and driving:
+        settings["sync"] = (0.0, intent.column("rate", column))  # a rate in hz, no longer synced
+    messages = [] if driving else [validate("/patch/create", (lfo, "lfo"))]
     for name, (value, at) in settings.items():
         lfo_spec = find_param("lfo", name)
         assert lfo_spec is not None
@@ -252,7 +259,8 @@ def modulate(intent: Modulate, context: Context) -> Mapped:
                 column=at,
             )
         messages.append(validate(f"/mod/{lfo}/{name}", (value,)))
-    messages.append(validate("/patch/modulate", (lfo, owner, spec.name)))
+    if not driving:
+        messages.append(validate("/patch/modulate", (lfo, owner, spec.name)))
     context.group = (module_id, lfo)
     return Mapped(intent, tuple(messages), focus=module_id, note=f"{lfo} → {owner} {spec.name}")
 
