@@ -115,6 +115,7 @@ def add_module(intent: AddModule, context: Context) -> Mapped:
         after_id, _ = module_of(
             intent.after, context, intent.column("after"), f"add {intent.type} after"
         )
+        after_id = _sound_end(after_id, intent.type, context)
         _need_input(module_id, intent.type, intent.column("type"))
         messages += _insert(after_id, [module_id], context)
         group = (after_id, module_id)
@@ -363,6 +364,28 @@ def remove(intent: Remove, context: Context) -> Mapped:
         messages.append(validate("/patch/remove", (gone,)))
     note = f"{', '.join(along)} went with it: parts of its sound only it fed" if along else ""
     return Mapped(intent, tuple(messages), note=note)
+
+
+_SPACES = frozenset({"reverb", "delay"})
+"""Effects that put a sound in a space: they come last in a chain."""
+
+
+def _sound_end(head: str, kind: str, context: Context) -> str:
+    """Where a `kind` added to a named sound goes: at the end of the chain it plays through
+    (one module after another), the sound staying one instrument (`add a reverb to the 303`
+    follows its filter), but before an echo or reverb there unless it is one itself
+    (distortion into the lead's echo). Other modules: right after them."""
+    if not sound_parts(head, context.modules):
+        return head
+    end = head
+    while len(outs := context.outputs(end)) == 1 and outs[0] != MASTER:
+        after = outs[0]
+        if len(context.inputs(after)) != 1:
+            break  # a module others play into too: not this sound's own
+        if context.modules[after] in _SPACES and kind not in _SPACES:
+            break
+        end = after
+    return end
 
 
 def _silent_without(head: str, context: Context) -> list[str]:

@@ -211,3 +211,33 @@ def test_a_part_something_else_feeds_stays_when_its_sound_goes() -> None:
     ]
     assert "clap_f went with it" in " ".join(result.notes)
     assert ("lead", "clap_verb") in interpreter.context.connections
+
+
+@pytest.mark.parametrize(
+    ("lines", "chain"),
+    [
+        (["add a 303", "add a reverb to the 303"], ["tb303", "tb303_f", "reverb1", "master"]),
+        (
+            ["add a 303", "add a reverb to tb303", "add distortion to tb303"],
+            ["tb303", "tb303_f", "distortion1", "reverb1", "master"],
+        ),
+        (
+            ["add a lead", "add distortion to the lead", "add a reverb to the lead"],
+            ["lead", "distortion1", "lead_echo", "reverb1", "master"],
+        ),
+        (["add a saw called s through a lowpass", "add a reverb after s"],
+         ["s", "reverb1", "lowpass1", "master"]),
+    ],
+)  # fmt: skip
+def test_an_effect_added_to_a_sound_goes_at_the_end_of_its_chain_before_its_space(
+    lines: list[str], chain: list[str]
+) -> None:
+    interpreter = Interpreter()
+    for line in lines:
+        _osc(interpreter, line)
+    context = interpreter.context
+    walked = [chain[0]]
+    while walked[-1] != "master":
+        (after,) = context.outputs(walked[-1])
+        walked.append(after)
+    assert walked == chain
