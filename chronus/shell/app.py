@@ -81,6 +81,9 @@ from chronus.shell.views import (
 __all__ = ["HELP", "Shell", "completion_words", "run_shell"]
 
 Write = Callable[[str], None]
+_BOOT_WAIT_S = 120.0
+"""How long a quit waits for a starting engine to play the lines typed meanwhile (as long as
+a boot may take: a first run compiles the kernels)."""
 
 
 def completion_words() -> list[str]:
@@ -537,6 +540,12 @@ def run_shell(
                 if line is not None and gate.handle(line):
                     continue
                 how = gate.quit_how if line is not None else None
+                if gate.shell is None and gate.waiting and not gate.failed:
+                    # Lines typed while it starts (a pasted or piped song) are played and
+                    # logged before quitting, as they would have been a moment later.
+                    write(f"(playing the {gate.waiting} line(s) typed meanwhile first)")
+                    if not gate.settle(_BOOT_WAIT_S):
+                        write(f"(the engine did not start within {_BOOT_WAIT_S:g} s)")
                 if how is None:
                     how = _ask(gate, input, output)
                 if how is not None:

@@ -147,6 +147,8 @@ class Gate:
         self._kept: list[tuple[Interpretation, Moment, Moment]] = []
         """Each kept line with the mirror before and after it (for its feedback line)."""
         self._lock = threading.Lock()
+        self._settled = threading.Event()
+        """Set once the engine is up or failed."""
 
     def handle(self, line: str) -> bool:
         """Act on one line (or keep it); False when the user asked to quit."""
@@ -182,6 +184,7 @@ class Gate:
             for result, before, after in kept:
                 shell.act(result, before, after)
             self.shell = shell
+            self._settled.set()
 
     def fail(self, reason: str) -> None:
         """The engine did not start: the kept lines are dropped."""
@@ -190,6 +193,12 @@ class Gate:
             if self._kept:
                 self.write(f"({len(self._kept)} line(s) typed meanwhile were not played)")
             self._kept = []
+            self._settled.set()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until the engine is up (the kept lines played) or failed; whether it did
+        within `timeout` seconds."""
+        return self._settled.wait(timeout)
 
     @property
     def quit_how(self) -> str | None:

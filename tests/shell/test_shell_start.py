@@ -127,3 +127,34 @@ def test_real_keystrokes_typed_at_once_reach_the_engine_the_shell_starts() -> No
         except EngineError:
             return
     raise AssertionError("the engine the shell started outlived it")
+
+
+def test_a_quit_typed_while_the_engine_starts_plays_the_lines_before_it_first() -> None:
+    """A pasted or piped song ending in `quit --leave`: its lines play, then the music is
+    left playing (they used to be dropped, unsaid, with the engine stopped)."""
+    written: list[str] = []
+    result: list[int] = []
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("add a sine called pasted\rset pasted volume -9 db\rquit --leave\r")
+        runner = threading.Thread(
+            target=lambda: result.append(
+                run_shell(
+                    backend="null",
+                    new_engine=True,
+                    input=pipe,
+                    output=DummyOutput(),
+                    history=InMemoryHistory(),
+                    write=written.append,
+                )
+            )
+        )
+        runner.start()
+        runner.join(150)
+    assert result == [0], written
+    assert "(playing the 2 line(s) typed meanwhile first)" in written
+    port = int(wait_written(written, r"chronus on 127\.0\.0\.1:(\d+)").group(1))
+    with EngineClient("127.0.0.1", port) as client:
+        try:
+            assert client.dump()["modules"]["pasted"]["params"]["volume"] == -9
+        finally:
+            client.quit()
