@@ -104,6 +104,12 @@ def wait_status(
     return status
 
 
+def slots_running(status: dict[str, Any]) -> bool:
+    """Whether both slots run in their seats. A commit retires the slot that held the patch
+    before it: its new worker joins from the other's state, which took up to 2 s at load 7."""
+    return all(slot["seat"] == slot["state"] == "running" for slot in status["slots"])
+
+
 def spare_made(status: dict[str, Any]) -> bool:
     """Whether the process template has forked the spare (after both CPU stampers, A, B and
     the audio I/O)."""
