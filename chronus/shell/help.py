@@ -83,7 +83,7 @@ Patterns loop on a module's track (one step = a 16th unless `every` says otherwi
   swing 20% · swing the hat 20% · no swing on the hat · bass gate 0.3
                                      (a track's: said of a filter, the track playing into it)
   lane bass cutoff 400 800 . 1600
-  stop bass · start bass · clear bass · start · stop
+  stop bass · start bass · clear bass · start · stop · restart (from the first beat)
   up an octave · transpose bass +5   (a pattern's transpose; no pattern: replays the last note)
 """
 
@@ -155,6 +155,8 @@ Modulation (an lfo module patched to one parameter):
   lfo on bass cutoff at 1/8 depth 50%    synced: 1/8 note per cycle
   lfo on pad amp at 2 hz square          free-running; shapes: sine triangle saw square random
   wobble the bass                        an lfo at 1/8 on the first filter after it
+  wobble the bass at 1/16 depth 30%      said again: the lfo that drives it, retuned
+  sweep the filter on the bass           an lfo over 4 bars (a filter sweep)
 """
 
 
