@@ -91,10 +91,11 @@ def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | 
 
 
 def _spin(fd: int, seconds: float) -> None:
-    """Poll `fd` until it can be read or `seconds` have passed, without sleeping."""
+    """Poll `fd` until it can be read or `seconds` have passed, without sleeping; yielding
+    the CPU between polls, to the writer if it waits for this CPU (2 cores, a busy machine)."""
     until = time.monotonic() + seconds
     while not select.select([fd], [], [], 0)[0] and time.monotonic() < until:
-        pass
+        os.sched_yield()
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
