@@ -26,15 +26,12 @@ from collections.abc import Callable
 from typing import Any
 
 from chronus.plugins.ladspa.reference import split_reference
+from chronus.plugins.worker import SPIN, poll_briefly
 
-__all__ = ["SPIN", "WALL_FACTOR", "Ending", "failed", "judge", "read_until", "wall_limit"]
+__all__ = ["WALL_FACTOR", "Ending", "failed", "judge", "read_until", "wall_limit"]
 
 WALL_FACTOR = 3.0
 """A validation's clock limit, in multiples of its CPU limit (`wall_limit`)."""
-SPIN = 0.0005
-"""Seconds a reader polls for the rest of an answer once its first bytes came, at most once
-per answer (a child writes its heads-up ~0.1 ms before its answer; a wake-up costs ~0.2 ms
-here): a bound on the CPU a reader spends that does not grow with the time it waits."""
 
 Ending = Callable[[str, bool], int]
 """`ending(which, finished)`: the wait status of child `which` ("spare" or "twin"), killed
@@ -66,8 +63,8 @@ def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | 
     """What was written to `fd`: until it holds exactly one line that parses as an answer
     (a JSON object), else until EOF; whether it came whole (that line, or EOF) before
     `deadline`; and the answer, if it is one. Once the first bytes have come (a child's
-    heads-up), the rest is waited for by polling for at most `SPIN` seconds, once, before
-    sleeping again: it is being written, and waking costs more than that."""
+    heads-up), the rest is polled for (`poll_briefly`), at most `SPIN` seconds and once,
+    before sleeping again: it is being written, and waking costs more than that."""
     data = b""
     spun = False
     while True:
@@ -76,7 +73,7 @@ def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | 
             return data, False, None
         if data and not spun:
             spun = True
-            _spin(fd, min(SPIN, left))
+            poll_briefly(fd, min(SPIN, left))
         ready, _, _ = select.select([fd], [], [], None if math.isinf(left) else left)
         if not ready:
             continue
@@ -88,14 +85,6 @@ def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | 
             answer = _parse(data)
             if answer is not None:
                 return data, True, answer
-
-
-def _spin(fd: int, seconds: float) -> None:
-    """Poll `fd` until it can be read or `seconds` have passed, without sleeping; yielding
-    the CPU between polls, to the writer if it waits for this CPU (2 cores, a busy machine)."""
-    until = time.monotonic() + seconds
-    while not select.select([fd], [], [], 0)[0] and time.monotonic() < until:
-        os.sched_yield()
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
