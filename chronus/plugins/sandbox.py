@@ -266,15 +266,16 @@ class _Worker:
                 raise _WorkerGone
             select.select([fd, self._woken], [], [], left)
 
-    def heads_up(self) -> None:
+    def heads_up(self) -> bool:
         """Wake the next job's child ahead of its request, if its children were received
         ahead (`HEADS_UP` down its request pipe: it polls for the rest), so that its
-        wake-up overlaps the caller's work on the request."""
+        wake-up overlaps the caller's work on the request; whether it was woken."""
         with self._receiving:
             children = self._next
             if isinstance(children, _Children) and children.requests[0] >= 0:
                 with contextlib.suppress(OSError):
-                    os.write(children.requests[0], HEADS_UP)
+                    return os.write(children.requests[0], HEADS_UP) == len(HEADS_UP)
+        return False
 
     def prefetch(self, deadline: float) -> None:
         """Receive the next job's children ahead, once the worker hands them over (by

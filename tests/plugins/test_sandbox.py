@@ -540,6 +540,34 @@ def test_the_time_limit_is_the_pools_setting() -> None:
     assert took < 2.0  # not the default limit of 2 s plus the grace
 
 
+def test_limits_and_settings_changed_after_the_workers_started_are_carried_by_the_request() -> None:
+    # A worker is told its pool's limits and settings once; a request carries what differs.
+    with SandboxPool() as pool:
+        assert pool.wait_ready()
+        assert pool.validate(GOOD, "softclip").ok
+        pool.settings = CheckSettings(cpu_budget=1e-9)
+        slow = pool.validate(GOOD, "softclip")
+        pool.settings, pool.time_limit = CheckSettings(), 0.5
+        looped = pool.validate(FAULTY / "endless_loop.py", "loop")
+        assert pool.validate(GOOD, "softclip").ok
+    assert slow.error_type == "too_slow", slow.error_message
+    assert looped.error_type == "timeout" and "0.5 s" in looped.error_message
+
+
+def test_a_spare_woken_ahead_of_its_request_waits_for_it_however_late() -> None:
+    # The caller's heads-up wakes the next spare; it polls for the rest only briefly.
+    with SandboxPool() as pool:
+        assert pool.wait_ready()
+        assert pool.validate(GOOD, "softclip").ok
+        (worker,) = pool.worker_list()
+        time.sleep(0.5)  # the next children, received ahead by a pool thread
+        assert worker.heads_up()
+        time.sleep(0.2)
+        result = pool.validate(GOOD, "softclip")  # a second heads-up, then the request
+        assert result.ok, result.error_message
+        assert pool.worker_list() == [worker] and pool.replaced == 0
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
