@@ -4,9 +4,7 @@ A child that validates a module (see `chronus.plugins.worker`) writes its answer
 object on one line, down a pipe of its own and closes it; whoever holds the pipe's other end
 (the pool, since the `sand15b` branch) reads it with a deadline, and takes it as soon as the
 pipe holds exactly one line that is an answer (not at EOF, which would often cost the reader a
-second wake-up: the child closes the pipe just after it writes); a heads-up the child writes
-before its answer (whitespace) has the reader poll for the rest instead of sleeping again
-(`read_until`). Anything else — no answer,
+second wake-up: the child closes the pipe just after it writes). Anything else — no answer,
 a short one, garbage, two answers, no EOF in time — is read to EOF and judged by how the
 child ended: its wait status, which only its parent (the worker) can give, asked through
 `Ending`.
@@ -26,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 from chronus.plugins.ladspa.reference import split_reference
-from chronus.plugins.worker import SPIN, poll_briefly
 
 __all__ = ["WALL_FACTOR", "Ending", "failed", "judge", "read_until", "wall_limit"]
 
@@ -62,18 +59,12 @@ def failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
 def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | None]:
     """What was written to `fd`: until it holds exactly one line that parses as an answer
     (a JSON object), else until EOF; whether it came whole (that line, or EOF) before
-    `deadline`; and the answer, if it is one. Once the first bytes have come (a child's
-    heads-up), the rest is polled for (`poll_briefly`), at most `SPIN` seconds and once,
-    before sleeping again: it is being written, and waking costs more than that."""
+    `deadline`; and the answer, if it is one."""
     data = b""
-    spun = False
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return data, False, None
-        if data and not spun:
-            spun = True
-            poll_briefly(fd, min(SPIN, left))
         ready, _, _ = select.select([fd], [], [], None if math.isinf(left) else left)
         if not ready:
             continue
@@ -116,7 +107,7 @@ def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict
         what = _SIGNAL_NAMES.get(sig, "a signal")
         return failed("crash", f"the module crashed the process with {what} ({name})")
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    if code == 0 and data.strip():  # a heads-up alone is no answer begun
+    if code == 0 and data:
         return failed("internal", "the sandbox could not read the validating process's "
                       f"answer ({len(data)} bytes: cut short, garbled, or two)")  # fmt: skip
     return failed("exit", f"the module ended the process (exit status {code}) before "

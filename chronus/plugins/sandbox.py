@@ -44,7 +44,6 @@ from chronus.plugins.answer import judge, wall_limit
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
 from chronus.plugins.worker import (
-    HEADS_UP,
     POOL_ENV,
     SOCKET_ENV,
     THREAD_ENV,
@@ -265,17 +264,6 @@ class _Worker:
             if left <= 0:
                 raise _WorkerGone
             select.select([fd, self._woken], [], [], left)
-
-    def heads_up(self) -> bool:
-        """Wake the next job's child ahead of its request, if its children were received
-        ahead (`HEADS_UP` down its request pipe: it polls for the rest), so that its
-        wake-up overlaps the caller's work on the request; whether it was woken."""
-        with self._receiving:
-            children = self._next
-            if isinstance(children, _Children) and children.requests[0] >= 0:
-                with contextlib.suppress(OSError):
-                    return os.write(children.requests[0], HEADS_UP) == len(HEADS_UP)
-        return False
 
     def prefetch(self, deadline: float) -> None:
         """Receive the next job's children ahead, once the worker hands them over (by
@@ -680,8 +668,6 @@ class SandboxPool:
             try:
                 with self._lock:
                     worker = self._procs.get(index)
-                if worker is not None:
-                    worker.heads_up()
                 if self._closed or worker is None or worker.ready is None or not worker.alive():
                     continue  # not warm, or to be replaced: a pool thread's business
                 request = self._request(path, name)

@@ -27,8 +27,7 @@ request and result ends, the twin's; `sealed` if both children's filters took), 
 child's request pipe, one JSON line: `{"path", "name", "time_limit", "memory_mb",
 "settings": {CheckSettings fields}, "sent_at"}`, the twin's with `"crc_only": true`, less
 what the worker was told every request carries (`POOL_ENV`); the child's answer, one JSON
-line after a `HEADS_UP` (written as soon as its work is done, before the answer is made),
-carries `"answered_at"` (`time.monotonic()`, one clock for every process: the figures
+line, carries `"answered_at"` (`time.monotonic()`, one clock for every process: the figures
 `request_ms` and `answer_ms` are the two hand-offs, `checks_ms` what lies between them).
 On stdin, from the pool, for the job under way: `{"job": n, "status": ["spare"…], "kill":
 bool}`, answered on stdout with `{"job": n, "status": {"spare": wait status or null…}}`;
@@ -56,14 +55,11 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 __all__ = [
-    "HEADS_UP",
     "POOL_ENV",
     "SOCKET_ENV",
-    "SPIN",
     "THREAD_ENV",
     "Spare",
     "main",
-    "poll_briefly",
     "reap_ended",
     "result_from_dict",
     "settings_fields",
@@ -84,16 +80,6 @@ POOL_ENV = "CHRONUS_SANDBOX_POOL"
 `{"memory_mb": …, "time_limit": …, "settings": {CheckSettings fields}}`: its spares set
 those limits and make those settings while they wait, and a request leaves out what is the
 same (it is then a path, a name and a time stamp: less to encode and decode on its clock)."""
-HEADS_UP = b" "
-"""What goes down a pipe ahead of a line that is on its way: JSON whitespace (the line stays
-one JSON value) that wakes the reader, which polls for the rest (`poll_briefly`) instead of
-sleeping again. A child writes it down its result pipe as soon as its work is done, before
-it makes its answer; the pool down a spare's request pipe as a validation begins, before
-its own work on the request."""
-SPIN = 0.0005
-"""Seconds a reader polls for the rest of a line once its first bytes came, at most once
-per line (the rest follows within ~0.1 ms; a wake-up costs ~0.2 ms here): a bound on the
-CPU a reader spends that does not grow with the time it waits."""
 
 READY = b"R"
 """What a spare writes down its result pipe once it is sealed and waits for its request."""
@@ -124,21 +110,10 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def poll_briefly(fd: int, seconds: float) -> None:
-    """Poll `fd` until it can be read or `seconds` have passed, without sleeping; yielding
-    the CPU between polls, to the writer if it waits for this CPU (2 cores, a busy machine)."""
-    until = time.monotonic() + seconds
-    while not select.select([fd], [], [], 0)[0] and time.monotonic() < until:
-        os.sched_yield()
-
-
 def _read_line(fd: int) -> bytes:
-    """One line from `fd` (blocking), without its newline; what came if EOF came first. Once
-    its first bytes came, the rest is polled for (`poll_briefly`), once."""
+    """One line from `fd` (blocking), without its newline; what came if EOF came first."""
     chunks: list[bytes] = []
     while True:
-        if len(chunks) == 1:
-            poll_briefly(fd, SPIN)
         chunk = os.read(fd, 65536)
         if not chunk:
             break
@@ -185,11 +160,8 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         settings = validation.CheckSettings(**wire["settings"]) if "settings" in wire else given
         if request.get("crc_only"):
             answer = _crc_only(request["path"], request["name"], settings)
-            write_all(write_fd, HEADS_UP)
         else:
-            checked = validation.run_checks(request["path"], request["name"], settings)
-            write_all(write_fd, HEADS_UP)
-            answer = checked.to_dict()
+            answer = validation.run_checks(request["path"], request["name"], settings).to_dict()
             sent = float(request.get("sent_at", came))
             answer["figures"].update(
                 _spent_since(usage), rehearsal_cut=float(cut), request_ms=1000 * (came - sent)

@@ -554,20 +554,6 @@ def test_limits_and_settings_changed_after_the_workers_started_are_carried_by_th
     assert looped.error_type == "timeout" and "0.5 s" in looped.error_message
 
 
-def test_a_spare_woken_ahead_of_its_request_waits_for_it_however_late() -> None:
-    # The caller's heads-up wakes the next spare; it polls for the rest only briefly.
-    with SandboxPool() as pool:
-        assert pool.wait_ready()
-        assert pool.validate(GOOD, "softclip").ok
-        (worker,) = pool.worker_list()
-        time.sleep(0.5)  # the next children, received ahead by a pool thread
-        assert worker.heads_up()
-        time.sleep(0.2)
-        result = pool.validate(GOOD, "softclip")  # a second heads-up, then the request
-        assert result.ok, result.error_message
-        assert pool.worker_list() == [worker] and pool.replaced == 0
-
-
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
