@@ -47,15 +47,17 @@ answer cost; the plain fork tells the cost of a fresh process from that of the s
 own parts. Target (issue 15): < 5 %. Each way also gives the CPU time and the minor page
 faults of its checks (in the sandbox: the child's, from its request to its answer, the
 `child_cpu_ms` and `child_minor_faults` figures; in a plain fork: the child's whole life),
-which a busy machine disturbs far less than the wall clock. Wall-clock figures on a shared
-machine are noisy: compare within one run.
+which a busy machine disturbs far less than the wall clock; the sandbox's also the CPU of the
+thread that calls `validate()` (the pool's own Python on the clock, and any wait that
+polls instead of sleeping). Wall-clock figures on a shared machine are noisy: compare within
+one run.
 
 With `--baseline OLD_TREE` (an older source tree, e.g. from `git archive`), only this: the
 latency of `validate()` in a pool of this tree and in one of the old tree, each pool in a
 process of its own (a tree's pool speaks its own worker's wire format), timed there from the
 call to the result, alternated run by run, with the second process and without it (median
-and p10), the CPU of the child's checks where the tree reports it (`child_cpu_ms`), and the
-hand-off in each pool.
+and p10), the CPU of the child's checks where the tree reports it (`child_cpu_ms`), the CPU
+of the thread that calls `validate()`, and the hand-off in each pool.
 
 Numba's cache names the Python module a kernel was compiled in, and `import_plugin` names
 that module after the plugin, so a kernel cached under one name does not load under
@@ -185,6 +187,8 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, Any]) -> N
     ways: dict[str, list[tuple[float, float, float]]] = {way: [] for way in WAYS}
     handoff: dict[str, list[float]] = {"in-process": [], "sandbox": []}
     parts: dict[str, list[float]] = {}
+    caller_cpu: list[float] = []
+    """The CPU of the thread that calls `validate()` (the pool's own work on its clock)."""
     with SandboxPool(workers=1, settings=settings) as pool:
         pool.wait_ready()
         imported = plugin_module_name(NAME, version_of(module.read_bytes()))
@@ -199,9 +203,10 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, Any]) -> N
             took, fork_ok, cpu, faults = in_a_fork(module, settings)
             ways["plain fork"].append((took, cpu, faults))
             time.sleep(pause)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             boxed = pool.validate(module, NAME)
             took = (time.perf_counter() - t0) * 1000
+            caller_cpu.append((time.thread_time() - c0) * 1000)
             cpu, faults = boxed.figures["child_cpu_ms"], boxed.figures["child_minor_faults"]
             ways["sandbox"].append((took, cpu, faults))
             add_parts(parts, boxed.figures, took)
@@ -238,7 +243,9 @@ def measure(module: Path, runs: int, pause: float, figures: dict[str, Any]) -> N
         f"in the sandbox {hand['sandbox']:.2f} ms (p10 {percentile(handoff['sandbox'], 10):.2f})"
     )
     print(handoff_parts(parts))
+    print(f"  the caller's CPU in validate(): {statistics.median(caller_cpu):.3f} ms median")
     figures.update({f"sandbox_{part}": statistics.median(v) for part, v in parts.items()})
+    figures["sandbox_caller_cpu_ms"] = statistics.median(caller_cpu)
     figures.update(
         module=module.name, runs=runs, pause_s=pause, ready_ms=ready_ms, validate_ms_p50=p50,
         validate_ms_p90=p90, validate_ms_max=max(pooled), in_process_ms=here,
@@ -305,13 +312,14 @@ from chronus.plugins.validation import CheckSettings
 with SandboxPool(workers=1, settings=CheckSettings(**json.loads(sys.argv[1]))) as pool:
     print(json.dumps(pool.wait_ready()), flush=True)
     for line in sys.stdin:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         result = pool.validate(*json.loads(line))
-        took = (time.perf_counter() - t0) * 1000
-        print(json.dumps({"ms": took, **result.to_dict()}), flush=True)
+        took, cpu = (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
+        print(json.dumps({"ms": took, "caller_cpu_ms": cpu, **result.to_dict()}), flush=True)
 """
 """A pool of whichever tree is on the path, validating the files it is sent, one JSON line
-each ([path, name]), answering each with the ms `validate()` took and the result."""
+each ([path, name]), answering each with the ms `validate()` took, the CPU of the thread
+that called it, and the result."""
 
 
 class RemotePool:
@@ -357,6 +365,7 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
         settings = CheckSettings(cross_process=cross)
         wall: dict[str, list[float]] = {"this tree": [], "baseline": []}
         cpu: dict[str, list[float]] = {"this tree": [], "baseline": []}
+        caller: dict[str, list[float]] = {"this tree": [], "baseline": []}
         handoff: dict[str, list[float]] = {"this tree": [], "baseline": []}
         parts: dict[str, dict[str, list[float]]] = {key: {} for key in cpu}
         pools = {"this tree": RemotePool(None, settings), "baseline": RemotePool(old, settings)}
@@ -368,6 +377,7 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
                     time.sleep(pause)
                     result = pools[key].validate(module, NAME)
                     wall[key].append(result["ms"])
+                    caller[key].append(result["caller_cpu_ms"])
                     assert result["ok"], (key, result["error_message"])
                     if "child_cpu_ms" in result["figures"]:
                         cpu[key].append(result["figures"]["child_cpu_ms"])
@@ -388,7 +398,8 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
             hand = statistics.median(handoff[key])
             print(
                 f"  {key:10s} {statistics.median(wall[key]):6.1f} ms (p10 "
-                f"{percentile(wall[key], 10):.1f}){child}; the hand-off ({HANDOFF.name}) "
+                f"{percentile(wall[key], 10):.1f}){child}; the caller's CPU "
+                f"{statistics.median(caller[key]):.3f} ms; the hand-off ({HANDOFF.name}) "
                 f"{hand:.2f} ms, p10 {percentile(handoff[key], 10):.2f}"
             )
             print(handoff_parts(parts[key]))
@@ -396,6 +407,9 @@ def against(module: Path, old: Path, runs: int, pause: float, figures: dict[str,
             kind = "cross" if cross else "single"
             figures[f"{tag}_{kind}_ab"] = statistics.median(wall[key])
             figures[f"{tag.replace('validate', 'handoff')}_{kind}_ab"] = hand
+            figures[f"{tag.replace('validate_ms', 'caller_cpu_ms')}_{kind}_ab"] = statistics.median(
+                caller[key]
+            )
 
 
 def main() -> None:

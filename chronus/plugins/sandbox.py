@@ -44,7 +44,7 @@ from chronus.plugins.answer import judge, wall_limit
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
 from chronus.plugins.worker import (
-    LIMITS_ENV,
+    POOL_ENV,
     SOCKET_ENV,
     THREAD_ENV,
     result_from_dict,
@@ -121,12 +121,12 @@ class _Children:
     sealed: bool
     """Whether their seccomp filters took: then no module in them can kill the worker."""
 
-    def send(self, index: int, request: dict[str, Any]) -> None:
-        """Write child `index` its request and close that pipe: a child that died meanwhile
-        is found by its ending."""
+    def send(self, index: int, line: bytes) -> None:
+        """Write child `index` its request (one line) and close that pipe: a child that died
+        meanwhile is found by its ending."""
         fd, self.requests[index] = self.requests[index], -1
         try:
-            write_all(fd, json.dumps(request).encode() + b"\n")
+            write_all(fd, line)
         except OSError:
             pass
         finally:
@@ -140,13 +140,25 @@ class _Children:
         self.requests = self.results = []
 
 
-class _Worker:
-    """One warm worker process, its pipes and its socket; used by one thread at a time."""
+@dataclass
+class _Over:
+    """A job whose end the worker is yet to be told (`_Worker.finish`), and its children's
+    pipes, closed then (closing the twin's request pipe would wake it on the caller's clock)."""
 
-    def __init__(self, memory_mb: float, time_limit: float) -> None:
+    told: dict[str, Any]
+    children: _Children | None = None
+
+
+class _Worker:
+    """One warm worker process, its pipes and its socket; used by one thread at a time.
+    `carried` is what every request of its pool carries (limits, settings): the worker is
+    told it once (`POOL_ENV`), and a request leaves out what is the same."""
+
+    def __init__(self, memory_mb: float, time_limit: float, settings: dict[str, Any]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        limits = json.dumps({"memory_mb": memory_mb, "time_limit": time_limit})
-        env = {**os.environ, **THREAD_ENV, SOCKET_ENV: str(theirs.fileno()), LIMITS_ENV: limits}
+        self.carried = {"memory_mb": memory_mb, "time_limit": time_limit, "settings": settings}
+        env = {**os.environ, **THREAD_ENV, SOCKET_ENV: str(theirs.fileno()),
+               POOL_ENV: json.dumps(self.carried)}  # fmt: skip
         try:
             self.process = subprocess.Popen(
                 [sys.executable, *WORKER_ARGS],
@@ -160,7 +172,7 @@ class _Worker:
             theirs.close()
         self.socket = ours
         self._jobs = itertools.count(1)
-        self._over: dict[str, Any] | None = None
+        self._over: _Over | None = None
         """The job whose end the worker is yet to be told (`finish`)."""
         self._over_lock = threading.Lock()  # `finish` may come from another thread
         self._writing = threading.Lock()
@@ -327,18 +339,19 @@ class _Worker:
         time_limit = float(request["time_limit"])
         asked = time.monotonic()
         children = self.children(asked + wall_limit(time_limit) + ANSWER_GRACE)
+        began = time.monotonic()
         job = self.last_job = next(self._jobs)
+        told = {"job": job, "done": True, "rehearse_next": rehearse_next}
         with self._over_lock:
-            self._over = {"job": job, "done": True, "rehearse_next": rehearse_next}
+            self._over = _Over(told, children if isinstance(children, _Children) else None)
         if isinstance(children, str):
             return _internal(children).to_dict()
         try:
-            began = time.monotonic()
             cross = bool(request["settings"].get("cross_process", True))
-            request = {**request, "sent_at": time.monotonic()}
-            children.send(0, request)
+            line = self._wire(request)
+            children.send(0, line)
             if cross:  # else the twin waits till the job is done: its exit would take a core
-                children.send(1, {**request, "crc_only": True})
+                children.send(1, line[:-2] + b', "crc_only": true}\n')
             deadline = began + wall_limit(time_limit)
             twin = children.results[1] if cross else None
             ending = self.ending(job, deadline + ANSWER_GRACE)
@@ -347,13 +360,19 @@ class _Worker:
             if not children.sealed:
                 self._answers_now(job, deadline + ANSWER_GRACE)
             result.setdefault("figures", {})["children_ms"] = 1000 * (began - asked)
-        except _WorkerLost:
-            if children.sealed:  # killed or stopped from outside (its children die with it)
-                raise _WorkerGone from None
-            raise
-        finally:
+        except BaseException as exc:
             children.close()
-        return result
+            if isinstance(exc, _WorkerLost) and children.sealed:  # killed or stopped from
+                raise _WorkerGone from None  # outside (its children die with it)
+            raise
+        return result  # its children's pipes are closed by `finish`, off the caller's clock
+
+    def _wire(self, request: dict[str, Any]) -> bytes:
+        """`request` as written down a child's pipe: one JSON line, without what the worker
+        was told every request carries, with the time it is sent (`sent_at`)."""
+        sent = {key: value for key, value in request.items() if self.carried.get(key) != value}
+        sent["sent_at"] = time.monotonic()
+        return json.dumps(sent).encode() + b"\n"
 
     def _answers_now(self, job: int, deadline: float) -> None:
         """Raise `_WorkerLost` unless the worker answers an empty question now. The children
@@ -379,14 +398,22 @@ class _Worker:
         """Tell the worker the last job (or job `job`, if it is the last) is over, if it was
         not told yet: it kills that job's children and forks the next two. A worker that
         cannot be told is dead, and replaced before the next job. From any thread."""
-        with self._over_lock:
-            over = self._over
-            if over is None or (job is not None and over["job"] != job):
-                return
-            self._over = None
+        over = self._take_over(job)
         if over is not None:
             with contextlib.suppress(_WorkerLost):
-                self._tell(over)
+                self._tell(over.told)
+            if over.children is not None:
+                over.children.close()
+
+    def _take_over(self, job: int | None = None) -> _Over | None:
+        """The last job (or job `job`, if it is the last) if the worker is yet to be told it
+        is over; it is no longer the worker's to tell."""
+        with self._over_lock:
+            over = self._over
+            if over is None or (job is not None and over.told["job"] != job):
+                return None
+            self._over = None
+        return over
 
     def stop(self) -> None:
         """SIGKILL the worker's process group; its pipes stay open (a thread may be
@@ -401,6 +428,9 @@ class _Worker:
         the thread that uses it, or once that thread is done."""
         self.stop()
         self.drop_prefetched()
+        over = self._take_over()
+        if over is not None and over.children is not None:
+            over.children.close()
         self.socket.close()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
@@ -612,9 +642,16 @@ class SandboxPool:
         return got[0]
 
     def _request(self, path: str | Path, name: str) -> dict[str, Any]:
+        return _request(path, name, self.time_limit, self.memory_mb, self._settings())
+
+    def _settings(self) -> dict[str, Any]:
+        """`settings` as a request carries them (made once: they are frozen)."""
         if self._fields is None or self._fields[0] is not self.settings:
             self._fields = (self.settings, settings_fields(self.settings))
-        return _request(path, name, self.time_limit, self.memory_mb, self._fields[1])
+        return self._fields[1]
+
+    def _new_worker(self) -> _Worker:
+        return _Worker(self.memory_mb, self.time_limit, self._settings())
 
     def _waiting(self) -> int:
         """How many validations wait for a pool thread (errands not counted)."""
@@ -668,7 +705,7 @@ class SandboxPool:
 
     def _serve(self, index: int) -> None:
         try:
-            worker = _Worker(self.memory_mb, self.time_limit)
+            worker = self._new_worker()
             with self._lock:
                 self._procs[index] = worker
         except OSError:
@@ -740,7 +777,7 @@ class SandboxPool:
             old = self._procs.get(index)
         if old is not None:
             old.kill()
-        new = _Worker(self.memory_mb, self.time_limit)
+        new = self._new_worker()
         with self._lock:
             self._procs[index] = new
             if old is not None:
@@ -768,10 +805,10 @@ def validate_file(
     and numba load first, which the result's duration leaves out). Never raises."""
     worker: _Worker | None = None
     try:
-        worker = _Worker(memory_mb, time_limit)
+        fields = settings_fields(settings or CheckSettings())
+        worker = _Worker(memory_mb, time_limit, fields)
         if not worker.wait_ready():
             return _internal(f"the sandbox worker did not start: {worker.failure}")
-        fields = settings_fields(settings or CheckSettings())
         request = _request(path, name, time_limit, memory_mb, fields)
         result = _run(worker, request)[0]
         return result or _internal("the sandbox worker was lost, not by the module's doing")

@@ -25,14 +25,15 @@ each job ahead: `{"spares": [pid, twin_pid], "sealed": bool}` with four fds (the
 request and result ends, the twin's; `sealed` if both children's filters took), or
 `{"spares": [], "error": why}` if no child starts. A request, written by the pool down a
 child's request pipe, one JSON line: `{"path", "name", "time_limit", "memory_mb",
-"settings": {CheckSettings fields}, "sent_at"}`, the twin's with `"crc_only": true`; the
-child's answer, one JSON line, carries `"answered_at"` (`time.monotonic()`, one clock for
-every process: the figures `request_ms` and `answer_ms` are the two hand-offs, `checks_ms`
-what lies between them). On stdin, from the pool, for the job under way: `{"job": n,
-"status": ["spare"…], "kill": bool}`, answered on stdout with `{"job": n, "status":
-{"spare": wait status or null…}}`; then `{"job": n, "done": true, "rehearse_next": bool}`:
-the children are killed and the next two forked (without a rehearsal if `rehearse_next` is
-false: another request follows at once, and would wait for it).
+"settings": {CheckSettings fields}, "sent_at"}`, the twin's with `"crc_only": true`, less
+what the worker was told every request carries (`POOL_ENV`); the child's answer, one JSON
+line, carries `"answered_at"` (`time.monotonic()`, one clock for every process: the figures
+`request_ms` and `answer_ms` are the two hand-offs, `checks_ms` what lies between them).
+On stdin, from the pool, for the job under way: `{"job": n, "status": ["spare"…], "kill":
+bool}`, answered on stdout with `{"job": n, "status": {"spare": wait status or null…}}`;
+then `{"job": n, "done": true, "rehearse_next": bool}`: the children are killed and the
+next two forked (without a rehearsal if `rehearse_next` is false: another request follows
+at once, and would wait for it).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 __all__ = [
-    "LIMITS_ENV",
+    "POOL_ENV",
     "SOCKET_ENV",
     "THREAD_ENV",
     "Spare",
@@ -74,10 +75,11 @@ THREAD_ENV = {
 """Set before numpy and numba load, so that the worker runs no thread of theirs."""
 SOCKET_ENV = "CHRONUS_SANDBOX_SOCKET"
 """The environment variable that tells a worker the fd of its socket to the pool."""
-LIMITS_ENV = "CHRONUS_SANDBOX_LIMITS"
-"""The environment variable that tells a worker its pool's limits, `{"memory_mb": …,
-"time_limit": …}`: its spares set them while they wait, and again only for a request
-whose limits differ."""
+POOL_ENV = "CHRONUS_SANDBOX_POOL"
+"""The environment variable that tells a worker what every request of its pool carries,
+`{"memory_mb": …, "time_limit": …, "settings": {CheckSettings fields}}`: its spares set
+those limits and make those settings while they wait, and a request leaves out what is the
+same (it is then a path, a name and a time stamp: less to encode and decode on its clock)."""
 
 READY = b"R"
 """What a spare writes down its result pipe once it is sealed and waits for its request."""
@@ -138,19 +140,24 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         die_with_parent()
         sealed = seal()["seccomp"]
         write_all(write_fd, READY if sealed else READY_UNSEALED)
-        _warm_wire(validation.CheckSettings())
+        pool = _pool_defaults()
+        given = validation.CheckSettings(**pool.get("settings", {}))
+        _warm_wire(given)
         cut = rehearse and _rehearse_until(request_fd, validation.rehearsal(whole=not twin))
         baseline = vm_size_mb()
-        limited = _expected_limits()
+        limited = _limits(pool)
         if limited is not None:
             limit(limited[0], _cpu_spent() + limited[1], baseline)
-        request = json.loads(_read_line(request_fd))
+        wire = json.loads(_read_line(request_fd))
         came = time.monotonic()
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        wanted = (float(request["memory_mb"]), float(request["time_limit"]))
+        request = {**pool, **wire}
+        wanted = _limits(request)
+        if wanted is None:
+            raise ValueError("a request without its limits")
         if wanted != limited:
             limit(wanted[0], usage.ru_utime + usage.ru_stime + wanted[1], baseline)
-        settings = validation.CheckSettings(**request.get("settings", {}))
+        settings = validation.CheckSettings(**wire["settings"]) if "settings" in wire else given
         if request.get("crc_only"):
             answer = _crc_only(request["path"], request["name"], settings)
         else:
@@ -169,11 +176,19 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         os._exit(code)
 
 
-def _expected_limits() -> tuple[float, float] | None:
-    """The pool's limits (`LIMITS_ENV`): (memory_mb, time_limit), or None if not given."""
+def _pool_defaults() -> dict[str, Any]:
+    """What every request of this worker's pool carries (`POOL_ENV`); {} if not given."""
     try:
-        given = json.loads(os.environ[LIMITS_ENV])
-        return float(given["memory_mb"]), float(given["time_limit"])
+        given = json.loads(os.environ[POOL_ENV])
+    except (KeyError, ValueError):
+        return {}
+    return given if isinstance(given, dict) else {}
+
+
+def _limits(request: dict[str, Any]) -> tuple[float, float] | None:
+    """A request's limits, (memory_mb, time_limit), or None if it has none."""
+    try:
+        return float(request["memory_mb"]), float(request["time_limit"])
     except (KeyError, ValueError, TypeError):
         return None
 

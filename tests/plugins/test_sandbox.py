@@ -540,6 +540,20 @@ def test_the_time_limit_is_the_pools_setting() -> None:
     assert took < 2.0  # not the default limit of 2 s plus the grace
 
 
+def test_limits_and_settings_changed_after_the_workers_started_are_carried_by_the_request() -> None:
+    # A worker is told its pool's limits and settings once; a request carries what differs.
+    with SandboxPool() as pool:
+        assert pool.wait_ready()
+        assert pool.validate(GOOD, "softclip").ok
+        pool.settings = CheckSettings(cpu_budget=1e-9)
+        slow = pool.validate(GOOD, "softclip")
+        pool.settings, pool.time_limit = CheckSettings(), 0.5
+        looped = pool.validate(FAULTY / "endless_loop.py", "loop")
+        assert pool.validate(GOOD, "softclip").ok
+    assert slow.error_type == "too_slow", slow.error_message
+    assert looped.error_type == "timeout" and "0.5 s" in looped.error_message
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
