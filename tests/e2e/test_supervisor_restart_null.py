@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from chronus.engine.client import EngineClient, EngineError, EngineProcess
+from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.leftovers import SHM
-from tests.processes import descendants, gone, parent
+from tests.processes import answered_after_takeover, descendants, gone, parent
 from tests.sessions import bass_line, wait_status
 from tests.stalls import StallMonitor, told_on_failure, what_happened
 
@@ -28,15 +28,6 @@ BLOCK_MS = 1000 * 128 / 48000
 
 def _segments_of(pid: int) -> list[str]:
     return [name for name in os.listdir(SHM) if f"chronus-{pid}-" in name]
-
-
-def _answered(client: EngineClient, timeout: float) -> tuple[dict[str, Any], float]:
-    """The first status the engine answers, and how long after now it came."""
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        with contextlib.suppress(EngineError):
-            return client.status(timeout=1.0), time.monotonic() - began
-    raise AssertionError(f"no /engine/status answer within {timeout} s")
 
 
 @pytest.fixture
@@ -76,7 +67,9 @@ def test_a_killed_supervisor_is_replaced_and_the_slots_play_on(engine: EnginePro
     with StallMonitor() as stalls:
         killed = time.monotonic()
         os.kill(old, signal.SIGKILL)
-        after, _ = _answered(client, 20.0)
+        after = answered_after_takeover(
+            client, lambda s: s["engine"]["supervisor"]["pid"] != old, timeout=30.0
+        )
         time.sleep(1.0)
         later = client.status()
     new = after["engine"]["supervisor"]
