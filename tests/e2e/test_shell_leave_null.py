@@ -24,6 +24,7 @@ import pytest
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
+from chronus.session.log_history import LINE_GAP_S
 from chronus.session.wav import read_wav
 from chronus.shell.app import Shell
 from chronus.shell.liveness import Liveness
@@ -119,13 +120,20 @@ def port() -> Iterator[int]:
             client.quit()
 
 
+PAUSE_S = 5 * LINE_GAP_S
+"""A player's pause between lines: commands closer than `LINE_GAP_S` in the log count as one
+line for the undo an attached shell rebuilds (a CI run saw two lines typed at once merge)."""
+
+
 def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) -> None:
     with Terminal(["--backend", "null", "--port", str(port)], tmp_path) as first:
         first.wait_for(rf"chronus on 127\.0\.0\.1:{port}")
         first.type("add a saw called bass through an acid filter\r")
         first.wait_for(r"added bass \(saw\) → acid1 → master")
+        time.sleep(PAUSE_S)
         first.type("play c2 eb2 g2 c3 on bass\r")
         first.wait_for(r"bass: pattern c2 eb2 g2 c3 \(16ths\) from bar 1")
+        time.sleep(PAUSE_S)
         first.type("make it darker\r")
         first.wait_for(r"acid1 cutoff 400 → 280 Hz")
         first.type("quit --leave\r")
