@@ -40,6 +40,7 @@ from chronus.lang.intents import (
     SetParam,
     ShellCommand,
     Snapshot,
+    Start,
     StopRecording,
     Transpose,
     Undo,
@@ -366,8 +367,9 @@ def _kept_tracks(result: Interpretation, state: PatchState) -> list[str]:
     """The track settings a line set to what they already were (`bass: pattern unchanged`)."""
     tracks = dict(state.tracks)
     out: list[str] = []
-    addresses = [message.address for message in result.messages]
-    restarted = state.transport and addresses[-2:] == ["/seq/stop", "/seq/start"]
+    restarted = state.transport and any(
+        isinstance(intent, Start) and intent.again for intent in result.intents
+    )
     if restarted:
         out.append("the transport starts again from its first beat")
     for message in result.messages:
