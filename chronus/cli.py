@@ -307,7 +307,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
         code = run_parent(settings, _prepare_supervisor, f"engine :{args.port}")
         if code is not None:
             return code
-    return _prepare_supervisor(settings, None)(None, 0)
+    return _prepare_supervisor(settings, None)(None, 0, [])
 
 
 def _engine_block(given: int | None, backend: str, device: str | None) -> tuple[int, str]:
@@ -320,7 +320,9 @@ def _engine_block(given: int | None, backend: str, device: str | None) -> tuple[
     return block, source
 
 
-def _prepare_supervisor(settings: dict[str, Any], link: Any) -> Callable[[Any, int], int]:
+def _prepare_supervisor(
+    settings: dict[str, Any], link: Any
+) -> Callable[[Any, int, list[int]], int]:
     """Start the process template of a supervisor (it warms up meanwhile: while this one
     loads, or while it waits in standby to take over); what runs the supervisor."""
     from chronus.engine.launcher import Launcher, spawn_context
@@ -337,10 +339,16 @@ def _prepare_supervisor(settings: dict[str, Any], link: Any) -> Callable[[Any, i
 
 
 def _run_supervisor(
-    settings: dict[str, Any], link: Any, launcher: Any, manifest: Any, restarts: int
+    settings: dict[str, Any],
+    link: Any,
+    launcher: Any,
+    manifest: Any,
+    restarts: int,
+    sockets: list[int],
 ) -> int:
     """Run one supervisor: start an engine, or re-attach to the running one of `manifest`
-    (under the engine's parent, which `link` leads to); its exit code."""
+    on its listening `sockets` (under the engine's parent, which `link` leads to); its exit
+    code."""
     from chronus.engine.titles import set_title
 
     port = settings["port"] if manifest is None else manifest.port
@@ -361,7 +369,8 @@ def _run_supervisor(
         if manifest is None:
             ready = supervisor.start()
         else:
-            logging.getLogger("chronus.engine").warning("%s", supervisor.reattach(manifest))
+            taken = supervisor.reattach(manifest, sockets)
+            logging.getLogger("chronus.engine").warning("%s", taken)
         starting[0] = False
         set_title(f"supervisor :{supervisor.port}")
     except EngineStartError as exc:

@@ -104,10 +104,11 @@ def _json_of(address: str, args: tuple[Arg, ...], kind: type[Any]) -> Any:
 def _connect(address: tuple[str, int], timeout: float) -> socket.socket:
     """A TCP connection to `address`; ConnectionRefusedError if nothing listens there.
 
-    While nothing listens (a supervisor being replaced), the kernel may pick the engine's own
-    port as this connection's local one (the port is in the ephemeral range) and connect it
-    to itself: what it sends then comes back as the reply. Such a connection is aborted (no
-    TIME_WAIT, which would keep the new supervisor from listening on the port) and refused.
+    While nothing listens (an engine stopped; a supervisor being replaced keeps its port,
+    which the engine's parent holds), the kernel may pick the port as this connection's local
+    one (it is in the ephemeral range) and connect it to itself: what it sends then comes
+    back as the reply. Such a connection is aborted (no TIME_WAIT, which would keep the port
+    from an engine started again) and refused.
     """
     sock = socket.create_connection(address, timeout=max(timeout, 0.001))
     if sock.getsockname()[:2] != sock.getpeername()[:2]:
@@ -222,8 +223,7 @@ class EngineClient:
         return EngineError(
             f"no answer from the engine at {self.address[0]}:{self.address[1]} "
             f"({why}); is `chronus engine` running? (one whose supervisor is being replaced "
-            "answers again within a second; what was sent to it meanwhile over UDP is lost: "
-            "send it again)"
+            "answers again within a second, and applies what was sent to it meanwhile)"
         )
 
     def request(self, address: str, timeout: float = 2.0) -> tuple[Arg, ...]:

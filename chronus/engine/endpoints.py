@@ -58,6 +58,11 @@ def too_large_text(size: int) -> str:
     )
 
 
+def _refusal() -> bytes:
+    """What a TCP connection over the cap gets before it is closed."""
+    return encode_raw("/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one")
+
+
 def _ask_for_drops(udp: socket.socket) -> bool:
     """Ask the kernel to count the datagrams it drops (Linux); whether it will."""
     if not sys.platform.startswith("linux"):
@@ -174,9 +179,7 @@ class OscEndpoints:
         OSError if either is taken; its text says who holds the port (`port_owner`).
         """
         peers = peers or PeerFilter()
-        refusal = encode_raw(
-            "/error", "", f"too many OSC connections ({MAX_CONNECTIONS} open); close one"
-        )
+        refusal = _refusal()
         if port:
             udp, streams = _claim(host, port, refusal, peers)
             return cls(udp, streams, peers, rates, _more_udp(host, port))
@@ -193,6 +196,26 @@ class OscEndpoints:
                 raise
             return cls(udp, streams, peers, rates, _more_udp(host, bound))
         raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
+
+    @classmethod
+    def adopt(
+        cls,
+        sockets: list[socket.socket],
+        peers: PeerFilter | None = None,
+        rates: PeerRates | None = None,
+    ) -> OscEndpoints:
+        """Serve on sockets bound already (`held_sockets`: those of a supervisor that died,
+        in the order of `sockets()`): the TCP listener, then the UDP sockets."""
+        peers = peers or PeerFilter()
+        listener, udp, *more = sockets
+        if listener.type != socket.SOCK_STREAM or udp.type != socket.SOCK_DGRAM:
+            raise OSError(errno.EINVAL, "the held sockets are not a TCP listener and UDP")
+        streams = StreamServer(listener, _refusal(), allowed=peers.allows)
+        return cls(udp, streams, peers, rates, tuple(more))
+
+    def sockets(self) -> list[socket.socket]:
+        """The listening sockets, for another supervisor to `adopt`: TCP, then UDP."""
+        return [self.streams.sock, *self.udps]
 
     @property
     def kernel_drops(self) -> int:

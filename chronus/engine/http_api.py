@@ -77,6 +77,30 @@ class HttpApi:
         api._thread.start()
         return api
 
+    @classmethod
+    def adopt(
+        cls,
+        registry: PluginRegistry,
+        sock: socket.socket,
+        allows: Callable[[str], bool] | None = None,
+    ) -> HttpApi:
+        """Serve on a listening socket bound already (that of a supervisor that died, which
+        the engine's parent held: `held_sockets`)."""
+        kind = _Server6 if sock.family == socket.AF_INET6 else _Server
+        server = kind(sock.getsockname(), _Handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = sock
+        server.server_address = sock.getsockname()
+        server.server_activate()  # listen() again on a listening socket changes nothing
+        api = server.api = cls(server, registry, allows)
+        api._thread.start()
+        return api
+
+    @property
+    def socket(self) -> socket.socket:
+        """The listening socket, for another supervisor to `adopt`."""
+        return self._server.socket
+
     @property
     def address(self) -> tuple[str, int]:
         """The host and the port actually bound."""

@@ -4,9 +4,10 @@
 long-lived engine process hangs under (the slots, the audio I/O, the CPU stampers, forked
 from the supervisor's template), so they do not die with a supervisor; each holds
 `die_with_parent` towards this process, so they all die with it. It keeps one supervisor
-warm in standby (imported, waiting), keeps the last `Manifest` the running one handed it,
-and when the running one dies of a signal, gives the manifest to the standby, which
-re-attaches to the running engine (see `Supervisor.reattach`). It reaps every child and
+warm in standby (imported, waiting), keeps the last `Manifest` the running one handed it
+and the engine's listening sockets (`held_sockets`), and when the running one dies of a
+signal, gives both to the standby, which re-attaches to the running engine (see
+`Supervisor.reattach`). It reaps every child and
 tells the supervisor their exit codes (`reaped.py`). A supervisor that exits by itself
 (quit, a failed start) ends the engine with its code. See docs/SUPERVISION.md.
 """
@@ -27,6 +28,7 @@ from multiprocessing.context import SpawnContext
 from types import FrameType
 from typing import Any, Final
 
+from chronus.engine.held_sockets import SOCKETS, close_all, hand_down, take
 from chronus.engine.launcher import spawn_context
 from chronus.engine.leftovers import TAG_ENV, engine_tag
 from chronus.engine.lifecycle import become_subreaper, die_with_parent
@@ -43,9 +45,10 @@ STOP_WAIT_S: Final = 3.0
 """How long the children left at the end are given to exit after SIGTERM, before SIGKILL."""
 _KEPT_CODES: Final = 64
 
-SupervisorRun = Callable[["Manifest | None", int], int]
+SupervisorRun = Callable[["Manifest | None", int, list[int]], int]
 """Runs one prepared supervisor: the manifest of the engine to re-attach to (None: start
-one) and how many supervisors died before it; its exit code."""
+one), how many supervisors died before it, and the engine's listening sockets the parent
+holds (descriptors; none for a new engine); its exit code."""
 SupervisorMain = Callable[[dict[str, Any], Connection], SupervisorRun]
 """Prepares one supervisor (its settings, its link to the parent), before it is told to go:
 a standby starts its process template then, so that it is warm when it takes over."""
@@ -72,10 +75,12 @@ class _Supervisor:
         self.handed = False
         """Whether it has handed the parent a manifest (it serves)."""
 
-    def go(self, manifest: Manifest | None, restarts: int) -> None:
-        """Start serving: a new engine, or the running one of `manifest`."""
+    def go(self, manifest: Manifest | None, restarts: int, sockets: list[int]) -> None:
+        """Start serving: a new engine, or the running one of `manifest` on its `sockets`
+        (descriptors held for it, `held_sockets`)."""
         try:
-            self.link.send((manifest, restarts))
+            self.link.send((manifest, restarts, len(sockets)))
+            hand_down(self.link, sockets)
         except OSError:
             pass  # it died: the reaping says so
 
@@ -96,11 +101,12 @@ def _supervisor_main(
     run = target(settings, link)
     try:
         link.send(("warm",))
-        manifest, restarts = link.recv()
+        manifest, restarts, count = link.recv()
+        sockets = take(link, count)
     except (EOFError, OSError):
         return
     try:
-        code = run(manifest, restarts)
+        code = run(manifest, restarts, sockets)
     except KeyboardInterrupt:  # stopped while it started (it shut down what had started)
         code = 130
     # It shut down all it started; tearing the interpreter down (numba, LLVM) was measured
@@ -145,6 +151,8 @@ class _Parent:
         self._settings = settings
         self._target = target
         self.manifest: Manifest | None = None
+        self.sockets: list[int] = []
+        """The engine's listening sockets, held across supervisors (`held_sockets`)."""
         self.restarts = 0
         self._deaths: deque[float] = deque()
         self._codes: deque[tuple[int, int]] = deque(maxlen=_KEPT_CODES)
@@ -154,7 +162,7 @@ class _Parent:
 
     def run(self, wake: int, stopping: list[bool]) -> int:
         current, standby = self._new(), None
-        current.go(None, 0)
+        current.go(None, 0, [])
         told = False
         try:
             while True:
@@ -196,10 +204,11 @@ class _Parent:
                     current.pid, _death(code), self.restarts + 1,
                 )  # fmt: skip
                 current, standby = standby or self._new(), None
-                current.go(self.manifest, self.restarts)
+                current.go(self.manifest, self.restarts, self.sockets)
                 tell(current.link, list(self._codes))  # those of its workers that died meanwhile
                 told = False
         finally:
+            close_all(self.sockets)  # the port is free at once for the next engine
             self._stop_all()
 
     def _read(self, current: _Supervisor) -> None:
@@ -210,6 +219,9 @@ class _Parent:
                     self.manifest = word[1]
                     current.handed = True
                     set_title(f"engine :{self.manifest.port}")
+                elif word[0] == SOCKETS:
+                    close_all(self.sockets)
+                    self.sockets = take(current.link, word[1])
                 elif word[0] == "warm":
                     current.warm = True
         except (EOFError, OSError):

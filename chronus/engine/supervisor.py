@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import selectors
+import socket
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ from chronus.engine.cpu_watch import CpuWatch
 from chronus.engine.dated import DatedBundles, clock_reading
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
+from chronus.engine.held_sockets import hand_up
 from chronus.engine.hosted import HostedModules
 from chronus.engine.http_api import PUBLISH_EVERY_S, HttpApi, is_loopback
 from chronus.engine.io_keeper import IoKeeper
@@ -300,6 +302,7 @@ class Supervisor:
             )  # fmt: skip
         if c.http is not None:
             self._open_http(*c.http, peers)
+        self._hold_sockets()
         self._open_midi(c.host)
         self._io_counters = SharedCounters.create(unique_name("io"), IoField.SIZE)
         self._control = SharedCounters.create(unique_name("control"), ControlField.SIZE)
@@ -559,6 +562,18 @@ class Supervisor:
 
     # re-attaching -----------------------------------------------------------------------------
 
+    def _hold_sockets(self) -> None:
+        """Give the engine's parent the OSC sockets (and the HTTP API's, last) to hold, so
+        that the ports outlive this supervisor and the one that takes over serves on them
+        (`held_sockets`)."""
+        if self._link is None or self._osc is None:
+            return
+        http = [self._http.socket] if self._http is not None else []
+        try:
+            hand_up(self._link, [*self._osc.sockets(), *http])
+        except OSError:
+            self._link = None  # the parent is gone: this process dies with it
+
     def _hand_down(self) -> None:
         """Give the engine's parent the manifest again if the processes changed since."""
         if self._link is None:
@@ -637,23 +652,33 @@ class Supervisor:
             midi=midi,
         )
 
-    def reattach(self, manifest: Manifest) -> str:
+    def reattach(self, manifest: Manifest, sockets: list[int] | None = None) -> str:
         """Take over a running engine whose supervisor died: its shared memory, its OSC
-        port, its slots (a keeper rebuilt from the manifest and the command rings, the patch
-        from the active slot's state), its audio I/O, the session log and a recording in
-        progress; return the line to log. The slots and the I/O play on meanwhile.
+        port (the listening `sockets` the parent held, else bound again), its slots (a
+        keeper rebuilt from the manifest and the command rings, the patch from the active
+        slot's state), its audio I/O, the session log and a recording in progress; return
+        the line to log. The slots and the I/O play on meanwhile.
         """
         c, m = self.config, manifest
         self._boot, self._started_ns = m.boot, m.started_ns
         self._load_env_modules()
         self._pool = self._start_pool()
+        held = [socket.socket(fileno=fd) for fd in sockets or ()]
+        http = held.pop() if held and c.http is not None else None
         try:
             peers = PeerFilter(c.allow)
-            self._osc = OscEndpoints.open(m.host, m.port, peers, PeerRates(c.peer_rate))
+            if held:
+                self._osc = OscEndpoints.adopt(held, peers, PeerRates(c.peer_rate))
+            else:
+                self._osc = OscEndpoints.open(m.host, m.port, peers, PeerRates(c.peer_rate))
         except (OSError, ValueError) as exc:
             raise EngineStartError(f"cannot listen on {m.host}:{m.port} again: {exc}") from exc
-        if c.http is not None:
+        if http is not None:
+            self._http = HttpApi.adopt(self.registry, http, peers.permits)
+        elif c.http is not None:
             self._open_http(*c.http, peers)
+        if not held:
+            self._hold_sockets()
         self._open_midi(m.host)
         self._io_counters = SharedCounters.attach(m.io_counters, IoField.SIZE)
         self._control = SharedCounters.attach(m.control, ControlField.SIZE)
@@ -712,7 +737,7 @@ class Supervisor:
         if midi is not None and self._midi is not None:
             self._midi.resume(midi)
         self._hand_down()
-        held = sum(seat.worker is not None for seat in self._keeper.seats)
+        holding = sum(seat.worker is not None for seat in self._keeper.seats)
         if refused:
             log.error("plugins the slots use that this supervisor cannot hold: %s",
                       "; ".join(refused))  # fmt: skip
@@ -723,12 +748,12 @@ class Supervisor:
                 skipped,
             )
         self._keeper.report(
-            f"the supervisor was replaced at sample {sample}; the new one holds {held} slots",
+            f"the supervisor was replaced at sample {sample}; the new one holds {holding} slots",
             "engine",
         )
         return (
             f"a new supervisor took the running engine over at sample {sample} "
-            f"(osc={m.host}:{self.port}, {held} slots, {len(self.patch.modules)} modules, "
+            f"(osc={m.host}:{self.port}, {holding} slots, {len(self.patch.modules)} modules, "
             f"{len(m.plugins) - len(refused)} plugins, {rehosted} isolated modules re-hosted, "
             f"the audio I/O {m.io or 'dead: restarting'})"
         )
