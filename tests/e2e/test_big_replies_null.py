@@ -26,6 +26,7 @@ from chronus.lang.context import Context
 from chronus.lang.interpreter import Interpreter
 from chronus.protocol import encode_raw, parse_packet, validate
 from chronus.shell.app import Shell, run_shell
+from tests.ports import unused_port
 from tests.sessions import LANED, lane_values, slots_running, wait_status, wide_patch
 from tests.stalls import told_on_failure, what_happened
 
@@ -220,8 +221,8 @@ def test_every_address_works_over_tcp_and_errors_raise(big: EngineProcess) -> No
 
 
 def test_a_restarted_engine_gets_its_port_back_and_clients_reconnect(tmp_path: Path) -> None:
-    first = EngineProcess(port=0, backend="null").boot()
-    port = first.port
+    port = unused_port()  # out of the ephemeral range: no connection takes it in between
+    first = EngineProcess(port=port, backend="null").boot()
     client = EngineClient("127.0.0.1", port)
     try:
         assert client.dump()["modules"] == {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,17 +24,12 @@ from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
 from tests.blocks import differing_blocks
 from tests.conftest import require_jack
+from tests.ports import unused_port
 from tests.terminal import Terminal, tmux_available
 
 pytestmark = [pytest.mark.realtime, pytest.mark.slow]
 
 BLOCK = 128
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind(("127.0.0.1", 0))
-        return int(udp.getsockname()[1])
 
 
 def _playhead(screen: str) -> tuple[float, str]:
@@ -59,7 +53,7 @@ def test_a_session_at_the_prompt_in_a_real_terminal_on_jack(tmp_path: Path) -> N
     require_jack()
     if not tmux_available():
         pytest.fail("tmux is not installed (.ci/run installs it)")
-    port = _free_port()
+    port = unused_port()
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),

@@ -29,18 +29,9 @@ from chronus.session.wav import read_wav
 from chronus.shell.app import Shell
 from chronus.shell.liveness import Liveness
 from chronus.shell.starting import Gate
-from tests.shell.fake_engine import _twin_sockets
+from tests.ports import unused_port
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]|\r")
-
-
-def _free_port() -> int:
-    """A port free for UDP and TCP alike (the engine listens on both)."""
-    udp, tcp = _twin_sockets()
-    port = int(udp.getsockname()[1])
-    udp.close()
-    tcp.close()
-    return port
 
 
 class Terminal:
@@ -113,7 +104,7 @@ def _answers(port: int) -> bool:
 @pytest.fixture
 def port() -> Iterator[int]:
     """A free port; whatever engine is left on it at the end is stopped."""
-    number = _free_port()
+    number = unused_port()
     yield number
     if _answers(number):
         with EngineClient("127.0.0.1", number) as client:

@@ -14,7 +14,7 @@ from chronus.session.recording import last_take, takes_made
 from chronus.session.stamped_log import StampedLog
 from chronus.shell.app import Shell
 from chronus.shell.leaving import attach_context, attached_line, find_engine, left_playing
-from tests.e2e.test_shell_leave_null import _free_port
+from tests.ports import unused_port
 from tests.shell.fake_engine import FakeEngine
 
 
@@ -62,7 +62,7 @@ def test_an_empty_engine_has_no_focus() -> None:
 
 
 def test_no_engine_on_the_port_is_none() -> None:
-    assert find_engine(_free_port()) is None
+    assert find_engine(unused_port()) is None
 
 
 def test_leaving_says_how_to_come_back() -> None:
