@@ -41,11 +41,14 @@ def hand_down(link: Connection, fds: Sequence[int]) -> None:
 
 def take(link: Connection, count: int) -> list[int]:
     """The `count` descriptors sent next over `link`, not inherited by what this process
-    starts."""
+    starts; none if the sender died before it sent them (the next supervisor binds again)."""
     if count <= 0:
         return []
-    with socket.socket(fileno=os.dup(link.fileno())) as carrier:
-        fds = reduction.recvfds(carrier, count)
+    try:
+        with socket.socket(fileno=os.dup(link.fileno())) as carrier:
+            fds = reduction.recvfds(carrier, count)
+    except (EOFError, RuntimeError, OSError):
+        return []
     for fd in fds:
         os.set_inheritable(fd, False)
     return list(fds)
