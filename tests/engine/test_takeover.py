@@ -85,15 +85,15 @@ def test_without_a_matching_line_those_after_its_sample_are_missing(tmp_path: Pa
     assert _missing(tmp_path, [], {}) == [7, 8, 9, 10]  # a new log holds none of them
 
 
-def test_a_client_with_no_answer_is_told_what_a_restart_loses() -> None:
-    """No process listens on the port (as while a supervisor is replaced): the error says
-    the commands sent over UDP meanwhile are lost."""
+def test_a_client_with_no_answer_is_told_what_a_restart_does_with_its_commands() -> None:
+    """No answer on the port: the error says an engine whose supervisor is being replaced
+    answers again soon and applies what was sent meanwhile (its parent holds the port)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with EngineClient("127.0.0.1", port) as client:
         client.send([CUTOFF])
-        with pytest.raises(EngineError, match="over UDP is lost: send it again"):
+        with pytest.raises(EngineError, match="applies what was sent to it meanwhile"):
             client.sync(timeout=0.2)
 
 
