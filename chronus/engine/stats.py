@@ -27,8 +27,10 @@ __all__ = [
     "SlotField",
     "checkpoint_table",
     "decision_table",
+    "io_between_callbacks",
     "recent_timings",
     "record_timing",
+    "settled_io",
     "summary",
     "timing_median",
     "timing_percentiles",
@@ -240,6 +242,39 @@ class IoField(IntEnum):
 
 HANDING_US_BITS: Final = 20
 """The low bits of `IoField.HANDING`: the callback's start in µs, modulo about a second."""
+SETTLE_WAIT_NS: Final = 5_000_000
+"""How long `settled_io` waits for the I/O to end a callback: a callback takes ~50 µs, up
+to `audio_io.BURST_WAIT_NS` more in a burst; one that never ends died inside it."""
+
+
+def io_between_callbacks(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | None:
+    """A copy of the audio I/O's counters `values` as they stood between two callbacks, or
+    None if a callback was under way while it was taken.
+
+    A callback writes `HANDING` (its block *k*) first and `CONSUMED` (*k* + 1) after its
+    counts of block *k* (sounding, underrun, covered), so counters read one by one may count
+    a block the clock has not passed yet (416 blocks played, 417 sounding). The copy is
+    whole when `CONSUMED` stood still while it was taken and no callback had begun since
+    (`HANDING`'s block is below `CONSUMED`; `HANDING` 0: none has begun yet).
+    """
+    consumed = int(values[IoField.CONSUMED])
+    copy = values.copy()
+    handing = int(values[IoField.HANDING])
+    if int(values[IoField.CONSUMED]) != consumed:
+        return None
+    if handing and handing >> HANDING_US_BITS >= consumed:
+        return None
+    return copy
+
+
+def settled_io(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """`io_between_callbacks`, waiting for the callback under way to end (at most
+    `SETTLE_WAIT_NS`; then the counters as they are)."""
+    deadline = time.monotonic_ns() + SETTLE_WAIT_NS
+    while (copy := io_between_callbacks(values)) is None:
+        if time.monotonic_ns() > deadline:
+            return values.copy()
+    return copy
 
 
 def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: int) -> None:

@@ -30,7 +30,7 @@ from chronus.engine.announce import LINK_NAME, Announcer
 from chronus.engine.audio_io import IoConfig
 from chronus.engine.commit import DEFAULT_CROSSFADE_MS, CommitError, CommitFlow, CommitResult
 from chronus.engine.cpu_watch import CpuWatch
-from chronus.engine.dated import DatedBundles, clock_reading
+from chronus.engine.dated import DatedBundles
 from chronus.engine.endpoints import OscEndpoints
 from chronus.engine.files import DEFAULT_FOLDER, FilesFolder
 from chronus.engine.held_sockets import hand_up
@@ -78,6 +78,7 @@ from chronus.engine.stats import (
     IoField,
     SlotField,
     recent_timings,
+    settled_io,
     summary,
     timing_median,
     timing_percentiles,
@@ -1585,15 +1586,13 @@ class Supervisor:
         c = self.config
         io: dict[str, Any] = {}
         if self._io_counters is not None:
-            v = self._io_counters.values
-            while (clock := clock_reading(v)) is None:
-                pass  # the count moves once a period: the next pair is read whole
+            v = settled_io(self._io_counters.values)  # the counts agree with the clock
             io = summary(self._io_counters, IoField)
             io.update(
                 backend=self.backend_kind,
                 device=self.backend_description,
                 realtime=bool(v[IoField.REALTIME]),
-                blocks_played=clock[0],
+                blocks_played=int(v[IoField.CONSUMED]),
                 sounding_blocks=int(v[IoField.SOUNDING_BLOCKS]),
                 last_onset_age_s=(
                     round((time.monotonic_ns() - int(v[IoField.LAST_ONSET_NS])) / 1e9, 3)
@@ -1615,7 +1614,7 @@ class Supervisor:
                 callback=timing_percentiles(v, IoField.TIMING_COUNT),
                 device_latency_ms=round(int(v[IoField.DEVICE_LATENCY_US]) / 1000.0, 3),
                 last_onset_ns=int(v[IoField.LAST_ONSET_NS]),
-                last_block_ns=clock[1],
+                last_block_ns=int(v[IoField.LAST_BLOCK_NS]),
                 **(self._io.status() if self._io is not None else {}),
             )
         keeper = self._keeper

@@ -167,6 +167,30 @@ def test_status_is_json_with_the_documented_fields(null_engine: EngineProcess) -
         assert {"heavy_renders", "held_renders", "slow_wakes"} <= set(slot)
 
 
+def test_every_status_counts_sounding_blocks_up_to_the_blocks_played(
+    null_engine: EngineProcess,
+) -> None:
+    """While a held note sounds in every block, each status's played, sounding and underrun
+    counts move together: a status read while the I/O counted a block it had not yet
+    passed said one sounding block too many (a test then found a silent block that the
+    recording did not have)."""
+    with null_engine.client() as client:
+        client.send([
+            validate("/patch/create", ("drone", "saw")),
+            validate("/patch/connect", ("drone", "master")),
+            validate("/note/drone", (45, 100)),
+        ])  # fmt: skip
+        client.sync()
+        time.sleep(0.2)
+        apart = set()
+        for _ in range(400):
+            io = client.status()["io"]
+            apart.add(io["blocks_played"] - io["sounding_blocks"] - io["underruns"])
+        client.send([validate("/patch/remove", ("drone",))])
+        client.sync()
+    assert len(apart) == 1, apart
+
+
 def test_engine_survives_a_storm_of_junk_datagrams(null_engine: EngineProcess) -> None:
     import random
 

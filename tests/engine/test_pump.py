@@ -11,9 +11,10 @@ import multiprocessing as mp
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.synchronize import Semaphore
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ from chronus.engine.stats import (
     UNDERRUN_LOG_ENTRIES,
     ControlField,
     IoField,
+    io_between_callbacks,
     underrun_cause,
     underrun_log,
 )
@@ -553,3 +555,72 @@ def test_the_allocation_check_can_fail(rig: Rig) -> None:
         tracemalloc.stop()
     assert sum(d.size_diff for d in after.compare_to(before, "filename")) > 0
     del kept
+
+
+class _Watched(np.ndarray):
+    """The I/O's counters, calling `seen` after each write the pump makes: every point at
+    which another process (the supervisor's status) may read them."""
+
+    seen: Callable[[], None]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.seen()
+
+
+@dataclass
+class _Counters:
+    values: npt.NDArray[np.int64]
+
+
+def test_a_reading_between_callbacks_counts_only_the_blocks_the_clock_has_passed(
+    rig: Rig,
+) -> None:
+    rig.publish(0, 0)
+    rig.run()  # block 0 unwatched: from here on `HANDING` names a block a callback began
+    plain = rig.v
+    readings: list[tuple[tuple[int, int, int], npt.NDArray[np.int64] | None]] = []
+
+    def seen() -> None:
+        one_by_one = (
+            int(plain[IoField.CONSUMED]),
+            int(plain[IoField.SOUNDING_BLOCKS]),
+            int(plain[IoField.UNDERRUNS]),
+        )
+        readings.append((one_by_one, io_between_callbacks(plain)))
+
+    watched = plain.view(_Watched)
+    watched.seen = seen
+    pump = BlockPump(rig.rings, rig.tap, _Counters(watched), rig.control, rig.wakes)  # type: ignore[arg-type]
+    sounding = {0: True}
+    underruns: set[int] = set()
+    for k, flag in [(1, True), (2, False), (3, True), (4, None), (5, True), (6, True)]:
+        if flag is None:
+            rig.skip(0, k)  # neither seat has it: an underrun
+            underruns.add(k)
+        else:
+            rig.publish(0, k, flag)
+            sounding[k] = flag
+        pump.pump(rig.out)
+
+    def counts(consumed: int) -> tuple[int, int, int]:
+        return (
+            consumed,
+            sum(sounding.get(k, False) for k in range(consumed)),
+            sum(k in underruns for k in range(consumed)),
+        )
+
+    whole = [copy for _, copy in readings if copy is not None]
+    for copy in whole:
+        taken = (
+            int(copy[IoField.CONSUMED]),
+            int(copy[IoField.SOUNDING_BLOCKS]),
+            int(copy[IoField.UNDERRUNS]),
+        )
+        assert taken == counts(taken[0])
+    assert {int(copy[IoField.CONSUMED]) for copy in whole} == set(range(2, 8))  # after each
+    # Read one by one, the counters were a block ahead of the clock at some points: what
+    # the status reported before (a sounding block too many at the start of a span).
+    ahead = [read for read, _ in readings if read != counts(read[0])]
+    assert any(read[1] > counts(read[0])[1] for read in ahead)
+    assert any(read[2] > counts(read[0])[2] for read in ahead)

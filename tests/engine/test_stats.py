@@ -1,15 +1,19 @@
-"""The counters' layout: the timing window sits where both field tables say, over no field."""
+"""The counters' layout: the timing window sits where both field tables say, over no field;
+and the I/O's counters read between two callbacks."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from chronus.engine.stats import (
+    HANDING_US_BITS,
     TIMING_WINDOW,
     IoField,
     SlotField,
+    io_between_callbacks,
     recent_timings,
     record_timing,
+    settled_io,
     timing_percentiles,
 )
 
@@ -42,3 +46,19 @@ def test_heavy_and_held_renders_survive_timings() -> None:
         record_timing(values, SlotField.TIMING_COUNT, 7 + n)
     assert values[SlotField.HEAVY_RENDERS] == 3
     assert values[SlotField.HELD_RENDERS] == 5
+
+
+def test_a_callback_under_way_makes_no_reading_and_one_never_ended_is_not_waited_for() -> None:
+    values = np.zeros(int(IoField.SIZE), dtype=np.int64)
+    reading = io_between_callbacks(values)
+    assert reading is not None and not reading.any()  # no callback has begun yet
+    values[IoField.CONSUMED] = 5
+    values[IoField.SOUNDING_BLOCKS] = 5
+    values[IoField.HANDING] = 4 << HANDING_US_BITS | 123  # block 4 handed over, done
+    reading = io_between_callbacks(values)
+    assert reading is not None and reading[IoField.SOUNDING_BLOCKS] == 5
+    values[IoField.HANDING] = 5 << HANDING_US_BITS | 456  # block 5 begun: its counts move
+    values[IoField.SOUNDING_BLOCKS] = 6
+    assert io_between_callbacks(values) is None
+    # An I/O that died inside that callback never ends it: the counters as they are.
+    np.testing.assert_array_equal(settled_io(values), values)
