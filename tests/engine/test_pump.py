@@ -8,7 +8,6 @@ positions moved and who was woken.
 from __future__ import annotations
 
 import multiprocessing as mp
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -431,10 +430,17 @@ def test_in_a_burst_the_callback_waits_for_the_block_a_slot_is_finishing(
 ) -> None:
     monkeypatch.setattr(audio_io_module, "BURST_WAIT_NS", 10**9)  # however slow this host is
     pump = _burst_pump(rig)
-    late = threading.Timer(0.001, rig.publish, (1, 0))  # the standby, 1 ms on
-    late.start()
+    sleep = time.sleep
+
+    def standby_finishes_meanwhile(seconds: float) -> None:
+        # Published as the callback waits, not after a timer: a timer fired before the
+        # callback began on a loaded host (the block on time: no wait, no save).
+        rig.publish(1, 0)
+        sleep(seconds)
+
+    monkeypatch.setattr(audio_io_module.time, "sleep", standby_finishes_meanwhile)
     pump.pump(rig.out)
-    late.join()
+    monkeypatch.undo()
     np.testing.assert_array_equal(rig.out, block_of(0, 1))
     assert int(rig.v[IoField.UNDERRUNS]) == 0
     assert int(rig.v[IoField.COVERED]) == 1
