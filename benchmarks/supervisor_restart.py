@@ -9,6 +9,11 @@ lost meanwhile (`lost`: the audio I/O's underruns from just before the kill to
 1 s after the answer), set against the host stalls a SCHED_FIFO 99 sleeper on each CPU saw
 in that time (`tests/stalls.py`). The target (issue 17): 0 blocks lost, an answer within 1 s.
 
+`gap_sent` / `gap_applied`: from the kill until the answer, a second client sends a
+`/patch/create` of a silent module over UDP every 10 ms; how many of those modules the new
+supervisor's patch holds (they are removed again after each kill). Since the parent holds the
+engine's sockets across supervisors, datagrams sent in the gap wait for the new one.
+
 `renewal_ms` is how long until neither slot process is one the dead supervisor started (the
 new one replaces them with workers it has a pipe to, one at a time, from a warm spare: a
 commit waits for that). `--busy N` runs N busy loops meanwhile, a loaded host.
@@ -33,6 +38,7 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +57,30 @@ from tests.stalls import StallMonitor
 
 BLOCK_MS = 1000 * 128 / 48000
 POLL_S = 0.01
+
+
+@contextlib.contextmanager
+def _sending_in_the_gap(engine: EngineProcess, kill: int) -> Iterator[list[str]]:
+    """Send a `/patch/create` over UDP every `POLL_S` while the block runs; the names sent."""
+    sent: list[str] = []
+    done = threading.Event()
+    sender = EngineClient(engine.host, engine.port)
+
+    def send() -> None:
+        while not done.is_set():
+            name = f"gap{kill}x{len(sent)}"
+            sender.send([validate("/patch/create", (name, "sine"))])
+            sent.append(name)
+            done.wait(POLL_S)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        yield sent
+    finally:
+        done.set()
+        thread.join()
+        sender.close()
 
 
 def _answer_s(client: EngineClient, timeout: float = 30.0) -> tuple[float, dict[str, Any]]:
@@ -188,6 +218,8 @@ def main() -> None:
         lost: list[int] = []
         stalls: list[int] = []
         renewals: list[float | None] = []
+        gap_sent: list[int] = []
+        gap_applied: list[int] = []
         busy = contextlib.ExitStack()
         try:
             busy.enter_context(_busy_loops(args.busy))
@@ -202,7 +234,8 @@ def main() -> None:
                 with StallMonitor() as host:
                     last_kill = time.monotonic()
                     os.kill(before["engine"]["supervisor"]["pid"], signal.SIGKILL)
-                    answered, after = _answer_s(client)
+                    with _sending_in_the_gap(engine, kill) as sent:
+                        answered, after = _answer_s(client)
                     taken, stamp = _command_s(client, kill)
                     applied = _applied_s(client, stamp, after["engine"]["block"])
                     if args.isolated:
@@ -212,6 +245,12 @@ def main() -> None:
                               f"{hosts[-1]:.0f} ms", file=sys.stderr)  # fmt: skip
                     time.sleep(1.0)
                     later = client.status()
+                modules = client.dump(timeout=10.0)["modules"]
+                kept = [name for name in sent if name in modules]
+                client.send([validate("/patch/remove", (name,)) for name in kept])
+                client.sync(timeout=10.0)
+                gap_sent.append(len(sent))
+                gap_applied.append(len(kept))
                 renewed = _renewed_at(client, adopted)
                 renewals.append(None if renewed is None else 1e3 * (renewed - last_kill))
                 assert after["engine"]["supervisor"]["restarts"] == kill + 1
@@ -227,7 +266,8 @@ def main() -> None:
                     f"after {commands[-1]:.0f} ms and heard from {applies[-1]:.0f} ms; "
                     f"{lost[-1]} blocks "
                     f"lost (host stalls could explain {stalls[-1]}); {played} sounding blocks "
-                    f"since; slots renewed after {_ms(renewals[-1])}",
+                    f"since; slots renewed after {_ms(renewals[-1])}; of {gap_sent[-1]} "
+                    f"datagrams sent until the answer {gap_applied[-1]} applied",
                     file=sys.stderr,
                 )
         finally:
@@ -240,7 +280,8 @@ def main() -> None:
             f"{statistics.median(commands):.0f} ms, max {max(commands):.0f} ms; heard median "
             f"{statistics.median(applies):.0f} ms, max {max(applies):.0f} ms; "
             f"blocks lost {sum(lost)} (host stalls could "
-            f"explain {sum(stalls)}); engine exit code {code}; load {load:.1f}"
+            f"explain {sum(stalls)}); datagrams sent in the gap {sum(gap_sent)}, applied "
+            f"{sum(gap_applied)}; engine exit code {code}; load {load:.1f}"
         )
         figures.update(
             kills=args.kills,
@@ -257,6 +298,8 @@ def main() -> None:
             load=load,
             busy_loops=args.busy,
             renewal_ms=renewals,
+            gap_sent=sum(gap_sent),
+            gap_applied=sum(gap_applied),
         )
         print(f"slots renewed after: {', '.join(map(_ms, renewals))} (busy loops: {args.busy})")
         if hosts:

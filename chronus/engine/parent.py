@@ -7,9 +7,9 @@ from the supervisor's template), so they do not die with a supervisor; each hold
 warm in standby (imported, waiting), keeps the last `Manifest` the running one handed it
 and the engine's listening sockets (`held_sockets`), and when the running one dies of a
 signal, gives both to the standby, which re-attaches to the running engine (see
-`Supervisor.reattach`). It reaps every child and
-tells the supervisor their exit codes (`reaped.py`). A supervisor that exits by itself
-(quit, a failed start) ends the engine with its code. See docs/SUPERVISION.md.
+`Supervisor.reattach`). It reaps every child and tells the supervisor their exit codes
+(`reaped.py`). A supervisor that exits by itself (quit, a failed start) ends the engine with
+its code. See docs/SUPERVISION.md.
 """
 
 from __future__ import annotations
