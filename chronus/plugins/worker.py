@@ -94,11 +94,13 @@ WARM_IMPORTS = ("chronus.dsp.catalog", "chronus.plugins.confine", "chronus.plugi
 """What every validation uses, the built-in modules' kernels among it."""
 
 
-def result_from_dict(data: dict[str, Any]) -> Any:
-    """A `ValidationResult` from its `to_dict()`."""
+def result_from_dict(data: dict[str, Any], duration: float | None = None) -> Any:
+    """A `ValidationResult` from its `to_dict()` (its `duration` replaced, if given)."""
     from chronus.plugins.result import ValidationResult
 
     fields = {**data, "params": tuple(data.get("params", ()))}
+    if duration is not None:
+        fields["duration"] = duration
     fields["figures"] = {k: float(v) for k, v in fields.get("figures", {}).items()}
     return ValidationResult(**fields)
 
