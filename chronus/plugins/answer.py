@@ -21,7 +21,8 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
+from json.scanner import make_scanner
+from typing import Any, cast
 
 from chronus.plugins.ladspa.reference import split_reference
 
@@ -78,7 +79,21 @@ def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | 
                 return data, True, answer
 
 
+_scan_once: Callable[[str, int], tuple[Any, int]] = make_scanner(cast(Any, json.JSONDecoder()))
+"""One JSON value at an index of a text, as `json.loads` scans it (the same decoder)."""
+
+
 def _parse(data: bytes) -> dict[str, Any] | None:
+    """`data` as a JSON object, or None. A line as a child writes it (UTF-8, a newline at
+    its end) is scanned at once: no guess at its encoding, none of the layers of
+    `json.loads`, which it would pass the same way; anything else goes through them."""
+    try:
+        text = data.decode()
+        parsed, end = _scan_once(text, 0)
+        if end == len(text) - 1 and text[end] == "\n" and isinstance(parsed, dict):
+            return parsed
+    except (ValueError, StopIteration):  # UnicodeDecodeError is a ValueError
+        pass
     try:
         parsed = json.loads(data)
     except ValueError:

@@ -468,6 +468,24 @@ def _close_all(*fds: int) -> None:
             os.close(fd)
 
 
+_ABSOLUTE: dict[str | Path, str] = {}
+"""Absolute paths validated, as `os.path.abspath` writes them (at most `_ABSOLUTE_KEPT`)."""
+_ABSOLUTE_KEPT = 256
+
+
+def _absolute(path: str | Path) -> str:
+    """`path` made absolute (`os.path.abspath`, 20 µs on a validation's clock); an absolute
+    one is remembered: its form depends on nothing but itself (not the working directory)."""
+    known = _ABSOLUTE.get(path)
+    if known is None:
+        known = os.path.abspath(path)
+        if os.path.isabs(path):
+            if len(_ABSOLUTE) >= _ABSOLUTE_KEPT:
+                _ABSOLUTE.clear()
+            _ABSOLUTE[path] = known
+    return known
+
+
 def _carried(time_limit: float, memory_mb: float, settings: dict[str, Any]) -> dict[str, Any]:
     """What a request carries besides the file's path and the plugin's name."""
     return {"memory_mb": memory_mb, "time_limit": time_limit, "settings": settings}
@@ -485,7 +503,7 @@ def _run(
     is to run on another), and whether the worker is still usable."""
     began = time.monotonic()
     try:
-        answer = worker.run(os.path.abspath(path), name, carried, rehearse_next)
+        answer = worker.run(_absolute(path), name, carried, rehearse_next)
     except _WorkerGone:
         return None, False
     except _WorkerLost:

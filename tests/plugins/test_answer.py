@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from chronus.plugins import answer
 from chronus.plugins.answer import judge
 from chronus.plugins.sandbox import SandboxPool
 
@@ -100,6 +101,33 @@ def test_a_child_that_gives_no_readable_answer_gives_a_clean_error(
 def test_an_answer_is_taken_as_the_child_wrote_it(spawn: list[_Child]) -> None:
     assert _judge(spawn, "answers") == ANSWER
     assert _judge(spawn, "answers", "renders_the_same") == ANSWER
+
+
+LINES = [
+    json.dumps({**ANSWER, "error_message": 'é \\ " 🎛'}, ensure_ascii=False).encode() + b"\n",
+    json.dumps(ANSWER).encode(),  # no newline: at EOF
+    b" " + json.dumps(ANSWER).encode() + b"\n",
+    b"\xef\xbb\xbf" + json.dumps(ANSWER).encode() + b"\n",  # a byte order mark
+    json.dumps(ANSWER).encode("utf-16") + b"\n\x00",
+    json.dumps(ANSWER).encode() + b"\n\n",
+    json.dumps(ANSWER).encode() + b" x\n",
+    json.dumps(ANSWER).encode() * 2 + b"\n",
+    b'{"a": NaN, "b": [1, 2.5e300, null]}\n',
+    b"[1, 2]\n",
+    b'{"ok": tru\n',
+    b"\xff{}\n",
+    b"",
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_an_answer_is_parsed_as_json_loads_parses_it(line: bytes) -> None:
+    try:
+        loaded = json.loads(line)
+    except ValueError:
+        loaded = None
+    expected = loaded if isinstance(loaded, dict) else None
+    assert answer._parse(line) == expected
 
 
 def test_a_child_that_answers_but_never_ends_is_killed_at_the_deadline(

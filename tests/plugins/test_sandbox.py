@@ -574,6 +574,18 @@ def test_a_request_from_the_template_is_the_line_json_would_write(path: str) -> 
     assert set(json.loads(wire(worker, path, "x", equal))) == {"path", "name", "sent_at"}
 
 
+def test_a_path_is_made_absolute_as_abspath_does_a_relative_one_from_the_directory_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        assert sandbox._absolute("m.py") == str(tmp_path / folder / "m.py")
+    odd = f"{tmp_path}//x/./../m.py"
+    for path in (odd, odd, Path(odd), Path(odd)):  # the second time remembered
+        assert sandbox._absolute(path) == os.path.abspath(odd) == str(tmp_path / "m.py")
+
+
 def test_a_path_with_quotes_backslashes_and_accents_reaches_the_child(
     pool: SandboxPool, tmp_path: Path
 ) -> None:
