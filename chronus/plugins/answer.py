@@ -14,17 +14,16 @@ child ended: its wait status, which only its parent (the worker) can give, asked
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import select
 import signal
 import time
 from collections.abc import Callable
-from json.scanner import make_scanner
-from typing import Any, cast
+from typing import Any
 
 from chronus.plugins.ladspa.reference import split_reference
+from chronus.plugins.worker import json_object
 
 __all__ = ["WALL_FACTOR", "Ending", "failed", "judge", "read_until", "wall_limit"]
 
@@ -71,34 +70,12 @@ def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | 
             continue
         chunk = os.read(fd, 65536)
         if not chunk:
-            return data, True, _parse(data)
+            return data, True, json_object(data)
         data += chunk
         if data.endswith(b"\n") and data.count(b"\n") == 1:
-            answer = _parse(data)
+            answer = json_object(data)
             if answer is not None:
                 return data, True, answer
-
-
-_scan_once: Callable[[str, int], tuple[Any, int]] = make_scanner(cast(Any, json.JSONDecoder()))
-"""One JSON value at an index of a text, as `json.loads` scans it (the same decoder)."""
-
-
-def _parse(data: bytes) -> dict[str, Any] | None:
-    """`data` as a JSON object, or None. A line as a child writes it (UTF-8, a newline at
-    its end) is scanned at once: no guess at its encoding, none of the layers of
-    `json.loads`, which it would pass the same way; anything else goes through them."""
-    try:
-        text = data.decode()
-        parsed, end = _scan_once(text, 0)
-        if end == len(text) - 1 and text[end] == "\n" and isinstance(parsed, dict):
-            return parsed
-    except (ValueError, StopIteration):  # UnicodeDecodeError is a ValueError
-        pass
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict[str, Any]:

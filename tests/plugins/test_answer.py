@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from chronus.plugins import answer
 from chronus.plugins.answer import judge
 from chronus.plugins.sandbox import SandboxPool
+from chronus.plugins.worker import json_line, json_object
 
 GOOD = Path(__file__).parent / "faulty" / "good.py"
 ANSWER = {"ok": True, "error_type": "", "error_message": "", "figures": {"render_crc32": 7.0}}
@@ -127,7 +127,15 @@ def test_an_answer_is_parsed_as_json_loads_parses_it(line: bytes) -> None:
     except ValueError:
         loaded = None
     expected = loaded if isinstance(loaded, dict) else None
-    assert answer._parse(line) == expected
+    assert json_object(line) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [ANSWER, {"é": 'a "b" \\ 🎛', "n": [1, 2.5e300, None, float("nan"), -0.0], "x": {}}, {}],
+)
+def test_a_line_is_written_as_json_dumps_writes_it(message: dict[str, object]) -> None:
+    assert json_line(message) == json.dumps(message).encode() + b"\n"
 
 
 def test_a_child_that_answers_but_never_ends_is_killed_at_the_deadline(
