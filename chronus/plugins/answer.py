@@ -14,7 +14,6 @@ child ended: its wait status, which only its parent (the worker) can give, asked
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import select
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chronus.plugins.ladspa.reference import split_reference
+from chronus.plugins.worker import json_object
 
 __all__ = ["WALL_FACTOR", "Ending", "failed", "judge", "read_until", "wall_limit"]
 
@@ -70,20 +70,12 @@ def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | 
             continue
         chunk = os.read(fd, 65536)
         if not chunk:
-            return data, True, _parse(data)
+            return data, True, json_object(data)
         data += chunk
         if data.endswith(b"\n") and data.count(b"\n") == 1:
-            answer = _parse(data)
+            answer = json_object(data)
             if answer is not None:
                 return data, True, answer
-
-
-def _parse(data: bytes) -> dict[str, Any] | None:
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict[str, Any]:

@@ -37,6 +37,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quoted
 from pathlib import Path
 from typing import Any
 
@@ -122,15 +123,16 @@ class _Children:
     """Whether their seccomp filters took: then no module in them can kill the worker."""
 
     def send(self, index: int, line: bytes) -> None:
-        """Write child `index` its request (one line) and close that pipe: a child that died
-        meanwhile is found by its ending."""
-        fd, self.requests[index] = self.requests[index], -1
+        """Write child `index` its request (one line); a child that died meanwhile is found
+        by its ending. The pipe stays open till `close` (the worker's `finish`, off the
+        caller's clock): the child reads one line and no more."""
+        fd = self.requests[index]
         try:
-            write_all(fd, line)
+            written = os.write(fd, line)
+            if written < len(line):  # a path longer than the pipe takes at once
+                write_all(fd, line[written:])
         except OSError:
             pass
-        finally:
-            os.close(fd)
 
     def close(self) -> None:
         """Close what is still open; once."""
@@ -151,12 +153,12 @@ class _Over:
 
 class _Worker:
     """One warm worker process, its pipes and its socket; used by one thread at a time.
-    `carried` is what every request of its pool carries (limits, settings): the worker is
-    told it once (`POOL_ENV`), and a request leaves out what is the same."""
+    `carried` is what every request of its pool carries (limits, settings, `_carried`): the
+    worker is told it once (`POOL_ENV`), and a request leaves out what is the same."""
 
-    def __init__(self, memory_mb: float, time_limit: float, settings: dict[str, Any]) -> None:
+    def __init__(self, carried: dict[str, Any]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.carried = {"memory_mb": memory_mb, "time_limit": time_limit, "settings": settings}
+        self.carried = carried
         env = {**os.environ, **THREAD_ENV, SOCKET_ENV: str(theirs.fileno()),
                POOL_ENV: json.dumps(self.carried)}  # fmt: skip
         try:
@@ -204,6 +206,10 @@ class _Worker:
     def alive(self) -> bool:
         """Whether the process still runs."""
         return self.process.poll() is None
+
+    def reaped(self) -> bool:
+        """Whether the process was found gone already (no system call: `alive` asks)."""
+        return self.process.returncode is not None
 
     def _line(self, deadline: float) -> dict[str, Any] | None:
         """The next JSON line from the worker, or None (dead, silent past `deadline`,
@@ -331,12 +337,16 @@ class _Worker:
 
         return ask
 
-    def run(self, request: dict[str, Any], rehearse_next: bool) -> dict[str, Any]:
-        """One job in the children the worker handed over: the result as a dict. Raises
+    def run(
+        self, path: str, name: str, carried: dict[str, Any], rehearse_next: bool
+    ) -> dict[str, Any]:
+        """One job in the children the worker handed over: validate file `path` as plugin
+        `name` under `carried` (a pool's `_carried`); the result as a dict. Raises
         `_WorkerLost` if the worker died or stopped answering. The worker is told the job is
         over by `finish` (the caller has its result first), or at the next `run`."""
-        self.finish()
-        time_limit = float(request["time_limit"])
+        if self._over is not None:  # told already by a pool thread, as a rule
+            self.finish()
+        time_limit = float(carried["time_limit"])
         asked = time.monotonic()
         children = self.children(asked + wall_limit(time_limit) + ANSWER_GRACE)
         began = time.monotonic()
@@ -347,16 +357,17 @@ class _Worker:
         if isinstance(children, str):
             return _internal(children).to_dict()
         try:
-            cross = bool(request["settings"].get("cross_process", True))
-            line = self._wire(request)
+            if not children.sealed and not self.alive():  # else its job finds it dead itself
+                raise _WorkerGone
+            cross = bool(carried["settings"].get("cross_process", True))
+            line = self._wire(path, name, carried)
             children.send(0, line)
             if cross:  # else the twin waits till the job is done: its exit would take a core
                 children.send(1, line[:-2] + b', "crc_only": true}\n')
             deadline = began + wall_limit(time_limit)
             twin = children.results[1] if cross else None
             ending = self.ending(job, deadline + ANSWER_GRACE)
-            result = judge(children.results[0], twin, deadline, time_limit,
-                           str(request["path"]), ending)  # fmt: skip
+            result = judge(children.results[0], twin, deadline, time_limit, path, ending)
             if not children.sealed:
                 self._answers_now(job, deadline + ANSWER_GRACE)
             result.setdefault("figures", {})["children_ms"] = 1000 * (began - asked)
@@ -367,10 +378,17 @@ class _Worker:
             raise
         return result  # its children's pipes are closed by `finish`, off the caller's clock
 
-    def _wire(self, request: dict[str, Any]) -> bytes:
-        """`request` as written down a child's pipe: one JSON line, without what the worker
-        was told every request carries, with the time it is sent (`sent_at`)."""
-        sent = {key: value for key, value in request.items() if self.carried.get(key) != value}
+    def _wire(self, path: str, name: str, carried: dict[str, Any]) -> bytes:
+        """The request as written down a child's pipe: one JSON line, `path`, `name`, what of
+        `carried` the worker was not told at its start, and the time it is sent (`sent_at`).
+        Carried as the worker was told (the same object, as a rule), it is spliced into a
+        template, as `json.dumps` would write it: no dict, no encoder on the caller's clock."""
+        if carried is self.carried:
+            return (f'{{"path": {_quoted(path)}, "name": {_quoted(name)}, '
+                    f'"sent_at": {time.monotonic()!r}}}\n').encode()  # fmt: skip
+        sent: dict[str, Any] = {"path": path, "name": name}
+        sent.update((key, value) for key, value in carried.items()
+                    if self.carried.get(key) != value)  # fmt: skip
         sent["sent_at"] = time.monotonic()
         return json.dumps(sent).encode() + b"\n"
 
@@ -450,26 +468,42 @@ def _close_all(*fds: int) -> None:
             os.close(fd)
 
 
-def _request(path: str | Path, name: str, time_limit: float, memory_mb: float,
-             settings: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    return {
-        "path": os.path.abspath(str(path)),
-        "name": name,
-        "time_limit": time_limit,
-        "memory_mb": memory_mb,
-        "settings": settings,
-    }
+_ABSOLUTE: dict[str | Path, str] = {}
+"""Absolute paths validated, as `os.path.abspath` writes them (at most `_ABSOLUTE_KEPT`)."""
+_ABSOLUTE_KEPT = 256
+
+
+def _absolute(path: str | Path) -> str:
+    """`path` made absolute (`os.path.abspath`, 20 µs on a validation's clock); an absolute
+    one is remembered: its form depends on nothing but itself (not the working directory)."""
+    known = _ABSOLUTE.get(path)
+    if known is None:
+        known = os.path.abspath(path)
+        if os.path.isabs(path):
+            if len(_ABSOLUTE) >= _ABSOLUTE_KEPT:
+                _ABSOLUTE.clear()
+            _ABSOLUTE[path] = known
+    return known
+
+
+def _carried(time_limit: float, memory_mb: float, settings: dict[str, Any]) -> dict[str, Any]:
+    """What a request carries besides the file's path and the plugin's name."""
+    return {"memory_mb": memory_mb, "time_limit": time_limit, "settings": settings}
 
 
 def _run(
-    worker: _Worker, request: dict[str, Any], rehearse_next: bool = True
+    worker: _Worker,
+    path: str | Path,
+    name: str,
+    carried: dict[str, Any],
+    rehearse_next: bool = True,
 ) -> tuple[ValidationResult | None, bool]:
-    """One job on a ready worker: the result (None if the worker was lost in a way the job
-    cannot have caused, `_WorkerGone`: the job is to run on another), and whether the worker
-    is still usable."""
+    """One job on a ready worker: file `path` as plugin `name` under `carried`. The result
+    (None if the worker was lost in a way the job cannot have caused, `_WorkerGone`: the job
+    is to run on another), and whether the worker is still usable."""
     began = time.monotonic()
     try:
-        answer = worker.run(request, rehearse_next)
+        answer = worker.run(_absolute(path), name, carried, rehearse_next)
     except _WorkerGone:
         return None, False
     except _WorkerLost:
@@ -484,7 +518,7 @@ def _run(
                                 error_message="the sandbox worker died while validating "
                                 "(the module killed it?)"), False  # fmt: skip
     try:
-        return result_from_dict({**answer, "duration": took}), True
+        return result_from_dict(answer, duration=took), True
     except (TypeError, ValueError) as exc:
         return _internal(f"the sandbox answered nonsense: {exc}", took), True
 
@@ -508,9 +542,12 @@ class SandboxPool:
         self.time_limit = float(time_limit)
         self.memory_mb = float(memory_mb)
         self.settings = settings or CheckSettings()
-        self._fields: tuple[CheckSettings, dict[str, Any]] | None = None
-        """`settings` and their fields as a request carries them (made once: they are frozen)."""
-        self._jobs: queue.Queue[_Job | _Finish | _Replace | None] = queue.Queue()
+        self._made: tuple[CheckSettings, float, float, dict[str, Any]] | None = None
+        """`settings`, `time_limit`, `memory_mb` and what a request carries of them
+        (`_carried`, made again only when one of them changes)."""
+        self._jobs: queue.SimpleQueue[_Job | _Finish | _Replace | None] = queue.SimpleQueue()
+        self._queued = 0
+        """How many validations wait in `_jobs` for a pool thread (under `_lock`)."""
         self._lock = threading.Lock()
         self._busy = [threading.Lock() for _ in range(self.workers)]
         """Held by whichever thread runs a job on that worker (a pool thread or a caller)."""
@@ -615,6 +652,7 @@ class SandboxPool:
             _call(done, _internal("the sandbox pool is closed"))
             return
         self.start()
+        self._count_queued(1)
         self._jobs.put((path, name, done))
         if self._closed:  # closed meanwhile: nobody may take it
             self._drain()
@@ -641,22 +679,27 @@ class SandboxPool:
         finished.wait()
         return got[0]
 
-    def _request(self, path: str | Path, name: str) -> dict[str, Any]:
-        return _request(path, name, self.time_limit, self.memory_mb, self._settings())
-
-    def _settings(self) -> dict[str, Any]:
-        """`settings` as a request carries them (made once: they are frozen)."""
-        if self._fields is None or self._fields[0] is not self.settings:
-            self._fields = (self.settings, settings_fields(self.settings))
-        return self._fields[1]
+    def _carried(self) -> dict[str, Any]:
+        """What every request carries now (limits, settings): one object while they stay
+        the same, which a worker started with them is told once (see `_Worker._wire`)."""
+        made = self._made
+        if (made is None or made[0] is not self.settings or made[1] != self.time_limit
+                or made[2] != self.memory_mb):  # fmt: skip
+            fields = settings_fields(self.settings)
+            made = self._made = (self.settings, self.time_limit, self.memory_mb,
+                                 _carried(self.time_limit, self.memory_mb, fields))  # fmt: skip
+        return made[3]
 
     def _new_worker(self) -> _Worker:
-        return _Worker(self.memory_mb, self.time_limit, self._settings())
+        return _Worker(self._carried())
 
     def _waiting(self) -> int:
         """How many validations wait for a pool thread (errands not counted)."""
-        with self._jobs.mutex:
-            return sum(isinstance(job, tuple) for job in self._jobs.queue)
+        return self._queued
+
+    def _count_queued(self, change: int) -> None:
+        with self._lock:
+            self._queued += change
 
     def _in_caller(self, path: str | Path, name: str) -> ValidationResult | None:
         """The validation run in this (the caller's) thread on an idle warm worker; None if
@@ -668,12 +711,12 @@ class SandboxPool:
             try:
                 with self._lock:
                     worker = self._procs.get(index)
-                if self._closed or worker is None or worker.ready is None or not worker.alive():
+                if self._closed or worker is None or worker.ready is None or worker.reaped():
                     continue  # not warm, or to be replaced: a pool thread's business
-                request = self._request(path, name)
+                # (a worker dead and not yet reaped is found by the job: `_WorkerGone`)
                 result: ValidationResult | None
                 try:
-                    result, usable = _run(worker, request, self._waiting() == 0)
+                    result, usable = _run(worker, path, name, self._carried(), self._queued == 0)
                 except Exception as exc:  # as in a pool thread: a bug here, not the module's
                     result, usable = _bug(exc), False
                 if usable:  # its kills and forks, off this clock
@@ -701,6 +744,7 @@ class SandboxPool:
             if isinstance(job, _Replace):
                 job.done.set()
             elif isinstance(job, tuple):
+                self._count_queued(-1)
                 _call(job[2], _internal("the sandbox pool is closed"))
 
     def _serve(self, index: int) -> None:
@@ -723,6 +767,8 @@ class SandboxPool:
                             self._replace(job.index)
                 job.done.set()
                 continue
+            if job is not None:
+                self._count_queued(-1)
             if job is None or self._closed:
                 if job is not None:
                     _call(job[2], _internal("the sandbox pool is closed"))
@@ -747,15 +793,15 @@ class SandboxPool:
         if not worker.wait_ready():
             self._replace(index)
             return _internal(f"a sandbox worker did not start: {worker.failure}")
-        request = self._request(path, name)
-        result, usable = _run(worker, request, self._waiting() == 0)  # a job waiting
-        # would wait for the next children's rehearsal
+        carried = self._carried()
+        result, usable = _run(worker, path, name, carried, self._queued == 0)  # a job
+        # waiting would wait for the next children's rehearsal
         if result is None and not self._closed:  # lost not by the job's doing: on a new one
             worker = self._replace(index)
             if not worker.wait_ready():
                 self._replace(index)
                 return _internal(f"a sandbox worker did not start: {worker.failure}")
-            result, usable = _run(worker, request, self._waiting() == 0)
+            result, usable = _run(worker, path, name, carried, self._queued == 0)
         if self._closed:
             return _internal("the sandbox pool was closed during the validation")
         if not usable:
@@ -805,12 +851,11 @@ def validate_file(
     and numba load first, which the result's duration leaves out). Never raises."""
     worker: _Worker | None = None
     try:
-        fields = settings_fields(settings or CheckSettings())
-        worker = _Worker(memory_mb, time_limit, fields)
+        carried = _carried(time_limit, memory_mb, settings_fields(settings or CheckSettings()))
+        worker = _Worker(carried)
         if not worker.wait_ready():
             return _internal(f"the sandbox worker did not start: {worker.failure}")
-        request = _request(path, name, time_limit, memory_mb, fields)
-        result = _run(worker, request)[0]
+        result = _run(worker, path, name, carried)[0]
         return result or _internal("the sandbox worker was lost, not by the module's doing")
     except Exception as exc:
         return _internal(f"sandbox: {type(exc).__name__}: {exc}")

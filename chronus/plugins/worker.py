@@ -52,13 +52,17 @@ import sys
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from json.encoder import encode_basestring_ascii
+from json.scanner import make_scanner
+from typing import Any, BinaryIO, cast
 
 __all__ = [
     "POOL_ENV",
     "SOCKET_ENV",
     "THREAD_ENV",
     "Spare",
+    "json_line",
+    "json_object",
     "main",
     "reap_ended",
     "result_from_dict",
@@ -94,13 +98,59 @@ WARM_IMPORTS = ("chronus.dsp.catalog", "chronus.plugins.confine", "chronus.plugi
 """What every validation uses, the built-in modules' kernels among it."""
 
 
-def result_from_dict(data: dict[str, Any]) -> Any:
-    """A `ValidationResult` from its `to_dict()`."""
+def result_from_dict(data: dict[str, Any], duration: float | None = None) -> Any:
+    """A `ValidationResult` from its `to_dict()` (its `duration` replaced, if given)."""
     from chronus.plugins.result import ValidationResult
 
     fields = {**data, "params": tuple(data.get("params", ()))}
+    if duration is not None:
+        fields["duration"] = duration
     fields["figures"] = {k: float(v) for k, v in fields.get("figures", {}).items()}
     return ValidationResult(**fields)
+
+
+_scan_once: Callable[[str, int], tuple[Any, int]] = make_scanner(cast(Any, json.JSONDecoder()))
+"""One JSON value at an index of a text, as `json.loads` scans it (the same decoder)."""
+
+
+def _dumps_encoder() -> Callable[[Any, int], list[str]] | None:
+    """The C encoder `json.dumps` makes at each call, made once; None where there is none."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    separators = (": ", ", ")  # json.dumps's, with its other defaults below
+    encoder: Callable[[Any, int], list[str]] = make(
+        {}, json.JSONEncoder().default, encode_basestring_ascii, None, *separators, False, False,
+        True)  # fmt: skip
+    return encoder
+
+
+_encode = _dumps_encoder()
+
+
+def json_object(data: bytes) -> dict[str, Any] | None:
+    """`data` as a JSON object, as `json.loads` takes it, or None if it is not one. A line as
+    the pool and its children write them (UTF-8, a newline at its end or none) is scanned at
+    once: no guess at its encoding, none of the layers of `json.loads`, which it would pass
+    the same way (less on a validation's clock); anything else goes through them."""
+    try:
+        text = data.decode()
+        parsed, end = _scan_once(text, 0)
+        if (end == len(text) or text[end:] == "\n") and isinstance(parsed, dict):
+            return parsed
+    except (ValueError, StopIteration):  # UnicodeDecodeError is a ValueError
+        pass
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def json_line(message: dict[str, Any]) -> bytes:
+    """`message` as `json.dumps` writes it, and a newline."""
+    text = json.dumps(message) if _encode is None else "".join(_encode(message, 0))
+    return text.encode() + b"\n"
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -148,8 +198,10 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         limited = _limits(pool)
         if limited is not None:
             limit(limited[0], _cpu_spent() + limited[1], baseline)
-        wire = json.loads(_read_line(request_fd))
+        wire = json_object(_read_line(request_fd))
         came = time.monotonic()
+        if wire is None:
+            raise ValueError("a request that is not a JSON object")
         usage = resource.getrusage(resource.RUSAGE_SELF)
         request = {**pool, **wire}
         wanted = _limits(request)
@@ -169,7 +221,7 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         answer["answered_at"] = time.monotonic()
         if not request.get("crc_only"):
             answer["figures"]["checks_ms"] = 1000 * (answer["answered_at"] - came)
-        write_all(write_fd, json.dumps(answer).encode() + b"\n")  # whole at its newline
+        write_all(write_fd, json_line(answer))  # whole at its newline
         os.close(write_fd)  # the answer is whole now, before the process is torn down
         code = 0
     finally:
@@ -210,10 +262,10 @@ def _warm_wire(settings: Any) -> None:
 
     request = {"path": "", "name": "", "time_limit": 1.0, "memory_mb": 1.0,
                "settings": settings_fields(settings), "sent_at": time.monotonic()}  # fmt: skip
-    json.loads(json.dumps(request).encode() + b"\n")
+    json_object(json_line(request))
     answer = ValidationResult(ok=True, figures={"blocks": 1.0}).to_dict()
     answer["answered_at"] = time.monotonic()
-    json.dumps(answer).encode()
+    json_line(answer)
     resource.getrusage(resource.RUSAGE_SELF)
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from chronus.plugins.answer import judge
 from chronus.plugins.sandbox import SandboxPool
+from chronus.plugins.worker import json_line, json_object
 
 GOOD = Path(__file__).parent / "faulty" / "good.py"
 ANSWER = {"ok": True, "error_type": "", "error_message": "", "figures": {"render_crc32": 7.0}}
@@ -100,6 +101,41 @@ def test_a_child_that_gives_no_readable_answer_gives_a_clean_error(
 def test_an_answer_is_taken_as_the_child_wrote_it(spawn: list[_Child]) -> None:
     assert _judge(spawn, "answers") == ANSWER
     assert _judge(spawn, "answers", "renders_the_same") == ANSWER
+
+
+LINES = [
+    json.dumps({**ANSWER, "error_message": 'é \\ " 🎛'}, ensure_ascii=False).encode() + b"\n",
+    json.dumps(ANSWER).encode(),  # no newline: at EOF
+    b" " + json.dumps(ANSWER).encode() + b"\n",
+    b"\xef\xbb\xbf" + json.dumps(ANSWER).encode() + b"\n",  # a byte order mark
+    json.dumps(ANSWER).encode("utf-16") + b"\n\x00",
+    json.dumps(ANSWER).encode() + b"\n\n",
+    json.dumps(ANSWER).encode() + b" x\n",
+    json.dumps(ANSWER).encode() * 2 + b"\n",
+    b'{"a": NaN, "b": [1, 2.5e300, null]}\n',
+    b"[1, 2]\n",
+    b'{"ok": tru\n',
+    b"\xff{}\n",
+    b"",
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_an_answer_is_parsed_as_json_loads_parses_it(line: bytes) -> None:
+    try:
+        loaded = json.loads(line)
+    except ValueError:
+        loaded = None
+    expected = loaded if isinstance(loaded, dict) else None
+    assert json_object(line) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [ANSWER, {"é": 'a "b" \\ 🎛', "n": [1, 2.5e300, None, float("nan"), -0.0], "x": {}}, {}],
+)
+def test_a_line_is_written_as_json_dumps_writes_it(message: dict[str, object]) -> None:
+    assert json_line(message) == json.dumps(message).encode() + b"\n"
 
 
 def test_a_child_that_answers_but_never_ends_is_killed_at_the_deadline(

@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -552,6 +554,49 @@ def test_limits_and_settings_changed_after_the_workers_started_are_carried_by_th
         assert pool.validate(GOOD, "softclip").ok
     assert slow.error_type == "too_slow", slow.error_message
     assert looped.error_type == "timeout" and "0.5 s" in looped.error_message
+
+
+@pytest.mark.parametrize("path", ["/m/fold.py", '/m/a "quoted" \\ dir/é ü 🎛/fold\n.py'])
+def test_a_request_from_the_template_is_the_line_json_would_write(path: str) -> None:
+    # The worker's own limits and settings: a template spliced; others: what differs, encoded.
+    told = {"memory_mb": 512.0, "time_limit": 2.0, "settings": {"cross_process": True}}
+    worker: Any = SimpleNamespace(carried=told)
+    line = sandbox._Worker._wire(worker, path, "fold_2", told)
+    sent = json.loads(line)
+    assert line == (json.dumps({"path": path, "name": "fold_2", "sent_at": sent["sent_at"]})
+                    + "\n").encode()  # fmt: skip
+    assert sent["sent_at"] <= time.monotonic() and line.isascii() and line.count(b"\n") == 1
+    other = {**told, "time_limit": 0.5}
+    wire = sandbox._Worker._wire
+    assert set(json.loads(wire(worker, path, "y", other))) == {"path", "name", "time_limit",
+                                                               "sent_at"}  # fmt: skip
+    equal = {**told}  # equal but not the worker's own object: nothing differs
+    assert set(json.loads(wire(worker, path, "x", equal))) == {"path", "name", "sent_at"}
+
+
+def test_a_path_is_made_absolute_as_abspath_does_a_relative_one_from_the_directory_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        assert sandbox._absolute("m.py") == str(tmp_path / folder / "m.py")
+    odd = f"{tmp_path}//x/./../m.py"
+    for path in (odd, odd, Path(odd), Path(odd)):  # the second time remembered
+        assert sandbox._absolute(path) == os.path.abspath(odd) == str(tmp_path / "m.py")
+
+
+def test_a_path_with_quotes_backslashes_and_accents_reaches_the_child(
+    pool: SandboxPool, tmp_path: Path
+) -> None:
+    folder = tmp_path / 'a "quoted" \\ dir é 🎛'
+    folder.mkdir()
+    good = _write(folder / "good.py", GOOD.read_bytes())
+    broken = _write(folder / "broken.py", (FAULTY / "syntax_error.py").read_bytes())
+    result = pool.validate(good, "softclip")
+    assert result.ok and result.module_class == "SoftClip", result.error_message
+    failed = pool.validate(broken, "broken")
+    assert failed.error_type == "syntax_error" and "line 4" in failed.error_message
 
 
 def _write(path: Path, data: bytes) -> Path:
