@@ -101,11 +101,12 @@ def _more_udp(host: str, port: int) -> tuple[socket.socket, ...]:
     return tuple(more)
 
 
-def _taken(exc: OSError, port: int) -> OSError:
-    """`exc`, or for a port in use, an error that says who holds it."""
+def _taken(exc: OSError, port: int, kind: str) -> OSError:
+    """`exc`, or for a port in use (for `kind`, TCP or UDP), an error that says who holds
+    it."""
     if exc.errno != errno.EADDRINUSE:
         return exc
-    return OSError(errno.EADDRINUSE, in_use_text(port))
+    return OSError(errno.EADDRINUSE, f"{in_use_text(port)} ({kind})")
 
 
 def _claim(
@@ -121,7 +122,7 @@ def _claim(
     try:
         streams = StreamServer.listen(host, port, refusal, peers.allows)
     except OSError as exc:
-        raise _taken(exc, port) from exc
+        raise _taken(exc, port, "TCP") from exc
     udp = _udp_socket(host)
     try:
         with socket.socket(family_of(host), socket.SOCK_DGRAM) as probe:
@@ -130,7 +131,7 @@ def _claim(
     except OSError as exc:
         udp.close()
         streams.close()
-        raise _taken(exc, port) from exc
+        raise _taken(exc, port, "UDP") from exc
     return udp, streams
 
 

@@ -17,6 +17,8 @@ import pytest
 
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.leftovers import SHM
+from chronus.engine.slot import SLOT_PRIORITY
+from tests.foreign_realtime import ForeignRealtime
 from tests.processes import answered_after_takeover, descendants, gone, parent
 from tests.sessions import bass_line, wait_status
 from tests.stalls import StallMonitor, told_on_failure, what_happened
@@ -64,7 +66,7 @@ def test_a_killed_supervisor_is_replaced_and_the_slots_play_on(engine: EnginePro
     old = before["engine"]["supervisor"]["pid"]
     assert parent(old) == engine.process.pid
     slots = {slot["pid"] for slot in before["slots"]}
-    with StallMonitor() as stalls:
+    with StallMonitor() as stalls, ForeignRealtime(SLOT_PRIORITY) as others:
         killed = time.monotonic()
         os.kill(old, signal.SIGKILL)
         after = answered_after_takeover(
@@ -84,7 +86,10 @@ def test_a_killed_supervisor_is_replaced_and_the_slots_play_on(engine: EnginePro
     with told_on_failure(
         lambda: what_happened(later, stalls, killed, [(killed, "SIGKILL of the supervisor")])
     ):
-        assert lost <= stalls.blocks_bound(BLOCK_MS), f"{lost} blocks lost beyond host stalls"
+        # None but what the host's stalls explain and the CPU time other processes'
+        # realtime threads took from the slots (other tests' engines on this machine).
+        bound = stalls.blocks_bound(BLOCK_MS) + others.blocks_bound(BLOCK_MS)
+        assert lost <= bound, f"{lost} blocks lost beyond host stalls and {others.by_process}"
     assert engine.quit() == 0
     assert gone(slots)
     assert _segments_of(engine.process.pid) == []
