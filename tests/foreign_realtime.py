@@ -19,8 +19,9 @@ import os
 from pathlib import Path
 
 from tests.processes import descendants
+from tests.stalls import StallMonitor
 
-__all__ = ["ForeignRealtime"]
+__all__ = ["ForeignRealtime", "blocks_explained"]
 
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 _REALTIME_POLICIES = {1, 2}  # SCHED_FIFO, SCHED_RR
@@ -78,3 +79,9 @@ def _title(pid: int) -> str:
     except OSError:
         name = "?"
     return f"{pid} {name[:40]}"
+
+
+def blocks_explained(host: StallMonitor, others: ForeignRealtime, block_ms: float) -> int:
+    """The most blocks the host's stalls and other processes' realtime threads together can
+    have cost one renderer."""
+    return host.blocks_bound(block_ms) + others.blocks_bound(block_ms)

@@ -18,7 +18,7 @@ import pytest
 from chronus.engine.client import EngineClient, EngineProcess
 from chronus.engine.leftovers import SHM
 from chronus.engine.slot import SLOT_PRIORITY
-from tests.foreign_realtime import ForeignRealtime
+from tests.foreign_realtime import ForeignRealtime, blocks_explained
 from tests.processes import answered_after_takeover, descendants, gone, parent
 from tests.sessions import bass_line, wait_status
 from tests.stalls import StallMonitor, told_on_failure, what_happened
@@ -88,7 +88,7 @@ def test_a_killed_supervisor_is_replaced_and_the_slots_play_on(engine: EnginePro
     ):
         # None but what the host's stalls explain and the CPU time other processes'
         # realtime threads took from the slots (other tests' engines on this machine).
-        bound = stalls.blocks_bound(BLOCK_MS) + others.blocks_bound(BLOCK_MS)
+        bound = blocks_explained(stalls, others, BLOCK_MS)
         assert lost <= bound, f"{lost} blocks lost beyond host stalls and {others.by_process}"
     assert engine.quit() == 0
     assert gone(slots)

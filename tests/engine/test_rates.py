@@ -49,17 +49,26 @@ def test_no_limit_and_many_peers() -> None:
 
 
 def _serve(osc: OscEndpoints, seconds: float) -> list[object]:
-    """Read for `seconds` as the supervisor's loop does; the senders of what was read."""
-    senders: list[object] = []
+    """Read for `seconds` as the supervisor's loop does, then what is still waiting (a host
+    that took the CPU away for the whole time would leave it unread); the senders of what
+    was read."""
+    return [sender for sender, _ in _serve_from(osc, seconds)]
+
+
+def _serve_from(osc: OscEndpoints, seconds: float) -> list[tuple[object, object]]:
+    """`_serve`, each sender with the socket its datagram was read from."""
+    read: list[tuple[object, object]] = []
     selector = selectors.DefaultSelector()
     osc.attach(selector)
     deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        for key, mask in selector.select(left):
-            senders.extend(addr for addr, _ in osc.ready(key, mask))
+    while (events := selector.select(max(0.0, deadline - time.monotonic()))) or (
+        time.monotonic() < deadline
+    ):
+        for key, mask in events:
+            read.extend((addr, key.fileobj) for addr, _ in osc.ready(key, mask))
     osc.detach(selector)
     selector.close()
-    return senders
+    return read
 
 
 def test_a_udp_flood_is_shed_the_flooder_told_once_and_another_peer_read() -> None:
@@ -117,8 +126,9 @@ def test_a_tcp_flood_is_shed_per_connection() -> None:
 
 def test_a_flood_overflows_its_own_udp_socket_not_every_senders() -> None:
     """Senders are spread over `UDP_SOCKETS` sockets on the port, each with its own buffer:
-    the calm senders not on the flooder's socket (3 in 4, by the kernel's hash) lose
-    nothing to its flood, and every datagram is read or counted as dropped."""
+    the calm senders not on the flooder's socket (2 in 3 where the engine steers, 3 in 4 by
+    the kernel's hash) lose nothing to its flood, and every datagram is read or counted as
+    dropped. (A count of such senders, at least 6 of 16, failed 1 run in ~250 by chance.)"""
     osc = OscEndpoints.open("127.0.0.1", 0, rates=PeerRates(rate=0))
     assert len(osc.udps) == UDP_SOCKETS
     assert {udp.getsockname() for udp in osc.udps} == {("127.0.0.1", osc.port)}
@@ -133,16 +143,19 @@ def test_a_flood_overflows_its_own_udp_socket_not_every_senders() -> None:
         packet = encode_raw("/engine/status")
         for sock in calm:
             sock.sendto(packet, engine)
-        read = _serve(osc, 0.2)
-        for _ in range(3000):
+        first = dict(_serve_from(osc, 0.2))  # each calm sender's socket
+        flood.sendto(packet, engine)
+        flooded = dict(_serve_from(osc, 0.2))[flood.getsockname()]
+        for _ in range(2999):
             flood.sendto(packet, engine)
         for sock in calm:
             sock.sendto(packet, engine)
-        read += _serve(osc, 0.3)
+        read = [*first, flood.getsockname(), *_serve(osc, 0.3)]
         flood.sendto(packet, engine)  # queued after the drops: it carries their count
         read += _serve(osc, 0.2)
-        kept = [sock for sock in calm if read.count(sock.getsockname()) == 2]
-        assert len(kept) >= 6, len(kept)  # 12 expected; fewer than 6: p ~ 1e-4
+        apart = [sock for sock in calm if first[sock.getsockname()] is not flooded]
+        assert apart, "every calm sender shared the flooder's socket"  # (1/3 or 1/4)^16
+        assert all(read.count(sock.getsockname()) == 2 for sock in apart)
         assert osc.kernel_drops > 0
         # The flooder's backlog on the socket it overflowed is shed once it is steered away.
         assert len(read) + osc.kernel_drops + osc.rates.shed == 3000 + 1 + 2 * len(calm)
