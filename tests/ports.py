@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
-import time
 from pathlib import Path
-
-from chronus.engine.client import EngineError, EngineProcess
 
 _LOWEST = 10_000
 
@@ -39,19 +36,3 @@ def unused_port() -> int:
                 continue
         return port
     raise RuntimeError(f"no port free for UDP and TCP in {_LOWEST}–{top - 1}")
-
-
-def boot_on(port: int, tries: int = 3) -> EngineProcess:
-    """A null-backend engine booted on `port`, tried again (1 s apart, `tries` in all) while
-    its bind meets `EADDRINUSE` with no socket of any process on the port: 4 boots of ~230
-    (in loops beside other tests' engines, and once in CI) met that on a port free a moment
-    before and after (no socket on it in `/proc/net` either side); the cause is not known.
-    A port some process holds fails at once."""
-    for attempt in range(tries):
-        try:
-            return EngineProcess(port=port, backend="null").boot()
-        except EngineError as exc:
-            if "in use by another program" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(1.0)
-    raise AssertionError("unreachable")

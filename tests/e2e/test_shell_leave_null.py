@@ -29,7 +29,7 @@ from chronus.session.wav import read_wav
 from chronus.shell.app import Shell
 from chronus.shell.liveness import Liveness
 from chronus.shell.starting import Gate
-from tests.ports import boot_on, unused_port
+from tests.ports import unused_port
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]|\r")
 
@@ -165,7 +165,7 @@ def test_quit_leave_then_attach_again_then_quit_stop(port: int, tmp_path: Path) 
 
 
 def test_a_shell_notices_a_restart_and_resyncs_by_itself(port: int) -> None:
-    engine = boot_on(port)
+    engine = EngineProcess(port=port, backend="null").boot()
     written: list[str] = []
     client = EngineClient("127.0.0.1", port)
     gate = Gate(Interpreter(Context()), written.append)
@@ -177,7 +177,7 @@ def test_a_shell_notices_a_restart_and_resyncs_by_itself(port: int) -> None:
         assert gate.handle("add a saw called bass; cutoff 900")
         engine.quit()
         _wait(lambda: "lost" in written, written)
-        again = boot_on(port)
+        again = EngineProcess(port=port, backend="null").boot()
         line = _wait_line(written, "restarted")
         assert line == (
             f"the engine at 127.0.0.1:{port} restarted: resynced (0 modules); "

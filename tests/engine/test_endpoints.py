@@ -6,11 +6,13 @@ import errno
 import os
 import selectors
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+import chronus.engine.endpoints as endpoints_module
 from chronus.engine.endpoints import UDP_REPLY_LIMIT, OscEndpoints, too_large_text
 from chronus.engine.osc_tcp import Peer
 from chronus.engine.slip import SlipDecoder, encode
@@ -123,3 +125,39 @@ def test_a_port_another_programs_shared_udp_socket_holds_is_refused_with_its_pid
             tcp.bind(("127.0.0.1", port))  # the TCP port it took first was given back
     finally:
         other.close()
+
+
+def test_a_port_in_use_with_no_holder_in_sight_is_tried_again_until_it_is_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kernel once in a while calls a port in use that no process holds a socket on;
+    the engine tries again for a while. Here a listener this test holds is hidden from
+    `holders` and closed after 0.3 s."""
+    unseen = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    unseen.bind(("127.0.0.1", 0))
+    unseen.listen(1)
+    port = unseen.getsockname()[1]
+    monkeypatch.setattr(endpoints_module, "holders", lambda port: [])
+    gone = threading.Timer(0.3, unseen.close)
+    gone.start()
+    began = time.monotonic()
+    osc = OscEndpoints.open("127.0.0.1", port)
+    try:
+        assert osc.port == port
+        assert time.monotonic() - began >= 0.3
+    finally:
+        gone.join()
+        osc.close()
+
+
+def test_a_port_a_process_holds_fails_at_once() -> None:
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind(("127.0.0.1", 0))
+    held.listen(1)
+    try:
+        began = time.monotonic()
+        with pytest.raises(OSError, match=r"in use by pid .* \(TCP\)"):
+            OscEndpoints.open("127.0.0.1", held.getsockname()[1])
+        assert time.monotonic() - began < endpoints_module.UNSEEN_HOLDER_WAIT_S
+    finally:
+        held.close()
