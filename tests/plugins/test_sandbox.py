@@ -678,3 +678,60 @@ def test_a_closed_spare_is_left_to_reap_until_the_worker_has_forked_the_next() -
         check=True,
     )  # fmt: skip
     assert json.loads(done.stdout) == ["Z", "gone"]
+
+
+LINGERING = """
+import json, os, sys, time
+from chronus.plugins import answer, worker
+
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+def until_ended(pid, limit):
+    began = time.monotonic()
+    while state(pid) not in ("Z", "gone") and time.monotonic() - began < limit:
+        time.sleep(0.002)
+    return time.monotonic() - began
+
+request = {"path": sys.argv[1], "name": "softclip", "time_limit": 5.0, "memory_mb": 512}
+seen = {}
+for closed in (True, False):
+    spare = worker.Spare.fork(rehearse=False)
+    assert spare.wait_ready(30)
+    os.write(spare.request_fd, json.dumps(request).encode() + b"\\n")
+    _, whole, got = answer.read_until(spare.result_fd, time.monotonic() + 30)
+    after_answer = state(spare.pid)
+    time.sleep(0.05)
+    still = state(spare.pid)
+    if closed:  # as the pool does once it has the answer
+        worker._close_end(spare.request_fd)
+        spare.request_fd = -1
+    took = until_ended(spare.pid, 5.0)
+    status = spare.wait()
+    seen[str(closed)] = {"ok": bool(got and got["ok"]), "whole": whole,
+                         "after_answer": after_answer, "still": still, "took": took,
+                         "code": os.waitstatus_to_exitcode(status)}
+    spare.close()
+print(json.dumps(seen))
+"""
+
+
+def test_a_child_that_answered_sleeps_until_its_request_pipe_closes() -> None:
+    # Its exit (a fork's mappings torn down, ms) would run on the CPU the caller was just
+    # woken on, ahead of it: it waits asleep till the pool is done, then exits on its own.
+    env = {**os.environ, **THREAD_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", LINGERING, str(GOOD)], capture_output=True, text=True,
+        timeout=60, env=env, check=True,
+    )  # fmt: skip
+    seen = json.loads(done.stdout)
+    for closed, child in seen.items():
+        assert child["ok"] and child["whole"], (closed, child)
+        assert child["after_answer"] in ("S", "R") and child["still"] == "S", (closed, child)
+        assert child["code"] == 0, (closed, child)
+    assert seen["True"]["took"] < 0.2, seen  # the pool closed its pipe: it ends at once
+    assert 0.3 < seen["False"]["took"] < 0.5 + 2.0, seen  # or by itself, after `LINGER_S`
