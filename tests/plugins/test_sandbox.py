@@ -647,9 +647,9 @@ def test_a_spare_validates_whatever_its_rehearsal_does(rehearsal: str) -> None:
     assert result["duration"] < 5.0  # not the deadline (15 s): the endless one was stopped
 
 
-REAPING = """
-import json, os, time
-from chronus.plugins import worker
+STATE_OF = """
+import json, os, sys, time
+from chronus.plugins import answer, worker
 
 def state(pid):
     try:
@@ -657,7 +657,12 @@ def state(pid):
             return stat.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return "gone"
+"""
+"""A script's start: `state(pid)`, a process's state letter ("Z" a zombie), or "gone"."""
 
+REAPING = (
+    STATE_OF
+    + """
 spare = worker.Spare.fork(rehearse=False)
 assert spare.wait_ready(30)
 spare.close(reap=False)
@@ -668,6 +673,7 @@ killed = state(spare.pid)
 worker.reap_ended()
 print(json.dumps([killed, state(spare.pid)]))
 """
+)
 
 
 def test_a_closed_spare_is_left_to_reap_until_the_worker_has_forked_the_next() -> None:
@@ -680,17 +686,9 @@ def test_a_closed_spare_is_left_to_reap_until_the_worker_has_forked_the_next() -
     assert json.loads(done.stdout) == ["Z", "gone"]
 
 
-LINGERING = """
-import json, os, sys, time
-from chronus.plugins import answer, worker
-
-def state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return "gone"
-
+LINGERING = (
+    STATE_OF
+    + """
 def until_ended(pid, limit):
     began = time.monotonic()
     while state(pid) not in ("Z", "gone") and time.monotonic() - began < limit:
@@ -718,6 +716,7 @@ for closed in (True, False):
     spare.close()
 print(json.dumps(seen))
 """
+)
 
 
 def test_a_child_that_answered_sleeps_until_its_request_pipe_closes() -> None:
