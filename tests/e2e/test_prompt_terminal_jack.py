@@ -74,8 +74,9 @@ def test_a_session_at_the_prompt_in_a_real_terminal_on_jack(tmp_path: Path) -> N
         ]:
             first.type(line)
             first.wait_for(told)
-        screen = first.wait_for(r"128 bpm|tempo 128")
-        assert re.search(r"\b\d+:\d\b", screen), f"no bar:beat in the toolbar:\n{screen}"
+        # One capture may fall in a redraw (a CI run: neither the reply nor the toolbar
+        # drawn), so the toolbar is waited for, not read from one capture.
+        first.wait_for(r"♩ 128 · \d+:\d\b")  # the toolbar: the tempo, bar:beat
 
         first.type("show patterns")
         first.wait_for(r"patterns · bar \d+ beat")
