@@ -482,7 +482,8 @@ def finish(era: Era, result: dict[str, Any]) -> None:
         io, engine = end_status["io"], end_status["engine"]
         row["engine_end"] = {
             "underruns": io["underruns"], "xruns": io["xruns"],
-            "covered_by_standby": io["covered_by_standby"], "failovers": engine["failovers"],
+            "covered_by_standby": io["covered_by_standby"],
+            "one_sided_fades": io.get("one_sided_fades", 0), "failovers": engine["failovers"],
             "divergences": engine["divergences"], "overtaken": engine["overtaken_commands"],
             "host_stalls": end_status["host"]["stalls"],
         }  # fmt: skip

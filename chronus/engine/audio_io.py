@@ -161,11 +161,13 @@ class BlockPump:
             new = self._rings[active]
             if j < 0:
                 active = int(flags[ControlField.XFADE_FROM])  # the switch is still to come
-            elif j < fading and old.has_block(k) and new.has_block(k):
-                self._crossfade(out, old, new, k, j)
-                either = old.sounding[k % old.capacity] or new.sounding[k % new.capacity]
-                self._finish(out, k, start, bool(either))
-                return
+            elif j < fading:
+                if old.has_block(k) and new.has_block(k):
+                    self._crossfade(out, old, new, k, j)
+                    either = old.sounding[k % old.capacity] or new.sounding[k % new.capacity]
+                    self._finish(out, k, start, bool(either))
+                    return
+                v[IoField.ONE_SIDED_FADES] += 1
         ring = self._rings[active]
         if not ring.has_block(k):
             ring = self._rings[1 - active]

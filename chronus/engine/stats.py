@@ -234,6 +234,10 @@ class IoField(IntEnum):
     one word (one store, so a reader in another process never sees half of it):
     `block << HANDING_US_BITS | (start µs mod 2**HANDING_US_BITS)`. MIDI out reads it in
     its own JACK cycle to know which block leaves in that cycle (`chronus.midi.frames`)."""
+    ONE_SIDED_FADES = 27
+    """Blocks of a commit's crossfade that one slot had not published when the device
+    needed them: played from the other slot alone, not faded (the offline render fades
+    them). Counted, unlike an underrun, with no gap in the sound."""
     TIMINGS = 42
     UNDERRUN_LOG = 42 + TIMING_WINDOW
     """The last `UNDERRUN_LOG_ENTRIES` underruns, as the I/O saw them: see `underrun_log`."""

@@ -1607,6 +1607,7 @@ class Supervisor:
                 burst_saves=int(v[IoField.BURST_SAVES]),
                 underruns=int(v[IoField.UNDERRUNS]),
                 covered_by_standby=int(v[IoField.COVERED]),
+                one_sided_fades=int(v[IoField.ONE_SIDED_FADES]),
                 last_underrun_block=int(v[IoField.LAST_UNDERRUN_BLOCK]),
                 recent_underruns=underrun_log(v, c.block, c.rate),
                 underrun_spells=self._underruns.rows(),

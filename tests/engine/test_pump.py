@@ -549,6 +549,32 @@ def test_a_commit_crossfades_with_equal_power_and_allocates_nothing(rig: Rig) ->
     assert int(rig.v[IoField.UNDERRUNS]) == 0 and int(rig.v[IoField.COVERED]) == 0
 
 
+def test_a_crossfade_block_the_old_slot_has_not_published_is_the_new_ones_counted(
+    rig: Rig,
+) -> None:
+    # The old active late at the switch (a CI run's chaos test: one block of a commit
+    # differed from the offline render, no underrun): played from the new alone, counted.
+    for k in range(2):
+        rig.publish(0, k)
+        rig.publish(1, k)
+        rig.run()
+    control = rig.control.values
+    control[ControlField.XFADE_FROM] = 0
+    control[ControlField.XFADE_START] = 2
+    control[ControlField.XFADE_BLOCKS] = 3
+    control[ControlField.ACTIVE] = 1
+    rig.publish(1, 2)  # the old (seat 0) is late with block 2
+    np.testing.assert_array_equal(rig.run(), block_of(2, 1))
+    assert int(rig.v[IoField.ONE_SIDED_FADES]) == 1
+    assert int(rig.v[IoField.UNDERRUNS]) == 0 and int(rig.v[IoField.COVERED]) == 0
+    rig.publish(0, 2)
+    rig.publish(0, 3)
+    rig.publish(1, 3)
+    faded = rig.run()  # both have block 3: faded again, not counted
+    assert not np.array_equal(faded, block_of(3, 1)) and not np.array_equal(faded, block_of(3, 0))
+    assert int(rig.v[IoField.ONE_SIDED_FADES]) == 1
+
+
 def test_the_allocation_check_can_fail(rig: Rig) -> None:
     """The filter above sees allocations made in audio_io.py (or it would prove nothing)."""
     here = tracemalloc.Filter(True, audio_io_module.__file__)
