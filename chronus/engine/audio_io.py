@@ -162,12 +162,14 @@ class BlockPump:
             if j < 0:
                 active = int(flags[ControlField.XFADE_FROM])  # the switch is still to come
             elif j < fading:
-                if old.has_block(k) and new.has_block(k):
+                has_old, has_new = old.has_block(k), new.has_block(k)
+                if has_old and has_new:
                     self._crossfade(out, old, new, k, j)
                     either = old.sounding[k % old.capacity] or new.sounding[k % new.capacity]
                     self._finish(out, k, start, bool(either))
                     return
-                v[IoField.ONE_SIDED_FADES] += 1
+                if has_old or has_new:  # neither: an underrun, counted as such below
+                    v[IoField.ONE_SIDED_FADES] += 1
         ring = self._rings[active]
         if not ring.has_block(k):
             ring = self._rings[1 - active]
