@@ -25,7 +25,16 @@ from typing import Any
 from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.worker import json_object
 
-__all__ = ["WALL_FACTOR", "Ending", "failed", "judge", "read_until", "wall_limit"]
+__all__ = [
+    "WALL_FACTOR",
+    "Deadline",
+    "Ending",
+    "failed",
+    "judge",
+    "read_until",
+    "run_delay",
+    "wall_limit",
+]
 
 WALL_FACTOR = 3.0
 """A validation's clock limit, in multiples of its CPU limit (`wall_limit`)."""
@@ -46,8 +55,42 @@ _SIGNAL_NAMES: dict[int, str] = {
 def wall_limit(time_limit: float) -> float:
     """How long a validation may take on the clock: `WALL_FACTOR` times its CPU limit, so
     that a busy machine (the module's process gets a share of a core) does not fail an
-    honest module, while a module that waits instead of computing is still stopped."""
+    honest module, while a module that waits instead of computing is still stopped. Time
+    its children spend waiting for a CPU moves it on (`Deadline`)."""
     return WALL_FACTOR * time_limit
+
+
+def run_delay(pid: int) -> float:
+    """Seconds process `pid`'s main thread has spent runnable but kept off a CPU (the run
+    queue's delay in `/proc/PID/schedstat`); 0 if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class Deadline:
+    """A validation's deadline on the clock (`time.monotonic()`), moved on by the time its
+    children waited for a CPU that others held (`run_delay`, at most `most` seconds): a host
+    busy with realtime slots or other work does not fail an honest module (numba compiling
+    it, say), while a module that sleeps or blocks is not runnable and is still stopped.
+    The delays are read only once the deadline has passed: nothing on a quick job's clock."""
+
+    def __init__(self, at: float, pids: tuple[int, ...] = (), most: float = 0.0) -> None:
+        self.at = at
+        self._first = at
+        self._pids = pids
+        self._most = most
+
+    def left(self) -> float:
+        """Seconds until the deadline (≤ 0: it has passed, waits for a CPU counted)."""
+        left = self.at - time.monotonic()
+        if left > 0 or not self._pids:
+            return left
+        waited = max(run_delay(pid) for pid in self._pids)
+        self.at = max(self.at, self._first + min(waited, self._most))
+        return self.at - time.monotonic()
 
 
 def failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
@@ -56,13 +99,14 @@ def failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
             "figures": dict(figures)}  # fmt: skip
 
 
-def read_until(fd: int, deadline: float) -> tuple[bytes, bool, dict[str, Any] | None]:
+def read_until(fd: int, deadline: float | Deadline) -> tuple[bytes, bool, dict[str, Any] | None]:
     """What was written to `fd`: until it holds exactly one line that parses as an answer
     (a JSON object), else until EOF; whether it came whole (that line, or EOF) before
     `deadline`; and the answer, if it is one."""
+    clock = deadline if isinstance(deadline, Deadline) else Deadline(deadline)
     data = b""
     while True:
-        left = deadline - time.monotonic()
+        left = clock.left()
         if left <= 0:
             return data, False, None
         ready, _, _ = select.select([fd], [], [], None if math.isinf(left) else left)
@@ -82,8 +126,8 @@ def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict
     """The result of a child that gave no readable answer, from how it ended."""
     if not finished:
         return failed("timeout", f"validation went past its time limit of {time_limit:g} s "
-                      f"of CPU or {wall_limit(time_limit):g} s on the clock (an endless "
-                      "loop, a wait, or a very slow module)")  # fmt: skip
+                      f"of CPU or {wall_limit(time_limit):g} s on the clock, waits for a CPU "
+                      "not counted (an endless loop, a wait, or a very slow module)")  # fmt: skip
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
@@ -107,7 +151,7 @@ def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict
 
 
 def _collect(
-    fd: int, which: str, deadline: float, time_limit: float, path: str, ending: Ending
+    fd: int, which: str, deadline: float | Deadline, time_limit: float, path: str, ending: Ending
 ) -> dict[str, Any]:
     """What child `which` answered down `fd`, or what its ending means, under `ended`."""
     data, finished, answer = read_until(fd, deadline)
@@ -143,7 +187,12 @@ def _compare(result: dict[str, Any], answer: dict[str, Any]) -> None:
 
 
 def judge(
-    first: int, twin: int | None, deadline: float, time_limit: float, path: str, ending: Ending
+    first: int,
+    twin: int | None,
+    deadline: float | Deadline,
+    time_limit: float,
+    path: str,
+    ending: Ending,
 ) -> dict[str, Any]:
     """The result of one validation as a dict: what the child answered down `first` (or
     what its ending means) and, if it passed and `twin` is given, whether the twin's render,

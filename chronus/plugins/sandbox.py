@@ -41,7 +41,7 @@ from json.encoder import encode_basestring_ascii as _quoted
 from pathlib import Path
 from typing import Any
 
-from chronus.plugins.answer import judge, wall_limit
+from chronus.plugins.answer import Deadline, judge, wall_limit
 from chronus.plugins.result import ValidationResult
 from chronus.plugins.validation import CheckSettings
 from chronus.plugins.worker import (
@@ -63,6 +63,9 @@ START_TIMEOUT = 60.0
 """Seconds a new worker may take to import and warm up (numba's first load can be slow)."""
 ANSWER_GRACE = 5.0
 """Seconds past a job's time limit before the pool gives up on its worker."""
+MOST_CPU_WAIT_FACTOR = 3.0
+"""How far waits for a CPU may move a validation's deadline on the clock, in multiples of
+its `wall_limit` (a host that keeps it off the CPUs longer fails it as a timeout)."""
 _SPARES_MESSAGE = 4096
 """Room for the worker's message that hands over a job's children."""
 PREFETCH_WAIT = 1.0
@@ -120,6 +123,8 @@ class _Children:
     requests: list[int]
     results: list[int]
     sealed: bool
+    pids: tuple[int, ...] = ()
+    """The spare's and the twin's process ids, as the worker names them (for `Deadline`)."""
     """Whether their seccomp filters took: then no module in them can kill the worker."""
 
     def send(self, index: int, line: bytes) -> None:
@@ -300,8 +305,11 @@ class _Worker:
         if not isinstance(message, dict):
             message = {}
         if len(fds) == 4:
+            pids = message.get("spares")
             return _Children(requests=[fds[0], fds[2]], results=[fds[1], fds[3]],
-                             sealed=message.get("sealed") is True)  # fmt: skip
+                             sealed=message.get("sealed") is True,
+                             pids=tuple(pid for pid in pids if isinstance(pid, int))
+                             if isinstance(pids, list) else ())  # fmt: skip
         for extra in fds:
             os.close(extra)
         if not data:
@@ -325,12 +333,14 @@ class _Worker:
         except (OSError, ValueError):
             raise _WorkerLost from None
 
-    def ending(self, job: int, deadline: float) -> Callable[[str, bool], int]:
+    def ending(self, job: int, deadline: Deadline) -> Callable[[str, bool], int]:
         """How to ask the worker the wait status of one of job `job`'s children (an
-        `answer.Ending`), waiting for its reply until `deadline`."""
+        `answer.Ending`), waiting for its reply until `ANSWER_GRACE` past `deadline` (as it
+        stands when asked: waits for a CPU move it on)."""
 
         def ask(which: str, finished: bool) -> int:
-            status = self._statuses(job, [which], not finished, deadline).get(which)
+            until = deadline.at + ANSWER_GRACE
+            status = self._statuses(job, [which], not finished, until).get(which)
             if not isinstance(status, int):
                 raise _WorkerLost
             return status
@@ -364,12 +374,13 @@ class _Worker:
             children.send(0, line)
             if cross:  # else the twin waits till the job is done: its exit would take a core
                 children.send(1, line[:-2] + b', "crc_only": true}\n')
-            deadline = began + wall_limit(time_limit)
+            wall = wall_limit(time_limit)
+            deadline = Deadline(began + wall, children.pids, most=MOST_CPU_WAIT_FACTOR * wall)
             twin = children.results[1] if cross else None
-            ending = self.ending(job, deadline + ANSWER_GRACE)
+            ending = self.ending(job, deadline)
             result = judge(children.results[0], twin, deadline, time_limit, path, ending)
             if not children.sealed:
-                self._answers_now(job, deadline + ANSWER_GRACE)
+                self._answers_now(job, deadline.at + ANSWER_GRACE)
             result.setdefault("figures", {})["children_ms"] = 1000 * (began - asked)
         except BaseException as exc:
             children.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chronus.plugins.answer import judge
+from chronus.plugins.answer import Deadline, judge, run_delay
 from chronus.plugins.sandbox import SandboxPool
 from chronus.plugins.worker import json_line, json_object
 
@@ -33,6 +33,8 @@ CHILDREN = {
     "answers_twice": f"w({json.dumps(ANSWER)!r}); w({json.dumps(ANSWER)!r})",
     "exits_without_answering": "os._exit(3)",
     "never_ends": f"w({json.dumps(ANSWER)!r}); time.sleep(60)",
+    "spins": "while True: pass",
+    "sleeps": "time.sleep(60)",
 }
 """Child programs; `w` writes down the answer's pipe (stdout)."""
 
@@ -145,6 +147,52 @@ def test_a_child_that_answers_but_never_ends_is_killed_at_the_deadline(
     result = _judge(spawn, "never_ends", wait=1.0)
     assert (result["ok"], result["error_type"]) == (False, "timeout")
     assert spawn[0].killed and time.monotonic() - began < 10
+
+
+def _on_one_cpu(pid: int) -> None:
+    os.sched_setaffinity(pid, {min(os.sched_getaffinity(0))})
+
+
+def test_a_deadline_moves_on_by_what_a_child_waited_for_a_cpu_and_no_further(
+    spawn: list[_Child],
+) -> None:
+    """Two spinning children on one CPU each wait about half the time: the deadline of the
+    first moves on by its wait, capped at `most`; a sleeping child's does not move."""
+    spinner, rival, sleeper = (_Child(CHILDREN[name]) for name in ("spins", "spins", "sleeps"))
+    spawn.extend([spinner, rival, sleeper])
+    for child in (spinner, rival):
+        _on_one_cpu(child.process.pid)
+    began = time.monotonic()
+    moved = Deadline(began + 0.2, (spinner.process.pid,), most=10.0)
+    capped = Deadline(began + 0.2, (spinner.process.pid,), most=0.05)
+    still = Deadline(began + 0.2, (sleeper.process.pid,), most=10.0)
+    time.sleep(1.0)
+    waited = run_delay(spinner.process.pid)
+    assert waited > 0.2  # about half of the second, on a CPU it shared with its rival
+    for deadline in (moved, capped, still):
+        deadline.left()
+    assert moved.at >= began + 0.2 + 0.2
+    assert capped.at == pytest.approx(began + 0.25)
+    assert still.at < began + 0.25
+    assert run_delay(2**22 + 12345) == 0.0  # no such process: nothing moves
+
+
+def test_a_spinning_child_on_a_shared_cpu_is_read_to_its_answer_past_the_first_deadline(
+    spawn: list[_Child],
+) -> None:
+    """A child kept off its CPU answers after the deadline it was first given, and its
+    answer is taken: the waits moved the deadline on."""
+    rival = _Child(CHILDREN["spins"])
+    late = _Child("t = time.thread_time() + 0.4\nwhile time.thread_time() < t: pass\n"
+                  f"w({json.dumps(ANSWER)!r})")  # fmt: skip
+    spawn.extend([rival, late])
+    for child in (rival, late):
+        _on_one_cpu(child.process.pid)
+    first = time.monotonic() + 0.5
+    deadline = Deadline(first, (late.process.pid,), most=10.0)
+    result = judge(late.fd, None, deadline, 1.0, "m.py", lambda _, finished: late.ending(finished))
+    assert result == ANSWER and not late.killed
+    assert deadline.at > first  # it did move: 0.4 s of CPU took ~0.8 s on a shared CPU
 
 
 @pytest.mark.parametrize("twin", ["dies_before_answering", "answers_garbage", "answers_twice"])
