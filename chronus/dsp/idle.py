@@ -26,17 +26,19 @@ a delay line costs as much as rendering it)."""
 
 class LineWatch:
     """Tells when a delay line has gone silent, looking through it once in
-    `LINE_CHECK_BLOCKS` asks (and never while the cheap signs say it plays)."""
+    `LINE_CHECK_BLOCKS` asks (and never while the cheap signs say it plays). The first ask
+    looks at once: a new module's lines are silent, and a patch built of hundreds of delays
+    and reverbs would otherwise render them all for `LINE_CHECK_BLOCKS` asks."""
 
     def __init__(self) -> None:
-        self._countdown = LINE_CHECK_BLOCKS
+        self._countdown = 1
 
     def silent(self, lines: npt.NDArray[np.float64]) -> bool:
         """Ask once a block, after the cheap checks passed."""
         self._countdown -= 1
         if self._countdown > 0:
             return False
-        self._countdown = LINE_CHECK_BLOCKS
+        self._countdown = 1
         return bool(lines_quiet(lines))
 
 

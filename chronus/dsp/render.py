@@ -67,6 +67,8 @@ class Renderer:
         """The longest any one command took to apply (its checks and its change)."""
         self.slowest_command = ""
         """The address of that command."""
+        self.apply_ns = 0
+        """Time spent applying commands since the slot last took it (`take_apply_ns`)."""
         self.progress: Callable[[], None] | None = None
         """Called every `PROGRESS_EVERY` commands applied in one go: a slot beats its heart
         there, so a long batch is not taken for a hang."""
@@ -93,6 +95,11 @@ class Renderer:
             sample = self.position
         heapq.heappush(self._queue, (sample, self._arrivals, message))
         self._arrivals += 1
+
+    def take_apply_ns(self) -> int:
+        """The time spent applying commands since the last call (0 if none were)."""
+        took, self.apply_ns = self.apply_ns, 0
+        return took
 
     def render(self, out: npt.NDArray[np.float32], n: int) -> None:
         """Render `n` ≤ `max_block` frames into `out[:n, :2]` and advance `position` by n.
@@ -139,6 +146,7 @@ class Renderer:
         began = time.perf_counter_ns()
         self._change(message, sample)
         took = time.perf_counter_ns() - began
+        self.apply_ns += took
         if took > self.max_apply_ns:
             self.max_apply_ns = took
             self.slowest_command = message.address

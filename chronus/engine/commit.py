@@ -25,7 +25,7 @@ from chronus.dsp.patch import Patch
 from chronus.engine.keeper import SlotKeeper
 from chronus.engine.rings import SharedCounters
 from chronus.engine.seats import Seat, SeatState
-from chronus.engine.stats import ControlField, IoField, SlotField, recent_timings
+from chronus.engine.stats import ControlField, IoField, SlotField, recent_dsp_timings
 from chronus.protocol import Message, encode
 
 __all__ = [
@@ -252,7 +252,7 @@ class CommitFlow:
             return "a module of it had to be quarantined"
         if int(v[SlotField.ERRORS]) != c.errors:
             return f"{int(v[SlotField.ERRORS]) - c.errors} errors while rendering it"
-        recent = recent_timings(v, SlotField.TIMING_COUNT, WARM_BLOCKS)
+        recent = recent_dsp_timings(v, WARM_BLOCKS)
 
         period_ns = 1e9 * self._block / self._rate
         load = float(np.percentile(recent, 90)) / period_ns

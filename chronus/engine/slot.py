@@ -54,7 +54,7 @@ from chronus.engine.stats import (
     ProcessState,
     SlotField,
     checkpoint_table,
-    record_timing,
+    record_render,
 )
 from chronus.engine.titles import set_title, slot_title
 from chronus.plugins.loader import load_user_modules
@@ -636,7 +636,7 @@ def _render_loop(
             if not active and not peer.has_block(k):
                 v[SlotField.AHEAD] += 1
             end = time.perf_counter_ns()
-            record_timing(v, SlotField.TIMING_COUNT, end - start)
+            record_render(v, end - start, renderer.take_apply_ns())
             if end - start > period_ns:  # rare: whose fault, the render's or the CPU's?
                 heavy = time.thread_time_ns() - cpu > period_ns
                 v[SlotField.HEAVY_RENDERS if heavy else SlotField.HELD_RENDERS] += 1

@@ -28,7 +28,9 @@ __all__ = [
     "checkpoint_table",
     "decision_table",
     "io_between_callbacks",
+    "recent_dsp_timings",
     "recent_timings",
+    "record_render",
     "record_timing",
     "settled_io",
     "summary",
@@ -175,7 +177,31 @@ class SlotField(IntEnum):
     `chronus.dsp.plugin_table`): the slot keeps it here, the supervisor reads it."""
     TRANSPORT = 42 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE
     """The slot's transport as it last rendered it, for `/engine/now`: see `now.py`."""
-    SIZE = 42 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
+    APPLY_TIMINGS = 42 + TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
+    """Beside each render time in `TIMINGS`, the part of it spent applying commands: a
+    burst of changes is paced and passes, so what the patch costs leaves it out (see
+    `recent_dsp_timings`)."""
+    SIZE = 42 + 2 * TIMING_WINDOW + 3 * DECISION_SLOTS + 8 + TABLE_SIZE + 8
+
+
+def record_render(values: npt.NDArray[np.int64], nanoseconds: int, applying_ns: int) -> None:
+    """Store one block's render time in a slot's timing window, and beside it the part of it
+    spent applying commands (`SlotField.APPLY_TIMINGS`)."""
+    n = values[SlotField.TIMING_COUNT]
+    values[SlotField.APPLY_TIMINGS + n % TIMING_WINDOW] = applying_ns
+    values[_TIMINGS + n % TIMING_WINDOW] = nanoseconds
+    values[SlotField.TIMING_COUNT] = n + 1
+
+
+def recent_dsp_timings(values: npt.NDArray[np.int64], n: int) -> list[int]:
+    """A slot's last `n` render times (ns, newest first) less the time each spent applying
+    commands: what the patch itself costs a block, for the create limit and a commit's
+    warm-up test."""
+    count = int(values[SlotField.TIMING_COUNT])
+    return [
+        int(values[_TIMINGS + k] - values[SlotField.APPLY_TIMINGS + k])
+        for k in ((count - 1 - i) % TIMING_WINDOW for i in range(min(n, count, TIMING_WINDOW)))
+    ]
 
 
 def decision_table(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

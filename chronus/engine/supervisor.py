@@ -77,7 +77,7 @@ from chronus.engine.stats import (
     ControlField,
     IoField,
     SlotField,
-    recent_timings,
+    recent_dsp_timings,
     settled_io,
     summary,
     timing_median,
@@ -1388,11 +1388,10 @@ class Supervisor:
 
     def _dsp_load(self) -> float:
         """The active slot's render time over the last blocks (90th percentile), as a share
-        of a block's period."""
+        of a block's period; the time it spent applying commands left out (a paced burst of
+        creates would otherwise refuse its own tail)."""
         assert self._keeper is not None
-        recent = recent_timings(
-            self._keeper.active.counters.values, SlotField.TIMING_COUNT, _LOAD_BLOCKS
-        )
+        recent = recent_dsp_timings(self._keeper.active.counters.values, _LOAD_BLOCKS)
         if not recent:
             return 0.0
         period_ns = 1e9 * self.config.block / self.config.rate

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from chronus.dsp.graph import QUIET_EVERY
 from chronus.dsp.module import Module
 from chronus.dsp.render import Renderer
 from chronus.protocol import Message, validate
@@ -192,3 +193,17 @@ def test_delay_and_reverb_sleep_once_their_lines_are_silent(
     _never_quiet(monkeypatch)
     everything = render_in_chunks(cmds, frames, 128, 128)
     np.testing.assert_array_equal(slept, everything)
+
+
+def test_a_new_delay_or_reverb_sleeps_at_its_first_ask() -> None:
+    """A patch built of many delays and reverbs costs nothing once built: their lines are
+    silent when made, looked at on the first ask, not after `LINE_CHECK_BLOCKS` asks."""
+    renderer = Renderer(SR, 128)
+    for i in range(8):
+        renderer.schedule(0, m("/patch/create", f"d{i}", "delay"))
+        renderer.schedule(0, m("/patch/create", f"r{i}", "reverb"))
+    out = np.zeros((128, 2), dtype=np.float32)
+    for _ in range(2 * QUIET_EVERY):
+        renderer.render(out, 128)
+    awake = [node.module_id for node in renderer.graph._routing.order if not node.asleep]
+    assert awake == []

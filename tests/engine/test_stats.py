@@ -11,7 +11,9 @@ from chronus.engine.stats import (
     IoField,
     SlotField,
     io_between_callbacks,
+    recent_dsp_timings,
     recent_timings,
+    record_render,
     record_timing,
     settled_io,
     timing_percentiles,
@@ -36,6 +38,24 @@ def test_timings_fill_their_window_and_touch_no_other_field() -> None:
             1000 * (TIMING_WINDOW - 1),
         ]
         assert timing_percentiles(values, fields.TIMING_COUNT)["max_us"] == TIMING_WINDOW
+
+
+def test_a_slots_render_times_keep_beside_them_what_applying_commands_took() -> None:
+    """The create limit and a commit's warm-up judge the patch, not a passing burst: the
+    render times less their commands' part, newest first, over the wrapped window; the
+    render times themselves (status) stay whole, and no other field is touched."""
+    values = np.zeros(int(SlotField.SIZE), dtype=np.int64)
+    for n in range(TIMING_WINDOW + 3):
+        record_render(values, 1000 + n, 600 if n % 2 else 0)
+    newest = TIMING_WINDOW + 2
+    assert recent_timings(values, SlotField.TIMING_COUNT, 2) == [1000 + newest, 999 + newest]
+    assert recent_dsp_timings(values, 2) == [1000 + newest, 999 + newest - 600]
+    assert len(recent_dsp_timings(values, 5 * TIMING_WINDOW)) == TIMING_WINDOW
+    window = range(int(SlotField.APPLY_TIMINGS), int(SlotField.APPLY_TIMINGS) + TIMING_WINDOW)
+    timings = range(int(SlotField.TIMINGS), int(SlotField.TIMINGS) + TIMING_WINDOW)
+    others = np.delete(values, [int(SlotField.TIMING_COUNT), *timings, *window])
+    assert not others.any()
+    assert int(SlotField.APPLY_TIMINGS) + TIMING_WINDOW <= int(SlotField.SIZE)
 
 
 def test_heavy_and_held_renders_survive_timings() -> None:
