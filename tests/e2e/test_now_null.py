@@ -111,15 +111,19 @@ def test_restart_takes_the_running_transport_back_to_its_first_beat(
         for line in ("add a saw called top", "top: c2 eb2 g2 c3", "start", "restart"):
             result = interpreter.interpret(line)
             assert result.ok, line
+            earliest, _ = client.sync()  # the restart applies at or after this sample
             client.send(list(result.messages))
-            stamp, errors = client.sync()
+            stamp, errors = client.sync()  # ... and at or before this one
             assert errors == []
             if line == "start":
                 wait_now(client, lambda a: a["running"] and a["beat"] > 2.0)
-        # beat 0 fell on the sample the line applied at: the beat now counts from there
+        # Beat 0 fell on the sample the line applied at: the beat now counts from there. On a
+        # quiet host the two syncs name the same sample; a host that held the engine between
+        # the line and its sync leaves a span, and the beat must fall within it.
         after = wait_now(client, lambda a: a["running"] and a["sample"] > stamp)
-        assert after["beat"] == pytest.approx(
-            (after["sample"] - stamp) / RATE * after["bpm"] / 60, abs=1e-3
-        )
+        per_sample = after["bpm"] / 60 / RATE
+        assert (after["sample"] - stamp) * per_sample - 1e-3 <= after["beat"]
+        assert after["beat"] <= (after["sample"] - earliest) * per_sample + 1e-3
+        assert stamp - earliest < RATE  # the span is a host's hiccup, not a lost beat
         client.send([validate("/patch/remove", ("top",)), validate("/seq/stop", ())])
         client.sync()
