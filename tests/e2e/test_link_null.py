@@ -89,7 +89,12 @@ def test_chronus_and_a_peer_follow_each_others_tempo_on_one_beat(tmp_path: Path)
             timeline.watch(client, peer, 8.0)
             link = client.status()["engine"]["link"]
             assert link["enabled"] and link["peers"] == 1 and link["bpm"] == 100.0
-            assert abs(link["phase_error_ms"]) < 1.0
+
+            def in_phase() -> bool:  # measured on a steady clock: a host stall just before
+                error = client.status()["engine"]["link"]["phase_error_ms"]  # is made up
+                return error is not None and abs(error) < 1.0  # by nudges within a few bars
+
+            wait_for(in_phase, timeout=SLIP_S)
         assert engine.quit() == 0
     finally:
         engine.quit()
