@@ -75,7 +75,9 @@ class Deadline:
     children waited for a CPU that others held (`run_delay`, at most `most` seconds): a host
     busy with realtime slots or other work does not fail an honest module (numba compiling
     it, say), while a module that sleeps or blocks is not runnable and is still stopped.
-    The delays are read only once the deadline has passed: nothing on a quick job's clock."""
+    The delays are read only once the deadline has passed: nothing on a quick job's clock.
+    They count from each child's start, so a spare's waits before its job count too: on a
+    busy host that errs on the module's side, within `most`."""
 
     def __init__(self, at: float, pids: tuple[int, ...] = (), most: float = 0.0) -> None:
         self.at = at

@@ -34,7 +34,7 @@ CHILDREN = {
     "exits_without_answering": "os._exit(3)",
     "never_ends": f"w({json.dumps(ANSWER)!r}); time.sleep(60)",
     "spins": "while True: pass",
-    "sleeps": "time.sleep(60)",
+    "sleeps": "w('z'); time.sleep(60)",
 }
 """Child programs; `w` writes down the answer's pipe (stdout)."""
 
@@ -162,6 +162,11 @@ def test_a_deadline_moves_on_by_what_a_child_waited_for_a_cpu_and_no_further(
     spawn.extend([spinner, rival, sleeper])
     for child in (spinner, rival):
         _on_one_cpu(child.process.pid)
+    assert os.read(sleeper.fd, 1) == b"z"  # it is going to sleep; its start may have waited
+    stat = Path(f"/proc/{sleeper.process.pid}/stat")
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "S":
+        time.sleep(0.01)
+    started = run_delay(sleeper.process.pid)
     began = time.monotonic()
     moved = Deadline(began + 0.2, (spinner.process.pid,), most=10.0)
     capped = Deadline(began + 0.2, (spinner.process.pid,), most=0.05)
@@ -173,7 +178,7 @@ def test_a_deadline_moves_on_by_what_a_child_waited_for_a_cpu_and_no_further(
         deadline.left()
     assert moved.at >= began + 0.2 + 0.2
     assert capped.at == pytest.approx(began + 0.25)
-    assert still.at < began + 0.25
+    assert still.at - (began + 0.2) < started + 0.05  # asleep, it waited for no CPU
     assert run_delay(2**22 + 12345) == 0.0  # no such process: nothing moves
 
 
