@@ -32,6 +32,8 @@ pytestmark = [pytest.mark.realtime, pytest.mark.slow]
 RATE = 48000
 BOUND_FRAMES = 24
 """0.5 ms at 48 kHz: the issue's bound on MIDI out's timing error."""
+PERIOD_FRAMES = 128
+"""The JACK dummy server's period in CI (`jackd -d dummy -p 128`)."""
 BPM = 125.0
 RESTART_WAIT_S = 20.0
 AT_ONCE_FRAMES = 2400
@@ -69,7 +71,8 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
             client.send([validate("/seq/stop", ())])
             time.sleep(0.5)
             client.sync()
-            status = client.status()["engine"]["midi_out"]
+            whole = client.status()
+            status, xruns = whole["engine"]["midi_out"], whole["io"]["xruns"]
             assert client.ask("/midi/out", "bass", "off") == ("bass", "off", 0)
     finally:
         assert engine.quit() == 0
@@ -86,8 +89,16 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
     at_once = _at_once(samples, [stamp for stamp, m in session.commands])
     delta = frames - samples
     ahead = delta[~at_once]
-    assert int(ahead.max() - ahead.min()) <= BOUND_FRAMES, "notes keep their spacing"
-    late = delta[at_once] - int(np.median(ahead))
+    # An xrun (a host stall) moves the sample clock against JACK's frames by whole periods,
+    # the sound and the notes alike: between xruns the spacing is exact, and each note still
+    # goes when it sounds (against the audio, below).
+    periods = np.round((ahead - ahead.min()) / PERIOD_FRAMES).astype(np.int64)
+    within = ahead - ahead.min() - periods * PERIOD_FRAMES
+    assert int(within.max() - within.min()) <= BOUND_FRAMES, "notes keep their spacing"
+    assert len(set(periods.tolist())) <= 1 + xruns, f"moved by whole periods, {xruns} xruns"
+    # Against the nearest note sent ahead: the frames' mapping it was sent under.
+    nearest = np.abs(samples[~at_once][None, :] - samples[at_once][:, None]).argmin(axis=1)
+    late = delta[at_once] - ahead[nearest]
     assert at_once.sum() <= 4 and (late >= 0).all() and (late <= AT_ONCE_FRAMES).all()
 
     is_on = np.array([d[0] & 0xF0 == 0x90 for _, d in notes])
@@ -101,8 +112,11 @@ def test_a_track_plays_an_external_synth_on_the_frames_its_notes_sound(
     assert ticks[0] == clock[1][0], "the first tick comes with Start, on beat 0"
     assert ons[0] == clock[1][0], "the pattern starts on beat 0"
     steps = np.diff(ticks[ticks >= ticks[0] + AT_ONCE_FRAMES])
+    moved = np.round((steps - per_tick) / PERIOD_FRAMES).astype(np.int64)  # by xruns, above
+    assert np.count_nonzero(moved) <= xruns
+    steps = steps - moved * PERIOD_FRAMES
     assert abs(steps.mean() - per_tick) < 0.01 and steps.max() - steps.min() <= 1
-    beats = (clock[-1][0] - ticks[0]) / (per_tick * 24)
+    beats = (clock[-1][0] - ticks[0] - int(moved.sum()) * PERIOD_FRAMES) / (per_tick * 24)
     assert abs(len(ticks) - 24 * beats) <= 1.0, "24 ticks a beat until Stop"
 
 
