@@ -240,9 +240,20 @@ def test_start_stop_sync_with_a_peer_on_the_sessions_bar_lines(tmp_path: Path) -
     starts = _log_stamps(session, "/seq/start")
     stops = _log_stamps(session, "/seq/stop")
     assert len(starts) == 1 and len(stops) == 2 and stops[0] < starts[0] < stops[1]
-    bars = timeline.errors_ms([*stops, *starts], quantum=4.0)
-    print(f"stop, stop, start against the peer's bar lines: {np.round(bars, 3)} ms")
-    assert np.abs(bars).max() < 1.0
+    # As in the two engines' test: an xrun makes what follows late by the slip, which Link's
+    # nudges make up over bars; a stamp is judged where no xrun came in the `SLIP_S` before
+    # (a reading later than the xrun itself, so a quarter second more).
+    slips = timeline.xrun_samples()
+    judged = [
+        stamp
+        for stamp in [*stops, *starts]
+        if not any(-RATE // 4 <= stamp - slip < SLIP_S * RATE for slip in slips)
+    ]
+    bars = timeline.errors_ms(judged, quantum=4.0) if judged else np.zeros(0)
+    print(f"stops and the start against the peer's bar lines: {np.round(bars, 3)} ms "
+          f"({len(judged)} of 3 judged; xruns at samples {slips})")  # fmt: skip
+    assert len(judged) == 3 or slips
+    assert not judged or np.abs(bars).max() < 1.0
     recording, _ = read_wav(wav)
     hits = timeline.watched(onsets(recording))
     restarted = [hit for hit in hits if hit >= starts[0]]
