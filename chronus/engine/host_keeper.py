@@ -19,6 +19,7 @@ the same outcomes.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -376,7 +377,10 @@ class HostKeeper:
             firsts = spare.served()
         except RuntimeError as exc:
             self._launching = None
-            self._died(str(exc), self.clock())
+            spare.process.join(0.5)  # its pipe closed as it died: a signal says how
+            code = spare.process.exitcode or 0  # (SIGKILL: ours, after the failure `exc` tells)
+            died = code < 0 and -code != signal.SIGKILL
+            self._died(f"died of signal {-code}" if died else str(exc), self.clock())
             return
         if firsts is None:
             return
