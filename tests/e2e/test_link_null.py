@@ -125,8 +125,10 @@ def test_chronus_and_a_peer_follow_each_others_tempo_on_one_beat(tmp_path: Path)
     assert all(later < earlier for earlier, later in itertools.pairwise(after)), after
     first_bar = timeline.errors_ms(hits[:1], quantum=4.0)
     # beat 0 on the session's bar line (an underrun on its block, a fade, moves the onset found
-    # by up to a block: 2.7 ms)
-    assert abs(first_bar[0]) < 3.0
+    # by up to a block: 2.7 ms), unless an xrun came just before it (late by the slip, as above)
+    slips = timeline.xrun_samples()
+    if not any(-RATE // 4 <= hits[0] - slip < SLIP_S * RATE for slip in slips):
+        assert abs(first_bar[0]) < 3.0, (first_bar, slips)
     nudges = [c for c in session.commands if c[1].address == "/tempo"]
     assert len(nudges) >= 3 and all(c[1].args[1:] == (1,) for c in nudges)
 
