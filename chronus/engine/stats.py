@@ -187,20 +187,17 @@ class SlotField(IntEnum):
 def record_render(values: npt.NDArray[np.int64], nanoseconds: int, applying_ns: int) -> None:
     """Store one block's render time in a slot's timing window, and beside it the part of it
     spent applying commands (`SlotField.APPLY_TIMINGS`)."""
-    n = values[SlotField.TIMING_COUNT]
-    values[SlotField.APPLY_TIMINGS + n % TIMING_WINDOW] = applying_ns
-    values[_TIMINGS + n % TIMING_WINDOW] = nanoseconds
-    values[SlotField.TIMING_COUNT] = n + 1
+    values[SlotField.APPLY_TIMINGS + values[SlotField.TIMING_COUNT] % TIMING_WINDOW] = applying_ns
+    record_timing(values, SlotField.TIMING_COUNT, nanoseconds)
 
 
 def recent_dsp_timings(values: npt.NDArray[np.int64], n: int) -> list[int]:
     """A slot's last `n` render times (ns, newest first) less the time each spent applying
     commands: what the patch itself costs a block, for the create limit and a commit's
     warm-up test."""
-    count = int(values[SlotField.TIMING_COUNT])
     return [
         int(values[_TIMINGS + k] - values[SlotField.APPLY_TIMINGS + k])
-        for k in ((count - 1 - i) % TIMING_WINDOW for i in range(min(n, count, TIMING_WINDOW)))
+        for k in _newest_first(int(values[SlotField.TIMING_COUNT]), n)
     ]
 
 
@@ -316,11 +313,12 @@ def record_timing(values: npt.NDArray[np.int64], count_index: int, nanoseconds: 
 
 def recent_timings(values: npt.NDArray[np.int64], count_index: int, n: int) -> list[int]:
     """The last `n` durations (ns) stored after `count_index`, newest first (fewer if fewer)."""
-    count = int(values[count_index])
-    return [
-        int(values[_TIMINGS + (count - 1 - i) % TIMING_WINDOW])
-        for i in range(min(n, count, TIMING_WINDOW))
-    ]
+    return [int(values[_TIMINGS + k]) for k in _newest_first(int(values[count_index]), n)]
+
+
+def _newest_first(count: int, n: int) -> list[int]:
+    """The window offsets of the last `n` of `count` durations stored, newest first."""
+    return [(count - 1 - i) % TIMING_WINDOW for i in range(min(n, count, TIMING_WINDOW))]
 
 
 def timing_median(values: npt.NDArray[np.int64], count_index: int) -> float:
