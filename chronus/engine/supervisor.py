@@ -1641,6 +1641,7 @@ class Supervisor:
                     "pid": os.getpid(),
                     "restarts": self.restarts,
                     "holds_slots": keeper is not None,
+                    "renewing": bool(keeper and keeper.adopted),
                     "standby": reaped.standby() if (reaped := self._launcher.reaped) else 0,
                 },
                 "divergences": keeper.divergences if keeper else 0,
