@@ -112,6 +112,8 @@ class BlockPump:
         self._block = rings[0].block
         self._was_sounding = False
         self._silent = resume  # a restart fades in on its first block, after the gap
+        self._splices_due = 0
+        """Blocks still to be spliced from the last sample played (see `_splice`)."""
         self._resuming = resume
         self._owns_clock = False
         self.released = True
@@ -165,11 +167,16 @@ class BlockPump:
                 has_old, has_new = old.has_block(k), new.has_block(k)
                 if has_old and has_new:
                     self._crossfade(out, old, new, k, j)
+                    if self._splices_due:
+                        self._splice(out)
                     either = old.sounding[k % old.capacity] or new.sounding[k % new.capacity]
                     self._finish(out, k, start, bool(either))
                     return
                 if has_old or has_new:  # neither: an underrun, counted as such below
+                    # One slot late mid-fade: its side alone is not where the mix was, and
+                    # the next block's mix is not where its side ends. Both are spliced.
                     v[IoField.ONE_SIDED_FADES] += 1
+                    self._splices_due = 2
         ring = self._rings[active]
         if not ring.has_block(k):
             ring = self._rings[1 - active]
@@ -179,6 +186,7 @@ class BlockPump:
                     # Fade from the last sample played, so the gap is a dip and not a click.
                     np.multiply(self._fade_out, self._last, out=out)
                     self._silent = True
+                    self._splices_due = 0  # the fade-in after the gap starts from silence
                     if self._resuming:  # not played yet since the restart: still the gap
                         v[IoField.BLOCKS_MISSED] += 1
                     else:
@@ -194,7 +202,17 @@ class BlockPump:
             np.multiply(ring.blocks[index], self._fade_in, out=out)
         else:
             np.copyto(out, ring.blocks[index])
+            if self._splices_due:
+                self._splice(out)
         self._finish(out, k, start, ring.sounding[index] != 0)
+
+    def _splice(self, out: npt.NDArray[np.float32]) -> None:
+        """Blend `out` in from the last sample played, linearly over the block, so that a
+        change of source mid-crossfade is a smear of one block and not a click."""
+        self._splices_due -= 1
+        np.subtract(out, self._last, out=out)
+        np.multiply(out, self._fade_in, out=out)
+        np.add(out, self._last, out=out)
 
     def _wait_in_burst(self, k: int, start: int, active: int) -> AudioRing | None:
         """In a burst, give the slots up to `BURST_WAIT_NS` to publish block *k*.

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from chronus.plugins.cpu_limit import COMPILE_ALLOWANCE_S
 from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.worker import json_object
 
@@ -33,6 +34,7 @@ __all__ = [
     "judge",
     "read_until",
     "run_delay",
+    "run_times",
     "wall_limit",
 ]
 
@@ -60,39 +62,54 @@ def wall_limit(time_limit: float) -> float:
     return WALL_FACTOR * time_limit
 
 
-def run_delay(pid: int) -> float:
-    """Seconds process `pid`'s main thread has spent runnable but kept off a CPU (the run
-    queue's delay in `/proc/PID/schedstat`); 0 if it cannot be read."""
+def run_times(pid: int) -> tuple[float, float]:
+    """Seconds process `pid`'s main thread has spent on a CPU, and runnable but kept off
+    one (the run queue's delay), from `/proc/PID/schedstat`; zeros if it cannot be read."""
     try:
         with open(f"/proc/{pid}/schedstat", "rb") as stats:
-            return int(stats.read().split()[1]) / 1e9
+            fields = stats.read().split()
+            return int(fields[0]) / 1e9, int(fields[1]) / 1e9
     except (OSError, IndexError, ValueError):
-        return 0.0
+        return 0.0, 0.0
+
+
+def run_delay(pid: int) -> float:
+    """Seconds process `pid`'s main thread has spent runnable but kept off a CPU; 0 if it
+    cannot be read."""
+    return run_times(pid)[1]
 
 
 class Deadline:
     """A validation's deadline on the clock (`time.monotonic()`), moved on by the time its
-    children waited for a CPU that others held (`run_delay`, at most `most` seconds): a host
-    busy with realtime slots or other work does not fail an honest module (numba compiling
-    it, say), while a module that sleeps or blocks is not runnable and is still stopped.
-    The delays are read only once the deadline has passed: nothing on a quick job's clock.
-    They count from each child's start, so a spare's waits before its job count too: on a
-    busy host that errs on the module's side, within `most`."""
+    children waited for a CPU that others held and by the CPU they used beyond `cpu_limit`
+    (numba compiling the module: a child ends itself when the module's own CPU reaches it,
+    `chronus.plugins.cpu_limit`), at most `most` seconds: a busy host or a cold compile does
+    not fail an honest module, while a module that sleeps or blocks is neither running nor
+    runnable and is still stopped. They are read only once the deadline has passed: nothing
+    on a quick job's clock. They count from each child's start, so a spare's work and waits
+    before its job count too: that errs on the module's side, within `most`."""
 
-    def __init__(self, at: float, pids: tuple[int, ...] = (), most: float = 0.0) -> None:
+    def __init__(
+        self, at: float, pids: tuple[int, ...] = (), most: float = 0.0, cpu_limit: float = 0.0
+    ) -> None:
         self.at = at
         self._first = at
         self._pids = pids
         self._most = most
+        self._cpu_limit = cpu_limit
 
     def left(self) -> float:
-        """Seconds until the deadline (≤ 0: it has passed, waits for a CPU counted)."""
+        """Seconds until the deadline (≤ 0: it has passed, what moves it counted)."""
         left = self.at - time.monotonic()
         if left > 0 or not self._pids:
             return left
-        waited = max(run_delay(pid) for pid in self._pids)
-        self.at = max(self.at, self._first + min(waited, self._most))
+        moved = max(self._moved_by(*run_times(pid)) for pid in self._pids)
+        self.at = max(self.at, self._first + min(moved, self._most))
         return self.at - time.monotonic()
+
+    def _moved_by(self, on_cpu: float, waited: float) -> float:
+        beyond = on_cpu - self._cpu_limit if self._cpu_limit > 0 else 0.0
+        return waited + max(0.0, beyond)
 
 
 def failed(error_type: str, message: str, **figures: float) -> dict[str, Any]:
@@ -129,12 +146,15 @@ def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict
     if not finished:
         return failed("timeout", f"validation went past its time limit of {time_limit:g} s "
                       f"of CPU or {wall_limit(time_limit):g} s on the clock, waits for a CPU "
-                      "not counted (an endless loop, a wait, or a very slow module)")  # fmt: skip
+                      "and numba's compiling not counted (an endless loop, a wait, or a very "
+                      "slow module)")  # fmt: skip
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
             return failed("timeout", f"validation went past its time limit of {time_limit:g} "
-                          "s of CPU (an endless loop, or a very slow module)")  # fmt: skip
+                          "s of CPU, numba's compiling not counted (an endless loop, or a very "
+                          f"slow module), or compiled for {COMPILE_ALLOWANCE_S:g} s more "
+                          "(a loop in compiled code)")  # fmt: skip
         if sig == signal.SIGKILL:
             return failed("crash", "the validating process was killed (SIGKILL): the system "
                           "ran out of memory?")  # fmt: skip

@@ -64,8 +64,8 @@ START_TIMEOUT = 60.0
 ANSWER_GRACE = 5.0
 """Seconds past a job's time limit before the pool gives up on its worker."""
 MOST_CPU_WAIT_FACTOR = 3.0
-"""How far waits for a CPU may move a validation's deadline on the clock, in multiples of
-its `wall_limit` (a host that keeps it off the CPUs longer fails it as a timeout)."""
+"""How far waits for a CPU and numba's compiling may move a validation's deadline on the
+clock, in multiples of its `wall_limit` (beyond, it fails as a timeout)."""
 _SPARES_MESSAGE = 4096
 """Room for the worker's message that hands over a job's children."""
 PREFETCH_WAIT = 1.0
@@ -375,7 +375,9 @@ class _Worker:
             if cross:  # else the twin waits till the job is done: its exit would take a core
                 children.send(1, line[:-2] + b', "crc_only": true}\n')
             wall = wall_limit(time_limit)
-            deadline = Deadline(began + wall, children.pids, most=MOST_CPU_WAIT_FACTOR * wall)
+            deadline = Deadline(
+                began + wall, children.pids, MOST_CPU_WAIT_FACTOR * wall, time_limit
+            )
             twin = children.results[1] if cross else None
             ending = self.ending(job, deadline)
             result = judge(children.results[0], twin, deadline, time_limit, path, ending)

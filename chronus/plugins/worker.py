@@ -9,14 +9,15 @@ is safe. Then it only forks: the children that validate, and their endings.
 Each validation runs in a fresh fork, a `Spare` forked while the worker was idle, which
 has sealed itself (`confine.seal`: no core file, no new process, no signal to another
 process, so a module cannot kill the worker) and rehearsed the checks and waits for its
-request: it sets the job's limits (`confine.limit`: the time limit is CPU
-time, `RLIMIT_CPU`), runs the checks and writes its result down its own pipe as JSON. A
-second spare, the twin, renders the first test blocks once more, to be compared
-(`cross_process`). The worker hands both children's pipe ends to the pool (`SCM_RIGHTS`
-over a socket), so the pool sends them their requests and reads their answers itself: a
-validation wakes the child and the pool, not the worker in between. The pool judges the
-answers (`chronus.plugins.answer`) with a wall-clock deadline; for a child that did not
-answer readably it asks the worker how the child ended (killed first if past the deadline).
+request: it sets the job's limits (`confine.limit`; the time limit is CPU time outside
+numba's compiler, `cpu_limit.hold_to`, behind `RLIMIT_CPU`), runs the checks and writes its
+result down its own pipe as JSON. A second spare, the twin, renders the first test blocks
+once more, to be compared (`cross_process`). The worker hands both children's pipe ends to
+the pool (`SCM_RIGHTS` over a socket), so the pool sends them their requests and reads their
+answers itself: a validation wakes the child and the pool, not the worker in between. The
+pool judges the answers (`chronus.plugins.answer`) with a wall-clock deadline; for a child
+that did not answer readably it asks the worker how the child ended (killed first if past
+the deadline).
 Each child does one validation and is gone: the worker survives whatever the module does.
 
 Wire format. On stdout, the worker's first line: `{"ready": pid, "vm_mb": …, "threads": …}`,
@@ -189,6 +190,7 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         from chronus.engine.titles import set_title
         from chronus.plugins import validation
         from chronus.plugins.confine import limit, seal, vm_size_mb
+        from chronus.plugins.cpu_limit import COMPILE_ALLOWANCE_S, hold_to, let_go
         from chronus.plugins.heap_room import keep_freed
 
         set_title("sandbox job")
@@ -202,8 +204,8 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         cut = rehearse and _rehearse_until(request_fd, _spare_steps(whole=not twin))
         baseline = vm_size_mb()
         limited = _limits(pool)
-        if limited is not None:
-            limit(limited[0], _cpu_spent() + limited[1], baseline)
+        if limited is not None:  # CPU: the module's, and numba's compiling (`hold_to`)
+            limit(limited[0], _cpu_spent() + limited[1] + COMPILE_ALLOWANCE_S, baseline)
         wire = json_object(_read_line(request_fd))
         came = time.monotonic()
         if wire is None:
@@ -214,7 +216,9 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
         if wanted is None:
             raise ValueError("a request without its limits")
         if wanted != limited:
-            limit(wanted[0], usage.ru_utime + usage.ru_stime + wanted[1], baseline)
+            spent = usage.ru_utime + usage.ru_stime
+            limit(wanted[0], spent + wanted[1] + COMPILE_ALLOWANCE_S, baseline)
+        compiling = hold_to(wanted[1])
         settings = validation.CheckSettings(**wire["settings"]) if "settings" in wire else given
         if request.get("crc_only"):
             answer = _crc_only(request["path"], request["name"], settings)
@@ -222,8 +226,12 @@ def _spare_child(request_fd: int, write_fd: int, rehearse: bool, twin: bool) -> 
             answer = validation.run_checks(request["path"], request["name"], settings).to_dict()
             sent = float(request.get("sent_at", came))
             answer["figures"].update(
-                _spent_since(usage), rehearsal_cut=float(cut), request_ms=1000 * (came - sent)
+                _spent_since(usage),
+                compile_cpu_ms=1000 * compiling.spent(),
+                rehearsal_cut=float(cut),
+                request_ms=1000 * (came - sent),
             )
+        let_go()
         answer["answered_at"] = time.monotonic()
         if not request.get("crc_only"):
             answer["figures"]["checks_ms"] = 1000 * (answer["answered_at"] - came)

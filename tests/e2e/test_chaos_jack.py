@@ -74,6 +74,7 @@ def test_a_round_of_chaos_on_jack_loses_nothing() -> None:
     assert later <= end["host_stalls"], (later, end)
     # Every block that differs from the offline render is an underrun's fade-out or the
     # fade-in after it, or a block of a commit's crossfade that one slot had not published
-    # in time, played from the other alone (a CI run: 1 of 16,168, no underrun).
+    # in time, played from the other alone (a CI run: 1 of 16,168, no underrun), and the
+    # block after it: both spliced from the sample before.
     differing = sum(k["blocks_differing"] for k in kinds.values())
-    assert differing <= 2 * end["underruns"] + end["one_sided_fades"], (differing, end)
+    assert differing <= 2 * end["underruns"] + 2 * end["one_sided_fades"], (differing, end)

@@ -160,7 +160,7 @@ def test_a_full_disk_ends_the_recording_and_the_log_not_the_engine(small_disk: P
             # lines fitted once in CI, and the log did not stop).
             for value in range(200, 20000, 10):
                 client.send([validate("/mod/bass/cutoff", (value,))])
-            client.sync()
+            client.sync(timeout=10.0)  # 1,980 commands: 1.3 s beside two busy loops, 2+ in CI
             status = client.status()
             assert status["engine"]["recording"]["last"]["error"] == "No space left on device"
             assert client.dump()["modules"]["bass"]["params"]["cutoff"] == 19990

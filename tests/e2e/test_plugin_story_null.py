@@ -132,6 +132,8 @@ def test_write_load_hear_break_survive_fix_reload_and_http_tells_the_same(
         errors = client.plugin_health("warm")["error_count"]
         time.sleep(1.0)
         health = client.plugin_health("warm")
+        if health["state"] != "active":
+            print(health["transitions"], health["last_error"], client.status()["engine"]["events"])
         assert health["state"] == "active" and health["version"] == fixed
         assert health["restarts"] == 1 and health["error_count"] == errors, "fixed: no errors"
         assert client.dump()["modules"]["w1"]["params"]["heat"] == 1.0, "its setting kept"

@@ -549,11 +549,58 @@ def test_a_commit_crossfades_with_equal_power_and_allocates_nothing(rig: Rig) ->
     assert int(rig.v[IoField.UNDERRUNS]) == 0 and int(rig.v[IoField.COVERED]) == 0
 
 
-def test_a_crossfade_block_the_old_slot_has_not_published_is_the_new_ones_counted(
+def _spliced(last: npt.NDArray[np.float32], block: npt.NDArray[np.float32]) -> Any:
+    """`block` blended in from `last` (the sample played before it), linearly over the block."""
+    ramp = ((np.arange(BLOCK) + 1) / BLOCK)[:, None]
+    return last[None, :] + (block.astype(np.float64) - last[None, :]) * ramp
+
+
+def test_a_crossfade_block_the_old_slot_has_not_published_is_the_new_ones_spliced(
     rig: Rig,
 ) -> None:
     # The old active late at the switch (a CI run's chaos test: one block of a commit
-    # differed from the offline render, no underrun): played from the new alone, counted.
+    # differed from the offline render; a CI run's snapshot load clicked, a step of 0.126
+    # against 0.011 around it): the new slot's block alone, blended in from the last sample
+    # played, and the next block of the fade blended in from where that one ended; counted.
+    for k in range(2):
+        rig.publish(0, k)
+        rig.publish(1, k)
+        played = rig.run()
+    control = rig.control.values
+    control[ControlField.XFADE_FROM] = 0
+    control[ControlField.XFADE_START] = 2
+    control[ControlField.XFADE_BLOCKS] = 3
+    control[ControlField.ACTIVE] = 1
+    rig.publish(1, 2)  # the old (seat 0) is late with block 2
+    alone = rig.run()
+    np.testing.assert_allclose(alone, _spliced(played[-1], block_of(2, 1)), rtol=1e-6)
+    assert int(rig.v[IoField.ONE_SIDED_FADES]) == 1
+    assert int(rig.v[IoField.UNDERRUNS]) == 0 and int(rig.v[IoField.COVERED]) == 0
+    rig.publish(0, 2)
+    rig.publish(0, 3)
+    rig.publish(1, 3)
+    spliced = rig.run()  # both have block 3: faded again, blended in from the block before
+    rig.publish(0, 4)
+    rig.publish(1, 4)
+    faded = rig.run()  # the fade as it would have been
+    assert int(rig.v[IoField.ONE_SIDED_FADES]) == 1
+    assert not np.array_equal(faded, block_of(4, 1)) and not np.array_equal(faded, block_of(4, 0))
+    theta = (np.arange(3 * BLOCK) + 0.5) * np.pi / (6 * BLOCK)
+    mix = [
+        block_of(k, 0) * np.cos(theta[j * BLOCK : (j + 1) * BLOCK, None])
+        + block_of(k, 1) * np.sin(theta[j * BLOCK : (j + 1) * BLOCK, None])
+        for j, k in ((1, 3), (2, 4))
+    ]  # fmt: skip
+    np.testing.assert_allclose(spliced, _spliced(alone[-1], mix[0]), rtol=1e-5)
+    np.testing.assert_allclose(faded, mix[1], rtol=1e-5)
+    # Unspliced, the seams were the whole gap between the two sources; now each is a step
+    # no larger than a splice's share of it.
+    heard = np.concatenate([played[-1:], alone, spliced, faded]).astype(np.float64)
+    unspliced = np.concatenate([played[-1:], block_of(2, 1), mix[0], mix[1]])
+    assert np.abs(np.diff(heard[:, 0])).max() < np.abs(np.diff(unspliced[:, 0])).max() / 4
+
+
+def test_a_one_sided_crossfade_block_is_spliced_without_allocating(rig: Rig) -> None:
     for k in range(2):
         rig.publish(0, k)
         rig.publish(1, k)
@@ -561,18 +608,26 @@ def test_a_crossfade_block_the_old_slot_has_not_published_is_the_new_ones_counte
     control = rig.control.values
     control[ControlField.XFADE_FROM] = 0
     control[ControlField.XFADE_START] = 2
-    control[ControlField.XFADE_BLOCKS] = 3
+    control[ControlField.XFADE_BLOCKS] = 6
     control[ControlField.ACTIVE] = 1
-    rig.publish(1, 2)  # the old (seat 0) is late with block 2
-    np.testing.assert_array_equal(rig.run(), block_of(2, 1))
-    assert int(rig.v[IoField.ONE_SIDED_FADES]) == 1
-    assert int(rig.v[IoField.UNDERRUNS]) == 0 and int(rig.v[IoField.COVERED]) == 0
+    rig.publish(1, 2)
+    rig.run()  # the first splice warms numpy's casting caches
     rig.publish(0, 2)
-    rig.publish(0, 3)
-    rig.publish(1, 3)
-    faded = rig.run()  # both have block 3: faded again, not counted
-    assert not np.array_equal(faded, block_of(3, 1)) and not np.array_equal(faded, block_of(3, 0))
-    assert int(rig.v[IoField.ONE_SIDED_FADES]) == 1
+    here = [tracemalloc.Filter(True, audio_io_module.__file__),
+            tracemalloc.Filter(True, crossfade_module.__file__)]  # fmt: skip
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot().filter_traces(here)
+        for k in (3, 4):
+            rig.publish(1, k)  # the old late again: spliced, then the next spliced too
+            rig.run()
+            rig.publish(0, k)
+        after = tracemalloc.take_snapshot().filter_traces(here)
+    finally:
+        tracemalloc.stop()
+    assert int(rig.v[IoField.ONE_SIDED_FADES]) == 3
+    diff = after.compare_to(before, "filename")
+    assert sum(d.size_diff for d in diff) == 0 and sum(d.count_diff for d in diff) == 0
 
 
 def test_the_allocation_check_can_fail(rig: Rig) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chronus.plugins.answer import Deadline, judge, run_delay
+from chronus.plugins.answer import Deadline, judge, run_delay, run_times
 from chronus.plugins.sandbox import SandboxPool
 from chronus.plugins.worker import json_line, json_object
 
@@ -180,6 +180,25 @@ def test_a_deadline_moves_on_by_what_a_child_waited_for_a_cpu_and_no_further(
     assert capped.at == pytest.approx(began + 0.25)
     assert still.at - (began + 0.2) < started + 0.05  # asleep, it waited for no CPU
     assert run_delay(2**22 + 12345) == 0.0  # no such process: nothing moves
+
+
+def test_a_deadline_moves_on_by_the_cpu_a_child_used_beyond_its_limit(
+    spawn: list[_Child],
+) -> None:
+    """CPU beyond the module's limit is numba's compiling (the child ends itself at the
+    limit otherwise): it moves the deadline on, as waits for a CPU do."""
+    spinner = _Child(CHILDREN["spins"])
+    spawn.append(spinner)
+    began = time.monotonic()
+    counted = Deadline(began + 0.1, (spinner.process.pid,), most=10.0, cpu_limit=0.2)
+    uncounted = Deadline(began + 0.1, (spinner.process.pid,), most=10.0)
+    time.sleep(0.8)
+    on_cpu, waited = run_times(spinner.process.pid)
+    counted.left()
+    uncounted.left()
+    assert on_cpu > 0.3
+    assert counted.at - uncounted.at >= on_cpu - 0.2 - 0.01
+    assert counted.at <= began + 0.1 + on_cpu - 0.2 + waited + 0.2  # read ≤ 0.2 s later
 
 
 def test_a_spinning_child_on_a_shared_cpu_is_read_to_its_answer_past_the_first_deadline(
