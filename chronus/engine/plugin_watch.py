@@ -10,8 +10,9 @@ the plugin and the other finds it moved already; a slot that takes over after a 
 (which quarantines the module in the standby alone) is heard too. Were a plugin reloaded
 between the two sightings of one event (within a read, 0.25 s), the second would move the
 new version. A slot that becomes active counted only what it rendered itself (a worker that
-joined late, little): the counts go on from where the last active left them. Reading never
-runs plugin code.
+joined late, little): the counts go on from where the last active left them. A new worker
+puts its own (empty) table in its seat before its pid, so that no count of its
+predecessor's is read as its own. Reading never runs plugin code.
 """
 
 from __future__ import annotations

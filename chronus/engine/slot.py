@@ -61,6 +61,7 @@ from chronus.plugins.loader import load_user_modules
 from chronus.protocol import Message, spec_index
 
 if TYPE_CHECKING:
+    from chronus.dsp.guard import Guard
     from chronus.dsp.render import Renderer
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "SeatConfig",
     "WorkerConfig",
     "await_seat",
+    "claim_seat",
     "prepare_plugin",
     "worker_main",
 ]
@@ -465,11 +467,7 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
     seat = _Seat(start.seat, config.block)
     try:
         v = seat.counters.values
-        v[: SlotField.DECISIONS] = 0  # decisions stay: the peer may still need the last ones
-        v[SlotField.PID] = os.getpid()
-        v[SlotField.STARTED_NS] = time.monotonic_ns()
-        v[SlotField.STATE] = ProcessState.JOINING
-        v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
+        claim_seat(v, renderer.graph.guard)
         first = _load_start(start, renderer, seat, io.values)
         seat.ring.restart_at(first)
         v[SlotField.JOINED_BLOCK] = first
@@ -495,6 +493,20 @@ def _serve(config: WorkerConfig, wakes: tuple[Semaphore, Semaphore], conn: Conne
         for part in (stamps, prepared):
             if part is not None:
                 part.close()
+
+
+def claim_seat(v: npt.NDArray[np.int64], guard: Guard) -> None:
+    """Make a seat's counters `v` this worker's: the guard's plugin table put in place of
+    the predecessor's, its other figures cleared, then this pid, joining. The table goes
+    first, while the seat still names the predecessor: read with another pid, its counts
+    were a suspension of a plugin reloaded since (CI: "suspended" just after a fixed version
+    was reloaded)."""
+    guard.attach(plugin_rows(v[SlotField.PLUGINS :]))
+    v[: SlotField.DECISIONS] = 0  # decisions stay: the peer may still need the last ones
+    v[SlotField.PID] = os.getpid()
+    v[SlotField.STARTED_NS] = time.monotonic_ns()
+    v[SlotField.STATE] = ProcessState.JOINING
+    v[SlotField.HEARTBEAT_NS] = time.monotonic_ns()
 
 
 def _asked_for_state(v: npt.NDArray[np.int64]) -> bool:
@@ -530,7 +542,6 @@ def _render_loop(
     peer_counters = seat.peer_counters.values
     renderer.graph.crumb = v[SlotField.CRUMB_MODULE : SlotField.CRUMB_MODULE + 1]
     guard = renderer.graph.guard
-    guard.attach(plugin_rows(v[SlotField.PLUGINS :]))
     io_values = io.values
     flags = control.values
     me = seat.config.seat
