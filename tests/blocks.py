@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -21,3 +24,10 @@ def differing_blocks(
     n = min(len(recorded), len(expected), played * block)
     rows = np.flatnonzero(np.any(recorded[:n] != expected[:n], axis=1))
     return sorted({int(r) // block for r in rows})
+
+
+def explained_blocks(io: Mapping[str, Any]) -> int:
+    """How many blocks of a live recording may differ from its offline render by what the
+    I/O counted: each underrun's fade-out and the fade-in after it, and each crossfade block
+    one slot had not published (played from the other, spliced in) and the block after it."""
+    return 2 * int(io["underruns"]) + 2 * int(io.get("one_sided_fades", 0))

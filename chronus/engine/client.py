@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 DEFAULT_ENGINE = ("127.0.0.1", 57120)
+RESYNC_S = 1.0
+"""How long a sync waits for its answer before it asks again (over UDP, either may be lost)."""
 
 Reply = tuple[str, tuple[Arg, ...]]
 _MAX_REPLY = 1 << 26
@@ -322,18 +324,36 @@ class EngineClient:
         return stamp, notes
 
     def _synced(self, timeout: float) -> int:
-        """Sync over UDP, leaving `pending` as it is; the sample the messages apply at."""
+        """Sync over UDP, leaving `pending` as it is; the sample the messages apply at. The
+        request is sent again every `RESYNC_S` until answered: a datagram may be lost (the
+        engine answers each; the first answer to this token is taken)."""
         token = next(self._tokens)
-        self.send_raw("/engine/sync", token)
         deadline = time.monotonic() + timeout
-        while True:
-            args = self.wait_for("/engine/synced", max(0.0, deadline - time.monotonic()))
-            if args and args[0] == token:
-                break
+        args: tuple[Arg, ...] | None = None
+        while args is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._no_answer(f"waited {timeout:g} s for /engine/synced")
+            self.send_raw("/engine/sync", token)
+            args = self._answer_to(token, min(left, RESYNC_S))
         if len(args) < 2 or not isinstance(args[1], int):
             raise EngineError(f"the engine's /engine/synced names no sample: {args!r:.80}")
         self._unsynced = False
         return args[1]
+
+    def _answer_to(self, token: int, timeout: float) -> tuple[Arg, ...] | None:
+        """The `/engine/synced` that answers `token`, or None after `timeout` seconds; other
+        replies are kept in `pending`, other syncs' answers dropped."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            reply = self.receive(left)
+            if reply is None:
+                return None
+            if reply[0] != "/engine/synced":
+                self.pending.append(reply)
+            elif reply[1] and reply[1][0] == token:
+                return reply[1]
+        return None
 
     def quit(self, timeout: float = 2.0) -> None:
         """Ask the engine to stop."""

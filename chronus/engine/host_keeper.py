@@ -198,10 +198,17 @@ class WarmHost:
             raise
         return None
 
-    def take_started(self) -> dict[str, int]:
+    @property
+    def served_a_ring(self) -> bool:
+        """Whether it said it serves, with a ring it took (what it said before it died)."""
+        return self.serving and bool(self._ready)
+
+    def take_started(self, read: bool = True) -> dict[str, int]:
         """The rings it started serving since the last call, each with its first call
-        (never blocks; `RuntimeError` if the pipe broke)."""
-        self._read()
+        (never blocks; `RuntimeError` if the pipe broke; without `read`, only what was read
+        already)."""
+        if read:
+            self._read()
         started, self._started = self._started, {}
         return started
 
@@ -376,12 +383,16 @@ class HostKeeper:
         try:
             firsts = spare.served()
         except RuntimeError as exc:
-            self._launching = None
-            spare.process.join(0.5)  # its pipe closed as it died: a signal says how
-            code = spare.process.exitcode or 0  # (SIGKILL: ours, after the failure `exc` tells)
-            died = code < 0 and -code != signal.SIGKILL
-            self._died(f"died of signal {-code}" if died else str(exc), self.clock())
-            return
+            if not spare.served_a_ring:
+                self._launching = None
+                spare.process.join(0.5)  # its pipe closed as it died: a signal says how
+                code = spare.process.exitcode or 0  # (SIGKILL: ours, after what `exc` tells)
+                died = code < 0 and -code != signal.SIGKILL
+                self._died(f"died of signal {-code}" if died else str(exc), self.clock())
+                return
+            # It served, then died before this look (CI, a plugin that crashes at its first
+            # call): a start, as it was; `poll` finds the serving host dead and tells how.
+            firsts = spare.take_started(read=False)
         if firsts is None:
             return
         self._launching = None

@@ -160,7 +160,11 @@ def test_a_full_disk_ends_the_recording_and_the_log_not_the_engine(small_disk: P
             # lines fitted once in CI, and the log did not stop).
             for value in range(200, 20000, 10):
                 client.send([validate("/mod/bass/cutoff", (value,))])
-            client.sync(timeout=10.0)  # 1,980 commands: 1.3 s beside two busy loops, 2+ in CI
+            try:  # 1,980 commands: 1.3 s beside two busy loops, more than 10 in a CI run
+                client.sync(timeout=30.0)
+            except EngineError as exc:
+                osc = client.status(timeout=10.0)["engine"]["osc"]
+                raise AssertionError(f"{exc}: {osc}") from exc
             status = client.status()
             assert status["engine"]["recording"]["last"]["error"] == "No space left on device"
             assert client.dump()["modules"]["bass"]["params"]["cutoff"] == 19990

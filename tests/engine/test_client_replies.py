@@ -7,13 +7,14 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from chronus.engine import slip
-from chronus.engine.client import EngineClient, EngineError
+from chronus.engine.client import RESYNC_S, EngineClient, EngineError
 from chronus.protocol import Arg, encode_raw, find_spec, parse_packet, validate
 
 IP_LOCAL_PORT_RANGE = 51
@@ -68,7 +69,8 @@ class FakeEngine:
                 packet, sender = self.udp.recvfrom(1 << 16)
             except TimeoutError:
                 continue
-            self.udp.sendto(self._answer(packet), sender)
+            if answer := self._answer(packet):  # b"": none (a request lost on the way)
+                self.udp.sendto(answer, sender)
 
     def close(self) -> None:
         self.stopped.set()
@@ -134,6 +136,34 @@ def test_a_synced_reply_without_its_sample_is_an_engine_error(fake_engine: FakeE
         pytest.raises(EngineError, match="names no sample"),
     ):
         client.sync(timeout=1.0)
+
+
+class _LosesTheFirstSync(FakeEngine):
+    """A fake engine that never gets the first `/engine/sync` (a datagram lost on the way)."""
+
+    def __init__(self, *args: Arg) -> None:
+        self.syncs = 0
+        super().__init__(*args)
+
+    def _answer(self, packet: bytes) -> bytes:
+        if parse_packet(packet)[0][0] == "/engine/sync":
+            self.syncs += 1
+            if self.syncs == 1:
+                return b""
+        return super()._answer(packet)
+
+
+def test_a_lost_sync_request_is_asked_again_and_answered() -> None:
+    engine = _LosesTheFirstSync(4800)
+    try:
+        with EngineClient("127.0.0.1", engine.port) as client:
+            began = time.monotonic()
+            sample, notes = client.sync(timeout=5.0)
+            took = time.monotonic() - began
+        assert (sample, notes) == (4800, [])
+        assert engine.syncs == 2 and RESYNC_S <= took < RESYNC_S + 2.0
+    finally:
+        engine.close()
 
 
 def _free_port() -> int:

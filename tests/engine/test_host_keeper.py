@@ -168,3 +168,61 @@ def test_a_poll_never_waits_for_a_host_to_serve(ring: HostRing) -> None:
         assert len(hosts) == 2, "a spare for its successor, once it serves"
     finally:
         keeper.close()
+
+
+class _ServesThenCrashes(_SlowHost):
+    """A host that answers `serving` to `go` and dies at once (a plugin that crashes at its
+    first call), its pipe closed and its exit a SIGSEGV, before the keeper looks again."""
+
+    def __init__(self, ring: HostRing) -> None:
+        self.dead = threading.Event()
+        super().__init__(ring, threading.Event())
+        self.process = SimpleNamespace(  # type: ignore[assignment]
+            pid=os.getpid(), exitcode=None, is_alive=lambda: not self.dead.is_set()
+        )
+
+    def _play(self, conn: Connection, ring: HostRing, release: threading.Event) -> None:
+        rings: list[str] = []
+        while True:
+            task = conn.recv()
+            if task == "go":
+                conn.send(("serving", os.getpid(), dict.fromkeys(rings, 7), time.monotonic()))
+                self.process.exitcode = -11
+                self.dead.set()
+                conn.close()
+                return
+            if task[0] == "attach":
+                rings.append(task[1])
+                conn.send(("ready", task[1]))
+
+
+def test_a_host_that_served_and_died_before_the_keepers_look_counts_as_started(
+    ring: HostRing,
+) -> None:
+    # CI: a crashing plugin's second respawn served and died between two looks; the keeper
+    # told it as "died while it started", and its ladder showed no start.
+    hosts: list[_ServesThenCrashes] = []
+
+    def blank() -> WarmHost:
+        hosts.append(_ServesThenCrashes(ring))
+        return hosts[-1]
+
+    policy = RespawnPolicy((0.0, 30.0))
+    keeper = HostKeeper(ring, TypeSource("builtin", "lowpass"), 48000, policy, blank=blank)
+    try:
+        keeper.start(wait=False)
+        for host in (0, 1):  # the first host, then its respawn: each served, then died
+            deadline = time.monotonic() + 10.0
+            while len(hosts) <= host and time.monotonic() < deadline:
+                keeper.poll()
+                time.sleep(0.01)
+            assert hosts[host].dead.wait(5.0)
+            time.sleep(0.05)  # its pipe closed after its answer, before the keeper's look
+            for _ in range(3):
+                keeper.poll()
+        health = keeper.health()
+        assert health["deaths"] == ["died of signal 11"] * 2, health
+        assert health["respawns"][0]["serving_after_s"] is not None  # the respawn served
+        assert [why for _, why in keeper.history()] == ["start", "died of signal 11"] * 2
+    finally:
+        keeper.close()
