@@ -252,6 +252,8 @@ class Supervisor:
         self._record_starter: Any = None
         """The reply address of the client that started the recording."""
         self._session_log: StampedLog | None = None
+        self._session_log_stopped = ""
+        """Why the session log stopped ("" while it is written, or if there is none)."""
         self._unlogged: deque[tuple[int, int, Message, float]] = deque()
         """Commands sent but not yet logged: (seq, stamp, message, monotonic time sent)."""
         self._io: IoKeeper | None = None
@@ -1115,6 +1117,7 @@ class Supervisor:
             self._session_log.close()
         except OSError:
             pass  # already said: the log is cut short
+        self._session_log_stopped = str(exc.strerror or exc)
         self._session_log = None
         self._unlogged.clear()
 
@@ -1675,6 +1678,10 @@ class Supervisor:
                 "midi_out": self._midi_out.status if self._midi_out else {},
                 "notice": self.notice,
                 "log": str(Path(c.log).resolve()) if c.log else None,
+                "session_log": {
+                    "writing": self._session_log is not None,
+                    "stopped": self._session_log_stopped,
+                },
                 "leftovers": self._leftovers.summary(),
                 "link": self._link_sync.status(self.patch.tempo) if self._link_sync else {},
             },

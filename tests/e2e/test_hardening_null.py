@@ -167,13 +167,16 @@ def test_a_full_disk_ends_the_recording_and_the_log_not_the_engine(small_disk: P
                 raise AssertionError(f"{exc}: {osc}") from exc
             status = client.status()
             assert status["engine"]["recording"]["last"]["error"] == "No space left on device"
+            # Said in the status: on a loaded host, warnings of commands overtaken by a slot
+            # may push its notice out of the last lines of stderr kept (CI).
+            assert status["engine"]["session_log"] == {
+                "writing": False, "stopped": "No space left on device",
+            }  # fmt: skip
             assert client.dump()["modules"]["bass"]["params"]["cutoff"] == 19990
         wav, rate = read_wav(small_disk / "take.wav")
         assert rate == 48000 and len(wav) == int(frames)
         assert engine.quit() == 0
-        notices = "".join(engine.notices)
-        assert "Traceback" not in notices
-        assert "the session log" in notices and "stopped" in notices
+        assert "Traceback" not in "".join(engine.notices)
     finally:
         engine.kill()
 

@@ -184,16 +184,19 @@ class _ServesThenCrashes(_SlowHost):
     def _play(self, conn: Connection, ring: HostRing, release: threading.Event) -> None:
         rings: list[str] = []
         while True:
-            task = conn.recv()
-            if task == "go":
-                conn.send(("serving", os.getpid(), dict.fromkeys(rings, 7), time.monotonic()))
-                self.process.exitcode = -11
-                self.dead.set()
-                conn.close()
+            try:
+                task = conn.recv()
+                if task == "go":
+                    conn.send(("serving", os.getpid(), dict.fromkeys(rings, 7), time.monotonic()))
+                    self.process.exitcode = -11
+                    self.dead.set()
+                    conn.close()
+                    return
+                if task[0] == "attach":
+                    rings.append(task[1])
+                    conn.send(("ready", task[1]))
+            except (EOFError, OSError):  # the keeper closed: a spare it no longer needs
                 return
-            if task[0] == "attach":
-                rings.append(task[1])
-                conn.send(("ready", task[1]))
 
 
 def test_a_host_that_served_and_died_before_the_keepers_look_counts_as_started(
