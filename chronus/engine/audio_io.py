@@ -167,8 +167,6 @@ class BlockPump:
                 has_old, has_new = old.has_block(k), new.has_block(k)
                 if has_old and has_new:
                     self._crossfade(out, old, new, k, j)
-                    if self._splices_due:
-                        self._splice(out)
                     either = old.sounding[k % old.capacity] or new.sounding[k % new.capacity]
                     self._finish(out, k, start, bool(either))
                     return
@@ -202,8 +200,6 @@ class BlockPump:
             np.multiply(ring.blocks[index], self._fade_in, out=out)
         else:
             np.copyto(out, ring.blocks[index])
-            if self._splices_due:
-                self._splice(out)
         self._finish(out, k, start, ring.sounding[index] != 0)
 
     def _splice(self, out: npt.NDArray[np.float32]) -> None:
@@ -249,7 +245,9 @@ class BlockPump:
         v[IoField.UNDERRUNS] = n  # last, so that a reader that sees the count sees its row
 
     def _finish(self, out: npt.NDArray[np.float32], k: int, start: int, sounding: bool) -> None:
-        """Count a block played from a ring, then `_after`."""
+        """Splice it if one is due, count a block played from a ring, then `_after`."""
+        if self._splices_due:
+            self._splice(out)
         v = self._v
         if self._resuming:
             self._resuming = False
