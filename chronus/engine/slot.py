@@ -296,16 +296,19 @@ def _capture_with(capturer: Capturer, v: npt.NDArray[np.int64], job: Callable[[]
     return forked
 
 
-FORK_MARGIN_BLOCKS = 2
-"""Blocks an active slot renders beyond its lead before it forks a join's capture, at the
-least: the fork holds it up for as long as it takes to copy its page tables (2.4-5.7 ms was
-seen for the chaos patch on a loaded 2-CPU VM, over a block period), and the device must not
-run out of blocks meanwhile. More if its last fork took longer."""
+CAPTURE_MARGIN_BLOCKS = 2
+"""Blocks an active slot renders beyond its lead before it captures its state for a join, at
+the least. A fork holds it up for as long as it takes to copy its page tables (2.4-5.7 ms was
+seen for the chaos patch on a loaded 2-CPU VM, over a block period); a small state captured
+in place takes under a millisecond, but 3.8 ms was seen on a loaded CI host, with an
+underrun. The device must not run out of blocks meanwhile. More if the last fork took
+longer."""
 
 
-def _fork_margin(capturer: Capturer, period_ns: int) -> int:
-    """Blocks to render ahead of the lead before the fork of a capture."""
-    return max(FORK_MARGIN_BLOCKS, -(-capturer.fork_ns // period_ns))
+def _capture_margin(capturer: Capturer, period_ns: int) -> int:
+    """Blocks to render ahead of the lead before a join's capture (in place or forked)."""
+    took = capturer.fork_ns if capturer.forks_next else capturer.in_place_ns
+    return max(CAPTURE_MARGIN_BLOCKS, -(-took // period_ns))
 
 
 CRASH_SIGNALS = frozenset({4, 5, 6, 7, 8, 11, 31, EXIT_FAULT})
@@ -594,8 +597,8 @@ def _render_loop(
         extra = min(late_ns // period_ns, spare_blocks) if 2 * late_ns > 3 * period_ns else 0
         lead = depth.lead
         target = consumed + lead + extra
-        if active and capturer.forks_next and not capturer.busy and _asked_for_state(v):
-            target += _fork_margin(capturer, period_ns)  # as far as the ring has room
+        if active and not capturer.busy and _asked_for_state(v):
+            target += _capture_margin(capturer, period_ns)  # as far as the ring has room
         was_held_up, held_up = held_up, False
         wait_s = period_s
         if not active:

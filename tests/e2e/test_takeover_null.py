@@ -33,7 +33,9 @@ from tests.e2e.test_io_restart_null import _compare, _resumed_after
 from tests.processes import answered_after_takeover
 from tests.stalls import StallMonitor, told_on_failure
 
-pytestmark = [pytest.mark.slow]
+# Serial: the underruns are bound by the host's stalls alone, and another test's slots
+# (real-time, as these are) on the same CPUs would cost blocks the stalls do not show.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 def _until(player: Player, ok: Any, what: str, timeout: float = 30.0) -> dict[str, Any]:

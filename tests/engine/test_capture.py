@@ -110,13 +110,19 @@ def test_the_capturing_child_leaves_the_slots_cpu_and_priority_and_spawns_nothin
         area.unlink()
 
 
-def test_an_active_renders_further_ahead_the_longer_its_last_fork() -> None:
-    from chronus.engine.slot import FORK_MARGIN_BLOCKS, _fork_margin
+def test_an_active_renders_further_ahead_the_longer_its_last_capture_of_that_kind() -> None:
+    from chronus.engine.slot import CAPTURE_MARGIN_BLOCKS, _capture_margin
 
     period = 2_666_666
     capturer = Capturer()
-    assert _fork_margin(capturer, period) == FORK_MARGIN_BLOCKS  # no fork made yet
+    assert not capturer.forks_next
+    assert _capture_margin(capturer, period) == CAPTURE_MARGIN_BLOCKS  # none made yet
+    capturer.in_place_ns = period // 4  # in place next: its last time counts, not the fork's
+    capturer.fork_ns = 9 * period
+    assert _capture_margin(capturer, period) == CAPTURE_MARGIN_BLOCKS
+    capturer.in_place_ns = 3 * period + 1  # a slow one (a loaded host): it still forks next
+    assert capturer.forks_next
     capturer.fork_ns = period // 2
-    assert _fork_margin(capturer, period) == FORK_MARGIN_BLOCKS
+    assert _capture_margin(capturer, period) == CAPTURE_MARGIN_BLOCKS
     capturer.fork_ns = 3 * period + 1
-    assert _fork_margin(capturer, period) == 4
+    assert _capture_margin(capturer, period) == 4
