@@ -31,3 +31,60 @@ def explained_blocks(io: Mapping[str, Any]) -> int:
     I/O counted: each underrun's fade-out and the fade-in after it, and each crossfade block
     one slot had not published (played from the other, spliced in) and the block after it."""
     return 2 * int(io["underruns"]) + 2 * int(io.get("one_sided_fades", 0))
+
+
+def replay_story(
+    session: Any,
+    recorded: npt.NDArray[np.float32],
+    expected: npt.NDArray[np.float32],
+    differing: list[int],
+    around: int = 40,
+) -> str:
+    """What a failing replay check needs to be told from: where the differences begin and
+    how big they are, whether the recording is the render shifted by a block (a lost or
+    doubled block), and what the session log says near the first one (commands, commits,
+    isolated modules' host starts and bypassed calls)."""
+    if not differing:
+        return "no block differs"
+    block = int(session.block)
+    first = differing[0]
+    run = 1
+    while run < len(differing) and differing[run] == first + run:
+        run += 1
+    lines = [f"first differing block {first}, {run} in a row, {len(differing)} in all"]
+    for k in differing[:3]:
+        a, b = recorded[k * block : (k + 1) * block], expected[k * block : (k + 1) * block]
+        n = min(len(a), len(b))
+        lines.append(f"  block {k}: max |diff| {float(np.abs(a[:n] - b[:n]).max()):.3g}")
+    for shift in (-2, -1, 1, 2):
+        lo = max(first, -shift) * block
+        hi = min(len(recorded), len(expected) - shift * block, (first + min(run, 200)) * block)
+        moved = slice(lo + shift * block, hi + shift * block)
+        if hi > lo and np.array_equal(recorded[lo:hi], expected[moved]):
+            lines.append(f"  the recording there is the render shifted by {shift} blocks")
+    near = range((first - around) * block, (first + around) * block)
+    for sample, message in session.commands:
+        if sample in near:
+            lines.append(f"  command at block {sample / block:.2f}: {message}")
+    for commit in session.commits:
+        if commit.switch in near or commit.stamp in near:
+            lines.append(
+                f"  commit stamped at block {commit.stamp / block:.2f}, heard from "
+                f"{commit.switch / block:.2f}: {len(commit.messages)} commands"
+            )
+    for module_id, calls in session.hosts.items():
+        lives = [calls, *calls.later]
+        for life, each in enumerate(lives):
+            bypassed = sorted(each.bypassed)
+            runs: list[list[int]] = []
+            for call in bypassed:
+                if runs and call == runs[-1][1] + 1:
+                    runs[-1][1] = call
+                else:
+                    runs.append([call, call])
+            lines.append(
+                f"  {module_id} (life {life}): hosts from calls {sorted(each.fresh)}, "
+                f"bypassed {runs[:12]}{' …' if len(runs) > 12 else ''}, "
+                f"ended down {each.ended_down}"
+            )
+    return "\n".join(lines)

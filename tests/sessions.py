@@ -215,7 +215,7 @@ def check_replay(tmp_path: Path, status: dict[str, Any], what: str) -> None:
 
     from chronus.session.offline import render_session
     from chronus.session.wav import read_wav
-    from tests.blocks import differing_blocks, explained_blocks
+    from tests.blocks import differing_blocks, explained_blocks, replay_story
 
     session = read_stamped_log(tmp_path / "s.log")
     recorded, _ = read_wav(tmp_path / "out.wav")
@@ -224,4 +224,6 @@ def check_replay(tmp_path: Path, status: dict[str, Any], what: str) -> None:
     running = differing_blocks(recorded, offline, session.block, status["io"]["blocks_played"])
     underruns = status["io"]["underruns"]
     print(f"\n{what} replay: {len(running)} blocks differ {running[:8]}, underruns {underruns}")
-    assert len(running) <= explained_blocks(status["io"]), running[:10]
+    assert len(running) <= explained_blocks(status["io"]), (
+        f"{running[:10]}\n{replay_story(session, recorded, offline, running)}"
+    )

@@ -28,8 +28,9 @@ from chronus.session.stamped_log import read_stamped_log
 from tests.e2e.test_failover_null import both_running
 from tests.e2e.test_takeover_null import _restarted_once
 from tests.plugins.modules import write_gain
-from tests.processes import answered_after_takeover
+from tests.processes import answered_after_takeover, gone
 from tests.sessions import answer, check_replay, plugin_engine, wait_status
+from tests.stalls import told_on_failure, what_happened
 
 pytestmark = [pytest.mark.slow]
 
@@ -116,6 +117,8 @@ def test_a_new_supervisor_rehosts_isolated_plugins_and_takes_changes_to_them(
             old = before["engine"]["supervisor"]["pid"]
             killed = time.monotonic()
             os.kill(old, signal.SIGKILL)
+            first_hosts = {host["host_pid"] for host in first.values()}
+            assert gone(first_hosts), "a host outlived its supervisor (two would serve a ring)"
             after = answered_after_takeover(client, _restarted_once)
             assert after["engine"]["supervisor"]["pid"] != old
             second = _serving(client, {m: h["host_pid"] for m, h in first.items()}, 60.0)
@@ -156,4 +159,5 @@ def test_a_new_supervisor_rehosts_isolated_plugins_and_takes_changes_to_them(
         assert len(calls.fresh) == 2, f"{module_id}: the first host and the new supervisor's"
     for change in CHANGES:
         assert any(m == change for _, m in session.commands), change
-    check_replay(tmp_path, status, "takeover with isolated plugins")
+    with told_on_failure(lambda: what_happened(status, None, killed, [(killed, "SIGKILL")])):
+        check_replay(tmp_path, status, "takeover with isolated plugins")
