@@ -41,8 +41,8 @@ def replay_story(
     around: int = 40,
 ) -> str:
     """What a failing replay check needs to be told from: where the differences begin and
-    how big they are, whether the recording is the render shifted by a block (a lost or
-    doubled block), and what the session log says near the first one (commands, commits,
+    how big they are, whether the recording is the render shifted by whole blocks (lost or
+    doubled ones), and what the session log says near the first one (commands, commits,
     isolated modules' host starts and bypassed calls)."""
     if not differing:
         return "no block differs"
@@ -56,9 +56,11 @@ def replay_story(
         a, b = recorded[k * block : (k + 1) * block], expected[k * block : (k + 1) * block]
         n = min(len(a), len(b))
         lines.append(f"  block {k}: max |diff| {float(np.abs(a[:n] - b[:n]).max()):.3g}")
-    for shift in (-2, -1, 1, 2):
-        lo = max(first, -shift) * block
-        hi = min(len(recorded), len(expected) - shift * block, (first + min(run, 200)) * block)
+    begin = first + 8 if run > 16 else first  # past a gap the recording may have there
+    end = first + min(run, 108)
+    for shift in (s for s in range(-64, 65) if s):
+        lo = max(begin, -shift) * block
+        hi = min(len(recorded), len(expected) - shift * block, end * block)
         moved = slice(lo + shift * block, hi + shift * block)
         if hi > lo and np.array_equal(recorded[lo:hi], expected[moved]):
             lines.append(f"  the recording there is the render shifted by {shift} blocks")

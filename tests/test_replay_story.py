@@ -37,3 +37,14 @@ def test_a_change_that_is_not_a_shift_is_not_told_as_one() -> None:
     story = replay_story(session, recorded, render, differing)
     assert "20 in a row" in story and "shifted" not in story
     assert "max |diff| 0.5" in story
+
+
+def test_a_shift_after_a_silent_gap_is_found_past_the_gap() -> None:
+    block = 4
+    render = np.random.default_rng(2).standard_normal((90 * block, 2)).astype(np.float32)
+    silence = np.zeros((3 * block, 2), dtype=np.float32)
+    recorded = np.concatenate([render[: 20 * block], silence, render[25 * block :]])
+    session = StampedSession(48000, block, [])
+    story = replay_story(session, recorded, render, differing_blocks(recorded, render, block, 80))
+    assert "first differing block 20" in story
+    assert "shifted by 2 blocks" in story
