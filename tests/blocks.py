@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from chronus.session.stamped_log import _runs
+
 
 def differing_blocks(
     recorded: npt.NDArray[np.float32],
@@ -77,13 +79,7 @@ def replay_story(
     for module_id, calls in session.hosts.items():
         lives = [calls, *calls.later]
         for life, each in enumerate(lives):
-            bypassed = sorted(each.bypassed)
-            runs: list[list[int]] = []
-            for call in bypassed:
-                if runs and call == runs[-1][1] + 1:
-                    runs[-1][1] = call
-                else:
-                    runs.append([call, call])
+            runs = _runs(tuple(each.bypassed))
             lines.append(
                 f"  {module_id} (life {life}): hosts from calls {sorted(each.fresh)}, "
                 f"bypassed {runs[:12]}{' …' if len(runs) > 12 else ''}, "

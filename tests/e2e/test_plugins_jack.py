@@ -71,7 +71,6 @@ def test_load_reload_and_unload_while_a_pattern_plays_without_underruns(tmp_path
             f"\nplugins on JACK: {played} blocks, {underruns} underruns, xruns {io['xruns']}, "
             f"commits {end['engine']['commits']}, host stalls {host.stalls_ms}"
         )
-        print(what_happened(end, host, since, marks))
         with told_on_failure(lambda: what_happened(end, host, since, marks)):
             assert end["engine"]["commits"] == 1 and end["engine"]["failovers"] == 0
             assert io["last_onset_age_s"] is not None and io["last_onset_age_s"] < 1.0
