@@ -27,10 +27,12 @@ from chronus.plugins.ladspa.reference import split_reference
 from chronus.plugins.worker import json_object
 
 __all__ = [
+    "STEAL_FROM_S",
     "WALL_FACTOR",
     "Deadline",
     "Ending",
     "failed",
+    "host_steal",
     "judge",
     "read_until",
     "run_delay",
@@ -40,6 +42,9 @@ __all__ = [
 
 WALL_FACTOR = 3.0
 """A validation's clock limit, in multiples of its CPU limit (`wall_limit`)."""
+STEAL_FROM_S = 0.05
+"""Seconds into a validation at which its `Deadline` first reads the host's steal: past a
+quick job's end (13–25 ms in a warm pool), since reading `/proc/stat` costs ~0.12 ms."""
 
 Ending = Callable[[str, bool], int]
 """`ending(which, finished)`: the wait status of child `which` ("spare" or "twin"), killed
@@ -73,6 +78,20 @@ def run_times(pid: int) -> tuple[float, float]:
         return 0.0, 0.0
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def host_steal() -> float:
+    """Seconds the hypervisor has held this machine's CPUs from it since boot, summed over
+    them (`steal` in `/proc/stat`); 0 if it cannot be read. A task's own clocks do not see
+    it: its CPU time leaves it out (paravirtual time accounting) and it was not waiting."""
+    try:
+        with open("/proc/stat", "rb") as stat:
+            return int(stat.readline().split()[8]) / _CLOCK_TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run_delay(pid: int) -> float:
     """Seconds process `pid`'s main thread has spent runnable but kept off a CPU; 0 if it
     cannot be read."""
@@ -81,13 +100,17 @@ def run_delay(pid: int) -> float:
 
 class Deadline:
     """A validation's deadline on the clock (`time.monotonic()`), moved on by the time its
-    children waited for a CPU that others held and by the CPU they used beyond `cpu_limit`
+    children waited for a CPU that others held, by the CPU they used beyond `cpu_limit`
     (numba compiling the module: a child ends itself when the module's own CPU reaches it,
-    `chronus.plugins.cpu_limit`), at most `most` seconds: a busy host or a cold compile does
+    `chronus.plugins.cpu_limit`) and by the time the hypervisor held the machine's CPUs
+    (`host_steal`, all of them summed, from `STEAL_FROM_S` after the deadline was made),
+    at most `most` seconds: a busy host, a stalling virtual machine or a cold compile does
     not fail an honest module, while a module that sleeps or blocks is neither running nor
-    runnable and is still stopped. They are read only once the deadline has passed: nothing
-    on a quick job's clock. They count from each child's start, so a spare's work and waits
-    before its job count too: that errs on the module's side, within `most`."""
+    runnable and is still stopped. Nothing is read on a quick job's clock: the steal from
+    `STEAL_FROM_S` on, the children's clocks once the deadline has passed. These count from
+    each child's start, so a spare's work and waits before its job count too, and a child
+    that waits for a CPU while the host steals it has that time counted twice: that errs
+    on the module's side, within `most`."""
 
     def __init__(
         self, at: float, pids: tuple[int, ...] = (), most: float = 0.0, cpu_limit: float = 0.0
@@ -97,15 +120,42 @@ class Deadline:
         self._pids = pids
         self._most = most
         self._cpu_limit = cpu_limit
+        self._steal_at = time.monotonic() + STEAL_FROM_S
+        self._steal_from: float | None = None
+        self.read: dict[int, tuple[float, float]] = {}
+        """Each child's seconds on a CPU and waiting for one, as last read (`left`)."""
+        self.stolen = 0.0
+        """Seconds the hypervisor held the machine's CPUs since, as last read (`left`)."""
 
     def left(self) -> float:
-        """Seconds until the deadline (≤ 0: it has passed, what moves it counted)."""
-        left = self.at - time.monotonic()
+        """Seconds until the deadline (≤ 0: it has passed, what moves it counted), or until
+        the steal is first read, if that comes first."""
+        now = time.monotonic()
+        if self._pids and self._steal_from is None:
+            if now < self._steal_at and now < self.at:
+                return min(self.at, self._steal_at) - now
+            self._steal_from = host_steal()
+        left = self.at - now
         if left > 0 or not self._pids:
             return left
-        moved = max(self._moved_by(*run_times(pid)) for pid in self._pids)
+        self.read = {pid: run_times(pid) for pid in self._pids}
+        self.stolen = max(0.0, host_steal() - (self._steal_from or 0.0))
+        moved = max(self._moved_by(*times) for times in self.read.values()) + self.stolen
         self.at = max(self.at, self._first + min(moved, self._most))
         return self.at - time.monotonic()
+
+    def account(self) -> str:
+        """What the children's clocks said when the deadline was last looked at past its
+        time: how long each had been on a CPU and waiting for one, and how far that moved
+        the deadline (for a timeout's message: a module's wait is told from a busy host)."""
+        if not self.read:
+            return ""
+        children = "; ".join(f"{on_cpu:.2f} s on a CPU and {waited:.2f} s waiting for one"
+                             for on_cpu, waited in self.read.values())  # fmt: skip
+        return (
+            f" [since they started, its processes spent {children}; the host held the "
+            f"machine's CPUs {self.stolen:.2f} s; the deadline moved {self.at - self._first:.2f} s]"
+        )
 
     def _moved_by(self, on_cpu: float, waited: float) -> float:
         beyond = on_cpu - self._cpu_limit if self._cpu_limit > 0 else 0.0
@@ -141,13 +191,16 @@ def read_until(fd: int, deadline: float | Deadline) -> tuple[bytes, bool, dict[s
                 return data, True, answer
 
 
-def _ending(status: int, data: bytes, finished: bool, time_limit: float) -> dict[str, Any]:
-    """The result of a child that gave no readable answer, from how it ended."""
+def _ending(
+    status: int, data: bytes, finished: bool, time_limit: float, account: str = ""
+) -> dict[str, Any]:
+    """The result of a child that gave no readable answer, from how it ended (`account`: what
+    its clocks said, `Deadline.account`)."""
     if not finished:
         return failed("timeout", f"validation went past its time limit of {time_limit:g} s "
                       f"of CPU or {wall_limit(time_limit):g} s on the clock, waits for a CPU "
                       "and numba's compiling not counted (an endless loop, a wait, or a very "
-                      "slow module)")  # fmt: skip
+                      f"slow module){account}")  # fmt: skip
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
@@ -182,7 +235,8 @@ def _collect(
         if isinstance(answered, float) and isinstance(figures, dict):
             figures["answer_ms"] = 1000 * (time.monotonic() - answered)
         return answer
-    ended = _ending(ending(which, finished), data, finished, time_limit)
+    account = deadline.account() if isinstance(deadline, Deadline) else ""
+    ended = _ending(ending(which, finished), data, finished, time_limit, account)
     native = split_reference(path)
     if native is not None and ended["error_type"] == "crash":
         ended["error_message"] += f": the native plugin {native[1]} of {native[0]}"

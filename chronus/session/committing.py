@@ -14,9 +14,13 @@ from chronus.protocol import Message, validate
 __all__ = ["CommitOutcome", "commit_change"]
 
 _ANSWER_S = 5.0
-"""The engine tests a change for 32 blocks, then crossfades: well under a second; a commit
-that cannot start yet (the slots are still being replaced after the last one) is asked
-again until then."""
+"""How long a commit the engine started may take to answer: it tests the change for 32
+blocks, then crossfades, well under a second (it gives up on a test itself after 3 s)."""
+_STANDBY_WAIT_S = 20.0
+"""How long a commit that cannot start yet (the slots are still being replaced after the
+last one: 0.5–1.4 s here, several seconds on a host whose CPUs other realtime threads
+hold) is asked again; each refusal is an answer, so the commit that starts at last has
+`_ANSWER_S` of its own."""
 _RETRY_S = 0.05
 
 
@@ -64,6 +68,7 @@ def _commit_once(
     warnings = tuple(note for note in notes if note[0] == "/warning")
     commit = validate("/patch/commit", (float(crossfade_ms), int(silence_ok)))
     client.send([commit])
+    waits_until = time.monotonic() + _STANDBY_WAIT_S
     deadline = time.monotonic() + _ANSWER_S
     while (left := deadline - time.monotonic()) > 0:
         reply = client.receive(left)
@@ -74,9 +79,10 @@ def _commit_once(
             return CommitOutcome(True, str(args[1]) if len(args) > 1 else "", warnings)
         if address == "/error" and args and args[0] == "/patch/commit":
             why = str(args[-1])
-            if why in (IN_PROGRESS, NO_STANDBY) and left > _RETRY_S:
+            if why in (IN_PROGRESS, NO_STANDBY) and time.monotonic() + _RETRY_S < waits_until:
                 time.sleep(_RETRY_S)  # still staged: ask again in a moment
                 client.send([commit])
+                deadline = time.monotonic() + _ANSWER_S
                 continue
             _abort(client)  # a commit that could not start leaves the change staged
             return CommitOutcome(False, why, warnings)

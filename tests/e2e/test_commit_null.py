@@ -17,10 +17,10 @@ import numpy.typing as npt
 import pytest
 
 from chronus.dsp.render import render_offline
-from chronus.engine.client import EngineClient, EngineProcess
+from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.engine.slot import SLOT_PRIORITY
 from chronus.protocol import Message, validate
-from chronus.session.committing import commit_change
+from chronus.session.committing import CommitOutcome, commit_change
 from chronus.session.offline import render_session
 from chronus.session.stamped_log import read_stamped_log
 from chronus.session.wav import read_wav
@@ -194,7 +194,13 @@ def test_commits_back_to_back_never_build_on_the_slot_being_retired(
             _m("/note/bass", 40, 100, 30.0), _m("/seq/start"),
         ])  # fmt: skip
         client.sync()
-        outcomes = [commit_change(client, changes[n % 2], silence_ok=True) for n in range(12)]
+        outcomes: list[CommitOutcome] = []
+        try:
+            for n in range(12):
+                outcomes.append(commit_change(client, changes[n % 2], silence_ok=True))
+        except EngineError as error:  # the engine's story of the commit it did not answer
+            events = client.status()["engine"]["events"][-16:]
+            raise AssertionError((len(outcomes), str(error), events)) from error
         assert _both_running(client)
         engine_status = client.status()["engine"]
     failed = [(n, o.text) for n, o in enumerate(outcomes) if not o.ok]

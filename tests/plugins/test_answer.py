@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from chronus.plugins.answer import Deadline, judge, run_delay, run_times
+from chronus.plugins import answer
+from chronus.plugins.answer import (
+    STEAL_FROM_S,
+    Deadline,
+    host_steal,
+    judge,
+    run_delay,
+    run_times,
+)
 from chronus.plugins.sandbox import SandboxPool
 from chronus.plugins.worker import json_line, json_object
 
@@ -199,6 +207,40 @@ def test_a_deadline_moves_on_by_the_cpu_a_child_used_beyond_its_limit(
     assert on_cpu > 0.3
     assert counted.at - uncounted.at >= on_cpu - 0.2 - 0.01
     assert counted.at <= began + 0.1 + on_cpu - 0.2 + waited + 0.2  # read ≤ 0.2 s later
+
+
+def test_a_deadline_moves_on_by_the_time_the_hypervisor_held_the_cpus(
+    spawn: list[_Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Time a virtual machine's CPUs were held by its host is neither a child's CPU time
+    nor its wait (the kernel leaves steal out of both): the deadline moves on by it, and a
+    timeout's message says how much there was. A quick job's clock reads none of it."""
+    sleeper = _Child(CHILDREN["sleeps"])
+    spawn.append(sleeper)
+    assert os.read(sleeper.fd, 1) == b"z"
+    steal, reads = [100.0], [0]
+
+    def host_steal() -> float:
+        reads[0] += 1
+        return steal[0]
+
+    monkeypatch.setattr(answer, "host_steal", host_steal)
+    began = time.monotonic()
+    deadline = Deadline(began + 0.2, (sleeper.process.pid,), most=10.0)
+    assert 0 < deadline.left() <= STEAL_FROM_S  # it wakes its reader to read the steal
+    assert reads[0] == 0
+    time.sleep(STEAL_FROM_S + 0.02)
+    assert deadline.left() > 0 and reads[0] == 1  # the first reading
+    steal[0] += 0.7  # the host held the machine for 0.7 s, both CPUs counted
+    time.sleep(0.2)
+    assert deadline.left() > 0.4  # asleep, only the steal moved it
+    assert deadline.at == pytest.approx(began + 0.2 + 0.7, abs=0.1)
+    assert "the host held the machine's CPUs 0.70 s" in deadline.account()
+
+
+def test_the_hosts_steal_is_read_from_the_kernel() -> None:
+    first = host_steal()
+    assert 0.0 <= first <= host_steal()  # seconds since boot: it only grows
 
 
 def test_a_spinning_child_on_a_shared_cpu_is_read_to_its_answer_past_the_first_deadline(

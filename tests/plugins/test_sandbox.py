@@ -349,6 +349,10 @@ def test_a_fifo_that_never_ends_times_out(tmp_path: Path) -> None:
     with SandboxPool(time_limit=0.5) as short:
         result = short.validate(fifo, "fifo")
     assert (result.ok, result.error_type) == (False, "timeout")
+    # blocked, neither on a CPU nor waiting for one: the message gives its clocks, so that a
+    # module's wait can be told from a busy host's
+    told = r"its processes spent [0-9.]+ s on a CPU and [0-9.]+ s waiting for one; .* held"
+    assert re.search(told, result.error_message), result.error_message
 
 
 def test_validations_queued_at_once_on_one_worker_all_give_the_same_verdict() -> None:

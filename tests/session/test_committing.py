@@ -10,6 +10,7 @@ import pytest
 from chronus.engine.client import EngineClient
 from chronus.engine.commit import IN_PROGRESS, NO_STANDBY, STANDBY_DIED
 from chronus.protocol import validate
+from chronus.session import committing
 from chronus.session.committing import commit_change
 from tests.shell.fake_engine import FakeEngine
 
@@ -68,3 +69,28 @@ def test_a_commit_whose_standby_dies_twice_fails_and_says_why(engine: FakeEngine
         outcome = commit_change(client, CHANGE)
     assert not outcome.ok and STANDBY_DIED in outcome.text
     assert _sent(engine).count("/patch/begin") == 2
+
+
+def test_the_wait_for_a_standby_does_not_eat_the_started_commits_answer(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refusals while the slots are replaced are answers: a commit that starts only after
+    longer than the answer's window still has the whole window for its own answer."""
+    monkeypatch.setattr(committing, "_ANSWER_S", 0.3)
+    engine.commit_refusals = [NO_STANDBY] * 10  # ~0.5 s of asking again, 50 ms apart
+    with EngineClient(*engine.address) as client:
+        outcome = commit_change(client, CHANGE)
+    assert outcome.ok
+    assert _sent(engine).count("/patch/commit") == 11
+
+
+def test_a_standby_that_never_comes_ends_the_wait_and_drops_the_change(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(committing, "_STANDBY_WAIT_S", 0.3)
+    engine.commit_refusals = [NO_STANDBY] * 1000
+    with EngineClient(*engine.address) as client:
+        outcome = commit_change(client, CHANGE)
+    assert not outcome.ok and outcome.text == NO_STANDBY
+    assert 3 <= _sent(engine).count("/patch/commit") <= 7
+    assert _sent(engine)[-1] == "/patch/abort"
