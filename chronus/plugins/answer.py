@@ -126,6 +126,8 @@ class Deadline:
         """Each child's seconds on a CPU and waiting for one, as last read (`left`)."""
         self.stolen = 0.0
         """Seconds the hypervisor held the machine's CPUs since, as last read (`left`)."""
+        self.capped = False
+        """Whether what moves the deadline reached `most` (the machine was too busy)."""
 
     def left(self) -> float:
         """Seconds until the deadline (≤ 0: it has passed, what moves it counted), or until
@@ -141,6 +143,7 @@ class Deadline:
         self.read = {pid: run_times(pid) for pid in self._pids}
         self.stolen = max(0.0, host_steal() - (self._steal_from or 0.0))
         moved = max(self._moved_by(*times) for times in self.read.values()) + self.stolen
+        self.capped = moved >= self._most
         self.at = max(self.at, self._first + min(moved, self._most))
         return self.at - time.monotonic()
 
@@ -152,9 +155,12 @@ class Deadline:
             return ""
         children = "; ".join(f"{on_cpu:.2f} s on a CPU and {waited:.2f} s waiting for one"
                              for on_cpu, waited in self.read.values())  # fmt: skip
+        moved = self.at - self._first
+        busy = (": as far as it may, the machine was too busy; try again when it is less so"
+                if self.capped else "")  # fmt: skip
         return (
             f" [since they started, its processes spent {children}; the host held the "
-            f"machine's CPUs {self.stolen:.2f} s; the deadline moved {self.at - self._first:.2f} s]"
+            f"machine's CPUs {self.stolen:.2f} s; the deadline moved {moved:.2f} s{busy}]"
         )
 
     def _moved_by(self, on_cpu: float, waited: float) -> float:

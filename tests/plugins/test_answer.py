@@ -186,6 +186,8 @@ def test_a_deadline_moves_on_by_what_a_child_waited_for_a_cpu_and_no_further(
         deadline.left()
     assert moved.at >= began + 0.2 + 0.2
     assert capped.at == pytest.approx(began + 0.25)
+    assert "the machine was too busy" in capped.account()  # it moved as far as it may
+    assert "too busy" not in moved.account()
     assert still.at - (began + 0.2) < started + 0.05  # asleep, it waited for no CPU
     assert run_delay(2**22 + 12345) == 0.0  # no such process: nothing moves
 
