@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.stalls import StallMonitor
 
-__all__ = ["ForeignRealtime", "blocks_explained"]
+__all__ = ["ForeignRealtime", "blocks_explained", "process_title", "scan_threads"]
 
 _TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 _REALTIME_POLICIES = {1, 2}  # SCHED_FIFO, SCHED_RR
@@ -42,7 +42,7 @@ def _read(path: str) -> bytes:
         os.close(fd)
 
 
-def _scan() -> tuple[dict[_Thread, tuple[int, int, int]], dict[int, int]]:
+def scan_threads() -> tuple[dict[_Thread, tuple[int, int, int]], dict[int, int]]:
     """Every thread now, (pid, tid) → (CPU ticks used, policy, realtime priority), and every
     process's parent."""
     found: dict[_Thread, tuple[int, int, int]] = {}
@@ -102,7 +102,7 @@ class ForeignRealtime:
         self._lock = threading.Lock()
 
     def __enter__(self) -> ForeignRealtime:
-        found, parents = _scan()
+        found, parents = scan_threads()
         self._ours = _below(os.getpid(), parents) | {os.getpid()}
         self._before = {thread: ticks for thread, (ticks, _, _) in found.items()}
         self._reader = threading.Thread(target=self._read_on, daemon=True)
@@ -111,7 +111,7 @@ class ForeignRealtime:
 
     def _read_on(self) -> None:
         while not self._stop.wait(SAMPLE_S):
-            self._take(*_scan())
+            self._take(*scan_threads())
 
     def _take(self, found: dict[_Thread, tuple[int, int, int]], parents: dict[int, int]) -> None:
         with self._lock:
@@ -120,13 +120,13 @@ class ForeignRealtime:
                 if policy in _REALTIME_POLICIES and priority >= self.priority:
                     self._last[thread] = ticks
                     if thread[0] not in self._titles:
-                        self._titles[thread[0]] = _title(thread[0])
+                        self._titles[thread[0]] = process_title(thread[0])
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._reader is not None:
             self._reader.join()
-        self._take(*_scan())
+        self._take(*scan_threads())
         for (pid, tid), ticks in self._last.items():
             if pid in self._ours:
                 continue
@@ -141,7 +141,7 @@ class ForeignRealtime:
         return math.ceil(self.used_ms / block_ms)
 
 
-def _title(pid: int) -> str:
+def process_title(pid: int) -> str:
     try:
         name = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
     except OSError:

@@ -19,6 +19,7 @@ import pytest
 
 from chronus.engine.client import EngineClient, EngineError, EngineProcess
 from chronus.protocol import validate
+from tests.cpu_users import CpuUsers
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +139,10 @@ def test_the_http_api_tells_the_story_of_loaded_plugins(tmp_path: Path) -> None:
     try:
         with process.client() as client:
             for name in ("fold", "crush", "chorus"):
-                client.send_raw("/plugins/load", str(EXAMPLES / f"{name}.py"), name)
-                address, args = reply(client)
-                assert address == "/plugins/loaded", args  # the /error says why, if not
+                with CpuUsers() as users:  # who held the CPUs, if its validation waited
+                    client.send_raw("/plugins/load", str(EXAMPLES / f"{name}.py"), name)
+                    address, args = reply(client)
+                assert address == "/plugins/loaded", (args, users.top())  # the /error says why
                 loaded, version, state = args
                 assert (loaded, state) == (name, "active")
                 assert re.fullmatch("[0-9a-f]{12}", str(version))
