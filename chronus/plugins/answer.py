@@ -143,7 +143,7 @@ class Deadline:
         self.read = {pid: run_times(pid) for pid in self._pids}
         self.stolen = max(0.0, host_steal() - (self._steal_from or 0.0))
         moved = max(self._moved_by(*times) for times in self.read.values()) + self.stolen
-        self.capped = moved >= self._most
+        self.capped = 0 < self._most <= moved
         self.at = max(self.at, self._first + min(moved, self._most))
         return self.at - time.monotonic()
 
