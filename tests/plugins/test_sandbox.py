@@ -279,18 +279,31 @@ def _waiting_sealed(pid: str) -> bool:
     )
 
 
+def _story(pid: str) -> str:
+    """What a child's seal and limits are, for a failure's message."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    except OSError:
+        return f"{pid}: gone"
+    said = [line for line in status if line.startswith(("State", "Seccomp:", "NoNewPrivs"))]
+    named = ("Max core", "Max processes", "Max address", "Max cpu")
+    said += [" ".join(line.split()) for line in limits if line.startswith(named)]
+    return f"{pid}: " + "; ".join(said)
+
+
 def test_the_spares_are_sealed_before_their_job_and_limited_by_it(pool: SandboxPool) -> None:
     # The seccomp filter costs up to ms in a fresh fork: off the clock, while a spare waits.
     assert pool.validate(GOOD, "softclip").ok
     (worker,) = pool.worker_pids()
     children = Path(f"/proc/{worker}/task/{worker}/children")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # a worker held off its CPU by another test's load
     while time.monotonic() < deadline:  # the children of the last job go, the next two come
         spares = children.read_text().split()
         if len(spares) == 2 and all(map(_waiting_sealed, spares)):
             break
         time.sleep(0.01)
-    assert len(spares) == 2 and all(map(_waiting_sealed, spares)), spares
+    assert len(spares) == 2 and all(map(_waiting_sealed, spares)), [_story(pid) for pid in spares]
     assert pool.validate(FAULTY / "huge_allocation.py", "huge").error_type == "memory"
     assert pool.validate(FAULTY / "endless_loop.py", "loop").error_type == "timeout"
 
