@@ -3,13 +3,10 @@ off a CPU (a validation that waited, a commit that came late)."""
 
 from __future__ import annotations
 
-import os
-
-from tests.foreign_realtime import process_title, scan_threads
+from tests.foreign_realtime import TICK_MS, process_title, scan_threads
 
 __all__ = ["CpuUsers"]
 
-_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 _POLICIES = {0: "", 1: "FIFO", 2: "RR", 3: "batch", 5: "idle"}
 
 
@@ -34,7 +31,7 @@ class CpuUsers:
     def __exit__(self, *exc: object) -> None:
         found, _ = scan_threads()
         for thread, (ticks, policy, priority) in found.items():
-            used = (ticks - self._before.get(thread, 0)) * _TICK_MS
+            used = (ticks - self._before.get(thread, 0)) * TICK_MS
             if used > 0:
                 self.used[thread[0]] = self.used.get(thread[0], 0.0) + used
                 if policy in (1, 2):

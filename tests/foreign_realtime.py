@@ -19,11 +19,12 @@ import os
 import threading
 from pathlib import Path
 
+from tests.processes import below
 from tests.stalls import StallMonitor
 
-__all__ = ["ForeignRealtime", "blocks_explained", "process_title", "scan_threads"]
+__all__ = ["TICK_MS", "ForeignRealtime", "blocks_explained", "process_title", "scan_threads"]
 
-_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 _REALTIME_POLICIES = {1, 2}  # SCHED_FIFO, SCHED_RR
 SAMPLE_S = 0.5
 """How often the threads are read while the block runs: the realtime CPU of a thread that
@@ -69,15 +70,6 @@ def scan_threads() -> tuple[dict[_Thread, tuple[int, int, int]], dict[int, int]]
     return found, parents
 
 
-def _below(pid: int, parents: dict[int, int]) -> set[int]:
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, up in parents.items() if up in frontier} - found
-        found |= frontier
-    return found
-
-
 class ForeignRealtime:
     """Context manager: the CPU time used by realtime threads at or above `priority` outside
     this process and its descendants (the test's engines), while the block ran.
@@ -103,7 +95,7 @@ class ForeignRealtime:
 
     def __enter__(self) -> ForeignRealtime:
         found, parents = scan_threads()
-        self._ours = _below(os.getpid(), parents) | {os.getpid()}
+        self._ours = below(os.getpid(), parents) | {os.getpid()}
         self._before = {thread: ticks for thread, (ticks, _, _) in found.items()}
         self._reader = threading.Thread(target=self._read_on, daemon=True)
         self._reader.start()
@@ -115,7 +107,7 @@ class ForeignRealtime:
 
     def _take(self, found: dict[_Thread, tuple[int, int, int]], parents: dict[int, int]) -> None:
         with self._lock:
-            self._ours |= _below(os.getpid(), parents)
+            self._ours |= below(os.getpid(), parents)
             for thread, (ticks, policy, priority) in found.items():
                 if policy in _REALTIME_POLICIES and priority >= self.priority:
                     self._last[thread] = ticks
@@ -130,7 +122,7 @@ class ForeignRealtime:
         for (pid, tid), ticks in self._last.items():
             if pid in self._ours:
                 continue
-            used = (ticks - self._before.get((pid, tid), 0)) * _TICK_MS
+            used = (ticks - self._before.get((pid, tid), 0)) * TICK_MS
             if used > 0:
                 self.used_ms += used
                 title = self._titles.get(pid, f"{pid} ?")

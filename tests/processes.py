@@ -25,6 +25,11 @@ def descendants(pid: int) -> set[int]:
     parents = {
         int(e.name): parent(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()
     }
+    return below(pid, parents)
+
+
+def below(pid: int, parents: dict[int, int]) -> set[int]:
+    """Every process below `pid` in `parents` (process id → its parent's)."""
     found: set[int] = set()
     frontier = {pid}
     while frontier:
